@@ -1,0 +1,337 @@
+"""Secure, Swedish Flask-Admin building blocks shared by every view.
+
+Permissions are checked on the server for every request in `_handle_view`:
+each exposed endpoint maps to a verb of the view's `permission_area`
+(`company.view`, `company.edit` …), custom endpoints declare theirs with
+`@require`, and an endpoint that declares nothing is refused (secure by
+default). `can_create/can_edit/can_delete/can_export` are computed per
+request from the same map.
+"""
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField, ValidationError
+
+from extensions import db
+from services import formatting, search, trash
+from services.validation import InvalidValue
+
+#: Flask-Admin's own endpoints and the verb each needs.
+MODEL_ENDPOINT_VERBS = {
+    "index_view": "view",
+    "details_view": "view",
+    "ajax_lookup": "view",
+    "action_view": "view",  # each action checks its own permission as well
+    "create_view": "create",
+    "edit_view": "edit",
+    "ajax_update": "edit",
+    "delete_view": "delete",
+    "export": "export",
+}
+
+LOGGED_IN = "logged-in"
+
+
+def require(permission: str):
+    """Declare the permission a custom exposed endpoint needs (LOGGED_IN: any user)."""
+
+    def mark(fn):
+        fn._permission = permission
+        return fn
+
+    return mark
+
+
+def permitted_action(name, text, permission, confirmation=None):
+    """A Flask-Admin list action that also needs `permission`."""
+
+    def wrap(fn):
+        fn = action(name, text, confirmation)(fn)
+        fn._permission = permission
+        return fn
+
+    return wrap
+
+
+def can(permission: str) -> bool:
+    return (
+        current_user.is_authenticated
+        and (permission == LOGGED_IN or current_user.has_permission(permission))
+    )
+
+
+def login_redirect():
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+class PermissionMixin:
+    """Server-side permission check for every endpoint of a view."""
+
+    permission_area: str | None = None
+    endpoint_verbs: dict[str, str] = {}
+
+    def permission_for(self, endpoint_name: str) -> str | None:
+        fn = getattr(type(self), endpoint_name, None)
+        declared = getattr(fn, "_permission", None)
+        if declared:
+            return declared
+        verb = self.endpoint_verbs.get(endpoint_name)
+        return f"{self.permission_area}.{verb}" if verb and self.permission_area else None
+
+    def is_accessible(self) -> bool:
+        return can(self.permission_for("index") or self.permission_for("index_view") or "")
+
+    def _handle_view(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return login_redirect()
+        permission = self.permission_for(name)
+        if permission is None or not can(permission):
+            abort(403)
+        return None
+
+
+class SecureIndexView(PermissionMixin, AdminIndexView):
+    """Start page: any logged-in employee."""
+
+    def is_visible(self) -> bool:
+        return True
+
+    @expose("/")
+    @require(LOGGED_IN)
+    def index(self):
+        return self.render("admin/start.html")
+
+    def key_figures(self):
+        """(label, count, url) for the registers this employee may see."""
+        from models import Company, Contact
+
+        figures = []
+        live_companies = db.select(db.func.count()).select_from(Company).where(search.live(Company))
+        live_contacts = db.select(db.func.count()).select_from(Contact).where(search.live(Contact))
+        if can("company.view"):
+            figures.append((_("Companies"), db.session.scalar(live_companies), url_for("company.index_view")))
+            figures.append((_("Suppliers"), db.session.scalar(live_companies.where(Company.is_supplier)), url_for("supplier.index_view")))
+            figures.append((_("My customers"), db.session.scalar(live_companies.where(Company.owner_id == current_user.id)),
+                            url_for("company.index_view", flt0_0=current_user.id)))
+        if can("contact.view"):
+            figures.append((_("Contacts"), db.session.scalar(live_contacts), url_for("contact.index_view")))
+            figures.append((_("Private customers"), db.session.scalar(live_contacts.where(Contact.customer_number.is_not(None))),
+                            url_for("privatecustomer.index_view")))
+        return figures
+
+
+class SecurePage(PermissionMixin, BaseView):
+    """A custom page; every exposed method carries `@require`."""
+
+
+class VersionField(HiddenField):
+    """The version the user started editing from; never written to the model."""
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+def normalised(rule, *rule_args):
+    """WTForms validator running a `services.validation` rule and keeping its result."""
+
+    def validator(form, field):
+        try:
+            field.data = rule(field.data, *[form[a].data if a in form else a for a in rule_args])
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+    return validator
+
+
+class SearchAjaxLoader(QueryAjaxModelLoader):
+    """AJAX look-up through the one search service; trash and inactive rows excluded."""
+
+    def __init__(self, name, model, *, extra=None, **options):
+        options.setdefault("fields", ["id"])
+        options.setdefault("placeholder", _("Search…"))
+        super().__init__(name, db.session, model, **options)
+        self.extra = extra
+
+    def get_list(self, term, offset=0, limit=20):
+        return search.search(db.session, self.model, term, limit=limit, extra=self.extra)
+
+
+class SecureModelView(PermissionMixin, ModelView):
+    """Model view with permissions, CSRF (global), Swedish formats and edit versions."""
+
+    endpoint_verbs = MODEL_ENDPOINT_VERBS
+    page_size = 50
+    can_set_page_size = True
+    can_view_details = False
+    list_template = "admin/crm_list.html"
+    create_template = "admin/crm_create.html"
+    edit_template = "admin/crm_edit.html"
+
+    @property
+    def can_create(self):
+        return self._can_endpoint("create_view")
+
+    @property
+    def can_edit(self):
+        return self._can_endpoint("edit_view")
+
+    @property
+    def can_delete(self):
+        return self._can_endpoint("delete_view")
+
+    @property
+    def can_export(self):
+        return self._can_endpoint("export")
+
+    create_label = _l("New")
+
+    def create_heading(self) -> str:
+        return str(self.create_label)
+
+    def search_placeholder(self) -> str:
+        return _("Name, customer no., org. no., e-mail, phone, city")
+
+    def _can_endpoint(self, endpoint_name: str) -> bool:
+        permission = self.permission_for(endpoint_name)
+        return bool(permission) and can(permission)
+
+    def _get_filter_groups(self):
+        """Options of database-backed filters are read per request, not once at start-up."""
+        groups = super()._get_filter_groups()
+        for items in (groups or {}).values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                if getattr(flt, "dynamic_options", False):
+                    item["options"] = [(k, str(v)) for k, v in flt.get_options(self) or []]
+        return groups
+
+    def is_action_allowed(self, name):
+        if name == "delete":
+            return self.can_delete
+        handler = self._actions_data.get(name)
+        permission = getattr(getattr(handler[0], "__func__", None), "_permission", None) if handler else None
+        return bool(permission) and can(permission)
+
+    # --- optimistic locking -------------------------------------------------
+
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        if hasattr(self.model, "version"):
+            form_class.version = VersionField()
+        return form_class
+
+    def update_model(self, form, model):
+        if "version" in form and str(form.version.data or "") != str(model.version):
+            flash(self.stale_message(), "error")
+            return False
+        return super().update_model(form, model)
+
+    @staticmethod
+    def stale_message() -> str:
+        return _(
+            "Someone else has saved changes to this record while you were editing it. "
+            "Your changes have not been saved: open the record again to see the latest "
+            "version, then make your changes again."
+        )
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, StaleDataError):
+            flash(self.stale_message(), "error")
+            return True
+        if isinstance(exc, (InvalidValue, trash.NotPermitted)):
+            flash(str(exc) if isinstance(exc, InvalidValue) else _("You do not have permission to do that."), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+
+class SoftDeleteModelView(SecureModelView):
+    """Lists only live rows; "Radera" moves rows to the trash via services.trash."""
+
+    def get_query(self):
+        return super().get_query().filter(search.live(self.model))
+
+    def get_count_query(self):
+        return super().get_count_query().filter(search.live(self.model))
+
+    def get_one(self, id):
+        row = super().get_one(id)
+        return None if row is None or row.is_deleted else row
+
+    def live_or_404(self, id: int):
+        """The live row with this id, or a 404 page (also for rows in the trash)."""
+        row = db.session.get(self.model, id)
+        if row is None or row.is_deleted:
+            abort(404)
+        return row
+
+    def _apply_search(self, query, count_query, joins, count_joins, text):
+        condition = search.matches(self.model, text)
+        query = query.filter(condition)
+        if count_query is not None:
+            count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+    @action("delete", _l("Delete"), _l("Move the selected records to the trash?"))
+    def action_delete(self, ids):
+        try:
+            count = trash.delete(db.session, current_user, self.model, ids)
+            db.session.commit()
+        except trash.NotPermitted:
+            db.session.rollback()
+            abort(403)
+        flash(_("%(count)s records were moved to the trash.", count=count), "success")
+
+    def delete_model(self, model):
+        try:
+            trash.delete(db.session, current_user, self.model, [model.id])
+            db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            if not self.handle_view_exception(exc):
+                raise
+            return False
+        return True
+
+
+# --- column formatters -----------------------------------------------------------
+
+
+def fmt_org_number(view, context, model, name):
+    return formatting.org_number(getattr(model, name))
+
+
+def fmt_phone(view, context, model, name):
+    value = getattr(model, name)
+    if not value:
+        return ""
+    return Markup('<a href="tel:{}">{}</a>').format(value, formatting.phone(value))
+
+
+def fmt_email(view, context, model, name):
+    value = getattr(model, name)
+    return Markup('<a href="mailto:{0}">{0}</a>').format(value) if value else ""
+
+
+def fmt_date(view, context, model, name):
+    return formatting.iso_date(getattr(model, name))
+
+
+def fmt_choice(labels):
+    def formatter(view, context, model, name):
+        value = getattr(model, name)
+        return str(labels.get(value, value or ""))
+
+    return formatter
+
+
+def fmt_bool(view, context, model, name):
+    return _("Yes") if getattr(model, name) else ""

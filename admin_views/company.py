@@ -1,0 +1,293 @@
+"""Företag and Leverantörer: list, form, filters ("Fler sökalternativ"), card."""
+
+from babel import Locale
+from flask import abort, flash, has_app_context, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from admin_views.labels import FIELD_LABELS
+from admin_views.base import (
+    SearchAjaxLoader,
+    SoftDeleteModelView,
+    fmt_bool,
+    fmt_choice,
+    fmt_email,
+    fmt_org_number,
+    fmt_phone,
+    normalised,
+    permitted_action,
+    require,
+)
+from extensions import db
+from models import (
+    COMPANY_STATUS_LABELS,
+    AuditEvent,
+    Category,
+    Company,
+    Contact,
+    Employee,
+    Industry,
+)
+from services import register, validation
+
+INVOICE_LANGUAGES = [("sv", _l("Swedish")), ("en", _l("English"))]
+CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
+
+
+def country_choices():
+    """ISO country codes with their names in the user's language, Sweden first."""
+    names = Locale.parse(str(get_locale() or "sv")).territories
+    codes = sorted((c for c in names if len(c) == 2 and c.isalpha()), key=lambda c: names[c])
+    return [("SE", names["SE"])] + [(c, names[c]) for c in codes if c != "SE"]
+
+
+class IsFilter(FilterEqual):
+    """Equality filter worded in Swedish ("är") instead of Flask-Admin's "motsvarar"."""
+
+    def operation(self):
+        return _l("is")
+
+
+class DynamicOptions:
+    """Filter options read from the database on each request (see SecureModelView)."""
+
+    dynamic_options = True
+    options_query = None
+
+    def get_options(self, view):
+        if not has_app_context():
+            return None
+        return [(str(i), n) for i, n in db.session.execute(self.options_query)]
+
+
+class EmployeeFilter(DynamicOptions, IsFilter):
+    """Filter on an employee column (Kundansvarig), offering active employees."""
+
+    options_query = select(Employee.id, Employee.name).where(Employee.active).order_by(Employee.name)
+
+
+class CategoryFilter(DynamicOptions, BaseSQLAFilter):
+    """Companies or contacts in a category (`relation` is their categories list)."""
+
+    def __init__(self, relation, name):
+        super().__init__(relation.parent.class_.id, name)
+        self.relation = relation
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.relation.any(Category.id == int(value)))
+
+    options_query = select(Category.id, Category.name).order_by(Category.name)
+
+    def operation(self):
+        return _l("is")
+
+    def validate(self, value):
+        return str(value).isdigit()
+
+
+class IndustryFilter(DynamicOptions, IsFilter):
+    options_query = select(Industry.id, Industry.name).order_by(Industry.name)
+
+
+
+
+class CompanyView(SoftDeleteModelView):
+    """Företag: the customer register."""
+
+    permission_area = "company"
+    column_list = [
+        "customer_number", "name", "org_number", "postal_city", "phone", "email",
+        "owner", "status", "is_supplier",
+    ]
+    column_sortable_list = ["customer_number", "name", "org_number", "postal_city", ("owner", "owner.name"), "status"]
+    column_default_sort = "name"
+    column_select_related_list = [Company.owner, Company.industry]
+    column_searchable_list = ["name"]  # the search itself is services.search
+    column_labels = {**FIELD_LABELS, "name": _l("Company name")}
+    create_label = _l("New company")
+    column_formatters = {
+        "org_number": fmt_org_number,
+        "phone": fmt_phone,
+        "email": fmt_email,
+        "status": fmt_choice(COMPANY_STATUS_LABELS),
+        "is_supplier": fmt_bool,
+        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
+            url_for("company.card", id=m.id), m.name
+        ),
+    }
+    column_filters = [
+        EmployeeFilter(Company.owner_id, _l("Customer owner")),
+        CategoryFilter(Company.categories, _l("Category")),
+        IndustryFilter(Company.industry_id, _l("Industry")),
+        IsFilter(Company.status, _l("Status"), options=list(COMPANY_STATUS_LABELS.items())),
+        IsFilter(Company.is_supplier, _l("Supplier"), options=[("1", _l("Yes")), ("0", _l("No"))]),
+        IsFilter(Company.postal_city, _l("City")),
+    ]
+    column_export_list = [
+        "customer_number", "name", "org_number", "vat_number", "status", "industry",
+        "owner", "is_supplier", "phone", "email", "website", "postal_street",
+        "postal_postcode", "postal_city",
+    ]
+    column_formatters_export = {
+        "status": lambda v, c, m, n: str(COMPANY_STATUS_LABELS.get(m.status, m.status)),
+        "org_number": fmt_org_number,
+    }
+    form_columns = [
+        "name", "org_number", "country", "vat_number", "status", "industry",
+        "categories", "owner", "is_supplier", "phone", "email", "website",
+        "postal_street", "postal_postcode", "postal_city",
+        "visit_street", "visit_postcode", "visit_city",
+        "invoice_street", "invoice_postcode", "invoice_city",
+        "invoice_language", "discount_percent", "payment_terms_days", "currency", "note",
+    ]
+    form_choices = {
+        "status": list(COMPANY_STATUS_LABELS.items()),
+        "invoice_language": INVOICE_LANGUAGES,
+        "currency": CURRENCIES,
+    }
+    form_args = {
+        "name": {"description": None},
+        "org_number": {
+            "validators": [normalised(validation.org_number, "country")],
+            "description": _l("NNNNNN-NNNN. May be left empty for foreign companies."),
+        },
+        "vat_number": {"validators": [normalised(validation.vat_number)]},
+        "phone": {"validators": [normalised(validation.phone, "country")]},
+        "email": {"validators": [normalised(validation.email)]},
+        "postal_postcode": {"validators": [normalised(validation.postcode, "country")]},
+        "visit_postcode": {"validators": [normalised(validation.postcode, "country")]},
+        "invoice_postcode": {"validators": [normalised(validation.postcode, "country")]},
+        "categories": {"query_factory": lambda: Category.query.filter(Category.applies_to != "contact").order_by(Category.name)},
+    }
+    form_widget_args = {"note": {"rows": 4}}
+    form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+
+    def scaffold_form(self):
+        from wtforms import SelectField
+
+        form_class = super().scaffold_form()
+        form_class.country = SelectField(FIELD_LABELS["country"], choices=country_choices, default="SE")
+        return form_class
+
+    new_is_supplier = False
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if request.method == "GET" and self.new_is_supplier:
+            form.is_supplier.data = True
+        return form
+
+    def validate_form(self, form):
+        valid = super().validate_form(form)
+        if valid and "org_number" in form and form.org_number.data:
+            existing = register.company_with_org_number(
+                db.session, form.org_number.data, exclude_id=request.args.get("id", type=int)
+            )
+            if existing is not None:
+                form.org_number.errors = [*form.org_number.errors, self.duplicate_message(existing)]
+                return False
+        return valid
+
+    @staticmethod
+    def duplicate_message(existing: Company) -> Markup:
+        if existing.is_deleted:
+            return Markup(
+                _("%(name)s (customer no. %(number)s) already has this organisation number "
+                  "and is in the trash: restore it under Administration – Restore customers.",
+                  name=Markup.escape(existing.name), number=existing.customer_number)
+            )
+        link = Markup('<a href="{}">{}</a>').format(url_for("company.card", id=existing.id), existing.name)
+        return Markup(
+            _("%(link)s (customer no. %(number)s) already has this organisation number.",
+              link=link, number=existing.customer_number)
+        )
+
+    @permitted_action("show_as_supplier", _l("Show as supplier"), "company.edit")
+    def action_show_as_supplier(self, ids):
+        self._set_supplier(ids, True)
+
+    @permitted_action("hide_as_supplier", _l("Do not show as supplier"), "company.edit")
+    def action_hide_as_supplier(self, ids):
+        self._set_supplier(ids, False)
+
+    def _set_supplier(self, ids, value: bool):
+        rows = db.session.scalars(
+            select(Company).where(Company.id.in_([int(i) for i in ids]), Company.deleted_at.is_(None))
+        ).all()
+        for company in rows:
+            company.is_supplier = value
+        db.session.commit()
+        flash(_("%(count)s companies updated.", count=len(rows)), "success")
+
+    # --- the customer card (tabs arrive with the card issue) --------------------
+
+    @expose("/card/<int:id>")
+    @require("company.view")
+    def card(self, id):
+        company = self.live_or_404(id)
+        history = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "company", AuditEvent.entity_id == id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(20)
+        ).all()
+        return self.render(
+            "admin/company_card.html",
+            company=company,
+            links=sorted(
+                (l for l in company.contact_links if not l.contact.is_deleted),
+                key=lambda l: (l.contact.last_name, l.contact.first_name),
+            ),
+            history=history,
+            status_labels=COMPANY_STATUS_LABELS,
+        )
+
+    @expose("/card/<int:id>/link-contacts", methods=("POST",))
+    @require("company.edit")
+    def link_contacts(self, id):
+        company = self.live_or_404(id)
+        ids = [int(i) for i in request.form.getlist("contact_id") if i.isdigit()]
+        contacts = db.session.scalars(select(Contact).where(Contact.id.in_(ids))).all()
+        added = register.link_contacts(db.session, company, list(contacts), request.form.get("role") or None)
+        db.session.commit()
+        if added:
+            flash(_("%(count)s contacts were linked to %(name)s.", count=len(added), name=company.name), "success")
+        else:
+            flash(_("Mark at least one contact that is not already linked."), "warning")
+        return redirect(url_for(".card", id=id) + "#kontakter")
+
+    @expose("/card/<int:id>/unlink/<int:contact_id>", methods=("POST",))
+    @require("company.edit")
+    def unlink_contact(self, id, contact_id):
+        company = self.live_or_404(id)
+        contact = db.session.get(Contact, contact_id) or abort(404)
+        register.unlink_contact(db.session, company, contact)
+        db.session.commit()
+        flash(_("%(contact)s is no longer linked to %(company)s.", contact=contact.name, company=company.name), "success")
+        return redirect(url_for(".card", id=id) + "#kontakter")
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:
+            model.owner = model.owner or current_user._get_current_object()
+
+    def get_save_return_url(self, model, is_created=False):
+        return url_for("company.card", id=model.id)
+
+
+class SupplierView(CompanyView):
+    """Leverantörer: companies shown as suppliers (same register, same place)."""
+
+    new_is_supplier = True
+    create_label = _l("New supplier")
+
+    def get_query(self):
+        return super().get_query().filter(Company.is_supplier.is_(True))
+
+    def get_count_query(self):
+        return super().get_count_query().filter(Company.is_supplier.is_(True))

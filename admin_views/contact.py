@@ -1,0 +1,188 @@
+"""Kontakter and Privatkunder, and the people search (contacts beside employees)."""
+
+from flask import abort, flash, jsonify, request, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms import StringField
+
+from admin_views.base import (
+    SearchAjaxLoader,
+    SecurePage,
+    SoftDeleteModelView,
+    fmt_email,
+    fmt_phone,
+    normalised,
+    permitted_action,
+    require,
+)
+from admin_views.labels import FIELD_LABELS
+from admin_views.company import CategoryFilter, EmployeeFilter, INVOICE_LANGUAGES
+from extensions import db
+from models import Category, Company, Contact, Employee
+from services import formatting, numbering, register, search, validation
+
+
+class NoPopulateField(StringField):
+    """A form-only field (e.g. the role at the company a new contact is created for)."""
+
+    def populate_obj(self, obj, name):
+        pass
+
+
+def fmt_companies(view, context, model, name):
+    return Markup(", ").join(
+        Markup('<a href="{}">{}</a>').format(url_for("company.card", id=c.id), c.name)
+        for c in model.companies
+    )
+
+
+class ContactView(SoftDeleteModelView):
+    """Kontakter: people, standalone or linked to one or many companies."""
+
+    permission_area = "contact"
+    column_list = ["last_name", "first_name", "companies", "title", "phone", "mobile", "email", "customer_number"]
+    column_sortable_list = ["last_name", "first_name", "title", "email", "customer_number"]
+    column_default_sort = [("last_name", False), ("first_name", False)]
+    column_searchable_list = ["last_name"]  # the search itself is services.search
+    column_labels = FIELD_LABELS
+    create_label = _l("New contact")
+    column_formatters = {
+        "phone": fmt_phone,
+        "mobile": fmt_phone,
+        "email": fmt_email,
+        "companies": fmt_companies,
+    }
+    column_filters = [
+        EmployeeFilter(Contact.owner_id, _l("Customer owner")),
+        CategoryFilter(Contact.categories, _l("Category")),
+    ]
+    column_export_list = ["customer_number", "first_name", "last_name", "title", "email", "phone", "mobile", "postal_street", "postal_postcode", "postal_city"]
+    form_columns = [
+        "first_name", "last_name", "title", "email", "phone", "mobile", "owner",
+        "categories", "postal_street", "postal_postcode", "postal_city", "note",
+    ]
+    form_args = {
+        "email": {"validators": [normalised(validation.email)]},
+        "phone": {"validators": [normalised(validation.phone)]},
+        "mobile": {"validators": [normalised(validation.phone)]},
+        "postal_postcode": {"validators": [normalised(validation.postcode)]},
+        "personal_number": {"validators": [normalised(validation.personal_number)]},
+        "categories": {"query_factory": lambda: Category.query.filter(Category.applies_to != "company").order_by(Category.name)},
+    }
+    form_widget_args = {"note": {"rows": 4}}
+    form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        form_class.company_role = NoPopulateField(self.column_labels["company_role"])
+        return form_class
+
+    def _company_from_request(self) -> Company | None:
+        company_id = request.args.get("company_id", type=int)
+        company = db.session.get(Company, company_id) if company_id else None
+        return None if company is None or company.is_deleted else company
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        if self._company_from_request() is None:
+            del form.company_role
+        return form
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        del form.company_role
+        return form
+
+    def create_heading(self):
+        """Title of the create page: "Skapa ny företagskontakt" when made from a company."""
+        company = self._company_from_request()
+        if company is not None:
+            return _("New contact for %(company)s", company=company.name)
+        return _("New contact")
+
+    def on_model_change(self, form, model, is_created):
+        company = self._company_from_request() if is_created else None
+        if company is not None:
+            role = form.company_role.data if "company_role" in form else None
+            db.session.flush()
+            register.link_contacts(db.session, company, [model], role or None)
+
+    def get_save_return_url(self, model, is_created=False):
+        company = self._company_from_request()
+        if company is not None:
+            return url_for("company.card", id=company.id) + "#kontakter"
+        return url_for("contact.card", id=model.id)
+
+    @permitted_action("make_private_customer", _l("Give customer number (make private customer)"), "contact.edit")
+    def action_make_private_customer(self, ids):
+        rows = db.session.scalars(
+            select(Contact).where(Contact.id.in_([int(i) for i in ids]), Contact.deleted_at.is_(None))
+        ).all()
+        for contact in rows:
+            numbering.make_private_customer(db.session, contact)
+        db.session.commit()
+        flash(_("%(count)s contacts are now private customers.", count=len(rows)), "success")
+
+    @expose("/card/<int:id>")
+    @require("contact.view")
+    def card(self, id):
+        contact = self.live_or_404(id)
+        return self.render("admin/contact_card.html", contact=contact)
+
+    @expose("/search.json")
+    @require("contact.view")
+    def search_json(self):
+        """Contacts matching `q`, for "Koppla existerande kontakt till företaget"."""
+        rows = search.search(db.session, Contact, request.args.get("q", ""), limit=25)
+        return jsonify(
+            [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "email": c.email or "",
+                    "phone": formatting.phone(c.phone or c.mobile),
+                    "companies": ", ".join(co.name for co in c.companies),
+                }
+                for c in rows
+            ]
+        )
+
+
+class PrivateCustomerView(ContactView):
+    """Privatkunder: contacts with a customer number, who can be invoiced."""
+
+    column_list = ["customer_number", "last_name", "first_name", "phone", "mobile", "email", "postal_city"]
+    column_default_sort = "customer_number"
+    form_columns = [
+        "first_name", "last_name", "personal_number", "email", "phone", "mobile", "owner",
+        "categories", "postal_street", "postal_postcode", "postal_city",
+        "invoice_language", "discount_percent", "payment_terms_days", "currency", "note",
+    ]
+    form_choices = {"invoice_language": INVOICE_LANGUAGES}
+    create_label = _l("New private customer")
+
+    def get_query(self):
+        return super().get_query().filter(Contact.customer_number.is_not(None))
+
+    def get_count_query(self):
+        return super().get_count_query().filter(Contact.customer_number.is_not(None))
+
+    def on_model_change(self, form, model, is_created):
+        numbering.make_private_customer(db.session, model)
+
+    def get_save_return_url(self, model, is_created=False):
+        return url_for("contact.card", id=model.id)
+
+
+class PeopleSearchView(SecurePage):
+    """Contacts and employees searched together, told apart by icon and label."""
+
+    @expose("/")
+    @require("contact.view")
+    def index(self):
+        text = request.args.get("q", "")
+        people = search.people(db.session, text) if text.strip() else []
+        return self.render("admin/people.html", q=text, people=people)

@@ -1,0 +1,65 @@
+"""Swedish labels of register fields and audit actions, shared by lists, forms and history."""
+
+from flask_babel import lazy_gettext as _l
+
+FIELD_LABELS = {
+    "customer_number": _l("Customer no."),
+    "name": _l("Name"),
+    "org_number": _l("Org. no."),
+    "country": _l("Country"),
+    "vat_number": _l("VAT no."),
+    "status": _l("Status"),
+    "industry": _l("Industry"),
+    "industry_id": _l("Industry"),
+    "categories": _l("Categories"),
+    "owner": _l("Customer owner"),
+    "owner_id": _l("Customer owner"),
+    "is_supplier": _l("Show as supplier"),
+    "phone": _l("Phone"),
+    "mobile": _l("Mobile"),
+    "email": _l("E-mail"),
+    "website": _l("Website"),
+    "first_name": _l("First name"),
+    "last_name": _l("Last name"),
+    "title": _l("Title"),
+    "personal_number": _l("Personal identity no."),
+    "companies": _l("Companies"),
+    "company_role": _l("Role at the company"),
+    "postal_street": _l("Postal address"),
+    "postal_postcode": _l("Postcode"),
+    "postal_city": _l("City"),
+    "visit_street": _l("Visiting address"),
+    "visit_postcode": _l("Visiting postcode"),
+    "visit_city": _l("Visiting city"),
+    "invoice_street": _l("Invoice address"),
+    "invoice_postcode": _l("Invoice postcode"),
+    "invoice_city": _l("Invoice city"),
+    "note": _l("Note"),
+    "invoice_language": _l("Invoice language"),
+    "discount_percent": _l("Discount %"),
+    "payment_terms_days": _l("Payment terms (days)"),
+    "currency": _l("Currency"),
+    "email_locked": _l("E-mail tab locked"),
+    "deleted_at": _l("Deleted"),
+    "deleted_by_id": _l("Deleted by"),
+    "contact": _l("Contact"),
+    "role": _l("Role"),
+}
+
+AUDIT_ACTIONS = {
+    "create": _l("Created"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted (to the trash)"),
+    "restore": _l("Restored"),
+    "purge": _l("Permanently deleted"),
+    "link": _l("Contact linked"),
+    "unlink": _l("Contact unlinked"),
+}
+
+
+def field_label(name: str) -> str:
+    return str(FIELD_LABELS.get(name, name))
+
+
+def audit_action(action: str) -> str:
+    return str(AUDIT_ACTIONS.get(action, action))

@@ -1,0 +1,74 @@
+"""Administration – Inställningar – CRM – Återställa kunder (the trash)."""
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from admin_views.base import SecurePage, require
+from extensions import db
+from models import Company, Contact
+from services import trash
+
+KINDS = {"company": Company, "contact": Contact}
+
+
+def _selection() -> dict:
+    """Ticked rows from the form, as {model: [ids]} (`company:12`, `contact:7`)."""
+    chosen: dict = {}
+    for value in request.form.getlist("rowid"):
+        kind, _sep, ident = value.partition(":")
+        if kind in KINDS and ident.isdigit():
+            chosen.setdefault(KINDS[kind], []).append(int(ident))
+    return chosen
+
+
+class TrashView(SecurePage):
+    """Deleted customers, who deleted them and when; restore or purge the ticked ones."""
+
+    @expose("/")
+    @require("company.restore")
+    def index(self):
+        return self.render(
+            "admin/trash.html",
+            companies=trash.deleted(db.session, Company),
+            contacts=trash.deleted(db.session, Contact),
+        )
+
+    @expose("/restore", methods=("POST",))
+    @require("company.restore")
+    def restore(self):
+        count = sum(
+            trash.restore(db.session, current_user, model, ids) for model, ids in _selection().items()
+        )
+        db.session.commit()
+        if count:
+            flash(_("%(count)s customers were restored.", count=count), "success")
+        else:
+            flash(_("Tick the customers you want to restore."), "warning")
+        return redirect(url_for(".index"))
+
+    @expose("/purge", methods=("POST",))
+    @require("company.purge")
+    def purge(self):
+        """Second step of a purge: the ticked customers are shown for confirmation."""
+        selection = _selection()
+        rows = [row for model, ids in selection.items() for row in db.session.scalars(
+            db.select(model).where(model.id.in_(ids), model.deleted_at.is_not(None)))]
+        if not rows:
+            flash(_("Tick the customers you want to delete permanently."), "warning")
+            return redirect(url_for(".index"))
+        return self.render("admin/trash_purge.html", rows=rows)
+
+    @expose("/purge/confirm", methods=("POST",))
+    @require("company.purge")
+    def purge_confirm(self):
+        if request.form.get("confirm") != "yes":
+            flash(_("Nothing was deleted: the permanent deletion was not confirmed."), "warning")
+            return redirect(url_for(".index"))
+        count = sum(
+            trash.purge(db.session, current_user, model, ids) for model, ids in _selection().items()
+        )
+        db.session.commit()
+        flash(_("%(count)s customers were permanently deleted.", count=count), "success")
+        return redirect(url_for(".index"))

@@ -1,0 +1,180 @@
+"""Kundregister: create_app() and the `flask --app app` commands."""
+
+import os
+
+import click
+from flask import Flask, render_template
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import auth
+from config import BASE_DIR, load_config
+from extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def select_locale() -> str:
+    """The employee's chosen language, else the configured default (sv)."""
+    from flask import current_app
+
+    supported = current_app.config["SUPPORTED_LOCALES"]
+    if current_user and current_user.is_authenticated and current_user.locale in supported:
+        return current_user.locale
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connection(dbapi_connection, connection_record) -> None:
+    """SQLite: enforce foreign keys, and make lower() (thus ILIKE) Unicode-aware (Å, Ä, Ö)."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function("lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def register_admin(app: Flask) -> Admin:
+    """The admin screens and the menu (CRM, Administration)."""
+    from admin_views.base import SecureIndexView
+    from admin_views.company import CompanyView, SupplierView
+    from admin_views.contact import ContactView, PeopleSearchView, PrivateCustomerView
+    from admin_views.employee import EmployeeGroupView, EmployeeView
+    from admin_views.settings import CategoryView, IndustryView
+    from admin_views.trash import TrashView
+    from models import Category, Company, Contact, Employee, EmployeeGroup, Industry
+
+    admin = Admin(
+        app,
+        name=_l("Kundregister"),
+        index_view=SecureIndexView(name=_l("Start"), url="/admin/", endpoint="admin"),
+        theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
+        translations_path=str(BASE_DIR / "translations"),
+    )
+    crm, settings, administration = _l("CRM"), _l("Settings – CRM"), _l("Administration")
+    s = db.session
+    admin.add_view(CompanyView(Company, s, name=_l("Companies"), endpoint="company", category=crm))
+    admin.add_view(ContactView(Contact, s, name=_l("Contacts"), endpoint="contact", category=crm))
+    admin.add_view(PrivateCustomerView(Contact, s, name=_l("Private customers"), endpoint="privatecustomer", category=crm))
+    admin.add_view(SupplierView(Company, s, name=_l("Suppliers"), endpoint="supplier", category=crm))
+    admin.add_view(PeopleSearchView(name=_l("Search people"), endpoint="people", url="/admin/people", category=crm))
+    admin.add_view(EmployeeView(Employee, s, name=_l("Employees"), endpoint="employee", category=administration))
+    admin.add_view(EmployeeGroupView(EmployeeGroup, s, name=_l("Sales groups"), endpoint="employeegroup", category=administration))
+    admin.add_view(CategoryView(Category, s, name=_l("Categories"), endpoint="category", category=settings))
+    admin.add_view(IndustryView(Industry, s, name=_l("Industries"), endpoint="industry", category=settings))
+    admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
+    return admin
+
+
+def register_cli(app: Flask) -> None:
+    from services import accounts, translations
+    from services.permissions import ROLES
+
+    @app.cli.command("seed")
+    def seed_command():
+        """Load the demo data (idempotent: an existing demo is left as it is)."""
+        from seed.demo import seed_demo
+
+        created = seed_demo(db.session)
+        click.echo(_("Demo data loaded.") if created else _("Demo data already present."))
+        from seed.demo import DEMO_LOGINS
+
+        for email, password, role in DEMO_LOGINS:
+            click.echo(f"  {email:32} {password:16} {role}")
+
+    @app.cli.command("create-user")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", required=True, type=click.Choice(sorted(ROLES)))
+    def create_user_command(email, name, role):
+        """Create an employee; password from CRM_NEW_USER_PASSWORD or a prompt."""
+        password = os.environ.get("CRM_NEW_USER_PASSWORD") or click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True
+        )
+        if len(password) < 10:
+            raise click.ClickException("The password must be at least 10 characters.")
+        try:
+            employee = accounts.create_employee(db.session, email=email, name=name, role=role, password=password)
+            db.session.commit()
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Created {employee.email} ({role}).")
+
+    @app.cli.group("translate")
+    def translate_group():
+        """Extract, update and compile the Swedish translations (pybabel)."""
+
+    @translate_group.command("compile")
+    def translate_compile():
+        translations.compile_catalogs()
+        click.echo("Compiled translations.")
+
+    @translate_group.command("update")
+    def translate_update():
+        translations.extract_and_update()
+        click.echo("Updated translations/sv/LC_MESSAGES/messages.po")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Application factory: config from the environment, extensions, admin, CLI."""
+    app = Flask(__name__, instance_path=str(BASE_DIR / "instance"))
+    app.config.update(load_config(overrides))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("CRM_RATELIMIT_STORAGE_URI", "memory://"))
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Log in to continue.")
+    login_manager.login_message_category = "info"
+
+    import services.audit  # noqa: F401  (registers the audit listener)
+    import services.numbering  # noqa: F401  (registers customer numbering)
+    from models import Employee
+
+    @login_manager.user_loader
+    def load_employee(user_id: str):
+        return db.session.get(Employee, int(user_id))
+
+    app.register_blueprint(auth.bp)
+    register_admin(app)
+    register_cli(app)
+
+    from services import formatting
+
+    from admin_views.labels import audit_action, field_label
+
+    app.jinja_env.globals.update(audit_action=audit_action)
+    app.jinja_env.filters.update(
+        field_label=field_label,
+        org_number=formatting.org_number,
+        phone=formatting.phone,
+        money=formatting.money,
+        iso_date=formatting.iso_date,
+    )
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("error.html", code=403, message=_("You do not have permission to see this page.")), 403
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_template("error.html", code=404, message=_("The page or record does not exist (it may have been deleted).")), 404
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

@@ -1,0 +1,51 @@
+"""Configuration, read from the environment in one place."""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _instance_dir() -> Path:
+    path = Path(os.environ.get("CRM_INSTANCE_DIR", BASE_DIR / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """Return CRM_SECRET_KEY, or a key generated once and kept in instance/."""
+    key = os.environ.get("CRM_SECRET_KEY")
+    if key:
+        return key
+    key_file = instance_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config from the environment, then apply overrides (tests)."""
+    instance_dir = Path((overrides or {}).get("INSTANCE_DIR") or _instance_dir())
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "INSTANCE_DIR": str(instance_dir),
+        "SECRET_KEY": _secret_key(instance_dir),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "CRM_DATABASE_URL", f"sqlite:///{instance_dir / 'crm.sqlite'}"
+        ),
+        "UPLOAD_DIR": os.environ.get("CRM_UPLOAD_DIR", str(instance_dir / "uploads")),
+        "BABEL_DEFAULT_LOCALE": os.environ.get("CRM_LOCALE", "sv"),
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("CRM_TIMEZONE", "Europe/Stockholm"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(BASE_DIR / "translations"),
+        "SUPPORTED_LOCALES": ("sv", "en"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("CRM_SECURE_COOKIES", "0") == "1",
+        "REMEMBER_COOKIE_SECURE": os.environ.get("CRM_SECURE_COOKIES", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "FLASK_ADMIN_FLUID_LAYOUT": True,
+    }
+    config.update(overrides or {})
+    return config

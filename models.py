@@ -1,0 +1,368 @@
+"""All SQLAlchemy models of the customer register (SQLAlchemy 2 typed mappings)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+# --- mixins ----------------------------------------------------------------
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SoftDeleteMixin:
+    """Deleting moves a row to the trash; `services.trash` restores or purges it."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class VersionMixin:
+    """Optimistic locking: SQLAlchemy bumps `version` on every UPDATE."""
+
+    version: Mapped[int] = mapped_column(nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class Audited:
+    """Marker: every insert, update and (soft) delete writes an AuditEvent."""
+
+    audit_exclude: tuple[str, ...] = ("updated_at", "version", "created_at")
+
+
+class InvoiceDefaultsMixin:
+    """Defaults copied onto orders and invoices of a customer."""
+
+    invoice_language: Mapped[str] = mapped_column(String(5), default="sv")
+    discount_percent: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal("0")
+    )
+    payment_terms_days: Mapped[int] = mapped_column(default=30)
+    currency: Mapped[str] = mapped_column(String(3), default="SEK")
+
+
+# --- employees -------------------------------------------------------------
+
+employee_group_members = Table(
+    "employee_group_member",
+    db.metadata,
+    Column("employee_id", ForeignKey("employee.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("employee_group.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class EmployeeGroup(db.Model):
+    """Säljgrupp: a standard group or a sales group of employees."""
+
+    __tablename__ = "employee_group"
+
+    KINDS = {"standard": _l("Standard"), "sales": _l("Sales group")}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="standard")
+
+    members: Mapped[list[Employee]] = relationship(
+        secondary=employee_group_members, back_populates="groups"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Employee(UserMixin, TimestampMixin, db.Model):
+    """Anställd: an employee, and the login user."""
+
+    __tablename__ = "employee"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(30), default="readonly")
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(String(5))
+
+    groups: Mapped[list[EmployeeGroup]] = relationship(
+        secondary=employee_group_members, back_populates="members"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: inactive employees cannot log in
+        return self.active
+
+    def has_permission(self, permission: str) -> bool:
+        from services.permissions import role_has_permission
+
+        return self.active and role_has_permission(self.role, permission)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- settings: categories and industries ------------------------------------
+
+
+company_categories = Table(
+    "company_category",
+    db.metadata,
+    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
+)
+
+contact_categories = Table(
+    "contact_category",
+    db.metadata,
+    Column("contact_id", ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Category(db.Model):
+    """Kategori, for companies, contacts or both (e.g. for campaigns)."""
+
+    __tablename__ = "category"
+
+    SCOPES = {
+        "company": _l("Companies"),
+        "contact": _l("Contacts"),
+        "both": _l("Companies and contacts"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    applies_to: Mapped[str] = mapped_column(String(10), default="both")
+    description: Mapped[str | None] = mapped_column(Text)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Industry(db.Model):
+    """Bransch, optionally with its SNI code."""
+
+    __tablename__ = "industry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(150), unique=True)
+    sni_code: Mapped[str | None] = mapped_column(String(10))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- the register ------------------------------------------------------------
+
+
+COMPANY_STATUS_LABELS = {
+    "active": _l("Active"),
+    "inactive": _l("Inactive"),
+    "bankrupt": _l("Bankrupt"),
+    "liquidated": _l("Liquidated"),
+    "merged": _l("Merged"),
+}
+
+
+class AddressMixin:
+    postal_street: Mapped[str | None] = mapped_column(String(200))
+    postal_postcode: Mapped[str | None] = mapped_column(String(10))
+    postal_city: Mapped[str | None] = mapped_column(String(100))
+
+
+class Company(
+    Audited,
+    SoftDeleteMixin,
+    VersionMixin,
+    InvoiceDefaultsMixin,
+    AddressMixin,
+    TimestampMixin,
+    db.Model,
+):
+    """Kund / Företag. A supplier is a company with `is_supplier`."""
+
+    __tablename__ = "company"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_number: Mapped[int] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    country: Mapped[str] = mapped_column(String(2), default="SE")
+    org_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    is_supplier: Mapped[bool] = mapped_column(default=False, index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    website: Mapped[str | None] = mapped_column(String(200))
+    visit_street: Mapped[str | None] = mapped_column(String(200))
+    visit_postcode: Mapped[str | None] = mapped_column(String(10))
+    visit_city: Mapped[str | None] = mapped_column(String(100))
+    invoice_street: Mapped[str | None] = mapped_column(String(200))
+    invoice_postcode: Mapped[str | None] = mapped_column(String(10))
+    invoice_city: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    email_locked: Mapped[bool] = mapped_column(default=False)
+    custom_fields: Mapped[dict | None] = mapped_column(JSON)
+
+    industry: Mapped[Industry | None] = relationship()
+    owner: Mapped[Employee | None] = relationship(foreign_keys=[owner_id])
+    deleted_by: Mapped[Employee | None] = relationship(
+        foreign_keys="Company.deleted_by_id"
+    )
+    categories: Mapped[list[Category]] = relationship(secondary=company_categories)
+    contact_links: Mapped[list[CompanyContact]] = relationship(
+        back_populates="company", cascade="all, delete-orphan"
+    )
+
+    @property
+    def contacts(self) -> list[Contact]:
+        return [link.contact for link in self.contact_links if not link.contact.is_deleted]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+
+
+class Contact(
+    Audited,
+    SoftDeleteMixin,
+    VersionMixin,
+    InvoiceDefaultsMixin,
+    AddressMixin,
+    TimestampMixin,
+    db.Model,
+):
+    """Kontakt; with a customer number it is a Privatkund (can be invoiced)."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_number: Mapped[int | None] = mapped_column(unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    mobile: Mapped[str | None] = mapped_column(String(32))
+    personal_number: Mapped[str | None] = mapped_column(String(13))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    owner: Mapped[Employee | None] = relationship(foreign_keys=[owner_id])
+    deleted_by: Mapped[Employee | None] = relationship(
+        foreign_keys="Contact.deleted_by_id"
+    )
+    categories: Mapped[list[Category]] = relationship(secondary=contact_categories)
+    company_links: Mapped[list[CompanyContact]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan"
+    )
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_private_customer(self) -> bool:
+        return self.customer_number is not None
+
+    @property
+    def companies(self) -> list[Company]:
+        return [link.company for link in self.company_links if not link.company.is_deleted]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CompanyContact(db.Model):
+    """A contact's link to a company, with the contact's role there."""
+
+    __tablename__ = "company_contact"
+
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("company.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    company: Mapped[Company] = relationship(back_populates="contact_links")
+    contact: Mapped[Contact] = relationship(back_populates="company_links")
+
+
+# --- infrastructure ------------------------------------------------------------
+
+
+class NumberSequence(db.Model):
+    """A named counter (e.g. customer numbers), advanced atomically in services.numbering."""
+
+    __tablename__ = "number_sequence"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+class AuditEvent(db.Model):
+    """Historik: who changed what, when, old → new."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+    entity_type: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(20))
+    changes: Mapped[dict | None] = mapped_column(JSON)
+
+    actor: Mapped[Employee | None] = relationship()
+
+
+__all__ = [
+    "AuditEvent",
+    "Category",
+    "Company",
+    "CompanyContact",
+    "Contact",
+    "Employee",
+    "EmployeeGroup",
+    "Industry",
+    "NumberSequence",
+]

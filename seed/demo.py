@@ -1,0 +1,212 @@
+"""Demo data: a realistic Swedish customer register a new user can try at once.
+
+`seed_demo` is idempotent: when the demo employees exist it does nothing.
+Everything goes through the same models, numbering and audit as the UI.
+"""
+
+import random
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum import luhn
+
+from models import Category, Company, CompanyContact, Contact, Employee, EmployeeGroup, Industry
+from services import accounts, numbering, trash
+from services.audit import acting_as
+
+DEMO_PASSWORD = "Demo-losen-2026"
+
+#: (e-mail, name, role, title) of the demo employees.
+DEMO_EMPLOYEES = [
+    ("anna.lindqvist@example.se", "Anna Lindqvist", "admin", "VD"),
+    ("erik.johansson@example.se", "Erik Johansson", "seller", "Säljare"),
+    ("maria.svensson@example.se", "Maria Svensson", "seller", "Key account manager"),
+    ("karin.nilsson@example.se", "Karin Nilsson", "finance", "Ekonomiansvarig"),
+    ("olof.berg@example.se", "Olof Berg", "readonly", "Praktikant"),
+]
+DEMO_LOGINS = [(email, DEMO_PASSWORD, role) for email, _name, role, _title in DEMO_EMPLOYEES]
+
+INDUSTRIES = [
+    ("Byggverksamhet", "41"),
+    ("Partihandel", "46"),
+    ("Detaljhandel", "47"),
+    ("Restaurang och catering", "56"),
+    ("Dataprogrammering och IT-konsulter", "62"),
+    ("Redovisning och revision", "69.2"),
+    ("Arkitekt- och teknisk konsultverksamhet", "71"),
+    ("Tillverkning av livsmedel", "10"),
+    ("Transport och magasinering", "49"),
+    ("Fastighetsförvaltning", "68"),
+]
+CATEGORIES = [
+    ("A-kund", "company"),
+    ("B-kund", "company"),
+    ("Nyhetsbrev", "both"),
+    ("Julkort", "both"),
+    ("Mässkontakt 2026", "contact"),
+    ("Återförsäljare", "company"),
+]
+COMPANY_NAMES = [
+    "Norrlands Bygg AB", "Svea Kaffe AB", "Mälardalens Elteknik AB", "Göta Trä & Virke AB",
+    "Skånska Livs AB", "Fjällstugan Konferens AB", "Västkustens Fisk AB", "Dalarnas Måleri AB",
+    "Öresunds Logistik AB", "Kungsholmens Redovisning AB", "Bergslagens Smide AB",
+    "Hälsinge Snickeri AB", "Uppsala Datakonsult AB", "Sörmlands Trädgård AB",
+    "Gotlands Ull & Garn AB", "Vätterns Marin AB", "Jämtlands Fjällguider AB",
+    "Blekinge Glas AB", "Halland Solenergi AB", "Östgöta Fastigheter AB",
+    "Lapplands Renprodukter AB", "Roslagens Båtvarv AB", "Värmlands Papper AB",
+    "Småländska Möbler AB", "Stockholms Städservice AB", "Göteborgs Hamnkafé AB",
+    "Malmö Cykelverkstad AB", "Norrköpings Tryckeri AB", "Örebro Bilvård AB",
+    "Linköpings Arkitekter AB", "Umeå Webbyrå AB", "Luleå Stål & Plåt AB",
+    "Karlstads Blommor AB", "Västerås Ventilation AB", "Jönköpings Bageri AB",
+    "Sundsvalls Revision AB", "Gävle Golv & Kakel AB", "Borås Textil AB",
+    "Växjö Glasmästeri AB", "Kalmar Sjöfart AB", "Nordic Parts GmbH", "Oslo Trelast AS",
+]
+CITIES = [
+    ("Stockholm", "111", "8"), ("Göteborg", "411", "31"), ("Malmö", "211", "40"),
+    ("Uppsala", "753", "18"), ("Örebro", "702", "19"), ("Linköping", "582", "13"),
+    ("Umeå", "903", "90"), ("Luleå", "972", "920"), ("Västerås", "722", "21"),
+    ("Jönköping", "553", "36"), ("Gävle", "803", "26"), ("Karlstad", "652", "54"),
+]
+STREETS = ["Storgatan", "Drottninggatan", "Kungsgatan", "Sveavägen", "Järnvägsgatan", "Industrivägen", "Hamngatan", "Skolgatan"]
+FIRST_NAMES = ["Lars", "Karin", "Anders", "Eva", "Johan", "Sara", "Per", "Lena", "Mikael", "Emma", "Nils", "Ingrid", "Oskar", "Elin", "Gustav", "Maja", "Fredrik", "Åsa", "Björn", "Linnéa"]
+LAST_NAMES = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Lindberg", "Holm", "Ström", "Åberg", "Öberg", "Ek"]
+ROLES = ["VD", "Inköpschef", "Ekonomiansvarig", "Projektledare", "Kontorschef", "Säljchef", None]
+
+
+def org_number(rng: random.Random) -> str:
+    """A valid-looking aktiebolag organisationsnummer (55xxxx-xxxx, correct check digit)."""
+    body = "55" + "".join(str(rng.randint(0, 9)) for _ in range(7))
+    return body + luhn.calc_check_digit(body)
+
+
+def personal_number(rng: random.Random) -> str:
+    body = f"{rng.randint(50, 99):02d}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(100, 999)}"
+    return f"19{body[:6]}-{body[6:]}{luhn.calc_check_digit(body)}"
+
+
+def phone_number(rng: random.Random, area: str) -> str:
+    digits = 8 - len(area) + (1 if area == "8" else 0)
+    return f"+46{area}{rng.randint(10 ** (digits - 1), 10 ** digits - 1)}"
+
+
+def mobile_number(rng: random.Random) -> str:
+    return f"+467{rng.choice('0236')}{rng.randint(1000000, 9999999)}"
+
+
+def address(rng: random.Random):
+    city, prefix, area = rng.choice(CITIES)
+    return f"{rng.choice(STREETS)} {rng.randint(1, 80)}", f"{prefix} {rng.randint(10, 99)}", city, area
+
+
+def _email_slug(text: str) -> str:
+    table = str.maketrans({"å": "a", "ä": "a", "ö": "o", "é": "e", " ": "", "&": ""})
+    return text.lower().translate(table)
+
+
+def seed_demo(session: Session, *, rng_seed: int = 2026) -> bool:
+    """Load the demo register; False when it is already there."""
+    if session.scalar(select(Employee).where(Employee.email == DEMO_EMPLOYEES[0][0])):
+        return False
+    rng = random.Random(rng_seed)
+
+    employees = []
+    for email, name, role, title in DEMO_EMPLOYEES:
+        employee = accounts.create_employee(session, email=email, name=name, role=role, password=DEMO_PASSWORD)
+        employee.title = title
+        employee.phone = mobile_number(rng)
+        employees.append(employee)
+    admin, sellers = employees[0], employees[1:3]
+    session.add(EmployeeGroup(name="Säljteam Syd", kind="sales", members=[sellers[0]]))
+    session.add(EmployeeGroup(name="Säljteam Nord", kind="sales", members=[sellers[1]]))
+    session.add(EmployeeGroup(name="Ledning", kind="standard", members=[admin, employees[3]]))
+    session.flush()
+
+    with acting_as(session, admin.id):
+        industries = [Industry(name=n, sni_code=c) for n, c in INDUSTRIES]
+        categories = [Category(name=n, applies_to=a) for n, a in CATEGORIES]
+        session.add_all(industries + categories)
+        company_categories = [c for c in categories if c.applies_to != "contact"]
+        contact_categories = [c for c in categories if c.applies_to != "company"]
+
+        companies = []
+        for index, name in enumerate(COMPANY_NAMES):
+            foreign = not name.endswith(" AB")
+            street, postcode, city, area = address(rng)
+            company = Company(
+                name=name,
+                country={"GmbH": "DE", "AS": "NO"}.get(name.rsplit(" ", 1)[-1], "SE"),
+                org_number=None if foreign else org_number(rng),
+                status="bankrupt" if index == 17 else ("inactive" if index % 13 == 12 else "active"),
+                industry=rng.choice(industries),
+                owner=rng.choice(sellers) if index % 5 else admin,
+                is_supplier=index % 7 == 3 or foreign,
+                phone=None if foreign else phone_number(rng, area),
+                email=f"info@{_email_slug(name.rsplit(' ', 1)[0])}.se",
+                website=f"https://www.{_email_slug(name.rsplit(' ', 1)[0])}.se",
+                postal_street=street,
+                postal_postcode=postcode if not foreign else None,
+                postal_city=city if not foreign else ("Hamburg" if "GmbH" in name else "Oslo"),
+                visit_street=street if index % 2 else None,
+                visit_postcode=postcode if index % 2 and not foreign else None,
+                visit_city=city if index % 2 and not foreign else None,
+                invoice_language="en" if foreign else "sv",
+                currency="EUR" if "GmbH" in name else ("NOK" if foreign else "SEK"),
+                discount_percent=Decimal(rng.choice(["0", "0", "5", "10"])),
+                payment_terms_days=rng.choice([10, 20, 30, 30, 60]),
+                note="Viktig kund – ring före leverans." if index % 9 == 0 else None,
+                categories=rng.sample(company_categories, k=rng.randint(0, 2)),
+            )
+            companies.append(company)
+            session.add(company)
+        session.flush()
+
+        used = set()
+        for company in companies:
+            for _ in range(rng.randint(1, 3)):
+                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                while (first, last) in used:
+                    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                used.add((first, last))
+                contact = Contact(
+                    first_name=first,
+                    last_name=last,
+                    title=rng.choice(ROLES),
+                    email=f"{_email_slug(first)}.{_email_slug(last)}@{company.email.split('@')[1]}",
+                    phone=company.phone,
+                    mobile=mobile_number(rng),
+                    owner=company.owner,
+                    categories=rng.sample(contact_categories, k=rng.randint(0, 1)),
+                )
+                session.add(contact)
+                session.add(CompanyContact(company=company, contact=contact, role=contact.title))
+
+        for index in range(8):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            street, postcode, city, _area = address(rng)
+            person = Contact(
+                first_name=first,
+                last_name=last,
+                email=f"{_email_slug(first)}.{_email_slug(last)}{index}@example.com",
+                mobile=mobile_number(rng),
+                personal_number=personal_number(rng),
+                postal_street=street,
+                postal_postcode=postcode,
+                postal_city=city,
+                owner=rng.choice(sellers),
+                payment_terms_days=10,
+            )
+            session.add(person)
+            session.flush()
+            numbering.make_private_customer(session, person)
+
+        for index in range(3):  # standalone contacts, not linked to any company
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            session.add(Contact(first_name=first, last_name=last, title="Mässbesökare",
+                                email=f"{_email_slug(first)}.{index}@example.org", mobile=mobile_number(rng)))
+        session.flush()
+
+        # Two customers in the trash, so "Återställa kunder" has something to show.
+        trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])
+    session.commit()
+    return True

@@ -1,0 +1,153 @@
+"""The audit trail: every write to an `Audited` model becomes an AuditEvent.
+
+Implemented once, as a ``before_flush`` listener, so the event is written in
+the same transaction as the change whatever code made it (views, services,
+CLI, import). The actor is the logged-in employee, or whoever
+`acting_as` names outside a request.
+"""
+
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import has_request_context
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from models import Audited, AuditEvent, utcnow
+
+ACTOR_KEY = "audit_actor_id"
+
+
+@contextmanager
+def acting_as(session: Session, employee_id: int | None):
+    """Attribute the writes made inside the block to `employee_id`."""
+    previous = session.info.get(ACTOR_KEY)
+    session.info[ACTOR_KEY] = employee_id
+    try:
+        yield
+    finally:
+        session.info[ACTOR_KEY] = previous
+
+
+def _actor_id(session: Session) -> int | None:
+    if session.info.get(ACTOR_KEY) is not None:
+        return session.info[ACTOR_KEY]
+    if has_request_context():
+        from flask_login import current_user
+
+        if current_user and current_user.is_authenticated:
+            return current_user.id
+    return None
+
+
+def _plain(value):
+    """A JSON-safe rendering of a column value or related object."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, (list, tuple, set)):
+        return sorted(str(v) for v in value)
+    return str(value)
+
+
+def _changes(obj, *, only_changed: bool) -> dict:
+    state = inspect(obj)
+    changes = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in obj.audit_exclude or key == "id":
+            continue
+        hist = state.attrs[key].history
+        if only_changed and not hist.has_changes():
+            continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else getattr(obj, key)
+        if only_changed and _plain(old) == _plain(new):
+            continue
+        changes[key] = [_plain(old), _plain(new)] if only_changed else _plain(new)
+    for rel in state.mapper.relationships:
+        if rel.secondary is None or not rel.uselist:
+            continue  # many-to-many lists (categories); links have their own events
+        hist = state.attrs[rel.key].history
+        if hist.has_changes():
+            new = _plain(list(hist.unchanged) + list(hist.added))
+            old = _plain(list(hist.unchanged) + list(hist.deleted))
+            changes[rel.key] = [old, new] if only_changed else new
+    return changes
+
+
+def _action(obj, changes: dict) -> str:
+    if "deleted_at" in changes:
+        return "restore" if changes["deleted_at"][1] is None else "delete"
+    return "update"
+
+
+def record(session: Session, entity, action: str, changes: dict | None = None) -> AuditEvent:
+    """Write one audit event now (for events that are not column changes, e.g. links)."""
+    audit = AuditEvent(
+        actor_id=_actor_id(session),
+        entity_type=type(entity).__tablename__,
+        entity_id=entity.id,
+        action=action,
+        changes=changes,
+    )
+    session.add(audit)
+    return audit
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_before_flush(session: Session, flush_context, instances) -> None:
+    actor_id = _actor_id(session)
+    pending_new = [obj for obj in session.new if isinstance(obj, Audited)]
+    for obj in session.dirty:
+        if not isinstance(obj, Audited) or not session.is_modified(obj):
+            continue
+        changes = _changes(obj, only_changed=True)
+        if changes:
+            session.add(
+                AuditEvent(
+                    actor_id=actor_id,
+                    entity_type=type(obj).__tablename__,
+                    entity_id=obj.id,
+                    action=_action(obj, changes),
+                    changes=changes,
+                )
+            )
+    for obj in session.deleted:
+        if isinstance(obj, Audited):
+            session.add(
+                AuditEvent(
+                    actor_id=actor_id,
+                    entity_type=type(obj).__tablename__,
+                    entity_id=obj.id,
+                    action="purge",
+                    changes={"name": str(obj)},
+                )
+            )
+    if pending_new:
+        # ids exist only after the INSERT: record creations once they are flushed.
+        session.info.setdefault("audit_new", []).extend(pending_new)
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_after_flush(session: Session, flush_context) -> None:
+    created = session.info.pop("audit_new", [])
+    if not created:
+        return
+    actor_id = _actor_id(session)
+    rows = [
+        {
+            "actor_id": actor_id,
+            "entity_type": type(obj).__tablename__,
+            "entity_id": obj.id,
+            "action": "create",
+            "changes": {k: v for k, v in _changes(obj, only_changed=False).items() if v not in (None, "", [])},
+            "at": utcnow(),
+        }
+        for obj in created
+    ]
+    session.connection().execute(AuditEvent.__table__.insert(), rows)

@@ -1,0 +1,47 @@
+"""Swedish display formats: dates, amounts, phone numbers, organisationsnummer."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import phonenumbers
+from babel.numbers import format_decimal
+from flask_babel import format_datetime as _format_datetime
+
+
+def org_number(value: str | None) -> str:
+    if not value:
+        return ""
+    return f"{value[:6]}-{value[6:]}" if len(value) == 10 and value.isdigit() else value
+
+
+def phone(value: str | None) -> str:
+    """E.164 shown as Swedes write it (08-123 456 78); foreign numbers international."""
+    if not value:
+        return ""
+    try:
+        parsed = phonenumbers.parse(value, "SE")
+    except phonenumbers.NumberParseException:
+        return value
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if parsed.country_code == 46
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
+def money(amount: Decimal | float | int | None, currency: str = "SEK") -> str:
+    """`1 234,50 kr` (with non-breaking spaces, as Swedish typography wants)."""
+    if amount is None:
+        return ""
+    text = format_decimal(Decimal(amount), format="#,##0.00", locale="sv_SE")
+    suffix = "kr" if currency == "SEK" else currency
+    return f"{text}\u00a0{suffix}"
+
+
+def iso_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return _format_datetime(value, "yyyy-MM-dd HH:mm")
+    return value.isoformat()

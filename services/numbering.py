@@ -1,0 +1,57 @@
+"""Customer numbers: one sequence shared by companies and private customers."""
+
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Company, Contact, NumberSequence
+
+CUSTOMER_SEQUENCE = "customer_number"
+FIRST_CUSTOMER_NUMBER = 10000
+
+
+def next_number(session: Session, name: str, first: int = 1) -> int:
+    """Advance the counter `name` atomically and return the new value.
+
+    A single ``UPDATE … RETURNING`` takes the row lock (PostgreSQL) or the
+    write lock (SQLite), so concurrent transactions never get the same value;
+    values are never handed out again because the counter only grows.
+    """
+    stmt = (
+        update(NumberSequence)
+        .where(NumberSequence.name == name)
+        .values(last_value=NumberSequence.last_value + 1)
+        .returning(NumberSequence.last_value)
+    )
+    value = session.execute(stmt).scalar_one_or_none()
+    if value is not None:
+        return value
+    try:
+        with session.begin_nested():
+            session.execute(insert(NumberSequence).values(name=name, last_value=first))
+        return first
+    except IntegrityError:  # another transaction created the counter first
+        return session.execute(stmt).scalar_one()
+
+
+def next_customer_number(session: Session) -> int:
+    return next_number(session, CUSTOMER_SEQUENCE, FIRST_CUSTOMER_NUMBER)
+
+
+def current_value(session: Session, name: str) -> int | None:
+    return session.scalar(select(NumberSequence.last_value).where(NumberSequence.name == name))
+
+
+@event.listens_for(Session, "before_flush")
+def _number_new_companies(session: Session, flush_context, instances) -> None:
+    """Every company gets its customer number when first saved, wherever it is created."""
+    for obj in session.new:
+        if isinstance(obj, Company) and obj.customer_number is None:
+            obj.customer_number = next_customer_number(session)
+
+
+def make_private_customer(session: Session, contact: Contact) -> int:
+    """Give a contact a customer number (it becomes a private customer); idempotent."""
+    if contact.customer_number is None:
+        contact.customer_number = next_customer_number(session)
+    return contact.customer_number

@@ -1,0 +1,53 @@
+"""The one map of roles to permission strings `<area>.<verb>`."""
+
+from flask_babel import lazy_gettext as _l
+
+#: Every permission the product knows, with a Swedish-translated description.
+PERMISSIONS: dict[str, object] = {
+    "company.view": _l("View companies and suppliers"),
+    "company.create": _l("Create companies"),
+    "company.edit": _l("Edit companies"),
+    "company.delete": _l("Delete companies (to the trash)"),
+    "company.restore": _l("Restore deleted customers"),
+    "company.purge": _l("Permanently delete customers from the trash"),
+    "company.export": _l("Export companies"),
+    "contact.view": _l("View contacts and private customers"),
+    "contact.create": _l("Create contacts"),
+    "contact.edit": _l("Edit contacts"),
+    "contact.delete": _l("Delete contacts (to the trash)"),
+    "contact.export": _l("Export contacts"),
+    "employee.view": _l("View employees"),
+    "employee.manage": _l("Manage employees, groups and roles"),
+    "settings.manage": _l("Manage CRM settings (categories, industries)"),
+}
+
+_SELLER = {
+    "company.view", "company.create", "company.edit", "company.delete", "company.export",
+    "contact.view", "contact.create", "contact.edit", "contact.delete", "contact.export",
+    "employee.view"
+}
+_FINANCE = {
+    "company.view", "company.edit", "company.export",
+    "contact.view", "contact.edit", "contact.export",
+    "employee.view"
+}
+_READONLY = {"company.view", "contact.view", "employee.view"}
+
+#: Role key → (Swedish-translated name, permissions).
+ROLES: dict[str, tuple[object, frozenset[str]]] = {
+    "admin": (_l("Administrator"), frozenset(PERMISSIONS)),
+    "seller": (_l("Seller"), frozenset(_SELLER)),
+    "finance": (_l("Finance"), frozenset(_FINANCE)),
+    "readonly": (_l("Read only"), frozenset(_READONLY)),
+}
+
+
+def role_has_permission(role: str, permission: str) -> bool:
+    """True when `role` grants `permission`; unknown roles and permissions grant nothing."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return permission in ROLES.get(role, (None, frozenset()))[1]
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [(key, str(label)) for key, (label, _) in ROLES.items()]

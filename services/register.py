@@ -1,0 +1,45 @@
+"""Rules of the customer register: duplicates, contact links."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Company, CompanyContact, Contact
+from services import audit
+
+
+def company_with_org_number(
+    session: Session, org_number: str | None, *, exclude_id: int | None = None
+) -> Company | None:
+    """The company (live or in the trash) that already has this organisationsnummer."""
+    if not org_number:
+        return None
+    stmt = select(Company).where(Company.org_number == org_number)
+    if exclude_id is not None:
+        stmt = stmt.where(Company.id != exclude_id)
+    return session.scalars(stmt.order_by(Company.deleted_at.is_not(None))).first()
+
+
+def link_contacts(
+    session: Session, company: Company, contacts: list[Contact], role: str | None = None
+) -> list[Contact]:
+    """Link contacts to a company ("Koppla existerande kontakt"); returns the newly linked."""
+    linked_ids = {link.contact_id for link in company.contact_links}
+    added = []
+    for contact in contacts:
+        if contact.id in linked_ids or contact.is_deleted:
+            continue
+        session.add(CompanyContact(company=company, contact=contact, role=role))
+        audit.record(session, company, "link", {"contact": [None, contact.name], "role": role})
+        linked_ids.add(contact.id)
+        added.append(contact)
+    return added
+
+
+def unlink_contact(session: Session, company: Company, contact: Contact) -> bool:
+    """Remove a contact's link to a company; the contact itself stays."""
+    link = session.get(CompanyContact, (company.id, contact.id))
+    if link is None:
+        return False
+    session.delete(link)
+    audit.record(session, company, "unlink", {"contact": [contact.name, None]})
+    return True

@@ -1,0 +1,91 @@
+"""Quick search, implemented once for every list, look-up and people search.
+
+`matches(model, text)` returns a SQL condition: every word of `text` must
+match one of the model's search fields (name, customer number,
+organisationsnummer, e-mail, phone, city). Words that look like numbers are
+also compared the way those numbers are stored (digits only, E.164).
+"""
+
+import re
+
+from sqlalchemy import String, and_, cast, false, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from models import Company, Contact, Employee
+
+#: The text columns each searchable model is searched on.
+SEARCH_FIELDS = {
+    Company: ("name", "org_number", "email", "phone", "postal_city", "visit_city", "vat_number"),
+    Contact: ("first_name", "last_name", "email", "phone", "mobile", "postal_city", "title"),
+    Employee: ("name", "email", "phone", "title"),
+}
+
+
+def _like(column, word: str) -> ColumnElement[bool]:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def _word_condition(model, word: str) -> ColumnElement[bool]:
+    conditions = [_like(getattr(model, field), word) for field in SEARCH_FIELDS[model]]
+    digits = re.sub(r"[\s\-+()]", "", word)
+    if digits.isdigit():
+        if hasattr(model, "customer_number"):
+            conditions.append(cast(model.customer_number, String) == digits)
+        if hasattr(model, "org_number"):
+            conditions.append(_like(model.org_number, digits))
+        national = digits[1:] if digits.startswith("0") else digits
+        for field in ("phone", "mobile"):
+            if hasattr(model, field) and len(national) >= 3:
+                conditions.append(_like(getattr(model, field), national))
+    return or_(*conditions)
+
+
+def words(text: str | None) -> list[str]:
+    """Split a search text into words; a quoted phrase stays one word."""
+    if not text:
+        return []
+    return [a or b for a, b in re.findall(r'"([^"]+)"|(\S+)', text.strip())]
+
+
+def matches(model, text: str | None) -> ColumnElement[bool]:
+    """Condition for rows of `model` matching every word of `text`."""
+    terms = words(text)
+    if not terms:
+        return and_(True)
+    if model not in SEARCH_FIELDS:
+        return false()
+    return and_(*(_word_condition(model, word) for word in terms))
+
+
+def live(model):
+    """Rows not in the trash (models without soft delete: all rows)."""
+    if hasattr(model, "deleted_at"):
+        return model.deleted_at.is_(None)
+    return and_(True)
+
+
+def search(session, model, text: str | None, *, limit: int = 20, extra=None):
+    """Live rows of `model` matching `text`, best (shortest name) first."""
+    stmt = select(model).where(live(model), matches(model, text))
+    if extra is not None:
+        stmt = stmt.where(extra)
+    order = {
+        Company: (Company.name,),
+        Contact: (Contact.last_name, Contact.first_name),
+        Employee: (Employee.name,),
+    }[model]
+    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+
+
+def people(session, text: str | None, *, limit: int = 30) -> list[dict]:
+    """Contacts and employees together, each tagged with its kind."""
+    result = [
+        {"kind": "contact", "obj": c, "name": c.name, "email": c.email, "phone": c.phone or c.mobile}
+        for c in search(session, Contact, text, limit=limit)
+    ]
+    result += [
+        {"kind": "employee", "obj": e, "name": e.name, "email": e.email, "phone": e.phone}
+        for e in search(session, Employee, text, limit=limit)
+    ]
+    return sorted(result, key=lambda row: row["name"].lower())[:limit]

@@ -1,0 +1,27 @@
+"""Compiling and updating the Swedish catalogue with Babel (what `pybabel` does)."""
+
+from pathlib import Path
+
+from babel.messages.frontend import CommandLineInterface
+
+from config import BASE_DIR
+
+TRANSLATIONS = BASE_DIR / "translations"
+POT = BASE_DIR / "translations" / "messages.pot"
+
+
+def compile_catalogs() -> None:
+    """Compile every translations/*/LC_MESSAGES/messages.po into .mo (idempotent)."""
+    CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(TRANSLATIONS)])
+
+
+def extract_and_update() -> None:
+    """Re-extract the msgids from the code and templates and merge them into the .po."""
+    cli = CommandLineInterface()
+    cli.run(["pybabel", "-q", "extract", "-F", str(BASE_DIR / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
+             "-o", str(POT), "--no-location", "--omit-header", str(BASE_DIR)])
+    cli.run(["pybabel", "-q", "update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching"])
+
+
+def catalog_path(locale: str = "sv") -> Path:
+    return TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"

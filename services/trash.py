@@ -1,0 +1,73 @@
+"""Deleting customers to the trash, restoring them, and purging them for good.
+
+Who may do what is decided here, so every caller (list view, trash page,
+CLI) enforces the same rule.
+"""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Company, Contact, Employee, utcnow
+
+#: The permission each operation needs, per kind of customer.
+_PERMISSION = {
+    ("delete", Company): "company.delete",
+    ("delete", Contact): "contact.delete",
+    ("restore", Company): "company.restore",
+    ("restore", Contact): "company.restore",
+    ("purge", Company): "company.purge",
+    ("purge", Contact): "company.purge",
+}
+
+
+class NotPermitted(PermissionError):
+    """The employee lacks the permission for this trash operation."""
+
+
+def _check(actor: Employee, operation: str, model) -> None:
+    if not actor.has_permission(_PERMISSION[(operation, model)]):
+        raise NotPermitted(operation)
+
+
+def _rows(session: Session, model, ids, *, deleted: bool):
+    state = model.deleted_at.is_not(None) if deleted else model.deleted_at.is_(None)
+    ids = [int(i) for i in ids]
+    return list(session.scalars(select(model).where(model.id.in_(ids), state)))
+
+
+def delete(session: Session, actor: Employee, model, ids) -> int:
+    """Move live customers to the trash, links and history intact."""
+    _check(actor, "delete", model)
+    rows = _rows(session, model, ids, deleted=False)
+    now = utcnow()
+    for row in rows:
+        row.deleted_at = now
+        row.deleted_by_id = actor.id
+    return len(rows)
+
+
+def restore(session: Session, actor: Employee, model, ids) -> int:
+    """Bring customers back from the trash ("Återställa kunder")."""
+    _check(actor, "restore", model)
+    rows = _rows(session, model, ids, deleted=True)
+    for row in rows:
+        row.deleted_at = None
+        row.deleted_by_id = None
+    return len(rows)
+
+
+def purge(session: Session, actor: Employee, model, ids) -> int:
+    """Destroy customers that are already in the trash; never a live one."""
+    _check(actor, "purge", model)
+    rows = _rows(session, model, ids, deleted=True)
+    for row in rows:
+        session.delete(row)
+    return len(rows)
+
+
+def deleted(session: Session, model):
+    return list(
+        session.scalars(
+            select(model).where(model.deleted_at.is_not(None)).order_by(model.deleted_at.desc())
+        )
+    )

@@ -1,0 +1,107 @@
+"""Normalising and validating Swedish register data with the libraries made for it.
+
+Each function returns the normalised value to store, or raises
+`InvalidValue` with a Swedish-translated message for the user.
+"""
+
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from stdnum import luhn
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.se import orgnr, personnummer, vat
+
+
+class InvalidValue(ValueError):
+    """A value a user typed that cannot be stored; the message is for the user."""
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not str(value).strip()
+
+
+def org_number(value: str | None, country: str = "SE") -> str | None:
+    """Swedish organisationsnummer stored as ten digits; foreign ones kept as typed."""
+    if _blank(value):
+        return None
+    if (country or "SE").upper() != "SE":
+        return str(value).strip()
+    try:
+        return orgnr.validate(value)
+    except StdnumError:
+        digits = orgnr.compact(value)
+        # A sole trader's organisationsnummer is the owner's personnummer.
+        try:
+            return personnummer.compact(personnummer.validate(value))[-10:]
+        except StdnumError:
+            pass
+        if len(digits) == 10 and digits.isdigit() and not luhn.is_valid(digits):
+            raise InvalidValue(
+                _("The organisation number %(value)s has a wrong check digit.", value=value)
+            ) from None
+        raise InvalidValue(
+            _("The organisation number must be ten digits, NNNNNN-NNNN.")
+        ) from None
+
+
+def personal_number(value: str | None) -> str | None:
+    """Swedish personnummer stored as YYYYMMDD-NNNN."""
+    if _blank(value):
+        return None
+    try:
+        compact = personnummer.validate(value)
+    except StdnumError:
+        raise InvalidValue(_("This is not a valid Swedish personal identity number.")) from None
+    century = personnummer.get_birth_date(compact).year // 100
+    digits = compact.replace("-", "").replace("+", "")
+    return f"{century}{digits[:6]}-{digits[6:]}"
+
+
+def vat_number(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    text = re.sub(r"\s", "", str(value)).upper()
+    if text.startswith("SE"):
+        try:
+            return vat.validate(text)
+        except StdnumError:
+            raise InvalidValue(
+                _("A Swedish VAT number is SE followed by twelve digits (SE556036079301).")
+            ) from None
+    return text
+
+
+def phone(value: str | None, region: str = "SE") -> str | None:
+    """Any reasonable way of writing a phone number, stored as E.164."""
+    if _blank(value):
+        return None
+    try:
+        parsed = phonenumbers.parse(str(value), region or "SE")
+    except phonenumbers.NumberParseException:
+        raise InvalidValue(_("This is not a phone number.")) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidValue(_("The phone number %(value)s does not exist.", value=value))
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(value: str | None) -> str | None:
+    if _blank(value):
+        return None
+    try:
+        return validate_email(str(value).strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise InvalidValue(_("This is not a valid e-mail address.")) from None
+
+
+def postcode(value: str | None, country: str = "SE") -> str | None:
+    """Swedish postcode stored as `NNN NN`."""
+    if _blank(value):
+        return None
+    if (country or "SE").upper() != "SE":
+        return str(value).strip()
+    digits = re.sub(r"[\s-]", "", str(value))
+    if not re.fullmatch(r"[1-9]\d{4}", digits):
+        raise InvalidValue(_("A Swedish postcode has five digits, NNN NN."))
+    return f"{digits[:3]} {digits[3:]}"
