@@ -6,6 +6,7 @@ import click
 from flask import Flask, render_template
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -58,7 +59,7 @@ def register_admin(app: Flask) -> Admin:
         translations_path=str(BASE_DIR / "translations"),
     )
     crm, settings, administration = _l("CRM"), _l("Settings – CRM"), _l("Administration")
-    s = db.session
+    s = db
     admin.add_view(CompanyView(Company, s, name=_l("Companies"), endpoint="company", category=crm))
     admin.add_view(ContactView(Contact, s, name=_l("Contacts"), endpoint="contact", category=crm))
     admin.add_view(PrivateCustomerView(Contact, s, name=_l("Private customers"), endpoint="privatecustomer", category=crm))
@@ -153,7 +154,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from admin_views.labels import audit_action, field_label
 
-    app.jinja_env.globals.update(audit_action=audit_action)
+    app.jinja_env.globals.update(audit_action=audit_action, get_locale=get_locale)
     app.jinja_env.filters.update(
         field_label=field_label,
         org_number=formatting.org_number,

@@ -204,6 +204,13 @@ class SecureModelView(PermissionMixin, ModelView):
         permission = self.permission_for(endpoint_name)
         return bool(permission) and can(permission)
 
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self):
+        """Inline list edit; edit permission is checked in `_handle_view` like every endpoint."""
+        if not request.form.get("list_form_pk"):
+            return _("The record to change is missing."), 400
+        return super().ajax_update()
+
     def _get_filter_groups(self):
         """Options of database-backed filters are read per request, not once at start-up."""
         groups = super()._get_filter_groups()

@@ -1,0 +1,196 @@
+"""Fixtures: the app on a migrated test database (SQLite, or PostgreSQL when
+CRM_TEST_DATABASE_URL is set), clients logged in per role, small factories.
+
+Every test starts from empty tables; `demo` loads the demo data when a test
+wants the realistic register.
+"""
+
+import os
+import re
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from extensions import db
+from models import Company, Contact, Employee
+from services import accounts, translations
+
+PASSWORD = "Test-losen-1234"
+ROLES = ("admin", "seller", "finance", "readonly")
+TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL")
+
+
+def _reset_postgres(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """One app and one migrated schema for the whole run (migrations are tested too)."""
+    from flask_migrate import upgrade
+
+    translations.compile_catalogs()
+    instance = tmp_path_factory.mktemp("instance")
+    application = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_DIR": str(instance),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_DIR": str(instance / "uploads"),
+            "RATELIMIT_ENABLED": False,
+            "SERVER_NAME": "localhost",
+        }
+    )
+    with application.app_context():
+        if database_url.startswith("postgresql"):
+            _reset_postgres(db.engine)
+        upgrade()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(app):
+    """Each test gets an app context and leaves empty tables behind."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+# --- people and logins --------------------------------------------------------
+
+
+@pytest.fixture
+def employees(app) -> dict[str, Employee]:
+    """One active employee per role, keyed by role."""
+    people = {
+        role: accounts.create_employee(
+            db.session, email=f"{role}@example.se", name=f"Test {role.title()}", role=role, password=PASSWORD
+        )
+        for role in ROLES
+    }
+    db.session.commit()
+    return people
+
+
+class AuthActions:
+    """Log a test client in and out, and post forms with the CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf_token(self) -> str:
+        page = self.client.get("/login").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+            r'<meta name="csrf-token" content="([^"]+)"', page
+        )
+        if not match:
+            page = self.client.get("/admin/").get_data(as_text=True)
+            match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        return match.group(1)
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": self.csrf_token()}
+        )
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf_token()})
+
+    def post(self, url: str, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.client.post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def login(app, employees):
+    """`login(role)` → an AuthActions whose client is logged in as that role."""
+
+    def _login(role: str) -> AuthActions:
+        actions = AuthActions(app.test_client())
+        response = actions.login(employees[role].email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return actions
+
+    return _login
+
+
+# --- factories ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_company(app):
+    counter = iter(range(1, 10_000))
+
+    def _make(**fields) -> Company:
+        fields.setdefault("name", f"Testföretag {next(counter)} AB")
+        fields.setdefault("discount_percent", Decimal("0"))
+        company = Company(**fields)
+        db.session.add(company)
+        db.session.commit()
+        return company
+
+    return _make
+
+
+@pytest.fixture
+def make_contact(app):
+    counter = iter(range(1, 10_000))
+
+    def _make(companies=(), role=None, **fields) -> Contact:
+        from models import CompanyContact
+
+        n = next(counter)
+        fields.setdefault("first_name", "Kontakt")
+        fields.setdefault("last_name", f"Nummer{n}")
+        contact = Contact(**fields)
+        db.session.add(contact)
+        for company in companies:
+            db.session.add(CompanyContact(company=company, contact=contact, role=role))
+        db.session.commit()
+        return contact
+
+    return _make
+
+
+@pytest.fixture
+def demo(app):
+    """The demo register from `flask --app app seed`."""
+    from seed.demo import seed_demo
+
+    seed_demo(db.session)
+    return db.session

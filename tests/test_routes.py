@@ -1,0 +1,151 @@
+"""The route table: every URL of the app, asked by anonymous and by each role.
+
+EXPECTED is the specification of who may reach what. A new endpoint that is
+not in it fails `test_every_endpoint_is_in_the_route_table`, so nothing is
+added without deciding its permission.
+"""
+
+import pytest
+
+from services.permissions import ROLES as ROLE_MAP
+
+PUBLIC = "public"
+LOGGED_IN = "logged-in"
+
+
+def model_view(area, *, manage_only=False, manage_writes=False, extra=None):
+    view = "manage" if manage_only else "view"
+    write = lambda verb: "manage" if (manage_only or manage_writes) else verb  # noqa: E731
+    table = {
+        "index_view": f"{area}.{view}",
+        "details_view": f"{area}.{view}",
+        "ajax_lookup": f"{area}.{view}",
+        "action_view": f"{area}.{view}",
+        "create_view": f"{area}.{write('create')}",
+        "edit_view": f"{area}.{write('edit')}",
+        "ajax_update": f"{area}.{write('edit')}",
+        "delete_view": f"{area}.{write('delete')}",
+        "export": f"{area}.{write('export')}",
+    }
+    table.update(extra or {})
+    return table
+
+
+COMPANY_EXTRA = {
+    "card": "company.view",
+    "link_contacts": "company.edit",
+    "unlink_contact": "company.edit",
+}
+CONTACT_EXTRA = {"card": "contact.view", "search_json": "contact.view"}
+
+EXPECTED = {
+    "static": PUBLIC,
+    "admin.static": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.root": PUBLIC,
+    "auth.logout": LOGGED_IN,
+    "admin.index": LOGGED_IN,
+    "people.index": "contact.view",
+    "trash.index": "company.restore",
+    "trash.restore": "company.restore",
+    "trash.purge": "company.purge",
+    "trash.purge_confirm": "company.purge",
+}
+for endpoint, table in {
+    "company": model_view("company", extra=COMPANY_EXTRA),
+    "supplier": model_view("company", extra=COMPANY_EXTRA),
+    "contact": model_view("contact", extra=CONTACT_EXTRA),
+    "privatecustomer": model_view("contact", extra=CONTACT_EXTRA),
+    "employee": model_view("employee", manage_writes=True),
+    "employeegroup": model_view("employee", manage_writes=True),
+    "category": model_view("settings", manage_only=True),
+    "industry": model_view("settings", manage_only=True),
+}.items():
+    EXPECTED.update({f"{endpoint}.{name}": permission for name, permission in table.items()})
+
+#: Values for URL parameters when a rule has them.
+URL_ARGS = {"id": 1, "contact_id": 1, "export_type": "csv", "filename": "admin/css/bootstrap4/admin.css"}
+
+
+def _rules(app):
+    return [rule for rule in app.url_map.iter_rules()]
+
+
+def _url(rule) -> str:
+    from flask import url_for
+
+    values = {arg: URL_ARGS[arg] for arg in rule.arguments}
+    if rule.endpoint == "static":
+        values["filename"] = "css/crm.css"
+    return url_for(rule.endpoint, **values)
+
+
+def _method(rule) -> str:
+    return "GET" if "GET" in rule.methods else "POST"
+
+
+def test_every_endpoint_is_in_the_route_table(app):
+    missing = sorted({rule.endpoint for rule in _rules(app)} - set(EXPECTED))
+    assert not missing, f"endpoints without a decided permission: {missing}"
+
+
+def test_route_table_names_only_known_permissions():
+    from services.permissions import PERMISSIONS
+
+    unknown = {p for p in EXPECTED.values() if p not in (PUBLIC, LOGGED_IN) and p not in PERMISSIONS}
+    assert not unknown
+
+
+
+
+@pytest.fixture
+def rules(app):
+    with app.test_request_context():
+        return [(rule.endpoint, _url(rule), _method(rule)) for rule in _rules(app)]
+
+
+def test_anonymous_is_sent_to_login_with_next(client, rules):
+    for endpoint, url, method in rules:
+        permission = EXPECTED[endpoint]
+        response = client.open(url, method=method, data={} if method == "POST" else None)
+        if permission == PUBLIC:
+            assert response.status_code in (200, 302), (endpoint, response.status_code)
+            continue
+        if method == "POST":
+            # Without a session there is no CSRF token: refused before anything runs.
+            assert response.status_code in (302, 400), (endpoint, response.status_code)
+            continue
+        assert response.status_code == 302, (endpoint, response.status_code)
+        location = response.headers["Location"]
+        assert location.startswith("/login?next="), (endpoint, location)
+
+
+@pytest.mark.parametrize("role", list(ROLE_MAP))
+def test_each_role_is_allowed_or_refused_as_the_table_says(login, rules, role, employees):
+    from services.permissions import role_has_permission
+
+    actions = login(role)
+    token = actions.csrf_token()
+    for endpoint, url, method in rules:
+        permission = EXPECTED[endpoint]
+        if endpoint == "auth.logout":
+            continue  # would end the session the rest of the loop needs
+        if method == "POST":
+            response = actions.client.post(url, data={"csrf_token": token})
+        else:
+            response = actions.client.get(url)
+        if permission in (PUBLIC, LOGGED_IN) or role_has_permission(role, permission):
+            assert response.status_code != 403, (role, endpoint)
+            assert not response.headers.get("Location", "").startswith("/login"), (role, endpoint)
+            assert response.status_code < 500, (role, endpoint, response.status_code)
+        else:
+            assert response.status_code == 403, (role, endpoint, response.status_code)
+
+
+def test_post_without_csrf_token_is_refused(login, make_company):
+    company = make_company()
+    actions = login("admin")
+    response = actions.client.post(f"/admin/company/card/{company.id}/link-contacts", data={"contact_id": "1"})
+    assert response.status_code == 400
+    response = actions.client.post("/admin/company/action/", data={"action": "delete", "rowid": str(company.id)})
+    assert response.status_code == 400
