@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 
 run: setup
 	$(FLASK) db upgrade
-	$(FLASK) seed
+	$(FLASK) seed --if-empty
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: setup

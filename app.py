@@ -78,16 +78,22 @@ def register_cli(app: Flask) -> None:
     from services.permissions import ROLES
 
     @app.cli.command("seed")
-    def seed_command():
+    @click.option("--if-empty", is_flag=True, help="Only when the database has no employees yet.")
+    def seed_command(if_empty):
         """Load the demo data (idempotent: an existing demo is left as it is)."""
-        from seed.demo import seed_demo
+        from models import Employee
+        from seed.demo import DEMO_LOGINS, seed_demo
 
-        created = seed_demo(db.session)
-        click.echo(_("Demo data loaded.") if created else _("Demo data already present."))
-        from seed.demo import DEMO_LOGINS
-
-        for email, password, role in DEMO_LOGINS:
-            click.echo(f"  {email:32} {password:16} {role}")
+        has_data = db.session.scalar(db.select(Employee.id).limit(1)) is not None
+        if if_empty and has_data:
+            click.echo("The database already has data; no demo data added.")
+        else:
+            click.echo("Demo data loaded." if seed_demo(db.session) else "Demo data already present.")
+        demo_emails = {email for email, _password, _role in DEMO_LOGINS}
+        if db.session.scalar(db.select(db.func.count()).where(Employee.email.in_(demo_emails))):
+            click.echo("Demo logins (e-mail, password, role):")
+            for email, password, role in DEMO_LOGINS:
+                click.echo(f"  {email:32} {password:16} {role}")
 
     @app.cli.command("create-user")
     @click.option("--email", required=True)

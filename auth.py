@@ -58,6 +58,19 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.route("/preferences/language", methods=("POST",))
+@login_required
+def set_language():
+    """Let the employee choose the interface language (Swedish, or English)."""
+    from flask import current_app
+
+    choice = request.form.get("locale")
+    if choice in current_app.config["SUPPORTED_LOCALES"]:
+        current_user.locale = choice
+        db.session.commit()
+    return redirect(safe_next(request.form.get("next")))
+
+
 @bp.route("/")
 def root():
     return redirect(url_for("admin.index"))

@@ -197,12 +197,30 @@ class SecureModelView(PermissionMixin, ModelView):
     def create_heading(self) -> str:
         return str(self.create_label)
 
+    def init_search(self) -> bool:
+        """Search is on for every model services.search knows."""
+        self._search_fields = []
+        return self.model in search.SEARCH_FIELDS
+
     def search_placeholder(self) -> str:
-        return _("Name, customer no., org. no., e-mail, phone, city")
+        from admin_views.labels import field_label
+
+        fields = [f for f in search.SEARCH_FIELDS[self.model] if not f.startswith("visit_")]
+        if hasattr(self.model, "customer_number"):
+            fields.append("customer_number")
+        return ", ".join(field_label(f) for f in fields)
 
     def _can_endpoint(self, endpoint_name: str) -> bool:
         permission = self.permission_for(endpoint_name)
         return bool(permission) and can(permission)
+
+    def _apply_search(self, query, count_query, joins, count_joins, text):
+        """Every list searches through services.search (one implementation)."""
+        condition = search.matches(self.model, text)
+        query = query.filter(condition)
+        if count_query is not None:
+            count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
 
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
@@ -279,13 +297,6 @@ class SoftDeleteModelView(SecureModelView):
         if row is None or row.is_deleted:
             abort(404)
         return row
-
-    def _apply_search(self, query, count_query, joins, count_joins, text):
-        condition = search.matches(self.model, text)
-        query = query.filter(condition)
-        if count_query is not None:
-            count_query = count_query.filter(condition)
-        return query, count_query, joins, count_joins
 
     @action("delete", _l("Delete"), _l("Move the selected records to the trash?"))
     def action_delete(self, ids):

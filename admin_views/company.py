@@ -108,7 +108,6 @@ class CompanyView(SoftDeleteModelView):
     column_sortable_list = ["customer_number", "name", "org_number", "postal_city", ("owner", "owner.name"), "status"]
     column_default_sort = "name"
     column_select_related_list = [Company.owner, Company.industry]
-    column_searchable_list = ["name"]  # the search itself is services.search
     column_labels = {**FIELD_LABELS, "name": _l("Company name")}
     create_label = _l("New company")
     column_formatters = {

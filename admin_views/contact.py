@@ -46,7 +46,6 @@ class ContactView(SoftDeleteModelView):
     column_list = ["last_name", "first_name", "companies", "title", "phone", "mobile", "email", "customer_number"]
     column_sortable_list = ["last_name", "first_name", "title", "email", "customer_number"]
     column_default_sort = [("last_name", False), ("first_name", False)]
-    column_searchable_list = ["last_name"]  # the search itself is services.search
     column_labels = FIELD_LABELS
     create_label = _l("New contact")
     column_formatters = {

@@ -35,7 +35,6 @@ class EmployeeView(SecureModelView):
     endpoint_verbs = EMPLOYEE_VERBS
     column_list = ["name", "email", "phone", "title", "role", "groups", "active"]
     column_default_sort = "name"
-    column_searchable_list = ["name", "email"]
     column_labels = {
         "name": _l("Name"),
         "email": _l("E-mail"),

@@ -44,6 +44,8 @@ FIELD_LABELS = {
     "deleted_by_id": _l("Deleted by"),
     "contact": _l("Contact"),
     "role": _l("Role"),
+    "description": _l("Description"),
+    "sni_code": _l("SNI code"),
 }
 
 AUDIT_ACTIONS = {

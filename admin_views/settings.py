@@ -17,7 +17,6 @@ class CategoryView(SecureModelView):
     column_list = ["name", "applies_to", "description"]
     column_editable_list = ["name"]
     column_default_sort = "name"
-    column_searchable_list = ["name"]
     column_labels = {"name": _l("Name"), "applies_to": _l("Applies to"), "description": _l("Description")}
     column_formatters = {"applies_to": fmt_choice(Category.SCOPES)}
     form_columns = ["name", "applies_to", "description"]
@@ -32,6 +31,5 @@ class IndustryView(SecureModelView):
     column_list = ["name", "sni_code"]
     column_editable_list = ["name"]
     column_default_sort = "name"
-    column_searchable_list = ["name", "sni_code"]
     column_labels = {"name": _l("Name"), "sni_code": _l("SNI code")}
     form_columns = ["name", "sni_code"]

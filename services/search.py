@@ -11,13 +11,16 @@ import re
 from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Company, Contact, Employee
+from models import Category, Company, Contact, Employee, EmployeeGroup, Industry
 
 #: The text columns each searchable model is searched on.
 SEARCH_FIELDS = {
     Company: ("name", "org_number", "email", "phone", "postal_city", "visit_city", "vat_number"),
     Contact: ("first_name", "last_name", "email", "phone", "mobile", "postal_city", "title"),
     Employee: ("name", "email", "phone", "title"),
+    EmployeeGroup: ("name",),
+    Category: ("name", "description"),
+    Industry: ("name", "sni_code"),
 }
 
 

@@ -44,6 +44,7 @@ EXPECTED = {
     "auth.login": PUBLIC,
     "auth.root": PUBLIC,
     "auth.logout": LOGGED_IN,
+    "auth.set_language": LOGGED_IN,
     "admin.index": LOGGED_IN,
     "people.index": "contact.view",
     "trash.index": "company.restore",
