@@ -13,6 +13,7 @@ from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.form import rules
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -140,6 +141,21 @@ class VersionField(HiddenField):
         pass
 
 
+class HiddenRule(rules.BaseRule):
+    """Form rule rendering a hidden field (e.g. the edit version) without a label."""
+
+    def __init__(self, field_name: str):
+        super().__init__()
+        self.field_name = field_name
+
+    @property
+    def visible_fields(self):
+        return [self.field_name]
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        return form[self.field_name]() if self.field_name in form else ""
+
+
 def normalised(rule, *rule_args):
     """WTForms validator running a `services.validation` rule and keeping its result."""
 
@@ -253,6 +269,18 @@ class SecureModelView(PermissionMixin, ModelView):
         if hasattr(self.model, "version"):
             form_class.version = VersionField()
         return form_class
+
+    #: Stored value → how the form shows it (org numbers with dash, phones Swedish style).
+    form_display_formats = {
+        "org_number": formatting.org_number,
+        "phone": formatting.phone,
+        "mobile": formatting.phone,
+    }
+
+    def on_form_prefill(self, form, id):
+        for name, display in self.form_display_formats.items():
+            if name in form and form[name].data:
+                form[name].data = display(form[name].data)
 
     def update_model(self, form, model):
         if "version" in form and str(form.version.data or "") != str(model.version):

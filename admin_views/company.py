@@ -8,13 +8,18 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_admin.form import BaseForm, rules
 from markupsafe import Markup
 from sqlalchemy import select
+from wtforms import BooleanField, DecimalField, IntegerField, SelectField
+from wtforms.validators import InputRequired, NumberRange
 
 from admin_views.labels import FIELD_LABELS
 from admin_views.base import (
     SearchAjaxLoader,
+    HiddenRule,
     SoftDeleteModelView,
+    VersionField,
     fmt_bool,
     fmt_choice,
     fmt_email,
@@ -45,6 +50,23 @@ def country_choices():
     names = Locale.parse(str(get_locale() or "sv")).territories
     codes = sorted((c for c in names if len(c) == 2 and c.isalpha()), key=lambda c: names[c])
     return [("SE", names["SE"])] + [(c, names[c]) for c in codes if c != "SE"]
+
+
+class CompanySettingsForm(BaseForm):
+    """Kundkortet – Inställningar: supplier flag and invoice defaults."""
+
+    is_supplier = BooleanField(FIELD_LABELS["is_supplier"])
+    invoice_language = SelectField(FIELD_LABELS["invoice_language"], choices=INVOICE_LANGUAGES)
+    discount_percent = DecimalField(
+        FIELD_LABELS["discount_percent"], places=2,
+        validators=[InputRequired(_l("Enter a discount (0 if none).")), NumberRange(0, 100, _l("The discount must be between 0 and 100 %."))],
+    )
+    payment_terms_days = IntegerField(
+        FIELD_LABELS["payment_terms_days"],
+        validators=[InputRequired(_l("Enter the payment terms in days.")), NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
+    )
+    currency = SelectField(FIELD_LABELS["currency"], choices=CURRENCIES)
+    version = VersionField()
 
 
 class IsFilter(FilterEqual):
@@ -108,7 +130,7 @@ class CompanyView(SoftDeleteModelView):
     column_sortable_list = ["customer_number", "name", "org_number", "postal_city", ("owner", "owner.name"), "status"]
     column_default_sort = "name"
     column_select_related_list = [Company.owner, Company.industry]
-    column_labels = {**FIELD_LABELS, "name": _l("Company name")}
+    column_labels = {**FIELD_LABELS, "name": _l("Company name"), "is_supplier": _l("Supplier")}
     create_label = _l("New company")
     column_formatters = {
         "org_number": fmt_org_number,
@@ -145,13 +167,24 @@ class CompanyView(SoftDeleteModelView):
         "invoice_street", "invoice_postcode", "invoice_city",
         "invoice_language", "discount_percent", "payment_terms_days", "currency", "note",
     ]
+    form_rules = [
+        rules.FieldSet((rules.Row("name", "org_number"), rules.Row("country", "vat_number", "status"),
+                        rules.Row("industry", "owner"), "categories"), _l("Company")),
+        rules.FieldSet((rules.Row("phone", "email", "website"),), _l("Phone and e-mail")),
+        rules.FieldSet((rules.Row("postal_street", "postal_postcode", "postal_city"),
+                        rules.Row("visit_street", "visit_postcode", "visit_city"),
+                        rules.Row("invoice_street", "invoice_postcode", "invoice_city")), _l("Addresses")),
+        rules.FieldSet((rules.Row("invoice_language", "discount_percent", "payment_terms_days", "currency"),), _l("Invoice settings")),
+        rules.FieldSet(("is_supplier",), _l("Supplier settings")),
+        rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
+    ]
     form_choices = {
         "status": list(COMPANY_STATUS_LABELS.items()),
         "invoice_language": INVOICE_LANGUAGES,
         "currency": CURRENCIES,
     }
     form_args = {
-        "name": {"description": None},
+        "is_supplier": {"label": FIELD_LABELS["is_supplier"]},
         "org_number": {
             "validators": [normalised(validation.org_number, "country")],
             "description": _l("NNNNNN-NNNN. May be left empty for foreign companies."),
@@ -228,7 +261,7 @@ class CompanyView(SoftDeleteModelView):
 
     @expose("/card/<int:id>")
     @require("company.view")
-    def card(self, id):
+    def card(self, id, settings_form=None):
         company = self.live_or_404(id)
         history = db.session.scalars(
             select(AuditEvent)
@@ -245,7 +278,25 @@ class CompanyView(SoftDeleteModelView):
             ),
             history=history,
             status_labels=COMPANY_STATUS_LABELS,
+            settings_form=settings_form or CompanySettingsForm(obj=company),
         )
+
+    @expose("/card/<int:id>/settings", methods=("POST",))
+    @require("company.edit")
+    def card_settings(self, id):
+        """Save the card's Inställningar tab ("Visa som leverantör", invoice defaults)."""
+        company = self.live_or_404(id)
+        form = CompanySettingsForm(request.form)
+        if not form.validate():
+            flash(_("The settings were not saved: correct the marked fields."), "error")
+            return self.card(id, settings_form=form)
+        if str(form.version.data) != str(company.version):
+            flash(self.stale_message(), "error")
+            return self.card(id, settings_form=form)
+        form.populate_obj(company)
+        db.session.commit()
+        flash(_("The settings were saved."), "success")
+        return redirect(url_for(".card", id=id) + "#installningar")
 
     @expose("/card/<int:id>/link-contacts", methods=("POST",))
     @require("company.edit")

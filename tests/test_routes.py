@@ -35,6 +35,7 @@ COMPANY_EXTRA = {
     "card": "company.view",
     "link_contacts": "company.edit",
     "unlink_contact": "company.edit",
+    "card_settings": "company.edit",
 }
 CONTACT_EXTRA = {"card": "contact.view", "search_json": "contact.view"}
 
