@@ -1,6 +1,6 @@
 """Kontakter and Privatkunder, and the people search (contacts beside employees)."""
 
-from flask import abort, flash, jsonify, request, url_for
+from flask import flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -130,6 +130,16 @@ class ContactView(SoftDeleteModelView):
     def card(self, id):
         contact = self.live_or_404(id)
         return self.render("admin/contact_card.html", contact=contact)
+
+    @expose("/card/<int:id>/make-private-customer", methods=("POST",))
+    @require("contact.edit")
+    def make_private_customer(self, id):
+        """Give the contact a customer number, so it can be invoiced."""
+        contact = self.live_or_404(id)
+        number = numbering.make_private_customer(db.session, contact)
+        db.session.commit()
+        flash(_("%(name)s is now a private customer with customer no. %(number)s.", name=contact.name, number=number), "success")
+        return redirect(url_for(".card", id=id))
 
     @expose("/search.json")
     @require("contact.view")

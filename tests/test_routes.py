@@ -37,7 +37,7 @@ COMPANY_EXTRA = {
     "unlink_contact": "company.edit",
     "card_settings": "company.edit",
 }
-CONTACT_EXTRA = {"card": "contact.view", "search_json": "contact.view"}
+CONTACT_EXTRA = {"card": "contact.view", "search_json": "contact.view", "make_private_customer": "contact.edit"}
 
 EXPECTED = {
     "static": PUBLIC,
