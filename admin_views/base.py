@@ -15,6 +15,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.form import rules
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -173,7 +174,7 @@ class SearchAjaxLoader(QueryAjaxModelLoader):
 
     def __init__(self, name, model, *, extra=None, **options):
         options.setdefault("fields", ["id"])
-        options.setdefault("placeholder", _("Search…"))
+        options.setdefault("placeholder", _l("Search…"))
         super().__init__(name, db.session, model, **options)
         self.extra = extra
 
@@ -244,6 +245,13 @@ class SecureModelView(PermissionMixin, ModelView):
         if not request.form.get("list_form_pk"):
             return _("The record to change is missing."), 400
         return super().ajax_update()
+
+    def get_empty_list_message(self):
+        return _("No records to show.")
+
+    @action("delete", _l("Delete"), _l("Delete the selected records?"))
+    def action_delete(self, ids):
+        return super().action_delete(ids)
 
     def _get_filter_groups(self):
         """Options of database-backed filters are read per request, not once at start-up."""
@@ -334,7 +342,7 @@ class SoftDeleteModelView(SecureModelView):
         except trash.NotPermitted:
             db.session.rollback()
             abort(403)
-        flash(_("%(count)s records were moved to the trash.", count=count), "success")
+        flash(ngettext("%(num)s record was moved to the trash.", "%(num)s records were moved to the trash.", count), "success")
 
     def delete_model(self, model):
         try:

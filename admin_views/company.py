@@ -1,11 +1,13 @@
 """Företag and Leverantörer: list, form, filters ("Fler sökalternativ"), card."""
 
+import phonenumbers
 from babel import Locale
 from flask import abort, flash, has_app_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_admin.form import BaseForm, rules
@@ -46,9 +48,9 @@ CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
 
 
 def country_choices():
-    """ISO country codes with their names in the user's language, Sweden first."""
+    """Countries (ISO codes phonenumbers knows) named in the user's language, Sweden first."""
     names = Locale.parse(str(get_locale() or "sv")).territories
-    codes = sorted((c for c in names if len(c) == 2 and c.isalpha()), key=lambda c: names[c])
+    codes = sorted((c for c in phonenumbers.SUPPORTED_REGIONS if c in names), key=lambda c: names[c])
     return [("SE", names["SE"])] + [(c, names[c]) for c in codes if c != "SE"]
 
 
@@ -255,7 +257,7 @@ class CompanyView(SoftDeleteModelView):
         for company in rows:
             company.is_supplier = value
         db.session.commit()
-        flash(_("%(count)s companies updated.", count=len(rows)), "success")
+        flash(ngettext("%(num)s company updated.", "%(num)s companies updated.", len(rows)), "success")
 
     # --- the customer card (tabs arrive with the card issue) --------------------
 
@@ -307,7 +309,7 @@ class CompanyView(SoftDeleteModelView):
         added = register.link_contacts(db.session, company, list(contacts), request.form.get("role") or None)
         db.session.commit()
         if added:
-            flash(_("%(count)s contacts were linked to %(name)s.", count=len(added), name=company.name), "success")
+            flash(ngettext("%(num)s contact was linked to %(name)s.", "%(num)s contacts were linked to %(name)s.", len(added), name=company.name), "success")
         else:
             flash(_("Mark at least one contact that is not already linked."), "warning")
         return redirect(url_for(".card", id=id) + "#kontakter")

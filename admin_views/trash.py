@@ -3,6 +3,7 @@
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from admin_views.base import SecurePage, require
@@ -43,7 +44,7 @@ class TrashView(SecurePage):
         )
         db.session.commit()
         if count:
-            flash(_("%(count)s customers were restored.", count=count), "success")
+            flash(ngettext("%(num)s customer was restored.", "%(num)s customers were restored.", count), "success")
         else:
             flash(_("Tick the customers you want to restore."), "warning")
         return redirect(url_for(".index"))
@@ -70,5 +71,5 @@ class TrashView(SecurePage):
             trash.purge(db.session, current_user, model, ids) for model, ids in _selection().items()
         )
         db.session.commit()
-        flash(_("%(count)s customers were permanently deleted.", count=count), "success")
+        flash(ngettext("%(num)s customer was permanently deleted.", "%(num)s customers were permanently deleted.", count), "success")
         return redirect(url_for(".index"))
