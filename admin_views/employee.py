@@ -33,6 +33,7 @@ class EmployeeView(SecureModelView):
 
     permission_area = "employee"
     endpoint_verbs = EMPLOYEE_VERBS
+    create_label = _l("New employee")
     column_list = ["name", "email", "phone", "title", "role", "groups", "active"]
     column_default_sort = "name"
     column_labels = {
@@ -78,6 +79,7 @@ class EmployeeGroupView(SecureModelView):
 
     permission_area = "employee"
     endpoint_verbs = EMPLOYEE_VERBS
+    create_label = _l("New group")
     column_list = ["name", "kind", "members"]
     column_labels = {"name": _l("Name"), "kind": _l("Type"), "members": _l("Members")}
     column_formatters = {"kind": fmt_choice(EmployeeGroup.KINDS)}

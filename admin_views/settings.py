@@ -14,6 +14,7 @@ class CategoryView(SecureModelView):
 
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
+    create_label = _l("New category")
     column_list = ["name", "applies_to", "description"]
     column_editable_list = ["name"]
     column_default_sort = "name"
@@ -28,6 +29,7 @@ class IndustryView(SecureModelView):
 
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
+    create_label = _l("New industry")
     column_list = ["name", "sni_code"]
     column_editable_list = ["name"]
     column_default_sort = "name"
