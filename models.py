@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -115,6 +115,11 @@ class Employee(UserMixin, TimestampMixin, db.Model):
     role: Mapped[str] = mapped_column(String(30), default="readonly")
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(5))
+    #: Behörigheter: what an administrator granted or revoked beyond the role.
+    extra_permissions: Mapped[list | None] = mapped_column(JSON)
+    revoked_permissions: Mapped[list | None] = mapped_column(JSON)
+    #: The employee's own choice of hidden and ordered modules and card tabs.
+    preferences: Mapped[dict | None] = mapped_column(JSON)
 
     groups: Mapped[list[EmployeeGroup]] = relationship(
         secondary=employee_group_members, back_populates="members"
@@ -125,9 +130,9 @@ class Employee(UserMixin, TimestampMixin, db.Model):
         return self.active
 
     def has_permission(self, permission: str) -> bool:
-        from services.permissions import role_has_permission
+        from services.permissions import employee_has_permission
 
-        return self.active and role_has_permission(self.role, permission)
+        return employee_has_permission(self, permission)
 
     def __str__(self) -> str:
         return self.name
@@ -326,6 +331,120 @@ class CompanyContact(db.Model):
     contact: Mapped[Contact] = relationship(back_populates="company_links")
 
 
+# --- the customer card: activities, e-mail, files, projects ---------------------
+
+
+class Activity(TimestampMixin, db.Model):
+    """Aktivitet: a task, meeting, call or note about a customer or contact."""
+
+    __tablename__ = "activity"
+
+    KINDS = {"task": _l("Task"), "meeting": _l("Meeting"), "call": _l("Call"), "note": _l("Note")}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="task")
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    start_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    done: Mapped[bool] = mapped_column(default=False)
+    done_at: Mapped[datetime | None]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+
+    assignee: Mapped[Employee | None] = relationship(foreign_keys=[assignee_id])
+    created_by: Mapped[Employee | None] = relationship(foreign_keys=[created_by_id])
+    company: Mapped[Company | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class EmailMessage(db.Model):
+    """E-post linked to a customer card (sent from it, or filed to it)."""
+
+    __tablename__ = "email_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3), default="out")
+    sender: Mapped[str] = mapped_column(String(254))
+    recipients: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+
+    company: Mapped[Company | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    created_by: Mapped[Employee | None] = relationship()
+
+
+class Attachment(SoftDeleteMixin, db.Model):
+    """Filer: a file in a customer's file area, kept in services.storage."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    uploaded_by: Mapped[Employee | None] = relationship(foreign_keys=[uploaded_by_id])
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Project(TimestampMixin, db.Model):
+    """Projekt, with the customers that take part in it."""
+
+    __tablename__ = "project"
+
+    STATUSES = {"planned": _l("Planned"), "active": _l("In progress"), "done": _l("Finished")}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    description: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+
+    owner: Mapped[Employee | None] = relationship()
+    participants: Mapped[list[ProjectParticipant]] = relationship(
+        back_populates="project", cascade="all, delete-orphan"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectParticipant(db.Model):
+    """A customer taking part in a project, with its role there."""
+
+    __tablename__ = "project_participant"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    company_id: Mapped[int] = mapped_column(
+        ForeignKey("company.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str | None] = mapped_column(String(100))
+
+    project: Mapped[Project] = relationship(back_populates="participants")
+    company: Mapped[Company] = relationship()
+
+
 # --- infrastructure ------------------------------------------------------------
 
 
@@ -356,7 +475,12 @@ class AuditEvent(db.Model):
 
 
 __all__ = [
+    "Activity",
+    "Attachment",
     "AuditEvent",
+    "EmailMessage",
+    "Project",
+    "ProjectParticipant",
     "Category",
     "Company",
     "CompanyContact",

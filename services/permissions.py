@@ -19,19 +19,37 @@ PERMISSIONS: dict[str, object] = {
     "employee.view": _l("View employees"),
     "employee.manage": _l("Manage employees, groups and roles"),
     "settings.manage": _l("Manage CRM settings (categories, industries)"),
+    "email.lock": _l("Lock and unlock the E-mail tab of a customer"),
+    "email.view_locked": _l("Read e-mail on customers whose E-mail tab is locked"),
+    "file.upload": _l("Upload files to a customer's file area"),
+    "file.delete": _l("Delete files from a customer's file area"),
+    "activity.edit": _l("Create and complete activities"),
+    "tab.overview": _l("Customer card: Overview"),
+    "tab.contacts": _l("Customer card: Contacts"),
+    "tab.activities": _l("Customer card: Activities"),
+    "tab.email": _l("Customer card: E-mail"),
+    "tab.files": _l("Customer card: Files"),
+    "tab.projects": _l("Customer card: Projects"),
+    "tab.settings": _l("Customer card: Settings"),
+    "tab.history": _l("Customer card: History"),
 }
+
+_ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}
 
 _SELLER = {
     "company.view", "company.create", "company.edit", "company.delete", "company.export",
     "contact.view", "contact.create", "contact.edit", "contact.delete", "contact.export",
-    "employee.view"
-}
+    "employee.view", "file.upload", "file.delete", "activity.edit",
+} | _ALL_TABS
 _FINANCE = {
     "company.view", "company.edit", "company.export",
     "contact.view", "contact.edit", "contact.export",
-    "employee.view"
+    "employee.view", "file.upload", "activity.edit",
+} | _ALL_TABS
+_READONLY = {
+    "company.view", "contact.view", "employee.view",
+    "tab.overview", "tab.contacts", "tab.activities", "tab.projects", "tab.history",
 }
-_READONLY = {"company.view", "contact.view", "employee.view"}
 
 #: Role key → (Swedish-translated name, permissions).
 ROLES: dict[str, tuple[object, frozenset[str]]] = {
@@ -47,6 +65,21 @@ def role_has_permission(role: str, permission: str) -> bool:
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}")
     return permission in ROLES.get(role, (None, frozenset()))[1]
+
+
+def employee_permissions(employee) -> frozenset[str]:
+    """What the employee may do: the role's permissions, plus grants, minus revocations."""
+    if not employee.active:
+        return frozenset()
+    granted = ROLES.get(employee.role, (None, frozenset()))[1]
+    extra = {p for p in employee.extra_permissions or () if p in PERMISSIONS}
+    return frozenset((granted | extra) - set(employee.revoked_permissions or ()))
+
+
+def employee_has_permission(employee, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return permission in employee_permissions(employee)
 
 
 def role_choices() -> list[tuple[str, str]]:

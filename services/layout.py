@@ -1,0 +1,88 @@
+"""Which modules and customer-card tabs an employee sees, and in which order.
+
+Forbidden (the role, plus an administrator's grants and revocations) and
+hidden (the employee's own preference) are different things: a forbidden
+item is refused on the server; a hidden one is only left out of the menu or
+the card. Both are resolved here, in one place.
+"""
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    label: object
+    permission: str
+
+
+#: The customer card's tabs (company card), in their default order.
+COMPANY_TABS = (
+    Item("overview", _l("Overview"), "tab.overview"),
+    Item("contacts", _l("Contacts"), "tab.contacts"),
+    Item("activities", _l("Activities"), "tab.activities"),
+    Item("email", _l("E-mail"), "tab.email"),
+    Item("files", _l("Files"), "tab.files"),
+    Item("projects", _l("Projects"), "tab.projects"),
+    Item("settings", _l("Settings"), "tab.settings"),
+    Item("history", _l("History"), "tab.history"),
+)
+
+#: The tabs of a contact's (or private customer's) card.
+CONTACT_TABS = (
+    Item("overview", _l("Overview"), "tab.overview"),
+    Item("companies", _l("Companies"), "tab.contacts"),
+    Item("activities", _l("Activities"), "tab.activities"),
+    Item("email", _l("E-mail"), "tab.email"),
+    Item("settings", _l("Settings"), "tab.settings"),
+    Item("history", _l("History"), "tab.history"),
+)
+
+#: Preference groups an employee can hide and order.
+GROUPS = {"modules": None, "company_tabs": COMPANY_TABS, "contact_tabs": CONTACT_TABS}
+
+
+def arrange(items, *, allowed, hidden=(), order=()) -> list:
+    """The allowed, not hidden items, in the saved order; unsaved ones keep their default place after."""
+    rank = {key: n for n, key in enumerate(order)}
+    visible = [i for i in items if allowed(i.permission) and i.key not in set(hidden)]
+    return sorted(visible, key=lambda i: (rank.get(i.key, len(rank)), items.index(i)))
+
+
+def preferences(employee) -> dict:
+    return employee.preferences or {}
+
+
+def hidden(employee, group: str) -> list[str]:
+    return list(preferences(employee).get("hidden", {}).get(group, []))
+
+
+def order(employee, group: str) -> list[str]:
+    return list(preferences(employee).get("order", {}).get(group, []))
+
+
+def visible_items(employee, group: str, items=None) -> list:
+    """What `employee` sees of `group`, in order (items default to the group's registry)."""
+    items = tuple(items if items is not None else GROUPS[group])
+    return arrange(items, allowed=employee.has_permission, hidden=hidden(employee, group), order=order(employee, group))
+
+
+def all_items(employee, group: str, items=None) -> list:
+    """Every item of the group in the employee's order, hidden and forbidden ones included."""
+    items = tuple(items if items is not None else GROUPS[group])
+    return arrange(items, allowed=lambda _p: True, order=order(employee, group))
+
+
+def save(employee, group: str, *, hidden_keys, order_keys, items=None) -> None:
+    """Store the employee's choice for a group; unknown keys are dropped."""
+    known = {i.key for i in (items if items is not None else GROUPS[group])}
+    prefs = dict(preferences(employee))
+    prefs["hidden"] = {**prefs.get("hidden", {}), group: [k for k in hidden_keys if k in known]}
+    seen = []
+    for key in order_keys:
+        if key in known and key not in seen:
+            seen.append(key)
+    prefs["order"] = {**prefs.get("order", {}), group: seen}
+    employee.preferences = prefs  # a new dict, so SQLAlchemy sees the change
