@@ -34,7 +34,7 @@ def org_number(value: str | None, country: str = "SE") -> str | None:
         digits = orgnr.compact(value)
         # A sole trader's organisationsnummer is the owner's personnummer.
         try:
-            return personnummer.compact(personnummer.validate(value))[-10:]
+            return re.sub(r"\D", "", personnummer.validate(value))[-10:]
         except StdnumError:
             pass
         if len(digits) == 10 and digits.isdigit() and not luhn.is_valid(digits):
@@ -55,7 +55,8 @@ def personal_number(value: str | None) -> str | None:
     except StdnumError:
         raise InvalidValue(_("This is not a valid Swedish personal identity number.")) from None
     century = personnummer.get_birth_date(compact).year // 100
-    digits = compact.replace("-", "").replace("+", "")
+    # stdnum keeps the century when it was typed (YYYYMMDD-NNNN): use the last ten digits.
+    digits = re.sub(r"\D", "", compact)[-10:]
     return f"{century}{digits[:6]}-{digits[6:]}"
 
 
@@ -65,7 +66,7 @@ def vat_number(value: str | None) -> str | None:
     text = re.sub(r"\s", "", str(value)).upper()
     if text.startswith("SE"):
         try:
-            return vat.validate(text)
+            return "SE" + vat.validate(text)  # stdnum drops the country prefix
         except StdnumError:
             raise InvalidValue(
                 _("A Swedish VAT number is SE followed by twelve digits (SE556036079301).")

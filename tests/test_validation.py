@@ -1,0 +1,289 @@
+"""services.validation (what is stored) and services.formatting (what is shown).
+
+Validation messages are asserted in Swedish, the default locale (as the
+catalogue words them): the user reads them next to the field.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from services import formatting, validation
+from services.validation import InvalidValue
+
+NBSP = "\u00a0"
+
+
+def sv(msgid: str, **values) -> str:
+    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
+    from flask import current_app
+    from flask_babel import force_locale, gettext
+
+    with current_app.test_request_context(), force_locale("sv"):
+        translated = gettext(msgid, **values)
+    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
+    return translated
+
+
+# --- organisationsnummer -------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["556036-0793", "5560360793", " 556036-0793 ", "556036 0793"])
+def test_org_number_valid_with_or_without_dash_is_stored_as_ten_digits(typed):
+    assert validation.org_number(typed) == "5560360793"
+
+
+def test_org_number_wrong_check_digit_says_so():
+    with pytest.raises(InvalidValue) as exc:
+        validation.org_number("556036-0794")
+    assert str(exc.value) == sv("The organisation number %(value)s has a wrong check digit.", value="556036-0794")
+
+
+@pytest.mark.parametrize("typed", ["123", "556036-079", "55603607931", "abcdefghij", "16556036-07931"])
+def test_org_number_of_wrong_length_asks_for_ten_digits(typed):
+    with pytest.raises(InvalidValue) as exc:
+        validation.org_number(typed)
+    assert str(exc.value) == sv("The organisation number must be ten digits, NNNNNN-NNNN.")
+
+
+@pytest.mark.parametrize("country", ["DE", "no", "FI"])
+def test_foreign_company_skips_the_swedish_check(country):
+    assert validation.org_number(" HRB 12345 ", country) == "HRB 12345"
+    # Even a number that would fail the Swedish check digit is kept as typed.
+    assert validation.org_number("556036-0794", country) == "556036-0794"
+
+
+def test_swedish_company_is_checked_whatever_the_case_of_the_country():
+    with pytest.raises(InvalidValue):
+        validation.org_number("556036-0794", "se")
+    assert validation.org_number("556036-0793", None) == "5560360793"
+
+
+@pytest.mark.parametrize("typed", ["811218-9876", "8112189876", "19811218-9876", "198112189876"])
+def test_sole_trader_personnummer_is_accepted_as_org_number(typed):
+    """A sole trader (enskild firma) uses the owner's personnummer: stored as its ten digits."""
+    assert validation.org_number(typed) == "8112189876"
+
+
+def test_sole_trader_personnummer_with_wrong_check_digit_is_refused():
+    with pytest.raises(InvalidValue):
+        validation.org_number("19811218-9877")
+
+
+@pytest.mark.parametrize("blank", [None, "", "   "])
+def test_empty_org_number_is_none(blank):
+    assert validation.org_number(blank) is None
+
+
+# --- personnummer ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["811218-9876", "8112189876", "19811218-9876", "198112189876", " 811218-9876 "],
+)
+def test_personal_number_is_stored_with_century_and_dash(typed):
+    assert validation.personal_number(typed) == "19811218-9876"
+
+
+def test_personal_number_of_someone_over_a_hundred_gets_the_right_century():
+    assert validation.personal_number("121212+1212") == "19121212-1212"
+
+
+@pytest.mark.parametrize("typed", ["811218-9877", "811318-9876", "12345", "abc"])
+def test_invalid_personal_number_is_refused_in_swedish(typed):
+    with pytest.raises(InvalidValue) as exc:
+        validation.personal_number(typed)
+    assert str(exc.value) == sv("This is not a valid Swedish personal identity number.")
+
+
+def test_empty_personal_number_is_none():
+    assert validation.personal_number("") is None
+
+
+# --- VAT ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["SE556036079301", "se556036079301", "SE 5560 3607 9301"])
+def test_swedish_vat_number_is_normalised_with_its_country_prefix(typed):
+    assert validation.vat_number(typed) == "SE556036079301"
+
+
+@pytest.mark.parametrize("typed", ["SE556036079401", "SE5560360793", "SE556036079302"])
+def test_invalid_swedish_vat_number_is_refused(typed):
+    with pytest.raises(InvalidValue) as exc:
+        validation.vat_number(typed)
+    assert str(exc.value) == sv("A Swedish VAT number is SE followed by twelve digits (SE556036079301).")
+
+
+def test_foreign_vat_number_is_kept_compact_and_upper_case():
+    assert validation.vat_number("de 123 456 789") == "DE123456789"
+
+
+def test_empty_vat_number_is_none():
+    assert validation.vat_number(" ") is None
+
+
+# --- phone --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("08-123 456 78", "+46812345678"),
+        ("08 - 12345678", "+46812345678"),
+        ("070-123 45 67", "+46701234567"),
+        ("0701234567", "+46701234567"),
+        ("+46 70 123 45 67", "+46701234567"),
+        ("+46 (0)70-123 45 67", "+46701234567"),
+        ("0046 70 123 45 67", "+46701234567"),
+        ("031-12 34 56", "+4631123456"),
+        ("+49 30 1234567", "+49301234567"),
+    ],
+)
+def test_phone_is_stored_as_e164(typed, stored):
+    assert validation.phone(typed) == stored
+
+
+def test_phone_uses_the_companys_country_for_national_numbers():
+    assert validation.phone("030 1234567", "DE") == "+49301234567"
+    assert validation.phone("030 1234567", None) != "+49301234567"
+
+
+@pytest.mark.parametrize("typed", ["12", "08-1", "070-123", "+46 70 123 45 6"])
+def test_phone_number_that_does_not_exist_is_refused(typed):
+    with pytest.raises(InvalidValue) as exc:
+        validation.phone(typed)
+    assert str(exc.value) == sv("The phone number %(value)s does not exist.", value=typed)
+
+
+@pytest.mark.parametrize("typed", ["abc", "ring mig"])
+def test_text_that_is_no_phone_number_is_refused(typed):
+    with pytest.raises(InvalidValue) as exc:
+        validation.phone(typed)
+    assert str(exc.value) == sv("This is not a phone number.")
+
+
+def test_empty_phone_is_none():
+    assert validation.phone("") is None
+    assert validation.phone(None) is None
+
+
+# --- e-mail ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("anna@example.se", "anna@example.se"),
+        (" anna@example.se ", "anna@example.se"),
+        ("Anna.Lind@Example.SE", "Anna.Lind@example.se"),
+        ("åsa@exempel.se", "åsa@exempel.se"),
+    ],
+)
+def test_email_is_normalised(typed, stored):
+    assert validation.email(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["anna@", "anna", "@example.se", "anna@@example.se", "anna example@x.se"])
+def test_invalid_email_is_refused_in_swedish(typed):
+    with pytest.raises(InvalidValue) as exc:
+        validation.email(typed)
+    assert str(exc.value) == sv("This is not a valid e-mail address.")
+
+
+def test_empty_email_is_none():
+    assert validation.email("  ") is None
+
+
+# --- postcode ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["12345", "123 45", "123-45", " 12345 "])
+def test_postcode_is_stored_as_nnn_nn(typed):
+    assert validation.postcode(typed) == "123 45"
+
+
+@pytest.mark.parametrize("typed", ["1234", "123456", "02345", "ABC12", "12 34"])
+def test_invalid_swedish_postcode_is_refused(typed):
+    with pytest.raises(InvalidValue) as exc:
+        validation.postcode(typed)
+    assert str(exc.value) == sv("A Swedish postcode has five digits, NNN NN.")
+
+
+def test_foreign_postcode_is_kept_as_typed():
+    assert validation.postcode(" N-0150 ", "NO") == "N-0150"
+    assert validation.postcode("20095", "DE") == "20095"
+
+
+def test_empty_postcode_is_none():
+    assert validation.postcode(None) is None
+
+
+# --- formatting ------------------------------------------------------------------------
+
+
+def test_org_number_is_shown_with_a_dash():
+    assert formatting.org_number("5560360793") == "556036-0793"
+    assert formatting.org_number("HRB 12345") == "HRB 12345"
+    assert formatting.org_number(None) == ""
+    assert formatting.org_number("") == ""
+
+
+@pytest.mark.parametrize(
+    "stored, shown",
+    [
+        ("+46812345678", "08-123 456 78"),
+        ("+46701234567", "070-123 45 67"),
+        ("+4631123456", "031-12 34 56"),
+        ("+49301234567", "+49 30 1234567"),
+    ],
+)
+def test_phone_is_shown_swedish_style(stored, shown):
+    assert formatting.phone(stored) == shown
+
+
+def test_phone_display_round_trips_through_validation():
+    for typed in ("08-123 456 78", "070-123 45 67"):
+        assert formatting.phone(validation.phone(typed)) == typed
+
+
+def test_phone_display_of_nothing_or_garbage():
+    assert formatting.phone(None) == ""
+    assert formatting.phone("") == ""
+    assert formatting.phone("okänt") == "okänt"
+
+
+@pytest.mark.parametrize(
+    "amount, shown",
+    [
+        (Decimal("1234.5"), f"1{NBSP}234,50{NBSP}kr"),
+        (Decimal("1234567.891"), f"1{NBSP}234{NBSP}567,89{NBSP}kr"),
+        (0, f"0,00{NBSP}kr"),
+        (12, f"12,00{NBSP}kr"),
+        (Decimal("-5"), f"-5,00{NBSP}kr"),
+        (Decimal("0.5"), f"0,50{NBSP}kr"),
+    ],
+)
+def test_money_is_shown_the_swedish_way_with_non_breaking_spaces(amount, shown):
+    text = formatting.money(amount)
+    assert text.replace("\u2212", "-") == shown
+    assert " " not in text  # never an ordinary space: the amount must not break across lines
+
+
+def test_money_in_another_currency_and_none():
+    assert formatting.money(Decimal("10"), "EUR") == f"10,00{NBSP}EUR"
+    assert formatting.money(None) == ""
+
+
+def test_dates_are_iso():
+    assert formatting.iso_date(date(2026, 3, 5)) == "2026-03-05"
+    assert formatting.iso_date(None) == ""
+
+
+def test_datetimes_are_iso_in_swedish_time(app):
+    """Stored times are UTC; they are shown as YYYY-MM-DD HH:MM in Europe/Stockholm."""
+    with app.test_request_context():
+        assert formatting.iso_date(datetime(2026, 1, 15, 9, 7, 30)) == "2026-01-15 10:07"
+        assert formatting.iso_date(datetime(2026, 7, 15, 23, 30)) == "2026-07-16 01:30"
