@@ -1,7 +1,6 @@
 """Customer numbers: one sequence shared by companies and private customers."""
 
-from sqlalchemy import event, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, NumberSequence
@@ -26,12 +25,23 @@ def next_number(session: Session, name: str, first: int = 1) -> int:
     value = session.execute(stmt).scalar_one_or_none()
     if value is not None:
         return value
-    try:
-        with session.begin_nested():
-            session.execute(insert(NumberSequence).values(name=name, last_value=first))
-        return first
-    except IntegrityError:  # another transaction created the counter first
-        return session.execute(stmt).scalar_one()
+    # First use: create the counter unless a concurrent transaction just did
+    # (ON CONFLICT DO NOTHING waits for it), then advance it like any other time.
+    # No SAVEPOINT here: rolling one back inside a flush would expunge the
+    # pending objects being saved (they would silently not be written).
+    session.execute(_insert_if_missing(session, name, first - 1))
+    return session.execute(stmt).scalar_one()
+
+
+def _insert_if_missing(session: Session, name: str, last_value: int):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    return dialect_insert(NumberSequence).values(name=name, last_value=last_value).on_conflict_do_nothing()
 
 
 def next_customer_number(session: Session) -> int:
