@@ -99,6 +99,27 @@ def record(session: Session, entity, action: str, changes: dict | None = None) -
     return audit
 
 
+def _old_value_loaded(target, value, oldvalue, initiator):
+    return value
+
+
+def _load_old_values_on_set() -> None:
+    """Setting an expired column (e.g. after a commit) first reloads it, so the
+    event records the real old value instead of None, and no false changes."""
+    pending = list(Audited.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if not hasattr(model, "__mapper__"):
+            continue
+        for key in model.__mapper__.columns.keys():
+            if key not in model.audit_exclude and key != "id":
+                event.listen(getattr(model, key), "set", _old_value_loaded, active_history=True)
+
+
+_load_old_values_on_set()
+
+
 @event.listens_for(Session, "before_flush")
 def _audit_before_flush(session: Session, flush_context, instances) -> None:
     actor_id = _actor_id(session)
