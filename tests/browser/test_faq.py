@@ -1,0 +1,398 @@
+"""The users' FAQ (kundhantering-faq.sv.txt) as an acceptance suite in Chromium.
+
+One test per question the product answers today, named after the question,
+doing the FAQ's steps through the UI with the Swedish labels the FAQ names,
+and checking what the user sees. Sellers do the daily work, the
+administrator the settings and the restoring. Tests that change data make
+their own records (unique names), so they do not depend on each other or on
+their order. tests/FAQ.md maps every question to its test.
+"""
+
+import os
+import re
+
+import pytest
+
+try:
+    from playwright.sync_api import expect
+
+    import crm_ui as ui
+except ImportError as exc:  # CRM_REQUIRE_BROWSER=1 (CI) turns a missing Playwright into an error
+    if os.environ.get("CRM_REQUIRE_BROWSER") == "1":
+        raise
+    pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
+                allow_module_level=True)
+
+from conftest import DEMO_USERS
+
+pytestmark = pytest.mark.browser
+
+CONTACT_BLUE = "#1f6fd1"
+EMPLOYEE_RED = "#c62828"
+
+
+def _surname(prefix: str) -> str:
+    """A unique surname without spaces, e.g. "Privatsson3f9a1c"."""
+    return ui.unique(prefix).replace(" ", "")
+
+
+def _jacket_colour(row) -> str:
+    """Fill colour of the jacket in the person icon of a row (blue contact, red employee)."""
+    return row.locator(".person-icon svg path").first.get_attribute("fill").lower()
+
+
+def _assert_top_left(page, button) -> None:
+    """The button is in the list's toolbar, at the left, above the list (where the FAQ says)."""
+    box, table = button.bounding_box(), page.locator("table.model-list").bounding_box()
+    width = page.viewport_size["width"]
+    assert box["x"] < width * 0.25, f"expected at the left, found at x={box['x']:.0f} of {width}"
+    assert box["y"] + box["height"] <= table["y"], "expected above the list"
+
+
+def test_vad_ar_skillnaden_mellan_privatkund_kund_och_kontakt(login_as):
+    """A customer is a company and has a kundnummer; a contact has none until it is
+    made a private customer (list action), then it has one and is under Privatkunder."""
+    page = login_as("seller")
+
+    company = ui.unique("Kundbolaget") + " AB"
+    ui.create_company(page, company)
+    expect(page.get_by_text(re.compile(r"Kundn(r|ummer)")).first).to_be_visible()
+    expect(page.locator("#customer-number")).to_have_text(re.compile(r"^\d+$"))
+
+    last = _surname("Privatsson")
+    ui.create_standalone_contact(page, "Petra", last)
+    expect(page.locator("#customer-number")).to_have_count(0)
+
+    ui.menu(page, "CRM", "Kontakter")
+    ui.quick_search(page, last)
+    expect(ui.list_row(page, last)).to_have_count(1)
+    assert ui.column_values(page, "Kundnr") == [""], "a contact has no customer number"
+    ui.tick(ui.list_row(page, last))
+    ui.toolbar(page).get_by_role("button", name="Fler åtgärder").click()
+    page.get_by_role("link", name=re.compile("Ge kundnummer")).click()
+    expect(ui.flash(page)).to_contain_text("privatkund")
+
+    ui.menu(page, "CRM", "Privatkunder")
+    ui.quick_search(page, last)
+    expect(ui.list_row(page, last)).to_have_count(1)
+    number = ui.column_values(page, "Kundnr")[0]
+    assert re.fullmatch(r"\d+", number), f"a private customer has a customer number, got {number!r}"
+
+    ui.list_row(page, last).get_by_role("link", name=last).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Privatkund")
+    expect(page.locator("#customer-number")).to_have_text(number)
+
+
+def test_hur_skapar_jag_en_ny_kontakt(login_as):
+    """From the customer: Kontakter – "Skapa ny företagskontakt". Without a customer:
+    "Ny kontakt" top left in the contact list. Type, Spara."""
+    page = login_as("seller")
+
+    # 1. A contact for a customer: find the customer, lower menu Kontakter.
+    company = ui.unique("Kontaktbolaget") + " AB"
+    ui.create_company(page, company)
+    ui.find_customer_from_start_page(page, company)
+    ui.card_tab(page, "Kontakter")
+    page.get_by_role("link", name="Skapa ny företagskontakt").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(company)
+    company_contact = _surname("Företagsson")
+    page.get_by_label("Förnamn").fill("Frida")
+    page.get_by_label("Efternamn").fill(company_contact)
+    page.get_by_label("Roll på företaget").fill("Inköpschef")
+    ui.save(page)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(company)
+    contacts = ui.card_tab(page, "Kontakter").locator("#company-contacts")
+    row = contacts.locator("tr").filter(has_text=company_contact)
+    expect(row).to_contain_text("Frida")
+    expect(row).to_contain_text("Inköpschef")
+
+    # 2. A contact that belongs to no customer: "Ny kontakt" top left in the contact list.
+    ui.menu(page, "CRM", "Kontakter")
+    new_contact = ui.toolbar(page).get_by_role("link", name=ui.exact("Ny kontakt"))
+    _assert_top_left(page, new_contact)
+    new_contact.click()
+    standalone = _surname("Ensamsson")
+    page.get_by_label("Förnamn").fill("Sven")
+    page.get_by_label("Efternamn").fill(standalone)
+    page.get_by_label("E-post").fill(f"{standalone.lower()}@example.org")
+    ui.save(page)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Sven {standalone}")
+
+    ui.menu(page, "CRM", "Kontakter")
+    ui.quick_search(page, standalone)
+    expect(ui.list_row(page, standalone)).to_contain_text(f"{standalone.lower()}@example.org")
+    assert ui.column_values(page, "Företag") == [""], "a standalone contact belongs to no company"
+
+
+def test_hur_kopplar_jag_en_existerande_kontakt_mot_ett_foretag(login_as):
+    """Customer card – Kontakter – "Koppla existerande kontakt till företaget":
+    search the contact, tick it, "Lägg till"."""
+    page = login_as("seller")
+    last = _surname("Befintligsson")
+    ui.create_standalone_contact(page, "Klara", last)
+    company = ui.unique("Kopplingsbolaget") + " AB"
+    ui.create_company(page, company)
+
+    ui.find_customer_from_start_page(page, company)
+    contacts = ui.card_tab(page, "Kontakter").locator("#company-contacts")
+    expect(contacts).to_be_visible()
+    expect(contacts).not_to_contain_text(last)
+    page.get_by_role("button", name="Koppla existerande kontakt till företaget").click()
+    page.get_by_label("Sök kontakt").fill(last)
+    hit = page.locator("#contact-results").get_by_label(re.compile(f"Klara {last}"))
+    expect(hit).to_be_visible()
+    hit.check()
+    page.get_by_role("button", name=ui.exact("Lägg till")).click()
+
+    expect(ui.flash(page)).to_contain_text(company)
+    contacts = ui.card_tab(page, "Kontakter").locator("#company-contacts")
+    expect(contacts).to_contain_text(f"Klara {last}")
+    # The contact card now lists the company too.
+    contacts.get_by_role("link", name=f"Klara {last}").click()
+    expect(ui.card_tab(page, "Företag").get_by_role("link", name=company)).to_be_visible()
+
+
+def test_vad_ar_skillnaden_mellan_en_anstalld_och_en_kontakt(login_as):
+    """Employees are under Administration – Anställda. Searching people shows contacts
+    in a blue jacket and employees in a red one, each with its label."""
+    page = login_as("seller")
+
+    ui.menu(page, "Administration", "Anställda")
+    employees = ui.column_values(page, "Namn")
+    assert {name for _email, name in DEMO_USERS.values()} <= set(employees)
+
+    last = _surname("Lindqvistsson")  # shares "Lindqvist" with the employee Anna Lindqvist
+    ui.create_standalone_contact(page, "Lisa", last)
+
+    ui.menu(page, "CRM", "Sök personer")
+    page.get_by_role("searchbox").fill("Lindqvist")
+    page.get_by_role("button", name=ui.exact("Sök")).click()
+    results = page.locator("#people-results tbody tr")
+
+    employee = results.filter(has_text="Anna Lindqvist")
+    expect(employee).to_have_count(1)
+    expect(employee.locator("td").nth(1)).to_have_text("Anställd")
+    expect(employee.locator(".person-icon")).to_have_attribute("title", "Anställd")
+    assert _jacket_colour(employee) == EMPLOYEE_RED
+
+    contact = results.filter(has_text=f"Lisa {last}")
+    expect(contact).to_have_count(1)
+    expect(contact.locator("td").nth(1)).to_have_text("Kontakt")
+    expect(contact.locator(".person-icon")).to_have_attribute("title", "Kontakt")
+    assert _jacket_colour(contact) == CONTACT_BLUE
+
+    # The legend above the hits explains the two jackets.
+    legend = page.locator("p").filter(has=page.locator(".person-icon"))
+    expect(legend).to_contain_text("Kontakt")
+    expect(legend).to_contain_text("Anställd")
+
+
+def test_hur_raderar_jag_en_kund(login_as):
+    """Find the customer, tick it in the list, "Radera" top left, confirm."""
+    page = login_as("seller")
+    company = ui.unique("Raderingsbolaget") + " AB"
+    ui.create_company(page, company)
+
+    ui.menu(page, "CRM", "Företag")
+    ui.quick_search(page, company)
+    ui.tick(ui.list_row(page, company))
+    delete = ui.toolbar(page).get_by_role("button", name=ui.exact("Radera"))
+    _assert_top_left(page, delete)
+    messages = []
+    page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
+    delete.click()
+    page.wait_for_load_state("load")
+
+    assert messages and messages[0].strip(), "the deletion is confirmed first"
+    expect(ui.flash(page)).to_be_visible()
+    ui.quick_search(page, company)
+    expect(ui.list_row(page, company)).to_have_count(0)
+
+
+def test_kan_jag_aterstalla_kunder_som_blivit_raderade(login_as):
+    """Administration – Inställningar – CRM – Återställa kunder: tick, "Återställa kunder"."""
+    seller = login_as("seller")
+    company = ui.unique("Återställningsbolaget") + " AB"
+    ui.create_company(seller, company)
+    number = seller.locator("#customer-number").inner_text()
+    ui.menu(seller, "CRM", "Företag")
+    ui.quick_search(seller, company)
+    ui.tick(ui.list_row(seller, company))
+    seller.once("dialog", lambda dialog: dialog.accept())
+    ui.toolbar(seller).get_by_role("button", name=ui.exact("Radera")).click()
+    expect(ui.flash(seller)).to_be_visible()
+
+    admin = login_as("admin")
+    ui.settings_menu(admin, "Återställa kunder")
+    row = admin.locator("#trash-table tbody tr").filter(has_text=company)
+    expect(row).to_contain_text(number)
+    expect(row).to_contain_text(DEMO_USERS["seller"][1])  # who deleted it
+    row.get_by_role("checkbox").check()
+    admin.get_by_role("button", name=ui.exact("Återställa kunder")).click()
+    expect(ui.flash(admin)).to_be_visible()
+    expect(admin.locator("#trash-table")).not_to_contain_text(company)
+
+    # The seller finds the customer again, with the same customer number.
+    ui.menu(seller, "CRM", "Företag")
+    ui.quick_search(seller, company)
+    expect(ui.list_row(seller, company)).to_contain_text(number)
+
+
+def test_hur_lagger_jag_in_leverantorer(login_as):
+    """Suppliers are entered the same way and in the same place as customers: save
+    the customer, then on its card, tab Inställningar, tick "Visa som leverantör"."""
+    page = login_as("seller")
+    supplier = ui.unique("Leverantörsbolaget") + " AB"
+    ui.create_company(page, supplier)
+
+    settings = ui.card_tab(page, "Inställningar")
+    settings.get_by_label("Visa som leverantör").check()
+    settings.get_by_role("button", name=ui.exact("Spara")).click()
+    expect(ui.flash(page)).to_be_visible()
+    expect(page.locator("h1 .badge")).to_have_text("Leverantör")
+
+    ui.menu(page, "CRM", "Leverantörer")
+    ui.quick_search(page, supplier)
+    expect(ui.list_row(page, supplier)).to_have_count(1)
+
+
+def test_hur_registrerar_jag_ett_foretag_som_en_leverantor_i_crm(login_as):
+    """Find the customer, tab Inställningar, under Leverantörsinställningar tick
+    "Visa som leverantör", and remember to save."""
+    page = login_as("seller2")
+    company = ui.unique("Blivande leverantör") + " AB"
+    ui.create_company(page, company)
+    ui.menu(page, "CRM", "Leverantörer")
+    ui.quick_search(page, company)
+    expect(ui.list_row(page, company)).to_have_count(0)
+
+    ui.find_customer_from_start_page(page, company)
+    settings = ui.card_tab(page, "Inställningar")
+    expect(settings.get_by_text(re.compile("Leverantörs?inställningar"))).to_be_visible()
+    box = settings.get_by_label("Visa som leverantör")
+    expect(box).not_to_be_checked()
+    box.check()
+    settings.get_by_role("button", name=ui.exact("Spara")).click()
+    expect(ui.flash(page)).to_be_visible()
+
+    ui.menu(page, "CRM", "Leverantörer")
+    ui.quick_search(page, company)
+    expect(ui.list_row(page, company)).to_have_count(1)
+    ui.list_row(page, company).get_by_role("link", name=company).click()
+    settings = ui.card_tab(page, "Inställningar")
+    expect(settings.get_by_label("Visa som leverantör")).to_be_checked()
+
+
+def test_hur_hamtar_jag_upp_en_lista_over_kunder_och_leverantorer_som_jag_star_som_kundansvarig_for(login_as):
+    """"Fler sökalternativ" – Kundansvarig – yourself – Sök: your customers and suppliers, no one else's."""
+    page = login_as("seller")
+    me = DEMO_USERS["seller"][1]
+    my_customer = ui.unique("Min kund") + " AB"
+    my_supplier = ui.unique("Min leverantör") + " AB"
+    ui.create_company(page, my_customer)  # whoever creates a customer is its Kundansvarig
+    ui.create_company(page, my_supplier, supplier=True)
+    others = ui.unique("Annans kund") + " AB"
+    ui.create_company(login_as("seller2"), others)
+
+    ui.menu(page, "CRM", "Företag")
+    assert len(set(ui.column_values(page, "Kundansvarig"))) > 1, "the register has customers of several owners"
+
+    ui.toolbar(page).get_by_role("button", name="Fler sökalternativ").click()
+    page.locator(".field-filters").get_by_role("link", name=ui.exact("Kundansvarig")).click()
+    choose_in_filter(page, me)
+    ui.toolbar(page).get_by_role("button", name=ui.exact("Sök")).click()
+    page.wait_for_load_state("load")
+
+    owners = ui.column_values(page, "Kundansvarig")
+    assert owners and set(owners) == {me}, f"only customers with {me} as Kundansvarig, got {sorted(set(owners))}"
+    expect(ui.list_row(page, my_customer)).to_have_count(1)
+    expect(ui.list_row(page, my_supplier)).to_contain_text("Ja")
+    expect(ui.list_row(page, others)).to_have_count(0)
+    expect(ui.toolbar(page)).to_contain_text(re.compile(rf"\b{len(owners)} poster"))
+
+    # The start page's "Mina kunder" leads to the same list.
+    page.goto("/admin/")
+    page.get_by_role("link", name=re.compile("Mina kunder")).click()
+    page.wait_for_load_state("load")
+    assert sorted(ui.column_values(page, "Kundansvarig")) == sorted(owners)
+
+
+def choose_in_filter(page, option: str) -> None:
+    """Choose `option` as the value of the search option just added under the toolbar."""
+    ui.pick(page, page.locator("table.filters tr").last.locator(".select2-container").last, option)
+
+
+def test_hur_lagger_jag_till_andrar_jag_pa_branscher(login_as):
+    """Administration – Inställningar – CRM – Branscher: add one, then change it."""
+    page = login_as("admin")
+    ui.settings_menu(page, "Branscher")
+    expect(page.get_by_role("heading", level=4)).to_contain_text("Branscher")
+    industry = ui.unique("Testbransch")
+    ui.toolbar(page).get_by_role("link", name=re.compile(r"^\s*Ny\b")).click()
+    page.get_by_label("Namn").fill(industry)
+    page.get_by_label("SNI-kod").fill("99.9")
+    ui.save(page)
+    ui.quick_search(page, industry)
+    expect(ui.list_row(page, industry)).to_contain_text("99.9")
+
+    renamed = industry + " ändrad"
+    edit_first_row(page, industry)
+    page.get_by_label("Namn").fill(renamed)
+    ui.save(page)
+    ui.quick_search(page, industry)
+    expect(ui.list_row(page, renamed)).to_have_count(1)
+
+    # The new industry can be chosen for a customer.
+    ui.menu(page, "CRM", "Företag")
+    ui.toolbar(page).get_by_role("link", name=ui.exact("Nytt företag")).click()
+    ui.choose(page, "Bransch", renamed)
+
+
+def edit_first_row(page, text: str) -> None:
+    """Open the edit form of the list row with `text` (its pencil)."""
+    ui.list_row(page, text).locator("a.icon[href*='/edit/']").click()
+    page.wait_for_load_state("load")
+
+
+def test_hur_lagger_jag_till_andrar_jag_kategorier(login_as):
+    """Administration – Inställningar – CRM – Kategorier: add one, then change it."""
+    page = login_as("admin")
+    ui.settings_menu(page, "Kategorier")
+    expect(page.get_by_role("heading", level=4)).to_contain_text("Kategorier")
+    category = ui.unique("Testkategori")
+    ui.toolbar(page).get_by_role("link", name=re.compile(r"^\s*Ny\b")).click()
+    page.get_by_label("Namn").fill(category)
+    ui.choose(page, "Gäller för", "Företag")
+    ui.save(page)
+    ui.quick_search(page, category)
+    expect(ui.list_row(page, category)).to_contain_text("Företag")
+
+    renamed = category + " ändrad"
+    edit_first_row(page, category)
+    page.get_by_label("Namn").fill(renamed)
+    ui.save(page)
+    ui.quick_search(page, category)
+    expect(ui.list_row(page, renamed)).to_have_count(1)
+
+    # The category is offered when searching customers ("Fler sökalternativ" – Kategori).
+    ui.menu(page, "CRM", "Företag")
+    ui.toolbar(page).get_by_role("button", name="Fler sökalternativ").click()
+    page.locator(".field-filters").get_by_role("link", name=ui.exact("Kategori")).click()
+    choose_in_filter(page, renamed)
+
+
+def test_faq_md_maps_every_question():
+    """tests/FAQ.md has a row for every FAQ question, and every test it names exists."""
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    table = (here.parent / "FAQ.md").read_text(encoding="utf-8")
+    for module, name in re.findall(r"`(test_\w+\.py)::(test_\w+)`", table):
+        assert f"def {name}(" in (here / module).read_text(encoding="utf-8"), f"{module}::{name} is in FAQ.md but not a test"
+    faq = here.parents[2] / "shared" / "kundhantering-faq.sv.txt"
+    if not faq.exists():
+        pytest.skip(f"the FAQ is not at {faq}")
+    questions = [line.strip() for line in faq.read_text(encoding="utf-8").splitlines() if line.strip().endswith("?")]
+    assert questions
+    missing = [q for q in questions if f"| {q} |" not in table]
+    assert not missing, f"questions without a row in tests/FAQ.md: {missing}"
