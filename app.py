@@ -47,6 +47,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.company import CompanyView, SupplierView
     from admin_views.contact import ContactView, PeopleSearchView, PrivateCustomerView
     from admin_views.employee import EmployeeGroupView, EmployeeView
+    from admin_views.menu import personalise
     from admin_views.settings import CategoryView, IndustryView
     from admin_views.trash import TrashView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry
@@ -70,11 +71,12 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(CategoryView(Category, s, name=_l("Categories"), endpoint="category", category=settings))
     admin.add_view(IndustryView(Industry, s, name=_l("Industries"), endpoint="industry", category=settings))
     admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
+    personalise(admin)
     return admin
 
 
 def register_cli(app: Flask) -> None:
-    from services import accounts, translations
+    from services import accounts, storage, translations
     from services.permissions import ROLES
 
     @app.cli.command("seed")
@@ -88,7 +90,8 @@ def register_cli(app: Flask) -> None:
         if if_empty and has_data:
             click.echo("The database already has data; no demo data added.")
         else:
-            click.echo("Demo data loaded." if seed_demo(db.session) else "Demo data already present.")
+            created = seed_demo(db.session, storage=storage.from_config(app.config))
+            click.echo("Demo data loaded." if created else "Demo data already present.")
         demo_emails = {email for email, _password, _role in DEMO_LOGINS}
         if db.session.scalar(db.select(db.func.count()).where(Employee.email.in_(demo_emails))):
             click.echo("Demo logins (e-mail, password, role):")
@@ -158,9 +161,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from services import formatting
 
-    from admin_views.labels import audit_action, field_label
+    from admin_views.labels import audit_action, audit_subject, field_label
 
-    app.jinja_env.globals.update(audit_action=audit_action, get_locale=get_locale)
+    app.jinja_env.globals.update(audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale)
     app.jinja_env.filters.update(
         field_label=field_label,
         org_number=formatting.org_number,

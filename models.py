@@ -468,6 +468,8 @@ class AuditEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
     entity_type: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[int]
+    #: What the entity was called then, so history reads well even after a purge.
+    entity_label: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict | None] = mapped_column(JSON)
 

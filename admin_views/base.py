@@ -42,11 +42,15 @@ MODEL_ENDPOINT_VERBS = {
 LOGGED_IN = "logged-in"
 
 
-def require(permission: str):
-    """Declare the permission a custom exposed endpoint needs (LOGGED_IN: any user)."""
+def require(*permissions: str):
+    """Declare the permissions a custom exposed endpoint needs (all of them).
+
+    "{area}" stands for the view's permission_area, so a mixin serves several
+    views; LOGGED_IN lets in any logged-in employee.
+    """
 
     def mark(fn):
-        fn._permission = permission
+        fn._permission = permissions
         return fn
 
     return mark
@@ -63,10 +67,12 @@ def permitted_action(name, text, permission, confirmation=None):
     return wrap
 
 
-def can(permission: str) -> bool:
+def can(*permissions: str) -> bool:
+    """True when the logged-in employee has every one of `permissions`."""
     return (
         current_user.is_authenticated
-        and (permission == LOGGED_IN or current_user.has_permission(permission))
+        and bool(permissions)
+        and all(p == LOGGED_IN or current_user.has_permission(p) for p in permissions)
     )
 
 
@@ -81,22 +87,25 @@ class PermissionMixin:
     permission_area: str | None = None
     endpoint_verbs: dict[str, str] = {}
 
-    def permission_for(self, endpoint_name: str) -> str | None:
+    def permission_for(self, endpoint_name: str) -> tuple[str, ...] | None:
+        """The permissions an endpoint needs, or None when it declares none (refused)."""
         fn = getattr(type(self), endpoint_name, None)
         declared = getattr(fn, "_permission", None)
         if declared:
-            return declared
+            if isinstance(declared, str):
+                declared = (declared,)
+            return tuple(p.format(area=self.permission_area) for p in declared)
         verb = self.endpoint_verbs.get(endpoint_name)
-        return f"{self.permission_area}.{verb}" if verb and self.permission_area else None
+        return (f"{self.permission_area}.{verb}",) if verb and self.permission_area else None
 
     def is_accessible(self) -> bool:
-        return can(self.permission_for("index") or self.permission_for("index_view") or "")
+        return can(*(self.permission_for("index") or self.permission_for("index_view") or ()))
 
     def _handle_view(self, name, **kwargs):
         if not current_user.is_authenticated:
             return login_redirect()
-        permission = self.permission_for(name)
-        if permission is None or not can(permission):
+        permissions = self.permission_for(name)
+        if not permissions or not can(*permissions):
             abort(403)
         return None
 
@@ -228,8 +237,7 @@ class SecureModelView(PermissionMixin, ModelView):
         return ", ".join(field_label(f) for f in fields)
 
     def _can_endpoint(self, endpoint_name: str) -> bool:
-        permission = self.permission_for(endpoint_name)
-        return bool(permission) and can(permission)
+        return can(*(self.permission_for(endpoint_name) or ()))
 
     def _apply_search(self, query, count_query, joins, count_joins, text):
         """Every list searches through services.search (one implementation)."""

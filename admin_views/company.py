@@ -10,18 +10,17 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_admin.form import BaseForm, rules
+from flask_admin.form import rules
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import BooleanField, DecimalField, IntegerField, SelectField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import SelectField
 
+from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.base import (
     SearchAjaxLoader,
     HiddenRule,
     SoftDeleteModelView,
-    VersionField,
     fmt_bool,
     fmt_choice,
     fmt_email,
@@ -34,17 +33,14 @@ from admin_views.base import (
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
-    AuditEvent,
     Category,
     Company,
     Contact,
     Employee,
     Industry,
 )
-from services import register, validation
+from services import email_lock, layout, register, validation
 
-INVOICE_LANGUAGES = [("sv", _l("Swedish")), ("en", _l("English"))]
-CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
 
 
 def country_choices():
@@ -52,23 +48,6 @@ def country_choices():
     names = Locale.parse(str(get_locale() or "sv")).territories
     codes = sorted((c for c in phonenumbers.SUPPORTED_REGIONS if c in names), key=lambda c: names[c])
     return [("SE", names["SE"])] + [(c, names[c]) for c in codes if c != "SE"]
-
-
-class CompanySettingsForm(BaseForm):
-    """Kundkortet – Inställningar: supplier flag and invoice defaults."""
-
-    is_supplier = BooleanField(FIELD_LABELS["is_supplier"])
-    invoice_language = SelectField(FIELD_LABELS["invoice_language"], choices=INVOICE_LANGUAGES)
-    discount_percent = DecimalField(
-        FIELD_LABELS["discount_percent"], places=2,
-        validators=[InputRequired(_l("Enter a discount (0 if none).")), NumberRange(0, 100, _l("The discount must be between 0 and 100 %."))],
-    )
-    payment_terms_days = IntegerField(
-        FIELD_LABELS["payment_terms_days"],
-        validators=[InputRequired(_l("Enter the payment terms in days.")), NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
-    )
-    currency = SelectField(FIELD_LABELS["currency"], choices=CURRENCIES)
-    version = VersionField()
 
 
 class IsFilter(FilterEqual):
@@ -88,6 +67,13 @@ class DynamicOptions:
         if not has_app_context():
             return None
         return [(str(i), n) for i, n in db.session.execute(self.options_query)]
+
+    def validate(self, value):
+        return str(value).isdigit()
+
+    def clean(self, value):
+        """The options are ids: compare them as integers (PostgreSQL refuses integer = varchar)."""
+        return int(value)
 
 
 class EmployeeFilter(DynamicOptions, IsFilter):
@@ -121,7 +107,7 @@ class IndustryFilter(DynamicOptions, IsFilter):
 
 
 
-class CompanyView(SoftDeleteModelView):
+class CompanyView(CustomerCardMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"
@@ -259,46 +245,27 @@ class CompanyView(SoftDeleteModelView):
         db.session.commit()
         flash(ngettext("%(num)s company updated.", "%(num)s companies updated.", len(rows)), "success")
 
-    # --- the customer card (tabs arrive with the card issue) --------------------
+    # --- the customer card (admin_views.card) -------------------------------------
 
-    @expose("/card/<int:id>")
-    @require("company.view")
-    def card(self, id, settings_form=None):
-        company = self.live_or_404(id)
-        history = db.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.entity_type == "company", AuditEvent.entity_id == id)
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-            .limit(20)
-        ).all()
-        return self.render(
-            "admin/company_card.html",
-            company=company,
-            links=sorted(
-                (l for l in company.contact_links if not l.contact.is_deleted),
-                key=lambda l: (l.contact.last_name, l.contact.first_name),
-            ),
-            history=history,
-            status_labels=COMPANY_STATUS_LABELS,
-            settings_form=settings_form or CompanySettingsForm(obj=company),
-        )
+    card_tabs = layout.COMPANY_TABS
+    card_header_template = "admin/card/header_company.html"
+    settings_form_class = CompanySettingsForm
 
-    @expose("/card/<int:id>/settings", methods=("POST",))
-    @require("company.edit")
-    def card_settings(self, id):
-        """Save the card's Inställningar tab ("Visa som leverantör", invoice defaults)."""
+    def render(self, template, **kwargs):
+        kwargs.setdefault("status_labels", COMPANY_STATUS_LABELS)
+        return super().render(template, **kwargs)
+
+    @expose("/card/<int:id>/email-lock", methods=("POST",))
+    @require("company.view", "tab.email", "email.lock")
+    def email_lock(self, id):
+        """ "Spärra tillgång" / unlock the E-post tab for everyone but administrators."""
         company = self.live_or_404(id)
-        form = CompanySettingsForm(request.form)
-        if not form.validate():
-            flash(_("The settings were not saved: correct the marked fields."), "error")
-            return self.card(id, settings_form=form)
-        if str(form.version.data) != str(company.version):
-            flash(self.stale_message(), "error")
-            return self.card(id, settings_form=form)
-        form.populate_obj(company)
+        locked = request.form.get("locked") == "1"
+        email_lock.set_locked(db.session, current_user, company, locked)
         db.session.commit()
-        flash(_("The settings were saved."), "success")
-        return redirect(url_for(".card", id=id) + "#installningar")
+        flash(_("Access to the e-mail of %(name)s is now locked.", name=company.name) if locked
+              else _("Access to the e-mail of %(name)s is unlocked.", name=company.name), "success")
+        return self.back_to(company, "email")
 
     @expose("/card/<int:id>/link-contacts", methods=("POST",))
     @require("company.edit")
@@ -312,7 +279,7 @@ class CompanyView(SoftDeleteModelView):
             flash(ngettext("%(num)s contact was linked to %(name)s.", "%(num)s contacts were linked to %(name)s.", len(added), name=company.name), "success")
         else:
             flash(_("Mark at least one contact that is not already linked."), "warning")
-        return redirect(url_for(".card", id=id) + "#kontakter")
+        return self.back_to(company, "contacts")
 
     @expose("/card/<int:id>/unlink/<int:contact_id>", methods=("POST",))
     @require("company.edit")
@@ -322,7 +289,7 @@ class CompanyView(SoftDeleteModelView):
         register.unlink_contact(db.session, company, contact)
         db.session.commit()
         flash(_("%(contact)s is no longer linked to %(company)s.", contact=contact.name, company=company.name), "success")
-        return redirect(url_for(".card", id=id) + "#kontakter")
+        return self.back_to(company, "contacts")
 
     def on_model_change(self, form, model, is_created):
         if is_created:

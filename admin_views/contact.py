@@ -3,6 +3,7 @@
 from flask import flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
@@ -18,11 +19,12 @@ from admin_views.base import (
     permitted_action,
     require,
 )
+from admin_views.card import CustomerCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.company import CategoryFilter, EmployeeFilter, INVOICE_LANGUAGES
 from extensions import db
 from models import Category, Company, Contact, Employee
-from services import formatting, numbering, register, search, validation
+from services import formatting, layout, numbering, register, search, validation
 
 
 class NoPopulateField(StringField):
@@ -39,7 +41,7 @@ def fmt_companies(view, context, model, name):
     )
 
 
-class ContactView(SoftDeleteModelView):
+class ContactView(CustomerCardMixin, SoftDeleteModelView):
     """Kontakter: people, standalone or linked to one or many companies."""
 
     permission_area = "contact"
@@ -53,6 +55,9 @@ class ContactView(SoftDeleteModelView):
         "mobile": fmt_phone,
         "email": fmt_email,
         "companies": fmt_companies,
+        # The name opens the contact card, as the company name does in Företag.
+        "last_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("contact.card", id=m.id), m.last_name),
+        "first_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("contact.card", id=m.id), m.first_name),
     }
     column_filters = [
         EmployeeFilter(Contact.owner_id, _l("Customer owner")),
@@ -123,13 +128,12 @@ class ContactView(SoftDeleteModelView):
         for contact in rows:
             numbering.make_private_customer(db.session, contact)
         db.session.commit()
-        flash(_("%(count)s contacts are now private customers.", count=len(rows)), "success")
+        flash(ngettext("%(num)s contact is now a private customer.", "%(num)s contacts are now private customers.", len(rows)), "success")
 
-    @expose("/card/<int:id>")
-    @require("contact.view")
-    def card(self, id):
-        contact = self.live_or_404(id)
-        return self.render("admin/contact_card.html", contact=contact)
+    # --- the contact's card (admin_views.card) -------------------------------------
+
+    card_tabs = layout.CONTACT_TABS
+    card_header_template = "admin/card/header_contact.html"
 
     @expose("/card/<int:id>/make-private-customer", methods=("POST",))
     @require("contact.edit")

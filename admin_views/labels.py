@@ -65,3 +65,10 @@ def field_label(name: str) -> str:
 
 def audit_action(action: str) -> str:
     return str(AUDIT_ACTIONS.get(action, action))
+
+
+def audit_subject(event) -> str:
+    """Who or what an audit event is about (a linked contact for link events)."""
+    if event.action in ("link", "unlink"):
+        return " ".join(str(v) for v in (event.changes or {}).get("contact", []) if v)
+    return event.entity_label or ""

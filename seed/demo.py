@@ -4,15 +4,29 @@
 Everything goes through the same models, numbering and audit as the UI.
 """
 
+import io
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
-from models import Category, Company, CompanyContact, Contact, Employee, EmployeeGroup, Industry
-from services import accounts, numbering, trash
+from models import (
+    Category,
+    Company,
+    CompanyContact,
+    Contact,
+    EmailMessage,
+    Employee,
+    EmployeeGroup,
+    Industry,
+    Project,
+    ProjectParticipant,
+    utcnow,
+)
+from services import accounts, activities, files, numbering, trash
 from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -104,7 +118,56 @@ def _email_slug(text: str) -> str:
     return text.lower().translate(table)
 
 
-def seed_demo(session: Session, *, rng_seed: int = 2026) -> bool:
+ACTIVITY_SUBJECTS = {
+    "task": ["Skicka offert", "Följ upp offert", "Boka uppstartsmöte", "Uppdatera avtal", "Skicka prislista 2027"],
+    "meeting": ["Uppstartsmöte", "Avstämning kvartal", "Leverantörsträff", "Visning av ny tjänst"],
+    "call": ["Ringde om leveransdatum", "Samtal om fakturafråga", "Uppföljningssamtal"],
+    "note": ["Kunden vill ha fakturor via e-post", "Ny inköpschef från januari", "Intresserad av serviceavtal"],
+}
+EMAIL_SUBJECTS = ["Offert på begäran", "Orderbekräftelse", "Fråga om faktura", "Mötesbokning", "Tack för mötet", "Prislista 2027"]
+PROJECTS = [("Ombyggnad kontor Göteborg", "active"), ("Nytt affärssystem", "planned"), ("Solceller lager", "done")]
+
+
+def _seed_card(session: Session, rng: random.Random, companies, employees, storage) -> None:
+    """Activities (some overdue), e-mail, projects and a few files on the customer cards."""
+    now = utcnow().replace(second=0, microsecond=0)
+    sellers = employees[1:3]
+    for index, company in enumerate(companies):
+        for n in range(rng.randint(1, 4)):
+            kind = rng.choice(list(ACTIVITY_SUBJECTS))
+            due = now + timedelta(days=rng.randint(-20, 30), hours=rng.randint(0, 8))
+            activity = activities.create(
+                session, company.owner or employees[0], kind=kind, subject=rng.choice(ACTIVITY_SUBJECTS[kind]),
+                due_at=due, company_id=company.id, assignee_id=rng.choice(sellers).id,
+            )
+            if kind != "note" and due < now and n % 2 == 0:
+                activities.set_done(activity, at=due)
+        for n in range(rng.randint(0, 3)):
+            outgoing = n % 2 == 0
+            contact_email = company.email or "info@example.se"
+            session.add(EmailMessage(
+                company_id=company.id, direction="out" if outgoing else "in",
+                sender=(company.owner or employees[0]).email if outgoing else contact_email,
+                recipients=contact_email if outgoing else (company.owner or employees[0]).email,
+                subject=rng.choice(EMAIL_SUBJECTS),
+                body="Hej!\n\nTack för senast. Återkommer med mer information.\n\nVänliga hälsningar",
+                sent_at=now - timedelta(days=rng.randint(1, 90), minutes=rng.randint(0, 600)),
+                created_by_id=(company.owner or employees[0]).id,
+            ))
+        if storage is not None and index % 4 == 0:
+            text = f"Avtal mellan {company.name} och oss, signerat {now.date().isoformat()}.\n".encode()
+            files.upload(session, storage, actor=employees[0], stream=io.BytesIO(text),
+                         filename=f"Avtal {company.name}.txt", company_id=company.id)
+    companies[1].email_locked = True  # "Spärra tillgång" in use on one customer
+    for (name, status), members in zip(PROJECTS, (companies[0:3], companies[3:5], companies[5:6])):
+        project = Project(name=name, status=status, owner=sellers[0], start_date=now.date() - timedelta(days=30),
+                          end_date=now.date() + timedelta(days=60) if status != "done" else now.date() - timedelta(days=2))
+        project.participants = [ProjectParticipant(company=c, role="Beställare" if i == 0 else "Partner")
+                                for i, c in enumerate(members)]
+        session.add(project)
+
+
+def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
     """Load the demo register; False when it is already there."""
     if session.scalar(select(Employee).where(Employee.email == DEMO_EMPLOYEES[0][0])):
         return False
@@ -205,6 +268,8 @@ def seed_demo(session: Session, *, rng_seed: int = 2026) -> bool:
             session.add(Contact(first_name=first, last_name=last, title="Mässbesökare",
                                 email=f"{_email_slug(first)}.{index}@example.org", mobile=mobile_number(rng)))
         session.flush()
+
+        _seed_card(session, rng, companies, employees, storage)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

@@ -23,7 +23,12 @@ def set_password(employee: Employee, password: str) -> None:
 def create_employee(session: Session, *, email: str, name: str, role: str, password: str | None) -> Employee:
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
-    email = validation.email(email)
+    try:
+        email = validation.email(email)
+    except validation.InvalidValue as exc:  # a clear message for the CLI, not a traceback
+        raise AccountError(str(exc)) from None
+    if not email:
+        raise AccountError("An e-mail address is required.")
     if session.scalar(select(Employee).where(func.lower(Employee.email) == email.lower())):
         raise AccountError(f"An employee with e-mail {email} already exists.")
     employee = Employee(email=email, name=name, role=role, active=True)

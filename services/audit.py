@@ -80,6 +80,10 @@ def _changes(obj, *, only_changed: bool) -> dict:
     return changes
 
 
+def _label(obj) -> str:
+    return str(obj)[:200]
+
+
 def _action(obj, changes: dict) -> str:
     if "deleted_at" in changes:
         return "restore" if changes["deleted_at"][1] is None else "delete"
@@ -92,6 +96,7 @@ def record(session: Session, entity, action: str, changes: dict | None = None) -
         actor_id=_actor_id(session),
         entity_type=type(entity).__tablename__,
         entity_id=entity.id,
+        entity_label=_label(entity),
         action=action,
         changes=changes,
     )
@@ -134,6 +139,7 @@ def _audit_before_flush(session: Session, flush_context, instances) -> None:
                     actor_id=actor_id,
                     entity_type=type(obj).__tablename__,
                     entity_id=obj.id,
+                    entity_label=_label(obj),
                     action=_action(obj, changes),
                     changes=changes,
                 )
@@ -145,6 +151,7 @@ def _audit_before_flush(session: Session, flush_context, instances) -> None:
                     actor_id=actor_id,
                     entity_type=type(obj).__tablename__,
                     entity_id=obj.id,
+                    entity_label=_label(obj),
                     action="purge",
                     changes={"name": str(obj)},
                 )
@@ -165,6 +172,7 @@ def _audit_after_flush(session: Session, flush_context) -> None:
             "actor_id": actor_id,
             "entity_type": type(obj).__tablename__,
             "entity_id": obj.id,
+            "entity_label": _label(obj),
             "action": "create",
             "changes": {k: v for k, v in _changes(obj, only_changed=False).items() if v not in (None, "", [])},
             "at": utcnow(),

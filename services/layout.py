@@ -15,7 +15,11 @@ from flask_babel import lazy_gettext as _l
 class Item:
     key: str
     label: object
-    permission: str
+    permission: str | tuple[str, ...]  # every one of them is needed
+
+    def permitted(self, employee) -> bool:
+        needed = (self.permission,) if isinstance(self.permission, str) else self.permission
+        return bool(needed) and all(employee.has_permission(p) for p in needed)
 
 
 #: The customer card's tabs (company card), in their default order.
@@ -47,7 +51,7 @@ GROUPS = {"modules": None, "company_tabs": COMPANY_TABS, "contact_tabs": CONTACT
 def arrange(items, *, allowed, hidden=(), order=()) -> list:
     """The allowed, not hidden items, in the saved order; unsaved ones keep their default place after."""
     rank = {key: n for n, key in enumerate(order)}
-    visible = [i for i in items if allowed(i.permission) and i.key not in set(hidden)]
+    visible = [i for i in items if allowed(i) and i.key not in set(hidden)]
     return sorted(visible, key=lambda i: (rank.get(i.key, len(rank)), items.index(i)))
 
 
@@ -66,13 +70,13 @@ def order(employee, group: str) -> list[str]:
 def visible_items(employee, group: str, items=None) -> list:
     """What `employee` sees of `group`, in order (items default to the group's registry)."""
     items = tuple(items if items is not None else GROUPS[group])
-    return arrange(items, allowed=employee.has_permission, hidden=hidden(employee, group), order=order(employee, group))
+    return arrange(items, allowed=lambda i: i.permitted(employee), hidden=hidden(employee, group), order=order(employee, group))
 
 
 def all_items(employee, group: str, items=None) -> list:
     """Every item of the group in the employee's order, hidden and forbidden ones included."""
     items = tuple(items if items is not None else GROUPS[group])
-    return arrange(items, allowed=lambda _p: True, order=order(employee, group))
+    return arrange(items, allowed=lambda _i: True, order=order(employee, group))
 
 
 def save(employee, group: str, *, hidden_keys, order_keys, items=None) -> None:

@@ -84,3 +84,15 @@ def employee_has_permission(employee, permission: str) -> bool:
 
 def role_choices() -> list[tuple[str, str]]:
     return [(key, str(label)) for key, (label, _) in ROLES.items()]
+
+
+def set_overrides(actor, employee, *, grant: set[str], revoke: set[str]) -> None:
+    """An administrator grants or revokes permissions beyond `employee`'s role."""
+    if not actor.has_permission("employee.manage"):
+        raise PermissionError("employee.manage")
+    unknown = (grant | revoke) - set(PERMISSIONS)
+    if unknown:
+        raise KeyError(", ".join(sorted(unknown)))
+    role = ROLES.get(employee.role, (None, frozenset()))[1]
+    employee.extra_permissions = sorted(grant - role - revoke) or None
+    employee.revoked_permissions = sorted(revoke & role) or None

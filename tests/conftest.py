@@ -191,6 +191,7 @@ def make_contact(app):
 def demo(app):
     """The demo register from `flask --app app seed`."""
     from seed.demo import seed_demo
+    from services import storage
 
-    seed_demo(db.session)
+    seed_demo(db.session, storage=storage.from_config(app.config))
     return db.session

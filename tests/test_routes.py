@@ -11,6 +11,8 @@ from services.permissions import ROLES as ROLE_MAP
 
 PUBLIC = "public"
 LOGGED_IN = "logged-in"
+#: Allowed for the employee the URL names (id 1: the admin of the fixtures) and for employee.manage.
+SELF_OR_MANAGE = "self-or-employee.manage"
 
 
 def model_view(area, *, manage_only=False, manage_writes=False, extra=None):
@@ -31,13 +33,33 @@ def model_view(area, *, manage_only=False, manage_writes=False, extra=None):
     return table
 
 
+def card_endpoints(area):
+    """The customer card of a company or contact view (admin_views.card)."""
+    view = f"{area}.view"
+    return {
+        "card": view,
+        "card_tab": view,
+        "card_settings": (f"{area}.edit", "tab.settings"),
+        "add_activity": (view, "activity.edit"),
+        "activity_done": (view, "activity.edit"),
+        "upload_file": (view, "tab.files", "file.upload"),
+        "download_file": (view, "tab.files"),
+        "delete_file": (view, "tab.files", "file.delete"),
+        "email_message": (view, "tab.email"),
+    }
+
+
 COMPANY_EXTRA = {
-    "card": "company.view",
+    **card_endpoints("company"),
     "link_contacts": "company.edit",
     "unlink_contact": "company.edit",
-    "card_settings": "company.edit",
+    "email_lock": ("company.view", "tab.email", "email.lock"),
 }
-CONTACT_EXTRA = {"card": "contact.view", "search_json": "contact.view", "make_private_customer": "contact.edit"}
+CONTACT_EXTRA = {
+    **card_endpoints("contact"),
+    "search_json": "contact.view",
+    "make_private_customer": "contact.edit",
+}
 
 EXPECTED = {
     "static": PUBLIC,
@@ -58,7 +80,11 @@ for endpoint, table in {
     "supplier": model_view("company", extra=COMPANY_EXTRA),
     "contact": model_view("contact", extra=CONTACT_EXTRA),
     "privatecustomer": model_view("contact", extra=CONTACT_EXTRA),
-    "employee": model_view("employee", manage_writes=True),
+    "employee": model_view("employee", manage_writes=True, extra={
+        "card": "employee.view",
+        "save_layout": SELF_OR_MANAGE,
+        "save_permissions": "employee.manage",
+    }),
     "employeegroup": model_view("employee", manage_writes=True),
     "category": model_view("settings", manage_only=True),
     "industry": model_view("settings", manage_only=True),
@@ -66,7 +92,10 @@ for endpoint, table in {
     EXPECTED.update({f"{endpoint}.{name}": permission for name, permission in table.items()})
 
 #: Values for URL parameters when a rule has them.
-URL_ARGS = {"id": 1, "contact_id": 1, "export_type": "csv", "filename": "admin/css/bootstrap4/admin.css"}
+URL_ARGS = {
+    "id": 1, "contact_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1,
+    "tab": "overview", "export_type": "csv", "filename": "admin/css/bootstrap4/admin.css",
+}
 
 
 def _rules(app):
@@ -94,7 +123,8 @@ def test_every_endpoint_is_in_the_route_table(app):
 def test_route_table_names_only_known_permissions():
     from services.permissions import PERMISSIONS
 
-    unknown = {p for p in EXPECTED.values() if p not in (PUBLIC, LOGGED_IN) and p not in PERMISSIONS}
+    named = {p for value in EXPECTED.values() for p in ((value,) if isinstance(value, str) else value)}
+    unknown = {p for p in named if p not in (PUBLIC, LOGGED_IN, SELF_OR_MANAGE) and p not in PERMISSIONS}
     assert not unknown
 
 
@@ -136,7 +166,13 @@ def test_each_role_is_allowed_or_refused_as_the_table_says(login, rules, role, e
             response = actions.client.post(url, data={"csrf_token": token})
         else:
             response = actions.client.get(url)
-        if permission in (PUBLIC, LOGGED_IN) or role_has_permission(role, permission):
+        if permission == SELF_OR_MANAGE:
+            allowed = employees[role].id == URL_ARGS["id"] or role_has_permission(role, "employee.manage")
+        elif isinstance(permission, tuple):
+            allowed = all(role_has_permission(role, p) for p in permission)
+        else:
+            allowed = permission in (PUBLIC, LOGGED_IN) or role_has_permission(role, permission)
+        if allowed:
             assert response.status_code != 403, (role, endpoint)
             assert not response.headers.get("Location", "").startswith("/login"), (role, endpoint)
             assert response.status_code < 500, (role, endpoint, response.status_code)

@@ -1,14 +1,31 @@
-/* Customer card tabs: open the tab named in the URL (#kontakter …), and keep
-   the URL in step when the user changes tab, so reloads and links land right. */
+/* Customer card tabs. A tab's content is fetched the first time it is shown
+   (and its pager links reload only the tab); the URL hash names the open tab
+   (#contacts …) so reloads and links land on it. */
 (function ($) {
   "use strict";
+  function load(pane, url) {
+    return fetch(url, {credentials: "same-origin", headers: {"X-Requested-With": "fetch"}})
+      .then(function (r) { return r.text().then(function (html) { return {ok: r.ok, html: html}; }); })
+      .then(function (res) {
+        pane.innerHTML = res.ok ? res.html : '<div class="alert alert-danger">' + (pane.dataset.error || "") + "</div>";
+        pane.dataset.loaded = "1";
+        document.dispatchEvent(new CustomEvent("card:tab-loaded", {detail: pane.id}));
+      });
+  }
   function show(hash) {
     var link = $('#card-tabs a[href="' + hash + '"]');
     if (link.length) { link.tab("show"); }
   }
-  if (window.location.hash) { show(window.location.hash); }
-  $('#card-tabs a[data-toggle="tab"]').on("shown.bs.tab", function (e) {
+  $('#card-tabs a[data-toggle="tab"]').on("show.bs.tab", function (e) {
+    var pane = document.querySelector(e.target.hash);
+    if (pane && !pane.dataset.loaded && e.target.dataset.src) { load(pane, e.target.dataset.src); }
+  }).on("shown.bs.tab", function (e) {
     history.replaceState(null, "", e.target.hash);
   });
+  $(document).on("click", ".tab-pane a.card-page", function (e) {
+    e.preventDefault();
+    load(this.closest(".tab-pane"), this.href);
+  });
+  if (window.location.hash) { show(window.location.hash); }
   $(window).on("hashchange", function () { show(window.location.hash); });
 })(jQuery);

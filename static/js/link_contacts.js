@@ -1,11 +1,8 @@
 /* "Koppla existerande kontakt till företaget": search contacts as you type,
    tick one or more, then "Lägg till". Ticked contacts stay ticked while the
-   search text changes. */
+   search text changes. Bound by delegation: the Kontakter tab loads lazily. */
 (function () {
   "use strict";
-  var input = document.getElementById("contact-search");
-  var list = document.getElementById("contact-results");
-  if (!input || !list) { return; }
   var chosen = {};
   var timer = null;
 
@@ -36,7 +33,8 @@
     return li;
   }
 
-  function render(results) {
+  function render(input, results) {
+    var list = document.getElementById("contact-results");
     list.innerHTML = "";
     var shown = {};
     Object.keys(chosen).forEach(function (id) { list.appendChild(item(chosen[id])); shown[id] = true; });
@@ -49,20 +47,25 @@
     }
   }
 
-  function search() {
+  function search(input) {
     var q = input.value.trim();
-    if (!q) { render([]); return; }
+    if (!q) { render(input, []); return; }
     fetch(input.dataset.url + "?q=" + encodeURIComponent(q), {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (r) { return r.ok ? r.json() : []; })
-      .then(render)
-      .catch(function () { render([]); });
+      .then(function (results) { render(input, results); })
+      .catch(function () { render(input, []); });
   }
 
-  input.addEventListener("input", function () {
+  document.addEventListener("input", function (e) {
+    if (e.target.id !== "contact-search") { return; }
     clearTimeout(timer);
-    timer = setTimeout(search, 200);
+    timer = setTimeout(function () { search(e.target); }, 200);
   });
-  input.addEventListener("keydown", function (e) {
-    if (e.key === "Enter") { e.preventDefault(); clearTimeout(timer); search(); }
+  document.addEventListener("keydown", function (e) {
+    if (e.target.id === "contact-search" && e.key === "Enter") {
+      e.preventDefault();
+      clearTimeout(timer);
+      search(e.target);
+    }
   });
 })();

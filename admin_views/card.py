@@ -1,0 +1,290 @@
+"""Kundkortet: the customer card of a company or a contact, and its tabs.
+
+The card page renders the header and the first tab the employee sees; every
+other tab is fetched when opened (`card_tab`), one page at a time, so the
+first view costs a fixed number of queries. Which tabs, and in which order,
+comes from services.layout; each tab also needs its `tab.<name>` permission
+on the server.
+"""
+
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_admin import expose
+from flask_admin.form import BaseForm
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from admin_views.base import VersionField, require
+from admin_views.labels import FIELD_LABELS
+from extensions import db
+from models import Activity, Attachment, Company, Project, utcnow
+from services import activities, card, email_lock, files, layout, storage
+
+INVOICE_LANGUAGES = [("sv", _l("Swedish")), ("en", _l("English"))]
+CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
+
+
+class InvoiceSettingsForm(BaseForm):
+    """Inställningar: the invoice defaults of a customer."""
+
+    invoice_language = SelectField(FIELD_LABELS["invoice_language"], choices=INVOICE_LANGUAGES)
+    discount_percent = DecimalField(
+        FIELD_LABELS["discount_percent"], places=2,
+        validators=[InputRequired(_l("Enter a discount (0 if none).")),
+                    NumberRange(0, 100, _l("The discount must be between 0 and 100 %."))],
+    )
+    payment_terms_days = IntegerField(
+        FIELD_LABELS["payment_terms_days"],
+        validators=[InputRequired(_l("Enter the payment terms in days.")),
+                    NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
+    )
+    currency = SelectField(FIELD_LABELS["currency"], choices=CURRENCIES)
+    version = VersionField()
+
+
+class CompanySettingsForm(InvoiceSettingsForm):
+    """A company's Inställningar also hold "Visa som leverantör"."""
+
+    is_supplier = BooleanField(FIELD_LABELS["is_supplier"])
+
+
+class ActivityForm(BaseForm):
+    kind = SelectField(_l("Type"), choices=list(Activity.KINDS.items()))
+    subject = StringField(_l("Subject"), validators=[DataRequired(_l("Write what the activity is about.")), Length(max=200)])
+    due_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    description = TextAreaField(_l("Description"), validators=[Optional()])
+
+
+class CustomerCardMixin:
+    """The card endpoints shared by the company and the contact views."""
+
+    card_tabs: tuple = ()
+    card_header_template = ""
+    settings_form_class = InvoiceSettingsForm
+
+    # --- the page and its tabs ---------------------------------------------------
+
+    def visible_tabs(self):
+        return layout.visible_items(current_user, self.tab_group)
+
+    @property
+    def tab_group(self) -> str:
+        return "company_tabs" if self.model is Company else "contact_tabs"
+
+    @property
+    def owner_key(self) -> str:
+        return "company_id" if self.model is Company else "contact_id"
+
+    @expose("/card/<int:id>")
+    @require("{area}.view")
+    def card(self, id):
+        customer = self.live_or_404(id)
+        tabs = self.visible_tabs()
+        keys = [t.key for t in tabs]
+        first = request.args.get("tab") if request.args.get("tab") in keys else (keys[0] if keys else None)
+        return self.render(
+            "admin/card/card.html",
+            customer=customer,
+            tabs=tabs,
+            first_tab=first,
+            first_tab_html=self.render_tab(customer, first) if first else "",
+            header_template=self.card_header_template,
+        )
+
+    @expose("/card/<int:id>/tab/<tab>")
+    @require("{area}.view")
+    def card_tab(self, id, tab):
+        self.tab_or_abort(tab)
+        return self.render_tab(self.live_or_404(id), tab)
+
+    def tab_or_abort(self, tab: str):
+        """The tab, if it exists (404) and the employee may open it (403)."""
+        item = next((t for t in self.card_tabs if t.key == tab), None)
+        if item is None:
+            abort(404)
+        if not item.permitted(current_user):
+            abort(403)
+        return item
+
+    def render_tab(self, customer, tab: str, **extra) -> str:
+        item = self.tab_or_abort(tab)
+        page = request.args.get("page", 1, type=int)
+        context = getattr(self, f"tab_{tab}")(customer, page, **extra)
+        return Markup(self.render(f"admin/card/tab_{tab}.html", customer=customer, tab=item, **context))
+
+    # --- tab contents ---------------------------------------------------------------
+
+    def tab_overview(self, customer, page):
+        return {
+            "figures": card.key_figures(db.session, current_user, customer),
+            "upcoming": card.latest(db.session, card.activities(customer, open_only=True)),
+            "events": card.latest(db.session, card.history(customer)),
+        }
+
+    def tab_contacts(self, customer, page):
+        return {"page": card.paginate(db.session, card.contacts(customer), page)}
+
+    def tab_companies(self, customer, page):
+        return {"page": card.paginate(db.session, card.companies(customer), page)}
+
+    def tab_projects(self, customer, page):
+        return {"page": card.paginate(db.session, card.projects(customer), page), "statuses": Project.STATUSES}
+
+    def tab_activities(self, customer, page, form=None):
+        return {
+            "now": utcnow(),
+            "page": card.paginate(db.session, card.activities(customer), page),
+            "form": form or ActivityForm(),
+            "kinds": Activity.KINDS,
+        }
+
+    def tab_email(self, customer, page):
+        return {
+            "page": card.paginate(db.session, card.emails(current_user, customer), page),
+            "locked": getattr(customer, "email_locked", False),
+            "hidden_by_lock": getattr(customer, "email_locked", False) and not email_lock.can_read(current_user, customer),
+        }
+
+    def tab_files(self, customer, page):
+        return {
+            "page": card.paginate(db.session, card.files(customer), page),
+            "allowed": ", ".join(sorted(files.ALLOWED_EXTENSIONS)),
+            "max_mb": self.max_upload_bytes() // (1024 * 1024),
+        }
+
+    def tab_settings(self, customer, page, form=None):
+        return {"form": form or self.settings_form_class(obj=customer)}
+
+    def tab_history(self, customer, page):
+        return {"page": card.paginate(db.session, card.history(customer), page)}
+
+    # --- actions from the card ---------------------------------------------------------
+
+    def back_to(self, customer, tab: str):
+        return redirect(url_for(".card", id=customer.id) + f"#{tab}")
+
+    @expose("/card/<int:id>/settings", methods=("POST",))
+    @require("{area}.edit", "tab.settings")
+    def card_settings(self, id):
+        """Save the Inställningar tab (for a company also "Visa som leverantör")."""
+        customer = self.live_or_404(id)
+        form = self.settings_form_class(request.form)
+        if not form.validate():
+            flash(_("The settings were not saved: correct the marked fields."), "error")
+            return self.card_with_tab(customer, "settings", form=form)
+        if str(form.version.data) != str(customer.version):
+            flash(self.stale_message(), "error")
+            return self.card_with_tab(customer, "settings", form=form)
+        form.populate_obj(customer)
+        db.session.commit()
+        flash(_("The settings were saved."), "success")
+        return self.back_to(customer, "settings")
+
+    def card_with_tab(self, customer, tab: str, **extra):
+        """The card opened on `tab`, showing a form with the user's input and its errors."""
+        tabs = self.visible_tabs()
+        return self.render(
+            "admin/card/card.html",
+            customer=customer,
+            tabs=tabs,
+            first_tab=tab,
+            first_tab_html=self.render_tab(customer, tab, **extra),
+            header_template=self.card_header_template,
+        )
+
+    @expose("/card/<int:id>/activities", methods=("POST",))
+    @require("{area}.view", "activity.edit")
+    def add_activity(self, id):
+        customer = self.live_or_404(id)
+        form = ActivityForm(request.form)
+        if not form.validate():
+            flash(_("The activity was not saved: correct the marked fields."), "error")
+            return self.card_with_tab(customer, "activities", form=form)
+        activities.create(
+            db.session, current_user, kind=form.kind.data, subject=form.subject.data,
+            due_at=form.due_at.data, description=form.description.data or None,
+            **{self.owner_key: customer.id},
+        )
+        db.session.commit()
+        flash(_("The activity was saved."), "success")
+        return self.back_to(customer, "activities")
+
+    @expose("/card/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
+    @require("{area}.view", "activity.edit")
+    def activity_done(self, id, activity_id):
+        customer = self.live_or_404(id)
+        activity = db.session.scalar(
+            db.select(Activity).where(Activity.id == activity_id, getattr(Activity, self.owner_key) == customer.id)
+        ) or abort(404)
+        activities.set_done(activity, request.form.get("done") != "0")
+        db.session.commit()
+        return self.back_to(customer, "activities")
+
+    def max_upload_bytes(self) -> int:
+        return int(current_app.config.get("MAX_UPLOAD_BYTES", files.DEFAULT_MAX_BYTES))
+
+    @expose("/card/<int:id>/files", methods=("POST",))
+    @require("{area}.view", "tab.files", "file.upload")
+    def upload_file(self, id):
+        customer = self.live_or_404(id)
+        upload = request.files.get("file")
+        try:
+            attachment = files.upload(
+                db.session, storage.from_config(current_app.config), actor=current_user,
+                stream=upload.stream if upload else None, filename=upload.filename if upload else None,
+                max_bytes=self.max_upload_bytes(), **{self.owner_key: customer.id},
+            )
+            db.session.commit()
+        except files.RejectedFile as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(_("%(name)s was uploaded.", name=attachment.filename), "success")
+        return self.back_to(customer, "files")
+
+    def _attachment(self, customer, file_id) -> Attachment:
+        return db.session.scalar(
+            db.select(Attachment).where(
+                Attachment.id == file_id,
+                getattr(Attachment, self.owner_key) == customer.id,
+                Attachment.deleted_at.is_(None),
+            )
+        ) or abort(404)
+
+    @expose("/card/<int:id>/files/<int:file_id>")
+    @require("{area}.view", "tab.files")
+    def download_file(self, id, file_id):
+        attachment = self._attachment(self.live_or_404(id), file_id)
+        stream = storage.from_config(current_app.config).open(attachment.storage_key)
+        return send_file(stream, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.filename, max_age=0)
+
+    @expose("/card/<int:id>/files/<int:file_id>/delete", methods=("POST",))
+    @require("{area}.view", "tab.files", "file.delete")
+    def delete_file(self, id, file_id):
+        customer = self.live_or_404(id)
+        attachment = self._attachment(customer, file_id)
+        files.delete(db.session, current_user, attachment)
+        db.session.commit()
+        flash(_("%(name)s was moved to the trash.", name=attachment.filename), "success")
+        return self.back_to(customer, "files")
+
+    @expose("/card/<int:id>/email/<int:message_id>")
+    @require("{area}.view", "tab.email")
+    def email_message(self, id, message_id):
+        customer = self.live_or_404(id)
+        message = email_lock.message_for(db.session, current_user, message_id, **{self.owner_key: customer.id})
+        if message is None:
+            abort(404)
+        return self.render("admin/card/email_message.html", customer=customer, message=message)

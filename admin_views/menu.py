@@ -1,0 +1,49 @@
+"""The main menu as each employee arranged it (Behörigheter – moduler).
+
+Flask-Admin builds one menu for everybody; here each category's entries are
+filtered and ordered per request from the employee's preferences. Hiding is
+only a preference: a hidden module still opens by URL, while a forbidden one
+is refused by the view itself.
+"""
+
+from flask_admin.menu import MenuCategory
+from flask_login import current_user
+
+from services import layout
+
+
+class PersonalMenuCategory(MenuCategory):
+    """A menu category whose entries follow the logged-in employee's order."""
+
+    def get_children(self):
+        children = super().get_children()
+        if not current_user.is_authenticated:
+            return children
+        rank = {key: n for n, key in enumerate(layout.order(current_user, "modules"))}
+        hidden = set(layout.hidden(current_user, "modules"))
+        shown = [c for c in children if module_key(c) not in hidden]
+        return sorted(shown, key=lambda c: (rank.get(module_key(c), len(rank)), children.index(c)))
+
+
+def module_key(menu_item) -> str | None:
+    view = getattr(menu_item, "_view", None)
+    return getattr(view, "endpoint", None)
+
+
+def personalise(admin) -> None:
+    """Make every category of `admin`'s menu follow each employee's arrangement."""
+    for category in admin._menu_categories.values():
+        category.__class__ = PersonalMenuCategory
+
+
+def modules(admin) -> list[layout.Item]:
+    """Every menu module (key = endpoint) with the permissions its list needs."""
+    items = []
+    for category in admin._menu_categories.values():
+        for child in category._children:
+            view = getattr(child, "_view", None)
+            if view is None:
+                continue
+            permissions = view.permission_for("index_view") or view.permission_for("index") or ()
+            items.append(layout.Item(view.endpoint, f"{category.name} – {view.name}", permissions))
+    return items

@@ -1,0 +1,28 @@
+"""Aktiviteter: tasks, meetings, calls and notes on a customer card."""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from models import Activity, Employee, utcnow
+
+
+def create(session: Session, actor: Employee, *, kind: str, subject: str, **fields) -> Activity:
+    """A new activity; the creator is its assignee unless someone else is named."""
+    if kind not in Activity.KINDS:
+        raise ValueError(kind)
+    fields.setdefault("assignee_id", actor.id)
+    activity = Activity(kind=kind, subject=subject.strip(), created_by_id=actor.id, **fields)
+    if kind == "note":  # a note records something done; it is never "open"
+        activity.done, activity.done_at = True, utcnow()
+    session.add(activity)
+    return activity
+
+
+def set_done(activity: Activity, done: bool = True, *, at: datetime | None = None) -> None:
+    activity.done = done
+    activity.done_at = (at or utcnow()) if done else None
+
+
+def is_overdue(activity: Activity, now: datetime | None = None) -> bool:
+    return not activity.done and activity.due_at is not None and activity.due_at < (now or utcnow())
