@@ -117,7 +117,7 @@ class ContactView(CustomerCardMixin, SoftDeleteModelView):
     def get_save_return_url(self, model, is_created=False):
         company = self._company_from_request()
         if company is not None:
-            return url_for("company.card", id=company.id) + "#kontakter"
+            return url_for("company.card", id=company.id) + "#contacts"  # the Kontakter tab
         return url_for("contact.card", id=model.id)
 
     @permitted_action("make_private_customer", _l("Give customer number (make private customer)"), "contact.edit")
