@@ -1,0 +1,263 @@
+"""Administration – Inställningar – CRM – Återställa kunder (/admin/trash/):
+the list, restoring with links, and the confirmed, permissioned purge."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from models import AuditEvent, Company, CompanyContact, Contact
+from services import trash
+from tests.conftest import AuthActions
+
+
+class FreshContextClient:
+    """A test client whose every request runs in its own app context and database
+    session, as in production (the autouse fixture's app context would otherwise
+    be shared by all requests of a test, and `g` with it)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+
+    def open(self, *args, **kwargs):
+        with self.app.app_context():
+            return self.client.open(*args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self.open(*args, method="GET", **kwargs)
+
+    def post(self, *args, **kwargs):
+        return self.open(*args, method="POST", **kwargs)
+
+
+@pytest.fixture
+def as_role(app, employees):
+    """`as_role(role)` → AuthActions logged in as that role (several per test are fine)."""
+
+    def _as(role: str) -> AuthActions:
+        actions = AuthActions(FreshContextClient(app))
+        assert actions.login(employees[role].email).status_code == 302
+        return actions
+
+    return _as
+
+
+def sv(msgid: str, **values) -> str:
+    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
+    from flask import current_app
+    from flask_babel import force_locale, gettext
+
+    with current_app.test_request_context(), force_locale("sv"):
+        translated = gettext(msgid, **values)
+    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
+    return translated
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def flashes(response) -> list[tuple[str, str]]:
+    page = response.get_data(as_text=True)
+    found = re.findall(r'<div class="alert alert-(\w+)[^"]*"[^>]*>(.*?)</div>', page, re.S)
+    return [(category, " ".join(html.unescape(re.sub(r"<button.*?</button>|<[^>]+>", "", body, flags=re.S)).split()))
+            for category, body in found]
+
+
+def fresh(session, model, id):
+    session.expire_all()
+    return session.get(model, id)
+
+
+@pytest.fixture
+def deleted(session, employees, make_company, make_contact):
+    """A company in the trash with two linked contacts, and a private customer in the trash."""
+    company = make_company(name="Papperskorgen AB", org_number="5560360793")
+    vd = make_contact(first_name="Lars", last_name="Holm", companies=[company], role="VD")
+    buyer = make_contact(first_name="Eva", last_name="Ek", companies=[company], role="Inköpschef")
+    private = make_contact(first_name="Privat", last_name="Personsson", customer_number=900)
+    trash.delete(session, employees["seller"], Company, [company.id])
+    trash.delete(session, employees["seller"], Contact, [private.id])
+    session.commit()
+    return {"company": company, "vd": vd, "buyer": buyer, "private": private}
+
+
+# --- the list --------------------------------------------------------------------------------
+
+
+def test_trash_lists_deleted_customers_with_who_and_when(as_role, deleted):
+    page = as_role("admin").client.get("/admin/trash/")
+    assert page.status_code == 200
+    body = text(page)
+    company = deleted["company"]
+    assert "Papperskorgen AB" in body and "Privat Personsson" in body
+    assert str(company.customer_number) in body
+    assert "Test Seller" in body  # deleted by
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", body)  # deleted when, ISO
+    raw = page.get_data(as_text=True)
+    assert f'value="company:{company.id}"' in raw
+    assert f'value="contact:{deleted["private"].id}"' in raw
+    assert "Lars Holm" not in body  # live contacts are not in the trash
+
+
+def test_empty_trash(as_role):
+    assert sv("There are no deleted customers.") in text(as_role("admin").client.get("/admin/trash/"))
+
+
+@pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
+def test_only_those_who_may_restore_see_the_trash(as_role, deleted, role):
+    client = as_role(role)
+    assert client.client.get("/admin/trash/").status_code == 403
+    assert client.post("/admin/trash/restore", {"rowid": f"company:{deleted['company'].id}"}).status_code == 403
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/admin/trash/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+
+
+# --- restore ----------------------------------------------------------------------------------
+
+
+def test_restore_brings_the_company_back_with_its_contacts(as_role, session, deleted, employees):
+    company = deleted["company"]
+    admin = as_role("admin")
+    response = admin.post("/admin/trash/restore", {"rowid": [f"company:{company.id}"]})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/trash/"
+    page = admin.client.get("/admin/trash/")
+    [(category, message)] = flashes(page)
+    assert category == "success" and "1" in message
+    assert "Papperskorgen AB" not in text(page)
+
+    stored = fresh(session, Company, company.id)
+    assert not stored.is_deleted and stored.deleted_by_id is None
+    assert stored.customer_number == company.customer_number
+    card = admin.client.get(f"/admin/company/card/{company.id}?tab=contacts")
+    assert card.status_code == 200
+    body = text(card)
+    assert "Lars Holm" in body and "VD" in body and "Eva Ek" in body and "Inköpschef" in body
+    assert "Papperskorgen AB" in text(admin.client.get("/admin/company/?search=papperskorgen"))
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "restore")).one()
+    assert (event.entity_id, event.actor_id) == (company.id, employees["admin"].id)
+
+
+def test_restore_companies_and_private_customers_together(as_role, session, deleted):
+    response = as_role("admin").post("/admin/trash/restore", {
+        "rowid": [f"company:{deleted['company'].id}", f"contact:{deleted['private'].id}"]})
+    assert response.status_code == 302
+    assert not fresh(session, Company, deleted["company"].id).is_deleted
+    private = fresh(session, Contact, deleted["private"].id)
+    assert not private.is_deleted and private.customer_number == 900
+
+
+def test_restore_without_ticks_warns_and_changes_nothing(as_role, session, deleted):
+    admin = as_role("admin")
+    admin.post("/admin/trash/restore", {"rowid": ["company:abc", "unknown:1", "nonsense"]})
+    [(category, message)] = flashes(admin.client.get("/admin/trash/"))
+    assert (category, message) == ("warning", sv("Tick the customers you want to restore."))
+    assert fresh(session, Company, deleted["company"].id).is_deleted
+
+
+def test_restore_post_without_csrf_is_refused(as_role, session, deleted):
+    response = as_role("admin").client.post("/admin/trash/restore", data={"rowid": f"company:{deleted['company'].id}"})
+    assert response.status_code == 400
+    assert fresh(session, Company, deleted["company"].id).is_deleted
+
+
+# --- purge --------------------------------------------------------------------------------------
+
+
+def test_purge_first_asks_for_confirmation(as_role, session, deleted):
+    company = deleted["company"]
+    response = as_role("admin").post("/admin/trash/purge", {"rowid": [f"company:{company.id}"]})
+    assert response.status_code == 200
+    body = text(response)
+    assert "Papperskorgen AB" in body
+    assert sv("I understand that this cannot be undone.") in body
+    raw = response.get_data(as_text=True)
+    assert 'action="/admin/trash/purge/confirm"' in raw
+    assert f'name="rowid" value="company:{company.id}"' in raw
+    assert fresh(session, Company, company.id) is not None  # nothing deleted yet
+
+
+def test_purge_without_ticks_warns(as_role, deleted):
+    admin = as_role("admin")
+    response = admin.post("/admin/trash/purge", {})
+    assert response.status_code == 302
+    [(category, message)] = flashes(admin.client.get("/admin/trash/"))
+    assert (category, message) == ("warning", sv("Tick the customers you want to delete permanently."))
+
+
+def test_purge_unconfirmed_deletes_nothing(as_role, session, deleted):
+    company = deleted["company"]
+    admin = as_role("admin")
+    response = admin.post("/admin/trash/purge/confirm", {"rowid": [f"company:{company.id}"]})
+    assert response.status_code == 302
+    [(category, message)] = flashes(admin.client.get("/admin/trash/"))
+    assert (category, message) == ("warning", sv("Nothing was deleted: the permanent deletion was not confirmed."))
+    assert fresh(session, Company, company.id) is not None
+
+
+def test_confirmed_purge_deletes_for_good_and_keeps_the_contacts(as_role, session, deleted, employees):
+    company_id, private_id = deleted["company"].id, deleted["private"].id
+    admin = as_role("admin")
+    response = admin.post("/admin/trash/purge/confirm",
+                          {"rowid": [f"company:{company_id}", f"contact:{private_id}"], "confirm": "yes"})
+    assert response.status_code == 302
+    [(category, message)] = flashes(admin.client.get("/admin/trash/"))
+    assert category == "success" and "2" in message
+    session.expire_all()
+    assert session.get(Company, company_id) is None
+    assert session.get(Contact, private_id) is None
+    assert session.scalars(select(CompanyContact).where(CompanyContact.company_id == company_id)).all() == []
+    assert session.get(Contact, deleted["vd"].id) is not None  # the linked contacts stay
+    purges = session.scalars(select(AuditEvent).where(AuditEvent.action == "purge")).all()
+    assert {(e.entity_type, e.actor_id) for e in purges} == {("company", employees["admin"].id),
+                                                            ("contact", employees["admin"].id)}
+    assert sv("There are no deleted customers.") in text(admin.client.get("/admin/trash/"))
+
+
+def test_purge_never_touches_a_live_customer(as_role, session, make_company):
+    live = make_company(name="Levande AB")
+    admin = as_role("admin")
+    response = admin.post("/admin/trash/purge", {"rowid": [f"company:{live.id}"]})
+    assert response.status_code == 302  # nothing in the trash was ticked
+    admin.post("/admin/trash/purge/confirm", {"rowid": [f"company:{live.id}"], "confirm": "yes"})
+    assert fresh(session, Company, live.id) is not None
+
+
+@pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
+def test_purge_needs_the_purge_permission(as_role, session, deleted, role):
+    company = deleted["company"]
+    client = as_role(role)
+    assert client.post("/admin/trash/purge", {"rowid": [f"company:{company.id}"]}).status_code == 403
+    assert client.post("/admin/trash/purge/confirm",
+                       {"rowid": [f"company:{company.id}"], "confirm": "yes"}).status_code == 403
+    assert fresh(session, Company, company.id) is not None
+
+
+def test_purge_post_without_csrf_is_refused(as_role, session, deleted):
+    company = deleted["company"]
+    response = as_role("admin").client.post("/admin/trash/purge/confirm",
+                                            data={"rowid": f"company:{company.id}", "confirm": "yes"})
+    assert response.status_code == 400
+    assert fresh(session, Company, company.id) is not None
+
+
+# --- the whole round trip through the UI ---------------------------------------------------------
+
+
+def test_delete_then_restore_through_the_ui(as_role, session, make_company, make_contact):
+    company = make_company(name="Tur och Retur AB")
+    make_contact(first_name="Nils", last_name="Nilsson", companies=[company], role="Ekonom")
+    seller, admin = as_role("seller"), as_role("admin")
+    seller.post("/admin/company/action/", {"action": "delete", "rowid": [str(company.id)]})
+    assert seller.client.get(f"/admin/company/card/{company.id}").status_code == 404
+    assert "Tur och Retur AB" in text(admin.client.get("/admin/trash/"))
+    admin.post("/admin/trash/restore", {"rowid": [f"company:{company.id}"]})
+    card = seller.client.get(f"/admin/company/card/{company.id}?tab=contacts")
+    assert card.status_code == 200
+    assert "Nils Nilsson" in text(card) and "Ekonom" in text(card)
