@@ -1,0 +1,244 @@
+"""The `flask --app app` commands: `seed` (the demo register) and `create-user`."""
+
+import phonenumbers
+import pytest
+from sqlalchemy import func, select
+from stdnum.se import orgnr, personnummer
+from werkzeug.security import check_password_hash
+
+from extensions import db
+from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, EmployeeGroup, Industry
+from services import numbering, validation
+from tests.conftest import AuthActions
+
+
+class FreshContextClient:
+    """A test client whose every request runs in its own app context (see test_auth)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+
+    def open(self, *args, **kwargs):
+        with self.app.app_context():
+            return self.client.open(*args, **kwargs)
+
+    def get(self, *args, **kwargs):
+        return self.open(*args, method="GET", **kwargs)
+
+    def post(self, *args, **kwargs):
+        return self.open(*args, method="POST", **kwargs)
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def count(model, *where) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def snapshot() -> dict:
+    """Row counts of every table the demo fills, plus the customer-number counter."""
+    models = (Company, Contact, CompanyContact, Employee, EmployeeGroup, Category, Industry, AuditEvent)
+    result = {model.__name__: count(model) for model in models}
+    result["counter"] = numbering.current_value(db.session, numbering.CUSTOMER_SEQUENCE)
+    return result
+
+
+# --- seed ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seeded(runner):
+    result = runner.invoke(args=["seed"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_seed_loads_a_realistic_register(seeded):
+    from seed.demo import COMPANY_NAMES
+
+    assert "Demo data loaded." in seeded.output
+    companies = db.session.scalars(select(Company)).all()
+    assert len(companies) == len(COMPANY_NAMES)
+    live = [c for c in companies if not c.is_deleted]
+    assert 35 <= len(live) <= 45  # about forty customers
+    assert len([c for c in companies if c.is_deleted]) == 2  # "Återställa kunder" has something to show
+    assert 5 <= len([c for c in live if c.is_supplier]) < len(live)
+    assert {c.country for c in companies} >= {"SE", "DE", "NO"}
+    assert all(c.owner_id for c in companies)
+    # Everything has a unique customer number from the one sequence.
+    numbers = [c.customer_number for c in companies]
+    assert len(set(numbers)) == len(numbers)
+
+
+def test_seed_gives_every_company_contacts(seeded):
+    for company in db.session.scalars(select(Company)):
+        assert 1 <= len(company.contact_links) <= 3, company.name
+    linked = count(Contact, Contact.company_links.any())
+    assert linked >= len(db.session.scalars(select(Company)).all())
+
+
+def test_seed_has_private_customers_and_standalone_contacts(seeded):
+    private = db.session.scalars(select(Contact).where(Contact.customer_number.is_not(None))).all()
+    assert len(private) >= 5
+    assert all(p.personal_number for p in private)
+    standalone = count(Contact, ~Contact.company_links.any(), Contact.customer_number.is_(None))
+    assert standalone >= 1
+    company_numbers = set(db.session.scalars(select(Company.customer_number)))
+    assert not company_numbers & {p.customer_number for p in private}  # one shared sequence
+
+
+def test_seed_has_categories_industries_and_groups(seeded):
+    assert count(Category) >= 5
+    assert {c.applies_to for c in db.session.scalars(select(Category))} == {"company", "contact", "both"}
+    assert count(Industry) >= 8
+    assert all(i.sni_code for i in db.session.scalars(select(Industry)))
+    assert count(EmployeeGroup, EmployeeGroup.kind == "sales") >= 1
+    assert count(Company, Company.categories.any()) >= 1
+
+
+def test_seed_has_five_employees_in_different_roles(seeded):
+    from seed.demo import DEMO_PASSWORD
+
+    employees = db.session.scalars(select(Employee)).all()
+    assert len(employees) == 5
+    assert {e.role for e in employees} == {"admin", "seller", "finance", "readonly"}
+    assert all(e.active and check_password_hash(e.password_hash, DEMO_PASSWORD) for e in employees)
+    assert all(e.password_hash.startswith("scrypt:") for e in employees)
+
+
+def test_demo_logins_work(app, seeded):
+    from seed.demo import DEMO_LOGINS
+
+    for email, password, role in DEMO_LOGINS:
+        assert email in seeded.output and password in seeded.output
+        actions = AuthActions(FreshContextClient(app))
+        assert actions.login(email, password).status_code == 302, email
+        expected = 200 if role == "admin" else 403
+        assert actions.client.get("/admin/trash/").status_code == expected, (email, role)
+
+
+def test_all_demo_numbers_are_valid(seeded):
+    phones = []
+    for company in db.session.scalars(select(Company)):
+        if company.country == "SE" and company.org_number:
+            assert orgnr.is_valid(company.org_number), (company.name, company.org_number)
+            assert validation.org_number(company.org_number) == company.org_number
+        phones.append(company.phone)
+        for postcode in (company.postal_postcode, company.visit_postcode, company.invoice_postcode):
+            if postcode and company.country == "SE":
+                assert validation.postcode(postcode) == postcode, (company.name, postcode)
+        if company.email:
+            assert validation.email(company.email) == company.email
+    for contact in db.session.scalars(select(Contact)):
+        phones += [contact.phone, contact.mobile]
+        if contact.personal_number:
+            assert personnummer.is_valid(contact.personal_number), contact.personal_number
+            assert validation.personal_number(contact.personal_number) == contact.personal_number
+        if contact.postal_postcode:
+            assert validation.postcode(contact.postal_postcode) == contact.postal_postcode
+        if contact.email:
+            assert validation.email(contact.email) == contact.email
+    for employee in db.session.scalars(select(Employee)):
+        phones.append(employee.phone)
+    phones = [p for p in phones if p]
+    assert len(phones) > 50
+    for phone in phones:
+        assert phonenumbers.is_valid_number(phonenumbers.parse(phone)), phone
+        assert validation.phone(phone) == phone  # stored in E.164 already
+
+
+def test_demo_creations_are_audited_and_attributed(seeded):
+    admin = db.session.scalars(select(Employee).where(Employee.role == "admin")).one()
+    creates = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "create",
+                                                          AuditEvent.entity_type == "company")).all()
+    assert len(creates) == count(Company)
+    assert {e.actor_id for e in creates} == {admin.id}
+
+
+def test_seed_is_idempotent(runner, seeded):
+    before = snapshot()
+    again = runner.invoke(args=["seed"])
+    assert again.exit_code == 0, again.output
+    assert "Demo data already present." in again.output
+    assert snapshot() == before
+
+
+def test_seed_if_empty_leaves_an_existing_register_alone(runner, employees):
+    before = snapshot()
+    result = runner.invoke(args=["seed", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    assert snapshot() == before
+
+
+# --- create-user -----------------------------------------------------------------------------
+
+
+NEW_PASSWORD = "Cli-losenord-2026"
+
+
+def test_create_user_makes_a_working_login(app, runner, monkeypatch):
+    monkeypatch.setenv("CRM_NEW_USER_PASSWORD", NEW_PASSWORD)
+    result = runner.invoke(args=["create-user", "--email", "Ny.Chef@Example.se", "--name", "Ny Chef", "--role", "admin"])
+    assert result.exit_code == 0, result.output
+    employee = db.session.scalars(select(Employee)).one()
+    assert (employee.name, employee.role, employee.active) == ("Ny Chef", "admin", True)
+    assert employee.email.lower() == "ny.chef@example.se"
+    assert employee.password_hash.startswith("scrypt:") and NEW_PASSWORD not in employee.password_hash
+    assert employee.email in result.output
+
+    actions = AuthActions(FreshContextClient(app))
+    assert actions.login("ny.chef@example.se", NEW_PASSWORD).status_code == 302
+    assert actions.client.get("/admin/employee/new/").status_code == 200
+
+
+def test_create_user_refuses_a_duplicate_email(runner, monkeypatch, employees):
+    monkeypatch.setenv("CRM_NEW_USER_PASSWORD", NEW_PASSWORD)
+    result = runner.invoke(args=["create-user", "--email", "SELLER@example.se", "--name", "Dubblett", "--role", "seller"])
+    assert result.exit_code != 0
+    assert "already exists" in result.output
+    assert "Traceback" not in result.output
+    assert count(Employee) == 4
+    assert count(Employee, Employee.name == "Dubblett") == 0
+
+
+def test_create_user_refuses_an_unknown_role(runner, monkeypatch):
+    monkeypatch.setenv("CRM_NEW_USER_PASSWORD", NEW_PASSWORD)
+    result = runner.invoke(args=["create-user", "--email", "a@example.se", "--name", "A", "--role", "superuser"])
+    assert result.exit_code != 0
+    assert "superuser" in result.output
+    for role in ("admin", "finance", "readonly", "seller"):
+        assert role in result.output  # the message lists the valid roles
+    assert count(Employee) == 0
+
+
+def test_create_user_refuses_a_short_password(runner, monkeypatch):
+    monkeypatch.setenv("CRM_NEW_USER_PASSWORD", "kort")
+    result = runner.invoke(args=["create-user", "--email", "a@example.se", "--name", "A", "--role", "seller"])
+    assert result.exit_code != 0
+    assert "at least 10 characters" in result.output
+    assert count(Employee) == 0
+
+
+def test_create_user_refuses_an_invalid_email_with_a_message(runner, monkeypatch):
+    monkeypatch.setenv("CRM_NEW_USER_PASSWORD", NEW_PASSWORD)
+    result = runner.invoke(args=["create-user", "--email", "inte-en-adress", "--name", "A", "--role", "seller"])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # a message, not a crash
+    assert "Error:" in result.output
+    assert count(Employee) == 0
+
+
+def test_create_user_prompts_for_the_password_without_the_variable(runner, monkeypatch):
+    monkeypatch.delenv("CRM_NEW_USER_PASSWORD", raising=False)
+    result = runner.invoke(
+        args=["create-user", "--email", "prompt@example.se", "--name", "Prompt", "--role", "readonly"],
+        input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    employee = db.session.scalars(select(Employee)).one()
+    assert check_password_hash(employee.password_hash, NEW_PASSWORD)

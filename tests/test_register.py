@@ -1,0 +1,142 @@
+"""services.register: duplicate organisationsnummer, linking and unlinking contacts."""
+
+from sqlalchemy import select
+
+from models import AuditEvent, CompanyContact, Contact
+from services import register, trash
+
+
+def link_rows(session, company) -> dict[int, str | None]:
+    return dict(session.execute(
+        select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company.id)
+    ).all())
+
+
+# --- duplicate organisationsnummer ------------------------------------------------------
+
+
+def test_no_duplicate_for_a_new_or_empty_org_number(session, make_company):
+    make_company(org_number="5560360793")
+    assert register.company_with_org_number(session, "5567037485") is None
+    assert register.company_with_org_number(session, None) is None
+    assert register.company_with_org_number(session, "") is None
+
+
+def test_live_company_with_the_org_number_is_found(session, make_company):
+    existing = make_company(org_number="5560360793")
+    assert register.company_with_org_number(session, "5560360793") == existing
+
+
+def test_company_in_the_trash_is_found_too(session, employees, make_company):
+    existing = make_company(org_number="5560360793")
+    trash.delete(session, employees["admin"], type(existing), [existing.id])
+    session.commit()
+    found = register.company_with_org_number(session, "5560360793")
+    assert found == existing and found.is_deleted
+
+
+def test_the_live_company_is_preferred_over_one_in_the_trash(session, employees, make_company):
+    deleted = make_company(name="Raderad AB", org_number="5560360793")
+    trash.delete(session, employees["admin"], type(deleted), [deleted.id])
+    session.commit()
+    live = make_company(name="Levande AB", org_number="5560360793")
+    assert register.company_with_org_number(session, "5560360793") == live
+
+
+def test_the_company_being_edited_is_not_its_own_duplicate(session, make_company):
+    company = make_company(org_number="5560360793")
+    assert register.company_with_org_number(session, "5560360793", exclude_id=company.id) is None
+    other = make_company(org_number="5560360793")
+    assert register.company_with_org_number(session, "5560360793", exclude_id=company.id) == other
+
+
+# --- link_contacts ------------------------------------------------------------------------
+
+
+def test_link_several_contacts_with_a_role(session, make_company, make_contact):
+    company = make_company()
+    a, b, c = make_contact(), make_contact(), make_contact()
+    added = register.link_contacts(session, company, [a, b, c], role="Styrelseledamot")
+    session.commit()
+    assert added == [a, b, c]
+    assert link_rows(session, company) == {a.id: "Styrelseledamot", b.id: "Styrelseledamot", c.id: "Styrelseledamot"}
+    session.expire_all()
+    assert {x.id for x in company.contacts} == {a.id, b.id, c.id}
+    assert [co.id for co in session.get(Contact, a.id).companies] == [company.id]
+
+
+def test_link_contacts_is_idempotent_and_keeps_the_first_role(session, make_company, make_contact):
+    company = make_company()
+    a, b = make_contact(), make_contact()
+    register.link_contacts(session, company, [a], role="VD")
+    session.commit()
+    added = register.link_contacts(session, company, [a, b, a], role="Ekonom")
+    session.commit()
+    assert added == [b]
+    assert link_rows(session, company) == {a.id: "VD", b.id: "Ekonom"}
+    assert register.link_contacts(session, company, [a, b]) == []
+    session.commit()
+    links = session.scalars(select(AuditEvent).where(AuditEvent.action == "link")).all()
+    assert len(links) == 2  # one event per new link, none for the repeats
+
+
+def test_link_without_role(session, make_company, make_contact):
+    company = make_company()
+    a = make_contact()
+    register.link_contacts(session, company, [a])
+    session.commit()
+    assert link_rows(session, company) == {a.id: None}
+
+
+def test_link_skips_contacts_in_the_trash(session, employees, make_company, make_contact):
+    company = make_company()
+    live, deleted = make_contact(), make_contact()
+    trash.delete(session, employees["admin"], Contact, [deleted.id])
+    session.commit()
+    assert register.link_contacts(session, company, [deleted, live]) == [live]
+    session.commit()
+    assert link_rows(session, company) == {live.id: None}
+
+
+def test_a_contact_can_belong_to_several_companies(session, make_company, make_contact):
+    first, second = make_company(name="Första AB"), make_company(name="Andra AB")
+    person = make_contact()
+    register.link_contacts(session, first, [person], role="VD")
+    register.link_contacts(session, second, [person], role="Styrelseordförande")
+    session.commit()
+    session.expire_all()
+    assert sorted(c.name for c in session.get(Contact, person.id).companies) == ["Andra AB", "Första AB"]
+
+
+# --- unlink -------------------------------------------------------------------------------
+
+
+def test_unlink_removes_only_the_link(session, make_company, make_contact):
+    company = make_company()
+    other = make_company()
+    person = make_contact(companies=[company, other], role="VD")
+    assert register.unlink_contact(session, company, person) is True
+    session.commit()
+    assert link_rows(session, company) == {}
+    assert link_rows(session, other) == {person.id: "VD"}
+    assert session.get(Contact, person.id) is not None
+    assert not session.get(Contact, person.id).is_deleted
+
+
+def test_unlink_of_a_contact_that_is_not_linked_does_nothing(session, make_company, make_contact):
+    company = make_company()
+    person = make_contact()
+    assert register.unlink_contact(session, company, person) is False
+    session.commit()
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "unlink")).all() == []
+
+
+def test_relink_after_unlink(session, make_company, make_contact):
+    company = make_company()
+    person = make_contact(companies=[company], role="VD")
+    register.unlink_contact(session, company, person)
+    session.commit()
+    session.expire_all()
+    assert register.link_contacts(session, company, [person], role="Konsult") == [person]
+    session.commit()
+    assert link_rows(session, company) == {person.id: "Konsult"}

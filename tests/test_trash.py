@@ -1,0 +1,209 @@
+"""services.trash: delete to the trash, restore with links intact, purge only
+from the trash, and who may do which (NotPermitted)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from models import AuditEvent, Company, CompanyContact, Contact, utcnow
+from services import search, trash
+from services.trash import NotPermitted
+
+
+def links(session, company_id) -> set[tuple[int, str | None]]:
+    return set(session.execute(
+        select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company_id)
+    ).all())
+
+
+@pytest.fixture
+def company_with_contacts(make_company, make_contact):
+    company = make_company(name="Norrlands Bygg AB", org_number="5560360793")
+    vd = make_contact(companies=[company], role="VD", first_name="Lars", last_name="Holm")
+    buyer = make_contact(companies=[company], role="Inköpschef", first_name="Eva", last_name="Ek")
+    return company, vd, buyer
+
+
+# --- delete --------------------------------------------------------------------------
+
+
+def test_delete_moves_to_the_trash_and_records_who_and_when(session, employees, company_with_contacts):
+    company, vd, buyer = company_with_contacts
+    seller = employees["seller"]
+    before = utcnow()
+    assert trash.delete(session, seller, Company, [company.id]) == 1
+    session.commit()
+    session.expire_all()
+    stored = session.get(Company, company.id)
+    assert stored is not None  # still in the database
+    assert stored.is_deleted
+    assert before - timedelta(seconds=1) <= stored.deleted_at <= utcnow() + timedelta(seconds=1)
+    assert stored.deleted_by_id == seller.id
+    assert stored.deleted_by.name == seller.name
+
+
+def test_delete_keeps_the_contact_links_and_the_contacts(session, employees, company_with_contacts):
+    company, vd, buyer = company_with_contacts
+    trash.delete(session, employees["admin"], Company, [company.id])
+    session.commit()
+    assert links(session, company.id) == {(vd.id, "VD"), (buyer.id, "Inköpschef")}
+    assert not session.get(Contact, vd.id).is_deleted
+    # The deleted company no longer shows among the contact's companies.
+    assert session.get(Contact, vd.id).companies == []
+
+
+def test_deleted_rows_leave_lists_and_search(session, employees, make_company):
+    keep = make_company(name="Kvar AB")
+    gone = make_company(name="Borta AB")
+    trash.delete(session, employees["seller"], Company, [gone.id])
+    session.commit()
+    assert [c.id for c in search.search(session, Company, "AB")] == [keep.id]
+    assert [c.id for c in trash.deleted(session, Company)] == [gone.id]
+
+
+def test_delete_accepts_string_ids_and_ignores_rows_already_in_the_trash(session, employees, make_company):
+    a, b = make_company(), make_company()
+    admin = employees["admin"]
+    assert trash.delete(session, admin, Company, [str(a.id)]) == 1
+    session.commit()
+    first_deleted_at = session.get(Company, a.id).deleted_at
+    assert trash.delete(session, admin, Company, [a.id, b.id]) == 1
+    session.commit()
+    assert session.get(Company, a.id).deleted_at == first_deleted_at
+
+
+def test_delete_contact(session, employees, make_company, make_contact):
+    company = make_company()
+    contact = make_contact(companies=[company])
+    assert trash.delete(session, employees["seller"], Contact, [contact.id]) == 1
+    session.commit()
+    assert session.get(Contact, contact.id).is_deleted
+    assert links(session, company.id) == {(contact.id, None)}
+    assert session.get(Company, company.id).contacts == []
+
+
+# --- restore ----------------------------------------------------------------------------
+
+
+def test_restore_brings_back_the_company_with_its_contact_links(session, employees, company_with_contacts):
+    company, vd, buyer = company_with_contacts
+    admin = employees["admin"]
+    trash.delete(session, employees["seller"], Company, [company.id])
+    session.commit()
+    assert trash.restore(session, admin, Company, [company.id]) == 1
+    session.commit()
+    session.expire_all()
+    restored = session.get(Company, company.id)
+    assert not restored.is_deleted
+    assert restored.deleted_by_id is None
+    assert restored.customer_number == company.customer_number
+    assert restored.org_number == "5560360793"
+    assert sorted(c.name for c in restored.contacts) == ["Eva Ek", "Lars Holm"]
+    assert links(session, company.id) == {(vd.id, "VD"), (buyer.id, "Inköpschef")}
+    assert trash.deleted(session, Company) == []
+
+
+def test_restore_ignores_live_rows(session, employees, make_company):
+    live = make_company()
+    assert trash.restore(session, employees["admin"], Company, [live.id]) == 0
+
+
+def test_restore_a_private_customer(session, employees, make_contact):
+    person = make_contact(customer_number=777)
+    admin = employees["admin"]
+    trash.delete(session, admin, Contact, [person.id])
+    session.commit()
+    assert trash.restore(session, admin, Contact, [person.id]) == 1
+    session.commit()
+    assert not session.get(Contact, person.id).is_deleted
+    assert session.get(Contact, person.id).customer_number == 777
+
+
+def test_trash_lists_the_most_recently_deleted_first(session, employees, make_company):
+    admin = employees["admin"]
+    old, new = make_company(name="Gammal AB"), make_company(name="Ny AB")
+    trash.delete(session, admin, Company, [old.id])
+    session.get(Company, old.id).deleted_at = datetime(2026, 1, 1)
+    trash.delete(session, admin, Company, [new.id])
+    session.commit()
+    assert [c.name for c in trash.deleted(session, Company)] == ["Ny AB", "Gammal AB"]
+
+
+# --- purge ------------------------------------------------------------------------------
+
+
+def test_purge_destroys_only_what_is_in_the_trash(session, employees, company_with_contacts, make_company):
+    company, vd, buyer = company_with_contacts
+    live = make_company(name="Levande AB")
+    admin = employees["admin"]
+    assert trash.purge(session, admin, Company, [company.id, live.id]) == 0  # nothing in the trash yet
+    session.commit()
+    assert session.get(Company, company.id) is not None
+
+    trash.delete(session, admin, Company, [company.id])
+    session.commit()
+    assert trash.purge(session, admin, Company, [company.id, live.id]) == 1
+    session.commit()
+    session.expire_all()
+    assert session.get(Company, company.id) is None
+    assert session.get(Company, live.id) is not None
+    # The links go with the company; the contacts themselves stay.
+    assert links(session, company.id) == set()
+    assert session.get(Contact, vd.id) is not None and session.get(Contact, buyer.id) is not None
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "purge")) == 1
+
+
+def test_purge_contact_keeps_its_companies(session, employees, make_company, make_contact):
+    company = make_company()
+    contact = make_contact(companies=[company])
+    admin = employees["admin"]
+    trash.delete(session, admin, Contact, [contact.id])
+    trash.purge(session, admin, Contact, [contact.id])
+    session.commit()
+    assert session.get(Contact, contact.id) is None
+    assert session.get(Company, company.id) is not None
+    assert links(session, company.id) == set()
+
+
+# --- permissions -------------------------------------------------------------------------
+
+#: operation → roles allowed to do it (companies and contacts alike, except delete).
+ALLOWED = {
+    ("delete", Company): {"admin", "seller"},
+    ("delete", Contact): {"admin", "seller"},
+    ("restore", Company): {"admin"},
+    ("restore", Contact): {"admin"},
+    ("purge", Company): {"admin"},
+    ("purge", Contact): {"admin"},
+}
+
+
+@pytest.mark.parametrize("role", ["admin", "seller", "finance", "readonly"])
+@pytest.mark.parametrize("operation, model", list(ALLOWED), ids=lambda v: getattr(v, "__name__", v))
+def test_who_may_delete_restore_and_purge(session, employees, make_company, make_contact, role, operation, model):
+    row = make_company() if model is Company else make_contact()
+    if operation != "delete":
+        trash.delete(session, employees["admin"], model, [row.id])
+        session.commit()
+    state_before = session.get(model, row.id).deleted_at
+    fn = getattr(trash, operation)
+    if role in ALLOWED[(operation, model)]:
+        assert fn(session, employees[role], model, [row.id]) == 1
+        session.commit()
+    else:
+        with pytest.raises(NotPermitted):
+            fn(session, employees[role], model, [row.id])
+        session.rollback()
+        session.expire_all()
+        stored = session.get(model, row.id)
+        assert stored is not None and stored.deleted_at == state_before  # nothing changed
+
+
+def test_an_inactive_administrator_may_do_nothing(session, employees, make_company):
+    admin = employees["admin"]
+    company = make_company()
+    admin.active = False
+    session.commit()
+    with pytest.raises(NotPermitted):
+        trash.delete(session, admin, Company, [company.id])
