@@ -42,7 +42,7 @@ class InvoiceSettingsForm(BaseForm):
     discount_percent = DecimalField(
         FIELD_LABELS["discount_percent"], places=2,
         validators=[InputRequired(_l("Enter a discount (0 if none).")),
-                    NumberRange(0, 100, _l("The discount must be between 0 and 100 %."))],
+                    NumberRange(0, 100, _l("The discount must be between 0 and 100 percent."))],
     )
     payment_terms_days = IntegerField(
         FIELD_LABELS["payment_terms_days"],

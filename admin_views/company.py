@@ -180,6 +180,7 @@ class CompanyView(CustomerCardMixin, SoftDeleteModelView):
         "vat_number": {"validators": [normalised(validation.vat_number)]},
         "phone": {"validators": [normalised(validation.phone, "country")]},
         "email": {"validators": [normalised(validation.email)]},
+        "website": {"validators": [normalised(validation.website)]},
         "postal_postcode": {"validators": [normalised(validation.postcode, "country")]},
         "visit_postcode": {"validators": [normalised(validation.postcode, "country")]},
         "invoice_postcode": {"validators": [normalised(validation.postcode, "country")]},

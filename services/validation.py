@@ -106,3 +106,17 @@ def postcode(value: str | None, country: str = "SE") -> str | None:
     if not re.fullmatch(r"[1-9]\d{4}", digits):
         raise InvalidValue(_("A Swedish postcode has five digits, NNN NN."))
     return f"{digits[:3]} {digits[3:]}"
+
+
+def website(value: str | None) -> str | None:
+    """A web address, stored with its scheme (www.example.se → https://www.example.se)."""
+    if _blank(value):
+        return None
+    text = str(value).strip()
+    if "://" not in text:
+        text = f"https://{text}"
+    scheme, _sep, rest = text.partition("://")
+    host = rest.split("/", 1)[0]
+    if scheme.lower() not in ("http", "https") or "." not in host or not re.fullmatch(r"[\w.\-:@]+", host):
+        raise InvalidValue(_("This is not a web address (for example www.example.se)."))
+    return f"{scheme.lower()}://{rest}"

@@ -10,6 +10,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
@@ -35,6 +37,22 @@ def database_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
 
 
+class IsolatedLoginClient(FlaskClient):
+    """Test client whose requests each load their own logged-in user.
+
+    Tests run inside one pushed app context (for db.session), which Flask
+    reuses for the requests they make; Flask-Login caches the user and
+    Flask-WTF the CSRF token in `g` of that context: without this, a second
+    client would act as the first.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("_login_user", None)
+            g.pop("csrf_token", None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     """One app and one migrated schema for the whole run (migrations are tested too)."""
@@ -52,6 +70,7 @@ def app(database_url, tmp_path_factory):
             "SERVER_NAME": "localhost",
         }
     )
+    application.test_client_class = IsolatedLoginClient
     with application.app_context():
         if database_url.startswith("postgresql"):
             _reset_postgres(db.engine)
