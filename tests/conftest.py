@@ -10,7 +10,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -37,20 +36,15 @@ def database_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
 
 
-class IsolatedLoginClient(FlaskClient):
-    """Test client whose requests each load their own logged-in user.
-
-    Tests run inside one pushed app context (for db.session), which Flask
-    reuses for the requests they make; Flask-Login caches the user and
-    Flask-WTF the CSRF token in `g` of that context: without this, a second
-    client would act as the first.
-    """
+class FreshContextClient(FlaskClient):
+    """Test client whose every request runs in its own app context and database
+    session, as in production. (Tests keep one app context pushed for
+    db.session; without this Flask would reuse it, and `g` with Flask-Login's
+    user and Flask-WTF's token, for every request of the test.)"""
 
     def open(self, *args, **kwargs):
-        if has_app_context():
-            g.pop("_login_user", None)
-            g.pop("csrf_token", None)
-        return super().open(*args, **kwargs)
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +64,7 @@ def app(database_url, tmp_path_factory):
             "SERVER_NAME": "localhost",
         }
     )
-    application.test_client_class = IsolatedLoginClient
+    application.test_client_class = FreshContextClient
     with application.app_context():
         if database_url.startswith("postgresql"):
             _reset_postgres(db.engine)
@@ -102,15 +96,25 @@ def session(app):
 # --- people and logins --------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def password_hash(app) -> str:
+    """PASSWORD hashed once (scrypt is slow on purpose; the tests need it once)."""
+    employee = Employee()
+    accounts.set_password(employee, PASSWORD)
+    return employee.password_hash
+
+
 @pytest.fixture
-def employees(app) -> dict[str, Employee]:
-    """One active employee per role, keyed by role."""
+def employees(app, password_hash) -> dict[str, Employee]:
+    """One active employee per role, keyed by role, with password PASSWORD."""
     people = {
         role: accounts.create_employee(
-            db.session, email=f"{role}@example.se", name=f"Test {role.title()}", role=role, password=PASSWORD
+            db.session, email=f"{role}@example.se", name=f"Test {role.title()}", role=role, password=None
         )
         for role in ROLES
     }
+    for person in people.values():
+        person.password_hash = password_hash
     db.session.commit()
     return people
 
