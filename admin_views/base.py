@@ -299,7 +299,8 @@ class SecureModelView(PermissionMixin, ModelView):
                 form[name].data = display(form[name].data)
 
     def update_model(self, form, model):
-        if "version" in form and str(form.version.data or "") != str(model.version):
+        # The version as posted: a missing one must not fall back to the record's own.
+        if "version" in form and request.form.get("version", "") != str(model.version):
             flash(self.stale_message(), "error")
             return False
         return super().update_model(form, model)

@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from models import Company, EmailMessage, Employee
+from services.audit import acting_as
 
 
 class NotPermitted(PermissionError):
@@ -24,7 +25,9 @@ def can_read(employee: Employee, company: Company | None) -> bool:
 def set_locked(session: Session, actor: Employee, company: Company, locked: bool) -> None:
     if not actor.has_permission("email.lock"):
         raise NotPermitted()
-    company.email_locked = locked
+    with acting_as(session, actor.id):
+        company.email_locked = locked
+        session.flush()
 
 
 def readable_messages(employee: Employee):

@@ -1,7 +1,7 @@
 """Swedish display formats: dates, amounts, phone numbers, organisationsnummer."""
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import phonenumbers
 from babel.numbers import format_decimal
@@ -34,7 +34,8 @@ def money(amount: Decimal | float | int | None, currency: str = "SEK") -> str:
     """`1 234,50 kr` (with non-breaking spaces, as Swedish typography wants)."""
     if amount is None:
         return ""
-    text = format_decimal(Decimal(amount), format="#,##0.00", locale="sv_SE")
+    rounded = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # öre, half up
+    text = format_decimal(rounded, format="#,##0.00", locale="sv_SE")
     suffix = "kr" if currency == "SEK" else currency
     return f"{text}\u00a0{suffix}"
 

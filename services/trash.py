@@ -1,13 +1,14 @@
 """Deleting customers to the trash, restoring them, and purging them for good.
 
 Who may do what is decided here, so every caller (list view, trash page,
-CLI) enforces the same rule.
+CLI) enforces the same rule; the audit events name the acting employee.
 """
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, Employee, utcnow
+from services.audit import acting_as
 
 #: The permission each operation needs, per kind of customer.
 _PERMISSION = {
@@ -40,9 +41,11 @@ def delete(session: Session, actor: Employee, model, ids) -> int:
     _check(actor, "delete", model)
     rows = _rows(session, model, ids, deleted=False)
     now = utcnow()
-    for row in rows:
-        row.deleted_at = now
-        row.deleted_by_id = actor.id
+    with acting_as(session, actor.id):
+        for row in rows:
+            row.deleted_at = now
+            row.deleted_by_id = actor.id
+        session.flush()
     return len(rows)
 
 
@@ -50,9 +53,11 @@ def restore(session: Session, actor: Employee, model, ids) -> int:
     """Bring customers back from the trash ("Återställa kunder")."""
     _check(actor, "restore", model)
     rows = _rows(session, model, ids, deleted=True)
-    for row in rows:
-        row.deleted_at = None
-        row.deleted_by_id = None
+    with acting_as(session, actor.id):
+        for row in rows:
+            row.deleted_at = None
+            row.deleted_by_id = None
+        session.flush()
     return len(rows)
 
 
@@ -60,8 +65,10 @@ def purge(session: Session, actor: Employee, model, ids) -> int:
     """Destroy customers that are already in the trash; never a live one."""
     _check(actor, "purge", model)
     rows = _rows(session, model, ids, deleted=True)
-    for row in rows:
-        session.delete(row)
+    with acting_as(session, actor.id):
+        for row in rows:
+            session.delete(row)
+        session.flush()
     return len(rows)
 
 

@@ -63,7 +63,9 @@ def personal_number(value: str | None) -> str | None:
 def vat_number(value: str | None) -> str | None:
     if _blank(value):
         return None
-    text = re.sub(r"\s", "", str(value)).upper()
+    text = re.sub(r"[\s-]", "", str(value)).upper()
+    if re.fullmatch(r"\d{12}", text):  # a Swedish VAT number typed without its SE
+        text = "SE" + text
     if text.startswith("SE"):
         try:
             return "SE" + vat.validate(text)  # stdnum drops the country prefix
