@@ -185,6 +185,8 @@ class CompanyView(CustomerCardMixin, SoftDeleteModelView):
         "visit_postcode": {"validators": [normalised(validation.postcode, "country")]},
         "invoice_postcode": {"validators": [normalised(validation.postcode, "country")]},
         "categories": {"query_factory": lambda: Category.query.filter(Category.applies_to != "contact").order_by(Category.name)},
+        # WTForms 3.3 shows an empty option label as its value, "__None"; a space keeps "no industry" blank.
+        "industry": {"blank_text": " "},
     }
     form_widget_args = {"note": {"rows": 4}}
     form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}

@@ -14,15 +14,15 @@ browser context.
 
 Without Playwright or Chromium the tests are skipped with the reason, unless
 CRM_REQUIRE_BROWSER=1 (CI), where that is a failure. A failed test leaves a
-screenshot and the page HTML under CRM_TEST_ARTIFACTS (default
-test-artifacts/ in the repository) and prints where.
+screenshot and the HTML of each of its pages, and the tail of the server log,
+under CRM_TEST_ARTIFACTS (default test-artifacts/ in the repository), and
+prints where.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,8 +30,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from browser_env import DEMO_PASSWORD, DEMO_USERS, DESKTOP
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
@@ -45,19 +47,7 @@ CHROMIUM_ARGS = [
 ]
 REQUIRE_BROWSER = os.environ.get("CRM_REQUIRE_BROWSER") == "1"
 ARTIFACTS = Path(os.environ.get("CRM_TEST_ARTIFACTS") or REPO / "test-artifacts")
-DESKTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 375, "height": 667}
 SERVER_START_TIMEOUT = 60
-
-DEMO_PASSWORD = "Demo-losen-2026"
-#: Role key → (login e-mail, name shown in the UI) of the demo employees.
-DEMO_USERS = {
-    "admin": ("anna.lindqvist@example.se", "Anna Lindqvist"),
-    "seller": ("erik.johansson@example.se", "Erik Johansson"),
-    "seller2": ("maria.svensson@example.se", "Maria Svensson"),
-    "finance": ("karin.nilsson@example.se", "Karin Nilsson"),
-    "readonly": ("olof.berg@example.se", "Olof Berg"),
-}
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -251,10 +241,15 @@ class Pages:
 
     @staticmethod
     def login_through_form(page, email: str, password: str = DEMO_PASSWORD) -> None:
+        """Type e-mail and password into the login page and press "Logga in"."""
         page.goto("/login")
-        page.locator("input[name=email]").fill(email)
-        page.locator("input[name=password]").fill(password)
-        page.locator("form button[type=submit]").click()
+        page.get_by_label("E-post").fill(email)
+        page.get_by_label("Lösenord").fill(password)
+        page.get_by_role("button", name="Logga in").click()
+        page.wait_for_load_state("load")
+        if urlsplit(page.url).path == "/login":
+            message = " ".join(page.locator(".alert, .invalid-feedback").all_inner_texts())
+            pytest.fail(f"Logging in as {email} failed: {message or 'still on the login page'}", pytrace=False)
         page.wait_for_url(re.compile(r"/admin/$"))
 
     def close(self):

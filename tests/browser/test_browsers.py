@@ -28,7 +28,7 @@ except ImportError as exc:  # CRM_REQUIRE_BROWSER=1 (CI) turns a missing Playwri
     pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
                 allow_module_level=True)
 
-from conftest import DESKTOP, PHONE
+from browser_env import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
 

@@ -23,7 +23,7 @@ except ImportError as exc:  # CRM_REQUIRE_BROWSER=1 (CI) turns a missing Playwri
     pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
                 allow_module_level=True)
 
-from conftest import DEMO_USERS
+from browser_env import DEMO_USERS
 
 pytestmark = pytest.mark.browser
 
