@@ -1,6 +1,5 @@
 """/login and /logout: credentials, inactive employees, safe `next`, password hashes."""
 
-import html
 from urllib.parse import quote, unquote
 
 import pytest
@@ -8,58 +7,12 @@ from werkzeug.security import check_password_hash
 
 from models import Employee
 from services import accounts
-from tests.conftest import PASSWORD, AuthActions
-
-def sv(msgid: str, **values) -> str:
-    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-
-    with current_app.test_request_context(), force_locale("sv"):
-        translated = gettext(msgid, **values)
-    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
-    return translated
+from tests.conftest import PASSWORD
+from tests.helpers import sv, text
 
 
 def wrong_login() -> str:
     return sv("Wrong e-mail address or password, or the account is deactivated.")
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-class FreshContextClient:
-    """A test client whose every request runs in its own app context, as in
-    production. (The autouse fixture keeps one app context open for the whole
-    test, and Flask reuses it for requests, so `g` - the logged-in user, the
-    CSRF token - would otherwise leak from one client's request to another's.)"""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-
-    def open(self, *args, **kwargs):
-        with self.app.app_context():
-            return self.client.open(*args, **kwargs)
-
-    def get(self, *args, **kwargs):
-        return self.open(*args, method="GET", **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self.open(*args, method="POST", **kwargs)
-
-
-@pytest.fixture
-def as_role(app, employees):
-    """`as_role(role)`: a separately logged-in client; several may be used in one test."""
-
-    def _as(role: str) -> AuthActions:
-        actions = AuthActions(FreshContextClient(app))
-        assert actions.login(employees[role].email).status_code == 302
-        return actions
-
-    return _as
 
 
 def is_logged_in(client) -> bool:
@@ -112,8 +65,8 @@ def test_inactive_employee_cannot_log_in(auth, employees, session):
     assert not is_logged_in(auth.client)
 
 
-def test_employee_deactivated_while_logged_in_is_logged_out(as_role, employees, session):
-    seller = as_role("seller")
+def test_employee_deactivated_while_logged_in_is_logged_out(login, employees, session):
+    seller = login("seller")
     assert seller.client.get("/admin/company/").status_code == 200
     employees["seller"].active = False
     session.commit()
@@ -268,8 +221,8 @@ def test_root_goes_to_the_start_page(client):
     assert response.headers["Location"] == "/admin/"
 
 
-def test_several_employees_logged_in_at_once_stay_apart(as_role, employees):
-    clients = {role: as_role(role) for role in employees}
+def test_several_employees_logged_in_at_once_stay_apart(login, employees):
+    clients = {role: login(role) for role in employees}
     for role, actions in clients.items():
         assert sv("Welcome, %(name)s", name=f"Test {role.title()}") in text(actions.client.get("/admin/"))
     # Permissions follow each client's own employee.

@@ -2,7 +2,7 @@
 
 import phonenumbers
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from stdnum.se import orgnr, personnummer
 from werkzeug.security import check_password_hash
 
@@ -10,24 +10,7 @@ from extensions import db
 from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, EmployeeGroup, Industry
 from services import numbering, validation
 from tests.conftest import AuthActions
-
-
-class FreshContextClient:
-    """A test client whose every request runs in its own app context (see test_auth)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-
-    def open(self, *args, **kwargs):
-        with self.app.app_context():
-            return self.client.open(*args, **kwargs)
-
-    def get(self, *args, **kwargs):
-        return self.open(*args, method="GET", **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self.open(*args, method="POST", **kwargs)
+from tests.helpers import count
 
 
 @pytest.fixture
@@ -35,15 +18,10 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def count(model, *where) -> int:
-    db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 def snapshot() -> dict:
     """Row counts of every table the demo fills, plus the customer-number counter."""
     models = (Company, Contact, CompanyContact, Employee, EmployeeGroup, Category, Industry, AuditEvent)
-    result = {model.__name__: count(model) for model in models}
+    result = {model.__name__: count(db.session, model) for model in models}
     result["counter"] = numbering.current_value(db.session, numbering.CUSTOMER_SEQUENCE)
     return result
 
@@ -78,7 +56,7 @@ def test_seed_loads_a_realistic_register(seeded):
 def test_seed_gives_every_company_contacts(seeded):
     for company in db.session.scalars(select(Company)):
         assert 1 <= len(company.contact_links) <= 3, company.name
-    linked = count(Contact, Contact.company_links.any())
+    linked = count(db.session, Contact, Contact.company_links.any())
     assert linked >= len(db.session.scalars(select(Company)).all())
 
 
@@ -86,19 +64,19 @@ def test_seed_has_private_customers_and_standalone_contacts(seeded):
     private = db.session.scalars(select(Contact).where(Contact.customer_number.is_not(None))).all()
     assert len(private) >= 5
     assert all(p.personal_number for p in private)
-    standalone = count(Contact, ~Contact.company_links.any(), Contact.customer_number.is_(None))
+    standalone = count(db.session, Contact, ~Contact.company_links.any(), Contact.customer_number.is_(None))
     assert standalone >= 1
     company_numbers = set(db.session.scalars(select(Company.customer_number)))
     assert not company_numbers & {p.customer_number for p in private}  # one shared sequence
 
 
 def test_seed_has_categories_industries_and_groups(seeded):
-    assert count(Category) >= 5
+    assert count(db.session, Category) >= 5
     assert {c.applies_to for c in db.session.scalars(select(Category))} == {"company", "contact", "both"}
-    assert count(Industry) >= 8
+    assert count(db.session, Industry) >= 8
     assert all(i.sni_code for i in db.session.scalars(select(Industry)))
-    assert count(EmployeeGroup, EmployeeGroup.kind == "sales") >= 1
-    assert count(Company, Company.categories.any()) >= 1
+    assert count(db.session, EmployeeGroup, EmployeeGroup.kind == "sales") >= 1
+    assert count(db.session, Company, Company.categories.any()) >= 1
 
 
 def test_seed_has_five_employees_in_different_roles(seeded):
@@ -116,7 +94,7 @@ def test_demo_logins_work(app, seeded):
 
     for email, password, role in DEMO_LOGINS:
         assert email in seeded.output and password in seeded.output
-        actions = AuthActions(FreshContextClient(app))
+        actions = AuthActions(app.test_client())
         assert actions.login(email, password).status_code == 302, email
         expected = 200 if role == "admin" else 403
         assert actions.client.get("/admin/trash/").status_code == expected, (email, role)
@@ -156,7 +134,7 @@ def test_demo_creations_are_audited_and_attributed(seeded):
     admin = db.session.scalars(select(Employee).where(Employee.role == "admin")).one()
     creates = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "create",
                                                           AuditEvent.entity_type == "company")).all()
-    assert len(creates) == count(Company)
+    assert len(creates) == count(db.session, Company)
     assert {e.actor_id for e in creates} == {admin.id}
 
 
@@ -191,7 +169,7 @@ def test_create_user_makes_a_working_login(app, runner, monkeypatch):
     assert employee.password_hash.startswith("scrypt:") and NEW_PASSWORD not in employee.password_hash
     assert employee.email in result.output
 
-    actions = AuthActions(FreshContextClient(app))
+    actions = AuthActions(app.test_client())
     assert actions.login("ny.chef@example.se", NEW_PASSWORD).status_code == 302
     assert actions.client.get("/admin/employee/new/").status_code == 200
 
@@ -202,8 +180,8 @@ def test_create_user_refuses_a_duplicate_email(runner, monkeypatch, employees):
     assert result.exit_code != 0
     assert "already exists" in result.output
     assert "Traceback" not in result.output
-    assert count(Employee) == 4
-    assert count(Employee, Employee.name == "Dubblett") == 0
+    assert count(db.session, Employee) == 4
+    assert count(db.session, Employee, Employee.name == "Dubblett") == 0
 
 
 def test_create_user_refuses_an_unknown_role(runner, monkeypatch):
@@ -213,7 +191,7 @@ def test_create_user_refuses_an_unknown_role(runner, monkeypatch):
     assert "superuser" in result.output
     for role in ("admin", "finance", "readonly", "seller"):
         assert role in result.output  # the message lists the valid roles
-    assert count(Employee) == 0
+    assert count(db.session, Employee) == 0
 
 
 def test_create_user_refuses_a_short_password(runner, monkeypatch):
@@ -221,7 +199,7 @@ def test_create_user_refuses_a_short_password(runner, monkeypatch):
     result = runner.invoke(args=["create-user", "--email", "a@example.se", "--name", "A", "--role", "seller"])
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
-    assert count(Employee) == 0
+    assert count(db.session, Employee) == 0
 
 
 def test_create_user_refuses_an_invalid_email_with_a_message(runner, monkeypatch):
@@ -230,7 +208,7 @@ def test_create_user_refuses_an_invalid_email_with_a_message(runner, monkeypatch
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)  # a message, not a crash
     assert "Error:" in result.output
-    assert count(Employee) == 0
+    assert count(db.session, Employee) == 0
 
 
 def test_create_user_prompts_for_the_password_without_the_variable(runner, monkeypatch):

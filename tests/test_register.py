@@ -2,14 +2,9 @@
 
 from sqlalchemy import select
 
-from models import AuditEvent, CompanyContact, Contact
+from models import AuditEvent, Contact
 from services import register, trash
-
-
-def link_rows(session, company) -> dict[int, str | None]:
-    return dict(session.execute(
-        select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company.id)
-    ).all())
+from tests.helpers import links_of
 
 
 # --- duplicate organisationsnummer ------------------------------------------------------
@@ -59,7 +54,7 @@ def test_link_several_contacts_with_a_role(session, make_company, make_contact):
     added = register.link_contacts(session, company, [a, b, c], role="Styrelseledamot")
     session.commit()
     assert added == [a, b, c]
-    assert link_rows(session, company) == {a.id: "Styrelseledamot", b.id: "Styrelseledamot", c.id: "Styrelseledamot"}
+    assert links_of(session, company) == {a.id: "Styrelseledamot", b.id: "Styrelseledamot", c.id: "Styrelseledamot"}
     session.expire_all()
     assert {x.id for x in company.contacts} == {a.id, b.id, c.id}
     assert [co.id for co in session.get(Contact, a.id).companies] == [company.id]
@@ -73,7 +68,7 @@ def test_link_contacts_is_idempotent_and_keeps_the_first_role(session, make_comp
     added = register.link_contacts(session, company, [a, b, a], role="Ekonom")
     session.commit()
     assert added == [b]
-    assert link_rows(session, company) == {a.id: "VD", b.id: "Ekonom"}
+    assert links_of(session, company) == {a.id: "VD", b.id: "Ekonom"}
     assert register.link_contacts(session, company, [a, b]) == []
     session.commit()
     links = session.scalars(select(AuditEvent).where(AuditEvent.action == "link")).all()
@@ -85,7 +80,7 @@ def test_link_without_role(session, make_company, make_contact):
     a = make_contact()
     register.link_contacts(session, company, [a])
     session.commit()
-    assert link_rows(session, company) == {a.id: None}
+    assert links_of(session, company) == {a.id: None}
 
 
 def test_link_skips_contacts_in_the_trash(session, employees, make_company, make_contact):
@@ -95,7 +90,7 @@ def test_link_skips_contacts_in_the_trash(session, employees, make_company, make
     session.commit()
     assert register.link_contacts(session, company, [deleted, live]) == [live]
     session.commit()
-    assert link_rows(session, company) == {live.id: None}
+    assert links_of(session, company) == {live.id: None}
 
 
 def test_a_contact_can_belong_to_several_companies(session, make_company, make_contact):
@@ -117,8 +112,8 @@ def test_unlink_removes_only_the_link(session, make_company, make_contact):
     person = make_contact(companies=[company, other], role="VD")
     assert register.unlink_contact(session, company, person) is True
     session.commit()
-    assert link_rows(session, company) == {}
-    assert link_rows(session, other) == {person.id: "VD"}
+    assert links_of(session, company) == {}
+    assert links_of(session, other) == {person.id: "VD"}
     assert session.get(Contact, person.id) is not None
     assert not session.get(Contact, person.id).is_deleted
 
@@ -139,4 +134,4 @@ def test_relink_after_unlink(session, make_company, make_contact):
     session.expire_all()
     assert register.link_contacts(session, company, [person], role="Konsult") == [person]
     session.commit()
-    assert link_rows(session, company) == {person.id: "Konsult"}
+    assert links_of(session, company) == {person.id: "Konsult"}

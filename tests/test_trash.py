@@ -6,15 +6,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditEvent, Company, CompanyContact, Contact, utcnow
+from models import AuditEvent, Company, Contact, utcnow
 from services import search, trash
 from services.trash import NotPermitted
-
-
-def links(session, company_id) -> set[tuple[int, str | None]]:
-    return set(session.execute(
-        select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company_id)
-    ).all())
+from tests.helpers import links_of
 
 
 @pytest.fixture
@@ -47,7 +42,7 @@ def test_delete_keeps_the_contact_links_and_the_contacts(session, employees, com
     company, vd, buyer = company_with_contacts
     trash.delete(session, employees["admin"], Company, [company.id])
     session.commit()
-    assert links(session, company.id) == {(vd.id, "VD"), (buyer.id, "Inköpschef")}
+    assert links_of(session, company) == {vd.id: "VD", buyer.id: "Inköpschef"}
     assert not session.get(Contact, vd.id).is_deleted
     # The deleted company no longer shows among the contact's companies.
     assert session.get(Contact, vd.id).companies == []
@@ -79,7 +74,7 @@ def test_delete_contact(session, employees, make_company, make_contact):
     assert trash.delete(session, employees["seller"], Contact, [contact.id]) == 1
     session.commit()
     assert session.get(Contact, contact.id).is_deleted
-    assert links(session, company.id) == {(contact.id, None)}
+    assert links_of(session, company) == {contact.id: None}
     assert session.get(Company, company.id).contacts == []
 
 
@@ -100,7 +95,7 @@ def test_restore_brings_back_the_company_with_its_contact_links(session, employe
     assert restored.customer_number == company.customer_number
     assert restored.org_number == "5560360793"
     assert sorted(c.name for c in restored.contacts) == ["Eva Ek", "Lars Holm"]
-    assert links(session, company.id) == {(vd.id, "VD"), (buyer.id, "Inköpschef")}
+    assert links_of(session, company) == {vd.id: "VD", buyer.id: "Inköpschef"}
     assert trash.deleted(session, Company) == []
 
 
@@ -149,7 +144,7 @@ def test_purge_destroys_only_what_is_in_the_trash(session, employees, company_wi
     assert session.get(Company, company.id) is None
     assert session.get(Company, live.id) is not None
     # The links go with the company; the contacts themselves stay.
-    assert links(session, company.id) == set()
+    assert links_of(session, company) == {}
     assert session.get(Contact, vd.id) is not None and session.get(Contact, buyer.id) is not None
     assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "purge")) == 1
 
@@ -163,7 +158,7 @@ def test_purge_contact_keeps_its_companies(session, employees, make_company, mak
     session.commit()
     assert session.get(Contact, contact.id) is None
     assert session.get(Company, company.id) is not None
-    assert links(session, company.id) == set()
+    assert links_of(session, company) == {}
 
 
 # --- permissions -------------------------------------------------------------------------

@@ -11,19 +11,9 @@ import pytest
 
 from services import formatting, validation
 from services.validation import InvalidValue
+from tests.helpers import sv
 
 NBSP = "\u00a0"
-
-
-def sv(msgid: str, **values) -> str:
-    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-
-    with current_app.test_request_context(), force_locale("sv"):
-        translated = gettext(msgid, **values)
-    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
-    return translated
 
 
 # --- organisationsnummer -------------------------------------------------------

@@ -1,87 +1,13 @@
 """Administration through HTTP: employees (Anställda), categories and industries,
 inline list editing, and CSRF on every POST."""
 
-import html
-import re
-
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, Industry
-from tests.conftest import PASSWORD, AuthActions
-
-
-class FreshContextClient:
-    """A test client whose every request runs in its own app context and database
-    session, as in production (the autouse fixture's app context would otherwise
-    be shared by all requests of a test, and `g` with it)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-
-    def open(self, *args, **kwargs):
-        with self.app.app_context():
-            return self.client.open(*args, **kwargs)
-
-    def get(self, *args, **kwargs):
-        return self.open(*args, method="GET", **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self.open(*args, method="POST", **kwargs)
-
-
-@pytest.fixture
-def as_role(app, employees):
-    """`as_role(role)` → AuthActions logged in as that role (several per test are fine)."""
-
-    def _as(role: str) -> AuthActions:
-        actions = AuthActions(FreshContextClient(app))
-        assert actions.login(employees[role].email).status_code == 302
-        return actions
-
-    return _as
-
-
-@pytest.fixture
-def anonymous(app) -> AuthActions:
-    return AuthActions(FreshContextClient(app))
-
-
-def sv(msgid: str, **values) -> str:
-    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-
-    with current_app.test_request_context(), force_locale("sv"):
-        translated = gettext(msgid, **values)
-    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
-    return translated
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(response, field: str) -> list[str]:
-    page = response.get_data(as_text=True)
-    match = re.search(
-        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>\s*<div class="invalid-feedback">(.*?)</div>', page, re.S
-    )
-    if not match:
-        return []
-    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
-
-
-def count(session, model, *where) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def fresh(session, model, id):
-    session.expire_all()
-    return session.get(model, id)
+from tests.conftest import PASSWORD
+from tests.helpers import count, field_errors, fresh, sv, text
 
 
 NEW_EMPLOYEE = {
@@ -99,8 +25,8 @@ NEW_EMPLOYEE = {
 # --- employees ----------------------------------------------------------------------------
 
 
-def test_admin_creates_an_employee_who_can_log_in(as_role, anonymous, session):
-    response = as_role("admin").post("/admin/employee/new/", NEW_EMPLOYEE)
+def test_admin_creates_an_employee_who_can_log_in(login, auth, session):
+    response = login("admin").post("/admin/employee/new/", NEW_EMPLOYEE)
     assert response.status_code == 302, text(response)[:2000]
     employee = session.scalars(select(Employee).where(Employee.email == "nils.ny@example.se")).one()
     assert (employee.name, employee.role, employee.active) == ("Nils Nyanställd", "seller", True)
@@ -109,16 +35,16 @@ def test_admin_creates_an_employee_who_can_log_in(as_role, anonymous, session):
     assert "Nytt-losen-2026" not in employee.password_hash
     assert check_password_hash(employee.password_hash, "Nytt-losen-2026")
 
-    assert anonymous.login("nils.ny@example.se", "Nytt-losen-2026").status_code == 302
-    page = text(anonymous.client.get("/admin/"))
+    assert auth.login("nils.ny@example.se", "Nytt-losen-2026").status_code == 302
+    page = text(auth.client.get("/admin/"))
     assert sv("Welcome, %(name)s", name="Nils Nyanställd") in page
     # The new seller has the seller's permissions, not more.
-    assert anonymous.client.get("/admin/company/new/").status_code == 200
-    assert anonymous.client.get("/admin/employee/new/").status_code == 403
+    assert auth.client.get("/admin/company/new/").status_code == 200
+    assert auth.client.get("/admin/employee/new/").status_code == 403
 
 
-def test_employee_form_offers_the_roles_and_a_password_field(as_role):
-    page = as_role("admin").client.get("/admin/employee/new/")
+def test_employee_form_offers_the_roles_and_a_password_field(login):
+    page = login("admin").client.get("/admin/employee/new/")
     assert page.status_code == 200
     raw = page.get_data(as_text=True)
     assert 'name="password"' in raw and 'type="password"' in raw
@@ -127,35 +53,35 @@ def test_employee_form_offers_the_roles_and_a_password_field(as_role):
     assert sv("Administrator") in text(page) and sv("Read only") in text(page)
 
 
-def test_short_password_is_refused_and_nothing_saved(as_role, session):
-    response = as_role("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "password": "kort"})
+def test_short_password_is_refused_and_nothing_saved(login, session):
+    response = login("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "password": "kort"})
     assert response.status_code == 200
     assert field_errors(response, "password") == [sv("The password must be at least 10 characters.")]
     assert count(session, Employee, Employee.email == "nils.ny@example.se") == 0
 
 
-def test_invalid_employee_email_is_refused(as_role, session):
-    response = as_role("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "email": "nils@"})
+def test_invalid_employee_email_is_refused(login, session):
+    response = login("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "email": "nils@"})
     assert response.status_code == 200
     assert field_errors(response, "email") == [sv("This is not a valid e-mail address.")]
     assert count(session, Employee) == 4
 
 
-def test_duplicate_employee_email_is_refused(as_role, session):
-    response = as_role("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "email": "seller@example.se"})
+def test_duplicate_employee_email_is_refused(login, session):
+    response = login("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "email": "seller@example.se"})
     assert response.status_code == 200
     assert count(session, Employee) == 4
 
 
-def test_unknown_role_is_refused(as_role, session):
-    response = as_role("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "role": "superuser"})
+def test_unknown_role_is_refused(login, session):
+    response = login("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "role": "superuser"})
     assert response.status_code == 200
     assert count(session, Employee) == 4
 
 
-def test_admin_changes_role_and_password_empty_password_keeps_the_old(as_role, anonymous, session, employees):
+def test_admin_changes_role_and_password_empty_password_keeps_the_old(login, auth, session, employees):
     target = employees["readonly"]
-    admin = as_role("admin")
+    admin = login("admin")
     data = {"name": target.name, "email": target.email, "role": "finance", "active": "y", "locale": "sv", "password": ""}
     assert admin.post(f"/admin/employee/edit/?id={target.id}", data).status_code == 302
     stored = fresh(session, Employee, target.id)
@@ -164,21 +90,21 @@ def test_admin_changes_role_and_password_empty_password_keeps_the_old(as_role, a
 
     data["password"] = "Ett-nytt-losen-99"
     assert admin.post(f"/admin/employee/edit/?id={target.id}", data).status_code == 302
-    assert anonymous.login(target.email, PASSWORD).status_code == 200  # old one refused
-    assert anonymous.login(target.email, "Ett-nytt-losen-99").status_code == 302
+    assert auth.login(target.email, PASSWORD).status_code == 200  # old one refused
+    assert auth.login(target.email, "Ett-nytt-losen-99").status_code == 302
 
 
-def test_admin_deactivates_an_employee_who_can_then_not_log_in(as_role, anonymous, session, employees):
+def test_admin_deactivates_an_employee_who_can_then_not_log_in(login, auth, session, employees):
     target = employees["seller"]
     data = {"name": target.name, "email": target.email, "role": target.role, "locale": "sv", "password": ""}
-    assert as_role("admin").post(f"/admin/employee/edit/?id={target.id}", data).status_code == 302
+    assert login("admin").post(f"/admin/employee/edit/?id={target.id}", data).status_code == 302
     assert fresh(session, Employee, target.id).active is False
-    assert anonymous.login(target.email).status_code == 200
-    assert anonymous.client.get("/admin/").status_code == 302
+    assert auth.login(target.email).status_code == 200
+    assert auth.client.get("/admin/").status_code == 302
 
 
-def test_employees_cannot_be_deleted(as_role, session, employees):
-    admin = as_role("admin")
+def test_employees_cannot_be_deleted(login, session, employees):
+    admin = login("admin")
     target = employees["readonly"]
     listing = admin.client.get("/admin/employee/").get_data(as_text=True)
     assert "/admin/employee/delete/" not in listing
@@ -189,8 +115,8 @@ def test_employees_cannot_be_deleted(as_role, session, employees):
 
 
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
-def test_others_may_list_employees_but_not_change_them(as_role, session, employees, role):
-    client = as_role(role)
+def test_others_may_list_employees_but_not_change_them(login, session, employees, role):
+    client = login(role)
     target = employees["admin"]
     assert client.client.get("/admin/employee/").status_code == 200
     assert client.client.get("/admin/employee/new/").status_code == 403
@@ -208,8 +134,8 @@ def test_others_may_list_employees_but_not_change_them(as_role, session, employe
 # --- categories and industries ----------------------------------------------------------------
 
 
-def test_admin_creates_edits_and_deletes_a_category(as_role, session):
-    admin = as_role("admin")
+def test_admin_creates_edits_and_deletes_a_category(login, session):
+    admin = login("admin")
     response = admin.post("/admin/category/new/", {"name": "Nyhetsbrev", "applies_to": "both", "description": "Vår"})
     assert response.status_code == 302
     category = session.scalars(select(Category)).one()
@@ -226,38 +152,38 @@ def test_admin_creates_edits_and_deletes_a_category(as_role, session):
     assert count(session, Category) == 0
 
 
-def test_deleting_a_category_in_use_keeps_the_companies(as_role, session, make_company):
+def test_deleting_a_category_in_use_keeps_the_companies(login, session, make_company):
     category = Category(name="A-kund", applies_to="company")
     session.add(category)
     session.commit()
     company = make_company(categories=[category])
-    assert as_role("admin").post("/admin/category/delete/", {"id": str(category.id)}).status_code == 302
+    assert login("admin").post("/admin/category/delete/", {"id": str(category.id)}).status_code == 302
     assert count(session, Category) == 0
     assert fresh(session, Company, company.id).categories == []
 
 
-def test_duplicate_category_name_is_refused(as_role, session):
+def test_duplicate_category_name_is_refused(login, session):
     session.add(Category(name="A-kund", applies_to="company"))
     session.commit()
-    response = as_role("admin").post("/admin/category/new/", {"name": "A-kund", "applies_to": "both"})
+    response = login("admin").post("/admin/category/new/", {"name": "A-kund", "applies_to": "both"})
     assert response.status_code == 200
     assert count(session, Category) == 1
 
 
-def test_category_scope_decides_where_it_is_offered(as_role, session):
+def test_category_scope_decides_where_it_is_offered(login, session):
     session.add_all([Category(name="Bara företag", applies_to="company"),
                      Category(name="Bara kontakter", applies_to="contact"),
                      Category(name="Båda", applies_to="both")])
     session.commit()
-    admin = as_role("admin")
+    admin = login("admin")
     company_form = text(admin.client.get("/admin/company/new/"))
     contact_form = text(admin.client.get("/admin/contact/new/"))
     assert "Bara företag" in company_form and "Båda" in company_form and "Bara kontakter" not in company_form
     assert "Bara kontakter" in contact_form and "Båda" in contact_form and "Bara företag" not in contact_form
 
 
-def test_admin_creates_edits_and_deletes_an_industry(as_role, session):
-    admin = as_role("admin")
+def test_admin_creates_edits_and_deletes_an_industry(login, session):
+    admin = login("admin")
     assert admin.post("/admin/industry/new/", {"name": "Byggverksamhet", "sni_code": "41"}).status_code == 302
     industry = session.scalars(select(Industry)).one()
     assert (industry.name, industry.sni_code) == ("Byggverksamhet", "41")
@@ -269,12 +195,12 @@ def test_admin_creates_edits_and_deletes_an_industry(as_role, session):
 
 
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
-def test_only_admin_manages_categories_and_industries(as_role, session, role):
+def test_only_admin_manages_categories_and_industries(login, session, role):
     category = Category(name="Orörd", applies_to="both")
     industry = Industry(name="Orörd bransch")
     session.add_all([category, industry])
     session.commit()
-    client = as_role(role)
+    client = login(role)
     for area, item in (("category", category), ("industry", industry)):
         assert client.client.get(f"/admin/{area}/").status_code == 403
         assert client.client.get(f"/admin/{area}/new/").status_code == 403
@@ -289,44 +215,44 @@ def test_only_admin_manages_categories_and_industries(as_role, session, role):
 # --- inline list editing (/ajax/update/) ------------------------------------------------------
 
 
-def test_inline_edit_works_for_admin(as_role, session):
+def test_inline_edit_works_for_admin(login, session):
     category = Category(name="Gammalt namn", applies_to="both")
     session.add(category)
     session.commit()
-    response = as_role("admin").post("/admin/category/ajax/update/", {"list_form_pk": str(category.id), "name": "Nytt namn"})
+    response = login("admin").post("/admin/category/ajax/update/", {"list_form_pk": str(category.id), "name": "Nytt namn"})
     assert response.status_code == 200, text(response)
     assert fresh(session, Category, category.id).name == "Nytt namn"
 
 
-def test_inline_edit_of_an_industry(as_role, session):
+def test_inline_edit_of_an_industry(login, session):
     industry = Industry(name="Gammal bransch")
     session.add(industry)
     session.commit()
-    response = as_role("admin").post("/admin/industry/ajax/update/", {"list_form_pk": str(industry.id), "name": "Ny bransch"})
+    response = login("admin").post("/admin/industry/ajax/update/", {"list_form_pk": str(industry.id), "name": "Ny bransch"})
     assert response.status_code == 200
     assert fresh(session, Industry, industry.id).name == "Ny bransch"
 
 
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
-def test_inline_edit_is_refused_for_non_admins(as_role, session, role):
+def test_inline_edit_is_refused_for_non_admins(login, session, role):
     category = Category(name="Skyddat namn", applies_to="both")
     session.add(category)
     session.commit()
-    response = as_role(role).post("/admin/category/ajax/update/", {"list_form_pk": str(category.id), "name": "Hackat"})
+    response = login(role).post("/admin/category/ajax/update/", {"list_form_pk": str(category.id), "name": "Hackat"})
     assert response.status_code == 403
     assert fresh(session, Category, category.id).name == "Skyddat namn"
 
 
-def test_inline_edit_without_record_is_refused(as_role):
-    response = as_role("admin").post("/admin/category/ajax/update/", {"name": "Utan post"})
+def test_inline_edit_without_record_is_refused(login):
+    response = login("admin").post("/admin/category/ajax/update/", {"name": "Utan post"})
     assert response.status_code == 400
 
 
-def test_inline_edit_without_csrf_is_refused(as_role, session):
+def test_inline_edit_without_csrf_is_refused(login, session):
     category = Category(name="Skyddat namn", applies_to="both")
     session.add(category)
     session.commit()
-    response = as_role("admin").client.post("/admin/category/ajax/update/",
+    response = login("admin").client.post("/admin/category/ajax/update/",
                                             data={"list_form_pk": str(category.id), "name": "Hackat"})
     assert response.status_code == 400
     assert fresh(session, Category, category.id).name == "Skyddat namn"
@@ -396,8 +322,8 @@ def _snapshot(session, t) -> tuple:
     )
 
 
-def test_every_post_without_csrf_token_is_refused(as_role, session, targets):
-    admin = as_role("admin")
+def test_every_post_without_csrf_token_is_refused(login, session, targets):
+    admin = login("admin")
     before = _snapshot(session, targets)
     for url, data in _csrf_posts(targets):
         response = admin.client.post(url, data=data)
@@ -406,9 +332,9 @@ def test_every_post_without_csrf_token_is_refused(as_role, session, targets):
     assert admin.client.get("/admin/").status_code == 200  # still logged in: /logout was refused too
 
 
-def test_every_post_with_a_wrong_csrf_token_is_refused(as_role, session, targets):
-    admin = as_role("admin")
-    other = as_role("seller")
+def test_every_post_with_a_wrong_csrf_token_is_refused(login, session, targets):
+    admin = login("admin")
+    other = login("seller")
     foreign_token = other.csrf_token()  # valid, but for another session
     before = _snapshot(session, targets)
     for url, data in _csrf_posts(targets):
@@ -418,9 +344,9 @@ def test_every_post_with_a_wrong_csrf_token_is_refused(as_role, session, targets
     assert _snapshot(session, targets) == before
 
 
-def test_the_same_posts_work_with_the_token(as_role, session, targets):
+def test_the_same_posts_work_with_the_token(login, session, targets):
     """The CSRF tests above would pass for a broken URL too: these POSTs do work with a token."""
-    admin = as_role("admin")
+    admin = login("admin")
     t = targets
     assert admin.post("/admin/company/action/", {"action": "show_as_supplier", "rowid": str(t["company"].id)}).status_code == 302
     assert fresh(session, Company, t["company"].id).is_supplier is True

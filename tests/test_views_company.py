@@ -1,97 +1,20 @@
 """Företag and Leverantörer through HTTP: the form, duplicates, stale edits,
 "Visa som leverantör", quick search and filters, "Radera"."""
 
-import html
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import AuditEvent, Company, Contact, NumberSequence
 from services import numbering, trash
-from tests.conftest import AuthActions
+from tests.helpers import count, field_errors, flashes, fresh, sv, text
 
 STALE = (
     "Someone else has saved changes to this record while you were editing it. "
     "Your changes have not been saved: open the record again to see the latest "
     "version, then make your changes again."
 )
-
-
-def sv(msgid: str, **values) -> str:
-    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-
-    with current_app.test_request_context(), force_locale("sv"):
-        translated = gettext(msgid, **values)
-    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
-    return translated
-
-
-class FreshContextClient:
-    """A test client whose every request runs in its own app context and database
-    session, as in production (the autouse fixture's app context would otherwise
-    be shared by all requests of a test, and `g` with it)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-
-    def open(self, *args, **kwargs):
-        with self.app.app_context():
-            return self.client.open(*args, **kwargs)
-
-    def get(self, *args, **kwargs):
-        return self.open(*args, method="GET", **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self.open(*args, method="POST", **kwargs)
-
-
-@pytest.fixture
-def as_role(app, employees):
-    """`as_role(role)` → AuthActions logged in as that role (several per test are fine)."""
-
-    def _as(role: str) -> AuthActions:
-        actions = AuthActions(FreshContextClient(app))
-        assert actions.login(employees[role].email).status_code == 302
-        return actions
-
-    return _as
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(response, field: str) -> list[str]:
-    """The error messages shown next to a form field."""
-    page = response.get_data(as_text=True)
-    match = re.search(
-        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>\s*<div class="invalid-feedback">(.*?)</div>', page, re.S
-    )
-    if not match:
-        return []
-    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
-
-
-def flashes(response) -> list[tuple[str, str]]:
-    """The flashed messages on a page, as (category, text)."""
-    page = response.get_data(as_text=True)
-    found = re.findall(r'<div class="alert alert-(\w+)[^"]*"[^>]*>(.*?)</div>', page, re.S)
-    return [(category, " ".join(html.unescape(re.sub(r"<button.*?</button>|<[^>]+>", "", body, flags=re.S)).split()))
-            for category, body in found]
-
-
-def fresh(session, model, id):
-    session.expire_all()
-    return session.get(model, id)
-
-
-def count(session, model) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(model))
 
 
 def version_of(response) -> str:
@@ -140,16 +63,16 @@ def edit_form_data(company: Company, **changes) -> dict:
 # --- create ------------------------------------------------------------------------------
 
 
-def test_create_form_is_shown_to_those_who_may_create(as_role):
-    page = as_role("seller").client.get("/admin/company/new/")
+def test_create_form_is_shown_to_those_who_may_create(login):
+    page = login("seller").client.get("/admin/company/new/")
     assert page.status_code == 200
     assert sv("New company") in text(page)
     for field in ("name", "org_number", "phone", "email", "postal_postcode", "is_supplier"):
         assert f'name="{field}"' in page.get_data(as_text=True)
 
 
-def test_create_company_through_the_form(as_role, session, employees):
-    seller = as_role("seller")
+def test_create_company_through_the_form(login, session, employees):
+    seller = login("seller")
     response = seller.post("/admin/company/new/", COMPANY_FORM)
     assert response.status_code == 302, field_errors(response, "org_number")
     company = session.scalars(select(Company)).one()
@@ -171,8 +94,8 @@ def test_create_company_through_the_form(as_role, session, employees):
     assert "08-123 456 78" in card  # shown Swedish style
 
 
-def test_customer_numbers_from_the_form_increase(as_role, session):
-    seller = as_role("seller")
+def test_customer_numbers_from_the_form_increase(login, session):
+    seller = login("seller")
     for name in ("Första AB", "Andra AB"):
         assert seller.post("/admin/company/new/", {"name": name, "country": "SE", "discount_percent": "0",
                                                    "payment_terms_days": "30"}).status_code == 302
@@ -180,8 +103,8 @@ def test_customer_numbers_from_the_form_increase(as_role, session):
     assert numbers == [numbering.FIRST_CUSTOMER_NUMBER, numbering.FIRST_CUSTOMER_NUMBER + 1]
 
 
-def test_create_with_customer_owner_and_foreign_org_number(as_role, session, employees):
-    response = as_role("admin").post("/admin/company/new/", {
+def test_create_with_customer_owner_and_foreign_org_number(login, session, employees):
+    response = login("admin").post("/admin/company/new/", {
         **COMPANY_FORM, "name": "Nordic Parts GmbH", "country": "DE", "org_number": "HRB 12345",
         "phone": "030 1234567", "postal_postcode": "20095", "owner": str(employees["seller"].id),
     })
@@ -205,9 +128,9 @@ def test_create_with_customer_owner_and_foreign_org_number(as_role, session, emp
     ],
 )
 def test_invalid_input_shows_the_swedish_message_next_to_the_field_and_saves_nothing(
-    as_role, session, field, value, message
+    login, session, field, value, message
 ):
-    response = as_role("seller").post("/admin/company/new/", {**COMPANY_FORM, field: value})
+    response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, field: value})
     assert response.status_code == 200
     assert field_errors(response, field) == [sv(message[0], **message[1])]
     assert f'value="{value}"' in response.get_data(as_text=True)  # what was typed is kept
@@ -216,8 +139,8 @@ def test_invalid_input_shows_the_swedish_message_next_to_the_field_and_saves_not
     assert session.get(NumberSequence, numbering.CUSTOMER_SEQUENCE) is None  # no number used up
 
 
-def test_several_invalid_fields_are_all_marked(as_role, session):
-    response = as_role("seller").post(
+def test_several_invalid_fields_are_all_marked(login, session):
+    response = login("seller").post(
         "/admin/company/new/", {**COMPANY_FORM, "org_number": "1", "phone": "1", "email": "x", "postal_postcode": "1"}
     )
     assert response.status_code == 200
@@ -226,16 +149,16 @@ def test_several_invalid_fields_are_all_marked(as_role, session):
     assert count(session, Company) == 0
 
 
-def test_company_name_is_required(as_role, session):
-    response = as_role("seller").post("/admin/company/new/", {**COMPANY_FORM, "name": ""})
+def test_company_name_is_required(login, session):
+    response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, "name": ""})
     assert response.status_code == 200
     assert field_errors(response, "name")
     assert count(session, Company) == 0
 
 
-def test_duplicate_org_number_is_refused_with_a_link_to_the_existing_company(as_role, session, make_company):
+def test_duplicate_org_number_is_refused_with_a_link_to_the_existing_company(login, session, make_company):
     existing = make_company(name="Redan Här AB", org_number="5560360793")
-    response = as_role("seller").post("/admin/company/new/", {**COMPANY_FORM, "org_number": "5560360793"})
+    response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, "org_number": "5560360793"})
     assert response.status_code == 200
     [error] = field_errors(response, "org_number")
     assert error == sv("%(link)s (customer no. %(number)s) already has this organisation number.",
@@ -244,11 +167,11 @@ def test_duplicate_org_number_is_refused_with_a_link_to_the_existing_company(as_
     assert count(session, Company) == 1
 
 
-def test_duplicate_of_a_company_in_the_trash_points_to_restoring_it(as_role, session, make_company, employees):
+def test_duplicate_of_a_company_in_the_trash_points_to_restoring_it(login, session, make_company, employees):
     existing = make_company(name="Raderad & Co AB", org_number="5560360793")
     trash.delete(session, employees["admin"], Company, [existing.id])
     session.commit()
-    response = as_role("seller").post("/admin/company/new/", {**COMPANY_FORM, "org_number": "556036-0793"})
+    response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, "org_number": "556036-0793"})
     assert response.status_code == 200
     [error] = field_errors(response, "org_number")
     assert error == sv("%(name)s (customer no. %(number)s) already has this organisation number "
@@ -258,19 +181,19 @@ def test_duplicate_of_a_company_in_the_trash_points_to_restoring_it(as_role, ses
     assert count(session, Company) == 1
 
 
-def test_a_company_keeps_its_own_org_number_on_edit(as_role, session, make_company):
+def test_a_company_keeps_its_own_org_number_on_edit(login, session, make_company):
     company = make_company(name="Eget Nummer AB", org_number="5560360793")
-    response = as_role("seller").post(
+    response = login("seller").post(
         f"/admin/company/edit/?id={company.id}", edit_form_data(company, name="Eget Nummer Två AB")
     )
     assert response.status_code == 302, field_errors(response, "org_number")
     assert fresh(session, Company, company.id).name == "Eget Nummer Två AB"
 
 
-def test_edit_to_another_companys_org_number_is_refused(as_role, session, make_company):
+def test_edit_to_another_companys_org_number_is_refused(login, session, make_company):
     make_company(name="Första AB", org_number="5560360793")
     second = make_company(name="Andra AB", org_number="5567037485")
-    response = as_role("seller").post(
+    response = login("seller").post(
         f"/admin/company/edit/?id={second.id}", edit_form_data(second, org_number="556036-0793")
     )
     assert response.status_code == 200
@@ -278,9 +201,9 @@ def test_edit_to_another_companys_org_number_is_refused(as_role, session, make_c
     assert fresh(session, Company, second.id).org_number == "5567037485"
 
 
-def test_readonly_and_finance_cannot_create(as_role, session):
+def test_readonly_and_finance_cannot_create(login, session):
     for role in ("readonly", "finance"):
-        client = as_role(role)
+        client = login(role)
         assert client.client.get("/admin/company/new/").status_code == 403
         assert client.post("/admin/company/new/", COMPANY_FORM).status_code == 403
     assert count(session, Company) == 0
@@ -289,9 +212,9 @@ def test_readonly_and_finance_cannot_create(as_role, session):
 # --- edit and stale edits ---------------------------------------------------------------
 
 
-def test_edit_form_shows_stored_values_the_swedish_way(as_role, make_company):
+def test_edit_form_shows_stored_values_the_swedish_way(login, make_company):
     company = make_company(org_number="5560360793", phone="+46701234567")
-    page = as_role("seller").client.get(f"/admin/company/edit/?id={company.id}")
+    page = login("seller").client.get(f"/admin/company/edit/?id={company.id}")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert 'value="556036-0793"' in body
@@ -299,9 +222,9 @@ def test_edit_form_shows_stored_values_the_swedish_way(as_role, make_company):
     assert version_of(page) == str(company.version)
 
 
-def test_edit_through_the_form_records_old_and_new(as_role, session, make_company, employees):
+def test_edit_through_the_form_records_old_and_new(login, session, make_company, employees):
     company = make_company(name="Före AB", phone="+46812345678")
-    finance = as_role("finance")
+    finance = login("finance")
     response = finance.post(f"/admin/company/edit/?id={company.id}",
                             edit_form_data(company, name="Efter AB", phone="070-123 45 67", org_number=""))
     assert response.status_code == 302
@@ -313,14 +236,14 @@ def test_edit_through_the_form_records_old_and_new(as_role, session, make_compan
     assert event.changes["phone"] == ["+46812345678", "+46701234567"]
 
 
-def test_stale_edit_is_refused_and_nothing_is_overwritten(as_role, session, make_company):
+def test_stale_edit_is_refused_and_nothing_is_overwritten(login, session, make_company):
     company = make_company(name="Original AB", postal_city="Uppsala")
-    seller = as_role("seller")
+    seller = login("seller")
     form_page = seller.client.get(f"/admin/company/edit/?id={company.id}")
     old_version = version_of(form_page)
 
     # Someone else saves first.
-    other = as_role("admin")
+    other = login("admin")
     first = other.post(f"/admin/company/edit/?id={company.id}",
                        edit_form_data(company, name="Kollegans Namn AB", version=old_version))
     assert first.status_code == 302
@@ -339,9 +262,9 @@ def test_stale_edit_is_refused_and_nothing_is_overwritten(as_role, session, make
 # --- suppliers --------------------------------------------------------------------------
 
 
-def test_show_as_supplier_through_the_form(as_role, session, make_company):
+def test_show_as_supplier_through_the_form(login, session, make_company):
     company = make_company(name="Blivande Leverantör AB")
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post(f"/admin/company/edit/?id={company.id}", edit_form_data(company, is_supplier="y"))
     assert response.status_code == 302
     assert fresh(session, Company, company.id).is_supplier is True
@@ -354,9 +277,9 @@ def test_show_as_supplier_through_the_form(as_role, session, make_company):
     assert fresh(session, Company, company.id).is_supplier is False
 
 
-def test_show_and_hide_as_supplier_list_actions(as_role, session, make_company):
+def test_show_and_hide_as_supplier_list_actions(login, session, make_company):
     a, b, c = make_company(name="A AB"), make_company(name="B AB"), make_company(name="C AB")
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post("/admin/company/action/", {"action": "show_as_supplier", "rowid": [str(a.id), str(b.id)]})
     assert response.status_code == 302
     session.expire_all()
@@ -368,25 +291,25 @@ def test_show_and_hide_as_supplier_list_actions(as_role, session, make_company):
     assert fresh(session, Company, a.id).is_supplier is False
 
 
-def test_supplier_action_needs_edit_permission(as_role, session, make_company):
+def test_supplier_action_needs_edit_permission(login, session, make_company):
     company = make_company()
-    response = as_role("readonly").post("/admin/company/action/", {"action": "show_as_supplier", "rowid": [str(company.id)]})
+    response = login("readonly").post("/admin/company/action/", {"action": "show_as_supplier", "rowid": [str(company.id)]})
     assert response.status_code in (302, 403)
     assert fresh(session, Company, company.id).is_supplier is False
 
 
-def test_supplier_list_shows_only_suppliers(as_role, make_company):
+def test_supplier_list_shows_only_suppliers(login, make_company):
     make_company(name="Vanlig Kund AB")
     make_company(name="Leverantören AB", is_supplier=True)
-    page = text(as_role("readonly").client.get("/admin/supplier/"))
+    page = text(login("readonly").client.get("/admin/supplier/"))
     assert "Leverantören AB" in page
     assert "Vanlig Kund AB" not in page
-    companies = text(as_role("readonly").client.get("/admin/company/"))
+    companies = text(login("readonly").client.get("/admin/company/"))
     assert "Leverantören AB" in companies and "Vanlig Kund AB" in companies
 
 
-def test_new_supplier_form_has_the_supplier_box_ticked(as_role):
-    page = as_role("seller").client.get("/admin/supplier/new/").get_data(as_text=True)
+def test_new_supplier_form_has_the_supplier_box_ticked(login):
+    page = login("seller").client.get("/admin/supplier/new/").get_data(as_text=True)
     box = re.search(r'<input[^>]*name="is_supplier"[^>]*>', page).group(0)
     assert "checked" in box
 
@@ -427,20 +350,20 @@ ALL = {"Svea Kaffe AB", "Östgöta Fastigheter AB", "Malmö Cykelverkstad AB"}
         ("finnsinte", set()),
     ],
 )
-def test_quick_search_on_the_company_list(as_role, listed, query, expected):
-    response = as_role("readonly").client.get("/admin/company/", query_string={"search": query})
+def test_quick_search_on_the_company_list(login, listed, query, expected):
+    response = login("readonly").client.get("/admin/company/", query_string={"search": query})
     assert response.status_code == 200
     assert listed_names(response, ALL) == expected
 
 
-def test_quick_search_by_customer_number(as_role, listed):
+def test_quick_search_by_customer_number(login, listed):
     number = listed["malmo"].customer_number
-    response = as_role("readonly").client.get(f"/admin/company/?search={number}")
+    response = login("readonly").client.get(f"/admin/company/?search={number}")
     assert listed_names(response, ALL) == {"Malmö Cykelverkstad AB"}
 
 
-def test_customer_owner_filter(as_role, listed, employees):
-    client = as_role("seller").client
+def test_customer_owner_filter(login, listed, employees):
+    client = login("seller").client
     mine = client.get(f"/admin/company/?flt0_0={employees['seller'].id}")
     assert mine.status_code == 200
     assert listed_names(mine, ALL) == {"Svea Kaffe AB", "Malmö Cykelverkstad AB"}
@@ -450,14 +373,14 @@ def test_customer_owner_filter(as_role, listed, employees):
     assert listed_names(both, ALL) == {"Malmö Cykelverkstad AB"}
 
 
-def test_customer_owner_filter_offers_employees_by_name(as_role, listed, employees):
-    page = text(as_role("seller").client.get("/admin/company/"))
+def test_customer_owner_filter_offers_employees_by_name(login, listed, employees):
+    page = text(login("seller").client.get("/admin/company/"))
     assert sv("Customer owner") in page
     assert "Test Seller" in page
 
 
-def test_list_shows_formatted_numbers(as_role, listed):
-    page = text(as_role("readonly").client.get("/admin/company/"))
+def test_list_shows_formatted_numbers(login, listed):
+    page = text(login("readonly").client.get("/admin/company/"))
     assert "556036-0793" in page
     assert "08-123 456 78" in page
     assert str(listed["svea"].customer_number) in page
@@ -484,9 +407,9 @@ def assert_gone_everywhere(client, company, contact):
     assert client.get(f"/admin/company/edit/?id={company.id}").status_code in (302, 404)
 
 
-def test_delete_list_action_moves_to_the_trash(as_role, session, doomed, employees):
+def test_delete_list_action_moves_to_the_trash(login, session, doomed, employees):
     company, contact = doomed
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post("/admin/company/action/", {"action": "delete", "rowid": [str(company.id)]})
     assert response.status_code == 302
     stored = fresh(session, Company, company.id)
@@ -499,40 +422,40 @@ def test_delete_list_action_moves_to_the_trash(as_role, session, doomed, employe
     assert fresh(session, Contact, contact.id).is_deleted is False
 
 
-def test_delete_view_moves_to_the_trash(as_role, session, doomed):
+def test_delete_view_moves_to_the_trash(login, session, doomed):
     company, contact = doomed
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post("/admin/company/delete/", {"id": str(company.id), "url": "/admin/company/"})
     assert response.status_code == 302
     assert fresh(session, Company, company.id).is_deleted
     assert_gone_everywhere(seller.client, company, contact)
 
 
-def test_delete_action_of_several_companies(as_role, session, make_company):
+def test_delete_action_of_several_companies(login, session, make_company):
     rows = [make_company() for _ in range(3)]
-    as_role("admin").post("/admin/company/action/", {"action": "delete", "rowid": [str(r.id) for r in rows[:2]]})
+    login("admin").post("/admin/company/action/", {"action": "delete", "rowid": [str(r.id) for r in rows[:2]]})
     session.expire_all()
     assert [session.get(Company, r.id).is_deleted for r in rows] == [True, True, False]
 
 
 @pytest.mark.parametrize("role", ["finance", "readonly"])
-def test_delete_needs_the_delete_permission(as_role, session, doomed, role):
+def test_delete_needs_the_delete_permission(login, session, doomed, role):
     company, _ = doomed
-    client = as_role(role)
+    client = login(role)
     assert client.post("/admin/company/action/", {"action": "delete", "rowid": [str(company.id)]}).status_code in (302, 403)
     assert client.post("/admin/company/delete/", {"id": str(company.id)}).status_code == 403
     assert fresh(session, Company, company.id).is_deleted is False
 
 
-def test_delete_button_only_for_those_who_may_delete(as_role, make_company):
+def test_delete_button_only_for_those_who_may_delete(login, make_company):
     make_company()
-    assert 'id="delete-selected"' in as_role("seller").client.get("/admin/company/").get_data(as_text=True)
-    assert 'id="delete-selected"' not in as_role("finance").client.get("/admin/company/").get_data(as_text=True)
+    assert 'id="delete-selected"' in login("seller").client.get("/admin/company/").get_data(as_text=True)
+    assert 'id="delete-selected"' not in login("finance").client.get("/admin/company/").get_data(as_text=True)
 
 
-def test_deleted_supplier_leaves_the_supplier_list(as_role, session, make_company):
+def test_deleted_supplier_leaves_the_supplier_list(login, session, make_company):
     company = make_company(name="Borttagen Leverantör AB", is_supplier=True)
-    seller = as_role("seller")
+    seller = login("seller")
     seller.post("/admin/supplier/action/", {"action": "delete", "rowid": [str(company.id)]})
     assert fresh(session, Company, company.id).is_deleted
     assert "Borttagen Leverantör AB" not in text(seller.client.get("/admin/supplier/"))
@@ -541,17 +464,17 @@ def test_deleted_supplier_leaves_the_supplier_list(as_role, session, make_compan
 # --- card ----------------------------------------------------------------------------------
 
 
-def test_card_of_a_live_company(as_role, make_company, make_contact):
+def test_card_of_a_live_company(login, make_company, make_contact):
     company = make_company(name="Kortet AB", org_number="5560360793")
     make_contact(first_name="Per", last_name="Persson", companies=[company], role="VD")
-    page = as_role("readonly").client.get(f"/admin/company/card/{company.id}?tab=contacts")
+    page = login("readonly").client.get(f"/admin/company/card/{company.id}?tab=contacts")
     assert page.status_code == 200
     body = text(page)
     assert "Kortet AB" in body and "Per Persson" in body and "VD" in body
     assert str(company.customer_number) in body
 
 
-def test_card_of_an_unknown_company_is_404(as_role):
-    response = as_role("readonly").client.get("/admin/company/card/999999")
+def test_card_of_an_unknown_company_is_404(login):
+    response = login("readonly").client.get("/admin/company/card/999999")
     assert response.status_code == 404
     assert sv("The page or record does not exist (it may have been deleted).") in text(response)

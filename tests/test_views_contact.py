@@ -8,80 +8,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditEvent, CompanyContact, Contact
+from models import AuditEvent, Contact
 from services import numbering, trash
-from tests.conftest import AuthActions
-
-
-class FreshContextClient:
-    """A test client whose every request runs in its own app context and database
-    session, as in production (the autouse fixture's app context would otherwise
-    be shared by all requests of a test, and `g` with it)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-
-    def open(self, *args, **kwargs):
-        with self.app.app_context():
-            return self.client.open(*args, **kwargs)
-
-    def get(self, *args, **kwargs):
-        return self.open(*args, method="GET", **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self.open(*args, method="POST", **kwargs)
-
-
-@pytest.fixture
-def as_role(app, employees):
-    """`as_role(role)` → AuthActions logged in as that role (several per test are fine)."""
-
-    def _as(role: str) -> AuthActions:
-        actions = AuthActions(FreshContextClient(app))
-        assert actions.login(employees[role].email).status_code == 302
-        return actions
-
-    return _as
-
-
-def sv(msgid: str, **values) -> str:
-    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-
-    with current_app.test_request_context(), force_locale("sv"):
-        translated = gettext(msgid, **values)
-    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
-    return translated
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def flashes(response) -> list[tuple[str, str]]:
-    page = response.get_data(as_text=True)
-    found = re.findall(r'<div class="alert alert-(\w+)[^"]*"[^>]*>(.*?)</div>', page, re.S)
-    return [(category, " ".join(html.unescape(re.sub(r"<button.*?</button>|<[^>]+>", "", body, flags=re.S)).split()))
-            for category, body in found]
-
-
-def field_errors(response, field: str) -> list[str]:
-    page = response.get_data(as_text=True)
-    match = re.search(
-        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>\s*<div class="invalid-feedback">(.*?)</div>', page, re.S
-    )
-    if not match:
-        return []
-    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
-
-
-def links_of(session, company) -> dict[int, str | None]:
-    session.expire_all()
-    return dict(session.execute(
-        select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company.id)
-    ).all())
+from tests.helpers import field_errors, flashes, links_of, sv, text
 
 
 def contacts(session) -> list[Contact]:
@@ -92,27 +21,27 @@ def contacts(session) -> list[Contact]:
 # --- "Skapa ny företagskontakt" ---------------------------------------------------------
 
 
-def test_company_card_offers_both_contact_buttons_to_editors(as_role, make_company):
+def test_company_card_offers_both_contact_buttons_to_editors(login, make_company):
     company = make_company(name="Kortföretaget AB")
-    page = text(as_role("seller").client.get(f"/admin/company/card/{company.id}?tab=contacts"))
+    page = text(login("seller").client.get(f"/admin/company/card/{company.id}?tab=contacts"))
     assert sv("Create new company contact") in page
     assert sv("Connect existing contact to the company") in page
     assert f"/admin/contact/new/?company_id={company.id}" in page
-    readonly_page = text(as_role("readonly").client.get(f"/admin/company/card/{company.id}?tab=contacts"))
+    readonly_page = text(login("readonly").client.get(f"/admin/company/card/{company.id}?tab=contacts"))
     assert sv("Create new company contact") not in readonly_page
 
 
-def test_new_company_contact_form_names_the_company_and_asks_for_the_role(as_role, make_company):
+def test_new_company_contact_form_names_the_company_and_asks_for_the_role(login, make_company):
     company = make_company(name="Kortföretaget AB")
-    page = as_role("seller").client.get(f"/admin/contact/new/?company_id={company.id}")
+    page = login("seller").client.get(f"/admin/contact/new/?company_id={company.id}")
     assert page.status_code == 200
     assert sv("New contact for %(company)s", company="Kortföretaget AB") in text(page)
     assert 'name="company_role"' in page.get_data(as_text=True)
 
 
-def test_create_new_company_contact_links_it_with_its_role(as_role, session, make_company, employees):
+def test_create_new_company_contact_links_it_with_its_role(login, session, make_company, employees):
     company = make_company(name="Kortföretaget AB")
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post(f"/admin/contact/new/?company_id={company.id}", {
         "first_name": "Åsa", "last_name": "Öberg", "email": "asa@kortforetaget.se",
         "phone": "08-123 456 78", "mobile": "070-123 45 67", "company_role": "Inköpschef",
@@ -130,9 +59,9 @@ def test_create_new_company_contact_links_it_with_its_role(as_role, session, mak
     assert link_event.actor_id == employees["seller"].id
 
 
-def test_invalid_company_contact_is_not_saved_nor_linked(as_role, session, make_company):
+def test_invalid_company_contact_is_not_saved_nor_linked(login, session, make_company):
     company = make_company()
-    response = as_role("seller").post(f"/admin/contact/new/?company_id={company.id}", {
+    response = login("seller").post(f"/admin/contact/new/?company_id={company.id}", {
         "first_name": "Fel", "last_name": "Epost", "email": "fel@", "company_role": "VD",
     })
     assert response.status_code == 200
@@ -141,11 +70,11 @@ def test_invalid_company_contact_is_not_saved_nor_linked(as_role, session, make_
     assert links_of(session, company) == {}
 
 
-def test_new_contact_for_a_company_in_the_trash_is_standalone(as_role, session, make_company, employees):
+def test_new_contact_for_a_company_in_the_trash_is_standalone(login, session, make_company, employees):
     company = make_company(name="Raderat AB")
     trash.delete(session, employees["admin"], type(company), [company.id])
     session.commit()
-    seller = as_role("seller")
+    seller = login("seller")
     page = seller.client.get(f"/admin/contact/new/?company_id={company.id}")
     assert "Raderat AB" not in text(page)
     response = seller.post(f"/admin/contact/new/?company_id={company.id}", {"first_name": "Ny", "last_name": "Person"})
@@ -156,8 +85,8 @@ def test_new_contact_for_a_company_in_the_trash_is_standalone(as_role, session, 
 # --- "Ny kontakt" (standalone) --------------------------------------------------------------
 
 
-def test_standalone_new_contact(as_role, session):
-    seller = as_role("seller")
+def test_standalone_new_contact(login, session):
+    seller = login("seller")
     page = seller.client.get("/admin/contact/new/")
     assert page.status_code == 200
     assert 'name="company_role"' not in page.get_data(as_text=True)
@@ -185,15 +114,15 @@ def test_standalone_new_contact(as_role, session):
         ("postal_postcode", "123", "A Swedish postcode has five digits, NNN NN.", {}),
     ],
 )
-def test_invalid_contact_fields_show_the_swedish_message(as_role, session, field, value, msgid, values):
-    response = as_role("seller").post("/admin/contact/new/", {"first_name": "A", "last_name": "B", field: value})
+def test_invalid_contact_fields_show_the_swedish_message(login, session, field, value, msgid, values):
+    response = login("seller").post("/admin/contact/new/", {"first_name": "A", "last_name": "B", field: value})
     assert response.status_code == 200
     assert field_errors(response, field) == [sv(msgid, **values)]
     assert contacts(session) == []
 
 
-def test_readonly_cannot_create_contacts(as_role, session):
-    client = as_role("readonly")
+def test_readonly_cannot_create_contacts(login, session):
+    client = login("readonly")
     assert client.client.get("/admin/contact/new/").status_code == 403
     assert client.post("/admin/contact/new/", {"first_name": "A", "last_name": "B"}).status_code == 403
     assert contacts(session) == []
@@ -202,10 +131,10 @@ def test_readonly_cannot_create_contacts(as_role, session):
 # --- "Koppla existerande kontakt till företaget" ----------------------------------------------
 
 
-def test_link_several_existing_contacts(as_role, session, make_company, make_contact):
+def test_link_several_existing_contacts(login, session, make_company, make_contact):
     company = make_company(name="Kopplingar AB")
     a, b, c = make_contact(), make_contact(), make_contact()
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post(f"/admin/company/card/{company.id}/link-contacts",
                            {"contact_id": [str(a.id), str(b.id)], "role": "Styrelseledamot"})
     assert response.status_code == 302
@@ -217,51 +146,51 @@ def test_link_several_existing_contacts(as_role, session, make_company, make_con
     assert a.name in text(card) and c.name not in text(card)
 
 
-def test_linking_again_changes_nothing_and_warns(as_role, session, make_company, make_contact):
+def test_linking_again_changes_nothing_and_warns(login, session, make_company, make_contact):
     company = make_company()
     a = make_contact(companies=[company], role="VD")
-    seller = as_role("seller")
+    seller = login("seller")
     seller.post(f"/admin/company/card/{company.id}/link-contacts", {"contact_id": [str(a.id)], "role": "Annat"})
     assert links_of(session, company) == {a.id: "VD"}
     [(category, message)] = flashes(seller.client.get(f"/admin/company/card/{company.id}"))
     assert (category, message) == ("warning", sv("Mark at least one contact that is not already linked."))
 
 
-def test_linking_skips_deleted_unknown_and_malformed_ids(as_role, session, make_company, make_contact, employees):
+def test_linking_skips_deleted_unknown_and_malformed_ids(login, session, make_company, make_contact, employees):
     company = make_company()
     live, deleted = make_contact(), make_contact()
     trash.delete(session, employees["admin"], Contact, [deleted.id])
     session.commit()
-    response = as_role("seller").post(f"/admin/company/card/{company.id}/link-contacts",
+    response = login("seller").post(f"/admin/company/card/{company.id}/link-contacts",
                                       {"contact_id": [str(deleted.id), "999999", "x", str(live.id)]})
     assert response.status_code == 302
     assert links_of(session, company) == {live.id: None}
 
 
-def test_linking_needs_edit_permission(as_role, session, make_company, make_contact):
+def test_linking_needs_edit_permission(login, session, make_company, make_contact):
     company = make_company()
     a = make_contact()
-    response = as_role("readonly").post(f"/admin/company/card/{company.id}/link-contacts", {"contact_id": [str(a.id)]})
+    response = login("readonly").post(f"/admin/company/card/{company.id}/link-contacts", {"contact_id": [str(a.id)]})
     assert response.status_code == 403
     assert links_of(session, company) == {}
 
 
-def test_linking_to_a_company_in_the_trash_is_404(as_role, session, make_company, make_contact, employees):
+def test_linking_to_a_company_in_the_trash_is_404(login, session, make_company, make_contact, employees):
     company = make_company()
     a = make_contact()
     trash.delete(session, employees["admin"], type(company), [company.id])
     session.commit()
-    response = as_role("seller").post(f"/admin/company/card/{company.id}/link-contacts", {"contact_id": [str(a.id)]})
+    response = login("seller").post(f"/admin/company/card/{company.id}/link-contacts", {"contact_id": [str(a.id)]})
     assert response.status_code == 404
     assert links_of(session, company) == {}
 
 
-def test_contact_search_json_for_the_link_dialog(as_role, make_company, make_contact):
+def test_contact_search_json_for_the_link_dialog(login, make_company, make_contact):
     first, second = make_company(name="Första AB"), make_company(name="Andra AB")
     person = make_contact(first_name="Björn", last_name="Åberg", email="bjorn@example.se", mobile="+46701234567",
                           companies=[first, second])
     make_contact(first_name="Annan", last_name="Person")
-    response = as_role("seller").client.get("/admin/contact/search.json?q=åberg")
+    response = login("seller").client.get("/admin/contact/search.json?q=åberg")
     assert response.status_code == 200
     assert response.get_json() == [{
         "id": person.id, "name": "Björn Åberg", "email": "bjorn@example.se", "phone": "070-123 45 67",
@@ -270,21 +199,21 @@ def test_contact_search_json_for_the_link_dialog(as_role, make_company, make_con
     assert sorted(response.get_json()[0]["companies"].split(", ")) == ["Andra AB", "Första AB"]
 
 
-def test_contact_search_json_leaves_out_the_trash(as_role, session, make_contact, employees):
+def test_contact_search_json_leaves_out_the_trash(login, session, make_contact, employees):
     gone = make_contact(last_name="Borttagen")
     trash.delete(session, employees["admin"], Contact, [gone.id])
     session.commit()
-    assert as_role("seller").client.get("/admin/contact/search.json?q=borttagen").get_json() == []
+    assert login("seller").client.get("/admin/contact/search.json?q=borttagen").get_json() == []
 
 
 # --- unlink ---------------------------------------------------------------------------------
 
 
-def test_unlink_removes_the_link_and_keeps_the_contact(as_role, session, make_company, make_contact):
+def test_unlink_removes_the_link_and_keeps_the_contact(login, session, make_company, make_contact):
     company = make_company(name="Bortkoppling AB")
     other = make_company()
     person = make_contact(first_name="Kvar", last_name="Ändå", companies=[company, other], role="VD")
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post(f"/admin/company/card/{company.id}/unlink/{person.id}", {})
     assert response.status_code == 302
     assert links_of(session, company) == {}
@@ -297,26 +226,26 @@ def test_unlink_removes_the_link_and_keeps_the_contact(as_role, session, make_co
     assert session.scalars(select(AuditEvent).where(AuditEvent.action == "unlink")).one().entity_id == company.id
 
 
-def test_unlink_needs_edit_permission_and_csrf(as_role, session, make_company, make_contact):
+def test_unlink_needs_edit_permission_and_csrf(login, session, make_company, make_contact):
     company = make_company()
     person = make_contact(companies=[company])
-    assert as_role("readonly").post(f"/admin/company/card/{company.id}/unlink/{person.id}", {}).status_code == 403
-    seller = as_role("seller")
+    assert login("readonly").post(f"/admin/company/card/{company.id}/unlink/{person.id}", {}).status_code == 403
+    seller = login("seller")
     assert seller.client.post(f"/admin/company/card/{company.id}/unlink/{person.id}").status_code == 400
     assert links_of(session, company) == {person.id: None}
 
 
-def test_unlink_unknown_contact_is_404(as_role, make_company):
+def test_unlink_unknown_contact_is_404(login, make_company):
     company = make_company()
-    assert as_role("seller").post(f"/admin/company/card/{company.id}/unlink/999999", {}).status_code == 404
+    assert login("seller").post(f"/admin/company/card/{company.id}/unlink/999999", {}).status_code == 404
 
 
 # --- private customers ------------------------------------------------------------------------
 
 
-def test_make_private_customer_action(as_role, session, make_contact):
+def test_make_private_customer_action(login, session, make_contact):
     a, b, untouched = make_contact(last_name="Privat"), make_contact(last_name="Kund"), make_contact(last_name="Inte")
-    seller = as_role("seller")
+    seller = login("seller")
     response = seller.post("/admin/contact/action/", {"action": "make_private_customer", "rowid": [str(a.id), str(b.id)]})
     assert response.status_code == 302
     session.expire_all()
@@ -336,24 +265,24 @@ def test_make_private_customer_action(as_role, session, make_contact):
     assert numbering.current_value(session, numbering.CUSTOMER_SEQUENCE) == numbers[1]
 
 
-def test_make_private_customer_needs_edit_permission(as_role, session, make_contact):
+def test_make_private_customer_needs_edit_permission(login, session, make_contact):
     person = make_contact()
-    as_role("readonly").post("/admin/contact/action/", {"action": "make_private_customer", "rowid": [str(person.id)]})
+    login("readonly").post("/admin/contact/action/", {"action": "make_private_customer", "rowid": [str(person.id)]})
     session.expire_all()
     assert session.get(Contact, person.id).customer_number is None
 
 
-def test_private_customer_card_shows_the_customer_number(as_role, session, make_contact):
+def test_private_customer_card_shows_the_customer_number(login, session, make_contact):
     person = make_contact(first_name="Ingrid", last_name="Ek")
     number = numbering.make_private_customer(session, person)
     session.commit()
-    card = text(as_role("readonly").client.get(f"/admin/contact/card/{person.id}"))
+    card = text(login("readonly").client.get(f"/admin/contact/card/{person.id}"))
     assert sv("Private customer") in card
     assert str(number) in card
 
 
-def test_new_private_customer_gets_a_number_and_a_normalised_personnummer(as_role, session):
-    response = as_role("seller").post("/admin/privatecustomer/new/", {
+def test_new_private_customer_gets_a_number_and_a_normalised_personnummer(login, session):
+    response = login("seller").post("/admin/privatecustomer/new/", {
         "first_name": "Lena", "last_name": "Lindberg", "personal_number": "811218-9876",
         "invoice_language": "sv", "discount_percent": "0", "payment_terms_days": "10", "currency": "SEK",
     })
@@ -364,8 +293,8 @@ def test_new_private_customer_gets_a_number_and_a_normalised_personnummer(as_rol
     assert response.headers["Location"] == f"/admin/contact/card/{person.id}"
 
 
-def test_new_private_customer_with_invalid_personnummer(as_role, session):
-    response = as_role("seller").post("/admin/privatecustomer/new/", {
+def test_new_private_customer_with_invalid_personnummer(login, session):
+    response = login("seller").post("/admin/privatecustomer/new/", {
         "first_name": "Fel", "last_name": "Nummer", "personal_number": "811218-9877",
         "invoice_language": "sv", "discount_percent": "0", "payment_terms_days": "10", "currency": "SEK",
     })
@@ -375,13 +304,13 @@ def test_new_private_customer_with_invalid_personnummer(as_role, session):
     assert numbering.current_value(session, numbering.CUSTOMER_SEQUENCE) is None
 
 
-def test_private_customer_list_excludes_plain_contacts_and_the_trash(as_role, session, make_contact, employees):
+def test_private_customer_list_excludes_plain_contacts_and_the_trash(login, session, make_contact, employees):
     live = make_contact(last_name="Levande", customer_number=501)
     gone = make_contact(last_name="Raderad", customer_number=502)
     make_contact(last_name="Vanlig")
     trash.delete(session, employees["admin"], Contact, [gone.id])
     session.commit()
-    listing = text(as_role("readonly").client.get("/admin/privatecustomer/"))
+    listing = text(login("readonly").client.get("/admin/privatecustomer/"))
     assert "Levande" in listing
     assert "Raderad" not in listing and "Vanlig" not in listing
     assert live.id
@@ -390,20 +319,20 @@ def test_private_customer_list_excludes_plain_contacts_and_the_trash(as_role, se
 # --- contacts list and delete --------------------------------------------------------------
 
 
-def test_contact_list_quick_search(as_role, make_contact):
+def test_contact_list_quick_search(login, make_contact):
     make_contact(first_name="Åsa", last_name="Öberg", mobile="+46701234567")
     make_contact(first_name="Per", last_name="Holm")
-    client = as_role("readonly").client
+    client = login("readonly").client
     for query in ("öberg", "ÅSA", "070-123 45 67"):
         page = text(client.get("/admin/contact/", query_string={"search": query}))
         assert "Öberg" in page and "Holm" not in page, query
         assert page.count('<td class="col-last_name">') == 1
 
 
-def test_delete_contact_to_the_trash(as_role, session, make_company, make_contact, employees):
+def test_delete_contact_to_the_trash(login, session, make_company, make_contact, employees):
     company = make_company(name="Kvarvarande AB")
     person = make_contact(last_name="Raderasson", companies=[company])
-    seller = as_role("seller")
+    seller = login("seller")
     assert seller.post("/admin/contact/action/", {"action": "delete", "rowid": [str(person.id)]}).status_code == 302
     session.expire_all()
     stored = session.get(Contact, person.id)
@@ -417,9 +346,9 @@ def test_delete_contact_to_the_trash(as_role, session, make_company, make_contac
 # --- people search: contacts beside employees ------------------------------------------------
 
 
-def test_people_search_tells_contacts_and_employees_apart(as_role, session, make_contact):
+def test_people_search_tells_contacts_and_employees_apart(login, session, make_contact):
     make_contact(first_name="Test", last_name="Kontaktsson", email="kontakt@example.se")
-    page = as_role("readonly").client.get("/admin/people/?q=test")
+    page = login("readonly").client.get("/admin/people/?q=test")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     rows = re.findall(r'<tr class="person-row person-row-(\w+)">(.*?)</tr>', body, re.S)
@@ -445,32 +374,32 @@ def test_people_search_tells_contacts_and_employees_apart(as_role, session, make
         assert contact_colour.group(1) != employee_colour.group(1)
 
 
-def test_people_search_by_phone_finds_the_contact(as_role, make_contact):
+def test_people_search_by_phone_finds_the_contact(login, make_contact):
     make_contact(first_name="Mobil", last_name="Människa", mobile="+46701234567")
-    body = text(as_role("readonly").client.get("/admin/people/?q=070-123 45 67"))
+    body = text(login("readonly").client.get("/admin/people/?q=070-123 45 67"))
     assert "Mobil Människa" in body
     assert "070-123 45 67" in body
 
 
-def test_people_search_without_query_lists_nobody(as_role, make_contact):
+def test_people_search_without_query_lists_nobody(login, make_contact):
     make_contact(first_name="Ingen", last_name="Visas")
-    body = as_role("readonly").client.get("/admin/people/").get_data(as_text=True)
+    body = login("readonly").client.get("/admin/people/").get_data(as_text=True)
     assert "person-row" not in body
 
 
-def test_people_search_without_match(as_role):
-    body = text(as_role("readonly").client.get("/admin/people/?q=zzzz"))
+def test_people_search_without_match(login):
+    body = text(login("readonly").client.get("/admin/people/?q=zzzz"))
     assert sv("No one matches %(q)s.", q="zzzz") in body
 
 
-def test_people_search_leaves_out_deleted_contacts(as_role, session, make_contact, employees):
+def test_people_search_leaves_out_deleted_contacts(login, session, make_contact, employees):
     gone = make_contact(first_name="Borta", last_name="Personsson")
     trash.delete(session, employees["admin"], Contact, [gone.id])
     session.commit()
-    assert "Personsson" not in text(as_role("readonly").client.get("/admin/people/?q=personsson"))
+    assert "Personsson" not in text(login("readonly").client.get("/admin/people/?q=personsson"))
 
 
-def test_employee_is_never_listed_as_a_contact(as_role, session, employees):
+def test_employee_is_never_listed_as_a_contact(login, session, employees):
     assert session.scalar(select(func.count()).select_from(Contact)) == 0
-    body = as_role("readonly").client.get("/admin/contact/?search=Test").get_data(as_text=True)
+    body = login("readonly").client.get("/admin/contact/?search=Test").get_data(as_text=True)
     assert '<td class="col-last_name">' not in body  # no rows: employees are not contacts

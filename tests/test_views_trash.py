@@ -1,7 +1,6 @@
 """Administration – Inställningar – CRM – Återställa kunder (/admin/trash/):
 the list, restoring with links, and the confirmed, permissioned purge."""
 
-import html
 import re
 
 import pytest
@@ -9,66 +8,7 @@ from sqlalchemy import select
 
 from models import AuditEvent, Company, CompanyContact, Contact
 from services import trash
-from tests.conftest import AuthActions
-
-
-class FreshContextClient:
-    """A test client whose every request runs in its own app context and database
-    session, as in production (the autouse fixture's app context would otherwise
-    be shared by all requests of a test, and `g` with it)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-
-    def open(self, *args, **kwargs):
-        with self.app.app_context():
-            return self.client.open(*args, **kwargs)
-
-    def get(self, *args, **kwargs):
-        return self.open(*args, method="GET", **kwargs)
-
-    def post(self, *args, **kwargs):
-        return self.open(*args, method="POST", **kwargs)
-
-
-@pytest.fixture
-def as_role(app, employees):
-    """`as_role(role)` → AuthActions logged in as that role (several per test are fine)."""
-
-    def _as(role: str) -> AuthActions:
-        actions = AuthActions(FreshContextClient(app))
-        assert actions.login(employees[role].email).status_code == 302
-        return actions
-
-    return _as
-
-
-def sv(msgid: str, **values) -> str:
-    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
-    from flask import current_app
-    from flask_babel import force_locale, gettext
-
-    with current_app.test_request_context(), force_locale("sv"):
-        translated = gettext(msgid, **values)
-    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
-    return translated
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def flashes(response) -> list[tuple[str, str]]:
-    page = response.get_data(as_text=True)
-    found = re.findall(r'<div class="alert alert-(\w+)[^"]*"[^>]*>(.*?)</div>', page, re.S)
-    return [(category, " ".join(html.unescape(re.sub(r"<button.*?</button>|<[^>]+>", "", body, flags=re.S)).split()))
-            for category, body in found]
-
-
-def fresh(session, model, id):
-    session.expire_all()
-    return session.get(model, id)
+from tests.helpers import flashes, fresh, sv, text
 
 
 @pytest.fixture
@@ -87,8 +27,8 @@ def deleted(session, employees, make_company, make_contact):
 # --- the list --------------------------------------------------------------------------------
 
 
-def test_trash_lists_deleted_customers_with_who_and_when(as_role, deleted):
-    page = as_role("admin").client.get("/admin/trash/")
+def test_trash_lists_deleted_customers_with_who_and_when(login, deleted):
+    page = login("admin").client.get("/admin/trash/")
     assert page.status_code == 200
     body = text(page)
     company = deleted["company"]
@@ -102,13 +42,13 @@ def test_trash_lists_deleted_customers_with_who_and_when(as_role, deleted):
     assert "Lars Holm" not in body  # live contacts are not in the trash
 
 
-def test_empty_trash(as_role):
-    assert sv("There are no deleted customers.") in text(as_role("admin").client.get("/admin/trash/"))
+def test_empty_trash(login):
+    assert sv("There are no deleted customers.") in text(login("admin").client.get("/admin/trash/"))
 
 
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
-def test_only_those_who_may_restore_see_the_trash(as_role, deleted, role):
-    client = as_role(role)
+def test_only_those_who_may_restore_see_the_trash(login, deleted, role):
+    client = login(role)
     assert client.client.get("/admin/trash/").status_code == 403
     assert client.post("/admin/trash/restore", {"rowid": f"company:{deleted['company'].id}"}).status_code == 403
 
@@ -121,9 +61,9 @@ def test_anonymous_is_sent_to_login(client):
 # --- restore ----------------------------------------------------------------------------------
 
 
-def test_restore_brings_the_company_back_with_its_contacts(as_role, session, deleted, employees):
+def test_restore_brings_the_company_back_with_its_contacts(login, session, deleted, employees):
     company = deleted["company"]
-    admin = as_role("admin")
+    admin = login("admin")
     response = admin.post("/admin/trash/restore", {"rowid": [f"company:{company.id}"]})
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin/trash/"
@@ -144,8 +84,8 @@ def test_restore_brings_the_company_back_with_its_contacts(as_role, session, del
     assert (event.entity_id, event.actor_id) == (company.id, employees["admin"].id)
 
 
-def test_restore_companies_and_private_customers_together(as_role, session, deleted):
-    response = as_role("admin").post("/admin/trash/restore", {
+def test_restore_companies_and_private_customers_together(login, session, deleted):
+    response = login("admin").post("/admin/trash/restore", {
         "rowid": [f"company:{deleted['company'].id}", f"contact:{deleted['private'].id}"]})
     assert response.status_code == 302
     assert not fresh(session, Company, deleted["company"].id).is_deleted
@@ -153,16 +93,16 @@ def test_restore_companies_and_private_customers_together(as_role, session, dele
     assert not private.is_deleted and private.customer_number == 900
 
 
-def test_restore_without_ticks_warns_and_changes_nothing(as_role, session, deleted):
-    admin = as_role("admin")
+def test_restore_without_ticks_warns_and_changes_nothing(login, session, deleted):
+    admin = login("admin")
     admin.post("/admin/trash/restore", {"rowid": ["company:abc", "unknown:1", "nonsense"]})
     [(category, message)] = flashes(admin.client.get("/admin/trash/"))
     assert (category, message) == ("warning", sv("Tick the customers you want to restore."))
     assert fresh(session, Company, deleted["company"].id).is_deleted
 
 
-def test_restore_post_without_csrf_is_refused(as_role, session, deleted):
-    response = as_role("admin").client.post("/admin/trash/restore", data={"rowid": f"company:{deleted['company'].id}"})
+def test_restore_post_without_csrf_is_refused(login, session, deleted):
+    response = login("admin").client.post("/admin/trash/restore", data={"rowid": f"company:{deleted['company'].id}"})
     assert response.status_code == 400
     assert fresh(session, Company, deleted["company"].id).is_deleted
 
@@ -170,9 +110,9 @@ def test_restore_post_without_csrf_is_refused(as_role, session, deleted):
 # --- purge --------------------------------------------------------------------------------------
 
 
-def test_purge_first_asks_for_confirmation(as_role, session, deleted):
+def test_purge_first_asks_for_confirmation(login, session, deleted):
     company = deleted["company"]
-    response = as_role("admin").post("/admin/trash/purge", {"rowid": [f"company:{company.id}"]})
+    response = login("admin").post("/admin/trash/purge", {"rowid": [f"company:{company.id}"]})
     assert response.status_code == 200
     body = text(response)
     assert "Papperskorgen AB" in body
@@ -183,17 +123,17 @@ def test_purge_first_asks_for_confirmation(as_role, session, deleted):
     assert fresh(session, Company, company.id) is not None  # nothing deleted yet
 
 
-def test_purge_without_ticks_warns(as_role, deleted):
-    admin = as_role("admin")
+def test_purge_without_ticks_warns(login, deleted):
+    admin = login("admin")
     response = admin.post("/admin/trash/purge", {})
     assert response.status_code == 302
     [(category, message)] = flashes(admin.client.get("/admin/trash/"))
     assert (category, message) == ("warning", sv("Tick the customers you want to delete permanently."))
 
 
-def test_purge_unconfirmed_deletes_nothing(as_role, session, deleted):
+def test_purge_unconfirmed_deletes_nothing(login, session, deleted):
     company = deleted["company"]
-    admin = as_role("admin")
+    admin = login("admin")
     response = admin.post("/admin/trash/purge/confirm", {"rowid": [f"company:{company.id}"]})
     assert response.status_code == 302
     [(category, message)] = flashes(admin.client.get("/admin/trash/"))
@@ -201,9 +141,9 @@ def test_purge_unconfirmed_deletes_nothing(as_role, session, deleted):
     assert fresh(session, Company, company.id) is not None
 
 
-def test_confirmed_purge_deletes_for_good_and_keeps_the_contacts(as_role, session, deleted, employees):
+def test_confirmed_purge_deletes_for_good_and_keeps_the_contacts(login, session, deleted, employees):
     company_id, private_id = deleted["company"].id, deleted["private"].id
-    admin = as_role("admin")
+    admin = login("admin")
     response = admin.post("/admin/trash/purge/confirm",
                           {"rowid": [f"company:{company_id}", f"contact:{private_id}"], "confirm": "yes"})
     assert response.status_code == 302
@@ -220,9 +160,9 @@ def test_confirmed_purge_deletes_for_good_and_keeps_the_contacts(as_role, sessio
     assert sv("There are no deleted customers.") in text(admin.client.get("/admin/trash/"))
 
 
-def test_purge_never_touches_a_live_customer(as_role, session, make_company):
+def test_purge_never_touches_a_live_customer(login, session, make_company):
     live = make_company(name="Levande AB")
-    admin = as_role("admin")
+    admin = login("admin")
     response = admin.post("/admin/trash/purge", {"rowid": [f"company:{live.id}"]})
     assert response.status_code == 302  # nothing in the trash was ticked
     admin.post("/admin/trash/purge/confirm", {"rowid": [f"company:{live.id}"], "confirm": "yes"})
@@ -230,18 +170,18 @@ def test_purge_never_touches_a_live_customer(as_role, session, make_company):
 
 
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
-def test_purge_needs_the_purge_permission(as_role, session, deleted, role):
+def test_purge_needs_the_purge_permission(login, session, deleted, role):
     company = deleted["company"]
-    client = as_role(role)
+    client = login(role)
     assert client.post("/admin/trash/purge", {"rowid": [f"company:{company.id}"]}).status_code == 403
     assert client.post("/admin/trash/purge/confirm",
                        {"rowid": [f"company:{company.id}"], "confirm": "yes"}).status_code == 403
     assert fresh(session, Company, company.id) is not None
 
 
-def test_purge_post_without_csrf_is_refused(as_role, session, deleted):
+def test_purge_post_without_csrf_is_refused(login, session, deleted):
     company = deleted["company"]
-    response = as_role("admin").client.post("/admin/trash/purge/confirm",
+    response = login("admin").client.post("/admin/trash/purge/confirm",
                                             data={"rowid": f"company:{company.id}", "confirm": "yes"})
     assert response.status_code == 400
     assert fresh(session, Company, company.id) is not None
@@ -250,10 +190,10 @@ def test_purge_post_without_csrf_is_refused(as_role, session, deleted):
 # --- the whole round trip through the UI ---------------------------------------------------------
 
 
-def test_delete_then_restore_through_the_ui(as_role, session, make_company, make_contact):
+def test_delete_then_restore_through_the_ui(login, session, make_company, make_contact):
     company = make_company(name="Tur och Retur AB")
     make_contact(first_name="Nils", last_name="Nilsson", companies=[company], role="Ekonom")
-    seller, admin = as_role("seller"), as_role("admin")
+    seller, admin = login("seller"), login("admin")
     seller.post("/admin/company/action/", {"action": "delete", "rowid": [str(company.id)]})
     assert seller.client.get(f"/admin/company/card/{company.id}").status_code == 404
     assert "Tur och Retur AB" in text(admin.client.get("/admin/trash/"))

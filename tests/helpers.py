@@ -1,0 +1,70 @@
+"""Small helpers the test modules share: reading pages (texts, flashes, field
+errors), the Swedish catalogue text of a message, and fresh reads from the
+database after a request has written in its own session."""
+
+import html
+import re
+
+from sqlalchemy import func, select
+
+from models import CompanyContact
+
+# --- pages --------------------------------------------------------------------------------
+
+
+def sv(msgid: str, **values) -> str:
+    """The Swedish text of a UI message as the catalogue has it (and it must have one)."""
+    from flask import current_app
+    from flask_babel import force_locale, gettext
+
+    with current_app.test_request_context(), force_locale("sv"):
+        translated = gettext(msgid, **values)
+    assert translated != (msgid % values if values else msgid), f"no Swedish translation of {msgid!r}"
+    return translated
+
+
+def text(response) -> str:
+    """The page of a response as text, HTML entities decoded."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def flashes(response) -> list[tuple[str, str]]:
+    """The flashed messages on a page, as (category, text)."""
+    page = response.get_data(as_text=True)
+    found = re.findall(r'<div class="alert alert-(\w+)[^"]*"[^>]*>(.*?)</div>', page, re.S)
+    return [(category, " ".join(html.unescape(re.sub(r"<button.*?</button>|<[^>]+>", "", body, flags=re.S)).split()))
+            for category, body in found]
+
+
+def field_errors(response, field: str) -> list[str]:
+    """The error messages shown next to a form field."""
+    page = response.get_data(as_text=True)
+    match = re.search(
+        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>\s*<div class="invalid-feedback">(.*?)</div>', page, re.S
+    )
+    if not match:
+        return []
+    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
+
+
+# --- the database, read afresh --------------------------------------------------------------
+
+
+def fresh(session, model, id):
+    """The row as the database has it now, not as the session remembers it."""
+    session.expire_all()
+    return session.get(model, id)
+
+
+def count(session, model, *where) -> int:
+    """How many rows of `model` (matching `where`, if given) the database has now."""
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def links_of(session, company) -> dict[int, str | None]:
+    """The company's contact links as the database has them now: {contact id: role}."""
+    session.expire_all()
+    return dict(session.execute(
+        select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company.id)
+    ).all())
