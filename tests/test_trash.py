@@ -202,3 +202,15 @@ def test_an_inactive_administrator_may_do_nothing(session, employees, make_compa
     session.commit()
     with pytest.raises(NotPermitted):
         trash.delete(session, admin, Company, [company.id])
+
+
+def test_trash_events_name_the_acting_employee_outside_a_request(session, employees, make_company):
+    company = make_company()
+    admin = employees["admin"]
+    trash.delete(session, admin, Company, [company.id])
+    trash.restore(session, admin, Company, [company.id])
+    session.commit()
+    actions = session.execute(
+        select(AuditEvent.action, AuditEvent.actor_id).where(AuditEvent.entity_id == company.id, AuditEvent.action != "create")
+    ).all()
+    assert sorted(actions) == [("delete", admin.id), ("restore", admin.id)]

@@ -95,7 +95,7 @@ def test_empty_personal_number_is_none():
 # --- VAT ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed", ["SE556036079301", "se556036079301", "SE 5560 3607 9301"])
+@pytest.mark.parametrize("typed", ["SE556036079301", "se556036079301", "SE 5560 3607 9301", "556036079301"])
 def test_swedish_vat_number_is_normalised_with_its_country_prefix(typed):
     assert validation.vat_number(typed) == "SE556036079301"
 
@@ -254,6 +254,8 @@ def test_phone_display_of_nothing_or_garbage():
         (12, f"12,00{NBSP}kr"),
         (Decimal("-5"), f"-5,00{NBSP}kr"),
         (Decimal("0.5"), f"0,50{NBSP}kr"),
+        (Decimal("0.005"), f"0,01{NBSP}kr"),  # öre rounded half up, not half to even
+        (Decimal("2.675"), f"2,68{NBSP}kr"),
     ],
 )
 def test_money_is_shown_the_swedish_way_with_non_breaking_spaces(amount, shown):

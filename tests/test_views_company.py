@@ -259,6 +259,15 @@ def test_stale_edit_is_refused_and_nothing_is_overwritten(login, session, make_c
     assert len(session.scalars(select(AuditEvent).where(AuditEvent.action == "update")).all()) == 1
 
 
+def test_edit_posted_without_a_version_is_refused(login, session, make_company):
+    company = make_company(name="Original AB")
+    data = edit_form_data(company, name="Utan Version AB")
+    data.pop("version", None)
+    response = login("seller").post(f"/admin/company/edit/?id={company.id}", data)
+    assert sv(STALE) in text(response)
+    assert fresh(session, Company, company.id).name == "Original AB"
+
+
 # --- suppliers --------------------------------------------------------------------------
 
 
