@@ -60,6 +60,9 @@ def register_admin(app: Flask) -> Admin:
         translations_path=str(BASE_DIR / "translations"),
     )
     crm, settings, administration = _l("CRM"), _l("Settings – CRM"), _l("Administration")
+    admin.add_category(crm)
+    admin.add_category(administration)
+    admin.add_sub_category(name=settings, parent_name=administration)
     s = db
     admin.add_view(CompanyView(Company, s, name=_l("Companies"), endpoint="company", category=crm))
     admin.add_view(ContactView(Contact, s, name=_l("Contacts"), endpoint="contact", category=crm))

@@ -196,7 +196,6 @@ class SecureModelView(PermissionMixin, ModelView):
 
     endpoint_verbs = MODEL_ENDPOINT_VERBS
     page_size = 50
-    can_set_page_size = True
     can_view_details = False
     list_template = "admin/crm_list.html"
     create_template = "admin/crm_create.html"
@@ -234,7 +233,8 @@ class SecureModelView(PermissionMixin, ModelView):
         fields = [f for f in search.SEARCH_FIELDS[self.model] if not f.startswith("visit_")]
         if hasattr(self.model, "customer_number"):
             fields.append("customer_number")
-        return ", ".join(field_label(f) for f in fields)
+        labels = [field_label(f) for f in fields]
+        return ", ".join([labels[0]] + [label[:1].lower() + label[1:] for label in labels[1:]])
 
     def _can_endpoint(self, endpoint_name: str) -> bool:
         return can(*(self.permission_for(endpoint_name) or ()))

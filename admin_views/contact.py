@@ -177,6 +177,9 @@ class PrivateCustomerView(ContactView):
     form_choices = {"invoice_language": INVOICE_LANGUAGES}
     create_label = _l("New private customer")
 
+    def is_action_allowed(self, name):
+        return name != "make_private_customer" and super().is_action_allowed(name)
+
     def get_query(self):
         return super().get_query().filter(Contact.customer_number.is_not(None))
 

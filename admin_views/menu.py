@@ -6,14 +6,15 @@ only a preference: a hidden module still opens by URL, while a forbidden one
 is refused by the view itself.
 """
 
-from flask_admin.menu import MenuCategory
+from functools import cache
+
 from flask_login import current_user
 
 from services import layout
 
 
-class PersonalMenuCategory(MenuCategory):
-    """A menu category whose entries follow the logged-in employee's order."""
+class PersonalOrder:
+    """Mixed into a menu category: its entries follow the logged-in employee's order."""
 
     def get_children(self):
         children = super().get_children()
@@ -30,10 +31,15 @@ def module_key(menu_item) -> str | None:
     return getattr(view, "endpoint", None)
 
 
+@cache
+def _personal(category_class):
+    return type(f"Personal{category_class.__name__}", (PersonalOrder, category_class), {})
+
+
 def personalise(admin) -> None:
-    """Make every category of `admin`'s menu follow each employee's arrangement."""
+    """Make every category (and sub-category) of `admin`'s menu follow each employee's arrangement."""
     for category in admin._menu_categories.values():
-        category.__class__ = PersonalMenuCategory
+        category.__class__ = _personal(type(category))
 
 
 def modules(admin) -> list[layout.Item]:
