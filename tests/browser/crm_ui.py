@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import uuid
-import warnings
 
 from playwright.sync_api import Page, expect
 
@@ -40,7 +39,7 @@ def open_menu(page: Page, top: str):
     open_navbar(page)
     nav = page.locator("nav.navbar")
     nav.get_by_role("link", name=exact(top)).click()
-    dropdown = nav.locator(".dropdown-menu.show")
+    dropdown = nav.locator(".dropdown-menu.show").first
     expect(dropdown).to_be_visible()
     return dropdown
 
@@ -52,25 +51,12 @@ def menu(page: Page, top: str, item: str) -> None:
 
 
 def settings_menu(page: Page, item: str) -> None:
-    """Administration – Inställningar – CRM – `item`, the path the FAQ gives.
-
-    The FAQ (and DESIGN.md) put "Inställningar – CRM" inside Administration.
-    Where the app still has it as a top menu of its own, that menu is used and
-    a warning says the FAQ's path is missing, so the difference stays visible.
-    """
+    """Administration – Inställningar – CRM – `item`, the path the FAQ gives."""
     dropdown = open_menu(page, "Administration")
-    entry = dropdown.get_by_role("link", name=exact(item))
-    if entry.count():
-        entry.click()
-    else:
-        warnings.warn(
-            f"FAQ path 'Administration – Inställningar – CRM – {item}' is not in the menu; "
-            f"used the top menu 'Inställningar – CRM' instead",
-            UserWarning,
-            stacklevel=2,
-        )
-        page.keyboard.press("Escape")
-        menu(page, "Inställningar – CRM", item)
+    dropdown.get_by_role("link", name=exact("Inställningar – CRM")).click()
+    submenu = dropdown.locator(".dropdown-menu.show")
+    expect(submenu).to_be_visible()
+    submenu.get_by_role("link", name=exact(item)).click()
     page.wait_for_load_state("load")
 
 
