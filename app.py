@@ -183,6 +183,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     def not_found(error):
         return render_template("error.html", code=404, message=_("The page or record does not exist (it may have been deleted).")), 404
 
+    @app.errorhandler(413)
+    def too_large(error):
+        limit = app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+        return render_template("error.html", code=413, message=_("The file is larger than %(mb)s MB and was not uploaded.", mb=limit)), 413
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -36,6 +36,9 @@ def load_config(overrides: dict | None = None) -> dict:
             "CRM_DATABASE_URL", f"sqlite:///{instance_dir / 'crm.sqlite'}"
         ),
         "UPLOAD_DIR": os.environ.get("CRM_UPLOAD_DIR", str(instance_dir / "uploads")),
+        "MAX_UPLOAD_BYTES": int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) * 1024 * 1024,
+        # Requests larger than this are refused before they are read (a file plus its form).
+        "MAX_CONTENT_LENGTH": (int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) + 1) * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": os.environ.get("CRM_LOCALE", "sv"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("CRM_TIMEZONE", "Europe/Stockholm"),
         "BABEL_TRANSLATION_DIRECTORIES": str(BASE_DIR / "translations"),

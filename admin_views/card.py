@@ -232,7 +232,7 @@ class CustomerCardMixin:
         return self.back_to(customer, "activities")
 
     def max_upload_bytes(self) -> int:
-        return int(current_app.config.get("MAX_UPLOAD_BYTES", files.DEFAULT_MAX_BYTES))
+        return current_app.config["MAX_UPLOAD_BYTES"]
 
     @expose("/card/<int:id>/files", methods=("POST",))
     @require("{area}.view", "tab.files", "file.upload")

@@ -192,12 +192,13 @@ def test_file_area_upload_download_delete_and_limits(login, company, app):
     bad = seller.post(f"/admin/company/card/{company.id}/files", {"file": (io.BytesIO(b"MZ"), "virus.exe")},
                       content_type="multipart/form-data", follow_redirects=True)
     assert "Filer av typen .exe kan inte laddas upp" in bad.get_data(as_text=True)
+    limit = app.config["MAX_UPLOAD_BYTES"]
     app.config["MAX_UPLOAD_BYTES"] = 10
     try:
         big = seller.post(f"/admin/company/card/{company.id}/files", {"file": (io.BytesIO(b"x" * 11), "stor.txt")},
                           content_type="multipart/form-data", follow_redirects=True)
     finally:
-        app.config.pop("MAX_UPLOAD_BYTES")
+        app.config["MAX_UPLOAD_BYTES"] = limit
     assert "laddades inte upp" in big.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count()).select_from(Attachment)) == 1
 
@@ -302,3 +303,16 @@ def test_card_queries_do_not_grow_with_the_customer(login, make_company, employe
         many = _count_queries(admin.client, url.format(big.id))
         assert many <= few, (url, few, many)
         assert many <= 12, (url, many)
+
+
+def test_request_larger_than_the_limit_is_refused_before_it_is_read(login, company, app):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        response = login("seller").post(f"/admin/company/card/{company.id}/files",
+                                        {"file": (io.BytesIO(b"x" * 5000), "stor.pdf")}, content_type="multipart/form-data")
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413
+    assert "laddades inte upp" in response.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Attachment)) == 0

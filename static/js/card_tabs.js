@@ -1,4 +1,4 @@
-/* Customer card tabs. A tab's content is fetched the first time it is shown
+/* Customer card. A tab's content is fetched the first time it is shown
    (and its pager links reload only the tab); the URL hash names the open tab
    (#contacts …) so reloads and links land on it. */
 (function ($) {
@@ -25,6 +25,11 @@
   $(document).on("click", ".tab-pane a.card-page", function (e) {
     e.preventDefault();
     load(this.closest(".tab-pane"), this.href);
+  });
+  /* Right-clicking the card's header opens its actions menu (as the button does). */
+  $("#card-header").on("contextmenu", function (e) {
+    e.preventDefault();
+    $("#card-actions-button").dropdown("toggle").trigger("focus");
   });
   if (window.location.hash) { show(window.location.hash); }
   $(window).on("hashchange", function () { show(window.location.hash); });
