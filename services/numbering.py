@@ -39,8 +39,8 @@ def _insert_if_missing(session: Session, name: str, last_value: int):
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(dialect)
+    else:  # pragma: no cover - the product supports SQLite and PostgreSQL
+        raise ValueError(f"unsupported database {dialect!r}")
     return dialect_insert(NumberSequence).values(name=name, last_value=last_value).on_conflict_do_nothing()
 
 
