@@ -19,6 +19,7 @@ from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField, ValidationError
 
@@ -132,6 +133,7 @@ class SecureIndexView(PermissionMixin, AdminIndexView):
             figures.append((_("Companies"), db.session.scalar(live_companies), url_for("company.index_view")))
             figures.append((_("Suppliers"), db.session.scalar(live_companies.where(Company.is_supplier)), url_for("supplier.index_view")))
             figures.append((_("My customers"), db.session.scalar(live_companies.where(Company.owner_id == current_user.id)),
+                            # flt0_0: CompanyView's first filter, Kundansvarig
                             url_for("company.index_view", flt0_0=current_user.id)))
         if can("contact.view"):
             figures.append((_("Contacts"), db.session.scalar(live_contacts), url_for("contact.index_view")))
@@ -320,6 +322,11 @@ class SecureModelView(PermissionMixin, ModelView):
         if isinstance(exc, (InvalidValue, trash.NotPermitted)):
             flash(str(exc) if isinstance(exc, InvalidValue) else _("You do not have permission to do that."), "error")
             return True
+        if isinstance(exc, IntegrityError):
+            duplicate = "unique" in str(exc.orig).lower()
+            flash(_("The name is already in use: choose another.") if duplicate
+                  else _("The record is in use by other records and cannot be deleted."), "error")
+            return True
         return super().handle_view_exception(exc)
 
 
@@ -382,10 +389,6 @@ def fmt_phone(view, context, model, name):
 def fmt_email(view, context, model, name):
     value = getattr(model, name)
     return Markup('<a href="mailto:{0}">{0}</a>').format(value) if value else ""
-
-
-def fmt_date(view, context, model, name):
-    return formatting.iso_date(getattr(model, name))
 
 
 def fmt_choice(labels):

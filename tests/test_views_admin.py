@@ -358,3 +358,26 @@ def test_the_same_posts_work_with_the_token(login, session, targets):
     assert fresh(session, Category, t["category"].id).name == "Ändrad"
     assert admin.post("/admin/trash/restore", {"rowid": f"company:{t['deleted'].id}"}).status_code == 302
     assert fresh(session, Company, t["deleted"].id).deleted_at is None
+
+
+def test_industry_in_use_is_not_deleted_and_the_reason_is_shown(login, session, make_company):
+    from models import Industry
+
+    industry = Industry(name="Byggverksamhet")
+    session.add(industry)
+    session.commit()
+    make_company(industry_id=industry.id)
+    admin = login("admin")
+    response = admin.post("/admin/industry/action/", {"action": "delete", "rowid": str(industry.id)}, follow_redirects=True)
+    assert sv("The record is in use by other records and cannot be deleted.") in text(response)
+    assert count(session, Industry) == 1
+
+
+def test_duplicate_category_name_is_refused_in_swedish(login, session):
+    from models import Category
+
+    session.add(Category(name="A-kund", applies_to="company"))
+    session.commit()
+    response = login("admin").post("/admin/category/new/", {"name": "A-kund", "applies_to": "both"})
+    assert "Det finns redan." in text(response)  # Flask-Admin's own check, next to the field
+    assert count(session, Category) == 1
