@@ -90,16 +90,20 @@ def _action(obj, changes: dict) -> str:
     return "update"
 
 
+def _event_row(obj, action: str, changes, actor_id) -> dict:
+    return {
+        "actor_id": actor_id,
+        "entity_type": type(obj).__tablename__,
+        "entity_id": obj.id,
+        "entity_label": _label(obj),
+        "action": action,
+        "changes": changes,
+    }
+
+
 def record(session: Session, entity, action: str, changes: dict | None = None) -> AuditEvent:
     """Write one audit event now (for events that are not column changes, e.g. links)."""
-    audit = AuditEvent(
-        actor_id=_actor_id(session),
-        entity_type=type(entity).__tablename__,
-        entity_id=entity.id,
-        entity_label=_label(entity),
-        action=action,
-        changes=changes,
-    )
+    audit = AuditEvent(**_event_row(entity, action, changes, _actor_id(session)))
     session.add(audit)
     return audit
 
@@ -134,28 +138,10 @@ def _audit_before_flush(session: Session, flush_context, instances) -> None:
             continue
         changes = _changes(obj, only_changed=True)
         if changes:
-            session.add(
-                AuditEvent(
-                    actor_id=actor_id,
-                    entity_type=type(obj).__tablename__,
-                    entity_id=obj.id,
-                    entity_label=_label(obj),
-                    action=_action(obj, changes),
-                    changes=changes,
-                )
-            )
+            session.add(AuditEvent(**_event_row(obj, _action(obj, changes), changes, actor_id)))
     for obj in session.deleted:
         if isinstance(obj, Audited):
-            session.add(
-                AuditEvent(
-                    actor_id=actor_id,
-                    entity_type=type(obj).__tablename__,
-                    entity_id=obj.id,
-                    entity_label=_label(obj),
-                    action="purge",
-                    changes={"name": str(obj)},
-                )
-            )
+            session.add(AuditEvent(**_event_row(obj, "purge", {"name": str(obj)}, actor_id)))
     if pending_new:
         # ids exist only after the INSERT: record creations once they are flushed.
         session.info.setdefault("audit_new", []).extend(pending_new)
@@ -167,15 +153,12 @@ def _audit_after_flush(session: Session, flush_context) -> None:
     if not created:
         return
     actor_id = _actor_id(session)
+    now = utcnow()
     rows = [
         {
-            "actor_id": actor_id,
-            "entity_type": type(obj).__tablename__,
-            "entity_id": obj.id,
-            "entity_label": _label(obj),
-            "action": "create",
-            "changes": {k: v for k, v in _changes(obj, only_changed=False).items() if v not in (None, "", [])},
-            "at": utcnow(),
+            **_event_row(obj, "create", {k: v for k, v in _changes(obj, only_changed=False).items()
+                                         if v not in (None, "", [])}, actor_id),
+            "at": now,
         }
         for obj in created
     ]
