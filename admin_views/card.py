@@ -12,6 +12,7 @@ from flask_admin import expose
 from flask_admin.form import BaseForm
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import to_utc
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import (
@@ -69,7 +70,6 @@ class ActivityForm(BaseForm):
 class CustomerCardMixin:
     """The card endpoints shared by the company and the contact views."""
 
-    card_tabs: tuple = ()
     card_header_template = ""
     settings_form_class = InvoiceSettingsForm
 
@@ -83,24 +83,17 @@ class CustomerCardMixin:
         return "company_tabs" if self.model is Company else "contact_tabs"
 
     @property
+    def card_tabs(self):
+        return layout.GROUPS[self.tab_group]
+
+    @property
     def owner_key(self) -> str:
         return "company_id" if self.model is Company else "contact_id"
 
     @expose("/card/<int:id>")
     @require("{area}.view")
     def card(self, id):
-        customer = self.live_or_404(id)
-        tabs = self.visible_tabs()
-        keys = [t.key for t in tabs]
-        first = request.args.get("tab") if request.args.get("tab") in keys else (keys[0] if keys else None)
-        return self.render(
-            "admin/card/card.html",
-            customer=customer,
-            tabs=tabs,
-            first_tab=first,
-            first_tab_html=self.render_tab(customer, first) if first else "",
-            header_template=self.card_header_template,
-        )
+        return self.card_with_tab(self.live_or_404(id), request.args.get("tab"))
 
     @expose("/card/<int:id>/tab/<tab>")
     @require("{area}.view")
@@ -163,6 +156,11 @@ class CustomerCardMixin:
             "max_mb": self.max_upload_bytes() // (1024 * 1024),
         }
 
+    def tab_opportunities(self, customer, page):
+        from services import sales
+
+        return {"page": card.paginate(db.session, sales.for_customer(customer), page), "owner_key": self.owner_key}
+
     def tab_settings(self, customer, page, form=None):
         return {"form": form or self.settings_form_class(obj=customer)}
 
@@ -191,15 +189,18 @@ class CustomerCardMixin:
         flash(_("The settings were saved."), "success")
         return self.back_to(customer, "settings")
 
-    def card_with_tab(self, customer, tab: str, **extra):
-        """The card opened on `tab`, showing a form with the user's input and its errors."""
+    def card_with_tab(self, customer, tab: str | None, **extra):
+        """The card opened on `tab` (else the employee's first), e.g. with a form's input and errors."""
         tabs = self.visible_tabs()
+        keys = [t.key for t in tabs]
+        if tab not in keys and not extra:
+            tab = keys[0] if keys else None
         return self.render(
             "admin/card/card.html",
             customer=customer,
             tabs=tabs,
             first_tab=tab,
-            first_tab_html=self.render_tab(customer, tab, **extra),
+            first_tab_html=self.render_tab(customer, tab, **extra) if tab else "",
             header_template=self.card_header_template,
         )
 
@@ -213,7 +214,8 @@ class CustomerCardMixin:
             return self.card_with_tab(customer, "activities", form=form)
         activities.create(
             db.session, current_user, kind=form.kind.data, subject=form.subject.data,
-            due_at=form.due_at.data, description=form.description.data or None,
+            # typed in the employee's time zone; stored, like every time, in UTC
+            due_at=to_utc(form.due_at.data) if form.due_at.data else None, description=form.description.data or None,
             **{self.owner_key: customer.id},
         )
         db.session.commit()

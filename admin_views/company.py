@@ -2,7 +2,7 @@
 
 import phonenumbers
 from babel import Locale
-from flask import abort, flash, has_app_context, redirect, request, url_for
+from flask import abort, flash, has_app_context, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_babel import get_locale
@@ -39,7 +39,7 @@ from models import (
     Employee,
     Industry,
 )
-from services import email_lock, layout, register, validation
+from services import email_lock, register, validation
 
 
 
@@ -192,8 +192,6 @@ class CompanyView(CustomerCardMixin, SoftDeleteModelView):
     form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
 
     def scaffold_form(self):
-        from wtforms import SelectField
-
         form_class = super().scaffold_form()
         form_class.country = SelectField(FIELD_LABELS["country"], choices=country_choices, default="SE")
         return form_class
@@ -250,7 +248,6 @@ class CompanyView(CustomerCardMixin, SoftDeleteModelView):
 
     # --- the customer card (admin_views.card) -------------------------------------
 
-    card_tabs = layout.COMPANY_TABS
     card_header_template = "admin/card/header_company.html"
     settings_form_class = CompanySettingsForm
 

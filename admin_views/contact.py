@@ -24,7 +24,7 @@ from admin_views.labels import FIELD_LABELS
 from admin_views.company import CategoryFilter, EmployeeFilter, INVOICE_LANGUAGES
 from extensions import db
 from models import Category, Company, Contact, Employee
-from services import formatting, layout, numbering, register, search, validation
+from services import formatting, numbering, register, search, validation
 
 
 class NoPopulateField(StringField):
@@ -132,7 +132,6 @@ class ContactView(CustomerCardMixin, SoftDeleteModelView):
 
     # --- the contact's card (admin_views.card) -------------------------------------
 
-    card_tabs = layout.CONTACT_TABS
     card_header_template = "admin/card/header_contact.html"
 
     @expose("/card/<int:id>/make-private-customer", methods=("POST",))
