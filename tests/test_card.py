@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from extensions import db
-from models import Activity, Attachment, AuditEvent, CompanyContact, Contact, EmailMessage, Employee, utcnow
+from models import Activity, Attachment, AuditEvent, CompanyContact, Contact, EmailMessage, utcnow
 from services import email_lock, layout, permissions
 
 
@@ -173,6 +173,7 @@ def test_activities_are_created_and_completed_from_the_card(login, company):
     assert response.status_code == 302
     activity = db.session.scalars(db.select(Activity).where(Activity.company_id == company.id)).one()
     assert activity.subject == "Skicka offert" and not activity.done
+    assert activity.due_at.isoformat() == "2030-01-15T09:00:00"  # 10:00 in Stockholm, stored in UTC
     seller.post(f"/admin/company/card/{company.id}/activities/{activity.id}/done", {"done": "1"})
     db.session.refresh(activity)
     assert activity.done and activity.done_at is not None
