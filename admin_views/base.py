@@ -261,7 +261,8 @@ class SecureModelView(PermissionMixin, ModelView):
 
     @action("delete", _l("Delete"), _l("Delete the selected records?"))
     def action_delete(self, ids):
-        return super().action_delete(ids)
+        # Posted ids are strings; PostgreSQL refuses integer = varchar (SQLAlchemy 2.1 binds them as such).
+        return super().action_delete([int(i) if str(i).isdigit() else i for i in ids])
 
     def _get_filter_groups(self):
         """Options of database-backed filters are read per request, not once at start-up."""
