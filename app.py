@@ -48,9 +48,10 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.contact import ContactView, PeopleSearchView, PrivateCustomerView
     from admin_views.employee import EmployeeGroupView, EmployeeView
     from admin_views.menu import personalise
+    from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.settings import CategoryView, IndustryView
     from admin_views.trash import TrashView
-    from models import Category, Company, Contact, Employee, EmployeeGroup, Industry
+    from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Opportunity, SalesStage
 
     admin = Admin(
         app,
@@ -68,11 +69,13 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(ContactView(Contact, s, name=_l("Contacts"), endpoint="contact", category=crm))
     admin.add_view(PrivateCustomerView(Contact, s, name=_l("Private customers"), endpoint="privatecustomer", category=crm))
     admin.add_view(SupplierView(Company, s, name=_l("Suppliers"), endpoint="supplier", category=crm))
+    admin.add_view(OpportunityView(Opportunity, s, name=_l("Sales opportunities"), endpoint="opportunity", category=crm))
     admin.add_view(PeopleSearchView(name=_l("Search people"), endpoint="people", url="/admin/people", category=crm))
     admin.add_view(EmployeeView(Employee, s, name=_l("Employees"), endpoint="employee", category=administration))
     admin.add_view(EmployeeGroupView(EmployeeGroup, s, name=_l("Sales groups"), endpoint="employeegroup", category=administration))
     admin.add_view(CategoryView(Category, s, name=_l("Categories"), endpoint="category", category=settings))
     admin.add_view(IndustryView(Industry, s, name=_l("Industries"), endpoint="industry", category=settings))
+    admin.add_view(SalesStageView(SalesStage, s, name=_l("Sales stages"), endpoint="salesstage", category=settings))
     admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
     personalise(admin)
     return admin
@@ -152,6 +155,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     import services.audit  # noqa: F401  (registers the audit listener)
     import services.numbering  # noqa: F401  (registers customer numbering)
+    import services.sales  # noqa: F401  (registers the opportunity rules and history)
     from models import Employee
 
     @login_manager.user_loader

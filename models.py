@@ -354,11 +354,13 @@ class Activity(TimestampMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="SET NULL"), index=True)
 
     assignee: Mapped[Employee | None] = relationship(foreign_keys=[assignee_id])
     created_by: Mapped[Employee | None] = relationship(foreign_keys=[created_by_id])
     company: Mapped[Company | None] = relationship()
     contact: Mapped[Contact | None] = relationship()
+    opportunity: Mapped[Opportunity | None] = relationship()
 
     def __str__(self) -> str:
         return self.subject
@@ -445,6 +447,84 @@ class ProjectParticipant(db.Model):
     company: Mapped[Company] = relationship()
 
 
+# --- sales: stages and opportunities ------------------------------------------------
+
+
+class SalesStage(db.Model):
+    """Säljsteg: a step of the sales process with its default probability."""
+
+    __tablename__ = "sales_stage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    probability: Mapped[int] = mapped_column(default=0)
+    is_won: Mapped[bool] = mapped_column(default=False)
+    is_lost: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Opportunity(VersionMixin, TimestampMixin, db.Model):
+    """Säljmöjlighet: a deal with a customer (a company or a private customer).
+
+    Changes of stage, amount, owner, probability and close date are kept as
+    OpportunityChange rows by services.sales.
+    """
+
+    __tablename__ = "opportunity"
+
+    KINDS = {"new": _l("New customer"), "existing": _l("Existing customer"), "renewal": _l("Renewal")}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("sales_stage.id"), index=True)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    probability: Mapped[int | None]
+    close_date: Mapped[date | None] = mapped_column(index=True)
+    source: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str | None] = mapped_column(String(20))
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    company: Mapped[Company | None] = relationship(active_history=True)
+    contact: Mapped[Contact | None] = relationship(active_history=True)
+    owner: Mapped[Employee | None] = relationship(active_history=True)
+    stage: Mapped[SalesStage] = relationship(active_history=True)
+    changes: Mapped[list[OpportunityChange]] = relationship(
+        back_populates="opportunity", cascade="all, delete-orphan", order_by="OpportunityChange.id.desc()"
+    )
+
+    @property
+    def customer(self) -> Company | Contact | None:
+        return self.company or self.contact
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class OpportunityChange(db.Model):
+    """One change in an opportunity's history: who, when, which field, from → to."""
+
+    __tablename__ = "opportunity_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+    field: Mapped[str] = mapped_column(String(30))
+    old_value: Mapped[str | None] = mapped_column(String(200))
+    new_value: Mapped[str | None] = mapped_column(String(200))
+
+    opportunity: Mapped[Opportunity] = relationship(back_populates="changes")
+    actor: Mapped[Employee | None] = relationship()
+
+
 # --- infrastructure ------------------------------------------------------------
 
 
@@ -491,4 +571,7 @@ __all__ = [
     "EmployeeGroup",
     "Industry",
     "NumberSequence",
+    "Opportunity",
+    "OpportunityChange",
+    "SalesStage",
 ]

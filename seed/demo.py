@@ -22,8 +22,10 @@ from models import (
     Employee,
     EmployeeGroup,
     Industry,
+    Opportunity,
     Project,
     ProjectParticipant,
+    SalesStage,
     utcnow,
 )
 from services import accounts, activities, files, numbering, trash
@@ -167,6 +169,52 @@ def _seed_card(session: Session, rng: random.Random, companies, employees, stora
         session.add(project)
 
 
+#: Säljsteg: (name, default probability %, won, lost).
+SALES_STAGES = [
+    ("Kontakt", 10, False, False),
+    ("Behovsanalys", 25, False, False),
+    ("Offert", 50, False, False),
+    ("Förhandling", 75, False, False),
+    ("Vunnen", 100, True, False),
+    ("Förlorad", 0, False, True),
+]
+OPPORTUNITY_TITLES = [
+    "Serviceavtal 2027", "Ny webbplats", "Licenser affärssystem", "Utbildning personal", "Ramavtal förbrukning",
+    "Konsulttimmar projekt", "Uppgradering server", "Solcellsanläggning", "Kontorsmöbler", "Städavtal",
+]
+LOST_REASONS = ["Valde en konkurrent", "Priset för högt", "Projektet lades ned"]
+
+
+def _seed_sales(session: Session, rng: random.Random, companies, private_customers, sellers, admin) -> None:
+    """Säljsteg and opportunities in every stage for several sellers, with some history."""
+    today = utcnow().date()
+    stages = [SalesStage(name=n, sort_order=(i + 1) * 10, probability=p, is_won=w, is_lost=lost)
+              for i, (n, p, w, lost) in enumerate(SALES_STAGES)]
+    session.add_all(stages)
+    owners = [*sellers, admin]
+    customers = companies[:24] + private_customers[:4]
+    for index, customer in enumerate(customers):
+        stage = stages[index % len(stages)]
+        opportunity = Opportunity(
+            title=f"{OPPORTUNITY_TITLES[index % len(OPPORTUNITY_TITLES)]} – {customer.name}",
+            owner=owners[index % len(owners)],
+            stage=stages[0],
+            amount=Decimal(rng.randrange(5_000, 900_000, 500)),
+            close_date=today + timedelta(days=rng.randint(-30, 120)),
+            source=rng.choice(["Webbformulär", "Mässa", "Rekommendation", "Ringlista", None]),
+            kind=rng.choice(list(Opportunity.KINDS)),
+            description="Kunden vill ha en offert före kvartalsskiftet." if index % 3 == 0 else None,
+            **({"company": customer} if isinstance(customer, Company) else {"contact": customer}),
+        )
+        session.add(opportunity)
+        session.flush()
+        if stage is not stages[0]:  # moved along the process, so the history has a step
+            opportunity.stage = stage
+            if stage.is_lost:
+                opportunity.lost_reason = rng.choice(LOST_REASONS)
+            session.flush()
+
+
 def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
     """Load the demo register; False when it is already there."""
     if session.scalar(select(Employee).where(Employee.email == DEMO_EMPLOYEES[0][0])):
@@ -270,6 +318,9 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         session.flush()
 
         _seed_card(session, rng, companies, employees, storage)
+        private_customers = list(session.scalars(
+            select(Contact).where(Contact.customer_number.is_not(None)).order_by(Contact.id)))
+        _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

@@ -30,6 +30,7 @@ COMPANY_TABS = (
     Item("email", _l("E-mail"), "tab.email"),
     Item("files", _l("Files"), "tab.files"),
     Item("projects", _l("Projects"), "tab.projects"),
+    Item("opportunities", _l("Sales opportunities"), ("tab.opportunities", "opportunity.view")),
     Item("settings", _l("Settings"), "tab.settings"),
     Item("history", _l("History"), "tab.history"),
 )

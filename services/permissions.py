@@ -19,6 +19,11 @@ PERMISSIONS: dict[str, object] = {
     "employee.view": _l("View employees"),
     "employee.manage": _l("Manage employees, groups and roles"),
     "settings.manage": _l("Manage CRM settings (categories, industries)"),
+    "opportunity.view": _l("View sales opportunities"),
+    "opportunity.create": _l("Create sales opportunities"),
+    "opportunity.edit": _l("Edit sales opportunities"),
+    "opportunity.delete": _l("Delete sales opportunities"),
+    "opportunity.export": _l("Export sales opportunities"),
     "email.lock": _l("Lock and unlock the E-mail tab of a customer"),
     "email.view_locked": _l("Read e-mail on customers whose E-mail tab is locked"),
     "file.upload": _l("Upload files to a customer's file area"),
@@ -32,6 +37,7 @@ PERMISSIONS: dict[str, object] = {
     "tab.projects": _l("Customer card: Projects"),
     "tab.settings": _l("Customer card: Settings"),
     "tab.history": _l("Customer card: History"),
+    "tab.opportunities": _l("Customer card: Sales opportunities"),
 }
 
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}
@@ -40,15 +46,18 @@ _SELLER = {
     "company.view", "company.create", "company.edit", "company.delete", "company.export",
     "contact.view", "contact.create", "contact.edit", "contact.delete", "contact.export",
     "employee.view", "file.upload", "file.delete", "activity.edit",
+    "opportunity.view", "opportunity.create", "opportunity.edit", "opportunity.delete", "opportunity.export",
 } | _ALL_TABS
 _FINANCE = {
     "company.view", "company.edit", "company.export",
     "contact.view", "contact.edit", "contact.export",
     "employee.view", "file.upload", "activity.edit",
+    "opportunity.view", "opportunity.export",
 } | _ALL_TABS
 _READONLY = {
     "company.view", "contact.view", "employee.view",
     "tab.overview", "tab.contacts", "tab.activities", "tab.projects", "tab.history",
+    "opportunity.view", "tab.opportunities",
 }
 
 #: Role key → (Swedish-translated name, permissions).

@@ -88,6 +88,11 @@ for endpoint, table in {
     "employeegroup": model_view("employee", manage_writes=True),
     "category": model_view("settings", manage_only=True),
     "industry": model_view("settings", manage_only=True),
+    "salesstage": model_view("settings", manage_only=True),
+    "opportunity": model_view("opportunity", extra={
+        "page": "opportunity.view",
+        "add_activity": ("opportunity.view", "activity.edit"),
+    }),
 }.items():
     EXPECTED.update({f"{endpoint}.{name}": permission for name, permission in table.items()})
 

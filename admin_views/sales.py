@@ -1,0 +1,265 @@
+"""Säljmöjligheter (CRM) and Säljsteg (Administration – Inställningar – CRM).
+
+Declarative views; the rules (default probability, rejection reason, the
+customer, the history, which stages may be deleted) live in services.sales.
+"""
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.form import rules
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import or_, select
+from wtforms import DecimalField
+from wtforms.validators import NumberRange, Optional
+
+from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
+from admin_views.card import ActivityForm
+from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
+from admin_views.settings import SETTINGS_VERBS
+from extensions import db
+from models import Activity, Company, Contact, Employee, Opportunity, SalesStage, utcnow
+from services import activities, card, formatting, sales
+from services.validation import InvalidValue
+
+PERCENT = [NumberRange(0, 100, _l("The probability must be between 0 and 100 percent."))]
+
+
+class AmountField(DecimalField):
+    """An amount as Swedes type it: "125 000,50" as well as "125000.50"."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs["places"] = 2
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            valuelist = [v.replace("\u00a0", "").replace(" ", "").replace(",", ".") for v in valuelist]
+        super().process_formdata(valuelist)
+
+
+def fmt_money(view, context, model, name):
+    return formatting.money(getattr(model, name))
+
+
+def fmt_percent(view, context, model, name):
+    value = getattr(model, name)
+    return "" if value is None else f"{value}\u00a0%"
+
+
+def fmt_iso_date(view, context, model, name):
+    return formatting.iso_date(getattr(model, name))
+
+
+def customer_link(customer) -> Markup:
+    """A link to the customer card of a company or a private customer."""
+    if customer is None:
+        return Markup("")
+    endpoint = "company.card" if isinstance(customer, Company) else "privatecustomer.card"
+    return Markup('<a href="{}">{}</a>').format(url_for(endpoint, id=customer.id), customer.name)
+
+
+class SalesStageView(SecureModelView):
+    """Säljsteg: the steps of the sales process; a stage in use is deactivated, not deleted."""
+
+    permission_area = "settings"
+    endpoint_verbs = SETTINGS_VERBS
+    create_label = _l("New sales stage")
+    column_list = ["sort_order", "name", "probability", "is_won", "is_lost", "active"]
+    column_default_sort = "sort_order"
+    column_labels = {
+        "sort_order": _l("Order"), "name": _l("Name"), "probability": _l("Probability %"),
+        "is_won": _l("Won"), "is_lost": _l("Lost"), "active": _l("Active"),
+    }
+    column_formatters = {"is_won": fmt_bool, "is_lost": fmt_bool, "active": fmt_bool, "probability": fmt_percent}
+    form_columns = ["name", "sort_order", "probability", "is_won", "is_lost", "active"]
+    form_args = {"probability": {"validators": PERCENT, "description": _l("Default probability of opportunities in this stage.")}}
+
+    def search_placeholder(self) -> str:
+        return ""  # a handful of rows: no quick search
+
+    def on_model_change(self, form, model, is_created):
+        sales.check_stage(model)
+
+    def delete_model(self, model):
+        try:
+            sales.delete_stage(db.session, model)
+            db.session.commit()
+        except InvalidValue as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return True
+
+
+class StageFilter(DynamicOptions, IsFilter):
+    options_query = select(SalesStage.id, SalesStage.name).order_by(SalesStage.sort_order, SalesStage.id)
+
+
+class CustomerFilter(BaseSQLAFilter):
+    """Opportunities whose customer (company or private customer) has a name containing the text."""
+
+    def apply(self, query, value, alias=None):
+        like = f"%{value.strip()}%"
+        return query.filter(or_(
+            Opportunity.company.has(Company.name.ilike(like)),
+            Opportunity.contact.has(or_(Contact.first_name.ilike(like), Contact.last_name.ilike(like))),
+        ))
+
+    def operation(self):
+        return _l("contains")
+
+
+class OpportunityView(SecureModelView):
+    """Säljmöjligheter: the plain list with filters, the form and the opportunity's own page."""
+
+    permission_area = "opportunity"
+    create_label = _l("New sales opportunity")
+    column_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner"]
+    column_sortable_list = [
+        "title", ("stage", "stage.sort_order"), "amount", "probability", "close_date", ("owner", "owner.name"),
+    ]
+    column_default_sort = ("close_date", False)
+    column_select_related_list = [Opportunity.company, Opportunity.contact, Opportunity.owner, Opportunity.stage]
+    column_labels = {
+        "title": _l("Title"), "customer": _l("Customer"), "company": _l("Company"),
+        "contact": _l("Private customer"), "owner": _l("Customer owner"), "stage": _l("Stage"),
+        "amount": _l("Expected amount (SEK)"), "probability": _l("Probability %"),
+        "close_date": _l("Expected close date"), "source": _l("Source"), "kind": _l("Type"),
+        "lost_reason": _l("Reason for loss"), "description": _l("Description"),
+    }
+    column_formatters = {
+        "title": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("opportunity.page", id=m.id), m.title),
+        "customer": lambda v, c, m, n: customer_link(m.customer),
+        "amount": fmt_money,
+        "probability": fmt_percent,
+        "close_date": fmt_iso_date,
+        "kind": fmt_choice(Opportunity.KINDS),
+    }
+    column_filters = [
+        EmployeeFilter(Opportunity.owner_id, _l("Customer owner")),
+        StageFilter(Opportunity.stage_id, _l("Stage")),
+        CustomerFilter(Opportunity.id, _l("Customer")),
+    ]
+    column_export_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner", "source", "kind"]
+    column_formatters_export = {
+        "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
+        "kind": fmt_choice(Opportunity.KINDS),
+    }
+    form_columns = [
+        "title", "company", "contact", "owner", "stage", "amount", "probability",
+        "close_date", "source", "kind", "lost_reason", "description",
+    ]
+    form_rules = [
+        rules.FieldSet(("title", rules.Row("company", "contact"), "owner"), _l("Sales opportunity")),
+        rules.FieldSet((rules.Row("stage", "probability"), rules.Row("amount", "close_date"),
+                        rules.Row("source", "kind"), "lost_reason"), _l("Sales process")),
+        rules.FieldSet(("description", HiddenRule("version")), _l("Description")),
+    ]
+    form_choices = {"kind": list(Opportunity.KINDS.items())}
+    form_overrides = {"amount": AmountField}
+    form_args = {
+        "stage": {"query_factory": lambda: db.session.scalars(
+            select(SalesStage).where(SalesStage.active).order_by(SalesStage.sort_order, SalesStage.id)).all()},
+        "probability": {"validators": [Optional(), *PERCENT],
+                        "description": _l("Leave empty to use the stage's probability.")},
+        "amount": {"validators": [Optional(), NumberRange(min=0, message=_l("The expected amount cannot be negative."))]},
+        "company": {"description": _l("A company, or else a private customer below.")},
+        "lost_reason": {"description": _l("Required when the stage is lost.")},
+    }
+    form_widget_args = {"description": {"rows": 4}, "lost_reason": {"rows": 2}}
+    form_ajax_refs = {
+        "company": SearchAjaxLoader("company", Company),
+        "contact": SearchAjaxLoader("contact", Contact, extra=Contact.customer_number.is_not(None)),
+        "owner": SearchAjaxLoader("owner", Employee, extra=Employee.active),
+    }
+
+    def init_search(self) -> bool:
+        self._search_fields = []
+        return True
+
+    def search_placeholder(self) -> str:
+        return _("Title")
+
+    def _apply_search(self, query, count_query, joins, count_joins, text):
+        condition = sales.search_condition(text)
+        query = query.filter(condition)
+        if count_query is not None:
+            count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+    def create_form(self, obj=None):
+        """From a customer card: ?company_id= or ?contact_id= chooses the customer."""
+        form = super().create_form(obj)
+        if request.method == "GET":
+            company = db.session.get(Company, request.args.get("company_id", type=int) or 0)
+            contact = db.session.get(Contact, request.args.get("contact_id", type=int) or 0)
+            if company is not None and not company.is_deleted:
+                form.company.data = company
+            if contact is not None and not contact.is_deleted and contact.is_private_customer:
+                form.contact.data = contact
+            if form.owner.data is None:
+                form.owner.data = (company.owner if company is not None else None) or current_user._get_current_object()
+        return form
+
+    def edit_form(self, obj=None):
+        """A stage deactivated since stays selectable for the opportunities already in it."""
+        form = super().edit_form(obj)
+        if obj is not None and obj.stage is not None and not obj.stage.active:
+            form.stage.query = [obj.stage, *form.stage.query_factory()]
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if is_created and model.owner is None:
+            model.owner = current_user._get_current_object()
+
+    def get_save_return_url(self, model, is_created=False):
+        return url_for("opportunity.page", id=model.id)
+
+    # --- the opportunity's page: details, history, linked activities ---------------
+
+    def _opportunity_or_404(self, id: int) -> Opportunity:
+        return db.session.get(Opportunity, id) or abort(404)
+
+    def _render_page(self, opportunity: Opportunity, form=None):
+        page_number = request.args.get("page", 1, type=int)
+        return self.render(
+            "admin/opportunity.html",
+            opportunity=opportunity,
+            customer_link=customer_link(opportunity.customer),
+            weighted=sales.weighted_amount(opportunity),
+            changes=db.session.scalars(sales.history(opportunity)).all(),
+            page=card.paginate(db.session, sales.activities(opportunity), page_number),
+            form=form or ActivityForm(),
+            kinds=Activity.KINDS,
+            field_labels=sales.HISTORY_LABELS,
+            opportunity_kind=Opportunity.KINDS.get(opportunity.kind, opportunity.kind or ""),
+            now=utcnow(),
+        )
+
+    @expose("/show/<int:id>")
+    @require("opportunity.view")
+    def page(self, id):
+        """The opportunity with its history and its tasks, meetings and notes."""
+        return self._render_page(self._opportunity_or_404(id))
+
+    @expose("/show/<int:id>/activities", methods=("POST",))
+    @require("opportunity.view", "activity.edit")
+    def add_activity(self, id):
+        """A task, meeting, call or note created from the opportunity (also shown on the customer card)."""
+        opportunity = self._opportunity_or_404(id)
+        form = ActivityForm(request.form)
+        if not form.validate():
+            flash(_("The activity was not saved: correct the marked fields."), "error")
+            return self._render_page(opportunity, form)
+        activities.create(
+            db.session, current_user, kind=form.kind.data, subject=form.subject.data,
+            due_at=form.due_at.data, description=form.description.data or None,
+            opportunity_id=opportunity.id, company_id=opportunity.company_id, contact_id=opportunity.contact_id,
+        )
+        db.session.commit()
+        flash(_("The activity was saved."), "success")
+        return redirect(url_for(".page", id=opportunity.id) + "#activities")
