@@ -164,3 +164,162 @@ def find_customer_from_start_page(page: Page, name: str) -> None:
     page.get_by_role("button", name=exact("Sök kunder")).click()
     list_row(page, name).get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+
+
+def card_tab_names(page: Page) -> list[str]:
+    """The customer card's tabs in the lower menu, in the order shown."""
+    expect(page.locator("#card-tabs")).to_be_visible()
+    return [t.strip() for t in page.locator("#card-tabs").get_by_role("tab").all_inner_texts()]
+
+
+def key_figure(page: Page, label: str) -> int:
+    """A number of the Översikt tab's key figures ("Kontakter", "E-post" …)."""
+    overview = page.locator("#overview")
+    box = overview.locator(".card").filter(has=page.get_by_text(exact(label)))
+    return int(box.locator(".h4").inner_text())
+
+
+def actions_menu_with_keyboard(page: Page, item: str) -> None:
+    """The card's "Åtgärder" menu without a mouse: focus it, Enter, arrow down to
+    `item`, Enter."""
+    button = page.get_by_role("button", name=exact("Åtgärder"))
+    button.focus()
+    page.keyboard.press("Enter")
+    dropdown = page.locator("#card-actions .dropdown-menu")
+    expect(dropdown).to_be_visible()
+    target = dropdown.get_by_role("link", name=exact(item))
+    expect(target).to_be_visible()
+    for _ in range(dropdown.locator(".dropdown-item").count()):
+        page.keyboard.press("ArrowDown")
+        if target.evaluate("el => el === document.activeElement"):
+            break
+    expect(target).to_be_focused()
+    with page.expect_navigation():  # the items are links to other pages
+        page.keyboard.press("Enter")
+
+
+# --- employees and Behörigheter ----------------------------------------------------------------
+
+
+def create_employee(page: Page, name: str, email: str, role: str, password: str) -> None:
+    """Administration – Anställda – "Ny anställd": name, e-mail, role, password, Spara."""
+    menu(page, "Administration", "Anställda")
+    toolbar(page).get_by_role("link", name=exact("Ny anställd")).click()
+    page.get_by_label("Namn").fill(name)
+    page.get_by_label("E-post").fill(email)
+    page.get_by_label("Roll").select_option(label=role)
+    page.get_by_label("Nytt lösenord").fill(password)
+    save(page)
+    expect(flash(page).first).to_be_visible()
+
+
+def search_people(page: Page, text: str):
+    """CRM – Sök personer, type `text`, Sök: returns the hit rows."""
+    menu(page, "CRM", "Sök personer")
+    page.get_by_role("searchbox").fill(text)
+    page.get_by_role("button", name=exact("Sök")).click()
+    page.wait_for_load_state("load")
+    return page.locator("#people-results tbody tr")
+
+
+def find_myself(page: Page, name: str):
+    """"Sök upp dig själv i CRM": search your name among people, open yourself (the
+    employee), tab Behörigheter. Returns the tab's panel."""
+    me = search_people(page, name).filter(has_text=name)
+    expect(me.locator("td").nth(1)).to_have_text("Anställd")
+    me.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    return card_tab(page, "Behörigheter")
+
+
+def my_permissions(page: Page, name: str):
+    """The user menu (your name top right) – "Mina behörigheter": the Behörigheter tab."""
+    open_menu(page, name).get_by_role("link", name=exact("Mina behörigheter")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    return card_tab(page, "Behörigheter")
+
+
+def permission_group(page: Page, title: str):
+    """One part of Behörigheter ("Moduler i menyn", "Flikar på kundkortet (…)"): its form."""
+    return page.locator("form.layout-group").filter(has=page.get_by_role("heading", name=exact(title)))
+
+
+def group_rows(group) -> list[str]:
+    """The labels of a Behörigheter part, in their order."""
+    return [label.strip() for label in group.locator(".layout-item label").all_inner_texts()]
+
+
+def group_shown(group) -> list[str]:
+    """The ticked (shown) rows of a Behörigheter part, in their order."""
+    rows = group.locator(".layout-item").filter(has=group.page.locator("input[type=checkbox]:checked"))
+    return [label.strip() for label in rows.locator("label").all_inner_texts()]
+
+
+def submit(page: Page, button) -> None:
+    """Click a button that sends a form, and wait for the page that answers."""
+    with page.expect_navigation():
+        button.click()
+
+
+def save_group(page: Page, group) -> None:
+    """Press the part's own "Spara"."""
+    submit(page, group.get_by_role("button", name=exact("Spara")))
+    expect(flash(page)).to_contain_text("Dina val har sparats.")
+
+
+def choose_order_by_right_click(page: Page, group, row: str):
+    """Right-click a row of the part and choose "Välj ordningsföljd i undermenyn": the dialog."""
+    group.locator(".layout-item").filter(has_text=row).click(button="right")
+    page.get_by_role("menuitem", name=exact("Välj ordningsföljd i undermenyn")).click()
+    return ordering_dialog(page)
+
+
+def choose_order_by_button(page: Page, group):
+    """The part's visible "Välj ordningsföljd i undermenyn" button: the dialog."""
+    group.get_by_role("button", name=exact("Välj ordningsföljd i undermenyn")).click()
+    return ordering_dialog(page)
+
+
+def ordering_dialog(page: Page):
+    """The open "Välj ordningsföljd i undermenyn" dialog."""
+    dialog = page.get_by_role("dialog", name="Välj ordningsföljd i undermenyn")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def ordering_rows(dialog) -> list[str]:
+    """The rows of the ordering dialog, top to bottom."""
+    return [text.strip() for text in dialog.locator("#ordering-list li > span.mr-auto").all_inner_texts()]
+
+
+def drag_row(dialog, row: str, onto: str) -> None:
+    """Drag `row` and drop it on the upper half of `onto`: it lands just above it."""
+    rows = dialog.locator("#ordering-list li")
+    rows.filter(has_text=exact_row(row)).drag_to(rows.filter(has_text=exact_row(onto)), target_position={"x": 30, "y": 4})
+
+
+def exact_row(label: str) -> re.Pattern:
+    """A dialog row whose label is `label` (besides it, only its ↑ ↓ buttons)."""
+    return re.compile(rf"^\s*{re.escape(label)}\s*[↑↓\s]*$")
+
+
+def move_with_keyboard(page: Page, dialog, row: str, direction: str) -> None:
+    """Focus the row's arrow button ("Flytta upp"/"Flytta ned") and press Enter."""
+    name = {"up": "Flytta upp", "down": "Flytta ned"}[direction]
+    dialog.get_by_role("button", name=f"{name}: {row}", exact=True).focus()
+    page.keyboard.press("Enter")
+
+
+def save_order(page: Page, dialog) -> None:
+    """Press "Spara ordning" in the dialog."""
+    submit(page, dialog.get_by_role("button", name=exact("Spara ordning")))
+    expect(flash(page)).to_contain_text("Dina val har sparats.")
+
+
+def menu_items(page: Page, top: str) -> list[str]:
+    """The entries of the top menu `top` as the logged-in employee sees them, in order."""
+    dropdown = open_menu(page, top)
+    items = [t.strip() for t in dropdown.locator("a.dropdown-item").all_inner_texts()]
+    page.locator("nav.navbar").get_by_role("link", name=exact(top)).click()  # closes it again
+    expect(dropdown).to_be_hidden()
+    return items

@@ -23,7 +23,7 @@ except ImportError as exc:  # CRM_REQUIRE_BROWSER=1 (CI) turns a missing Playwri
     pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
                 allow_module_level=True)
 
-from browser_env import DEMO_USERS
+from browser_env import DEMO_PASSWORD, DEMO_USERS
 
 pytestmark = pytest.mark.browser
 
@@ -379,6 +379,317 @@ def test_hur_lagger_jag_till_andrar_jag_kategorier(login_as):
     ui.toolbar(page).get_by_role("button", name="Fler sökalternativ").click()
     page.locator(".field-filters").get_by_role("link", name=ui.exact("Kategori")).click()
     choose_in_filter(page, renamed)
+
+
+# --- Behörigheter, the customer card and its E-post tab -------------------------------------
+
+#: The demo's first customer (seed/demo.py): contacts, e-mail, a file, and a part in this project.
+DEMO_CUSTOMER = "Norrlands Bygg AB"
+DEMO_PROJECT = "Ombyggnad kontor Göteborg"
+
+COMPANY_TABS = "Flikar på kundkortet (CRM – Kundhantering – Företag)"
+MODULES = "Moduler i menyn"
+#: The card's tabs and the CRM modules the FAQ knows, in their default order (others may come).
+CARD_TABS = ["Översikt", "Kontakter", "Aktiviteter", "E-post", "Filer", "Projekt", "Inställningar", "Historik"]
+CRM_MODULES = ["Företag", "Kontakter", "Privatkunder", "Leverantörer", "Sök personer"]
+
+
+@pytest.fixture
+def own_seller(login_as, pages):
+    """(page, name) of a seller of the test's own, made by the administrator under
+    Administration – Anställda and logged in through the login form. What the test
+    hides, reorders or revokes stays with that employee: the demo sellers and the
+    other tests see the product as it was."""
+    last = _surname("Säljsson")
+    name, email = f"Sam {last}", f"sam.{last[-6:]}@example.se"
+    ui.create_employee(login_as("admin"), name, email, "Säljare", DEMO_PASSWORD)
+    page = pages.new_page()
+    pages.login_through_form(page, email)
+    return page, name
+
+
+def _in_order(shown: list[str], expected: list[str]) -> list[str]:
+    """`shown` without the entries `expected` does not name (tabs or modules added later)."""
+    return [entry for entry in shown if entry in expected]
+
+
+def test_om_jag_inte_anvander_alla_flikarna_i_kundhanteringen_kan_jag_da_dolja_eller_andra_sorteringsordning_pa_flikarna(own_seller):
+    """Find yourself in CRM, tab Behörigheter, "Flikar på kundkortet (CRM – Kundhantering –
+    Företag)": untick a tab and Spara; right-click a row, "Välj ordningsföljd i undermenyn",
+    reorder by drag and drop and by the keyboard, "Spara ordning". The customer card then
+    leaves the tab out and shows the others in that order."""
+    page, me = own_seller
+    ui.find_myself(page, me)
+    tabs = ui.permission_group(page, COMPANY_TABS)
+    assert _in_order(ui.group_rows(tabs), CARD_TABS) == CARD_TABS
+
+    tabs.get_by_label("Projekt").uncheck()
+    ui.save_group(page, tabs)
+    tabs = ui.permission_group(page, COMPANY_TABS)
+    expect(tabs.get_by_label("Projekt")).not_to_be_checked()  # still listed, to be shown again later
+    expect(tabs.get_by_label("Filer")).to_be_checked()
+
+    dialog = ui.choose_order_by_right_click(page, tabs, "Filer")
+    before = ui.ordering_rows(dialog)
+    assert before == ui.group_rows(tabs)
+    ui.drag_row(dialog, "Historik", onto=before[0])
+    expected = ["Historik"] + [row for row in before if row != "Historik"]
+    assert ui.ordering_rows(dialog) == expected
+    ui.move_with_keyboard(page, dialog, "E-post", "up")  # Enter on "Flytta upp: E-post"
+    page.keyboard.press("Alt+ArrowUp")  # the focus stays on the moved row
+    page.keyboard.press("Alt+ArrowDown")
+    page.keyboard.press("Alt+ArrowUp")
+    at = expected.index("E-post")
+    expected[at - 2:at + 1] = ["E-post", *expected[at - 2:at]]
+    assert ui.ordering_rows(dialog) == expected
+    assert _in_order(expected, CARD_TABS)[:4] == ["Historik", "Översikt", "E-post", "Kontakter"]
+    ui.save_order(page, dialog)
+    tabs = ui.permission_group(page, COMPANY_TABS)
+    assert ui.group_rows(tabs) == expected
+    shown = ui.group_shown(tabs)
+    assert "Projekt" not in shown and "Historik" in shown
+
+    ui.menu(page, "CRM", "Företag")
+    ui.list_rows(page).first.locator("td.col-name a").click()
+    assert ui.card_tab_names(page) == shown
+    expect(page.locator("#card-tabs").get_by_role("tab", name="Historik")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#history")).to_be_visible()  # the first tab is the one opened
+    ui.card_tab(page, "E-post")
+
+
+def test_hur_tar_jag_bort_behorigheter_jag_inte_behover_och_hur_andrar_jag_ordningsfoljden_pa_flikar_och_moduler(own_seller, login_as):
+    """Behörigheter – "Moduler i menyn": untick a module and reorder the modules ("Välj
+    ordningsföljd i undermenyn"); the CRM menu follows. Hiding is a preference (the module
+    still opens); an administrator's revocation under "Behörigheter utöver rollen" forbids."""
+    page, me = own_seller
+    ui.my_permissions(page, me)
+    crm = ui.menu_items(page, "CRM")
+    assert _in_order(crm, CRM_MODULES) == CRM_MODULES
+
+    modules = ui.permission_group(page, MODULES)
+    modules.get_by_label("CRM – Leverantörer").uncheck()
+    ui.save_group(page, modules)
+    assert ui.menu_items(page, "CRM") == [entry for entry in crm if entry != "Leverantörer"]
+
+    dialog = ui.choose_order_by_button(page, ui.permission_group(page, MODULES))
+    ui.drag_row(dialog, "CRM – Sök personer", onto="CRM – Företag")
+    ui.move_with_keyboard(page, dialog, "CRM – Kontakter", "down")  # below Privatkunder
+    assert _in_order(ui.ordering_rows(dialog), [f"CRM – {m}" for m in CRM_MODULES]) == [
+        "CRM – Sök personer", "CRM – Företag", "CRM – Privatkunder", "CRM – Kontakter", "CRM – Leverantörer"]
+    ui.save_order(page, dialog)
+    modules = ui.permission_group(page, MODULES)
+    expect(modules.get_by_label("CRM – Leverantörer")).not_to_be_checked()
+    crm = ui.menu_items(page, "CRM")
+    assert crm == [row.removeprefix("CRM – ") for row in ui.group_shown(modules) if row.startswith("CRM – ")]
+    assert _in_order(crm, CRM_MODULES) == ["Sök personer", "Företag", "Privatkunder", "Kontakter"]
+
+    # Hidden is not forbidden: Leverantörer still opens.
+    response = page.goto("/admin/supplier/")
+    assert response.status == 200
+    expect(page.get_by_role("heading", level=4)).to_contain_text("Leverantörer")
+
+    ui.menu(page, "CRM", "Kontakter")
+    contacts_url = page.url
+    expect(ui.list_rows(page).first).to_be_visible()
+
+    # The administrator revokes "Visa kontakter och privatkunder" for this employee ...
+    admin = login_as("admin")
+    ui.menu(admin, "Administration", "Anställda")
+    ui.quick_search(admin, me)
+    ui.list_row(admin, me).get_by_role("link", name=me).click()
+    overrides = ui.card_tab(admin, "Behörigheter").locator("#permission-overrides")
+    expect(overrides).to_contain_text("Behörigheter utöver rollen")
+
+    def set_permission(state: str) -> None:
+        overrides.get_by_label("Visa kontakter och privatkunder").select_option(label=state)
+        ui.submit(admin, overrides.get_by_role("button", name=ui.exact("Spara behörigheter")))
+        expect(ui.flash(admin)).to_contain_text(f"Behörigheterna för {me} har sparats.")
+
+    set_permission("Återkalla")
+    try:
+        # ... who is then refused, and no longer offered those modules in the menu.
+        response = page.goto(contacts_url)
+        assert response.status == 403
+        expect(page.get_by_text("Du har inte behörighet att se den här sidan.")).to_be_visible()
+        page.goto("/admin/")
+        crm = ui.menu_items(page, "CRM")
+        assert "Företag" in crm
+        assert not {"Kontakter", "Privatkunder", "Sök personer"} & set(crm)  # Sök personer needs it too
+    finally:
+        set_permission("Enligt rollen")  # reversible: as the role again
+    response = page.goto(contacts_url)
+    assert response.status == 200
+    expect(ui.list_rows(page).first).to_be_visible()
+
+
+def _open_card_with_unlocked_email(page) -> str:
+    """As the administrator: the first customer (CRM – Företag, by name) whose E-post tab
+    lists messages and is not locked; ends on that tab. Returns the customer's name."""
+    ui.menu(page, "CRM", "Företag")
+    list_url = page.url
+    for name in [n.strip() for n in page.locator("table.model-list tbody td.col-name").all_inner_texts()[:15]]:
+        ui.list_row(page, name).get_by_role("link", name=name, exact=True).click()
+        if ui.key_figure(page, "E-post") > 0:
+            email = ui.card_tab(page, "E-post")
+            expect(email.locator("form, #email-list").first).to_be_visible()
+            if email.get_by_role("button", name=ui.exact("Spärra tillgång")).count():
+                return name
+        page.goto(list_url)
+    pytest.fail("no customer among the first in CRM – Företag has e-mail that is not locked")
+
+
+def test_jag_ar_administrator_och_vill_inte_att_ovriga_anvandare_ska_se_fliken_e_post_pa_alla_kundkort(login_as):
+    """E-post tab – "Spärra tillgång" (administrators only): other users see no e-mail of
+    that customer, not even by a message's address; "Lås upp tillgång" undoes it."""
+    admin = login_as("admin")
+    company = _open_card_with_unlocked_email(admin)
+    email = ui.card_tab(admin, "E-post")
+    message = email.locator("#email-list tbody a").first
+    subject, message_url = message.inner_text().strip(), message.get_attribute("href")
+
+    seller = login_as("seller")
+    ui.find_customer_from_start_page(seller, company)
+    expect(ui.card_tab(seller, "E-post").locator("#email-list")).to_contain_text(subject)
+    expect(seller.get_by_role("button", name=ui.exact("Spärra tillgång"))).to_have_count(0)  # administrators only
+
+    ui.submit(admin, email.get_by_role("button", name=ui.exact("Spärra tillgång")))
+    try:
+        expect(ui.flash(admin)).to_contain_text(f"Tillgången till e-posten för {company} är nu spärrad.")
+        email = ui.card_tab(admin, "E-post")
+        expect(email).to_contain_text("Spärrad: bara administratörer ser denna e-post")
+        expect(email.locator("#email-list")).to_contain_text(subject)  # the administrator still reads it
+
+        seller.reload()
+        email_of_seller = ui.card_tab(seller, "E-post")
+        expect(email_of_seller.locator("#email-locked-notice")).to_have_text(
+            "En administratör har spärrat tillgången till e-posten för den här kunden.")
+        expect(email_of_seller.locator("#email-list")).to_have_count(0)
+        expect(email_of_seller).not_to_contain_text(subject)
+        expect(seller.get_by_role("button", name=ui.exact("Lås upp tillgång"))).to_have_count(0)
+        assert ui.key_figure(seller, "E-post") == 0
+        response = seller.goto(message_url)
+        assert response.status == 404
+        expect(seller.get_by_text("Sidan eller posten finns inte")).to_be_visible()
+    finally:
+        ui.submit(admin, ui.card_tab(admin, "E-post").get_by_role("button", name=ui.exact("Lås upp tillgång")))
+    expect(ui.flash(admin)).to_contain_text(f"Tillgången till e-posten för {company} är upplåst.")
+    expect(ui.card_tab(admin, "E-post").get_by_role("button", name=ui.exact("Spärra tillgång"))).to_be_visible()
+
+    response = seller.goto(message_url)
+    assert response.status == 200
+    expect(seller.get_by_role("heading", level=1)).to_have_text(subject)
+
+
+def test_vilka_mojligheter_har_jag_i_kundhanteringen_vilka_typer_av_information_om_en_kund_kan_jag_se_fran_crm(login_as):
+    """The customer card: customer details at the top, then Översikt (key figures),
+    Kontakter, Aktiviteter (add one, mark it done), E-post, Filer (upload, download),
+    Projekt, Inställningar and Historik (the changes just made); the "Åtgärder" menu,
+    by keyboard, creates a company contact and links an existing one."""
+    page = login_as("seller")
+    last = _surname("Kopplasson")
+    ui.create_standalone_contact(page, "Kim", last)
+    ui.find_customer_from_start_page(page, DEMO_CUSTOMER)
+
+    header = page.locator("#card-header")
+    expect(header).to_contain_text(re.compile(r"Kundnr\.? \d+"))
+    expect(header).to_contain_text(re.compile(r"Org\.? ?nr\.? \d{6}-\d{4}"))
+    expect(header.locator("a[href^='tel:']")).to_be_visible()
+    expect(header).to_contain_text("Postadress")
+    assert _in_order(ui.card_tab_names(page), CARD_TABS) == CARD_TABS
+
+    figures = {label: ui.key_figure(page, label) for label in ("Kontakter", "Öppna aktiviteter", "E-post", "Filer", "Projekt")}
+    assert figures["E-post"] > 0 and figures["Projekt"] > 0, figures
+    expect(ui.card_tab(page, "Kontakter").locator("#company-contacts tbody tr")).to_have_count(figures["Kontakter"])
+
+    # Aktiviteter: add one, then mark it done.
+    subject = ui.unique("Ring om offerten")
+    activities = ui.card_tab(page, "Aktiviteter")
+    activities.get_by_label("Typ").select_option(label="Samtal")
+    activities.get_by_label("Ämne").fill(subject)
+    activities.get_by_label("Datum och tid").fill("2030-01-15T10:00")
+    ui.submit(page, activities.get_by_role("button", name=ui.exact("Lägg till aktivitet")))
+    expect(ui.flash(page)).to_contain_text("Aktiviteten har sparats.")
+    assert ui.key_figure(page, "Öppna aktiviteter") == figures["Öppna aktiviteter"] + 1
+    row = ui.card_tab(page, "Aktiviteter").locator("#activity-list tbody tr").filter(has_text=subject)
+    expect(row).to_contain_text("2030-01-15 10:00")
+    ui.submit(page, row.get_by_role("button", name=ui.exact("Markera som klar")))
+    row = ui.card_tab(page, "Aktiviteter").locator("#activity-list tbody tr").filter(has_text=subject)
+    expect(row.get_by_role("button", name=ui.exact("Öppna igen"))).to_have_attribute("aria-pressed", "true")
+    assert ui.key_figure(page, "Öppna aktiviteter") == figures["Öppna aktiviteter"]
+
+    # E-post: the messages linked to the customer, each readable.
+    messages = ui.card_tab(page, "E-post").locator("#email-list tbody tr")
+    expect(messages).to_have_count(figures["E-post"])
+    first = messages.first.get_by_role("link")
+    message_subject = first.inner_text().strip()
+    first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(message_subject)
+    expect(page.get_by_text("Från")).to_be_visible()
+    page.get_by_role("link", name=re.compile(re.escape(DEMO_CUSTOMER))).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(DEMO_CUSTOMER)
+
+    # Filer: the customer's own file area.
+    filename = _surname("Offert") + ".txt"
+    content = f"Offert till {DEMO_CUSTOMER}\n".encode()
+    files = ui.card_tab(page, "Filer")
+    files.get_by_label("Ladda upp en fil").set_input_files({"name": filename, "mimeType": "text/plain", "buffer": content})
+    ui.submit(page, files.get_by_role("button", name=ui.exact("Ladda upp")))
+    expect(ui.flash(page)).to_contain_text(f"{filename} har laddats upp.")
+    assert ui.key_figure(page, "Filer") == figures["Filer"] + 1
+    link = ui.card_tab(page, "Filer").get_by_role("link", name=filename)
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == filename
+    with open(download.value.path(), "rb") as fh:
+        assert fh.read() == content
+
+    # Projekt: the projects the customer takes part in.
+    projects = ui.card_tab(page, "Projekt").locator("#project-list tbody tr")
+    expect(projects).to_have_count(figures["Projekt"])
+    expect(projects.filter(has_text=DEMO_PROJECT)).to_have_count(1)
+
+    # Inställningar: the customer's defaults, from invoice language to discount.
+    settings = ui.card_tab(page, "Inställningar")
+    for default in ("Fakturaspråk", "Rabatt %", "Valuta"):
+        expect(settings.get_by_label(default)).to_be_visible()
+    terms = settings.get_by_label("Betalningsvillkor (dagar)")
+    old_terms = terms.input_value()
+    new_terms = "45" if old_terms != "45" else "15"
+    terms.fill(new_terms)
+    ui.submit(page, settings.get_by_role("button", name=ui.exact("Spara")))
+    expect(ui.flash(page)).to_contain_text("Inställningarna har sparats.")
+
+    # Åtgärder, by keyboard: a new company contact, and an existing contact linked.
+    ui.actions_menu_with_keyboard(page, "Skapa ny företagskontakt")
+    new_last = _surname("Nysson")
+    page.get_by_label("Förnamn").fill("Nora")
+    page.get_by_label("Efternamn").fill(new_last)
+    ui.save(page)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(DEMO_CUSTOMER)
+    expect(ui.card_tab(page, "Kontakter").locator("#company-contacts")).to_contain_text(f"Nora {new_last}")
+
+    ui.actions_menu_with_keyboard(page, "Koppla existerande kontakt till företaget")
+    search = page.get_by_label("Sök kontakt")
+    expect(search).to_be_visible()
+    search.fill(last)
+    hit = page.locator("#contact-results").get_by_label(re.compile(f"Kim {last}"))
+    hit.check()
+    ui.submit(page, page.get_by_role("button", name=ui.exact("Lägg till")))
+    expect(ui.card_tab(page, "Kontakter").locator("#company-contacts")).to_contain_text(f"Kim {last}")
+    assert ui.key_figure(page, "Kontakter") == figures["Kontakter"] + 2
+
+    # Historik: who changed what, newest first.
+    history = ui.card_tab(page, "Historik").locator("#history-list tbody tr")
+    me = DEMO_USERS["seller"][1]
+    expect(history.nth(0)).to_contain_text("Kontakt kopplad")
+    expect(history.nth(0)).to_contain_text(f"Kim {last}")
+    expect(history.filter(has_text=f"Nora {new_last}").first).to_contain_text(me)
+    changed = history.filter(has_text="Betalningsvillkor (dagar)").first
+    expect(changed).to_contain_text(me)
+    expect(changed).to_contain_text("Ändrad")
+    expect(changed).to_contain_text(f"{old_terms} → {new_terms}")
+    for row in history.all()[:4]:
+        expect(row).to_contain_text(me)
 
 
 def test_faq_md_maps_every_question():
