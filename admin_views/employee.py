@@ -169,7 +169,7 @@ class EmployeeView(EmployeeCardMixin, SecureModelView):
 
     def scaffold_form(self):
         form_class = super().scaffold_form()
-        form_class.role = SelectField(self.column_labels["role"], choices=role_choices)
+        form_class.role = SelectField(self.column_labels["role"], choices=role_choices, default="readonly")
         form_class.password = PasswordSetField(
             self.column_labels["password"],
             validators=[Optional(), Length(min=10, message=_l("The password must be at least 10 characters."))],

@@ -1,6 +1,8 @@
 """Administration through HTTP: employees (Anställda), categories and industries,
 inline list editing, and CSRF on every POST."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
@@ -381,3 +383,8 @@ def test_duplicate_category_name_is_refused_in_swedish(login, session):
     response = login("admin").post("/admin/category/new/", {"name": "A-kund", "applies_to": "both"})
     assert "Det finns redan." in text(response)  # Flask-Admin's own check, next to the field
     assert count(session, Category) == 1
+
+
+def test_new_employee_form_starts_with_the_least_privileged_role(login):
+    page = login("admin").client.get("/admin/employee/new/").get_data(as_text=True)
+    assert re.search(r'<option selected value="readonly">|<option value="readonly" selected>', page)
