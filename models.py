@@ -355,12 +355,14 @@ class Activity(TimestampMixin, db.Model):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="SET NULL"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="SET NULL"), index=True)
 
     assignee: Mapped[Employee | None] = relationship(foreign_keys=[assignee_id])
     created_by: Mapped[Employee | None] = relationship(foreign_keys=[created_by_id])
     company: Mapped[Company | None] = relationship()
     contact: Mapped[Contact | None] = relationship()
     opportunity: Mapped[Opportunity | None] = relationship()
+    lead: Mapped[Lead | None] = relationship()
 
     def __str__(self) -> str:
         return self.subject
@@ -445,6 +447,63 @@ class ProjectParticipant(db.Model):
 
     project: Mapped[Project] = relationship(back_populates="participants")
     company: Mapped[Company] = relationship()
+
+
+# --- sales: leads ---------------------------------------------------------------------
+
+lead_categories = Table(
+    "lead_category",
+    db.metadata,
+    Column("lead_id", ForeignKey("lead.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Lead(VersionMixin, TimestampMixin, db.Model):
+    """Lead: a potential customer, converted to a company (and contact) by services.leads."""
+
+    __tablename__ = "lead"
+
+    STATUSES = {
+        "new": _l("New"),
+        "contacted": _l("Contacted"),
+        "qualified": _l("Qualified"),
+        "disqualified": _l("Disqualified"),
+        "converted": _l("Converted"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_name: Mapped[str] = mapped_column(String(200), index=True)
+    org_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    contact_first_name: Mapped[str | None] = mapped_column(String(100))
+    contact_last_name: Mapped[str | None] = mapped_column(String(100))
+    contact_title: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    contact_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    source: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    #: The customer (and its contact) the lead became; set once, by the conversion.
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    converted_at: Mapped[datetime | None]
+
+    owner: Mapped[Employee | None] = relationship(foreign_keys=[owner_id])
+    categories: Mapped[list[Category]] = relationship(secondary=lead_categories)
+    company: Mapped[Company | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+
+    @property
+    def contact_name(self) -> str:
+        return f"{self.contact_first_name or ''} {self.contact_last_name or ''}".strip()
+
+    @property
+    def is_converted(self) -> bool:
+        return self.company_id is not None or self.status == "converted"
+
+    def __str__(self) -> str:
+        return self.company_name
 
 
 # --- sales: stages and opportunities ------------------------------------------------
@@ -570,6 +629,7 @@ __all__ = [
     "Employee",
     "EmployeeGroup",
     "Industry",
+    "Lead",
     "NumberSequence",
     "Opportunity",
     "OpportunityChange",

@@ -22,13 +22,14 @@ from models import (
     Employee,
     EmployeeGroup,
     Industry,
+    Lead,
     Opportunity,
     Project,
     ProjectParticipant,
     SalesStage,
     utcnow,
 )
-from services import accounts, activities, files, numbering, trash
+from services import accounts, activities, files, leads, numbering, trash
 from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -215,6 +216,40 @@ def _seed_sales(session: Session, rng: random.Random, companies, private_custome
             session.flush()
 
 
+#: Leads: (company, contact first name, last name, title, source, status).
+DEMO_LEADS = [
+    ("Norrtälje Glasshus AB", "Hanna", "Wik", "VD", "Webbformulär", "new"),
+    ("Alingsås Elservice AB", "Peter", "Lund", "Inköpare", "Mässa", "new"),
+    ("Ystads Rökeri AB", "Sofia", "Berg", "Ägare", "Ringlista", "contacted"),
+    ("Kiruna Maskin AB", "Jonas", "Niemi", "Driftchef", "Rekommendation", "contacted"),
+    ("Trelleborgs Däck AB", "Ida", "Holm", "Ekonomichef", "Mässa", "qualified"),
+    ("Motala Kanalbåtar AB", "Henrik", "Sjö", "VD", "Webbformulär", "disqualified"),
+    ("Falu Koppar & Design AB", "Klara", "Dahl", "Inköpschef", "Ringlista", "qualified"),
+]
+
+
+def _seed_leads(session: Session, rng: random.Random, sellers, categories) -> None:
+    """Leads in every status; the last one converted to a customer through services.leads."""
+    now = utcnow().replace(second=0, microsecond=0)
+    rows = []
+    for index, (name, first, last, title, source, status) in enumerate(DEMO_LEADS):
+        lead = Lead(
+            company_name=name, org_number=org_number(rng), contact_first_name=first, contact_last_name=last,
+            contact_title=title, contact_phone=mobile_number(rng),
+            contact_email=f"{_email_slug(first)}@{_email_slug(name.rsplit(' ', 1)[0])}.se",
+            source=source, status=status, owner=sellers[index % len(sellers)],
+            note="Intresserad av offert till våren." if index % 2 else None,
+            categories=rng.sample(categories, k=1),
+        )
+        session.add(lead)
+        rows.append(lead)
+    session.flush()
+    for lead in rows[2:5]:
+        activities.create(session, lead.owner, kind="call", subject="Första samtal", lead_id=lead.id,
+                          due_at=now - timedelta(days=3))
+    leads.convert(session, sellers[0], rows[-1])
+
+
 def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
     """Load the demo register; False when it is already there."""
     if session.scalar(select(Employee).where(Employee.email == DEMO_EMPLOYEES[0][0])):
@@ -321,6 +356,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         private_customers = list(session.scalars(
             select(Contact).where(Contact.customer_number.is_not(None)).order_by(Contact.id)))
         _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
+        _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

@@ -24,6 +24,12 @@ PERMISSIONS: dict[str, object] = {
     "opportunity.edit": _l("Edit sales opportunities"),
     "opportunity.delete": _l("Delete sales opportunities"),
     "opportunity.export": _l("Export sales opportunities"),
+    "lead.view": _l("View leads"),
+    "lead.create": _l("Create leads"),
+    "lead.edit": _l("Edit leads"),
+    "lead.delete": _l("Delete leads"),
+    "lead.export": _l("Export leads"),
+    "lead.convert": _l("Convert leads to customers"),
     "email.lock": _l("Lock and unlock the E-mail tab of a customer"),
     "email.view_locked": _l("Read e-mail on customers whose E-mail tab is locked"),
     "file.upload": _l("Upload files to a customer's file area"),
@@ -47,17 +53,18 @@ _SELLER = {
     "contact.view", "contact.create", "contact.edit", "contact.delete", "contact.export",
     "employee.view", "file.upload", "file.delete", "activity.edit",
     "opportunity.view", "opportunity.create", "opportunity.edit", "opportunity.delete", "opportunity.export",
+    "lead.view", "lead.create", "lead.edit", "lead.delete", "lead.export", "lead.convert",
 } | _ALL_TABS
 _FINANCE = {
     "company.view", "company.edit", "company.export",
     "contact.view", "contact.edit", "contact.export",
     "employee.view", "file.upload", "activity.edit",
-    "opportunity.view", "opportunity.export",
+    "opportunity.view", "opportunity.export", "lead.view",
 } | _ALL_TABS
 _READONLY = {
     "company.view", "contact.view", "employee.view",
     "tab.overview", "tab.contacts", "tab.activities", "tab.projects", "tab.history",
-    "opportunity.view", "tab.opportunities",
+    "opportunity.view", "tab.opportunities", "lead.view",
 }
 
 #: Role key → (Swedish-translated name, permissions).

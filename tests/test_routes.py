@@ -89,6 +89,7 @@ for endpoint, table in {
     "category": model_view("settings", manage_only=True),
     "industry": model_view("settings", manage_only=True),
     "salesstage": model_view("settings", manage_only=True),
+    "lead": model_view("lead", extra={"convert": "lead.convert"}),
     "opportunity": model_view("opportunity", extra={
         "page": "opportunity.view",
         "add_activity": ("opportunity.view", "activity.edit"),

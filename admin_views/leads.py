@@ -1,0 +1,172 @@
+"""Leads (CRM): the list, the form with its duplicate warning, and "Konvertera till kund".
+
+The conversion and the duplicate rules live in services.leads.
+"""
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.form import rules
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from admin_views.base import (
+    HiddenRule,
+    SearchAjaxLoader,
+    SecureModelView,
+    fmt_choice,
+    fmt_email,
+    fmt_org_number,
+    fmt_phone,
+    normalised,
+    permitted_action,
+    require,
+)
+from admin_views.company import CategoryFilter, EmployeeFilter, IsFilter
+from extensions import db
+from models import Category, Employee, Lead
+from services import leads, validation
+from services.validation import InvalidValue
+
+
+def duplicate_link(duplicate: leads.Duplicate) -> Markup:
+    record = duplicate.record
+    endpoint, label = {
+        "lead": ("lead.edit_view", _("Lead")),
+        "company": ("company.card", _("Customer")),
+        "contact": ("contact.card", _("Contact")),
+    }[duplicate.kind]
+    url = url_for(endpoint, id=record.id)
+    return Markup('{}: <a href="{}">{}</a>').format(label, url, str(record) if duplicate.kind != "contact" else record.name)
+
+
+class LeadView(SecureModelView):
+    """Leads: potential customers, worked by sellers and converted to customers."""
+
+    permission_area = "lead"
+    create_label = _l("New lead")
+    edit_template = "admin/lead_edit.html"
+    column_list = ["company_name", "org_number", "contact_name", "contact_phone", "contact_email", "source", "status", "owner"]
+    column_sortable_list = ["company_name", "org_number", "source", "status", ("owner", "owner.name")]
+    column_default_sort = ("created_at", True)
+    column_select_related_list = [Lead.owner]
+    column_labels = {
+        "company_name": _l("Company name"), "org_number": _l("Org. no."), "contact_name": _l("Contact person"),
+        "contact_first_name": _l("First name"), "contact_last_name": _l("Last name"), "contact_title": _l("Title"),
+        "contact_phone": _l("Phone"), "contact_email": _l("E-mail"), "source": _l("Source"), "status": _l("Status"),
+        "owner": _l("Customer owner"), "categories": _l("Categories"), "note": _l("Note"),
+    }
+    column_formatters = {
+        "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("lead.edit_view", id=m.id), m.company_name),
+        "org_number": fmt_org_number,
+        "contact_phone": fmt_phone,
+        "contact_email": fmt_email,
+        "status": fmt_choice(Lead.STATUSES),
+    }
+    column_filters = [
+        EmployeeFilter(Lead.owner_id, _l("Customer owner")),
+        IsFilter(Lead.status, _l("Status"), options=list(Lead.STATUSES.items())),
+        CategoryFilter(Lead.categories, _l("Category")),
+        IsFilter(Lead.source, _l("Source")),
+    ]
+    column_export_list = ["company_name", "org_number", "contact_name", "contact_title", "contact_phone",
+                          "contact_email", "source", "status", "owner"]
+    column_formatters_export = {"status": fmt_choice(Lead.STATUSES), "org_number": fmt_org_number}
+    form_columns = [
+        "company_name", "org_number", "contact_first_name", "contact_last_name", "contact_title",
+        "contact_phone", "contact_email", "source", "status", "owner", "categories", "note",
+    ]
+    form_rules = [
+        rules.FieldSet((rules.Row("company_name", "org_number"),), _l("Company")),
+        rules.FieldSet((rules.Row("contact_first_name", "contact_last_name", "contact_title"),
+                        rules.Row("contact_phone", "contact_email")), _l("Contact person")),
+        rules.FieldSet((rules.Row("source", "status", "owner"), "categories"), _l("Lead")),
+        rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
+    ]
+    form_choices = {"status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]}
+    form_args = {
+        "org_number": {"validators": [normalised(validation.org_number)],
+                       "description": _l("NNNNNN-NNNN. May be left empty for foreign companies.")},
+        "contact_phone": {"validators": [normalised(validation.phone)]},
+        "contact_email": {"validators": [normalised(validation.email)]},
+        "categories": {"query_factory": lambda: db.session.scalars(select(Category).order_by(Category.name)).all()},
+    }
+    form_widget_args = {"note": {"rows": 4}}
+    form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+
+    def init_search(self) -> bool:
+        self._search_fields = []
+        return True
+
+    def search_placeholder(self) -> str:
+        return _("Company name, contact person, e-mail")
+
+    def _apply_search(self, query, count_query, joins, count_joins, text):
+        condition = leads.search_condition(text)
+        query = query.filter(condition)
+        if count_query is not None:
+            count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+    def edit_form(self, obj=None):
+        """A converted lead keeps its status (it is not offered in the list of choices)."""
+        form = super().edit_form(obj)
+        if obj is not None and obj.status == "converted":
+            form.status.choices = [("converted", Lead.STATUSES["converted"])]
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if is_created and model.owner is None:
+            model.owner = current_user._get_current_object()
+
+    def after_model_change(self, form, model, is_created):
+        """The duplicate warning: the lead is saved, the seller is told what it resembles."""
+        found = leads.duplicates(db.session, model)
+        if found:
+            flash(Markup(_("Possible duplicate: the same organisation number or e-mail is already in the register.")
+                         + " " + "; ".join(duplicate_link(d) for d in found)), "warning")
+
+    def render(self, template, **kwargs):
+        if template == self.edit_template and kwargs.get("model") is not None:
+            kwargs["duplicates"] = [duplicate_link(d) for d in leads.duplicates(db.session, kwargs["model"])]
+        return super().render(template, **kwargs)
+
+    def get_save_return_url(self, model, is_created=False):
+        return url_for("lead.edit_view", id=model.id)
+
+    # --- Konvertera till kund -----------------------------------------------------
+
+    @expose("/convert/<int:id>", methods=("POST",))
+    @require("lead.convert")
+    def convert(self, id):
+        """Convert one lead to a customer and open the new customer card."""
+        lead = db.session.get(Lead, id) or abort(404)
+        try:
+            company = leads.convert(db.session, current_user, lead)
+            db.session.commit()
+        except InvalidValue as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".edit_view", id=id))
+        flash(_("%(name)s is now a customer with customer no. %(number)s.", name=company.name,
+                number=company.customer_number), "success")
+        return redirect(url_for("company.card", id=company.id))
+
+    @permitted_action("convert", _l("Convert to customer"), "lead.convert", _l("Convert the selected leads to customers?"))
+    def action_convert(self, ids):
+        rows = db.session.scalars(select(Lead).where(Lead.id.in_([int(i) for i in ids])).order_by(Lead.id)).all()
+        try:
+            converted, refused = leads.convert_many(db.session, current_user, list(rows))
+            db.session.commit()
+        except InvalidValue as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return
+        if converted:
+            flash(ngettext("%(num)s lead was converted to a customer.", "%(num)s leads were converted to customers.",
+                           len(converted)), "success")
+        for reason in refused:
+            flash(reason, "warning")

@@ -1,0 +1,134 @@
+"""Leads: duplicates and "Konvertera till kund".
+
+A lead is a potential customer. Converting it creates the company (its
+customer number comes from services.numbering) and, when the lead names a
+contact person, the contact linked to it; categories, the note and the
+lead's activities are carried over, and the lead is linked to the new
+customer and marked converted. Everything is checked before anything is
+written, and the caller commits once: the conversion is one transaction,
+and a lead is never converted twice.
+"""
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from models import Activity, Company, CompanyContact, Contact, Employee, Lead, utcnow
+from services import register
+from services.validation import InvalidValue
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A lead, company or contact that has the same organisationsnummer or e-mail."""
+
+    kind: str  # "lead", "company" or "contact"
+    record: object
+    field: str  # "org_number" or "email"
+
+
+def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
+    """Other leads and live customers with the lead's organisationsnummer or e-mail."""
+    found: list[Duplicate] = []
+    org, email = lead.org_number, (lead.contact_email or "").strip().lower() or None
+    if org:
+        others = select(Lead).where(Lead.org_number == org)
+        if lead.id is not None:
+            others = others.where(Lead.id != lead.id)
+        found += [Duplicate("lead", row, "org_number") for row in session.scalars(others.order_by(Lead.id))]
+        found += [Duplicate("company", row, "org_number") for row in session.scalars(
+            select(Company).where(Company.org_number == org, Company.deleted_at.is_(None)).order_by(Company.id))]
+    if email:
+        others = select(Lead).where(func.lower(Lead.contact_email) == email)
+        if lead.id is not None:
+            others = others.where(Lead.id != lead.id)
+        found += [Duplicate("lead", row, "email") for row in session.scalars(others.order_by(Lead.id))
+                  if all(d.record is not row for d in found)]
+        found += [Duplicate("company", row, "email") for row in session.scalars(
+            select(Company).where(func.lower(Company.email) == email, Company.deleted_at.is_(None)).order_by(Company.id))
+                  if all(d.record is not row for d in found)]
+        found += [Duplicate("contact", row, "email") for row in session.scalars(
+            select(Contact).where(func.lower(Contact.email) == email, Contact.deleted_at.is_(None)).order_by(Contact.id))]
+    return found
+
+
+def _lock(session: Session, lead: Lead) -> Lead:
+    """The lead re-read under a row lock (PostgreSQL), so two conversions cannot both pass the check."""
+    return session.scalars(
+        select(Lead).where(Lead.id == lead.id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
+def check_convertible(session: Session, lead: Lead) -> None:
+    """Raise InvalidValue (for the user) when the lead cannot be converted."""
+    if lead.is_converted:
+        raise InvalidValue(_("%(name)s is already converted to a customer.", name=lead.company_name))
+    existing = register.company_with_org_number(session, lead.org_number)
+    if existing is not None:
+        raise InvalidValue(_("%(name)s (customer no. %(number)s) already has the organisation number of the lead %(lead)s.",
+                             name=existing.name, number=existing.customer_number, lead=lead.company_name))
+
+
+def convert(session: Session, actor: Employee, lead: Lead) -> Company:
+    """Konvertera till kund: the company (and contact) made from the lead; the caller commits."""
+    lead = _lock(session, lead)
+    check_convertible(session, lead)
+    owner = lead.owner or actor
+    company = Company(
+        name=lead.company_name,
+        org_number=lead.org_number,
+        owner=owner,
+        note=lead.note,
+        categories=[c for c in lead.categories if c.applies_to != "contact"],
+    )
+    session.add(company)
+    contact = None
+    if lead.contact_first_name or lead.contact_last_name:
+        contact = Contact(
+            first_name=lead.contact_first_name or "",
+            last_name=lead.contact_last_name or "",
+            title=lead.contact_title,
+            email=lead.contact_email,
+            phone=lead.contact_phone,
+            owner=owner,
+            categories=[c for c in lead.categories if c.applies_to != "company"],
+        )
+        session.add(contact)
+        session.add(CompanyContact(company=company, contact=contact, role=lead.contact_title))
+    session.flush()  # the company gets its id and customer number
+    session.execute(
+        update(Activity).where(Activity.lead_id == lead.id)
+        .values(company_id=company.id, contact_id=contact.id if contact else Activity.contact_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    lead.company, lead.contact = company, contact
+    lead.status, lead.converted_at = "converted", utcnow()
+    return company
+
+
+def convert_many(session: Session, actor: Employee, leads: list[Lead]) -> tuple[list[Company], list[str]]:
+    """Convert each lead that can be; (the new companies, why the others could not be)."""
+    converted, refused = [], []
+    for lead in leads:
+        try:
+            check_convertible(session, lead)
+        except InvalidValue as exc:
+            refused.append(str(exc))
+            continue
+        converted.append(convert(session, actor, lead))
+    return converted, refused
+
+
+def search_condition(text: str | None):
+    """Leads whose company name, contact person or e-mail contains every word of `text`."""
+    from services import search
+
+    conditions = []
+    for word in search.words(text):
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(*(column.ilike(like, escape="\\") for column in (
+            Lead.company_name, Lead.org_number, Lead.contact_first_name, Lead.contact_last_name, Lead.contact_email,
+        ))))
+    return and_(True, *conditions)
