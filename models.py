@@ -506,6 +506,64 @@ class Lead(VersionMixin, TimestampMixin, db.Model):
         return self.company_name
 
 
+# --- sales: call lists ------------------------------------------------------------------
+
+
+class CallList(TimestampMixin, db.Model):
+    """Ringlista: leads, companies and contacts to call, in order, worked by its owner."""
+
+    __tablename__ = "call_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    owner: Mapped[Employee | None] = relationship()
+    entries: Mapped[list[CallListEntry]] = relationship(
+        back_populates="call_list", cascade="all, delete-orphan", order_by="CallListEntry.position"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallListEntry(db.Model):
+    """One lead, company or contact on a call list, and the outcome of calling it."""
+
+    __tablename__ = "call_list_entry"
+
+    OUTCOMES = {
+        "no_answer": _l("No answer"),
+        "call_back": _l("Call back"),
+        "not_interested": _l("Not interested"),
+        "interested": _l("Interested"),
+        "wrong_number": _l("Wrong number"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_list_id: Mapped[int] = mapped_column(ForeignKey("call_list.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    callback_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    called_at: Mapped[datetime | None]
+    called_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+
+    call_list: Mapped[CallList] = relationship(back_populates="entries")
+    lead: Mapped[Lead | None] = relationship()
+    company: Mapped[Company | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    called_by: Mapped[Employee | None] = relationship()
+
+    @property
+    def target(self):
+        return self.lead or self.company or self.contact
+
+
 # --- sales: stages and opportunities ------------------------------------------------
 
 
@@ -619,6 +677,8 @@ __all__ = [
     "Activity",
     "Attachment",
     "AuditEvent",
+    "CallList",
+    "CallListEntry",
     "EmailMessage",
     "Project",
     "ProjectParticipant",

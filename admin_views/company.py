@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import SelectField
 
+from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.base import (
@@ -107,7 +108,7 @@ class IndustryFilter(DynamicOptions, IsFilter):
 
 
 
-class CompanyView(CustomerCardMixin, SoftDeleteModelView):
+class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"

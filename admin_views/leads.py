@@ -25,6 +25,7 @@ from admin_views.base import (
     permitted_action,
     require,
 )
+from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.company import CategoryFilter, EmployeeFilter, IsFilter
 from extensions import db
 from models import Category, Employee, Lead
@@ -43,7 +44,7 @@ def duplicate_link(duplicate: leads.Duplicate) -> Markup:
     return Markup('{}: <a href="{}">{}</a>').format(label, url, str(record) if duplicate.kind != "contact" else record.name)
 
 
-class LeadView(SecureModelView):
+class LeadView(AddToCallListMixin, SecureModelView):
     """Leads: potential customers, worked by sellers and converted to customers."""
 
     permission_area = "lead"

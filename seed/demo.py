@@ -29,7 +29,7 @@ from models import (
     SalesStage,
     utcnow,
 )
-from services import accounts, activities, files, leads, numbering, trash
+from services import accounts, activities, calllists, files, leads, numbering, trash
 from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -248,6 +248,17 @@ def _seed_leads(session: Session, rng: random.Random, sellers, categories) -> No
         activities.create(session, lead.owner, kind="call", subject="Första samtal", lead_id=lead.id,
                           due_at=now - timedelta(days=3))
     leads.convert(session, sellers[0], rows[-1])
+    return rows
+
+
+def _seed_call_list(session: Session, seller, demo_leads, companies) -> None:
+    """A call list half worked: three calls made (to leads already contacted), three to go."""
+    call_list = calllists.new_list(session, seller, [*demo_leads[2:5], demo_leads[1], *companies[5:7]], name="Mässuppföljning Elmia")
+    session.flush()
+    now = utcnow().replace(second=0, microsecond=0)
+    for entry, outcome in zip(call_list.entries, ["no_answer", "call_back", "interested"]):
+        calllists.record_outcome(session, seller, entry, outcome, note="Demo",
+                                 callback_at=now + timedelta(days=2) if outcome == "call_back" else None)
 
 
 def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
@@ -356,7 +367,8 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         private_customers = list(session.scalars(
             select(Contact).where(Contact.customer_number.is_not(None)).order_by(Contact.id)))
         _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
-        _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
+        demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
+        _seed_call_list(session, sellers[0], demo_leads, companies)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

@@ -30,6 +30,11 @@ PERMISSIONS: dict[str, object] = {
     "lead.delete": _l("Delete leads"),
     "lead.export": _l("Export leads"),
     "lead.convert": _l("Convert leads to customers"),
+    "calllist.view": _l("View call lists"),
+    "calllist.create": _l("Create call lists"),
+    "calllist.edit": _l("Work and edit call lists"),
+    "calllist.delete": _l("Delete call lists"),
+    "calllist.export": _l("Export call lists"),
     "email.lock": _l("Lock and unlock the E-mail tab of a customer"),
     "email.view_locked": _l("Read e-mail on customers whose E-mail tab is locked"),
     "file.upload": _l("Upload files to a customer's file area"),
@@ -54,17 +59,18 @@ _SELLER = {
     "employee.view", "file.upload", "file.delete", "activity.edit",
     "opportunity.view", "opportunity.create", "opportunity.edit", "opportunity.delete", "opportunity.export",
     "lead.view", "lead.create", "lead.edit", "lead.delete", "lead.export", "lead.convert",
+    "calllist.view", "calllist.create", "calllist.edit", "calllist.delete", "calllist.export",
 } | _ALL_TABS
 _FINANCE = {
     "company.view", "company.edit", "company.export",
     "contact.view", "contact.edit", "contact.export",
     "employee.view", "file.upload", "activity.edit",
-    "opportunity.view", "opportunity.export", "lead.view",
+    "opportunity.view", "opportunity.export", "lead.view", "calllist.view",
 } | _ALL_TABS
 _READONLY = {
     "company.view", "contact.view", "employee.view",
     "tab.overview", "tab.contacts", "tab.activities", "tab.projects", "tab.history",
-    "opportunity.view", "tab.opportunities", "lead.view",
+    "opportunity.view", "tab.opportunities", "lead.view", "calllist.view",
 }
 
 #: Role key → (Swedish-translated name, permissions).

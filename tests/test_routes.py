@@ -90,6 +90,7 @@ for endpoint, table in {
     "industry": model_view("settings", manage_only=True),
     "salesstage": model_view("settings", manage_only=True),
     "lead": model_view("lead", extra={"convert": "lead.convert"}),
+    "calllist": model_view("calllist", extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit")}),
     "opportunity": model_view("opportunity", extra={
         "page": "opportunity.view",
         "add_activity": ("opportunity.view", "activity.edit"),
@@ -99,7 +100,7 @@ for endpoint, table in {
 
 #: Values for URL parameters when a rule has them.
 URL_ARGS = {
-    "id": 1, "contact_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1,
+    "id": 1, "contact_id": 1, "entry_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1,
     "tab": "overview", "export_type": "csv", "filename": "admin/css/bootstrap4/admin.css",
 }
 

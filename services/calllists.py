@@ -1,0 +1,97 @@
+"""Ringlistor: filling a call list and working it, one call at a time.
+
+Every recorded outcome is also kept as a call activity on the lead, company
+or contact called, so it shows in their history; "ring tillbaka" adds a task
+at the agreed time, and calling a new lead makes it "kontaktad".
+"""
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Activity, CallList, CallListEntry, Company, Contact, Employee, Lead, utcnow
+from services import activities
+from services.validation import InvalidValue
+
+
+def add_entries(session: Session, call_list: CallList, targets) -> int:
+    """Append leads, companies and contacts not already on the list; returns how many were added."""
+    field = {Lead: "lead_id", Company: "company_id", Contact: "contact_id"}
+    present = {(e.lead_id, e.company_id, e.contact_id) for e in call_list.entries}
+    position = max((e.position for e in call_list.entries), default=0)
+    added = 0
+    for target in targets:
+        key = tuple(target.id if field[type(target)] == name else None for name in ("lead_id", "company_id", "contact_id"))
+        if key in present:
+            continue
+        present.add(key)
+        position += 1
+        call_list.entries.append(CallListEntry(position=position, **{field[type(target)]: target.id}))
+        added += 1
+    return added
+
+
+def new_list(session: Session, actor: Employee, targets, name: str | None = None) -> CallList:
+    """A new call list of `actor` holding `targets` in the given order."""
+    call_list = CallList(name=name or _("Call list %(date)s", date=utcnow().strftime("%Y-%m-%d %H:%M")), owner=actor)
+    session.add(call_list)
+    add_entries(session, call_list, targets)
+    return call_list
+
+
+def next_entry(session: Session, call_list: CallList) -> CallListEntry | None:
+    """The first entry not called yet, in list order."""
+    return session.scalars(
+        select(CallListEntry).where(CallListEntry.call_list_id == call_list.id, CallListEntry.called_at.is_(None))
+        .order_by(CallListEntry.position, CallListEntry.id).limit(1)
+    ).first()
+
+
+def progress(session: Session, call_list: CallList) -> tuple[int, int]:
+    """(called, total) entries of the list."""
+    total, called = session.execute(
+        select(func.count(), func.count(CallListEntry.called_at)).where(CallListEntry.call_list_id == call_list.id)
+    ).one()
+    return called, total
+
+
+def phones(entry: CallListEntry) -> list[str]:
+    """The numbers to call for an entry, most direct first (E.164)."""
+    target = entry.target
+    if isinstance(target, Lead):
+        numbers = [target.contact_phone]
+    elif isinstance(target, Company):
+        numbers = [target.phone] + [c.mobile or c.phone for c in target.contacts]
+    else:
+        numbers = [target.mobile, target.phone] if target is not None else []
+    return list(dict.fromkeys(n for n in numbers if n))
+
+
+def record_outcome(session: Session, actor: Employee, entry: CallListEntry, outcome: str, *,
+                   note: str | None = None, callback_at: datetime | None = None) -> Activity:
+    """Keep the outcome of a call on the entry and as a call activity (plus a task to call back)."""
+    if outcome not in CallListEntry.OUTCOMES:
+        raise InvalidValue(_("Choose the outcome of the call."))
+    if outcome == "call_back" and callback_at is None:
+        raise InvalidValue(_("Give the date and time to call back."))
+    now = utcnow()
+    entry.outcome, entry.note, entry.called_at, entry.called_by_id = outcome, (note or "").strip() or None, now, actor.id
+    entry.callback_at = callback_at if outcome == "call_back" else None
+    target = entry.target
+    links = {"lead_id": entry.lead_id, "company_id": entry.company_id, "contact_id": entry.contact_id}
+    if isinstance(target, Lead):
+        links.update(company_id=target.company_id, contact_id=target.contact_id)
+        if target.status == "new":
+            target.status = "contacted"
+        if outcome == "interested" and target.status in ("new", "contacted"):
+            target.status = "qualified"
+    label = str(CallListEntry.OUTCOMES[outcome])
+    call = activities.create(session, actor, kind="call", subject=_("Call: %(outcome)s", outcome=label),
+                             description=entry.note, due_at=now, **links)
+    activities.set_done(call, at=now)
+    if outcome == "call_back":
+        activities.create(session, actor, kind="task", subject=_("Call back %(name)s", name=str(target.name if not isinstance(target, Lead) else target.company_name)),
+                          due_at=callback_at, **links)
+    return call

@@ -1,0 +1,100 @@
+"""Ringlistor (issue 5, slice 3): filling a list, working it call by call with
+outcomes kept as call activities, progress, and permissions."""
+
+from datetime import datetime
+
+import pytest
+
+from extensions import db
+from models import Activity, CallList, CallListEntry, Lead
+from services import calllists
+from services.validation import InvalidValue
+from tests.helpers import count, flashes, fresh, sv, text
+
+
+@pytest.fixture
+def call_list(employees, make_company):
+    lead = Lead(company_name="Ringbolaget AB", contact_first_name="Eva", contact_last_name="Ek",
+                contact_phone="+46701112233", status="new")
+    db.session.add(lead)
+    company = make_company(name="Kundbolaget AB", phone="+4681234567")
+    row = calllists.new_list(db.session, employees["seller"], [lead, company, lead], name="Mässlistan")
+    db.session.commit()
+    return row
+
+
+def test_entries_are_added_once_in_order(call_list):
+    assert [(e.position, e.target.__class__.__name__) for e in call_list.entries] == [(1, "Lead"), (2, "Company")]
+    assert calllists.progress(db.session, call_list) == (0, 2)
+    assert calllists.phones(call_list.entries[0]) == ["+46701112233"]
+
+
+def test_an_outcome_is_kept_as_a_call_activity_and_the_lead_is_contacted(call_list, employees):
+    entry = calllists.next_entry(db.session, call_list)
+    calllists.record_outcome(db.session, employees["seller"], entry, "call_back", note="Ring efter lunch",
+                             callback_at=datetime(2027, 1, 10, 13, 0))
+    db.session.commit()
+    lead = fresh(db.session, Lead, entry.lead_id)
+    assert lead.status == "contacted"
+    kinds = sorted((a.kind, a.done) for a in db.session.scalars(db.select(Activity).where(Activity.lead_id == lead.id)))
+    assert kinds == [("call", True), ("task", False)]
+    assert calllists.progress(db.session, call_list) == (1, 2)
+    assert calllists.next_entry(db.session, call_list).company_id is not None
+
+
+def test_call_back_needs_a_time_and_outcomes_are_known(call_list, employees):
+    entry = call_list.entries[0]
+    with pytest.raises(InvalidValue):
+        calllists.record_outcome(db.session, employees["seller"], entry, "call_back")
+    with pytest.raises(InvalidValue):
+        calllists.record_outcome(db.session, employees["seller"], entry, "maybe")
+
+
+def test_working_a_list_in_the_browser_flow(login, call_list):
+    seller = login("seller")
+    page = text(seller.client.get(f"/admin/calllist/work/{call_list.id}"))
+    assert "Ringbolaget AB" in page and 'href="tel:+46701112233"' in page
+    assert sv("Called: %(called)s of %(total)s. Remaining: %(left)s.", called=0, total=2, left=2) in page
+    entry = call_list.entries[0]
+    response = seller.post(f"/admin/calllist/work/{call_list.id}/{entry.id}", {"outcome": "no_answer", "note": ""})
+    assert response.status_code == 302
+    page = text(seller.client.get(f"/admin/calllist/work/{call_list.id}"))
+    assert sv("Called: %(called)s of %(total)s. Remaining: %(left)s.", called=1, total=2, left=1) in page
+    company_entry = call_list.entries[1]
+    response = seller.post(f"/admin/calllist/work/{call_list.id}/{company_entry.id}", {"outcome": "interested"})
+    assert f"/admin/opportunity/new/?" in response.headers["Location"]  # intresserad → a new opportunity
+    assert "company_id=" in response.headers["Location"]
+
+
+def test_call_back_without_time_is_refused_in_swedish(login, call_list):
+    entry = call_list.entries[0]
+    response = login("seller").post(f"/admin/calllist/work/{call_list.id}/{entry.id}", {"outcome": "call_back"})
+    assert ("danger", sv("Give the date and time to call back.")) in flashes(response)
+    assert fresh(db.session, CallListEntry, entry.id).called_at is None
+
+
+def test_add_to_call_list_from_the_leads_list(login):
+    rows = [Lead(company_name=f"Lead {n} AB") for n in range(3)]
+    db.session.add_all(rows)
+    db.session.commit()
+    response = login("seller").post("/admin/lead/action/", {"action": "add_to_call_list",
+                                                          "rowid": [str(r.id) for r in rows[:2]]})
+    call_list = db.session.scalar(db.select(CallList))
+    assert response.headers["Location"].endswith(f"/admin/calllist/work/{call_list.id}")
+    assert count(db.session, CallListEntry) == 2
+
+
+def test_readonly_sees_lists_but_cannot_record_calls(login, call_list):
+    readonly = login("readonly")
+    assert readonly.client.get(f"/admin/calllist/work/{call_list.id}").status_code == 200
+    entry = call_list.entries[0]
+    assert readonly.post(f"/admin/calllist/work/{call_list.id}/{entry.id}", {"outcome": "no_answer"}).status_code == 403
+    assert readonly.post("/admin/lead/action/", {"action": "add_to_call_list", "rowid": str(entry.lead_id)}).status_code != 302 \
+        or count(db.session, CallList) == 1
+    assert count(db.session, CallList) == 1
+
+
+def test_demo_has_a_half_worked_call_list(demo):
+    call_list = demo.scalars(db.select(CallList)).one()
+    called, total = calllists.progress(demo, call_list)
+    assert 0 < called < total
