@@ -4,7 +4,7 @@ Declarative views; the rules (default probability, rejection reason, the
 customer, the history, which stages may be deleted) live in services.sales.
 """
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.form import rules
@@ -16,12 +16,14 @@ from sqlalchemy import or_, select
 from wtforms import DecimalField
 from wtforms.validators import NumberRange, Optional
 
-from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
+from flask_admin.menu import MenuLink
+
+from admin_views.base import can, HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
 from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
-from models import Activity, Company, Contact, Employee, Opportunity, SalesStage, utcnow
+from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
 from services import activities, card, formatting, sales
 from services.validation import InvalidValue
 
@@ -60,6 +62,13 @@ def customer_link(customer) -> Markup:
         return Markup("")
     endpoint = "company.card" if isinstance(customer, Company) else "privatecustomer.card"
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, id=customer.id), customer.name)
+
+
+class PipelineLink(MenuLink):
+    """Menu entry of the pipeline board, shown to those who may see opportunities."""
+
+    def is_accessible(self):
+        return can("opportunity.view")
 
 
 class SalesStageView(SecureModelView):
@@ -263,3 +272,44 @@ class OpportunityView(SecureModelView):
         db.session.commit()
         flash(_("The activity was saved."), "success")
         return redirect(url_for(".page", id=opportunity.id) + "#activities")
+
+    # --- the pipeline board ---------------------------------------------------------
+
+    @expose("/board")
+    @require("opportunity.view")
+    def board(self):
+        """Säljtavla: a column per stage; cards are dragged (or moved with their menu) between stages."""
+        owner_id = request.args.get("owner", type=int)
+        group_id = request.args.get("group", type=int)
+        return self.render(
+            "admin/pipeline.html",
+            columns=sales.board(db.session, owner_id=owner_id, group_id=group_id),
+            owners=db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all(),
+            groups=db.session.scalars(select(EmployeeGroup).order_by(EmployeeGroup.name)).all(),
+            owner_id=owner_id, group_id=group_id,
+            stages=sales.active_stages(db.session),
+        )
+
+    @expose("/board/move", methods=("POST",))
+    @require("opportunity.edit")
+    def move(self):
+        """Move an opportunity to another stage (the drag on the board); the history records it."""
+        wants_json = request.headers.get("X-Requested-With") == "fetch"
+        opportunity = db.session.get(Opportunity, request.form.get("id", type=int) or 0)
+        stage = db.session.get(SalesStage, request.form.get("stage", type=int) or 0)
+        if opportunity is None or stage is None or not stage.active:
+            abort(404)
+        try:
+            sales.move_to_stage(opportunity, stage, lost_reason=request.form.get("lost_reason"))
+            db.session.commit()
+        except InvalidValue as exc:
+            db.session.rollback()
+            if wants_json:
+                return jsonify(ok=False, message=str(exc)), 400
+            flash(str(exc), "error")
+        else:
+            message = _("%(title)s was moved to %(stage)s.", title=opportunity.title, stage=stage.name)
+            if wants_json:
+                return jsonify(ok=True, message=message, probability=opportunity.probability)
+            flash(message, "success")
+        return redirect(request.form.get("next") or url_for(".board"))

@@ -13,13 +13,14 @@ writes the opportunity (views, the card, the pipeline board, import, CLI),
 and the history is written in the same transaction as the change.
 """
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, event, func, inspect, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
 from services import search
@@ -134,6 +135,41 @@ def search_condition(text: str | None):
             Opportunity.contact.has(or_(Contact.first_name.ilike(like, escape="\\"), Contact.last_name.ilike(like, escape="\\"))),
         ))
     return and_(True, *conditions)
+
+
+@dataclass
+class Column:
+    """One stage of the pipeline board with its opportunities and sums."""
+
+    stage: SalesStage
+    opportunities: list
+    amount: Decimal
+    weighted: Decimal
+
+
+def board(session: Session, *, owner_id: int | None = None, group_id: int | None = None) -> list[Column]:
+    """The pipeline: a column per active stage, its opportunities soonest close date first.
+
+    Filtered to one owner, or to the members of one (sales) group.
+    """
+    from models import employee_group_members
+
+    stmt = select(Opportunity).options(joinedload(Opportunity.company), joinedload(Opportunity.contact),
+                                       joinedload(Opportunity.owner))
+    if owner_id:
+        stmt = stmt.where(Opportunity.owner_id == owner_id)
+    if group_id:
+        members = select(employee_group_members.c.employee_id).where(employee_group_members.c.group_id == group_id)
+        stmt = stmt.where(Opportunity.owner_id.in_(members))
+    stages = active_stages(session)
+    rows = session.scalars(stmt.where(Opportunity.stage_id.in_([s.id for s in stages]))
+                           .order_by(Opportunity.close_date.is_(None), Opportunity.close_date, Opportunity.id)).unique().all()
+    columns = []
+    for stage in stages:
+        items = [o for o in rows if o.stage_id == stage.id]
+        columns.append(Column(stage, items, sum((o.amount or Decimal(0) for o in items), Decimal(0)),
+                              sum((weighted_amount(o) or Decimal(0) for o in items), Decimal(0))))
+    return columns
 
 
 def history(opportunity: Opportunity):

@@ -94,6 +94,8 @@ for endpoint, table in {
     "opportunity": model_view("opportunity", extra={
         "page": "opportunity.view",
         "add_activity": ("opportunity.view", "activity.edit"),
+        "board": "opportunity.view",
+        "move": "opportunity.edit",
     }),
 }.items():
     EXPECTED.update({f"{endpoint}.{name}": permission for name, permission in table.items()})

@@ -165,3 +165,58 @@ def test_a_stage_in_use_is_not_deleted(login, company, stages):
     assert count(db.session, SalesStage, SalesStage.name == "Kontakt") == 1
     admin.post("/admin/salesstage/delete/", {"id": str(stages["Offert"].id)})
     assert count(db.session, SalesStage, SalesStage.name == "Offert") == 0
+
+
+# --- the pipeline board (slice 3b) ---------------------------------------------------
+
+
+def test_board_has_a_column_per_active_stage_and_filters_by_owner_and_group(login, company, stages, employees):
+    from models import EmployeeGroup
+
+    make_opportunity(company, stages["Kontakt"], title="Säljarens affär", owner=employees["seller"])
+    make_opportunity(company, stages["Offert"], title="Chefens affär", owner=employees["admin"], amount=Decimal("1000"))
+    db.session.add(EmployeeGroup(name="Säljteam Syd", kind="sales", members=[employees["seller"]]))
+    db.session.commit()
+    group = db.session.scalar(db.select(EmployeeGroup))
+    client = login("readonly").client
+    page = text(client.get("/admin/opportunity/board"))
+    assert page.index("Kontakt") < page.index("Offert") < page.index("Förlorad")
+    assert "Säljarens affär" in page and "Chefens affär" in page and "1\u00a0000,00\u00a0kr" in page
+    assert "pipeline-move" not in page  # read-only: no moving
+    by_owner = text(client.get(f"/admin/opportunity/board?owner={employees['admin'].id}"))
+    assert "Chefens affär" in by_owner and "Säljarens affär" not in by_owner
+    by_group = text(client.get(f"/admin/opportunity/board?group={group.id}"))
+    assert "Säljarens affär" in by_group and "Chefens affär" not in by_group
+
+
+def test_drag_to_another_stage_writes_the_stage_and_its_history(login, company, stages):
+    opportunity = make_opportunity(company, stages["Kontakt"])
+    seller = login("seller")
+    response = seller.post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Offert"].id},
+                           headers={"X-Requested-With": "fetch"})
+    assert response.status_code == 200 and response.get_json()["probability"] == 50
+    opportunity = fresh(db.session, Opportunity, opportunity.id)
+    assert opportunity.stage.name == "Offert"
+    assert [(c.field, c.old_value, c.new_value) for c in opportunity.changes if c.field == "stage"][0] == (
+        "stage", "Kontakt", "Offert")
+
+
+def test_drag_to_lost_needs_the_reason(login, company, stages):
+    opportunity = make_opportunity(company, stages["Offert"])
+    seller = login("seller")
+    response = seller.post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Förlorad"].id},
+                           headers={"X-Requested-With": "fetch"})
+    assert response.status_code == 400
+    assert response.get_json()["message"] == sv("Give the reason the opportunity was lost.")
+    assert fresh(db.session, Opportunity, opportunity.id).stage.name == "Offert"
+    response = seller.post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Förlorad"].id,
+                                                             "lost_reason": "Priset"})
+    assert response.status_code == 302
+    assert fresh(db.session, Opportunity, opportunity.id).lost_reason == "Priset"
+
+
+def test_readonly_cannot_move(login, company, stages):
+    opportunity = make_opportunity(company, stages["Kontakt"])
+    response = login("readonly").post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Offert"].id})
+    assert response.status_code == 403
+    assert fresh(db.session, Opportunity, opportunity.id).stage.name == "Kontakt"
