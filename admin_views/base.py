@@ -17,11 +17,12 @@ from flask_admin.form import rules
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import HiddenField, ValidationError
+from wtforms import DateTimeLocalField, HiddenField, ValidationError
 
 from extensions import db
 from services import formatting, search, trash
@@ -151,6 +152,23 @@ class VersionField(HiddenField):
 
     def populate_obj(self, obj, name):
         pass
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """Date and time as the employee types and reads it (Europe/Stockholm), stored in UTC."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, format="%Y-%m-%dT%H:%M", **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            self.data = to_utc(self.data)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return to_user_timezone(self.data).strftime(self.format[0]) if self.data else ""
 
 
 class HiddenRule(rules.BaseRule):

@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import DateTimeLocalField, SelectField, TextAreaField
+from wtforms import SelectField, TextAreaField
 from wtforms.validators import Optional
 
-from admin_views.base import SearchAjaxLoader, SecureModelView, require
+from admin_views.base import LocalDateTimeField, SearchAjaxLoader, SecureModelView, require
 from admin_views.company import EmployeeFilter
 from extensions import db
 from models import CallList, CallListEntry, Employee
@@ -23,7 +23,7 @@ from services.validation import InvalidValue
 
 class OutcomeForm(BaseForm):
     outcome = SelectField(_l("Outcome"), choices=list(CallListEntry.OUTCOMES.items()))
-    callback_at = DateTimeLocalField(_l("Call back at"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    callback_at = LocalDateTimeField(_l("Call back at"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional()])
 
 

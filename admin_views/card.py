@@ -12,12 +12,10 @@ from flask_admin import expose
 from flask_admin.form import BaseForm
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_utc
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     DecimalField,
     IntegerField,
     SelectField,
@@ -26,7 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from admin_views.base import VersionField, require
+from admin_views.base import LocalDateTimeField, VersionField, require
 from admin_views.labels import FIELD_LABELS
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
@@ -63,7 +61,7 @@ class CompanySettingsForm(InvoiceSettingsForm):
 class ActivityForm(BaseForm):
     kind = SelectField(_l("Type"), choices=list(Activity.KINDS.items()))
     subject = StringField(_l("Subject"), validators=[DataRequired(_l("Write what the activity is about.")), Length(max=200)])
-    due_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    due_at = LocalDateTimeField(_l("Date and time"), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
 
@@ -215,7 +213,7 @@ class CustomerCardMixin:
         activities.create(
             db.session, current_user, kind=form.kind.data, subject=form.subject.data,
             # typed in the employee's time zone; stored, like every time, in UTC
-            due_at=to_utc(form.due_at.data) if form.due_at.data else None, description=form.description.data or None,
+            due_at=form.due_at.data, description=form.description.data or None,
             **{self.owner_key: customer.id},
         )
         db.session.commit()

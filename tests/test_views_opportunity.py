@@ -126,6 +126,7 @@ def test_activity_created_from_the_opportunity_is_on_the_customer_card(login, co
     assert response.status_code == 302
     activity = db.session.scalar(db.select(Activity))
     assert (activity.opportunity_id, activity.company_id, activity.kind) == (opportunity.id, company.id, "meeting")
+    assert activity.due_at.isoformat() == "2027-01-15T09:00:00"  # 10:00 in Stockholm, stored in UTC
     assert "Genomgång av offert" in text(seller.client.get(f"/admin/opportunity/show/{opportunity.id}"))
     assert "Genomgång av offert" in text(seller.client.get(f"/admin/company/card/{company.id}/tab/activities"))
 
@@ -220,3 +221,8 @@ def test_readonly_cannot_move(login, company, stages):
     response = login("readonly").post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Offert"].id})
     assert response.status_code == 403
     assert fresh(db.session, Opportunity, opportunity.id).stage.name == "Kontakt"
+
+
+def test_the_list_leads_to_the_board(login, stages):
+    page = text(login("readonly").client.get("/admin/opportunity/"))
+    assert 'href="/admin/opportunity/board"' in page and sv("Pipeline") in page
