@@ -50,7 +50,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.menu import personalise
     from admin_views.calllists import CallListView
     from admin_views.leads import LeadView
-    from admin_views.sales import OpportunityView, PipelineLink, SalesStageView
+    from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.settings import CategoryView, IndustryView
     from admin_views.trash import TrashView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
@@ -75,7 +75,6 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(LeadView(Lead, s, name=_l("Leads"), endpoint="lead", category=crm))
     admin.add_view(CallListView(CallList, s, name=_l("Call lists"), endpoint="calllist", category=crm))
     admin.add_view(OpportunityView(Opportunity, s, name=_l("Sales opportunities"), endpoint="opportunity", category=crm))
-    admin.add_link(PipelineLink(name=_l("Pipeline"), endpoint="opportunity.board", category=crm))
     admin.add_view(PeopleSearchView(name=_l("Search people"), endpoint="people", url="/admin/people", category=crm))
     admin.add_view(EmployeeView(Employee, s, name=_l("Employees"), endpoint="employee", category=administration))
     admin.add_view(EmployeeGroupView(EmployeeGroup, s, name=_l("Sales groups"), endpoint="employeegroup", category=administration))

@@ -16,9 +16,7 @@ from sqlalchemy import or_, select
 from wtforms import DecimalField
 from wtforms.validators import NumberRange, Optional
 
-from flask_admin.menu import MenuLink
-
-from admin_views.base import can, HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
+from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
 from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.settings import SETTINGS_VERBS
@@ -62,13 +60,6 @@ def customer_link(customer) -> Markup:
         return Markup("")
     endpoint = "company.card" if isinstance(customer, Company) else "privatecustomer.card"
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, id=customer.id), customer.name)
-
-
-class PipelineLink(MenuLink):
-    """Menu entry of the pipeline board, shown to those who may see opportunities."""
-
-    def is_accessible(self):
-        return can("opportunity.view")
 
 
 class SalesStageView(SecureModelView):
@@ -127,6 +118,7 @@ class OpportunityView(SecureModelView):
 
     permission_area = "opportunity"
     create_label = _l("New sales opportunity")
+    list_template = "admin/opportunity_list.html"
     column_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner"]
     column_sortable_list = [
         "title", ("stage", "stage.sort_order"), "amount", "probability", "close_date", ("owner", "owner.name"),
