@@ -19,6 +19,7 @@ from admin_views.base import (
     permitted_action,
     require,
 )
+from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CustomerCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.company import CategoryFilter, EmployeeFilter, INVOICE_LANGUAGES
@@ -41,7 +42,7 @@ def fmt_companies(view, context, model, name):
     )
 
 
-class ContactView(CustomerCardMixin, SoftDeleteModelView):
+class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Kontakter: people, standalone or linked to one or many companies."""
 
     permission_area = "contact"

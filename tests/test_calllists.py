@@ -98,3 +98,14 @@ def test_demo_has_a_half_worked_call_list(demo):
     call_list = demo.scalars(db.select(CallList)).one()
     called, total = calllists.progress(demo, call_list)
     assert 0 < called < total
+
+
+def test_add_to_call_list_from_the_contacts_list(login, make_contact):
+    people = [make_contact(mobile="+46701234500"), make_contact()]
+    response = login("seller").post("/admin/contact/action/", {"action": "add_to_call_list",
+                                                             "rowid": [str(p.id) for p in people]})
+    call_list = db.session.scalar(db.select(CallList))
+    assert response.headers["Location"].endswith(f"/admin/calllist/work/{call_list.id}")
+    entries = db.session.scalars(db.select(CallListEntry).order_by(CallListEntry.position)).all()
+    assert [e.contact_id for e in entries] == [p.id for p in people]
+    assert calllists.phones(entries[0]) == ["+46701234500"]
