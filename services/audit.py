@@ -30,7 +30,8 @@ def acting_as(session: Session, employee_id: int | None):
         session.info[ACTOR_KEY] = previous
 
 
-def _actor_id(session: Session) -> int | None:
+def current_actor_id(session: Session) -> int | None:
+    """The employee the session's writes are attributed to (acting_as, else the logged-in user)."""
     if session.info.get(ACTOR_KEY) is not None:
         return session.info[ACTOR_KEY]
     if has_request_context():
@@ -103,7 +104,7 @@ def _event_row(obj, action: str, changes, actor_id) -> dict:
 
 def record(session: Session, entity, action: str, changes: dict | None = None) -> AuditEvent:
     """Write one audit event now (for events that are not column changes, e.g. links)."""
-    audit = AuditEvent(**_event_row(entity, action, changes, _actor_id(session)))
+    audit = AuditEvent(**_event_row(entity, action, changes, current_actor_id(session)))
     session.add(audit)
     return audit
 
@@ -131,7 +132,7 @@ _load_old_values_on_set()
 
 @event.listens_for(Session, "before_flush")
 def _audit_before_flush(session: Session, flush_context, instances) -> None:
-    actor_id = _actor_id(session)
+    actor_id = current_actor_id(session)
     pending_new = [obj for obj in session.new if isinstance(obj, Audited)]
     for obj in session.dirty:
         if not isinstance(obj, Audited) or not session.is_modified(obj):
@@ -152,7 +153,7 @@ def _audit_after_flush(session: Session, flush_context) -> None:
     created = session.info.pop("audit_new", [])
     if not created:
         return
-    actor_id = _actor_id(session)
+    actor_id = current_actor_id(session)
     now = utcnow()
     rows = [
         {

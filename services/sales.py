@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
 from services import search
-from services.audit import _actor_id
+from services.audit import current_actor_id
 from services.validation import InvalidValue
 
 #: The fields whose changes are kept in the history, in display order, with their Swedish labels.
@@ -243,7 +243,7 @@ def record_changes(session: Session, opportunity: Opportunity, *, new: bool = Fa
     elif _stage_changed(session, opportunity) and not probability_set:
         opportunity.probability = _stage(opportunity).probability
     check(opportunity)
-    actor_id = _actor_id(session)
+    actor_id = current_actor_id(session)
     rows = []
     for field in TRACKED:
         if new:
