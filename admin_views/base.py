@@ -25,6 +25,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import DateTimeLocalField, HiddenField, ValidationError
 
 from extensions import db
+from models import Activity
+from models import utcnow as models_utcnow
 from services import formatting, search, trash
 from services.validation import InvalidValue
 
@@ -121,7 +123,10 @@ class SecureIndexView(PermissionMixin, AdminIndexView):
     @expose("/")
     @require(LOGGED_IN)
     def index(self):
-        return self.render("admin/start.html")
+        from services import activities
+
+        return self.render("admin/start.html", my_activities=activities.mine(db.session, current_user),
+                           now=models_utcnow(), kinds=Activity.KINDS)
 
     def key_figures(self):
         """(label, count, url) for the registers this employee may see."""

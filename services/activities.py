@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Employee, utcnow
 
@@ -26,3 +27,15 @@ def set_done(activity: Activity, done: bool = True, *, at: datetime | None = Non
 
 def is_overdue(activity: Activity, now: datetime | None = None) -> bool:
     return not activity.done and activity.due_at is not None and activity.due_at < (now or utcnow())
+
+
+def mine(session: Session, employee: Employee, *, limit: int = 15) -> list[Activity]:
+    """Mina aktiviteter: the employee's open activities by date, so overdue and today's come first."""
+    stmt = (
+        select(Activity)
+        .where(Activity.assignee_id == employee.id, Activity.done.is_(False))
+        .options(joinedload(Activity.company), joinedload(Activity.contact))
+        .order_by(Activity.due_at.is_(None), Activity.due_at, Activity.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

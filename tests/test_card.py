@@ -317,3 +317,21 @@ def test_request_larger_than_the_limit_is_refused_before_it_is_read(login, compa
     assert response.status_code == 413
     assert "laddades inte upp" in response.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count()).select_from(Attachment)) == 0
+
+
+def test_start_page_lists_my_open_activities_overdue_first(login, company, employees):
+    from services import activities
+
+    seller = employees["seller"]
+    now = utcnow()
+    activities.create(db.session, seller, kind="task", subject="Senare uppgift", due_at=now + timedelta(days=3), company_id=company.id)
+    activities.create(db.session, seller, kind="call", subject="Försenat samtal", due_at=now - timedelta(days=2), company_id=company.id)
+    done = activities.create(db.session, seller, kind="task", subject="Klar uppgift", due_at=now - timedelta(days=5), company_id=company.id)
+    activities.set_done(done)
+    activities.create(db.session, employees["admin"], kind="task", subject="Någon annans", company_id=company.id)
+    db.session.commit()
+    page = login("seller").client.get("/admin/").get_data(as_text=True)
+    mine = page.split('id="my-activities"')[1]
+    assert mine.index("Försenat samtal") < mine.index("Senare uppgift")
+    assert "Klar uppgift" not in mine and "Någon annans" not in mine
+    assert "table-danger" in mine.split("Försenat samtal")[0]
