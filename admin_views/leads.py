@@ -3,7 +3,7 @@
 The conversion and the duplicate rules live in services.leads.
 """
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, url_for
 from flask_admin import expose
 from flask_admin.form import rules
 from flask_babel import gettext as _
@@ -98,19 +98,8 @@ class LeadView(AddToCallListMixin, SecureModelView):
     form_widget_args = {"note": {"rows": 4}}
     form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
 
-    def init_search(self) -> bool:
-        self._search_fields = []
-        return True
-
     def search_placeholder(self) -> str:
         return _("Company name, contact person, e-mail")
-
-    def _apply_search(self, query, count_query, joins, count_joins, text):
-        condition = leads.search_condition(text)
-        query = query.filter(condition)
-        if count_query is not None:
-            count_query = count_query.filter(condition)
-        return query, count_query, joins, count_joins
 
     def edit_form(self, obj=None):
         """A converted lead keeps its status (it is not offered in the list of choices)."""

@@ -178,19 +178,8 @@ class OpportunityView(SecureModelView):
         "owner": SearchAjaxLoader("owner", Employee, extra=Employee.active),
     }
 
-    def init_search(self) -> bool:
-        self._search_fields = []
-        return True
-
     def search_placeholder(self) -> str:
         return _("Title")
-
-    def _apply_search(self, query, count_query, joins, count_joins, text):
-        condition = sales.search_condition(text)
-        query = query.filter(condition)
-        if count_query is not None:
-            count_query = count_query.filter(condition)
-        return query, count_query, joins, count_joins
 
     def create_form(self, obj=None):
         """From a customer card: ?company_id= or ?contact_id= chooses the customer."""

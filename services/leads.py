@@ -12,7 +12,7 @@ and a lead is never converted twice.
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import Activity, Company, CompanyContact, Contact, Employee, Lead, utcnow
@@ -119,16 +119,3 @@ def convert_many(session: Session, actor: Employee, leads: list[Lead]) -> tuple[
             continue
         converted.append(convert(session, actor, lead))
     return converted, refused
-
-
-def search_condition(text: str | None):
-    """Leads whose company name, contact person or e-mail contains every word of `text`."""
-    from services import search
-
-    conditions = []
-    for word in search.words(text):
-        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(*(column.ilike(like, escape="\\") for column in (
-            Lead.company_name, Lead.org_number, Lead.contact_first_name, Lead.contact_last_name, Lead.contact_email,
-        ))))
-    return and_(True, *conditions)

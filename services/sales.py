@@ -19,11 +19,10 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, event, func, inspect, or_, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
-from services import search
 from services.audit import current_actor_id
 from services.validation import InvalidValue
 
@@ -122,19 +121,6 @@ def for_customer(customer):
         .where(owner == customer.id)
         .order_by((SalesStage.is_won | SalesStage.is_lost), Opportunity.close_date.is_(None), Opportunity.close_date, Opportunity.id.desc())
     )
-
-
-def search_condition(text: str | None):
-    """Opportunities whose title or customer name contains every word of `text`."""
-    conditions = []
-    for word in search.words(text):
-        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(
-            Opportunity.title.ilike(like, escape="\\"),
-            Opportunity.company.has(Company.name.ilike(like, escape="\\")),
-            Opportunity.contact.has(or_(Contact.first_name.ilike(like, escape="\\"), Contact.last_name.ilike(like, escape="\\"))),
-        ))
-    return and_(True, *conditions)
 
 
 @dataclass

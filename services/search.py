@@ -11,7 +11,7 @@ import re
 from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Category, Company, Contact, Employee, EmployeeGroup, Industry
+from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity
 
 #: The text columns each searchable model is searched on.
 SEARCH_FIELDS = {
@@ -21,7 +21,12 @@ SEARCH_FIELDS = {
     EmployeeGroup: ("name",),
     Category: ("name", "description"),
     Industry: ("name", "sni_code"),
+    Lead: ("company_name", "org_number", "contact_first_name", "contact_last_name", "contact_email", "contact_phone"),
+    Opportunity: ("title",),
 }
+
+#: Relations whose rows are searched too (an opportunity is found by its customer).
+SEARCH_RELATIONS = {Opportunity: ("company", "contact")}
 
 
 def _like(column, word: str) -> ColumnElement[bool]:
@@ -31,6 +36,9 @@ def _like(column, word: str) -> ColumnElement[bool]:
 
 def _word_condition(model, word: str) -> ColumnElement[bool]:
     conditions = [_like(getattr(model, field), word) for field in SEARCH_FIELDS[model]]
+    for relation in SEARCH_RELATIONS.get(model, ()):
+        attribute = getattr(model, relation)
+        conditions.append(attribute.has(_word_condition(attribute.property.mapper.class_, word)))
     digits = re.sub(r"[\s\-+()]", "", word)
     if digits.isdigit():
         if hasattr(model, "customer_number"):
@@ -69,15 +77,11 @@ def live(model):
 
 
 def search(session, model, text: str | None, *, limit: int = 20, extra=None):
-    """Live rows of `model` matching `text`, best (shortest name) first."""
+    """Live rows of `model` matching `text`, in name order."""
     stmt = select(model).where(live(model), matches(model, text))
     if extra is not None:
         stmt = stmt.where(extra)
-    order = {
-        Company: (Company.name,),
-        Contact: (Contact.last_name, Contact.first_name),
-        Employee: (Employee.name,),
-    }[model]
+    order = (Contact.last_name, Contact.first_name) if model is Contact else (getattr(model, SEARCH_FIELDS[model][0]),)
     return list(session.scalars(stmt.order_by(*order).limit(limit)))
 
 

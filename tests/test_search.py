@@ -180,3 +180,19 @@ def test_people_limit(session, make_contact, employees):
     assert len(search.people(session, "test", limit=3)) == 3
     assert len(search.people(session, "test")) == 5 + len(employees)
 
+
+
+def test_opportunities_and_leads_are_searched_by_the_same_service(session, make_company):
+    from models import Lead, Opportunity, SalesStage
+
+    stage = SalesStage(name="Offert", sort_order=3, probability=50)
+    company = make_company(name="Sökbolaget Åre AB")
+    session.add_all([
+        stage,
+        Opportunity(title="Nytt tak", company=company, stage=stage),
+        Lead(company_name="Fjällstugan Björk AB", contact_first_name="Åsa", contact_last_name="Ek", status="new"),
+    ])
+    session.commit()
+    assert [o.title for o in search.search(session, Opportunity, "åre")] == ["Nytt tak"]  # by its customer
+    assert [o.title for o in search.search(session, Opportunity, "tak")] == ["Nytt tak"]
+    assert [lead.company_name for lead in search.search(session, Lead, "åsa ek")] == ["Fjällstugan Björk AB"]
