@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_admin.form import rules
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import SelectField
+from wtforms import BooleanField, SelectField
 
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
@@ -22,6 +22,7 @@ from admin_views.base import (
     SearchAjaxLoader,
     HiddenRule,
     SoftDeleteModelView,
+    can,
     fmt_bool,
     fmt_choice,
     fmt_email,
@@ -49,6 +50,13 @@ def country_choices():
     names = Locale.parse(str(get_locale() or "sv")).territories
     codes = sorted((c for c in phonenumbers.SUPPORTED_REGIONS if c in names), key=lambda c: names[c])
     return [("SE", names["SE"])] + [(c, names[c]) for c in codes if c != "SE"]
+
+
+class FormOnlyBooleanField(BooleanField):
+    """A choice on the form that is not a column of the company."""
+
+    def populate_obj(self, obj, name):
+        pass
 
 
 class IsFilter(FilterEqual):
@@ -167,6 +175,9 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         rules.FieldSet(("is_supplier",), _l("Supplier settings")),
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
+    # FAQ: "När man upprättar en ny kund så kan man samtidigt välja att skapa en ny säljmöjlighet".
+    form_create_rules = [*form_rules, rules.FieldSet(("then_new_opportunity",), _l("After saving"))]
+    form_edit_rules = form_rules
     form_choices = {
         "status": list(COMPANY_STATUS_LABELS.items()),
         "invoice_language": INVOICE_LANGUAGES,
@@ -191,6 +202,12 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     }
     form_widget_args = {"note": {"rows": 4}}
     form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+
+    def get_create_form(self):
+        class CreateForm(super().get_create_form()):
+            then_new_opportunity = FormOnlyBooleanField(_l("Create a sales opportunity for the new customer"))
+
+        return CreateForm
 
     def scaffold_form(self):
         form_class = super().scaffold_form()
@@ -297,6 +314,9 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
             model.owner = model.owner or current_user._get_current_object()
 
     def get_save_return_url(self, model, is_created=False):
+        if is_created and request.form.get("then_new_opportunity") and can("opportunity.create"):
+            return url_for("opportunity.create_view", company_id=model.id,
+                           url=url_for("company.card", id=model.id, tab="opportunities"))
         return url_for("company.card", id=model.id)
 
 

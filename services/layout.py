@@ -39,6 +39,7 @@ COMPANY_TABS = (
 CONTACT_TABS = (
     Item("overview", _l("Overview"), "tab.overview"),
     Item("companies", _l("Companies"), "tab.contacts"),
+    Item("opportunities", _l("Sales opportunities"), ("tab.opportunities", "opportunity.view")),
     Item("activities", _l("Activities"), "tab.activities"),
     Item("email", _l("E-mail"), "tab.email"),
     Item("settings", _l("Settings"), "tab.settings"),

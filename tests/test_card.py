@@ -115,7 +115,7 @@ def test_every_company_tab_renders(login, company, tab):
     assert login("admin").client.get(f"/admin/company/card/{company.id}/tab/{tab}").status_code == 200
 
 
-@pytest.mark.parametrize("tab", ["overview", "companies", "activities", "email", "settings", "history"])
+@pytest.mark.parametrize("tab", ["overview", "companies", "opportunities", "activities", "email", "settings", "history"])
 def test_every_contact_tab_renders(login, make_contact, company, tab):
     contact = make_contact(companies=[company])
     response = login("admin").client.get(f"/admin/contact/card/{contact.id}/tab/{tab}")
@@ -335,3 +335,17 @@ def test_start_page_lists_my_open_activities_overdue_first(login, company, emplo
     assert mine.index("Försenat samtal") < mine.index("Senare uppgift")
     assert "Klar uppgift" not in mine and "Någon annans" not in mine
     assert "table-danger" in mine.split("Försenat samtal")[0]
+
+
+def test_private_customer_card_lists_its_sales_opportunities(login, make_contact):
+    from models import Opportunity, SalesStage
+
+    person = make_contact(first_name="Per", last_name="Privat", customer_number=99001)
+    stage = SalesStage(name="Offert", sort_order=1, probability=50)
+    db.session.add_all([stage, Opportunity(title="Ny altan", contact=person, stage=stage)])
+    db.session.commit()
+    seller = login("seller")
+    tab = seller.client.get(f"/admin/contact/card/{person.id}/tab/opportunities").get_data(as_text=True)
+    assert "Ny altan" in tab and 'id="new-opportunity"' in tab
+    plain = make_contact(first_name="Utan", last_name="Kundnummer")
+    assert 'id="new-opportunity"' not in seller.client.get(f"/admin/contact/card/{plain.id}/tab/opportunities").get_data(as_text=True)

@@ -94,6 +94,20 @@ def test_create_company_through_the_form(login, session, employees):
     assert "08-123 456 78" in card  # shown Swedish style
 
 
+def test_new_customer_can_go_straight_on_to_a_sales_opportunity(login, session):
+    """FAQ: "När man upprättar en ny kund så kan man samtidigt välja att skapa en ny säljmöjlighet"."""
+    seller = login("seller")
+    assert "then_new_opportunity" in seller.client.get("/admin/company/new/").get_data(as_text=True)
+    response = seller.post("/admin/company/new/", {**COMPANY_FORM, "then_new_opportunity": "y"})
+    company = session.scalars(select(Company)).one()
+    location = response.headers["Location"]
+    assert location.startswith("/admin/opportunity/new/") and f"company_id={company.id}" in location
+    form = text(seller.client.get(location))
+    assert "Svea Kaffe AB" in form  # the new customer is already chosen
+    # Editing never offers it.
+    assert "then_new_opportunity" not in seller.client.get(f"/admin/company/edit/?id={company.id}").get_data(as_text=True)
+
+
 def test_customer_numbers_from_the_form_increase(login, session):
     seller = login("seller")
     for name in ("Första AB", "Andra AB"):
