@@ -49,6 +49,20 @@ PERMISSIONS: dict[str, object] = {
     "tab.settings": _l("Customer card: Settings"),
     "tab.history": _l("Customer card: History"),
     "tab.opportunities": _l("Customer card: Sales opportunities"),
+    "tab.invoices": _l("Customer card: Orders and invoices"),
+    "product.view": _l("View products"),
+    "product.manage": _l("Create and edit products"),
+    "order.view": _l("View orders"),
+    "order.create": _l("Create orders"),
+    "order.edit": _l("Edit and confirm orders, convert them to invoices"),
+    "invoice.view": _l("View invoices"),
+    "invoice.create": _l("Create and edit draft invoices"),
+    "invoice.send": _l("Send, credit, cancel and mark invoices as paid"),
+    "invoice.export": _l("Export invoices and invoice reports"),
+    "report.view": _l("Use reports and the report generator"),
+    "report.export": _l("Export reports"),
+    "import.run": _l("Import customers, contacts and leads"),
+    "import.undo": _l("Undo an import"),
 }
 
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}
@@ -60,17 +74,23 @@ _SELLER = {
     "opportunity.view", "opportunity.create", "opportunity.edit", "opportunity.delete", "opportunity.export",
     "lead.view", "lead.create", "lead.edit", "lead.delete", "lead.export", "lead.convert",
     "calllist.view", "calllist.create", "calllist.edit", "calllist.delete", "calllist.export",
+    "product.view", "order.view", "order.create", "order.edit", "invoice.view", "invoice.create",
+    "report.view", "report.export",
 } | _ALL_TABS
 _FINANCE = {
     "company.view", "company.edit", "company.export",
     "contact.view", "contact.edit", "contact.export",
     "employee.view", "file.upload", "activity.edit",
     "opportunity.view", "opportunity.export", "lead.view", "calllist.view",
+    "product.view", "product.manage", "order.view", "order.create", "order.edit",
+    "invoice.view", "invoice.create", "invoice.send", "invoice.export",
+    "report.view", "report.export",
 } | _ALL_TABS
 _READONLY = {
     "company.view", "contact.view", "employee.view",
     "tab.overview", "tab.contacts", "tab.activities", "tab.projects", "tab.history",
     "opportunity.view", "tab.opportunities", "lead.view", "calllist.view",
+    "tab.invoices", "product.view", "order.view", "invoice.view", "report.view",
 }
 
 #: Role key → (Swedish-translated name, permissions).
