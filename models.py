@@ -459,7 +459,7 @@ lead_categories = Table(
 )
 
 
-class Lead(VersionMixin, TimestampMixin, db.Model):
+class Lead(Audited, VersionMixin, TimestampMixin, db.Model):
     """Lead: a potential customer, converted to a company (and contact) by services.leads."""
 
     __tablename__ = "lead"
@@ -509,7 +509,7 @@ class Lead(VersionMixin, TimestampMixin, db.Model):
 # --- sales: call lists ------------------------------------------------------------------
 
 
-class CallList(TimestampMixin, db.Model):
+class CallList(Audited, TimestampMixin, db.Model):
     """Ringlista: leads, companies and contacts to call, in order, worked by its owner."""
 
     __tablename__ = "call_list"
@@ -584,7 +584,7 @@ class SalesStage(db.Model):
         return self.name
 
 
-class Opportunity(VersionMixin, TimestampMixin, db.Model):
+class Opportunity(Audited, VersionMixin, TimestampMixin, db.Model):
     """Säljmöjlighet: a deal with a customer (a company or a private customer).
 
     Changes of stage, amount, owner, probability and close date are kept as

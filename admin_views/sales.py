@@ -254,6 +254,18 @@ class OpportunityView(SecureModelView):
         flash(_("The activity was saved."), "success")
         return redirect(url_for(".page", id=opportunity.id) + "#activities")
 
+    @expose("/show/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
+    @require("opportunity.view", "activity.edit")
+    def activity_done(self, id, activity_id):
+        """Mark one of the opportunity's tasks, meetings or calls done (or reopen it)."""
+        opportunity = self._opportunity_or_404(id)
+        activity = db.session.scalar(
+            select(Activity).where(Activity.id == activity_id, Activity.opportunity_id == opportunity.id)
+        ) or abort(404)
+        activities.set_done(activity, request.form.get("done") != "0")
+        db.session.commit()
+        return redirect(url_for(".page", id=opportunity.id) + "#activities")
+
     # --- the pipeline board ---------------------------------------------------------
 
     @expose("/board")

@@ -94,6 +94,7 @@ for endpoint, table in {
     "opportunity": model_view("opportunity", extra={
         "page": "opportunity.view",
         "add_activity": ("opportunity.view", "activity.edit"),
+        "activity_done": ("opportunity.view", "activity.edit"),
         "board": "opportunity.view",
         "move": "opportunity.edit",
     }),
