@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -564,6 +565,30 @@ class CallListEntry(db.Model):
         return self.lead or self.company or self.contact
 
 
+# --- saved searches ------------------------------------------------------------------
+
+
+class SavedSearch(TimestampMixin, db.Model):
+    """Sparad sökning: a list's search text and search options kept under a name, to run again."""
+
+    __tablename__ = "saved_search"
+    __table_args__ = (UniqueConstraint("owner_id", "view", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: The endpoint of the list it searches (company, contact, lead …).
+    view: Mapped[str] = mapped_column(String(50))
+    #: The list's query string: `search`, the `flt…` options and the sort.
+    query: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("employee.id", ondelete="CASCADE"), index=True)
+    shared: Mapped[bool] = mapped_column(default=False)
+
+    owner: Mapped[Employee] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # --- sales: stages and opportunities ------------------------------------------------
 
 
@@ -694,4 +719,5 @@ __all__ = [
     "Opportunity",
     "OpportunityChange",
     "SalesStage",
+    "SavedSearch",
 ]

@@ -116,6 +116,8 @@ class CustomerFilter(BaseSQLAFilter):
 class OpportunityView(SecureModelView):
     """Säljmöjligheter: the plain list with filters, the form and the opportunity's own page."""
 
+    can_save_search = True
+
     permission_area = "opportunity"
     create_label = _l("New sales opportunity")
     list_template = "admin/opportunity_list.html"

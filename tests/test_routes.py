@@ -90,7 +90,9 @@ for endpoint, table in {
     "industry": model_view("settings", manage_only=True),
     "salesstage": model_view("settings", manage_only=True),
     "lead": model_view("lead", extra={"convert": "lead.convert"}),
-    "calllist": model_view("calllist", extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit")}),
+    "calllist": model_view("calllist", extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"),
+                                              "add": "calllist.edit"}),
+    "savedsearch": {"index": LOGGED_IN, "save": LOGGED_IN, "delete": LOGGED_IN},
     "opportunity": model_view("opportunity", extra={
         "page": "opportunity.view",
         "add_activity": ("opportunity.view", "activity.edit"),
