@@ -46,6 +46,8 @@ def card_endpoints(area):
         "download_file": (view, "tab.files"),
         "delete_file": (view, "tab.files", "file.delete"),
         "email_message": (view, "tab.email"),
+        "send_email": (view, "email.send"),
+        "send_sms": (view, "sms.send"),
     }
 
 

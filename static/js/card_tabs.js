@@ -31,6 +31,12 @@
     e.preventDefault();
     $("#card-actions-button").dropdown("toggle").trigger("focus");
   });
+  /* Right-clicking a contact in the lower half of the card opens that row's menu (FAQ: e-mail, SMS). */
+  $(document).on("contextmenu", ".crm-row-menu", function (e) {
+    if ($(e.target).closest("a, button, input").length) { return; }
+    e.preventDefault();
+    $(this).find(".crm-row-menu-button").dropdown("toggle").trigger("focus");
+  });
   if (window.location.hash) { show(window.location.hash); }
   $(window).on("hashchange", function () { show(window.location.hash); });
 })(jQuery);
