@@ -31,6 +31,7 @@ from models import (
 )
 from services import accounts, activities, calllists, files, leads, numbering, trash
 from services.audit import acting_as
+from seed.reports import seed_reports
 
 DEMO_PASSWORD = "Demo-losen-2026"
 
@@ -369,6 +370,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
         demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
         _seed_call_list(session, sellers[0], demo_leads, companies)
+        seed_reports(session, sellers, admin)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])
