@@ -88,10 +88,8 @@ class ReportsView(SecurePage):
 
     def render(self, template, **kwargs):
         kwargs.setdefault("can", can)
+        kwargs.setdefault("can_export", can("report.export"))
         return super().render(template, **kwargs)
-
-    def can_export_reports(self) -> bool:
-        return can("report.export")
 
     @expose("/")
     @require("report.view")
@@ -309,13 +307,19 @@ class ReportGeneratorView(SecurePage):
               else _("The report %(name)s was updated.", name=definition.name), "success")
         return redirect(url_for(".index", run=1, saved=definition.id, **spec.to_args()))
 
+    @staticmethod
+    def _definition_or_404(id: int) -> ReportDefinition:
+        """A saved report the employee may see (own or shared), else 404."""
+        definition = db.session.get(ReportDefinition, id)
+        if definition is None or not report_generator.readable(_current(), definition):
+            abort(404)
+        return definition
+
     @expose("/saved/<int:id>")
     @require("report.view")
     def run(self, id):
         """Run a saved report again (with the permissions of whoever runs it)."""
-        definition = db.session.get(ReportDefinition, id)
-        if definition is None or not report_generator.readable(_current(), definition):
-            abort(404)
+        definition = self._definition_or_404(id)
         try:
             spec = report_generator.load(definition)
         except InvalidValue as exc:
@@ -326,9 +330,8 @@ class ReportGeneratorView(SecurePage):
     @expose("/saved/<int:id>/delete", methods=("POST",))
     @require("report.view")
     def delete(self, id):
-        definition = db.session.get(ReportDefinition, id)
-        if definition is None or not report_generator.readable(_current(), definition):
-            abort(404)
+        """Only its owner deletes a saved report."""
+        definition = self._definition_or_404(id)
         try:
             report_generator.delete(db.session, _current(), definition)
         except report_generator.NotPermitted:

@@ -74,7 +74,12 @@ def test_sales_report_export(login, sales):
 
 
 def test_sales_report_needs_opportunity_view_and_export_needs_report_export(login, sales, employees):
-    assert login("readonly").client.get("/admin/reports/sales").status_code == 200
+    readonly_page = login("readonly").client.get("/admin/reports/sales")
+    assert readonly_page.status_code == 200 and 'id="export-pipeline"' not in readonly_page.get_data(as_text=True)
+    seller_page = login("seller").client.get("/admin/reports/sales?by=month").get_data(as_text=True)
+    assert 'id="export-pipeline"' in seller_page
+    link = re.search(r'href="(/admin/reports/sales/export/csv/[^"]*table=pipeline[^"]*)"', seller_page).group(1)
+    assert "by=month" in link
     assert login("readonly").client.get("/admin/reports/sales/export/csv/").status_code == 403
     employees["finance"].revoked_permissions = ["opportunity.view"]
     db.session.commit()
