@@ -267,7 +267,7 @@ class SecureModelView(PermissionMixin, ModelView):
     def export_columns(self) -> list[exporting.Column]:
         """The export columns with their (Swedish) labels, those the user may see."""
         return [
-            exporting.Column(name, str(label), getter=lambda model, name=name: self.export_value(model, name))
+            exporting.Column(name, str(label), getter=self.export_getter(name))
             for name, label in self.get_export_columns()
             if can(self.column_export_permissions.get(name, LOGGED_IN))
         ]
@@ -286,20 +286,25 @@ class SecureModelView(PermissionMixin, ModelView):
         query, joins = self._apply_sorting(query, joins, sort[0] if sort else None, args.sort_desc)
         return query
 
-    def export_value(self, model, name: str):
-        """A typed cell value: the export formatter's text, else the attribute
-        (numbers and dates kept), related rows by their name."""
+    def export_getter(self, name: str):
+        """The cell value of column `name`: the export formatter's text, else the
+        attribute (numbers and dates kept), related rows by their name."""
         formatter = self.column_formatters_export.get(name)
         if formatter is not None:
-            return formatter(self, None, model, name)
-        value = model
-        for part in name.split("."):
-            value = getattr(value, part, None) if value is not None else None
-        if isinstance(value, (list, tuple, set)):
-            return ", ".join(str(item) for item in value)
-        if hasattr(value, "__table__"):
-            return str(value)
-        return value
+            return lambda model: formatter(self, None, model, name)
+        parts = name.split(".")
+
+        def value_of(model):
+            value = model
+            for part in parts:
+                value = getattr(value, part, None) if value is not None else None
+            if isinstance(value, (list, tuple, set)):
+                return ", ".join(str(item) for item in value)
+            if hasattr(value, "__table__"):
+                return str(value)
+            return value
+
+        return value_of
 
     def create_heading(self) -> str:
         return str(self.create_label)
