@@ -319,6 +319,10 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None) -> S
         raise InvalidValue(_("The period ends before it starts."))
     if spec.status and kind.statuses is None:
         spec.status = ""
+    if spec.status and entity == "opportunity" and not spec.status.isdigit():
+        raise InvalidValue(_("Choose the stage from the list."))
+    if spec.status and entity != "opportunity" and spec.status not in dict(kind.statuses(None)):
+        raise InvalidValue(_("Choose the status from the list."))
     return spec
 
 
@@ -356,8 +360,6 @@ def query(spec: Spec, employee):
     if spec.created_to:
         stmt = stmt.where(model.created_at < datetime.combine(spec.created_to + timedelta(days=1), time.min))
     if spec.status and kind.status_condition is not None:
-        if kind.statuses is not None and spec.entity == "opportunity" and not spec.status.isdigit():
-            raise InvalidValue(_("Choose the stage from the list."))
         stmt = stmt.where(kind.status_condition(spec.status))
     if spec.text:
         stmt = stmt.where(search.matches(model, spec.text))

@@ -113,6 +113,8 @@ def test_stage_condition_of_opportunities(app, register, employees):
         ({"owner": "x"}, "Choose the customer owner from the list."),
         ({"created_from": "2026-13-01"}, None),
         ({"created_from": "2026-05-02", "created_to": "2026-05-01"}, "The period ends before it starts."),
+        ({"entity": "opportunity", "status": "Vunnen"}, "Choose the stage from the list."),
+        ({"entity": "activity", "status": "maybe"}, "Choose the status from the list."),
         ({"col": ["name", "password_hash"]}, None),
     ],
 )
