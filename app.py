@@ -54,6 +54,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.saved_searches import SavedSearchView
     from admin_views.settings import CategoryView, IndustryView
     from admin_views.trash import TrashView
+    from admin_views.reports import ReportGeneratorView, ReportsView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
     from models import CallList
 
@@ -78,6 +79,8 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(OpportunityView(Opportunity, s, name=_l("Sales opportunities"), endpoint="opportunity", category=crm))
     admin.add_view(PeopleSearchView(name=_l("Search people"), endpoint="people", url="/admin/people", category=crm))
     admin.add_view(SavedSearchView(name=_l("Saved searches"), endpoint="savedsearch", url="/admin/saved-searches", category=crm))
+    admin.add_view(ReportsView(name=_l("Reports"), endpoint="reports", url="/admin/reports", category=crm))
+    admin.add_view(ReportGeneratorView(name=_l("Report generator"), endpoint="reportgenerator", url="/admin/reports/generator", category=crm))
     admin.add_view(EmployeeView(Employee, s, name=_l("Employees"), endpoint="employee", category=administration))
     admin.add_view(EmployeeGroupView(EmployeeGroup, s, name=_l("Sales groups"), endpoint="employeegroup", category=administration))
     admin.add_view(CategoryView(Category, s, name=_l("Categories"), endpoint="category", category=settings))

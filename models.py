@@ -725,3 +725,33 @@ __all__ = [
     "SalesStage",
     "SavedSearch",
 ]
+
+
+# --- reports: saved report-generator definitions ------------------------------------------------
+
+
+class ReportDefinition(TimestampMixin, db.Model):
+    """A saved Rapportgenerator report: what it reports on, its conditions, columns and sort.
+
+    `definition` is the JSON services.report_generator reads and writes; a shared
+    report is listed for everybody, and runs with the permissions of whoever runs it
+    (its "Kundansvarig: mig själv" means the one running it).
+    """
+
+    __tablename__ = "report_definition"
+    __table_args__ = (db.UniqueConstraint("owner_id", "name", name="uq_report_definition_owner_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="CASCADE"), index=True)
+    shared: Mapped[bool] = mapped_column(default=False)
+    entity: Mapped[str] = mapped_column(String(30))
+    definition: Mapped[dict] = mapped_column(JSON)
+
+    owner: Mapped[Employee | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+__all__.append("ReportDefinition")

@@ -150,8 +150,10 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     column_export_list = [
         "customer_number", "name", "org_number", "vat_number", "status", "industry",
         "owner", "is_supplier", "phone", "email", "website", "postal_street",
-        "postal_postcode", "postal_city",
+        "postal_postcode", "postal_city", "discount_percent", "payment_terms_days", "currency",
     ]
+    #: The invoice settings are the card's Inställningar tab: exported only to those who see it.
+    column_export_permissions = {name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")}
     column_formatters_export = {
         "status": lambda v, c, m, n: str(COMPANY_STATUS_LABELS.get(m.status, m.status)),
         "org_number": fmt_org_number,

@@ -7,6 +7,7 @@ from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import StringField
 
 from admin_views.base import (
@@ -24,7 +25,7 @@ from admin_views.card import CustomerCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.company import CategoryFilter, EmployeeFilter, INVOICE_LANGUAGES
 from extensions import db
-from models import Category, Company, Contact, Employee
+from models import Category, Company, CompanyContact, Contact, Employee
 from services import formatting, numbering, register, search, validation
 
 
@@ -64,7 +65,13 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         EmployeeFilter(Contact.owner_id, _l("Customer owner")),
         CategoryFilter(Contact.categories, _l("Category")),
     ]
-    column_export_list = ["customer_number", "first_name", "last_name", "title", "email", "phone", "mobile", "postal_street", "postal_postcode", "postal_city"]
+    column_export_list = ["customer_number", "first_name", "last_name", "companies", "title", "email", "phone", "mobile",
+                          "postal_street", "postal_postcode", "postal_city", "owner"]
+
+    def export_query(self):
+        """Companies of each contact fetched per batch, not per row."""
+        return super().export_query().options(
+            selectinload(Contact.company_links).joinedload(CompanyContact.company))
     form_columns = [
         "first_name", "last_name", "title", "email", "phone", "mobile", "owner",
         "categories", "postal_street", "postal_postcode", "postal_city", "note",
@@ -176,6 +183,10 @@ class PrivateCustomerView(ContactView):
     ]
     form_choices = {"invoice_language": INVOICE_LANGUAGES}
     create_label = _l("New private customer")
+    column_export_list = ["customer_number", "first_name", "last_name", "email", "phone", "mobile",
+                          "postal_street", "postal_postcode", "postal_city", "owner",
+                          "discount_percent", "payment_terms_days", "currency"]
+    column_export_permissions = {name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")}
 
     def is_action_allowed(self, name):
         return name != "make_private_customer" and super().is_action_allowed(name)

@@ -156,6 +156,7 @@ class EmployeeView(EmployeeCardMixin, SecureModelView):
         "email": fmt_email,
         "phone": fmt_phone,
     }
+    column_formatters_export = {"role": lambda v, c, m, n: str(ROLES.get(m.role, (m.role,))[0])}
     form_columns = ["name", "email", "phone", "title", "role", "groups", "active", "locale"]
     form_choices = {"locale": [("sv", _l("Swedish")), ("en", _l("English"))]}
     form_args = {
@@ -186,5 +187,6 @@ class EmployeeGroupView(SecureModelView):
     column_list = ["name", "kind", "members"]
     column_labels = {"name": _l("Name"), "kind": _l("Type"), "members": _l("Members")}
     column_formatters = {"kind": fmt_choice(EmployeeGroup.KINDS)}
+    column_formatters_export = column_formatters
     form_columns = ["name", "kind", "members"]
     form_choices = {"kind": list(EmployeeGroup.KINDS.items())}

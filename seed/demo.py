@@ -31,6 +31,7 @@ from models import (
 )
 from services import accounts, activities, calllists, files, leads, numbering, saved_searches, trash
 from services.audit import acting_as
+from seed.reports import seed_reports
 
 DEMO_PASSWORD = "Demo-losen-2026"
 
@@ -377,6 +378,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
         _seed_call_list(session, sellers[0], demo_leads, companies)
         _seed_saved_searches(session, sellers[0], admin)
+        seed_reports(session, sellers, admin)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

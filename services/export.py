@@ -118,6 +118,8 @@ def _text(value: Any) -> str:
 
 def csv_cell(value: Any) -> str:
     """The text of one CSV field (see the module docstring for the rules)."""
+    if type(value) is str:  # the common case first
+        return neutralise(value)
     if value is None:
         return ""
     if is_number(value):

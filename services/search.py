@@ -11,7 +11,7 @@ import re
 from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity
+from models import Activity, Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity
 
 #: The text columns each searchable model is searched on.
 SEARCH_FIELDS = {
@@ -23,6 +23,7 @@ SEARCH_FIELDS = {
     Industry: ("name", "sni_code"),
     Lead: ("company_name", "org_number", "contact_first_name", "contact_last_name", "contact_email", "contact_phone"),
     Opportunity: ("title",),
+    Activity: ("subject", "description"),
 }
 
 #: Relations whose rows are searched too (an opportunity is found by its customer).

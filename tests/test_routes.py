@@ -76,6 +76,16 @@ EXPECTED = {
     "trash.restore": "company.restore",
     "trash.purge": "company.purge",
     "trash.purge_confirm": "company.purge",
+    "reports.index": "report.view",
+    "reports.sales": ("report.view", "opportunity.view"),
+    "reports.sales_export": ("report.view", "report.export", "opportunity.view"),
+    "reports.activities": "report.view",
+    "reports.activities_export": ("report.view", "report.export"),
+    "reportgenerator.index": "report.view",
+    "reportgenerator.export": ("report.view", "report.export"),
+    "reportgenerator.save": "report.view",
+    "reportgenerator.run": "report.view",
+    "reportgenerator.delete": "report.view",
 }
 for endpoint, table in {
     "company": model_view("company", extra=COMPANY_EXTRA),
@@ -108,7 +118,7 @@ for endpoint, table in {
 #: Values for URL parameters when a rule has them.
 URL_ARGS = {
     "id": 1, "contact_id": 1, "entry_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1,
-    "tab": "overview", "export_type": "csv", "filename": "admin/css/bootstrap4/admin.css",
+    "tab": "overview", "export_type": "csv", "fmt": "csv", "filename": "admin/css/bootstrap4/admin.css",
 }
 
 

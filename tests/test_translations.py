@@ -276,6 +276,11 @@ def _screens() -> list[str]:
         urls += [f"/admin/{endpoint}/", f"/admin/{endpoint}/new/", f"/admin/{endpoint}/edit/?id={row_id}"]
     urls += [f"/admin/company/card/{ids['company']}", f"/admin/company/card/{ids['supplier']}",
              f"/admin/contact/card/{ids['privatecustomer']}", f"/admin/contact/card/{linked_contact}"]
+    urls += ["/admin/reports/", "/admin/reports/sales?by=seller", "/admin/reports/sales?close_from=31/12",
+             f"/admin/reports/activities?axis=groups&group={ids['employeegroup']}", "/admin/reports/activities?axis=groups",
+             "/admin/reports/generator/?run=1&entity=company&created_from=igår"]
+    urls += [f"/admin/reports/generator/?run=1&entity={entity}" for entity in
+             ("company", "contact", "privatecustomer", "supplier", "lead", "opportunity", "activity")]
     return urls
 
 

@@ -1,0 +1,441 @@
+"""CRM – Rapportgenerator: a report on one kind of record, with conditions,
+chosen columns in a chosen order, and a sort — built as one SQL query.
+
+FAQ 22: "Om du vill ta ut en rapport på alla dina kunder, så kan detta göras
+genom att använda modulen CRM – Rapportgenerator": Företag with the condition
+Kundansvarig = mig själv.
+
+A report is described by a `Spec` (parsed from the query string or from a
+saved ReportDefinition). Every kind of record names the permission needed to
+see it; `query()` refuses a spec the employee may not run, so a report never
+shows what the employee's list would not. "Mig själv" is stored as "me" and
+means whoever runs the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from models import (
+    COMPANY_STATUS_LABELS,
+    Activity,
+    Category,
+    Company,
+    CompanyContact,
+    Contact,
+    Lead,
+    Opportunity,
+    ReportDefinition,
+    SalesStage,
+)
+from services import search
+from services.sales import weighted_amount
+from services.validation import InvalidValue
+
+PAGE_SIZE = 50
+ME = "me"
+
+
+@dataclass(frozen=True)
+class Field:
+    """A column a report can show: its label, value and (when sortable) SQL sort expression."""
+
+    label: Any
+    value: Callable[[Any], Any]
+    sort: Any = None
+
+
+def _attr(name):
+    return lambda row: getattr(row, name)
+
+
+def _names(name):
+    return lambda row: ", ".join(str(item) for item in getattr(row, name))
+
+
+def _label(name, labels):
+    return lambda row: str(labels.get(getattr(row, name), getattr(row, name) or ""))
+
+
+def _org(row):
+    from services.formatting import org_number
+
+    return org_number(row.org_number)
+
+
+def _company_fields(model) -> dict[str, Field]:
+    return {
+        "customer_number": Field(_l("Customer no."), _attr("customer_number"), model.customer_number),
+        "name": Field(_l("Company name"), _attr("name"), model.name),
+        "org_number": Field(_l("Org. no."), _org, model.org_number),
+        "status": Field(_l("Status"), _label("status", COMPANY_STATUS_LABELS), model.status),
+        "industry": Field(_l("Industry"), _attr("industry")),
+        "categories": Field(_l("Categories"), _names("categories")),
+        "owner": Field(_l("Customer owner"), _attr("owner")),
+        "phone": Field(_l("Phone"), _attr("phone")),
+        "email": Field(_l("E-mail"), _attr("email"), model.email),
+        "website": Field(_l("Website"), _attr("website")),
+        "postal_street": Field(_l("Postal address"), _attr("postal_street")),
+        "postal_postcode": Field(_l("Postcode"), _attr("postal_postcode"), model.postal_postcode),
+        "postal_city": Field(_l("City"), _attr("postal_city"), model.postal_city),
+        "visit_city": Field(_l("Visiting city"), _attr("visit_city"), model.visit_city),
+        "is_supplier": Field(_l("Supplier"), _attr("is_supplier")),
+        "created_at": Field(_l("Created"), _attr("created_at"), model.created_at),
+    }
+
+
+def _contact_fields() -> dict[str, Field]:
+    return {
+        "customer_number": Field(_l("Customer no."), _attr("customer_number"), Contact.customer_number),
+        "first_name": Field(_l("First name"), _attr("first_name"), Contact.first_name),
+        "last_name": Field(_l("Last name"), _attr("last_name"), Contact.last_name),
+        "companies": Field(_l("Companies"), _names("companies")),
+        "title": Field(_l("Title"), _attr("title"), Contact.title),
+        "email": Field(_l("E-mail"), _attr("email"), Contact.email),
+        "phone": Field(_l("Phone"), _attr("phone")),
+        "mobile": Field(_l("Mobile"), _attr("mobile")),
+        "postal_street": Field(_l("Postal address"), _attr("postal_street")),
+        "postal_postcode": Field(_l("Postcode"), _attr("postal_postcode"), Contact.postal_postcode),
+        "postal_city": Field(_l("City"), _attr("postal_city"), Contact.postal_city),
+        "categories": Field(_l("Categories"), _names("categories")),
+        "owner": Field(_l("Customer owner"), _attr("owner")),
+        "created_at": Field(_l("Created"), _attr("created_at"), Contact.created_at),
+    }
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A kind of record the generator reports on."""
+
+    label: Any
+    model: Any
+    permission: str
+    fields: dict[str, Field]
+    default_columns: tuple[str, ...]
+    default_sort: str
+    owner_column: Any
+    where: Callable[[], Any] | None = None
+    category_relation: Any = None
+    has_industry: bool = False
+    city_column: Any = None
+    statuses: Callable[[Session], list[tuple[str, str]]] | None = None
+    status_condition: Callable[[str], Any] | None = None
+    loader_options: Callable[[], list] = lambda: []
+
+
+def _company_statuses(session):
+    return [(k, str(v)) for k, v in COMPANY_STATUS_LABELS.items()]
+
+
+def _stages(session):
+    return [(str(s.id), s.name) for s in session.scalars(select(SalesStage).order_by(SalesStage.sort_order, SalesStage.id))]
+
+
+def _activity_states(session):
+    return [("open", _("Not done")), ("done", _("Done"))]
+
+
+def _company_entity(label, supplier: bool) -> Entity:
+    return Entity(
+        label, Company, "company.view", _company_fields(Company),
+        ("customer_number", "name", "org_number", "postal_city", "phone", "email", "owner"), "name",
+        Company.owner_id,
+        where=(lambda: Company.is_supplier.is_(True)) if supplier else None,
+        category_relation=Company.categories, has_industry=True, city_column=Company.postal_city,
+        statuses=_company_statuses, status_condition=lambda value: Company.status == value,
+        loader_options=lambda: [joinedload(Company.owner), joinedload(Company.industry), selectinload(Company.categories)],
+    )
+
+
+def _contact_options():
+    return [joinedload(Contact.owner), selectinload(Contact.categories),
+            selectinload(Contact.company_links).joinedload(CompanyContact.company)]
+
+
+ENTITIES: dict[str, Entity] = {
+    "company": _company_entity(_l("Companies"), supplier=False),
+    "contact": Entity(
+        _l("Contacts"), Contact, "contact.view", _contact_fields(),
+        ("last_name", "first_name", "companies", "title", "phone", "email"), "last_name", Contact.owner_id,
+        category_relation=Contact.categories, city_column=Contact.postal_city, loader_options=_contact_options,
+    ),
+    "privatecustomer": Entity(
+        _l("Private customers"), Contact, "contact.view", _contact_fields(),
+        ("customer_number", "last_name", "first_name", "phone", "email", "postal_city"), "customer_number",
+        Contact.owner_id, where=lambda: Contact.customer_number.is_not(None),
+        category_relation=Contact.categories, city_column=Contact.postal_city, loader_options=_contact_options,
+    ),
+    "supplier": _company_entity(_l("Suppliers"), supplier=True),
+    "lead": Entity(
+        _l("Leads"), Lead, "lead.view",
+        {
+            "company_name": Field(_l("Company name"), _attr("company_name"), Lead.company_name),
+            "org_number": Field(_l("Org. no."), _org, Lead.org_number),
+            "contact_name": Field(_l("Contact person"), _attr("contact_name"), Lead.contact_last_name),
+            "contact_title": Field(_l("Title"), _attr("contact_title")),
+            "contact_phone": Field(_l("Phone"), _attr("contact_phone")),
+            "contact_email": Field(_l("E-mail"), _attr("contact_email"), Lead.contact_email),
+            "source": Field(_l("Source"), _attr("source"), Lead.source),
+            "status": Field(_l("Status"), _label("status", Lead.STATUSES), Lead.status),
+            "categories": Field(_l("Categories"), _names("categories")),
+            "owner": Field(_l("Customer owner"), _attr("owner")),
+            "created_at": Field(_l("Created"), _attr("created_at"), Lead.created_at),
+        },
+        ("company_name", "contact_name", "contact_phone", "contact_email", "status", "owner"), "company_name",
+        Lead.owner_id, category_relation=Lead.categories,
+        statuses=lambda session: [(k, str(v)) for k, v in Lead.STATUSES.items()],
+        status_condition=lambda value: Lead.status == value,
+        loader_options=lambda: [joinedload(Lead.owner), selectinload(Lead.categories)],
+    ),
+    "opportunity": Entity(
+        _l("Sales opportunities"), Opportunity, "opportunity.view",
+        {
+            "title": Field(_l("Title"), _attr("title"), Opportunity.title),
+            "customer": Field(_l("Customer"), lambda o: o.customer.name if o.customer else None),
+            "stage": Field(_l("Stage"), _attr("stage")),
+            "amount": Field(_l("Expected amount (SEK)"), _attr("amount"), Opportunity.amount),
+            "probability": Field(_l("Probability %"), _attr("probability"), Opportunity.probability),
+            "weighted": Field(_l("Weighted value (SEK)"), weighted_amount),
+            "close_date": Field(_l("Expected close date"), _attr("close_date"), Opportunity.close_date),
+            "owner": Field(_l("Customer owner"), _attr("owner")),
+            "kind": Field(_l("Type"), _label("kind", Opportunity.KINDS)),
+            "source": Field(_l("Source"), _attr("source"), Opportunity.source),
+            "created_at": Field(_l("Created"), _attr("created_at"), Opportunity.created_at),
+        },
+        ("title", "customer", "stage", "amount", "probability", "close_date", "owner"), "close_date",
+        Opportunity.owner_id,
+        where=lambda: or_(Opportunity.company.has(search.live(Company)), Opportunity.contact.has(search.live(Contact))),
+        statuses=_stages, status_condition=lambda value: Opportunity.stage_id == int(value),
+        loader_options=lambda: [joinedload(Opportunity.company), joinedload(Opportunity.contact),
+                                joinedload(Opportunity.owner), joinedload(Opportunity.stage)],
+    ),
+    "activity": Entity(
+        _l("Activities"), Activity, "tab.activities",
+        {
+            "kind": Field(_l("Type"), _label("kind", Activity.KINDS), Activity.kind),
+            "subject": Field(_l("Subject"), _attr("subject"), Activity.subject),
+            "customer": Field(_l("Customer"), lambda a: (a.company or a.contact).name if (a.company or a.contact) else None),
+            "assignee": Field(_l("Responsible"), _attr("assignee")),
+            "due_at": Field(_l("Due"), _attr("due_at"), Activity.due_at),
+            "start_at": Field(_l("Starts"), _attr("start_at"), Activity.start_at),
+            "done": Field(_l("Done"), _attr("done"), Activity.done),
+            "created_at": Field(_l("Created"), _attr("created_at"), Activity.created_at),
+        },
+        ("kind", "subject", "customer", "assignee", "due_at", "done"), "due_at", Activity.assignee_id,
+        where=lambda: or_(Activity.company.has(search.live(Company)), Activity.contact.has(search.live(Contact)),
+                          Activity.company_id.is_(None) & Activity.contact_id.is_(None)),
+        statuses=_activity_states, status_condition=lambda value: Activity.done.is_(value == "done"),
+        loader_options=lambda: [joinedload(Activity.company), joinedload(Activity.contact), joinedload(Activity.assignee)],
+    ),
+}
+
+
+# --- the specification of a report -------------------------------------------------------------
+
+
+@dataclass
+class Spec:
+    """What to report on, which rows, which columns in which order, and the sort."""
+
+    entity: str = "company"
+    owner: str = ""  # "", "me" or an employee id
+    category: int | None = None
+    industry: int | None = None
+    city: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    status: str = ""
+    text: str = ""
+    columns: list[str] = field(default_factory=list)
+    sort: str = ""
+    desc: bool = False
+
+    @property
+    def kind(self) -> Entity:
+        return ENTITIES[self.entity]
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        for key in ("created_from", "created_to"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    def to_args(self) -> dict:
+        """The spec as query-string arguments (for links, export and rerunning)."""
+        args = {k: v for k, v in self.to_json().items() if v not in (None, "", False, [])}
+        if "columns" in args:
+            args["col"] = args.pop("columns")
+        if self.desc:
+            args["desc"] = "1"
+        return args
+
+
+def _date(value: str | None, label) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidValue(_("%(field)s: write the date as YYYY-MM-DD.", field=label)) from None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and str(value).isdigit() else None
+
+
+def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None) -> Spec:
+    """A Spec from query-string arguments (or a saved definition's JSON);
+    InvalidValue with a Swedish message for input that cannot be used."""
+    entity = args.get("entity") or "company"
+    if entity not in ENTITIES:
+        raise InvalidValue(_("Choose what to report on."))
+    kind = ENTITIES[entity]
+    columns = getlist("col") if getlist else list(args.get("columns") or args.get("col") or [])
+    unknown = [c for c in columns if c not in kind.fields]
+    if unknown:
+        raise InvalidValue(_("Unknown column: %(name)s.", name=", ".join(unknown)))
+    owner = str(args.get("owner") or "")
+    if owner not in ("", ME) and not owner.isdigit():
+        raise InvalidValue(_("Choose the customer owner from the list."))
+    spec = Spec(
+        entity=entity, owner=owner, category=_int(args.get("category")), industry=_int(args.get("industry")),
+        city=(args.get("city") or "").strip(),
+        created_from=_date(args.get("created_from"), _("Created from")),
+        created_to=_date(args.get("created_to"), _("Created to")),
+        status=str(args.get("status") or ""), text=(args.get("text") or "").strip(),
+        columns=list(dict.fromkeys(columns)) or list(kind.default_columns),
+        sort=args.get("sort") if args.get("sort") in kind.fields and kind.fields[args.get("sort")].sort is not None else kind.default_sort,
+        desc=str(args.get("desc") or "") in ("1", "true", "True", "on"),
+    )
+    if spec.created_from and spec.created_to and spec.created_from > spec.created_to:
+        raise InvalidValue(_("The period ends before it starts."))
+    if spec.status and kind.statuses is None:
+        spec.status = ""
+    if spec.status and entity == "opportunity" and not spec.status.isdigit():
+        raise InvalidValue(_("Choose the stage from the list."))
+    if spec.status and entity != "opportunity" and spec.status not in dict(kind.statuses(None)):
+        raise InvalidValue(_("Choose the status from the list."))
+    return spec
+
+
+# --- running a report ------------------------------------------------------------------------------
+
+
+class NotPermitted(Exception):
+    """The employee may not see the records the report is about."""
+
+
+def may_run(employee, spec: Spec) -> bool:
+    return employee.has_permission("report.view") and employee.has_permission(spec.kind.permission)
+
+
+def query(spec: Spec, employee):
+    """The SELECT of the report's rows, conditions and sort applied (no paging)."""
+    if not may_run(employee, spec):
+        raise NotPermitted(spec.entity)
+    kind, model = spec.kind, spec.kind.model
+    stmt = select(model).where(search.live(model))
+    if kind.where is not None:
+        stmt = stmt.where(kind.where())
+    if spec.owner == ME:
+        stmt = stmt.where(kind.owner_column == employee.id)
+    elif spec.owner:
+        stmt = stmt.where(kind.owner_column == int(spec.owner))
+    if spec.category and kind.category_relation is not None:
+        stmt = stmt.where(kind.category_relation.any(Category.id == spec.category))
+    if spec.industry and kind.has_industry:
+        stmt = stmt.where(model.industry_id == spec.industry)
+    if spec.city and kind.city_column is not None:
+        stmt = stmt.where(func.lower(kind.city_column) == spec.city.lower())
+    if spec.created_from:
+        stmt = stmt.where(model.created_at >= datetime.combine(spec.created_from, time.min))
+    if spec.created_to:
+        stmt = stmt.where(model.created_at < datetime.combine(spec.created_to + timedelta(days=1), time.min))
+    if spec.status and kind.status_condition is not None:
+        stmt = stmt.where(kind.status_condition(spec.status))
+    if spec.text:
+        stmt = stmt.where(search.matches(model, spec.text))
+    sort = kind.fields[spec.sort].sort
+    order = sort.desc() if spec.desc else sort.asc()
+    return stmt.options(*kind.loader_options()).order_by(sort.is_(None), order, model.id)
+
+
+def page(session: Session, spec: Spec, employee, number: int = 1) -> tuple[int, list]:
+    """(row count, rows of page `number`, 1-based) for the screen."""
+    stmt = query(spec, employee)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.limit(PAGE_SIZE).offset((max(number, 1) - 1) * PAGE_SIZE)).unique().all()
+    return total, list(rows)
+
+
+def columns(spec: Spec):
+    """The export columns of the report (services.export), in the chosen order."""
+    from services.export import Column
+
+    return [Column(key, str(spec.kind.fields[key].label), getter=spec.kind.fields[key].value) for key in spec.columns]
+
+
+# --- saved definitions -----------------------------------------------------------------------------
+
+
+def visible_definitions(session: Session, employee) -> list[ReportDefinition]:
+    """The employee's own saved reports and those others share, whose records the employee may see."""
+    rows = session.scalars(
+        select(ReportDefinition)
+        .where(or_(ReportDefinition.owner_id == employee.id, ReportDefinition.shared.is_(True)))
+        .options(joinedload(ReportDefinition.owner))
+        .order_by(func.lower(ReportDefinition.name))
+    ).all()
+    visible = [d for d in rows if d.entity in ENTITIES and employee.has_permission(ENTITIES[d.entity].permission)]
+    for d in visible:
+        d.entity_label = str(ENTITIES[d.entity].label)
+    return visible
+
+
+def save(session: Session, employee, name: str, spec: Spec, *, shared: bool) -> tuple[ReportDefinition, bool]:
+    """Save the spec under `name` (the employee's report of that name is replaced).
+    Returns (definition, created)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidValue(_("Give the report a name."))
+    if len(name) > 200:
+        raise InvalidValue(_("The name can be at most 200 characters."))
+    definition = session.scalar(select(ReportDefinition).where(ReportDefinition.owner_id == employee.id,
+                                                               ReportDefinition.name == name))
+    created = definition is None
+    if created:
+        definition = ReportDefinition(name=name, owner_id=employee.id)
+        session.add(definition)
+    definition.entity, definition.definition, definition.shared = spec.entity, spec.to_json(), shared
+    return definition, created
+
+
+def load(definition: ReportDefinition) -> Spec:
+    """The Spec of a saved report (columns no longer known are dropped)."""
+    data = dict(definition.definition or {})
+    data["entity"] = definition.entity
+    kind = ENTITIES.get(definition.entity)
+    if kind is not None:
+        data["columns"] = [c for c in data.get("columns") or [] if c in kind.fields]
+    return parse(data)
+
+
+def readable(employee, definition: ReportDefinition) -> bool:
+    return definition.owner_id == employee.id or definition.shared
+
+
+def delete(session: Session, employee, definition: ReportDefinition) -> None:
+    """Only the owner deletes a saved report."""
+    if definition.owner_id != employee.id:
+        raise NotPermitted(definition.name)
+    session.delete(definition)
+
+
