@@ -758,6 +758,10 @@ class SalesDocumentMixin:
     def their_reference(cls) -> Mapped[Contact | None]:
         return relationship(foreign_keys=[cls.their_reference_id])
 
+    @declared_attr
+    def created_by(cls) -> Mapped[Employee | None]:
+        return relationship(foreign_keys=[cls.created_by_id])
+
     @property
     def customer(self) -> Company | Contact | None:
         return self.company or self.contact
