@@ -49,6 +49,16 @@ def load_config(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": os.environ.get("CRM_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
         "FLASK_ADMIN_FLUID_LAYOUT": True,
+        # The seller printed on invoices (our own company).
+        "SELLER": {
+            "name": os.environ.get("CRM_SELLER_NAME", "Kundregister Demo AB"),
+            "address": os.environ.get("CRM_SELLER_ADDRESS", "Storgatan 1, 111 22 Stockholm"),
+            "org_number": os.environ.get("CRM_SELLER_ORG_NUMBER", "556677-8899"),
+            "vat_number": os.environ.get("CRM_SELLER_VAT_NUMBER", "SE556677889901"),
+            "bankgiro": os.environ.get("CRM_SELLER_BANKGIRO", "123-4567"),
+            "phone": os.environ.get("CRM_SELLER_PHONE", "08-123 456 00"),
+            "email": os.environ.get("CRM_SELLER_EMAIL", "faktura@example.se"),
+        },
     }
     config.update(overrides or {})
     return config

@@ -25,6 +25,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from admin_views.base import LocalDateTimeField, VersionField, require
+from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
@@ -65,7 +66,7 @@ class ActivityForm(BaseForm):
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
 
-class CustomerCardMixin:
+class CustomerCardMixin(InvoicingCardMixin):
     """The card endpoints shared by the company and the contact views."""
 
     card_header_template = ""

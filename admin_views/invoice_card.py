@@ -1,0 +1,70 @@
+"""The customer card's Ordrar och fakturor tab and its Fakturarapport.
+
+Mixed into admin_views.card.CustomerCardMixin, so the company card and the
+contact (private customer) card have both.
+"""
+
+from datetime import date
+
+from flask import abort, request
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from admin_views.base import require
+from extensions import db
+from models import Invoice, SalesOrder
+from services import card, invoice_report, invoicing
+
+STATUS_SUM_LABELS = {
+    "draft": _l("Drafts"),
+    "sent": _l("Outstanding, not yet due"),
+    "overdue": _l("Overdue"),
+    "paid": _l("Paid"),
+    "credited": _l("Credited"),
+}
+
+
+def _period() -> tuple[date, date]:
+    """The report's period from ?from=&to= (YYYY-MM-DD); by default this year so far."""
+    today = date.today()
+    try:
+        start = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
+        end = date.fromisoformat(request.args.get("to") or today.isoformat())
+    except ValueError:
+        abort(400, _("Write the dates as YYYY-MM-DD."))
+    return (start, end) if start <= end else (end, start)
+
+
+class InvoicingCardMixin:
+    """Orders and invoices on the customer card, and the customer's invoice report."""
+
+    def invoiceable(self, customer) -> bool:
+        return getattr(customer, "customer_number", None) is not None
+
+    def tab_invoices(self, customer, page):
+        """Orders and invoices, each paginated (?page= invoices, ?orders= orders), with sums per status."""
+        return {
+            "page": card.paginate(db.session, invoicing.invoices_for(customer), page),
+            "orders": card.paginate(db.session, invoicing.orders_for(customer), request.args.get("orders", 1, type=int)),
+            "sums": invoicing.status_sums(db.session, customer),
+            "sum_labels": STATUS_SUM_LABELS,
+            "invoice_statuses": Invoice.STATUSES,
+            "order_statuses": SalesOrder.STATUSES,
+            "invoiceable": self.invoiceable(customer),
+            "owner_key": self.owner_key,
+            "today": date.today(),
+        }
+
+    @expose("/card/<int:id>/invoice-report")
+    @require("{area}.view", "invoice.view", "report.view")
+    def invoice_report(self, id):
+        """Fakturarapport: the customer's invoices in a period with the products sold."""
+        customer = self.live_or_404(id)
+        start, end = _period()
+        return self.render(
+            "admin/card/invoice_report.html", customer=customer,
+            report=invoice_report.build(db.session, customer, start, end),
+            statuses=Invoice.STATUSES, can_export=current_user.has_permission("invoice.export"),
+        )
