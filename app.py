@@ -52,6 +52,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.calllists import CallListView
     from admin_views.leads import LeadView
     from admin_views.sales import OpportunityView, SalesStageView
+    from admin_views.saved_searches import SavedSearchView
     from admin_views.settings import CategoryView, IndustryView
     from admin_views.trash import TrashView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
@@ -79,6 +80,7 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(CallListView(CallList, s, name=_l("Call lists"), endpoint="calllist", category=crm))
     admin.add_view(OpportunityView(Opportunity, s, name=_l("Sales opportunities"), endpoint="opportunity", category=crm))
     admin.add_view(PeopleSearchView(name=_l("Search people"), endpoint="people", url="/admin/people", category=crm))
+    admin.add_view(SavedSearchView(name=_l("Saved searches"), endpoint="savedsearch", url="/admin/saved-searches", category=crm))
     admin.add_view(OrderView(SalesOrder, s, name=_l("Orders"), endpoint="order", category=sales))
     admin.add_view(InvoiceView(Invoice, s, name=_l("Invoices"), endpoint="invoice", category=sales))
     admin.add_view(ProductView(Product, s, name=_l("Products"), endpoint="product", category=sales))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -459,7 +460,7 @@ lead_categories = Table(
 )
 
 
-class Lead(VersionMixin, TimestampMixin, db.Model):
+class Lead(Audited, VersionMixin, TimestampMixin, db.Model):
     """Lead: a potential customer, converted to a company (and contact) by services.leads."""
 
     __tablename__ = "lead"
@@ -509,7 +510,7 @@ class Lead(VersionMixin, TimestampMixin, db.Model):
 # --- sales: call lists ------------------------------------------------------------------
 
 
-class CallList(TimestampMixin, db.Model):
+class CallList(Audited, TimestampMixin, db.Model):
     """Ringlista: leads, companies and contacts to call, in order, worked by its owner."""
 
     __tablename__ = "call_list"
@@ -564,6 +565,30 @@ class CallListEntry(db.Model):
         return self.lead or self.company or self.contact
 
 
+# --- saved searches ------------------------------------------------------------------
+
+
+class SavedSearch(TimestampMixin, db.Model):
+    """Sparad sökning: a list's search text and search options kept under a name, to run again."""
+
+    __tablename__ = "saved_search"
+    __table_args__ = (UniqueConstraint("owner_id", "view", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: The endpoint of the list it searches (company, contact, lead …).
+    view: Mapped[str] = mapped_column(String(50))
+    #: The list's query string: `search`, the `flt…` options and the sort.
+    query: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("employee.id", ondelete="CASCADE"), index=True)
+    shared: Mapped[bool] = mapped_column(default=False)
+
+    owner: Mapped[Employee] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # --- sales: stages and opportunities ------------------------------------------------
 
 
@@ -584,7 +609,7 @@ class SalesStage(db.Model):
         return self.name
 
 
-class Opportunity(VersionMixin, TimestampMixin, db.Model):
+class Opportunity(Audited, VersionMixin, TimestampMixin, db.Model):
     """Säljmöjlighet: a deal with a customer (a company or a private customer).
 
     Changes of stage, amount, owner, probability and close date are kept as
@@ -694,6 +719,7 @@ __all__ = [
     "Opportunity",
     "OpportunityChange",
     "SalesStage",
+    "SavedSearch",
 ]
 
 

@@ -8,7 +8,7 @@ default). `can_create/can_edit/can_delete/can_export` are computed per
 request from the same map.
 """
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -28,6 +28,7 @@ from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
 from services import formatting, search, trash
+from services.permissions import LOGGED_IN  # re-exported for the views
 from services.validation import InvalidValue
 
 #: Flask-Admin's own endpoints and the verb each needs.
@@ -43,7 +44,6 @@ MODEL_ENDPOINT_VERBS = {
     "export": "export",
 }
 
-LOGGED_IN = "logged-in"
 
 
 def require(*permissions: str):
@@ -78,6 +78,11 @@ def can(*permissions: str) -> bool:
         and bool(permissions)
         and all(p == LOGGED_IN or current_user.has_permission(p) for p in permissions)
     )
+
+
+def find_view(endpoint: str):
+    """The registered admin view with this endpoint, or None."""
+    return next((v for v in current_app.extensions["admin"][0]._views if v.endpoint == endpoint), None)
 
 
 def login_redirect():
@@ -243,6 +248,29 @@ class SecureModelView(PermissionMixin, ModelView):
         return self._can_endpoint("export")
 
     create_label = _l("New")
+    #: The list's search can be saved under a name ("Spara sökning") and run again.
+    can_save_search = False
+
+    def saved_searches(self) -> list:
+        """The saved searches of this list the employee may run (own and shared)."""
+        from services import saved_searches
+
+        return saved_searches.visible(db.session, current_user, self.endpoint) if self.can_save_search else []
+
+    def matching_query(self, args):
+        """Every row the list shows for these query-string pairs (search, filters, sort), unpaginated."""
+        filters = []
+        for name, value in args:
+            pos, _sep, key = name[3:].partition("_")
+            if name.startswith("flt") and key in (self._filter_args or {}):
+                index, flt = self._filter_args[key]
+                if flt.validate(value):
+                    filters.append((pos, (index, flt.name, value)))
+        values = dict(args)
+        sort = self._get_column_by_idx(int(values["sort"])) if values.get("sort", "").isdigit() else None
+        _count, query = self.get_list(None, sort[0] if sort else None, values.get("desc") == "1", values.get("search"),
+                                      [f for _pos, f in sorted(filters)], execute=False, page_size=0)
+        return query
 
     def create_heading(self) -> str:
         return str(self.create_label)

@@ -13,11 +13,12 @@ from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import Optional
 
+from admin_views import calllist_actions
 from admin_views.base import LocalDateTimeField, SearchAjaxLoader, SecureModelView, require
 from admin_views.company import EmployeeFilter
 from extensions import db
 from models import CallList, CallListEntry, Employee
-from services import calllists
+from services import calllists, saved_searches
 from services.validation import InvalidValue
 
 
@@ -56,6 +57,17 @@ class CallListView(SecureModelView):
 
     def get_save_return_url(self, model, is_created=False):
         return url_for("calllist.work", id=model.id)
+
+    @expose("/add", methods=("GET", "POST"))
+    @require("calllist.edit")
+    def add(self):
+        """"Lägg till i ringlista" for every match of a saved search (GET), and the chooser's POST."""
+        if request.method == "POST":
+            return calllist_actions.add_from_request()
+        saved = saved_searches.get_visible(db.session, current_user, request.args.get("saved_search", 0, type=int))
+        if saved is None:
+            abort(404)
+        return calllist_actions.render_chooser(calllist_actions.source_view(saved.view), saved=saved)
 
     def _render_work(self, call_list, form=None):
         entry = calllists.next_entry(db.session, call_list)

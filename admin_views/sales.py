@@ -116,6 +116,8 @@ class CustomerFilter(BaseSQLAFilter):
 class OpportunityView(SecureModelView):
     """Säljmöjligheter: the plain list with filters, the form and the opportunity's own page."""
 
+    can_save_search = True
+
     permission_area = "opportunity"
     create_label = _l("New sales opportunity")
     list_template = "admin/opportunity_list.html"
@@ -252,6 +254,18 @@ class OpportunityView(SecureModelView):
         )
         db.session.commit()
         flash(_("The activity was saved."), "success")
+        return redirect(url_for(".page", id=opportunity.id) + "#activities")
+
+    @expose("/show/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
+    @require("opportunity.view", "activity.edit")
+    def activity_done(self, id, activity_id):
+        """Mark one of the opportunity's tasks, meetings or calls done (or reopen it)."""
+        opportunity = self._opportunity_or_404(id)
+        activity = db.session.scalar(
+            select(Activity).where(Activity.id == activity_id, Activity.opportunity_id == opportunity.id)
+        ) or abort(404)
+        activities.set_done(activity, request.form.get("done") != "0")
+        db.session.commit()
         return redirect(url_for(".page", id=opportunity.id) + "#activities")
 
     # --- the pipeline board ---------------------------------------------------------

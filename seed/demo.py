@@ -29,7 +29,7 @@ from models import (
     SalesStage,
     utcnow,
 )
-from services import accounts, activities, calllists, files, leads, numbering, trash
+from services import accounts, activities, calllists, files, leads, numbering, saved_searches, trash
 from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -261,6 +261,13 @@ def _seed_call_list(session: Session, seller, demo_leads, companies) -> None:
                                  callback_at=now + timedelta(days=2) if outcome == "call_back" else None)
 
 
+def _seed_saved_searches(session: Session, seller, admin) -> None:
+    """Sparade sökningar: the seller's own customers (Kundansvarig), and a shared search by city."""
+    # flt0_0 is the companies list's first search option, Kundansvarig.
+    saved_searches.save(session, seller, "company", "Mina kunder", [("flt0_0", str(seller.id))])
+    saved_searches.save(session, admin, "company", "Kunder i Stockholm", [("search", "Stockholm")], shared=True)
+
+
 def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
     """Load the demo register; False when it is already there."""
     if session.scalar(select(Employee).where(Employee.email == DEMO_EMPLOYEES[0][0])):
@@ -369,6 +376,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
         demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
         _seed_call_list(session, sellers[0], demo_leads, companies)
+        _seed_saved_searches(session, sellers[0], admin)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

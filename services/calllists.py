@@ -8,6 +8,7 @@ at the agreed time, and calling a new lead makes it "kontaktad".
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -33,9 +34,20 @@ def add_entries(session: Session, call_list: CallList, targets) -> int:
     return added
 
 
+NAME_MAX = 200
+
+
+def default_name() -> str:
+    """What a new call list is called when the employee gives no name."""
+    return _("Call list %(date)s", date=to_user_timezone(utcnow()).strftime("%Y-%m-%d %H:%M"))
+
+
 def new_list(session: Session, actor: Employee, targets, name: str | None = None) -> CallList:
     """A new call list of `actor` holding `targets` in the given order."""
-    call_list = CallList(name=name or _("Call list %(date)s", date=utcnow().strftime("%Y-%m-%d %H:%M")), owner=actor)
+    name = (name or "").strip() or default_name()
+    if len(name) > NAME_MAX:
+        raise InvalidValue(_("The name may be at most %(max)s characters.", max=NAME_MAX))
+    call_list = CallList(name=name, owner=actor)
     session.add(call_list)
     add_entries(session, call_list, targets)
     return call_list

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
+from services.permissions import LOGGED_IN
+
 
 @dataclass(frozen=True)
 class Item:
@@ -19,7 +21,7 @@ class Item:
 
     def permitted(self, employee) -> bool:
         needed = (self.permission,) if isinstance(self.permission, str) else self.permission
-        return bool(needed) and all(employee.has_permission(p) for p in needed)
+        return bool(needed) and all(p == LOGGED_IN or employee.has_permission(p) for p in needed)
 
 
 #: The customer card's tabs (company card), in their default order.

@@ -2,6 +2,9 @@
 
 from flask_babel import lazy_gettext as _l
 
+#: Not a permission: any logged-in, active employee (the start page, one's own saved searches).
+LOGGED_IN = "logged-in"
+
 #: Every permission the product knows, with a Swedish-translated description.
 PERMISSIONS: dict[str, object] = {
     "company.view": _l("View companies and suppliers"),

@@ -284,3 +284,36 @@ def test_acting_as_wins_over_the_logged_in_employee(app, employees):
             db.session.commit()
     actors = [e.actor_id for e in all_events(db.session)]
     assert actors == [employees["seller"].id, employees["admin"].id]
+
+
+# --- the sales tools -----------------------------------------------------------------
+
+
+def test_opportunities_leads_and_call_lists_are_audited(session, make_company, employees):
+    from models import CallList, Lead, Opportunity, SalesStage
+    from services import leads
+
+    seller = employees["seller"]
+    stage = SalesStage(name="Offert", sort_order=1, probability=50)
+    session.add(stage)
+    company = make_company(name="Kund AB")
+    with acting_as(session, seller.id):
+        opportunity = Opportunity(title="Ny webbplats", company=company, stage=stage, owner=seller,
+                                  amount=Decimal("50000"))
+        lead = Lead(company_name="Prospekt AB", status="new", owner=seller)
+        call_list = CallList(name="Höstkampanj", owner=seller)
+        session.add_all([opportunity, lead, call_list])
+        session.commit()
+        opportunity.amount = Decimal("65000")
+        session.commit()
+        converted = leads.convert(session, seller, lead)
+        session.commit()
+
+    [created, changed] = events(session, opportunity)
+    assert (created.action, created.actor_id, created.changes["title"]) == ("create", seller.id, "Ny webbplats")
+    assert (changed.action, changed.changes["amount"]) == ("update", ["50000.00", "65000"])
+    lead_events = events(session, lead)
+    assert [e.action for e in lead_events] == ["create", "update"]
+    assert lead_events[1].changes["status"] == ["new", "converted"]
+    assert events(session, converted)[0].action == "create"
+    assert [e.action for e in events(session, call_list)] == ["create"]

@@ -73,15 +73,51 @@ def test_call_back_without_time_is_refused_in_swedish(login, call_list):
     assert fresh(db.session, CallListEntry, entry.id).called_at is None
 
 
-def test_add_to_call_list_from_the_leads_list(login):
+def test_add_to_call_list_from_the_leads_list_asks_which_list(login, call_list):
     rows = [Lead(company_name=f"Lead {n} AB") for n in range(3)]
     db.session.add_all(rows)
     db.session.commit()
-    response = login("seller").post("/admin/lead/action/", {"action": "add_to_call_list",
-                                                          "rowid": [str(r.id) for r in rows[:2]]})
-    call_list = db.session.scalar(db.select(CallList))
+    seller = login("seller")
+    chooser = seller.post("/admin/lead/action/", {"action": "add_to_call_list", "rowid": [str(r.id) for r in rows[:2]]})
+    page = text(chooser)
+    assert chooser.status_code == 200 and "Mässlistan" in page
+    assert "2 markerade poster från Leads." in page
+
+    response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": [str(r.id) for r in rows[:2]],
+                                                   "call_list": "new", "name": "Vårkampanj"})
+    created = db.session.scalar(db.select(CallList).where(CallList.name == "Vårkampanj"))
+    assert response.headers["Location"].endswith(f"/admin/calllist/work/{created.id}")
+    assert [e.lead_id for e in created.entries] == [r.id for r in rows[:2]]
+    assert created.owner.email == "seller@example.se"
+
+
+def test_adding_to_an_existing_list_appends_and_skips_those_already_on_it(login, call_list):
+    on_list = call_list.entries[0].lead_id
+    extra = Lead(company_name="Ny AB")
+    db.session.add(extra)
+    db.session.commit()
+    seller = login("seller")
+    response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": [str(on_list), str(extra.id)],
+                                                   "call_list": str(call_list.id)})
     assert response.headers["Location"].endswith(f"/admin/calllist/work/{call_list.id}")
-    assert count(db.session, CallListEntry) == 2
+    shown = flashes(seller.client.get(response.headers["Location"]))
+    assert ("success", "1 post lades på ringlistan Mässlistan.") in shown
+    assert ("info", "1 fanns redan på listan.") in shown
+    entries = db.session.scalars(db.select(CallListEntry).where(CallListEntry.call_list_id == call_list.id)
+                                 .order_by(CallListEntry.position)).all()
+    assert [(e.position, e.lead_id) for e in entries][-1] == (3, extra.id)
+    assert len(entries) == 3
+
+
+def test_no_list_chosen_or_a_too_long_name_changes_nothing(login, call_list):
+    lead = call_list.entries[0].lead_id
+    seller = login("seller")
+    response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": str(lead), "call_list": ""})
+    assert response.status_code == 400 and sv("Choose a call list or create a new one.") in text(response)
+    response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": str(lead), "call_list": "new",
+                                                   "name": "x" * 201})
+    assert response.status_code == 400 and sv("The name may be at most %(max)s characters.", max=200) in text(response)
+    assert count(db.session, CallList) == 1 and count(db.session, CallListEntry) == 2
 
 
 def test_readonly_sees_lists_but_cannot_record_calls(login, call_list):
@@ -89,8 +125,9 @@ def test_readonly_sees_lists_but_cannot_record_calls(login, call_list):
     assert readonly.client.get(f"/admin/calllist/work/{call_list.id}").status_code == 200
     entry = call_list.entries[0]
     assert readonly.post(f"/admin/calllist/work/{call_list.id}/{entry.id}", {"outcome": "no_answer"}).status_code == 403
-    assert readonly.post("/admin/lead/action/", {"action": "add_to_call_list", "rowid": str(entry.lead_id)}).status_code != 302 \
-        or count(db.session, CallList) == 1
+    assert readonly.post("/admin/lead/action/", {"action": "add_to_call_list", "rowid": str(entry.lead_id)}).status_code != 200
+    assert readonly.post("/admin/calllist/add", {"source": "lead", "rowid": str(entry.lead_id),
+                                                 "call_list": "new"}).status_code == 403
     assert count(db.session, CallList) == 1
 
 
@@ -102,10 +139,11 @@ def test_demo_has_a_half_worked_call_list(demo):
 
 def test_add_to_call_list_from_the_contacts_list(login, make_contact):
     people = [make_contact(mobile="+46701234500"), make_contact()]
-    response = login("seller").post("/admin/contact/action/", {"action": "add_to_call_list",
-                                                             "rowid": [str(p.id) for p in people]})
+    response = login("seller").post("/admin/calllist/add", {"source": "contact", "rowid": [str(p.id) for p in people],
+                                                            "call_list": "new"})
     call_list = db.session.scalar(db.select(CallList))
     assert response.headers["Location"].endswith(f"/admin/calllist/work/{call_list.id}")
+    assert call_list.name.startswith(sv("Call list %(date)s", date="")[:-1].strip())
     entries = db.session.scalars(db.select(CallListEntry).order_by(CallListEntry.position)).all()
     assert [e.contact_id for e in entries] == [p.id for p in people]
     assert calllists.phones(entries[0]) == ["+46701234500"]

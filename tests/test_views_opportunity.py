@@ -135,6 +135,30 @@ def test_activity_created_from_the_opportunity_is_on_the_customer_card(login, co
     assert count(db.session, Activity) == 1
 
 
+def test_activity_is_marked_done_and_reopened_on_the_opportunity_page(login, company, make_company, stages):
+    opportunity = make_opportunity(company, stages["Offert"])
+    other = make_opportunity(make_company(name="Annat AB"), stages["Offert"], title="Annan affär")
+    seller = login("seller")
+    seller.post(f"/admin/opportunity/show/{opportunity.id}/activities", {"kind": "task", "subject": "Skicka offert"})
+    activity = db.session.scalar(db.select(Activity))
+    page = text(seller.client.get(f"/admin/opportunity/show/{opportunity.id}"))
+    assert f"/admin/opportunity/show/{opportunity.id}/activities/{activity.id}/done" in page
+    assert sv("Mark done") in page
+
+    done_url = f"/admin/opportunity/show/{opportunity.id}/activities/{activity.id}/done"
+    assert seller.post(done_url, {"done": "1"}).status_code == 302
+    assert fresh(db.session, Activity, activity.id).done is True
+    assert sv("Reopen") in text(seller.client.get(f"/admin/opportunity/show/{opportunity.id}"))
+    assert seller.post(done_url, {"done": "0"}).status_code == 302
+    assert fresh(db.session, Activity, activity.id).done is False
+
+    # Another opportunity's URL does not reach this activity; a reader may not change it.
+    assert seller.post(f"/admin/opportunity/show/{other.id}/activities/{activity.id}/done",
+                       {"done": "1"}).status_code == 404
+    assert login("readonly").post(done_url, {"done": "1"}).status_code == 403
+    assert fresh(db.session, Activity, activity.id).done is False
+
+
 def test_company_card_has_a_sales_opportunities_tab(login, company, stages):
     make_opportunity(company, stages["Offert"], title="Takomläggning", amount=Decimal("99000"))
     seller = login("seller").client

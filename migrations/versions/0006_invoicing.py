@@ -1,7 +1,7 @@
 """invoicing
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0008
 Create Date: 2026-11-27 16:08:18.235829
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0005'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -91,3 +91,32 @@ def test_working_a_call_list(login_as):
     page.get_by_role("button", name="Spara samtalet").click()
     page.wait_for_load_state("load")
     expect(page.locator("#calllist-progress")).to_contain_text(f"Ringda: {called + 1}")
+
+
+def test_call_list_from_a_saved_search(login_as):
+    """Save "my customers" (Kundansvarig) as a search, then put every match on a new call list."""
+    page = login_as("seller")
+    page.goto("/admin/")
+    page.get_by_role("link", name=re.compile("Mina kunder")).click()  # Företag with Kundansvarig = me
+    page.wait_for_load_state("load")
+    matches = len(ui.list_rows(page).all())
+    assert matches > 0
+    name = ui.unique("Mina kunder att ringa")
+    ui.toolbar(page).get_by_role("button", name="Sparade sökningar").click()
+    page.get_by_role("button", name="Spara sökning…").click()
+    page.get_by_label("Sökningens namn").fill(name)
+    page.get_by_role("button", name="Spara sökning", exact=True).click()
+    page.wait_for_load_state("load")
+    expect(ui.flash(page)).to_contain_text(f"Sökningen {name} har sparats.")
+    assert len(ui.list_rows(page).all()) == matches
+
+    ui.menu(page, "CRM", "Sparade sökningar")
+    row = page.locator("#saved-search-list tr", has_text=name)
+    row.get_by_role("link", name="Lägg till i ringlista").click()
+    expect(page.locator("#call-list-source")).to_contain_text(f"hittar {matches} poster i Företag")
+    list_name = ui.unique("Ringlista")
+    page.get_by_role("textbox", name="Namn").fill(list_name)
+    page.get_by_role("button", name="Lägg till i ringlista").click()
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", name=list_name)).to_be_visible()
+    expect(page.locator("#calllist-progress")).to_contain_text(f"Ringda: 0 av {matches}")

@@ -1,0 +1,68 @@
+"""Sparade sökningar: a list's search and search options kept under a name.
+
+A saved search is the list's query string (search text, "Fler sökalternativ"
+filters, sort) and nothing else, so it runs again exactly as the list would:
+open it to see today's matches, or put every match on a call list.
+"""
+
+from urllib.parse import parse_qsl, urlencode
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from models import Employee, SavedSearch
+from services.validation import InvalidValue
+
+NAME_MAX = 100
+
+
+def search_args(args) -> list[tuple[str, str]]:
+    """The part of a list's query string that is the search: text, filters and sort, in order."""
+    pairs = args.items(multi=True) if hasattr(args, "items") else args
+    kept = [(k, v) for k, v in pairs if v != "" and (k in ("search", "sort", "desc") or k.startswith("flt"))]
+    return sorted(kept)
+
+
+def save(session: Session, owner: Employee, view: str, name: str, args, shared: bool = False) -> SavedSearch:
+    """Save (or, under the same name, replace) `owner`'s search of the list `view`."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidValue(_("Give the search a name."))
+    if len(name) > NAME_MAX:
+        raise InvalidValue(_("The name may be at most %(max)s characters.", max=NAME_MAX))
+    kept = search_args(args)
+    if not any(k == "search" or k.startswith("flt") for k, _v in kept):
+        raise InvalidValue(_("There is no search to save: search or choose search options first."))
+    saved = session.scalar(
+        select(SavedSearch).where(SavedSearch.owner_id == owner.id, SavedSearch.view == view, SavedSearch.name == name)
+    ) or SavedSearch(owner=owner, view=view, name=name)
+    saved.query, saved.shared = urlencode(kept), bool(shared)
+    session.add(saved)
+    return saved
+
+
+def visible(session: Session, employee: Employee, view: str | None = None) -> list[SavedSearch]:
+    """The employee's own saved searches and those others share, by name."""
+    stmt = select(SavedSearch).where(or_(SavedSearch.owner_id == employee.id, SavedSearch.shared))
+    if view is not None:
+        stmt = stmt.where(SavedSearch.view == view)
+    return list(session.scalars(stmt.order_by(SavedSearch.name, SavedSearch.id)))
+
+
+def get_visible(session: Session, employee: Employee, saved_id: int) -> SavedSearch | None:
+    """One saved search the employee may run (own or shared), else None."""
+    saved = session.get(SavedSearch, saved_id)
+    return saved if saved is not None and (saved.owner_id == employee.id or saved.shared) else None
+
+
+def args_of(saved: SavedSearch) -> list[tuple[str, str]]:
+    """The saved query string as (name, value) pairs, for the list view to run."""
+    return parse_qsl(saved.query, keep_blank_values=False)
+
+
+def delete(session: Session, employee: Employee, saved: SavedSearch) -> None:
+    """Only the owner, or an administrator of settings, deletes a saved search."""
+    if saved.owner_id != employee.id and not employee.has_permission("settings.manage"):
+        raise PermissionError("saved search of another employee")
+    session.delete(saved)
