@@ -15,7 +15,7 @@ from flask_login import current_user
 from admin_views.base import require
 from extensions import db
 from models import Invoice, SalesOrder
-from services import card, invoice_report, invoicing
+from services import card, export, invoice_report, invoicing
 
 STATUS_SUM_LABELS = {
     "draft": _l("Drafts"),
@@ -68,3 +68,42 @@ class InvoicingCardMixin:
             report=invoice_report.build(db.session, customer, start, end),
             statuses=Invoice.STATUSES, can_export=current_user.has_permission("invoice.export"),
         )
+
+    @expose("/card/<int:id>/invoice-report/export/<export_type>")
+    @require("{area}.view", "invoice.view", "report.view", "invoice.export")
+    def invoice_report_export(self, id, export_type):
+        """The report as CSV or XLSX: the products sold (?table=products) or every invoice line (?table=lines)."""
+        customer = self.live_or_404(id)
+        start, end = _period()
+        period = f"{start.isoformat()}–{end.isoformat()}"
+        if request.args.get("table") == "lines":
+            columns = [
+                export.Column("invoice.number", _("Invoice no.")),
+                export.Column("invoice.invoice_date", _("Invoice date")),
+                export.Column("status", _("Status"), lambda l: str(Invoice.STATUSES.get(l.invoice.status, l.invoice.status))),
+                export.Column("product.number", _("Product no.")),
+                export.Column("description", _("Text")),
+                export.Column("quantity", _("Quantity")),
+                export.Column("unit", _("Unit")),
+                export.Column("unit_price", _("Unit price")),
+                export.Column("discount_percent", _("Discount %")),
+                export.Column("vat_rate", _("VAT %")),
+                export.Column("amount", _("Amount excl. VAT")),
+                export.Column("invoice.currency", _("Currency")),
+            ]
+            rows = export.stream_query(invoice_report.lines(customer, start, end))
+            name = _("Invoice lines %(customer)s %(period)s", customer=customer.name, period=period)
+        else:
+            columns = [
+                export.Column("number", _("Product no.")),
+                export.Column("name", _("Product")),
+                export.Column("quantity", _("Quantity")),
+                export.Column("unit", _("Unit")),
+                export.Column("amount", _("Amount excl. VAT")),
+            ]
+            rows = invoice_report.build(db.session, customer, start, end).products
+            name = _("Invoice report %(customer)s %(period)s", customer=customer.name, period=period)
+        try:
+            return export.response(export_type, name, columns, rows, title=_("Invoice report"))
+        except export.UnknownFormat:
+            abort(404)

@@ -182,7 +182,6 @@ class SalesDocumentView(SecureModelView):
     list_template = "admin/crm_list.html"
     can_set_page_size = False
     column_default_sort = ("id", True)
-    column_select_related_list = ["company", "contact"]
     column_sortable_list = ["number", "status", "total"]
     column_formatters = {
         "customer": lambda v, c, m, n: customer_link(m.customer),
@@ -203,24 +202,16 @@ class SalesDocumentView(SecureModelView):
     # --- the editor ----------------------------------------------------------------
 
     def header_form(self, document=None, customer=None):
-        form = self.form_class(request.form if request.method == "POST" else None, obj=document)
+        """The header form; the customer is chosen only when created without one (from the list)."""
         refs = self._form_ajax_refs
-        # The customer is chosen when the document is created without one (from the list).
-        form_class_fields = {}
+        fields = {"our_reference": AjaxSelectField(refs["our_reference"], _l("Our reference"), allow_blank=True)}
         if document is None and customer is None:
-            form_class_fields = {
-                "company": AjaxSelectField(refs["company"], _l("Company"), allow_blank=True),
-                "contact": AjaxSelectField(refs["contact"], _l("Private customer"), allow_blank=True),
-            }
-        form_class_fields["our_reference"] = AjaxSelectField(refs["our_reference"], _l("Our reference"), allow_blank=True)
-        for name, unbound in form_class_fields.items():
-            form[name] = unbound
-            form[name].process(request.form if request.method == "POST" else None)
-        if request.method == "POST":
-            pass
-        elif document is not None:
-            form.our_reference.data = document.our_reference
-        else:
+            fields["company"] = AjaxSelectField(refs["company"], _l("Company"), allow_blank=True)
+            fields["contact"] = AjaxSelectField(refs["contact"], _l("Private customer"), allow_blank=True)
+        form_class = type("HeaderForm", (self.form_class,), fields)
+        posted = request.method == "POST"
+        form = form_class(request.form if posted else None, obj=document)
+        if not posted and document is None:
             form.our_reference.data = current_user._get_current_object()
             if customer is not None:
                 form.currency.data = customer.currency
@@ -232,7 +223,7 @@ class SalesDocumentView(SecureModelView):
                     form[name].data = date.today()
         people = customer.contacts if isinstance(customer, Company) else []
         form.their_reference.choices = [(0, "–")] + [(p.id, p.name) for p in people]
-        if request.method != "POST" and document is not None:
+        if not posted and document is not None:
             form.their_reference.data = document.their_reference_id or 0
         return form
 
@@ -367,6 +358,7 @@ class OrderView(SalesDocumentView):
     form_class = OrderForm
     header_fields = ("order_date", "delivery_date", "currency", "language", "note")
     create_label = _l("New order")
+    column_select_related_list = [SalesOrder.company, SalesOrder.contact]
     column_list = ["number", "customer", "order_date", "status", "net_amount", "total"]
     column_sortable_list = ["number", "order_date", "status", "total"]
     column_default_sort = ("order_date", True)
@@ -428,6 +420,7 @@ class InvoiceView(SalesDocumentView):
     form_class = InvoiceForm
     header_fields = ("invoice_date", "payment_terms_days", "currency", "language", "note")
     create_label = _l("New invoice")
+    column_select_related_list = [Invoice.company, Invoice.contact]
     column_list = ["number", "customer", "invoice_date", "due_date", "status", "net_amount", "total"]
     column_sortable_list = ["number", "invoice_date", "due_date", "status", "total"]
     column_default_sort = ("id", True)

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import extract, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models import Company, Invoice, InvoiceLine, Product
 from services.invoicing import ISSUED
@@ -60,14 +60,28 @@ def _customer_condition(customer):
     return Invoice.company_id == customer.id if isinstance(customer, Company) else Invoice.contact_id == customer.id
 
 
-def build(session: Session, customer, date_from: date, date_to: date) -> Report:
-    """The report for `customer` between the two dates (both included)."""
-    where = (
+def _where(customer, date_from: date, date_to: date) -> tuple:
+    return (
         _customer_condition(customer),
         Invoice.status.in_(ISSUED),
         Invoice.invoice_date >= date_from,
         Invoice.invoice_date <= date_to,
     )
+
+
+def lines(customer, date_from: date, date_to: date):
+    """The invoice lines behind the report, in invoice order (for the detailed export)."""
+    return (
+        select(InvoiceLine).join(Invoice, InvoiceLine.invoice_id == Invoice.id)
+        .where(*_where(customer, date_from, date_to))
+        .options(joinedload(InvoiceLine.invoice), joinedload(InvoiceLine.product))
+        .order_by(Invoice.invoice_date, Invoice.number, InvoiceLine.position)
+    )
+
+
+def build(session: Session, customer, date_from: date, date_to: date) -> Report:
+    """The report for `customer` between the two dates (both included)."""
+    where = _where(customer, date_from, date_to)
     report = Report(date_from, date_to)
     report.invoices = list(session.scalars(select(Invoice).where(*where).order_by(Invoice.invoice_date, Invoice.number)))
     report.net = sum((i.net_amount for i in report.invoices), Decimal("0"))

@@ -151,7 +151,7 @@ class LineInput:
 
 def _amount(value, message: str) -> Decimal:
     try:
-        return money.to_decimal(value if value not in (None, "") else "0")
+        return money.parse(value if value not in (None, "") else "0")
     except (ValueError, TypeError, InvalidOperation):
         raise InvalidValue(message) from None
 

@@ -35,6 +35,14 @@ def to_decimal(value) -> Decimal:
         raise ValueError(f"not an amount: {value!r}") from exc
 
 
+def parse(text) -> Decimal:
+    """An amount or quantity as Swedes type it: "1 250,50" as well as "1250.50"."""
+    if isinstance(text, (Decimal, int)):
+        return Decimal(text)
+    cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    return to_decimal(cleaned)
+
+
 def round_ore(amount: Decimal) -> Decimal:
     return to_decimal(amount).quantize(ORE, rounding=ROUND_HALF_UP) + 0  # + 0: no "-0.00"
 

@@ -107,3 +107,10 @@ def test_floats_are_refused():
         money.line_amount(1.1, D("1"))
     with pytest.raises(ValueError):
         money.line_amount("abc", D("1"))
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("1 250,50", "1250.50"), ("1\u00a0250,50", "1250.50"), ("1250.50", "1250.50"), ("-3", "-3"), ("0,5", "0.5"),
+])
+def test_amounts_are_read_as_swedes_type_them(typed, expected):
+    assert money.parse(typed) == D(expected)
