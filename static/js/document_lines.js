@@ -22,13 +22,17 @@
     set("vat_rate", product.vat_rate);
   }
 
-  function lookup(input) {
+  /* Look up products matching the field; with `fillRow`, fill the row when one matches exactly. */
+  function lookup(input, fillRow) {
     var text = input.value.trim();
-    if (found[text]) { fill(input.closest("tr"), found[text]); return; }
-    if (text.length < 1) { return; }
+    if (found[text]) {
+      if (fillRow) { fill(input.closest("tr"), found[text]); }
+      return;
+    }
+    if (!text) { return; }
     clearTimeout(timer);
     timer = setTimeout(function () {
-      fetch(table.dataset.lookup + "?q=" + encodeURIComponent(text), {credentials: "same-origin"})
+      fetch(table.dataset.lookup + "?q=" + encodeURIComponent(text.split(" ")[0]), {credentials: "same-origin"})
         .then(function (r) { return r.ok ? r.json() : []; })
         .then(function (products) {
           options.innerHTML = "";
@@ -39,18 +43,16 @@
             option.value = p.label;
             options.appendChild(option);
           });
+          if (fillRow && found[input.value.trim()]) { fill(input.closest("tr"), found[input.value.trim()]); }
         });
-    }, 150);
+    }, fillRow ? 0 : 150);
   }
 
   table.addEventListener("input", function (e) {
-    if (e.target.classList.contains("line-product")) { lookup(e.target); }
+    if (e.target.classList.contains("line-product")) { lookup(e.target, false); }
   });
   table.addEventListener("change", function (e) {
-    if (e.target.classList.contains("line-product")) {
-      var product = found[e.target.value.trim()];
-      if (product) { fill(e.target.closest("tr"), product); }
-    }
+    if (e.target.classList.contains("line-product")) { lookup(e.target, true); }
   });
 
   var add = document.getElementById("add-line");
