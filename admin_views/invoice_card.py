@@ -20,7 +20,7 @@ from services import card, export, invoice_report, invoicing
 STATUS_SUM_LABELS = {
     "draft": _l("Drafts"),
     "sent": _l("Outstanding, not yet due"),
-    "overdue": _l("Overdue"),
+    "overdue": _l("Past due, unpaid"),
     "paid": _l("Paid"),
     "credited": _l("Credited"),
 }

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.form import BaseForm
 from flask_admin.model.fields import AjaxSelectField
 from flask_babel import force_locale
@@ -34,6 +35,7 @@ from admin_views.base import (
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
+from admin_views.company import IsFilter
 from admin_views.sales import AmountField, customer_link, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
@@ -55,8 +57,19 @@ def plain(value: Decimal) -> str:
 def fmt_status(view, context, model, name):
     label = model.STATUSES.get(model.status, model.status)
     if isinstance(model, Invoice) and invoicing.is_overdue(model):
-        return Markup('{} <span class="badge badge-danger">{}</span>').format(label, _("Overdue"))
+        return Markup('{} <span class="badge badge-danger">{}</span>').format(label, _("Past due"))
     return label
+
+
+class OverdueFilter(BaseSQLAFilter):
+    """Förfallna: sent invoices past their due date (or, "Nej", all others)."""
+
+    def apply(self, query, value, alias=None):
+        condition = invoicing.overdue_condition(date.today())
+        return query.filter(condition if value == "1" else ~condition)
+
+    def operation(self):
+        return _l("is")
 
 
 # --- Produkter -----------------------------------------------------------------------------
@@ -76,7 +89,7 @@ class ProductView(SecureModelView):
         "price": _l("Price excl. VAT"), "vat_rate": _l("VAT %"), "active": _l("Active"),
     }
     column_formatters = {"price": fmt_money, "vat_rate": fmt_percent, "active": fmt_bool}
-    column_filters = ["active"]
+    column_filters = [IsFilter(Product.active, _l("Active"), options=[("1", _l("Yes")), ("0", _l("No"))])]
     column_export_list = ["number", "name", "unit", "price", "vat_rate", "active"]
     form_columns = ["number", "name", "unit", "price", "vat_rate", "active"]
     form_overrides = {"price": AmountField, "vat_rate": SelectField}
@@ -366,7 +379,7 @@ class OrderView(SalesDocumentView):
         "number": _l("Order no."), "customer": _l("Customer"), "order_date": _l("Order date"),
         "status": _l("Status"), "net_amount": _l("Amount excl. VAT"), "total": _l("Total"),
     }
-    column_filters = ["status"]
+    column_filters = [IsFilter(SalesOrder.status, _l("Status"), options=list(SalesOrder.STATUSES.items()))]
     column_export_list = ["number", "customer", "order_date", "status", "net_amount", "total", "currency"]
     column_formatters_export = {"customer": lambda v, c, m, n: m.customer.name if m.customer else "",
                                 "status": fmt_choice(SalesOrder.STATUSES)}
@@ -428,7 +441,11 @@ class InvoiceView(SalesDocumentView):
         "number": _l("Invoice no."), "customer": _l("Customer"), "invoice_date": _l("Invoice date"),
         "due_date": _l("Due date"), "status": _l("Status"), "net_amount": _l("Amount excl. VAT"), "total": _l("Total"),
     }
-    column_filters = ["status", "due_date", "invoice_date"]
+    column_filters = [
+        IsFilter(Invoice.status, _l("Status"), options=list(Invoice.STATUSES.items())),
+        OverdueFilter(Invoice.id, _l("Past due"), options=[("1", _l("Yes")), ("0", _l("No"))]),
+        "invoice_date", "due_date",
+    ]
     column_export_list = ["number", "customer", "invoice_date", "due_date", "status", "net_amount",
                           "vat_amount", "total", "currency", "ocr"]
     column_formatters_export = {"customer": lambda v, c, m, n: m.customer.name if m.customer else "",

@@ -265,7 +265,7 @@ def test_card_tab_lists_orders_and_invoices_with_sums(login, session, employees,
     session.commit()
     tab = text(login("readonly").client.get(f"/admin/company/card/{customer.id}/tab/invoices"))
     assert str(overdue.number) in tab and str(order.number) in tab
-    assert sv("Overdue") in tab and sv("Outstanding, not yet due") in tab
+    assert sv("Past due, unpaid") in tab and sv("Outstanding, not yet due") in tab
     assert re.search(r'data-status="overdue">.*?' + re.escape(money(overdue.total)), tab, re.S)
     assert 'id="new-invoice"' not in tab  # read-only
 
@@ -357,3 +357,32 @@ def test_demo_invoicing_pages_render(login, demo):
     statuses = set(demo.scalars(select(Invoice.status)).all())
     assert statuses == {"draft", "sent", "paid", "credited", "cancelled"}
     assert demo.scalar(select(db.func.count()).select_from(Invoice).where(Invoice.credited_invoice_id.is_not(None))) == 1
+
+
+def test_new_private_customer_can_go_straight_to_its_first_order(login):
+    from models import Contact
+
+    response = login("seller").post("/admin/privatecustomer/new/", {
+        "first_name": "Ny", "last_name": "Privatkund", "invoice_language": "sv", "discount_percent": "0",
+        "payment_terms_days": "10", "currency": "SEK", "then_new_order": "y",
+    })
+    person = db.session.scalars(select(Contact).where(Contact.last_name == "Privatkund")).one()
+    assert person.customer_number is not None
+    assert f"/admin/order/new/?contact_id={person.id}" in response.headers["Location"]
+
+
+def test_invoice_list_filters_overdue_and_status(login, session, employees, customer, products):
+    from datetime import timedelta
+
+    late = sent_invoice(session, employees, customer, products, invoice_date=date.today() - timedelta(days=90))
+    fresh_one = sent_invoice(session, employees, customer, products)
+    admin = login("admin")
+
+    def numbers(query):  # the Fakturanr column of the list
+        page = admin.client.get(f"/admin/invoice/?{query}").get_data(as_text=True)
+        return {int(n) for n in re.findall(r'<td class="col-number">\s*(\d+)\s*</td>', page)}
+
+    assert numbers("") == {late.number, fresh_one.number}
+    assert numbers("flt0_1=1") == {late.number}  # Fler sökalternativ – Förfallen: Ja (filter 1)
+    assert numbers("flt0_1=0") == {fresh_one.number}
+    assert numbers("flt0_0=paid") == set()  # Status (filter 0)
