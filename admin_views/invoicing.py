@@ -46,6 +46,8 @@ from services.validation import InvalidValue
 VAT_CHOICES = [(rate, f"{rate}\u00a0%") for rate in VAT_RATES]
 #: Blank line rows offered under the lines of the editor.
 BLANK_LINES = 3
+#: Header fields that, left empty on a new document, keep the customer's setting.
+CUSTOMER_DEFAULTS = ("currency", "language", "payment_terms_days")
 LINE_FIELDS = ("product", "description", "quantity", "unit", "unit_price", "discount_percent", "vat_rate")
 
 
@@ -218,9 +220,18 @@ class SalesDocumentView(SecureModelView):
         """The header form; the customer is chosen only when created without one (from the list)."""
         refs = self._form_ajax_refs
         fields = {"our_reference": AjaxSelectField(refs["our_reference"], _l("Our reference"), allow_blank=True)}
-        if document is None and customer is None:
+        choosing = document is None and customer is None
+        if choosing:  # the customer's settings apply unless chosen otherwise
             fields["company"] = AjaxSelectField(refs["company"], _l("Company"), allow_blank=True)
             fields["contact"] = AjaxSelectField(refs["contact"], _l("Private customer"), allow_blank=True)
+            theirs = [("", _("The customer's setting"))]
+            fields["currency"] = SelectField(_l("Currency"), choices=theirs + CURRENCIES)
+            fields["language"] = SelectField(_l("Invoice language"), choices=theirs + INVOICE_LANGUAGES)
+            if hasattr(self.form_class, "payment_terms_days"):
+                fields["payment_terms_days"] = IntegerField(
+                    _l("Payment terms (days)"), validators=[Optional(), NumberRange(0, 365, _l(
+                        "Payment terms must be between 0 and 365 days."))],
+                    description=_l("Empty: the customer's payment terms."))
         form_class = type("HeaderForm", (self.form_class,), fields)
         posted = request.method == "POST"
         form = form_class(request.form if posted else None, obj=document)
@@ -249,6 +260,8 @@ class SalesDocumentView(SecureModelView):
 
     def _apply_header(self, document, form) -> None:
         for name in self.header_fields:
+            if name in CUSTOMER_DEFAULTS and form[name].data in (None, ""):
+                continue  # left empty: the customer's setting stays
             setattr(document, name, form[name].data)
         document.our_reference = form.our_reference.data
         chosen = form.their_reference.data or None

@@ -386,3 +386,24 @@ def test_invoice_list_filters_overdue_and_status(login, session, employees, cust
     assert numbers("flt0_1=1") == {late.number}  # Fler sökalternativ – Förfallen: Ja (filter 1)
     assert numbers("flt0_1=0") == {fresh_one.number}
     assert numbers("flt0_0=paid") == set()  # Status (filter 0)
+
+
+def test_new_invoice_from_the_list_takes_the_chosen_customers_settings(login, customer, products):
+    finance = login("finance")
+    page = text(finance.client.get("/admin/invoice/new/"))
+    assert sv("The customer's setting") in page
+    response = finance.post("/admin/invoice/new/", {
+        "company": str(customer.id), "contact": "", "invoice_date": "2026-11-02", "payment_terms_days": "",
+        "currency": "", "language": "", **lines_form({"product": "100", "quantity": "1"})})
+    assert response.status_code == 302, flashes(response)
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert (invoice.company_id, invoice.payment_terms_days, invoice.currency) == (customer.id, 20, "SEK")
+    assert invoice.due_date.isoformat() == "2026-11-22" and invoice.lines[0].discount_percent == D("10")
+
+
+def test_new_invoice_from_the_list_needs_a_customer(login):
+    response = login("finance").post("/admin/invoice/new/", {
+        "company": "", "contact": "", "invoice_date": "2026-11-02", "currency": "", "language": "",
+        **lines_form({"description": "X", "unit_price": "1"})})
+    assert ("danger", sv("Choose the customer: a company or a private customer.")) in flashes(response)
+    assert count(db.session, Invoice) == 0
