@@ -36,7 +36,7 @@ from admin_views.base import (
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.company import IsFilter
-from admin_views.sales import AmountField, customer_link, fmt_iso_date, fmt_money, fmt_percent
+from admin_views.sales import AmountField, customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
 from services import formatting, invoicing, search
@@ -206,8 +206,7 @@ class SalesDocumentView(SecureModelView):
         "order_date": fmt_iso_date, "invoice_date": fmt_iso_date, "due_date": fmt_iso_date,
     }
     form_ajax_refs = {
-        "company": SearchAjaxLoader("company", Company),
-        "contact": SearchAjaxLoader("contact", Contact, extra=Contact.customer_number.is_not(None)),
+        **customer_lookups(),
         "our_reference": SearchAjaxLoader("our_reference", Employee, extra=Employee.active),
     }
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from stdnum import luhn
 
 from extensions import db
-from models import Invoice, Product, SalesOrder
+from models import Invoice, SalesOrder
 from services import invoice_report, invoicing, numbering
 from services.invoicing import LineInput
 from services.validation import InvalidValue
@@ -18,18 +18,6 @@ from tests.helpers import sv
 
 D = Decimal
 TODAY = date(2026, 11, 2)
-
-
-@pytest.fixture
-def products(session):
-    rows = [
-        Product(number="100", name="Konsulttimme", unit="tim", price=D("950.00"), vat_rate=D("25")),
-        Product(number="200", name="Kokbok", unit="st", price=D("249.00"), vat_rate=D("6")),
-        Product(number="300", name="Lunch", unit="st", price=D("89.90"), vat_rate=D("12")),
-    ]
-    session.add_all(rows)
-    session.commit()
-    return {p.number: p for p in rows}
 
 
 @pytest.fixture

@@ -22,18 +22,6 @@ D = Decimal
 
 
 @pytest.fixture
-def products(session):
-    rows = [
-        Product(number="100", name="Konsulttimme", unit="tim", price=D("950.00"), vat_rate=D("25")),
-        Product(number="200", name="Kokbok", unit="st", price=D("249.00"), vat_rate=D("6")),
-        Product(number="900", name="Utgången vara", unit="st", price=D("10.00"), vat_rate=D("25"), active=False),
-    ]
-    session.add_all(rows)
-    session.commit()
-    return {p.number: p for p in rows}
-
-
-@pytest.fixture
 def customer(make_company):
     return make_company(name="Kortkund AB", discount_percent=D("10"), payment_terms_days=20,
                         invoice_street="Box 12", invoice_postcode="11122", invoice_city="Stockholm")
