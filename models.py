@@ -729,7 +729,7 @@ __all__ = [
 VAT_RATES = (Decimal("25"), Decimal("12"), Decimal("6"), Decimal("0"))
 
 
-class Product(TimestampMixin, db.Model):
+class Product(Audited, TimestampMixin, db.Model):
     """Produkt: what is sold on order and invoice lines."""
 
     __tablename__ = "product"
@@ -814,7 +814,7 @@ class SalesLineMixin:
         return relationship()
 
 
-class SalesOrder(SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
+class SalesOrder(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
     """Order: numbered when created; confirmed, then turned into an invoice."""
 
     __tablename__ = "sales_order"
@@ -848,7 +848,7 @@ class OrderLine(SalesLineMixin, db.Model):
     order: Mapped[SalesOrder] = relationship(back_populates="lines")
 
 
-class Invoice(SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
+class Invoice(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
     """Faktura. A draft has no number; sending gives it the next number of a
     gap-free sequence, and from then on it is never edited (it is credited)."""
 

@@ -358,6 +358,7 @@ class SalesDocumentView(SecureModelView):
             status_label=document.STATUSES.get(document.status, document.status),
             overdue=isinstance(document, Invoice) and invoicing.is_overdue(document),
             editable=invoicing.is_editable(document) and self.can_edit,
+            credit_notes=db.session.scalars(invoicing.credit_notes(document)).all() if isinstance(document, Invoice) else [],
         )
 
     def _transition(self, id, change, message):
@@ -371,8 +372,9 @@ class SalesDocumentView(SecureModelView):
             flash(str(exc), "error")
             return redirect(url_for(".page", id=id))
         flash(message(document, result), "success")
-        target = result if isinstance(result, Invoice) else document
-        return redirect(url_for("invoice.page", id=target.id))
+        if isinstance(result, Invoice):  # a credit invoice, or the invoice made from an order
+            return redirect(url_for("invoice.page", id=result.id))
+        return redirect(url_for(".page", id=id))
 
 
 class OrderView(SalesDocumentView):

@@ -273,6 +273,11 @@ def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today:
     return credit_note
 
 
+def credit_notes(invoice: Invoice):
+    """The credit invoices that credit `invoice`."""
+    return select(Invoice).where(Invoice.credited_invoice_id == invoice.id).order_by(Invoice.number)
+
+
 def cancel(invoice: Invoice) -> None:
     """Makulera a draft (it has no number, so the sequence keeps no gap)."""
     if invoice.status != "draft":

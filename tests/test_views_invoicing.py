@@ -153,6 +153,11 @@ def test_seller_cannot_send_but_finance_can(login, session, employees, customer,
     assert ("success", sv("%(document)s was sent.", document=sv("Invoice %(number)s", number=1001))) in flashes(response)
     invoice = fresh(session, Invoice, invoice.id)
     assert invoice.number == 1001 and invoice.status == "sent" and invoice.ocr == invoicing.ocr_reference(1001)
+    from models import AuditEvent
+
+    sent = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "invoice", AuditEvent.action == "update")).all()
+    assert [(e.actor_id, e.changes["status"], e.changes["number"]) for e in sent] == [
+        (employees["finance"].id, ["draft", "sent"], [None, 1001])]
 
 
 def test_a_sent_invoice_cannot_be_edited_over_http(login, session, employees, customer, products):
@@ -187,7 +192,8 @@ def test_a_stale_edit_of_a_draft_is_refused(login, session, employees, customer,
 def test_paid_and_credit_over_http(login, session, employees, customer, products):
     invoice = sent_invoice(session, employees, customer, products)
     finance = login("finance")
-    finance.post(f"/admin/invoice/show/{invoice.id}/paid")
+    paid = finance.post(f"/admin/invoice/show/{invoice.id}/paid")
+    assert paid.headers["Location"].endswith(f"/admin/invoice/show/{invoice.id}")
     assert fresh(session, Invoice, invoice.id).status == "paid"
     response = finance.post(f"/admin/invoice/show/{invoice.id}/credit")
     credit = session.scalars(select(Invoice).where(Invoice.credited_invoice_id == invoice.id)).one()
@@ -195,6 +201,9 @@ def test_paid_and_credit_over_http(login, session, employees, customer, products
     assert credit.total == -invoice.total and credit.number == invoice.number + 1
     page = text(finance.client.get(f"/admin/invoice/show/{credit.id}"))
     assert sv("Credit invoice %(number)s", number=credit.number) in page
+    original = text(finance.client.get(f"/admin/invoice/show/{invoice.id}"))
+    assert sv("Credited by") in original and f"/admin/invoice/show/{credit.id}" in original
+    assert 'id="credit-invoice"' not in original and 'id="mark-paid"' not in original
     again = finance.post(f"/admin/invoice/show/{invoice.id}/credit", follow_redirects=True)
     assert ("danger", sv("Only a sent or paid invoice can be credited.")) in flashes(again)
 
@@ -204,7 +213,8 @@ def test_order_confirmed_and_converted_to_an_invoice(login, session, employees, 
     invoicing.set_lines(order, [LineInput(product=products["200"], quantity="4")])
     session.commit()
     seller = login("seller")
-    seller.post(f"/admin/order/show/{order.id}/confirm")
+    response = seller.post(f"/admin/order/show/{order.id}/confirm")
+    assert response.headers["Location"].endswith(f"/admin/order/show/{order.id}")
     assert fresh(session, SalesOrder, order.id).status == "confirmed"
     response = seller.post(f"/admin/order/show/{order.id}/invoice")
     invoice = session.scalars(select(Invoice)).one()
