@@ -199,6 +199,9 @@ class SalesDocumentView(SecureModelView):
     column_default_sort = ("id", True)
     column_sortable_list = ["number", "status", "total"]
     column_formatters = {
+        # the number (a draft invoice has none yet) opens the order's or invoice's page
+        "number": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
+            url_for(".page", id=m.id), m.number if m.number is not None else _("Draft")),
         "customer": lambda v, c, m, n: customer_link(m.customer),
         "status": fmt_status,
         "total": lambda v, c, m, n: formatting.money(m.total, m.currency),
