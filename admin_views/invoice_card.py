@@ -66,7 +66,7 @@ class InvoicingCardMixin:
         return self.render(
             "admin/card/invoice_report.html", customer=customer,
             report=invoice_report.build(db.session, customer, start, end),
-            statuses=Invoice.STATUSES, can_export=current_user.has_permission("invoice.export"),
+            statuses=Invoice.STATUSES, can_export=current_user.has_permission("invoice.export"), today=date.today(),
         )
 
     @expose("/card/<int:id>/invoice-report/export/<export_type>")

@@ -39,7 +39,7 @@ def _lines(rng: random.Random, products: list[Product]) -> list[LineInput]:
 
 
 def seed_invoicing(session: Session, rng: random.Random, companies, private_customers, employees) -> None:
-    """Products, then a year of orders and invoices for eight companies and two private customers."""
+    """Products, then a year of orders and invoices for fifteen companies and two private customers."""
     admin, sellers, finance = employees[0], employees[1:3], employees[3]
     products = [Product(number=n, name=name, unit=unit, price=Decimal(price), vat_rate=Decimal(vat), active=n != "9001")
                 for n, name, unit, price, vat in PRODUCTS]
@@ -47,7 +47,10 @@ def seed_invoicing(session: Session, rng: random.Random, companies, private_cust
     session.flush()
     sellable = [p for p in products if p.active]
     today = date.today()
-    customers = [c for c in companies[:10] if c.status == "active"][:8] + list(private_customers[:2])
+    # Most active Swedish customers, the German one (English invoices in EUR) and two private customers.
+    active = [c for c in companies if c.status == "active" and not c.is_deleted]
+    customers = [c for c in active if c.country == "SE"][:14] + [c for c in active if c.country == "DE"][:1]
+    customers += list(private_customers[:2])
 
     # Issued invoices in date order, so numbers follow the dates as they would have.
     issued = []
