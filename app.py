@@ -179,7 +179,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_admin(app)
     register_cli(app)
 
-    from services import formatting
+    from services import formatting, validation
 
     from admin_views.labels import audit_action, audit_subject, field_label
 
@@ -191,6 +191,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         money=formatting.money,
         iso_date=formatting.iso_date,
     )
+    app.jinja_env.tests["mobile"] = validation.is_mobile
 
     @app.errorhandler(403)
     def forbidden(error):

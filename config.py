@@ -49,6 +49,17 @@ def load_config(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": os.environ.get("CRM_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
         "FLASK_ADMIN_FLUID_LAYOUT": True,
+        # E-mail from the customer card goes out through this SMTP server (none: sending is off).
+        "SMTP_HOST": os.environ.get("CRM_SMTP_HOST", ""),
+        "SMTP_PORT": int(os.environ.get("CRM_SMTP_PORT", "587")),
+        "SMTP_SECURITY": os.environ.get("CRM_SMTP_SECURITY", "starttls"),  # starttls, ssl or none
+        "SMTP_USER": os.environ.get("CRM_SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("CRM_SMTP_PASSWORD", ""),
+        # SMS from the card through an SMS gateway with 46elks' HTTP API (no user: sending is off).
+        "SMS_API_URL": os.environ.get("CRM_SMS_API_URL", "https://api.46elks.com/a1/sms"),
+        "SMS_USERNAME": os.environ.get("CRM_SMS_USERNAME", ""),
+        "SMS_PASSWORD": os.environ.get("CRM_SMS_PASSWORD", ""),
+        "SMS_SENDER": os.environ.get("CRM_SMS_SENDER", "Kundreg"),
         # The seller printed on invoices (our own company).
         "SELLER": {
             "name": os.environ.get("CRM_SELLER_NAME", "Kundregister Demo AB"),

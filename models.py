@@ -340,7 +340,11 @@ class Activity(TimestampMixin, db.Model):
 
     __tablename__ = "activity"
 
-    KINDS = {"task": _l("Task"), "meeting": _l("Meeting"), "call": _l("Call"), "note": _l("Note")}
+    KINDS = {"task": _l("Task"), "meeting": _l("Meeting"), "call": _l("Call"), "note": _l("Note"), "sms": _l("SMS")}
+    #: What an employee plans by hand; an SMS is written when one is sent (services.sms).
+    PLANNED_KINDS = ("task", "meeting", "call", "note")
+    #: Kinds that record something done: never "open".
+    RECORD_KINDS = ("note", "sms")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), default="task")

@@ -24,6 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from admin_views.messaging import MessagingMixin
 from admin_views.base import LocalDateTimeField, VersionField, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
@@ -60,14 +61,15 @@ class CompanySettingsForm(InvoiceSettingsForm):
 
 
 class ActivityForm(BaseForm):
-    kind = SelectField(_l("Type"), choices=list(Activity.KINDS.items()))
+    kind = SelectField(_l("Type"), choices=[(k, Activity.KINDS[k]) for k in Activity.PLANNED_KINDS])
     subject = StringField(_l("Subject"), validators=[DataRequired(_l("Write what the activity is about.")), Length(max=200)])
     due_at = LocalDateTimeField(_l("Date and time"), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
 
-class CustomerCardMixin(InvoicingCardMixin):
-    """The card endpoints shared by the company and the contact views."""
+class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
+    """The card endpoints shared by the company and the contact views (e-mail and SMS: MessagingMixin;
+    orders, invoices and the Fakturarapport: InvoicingCardMixin)."""
 
     card_header_template = ""
     settings_form_class = InvoiceSettingsForm

@@ -14,7 +14,7 @@ def create(session: Session, actor: Employee, *, kind: str, subject: str, **fiel
         raise ValueError(kind)
     fields.setdefault("assignee_id", actor.id)
     activity = Activity(kind=kind, subject=subject.strip(), created_by_id=actor.id, **fields)
-    if kind == "note":  # a note records something done; it is never "open"
+    if kind in Activity.RECORD_KINDS:  # a note or a sent SMS records something done; never "open"
         activity.done, activity.done_at = True, utcnow()
     session.add(activity)
     return activity

@@ -148,6 +148,12 @@ def _audit_before_flush(session: Session, flush_context, instances) -> None:
         session.info.setdefault("audit_new", []).extend(pending_new)
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_unflushed(session: Session, previous_transaction) -> None:
+    """A flush that failed (e.g. a validation in another listener) created nothing to record."""
+    session.info.pop("audit_new", None)
+
+
 @event.listens_for(Session, "after_flush")
 def _audit_after_flush(session: Session, flush_context) -> None:
     created = session.info.pop("audit_new", [])

@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, object] = {
     "calllist.export": _l("Export call lists"),
     "email.lock": _l("Lock and unlock the E-mail tab of a customer"),
     "email.view_locked": _l("Read e-mail on customers whose E-mail tab is locked"),
+    "email.send": _l("Send e-mail from the customer card"),
+    "sms.send": _l("Send SMS from the customer card"),
     "file.upload": _l("Upload files to a customer's file area"),
     "file.delete": _l("Delete files from a customer's file area"),
     "activity.edit": _l("Create and complete activities"),
@@ -73,7 +75,7 @@ _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}
 _SELLER = {
     "company.view", "company.create", "company.edit", "company.delete", "company.export",
     "contact.view", "contact.create", "contact.edit", "contact.delete", "contact.export",
-    "employee.view", "file.upload", "file.delete", "activity.edit",
+    "employee.view", "file.upload", "file.delete", "activity.edit", "email.send", "sms.send",
     "opportunity.view", "opportunity.create", "opportunity.edit", "opportunity.delete", "opportunity.export",
     "lead.view", "lead.create", "lead.edit", "lead.delete", "lead.export", "lead.convert",
     "calllist.view", "calllist.create", "calllist.edit", "calllist.delete", "calllist.export",
@@ -83,7 +85,7 @@ _SELLER = {
 _FINANCE = {
     "company.view", "company.edit", "company.export",
     "contact.view", "contact.edit", "contact.export",
-    "employee.view", "file.upload", "activity.edit",
+    "employee.view", "file.upload", "activity.edit", "email.send", "sms.send",
     "opportunity.view", "opportunity.export", "lead.view", "calllist.view",
     "product.view", "product.manage", "order.view", "order.create", "order.edit",
     "invoice.view", "invoice.create", "invoice.send", "invoice.export",

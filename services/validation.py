@@ -89,6 +89,25 @@ def phone(value: str | None, region: str = "SE") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def mobile_phone(value: str | None, region: str = "SE") -> str | None:
+    """A mobile number (one an SMS can go to), stored as E.164."""
+    number = phone(value, region)
+    if number is None:
+        return None
+    kind = phonenumbers.number_type(phonenumbers.parse(number))
+    if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise InvalidValue(_("%(value)s is not a mobile number: an SMS can only go to a mobile number.", value=value))
+    return number
+
+
+def is_mobile(value: str | None) -> bool:
+    """True for a stored number an SMS can go to."""
+    try:
+        return mobile_phone(value) is not None
+    except InvalidValue:
+        return False
+
+
 def email(value: str | None) -> str | None:
     if _blank(value):
         return None

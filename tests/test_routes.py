@@ -48,6 +48,8 @@ def card_endpoints(area):
         "email_message": (view, "tab.email"),
         "invoice_report": (view, "invoice.view", "report.view"),
         "invoice_report_export": (view, "invoice.view", "report.view", "invoice.export"),
+        "send_email": (view, "email.send"),
+        "send_sms": (view, "sms.send"),
     }
 
 

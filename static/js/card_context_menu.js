@@ -44,6 +44,7 @@
 
   card.addEventListener("contextmenu", function (e) {
     if (e.target.closest("input, textarea, select, [contenteditable]")) { return; }  // keep the browser's menu for editing
+    if (e.target.closest(".crm-row-menu")) { return; }  // a contact's row has its own menu (card_tabs.js)
     e.preventDefault();
     returnFocus = document.activeElement;
     var x = e.clientX, y = e.clientY;

@@ -27,6 +27,12 @@
     load(this.closest(".tab-pane"), this.href);
   });
   /* Right-clicking the card opens its context menu: card_context_menu.js. */
+  /* Right-clicking a contact in the lower half of the card opens that row's menu (FAQ: e-mail, SMS). */
+  $(document).on("contextmenu", ".crm-row-menu", function (e) {
+    if ($(e.target).closest("a, button, input").length) { return; }
+    e.preventDefault();
+    $(this).find(".crm-row-menu-button").dropdown("toggle").trigger("focus");
+  });
   if (window.location.hash) { show(window.location.hash); }
   $(window).on("hashchange", function () { show(window.location.hash); });
 })(jQuery);

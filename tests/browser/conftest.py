@@ -30,6 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -133,7 +134,21 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, pytestconfig):
+def outbox():
+    """The SMTP server and the SMS gateway the app sends through, and what they were sent."""
+    from tests.message_servers import SMS_LOGIN, sms_url, start_sms_gateway, start_smtp
+
+    controller, inbox = start_smtp(login_required=False)
+    gateway = start_sms_gateway()
+    env = {"CRM_SMTP_HOST": "127.0.0.1", "CRM_SMTP_PORT": str(controller.port), "CRM_SMTP_SECURITY": "none",
+           "CRM_SMS_API_URL": sms_url(gateway), "CRM_SMS_USERNAME": SMS_LOGIN[0], "CRM_SMS_PASSWORD": SMS_LOGIN[1]}
+    yield SimpleNamespace(mail=inbox.envelopes, sms=gateway.sent, env=env)
+    controller.stop()
+    gateway.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, pytestconfig, outbox):
     """Base URL of the real app with the demo data, served by `flask run` in a subprocess."""
     if PLAYWRIGHT_MISSING:
         _unavailable(PLAYWRIGHT_MISSING)
@@ -155,6 +170,7 @@ def live_server(tmp_path_factory, pytestconfig):
         "CRM_UPLOAD_DIR": str(instance / "uploads"),
         "FLASK_DEBUG": "0",
         "PYTHONUNBUFFERED": "1",
+        **outbox.env,
     }
     env.pop("FLASK_APP", None)
     log_path = instance / "server.log"

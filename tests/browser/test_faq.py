@@ -707,3 +707,53 @@ def test_faq_md_maps_every_question():
     assert questions
     missing = [q for q in questions if f"| {q} |" not in table]
     assert not missing, f"questions without a row in tests/FAQ.md: {missing}"
+
+
+def test_kan_man_skicka_mail_fran_ett_kundkort_i_crm(login_as, outbox):
+    """The arrow to the right of the e-mail field – "Skapa e-post"; or right-click a contact in
+    the lower half of the card. The e-mail goes out through the SMTP server and stays on the card."""
+    from email import message_from_bytes, policy
+
+    page = login_as("seller")
+    ui.find_customer_from_start_page(page, DEMO_CUSTOMER)
+    page.locator("#card-header").get_by_role("button", name=re.compile("Val för e-post till")).click()
+    page.locator("#card-header").get_by_role("link", name="Skapa e-post").click()
+    subject = ui.unique("Offert på takarbete")
+    page.get_by_label("Ämne").fill(subject)
+    page.get_by_label("Meddelande").fill("Hej!\n\nHär kommer offerten vi talade om.\n\nVänliga hälsningar")
+    page.get_by_role("button", name="Skicka").click()
+    expect(ui.flash(page)).to_contain_text("E-postmeddelandet har skickats till")
+    expect(ui.card_tab(page, "E-post")).to_contain_text(subject)
+    sent = [message_from_bytes(e.content, policy=policy.default) for e in outbox.mail]
+    assert subject in [m["Subject"] for m in sent]
+
+    # The other way: right-click a contact under Kontakter.
+    contacts = ui.card_tab(page, "Kontakter")
+    row = contacts.locator("tr.crm-row-menu").first
+    address = row.locator("a[href^='mailto:']").first.inner_text().strip()
+    row.locator("td").nth(1).click(button="right")
+    row.get_by_role("link", name="Skapa e-post").click()
+    expect(page.get_by_label("Till")).to_have_value(address)
+
+
+def test_kan_man_skicka_sms_fran_24sevenoffice(login_as, outbox):
+    """Right-click a contact in the lower half of the card – "Skicka sms"; or the arrow to the right
+    of the mobile number on the contact's card. The SMS goes to the SMS service and is kept as an activity."""
+    page = login_as("seller")
+    ui.find_customer_from_start_page(page, DEMO_CUSTOMER)
+    row = ui.card_tab(page, "Kontakter").locator("tr.crm-row-menu").first
+    row.locator("td").nth(1).click(button="right")
+    row.get_by_role("link", name="Skicka sms").click()
+    text = ui.unique("Hej! Vi kommer på tisdag kl. 9 – välkommen")
+    page.get_by_label("Meddelande").fill(text)
+    expect(page.locator("#sms-count")).to_contain_text(f"{len(text)} tecken, 1 sms")
+    page.get_by_role("button", name="Skicka sms").click()
+    expect(ui.flash(page)).to_contain_text("Sms:et har skickats.")
+    expect(ui.card_tab(page, "Aktiviteter")).to_contain_text(text)
+    assert text in [s["message"] for s in outbox.sms]
+
+    # From the contact's own card: the arrow beside the mobile number.
+    ui.card_tab(page, "Kontakter").locator("tr.crm-row-menu").first.locator("td").first.get_by_role("link").click()
+    page.locator("#card-header").get_by_role("button", name=re.compile(r"Val för 07")).first.click()
+    page.locator("#card-header").get_by_role("link", name="Skicka sms").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Skicka sms")

@@ -1,0 +1,113 @@
+"""E-post from the customer card: sent through the configured SMTP server, then
+kept on the card's E-post tab. A message that could not be sent is not kept."""
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage as MimeMessage
+from email.utils import formataddr, make_msgid
+
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from models import Company, EmailMessage, Employee
+from services import validation
+from services.validation import InvalidValue
+
+SUBJECT_MAX = 300
+BODY_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 587
+    security: str = "starttls"  # starttls, ssl or none
+    user: str = ""
+    password: str = ""
+    timeout: float = 20
+
+    @classmethod
+    def from_config(cls, config) -> "SmtpSettings | None":
+        """The app's SMTP server, or None when sending e-mail is not set up."""
+        if not config.get("SMTP_HOST"):
+            return None
+        return cls(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_SECURITY"],
+                   config["SMTP_USER"], config["SMTP_PASSWORD"])
+
+
+class SendFailed(Exception):
+    """The SMTP server could not be reached or refused the message; the text is for the user."""
+
+
+def addresses(value: str | None) -> list[str]:
+    """Comma- or semicolon-separated e-mail addresses, each validated and normalised."""
+    parts = [p.strip() for p in (value or "").replace(";", ",").split(",") if p.strip()]
+    valid = []
+    for part in parts:
+        try:
+            valid.append(validation.email(part))
+        except InvalidValue:
+            raise InvalidValue(_("%(address)s is not a valid e-mail address.", address=part)) from None
+    return valid
+
+
+def compose(sender: Employee, to: list[str], cc: list[str], subject: str, body: str) -> MimeMessage:
+    """The MIME message as it goes out: from the employee, UTF-8 throughout."""
+    message = MimeMessage()
+    message["From"] = formataddr((sender.name, sender.email))
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain=sender.email.rpartition("@")[2] or None)
+    message.set_content(body)
+    return message
+
+
+def _deliver(settings: SmtpSettings, message: MimeMessage) -> None:
+    context = ssl.create_default_context()
+    smtp_class = smtplib.SMTP_SSL if settings.security == "ssl" else smtplib.SMTP
+    kwargs = {"context": context} if settings.security == "ssl" else {}
+    try:
+        with smtp_class(settings.host, settings.port, timeout=settings.timeout, **kwargs) as smtp:
+            if settings.security == "starttls":
+                smtp.starttls(context=context)
+            if settings.user:
+                smtp.login(settings.user, settings.password)
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SendFailed(_("The e-mail server refused the recipient %(address)s.",
+                           address=", ".join(exc.recipients))) from exc
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SendFailed(_("The e-mail server did not accept the login. Ask your administrator to check the settings.")) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SendFailed(_("The e-mail could not be sent: the e-mail server did not answer or refused the message (%(reason)s). Nothing was saved; try again later.",
+                           reason=exc.__class__.__name__)) from exc
+
+
+def send(session: Session, settings: SmtpSettings | None, sender: Employee, customer, *,
+         to: str, subject: str, body: str, cc: str = "", contact=None) -> EmailMessage:
+    """Send an e-mail about `customer` (a company or contact; `contact`: a company's contact
+    it was written to) and keep it on the card; the caller commits.
+
+    Raises InvalidValue for bad input and SendFailed when the server does not take it;
+    in both cases nothing is added to the session.
+    """
+    if settings is None:
+        raise SendFailed(_("E-mail cannot be sent: no e-mail server is set up (CRM_SMTP_HOST). Ask your administrator."))
+    recipients, copies = addresses(to), addresses(cc)
+    if not recipients:
+        raise InvalidValue(_("Give at least one recipient."))
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject:
+        raise InvalidValue(_("Give the e-mail a subject."))
+    if len(subject) > SUBJECT_MAX or len(body) > BODY_MAX:
+        raise InvalidValue(_("The subject may be at most %(subject)s and the message at most %(body)s characters.",
+                             subject=SUBJECT_MAX, body=BODY_MAX))
+    _deliver(settings, compose(sender, recipients, copies, subject, body))
+    owner = {"company": customer, "contact": contact} if isinstance(customer, Company) else {"contact": customer}
+    stored = EmailMessage(direction="out", sender=sender.email, recipients=", ".join(recipients + copies),
+                          subject=subject, body=body, created_by=sender, **owner)
+    session.add(stored)
+    return stored

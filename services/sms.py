@@ -1,0 +1,94 @@
+"""SMS from the customer card, through an SMS gateway with 46elks' HTTP API
+(POST from/to/message with HTTP Basic auth, JSON answer). A sent SMS is kept as
+an activity of the customer ("SMS"), so it shows in its history; one the
+gateway did not take is not kept."""
+
+import base64
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from models import Activity, Company, Employee, utcnow
+from services import activities, formatting, validation
+from services.validation import InvalidValue
+
+#: GSM 03.38: characters of one septet, and those of the extension table (two septets).
+GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENDED = set("^{}\\[~]|€\f")
+MAX_PARTS = 6
+
+
+def parts(text: str) -> int:
+    """How many SMS the text is sent as (GSM 7-bit: 160, then 153 a part; otherwise UCS-2: 70, then 67)."""
+    if all(c in GSM_BASIC or c in GSM_EXTENDED for c in text):
+        units, single, multi = sum(2 if c in GSM_EXTENDED else 1 for c in text), 160, 153
+    else:
+        units, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
+    return 1 if units <= single else math.ceil(units / multi)
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    username: str
+    password: str
+    sender: str = "Kundreg"
+    timeout: float = 20
+
+    @classmethod
+    def from_config(cls, config) -> "Gateway | None":
+        """The app's SMS gateway, or None when sending SMS is not set up."""
+        if not config.get("SMS_USERNAME"):
+            return None
+        return cls(config["SMS_API_URL"], config["SMS_USERNAME"], config["SMS_PASSWORD"], config["SMS_SENDER"])
+
+    def post(self, to: str, message: str) -> dict:
+        """Hand the SMS to the gateway; its JSON answer (id, status, parts …)."""
+        data = urllib.parse.urlencode({"from": self.sender, "to": to, "message": message}).encode()
+        credentials = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        request = urllib.request.Request(self.url, data=data, method="POST",
+                                         headers={"Authorization": f"Basic {credentials}"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read().decode())
+        except urllib.error.HTTPError as exc:
+            reason = exc.read().decode(errors="replace")[:200]
+            if exc.code == 401:
+                raise SendFailed(_("The SMS service did not accept the login. Ask your administrator to check the settings.")) from exc
+            raise SendFailed(_("The SMS service refused the message: %(reason)s", reason=reason)) from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise SendFailed(_("The SMS could not be sent: the SMS service did not answer. Nothing was saved; try again later.")) from exc
+
+
+class SendFailed(Exception):
+    """The gateway could not be reached or refused the SMS; the text is for the user."""
+
+
+def send(session: Session, gateway: Gateway | None, sender: Employee, customer, *, to: str, message: str,
+         contact=None) -> Activity:
+    """Send an SMS about `customer` (a company or contact; `contact`: a company's contact it went to)
+    and keep it as a done "SMS" activity; the caller commits."""
+    if gateway is None:
+        raise SendFailed(_("SMS cannot be sent: no SMS service is set up (CRM_SMS_USERNAME). Ask your administrator."))
+    number = validation.mobile_phone(to)
+    if number is None:
+        raise InvalidValue(_("Give the mobile number to send to."))
+    message = (message or "").strip()
+    if not message:
+        raise InvalidValue(_("Write a message."))
+    if parts(message) > MAX_PARTS:
+        raise InvalidValue(_("The message is too long: at most %(parts)s SMS parts.", parts=MAX_PARTS))
+    gateway.post(number, message)
+    owner = ({"company_id": customer.id, "contact_id": contact.id if contact else None}
+             if isinstance(customer, Company) else {"contact_id": customer.id})
+    return activities.create(session, sender, kind="sms", subject=_("SMS to %(number)s", number=formatting.phone(number)),
+                             description=message, due_at=utcnow(), **owner)
