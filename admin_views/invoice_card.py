@@ -6,7 +6,7 @@ contact (private customer) card have both.
 
 from datetime import date
 
-from flask import abort, request
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -26,14 +26,15 @@ STATUS_SUM_LABELS = {
 }
 
 
-def _period() -> tuple[date, date]:
-    """The report's period from ?from=&to= (YYYY-MM-DD); by default this year so far."""
+def _period() -> tuple[date, date] | None:
+    """The report's period from ?from=&to= (YYYY-MM-DD), by default this year so far; None when malformed."""
     today = date.today()
     try:
         start = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
         end = date.fromisoformat(request.args.get("to") or today.isoformat())
     except ValueError:
-        abort(400, _("Write the dates as YYYY-MM-DD."))
+        flash(_("Write the dates as YYYY-MM-DD."), "error")
+        return None
     return (start, end) if start <= end else (end, start)
 
 
@@ -62,7 +63,10 @@ class InvoicingCardMixin:
     def invoice_report(self, id):
         """Fakturarapport: the customer's invoices in a period with the products sold."""
         customer = self.live_or_404(id)
-        start, end = _period()
+        period = _period()
+        if period is None:
+            return redirect(url_for(".invoice_report", id=id))
+        start, end = period
         return self.render(
             "admin/card/invoice_report.html", customer=customer,
             report=invoice_report.build(db.session, customer, start, end),
@@ -74,7 +78,10 @@ class InvoicingCardMixin:
     def invoice_report_export(self, id, export_type):
         """The report as CSV or XLSX: the products sold (?table=products) or every invoice line (?table=lines)."""
         customer = self.live_or_404(id)
-        start, end = _period()
+        dates = _period()
+        if dates is None:
+            return redirect(url_for(".invoice_report", id=id))
+        start, end = dates
         period = f"{start.isoformat()}–{end.isoformat()}"
         if request.args.get("table") == "lines":
             columns = [

@@ -405,3 +405,24 @@ def test_new_invoice_from_the_list_needs_a_customer(login):
         **lines_form({"description": "X", "unit_price": "1"})})
     assert ("danger", sv("Choose the customer: a company or a private customer.")) in flashes(response)
     assert count(db.session, Invoice) == 0
+
+
+def test_their_reference_is_one_of_the_customers_contacts(login, customer, make_contact, products):
+    theirs = make_contact(companies=[customer], first_name="Karin", last_name="Köpare")
+    stranger = make_contact(first_name="Annan", last_name="Person")
+    seller = login("seller")
+    page = text(seller.client.get(f"/admin/order/new/?company_id={customer.id}"))
+    assert "Karin Köpare" in page and "Annan Person" not in page
+    form = {"order_date": "2026-11-02", "currency": "SEK", "language": "sv", **lines_form({"product": "100", "quantity": "1"})}
+    seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(theirs.id)})
+    seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(stranger.id)})
+    orders = db.session.scalars(select(SalesOrder).order_by(SalesOrder.number)).all()
+    assert [o.their_reference_id for o in orders] == [theirs.id, None]
+
+
+def test_invoice_report_refuses_a_malformed_period(login, customer):
+    finance = login("finance")
+    for url in ("invoice-report?from=27/11/2026", "invoice-report/export/csv?to=igår"):
+        response = finance.client.get(f"/admin/company/card/{customer.id}/{url}", follow_redirects=True)
+        assert response.status_code == 200
+        assert ("danger", sv("Write the dates as YYYY-MM-DD.")) in flashes(response)
