@@ -47,6 +47,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.company import CompanyView, SupplierView
     from admin_views.contact import ContactView, PeopleSearchView, PrivateCustomerView
     from admin_views.employee import EmployeeGroupView, EmployeeView
+    from admin_views.invoicing import InvoiceView, OrderView, ProductView
     from admin_views.menu import personalise
     from admin_views.calllists import CallListView
     from admin_views.leads import LeadView
@@ -56,7 +57,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.trash import TrashView
     from admin_views.reports import ReportGeneratorView, ReportsView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
-    from models import CallList
+    from models import CallList, Invoice, Product, SalesOrder
 
     admin = Admin(
         app,
@@ -66,7 +67,9 @@ def register_admin(app: Flask) -> Admin:
         translations_path=str(BASE_DIR / "translations"),
     )
     crm, settings, administration = _l("CRM"), _l("Settings – CRM"), _l("Administration")
+    sales = _l("Sales")
     admin.add_category(crm)
+    admin.add_category(sales)
     admin.add_category(administration)
     admin.add_sub_category(name=settings, parent_name=administration)
     s = db
@@ -81,6 +84,9 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(SavedSearchView(name=_l("Saved searches"), endpoint="savedsearch", url="/admin/saved-searches", category=crm))
     admin.add_view(ReportsView(name=_l("Reports"), endpoint="reports", url="/admin/reports", category=crm))
     admin.add_view(ReportGeneratorView(name=_l("Report generator"), endpoint="reportgenerator", url="/admin/reports/generator", category=crm))
+    admin.add_view(OrderView(SalesOrder, s, name=_l("Orders"), endpoint="order", category=sales))
+    admin.add_view(InvoiceView(Invoice, s, name=_l("Invoices"), endpoint="invoice", category=sales))
+    admin.add_view(ProductView(Product, s, name=_l("Products"), endpoint="product", category=sales))
     admin.add_view(EmployeeView(Employee, s, name=_l("Employees"), endpoint="employee", category=administration))
     admin.add_view(EmployeeGroupView(EmployeeGroup, s, name=_l("Sales groups"), endpoint="employeegroup", category=administration))
     admin.add_view(CategoryView(Category, s, name=_l("Categories"), endpoint="category", category=settings))

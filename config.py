@@ -60,6 +60,16 @@ def load_config(overrides: dict | None = None) -> dict:
         "SMS_USERNAME": os.environ.get("CRM_SMS_USERNAME", ""),
         "SMS_PASSWORD": os.environ.get("CRM_SMS_PASSWORD", ""),
         "SMS_SENDER": os.environ.get("CRM_SMS_SENDER", "Kundreg"),
+        # The seller printed on invoices (our own company).
+        "SELLER": {
+            "name": os.environ.get("CRM_SELLER_NAME", "Kundregister Demo AB"),
+            "address": os.environ.get("CRM_SELLER_ADDRESS", "Storgatan 1, 111 22 Stockholm"),
+            "org_number": os.environ.get("CRM_SELLER_ORG_NUMBER", "556677-8899"),
+            "vat_number": os.environ.get("CRM_SELLER_VAT_NUMBER", "SE556677889901"),
+            "bankgiro": os.environ.get("CRM_SELLER_BANKGIRO", "123-4567"),
+            "phone": os.environ.get("CRM_SELLER_PHONE", "08-123 456 00"),
+            "email": os.environ.get("CRM_SELLER_EMAIL", "faktura@example.se"),
+        },
     }
     config.update(overrides or {})
     return config

@@ -755,3 +755,176 @@ class ReportDefinition(TimestampMixin, db.Model):
 
 
 __all__.append("ReportDefinition")
+# --- invoicing: products, orders and invoices -----------------------------------------
+
+#: The Swedish VAT rates (moms), in percent.
+VAT_RATES = (Decimal("25"), Decimal("12"), Decimal("6"), Decimal("0"))
+
+
+class Product(Audited, TimestampMixin, db.Model):
+    """Produkt: what is sold on order and invoice lines."""
+
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    unit: Mapped[str] = mapped_column(String(10), default="st")
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class SalesDocumentMixin:
+    """What an order and an invoice share: customer, references, currency, language, totals.
+
+    The totals are written by services.invoicing from services.money whenever
+    the lines change, so lists and sums are plain SQL.
+    """
+
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    #: Vår referens (an employee) and Er referens (a contact at the customer).
+    our_reference_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+    their_reference_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="SEK")
+    language: Mapped[str] = mapped_column(String(5), default="sv")
+    note: Mapped[str | None] = mapped_column(Text)
+    net_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    vat_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    rounding: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+
+    @declared_attr
+    def company(cls) -> Mapped[Company | None]:
+        return relationship(foreign_keys=[cls.company_id])
+
+    @declared_attr
+    def contact(cls) -> Mapped[Contact | None]:
+        return relationship(foreign_keys=[cls.contact_id])
+
+    @declared_attr
+    def our_reference(cls) -> Mapped[Employee | None]:
+        return relationship(foreign_keys=[cls.our_reference_id])
+
+    @declared_attr
+    def their_reference(cls) -> Mapped[Contact | None]:
+        return relationship(foreign_keys=[cls.their_reference_id])
+
+    @declared_attr
+    def created_by(cls) -> Mapped[Employee | None]:
+        return relationship(foreign_keys=[cls.created_by_id])
+
+    @property
+    def customer(self) -> Company | Contact | None:
+        return self.company or self.contact
+
+
+class SalesLineMixin:
+    """One line of an order or invoice: a product or free text, with its own VAT rate.
+
+    `amount` is the line's net amount after the line discount (services.money).
+    """
+
+    position: Mapped[int] = mapped_column(default=0)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"), index=True)
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))
+    unit: Mapped[str | None] = mapped_column(String(10))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("25"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+
+    @declared_attr
+    def product(cls) -> Mapped[Product | None]:
+        return relationship()
+
+
+class SalesOrder(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
+    """Order: numbered when created; confirmed, then turned into an invoice."""
+
+    __tablename__ = "sales_order"
+
+    STATUSES = {
+        "draft": _l("Draft"),
+        "confirmed": _l("Confirmed"),
+        "invoiced": _l("Invoiced"),
+        "cancelled": _l("Cancelled"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(unique=True)
+    order_date: Mapped[date] = mapped_column(index=True)
+    delivery_date: Mapped[date | None]
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.position"
+    )
+
+    def __str__(self) -> str:
+        return f"Order {self.number}"
+
+
+class OrderLine(SalesLineMixin, db.Model):
+    __tablename__ = "order_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_order.id", ondelete="CASCADE"), index=True)
+
+    order: Mapped[SalesOrder] = relationship(back_populates="lines")
+
+
+class Invoice(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
+    """Faktura. A draft has no number; sending gives it the next number of a
+    gap-free sequence, and from then on it is never edited (it is credited)."""
+
+    __tablename__ = "invoice"
+
+    STATUSES = {
+        "draft": _l("Draft"),
+        "sent": _l("Sent"),
+        "paid": _l("Paid"),
+        "credited": _l("Credited"),
+        "cancelled": _l("Cancelled"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int | None] = mapped_column(unique=True)
+    ocr: Mapped[str | None] = mapped_column(String(25))
+    invoice_date: Mapped[date | None] = mapped_column(index=True)
+    due_date: Mapped[date | None] = mapped_column(index=True)
+    payment_terms_days: Mapped[int] = mapped_column(default=30)
+    sent_at: Mapped[datetime | None]
+    paid_at: Mapped[date | None]
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_order.id", ondelete="SET NULL"), index=True)
+    #: A credit invoice names the invoice it credits.
+    credited_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+
+    order: Mapped[SalesOrder | None] = relationship()
+    credited_invoice: Mapped[Invoice | None] = relationship(remote_side=[id], foreign_keys=[credited_invoice_id])
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
+
+    @property
+    def is_credit(self) -> bool:
+        return self.credited_invoice_id is not None
+
+    def __str__(self) -> str:
+        return f"Faktura {self.number}" if self.number else f"Fakturautkast {self.id}"
+
+
+class InvoiceLine(SalesLineMixin, db.Model):
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), index=True)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+

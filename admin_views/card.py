@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from admin_views.messaging import MessagingMixin
 from admin_views.base import LocalDateTimeField, VersionField, require
+from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
@@ -66,8 +67,9 @@ class ActivityForm(BaseForm):
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
 
-class CustomerCardMixin(MessagingMixin):
-    """The card endpoints shared by the company and the contact views (e-mail and SMS: MessagingMixin)."""
+class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
+    """The card endpoints shared by the company and the contact views (e-mail and SMS: MessagingMixin;
+    orders, invoices and the Fakturarapport: InvoicingCardMixin)."""
 
     card_header_template = ""
     settings_form_class = InvoiceSettingsForm

@@ -178,7 +178,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
     # FAQ: "När man upprättar en ny kund så kan man samtidigt välja att skapa en ny säljmöjlighet".
-    form_create_rules = [*form_rules, rules.FieldSet(("then_new_opportunity",), _l("After saving"))]
+    form_create_rules = [*form_rules, rules.FieldSet(("then_new_opportunity", "then_new_order"), _l("After saving"))]
     form_edit_rules = form_rules
     form_choices = {
         "status": list(COMPANY_STATUS_LABELS.items()),
@@ -208,6 +208,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     def get_create_form(self):
         class CreateForm(super().get_create_form()):
             then_new_opportunity = FormOnlyBooleanField(_l("Create a sales opportunity for the new customer"))
+            then_new_order = FormOnlyBooleanField(_l("Create an order for the new customer"))
 
         return CreateForm
 
@@ -319,6 +320,9 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         if is_created and request.form.get("then_new_opportunity") and can("opportunity.create"):
             return url_for("opportunity.create_view", company_id=model.id,
                            url=url_for("company.card", id=model.id, tab="opportunities"))
+        if is_created and request.form.get("then_new_order") and can("order.create"):
+            return url_for("order.create_view", company_id=model.id,
+                           url=url_for("company.card", id=model.id, tab="invoices"))
         return url_for("company.card", id=model.id)
 
 

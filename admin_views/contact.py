@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import StringField
 
 from admin_views.base import (
+    can,
     SearchAjaxLoader,
     SecurePage,
     SoftDeleteModelView,
@@ -23,7 +24,7 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CustomerCardMixin
 from admin_views.labels import FIELD_LABELS
-from admin_views.company import CategoryFilter, EmployeeFilter, INVOICE_LANGUAGES
+from admin_views.company import CategoryFilter, EmployeeFilter, FormOnlyBooleanField, INVOICE_LANGUAGES
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
 from services import formatting, numbering, register, search, validation
@@ -197,10 +198,19 @@ class PrivateCustomerView(ContactView):
     def get_count_query(self):
         return super().get_count_query().filter(Contact.customer_number.is_not(None))
 
+    def get_create_form(self):
+        class CreateForm(super().get_create_form()):
+            then_new_order = FormOnlyBooleanField(_l("Create an order for the new customer"))
+
+        return CreateForm
+
     def on_model_change(self, form, model, is_created):
         numbering.make_private_customer(db.session, model)
 
     def get_save_return_url(self, model, is_created=False):
+        if is_created and request.form.get("then_new_order") and can("order.create"):
+            return url_for("order.create_view", contact_id=model.id,
+                           url=url_for("contact.card", id=model.id, tab="invoices"))
         return url_for("contact.card", id=model.id)
 
 

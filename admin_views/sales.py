@@ -41,6 +41,14 @@ class AmountField(DecimalField):
         super().process_formdata(valuelist)
 
 
+def customer_lookups() -> dict:
+    """AJAX look-ups of the customer: a company, or a private customer (a contact with a customer number)."""
+    return {
+        "company": SearchAjaxLoader("company", Company),
+        "contact": SearchAjaxLoader("contact", Contact, extra=Contact.customer_number.is_not(None)),
+    }
+
+
 def fmt_money(view, context, model, name):
     return formatting.money(getattr(model, name))
 
@@ -175,8 +183,7 @@ class OpportunityView(SecureModelView):
     }
     form_widget_args = {"description": {"rows": 4}, "lost_reason": {"rows": 2}}
     form_ajax_refs = {
-        "company": SearchAjaxLoader("company", Company),
-        "contact": SearchAjaxLoader("contact", Contact, extra=Contact.customer_number.is_not(None)),
+        **customer_lookups(),
         "owner": SearchAjaxLoader("owner", Employee, extra=Employee.active),
     }
 

@@ -32,6 +32,7 @@ from models import (
 from services import accounts, activities, calllists, files, leads, numbering, saved_searches, trash
 from services.audit import acting_as
 from seed.reports import seed_reports
+from seed.invoicing import seed_invoicing
 
 DEMO_PASSWORD = "Demo-losen-2026"
 
@@ -377,6 +378,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
         demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
         _seed_call_list(session, sellers[0], demo_leads, companies)
+        seed_invoicing(session, random.Random(rng_seed + 3), companies, private_customers, employees)
         _seed_saved_searches(session, sellers[0], admin)
         seed_reports(session, sellers, admin)
 

@@ -30,13 +30,14 @@ def phone(value: str | None) -> str:
     return phonenumbers.format_number(parsed, style)
 
 
-def money(amount: Decimal | float | int | None, currency: str = "SEK") -> str:
-    """`1 234,50 kr` (with non-breaking spaces, as Swedish typography wants)."""
+def money(amount: Decimal | float | int | None, currency: str = "SEK", locale: str = "sv") -> str:
+    """`1 234,50 kr` (with non-breaking spaces, as Swedish typography wants); English: `1,234.50 SEK`."""
     if amount is None:
         return ""
     rounded = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # öre, half up
-    text = format_decimal(rounded, format="#,##0.00", locale="sv_SE")
-    suffix = "kr" if currency == "SEK" else currency
+    english = str(locale).startswith("en")
+    text = format_decimal(rounded, format="#,##0.00", locale="en_GB" if english else "sv_SE")
+    suffix = "kr" if currency == "SEK" and not english else currency
     return f"{text}\u00a0{suffix}"
 
 

@@ -33,6 +33,7 @@ COMPANY_TABS = (
     Item("files", _l("Files"), "tab.files"),
     Item("projects", _l("Projects"), "tab.projects"),
     Item("opportunities", _l("Sales opportunities"), ("tab.opportunities", "opportunity.view")),
+    Item("invoices", _l("Orders and invoices"), ("tab.invoices", "invoice.view")),
     Item("settings", _l("Settings"), "tab.settings"),
     Item("history", _l("History"), "tab.history"),
 )
@@ -42,6 +43,7 @@ CONTACT_TABS = (
     Item("overview", _l("Overview"), "tab.overview"),
     Item("companies", _l("Companies"), "tab.contacts"),
     Item("opportunities", _l("Sales opportunities"), ("tab.opportunities", "opportunity.view")),
+    Item("invoices", _l("Orders and invoices"), ("tab.invoices", "invoice.view")),
     Item("activities", _l("Activities"), "tab.activities"),
     Item("email", _l("E-mail"), "tab.email"),
     Item("settings", _l("Settings"), "tab.settings"),

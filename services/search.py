@@ -11,7 +11,9 @@ import re
 from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from models import Activity, Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity
+from models import (
+    Activity, Category, Company, Contact, Employee, EmployeeGroup, Industry, Invoice, Lead, Opportunity, Product, SalesOrder,
+)
 
 #: The text columns each searchable model is searched on.
 SEARCH_FIELDS = {
@@ -24,10 +26,13 @@ SEARCH_FIELDS = {
     Lead: ("company_name", "org_number", "contact_first_name", "contact_last_name", "contact_email", "contact_phone"),
     Opportunity: ("title",),
     Activity: ("subject", "description"),
+    Product: ("name", "number"),
+    SalesOrder: ("note",),
+    Invoice: ("ocr", "note"),
 }
 
 #: Relations whose rows are searched too (an opportunity is found by its customer).
-SEARCH_RELATIONS = {Opportunity: ("company", "contact")}
+SEARCH_RELATIONS = {Opportunity: ("company", "contact"), SalesOrder: ("company", "contact"), Invoice: ("company", "contact")}
 
 
 def _like(column, word: str) -> ColumnElement[bool]:
@@ -44,6 +49,8 @@ def _word_condition(model, word: str) -> ColumnElement[bool]:
     if digits.isdigit():
         if hasattr(model, "customer_number"):
             conditions.append(cast(model.customer_number, String) == digits)
+        if model in (SalesOrder, Invoice):  # order and invoice numbers
+            conditions.append(cast(model.number, String) == digits)
         if hasattr(model, "org_number"):
             conditions.append(_like(model.org_number, digits))
         national = digits[1:] if digits.startswith("0") else digits

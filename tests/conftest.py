@@ -218,3 +218,20 @@ def demo(app):
 
     seed_demo(db.session, storage=storage.from_config(app.config))
     return db.session
+
+
+@pytest.fixture
+def products(app):
+    """Products for order and invoice lines, by number: 100 hours at 25 %, 200 a book at 6 %,
+    300 lunch at 12 %, 900 an inactive one."""
+    from models import Product
+
+    rows = [
+        Product(number="100", name="Konsulttimme", unit="tim", price=Decimal("950.00"), vat_rate=Decimal("25")),
+        Product(number="200", name="Kokbok", unit="st", price=Decimal("249.00"), vat_rate=Decimal("6")),
+        Product(number="300", name="Lunch", unit="st", price=Decimal("89.90"), vat_rate=Decimal("12")),
+        Product(number="900", name="Utgången vara", unit="st", price=Decimal("10.00"), vat_rate=Decimal("25"), active=False),
+    ]
+    db.session.add_all(rows)
+    db.session.commit()
+    return {p.number: p for p in rows}

@@ -31,12 +31,12 @@ def add_email(company, subject="Offert", **fields):
 def test_tabs_follow_role_then_preference_then_order(employees):
     readonly = employees["readonly"]
     keys = [t.key for t in layout.visible_items(readonly, "company_tabs")]
-    assert keys == ["overview", "contacts", "activities", "projects", "opportunities", "history"]  # no e-mail, files, settings
+    assert keys == ["overview", "contacts", "activities", "projects", "opportunities", "invoices", "history"]  # no e-mail, files, settings
 
     seller = employees["seller"]
     layout.save(seller, "company_tabs", hidden_keys=["projects"], order_keys=["history", "contacts"])
     keys = [t.key for t in layout.visible_items(seller, "company_tabs")]
-    assert keys == ["history", "contacts", "overview", "activities", "email", "files", "opportunities", "settings"]
+    assert keys == ["history", "contacts", "overview", "activities", "email", "files", "opportunities", "invoices", "settings"]
 
 
 def test_hiding_cannot_show_what_the_role_forbids(employees):

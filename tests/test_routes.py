@@ -46,6 +46,8 @@ def card_endpoints(area):
         "download_file": (view, "tab.files"),
         "delete_file": (view, "tab.files", "file.delete"),
         "email_message": (view, "tab.email"),
+        "invoice_report": (view, "invoice.view", "report.view"),
+        "invoice_report_export": (view, "invoice.view", "report.view", "invoice.export"),
         "send_email": (view, "email.send"),
         "send_sms": (view, "sms.send"),
     }
@@ -105,6 +107,21 @@ for endpoint, table in {
     "calllist": model_view("calllist", extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"),
                                               "add": "calllist.edit"}),
     "savedsearch": {"index": LOGGED_IN, "save": LOGGED_IN, "delete": LOGGED_IN},
+    "product": model_view("product", manage_writes=True, extra={"lookup": "product.view"}),
+    "order": {**model_view("order", extra={
+        "page": "order.view",
+        "confirm": "order.edit",
+        "cancel": "order.edit",
+        "to_invoice": ("order.edit", "invoice.create"),
+    }), "delete_view": "order.edit", "export": "invoice.export"},
+    "invoice": {**model_view("invoice", extra={
+        "page": "invoice.view",
+        "print_view": "invoice.view",
+        "send": "invoice.send",
+        "paid": "invoice.send",
+        "credit": "invoice.send",
+        "cancel": "invoice.send",
+    }), "edit_view": "invoice.create", "ajax_update": "invoice.create", "delete_view": "invoice.create"},
     "opportunity": model_view("opportunity", extra={
         "page": "opportunity.view",
         "add_activity": ("opportunity.view", "activity.edit"),

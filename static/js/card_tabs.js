@@ -26,11 +26,7 @@
     e.preventDefault();
     load(this.closest(".tab-pane"), this.href);
   });
-  /* Right-clicking the card's header opens its actions menu (as the button does). */
-  $("#card-header").on("contextmenu", function (e) {
-    e.preventDefault();
-    $("#card-actions-button").dropdown("toggle").trigger("focus");
-  });
+  /* Right-clicking the card opens its context menu: card_context_menu.js. */
   /* Right-clicking a contact in the lower half of the card opens that row's menu (FAQ: e-mail, SMS). */
   $(document).on("contextmenu", ".crm-row-menu", function (e) {
     if ($(e.target).closest("a, button, input").length) { return; }

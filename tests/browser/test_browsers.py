@@ -41,6 +41,19 @@ def _open_company_card(page):
     expect(page).to_have_url(re.compile(r"/admin/company/card/\d+"))
 
 
+def _open_invoice(page):
+    page.goto("/admin/invoice/")
+    page.locator("table.model-list tbody tr").first.locator("td.col-number a").click()
+    expect(page).to_have_url(re.compile(r"/admin/invoice/show/\d+"))
+
+
+def _open_invoice_report(page):
+    _open_invoice(page)
+    page.locator("#document-title + div a").first.click()  # the customer
+    page.goto(page.url.split("#")[0].split("?")[0] + "/invoice-report?from=2020-01-01")
+    expect(page.locator("#report-products")).to_be_visible()
+
+
 #: Screen name → how to get there (as the administrator, who sees every menu).
 SCREENS = {
     "start": lambda page: page.goto("/admin/"),
@@ -49,6 +62,10 @@ SCREENS = {
     "contact-list": lambda page: page.goto("/admin/contact/"),
     "create-form": lambda page: page.goto("/admin/company/new/"),
     "trash": lambda page: page.goto("/admin/trash/"),
+    "invoice-list": lambda page: page.goto("/admin/invoice/"),
+    "invoice-page": _open_invoice,
+    "invoice-editor": lambda page: page.goto("/admin/invoice/new/"),
+    "invoice-report": _open_invoice_report,
 }
 
 #: Visible elements that reach past the right edge of the window without being

@@ -1,0 +1,116 @@
+"""The customer card's Ordrar och fakturor tab and its Fakturarapport.
+
+Mixed into admin_views.card.CustomerCardMixin, so the company card and the
+contact (private customer) card have both.
+"""
+
+from datetime import date
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from admin_views.base import require
+from extensions import db
+from models import Invoice, SalesOrder
+from services import card, export, invoice_report, invoicing
+
+STATUS_SUM_LABELS = {
+    "draft": _l("Drafts"),
+    "sent": _l("Outstanding, not yet due"),
+    "overdue": _l("Past due, unpaid"),
+    "paid": _l("Paid"),
+    "credited": _l("Credited"),
+}
+
+
+def _period() -> tuple[date, date] | None:
+    """The report's period from ?from=&to= (YYYY-MM-DD), by default this year so far; None when malformed."""
+    today = date.today()
+    try:
+        start = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
+        end = date.fromisoformat(request.args.get("to") or today.isoformat())
+    except ValueError:
+        flash(_("Write the dates as YYYY-MM-DD."), "error")
+        return None
+    return (start, end) if start <= end else (end, start)
+
+
+class InvoicingCardMixin:
+    """Orders and invoices on the customer card, and the customer's invoice report."""
+
+    def invoiceable(self, customer) -> bool:
+        return getattr(customer, "customer_number", None) is not None
+
+    def tab_invoices(self, customer, page):
+        """Orders and invoices, each paginated (?page= invoices, ?orders= orders), with sums per status."""
+        return {
+            "page": card.paginate(db.session, invoicing.invoices_for(customer), page),
+            "orders": card.paginate(db.session, invoicing.orders_for(customer), request.args.get("orders", 1, type=int)),
+            "sums": invoicing.status_sums(db.session, customer),
+            "sum_labels": STATUS_SUM_LABELS,
+            "invoice_statuses": Invoice.STATUSES,
+            "order_statuses": SalesOrder.STATUSES,
+            "invoiceable": self.invoiceable(customer),
+            "owner_key": self.owner_key,
+            "today": date.today(),
+        }
+
+    @expose("/card/<int:id>/invoice-report")
+    @require("{area}.view", "invoice.view", "report.view")
+    def invoice_report(self, id):
+        """Fakturarapport: the customer's invoices in a period with the products sold."""
+        customer = self.live_or_404(id)
+        period = _period()
+        if period is None:
+            return redirect(url_for(".invoice_report", id=id))
+        start, end = period
+        return self.render(
+            "admin/card/invoice_report.html", customer=customer,
+            report=invoice_report.build(db.session, customer, start, end),
+            statuses=Invoice.STATUSES, can_export=current_user.has_permission("invoice.export"), today=date.today(),
+        )
+
+    @expose("/card/<int:id>/invoice-report/export/<export_type>")
+    @require("{area}.view", "invoice.view", "report.view", "invoice.export")
+    def invoice_report_export(self, id, export_type):
+        """The report as CSV or XLSX: the products sold (?table=products) or every invoice line (?table=lines)."""
+        customer = self.live_or_404(id)
+        dates = _period()
+        if dates is None:
+            return redirect(url_for(".invoice_report", id=id))
+        start, end = dates
+        period = f"{start.isoformat()}–{end.isoformat()}"
+        if request.args.get("table") == "lines":
+            columns = [
+                export.Column("invoice.number", _("Invoice no.")),
+                export.Column("invoice.invoice_date", _("Invoice date")),
+                export.Column("status", _("Status"), lambda l: str(Invoice.STATUSES.get(l.invoice.status, l.invoice.status))),
+                export.Column("product.number", _("Product no.")),
+                export.Column("description", _("Text")),
+                export.Column("quantity", _("Quantity")),
+                export.Column("unit", _("Unit")),
+                export.Column("unit_price", _("Unit price")),
+                export.Column("discount_percent", _("Discount %")),
+                export.Column("vat_rate", _("VAT %")),
+                export.Column("amount", _("Amount excl. VAT")),
+                export.Column("invoice.currency", _("Currency")),
+            ]
+            rows = export.stream_query(invoice_report.lines(customer, start, end))
+            name = _("Invoice lines %(customer)s %(period)s", customer=customer.name, period=period)
+        else:
+            columns = [
+                export.Column("number", _("Product no.")),
+                export.Column("name", _("Product")),
+                export.Column("quantity", _("Quantity")),
+                export.Column("unit", _("Unit")),
+                export.Column("amount", _("Amount excl. VAT")),
+            ]
+            rows = invoice_report.build(db.session, customer, start, end).products
+            name = _("Invoice report %(customer)s %(period)s", customer=customer.name, period=period)
+        try:
+            return export.response(export_type, name, columns, rows, title=_("Invoice report"))
+        except export.UnknownFormat:
+            abort(404)

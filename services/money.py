@@ -1,0 +1,98 @@
+"""The money of an order or invoice, in Decimal, computed in this one place.
+
+Swedish invoice arithmetic:
+
+- a line's net amount is quantity × unit price less the line discount,
+  rounded to öre (half up, away from zero for negative amounts);
+- VAT (moms) is computed per rate on the sum of the net amounts at that rate,
+  rounded to öre;
+- the amount to pay is rounded to whole kronor (öresavrundning) for SEK; the
+  difference is shown as "Öresavrundning". Other currencies are rounded to cents.
+
+Rounding is symmetric, so a credit invoice (negative quantities) is exactly
+the negative of the invoice it credits.
+"""
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+ORE = Decimal("0.01")
+KRONA = Decimal("1")
+HUNDRED = Decimal("100")
+#: Currencies whose invoices are rounded to whole units (öresavrundning).
+WHOLE_UNIT_CURRENCIES = frozenset({"SEK"})
+
+
+def to_decimal(value) -> Decimal:
+    """A Decimal from a Decimal, int or string (never through float)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        raise TypeError("amounts are never floats")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {value!r}") from exc
+
+
+def parse(text) -> Decimal:
+    """An amount or quantity as Swedes type it: "1 250,50" as well as "1250.50"."""
+    if isinstance(text, (Decimal, int)):
+        return Decimal(text)
+    cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    return to_decimal(cleaned)
+
+
+def round_ore(amount: Decimal) -> Decimal:
+    return to_decimal(amount).quantize(ORE, rounding=ROUND_HALF_UP) + 0  # + 0: no "-0.00"
+
+
+def line_amount(quantity, unit_price, discount_percent=0) -> Decimal:
+    """Net amount of one line: quantity × price − discount %, rounded to öre."""
+    gross = to_decimal(quantity) * to_decimal(unit_price)
+    return round_ore(gross * (HUNDRED - to_decimal(discount_percent)) / HUNDRED)
+
+
+@dataclass(frozen=True)
+class Line:
+    quantity: Decimal
+    unit_price: Decimal
+    discount_percent: Decimal = Decimal("0")
+    vat_rate: Decimal = Decimal("25")
+
+    @property
+    def amount(self) -> Decimal:
+        return line_amount(self.quantity, self.unit_price, self.discount_percent)
+
+
+@dataclass(frozen=True)
+class Totals:
+    net: Decimal
+    #: VAT rate → (net amount at that rate, VAT), highest rate first.
+    vat_by_rate: dict[Decimal, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    vat: Decimal = Decimal("0.00")
+    rounding: Decimal = Decimal("0.00")
+    total: Decimal = Decimal("0.00")
+
+
+def totals(lines, currency: str = "SEK") -> Totals:
+    """Net, VAT per rate, rounding and the total to pay of `lines`.
+
+    `lines` are anything with quantity, unit_price, discount_percent and
+    vat_rate (money.Line, OrderLine, InvoiceLine).
+    """
+    net_by_rate: dict[Decimal, Decimal] = {}
+    for line in lines:
+        rate = to_decimal(line.vat_rate).normalize()
+        amount = line_amount(line.quantity, line.unit_price, line.discount_percent or 0)
+        net_by_rate[rate] = net_by_rate.get(rate, Decimal("0")) + amount
+    vat_by_rate = {
+        rate: (round_ore(net), round_ore(net * rate / HUNDRED))
+        for rate, net in sorted(net_by_rate.items(), key=lambda item: item[0], reverse=True)
+    }
+    net = round_ore(sum((n for n, _v in vat_by_rate.values()), Decimal("0")))
+    vat = round_ore(sum((v for _n, v in vat_by_rate.values()), Decimal("0")))
+    exact = net + vat
+    step = KRONA if currency in WHOLE_UNIT_CURRENCIES else ORE
+    total = exact.quantize(step, rounding=ROUND_HALF_UP).quantize(ORE)
+    return Totals(net=net, vat_by_rate=vat_by_rate, vat=vat, rounding=total - exact, total=total)

@@ -1,0 +1,428 @@
+"""Orders, invoices and products over HTTP: created from the customer card,
+sent, paid and credited by those allowed, printed in the customer's language,
+the card's tab and the Fakturarapport with its CSV/XLSX export."""
+
+import io
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import event, select
+
+from extensions import db
+from models import Company, Invoice, Product, SalesOrder
+from services import invoicing, numbering
+from services.formatting import money
+from services.invoicing import LineInput
+from tests.helpers import count, flashes, fresh, sv, text
+
+D = Decimal
+
+
+@pytest.fixture
+def customer(make_company):
+    return make_company(name="Kortkund AB", discount_percent=D("10"), payment_terms_days=20,
+                        invoice_street="Box 12", invoice_postcode="11122", invoice_city="Stockholm")
+
+
+def lines_form(*rows, start=0):
+    """Editor rows as posted: lines-N-field."""
+    data = {}
+    for n, row in enumerate(rows, start):
+        for key, value in row.items():
+            data[f"lines-{n}-{key}"] = value
+    return data
+
+
+def sent_invoice(session, employees, customer, products, **fields):
+    invoice = invoicing.new_invoice(session, employees["finance"], customer)
+    for key, value in fields.items():
+        setattr(invoice, key, value)
+    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="2"),
+                                  LineInput(product=products["200"], quantity="1")])
+    invoicing.send(session, invoice)
+    session.commit()
+    return invoice
+
+
+# --- creating from the card -----------------------------------------------------------------------
+
+
+def test_new_invoice_from_the_card_is_prefilled_with_the_customer(login, customer, products):
+    page = text(login("seller").client.get(f"/admin/invoice/new/?company_id={customer.id}"))
+    assert "Kortkund AB" in page and str(customer.customer_number) in page
+    assert 'name="payment_terms_days"' in page and 'value="20"' in page
+    # the customer's discount is on the new lines
+    assert re.search(r'name="lines-0-discount_percent" value="10"', page)
+
+
+def test_creating_an_invoice_with_lines_from_the_card(login, customer, products, employees):
+    seller = login("seller")
+    response = seller.post(f"/admin/invoice/new/?company_id={customer.id}", {
+        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
+        "their_reference": "0", "our_reference": str(employees["seller"].id), "note": "Tack för beställningen",
+        **lines_form({"product": "100 Konsulttimme", "quantity": "2", "discount_percent": "10"},
+                     {"product": "200", "quantity": "3", "discount_percent": "0"},
+                     {"description": "Frakt", "quantity": "1", "unit_price": "99,00", "vat_rate": "25", "discount_percent": ""},
+                     {"product": "", "description": "", "quantity": "1", "discount_percent": "10"}),
+    })
+    assert response.status_code == 302, flashes(response)
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert response.headers["Location"].endswith(f"/admin/invoice/show/{invoice.id}")
+    assert invoice.company_id == customer.id and invoice.status == "draft" and invoice.number is None
+    assert invoice.our_reference_id == employees["seller"].id and invoice.due_date.isoformat() == "2026-11-22"
+    assert [(l.description, l.amount) for l in invoice.lines] == [
+        ("Konsulttimme", D("1710.00")), ("Kokbok", D("747.00")), ("Frakt", D("89.10"))]
+    assert invoice.total == D("3041.00")
+    page = text(seller.client.get(f"/admin/invoice/show/{invoice.id}"))
+    assert money(D("3041")) in page and "Utkast" in page
+    assert 'id="send-invoice"' not in page  # a seller makes drafts; Ekonomi sends
+
+
+def test_unparseable_price_is_refused_with_a_swedish_message_and_nothing_saved(login, customer):
+    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
+        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
+        **lines_form({"description": "Något", "quantity": "1", "unit_price": "tio kronor", "vat_rate": "25"}),
+    })
+    assert response.status_code == 200
+    assert ("danger", sv("Line %(n)s: the price is not an amount.", n=1)) in flashes(response)
+    assert "tio kronor" in text(response)  # what was typed is kept
+    assert count(db.session, Invoice) == 0
+
+
+def test_unknown_product_number_is_refused(login, customer):
+    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
+        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
+        **lines_form({"product": "4711", "quantity": "1"}),
+    })
+    assert ("danger", sv("There is no product with number %(number)s.", number="4711")) in flashes(response)
+    assert count(db.session, Invoice) == 0
+
+
+def test_a_contact_without_customer_number_is_refused_with_the_faqs_reason(login, make_contact):
+    person = make_contact(first_name="Ingen", last_name="Kundnummer")
+    seller = login("seller")
+    reason = sv("To invoice a contact person, he or she must have a customer number in the CRM.")
+    response = seller.client.get(f"/admin/invoice/new/?contact_id={person.id}", follow_redirects=True)
+    assert ("danger", reason) in flashes(response)
+    response = seller.post(f"/admin/order/new/?contact_id={person.id}", {"order_date": "2026-11-02"}, follow_redirects=True)
+    assert ("danger", reason) in flashes(response)
+    tab = text(seller.client.get(f"/admin/contact/card/{person.id}/tab/invoices"))
+    assert reason in tab and 'id="new-invoice"' not in tab
+    assert count(db.session, Invoice) == 0 and count(db.session, SalesOrder) == 0
+
+
+def test_a_private_customer_is_invoiced_from_its_card(login, make_contact, products):
+    person = make_contact(first_name="Per", last_name="Privat", invoice_language="en")
+    numbering.make_private_customer(db.session, person)
+    db.session.commit()
+    seller = login("seller")
+    tab = text(seller.client.get(f"/admin/contact/card/{person.id}/tab/invoices"))
+    assert 'id="new-invoice"' in tab and 'id="new-order"' in tab
+    response = seller.post(f"/admin/order/new/?contact_id={person.id}", {
+        "order_date": "2026-11-02", "currency": "SEK", "language": "en", "their_reference": "0",
+        **lines_form({"product": "100", "quantity": "1"})})
+    assert response.status_code == 302, flashes(response)
+    order = db.session.scalars(select(SalesOrder)).one()
+    assert order.contact_id == person.id and order.language == "en" and order.total == D("1188.00")
+
+
+def test_new_company_can_go_straight_to_its_first_order(login):
+    response = login("seller").post("/admin/company/new/", {
+        "name": "Nystartat AB", "country": "SE", "status": "active", "invoice_language": "sv",
+        "discount_percent": "0", "payment_terms_days": "30", "currency": "SEK", "then_new_order": "y",
+    })
+    company = db.session.scalars(select(Company).where(Company.name == "Nystartat AB")).one()
+    assert response.status_code == 302
+    assert f"/admin/order/new/?company_id={company.id}" in response.headers["Location"]
+
+
+# --- sending, paying, crediting: who may -----------------------------------------------------------
+
+
+def test_seller_cannot_send_but_finance_can(login, session, employees, customer, products):
+    invoice = invoicing.new_invoice(session, employees["seller"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="1")])
+    session.commit()
+    assert login("seller").post(f"/admin/invoice/show/{invoice.id}/send").status_code == 403
+    assert login("readonly").post(f"/admin/invoice/show/{invoice.id}/send").status_code == 403
+    finance = login("finance")
+    response = finance.post(f"/admin/invoice/show/{invoice.id}/send", follow_redirects=True)
+    assert ("success", sv("%(document)s was sent.", document=sv("Invoice %(number)s", number=1001))) in flashes(response)
+    invoice = fresh(session, Invoice, invoice.id)
+    assert invoice.number == 1001 and invoice.status == "sent" and invoice.ocr == invoicing.ocr_reference(1001)
+    from models import AuditEvent
+
+    sent = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "invoice", AuditEvent.action == "update")).all()
+    assert [(e.actor_id, e.changes["status"], e.changes["number"]) for e in sent] == [
+        (employees["finance"].id, ["draft", "sent"], [None, 1001])]
+
+
+def test_a_sent_invoice_cannot_be_edited_over_http(login, session, employees, customer, products):
+    invoice = sent_invoice(session, employees, customer, products)
+    finance = login("finance")
+    response = finance.client.get(f"/admin/invoice/edit/?id={invoice.id}", follow_redirects=True)
+    assert ("danger", sv("A sent invoice cannot be changed; credit it instead.")) in flashes(response)
+    finance.post(f"/admin/invoice/edit/?id={invoice.id}", {
+        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
+        "their_reference": "0", "version": str(invoice.version), **lines_form({"description": "Ändrad", "quantity": "1",
+                                                                            "unit_price": "1", "vat_rate": "25"})})
+    assert [l.description for l in fresh(session, Invoice, invoice.id).lines] == ["Konsulttimme", "Kokbok"]
+    response = finance.post("/admin/invoice/delete/", {"id": str(invoice.id)}, follow_redirects=True)
+    assert ("danger", sv("A sent invoice cannot be deleted; credit it instead.")) in flashes(response)
+    assert fresh(session, Invoice, invoice.id) is not None
+
+
+def test_a_stale_edit_of_a_draft_is_refused(login, session, employees, customer, products):
+    invoice = invoicing.new_invoice(session, employees["seller"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="1")])
+    session.commit()
+    stale = invoice.version
+    invoice.note = "Någon annan hann före"
+    session.commit()
+    response = login("seller").post(f"/admin/invoice/edit/?id={invoice.id}", {
+        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
+        "their_reference": "0", "version": str(stale), **lines_form({"product": "200", "quantity": "9"})})
+    assert response.status_code == 200
+    assert [l.description for l in fresh(session, Invoice, invoice.id).lines] == ["Konsulttimme"]
+
+
+def test_paid_and_credit_over_http(login, session, employees, customer, products):
+    invoice = sent_invoice(session, employees, customer, products)
+    finance = login("finance")
+    paid = finance.post(f"/admin/invoice/show/{invoice.id}/paid")
+    assert paid.headers["Location"].endswith(f"/admin/invoice/show/{invoice.id}")
+    assert fresh(session, Invoice, invoice.id).status == "paid"
+    response = finance.post(f"/admin/invoice/show/{invoice.id}/credit")
+    credit = session.scalars(select(Invoice).where(Invoice.credited_invoice_id == invoice.id)).one()
+    assert response.headers["Location"].endswith(f"/admin/invoice/show/{credit.id}")
+    assert credit.total == -invoice.total and credit.number == invoice.number + 1
+    page = text(finance.client.get(f"/admin/invoice/show/{credit.id}"))
+    assert sv("Credit invoice %(number)s", number=credit.number) in page
+    original = text(finance.client.get(f"/admin/invoice/show/{invoice.id}"))
+    assert sv("Credited by") in original and f"/admin/invoice/show/{credit.id}" in original
+    assert 'id="credit-invoice"' not in original and 'id="mark-paid"' not in original
+    again = finance.post(f"/admin/invoice/show/{invoice.id}/credit", follow_redirects=True)
+    assert ("danger", sv("Only a sent or paid invoice can be credited.")) in flashes(again)
+
+
+def test_order_confirmed_and_converted_to_an_invoice(login, session, employees, customer, products):
+    order = invoicing.new_order(session, employees["seller"], customer)
+    invoicing.set_lines(order, [LineInput(product=products["200"], quantity="4")])
+    session.commit()
+    seller = login("seller")
+    response = seller.post(f"/admin/order/show/{order.id}/confirm")
+    assert response.headers["Location"].endswith(f"/admin/order/show/{order.id}")
+    assert fresh(session, SalesOrder, order.id).status == "confirmed"
+    response = seller.post(f"/admin/order/show/{order.id}/invoice")
+    invoice = session.scalars(select(Invoice)).one()
+    assert response.headers["Location"].endswith(f"/admin/invoice/show/{invoice.id}")
+    assert fresh(session, SalesOrder, order.id).status == "invoiced"
+    assert invoice.order_id == order.id and invoice.total == order.total and invoice.status == "draft"
+    assert login("readonly").post(f"/admin/order/show/{order.id}/invoice").status_code == 403
+
+
+# --- printing ---------------------------------------------------------------------------------------
+
+
+def test_printable_invoice_in_swedish(login, session, employees, customer, products):
+    invoice = sent_invoice(session, employees, customer, products)
+    page = text(login("readonly").client.get(f"/admin/invoice/show/{invoice.id}/print"))
+    for expected in ("Faktura", "Förfallodatum", "OCR-nummer", "Att betala", "Öresavrundning", "Momsspecifikation",
+                     invoice.ocr, str(customer.customer_number), "Box 12", "Kundregister Demo AB", "Godkänd för F-skatt",
+                     invoice.due_date.isoformat(), money(invoice.total), money(D("2375"))):
+        assert expected in page, expected
+    assert 'lang="sv"' in page and "invoice_print.css" in page
+
+
+def test_printable_invoice_in_the_customers_language_english(login, session, employees, make_company, products):
+    foreign = make_company(name="Nordic Partner AS", invoice_language="en", currency="NOK", discount_percent=D("0"))
+    invoice = sent_invoice(session, employees, foreign, products)
+    page = text(login("finance").client.get(f"/admin/invoice/show/{invoice.id}/print"))
+    for expected in ("Invoice", "Due date", "OCR reference", "Amount to pay", "VAT summary", "Customer no.", "NOK"):
+        assert expected in page, expected
+    for swedish in ("Förfallodatum", "Att betala", "Fakturadatum"):
+        assert swedish not in page
+    assert 'lang="en"' in page
+    # the employee's own pages stay Swedish
+    assert "Fakturadatum" in text(login("finance").client.get(f"/admin/invoice/show/{invoice.id}"))
+
+
+# --- the card's tab --------------------------------------------------------------------------------------
+
+
+def test_card_tab_lists_orders_and_invoices_with_sums(login, session, employees, customer, products):
+    from datetime import date, timedelta
+
+    overdue = sent_invoice(session, employees, customer, products, invoice_date=date.today() - timedelta(days=60))
+    sent_invoice(session, employees, customer, products)
+    order = invoicing.new_order(session, employees["seller"], customer)
+    invoicing.set_lines(order, [LineInput(product=products["100"], quantity="1")])
+    session.commit()
+    tab = text(login("readonly").client.get(f"/admin/company/card/{customer.id}/tab/invoices"))
+    assert str(overdue.number) in tab and str(order.number) in tab
+    assert sv("Past due, unpaid") in tab and sv("Outstanding, not yet due") in tab
+    assert re.search(r'data-status="overdue">.*?' + re.escape(money(overdue.total)), tab, re.S)
+    assert 'id="new-invoice"' not in tab  # read-only
+
+
+def _count_queries(client, url) -> int:
+    statements = []
+
+    def counter(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counter)
+    return len(statements)
+
+
+def test_card_tab_queries_do_not_grow_with_the_customer(login, session, employees, make_company, products):
+    small, big = make_company(name="Liten AB"), make_company(name="Stor AB")
+    for customer, n in ((small, 1), (big, 60)):
+        for _ in range(n):
+            invoice = invoicing.new_invoice(session, employees["finance"], customer)
+            invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="1")])
+            invoicing.send(session, invoice)
+            order = invoicing.new_order(session, employees["finance"], customer)
+            invoicing.set_lines(order, [LineInput(product=products["200"], quantity="1")])
+    session.commit()
+    admin = login("admin")
+    url = "/admin/company/card/{}/tab/invoices"
+    few, many = _count_queries(admin.client, url.format(small.id)), _count_queries(admin.client, url.format(big.id))
+    assert many <= few and many <= 12, (few, many)
+
+
+# --- Fakturarapport --------------------------------------------------------------------------------------
+
+
+def test_invoice_report_on_the_card_and_its_export(login, session, employees, customer, products):
+    from datetime import date
+
+    sent_invoice(session, employees, customer, products, invoice_date=date(2026, 2, 3))
+    sent_invoice(session, employees, customer, products, invoice_date=date(2026, 4, 9))
+    finance = login("finance")
+    page = text(finance.client.get(f"/admin/company/card/{customer.id}/invoice-report?from=2026-01-01&to=2026-12-31"))
+    products_table = page.split('id="report-products"')[1].split("</table>")[0]
+    assert "Konsulttimme" in products_table and money(D("3420")) in products_table  # 4 h at 950 less 10 %
+    assert "Kokbok" in products_table
+    assert "2026-02" in page and "2026-04" in page and sv("Year %(year)s", year=2026) in page
+    csv = finance.client.get(f"/admin/company/card/{customer.id}/invoice-report/export/csv?from=2026-01-01&to=2026-12-31")
+    assert csv.status_code == 200 and "attachment" in csv.headers["Content-Disposition"]
+    body = csv.get_data(as_text=True)
+    assert "Konsulttimme" in body and "3420,00" in body and ";" in body
+    xlsx = finance.client.get(f"/admin/company/card/{customer.id}/invoice-report/export/xlsx?table=lines&from=2026-01-01&to=2026-12-31")
+    sheet = load_workbook(io.BytesIO(xlsx.get_data())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 1 + 4 and {r[4] for r in rows[1:]} == {"Konsulttimme", "Kokbok"}
+    # the seller reads the report but exports nothing (invoice.export)
+    seller = login("seller")
+    assert seller.client.get(f"/admin/company/card/{customer.id}/invoice-report").status_code == 200
+    assert seller.client.get(f"/admin/company/card/{customer.id}/invoice-report/export/csv").status_code == 403
+
+
+def test_product_lookup_offers_active_products(login, products):
+    rows = login("seller").client.get("/admin/product/lookup.json?q=kons").get_json()
+    assert [(r["number"], r["price"], r["vat_rate"], r["unit"]) for r in rows] == [("100", "950.00", "25", "tim")]
+    assert login("seller").client.get("/admin/product/lookup.json?q=Utgången").get_json() == []
+
+
+def test_only_finance_and_admin_manage_products(login):
+    data = {"number": "777", "name": "Ny produkt", "unit": "st", "price": "1 250,50", "vat_rate": "12", "active": "y"}
+    assert login("seller").post("/admin/product/new/", data).status_code == 403
+    assert login("finance").post("/admin/product/new/", data).status_code == 302
+    product = db.session.scalars(select(Product)).one()
+    assert (product.price, product.vat_rate) == (D("1250.50"), D("12"))
+
+
+def test_demo_invoicing_pages_render(login, demo):
+    admin = login("admin")
+    for url in ("/admin/invoice/", "/admin/order/", "/admin/product/", "/admin/invoice/new/", "/admin/order/new/"):
+        assert admin.client.get(url).status_code == 200, url
+    today = date.today()
+    company = demo.scalars(select(Company).join(Invoice, Invoice.company_id == Company.id)
+                           .where(invoicing.overdue_condition(today))).first()
+    tab = text(admin.client.get(f"/admin/company/card/{company.id}/tab/invoices"))
+    assert 'data-status="overdue"' in tab and "table-danger" in tab
+    for invoice in demo.scalars(select(Invoice)).all()[:10]:
+        assert admin.client.get(f"/admin/invoice/show/{invoice.id}").status_code == 200
+        assert admin.client.get(f"/admin/invoice/show/{invoice.id}/print").status_code == 200
+    statuses = set(demo.scalars(select(Invoice.status)).all())
+    assert statuses == {"draft", "sent", "paid", "credited", "cancelled"}
+    assert demo.scalar(select(db.func.count()).select_from(Invoice).where(Invoice.credited_invoice_id.is_not(None))) == 1
+
+
+def test_new_private_customer_can_go_straight_to_its_first_order(login):
+    from models import Contact
+
+    response = login("seller").post("/admin/privatecustomer/new/", {
+        "first_name": "Ny", "last_name": "Privatkund", "invoice_language": "sv", "discount_percent": "0",
+        "payment_terms_days": "10", "currency": "SEK", "then_new_order": "y",
+    })
+    person = db.session.scalars(select(Contact).where(Contact.last_name == "Privatkund")).one()
+    assert person.customer_number is not None
+    assert f"/admin/order/new/?contact_id={person.id}" in response.headers["Location"]
+
+
+def test_invoice_list_filters_overdue_and_status(login, session, employees, customer, products):
+    from datetime import timedelta
+
+    late = sent_invoice(session, employees, customer, products, invoice_date=date.today() - timedelta(days=90))
+    fresh_one = sent_invoice(session, employees, customer, products)
+    admin = login("admin")
+
+    def numbers(query):  # the Fakturanr column of the list
+        page = admin.client.get(f"/admin/invoice/?{query}").get_data(as_text=True)
+        return {int(n) for n in re.findall(r'<td class="col-number">\s*<a href="/admin/invoice/show/\d+">(\d+)</a>', page)}
+
+    assert numbers("") == {late.number, fresh_one.number}
+    assert numbers("flt0_1=1") == {late.number}  # Fler sökalternativ – Förfallen: Ja (filter 1)
+    assert numbers("flt0_1=0") == {fresh_one.number}
+    assert numbers("flt0_0=paid") == set()  # Status (filter 0)
+
+
+def test_new_invoice_from_the_list_takes_the_chosen_customers_settings(login, customer, products):
+    finance = login("finance")
+    page = text(finance.client.get("/admin/invoice/new/"))
+    assert sv("The customer's setting") in page
+    response = finance.post("/admin/invoice/new/", {
+        "company": str(customer.id), "contact": "", "invoice_date": "2026-11-02", "payment_terms_days": "",
+        "currency": "", "language": "", **lines_form({"product": "100", "quantity": "1"})})
+    assert response.status_code == 302, flashes(response)
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert (invoice.company_id, invoice.payment_terms_days, invoice.currency) == (customer.id, 20, "SEK")
+    assert invoice.due_date.isoformat() == "2026-11-22" and invoice.lines[0].discount_percent == D("10")
+
+
+def test_new_invoice_from_the_list_needs_a_customer(login):
+    response = login("finance").post("/admin/invoice/new/", {
+        "company": "", "contact": "", "invoice_date": "2026-11-02", "currency": "", "language": "",
+        **lines_form({"description": "X", "unit_price": "1"})})
+    assert ("danger", sv("Choose the customer: a company or a private customer.")) in flashes(response)
+    assert count(db.session, Invoice) == 0
+
+
+def test_their_reference_is_one_of_the_customers_contacts(login, customer, make_contact, products):
+    theirs = make_contact(companies=[customer], first_name="Karin", last_name="Köpare")
+    stranger = make_contact(first_name="Annan", last_name="Person")
+    seller = login("seller")
+    page = text(seller.client.get(f"/admin/order/new/?company_id={customer.id}"))
+    assert "Karin Köpare" in page and "Annan Person" not in page
+    form = {"order_date": "2026-11-02", "currency": "SEK", "language": "sv", **lines_form({"product": "100", "quantity": "1"})}
+    seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(theirs.id)})
+    seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(stranger.id)})
+    orders = db.session.scalars(select(SalesOrder).order_by(SalesOrder.number)).all()
+    assert [o.their_reference_id for o in orders] == [theirs.id, None]
+
+
+def test_invoice_report_refuses_a_malformed_period(login, customer):
+    finance = login("finance")
+    for url in ("invoice-report?from=27/11/2026", "invoice-report/export/csv?to=igår"):
+        response = finance.client.get(f"/admin/company/card/{customer.id}/{url}", follow_redirects=True)
+        assert response.status_code == 200
+        assert ("danger", sv("Write the dates as YYYY-MM-DD.")) in flashes(response)
