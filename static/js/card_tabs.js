@@ -27,6 +27,13 @@
     load(this.closest(".tab-pane"), this.href);
   });
   /* Right-clicking the card opens its context menu: card_context_menu.js. */
+  /* Menus in a loaded tab open once per click: Flask-Admin loads Bootstrap's dropdown code twice and
+     only binds its one-toggle fix to the menus there at page load, not to those a tab brings later. */
+  $(".tab-pane").on("click", "[data-toggle='dropdown']", function (e) {
+    e.preventDefault();
+    e.stopPropagation();
+    $(this).dropdown("toggle");
+  });
   /* Right-clicking a contact in the lower half of the card opens that row's menu (FAQ: e-mail, SMS). */
   $(document).on("contextmenu", ".crm-row-menu", function (e) {
     if ($(e.target).closest("a, button, input").length) { return; }

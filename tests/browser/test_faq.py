@@ -757,3 +757,18 @@ def test_kan_man_skicka_sms_fran_24sevenoffice(login_as, outbox):
     page.locator("#card-header").get_by_role("button", name=re.compile(r"Val för 07")).first.click()
     page.locator("#card-header").get_by_role("link", name="Skicka sms").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Skicka sms")
+
+
+def test_jag_ser_att_det_finns_en_telefon_ikon_kan_man_ringa_direkt_fran_kundkorten(login_as):
+    """Every phone number on the card is a tel: link in international form, with the phone icon beside it:
+    a click hands it to the computer's or phone's calling program (softphone, Teams, the phone's dialer)."""
+    page = login_as("seller")
+    ui.find_customer_from_start_page(page, DEMO_CUSTOMER)
+    header_phone = page.locator("#card-header a[href^='tel:']").first
+    expect(header_phone.locator(".fa-phone")).to_have_count(1)
+    assert re.fullmatch(r"tel:\+46\d{6,10}", header_phone.get_attribute("href"))
+    row = ui.card_tab(page, "Kontakter").locator("tr.crm-row-menu").first
+    mobile = row.locator("a[href^='tel:+467']").first
+    row.get_by_role("button", name=re.compile("Val för 07")).first.click()
+    call = row.get_by_role("link", name="Ring", exact=True).first
+    expect(call).to_have_attribute("href", mobile.get_attribute("href"))
