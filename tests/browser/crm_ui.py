@@ -6,10 +6,19 @@ here reads or writes the database. Labels are the Swedish ones of the UI.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 
-from playwright.sync_api import Page, expect
+import pytest
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError as exc:  # a test module importing these steps is skipped; CRM_REQUIRE_BROWSER=1 (CI): an error
+    if os.environ.get("CRM_REQUIRE_BROWSER") == "1":
+        raise
+    pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
+                allow_module_level=True)
 
 
 def unique(prefix: str) -> str:

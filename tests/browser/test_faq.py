@@ -8,20 +8,12 @@ their own records (unique names), so they do not depend on each other or on
 their order. tests/FAQ.md maps every question to its test.
 """
 
-import os
 import re
 
 import pytest
 
-try:
-    from playwright.sync_api import expect
-
-    import crm_ui as ui
-except ImportError as exc:  # CRM_REQUIRE_BROWSER=1 (CI) turns a missing Playwright into an error
-    if os.environ.get("CRM_REQUIRE_BROWSER") == "1":
-        raise
-    pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
-                allow_module_level=True)
+import crm_ui as ui
+from crm_ui import expect
 
 from browser_env import DEMO_PASSWORD, DEMO_USERS
 

@@ -3,20 +3,12 @@
 kunder?" (right-click the card – Rapporter – Fakturarapport), and creating,
 sending and printing an invoice without leaving the card. On the demo data."""
 
-import os
 import re
 
 import pytest
 
-try:
-    from playwright.sync_api import expect
-
-    import crm_ui as ui
-except ImportError as exc:  # CRM_REQUIRE_BROWSER=1 (CI) turns a missing Playwright into an error
-    if os.environ.get("CRM_REQUIRE_BROWSER") == "1":
-        raise
-    pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
-                allow_module_level=True)
+import crm_ui as ui
+from crm_ui import expect
 
 pytestmark = pytest.mark.browser
 
