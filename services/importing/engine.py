@@ -15,7 +15,10 @@ so far (for duplicates inside the file) live in a temporary SQLite file.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import pickle
 import sqlite3
 import tempfile
 from collections import defaultdict
@@ -124,6 +127,53 @@ class SeenKeys:
         os.unlink(self.path)
 
 
+class ParsedRows:
+    """The dry run's parsed and validated rows, kept in a private local file for the write of the same job.
+
+    Parsing is a pure function of the file and the mapping, so the write need
+    not validate every cell again; when the write runs on another server (or
+    the file is gone) it parses the file itself. Only this process's user can
+    read the file, and it is removed when the write has read it.
+    """
+
+    def __init__(self, job: ImportJob):
+        digest = hashlib.sha256(json.dumps([job.storage_key, job.entity, job.mapping], sort_keys=True).encode()).hexdigest()
+        folder = os.path.join(tempfile.gettempdir(), f"crm-import-{os.getuid()}")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        self.path = os.path.join(folder, f"job-{job.id}-{digest[:24]}.pickle")
+        self._out = None
+
+    @property
+    def available(self) -> bool:
+        return os.path.exists(self.path)
+
+    def start(self) -> None:
+        self._out = open(self.path + ".part", "wb")
+
+    def add(self, rows: list[Row]) -> None:
+        pickle.dump([(r.number, r.values, r.errors) for r in rows], self._out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def finish(self) -> None:
+        self._out.close()
+        os.replace(self.path + ".part", self.path)
+
+    def abandon(self) -> None:
+        if self._out:
+            self._out.close()
+        for path in (self.path + ".part", self.path):
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def batches(self):
+        with open(self.path, "rb") as f:
+            while True:
+                try:
+                    batch = pickle.load(f)
+                except EOFError:
+                    return
+                yield [Row(number, values, errors) for number, values, errors in batch]
+
+
 @dataclass
 class Result:
     counts: Counts
@@ -185,14 +235,24 @@ class Importer:
 
     # --- the pass ---------------------------------------------------------------
 
-    def run(self, table: Table) -> Result:
+    def _parsed_batches(self, table: Table):
+        while batch := list(islice(table.rows, BATCH_SIZE)):
+            yield [self._parse(number, cells) for number, cells in batch]
+
+    def run(self, table: Table, cache: ParsedRows | None = None) -> Result:
+        """One pass; the dry run fills `cache`, a write reads it when it is there."""
         self._check_columns(table.headers)
         self._load_references()
         self.seen = SeenKeys()
         self.pending_categories: dict[str, str] = {}
+        from_cache = bool(cache and self.write and cache.available)
+        keep = cache if cache and not self.write else None
+        if keep:
+            keep.start()
         try:
-            while batch := list(islice(table.rows, BATCH_SIZE)):
-                rows = [self._parse(number, cells) for number, cells in batch]
+            for rows in cache.batches() if from_cache else self._parsed_batches(table):
+                if keep:
+                    keep.add(rows)
                 self._resolve(rows)
                 self._match(rows)
                 if self.write:
@@ -202,6 +262,12 @@ class Importer:
                 for r in rows:
                     setattr(self.counts, r.outcome, getattr(self.counts, r.outcome) + 1)
                 self.after_batch(self.counts, errors)
+            if keep:
+                keep.finish()
+        except BaseException:
+            if keep:
+                keep.abandon()
+            raise
         finally:
             self.seen.close()
         names = sorted(set(self.pending_categories.values()) | set(self.category_names_created), key=str.lower)
@@ -543,7 +609,8 @@ class Importer:
             self.session.execute(insert(CompanyContact.__table__), new)
 
 
-def run(session: Session, job: ImportJob, table: Table, *, write: bool, after_batch: BatchHook | None = None) -> Result:
+def run(session: Session, job: ImportJob, table: Table, *, write: bool, after_batch: BatchHook | None = None,
+        cache: ParsedRows | None = None) -> Result:
     """One pass (dry run or write) of `job` over an open file; the caller commits."""
-    return Importer(session, job, write=write, after_batch=after_batch).run(table)
+    return Importer(session, job, write=write, after_batch=after_batch).run(table, cache)
 

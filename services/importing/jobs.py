@@ -276,9 +276,10 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
             work.commit()
         progress.batch(counts, errors)
 
+    cache = engine.ParsedRows(job)
     try:
         with open_table(lambda: storage.open(job.storage_key)) as table:
-            result = engine.run(work, job, table, write=write, after_batch=after_batch)
+            result = engine.run(work, job, table, write=write, after_batch=after_batch, cache=cache)
         work.commit()
     except Cancelled:
         work.rollback()
@@ -306,6 +307,9 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
                           "and can be undone."))
         progress.save("failed", error_summary=summary)
         return "failed"
+    finally:
+        if write:
+            cache.abandon()
     status = "done" if write else "checked"
     progress.counts = result.counts
     progress.save(status, new_categories=result.new_categories or None, total_rows=result.counts.rows)
