@@ -52,6 +52,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.leads import LeadView
     from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.settings import CategoryView, IndustryView
+    from admin_views.importing import ImportView
     from admin_views.trash import TrashView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
     from models import CallList
@@ -82,6 +83,7 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(IndustryView(Industry, s, name=_l("Industries"), endpoint="industry", category=settings))
     admin.add_view(SalesStageView(SalesStage, s, name=_l("Sales stages"), endpoint="salesstage", category=settings))
     admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
+    admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
     personalise(admin)
     return admin
 

@@ -132,6 +132,12 @@ def _label_sv(label) -> str:
         return str(label)
 
 
+def _msgid(label) -> str:
+    """The English msgid of a lazy label (its text in the default language otherwise)."""
+    args = getattr(label, "_args", None)
+    return args[0] if args else str(label)
+
+
 def country(value: str, row: dict) -> str | None:
     code = value.strip().upper()
     if not code:
@@ -260,7 +266,7 @@ class Entity:
         """{column index: field key} for the headers that name a field (first column wins)."""
         wanted = {}
         for f in self.fields:
-            for alias in (f.key, str(f.label), _label_sv(f.label), *f.aliases):
+            for alias in (f.key, _msgid(f.label), _label_sv(f.label), *f.aliases):
                 wanted.setdefault(normalise_header(alias), f.key)
         mapping, taken = {}, set()
         for index, header in enumerate(headers):
