@@ -96,6 +96,13 @@ def test_binary_file_named_csv(tmp_path):
     assert str(exc.value) == sv("The file is not a text file (CSV) or an Excel file (XLSX).")
 
 
+def test_nul_characters_in_a_utf16_file_are_refused(tmp_path):
+    with open_table(write(tmp_path, "Namn;Ort\nA\x00;B\n".encode("utf-16"))) as table:
+        with pytest.raises(FileProblem) as exc:
+            list(table.rows)
+    assert str(exc.value) == sv("The file is not a text file (CSV) or an Excel file (XLSX).")
+
+
 def test_old_xls_and_broken_xlsx(tmp_path):
     with pytest.raises(FileProblem, match="xlsx"):
         open_table(write(tmp_path, b"\xd0\xcf\x11\xe0" + b"x" * 100))

@@ -305,7 +305,13 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
         summary = (_("The import stopped because of an unexpected error; nothing was written.") if atomic or not write
                    else _("The import stopped because of an unexpected error; the rows written before it are kept "
                           "and can be undone."))
-        progress.save("failed", error_summary=summary)
+        try:
+            progress.save("failed", error_summary=summary)
+        except Exception:  # e.g. the errors themselves could not be stored: keep the state at least
+            log.exception("import job %s: saving its errors failed", job.id)
+            progress.session.rollback()
+            progress.pending_errors = []
+            progress.save("failed", error_summary=summary)
         return "failed"
     finally:
         if write:

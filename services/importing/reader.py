@@ -175,6 +175,8 @@ def _csv_records(reader) -> Iterator[tuple[int, list[str]]]:
                                     row=row, max=MAX_FIELD_CHARS)) from None
             raise FileProblem(_("Row %(row)s cannot be read as CSV.", row=row)) from None
         number += 1
+        if any("\x00" in cell for cell in cells):
+            raise FileProblem(_("The file is not a text file (CSV) or an Excel file (XLSX)."))
         if len(cells) > MAX_COLUMNS:
             raise FileProblem(_("Row %(row)s has more than %(max)s columns; is it really a CSV file?",
                                 row=number, max=MAX_COLUMNS))
@@ -227,7 +229,7 @@ def _open_xlsx(opener) -> Table:
 def _xlsx_records(sheet) -> Iterator[tuple[int, list[str]]]:
     try:
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(v) for v in values[:MAX_COLUMNS]]
+            cells = [_cell_text(v).replace("\x00", "") for v in values[:MAX_COLUMNS]]
             if any(c.strip() for c in cells):
                 yield number, cells
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
