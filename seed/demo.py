@@ -30,6 +30,7 @@ from models import (
     utcnow,
 )
 from services import accounts, activities, calllists, files, leads, numbering, trash
+from seed.importing import seed_imports
 from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -373,4 +374,5 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])
     session.commit()
+    seed_imports(session, storage, admin)
     return True
