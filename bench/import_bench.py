@@ -133,13 +133,13 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
         for phase, write in (("dry run", False), ("import", True)):
             jobs.queue(db.session, job, write=write)
             db.session.commit()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             status = jobs.run_queued(app, job.id, storage)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             db.session.expire_all()
             job = db.session.get(ImportJob, job.id)
             assert status in ("checked", "done"), (status, job.error_summary)
-            result[phase] = {"rows": job.rows_done, "seconds": elapsed, "created": job.created_count,
+            result[phase] = {"rows": job.rows_done, "seconds": elapsed, "cpu": cpu, "created": job.created_count,
                              "errors": job.error_count}
     return result
 
@@ -157,7 +157,7 @@ def _naive(url: str, upload_dir: str, path: str, entity: str, limit: int) -> dic
     with app.app_context(), app.test_request_context():
         for phase in ("dry run", "import"):
             s = db.session
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             rows = 0
             with open(path, encoding="utf-8-sig", newline="") as f:
                 for rec in islice(csv.DictReader(f, delimiter=";"), limit):
@@ -194,7 +194,7 @@ def _naive(url: str, upload_dir: str, path: str, entity: str, limit: int) -> dic
                 s.rollback()
             else:
                 s.commit()
-            result[phase] = {"rows": rows, "seconds": time.perf_counter() - started}
+            result[phase] = {"rows": rows, "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu}
     return result
 
 
@@ -212,6 +212,7 @@ def child(args) -> None:
         result = _naive(args.url, args.upload_dir, args.path, args.entity, args.limit)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
+    print(f"child {args.variant} {args.entity} {args.url.split(':')[0]}: {json.dumps(result)}", file=sys.stderr)
 
 
 def _spawn(*extra: str) -> dict:
@@ -224,7 +225,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--companies", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=2, help="contacts per company (0: none)")
-    parser.add_argument("--naive-rows", type=int, default=20_000, help="rows the naive baseline imports")
+    parser.add_argument("--naive-rows", type=int, default=5_000, help="rows the naive baseline imports")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--postgres", help="a PostgreSQL URL to measure as well (the database is emptied)")
     parser.add_argument("--no-sqlite", action="store_true")

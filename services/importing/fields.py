@@ -112,13 +112,17 @@ def boolean(value: str, row: dict) -> bool | None:
 def choice(options: dict):
     """A value from `options` (code → label), given as the code or as its Swedish or English label."""
 
+    words: dict[str, str] = {}
+
     def parse(value: str, row: dict) -> str | None:
         word = value.strip().lower()
         if not word:
             return None
-        for code, label in options.items():
-            if word in (code, str(label).lower(), _label_sv(label).lower()):
-                return code
+        if not words:  # the labels in both languages, looked up once
+            for code, label in options.items():
+                words.update({code: code, _msgid(label).lower(): code, _label_sv(label).lower(): code})
+        if word in words:
+            return words[word]
         raise InvalidValue(_("Unknown value; use one of: %(values)s.",
                              values=", ".join(_label_sv(label) for label in options.values())))
 
@@ -138,15 +142,23 @@ def _msgid(label) -> str:
     return args[0] if args else str(label)
 
 
-def country(value: str, row: dict) -> str | None:
-    code = value.strip().upper()
-    if not code:
-        return None
-    if code in ("SVERIGE", "SWEDEN"):
-        return "SE"
-    if not re.fullmatch(r"[A-Z]{2}", code):
-        raise InvalidValue(_("A country code of two letters, for example SE."))
-    return code
+def letter_code(letters: int, message, names: dict[str, str] | None = None):
+    """A code of `letters` capital letters (country SE, currency SEK), or one of its `names`."""
+
+    def parse(value: str, row: dict) -> str | None:
+        code = value.strip().upper()
+        if not code:
+            return None
+        code = (names or {}).get(code, code)
+        if not re.fullmatch(rf"[A-Z]{{{letters}}}", code):
+            raise InvalidValue(str(message))
+        return code
+
+    return parse
+
+
+country = letter_code(2, _l("A country code of two letters, for example SE."), {"SVERIGE": "SE", "SWEDEN": "SE"})
+currency = letter_code(3, _l("A currency code of three letters, for example SEK."))
 
 
 def language(value: str, row: dict) -> str | None:
@@ -156,15 +168,6 @@ def language(value: str, row: dict) -> str | None:
     code = {"svenska": "sv", "swedish": "sv", "engelska": "en", "english": "en"}.get(code, code)
     if code not in ("sv", "en"):
         raise InvalidValue(_("Invoice language sv or en."))
-    return code
-
-
-def currency(value: str, row: dict) -> str | None:
-    code = value.strip().upper()
-    if not code:
-        return None
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise InvalidValue(_("A currency code of three letters, for example SEK."))
     return code
 
 
