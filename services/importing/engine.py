@@ -28,7 +28,7 @@ from datetime import datetime
 from itertools import islice
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, false, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -510,20 +510,30 @@ class Importer:
                 if row.outcome == "updated":
                     row.changes["categories"][1] = sorted(set(row.changes["categories"][1]) | set(ids))
 
+    def _record_template(self) -> tuple[dict, list[tuple[str, str, object]]]:
+        """The columns every new record gets (the same keys for the whole executemany)."""
+        if not hasattr(self, "_template"):
+            fixed = dict(self.entity.fixed) | {"owner_id": None, "version": 1}
+            if "industry_id" in self.table.c:
+                fixed["industry_id"] = None
+            columns = [(fld.key, fld.db_column, fld.default) for fld in self.entity.fields
+                       if fld.db_column and fld.db_column in self.table.c]
+            self._template = fixed, columns
+        return self._template
+
     def _new_record(self, row: Row, now: datetime) -> dict:
-        record = dict(self.entity.fixed)
-        for fld in self.entity.fields:
-            column = fld.db_column
-            if column and column in self.table.c:
-                record[column] = row.values.get(fld.key, fld.default)
-        record["owner_id"] = row.values.get("owner_id")
-        if "industry_id" in self.table.c:
-            record["industry_id"] = row.values.get("industry_id")
+        fixed, columns = self._record_template()
+        values = row.values
+        record = dict(fixed)
+        for key, column, default in columns:
+            record[column] = values.get(key, default)
+        for ref in ("owner_id", "industry_id"):
+            if ref in values:
+                record[ref] = values[ref]
         if "first_name" in record and record["first_name"] is None:
             record["first_name"] = ""
         record["created_at"] = record.get("created_at") or now
         record["updated_at"] = now
-        record["version"] = 1
         return record
 
     def _label(self, values: dict) -> str:
@@ -538,18 +548,38 @@ class Importer:
         if self.entity.key in ("company", "privatecustomer"):
             for record, number in zip(records, numbering.allocate_customer_numbers(self.session, len(records))):
                 record["customer_number"] = number
-        stmt = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
-        ids = self.session.execute(stmt, records).scalars().all()
+        ids = self._insert_returning_ids(records)
         events = []
+        simple = (str, int, bool)
         for row, record, ident in zip(rows, records, ids):
             row.existing_id = ident
-            changes = {k: plain(v) for k, v in record.items()
-                       if v not in (None, "", []) and k not in ("created_at", "updated_at", "version")}
+            changes = {k: v if type(v) in simple else plain(v) for k, v in record.items()
+                       if v is not None and v != "" and k not in ("id", "created_at", "updated_at", "version")}
             if row.values.get("category_ids"):
                 changes["categories"] = self._category_names(row.values["category_ids"])
             events.append({"entity_type": self.table.name, "entity_id": ident, "entity_label": self._label(record),
                            "action": "create", "changes": changes})
         return events
+
+    def _insert_returning_ids(self, records: list[dict]) -> list[int]:
+        """Insert the batch with one executemany; the new ids in the order of `records`.
+
+        PostgreSQL: INSERT … RETURNING in batches, ordered by SQLAlchemy's
+        insertmanyvalues. SQLite cannot order RETURNING of a multi-row insert
+        (SQLAlchemy would fall back to one INSERT per row), so there the ids
+        are given: the transaction first takes SQLite's one write lock, after
+        which nobody else can insert, and numbers on from the largest id.
+        """
+        t = self.table
+        if self.session.get_bind().dialect.name != "sqlite":
+            stmt = insert(t).returning(t.c.id, sort_by_parameter_order=True)
+            return list(self.session.execute(stmt, records).scalars())
+        self.session.execute(update(t).where(false()).values(id=t.c.id))  # takes the write lock, changes nothing
+        start = self.session.scalar(select(func.max(t.c.id))) or 0
+        for offset, record in enumerate(records, start=1):
+            record["id"] = start + offset
+        self.session.execute(insert(t), records)
+        return [record["id"] for record in records]
 
     def _category_names(self, ids) -> list[str]:
         return sorted(self.category_names[i] for i in ids)
