@@ -22,7 +22,7 @@ from sqlalchemy import String, select
 
 from config import BASE_DIR
 from extensions import db
-from models import Category, Company, Contact, Employee, EmployeeGroup, Industry
+from models import Category, Company, Contact, Employee, EmployeeGroup, ImportJob, Industry
 from services import translations
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdifr]|%[sdifr]|\{\w*\}")
@@ -276,6 +276,8 @@ def _screens() -> list[str]:
         urls += [f"/admin/{endpoint}/", f"/admin/{endpoint}/new/", f"/admin/{endpoint}/edit/?id={row_id}"]
     urls += [f"/admin/company/card/{ids['company']}", f"/admin/company/card/{ids['supplier']}",
              f"/admin/contact/card/{ids['privatecustomer']}", f"/admin/contact/card/{linked_contact}"]
+    import_job = _first_id(select(ImportJob.id).order_by(ImportJob.id))
+    urls += ["/admin/import/", f"/admin/import/job/{import_job}", f"/admin/import/job/{import_job}/mapping"]
     return urls
 
 
