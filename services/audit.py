@@ -110,11 +110,11 @@ def record_bulk(session: Session, events: list[dict], *, actor_id: int | None, i
     """
     if not events:
         return
+    from services import bulk
+
     now = utcnow()
-    session.execute(
-        AuditEvent.__table__.insert(),
-        [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now} for e in events],
-    )
+    bulk.insert_rows(session, AuditEvent.__table__,
+                     [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now} for e in events])
 
 
 def record(session: Session, entity, action: str, changes: dict | None = None) -> AuditEvent:

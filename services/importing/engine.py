@@ -28,7 +28,7 @@ from datetime import datetime
 from itertools import islice
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, false, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -45,7 +45,7 @@ from models import (
     lead_categories,
     utcnow,
 )
-from services import numbering
+from services import bulk, numbering
 from services.audit import plain, record_bulk
 from services.importing.fields import ENTITIES, Entity
 from services.importing.reader import FileProblem, Table
@@ -562,24 +562,12 @@ class Importer:
         return events
 
     def _insert_returning_ids(self, records: list[dict]) -> list[int]:
-        """Insert the batch with one executemany; the new ids in the order of `records`.
-
-        PostgreSQL: INSERT … RETURNING in batches, ordered by SQLAlchemy's
-        insertmanyvalues. SQLite cannot order RETURNING of a multi-row insert
-        (SQLAlchemy would fall back to one INSERT per row), so there the ids
-        are given: the transaction first takes SQLite's one write lock, after
-        which nobody else can insert, and numbers on from the largest id.
-        """
-        t = self.table
-        if self.session.get_bind().dialect.name != "sqlite":
-            stmt = insert(t).returning(t.c.id, sort_by_parameter_order=True)
-            return list(self.session.execute(stmt, records).scalars())
-        self.session.execute(update(t).where(false()).values(id=t.c.id))  # takes the write lock, changes nothing
-        start = self.session.scalar(select(func.max(t.c.id))) or 0
-        for offset, record in enumerate(records, start=1):
-            record["id"] = start + offset
-        self.session.execute(insert(t), records)
-        return [record["id"] for record in records]
+        """Insert the batch at once (services.bulk); the new ids in the order of `records`."""
+        ids = bulk.new_ids(self.session, self.table, len(records))
+        for record, ident in zip(records, ids):
+            record["id"] = ident
+        bulk.insert_rows(self.session, self.table, records)
+        return ids
 
     def _category_names(self, ids) -> list[str]:
         return sorted(self.category_names[i] for i in ids)
@@ -623,7 +611,7 @@ class Importer:
                 wanted = set(row.changes.get("categories", [[], []])[1]) - set(row.changes.get("categories", [[], []])[0])
             pairs += [{owner_col.name: row.existing_id, "category_id": c} for c in sorted(wanted)]
         if pairs:
-            self.session.execute(insert(link), pairs)
+            bulk.insert_rows(self.session, link, pairs)
 
     def _link_companies(self, rows: list[Row], now: datetime) -> None:
         wanted = {(r.values["company_id"], r.existing_id): r.values.get("title") for r in rows if "company_id" in r.values}
@@ -636,7 +624,7 @@ class Importer:
         new = [{"company_id": company, "contact_id": contact, "role": role, "created_at": now}
                for (company, contact), role in wanted.items() if (company, contact) not in existing]
         if new:
-            self.session.execute(insert(CompanyContact.__table__), new)
+            bulk.insert_rows(self.session, CompanyContact.__table__, new)
 
 
 def run(session: Session, job: ImportJob, table: Table, *, write: bool, after_batch: BatchHook | None = None,
