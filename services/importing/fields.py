@@ -271,24 +271,22 @@ class Entity:
         for f in self.fields:
             for alias in (f.key, _msgid(f.label), _label_sv(f.label), *f.aliases):
                 wanted.setdefault(normalise_header(alias), f.key)
-        mapping, taken = {}, set()
-        for index, header in enumerate(headers):
-            key = wanted.get(normalise_header(header))
-            if key and key not in taken:
-                mapping[str(index)] = key
-                taken.add(key)
-        return mapping
+        return _match_headers(headers, wanted)
 
     def apply_saved(self, headers: list[str], saved: dict[str, str]) -> dict[str, str]:
         """A saved mapping (header text → field key) applied to this file's headers."""
-        by_header = {normalise_header(h): k for h, k in saved.items() if k in self._by_key}
-        mapping, taken = {}, set()
-        for index, header in enumerate(headers):
-            key = by_header.get(normalise_header(header))
-            if key and key not in taken:
-                mapping[str(index)] = key
-                taken.add(key)
-        return mapping
+        return _match_headers(headers, {normalise_header(h): k for h, k in saved.items() if k in self._by_key})
+
+
+def _match_headers(headers: list[str], wanted: dict[str, str]) -> dict[str, str]:
+    """{column index: field key} for headers whose normalised text `wanted` names; a field once."""
+    mapping, taken = {}, set()
+    for index, header in enumerate(headers):
+        key = wanted.get(normalise_header(header))
+        if key and key not in taken:
+            mapping[str(index)] = key
+            taken.add(key)
+    return mapping
 
 
 def _address(prefix: str, label_street, label_postcode, label_city, street_aliases, postcode_aliases, city_aliases):
