@@ -3,7 +3,7 @@
 import os
 
 import click
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import get_locale
@@ -54,6 +54,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.saved_searches import SavedSearchView
     from admin_views.settings import CategoryView, IndustryView
+    from admin_views.importing import ImportView, allow_large_import_files
     from admin_views.trash import TrashView
     from admin_views.reports import ReportGeneratorView, ReportsView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
@@ -93,6 +94,8 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(IndustryView(Industry, s, name=_l("Industries"), endpoint="industry", category=settings))
     admin.add_view(SalesStageView(SalesStage, s, name=_l("Sales stages"), endpoint="salesstage", category=settings))
     admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
+    admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
+    app.url_value_preprocessor(allow_large_import_files)
     personalise(admin)
     return admin
 
@@ -206,7 +209,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     @app.errorhandler(413)
     def too_large(error):
-        limit = app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024)
+        limit = g.get("upload_limit", app.config["MAX_UPLOAD_BYTES"]) // (1024 * 1024)
         return render_template("error.html", code=413, message=_("The file is larger than %(mb)s MB and was not uploaded.", mb=limit)), 413
 
     @app.after_request

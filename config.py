@@ -39,6 +39,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAX_UPLOAD_BYTES": int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         # Requests larger than this are refused before they are read (a file plus its form).
         "MAX_CONTENT_LENGTH": (int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) + 1) * 1024 * 1024,
+        # Import files may be larger than other uploads (the import streams them).
+        "IMPORT_MAX_BYTES": int(os.environ.get("CRM_IMPORT_MAX_MB", "100")) * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": os.environ.get("CRM_LOCALE", "sv"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("CRM_TIMEZONE", "Europe/Stockholm"),
         "BABEL_TRANSLATION_DIRECTORIES": str(BASE_DIR / "translations"),

@@ -698,8 +698,98 @@ class AuditEvent(db.Model):
     entity_label: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict | None] = mapped_column(JSON)
+    #: The import job that made the change (set-based import writes), if any.
+    import_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_job.id", ondelete="SET NULL"), index=True
+    )
 
     actor: Mapped[Employee | None] = relationship()
+
+
+# --- import (Administration – Import) -------------------------------------------
+
+
+class ImportJob(TimestampMixin, db.Model):
+    """One import of a CSV/XLSX file: its settings, the dry-run result and the run's state.
+
+    The state lives here, not in a process, so any worker (and a reloaded page)
+    reads the progress, and the cancel flag reaches the thread doing the work.
+    """
+
+    __tablename__ = "import_job"
+
+    STATUSES = {
+        "uploaded": _l("Uploaded"),
+        "checked": _l("Checked"),
+        "queued": _l("Waiting to start"),
+        "running": _l("Running"),
+        "done": _l("Finished"),
+        "failed": _l("Failed"),
+        "cancelled": _l("Cancelled"),
+        "undone": _l("Undone"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(10), default="create")
+    match_key: Mapped[str | None] = mapped_column(String(30))
+    all_or_nothing: Mapped[bool] = mapped_column(default=False)
+    mapping: Mapped[dict | None] = mapped_column(JSON)
+    filename: Mapped[str] = mapped_column(String(255))
+    storage_key: Mapped[str | None] = mapped_column(String(64))
+    file_size: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(12), default="uploaded", index=True)
+    dry_run: Mapped[bool] = mapped_column(default=True)
+    total_rows: Mapped[int | None]
+    rows_done: Mapped[int] = mapped_column(default=0)
+    created_count: Mapped[int] = mapped_column(default=0)
+    updated_count: Mapped[int] = mapped_column(default=0)
+    unchanged_count: Mapped[int] = mapped_column(default=0)
+    error_count: Mapped[int] = mapped_column(default=0)
+    #: Categories the file names that do not exist yet (created by the import).
+    new_categories: Mapped[list | None] = mapped_column(JSON)
+    error_summary: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    undone_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+
+    created_by: Mapped[Employee | None] = relationship(foreign_keys=[created_by_id])
+    undone_by: Mapped[Employee | None] = relationship(foreign_keys=[undone_by_id])
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class ImportRowError(db.Model):
+    """One problem with one cell (or row) of an import file, for the preview and the error file."""
+
+    __tablename__ = "import_row_error"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_job.id", ondelete="CASCADE"), index=True)
+    row: Mapped[int]
+    column: Mapped[str | None] = mapped_column(String(200))
+    value: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(String(300))
+
+
+class ImportMapping(TimestampMixin, db.Model):
+    """A saved column mapping (file header → field) for one kind of import, reused by name."""
+
+    __tablename__ = "import_mapping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(20))
+    mapping: Mapped[dict] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+
+    def __str__(self) -> str:
+        return self.name
 
 
 __all__ = [
@@ -717,6 +807,9 @@ __all__ = [
     "Contact",
     "Employee",
     "EmployeeGroup",
+    "ImportJob",
+    "ImportMapping",
+    "ImportRowError",
     "Industry",
     "Lead",
     "NumberSequence",

@@ -30,6 +30,7 @@ from models import (
     utcnow,
 )
 from services import accounts, activities, calllists, files, leads, numbering, saved_searches, trash
+from seed.importing import seed_imports
 from services.audit import acting_as
 from seed.reports import seed_reports
 from seed.invoicing import seed_invoicing
@@ -385,4 +386,5 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])
     session.commit()
+    seed_imports(session, storage, admin)
     return True

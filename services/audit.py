@@ -42,7 +42,7 @@ def current_actor_id(session: Session) -> int | None:
     return None
 
 
-def _plain(value):
+def plain(value):
     """A JSON-safe rendering of a column value or related object."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -67,16 +67,16 @@ def _changes(obj, *, only_changed: bool) -> dict:
             continue
         old = hist.deleted[0] if hist.deleted else None
         new = hist.added[0] if hist.added else getattr(obj, key)
-        if only_changed and _plain(old) == _plain(new):
+        if only_changed and plain(old) == plain(new):
             continue
-        changes[key] = [_plain(old), _plain(new)] if only_changed else _plain(new)
+        changes[key] = [plain(old), plain(new)] if only_changed else plain(new)
     for rel in state.mapper.relationships:
         if rel.secondary is None or not rel.uselist:
             continue  # many-to-many lists (categories); links have their own events
         hist = state.attrs[rel.key].history
         if hist.has_changes():
-            new = _plain(list(hist.unchanged) + list(hist.added))
-            old = _plain(list(hist.unchanged) + list(hist.deleted))
+            new = plain(list(hist.unchanged) + list(hist.added))
+            old = plain(list(hist.unchanged) + list(hist.deleted))
             changes[rel.key] = [old, new] if only_changed else new
     return changes
 
@@ -100,6 +100,21 @@ def _event_row(obj, action: str, changes, actor_id) -> dict:
         "action": action,
         "changes": changes,
     }
+
+
+def record_bulk(session: Session, events: list[dict], *, actor_id: int | None, import_job_id: int | None = None) -> None:
+    """Write many audit events in one statement, for set-based writes that bypass the flush.
+
+    Each event is a dict with entity_type, entity_id, entity_label, action and
+    changes (already JSON-safe, see `plain`).
+    """
+    if not events:
+        return
+    from services import bulk
+
+    now = utcnow()
+    bulk.insert_rows(session, AuditEvent.__table__,
+                     [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now} for e in events])
 
 
 def record(session: Session, entity, action: str, changes: dict | None = None) -> AuditEvent:

@@ -88,6 +88,16 @@ EXPECTED = {
     "reportgenerator.save": "report.view",
     "reportgenerator.run": "report.view",
     "reportgenerator.delete": "report.view",
+    "import.index": "import.run",
+    "import.upload": "import.run",
+    "import.template": "import.run",
+    "import.mapping": "import.run",
+    "import.job": "import.run",
+    "import.progress": "import.run",
+    "import.run": "import.run",
+    "import.cancel": "import.run",
+    "import.errors": "import.run",
+    "import.undo": "import.undo",
 }
 for endpoint, table in {
     "company": model_view("company", extra=COMPANY_EXTRA),
@@ -135,7 +145,7 @@ for endpoint, table in {
 #: Values for URL parameters when a rule has them.
 URL_ARGS = {
     "id": 1, "contact_id": 1, "entry_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1,
-    "tab": "overview", "export_type": "csv", "fmt": "csv", "filename": "admin/css/bootstrap4/admin.css",
+    "tab": "overview", "export_type": "csv", "fmt": "csv", "entity": "company", "filename": "admin/css/bootstrap4/admin.css",
 }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import String, select
 
 from config import BASE_DIR
 from extensions import db
-from models import Category, Company, Contact, Employee, EmployeeGroup, Industry
+from models import Category, Company, Contact, Employee, EmployeeGroup, ImportJob, Industry
 from services import translations
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdifr]|%[sdifr]|\{\w*\}")
@@ -281,6 +281,8 @@ def _screens() -> list[str]:
              "/admin/reports/generator/?run=1&entity=company&created_from=igår"]
     urls += [f"/admin/reports/generator/?run=1&entity={entity}" for entity in
              ("company", "contact", "privatecustomer", "supplier", "lead", "opportunity", "activity")]
+    import_job = _first_id(select(ImportJob.id).order_by(ImportJob.id))
+    urls += ["/admin/import/", f"/admin/import/job/{import_job}", f"/admin/import/job/{import_job}/mapping"]
     return urls
 
 

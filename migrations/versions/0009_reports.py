@@ -1,7 +1,7 @@
 """saved report definitions (Rapportgenerator)
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-27 16:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

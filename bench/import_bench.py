@@ -1,0 +1,282 @@
+"""Import benchmark: our set-based import against a naive ORM baseline, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/import_bench.py                       # 100,000 companies + 200,000 contacts, SQLite
+    .venv/bin/python bench/import_bench.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/bench_importing
+    .venv/bin/python bench/import_bench.py --companies 1000000 --contacts 0 --skip-naive   # flatness
+
+Generates a Swedish-looking companies file (name, orgnr, address, phone,
+e-mail, kundansvarig, categories, bransch, discount) and a contacts file (two
+per company, linked by the company's orgnr), then measures, each in a fresh
+process on an empty migrated database: the dry run and the import of our
+import (services.importing), and the naive baseline (one ORM object per row,
+one lookup per row, one commit at the end) on --naive-rows rows. Prints rows/s (wall clock, and
+per CPU-second of the measuring process, which a busy shared machine distorts
+less; PostgreSQL's own work is not in the latter) and the peak RSS of each
+process. The PostgreSQL database given is emptied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+FIRST = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Eva", "Anders", "Sara", "Per", "Lena", "Mikael", "Åsa",
+         "Björn", "Ingrid", "Göran", "Kerstin", "Mats", "Ulla", "Nils"]
+LAST = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson",
+        "Gustafsson", "Pettersson", "Jonsson", "Lindqvist", "Lindström", "Åberg", "Öberg", "Berglund", "Sjöberg"]
+WORDS = ["Bygg", "Måleri", "Konsult", "Data", "Transport", "Städ", "El", "VVS", "Revision", "Bageri", "Fastighets",
+         "Trädgårds", "Möbel", "Järn", "Sjö", "Fjäll", "Skog", "Hälso", "Frisör", "Café"]
+CITIES = [("Stockholm", "1"), ("Göteborg", "4"), ("Malmö", "2"), ("Uppsala", "7"), ("Västerås", "7"), ("Örebro", "7"),
+          ("Linköping", "5"), ("Helsingborg", "2"), ("Jönköping", "5"), ("Umeå", "9")]
+INDUSTRIES = ["Byggverksamhet", "Partihandel", "Detaljhandel", "Dataprogrammering och IT-konsulter"]
+CATEGORIES = ["A-kund", "B-kund", "C-kund", "Nyhetsbrev", "Mässa 2026"]
+EMPLOYEES = [("Anna Bench", "anna.bench@example.se"), ("Erik Bench", "erik.bench@example.se")]
+
+
+def _orgnr(n: int) -> str:
+    from stdnum import luhn
+
+    body = f"55{n:07d}"
+    return f"{body[:6]}-{body[6:]}{luhn.calc_check_digit(body)}"
+
+
+def generate(companies: int, contacts_per: int, folder: Path) -> tuple[Path, Path]:
+    """Write companies.csv and contacts.csv (semicolon, UTF-8 with BOM, as Excel saves them)."""
+    rnd = random.Random(7)
+    company_path, contact_path = folder / "companies.csv", folder / "contacts.csv"
+    with open(company_path, "w", encoding="utf-8-sig", newline="") as cf, \
+            open(contact_path, "w", encoding="utf-8-sig", newline="") as pf:
+        cw, pw = csv.writer(cf, delimiter=";"), csv.writer(pf, delimiter=";")
+        cw.writerow(["Företagsnamn", "Org.nr", "Adress", "Postnummer", "Ort", "Telefon", "E-post", "Webb",
+                     "Kundansvarig", "Kategori", "Bransch", "Rabatt %", "Leverantör"])
+        pw.writerow(["Förnamn", "Efternamn", "Titel", "E-post", "Mobil", "Företagets orgnr"])
+        for n in range(companies):
+            city, digit = rnd.choice(CITIES)
+            org = _orgnr(n)
+            name = f"{rnd.choice(WORDS)}{rnd.choice(WORDS).lower()} {rnd.choice(LAST)} {n} AB"
+            cw.writerow([name, org, f"{rnd.choice(WORDS)}gatan {rnd.randint(1, 99)}",
+                         f"{digit}{rnd.randint(0, 9999):04d}".replace(" ", "")[:3] + " " + f"{rnd.randint(10, 99)}",
+                         city, f"08-{rnd.randint(100, 999)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}",
+                         f"info@foretag{n}.se", f"www.foretag{n}.se", rnd.choice(EMPLOYEES)[0],
+                         rnd.choice(CATEGORIES), rnd.choice(INDUSTRIES), f"{rnd.randint(0, 20)},{rnd.randint(0, 9)}",
+                         rnd.choice(["Ja", "Nej", ""])])
+            for k in range(contacts_per):
+                first, last = rnd.choice(FIRST), rnd.choice(LAST)
+                pw.writerow([first, last, rnd.choice(["VD", "Inköpare", "Ekonomichef", ""]),
+                             f"{first.lower()}.{k}.{n}@foretag{n}.se".replace("å", "a").replace("ö", "o"),
+                             f"070-{rnd.randint(100, 999)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}", org])
+    return company_path, contact_path
+
+
+# --- one measurement, in its own process ---------------------------------------------------
+
+
+def _app(url: str, upload_dir: str):
+    from app import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "UPLOAD_DIR": upload_dir, "INSTANCE_DIR": upload_dir})
+
+
+def _reset(url: str, upload_dir: str) -> None:
+    """An empty migrated database with the references the files name."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from extensions import db
+    from models import Industry
+    from services import accounts
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    app = _app(url, upload_dir)
+    with app.app_context():
+        if url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        for name, email in EMPLOYEES:
+            accounts.create_employee(db.session, email=email, name=name, role="admin", password=None)
+        db.session.add_all(Industry(name=name) for name in INDUSTRIES)
+        db.session.commit()
+
+
+def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> dict:
+    from extensions import db
+    from models import Employee, ImportJob
+    from services import storage as storage_module
+    from services.importing import jobs
+
+    app = _app(url, upload_dir)
+    result = {}
+    with app.app_context():
+        storage = storage_module.from_config(app.config)
+        with open(path, "rb") as f:
+            key, size = storage.save(f, max_bytes=10**12)
+        actor = db.session.scalar(db.select(Employee).limit(1))
+        job = ImportJob(entity=entity, filename=Path(path).name, storage_key=key, file_size=size, mode="upsert",
+                        match_key=match_key, created_by_id=actor.id, status="uploaded")
+        db.session.add(job)
+        db.session.flush()
+        with open(path, encoding="utf-8-sig") as f:
+            headers = next(csv.reader(f, delimiter=";"))
+        job.mapping = __import__("services.importing.fields", fromlist=["ENTITIES"]).ENTITIES[entity].auto_map(headers)
+        for phase, write in (("dry run", False), ("import", True)):
+            jobs.queue(db.session, job, write=write)
+            db.session.commit()
+            started, cpu = time.perf_counter(), time.process_time()
+            status = jobs.run_queued(app, job.id, storage)
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            db.session.expire_all()
+            job = db.session.get(ImportJob, job.id)
+            assert status in ("checked", "done"), (status, job.error_summary)
+            result[phase] = {"rows": job.rows_done, "seconds": elapsed, "cpu": cpu, "created": job.created_count,
+                             "errors": job.error_count}
+    return result
+
+
+def _naive(url: str, upload_dir: str, path: str, entity: str, limit: int) -> dict:
+    """The baseline: csv.DictReader, the same validation, one lookup and one ORM object per row, one commit."""
+    from itertools import islice
+
+    from extensions import db
+    from models import Category, Company, CompanyContact, Contact, Employee, Industry
+    from services import validation
+
+    app = _app(url, upload_dir)
+    result = {}
+    with app.app_context(), app.test_request_context():
+        for phase in ("dry run", "import"):
+            s = db.session
+            started, cpu = time.perf_counter(), time.process_time()
+            rows = 0
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                for rec in islice(csv.DictReader(f, delimiter=";"), limit):
+                    rows += 1
+                    if entity == "company":
+                        org = validation.org_number(rec["Org.nr"])
+                        s.scalar(db.select(Company).where(Company.org_number == org))
+                        company = Company(
+                            name=rec["Företagsnamn"], org_number=org, postal_street=rec["Adress"],
+                            postal_postcode=validation.postcode(rec["Postnummer"]), postal_city=rec["Ort"],
+                            phone=validation.phone(rec["Telefon"]), email=validation.email(rec["E-post"]),
+                            website=validation.website(rec["Webb"]),
+                            owner=s.scalar(db.select(Employee).where(Employee.name == rec["Kundansvarig"])),
+                            industry=s.scalar(db.select(Industry).where(Industry.name == rec["Bransch"])),
+                            discount_percent=rec["Rabatt %"].replace(",", "."),
+                            is_supplier=rec["Leverantör"] == "Ja",
+                        )
+                        category = s.scalar(db.select(Category).where(Category.name == rec["Kategori"]))
+                        if category is None:
+                            category = Category(name=rec["Kategori"], applies_to="company")
+                        company.categories.append(category)
+                        s.add(company)
+                    else:
+                        email = validation.email(rec["E-post"])
+                        s.scalar(db.select(Contact).where(Contact.email == email))
+                        contact = Contact(first_name=rec["Förnamn"], last_name=rec["Efternamn"], title=rec["Titel"],
+                                          email=email, mobile=validation.phone(rec["Mobil"]))
+                        company = s.scalar(db.select(Company).where(
+                            Company.org_number == validation.org_number(rec["Företagets orgnr"])))
+                        if company is not None:
+                            s.add(CompanyContact(company=company, contact=contact, role=rec["Titel"]))
+                        s.add(contact)
+            if phase == "dry run":
+                s.rollback()
+            else:
+                s.commit()
+            result[phase] = {"rows": rows, "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu}
+    return result
+
+
+def child(args) -> None:
+    """Entry point of one measurement process: prints its result and peak RSS as JSON."""
+    import resource
+
+    if args.reset:
+        _reset(args.url, args.upload_dir)
+        print(json.dumps({}))
+        return
+    if args.variant == "ours":
+        result = _ours(args.url, args.upload_dir, args.path, args.entity, args.match_key)
+    else:
+        result = _naive(args.url, args.upload_dir, args.path, args.entity, args.limit)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _spawn(*extra: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", *extra], cwd=REPO, check=True,
+                         stdout=subprocess.PIPE, text=True, env={**os.environ, "CRM_LOCALE": "sv"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--companies", type=int, default=100_000)
+    parser.add_argument("--contacts", type=int, default=2, help="contacts per company (0: none)")
+    parser.add_argument("--naive-rows", type=int, default=5_000, help="rows the naive baseline imports")
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--postgres", help="a PostgreSQL URL to measure as well (the database is emptied)")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--dir", help="where to put the generated files and the SQLite database")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--reset", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--upload-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--entity", help=argparse.SUPPRESS)
+    parser.add_argument("--match-key", help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="crm-import-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    company_file, contact_file = generate(args.companies, args.contacts, folder)
+    print(f"Generated {args.companies:,} companies and {args.companies * args.contacts:,} contacts in "
+          f"{time.perf_counter() - started:.0f} s ({company_file.stat().st_size / 2**20:.0f} MB + "
+          f"{contact_file.stat().st_size / 2**20:.0f} MB) in {folder}")
+    databases = [] if args.no_sqlite else [("SQLite", f"sqlite:///{folder / 'bench.sqlite'}")]
+    if args.postgres:
+        databases.append(("PostgreSQL", args.postgres))
+    files = [("companies", "company", "org_number", company_file)]
+    if args.contacts:
+        files.append(("contacts", "contact", "email", contact_file))
+    lines = ["| Database | File | Variant | Rows | Dry run rows/s | Import rows/s | Dry run rows/CPU-s | "
+             "Import rows/CPU-s | Peak RSS MB |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    upload = str(folder / "uploads")
+    for db_name, url in databases:
+        for variant in ("naive", "ours") if not args.skip_naive else ("ours",):
+            _spawn("--reset", "--url", url, "--upload-dir", upload)
+            for label, entity, match_key, path in files:
+                result = _spawn("--variant", variant, "--url", url, "--upload-dir", upload, "--path", str(path),
+                                "--entity", entity, "--match-key", match_key, "--limit", str(args.naive_rows))
+                dry, run = result["dry run"], result["import"]
+                line = (f"| {db_name} | {label} | {variant} | {run['rows']:,} | {dry['rows'] / dry['seconds']:,.0f} | "
+                        f"{run['rows'] / run['seconds']:,.0f} | {dry['rows'] / dry['cpu']:,.0f} | "
+                        f"{run['rows'] / run['cpu']:,.0f} | {result['peak_rss_mb']:.0f} |")
+                lines.append(line)
+                print(line, flush=True)
+    print()
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

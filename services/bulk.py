@@ -1,0 +1,49 @@
+"""Set-based writes for imports: new ids for a batch, and inserting many rows at once.
+
+PostgreSQL: ids come from the table's own sequence (`nextval`, safe with
+concurrent writers) and rows go in with COPY, which is several times cheaper
+than INSERT for the client and the server. SQLite: the batch first takes the
+database's single write lock, ids continue from the largest one (nobody else
+can insert until the commit), and rows go in with one executemany.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import JSON, Table, false, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def new_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` unused primary keys of `table`, to insert with."""
+    if count < 1:
+        return []
+    if _dialect(session) == "postgresql":
+        sequence = session.scalar(text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name})
+        return list(session.scalars(text("SELECT nextval(:sequence) FROM generate_series(1, :count)"),
+                                    {"sequence": sequence, "count": count}))
+    session.execute(update(table).where(false()).values(id=table.c.id))  # takes the write lock, changes nothing
+    start = session.scalar(select(func.max(table.c.id))) or 0
+    return list(range(start + 1, start + 1 + count))
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts with the same keys) in one go: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if _dialect(session) != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    connection = session.connection().connection.driver_connection
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in as_json and row[c] is not None else row[c] for c in columns])

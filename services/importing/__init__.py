@@ -1,0 +1,7 @@
+"""Import of companies, contacts, private customers and leads from CSV and XLSX.
+
+reader: the file as a header and a stream of rows (encodings, dialects, XLSX)
+fields: what each entity's columns mean, header matching, cell parsing
+engine: the dry run and the set-based write, one batch at a time
+jobs:   the import job in the database, its worker thread, cancel and undo
+"""

@@ -1,0 +1,634 @@
+"""The import itself: a dry run and a write that classify every row the same way.
+
+Rows are read from the file and handled in batches of BATCH_SIZE: parsed and
+validated cell by cell, resolved against the database (kundansvarig, bransch,
+categories, the company a contact belongs to), matched on the natural key the
+user chose with one query per batch, and classified as new, updated, unchanged
+or error. The dry run stops there. The write inserts the batch's new records
+with one executemany (customer numbers allocated as a block), updates the
+changed ones with one executemany per set of changed columns, links categories
+and companies, and writes the audit events set-based, marked with the job.
+
+Memory stays flat in the file's size: the file is streamed, and the keys seen
+so far (for duplicates inside the file) live in a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import sqlite3
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from models import (
+    Category,
+    Company,
+    CompanyContact,
+    Contact,
+    Employee,
+    ImportJob,
+    Industry,
+    Lead,
+    company_categories,
+    contact_categories,
+    lead_categories,
+    utcnow,
+)
+from services import bulk, numbering
+from services.audit import plain, record_bulk
+from services.importing.fields import ENTITIES, Entity
+from services.importing.reader import FileProblem, Table
+from services.validation import InvalidValue
+
+BATCH_SIZE = 1000
+#: Errors kept per job for the preview and the error file (all are counted).
+MAX_STORED_ERRORS = 10_000
+#: Fields set only when a record is created, never changed by an update.
+CREATE_ONLY = {"created_at", "customer_number"}
+#: Fields parsed first: others depend on them (the country decides how orgnr, postcode and phone are read).
+FIRST = ("country",)
+
+CATEGORY_LINKS = {"company": company_categories, "contact": contact_categories,
+                  "privatecustomer": contact_categories, "lead": lead_categories}
+CATEGORY_SCOPE = {"company": "company", "contact": "contact", "privatecustomer": "contact", "lead": "company"}
+
+
+class Cancelled(Exception):
+    """The user cancelled the job; raised by the batch hook between batches."""
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str | None
+    value: str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "value": (self.value or "")[:200], "message": self.message[:300]}
+
+
+@dataclass
+class Counts:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: int = 0
+
+
+@dataclass
+class Row:
+    number: int
+    values: dict
+    errors: list[RowError] = field(default_factory=list)
+    key: object = None
+    existing_id: int | None = None
+    changes: dict = field(default_factory=dict)
+    new_categories: list = field(default_factory=list)
+    outcome: str = ""
+
+
+class SeenKeys:
+    """The natural keys met so far in the file, with their row: a temporary SQLite file, not memory."""
+
+    def __init__(self):
+        handle, self.path = tempfile.mkstemp(prefix="crm-import-", suffix=".sqlite")
+        os.close(handle)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID")
+
+    def earlier_rows(self, keys: list[str]) -> dict[str, int]:
+        found = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT key, row FROM seen WHERE key IN ({marks})", chunk).fetchall())
+        return found
+
+    def add(self, pairs: list[tuple[str, int]]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", pairs)
+
+    def close(self) -> None:
+        self.db.close()
+        os.unlink(self.path)
+
+
+class ParsedRows:
+    """The dry run's parsed and validated rows, kept in a private local file for the write of the same job.
+
+    Parsing is a pure function of the file and the mapping, so the write need
+    not validate every cell again; when the write runs on another server (or
+    the file is gone) it parses the file itself. Only this process's user can
+    read the file, and it is removed when the write has read it.
+    """
+
+    def __init__(self, job: ImportJob):
+        digest = hashlib.sha256(json.dumps([job.storage_key, job.entity, job.mapping], sort_keys=True).encode()).hexdigest()
+        folder = os.path.join(tempfile.gettempdir(), f"crm-import-{os.getuid()}")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        self.path = os.path.join(folder, f"job-{job.id}-{digest[:24]}.pickle")
+        self._out = None
+
+    @property
+    def available(self) -> bool:
+        return os.path.exists(self.path)
+
+    def start(self) -> None:
+        self._out = open(self.path + ".part", "wb")
+
+    def add(self, rows: list[Row]) -> None:
+        pickle.dump([(r.number, r.values, r.errors) for r in rows], self._out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def finish(self) -> None:
+        self._out.close()
+        os.replace(self.path + ".part", self.path)
+
+    def abandon(self) -> None:
+        if self._out:
+            self._out.close()
+        for path in (self.path + ".part", self.path):
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def batches(self):
+        with open(self.path, "rb") as f:
+            while True:
+                try:
+                    batch = pickle.load(f)
+                except EOFError:
+                    return
+                yield [Row(number, values, errors) for number, values, errors in batch]
+
+
+@dataclass
+class Result:
+    counts: Counts
+    new_categories: list[str]
+
+
+BatchHook = Callable[[Counts, list[RowError]], None]
+
+
+class Importer:
+    """One pass over a file for one job: `write=False` is the dry run."""
+
+    def __init__(self, session: Session, job: ImportJob, *, write: bool, after_batch: BatchHook | None = None):
+        self.session = session
+        self.job = job
+        self.entity: Entity = ENTITIES[job.entity]
+        self.write = write
+        self.after_batch = after_batch or (lambda counts, errors: None)
+        self.mapping = {int(i): k for i, k in (job.mapping or {}).items() if k}
+        self.model = self.entity.model
+        self.table = self.model.__table__
+        self.counts = Counts()
+        self.category_names_created: list[str] = []
+        self.actor_id = job.created_by_id
+
+    # --- set-up -----------------------------------------------------------------
+
+    def _check_columns(self, headers: list[str]) -> None:
+        mapped = set(self.mapping.values())
+        missing = [f for f in self.entity.required if f.key not in mapped]
+        if self.job.mode == "update":
+            missing = []  # an update needs only the key; the rest keeps its values
+        if missing:
+            raise FileProblem(_("Required columns are missing: %(columns)s. Add them to the file or map them to a column.",
+                                columns=", ".join(str(f.label) for f in missing)))
+        if self.job.mode != "create" and self.job.match_key not in mapped:
+            label = self.entity.match_keys.get(self.job.match_key, self.job.match_key)
+            raise FileProblem(_("To update existing records, map a column to the field you match on (%(field)s).",
+                                field=label))
+        self.headers = headers
+        order = sorted(self.mapping.items(), key=lambda item: item[1] not in FIRST)
+        self.columns = [(index, self.entity.field(key), headers[index] if index < len(headers) else str(index + 1))
+                        for index, key in order]
+
+    def _load_references(self) -> None:
+        s = self.session
+        self.employees: dict[str, int | None] = {}
+        for ident, email, name in s.execute(select(Employee.id, Employee.email, Employee.name)):
+            self.employees[email.lower()] = ident
+            # the same name twice is ambiguous: None
+            self.employees[name.lower()] = None if name.lower() in self.employees else ident
+        self.industries = {}
+        for ident, name, sni in s.execute(select(Industry.id, Industry.name, Industry.sni_code)):
+            self.industries[name.lower()] = ident
+            if sni:
+                self.industries.setdefault(sni.lower(), ident)
+        self.category_names = dict(s.execute(select(Category.id, Category.name)).all())
+        self.categories = {name.lower(): ident for ident, name in self.category_names.items()}
+
+    # --- the pass ---------------------------------------------------------------
+
+    def _parsed_batches(self, table: Table):
+        while batch := list(islice(table.rows, BATCH_SIZE)):
+            yield [self._parse(number, cells) for number, cells in batch]
+
+    def run(self, table: Table, cache: ParsedRows | None = None) -> Result:
+        """One pass; the dry run fills `cache`, a write reads it when it is there."""
+        self._check_columns(table.headers)
+        self._load_references()
+        self.seen = SeenKeys()
+        self.pending_categories: dict[str, str] = {}
+        from_cache = bool(cache and self.write and cache.available)
+        keep = cache if cache and not self.write else None
+        if keep:
+            keep.start()
+        try:
+            for rows in cache.batches() if from_cache else self._parsed_batches(table):
+                if keep:
+                    keep.add(rows)
+                self._resolve(rows)
+                self._match(rows)
+                if self.write:
+                    self._write(rows)
+                errors = [e for r in rows for e in r.errors]
+                self.counts.rows += len(rows)
+                for r in rows:
+                    setattr(self.counts, r.outcome, getattr(self.counts, r.outcome) + 1)
+                self.after_batch(self.counts, errors)
+            if keep:
+                keep.finish()
+        except BaseException:
+            if keep:
+                keep.abandon()
+            raise
+        finally:
+            self.seen.close()
+        names = sorted(set(self.pending_categories.values()) | set(self.category_names_created), key=str.lower)
+        return Result(self.counts, names)
+
+    def _parse(self, number: int, cells: list[str]) -> Row:
+        row = Row(number, {})
+        values = row.values
+        for index, fld, header in self.columns:
+            raw = cells[index] if index < len(cells) else ""
+            try:
+                value = fld.parse(raw, values)
+            except InvalidValue as exc:
+                row.errors.append(RowError(number, header, raw, str(exc)))
+                continue
+            if value is not None and value != []:
+                values[fld.key] = value
+        return row
+
+    def _error(self, row: Row, key: str | None, message: str) -> None:
+        header, raw = None, None
+        if key:
+            for index, fld, head in self.columns:
+                if fld.key == key:
+                    header, raw = head, plain(row.values.get(key))
+        row.errors.append(RowError(row.number, header, None if raw is None else str(raw), message))
+
+    def _resolve(self, rows: list[Row]) -> None:
+        """References by name: kundansvarig, bransch, categories, the company of a contact."""
+        for row in rows:
+            v = row.values
+            if "owner" in v:
+                owner = v.pop("owner")
+                ident = self.employees.get(owner.lower())
+                if ident is None:
+                    row.errors.append(RowError(row.number, self._header("owner"), owner, _(
+                        "No employee is called %(name)s (kundansvarig: an employee's name or e-mail).", name=owner)))
+                else:
+                    v["owner_id"] = ident
+            if "industry" in v:
+                name = v.pop("industry")
+                ident = self.industries.get(name.lower())
+                if ident is None:
+                    row.errors.append(RowError(row.number, self._header("industry"), name,
+                                               _("There is no industry %(name)s; add it under Administration first.",
+                                                 name=name)))
+                else:
+                    v["industry_id"] = ident
+            if "categories" in v:
+                names = v.pop("categories")
+                ids = []
+                for name in names:
+                    ident = self.categories.get(name.lower())
+                    if ident is None:
+                        row.new_categories.append(name)
+                        self.pending_categories.setdefault(name.lower(), name)
+                    else:
+                        ids.append(ident)
+                v["category_ids"] = ids
+        if self.entity.key == "contact":
+            self._resolve_companies(rows)
+
+    def _header(self, key: str) -> str | None:
+        return next((head for _i, fld, head in self.columns if fld.key == key), None)
+
+    def _resolve_companies(self, rows: list[Row]) -> None:
+        for key, column in (("company_customer_number", Company.customer_number), ("company_org_number", Company.org_number)):
+            wanted = {r.values[key] for r in rows if key in r.values}
+            if not wanted:
+                continue
+            found: dict = defaultdict(list)
+            for ident, value in self.session.execute(
+                select(Company.id, column).where(column.in_(wanted), Company.deleted_at.is_(None))
+            ):
+                found[value].append(ident)
+            for row in rows:
+                if key not in row.values:
+                    continue
+                value = row.values.pop(key)
+                ids = found.get(value, [])
+                if len(ids) == 1:
+                    row.values["company_id"] = ids[0]
+                elif not ids:
+                    row.errors.append(RowError(row.number, self._header(key), str(value),
+                                               _("No company has this number.")))
+                else:
+                    row.errors.append(RowError(row.number, self._header(key), str(value),
+                                               _("Several companies have this number; use the customer number.")))
+
+    # --- matching ------------------------------------------------------------------
+
+    def _scope(self):
+        """The live records of this entity (a contact import never touches private customers)."""
+        where = []
+        if hasattr(self.model, "deleted_at"):
+            where.append(self.model.deleted_at.is_(None))
+        if self.entity.key == "contact":
+            where.append(Contact.customer_number.is_(None))
+        elif self.entity.key == "privatecustomer":
+            where.append(Contact.customer_number.is_not(None))
+        return where
+
+    def _compared_columns(self) -> list[str]:
+        keys = {f.db_column for _i, f, _h in self.columns if f.db_column} - CREATE_ONLY
+        mapped = {f.key for _i, f, _h in self.columns}
+        if "owner" in mapped:
+            keys.add("owner_id")
+        if "industry" in mapped:
+            keys.add("industry_id")
+        return sorted(keys)
+
+    def _match(self, rows: list[Row]) -> None:
+        job, key = self.job, self.job.match_key
+        key_label = str(self.entity.match_keys.get(key, key)) if key else ""
+        keyed = []
+        for row in rows:
+            if row.errors:
+                continue
+            row.key = row.values.get(key) if key else None
+            if row.key is None:
+                if job.mode == "update":
+                    self._error(row, None, _("The value to match on (%(field)s) is empty.", field=key_label))
+                continue
+            keyed.append(row)
+        # duplicates inside the file
+        seen_now: dict[str, int] = {}
+        text_keys = [str(r.key) for r in keyed]
+        earlier = self.seen.earlier_rows(list(set(text_keys)))
+        for row, text_key in zip(keyed, text_keys):
+            first = earlier.get(text_key) or seen_now.get(text_key)
+            if first:
+                self._error(row, key, _("The same %(field)s as row %(row)s: the row is a duplicate in the file.",
+                                        field=key_label, row=first))
+            else:
+                seen_now[text_key] = row.number
+        self.seen.add(list(seen_now.items()))
+        keyed = [r for r in keyed if not r.errors]
+        # existing records, one query per batch
+        existing: dict = defaultdict(list)
+        current: dict[int, dict] = {}
+        compared = self._compared_columns()
+        if keyed:
+            key_col = self.table.c[key]
+            cols = [self.table.c.id, key_col] + [self.table.c[c] for c in compared if c != key]
+            for found in self.session.execute(
+                select(*cols).where(key_col.in_({r.key for r in keyed}), *self._scope())
+            ).mappings():
+                existing[found[key]].append(found["id"])
+                current[found["id"]] = dict(found)
+            current_categories = self._current_categories(list(current)) if "categories" in self.mapping.values() else {}
+        for row in rows:
+            if row.errors:
+                row.outcome = "errors"
+                continue
+            ids = existing.get(row.key, []) if row.key is not None else []
+            if len(ids) > 1:
+                self._error(row, key, _("%(count)s records have this %(field)s; it cannot say which one to update.",
+                                        count=len(ids), field=key_label))
+            elif ids and job.mode == "create":
+                self._error(row, key, _("A record with this %(field)s already exists (the mode is create only).",
+                                        field=key_label))
+            elif ids:
+                row.existing_id = ids[0]
+                row.changes = self._changes(row, current[ids[0]], compared, current_categories.get(ids[0], set()))
+                row.outcome = "updated" if row.changes else "unchanged"
+            elif job.mode == "update" or (key == "customer_number" and row.key is not None):
+                self._error(row, key, _("No record has this %(field)s.", field=key_label))
+            else:
+                missing = [f for f in self.entity.required if f.key not in row.values]
+                for f in missing:
+                    row.errors.append(RowError(row.number, self._header(f.key), "",
+                                               _("%(field)s must be filled in.", field=f.label)))
+                row.outcome = "created"
+            if row.errors:
+                row.outcome = "errors"
+
+    def _current_categories(self, ids: list[int]) -> dict[int, set[int]]:
+        if not ids:
+            return {}
+        link = CATEGORY_LINKS[self.entity.key]
+        owner_col = [c for c in link.c if c.name != "category_id"][0]
+        result: dict[int, set[int]] = defaultdict(set)
+        for owner, category in self.session.execute(select(owner_col, link.c.category_id).where(owner_col.in_(ids))):
+            result[owner].add(category)
+        return result
+
+    def _changes(self, row: Row, current: dict, compared: list[str], categories: set[int]) -> dict:
+        changes = {}
+        for column in compared:
+            if column in row.values and row.values[column] != current[column]:
+                changes[column] = [current[column], row.values[column]]
+        added = [i for i in row.values.get("category_ids", []) if i not in categories]
+        if added or row.new_categories:
+            changes["categories"] = [sorted(categories), sorted(set(categories) | set(added))]
+        return changes
+
+    # --- writing -------------------------------------------------------------------
+
+    def _write(self, rows: list[Row]) -> None:
+        self._create_categories(rows)
+        created = [r for r in rows if r.outcome == "created"]
+        updated = [r for r in rows if r.outcome == "updated"]
+        now = utcnow()
+        events = []
+        if created:
+            events += self._insert(created, now)
+        if updated:
+            events += self._update(updated, now)
+        self._link_categories(created + updated)
+        if self.entity.key == "contact":
+            self._link_companies(created + updated, now)
+        record_bulk(self.session, events, actor_id=self.actor_id, import_job_id=self.job.id)
+
+    def _create_categories(self, rows: list[Row]) -> None:
+        wanted = {}
+        for row in rows:
+            if row.outcome in ("created", "updated"):
+                for name in row.new_categories:
+                    if name.lower() not in self.categories:
+                        wanted.setdefault(name.lower(), name)
+        if not wanted:
+            self._attach_new_categories(rows)
+            return
+        scope = CATEGORY_SCOPE[self.entity.key]
+        for name in wanted.values():
+            ident = self.session.execute(
+                insert(Category).values(name=name, applies_to=scope).returning(Category.id)
+            ).scalar_one()
+            self.categories[name.lower()] = ident
+            self.category_names[ident] = name
+            self.category_names_created.append(name)
+            self.pending_categories.pop(name.lower(), None)
+        self._attach_new_categories(rows)
+
+    def _attach_new_categories(self, rows: list[Row]) -> None:
+        for row in rows:
+            if row.new_categories:
+                ids = row.values.setdefault("category_ids", [])
+                ids.extend(self.categories[n.lower()] for n in row.new_categories if n.lower() in self.categories)
+                if row.outcome == "updated":
+                    row.changes["categories"][1] = sorted(set(row.changes["categories"][1]) | set(ids))
+
+    def _record_template(self) -> tuple[dict, list[tuple[str, str, object]]]:
+        """The columns every new record gets (the same keys for the whole executemany)."""
+        if not hasattr(self, "_template"):
+            fixed = dict(self.entity.fixed) | {"owner_id": None, "version": 1}
+            if "industry_id" in self.table.c:
+                fixed["industry_id"] = None
+            columns = [(fld.key, fld.db_column, fld.default) for fld in self.entity.fields
+                       if fld.db_column and fld.db_column in self.table.c]
+            self._template = fixed, columns
+        return self._template
+
+    def _new_record(self, row: Row, now: datetime) -> dict:
+        fixed, columns = self._record_template()
+        values = row.values
+        record = dict(fixed)
+        for key, column, default in columns:
+            record[column] = values.get(key, default)
+        for ref in ("owner_id", "industry_id"):
+            if ref in values:
+                record[ref] = values[ref]
+        if "first_name" in record and record["first_name"] is None:
+            record["first_name"] = ""
+        record["created_at"] = record.get("created_at") or now
+        record["updated_at"] = now
+        return record
+
+    def _label(self, values: dict) -> str:
+        if self.model is Lead:
+            return str(values.get("company_name") or "")[:200]
+        if self.model is Contact:
+            return f"{values.get('first_name') or ''} {values.get('last_name') or ''}".strip()[:200]
+        return str(values.get("name") or "")[:200]
+
+    def _insert(self, rows: list[Row], now: datetime) -> list[dict]:
+        records = [self._new_record(r, now) for r in rows]
+        if self.entity.key in ("company", "privatecustomer"):
+            for record, number in zip(records, numbering.allocate_customer_numbers(self.session, len(records))):
+                record["customer_number"] = number
+        ids = self._insert_returning_ids(records)
+        events = []
+        simple = (str, int, bool)
+        for row, record, ident in zip(rows, records, ids):
+            row.existing_id = ident
+            changes = {k: v if type(v) in simple else plain(v) for k, v in record.items()
+                       if v is not None and v != "" and k not in ("id", "created_at", "updated_at", "version")}
+            if row.values.get("category_ids"):
+                changes["categories"] = self._category_names(row.values["category_ids"])
+            events.append({"entity_type": self.table.name, "entity_id": ident, "entity_label": self._label(record),
+                           "action": "create", "changes": changes})
+        return events
+
+    def _insert_returning_ids(self, records: list[dict]) -> list[int]:
+        """Insert the batch at once (services.bulk); the new ids in the order of `records`."""
+        ids = bulk.new_ids(self.session, self.table, len(records))
+        for record, ident in zip(records, ids):
+            record["id"] = ident
+        bulk.insert_rows(self.session, self.table, records)
+        return ids
+
+    def _category_names(self, ids) -> list[str]:
+        return sorted(self.category_names[i] for i in ids)
+
+    def _update(self, rows: list[Row], now: datetime) -> list[dict]:
+        groups: dict[tuple, list[Row]] = defaultdict(list)
+        for row in rows:
+            groups[tuple(sorted(c for c in row.changes if c != "categories"))].append(row)
+        t = self.table
+        for columns, group in groups.items():
+            if not columns:
+                continue
+            stmt = (
+                update(t)
+                .where(t.c.id == bindparam("_id"))
+                .values({c: bindparam(f"_v_{c}") for c in columns}
+                        | {"version": t.c.version + 1, "updated_at": bindparam("_now")})
+            )
+            params = [{"_id": r.existing_id, "_now": now, **{f"_v_{c}": r.changes[c][1] for c in columns}} for r in group]
+            self.session.connection().execute(stmt, params)
+        events = []
+        for row in rows:
+            changes = {}
+            for column, (old, new) in row.changes.items():
+                if column == "categories":
+                    changes[column] = [self._category_names(old), self._category_names(new)]
+                else:
+                    changes[column] = [plain(old), plain(new)]
+            events.append({"entity_type": t.name, "entity_id": row.existing_id,
+                           "entity_label": self._label(row.values) or None, "action": "update", "changes": changes})
+        return events
+
+    def _link_categories(self, rows: list[Row]) -> None:
+        link = CATEGORY_LINKS[self.entity.key]
+        owner_col = [c for c in link.c if c.name != "category_id"][0]
+        pairs = []
+        for row in rows:
+            if row.outcome == "created":
+                wanted = set(row.values.get("category_ids", []))
+            else:
+                wanted = set(row.changes.get("categories", [[], []])[1]) - set(row.changes.get("categories", [[], []])[0])
+            pairs += [{owner_col.name: row.existing_id, "category_id": c} for c in sorted(wanted)]
+        if pairs:
+            bulk.insert_rows(self.session, link, pairs)
+
+    def _link_companies(self, rows: list[Row], now: datetime) -> None:
+        wanted = {(r.values["company_id"], r.existing_id): r.values.get("title") for r in rows if "company_id" in r.values}
+        if not wanted:
+            return
+        existing = set(self.session.execute(
+            select(CompanyContact.company_id, CompanyContact.contact_id).where(
+                CompanyContact.contact_id.in_({contact for _company, contact in wanted}))
+        ).all())
+        new = [{"company_id": company, "contact_id": contact, "role": role, "created_at": now}
+               for (company, contact), role in wanted.items() if (company, contact) not in existing]
+        if new:
+            bulk.insert_rows(self.session, CompanyContact.__table__, new)
+
+
+def run(session: Session, job: ImportJob, table: Table, *, write: bool, after_batch: BatchHook | None = None,
+        cache: ParsedRows | None = None) -> Result:
+    """One pass (dry run or write) of `job` over an open file; the caller commits."""
+    return Importer(session, job, write=write, after_batch=after_batch).run(table, cache)
+

@@ -1,0 +1,414 @@
+"""What the columns of an import file mean: the fields of each entity, how a
+header is matched to a field, and how a cell becomes a value to store.
+
+Each cell parser returns the value to store or raises `InvalidValue` with a
+Swedish message; the register's own rules come from services.validation, so a
+value is judged the same in a form and in an import.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from models import COMPANY_STATUS_LABELS, Company, Contact, Lead
+from services import validation
+from services.validation import InvalidValue
+
+# --- cell parsers ---------------------------------------------------------------
+
+
+def text(max_len: int):
+    def parse(value: str, row: dict) -> str | None:
+        value = value.strip()
+        if not value:
+            return None
+        if len(value) > max_len:
+            raise InvalidValue(_("At most %(max)s characters.", max=max_len))
+        return value
+
+    return parse
+
+
+def parse_date(value: str, row: dict | None = None) -> datetime | None:
+    """YYYY-MM-DD or DD.MM.YYYY (also D.M.YYYY and YYYYMMDD)."""
+    value = value.strip()
+    if not value:
+        return None
+    for pattern, order in ((r"(\d{4})-(\d{1,2})-(\d{1,2})", "ymd"), (r"(\d{1,2})\.(\d{1,2})\.(\d{4})", "dmy"),
+                           (r"(\d{4})(\d{2})(\d{2})", "ymd"), (r"(\d{4})-(\d{1,2})-(\d{1,2})[ T][\d:.]+", "ymd")):
+        match = re.fullmatch(pattern, value)
+        if match:
+            parts = dict(zip(order, map(int, match.groups())))
+            try:
+                return datetime.combine(date(parts["y"], parts["m"], parts["d"]), datetime.min.time())
+            except ValueError:
+                break
+    raise InvalidValue(_("Not a date; write YYYY-MM-DD or DD.MM.YYYY."))
+
+
+def parse_decimal(value: str, row: dict | None = None) -> Decimal | None:
+    """Swedish numbers: decimal comma, space or dot as thousands separator (1 234,50)."""
+    text_ = re.sub(r"[\s\u00a0%]", "", value)
+    if not text_:
+        return None
+    if "," in text_:
+        text_ = text_.replace(".", "").replace(",", ".")
+    try:
+        number = Decimal(text_)
+    except InvalidOperation:
+        raise InvalidValue(_("Not a number; write for example 12,5.")) from None
+    if not number.is_finite():
+        raise InvalidValue(_("Not a number; write for example 12,5."))
+    return number
+
+
+def percent(value: str, row: dict) -> Decimal | None:
+    number = parse_decimal(value)
+    if number is not None and not Decimal(0) <= number <= Decimal(100):
+        raise InvalidValue(_("A percentage between 0 and 100."))
+    return None if number is None else number.quantize(Decimal("0.01"))
+
+
+def whole_number(value: str, row: dict) -> int | None:
+    number = parse_decimal(value)
+    if number is None:
+        return None
+    if number != number.to_integral_value() or not 0 <= number < 10**6:
+        raise InvalidValue(_("A whole number, for example 30."))
+    return int(number)
+
+
+def customer_number(value: str, row: dict) -> int | None:
+    digits = value.strip()
+    if not digits:
+        return None
+    if not digits.isdigit() or len(digits) > 12:
+        raise InvalidValue(_("A customer number is a whole number."))
+    return int(digits)
+
+
+YES = {"1", "ja", "j", "yes", "y", "x", "sant", "true", "leverantör", "leverantor"}
+NO = {"0", "nej", "n", "no", "falskt", "false", "-"}
+
+
+def boolean(value: str, row: dict) -> bool | None:
+    word = value.strip().lower()
+    if not word:
+        return None
+    if word in YES:
+        return True
+    if word in NO:
+        return False
+    raise InvalidValue(_("Write Ja or Nej."))
+
+
+def choice(options: dict):
+    """A value from `options` (code → label), given as the code or as its Swedish or English label."""
+
+    words: dict[str, str] = {}
+
+    def parse(value: str, row: dict) -> str | None:
+        word = value.strip().lower()
+        if not word:
+            return None
+        if not words:  # the labels in both languages, looked up once
+            for code, label in options.items():
+                words.update({code: code, _msgid(label).lower(): code, _label_sv(label).lower(): code})
+        if word in words:
+            return words[word]
+        raise InvalidValue(_("Unknown value; use one of: %(values)s.",
+                             values=", ".join(_label_sv(label) for label in options.values())))
+
+    return parse
+
+
+def _label_sv(label) -> str:
+    from flask_babel import force_locale
+
+    with force_locale("sv"):
+        return str(label)
+
+
+def _msgid(label) -> str:
+    """The English msgid of a lazy label (its text in the default language otherwise)."""
+    args = getattr(label, "_args", None)
+    return args[0] if args else str(label)
+
+
+def letter_code(letters: int, message, names: dict[str, str] | None = None):
+    """A code of `letters` capital letters (country SE, currency SEK), or one of its `names`."""
+
+    def parse(value: str, row: dict) -> str | None:
+        code = value.strip().upper()
+        if not code:
+            return None
+        code = (names or {}).get(code, code)
+        if not re.fullmatch(rf"[A-Z]{{{letters}}}", code):
+            raise InvalidValue(str(message))
+        return code
+
+    return parse
+
+
+country = letter_code(2, _l("A country code of two letters, for example SE."), {"SVERIGE": "SE", "SWEDEN": "SE"})
+currency = letter_code(3, _l("A currency code of three letters, for example SEK."))
+
+
+def language(value: str, row: dict) -> str | None:
+    code = value.strip().lower()
+    if not code:
+        return None
+    code = {"svenska": "sv", "swedish": "sv", "engelska": "en", "english": "en"}.get(code, code)
+    if code not in ("sv", "en"):
+        raise InvalidValue(_("Invoice language sv or en."))
+    return code
+
+
+def org_number(value: str, row: dict) -> str | None:
+    return validation.org_number(value, row.get("country") or "SE")
+
+
+def postcode(value: str, row: dict) -> str | None:
+    return validation.postcode(value, row.get("country") or "SE")
+
+
+def phone(value: str, row: dict) -> str | None:
+    return validation.phone(value, row.get("country") or "SE")
+
+
+def email(value: str, row: dict) -> str | None:
+    return validation.email(value)
+
+
+def website(value: str, row: dict) -> str | None:
+    return validation.website(value)
+
+
+def vat_number(value: str, row: dict) -> str | None:
+    return validation.vat_number(value)
+
+
+def personal_number(value: str, row: dict) -> str | None:
+    return validation.personal_number(value)
+
+
+def names(value: str, row: dict) -> list[str]:
+    """A list of names in one cell (categories), separated by comma, semicolon or |."""
+    parts = [p.strip() for p in re.split(r"[,;|]", value)]
+    for part in parts:
+        if len(part) > 100:
+            raise InvalidValue(_("At most %(max)s characters.", max=100))
+    return list(dict.fromkeys(p for p in parts if p))
+
+
+def reference(value: str, row: dict) -> str | None:
+    """A reference resolved later against the database (kundansvarig, bransch, company)."""
+    return value.strip() or None
+
+
+# --- fields and entities -------------------------------------------------------------
+
+
+def normalise_header(header: str) -> str:
+    """A header reduced for matching: lower case, no accents, no spaces or punctuation."""
+    folded = unicodedata.normalize("NFKD", header.strip().lower())
+    return re.sub(r"[^a-z0-9]", "", "".join(c for c in folded if not unicodedata.combining(c)))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One importable field: its label, the headers that mean it, how to parse a cell."""
+
+    key: str
+    label: object
+    parse: object
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    #: The column written, when it differs from key (None: resolved by the engine).
+    column: str | None = field(default="")
+    #: The value a new record gets when the cell is empty.
+    default: object = None
+
+    @property
+    def db_column(self) -> str | None:
+        return self.key if self.column == "" else self.column
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One kind of record an import can create or update."""
+
+    key: str
+    label: object
+    model: type
+    fields: tuple[Field, ...]
+    #: Natural keys a user can match on: field key → label.
+    match_keys: dict
+    #: Columns that every new record gets (besides the fields' defaults).
+    fixed: dict = field(default_factory=dict)
+
+    def field(self, key: str) -> Field:
+        return self._by_key[key]
+
+    @property
+    def _by_key(self) -> dict[str, Field]:
+        return {f.key: f for f in self.fields}
+
+    @property
+    def required(self) -> list[Field]:
+        return [f for f in self.fields if f.required]
+
+    def auto_map(self, headers: list[str]) -> dict[str, str]:
+        """{column index: field key} for the headers that name a field (first column wins)."""
+        wanted = {}
+        for f in self.fields:
+            for alias in (f.key, _msgid(f.label), _label_sv(f.label), *f.aliases):
+                wanted.setdefault(normalise_header(alias), f.key)
+        return _match_headers(headers, wanted)
+
+    def apply_saved(self, headers: list[str], saved: dict[str, str]) -> dict[str, str]:
+        """A saved mapping (header text → field key) applied to this file's headers."""
+        return _match_headers(headers, {normalise_header(h): k for h, k in saved.items() if k in self._by_key})
+
+
+def _match_headers(headers: list[str], wanted: dict[str, str]) -> dict[str, str]:
+    """{column index: field key} for headers whose normalised text `wanted` names; a field once."""
+    mapping, taken = {}, set()
+    for index, header in enumerate(headers):
+        key = wanted.get(normalise_header(header))
+        if key and key not in taken:
+            mapping[str(index)] = key
+            taken.add(key)
+    return mapping
+
+
+def _address(prefix: str, label_street, label_postcode, label_city, street_aliases, postcode_aliases, city_aliases):
+    return (
+        Field(f"{prefix}_street", label_street, text(200), street_aliases),
+        Field(f"{prefix}_postcode", label_postcode, postcode, postcode_aliases),
+        Field(f"{prefix}_city", label_city, text(100), city_aliases),
+    )
+
+
+POSTAL = _address(
+    "postal", _l("Postal address"), _l("Postcode"), _l("City"),
+    ("Adress", "Address", "Gatuadress", "Street", "Utdelningsadress", "Postadress"),
+    ("Postnummer", "Postnr", "Post nr", "Zip", "Zip code", "Postal code"),
+    ("Ort", "Postort", "Stad", "Town"),
+)
+VISIT = _address(
+    "visit", _l("Visiting address"), _l("Visiting postcode"), _l("Visiting city"),
+    ("Besöksadress", "Visit address"), ("Besökspostnummer", "Besök postnummer"), ("Besöksort", "Besök ort"),
+)
+INVOICE = _address(
+    "invoice", _l("Invoice address"), _l("Invoice postcode"), _l("Invoice city"),
+    ("Fakturaadress",), ("Fakturapostnummer", "Faktura postnummer"), ("Fakturaort", "Faktura ort"),
+)
+INVOICE_DEFAULTS = (
+    Field("invoice_language", _l("Invoice language"), language, ("Fakturaspråk", "Språk", "Language"), default="sv"),
+    Field("discount_percent", _l("Discount %"), percent, ("Rabatt", "Rabatt %", "Rabatt procent", "Discount"),
+          default=Decimal("0")),
+    Field("payment_terms_days", _l("Payment terms (days)"), whole_number,
+          ("Betalningsvillkor", "Betalningsvillkor dagar", "Betalvillkor", "Payment terms", "Kredittid"), default=30),
+    Field("currency", _l("Currency"), currency, ("Valuta",), default="SEK"),
+)
+CATEGORIES = Field("categories", _l("Categories"), names, ("Kategori", "Kategorier", "Category"), column=None)
+OWNER = Field("owner", _l("Customer owner"), reference,
+              ("Kundansvarig", "Ansvarig", "Säljare", "Owner", "Account manager"), column=None)
+CREATED = Field("created_at", _l("Created"), parse_date, ("Skapad", "Skapad datum", "Kund sedan", "Created", "Registrerad"))
+NOTE = Field("note", _l("Note"), text(10_000), ("Anteckning", "Anteckningar", "Notering", "Kommentar", "Notes", "Comment"))
+PHONE = Field("phone", _l("Phone"), phone, ("Telefon", "Tel", "Telefonnummer", "Växel", "Phone number"))
+MOBILE = Field("mobile", _l("Mobile"), phone, ("Mobil", "Mobiltelefon", "Mobilnummer", "Mobile phone", "Cell"))
+EMAIL = Field("email", _l("E-mail"), email, ("E-post", "Epost", "Mejl", "Mail", "Email", "E-postadress"))
+CUSTOMER_NUMBER = Field("customer_number", _l("Customer no."), customer_number,
+                        ("Kundnummer", "Kundnr", "Kund nr", "Customer number"))
+FIRST_NAME = Field("first_name", _l("First name"), text(100), ("Förnamn", "Firstname", "Given name"))
+LAST_NAME = Field("last_name", _l("Last name"), text(100), ("Efternamn", "Lastname", "Surname", "Family name"),
+                  required=True)
+
+COMPANY = Entity(
+    "company", _l("Companies"), Company,
+    (
+        CUSTOMER_NUMBER,
+        Field("name", _l("Name"), text(200), ("Företagsnamn", "Företag", "Namn", "Kundnamn", "Company", "Company name",
+                                              "Firma", "Bolag"), required=True),
+        Field("org_number", _l("Org. no."), org_number, ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer",
+                                                       "Organisation number", "Company registration number")),
+        Field("vat_number", _l("VAT no."), vat_number, ("Momsnummer", "Momsregistreringsnummer", "VAT", "Moms nr",
+                                                      "VAT number")),
+        Field("country", _l("Country"), country, ("Land", "Landskod", "Country code"), default="SE"),
+        Field("status", _l("Status"), choice(COMPANY_STATUS_LABELS), ("Kundstatus",), default="active"),
+        Field("industry", _l("Industry"), reference, ("Bransch", "Branch", "SNI"), column=None),
+        CATEGORIES,
+        OWNER,
+        Field("is_supplier", _l("Show as supplier"), boolean, ("Leverantör", "Visa som leverantör", "Supplier"),
+              default=False),
+        PHONE, EMAIL,
+        Field("website", _l("Website"), website, ("Webb", "Hemsida", "Webbplats", "Webbadress", "Web", "Url",
+                                                 "Homepage")),
+        *POSTAL, *VISIT, *INVOICE, *INVOICE_DEFAULTS, NOTE, CREATED,
+    ),
+    {"customer_number": _l("Customer no."), "org_number": _l("Org. no."), "email": _l("E-mail")},
+    fixed={"email_locked": False},
+)
+
+CONTACT = Entity(
+    "contact", _l("Contacts"), Contact,
+    (
+        FIRST_NAME, LAST_NAME,
+        Field("title", _l("Title"), text(100), ("Titel", "Befattning", "Roll", "Role", "Position")),
+        EMAIL, PHONE, MOBILE,
+        Field("company_customer_number", _l("Company's customer no."), customer_number,
+              ("Företagets kundnummer", "Företag kundnummer", "Company customer number"), column=None),
+        Field("company_org_number", _l("Company's org. no."), org_number,
+              ("Företagets organisationsnummer", "Företagets orgnr", "Företag orgnr", "Company org number"),
+              column=None),
+        CATEGORIES, OWNER, *POSTAL, NOTE, CREATED,
+    ),
+    {"email": _l("E-mail")},
+    fixed={"customer_number": None, "personal_number": None, "invoice_language": "sv",
+           "discount_percent": Decimal("0"), "payment_terms_days": 30, "currency": "SEK"},
+)
+
+PRIVATE_CUSTOMER = Entity(
+    "privatecustomer", _l("Private customers"), Contact,
+    (
+        CUSTOMER_NUMBER, FIRST_NAME, LAST_NAME,
+        Field("personal_number", _l("Personal identity no."), personal_number,
+              ("Personnummer", "Personnr", "Person nr", "Personal number")),
+        EMAIL, PHONE, MOBILE, CATEGORIES, OWNER, *POSTAL, *INVOICE_DEFAULTS, NOTE, CREATED,
+    ),
+    {"customer_number": _l("Customer no."), "personal_number": _l("Personal identity no."), "email": _l("E-mail")},
+)
+
+LEAD = Entity(
+    "lead", _l("Leads"), Lead,
+    (
+        Field("company_name", _l("Company name"), text(200), ("Företagsnamn", "Företag", "Namn", "Company", "Bolag"),
+              required=True),
+        Field("org_number", _l("Org. no."), org_number, ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer")),
+        Field("contact_first_name", _l("Contact's first name"), text(100), ("Förnamn", "Kontakt förnamn", "First name")),
+        Field("contact_last_name", _l("Contact's last name"), text(100), ("Efternamn", "Kontakt efternamn", "Last name")),
+        Field("contact_title", _l("Contact's title"), text(100), ("Titel", "Befattning", "Title")),
+        Field("contact_phone", _l("Contact's phone"), phone, ("Telefon", "Tel", "Mobil", "Phone")),
+        Field("contact_email", _l("Contact's e-mail"), email, ("E-post", "Epost", "Mail", "Email")),
+        Field("source", _l("Source"), text(100), ("Källa", "Leadkälla", "Lead source")),
+        Field("status", _l("Status"), choice(Lead.STATUSES), ("Leadstatus",), default="new"),
+        CATEGORIES, OWNER, NOTE, CREATED,
+    ),
+    {"org_number": _l("Org. no."), "contact_email": _l("Contact's e-mail")},
+)
+
+ENTITIES: dict[str, Entity] = {e.key: e for e in (COMPANY, CONTACT, PRIVATE_CUSTOMER, LEAD)}
+MODES = {
+    "create": _l("Create new only"),
+    "upsert": _l("Create new and update existing"),
+    "update": _l("Update existing only"),
+}

@@ -1,0 +1,85 @@
+"""Column mapping: headers matched to fields, editable, saved and reused."""
+
+import pytest
+
+from services.importing import jobs
+from services.importing.fields import COMPANY, CONTACT, LEAD, PRIVATE_CUSTOMER, normalise_header
+
+
+def test_headers_are_normalised_for_matching():
+    assert normalise_header(" Org.nr ") == "orgnr"
+    assert normalise_header("Företagsnamn") == "foretagsnamn"
+    assert normalise_header("E-post") == "epost"
+
+
+def test_swedish_headers_are_matched():
+    headers = ["Företagsnamn", "Org.nr", "Postnummer", "Ort", "Kundansvarig", "Kategori", "Bransch", "Leverantör",
+               "Fakturaadress", "Rabatt %", "Betalningsvillkor", "Okänd kolumn"]
+    assert COMPANY.auto_map(headers) == {
+        "0": "name", "1": "org_number", "2": "postal_postcode", "3": "postal_city", "4": "owner",
+        "5": "categories", "6": "industry", "7": "is_supplier", "8": "invoice_street", "9": "discount_percent",
+        "10": "payment_terms_days",
+    }
+
+
+def test_english_headers_and_field_labels_are_matched():
+    assert COMPANY.auto_map(["Company name", "Organisation number", "Zip code", "City", "Email", "Website"]) == {
+        "0": "name", "1": "org_number", "2": "postal_postcode", "3": "postal_city", "4": "email", "5": "website"}
+    assert CONTACT.auto_map(["First name", "Last name", "E-mail", "Mobil", "Företagets orgnr"]) == {
+        "0": "first_name", "1": "last_name", "2": "email", "3": "mobile", "4": "company_org_number"}
+    assert PRIVATE_CUSTOMER.auto_map(["Personnummer", "Kundnummer"]) == {"0": "personal_number", "1": "customer_number"}
+    assert LEAD.auto_map(["Företag", "Källa", "Leadstatus"]) == {"0": "company_name", "1": "source", "2": "status"}
+
+
+def test_first_column_wins_when_two_mean_the_same_field():
+    assert COMPANY.auto_map(["Namn", "Företagsnamn"]) == {"0": "name"}
+
+
+def test_saved_mapping_is_applied_by_header_name():
+    saved = {"Kundens namn": "name", "Organisationsnr": "org_number", "Borttaget fält": "nonexistent"}
+    assert COMPANY.apply_saved(["Organisationsnr", "Övrigt", "kundens NAMN"], saved) == {"0": "org_number", "2": "name"}
+
+
+@pytest.fixture
+def job(session, employees, tmp_path, app):
+    import io
+
+    from services import storage as storage_module
+
+    storage = storage_module.from_config(app.config)
+    data = "Kundens namn;Organisationsnr;Övrigt\nAlfa AB;556036-0793;x\n".encode()
+    created = jobs.create_job(session, storage, entity="company", filename="f.csv", stream=io.BytesIO(data),
+                              actor=employees["admin"], max_bytes=10**6)
+    session.commit()
+    return created
+
+
+def test_the_user_edits_the_mapping_and_saves_it_for_the_next_file(session, job, employees):
+    headers = ["Kundens namn", "Organisationsnr", "Övrigt"]
+    assert job.mapping == {}
+    assert jobs.unmapped_columns(job, headers) == headers
+    jobs.configure(session, job, mapping={"0": "name", "1": "org_number", "2": ""}, mode="upsert",
+                   match_key="org_number", all_or_nothing=True, headers=headers)
+    saved = jobs.save_mapping(session, job, "Från gamla systemet", headers, employees["admin"])
+    session.commit()
+    assert saved.mapping == {"Kundens namn": "name", "Organisationsnr": "org_number"}
+    assert (job.mode, job.match_key, job.all_or_nothing) == ("upsert", "org_number", True)
+    assert jobs.unmapped_columns(job, headers) == ["Övrigt"]
+    job.mapping = {}
+    jobs.apply_mapping(job, saved, headers)
+    assert job.mapping == {"0": "name", "1": "org_number"}
+    again = jobs.save_mapping(session, job, "Från gamla systemet", headers, employees["admin"])
+    assert again.id == saved.id and len(jobs.mappings_for(session, "company")) == 1
+
+
+@pytest.mark.parametrize("mapping, mode, key", [
+    ({"0": "name", "1": "name"}, "create", "org_number"),
+    ({"0": "no_such_field"}, "create", "org_number"),
+    ({"7": "name"}, "create", "org_number"),
+    ({"0": "name"}, "sometimes", "org_number"),
+    ({"0": "name"}, "create", "personal_number"),
+])
+def test_invalid_mappings_are_refused(session, job, mapping, mode, key):
+    with pytest.raises(jobs.ImportProblem):
+        jobs.configure(session, job, mapping=mapping, mode=mode, match_key=key, all_or_nothing=False,
+                       headers=["Kundens namn", "Organisationsnr", "Övrigt"])

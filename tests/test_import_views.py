@@ -1,0 +1,171 @@
+"""Administration – Import over HTTP: upload, mapping, dry run, run in a thread, progress, errors, undo."""
+
+import io
+import re
+import time
+
+from sqlalchemy import select
+
+from models import Company, ImportJob, ImportMapping
+from services.importing import jobs
+from tests.helpers import count, flashes, sv, text
+
+CONTENT = ("Företagsnamn;Org.nr;Postnummer;Kategori;Övrigt\n"
+           "Alfa AB;556036-0793;11122;Importerad;x\n"
+           "Beta AB;123;41101;;y\n").encode("cp1252")
+
+
+def wait_for(session, job_id, timeout=30):
+    """The job as the database has it once its worker thread has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        session.expire_all()
+        job = session.get(ImportJob, job_id)
+        if job.status not in jobs.ACTIVE:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"import job {job_id} did not finish")
+
+
+def upload(actions, content=CONTENT, entity="company", filename="kunder.csv"):
+    return actions.post("/admin/import/upload", data={"entity": entity, "file": (io.BytesIO(content), filename)},
+                        content_type="multipart/form-data")
+
+
+def mapping_form(page_text, **overrides):
+    """The mapping form as the page fills it in (selected options), with overrides."""
+    form = {name: value for name, value in re.findall(
+        r'<select[^>]*name="(column-\d+)"[^>]*>.*?(?:<option value="([^"]*)" selected>|</select>)', page_text, re.S)}
+    form.update({"mode": "create", "match_key": "org_number"})
+    form.update(overrides)
+    return form
+
+
+def test_the_whole_flow_upload_map_check_run_undo(login, session):
+    admin = login("admin")
+    response = upload(admin)
+    assert response.status_code == 302
+    job = session.scalar(select(ImportJob))
+    assert response.headers["Location"].endswith(f"/admin/import/job/{job.id}/mapping")
+
+    page = admin.client.get(f"/admin/import/job/{job.id}/mapping")
+    body = text(page)
+    assert page.status_code == 200 and "Alfa AB" in body
+    assert re.search(r'name="column-0".*?<option value="name" selected>', body, re.S)
+    assert sv("Not imported: %(columns)s", columns="Övrigt") in body
+
+    response = admin.post(f"/admin/import/job/{job.id}/mapping", data=mapping_form(body, save_as="Gamla systemet"))
+    assert response.headers["Location"].endswith(f"/admin/import/job/{job.id}")
+    job = wait_for(session, job.id)
+    assert (job.status, job.created_count, job.error_count) == ("checked", 1, 1)
+    assert count(session, Company) == 0
+    assert session.scalar(select(ImportMapping.name)) == "Gamla systemet"
+
+    page = text(admin.client.get(f"/admin/import/job/{job.id}"))
+    assert sv("What the import will do") in page and "Importerad" in page
+    assert "123" in page and "Org.nr" in page
+    errors_csv = admin.client.get(f"/admin/import/job/{job.id}/errors?format=csv")
+    assert errors_csv.status_code == 200 and errors_csv.mimetype == "text/csv"
+    lines = errors_csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0] == ";".join([sv("Row"), sv("Column"), sv("Value"), sv("Reason")])
+    assert lines[1].startswith("3;Org.nr;123;")
+    assert admin.client.get(f"/admin/import/job/{job.id}/errors?format=xlsx").data[:2] == b"PK"
+
+    response = admin.post(f"/admin/import/job/{job.id}/run")
+    assert response.status_code == 302
+    job = wait_for(session, job.id)
+    assert (job.status, job.created_count, job.error_count) == ("done", 1, 1)
+    state = admin.client.get(f"/admin/import/job/{job.id}/progress.json").get_json()
+    assert (state["status"], state["rows_done"], state["total"], state["percent"]) == ("done", 2, 2, 100)
+    assert count(session, Company, Company.name == "Alfa AB") == 1
+
+    response = admin.post(f"/admin/import/job/{job.id}/undo", follow_redirects=True)
+    assert flashes(response)[-1][0] == "success"
+    assert count(session, Company, Company.deleted_at.is_(None)) == 0
+
+
+def test_the_run_needs_a_dry_run_first(login, session):
+    admin = login("admin")
+    upload(admin)
+    job = session.scalar(select(ImportJob))
+    response = admin.post(f"/admin/import/job/{job.id}/run", follow_redirects=True)
+    assert (("danger", sv("Make a dry run first: it shows what the import will do.")) in flashes(response))
+    assert count(session, Company) == 0
+
+
+def test_progress_page_polls_json_and_offers_cancel_while_running(login, session):
+    admin = login("admin")
+    upload(admin)
+    job = session.scalar(select(ImportJob))
+    job.status, job.dry_run, job.rows_done, job.total_rows = "running", False, 400, 1000
+    from models import utcnow
+
+    job.started_at = job.heartbeat_at = utcnow()
+    session.commit()
+    page = text(admin.client.get(f"/admin/import/job/{job.id}"))
+    assert 'id="import-progress"' in page and sv("Cancel the import") in page
+    state = admin.client.get(f"/admin/import/job/{job.id}/progress.json").get_json()
+    assert (state["active"], state["rows_done"], state["total"], state["percent"]) == (True, 400, 1000, 40)
+    assert state["rate"] > 0 and state["seconds_left"] is not None
+    response = admin.post(f"/admin/import/job/{job.id}/cancel", follow_redirects=True)
+    assert response.status_code == 200
+    session.expire_all()
+    assert session.get(ImportJob, job.id).cancel_requested
+
+
+def test_bad_uploads_get_a_swedish_message_and_nothing_is_kept(login, session, app):
+    admin = login("admin")
+    upload(admin, b"")
+    page = admin.client.get("/admin/import/")
+    assert any(sv("The file is empty.") in message for _category, message in flashes(page))
+    upload(admin, bytes(range(256)) * 4, filename="binär.csv")
+    page = admin.client.get("/admin/import/")
+    assert any(sv("The file is not a text file (CSV) or an Excel file (XLSX).") in message
+               for _category, message in flashes(page))
+    response = admin.post("/admin/import/upload", data={"entity": "company"}, follow_redirects=True)
+    assert ("danger", sv("Choose a file to import.")) in flashes(response)
+    old = app.config["IMPORT_MAX_BYTES"]
+    app.config["IMPORT_MAX_BYTES"] = 1024 * 1024
+    try:
+        response = upload(admin, b"Namn\n" + b"x" * (3 * 1024 * 1024))
+        assert response.status_code == 413
+        assert sv("The file is larger than %(mb)s MB and was not uploaded.", mb=1) in text(response)
+    finally:
+        app.config["IMPORT_MAX_BYTES"] = old
+    assert count(session, ImportJob) == 0
+
+
+def test_an_import_file_may_be_larger_than_other_uploads(login, session, app):
+    admin = login("admin")
+    big = "Företagsnamn\n".encode() + b"Ett bolag AB\n" * (30 * 1024 * 1024 // 13)
+    assert len(big) > app.config["MAX_CONTENT_LENGTH"]
+    assert upload(admin, big, filename="stor.csv").status_code == 302
+    assert session.scalar(select(ImportJob.file_size)) == len(big)
+
+
+def test_templates_have_the_swedish_column_names(login):
+    admin = login("admin")
+    response = admin.client.get("/admin/import/template/company?format=csv")
+    header = response.get_data(as_text=True).lstrip("\ufeff").splitlines()[0].split(";")
+    assert response.status_code == 200 and header[:3] == [sv("Customer no."), sv("Name"), sv("Org. no.")]
+    assert admin.client.get("/admin/import/template/lead?format=xlsx").data[:2] == b"PK"
+
+
+def test_index_lists_imports_and_is_under_administration(login, session):
+    admin = login("admin")
+    upload(admin)
+    page = text(admin.client.get("/admin/import/"))
+    assert "kunder.csv" in page and sv("Templates") in page
+    start = text(admin.client.get("/admin/"))
+    assert 'href="/admin/import/"' in start
+
+
+def test_only_import_permission_reaches_import_and_only_undo_permission_undoes(login, session, employees):
+    seller = login("seller")
+    assert seller.client.get("/admin/import/").status_code == 403
+    assert upload(seller).status_code == 403
+    admin = login("admin")
+    upload(admin)
+    job = session.scalar(select(ImportJob))
+    assert seller.client.get(f"/admin/import/job/{job.id}/progress.json").status_code == 403
+    assert seller.post(f"/admin/import/job/{job.id}/undo").status_code == 403
