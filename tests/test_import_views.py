@@ -169,3 +169,14 @@ def test_only_import_permission_reaches_import_and_only_undo_permission_undoes(l
     job = session.scalar(select(ImportJob))
     assert seller.client.get(f"/admin/import/job/{job.id}/progress.json").status_code == 403
     assert seller.post(f"/admin/import/job/{job.id}/undo").status_code == 403
+
+
+def test_a_value_from_the_file_cannot_become_a_formula_in_the_error_report(app):
+    from models import ImportRowError
+    from services.importing import downloads
+
+    job = ImportJob(id=7)
+    bad = ImportRowError(row=2, column="E-post", value='=HYPERLINK("http://x")', message="Ogiltig e-postadress.")
+    with app.test_request_context():
+        body = b"".join(downloads.errors(job, [bad], "csv").response).decode("utf-8-sig")
+    assert body.splitlines()[1] == "2;E-post;\"'=HYPERLINK(\"\"http://x\"\")\";Ogiltig e-postadress."
