@@ -80,6 +80,7 @@ def test_creating_an_invoice_from_the_card(login_as):
     panel = ui.card_tab(page, "Ordrar och fakturor")
     panel.get_by_role("link", name=ui.exact("Ny faktura")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Ny faktura för {name}")
+    page.wait_for_load_state("load")  # the line script listens only once it has run
 
     product = page.get_by_role("combobox", name="Produkt 1")
     with page.expect_response(re.compile(r"/admin/product/lookup\.json")):
