@@ -31,7 +31,7 @@ from models import utcnow as models_utcnow
 from services import export as exporting
 from services import formatting, search, trash
 from services.permissions import LOGGED_IN  # re-exported for the views
-from services.validation import InvalidValue
+from services.validation import InvalidValue, is_id
 
 #: Flask-Admin's own endpoints and the verb each needs.
 MODEL_ENDPOINT_VERBS = {
@@ -277,7 +277,7 @@ class SecureModelView(PermissionMixin, ModelView):
             query, _count, joins, _ = self._apply_filters(query, None, joins, {}, [f for _pos, f in sorted(filters)])
         for relation in self._auto_joins:  # collections per batch: yield_per refuses joined collections
             query = query.options(selectinload(relation) if relation.property.uselist else joinedload(relation))
-        sort = self._get_column_by_idx(int(values["sort"])) if values.get("sort", "").isdigit() else None
+        sort = self._get_column_by_idx(int(values["sort"])) if is_id(values.get("sort", "")) else None
         query, joins = self._apply_sorting(query, joins, sort[0] if sort else None, values.get("desc") == "1")
         return query
 
@@ -372,7 +372,7 @@ class SecureModelView(PermissionMixin, ModelView):
     @action("delete", _l("Delete"), _l("Delete the selected records?"))
     def action_delete(self, ids):
         # Posted ids are strings; PostgreSQL refuses integer = varchar (SQLAlchemy 2.1 binds them as such).
-        return super().action_delete([int(i) if str(i).isdigit() else i for i in ids])
+        return super().action_delete([int(i) if is_id(i) else i for i in ids])
 
     def _get_filter_groups(self):
         """Options of database-backed filters are read per request, not once at start-up."""

@@ -12,7 +12,7 @@ from admin_views.base import can, find_view, permitted_action
 from extensions import db
 from models import CallList
 from services import calllists, saved_searches
-from services.validation import InvalidValue
+from services.validation import InvalidValue, is_id
 
 
 class AddToCallListMixin:
@@ -62,9 +62,11 @@ def add_from_request():
     saved = None
     if request.form.get("saved_search"):
         saved = saved_searches.get_visible(db.session, current_user, request.form.get("saved_search", type=int)) or abort(404)
+        if saved.view != view.endpoint:  # a search of another list means other filters
+            abort(404)
         targets = view.call_list_targets(args=saved_searches.args_of(saved))
     else:
-        ids = [int(i) for i in request.form.getlist("rowid") if i.isdigit()]
+        ids = [int(i) for i in request.form.getlist("rowid") if is_id(i)]
         targets = view.call_list_targets(ids=ids)
     chosen = request.form.get("call_list", "")
     try:
@@ -73,7 +75,7 @@ def add_from_request():
                 abort(403)
             call_list = calllists.new_list(db.session, current_user, [], name=request.form.get("name"))
         else:
-            call_list = db.session.get(CallList, int(chosen)) if chosen.isdigit() else None
+            call_list = db.session.get(CallList, int(chosen)) if is_id(chosen) else None
             if call_list is None:
                 raise InvalidValue(_("Choose a call list or create a new one."))
         added = calllists.add_entries(db.session, call_list, targets)

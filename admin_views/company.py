@@ -42,6 +42,7 @@ from models import (
     Industry,
 )
 from services import email_lock, register, validation
+from services.validation import is_id
 
 
 
@@ -78,7 +79,7 @@ class DynamicOptions:
         return [(str(i), n) for i, n in db.session.execute(self.options_query)]
 
     def validate(self, value):
-        return str(value).isdigit()
+        return is_id(value)
 
     def clean(self, value):
         """The options are ids: compare them as integers (PostgreSQL refuses integer = varchar)."""
@@ -107,7 +108,7 @@ class CategoryFilter(DynamicOptions, BaseSQLAFilter):
         return _l("is")
 
     def validate(self, value):
-        return str(value).isdigit()
+        return is_id(value)
 
 
 class IndustryFilter(DynamicOptions, IsFilter):
@@ -292,7 +293,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     @require("company.edit")
     def link_contacts(self, id):
         company = self.live_or_404(id)
-        ids = [int(i) for i in request.form.getlist("contact_id") if i.isdigit()]
+        ids = [int(i) for i in request.form.getlist("contact_id") if is_id(i)]
         contacts = db.session.scalars(select(Contact).where(Contact.id.in_(ids))).all()
         added = register.link_contacts(db.session, company, list(contacts), request.form.get("role") or None)
         db.session.commit()

@@ -85,7 +85,7 @@ class ImportView(SecurePage):
         if request.method == "POST":
             try:
                 if request.form.get("saved"):
-                    saved = db.get_or_404(ImportMapping, int(request.form["saved"]))
+                    saved = db.get_or_404(ImportMapping, request.form.get("saved", 0, type=int))
                     jobs.apply_mapping(job, saved, headers)
                     db.session.commit()
                     flash(_("The saved column mapping %(name)s is used.", name=saved.name), "success")

@@ -48,7 +48,8 @@ class InvoicingCardMixin:
         """Orders and invoices, each paginated (?page= invoices, ?orders= orders), with sums per status."""
         return {
             "page": card.paginate(db.session, invoicing.invoices_for(customer), page),
-            "orders": card.paginate(db.session, invoicing.orders_for(customer), request.args.get("orders", 1, type=int)),
+            "orders": card.paginate(db.session, invoicing.orders_for(customer), request.args.get("orders", 1, type=int))
+            if current_user.has_permission("order.view") else None,
             "sums": invoicing.status_sums(db.session, customer),
             "sum_labels": STATUS_SUM_LABELS,
             "invoice_statuses": Invoice.STATUSES,

@@ -14,6 +14,7 @@ from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.form import BaseForm
+from flask_admin.helpers import get_redirect_target
 from flask_admin.model.fields import AjaxSelectField
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -41,7 +42,7 @@ from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
 from services import formatting, invoicing, search
 from services.invoicing import LineInput
-from services.validation import InvalidValue
+from services.validation import InvalidValue, is_id
 
 VAT_CHOICES = [(rate, f"{rate}\u00a0%") for rate in VAT_RATES]
 #: Blank line rows offered under the lines of the editor.
@@ -133,7 +134,7 @@ def product_by_text(text: str | None) -> Product | None:
 def posted_lines() -> list[LineInput]:
     """The line rows of the editor; wholly empty rows are left out."""
     indexes = sorted({int(key.split("-")[1]) for key in request.form if key.startswith("lines-")
-                      and key.split("-")[1].isdigit()})
+                      and is_id(key.split("-")[1])})
     rows = []
     for i in indexes:
         values = {f: (request.form.get(f"lines-{i}-{f}") or "").strip() for f in LINE_FIELDS}
@@ -152,7 +153,7 @@ def line_rows(document, customer) -> list[dict]:
     discount = plain(customer.discount_percent) if customer is not None and customer.discount_percent else "0"
     if request.method == "POST":
         rows = []
-        for i in sorted({int(k.split("-")[1]) for k in request.form if k.startswith("lines-") and k.split("-")[1].isdigit()}):
+        for i in sorted({int(k.split("-")[1]) for k in request.form if k.startswith("lines-") and is_id(k.split("-")[1])}):
             rows.append({f: request.form.get(f"lines-{i}-{f}", "") for f in LINE_FIELDS})
     else:
         rows = [{
@@ -276,7 +277,7 @@ class SalesDocumentView(SecureModelView):
             "admin/sales_document_edit.html", form=form, document=document, customer=customer,
             rows=line_rows(document, customer), vat_choices=VAT_CHOICES,
             heading=self.editor_heading(document, customer),
-            return_url=request.args.get("url") or (url_for(".page", id=document.id) if document else url_for(".index_view")),
+            return_url=get_redirect_target() or (url_for(".page", id=document.id) if document else url_for(".index_view")),
         )
 
     @expose("/new/", methods=("GET", "POST"))
@@ -286,7 +287,7 @@ class SalesDocumentView(SecureModelView):
             customer = self._customer_from_args()
         except InvalidValue as exc:
             flash(str(exc), "error")
-            return redirect(request.args.get("url") or url_for(".index_view"))
+            return redirect(get_redirect_target() or url_for(".index_view"))
         form = self.header_form(customer=customer)
         if request.method == "POST" and form.validate():
             try:
@@ -402,8 +403,8 @@ class OrderView(SalesDocumentView):
                                 "status": fmt_choice(SalesOrder.STATUSES)}
 
     def permission_for(self, endpoint_name):
-        if endpoint_name == "export":  # orders are exported with the invoices' permission
-            return ("invoice.export",)
+        if endpoint_name == "export":  # orders are exported with the invoices' permission (and read with their own)
+            return ("invoice.export", "order.view")
         return super().permission_for(endpoint_name)
 
     def new_document(self, customer):

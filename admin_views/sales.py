@@ -22,7 +22,7 @@ from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
-from services import activities, card, formatting, sales
+from services import activities, card, formatting, money, sales
 from services.validation import InvalidValue
 
 PERCENT = [NumberRange(0, 100, _l("The probability must be between 0 and 100 percent."))]
@@ -36,9 +36,12 @@ class AmountField(DecimalField):
         super().__init__(label, validators, **kwargs)
 
     def process_formdata(self, valuelist):
-        if valuelist:
-            valuelist = [v.replace("\u00a0", "").replace(" ", "").replace(",", ".") for v in valuelist]
-        super().process_formdata(valuelist)
+        self.data = None
+        if valuelist and valuelist[0].strip():
+            try:
+                self.data = money.parse(valuelist[0])  # the one rule for typed amounts
+            except ValueError:
+                raise ValueError(self.gettext("Not a valid decimal value.")) from None
 
 
 def customer_lookups() -> dict:

@@ -10,6 +10,7 @@ from admin_views.base import SecurePage, require
 from extensions import db
 from models import Company, Contact
 from services import trash
+from services.validation import is_id
 
 KINDS = {"company": Company, "contact": Contact}
 
@@ -19,7 +20,7 @@ def _selection() -> dict:
     chosen: dict = {}
     for value in request.form.getlist("rowid"):
         kind, _sep, ident = value.partition(":")
-        if kind in KINDS and ident.isdigit():
+        if kind in KINDS and is_id(ident):
             chosen.setdefault(KINDS[kind], []).append(int(ident))
     return chosen
 

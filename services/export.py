@@ -135,6 +135,10 @@ def csv_cell(value: Any) -> str:
     return _text(value)
 
 
+#: Control characters an XLSX cell cannot hold (openpyxl refuses them); tab and line breaks stay.
+ILLEGAL_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def xlsx_cell(value: Any) -> Any:
     """The value openpyxl should store: numbers and dates typed, everything else text."""
     if value is None or is_number(value):
@@ -143,7 +147,7 @@ def xlsx_cell(value: Any) -> Any:
         return to_user_timezone(value).replace(tzinfo=None, microsecond=0)
     if isinstance(value, date):
         return value
-    return _text(value)
+    return ILLEGAL_IN_XLSX.sub("", _text(value))
 
 
 # --- CSV ---------------------------------------------------------------------------------------

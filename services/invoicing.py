@@ -17,7 +17,7 @@
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
@@ -156,6 +156,10 @@ def _amount(value, message: str) -> Decimal:
         raise InvalidValue(message) from None
 
 
+#: The precision of a line's stored quantity and discount (the columns').
+QUANTITY_STEP, PERCENT_STEP = Decimal("0.001"), Decimal("0.01")
+
+
 def build_line(line_class, row: LineInput, *, customer_discount: Decimal, position: int):
     """A validated line; what is left empty comes from the product, the discount from the customer."""
     product = row.product
@@ -163,7 +167,8 @@ def build_line(line_class, row: LineInput, *, customer_discount: Decimal, positi
     n = position + 1
     if not description:
         raise InvalidValue(_("Line %(n)s: choose a product or write a text.", n=n))
-    quantity = _amount(row.quantity, _("Line %(n)s: the quantity is not a number.", n=n))
+    quantity = _amount(row.quantity, _("Line %(n)s: the quantity is not a number.", n=n)).quantize(
+        QUANTITY_STEP, rounding=ROUND_HALF_UP)  # as stored, so the amount is computed from what is kept
     if quantity == 0:
         raise InvalidValue(_("Line %(n)s: the quantity cannot be zero.", n=n))
     unit_price = (
@@ -174,6 +179,7 @@ def build_line(line_class, row: LineInput, *, customer_discount: Decimal, positi
         customer_discount if row.discount_percent in (None, "")
         else _amount(row.discount_percent, _("Line %(n)s: the discount is not a number.", n=n))
     )
+    discount = discount.quantize(PERCENT_STEP, rounding=ROUND_HALF_UP)
     if not Decimal("0") <= discount <= Decimal("100"):
         raise InvalidValue(_("Line %(n)s: the discount must be between 0 and 100 percent.", n=n))
     vat_rate = (

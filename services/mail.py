@@ -99,7 +99,8 @@ def send(session: Session, settings: SmtpSettings | None, sender: Employee, cust
     recipients, copies = addresses(to), addresses(cc)
     if not recipients:
         raise InvalidValue(_("Give at least one recipient."))
-    subject, body = (subject or "").strip(), (body or "").strip()
+    # A subject is one line: line breaks (only a hand-made request has them) become spaces.
+    subject, body = " ".join((subject or "").split()), (body or "").strip()
     if not subject:
         raise InvalidValue(_("Give the e-mail a subject."))
     if len(subject) > SUBJECT_MAX or len(body) > BODY_MAX:

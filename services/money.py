@@ -35,12 +35,19 @@ def to_decimal(value) -> Decimal:
         raise ValueError(f"not an amount: {value!r}") from exc
 
 
+#: Larger than any amount, price or quantity on an invoice (and than the columns hold).
+LARGEST = Decimal("1000000000")
+
+
 def parse(text) -> Decimal:
     """An amount or quantity as Swedes type it: "1 250,50" as well as "1250.50"."""
     if isinstance(text, (Decimal, int)):
         return Decimal(text)
     cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".")
-    return to_decimal(cleaned)
+    value = to_decimal(cleaned)
+    if not value.is_finite() or abs(value) >= LARGEST:
+        raise ValueError(f"not an amount: {text!r}")
+    return value
 
 
 def round_ore(amount: Decimal) -> Decimal:

@@ -38,7 +38,7 @@ from models import (
 )
 from services import search
 from services.sales import weighted_amount
-from services.validation import InvalidValue
+from services.validation import InvalidValue, is_id
 
 PAGE_SIZE = 50
 ME = "me"
@@ -288,7 +288,7 @@ def _date(value: str | None, label) -> date | None:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and str(value).isdigit() else None
+    return int(value) if value and is_id(value) else None
 
 
 def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None) -> Spec:
@@ -303,7 +303,7 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None) -> S
     if unknown:
         raise InvalidValue(_("Unknown column: %(name)s.", name=", ".join(unknown)))
     owner = str(args.get("owner") or "")
-    if owner not in ("", ME) and not owner.isdigit():
+    if owner not in ("", ME) and not is_id(owner):
         raise InvalidValue(_("Choose the customer owner from the list."))
     spec = Spec(
         entity=entity, owner=owner, category=_int(args.get("category")), industry=_int(args.get("industry")),
@@ -319,7 +319,7 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None) -> S
         raise InvalidValue(_("The period ends before it starts."))
     if spec.status and kind.statuses is None:
         spec.status = ""
-    if spec.status and entity == "opportunity" and not spec.status.isdigit():
+    if spec.status and entity == "opportunity" and not is_id(spec.status):
         raise InvalidValue(_("Choose the stage from the list."))
     if spec.status and entity != "opportunity" and spec.status not in dict(kind.statuses(None)):
         raise InvalidValue(_("Choose the status from the list."))
@@ -345,6 +345,10 @@ def query(spec: Spec, employee):
     stmt = select(model).where(search.live(model))
     if kind.where is not None:
         stmt = stmt.where(kind.where())
+    if model is Activity:  # a lead's or an opportunity's activities only for who may see leads or opportunities
+        for permission, column in (("lead.view", Activity.lead_id), ("opportunity.view", Activity.opportunity_id)):
+            if not employee.has_permission(permission):
+                stmt = stmt.where(column.is_(None))
     if spec.owner == ME:
         stmt = stmt.where(kind.owner_column == employee.id)
     elif spec.owner:

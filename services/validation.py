@@ -18,6 +18,11 @@ class InvalidValue(ValueError):
     """A value a user typed that cannot be stored; the message is for the user."""
 
 
+def is_id(value) -> bool:
+    """True for a record id as a request sends it: ASCII digits that fit the id column."""
+    return re.fullmatch(r"[0-9]{1,9}", str(value)) is not None
+
+
 def _blank(value: str | None) -> bool:
     return value is None or not str(value).strip()
 

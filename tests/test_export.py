@@ -219,3 +219,13 @@ def test_response_streams_a_download():
 def test_unknown_format_is_refused():
     with pytest.raises(export.UnknownFormat):
         export.response("pdf", "x", [], [])
+
+
+def test_control_characters_from_imported_text_do_not_break_an_xlsx_file():
+    import io
+
+    from openpyxl import load_workbook
+
+    data = export.xlsx_bytes([export.Column("note", "Anteckning")], [{"note": "rad\x0bett\x01två\tflik"}])
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet["A2"].value == "radetttvå\tflik"

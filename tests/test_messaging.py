@@ -180,3 +180,13 @@ def test_the_services_refuse_without_a_server(app, employees, make_contact):
         with pytest.raises(InvalidValue):
             mail.addresses("a@b.example; trasig")
     assert mail.addresses("a@b.example; C@D.example") == ["a@b.example", "C@d.example"]
+
+
+def test_a_subject_is_one_line(login, smtp, make_company):
+    company = make_company()
+    response = login("seller").post(f"/admin/company/card/{company.id}/email",
+                                    {"to": "a@b.example", "subject": "Hej\r\nBcc: x@evil.example", "body": "x"})
+    assert response.status_code == 302
+    [envelope] = smtp.envelopes
+    assert envelope.rcpt_tos == ["a@b.example"]
+    assert db.session.scalar(db.select(EmailMessage.subject)) == "Hej Bcc: x@evil.example"

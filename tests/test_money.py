@@ -114,3 +114,9 @@ def test_floats_are_refused():
 ])
 def test_amounts_are_read_as_swedes_type_them(typed, expected):
     assert money.parse(typed) == D(expected)
+
+
+@pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-inf", "1e30", "1000000000"])
+def test_what_is_not_a_finite_invoice_amount_is_refused(text):
+    with pytest.raises(ValueError):
+        money.parse(text)

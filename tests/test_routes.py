@@ -123,7 +123,7 @@ for endpoint, table in {
         "confirm": "order.edit",
         "cancel": "order.edit",
         "to_invoice": ("order.edit", "invoice.create"),
-    }), "delete_view": "order.edit", "export": "invoice.export"},
+    }), "delete_view": "order.edit", "export": ("invoice.export", "order.view")},
     "invoice": {**model_view("invoice", extra={
         "page": "invoice.view",
         "print_view": "invoice.view",

@@ -158,3 +158,12 @@ def test_the_demo_has_a_private_and_a_shared_saved_search_that_find_customers(de
         for saved in saved_searches.visible(demo, erik, "company"):
             found = view.matching_query(saved_searches.args_of(saved)).all()
             assert found and all(isinstance(c, Company) and not c.is_deleted for c in found)
+
+
+def test_a_saved_search_only_fills_a_call_list_from_its_own_list(login, employees, my_customers):
+    saved = saved_searches.save(db.session, employees["seller"], "company", "Mina kunder",
+                                [("flt0_0", str(employees["seller"].id))])
+    db.session.commit()
+    response = login("seller").post("/admin/calllist/add", {"source": "lead", "saved_search": str(saved.id),
+                                                            "call_list": "new"})
+    assert response.status_code == 404 and count(db.session, CallList) == 0

@@ -426,3 +426,11 @@ def test_invoice_report_refuses_a_malformed_period(login, customer):
         response = finance.client.get(f"/admin/company/card/{customer.id}/{url}", follow_redirects=True)
         assert response.status_code == 200
         assert ("danger", sv("Write the dates as YYYY-MM-DD.")) in flashes(response)
+
+
+def test_the_editor_returns_only_to_addresses_of_this_site(login, customer):
+    seller = login("seller").client
+    for target in ("javascript:alert(1)", "https://evil.example/"):
+        page = text(seller.get(f"/admin/invoice/new/?company_id={customer.id}&url={target}"))
+        assert f'href="{target}"' not in page
+        assert 'href="/admin/invoice/">' in page  # Avbryt goes back to the invoices instead

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import pickle
+import stat
 import sqlite3
 import tempfile
 from collections import defaultdict
@@ -127,6 +128,12 @@ class SeenKeys:
         os.unlink(self.path)
 
 
+def _private(folder: str) -> bool:
+    """True when `folder` is a real directory of this process's user that nobody else may enter."""
+    info = os.lstat(folder)
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
 class ParsedRows:
     """The dry run's parsed and validated rows, kept in a private local file for the write of the same job.
 
@@ -140,6 +147,8 @@ class ParsedRows:
         digest = hashlib.sha256(json.dumps([job.storage_key, job.entity, job.mapping], sort_keys=True).encode()).hexdigest()
         folder = os.path.join(tempfile.gettempdir(), f"crm-import-{os.getuid()}")
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not _private(folder):  # someone else made it first: a folder of our own, never read back by the write
+            folder = tempfile.mkdtemp(prefix="crm-import-")
         self.path = os.path.join(folder, f"job-{job.id}-{digest[:24]}.pickle")
         self._out = None
 
