@@ -33,8 +33,8 @@ from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Activity, Employee, EmployeeGroup, Opportunity, OpportunityChange, SalesStage
+from services.money import round_ore
 
-CENT = Decimal("0.01")
 PIPELINE_DIMENSIONS = {"stage": _l("Stage"), "seller": _l("Seller"), "month": _l("Month of expected close")}
 AXES = {"sellers": _l("Sellers"), "groups": _l("Groups")}
 NO_SELLER = _l("No seller")
@@ -43,7 +43,7 @@ NO_DATE = _l("No close date")
 
 def money(value) -> Decimal:
     """A sum from the database as öre-exact Decimal (SQLite hands back floats)."""
-    return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return round_ore(Decimal(str(value or 0)))
 
 
 def _period(start: date | None, end: date | None, column):

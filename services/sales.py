@@ -23,6 +23,7 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
+from services import money
 from services.audit import current_actor_id
 from services.validation import InvalidValue
 
@@ -98,9 +99,11 @@ def move_to_stage(opportunity: Opportunity, stage: SalesStage, *, lost_reason: s
 
 def weighted_amount(opportunity: Opportunity) -> Decimal | None:
     """Expected amount × probability: what the opportunity adds to the forecast."""
-    if opportunity.amount is None or opportunity.probability is None:
+    probability = opportunity.probability if opportunity.probability is not None else (
+        opportunity.stage.probability if opportunity.stage is not None else None)  # as the sales reports count it
+    if opportunity.amount is None or probability is None:
         return None
-    return (opportunity.amount * opportunity.probability / Decimal(100)).quantize(Decimal("0.01"))
+    return money.round_ore(opportunity.amount * probability / Decimal(100))
 
 
 def activities(opportunity: Opportunity):

@@ -180,3 +180,10 @@ def test_demo_has_opportunities_in_every_stage_for_several_sellers(demo):
     assert len({o.owner_id for o in opportunities}) >= 3
     assert all(o.lost_reason for o in opportunities if o.stage.is_lost)
     assert any(o.contact_id for o in opportunities)
+
+
+def test_weighted_amount_rounds_half_up_and_falls_back_to_the_stage(stages, company):
+    opportunity = new_opportunity(company, stages["contact"], amount=Decimal("0.25"), probability=50)
+    assert sales.weighted_amount(opportunity) == Decimal("0.13")  # 0.125 → 0.13, as Swedish sums round
+    opportunity.probability = None  # then the stage's (Kontakt: 10 %), as the sales reports count it
+    assert sales.weighted_amount(opportunity) == Decimal("0.03")
