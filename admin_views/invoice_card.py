@@ -38,6 +38,12 @@ def _period() -> tuple[date, date] | None:
     return (start, end) if start <= end else (end, start)
 
 
+def _currency() -> str | None:
+    """?currency= (three letters), else None: the customer's own currency."""
+    value = (request.args.get("currency") or "").upper()
+    return value if len(value) == 3 and value.isascii() and value.isalpha() else None
+
+
 class InvoicingCardMixin:
     """Orders and invoices on the customer card, and the customer's invoice report."""
 
@@ -70,7 +76,7 @@ class InvoicingCardMixin:
         start, end = period
         return self.render(
             "admin/card/invoice_report.html", customer=customer,
-            report=invoice_report.build(db.session, customer, start, end),
+            report=invoice_report.build(db.session, customer, start, end, _currency()),
             statuses=Invoice.STATUSES, can_export=current_user.has_permission("invoice.export"), today=date.today(),
         )
 
@@ -99,7 +105,7 @@ class InvoicingCardMixin:
                 export.Column("amount", _("Amount excl. VAT")),
                 export.Column("invoice.currency", _("Currency")),
             ]
-            rows = export.stream_query(invoice_report.lines(customer, start, end))
+            rows = export.stream_query(invoice_report.lines(customer, start, end, _currency()))
             name = _("Invoice lines %(customer)s %(period)s", customer=customer.name, period=period)
         else:
             columns = [
@@ -109,7 +115,7 @@ class InvoicingCardMixin:
                 export.Column("unit", _("Unit")),
                 export.Column("amount", _("Amount excl. VAT")),
             ]
-            rows = invoice_report.build(db.session, customer, start, end).products
+            rows = invoice_report.build(db.session, customer, start, end, _currency()).products
             name = _("Invoice report %(customer)s %(period)s", customer=customer.name, period=period)
         try:
             return export.response(export_type, name, columns, rows, title=_("Invoice report"))

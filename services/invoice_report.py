@@ -3,7 +3,8 @@
 Counts issued invoices (sent, paid, credited: those with a number) dated in
 the period; credit invoices count negatively, so a credited sale nets to
 zero. Drafts and cancelled drafts are not sales. Amounts are net (excl. VAT)
-except the invoice list's total to pay.
+except the invoice list's total to pay. One currency at a time (the
+customer's own unless another is asked for): kronor and euro are never added.
 """
 
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ class MonthRow:
 class Report:
     date_from: date
     date_to: date
+    currency: str
+    #: Other currencies the customer was invoiced in during the period (each a report of its own).
+    other_currencies: list[str] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
     products: list[ProductRow] = field(default_factory=list)
     months: list[MonthRow] = field(default_factory=list)
@@ -60,29 +64,34 @@ def _customer_condition(customer):
     return Invoice.company_id == customer.id if isinstance(customer, Company) else Invoice.contact_id == customer.id
 
 
-def _where(customer, date_from: date, date_to: date) -> tuple:
+def _where(customer, date_from: date, date_to: date, currency: str | None = None) -> tuple:
     return (
         _customer_condition(customer),
         Invoice.status.in_(ISSUED),
         Invoice.invoice_date >= date_from,
         Invoice.invoice_date <= date_to,
+        Invoice.currency == (currency or customer.currency),
     )
 
 
-def lines(customer, date_from: date, date_to: date):
+def lines(customer, date_from: date, date_to: date, currency: str | None = None):
     """The invoice lines behind the report, in invoice order (for the detailed export)."""
     return (
         select(InvoiceLine).join(Invoice, InvoiceLine.invoice_id == Invoice.id)
-        .where(*_where(customer, date_from, date_to))
+        .where(*_where(customer, date_from, date_to, currency))
         .options(joinedload(InvoiceLine.invoice), joinedload(InvoiceLine.product))
         .order_by(Invoice.invoice_date, Invoice.number, InvoiceLine.position)
     )
 
 
-def build(session: Session, customer, date_from: date, date_to: date) -> Report:
-    """The report for `customer` between the two dates (both included)."""
-    where = _where(customer, date_from, date_to)
-    report = Report(date_from, date_to)
+def build(session: Session, customer, date_from: date, date_to: date, currency: str | None = None) -> Report:
+    """The report for `customer` between the two dates (both included), in one currency."""
+    currency = currency or customer.currency
+    where = _where(customer, date_from, date_to, currency)
+    report = Report(date_from, date_to, currency)
+    report.other_currencies = list(session.scalars(
+        select(Invoice.currency).distinct().where(*_where(customer, date_from, date_to)[:-1], Invoice.currency != currency)
+        .order_by(Invoice.currency)))
     report.invoices = list(session.scalars(select(Invoice).where(*where).order_by(Invoice.invoice_date, Invoice.number)))
     report.net = sum((i.net_amount for i in report.invoices), Decimal("0"))
     report.vat = sum((i.vat_amount for i in report.invoices), Decimal("0"))

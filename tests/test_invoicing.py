@@ -303,3 +303,22 @@ def test_concurrent_sending_gives_gap_free_numbers(app, session, employees, cust
     stored = session.scalars(select(Invoice.number).where(Invoice.number.is_not(None)).order_by(Invoice.number)).all()
     assert stored == list(range(first.number, first.number + 1 + expected))
     assert numbering.current_value(session, invoicing.INVOICE_SEQUENCE) == stored[-1]
+
+
+def test_invoice_report_never_adds_currencies_together(session, employees, customer, products):
+    kronor = invoicing.new_invoice(session, employees["finance"], customer, today=date(2026, 3, 5))
+    invoicing.set_lines(kronor, [LineInput(product=products["100"], quantity="1")])
+    invoicing.send(session, kronor)
+    euro = invoicing.new_invoice(session, employees["finance"], customer, today=date(2026, 4, 5))
+    euro.currency = "EUR"
+    invoicing.set_lines(euro, [LineInput(description="Workshop", quantity="1", unit_price="500", vat_rate="0",
+                                         discount_percent="0")])
+    invoicing.send(session, euro)
+    session.commit()
+
+    in_kronor = invoice_report.build(session, customer, date(2026, 1, 1), date(2026, 12, 31))
+    assert (in_kronor.currency, in_kronor.other_currencies) == (customer.currency, ["EUR"])
+    assert [i.number for i in in_kronor.invoices] == [kronor.number] and in_kronor.net == kronor.net_amount
+    in_euro = invoice_report.build(session, customer, date(2026, 1, 1), date(2026, 12, 31), "EUR")
+    assert [i.number for i in in_euro.invoices] == [euro.number] and in_euro.net == D("500.00")
+    assert [r.name for r in in_euro.products] == ["Workshop"] and in_euro.other_currencies == [customer.currency]
