@@ -173,6 +173,7 @@ def find_customer_from_start_page(page: Page, name: str) -> None:
     page.get_by_role("button", name=exact("Sök kunder")).click()
     list_row(page, name).get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    page.wait_for_load_state("load")  # the card's menus listen only once their scripts have run
 
 
 def card_tab_names(page: Page) -> list[str]:

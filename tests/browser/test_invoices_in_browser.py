@@ -21,6 +21,7 @@ def open_invoiced_customer(page) -> str:
     name = link.inner_text().strip()
     link.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    page.wait_for_load_state("load")  # the card's menus listen only once their scripts have run
     return name
 
 
