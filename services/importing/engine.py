@@ -22,6 +22,7 @@ import pickle
 import stat
 import sqlite3
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,8 +157,22 @@ class ParsedRows:
     def available(self) -> bool:
         return os.path.exists(self.path)
 
+    #: Kept at most this long for a write that never came (seconds).
+    MAX_AGE = 24 * 3600
+
     def start(self) -> None:
+        self._remove_stale()
         self._out = open(self.path + ".part", "wb")
+
+    def _remove_stale(self) -> None:
+        folder, limit = os.path.dirname(self.path), time.time() - self.MAX_AGE
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            try:
+                if os.path.getmtime(path) < limit:
+                    os.unlink(path)
+            except FileNotFoundError:  # removed by another worker meanwhile
+                pass
 
     def add(self, rows: list[Row]) -> None:
         pickle.dump([(r.number, r.values, r.errors) for r in rows], self._out, protocol=pickle.HIGHEST_PROTOCOL)
