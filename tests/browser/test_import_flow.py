@@ -3,23 +3,14 @@ run with a live progress bar → result → the records in the register (FAQ 10 
 
 import csv
 import io
-import os
 import random
 import re
 
 import pytest
-
-try:
-    from playwright.sync_api import expect
-
-    import crm_ui as ui
-except ImportError as exc:  # CRM_REQUIRE_BROWSER=1 (CI) turns a missing Playwright into an error
-    if os.environ.get("CRM_REQUIRE_BROWSER") == "1":
-        raise
-    pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
-                allow_module_level=True)
-
 from stdnum import luhn
+
+import crm_ui as ui
+from crm_ui import expect
 
 pytestmark = pytest.mark.browser
 
