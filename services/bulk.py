@@ -4,14 +4,15 @@ PostgreSQL: ids come from the table's own sequence (`nextval`, safe with
 concurrent writers) and rows go in with COPY, which is several times cheaper
 than INSERT for the client and the server. SQLite: the batch first takes the
 database's single write lock, ids continue from the largest one (nobody else
-can insert until the commit), and rows go in with one executemany.
+can insert until the commit), and rows go in with one executemany on the
+driver's cursor.
 """
 
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import JSON, Table, false, func, insert, select, text, update
+from sqlalchemy import JSON, Table, bindparam, false, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 
@@ -36,10 +37,14 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """Insert `rows` (dicts with the same keys) in one go: COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
-    if _dialect(session) != "postgresql":
+    columns = list(rows[0])
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        _sqlite_executemany(session, table, columns, rows)
+        return
+    if dialect.name != "postgresql":
         session.execute(insert(table), rows)
         return
-    columns = list(rows[0])
     as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
     quote = session.get_bind().dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
@@ -47,3 +52,37 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     with connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([json.dumps(row[c]) if c in as_json and row[c] is not None else row[c] for c in columns])
+
+
+def _sqlite_executemany(session: Session, table: Table, columns: list[str], rows: list[dict]) -> None:
+    """One executemany on the driver's cursor, values converted by the columns' own SQLAlchemy types.
+
+    The same statement and values as `session.execute(insert(table), rows)`,
+    without SQLAlchemy's per-row bookkeeping, which costs more than SQLite's insert.
+    """
+    dialect = session.get_bind().dialect
+    compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(dialect=dialect)
+    order = compiled.positiontup
+    if set(order) != set(columns):  # the table fills other columns with Python-side defaults: let SQLAlchemy do it
+        session.execute(insert(table), rows)
+        return
+    by_column = []
+    for c in order:
+        values = [row[c] for row in rows]
+        process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+        by_column.append(values if process is None else _converted(process, values))
+    params = list(zip(*by_column))
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.executemany(compiled.string, params)
+    finally:
+        cursor.close()
+
+
+def _converted(process, values: list) -> list:
+    """`process` applied to each value, once per distinct value (a batch's timestamps are mostly one)."""
+    try:
+        distinct = {value: process(value) for value in set(values)}
+    except TypeError:  # unhashable values (JSON)
+        return [process(value) for value in values]
+    return [distinct[value] for value in values]
