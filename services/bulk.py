@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import JSON, Table, bindparam, false, func, insert, select, text, update
+from sqlalchemy import JSON, Table, false, func, select, text, update
 from sqlalchemy.orm import Session
 
 
@@ -34,16 +34,15 @@ def new_ids(session: Session, table: Table, count: int) -> list[int]:
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
-    """Insert `rows` (dicts with the same keys) in one go: COPY on PostgreSQL, executemany elsewhere."""
+    """Insert `rows` (dicts with the same keys) in one go: COPY on PostgreSQL, one executemany on SQLite.
+
+    Only the given columns are written: columns left out get the database's default, not a Python-side one.
+    """
     if not rows:
         return
     columns = list(rows[0])
-    dialect = session.get_bind().dialect
-    if dialect.name == "sqlite":
+    if _dialect(session) == "sqlite":
         _sqlite_executemany(session, table, columns, rows)
-        return
-    if dialect.name != "postgresql":
-        session.execute(insert(table), rows)
         return
     as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
     quote = session.get_bind().dialect.identifier_preparer.quote
@@ -57,24 +56,21 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
 def _sqlite_executemany(session: Session, table: Table, columns: list[str], rows: list[dict]) -> None:
     """One executemany on the driver's cursor, values converted by the columns' own SQLAlchemy types.
 
-    The same statement and values as `session.execute(insert(table), rows)`,
-    without SQLAlchemy's per-row bookkeeping, which costs more than SQLite's insert.
+    The rows SQLAlchemy's executemany would insert, without its per-row
+    bookkeeping, which costs more than SQLite's insert itself.
     """
     dialect = session.get_bind().dialect
-    compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(dialect=dialect)
-    order = compiled.positiontup
-    if set(order) != set(columns):  # the table fills other columns with Python-side defaults: let SQLAlchemy do it
-        session.execute(insert(table), rows)
-        return
+    quote = dialect.identifier_preparer.quote
+    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                 f"VALUES ({', '.join('?' * len(columns))})")
     by_column = []
-    for c in order:
+    for c in columns:
         values = [row[c] for row in rows]
         process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
         by_column.append(values if process is None else _converted(process, values))
-    params = list(zip(*by_column))
     cursor = session.connection().connection.driver_connection.cursor()
     try:
-        cursor.executemany(compiled.string, params)
+        cursor.executemany(statement, list(zip(*by_column)))
     finally:
         cursor.close()
 
