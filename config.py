@@ -41,6 +41,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": (int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) + 1) * 1024 * 1024,
         # Import files may be larger than other uploads (the import streams them).
         "IMPORT_MAX_BYTES": int(os.environ.get("CRM_IMPORT_MAX_MB", "100")) * 1024 * 1024,
+        # Processes that validate a large import file's rows (unset: one per CPU; 0 or 1: none).
+        "IMPORT_WORKERS": int(os.environ["CRM_IMPORT_WORKERS"]) if os.environ.get("CRM_IMPORT_WORKERS") else None,
         "BABEL_DEFAULT_LOCALE": os.environ.get("CRM_LOCALE", "sv"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("CRM_TIMEZONE", "Europe/Stockholm"),
         "BABEL_TRANSLATION_DIRECTORIES": str(BASE_DIR / "translations"),

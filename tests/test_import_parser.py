@@ -179,7 +179,7 @@ def test_booleans_and_choices():
     assert fields.boolean("Ja", {}) is True and fields.boolean("nej", {}) is False and fields.boolean("x", {}) is True
     with pytest.raises(InvalidValue):
         fields.boolean("kanske", {})
-    status = fields.choice({"active": "Active", "bankrupt": "Bankrupt"})
+    status = fields.choice("COMPANY_STATUS_LABELS")  # the options are named, loaded on first use
     assert status("active", {}) == "active" and status("Bankrupt", {}) == "bankrupt"
     with pytest.raises(InvalidValue):
         status("okänd", {})

@@ -1,12 +1,15 @@
 """The import service: dry run and write, natural keys, modes, audit, undo, jobs, bad input."""
 
 import io
+import multiprocessing
+import os
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from stdnum import luhn
 
 from extensions import db
 from models import (
@@ -22,7 +25,7 @@ from models import (
 )
 from services import numbering
 from services import storage as storage_module
-from services.importing import engine, jobs
+from services.importing import engine, jobs, parallel
 from services.importing.reader import FileProblem
 from tests.helpers import count, sv
 
@@ -412,6 +415,87 @@ def test_allocate_block_reserves_consecutive_numbers_without_overlap(session):
     assert numbering.next_customer_number(session) == 10003
     assert list(numbering.allocate_customer_numbers(session, 2)) == [10004, 10005]
     assert list(numbering.allocate_block(session, numbering.CUSTOMER_SEQUENCE, 0)) == []
+
+
+# --- parsing in worker processes -----------------------------------------------------------------
+
+MIXED = ("Företagsnamn;Org.nr;E-post;Telefon;Skapad\n"
+         + "".join(f"Företag {n} AB;{org};{mail};{phone};{day}\n" for n, (org, mail, phone, day) in enumerate(
+             [("5560360793", "info@alfa.se", "08-123 456 78", "2024-01-31")] * 1
+             + [("123", "inte-en-adress", "abc", "31.02.2024")]
+             + [("5564994589", "", "070-123 45 67", "")]
+             + [("556036-0793", "dubbel@alfa.se", "", "")]  # the same orgnr as row 2, in a later batch
+             + [(f"55{n:07d}{luhn.calc_check_digit(f'55{n:07d}')}", f"kontakt{n}@foretag.se", "031-12 34 56",
+                 "01.12.2023") for n in range(100, 108)])))
+
+
+class ParsedWhere:
+    """A parser (for a worker) that tells which process parsed each row."""
+
+    def parse_batch(self, batch):
+        return [(number, os.getpid()) for number, _cells in batch]
+
+
+@pytest.fixture
+def in_workers(app, monkeypatch):
+    """Parse even the smallest file in two worker processes."""
+    monkeypatch.setattr(parallel, "MIN_FILE_BYTES", 0)
+    monkeypatch.setitem(app.config, "IMPORT_WORKERS", 2)
+
+
+def test_worker_processes_parse_the_batches_in_file_order(app):
+    batches = [[(n, [])] for n in range(7)]
+    with app.app_context():
+        parsed = [row for batch in parallel.parsed_batches(ParsedWhere(), batches, workers=2) for row in batch]
+    assert [number for number, _pid in parsed] == list(range(7))
+    assert os.getpid() not in {pid for _number, pid in parsed}
+    assert not multiprocessing.active_children()  # the pool is gone when the file is done
+
+
+def test_a_consumer_that_stops_early_leaves_no_worker_behind(app):
+    with app.app_context():
+        batches = parallel.parsed_batches(ParsedWhere(), ([(n, [])] for n in range(1000)), workers=2)
+        next(batches)
+        batches.close()  # what a cancel or an all-or-nothing failure does
+    assert not multiprocessing.active_children()
+
+
+def test_only_large_files_and_several_cpus_get_workers():
+    assert parallel.worker_count(None, parallel.MIN_FILE_BYTES - 1) == 0
+    assert parallel.worker_count(3, parallel.MIN_FILE_BYTES) == 3
+    assert parallel.worker_count(1, parallel.MIN_FILE_BYTES) == 0  # one process: parse in it
+    cpus = len(os.sched_getaffinity(0))
+    assert parallel.worker_count(None, 10**9) == (cpus if cpus > 1 else 0)
+
+
+def test_workers_give_the_same_dry_run_and_write_as_one_process(session, make_job, run, app, monkeypatch, in_workers):
+    monkeypatch.setattr(engine, "BATCH_SIZE", 3)
+    monkeypatch.setitem(app.config, "IMPORT_WORKERS", 0)
+    alone = run(make_job(MIXED, mode="upsert", match_key="org_number"), write=False)
+    monkeypatch.setitem(app.config, "IMPORT_WORKERS", 2)
+    shared = run(make_job(MIXED, mode="upsert", match_key="org_number"), write=False)
+    counts = lambda job: (job.rows_done, job.created_count, job.updated_count, job.error_count)  # noqa: E731
+    assert counts(shared) == counts(alone) == (12, 10, 0, 2)
+    assert error_messages(session, shared) == error_messages(session, alone)
+    by_column = {column: message for _row, column, _value, message in error_messages(session, shared)}
+    assert by_column["E-post"] == sv("This is not a valid e-mail address.")  # Swedish from the workers too
+    assert by_column["Skapad"] == sv("Not a date; write YYYY-MM-DD or DD.MM.YYYY.")
+
+    engine.ParsedRows(shared).abandon()  # the write parses the file itself (as on another server)
+    done = run(shared, write=True)
+    assert (done.status, done.created_count, done.error_count) == ("done", 10, 2)
+    assert session.scalar(select(Company.email).where(Company.name == "Företag 11 AB")) == "kontakt107@foretag.se"
+
+
+def test_cancel_while_workers_parse_stops_them(session, make_job, run, storage, app, monkeypatch, in_workers):
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    job = make_job(MIXED)
+    jobs.queue(session, job, write=False)
+    session.commit()
+    jobs.request_cancel(session, job)
+    session.commit()
+    assert jobs.run_queued(app, job.id, storage) == "cancelled"
+    assert not multiprocessing.active_children()
 
 
 # --- property: random CSV never crashes and never half-writes ------------------------------------

@@ -1,7 +1,8 @@
 """The import itself: a dry run and a write that classify every row the same way.
 
 Rows are read from the file and handled in batches of BATCH_SIZE: parsed and
-validated cell by cell, resolved against the database (kundansvarig, bransch,
+validated cell by cell (in worker processes for a large file, see
+services.importing.parallel), resolved against the database (kundansvarig, bransch,
 categories, the company a contact belongs to), matched on the natural key the
 user chose with one query per batch, and classified as new, updated, unchanged
 or error. The dry run stops there. The write inserts the batch's new records
@@ -49,9 +50,9 @@ from models import (
 )
 from services import bulk, numbering
 from services.audit import plain, record_bulk
-from services.importing.fields import ENTITIES, Entity
+from services.importing import parallel
+from services.importing.fields import ENTITIES, Entity, RowError, RowParser
 from services.importing.reader import FileProblem, Table
-from services.validation import InvalidValue
 
 BATCH_SIZE = 1000
 #: Errors kept per job for the preview and the error file (all are counted).
@@ -68,17 +69,6 @@ CATEGORY_SCOPE = {"company": "company", "contact": "contact", "privatecustomer":
 
 class Cancelled(Exception):
     """The user cancelled the job; raised by the batch hook between batches."""
-
-
-@dataclass
-class RowError:
-    row: int
-    column: str | None
-    value: str | None
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "value": (self.value or "")[:200], "message": self.message[:300]}
 
 
 @dataclass
@@ -210,8 +200,10 @@ BatchHook = Callable[[Counts, list[RowError]], None]
 class Importer:
     """One pass over a file for one job: `write=False` is the dry run."""
 
-    def __init__(self, session: Session, job: ImportJob, *, write: bool, after_batch: BatchHook | None = None):
+    def __init__(self, session: Session, job: ImportJob, *, write: bool, after_batch: BatchHook | None = None,
+                 workers: int = 0):
         self.session = session
+        self.workers = workers
         self.job = job
         self.entity: Entity = ENTITIES[job.entity]
         self.write = write
@@ -241,6 +233,7 @@ class Importer:
         order = sorted(self.mapping.items(), key=lambda item: item[1] not in FIRST)
         self.columns = [(index, self.entity.field(key), headers[index] if index < len(headers) else str(index + 1))
                         for index, key in order]
+        self.parser = RowParser(self.entity.key, [(index, fld.key, header) for index, fld, header in self.columns])
 
     def _load_references(self) -> None:
         s = self.session
@@ -260,8 +253,9 @@ class Importer:
     # --- the pass ---------------------------------------------------------------
 
     def _parsed_batches(self, table: Table):
-        while batch := list(islice(table.rows, BATCH_SIZE)):
-            yield [self._parse(number, cells) for number, cells in batch]
+        batches = iter(lambda: list(islice(table.rows, BATCH_SIZE)), [])
+        for parsed in parallel.parsed_batches(self.parser, batches, self.workers):
+            yield [Row(number, values, errors) for number, values, errors in parsed]
 
     def run(self, table: Table, cache: ParsedRows | None = None) -> Result:
         """One pass; the dry run fills `cache`, a write reads it when it is there."""
@@ -296,20 +290,6 @@ class Importer:
             self.seen.close()
         names = sorted(set(self.pending_categories.values()) | set(self.category_names_created), key=str.lower)
         return Result(self.counts, names)
-
-    def _parse(self, number: int, cells: list[str]) -> Row:
-        row = Row(number, {})
-        values = row.values
-        for index, fld, header in self.columns:
-            raw = cells[index] if index < len(cells) else ""
-            try:
-                value = fld.parse(raw, values)
-            except InvalidValue as exc:
-                row.errors.append(RowError(number, header, raw, str(exc)))
-                continue
-            if value is not None and value != []:
-                values[fld.key] = value
-        return row
 
     def _error(self, row: Row, key: str | None, message: str) -> None:
         header, raw = None, None
@@ -652,7 +632,10 @@ class Importer:
 
 
 def run(session: Session, job: ImportJob, table: Table, *, write: bool, after_batch: BatchHook | None = None,
-        cache: ParsedRows | None = None) -> Result:
-    """One pass (dry run or write) of `job` over an open file; the caller commits."""
-    return Importer(session, job, write=write, after_batch=after_batch).run(table, cache)
+        cache: ParsedRows | None = None, workers: int = 0) -> Result:
+    """One pass (dry run or write) of `job` over an open file; the caller commits.
+
+    With `workers` > 1 the rows are parsed in that many worker processes (services.importing.parallel).
+    """
+    return Importer(session, job, write=write, after_batch=after_batch, workers=workers).run(table, cache)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from importlib import import_module
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models import COMPANY_STATUS_LABELS, Company, Contact, Lead
 from services import validation
 from services.validation import InvalidValue
 
@@ -109,22 +109,30 @@ def boolean(value: str, row: dict) -> bool | None:
     raise InvalidValue(_("Write Ja or Nej."))
 
 
-def choice(options: dict):
-    """A value from `options` (code → label), given as the code or as its Swedish or English label."""
+def choice(options: str):
+    """A value from the model's `options` (code → label, e.g. "Lead.STATUSES"), given as the code or as its
+    Swedish or English label. The options are looked up on first use: a worker process that never meets
+    such a column never loads the models."""
 
     words: dict[str, str] = {}
+
+    def labels() -> dict:
+        found = import_module("models")
+        for name in options.split("."):
+            found = getattr(found, name)
+        return found
 
     def parse(value: str, row: dict) -> str | None:
         word = value.strip().lower()
         if not word:
             return None
         if not words:  # the labels in both languages, looked up once
-            for code, label in options.items():
+            for code, label in labels().items():
                 words.update({code: code, _msgid(label).lower(): code, _label_sv(label).lower(): code})
         if word in words:
             return words[word]
         raise InvalidValue(_("Unknown value; use one of: %(values)s.",
-                             values=", ".join(_label_sv(label) for label in options.values())))
+                             values=", ".join(_label_sv(label) for label in labels().values())))
 
     return parse
 
@@ -213,6 +221,53 @@ def reference(value: str, row: dict) -> str | None:
     return value.strip() or None
 
 
+# --- rows ----------------------------------------------------------------------------
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str | None
+    value: str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "value": (self.value or "")[:200], "message": self.message[:300]}
+
+
+class RowParser:
+    """Turns a file row's cells into the values to store, with an error for each bad cell.
+
+    It depends only on the entity and the mapped columns, never on the
+    database, so it can run in a worker process: it pickles as those two.
+    """
+
+    def __init__(self, entity_key: str, columns: list[tuple[int, str, str]]):
+        self.entity_key, self.spec = entity_key, columns
+        entity = ENTITIES[entity_key]
+        self.columns = [(index, entity.field(key), header) for index, key, header in columns]
+
+    def __reduce__(self):
+        return RowParser, (self.entity_key, self.spec)
+
+    def parse(self, number: int, cells: list[str]) -> tuple[int, dict, list[RowError]]:
+        """(row number, {field key: value}, errors)."""
+        values, errors = {}, []
+        for index, fld, header in self.columns:
+            raw = cells[index] if index < len(cells) else ""
+            try:
+                value = fld.parse(raw, values)
+            except InvalidValue as exc:
+                errors.append(RowError(number, header, raw, str(exc)))
+                continue
+            if value is not None and value != []:
+                values[fld.key] = value
+        return number, values, errors
+
+    def parse_batch(self, batch: list[tuple[int, list[str]]]) -> list[tuple[int, dict, list[RowError]]]:
+        return [self.parse(number, cells) for number, cells in batch]
+
+
 # --- fields and entities -------------------------------------------------------------
 
 
@@ -247,12 +302,17 @@ class Entity:
 
     key: str
     label: object
-    model: type
+    #: The model's name in models (loaded when needed: parsing cells needs no models).
+    model_name: str
     fields: tuple[Field, ...]
     #: Natural keys a user can match on: field key → label.
     match_keys: dict
     #: Columns that every new record gets (besides the fields' defaults).
     fixed: dict = field(default_factory=dict)
+
+    @property
+    def model(self) -> type:
+        return getattr(import_module("models"), self.model_name)
 
     def field(self, key: str) -> Field:
         return self._by_key[key]
@@ -334,7 +394,7 @@ LAST_NAME = Field("last_name", _l("Last name"), text(100), ("Efternamn", "Lastna
                   required=True)
 
 COMPANY = Entity(
-    "company", _l("Companies"), Company,
+    "company", _l("Companies"), "Company",
     (
         CUSTOMER_NUMBER,
         Field("name", _l("Name"), text(200), ("Företagsnamn", "Företag", "Namn", "Kundnamn", "Company", "Company name",
@@ -344,7 +404,7 @@ COMPANY = Entity(
         Field("vat_number", _l("VAT no."), vat_number, ("Momsnummer", "Momsregistreringsnummer", "VAT", "Moms nr",
                                                       "VAT number")),
         Field("country", _l("Country"), country, ("Land", "Landskod", "Country code"), default="SE"),
-        Field("status", _l("Status"), choice(COMPANY_STATUS_LABELS), ("Kundstatus",), default="active"),
+        Field("status", _l("Status"), choice("COMPANY_STATUS_LABELS"), ("Kundstatus",), default="active"),
         Field("industry", _l("Industry"), reference, ("Bransch", "Branch", "SNI"), column=None),
         CATEGORIES,
         OWNER,
@@ -360,7 +420,7 @@ COMPANY = Entity(
 )
 
 CONTACT = Entity(
-    "contact", _l("Contacts"), Contact,
+    "contact", _l("Contacts"), "Contact",
     (
         FIRST_NAME, LAST_NAME,
         Field("title", _l("Title"), text(100), ("Titel", "Befattning", "Roll", "Role", "Position")),
@@ -378,7 +438,7 @@ CONTACT = Entity(
 )
 
 PRIVATE_CUSTOMER = Entity(
-    "privatecustomer", _l("Private customers"), Contact,
+    "privatecustomer", _l("Private customers"), "Contact",
     (
         CUSTOMER_NUMBER, FIRST_NAME, LAST_NAME,
         Field("personal_number", _l("Personal identity no."), personal_number,
@@ -389,7 +449,7 @@ PRIVATE_CUSTOMER = Entity(
 )
 
 LEAD = Entity(
-    "lead", _l("Leads"), Lead,
+    "lead", _l("Leads"), "Lead",
     (
         Field("company_name", _l("Company name"), text(200), ("Företagsnamn", "Företag", "Namn", "Company", "Bolag"),
               required=True),
@@ -400,7 +460,7 @@ LEAD = Entity(
         Field("contact_phone", _l("Contact's phone"), phone, ("Telefon", "Tel", "Mobil", "Phone")),
         Field("contact_email", _l("Contact's e-mail"), email, ("E-post", "Epost", "Mail", "Email")),
         Field("source", _l("Source"), text(100), ("Källa", "Leadkälla", "Lead source")),
-        Field("status", _l("Status"), choice(Lead.STATUSES), ("Leadstatus",), default="new"),
+        Field("status", _l("Status"), choice("Lead.STATUSES"), ("Leadstatus",), default="new"),
         CATEGORIES, OWNER, NOTE, CREATED,
     ),
     {"org_number": _l("Org. no."), "contact_email": _l("Contact's e-mail")},

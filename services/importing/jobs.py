@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from extensions import db
 from models import AuditEvent, Category, Employee, ImportJob, ImportMapping, ImportRowError, utcnow
 from services.audit import plain, record_bulk
-from services.importing import engine
+from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
 from services.importing.fields import ENTITIES, MODES
 from services.importing.reader import FileProblem, open_table
@@ -289,7 +289,8 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
     cache = engine.ParsedRows(job)
     try:
         with open_table(lambda: storage.open(job.storage_key)) as table:
-            result = engine.run(work, job, table, write=write, after_batch=after_batch, cache=cache)
+            workers = parallel.worker_count(current_app.config.get("IMPORT_WORKERS"), job.file_size)
+            result = engine.run(work, job, table, write=write, after_batch=after_batch, cache=cache, workers=workers)
         work.commit()
     except Cancelled:
         work.rollback()
