@@ -1,4 +1,4 @@
-"""Set-based writes for imports: new ids for a batch, and inserting many rows at once.
+"""Set-based work for imports: new ids for a batch, finding a batch's keys, and inserting many rows at once.
 
 PostgreSQL: ids come from the table's own sequence (`nextval`, safe with
 concurrent writers) and rows go in with COPY, which is several times cheaper
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import JSON, Table, false, func, select, text, update
+from sqlalchemy import ARRAY, JSON, Table, any_, bindparam, false, func, select, text, update
 from sqlalchemy.orm import Session
 
 
@@ -31,6 +31,18 @@ def new_ids(session: Session, table: Table, count: int) -> list[int]:
     session.execute(update(table).where(false()).values(id=table.c.id))  # takes the write lock, changes nothing
     start = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(start + 1, start + 1 + count))
+
+
+def one_of(session: Session, column, values):
+    """`column IN values` for a batch's many values, given as one parameter: an array on PostgreSQL, JSON on SQLite.
+
+    A placeholder per value costs SQLAlchemy and the driver more than the query itself.
+    """
+    values = list(values)
+    if _dialect(session) == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    each = func.json_each(json.dumps(values)).table_valued("value")
+    return column.in_(select(each.c.value))
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:

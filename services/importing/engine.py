@@ -344,7 +344,7 @@ class Importer:
                 continue
             found: dict = defaultdict(list)
             for ident, value in self.session.execute(
-                select(Company.id, column).where(column.in_(wanted), Company.deleted_at.is_(None))
+                select(Company.id, column).where(bulk.one_of(self.session, column, wanted), Company.deleted_at.is_(None))
             ):
                 found[value].append(ident)
             for row in rows:
@@ -417,7 +417,7 @@ class Importer:
             key_col = self.table.c[key]
             cols = [self.table.c.id, key_col] + [self.table.c[c] for c in compared if c != key]
             for found in self.session.execute(
-                select(*cols).where(key_col.in_({r.key for r in keyed}), *self._scope())
+                select(*cols).where(bulk.one_of(self.session, key_col, {r.key for r in keyed}), *self._scope())
             ).mappings():
                 existing[found[key]].append(found["id"])
                 current[found["id"]] = dict(found)
@@ -454,7 +454,7 @@ class Importer:
         link = CATEGORY_LINKS[self.entity.key]
         owner_col = [c for c in link.c if c.name != "category_id"][0]
         result: dict[int, set[int]] = defaultdict(set)
-        for owner, category in self.session.execute(select(owner_col, link.c.category_id).where(owner_col.in_(ids))):
+        for owner, category in self.session.execute(select(owner_col, link.c.category_id).where(bulk.one_of(self.session, owner_col, ids))):
             result[owner].add(category)
         return result
 
@@ -621,10 +621,11 @@ class Importer:
         wanted = {(r.values["company_id"], r.existing_id): r.values.get("title") for r in rows if "company_id" in r.values}
         if not wanted:
             return
+        updated = {r.existing_id for r in rows if r.outcome == "updated" and "company_id" in r.values}
         existing = set(self.session.execute(
             select(CompanyContact.company_id, CompanyContact.contact_id).where(
-                CompanyContact.contact_id.in_({contact for _company, contact in wanted}))
-        ).all())
+                bulk.one_of(self.session, CompanyContact.contact_id, updated))
+        ).all()) if updated else set()  # a contact created just now has no links yet
         new = [{"company_id": company, "contact_id": contact, "role": role, "created_at": now}
                for (company, contact), role in wanted.items() if (company, contact) not in existing]
         if new:
