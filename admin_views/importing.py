@@ -115,14 +115,14 @@ class ImportView(SecurePage):
         job = _job(id)
         if jobs.mark_stalled(db.session):
             db.session.commit()
-        return self.render("admin/import/job.html", job=job, entity=ENTITIES[job.entity], state=jobs.state(job),
+        return self.render("admin/import/job.html", job=job, entity=ENTITIES[job.entity], state=jobs.state(db.session, job),
                            errors=jobs.errors(db.session, job, PREVIEW_ERRORS), preview_limit=PREVIEW_ERRORS,
                            modes=MODES)
 
     @expose("/job/<int:id>/progress.json")
     @require("import.run")
     def progress(self, id):
-        return jsonify(jobs.state(_job(id)))
+        return jsonify(jobs.state(db.session, _job(id)))
 
     @expose("/job/<int:id>/run", methods=("POST",))
     @require("import.run")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from stdnum import luhn
 
 from extensions import db
@@ -318,7 +319,7 @@ def test_progress_counts_rows_and_total(session, make_job, run, monkeypatch):
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
     content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(5))
     job = run(run(make_job(content), write=False), write=True)
-    state = jobs.state(job)
+    state = jobs.state(session, job)
     assert (state["rows_done"], state["total"], state["percent"], state["active"]) == (5, 5, 100, False)
     assert state["status"] == "done" and state["created"] == 5
 
@@ -349,6 +350,35 @@ def test_cancel_of_an_all_or_nothing_import_writes_nothing(session, make_job, ru
     jobs.run_queued(app, job.id, storage)
     session.expire_all()
     assert session.get(ImportJob, job.id).status == "cancelled" and count(session, Company) == 0
+
+
+def test_an_all_or_nothing_write_shows_its_progress_and_can_be_cancelled_while_it_runs(
+        session, make_job, run, storage, app, monkeypatch):
+    """On SQLite nobody can write the job's row while the import's transaction is open (services.importing.sidecar)."""
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(6))
+    job = run(make_job(content, all_or_nothing=True), write=False)
+    seen = []
+    report = jobs._Progress.batch
+
+    def batch_then_look_from_another_session(progress, counts, errors):
+        report(progress, counts, errors)
+        if not seen:  # as the progress page and the cancel button do, from another request
+            with Session(db.engine) as other:
+                running = other.get(ImportJob, job.id)
+                seen.append(jobs.state(other, running))
+                jobs.request_cancel(other, running)
+                other.commit()
+                seen.append(jobs.state(other, running))
+
+    monkeypatch.setattr(jobs._Progress, "batch", batch_then_look_from_another_session)
+    jobs.queue(session, job, write=True)
+    session.commit()
+    assert jobs.run_queued(app, job.id, storage) == "cancelled"
+    assert (seen[0]["status"], seen[0]["rows_done"], seen[0]["created"], seen[0]["percent"]) == ("running", 2, 2, 33)
+    assert seen[1]["cancel_requested"]
+    session.expire_all()
+    assert count(session, Company) == 0 and session.get(ImportJob, job.id).status == "cancelled"
 
 
 def test_a_job_is_claimed_by_one_thread_only(session, make_job, app, storage):

@@ -9,16 +9,16 @@ session after every batch, and reads the cancel flag between batches.
 
 Without "all or nothing" every batch is committed as it is written and bad
 rows are skipped (and listed). With it, the write is one transaction that is
-rolled back at the first bad row, at a cancel or at a failure. (On SQLite a
-second connection cannot write while that transaction is open, so there the
-progress of an all-or-nothing write is recorded when it ends.)
+rolled back at the first bad row, at a cancel or at a failure. (On SQLite no
+other connection can write while that transaction is open, so there its
+progress, heartbeat and cancel go through services.importing.sidecar.)
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from extensions import db
 from models import AuditEvent, Category, Employee, ImportJob, ImportMapping, ImportRowError, utcnow
 from services.audit import plain, record_bulk
-from services.importing import engine, parallel
+from services.importing import engine, parallel, sidecar
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
 from services.importing.fields import ENTITIES, MODES
 from services.importing.reader import FileProblem, open_table
@@ -190,10 +190,18 @@ def start_thread(app: Flask, job_id: int, storage: Storage) -> threading.Thread:
     return thread
 
 
+def _holds_the_write_lock(session: Session, job: ImportJob) -> sidecar.Sidecar | None:
+    """The side file through which the job reports, when it is an all-or-nothing write on SQLite."""
+    return sidecar.for_engine(session.get_bind()) if job.all_or_nothing and not job.dry_run else None
+
+
 def request_cancel(session: Session, job: ImportJob) -> None:
     if job.status not in ACTIVE:
         raise ImportProblem(_("The import is not running."))
-    session.execute(update(ImportJob).where(ImportJob.id == job.id).values(cancel_requested=True))
+    if side := _holds_the_write_lock(session, job):
+        side.cancel(job.id)  # the job's row cannot be written until the import's transaction ends
+    else:
+        session.execute(update(ImportJob).where(ImportJob.id == job.id).values(cancel_requested=True))
 
 
 def _claim(session: Session, job_id: int) -> bool:
@@ -210,7 +218,7 @@ def _claim(session: Session, job_id: int) -> bool:
 class _Progress:
     """Writes a job's progress and errors through its own session, and reads the cancel flag."""
 
-    def __init__(self, session: Session, job_id: int, *, deferred: bool):
+    def __init__(self, session: Session, job_id: int, *, deferred: sidecar.Sidecar | None):
         self.session, self.job_id, self.deferred = session, job_id, deferred
         self.stored_errors = 0
         self.pending_errors: list[dict] = []
@@ -227,10 +235,13 @@ class _Progress:
     def batch(self, counts: Counts, errors: list[RowError]) -> None:
         self.counts = counts
         self.add_errors(errors)
-        if not self.deferred:
+        if self.deferred:
+            self.deferred.report(self.job_id, asdict(counts))
+            cancel = self.deferred.cancelled(self.job_id)
+        else:
             self.save(status=None)
-        cancel = self.session.scalar(select(ImportJob.cancel_requested).where(ImportJob.id == self.job_id))
-        self.session.rollback()
+            cancel = self.session.scalar(select(ImportJob.cancel_requested).where(ImportJob.id == self.job_id))
+            self.session.rollback()
         if cancel:
             raise Cancelled()
 
@@ -245,6 +256,8 @@ class _Progress:
             values.update(status=status, finished_at=utcnow())
         self.session.execute(update(ImportJob).where(ImportJob.id == self.job_id).values(**values))
         self.session.commit()
+        if status and self.deferred:
+            self.deferred.forget(self.job_id)
 
 
 def run_queued(app: Flask, job_id: int, storage: Storage) -> str | None:
@@ -274,8 +287,7 @@ def run_queued(app: Flask, job_id: int, storage: Storage) -> str | None:
 def _run(work: Session, progress_session: Session, job: ImportJob, storage: Storage) -> str:
     write = not job.dry_run
     atomic = write and job.all_or_nothing
-    deferred = atomic and work.get_bind().dialect.name == "sqlite"
-    progress = _Progress(progress_session, job.id, deferred=deferred)
+    progress = _Progress(progress_session, job.id, deferred=_holds_the_write_lock(work, job))
 
     def after_batch(counts: Counts, errors: list[RowError]) -> None:
         if atomic and counts.errors:
@@ -337,35 +349,47 @@ def mark_stalled(session: Session) -> int:
     """Jobs whose thread died (process restarted) are marked failed so they can be started again."""
     limit = utcnow().timestamp() - STALLED_AFTER_SECONDS
     stalled = [job for job in session.scalars(select(ImportJob).where(ImportJob.status.in_(ACTIVE)))
-               if (job.heartbeat_at or job.updated_at).timestamp() < limit]
+               if _heartbeat(session, job) < limit]
     for job in stalled:
         job.status, job.finished_at = "failed", utcnow()
         job.error_summary = _("The import was interrupted (the server restarted). Start it again.")
     return len(stalled)
 
 
-def state(job: ImportJob) -> dict:
+def _heartbeat(session: Session, job: ImportJob) -> float:
+    """When the job last reported (Unix time)."""
+    beat = (job.heartbeat_at or job.updated_at).timestamp()
+    side = _holds_the_write_lock(session, job) if job.status == "running" else None
+    reported = side.progress(job.id) if side else None
+    return max(beat, reported[1]) if reported else beat
+
+
+def state(session: Session, job: ImportJob) -> dict:
     """What the progress page shows: status, rows done of total, rate and time left."""
+    counts = Counts(job.rows_done, job.created_count, job.updated_count, job.unchanged_count, job.error_count)
+    side = _holds_the_write_lock(session, job) if job.status == "running" else None
+    if reported := side.progress(job.id) if side else None:  # an all-or-nothing write on SQLite reports there
+        counts = Counts(**reported[0])
     elapsed = ((job.finished_at or utcnow()) - job.started_at).total_seconds() if job.started_at else 0
-    rate = job.rows_done / elapsed if elapsed > 0 else 0
+    rate = counts.rows / elapsed if elapsed > 0 else 0
     total = job.total_rows if not job.dry_run else None
-    left = (total - job.rows_done) / rate if total and rate and job.status == "running" else None
+    left = (total - counts.rows) / rate if total and rate and job.status == "running" else None
     return {
         "id": job.id,
         "status": job.status,
         "status_label": str(ImportJob.STATUSES.get(job.status, job.status)),
         "dry_run": job.dry_run,
         "active": job.status in ACTIVE,
-        "rows_done": job.rows_done,
+        "rows_done": counts.rows,
         "total": total,
-        "percent": round(100 * job.rows_done / total) if total else None,
+        "percent": round(100 * counts.rows / total) if total else None,
         "rate": round(rate),
         "seconds_left": round(left) if left is not None else None,
-        "created": job.created_count,
-        "updated": job.updated_count,
-        "unchanged": job.unchanged_count,
-        "errors": job.error_count,
-        "cancel_requested": job.cancel_requested,
+        "created": counts.created,
+        "updated": counts.updated,
+        "unchanged": counts.unchanged,
+        "errors": counts.errors,
+        "cancel_requested": job.cancel_requested or bool(side and side.cancelled(job.id)),
         "summary": job.error_summary,
     }
 
