@@ -11,7 +11,9 @@
   "invoice_number" sequence (the counter is advanced in the same
   transaction, so a rolled-back send gives its number back), together with
   its OCR reference and due date. A sent invoice is never edited: it is
-  paid, or credited by a credit invoice with the negative lines.
+  paid, or credited by a credit invoice with the negative lines — always,
+  even when its customer was trashed since: the customer checks are for new
+  documents.
 - Drafts are deleted or cancelled (makulerad); they have no number.
 """
 
@@ -240,6 +242,11 @@ def send(session: Session, invoice: Invoice, *, today: date | None = None) -> in
     check_customer(invoice.company, invoice.contact)
     if not invoice.lines:
         raise InvalidValue(_("The invoice has no lines."))
+    return _issue(session, invoice, today=today)
+
+
+def _issue(session: Session, invoice: Invoice, *, today: date | None) -> int:
+    """Number and date an invoice and mark it sent (send's and credit's last step)."""
     invoice.invoice_date = invoice.invoice_date or today or date.today()
     recalculate(invoice)
     invoice.number = next_number(session, INVOICE_SEQUENCE, FIRST_INVOICE_NUMBER)
@@ -274,7 +281,8 @@ def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today:
         ],
     )
     session.add(credit_note)
-    send(session, credit_note, today=today)
+    # not send(): whatever became of the customer (trashed, no customer number), a sent invoice is credited
+    _issue(session, credit_note, today=today)
     credit_note.status = invoice.status = "credited"
     return credit_note
 

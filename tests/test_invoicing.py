@@ -180,6 +180,29 @@ def test_paid_and_credit(session, employees, customer, products):
         invoicing.credit(session, employees["finance"], credit_note)
 
 
+@pytest.mark.parametrize("change", ["trashed", "lost its customer number"])
+def test_a_sent_invoice_is_credited_whatever_became_of_its_customer(session, employees, make_contact, products, change):
+    """The customer checks are for new documents: a sent invoice can always be credited."""
+    from services import trash
+
+    person = make_contact(first_name="Kredit", last_name="Kund")
+    numbering.make_private_customer(session, person)
+    invoice = draft(session, employees, person, products)
+    invoicing.send(session, invoice, today=TODAY)
+    session.commit()
+    if change == "trashed":
+        trash.delete(session, employees["admin"], type(person), [person.id])
+    else:
+        person.customer_number = None
+    session.commit()
+    credit_note = invoicing.credit(session, employees["finance"], invoice, today=TODAY)
+    session.commit()
+    assert credit_note.contact is person and credit_note.number == invoice.number + 1
+    assert credit_note.total == -invoice.total and invoice.status == "credited"
+    with pytest.raises(InvalidValue):  # a new invoice for that customer is still refused
+        invoicing.new_invoice(session, employees["finance"], person)
+
+
 # --- orders ---------------------------------------------------------------------------------------
 
 
