@@ -5,6 +5,7 @@
   when a contact without one is tried.
 - A new order or invoice takes the customer's defaults (currency, invoice
   language, payment terms); a new line takes the customer's discount.
+  An inactive product is not put on new lines; lines that have it keep it.
 - Lines and totals are computed by services.money and stored, so lists and
   sums are plain SQL.
 - An invoice gets its number when it is sent, from the gap-free
@@ -199,8 +200,15 @@ def build_line(line_class, row: LineInput, *, customer_discount: Decimal, positi
 
 
 def set_lines(document, rows: list[LineInput]) -> None:
-    """Replace the lines of an editable order or invoice, and its totals."""
+    """Replace the lines of an editable order or invoice, and its totals. An inactive product
+    is refused unless the document already has a line with it (those lines stay valid)."""
     ensure_editable(document)
+    kept = {line.product_id for line in document.lines}
+    for n, row in enumerate(rows, 1):
+        product = row.product
+        if product is not None and not product.active and product.id not in kept:
+            raise InvalidValue(_("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+                                 n=n, number=product.number, name=product.name))
     line_class = InvoiceLine if isinstance(document, Invoice) else OrderLine
     customer = document.customer
     discount = Decimal(customer.discount_percent or 0) if customer is not None else Decimal("0")

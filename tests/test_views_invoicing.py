@@ -101,6 +101,27 @@ def test_unknown_product_number_is_refused(login, customer):
     assert count(db.session, Invoice) == 0
 
 
+def test_an_inactive_product_number_is_refused_on_a_new_line_but_kept_on_a_saved_one(login, session, employees,
+                                                                                     customer, products):
+    header = {"invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
+              "their_reference": "0"}
+    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
+        **header, **lines_form({"product": "100", "quantity": "1"}, {"product": "900 Utgången vara", "quantity": "1"})})
+    assert ("danger", sv("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+                         n=2, number="900", name="Utgången vara")) in flashes(response)
+    assert count(db.session, Invoice) == 0
+    old = products["900"]
+    old.active = True
+    invoice = invoicing.new_invoice(session, employees["seller"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=old, quantity="1")])
+    old.active = False
+    session.commit()
+    response = login("seller").post(f"/admin/invoice/edit/?id={invoice.id}", {
+        **header, "version": str(invoice.version), **lines_form({"product": "900", "quantity": "4"})})
+    assert response.status_code == 302
+    assert [(l.product.number, l.quantity) for l in fresh(session, Invoice, invoice.id).lines] == [("900", D("4"))]
+
+
 def test_a_contact_without_customer_number_is_refused_with_the_faqs_reason(login, make_contact):
     person = make_contact(first_name="Ingen", last_name="Kundnummer")
     seller = login("seller")
