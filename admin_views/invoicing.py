@@ -131,30 +131,28 @@ def product_by_text(text: str | None) -> Product | None:
     return product
 
 
+def posted_rows() -> list[dict]:
+    """The editor's line rows as posted (fields lines-N-field, in N order), as typed; wholly
+    empty rows are left out, so "Line n" in a message is the n-th row shown again."""
+    indexes = sorted({int(key.split("-")[1]) for key in request.form
+                      if key.startswith("lines-") and is_id(key.split("-")[1])})
+    rows = [{f: (request.form.get(f"lines-{i}-{f}") or "").strip() for f in LINE_FIELDS} for i in indexes]
+    return [row for row in rows if any(row[f] for f in ("product", "description", "unit_price"))]
+
+
 def posted_lines() -> list[LineInput]:
-    """The line rows of the editor; wholly empty rows are left out."""
-    indexes = sorted({int(key.split("-")[1]) for key in request.form if key.startswith("lines-")
-                      and is_id(key.split("-")[1])})
-    rows = []
-    for i in indexes:
-        values = {f: (request.form.get(f"lines-{i}-{f}") or "").strip() for f in LINE_FIELDS}
-        if not any(values[f] for f in ("product", "description", "unit_price")):
-            continue
-        rows.append(LineInput(
-            product=product_by_text(values["product"]), description=values["description"],
-            quantity=values["quantity"] or "1", unit=values["unit"], unit_price=values["unit_price"],
-            discount_percent=values["discount_percent"], vat_rate=values["vat_rate"],
-        ))
-    return rows
+    """The posted rows as lines for services.invoicing."""
+    return [LineInput(product=product_by_text(row["product"]), description=row["description"],
+                      quantity=row["quantity"] or "1", unit=row["unit"], unit_price=row["unit_price"],
+                      discount_percent=row["discount_percent"], vat_rate=row["vat_rate"])
+            for row in posted_rows()]
 
 
 def line_rows(document, customer) -> list[dict]:
     """What the editor shows: the lines as posted (after an error), else the saved ones, then blank rows."""
     discount = plain(customer.discount_percent) if customer is not None and customer.discount_percent else "0"
     if request.method == "POST":
-        rows = []
-        for i in sorted({int(k.split("-")[1]) for k in request.form if k.startswith("lines-") and is_id(k.split("-")[1])}):
-            rows.append({f: request.form.get(f"lines-{i}-{f}", "") for f in LINE_FIELDS})
+        rows = posted_rows()
     else:
         rows = [{
             "product": line.product.number if line.product else "", "description": line.description,

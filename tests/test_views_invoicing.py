@@ -92,6 +92,22 @@ def test_unparseable_price_is_refused_with_a_swedish_message_and_nothing_saved(l
     assert count(db.session, Invoice) == 0
 
 
+def test_after_a_refusal_the_editor_shows_the_lines_as_numbered_in_the_message(login, customer, products):
+    """Wholly empty rows are left out both when the lines are read and when they are shown again,
+    so "Rad 2" of a message is the second row on the page, and blank rows do not pile up."""
+    blank = {"product": "", "description": "", "quantity": "1", "unit_price": "", "vat_rate": "25"}
+    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
+        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
+        **lines_form({"product": "100", "quantity": "1"}, blank, {"description": "Resa", "quantity": "x", "unit_price": "1"},
+                     blank, blank),
+    })
+    assert ("danger", sv("Line %(n)s: the quantity is not a number.", n=2)) in flashes(response)
+    page = response.get_data(as_text=True)
+    shown = re.findall(r'name="lines-(\d+)-description" value="([^"]*)"', page)
+    assert shown == [("0", ""), ("1", "Resa"), ("2", ""), ("3", ""), ("4", "")]  # the two lines, then the blank rows
+    assert count(db.session, Invoice) == 0
+
+
 def test_unknown_product_number_is_refused(login, customer):
     response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
         "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
