@@ -37,7 +37,7 @@ from admin_views.base import (
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.company import IsFilter
-from admin_views.sales import AmountField, customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
+from admin_views.sales import customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
 from services import formatting, invoicing, search
@@ -95,7 +95,7 @@ class ProductView(SecureModelView):
     column_filters = [IsFilter(Product.active, _l("Active"), options=[("1", _l("Yes")), ("0", _l("No"))])]
     column_export_list = ["number", "name", "unit", "price", "vat_rate", "active"]
     form_columns = ["number", "name", "unit", "price", "vat_rate", "active"]
-    form_overrides = {"price": AmountField, "vat_rate": SelectField}
+    form_overrides = {"vat_rate": SelectField}
     form_args = {
         "vat_rate": {"choices": VAT_CHOICES, "coerce": Decimal},
         "price": {"validators": [InputRequired(_l("Enter the price (0 if free)."))]},
