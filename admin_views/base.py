@@ -191,6 +191,11 @@ class LocalDateTimeField(DateTimeLocalField):
         return to_user_timezone(self.data).strftime(self.format[0]) if self.data else ""
 
 
+def number_text(value, places: int | None = None) -> str:
+    """A number as a form shows it for editing, in the user's language (formatting.decimal_input)."""
+    return formatting.decimal_input(value, places, str(get_locale() or "sv"))
+
+
 class SwedishDecimalField(DecimalField):
     """A decimal number as Swedes read and type it: shown `1 250,50`; typed with a comma or a dot,
     spaces between the thousands (services.money.parse, the one rule for typed numbers), rounded
@@ -218,7 +223,7 @@ class SwedishDecimalField(DecimalField):
     def _value(self):
         if self.raw_data is not None:
             return self.raw_data[0] if self.raw_data else ""
-        return formatting.decimal_input(self.data, self.places, str(get_locale() or "sv"))
+        return number_text(self.data, self.places)
 
 
 class SwedishModelConverter(AdminModelConverter):

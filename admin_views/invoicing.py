@@ -33,6 +33,7 @@ from admin_views.base import (
     can,
     fmt_bool,
     fmt_choice,
+    number_text,
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
@@ -53,7 +54,7 @@ LINE_FIELDS = ("product", "description", "quantity", "unit", "unit_price", "disc
 
 
 def plain(value: Decimal) -> str:
-    """A Decimal as typed, without trailing zeros or exponent: 10, 2.5, 0."""
+    """A Decimal as a form value, without trailing zeros or exponent: 10, 2.5, 0 (the VAT rates' options)."""
     return format(value.normalize(), "f")
 
 
@@ -111,7 +112,7 @@ class ProductView(SecureModelView):
         """Active products matching `q`, with what a new line takes from them."""
         rows = search.search(db.session, Product, request.args.get("q", ""), limit=20, extra=Product.active)
         return jsonify([
-            {"id": p.id, "number": p.number, "name": p.name, "unit": p.unit, "price": str(p.price),
+            {"id": p.id, "number": p.number, "name": p.name, "unit": p.unit, "price": number_text(p.price, 2),
              "vat_rate": plain(p.vat_rate), "label": f"{p.number} {p.name}"}
             for p in rows
         ])
@@ -150,14 +151,14 @@ def posted_lines() -> list[LineInput]:
 
 def line_rows(document, customer) -> list[dict]:
     """What the editor shows: the lines as posted (after an error), else the saved ones, then blank rows."""
-    discount = plain(customer.discount_percent) if customer is not None and customer.discount_percent else "0"
+    discount = number_text(customer.discount_percent) if customer is not None and customer.discount_percent else "0"
     if request.method == "POST":
         rows = posted_rows()
     else:
         rows = [{
             "product": line.product.number if line.product else "", "description": line.description,
-            "quantity": plain(line.quantity), "unit": line.unit or "", "unit_price": str(line.unit_price),
-            "discount_percent": plain(line.discount_percent), "vat_rate": plain(line.vat_rate),
+            "quantity": number_text(line.quantity), "unit": line.unit or "", "unit_price": number_text(line.unit_price, 2),
+            "discount_percent": number_text(line.discount_percent), "vat_rate": plain(line.vat_rate),
         } for line in (document.lines if document is not None else [])]
     blank = {"product": "", "description": "", "quantity": "1", "unit": "", "unit_price": "",
              "discount_percent": discount, "vat_rate": "25"}

@@ -108,6 +108,19 @@ def test_after_a_refusal_the_editor_shows_the_lines_as_numbered_in_the_message(l
     assert count(db.session, Invoice) == 0
 
 
+def test_the_editor_shows_saved_lines_with_a_decimal_comma(login, session, employees, customer, products):
+    """As the Flask-Admin forms do (formatting.decimal_input): the editor reads them back with money.parse."""
+    invoice = invoicing.new_invoice(session, employees["seller"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="2,5", unit_price="1 250,5",
+                                            discount_percent="12,5")])
+    session.commit()
+    page = login("seller").client.get(f"/admin/invoice/edit/?id={invoice.id}").get_data(as_text=True)
+    shown = {f: re.search(rf'name="lines-0-{f}" value="([^"]*)"', page).group(1)
+             for f in ("quantity", "unit_price", "discount_percent")}
+    assert shown == {"quantity": "2,5", "unit_price": "1\u00a0250,50", "discount_percent": "12,5"}
+    assert 'name="lines-3-discount_percent" value="10"' in page  # a blank row: the customer's discount
+
+
 def test_unknown_product_number_is_refused(login, customer):
     response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
         "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
@@ -365,7 +378,7 @@ def test_invoice_report_on_the_card_and_its_export(login, session, employees, cu
 
 def test_product_lookup_offers_active_products(login, products):
     rows = login("seller").client.get("/admin/product/lookup.json?q=kons").get_json()
-    assert [(r["number"], r["price"], r["vat_rate"], r["unit"]) for r in rows] == [("100", "950.00", "25", "tim")]
+    assert [(r["number"], r["price"], r["vat_rate"], r["unit"]) for r in rows] == [("100", "950,00", "25", "tim")]
     assert login("seller").client.get("/admin/product/lookup.json?q=Utgången").get_json() == []
 
 
