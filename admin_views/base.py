@@ -213,7 +213,7 @@ class SwedishDecimalField(DecimalField):
             try:
                 value = money.parse(valuelist[0])
             except (ValueError, TypeError):
-                raise ValueError(_("Not a number: write it like 1 250,50.")) from None
+                raise ValueError(_("Not a number; write for example 12,5.")) from None
             self.data = value if self.places is None else value.quantize(Decimal(1).scaleb(-self.places), self.rounding)
 
     def pre_validate(self, form):

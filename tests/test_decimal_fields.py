@@ -17,7 +17,7 @@ from tests.helpers import field_errors, fresh, sv
 
 D = Decimal
 NBSP = "\u00a0"
-NOT_A_NUMBER = "Not a number: write it like 1 250,50."
+NOT_A_NUMBER = "Not a number; write for example 12,5."
 
 
 class PriceForm(Form):
