@@ -8,11 +8,11 @@ default). `can_create/can_edit/can_delete/can_export` are computed per
 request from the same map.
 """
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
-from decimal import ROUND_HALF_UP, Decimal
-
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.form import AdminModelConverter
