@@ -59,7 +59,7 @@ def test_shown_with_a_decimal_comma(app):
         assert 'type="text"' in html and 'inputmode="decimal"' in html and 'value="10,00"' in html
 
 
-def admin_views(app):
+def model_views(app):
     return [v for v in app.extensions["admin"][0]._views if isinstance(v, SecureModelView)]
 
 
@@ -67,7 +67,7 @@ def test_every_numeric_column_of_every_admin_form_is_swedish(app):
     """Through the base view's model converter, so a new view gets it without asking."""
     checked = 0
     with app.test_request_context():
-        for view in admin_views(app):
+        for view in model_views(app):
             form = view.get_create_form()()
             for name, column in view.model.__table__.columns.items():
                 if name in form and isinstance(column.type, Numeric) and name not in (view.form_overrides or {}):
