@@ -8,12 +8,18 @@ default). `can_create/can_edit/can_delete/can_export` are computed per
 request from the same map.
 """
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import rules
+from flask_admin.model.form import converts
+from flask_admin.model.widgets import XEditableWidget
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
@@ -23,13 +29,15 @@ from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import DateTimeLocalField, HiddenField, ValidationError
+from wtforms import DateTimeLocalField, DecimalField, HiddenField, ValidationError
+from wtforms.validators import StopValidation
+from wtforms.widgets import TextInput
 
 from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
 from services import export as exporting
-from services import formatting, search, trash
+from services import formatting, money, search, trash
 from services.permissions import LOGGED_IN  # re-exported for the views
 from services.validation import InvalidValue, is_id
 
@@ -183,6 +191,61 @@ class LocalDateTimeField(DateTimeLocalField):
         return to_user_timezone(self.data).strftime(self.format[0]) if self.data else ""
 
 
+def number_text(value, places: int | None = None) -> str:
+    """A number as a form shows it for editing, in the user's language (formatting.decimal_input)."""
+    return formatting.decimal_input(value, places, str(get_locale() or "sv"))
+
+
+class SwedishDecimalField(DecimalField):
+    """A decimal number as Swedes read and type it: shown `1 250,50`; typed with a comma or a dot,
+    spaces between the thousands (services.money.parse, the one rule for typed numbers), rounded
+    half up to `places`. Anything else, NaN and Infinity too, is refused with a Swedish message."""
+
+    widget = TextInput()  # not type="number": browsers refuse a decimal comma there
+
+    def __init__(self, label=None, validators=None, places=None, **kwargs):
+        kwargs.setdefault("render_kw", {}).setdefault("inputmode", "decimal")
+        super().__init__(label, validators, places=places, rounding=ROUND_HALF_UP, **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if valuelist and valuelist[0].strip():
+            try:
+                value = money.parse(valuelist[0])
+            except (ValueError, TypeError):
+                raise ValueError(_("Not a number; write for example 12,5.")) from None
+            self.data = value if self.places is None else value.quantize(Decimal(1).scaleb(-self.places), self.rounding)
+
+    def pre_validate(self, form):
+        if self.process_errors:  # not a number: that message alone, not the range's as well
+            raise StopValidation()
+
+    def _value(self):
+        if self.raw_data is not None:
+            return self.raw_data[0] if self.raw_data else ""
+        return number_text(self.data, self.places)
+
+
+class SwedishModelConverter(AdminModelConverter):
+    """Flask-Admin's form scaffolding, with Numeric columns as SwedishDecimalField (their scale as places)."""
+
+    @converts("Numeric")
+    def handle_decimal_types(self, column, field_args, **extra):
+        field_args.setdefault("places", getattr(column.type, "scale", None))
+        return SwedishDecimalField(**field_args)
+
+
+class SwedishXEditableWidget(XEditableWidget):
+    """Inline list editing; a SwedishDecimalField is edited as text (`1 250,50`), not in a number box."""
+
+    def get_kwargs(self, field, kwargs):
+        if isinstance(field, SwedishDecimalField):
+            kwargs["data-type"] = "text"
+            kwargs["data-value"] = field._value()
+            return kwargs
+        return super().get_kwargs(field, kwargs)
+
+
 class HiddenRule(rules.BaseRule):
     """Form rule rendering a hidden field (e.g. the edit version) without a label."""
 
@@ -227,6 +290,7 @@ class SecureModelView(PermissionMixin, ModelView):
     """Model view with permissions, CSRF (global), Swedish formats and edit versions."""
 
     endpoint_verbs = MODEL_ENDPOINT_VERBS
+    model_form_converter = SwedishModelConverter
     page_size = 50
     can_view_details = False
     list_template = "admin/crm_list.html"
@@ -390,6 +454,9 @@ class SecureModelView(PermissionMixin, ModelView):
         handler = self._actions_data.get(name)
         permission = getattr(getattr(handler[0], "__func__", None), "_permission", None) if handler else None
         return bool(permission) and can(permission)
+
+    def scaffold_list_form(self, widget=None, validators=None):
+        return super().scaffold_list_form(widget or SwedishXEditableWidget(), validators)
 
     # --- optimistic locking -------------------------------------------------
 

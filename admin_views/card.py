@@ -16,7 +16,6 @@ from flask_login import current_user
 from markupsafe import Markup
 from wtforms import (
     BooleanField,
-    DecimalField,
     IntegerField,
     SelectField,
     StringField,
@@ -25,7 +24,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from admin_views.messaging import MessagingMixin
-from admin_views.base import LocalDateTimeField, VersionField, require
+from admin_views.base import LocalDateTimeField, SwedishDecimalField, VersionField, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from extensions import db
@@ -40,7 +39,7 @@ class InvoiceSettingsForm(BaseForm):
     """Inställningar: the invoice defaults of a customer."""
 
     invoice_language = SelectField(FIELD_LABELS["invoice_language"], choices=INVOICE_LANGUAGES)
-    discount_percent = DecimalField(
+    discount_percent = SwedishDecimalField(
         FIELD_LABELS["discount_percent"], places=2,
         validators=[InputRequired(_l("Enter a discount (0 if none).")),
                     NumberRange(0, 100, _l("The discount must be between 0 and 100 percent."))],

@@ -33,11 +33,12 @@ from admin_views.base import (
     can,
     fmt_bool,
     fmt_choice,
+    number_text,
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.company import IsFilter
-from admin_views.sales import AmountField, customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
+from admin_views.sales import customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
 from services import formatting, invoicing, search
@@ -53,7 +54,7 @@ LINE_FIELDS = ("product", "description", "quantity", "unit", "unit_price", "disc
 
 
 def plain(value: Decimal) -> str:
-    """A Decimal as typed, without trailing zeros or exponent: 10, 2.5, 0."""
+    """A Decimal as a form value, without trailing zeros or exponent: 10, 2.5, 0 (the VAT rates' options)."""
     return format(value.normalize(), "f")
 
 
@@ -95,7 +96,7 @@ class ProductView(SecureModelView):
     column_filters = [IsFilter(Product.active, _l("Active"), options=[("1", _l("Yes")), ("0", _l("No"))])]
     column_export_list = ["number", "name", "unit", "price", "vat_rate", "active"]
     form_columns = ["number", "name", "unit", "price", "vat_rate", "active"]
-    form_overrides = {"price": AmountField, "vat_rate": SelectField}
+    form_overrides = {"vat_rate": SelectField}
     form_args = {
         "vat_rate": {"choices": VAT_CHOICES, "coerce": Decimal},
         "price": {"validators": [InputRequired(_l("Enter the price (0 if free)."))]},
@@ -111,7 +112,7 @@ class ProductView(SecureModelView):
         """Active products matching `q`, with what a new line takes from them."""
         rows = search.search(db.session, Product, request.args.get("q", ""), limit=20, extra=Product.active)
         return jsonify([
-            {"id": p.id, "number": p.number, "name": p.name, "unit": p.unit, "price": str(p.price),
+            {"id": p.id, "number": p.number, "name": p.name, "unit": p.unit, "price": number_text(p.price, 2),
              "vat_rate": plain(p.vat_rate), "label": f"{p.number} {p.name}"}
             for p in rows
         ])
@@ -131,35 +132,33 @@ def product_by_text(text: str | None) -> Product | None:
     return product
 
 
+def posted_rows() -> list[dict]:
+    """The editor's line rows as posted (fields lines-N-field, in N order), as typed; wholly
+    empty rows are left out, so "Line n" in a message is the n-th row shown again."""
+    indexes = sorted({int(key.split("-")[1]) for key in request.form
+                      if key.startswith("lines-") and is_id(key.split("-")[1])})
+    rows = [{f: (request.form.get(f"lines-{i}-{f}") or "").strip() for f in LINE_FIELDS} for i in indexes]
+    return [row for row in rows if any(row[f] for f in ("product", "description", "unit_price"))]
+
+
 def posted_lines() -> list[LineInput]:
-    """The line rows of the editor; wholly empty rows are left out."""
-    indexes = sorted({int(key.split("-")[1]) for key in request.form if key.startswith("lines-")
-                      and is_id(key.split("-")[1])})
-    rows = []
-    for i in indexes:
-        values = {f: (request.form.get(f"lines-{i}-{f}") or "").strip() for f in LINE_FIELDS}
-        if not any(values[f] for f in ("product", "description", "unit_price")):
-            continue
-        rows.append(LineInput(
-            product=product_by_text(values["product"]), description=values["description"],
-            quantity=values["quantity"] or "1", unit=values["unit"], unit_price=values["unit_price"],
-            discount_percent=values["discount_percent"], vat_rate=values["vat_rate"],
-        ))
-    return rows
+    """The posted rows as lines for services.invoicing."""
+    return [LineInput(product=product_by_text(row["product"]), description=row["description"],
+                      quantity=row["quantity"] or "1", unit=row["unit"], unit_price=row["unit_price"],
+                      discount_percent=row["discount_percent"], vat_rate=row["vat_rate"])
+            for row in posted_rows()]
 
 
 def line_rows(document, customer) -> list[dict]:
     """What the editor shows: the lines as posted (after an error), else the saved ones, then blank rows."""
-    discount = plain(customer.discount_percent) if customer is not None and customer.discount_percent else "0"
+    discount = number_text(customer.discount_percent) if customer is not None and customer.discount_percent else "0"
     if request.method == "POST":
-        rows = []
-        for i in sorted({int(k.split("-")[1]) for k in request.form if k.startswith("lines-") and is_id(k.split("-")[1])}):
-            rows.append({f: request.form.get(f"lines-{i}-{f}", "") for f in LINE_FIELDS})
+        rows = posted_rows()
     else:
         rows = [{
             "product": line.product.number if line.product else "", "description": line.description,
-            "quantity": plain(line.quantity), "unit": line.unit or "", "unit_price": str(line.unit_price),
-            "discount_percent": plain(line.discount_percent), "vat_rate": plain(line.vat_rate),
+            "quantity": number_text(line.quantity), "unit": line.unit or "", "unit_price": number_text(line.unit_price, 2),
+            "discount_percent": number_text(line.discount_percent), "vat_rate": plain(line.vat_rate),
         } for line in (document.lines if document is not None else [])]
     blank = {"product": "", "description": "", "quantity": "1", "unit": "", "unit_price": "",
              "discount_percent": discount, "vat_rate": "25"}

@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
-from wtforms import DecimalField
 from wtforms.validators import NumberRange, Optional
 
 from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
@@ -22,26 +21,10 @@ from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
-from services import activities, card, formatting, money, sales
+from services import activities, card, formatting, sales
 from services.validation import InvalidValue
 
 PERCENT = [NumberRange(0, 100, _l("The probability must be between 0 and 100 percent."))]
-
-
-class AmountField(DecimalField):
-    """An amount as Swedes type it: "125 000,50" as well as "125000.50"."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs["places"] = 2
-        super().__init__(label, validators, **kwargs)
-
-    def process_formdata(self, valuelist):
-        self.data = None
-        if valuelist and valuelist[0].strip():
-            try:
-                self.data = money.parse(valuelist[0])  # the one rule for typed amounts
-            except ValueError:
-                raise ValueError(self.gettext("Not a valid decimal value.")) from None
 
 
 def customer_lookups() -> dict:
@@ -174,7 +157,6 @@ class OpportunityView(SecureModelView):
         rules.FieldSet(("description", HiddenRule("version")), _l("Description")),
     ]
     form_choices = {"kind": list(Opportunity.KINDS.items())}
-    form_overrides = {"amount": AmountField}
     form_args = {
         "stage": {"query_factory": lambda: db.session.scalars(
             select(SalesStage).where(SalesStage.active).order_by(SalesStage.sort_order, SalesStage.id)).all()},

@@ -41,6 +41,19 @@ def money(amount: Decimal | float | int | None, currency: str = "SEK", locale: s
     return f"{text}\u00a0{suffix}"
 
 
+def decimal_input(value: Decimal | int | None, places: int | None = None, locale: str = "sv") -> str:
+    """A number as a form shows it for editing, the way services.money.parse reads it back:
+    `1 250,50` (Swedish), `1250.50` (English). `places` None: its own decimals, trailing zeros dropped."""
+    if value is None:
+        return ""
+    value = Decimal(value)
+    if places is None:
+        places = max(0, -value.normalize().as_tuple().exponent)
+    english = str(locale).startswith("en")
+    pattern = ("0" if english else "#,##0") + ("." + "0" * places if places else "")
+    return format_decimal(value, format=pattern, locale="en_GB" if english else "sv_SE")
+
+
 def iso_date(value: date | datetime | None) -> str:
     if value is None:
         return ""

@@ -5,13 +5,16 @@
   when a contact without one is tried.
 - A new order or invoice takes the customer's defaults (currency, invoice
   language, payment terms); a new line takes the customer's discount.
+  An inactive product is not put on new lines; lines that have it keep it.
 - Lines and totals are computed by services.money and stored, so lists and
   sums are plain SQL.
 - An invoice gets its number when it is sent, from the gap-free
   "invoice_number" sequence (the counter is advanced in the same
   transaction, so a rolled-back send gives its number back), together with
   its OCR reference and due date. A sent invoice is never edited: it is
-  paid, or credited by a credit invoice with the negative lines.
+  paid, or credited by a credit invoice with the negative lines — always,
+  even when its customer was trashed since: the customer checks are for new
+  documents.
 - Drafts are deleted or cancelled (makulerad); they have no number.
 """
 
@@ -197,8 +200,15 @@ def build_line(line_class, row: LineInput, *, customer_discount: Decimal, positi
 
 
 def set_lines(document, rows: list[LineInput]) -> None:
-    """Replace the lines of an editable order or invoice, and its totals."""
+    """Replace the lines of an editable order or invoice, and its totals. An inactive product
+    is refused unless the document already has a line with it (those lines stay valid)."""
     ensure_editable(document)
+    kept = {line.product_id for line in document.lines}
+    for n, row in enumerate(rows, 1):
+        product = row.product
+        if product is not None and not product.active and product.id not in kept:
+            raise InvalidValue(_("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+                                 n=n, number=product.number, name=product.name))
     line_class = InvoiceLine if isinstance(document, Invoice) else OrderLine
     customer = document.customer
     discount = Decimal(customer.discount_percent or 0) if customer is not None else Decimal("0")
@@ -240,6 +250,11 @@ def send(session: Session, invoice: Invoice, *, today: date | None = None) -> in
     check_customer(invoice.company, invoice.contact)
     if not invoice.lines:
         raise InvalidValue(_("The invoice has no lines."))
+    return _issue(session, invoice, today=today)
+
+
+def _issue(session: Session, invoice: Invoice, *, today: date | None) -> int:
+    """Number and date an invoice and mark it sent (send's and credit's last step)."""
     invoice.invoice_date = invoice.invoice_date or today or date.today()
     recalculate(invoice)
     invoice.number = next_number(session, INVOICE_SEQUENCE, FIRST_INVOICE_NUMBER)
@@ -274,7 +289,8 @@ def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today:
         ],
     )
     session.add(credit_note)
-    send(session, credit_note, today=today)
+    # not send(): whatever became of the customer (trashed, no customer number), a sent invoice is credited
+    _issue(session, credit_note, today=today)
     credit_note.status = invoice.status = "credited"
     return credit_note
 

@@ -40,10 +40,11 @@ LARGEST = Decimal("1000000000")
 
 
 def parse(text) -> Decimal:
-    """An amount or quantity as Swedes type it: "1 250,50" as well as "1250.50"."""
+    """An amount or quantity as Swedes type it: "1 250,50" as well as "1250.50" (spaces of any
+    kind, non-breaking too, between the thousands); ValueError for anything else, NaN and Infinity too."""
     if isinstance(text, (Decimal, int)):
         return Decimal(text)
-    cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    cleaned = "".join(str(text).split()).replace(",", ".")
     value = to_decimal(cleaned)
     if not value.is_finite() or abs(value) >= LARGEST:
         raise ValueError(f"not an amount: {text!r}")

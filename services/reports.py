@@ -6,6 +6,8 @@ OpportunityChange history) and, for the activity overview, from activities.
 
 Definitions (the reports and their tests rely on them):
 
+- Opportunities and activities of customers in the trash are not counted
+  (services.search.customer_live, the Rapportgenerator's rule too).
 - *Open* opportunity: its stage is neither won nor lost. The *pipeline* is the
   open opportunities; its *value* is the sum of expected amounts, its
   *weighted value* the sum of amount × probability (the opportunity's own
@@ -33,6 +35,7 @@ from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Activity, Employee, EmployeeGroup, Opportunity, OpportunityChange, SalesStage
+from services import search
 from services.money import round_ore
 
 PIPELINE_DIMENSIONS = {"stage": _l("Stage"), "seller": _l("Seller"), "month": _l("Month of expected close")}
@@ -56,8 +59,10 @@ def _period(start: date | None, end: date | None, column):
     return and_(True, *conditions)
 
 
-def _owners(owner_ids) -> object:
-    return Opportunity.owner_id.in_(list(owner_ids)) if owner_ids else and_(True)
+def _counted(owner_ids) -> object:
+    """Opportunities of the chosen sellers (all when none are chosen) whose customer is not in the trash."""
+    chosen = Opportunity.owner_id.in_(list(owner_ids)) if owner_ids else and_(True)
+    return and_(chosen, search.customer_live(Opportunity))
 
 
 # --- Försäljningsrapport: the pipeline -----------------------------------------------------
@@ -82,7 +87,7 @@ def pipeline(session: Session, by: str = "stage", *, owner_ids=(), close_from: d
     # amount × percent summed in SQL, divided by 100 here: exact on PostgreSQL, and on SQLite's floats too
     weighted = func.sum(func.coalesce(Opportunity.amount, 0) * probability)
     sums = (func.count(Opportunity.id), func.sum(Opportunity.amount), weighted)
-    where = [~SalesStage.is_won, ~SalesStage.is_lost, _owners(owner_ids)]
+    where = [~SalesStage.is_won, ~SalesStage.is_lost, _counted(owner_ids)]
     if close_from:
         where.append(Opportunity.close_date >= close_from)
     if close_to:
@@ -149,7 +154,7 @@ def outcome(session: Session, start: date | None, end: date | None, *, owner_ids
         .select_from(Opportunity)
         .join(SalesStage, Opportunity.stage_id == SalesStage.id)
         .outerjoin(Employee, Opportunity.owner_id == Employee.id)
-        .where(or_(SalesStage.is_won, SalesStage.is_lost), _owners(owner_ids), _period(start, end, decided_at()))
+        .where(or_(SalesStage.is_won, SalesStage.is_lost), _counted(owner_ids), _period(start, end, decided_at()))
         .group_by(Employee.id, Employee.name, SalesStage.is_won)
     )
     rows: dict[int | None, OutcomeRow] = {}
@@ -218,26 +223,26 @@ def _per_seller(session: Session, ids: list[int], start: date | None, end: date 
         return rows
     when = func.coalesce(Activity.start_at, Activity.due_at, Activity.created_at)
     stmt = (select(Activity.assignee_id, Activity.kind, Activity.done, func.count())
-            .where(Activity.assignee_id.in_(ids), _period(start, end, when))
+            .where(Activity.assignee_id.in_(ids), search.customer_live(Activity), _period(start, end, when))
             .group_by(Activity.assignee_id, Activity.kind, Activity.done))
     for assignee, kind, done, count in session.execute(stmt):
         if kind in rows[assignee].kinds:
             rows[assignee].kinds[kind] += count
         rows[assignee].done += count if done else 0
     created = (select(Opportunity.owner_id, func.count())
-               .where(Opportunity.owner_id.in_(ids), _period(start, end, Opportunity.created_at))
+               .where(_counted(ids), _period(start, end, Opportunity.created_at))
                .group_by(Opportunity.owner_id))
     for owner, count in session.execute(created):
         rows[owner].new_opportunities = count
     open_pipeline = (select(Opportunity.owner_id, func.sum(Opportunity.amount))
                      .join(SalesStage, Opportunity.stage_id == SalesStage.id)
-                     .where(Opportunity.owner_id.in_(ids), ~SalesStage.is_won, ~SalesStage.is_lost)
+                     .where(_counted(ids), ~SalesStage.is_won, ~SalesStage.is_lost)
                      .group_by(Opportunity.owner_id))
     for owner, amount in session.execute(open_pipeline):
         rows[owner].pipeline_amount = money(amount)
     won = (select(Opportunity.owner_id, func.sum(Opportunity.amount))
            .join(SalesStage, Opportunity.stage_id == SalesStage.id)
-           .where(Opportunity.owner_id.in_(ids), SalesStage.is_won, _period(start, end, decided_at()))
+           .where(_counted(ids), SalesStage.is_won, _period(start, end, decided_at()))
            .group_by(Opportunity.owner_id))
     for owner, amount in session.execute(won):
         rows[owner].won_amount = money(amount)

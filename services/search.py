@@ -84,6 +84,13 @@ def live(model):
     return and_(True)
 
 
+def customer_live(model):
+    """Rows of a model with a customer (company_id/contact_id: opportunities, activities…) whose
+    customer is not in the trash; rows with no customer at all count as live."""
+    return or_(model.company.has(live(Company)), model.contact.has(live(Contact)),
+               model.company_id.is_(None) & model.contact_id.is_(None))
+
+
 def search(session, model, text: str | None, *, limit: int = 20, extra=None):
     """Live rows of `model` matching `text`, in name order."""
     stmt = select(model).where(live(model), matches(model, text))

@@ -4,6 +4,7 @@ import pytest
 
 from services.importing import jobs
 from services.importing.fields import COMPANY, CONTACT, LEAD, PRIVATE_CUSTOMER, normalise_header
+from tests.helpers import sv
 
 
 def test_headers_are_normalised_for_matching():
@@ -70,6 +71,22 @@ def test_the_user_edits_the_mapping_and_saves_it_for_the_next_file(session, job,
     assert job.mapping == {"0": "name", "1": "org_number"}
     again = jobs.save_mapping(session, job, "Från gamla systemet", headers, employees["admin"])
     assert again.id == saved.id and len(jobs.mappings_for(session, "company")) == 1
+
+
+def test_a_mapping_saved_for_another_kind_of_import_is_refused(session, job, employees):
+    from models import ImportMapping
+
+    headers = ["Kundens namn", "Organisationsnr", "Övrigt"]
+    jobs.configure(session, job, mapping={"0": "name"}, mode="create", match_key="org_number", all_or_nothing=False,
+                   headers=headers)
+    contacts = ImportMapping(name="Kontakter", entity="contact", mapping={"Organisationsnr": "company_org_number",
+                                                                          "Kundens namn": "first_name"})
+    session.add(contacts)
+    session.flush()
+    with pytest.raises(jobs.ImportProblem) as refused:
+        jobs.apply_mapping(job, contacts, headers)
+    assert str(refused.value) == sv("The saved column mapping %(name)s is for another kind of import.", name="Kontakter")
+    assert job.mapping == {"0": "name"}
 
 
 @pytest.mark.parametrize("mapping, mode, key", [

@@ -180,3 +180,18 @@ def test_a_value_from_the_file_cannot_become_a_formula_in_the_error_report(app):
     with app.test_request_context():
         body = b"".join(downloads.errors(job, [bad], "csv").response).decode("utf-8-sig")
     assert body.splitlines()[1] == "2;E-post;\"'=HYPERLINK(\"\"http://x\"\")\";Ogiltig e-postadress."
+
+
+def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
+    """A column mapping saved for contacts is refused on a companies job, with the reason shown."""
+    admin = login("admin")
+    upload(admin)
+    job = session.scalar(select(ImportJob))
+    contacts = ImportMapping(name="Kontaktlistan", entity="contact", mapping={"Företagsnamn": "first_name"})
+    session.add(contacts)
+    session.commit()
+    response = admin.post(f"/admin/import/job/{job.id}/mapping", data={"saved": str(contacts.id)}, follow_redirects=True)
+    assert ("danger", sv("The saved column mapping %(name)s is for another kind of import.", name="Kontaktlistan")) \
+        in flashes(response)
+    session.expire_all()
+    assert session.get(ImportJob, job.id).mapping.get("0") == "name"

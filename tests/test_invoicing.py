@@ -180,6 +180,48 @@ def test_paid_and_credit(session, employees, customer, products):
         invoicing.credit(session, employees["finance"], credit_note)
 
 
+@pytest.mark.parametrize("change", ["trashed", "lost its customer number"])
+def test_a_sent_invoice_is_credited_whatever_became_of_its_customer(session, employees, make_contact, products, change):
+    """The customer checks are for new documents: a sent invoice can always be credited."""
+    from services import trash
+
+    person = make_contact(first_name="Kredit", last_name="Kund")
+    numbering.make_private_customer(session, person)
+    invoice = draft(session, employees, person, products)
+    invoicing.send(session, invoice, today=TODAY)
+    session.commit()
+    if change == "trashed":
+        trash.delete(session, employees["admin"], type(person), [person.id])
+    else:
+        person.customer_number = None
+    session.commit()
+    credit_note = invoicing.credit(session, employees["finance"], invoice, today=TODAY)
+    session.commit()
+    assert credit_note.contact is person and credit_note.number == invoice.number + 1
+    assert credit_note.total == -invoice.total and invoice.status == "credited"
+    with pytest.raises(InvalidValue):  # a new invoice for that customer is still refused
+        invoicing.new_invoice(session, employees["finance"], person)
+
+
+def test_an_inactive_product_is_refused_on_new_lines_but_kept_on_existing_ones(session, employees, customer, products):
+    old = products["900"]
+    old.active = True
+    invoice = draft(session, employees, customer, products, LineInput(product=old, quantity="1"))
+    old.active = False
+    session.commit()
+    # the saved line keeps its product, and the draft can still be saved with it (and sent, credited)
+    invoicing.set_lines(invoice, [LineInput(product=old, quantity="3"), LineInput(product=products["100"])])
+    assert [line.product for line in invoice.lines] == [old, products["100"]]
+    other = invoicing.new_invoice(session, employees["finance"], customer, today=TODAY)
+    with pytest.raises(InvalidValue) as refused:
+        invoicing.set_lines(other, [LineInput(product=products["100"]), LineInput(product=old)])
+    assert str(refused.value) == sv("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+                                    n=2, number="900", name="Utgången vara")
+    order = invoicing.new_order(session, employees["seller"], customer)
+    with pytest.raises(InvalidValue):
+        invoicing.set_lines(order, [LineInput(product=old)])
+
+
 # --- orders ---------------------------------------------------------------------------------------
 
 

@@ -155,3 +155,40 @@ def test_unknown_axis_or_dimension_is_refused(app):
         reports.activity_overview(db.session, axis="x")
     with pytest.raises(ValueError):
         reports.pipeline(db.session, "x")
+
+
+def test_customers_in_the_trash_are_left_out_as_in_the_report_generator(app, world, make_company, make_contact):
+    """A trashed customer's opportunities and activities count nowhere, as the Rapportgenerator
+    leaves them out (services.search.customer_live, one rule for both)."""
+    from services import numbering, report_generator, trash
+
+    def figures():
+        overview = reports.activity_overview(db.session, group_ids=[world["group"].id, world["solo"].id],
+                                             axis="groups", **NOV)
+        return ([(r.label, r.count, r.amount, r.weighted) for r in reports.pipeline(db.session, "seller")],
+                [(r.label, r.won_count, r.won_amount, r.lost_count) for r in reports.outcome(db.session, None, None)],
+                [(r.label, r.activities, r.done, r.new_opportunities, r.pipeline_amount, r.won_amount) for r in overview])
+
+    before = figures()
+    gone_company = make_company(name="Papperskorgen AB")
+    gone_person = make_contact(first_name="Borta", last_name="Person")
+    numbering.make_private_customer(db.session, gone_person)
+    stage, seller = world["stage"], world["seller"]
+    for customer in ({"company": gone_company}, {"contact": gone_person}):
+        db.session.add_all([
+            Opportunity(title="Borta öppen", owner=seller, stage=stage["offer"], amount=Decimal("7000"),
+                        created_at=datetime(2026, 11, 3), **customer),
+            Opportunity(title="Borta vunnen", owner=seller, stage=stage["won"], amount=Decimal("9000"),
+                        created_at=datetime(2026, 11, 3), **customer),
+            Activity(kind="call", subject="Borta", assignee=seller, due_at=datetime(2026, 11, 3), done=True, **customer),
+        ])
+    db.session.commit()
+    assert figures() != before  # while the customers are live they count
+    trash.delete(db.session, world["admin"], type(gone_company), [gone_company.id])
+    trash.delete(db.session, world["admin"], type(gone_person), [gone_person.id])
+    db.session.commit()
+    assert figures() == before
+    spec = report_generator.parse({"entity": "opportunity", "col": ["title"]})
+    listed = db.session.scalars(report_generator.query(spec, world["admin"])).unique().all()
+    assert len(listed) == sum(r.count for r in reports.pipeline(db.session)) + sum(
+        r.won_count + r.lost_count for r in reports.outcome(db.session, None, None))

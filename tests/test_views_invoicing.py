@@ -92,6 +92,35 @@ def test_unparseable_price_is_refused_with_a_swedish_message_and_nothing_saved(l
     assert count(db.session, Invoice) == 0
 
 
+def test_after_a_refusal_the_editor_shows_the_lines_as_numbered_in_the_message(login, customer, products):
+    """Wholly empty rows are left out both when the lines are read and when they are shown again,
+    so "Rad 2" of a message is the second row on the page, and blank rows do not pile up."""
+    blank = {"product": "", "description": "", "quantity": "1", "unit_price": "", "vat_rate": "25"}
+    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
+        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
+        **lines_form({"product": "100", "quantity": "1"}, blank, {"description": "Resa", "quantity": "x", "unit_price": "1"},
+                     blank, blank),
+    })
+    assert ("danger", sv("Line %(n)s: the quantity is not a number.", n=2)) in flashes(response)
+    page = response.get_data(as_text=True)
+    shown = re.findall(r'name="lines-(\d+)-description" value="([^"]*)"', page)
+    assert shown == [("0", ""), ("1", "Resa"), ("2", ""), ("3", ""), ("4", "")]  # the two lines, then the blank rows
+    assert count(db.session, Invoice) == 0
+
+
+def test_the_editor_shows_saved_lines_with_a_decimal_comma(login, session, employees, customer, products):
+    """As the Flask-Admin forms do (formatting.decimal_input): the editor reads them back with money.parse."""
+    invoice = invoicing.new_invoice(session, employees["seller"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="2,5", unit_price="1 250,5",
+                                            discount_percent="12,5")])
+    session.commit()
+    page = login("seller").client.get(f"/admin/invoice/edit/?id={invoice.id}").get_data(as_text=True)
+    shown = {f: re.search(rf'name="lines-0-{f}" value="([^"]*)"', page).group(1)
+             for f in ("quantity", "unit_price", "discount_percent")}
+    assert shown == {"quantity": "2,5", "unit_price": "1\u00a0250,50", "discount_percent": "12,5"}
+    assert 'name="lines-3-discount_percent" value="10"' in page  # a blank row: the customer's discount
+
+
 def test_unknown_product_number_is_refused(login, customer):
     response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
         "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
@@ -99,6 +128,27 @@ def test_unknown_product_number_is_refused(login, customer):
     })
     assert ("danger", sv("There is no product with number %(number)s.", number="4711")) in flashes(response)
     assert count(db.session, Invoice) == 0
+
+
+def test_an_inactive_product_number_is_refused_on_a_new_line_but_kept_on_a_saved_one(login, session, employees,
+                                                                                     customer, products):
+    header = {"invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
+              "their_reference": "0"}
+    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
+        **header, **lines_form({"product": "100", "quantity": "1"}, {"product": "900 Utgången vara", "quantity": "1"})})
+    assert ("danger", sv("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+                         n=2, number="900", name="Utgången vara")) in flashes(response)
+    assert count(db.session, Invoice) == 0
+    old = products["900"]
+    old.active = True
+    invoice = invoicing.new_invoice(session, employees["seller"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=old, quantity="1")])
+    old.active = False
+    session.commit()
+    response = login("seller").post(f"/admin/invoice/edit/?id={invoice.id}", {
+        **header, "version": str(invoice.version), **lines_form({"product": "900", "quantity": "4"})})
+    assert response.status_code == 302
+    assert [(l.product.number, l.quantity) for l in fresh(session, Invoice, invoice.id).lines] == [("900", D("4"))]
 
 
 def test_a_contact_without_customer_number_is_refused_with_the_faqs_reason(login, make_contact):
@@ -328,7 +378,7 @@ def test_invoice_report_on_the_card_and_its_export(login, session, employees, cu
 
 def test_product_lookup_offers_active_products(login, products):
     rows = login("seller").client.get("/admin/product/lookup.json?q=kons").get_json()
-    assert [(r["number"], r["price"], r["vat_rate"], r["unit"]) for r in rows] == [("100", "950.00", "25", "tim")]
+    assert [(r["number"], r["price"], r["vat_rate"], r["unit"]) for r in rows] == [("100", "950,00", "25", "tim")]
     assert login("seller").client.get("/admin/product/lookup.json?q=Utgången").get_json() == []
 
 

@@ -142,7 +142,10 @@ def save_mapping(session: Session, job: ImportJob, name: str, headers: list[str]
 
 
 def apply_mapping(job: ImportJob, saved: ImportMapping, headers: list[str]) -> None:
+    """Use a saved mapping on this job's file; only one saved for the job's kind of record."""
     _not_active(job)
+    if saved.entity != job.entity:
+        raise ImportProblem(_("The saved column mapping %(name)s is for another kind of import.", name=saved.name))
     job.mapping = ENTITIES[job.entity].apply_saved(headers, saved.mapping)
     job.status = "uploaded"
 

@@ -88,7 +88,7 @@ def test_creating_an_invoice_from_the_card(login_as):
         product.fill("1001")
     page.get_by_label("Antal 1", exact=True).fill("3")  # leaving the product field fills text, unit, price and VAT
     expect(page.get_by_label("Text 1", exact=True)).to_have_value("Konsulttimme")
-    expect(page.get_by_label("À-pris 1", exact=True)).to_have_value("950.00")
+    expect(page.get_by_label("À-pris 1", exact=True)).to_have_value("950,00")
     page.get_by_role("button", name="Lägg till rad").click()
     new_line = page.locator("#document-lines tbody tr").count()  # the added row is the last
     page.get_by_label(f"Text {new_line}", exact=True).fill("Resa till kunden")
