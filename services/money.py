@@ -41,11 +41,16 @@ LARGEST = Decimal("1000000000")
 
 def parse(text) -> Decimal:
     """An amount or quantity as Swedes type it: "1 250,50" as well as "1250.50" (spaces of any
-    kind, non-breaking too, between the thousands); ValueError for anything else, NaN and Infinity too."""
+    kind, non-breaking too, between the thousands), and as spreadsheets export it: "1.250,50" or
+    "1,250.50" (with both marks, the last one is the decimal mark); ValueError for anything else,
+    NaN and Infinity too."""
     if isinstance(text, (Decimal, int)):
         return Decimal(text)
-    cleaned = "".join(str(text).split()).replace(",", ".")
-    value = to_decimal(cleaned)
+    cleaned = "".join(str(text).split())
+    if "," in cleaned and "." in cleaned:
+        thousands = "." if cleaned.rindex(",") > cleaned.rindex(".") else ","
+        cleaned = cleaned.replace(thousands, "")
+    value = to_decimal(cleaned.replace(",", "."))
     if not value.is_finite() or abs(value) >= LARGEST:
         raise ValueError(f"not an amount: {text!r}")
     return value

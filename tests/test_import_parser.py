@@ -162,14 +162,14 @@ def test_bad_dates(text):
 
 
 @pytest.mark.parametrize("text, expected", [("12,5", "12.5"), ("1 234,50", "1234.50"), ("1.234,50", "1234.50"),
-                                            ("7", "7"), ("3.5", "3.5"), ("10 %", "10")])
+                                            ("7", "7"), ("3.5", "3.5"), ("10 %", "10"), ("1,250.50", "1250.50")])
 def test_decimal_comma(text, expected):
     from decimal import Decimal
 
     assert fields.parse_decimal(text) == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["tolv", "1,2,3", "NaN", "Infinity"])
+@pytest.mark.parametrize("text", ["tolv", "1,2,3", "NaN", "Infinity", "1e400"])
 def test_bad_numbers(text):
     with pytest.raises(InvalidValue):
         fields.parse_decimal(text)

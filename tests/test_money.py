@@ -111,12 +111,13 @@ def test_floats_are_refused():
 
 @pytest.mark.parametrize("typed, expected", [
     ("1 250,50", "1250.50"), ("1\u00a0250,50", "1250.50"), ("1250.50", "1250.50"), ("-3", "-3"), ("0,5", "0.5"),
+    ("1.250,50", "1250.50"), ("1,250.50", "1250.50"), ("12.345.678,9", "12345678.9"),
 ])
 def test_amounts_are_read_as_swedes_type_them(typed, expected):
     assert money.parse(typed) == D(expected)
 
 
-@pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-inf", "1e30", "1000000000"])
+@pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-inf", "1e30", "1000000000", "1,2,3", "1.234.5,6,7"])
 def test_what_is_not_a_finite_invoice_amount_is_refused(text):
     with pytest.raises(ValueError):
         money.parse(text)

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from services import validation
+from services import money, validation
 from services.validation import InvalidValue
 
 # --- cell parsers ---------------------------------------------------------------
@@ -54,19 +54,14 @@ def parse_date(value: str, row: dict | None = None) -> datetime | None:
 
 
 def parse_decimal(value: str, row: dict | None = None) -> Decimal | None:
-    """Swedish numbers: decimal comma, space or dot as thousands separator (1 234,50)."""
-    text_ = re.sub(r"[\s\u00a0%]", "", value)
-    if not text_:
+    """A number as services.money reads it (1 234,50), a trailing % allowed; None for an empty cell."""
+    text_ = value.strip().removesuffix("%")
+    if not text_.strip():
         return None
-    if "," in text_:
-        text_ = text_.replace(".", "").replace(",", ".")
     try:
-        number = Decimal(text_)
-    except InvalidOperation:
+        return money.parse(text_)
+    except (ValueError, ArithmeticError):
         raise InvalidValue(_("Not a number; write for example 12,5.")) from None
-    if not number.is_finite():
-        raise InvalidValue(_("Not a number; write for example 12,5."))
-    return number
 
 
 def percent(value: str, row: dict) -> Decimal | None:
