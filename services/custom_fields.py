@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, inspect, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, CustomTab, utcnow
@@ -81,6 +81,10 @@ def field_in_use(session: Session, definition: CustomFieldDefinition) -> bool:
 
 def check_field(session: Session, definition: CustomFieldDefinition) -> None:
     """A field has a label, a known type, choices if it is a choice; a field in use keeps its type."""
+    with session.no_autoflush:  # compare with the type as saved, not as just changed
+        saved_type = definition.id and session.scalar(
+            select(CustomFieldDefinition.field_type).where(CustomFieldDefinition.id == definition.id))
+        in_use = bool(saved_type) and field_in_use(session, definition)
     definition.label = (definition.label or "").strip()
     if not definition.label:
         raise InvalidValue(_("Give the field a label."))
@@ -90,8 +94,7 @@ def check_field(session: Session, definition: CustomFieldDefinition) -> None:
         if not definition.choice_list:
             raise InvalidValue(_("A choice field needs its choices, one a line."))
         definition.choices = "\n".join(dict.fromkeys(definition.choice_list))
-    history = inspect(definition).attrs.field_type.history
-    if history.deleted and history.deleted[0] != definition.field_type and field_in_use(session, definition):
+    if in_use and saved_type != definition.field_type:
         raise InvalidValue(
             _("The field %(name)s holds values and its type cannot be changed; add a new field instead.",
               name=definition.label)
