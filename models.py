@@ -1062,7 +1062,7 @@ class CustomFieldDefinition(db.Model):
     TYPES = {
         "text": _l("Text"),
         "longtext": _l("Long text"),
-        "number": _l("Number"),
+        "number": _l("Numeric"),
         "date": _l("Date"),
         "bool": _l("Yes/no"),
         "choice": _l("Choice from a list"),
