@@ -409,6 +409,19 @@ def test_card_tab_permissions(login, agreement, make_company, employees):
     assert stored(company) == {}
 
 
+def test_behorigheter_hides_and_orders_a_custom_tab(login, agreement, make_company, employees):
+    company = make_company()
+    key = f"custom{agreement['tab'].id}"
+    seller, me = login("seller"), employees["seller"]
+    assert f'value="{key}"' in text(seller.client.get(f"/admin/employee/card/{me.id}"))
+    seller.post(f"/admin/employee/card/{me.id}/layout", {"group": "company_tabs", "show": [key, "overview"],
+                                                          "order": [key, "overview"]})
+    card = text(seller.client.get(f"/admin/company/card/{company.id}"))
+    assert card.index(f'href="#{key}"') < card.index('href="#overview"') and 'href="#history"' not in card
+    seller.post(f"/admin/employee/card/{me.id}/layout", {"group": "company_tabs", "show": ["overview"], "order": []})
+    assert f'href="#{key}"' not in text(seller.client.get(f"/admin/company/card/{company.id}"))
+
+
 def test_report_page_and_export_include_custom_fields(login, reported):
     seller = login("seller")
     number, level = f"cf{reported['number'].id}", f"cf{reported['choice'].id}"
