@@ -44,8 +44,8 @@ def seed_custom_fields(session: Session, rng: random.Random, companies, admin) -
             f"field-{fields['Avtalsvillkor'].id}": "Uppsägningstid tre månader." if n % 4 == 0 else "",
         })
 
-    report_generator.save(session, admin, "Avtal som löper ut", report_generator.parse({
-        "entity": "company",
+    report_generator.save(session, admin, "Kundavtal efter avtalsslut", report_generator.parse({
+        "entity": "company", f"cf{fields['Avtalsslut'].id}_from": "2000-01-01",  # those with an agreement
         "col": ["name", f"cf{fields['Avtalsnummer'].id}", f"cf{fields['Avtalsslut'].id}",
                 f"cf{fields['Licenser'].id}", f"cf{fields['Supportnivå'].id}", "owner"],
         "sort": f"cf{fields['Avtalsslut'].id}"}, session=session), shared=True)
