@@ -42,9 +42,10 @@ class IndustryView(SecureModelView):
 
 
 class DeactivateInUseMixin:
-    """Rows in use are deactivated, not deleted: the service refuses, the list says why."""
+    """Rows in use are deactivated, not deleted: `delete_rule` (a service function) refuses
+    with InvalidValue, and the list says why (Säljsteg, Egna flikar, Egna fält)."""
 
-    delete_rule = None  # services.custom_fields.delete_…
+    delete_rule = None  # staticmethod(services.….delete_…)
 
     def delete_model(self, model):
         try:
