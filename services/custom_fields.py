@@ -25,8 +25,8 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, CustomTab, utcnow
-from services import audit, money
+from models import Company, CustomFieldDefinition, CustomFieldValue, CustomTab, utcnow
+from services import audit, layout, money
 from services.validation import InvalidValue
 
 #: The column each type is stored in (a choice is stored as its text).
@@ -145,8 +145,6 @@ def card_tab_items(session: Session, group: str) -> tuple:
     """The tabs of a card (services.layout group "company_tabs" or "contact_tabs"): its own
     tabs with the active custom tabs before Inställningar and Historik, so that
     Behörigheter hides and orders them like any other tab."""
-    from services import layout
-
     items = layout.GROUPS[group]
     kind = "company" if group == "company_tabs" else "contact"
     custom = tuple(layout.Item(tab_key(tab), tab.name, "tab.custom") for tab in active_tabs(session, kind))
@@ -217,14 +215,19 @@ def display(definition: CustomFieldDefinition, value) -> str:
     return str(value)
 
 
+def _rows(session: Session, customer, fields) -> dict[int, CustomFieldValue]:
+    stmt = select(CustomFieldValue).where(owner_column(type(customer)) == customer.id,
+                                          CustomFieldValue.field_id.in_([f.id for f in fields]))
+    return {row.field_id: row for row in session.scalars(stmt)}
+
+
 def values_of(session: Session, customer, fields) -> dict[int, object]:
     """Field id → stored value of `customer` for `fields` (those without a value left out)."""
-    ids = [f.id for f in fields]
-    rows = session.scalars(
-        select(CustomFieldValue).where(owner_column(type(customer)) == customer.id, CustomFieldValue.field_id.in_(ids))
-    ).all()
-    by_id = {f.id: f for f in fields}
-    return {row.field_id: getattr(row, VALUE_COLUMNS[by_id[row.field_id].field_type]) for row in rows}
+    return _stored(_rows(session, customer, fields), fields)
+
+
+def _stored(rows: dict[int, CustomFieldValue], fields) -> dict[int, object]:
+    return {f.id: getattr(rows[f.id], VALUE_COLUMNS[f.field_type]) for f in fields if f.id in rows}
 
 
 class InvalidValues(InvalidValue):
@@ -241,7 +244,8 @@ def save_tab(session: Session, customer, tab: CustomTab, data: Mapping[str, str]
     Everything is validated first (InvalidValues names each bad field) and
     nothing is written unless all values are good."""
     fields = active_fields_of(tab)
-    current = values_of(session, customer, fields)
+    rows = _rows(session, customer, fields)
+    current = _stored(rows, fields)
     parsed, errors = {}, {}
     for definition in fields:
         try:
@@ -254,13 +258,6 @@ def save_tab(session: Session, customer, tab: CustomTab, data: Mapping[str, str]
         parsed[definition] = value
     if errors:
         raise InvalidValues(errors)
-    rows = {
-        row.field_id: row
-        for row in session.scalars(
-            select(CustomFieldValue).where(owner_column(type(customer)) == customer.id,
-                                           CustomFieldValue.field_id.in_([f.id for f in fields]))
-        )
-    }
     changes = {}
     for definition, value in parsed.items():
         old = current.get(definition.id)
