@@ -61,12 +61,12 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.leads import LeadView
     from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.saved_searches import SavedSearchView
-    from admin_views.settings import CategoryView, IndustryView
+    from admin_views.settings import CategoryView, CustomFieldView, CustomTabView, IndustryView
     from admin_views.importing import ImportView, allow_large_import_files
     from admin_views.trash import TrashView
     from admin_views.reports import ReportGeneratorView, ReportsView
     from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
-    from models import CallList, Invoice, Product, SalesOrder
+    from models import CallList, CustomFieldDefinition, CustomTab, Invoice, Product, SalesOrder
 
     admin = Admin(
         app,
@@ -101,6 +101,8 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(CategoryView(Category, s, name=_l("Categories"), endpoint="category", category=settings))
     admin.add_view(IndustryView(Industry, s, name=_l("Industries"), endpoint="industry", category=settings))
     admin.add_view(SalesStageView(SalesStage, s, name=_l("Sales stages"), endpoint="salesstage", category=settings))
+    admin.add_view(CustomTabView(CustomTab, s, name=_l("Custom tabs"), endpoint="customtab", category=settings))
+    admin.add_view(CustomFieldView(CustomFieldDefinition, s, name=_l("Custom fields"), endpoint="customfield", category=settings))
     admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
     admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
     app.url_value_preprocessor(allow_large_import_files)

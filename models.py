@@ -8,6 +8,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (
+    CheckConstraint,
     JSON,
     Column,
     ForeignKey,
@@ -242,7 +243,6 @@ class Company(
     invoice_city: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
     email_locked: Mapped[bool] = mapped_column(default=False)
-    custom_fields: Mapped[dict | None] = mapped_column(JSON)
 
     industry: Mapped[Industry | None] = relationship()
     owner: Mapped[Employee | None] = relationship(foreign_keys=[owner_id])
@@ -253,6 +253,8 @@ class Company(
     contact_links: Mapped[list[CompanyContact]] = relationship(
         back_populates="company", cascade="all, delete-orphan"
     )
+    #: Egna fält (read-only here: services.custom_fields writes them).
+    custom_values: Mapped[list[CustomFieldValue]] = relationship(viewonly=True)
 
     @property
     def contacts(self) -> list[Contact]:
@@ -297,6 +299,8 @@ class Contact(
     company_links: Mapped[list[CompanyContact]] = relationship(
         back_populates="contact", cascade="all, delete-orphan"
     )
+    #: Egna fält (read-only here: services.custom_fields writes them).
+    custom_values: Mapped[list[CustomFieldValue]] = relationship(viewonly=True)
 
     @property
     def name(self) -> str:
@@ -1021,3 +1025,100 @@ class InvoiceLine(SalesLineMixin, db.Model):
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
+
+
+# --- Egna fält: custom tabs and fields on the customer card -------------------------------
+
+
+class CustomTab(db.Model):
+    """Egen flik: a tab of the company card or the contact card holding custom fields."""
+
+    __tablename__ = "custom_tab"
+    __table_args__ = (UniqueConstraint("applies_to", "name", name="uq_custom_tab_applies_to_name"),)
+
+    #: The cards a tab can be on: companies (and suppliers), contacts (and private customers).
+    KINDS = {"company": _l("Companies and suppliers"), "contact": _l("Contacts and private customers")}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applies_to: Mapped[str] = mapped_column(String(10), default="company")
+    name: Mapped[str] = mapped_column(String(50))
+    sort_order: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    fields: Mapped[list[CustomFieldDefinition]] = relationship(
+        back_populates="tab", order_by="[CustomFieldDefinition.sort_order, CustomFieldDefinition.id]"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.KINDS.get(self.applies_to, self.applies_to)})"
+
+
+class CustomFieldDefinition(db.Model):
+    """Eget fält: a field an administrator added to a custom tab; values in CustomFieldValue."""
+
+    __tablename__ = "custom_field_definition"
+    __table_args__ = (UniqueConstraint("tab_id", "label", name="uq_custom_field_definition_tab_label"),)
+
+    TYPES = {
+        "text": _l("Text"),
+        "longtext": _l("Long text"),
+        "number": _l("Numeric"),
+        "date": _l("Date"),
+        "bool": _l("Yes/no"),
+        "choice": _l("Choice from a list"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tab_id: Mapped[int] = mapped_column(ForeignKey("custom_tab.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    field_type: Mapped[str] = mapped_column(String(10), default="text")
+    #: The choices of a choice field, one a line.
+    choices: Mapped[str | None] = mapped_column(Text)
+    sort_order: Mapped[int] = mapped_column(default=0)
+    required: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    tab: Mapped[CustomTab] = relationship(back_populates="fields")
+
+    @property
+    def applies_to(self) -> str:
+        return self.tab.applies_to
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in (self.choices or "").splitlines() if line.strip()]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class CustomFieldValue(db.Model):
+    """The value of one custom field on one company or contact, in the column of its type.
+
+    A typed EAV table rather than a JSON document: each type has its own SQL
+    column (text, number, date, yes/no), so the Rapportgenerator filters and
+    sorts on them in SQL, numbers as numbers and dates as dates, on SQLite and
+    PostgreSQL alike. A choice is stored as its text. The customer is a company
+    or a contact (never both); one value per customer and field.
+    """
+
+    __tablename__ = "custom_field_value"
+    __table_args__ = (
+        UniqueConstraint("field_id", "company_id", name="uq_custom_field_value_field_company"),
+        UniqueConstraint("field_id", "contact_id", name="uq_custom_field_value_field_contact"),
+        CheckConstraint("(company_id IS NULL) <> (contact_id IS NULL)", name="one_customer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("custom_field_definition.id"), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    value_text: Mapped[str | None] = mapped_column(Text)
+    value_number: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    value_date: Mapped[date | None]
+    value_bool: Mapped[bool | None]
+
+    field: Mapped[CustomFieldDefinition] = relationship()
+
+
+__all__ += ["CustomTab", "CustomFieldDefinition", "CustomFieldValue"]

@@ -4,7 +4,8 @@ The card page renders the header and the first tab the employee sees; every
 other tab is fetched when opened (`card_tab`), one page at a time, so the
 first view costs a fixed number of queries. Which tabs, and in which order,
 comes from services.layout; each tab also needs its `tab.<name>` permission
-on the server.
+on the server. Custom tabs (Egna fält, services.custom_fields) are tabs like
+the others: "custom<id>", shown with tab_custom.html, saved by `save_custom_tab`.
 """
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
@@ -14,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -29,7 +31,7 @@ from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
-from services import activities, card, email_lock, files, layout, storage
+from services import activities, card, custom_fields, email_lock, files, layout, storage
 
 INVOICE_LANGUAGES = [("sv", _l("Swedish")), ("en", _l("English"))]
 CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
@@ -76,7 +78,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
     # --- the page and its tabs ---------------------------------------------------
 
     def visible_tabs(self):
-        return layout.visible_items(current_user, self.tab_group)
+        return layout.visible_items(current_user, self.tab_group, self.card_tabs)
 
     @property
     def tab_group(self) -> str:
@@ -84,7 +86,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
 
     @property
     def card_tabs(self):
-        return layout.GROUPS[self.tab_group]
+        return custom_fields.card_tab_items(db.session, self.tab_group)
 
     @property
     def owner_key(self) -> str:
@@ -113,8 +115,11 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
     def render_tab(self, customer, tab: str, **extra) -> str:
         item = self.tab_or_abort(tab)
         page = request.args.get("page", 1, type=int)
-        context = getattr(self, f"tab_{tab}")(customer, page, **extra)
-        return Markup(self.render(f"admin/card/tab_{tab}.html", customer=customer, tab=item, **context))
+        if tab.startswith(custom_fields.TAB_PREFIX):
+            context, template = self.tab_custom(customer, tab, **extra), "admin/card/tab_custom.html"
+        else:
+            context, template = getattr(self, f"tab_{tab}")(customer, page, **extra), f"admin/card/tab_{tab}.html"
+        return Markup(self.render(template, customer=customer, tab=item, **context))
 
     # --- tab contents ---------------------------------------------------------------
 
@@ -167,6 +172,18 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
     def tab_history(self, customer, page):
         return {"page": card.paginate(db.session, card.history(customer), page)}
 
+    def tab_custom(self, customer, key, posted=None, errors=None):
+        """A custom tab: its active fields with the stored values, or what was posted and its errors."""
+        custom_tab = custom_fields.card_tab(db.session, custom_fields.kind_of(customer), key) or abort(404)
+        fields = custom_fields.active_fields_of(custom_tab)
+        stored = custom_fields.values_of(db.session, customer, fields)
+        values = {f.id: custom_fields.display(f, stored.get(f.id)) for f in fields}
+        if posted is not None:
+            values = {f.id: posted.get(f"field-{f.id}", "") for f in fields}
+        return {"custom_tab": custom_tab, "fields": fields, "stored": stored, "values": values,
+                "errors": errors or {}, "version": posted.get("version") if posted else customer.version,
+                "editable": self.can_edit, "yes": custom_fields.YES, "no": custom_fields.NO}
+
     # --- actions from the card ---------------------------------------------------------
 
     def back_to(self, customer, tab: str):
@@ -188,6 +205,30 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         db.session.commit()
         flash(_("The settings were saved."), "success")
         return self.back_to(customer, "settings")
+
+    @expose("/card/<int:id>/custom/<int:tab_id>", methods=("POST",))
+    @require("{area}.edit", "tab.custom")
+    def save_custom_tab(self, id, tab_id):
+        """Save the values of a custom tab: all or nothing, against the version the form was opened at."""
+        customer = self.live_or_404(id)
+        key = f"{custom_fields.TAB_PREFIX}{tab_id}"
+        custom_tab = custom_fields.card_tab(db.session, custom_fields.kind_of(customer), key) or abort(404)
+        if request.form.get("version", "") != str(customer.version):
+            flash(self.stale_message(), "error")
+            return self.card_with_tab(customer, key, posted=request.form)
+        try:
+            changes = custom_fields.save_tab(db.session, customer, custom_tab, request.form)
+            db.session.commit()
+        except custom_fields.InvalidValues as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return self.card_with_tab(customer, key, posted=request.form, errors=exc.errors)
+        except StaleDataError:
+            db.session.rollback()
+            flash(self.stale_message(), "error")
+            return self.card_with_tab(self.live_or_404(id), key, posted=request.form)
+        flash(_("%(tab)s was saved.", tab=custom_tab.name) if changes else _("Nothing was changed."), "success")
+        return self.back_to(customer, key)
 
     def card_with_tab(self, customer, tab: str | None, **extra):
         """The card opened on `tab` (else the employee's first), e.g. with a form's input and errors."""

@@ -23,7 +23,7 @@ from admin_views.base import (
 )
 from extensions import db
 from models import Employee, EmployeeGroup
-from services import accounts, layout, permissions, validation
+from services import accounts, custom_fields, layout, permissions, validation
 from services.permissions import PERMISSIONS, ROLES, employee_permissions, role_choices
 
 #: Anyone who may see employees may list them; changing them is `employee.manage`.
@@ -53,7 +53,8 @@ class EmployeeCardMixin:
     """The employee card with its Behörigheter tab."""
 
     def layout_groups(self, employee):
-        groups = {"modules": menu.modules(self.admin), "company_tabs": layout.COMPANY_TABS, "contact_tabs": layout.CONTACT_TABS}
+        groups = {"modules": menu.modules(self.admin), **{group: custom_fields.card_tab_items(db.session, group)
+                                                          for group in ("company_tabs", "contact_tabs")}}
         return [
             {
                 "key": key,
@@ -96,8 +97,8 @@ class EmployeeCardMixin:
         group = request.form.get("group")
         if group not in GROUP_TITLES:
             abort(400)
-        items = menu.modules(self.admin) if group == "modules" else None
-        known = [i.key for i in (items or layout.GROUPS[group])]
+        items = menu.modules(self.admin) if group == "modules" else custom_fields.card_tab_items(db.session, group)
+        known = [i.key for i in items]
         shown = set(request.form.getlist("show"))
         layout.save(employee, group, items=items,
                     hidden_keys=[k for k in known if k not in shown],

@@ -210,14 +210,17 @@ def _current():
 # --- CRM – Rapportgenerator ------------------------------------------------------------------
 
 
-def cell(value) -> str:
-    """A report value as the screen shows it (Swedish amounts, ISO dates, Ja/Nej)."""
+def cell(value, field=None) -> str:
+    """A report value as the screen shows it (Swedish amounts, ISO dates, Ja/Nej;
+    a custom field as services.custom_fields shows it)."""
     from decimal import Decimal as _Decimal
 
     from services import formatting
 
     if value is None:
         return ""
+    if field is not None and field.display is not None:
+        return field.display(value)
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, _Decimal):
@@ -235,9 +238,10 @@ class ReportGeneratorView(SecurePage):
         args = request.args.to_dict()
         entity = args.get("entity") or "company"
         known = report_generator.ENTITIES.get(entity)
-        cols = [c for c in request.args.getlist("col") if known is None or c in known.fields]
+        columns = report_generator.all_columns(db.session, entity)
+        cols = [c for c in request.args.getlist("col") if known is None or c in columns]
         try:
-            return report_generator.parse(args, getlist=lambda name: cols), None
+            return report_generator.parse(args, getlist=lambda name: cols, session=db.session), None
         except InvalidValue as exc:
             return report_generator.Spec(entity=entity if known else "company"), str(exc)
 
@@ -264,12 +268,13 @@ class ReportGeneratorView(SecurePage):
         categories = db.session.scalars(select(Category).order_by(Category.name)).all()
         industries = db.session.scalars(select(Industry).order_by(Industry.name)).all() if kind.has_industry else []
         chosen = [c for c in spec.columns]
-        column_order = chosen + [c for c in kind.fields if c not in chosen]
+        column_order = chosen + [c for c in spec.fields if c not in chosen]
         return self.render(
             "admin/reports/generator.html", spec=spec, kind=kind, entities=entities, rows=rows, total=total,
             page=number, pages=-(-total // report_generator.PAGE_SIZE) if total else 0, employees=employees,
             categories=categories, industries=industries, statuses=kind.statuses(db.session) if kind.statuses else [],
-            column_order=column_order, fields=kind.fields, cell=cell, args=spec.to_args(),
+            column_order=column_order, fields=spec.fields, cell=cell, args=spec.to_args(),
+            custom_conditions=[f for f in spec.fields.values() if f.definition is not None],
             can_export=can("report.export"),
             saved=report_generator.visible_definitions(db.session, _current()),
         )
@@ -293,7 +298,7 @@ class ReportGeneratorView(SecurePage):
     def save(self):
         """Spara rapport: the report as shown, under a name, shared or not."""
         try:
-            spec = report_generator.parse(request.form.to_dict(), getlist=request.form.getlist)
+            spec = report_generator.parse(request.form.to_dict(), getlist=request.form.getlist, session=db.session)
             if not report_generator.may_run(_current(), spec):
                 abort(403)
             definition, created = report_generator.save(db.session, _current(), request.form.get("name", ""), spec,
@@ -321,7 +326,7 @@ class ReportGeneratorView(SecurePage):
         """Run a saved report again (with the permissions of whoever runs it)."""
         definition = self._definition_or_404(id)
         try:
-            spec = report_generator.load(definition)
+            spec = report_generator.load(definition, db.session)
         except InvalidValue as exc:
             flash(str(exc), "error")
             return redirect(url_for(".index"))

@@ -18,7 +18,7 @@ from wtforms.validators import NumberRange, Optional
 from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
 from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
-from admin_views.settings import SETTINGS_VERBS
+from admin_views.settings import SETTINGS_VERBS, DeactivateInUseMixin
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
 from services import activities, card, formatting, sales
@@ -56,9 +56,10 @@ def customer_link(customer) -> Markup:
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, id=customer.id), customer.name)
 
 
-class SalesStageView(SecureModelView):
+class SalesStageView(DeactivateInUseMixin, SecureModelView):
     """Säljsteg: the steps of the sales process; a stage in use is deactivated, not deleted."""
 
+    delete_rule = staticmethod(sales.delete_stage)
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
     create_label = _l("New sales stage")
@@ -77,16 +78,6 @@ class SalesStageView(SecureModelView):
 
     def on_model_change(self, form, model, is_created):
         sales.check_stage(model)
-
-    def delete_model(self, model):
-        try:
-            sales.delete_stage(db.session, model)
-            db.session.commit()
-        except InvalidValue as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return True
 
 
 class StageFilter(DynamicOptions, IsFilter):

@@ -1,9 +1,13 @@
-"""Administration – Inställningar – CRM: Kategorier and Branscher."""
+"""Administration – Inställningar – CRM: Kategorier, Branscher and Egna fält."""
 
+from flask import flash
 from flask_babel import lazy_gettext as _l
 
-from admin_views.base import MODEL_ENDPOINT_VERBS, SecureModelView, fmt_choice
-from models import Category
+from admin_views.base import MODEL_ENDPOINT_VERBS, SecureModelView, fmt_bool, fmt_choice
+from extensions import db
+from models import Category, CustomFieldDefinition, CustomTab
+from services import custom_fields
+from services.validation import InvalidValue
 
 #: Settings are read and written by those who manage settings.
 SETTINGS_VERBS = {endpoint: "manage" for endpoint in MODEL_ENDPOINT_VERBS}
@@ -35,3 +39,74 @@ class IndustryView(SecureModelView):
     column_default_sort = "name"
     column_labels = {"name": _l("Name"), "sni_code": _l("SNI code")}
     form_columns = ["name", "sni_code"]
+
+
+class DeactivateInUseMixin:
+    """Rows in use are deactivated, not deleted: `delete_rule` (a service function) refuses
+    with InvalidValue, and the list says why (Säljsteg, Egna flikar, Egna fält)."""
+
+    delete_rule = None  # staticmethod(services.….delete_…)
+
+    def delete_model(self, model):
+        try:
+            self.delete_rule(db.session, model)
+            db.session.commit()
+        except InvalidValue as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return True
+
+
+class CustomTabView(DeactivateInUseMixin, SecureModelView):
+    """Egna flikar: the tabs the custom fields sit on, on the company or the contact card."""
+
+    permission_area = "settings"
+    endpoint_verbs = SETTINGS_VERBS
+    create_label = _l("New custom tab")
+    delete_rule = staticmethod(custom_fields.delete_tab)
+    column_list = ["sort_order", "name", "applies_to", "active"]
+    column_default_sort = [("applies_to", False), ("sort_order", False), ("id", False)]
+    column_labels = {"sort_order": _l("Order"), "name": _l("Name"), "applies_to": _l("Card"), "active": _l("Active")}
+    column_formatters = {"applies_to": fmt_choice(CustomTab.KINDS), "active": fmt_bool}
+    form_columns = ["name", "applies_to", "sort_order", "active"]
+    form_choices = {"applies_to": list(CustomTab.KINDS.items())}
+    form_args = {"name": {"description": _l("Shown as a tab of the customer card, e.g. Agreement.")}}
+
+    def search_placeholder(self) -> str:
+        return ""  # a handful of rows: no quick search
+
+    def on_model_change(self, form, model, is_created):
+        custom_fields.check_tab(model)
+
+
+class CustomFieldView(DeactivateInUseMixin, SecureModelView):
+    """Egna fält: the fields of the custom tabs; a field holding values is deactivated, not deleted."""
+
+    permission_area = "settings"
+    endpoint_verbs = SETTINGS_VERBS
+    create_label = _l("New custom field")
+    delete_rule = staticmethod(custom_fields.delete_field)
+    column_list = ["tab", "sort_order", "label", "field_type", "choices", "required", "active"]
+    column_default_sort = [("tab_id", False), ("sort_order", False), ("id", False)]
+    column_labels = {
+        "tab": _l("Tab"), "sort_order": _l("Order"), "label": _l("Label"), "field_type": _l("Type"),
+        "choices": _l("Choices"), "required": _l("Required"), "active": _l("Active"),
+    }
+    column_formatters = {
+        "field_type": fmt_choice(CustomFieldDefinition.TYPES), "required": fmt_bool, "active": fmt_bool,
+        "choices": lambda view, context, model, name: ", ".join(model.choice_list),
+    }
+    form_columns = ["tab", "label", "field_type", "choices", "sort_order", "required", "active"]
+    form_choices = {"field_type": list(CustomFieldDefinition.TYPES.items())}
+    form_args = {
+        "tab": {"allow_blank": False},
+        "choices": {"description": _l("For a choice field: the choices, one a line.")},
+    }
+    form_widget_args = {"choices": {"rows": 4}}
+
+    def search_placeholder(self) -> str:
+        return ""
+
+    def on_model_change(self, form, model, is_created):
+        custom_fields.check_field(db.session, model)

@@ -33,6 +33,7 @@ from services import accounts, activities, calllists, files, leads, numbering, s
 from seed.importing import seed_imports
 from services.audit import acting_as
 from seed.reports import seed_reports
+from seed.custom_fields import seed_custom_fields
 from seed.invoicing import seed_invoicing
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -382,6 +383,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         seed_invoicing(session, random.Random(rng_seed + 3), companies, private_customers, employees)
         _seed_saved_searches(session, sellers[0], admin)
         seed_reports(session, sellers, admin)
+        seed_custom_fields(session, random.Random(rng_seed + 4), companies, admin)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

@@ -21,7 +21,7 @@ PERMISSIONS: dict[str, object] = {
     "contact.export": _l("Export contacts"),
     "employee.view": _l("View employees"),
     "employee.manage": _l("Manage employees, groups and roles"),
-    "settings.manage": _l("Manage CRM settings (categories, industries)"),
+    "settings.manage": _l("Manage CRM settings (categories, industries, sales stages, custom fields)"),
     "opportunity.view": _l("View sales opportunities"),
     "opportunity.create": _l("Create sales opportunities"),
     "opportunity.edit": _l("Edit sales opportunities"),
@@ -55,6 +55,7 @@ PERMISSIONS: dict[str, object] = {
     "tab.history": _l("Customer card: History"),
     "tab.opportunities": _l("Customer card: Sales opportunities"),
     "tab.invoices": _l("Customer card: Orders and invoices"),
+    "tab.custom": _l("Customer card: custom tabs"),
     "product.view": _l("View products"),
     "product.manage": _l("Create and edit products"),
     "order.view": _l("View orders"),
@@ -95,7 +96,7 @@ _READONLY = {
     "company.view", "contact.view", "employee.view",
     "tab.overview", "tab.contacts", "tab.activities", "tab.projects", "tab.history",
     "opportunity.view", "tab.opportunities", "lead.view", "calllist.view",
-    "tab.invoices", "product.view", "order.view", "invoice.view", "report.view",
+    "tab.invoices", "tab.custom", "product.view", "order.view", "invoice.view", "report.view",
 }
 
 #: Role key → (Swedish-translated name, permissions).

@@ -10,12 +10,18 @@ saved ReportDefinition). Every kind of record names the permission needed to
 see it; `query()` refuses a spec the employee may not run, so a report never
 shows what the employee's list would not. "Mig själv" is stored as "me" and
 means whoever runs the report.
+
+Egna fält (FAQ 23): the active custom fields of the record kind's card are
+columns too ("cf<id>"), with conditions ("cf<id>", or "cf<id>_from" and
+"cf<id>_to" for numbers and dates) and a sort; services.custom_fields knows
+how each type is stored, compared and shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -36,7 +42,7 @@ from models import (
     ReportDefinition,
     SalesStage,
 )
-from services import search
+from services import custom_fields, search
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
 
@@ -46,11 +52,15 @@ ME = "me"
 
 @dataclass(frozen=True)
 class Field:
-    """A column a report can show: its label, value and (when sortable) SQL sort expression."""
+    """A column a report can show: its label, value and (when sortable) SQL sort expression.
+
+    A custom field's column names its definition, and how its value is shown."""
 
     label: Any
     value: Callable[[Any], Any]
     sort: Any = None
+    definition: Any = None
+    display: Callable[[Any], str] | None = None
 
 
 def _attr(name):
@@ -129,6 +139,8 @@ class Entity:
     statuses: Callable[[Session], list[tuple[str, str]]] | None = None
     status_condition: Callable[[str], Any] | None = None
     loader_options: Callable[[], list] = lambda: []
+    #: The card whose custom fields are columns too ("company" or "contact").
+    custom_kind: str | None = None
 
 
 def _company_statuses(session):
@@ -152,6 +164,7 @@ def _company_entity(label, supplier: bool) -> Entity:
         category_relation=Company.categories, has_industry=True, city_column=Company.postal_city,
         statuses=_company_statuses, status_condition=lambda value: Company.status == value,
         loader_options=lambda: [joinedload(Company.owner), joinedload(Company.industry), selectinload(Company.categories)],
+        custom_kind="company",
     )
 
 
@@ -166,12 +179,14 @@ ENTITIES: dict[str, Entity] = {
         _l("Contacts"), Contact, "contact.view", _contact_fields(),
         ("last_name", "first_name", "companies", "title", "phone", "email"), "last_name", Contact.owner_id,
         category_relation=Contact.categories, city_column=Contact.postal_city, loader_options=_contact_options,
+        custom_kind="contact",
     ),
     "privatecustomer": Entity(
         _l("Private customers"), Contact, "contact.view", _contact_fields(),
         ("customer_number", "last_name", "first_name", "phone", "email", "postal_city"), "customer_number",
         Contact.owner_id, where=lambda: Contact.customer_number.is_not(None),
         category_relation=Contact.categories, city_column=Contact.postal_city, loader_options=_contact_options,
+        custom_kind="contact",
     ),
     "supplier": _company_entity(_l("Suppliers"), supplier=True),
     "lead": Entity(
@@ -256,25 +271,37 @@ class Spec:
     columns: list[str] = field(default_factory=list)
     sort: str = ""
     desc: bool = False
+    #: Conditions on custom fields, as typed: "cf<id>" (or "cf<id>_from"/"cf<id>_to") → text.
+    custom: dict[str, str] = field(default_factory=dict)
+    #: The custom fields' columns (not saved: read from the definitions when the spec is parsed).
+    extra_fields: dict[str, Field] = field(default_factory=dict, repr=False, metadata={"saved": False})
 
     @property
     def kind(self) -> Entity:
         return ENTITIES[self.entity]
 
+    @property
+    def fields(self) -> dict[str, Field]:
+        """Every column the report can show: the kind's own, then its custom fields."""
+        return {**self.kind.fields, **self.extra_fields}
+
     def to_json(self) -> dict:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclass_fields(self) if f.metadata.get("saved", True)}
         for key in ("created_from", "created_to"):
             data[key] = data[key].isoformat() if data[key] else None
+        data["columns"], data["custom"] = list(self.columns), dict(self.custom)
         return data
 
     def to_args(self) -> dict:
         """The spec as query-string arguments (for links, export and rerunning)."""
-        args = {k: v for k, v in self.to_json().items() if v not in (None, "", False, [])}
+        data = self.to_json()
+        custom = data.pop("custom")
+        args = {k: v for k, v in data.items() if v not in (None, "", False, [])}
         if "columns" in args:
             args["col"] = args.pop("columns")
         if self.desc:
             args["desc"] = "1"
-        return args
+        return {**args, **custom}
 
 
 def _date(value: str | None, label) -> date | None:
@@ -290,15 +317,53 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and is_id(value) else None
 
 
-def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None) -> Spec:
+def custom_columns(session: Session | None, entity: str) -> dict[str, Field]:
+    """The columns of the active custom fields of the entity's card ({} without a session)."""
+    kind = ENTITIES.get(entity)
+    if session is None or kind is None or kind.custom_kind is None:
+        return {}
+    return {
+        f"cf{d.id}": Field(d.label, custom_fields.report_value(d), custom_fields.sort_expression(d, kind.model),
+                           definition=d, display=lambda value, d=d: custom_fields.display(d, value))
+        for d in custom_fields.active_fields(session, kind.custom_kind)
+    }
+
+
+def all_columns(session: Session | None, entity: str) -> dict[str, Field]:
+    kind = ENTITIES.get(entity)
+    return {**kind.fields, **custom_columns(session, entity)} if kind else {}
+
+
+def _custom_conditions(args: Mapping, columns: dict[str, Field]) -> dict[str, str]:
+    """The conditions on custom fields that are in use; a value that cannot be compared is refused."""
+    source = args.get("custom") if isinstance(args.get("custom"), Mapping) else args
+    conditions = {}
+    for key, value in source.items():
+        match = custom_fields.REPORT_ARG.fullmatch(str(key))
+        text = str(value or "").strip()
+        column = columns.get(f"cf{match[1]}") if match else None
+        if column is None or not text:
+            continue  # not a custom condition, left empty, or a field no longer in use
+        try:
+            custom_fields.parse_value(column.definition, text, current=text)
+        except InvalidValue as exc:
+            raise InvalidValue(f"{column.label}: {exc}") from None
+        conditions[key] = text
+    return conditions
+
+
+def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None, session: Session | None = None) -> Spec:
     """A Spec from query-string arguments (or a saved definition's JSON);
-    InvalidValue with a Swedish message for input that cannot be used."""
+    InvalidValue with a Swedish message for input that cannot be used.
+    With a session, the entity's custom fields are columns and conditions too."""
     entity = args.get("entity") or "company"
     if entity not in ENTITIES:
         raise InvalidValue(_("Choose what to report on."))
     kind = ENTITIES[entity]
+    custom = custom_columns(session, entity)
+    known = {**kind.fields, **custom}
     columns = getlist("col") if getlist else list(args.get("columns") or args.get("col") or [])
-    unknown = [c for c in columns if c not in kind.fields]
+    unknown = [c for c in columns if c not in known]
     if unknown:
         raise InvalidValue(_("Unknown column: %(name)s.", name=", ".join(unknown)))
     owner = str(args.get("owner") or "")
@@ -311,8 +376,9 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None) -> S
         created_to=_date(args.get("created_to"), _("Created to")),
         status=str(args.get("status") or ""), text=(args.get("text") or "").strip(),
         columns=list(dict.fromkeys(columns)) or list(kind.default_columns),
-        sort=args.get("sort") if args.get("sort") in kind.fields and kind.fields[args.get("sort")].sort is not None else kind.default_sort,
+        sort=args.get("sort") if args.get("sort") in known and known[args.get("sort")].sort is not None else kind.default_sort,
         desc=str(args.get("desc") or "") in ("1", "true", "True", "on"),
+        custom=_custom_conditions(args, custom), extra_fields=custom,
     )
     if spec.created_from and spec.created_to and spec.created_from > spec.created_to:
         raise InvalidValue(_("The period ends before it starts."))
@@ -366,9 +432,15 @@ def query(spec: Spec, employee):
         stmt = stmt.where(kind.status_condition(spec.status))
     if spec.text:
         stmt = stmt.where(search.matches(model, spec.text))
-    sort = kind.fields[spec.sort].sort
+    for key, text in spec.custom.items():
+        match = custom_fields.REPORT_ARG.fullmatch(key)
+        stmt = stmt.where(custom_fields.condition(spec.fields[f"cf{match[1]}"].definition, model, match[2], text))
+    options = kind.loader_options()
+    if any(key in spec.extra_fields for key in spec.columns):
+        options.append(selectinload(model.custom_values))
+    sort = spec.fields[spec.sort].sort
     order = sort.desc() if spec.desc else sort.asc()
-    return stmt.options(*kind.loader_options()).order_by(sort.is_(None), order, model.id)
+    return stmt.options(*options).order_by(sort.is_(None), order, model.id)
 
 
 def page(session: Session, spec: Spec, employee, number: int = 1) -> tuple[int, list]:
@@ -383,7 +455,7 @@ def columns(spec: Spec):
     """The export columns of the report (services.export), in the chosen order."""
     from services.export import Column
 
-    return [Column(key, str(spec.kind.fields[key].label), getter=spec.kind.fields[key].value) for key in spec.columns]
+    return [Column(key, str(spec.fields[key].label), getter=spec.fields[key].value) for key in spec.columns]
 
 
 # --- saved definitions -----------------------------------------------------------------------------
@@ -421,14 +493,14 @@ def save(session: Session, employee, name: str, spec: Spec, *, shared: bool) -> 
     return definition, created
 
 
-def load(definition: ReportDefinition) -> Spec:
-    """The Spec of a saved report (columns no longer known are dropped)."""
+def load(definition: ReportDefinition, session: Session | None = None) -> Spec:
+    """The Spec of a saved report (columns no longer known, e.g. of a deactivated custom field, are dropped)."""
     data = dict(definition.definition or {})
     data["entity"] = definition.entity
-    kind = ENTITIES.get(definition.entity)
-    if kind is not None:
-        data["columns"] = [c for c in data.get("columns") or [] if c in kind.fields]
-    return parse(data)
+    known = all_columns(session, definition.entity)
+    if known:
+        data["columns"] = [c for c in data.get("columns") or [] if c in known]
+    return parse(data, session=session)
 
 
 def readable(employee, definition: ReportDefinition) -> bool:

@@ -46,6 +46,7 @@ def card_endpoints(area):
         "download_file": (view, "tab.files"),
         "delete_file": (view, "tab.files", "file.delete"),
         "email_message": (view, "tab.email"),
+        "save_custom_tab": (f"{area}.edit", "tab.custom"),
         "invoice_report": (view, "invoice.view", "report.view"),
         "invoice_report_export": (view, "invoice.view", "report.view", "invoice.export"),
         "send_email": (view, "email.send"),
@@ -113,6 +114,8 @@ for endpoint, table in {
     "category": model_view("settings", manage_only=True),
     "industry": model_view("settings", manage_only=True),
     "salesstage": model_view("settings", manage_only=True),
+    "customtab": model_view("settings", manage_only=True),
+    "customfield": model_view("settings", manage_only=True),
     "lead": model_view("lead", extra={"convert": "lead.convert"}),
     "calllist": model_view("calllist", extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"),
                                               "add": "calllist.edit"}),
@@ -144,7 +147,7 @@ for endpoint, table in {
 
 #: Values for URL parameters when a rule has them.
 URL_ARGS = {
-    "id": 1, "contact_id": 1, "entry_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1,
+    "id": 1, "contact_id": 1, "entry_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1, "tab_id": 1,
     "tab": "overview", "export_type": "csv", "fmt": "csv", "entity": "company", "filename": "admin/css/bootstrap4/admin.css",
 }
 
