@@ -21,7 +21,7 @@ from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.settings import SETTINGS_VERBS, DeactivateInUseMixin
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
-from services import activities, card, formatting, sales
+from services import activities, card, formatting, sales, search
 from services.validation import InvalidValue
 
 PERCENT = [NumberRange(0, 100, _l("The probability must be between 0 and 100 percent."))]
@@ -105,6 +105,13 @@ class OpportunityView(SecureModelView):
 
     permission_area = "opportunity"
     create_label = _l("New sales opportunity")
+
+    def get_query(self):  # a customer in the trash takes its opportunities with it, until it is restored
+        return super().get_query().filter(search.customer_live(Opportunity))
+
+    def get_count_query(self):
+        return super().get_count_query().filter(search.customer_live(Opportunity))
+
     list_template = "admin/opportunity_list.html"
     column_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner"]
     column_sortable_list = [

@@ -23,7 +23,7 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
-from services import money
+from services import money, search
 from services.audit import current_actor_id
 from services.validation import InvalidValue
 
@@ -143,8 +143,8 @@ def board(session: Session, *, owner_id: int | None = None, group_id: int | None
     """
     from models import employee_group_members
 
-    stmt = select(Opportunity).options(joinedload(Opportunity.company), joinedload(Opportunity.contact),
-                                       joinedload(Opportunity.owner))
+    stmt = select(Opportunity).where(search.customer_live(Opportunity)).options(
+        joinedload(Opportunity.company), joinedload(Opportunity.contact), joinedload(Opportunity.owner))
     if owner_id:
         stmt = stmt.where(Opportunity.owner_id == owner_id)
     if group_id:

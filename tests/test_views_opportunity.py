@@ -250,3 +250,21 @@ def test_readonly_cannot_move(login, company, stages):
 def test_the_list_leads_to_the_board(login, stages):
     page = text(login("readonly").client.get("/admin/opportunity/"))
     assert 'href="/admin/opportunity/board"' in page and sv("Pipeline") in page
+
+
+def test_a_customer_in_the_trash_takes_its_opportunities_off_the_list_and_board_until_restored(
+        login, company, make_company, stages, employees):
+    from models import Company
+    from services import trash
+
+    make_opportunity(company, stages["Kontakt"], title="Papperskorgens affär")
+    make_opportunity(make_company(name="Levande AB"), stages["Kontakt"], title="Levande affär")
+    trash.delete(db.session, employees["admin"], Company, [company.id])
+    db.session.commit()
+    client = login("seller").client
+    for url in ("/admin/opportunity/", "/admin/opportunity/board"):
+        page = text(client.get(url))
+        assert "Levande affär" in page and "Papperskorgens affär" not in page
+    trash.restore(db.session, employees["admin"], Company, [company.id])
+    db.session.commit()
+    assert "Papperskorgens affär" in text(client.get("/admin/opportunity/board"))
