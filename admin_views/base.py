@@ -316,6 +316,22 @@ class SecureModelView(PermissionMixin, ModelView):
     create_label = _l("New")
     #: The list's search can be saved under a name ("Spara sökning") and run again.
     can_save_search = False
+    #: How a row is deleted: a service function (session, row) that may refuse with InvalidValue, which the
+    #: list then shows (e.g. a row in use is deactivated instead); None: Flask-Admin's own delete.
+    delete_rule = None
+
+    def delete_model(self, model):
+        if self.delete_rule is None:
+            return super().delete_model(model)
+        try:
+            self.delete_rule(db.session, model)
+            db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            if not self.handle_view_exception(exc):
+                raise
+            return False
+        return True
 
     def saved_searches(self) -> list:
         """The saved searches of this list the employee may run (own and shared)."""
@@ -538,16 +554,8 @@ class SoftDeleteModelView(SecureModelView):
             abort(403)
         flash(ngettext("%(num)s record was moved to the trash.", "%(num)s records were moved to the trash.", count), "success")
 
-    def delete_model(self, model):
-        try:
-            trash.delete(db.session, current_user, self.model, [model.id])
-            db.session.commit()
-        except Exception as exc:
-            db.session.rollback()
-            if not self.handle_view_exception(exc):
-                raise
-            return False
-        return True
+    def delete_rule(self, session, model):
+        trash.delete(session, current_user, self.model, [model.id])
 
 
 # --- column formatters -----------------------------------------------------------

@@ -335,16 +335,6 @@ class SalesDocumentView(SecureModelView):
             flash(_("Nothing was saved: correct the marked fields."), "error")
         return self._render_editor(form, document)
 
-    def delete_model(self, model):
-        try:
-            self.delete_document(model)
-            db.session.commit()
-        except InvalidValue as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return True
-
     # --- the document's page ---------------------------------------------------------
 
     def _document_or_404(self, id: int):
@@ -409,8 +399,7 @@ class OrderView(SalesDocumentView):
     def new_document(self, customer):
         return invoicing.new_order(db.session, current_user._get_current_object(), customer)
 
-    def delete_document(self, model):
-        invoicing.delete_order(db.session, model)
+    delete_rule = staticmethod(invoicing.delete_order)
 
     @staticmethod
     def title(document) -> str:
@@ -471,8 +460,7 @@ class InvoiceView(SalesDocumentView):
     def new_document(self, customer):
         return invoicing.new_invoice(db.session, current_user._get_current_object(), customer)
 
-    def delete_document(self, model):
-        invoicing.delete_draft(db.session, model)
+    delete_rule = staticmethod(invoicing.delete_draft)
 
     @staticmethod
     def title(document) -> str:

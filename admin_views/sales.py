@@ -18,7 +18,7 @@ from wtforms.validators import NumberRange, Optional
 from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
 from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
-from admin_views.settings import SETTINGS_VERBS, DeactivateInUseMixin
+from admin_views.settings import SETTINGS_VERBS
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
 from services import activities, card, formatting, sales, search
@@ -56,7 +56,7 @@ def customer_link(customer) -> Markup:
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, id=customer.id), customer.name)
 
 
-class SalesStageView(DeactivateInUseMixin, SecureModelView):
+class SalesStageView(SecureModelView):
     """Säljsteg: the steps of the sales process; a stage in use is deactivated, not deleted."""
 
     delete_rule = staticmethod(sales.delete_stage)

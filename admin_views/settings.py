@@ -1,13 +1,11 @@
 """Administration – Inställningar – CRM: Kategorier, Branscher and Egna fält."""
 
-from flask import flash
 from flask_babel import lazy_gettext as _l
 
 from admin_views.base import MODEL_ENDPOINT_VERBS, SecureModelView, fmt_bool, fmt_choice
 from extensions import db
 from models import Category, CustomFieldDefinition, CustomTab
 from services import custom_fields
-from services.validation import InvalidValue
 
 #: Settings are read and written by those who manage settings.
 SETTINGS_VERBS = {endpoint: "manage" for endpoint in MODEL_ENDPOINT_VERBS}
@@ -41,25 +39,9 @@ class IndustryView(SecureModelView):
     form_columns = ["name", "sni_code"]
 
 
-class DeactivateInUseMixin:
-    """Rows in use are deactivated, not deleted: `delete_rule` (a service function) refuses
-    with InvalidValue, and the list says why (Säljsteg, Egna flikar, Egna fält)."""
-
-    delete_rule = None  # staticmethod(services.….delete_…)
-
-    def delete_model(self, model):
-        try:
-            self.delete_rule(db.session, model)
-            db.session.commit()
-        except InvalidValue as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return False
-        return True
-
-
-class CustomTabView(DeactivateInUseMixin, SecureModelView):
-    """Egna flikar: the tabs the custom fields sit on, on the company or the contact card."""
+class CustomTabView(SecureModelView):
+    """Egna flikar: the tabs the custom fields sit on, on the company or the contact card; a tab in use is
+    deactivated, not deleted."""
 
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
@@ -80,7 +62,7 @@ class CustomTabView(DeactivateInUseMixin, SecureModelView):
         custom_fields.check_tab(model)
 
 
-class CustomFieldView(DeactivateInUseMixin, SecureModelView):
+class CustomFieldView(SecureModelView):
     """Egna fält: the fields of the custom tabs; a field holding values is deactivated, not deleted."""
 
     permission_area = "settings"
