@@ -250,6 +250,29 @@ def test_contacts_are_linked_to_companies_by_customer_number_or_orgnr(session, m
     assert count(session, CompanyContact) == 2
 
 
+def test_records_in_the_trash_and_of_the_other_kind_are_never_matched(session, make_job, run, make_company,
+                                                                      make_contact, employees):
+    from services import trash
+
+    trashed = make_company(name="Gamla AB", org_number="5560360793")
+    trash.delete(session, employees["admin"], Company, [trashed.id])
+    private = make_contact(first_name="Eva", last_name="Ek", email="eva@example.se", customer_number=90001)
+    session.commit()
+    companies = run(make_job("Företagsnamn;Org.nr\nNya AB;5560360793\n", mode="upsert", match_key="org_number"),
+                    write=False)
+    assert (companies.created_count, companies.updated_count) == (1, 0)  # a new company, the trashed one untouched
+    contacts = run(make_job("Förnamn;Efternamn;E-post;Företagets orgnr\nEva;Ek;eva@example.se;5560360793\n",
+                            entity="contact", mode="upsert"), write=False)
+    assert (contacts.created_count, contacts.updated_count, contacts.error_count) == (0, 0, 1)
+    assert error_messages(session, contacts)[0][3] == sv("No company has this number.")  # not the trashed one
+    contacts = run(make_job("Förnamn;Efternamn;E-post\nEva;Ek;eva@example.se\n", entity="contact", mode="upsert"),
+                   write=False)
+    assert contacts.created_count == 1  # a contact, not the private customer with that e-mail
+    private_customers = run(make_job("Förnamn;Efternamn;E-post\nEva;Ek;eva@example.se\n", entity="privatecustomer",
+                                     mode="upsert", match_key="email"), write=False)
+    assert private_customers.unchanged_count == 1 and private.id
+
+
 def test_private_customers_get_customer_numbers_from_the_shared_sequence(session, make_job, run, make_company):
     company = make_company()
     content = "Förnamn;Efternamn;Personnummer;E-post\nEva;Ek;19811218-9876;eva@example.se\nOla;Ås;;ola@example.se\n"

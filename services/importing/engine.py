@@ -343,10 +343,11 @@ class Importer:
             if not wanted:
                 continue
             found: dict = defaultdict(list)
-            for ident, value in self.session.execute(
-                select(Company.id, column).where(bulk.one_of(self.session, column, wanted), Company.deleted_at.is_(None))
+            for ident, value, deleted_at in self.session.execute(  # the trash is left out here, see _scope_columns
+                select(Company.id, column, Company.deleted_at).where(bulk.one_of(self.session, column, wanted))
             ):
-                found[value].append(ident)
+                if deleted_at is None:
+                    found[value].append(ident)
             for row in rows:
                 if key not in row.values:
                     continue
@@ -363,16 +364,27 @@ class Importer:
 
     # --- matching ------------------------------------------------------------------
 
-    def _scope(self):
-        """The live records of this entity (a contact import never touches private customers)."""
-        where = []
-        if hasattr(self.model, "deleted_at"):
-            where.append(self.model.deleted_at.is_(None))
+    def _scope_columns(self) -> list:
+        """What tells whether a record found by its key is one this import may touch (see `_in_scope`).
+
+        It is checked on the rows found, not in the query: as conditions there,
+        SQLite without statistics chose their index (every live contact) over
+        the key's, and each batch read the whole table.
+        """
+        columns = [self.table.c.deleted_at.label("_deleted_at")] if "deleted_at" in self.table.c else []
+        if self.entity.key in ("contact", "privatecustomer"):
+            columns.append(self.table.c.customer_number.label("_customer_number"))
+        return columns
+
+    def _in_scope(self, found) -> bool:
+        """A live record of this entity (a contact import never touches private customers, nor the reverse)."""
+        if found.get("_deleted_at") is not None:
+            return False
         if self.entity.key == "contact":
-            where.append(Contact.customer_number.is_(None))
-        elif self.entity.key == "privatecustomer":
-            where.append(Contact.customer_number.is_not(None))
-        return where
+            return found["_customer_number"] is None
+        if self.entity.key == "privatecustomer":
+            return found["_customer_number"] is not None
+        return True
 
     def _compared_columns(self) -> list[str]:
         keys = {f.db_column for _i, f, _h in self.columns if f.db_column} - CREATE_ONLY
@@ -417,10 +429,11 @@ class Importer:
             key_col = self.table.c[key]
             cols = [self.table.c.id, key_col] + [self.table.c[c] for c in compared if c != key]
             for found in self.session.execute(
-                select(*cols).where(bulk.one_of(self.session, key_col, {r.key for r in keyed}), *self._scope())
+                select(*cols, *self._scope_columns()).where(bulk.one_of(self.session, key_col, {r.key for r in keyed}))
             ).mappings():
-                existing[found[key]].append(found["id"])
-                current[found["id"]] = dict(found)
+                if self._in_scope(found):
+                    existing[found[key]].append(found["id"])
+                    current[found["id"]] = dict(found)
             current_categories = self._current_categories(list(current)) if "categories" in self.mapping.values() else {}
         for row in rows:
             if row.errors:
