@@ -10,9 +10,10 @@ per company, linked by the company's orgnr), then measures, each in a fresh
 process on an empty migrated database: the dry run and the import of our
 import (services.importing), and the naive baseline (one ORM object per row,
 one lookup per row, one commit at the end) on --naive-rows rows. Prints rows/s (wall clock, and
-per CPU-second of the measuring process, which a busy shared machine distorts
-less; PostgreSQL's own work is not in the latter) and the peak RSS of each
-process. The PostgreSQL database given is emptied.
+per CPU-second of the measuring process and its worker processes, which a
+busy shared machine distorts less; PostgreSQL's own work is not in the
+latter) and the peak RSS of the importing process, plus that of each of its
+worker processes. The PostgreSQL database given is emptied.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -112,14 +114,22 @@ def _reset(url: str, upload_dir: str) -> None:
         db.session.commit()
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the import's worker processes)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> dict:
     from extensions import db
     from models import Employee, ImportJob
     from services import storage as storage_module
-    from services.importing import jobs
+    from services.importing import jobs, parallel
 
     app = _app(url, upload_dir)
-    result = {}
+    result = {"workers": parallel.worker_count(app.config["IMPORT_WORKERS"], os.path.getsize(path))}
     with app.app_context():
         storage = storage_module.from_config(app.config)
         with open(path, "rb") as f:
@@ -134,12 +144,13 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
         job.mapping = __import__("services.importing.fields", fromlist=["ENTITIES"]).ENTITIES[entity].auto_map(headers)
         for phase, write in (("dry run", False), ("import", True)):
             jobs.queue(db.session, job, write=write)
+            job_id = job.id
             db.session.commit()
-            started, cpu = time.perf_counter(), time.process_time()
-            status = jobs.run_queued(app, job.id, storage)
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-            db.session.expire_all()
-            job = db.session.get(ImportJob, job.id)
+            db.session.close()  # as the request that starts a job ends: no transaction of ours stays open meanwhile
+            started, cpu = time.perf_counter(), _cpu_seconds()
+            status = jobs.run_queued(app, job_id, storage)
+            elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+            job = db.session.get(ImportJob, job_id)
             assert status in ("checked", "done"), (status, job.error_summary)
             result[phase] = {"rows": job.rows_done, "seconds": elapsed, "cpu": cpu, "created": job.created_count,
                              "errors": job.error_count}
@@ -200,19 +211,45 @@ def _naive(url: str, upload_dir: str, path: str, entity: str, limit: int) -> dic
     return result
 
 
+def _peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (VmHWM: unlike ru_maxrss, it does not count what was forked from)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
+
+
+class WorkerMemory(threading.Thread):
+    """Keeps the peak RSS of this process's children (the import's workers), read every 0.1 s while they live."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak_mb, self.done = 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            for children in Path("/proc/self/task").glob("*/children"):
+                for pid in children.read_text().split():
+                    try:
+                        self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
+                    except (FileNotFoundError, ProcessLookupError, StopIteration):  # gone meanwhile
+                        pass
+
+
 def child(args) -> None:
     """Entry point of one measurement process: prints its result and peak RSS as JSON."""
-    import resource
-
     if args.reset:
         _reset(args.url, args.upload_dir)
         print(json.dumps({}))
         return
+    workers = WorkerMemory()
+    workers.start()
     if args.variant == "ours":
         result = _ours(args.url, args.upload_dir, args.path, args.entity, args.match_key)
     else:
         result = _naive(args.url, args.upload_dir, args.path, args.entity, args.limit)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers.done.set()
+    result.setdefault("workers", 0)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    result["worker_peak_rss_mb"] = workers.peak_mb
     print(json.dumps(result))
 
 
@@ -220,6 +257,14 @@ def _spawn(*extra: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *extra], cwd=REPO, check=True,
                          stdout=subprocess.PIPE, text=True, env={**os.environ, "CRM_LOCALE": "sv"})
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _memory(result: dict) -> str:
+    """Peak RSS of the importing process, and of each worker process when there were any."""
+    own = f"{result['peak_rss_mb']:.0f}"
+    if not result["workers"]:
+        return own
+    return f"{own} + {result['workers']} × {result['worker_peak_rss_mb']:.0f}"
 
 
 def main() -> None:
@@ -271,7 +316,7 @@ def main() -> None:
                 dry, run = result["dry run"], result["import"]
                 line = (f"| {db_name} | {label} | {variant} | {run['rows']:,} | {dry['rows'] / dry['seconds']:,.0f} | "
                         f"{run['rows'] / run['seconds']:,.0f} | {dry['rows'] / dry['cpu']:,.0f} | "
-                        f"{run['rows'] / run['cpu']:,.0f} | {result['peak_rss_mb']:.0f} |")
+                        f"{run['rows'] / run['cpu']:,.0f} | {_memory(result)} |")
                 lines.append(line)
                 print(line, flush=True)
     print()
