@@ -240,7 +240,7 @@ class _Progress:
         self.add_errors(errors)
         if self.deferred:
             self.deferred.report(self.job_id, asdict(counts))
-            cancel = self.deferred.cancelled(self.job_id)
+            cancel = self.deferred.read(self.job_id).cancel
         else:
             self.save(status=None)
             cancel = self.session.scalar(select(ImportJob.cancel_requested).where(ImportJob.id == self.job_id))
@@ -359,20 +359,25 @@ def mark_stalled(session: Session) -> int:
     return len(stalled)
 
 
+def _side_report(session: Session, job: ImportJob) -> sidecar.Report | None:
+    """What a running all-or-nothing write on SQLite has reported through the side file."""
+    side = _holds_the_write_lock(session, job) if job.status == "running" else None
+    return side.read(job.id) if side else None
+
+
 def _heartbeat(session: Session, job: ImportJob) -> float:
     """When the job last reported (Unix time)."""
     beat = (job.heartbeat_at or job.updated_at).timestamp()
-    side = _holds_the_write_lock(session, job) if job.status == "running" else None
-    reported = side.progress(job.id) if side else None
-    return max(beat, reported[1]) if reported else beat
+    report = _side_report(session, job)
+    return max(beat, report.heartbeat) if report and report.heartbeat else beat
 
 
 def state(session: Session, job: ImportJob) -> dict:
     """What the progress page shows: status, rows done of total, rate and time left."""
     counts = Counts(job.rows_done, job.created_count, job.updated_count, job.unchanged_count, job.error_count)
-    side = _holds_the_write_lock(session, job) if job.status == "running" else None
-    if reported := side.progress(job.id) if side else None:  # an all-or-nothing write on SQLite reports there
-        counts = Counts(**reported[0])
+    report = _side_report(session, job)
+    if report and report.counts:
+        counts = Counts(**report.counts)
     elapsed = ((job.finished_at or utcnow()) - job.started_at).total_seconds() if job.started_at else 0
     rate = counts.rows / elapsed if elapsed > 0 else 0
     total = job.total_rows if not job.dry_run else None
@@ -392,7 +397,7 @@ def state(session: Session, job: ImportJob) -> dict:
         "updated": counts.updated,
         "unchanged": counts.unchanged,
         "errors": counts.errors,
-        "cancel_requested": job.cancel_requested or bool(side and side.cancelled(job.id)),
+        "cancel_requested": job.cancel_requested or bool(report and report.cancel),
         "summary": job.error_summary,
     }
 

@@ -13,8 +13,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
+
+
+@dataclass
+class Report:
+    counts: dict | None  # services.importing.engine.Counts as a dict
+    heartbeat: float | None  # Unix time
+    cancel: bool
 
 
 class Sidecar:
@@ -42,17 +50,13 @@ class Sidecar:
         self._run("INSERT INTO job (id, counts, heartbeat) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
                   "SET counts = excluded.counts, heartbeat = excluded.heartbeat", job_id, json.dumps(counts), time.time())
 
-    def progress(self, job_id: int) -> tuple[dict, float] | None:
-        """(counts, heartbeat as a Unix time) last reported, if any."""
-        row = self._run("SELECT counts, heartbeat FROM job WHERE id = ? AND counts IS NOT NULL", job_id)
-        return (json.loads(row[0]), row[1]) if row else None
+    def read(self, job_id: int) -> Report | None:
+        """What the job last reported, and whether it was asked to stop; None if nothing."""
+        row = self._run("SELECT counts, heartbeat, cancel FROM job WHERE id = ?", job_id)
+        return Report(json.loads(row[0]) if row[0] else None, row[1], bool(row[2])) if row else None
 
     def cancel(self, job_id: int) -> None:
         self._run("INSERT INTO job (id, cancel) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET cancel = 1", job_id)
-
-    def cancelled(self, job_id: int) -> bool:
-        row = self._run("SELECT cancel FROM job WHERE id = ?", job_id)
-        return bool(row and row[0])
 
     def forget(self, job_id: int) -> None:
         self._run("DELETE FROM job WHERE id = ?", job_id)
