@@ -294,6 +294,9 @@ def ordering_dialog(page: Page):
     """The open "Välj ordningsföljd i undermenyn" dialog."""
     dialog = page.get_by_role("dialog", name="Välj ordningsföljd i undermenyn")
     expect(dialog).to_be_visible()
+    # Bootstrap slides the dialog in; a drag started meanwhile aims at rows that are still moving.
+    page.wait_for_function("() => getComputedStyle(document.querySelector('#ordering-dialog .modal-dialog'))"
+                           ".transform === 'none'")
     return dialog
 
 
