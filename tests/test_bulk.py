@@ -48,4 +48,4 @@ def test_sqlite_uses_a_write_ahead_log(app):
         pytest.skip("a SQLite setting; this run is on PostgreSQL")
     with db.engine.connect() as conn:
         assert conn.scalar(text("PRAGMA journal_mode")) == "wal"
-        assert conn.scalar(text("PRAGMA synchronous")) == 1  # NORMAL
+        assert conn.scalar(text("PRAGMA synchronous")) == 2  # FULL: every commit is durable
