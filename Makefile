@@ -28,4 +28,4 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance/crm.sqlite
+	rm -rf $(VENV) instance/crm.sqlite*

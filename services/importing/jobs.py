@@ -181,6 +181,8 @@ def queue(session: Session, job: ImportJob, *, write: bool) -> None:
             job.status in ("failed", "cancelled") and not job.dry_run):
         raise ImportProblem(_("This import has already run; upload the file again to import it once more."))
     job.status, job.dry_run, job.cancel_requested = "queued", not write, False
+    if side := _holds_the_write_lock(session, job):
+        side.forget(job.id)  # e.g. a cancel that came after the end of an earlier run
     job.rows_done = job.created_count = job.updated_count = job.unchanged_count = job.error_count = 0
     job.error_summary, job.started_at, job.finished_at = None, None, None
     session.flush()

@@ -27,18 +27,19 @@ from flask_babel import Babel, get_locale
 MIN_FILE_BYTES = 2 * 1024 * 1024
 #: Batches in flight per worker.
 QUEUE_PER_WORKER = 2
+#: Workers by default at most: the importing process's own database work sets the pace beyond that.
+DEFAULT_MAX_WORKERS = 4
 
 _parser = None
 
 
 def worker_count(configured: int | None, file_size: int | None) -> int:
-    """How many worker processes a file of `file_size` bytes gets: `configured`, or one per usable CPU.
-
-    0 means parsing in this process (small files, one CPU, or configured so).
+    """How many worker processes a file of `file_size` bytes gets: `configured`, or one per usable CPU
+    (at most DEFAULT_MAX_WORKERS). 0 means parsing in this process (small files, one CPU, or configured so).
     """
     if file_size is not None and file_size < MIN_FILE_BYTES:
         return 0
-    count = len(os.sched_getaffinity(0)) if configured is None else configured
+    count = min(len(os.sched_getaffinity(0)), DEFAULT_MAX_WORKERS) if configured is None else configured
     return count if count > 1 else 0
 
 
