@@ -177,7 +177,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         custom_tab = custom_fields.card_tab(db.session, custom_fields.kind_of(customer), key) or abort(404)
         fields = custom_fields.active_fields_of(custom_tab)
         stored = custom_fields.values_of(db.session, customer, fields)
-        values = {f.id: custom_fields.display(f, stored.get(f.id)) for f in fields}
+        values = {f.id: custom_fields.form_value(f, stored.get(f.id)) for f in fields}
         if posted is not None:
             values = {f.id: posted.get(f"field-{f.id}", "") for f in fields}
         return {"custom_tab": custom_tab, "fields": fields, "stored": stored, "values": values,

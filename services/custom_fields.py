@@ -20,13 +20,13 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import Company, CustomFieldDefinition, CustomFieldValue, CustomTab, utcnow
-from services import audit, layout, money
+from services import audit, formatting, layout, money
 from services.validation import InvalidValue
 
 #: The column each type is stored in (a choice is stored as its text).
@@ -213,6 +213,14 @@ def display(definition: CustomFieldDefinition, value) -> str:
     if definition.field_type == "date":
         return value.isoformat()
     return str(value)
+
+
+def form_value(definition: CustomFieldDefinition, value) -> str:
+    """A value as the card's form is filled with it: a number the way it is read back when saved
+    (services.formatting.decimal_input; "1,250" in English would be read as 1.25)."""
+    if definition.field_type == "number" and value is not None:
+        return formatting.decimal_input(plain_number(value), locale=str(get_locale()))
+    return display(definition, value)
 
 
 def _rows(session: Session, customer, fields) -> dict[int, CustomFieldValue]:

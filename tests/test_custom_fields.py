@@ -371,6 +371,19 @@ def test_the_card_shows_the_custom_tab_and_saves_it(login, agreement, make_compa
     assert "Licenser" in history and "Silver" in history
 
 
+def test_a_number_is_shown_in_the_form_as_it_is_read_back_in_english_too(login, agreement, make_company, employees):
+    company = make_company()
+    employees["seller"].locale = "en"
+    db.session.commit()
+    seller = login("seller")
+    url = f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}"
+    seller.post(url, data={**form(agreement, number="1250.5"), "version": str(company.version)})
+    tab = text(seller.client.get(f"/admin/company/card/{company.id}/tab/custom{agreement['tab'].id}"))
+    assert 'value="1250.5"' in tab  # not "1,250.5", which a save would read as 1.2505
+    seller.post(url, data={**form(agreement, number="1250.5", text="AV-2"), "version": str(company.version + 1)})
+    assert stored(company)["number"].value_number == Decimal("1250.5") and stored(company)["text"].value_text == "AV-2"
+
+
 def test_a_bad_value_on_the_card_saves_nothing_and_says_why(login, agreement, make_company):
     company = make_company()
     seller = login("seller")
