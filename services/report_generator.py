@@ -399,7 +399,10 @@ class NotPermitted(Exception):
 
 
 def may_run(employee, spec: Spec) -> bool:
-    return employee.has_permission("report.view") and employee.has_permission(spec.kind.permission)
+    """The employee may see the records, and their custom fields if the report shows, sorts or filters on them."""
+    uses_custom_fields = bool(spec.custom) or any(key in spec.extra_fields for key in (*spec.columns, spec.sort))
+    return (employee.has_permission("report.view") and employee.has_permission(spec.kind.permission)
+            and (not uses_custom_fields or employee.has_permission("tab.custom")))
 
 
 def query(spec: Spec, employee):

@@ -230,6 +230,17 @@ def test_report_shows_custom_fields_as_columns(reported, employees):
     assert spec.fields[number].display(Decimal("1250.5")) == "1\u00a0250,5"
 
 
+def test_report_shows_custom_fields_only_to_who_may_see_them_on_the_card(reported, employees):
+    seller = employees["seller"]
+    seller.revoked_permissions = ["tab.custom"]
+    db.session.commit()
+    number = f"cf{reported['number'].id}"
+    for args in ({"col": ["name", number]}, {"sort": number}, {number + "_from": "10"}):
+        with pytest.raises(report_generator.NotPermitted):
+            run(seller, **args)
+    assert run(seller, col=["name"])[1]  # the rest of the register as before
+
+
 @pytest.mark.parametrize(("key", "desc", "expected"), [
     ("number", False, ["Gamma AB", "Alfa AB", "Beta AB", "Delta AB"]),  # as numbers, not as text
     ("date", True, ["Gamma AB", "Alfa AB", "Beta AB", "Delta AB"]),     # no value last either way
