@@ -59,7 +59,7 @@ class CustomTabView(SecureModelView):
         return ""  # a handful of rows: no quick search
 
     def on_model_change(self, form, model, is_created):
-        custom_fields.check_tab(model)
+        custom_fields.check_tab(db.session, model)
 
 
 class CustomFieldView(SecureModelView):

@@ -65,12 +65,21 @@ def value_column(definition: CustomFieldDefinition):
 # --- definitions (Administration – Inställningar – CRM – Egna fält) -----------------
 
 
-def check_tab(tab: CustomTab) -> None:
+def check_tab(session: Session, tab: CustomTab) -> None:
+    """A tab has a name and a card; a tab whose fields hold values stays on its card (they belong to its customers)."""
+    with session.no_autoflush:  # compare with the card as saved, not as just changed
+        saved_card = tab.id and session.scalar(select(CustomTab.applies_to).where(CustomTab.id == tab.id))
+        in_use = bool(saved_card) and saved_card != tab.applies_to and session.scalar(
+            select(func.count()).select_from(CustomFieldValue).join(CustomFieldValue.field)
+            .where(CustomFieldDefinition.tab_id == tab.id)) > 0
     tab.name = (tab.name or "").strip()
     if not tab.name:
         raise InvalidValue(_("Give the tab a name."))
     if tab.applies_to not in CustomTab.KINDS:
         raise InvalidValue(_("Choose which card the tab is on."))
+    if in_use:
+        raise InvalidValue(_("The fields of the tab %(name)s hold values of its customers: it stays on its card.",
+                             name=tab.name))
 
 
 def field_in_use(session: Session, definition: CustomFieldDefinition) -> bool:
@@ -80,10 +89,11 @@ def field_in_use(session: Session, definition: CustomFieldDefinition) -> bool:
 
 
 def check_field(session: Session, definition: CustomFieldDefinition) -> None:
-    """A field has a label, a known type, choices if it is a choice; a field in use keeps its type."""
+    """A field has a label, a known type, choices if it is a choice; a field in use keeps its type and card."""
     with session.no_autoflush:  # compare with the type as saved, not as just changed
-        saved_type = definition.id and session.scalar(
-            select(CustomFieldDefinition.field_type).where(CustomFieldDefinition.id == definition.id))
+        saved_type, saved_card = session.execute(
+            select(CustomFieldDefinition.field_type, CustomTab.applies_to).join(CustomFieldDefinition.tab)
+            .where(CustomFieldDefinition.id == definition.id)).one_or_none() or (None, None)
         in_use = bool(saved_type) and field_in_use(session, definition)
     definition.label = (definition.label or "").strip()
     if not definition.label:
@@ -94,6 +104,9 @@ def check_field(session: Session, definition: CustomFieldDefinition) -> None:
         if not definition.choice_list:
             raise InvalidValue(_("A choice field needs its choices, one a line."))
         definition.choices = "\n".join(dict.fromkeys(definition.choice_list))
+    if in_use and definition.tab is not None and saved_card != definition.tab.applies_to:
+        raise InvalidValue(_("The field %(name)s holds values of its customers: it stays on a tab of their card.",
+                             name=definition.label))
     if in_use and saved_type != definition.field_type:
         raise InvalidValue(
             _("The field %(name)s holds values and its type cannot be changed; add a new field instead.",

@@ -181,6 +181,25 @@ def test_a_field_in_use_keeps_its_type(agreement, make_company):
     custom_fields.check_field(db.session, agreement["date"])
 
 
+def test_a_tab_or_field_in_use_stays_on_its_card(agreement, make_company):
+    custom_fields.save_tab(db.session, make_company(), agreement["tab"], form(agreement, text="AV-1"))
+    db.session.commit()
+    agreement["tab"].applies_to = "contact"
+    with pytest.raises(InvalidValue, match="Avtal"):
+        custom_fields.check_tab(db.session, agreement["tab"])
+    db.session.rollback()
+    people = CustomTab(name="Intressen", applies_to="contact")
+    db.session.add(people)
+    db.session.commit()
+    agreement["text"].tab = people
+    with pytest.raises(InvalidValue, match="Avtalsnummer"):
+        custom_fields.check_field(db.session, agreement["text"])
+    db.session.rollback()
+    agreement["date"].tab = people  # no values yet: may move
+    custom_fields.check_field(db.session, agreement["date"])
+    custom_fields.check_tab(db.session, people)
+
+
 def test_a_choice_field_needs_choices(agreement):
     agreement["choice"].choices = " \n "
     with pytest.raises(InvalidValue):
