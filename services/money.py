@@ -13,6 +13,7 @@ Rounding is symmetric, so a credit invoice (negative quantities) is exactly
 the negative of the invoice it credits.
 """
 
+import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -48,7 +49,10 @@ def parse(text) -> Decimal:
         return Decimal(text)
     cleaned = "".join(str(text).split())
     if "," in cleaned and "." in cleaned:
-        thousands = "." if cleaned.rindex(",") > cleaned.rindex(".") else ","
+        decimal_mark = max(",", ".", key=cleaned.rindex)
+        thousands = "." if decimal_mark == "," else ","
+        if not re.fullmatch(rf"[-+]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+", cleaned[:cleaned.rindex(decimal_mark)]):
+            raise ValueError(f"not an amount: {text!r}")  # "1.2,5": not thousands
         cleaned = cleaned.replace(thousands, "")
     value = to_decimal(cleaned.replace(",", "."))
     if not value.is_finite() or abs(value) >= LARGEST:

@@ -117,7 +117,7 @@ def test_amounts_are_read_as_swedes_type_them(typed, expected):
     assert money.parse(typed) == D(expected)
 
 
-@pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-inf", "1e30", "1000000000", "1,2,3", "1.234.5,6,7"])
+@pytest.mark.parametrize("text", ["NaN", "sNaN", "Infinity", "-inf", "1e30", "1000000000", "1,2,3", "1.234.5,6,7", "1.2,5", "1,2.5", "12.34,5"])
 def test_what_is_not_a_finite_invoice_amount_is_refused(text):
     with pytest.raises(ValueError):
         money.parse(text)
