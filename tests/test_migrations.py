@@ -12,8 +12,13 @@ from models import Company, CompanyContact, Contact
 def test_upgrading_an_sqlite_register_keeps_every_link_to_an_altered_table(tmp_path, database_url):
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite alters a table by copying it; PostgreSQL alters it in place")
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite'}",
-                      "INSTANCE_DIR": str(tmp_path)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite'}",
+            "INSTANCE_DIR": str(tmp_path),
+        }
+    )
     with app.app_context():
         upgrade(revision="0009")  # before 0010 rebuilds the company table
         company = Company(name="Kvarvarande AB")
@@ -23,3 +28,34 @@ def test_upgrading_an_sqlite_register_keeps_every_link_to_an_altered_table(tmp_p
         assert db.session.scalar(select(func.count()).select_from(CompanyContact)) == 1
         assert db.session.scalar(select(Company.name)) == "Kvarvarande AB"
         db.session.remove()
+
+
+# --- the chain and the models ------------------------------------------------------------------
+
+
+def test_migration_files_are_in_chain_order():
+    """Reading the versions folder in file order is reading the upgrade chain: each file's number
+    is its revision and the one before it is its down_revision."""
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+
+    folder = Path(__file__).resolve().parents[1] / "migrations"
+    scripts = ScriptDirectory(str(folder))
+    chain = list(reversed(list(scripts.walk_revisions())))
+    files = sorted(p.name for p in (folder / "versions").glob("*.py"))
+    assert [Path(s.path).name for s in chain] == files
+    for script, file in zip(chain, files, strict=True):
+        assert file.startswith(f"{script.revision}_"), file
+    assert [s.down_revision for s in chain] == [None] + [s.revision for s in chain[:-1]]
+
+
+def test_the_migrated_schema_is_the_models_schema(app):
+    """The database the migrations build has exactly the tables, columns, types, indexes and
+    constraints of models.py (Alembic's autogenerate comparison finds nothing to add)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+    assert differences == []
