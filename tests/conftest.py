@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
+from databases import fresh_postgres_database, worker_suffix
 from extensions import db
 from models import Company, Contact, Employee
 from services import accounts, translations
@@ -30,10 +31,17 @@ def _reset_postgres(engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    if TEST_DATABASE_URL:
-        return TEST_DATABASE_URL
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+def database_url(tmp_path_factory):
+    """SQLite in a temporary file, or PostgreSQL: CRM_TEST_DATABASE_URL itself, or under
+    pytest-xdist a database of each worker's own beside it (dropped at the end)."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    elif not worker_suffix():
+        yield TEST_DATABASE_URL
+    else:
+        url, drop = fresh_postgres_database(TEST_DATABASE_URL, worker_suffix())
+        yield url
+        drop()
 
 
 class FreshContextClient(FlaskClient):
@@ -136,9 +144,7 @@ class AuthActions:
         return match.group(1)
 
     def login(self, email: str, password: str = PASSWORD):
-        return self.client.post(
-            "/login", data={"email": email, "password": password, "csrf_token": self.csrf_token()}
-        )
+        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": self.csrf_token()})
 
     def logout(self):
         return self.client.post("/logout", data={"csrf_token": self.csrf_token()})
@@ -230,7 +236,9 @@ def products(app):
         Product(number="100", name="Konsulttimme", unit="tim", price=Decimal("950.00"), vat_rate=Decimal("25")),
         Product(number="200", name="Kokbok", unit="st", price=Decimal("249.00"), vat_rate=Decimal("6")),
         Product(number="300", name="Lunch", unit="st", price=Decimal("89.90"), vat_rate=Decimal("12")),
-        Product(number="900", name="Utgången vara", unit="st", price=Decimal("10.00"), vat_rate=Decimal("25"), active=False),
+        Product(
+            number="900", name="Utgången vara", unit="st", price=Decimal("10.00"), vat_rate=Decimal("25"), active=False
+        ),
     ]
     db.session.add_all(rows)
     db.session.commit()

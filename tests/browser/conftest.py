@@ -34,7 +34,9 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
+
 from browser_env import DEMO_PASSWORD, DEMO_USERS, DESKTOP
+from databases import fresh_postgres_database, worker_suffix
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")
@@ -84,34 +86,16 @@ def _free_port() -> int:
 
 
 def _postgres_database(base_url: str):
-    """A fresh database `<name>_browser` beside the one in CRM_TEST_DATABASE_URL.
-
-    Returns (SQLAlchemy URL of the new database, function that drops it).
-    """
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base_url)
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    name = f"{url.database or 'crm'}_browser" + (f"_{worker}" if worker else "")
-    maintenance = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    def run(sql: str) -> None:
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql)
-
-    def drop() -> None:
-        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    drop()
-    run(f'CREATE DATABASE "{name}"')
-    return url.set(database=name).render_as_string(hide_password=False), drop
+    """A fresh database `<name>_browser` (per xdist worker) beside the one in CRM_TEST_DATABASE_URL."""
+    return fresh_postgres_database(base_url, "_browser" + worker_suffix())
 
 
 def _run_cli(args: list[str], env: dict, log) -> None:
     """`flask --app app <args>` in the repository, as the README does; fail with its output."""
     command = [sys.executable, "-m", "flask", "--app", "app", *args]
-    result = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    result = subprocess.run(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300
+    )
     log.write(f"$ flask --app app {' '.join(args)}\n{result.stdout}\n")
     log.flush()
     if result.returncode != 0:
@@ -130,7 +114,9 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    pytest.fail(f"The app server did not answer within {SERVER_START_TIMEOUT}s:\n{log_path.read_text()[-4000:]}", pytrace=False)
+    pytest.fail(
+        f"The app server did not answer within {SERVER_START_TIMEOUT}s:\n{log_path.read_text()[-4000:]}", pytrace=False
+    )
 
 
 @pytest.fixture(scope="session")
@@ -140,8 +126,14 @@ def outbox():
 
     controller, inbox = start_smtp(login_required=False)
     gateway = start_sms_gateway()
-    env = {"CRM_SMTP_HOST": "127.0.0.1", "CRM_SMTP_PORT": str(controller.port), "CRM_SMTP_SECURITY": "none",
-           "CRM_SMS_API_URL": sms_url(gateway), "CRM_SMS_USERNAME": SMS_LOGIN[0], "CRM_SMS_PASSWORD": SMS_LOGIN[1]}
+    env = {
+        "CRM_SMTP_HOST": "127.0.0.1",
+        "CRM_SMTP_PORT": str(controller.port),
+        "CRM_SMTP_SECURITY": "none",
+        "CRM_SMS_API_URL": sms_url(gateway),
+        "CRM_SMS_USERNAME": SMS_LOGIN[0],
+        "CRM_SMS_PASSWORD": SMS_LOGIN[1],
+    }
     yield SimpleNamespace(mail=inbox.envelopes, sms=gateway.sent, env=env)
     controller.stop()
     gateway.shutdown()
@@ -182,9 +174,25 @@ def live_server(tmp_path_factory, pytestconfig, outbox):
         _run_cli(["db", "upgrade"], env, log)
         _run_cli(["seed"], env, log)
         process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port", str(port),
-             "--no-reload", "--no-debugger", "--with-threads"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "app",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-reload",
+                "--no-debugger",
+                "--with-threads",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             _wait_until_up(base_url, process, log_path)
