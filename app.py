@@ -40,7 +40,9 @@ def _sqlite_connection(dbapi_connection, connection_record) -> None:
     import sqlite3
 
     if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function("lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
+        dbapi_connection.create_function(
+            "lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True
+        )
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -51,21 +53,36 @@ def _sqlite_connection(dbapi_connection, connection_record) -> None:
 def register_admin(app: Flask) -> Admin:
     """The admin screens and the menu (CRM, Administration)."""
     from admin_views.base import SecureIndexView
+    from admin_views.calllists import CallListView
     from admin_views.company import CompanyView, SupplierView
     from admin_views.contact import ContactView, PeopleSearchView, PrivateCustomerView
     from admin_views.employee import EmployeeGroupView, EmployeeView
+    from admin_views.importing import ImportView, allow_large_import_files
     from admin_views.invoicing import InvoiceView, OrderView, ProductView
-    from admin_views.menu import personalise
-    from admin_views.calllists import CallListView
     from admin_views.leads import LeadView
+    from admin_views.menu import personalise
+    from admin_views.reports import ReportGeneratorView, ReportsView
     from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.saved_searches import SavedSearchView
     from admin_views.settings import CategoryView, CustomFieldView, CustomTabView, IndustryView
-    from admin_views.importing import ImportView, allow_large_import_files
     from admin_views.trash import TrashView
-    from admin_views.reports import ReportGeneratorView, ReportsView
-    from models import Category, Company, Contact, Employee, EmployeeGroup, Industry, Lead, Opportunity, SalesStage
-    from models import CallList, CustomFieldDefinition, CustomTab, Invoice, Product, SalesOrder
+    from models import (
+        CallList,
+        Category,
+        Company,
+        Contact,
+        CustomFieldDefinition,
+        CustomTab,
+        Employee,
+        EmployeeGroup,
+        Industry,
+        Invoice,
+        Lead,
+        Opportunity,
+        Product,
+        SalesOrder,
+        SalesStage,
+    )
 
     admin = Admin(
         app,
@@ -83,25 +100,39 @@ def register_admin(app: Flask) -> Admin:
     s = db
     admin.add_view(CompanyView(Company, s, name=_l("Companies"), endpoint="company", category=crm))
     admin.add_view(ContactView(Contact, s, name=_l("Contacts"), endpoint="contact", category=crm))
-    admin.add_view(PrivateCustomerView(Contact, s, name=_l("Private customers"), endpoint="privatecustomer", category=crm))
+    admin.add_view(
+        PrivateCustomerView(Contact, s, name=_l("Private customers"), endpoint="privatecustomer", category=crm)
+    )
     admin.add_view(SupplierView(Company, s, name=_l("Suppliers"), endpoint="supplier", category=crm))
     admin.add_view(LeadView(Lead, s, name=_l("Leads"), endpoint="lead", category=crm))
     admin.add_view(CallListView(CallList, s, name=_l("Call lists"), endpoint="calllist", category=crm))
-    admin.add_view(OpportunityView(Opportunity, s, name=_l("Sales opportunities"), endpoint="opportunity", category=crm))
+    admin.add_view(
+        OpportunityView(Opportunity, s, name=_l("Sales opportunities"), endpoint="opportunity", category=crm)
+    )
     admin.add_view(PeopleSearchView(name=_l("Search people"), endpoint="people", url="/admin/people", category=crm))
-    admin.add_view(SavedSearchView(name=_l("Saved searches"), endpoint="savedsearch", url="/admin/saved-searches", category=crm))
+    admin.add_view(
+        SavedSearchView(name=_l("Saved searches"), endpoint="savedsearch", url="/admin/saved-searches", category=crm)
+    )
     admin.add_view(ReportsView(name=_l("Reports"), endpoint="reports", url="/admin/reports", category=crm))
-    admin.add_view(ReportGeneratorView(name=_l("Report generator"), endpoint="reportgenerator", url="/admin/reports/generator", category=crm))
+    admin.add_view(
+        ReportGeneratorView(
+            name=_l("Report generator"), endpoint="reportgenerator", url="/admin/reports/generator", category=crm
+        )
+    )
     admin.add_view(OrderView(SalesOrder, s, name=_l("Orders"), endpoint="order", category=sales))
     admin.add_view(InvoiceView(Invoice, s, name=_l("Invoices"), endpoint="invoice", category=sales))
     admin.add_view(ProductView(Product, s, name=_l("Products"), endpoint="product", category=sales))
     admin.add_view(EmployeeView(Employee, s, name=_l("Employees"), endpoint="employee", category=administration))
-    admin.add_view(EmployeeGroupView(EmployeeGroup, s, name=_l("Sales groups"), endpoint="employeegroup", category=administration))
+    admin.add_view(
+        EmployeeGroupView(EmployeeGroup, s, name=_l("Sales groups"), endpoint="employeegroup", category=administration)
+    )
     admin.add_view(CategoryView(Category, s, name=_l("Categories"), endpoint="category", category=settings))
     admin.add_view(IndustryView(Industry, s, name=_l("Industries"), endpoint="industry", category=settings))
     admin.add_view(SalesStageView(SalesStage, s, name=_l("Sales stages"), endpoint="salesstage", category=settings))
     admin.add_view(CustomTabView(CustomTab, s, name=_l("Custom tabs"), endpoint="customtab", category=settings))
-    admin.add_view(CustomFieldView(CustomFieldDefinition, s, name=_l("Custom fields"), endpoint="customfield", category=settings))
+    admin.add_view(
+        CustomFieldView(CustomFieldDefinition, s, name=_l("Custom fields"), endpoint="customfield", category=settings)
+    )
     admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
     admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
     app.url_value_preprocessor(allow_large_import_files)
@@ -194,9 +225,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_admin(app)
     register_cli(app)
 
-    from services import formatting, validation
-
     from admin_views.labels import audit_action, audit_subject, field_label
+    from services import formatting, validation
 
     app.jinja_env.globals.update(audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale)
     app.jinja_env.filters.update(
@@ -214,12 +244,16 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     @app.errorhandler(404)
     def not_found(error):
-        return render_template("error.html", code=404, message=_("The page or record does not exist (it may have been deleted).")), 404
+        return render_template(
+            "error.html", code=404, message=_("The page or record does not exist (it may have been deleted).")
+        ), 404
 
     @app.errorhandler(413)
     def too_large(error):
         limit = g.get("upload_limit", app.config["MAX_UPLOAD_BYTES"]) // (1024 * 1024)
-        return render_template("error.html", code=413, message=_("The file is larger than %(mb)s MB and was not uploaded.", mb=limit)), 413
+        return render_template(
+            "error.html", code=413, message=_("The file is larger than %(mb)s MB and was not uploaded.", mb=limit)
+        ), 413
 
     @app.after_request
     def security_headers(response):

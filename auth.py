@@ -26,13 +26,21 @@ def safe_next(target: str | None) -> str:
     """Only a path on this site; anything else goes to the start page."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+            and "\\" not in target
+        ):
             return target
     return url_for("admin.index")
 
 
 @bp.route("/login", methods=("GET", "POST"))
-@limiter.limit("10 per minute", methods=["POST"], error_message=_l("Too many login attempts. Wait a minute and try again."))
+@limiter.limit(
+    "10 per minute", methods=["POST"], error_message=_l("Too many login attempts. Wait a minute and try again.")
+)
 def login():
     """Show the login form; log the employee in on valid credentials."""
     if current_user.is_authenticated:

@@ -32,9 +32,7 @@ def load_config(overrides: dict | None = None) -> dict:
     config = {
         "INSTANCE_DIR": str(instance_dir),
         "SECRET_KEY": _secret_key(instance_dir),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get(
-            "CRM_DATABASE_URL", f"sqlite:///{instance_dir / 'crm.sqlite'}"
-        ),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("CRM_DATABASE_URL", f"sqlite:///{instance_dir / 'crm.sqlite'}"),
         "UPLOAD_DIR": os.environ.get("CRM_UPLOAD_DIR", str(instance_dir / "uploads")),
         "MAX_UPLOAD_BYTES": int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         # Requests larger than this are refused before they are read (a file plus its form).

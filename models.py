@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (
-    CheckConstraint,
     JSON,
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -25,7 +25,7 @@ from extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # --- mixins ----------------------------------------------------------------
@@ -67,9 +67,7 @@ class InvoiceDefaultsMixin:
     """Defaults copied onto orders and invoices of a customer."""
 
     invoice_language: Mapped[str] = mapped_column(String(5), default="sv")
-    discount_percent: Mapped[Decimal] = mapped_column(
-        Numeric(5, 2), default=Decimal("0")
-    )
+    discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
     payment_terms_days: Mapped[int] = mapped_column(default=30)
     currency: Mapped[str] = mapped_column(String(3), default="SEK")
 
@@ -95,9 +93,7 @@ class EmployeeGroup(db.Model):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="standard")
 
-    members: Mapped[list[Employee]] = relationship(
-        secondary=employee_group_members, back_populates="groups"
-    )
+    members: Mapped[list[Employee]] = relationship(secondary=employee_group_members, back_populates="groups")
 
     def __str__(self) -> str:
         return self.name
@@ -123,9 +119,7 @@ class Employee(UserMixin, TimestampMixin, db.Model):
     #: The employee's own choice of hidden and ordered modules and card tabs.
     preferences: Mapped[dict | None] = mapped_column(JSON)
 
-    groups: Mapped[list[EmployeeGroup]] = relationship(
-        secondary=employee_group_members, back_populates="members"
-    )
+    groups: Mapped[list[EmployeeGroup]] = relationship(secondary=employee_group_members, back_populates="members")
 
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive employees cannot log in
@@ -246,13 +240,9 @@ class Company(
 
     industry: Mapped[Industry | None] = relationship()
     owner: Mapped[Employee | None] = relationship(foreign_keys=[owner_id])
-    deleted_by: Mapped[Employee | None] = relationship(
-        foreign_keys="Company.deleted_by_id"
-    )
+    deleted_by: Mapped[Employee | None] = relationship(foreign_keys="Company.deleted_by_id")
     categories: Mapped[list[Category]] = relationship(secondary=company_categories)
-    contact_links: Mapped[list[CompanyContact]] = relationship(
-        back_populates="company", cascade="all, delete-orphan"
-    )
+    contact_links: Mapped[list[CompanyContact]] = relationship(back_populates="company", cascade="all, delete-orphan")
     #: Egna fält (read-only here: services.custom_fields writes them).
     custom_values: Mapped[list[CustomFieldValue]] = relationship(viewonly=True)
 
@@ -262,8 +252,6 @@ class Company(
 
     def __str__(self) -> str:
         return self.name
-
-
 
 
 class Contact(
@@ -292,13 +280,9 @@ class Contact(
     note: Mapped[str | None] = mapped_column(Text)
 
     owner: Mapped[Employee | None] = relationship(foreign_keys=[owner_id])
-    deleted_by: Mapped[Employee | None] = relationship(
-        foreign_keys="Contact.deleted_by_id"
-    )
+    deleted_by: Mapped[Employee | None] = relationship(foreign_keys="Contact.deleted_by_id")
     categories: Mapped[list[Category]] = relationship(secondary=contact_categories)
-    company_links: Mapped[list[CompanyContact]] = relationship(
-        back_populates="contact", cascade="all, delete-orphan"
-    )
+    company_links: Mapped[list[CompanyContact]] = relationship(back_populates="contact", cascade="all, delete-orphan")
     #: Egna fält (read-only here: services.custom_fields writes them).
     custom_values: Mapped[list[CustomFieldValue]] = relationship(viewonly=True)
 
@@ -323,12 +307,8 @@ class CompanyContact(db.Model):
 
     __tablename__ = "company_contact"
 
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("company.id", ondelete="CASCADE"), primary_key=True
-    )
-    contact_id: Mapped[int] = mapped_column(
-        ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True)
     role: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -449,9 +429,7 @@ class ProjectParticipant(db.Model):
     __tablename__ = "project_participant"
 
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("company.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), primary_key=True, index=True)
     role: Mapped[str | None] = mapped_column(String(100))
 
     project: Mapped[Project] = relationship(back_populates="participants")
@@ -703,9 +681,7 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict | None] = mapped_column(JSON)
     #: The import job that made the change (set-based import writes), if any.
-    import_job_id: Mapped[int | None] = mapped_column(
-        ForeignKey("import_job.id", ondelete="SET NULL"), index=True
-    )
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id", ondelete="SET NULL"), index=True)
 
     actor: Mapped[Employee | None] = relationship()
 
@@ -1024,7 +1000,6 @@ class InvoiceLine(SalesLineMixin, db.Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), index=True)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
-
 
 
 # --- Egna fält: custom tabs and fields on the customer card -------------------------------

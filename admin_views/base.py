@@ -19,11 +19,9 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import rules
 from flask_admin.model.form import converts
 from flask_admin.model.widgets import XEditableWidget
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext, to_user_timezone, to_utc
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +51,6 @@ MODEL_ENDPOINT_VERBS = {
     "delete_view": "delete",
     "export": "export",
 }
-
 
 
 def require(*permissions: str):
@@ -140,8 +137,12 @@ class SecureIndexView(PermissionMixin, AdminIndexView):
     def index(self):
         from services import activities
 
-        return self.render("admin/start.html", my_activities=activities.mine(db.session, current_user),
-                           now=models_utcnow(), kinds=Activity.KINDS)
+        return self.render(
+            "admin/start.html",
+            my_activities=activities.mine(db.session, current_user),
+            now=models_utcnow(),
+            kinds=Activity.KINDS,
+        )
 
     def key_figures(self):
         """(label, count, url) for the registers this employee may see."""
@@ -152,14 +153,30 @@ class SecureIndexView(PermissionMixin, AdminIndexView):
         live_contacts = db.select(db.func.count()).select_from(Contact).where(search.live(Contact))
         if can("company.view"):
             figures.append((_("Companies"), db.session.scalar(live_companies), url_for("company.index_view")))
-            figures.append((_("Suppliers"), db.session.scalar(live_companies.where(Company.is_supplier)), url_for("supplier.index_view")))
-            figures.append((_("My customers"), db.session.scalar(live_companies.where(Company.owner_id == current_user.id)),
-                            # flt0_0: CompanyView's first filter, Kundansvarig
-                            url_for("company.index_view", flt0_0=current_user.id)))
+            figures.append(
+                (
+                    _("Suppliers"),
+                    db.session.scalar(live_companies.where(Company.is_supplier)),
+                    url_for("supplier.index_view"),
+                )
+            )
+            figures.append(
+                (
+                    _("My customers"),
+                    db.session.scalar(live_companies.where(Company.owner_id == current_user.id)),
+                    # flt0_0: CompanyView's first filter, Kundansvarig
+                    url_for("company.index_view", flt0_0=current_user.id),
+                )
+            )
         if can("contact.view"):
             figures.append((_("Contacts"), db.session.scalar(live_contacts), url_for("contact.index_view")))
-            figures.append((_("Private customers"), db.session.scalar(live_contacts.where(Contact.customer_number.is_not(None))),
-                            url_for("privatecustomer.index_view")))
+            figures.append(
+                (
+                    _("Private customers"),
+                    db.session.scalar(live_contacts.where(Contact.customer_number.is_not(None))),
+                    url_for("privatecustomer.index_view"),
+                )
+            )
         return figures
 
 
@@ -376,8 +393,13 @@ class SecureModelView(PermissionMixin, ModelView):
         if export_type not in exporting.FORMATS:
             abort(404)
         filename = f"{self.name} {formatting.iso_date(models_utcnow().date())}"
-        return exporting.response(export_type, filename, self.export_columns(),
-                               exporting.stream_query(self.export_query()), title=str(self.name))
+        return exporting.response(
+            export_type,
+            filename,
+            self.export_columns(),
+            exporting.stream_query(self.export_query()),
+            title=str(self.name),
+        )
 
     def export_columns(self) -> list[exporting.Column]:
         """The export columns with their (Swedish) labels, those the user may see."""
@@ -518,8 +540,12 @@ class SecureModelView(PermissionMixin, ModelView):
             return True
         if isinstance(exc, IntegrityError):
             duplicate = "unique" in str(exc.orig).lower()
-            flash(_("The name is already in use: choose another.") if duplicate
-                  else _("The record is in use by other records and cannot be deleted."), "error")
+            flash(
+                _("The name is already in use: choose another.")
+                if duplicate
+                else _("The record is in use by other records and cannot be deleted."),
+                "error",
+            )
             return True
         return super().handle_view_exception(exc)
 
@@ -552,7 +578,10 @@ class SoftDeleteModelView(SecureModelView):
         except trash.NotPermitted:
             db.session.rollback()
             abort(403)
-        flash(ngettext("%(num)s record was moved to the trash.", "%(num)s records were moved to the trash.", count), "success")
+        flash(
+            ngettext("%(num)s record was moved to the trash.", "%(num)s records were moved to the trash.", count),
+            "success",
+        )
 
     def delete_rule(self, session, model):
         trash.delete(session, current_user, self.model, [model.id])

@@ -1,4 +1,4 @@
-""""Lägg till i ringlista": the ticked rows of a list, or every match of a saved search,
+""" "Lägg till i ringlista": the ticked rows of a list, or every match of a saved search,
 put on a new call list or one that exists. Shared by the Leads, Företag and Kontakter lists."""
 
 from flask import abort, flash, redirect, request, url_for
@@ -50,8 +50,15 @@ def render_chooser(view, *, ids=None, saved=None, error=None):
     """The page where the employee picks a list (or names a new one) for the rows."""
     count = len(ids) if ids is not None else len(view.call_list_targets(args=saved_searches.args_of(saved)))
     return view.render(
-        "admin/calllist_add.html", source=view.endpoint, source_name=view.name, ids=ids or [], saved=saved, count=count,
-        call_lists=open_call_lists(), default_name=calllists.default_name(), error=error,
+        "admin/calllist_add.html",
+        source=view.endpoint,
+        source_name=view.name,
+        ids=ids or [],
+        saved=saved,
+        count=count,
+        call_lists=open_call_lists(),
+        default_name=calllists.default_name(),
+        error=error,
         can_create=can("calllist.create"),
     )
 
@@ -61,7 +68,9 @@ def add_from_request():
     view = source_view(request.form.get("source", ""))
     saved = None
     if request.form.get("saved_search"):
-        saved = saved_searches.get_visible(db.session, current_user, request.form.get("saved_search", type=int)) or abort(404)
+        saved = saved_searches.get_visible(
+            db.session, current_user, request.form.get("saved_search", type=int)
+        ) or abort(404)
         if saved.view != view.endpoint:  # a search of another list means other filters
             abort(404)
         targets = view.call_list_targets(args=saved_searches.args_of(saved))
@@ -84,8 +93,18 @@ def add_from_request():
         ids = None if saved else [t.id for t in targets]
         return render_chooser(view, ids=ids, saved=saved, error=str(exc)), 400
     db.session.commit()
-    flash(ngettext("%(num)s entry was put on the call list %(name)s.", "%(num)s entries were put on the call list %(name)s.",
-                   added, name=call_list.name), "success")
+    flash(
+        ngettext(
+            "%(num)s entry was put on the call list %(name)s.",
+            "%(num)s entries were put on the call list %(name)s.",
+            added,
+            name=call_list.name,
+        ),
+        "success",
+    )
     if added < len(targets):
-        flash(ngettext("%(num)s was already on the list.", "%(num)s were already on the list.", len(targets) - added), "info")
+        flash(
+            ngettext("%(num)s was already on the list.", "%(num)s were already on the list.", len(targets) - added),
+            "info",
+        )
     return redirect(url_for("calllist.work", id=call_list.id))

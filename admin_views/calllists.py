@@ -36,8 +36,13 @@ class CallListView(SecureModelView):
     column_list = ["name", "owner", "progress", "created_at"]
     column_sortable_list = ["name", ("owner", "owner.name"), "created_at"]
     column_default_sort = ("created_at", True)
-    column_labels = {"name": _l("Name"), "owner": _l("Owner"), "progress": _l("Called / total"),
-                     "created_at": _l("Created"), "description": _l("Description")}
+    column_labels = {
+        "name": _l("Name"),
+        "owner": _l("Owner"),
+        "progress": _l("Called / total"),
+        "created_at": _l("Created"),
+        "description": _l("Description"),
+    }
     column_formatters = {
         "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("calllist.work", id=m.id), m.name),
         "progress": lambda v, c, m, n: "{} / {}".format(*calllists.progress(db.session, m)),
@@ -61,7 +66,7 @@ class CallListView(SecureModelView):
     @expose("/add", methods=("GET", "POST"))
     @require("calllist.edit")
     def add(self):
-        """"Lägg till i ringlista" for every match of a saved search (GET), and the chooser's POST."""
+        """ "Lägg till i ringlista" for every match of a saved search (GET), and the chooser's POST."""
         if request.method == "POST":
             return calllist_actions.add_from_request()
         saved = saved_searches.get_visible(db.session, current_user, request.args.get("saved_search", 0, type=int))
@@ -73,9 +78,15 @@ class CallListView(SecureModelView):
         entry = calllists.next_entry(db.session, call_list)
         called, total = calllists.progress(db.session, call_list)
         return self.render(
-            "admin/calllist_work.html", call_list=call_list, entry=entry, called=called, total=total,
-            phones=calllists.phones(entry) if entry else [], form=form or OutcomeForm(),
-            outcomes=CallListEntry.OUTCOMES, entries=call_list.entries,
+            "admin/calllist_work.html",
+            call_list=call_list,
+            entry=entry,
+            called=called,
+            total=total,
+            phones=calllists.phones(entry) if entry else [],
+            form=form or OutcomeForm(),
+            outcomes=CallListEntry.OUTCOMES,
+            entries=call_list.entries,
         )
 
     @expose("/work/<int:id>")
@@ -97,17 +108,30 @@ class CallListView(SecureModelView):
             flash(_("The call was not saved: correct the marked fields."), "error")
             return self._render_work(call_list, form)
         try:
-            calllists.record_outcome(db.session, current_user, entry, form.outcome.data,
-                                     note=form.note.data, callback_at=form.callback_at.data)
+            calllists.record_outcome(
+                db.session,
+                current_user,
+                entry,
+                form.outcome.data,
+                note=form.note.data,
+                callback_at=form.callback_at.data,
+            )
             db.session.commit()
         except InvalidValue as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return self._render_work(call_list, form)
         flash(_("The call was saved."), "success")
-        customer = entry.company or (entry.contact if entry.contact and entry.contact.is_private_customer else None) \
+        customer = (
+            entry.company
+            or (entry.contact if entry.contact and entry.contact.is_private_customer else None)
             or (entry.lead.company if entry.lead else None)
-        if form.outcome.data == "interested" and customer is not None and current_user.has_permission("opportunity.create"):
+        )
+        if (
+            form.outcome.data == "interested"
+            and customer is not None
+            and current_user.has_permission("opportunity.create")
+        ):
             key = "contact_id" if customer is entry.contact else "company_id"
             return redirect(url_for("opportunity.create_view", url=url_for(".work", id=id), **{key: customer.id}))
         return redirect(url_for(".work", id=id))

@@ -25,10 +25,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from admin_views.messaging import MessagingMixin
 from admin_views.base import LocalDateTimeField, SwedishDecimalField, VersionField, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
+from admin_views.messaging import MessagingMixin
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
 from services import activities, card, custom_fields, email_lock, files, layout, storage
@@ -42,14 +42,19 @@ class InvoiceSettingsForm(BaseForm):
 
     invoice_language = SelectField(FIELD_LABELS["invoice_language"], choices=INVOICE_LANGUAGES)
     discount_percent = SwedishDecimalField(
-        FIELD_LABELS["discount_percent"], places=2,
-        validators=[InputRequired(_l("Enter a discount (0 if none).")),
-                    NumberRange(0, 100, _l("The discount must be between 0 and 100 percent."))],
+        FIELD_LABELS["discount_percent"],
+        places=2,
+        validators=[
+            InputRequired(_l("Enter a discount (0 if none).")),
+            NumberRange(0, 100, _l("The discount must be between 0 and 100 percent.")),
+        ],
     )
     payment_terms_days = IntegerField(
         FIELD_LABELS["payment_terms_days"],
-        validators=[InputRequired(_l("Enter the payment terms in days.")),
-                    NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
+        validators=[
+            InputRequired(_l("Enter the payment terms in days.")),
+            NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days.")),
+        ],
     )
     currency = SelectField(FIELD_LABELS["currency"], choices=CURRENCIES)
     version = VersionField()
@@ -63,7 +68,9 @@ class CompanySettingsForm(InvoiceSettingsForm):
 
 class ActivityForm(BaseForm):
     kind = SelectField(_l("Type"), choices=[(k, Activity.KINDS[k]) for k in Activity.PLANNED_KINDS])
-    subject = StringField(_l("Subject"), validators=[DataRequired(_l("Write what the activity is about.")), Length(max=200)])
+    subject = StringField(
+        _l("Subject"), validators=[DataRequired(_l("Write what the activity is about.")), Length(max=200)]
+    )
     due_at = LocalDateTimeField(_l("Date and time"), validators=[Optional()])
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
@@ -151,7 +158,8 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         return {
             "page": card.paginate(db.session, card.emails(current_user, customer), page),
             "locked": getattr(customer, "email_locked", False),
-            "hidden_by_lock": getattr(customer, "email_locked", False) and not email_lock.can_read(current_user, customer),
+            "hidden_by_lock": getattr(customer, "email_locked", False)
+            and not email_lock.can_read(current_user, customer),
         }
 
     def tab_files(self, customer, page):
@@ -180,9 +188,17 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         values = {f.id: custom_fields.form_value(f, stored.get(f.id)) for f in fields}
         if posted is not None:
             values = {f.id: posted.get(f"field-{f.id}", "") for f in fields}
-        return {"custom_tab": custom_tab, "fields": fields, "stored": stored, "values": values,
-                "errors": errors or {}, "version": posted.get("version") if posted else customer.version,
-                "editable": self.can_edit, "yes": custom_fields.YES, "no": custom_fields.NO}
+        return {
+            "custom_tab": custom_tab,
+            "fields": fields,
+            "stored": stored,
+            "values": values,
+            "errors": errors or {},
+            "version": posted.get("version") if posted else customer.version,
+            "editable": self.can_edit,
+            "yes": custom_fields.YES,
+            "no": custom_fields.NO,
+        }
 
     # --- actions from the card ---------------------------------------------------------
 
@@ -254,9 +270,13 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
             flash(_("The activity was not saved: correct the marked fields."), "error")
             return self.card_with_tab(customer, "activities", form=form)
         activities.create(
-            db.session, current_user, kind=form.kind.data, subject=form.subject.data,
+            db.session,
+            current_user,
+            kind=form.kind.data,
+            subject=form.subject.data,
             # typed in the employee's time zone; stored, like every time, in UTC
-            due_at=form.due_at.data, description=form.description.data or None,
+            due_at=form.due_at.data,
+            description=form.description.data or None,
             **{self.owner_key: customer.id},
         )
         db.session.commit()
@@ -284,9 +304,13 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         upload = request.files.get("file")
         try:
             attachment = files.upload(
-                db.session, storage.from_config(current_app.config), actor=current_user,
-                stream=upload.stream if upload else None, filename=upload.filename if upload else None,
-                max_bytes=self.max_upload_bytes(), **{self.owner_key: customer.id},
+                db.session,
+                storage.from_config(current_app.config),
+                actor=current_user,
+                stream=upload.stream if upload else None,
+                filename=upload.filename if upload else None,
+                max_bytes=self.max_upload_bytes(),
+                **{self.owner_key: customer.id},
             )
             db.session.commit()
         except files.RejectedFile as exc:
@@ -310,8 +334,9 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
     def download_file(self, id, file_id):
         attachment = self._attachment(self.live_or_404(id), file_id)
         stream = storage.from_config(current_app.config).open(attachment.storage_key)
-        return send_file(stream, mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.filename, max_age=0)
+        return send_file(
+            stream, mimetype=attachment.content_type, as_attachment=True, download_name=attachment.filename, max_age=0
+        )
 
     @expose("/card/<int:id>/files/<int:file_id>/delete", methods=("POST",))
     @require("{area}.view", "tab.files", "file.delete")

@@ -5,22 +5,18 @@ from babel import Locale
 from flask import abort, flash, has_app_context, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
-from flask_babel import get_locale
+from flask_admin.form import rules
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_admin.form import rules
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField
 
-from admin_views.calllist_actions import AddToCallListMixin
-from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
-from admin_views.labels import FIELD_LABELS
 from admin_views.base import (
-    SearchAjaxLoader,
     HiddenRule,
+    SearchAjaxLoader,
     SoftDeleteModelView,
     can,
     fmt_bool,
@@ -32,6 +28,9 @@ from admin_views.base import (
     permitted_action,
     require,
 )
+from admin_views.calllist_actions import AddToCallListMixin
+from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
+from admin_views.labels import FIELD_LABELS
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
@@ -43,7 +42,6 @@ from models import (
 )
 from services import email_lock, register, validation
 from services.validation import is_id
-
 
 
 def country_choices():
@@ -115,15 +113,20 @@ class IndustryFilter(DynamicOptions, IsFilter):
     options_query = select(Industry.id, Industry.name).order_by(Industry.name)
 
 
-
-
 class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"
     column_list = [
-        "customer_number", "name", "org_number", "postal_city", "phone", "email",
-        "owner", "status", "is_supplier",
+        "customer_number",
+        "name",
+        "org_number",
+        "postal_city",
+        "phone",
+        "email",
+        "owner",
+        "status",
+        "is_supplier",
     ]
     column_sortable_list = ["customer_number", "name", "org_number", "postal_city", ("owner", "owner.name"), "status"]
     column_default_sort = "name"
@@ -136,9 +139,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "email": fmt_email,
         "status": fmt_choice(COMPANY_STATUS_LABELS),
         "is_supplier": fmt_bool,
-        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("company.card", id=m.id), m.name
-        ),
+        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("company.card", id=m.id), m.name),
     }
     column_filters = [
         EmployeeFilter(Company.owner_id, _l("Customer owner")),
@@ -149,32 +150,83 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         IsFilter(Company.postal_city, _l("City")),
     ]
     column_export_list = [
-        "customer_number", "name", "org_number", "vat_number", "status", "industry",
-        "owner", "is_supplier", "phone", "email", "website", "postal_street",
-        "postal_postcode", "postal_city", "discount_percent", "payment_terms_days", "currency",
+        "customer_number",
+        "name",
+        "org_number",
+        "vat_number",
+        "status",
+        "industry",
+        "owner",
+        "is_supplier",
+        "phone",
+        "email",
+        "website",
+        "postal_street",
+        "postal_postcode",
+        "postal_city",
+        "discount_percent",
+        "payment_terms_days",
+        "currency",
     ]
     #: The invoice settings are the card's Inställningar tab: exported only to those who see it.
-    column_export_permissions = {name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")}
+    column_export_permissions = {
+        name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")
+    }
     column_formatters_export = {
         "status": lambda v, c, m, n: str(COMPANY_STATUS_LABELS.get(m.status, m.status)),
         "org_number": fmt_org_number,
     }
     form_columns = [
-        "name", "org_number", "country", "vat_number", "status", "industry",
-        "categories", "owner", "is_supplier", "phone", "email", "website",
-        "postal_street", "postal_postcode", "postal_city",
-        "visit_street", "visit_postcode", "visit_city",
-        "invoice_street", "invoice_postcode", "invoice_city",
-        "invoice_language", "discount_percent", "payment_terms_days", "currency", "note",
+        "name",
+        "org_number",
+        "country",
+        "vat_number",
+        "status",
+        "industry",
+        "categories",
+        "owner",
+        "is_supplier",
+        "phone",
+        "email",
+        "website",
+        "postal_street",
+        "postal_postcode",
+        "postal_city",
+        "visit_street",
+        "visit_postcode",
+        "visit_city",
+        "invoice_street",
+        "invoice_postcode",
+        "invoice_city",
+        "invoice_language",
+        "discount_percent",
+        "payment_terms_days",
+        "currency",
+        "note",
     ]
     form_rules = [
-        rules.FieldSet((rules.Row("name", "org_number"), rules.Row("country", "vat_number", "status"),
-                        rules.Row("industry", "owner"), "categories"), _l("Company")),
+        rules.FieldSet(
+            (
+                rules.Row("name", "org_number"),
+                rules.Row("country", "vat_number", "status"),
+                rules.Row("industry", "owner"),
+                "categories",
+            ),
+            _l("Company"),
+        ),
         rules.FieldSet((rules.Row("phone", "email", "website"),), _l("Phone and e-mail")),
-        rules.FieldSet((rules.Row("postal_street", "postal_postcode", "postal_city"),
-                        rules.Row("visit_street", "visit_postcode", "visit_city"),
-                        rules.Row("invoice_street", "invoice_postcode", "invoice_city")), _l("Addresses")),
-        rules.FieldSet((rules.Row("invoice_language", "discount_percent", "payment_terms_days", "currency"),), _l("Invoice settings")),
+        rules.FieldSet(
+            (
+                rules.Row("postal_street", "postal_postcode", "postal_city"),
+                rules.Row("visit_street", "visit_postcode", "visit_city"),
+                rules.Row("invoice_street", "invoice_postcode", "invoice_city"),
+            ),
+            _l("Addresses"),
+        ),
+        rules.FieldSet(
+            (rules.Row("invoice_language", "discount_percent", "payment_terms_days", "currency"),),
+            _l("Invoice settings"),
+        ),
         rules.FieldSet(("is_supplier",), _l("Supplier settings")),
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
@@ -199,7 +251,9 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "postal_postcode": {"validators": [normalised(validation.postcode, "country")]},
         "visit_postcode": {"validators": [normalised(validation.postcode, "country")]},
         "invoice_postcode": {"validators": [normalised(validation.postcode, "country")]},
-        "categories": {"query_factory": lambda: Category.query.filter(Category.applies_to != "contact").order_by(Category.name)},
+        "categories": {
+            "query_factory": lambda: Category.query.filter(Category.applies_to != "contact").order_by(Category.name)
+        },
         # WTForms 3.3 shows an empty option label as its value, "__None"; a space keeps "no industry" blank.
         "industry": {"blank_text": " "},
     }
@@ -241,14 +295,20 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     def duplicate_message(existing: Company) -> Markup:
         if existing.is_deleted:
             return Markup(
-                _("%(name)s (customer no. %(number)s) already has this organisation number "
-                  "and is in the trash: restore it under Administration – Restore customers.",
-                  name=Markup.escape(existing.name), number=existing.customer_number)
+                _(
+                    "%(name)s (customer no. %(number)s) already has this organisation number "
+                    "and is in the trash: restore it under Administration – Restore customers.",
+                    name=Markup.escape(existing.name),
+                    number=existing.customer_number,
+                )
             )
         link = Markup('<a href="{}">{}</a>').format(url_for("company.card", id=existing.id), existing.name)
         return Markup(
-            _("%(link)s (customer no. %(number)s) already has this organisation number.",
-              link=link, number=existing.customer_number)
+            _(
+                "%(link)s (customer no. %(number)s) already has this organisation number.",
+                link=link,
+                number=existing.customer_number,
+            )
         )
 
     @permitted_action("show_as_supplier", _l("Show as supplier"), "company.edit")
@@ -285,8 +345,12 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         locked = request.form.get("locked") == "1"
         email_lock.set_locked(db.session, current_user, company, locked)
         db.session.commit()
-        flash(_("Access to the e-mail of %(name)s is now locked.", name=company.name) if locked
-              else _("Access to the e-mail of %(name)s is unlocked.", name=company.name), "success")
+        flash(
+            _("Access to the e-mail of %(name)s is now locked.", name=company.name)
+            if locked
+            else _("Access to the e-mail of %(name)s is unlocked.", name=company.name),
+            "success",
+        )
         return self.back_to(company, "email")
 
     @expose("/card/<int:id>/link-contacts", methods=("POST",))
@@ -298,7 +362,15 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         added = register.link_contacts(db.session, company, list(contacts), request.form.get("role") or None)
         db.session.commit()
         if added:
-            flash(ngettext("%(num)s contact was linked to %(name)s.", "%(num)s contacts were linked to %(name)s.", len(added), name=company.name), "success")
+            flash(
+                ngettext(
+                    "%(num)s contact was linked to %(name)s.",
+                    "%(num)s contacts were linked to %(name)s.",
+                    len(added),
+                    name=company.name,
+                ),
+                "success",
+            )
         else:
             flash(_("Mark at least one contact that is not already linked."), "warning")
         return self.back_to(company, "contacts")
@@ -310,7 +382,9 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         contact = db.session.get(Contact, contact_id) or abort(404)
         register.unlink_contact(db.session, company, contact)
         db.session.commit()
-        flash(_("%(contact)s is no longer linked to %(company)s.", contact=contact.name, company=company.name), "success")
+        flash(
+            _("%(contact)s is no longer linked to %(company)s.", contact=contact.name, company=company.name), "success"
+        )
         return self.back_to(company, "contacts")
 
     def on_model_change(self, form, model, is_created):
@@ -319,11 +393,15 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
 
     def get_save_return_url(self, model, is_created=False):
         if is_created and request.form.get("then_new_opportunity") and can("opportunity.create"):
-            return url_for("opportunity.create_view", company_id=model.id,
-                           url=url_for("company.card", id=model.id, tab="opportunities"))
+            return url_for(
+                "opportunity.create_view",
+                company_id=model.id,
+                url=url_for("company.card", id=model.id, tab="opportunities"),
+            )
         if is_created and request.form.get("then_new_order") and can("order.create"):
-            return url_for("order.create_view", company_id=model.id,
-                           url=url_for("company.card", id=model.id, tab="invoices"))
+            return url_for(
+                "order.create_view", company_id=model.id, url=url_for("company.card", id=model.id, tab="invoices")
+            )
         return url_for("company.card", id=model.id)
 
 

@@ -3,18 +3,18 @@
 from flask import flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import StringField
 
 from admin_views.base import (
-    can,
     SearchAjaxLoader,
     SecurePage,
     SoftDeleteModelView,
+    can,
     fmt_email,
     fmt_phone,
     normalised,
@@ -23,8 +23,8 @@ from admin_views.base import (
 )
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CustomerCardMixin
+from admin_views.company import INVOICE_LANGUAGES, CategoryFilter, EmployeeFilter, FormOnlyBooleanField
 from admin_views.labels import FIELD_LABELS
-from admin_views.company import CategoryFilter, EmployeeFilter, FormOnlyBooleanField, INVOICE_LANGUAGES
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
 from services import formatting, numbering, register, search, validation
@@ -39,8 +39,7 @@ class NoPopulateField(StringField):
 
 def fmt_companies(view, context, model, name):
     return Markup(", ").join(
-        Markup('<a href="{}">{}</a>').format(url_for("company.card", id=c.id), c.name)
-        for c in model.companies
+        Markup('<a href="{}">{}</a>').format(url_for("company.card", id=c.id), c.name) for c in model.companies
     )
 
 
@@ -59,23 +58,49 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "email": fmt_email,
         "companies": fmt_companies,
         # The name opens the contact card, as the company name does in Företag.
-        "last_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("contact.card", id=m.id), m.last_name),
-        "first_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("contact.card", id=m.id), m.first_name),
+        "last_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
+            url_for("contact.card", id=m.id), m.last_name
+        ),
+        "first_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
+            url_for("contact.card", id=m.id), m.first_name
+        ),
     }
     column_filters = [
         EmployeeFilter(Contact.owner_id, _l("Customer owner")),
         CategoryFilter(Contact.categories, _l("Category")),
     ]
-    column_export_list = ["customer_number", "first_name", "last_name", "companies", "title", "email", "phone", "mobile",
-                          "postal_street", "postal_postcode", "postal_city", "owner"]
+    column_export_list = [
+        "customer_number",
+        "first_name",
+        "last_name",
+        "companies",
+        "title",
+        "email",
+        "phone",
+        "mobile",
+        "postal_street",
+        "postal_postcode",
+        "postal_city",
+        "owner",
+    ]
 
     def export_query(self):
         """Companies of each contact fetched per batch, not per row."""
-        return super().export_query().options(
-            selectinload(Contact.company_links).joinedload(CompanyContact.company))
+        return super().export_query().options(selectinload(Contact.company_links).joinedload(CompanyContact.company))
+
     form_columns = [
-        "first_name", "last_name", "title", "email", "phone", "mobile", "owner",
-        "categories", "postal_street", "postal_postcode", "postal_city", "note",
+        "first_name",
+        "last_name",
+        "title",
+        "email",
+        "phone",
+        "mobile",
+        "owner",
+        "categories",
+        "postal_street",
+        "postal_postcode",
+        "postal_city",
+        "note",
     ]
     form_args = {
         "email": {"validators": [normalised(validation.email)]},
@@ -83,7 +108,9 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "mobile": {"validators": [normalised(validation.phone)]},
         "postal_postcode": {"validators": [normalised(validation.postcode)]},
         "personal_number": {"validators": [normalised(validation.personal_number)]},
-        "categories": {"query_factory": lambda: Category.query.filter(Category.applies_to != "company").order_by(Category.name)},
+        "categories": {
+            "query_factory": lambda: Category.query.filter(Category.applies_to != "company").order_by(Category.name)
+        },
     }
     form_widget_args = {"note": {"rows": 4}}
     form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
@@ -137,7 +164,12 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         for contact in rows:
             numbering.make_private_customer(db.session, contact)
         db.session.commit()
-        flash(ngettext("%(num)s contact is now a private customer.", "%(num)s contacts are now private customers.", len(rows)), "success")
+        flash(
+            ngettext(
+                "%(num)s contact is now a private customer.", "%(num)s contacts are now private customers.", len(rows)
+            ),
+            "success",
+        )
 
     # --- the contact's card (admin_views.card) -------------------------------------
 
@@ -150,7 +182,10 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         contact = self.live_or_404(id)
         number = numbering.make_private_customer(db.session, contact)
         db.session.commit()
-        flash(_("%(name)s is now a private customer with customer no. %(number)s.", name=contact.name, number=number), "success")
+        flash(
+            _("%(name)s is now a private customer with customer no. %(number)s.", name=contact.name, number=number),
+            "success",
+        )
         return redirect(url_for(".card", id=id))
 
     @expose("/search.json")
@@ -178,16 +213,43 @@ class PrivateCustomerView(ContactView):
     column_list = ["customer_number", "last_name", "first_name", "phone", "mobile", "email", "postal_city"]
     column_default_sort = "customer_number"
     form_columns = [
-        "first_name", "last_name", "personal_number", "email", "phone", "mobile", "owner",
-        "categories", "postal_street", "postal_postcode", "postal_city",
-        "invoice_language", "discount_percent", "payment_terms_days", "currency", "note",
+        "first_name",
+        "last_name",
+        "personal_number",
+        "email",
+        "phone",
+        "mobile",
+        "owner",
+        "categories",
+        "postal_street",
+        "postal_postcode",
+        "postal_city",
+        "invoice_language",
+        "discount_percent",
+        "payment_terms_days",
+        "currency",
+        "note",
     ]
     form_choices = {"invoice_language": INVOICE_LANGUAGES}
     create_label = _l("New private customer")
-    column_export_list = ["customer_number", "first_name", "last_name", "email", "phone", "mobile",
-                          "postal_street", "postal_postcode", "postal_city", "owner",
-                          "discount_percent", "payment_terms_days", "currency"]
-    column_export_permissions = {name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")}
+    column_export_list = [
+        "customer_number",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "mobile",
+        "postal_street",
+        "postal_postcode",
+        "postal_city",
+        "owner",
+        "discount_percent",
+        "payment_terms_days",
+        "currency",
+    ]
+    column_export_permissions = {
+        name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")
+    }
 
     def is_action_allowed(self, name):
         return name != "make_private_customer" and super().is_action_allowed(name)
@@ -209,8 +271,9 @@ class PrivateCustomerView(ContactView):
 
     def get_save_return_url(self, model, is_created=False):
         if is_created and request.form.get("then_new_order") and can("order.create"):
-            return url_for("order.create_view", contact_id=model.id,
-                           url=url_for("contact.card", id=model.id, tab="invoices"))
+            return url_for(
+                "order.create_view", contact_id=model.id, url=url_for("contact.card", id=model.id, tab="invoices")
+            )
         return url_for("contact.card", id=model.id)
 
 

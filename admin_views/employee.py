@@ -53,14 +53,20 @@ class EmployeeCardMixin:
     """The employee card with its Behörigheter tab."""
 
     def layout_groups(self, employee):
-        groups = {"modules": menu.modules(self.admin), **{group: custom_fields.card_tab_items(db.session, group)
-                                                          for group in ("company_tabs", "contact_tabs")}}
+        groups = {
+            "modules": menu.modules(self.admin),
+            **{group: custom_fields.card_tab_items(db.session, group) for group in ("company_tabs", "contact_tabs")},
+        }
         return [
             {
                 "key": key,
                 "title": GROUP_TITLES[key],
                 "rows": [
-                    {"item": item, "permitted": item.permitted(employee), "hidden": item.key in layout.hidden(employee, key)}
+                    {
+                        "item": item,
+                        "permitted": item.permitted(employee),
+                        "hidden": item.key in layout.hidden(employee, key),
+                    }
                     for item in layout.all_items(employee, key, items)
                 ],
             }
@@ -78,10 +84,17 @@ class EmployeeCardMixin:
             may_arrange=_may_arrange(employee),
             groups=self.layout_groups(employee) if _may_arrange(employee) else [],
             permissions=[
-                {"key": key, "label": label, "role": key in role_permissions,
-                 "state": "grant" if key in (employee.extra_permissions or ()) else
-                          "revoke" if key in (employee.revoked_permissions or ()) else "role",
-                 "effective": key in employee_permissions(employee)}
+                {
+                    "key": key,
+                    "label": label,
+                    "role": key in role_permissions,
+                    "state": "grant"
+                    if key in (employee.extra_permissions or ())
+                    else "revoke"
+                    if key in (employee.revoked_permissions or ())
+                    else "role",
+                    "effective": key in employee_permissions(employee),
+                }
                 for key, label in PERMISSIONS.items()
             ],
             role_label=ROLES.get(employee.role, (employee.role,))[0],
@@ -100,9 +113,13 @@ class EmployeeCardMixin:
         items = menu.modules(self.admin) if group == "modules" else custom_fields.card_tab_items(db.session, group)
         known = [i.key for i in items]
         shown = set(request.form.getlist("show"))
-        layout.save(employee, group, items=items,
-                    hidden_keys=[k for k in known if k not in shown],
-                    order_keys=request.form.getlist("order"))
+        layout.save(
+            employee,
+            group,
+            items=items,
+            hidden_keys=[k for k in known if k not in shown],
+            order_keys=request.form.getlist("order"),
+        )
         db.session.commit()
         flash(_("Your choices were saved."), "success")
         return redirect(url_for(".card", id=id) + "#permissions")
@@ -114,7 +131,8 @@ class EmployeeCardMixin:
         employee = db.session.get(Employee, id) or abort(404)
         states = {key: request.form.get(f"perm-{key}", "role") for key in PERMISSIONS}
         permissions.set_overrides(
-            current_user, employee,
+            current_user,
+            employee,
             grant={k for k, v in states.items() if v == "grant"},
             revoke={k for k, v in states.items() if v == "revoke"},
         )

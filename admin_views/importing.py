@@ -56,8 +56,15 @@ class ImportView(SecurePage):
             flash(_("Choose a file to import."), "error")
             return redirect(url_for(".index"))
         try:
-            job = jobs.create_job(db.session, _storage(), entity=entity, filename=upload.filename, stream=upload.stream,
-                                  actor=current_user, max_bytes=limit)
+            job = jobs.create_job(
+                db.session,
+                _storage(),
+                entity=entity,
+                filename=upload.filename,
+                stream=upload.stream,
+                actor=current_user,
+                max_bytes=limit,
+            )
         except (FileProblem, jobs.ImportProblem) as exc:
             db.session.rollback()
             flash(_("%(file)s was not imported: %(reason)s", file=upload.filename, reason=str(exc)), "error")
@@ -91,9 +98,15 @@ class ImportView(SecurePage):
                     flash(_("The saved column mapping %(name)s is used.", name=saved.name), "success")
                     return redirect(url_for(".mapping", id=job.id))
                 form = request.form
-                jobs.configure(db.session, job, mapping={str(i): form.get(f"column-{i}", "") for i in range(len(headers))},
-                               mode=form.get("mode", ""), match_key=form.get("match_key"),
-                               all_or_nothing=form.get("all_or_nothing") == "1", headers=headers)
+                jobs.configure(
+                    db.session,
+                    job,
+                    mapping={str(i): form.get(f"column-{i}", "") for i in range(len(headers))},
+                    mode=form.get("mode", ""),
+                    match_key=form.get("match_key"),
+                    all_or_nothing=form.get("all_or_nothing") == "1",
+                    headers=headers,
+                )
                 if form.get("save_as", "").strip():
                     jobs.save_mapping(db.session, job, form["save_as"], headers, current_user)
                 jobs.queue(db.session, job, write=False)
@@ -105,9 +118,16 @@ class ImportView(SecurePage):
             jobs.start_thread(current_app._get_current_object(), job.id, storage)
             return redirect(url_for(".job", id=job.id))
         entity = ENTITIES[job.entity]
-        return self.render("admin/import/mapping.html", job=job, entity=entity, headers=headers, samples=samples,
-                           modes=MODES, saved=jobs.mappings_for(db.session, job.entity),
-                           unmapped=jobs.unmapped_columns(job, headers))
+        return self.render(
+            "admin/import/mapping.html",
+            job=job,
+            entity=entity,
+            headers=headers,
+            samples=samples,
+            modes=MODES,
+            saved=jobs.mappings_for(db.session, job.entity),
+            unmapped=jobs.unmapped_columns(job, headers),
+        )
 
     @expose("/job/<int:id>")
     @require("import.run")
@@ -115,9 +135,15 @@ class ImportView(SecurePage):
         job = _job(id)
         if jobs.mark_stalled(db.session):
             db.session.commit()
-        return self.render("admin/import/job.html", job=job, entity=ENTITIES[job.entity], state=jobs.state(db.session, job),
-                           errors=jobs.errors(db.session, job, PREVIEW_ERRORS), preview_limit=PREVIEW_ERRORS,
-                           modes=MODES)
+        return self.render(
+            "admin/import/job.html",
+            job=job,
+            entity=ENTITIES[job.entity],
+            state=jobs.state(db.session, job),
+            errors=jobs.errors(db.session, job, PREVIEW_ERRORS),
+            preview_limit=PREVIEW_ERRORS,
+            modes=MODES,
+        )
 
     @expose("/job/<int:id>/progress.json")
     @require("import.run")
@@ -162,11 +188,15 @@ class ImportView(SecurePage):
             flash(str(exc), "error")
             return redirect(url_for(".job", id=job.id))
         db.session.commit()
-        message = _("The import was undone: %(removed)s new records removed (to the trash), %(reverted)s updates "
-                    "reverted.", removed=result.removed, reverted=result.reverted)
+        message = _(
+            "The import was undone: %(removed)s new records removed (to the trash), %(reverted)s updates reverted.",
+            removed=result.removed,
+            reverted=result.reverted,
+        )
         if result.conflicts:
-            message += " " + _("%(count)s records changed again after the import were left as they are.",
-                               count=result.conflicts)
+            message += " " + _(
+                "%(count)s records changed again after the import were left as they are.", count=result.conflicts
+            )
         flash(message, "success")
         return redirect(url_for(".job", id=job.id))
 

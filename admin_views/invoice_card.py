@@ -55,7 +55,8 @@ class InvoicingCardMixin:
         return {
             "page": card.paginate(db.session, invoicing.invoices_for(customer), page),
             "orders": card.paginate(db.session, invoicing.orders_for(customer), request.args.get("orders", 1, type=int))
-            if current_user.has_permission("order.view") else None,
+            if current_user.has_permission("order.view")
+            else None,
             "sums": invoicing.status_sums(db.session, customer),
             "sum_labels": STATUS_SUM_LABELS,
             "invoice_statuses": Invoice.STATUSES,
@@ -75,9 +76,12 @@ class InvoicingCardMixin:
             return redirect(url_for(".invoice_report", id=id))
         start, end = period
         return self.render(
-            "admin/card/invoice_report.html", customer=customer,
+            "admin/card/invoice_report.html",
+            customer=customer,
             report=invoice_report.build(db.session, customer, start, end, _currency()),
-            statuses=Invoice.STATUSES, can_export=current_user.has_permission("invoice.export"), today=date.today(),
+            statuses=Invoice.STATUSES,
+            can_export=current_user.has_permission("invoice.export"),
+            today=date.today(),
         )
 
     @expose("/card/<int:id>/invoice-report/export/<export_type>")
@@ -94,7 +98,11 @@ class InvoicingCardMixin:
             columns = [
                 export.Column("invoice.number", _("Invoice no.")),
                 export.Column("invoice.invoice_date", _("Invoice date")),
-                export.Column("status", _("Status"), lambda l: str(Invoice.STATUSES.get(l.invoice.status, l.invoice.status))),
+                export.Column(
+                    "status",
+                    _("Status"),
+                    lambda line: str(Invoice.STATUSES.get(line.invoice.status, line.invoice.status)),
+                ),
                 export.Column("product.number", _("Product no.")),
                 export.Column("description", _("Text")),
                 export.Column("quantity", _("Quantity")),

@@ -30,7 +30,6 @@ from admin_views.base import (
     SearchAjaxLoader,
     SecureModelView,
     VersionField,
-    can,
     fmt_bool,
     fmt_choice,
     number_text,
@@ -83,14 +82,20 @@ class ProductView(SecureModelView):
     """Produkter: number, name, unit, price excl. VAT, VAT rate, active."""
 
     permission_area = "product"
-    endpoint_verbs = {**MODEL_ENDPOINT_VERBS, **{e: "manage" for e in (
-        "create_view", "edit_view", "ajax_update", "delete_view", "export")}}
+    endpoint_verbs = {
+        **MODEL_ENDPOINT_VERBS,
+        **{e: "manage" for e in ("create_view", "edit_view", "ajax_update", "delete_view", "export")},
+    }
     create_label = _l("New product")
     column_list = ["number", "name", "unit", "price", "vat_rate", "active"]
     column_default_sort = "number"
     column_labels = {
-        "number": _l("Product no."), "name": _l("Name"), "unit": _l("Unit"),
-        "price": _l("Price excl. VAT"), "vat_rate": _l("VAT %"), "active": _l("Active"),
+        "number": _l("Product no."),
+        "name": _l("Name"),
+        "unit": _l("Unit"),
+        "price": _l("Price excl. VAT"),
+        "vat_rate": _l("VAT %"),
+        "active": _l("Active"),
     }
     column_formatters = {"price": fmt_money, "vat_rate": fmt_percent, "active": fmt_bool}
     column_filters = [IsFilter(Product.active, _l("Active"), options=[("1", _l("Yes")), ("0", _l("No"))])]
@@ -111,11 +116,20 @@ class ProductView(SecureModelView):
     def lookup(self):
         """Active products matching `q`, with what a new line takes from them."""
         rows = search.search(db.session, Product, request.args.get("q", ""), limit=20, extra=Product.active)
-        return jsonify([
-            {"id": p.id, "number": p.number, "name": p.name, "unit": p.unit, "price": number_text(p.price, 2),
-             "vat_rate": plain(p.vat_rate), "label": f"{p.number} {p.name}"}
-            for p in rows
-        ])
+        return jsonify(
+            [
+                {
+                    "id": p.id,
+                    "number": p.number,
+                    "name": p.name,
+                    "unit": p.unit,
+                    "price": number_text(p.price, 2),
+                    "vat_rate": plain(p.vat_rate),
+                    "label": f"{p.number} {p.name}",
+                }
+                for p in rows
+            ]
+        )
 
 
 # --- the order / invoice editor ------------------------------------------------------------------
@@ -135,18 +149,27 @@ def product_by_text(text: str | None) -> Product | None:
 def posted_rows() -> list[dict]:
     """The editor's line rows as posted (fields lines-N-field, in N order), as typed; wholly
     empty rows are left out, so "Line n" in a message is the n-th row shown again."""
-    indexes = sorted({int(key.split("-")[1]) for key in request.form
-                      if key.startswith("lines-") and is_id(key.split("-")[1])})
+    indexes = sorted(
+        {int(key.split("-")[1]) for key in request.form if key.startswith("lines-") and is_id(key.split("-")[1])}
+    )
     rows = [{f: (request.form.get(f"lines-{i}-{f}") or "").strip() for f in LINE_FIELDS} for i in indexes]
     return [row for row in rows if any(row[f] for f in ("product", "description", "unit_price"))]
 
 
 def posted_lines() -> list[LineInput]:
     """The posted rows as lines for services.invoicing."""
-    return [LineInput(product=product_by_text(row["product"]), description=row["description"],
-                      quantity=row["quantity"] or "1", unit=row["unit"], unit_price=row["unit_price"],
-                      discount_percent=row["discount_percent"], vat_rate=row["vat_rate"])
-            for row in posted_rows()]
+    return [
+        LineInput(
+            product=product_by_text(row["product"]),
+            description=row["description"],
+            quantity=row["quantity"] or "1",
+            unit=row["unit"],
+            unit_price=row["unit_price"],
+            discount_percent=row["discount_percent"],
+            vat_rate=row["vat_rate"],
+        )
+        for row in posted_rows()
+    ]
 
 
 def line_rows(document, customer) -> list[dict]:
@@ -155,13 +178,27 @@ def line_rows(document, customer) -> list[dict]:
     if request.method == "POST":
         rows = posted_rows()
     else:
-        rows = [{
-            "product": line.product.number if line.product else "", "description": line.description,
-            "quantity": number_text(line.quantity), "unit": line.unit or "", "unit_price": number_text(line.unit_price, 2),
-            "discount_percent": number_text(line.discount_percent), "vat_rate": plain(line.vat_rate),
-        } for line in (document.lines if document is not None else [])]
-    blank = {"product": "", "description": "", "quantity": "1", "unit": "", "unit_price": "",
-             "discount_percent": discount, "vat_rate": "25"}
+        rows = [
+            {
+                "product": line.product.number if line.product else "",
+                "description": line.description,
+                "quantity": number_text(line.quantity),
+                "unit": line.unit or "",
+                "unit_price": number_text(line.unit_price, 2),
+                "discount_percent": number_text(line.discount_percent),
+                "vat_rate": plain(line.vat_rate),
+            }
+            for line in (document.lines if document is not None else [])
+        ]
+    blank = {
+        "product": "",
+        "description": "",
+        "quantity": "1",
+        "unit": "",
+        "unit_price": "",
+        "discount_percent": discount,
+        "vat_rate": "25",
+    }
     return rows + [dict(blank) for _ in range(BLANK_LINES)]
 
 
@@ -184,8 +221,10 @@ class InvoiceForm(DocumentForm):
     invoice_date = DateField(_l("Invoice date"), validators=[InputRequired(_l("Enter the invoice date."))])
     payment_terms_days = IntegerField(
         _l("Payment terms (days)"),
-        validators=[InputRequired(_l("Enter the payment terms in days.")),
-                    NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
+        validators=[
+            InputRequired(_l("Enter the payment terms in days.")),
+            NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days.")),
+        ],
     )
 
 
@@ -201,12 +240,15 @@ class SalesDocumentView(SecureModelView):
     column_formatters = {
         # the number (a draft invoice has none yet) opens the order's or invoice's page
         "number": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for(".page", id=m.id), m.number if m.number is not None else _("Draft")),
+            url_for(".page", id=m.id), m.number if m.number is not None else _("Draft")
+        ),
         "customer": lambda v, c, m, n: customer_link(m.customer),
         "status": fmt_status,
         "total": lambda v, c, m, n: formatting.money(m.total, m.currency),
         "net_amount": lambda v, c, m, n: formatting.money(m.net_amount, m.currency),
-        "order_date": fmt_iso_date, "invoice_date": fmt_iso_date, "due_date": fmt_iso_date,
+        "order_date": fmt_iso_date,
+        "invoice_date": fmt_iso_date,
+        "due_date": fmt_iso_date,
     }
     form_ajax_refs = {
         **customer_lookups(),
@@ -231,9 +273,10 @@ class SalesDocumentView(SecureModelView):
             fields["language"] = SelectField(_l("Invoice language"), choices=theirs + INVOICE_LANGUAGES)
             if hasattr(self.form_class, "payment_terms_days"):
                 fields["payment_terms_days"] = IntegerField(
-                    _l("Payment terms (days)"), validators=[Optional(), NumberRange(0, 365, _l(
-                        "Payment terms must be between 0 and 365 days."))],
-                    description=_l("Empty: the customer's payment terms."))
+                    _l("Payment terms (days)"),
+                    validators=[Optional(), NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
+                    description=_l("Empty: the customer's payment terms."),
+                )
         form_class = type("HeaderForm", (self.form_class,), fields)
         posted = request.method == "POST"
         form = form_class(request.form if posted else None, obj=document)
@@ -273,10 +316,15 @@ class SalesDocumentView(SecureModelView):
     def _render_editor(self, form, document=None, customer=None):
         customer = customer or (document.customer if document is not None else None)
         return self.render(
-            "admin/sales_document_edit.html", form=form, document=document, customer=customer,
-            rows=line_rows(document, customer), vat_choices=VAT_CHOICES,
+            "admin/sales_document_edit.html",
+            form=form,
+            document=document,
+            customer=customer,
+            rows=line_rows(document, customer),
+            vat_choices=VAT_CHOICES,
             heading=self.editor_heading(document, customer),
-            return_url=get_redirect_target() or (url_for(".page", id=document.id) if document else url_for(".index_view")),
+            return_url=get_redirect_target()
+            or (url_for(".page", id=document.id) if document else url_for(".index_view")),
         )
 
     @expose("/new/", methods=("GET", "POST"))
@@ -346,12 +394,17 @@ class SalesDocumentView(SecureModelView):
         """The order or invoice: header, lines, totals and what can be done with it now."""
         document = self._document_or_404(id)
         return self.render(
-            "admin/sales_document.html", document=document, totals=invoicing.totals(document),
-            customer_link=customer_link(document.customer), title=self.title(document),
+            "admin/sales_document.html",
+            document=document,
+            totals=invoicing.totals(document),
+            customer_link=customer_link(document.customer),
+            title=self.title(document),
             status_label=document.STATUSES.get(document.status, document.status),
             overdue=isinstance(document, Invoice) and invoicing.is_overdue(document),
             editable=invoicing.is_editable(document) and self.can_edit,
-            credit_notes=db.session.scalars(invoicing.credit_notes(document)).all() if isinstance(document, Invoice) else [],
+            credit_notes=db.session.scalars(invoicing.credit_notes(document)).all()
+            if isinstance(document, Invoice)
+            else [],
         )
 
     def _transition(self, id, change, message):
@@ -383,13 +436,19 @@ class OrderView(SalesDocumentView):
     column_sortable_list = ["number", "order_date", "status", "total"]
     column_default_sort = ("order_date", True)
     column_labels = {
-        "number": _l("Order no."), "customer": _l("Customer"), "order_date": _l("Order date"),
-        "status": _l("Status"), "net_amount": _l("Amount excl. VAT"), "total": _l("Total"),
+        "number": _l("Order no."),
+        "customer": _l("Customer"),
+        "order_date": _l("Order date"),
+        "status": _l("Status"),
+        "net_amount": _l("Amount excl. VAT"),
+        "total": _l("Total"),
     }
     column_filters = [IsFilter(SalesOrder.status, _l("Status"), options=list(SalesOrder.STATUSES.items()))]
     column_export_list = ["number", "customer", "order_date", "status", "net_amount", "total", "currency"]
-    column_formatters_export = {"customer": lambda v, c, m, n: m.customer.name if m.customer else "",
-                                "status": fmt_choice(SalesOrder.STATUSES)}
+    column_formatters_export = {
+        "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
+        "status": fmt_choice(SalesOrder.STATUSES),
+    }
 
     def permission_for(self, endpoint_name):
         if endpoint_name == "export":  # orders are exported with the invoices' permission (and read with their own)
@@ -413,22 +472,26 @@ class OrderView(SalesDocumentView):
     @expose("/show/<int:id>/confirm", methods=("POST",))
     @require("order.edit")
     def confirm(self, id):
-        return self._transition(id, invoicing.confirm_order,
-                                lambda d, r: _("%(document)s was confirmed.", document=self.title(d)))
+        return self._transition(
+            id, invoicing.confirm_order, lambda d, r: _("%(document)s was confirmed.", document=self.title(d))
+        )
 
     @expose("/show/<int:id>/cancel", methods=("POST",))
     @require("order.edit")
     def cancel(self, id):
-        return self._transition(id, invoicing.cancel_order,
-                                lambda d, r: _("%(document)s was cancelled.", document=self.title(d)))
+        return self._transition(
+            id, invoicing.cancel_order, lambda d, r: _("%(document)s was cancelled.", document=self.title(d))
+        )
 
     @expose("/show/<int:id>/invoice", methods=("POST",))
     @require("order.edit", "invoice.create")
     def to_invoice(self, id):
         """Convert the order to a draft invoice with its lines."""
         return self._transition(
-            id, lambda d: invoicing.order_to_invoice(db.session, current_user._get_current_object(), d),
-            lambda d, r: _("A draft invoice was created from %(document)s.", document=self.title(d)))
+            id,
+            lambda d: invoicing.order_to_invoice(db.session, current_user._get_current_object(), d),
+            lambda d, r: _("A draft invoice was created from %(document)s.", document=self.title(d)),
+        )
 
 
 class InvoiceView(SalesDocumentView):
@@ -444,18 +507,36 @@ class InvoiceView(SalesDocumentView):
     column_sortable_list = ["number", "invoice_date", "due_date", "status", "total"]
     column_default_sort = ("id", True)
     column_labels = {
-        "number": _l("Invoice no."), "customer": _l("Customer"), "invoice_date": _l("Invoice date"),
-        "due_date": _l("Due date"), "status": _l("Status"), "net_amount": _l("Amount excl. VAT"), "total": _l("Total"),
+        "number": _l("Invoice no."),
+        "customer": _l("Customer"),
+        "invoice_date": _l("Invoice date"),
+        "due_date": _l("Due date"),
+        "status": _l("Status"),
+        "net_amount": _l("Amount excl. VAT"),
+        "total": _l("Total"),
     }
     column_filters = [
         IsFilter(Invoice.status, _l("Status"), options=list(Invoice.STATUSES.items())),
         OverdueFilter(Invoice.id, _l("Past due"), options=[("1", _l("Yes")), ("0", _l("No"))]),
-        "invoice_date", "due_date",
+        "invoice_date",
+        "due_date",
     ]
-    column_export_list = ["number", "customer", "invoice_date", "due_date", "status", "net_amount",
-                          "vat_amount", "total", "currency", "ocr"]
-    column_formatters_export = {"customer": lambda v, c, m, n: m.customer.name if m.customer else "",
-                                "status": fmt_choice(Invoice.STATUSES)}
+    column_export_list = [
+        "number",
+        "customer",
+        "invoice_date",
+        "due_date",
+        "status",
+        "net_amount",
+        "vat_amount",
+        "total",
+        "currency",
+        "ocr",
+    ]
+    column_formatters_export = {
+        "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
+        "status": fmt_choice(Invoice.STATUSES),
+    }
 
     def new_document(self, customer):
         return invoicing.new_invoice(db.session, current_user._get_current_object(), customer)
@@ -481,28 +562,35 @@ class InvoiceView(SalesDocumentView):
     @require("invoice.send")
     def send(self, id):
         """Send (finalise) a draft: it gets its number, OCR and due date."""
-        return self._transition(id, lambda d: invoicing.send(db.session, d),
-                                lambda d, r: _("%(document)s was sent.", document=self.title(d)))
+        return self._transition(
+            id,
+            lambda d: invoicing.send(db.session, d),
+            lambda d, r: _("%(document)s was sent.", document=self.title(d)),
+        )
 
     @expose("/show/<int:id>/paid", methods=("POST",))
     @require("invoice.send")
     def paid(self, id):
-        return self._transition(id, invoicing.mark_paid,
-                                lambda d, r: _("%(document)s was marked as paid.", document=self.title(d)))
+        return self._transition(
+            id, invoicing.mark_paid, lambda d, r: _("%(document)s was marked as paid.", document=self.title(d))
+        )
 
     @expose("/show/<int:id>/credit", methods=("POST",))
     @require("invoice.send")
     def credit(self, id):
         """Credit a sent invoice with a credit invoice of its negative lines."""
         return self._transition(
-            id, lambda d: invoicing.credit(db.session, current_user._get_current_object(), d),
-            lambda d, r: _("%(document)s was credited by %(credit)s.", document=self.title(d), credit=self.title(r)))
+            id,
+            lambda d: invoicing.credit(db.session, current_user._get_current_object(), d),
+            lambda d, r: _("%(document)s was credited by %(credit)s.", document=self.title(d), credit=self.title(r)),
+        )
 
     @expose("/show/<int:id>/cancel", methods=("POST",))
     @require("invoice.send")
     def cancel(self, id):
-        return self._transition(id, invoicing.cancel,
-                                lambda d, r: _("%(document)s was cancelled.", document=self.title(d)))
+        return self._transition(
+            id, invoicing.cancel, lambda d, r: _("%(document)s was cancelled.", document=self.title(d))
+        )
 
     @expose("/show/<int:id>/print")
     @require("invoice.view")
@@ -512,7 +600,11 @@ class InvoiceView(SalesDocumentView):
         language = invoice.language if invoice.language in current_app.config["SUPPORTED_LOCALES"] else "sv"
         with force_locale(language):
             return self.render(
-                "admin/invoice_print.html", invoice=invoice, totals=invoicing.totals(invoice),
-                seller=current_app.config["SELLER"], language=language, title=self.title(invoice),
+                "admin/invoice_print.html",
+                invoice=invoice,
+                totals=invoicing.totals(invoice),
+                seller=current_app.config["SELLER"],
+                language=language,
+                title=self.title(invoice),
                 money=lambda amount: formatting.money(amount, invoice.currency, language),
             )

@@ -41,7 +41,9 @@ def duplicate_link(duplicate: leads.Duplicate) -> Markup:
         "contact": ("contact.card", _("Contact")),
     }[duplicate.kind]
     url = url_for(endpoint, id=record.id)
-    return Markup('{}: <a href="{}">{}</a>').format(label, url, str(record) if duplicate.kind != "contact" else record.name)
+    return Markup('{}: <a href="{}">{}</a>').format(
+        label, url, str(record) if duplicate.kind != "contact" else record.name
+    )
 
 
 class LeadView(AddToCallListMixin, SecureModelView):
@@ -50,18 +52,38 @@ class LeadView(AddToCallListMixin, SecureModelView):
     permission_area = "lead"
     create_label = _l("New lead")
     edit_template = "admin/lead_edit.html"
-    column_list = ["company_name", "org_number", "contact_name", "contact_phone", "contact_email", "source", "status", "owner"]
+    column_list = [
+        "company_name",
+        "org_number",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "source",
+        "status",
+        "owner",
+    ]
     column_sortable_list = ["company_name", "org_number", "source", "status", ("owner", "owner.name")]
     column_default_sort = ("created_at", True)
     column_select_related_list = [Lead.owner]
     column_labels = {
-        "company_name": _l("Company name"), "org_number": _l("Org. no."), "contact_name": _l("Contact person"),
-        "contact_first_name": _l("First name"), "contact_last_name": _l("Last name"), "contact_title": _l("Title"),
-        "contact_phone": _l("Phone"), "contact_email": _l("E-mail"), "source": _l("Source"), "status": _l("Status"),
-        "owner": _l("Customer owner"), "categories": _l("Categories"), "note": _l("Note"),
+        "company_name": _l("Company name"),
+        "org_number": _l("Org. no."),
+        "contact_name": _l("Contact person"),
+        "contact_first_name": _l("First name"),
+        "contact_last_name": _l("Last name"),
+        "contact_title": _l("Title"),
+        "contact_phone": _l("Phone"),
+        "contact_email": _l("E-mail"),
+        "source": _l("Source"),
+        "status": _l("Status"),
+        "owner": _l("Customer owner"),
+        "categories": _l("Categories"),
+        "note": _l("Note"),
     }
     column_formatters = {
-        "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("lead.edit_view", id=m.id), m.company_name),
+        "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
+            url_for("lead.edit_view", id=m.id), m.company_name
+        ),
         "org_number": fmt_org_number,
         "contact_phone": fmt_phone,
         "contact_email": fmt_email,
@@ -73,24 +95,50 @@ class LeadView(AddToCallListMixin, SecureModelView):
         CategoryFilter(Lead.categories, _l("Category")),
         IsFilter(Lead.source, _l("Source")),
     ]
-    column_export_list = ["company_name", "org_number", "contact_name", "contact_title", "contact_phone",
-                          "contact_email", "source", "status", "owner"]
+    column_export_list = [
+        "company_name",
+        "org_number",
+        "contact_name",
+        "contact_title",
+        "contact_phone",
+        "contact_email",
+        "source",
+        "status",
+        "owner",
+    ]
     column_formatters_export = {"status": fmt_choice(Lead.STATUSES), "org_number": fmt_org_number}
     form_columns = [
-        "company_name", "org_number", "contact_first_name", "contact_last_name", "contact_title",
-        "contact_phone", "contact_email", "source", "status", "owner", "categories", "note",
+        "company_name",
+        "org_number",
+        "contact_first_name",
+        "contact_last_name",
+        "contact_title",
+        "contact_phone",
+        "contact_email",
+        "source",
+        "status",
+        "owner",
+        "categories",
+        "note",
     ]
     form_rules = [
         rules.FieldSet((rules.Row("company_name", "org_number"),), _l("Company")),
-        rules.FieldSet((rules.Row("contact_first_name", "contact_last_name", "contact_title"),
-                        rules.Row("contact_phone", "contact_email")), _l("Contact person")),
+        rules.FieldSet(
+            (
+                rules.Row("contact_first_name", "contact_last_name", "contact_title"),
+                rules.Row("contact_phone", "contact_email"),
+            ),
+            _l("Contact person"),
+        ),
         rules.FieldSet((rules.Row("source", "status", "owner"), "categories"), _l("Lead")),
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
     form_choices = {"status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]}
     form_args = {
-        "org_number": {"validators": [normalised(validation.org_number)],
-                       "description": _l("NNNNNN-NNNN. May be left empty for foreign companies.")},
+        "org_number": {
+            "validators": [normalised(validation.org_number)],
+            "description": _l("NNNNNN-NNNN. May be left empty for foreign companies."),
+        },
         "contact_phone": {"validators": [normalised(validation.phone)]},
         "contact_email": {"validators": [normalised(validation.email)]},
         "categories": {"query_factory": lambda: db.session.scalars(select(Category).order_by(Category.name)).all()},
@@ -116,8 +164,14 @@ class LeadView(AddToCallListMixin, SecureModelView):
         """The duplicate warning: the lead is saved, the seller is told what it resembles."""
         found = leads.duplicates(db.session, model)
         if found:
-            flash(Markup(_("Possible duplicate: the same organisation number or e-mail is already in the register.")
-                         + " " + "; ".join(duplicate_link(d) for d in found)), "warning")
+            flash(
+                Markup(
+                    _("Possible duplicate: the same organisation number or e-mail is already in the register.")
+                    + " "
+                    + "; ".join(duplicate_link(d) for d in found)
+                ),
+                "warning",
+            )
 
     def render(self, template, **kwargs):
         if template == self.edit_template and kwargs.get("model") is not None:
@@ -141,11 +195,19 @@ class LeadView(AddToCallListMixin, SecureModelView):
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for(".edit_view", id=id))
-        flash(_("%(name)s is now a customer with customer no. %(number)s.", name=company.name,
-                number=company.customer_number), "success")
+        flash(
+            _(
+                "%(name)s is now a customer with customer no. %(number)s.",
+                name=company.name,
+                number=company.customer_number,
+            ),
+            "success",
+        )
         return redirect(url_for("company.card", id=company.id))
 
-    @permitted_action("convert", _l("Convert to customer"), "lead.convert", _l("Convert the selected leads to customers?"))
+    @permitted_action(
+        "convert", _l("Convert to customer"), "lead.convert", _l("Convert the selected leads to customers?")
+    )
     def action_convert(self, ids):
         rows = db.session.scalars(select(Lead).where(Lead.id.in_([int(i) for i in ids])).order_by(Lead.id)).all()
         try:
@@ -156,7 +218,13 @@ class LeadView(AddToCallListMixin, SecureModelView):
             flash(str(exc), "error")
             return
         if converted:
-            flash(ngettext("%(num)s lead was converted to a customer.", "%(num)s leads were converted to customers.",
-                           len(converted)), "success")
+            flash(
+                ngettext(
+                    "%(num)s lead was converted to a customer.",
+                    "%(num)s leads were converted to customers.",
+                    len(converted),
+                ),
+                "success",
+            )
         for reason in refused:
             flash(reason, "warning")

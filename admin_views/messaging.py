@@ -1,4 +1,4 @@
-""""Skapa e-post" and "Skicka sms" from the customer card (FAQ): to the customer, or
+""" "Skapa e-post" and "Skicka sms" from the customer card (FAQ): to the customer, or
 to one of a company's contacts, through services.mail and services.sms."""
 
 from flask import abort, current_app, flash, redirect, request, url_for
@@ -36,15 +36,19 @@ class MessagingMixin:
         contact_id = request.values.get("contact", type=int)
         if isinstance(customer, Contact) or not contact_id:
             return customer
-        linked = db.session.scalar(db.select(CompanyContact).where(
-            CompanyContact.company_id == customer.id, CompanyContact.contact_id == contact_id))
+        linked = db.session.scalar(
+            db.select(CompanyContact).where(
+                CompanyContact.company_id == customer.id, CompanyContact.contact_id == contact_id
+            )
+        )
         if linked is None or linked.contact.is_deleted:
             abort(404)
         return linked.contact
 
     def _render_message_page(self, template, customer, person, form, error=None, status=200):
-        return self.render(template, customer=customer, person=person, form=form, error=error,
-                           back=url_for(".card", id=customer.id)), status
+        return self.render(
+            template, customer=customer, person=person, form=form, error=error, back=url_for(".card", id=customer.id)
+        ), status
 
     @expose("/card/<int:id>/email", methods=("GET", "POST"))
     @require("{area}.view", "email.send")
@@ -56,9 +60,17 @@ class MessagingMixin:
         if request.method == "GET":
             return self._render_message_page("admin/card/send_email.html", customer, person, form)
         try:
-            message = mail.send(db.session, mail.SmtpSettings.from_config(current_app.config), current_user,
-                                customer, contact=person if person is not customer else None,
-                                to=form.to.data, cc=form.cc.data, subject=form.subject.data, body=form.body.data)
+            message = mail.send(
+                db.session,
+                mail.SmtpSettings.from_config(current_app.config),
+                current_user,
+                customer,
+                contact=person if person is not customer else None,
+                to=form.to.data,
+                cc=form.cc.data,
+                subject=form.subject.data,
+                body=form.body.data,
+            )
         except (InvalidValue, mail.SendFailed) as exc:
             db.session.rollback()
             status = 400 if isinstance(exc, InvalidValue) else 502
@@ -77,8 +89,15 @@ class MessagingMixin:
         if request.method == "GET":
             return self._render_message_page("admin/card/send_sms.html", customer, person, form)
         try:
-            sms.send(db.session, sms.Gateway.from_config(current_app.config), current_user, customer,
-                     contact=person if person is not customer else None, to=form.to.data, message=form.message.data)
+            sms.send(
+                db.session,
+                sms.Gateway.from_config(current_app.config),
+                current_user,
+                customer,
+                contact=person if person is not customer else None,
+                to=form.to.data,
+                message=form.message.data,
+            )
         except (InvalidValue, sms.SendFailed) as exc:
             db.session.rollback()
             status = 400 if isinstance(exc, InvalidValue) else 502

@@ -60,7 +60,9 @@ def _form(form_class, **defaults):
     return form
 
 
-def stacked_bars(rows: list[tuple[str, list[int]]], series: list[tuple[str, str]], *, bar=46, gap=28, height=220) -> dict:
+def stacked_bars(
+    rows: list[tuple[str, list[int]]], series: list[tuple[str, str]], *, bar=46, gap=28, height=220
+) -> dict:
     """Geometry of a stacked bar chart for an SVG: one bar per row, one segment per series.
 
     `rows` are (label, values in series order), `series` (name, colour).
@@ -72,15 +74,23 @@ def stacked_bars(rows: list[tuple[str, list[int]]], series: list[tuple[str, str]
     bars = []
     for n, (label, values) in enumerate(rows):
         x, y, segments = left + gap + n * (bar + gap), height, []
-        for (name, colour), value in zip(series, values):
+        for (name, colour), value in zip(series, values, strict=True):
             h = value / top * height
             y -= h
             if value:
                 segments.append({"y": round(y, 1), "h": round(h, 1), "colour": colour, "name": name, "value": value})
         bars.append({"x": x, "label": label, "total": sum(values), "segments": segments})
     ticks = [{"value": v, "y": round(height - v / top * height, 1)} for v in range(0, top + 1, step)]
-    return {"bars": bars, "series": series, "ticks": ticks, "bar": bar, "left": left, "plot_height": height,
-            "width": left + gap + len(rows) * (bar + gap), "height": height + bottom + 40}
+    return {
+        "bars": bars,
+        "series": series,
+        "ticks": ticks,
+        "bar": bar,
+        "left": left,
+        "plot_height": height,
+        "width": left + gap + len(rows) * (bar + gap),
+        "height": height + bottom + 40,
+    }
 
 
 class ReportsView(SecurePage):
@@ -94,8 +104,9 @@ class ReportsView(SecurePage):
     @expose("/")
     @require("report.view")
     def index(self):
-        return self.render("admin/reports/index.html",
-                           saved=report_generator.visible_definitions(db.session, _current()))
+        return self.render(
+            "admin/reports/index.html", saved=report_generator.visible_definitions(db.session, _current())
+        )
 
     # --- pickers shared by the reports ---------------------------------------------
 
@@ -104,7 +115,9 @@ class ReportsView(SecurePage):
         """Active employees and the groups (sales groups first) for "Välj säljare"."""
         return {
             "employees": db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all(),
-            "groups": db.session.scalars(select(EmployeeGroup).order_by(EmployeeGroup.kind != "sales", EmployeeGroup.name)).all(),
+            "groups": db.session.scalars(
+                select(EmployeeGroup).order_by(EmployeeGroup.kind != "sales", EmployeeGroup.name)
+            ).all(),
         }
 
     # --- Försäljningsrapport --------------------------------------------------------
@@ -117,8 +130,9 @@ class ReportsView(SecurePage):
         owners = [e.id for e in reports.chosen_sellers(db.session, form.seller.data or (), form.group.data or ())]
         if (form.seller.data or form.group.data) and not owners:
             owners = [0]  # groups without members: nobody, not everybody
-        pipeline = reports.pipeline(db.session, form.by.data, owner_ids=owners,
-                                    close_from=form.close_from.data, close_to=form.close_to.data)
+        pipeline = reports.pipeline(
+            db.session, form.by.data, owner_ids=owners, close_from=form.close_from.data, close_to=form.close_to.data
+        )
         outcome = reports.outcome(db.session, form.decided_from.data, form.decided_to.data, owner_ids=owners)
         return form, pipeline, outcome
 
@@ -127,9 +141,15 @@ class ReportsView(SecurePage):
     def sales(self):
         """Försäljningsrapport: the pipeline per stage, seller or month, and won/lost in a period."""
         form, pipeline, outcome = self._sales()
-        return self.render("admin/reports/sales.html", form=form, pipeline=pipeline, outcome=outcome,
-                           pipeline_total=reports.totals(pipeline or []),
-                           outcome_total=reports.outcome_totals(outcome or []), **self.chooser_options())
+        return self.render(
+            "admin/reports/sales.html",
+            form=form,
+            pipeline=pipeline,
+            outcome=outcome,
+            pipeline_total=reports.totals(pipeline or []),
+            outcome_total=reports.outcome_totals(outcome or []),
+            **self.chooser_options(),
+        )
 
     @expose("/sales/export/<fmt>/")
     @require("report.view", "report.export", "opportunity.view")
@@ -162,15 +182,23 @@ class ReportsView(SecurePage):
         form = _form(ActivityReportForm, start=date(today.year, 1, 1), end=today)
         if request.args and not form.validate():
             return form, None
-        rows = reports.activity_overview(db.session, seller_ids=form.seller.data or (), group_ids=form.group.data or (),
-                                         axis=form.axis.data, start=form.start.data, end=form.end.data)
+        rows = reports.activity_overview(
+            db.session,
+            seller_ids=form.seller.data or (),
+            group_ids=form.group.data or (),
+            axis=form.axis.data,
+            start=form.start.data,
+            end=form.end.data,
+        )
         return form, rows
 
     def activity_columns(self, axis: str) -> list[export.Column]:
         """The table of the overview (and its export); opportunity figures need opportunity.view."""
         columns = [export.Column("label", _("Group") if axis == "groups" else _("Seller"))]
-        columns += [export.Column(kind, str(label), getter=lambda row, kind=kind: row.kinds[kind])
-                    for kind, label in Activity.KINDS.items()]
+        columns += [
+            export.Column(kind, str(label), getter=lambda row, kind=kind: row.kinds[kind])
+            for kind, label in Activity.KINDS.items()
+        ]
         columns += [export.Column("activities", _("Activities in total")), export.Column("done", _("Done"))]
         if can("opportunity.view"):
             columns += [
@@ -189,8 +217,14 @@ class ReportsView(SecurePage):
         if rows:
             series = [(str(label), KIND_COLOURS[kind]) for kind, label in Activity.KINDS.items()]
             chart = stacked_bars([(row.label, [row.kinds[k] for k in Activity.KINDS]) for row in rows], series)
-        return self.render("admin/reports/activities.html", form=form, rows=rows, chart=chart,
-                           columns=self.activity_columns(form.axis.data), **self.chooser_options())
+        return self.render(
+            "admin/reports/activities.html",
+            form=form,
+            rows=rows,
+            chart=chart,
+            columns=self.activity_columns(form.axis.data),
+            **self.chooser_options(),
+        )
 
     @expose("/activities/export/<fmt>/")
     @require("report.view", "report.export")
@@ -270,10 +304,22 @@ class ReportGeneratorView(SecurePage):
         chosen = [c for c in spec.columns]
         column_order = chosen + [c for c in spec.fields if c not in chosen]
         return self.render(
-            "admin/reports/generator.html", spec=spec, kind=kind, entities=entities, rows=rows, total=total,
-            page=number, pages=-(-total // report_generator.PAGE_SIZE) if total else 0, employees=employees,
-            categories=categories, industries=industries, statuses=kind.statuses(db.session) if kind.statuses else [],
-            column_order=column_order, fields=spec.fields, cell=cell, args=spec.to_args(),
+            "admin/reports/generator.html",
+            spec=spec,
+            kind=kind,
+            entities=entities,
+            rows=rows,
+            total=total,
+            page=number,
+            pages=-(-total // report_generator.PAGE_SIZE) if total else 0,
+            employees=employees,
+            categories=categories,
+            industries=industries,
+            statuses=kind.statuses(db.session) if kind.statuses else [],
+            column_order=column_order,
+            fields=spec.fields,
+            cell=cell,
+            args=spec.to_args(),
             custom_conditions=[f for f in spec.fields.values() if f.definition is not None],
             can_export=can("report.export"),
             saved=report_generator.visible_definitions(db.session, _current()),
@@ -290,8 +336,13 @@ class ReportGeneratorView(SecurePage):
             stmt = report_generator.query(spec, _current())
         except report_generator.NotPermitted:
             abort(403)
-        return export.response(fmt, f"{_('Report')} {spec.kind.label} {utcnow().date().isoformat()}",
-                               report_generator.columns(spec), export.stream_query(stmt), title=str(spec.kind.label))
+        return export.response(
+            fmt,
+            f"{_('Report')} {spec.kind.label} {utcnow().date().isoformat()}",
+            report_generator.columns(spec),
+            export.stream_query(stmt),
+            title=str(spec.kind.label),
+        )
 
     @expose("/save", methods=("POST",))
     @require("report.view")
@@ -301,15 +352,22 @@ class ReportGeneratorView(SecurePage):
             spec = report_generator.parse(request.form.to_dict(), getlist=request.form.getlist, session=db.session)
             if not report_generator.may_run(_current(), spec):
                 abort(403)
-            definition, created = report_generator.save(db.session, _current(), request.form.get("name", ""), spec,
-                                                        shared=request.form.get("shared") == "1")
+            definition, created = report_generator.save(
+                db.session, _current(), request.form.get("name", ""), spec, shared=request.form.get("shared") == "1"
+            )
             db.session.commit()
         except InvalidValue as exc:
             db.session.rollback()
             flash(str(exc), "error")
-            return redirect(url_for(".index", **report_generator.Spec(entity=request.form.get("entity") or "company").to_args()))
-        flash(_("The report %(name)s was saved.", name=definition.name) if created
-              else _("The report %(name)s was updated.", name=definition.name), "success")
+            return redirect(
+                url_for(".index", **report_generator.Spec(entity=request.form.get("entity") or "company").to_args())
+            )
+        flash(
+            _("The report %(name)s was saved.", name=definition.name)
+            if created
+            else _("The report %(name)s was updated.", name=definition.name),
+            "success",
+        )
         return redirect(url_for(".index", run=1, saved=definition.id, **spec.to_args()))
 
     @staticmethod

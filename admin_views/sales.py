@@ -66,12 +66,18 @@ class SalesStageView(SecureModelView):
     column_list = ["sort_order", "name", "probability", "is_won", "is_lost", "active"]
     column_default_sort = "sort_order"
     column_labels = {
-        "sort_order": _l("Order"), "name": _l("Name"), "probability": _l("Probability %"),
-        "is_won": _l("Won"), "is_lost": _l("Lost"), "active": _l("Active"),
+        "sort_order": _l("Order"),
+        "name": _l("Name"),
+        "probability": _l("Probability %"),
+        "is_won": _l("Won"),
+        "is_lost": _l("Lost"),
+        "active": _l("Active"),
     }
     column_formatters = {"is_won": fmt_bool, "is_lost": fmt_bool, "active": fmt_bool, "probability": fmt_percent}
     form_columns = ["name", "sort_order", "probability", "is_won", "is_lost", "active"]
-    form_args = {"probability": {"validators": PERCENT, "description": _l("Default probability of opportunities in this stage.")}}
+    form_args = {
+        "probability": {"validators": PERCENT, "description": _l("Default probability of opportunities in this stage.")}
+    }
 
     def search_placeholder(self) -> str:
         return ""  # a handful of rows: no quick search
@@ -89,10 +95,12 @@ class CustomerFilter(BaseSQLAFilter):
 
     def apply(self, query, value, alias=None):
         like = f"%{value.strip()}%"
-        return query.filter(or_(
-            Opportunity.company.has(Company.name.ilike(like)),
-            Opportunity.contact.has(or_(Contact.first_name.ilike(like), Contact.last_name.ilike(like))),
-        ))
+        return query.filter(
+            or_(
+                Opportunity.company.has(Company.name.ilike(like)),
+                Opportunity.contact.has(or_(Contact.first_name.ilike(like), Contact.last_name.ilike(like))),
+            )
+        )
 
     def operation(self):
         return _l("contains")
@@ -115,16 +123,29 @@ class OpportunityView(SecureModelView):
     list_template = "admin/opportunity_list.html"
     column_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner"]
     column_sortable_list = [
-        "title", ("stage", "stage.sort_order"), "amount", "probability", "close_date", ("owner", "owner.name"),
+        "title",
+        ("stage", "stage.sort_order"),
+        "amount",
+        "probability",
+        "close_date",
+        ("owner", "owner.name"),
     ]
     column_default_sort = ("close_date", False)
     column_select_related_list = [Opportunity.company, Opportunity.contact, Opportunity.owner, Opportunity.stage]
     column_labels = {
-        "title": _l("Title"), "customer": _l("Customer"), "company": _l("Company"),
-        "contact": _l("Private customer"), "owner": _l("Customer owner"), "stage": _l("Stage"),
-        "amount": _l("Expected amount (SEK)"), "probability": _l("Probability %"),
-        "close_date": _l("Expected close date"), "source": _l("Source"), "kind": _l("Type"),
-        "lost_reason": _l("Reason for loss"), "description": _l("Description"),
+        "title": _l("Title"),
+        "customer": _l("Customer"),
+        "company": _l("Company"),
+        "contact": _l("Private customer"),
+        "owner": _l("Customer owner"),
+        "stage": _l("Stage"),
+        "amount": _l("Expected amount (SEK)"),
+        "probability": _l("Probability %"),
+        "close_date": _l("Expected close date"),
+        "source": _l("Source"),
+        "kind": _l("Type"),
+        "lost_reason": _l("Reason for loss"),
+        "description": _l("Description"),
     }
     column_formatters = {
         "title": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("opportunity.page", id=m.id), m.title),
@@ -139,28 +160,62 @@ class OpportunityView(SecureModelView):
         StageFilter(Opportunity.stage_id, _l("Stage")),
         CustomerFilter(Opportunity.id, _l("Customer")),
     ]
-    column_export_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner", "source", "kind"]
+    column_export_list = [
+        "title",
+        "customer",
+        "stage",
+        "amount",
+        "probability",
+        "close_date",
+        "owner",
+        "source",
+        "kind",
+    ]
     column_formatters_export = {
         "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
         "kind": fmt_choice(Opportunity.KINDS),
     }
     form_columns = [
-        "title", "company", "contact", "owner", "stage", "amount", "probability",
-        "close_date", "source", "kind", "lost_reason", "description",
+        "title",
+        "company",
+        "contact",
+        "owner",
+        "stage",
+        "amount",
+        "probability",
+        "close_date",
+        "source",
+        "kind",
+        "lost_reason",
+        "description",
     ]
     form_rules = [
         rules.FieldSet(("title", rules.Row("company", "contact"), "owner"), _l("Sales opportunity")),
-        rules.FieldSet((rules.Row("stage", "probability"), rules.Row("amount", "close_date"),
-                        rules.Row("source", "kind"), "lost_reason"), _l("Sales process")),
+        rules.FieldSet(
+            (
+                rules.Row("stage", "probability"),
+                rules.Row("amount", "close_date"),
+                rules.Row("source", "kind"),
+                "lost_reason",
+            ),
+            _l("Sales process"),
+        ),
         rules.FieldSet(("description", HiddenRule("version")), _l("Description")),
     ]
     form_choices = {"kind": list(Opportunity.KINDS.items())}
     form_args = {
-        "stage": {"query_factory": lambda: db.session.scalars(
-            select(SalesStage).where(SalesStage.active).order_by(SalesStage.sort_order, SalesStage.id)).all()},
-        "probability": {"validators": [Optional(), *PERCENT],
-                        "description": _l("Leave empty to use the stage's probability.")},
-        "amount": {"validators": [Optional(), NumberRange(min=0, message=_l("The expected amount cannot be negative."))]},
+        "stage": {
+            "query_factory": lambda: db.session.scalars(
+                select(SalesStage).where(SalesStage.active).order_by(SalesStage.sort_order, SalesStage.id)
+            ).all()
+        },
+        "probability": {
+            "validators": [Optional(), *PERCENT],
+            "description": _l("Leave empty to use the stage's probability."),
+        },
+        "amount": {
+            "validators": [Optional(), NumberRange(min=0, message=_l("The expected amount cannot be negative."))]
+        },
         "company": {"description": _l("A company, or else a private customer below.")},
         "lost_reason": {"description": _l("Required when the stage is lost.")},
     }
@@ -238,9 +293,15 @@ class OpportunityView(SecureModelView):
             flash(_("The activity was not saved: correct the marked fields."), "error")
             return self._render_page(opportunity, form)
         activities.create(
-            db.session, current_user, kind=form.kind.data, subject=form.subject.data,
-            due_at=form.due_at.data, description=form.description.data or None,
-            opportunity_id=opportunity.id, company_id=opportunity.company_id, contact_id=opportunity.contact_id,
+            db.session,
+            current_user,
+            kind=form.kind.data,
+            subject=form.subject.data,
+            due_at=form.due_at.data,
+            description=form.description.data or None,
+            opportunity_id=opportunity.id,
+            company_id=opportunity.company_id,
+            contact_id=opportunity.contact_id,
         )
         db.session.commit()
         flash(_("The activity was saved."), "success")
@@ -271,7 +332,8 @@ class OpportunityView(SecureModelView):
             columns=sales.board(db.session, owner_id=owner_id, group_id=group_id),
             owners=db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all(),
             groups=db.session.scalars(select(EmployeeGroup).order_by(EmployeeGroup.name)).all(),
-            owner_id=owner_id, group_id=group_id,
+            owner_id=owner_id,
+            group_id=group_id,
             stages=sales.active_stages(db.session),
         )
 

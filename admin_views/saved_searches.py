@@ -35,20 +35,30 @@ class SavedSearchView(SecurePage):
     @expose("/")
     @require(LOGGED_IN)
     def index(self):
-        rows = [(s, view) for s in saved_searches.visible(db.session, current_user)
-                if (view := searchable_view(s.view)) is not None]
-        return self.render("admin/saved_searches.html", rows=rows, list_url=list_url,
-                           can_call_list=can("calllist.edit"))
+        rows = [
+            (s, view)
+            for s in saved_searches.visible(db.session, current_user)
+            if (view := searchable_view(s.view)) is not None
+        ]
+        return self.render(
+            "admin/saved_searches.html", rows=rows, list_url=list_url, can_call_list=can("calllist.edit")
+        )
 
     @expose("/save", methods=("POST",))
     @require(LOGGED_IN)
     def save(self):
-        """"Spara sökning" from a list's toolbar: the list's current search under a name."""
+        """ "Spara sökning" from a list's toolbar: the list's current search under a name."""
         view = searchable_view_or_abort(request.form.get("view", ""))
         args = [(k, v) for k, v in request.form.items(multi=True) if k not in ("view", "name", "shared", "csrf_token")]
         try:
-            saved = saved_searches.save(db.session, current_user, view.endpoint, request.form.get("name", ""), args,
-                                        shared=request.form.get("shared") == "y")
+            saved = saved_searches.save(
+                db.session,
+                current_user,
+                view.endpoint,
+                request.form.get("name", ""),
+                args,
+                shared=request.form.get("shared") == "y",
+            )
         except InvalidValue as exc:
             flash(_("The search was not saved: %(reason)s", reason=str(exc)), "error")
             return redirect(url_for(f"{view.endpoint}.index_view", **dict(saved_searches.search_args(args))))

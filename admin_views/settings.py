@@ -72,11 +72,18 @@ class CustomFieldView(SecureModelView):
     column_list = ["tab", "sort_order", "label", "field_type", "choices", "required", "active"]
     column_default_sort = [("tab_id", False), ("sort_order", False), ("id", False)]
     column_labels = {
-        "tab": _l("Tab"), "sort_order": _l("Order"), "label": _l("Label"), "field_type": _l("Type"),
-        "choices": _l("Choices"), "required": _l("Required"), "active": _l("Active"),
+        "tab": _l("Tab"),
+        "sort_order": _l("Order"),
+        "label": _l("Label"),
+        "field_type": _l("Type"),
+        "choices": _l("Choices"),
+        "required": _l("Required"),
+        "active": _l("Active"),
     }
     column_formatters = {
-        "field_type": fmt_choice(CustomFieldDefinition.TYPES), "required": fmt_bool, "active": fmt_bool,
+        "field_type": fmt_choice(CustomFieldDefinition.TYPES),
+        "required": fmt_bool,
+        "active": fmt_bool,
         "choices": lambda view, context, model, name: ", ".join(model.choice_list),
     }
     form_columns = ["tab", "label", "field_type", "choices", "sort_order", "required", "active"]

@@ -40,9 +40,7 @@ class TrashView(SecurePage):
     @expose("/restore", methods=("POST",))
     @require("company.restore")
     def restore(self):
-        count = sum(
-            trash.restore(db.session, current_user, model, ids) for model, ids in _selection().items()
-        )
+        count = sum(trash.restore(db.session, current_user, model, ids) for model, ids in _selection().items())
         db.session.commit()
         if count:
             flash(ngettext("%(num)s customer was restored.", "%(num)s customers were restored.", count), "success")
@@ -55,8 +53,11 @@ class TrashView(SecurePage):
     def purge(self):
         """Second step of a purge: the ticked customers are shown for confirmation."""
         selection = _selection()
-        rows = [row for model, ids in selection.items() for row in db.session.scalars(
-            db.select(model).where(model.id.in_(ids), model.deleted_at.is_not(None)))]
+        rows = [
+            row
+            for model, ids in selection.items()
+            for row in db.session.scalars(db.select(model).where(model.id.in_(ids), model.deleted_at.is_not(None)))
+        ]
         if not rows:
             flash(_("Tick the customers you want to delete permanently."), "warning")
             return redirect(url_for(".index"))
@@ -68,9 +69,10 @@ class TrashView(SecurePage):
         if request.form.get("confirm") != "yes":
             flash(_("Nothing was deleted: the permanent deletion was not confirmed."), "warning")
             return redirect(url_for(".index"))
-        count = sum(
-            trash.purge(db.session, current_user, model, ids) for model, ids in _selection().items()
-        )
+        count = sum(trash.purge(db.session, current_user, model, ids) for model, ids in _selection().items())
         db.session.commit()
-        flash(ngettext("%(num)s customer was permanently deleted.", "%(num)s customers were permanently deleted.", count), "success")
+        flash(
+            ngettext("%(num)s customer was permanently deleted.", "%(num)s customers were permanently deleted.", count),
+            "success",
+        )
         return redirect(url_for(".index"))

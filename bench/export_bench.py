@@ -35,19 +35,36 @@ def fill(app, rows: int) -> None:
     from services import accounts
 
     with app.app_context():
-        admin = accounts.create_employee(db.session, email="bench@example.se", name="Bench Admin", role="admin",
-                                         password="Bench-losen-2026")
+        admin = accounts.create_employee(
+            db.session, email="bench@example.se", name="Bench Admin", role="admin", password="Bench-losen-2026"
+        )
         db.session.commit()
         batch = 10_000
         for start in range(0, rows, batch):
-            db.session.execute(insert(Company), [
-                {"name": f"Bänkföretag {n} AB", "customer_number": 100_000 + n, "org_number": f"{5560000000 + n}",
-                 "postal_city": ("Stockholm", "Göteborg", "=Malmö")[n % 3], "owner_id": admin.id,
-                 "phone": "+46812345678", "email": f"info{n}@example.se", "version": 1, "status": "active",
-                 "country": "SE", "is_supplier": n % 7 == 0, "invoice_language": "sv", "discount_percent": "0",
-                 "payment_terms_days": 30, "currency": "SEK", "email_locked": False}
-                for n in range(start, min(start + batch, rows))
-            ])
+            db.session.execute(
+                insert(Company),
+                [
+                    {
+                        "name": f"Bänkföretag {n} AB",
+                        "customer_number": 100_000 + n,
+                        "org_number": f"{5560000000 + n}",
+                        "postal_city": ("Stockholm", "Göteborg", "=Malmö")[n % 3],
+                        "owner_id": admin.id,
+                        "phone": "+46812345678",
+                        "email": f"info{n}@example.se",
+                        "version": 1,
+                        "status": "active",
+                        "country": "SE",
+                        "is_supplier": n % 7 == 0,
+                        "invoice_language": "sv",
+                        "discount_percent": "0",
+                        "payment_terms_days": 30,
+                        "currency": "SEK",
+                        "email_locked": False,
+                    }
+                    for n in range(start, min(start + batch, rows))
+                ],
+            )
         db.session.commit()
         assert db.session.scalar(db.select(db.func.count()).select_from(Company)) == rows
 
@@ -67,9 +84,17 @@ def measure(label: str, produce, trace: bool) -> dict:
     if trace:
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    result = {"label": label, "seconds": elapsed, "first_chunk": first or elapsed, "mb": size / 1e6, "peak_mb": peak / 1e6}
-    print(f"{label:42} {elapsed:7.2f} s  first chunk {result['first_chunk']:6.2f} s  "
-          f"{result['mb']:7.1f} MB sent" + (f"  peak {result['peak_mb']:7.1f} MB" if trace else ""))
+    result = {
+        "label": label,
+        "seconds": elapsed,
+        "first_chunk": first or elapsed,
+        "mb": size / 1e6,
+        "peak_mb": peak / 1e6,
+    }
+    print(
+        f"{label:42} {elapsed:7.2f} s  first chunk {result['first_chunk']:6.2f} s  "
+        f"{result['mb']:7.1f} MB sent" + (f"  peak {result['peak_mb']:7.1f} MB" if trace else "")
+    )
     return result
 
 
@@ -77,8 +102,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
-    parser.add_argument("--no-memory", action="store_true",
-                        help="time only: without tracemalloc, which slows Python (openpyxl most) several times")
+    parser.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="time only: without tracemalloc, which slows Python (openpyxl most) several times",
+    )
     options = parser.parse_args()
 
     from flask_migrate import upgrade
@@ -90,8 +118,15 @@ def main() -> int:
     translations.compile_catalogs()
     workdir = Path(tempfile.mkdtemp(prefix="export-bench-"))
     url = options.database_url or f"sqlite:///{workdir / 'bench.sqlite'}"
-    app = create_app({"INSTANCE_DIR": str(workdir), "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False, "TESTING": True})
+    app = create_app(
+        {
+            "INSTANCE_DIR": str(workdir),
+            "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "TESTING": True,
+        }
+    )
     with app.app_context():
         if url.startswith("postgresql"):
             from sqlalchemy import text
@@ -112,6 +147,7 @@ def main() -> int:
             assert response.status_code == 200
             yield from response.response
             response.close()
+
         return produce
 
     def baseline():
@@ -127,9 +163,11 @@ def main() -> int:
         yield data
 
     trace = not options.no_memory
-    results = [measure("streamed CSV (the list view's Exportera)", streamed("csv"), trace),
-               measure("baseline: .all() then CSV in memory", baseline, trace),
-               measure("streamed XLSX (write-only, temp file)", streamed("xlsx"), trace)]
+    results = [
+        measure("streamed CSV (the list view's Exportera)", streamed("csv"), trace),
+        measure("baseline: .all() then CSV in memory", baseline, trace),
+        measure("streamed XLSX (write-only, temp file)", streamed("xlsx"), trace),
+    ]
     if not trace:
         return 0
     streamed_csv, base = results[0], results[1]

@@ -33,14 +33,82 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-FIRST = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Eva", "Anders", "Sara", "Per", "Lena", "Mikael", "Åsa",
-         "Björn", "Ingrid", "Göran", "Kerstin", "Mats", "Ulla", "Nils"]
-LAST = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson",
-        "Gustafsson", "Pettersson", "Jonsson", "Lindqvist", "Lindström", "Åberg", "Öberg", "Berglund", "Sjöberg"]
-WORDS = ["Bygg", "Måleri", "Konsult", "Data", "Transport", "Städ", "El", "VVS", "Revision", "Bageri", "Fastighets",
-         "Trädgårds", "Möbel", "Järn", "Sjö", "Fjäll", "Skog", "Hälso", "Frisör", "Café"]
-CITIES = [("Stockholm", "1"), ("Göteborg", "4"), ("Malmö", "2"), ("Uppsala", "7"), ("Västerås", "7"), ("Örebro", "7"),
-          ("Linköping", "5"), ("Helsingborg", "2"), ("Jönköping", "5"), ("Umeå", "9")]
+FIRST = [
+    "Anna",
+    "Erik",
+    "Maria",
+    "Lars",
+    "Karin",
+    "Johan",
+    "Eva",
+    "Anders",
+    "Sara",
+    "Per",
+    "Lena",
+    "Mikael",
+    "Åsa",
+    "Björn",
+    "Ingrid",
+    "Göran",
+    "Kerstin",
+    "Mats",
+    "Ulla",
+    "Nils",
+]
+LAST = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Lindqvist",
+    "Lindström",
+    "Åberg",
+    "Öberg",
+    "Berglund",
+    "Sjöberg",
+]
+WORDS = [
+    "Bygg",
+    "Måleri",
+    "Konsult",
+    "Data",
+    "Transport",
+    "Städ",
+    "El",
+    "VVS",
+    "Revision",
+    "Bageri",
+    "Fastighets",
+    "Trädgårds",
+    "Möbel",
+    "Järn",
+    "Sjö",
+    "Fjäll",
+    "Skog",
+    "Hälso",
+    "Frisör",
+    "Café",
+]
+CITIES = [
+    ("Stockholm", "1"),
+    ("Göteborg", "4"),
+    ("Malmö", "2"),
+    ("Uppsala", "7"),
+    ("Västerås", "7"),
+    ("Örebro", "7"),
+    ("Linköping", "5"),
+    ("Helsingborg", "2"),
+    ("Jönköping", "5"),
+    ("Umeå", "9"),
+]
 INDUSTRIES = ["Byggverksamhet", "Partihandel", "Detaljhandel", "Dataprogrammering och IT-konsulter"]
 CATEGORIES = ["A-kund", "B-kund", "C-kund", "Nyhetsbrev", "Mässa 2026"]
 EMPLOYEES = [("Anna Bench", "anna.bench@example.se"), ("Erik Bench", "erik.bench@example.se")]
@@ -57,27 +125,62 @@ def generate(companies: int, contacts_per: int, folder: Path) -> tuple[Path, Pat
     """Write companies.csv and contacts.csv (semicolon, UTF-8 with BOM, as Excel saves them)."""
     rnd = random.Random(7)
     company_path, contact_path = folder / "companies.csv", folder / "contacts.csv"
-    with open(company_path, "w", encoding="utf-8-sig", newline="") as cf, \
-            open(contact_path, "w", encoding="utf-8-sig", newline="") as pf:
+    with (
+        open(company_path, "w", encoding="utf-8-sig", newline="") as cf,
+        open(contact_path, "w", encoding="utf-8-sig", newline="") as pf,
+    ):
         cw, pw = csv.writer(cf, delimiter=";"), csv.writer(pf, delimiter=";")
-        cw.writerow(["Företagsnamn", "Org.nr", "Adress", "Postnummer", "Ort", "Telefon", "E-post", "Webb",
-                     "Kundansvarig", "Kategori", "Bransch", "Rabatt %", "Leverantör"])
+        cw.writerow(
+            [
+                "Företagsnamn",
+                "Org.nr",
+                "Adress",
+                "Postnummer",
+                "Ort",
+                "Telefon",
+                "E-post",
+                "Webb",
+                "Kundansvarig",
+                "Kategori",
+                "Bransch",
+                "Rabatt %",
+                "Leverantör",
+            ]
+        )
         pw.writerow(["Förnamn", "Efternamn", "Titel", "E-post", "Mobil", "Företagets orgnr"])
         for n in range(companies):
             city, digit = rnd.choice(CITIES)
             org = _orgnr(n)
             name = f"{rnd.choice(WORDS)}{rnd.choice(WORDS).lower()} {rnd.choice(LAST)} {n} AB"
-            cw.writerow([name, org, f"{rnd.choice(WORDS)}gatan {rnd.randint(1, 99)}",
-                         f"{digit}{rnd.randint(0, 9999):04d}".replace(" ", "")[:3] + " " + f"{rnd.randint(10, 99)}",
-                         city, f"08-{rnd.randint(100, 999)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}",
-                         f"info@foretag{n}.se", f"www.foretag{n}.se", rnd.choice(EMPLOYEES)[0],
-                         rnd.choice(CATEGORIES), rnd.choice(INDUSTRIES), f"{rnd.randint(0, 20)},{rnd.randint(0, 9)}",
-                         rnd.choice(["Ja", "Nej", ""])])
+            cw.writerow(
+                [
+                    name,
+                    org,
+                    f"{rnd.choice(WORDS)}gatan {rnd.randint(1, 99)}",
+                    f"{digit}{rnd.randint(0, 9999):04d}".replace(" ", "")[:3] + " " + f"{rnd.randint(10, 99)}",
+                    city,
+                    f"08-{rnd.randint(100, 999)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}",
+                    f"info@foretag{n}.se",
+                    f"www.foretag{n}.se",
+                    rnd.choice(EMPLOYEES)[0],
+                    rnd.choice(CATEGORIES),
+                    rnd.choice(INDUSTRIES),
+                    f"{rnd.randint(0, 20)},{rnd.randint(0, 9)}",
+                    rnd.choice(["Ja", "Nej", ""]),
+                ]
+            )
             for k in range(contacts_per):
                 first, last = rnd.choice(FIRST), rnd.choice(LAST)
-                pw.writerow([first, last, rnd.choice(["VD", "Inköpare", "Ekonomichef", ""]),
-                             f"{first.lower()}.{k}.{n}@foretag{n}.se".replace("å", "a").replace("ö", "o"),
-                             f"070-{rnd.randint(100, 999)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}", org])
+                pw.writerow(
+                    [
+                        first,
+                        last,
+                        rnd.choice(["VD", "Inköpare", "Ekonomichef", ""]),
+                        f"{first.lower()}.{k}.{n}@foretag{n}.se".replace("å", "a").replace("ö", "o"),
+                        f"070-{rnd.randint(100, 999)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}",
+                        org,
+                    ]
+                )
     return company_path, contact_path
 
 
@@ -135,8 +238,16 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
         with open(path, "rb") as f:
             key, size = storage.save(f, max_bytes=10**12)
         actor = db.session.scalar(db.select(Employee).limit(1))
-        job = ImportJob(entity=entity, filename=Path(path).name, storage_key=key, file_size=size, mode="upsert",
-                        match_key=match_key, created_by_id=actor.id, status="uploaded")
+        job = ImportJob(
+            entity=entity,
+            filename=Path(path).name,
+            storage_key=key,
+            file_size=size,
+            mode="upsert",
+            match_key=match_key,
+            created_by_id=actor.id,
+            status="uploaded",
+        )
         db.session.add(job)
         db.session.flush()
         with open(path, encoding="utf-8-sig") as f:
@@ -152,8 +263,13 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
             elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
             job = db.session.get(ImportJob, job_id)
             assert status in ("checked", "done"), (status, job.error_summary)
-            result[phase] = {"rows": job.rows_done, "seconds": elapsed, "cpu": cpu, "created": job.created_count,
-                             "errors": job.error_count}
+            result[phase] = {
+                "rows": job.rows_done,
+                "seconds": elapsed,
+                "cpu": cpu,
+                "created": job.created_count,
+                "errors": job.error_count,
+            }
     return result
 
 
@@ -179,9 +295,13 @@ def _naive(url: str, upload_dir: str, path: str, entity: str, limit: int) -> dic
                         org = validation.org_number(rec["Org.nr"])
                         s.scalar(db.select(Company).where(Company.org_number == org))
                         company = Company(
-                            name=rec["Företagsnamn"], org_number=org, postal_street=rec["Adress"],
-                            postal_postcode=validation.postcode(rec["Postnummer"]), postal_city=rec["Ort"],
-                            phone=validation.phone(rec["Telefon"]), email=validation.email(rec["E-post"]),
+                            name=rec["Företagsnamn"],
+                            org_number=org,
+                            postal_street=rec["Adress"],
+                            postal_postcode=validation.postcode(rec["Postnummer"]),
+                            postal_city=rec["Ort"],
+                            phone=validation.phone(rec["Telefon"]),
+                            email=validation.email(rec["E-post"]),
                             website=validation.website(rec["Webb"]),
                             owner=s.scalar(db.select(Employee).where(Employee.name == rec["Kundansvarig"])),
                             industry=s.scalar(db.select(Industry).where(Industry.name == rec["Bransch"])),
@@ -196,10 +316,18 @@ def _naive(url: str, upload_dir: str, path: str, entity: str, limit: int) -> dic
                     else:
                         email = validation.email(rec["E-post"])
                         s.scalar(db.select(Contact).where(Contact.email == email))
-                        contact = Contact(first_name=rec["Förnamn"], last_name=rec["Efternamn"], title=rec["Titel"],
-                                          email=email, mobile=validation.phone(rec["Mobil"]))
-                        company = s.scalar(db.select(Company).where(
-                            Company.org_number == validation.org_number(rec["Företagets orgnr"])))
+                        contact = Contact(
+                            first_name=rec["Förnamn"],
+                            last_name=rec["Efternamn"],
+                            title=rec["Titel"],
+                            email=email,
+                            mobile=validation.phone(rec["Mobil"]),
+                        )
+                        company = s.scalar(
+                            db.select(Company).where(
+                                Company.org_number == validation.org_number(rec["Företagets orgnr"])
+                            )
+                        )
                         if company is not None:
                             s.add(CompanyContact(company=company, contact=contact, role=rec["Titel"]))
                         s.add(contact)
@@ -254,8 +382,14 @@ def child(args) -> None:
 
 
 def _spawn(*extra: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *extra], cwd=REPO, check=True,
-                         stdout=subprocess.PIPE, text=True, env={**os.environ, "CRM_LOCALE": "sv"})
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *extra],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CRM_LOCALE": "sv"},
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -294,29 +428,49 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     company_file, contact_file = generate(args.companies, args.contacts, folder)
-    print(f"Generated {args.companies:,} companies and {args.companies * args.contacts:,} contacts in "
-          f"{time.perf_counter() - started:.0f} s ({company_file.stat().st_size / 2**20:.0f} MB + "
-          f"{contact_file.stat().st_size / 2**20:.0f} MB) in {folder}")
+    print(
+        f"Generated {args.companies:,} companies and {args.companies * args.contacts:,} contacts in "
+        f"{time.perf_counter() - started:.0f} s ({company_file.stat().st_size / 2**20:.0f} MB + "
+        f"{contact_file.stat().st_size / 2**20:.0f} MB) in {folder}"
+    )
     databases = [] if args.no_sqlite else [("SQLite", f"sqlite:///{folder / 'bench.sqlite'}")]
     if args.postgres:
         databases.append(("PostgreSQL", args.postgres))
     files = [("companies", "company", "org_number", company_file)]
     if args.contacts:
         files.append(("contacts", "contact", "email", contact_file))
-    lines = ["| Database | File | Variant | Rows | Dry run rows/s | Import rows/s | Dry run rows/CPU-s | "
-             "Import rows/CPU-s | Peak RSS MB |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| Database | File | Variant | Rows | Dry run rows/s | Import rows/s | Dry run rows/CPU-s | "
+        "Import rows/CPU-s | Peak RSS MB |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     upload = str(folder / "uploads")
     for db_name, url in databases:
         for variant in ("naive", "ours") if not args.skip_naive else ("ours",):
             _spawn("--reset", "--url", url, "--upload-dir", upload)
             for label, entity, match_key, path in files:
-                result = _spawn("--variant", variant, "--url", url, "--upload-dir", upload, "--path", str(path),
-                                "--entity", entity, "--match-key", match_key, "--limit", str(args.naive_rows))
+                result = _spawn(
+                    "--variant",
+                    variant,
+                    "--url",
+                    url,
+                    "--upload-dir",
+                    upload,
+                    "--path",
+                    str(path),
+                    "--entity",
+                    entity,
+                    "--match-key",
+                    match_key,
+                    "--limit",
+                    str(args.naive_rows),
+                )
                 dry, run = result["dry run"], result["import"]
-                line = (f"| {db_name} | {label} | {variant} | {run['rows']:,} | {dry['rows'] / dry['seconds']:,.0f} | "
-                        f"{run['rows'] / run['seconds']:,.0f} | {dry['rows'] / dry['cpu']:,.0f} | "
-                        f"{run['rows'] / run['cpu']:,.0f} | {_memory(result)} |")
+                line = (
+                    f"| {db_name} | {label} | {variant} | {run['rows']:,} | {dry['rows'] / dry['seconds']:,.0f} | "
+                    f"{run['rows'] / run['seconds']:,.0f} | {dry['rows'] / dry['cpu']:,.0f} | "
+                    f"{run['rows'] / run['cpu']:,.0f} | {_memory(result)} |"
+                )
                 lines.append(line)
                 print(line, flush=True)
     print()

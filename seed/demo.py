@@ -29,12 +29,12 @@ from models import (
     SalesStage,
     utcnow,
 )
-from services import accounts, activities, calllists, files, leads, numbering, saved_searches, trash
-from seed.importing import seed_imports
-from services.audit import acting_as
-from seed.reports import seed_reports
 from seed.custom_fields import seed_custom_fields
+from seed.importing import seed_imports
 from seed.invoicing import seed_invoicing
+from seed.reports import seed_reports
+from services import accounts, activities, calllists, files, leads, numbering, saved_searches, trash
+from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
 
@@ -69,29 +69,115 @@ CATEGORIES = [
     ("Återförsäljare", "company"),
 ]
 COMPANY_NAMES = [
-    "Norrlands Bygg AB", "Svea Kaffe AB", "Mälardalens Elteknik AB", "Göta Trä & Virke AB",
-    "Skånska Livs AB", "Fjällstugan Konferens AB", "Västkustens Fisk AB", "Dalarnas Måleri AB",
-    "Öresunds Logistik AB", "Kungsholmens Redovisning AB", "Bergslagens Smide AB",
-    "Hälsinge Snickeri AB", "Uppsala Datakonsult AB", "Sörmlands Trädgård AB",
-    "Gotlands Ull & Garn AB", "Vätterns Marin AB", "Jämtlands Fjällguider AB",
-    "Blekinge Glas AB", "Halland Solenergi AB", "Östgöta Fastigheter AB",
-    "Lapplands Renprodukter AB", "Roslagens Båtvarv AB", "Värmlands Papper AB",
-    "Småländska Möbler AB", "Stockholms Städservice AB", "Göteborgs Hamnkafé AB",
-    "Malmö Cykelverkstad AB", "Norrköpings Tryckeri AB", "Örebro Bilvård AB",
-    "Linköpings Arkitekter AB", "Umeå Webbyrå AB", "Luleå Stål & Plåt AB",
-    "Karlstads Blommor AB", "Västerås Ventilation AB", "Jönköpings Bageri AB",
-    "Sundsvalls Revision AB", "Gävle Golv & Kakel AB", "Borås Textil AB",
-    "Växjö Glasmästeri AB", "Kalmar Sjöfart AB", "Nordic Parts GmbH", "Oslo Trelast AS",
+    "Norrlands Bygg AB",
+    "Svea Kaffe AB",
+    "Mälardalens Elteknik AB",
+    "Göta Trä & Virke AB",
+    "Skånska Livs AB",
+    "Fjällstugan Konferens AB",
+    "Västkustens Fisk AB",
+    "Dalarnas Måleri AB",
+    "Öresunds Logistik AB",
+    "Kungsholmens Redovisning AB",
+    "Bergslagens Smide AB",
+    "Hälsinge Snickeri AB",
+    "Uppsala Datakonsult AB",
+    "Sörmlands Trädgård AB",
+    "Gotlands Ull & Garn AB",
+    "Vätterns Marin AB",
+    "Jämtlands Fjällguider AB",
+    "Blekinge Glas AB",
+    "Halland Solenergi AB",
+    "Östgöta Fastigheter AB",
+    "Lapplands Renprodukter AB",
+    "Roslagens Båtvarv AB",
+    "Värmlands Papper AB",
+    "Småländska Möbler AB",
+    "Stockholms Städservice AB",
+    "Göteborgs Hamnkafé AB",
+    "Malmö Cykelverkstad AB",
+    "Norrköpings Tryckeri AB",
+    "Örebro Bilvård AB",
+    "Linköpings Arkitekter AB",
+    "Umeå Webbyrå AB",
+    "Luleå Stål & Plåt AB",
+    "Karlstads Blommor AB",
+    "Västerås Ventilation AB",
+    "Jönköpings Bageri AB",
+    "Sundsvalls Revision AB",
+    "Gävle Golv & Kakel AB",
+    "Borås Textil AB",
+    "Växjö Glasmästeri AB",
+    "Kalmar Sjöfart AB",
+    "Nordic Parts GmbH",
+    "Oslo Trelast AS",
 ]
 CITIES = [
-    ("Stockholm", "111", "8"), ("Göteborg", "411", "31"), ("Malmö", "211", "40"),
-    ("Uppsala", "753", "18"), ("Örebro", "702", "19"), ("Linköping", "582", "13"),
-    ("Umeå", "903", "90"), ("Luleå", "972", "920"), ("Västerås", "722", "21"),
-    ("Jönköping", "553", "36"), ("Gävle", "803", "26"), ("Karlstad", "652", "54"),
+    ("Stockholm", "111", "8"),
+    ("Göteborg", "411", "31"),
+    ("Malmö", "211", "40"),
+    ("Uppsala", "753", "18"),
+    ("Örebro", "702", "19"),
+    ("Linköping", "582", "13"),
+    ("Umeå", "903", "90"),
+    ("Luleå", "972", "920"),
+    ("Västerås", "722", "21"),
+    ("Jönköping", "553", "36"),
+    ("Gävle", "803", "26"),
+    ("Karlstad", "652", "54"),
 ]
-STREETS = ["Storgatan", "Drottninggatan", "Kungsgatan", "Sveavägen", "Järnvägsgatan", "Industrivägen", "Hamngatan", "Skolgatan"]
-FIRST_NAMES = ["Lars", "Karin", "Anders", "Eva", "Johan", "Sara", "Per", "Lena", "Mikael", "Emma", "Nils", "Ingrid", "Oskar", "Elin", "Gustav", "Maja", "Fredrik", "Åsa", "Björn", "Linnéa"]
-LAST_NAMES = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Lindberg", "Holm", "Ström", "Åberg", "Öberg", "Ek"]
+STREETS = [
+    "Storgatan",
+    "Drottninggatan",
+    "Kungsgatan",
+    "Sveavägen",
+    "Järnvägsgatan",
+    "Industrivägen",
+    "Hamngatan",
+    "Skolgatan",
+]
+FIRST_NAMES = [
+    "Lars",
+    "Karin",
+    "Anders",
+    "Eva",
+    "Johan",
+    "Sara",
+    "Per",
+    "Lena",
+    "Mikael",
+    "Emma",
+    "Nils",
+    "Ingrid",
+    "Oskar",
+    "Elin",
+    "Gustav",
+    "Maja",
+    "Fredrik",
+    "Åsa",
+    "Björn",
+    "Linnéa",
+]
+LAST_NAMES = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Lindberg",
+    "Holm",
+    "Ström",
+    "Åberg",
+    "Öberg",
+    "Ek",
+]
 ROLES = ["VD", "Inköpschef", "Ekonomiansvarig", "Projektledare", "Kontorschef", "Säljchef", None]
 
 
@@ -108,7 +194,7 @@ def personal_number(rng: random.Random) -> str:
 
 def phone_number(rng: random.Random, area: str) -> str:
     digits = 8 - len(area) + (1 if area == "8" else 0)
-    return f"+46{area}{rng.randint(10 ** (digits - 1), 10 ** digits - 1)}"
+    return f"+46{area}{rng.randint(10 ** (digits - 1), 10**digits - 1)}"
 
 
 def mobile_number(rng: random.Random) -> str:
@@ -131,7 +217,14 @@ ACTIVITY_SUBJECTS = {
     "call": ["Ringde om leveransdatum", "Samtal om fakturafråga", "Uppföljningssamtal"],
     "note": ["Kunden vill ha fakturor via e-post", "Ny inköpschef från januari", "Intresserad av serviceavtal"],
 }
-EMAIL_SUBJECTS = ["Offert på begäran", "Orderbekräftelse", "Fråga om faktura", "Mötesbokning", "Tack för mötet", "Prislista 2027"]
+EMAIL_SUBJECTS = [
+    "Offert på begäran",
+    "Orderbekräftelse",
+    "Fråga om faktura",
+    "Mötesbokning",
+    "Tack för mötet",
+    "Prislista 2027",
+]
 PROJECTS = [("Ombyggnad kontor Göteborg", "active"), ("Nytt affärssystem", "planned"), ("Solceller lager", "done")]
 
 
@@ -144,33 +237,53 @@ def _seed_card(session: Session, rng: random.Random, companies, employees, stora
             kind = rng.choice(list(ACTIVITY_SUBJECTS))
             due = now + timedelta(days=rng.randint(-20, 30), hours=rng.randint(0, 8))
             activity = activities.create(
-                session, company.owner or employees[0], kind=kind, subject=rng.choice(ACTIVITY_SUBJECTS[kind]),
-                due_at=due, company_id=company.id, assignee_id=rng.choice(sellers).id,
+                session,
+                company.owner or employees[0],
+                kind=kind,
+                subject=rng.choice(ACTIVITY_SUBJECTS[kind]),
+                due_at=due,
+                company_id=company.id,
+                assignee_id=rng.choice(sellers).id,
             )
             if kind != "note" and due < now and n % 2 == 0:
                 activities.set_done(activity, at=due)
         for n in range(rng.randint(0, 3)):
             outgoing = n % 2 == 0
             contact_email = company.email or "info@example.se"
-            session.add(EmailMessage(
-                company_id=company.id, direction="out" if outgoing else "in",
-                sender=(company.owner or employees[0]).email if outgoing else contact_email,
-                recipients=contact_email if outgoing else (company.owner or employees[0]).email,
-                subject=rng.choice(EMAIL_SUBJECTS),
-                body="Hej!\n\nTack för senast. Återkommer med mer information.\n\nVänliga hälsningar",
-                sent_at=now - timedelta(days=rng.randint(1, 90), minutes=rng.randint(0, 600)),
-                created_by_id=(company.owner or employees[0]).id,
-            ))
+            session.add(
+                EmailMessage(
+                    company_id=company.id,
+                    direction="out" if outgoing else "in",
+                    sender=(company.owner or employees[0]).email if outgoing else contact_email,
+                    recipients=contact_email if outgoing else (company.owner or employees[0]).email,
+                    subject=rng.choice(EMAIL_SUBJECTS),
+                    body="Hej!\n\nTack för senast. Återkommer med mer information.\n\nVänliga hälsningar",
+                    sent_at=now - timedelta(days=rng.randint(1, 90), minutes=rng.randint(0, 600)),
+                    created_by_id=(company.owner or employees[0]).id,
+                )
+            )
         if storage is not None and index % 4 == 0:
             text = f"Avtal mellan {company.name} och oss, signerat {now.date().isoformat()}.\n".encode()
-            files.upload(session, storage, actor=employees[0], stream=io.BytesIO(text),
-                         filename=f"Avtal {company.name}.txt", company_id=company.id)
+            files.upload(
+                session,
+                storage,
+                actor=employees[0],
+                stream=io.BytesIO(text),
+                filename=f"Avtal {company.name}.txt",
+                company_id=company.id,
+            )
     companies[1].email_locked = True  # "Spärra tillgång" in use on one customer
-    for (name, status), members in zip(PROJECTS, (companies[0:3], companies[3:5], companies[5:6])):
-        project = Project(name=name, status=status, owner=sellers[0], start_date=now.date() - timedelta(days=30),
-                          end_date=now.date() + timedelta(days=60) if status != "done" else now.date() - timedelta(days=2))
-        project.participants = [ProjectParticipant(company=c, role="Beställare" if i == 0 else "Partner")
-                                for i, c in enumerate(members)]
+    for (name, status), members in zip(PROJECTS, (companies[0:3], companies[3:5], companies[5:6]), strict=True):
+        project = Project(
+            name=name,
+            status=status,
+            owner=sellers[0],
+            start_date=now.date() - timedelta(days=30),
+            end_date=now.date() + timedelta(days=60) if status != "done" else now.date() - timedelta(days=2),
+        )
+        project.participants = [
+            ProjectParticipant(company=c, role="Beställare" if i == 0 else "Partner") for i, c in enumerate(members)
+        ]
         session.add(project)
 
 
@@ -184,8 +297,16 @@ SALES_STAGES = [
     ("Förlorad", 0, False, True),
 ]
 OPPORTUNITY_TITLES = [
-    "Serviceavtal 2027", "Ny webbplats", "Licenser affärssystem", "Utbildning personal", "Ramavtal förbrukning",
-    "Konsulttimmar projekt", "Uppgradering server", "Solcellsanläggning", "Kontorsmöbler", "Städavtal",
+    "Serviceavtal 2027",
+    "Ny webbplats",
+    "Licenser affärssystem",
+    "Utbildning personal",
+    "Ramavtal förbrukning",
+    "Konsulttimmar projekt",
+    "Uppgradering server",
+    "Solcellsanläggning",
+    "Kontorsmöbler",
+    "Städavtal",
 ]
 LOST_REASONS = ["Valde en konkurrent", "Priset för högt", "Projektet lades ned"]
 
@@ -193,8 +314,10 @@ LOST_REASONS = ["Valde en konkurrent", "Priset för högt", "Projektet lades ned
 def _seed_sales(session: Session, rng: random.Random, companies, private_customers, sellers, admin) -> None:
     """Säljsteg and opportunities in every stage for several sellers, with some history."""
     today = utcnow().date()
-    stages = [SalesStage(name=n, sort_order=(i + 1) * 10, probability=p, is_won=w, is_lost=lost)
-              for i, (n, p, w, lost) in enumerate(SALES_STAGES)]
+    stages = [
+        SalesStage(name=n, sort_order=(i + 1) * 10, probability=p, is_won=w, is_lost=lost)
+        for i, (n, p, w, lost) in enumerate(SALES_STAGES)
+    ]
     session.add_all(stages)
     owners = [*sellers, admin]
     customers = companies[:24] + private_customers[:4]
@@ -238,10 +361,16 @@ def _seed_leads(session: Session, rng: random.Random, sellers, categories) -> No
     rows = []
     for index, (name, first, last, title, source, status) in enumerate(DEMO_LEADS):
         lead = Lead(
-            company_name=name, org_number=org_number(rng), contact_first_name=first, contact_last_name=last,
-            contact_title=title, contact_phone=mobile_number(rng),
+            company_name=name,
+            org_number=org_number(rng),
+            contact_first_name=first,
+            contact_last_name=last,
+            contact_title=title,
+            contact_phone=mobile_number(rng),
             contact_email=f"{_email_slug(first)}@{_email_slug(name.rsplit(' ', 1)[0])}.se",
-            source=source, status=status, owner=sellers[index % len(sellers)],
+            source=source,
+            status=status,
+            owner=sellers[index % len(sellers)],
             note="Intresserad av offert till våren." if index % 2 else None,
             categories=rng.sample(categories, k=1),
         )
@@ -249,20 +378,29 @@ def _seed_leads(session: Session, rng: random.Random, sellers, categories) -> No
         rows.append(lead)
     session.flush()
     for lead in rows[2:5]:
-        activities.create(session, lead.owner, kind="call", subject="Första samtal", lead_id=lead.id,
-                          due_at=now - timedelta(days=3))
+        activities.create(
+            session, lead.owner, kind="call", subject="Första samtal", lead_id=lead.id, due_at=now - timedelta(days=3)
+        )
     leads.convert(session, sellers[0], rows[-1])
     return rows
 
 
 def _seed_call_list(session: Session, seller, demo_leads, companies) -> None:
     """A call list half worked: three calls made (to leads already contacted), three to go."""
-    call_list = calllists.new_list(session, seller, [*demo_leads[2:5], demo_leads[1], *companies[5:7]], name="Mässuppföljning Elmia")
+    call_list = calllists.new_list(
+        session, seller, [*demo_leads[2:5], demo_leads[1], *companies[5:7]], name="Mässuppföljning Elmia"
+    )
     session.flush()
     now = utcnow().replace(second=0, microsecond=0)
-    for entry, outcome in zip(call_list.entries, ["no_answer", "call_back", "interested"]):
-        calllists.record_outcome(session, seller, entry, outcome, note="Demo",
-                                 callback_at=now + timedelta(days=2) if outcome == "call_back" else None)
+    for entry, outcome in zip(call_list.entries, ["no_answer", "call_back", "interested"], strict=False):
+        calllists.record_outcome(
+            session,
+            seller,
+            entry,
+            outcome,
+            note="Demo",
+            callback_at=now + timedelta(days=2) if outcome == "call_back" else None,
+        )
 
 
 def _seed_saved_searches(session: Session, seller, admin) -> None:
@@ -370,13 +508,21 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
 
         for index in range(3):  # standalone contacts, not linked to any company
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            session.add(Contact(first_name=first, last_name=last, title="Mässbesökare",
-                                email=f"{_email_slug(first)}.{index}@example.org", mobile=mobile_number(rng)))
+            session.add(
+                Contact(
+                    first_name=first,
+                    last_name=last,
+                    title="Mässbesökare",
+                    email=f"{_email_slug(first)}.{index}@example.org",
+                    mobile=mobile_number(rng),
+                )
+            )
         session.flush()
 
         _seed_card(session, rng, companies, employees, storage)
-        private_customers = list(session.scalars(
-            select(Contact).where(Contact.customer_number.is_not(None)).order_by(Contact.id)))
+        private_customers = list(
+            session.scalars(select(Contact).where(Contact.customer_number.is_not(None)).order_by(Contact.id))
+        )
         _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
         demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
         _seed_call_list(session, sellers[0], demo_leads, companies)

@@ -21,8 +21,15 @@ def seed_imports(session: Session, storage, actor: Employee) -> None:
     """Import LEADS_CSV as the administrator would (dry run, then the import; the bad row is skipped)."""
     if storage is None:
         return
-    job = jobs.create_job(session, storage, entity="lead", filename="mässleads-byggmässan-2026.csv",
-                          stream=io.BytesIO(LEADS_CSV.encode("cp1252")), actor=actor, max_bytes=1024 * 1024)
+    job = jobs.create_job(
+        session,
+        storage,
+        entity="lead",
+        filename="mässleads-byggmässan-2026.csv",
+        stream=io.BytesIO(LEADS_CSV.encode("cp1252")),
+        actor=actor,
+        max_bytes=1024 * 1024,
+    )
     job.match_key = "contact_email"
     session.commit()
     for write in (False, True):

@@ -33,16 +33,24 @@ def _lines(rng: random.Random, products: list[Product]) -> list[LineInput]:
     chosen = rng.sample(products, k=rng.randint(1, 4))
     rows = [LineInput(product=p, quantity=str(rng.choice([1, 1, 2, 3, 5, 8, 10]))) for p in chosen]
     if rng.random() < 0.3:
-        rows.append(LineInput(description="Resekostnad enligt överenskommelse", quantity="1",
-                              unit_price=str(rng.choice([350, 780, 1200])), vat_rate="25"))
+        rows.append(
+            LineInput(
+                description="Resekostnad enligt överenskommelse",
+                quantity="1",
+                unit_price=str(rng.choice([350, 780, 1200])),
+                vat_rate="25",
+            )
+        )
     return rows
 
 
 def seed_invoicing(session: Session, rng: random.Random, companies, private_customers, employees) -> None:
     """Products, then a year of orders and invoices for fifteen companies and two private customers."""
     admin, sellers, finance = employees[0], employees[1:3], employees[3]
-    products = [Product(number=n, name=name, unit=unit, price=Decimal(price), vat_rate=Decimal(vat), active=n != "9001")
-                for n, name, unit, price, vat in PRODUCTS]
+    products = [
+        Product(number=n, name=name, unit=unit, price=Decimal(price), vat_rate=Decimal(vat), active=n != "9001")
+        for n, name, unit, price, vat in PRODUCTS
+    ]
     session.add_all(products)
     session.flush()
     sellable = [p for p in products if p.active]
@@ -71,7 +79,9 @@ def seed_invoicing(session: Session, rng: random.Random, companies, private_cust
     # sent ones whose due date has passed are overdue.
     paid = [i for i in invoices if i.status == "paid"]
     if paid:
-        invoicing.credit(session, finance, paid[len(paid) // 2], today=paid[len(paid) // 2].invoice_date + timedelta(days=14))
+        invoicing.credit(
+            session, finance, paid[len(paid) // 2], today=paid[len(paid) // 2].invoice_date + timedelta(days=14)
+        )
 
     for customer in customers[:4]:
         draft = invoicing.new_invoice(session, rng.choice(sellers), customer, today=today)
@@ -82,7 +92,9 @@ def seed_invoicing(session: Session, rng: random.Random, companies, private_cust
 
     # Orders: drafts, confirmed, one invoiced (its invoice a draft), one cancelled.
     for index, customer in enumerate(customers[:6]):
-        order = invoicing.new_order(session, rng.choice(sellers), customer, today=today - timedelta(days=rng.randint(0, 30)))
+        order = invoicing.new_order(
+            session, rng.choice(sellers), customer, today=today - timedelta(days=rng.randint(0, 30))
+        )
         invoicing.set_lines(order, _lines(rng, sellable))
         if index % 3 == 1:
             invoicing.confirm_order(order)

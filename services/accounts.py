@@ -40,9 +40,7 @@ def create_employee(session: Session, *, email: str, name: str, role: str, passw
 
 def authenticate(session: Session, email: str, password: str) -> Employee | None:
     """The active employee with these credentials, or None."""
-    employee = session.scalar(
-        select(Employee).where(func.lower(Employee.email) == (email or "").strip().lower())
-    )
+    employee = session.scalar(select(Employee).where(func.lower(Employee.email) == (email or "").strip().lower()))
     if employee is None or not employee.password_hash:
         check_password_hash(_DUMMY_HASH, password or "")
         return None

@@ -102,7 +102,9 @@ def _event_row(obj, action: str, changes, actor_id) -> dict:
     }
 
 
-def record_bulk(session: Session, events: list[dict], *, actor_id: int | None, import_job_id: int | None = None) -> None:
+def record_bulk(
+    session: Session, events: list[dict], *, actor_id: int | None, import_job_id: int | None = None
+) -> None:
     """Write many audit events in one statement, for set-based writes that bypass the flush.
 
     Each event is a dict with entity_type, entity_id, entity_label, action and
@@ -113,8 +115,11 @@ def record_bulk(session: Session, events: list[dict], *, actor_id: int | None, i
     from services import bulk
 
     now = utcnow()
-    bulk.insert_rows(session, AuditEvent.__table__,
-                     [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now} for e in events])
+    bulk.insert_rows(
+        session,
+        AuditEvent.__table__,
+        [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now} for e in events],
+    )
 
 
 def record(session: Session, entity, action: str, changes: dict | None = None) -> AuditEvent:
@@ -178,8 +183,12 @@ def _audit_after_flush(session: Session, flush_context) -> None:
     now = utcnow()
     rows = [
         {
-            **_event_row(obj, "create", {k: v for k, v in _changes(obj, only_changed=False).items()
-                                         if v not in (None, "", [])}, actor_id),
+            **_event_row(
+                obj,
+                "create",
+                {k: v for k, v in _changes(obj, only_changed=False).items() if v not in (None, "", [])},
+                actor_id,
+            ),
             "at": now,
         }
         for obj in created

@@ -26,8 +26,12 @@ def new_ids(session: Session, table: Table, count: int) -> list[int]:
         return []
     if _dialect(session) == "postgresql":
         sequence = session.scalar(text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name})
-        return list(session.scalars(text("SELECT nextval(:sequence) FROM generate_series(1, :count)"),
-                                    {"sequence": sequence, "count": count}))
+        return list(
+            session.scalars(
+                text("SELECT nextval(:sequence) FROM generate_series(1, :count)"),
+                {"sequence": sequence, "count": count},
+            )
+        )
     session.execute(update(table).where(false()).values(id=table.c.id))  # takes the write lock, changes nothing
     start = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(start + 1, start + 1 + count))
@@ -73,8 +77,10 @@ def _sqlite_executemany(session: Session, table: Table, columns: list[str], rows
     """
     dialect = session.get_bind().dialect
     quote = dialect.identifier_preparer.quote
-    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-                 f"VALUES ({', '.join('?' * len(columns))})")
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
     by_column = []
     for c in columns:
         values = [row[c] for row in rows]
@@ -82,7 +88,7 @@ def _sqlite_executemany(session: Session, table: Table, columns: list[str], rows
         by_column.append(values if process is None else _converted(process, values))
     cursor = session.connection().connection.driver_connection.cursor()
     try:
-        cursor.executemany(statement, list(zip(*by_column)))
+        cursor.executemany(statement, list(zip(*by_column, strict=True)))
     finally:
         cursor.close()
 

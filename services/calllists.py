@@ -24,7 +24,9 @@ def add_entries(session: Session, call_list: CallList, targets) -> int:
     position = max((e.position for e in call_list.entries), default=0)
     added = 0
     for target in targets:
-        key = tuple(target.id if field[type(target)] == name else None for name in ("lead_id", "company_id", "contact_id"))
+        key = tuple(
+            target.id if field[type(target)] == name else None for name in ("lead_id", "company_id", "contact_id")
+        )
         if key in present:
             continue
         present.add(key)
@@ -56,8 +58,10 @@ def new_list(session: Session, actor: Employee, targets, name: str | None = None
 def next_entry(session: Session, call_list: CallList) -> CallListEntry | None:
     """The first entry not called yet, in list order."""
     return session.scalars(
-        select(CallListEntry).where(CallListEntry.call_list_id == call_list.id, CallListEntry.called_at.is_(None))
-        .order_by(CallListEntry.position, CallListEntry.id).limit(1)
+        select(CallListEntry)
+        .where(CallListEntry.call_list_id == call_list.id, CallListEntry.called_at.is_(None))
+        .order_by(CallListEntry.position, CallListEntry.id)
+        .limit(1)
     ).first()
 
 
@@ -81,15 +85,27 @@ def phones(entry: CallListEntry) -> list[str]:
     return list(dict.fromkeys(n for n in numbers if n))
 
 
-def record_outcome(session: Session, actor: Employee, entry: CallListEntry, outcome: str, *,
-                   note: str | None = None, callback_at: datetime | None = None) -> Activity:
+def record_outcome(
+    session: Session,
+    actor: Employee,
+    entry: CallListEntry,
+    outcome: str,
+    *,
+    note: str | None = None,
+    callback_at: datetime | None = None,
+) -> Activity:
     """Keep the outcome of a call on the entry and as a call activity (plus a task to call back)."""
     if outcome not in CallListEntry.OUTCOMES:
         raise InvalidValue(_("Choose the outcome of the call."))
     if outcome == "call_back" and callback_at is None:
         raise InvalidValue(_("Give the date and time to call back."))
     now = utcnow()
-    entry.outcome, entry.note, entry.called_at, entry.called_by_id = outcome, (note or "").strip() or None, now, actor.id
+    entry.outcome, entry.note, entry.called_at, entry.called_by_id = (
+        outcome,
+        (note or "").strip() or None,
+        now,
+        actor.id,
+    )
     entry.callback_at = callback_at if outcome == "call_back" else None
     target = entry.target
     links = {"lead_id": entry.lead_id, "company_id": entry.company_id, "contact_id": entry.contact_id}
@@ -100,10 +116,25 @@ def record_outcome(session: Session, actor: Employee, entry: CallListEntry, outc
         if outcome == "interested" and target.status in ("new", "contacted"):
             target.status = "qualified"
     label = str(CallListEntry.OUTCOMES[outcome])
-    call = activities.create(session, actor, kind="call", subject=_("Call: %(outcome)s", outcome=label),
-                             description=entry.note, due_at=now, **links)
+    call = activities.create(
+        session,
+        actor,
+        kind="call",
+        subject=_("Call: %(outcome)s", outcome=label),
+        description=entry.note,
+        due_at=now,
+        **links,
+    )
     activities.set_done(call, at=now)
     if outcome == "call_back":
-        activities.create(session, actor, kind="task", subject=_("Call back %(name)s", name=str(target.name if not isinstance(target, Lead) else target.company_name)),
-                          due_at=callback_at, **links)
+        activities.create(
+            session,
+            actor,
+            kind="task",
+            subject=_(
+                "Call back %(name)s", name=str(target.name if not isinstance(target, Lead) else target.company_name)
+            ),
+            due_at=callback_at,
+            **links,
+        )
     return call

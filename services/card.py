@@ -81,8 +81,10 @@ def activities(customer, *, open_only: bool = False):
 
 
 def emails(employee: Employee, customer):
-    return email_lock.readable_messages(employee).where(_owned_by(EmailMessage, customer)).order_by(
-        EmailMessage.sent_at.desc(), EmailMessage.id.desc()
+    return (
+        email_lock.readable_messages(employee)
+        .where(_owned_by(EmailMessage, customer))
+        .order_by(EmailMessage.sent_at.desc(), EmailMessage.id.desc())
     )
 
 

@@ -69,31 +69,43 @@ def check_tab(session: Session, tab: CustomTab) -> None:
     """A tab has a name and a card; a tab whose fields hold values stays on its card (they belong to its customers)."""
     with session.no_autoflush:  # compare with the card as saved, not as just changed
         saved_card = tab.id and session.scalar(select(CustomTab.applies_to).where(CustomTab.id == tab.id))
-        in_use = bool(saved_card) and saved_card != tab.applies_to and session.scalar(
-            select(func.count()).select_from(CustomFieldValue).join(CustomFieldValue.field)
-            .where(CustomFieldDefinition.tab_id == tab.id)) > 0
+        in_use = (
+            bool(saved_card)
+            and saved_card != tab.applies_to
+            and session.scalar(
+                select(func.count())
+                .select_from(CustomFieldValue)
+                .join(CustomFieldValue.field)
+                .where(CustomFieldDefinition.tab_id == tab.id)
+            )
+            > 0
+        )
     tab.name = (tab.name or "").strip()
     if not tab.name:
         raise InvalidValue(_("Give the tab a name."))
     if tab.applies_to not in CustomTab.KINDS:
         raise InvalidValue(_("Choose which card the tab is on."))
     if in_use:
-        raise InvalidValue(_("The fields of the tab %(name)s hold values of its customers: it stays on its card.",
-                             name=tab.name))
+        raise InvalidValue(
+            _("The fields of the tab %(name)s hold values of its customers: it stays on its card.", name=tab.name)
+        )
 
 
 def field_in_use(session: Session, definition: CustomFieldDefinition) -> bool:
-    return definition.id is not None and session.scalar(
-        select(func.count()).where(CustomFieldValue.field_id == definition.id)
-    ) > 0
+    return (
+        definition.id is not None
+        and session.scalar(select(func.count()).where(CustomFieldValue.field_id == definition.id)) > 0
+    )
 
 
 def check_field(session: Session, definition: CustomFieldDefinition) -> None:
     """A field has a label, a known type, choices if it is a choice; a field in use keeps its type and card."""
     with session.no_autoflush:  # compare with the type as saved, not as just changed
         saved_type, saved_card = session.execute(
-            select(CustomFieldDefinition.field_type, CustomTab.applies_to).join(CustomFieldDefinition.tab)
-            .where(CustomFieldDefinition.id == definition.id)).one_or_none() or (None, None)
+            select(CustomFieldDefinition.field_type, CustomTab.applies_to)
+            .join(CustomFieldDefinition.tab)
+            .where(CustomFieldDefinition.id == definition.id)
+        ).one_or_none() or (None, None)
         in_use = bool(saved_type) and field_in_use(session, definition)
     definition.label = (definition.label or "").strip()
     if not definition.label:
@@ -105,12 +117,18 @@ def check_field(session: Session, definition: CustomFieldDefinition) -> None:
             raise InvalidValue(_("A choice field needs its choices, one a line."))
         definition.choices = "\n".join(dict.fromkeys(definition.choice_list))
     if in_use and definition.tab is not None and saved_card != definition.tab.applies_to:
-        raise InvalidValue(_("The field %(name)s holds values of its customers: it stays on a tab of their card.",
-                             name=definition.label))
+        raise InvalidValue(
+            _(
+                "The field %(name)s holds values of its customers: it stays on a tab of their card.",
+                name=definition.label,
+            )
+        )
     if in_use and saved_type != definition.field_type:
         raise InvalidValue(
-            _("The field %(name)s holds values and its type cannot be changed; add a new field instead.",
-              name=definition.label)
+            _(
+                "The field %(name)s holds values and its type cannot be changed; add a new field instead.",
+                name=definition.label,
+            )
         )
 
 
@@ -126,7 +144,9 @@ def delete_field(session: Session, definition: CustomFieldDefinition) -> None:
 def delete_tab(session: Session, tab: CustomTab) -> None:
     """Delete a tab without fields; a tab with fields can only be deactivated."""
     if session.scalar(select(func.count()).where(CustomFieldDefinition.tab_id == tab.id)):
-        raise InvalidValue(_("The tab %(name)s has fields and cannot be deleted; deactivate it instead.", name=tab.name))
+        raise InvalidValue(
+            _("The tab %(name)s has fields and cannot be deleted; deactivate it instead.", name=tab.name)
+        )
     session.delete(tab)
 
 
@@ -237,8 +257,9 @@ def form_value(definition: CustomFieldDefinition, value) -> str:
 
 
 def _rows(session: Session, customer, fields) -> dict[int, CustomFieldValue]:
-    stmt = select(CustomFieldValue).where(owner_column(type(customer)) == customer.id,
-                                          CustomFieldValue.field_id.in_([f.id for f in fields]))
+    stmt = select(CustomFieldValue).where(
+        owner_column(type(customer)) == customer.id, CustomFieldValue.field_id.in_([f.id for f in fields])
+    )
     return {row.field_id: row for row in session.scalars(stmt)}
 
 

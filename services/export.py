@@ -180,7 +180,9 @@ def _width(column: Column, sample: Any) -> float:
     """Column width in characters: the hint, else by the kind of the first value."""
     if column.width:
         return column.width
-    by_kind = 18 if isinstance(sample, datetime) else 12 if isinstance(sample, date) else 14 if is_number(sample) else 28
+    by_kind = (
+        18 if isinstance(sample, datetime) else 12 if isinstance(sample, date) else 14 if is_number(sample) else 28
+    )
     return min(max(len(str(column.label)) + 3, by_kind), 60)
 
 

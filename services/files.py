@@ -34,14 +34,25 @@ def check_type(filename: str) -> str:
     extension = PurePath(filename).suffix.lower().lstrip(".")
     if extension not in ALLOWED_EXTENSIONS:
         raise RejectedFile(
-            _("Files of type .%(ext)s cannot be uploaded. Allowed: %(allowed)s.",
-              ext=extension or "?", allowed=", ".join(sorted(ALLOWED_EXTENSIONS)))
+            _(
+                "Files of type .%(ext)s cannot be uploaded. Allowed: %(allowed)s.",
+                ext=extension or "?",
+                allowed=", ".join(sorted(ALLOWED_EXTENSIONS)),
+            )
         )
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
-def upload(session: Session, storage: Storage, *, actor: Employee, stream, filename: str,
-           max_bytes: int = DEFAULT_MAX_BYTES, **owner) -> Attachment:
+def upload(
+    session: Session,
+    storage: Storage,
+    *,
+    actor: Employee,
+    stream,
+    filename: str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    **owner,
+) -> Attachment:
     """Store an uploaded file for a company (company_id=) or contact (contact_id=)."""
     name = clean_filename(filename)
     content_type = check_type(name)
@@ -54,8 +65,9 @@ def upload(session: Session, storage: Storage, *, actor: Employee, stream, filen
     if size == 0:
         storage.delete(key)
         raise RejectedFile(_("The file is empty."))
-    attachment = Attachment(filename=name, content_type=content_type, size=size, storage_key=key,
-                            uploaded_by_id=actor.id, **owner)
+    attachment = Attachment(
+        filename=name, content_type=content_type, size=size, storage_key=key, uploaded_by_id=actor.id, **owner
+    )
     session.add(attachment)
     return attachment
 

@@ -77,7 +77,8 @@ def _where(customer, date_from: date, date_to: date, currency: str | None = None
 def lines(customer, date_from: date, date_to: date, currency: str | None = None):
     """The invoice lines behind the report, in invoice order (for the detailed export)."""
     return (
-        select(InvoiceLine).join(Invoice, InvoiceLine.invoice_id == Invoice.id)
+        select(InvoiceLine)
+        .join(Invoice, InvoiceLine.invoice_id == Invoice.id)
         .where(*_where(customer, date_from, date_to, currency))
         .options(joinedload(InvoiceLine.invoice), joinedload(InvoiceLine.product))
         .order_by(Invoice.invoice_date, Invoice.number, InvoiceLine.position)
@@ -89,10 +90,17 @@ def build(session: Session, customer, date_from: date, date_to: date, currency: 
     currency = currency or customer.currency
     where = _where(customer, date_from, date_to, currency)
     report = Report(date_from, date_to, currency)
-    report.other_currencies = list(session.scalars(
-        select(Invoice.currency).distinct().where(*_where(customer, date_from, date_to)[:-1], Invoice.currency != currency)
-        .order_by(Invoice.currency)))
-    report.invoices = list(session.scalars(select(Invoice).where(*where).order_by(Invoice.invoice_date, Invoice.number)))
+    report.other_currencies = list(
+        session.scalars(
+            select(Invoice.currency)
+            .distinct()
+            .where(*_where(customer, date_from, date_to)[:-1], Invoice.currency != currency)
+            .order_by(Invoice.currency)
+        )
+    )
+    report.invoices = list(
+        session.scalars(select(Invoice).where(*where).order_by(Invoice.invoice_date, Invoice.number))
+    )
     report.net = sum((i.net_amount for i in report.invoices), Decimal("0"))
     report.vat = sum((i.vat_amount for i in report.invoices), Decimal("0"))
     report.total = sum((i.total for i in report.invoices), Decimal("0"))
@@ -101,9 +109,15 @@ def build(session: Session, customer, date_from: date, date_to: date, currency: 
     key_number = func.coalesce(Product.number, "")
     key_name = func.coalesce(Product.name, InvoiceLine.description)
     rows = session.execute(
-        select(key_number, key_name, func.max(func.coalesce(InvoiceLine.unit, "")),
-               func.sum(InvoiceLine.quantity), func.sum(InvoiceLine.amount))
-        .select_from(InvoiceLine).join(Invoice, InvoiceLine.invoice_id == Invoice.id)
+        select(
+            key_number,
+            key_name,
+            func.max(func.coalesce(InvoiceLine.unit, "")),
+            func.sum(InvoiceLine.quantity),
+            func.sum(InvoiceLine.amount),
+        )
+        .select_from(InvoiceLine)
+        .join(Invoice, InvoiceLine.invoice_id == Invoice.id)
         .outerjoin(Product, InvoiceLine.product_id == Product.id)
         .where(*where)
         .group_by(key_number, key_name)
@@ -114,7 +128,9 @@ def build(session: Session, customer, date_from: date, date_to: date, currency: 
     year, month = extract("year", Invoice.invoice_date), extract("month", Invoice.invoice_date)
     months = session.execute(
         select(year, month, func.count(), func.sum(Invoice.net_amount), func.sum(Invoice.total))
-        .where(*where).group_by(year, month).order_by(year, month)
+        .where(*where)
+        .group_by(year, month)
+        .order_by(year, month)
     ).all()
     report.months = [MonthRow(int(y), int(m), n, Decimal(net), Decimal(total)) for y, m, n, net, total in months]
     return report

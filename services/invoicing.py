@@ -171,31 +171,40 @@ def build_line(line_class, row: LineInput, *, customer_discount: Decimal, positi
     if not description:
         raise InvalidValue(_("Line %(n)s: choose a product or write a text.", n=n))
     quantity = _amount(row.quantity, _("Line %(n)s: the quantity is not a number.", n=n)).quantize(
-        QUANTITY_STEP, rounding=ROUND_HALF_UP)  # as stored, so the amount is computed from what is kept
+        QUANTITY_STEP, rounding=ROUND_HALF_UP
+    )  # as stored, so the amount is computed from what is kept
     if quantity == 0:
         raise InvalidValue(_("Line %(n)s: the quantity cannot be zero.", n=n))
     unit_price = (
-        product.price if product is not None and row.unit_price in (None, "")
+        product.price
+        if product is not None and row.unit_price in (None, "")
         else _amount(row.unit_price, _("Line %(n)s: the price is not an amount.", n=n))
     )
     discount = (
-        customer_discount if row.discount_percent in (None, "")
+        customer_discount
+        if row.discount_percent in (None, "")
         else _amount(row.discount_percent, _("Line %(n)s: the discount is not a number.", n=n))
     )
     discount = discount.quantize(PERCENT_STEP, rounding=ROUND_HALF_UP)
     if not Decimal("0") <= discount <= Decimal("100"):
         raise InvalidValue(_("Line %(n)s: the discount must be between 0 and 100 percent.", n=n))
     vat_rate = (
-        product.vat_rate if product is not None and row.vat_rate in (None, "")
+        product.vat_rate
+        if product is not None and row.vat_rate in (None, "")
         else _amount(row.vat_rate, _("Line %(n)s: choose a VAT rate.", n=n))
     )
     if vat_rate not in VAT_RATES:
         raise InvalidValue(_("Line %(n)s: the VAT rate must be 25, 12, 6 or 0 percent.", n=n))
     unit = (row.unit or "").strip() or (product.unit if product else None)
     return line_class(
-        position=position, product=product, description=description[:300], quantity=quantity,
-        unit=(unit or None) and unit[:10], unit_price=money.round_ore(unit_price),
-        discount_percent=discount, vat_rate=vat_rate,
+        position=position,
+        product=product,
+        description=description[:300],
+        quantity=quantity,
+        unit=(unit or None) and unit[:10],
+        unit_price=money.round_ore(unit_price),
+        discount_percent=discount,
+        vat_rate=vat_rate,
     )
 
 
@@ -207,8 +216,14 @@ def set_lines(document, rows: list[LineInput]) -> None:
     for n, row in enumerate(rows, 1):
         product = row.product
         if product is not None and not product.active and product.id not in kept:
-            raise InvalidValue(_("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
-                                 n=n, number=product.number, name=product.name))
+            raise InvalidValue(
+                _(
+                    "Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+                    n=n,
+                    number=product.number,
+                    name=product.name,
+                )
+            )
     line_class = InvoiceLine if isinstance(document, Invoice) else OrderLine
     customer = document.customer
     discount = Decimal(customer.discount_percent or 0) if customer is not None else Decimal("0")
@@ -277,14 +292,29 @@ def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today:
         raise InvalidValue(_("Only a sent or paid invoice can be credited."))
     today = today or date.today()
     credit_note = Invoice(
-        company=invoice.company, contact=invoice.contact, our_reference=invoice.our_reference,
-        their_reference=invoice.their_reference, status="draft", currency=invoice.currency,
-        language=invoice.language, payment_terms_days=0, invoice_date=today, credited_invoice=invoice,
-        order=invoice.order, created_by=actor,
+        company=invoice.company,
+        contact=invoice.contact,
+        our_reference=invoice.our_reference,
+        their_reference=invoice.their_reference,
+        status="draft",
+        currency=invoice.currency,
+        language=invoice.language,
+        payment_terms_days=0,
+        invoice_date=today,
+        credited_invoice=invoice,
+        order=invoice.order,
+        created_by=actor,
         lines=[
-            InvoiceLine(position=line.position, product=line.product, description=line.description,
-                        quantity=-line.quantity, unit=line.unit, unit_price=line.unit_price,
-                        discount_percent=line.discount_percent, vat_rate=line.vat_rate)
+            InvoiceLine(
+                position=line.position,
+                product=line.product,
+                description=line.description,
+                quantity=-line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                discount_percent=line.discount_percent,
+                vat_rate=line.vat_rate,
+            )
             for line in invoice.lines
         ],
     )
@@ -330,7 +360,9 @@ def cancel_order(order: SalesOrder) -> None:
     order.status = "cancelled"
 
 
-def order_to_invoice(session: Session, actor: Employee | None, order: SalesOrder, *, today: date | None = None) -> Invoice:
+def order_to_invoice(
+    session: Session, actor: Employee | None, order: SalesOrder, *, today: date | None = None
+) -> Invoice:
     """A draft invoice with the order's customer, references and lines; the order is then invoiced."""
     if order.status not in OPEN_ORDER:
         raise InvalidValue(_("Only a draft or confirmed order can be invoiced."))
@@ -343,9 +375,16 @@ def order_to_invoice(session: Session, actor: Employee | None, order: SalesOrder
     invoice.their_reference = order.their_reference
     invoice.currency, invoice.language, invoice.note = order.currency, order.language, order.note
     invoice.lines = [
-        InvoiceLine(position=line.position, product=line.product, description=line.description,
-                    quantity=line.quantity, unit=line.unit, unit_price=line.unit_price,
-                    discount_percent=line.discount_percent, vat_rate=line.vat_rate)
+        InvoiceLine(
+            position=line.position,
+            product=line.product,
+            description=line.description,
+            quantity=line.quantity,
+            unit=line.unit,
+            unit_price=line.unit_price,
+            discount_percent=line.discount_percent,
+            vat_rate=line.vat_rate,
+        )
         for line in order.lines
     ]
     recalculate(invoice)
@@ -369,7 +408,8 @@ def _owned_by(model, customer):
 def invoices_for(customer):
     """The customer's invoices, newest first (drafts, which have no date yet, on top)."""
     return (
-        select(Invoice).where(_owned_by(Invoice, customer))
+        select(Invoice)
+        .where(_owned_by(Invoice, customer))
         .options(joinedload(Invoice.our_reference))
         .order_by(Invoice.number.is_(None).desc(), Invoice.invoice_date.desc(), Invoice.id.desc())
     )
@@ -377,7 +417,8 @@ def invoices_for(customer):
 
 def orders_for(customer):
     return (
-        select(SalesOrder).where(_owned_by(SalesOrder, customer))
+        select(SalesOrder)
+        .where(_owned_by(SalesOrder, customer))
         .options(joinedload(SalesOrder.our_reference))
         .order_by(SalesOrder.order_date.desc(), SalesOrder.id.desc())
     )

@@ -76,7 +76,9 @@ def order(employee, group: str) -> list[str]:
 def visible_items(employee, group: str, items=None) -> list:
     """What `employee` sees of `group`, in order (items default to the group's registry)."""
     items = tuple(items if items is not None else GROUPS[group])
-    return arrange(items, allowed=lambda i: i.permitted(employee), hidden=hidden(employee, group), order=order(employee, group))
+    return arrange(
+        items, allowed=lambda i: i.permitted(employee), hidden=hidden(employee, group), order=order(employee, group)
+    )
 
 
 def all_items(employee, group: str, items=None) -> list:

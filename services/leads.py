@@ -38,19 +38,38 @@ def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
         if lead.id is not None:
             others = others.where(Lead.id != lead.id)
         found += [Duplicate("lead", row, "org_number") for row in session.scalars(others.order_by(Lead.id))]
-        found += [Duplicate("company", row, "org_number") for row in session.scalars(
-            select(Company).where(Company.org_number == org, Company.deleted_at.is_(None)).order_by(Company.id))]
+        found += [
+            Duplicate("company", row, "org_number")
+            for row in session.scalars(
+                select(Company).where(Company.org_number == org, Company.deleted_at.is_(None)).order_by(Company.id)
+            )
+        ]
     if email:
         others = select(Lead).where(func.lower(Lead.contact_email) == email)
         if lead.id is not None:
             others = others.where(Lead.id != lead.id)
-        found += [Duplicate("lead", row, "email") for row in session.scalars(others.order_by(Lead.id))
-                  if all(d.record is not row for d in found)]
-        found += [Duplicate("company", row, "email") for row in session.scalars(
-            select(Company).where(func.lower(Company.email) == email, Company.deleted_at.is_(None)).order_by(Company.id))
-                  if all(d.record is not row for d in found)]
-        found += [Duplicate("contact", row, "email") for row in session.scalars(
-            select(Contact).where(func.lower(Contact.email) == email, Contact.deleted_at.is_(None)).order_by(Contact.id))]
+        found += [
+            Duplicate("lead", row, "email")
+            for row in session.scalars(others.order_by(Lead.id))
+            if all(d.record is not row for d in found)
+        ]
+        found += [
+            Duplicate("company", row, "email")
+            for row in session.scalars(
+                select(Company)
+                .where(func.lower(Company.email) == email, Company.deleted_at.is_(None))
+                .order_by(Company.id)
+            )
+            if all(d.record is not row for d in found)
+        ]
+        found += [
+            Duplicate("contact", row, "email")
+            for row in session.scalars(
+                select(Contact)
+                .where(func.lower(Contact.email) == email, Contact.deleted_at.is_(None))
+                .order_by(Contact.id)
+            )
+        ]
     return found
 
 
@@ -67,8 +86,14 @@ def check_convertible(session: Session, lead: Lead) -> None:
         raise InvalidValue(_("%(name)s is already converted to a customer.", name=lead.company_name))
     existing = register.company_with_org_number(session, lead.org_number)
     if existing is not None:
-        raise InvalidValue(_("%(name)s (customer no. %(number)s) already has the organisation number of the lead %(lead)s.",
-                             name=existing.name, number=existing.customer_number, lead=lead.company_name))
+        raise InvalidValue(
+            _(
+                "%(name)s (customer no. %(number)s) already has the organisation number of the lead %(lead)s.",
+                name=existing.name,
+                number=existing.customer_number,
+                lead=lead.company_name,
+            )
+        )
 
 
 def convert(session: Session, actor: Employee, lead: Lead) -> Company:
@@ -99,7 +124,8 @@ def convert(session: Session, actor: Employee, lead: Lead) -> Company:
         session.add(CompanyContact(company=company, contact=contact, role=lead.contact_title))
     session.flush()  # the company gets its id and customer number
     session.execute(
-        update(Activity).where(Activity.lead_id == lead.id)
+        update(Activity)
+        .where(Activity.lead_id == lead.id)
         .values(company_id=company.id, contact_id=contact.id if contact else Activity.contact_id)
         .execution_options(synchronize_session="fetch")
     )

@@ -32,8 +32,13 @@ class SmtpSettings:
         """The app's SMTP server, or None when sending e-mail is not set up."""
         if not config.get("SMTP_HOST"):
             return None
-        return cls(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_SECURITY"],
-                   config["SMTP_USER"], config["SMTP_PASSWORD"])
+        return cls(
+            config["SMTP_HOST"],
+            config["SMTP_PORT"],
+            config["SMTP_SECURITY"],
+            config["SMTP_USER"],
+            config["SMTP_PASSWORD"],
+        )
 
 
 class SendFailed(Exception):
@@ -77,17 +82,35 @@ def _deliver(settings: SmtpSettings, message: MimeMessage) -> None:
                 smtp.login(settings.user, settings.password)
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
-        raise SendFailed(_("The e-mail server refused the recipient %(address)s.",
-                           address=", ".join(exc.recipients))) from exc
+        raise SendFailed(
+            _("The e-mail server refused the recipient %(address)s.", address=", ".join(exc.recipients))
+        ) from exc
     except smtplib.SMTPAuthenticationError as exc:
-        raise SendFailed(_("The e-mail server did not accept the login. Ask your administrator to check the settings.")) from exc
+        raise SendFailed(
+            _("The e-mail server did not accept the login. Ask your administrator to check the settings.")
+        ) from exc
     except (smtplib.SMTPException, OSError) as exc:
-        raise SendFailed(_("The e-mail could not be sent: the e-mail server did not answer or refused the message (%(reason)s). Nothing was saved; try again later.",
-                           reason=exc.__class__.__name__)) from exc
+        raise SendFailed(
+            _(
+                "The e-mail could not be sent: the e-mail server did not answer or refused the message (%(reason)s). "
+                "Nothing was saved; try again later.",
+                reason=exc.__class__.__name__,
+            )
+        ) from exc
 
 
-def send(session: Session, settings: SmtpSettings | None, sender: Employee, customer, *,
-         to: str, subject: str, body: str, cc: str = "", contact=None) -> EmailMessage:
+def send(
+    session: Session,
+    settings: SmtpSettings | None,
+    sender: Employee,
+    customer,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    cc: str = "",
+    contact=None,
+) -> EmailMessage:
     """Send an e-mail about `customer` (a company or contact; `contact`: a company's contact
     it was written to) and keep it on the card; the caller commits.
 
@@ -95,7 +118,9 @@ def send(session: Session, settings: SmtpSettings | None, sender: Employee, cust
     in both cases nothing is added to the session.
     """
     if settings is None:
-        raise SendFailed(_("E-mail cannot be sent: no e-mail server is set up (CRM_SMTP_HOST). Ask your administrator."))
+        raise SendFailed(
+            _("E-mail cannot be sent: no e-mail server is set up (CRM_SMTP_HOST). Ask your administrator.")
+        )
     recipients, copies = addresses(to), addresses(cc)
     if not recipients:
         raise InvalidValue(_("Give at least one recipient."))
@@ -104,11 +129,23 @@ def send(session: Session, settings: SmtpSettings | None, sender: Employee, cust
     if not subject:
         raise InvalidValue(_("Give the e-mail a subject."))
     if len(subject) > SUBJECT_MAX or len(body) > BODY_MAX:
-        raise InvalidValue(_("The subject may be at most %(subject)s and the message at most %(body)s characters.",
-                             subject=SUBJECT_MAX, body=BODY_MAX))
+        raise InvalidValue(
+            _(
+                "The subject may be at most %(subject)s and the message at most %(body)s characters.",
+                subject=SUBJECT_MAX,
+                body=BODY_MAX,
+            )
+        )
     _deliver(settings, compose(sender, recipients, copies, subject, body))
     owner = {"company": customer, "contact": contact} if isinstance(customer, Company) else {"contact": customer}
-    stored = EmailMessage(direction="out", sender=sender.email, recipients=", ".join(recipients + copies),
-                          subject=subject, body=body, created_by=sender, **owner)
+    stored = EmailMessage(
+        direction="out",
+        sender=sender.email,
+        recipients=", ".join(recipients + copies),
+        subject=subject,
+        body=body,
+        created_by=sender,
+        **owner,
+    )
     session.add(stored)
     return stored

@@ -51,7 +51,9 @@ def parse(text) -> Decimal:
     if "," in cleaned and "." in cleaned:
         decimal_mark = max(",", ".", key=cleaned.rindex)
         thousands = "." if decimal_mark == "," else ","
-        if not re.fullmatch(rf"[-+]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+", cleaned[:cleaned.rindex(decimal_mark)]):
+        if not re.fullmatch(
+            rf"[-+]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+", cleaned[: cleaned.rindex(decimal_mark)]
+        ):
             raise ValueError(f"not an amount: {text!r}")  # "1.2,5": not thousands
         cleaned = cleaned.replace(thousands, "")
     value = to_decimal(cleaned.replace(",", "."))

@@ -148,7 +148,9 @@ def _company_statuses(session):
 
 
 def _stages(session):
-    return [(str(s.id), s.name) for s in session.scalars(select(SalesStage).order_by(SalesStage.sort_order, SalesStage.id))]
+    return [
+        (str(s.id), s.name) for s in session.scalars(select(SalesStage).order_by(SalesStage.sort_order, SalesStage.id))
+    ]
 
 
 def _activity_states(session):
@@ -157,40 +159,70 @@ def _activity_states(session):
 
 def _company_entity(label, supplier: bool) -> Entity:
     return Entity(
-        label, Company, "company.view", _company_fields(Company),
-        ("customer_number", "name", "org_number", "postal_city", "phone", "email", "owner"), "name",
+        label,
+        Company,
+        "company.view",
+        _company_fields(Company),
+        ("customer_number", "name", "org_number", "postal_city", "phone", "email", "owner"),
+        "name",
         Company.owner_id,
         where=(lambda: Company.is_supplier.is_(True)) if supplier else None,
-        category_relation=Company.categories, has_industry=True, city_column=Company.postal_city,
-        statuses=_company_statuses, status_condition=lambda value: Company.status == value,
-        loader_options=lambda: [joinedload(Company.owner), joinedload(Company.industry), selectinload(Company.categories)],
+        category_relation=Company.categories,
+        has_industry=True,
+        city_column=Company.postal_city,
+        statuses=_company_statuses,
+        status_condition=lambda value: Company.status == value,
+        loader_options=lambda: [
+            joinedload(Company.owner),
+            joinedload(Company.industry),
+            selectinload(Company.categories),
+        ],
         custom_kind="company",
     )
 
 
 def _contact_options():
-    return [joinedload(Contact.owner), selectinload(Contact.categories),
-            selectinload(Contact.company_links).joinedload(CompanyContact.company)]
+    return [
+        joinedload(Contact.owner),
+        selectinload(Contact.categories),
+        selectinload(Contact.company_links).joinedload(CompanyContact.company),
+    ]
 
 
 ENTITIES: dict[str, Entity] = {
     "company": _company_entity(_l("Companies"), supplier=False),
     "contact": Entity(
-        _l("Contacts"), Contact, "contact.view", _contact_fields(),
-        ("last_name", "first_name", "companies", "title", "phone", "email"), "last_name", Contact.owner_id,
-        category_relation=Contact.categories, city_column=Contact.postal_city, loader_options=_contact_options,
+        _l("Contacts"),
+        Contact,
+        "contact.view",
+        _contact_fields(),
+        ("last_name", "first_name", "companies", "title", "phone", "email"),
+        "last_name",
+        Contact.owner_id,
+        category_relation=Contact.categories,
+        city_column=Contact.postal_city,
+        loader_options=_contact_options,
         custom_kind="contact",
     ),
     "privatecustomer": Entity(
-        _l("Private customers"), Contact, "contact.view", _contact_fields(),
-        ("customer_number", "last_name", "first_name", "phone", "email", "postal_city"), "customer_number",
-        Contact.owner_id, where=lambda: Contact.customer_number.is_not(None),
-        category_relation=Contact.categories, city_column=Contact.postal_city, loader_options=_contact_options,
+        _l("Private customers"),
+        Contact,
+        "contact.view",
+        _contact_fields(),
+        ("customer_number", "last_name", "first_name", "phone", "email", "postal_city"),
+        "customer_number",
+        Contact.owner_id,
+        where=lambda: Contact.customer_number.is_not(None),
+        category_relation=Contact.categories,
+        city_column=Contact.postal_city,
+        loader_options=_contact_options,
         custom_kind="contact",
     ),
     "supplier": _company_entity(_l("Suppliers"), supplier=True),
     "lead": Entity(
-        _l("Leads"), Lead, "lead.view",
+        _l("Leads"),
+        Lead,
+        "lead.view",
         {
             "company_name": Field(_l("Company name"), _attr("company_name"), Lead.company_name),
             "org_number": Field(_l("Org. no."), _org, Lead.org_number),
@@ -204,14 +236,18 @@ ENTITIES: dict[str, Entity] = {
             "owner": Field(_l("Customer owner"), _attr("owner")),
             "created_at": Field(_l("Created"), _attr("created_at"), Lead.created_at),
         },
-        ("company_name", "contact_name", "contact_phone", "contact_email", "status", "owner"), "company_name",
-        Lead.owner_id, category_relation=Lead.categories,
+        ("company_name", "contact_name", "contact_phone", "contact_email", "status", "owner"),
+        "company_name",
+        Lead.owner_id,
+        category_relation=Lead.categories,
         statuses=lambda session: [(k, str(v)) for k, v in Lead.STATUSES.items()],
         status_condition=lambda value: Lead.status == value,
         loader_options=lambda: [joinedload(Lead.owner), selectinload(Lead.categories)],
     ),
     "opportunity": Entity(
-        _l("Sales opportunities"), Opportunity, "opportunity.view",
+        _l("Sales opportunities"),
+        Opportunity,
+        "opportunity.view",
         {
             "title": Field(_l("Title"), _attr("title"), Opportunity.title),
             "customer": Field(_l("Customer"), lambda o: o.customer.name if o.customer else None),
@@ -225,29 +261,46 @@ ENTITIES: dict[str, Entity] = {
             "source": Field(_l("Source"), _attr("source"), Opportunity.source),
             "created_at": Field(_l("Created"), _attr("created_at"), Opportunity.created_at),
         },
-        ("title", "customer", "stage", "amount", "probability", "close_date", "owner"), "close_date",
+        ("title", "customer", "stage", "amount", "probability", "close_date", "owner"),
+        "close_date",
         Opportunity.owner_id,
         where=lambda: search.customer_live(Opportunity),
-        statuses=_stages, status_condition=lambda value: Opportunity.stage_id == int(value),
-        loader_options=lambda: [joinedload(Opportunity.company), joinedload(Opportunity.contact),
-                                joinedload(Opportunity.owner), joinedload(Opportunity.stage)],
+        statuses=_stages,
+        status_condition=lambda value: Opportunity.stage_id == int(value),
+        loader_options=lambda: [
+            joinedload(Opportunity.company),
+            joinedload(Opportunity.contact),
+            joinedload(Opportunity.owner),
+            joinedload(Opportunity.stage),
+        ],
     ),
     "activity": Entity(
-        _l("Activities"), Activity, "tab.activities",
+        _l("Activities"),
+        Activity,
+        "tab.activities",
         {
             "kind": Field(_l("Type"), _label("kind", Activity.KINDS), Activity.kind),
             "subject": Field(_l("Subject"), _attr("subject"), Activity.subject),
-            "customer": Field(_l("Customer"), lambda a: (a.company or a.contact).name if (a.company or a.contact) else None),
+            "customer": Field(
+                _l("Customer"), lambda a: (a.company or a.contact).name if (a.company or a.contact) else None
+            ),
             "assignee": Field(_l("Responsible"), _attr("assignee")),
             "due_at": Field(_l("Due"), _attr("due_at"), Activity.due_at),
             "start_at": Field(_l("Starts"), _attr("start_at"), Activity.start_at),
             "done": Field(_l("Done"), _attr("done"), Activity.done),
             "created_at": Field(_l("Created"), _attr("created_at"), Activity.created_at),
         },
-        ("kind", "subject", "customer", "assignee", "due_at", "done"), "due_at", Activity.assignee_id,
+        ("kind", "subject", "customer", "assignee", "due_at", "done"),
+        "due_at",
+        Activity.assignee_id,
         where=lambda: search.customer_live(Activity),
-        statuses=_activity_states, status_condition=lambda value: Activity.done.is_(value == "done"),
-        loader_options=lambda: [joinedload(Activity.company), joinedload(Activity.contact), joinedload(Activity.assignee)],
+        statuses=_activity_states,
+        status_condition=lambda value: Activity.done.is_(value == "done"),
+        loader_options=lambda: [
+            joinedload(Activity.company),
+            joinedload(Activity.contact),
+            joinedload(Activity.assignee),
+        ],
     ),
 }
 
@@ -323,8 +376,13 @@ def custom_columns(session: Session | None, entity: str) -> dict[str, Field]:
     if session is None or kind is None or kind.custom_kind is None:
         return {}
     return {
-        f"cf{d.id}": Field(d.label, custom_fields.report_value(d), custom_fields.sort_expression(d, kind.model),
-                           definition=d, display=lambda value, d=d: custom_fields.display(d, value))
+        f"cf{d.id}": Field(
+            d.label,
+            custom_fields.report_value(d),
+            custom_fields.sort_expression(d, kind.model),
+            definition=d,
+            display=lambda value, d=d: custom_fields.display(d, value),
+        )
         for d in custom_fields.active_fields(session, kind.custom_kind)
     }
 
@@ -370,15 +428,22 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None, sess
     if owner not in ("", ME) and not is_id(owner):
         raise InvalidValue(_("Choose the customer owner from the list."))
     spec = Spec(
-        entity=entity, owner=owner, category=_int(args.get("category")), industry=_int(args.get("industry")),
+        entity=entity,
+        owner=owner,
+        category=_int(args.get("category")),
+        industry=_int(args.get("industry")),
         city=(args.get("city") or "").strip(),
         created_from=_date(args.get("created_from"), _("Created from")),
         created_to=_date(args.get("created_to"), _("Created to")),
-        status=str(args.get("status") or ""), text=(args.get("text") or "").strip(),
+        status=str(args.get("status") or ""),
+        text=(args.get("text") or "").strip(),
         columns=list(dict.fromkeys(columns)) or list(kind.default_columns),
-        sort=args.get("sort") if args.get("sort") in known and known[args.get("sort")].sort is not None else kind.default_sort,
+        sort=args.get("sort")
+        if args.get("sort") in known and known[args.get("sort")].sort is not None
+        else kind.default_sort,
         desc=str(args.get("desc") or "") in ("1", "true", "True", "on"),
-        custom=_custom_conditions(args, custom), extra_fields=custom,
+        custom=_custom_conditions(args, custom),
+        extra_fields=custom,
     )
     if spec.created_from and spec.created_to and spec.created_from > spec.created_to:
         raise InvalidValue(_("The period ends before it starts."))
@@ -401,8 +466,11 @@ class NotPermitted(Exception):
 def may_run(employee, spec: Spec) -> bool:
     """The employee may see the records, and their custom fields if the report shows, sorts or filters on them."""
     uses_custom_fields = bool(spec.custom) or any(key in spec.extra_fields for key in (*spec.columns, spec.sort))
-    return (employee.has_permission("report.view") and employee.has_permission(spec.kind.permission)
-            and (not uses_custom_fields or employee.has_permission("tab.custom")))
+    return (
+        employee.has_permission("report.view")
+        and employee.has_permission(spec.kind.permission)
+        and (not uses_custom_fields or employee.has_permission("tab.custom"))
+    )
 
 
 def query(spec: Spec, employee):
@@ -486,8 +554,9 @@ def save(session: Session, employee, name: str, spec: Spec, *, shared: bool) -> 
         raise InvalidValue(_("Give the report a name."))
     if len(name) > 200:
         raise InvalidValue(_("The name can be at most 200 characters."))
-    definition = session.scalar(select(ReportDefinition).where(ReportDefinition.owner_id == employee.id,
-                                                               ReportDefinition.name == name))
+    definition = session.scalar(
+        select(ReportDefinition).where(ReportDefinition.owner_id == employee.id, ReportDefinition.name == name)
+    )
     created = definition is None
     if created:
         definition = ReportDefinition(name=name, owner_id=employee.id)
@@ -515,5 +584,3 @@ def delete(session: Session, employee, definition: ReportDefinition) -> None:
     if definition.owner_id != employee.id:
         raise NotPermitted(definition.name)
     session.delete(definition)
-
-

@@ -79,8 +79,9 @@ class PipelineRow:
     weighted: Decimal
 
 
-def pipeline(session: Session, by: str = "stage", *, owner_ids=(), close_from: date | None = None,
-             close_to: date | None = None) -> list[PipelineRow]:
+def pipeline(
+    session: Session, by: str = "stage", *, owner_ids=(), close_from: date | None = None, close_to: date | None = None
+) -> list[PipelineRow]:
     """Open opportunities summed per stage (process order), seller (by name) or
     month of expected close ("2026-12"; no date last)."""
     probability = func.coalesce(Opportunity.probability, SalesStage.probability)
@@ -94,28 +95,44 @@ def pipeline(session: Session, by: str = "stage", *, owner_ids=(), close_from: d
         where.append(Opportunity.close_date <= close_to)
     base = select().select_from(Opportunity).join(SalesStage, Opportunity.stage_id == SalesStage.id).where(*where)
     if by == "stage":
-        stmt = base.add_columns(SalesStage.id, SalesStage.name, *sums).group_by(
-            SalesStage.id, SalesStage.name, SalesStage.sort_order).order_by(SalesStage.sort_order, SalesStage.id)
+        stmt = (
+            base.add_columns(SalesStage.id, SalesStage.name, *sums)
+            .group_by(SalesStage.id, SalesStage.name, SalesStage.sort_order)
+            .order_by(SalesStage.sort_order, SalesStage.id)
+        )
         rows = [(key, name, *rest) for key, name, *rest in session.execute(stmt)]
     elif by == "seller":
-        stmt = base.outerjoin(Employee, Opportunity.owner_id == Employee.id).add_columns(
-            Employee.id, Employee.name, *sums).group_by(Employee.id, Employee.name).order_by(Employee.name.is_(None), Employee.name)
+        stmt = (
+            base.outerjoin(Employee, Opportunity.owner_id == Employee.id)
+            .add_columns(Employee.id, Employee.name, *sums)
+            .group_by(Employee.id, Employee.name)
+            .order_by(Employee.name.is_(None), Employee.name)
+        )
         rows = [(key, name or str(NO_SELLER), *rest) for key, name, *rest in session.execute(stmt)]
     elif by == "month":
         year, month = extract("year", Opportunity.close_date), extract("month", Opportunity.close_date)
         stmt = base.add_columns(year, month, *sums).group_by(year, month).order_by(year.is_(None), year, month)
-        rows = [((int(y), int(m)) if y else None, f"{int(y):04d}-{int(m):02d}" if y else str(NO_DATE), *rest)
-                for y, m, *rest in session.execute(stmt)]
+        rows = [
+            ((int(y), int(m)) if y else None, f"{int(y):04d}-{int(m):02d}" if y else str(NO_DATE), *rest)
+            for y, m, *rest in session.execute(stmt)
+        ]
     else:
         raise ValueError(by)
-    return [PipelineRow(key, label, count, money(amount), money(Decimal(str(weight or 0)) / 100))
-            for key, label, count, amount, weight in rows]
+    return [
+        PipelineRow(key, label, count, money(amount), money(Decimal(str(weight or 0)) / 100))
+        for key, label, count, amount, weight in rows
+    ]
 
 
 def totals(rows) -> PipelineRow:
     """The sum row of a pipeline report."""
-    return PipelineRow(None, "", sum(r.count for r in rows), sum((r.amount for r in rows), Decimal(0)),
-                       sum((r.weighted for r in rows), Decimal(0)))
+    return PipelineRow(
+        None,
+        "",
+        sum(r.count for r in rows),
+        sum((r.amount for r in rows), Decimal(0)),
+        sum((r.weighted for r in rows), Decimal(0)),
+    )
 
 
 # --- Försäljningsrapport: won and lost in a period ---------------------------------------------
@@ -123,9 +140,12 @@ def totals(rows) -> PipelineRow:
 
 def decided_at():
     """SQL expression: when the opportunity reached its current stage (see module docstring)."""
-    latest = (select(func.max(OpportunityChange.at))
-              .where(OpportunityChange.opportunity_id == Opportunity.id, OpportunityChange.field == "stage")
-              .correlate(Opportunity).scalar_subquery())
+    latest = (
+        select(func.max(OpportunityChange.at))
+        .where(OpportunityChange.opportunity_id == Opportunity.id, OpportunityChange.field == "stage")
+        .correlate(Opportunity)
+        .scalar_subquery()
+    )
     return func.coalesce(latest, Opportunity.created_at)
 
 
@@ -144,7 +164,11 @@ class OutcomeRow:
     def win_rate(self) -> Decimal | None:
         """Won share of the decided opportunities, in percent (None when none were decided)."""
         decided = self.won_count + self.lost_count
-        return (Decimal(100 * self.won_count) / decided).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if decided else None
+        return (
+            (Decimal(100 * self.won_count) / decided).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            if decided
+            else None
+        )
 
 
 def outcome(session: Session, start: date | None, end: date | None, *, owner_ids=()) -> list[OutcomeRow]:
@@ -222,35 +246,50 @@ def _per_seller(session: Session, ids: list[int], start: date | None, end: date 
     if not ids:
         return rows
     when = func.coalesce(Activity.start_at, Activity.due_at, Activity.created_at)
-    stmt = (select(Activity.assignee_id, Activity.kind, Activity.done, func.count())
-            .where(Activity.assignee_id.in_(ids), search.customer_live(Activity), _period(start, end, when))
-            .group_by(Activity.assignee_id, Activity.kind, Activity.done))
+    stmt = (
+        select(Activity.assignee_id, Activity.kind, Activity.done, func.count())
+        .where(Activity.assignee_id.in_(ids), search.customer_live(Activity), _period(start, end, when))
+        .group_by(Activity.assignee_id, Activity.kind, Activity.done)
+    )
     for assignee, kind, done, count in session.execute(stmt):
         if kind in rows[assignee].kinds:
             rows[assignee].kinds[kind] += count
         rows[assignee].done += count if done else 0
-    created = (select(Opportunity.owner_id, func.count())
-               .where(_counted(ids), _period(start, end, Opportunity.created_at))
-               .group_by(Opportunity.owner_id))
+    created = (
+        select(Opportunity.owner_id, func.count())
+        .where(_counted(ids), _period(start, end, Opportunity.created_at))
+        .group_by(Opportunity.owner_id)
+    )
     for owner, count in session.execute(created):
         rows[owner].new_opportunities = count
-    open_pipeline = (select(Opportunity.owner_id, func.sum(Opportunity.amount))
-                     .join(SalesStage, Opportunity.stage_id == SalesStage.id)
-                     .where(_counted(ids), ~SalesStage.is_won, ~SalesStage.is_lost)
-                     .group_by(Opportunity.owner_id))
+    open_pipeline = (
+        select(Opportunity.owner_id, func.sum(Opportunity.amount))
+        .join(SalesStage, Opportunity.stage_id == SalesStage.id)
+        .where(_counted(ids), ~SalesStage.is_won, ~SalesStage.is_lost)
+        .group_by(Opportunity.owner_id)
+    )
     for owner, amount in session.execute(open_pipeline):
         rows[owner].pipeline_amount = money(amount)
-    won = (select(Opportunity.owner_id, func.sum(Opportunity.amount))
-           .join(SalesStage, Opportunity.stage_id == SalesStage.id)
-           .where(_counted(ids), SalesStage.is_won, _period(start, end, decided_at()))
-           .group_by(Opportunity.owner_id))
+    won = (
+        select(Opportunity.owner_id, func.sum(Opportunity.amount))
+        .join(SalesStage, Opportunity.stage_id == SalesStage.id)
+        .where(_counted(ids), SalesStage.is_won, _period(start, end, decided_at()))
+        .group_by(Opportunity.owner_id)
+    )
     for owner, amount in session.execute(won):
         rows[owner].won_amount = money(amount)
     return rows
 
 
-def activity_overview(session: Session, *, seller_ids=(), group_ids=(), axis: str = "sellers",
-                      start: date | None = None, end: date | None = None) -> list[ActivityRow]:
+def activity_overview(
+    session: Session,
+    *,
+    seller_ids=(),
+    group_ids=(),
+    axis: str = "sellers",
+    start: date | None = None,
+    end: date | None = None,
+) -> list[ActivityRow]:
     """The figures per seller (axis "sellers": the ticked sellers and the members of the
     ticked groups) or per ticked group (axis "groups": sums over its members)."""
     if axis not in AXES:
@@ -261,8 +300,15 @@ def activity_overview(session: Session, *, seller_ids=(), group_ids=(), axis: st
         for seller in sellers:
             per_seller[seller.id].label = seller.name
         return [per_seller[s.id] for s in sellers]
-    groups = list(session.scalars(select(EmployeeGroup).where(EmployeeGroup.id.in_(list(group_ids)))
-                                  .order_by(EmployeeGroup.name))) if group_ids else []
+    groups = (
+        list(
+            session.scalars(
+                select(EmployeeGroup).where(EmployeeGroup.id.in_(list(group_ids))).order_by(EmployeeGroup.name)
+            )
+        )
+        if group_ids
+        else []
+    )
     member_ids = sorted({m.id for g in groups for m in g.members})
     per_seller = _per_seller(session, member_ids, start, end)
     result = []

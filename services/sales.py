@@ -43,7 +43,9 @@ TRACKED = tuple(HISTORY_LABELS)
 
 def active_stages(session: Session) -> list[SalesStage]:
     """The stages a new or moved opportunity can be put in, in process order."""
-    return list(session.scalars(select(SalesStage).where(SalesStage.active).order_by(SalesStage.sort_order, SalesStage.id)))
+    return list(
+        session.scalars(select(SalesStage).where(SalesStage.active).order_by(SalesStage.sort_order, SalesStage.id))
+    )
 
 
 def stage_in_use(session: Session, stage: SalesStage) -> bool:
@@ -54,7 +56,10 @@ def delete_stage(session: Session, stage: SalesStage) -> None:
     """Delete a stage no opportunity uses; a stage in use can only be deactivated."""
     if stage_in_use(session, stage):
         raise InvalidValue(
-            _("The stage %(name)s is used by sales opportunities and cannot be deleted; deactivate it instead.", name=stage.name)
+            _(
+                "The stage %(name)s is used by sales opportunities and cannot be deleted; deactivate it instead.",
+                name=stage.name,
+            )
         )
     session.delete(stage)
 
@@ -80,7 +85,12 @@ def check(opportunity: Opportunity) -> None:
     if (company is None) == (contact is None):
         raise InvalidValue(_("Choose the customer: either a company or a private customer."))
     if contact is not None and contact.customer_number is None:
-        raise InvalidValue(_("%(name)s has no customer number: only a private customer can have sales opportunities.", name=contact.name))
+        raise InvalidValue(
+            _(
+                "%(name)s has no customer number: only a private customer can have sales opportunities.",
+                name=contact.name,
+            )
+        )
     if opportunity.probability is not None and not 0 <= opportunity.probability <= 100:
         raise InvalidValue(_("The probability must be between 0 and 100 percent."))
     if opportunity.amount is not None and opportunity.amount < 0:
@@ -99,8 +109,11 @@ def move_to_stage(opportunity: Opportunity, stage: SalesStage, *, lost_reason: s
 
 def weighted_amount(opportunity: Opportunity) -> Decimal | None:
     """Expected amount × probability: what the opportunity adds to the forecast."""
-    probability = opportunity.probability if opportunity.probability is not None else (
-        opportunity.stage.probability if opportunity.stage is not None else None)  # as the sales reports count it
+    probability = (
+        opportunity.probability
+        if opportunity.probability is not None
+        else (opportunity.stage.probability if opportunity.stage is not None else None)
+    )  # as the sales reports count it
     if opportunity.amount is None or probability is None:
         return None
     return money.round_ore(opportunity.amount * probability / Decimal(100))
@@ -122,7 +135,12 @@ def for_customer(customer):
         select(Opportunity)
         .join(Opportunity.stage)
         .where(owner == customer.id)
-        .order_by((SalesStage.is_won | SalesStage.is_lost), Opportunity.close_date.is_(None), Opportunity.close_date, Opportunity.id.desc())
+        .order_by(
+            (SalesStage.is_won | SalesStage.is_lost),
+            Opportunity.close_date.is_(None),
+            Opportunity.close_date,
+            Opportunity.id.desc(),
+        )
     )
 
 
@@ -143,27 +161,47 @@ def board(session: Session, *, owner_id: int | None = None, group_id: int | None
     """
     from models import employee_group_members
 
-    stmt = select(Opportunity).where(search.customer_live(Opportunity)).options(
-        joinedload(Opportunity.company), joinedload(Opportunity.contact), joinedload(Opportunity.owner))
+    stmt = (
+        select(Opportunity)
+        .where(search.customer_live(Opportunity))
+        .options(joinedload(Opportunity.company), joinedload(Opportunity.contact), joinedload(Opportunity.owner))
+    )
     if owner_id:
         stmt = stmt.where(Opportunity.owner_id == owner_id)
     if group_id:
         members = select(employee_group_members.c.employee_id).where(employee_group_members.c.group_id == group_id)
         stmt = stmt.where(Opportunity.owner_id.in_(members))
     stages = active_stages(session)
-    rows = session.scalars(stmt.where(Opportunity.stage_id.in_([s.id for s in stages]))
-                           .order_by(Opportunity.close_date.is_(None), Opportunity.close_date, Opportunity.id)).unique().all()
+    rows = (
+        session.scalars(
+            stmt.where(Opportunity.stage_id.in_([s.id for s in stages])).order_by(
+                Opportunity.close_date.is_(None), Opportunity.close_date, Opportunity.id
+            )
+        )
+        .unique()
+        .all()
+    )
     columns = []
     for stage in stages:
         items = [o for o in rows if o.stage_id == stage.id]
-        columns.append(Column(stage, items, sum((o.amount or Decimal(0) for o in items), Decimal(0)),
-                              sum((weighted_amount(o) or Decimal(0) for o in items), Decimal(0))))
+        columns.append(
+            Column(
+                stage,
+                items,
+                sum((o.amount or Decimal(0) for o in items), Decimal(0)),
+                sum((weighted_amount(o) or Decimal(0) for o in items), Decimal(0)),
+            )
+        )
     return columns
 
 
 def history(opportunity: Opportunity):
     """The opportunity's changes, newest first."""
-    return select(OpportunityChange).where(OpportunityChange.opportunity_id == opportunity.id).order_by(OpportunityChange.id.desc())
+    return (
+        select(OpportunityChange)
+        .where(OpportunityChange.opportunity_id == opportunity.id)
+        .order_by(OpportunityChange.id.desc())
+    )
 
 
 # --- the history ------------------------------------------------------------------
@@ -243,8 +281,9 @@ def record_changes(session: Session, opportunity: Opportunity, *, new: bool = Fa
         else:
             change = _old_and_new(session, opportunity, field)
         if change:
-            row = OpportunityChange(opportunity=opportunity, actor_id=actor_id, field=field,
-                                    old_value=change[0], new_value=change[1])
+            row = OpportunityChange(
+                opportunity=opportunity, actor_id=actor_id, field=field, old_value=change[0], new_value=change[1]
+            )
             session.add(row)
             rows.append(row)
     return rows

@@ -12,7 +12,18 @@ from sqlalchemy import String, and_, cast, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from models import (
-    Activity, Category, Company, Contact, Employee, EmployeeGroup, Industry, Invoice, Lead, Opportunity, Product, SalesOrder,
+    Activity,
+    Category,
+    Company,
+    Contact,
+    Employee,
+    EmployeeGroup,
+    Industry,
+    Invoice,
+    Lead,
+    Opportunity,
+    Product,
+    SalesOrder,
 )
 
 #: The text columns each searchable model is searched on.
@@ -32,7 +43,11 @@ SEARCH_FIELDS = {
 }
 
 #: Relations whose rows are searched too (an opportunity is found by its customer).
-SEARCH_RELATIONS = {Opportunity: ("company", "contact"), SalesOrder: ("company", "contact"), Invoice: ("company", "contact")}
+SEARCH_RELATIONS = {
+    Opportunity: ("company", "contact"),
+    SalesOrder: ("company", "contact"),
+    Invoice: ("company", "contact"),
+}
 
 
 def _like(column, word: str) -> ColumnElement[bool]:
@@ -87,8 +102,11 @@ def live(model):
 def customer_live(model):
     """Rows of a model with a customer (company_id/contact_id: opportunities, activities…) whose
     customer is not in the trash; rows with no customer at all count as live."""
-    return or_(model.company.has(live(Company)), model.contact.has(live(Contact)),
-               model.company_id.is_(None) & model.contact_id.is_(None))
+    return or_(
+        model.company.has(live(Company)),
+        model.contact.has(live(Contact)),
+        model.company_id.is_(None) & model.contact_id.is_(None),
+    )
 
 
 def search(session, model, text: str | None, *, limit: int = 20, extra=None):

@@ -55,26 +55,32 @@ class Gateway:
         """Hand the SMS to the gateway; its JSON answer (id, status, parts …)."""
         data = urllib.parse.urlencode({"from": self.sender, "to": to, "message": message}).encode()
         credentials = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-        request = urllib.request.Request(self.url, data=data, method="POST",
-                                         headers={"Authorization": f"Basic {credentials}"})
+        request = urllib.request.Request(
+            self.url, data=data, method="POST", headers={"Authorization": f"Basic {credentials}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read().decode())
         except urllib.error.HTTPError as exc:
             reason = exc.read().decode(errors="replace")[:200]
             if exc.code == 401:
-                raise SendFailed(_("The SMS service did not accept the login. Ask your administrator to check the settings.")) from exc
+                raise SendFailed(
+                    _("The SMS service did not accept the login. Ask your administrator to check the settings.")
+                ) from exc
             raise SendFailed(_("The SMS service refused the message: %(reason)s", reason=reason)) from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise SendFailed(_("The SMS could not be sent: the SMS service did not answer. Nothing was saved; try again later.")) from exc
+            raise SendFailed(
+                _("The SMS could not be sent: the SMS service did not answer. Nothing was saved; try again later.")
+            ) from exc
 
 
 class SendFailed(Exception):
     """The gateway could not be reached or refused the SMS; the text is for the user."""
 
 
-def send(session: Session, gateway: Gateway | None, sender: Employee, customer, *, to: str, message: str,
-         contact=None) -> Activity:
+def send(
+    session: Session, gateway: Gateway | None, sender: Employee, customer, *, to: str, message: str, contact=None
+) -> Activity:
     """Send an SMS about `customer` (a company or contact; `contact`: a company's contact it went to)
     and keep it as a done "SMS" activity; the caller commits."""
     if gateway is None:
@@ -88,7 +94,17 @@ def send(session: Session, gateway: Gateway | None, sender: Employee, customer, 
     if parts(message) > MAX_PARTS:
         raise InvalidValue(_("The message is too long: at most %(parts)s SMS parts.", parts=MAX_PARTS))
     gateway.post(number, message)
-    owner = ({"company_id": customer.id, "contact_id": contact.id if contact else None}
-             if isinstance(customer, Company) else {"contact_id": customer.id})
-    return activities.create(session, sender, kind="sms", subject=_("SMS to %(number)s", number=formatting.phone(number)),
-                             description=message, due_at=utcnow(), **owner)
+    owner = (
+        {"company_id": customer.id, "contact_id": contact.id if contact else None}
+        if isinstance(customer, Company)
+        else {"contact_id": customer.id}
+    )
+    return activities.create(
+        session,
+        sender,
+        kind="sms",
+        subject=_("SMS to %(number)s", number=formatting.phone(number)),
+        description=message,
+        due_at=utcnow(),
+        **owner,
+    )

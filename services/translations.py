@@ -23,8 +23,25 @@ def compile_catalogs() -> None:
 def extract_and_update() -> None:
     """Re-extract the msgids from the code and templates and merge them into the .po."""
     cli = CommandLineInterface()
-    cli.run(["pybabel", "-q", "extract", "-F", str(BASE_DIR / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
-             "-o", str(POT), "--no-location", "--omit-header", "--no-wrap", str(BASE_DIR)])
+    cli.run(
+        [
+            "pybabel",
+            "-q",
+            "extract",
+            "-F",
+            str(BASE_DIR / "babel.cfg"),
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(POT),
+            "--no-location",
+            "--omit-header",
+            "--no-wrap",
+            str(BASE_DIR),
+        ]
+    )
     cli.run(["pybabel", "-q", "update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching", "--no-wrap"])
 
 

@@ -73,8 +73,4 @@ def purge(session: Session, actor: Employee, model, ids) -> int:
 
 
 def deleted(session: Session, model):
-    return list(
-        session.scalars(
-            select(model).where(model.deleted_at.is_not(None)).order_by(model.deleted_at.desc())
-        )
-    )
+    return list(session.scalars(select(model).where(model.deleted_at.is_not(None)).order_by(model.deleted_at.desc())))

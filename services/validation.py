@@ -43,12 +43,8 @@ def org_number(value: str | None, country: str = "SE") -> str | None:
         except StdnumError:
             pass
         if len(digits) == 10 and digits.isdigit() and not luhn.is_valid(digits):
-            raise InvalidValue(
-                _("The organisation number %(value)s has a wrong check digit.", value=value)
-            ) from None
-        raise InvalidValue(
-            _("The organisation number must be ten digits, NNNNNN-NNNN.")
-        ) from None
+            raise InvalidValue(_("The organisation number %(value)s has a wrong check digit.", value=value)) from None
+        raise InvalidValue(_("The organisation number must be ten digits, NNNNNN-NNNN.")) from None
 
 
 def personal_number(value: str | None) -> str | None:
@@ -75,9 +71,7 @@ def vat_number(value: str | None) -> str | None:
         try:
             return "SE" + vat.validate(text)  # stdnum drops the country prefix
         except StdnumError:
-            raise InvalidValue(
-                _("A Swedish VAT number is SE followed by twelve digits (SE556036079301).")
-            ) from None
+            raise InvalidValue(_("A Swedish VAT number is SE followed by twelve digits (SE556036079301).")) from None
     return text
 
 

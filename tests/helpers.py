@@ -32,8 +32,10 @@ def flashes(response) -> list[tuple[str, str]]:
     """The flashed messages on a page, as (category, text)."""
     page = response.get_data(as_text=True)
     found = re.findall(r'<div class="alert alert-(\w+)[^"]*"[^>]*>(.*?)</div>', page, re.S)
-    return [(category, " ".join(html.unescape(re.sub(r"<button.*?</button>|<[^>]+>", "", body, flags=re.S)).split()))
-            for category, body in found]
+    return [
+        (category, " ".join(html.unescape(re.sub(r"<button.*?</button>|<[^>]+>", "", body, flags=re.S)).split()))
+        for category, body in found
+    ]
 
 
 def field_errors(response, field: str) -> list[str]:
@@ -44,7 +46,9 @@ def field_errors(response, field: str) -> list[str]:
     )
     if not match:
         return []
-    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)
+    ]
 
 
 # --- the database, read afresh --------------------------------------------------------------
@@ -65,6 +69,8 @@ def count(session, model, *where) -> int:
 def links_of(session, company) -> dict[int, str | None]:
     """The company's contact links as the database has them now: {contact id: role}."""
     session.expire_all()
-    return dict(session.execute(
-        select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company.id)
-    ).all())
+    return dict(
+        session.execute(
+            select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company.id)
+        ).all()
+    )

@@ -48,7 +48,9 @@ def _authenticate(server, session, envelope, mechanism, auth_data):
 def start_smtp(*, login_required: bool) -> tuple[Controller, Inbox]:
     """A running SMTP server on 127.0.0.1 (controller.port); stop it with controller.stop()."""
     inbox = Inbox()
-    options = {"authenticator": _authenticate, "auth_require_tls": False, "auth_required": True} if login_required else {}
+    options = (
+        {"authenticator": _authenticate, "auth_require_tls": False, "auth_required": True} if login_required else {}
+    )
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     return controller, inbox
@@ -68,7 +70,9 @@ class _Gateway46elks(BaseHTTPRequestHandler):
             self._answer(403, b"Invalid to number")
             return
         self.server.sent.append(form)
-        self._answer(200, json.dumps({"id": f"s{len(self.server.sent)}", "status": "created", "parts": 1, **form}).encode())
+        self._answer(
+            200, json.dumps({"id": f"s{len(self.server.sent)}", "status": "created", "parts": 1, **form}).encode()
+        )
 
     def _answer(self, status, body):
         self.send_response(status)

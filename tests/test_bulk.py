@@ -16,26 +16,73 @@ AT = datetime(2026, 11, 27, 13, 45, 7, 123456)
 
 def test_inserted_rows_read_back_as_given(session):
     company_ids = bulk.new_ids(session, Company.__table__, 2)
-    bulk.insert_rows(session, Company.__table__, [
-        {"id": ident, "customer_number": 20000 + ident, "name": name, "org_number": org, "country": "SE", "status": "active", "is_supplier": supplier,
-         "email_locked": False, "invoice_language": "sv", "discount_percent": discount, "payment_terms_days": 30,
-         "currency": "SEK", "version": 1, "created_at": AT, "updated_at": AT, "owner_id": None}
-        for ident, name, org, supplier, discount in zip(
-            company_ids, ("Åkeri Öst AB", "Bygg & Co"), ("5560360793", None), (True, False),
-            (Decimal("12.50"), Decimal("0")))
-    ])
-    bulk.insert_rows(session, AuditEvent.__table__, [
-        {"actor_id": None, "entity_type": "company", "entity_id": company_ids[0], "entity_label": "Åkeri Öst AB",
-         "action": "create", "changes": {"name": "Åkeri Öst AB", "categories": ["A-kund"]}, "import_job_id": None,
-         "at": AT},
-        {"actor_id": None, "entity_type": "company", "entity_id": company_ids[1], "entity_label": None,
-         "action": "create", "changes": None, "import_job_id": None, "at": AT},
-    ])
+    bulk.insert_rows(
+        session,
+        Company.__table__,
+        [
+            {
+                "id": ident,
+                "customer_number": 20000 + ident,
+                "name": name,
+                "org_number": org,
+                "country": "SE",
+                "status": "active",
+                "is_supplier": supplier,
+                "email_locked": False,
+                "invoice_language": "sv",
+                "discount_percent": discount,
+                "payment_terms_days": 30,
+                "currency": "SEK",
+                "version": 1,
+                "created_at": AT,
+                "updated_at": AT,
+                "owner_id": None,
+            }
+            for ident, name, org, supplier, discount in zip(
+                company_ids,
+                ("Åkeri Öst AB", "Bygg & Co"),
+                ("5560360793", None),
+                (True, False),
+                (Decimal("12.50"), Decimal("0")),
+                strict=True,
+            )
+        ],
+    )
+    bulk.insert_rows(
+        session,
+        AuditEvent.__table__,
+        [
+            {
+                "actor_id": None,
+                "entity_type": "company",
+                "entity_id": company_ids[0],
+                "entity_label": "Åkeri Öst AB",
+                "action": "create",
+                "changes": {"name": "Åkeri Öst AB", "categories": ["A-kund"]},
+                "import_job_id": None,
+                "at": AT,
+            },
+            {
+                "actor_id": None,
+                "entity_type": "company",
+                "entity_id": company_ids[1],
+                "entity_label": None,
+                "action": "create",
+                "changes": None,
+                "import_job_id": None,
+                "at": AT,
+            },
+        ],
+    )
     session.commit()
     session.expire_all()
     first, second = (session.get(Company, ident) for ident in company_ids)
     assert (first.name, first.org_number, first.is_supplier, first.discount_percent) == (
-        "Åkeri Öst AB", "5560360793", True, Decimal("12.50"))
+        "Åkeri Öst AB",
+        "5560360793",
+        True,
+        Decimal("12.50"),
+    )
     assert (second.org_number, second.is_supplier, second.discount_percent) == (None, False, Decimal("0"))
     assert first.created_at == AT and second.updated_at == AT
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.entity_id)).all()

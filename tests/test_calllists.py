@@ -14,8 +14,13 @@ from tests.helpers import count, flashes, fresh, sv, text
 
 @pytest.fixture
 def call_list(employees, make_company):
-    lead = Lead(company_name="Ringbolaget AB", contact_first_name="Eva", contact_last_name="Ek",
-                contact_phone="+46701112233", status="new")
+    lead = Lead(
+        company_name="Ringbolaget AB",
+        contact_first_name="Eva",
+        contact_last_name="Ek",
+        contact_phone="+46701112233",
+        status="new",
+    )
     db.session.add(lead)
     company = make_company(name="Kundbolaget AB", phone="+4681234567")
     row = calllists.new_list(db.session, employees["seller"], [lead, company, lead], name="Mässlistan")
@@ -31,8 +36,14 @@ def test_entries_are_added_once_in_order(call_list):
 
 def test_an_outcome_is_kept_as_a_call_activity_and_the_lead_is_contacted(call_list, employees):
     entry = calllists.next_entry(db.session, call_list)
-    calllists.record_outcome(db.session, employees["seller"], entry, "call_back", note="Ring efter lunch",
-                             callback_at=datetime(2027, 1, 10, 13, 0))
+    calllists.record_outcome(
+        db.session,
+        employees["seller"],
+        entry,
+        "call_back",
+        note="Ring efter lunch",
+        callback_at=datetime(2027, 1, 10, 13, 0),
+    )
     db.session.commit()
     lead = fresh(db.session, Lead, entry.lead_id)
     assert lead.status == "contacted"
@@ -62,7 +73,7 @@ def test_working_a_list_in_the_browser_flow(login, call_list):
     assert sv("Called: %(called)s of %(total)s. Remaining: %(left)s.", called=1, total=2, left=1) in page
     company_entry = call_list.entries[1]
     response = seller.post(f"/admin/calllist/work/{call_list.id}/{company_entry.id}", {"outcome": "interested"})
-    assert f"/admin/opportunity/new/?" in response.headers["Location"]  # intresserad → a new opportunity
+    assert "/admin/opportunity/new/?" in response.headers["Location"]  # intresserad → a new opportunity
     assert "company_id=" in response.headers["Location"]
 
 
@@ -83,8 +94,10 @@ def test_add_to_call_list_from_the_leads_list_asks_which_list(login, call_list):
     assert chooser.status_code == 200 and "Mässlistan" in page
     assert "2 markerade poster från Leads." in page
 
-    response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": [str(r.id) for r in rows[:2]],
-                                                   "call_list": "new", "name": "Vårkampanj"})
+    response = seller.post(
+        "/admin/calllist/add",
+        {"source": "lead", "rowid": [str(r.id) for r in rows[:2]], "call_list": "new", "name": "Vårkampanj"},
+    )
     created = db.session.scalar(db.select(CallList).where(CallList.name == "Vårkampanj"))
     assert response.headers["Location"].endswith(f"/admin/calllist/work/{created.id}")
     assert [e.lead_id for e in created.entries] == [r.id for r in rows[:2]]
@@ -97,14 +110,17 @@ def test_adding_to_an_existing_list_appends_and_skips_those_already_on_it(login,
     db.session.add(extra)
     db.session.commit()
     seller = login("seller")
-    response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": [str(on_list), str(extra.id)],
-                                                   "call_list": str(call_list.id)})
+    response = seller.post(
+        "/admin/calllist/add",
+        {"source": "lead", "rowid": [str(on_list), str(extra.id)], "call_list": str(call_list.id)},
+    )
     assert response.headers["Location"].endswith(f"/admin/calllist/work/{call_list.id}")
     shown = flashes(seller.client.get(response.headers["Location"]))
     assert ("success", "1 post lades på ringlistan Mässlistan.") in shown
     assert ("info", "1 fanns redan på listan.") in shown
-    entries = db.session.scalars(db.select(CallListEntry).where(CallListEntry.call_list_id == call_list.id)
-                                 .order_by(CallListEntry.position)).all()
+    entries = db.session.scalars(
+        db.select(CallListEntry).where(CallListEntry.call_list_id == call_list.id).order_by(CallListEntry.position)
+    ).all()
     assert [(e.position, e.lead_id) for e in entries][-1] == (3, extra.id)
     assert len(entries) == 3
 
@@ -114,8 +130,9 @@ def test_no_list_chosen_or_a_too_long_name_changes_nothing(login, call_list):
     seller = login("seller")
     response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": str(lead), "call_list": ""})
     assert response.status_code == 400 and sv("Choose a call list or create a new one.") in text(response)
-    response = seller.post("/admin/calllist/add", {"source": "lead", "rowid": str(lead), "call_list": "new",
-                                                   "name": "x" * 201})
+    response = seller.post(
+        "/admin/calllist/add", {"source": "lead", "rowid": str(lead), "call_list": "new", "name": "x" * 201}
+    )
     assert response.status_code == 400 and sv("The name may be at most %(max)s characters.", max=200) in text(response)
     assert count(db.session, CallList) == 1 and count(db.session, CallListEntry) == 2
 
@@ -125,9 +142,16 @@ def test_readonly_sees_lists_but_cannot_record_calls(login, call_list):
     assert readonly.client.get(f"/admin/calllist/work/{call_list.id}").status_code == 200
     entry = call_list.entries[0]
     assert readonly.post(f"/admin/calllist/work/{call_list.id}/{entry.id}", {"outcome": "no_answer"}).status_code == 403
-    assert readonly.post("/admin/lead/action/", {"action": "add_to_call_list", "rowid": str(entry.lead_id)}).status_code != 200
-    assert readonly.post("/admin/calllist/add", {"source": "lead", "rowid": str(entry.lead_id),
-                                                 "call_list": "new"}).status_code == 403
+    assert (
+        readonly.post("/admin/lead/action/", {"action": "add_to_call_list", "rowid": str(entry.lead_id)}).status_code
+        != 200
+    )
+    assert (
+        readonly.post(
+            "/admin/calllist/add", {"source": "lead", "rowid": str(entry.lead_id), "call_list": "new"}
+        ).status_code
+        == 403
+    )
     assert count(db.session, CallList) == 1
 
 
@@ -139,8 +163,9 @@ def test_demo_has_a_half_worked_call_list(demo):
 
 def test_add_to_call_list_from_the_contacts_list(login, make_contact):
     people = [make_contact(mobile="+46701234500"), make_contact()]
-    response = login("seller").post("/admin/calllist/add", {"source": "contact", "rowid": [str(p.id) for p in people],
-                                                            "call_list": "new"})
+    response = login("seller").post(
+        "/admin/calllist/add", {"source": "contact", "rowid": [str(p.id) for p in people], "call_list": "new"}
+    )
     call_list = db.session.scalar(db.select(CallList))
     assert response.headers["Location"].endswith(f"/admin/calllist/work/{call_list.id}")
     assert call_list.name.startswith(sv("Call list %(date)s", date="")[:-1].strip())

@@ -18,8 +18,9 @@ def company(make_company, employees):
 
 
 def add_email(company, subject="Offert", **fields):
-    message = EmailMessage(company_id=company.id, sender="a@example.se", recipients="b@example.se",
-                           subject=subject, body="Hej", **fields)
+    message = EmailMessage(
+        company_id=company.id, sender="a@example.se", recipients="b@example.se", subject=subject, body="Hej", **fields
+    )
     db.session.add(message)
     db.session.commit()
     return message
@@ -31,12 +32,30 @@ def add_email(company, subject="Offert", **fields):
 def test_tabs_follow_role_then_preference_then_order(employees):
     readonly = employees["readonly"]
     keys = [t.key for t in layout.visible_items(readonly, "company_tabs")]
-    assert keys == ["overview", "contacts", "activities", "projects", "opportunities", "invoices", "history"]  # no e-mail, files, settings
+    assert keys == [
+        "overview",
+        "contacts",
+        "activities",
+        "projects",
+        "opportunities",
+        "invoices",
+        "history",
+    ]  # no e-mail, files, settings
 
     seller = employees["seller"]
     layout.save(seller, "company_tabs", hidden_keys=["projects"], order_keys=["history", "contacts"])
     keys = [t.key for t in layout.visible_items(seller, "company_tabs")]
-    assert keys == ["history", "contacts", "overview", "activities", "email", "files", "opportunities", "invoices", "settings"]
+    assert keys == [
+        "history",
+        "contacts",
+        "overview",
+        "activities",
+        "email",
+        "files",
+        "opportunities",
+        "invoices",
+        "settings",
+    ]
 
 
 def test_hiding_cannot_show_what_the_role_forbids(employees):
@@ -110,12 +129,16 @@ def test_forbidden_tab_is_refused_on_the_server(login, company):
     assert readonly.client.get(f"/admin/company/card/{company.id}/tab/nosuchtab").status_code == 404
 
 
-@pytest.mark.parametrize("tab", ["overview", "contacts", "activities", "email", "files", "projects", "settings", "history"])
+@pytest.mark.parametrize(
+    "tab", ["overview", "contacts", "activities", "email", "files", "projects", "settings", "history"]
+)
 def test_every_company_tab_renders(login, company, tab):
     assert login("admin").client.get(f"/admin/company/card/{company.id}/tab/{tab}").status_code == 200
 
 
-@pytest.mark.parametrize("tab", ["overview", "companies", "opportunities", "activities", "email", "settings", "history"])
+@pytest.mark.parametrize(
+    "tab", ["overview", "companies", "opportunities", "activities", "email", "settings", "history"]
+)
 def test_every_contact_tab_renders(login, make_contact, company, tab):
     contact = make_contact(companies=[company])
     response = login("admin").client.get(f"/admin/contact/card/{contact.id}/tab/{tab}")
@@ -148,8 +171,14 @@ def test_lock_hides_email_from_non_administrators_by_every_route(login, company)
 
 def test_settings_tab_saves_supplier_flag_and_refuses_a_stale_save(login, company):
     seller = login("seller")
-    data = {"is_supplier": "y", "invoice_language": "en", "discount_percent": "5", "payment_terms_days": "20",
-            "currency": "EUR", "version": str(company.version)}
+    data = {
+        "is_supplier": "y",
+        "invoice_language": "en",
+        "discount_percent": "5",
+        "payment_terms_days": "20",
+        "currency": "EUR",
+        "version": str(company.version),
+    }
     assert seller.post(f"/admin/company/card/{company.id}/settings", data).status_code == 302
     db.session.refresh(company)
     assert company.is_supplier and company.currency == "EUR" and company.payment_terms_days == 20
@@ -160,16 +189,25 @@ def test_settings_tab_saves_supplier_flag_and_refuses_a_stale_save(login, compan
 
 
 def test_settings_tab_rejects_bad_values_with_a_swedish_message(login, company):
-    response = login("seller").post(f"/admin/company/card/{company.id}/settings", {
-        "invoice_language": "sv", "discount_percent": "150", "payment_terms_days": "30", "currency": "SEK",
-        "version": str(company.version)})
+    response = login("seller").post(
+        f"/admin/company/card/{company.id}/settings",
+        {
+            "invoice_language": "sv",
+            "discount_percent": "150",
+            "payment_terms_days": "30",
+            "currency": "SEK",
+            "version": str(company.version),
+        },
+    )
     assert "Rabatten måste vara mellan 0 och 100 procent" in response.get_data(as_text=True)
 
 
 def test_activities_are_created_and_completed_from_the_card(login, company):
     seller = login("seller")
-    response = seller.post(f"/admin/company/card/{company.id}/activities",
-                           {"kind": "task", "subject": "Skicka offert", "due_at": "2030-01-15T10:00"})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/activities",
+        {"kind": "task", "subject": "Skicka offert", "due_at": "2030-01-15T10:00"},
+    )
     assert response.status_code == 302
     activity = db.session.scalars(db.select(Activity).where(Activity.company_id == company.id)).one()
     assert activity.subject == "Skicka offert" and not activity.done
@@ -184,20 +222,31 @@ def test_activities_are_created_and_completed_from_the_card(login, company):
 def test_file_area_upload_download_delete_and_limits(login, company, app):
     seller = login("seller")
     data = {"file": (io.BytesIO(b"offert 2027"), "Offert Göteborg.pdf")}
-    assert seller.post(f"/admin/company/card/{company.id}/files", data, content_type="multipart/form-data").status_code == 302
+    assert (
+        seller.post(f"/admin/company/card/{company.id}/files", data, content_type="multipart/form-data").status_code
+        == 302
+    )
     attachment = db.session.scalars(db.select(Attachment)).one()
     assert attachment.filename == "Offert Göteborg.pdf" and attachment.size == 11
     download = seller.client.get(f"/admin/company/card/{company.id}/files/{attachment.id}")
     assert download.status_code == 200 and download.data == b"offert 2027"
 
-    bad = seller.post(f"/admin/company/card/{company.id}/files", {"file": (io.BytesIO(b"MZ"), "virus.exe")},
-                      content_type="multipart/form-data", follow_redirects=True)
+    bad = seller.post(
+        f"/admin/company/card/{company.id}/files",
+        {"file": (io.BytesIO(b"MZ"), "virus.exe")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "Filer av typen .exe kan inte laddas upp" in bad.get_data(as_text=True)
     limit = app.config["MAX_UPLOAD_BYTES"]
     app.config["MAX_UPLOAD_BYTES"] = 10
     try:
-        big = seller.post(f"/admin/company/card/{company.id}/files", {"file": (io.BytesIO(b"x" * 11), "stor.txt")},
-                          content_type="multipart/form-data", follow_redirects=True)
+        big = seller.post(
+            f"/admin/company/card/{company.id}/files",
+            {"file": (io.BytesIO(b"x" * 11), "stor.txt")},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
     finally:
         app.config["MAX_UPLOAD_BYTES"] = limit
     assert "laddades inte upp" in big.get_data(as_text=True)
@@ -225,9 +274,14 @@ def test_history_tab_shows_changes_of_the_company_and_its_contacts(login, compan
 def test_employee_hides_and_orders_own_tabs(login, employees, company):
     seller = login("seller")
     me = employees["seller"]
-    response = seller.post(f"/admin/employee/card/{me.id}/layout", {
-        "group": "company_tabs", "show": ["overview", "contacts", "history"],
-        "order": ["history", "overview", "contacts", "activities", "email", "files", "projects", "settings"]})
+    response = seller.post(
+        f"/admin/employee/card/{me.id}/layout",
+        {
+            "group": "company_tabs",
+            "show": ["overview", "contacts", "history"],
+            "order": ["history", "overview", "contacts", "activities", "email", "files", "projects", "settings"],
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(me)
     assert [t.key for t in layout.visible_items(me, "company_tabs")] == ["history", "overview", "contacts"]
@@ -239,8 +293,10 @@ def test_employee_hides_and_orders_own_tabs(login, employees, company):
 def test_hidden_module_leaves_the_menu_but_still_opens(login, employees):
     seller = login("seller")
     me = employees["seller"]
-    seller.post(f"/admin/employee/card/{me.id}/layout", {"group": "modules", "show": ["company", "contact"],
-                                                          "order": ["contact", "company"]})
+    seller.post(
+        f"/admin/employee/card/{me.id}/layout",
+        {"group": "modules", "show": ["company", "contact"], "order": ["contact", "company"]},
+    )
     page = seller.client.get("/admin/").get_data(as_text=True).split("</nav>")[0]
     assert 'href="/admin/supplier/"' not in page
     assert page.index('href="/admin/contact/"') < page.index('href="/admin/company/"')
@@ -249,8 +305,14 @@ def test_hidden_module_leaves_the_menu_but_still_opens(login, employees):
 
 def test_only_administrators_grant_beyond_the_role(login, employees):
     target = employees["readonly"]
-    assert login("seller").post(f"/admin/employee/card/{target.id}/permissions", {"perm-tab.files": "grant"}).status_code == 403
-    assert login("admin").post(f"/admin/employee/card/{target.id}/permissions", {"perm-tab.files": "grant"}).status_code == 302
+    assert (
+        login("seller").post(f"/admin/employee/card/{target.id}/permissions", {"perm-tab.files": "grant"}).status_code
+        == 403
+    )
+    assert (
+        login("admin").post(f"/admin/employee/card/{target.id}/permissions", {"perm-tab.files": "grant"}).status_code
+        == 302
+    )
     db.session.refresh(target)
     assert target.has_permission("tab.files")
 
@@ -279,15 +341,41 @@ def _grow(company, employee, *, contacts, activities, files, events, emails):
     db.session.add_all(people)
     db.session.flush()
     db.session.add_all(CompanyContact(company_id=company.id, contact_id=p.id) for p in people)
-    db.session.add_all(Activity(kind="task", subject=f"Uppgift {n}", company_id=company.id, assignee_id=employee.id,
-                                due_at=now + timedelta(days=n % 30 - 15)) for n in range(activities))
-    db.session.add_all(Attachment(company_id=company.id, filename=f"fil{n}.pdf", content_type="application/pdf",
-                                  size=100, storage_key=f"k{company.id}x{n}x{activities}", uploaded_by_id=employee.id)
-                       for n in range(files))
-    db.session.add_all(EmailMessage(company_id=company.id, sender="a@example.se", recipients="b@example.se",
-                                    subject=f"Brev {n}") for n in range(emails))
-    db.session.add_all(AuditEvent(entity_type="company", entity_id=company.id, action="update",
-                                  actor_id=employee.id, changes={"note": ["a", "b"]}) for n in range(events))
+    db.session.add_all(
+        Activity(
+            kind="task",
+            subject=f"Uppgift {n}",
+            company_id=company.id,
+            assignee_id=employee.id,
+            due_at=now + timedelta(days=n % 30 - 15),
+        )
+        for n in range(activities)
+    )
+    db.session.add_all(
+        Attachment(
+            company_id=company.id,
+            filename=f"fil{n}.pdf",
+            content_type="application/pdf",
+            size=100,
+            storage_key=f"k{company.id}x{n}x{activities}",
+            uploaded_by_id=employee.id,
+        )
+        for n in range(files)
+    )
+    db.session.add_all(
+        EmailMessage(company_id=company.id, sender="a@example.se", recipients="b@example.se", subject=f"Brev {n}")
+        for n in range(emails)
+    )
+    db.session.add_all(
+        AuditEvent(
+            entity_type="company",
+            entity_id=company.id,
+            action="update",
+            actor_id=employee.id,
+            changes={"note": ["a", "b"]},
+        )
+        for n in range(events)
+    )
     db.session.commit()
 
 
@@ -297,9 +385,14 @@ def test_card_queries_do_not_grow_with_the_customer(login, make_company, employe
     small, big = make_company(name="Liten AB"), make_company(name="Stor AB")
     _grow(small, employee, contacts=2, activities=3, files=2, events=5, emails=1)
     _grow(big, employee, contacts=50, activities=500, files=200, events=2000, emails=300)
-    for url in ("/admin/company/card/{}", "/admin/company/card/{}/tab/contacts",
-                "/admin/company/card/{}/tab/activities", "/admin/company/card/{}/tab/files",
-                "/admin/company/card/{}/tab/email", "/admin/company/card/{}/tab/history"):
+    for url in (
+        "/admin/company/card/{}",
+        "/admin/company/card/{}/tab/contacts",
+        "/admin/company/card/{}/tab/activities",
+        "/admin/company/card/{}/tab/files",
+        "/admin/company/card/{}/tab/email",
+        "/admin/company/card/{}/tab/history",
+    ):
         few = _count_queries(admin.client, url.format(small.id))
         many = _count_queries(admin.client, url.format(big.id))
         assert many <= few, (url, few, many)
@@ -310,8 +403,11 @@ def test_request_larger_than_the_limit_is_refused_before_it_is_read(login, compa
     limit = app.config["MAX_CONTENT_LENGTH"]
     app.config["MAX_CONTENT_LENGTH"] = 1000
     try:
-        response = login("seller").post(f"/admin/company/card/{company.id}/files",
-                                        {"file": (io.BytesIO(b"x" * 5000), "stor.pdf")}, content_type="multipart/form-data")
+        response = login("seller").post(
+            f"/admin/company/card/{company.id}/files",
+            {"file": (io.BytesIO(b"x" * 5000), "stor.pdf")},
+            content_type="multipart/form-data",
+        )
     finally:
         app.config["MAX_CONTENT_LENGTH"] = limit
     assert response.status_code == 413
@@ -324,9 +420,20 @@ def test_start_page_lists_my_open_activities_overdue_first(login, company, emplo
 
     seller = employees["seller"]
     now = utcnow()
-    activities.create(db.session, seller, kind="task", subject="Senare uppgift", due_at=now + timedelta(days=3), company_id=company.id)
-    activities.create(db.session, seller, kind="call", subject="Försenat samtal", due_at=now - timedelta(days=2), company_id=company.id)
-    done = activities.create(db.session, seller, kind="task", subject="Klar uppgift", due_at=now - timedelta(days=5), company_id=company.id)
+    activities.create(
+        db.session, seller, kind="task", subject="Senare uppgift", due_at=now + timedelta(days=3), company_id=company.id
+    )
+    activities.create(
+        db.session,
+        seller,
+        kind="call",
+        subject="Försenat samtal",
+        due_at=now - timedelta(days=2),
+        company_id=company.id,
+    )
+    done = activities.create(
+        db.session, seller, kind="task", subject="Klar uppgift", due_at=now - timedelta(days=5), company_id=company.id
+    )
     activities.set_done(done)
     activities.create(db.session, employees["admin"], kind="task", subject="Någon annans", company_id=company.id)
     db.session.commit()
@@ -348,4 +455,6 @@ def test_private_customer_card_lists_its_sales_opportunities(login, make_contact
     tab = seller.client.get(f"/admin/contact/card/{person.id}/tab/opportunities").get_data(as_text=True)
     assert "Ny altan" in tab and 'id="new-opportunity"' in tab
     plain = make_contact(first_name="Utan", last_name="Kundnummer")
-    assert 'id="new-opportunity"' not in seller.client.get(f"/admin/contact/card/{plain.id}/tab/opportunities").get_data(as_text=True)
+    assert 'id="new-opportunity"' not in seller.client.get(
+        f"/admin/contact/card/{plain.id}/tab/opportunities"
+    ).get_data(as_text=True)

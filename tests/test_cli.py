@@ -132,8 +132,9 @@ def test_all_demo_numbers_are_valid(seeded):
 
 def test_demo_creations_are_audited_and_attributed(seeded):
     admin = db.session.scalars(select(Employee).where(Employee.role == "admin")).one()
-    creates = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "create",
-                                                          AuditEvent.entity_type == "company")).all()
+    creates = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "create", AuditEvent.entity_type == "company")
+    ).all()
     assert len(creates) == count(db.session, Company)
     assert {e.actor_id for e in creates} == {admin.id}
 
@@ -161,7 +162,9 @@ NEW_PASSWORD = "Cli-losenord-2026"
 
 def test_create_user_makes_a_working_login(app, runner, monkeypatch):
     monkeypatch.setenv("CRM_NEW_USER_PASSWORD", NEW_PASSWORD)
-    result = runner.invoke(args=["create-user", "--email", "Ny.Chef@Example.se", "--name", "Ny Chef", "--role", "admin"])
+    result = runner.invoke(
+        args=["create-user", "--email", "Ny.Chef@Example.se", "--name", "Ny Chef", "--role", "admin"]
+    )
     assert result.exit_code == 0, result.output
     employee = db.session.scalars(select(Employee)).one()
     assert (employee.name, employee.role, employee.active) == ("Ny Chef", "admin", True)
@@ -176,7 +179,9 @@ def test_create_user_makes_a_working_login(app, runner, monkeypatch):
 
 def test_create_user_refuses_a_duplicate_email(runner, monkeypatch, employees):
     monkeypatch.setenv("CRM_NEW_USER_PASSWORD", NEW_PASSWORD)
-    result = runner.invoke(args=["create-user", "--email", "SELLER@example.se", "--name", "Dubblett", "--role", "seller"])
+    result = runner.invoke(
+        args=["create-user", "--email", "SELLER@example.se", "--name", "Dubblett", "--role", "seller"]
+    )
     assert result.exit_code != 0
     assert "already exists" in result.output
     assert "Traceback" not in result.output

@@ -23,10 +23,16 @@ def agreement(app):
     tab = CustomTab(name="Avtal", applies_to="company")
     fields = {
         kind: CustomFieldDefinition(tab=tab, label=label, field_type=kind, sort_order=n, choices=choices)
-        for n, (kind, label, choices) in enumerate([
-            ("text", "Avtalsnummer", None), ("longtext", "Villkor", None), ("number", "Licenser", None),
-            ("date", "Avtalsslut", None), ("bool", "Referenskund", None), ("choice", "Supportnivå", "Guld\nSilver\nBrons"),
-        ])
+        for n, (kind, label, choices) in enumerate(
+            [
+                ("text", "Avtalsnummer", None),
+                ("longtext", "Villkor", None),
+                ("number", "Licenser", None),
+                ("date", "Avtalsslut", None),
+                ("bool", "Referenskund", None),
+                ("choice", "Supportnivå", "Guld\nSilver\nBrons"),
+            ]
+        )
     }
     db.session.add(tab)
     db.session.commit()
@@ -45,30 +51,36 @@ def stored(company) -> dict:
 # --- parsing ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "typed", "value"), [
-    ("number", "1 250,50", Decimal("1250.50")),
-    ("number", "1\u00a0250,5", Decimal("1250.5")),
-    ("number", "-3", Decimal("-3")),
-    ("date", "2027-03-31", date(2027, 3, 31)),
-    ("date", "31.03.2027", date(2027, 3, 31)),
-    ("bool", "1", True),
-    ("bool", "Nej", False),
-    ("choice", "Silver", "Silver"),
-    ("text", "  AV-1  ", "AV-1"),
-    ("text", "", None),
-])
+@pytest.mark.parametrize(
+    ("kind", "typed", "value"),
+    [
+        ("number", "1 250,50", Decimal("1250.50")),
+        ("number", "1\u00a0250,5", Decimal("1250.5")),
+        ("number", "-3", Decimal("-3")),
+        ("date", "2027-03-31", date(2027, 3, 31)),
+        ("date", "31.03.2027", date(2027, 3, 31)),
+        ("bool", "1", True),
+        ("bool", "Nej", False),
+        ("choice", "Silver", "Silver"),
+        ("text", "  AV-1  ", "AV-1"),
+        ("text", "", None),
+    ],
+)
 def test_values_are_parsed_as_swedes_type_them(agreement, kind, typed, value):
     assert custom_fields.parse_value(agreement[kind], typed) == value
 
 
-@pytest.mark.parametrize(("kind", "typed", "message"), [
-    ("number", "tolv", "Not a number; write for example 1 250,50."),
-    ("number", "1,23456", "At most %(places)s decimals."),
-    ("date", "2027-02-30", "Not a date; write YYYY-MM-DD or DD.MM.YYYY."),
-    ("bool", "kanske", "Choose yes or no."),
-    ("choice", "Platina", "Choose one of the listed values."),
-    ("text", "x" * 201, "At most %(max)s characters."),
-])
+@pytest.mark.parametrize(
+    ("kind", "typed", "message"),
+    [
+        ("number", "tolv", "Not a number; write for example 1 250,50."),
+        ("number", "1,23456", "At most %(places)s decimals."),
+        ("date", "2027-02-30", "Not a date; write YYYY-MM-DD or DD.MM.YYYY."),
+        ("bool", "kanske", "Choose yes or no."),
+        ("choice", "Platina", "Choose one of the listed values."),
+        ("text", "x" * 201, "At most %(max)s characters."),
+    ],
+)
 def test_bad_values_get_a_swedish_message(agreement, kind, typed, message):
     with pytest.raises(InvalidValue) as caught:
         custom_fields.parse_value(agreement[kind], typed)
@@ -85,14 +97,30 @@ def test_a_choice_no_longer_listed_stays_valid_for_who_has_it(agreement):
 
 def test_values_are_stored_in_the_column_of_their_type(agreement, make_company):
     company = make_company()
-    custom_fields.save_tab(db.session, company, agreement["tab"], form(
-        agreement, text="AV-7", longtext="Tre månader", number="1 250,50", date="31.03.2027", bool="1", choice="Guld"))
+    custom_fields.save_tab(
+        db.session,
+        company,
+        agreement["tab"],
+        form(
+            agreement,
+            text="AV-7",
+            longtext="Tre månader",
+            number="1 250,50",
+            date="31.03.2027",
+            bool="1",
+            choice="Guld",
+        ),
+    )
     db.session.commit()
     rows = stored(company)
     assert rows["number"].value_number == Decimal("1250.5") and rows["number"].value_text is None
     assert rows["date"].value_date == date(2027, 3, 31)
     assert rows["bool"].value_bool is True
-    assert (rows["text"].value_text, rows["longtext"].value_text, rows["choice"].value_text) == ("AV-7", "Tre månader", "Guld")
+    assert (rows["text"].value_text, rows["longtext"].value_text, rows["choice"].value_text) == (
+        "AV-7",
+        "Tre månader",
+        "Guld",
+    )
 
 
 def test_one_bad_value_saves_nothing(agreement, make_company):
@@ -121,9 +149,15 @@ def test_saving_audits_the_change_on_the_customer_and_bumps_its_version(agreemen
     db.session.commit()
     custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, number="12,5"))
     db.session.commit()
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "company",
-                                                         AuditEvent.entity_id == company.id).order_by(AuditEvent.id)).all()
-    assert [e.changes for e in events if e.action == "update"] == [{"Licenser": [None, "10"]}, {"Licenser": ["10", "12,5"]}]
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "company", AuditEvent.entity_id == company.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [e.changes for e in events if e.action == "update"] == [
+        {"Licenser": [None, "10"]},
+        {"Licenser": ["10", "12,5"]},
+    ]
     assert company.version == version + 2
 
 
@@ -132,7 +166,9 @@ def test_emptying_a_field_removes_its_value_and_an_unchanged_save_writes_nothing
     custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-1", choice="Guld"))
     db.session.commit()
     version = company.version
-    assert custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-1", choice="Guld")) == {}
+    assert (
+        custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-1", choice="Guld")) == {}
+    )
     db.session.commit()
     assert company.version == version
     custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-1"))
@@ -225,11 +261,18 @@ def test_custom_tabs_are_card_tabs_before_settings_and_take_part_in_behorigheter
 
 @pytest.fixture
 def reported(agreement, make_company):
-    rows = {"Alfa AB": ("25", "2027-01-31", "Guld", "1"), "Beta AB": ("1 250,5", "2026-12-31", "Silver", "0"),
-            "Gamma AB": ("5", "2028-06-30", "Guld", "")}
+    rows = {
+        "Alfa AB": ("25", "2027-01-31", "Guld", "1"),
+        "Beta AB": ("1 250,5", "2026-12-31", "Silver", "0"),
+        "Gamma AB": ("5", "2028-06-30", "Guld", ""),
+    }
     for name, (licences, end, level, reference) in rows.items():
-        custom_fields.save_tab(db.session, make_company(name=name), agreement["tab"],
-                               form(agreement, number=licences, date=end, choice=level, bool=reference))
+        custom_fields.save_tab(
+            db.session,
+            make_company(name=name),
+            agreement["tab"],
+            form(agreement, number=licences, date=end, choice=level, bool=reference),
+        )
     make_company(name="Delta AB")  # no values
     db.session.commit()
     return agreement
@@ -245,7 +288,11 @@ def test_report_shows_custom_fields_as_columns(reported, employees):
     number = f"cf{reported['number'].id}"
     spec, rows = run(employees["admin"], col=["name", number], sort="name")
     assert [(r.name, spec.fields[number].value(r)) for r in rows] == [
-        ("Alfa AB", Decimal("25")), ("Beta AB", Decimal("1250.5")), ("Delta AB", None), ("Gamma AB", Decimal("5"))]
+        ("Alfa AB", Decimal("25")),
+        ("Beta AB", Decimal("1250.5")),
+        ("Delta AB", None),
+        ("Gamma AB", Decimal("5")),
+    ]
     assert spec.fields[number].display(Decimal("1250.5")) == "1\u00a0250,5"
 
 
@@ -260,24 +307,30 @@ def test_report_shows_custom_fields_only_to_who_may_see_them_on_the_card(reporte
     assert run(seller, col=["name"])[1]  # the rest of the register as before
 
 
-@pytest.mark.parametrize(("key", "desc", "expected"), [
-    ("number", False, ["Gamma AB", "Alfa AB", "Beta AB", "Delta AB"]),  # as numbers, not as text
-    ("date", True, ["Gamma AB", "Alfa AB", "Beta AB", "Delta AB"]),     # no value last either way
-])
+@pytest.mark.parametrize(
+    ("key", "desc", "expected"),
+    [
+        ("number", False, ["Gamma AB", "Alfa AB", "Beta AB", "Delta AB"]),  # as numbers, not as text
+        ("date", True, ["Gamma AB", "Alfa AB", "Beta AB", "Delta AB"]),  # no value last either way
+    ],
+)
 def test_report_sorts_by_a_custom_field(reported, employees, key, desc, expected):
     _spec, rows = run(employees["admin"], col=["name"], sort=f"cf{reported[key].id}", desc="1" if desc else "")
     assert [r.name for r in rows] == expected
 
 
-@pytest.mark.parametrize(("conditions", "expected"), [
-    ({"choice": "Guld"}, ["Alfa AB", "Gamma AB"]),
-    ({"bool": "1"}, ["Alfa AB"]),
-    ({"bool": "0"}, ["Beta AB"]),
-    ({"number_from": "20"}, ["Alfa AB", "Beta AB"]),
-    ({"number_from": "20", "number_to": "1 000"}, ["Alfa AB"]),
-    ({"date_to": "31.01.2027"}, ["Alfa AB", "Beta AB"]),
-    ({"choice": "Guld", "date_from": "2027-02-01"}, ["Gamma AB"]),
-])
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        ({"choice": "Guld"}, ["Alfa AB", "Gamma AB"]),
+        ({"bool": "1"}, ["Alfa AB"]),
+        ({"bool": "0"}, ["Beta AB"]),
+        ({"number_from": "20"}, ["Alfa AB", "Beta AB"]),
+        ({"number_from": "20", "number_to": "1 000"}, ["Alfa AB"]),
+        ({"date_to": "31.01.2027"}, ["Alfa AB", "Beta AB"]),
+        ({"choice": "Guld", "date_from": "2027-02-01"}, ["Gamma AB"]),
+    ],
+)
 def test_report_filters_on_custom_fields(reported, employees, conditions, expected):
     args = {}
     for name, value in conditions.items():
@@ -312,8 +365,9 @@ def test_contact_reports_offer_the_contact_cards_fields_only(reported, make_cont
     db.session.commit()
     assert set(report_generator.custom_columns(db.session, "privatecustomer")) == {f"cf{letter.id}"}
     assert f"cf{reported['text'].id}" in report_generator.custom_columns(db.session, "supplier")
-    spec = report_generator.parse({"entity": "privatecustomer", f"cf{letter.id}": "1",
-                                   "col": ["last_name", f"cf{letter.id}"]}, session=db.session)
+    spec = report_generator.parse(
+        {"entity": "privatecustomer", f"cf{letter.id}": "1", "col": ["last_name", f"cf{letter.id}"]}, session=db.session
+    )
     rows = db.session.scalars(report_generator.query(spec, employees["admin"])).unique().all()
     assert [(r.last_name, spec.fields[f"cf{letter.id}"].value(r)) for r in rows] == [("Privat", True)]
 
@@ -321,8 +375,9 @@ def test_contact_reports_offer_the_contact_cards_fields_only(reported, make_cont
 def test_saved_report_keeps_custom_columns_and_conditions_and_drops_deactivated_ones(reported, employees):
     admin = employees["admin"]
     number, level = f"cf{reported['number'].id}", f"cf{reported['choice'].id}"
-    spec = report_generator.parse({"entity": "company", "col": ["name", number, level], level: "Guld", "sort": number},
-                                  session=db.session)
+    spec = report_generator.parse(
+        {"entity": "company", "col": ["name", number, level], level: "Guld", "sort": number}, session=db.session
+    )
     definition, _created = report_generator.save(db.session, admin, "Guldkunder", spec, shared=False)
     db.session.commit()
     again = report_generator.load(definition, db.session)
@@ -341,7 +396,9 @@ def test_only_administrators_manage_the_definitions(login, agreement):
     seller = login("seller")
     assert seller.client.get("/admin/customfield/").status_code == 403
     assert seller.client.get("/admin/customtab/").status_code == 403
-    response = seller.post("/admin/customtab/new/", data={"name": "Hemligt", "applies_to": "company", "sort_order": "0"})
+    response = seller.post(
+        "/admin/customtab/new/", data={"name": "Hemligt", "applies_to": "company", "sort_order": "0"}
+    )
     assert response.status_code == 403
     assert db.session.scalar(select(CustomTab).where(CustomTab.name == "Hemligt")) is None
     admin = login("admin")
@@ -351,13 +408,22 @@ def test_only_administrators_manage_the_definitions(login, agreement):
 
 def test_administrator_defines_a_tab_and_a_field(login):
     admin = login("admin")
-    response = admin.post("/admin/customtab/new/", data={"name": "Avtal", "applies_to": "company", "sort_order": "1",
-                                                         "active": "y"})
+    response = admin.post(
+        "/admin/customtab/new/", data={"name": "Avtal", "applies_to": "company", "sort_order": "1", "active": "y"}
+    )
     assert response.status_code == 302
     tab = db.session.scalar(select(CustomTab).where(CustomTab.name == "Avtal"))
-    response = admin.post("/admin/customfield/new/", data={
-        "tab": str(tab.id), "label": "Supportnivå", "field_type": "choice", "choices": "Guld\r\nSilver\r\n\r\nGuld",
-        "sort_order": "1", "active": "y"})
+    response = admin.post(
+        "/admin/customfield/new/",
+        data={
+            "tab": str(tab.id),
+            "label": "Supportnivå",
+            "field_type": "choice",
+            "choices": "Guld\r\nSilver\r\n\r\nGuld",
+            "sort_order": "1",
+            "active": "y",
+        },
+    )
     assert response.status_code == 302, text(response)
     field = db.session.scalar(select(CustomFieldDefinition).where(CustomFieldDefinition.label == "Supportnivå"))
     assert field.choice_list == ["Guld", "Silver"]
@@ -365,11 +431,21 @@ def test_administrator_defines_a_tab_and_a_field(login):
 
 def test_a_choice_field_without_choices_is_refused_in_swedish(login, agreement):
     admin = login("admin")
-    response = admin.post("/admin/customfield/new/", data={
-        "tab": str(agreement["tab"].id), "label": "Nivå", "field_type": "choice", "choices": "", "sort_order": "1"},
-        follow_redirects=True)
-    assert ("danger", sv("A choice field needs its choices, one a line.")) in flashes(response) or \
-           ("error", sv("A choice field needs its choices, one a line.")) in flashes(response)
+    response = admin.post(
+        "/admin/customfield/new/",
+        data={
+            "tab": str(agreement["tab"].id),
+            "label": "Nivå",
+            "field_type": "choice",
+            "choices": "",
+            "sort_order": "1",
+        },
+        follow_redirects=True,
+    )
+    assert ("danger", sv("A choice field needs its choices, one a line.")) in flashes(response) or (
+        "error",
+        sv("A choice field needs its choices, one a line."),
+    ) in flashes(response)
     assert db.session.scalar(select(CustomFieldDefinition).where(CustomFieldDefinition.label == "Nivå")) is None
 
 
@@ -378,8 +454,11 @@ def test_deleting_a_field_in_use_is_refused_with_the_reason(login, agreement, ma
     db.session.commit()
     admin = login("admin")
     response = admin.post("/admin/customfield/delete/", data={"id": str(agreement["text"].id)}, follow_redirects=True)
-    assert any(sv("The field %(name)s holds values and cannot be deleted; deactivate it instead.", name="Avtalsnummer")
-               in message for _category, message in flashes(response))
+    assert any(
+        sv("The field %(name)s holds values and cannot be deleted; deactivate it instead.", name="Avtalsnummer")
+        in message
+        for _category, message in flashes(response)
+    )
     assert db.session.get(CustomFieldDefinition, agreement["text"].id) is not None
 
 
@@ -390,8 +469,10 @@ def test_the_card_shows_the_custom_tab_and_saves_it(login, agreement, make_compa
     assert f'href="#custom{agreement["tab"].id}"' in card and ">Avtal<" in card
     tab = text(seller.client.get(f"/admin/company/card/{company.id}/tab/custom{agreement['tab'].id}"))
     assert "Licenser" in tab and "Supportnivå" in tab
-    response = seller.post(f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}",
-                           data={**form(agreement, number="1 250,50", choice="Silver"), "version": str(company.version)})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}",
+        data={**form(agreement, number="1 250,50", choice="Silver"), "version": str(company.version)},
+    )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"#custom{agreement['tab'].id}")
     assert stored(company)["number"].value_number == Decimal("1250.5")
@@ -417,8 +498,10 @@ def test_a_number_is_shown_in_the_form_as_it_is_read_back_in_english_too(login, 
 def test_a_bad_value_on_the_card_saves_nothing_and_says_why(login, agreement, make_company):
     company = make_company()
     seller = login("seller")
-    response = seller.post(f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}",
-                           data={**form(agreement, text="AV-9", date="31/12"), "version": str(company.version)})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}",
+        data={**form(agreement, text="AV-9", date="31/12"), "version": str(company.version)},
+    )
     assert response.status_code == 200
     page = text(response)
     assert sv("Not a date; write YYYY-MM-DD or DD.MM.YYYY.") in page
@@ -433,8 +516,10 @@ def test_a_stale_card_edit_is_refused(login, agreement, make_company):
     old_version = company.version
     company.name = "Ändrat av någon annan AB"
     db.session.commit()
-    response = seller.post(f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}",
-                           data={**form(agreement, text="AV-9"), "version": str(old_version)})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}",
+        data={**form(agreement, text="AV-9"), "version": str(old_version)},
+    )
     assert "Someone else" not in text(response)
     assert any("sparat ändringar" in message for _c, message in flashes(response))
     assert stored(company) == {}
@@ -447,7 +532,10 @@ def test_card_tab_permissions(login, agreement, make_company, employees):
     assert readonly.client.get(f"/admin/company/card/{company.id}/tab/custom{agreement['tab'].id}").status_code == 200
     assert readonly.post(url, data={**form(agreement, text="AV-1"), "version": str(company.version)}).status_code == 403
     seller = login("seller")
-    assert seller.client.post(url, data={**form(agreement, text="AV-1"), "version": str(company.version)}).status_code == 400
+    assert (
+        seller.client.post(url, data={**form(agreement, text="AV-1"), "version": str(company.version)}).status_code
+        == 400
+    )
     assert seller.client.get(f"/admin/company/card/{company.id}/tab/custom999").status_code == 404
     assert stored(company) == {}
 
@@ -457,8 +545,10 @@ def test_behorigheter_hides_and_orders_a_custom_tab(login, agreement, make_compa
     key = f"custom{agreement['tab'].id}"
     seller, me = login("seller"), employees["seller"]
     assert f'value="{key}"' in text(seller.client.get(f"/admin/employee/card/{me.id}"))
-    seller.post(f"/admin/employee/card/{me.id}/layout", {"group": "company_tabs", "show": [key, "overview"],
-                                                          "order": [key, "overview"]})
+    seller.post(
+        f"/admin/employee/card/{me.id}/layout",
+        {"group": "company_tabs", "show": [key, "overview"], "order": [key, "overview"]},
+    )
     card = text(seller.client.get(f"/admin/company/card/{company.id}"))
     assert card.index(f'href="#{key}"') < card.index('href="#overview"') and 'href="#history"' not in card
     seller.post(f"/admin/employee/card/{me.id}/layout", {"group": "company_tabs", "show": ["overview"], "order": []})
@@ -468,14 +558,28 @@ def test_behorigheter_hides_and_orders_a_custom_tab(login, agreement, make_compa
 def test_report_page_and_export_include_custom_fields(login, reported):
     seller = login("seller")
     number, level = f"cf{reported['number'].id}", f"cf{reported['choice'].id}"
-    page = text(seller.client.get("/admin/reports/generator/", query_string={
-        "entity": "company", "run": "1", "col": ["name", number, level], level: "Guld", "sort": number}))
+    page = text(
+        seller.client.get(
+            "/admin/reports/generator/",
+            query_string={
+                "entity": "company",
+                "run": "1",
+                "col": ["name", number, level],
+                level: "Guld",
+                "sort": number,
+            },
+        )
+    )
     assert "Licenser" in page and 'id="custom-conditions"' in page
     assert page.index("Gamma AB") < page.index("Alfa AB") and "Beta AB" not in page.split('id="report-table"')[1]
-    response = seller.client.get("/admin/reports/generator/export/csv/", query_string={
-        "entity": "company", "col": ["name", number, level], level: "Guld", "sort": number})
+    response = seller.client.get(
+        "/admin/reports/generator/export/csv/",
+        query_string={"entity": "company", "col": ["name", number, level], level: "Guld", "sort": number},
+    )
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
     assert rows == [["Företagsnamn", "Licenser", "Supportnivå"], ["Gamma AB", "5", "Guld"], ["Alfa AB", "25", "Guld"]]
-    bad = seller.client.get("/admin/reports/generator/", query_string={"entity": "company", "run": "1",
-                                                                     f"cf{reported['number'].id}_from": "många"})
+    bad = seller.client.get(
+        "/admin/reports/generator/",
+        query_string={"entity": "company", "run": "1", f"cf{reported['number'].id}_from": "många"},
+    )
     assert any(message.startswith("Licenser: ") for _c, message in flashes(bad))

@@ -31,11 +31,20 @@ def posted(value, field="price"):
     return form
 
 
-@pytest.mark.parametrize(("typed", "expected"), [
-    ("1 250,50", D("1250.50")), (f"1{NBSP}250,5", D("1250.50")), ("1.250,50", D("1250.50")), ("1\u202f250,50", D("1250.50")),
-    ("1250.50", D("1250.50")), (" 12,5 ", D("12.50")), ("-3,25", D("-3.25")), ("0", D("0.00")),
-    ("10,005", D("10.01")),  # to the column's places, half up
-])
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("1 250,50", D("1250.50")),
+        (f"1{NBSP}250,5", D("1250.50")),
+        ("1.250,50", D("1250.50")),
+        ("1\u202f250,50", D("1250.50")),
+        ("1250.50", D("1250.50")),
+        (" 12,5 ", D("12.50")),
+        ("-3,25", D("-3.25")),
+        ("0", D("0.00")),
+        ("10,005", D("10.01")),  # to the column's places, half up
+    ],
+)
 def test_typed_numbers_are_read_the_swedish_way(app, typed, expected):
     form = posted(typed)
     assert form.price.errors == [] and form.price.data == expected
@@ -103,13 +112,22 @@ def test_company_discount_in_the_edit_form_and_on_the_card(login, make_company):
     seller = login("seller")
     page = seller.client.get(f"/admin/company/edit/?id={company.id}").get_data(as_text=True)
     assert input_value(page, "discount_percent") == "10,00"
-    response = seller.post(f"/admin/company/edit/?id={company.id}", {**edit_form_data(company), "discount_percent": "12,5"})
+    response = seller.post(
+        f"/admin/company/edit/?id={company.id}", {**edit_form_data(company), "discount_percent": "12,5"}
+    )
     assert response.status_code == 302, field_errors(response, "discount_percent")
     company = fresh(db.session, Company, company.id)
     assert company.discount_percent == D("12.50")
-    response = seller.post(f"/admin/company/card/{company.id}/settings", {
-        "invoice_language": "sv", "discount_percent": "7,25", "payment_terms_days": "30", "currency": "SEK",
-        "version": str(company.version)})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/settings",
+        {
+            "invoice_language": "sv",
+            "discount_percent": "7,25",
+            "payment_terms_days": "30",
+            "currency": "SEK",
+            "version": str(company.version),
+        },
+    )
     assert response.status_code == 302
     assert fresh(db.session, Company, company.id).discount_percent == D("7.25")
 

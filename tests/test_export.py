@@ -44,8 +44,15 @@ COLUMNS = [
 
 def rows():
     return [
-        Row("Åkesson & Söner; AB", Decimal("-12.50"), -3, date(2026, 12, 1), datetime(2026, 11, 27, 13, 5), True,
-            Owner("Örjan")),
+        Row(
+            "Åkesson & Söner; AB",
+            Decimal("-12.50"),
+            -3,
+            date(2026, 12, 1),
+            datetime(2026, 11, 27, 13, 5),
+            True,
+            Owner("Örjan"),
+        ),
         Row('=HYPERLINK("http://evil")', None, 0, None, datetime(2026, 1, 2, 23, 30), False, None),
     ]
 
@@ -113,10 +120,26 @@ def test_csv_has_bom_semicolons_crlf_header_and_rows(app):
     assert data.count(b"\r\n") == 3 and b"\n" not in data.replace(b"\r\n", b"")
     table = parse_csv(data)
     assert table[0] == ["Namn", "Belopp", "Antal", "Stängs", "Skapad", "Aktiv", "Kundansvarig", "Versaler"]
-    assert table[1] == ["Åkesson & Söner; AB", "-12,50", "-3", "2026-12-01", "2026-11-27 14:05", "Ja", "Örjan",
-                        "ÅKESSON & SÖNER; AB"]
-    assert table[2] == ["'=HYPERLINK(\"http://evil\")", "", "0", "", "2026-01-03 00:30", "Nej", "",
-                        "'=HYPERLINK(\"HTTP://EVIL\")"]
+    assert table[1] == [
+        "Åkesson & Söner; AB",
+        "-12,50",
+        "-3",
+        "2026-12-01",
+        "2026-11-27 14:05",
+        "Ja",
+        "Örjan",
+        "ÅKESSON & SÖNER; AB",
+    ]
+    assert table[2] == [
+        '\'=HYPERLINK("http://evil")',
+        "",
+        "0",
+        "",
+        "2026-01-03 00:30",
+        "Nej",
+        "",
+        '\'=HYPERLINK("HTTP://EVIL")',
+    ]
     assert b'"\xc3\x85kesson & S\xc3\xb6ner; AB"' in data, "a field with the separator is quoted"
 
 
@@ -141,7 +164,9 @@ def test_csv_of_no_rows_is_just_the_header(app):
 
 
 def test_dict_rows_and_missing_relations_give_empty_cells(app):
-    data = b"".join(export.csv_chunks([Column("a.b", "AB"), Column("c", "C")], [{"a": None, "c": "x"}, {"a": {"b": 1}}]))
+    data = b"".join(
+        export.csv_chunks([Column("a.b", "AB"), Column("c", "C")], [{"a": None, "c": "x"}, {"a": {"b": 1}}])
+    )
     assert parse_csv(data)[1:] == [["", "x"], ["1", ""]]
 
 
@@ -166,7 +191,7 @@ def test_xlsx_keeps_types_bold_header_and_neutralises_text(app):
     assert first[4] == datetime(2026, 11, 27, 14, 5) and sheet.cell(2, 5).is_date
     assert first[5] == "Ja"
     second = [c.value for c in sheet[3]]
-    assert second[0] == "'=HYPERLINK(\"http://evil\")"
+    assert second[0] == '\'=HYPERLINK("http://evil")'
     assert sheet.cell(3, 1).data_type == "s", "never a formula"
     assert second[1] is None
     widths = {letter: dim.width for letter, dim in sheet.column_dimensions.items()}
@@ -189,8 +214,7 @@ def test_xlsx_sheet_title_drops_characters_excel_refuses(app):
 def test_content_disposition_has_ascii_fallback_and_utf8_name():
     header = export.content_disposition('Företag "mina" ../kunder.csv')
     assert header == (
-        "attachment; filename=\"Foretag _mina_ .._kunder.csv\"; "
-        "filename*=UTF-8''F%C3%B6retag%20_mina_%20.._kunder.csv"
+        "attachment; filename=\"Foretag _mina_ .._kunder.csv\"; filename*=UTF-8''F%C3%B6retag%20_mina_%20.._kunder.csv"
     )
 
 

@@ -14,20 +14,51 @@ def test_headers_are_normalised_for_matching():
 
 
 def test_swedish_headers_are_matched():
-    headers = ["Företagsnamn", "Org.nr", "Postnummer", "Ort", "Kundansvarig", "Kategori", "Bransch", "Leverantör",
-               "Fakturaadress", "Rabatt %", "Betalningsvillkor", "Okänd kolumn"]
+    headers = [
+        "Företagsnamn",
+        "Org.nr",
+        "Postnummer",
+        "Ort",
+        "Kundansvarig",
+        "Kategori",
+        "Bransch",
+        "Leverantör",
+        "Fakturaadress",
+        "Rabatt %",
+        "Betalningsvillkor",
+        "Okänd kolumn",
+    ]
     assert COMPANY.auto_map(headers) == {
-        "0": "name", "1": "org_number", "2": "postal_postcode", "3": "postal_city", "4": "owner",
-        "5": "categories", "6": "industry", "7": "is_supplier", "8": "invoice_street", "9": "discount_percent",
+        "0": "name",
+        "1": "org_number",
+        "2": "postal_postcode",
+        "3": "postal_city",
+        "4": "owner",
+        "5": "categories",
+        "6": "industry",
+        "7": "is_supplier",
+        "8": "invoice_street",
+        "9": "discount_percent",
         "10": "payment_terms_days",
     }
 
 
 def test_english_headers_and_field_labels_are_matched():
     assert COMPANY.auto_map(["Company name", "Organisation number", "Zip code", "City", "Email", "Website"]) == {
-        "0": "name", "1": "org_number", "2": "postal_postcode", "3": "postal_city", "4": "email", "5": "website"}
+        "0": "name",
+        "1": "org_number",
+        "2": "postal_postcode",
+        "3": "postal_city",
+        "4": "email",
+        "5": "website",
+    }
     assert CONTACT.auto_map(["First name", "Last name", "E-mail", "Mobil", "Företagets orgnr"]) == {
-        "0": "first_name", "1": "last_name", "2": "email", "3": "mobile", "4": "company_org_number"}
+        "0": "first_name",
+        "1": "last_name",
+        "2": "email",
+        "3": "mobile",
+        "4": "company_org_number",
+    }
     assert PRIVATE_CUSTOMER.auto_map(["Personnummer", "Kundnummer"]) == {"0": "personal_number", "1": "customer_number"}
     assert LEAD.auto_map(["Företag", "Källa", "Leadstatus"]) == {"0": "company_name", "1": "source", "2": "status"}
 
@@ -49,8 +80,15 @@ def job(session, employees, tmp_path, app):
 
     storage = storage_module.from_config(app.config)
     data = "Kundens namn;Organisationsnr;Övrigt\nAlfa AB;556036-0793;x\n".encode()
-    created = jobs.create_job(session, storage, entity="company", filename="f.csv", stream=io.BytesIO(data),
-                              actor=employees["admin"], max_bytes=10**6)
+    created = jobs.create_job(
+        session,
+        storage,
+        entity="company",
+        filename="f.csv",
+        stream=io.BytesIO(data),
+        actor=employees["admin"],
+        max_bytes=10**6,
+    )
     session.commit()
     return created
 
@@ -59,8 +97,15 @@ def test_the_user_edits_the_mapping_and_saves_it_for_the_next_file(session, job,
     headers = ["Kundens namn", "Organisationsnr", "Övrigt"]
     assert job.mapping == {}
     assert jobs.unmapped_columns(job, headers) == headers
-    jobs.configure(session, job, mapping={"0": "name", "1": "org_number", "2": ""}, mode="upsert",
-                   match_key="org_number", all_or_nothing=True, headers=headers)
+    jobs.configure(
+        session,
+        job,
+        mapping={"0": "name", "1": "org_number", "2": ""},
+        mode="upsert",
+        match_key="org_number",
+        all_or_nothing=True,
+        headers=headers,
+    )
     saved = jobs.save_mapping(session, job, "Från gamla systemet", headers, employees["admin"])
     session.commit()
     assert saved.mapping == {"Kundens namn": "name", "Organisationsnr": "org_number"}
@@ -77,26 +122,48 @@ def test_a_mapping_saved_for_another_kind_of_import_is_refused(session, job, emp
     from models import ImportMapping
 
     headers = ["Kundens namn", "Organisationsnr", "Övrigt"]
-    jobs.configure(session, job, mapping={"0": "name"}, mode="create", match_key="org_number", all_or_nothing=False,
-                   headers=headers)
-    contacts = ImportMapping(name="Kontakter", entity="contact", mapping={"Organisationsnr": "company_org_number",
-                                                                          "Kundens namn": "first_name"})
+    jobs.configure(
+        session,
+        job,
+        mapping={"0": "name"},
+        mode="create",
+        match_key="org_number",
+        all_or_nothing=False,
+        headers=headers,
+    )
+    contacts = ImportMapping(
+        name="Kontakter",
+        entity="contact",
+        mapping={"Organisationsnr": "company_org_number", "Kundens namn": "first_name"},
+    )
     session.add(contacts)
     session.flush()
     with pytest.raises(jobs.ImportProblem) as refused:
         jobs.apply_mapping(job, contacts, headers)
-    assert str(refused.value) == sv("The saved column mapping %(name)s is for another kind of import.", name="Kontakter")
+    assert str(refused.value) == sv(
+        "The saved column mapping %(name)s is for another kind of import.", name="Kontakter"
+    )
     assert job.mapping == {"0": "name"}
 
 
-@pytest.mark.parametrize("mapping, mode, key", [
-    ({"0": "name", "1": "name"}, "create", "org_number"),
-    ({"0": "no_such_field"}, "create", "org_number"),
-    ({"7": "name"}, "create", "org_number"),
-    ({"0": "name"}, "sometimes", "org_number"),
-    ({"0": "name"}, "create", "personal_number"),
-])
+@pytest.mark.parametrize(
+    "mapping, mode, key",
+    [
+        ({"0": "name", "1": "name"}, "create", "org_number"),
+        ({"0": "no_such_field"}, "create", "org_number"),
+        ({"7": "name"}, "create", "org_number"),
+        ({"0": "name"}, "sometimes", "org_number"),
+        ({"0": "name"}, "create", "personal_number"),
+    ],
+)
 def test_invalid_mappings_are_refused(session, job, mapping, mode, key):
     with pytest.raises(jobs.ImportProblem):
-        jobs.configure(session, job, mapping=mapping, mode=mode, match_key=key, all_or_nothing=False,
-                       headers=["Kundens namn", "Organisationsnr", "Övrigt"])
+        jobs.configure(
+            session,
+            job,
+            mapping=mapping,
+            mode=mode,
+            match_key=key,
+            all_or_nothing=False,
+            headers=["Kundens namn", "Organisationsnr", "Övrigt"],
+        )

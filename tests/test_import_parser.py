@@ -24,7 +24,11 @@ def read_all(path):
 
 
 def test_semicolon_utf8_with_bom_keeps_leading_zeros_and_swedish_letters(tmp_path):
-    path = write(tmp_path, codecs.BOM_UTF8 + "Företagsnamn;Org.nr;Postnummer;Telefon\nÅkesson & Öberg AB;0123456789;01234;0701234567\n".encode())
+    path = write(
+        tmp_path,
+        codecs.BOM_UTF8
+        + "Företagsnamn;Org.nr;Postnummer;Telefon\nÅkesson & Öberg AB;0123456789;01234;0701234567\n".encode(),
+    )
     headers, rows, table = read_all(path)
     assert headers == ["Företagsnamn", "Org.nr", "Postnummer", "Telefon"]
     assert rows == [(2, ["Åkesson & Öberg AB", "0123456789", "01234", "0701234567"])]
@@ -80,7 +84,10 @@ def test_xlsx_first_sheet_as_text(tmp_path):
     headers, rows, table = read_all(path)
     assert table.kind == "xlsx"
     assert headers == ["Företagsnamn", "Postnummer", "Org.nr", "Skapad", "Rabatt"]
-    assert rows == [(2, ["Alfa AB", "01234", "5560360793", "2024-03-05", "2.5"]), (4, ["Beta AB", "11122", "", "", "3"])]
+    assert rows == [
+        (2, ["Alfa AB", "01234", "5560360793", "2024-03-05", "2.5"]),
+        (4, ["Beta AB", "11122", "", "", "3"]),
+    ]
 
 
 @pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\r\n\r\n", b"   "])
@@ -115,8 +122,11 @@ def test_mixed_encodings_are_refused_whichever_comes_first(tmp_path):
     utf8_first = "Namn\nÅsa\n".encode() + "Örjan\n".encode("cp1252")
     with pytest.raises(FileProblem) as exc:
         detect_encoding(write(tmp_path, utf8_first))
-    assert str(exc.value) == sv("The file mixes character encodings (UTF-8 and another one, from line %(line)s). "
-                                "Save it again as CSV UTF-8 and try again.", line=3)
+    assert str(exc.value) == sv(
+        "The file mixes character encodings (UTF-8 and another one, from line %(line)s). "
+        "Save it again as CSV UTF-8 and try again.",
+        line=3,
+    )
     cp1252_first = "Namn\nÖrjan\n".encode("cp1252") + "Åsa\n".encode()
     with pytest.raises(FileProblem, match="UTF-8"):
         detect_encoding(write(tmp_path, cp1252_first))
@@ -138,7 +148,7 @@ def test_too_many_columns_is_refused(tmp_path):
 
 
 def test_reads_from_a_stream_opener(tmp_path):
-    data = "Namn;Ort\nA;B\n".encode()
+    data = b"Namn;Ort\nA;B\n"
     with open_table(lambda: io.BytesIO(data)) as table:
         assert list(table.rows) == [(2, ["A", "B"])]
 
@@ -146,9 +156,16 @@ def test_reads_from_a_stream_opener(tmp_path):
 # --- cell parsers -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, expected", [("2024-03-05", (2024, 3, 5)), ("05.03.2024", (2024, 3, 5)),
-                                            ("5.3.2024", (2024, 3, 5)), ("20240305", (2024, 3, 5)),
-                                            ("2024-03-05 00:00:00", (2024, 3, 5))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2024-03-05", (2024, 3, 5)),
+        ("05.03.2024", (2024, 3, 5)),
+        ("5.3.2024", (2024, 3, 5)),
+        ("20240305", (2024, 3, 5)),
+        ("2024-03-05 00:00:00", (2024, 3, 5)),
+    ],
+)
 def test_dates(text, expected):
     value = fields.parse_date(text)
     assert (value.year, value.month, value.day) == expected
@@ -161,8 +178,18 @@ def test_bad_dates(text):
     assert str(exc.value) == sv("Not a date; write YYYY-MM-DD or DD.MM.YYYY.")
 
 
-@pytest.mark.parametrize("text, expected", [("12,5", "12.5"), ("1 234,50", "1234.50"), ("1.234,50", "1234.50"),
-                                            ("7", "7"), ("3.5", "3.5"), ("10 %", "10"), ("1,250.50", "1250.50")])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("12,5", "12.5"),
+        ("1 234,50", "1234.50"),
+        ("1.234,50", "1234.50"),
+        ("7", "7"),
+        ("3.5", "3.5"),
+        ("10 %", "10"),
+        ("1,250.50", "1250.50"),
+    ],
+)
 def test_decimal_comma(text, expected):
     from decimal import Decimal
 

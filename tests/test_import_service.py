@@ -49,11 +49,19 @@ def actor(employees):
 
 @pytest.fixture
 def make_job(session, storage, actor):
-    def _make(content, entity="company", mode="create", match_key=None, all_or_nothing=False, encoding="utf-8",
-              mapping=None):
+    def _make(
+        content, entity="company", mode="create", match_key=None, all_or_nothing=False, encoding="utf-8", mapping=None
+    ):
         data = content if isinstance(content, bytes) else content.encode(encoding)
-        job = jobs.create_job(session, storage, entity=entity, filename="import.csv", stream=io.BytesIO(data),
-                              actor=actor, max_bytes=10**7)
+        job = jobs.create_job(
+            session,
+            storage,
+            entity=entity,
+            filename="import.csv",
+            stream=io.BytesIO(data),
+            actor=actor,
+            max_bytes=10**7,
+        )
         job.mode, job.all_or_nothing = mode, all_or_nothing
         job.match_key = match_key or job.match_key
         if mapping is not None:
@@ -117,8 +125,9 @@ def test_dry_run_writes_nothing_and_predicts_the_write(session, make_job, run, i
     assert session.scalar(select(Category.applies_to).where(Category.name == "A-kund")) == "company"
 
 
-def test_every_imported_change_is_audited_as_made_by_the_job_and_its_user(session, make_job, run, actor, make_company,
-                                                                         industry):
+def test_every_imported_change_is_audited_as_made_by_the_job_and_its_user(
+    session, make_job, run, actor, make_company, industry
+):
     existing = make_company(name="Gamla namnet AB", org_number="5560360793")
     job = run(run(make_job(COMPANIES, mode="upsert", match_key="org_number"), write=False), write=True)
     events = session.scalars(select(AuditEvent).where(AuditEvent.import_job_id == job.id)).all()
@@ -149,12 +158,23 @@ def test_update_by_natural_key_counts_updated_and_unchanged(session, make_job, r
 
 def test_update_by_customer_number_and_by_email(session, make_job, run, make_company):
     company = make_company(name="Alfa AB", email="info@alfa.se")
-    by_number = run(run(make_job(f"Kundnummer;Telefon\n{company.customer_number};08-123 456 78\n99999;08-123 456 79\n",
-                                 mode="update", match_key="customer_number"), write=False), write=True)
+    by_number = run(
+        run(
+            make_job(
+                f"Kundnummer;Telefon\n{company.customer_number};08-123 456 78\n99999;08-123 456 79\n",
+                mode="update",
+                match_key="customer_number",
+            ),
+            write=False,
+        ),
+        write=True,
+    )
     assert (by_number.updated_count, by_number.error_count) == (1, 1)
     assert error_messages(session, by_number)[0][:3] == (3, "Kundnummer", "99999")
-    by_email = run(run(make_job("E-post;Webb\nINFO@alfa.se;www.alfa.se\n", mode="update", match_key="email"),
-                       write=False), write=True)
+    by_email = run(
+        run(make_job("E-post;Webb\nINFO@alfa.se;www.alfa.se\n", mode="update", match_key="email"), write=False),
+        write=True,
+    )
     assert by_email.updated_count == 1
     assert session.get(Company, company.id).website == "https://www.alfa.se"
 
@@ -175,14 +195,17 @@ def test_duplicates_inside_the_file_are_reported(session, make_job, run, monkeyp
     assert (checked.created_count, checked.error_count) == (4, 1)
     [(row, column, value, message)] = error_messages(session, checked)
     assert (row, column, value) == (4, "Org.nr", "5560360793")
-    assert message == sv("The same %(field)s as row %(row)s: the row is a duplicate in the file.",
-                         field=sv("Org. no."), row=2)
+    assert message == sv(
+        "The same %(field)s as row %(row)s: the row is a duplicate in the file.", field=sv("Org. no."), row=2
+    )
 
 
 def test_row_errors_name_row_column_value_and_reason_in_swedish(session, make_job, run, industry):
-    content = ("Företagsnamn;Org.nr;E-post;Telefon;Kundansvarig;Skapad;Rabatt %\n"
-               "Gamma AB;123;inte-en-adress;abc;Okänd Person;31.02.2024;tolv\n"
-               ";5560360793;;;;;\n")
+    content = (
+        "Företagsnamn;Org.nr;E-post;Telefon;Kundansvarig;Skapad;Rabatt %\n"
+        "Gamma AB;123;inte-en-adress;abc;Okänd Person;31.02.2024;tolv\n"
+        ";5560360793;;;;;\n"
+    )
     checked = run(make_job(content), write=False)
     assert checked.error_count == 2 and checked.created_count == 0
     errors = error_messages(session, checked)
@@ -191,7 +214,8 @@ def test_row_errors_name_row_column_value_and_reason_in_swedish(session, make_jo
     assert by_column["E-post"] == (2, "inte-en-adress", sv("This is not a valid e-mail address."))
     assert by_column["Telefon"][2] == sv("This is not a phone number.")
     assert by_column["Kundansvarig"][2] == sv(
-        "No employee is called %(name)s (kundansvarig: an employee's name or e-mail).", name="Okänd Person")
+        "No employee is called %(name)s (kundansvarig: an employee's name or e-mail).", name="Okänd Person"
+    )
     assert by_column["Skapad"][2] == sv("Not a date; write YYYY-MM-DD or DD.MM.YYYY.")
     assert by_column["Rabatt %"][2] == sv("Not a number; write for example 12,5.")
     assert by_column["Företagsnamn"] == (3, "", sv("%(field)s must be filled in.", field=sv("Name")))
@@ -205,7 +229,8 @@ def test_skip_mode_writes_the_good_rows_and_lists_the_bad(session, make_job, run
 
 
 def test_all_or_nothing_refuses_to_start_with_errors_and_writes_nothing_on_a_late_error(
-        session, make_job, run, monkeypatch):
+    session, make_job, run, monkeypatch
+):
     content = "Företagsnamn;Org.nr\nGod AB;5560360793\nDålig AB;123\n"
     checked = run(make_job(content, all_or_nothing=True), write=False)
     with pytest.raises(jobs.ImportProblem):
@@ -213,8 +238,9 @@ def test_all_or_nothing_refuses_to_start_with_errors_and_writes_nothing_on_a_lat
     session.rollback()
     # The data changes between the dry run and the write: the second batch now fails.
     monkeypatch.setattr(engine, "BATCH_SIZE", 1)
-    job = run(make_job("Företagsnamn;Kundansvarig\nEtt AB;Test Admin\nTvå AB;Test Seller\n", all_or_nothing=True),
-              write=False)
+    job = run(
+        make_job("Företagsnamn;Kundansvarig\nEtt AB;Test Admin\nTvå AB;Test Seller\n", all_or_nothing=True), write=False
+    )
     assert job.error_count == 0
     from models import Employee
 
@@ -230,11 +256,13 @@ def test_all_or_nothing_refuses_to_start_with_errors_and_writes_nothing_on_a_lat
 def test_contacts_are_linked_to_companies_by_customer_number_or_orgnr(session, make_job, run, make_company):
     alfa = make_company(name="Alfa AB", org_number="5560360793")
     beta = make_company(name="Beta AB")
-    content = ("Förnamn;Efternamn;Titel;E-post;Företagets kundnummer;Företagets orgnr;Kategori\n"
-               f"Anna;Andersson;VD;anna@alfa.se;;556036-0793;Nyhetsbrev\n"
-               f"Bo;Berg;Inköpare;bo@beta.se;{beta.customer_number};;\n"
-               "Cecilia;Carlsson;;cecilia@example.se;;;\n"
-               "Dan;Dahl;;dan@example.se;123456;;\n")
+    content = (
+        "Förnamn;Efternamn;Titel;E-post;Företagets kundnummer;Företagets orgnr;Kategori\n"
+        f"Anna;Andersson;VD;anna@alfa.se;;556036-0793;Nyhetsbrev\n"
+        f"Bo;Berg;Inköpare;bo@beta.se;{beta.customer_number};;\n"
+        "Cecilia;Carlsson;;cecilia@example.se;;;\n"
+        "Dan;Dahl;;dan@example.se;123456;;\n"
+    )
     job = run(run(make_job(content, entity="contact", mode="upsert"), write=False), write=True)
     assert (job.created_count, job.error_count) == (3, 1)
     assert error_messages(session, job)[0][1:] == ("Företagets kundnummer", "123456", sv("No company has this number."))
@@ -250,26 +278,42 @@ def test_contacts_are_linked_to_companies_by_customer_number_or_orgnr(session, m
     assert count(session, CompanyContact) == 2
 
 
-def test_records_in_the_trash_and_of_the_other_kind_are_never_matched(session, make_job, run, make_company,
-                                                                      make_contact, employees):
+def test_records_in_the_trash_and_of_the_other_kind_are_never_matched(
+    session, make_job, run, make_company, make_contact, employees
+):
     from services import trash
 
     trashed = make_company(name="Gamla AB", org_number="5560360793")
     trash.delete(session, employees["admin"], Company, [trashed.id])
     private = make_contact(first_name="Eva", last_name="Ek", email="eva@example.se", customer_number=90001)
     session.commit()
-    companies = run(make_job("Företagsnamn;Org.nr\nNya AB;5560360793\n", mode="upsert", match_key="org_number"),
-                    write=False)
+    companies = run(
+        make_job("Företagsnamn;Org.nr\nNya AB;5560360793\n", mode="upsert", match_key="org_number"), write=False
+    )
     assert (companies.created_count, companies.updated_count) == (1, 0)  # a new company, the trashed one untouched
-    contacts = run(make_job("Förnamn;Efternamn;E-post;Företagets orgnr\nEva;Ek;eva@example.se;5560360793\n",
-                            entity="contact", mode="upsert"), write=False)
+    contacts = run(
+        make_job(
+            "Förnamn;Efternamn;E-post;Företagets orgnr\nEva;Ek;eva@example.se;5560360793\n",
+            entity="contact",
+            mode="upsert",
+        ),
+        write=False,
+    )
     assert (contacts.created_count, contacts.updated_count, contacts.error_count) == (0, 0, 1)
     assert error_messages(session, contacts)[0][3] == sv("No company has this number.")  # not the trashed one
-    contacts = run(make_job("Förnamn;Efternamn;E-post\nEva;Ek;eva@example.se\n", entity="contact", mode="upsert"),
-                   write=False)
+    contacts = run(
+        make_job("Förnamn;Efternamn;E-post\nEva;Ek;eva@example.se\n", entity="contact", mode="upsert"), write=False
+    )
     assert contacts.created_count == 1  # a contact, not the private customer with that e-mail
-    private_customers = run(make_job("Förnamn;Efternamn;E-post\nEva;Ek;eva@example.se\n", entity="privatecustomer",
-                                     mode="upsert", match_key="email"), write=False)
+    private_customers = run(
+        make_job(
+            "Förnamn;Efternamn;E-post\nEva;Ek;eva@example.se\n",
+            entity="privatecustomer",
+            mode="upsert",
+            match_key="email",
+        ),
+        write=False,
+    )
     assert private_customers.unchanged_count == 1 and private.id
 
 
@@ -284,12 +328,20 @@ def test_private_customers_get_customer_numbers_from_the_shared_sequence(session
 
 
 def test_leads_are_imported_with_status_source_and_owner(session, make_job, run, actor):
-    content = "Företag;Förnamn;Efternamn;E-post;Källa;Leadstatus;Kundansvarig\nNya AB;Per;Ek;per@nya.se;Mässa;Ny;admin@example.se\n"
+    content = (
+        "Företag;Förnamn;Efternamn;E-post;Källa;Leadstatus;Kundansvarig\n"
+        "Nya AB;Per;Ek;per@nya.se;Mässa;Ny;admin@example.se\n"
+    )
     job = run(run(make_job(content, entity="lead", match_key="contact_email"), write=False), write=True)
     assert job.created_count == 1
     lead = session.scalar(select(Lead))
     assert (lead.company_name, lead.contact_email, lead.source, lead.status, lead.owner) == (
-        "Nya AB", "per@nya.se", "Mässa", "new", actor)
+        "Nya AB",
+        "per@nya.se",
+        "Mässa",
+        "new",
+        actor,
+    )
 
 
 def test_cp1252_file_and_xlsx_import_the_same(session, make_job, run, tmp_path):
@@ -310,7 +362,8 @@ def test_missing_required_column_fails_the_dry_run_with_a_clear_message(session,
     job = run(make_job("Org.nr;Ort\n5560360793;Lund\n"), write=False)
     assert job.status == "failed"
     assert job.error_summary == sv(
-        "Required columns are missing: %(columns)s. Add them to the file or map them to a column.", columns=sv("Name"))
+        "Required columns are missing: %(columns)s. Add them to the file or map them to a column.", columns=sv("Name")
+    )
     with pytest.raises(jobs.ImportProblem):
         jobs.queue(session, job, write=True)
 
@@ -323,15 +376,31 @@ def test_unreadable_uploads_are_refused_and_not_kept(session, storage, actor, ap
         return sum(len(files) for _dir, _dirs, files in os.walk(root))
 
     before = stored_files()
-    for content, message in ((b"", "The file is empty."),
-                             (bytes(range(256)), "The file is not a text file (CSV) or an Excel file (XLSX).")):
+    for content, message in (
+        (b"", "The file is empty."),
+        (bytes(range(256)), "The file is not a text file (CSV) or an Excel file (XLSX)."),
+    ):
         with pytest.raises(FileProblem) as exc:
-            jobs.create_job(session, storage, entity="company", filename="x.csv", stream=io.BytesIO(content),
-                            actor=actor, max_bytes=10**6)
+            jobs.create_job(
+                session,
+                storage,
+                entity="company",
+                filename="x.csv",
+                stream=io.BytesIO(content),
+                actor=actor,
+                max_bytes=10**6,
+            )
         assert str(exc.value) == sv(message)
     with pytest.raises(FileProblem, match="MB"):
-        jobs.create_job(session, storage, entity="company", filename="big.csv", stream=io.BytesIO(b"a" * 3_000_000),
-                        actor=actor, max_bytes=2 * 1024 * 1024)
+        jobs.create_job(
+            session,
+            storage,
+            entity="company",
+            filename="big.csv",
+            stream=io.BytesIO(b"a" * 3_000_000),
+            actor=actor,
+            max_bytes=2 * 1024 * 1024,
+        )
     assert count(session, ImportJob) == 0 and stored_files() == before
 
 
@@ -376,7 +445,8 @@ def test_cancel_of_an_all_or_nothing_import_writes_nothing(session, make_job, ru
 
 
 def test_an_all_or_nothing_write_shows_its_progress_and_can_be_cancelled_while_it_runs(
-        session, make_job, run, storage, app, monkeypatch):
+    session, make_job, run, storage, app, monkeypatch
+):
     """On SQLite nobody can write the job's row while the import's transaction is open (services.importing.sidecar)."""
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
     content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(6))
@@ -427,8 +497,10 @@ def test_a_dead_jobs_state_is_marked_failed(session, make_job):
 def test_undo_trashes_created_records_and_reverts_updates(session, make_job, run, employees, make_company):
     existing = make_company(name="Alfa Gamla AB", org_number="5560360793", postal_city="Lund")
     changed_later = make_company(name="Gamma AB", org_number="5564994589")
-    content = ("Företagsnamn;Org.nr;Ort;Kategori\nAlfa AB;5560360793;Stockholm;A-kund\n"
-               "Gamma Nya AB;5564994589;;\nNy AB;;Malmö;\n")
+    content = (
+        "Företagsnamn;Org.nr;Ort;Kategori\nAlfa AB;5560360793;Stockholm;A-kund\n"
+        "Gamma Nya AB;5564994589;;\nNy AB;;Malmö;\n"
+    )
     job = run(run(make_job(content, mode="upsert", match_key="org_number"), write=False), write=True)
     assert (job.created_count, job.updated_count) == (1, 2)
     session.get(Company, changed_later.id).name = "Gamma Ändrad AB"  # someone edits it after the import
@@ -446,9 +518,13 @@ def test_undo_trashes_created_records_and_reverts_updates(session, make_job, run
     new = session.scalar(select(Company).where(Company.name == "Ny AB"))
     assert new.is_deleted and new.deleted_by == employees["admin"]
     assert job.status == "undone"
-    undo_events = session.scalars(select(AuditEvent).where(AuditEvent.import_job_id == job.id,
-                                                           AuditEvent.actor_id == employees["admin"].id,
-                                                           AuditEvent.action == "delete")).all()
+    undo_events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.import_job_id == job.id,
+            AuditEvent.actor_id == employees["admin"].id,
+            AuditEvent.action == "delete",
+        )
+    ).all()
     assert [e.entity_id for e in undo_events] == [new.id]
     with pytest.raises(jobs.ImportProblem):
         jobs.undo(session, job, employees["admin"])
@@ -472,14 +548,19 @@ def test_allocate_block_reserves_consecutive_numbers_without_overlap(session):
 
 # --- parsing in worker processes -----------------------------------------------------------------
 
-MIXED = ("Företagsnamn;Org.nr;E-post;Telefon;Skapad\n"
-         + "".join(f"Företag {n} AB;{org};{mail};{phone};{day}\n" for n, (org, mail, phone, day) in enumerate(
-             [("5560360793", "info@alfa.se", "08-123 456 78", "2024-01-31")] * 1
-             + [("123", "inte-en-adress", "abc", "31.02.2024")]
-             + [("5564994589", "", "070-123 45 67", "")]
-             + [("556036-0793", "dubbel@alfa.se", "", "")]  # the same orgnr as row 2, in a later batch
-             + [(f"55{n:07d}{luhn.calc_check_digit(f'55{n:07d}')}", f"kontakt{n}@foretag.se", "031-12 34 56",
-                 "01.12.2023") for n in range(100, 108)])))
+MIXED = "Företagsnamn;Org.nr;E-post;Telefon;Skapad\n" + "".join(
+    f"Företag {n} AB;{org};{mail};{phone};{day}\n"
+    for n, (org, mail, phone, day) in enumerate(
+        [("5560360793", "info@alfa.se", "08-123 456 78", "2024-01-31")] * 1
+        + [("123", "inte-en-adress", "abc", "31.02.2024")]
+        + [("5564994589", "", "070-123 45 67", "")]
+        + [("556036-0793", "dubbel@alfa.se", "", "")]  # the same orgnr as row 2, in a later batch
+        + [
+            (f"55{n:07d}{luhn.calc_check_digit(f'55{n:07d}')}", f"kontakt{n}@foretag.se", "031-12 34 56", "01.12.2023")
+            for n in range(100, 108)
+        ]
+    )
+)
 
 
 class ParsedWhere:
@@ -553,15 +634,19 @@ def test_cancel_while_workers_parse_stops_them(session, make_job, run, storage, 
 
 # --- property: random CSV never crashes and never half-writes ------------------------------------
 
-CELL = st.text(alphabet=st.sampled_from(list("aÅö1;,\"\n\r\t -.@") + ["\x00", "\u00e9", "\ufeff"]), max_size=12)
+CELL = st.text(alphabet=st.sampled_from(list('aÅö1;,"\n\r\t -.@') + ["\x00", "\u00e9", "\ufeff"]), max_size=12)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(header=st.sampled_from(["Företagsnamn;Org.nr;E-post", "Namn,Telefon,Postnummer", "Org.nr", ""]),
-       rows=st.lists(st.lists(CELL, max_size=4), max_size=6), encoding=st.sampled_from(["utf-8", "cp1252", "utf-16"]),
-       all_or_nothing=st.booleans())
+@given(
+    header=st.sampled_from(["Företagsnamn;Org.nr;E-post", "Namn,Telefon,Postnummer", "Org.nr", ""]),
+    rows=st.lists(st.lists(CELL, max_size=4), max_size=6),
+    encoding=st.sampled_from(["utf-8", "cp1252", "utf-16"]),
+    all_or_nothing=st.booleans(),
+)
 def test_random_csv_never_crashes_and_all_or_nothing_never_half_writes(
-        session, storage, actor, app, header, rows, encoding, all_or_nothing):
+    session, storage, actor, app, header, rows, encoding, all_or_nothing
+):
     text = header + "\n" + "\n".join(";".join(cells) for cells in rows)
     try:
         data = text.encode(encoding)
@@ -569,8 +654,15 @@ def test_random_csv_never_crashes_and_all_or_nothing_never_half_writes(
         data = text.encode("utf-8")
     before = count(session, Company)
     try:
-        job = jobs.create_job(session, storage, entity="company", filename="random.csv", stream=io.BytesIO(data),
-                              actor=actor, max_bytes=10**6)
+        job = jobs.create_job(
+            session,
+            storage,
+            entity="company",
+            filename="random.csv",
+            stream=io.BytesIO(data),
+            actor=actor,
+            max_bytes=10**6,
+        )
     except FileProblem as exc:
         assert str(exc)
         session.rollback()

@@ -10,9 +10,9 @@ from models import Company, ImportJob, ImportMapping
 from services.importing import jobs
 from tests.helpers import count, flashes, sv, text
 
-CONTENT = ("Företagsnamn;Org.nr;Postnummer;Kategori;Övrigt\n"
-           "Alfa AB;556036-0793;11122;Importerad;x\n"
-           "Beta AB;123;41101;;y\n").encode("cp1252")
+CONTENT = (
+    "Företagsnamn;Org.nr;Postnummer;Kategori;Övrigt\nAlfa AB;556036-0793;11122;Importerad;x\nBeta AB;123;41101;;y\n"
+).encode("cp1252")
 
 
 def wait_for(session, job_id, timeout=30):
@@ -28,14 +28,21 @@ def wait_for(session, job_id, timeout=30):
 
 
 def upload(actions, content=CONTENT, entity="company", filename="kunder.csv"):
-    return actions.post("/admin/import/upload", data={"entity": entity, "file": (io.BytesIO(content), filename)},
-                        content_type="multipart/form-data")
+    return actions.post(
+        "/admin/import/upload",
+        data={"entity": entity, "file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 def mapping_form(page_text, **overrides):
     """The mapping form as the page fills it in (selected options), with overrides."""
-    form = {name: value for name, value in re.findall(
-        r'<select[^>]*name="(column-\d+)"[^>]*>.*?(?:<option value="([^"]*)" selected>|</select>)', page_text, re.S)}
+    form = {
+        name: value
+        for name, value in re.findall(
+            r'<select[^>]*name="(column-\d+)"[^>]*>.*?(?:<option value="([^"]*)" selected>|</select>)', page_text, re.S
+        )
+    }
     form.update({"mode": "create", "match_key": "org_number"})
     form.update(overrides)
     return form
@@ -89,7 +96,7 @@ def test_the_run_needs_a_dry_run_first(login, session):
     upload(admin)
     job = session.scalar(select(ImportJob))
     response = admin.post(f"/admin/import/job/{job.id}/run", follow_redirects=True)
-    assert (("danger", sv("Make a dry run first: it shows what the import will do.")) in flashes(response))
+    assert ("danger", sv("Make a dry run first: it shows what the import will do.")) in flashes(response)
     assert count(session, Company) == 0
 
 
@@ -120,8 +127,10 @@ def test_bad_uploads_get_a_swedish_message_and_nothing_is_kept(login, session, a
     assert any(sv("The file is empty.") in message for _category, message in flashes(page))
     upload(admin, bytes(range(256)) * 4, filename="binär.csv")
     page = admin.client.get("/admin/import/")
-    assert any(sv("The file is not a text file (CSV) or an Excel file (XLSX).") in message
-               for _category, message in flashes(page))
+    assert any(
+        sv("The file is not a text file (CSV) or an Excel file (XLSX).") in message
+        for _category, message in flashes(page)
+    )
     response = admin.post("/admin/import/upload", data={"entity": "company"}, follow_redirects=True)
     assert ("danger", sv("Choose a file to import.")) in flashes(response)
     old = app.config["IMPORT_MAX_BYTES"]
@@ -179,7 +188,7 @@ def test_a_value_from_the_file_cannot_become_a_formula_in_the_error_report(app):
     bad = ImportRowError(row=2, column="E-post", value='=HYPERLINK("http://x")', message="Ogiltig e-postadress.")
     with app.test_request_context():
         body = b"".join(downloads.errors(job, [bad], "csv").response).decode("utf-8-sig")
-    assert body.splitlines()[1] == "2;E-post;\"'=HYPERLINK(\"\"http://x\"\")\";Ogiltig e-postadress."
+    assert body.splitlines()[1] == '2;E-post;"\'=HYPERLINK(""http://x"")";Ogiltig e-postadress.'
 
 
 def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
@@ -190,8 +199,12 @@ def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
     contacts = ImportMapping(name="Kontaktlistan", entity="contact", mapping={"Företagsnamn": "first_name"})
     session.add(contacts)
     session.commit()
-    response = admin.post(f"/admin/import/job/{job.id}/mapping", data={"saved": str(contacts.id)}, follow_redirects=True)
-    assert ("danger", sv("The saved column mapping %(name)s is for another kind of import.", name="Kontaktlistan")) \
-        in flashes(response)
+    response = admin.post(
+        f"/admin/import/job/{job.id}/mapping", data={"saved": str(contacts.id)}, follow_redirects=True
+    )
+    assert (
+        "danger",
+        sv("The saved column mapping %(name)s is for another kind of import.", name="Kontaktlistan"),
+    ) in flashes(response)
     session.expire_all()
     assert session.get(ImportJob, job.id).mapping.get("0") == "name"

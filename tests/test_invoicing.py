@@ -10,7 +10,7 @@ from sqlalchemy import select
 from stdnum import luhn
 
 from extensions import db
-from models import Invoice, SalesOrder
+from models import Invoice
 from services import invoice_report, invoicing, numbering
 from services.invoicing import LineInput
 from services.validation import InvalidValue
@@ -22,8 +22,9 @@ TODAY = date(2026, 11, 2)
 
 @pytest.fixture
 def customer(make_company):
-    return make_company(name="Fakturakund AB", discount_percent=D("10"), payment_terms_days=20,
-                        currency="SEK", invoice_language="en")
+    return make_company(
+        name="Fakturakund AB", discount_percent=D("10"), payment_terms_days=20, currency="SEK", invoice_language="en"
+    )
 
 
 def draft(session, employees, customer, products, *rows):
@@ -76,29 +77,60 @@ def test_both_or_no_customer_is_refused(make_company, make_contact):
 
 
 def test_lines_take_product_values_and_the_customers_discount(session, employees, customer, products):
-    invoice = draft(session, employees, customer, products,
-                    LineInput(product=products["100"], quantity="2"),
-                    LineInput(product=products["200"], quantity="3", discount_percent="0"),
-                    LineInput(description="Frakt", quantity="1", unit_price="99", vat_rate="25"))
+    invoice = draft(
+        session,
+        employees,
+        customer,
+        products,
+        LineInput(product=products["100"], quantity="2"),
+        LineInput(product=products["200"], quantity="3", discount_percent="0"),
+        LineInput(description="Frakt", quantity="1", unit_price="99", vat_rate="25"),
+    )
     first, book, freight = invoice.lines
     assert (first.description, first.unit, first.unit_price, first.vat_rate, first.discount_percent) == (
-        "Konsulttimme", "tim", D("950.00"), D("25"), D("10"))
+        "Konsulttimme",
+        "tim",
+        D("950.00"),
+        D("25"),
+        D("10"),
+    )
     assert first.amount == D("1710.00")
     assert book.discount_percent == D("0") and book.amount == D("747.00")
     assert freight.product is None and freight.discount_percent == D("10") and freight.amount == D("89.10")
     # 1799.10 at 25 % → 449.78; 747.00 at 6 % → 44.82; total 2990.70 → 2991
     assert (invoice.net_amount, invoice.vat_amount, invoice.rounding, invoice.total) == (
-        D("2546.10"), D("494.60"), D("0.30"), D("3041.00"))
+        D("2546.10"),
+        D("494.60"),
+        D("0.30"),
+        D("3041.00"),
+    )
 
 
-@pytest.mark.parametrize("row, message", [
-    (LineInput(description="", quantity="1", unit_price="1", vat_rate="25"), "Line %(n)s: choose a product or write a text."),
-    (LineInput(description="X", quantity="0", unit_price="1", vat_rate="25"), "Line %(n)s: the quantity cannot be zero."),
-    (LineInput(description="X", quantity="abc", unit_price="1", vat_rate="25"), "Line %(n)s: the quantity is not a number."),
-    (LineInput(description="X", quantity="1", unit_price="1", vat_rate="20"), "Line %(n)s: the VAT rate must be 25, 12, 6 or 0 percent."),
-    (LineInput(description="X", quantity="1", unit_price="1", vat_rate="25", discount_percent="120"),
-     "Line %(n)s: the discount must be between 0 and 100 percent."),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (
+            LineInput(description="", quantity="1", unit_price="1", vat_rate="25"),
+            "Line %(n)s: choose a product or write a text.",
+        ),
+        (
+            LineInput(description="X", quantity="0", unit_price="1", vat_rate="25"),
+            "Line %(n)s: the quantity cannot be zero.",
+        ),
+        (
+            LineInput(description="X", quantity="abc", unit_price="1", vat_rate="25"),
+            "Line %(n)s: the quantity is not a number.",
+        ),
+        (
+            LineInput(description="X", quantity="1", unit_price="1", vat_rate="20"),
+            "Line %(n)s: the VAT rate must be 25, 12, 6 or 0 percent.",
+        ),
+        (
+            LineInput(description="X", quantity="1", unit_price="1", vat_rate="25", discount_percent="120"),
+            "Line %(n)s: the discount must be between 0 and 100 percent.",
+        ),
+    ],
+)
 def test_bad_lines_are_refused_with_a_swedish_message(session, employees, customer, row, message):
     invoice = invoicing.new_invoice(session, employees["finance"], customer, today=TODAY)
     with pytest.raises(InvalidValue) as refused:
@@ -215,8 +247,12 @@ def test_an_inactive_product_is_refused_on_new_lines_but_kept_on_existing_ones(s
     other = invoicing.new_invoice(session, employees["finance"], customer, today=TODAY)
     with pytest.raises(InvalidValue) as refused:
         invoicing.set_lines(other, [LineInput(product=products["100"]), LineInput(product=old)])
-    assert str(refused.value) == sv("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
-                                    n=2, number="900", name="Utgången vara")
+    assert str(refused.value) == sv(
+        "Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+        n=2,
+        number="900",
+        name="Utgången vara",
+    )
     order = invoicing.new_order(session, employees["seller"], customer)
     with pytest.raises(InvalidValue):
         invoicing.set_lines(order, [LineInput(product=old)])
@@ -234,7 +270,9 @@ def test_order_to_invoice(session, employees, customer, products):
     invoice = invoicing.order_to_invoice(session, employees["finance"], order, today=TODAY)
     session.commit()
     assert order.status == "invoiced" and invoice.order is order and invoice.status == "draft"
-    assert [(l.description, l.quantity, l.discount_percent) for l in invoice.lines] == [("Lunch", D("4.000"), D("10.00"))]
+    assert [(line.description, line.quantity, line.discount_percent) for line in invoice.lines] == [
+        ("Lunch", D("4.000"), D("10.00"))
+    ]
     assert invoice.total == order.total and invoice.our_reference is employees["seller"]
     with pytest.raises(InvalidValue):
         invoicing.order_to_invoice(session, employees["finance"], order)
@@ -261,9 +299,15 @@ def test_status_sums_tell_overdue_from_outstanding(session, employees, customer,
 def test_invoice_report_products_and_months(session, employees, customer, products, make_company):
     other = make_company()
     sales = [
-        (date(2026, 3, 5), [LineInput(product=products["100"], quantity="2"), LineInput(product=products["200"], quantity="1")]),
+        (
+            date(2026, 3, 5),
+            [LineInput(product=products["100"], quantity="2"), LineInput(product=products["200"], quantity="1")],
+        ),
         (date(2026, 3, 20), [LineInput(product=products["100"], quantity="1")]),
-        (date(2026, 5, 1), [LineInput(description="Frakt", quantity="1", unit_price="100", vat_rate="25", discount_percent="0")]),
+        (
+            date(2026, 5, 1),
+            [LineInput(description="Frakt", quantity="1", unit_price="100", vat_rate="25", discount_percent="0")],
+        ),
     ]
     issued = []
     for day, rows in sales:
@@ -279,7 +323,12 @@ def test_invoice_report_products_and_months(session, employees, customer, produc
     session.commit()
 
     report = invoice_report.build(session, customer, date(2026, 1, 1), date(2026, 12, 31))
-    assert [i.number for i in report.invoices] == [issued[0].number, issued[1].number, credited.number, issued[2].number]
+    assert [i.number for i in report.invoices] == [
+        issued[0].number,
+        issued[1].number,
+        credited.number,
+        issued[2].number,
+    ]
     rows = {r.name: (r.number, r.quantity, r.amount) for r in report.products}
     # 2 + 1 − 1 hours at 950 less 10 %
     assert rows == {
@@ -288,7 +337,9 @@ def test_invoice_report_products_and_months(session, employees, customer, produc
         "Frakt": ("", D("1"), D("100.00")),
     }
     assert [(m.year, m.month, m.count, m.net) for m in report.months] == [
-        (2026, 3, 3, D("1934.10")), (2026, 5, 1, D("100.00"))]
+        (2026, 3, 3, D("1934.10")),
+        (2026, 5, 1, D("100.00")),
+    ]
     assert report.net == D("2034.10")
     assert report.years == [(2026, D("2034.10"), report.total)]
     march = invoice_report.build(session, customer, date(2026, 3, 1), date(2026, 3, 31))
@@ -353,8 +404,9 @@ def test_invoice_report_never_adds_currencies_together(session, employees, custo
     invoicing.send(session, kronor)
     euro = invoicing.new_invoice(session, employees["finance"], customer, today=date(2026, 4, 5))
     euro.currency = "EUR"
-    invoicing.set_lines(euro, [LineInput(description="Workshop", quantity="1", unit_price="500", vat_rate="0",
-                                         discount_percent="0")])
+    invoicing.set_lines(
+        euro, [LineInput(description="Workshop", quantity="1", unit_price="500", vat_rate="0", discount_percent="0")]
+    )
     invoicing.send(session, euro)
     session.commit()
 

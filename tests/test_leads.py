@@ -13,8 +13,11 @@ from tests.helpers import count, flashes, fresh, sv, text
 
 @pytest.fixture
 def categories(app):
-    rows = [Category(name="A-kund", applies_to="company"), Category(name="Nyhetsbrev", applies_to="both"),
-            Category(name="Mässkontakt", applies_to="contact")]
+    rows = [
+        Category(name="A-kund", applies_to="company"),
+        Category(name="Nyhetsbrev", applies_to="both"),
+        Category(name="Mässkontakt", applies_to="contact"),
+    ]
     db.session.add_all(rows)
     db.session.commit()
     return rows
@@ -22,10 +25,20 @@ def categories(app):
 
 @pytest.fixture
 def lead(employees, categories):
-    row = Lead(company_name="Ystads Rökeri AB", org_number="5560360793", contact_first_name="Sofia",
-               contact_last_name="Berg", contact_title="Ägare", contact_phone="+46701234567",
-               contact_email="sofia@ystadsrokeri.se", source="Mässa", status="qualified",
-               owner=employees["seller"], note="Vill ha offert i mars.", categories=categories)
+    row = Lead(
+        company_name="Ystads Rökeri AB",
+        org_number="5560360793",
+        contact_first_name="Sofia",
+        contact_last_name="Berg",
+        contact_title="Ägare",
+        contact_phone="+46701234567",
+        contact_email="sofia@ystadsrokeri.se",
+        source="Mässa",
+        status="qualified",
+        owner=employees["seller"],
+        note="Vill ha offert i mars.",
+        categories=categories,
+    )
     db.session.add(row)
     db.session.commit()
     return row
@@ -42,12 +55,20 @@ def test_conversion_carries_everything_over(lead, employees, categories):
 
     company = fresh(db.session, Company, company.id)
     assert company.customer_number is not None
-    assert (company.name, company.org_number, company.note) == ("Ystads Rökeri AB", "5560360793", "Vill ha offert i mars.")
+    assert (company.name, company.org_number, company.note) == (
+        "Ystads Rökeri AB",
+        "5560360793",
+        "Vill ha offert i mars.",
+    )
     assert company.owner_id == employees["seller"].id  # the lead's owner, not who converted it
     assert {c.name for c in company.categories} == {"A-kund", "Nyhetsbrev"}
     (contact,) = company.contacts
     assert (contact.name, contact.title, contact.email, contact.phone) == (
-        "Sofia Berg", "Ägare", "sofia@ystadsrokeri.se", "+46701234567")
+        "Sofia Berg",
+        "Ägare",
+        "sofia@ystadsrokeri.se",
+        "+46701234567",
+    )
     assert {c.name for c in contact.categories} == {"Nyhetsbrev", "Mässkontakt"}
     call = fresh(db.session, Activity, call.id)
     assert (call.company_id, call.contact_id, call.lead_id) == (company.id, contact.id, lead.id)
@@ -91,7 +112,11 @@ def test_duplicates_by_org_number_or_email(lead, make_company, make_contact):
     company = make_company(name="Rökeriet AB", org_number="5560360793")
     contact = make_contact(email="sofia@ystadsrokeri.se")
     found = {(d.kind, d.record.id, d.field) for d in leads.duplicates(db.session, lead)}
-    assert found == {("lead", other.id, "email"), ("company", company.id, "org_number"), ("contact", contact.id, "email")}
+    assert found == {
+        ("lead", other.id, "email"),
+        ("company", company.id, "org_number"),
+        ("contact", contact.id, "email"),
+    }
     assert leads.duplicates(db.session, Lead(company_name="Ny AB", org_number="5566778899")) == []
 
 
@@ -119,10 +144,19 @@ def test_demo_has_leads_in_every_status(demo):
 def test_seller_creates_a_lead_and_is_warned_of_a_duplicate(login, make_company, employees):
     make_company(name="Finns Redan AB", org_number="5560360793")
     seller = login("seller")
-    response = seller.post("/admin/lead/new/", {
-        "company_name": "Nytt Lead AB", "org_number": "556036-0793", "contact_first_name": "Per",
-        "contact_last_name": "Ek", "contact_email": "per@nytt.se", "status": "new", "source": "Mässa",
-    }, follow_redirects=True)
+    response = seller.post(
+        "/admin/lead/new/",
+        {
+            "company_name": "Nytt Lead AB",
+            "org_number": "556036-0793",
+            "contact_first_name": "Per",
+            "contact_last_name": "Ek",
+            "contact_email": "per@nytt.se",
+            "status": "new",
+            "source": "Mässa",
+        },
+        follow_redirects=True,
+    )
     lead = db.session.scalar(db.select(Lead))
     assert lead.org_number == "5560360793" and lead.owner_id == employees["seller"].id
     warnings = [m for category, m in flashes(response) if category == "warning"]
@@ -140,15 +174,19 @@ def test_convert_button_converts_and_opens_the_card(login, lead):
     response = seller.post(f"/admin/lead/convert/{lead.id}", follow_redirects=True)
     assert ("danger", sv("%(name)s is already converted to a customer.", name=lead.company_name)) in flashes(response)
     assert count(db.session, Company) == 1
-    assert sv("Convert to customer") not in text(seller.client.get(f"/admin/lead/edit/?id={lead.id}")).split("<form", 2)[1][:300]
+    assert (
+        sv("Convert to customer")
+        not in text(seller.client.get(f"/admin/lead/edit/?id={lead.id}")).split("<form", 2)[1][:300]
+    )
 
 
 def test_mass_conversion_as_list_action(login, lead):
     other = Lead(company_name="Andra Bolaget AB")
     db.session.add(other)
     db.session.commit()
-    response = login("seller").post("/admin/lead/action/", {"action": "convert", "rowid": [str(lead.id), str(other.id)]},
-                                    follow_redirects=True)
+    response = login("seller").post(
+        "/admin/lead/action/", {"action": "convert", "rowid": [str(lead.id), str(other.id)]}, follow_redirects=True
+    )
     assert response.status_code == 200
     assert count(db.session, Company) == 2
     assert count(db.session, Lead, Lead.status == "converted") == 2

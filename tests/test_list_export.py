@@ -35,7 +35,7 @@ def register(make_company, make_contact, employees):
     """Three companies (one a supplier, one in the trash) and contacts of two owners."""
     seller, admin = employees["seller"], employees["admin"]
     svea = make_company(name="Svea Kaffe AB", postal_city="Stockholm", owner=seller, discount_percent=Decimal("12.5"))
-    make_company(name="=HYPERLINK(\"http://x\")", postal_city="Malmö", owner=admin, is_supplier=True)
+    make_company(name='=HYPERLINK("http://x")', postal_city="Malmö", owner=admin, is_supplier=True)
     gone = make_company(name="Raderade AB", owner=seller)
     trash.delete(db.session, admin, type(gone), [gone.id])
     db.session.commit()
@@ -52,7 +52,7 @@ def register(make_company, make_contact, employees):
 def test_company_csv_has_swedish_headers_and_typed_values(login, register):
     table = csv_table(login("seller").client.get("/admin/company/export/csv/"))
     assert table[0][:3] == [sv("Customer no."), sv("Company name"), sv("Org. no.")]
-    assert column(table, "Company name") == ["'=HYPERLINK(\"http://x\")", "Svea Kaffe AB"]
+    assert column(table, "Company name") == ['\'=HYPERLINK("http://x")', "Svea Kaffe AB"]
     assert column(table, "Discount %") == ["0,00", "12,50"], "Decimal with decimal comma"
     assert column(table, "Customer owner") == ["Test Admin", "Test Seller"]
     assert column(table, "Supplier") == [sv("Yes"), sv("No")]
@@ -76,7 +76,7 @@ def test_company_xlsx_keeps_numbers_and_neutralises_formulas(login, register):
     sheet = load_workbook(io.BytesIO(response.data)).active
     header = [c.value for c in sheet[1]]
     names = [row[header.index(sv("Company name"))] for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert names == ["'=HYPERLINK(\"http://x\")", "Svea Kaffe AB"]
+    assert names == ['\'=HYPERLINK("http://x")', "Svea Kaffe AB"]
     numbers = [row[header.index(sv("Customer no."))] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert all(isinstance(n, int) for n in numbers)
     assert sheet.cell(1, 1).font.bold
@@ -84,7 +84,7 @@ def test_company_xlsx_keeps_numbers_and_neutralises_formulas(login, register):
 
 def test_supplier_export_lists_only_suppliers(login, register):
     table = csv_table(login("seller").client.get("/admin/supplier/export/csv/"))
-    assert column(table, "Company name") == ["'=HYPERLINK(\"http://x\")"]
+    assert column(table, "Company name") == ['\'=HYPERLINK("http://x")']
 
 
 def test_invoice_settings_are_left_out_for_whom_the_settings_tab_is_revoked(login, register, employees):
@@ -95,8 +95,20 @@ def test_invoice_settings_are_left_out_for_whom_the_settings_tab_is_revoked(logi
     assert sv("Discount %") not in table[0] and sv("Company name") in table[0]
 
 
-@pytest.mark.parametrize("endpoint", ["company", "supplier", "contact", "privatecustomer", "lead", "calllist",
-                                      "opportunity", "employee", "employeegroup"])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "company",
+        "supplier",
+        "contact",
+        "privatecustomer",
+        "lead",
+        "calllist",
+        "opportunity",
+        "employee",
+        "employeegroup",
+    ],
+)
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_readonly_may_not_export_any_list(login, register, endpoint, fmt):
     client = login("readonly").client
@@ -105,7 +117,11 @@ def test_readonly_may_not_export_any_list(login, register, endpoint, fmt):
 
 
 def test_export_menu_offers_both_formats_with_the_lists_arguments(login, register, employees):
-    page = login("seller").client.get(f"/admin/company/?flt0_0={employees['seller'].id}&search=Svea").get_data(as_text=True)
+    page = (
+        login("seller")
+        .client.get(f"/admin/company/?flt0_0={employees['seller'].id}&search=Svea")
+        .get_data(as_text=True)
+    )
     assert f'href="/admin/company/export/csv/?flt0_0={employees["seller"].id}&amp;search=Svea"' in page
     assert 'id="export-xlsx"' in page
     readonly = login("readonly").client.get("/admin/company/").get_data(as_text=True)
@@ -138,11 +154,18 @@ def test_private_customer_export_lists_only_private_customers(login, register):
 
 
 def test_lead_export_with_status_filter(login, employees):
-    db.session.add_all([
-        Lead(company_name="Nya Bolaget AB", contact_first_name="Cia", contact_last_name="Berg", status="new",
-             owner=employees["seller"]),
-        Lead(company_name="@Gamla Bolaget", status="disqualified"),
-    ])
+    db.session.add_all(
+        [
+            Lead(
+                company_name="Nya Bolaget AB",
+                contact_first_name="Cia",
+                contact_last_name="Berg",
+                status="new",
+                owner=employees["seller"],
+            ),
+            Lead(company_name="@Gamla Bolaget", status="disqualified"),
+        ]
+    )
     db.session.commit()
     client = login("seller").client
     table = csv_table(client.get("/admin/lead/export/csv/"))
@@ -165,11 +188,21 @@ def test_call_list_export(login, employees):
 def test_opportunity_export_keeps_amounts_and_filters_by_owner(login, register, employees):
     stage = SalesStage(name="Offert", probability=50)
     db.session.add(stage)
-    db.session.add_all([
-        Opportunity(title="-Kaffeavtal", company=register["svea"], stage=stage, owner=employees["seller"],
-                    amount=Decimal("1234.50"), close_date=date(2026, 12, 24)),
-        Opportunity(title="Annat", contact=register["anna"], stage=stage, owner=employees["admin"], amount=Decimal("100")),
-    ])
+    db.session.add_all(
+        [
+            Opportunity(
+                title="-Kaffeavtal",
+                company=register["svea"],
+                stage=stage,
+                owner=employees["seller"],
+                amount=Decimal("1234.50"),
+                close_date=date(2026, 12, 24),
+            ),
+            Opportunity(
+                title="Annat", contact=register["anna"], stage=stage, owner=employees["admin"], amount=Decimal("100")
+            ),
+        ]
+    )
     db.session.commit()
     client = login("finance").client
     table = csv_table(client.get(f"/admin/opportunity/export/csv/?flt0_0={employees['seller'].id}"))

@@ -18,8 +18,13 @@ from tests.message_servers import SMS_LOGIN, free_port, sms_url, start_sms_gatew
 def smtp(app, monkeypatch):
     """A real SMTP server on localhost that wants a login; the app is set to use it."""
     controller, inbox = start_smtp(login_required=True)
-    for key, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": controller.port, "SMTP_SECURITY": "none",
-                       "SMTP_USER": "crm", "SMTP_PASSWORD": "hemligt"}.items():
+    for key, value in {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": controller.port,
+        "SMTP_SECURITY": "none",
+        "SMTP_USER": "crm",
+        "SMTP_PASSWORD": "hemligt",
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     yield inbox
     controller.stop()
@@ -28,8 +33,12 @@ def smtp(app, monkeypatch):
 @pytest.fixture
 def sms_gateway(app, monkeypatch):
     server = start_sms_gateway()
-    for key, value in {"SMS_API_URL": sms_url(server), "SMS_USERNAME": SMS_LOGIN[0], "SMS_PASSWORD": SMS_LOGIN[1],
-                       "SMS_SENDER": "Kundreg"}.items():
+    for key, value in {
+        "SMS_API_URL": sms_url(server),
+        "SMS_USERNAME": SMS_LOGIN[0],
+        "SMS_PASSWORD": SMS_LOGIN[1],
+        "SMS_SENDER": "Kundreg",
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     yield server.sent
     server.shutdown()
@@ -45,9 +54,16 @@ def test_an_e_mail_from_the_card_goes_out_and_is_kept_on_the_e_mail_tab(login, s
     form = text(seller.client.get(f"/admin/company/card/{company.id}/email?contact={contact.id}"))
     assert 'value="asa@agren.example"' in form
 
-    response = seller.post(f"/admin/company/card/{company.id}/email", {
-        "contact": str(contact.id), "to": "asa@agren.example", "cc": "info@agren.example",
-        "subject": "Offert på kaffebönor", "body": "Hej Åsa!\n\nHär kommer offerten.\n\nMvh Säljaren"})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/email",
+        {
+            "contact": str(contact.id),
+            "to": "asa@agren.example",
+            "cc": "info@agren.example",
+            "subject": "Offert på kaffebönor",
+            "body": "Hej Åsa!\n\nHär kommer offerten.\n\nMvh Säljaren",
+        },
+    )
     assert response.headers["Location"].endswith(f"/admin/company/card/{company.id}?tab=email")
 
     [envelope] = smtp.envelopes
@@ -63,11 +79,14 @@ def test_an_e_mail_from_the_card_goes_out_and_is_kept_on_the_e_mail_tab(login, s
     assert "Offert på kaffebönor" in text(seller.client.get(f"/admin/contact/card/{contact.id}/tab/email"))
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"to": "", "subject": "Hej"}, "Give at least one recipient."),
-    ({"to": "inte-en-adress", "subject": "Hej"}, "%(address)s is not a valid e-mail address."),
-    ({"to": "a@b.example", "subject": " "}, "Give the e-mail a subject."),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"to": "", "subject": "Hej"}, "Give at least one recipient."),
+        ({"to": "inte-en-adress", "subject": "Hej"}, "%(address)s is not a valid e-mail address."),
+        ({"to": "a@b.example", "subject": " "}, "Give the e-mail a subject."),
+    ],
+)
 def test_bad_e_mail_input_is_explained_and_nothing_is_sent_or_kept(login, smtp, make_company, fields, message):
     company = make_company()
     response = login("seller").post(f"/admin/company/card/{company.id}/email", {"body": "x", **fields})
@@ -87,7 +106,9 @@ def test_a_refused_recipient_a_wrong_login_or_no_server_keeps_nothing(app, login
 
     monkeypatch.setitem(app.config, "SMTP_PASSWORD", "fel")
     response = seller.post(url, {"to": "a@b.example", "subject": "Hej", "body": "x"})
-    assert sv("The e-mail server did not accept the login. Ask your administrator to check the settings.") in text(response)
+    assert sv("The e-mail server did not accept the login. Ask your administrator to check the settings.") in text(
+        response
+    )
 
     monkeypatch.setitem(app.config, "SMTP_PORT", free_port())  # nobody listens there
     monkeypatch.setitem(app.config, "SMTP_PASSWORD", "hemligt")
@@ -96,55 +117,88 @@ def test_a_refused_recipient_a_wrong_login_or_no_server_keeps_nothing(app, login
 
     monkeypatch.setitem(app.config, "SMTP_HOST", "")
     response = seller.post(url, {"to": "a@b.example", "subject": "Hej", "body": "x"})
-    assert sv("E-mail cannot be sent: no e-mail server is set up (CRM_SMTP_HOST). Ask your administrator.") in text(response)
+    assert sv("E-mail cannot be sent: no e-mail server is set up (CRM_SMTP_HOST). Ask your administrator.") in text(
+        response
+    )
     assert smtp.envelopes == [] and count(db.session, EmailMessage) == 0
 
 
 def test_sending_needs_the_permission_and_a_contact_of_this_company(login, smtp, make_company, make_contact):
     company, other = make_company(), make_company()
     stranger = make_contact(companies=[other], email="x@other.example")
-    assert login("readonly").post(f"/admin/company/card/{company.id}/email",
-                                  {"to": "a@b.example", "subject": "Hej"}).status_code == 403
-    assert login("seller").client.get(f"/admin/company/card/{company.id}/email?contact={stranger.id}").status_code == 404
+    assert (
+        login("readonly")
+        .post(f"/admin/company/card/{company.id}/email", {"to": "a@b.example", "subject": "Hej"})
+        .status_code
+        == 403
+    )
+    assert (
+        login("seller").client.get(f"/admin/company/card/{company.id}/email?contact={stranger.id}").status_code == 404
+    )
     assert smtp.envelopes == []
 
 
 # --- SMS ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("message", "parts"), [
-    ("a", 1), ("a" * 160, 1), ("a" * 161, 2), ("å" * 160, 1), ("€" * 80, 1), ("€" * 81, 2),
-    ("ł" * 70, 1), ("ł" * 71, 2), ("😀" * 35, 1), ("😀" * 36, 2),
-])
+@pytest.mark.parametrize(
+    ("message", "parts"),
+    [
+        ("a", 1),
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("å" * 160, 1),
+        ("€" * 80, 1),
+        ("€" * 81, 2),
+        ("ł" * 70, 1),
+        ("ł" * 71, 2),
+        ("😀" * 35, 1),
+        ("😀" * 36, 2),
+    ],
+)
 def test_sms_parts_follow_gsm_and_ucs2_lengths(message, parts):
     assert sms.parts(message) == parts
 
 
-def test_an_sms_from_the_card_goes_to_the_gateway_and_is_kept_as_an_activity(login, sms_gateway, make_company, make_contact):
+def test_an_sms_from_the_card_goes_to_the_gateway_and_is_kept_as_an_activity(
+    login, sms_gateway, make_company, make_contact
+):
     company = make_company(name="Kafé Ågren AB")
     contact = make_contact(companies=[company], first_name="Åsa", last_name="Öberg", mobile="+46701234567")
     seller = login("seller")
     tab = text(seller.client.get(f"/admin/company/card/{company.id}/tab/contacts"))
     assert f"/admin/company/card/{company.id}/sms?contact={contact.id}" in tab
-    assert 'value="+46701234567"' in text(seller.client.get(f"/admin/company/card/{company.id}/sms?contact={contact.id}"))
+    assert 'value="+46701234567"' in text(
+        seller.client.get(f"/admin/company/card/{company.id}/sms?contact={contact.id}")
+    )
 
-    response = seller.post(f"/admin/company/card/{company.id}/sms", {"contact": str(contact.id), "to": "070-123 45 67",
-                                                                      "message": "Hej Åsa! Leveransen kommer i morgon."})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/sms",
+        {"contact": str(contact.id), "to": "070-123 45 67", "message": "Hej Åsa! Leveransen kommer i morgon."},
+    )
     assert response.headers["Location"].endswith(f"/admin/company/card/{company.id}?tab=activities")
     assert sms_gateway == [{"from": "Kundreg", "to": "+46701234567", "message": "Hej Åsa! Leveransen kommer i morgon."}]
     activity = db.session.scalar(db.select(Activity))
-    assert (activity.kind, activity.done, activity.company_id, activity.contact_id) == ("sms", True, company.id, contact.id)
+    assert (activity.kind, activity.done, activity.company_id, activity.contact_id) == (
+        "sms",
+        True,
+        company.id,
+        contact.id,
+    )
     assert activity.description == "Hej Åsa! Leveransen kommer i morgon."
     tab = text(seller.client.get(f"/admin/company/card/{company.id}/tab/activities"))
     assert "Sms till 070-123 45 67" in tab and sv("Mark done") not in tab
 
 
-@pytest.mark.parametrize(("to", "message", "error"), [
-    ("08-123 456 78", "Hej", "%(value)s is not a mobile number: an SMS can only go to a mobile number."),
-    ("+46701234567", "  ", "Write a message."),
-    ("+46701234567", "x" * (153 * 6 + 1), "The message is too long: at most %(parts)s SMS parts."),
-    ("", "Hej", "Give the mobile number to send to."),
-])
+@pytest.mark.parametrize(
+    ("to", "message", "error"),
+    [
+        ("08-123 456 78", "Hej", "%(value)s is not a mobile number: an SMS can only go to a mobile number."),
+        ("+46701234567", "  ", "Write a message."),
+        ("+46701234567", "x" * (153 * 6 + 1), "The message is too long: at most %(parts)s SMS parts."),
+        ("", "Hej", "Give the mobile number to send to."),
+    ],
+)
 def test_bad_sms_input_is_explained_and_nothing_is_sent(login, sms_gateway, make_contact, to, message, error):
     person = make_contact()
     response = login("seller").post(f"/admin/contact/card/{person.id}/sms", {"to": to, "message": message})
@@ -162,10 +216,14 @@ def test_a_gateway_refusal_or_wrong_login_keeps_nothing(app, login, sms_gateway,
     assert sv("The SMS service refused the message: %(reason)s", reason="Invalid to number") in text(response)
     monkeypatch.setitem(app.config, "SMS_PASSWORD", "fel")
     response = seller.post(url, {"to": "+46701234567", "message": "Hej"})
-    assert sv("The SMS service did not accept the login. Ask your administrator to check the settings.") in text(response)
+    assert sv("The SMS service did not accept the login. Ask your administrator to check the settings.") in text(
+        response
+    )
     monkeypatch.setitem(app.config, "SMS_USERNAME", "")
     response = seller.post(url, {"to": "+46701234567", "message": "Hej"})
-    assert sv("SMS cannot be sent: no SMS service is set up (CRM_SMS_USERNAME). Ask your administrator.") in text(response)
+    assert sv("SMS cannot be sent: no SMS service is set up (CRM_SMS_USERNAME). Ask your administrator.") in text(
+        response
+    )
     assert sms_gateway == [] and count(db.session, Activity) == 0
     assert login("readonly").post(url, {"to": "+46701234567", "message": "Hej"}).status_code == 403
 
@@ -184,8 +242,10 @@ def test_the_services_refuse_without_a_server(app, employees, make_contact):
 
 def test_a_subject_is_one_line(login, smtp, make_company):
     company = make_company()
-    response = login("seller").post(f"/admin/company/card/{company.id}/email",
-                                    {"to": "a@b.example", "subject": "Hej\r\nBcc: x@evil.example", "body": "x"})
+    response = login("seller").post(
+        f"/admin/company/card/{company.id}/email",
+        {"to": "a@b.example", "subject": "Hej\r\nBcc: x@evil.example", "body": "x"},
+    )
     assert response.status_code == 302
     [envelope] = smtp.envelopes
     assert envelope.rcpt_tos == ["a@b.example"]

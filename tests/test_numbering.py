@@ -170,7 +170,7 @@ def _assert_distinct_without_gaps(session, committed: list[int], start: int) -> 
     assert sorted(committed) == list(range(start, start + len(committed)))
     session.expire_all()
     stored = session.scalars(select(Company.customer_number).order_by(Company.customer_number)).all()
-    assert stored[-len(committed):] == sorted(committed)
+    assert stored[-len(committed) :] == sorted(committed)
     assert counter(session) == start + len(committed) - 1
 
 
@@ -216,4 +216,3 @@ def test_concurrent_creation_on_sqlite(app, session, make_company, workers, roll
     expected = workers - (len(range(0, workers, rollback_every)) if rollback_every else 0)
     assert len(committed) == expected
     _assert_distinct_without_gaps(session, committed, FIRST + 1)
-

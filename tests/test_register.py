@@ -6,7 +6,6 @@ from models import AuditEvent, Contact
 from services import register, trash
 from tests.helpers import links_of
 
-
 # --- duplicate organisationsnummer ------------------------------------------------------
 
 

@@ -23,11 +23,24 @@ def register(make_company, make_contact, employees):
     it = Industry(name="IT-konsulter")
     vip = Category(name="VIP", applies_to="both")
     db.session.add_all([it, vip])
-    alfa = make_company(name="Alfa AB", owner=seller, postal_city="Göteborg", industry=it, categories=[vip],
-                        created_at=datetime(2026, 3, 1))
-    make_company(name="Beta AB", owner=seller, postal_city="Stockholm", status="inactive", created_at=datetime(2026, 6, 1))
-    make_company(name="Gamma Leverantör AB", owner=admin, postal_city="göteborg", is_supplier=True,
-                 created_at=datetime(2026, 9, 1))
+    alfa = make_company(
+        name="Alfa AB",
+        owner=seller,
+        postal_city="Göteborg",
+        industry=it,
+        categories=[vip],
+        created_at=datetime(2026, 3, 1),
+    )
+    make_company(
+        name="Beta AB", owner=seller, postal_city="Stockholm", status="inactive", created_at=datetime(2026, 6, 1)
+    )
+    make_company(
+        name="Gamma Leverantör AB",
+        owner=admin,
+        postal_city="göteborg",
+        is_supplier=True,
+        created_at=datetime(2026, 9, 1),
+    )
     gone = make_company(name="Papperskorgen AB", owner=seller)
     trash.delete(db.session, admin, type(gone), [gone.id])
     anna = make_contact(companies=[alfa], first_name="Anna", last_name="Ek", owner=seller, categories=[vip])
@@ -36,15 +49,19 @@ def register(make_company, make_contact, employees):
     stage = SalesStage(name="Offert", probability=50)
     won = SalesStage(name="Vunnen", probability=100, is_won=True)
     db.session.add_all([stage, won])
-    db.session.add_all([
-        Opportunity(title="Stor affär", company=alfa, stage=stage, owner=seller, amount=Decimal("1000")),
-        Opportunity(title="Liten affär", contact=anna, stage=won, owner=admin, amount=Decimal("10")),
-        Opportunity(title="Borta", company=gone, stage=stage, owner=seller, amount=Decimal("5")),
-        Lead(company_name="Lead AB", status="qualified", owner=seller),
-        Lead(company_name="Annan Lead AB", status="new"),
-        Activity(kind="meeting", subject="Möte om avtal", assignee=seller, company=alfa, due_at=datetime(2026, 11, 5)),
-        Activity(kind="call", subject="Ring tillbaka", assignee=admin, contact=anna, done=True),
-    ])
+    db.session.add_all(
+        [
+            Opportunity(title="Stor affär", company=alfa, stage=stage, owner=seller, amount=Decimal("1000")),
+            Opportunity(title="Liten affär", contact=anna, stage=won, owner=admin, amount=Decimal("10")),
+            Opportunity(title="Borta", company=gone, stage=stage, owner=seller, amount=Decimal("5")),
+            Lead(company_name="Lead AB", status="qualified", owner=seller),
+            Lead(company_name="Annan Lead AB", status="new"),
+            Activity(
+                kind="meeting", subject="Möte om avtal", assignee=seller, company=alfa, due_at=datetime(2026, 11, 5)
+            ),
+            Activity(kind="call", subject="Ring tillbaka", assignee=admin, contact=anna, done=True),
+        ]
+    )
     db.session.commit()
     return {"it": it, "vip": vip, "stage": stage, "won": won}
 
@@ -145,13 +162,20 @@ def test_a_report_needs_the_records_view_permission(app, register, employees):
 def test_saved_definitions_are_listed_for_their_owner_and_when_shared(app, register, employees):
     seller, finance = employees["seller"], employees["finance"]
     mine, created = report_generator.save(db.session, seller, "Mina kunder", parse({"owner": "me"}), shared=False)
-    shared, _ = report_generator.save(db.session, seller, "Alla säljmöjligheter", parse({"entity": "opportunity"}), shared=True)
+    shared, _ = report_generator.save(
+        db.session, seller, "Alla säljmöjligheter", parse({"entity": "opportunity"}), shared=True
+    )
     db.session.commit()
     assert created
-    again, created = report_generator.save(db.session, seller, "Mina kunder", parse({"owner": "me", "city": "Göteborg"}), shared=False)
+    again, created = report_generator.save(
+        db.session, seller, "Mina kunder", parse({"owner": "me", "city": "Göteborg"}), shared=False
+    )
     db.session.commit()
     assert again.id == mine.id and not created and report_generator.load(again).city == "Göteborg"
-    assert [d.name for d in report_generator.visible_definitions(db.session, seller)] == ["Alla säljmöjligheter", "Mina kunder"]
+    assert [d.name for d in report_generator.visible_definitions(db.session, seller)] == [
+        "Alla säljmöjligheter",
+        "Mina kunder",
+    ]
     assert [d.name for d in report_generator.visible_definitions(db.session, finance)] == ["Alla säljmöjligheter"]
     finance.revoked_permissions = ["opportunity.view"]
     db.session.commit()
@@ -163,7 +187,9 @@ def test_saved_definitions_are_listed_for_their_owner_and_when_shared(app, regis
 
 
 def test_shared_my_customers_report_means_whoever_runs_it(app, register, employees):
-    definition, _ = report_generator.save(db.session, employees["seller"], "Mina kunder", parse({"owner": "me", "col": ["name"]}), shared=True)
+    definition, _ = report_generator.save(
+        db.session, employees["seller"], "Mina kunder", parse({"owner": "me", "col": ["name"]}), shared=True
+    )
     db.session.commit()
     spec = report_generator.load(definition)
     assert names(spec, employees["seller"]) == ["Alfa AB", "Beta AB"]
@@ -186,9 +212,15 @@ def test_generator_export_csv_and_xlsx(login, register):
     assert response.status_code == 200 and response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
     assert rows == [[sv("City"), sv("Company name")], ["Göteborg", "Alfa AB"], ["Stockholm", "Beta AB"]]
-    sheet = load_workbook(io.BytesIO(client.get(
-        "/admin/reports/generator/export/xlsx/?entity=opportunity&col=title&col=amount&sort=amount").data)).active
-    assert [[c for c in row] for row in sheet.iter_rows(min_row=2, values_only=True)] == [["Liten affär", 10], ["Stor affär", 1000]]
+    sheet = load_workbook(
+        io.BytesIO(
+            client.get("/admin/reports/generator/export/xlsx/?entity=opportunity&col=title&col=amount&sort=amount").data
+        )
+    ).active
+    assert [[c for c in row] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        ["Liten affär", 10],
+        ["Stor affär", 1000],
+    ]
 
 
 def test_readonly_sees_reports_but_may_not_export(login, register):
@@ -217,12 +249,24 @@ def test_bad_date_is_reported_not_run(login, register):
 
 def test_save_rerun_and_delete_a_report(login, register, employees):
     seller = login("seller")
-    response = seller.post("/admin/reports/generator/save", data={
-        "name": "Mina kunder i Göteborg", "shared": "1", "entity": "company", "owner": "me", "city": "Göteborg",
-        "col": ["name", "postal_city"]})
+    response = seller.post(
+        "/admin/reports/generator/save",
+        data={
+            "name": "Mina kunder i Göteborg",
+            "shared": "1",
+            "entity": "company",
+            "owner": "me",
+            "city": "Göteborg",
+            "col": ["name", "postal_city"],
+        },
+    )
     assert response.status_code == 302
     definition = db.session.query(ReportDefinition).one()
-    assert (definition.name, definition.shared, definition.owner_id) == ("Mina kunder i Göteborg", True, employees["seller"].id)
+    assert (definition.name, definition.shared, definition.owner_id) == (
+        "Mina kunder i Göteborg",
+        True,
+        employees["seller"].id,
+    )
     assert definition.definition["columns"] == ["name", "postal_city"]
     rerun = seller.client.get(f"/admin/reports/generator/saved/{definition.id}", follow_redirects=True)
     assert "Alfa AB" in text(rerun) and "Beta AB" not in text(rerun)
@@ -234,8 +278,9 @@ def test_save_rerun_and_delete_a_report(login, register, employees):
 
 
 def test_saving_without_a_name_says_so_and_saves_nothing(login, register):
-    response = login("seller").post("/admin/reports/generator/save", data={"name": " ", "entity": "company"},
-                                    follow_redirects=True)
+    response = login("seller").post(
+        "/admin/reports/generator/save", data={"name": " ", "entity": "company"}, follow_redirects=True
+    )
     assert ("danger", sv("Give the report a name.")) in flashes(response)
     assert db.session.query(ReportDefinition).count() == 0
 

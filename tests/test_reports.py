@@ -26,8 +26,9 @@ def world(make_company, employees):
     """
     stage = {
         key: SalesStage(name=name, sort_order=n, probability=p, is_won=key == "won", is_lost=key == "lost")
-        for n, (key, name, p) in enumerate([("contact", "Kontakt", 10), ("offer", "Offert", 50),
-                                            ("won", "Vunnen", 100), ("lost", "Förlorad", 0)])
+        for n, (key, name, p) in enumerate(
+            [("contact", "Kontakt", 10), ("offer", "Offert", 50), ("won", "Vunnen", 100), ("lost", "Förlorad", 0)]
+        )
     }
     db.session.add_all(stage.values())
     company = make_company(name="Kund AB")
@@ -37,9 +38,17 @@ def world(make_company, employees):
     db.session.add_all([group, solo])
 
     def opp(title, owner, st, amount, close=None, probability=None, created=datetime(2026, 11, 2, 9)):
-        o = Opportunity(title=title, company=company, owner=owner, stage=stage[st], amount=Decimal(amount),
-                        close_date=close, probability=probability, created_at=created,
-                        lost_reason="Pris" if st == "lost" else None)
+        o = Opportunity(
+            title=title,
+            company=company,
+            owner=owner,
+            stage=stage[st],
+            amount=Decimal(amount),
+            close_date=close,
+            probability=probability,
+            created_at=created,
+            lost_reason="Pris" if st == "lost" else None,
+        )
         db.session.add(o)
         return o
 
@@ -55,7 +64,9 @@ def world(make_company, employees):
     for o, at in ((won, datetime(2026, 11, 15, 10)), (lost, datetime(2026, 10, 20, 10))):
         for change in o.changes:
             change.at = datetime(2026, 1, 1)
-        db.session.add(OpportunityChange(opportunity=o, field="stage", old_value="Offert", new_value=o.stage.name, at=at))
+        db.session.add(
+            OpportunityChange(opportunity=o, field="stage", old_value="Offert", new_value=o.stage.name, at=at)
+        )
     for change in db.session.query(OpportunityChange).join(Opportunity).filter(Opportunity.title == "W2"):
         db.session.delete(change)  # created directly as won: decided when created
 
@@ -78,10 +89,24 @@ def world(make_company, employees):
     [
         ("stage", None, [("Kontakt", 2, "1100.00", "110.00"), ("Offert", 2, "2500.55", "1450.28")]),
         ("stage", "seller", [("Kontakt", 1, "1000.00", "100.00"), ("Offert", 1, "2000.00", "1200.00")]),
-        ("seller", None, [("Test Admin", 1, "500.55", "250.28"), ("Test Seller", 2, "3000.00", "1300.00"),
-                          ("Ingen säljare", 1, "100.00", "10.00")]),
-        ("month", None, [("2026-12", 2, "3000.00", "1300.00"), ("2027-01", 1, "500.55", "250.28"),
-                         ("Inget slutdatum", 1, "100.00", "10.00")]),
+        (
+            "seller",
+            None,
+            [
+                ("Test Admin", 1, "500.55", "250.28"),
+                ("Test Seller", 2, "3000.00", "1300.00"),
+                ("Ingen säljare", 1, "100.00", "10.00"),
+            ],
+        ),
+        (
+            "month",
+            None,
+            [
+                ("2026-12", 2, "3000.00", "1300.00"),
+                ("2027-01", 1, "500.55", "250.28"),
+                ("Inget slutdatum", 1, "100.00", "10.00"),
+            ],
+        ),
     ],
 )
 def test_pipeline_sums_open_opportunities(app, world, by, owners, expected):
@@ -102,11 +127,22 @@ def test_pipeline_close_period_and_totals(app, world):
     ("start", "end", "expected"),
     [
         (date(2026, 11, 1), date(2026, 11, 30), [("Test Seller", 1, "3000.00", 0, "0")]),
-        (date(2026, 10, 1), date(2026, 11, 15), [("Test Admin", 0, "0", 1, "700.00"), ("Test Seller", 1, "3000.00", 0, "0")]),
+        (
+            date(2026, 10, 1),
+            date(2026, 11, 15),
+            [("Test Admin", 0, "0", 1, "700.00"), ("Test Seller", 1, "3000.00", 0, "0")],
+        ),
         (date(2026, 9, 1), date(2026, 9, 1), [("Test Finance", 1, "400.00", 0, "0")]),
         (date(2026, 11, 16), None, []),
-        (None, None, [("Test Admin", 0, "0", 1, "700.00"), ("Test Finance", 1, "400.00", 0, "0"),
-                      ("Test Seller", 1, "3000.00", 0, "0")]),
+        (
+            None,
+            None,
+            [
+                ("Test Admin", 0, "0", 1, "700.00"),
+                ("Test Finance", 1, "400.00", 0, "0"),
+                ("Test Seller", 1, "3000.00", 0, "0"),
+            ],
+        ),
     ],
 )
 def test_won_and_lost_in_a_period_by_decision_date(app, world, start, end, expected):
@@ -127,21 +163,41 @@ NOV = {"start": date(2026, 11, 1), "end": date(2026, 11, 30)}
     [
         # (label, task, meeting, call, note, done, new opportunities, pipeline, won in period)
         ({"sellers": ["seller"], "axis": "sellers"}, [("Test Seller", 0, 1, 2, 0, 2, 2, "3000.00", "3000.00")]),
-        ({"groups": ["group"], "axis": "sellers"}, [("Test Finance", 1, 0, 0, 1, 1, 0, "0", "0"),
-                                                    ("Test Seller", 0, 1, 2, 0, 2, 2, "3000.00", "3000.00")]),
+        (
+            {"groups": ["group"], "axis": "sellers"},
+            [("Test Finance", 1, 0, 0, 1, 1, 0, "0", "0"), ("Test Seller", 0, 1, 2, 0, 2, 2, "3000.00", "3000.00")],
+        ),
         ({"groups": ["group"], "axis": "groups"}, [("Säljgrupp Syd", 1, 1, 2, 1, 3, 2, "3000.00", "3000.00")]),
-        ({"groups": ["group", "solo"], "sellers": ["seller"], "axis": "groups"},
-         [("Ledning", 0, 0, 1, 0, 0, 1, "500.55", "0"), ("Säljgrupp Syd", 1, 1, 2, 1, 3, 2, "3000.00", "3000.00")]),
+        (
+            {"groups": ["group", "solo"], "sellers": ["seller"], "axis": "groups"},
+            [("Ledning", 0, 0, 1, 0, 0, 1, "500.55", "0"), ("Säljgrupp Syd", 1, 1, 2, 1, 3, 2, "3000.00", "3000.00")],
+        ),
         ({"axis": "groups"}, []),
         ({"axis": "sellers"}, []),
     ],
 )
 def test_activity_overview_per_seller_or_group(app, world, choice, expected):
     rows = reports.activity_overview(
-        db.session, seller_ids=[world[k].id for k in choice.get("sellers", ())],
-        group_ids=[world[k].id for k in choice.get("groups", ())], axis=choice["axis"], **NOV)
-    got = [(r.label, r.kinds["task"], r.kinds["meeting"], r.kinds["call"], r.kinds["note"], r.done,
-            r.new_opportunities, str(r.pipeline_amount), str(r.won_amount)) for r in rows]
+        db.session,
+        seller_ids=[world[k].id for k in choice.get("sellers", ())],
+        group_ids=[world[k].id for k in choice.get("groups", ())],
+        axis=choice["axis"],
+        **NOV,
+    )
+    got = [
+        (
+            r.label,
+            r.kinds["task"],
+            r.kinds["meeting"],
+            r.kinds["call"],
+            r.kinds["note"],
+            r.done,
+            r.new_opportunities,
+            str(r.pipeline_amount),
+            str(r.won_amount),
+        )
+        for r in rows
+    ]
     assert got == expected
 
 
@@ -163,11 +219,14 @@ def test_customers_in_the_trash_are_left_out_as_in_the_report_generator(app, wor
     from services import numbering, report_generator, trash
 
     def figures():
-        overview = reports.activity_overview(db.session, group_ids=[world["group"].id, world["solo"].id],
-                                             axis="groups", **NOV)
-        return ([(r.label, r.count, r.amount, r.weighted) for r in reports.pipeline(db.session, "seller")],
-                [(r.label, r.won_count, r.won_amount, r.lost_count) for r in reports.outcome(db.session, None, None)],
-                [(r.label, r.activities, r.done, r.new_opportunities, r.pipeline_amount, r.won_amount) for r in overview])
+        overview = reports.activity_overview(
+            db.session, group_ids=[world["group"].id, world["solo"].id], axis="groups", **NOV
+        )
+        return (
+            [(r.label, r.count, r.amount, r.weighted) for r in reports.pipeline(db.session, "seller")],
+            [(r.label, r.won_count, r.won_amount, r.lost_count) for r in reports.outcome(db.session, None, None)],
+            [(r.label, r.activities, r.done, r.new_opportunities, r.pipeline_amount, r.won_amount) for r in overview],
+        )
 
     before = figures()
     gone_company = make_company(name="Papperskorgen AB")
@@ -175,13 +234,29 @@ def test_customers_in_the_trash_are_left_out_as_in_the_report_generator(app, wor
     numbering.make_private_customer(db.session, gone_person)
     stage, seller = world["stage"], world["seller"]
     for customer in ({"company": gone_company}, {"contact": gone_person}):
-        db.session.add_all([
-            Opportunity(title="Borta öppen", owner=seller, stage=stage["offer"], amount=Decimal("7000"),
-                        created_at=datetime(2026, 11, 3), **customer),
-            Opportunity(title="Borta vunnen", owner=seller, stage=stage["won"], amount=Decimal("9000"),
-                        created_at=datetime(2026, 11, 3), **customer),
-            Activity(kind="call", subject="Borta", assignee=seller, due_at=datetime(2026, 11, 3), done=True, **customer),
-        ])
+        db.session.add_all(
+            [
+                Opportunity(
+                    title="Borta öppen",
+                    owner=seller,
+                    stage=stage["offer"],
+                    amount=Decimal("7000"),
+                    created_at=datetime(2026, 11, 3),
+                    **customer,
+                ),
+                Opportunity(
+                    title="Borta vunnen",
+                    owner=seller,
+                    stage=stage["won"],
+                    amount=Decimal("9000"),
+                    created_at=datetime(2026, 11, 3),
+                    **customer,
+                ),
+                Activity(
+                    kind="call", subject="Borta", assignee=seller, due_at=datetime(2026, 11, 3), done=True, **customer
+                ),
+            ]
+        )
     db.session.commit()
     assert figures() != before  # while the customers are live they count
     trash.delete(db.session, world["admin"], type(gone_company), [gone_company.id])
@@ -191,4 +266,5 @@ def test_customers_in_the_trash_are_left_out_as_in_the_report_generator(app, wor
     spec = report_generator.parse({"entity": "opportunity", "col": ["title"]})
     listed = db.session.scalars(report_generator.query(spec, world["admin"])).unique().all()
     assert len(listed) == sum(r.count for r in reports.pipeline(db.session)) + sum(
-        r.won_count + r.lost_count for r in reports.outcome(db.session, None, None))
+        r.won_count + r.lost_count for r in reports.outcome(db.session, None, None)
+    )

@@ -105,11 +105,15 @@ for endpoint, table in {
     "supplier": model_view("company", extra=COMPANY_EXTRA),
     "contact": model_view("contact", extra=CONTACT_EXTRA),
     "privatecustomer": model_view("contact", extra=CONTACT_EXTRA),
-    "employee": model_view("employee", manage_writes=True, extra={
-        "card": "employee.view",
-        "save_layout": SELF_OR_MANAGE,
-        "save_permissions": "employee.manage",
-    }),
+    "employee": model_view(
+        "employee",
+        manage_writes=True,
+        extra={
+            "card": "employee.view",
+            "save_layout": SELF_OR_MANAGE,
+            "save_permissions": "employee.manage",
+        },
+    ),
     "employeegroup": model_view("employee", manage_writes=True),
     "category": model_view("settings", manage_only=True),
     "industry": model_view("settings", manage_only=True),
@@ -117,38 +121,68 @@ for endpoint, table in {
     "customtab": model_view("settings", manage_only=True),
     "customfield": model_view("settings", manage_only=True),
     "lead": model_view("lead", extra={"convert": "lead.convert"}),
-    "calllist": model_view("calllist", extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"),
-                                              "add": "calllist.edit"}),
+    "calllist": model_view(
+        "calllist",
+        extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"), "add": "calllist.edit"},
+    ),
     "savedsearch": {"index": LOGGED_IN, "save": LOGGED_IN, "delete": LOGGED_IN},
     "product": model_view("product", manage_writes=True, extra={"lookup": "product.view"}),
-    "order": {**model_view("order", extra={
-        "page": "order.view",
-        "confirm": "order.edit",
-        "cancel": "order.edit",
-        "to_invoice": ("order.edit", "invoice.create"),
-    }), "delete_view": "order.edit", "export": ("invoice.export", "order.view")},
-    "invoice": {**model_view("invoice", extra={
-        "page": "invoice.view",
-        "print_view": "invoice.view",
-        "send": "invoice.send",
-        "paid": "invoice.send",
-        "credit": "invoice.send",
-        "cancel": "invoice.send",
-    }), "edit_view": "invoice.create", "ajax_update": "invoice.create", "delete_view": "invoice.create"},
-    "opportunity": model_view("opportunity", extra={
-        "page": "opportunity.view",
-        "add_activity": ("opportunity.view", "activity.edit"),
-        "activity_done": ("opportunity.view", "activity.edit"),
-        "board": "opportunity.view",
-        "move": "opportunity.edit",
-    }),
+    "order": {
+        **model_view(
+            "order",
+            extra={
+                "page": "order.view",
+                "confirm": "order.edit",
+                "cancel": "order.edit",
+                "to_invoice": ("order.edit", "invoice.create"),
+            },
+        ),
+        "delete_view": "order.edit",
+        "export": ("invoice.export", "order.view"),
+    },
+    "invoice": {
+        **model_view(
+            "invoice",
+            extra={
+                "page": "invoice.view",
+                "print_view": "invoice.view",
+                "send": "invoice.send",
+                "paid": "invoice.send",
+                "credit": "invoice.send",
+                "cancel": "invoice.send",
+            },
+        ),
+        "edit_view": "invoice.create",
+        "ajax_update": "invoice.create",
+        "delete_view": "invoice.create",
+    },
+    "opportunity": model_view(
+        "opportunity",
+        extra={
+            "page": "opportunity.view",
+            "add_activity": ("opportunity.view", "activity.edit"),
+            "activity_done": ("opportunity.view", "activity.edit"),
+            "board": "opportunity.view",
+            "move": "opportunity.edit",
+        },
+    ),
 }.items():
     EXPECTED.update({f"{endpoint}.{name}": permission for name, permission in table.items()})
 
 #: Values for URL parameters when a rule has them.
 URL_ARGS = {
-    "id": 1, "contact_id": 1, "entry_id": 1, "activity_id": 1, "file_id": 1, "message_id": 1, "tab_id": 1,
-    "tab": "overview", "export_type": "csv", "fmt": "csv", "entity": "company", "filename": "admin/css/bootstrap4/admin.css",
+    "id": 1,
+    "contact_id": 1,
+    "entry_id": 1,
+    "activity_id": 1,
+    "file_id": 1,
+    "message_id": 1,
+    "tab_id": 1,
+    "tab": "overview",
+    "export_type": "csv",
+    "fmt": "csv",
+    "entity": "company",
+    "filename": "admin/css/bootstrap4/admin.css",
 }
 
 
@@ -180,8 +214,6 @@ def test_route_table_names_only_known_permissions():
     named = {p for value in EXPECTED.values() for p in ((value,) if isinstance(value, str) else value)}
     unknown = {p for p in named if p not in (PUBLIC, LOGGED_IN, SELF_OR_MANAGE) and p not in PERMISSIONS}
     assert not unknown
-
-
 
 
 @pytest.fixture

@@ -18,9 +18,14 @@ from services.validation import InvalidValue
 def stages(app):
     rows = {
         key: SalesStage(name=name, sort_order=n, probability=p, is_won=key == "won", is_lost=key == "lost")
-        for n, (key, name, p) in enumerate([
-            ("contact", "Kontakt", 10), ("offer", "Offert", 50), ("won", "Vunnen", 100), ("lost", "Förlorad", 0),
-        ])
+        for n, (key, name, p) in enumerate(
+            [
+                ("contact", "Kontakt", 10),
+                ("offer", "Offert", 50),
+                ("won", "Vunnen", 100),
+                ("lost", "Förlorad", 0),
+            ]
+        )
     }
     db.session.add_all(rows.values())
     db.session.commit()
@@ -41,8 +46,7 @@ def new_opportunity(company, stage, owner=None, **fields):
 
 def changes(opportunity):
     db.session.expire_all()
-    return [(c.field, c.old_value, c.new_value) for c in
-            db.session.scalars(sales.history(opportunity)).all()[::-1]]
+    return [(c.field, c.old_value, c.new_value) for c in db.session.scalars(sales.history(opportunity)).all()[::-1]]
 
 
 def test_probability_defaults_from_the_stage(stages, company):
@@ -75,7 +79,9 @@ def test_history_records_start_values_and_each_change_with_its_actor(stages, com
     with acting_as(db.session, seller.id):
         opportunity = new_opportunity(company, stages["contact"], owner=seller, amount=Decimal("10000"))
     assert changes(opportunity) == [
-        ("stage", None, "Kontakt"), ("amount", None, "10000.00"), ("owner", None, seller.name),
+        ("stage", None, "Kontakt"),
+        ("amount", None, "10000.00"),
+        ("owner", None, seller.name),
         ("probability", None, "10"),
     ]
     with acting_as(db.session, admin.id):
@@ -87,8 +93,11 @@ def test_history_records_start_values_and_each_change_with_its_actor(stages, com
         db.session.commit()
     latest = changes(opportunity)[4:]
     assert latest == [
-        ("stage", "Kontakt", "Offert"), ("amount", "10000.00", "12500.50"), ("owner", seller.name, admin.name),
-        ("probability", "10", "50"), ("close_date", None, "2027-03-31"),
+        ("stage", "Kontakt", "Offert"),
+        ("amount", "10000.00", "12500.50"),
+        ("owner", seller.name, admin.name),
+        ("probability", "10", "50"),
+        ("close_date", None, "2027-03-31"),
     ]
     rows = db.session.scalars(db.select(OpportunityChange).where(OpportunityChange.field == "close_date")).all()
     assert [r.actor_id for r in rows] == [admin.id]
@@ -173,7 +182,12 @@ def test_opportunities_of_a_customer_open_first(stages, company, make_company):
 def test_demo_has_opportunities_in_every_stage_for_several_sellers(demo):
     stages = demo.scalars(db.select(SalesStage).order_by(SalesStage.sort_order)).all()
     assert [(s.name, s.probability) for s in stages] == [
-        ("Kontakt", 10), ("Behovsanalys", 25), ("Offert", 50), ("Förhandling", 75), ("Vunnen", 100), ("Förlorad", 0),
+        ("Kontakt", 10),
+        ("Behovsanalys", 25),
+        ("Offert", 50),
+        ("Förhandling", 75),
+        ("Vunnen", 100),
+        ("Förlorad", 0),
     ]
     opportunities = demo.scalars(db.select(Opportunity)).all()
     assert {o.stage.name for o in opportunities} == {s.name for s in stages}

@@ -10,23 +10,27 @@ from services import saved_searches, trash
 from services.validation import InvalidValue
 from tests.helpers import count, flashes, sv, text
 
-
 # --- the service ---------------------------------------------------------------------
 
 
 def test_only_the_search_part_of_the_query_string_is_kept(employees):
-    args = MultiDict([("page", "3"), ("flt0_0", "7"), ("search", "kaffe"), ("sort", "1"), ("page_size", "20"), ("flt1_4", "")])
+    args = MultiDict(
+        [("page", "3"), ("flt0_0", "7"), ("search", "kaffe"), ("sort", "1"), ("page_size", "20"), ("flt1_4", "")]
+    )
     saved = saved_searches.save(db.session, employees["seller"], "company", " Mina kaffekunder ", args)
     db.session.commit()
     assert saved.name == "Mina kaffekunder"
     assert saved_searches.args_of(saved) == [("flt0_0", "7"), ("search", "kaffe"), ("sort", "1")]
 
 
-@pytest.mark.parametrize(("name", "args", "message"), [
-    ("", [("search", "x")], "Give the search a name."),
-    ("x" * 101, [("search", "x")], "The name may be at most %(max)s characters."),
-    ("Allt", [("sort", "2")], "There is no search to save: search or choose search options first."),
-])
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("", [("search", "x")], "Give the search a name."),
+        ("x" * 101, [("search", "x")], "The name may be at most %(max)s characters."),
+        ("Allt", [("sort", "2")], "There is no search to save: search or choose search options first."),
+    ],
+)
 def test_bad_saves_are_refused_in_swedish(app, employees, name, args, message):
     with app.test_request_context():
         with pytest.raises(InvalidValue) as refused:
@@ -81,8 +85,10 @@ def test_save_a_search_from_the_list_and_run_it_from_the_toolbar(login, employee
     listing = text(seller.client.get(f"/admin/company/?{owner_filter}"))
     assert sv("Save search…") in listing and 'id="save-search"' in listing
 
-    response = seller.post("/admin/saved-searches/save", {"view": "company", "name": "Mina kunder",
-                                                           "flt0_0": str(employees["seller"].id), "page": "2"})
+    response = seller.post(
+        "/admin/saved-searches/save",
+        {"view": "company", "name": "Mina kunder", "flt0_0": str(employees["seller"].id), "page": "2"},
+    )
     saved = db.session.scalar(db.select(SavedSearch))
     assert response.headers["Location"].endswith(f"/admin/company/?{owner_filter}")
     assert (saved.owner.email, saved.view, saved.shared) == ("seller@example.se", "company", False)
@@ -100,7 +106,10 @@ def test_a_bad_save_is_explained_and_saves_nothing(login):
     response = login("seller").post("/admin/saved-searches/save", {"view": "company", "name": "", "search": "x"})
     assert response.status_code == 302
     assert count(db.session, SavedSearch) == 0
-    assert login("seller").post("/admin/saved-searches/save", {"view": "employee", "name": "x", "search": "x"}).status_code == 404
+    assert (
+        login("seller").post("/admin/saved-searches/save", {"view": "employee", "name": "x", "search": "x"}).status_code
+        == 404
+    )
 
 
 def test_a_search_of_a_list_one_may_not_read_is_refused(login, employees):
@@ -113,16 +122,19 @@ def test_a_search_of_a_list_one_may_not_read_is_refused(login, employees):
 
 def test_every_match_of_a_saved_search_goes_on_a_call_list(login, employees, my_customers):
     seller = login("seller")
-    saved = saved_searches.save(db.session, employees["seller"], "company", "Mina kunder",
-                                [("flt0_0", str(employees["seller"].id))])
+    saved = saved_searches.save(
+        db.session, employees["seller"], "company", "Mina kunder", [("flt0_0", str(employees["seller"].id))]
+    )
     db.session.commit()
     page = text(seller.client.get("/admin/saved-searches/"))
     assert f"/admin/calllist/add?saved_search={saved.id}" in page
 
     chooser = text(seller.client.get(f"/admin/calllist/add?saved_search={saved.id}"))
     assert "Den sparade sökningen Mina kunder hittar 3 poster i Företag i dag." in chooser
-    response = seller.post("/admin/calllist/add", {"source": "company", "saved_search": str(saved.id),
-                                                   "call_list": "new", "name": "Mina kunder att ringa"})
+    response = seller.post(
+        "/admin/calllist/add",
+        {"source": "company", "saved_search": str(saved.id), "call_list": "new", "name": "Mina kunder att ringa"},
+    )
     call_list = db.session.scalar(db.select(CallList))
     assert response.headers["Location"].endswith(f"/admin/calllist/work/{call_list.id}")
     entries = db.session.scalars(db.select(CallListEntry).order_by(CallListEntry.position)).all()
@@ -134,8 +146,12 @@ def test_a_private_saved_search_of_someone_else_cannot_be_used_or_deleted(login,
     db.session.commit()
     other = login("admin")
     assert other.client.get(f"/admin/calllist/add?saved_search={saved.id}").status_code == 404
-    assert other.post("/admin/calllist/add", {"source": "company", "saved_search": str(saved.id),
-                                              "call_list": "new"}).status_code == 404
+    assert (
+        other.post(
+            "/admin/calllist/add", {"source": "company", "saved_search": str(saved.id), "call_list": "new"}
+        ).status_code
+        == 404
+    )
     assert other.post(f"/admin/saved-searches/{saved.id}/delete").status_code == 404
     assert login("readonly").client.get(f"/admin/calllist/add?saved_search={saved.id}").status_code == 403
     assert count(db.session, CallList) == 0 and count(db.session, SavedSearch) == 1
@@ -143,7 +159,8 @@ def test_a_private_saved_search_of_someone_else_cannot_be_used_or_deleted(login,
     seller = login("seller")
     response = seller.post(f"/admin/saved-searches/{saved.id}/delete")
     assert ("success", sv("The search %(name)s was deleted.", name="Mina kunder")) in flashes(
-        seller.client.get(response.headers["Location"]))
+        seller.client.get(response.headers["Location"])
+    )
     assert count(db.session, SavedSearch) == 0
 
 
@@ -161,9 +178,11 @@ def test_the_demo_has_a_private_and_a_shared_saved_search_that_find_customers(de
 
 
 def test_a_saved_search_only_fills_a_call_list_from_its_own_list(login, employees, my_customers):
-    saved = saved_searches.save(db.session, employees["seller"], "company", "Mina kunder",
-                                [("flt0_0", str(employees["seller"].id))])
+    saved = saved_searches.save(
+        db.session, employees["seller"], "company", "Mina kunder", [("flt0_0", str(employees["seller"].id))]
+    )
     db.session.commit()
-    response = login("seller").post("/admin/calllist/add", {"source": "lead", "saved_search": str(saved.id),
-                                                            "call_list": "new"})
+    response = login("seller").post(
+        "/admin/calllist/add", {"source": "lead", "saved_search": str(saved.id), "call_list": "new"}
+    )
     assert response.status_code == 404 and count(db.session, CallList) == 0

@@ -14,17 +14,35 @@ def names(rows) -> list[str]:
 def register(make_company, make_contact):
     """A small register with Swedish names, numbers and places."""
     companies = {
-        "svea": make_company(name="Svea Kaffe AB", org_number="5560360793", email="info@sveakaffe.se",
-                             phone="+46812345678", postal_city="Stockholm"),
-        "ostgota": make_company(name="Östgöta Fastigheter AB", org_number="5567037485", email="kontor@ostgota.se",
-                                phone="+4613123456", postal_city="Linköping", visit_city="Norrköping"),
-        "angelholm": make_company(name="Ängelholms Åkeri AB", email="order@akeri.se", phone="+46431123456",
-                                  postal_city="Ängelholm"),
+        "svea": make_company(
+            name="Svea Kaffe AB",
+            org_number="5560360793",
+            email="info@sveakaffe.se",
+            phone="+46812345678",
+            postal_city="Stockholm",
+        ),
+        "ostgota": make_company(
+            name="Östgöta Fastigheter AB",
+            org_number="5567037485",
+            email="kontor@ostgota.se",
+            phone="+4613123456",
+            postal_city="Linköping",
+            visit_city="Norrköping",
+        ),
+        "angelholm": make_company(
+            name="Ängelholms Åkeri AB", email="order@akeri.se", phone="+46431123456", postal_city="Ängelholm"
+        ),
         "goteborg": make_company(name="Göteborgs Hamnkafé AB", postal_city="Göteborg", vat_number="SE556703748501"),
     }
     contacts = {
-        "asa": make_contact(first_name="Åsa", last_name="Öberg", email="asa.oberg@example.se",
-                            mobile="+46701234567", postal_city="Malmö", companies=[companies["svea"]]),
+        "asa": make_contact(
+            first_name="Åsa",
+            last_name="Öberg",
+            email="asa.oberg@example.se",
+            mobile="+46701234567",
+            postal_city="Malmö",
+            companies=[companies["svea"]],
+        ),
         "lars": make_contact(first_name="Lars", last_name="Holm", email="lars@sveakaffe.se", phone="+46812345600"),
     }
     return companies, contacts
@@ -91,7 +109,10 @@ def test_every_word_must_match(session, register):
     assert names(search.search(session, Company, "svea stockholm")) == ["Svea Kaffe AB"]
     assert names(search.search(session, Company, "svea göteborg")) == []
     assert names(search.search(session, Company, "AB")) == [
-        "Göteborgs Hamnkafé AB", "Svea Kaffe AB", "Ängelholms Åkeri AB", "Östgöta Fastigheter AB"
+        "Göteborgs Hamnkafé AB",
+        "Svea Kaffe AB",
+        "Ängelholms Åkeri AB",
+        "Östgöta Fastigheter AB",
     ]
 
 
@@ -181,17 +202,18 @@ def test_people_limit(session, make_contact, employees):
     assert len(search.people(session, "test")) == 5 + len(employees)
 
 
-
 def test_opportunities_and_leads_are_searched_by_the_same_service(session, make_company):
     from models import Lead, Opportunity, SalesStage
 
     stage = SalesStage(name="Offert", sort_order=3, probability=50)
     company = make_company(name="Sökbolaget Åre AB")
-    session.add_all([
-        stage,
-        Opportunity(title="Nytt tak", company=company, stage=stage),
-        Lead(company_name="Fjällstugan Björk AB", contact_first_name="Åsa", contact_last_name="Ek", status="new"),
-    ])
+    session.add_all(
+        [
+            stage,
+            Opportunity(title="Nytt tak", company=company, stage=stage),
+            Lead(company_name="Fjällstugan Björk AB", contact_first_name="Åsa", contact_last_name="Ek", status="new"),
+        ]
+    )
     session.commit()
     assert [o.title for o in search.search(session, Opportunity, "åre")] == ["Nytt tak"]  # by its customer
     assert [o.title for o in search.search(session, Opportunity, "tak")] == ["Nytt tak"]

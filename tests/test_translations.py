@@ -80,8 +80,22 @@ def test_catalogue_has_every_msgid_of_the_code_and_templates(tmp_path):
     """Extract like `flask translate update` does, into tmp_path, and compare."""
     pot = tmp_path / "messages.pot"
     CommandLineInterface().run(
-        ["pybabel", "-q", "extract", "-F", str(BASE_DIR / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
-         "-o", str(pot), "--no-location", "--omit-header", str(BASE_DIR)]
+        [
+            "pybabel",
+            "-q",
+            "extract",
+            "-F",
+            str(BASE_DIR / "babel.cfg"),
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            "--no-location",
+            "--omit-header",
+            str(BASE_DIR),
+        ]
     )
     extracted = _read(pot)
     catalog = _read(translations.catalog_path("sv"))
@@ -143,7 +157,7 @@ def _english_terms() -> dict[str, re.Pattern]:
     for path in (translations.catalog_path("sv"), FLASK_ADMIN_PO, WTFORMS_PO):
         for message in _read(path):
             if message.id:
-                pairs.extend(zip(_forms(message.id), _forms(message.string)))
+                pairs.extend(zip(_forms(message.id), _forms(message.string), strict=False))
     for template in sorted(FLASK_ADMIN_TEMPLATES.rglob("*.html")):
         pairs.extend((text, "") for text in LITERAL_ATTRIBUTE.findall(template.read_text(encoding="utf-8")))
     swedish = "\n".join(s for _, s in pairs)
@@ -194,7 +208,9 @@ class _VisibleText(HTMLParser):
             if attributes.get(name):
                 self.chunks.append(attributes[name])
         input_type = (attributes.get("type") or "").lower()
-        if attributes.get("value") and (tag == "button" or (tag == "input" and input_type in ("submit", "button", "reset"))):
+        if attributes.get("value") and (
+            tag == "button" or (tag == "input" and input_type in ("submit", "button", "reset"))
+        ):
             self.chunks.append(attributes["value"])
         for name, value in attrs:
             if name.startswith("on") and value:
@@ -209,7 +225,7 @@ class _VisibleText(HTMLParser):
     def handle_endtag(self, tag):
         if self._foreign:
             if tag in self._foreign:
-                del self._foreign[len(self._foreign) - 1 - self._foreign[::-1].index(tag):]
+                del self._foreign[len(self._foreign) - 1 - self._foreign[::-1].index(tag) :]
             return
         if tag in ("script", "style") and self._skip:
             self._skip -= 1
@@ -261,8 +277,12 @@ def english_on_page(text: str, terms: dict[str, re.Pattern], user_data: re.Patte
     matches = {term: match for term, pattern in terms.items() if (match := pattern.search(text))}
     found = {}
     for term, match in matches.items():
-        if any(other.start() <= match.start() and match.end() <= other.end() and other.end() - other.start() > len(match[0])
-               for other in matches.values()):
+        if any(
+            other.start() <= match.start()
+            and match.end() <= other.end()
+            and other.end() - other.start() > len(match[0])
+            for other in matches.values()
+        ):
             continue  # part of a longer English phrase that is reported
         start, end = max(match.start() - 40, 0), match.end() + 40
         found[term] = "…" + " ".join(text[start:end].split()) + "…"
@@ -292,13 +312,24 @@ def _screens() -> list[str]:
     urls = ["/admin/", "/admin/people/?q=an", "/admin/trash/"]
     for endpoint, row_id in ids.items():
         urls += [f"/admin/{endpoint}/", f"/admin/{endpoint}/new/", f"/admin/{endpoint}/edit/?id={row_id}"]
-    urls += [f"/admin/company/card/{ids['company']}", f"/admin/company/card/{ids['supplier']}",
-             f"/admin/contact/card/{ids['privatecustomer']}", f"/admin/contact/card/{linked_contact}"]
-    urls += ["/admin/reports/", "/admin/reports/sales?by=seller", "/admin/reports/sales?close_from=31/12",
-             f"/admin/reports/activities?axis=groups&group={ids['employeegroup']}", "/admin/reports/activities?axis=groups",
-             "/admin/reports/generator/?run=1&entity=company&created_from=igår"]
-    urls += [f"/admin/reports/generator/?run=1&entity={entity}" for entity in
-             ("company", "contact", "privatecustomer", "supplier", "lead", "opportunity", "activity")]
+    urls += [
+        f"/admin/company/card/{ids['company']}",
+        f"/admin/company/card/{ids['supplier']}",
+        f"/admin/contact/card/{ids['privatecustomer']}",
+        f"/admin/contact/card/{linked_contact}",
+    ]
+    urls += [
+        "/admin/reports/",
+        "/admin/reports/sales?by=seller",
+        "/admin/reports/sales?close_from=31/12",
+        f"/admin/reports/activities?axis=groups&group={ids['employeegroup']}",
+        "/admin/reports/activities?axis=groups",
+        "/admin/reports/generator/?run=1&entity=company&created_from=igår",
+    ]
+    urls += [
+        f"/admin/reports/generator/?run=1&entity={entity}"
+        for entity in ("company", "contact", "privatecustomer", "supplier", "lead", "opportunity", "activity")
+    ]
     import_job = _first_id(select(ImportJob.id).order_by(ImportJob.id))
     urls += ["/admin/import/", f"/admin/import/job/{import_job}", f"/admin/import/job/{import_job}/mapping"]
     return urls
@@ -338,13 +369,29 @@ def test_no_english_on_any_screen(app, demo, login, auth):
 
     category = db.session.scalar(select(Category).order_by(Category.id).limit(1))
     deleted = _first_id(select(Company.id).where(Company.deleted_at.is_not(None)))
-    fetch("/admin/company/new/", data={"name": "", "org_number": "123", "email": "no-address", "phone": "12",
-                                       "postal_postcode": "1", "discount_percent": "x", "payment_terms_days": "-5"},
-          auth_actions=admin)
-    fetch(f"/admin/category/edit/?id={category.id}",
-          data={"name": "", "applies_to": category.applies_to}, auth_actions=admin)
-    fetch(f"/admin/category/edit/?id={category.id}",
-          data={"name": category.name, "applies_to": category.applies_to, "description": "Ändrad"}, auth_actions=admin)
+    fetch(
+        "/admin/company/new/",
+        data={
+            "name": "",
+            "org_number": "123",
+            "email": "no-address",
+            "phone": "12",
+            "postal_postcode": "1",
+            "discount_percent": "x",
+            "payment_terms_days": "-5",
+        },
+        auth_actions=admin,
+    )
+    fetch(
+        f"/admin/category/edit/?id={category.id}",
+        data={"name": "", "applies_to": category.applies_to},
+        auth_actions=admin,
+    )
+    fetch(
+        f"/admin/category/edit/?id={category.id}",
+        data={"name": category.name, "applies_to": category.applies_to, "description": "Ändrad"},
+        auth_actions=admin,
+    )
     fetch("/admin/trash/purge", data={"rowid": f"company:{deleted}"}, auth_actions=admin)
 
     offences: dict[str, tuple[str, list[str]]] = {}  # term → (context, pages)
@@ -373,8 +420,10 @@ def test_no_english_on_any_screen(app, demo, login, auth):
         ("<p>12 records</p>", ["records"]),
         ('<button aria-label="Toggle navigation"></button>', ["Toggle navigation"]),
         ("<div>This field is required.</div>", ["This field is required."]),
-        ('<button onclick="return confirm(\'Move the selected records to the trash?\')">Radera</button>',
-         ["Move the selected records to the trash?"]),
+        (
+            "<button onclick=\"return confirm('Move the selected records to the trash?')\">Radera</button>",
+            ["Move the selected records to the trash?"],
+        ),
     ],
 )
 def test_checker_finds_english(html, expected):

@@ -211,6 +211,8 @@ def test_trash_events_name_the_acting_employee_outside_a_request(session, employ
     trash.restore(session, admin, Company, [company.id])
     session.commit()
     actions = session.execute(
-        select(AuditEvent.action, AuditEvent.actor_id).where(AuditEvent.entity_id == company.id, AuditEvent.action != "create")
+        select(AuditEvent.action, AuditEvent.actor_id).where(
+            AuditEvent.entity_id == company.id, AuditEvent.action != "create"
+        )
     ).all()
     assert sorted(actions) == [("delete", admin.id), ("restore", admin.id)]

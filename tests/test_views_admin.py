@@ -11,7 +11,6 @@ from models import AuditEvent, Category, Company, CompanyContact, Contact, Emplo
 from tests.conftest import PASSWORD
 from tests.helpers import count, field_errors, fresh, sv, text
 
-
 NEW_EMPLOYEE = {
     "name": "Nils Nyanställd",
     "email": "nils.ny@example.se",
@@ -84,7 +83,14 @@ def test_unknown_role_is_refused(login, session):
 def test_admin_changes_role_and_password_empty_password_keeps_the_old(login, auth, session, employees):
     target = employees["readonly"]
     admin = login("admin")
-    data = {"name": target.name, "email": target.email, "role": "finance", "active": "y", "locale": "sv", "password": ""}
+    data = {
+        "name": target.name,
+        "email": target.email,
+        "role": "finance",
+        "active": "y",
+        "locale": "sv",
+        "password": "",
+    }
     assert admin.post(f"/admin/employee/edit/?id={target.id}", data).status_code == 302
     stored = fresh(session, Employee, target.id)
     assert stored.role == "finance"
@@ -126,7 +132,10 @@ def test_others_may_list_employees_but_not_change_them(login, session, employees
     assert client.client.get(f"/admin/employee/edit/?id={target.id}").status_code == 403
     data = {"name": "Kuppad", "email": target.email, "role": "readonly", "password": "Kapat-konto-123"}
     assert client.post(f"/admin/employee/edit/?id={target.id}", data).status_code == 403
-    assert client.post("/admin/employee/ajax/update/", {"list_form_pk": str(target.id), "name": "Kuppad"}).status_code == 403
+    assert (
+        client.post("/admin/employee/ajax/update/", {"list_form_pk": str(target.id), "name": "Kuppad"}).status_code
+        == 403
+    )
     stored = fresh(session, Employee, target.id)
     assert (stored.name, stored.role) == ("Test Admin", "admin")
     assert check_password_hash(stored.password_hash, PASSWORD)
@@ -144,8 +153,9 @@ def test_admin_creates_edits_and_deletes_a_category(login, session):
     assert (category.name, category.applies_to, category.description) == ("Nyhetsbrev", "both", "Vår")
     assert "Nyhetsbrev" in text(admin.client.get("/admin/category/"))
 
-    response = admin.post(f"/admin/category/edit/?id={category.id}",
-                          {"name": "Julkort", "applies_to": "company", "description": ""})
+    response = admin.post(
+        f"/admin/category/edit/?id={category.id}", {"name": "Julkort", "applies_to": "company", "description": ""}
+    )
     assert response.status_code == 302
     stored = fresh(session, Category, category.id)
     assert (stored.name, stored.applies_to) == ("Julkort", "company")
@@ -173,9 +183,13 @@ def test_duplicate_category_name_is_refused(login, session):
 
 
 def test_category_scope_decides_where_it_is_offered(login, session):
-    session.add_all([Category(name="Bara företag", applies_to="company"),
-                     Category(name="Bara kontakter", applies_to="contact"),
-                     Category(name="Båda", applies_to="both")])
+    session.add_all(
+        [
+            Category(name="Bara företag", applies_to="company"),
+            Category(name="Bara kontakter", applies_to="contact"),
+            Category(name="Båda", applies_to="both"),
+        ]
+    )
     session.commit()
     admin = login("admin")
     company_form = text(admin.client.get("/admin/company/new/"))
@@ -189,8 +203,12 @@ def test_admin_creates_edits_and_deletes_an_industry(login, session):
     assert admin.post("/admin/industry/new/", {"name": "Byggverksamhet", "sni_code": "41"}).status_code == 302
     industry = session.scalars(select(Industry)).one()
     assert (industry.name, industry.sni_code) == ("Byggverksamhet", "41")
-    assert admin.post(f"/admin/industry/edit/?id={industry.id}",
-                      {"name": "Bygg och anläggning", "sni_code": "41-43"}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/industry/edit/?id={industry.id}", {"name": "Bygg och anläggning", "sni_code": "41-43"}
+        ).status_code
+        == 302
+    )
     assert fresh(session, Industry, industry.id).name == "Bygg och anläggning"
     assert admin.post("/admin/industry/delete/", {"id": str(industry.id)}).status_code == 302
     assert count(session, Industry) == 0
@@ -207,7 +225,10 @@ def test_only_admin_manages_categories_and_industries(login, session, role):
         assert client.client.get(f"/admin/{area}/").status_code == 403
         assert client.client.get(f"/admin/{area}/new/").status_code == 403
         assert client.post(f"/admin/{area}/new/", {"name": "Ny", "applies_to": "both"}).status_code == 403
-        assert client.post(f"/admin/{area}/edit/?id={item.id}", {"name": "Ändrad", "applies_to": "both"}).status_code == 403
+        assert (
+            client.post(f"/admin/{area}/edit/?id={item.id}", {"name": "Ändrad", "applies_to": "both"}).status_code
+            == 403
+        )
         assert client.post(f"/admin/{area}/delete/", {"id": str(item.id)}).status_code == 403
     assert count(session, Category) == 1 and count(session, Industry) == 1
     assert fresh(session, Category, category.id).name == "Orörd"
@@ -221,7 +242,9 @@ def test_inline_edit_works_for_admin(login, session):
     category = Category(name="Gammalt namn", applies_to="both")
     session.add(category)
     session.commit()
-    response = login("admin").post("/admin/category/ajax/update/", {"list_form_pk": str(category.id), "name": "Nytt namn"})
+    response = login("admin").post(
+        "/admin/category/ajax/update/", {"list_form_pk": str(category.id), "name": "Nytt namn"}
+    )
     assert response.status_code == 200, text(response)
     assert fresh(session, Category, category.id).name == "Nytt namn"
 
@@ -230,7 +253,9 @@ def test_inline_edit_of_an_industry(login, session):
     industry = Industry(name="Gammal bransch")
     session.add(industry)
     session.commit()
-    response = login("admin").post("/admin/industry/ajax/update/", {"list_form_pk": str(industry.id), "name": "Ny bransch"})
+    response = login("admin").post(
+        "/admin/industry/ajax/update/", {"list_form_pk": str(industry.id), "name": "Ny bransch"}
+    )
     assert response.status_code == 200
     assert fresh(session, Industry, industry.id).name == "Ny bransch"
 
@@ -254,8 +279,9 @@ def test_inline_edit_without_csrf_is_refused(login, session):
     category = Category(name="Skyddat namn", applies_to="both")
     session.add(category)
     session.commit()
-    response = login("admin").client.post("/admin/category/ajax/update/",
-                                            data={"list_form_pk": str(category.id), "name": "Hackat"})
+    response = login("admin").client.post(
+        "/admin/category/ajax/update/", data={"list_form_pk": str(category.id), "name": "Hackat"}
+    )
     assert response.status_code == 400
     assert fresh(session, Category, category.id).name == "Skyddat namn"
 
@@ -274,8 +300,14 @@ def targets(session, make_company, make_contact, employees):
     category = Category(name="Målkategori")
     session.add(category)
     session.commit()
-    return {"company": company, "contact": contact, "loose": loose, "deleted": deleted, "category": category,
-            "employee": employees["readonly"]}
+    return {
+        "company": company,
+        "contact": contact,
+        "loose": loose,
+        "deleted": deleted,
+        "category": category,
+        "employee": employees["readonly"],
+    }
 
 
 def _csrf_posts(t) -> list[tuple[str, dict]]:
@@ -291,7 +323,10 @@ def _csrf_posts(t) -> list[tuple[str, dict]]:
         ("/admin/supplier/new/", {"name": "Utan Token Leverantör AB", "country": "SE"}),
         ("/admin/contact/new/", {"first_name": "Utan", "last_name": "Token"}),
         (f"/admin/contact/new/?company_id={c.id}", {"first_name": "Utan", "last_name": "Token", "company_role": "VD"}),
-        (f"/admin/contact/edit/?id={k.id}", {"first_name": "Ändrad", "last_name": "Kontakt", "version": str(k.version)}),
+        (
+            f"/admin/contact/edit/?id={k.id}",
+            {"first_name": "Ändrad", "last_name": "Kontakt", "version": str(k.version)},
+        ),
         ("/admin/contact/action/", {"action": "make_private_customer", "rowid": str(k.id)}),
         ("/admin/contact/action/", {"action": "delete", "rowid": str(k.id)}),
         ("/admin/privatecustomer/new/", {"first_name": "Utan", "last_name": "Token"}),
@@ -299,8 +334,10 @@ def _csrf_posts(t) -> list[tuple[str, dict]]:
         ("/admin/trash/purge", {"rowid": f"company:{t['deleted'].id}"}),
         ("/admin/trash/purge/confirm", {"rowid": f"company:{t['deleted'].id}", "confirm": "yes"}),
         ("/admin/employee/new/", {**NEW_EMPLOYEE}),
-        (f"/admin/employee/edit/?id={t['employee'].id}", {"name": "Kuppad", "email": t["employee"].email,
-                                                           "role": "admin", "password": "Kapat-konto-123"}),
+        (
+            f"/admin/employee/edit/?id={t['employee'].id}",
+            {"name": "Kuppad", "email": t["employee"].email, "role": "admin", "password": "Kapat-konto-123"},
+        ),
         ("/admin/category/new/", {"name": "Utan token", "applies_to": "both"}),
         (f"/admin/category/edit/?id={t['category'].id}", {"name": "Ändrad", "applies_to": "both"}),
         ("/admin/category/delete/", {"id": str(t["category"].id)}),
@@ -312,15 +349,30 @@ def _csrf_posts(t) -> list[tuple[str, dict]]:
 
 def _snapshot(session, t) -> tuple:
     session.expire_all()
-    company, contact, deleted = (session.get(Company, t["company"].id), session.get(Contact, t["contact"].id),
-                                 session.get(Company, t["deleted"].id))
+    company, contact, deleted = (
+        session.get(Company, t["company"].id),
+        session.get(Contact, t["contact"].id),
+        session.get(Company, t["deleted"].id),
+    )
     return (
-        count(session, Company), count(session, Contact), count(session, Employee), count(session, Category),
-        count(session, Industry), count(session, CompanyContact), count(session, AuditEvent),
-        company.name, company.is_supplier, company.deleted_at, company.version,
-        contact.first_name, contact.customer_number, contact.deleted_at,
-        deleted.deleted_at, session.get(Category, t["category"].id).name,
-        session.get(Employee, t["employee"].id).name, session.get(Employee, t["employee"].id).password_hash,
+        count(session, Company),
+        count(session, Contact),
+        count(session, Employee),
+        count(session, Category),
+        count(session, Industry),
+        count(session, CompanyContact),
+        count(session, AuditEvent),
+        company.name,
+        company.is_supplier,
+        company.deleted_at,
+        company.version,
+        contact.first_name,
+        contact.customer_number,
+        contact.deleted_at,
+        deleted.deleted_at,
+        session.get(Category, t["category"].id).name,
+        session.get(Employee, t["employee"].id).name,
+        session.get(Employee, t["employee"].id).password_hash,
     )
 
 
@@ -350,13 +402,24 @@ def test_the_same_posts_work_with_the_token(login, session, targets):
     """The CSRF tests above would pass for a broken URL too: these POSTs do work with a token."""
     admin = login("admin")
     t = targets
-    assert admin.post("/admin/company/action/", {"action": "show_as_supplier", "rowid": str(t["company"].id)}).status_code == 302
+    assert (
+        admin.post("/admin/company/action/", {"action": "show_as_supplier", "rowid": str(t["company"].id)}).status_code
+        == 302
+    )
     assert fresh(session, Company, t["company"].id).is_supplier is True
-    assert admin.post(f"/admin/company/card/{t['company'].id}/link-contacts",
-                      {"contact_id": str(t["loose"].id)}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/company/card/{t['company'].id}/link-contacts", {"contact_id": str(t["loose"].id)}
+        ).status_code
+        == 302
+    )
     assert count(session, CompanyContact) == 2
-    assert admin.post("/admin/category/ajax/update/",
-                      {"list_form_pk": str(t["category"].id), "name": "Ändrad"}).status_code == 200
+    assert (
+        admin.post(
+            "/admin/category/ajax/update/", {"list_form_pk": str(t["category"].id), "name": "Ändrad"}
+        ).status_code
+        == 200
+    )
     assert fresh(session, Category, t["category"].id).name == "Ändrad"
     assert admin.post("/admin/trash/restore", {"rowid": f"company:{t['deleted'].id}"}).status_code == 302
     assert fresh(session, Company, t["deleted"].id).deleted_at is None
@@ -370,7 +433,9 @@ def test_industry_in_use_is_not_deleted_and_the_reason_is_shown(login, session, 
     session.commit()
     make_company(industry_id=industry.id)
     admin = login("admin")
-    response = admin.post("/admin/industry/action/", {"action": "delete", "rowid": str(industry.id)}, follow_redirects=True)
+    response = admin.post(
+        "/admin/industry/action/", {"action": "delete", "rowid": str(industry.id)}, follow_redirects=True
+    )
     assert sv("The record is in use by other records and cannot be deleted.") in text(response)
     assert count(session, Industry) == 1
 

@@ -105,23 +105,38 @@ def test_new_customer_can_go_straight_on_to_a_sales_opportunity(login, session):
     form = text(seller.client.get(location))
     assert "Svea Kaffe AB" in form  # the new customer is already chosen
     # Editing never offers it.
-    assert "then_new_opportunity" not in seller.client.get(f"/admin/company/edit/?id={company.id}").get_data(as_text=True)
+    assert "then_new_opportunity" not in seller.client.get(f"/admin/company/edit/?id={company.id}").get_data(
+        as_text=True
+    )
 
 
 def test_customer_numbers_from_the_form_increase(login, session):
     seller = login("seller")
     for name in ("Första AB", "Andra AB"):
-        assert seller.post("/admin/company/new/", {"name": name, "country": "SE", "discount_percent": "0",
-                                                   "payment_terms_days": "30"}).status_code == 302
+        assert (
+            seller.post(
+                "/admin/company/new/",
+                {"name": name, "country": "SE", "discount_percent": "0", "payment_terms_days": "30"},
+            ).status_code
+            == 302
+        )
     numbers = session.scalars(select(Company.customer_number).order_by(Company.id)).all()
     assert numbers == [numbering.FIRST_CUSTOMER_NUMBER, numbering.FIRST_CUSTOMER_NUMBER + 1]
 
 
 def test_create_with_customer_owner_and_foreign_org_number(login, session, employees):
-    response = login("admin").post("/admin/company/new/", {
-        **COMPANY_FORM, "name": "Nordic Parts GmbH", "country": "DE", "org_number": "HRB 12345",
-        "phone": "030 1234567", "postal_postcode": "20095", "owner": str(employees["seller"].id),
-    })
+    response = login("admin").post(
+        "/admin/company/new/",
+        {
+            **COMPANY_FORM,
+            "name": "Nordic Parts GmbH",
+            "country": "DE",
+            "org_number": "HRB 12345",
+            "phone": "030 1234567",
+            "postal_postcode": "20095",
+            "owner": str(employees["seller"].id),
+        },
+    )
     assert response.status_code == 302
     company = session.scalars(select(Company)).one()
     assert (company.org_number, company.phone, company.postal_postcode) == ("HRB 12345", "+49301234567", "20095")
@@ -131,7 +146,11 @@ def test_create_with_customer_owner_and_foreign_org_number(login, session, emplo
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("org_number", "556036-0794", ("The organisation number %(value)s has a wrong check digit.", {"value": "556036-0794"})),
+        (
+            "org_number",
+            "556036-0794",
+            ("The organisation number %(value)s has a wrong check digit.", {"value": "556036-0794"}),
+        ),
         ("org_number", "12345", ("The organisation number must be ten digits, NNNNNN-NNNN.", {})),
         ("phone", "08-1", ("The phone number %(value)s does not exist.", {"value": "08-1"})),
         ("phone", "ring oss", ("This is not a phone number.", {})),
@@ -175,8 +194,11 @@ def test_duplicate_org_number_is_refused_with_a_link_to_the_existing_company(log
     response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, "org_number": "5560360793"})
     assert response.status_code == 200
     [error] = field_errors(response, "org_number")
-    assert error == sv("%(link)s (customer no. %(number)s) already has this organisation number.",
-                       link="Redan Här AB", number=existing.customer_number)
+    assert error == sv(
+        "%(link)s (customer no. %(number)s) already has this organisation number.",
+        link="Redan Här AB",
+        number=existing.customer_number,
+    )
     assert f'<a href="/admin/company/card/{existing.id}">Redan Här AB</a>' in response.get_data(as_text=True)
     assert count(session, Company) == 1
 
@@ -188,9 +210,12 @@ def test_duplicate_of_a_company_in_the_trash_points_to_restoring_it(login, sessi
     response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, "org_number": "556036-0793"})
     assert response.status_code == 200
     [error] = field_errors(response, "org_number")
-    assert error == sv("%(name)s (customer no. %(number)s) already has this organisation number "
-                       "and is in the trash: restore it under Administration – Restore customers.",
-                       name="Raderad & Co AB", number=existing.customer_number)
+    assert error == sv(
+        "%(name)s (customer no. %(number)s) already has this organisation number "
+        "and is in the trash: restore it under Administration – Restore customers.",
+        name="Raderad & Co AB",
+        number=existing.customer_number,
+    )
     assert "<script" not in response.get_data(as_text=True).split('id="org_number"')[1][:600]
     assert count(session, Company) == 1
 
@@ -239,8 +264,10 @@ def test_edit_form_shows_stored_values_the_swedish_way(login, make_company):
 def test_edit_through_the_form_records_old_and_new(login, session, make_company, employees):
     company = make_company(name="Före AB", phone="+46812345678")
     finance = login("finance")
-    response = finance.post(f"/admin/company/edit/?id={company.id}",
-                            edit_form_data(company, name="Efter AB", phone="070-123 45 67", org_number=""))
+    response = finance.post(
+        f"/admin/company/edit/?id={company.id}",
+        edit_form_data(company, name="Efter AB", phone="070-123 45 67", org_number=""),
+    )
     assert response.status_code == 302
     stored = fresh(session, Company, company.id)
     assert (stored.name, stored.phone) == ("Efter AB", "+46701234567")
@@ -258,14 +285,17 @@ def test_stale_edit_is_refused_and_nothing_is_overwritten(login, session, make_c
 
     # Someone else saves first.
     other = login("admin")
-    first = other.post(f"/admin/company/edit/?id={company.id}",
-                       edit_form_data(company, name="Kollegans Namn AB", version=old_version))
+    first = other.post(
+        f"/admin/company/edit/?id={company.id}", edit_form_data(company, name="Kollegans Namn AB", version=old_version)
+    )
     assert first.status_code == 302
     assert fresh(session, Company, company.id).version != int(old_version)
 
     # The seller's edit, made from the old version, is refused.
-    response = seller.post(f"/admin/company/edit/?id={company.id}",
-                           edit_form_data(company, name="Mitt Namn AB", postal_city="Lund", version=old_version))
+    response = seller.post(
+        f"/admin/company/edit/?id={company.id}",
+        edit_form_data(company, name="Mitt Namn AB", postal_city="Lund", version=old_version),
+    )
     assert response.status_code == 200
     assert sv(STALE) in text(response)
     stored = fresh(session, Company, company.id)
@@ -306,7 +336,9 @@ def test_show_and_hide_as_supplier_list_actions(login, session, make_company):
     response = seller.post("/admin/company/action/", {"action": "show_as_supplier", "rowid": [str(a.id), str(b.id)]})
     assert response.status_code == 302
     session.expire_all()
-    assert [x.is_supplier for x in (session.get(Company, a.id), session.get(Company, b.id), session.get(Company, c.id))] == [True, True, False]
+    assert [
+        x.is_supplier for x in (session.get(Company, a.id), session.get(Company, b.id), session.get(Company, c.id))
+    ] == [True, True, False]
     [(category, message)] = flashes(seller.client.get("/admin/company/"))
     assert category == "success" and "2" in message
 
@@ -316,7 +348,9 @@ def test_show_and_hide_as_supplier_list_actions(login, session, make_company):
 
 def test_supplier_action_needs_edit_permission(login, session, make_company):
     company = make_company()
-    response = login("readonly").post("/admin/company/action/", {"action": "show_as_supplier", "rowid": [str(company.id)]})
+    response = login("readonly").post(
+        "/admin/company/action/", {"action": "show_as_supplier", "rowid": [str(company.id)]}
+    )
     assert response.status_code in (302, 403)
     assert fresh(session, Company, company.id).is_supplier is False
 
@@ -343,10 +377,16 @@ def test_new_supplier_form_has_the_supplier_box_ticked(login):
 @pytest.fixture
 def listed(make_company, employees):
     return {
-        "svea": make_company(name="Svea Kaffe AB", org_number="5560360793", phone="+46812345678",
-                             postal_city="Stockholm", owner=employees["seller"]),
-        "ostgota": make_company(name="Östgöta Fastigheter AB", email="kontor@ostgota.se",
-                                postal_city="Linköping", owner=employees["admin"]),
+        "svea": make_company(
+            name="Svea Kaffe AB",
+            org_number="5560360793",
+            phone="+46812345678",
+            postal_city="Stockholm",
+            owner=employees["seller"],
+        ),
+        "ostgota": make_company(
+            name="Östgöta Fastigheter AB", email="kontor@ostgota.se", postal_city="Linköping", owner=employees["admin"]
+        ),
         "malmo": make_company(name="Malmö Cykelverkstad AB", postal_city="Malmö", owner=employees["seller"]),
     }
 
@@ -465,7 +505,10 @@ def test_delete_action_of_several_companies(login, session, make_company):
 def test_delete_needs_the_delete_permission(login, session, doomed, role):
     company, _ = doomed
     client = login(role)
-    assert client.post("/admin/company/action/", {"action": "delete", "rowid": [str(company.id)]}).status_code in (302, 403)
+    assert client.post("/admin/company/action/", {"action": "delete", "rowid": [str(company.id)]}).status_code in (
+        302,
+        403,
+    )
     assert client.post("/admin/company/delete/", {"id": str(company.id)}).status_code == 403
     assert fresh(session, Company, company.id).is_deleted is False
 

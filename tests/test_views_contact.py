@@ -42,10 +42,17 @@ def test_new_company_contact_form_names_the_company_and_asks_for_the_role(login,
 def test_create_new_company_contact_links_it_with_its_role(login, session, make_company, employees):
     company = make_company(name="Kortföretaget AB")
     seller = login("seller")
-    response = seller.post(f"/admin/contact/new/?company_id={company.id}", {
-        "first_name": "Åsa", "last_name": "Öberg", "email": "asa@kortforetaget.se",
-        "phone": "08-123 456 78", "mobile": "070-123 45 67", "company_role": "Inköpschef",
-    })
+    response = seller.post(
+        f"/admin/contact/new/?company_id={company.id}",
+        {
+            "first_name": "Åsa",
+            "last_name": "Öberg",
+            "email": "asa@kortforetaget.se",
+            "phone": "08-123 456 78",
+            "mobile": "070-123 45 67",
+            "company_role": "Inköpschef",
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == f"/admin/company/card/{company.id}#contacts"  # opens the Kontakter tab
     [contact] = contacts(session)
@@ -61,9 +68,15 @@ def test_create_new_company_contact_links_it_with_its_role(login, session, make_
 
 def test_invalid_company_contact_is_not_saved_nor_linked(login, session, make_company):
     company = make_company()
-    response = login("seller").post(f"/admin/contact/new/?company_id={company.id}", {
-        "first_name": "Fel", "last_name": "Epost", "email": "fel@", "company_role": "VD",
-    })
+    response = login("seller").post(
+        f"/admin/contact/new/?company_id={company.id}",
+        {
+            "first_name": "Fel",
+            "last_name": "Epost",
+            "email": "fel@",
+            "company_role": "VD",
+        },
+    )
     assert response.status_code == 200
     assert field_errors(response, "email") == [sv("This is not a valid e-mail address.")]
     assert contacts(session) == []
@@ -90,10 +103,16 @@ def test_standalone_new_contact(login, session):
     page = seller.client.get("/admin/contact/new/")
     assert page.status_code == 200
     assert 'name="company_role"' not in page.get_data(as_text=True)
-    response = seller.post("/admin/contact/new/", {
-        "first_name": "Fristående", "last_name": "Person", "mobile": "+46 70 123 45 67",
-        "postal_postcode": "11122", "postal_city": "Stockholm",
-    })
+    response = seller.post(
+        "/admin/contact/new/",
+        {
+            "first_name": "Fristående",
+            "last_name": "Person",
+            "mobile": "+46 70 123 45 67",
+            "postal_postcode": "11122",
+            "postal_city": "Stockholm",
+        },
+    )
     assert response.status_code == 302
     [contact] = contacts(session)
     assert response.headers["Location"] == f"/admin/contact/card/{contact.id}"
@@ -135,8 +154,10 @@ def test_link_several_existing_contacts(login, session, make_company, make_conta
     company = make_company(name="Kopplingar AB")
     a, b, c = make_contact(), make_contact(), make_contact()
     seller = login("seller")
-    response = seller.post(f"/admin/company/card/{company.id}/link-contacts",
-                           {"contact_id": [str(a.id), str(b.id)], "role": "Styrelseledamot"})
+    response = seller.post(
+        f"/admin/company/card/{company.id}/link-contacts",
+        {"contact_id": [str(a.id), str(b.id)], "role": "Styrelseledamot"},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == f"/admin/company/card/{company.id}#contacts"
     assert links_of(session, company) == {a.id: "Styrelseledamot", b.id: "Styrelseledamot"}
@@ -161,8 +182,10 @@ def test_linking_skips_deleted_unknown_and_malformed_ids(login, session, make_co
     live, deleted = make_contact(), make_contact()
     trash.delete(session, employees["admin"], Contact, [deleted.id])
     session.commit()
-    response = login("seller").post(f"/admin/company/card/{company.id}/link-contacts",
-                                      {"contact_id": [str(deleted.id), "999999", "x", str(live.id)]})
+    response = login("seller").post(
+        f"/admin/company/card/{company.id}/link-contacts",
+        {"contact_id": [str(deleted.id), "999999", "x", str(live.id)]},
+    )
     assert response.status_code == 302
     assert links_of(session, company) == {live.id: None}
 
@@ -187,15 +210,25 @@ def test_linking_to_a_company_in_the_trash_is_404(login, session, make_company, 
 
 def test_contact_search_json_for_the_link_dialog(login, make_company, make_contact):
     first, second = make_company(name="Första AB"), make_company(name="Andra AB")
-    person = make_contact(first_name="Björn", last_name="Åberg", email="bjorn@example.se", mobile="+46701234567",
-                          companies=[first, second])
+    person = make_contact(
+        first_name="Björn",
+        last_name="Åberg",
+        email="bjorn@example.se",
+        mobile="+46701234567",
+        companies=[first, second],
+    )
     make_contact(first_name="Annan", last_name="Person")
     response = login("seller").client.get("/admin/contact/search.json?q=åberg")
     assert response.status_code == 200
-    assert response.get_json() == [{
-        "id": person.id, "name": "Björn Åberg", "email": "bjorn@example.se", "phone": "070-123 45 67",
-        "companies": response.get_json()[0]["companies"],
-    }]
+    assert response.get_json() == [
+        {
+            "id": person.id,
+            "name": "Björn Åberg",
+            "email": "bjorn@example.se",
+            "phone": "070-123 45 67",
+            "companies": response.get_json()[0]["companies"],
+        }
+    ]
     assert sorted(response.get_json()[0]["companies"].split(", ")) == ["Andra AB", "Första AB"]
 
 
@@ -222,7 +255,9 @@ def test_unlink_removes_the_link_and_keeps_the_contact(login, session, make_comp
     card = seller.client.get(f"/admin/company/card/{company.id}")
     [(category, message)] = flashes(card)
     assert category == "success"
-    assert message == sv("%(contact)s is no longer linked to %(company)s.", contact="Kvar Ändå", company="Bortkoppling AB")
+    assert message == sv(
+        "%(contact)s is no longer linked to %(company)s.", contact="Kvar Ändå", company="Bortkoppling AB"
+    )
     assert session.scalars(select(AuditEvent).where(AuditEvent.action == "unlink")).one().entity_id == company.id
 
 
@@ -246,7 +281,9 @@ def test_unlink_unknown_contact_is_404(login, make_company):
 def test_make_private_customer_action(login, session, make_contact):
     a, b, untouched = make_contact(last_name="Privat"), make_contact(last_name="Kund"), make_contact(last_name="Inte")
     seller = login("seller")
-    response = seller.post("/admin/contact/action/", {"action": "make_private_customer", "rowid": [str(a.id), str(b.id)]})
+    response = seller.post(
+        "/admin/contact/action/", {"action": "make_private_customer", "rowid": [str(a.id), str(b.id)]}
+    )
     assert response.status_code == 302
     session.expire_all()
     numbers = sorted([session.get(Contact, a.id).customer_number, session.get(Contact, b.id).customer_number])
@@ -282,10 +319,18 @@ def test_private_customer_card_shows_the_customer_number(login, session, make_co
 
 
 def test_new_private_customer_gets_a_number_and_a_normalised_personnummer(login, session):
-    response = login("seller").post("/admin/privatecustomer/new/", {
-        "first_name": "Lena", "last_name": "Lindberg", "personal_number": "811218-9876",
-        "invoice_language": "sv", "discount_percent": "0", "payment_terms_days": "10", "currency": "SEK",
-    })
+    response = login("seller").post(
+        "/admin/privatecustomer/new/",
+        {
+            "first_name": "Lena",
+            "last_name": "Lindberg",
+            "personal_number": "811218-9876",
+            "invoice_language": "sv",
+            "discount_percent": "0",
+            "payment_terms_days": "10",
+            "currency": "SEK",
+        },
+    )
     assert response.status_code == 302
     [person] = contacts(session)
     assert person.customer_number == numbering.FIRST_CUSTOMER_NUMBER
@@ -294,10 +339,18 @@ def test_new_private_customer_gets_a_number_and_a_normalised_personnummer(login,
 
 
 def test_new_private_customer_with_invalid_personnummer(login, session):
-    response = login("seller").post("/admin/privatecustomer/new/", {
-        "first_name": "Fel", "last_name": "Nummer", "personal_number": "811218-9877",
-        "invoice_language": "sv", "discount_percent": "0", "payment_terms_days": "10", "currency": "SEK",
-    })
+    response = login("seller").post(
+        "/admin/privatecustomer/new/",
+        {
+            "first_name": "Fel",
+            "last_name": "Nummer",
+            "personal_number": "811218-9877",
+            "invoice_language": "sv",
+            "discount_percent": "0",
+            "payment_terms_days": "10",
+            "currency": "SEK",
+        },
+    )
     assert response.status_code == 200
     assert field_errors(response, "personal_number") == [sv("This is not a valid Swedish personal identity number.")]
     assert contacts(session) == []
@@ -355,7 +408,9 @@ def test_people_search_tells_contacts_and_employees_apart(login, session, make_c
     by_name = {}
     for kind, row in rows:
         cell = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)))
-        name = next(n for n in ("Test Kontaktsson", "Test Admin", "Test Seller", "Test Finance", "Test Readonly") if n in cell)
+        name = next(
+            n for n in ("Test Kontaktsson", "Test Admin", "Test Seller", "Test Finance", "Test Readonly") if n in cell
+        )
         by_name[name] = (kind, row)
     assert set(by_name) == {"Test Kontaktsson", "Test Admin", "Test Seller", "Test Finance", "Test Readonly"}
     contact_kind, contact_row = by_name["Test Kontaktsson"]

@@ -23,8 +23,14 @@ D = Decimal
 
 @pytest.fixture
 def customer(make_company):
-    return make_company(name="Kortkund AB", discount_percent=D("10"), payment_terms_days=20,
-                        invoice_street="Box 12", invoice_postcode="11122", invoice_city="Stockholm")
+    return make_company(
+        name="Kortkund AB",
+        discount_percent=D("10"),
+        payment_terms_days=20,
+        invoice_street="Box 12",
+        invoice_postcode="11122",
+        invoice_city="Stockholm",
+    )
 
 
 def lines_form(*rows, start=0):
@@ -40,8 +46,9 @@ def sent_invoice(session, employees, customer, products, **fields):
     invoice = invoicing.new_invoice(session, employees["finance"], customer)
     for key, value in fields.items():
         setattr(invoice, key, value)
-    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="2"),
-                                  LineInput(product=products["200"], quantity="1")])
+    invoicing.set_lines(
+        invoice, [LineInput(product=products["100"], quantity="2"), LineInput(product=products["200"], quantity="1")]
+    )
     invoicing.send(session, invoice)
     session.commit()
     return invoice
@@ -60,21 +67,40 @@ def test_new_invoice_from_the_card_is_prefilled_with_the_customer(login, custome
 
 def test_creating_an_invoice_with_lines_from_the_card(login, customer, products, employees):
     seller = login("seller")
-    response = seller.post(f"/admin/invoice/new/?company_id={customer.id}", {
-        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
-        "their_reference": "0", "our_reference": str(employees["seller"].id), "note": "Tack för beställningen",
-        **lines_form({"product": "100 Konsulttimme", "quantity": "2", "discount_percent": "10"},
-                     {"product": "200", "quantity": "3", "discount_percent": "0"},
-                     {"description": "Frakt", "quantity": "1", "unit_price": "99,00", "vat_rate": "25", "discount_percent": ""},
-                     {"product": "", "description": "", "quantity": "1", "discount_percent": "10"}),
-    })
+    response = seller.post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            "invoice_date": "2026-11-02",
+            "payment_terms_days": "20",
+            "currency": "SEK",
+            "language": "sv",
+            "their_reference": "0",
+            "our_reference": str(employees["seller"].id),
+            "note": "Tack för beställningen",
+            **lines_form(
+                {"product": "100 Konsulttimme", "quantity": "2", "discount_percent": "10"},
+                {"product": "200", "quantity": "3", "discount_percent": "0"},
+                {
+                    "description": "Frakt",
+                    "quantity": "1",
+                    "unit_price": "99,00",
+                    "vat_rate": "25",
+                    "discount_percent": "",
+                },
+                {"product": "", "description": "", "quantity": "1", "discount_percent": "10"},
+            ),
+        },
+    )
     assert response.status_code == 302, flashes(response)
     invoice = db.session.scalars(select(Invoice)).one()
     assert response.headers["Location"].endswith(f"/admin/invoice/show/{invoice.id}")
     assert invoice.company_id == customer.id and invoice.status == "draft" and invoice.number is None
     assert invoice.our_reference_id == employees["seller"].id and invoice.due_date.isoformat() == "2026-11-22"
-    assert [(l.description, l.amount) for l in invoice.lines] == [
-        ("Konsulttimme", D("1710.00")), ("Kokbok", D("747.00")), ("Frakt", D("89.10"))]
+    assert [(line.description, line.amount) for line in invoice.lines] == [
+        ("Konsulttimme", D("1710.00")),
+        ("Kokbok", D("747.00")),
+        ("Frakt", D("89.10")),
+    ]
     assert invoice.total == D("3041.00")
     page = text(seller.client.get(f"/admin/invoice/show/{invoice.id}"))
     assert money(D("3041")) in page and "Utkast" in page
@@ -82,10 +108,17 @@ def test_creating_an_invoice_with_lines_from_the_card(login, customer, products,
 
 
 def test_unparseable_price_is_refused_with_a_swedish_message_and_nothing_saved(login, customer):
-    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
-        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
-        **lines_form({"description": "Något", "quantity": "1", "unit_price": "tio kronor", "vat_rate": "25"}),
-    })
+    response = login("seller").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            "invoice_date": "2026-11-02",
+            "payment_terms_days": "20",
+            "currency": "SEK",
+            "language": "sv",
+            "their_reference": "0",
+            **lines_form({"description": "Något", "quantity": "1", "unit_price": "tio kronor", "vat_rate": "25"}),
+        },
+    )
     assert response.status_code == 200
     assert ("danger", sv("Line %(n)s: the price is not an amount.", n=1)) in flashes(response)
     assert "tio kronor" in text(response)  # what was typed is kept
@@ -96,11 +129,23 @@ def test_after_a_refusal_the_editor_shows_the_lines_as_numbered_in_the_message(l
     """Wholly empty rows are left out both when the lines are read and when they are shown again,
     so "Rad 2" of a message is the second row on the page, and blank rows do not pile up."""
     blank = {"product": "", "description": "", "quantity": "1", "unit_price": "", "vat_rate": "25"}
-    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
-        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
-        **lines_form({"product": "100", "quantity": "1"}, blank, {"description": "Resa", "quantity": "x", "unit_price": "1"},
-                     blank, blank),
-    })
+    response = login("seller").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            "invoice_date": "2026-11-02",
+            "payment_terms_days": "20",
+            "currency": "SEK",
+            "language": "sv",
+            "their_reference": "0",
+            **lines_form(
+                {"product": "100", "quantity": "1"},
+                blank,
+                {"description": "Resa", "quantity": "x", "unit_price": "1"},
+                blank,
+                blank,
+            ),
+        },
+    )
     assert ("danger", sv("Line %(n)s: the quantity is not a number.", n=2)) in flashes(response)
     page = response.get_data(as_text=True)
     shown = re.findall(r'name="lines-(\d+)-description" value="([^"]*)"', page)
@@ -111,33 +156,61 @@ def test_after_a_refusal_the_editor_shows_the_lines_as_numbered_in_the_message(l
 def test_the_editor_shows_saved_lines_with_a_decimal_comma(login, session, employees, customer, products):
     """As the Flask-Admin forms do (formatting.decimal_input): the editor reads them back with money.parse."""
     invoice = invoicing.new_invoice(session, employees["seller"], customer)
-    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="2,5", unit_price="1 250,5",
-                                            discount_percent="12,5")])
+    invoicing.set_lines(
+        invoice, [LineInput(product=products["100"], quantity="2,5", unit_price="1 250,5", discount_percent="12,5")]
+    )
     session.commit()
     page = login("seller").client.get(f"/admin/invoice/edit/?id={invoice.id}").get_data(as_text=True)
-    shown = {f: re.search(rf'name="lines-0-{f}" value="([^"]*)"', page).group(1)
-             for f in ("quantity", "unit_price", "discount_percent")}
+    shown = {
+        f: re.search(rf'name="lines-0-{f}" value="([^"]*)"', page).group(1)
+        for f in ("quantity", "unit_price", "discount_percent")
+    }
     assert shown == {"quantity": "2,5", "unit_price": "1\u00a0250,50", "discount_percent": "12,5"}
     assert 'name="lines-3-discount_percent" value="10"' in page  # a blank row: the customer's discount
 
 
 def test_unknown_product_number_is_refused(login, customer):
-    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
-        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv", "their_reference": "0",
-        **lines_form({"product": "4711", "quantity": "1"}),
-    })
+    response = login("seller").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            "invoice_date": "2026-11-02",
+            "payment_terms_days": "20",
+            "currency": "SEK",
+            "language": "sv",
+            "their_reference": "0",
+            **lines_form({"product": "4711", "quantity": "1"}),
+        },
+    )
     assert ("danger", sv("There is no product with number %(number)s.", number="4711")) in flashes(response)
     assert count(db.session, Invoice) == 0
 
 
-def test_an_inactive_product_number_is_refused_on_a_new_line_but_kept_on_a_saved_one(login, session, employees,
-                                                                                     customer, products):
-    header = {"invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
-              "their_reference": "0"}
-    response = login("seller").post(f"/admin/invoice/new/?company_id={customer.id}", {
-        **header, **lines_form({"product": "100", "quantity": "1"}, {"product": "900 Utgången vara", "quantity": "1"})})
-    assert ("danger", sv("Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
-                         n=2, number="900", name="Utgången vara")) in flashes(response)
+def test_an_inactive_product_number_is_refused_on_a_new_line_but_kept_on_a_saved_one(
+    login, session, employees, customer, products
+):
+    header = {
+        "invoice_date": "2026-11-02",
+        "payment_terms_days": "20",
+        "currency": "SEK",
+        "language": "sv",
+        "their_reference": "0",
+    }
+    response = login("seller").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            **header,
+            **lines_form({"product": "100", "quantity": "1"}, {"product": "900 Utgången vara", "quantity": "1"}),
+        },
+    )
+    assert (
+        "danger",
+        sv(
+            "Line %(n)s: product %(number)s %(name)s is inactive and cannot be put on new lines.",
+            n=2,
+            number="900",
+            name="Utgången vara",
+        ),
+    ) in flashes(response)
     assert count(db.session, Invoice) == 0
     old = products["900"]
     old.active = True
@@ -145,10 +218,14 @@ def test_an_inactive_product_number_is_refused_on_a_new_line_but_kept_on_a_saved
     invoicing.set_lines(invoice, [LineInput(product=old, quantity="1")])
     old.active = False
     session.commit()
-    response = login("seller").post(f"/admin/invoice/edit/?id={invoice.id}", {
-        **header, "version": str(invoice.version), **lines_form({"product": "900", "quantity": "4"})})
+    response = login("seller").post(
+        f"/admin/invoice/edit/?id={invoice.id}",
+        {**header, "version": str(invoice.version), **lines_form({"product": "900", "quantity": "4"})},
+    )
     assert response.status_code == 302
-    assert [(l.product.number, l.quantity) for l in fresh(session, Invoice, invoice.id).lines] == [("900", D("4"))]
+    assert [(line.product.number, line.quantity) for line in fresh(session, Invoice, invoice.id).lines] == [
+        ("900", D("4"))
+    ]
 
 
 def test_a_contact_without_customer_number_is_refused_with_the_faqs_reason(login, make_contact):
@@ -157,7 +234,9 @@ def test_a_contact_without_customer_number_is_refused_with_the_faqs_reason(login
     reason = sv("To invoice a contact person, he or she must have a customer number in the CRM.")
     response = seller.client.get(f"/admin/invoice/new/?contact_id={person.id}", follow_redirects=True)
     assert ("danger", reason) in flashes(response)
-    response = seller.post(f"/admin/order/new/?contact_id={person.id}", {"order_date": "2026-11-02"}, follow_redirects=True)
+    response = seller.post(
+        f"/admin/order/new/?contact_id={person.id}", {"order_date": "2026-11-02"}, follow_redirects=True
+    )
     assert ("danger", reason) in flashes(response)
     tab = text(seller.client.get(f"/admin/contact/card/{person.id}/tab/invoices"))
     assert reason in tab and 'id="new-invoice"' not in tab
@@ -171,19 +250,35 @@ def test_a_private_customer_is_invoiced_from_its_card(login, make_contact, produ
     seller = login("seller")
     tab = text(seller.client.get(f"/admin/contact/card/{person.id}/tab/invoices"))
     assert 'id="new-invoice"' in tab and 'id="new-order"' in tab
-    response = seller.post(f"/admin/order/new/?contact_id={person.id}", {
-        "order_date": "2026-11-02", "currency": "SEK", "language": "en", "their_reference": "0",
-        **lines_form({"product": "100", "quantity": "1"})})
+    response = seller.post(
+        f"/admin/order/new/?contact_id={person.id}",
+        {
+            "order_date": "2026-11-02",
+            "currency": "SEK",
+            "language": "en",
+            "their_reference": "0",
+            **lines_form({"product": "100", "quantity": "1"}),
+        },
+    )
     assert response.status_code == 302, flashes(response)
     order = db.session.scalars(select(SalesOrder)).one()
     assert order.contact_id == person.id and order.language == "en" and order.total == D("1188.00")
 
 
 def test_new_company_can_go_straight_to_its_first_order(login):
-    response = login("seller").post("/admin/company/new/", {
-        "name": "Nystartat AB", "country": "SE", "status": "active", "invoice_language": "sv",
-        "discount_percent": "0", "payment_terms_days": "30", "currency": "SEK", "then_new_order": "y",
-    })
+    response = login("seller").post(
+        "/admin/company/new/",
+        {
+            "name": "Nystartat AB",
+            "country": "SE",
+            "status": "active",
+            "invoice_language": "sv",
+            "discount_percent": "0",
+            "payment_terms_days": "30",
+            "currency": "SEK",
+            "then_new_order": "y",
+        },
+    )
     company = db.session.scalars(select(Company).where(Company.name == "Nystartat AB")).one()
     assert response.status_code == 302
     assert f"/admin/order/new/?company_id={company.id}" in response.headers["Location"]
@@ -200,14 +295,19 @@ def test_seller_cannot_send_but_finance_can(login, session, employees, customer,
     assert login("readonly").post(f"/admin/invoice/show/{invoice.id}/send").status_code == 403
     finance = login("finance")
     response = finance.post(f"/admin/invoice/show/{invoice.id}/send", follow_redirects=True)
-    assert ("success", sv("%(document)s was sent.", document=sv("Invoice %(number)s", number=1001))) in flashes(response)
+    assert ("success", sv("%(document)s was sent.", document=sv("Invoice %(number)s", number=1001))) in flashes(
+        response
+    )
     invoice = fresh(session, Invoice, invoice.id)
     assert invoice.number == 1001 and invoice.status == "sent" and invoice.ocr == invoicing.ocr_reference(1001)
     from models import AuditEvent
 
-    sent = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "invoice", AuditEvent.action == "update")).all()
+    sent = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "invoice", AuditEvent.action == "update")
+    ).all()
     assert [(e.actor_id, e.changes["status"], e.changes["number"]) for e in sent] == [
-        (employees["finance"].id, ["draft", "sent"], [None, 1001])]
+        (employees["finance"].id, ["draft", "sent"], [None, 1001])
+    ]
 
 
 def test_a_sent_invoice_cannot_be_edited_over_http(login, session, employees, customer, products):
@@ -215,11 +315,19 @@ def test_a_sent_invoice_cannot_be_edited_over_http(login, session, employees, cu
     finance = login("finance")
     response = finance.client.get(f"/admin/invoice/edit/?id={invoice.id}", follow_redirects=True)
     assert ("danger", sv("A sent invoice cannot be changed; credit it instead.")) in flashes(response)
-    finance.post(f"/admin/invoice/edit/?id={invoice.id}", {
-        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
-        "their_reference": "0", "version": str(invoice.version), **lines_form({"description": "Ändrad", "quantity": "1",
-                                                                            "unit_price": "1", "vat_rate": "25"})})
-    assert [l.description for l in fresh(session, Invoice, invoice.id).lines] == ["Konsulttimme", "Kokbok"]
+    finance.post(
+        f"/admin/invoice/edit/?id={invoice.id}",
+        {
+            "invoice_date": "2026-11-02",
+            "payment_terms_days": "20",
+            "currency": "SEK",
+            "language": "sv",
+            "their_reference": "0",
+            "version": str(invoice.version),
+            **lines_form({"description": "Ändrad", "quantity": "1", "unit_price": "1", "vat_rate": "25"}),
+        },
+    )
+    assert [line.description for line in fresh(session, Invoice, invoice.id).lines] == ["Konsulttimme", "Kokbok"]
     response = finance.post("/admin/invoice/delete/", {"id": str(invoice.id)}, follow_redirects=True)
     assert ("danger", sv("A sent invoice cannot be deleted; credit it instead.")) in flashes(response)
     assert fresh(session, Invoice, invoice.id) is not None
@@ -232,11 +340,20 @@ def test_a_stale_edit_of_a_draft_is_refused(login, session, employees, customer,
     stale = invoice.version
     invoice.note = "Någon annan hann före"
     session.commit()
-    response = login("seller").post(f"/admin/invoice/edit/?id={invoice.id}", {
-        "invoice_date": "2026-11-02", "payment_terms_days": "20", "currency": "SEK", "language": "sv",
-        "their_reference": "0", "version": str(stale), **lines_form({"product": "200", "quantity": "9"})})
+    response = login("seller").post(
+        f"/admin/invoice/edit/?id={invoice.id}",
+        {
+            "invoice_date": "2026-11-02",
+            "payment_terms_days": "20",
+            "currency": "SEK",
+            "language": "sv",
+            "their_reference": "0",
+            "version": str(stale),
+            **lines_form({"product": "200", "quantity": "9"}),
+        },
+    )
     assert response.status_code == 200
-    assert [l.description for l in fresh(session, Invoice, invoice.id).lines] == ["Konsulttimme"]
+    assert [line.description for line in fresh(session, Invoice, invoice.id).lines] == ["Konsulttimme"]
 
 
 def test_paid_and_credit_over_http(login, session, employees, customer, products):
@@ -280,9 +397,22 @@ def test_order_confirmed_and_converted_to_an_invoice(login, session, employees, 
 def test_printable_invoice_in_swedish(login, session, employees, customer, products):
     invoice = sent_invoice(session, employees, customer, products)
     page = text(login("readonly").client.get(f"/admin/invoice/show/{invoice.id}/print"))
-    for expected in ("Faktura", "Förfallodatum", "OCR-nummer", "Att betala", "Öresavrundning", "Momsspecifikation",
-                     invoice.ocr, str(customer.customer_number), "Box 12", "Kundregister Demo AB", "Godkänd för F-skatt",
-                     invoice.due_date.isoformat(), money(invoice.total), money(D("2375"))):
+    for expected in (
+        "Faktura",
+        "Förfallodatum",
+        "OCR-nummer",
+        "Att betala",
+        "Öresavrundning",
+        "Momsspecifikation",
+        invoice.ocr,
+        str(customer.customer_number),
+        "Box 12",
+        "Kundregister Demo AB",
+        "Godkänd för F-skatt",
+        invoice.due_date.isoformat(),
+        money(invoice.total),
+        money(D("2375")),
+    ):
         assert expected in page, expected
     assert 'lang="sv"' in page and "invoice_print.css" in page
 
@@ -362,11 +492,15 @@ def test_invoice_report_on_the_card_and_its_export(login, session, employees, cu
     assert "Konsulttimme" in products_table and money(D("3420")) in products_table  # 4 h at 950 less 10 %
     assert "Kokbok" in products_table
     assert "2026-02" in page and "2026-04" in page and sv("Year %(year)s", year=2026) in page
-    csv = finance.client.get(f"/admin/company/card/{customer.id}/invoice-report/export/csv?from=2026-01-01&to=2026-12-31")
+    csv = finance.client.get(
+        f"/admin/company/card/{customer.id}/invoice-report/export/csv?from=2026-01-01&to=2026-12-31"
+    )
     assert csv.status_code == 200 and "attachment" in csv.headers["Content-Disposition"]
     body = csv.get_data(as_text=True)
     assert "Konsulttimme" in body and "3420,00" in body and ";" in body
-    xlsx = finance.client.get(f"/admin/company/card/{customer.id}/invoice-report/export/xlsx?table=lines&from=2026-01-01&to=2026-12-31")
+    xlsx = finance.client.get(
+        f"/admin/company/card/{customer.id}/invoice-report/export/xlsx?table=lines&from=2026-01-01&to=2026-12-31"
+    )
     sheet = load_workbook(io.BytesIO(xlsx.get_data())).active
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 1 + 4 and {r[4] for r in rows[1:]} == {"Konsulttimme", "Kokbok"}
@@ -395,8 +529,9 @@ def test_demo_invoicing_pages_render(login, demo):
     for url in ("/admin/invoice/", "/admin/order/", "/admin/product/", "/admin/invoice/new/", "/admin/order/new/"):
         assert admin.client.get(url).status_code == 200, url
     today = date.today()
-    company = demo.scalars(select(Company).join(Invoice, Invoice.company_id == Company.id)
-                           .where(invoicing.overdue_condition(today))).first()
+    company = demo.scalars(
+        select(Company).join(Invoice, Invoice.company_id == Company.id).where(invoicing.overdue_condition(today))
+    ).first()
     tab = text(admin.client.get(f"/admin/company/card/{company.id}/tab/invoices"))
     assert 'data-status="overdue"' in tab and "table-danger" in tab
     for invoice in demo.scalars(select(Invoice)).all()[:10]:
@@ -404,16 +539,26 @@ def test_demo_invoicing_pages_render(login, demo):
         assert admin.client.get(f"/admin/invoice/show/{invoice.id}/print").status_code == 200
     statuses = set(demo.scalars(select(Invoice.status)).all())
     assert statuses == {"draft", "sent", "paid", "credited", "cancelled"}
-    assert demo.scalar(select(db.func.count()).select_from(Invoice).where(Invoice.credited_invoice_id.is_not(None))) == 1
+    assert (
+        demo.scalar(select(db.func.count()).select_from(Invoice).where(Invoice.credited_invoice_id.is_not(None))) == 1
+    )
 
 
 def test_new_private_customer_can_go_straight_to_its_first_order(login):
     from models import Contact
 
-    response = login("seller").post("/admin/privatecustomer/new/", {
-        "first_name": "Ny", "last_name": "Privatkund", "invoice_language": "sv", "discount_percent": "0",
-        "payment_terms_days": "10", "currency": "SEK", "then_new_order": "y",
-    })
+    response = login("seller").post(
+        "/admin/privatecustomer/new/",
+        {
+            "first_name": "Ny",
+            "last_name": "Privatkund",
+            "invoice_language": "sv",
+            "discount_percent": "0",
+            "payment_terms_days": "10",
+            "currency": "SEK",
+            "then_new_order": "y",
+        },
+    )
     person = db.session.scalars(select(Contact).where(Contact.last_name == "Privatkund")).one()
     assert person.customer_number is not None
     assert f"/admin/order/new/?contact_id={person.id}" in response.headers["Location"]
@@ -428,7 +573,9 @@ def test_invoice_list_filters_overdue_and_status(login, session, employees, cust
 
     def numbers(query):  # the Fakturanr column of the list
         page = admin.client.get(f"/admin/invoice/?{query}").get_data(as_text=True)
-        return {int(n) for n in re.findall(r'<td class="col-number">\s*<a href="/admin/invoice/show/\d+">(\d+)</a>', page)}
+        return {
+            int(n) for n in re.findall(r'<td class="col-number">\s*<a href="/admin/invoice/show/\d+">(\d+)</a>', page)
+        }
 
     assert numbers("") == {late.number, fresh_one.number}
     assert numbers("flt0_1=1") == {late.number}  # Fler sökalternativ – Förfallen: Ja (filter 1)
@@ -440,9 +587,18 @@ def test_new_invoice_from_the_list_takes_the_chosen_customers_settings(login, cu
     finance = login("finance")
     page = text(finance.client.get("/admin/invoice/new/"))
     assert sv("The customer's setting") in page
-    response = finance.post("/admin/invoice/new/", {
-        "company": str(customer.id), "contact": "", "invoice_date": "2026-11-02", "payment_terms_days": "",
-        "currency": "", "language": "", **lines_form({"product": "100", "quantity": "1"})})
+    response = finance.post(
+        "/admin/invoice/new/",
+        {
+            "company": str(customer.id),
+            "contact": "",
+            "invoice_date": "2026-11-02",
+            "payment_terms_days": "",
+            "currency": "",
+            "language": "",
+            **lines_form({"product": "100", "quantity": "1"}),
+        },
+    )
     assert response.status_code == 302, flashes(response)
     invoice = db.session.scalars(select(Invoice)).one()
     assert (invoice.company_id, invoice.payment_terms_days, invoice.currency) == (customer.id, 20, "SEK")
@@ -450,9 +606,17 @@ def test_new_invoice_from_the_list_takes_the_chosen_customers_settings(login, cu
 
 
 def test_new_invoice_from_the_list_needs_a_customer(login):
-    response = login("finance").post("/admin/invoice/new/", {
-        "company": "", "contact": "", "invoice_date": "2026-11-02", "currency": "", "language": "",
-        **lines_form({"description": "X", "unit_price": "1"})})
+    response = login("finance").post(
+        "/admin/invoice/new/",
+        {
+            "company": "",
+            "contact": "",
+            "invoice_date": "2026-11-02",
+            "currency": "",
+            "language": "",
+            **lines_form({"description": "X", "unit_price": "1"}),
+        },
+    )
     assert ("danger", sv("Choose the customer: a company or a private customer.")) in flashes(response)
     assert count(db.session, Invoice) == 0
 
@@ -463,7 +627,12 @@ def test_their_reference_is_one_of_the_customers_contacts(login, customer, make_
     seller = login("seller")
     page = text(seller.client.get(f"/admin/order/new/?company_id={customer.id}"))
     assert "Karin Köpare" in page and "Annan Person" not in page
-    form = {"order_date": "2026-11-02", "currency": "SEK", "language": "sv", **lines_form({"product": "100", "quantity": "1"})}
+    form = {
+        "order_date": "2026-11-02",
+        "currency": "SEK",
+        "language": "sv",
+        **lines_form({"product": "100", "quantity": "1"}),
+    }
     seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(theirs.id)})
     seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(stranger.id)})
     orders = db.session.scalars(select(SalesOrder).order_by(SalesOrder.number)).all()

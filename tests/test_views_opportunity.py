@@ -13,8 +13,10 @@ from tests.helpers import count, flashes, fresh, sv, text
 
 @pytest.fixture
 def stages(app):
-    rows = [SalesStage(name=n, sort_order=i, probability=p, is_lost=n == "Förlorad")
-            for i, (n, p) in enumerate([("Kontakt", 10), ("Offert", 50), ("Förlorad", 0)])]
+    rows = [
+        SalesStage(name=n, sort_order=i, probability=p, is_lost=n == "Förlorad")
+        for i, (n, p) in enumerate([("Kontakt", 10), ("Offert", 50), ("Förlorad", 0)])
+    ]
     db.session.add_all(rows)
     db.session.commit()
     return {s.name: s for s in rows}
@@ -26,9 +28,18 @@ def company(make_company, employees):
 
 
 def form(customer, stage, **fields):
-    data = {"title": "Nytt serviceavtal", "company": str(customer.id), "stage": str(stage.id),
-            "amount": "125000,50", "probability": "", "close_date": "2027-02-28", "kind": "new",
-            "source": "Mässa", "lost_reason": "", "description": ""}
+    data = {
+        "title": "Nytt serviceavtal",
+        "company": str(customer.id),
+        "stage": str(stage.id),
+        "amount": "125000,50",
+        "probability": "",
+        "close_date": "2027-02-28",
+        "kind": "new",
+        "source": "Mässa",
+        "lost_reason": "",
+        "description": "",
+    }
     data.update(fields)
     return data
 
@@ -46,7 +57,11 @@ def test_seller_creates_an_opportunity_with_the_stage_probability(login, company
     assert response.status_code == 302, flashes(seller.client.get(response.headers.get("Location", "/admin/")))
     opportunity = db.session.scalar(db.select(Opportunity))
     assert response.headers["Location"].endswith(f"/admin/opportunity/show/{opportunity.id}")
-    assert (opportunity.probability, opportunity.amount, opportunity.company_id) == (10, Decimal("125000.50"), company.id)
+    assert (opportunity.probability, opportunity.amount, opportunity.company_id) == (
+        10,
+        Decimal("125000.50"),
+        company.id,
+    )
     assert opportunity.owner_id == employees["seller"].id  # the one who creates it, unless chosen
 
     page = text(seller.client.get(f"/admin/opportunity/show/{opportunity.id}"))
@@ -80,8 +95,14 @@ def test_an_opportunity_needs_a_customer(login, stages, company):
 def test_editing_the_stage_is_kept_in_the_history_shown_on_the_page(login, company, stages, employees):
     opportunity = make_opportunity(company, stages["Kontakt"], owner=employees["seller"])
     seller = login("seller")
-    data = form(company, stages["Offert"], title=opportunity.title, owner=str(employees["seller"].id),
-                probability="10", version=str(opportunity.version))
+    data = form(
+        company,
+        stages["Offert"],
+        title=opportunity.title,
+        owner=str(employees["seller"].id),
+        probability="10",
+        version=str(opportunity.version),
+    )
     response = seller.post(f"/admin/opportunity/edit/?id={opportunity.id}", data)
     assert response.status_code == 302
     opportunity = fresh(db.session, Opportunity, opportunity.id)
@@ -113,16 +134,22 @@ def test_readonly_sees_but_cannot_change(login, company, stages):
     assert readonly.client.get(f"/admin/opportunity/show/{opportunity.id}").status_code == 200
     assert readonly.client.get("/admin/opportunity/new/").status_code == 403
     assert readonly.post("/admin/opportunity/new/", form(company, stages["Kontakt"])).status_code == 403
-    assert readonly.post(f"/admin/opportunity/show/{opportunity.id}/activities",
-                         {"kind": "task", "subject": "Ring"}).status_code == 403
+    assert (
+        readonly.post(
+            f"/admin/opportunity/show/{opportunity.id}/activities", {"kind": "task", "subject": "Ring"}
+        ).status_code
+        == 403
+    )
     assert count(db.session, Opportunity) == 1
 
 
 def test_activity_created_from_the_opportunity_is_on_the_customer_card(login, company, stages):
     opportunity = make_opportunity(company, stages["Offert"])
     seller = login("seller")
-    response = seller.post(f"/admin/opportunity/show/{opportunity.id}/activities",
-                           {"kind": "meeting", "subject": "Genomgång av offert", "due_at": "2027-01-15T10:00"})
+    response = seller.post(
+        f"/admin/opportunity/show/{opportunity.id}/activities",
+        {"kind": "meeting", "subject": "Genomgång av offert", "due_at": "2027-01-15T10:00"},
+    )
     assert response.status_code == 302
     activity = db.session.scalar(db.select(Activity))
     assert (activity.opportunity_id, activity.company_id, activity.kind) == (opportunity.id, company.id, "meeting")
@@ -153,8 +180,10 @@ def test_activity_is_marked_done_and_reopened_on_the_opportunity_page(login, com
     assert fresh(db.session, Activity, activity.id).done is False
 
     # Another opportunity's URL does not reach this activity; a reader may not change it.
-    assert seller.post(f"/admin/opportunity/show/{other.id}/activities/{activity.id}/done",
-                       {"done": "1"}).status_code == 404
+    assert (
+        seller.post(f"/admin/opportunity/show/{other.id}/activities/{activity.id}/done", {"done": "1"}).status_code
+        == 404
+    )
     assert login("readonly").post(done_url, {"done": "1"}).status_code == 403
     assert fresh(db.session, Activity, activity.id).done is False
 
@@ -166,15 +195,16 @@ def test_company_card_has_a_sales_opportunities_tab(login, company, stages):
     assert sv("Sales opportunities") in card
     tab = text(seller.get(f"/admin/company/card/{company.id}/tab/opportunities"))
     assert "Takomläggning" in tab and "99\u00a0000,00\u00a0kr" in tab
-    assert f"/admin/opportunity/new/?" in tab and f"company_id={company.id}" in tab
+    assert "/admin/opportunity/new/?" in tab and f"company_id={company.id}" in tab
     readonly_tab = text(login("readonly").client.get(f"/admin/company/card/{company.id}/tab/opportunities"))
     assert "Takomläggning" in readonly_tab and "/admin/opportunity/new/" not in readonly_tab
 
 
 def test_sales_stages_are_managed_by_administrators(login, stages, company):
     admin = login("admin")
-    response = admin.post("/admin/salesstage/new/", {"name": "Demo", "sort_order": "5", "probability": "40",
-                                                    "active": "y"})
+    response = admin.post(
+        "/admin/salesstage/new/", {"name": "Demo", "sort_order": "5", "probability": "40", "active": "y"}
+    )
     assert response.status_code == 302
     assert db.session.scalar(db.select(SalesStage.probability).where(SalesStage.name == "Demo")) == 40
     response = admin.post("/admin/salesstage/new/", {"name": "Fel", "sort_order": "6", "probability": "140"})
@@ -217,32 +247,44 @@ def test_board_has_a_column_per_active_stage_and_filters_by_owner_and_group(logi
 def test_drag_to_another_stage_writes_the_stage_and_its_history(login, company, stages):
     opportunity = make_opportunity(company, stages["Kontakt"])
     seller = login("seller")
-    response = seller.post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Offert"].id},
-                           headers={"X-Requested-With": "fetch"})
+    response = seller.post(
+        "/admin/opportunity/board/move",
+        {"id": opportunity.id, "stage": stages["Offert"].id},
+        headers={"X-Requested-With": "fetch"},
+    )
     assert response.status_code == 200 and response.get_json()["probability"] == 50
     opportunity = fresh(db.session, Opportunity, opportunity.id)
     assert opportunity.stage.name == "Offert"
     assert [(c.field, c.old_value, c.new_value) for c in opportunity.changes if c.field == "stage"][0] == (
-        "stage", "Kontakt", "Offert")
+        "stage",
+        "Kontakt",
+        "Offert",
+    )
 
 
 def test_drag_to_lost_needs_the_reason(login, company, stages):
     opportunity = make_opportunity(company, stages["Offert"])
     seller = login("seller")
-    response = seller.post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Förlorad"].id},
-                           headers={"X-Requested-With": "fetch"})
+    response = seller.post(
+        "/admin/opportunity/board/move",
+        {"id": opportunity.id, "stage": stages["Förlorad"].id},
+        headers={"X-Requested-With": "fetch"},
+    )
     assert response.status_code == 400
     assert response.get_json()["message"] == sv("Give the reason the opportunity was lost.")
     assert fresh(db.session, Opportunity, opportunity.id).stage.name == "Offert"
-    response = seller.post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Förlorad"].id,
-                                                             "lost_reason": "Priset"})
+    response = seller.post(
+        "/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Förlorad"].id, "lost_reason": "Priset"}
+    )
     assert response.status_code == 302
     assert fresh(db.session, Opportunity, opportunity.id).lost_reason == "Priset"
 
 
 def test_readonly_cannot_move(login, company, stages):
     opportunity = make_opportunity(company, stages["Kontakt"])
-    response = login("readonly").post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Offert"].id})
+    response = login("readonly").post(
+        "/admin/opportunity/board/move", {"id": opportunity.id, "stage": stages["Offert"].id}
+    )
     assert response.status_code == 403
     assert fresh(db.session, Opportunity, opportunity.id).stage.name == "Kontakt"
 
@@ -253,7 +295,8 @@ def test_the_list_leads_to_the_board(login, stages):
 
 
 def test_a_customer_in_the_trash_takes_its_opportunities_off_the_list_and_board_until_restored(
-        login, company, make_company, stages, employees):
+    login, company, make_company, stages, employees
+):
     from models import Company
     from services import trash
 

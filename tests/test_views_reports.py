@@ -22,26 +22,47 @@ def sales(make_company, employees):
     company = make_company(name="Kund AB")
     group = EmployeeGroup(name="Säljgrupp Norr", kind="sales", members=[employees["seller"], employees["finance"]])
     db.session.add_all([offer, won, group])
-    db.session.add_all([
-        Opportunity(title="Offert 1", company=company, stage=offer, owner=employees["seller"], amount=Decimal("1000")),
-        Opportunity(title="Vunnen 1", company=company, stage=won, owner=employees["seller"], amount=Decimal("250")),
-        Activity(kind="call", subject="Samtal", assignee=employees["seller"], company=company, due_at=datetime.now()),
-        Activity(kind="meeting", subject="Möte", assignee=employees["finance"], company=company, due_at=datetime.now()),
-        Activity(kind="task", subject="Uppgift", assignee=employees["admin"], company=company, due_at=datetime.now()),
-    ])
+    db.session.add_all(
+        [
+            Opportunity(
+                title="Offert 1", company=company, stage=offer, owner=employees["seller"], amount=Decimal("1000")
+            ),
+            Opportunity(title="Vunnen 1", company=company, stage=won, owner=employees["seller"], amount=Decimal("250")),
+            Activity(
+                kind="call", subject="Samtal", assignee=employees["seller"], company=company, due_at=datetime.now()
+            ),
+            Activity(
+                kind="meeting", subject="Möte", assignee=employees["finance"], company=company, due_at=datetime.now()
+            ),
+            Activity(
+                kind="task", subject="Uppgift", assignee=employees["admin"], company=company, due_at=datetime.now()
+            ),
+        ]
+    )
     db.session.commit()
     return {"group": group}
 
 
 def table(page: str, table_id: str) -> list[list[str]]:
     body = re.search(rf'<table[^>]*id="{table_id}".*?</table>', page, re.S).group(0)
-    return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
-            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+    return [
+        [
+            " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+            for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
 
 
 def test_sales_report_sums_the_pipeline_per_stage(login, sales):
     page = text(login("seller").client.get("/admin/reports/sales"))
-    assert sv("The sales opportunities are the basis of the sales reports: keep them up to date for the figures to be right.") in page
+    assert (
+        sv(
+            "The sales opportunities are the basis of the sales reports: "
+            "keep them up to date for the figures to be right."
+        )
+        in page
+    )
     rows = table(page, "pipeline-table")
     assert rows[1] == ["Offert", "1", "1 000,00 kr", "500,00 kr"]
     assert rows[-1][0] == sv("Total")
@@ -60,7 +81,7 @@ def test_sales_report_per_seller_for_a_chosen_group(login, sales, employees):
 def test_sales_report_bad_date_is_shown_next_to_the_field(login, sales):
     page = login("seller").client.get("/admin/reports/sales?close_from=31/12")
     assert page.status_code == 200
-    assert 'is-invalid' in page.get_data(as_text=True) and 'id="pipeline-table"' not in page.get_data(as_text=True)
+    assert "is-invalid" in page.get_data(as_text=True) and 'id="pipeline-table"' not in page.get_data(as_text=True)
 
 
 def test_sales_report_export(login, sales):
@@ -95,7 +116,9 @@ def test_activity_overview_x_axis_groups_shows_the_group(login, sales):
     assert rows[1][1:7] == ["0", "1", "1", "0", "0", "2"]  # task, meeting, call, note, SMS, in total
     assert 'data-label="Säljgrupp Norr"' in page and "<svg" in page
     group_id = sales["group"].id
-    assert re.search(rf'name="group" value="{group_id}" id="group-{group_id}"\s+data-name="Säljgrupp Norr" checked', page)
+    assert re.search(
+        rf'name="group" value="{group_id}" id="group-{group_id}"\s+data-name="Säljgrupp Norr" checked', page
+    )
     assert re.search(r'<input checked[^>]*value="groups"', page), "the X axis stays Grupper"
 
 
@@ -118,7 +141,9 @@ def test_activity_overview_hides_opportunity_figures_without_opportunity_view(lo
 
 
 def test_activity_overview_export(login, sales):
-    data = login("seller").client.get(f"/admin/reports/activities/export/csv/?group={sales['group'].id}&axis=groups").data
+    data = (
+        login("seller").client.get(f"/admin/reports/activities/export/csv/?group={sales['group'].id}&axis=groups").data
+    )
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == sv("Group") and rows[1][0] == "Säljgrupp Norr"
     assert rows[1][rows[0].index(sv("Open pipeline (SEK)"))] == "1000,00"

@@ -85,8 +85,9 @@ def test_restore_brings_the_company_back_with_its_contacts(login, session, delet
 
 
 def test_restore_companies_and_private_customers_together(login, session, deleted):
-    response = login("admin").post("/admin/trash/restore", {
-        "rowid": [f"company:{deleted['company'].id}", f"contact:{deleted['private'].id}"]})
+    response = login("admin").post(
+        "/admin/trash/restore", {"rowid": [f"company:{deleted['company'].id}", f"contact:{deleted['private'].id}"]}
+    )
     assert response.status_code == 302
     assert not fresh(session, Company, deleted["company"].id).is_deleted
     private = fresh(session, Contact, deleted["private"].id)
@@ -144,8 +145,9 @@ def test_purge_unconfirmed_deletes_nothing(login, session, deleted):
 def test_confirmed_purge_deletes_for_good_and_keeps_the_contacts(login, session, deleted, employees):
     company_id, private_id = deleted["company"].id, deleted["private"].id
     admin = login("admin")
-    response = admin.post("/admin/trash/purge/confirm",
-                          {"rowid": [f"company:{company_id}", f"contact:{private_id}"], "confirm": "yes"})
+    response = admin.post(
+        "/admin/trash/purge/confirm", {"rowid": [f"company:{company_id}", f"contact:{private_id}"], "confirm": "yes"}
+    )
     assert response.status_code == 302
     [(category, message)] = flashes(admin.client.get("/admin/trash/"))
     assert category == "success" and "2" in message
@@ -155,8 +157,10 @@ def test_confirmed_purge_deletes_for_good_and_keeps_the_contacts(login, session,
     assert session.scalars(select(CompanyContact).where(CompanyContact.company_id == company_id)).all() == []
     assert session.get(Contact, deleted["vd"].id) is not None  # the linked contacts stay
     purges = session.scalars(select(AuditEvent).where(AuditEvent.action == "purge")).all()
-    assert {(e.entity_type, e.actor_id) for e in purges} == {("company", employees["admin"].id),
-                                                            ("contact", employees["admin"].id)}
+    assert {(e.entity_type, e.actor_id) for e in purges} == {
+        ("company", employees["admin"].id),
+        ("contact", employees["admin"].id),
+    }
     assert sv("There are no deleted customers.") in text(admin.client.get("/admin/trash/"))
 
 
@@ -174,15 +178,18 @@ def test_purge_needs_the_purge_permission(login, session, deleted, role):
     company = deleted["company"]
     client = login(role)
     assert client.post("/admin/trash/purge", {"rowid": [f"company:{company.id}"]}).status_code == 403
-    assert client.post("/admin/trash/purge/confirm",
-                       {"rowid": [f"company:{company.id}"], "confirm": "yes"}).status_code == 403
+    assert (
+        client.post("/admin/trash/purge/confirm", {"rowid": [f"company:{company.id}"], "confirm": "yes"}).status_code
+        == 403
+    )
     assert fresh(session, Company, company.id) is not None
 
 
 def test_purge_post_without_csrf_is_refused(login, session, deleted):
     company = deleted["company"]
-    response = login("admin").client.post("/admin/trash/purge/confirm",
-                                            data={"rowid": f"company:{company.id}", "confirm": "yes"})
+    response = login("admin").client.post(
+        "/admin/trash/purge/confirm", data={"rowid": f"company:{company.id}", "confirm": "yes"}
+    )
     assert response.status_code == 400
     assert fresh(session, Company, company.id) is not None
 

@@ -20,8 +20,8 @@ import hashlib
 import json
 import os
 import pickle
-import stat
 import sqlite3
+import stat
 import tempfile
 import time
 from collections import defaultdict
@@ -62,8 +62,12 @@ CREATE_ONLY = {"created_at", "customer_number"}
 #: Fields parsed first: others depend on them (the country decides how orgnr, postcode and phone are read).
 FIRST = ("country",)
 
-CATEGORY_LINKS = {"company": company_categories, "contact": contact_categories,
-                  "privatecustomer": contact_categories, "lead": lead_categories}
+CATEGORY_LINKS = {
+    "company": company_categories,
+    "contact": contact_categories,
+    "privatecustomer": contact_categories,
+    "lead": lead_categories,
+}
 CATEGORY_SCOPE = {"company": "company", "contact": "contact", "privatecustomer": "contact", "lead": "company"}
 
 
@@ -106,7 +110,7 @@ class SeenKeys:
     def earlier_rows(self, keys: list[str]) -> dict[str, int]:
         found = {}
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             found.update(self.db.execute(f"SELECT key, row FROM seen WHERE key IN ({marks})", chunk).fetchall())
         return found
@@ -135,7 +139,9 @@ class ParsedRows:
     """
 
     def __init__(self, job: ImportJob):
-        digest = hashlib.sha256(json.dumps([job.storage_key, job.entity, job.mapping], sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(
+            json.dumps([job.storage_key, job.entity, job.mapping], sort_keys=True).encode()
+        ).hexdigest()
         folder = os.path.join(tempfile.gettempdir(), f"crm-import-{os.getuid()}")
         os.makedirs(folder, mode=0o700, exist_ok=True)
         if not _private(folder):  # someone else made it first: a folder of our own, never read back by the write
@@ -200,8 +206,9 @@ BatchHook = Callable[[Counts, list[RowError]], None]
 class Importer:
     """One pass over a file for one job: `write=False` is the dry run."""
 
-    def __init__(self, session: Session, job: ImportJob, *, write: bool, after_batch: BatchHook | None = None,
-                 workers: int = 0):
+    def __init__(
+        self, session: Session, job: ImportJob, *, write: bool, after_batch: BatchHook | None = None, workers: int = 0
+    ):
         self.session = session
         self.workers = workers
         self.job = job
@@ -223,16 +230,23 @@ class Importer:
         if self.job.mode == "update":
             missing = []  # an update needs only the key; the rest keeps its values
         if missing:
-            raise FileProblem(_("Required columns are missing: %(columns)s. Add them to the file or map them to a column.",
-                                columns=", ".join(str(f.label) for f in missing)))
+            raise FileProblem(
+                _(
+                    "Required columns are missing: %(columns)s. Add them to the file or map them to a column.",
+                    columns=", ".join(str(f.label) for f in missing),
+                )
+            )
         if self.job.mode != "create" and self.job.match_key not in mapped:
             label = self.entity.match_keys.get(self.job.match_key, self.job.match_key)
-            raise FileProblem(_("To update existing records, map a column to the field you match on (%(field)s).",
-                                field=label))
+            raise FileProblem(
+                _("To update existing records, map a column to the field you match on (%(field)s).", field=label)
+            )
         self.headers = headers
         order = sorted(self.mapping.items(), key=lambda item: item[1] not in FIRST)
-        self.columns = [(index, self.entity.field(key), headers[index] if index < len(headers) else str(index + 1))
-                        for index, key in order]
+        self.columns = [
+            (index, self.entity.field(key), headers[index] if index < len(headers) else str(index + 1))
+            for index, key in order
+        ]
         self.parser = RowParser(self.entity.key, [(index, fld.key, header) for index, fld, header in self.columns])
 
     def _load_references(self) -> None:
@@ -294,7 +308,7 @@ class Importer:
     def _error(self, row: Row, key: str | None, message: str) -> None:
         header, raw = None, None
         if key:
-            for index, fld, head in self.columns:
+            for _index, fld, head in self.columns:
                 if fld.key == key:
                     header, raw = head, plain(row.values.get(key))
         row.errors.append(RowError(row.number, header, None if raw is None else str(raw), message))
@@ -307,17 +321,31 @@ class Importer:
                 owner = v.pop("owner")
                 ident = self.employees.get(owner.lower())
                 if ident is None:
-                    row.errors.append(RowError(row.number, self._header("owner"), owner, _(
-                        "No employee is called %(name)s (kundansvarig: an employee's name or e-mail).", name=owner)))
+                    row.errors.append(
+                        RowError(
+                            row.number,
+                            self._header("owner"),
+                            owner,
+                            _(
+                                "No employee is called %(name)s (kundansvarig: an employee's name or e-mail).",
+                                name=owner,
+                            ),
+                        )
+                    )
                 else:
                     v["owner_id"] = ident
             if "industry" in v:
                 name = v.pop("industry")
                 ident = self.industries.get(name.lower())
                 if ident is None:
-                    row.errors.append(RowError(row.number, self._header("industry"), name,
-                                               _("There is no industry %(name)s; add it under Administration first.",
-                                                 name=name)))
+                    row.errors.append(
+                        RowError(
+                            row.number,
+                            self._header("industry"),
+                            name,
+                            _("There is no industry %(name)s; add it under Administration first.", name=name),
+                        )
+                    )
                 else:
                     v["industry_id"] = ident
             if "categories" in v:
@@ -338,7 +366,10 @@ class Importer:
         return next((head for _i, fld, head in self.columns if fld.key == key), None)
 
     def _resolve_companies(self, rows: list[Row]) -> None:
-        for key, column in (("company_customer_number", Company.customer_number), ("company_org_number", Company.org_number)):
+        for key, column in (
+            ("company_customer_number", Company.customer_number),
+            ("company_org_number", Company.org_number),
+        ):
             wanted = {r.values[key] for r in rows if key in r.values}
             if not wanted:
                 continue
@@ -356,11 +387,18 @@ class Importer:
                 if len(ids) == 1:
                     row.values["company_id"] = ids[0]
                 elif not ids:
-                    row.errors.append(RowError(row.number, self._header(key), str(value),
-                                               _("No company has this number.")))
+                    row.errors.append(
+                        RowError(row.number, self._header(key), str(value), _("No company has this number."))
+                    )
                 else:
-                    row.errors.append(RowError(row.number, self._header(key), str(value),
-                                               _("Several companies have this number; use the customer number.")))
+                    row.errors.append(
+                        RowError(
+                            row.number,
+                            self._header(key),
+                            str(value),
+                            _("Several companies have this number; use the customer number."),
+                        )
+                    )
 
     # --- matching ------------------------------------------------------------------
 
@@ -412,11 +450,18 @@ class Importer:
         seen_now: dict[str, int] = {}
         text_keys = [str(r.key) for r in keyed]
         earlier = self.seen.earlier_rows(list(set(text_keys)))
-        for row, text_key in zip(keyed, text_keys):
+        for row, text_key in zip(keyed, text_keys, strict=True):
             first = earlier.get(text_key) or seen_now.get(text_key)
             if first:
-                self._error(row, key, _("The same %(field)s as row %(row)s: the row is a duplicate in the file.",
-                                        field=key_label, row=first))
+                self._error(
+                    row,
+                    key,
+                    _(
+                        "The same %(field)s as row %(row)s: the row is a duplicate in the file.",
+                        field=key_label,
+                        row=first,
+                    ),
+                )
             else:
                 seen_now[text_key] = row.number
         self.seen.add(list(seen_now.items()))
@@ -434,18 +479,30 @@ class Importer:
                 if self._in_scope(found):
                     existing[found[key]].append(found["id"])
                     current[found["id"]] = dict(found)
-            current_categories = self._current_categories(list(current)) if "categories" in self.mapping.values() else {}
+            current_categories = (
+                self._current_categories(list(current)) if "categories" in self.mapping.values() else {}
+            )
         for row in rows:
             if row.errors:
                 row.outcome = "errors"
                 continue
             ids = existing.get(row.key, []) if row.key is not None else []
             if len(ids) > 1:
-                self._error(row, key, _("%(count)s records have this %(field)s; it cannot say which one to update.",
-                                        count=len(ids), field=key_label))
+                self._error(
+                    row,
+                    key,
+                    _(
+                        "%(count)s records have this %(field)s; it cannot say which one to update.",
+                        count=len(ids),
+                        field=key_label,
+                    ),
+                )
             elif ids and job.mode == "create":
-                self._error(row, key, _("A record with this %(field)s already exists (the mode is create only).",
-                                        field=key_label))
+                self._error(
+                    row,
+                    key,
+                    _("A record with this %(field)s already exists (the mode is create only).", field=key_label),
+                )
             elif ids:
                 row.existing_id = ids[0]
                 row.changes = self._changes(row, current[ids[0]], compared, current_categories.get(ids[0], set()))
@@ -455,8 +512,9 @@ class Importer:
             else:
                 missing = [f for f in self.entity.required if f.key not in row.values]
                 for f in missing:
-                    row.errors.append(RowError(row.number, self._header(f.key), "",
-                                               _("%(field)s must be filled in.", field=f.label)))
+                    row.errors.append(
+                        RowError(row.number, self._header(f.key), "", _("%(field)s must be filled in.", field=f.label))
+                    )
                 row.outcome = "created"
             if row.errors:
                 row.outcome = "errors"
@@ -467,7 +525,9 @@ class Importer:
         link = CATEGORY_LINKS[self.entity.key]
         owner_col = [c for c in link.c if c.name != "category_id"][0]
         result: dict[int, set[int]] = defaultdict(set)
-        for owner, category in self.session.execute(select(owner_col, link.c.category_id).where(bulk.one_of(self.session, owner_col, ids))):
+        for owner, category in self.session.execute(
+            select(owner_col, link.c.category_id).where(bulk.one_of(self.session, owner_col, ids))
+        ):
             result[owner].add(category)
         return result
 
@@ -533,8 +593,11 @@ class Importer:
             fixed = dict(self.entity.fixed) | {"owner_id": None, "version": 1}
             if "industry_id" in self.table.c:
                 fixed["industry_id"] = None
-            columns = [(fld.key, fld.db_column, fld.default) for fld in self.entity.fields
-                       if fld.db_column and fld.db_column in self.table.c]
+            columns = [
+                (fld.key, fld.db_column, fld.default)
+                for fld in self.entity.fields
+                if fld.db_column and fld.db_column in self.table.c
+            ]
             self._template = fixed, columns
         return self._template
 
@@ -563,25 +626,37 @@ class Importer:
     def _insert(self, rows: list[Row], now: datetime) -> list[dict]:
         records = [self._new_record(r, now) for r in rows]
         if self.entity.key in ("company", "privatecustomer"):
-            for record, number in zip(records, numbering.allocate_customer_numbers(self.session, len(records))):
+            for record, number in zip(
+                records, numbering.allocate_customer_numbers(self.session, len(records)), strict=True
+            ):
                 record["customer_number"] = number
         ids = self._insert_returning_ids(records)
         events = []
         simple = (str, int, bool)
-        for row, record, ident in zip(rows, records, ids):
+        for row, record, ident in zip(rows, records, ids, strict=True):
             row.existing_id = ident
-            changes = {k: v if type(v) in simple else plain(v) for k, v in record.items()
-                       if v is not None and v != "" and k not in ("id", "created_at", "updated_at", "version")}
+            changes = {
+                k: v if type(v) in simple else plain(v)
+                for k, v in record.items()
+                if v is not None and v != "" and k not in ("id", "created_at", "updated_at", "version")
+            }
             if row.values.get("category_ids"):
                 changes["categories"] = self._category_names(row.values["category_ids"])
-            events.append({"entity_type": self.table.name, "entity_id": ident, "entity_label": self._label(record),
-                           "action": "create", "changes": changes})
+            events.append(
+                {
+                    "entity_type": self.table.name,
+                    "entity_id": ident,
+                    "entity_label": self._label(record),
+                    "action": "create",
+                    "changes": changes,
+                }
+            )
         return events
 
     def _insert_returning_ids(self, records: list[dict]) -> list[int]:
         """Insert the batch at once (services.bulk); the new ids in the order of `records`."""
         ids = bulk.new_ids(self.session, self.table, len(records))
-        for record, ident in zip(records, ids):
+        for record, ident in zip(records, ids, strict=True):
             record["id"] = ident
         bulk.insert_rows(self.session, self.table, records)
         return ids
@@ -600,10 +675,14 @@ class Importer:
             stmt = (
                 update(t)
                 .where(t.c.id == bindparam("_id"))
-                .values({c: bindparam(f"_v_{c}") for c in columns}
-                        | {"version": t.c.version + 1, "updated_at": bindparam("_now")})
+                .values(
+                    {c: bindparam(f"_v_{c}") for c in columns}
+                    | {"version": t.c.version + 1, "updated_at": bindparam("_now")}
+                )
             )
-            params = [{"_id": r.existing_id, "_now": now, **{f"_v_{c}": r.changes[c][1] for c in columns}} for r in group]
+            params = [
+                {"_id": r.existing_id, "_now": now, **{f"_v_{c}": r.changes[c][1] for c in columns}} for r in group
+            ]
             self.session.connection().execute(stmt, params)
         events = []
         for row in rows:
@@ -613,8 +692,15 @@ class Importer:
                     changes[column] = [self._category_names(old), self._category_names(new)]
                 else:
                     changes[column] = [plain(old), plain(new)]
-            events.append({"entity_type": t.name, "entity_id": row.existing_id,
-                           "entity_label": self._label(row.values) or None, "action": "update", "changes": changes})
+            events.append(
+                {
+                    "entity_type": t.name,
+                    "entity_id": row.existing_id,
+                    "entity_label": self._label(row.values) or None,
+                    "action": "update",
+                    "changes": changes,
+                }
+            )
         return events
 
     def _link_categories(self, rows: list[Row]) -> None:
@@ -625,31 +711,52 @@ class Importer:
             if row.outcome == "created":
                 wanted = set(row.values.get("category_ids", []))
             else:
-                wanted = set(row.changes.get("categories", [[], []])[1]) - set(row.changes.get("categories", [[], []])[0])
+                wanted = set(row.changes.get("categories", [[], []])[1]) - set(
+                    row.changes.get("categories", [[], []])[0]
+                )
             pairs += [{owner_col.name: row.existing_id, "category_id": c} for c in sorted(wanted)]
         if pairs:
             bulk.insert_rows(self.session, link, pairs)
 
     def _link_companies(self, rows: list[Row], now: datetime) -> None:
-        wanted = {(r.values["company_id"], r.existing_id): r.values.get("title") for r in rows if "company_id" in r.values}
+        wanted = {
+            (r.values["company_id"], r.existing_id): r.values.get("title") for r in rows if "company_id" in r.values
+        }
         if not wanted:
             return
         updated = {r.existing_id for r in rows if r.outcome == "updated" and "company_id" in r.values}
-        existing = set(self.session.execute(
-            select(CompanyContact.company_id, CompanyContact.contact_id).where(
-                bulk.one_of(self.session, CompanyContact.contact_id, updated))
-        ).all()) if updated else set()  # a contact created just now has no links yet
-        new = [{"company_id": company, "contact_id": contact, "role": role, "created_at": now}
-               for (company, contact), role in wanted.items() if (company, contact) not in existing]
+        existing = (
+            set(
+                self.session.execute(
+                    select(CompanyContact.company_id, CompanyContact.contact_id).where(
+                        bulk.one_of(self.session, CompanyContact.contact_id, updated)
+                    )
+                ).all()
+            )
+            if updated
+            else set()
+        )  # a contact created just now has no links yet
+        new = [
+            {"company_id": company, "contact_id": contact, "role": role, "created_at": now}
+            for (company, contact), role in wanted.items()
+            if (company, contact) not in existing
+        ]
         if new:
             bulk.insert_rows(self.session, CompanyContact.__table__, new)
 
 
-def run(session: Session, job: ImportJob, table: Table, *, write: bool, after_batch: BatchHook | None = None,
-        cache: ParsedRows | None = None, workers: int = 0) -> Result:
+def run(
+    session: Session,
+    job: ImportJob,
+    table: Table,
+    *,
+    write: bool,
+    after_batch: BatchHook | None = None,
+    cache: ParsedRows | None = None,
+    workers: int = 0,
+) -> Result:
     """One pass (dry run or write) of `job` over an open file; the caller commits.
 
     With `workers` > 1 the rows are parsed in that many worker processes (services.importing.parallel).
     """
     return Importer(session, job, write=write, after_batch=after_batch, workers=workers).run(table, cache)
-

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from importlib import import_module
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from importlib import import_module
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -41,11 +41,15 @@ def parse_date(value: str, row: dict | None = None) -> datetime | None:
     value = value.strip()
     if not value:
         return None
-    for pattern, order in ((r"(\d{4})-(\d{1,2})-(\d{1,2})", "ymd"), (r"(\d{1,2})\.(\d{1,2})\.(\d{4})", "dmy"),
-                           (r"(\d{4})(\d{2})(\d{2})", "ymd"), (r"(\d{4})-(\d{1,2})-(\d{1,2})[ T][\d:.]+", "ymd")):
+    for pattern, order in (
+        (r"(\d{4})-(\d{1,2})-(\d{1,2})", "ymd"),
+        (r"(\d{1,2})\.(\d{1,2})\.(\d{4})", "dmy"),
+        (r"(\d{4})(\d{2})(\d{2})", "ymd"),
+        (r"(\d{4})-(\d{1,2})-(\d{1,2})[ T][\d:.]+", "ymd"),
+    ):
         match = re.fullmatch(pattern, value)
         if match:
-            parts = dict(zip(order, map(int, match.groups())))
+            parts = dict(zip(order, map(int, match.groups()), strict=True))
             try:
                 return datetime.combine(date(parts["y"], parts["m"], parts["d"]), datetime.min.time())
             except ValueError:
@@ -126,8 +130,12 @@ def choice(options: str):
                 words.update({code: code, _msgid(label).lower(): code, _label_sv(label).lower(): code})
         if word in words:
             return words[word]
-        raise InvalidValue(_("Unknown value; use one of: %(values)s.",
-                             values=", ".join(_label_sv(label) for label in labels().values())))
+        raise InvalidValue(
+            _(
+                "Unknown value; use one of: %(values)s.",
+                values=", ".join(_label_sv(label) for label in labels().values()),
+            )
+        )
 
     return parse
 
@@ -227,7 +235,12 @@ class RowError:
     message: str
 
     def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "value": (self.value or "")[:200], "message": self.message[:300]}
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": (self.value or "")[:200],
+            "message": self.message[:300],
+        }
 
 
 class RowParser:
@@ -353,110 +366,225 @@ def _address(prefix: str, label_street, label_postcode, label_city, street_alias
 
 
 POSTAL = _address(
-    "postal", _l("Postal address"), _l("Postcode"), _l("City"),
+    "postal",
+    _l("Postal address"),
+    _l("Postcode"),
+    _l("City"),
     ("Adress", "Address", "Gatuadress", "Street", "Utdelningsadress", "Postadress"),
     ("Postnummer", "Postnr", "Post nr", "Zip", "Zip code", "Postal code"),
     ("Ort", "Postort", "Stad", "Town"),
 )
 VISIT = _address(
-    "visit", _l("Visiting address"), _l("Visiting postcode"), _l("Visiting city"),
-    ("Besöksadress", "Visit address"), ("Besökspostnummer", "Besök postnummer"), ("Besöksort", "Besök ort"),
+    "visit",
+    _l("Visiting address"),
+    _l("Visiting postcode"),
+    _l("Visiting city"),
+    ("Besöksadress", "Visit address"),
+    ("Besökspostnummer", "Besök postnummer"),
+    ("Besöksort", "Besök ort"),
 )
 INVOICE = _address(
-    "invoice", _l("Invoice address"), _l("Invoice postcode"), _l("Invoice city"),
-    ("Fakturaadress",), ("Fakturapostnummer", "Faktura postnummer"), ("Fakturaort", "Faktura ort"),
+    "invoice",
+    _l("Invoice address"),
+    _l("Invoice postcode"),
+    _l("Invoice city"),
+    ("Fakturaadress",),
+    ("Fakturapostnummer", "Faktura postnummer"),
+    ("Fakturaort", "Faktura ort"),
 )
 INVOICE_DEFAULTS = (
     Field("invoice_language", _l("Invoice language"), language, ("Fakturaspråk", "Språk", "Language"), default="sv"),
-    Field("discount_percent", _l("Discount %"), percent, ("Rabatt", "Rabatt %", "Rabatt procent", "Discount"),
-          default=Decimal("0")),
-    Field("payment_terms_days", _l("Payment terms (days)"), whole_number,
-          ("Betalningsvillkor", "Betalningsvillkor dagar", "Betalvillkor", "Payment terms", "Kredittid"), default=30),
+    Field(
+        "discount_percent",
+        _l("Discount %"),
+        percent,
+        ("Rabatt", "Rabatt %", "Rabatt procent", "Discount"),
+        default=Decimal("0"),
+    ),
+    Field(
+        "payment_terms_days",
+        _l("Payment terms (days)"),
+        whole_number,
+        ("Betalningsvillkor", "Betalningsvillkor dagar", "Betalvillkor", "Payment terms", "Kredittid"),
+        default=30,
+    ),
     Field("currency", _l("Currency"), currency, ("Valuta",), default="SEK"),
 )
 CATEGORIES = Field("categories", _l("Categories"), names, ("Kategori", "Kategorier", "Category"), column=None)
-OWNER = Field("owner", _l("Customer owner"), reference,
-              ("Kundansvarig", "Ansvarig", "Säljare", "Owner", "Account manager"), column=None)
-CREATED = Field("created_at", _l("Created"), parse_date, ("Skapad", "Skapad datum", "Kund sedan", "Created", "Registrerad"))
-NOTE = Field("note", _l("Note"), text(10_000), ("Anteckning", "Anteckningar", "Notering", "Kommentar", "Notes", "Comment"))
+OWNER = Field(
+    "owner",
+    _l("Customer owner"),
+    reference,
+    ("Kundansvarig", "Ansvarig", "Säljare", "Owner", "Account manager"),
+    column=None,
+)
+CREATED = Field(
+    "created_at", _l("Created"), parse_date, ("Skapad", "Skapad datum", "Kund sedan", "Created", "Registrerad")
+)
+NOTE = Field(
+    "note", _l("Note"), text(10_000), ("Anteckning", "Anteckningar", "Notering", "Kommentar", "Notes", "Comment")
+)
 PHONE = Field("phone", _l("Phone"), phone, ("Telefon", "Tel", "Telefonnummer", "Växel", "Phone number"))
 MOBILE = Field("mobile", _l("Mobile"), phone, ("Mobil", "Mobiltelefon", "Mobilnummer", "Mobile phone", "Cell"))
 EMAIL = Field("email", _l("E-mail"), email, ("E-post", "Epost", "Mejl", "Mail", "Email", "E-postadress"))
-CUSTOMER_NUMBER = Field("customer_number", _l("Customer no."), customer_number,
-                        ("Kundnummer", "Kundnr", "Kund nr", "Customer number"))
+CUSTOMER_NUMBER = Field(
+    "customer_number", _l("Customer no."), customer_number, ("Kundnummer", "Kundnr", "Kund nr", "Customer number")
+)
 FIRST_NAME = Field("first_name", _l("First name"), text(100), ("Förnamn", "Firstname", "Given name"))
-LAST_NAME = Field("last_name", _l("Last name"), text(100), ("Efternamn", "Lastname", "Surname", "Family name"),
-                  required=True)
+LAST_NAME = Field(
+    "last_name", _l("Last name"), text(100), ("Efternamn", "Lastname", "Surname", "Family name"), required=True
+)
 
 COMPANY = Entity(
-    "company", _l("Companies"), "Company",
+    "company",
+    _l("Companies"),
+    "Company",
     (
         CUSTOMER_NUMBER,
-        Field("name", _l("Name"), text(200), ("Företagsnamn", "Företag", "Namn", "Kundnamn", "Company", "Company name",
-                                              "Firma", "Bolag"), required=True),
-        Field("org_number", _l("Org. no."), org_number, ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer",
-                                                       "Organisation number", "Company registration number")),
-        Field("vat_number", _l("VAT no."), vat_number, ("Momsnummer", "Momsregistreringsnummer", "VAT", "Moms nr",
-                                                      "VAT number")),
+        Field(
+            "name",
+            _l("Name"),
+            text(200),
+            ("Företagsnamn", "Företag", "Namn", "Kundnamn", "Company", "Company name", "Firma", "Bolag"),
+            required=True,
+        ),
+        Field(
+            "org_number",
+            _l("Org. no."),
+            org_number,
+            ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer", "Organisation number", "Company registration number"),
+        ),
+        Field(
+            "vat_number",
+            _l("VAT no."),
+            vat_number,
+            ("Momsnummer", "Momsregistreringsnummer", "VAT", "Moms nr", "VAT number"),
+        ),
         Field("country", _l("Country"), country, ("Land", "Landskod", "Country code"), default="SE"),
         Field("status", _l("Status"), choice("COMPANY_STATUS_LABELS"), ("Kundstatus",), default="active"),
         Field("industry", _l("Industry"), reference, ("Bransch", "Branch", "SNI"), column=None),
         CATEGORIES,
         OWNER,
-        Field("is_supplier", _l("Show as supplier"), boolean, ("Leverantör", "Visa som leverantör", "Supplier"),
-              default=False),
-        PHONE, EMAIL,
-        Field("website", _l("Website"), website, ("Webb", "Hemsida", "Webbplats", "Webbadress", "Web", "Url",
-                                                 "Homepage")),
-        *POSTAL, *VISIT, *INVOICE, *INVOICE_DEFAULTS, NOTE, CREATED,
+        Field(
+            "is_supplier",
+            _l("Show as supplier"),
+            boolean,
+            ("Leverantör", "Visa som leverantör", "Supplier"),
+            default=False,
+        ),
+        PHONE,
+        EMAIL,
+        Field(
+            "website", _l("Website"), website, ("Webb", "Hemsida", "Webbplats", "Webbadress", "Web", "Url", "Homepage")
+        ),
+        *POSTAL,
+        *VISIT,
+        *INVOICE,
+        *INVOICE_DEFAULTS,
+        NOTE,
+        CREATED,
     ),
     {"customer_number": _l("Customer no."), "org_number": _l("Org. no."), "email": _l("E-mail")},
     fixed={"email_locked": False},
 )
 
 CONTACT = Entity(
-    "contact", _l("Contacts"), "Contact",
+    "contact",
+    _l("Contacts"),
+    "Contact",
     (
-        FIRST_NAME, LAST_NAME,
+        FIRST_NAME,
+        LAST_NAME,
         Field("title", _l("Title"), text(100), ("Titel", "Befattning", "Roll", "Role", "Position")),
-        EMAIL, PHONE, MOBILE,
-        Field("company_customer_number", _l("Company's customer no."), customer_number,
-              ("Företagets kundnummer", "Företag kundnummer", "Company customer number"), column=None),
-        Field("company_org_number", _l("Company's org. no."), org_number,
-              ("Företagets organisationsnummer", "Företagets orgnr", "Företag orgnr", "Company org number"),
-              column=None),
-        CATEGORIES, OWNER, *POSTAL, NOTE, CREATED,
+        EMAIL,
+        PHONE,
+        MOBILE,
+        Field(
+            "company_customer_number",
+            _l("Company's customer no."),
+            customer_number,
+            ("Företagets kundnummer", "Företag kundnummer", "Company customer number"),
+            column=None,
+        ),
+        Field(
+            "company_org_number",
+            _l("Company's org. no."),
+            org_number,
+            ("Företagets organisationsnummer", "Företagets orgnr", "Företag orgnr", "Company org number"),
+            column=None,
+        ),
+        CATEGORIES,
+        OWNER,
+        *POSTAL,
+        NOTE,
+        CREATED,
     ),
     {"email": _l("E-mail")},
-    fixed={"customer_number": None, "personal_number": None, "invoice_language": "sv",
-           "discount_percent": Decimal("0"), "payment_terms_days": 30, "currency": "SEK"},
+    fixed={
+        "customer_number": None,
+        "personal_number": None,
+        "invoice_language": "sv",
+        "discount_percent": Decimal("0"),
+        "payment_terms_days": 30,
+        "currency": "SEK",
+    },
 )
 
 PRIVATE_CUSTOMER = Entity(
-    "privatecustomer", _l("Private customers"), "Contact",
+    "privatecustomer",
+    _l("Private customers"),
+    "Contact",
     (
-        CUSTOMER_NUMBER, FIRST_NAME, LAST_NAME,
-        Field("personal_number", _l("Personal identity no."), personal_number,
-              ("Personnummer", "Personnr", "Person nr", "Personal number")),
-        EMAIL, PHONE, MOBILE, CATEGORIES, OWNER, *POSTAL, *INVOICE_DEFAULTS, NOTE, CREATED,
+        CUSTOMER_NUMBER,
+        FIRST_NAME,
+        LAST_NAME,
+        Field(
+            "personal_number",
+            _l("Personal identity no."),
+            personal_number,
+            ("Personnummer", "Personnr", "Person nr", "Personal number"),
+        ),
+        EMAIL,
+        PHONE,
+        MOBILE,
+        CATEGORIES,
+        OWNER,
+        *POSTAL,
+        *INVOICE_DEFAULTS,
+        NOTE,
+        CREATED,
     ),
     {"customer_number": _l("Customer no."), "personal_number": _l("Personal identity no."), "email": _l("E-mail")},
 )
 
 LEAD = Entity(
-    "lead", _l("Leads"), "Lead",
+    "lead",
+    _l("Leads"),
+    "Lead",
     (
-        Field("company_name", _l("Company name"), text(200), ("Företagsnamn", "Företag", "Namn", "Company", "Bolag"),
-              required=True),
+        Field(
+            "company_name",
+            _l("Company name"),
+            text(200),
+            ("Företagsnamn", "Företag", "Namn", "Company", "Bolag"),
+            required=True,
+        ),
         Field("org_number", _l("Org. no."), org_number, ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer")),
-        Field("contact_first_name", _l("Contact's first name"), text(100), ("Förnamn", "Kontakt förnamn", "First name")),
-        Field("contact_last_name", _l("Contact's last name"), text(100), ("Efternamn", "Kontakt efternamn", "Last name")),
+        Field(
+            "contact_first_name", _l("Contact's first name"), text(100), ("Förnamn", "Kontakt förnamn", "First name")
+        ),
+        Field(
+            "contact_last_name", _l("Contact's last name"), text(100), ("Efternamn", "Kontakt efternamn", "Last name")
+        ),
         Field("contact_title", _l("Contact's title"), text(100), ("Titel", "Befattning", "Title")),
         Field("contact_phone", _l("Contact's phone"), phone, ("Telefon", "Tel", "Mobil", "Phone")),
         Field("contact_email", _l("Contact's e-mail"), email, ("E-post", "Epost", "Mail", "Email")),
         Field("source", _l("Source"), text(100), ("Källa", "Leadkälla", "Lead source")),
         Field("status", _l("Status"), choice("Lead.STATUSES"), ("Leadstatus",), default="new"),
-        CATEGORIES, OWNER, NOTE, CREATED,
+        CATEGORIES,
+        OWNER,
+        NOTE,
+        CREATED,
     ),
     {"org_number": _l("Org. no."), "contact_email": _l("Contact's e-mail")},
 )

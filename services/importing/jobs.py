@@ -62,8 +62,9 @@ class _AllOrNothingFailed(Exception):
 # --- upload and mapping -------------------------------------------------------------
 
 
-def create_job(session: Session, storage: Storage, *, entity: str, filename: str, stream, actor: Employee,
-               max_bytes: int) -> ImportJob:
+def create_job(
+    session: Session, storage: Storage, *, entity: str, filename: str, stream, actor: Employee, max_bytes: int
+) -> ImportJob:
     """Store the uploaded file and make a job for it, with the columns mapped automatically.
 
     Raises FileProblem (nothing kept) when the file is too large or unreadable.
@@ -73,8 +74,12 @@ def create_job(session: Session, storage: Storage, *, entity: str, filename: str
     try:
         key, size = storage.save(stream, max_bytes=max_bytes)
     except TooLarge:
-        raise FileProblem(_("The file is larger than %(mb)s MB. Split it into smaller files and import them one by one.",
-                            mb=max_bytes // (1024 * 1024))) from None
+        raise FileProblem(
+            _(
+                "The file is larger than %(mb)s MB. Split it into smaller files and import them one by one.",
+                mb=max_bytes // (1024 * 1024),
+            )
+        ) from None
     try:
         with open_table(lambda: storage.open(key)) as table:
             headers = table.headers
@@ -82,9 +87,17 @@ def create_job(session: Session, storage: Storage, *, entity: str, filename: str
         storage.delete(key)
         raise
     spec = ENTITIES[entity]
-    job = ImportJob(entity=entity, filename=(filename or "import")[:255], storage_key=key, file_size=size,
-                    status="uploaded", mode="create", match_key=next(iter(spec.match_keys)),
-                    mapping=spec.auto_map(headers), created_by_id=actor.id)
+    job = ImportJob(
+        entity=entity,
+        filename=(filename or "import")[:255],
+        storage_key=key,
+        file_size=size,
+        status="uploaded",
+        mode="create",
+        match_key=next(iter(spec.match_keys)),
+        mapping=spec.auto_map(headers),
+        created_by_id=actor.id,
+    )
     session.add(job)
     session.flush()
     return job
@@ -101,8 +114,16 @@ def preview(storage: Storage, job: ImportJob) -> tuple[list[str], list[list[str]
         return table.headers, rows
 
 
-def configure(session: Session, job: ImportJob, *, mapping: dict[str, str], mode: str, match_key: str | None,
-              all_or_nothing: bool, headers: list[str]) -> None:
+def configure(
+    session: Session,
+    job: ImportJob,
+    *,
+    mapping: dict[str, str],
+    mode: str,
+    match_key: str | None,
+    all_or_nothing: bool,
+    headers: list[str],
+) -> None:
     """Set the mapping and options of a job that is not running; a new dry run is needed after."""
     _not_active(job)
     if job.status in ("done", "undone") or (job.status in ("failed", "cancelled") and not job.dry_run):
@@ -151,7 +172,9 @@ def apply_mapping(job: ImportJob, saved: ImportMapping, headers: list[str]) -> N
 
 
 def mappings_for(session: Session, entity: str) -> list[ImportMapping]:
-    return list(session.scalars(select(ImportMapping).where(ImportMapping.entity == entity).order_by(ImportMapping.name)))
+    return list(
+        session.scalars(select(ImportMapping).where(ImportMapping.entity == entity).order_by(ImportMapping.name))
+    )
 
 
 def unmapped_columns(job: ImportJob, headers: list[str]) -> list[str]:
@@ -175,10 +198,15 @@ def queue(session: Session, job: ImportJob, *, write: bool) -> None:
         if job.status != "checked":
             raise ImportProblem(_("Make a dry run first: it shows what the import will do."))
         if job.all_or_nothing and job.error_count:
-            raise ImportProblem(_("The dry run found errors and \u201call or nothing\u201d is chosen: correct the file "
-                                  "or let the import skip the bad rows."))
+            raise ImportProblem(
+                _(
+                    "The dry run found errors and \u201call or nothing\u201d is chosen: correct the file "
+                    "or let the import skip the bad rows."
+                )
+            )
     elif job.status not in ("uploaded", "checked", "failed", "cancelled") or (
-            job.status in ("failed", "cancelled") and not job.dry_run):
+        job.status in ("failed", "cancelled") and not job.dry_run
+    ):
         raise ImportProblem(_("This import has already run; upload the file again to import it once more."))
     job.status, job.dry_run, job.cancel_requested = "queued", not write, False
     if side := _holds_the_write_lock(session, job):
@@ -213,7 +241,8 @@ def _claim(session: Session, job_id: int) -> bool:
     """queued → running, for exactly one thread (a conditional UPDATE)."""
     now = utcnow()
     claimed = session.execute(
-        update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued")
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == "queued")
         .values(status="running", started_at=now, heartbeat_at=now)
     ).rowcount
     session.commit()
@@ -255,8 +284,14 @@ class _Progress:
             self.session.execute(insert(ImportRowError), self.pending_errors)
             self.pending_errors = []
         c = self.counts
-        values.update(rows_done=c.rows, created_count=c.created, updated_count=c.updated,
-                      unchanged_count=c.unchanged, error_count=c.errors, heartbeat_at=utcnow())
+        values.update(
+            rows_done=c.rows,
+            created_count=c.created,
+            updated_count=c.updated,
+            unchanged_count=c.unchanged,
+            error_count=c.errors,
+            heartbeat_at=utcnow(),
+        )
         if status:
             values.update(status=status, finished_at=utcnow())
         self.session.execute(update(ImportJob).where(ImportJob.id == self.job_id).values(**values))
@@ -313,7 +348,11 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
         work.rollback()
         if atomic:
             progress.counts = Counts(rows=progress.counts.rows, errors=progress.counts.errors)
-        kept = "" if atomic or not write else _(" Rows written before the cancel are kept; undo the import to remove them.")
+        kept = (
+            ""
+            if atomic or not write
+            else _(" Rows written before the cancel are kept; undo the import to remove them.")
+        )
         progress.save("cancelled", error_summary=_("The import was cancelled.") + kept)
         return "cancelled"
     except _AllOrNothingFailed as exc:
@@ -321,7 +360,9 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
         first = exc.args[0]
         where = _(" (first on row %(row)s: %(message)s)", row=first.row, message=first.message) if first else ""
         progress.counts = Counts(rows=progress.counts.rows, errors=progress.counts.errors)
-        progress.save("failed", error_summary=_("A row had errors, so nothing was imported (all or nothing)") + where + ".")
+        progress.save(
+            "failed", error_summary=_("A row had errors, so nothing was imported (all or nothing)") + where + "."
+        )
         return "failed"
     except FileProblem as exc:
         work.rollback()
@@ -330,9 +371,14 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
     except Exception:
         log.exception("import job %s failed", job.id)
         work.rollback()
-        summary = (_("The import stopped because of an unexpected error; nothing was written.") if atomic or not write
-                   else _("The import stopped because of an unexpected error; the rows written before it are kept "
-                          "and can be undone."))
+        summary = (
+            _("The import stopped because of an unexpected error; nothing was written.")
+            if atomic or not write
+            else _(
+                "The import stopped because of an unexpected error; the rows written before it are kept "
+                "and can be undone."
+            )
+        )
         try:
             progress.save("failed", error_summary=summary)
         except Exception:  # e.g. the errors themselves could not be stored: keep the state at least
@@ -353,8 +399,11 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
 def mark_stalled(session: Session) -> int:
     """Jobs whose thread died (process restarted) are marked failed so they can be started again."""
     limit = utcnow().timestamp() - STALLED_AFTER_SECONDS
-    stalled = [job for job in session.scalars(select(ImportJob).where(ImportJob.status.in_(ACTIVE)))
-               if _heartbeat(session, job) < limit]
+    stalled = [
+        job
+        for job in session.scalars(select(ImportJob).where(ImportJob.status.in_(ACTIVE)))
+        if _heartbeat(session, job) < limit
+    ]
     for job in stalled:
         job.status, job.finished_at = "failed", utcnow()
         job.error_summary = _("The import was interrupted (the server restarted). Start it again.")
@@ -449,40 +498,73 @@ def undo(session: Session, job: ImportJob, actor: Employee) -> UndoResult:
     created = list(session.scalars(select(AuditEvent.entity_id).where(*of_job, AuditEvent.action == "create")))
     soft = "deleted_at" in table.c
     for start in range(0, len(created), 1000):
-        chunk = created[start:start + 1000]
+        chunk = created[start : start + 1000]
         if soft:
-            live = session.execute(select(table.c.id).where(table.c.id.in_(chunk), table.c.deleted_at.is_(None))).scalars().all()
-            session.execute(update(table).where(table.c.id.in_(live))
-                            .values(deleted_at=now, deleted_by_id=actor.id, version=table.c.version + 1))
-            events += [{"entity_type": table.name, "entity_id": i, "entity_label": None, "action": "delete",
-                        "changes": {"deleted_at": [None, plain(now)]}} for i in live]
+            live = (
+                session.execute(select(table.c.id).where(table.c.id.in_(chunk), table.c.deleted_at.is_(None)))
+                .scalars()
+                .all()
+            )
+            session.execute(
+                update(table)
+                .where(table.c.id.in_(live))
+                .values(deleted_at=now, deleted_by_id=actor.id, version=table.c.version + 1)
+            )
+            events += [
+                {
+                    "entity_type": table.name,
+                    "entity_id": i,
+                    "entity_label": None,
+                    "action": "delete",
+                    "changes": {"deleted_at": [None, plain(now)]},
+                }
+                for i in live
+            ]
         else:
             live = session.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars().all()
             session.execute(delete(table).where(table.c.id.in_(live)))
-            events += [{"entity_type": table.name, "entity_id": i, "entity_label": None, "action": "purge",
-                        "changes": None} for i in live]
+            events += [
+                {"entity_type": table.name, "entity_id": i, "entity_label": None, "action": "purge", "changes": None}
+                for i in live
+            ]
         result.removed += len(live)
     categories = {name: ident for ident, name in session.execute(select(Category.id, Category.name))}
     link = CATEGORY_LINKS[job.entity]
     owner_col = [c for c in link.c if c.name != "category_id"][0]
-    updates = session.scalars(select(AuditEvent).where(*of_job, AuditEvent.action == "update").order_by(AuditEvent.id.desc()))
+    updates = session.scalars(
+        select(AuditEvent).where(*of_job, AuditEvent.action == "update").order_by(AuditEvent.id.desc())
+    )
     for event in updates:
         columns = {k: v for k, v in event.changes.items() if k in table.c}
-        current = session.execute(select(*(table.c[k] for k in columns)).where(table.c.id == event.entity_id)).mappings().first()
+        current = (
+            session.execute(select(*(table.c[k] for k in columns)).where(table.c.id == event.entity_id))
+            .mappings()
+            .first()
+        )
         if current is None or any(plain(current[k]) != new for k, (_old, new) in columns.items()):
             result.conflicts += 1
             continue
         if columns:
             values = {k: _unplain(table.c[k], old) for k, (old, _new) in columns.items()}
-            session.execute(update(table).where(table.c.id == event.entity_id)
-                            .values(values | {"version": table.c.version + 1, "updated_at": now}))
+            session.execute(
+                update(table)
+                .where(table.c.id == event.entity_id)
+                .values(values | {"version": table.c.version + 1, "updated_at": now})
+            )
         if "categories" in event.changes:
             old, new = event.changes["categories"]
             added = [categories[n] for n in set(new) - set(old) if n in categories]
             if added:
                 session.execute(delete(link).where(owner_col == event.entity_id, link.c.category_id.in_(added)))
-        events.append({"entity_type": table.name, "entity_id": event.entity_id, "entity_label": event.entity_label,
-                       "action": "update", "changes": {k: [new, old] for k, (old, new) in event.changes.items()}})
+        events.append(
+            {
+                "entity_type": table.name,
+                "entity_id": event.entity_id,
+                "entity_label": event.entity_label,
+                "action": "update",
+                "changes": {k: [new, old] for k, (old, new) in event.changes.items()},
+            }
+        )
         result.reverted += 1
     record_bulk(session, events, actor_id=actor.id, import_job_id=job.id)
     job.status, job.undone_at, job.undone_by_id = "undone", now, actor.id

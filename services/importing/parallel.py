@@ -49,8 +49,12 @@ def parsed_batches(parser, batches: Iterable[list], workers: int) -> Iterator[li
         for batch in batches:
             yield parser.parse_batch(batch)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                               initargs=(parser, str(get_locale()), current_app.config["BABEL_TRANSLATION_DIRECTORIES"]))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(parser, str(get_locale()), current_app.config["BABEL_TRANSLATION_DIRECTORIES"]),
+    )
     try:
         pending: deque = deque()
         for batch in batches:

@@ -123,13 +123,18 @@ def detect_encoding(source: Source) -> str:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:
-                raise FileProblem(_("The file's character encoding is not recognised. Save it as CSV UTF-8 and try again.")) from None
+                raise FileProblem(
+                    _("The file's character encoding is not recognised. Save it as CSV UTF-8 and try again.")
+                ) from None
     return "cp1252"
 
 
 def _mixed(line: int) -> str:
-    return _("The file mixes character encodings (UTF-8 and another one, from line %(line)s). "
-             "Save it again as CSV UTF-8 and try again.", line=line)
+    return _(
+        "The file mixes character encodings (UTF-8 and another one, from line %(line)s). "
+        "Save it again as CSV UTF-8 and try again.",
+        line=line,
+    )
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -171,15 +176,21 @@ def _csv_records(reader) -> Iterator[tuple[int, list[str]]]:
         except csv.Error as exc:
             row = number + 1
             if "field larger" in str(exc):
-                raise FileProblem(_("Row %(row)s has a value longer than %(max)s characters; is it really a CSV file?",
-                                    row=row, max=MAX_FIELD_CHARS)) from None
+                raise FileProblem(
+                    _(
+                        "Row %(row)s has a value longer than %(max)s characters; is it really a CSV file?",
+                        row=row,
+                        max=MAX_FIELD_CHARS,
+                    )
+                ) from None
             raise FileProblem(_("Row %(row)s cannot be read as CSV.", row=row)) from None
         number += 1
         if any("\x00" in cell for cell in cells):
             raise FileProblem(_("The file is not a text file (CSV) or an Excel file (XLSX)."))
         if len(cells) > MAX_COLUMNS:
-            raise FileProblem(_("Row %(row)s has more than %(max)s columns; is it really a CSV file?",
-                                row=number, max=MAX_COLUMNS))
+            raise FileProblem(
+                _("Row %(row)s has more than %(max)s columns; is it really a CSV file?", row=number, max=MAX_COLUMNS)
+            )
         if any(cell.strip() for cell in cells):
             yield number, cells
 

@@ -34,8 +34,10 @@ class Sidecar:
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY, counts TEXT, "
-                           "heartbeat REAL, cancel INTEGER NOT NULL DEFAULT 0)")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY, counts TEXT, "
+            "heartbeat REAL, cancel INTEGER NOT NULL DEFAULT 0)"
+        )
         return connection
 
     def _run(self, sql: str, *params):
@@ -47,8 +49,13 @@ class Sidecar:
 
     def report(self, job_id: int, counts: dict) -> None:
         """The job's counts so far, and that it is alive."""
-        self._run("INSERT INTO job (id, counts, heartbeat) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                  "SET counts = excluded.counts, heartbeat = excluded.heartbeat", job_id, json.dumps(counts), time.time())
+        self._run(
+            "INSERT INTO job (id, counts, heartbeat) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET counts = excluded.counts, heartbeat = excluded.heartbeat",
+            job_id,
+            json.dumps(counts),
+            time.time(),
+        )
 
     def read(self, job_id: int) -> Report | None:
         """What the job last reported, and whether it was asked to stop; None if nothing."""

@@ -17,8 +17,10 @@ try:
 except ImportError as exc:  # a test module importing these steps is skipped; CRM_REQUIRE_BROWSER=1 (CI): an error
     if os.environ.get("CRM_REQUIRE_BROWSER") == "1":
         raise
-    pytest.skip(f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
-                allow_module_level=True)
+    pytest.skip(
+        f"Playwright for Python is not installed ({exc}); CRM_REQUIRE_BROWSER=1 makes this an error",
+        allow_module_level=True,
+    )
 
 
 def unique(prefix: str) -> str:
@@ -233,7 +235,7 @@ def search_people(page: Page, text: str):
 
 
 def find_myself(page: Page, name: str):
-    """"Sök upp dig själv i CRM": search your name among people, open yourself (the
+    """ "Sök upp dig själv i CRM": search your name among people, open yourself (the
     employee), tab Behörigheter. Returns the tab's panel."""
     me = search_people(page, name).filter(has_text=name)
     expect(me.locator("td").nth(1)).to_have_text("Anställd")
@@ -295,8 +297,9 @@ def ordering_dialog(page: Page):
     dialog = page.get_by_role("dialog", name="Välj ordningsföljd i undermenyn")
     expect(dialog).to_be_visible()
     # Bootstrap slides the dialog in; a drag started meanwhile aims at rows that are still moving.
-    page.wait_for_function("() => getComputedStyle(document.querySelector('#ordering-dialog .modal-dialog'))"
-                           ".transform === 'none'")
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#ordering-dialog .modal-dialog')).transform === 'none'"
+    )
     return dialog
 
 
@@ -308,7 +311,9 @@ def ordering_rows(dialog) -> list[str]:
 def drag_row(dialog, row: str, onto: str) -> None:
     """Drag `row` and drop it on the upper half of `onto`: it lands just above it."""
     rows = dialog.locator("#ordering-list li")
-    rows.filter(has_text=exact_row(row)).drag_to(rows.filter(has_text=exact_row(onto)), target_position={"x": 30, "y": 4})
+    rows.filter(has_text=exact_row(row)).drag_to(
+        rows.filter(has_text=exact_row(onto)), target_position={"x": 30, "y": 4}
+    )
 
 
 def exact_row(label: str) -> re.Pattern:

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 import crm_ui as ui
-from crm_ui import expect
-
 from browser_env import DESKTOP, PHONE
+from crm_ui import expect
 
 pytestmark = pytest.mark.browser
 
@@ -149,12 +148,8 @@ def test_main_screens_work_without_compatibility_view(pages, screen, viewport_na
     expect(page.locator("nav.navbar")).to_be_visible()
     _screenshot_for_review(page, screen, viewport_name)
 
-    scroll_width, window_width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert scroll_width <= window_width, (
-        f"the page scrolls sideways at {window_width}px: it is {scroll_width}px wide"
-    )
+    scroll_width, window_width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= window_width, f"the page scrolls sideways at {window_width}px: it is {scroll_width}px wide"
     assert page.evaluate(CUT_OFF_ELEMENTS) == [], "content is cut off at the right edge"
 
     _check_menu(page, viewport_name)

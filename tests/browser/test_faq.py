@@ -13,9 +13,8 @@ import re
 import pytest
 
 import crm_ui as ui
-from crm_ui import expect
-
 from browser_env import DEMO_PASSWORD, DEMO_USERS
+from crm_ui import expect
 
 pytestmark = pytest.mark.browser
 
@@ -276,7 +275,7 @@ def test_hur_registrerar_jag_ett_foretag_som_en_leverantor_i_crm(login_as):
 
 
 def test_hur_hamtar_jag_upp_en_lista_over_kunder_och_leverantorer_som_jag_star_som_kundansvarig_for(login_as):
-    """"Fler sökalternativ" – Kundansvarig – yourself – Sök: your customers and suppliers, no one else's."""
+    """ "Fler sökalternativ" – Kundansvarig – yourself – Sök: your customers and suppliers, no one else's."""
     page = login_as("seller")
     me = DEMO_USERS["seller"][1]
     my_customer = ui.unique("Min kund") + " AB"
@@ -405,7 +404,9 @@ def _in_order(shown: list[str], expected: list[str]) -> list[str]:
     return [entry for entry in shown if entry in expected]
 
 
-def test_om_jag_inte_anvander_alla_flikarna_i_kundhanteringen_kan_jag_da_dolja_eller_andra_sorteringsordning_pa_flikarna(own_seller):
+def test_om_jag_inte_anvander_alla_flikarna_i_kundhanteringen_kan_jag_da_dolja_eller_andra_sorteringsordning_pa_flikarna(  # noqa: E501
+    own_seller,
+):
     """Find yourself in CRM, tab Behörigheter, "Flikar på kundkortet (CRM – Kundhantering –
     Företag)": untick a tab and Spara; right-click a row, "Välj ordningsföljd i undermenyn",
     reorder by drag and drop and by the keyboard, "Spara ordning". The customer card then
@@ -432,7 +433,7 @@ def test_om_jag_inte_anvander_alla_flikarna_i_kundhanteringen_kan_jag_da_dolja_e
     page.keyboard.press("Alt+ArrowDown")
     page.keyboard.press("Alt+ArrowUp")
     at = expected.index("E-post")
-    expected[at - 2:at + 1] = ["E-post", *expected[at - 2:at]]
+    expected[at - 2 : at + 1] = ["E-post", *expected[at - 2 : at]]
     assert ui.ordering_rows(dialog) == expected
     assert _in_order(expected, CARD_TABS)[:4] == ["Historik", "Översikt", "E-post", "Kontakter"]
     ui.save_order(page, dialog)
@@ -449,7 +450,9 @@ def test_om_jag_inte_anvander_alla_flikarna_i_kundhanteringen_kan_jag_da_dolja_e
     ui.card_tab(page, "E-post")
 
 
-def test_hur_tar_jag_bort_behorigheter_jag_inte_behover_och_hur_andrar_jag_ordningsfoljden_pa_flikar_och_moduler(own_seller, login_as):
+def test_hur_tar_jag_bort_behorigheter_jag_inte_behover_och_hur_andrar_jag_ordningsfoljden_pa_flikar_och_moduler(
+    own_seller, login_as
+):
     """Behörigheter – "Moduler i menyn": untick a module and reorder the modules ("Välj
     ordningsföljd i undermenyn"); the CRM menu follows. Hiding is a preference (the module
     still opens); an administrator's revocation under "Behörigheter utöver rollen" forbids."""
@@ -467,7 +470,12 @@ def test_hur_tar_jag_bort_behorigheter_jag_inte_behover_och_hur_andrar_jag_ordni
     ui.drag_row(dialog, "CRM – Sök personer", onto="CRM – Företag")
     ui.move_with_keyboard(page, dialog, "CRM – Kontakter", "down")  # below Privatkunder
     assert _in_order(ui.ordering_rows(dialog), [f"CRM – {m}" for m in CRM_MODULES]) == [
-        "CRM – Sök personer", "CRM – Företag", "CRM – Privatkunder", "CRM – Kontakter", "CRM – Leverantörer"]
+        "CRM – Sök personer",
+        "CRM – Företag",
+        "CRM – Privatkunder",
+        "CRM – Kontakter",
+        "CRM – Leverantörer",
+    ]
     ui.save_order(page, dialog)
     modules = ui.permission_group(page, MODULES)
     expect(modules.get_by_label("CRM – Leverantörer")).not_to_be_checked()
@@ -554,7 +562,8 @@ def test_jag_ar_administrator_och_vill_inte_att_ovriga_anvandare_ska_se_fliken_e
         seller.reload()
         email_of_seller = ui.card_tab(seller, "E-post")
         expect(email_of_seller.locator("#email-locked-notice")).to_have_text(
-            "En administratör har spärrat tillgången till e-posten för den här kunden.")
+            "En administratör har spärrat tillgången till e-posten för den här kunden."
+        )
         expect(email_of_seller.locator("#email-list")).to_have_count(0)
         expect(email_of_seller).not_to_contain_text(subject)
         expect(seller.get_by_role("button", name=ui.exact("Lås upp tillgång"))).to_have_count(0)
@@ -572,7 +581,9 @@ def test_jag_ar_administrator_och_vill_inte_att_ovriga_anvandare_ska_se_fliken_e
     expect(seller.get_by_role("heading", level=1)).to_have_text(subject)
 
 
-def test_vilka_mojligheter_har_jag_i_kundhanteringen_vilka_typer_av_information_om_en_kund_kan_jag_se_fran_crm(login_as):
+def test_vilka_mojligheter_har_jag_i_kundhanteringen_vilka_typer_av_information_om_en_kund_kan_jag_se_fran_crm(
+    login_as,
+):
     """The customer card: customer details at the top, then Översikt (key figures),
     Kontakter, Aktiviteter (add one, mark it done), E-post, Filer (upload, download),
     Projekt, Inställningar and Historik (the changes just made); the "Åtgärder" menu,
@@ -589,7 +600,9 @@ def test_vilka_mojligheter_har_jag_i_kundhanteringen_vilka_typer_av_information_
     expect(header).to_contain_text("Postadress")
     assert _in_order(ui.card_tab_names(page), CARD_TABS) == CARD_TABS
 
-    figures = {label: ui.key_figure(page, label) for label in ("Kontakter", "Öppna aktiviteter", "E-post", "Filer", "Projekt")}
+    figures = {
+        label: ui.key_figure(page, label) for label in ("Kontakter", "Öppna aktiviteter", "E-post", "Filer", "Projekt")
+    }
     assert figures["E-post"] > 0 and figures["Projekt"] > 0, figures
     expect(ui.card_tab(page, "Kontakter").locator("#company-contacts tbody tr")).to_have_count(figures["Kontakter"])
 
@@ -624,7 +637,9 @@ def test_vilka_mojligheter_har_jag_i_kundhanteringen_vilka_typer_av_information_
     filename = _surname("Offert") + ".txt"
     content = f"Offert till {DEMO_CUSTOMER}\n".encode()
     files = ui.card_tab(page, "Filer")
-    files.get_by_label("Ladda upp en fil").set_input_files({"name": filename, "mimeType": "text/plain", "buffer": content})
+    files.get_by_label("Ladda upp en fil").set_input_files(
+        {"name": filename, "mimeType": "text/plain", "buffer": content}
+    )
     ui.submit(page, files.get_by_role("button", name=ui.exact("Ladda upp")))
     expect(ui.flash(page)).to_contain_text(f"{filename} har laddats upp.")
     assert ui.key_figure(page, "Filer") == figures["Filer"] + 1
@@ -691,7 +706,9 @@ def test_faq_md_maps_every_question():
     here = Path(__file__).parent
     table = (here.parent / "FAQ.md").read_text(encoding="utf-8")
     for module, name in re.findall(r"`(test_\w+\.py)::(test_\w+)`", table):
-        assert f"def {name}(" in (here / module).read_text(encoding="utf-8"), f"{module}::{name} is in FAQ.md but not a test"
+        assert f"def {name}(" in (here / module).read_text(encoding="utf-8"), (
+            f"{module}::{name} is in FAQ.md but not a test"
+        )
     faq = here.parents[2] / "shared" / "kundhantering-faq.sv.txt"
     if not faq.exists():
         pytest.skip(f"the FAQ is not at {faq}")

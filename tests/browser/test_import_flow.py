@@ -9,10 +9,9 @@ import re
 import pytest
 from stdnum import luhn
 
-from services.importing import parallel
-
 import crm_ui as ui
 from crm_ui import expect
+from services.importing import parallel
 
 pytestmark = pytest.mark.browser
 
@@ -54,8 +53,10 @@ def test_hur_kan_jag_lagga_in_nya_kunder_eller_kontakter_pa_enklast_mojliga_satt
     category = ui.unique("Mässa")
     start = random.randrange(1_000_000, 8_000_000)
     rows = [["Företagsnamn", "Org.nr", "Postnummer", "Ort", "Kundansvarig", "Kategori", "Gammalt fält"]]
-    rows += [[f"{prefix} {n} AB", _orgnr(start + n), f"{11122 + n % 80000:05d}", "Växjö", "Erik Johansson", category, "x"]
-             for n in range(30_000)]
+    rows += [
+        [f"{prefix} {n} AB", _orgnr(start + n), f"{11122 + n % 80000:05d}", "Växjö", "Erik Johansson", category, "x"]
+        for n in range(30_000)
+    ]
     rows[5][1] = "123"  # row 6 of the file: a bad organisationsnummer
     special = ui.unique("Specialbolaget") + " AB"
     rows[18][0] = special
@@ -111,7 +112,7 @@ def test_hur_kan_jag_lagga_in_nya_kunder_eller_kontakter_pa_enklast_mojliga_satt
 
 
 def test_vad_borde_jag_tanka_pa_nar_jag_ska_borja_anvanda_kundhanteringen(login_as):
-    """"Import your customers and contacts first, and remember the categories in the file":
+    """ "Import your customers and contacts first, and remember the categories in the file":
     companies with a new category, then their contacts linked by organisationsnummer."""
     page = login_as("admin")
     company = ui.unique("Startbolaget") + " AB"
@@ -124,9 +125,13 @@ def test_vad_borde_jag_tanka_pa_nar_jag_ska_borja_anvanda_kundhanteringen(login_
     expect(page.get_by_role("heading", name="Resultat")).to_be_visible(timeout=SLOW)
 
     last = ui.unique("Kontaktsson").replace(" ", "")
-    contacts = _csv([["Förnamn", "Efternamn", "E-post", "Titel", "Företagets organisationsnummer"],
-                     ["Klara", last, f"{last.lower()}@example.se", "Inköpschef", orgnr.replace("-", "")]],
-                    encoding="utf-8-sig")
+    contacts = _csv(
+        [
+            ["Förnamn", "Efternamn", "E-post", "Titel", "Företagets organisationsnummer"],
+            ["Klara", last, f"{last.lower()}@example.se", "Inköpschef", orgnr.replace("-", "")],
+        ],
+        encoding="utf-8-sig",
+    )
     _upload(page, "Kontakter", "kontakter.csv", contacts)
     page.get_by_role("button", name="Kontrollera filen (provkörning)").click()
     expect(page.get_by_role("heading", name="Vad importen kommer att göra")).to_be_visible(timeout=SLOW)

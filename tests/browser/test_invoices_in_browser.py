@@ -26,7 +26,7 @@ def open_invoiced_customer(page) -> str:
 
 
 def test_hur_far_jag_en_snabb_oversikt_over_fakturor_med_produkter(login_as):
-    """"Sök upp kunden i CRM, högerklicka på kundkortet och välj Rapporter – Fakturarapport."""
+    """ "Sök upp kunden i CRM, högerklicka på kundkortet och välj Rapporter – Fakturarapport."""
     page = login_as("finance")
     name = open_invoiced_customer(page)
     page.locator("#card-header h1").click(button="right")
@@ -74,7 +74,7 @@ def test_fakturarapport_from_the_keyboard(login_as):
 
 
 def test_creating_an_invoice_from_the_card(login_as):
-    """"Man behöver inte gå till fakturamodulen för att skapa en faktura, utan det kan göras
+    """ "Man behöver inte gå till fakturamodulen för att skapa en faktura, utan det kan göras
     direkt från kundkortet": Ny faktura on the card, a product line, Spara, Skicka, Skriv ut."""
     page = login_as("finance")
     name = open_invoiced_customer(page)
@@ -122,7 +122,7 @@ def test_creating_an_invoice_from_the_card(login_as):
 
 
 def test_a_contact_without_customer_number_cannot_be_invoiced(login_as):
-    """"För att kunna fakturera en kontaktperson måste denna ha ett kundnummer i CRM."""
+    """ "För att kunna fakturera en kontaktperson måste denna ha ett kundnummer i CRM."""
     page = login_as("seller")
     first, last = "Ofakturerad", ui.unique("Kontakt").split()[1]
     ui.create_standalone_contact(page, first, last)

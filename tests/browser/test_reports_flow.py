@@ -8,8 +8,8 @@ import re
 import pytest
 
 import crm_ui as ui
-from crm_ui import expect
 from browser_env import DEMO_USERS
+from crm_ui import expect
 
 pytestmark = pytest.mark.browser
 
@@ -55,8 +55,11 @@ def test_vad_baserar_sig_forsaljningsrapporterna_pa(login_as):
 
     def counts() -> dict[str, int]:
         rows = page.locator("#pipeline-table tbody tr")
-        return {row.locator("td").nth(0).inner_text().strip(): int(row.locator("td").nth(1).inner_text())
-                for row in rows.all() if row.locator("td").count() == 4}
+        return {
+            row.locator("td").nth(0).inner_text().strip(): int(row.locator("td").nth(1).inner_text())
+            for row in rows.all()
+            if row.locator("td").count() == 4
+        }
 
     before = counts()
     assert before.get("Kontakt", 0) > 0, before
@@ -64,7 +67,12 @@ def test_vad_baserar_sig_forsaljningsrapporterna_pa(login_as):
 
     ui.menu(page, "CRM", "Säljmöjligheter")
     page.get_by_role("link", name="Säljtavla").click()
-    card = page.locator(".pipeline-column").filter(has=page.locator("header", has_text="Kontakt")).locator(".pipeline-card").first
+    card = (
+        page.locator(".pipeline-column")
+        .filter(has=page.locator("header", has_text="Kontakt"))
+        .locator(".pipeline-card")
+        .first
+    )
     card.get_by_label("Flytta till").select_option(label="Behovsanalys")
     card.get_by_role("button", name="Flytta").click()
     page.wait_for_load_state("load")
