@@ -6,6 +6,15 @@ from models import Company, Contact, Employee
 from services import accounts, search, trash
 
 
+@pytest.fixture(autouse=True, params=["ids first", "dense"])
+def answering_path(request, monkeypatch):
+    """Every test both ways services.search answers: the few matching ids from the index, then sorted;
+    and, for a term matching more rows than CANDIDATE_LIMIT, the condition checked along the sort order."""
+    if request.param == "dense":
+        monkeypatch.setattr(search, "CANDIDATE_LIMIT", 0)
+    return request.param
+
+
 def names(rows) -> list[str]:
     return sorted(row.name for row in rows)
 
