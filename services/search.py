@@ -10,20 +10,23 @@ What a user gets, on SQLite and PostgreSQL alike:
   `o` never find å, ä or ö (`fold`);
 - numbers are found as they are stored: organisationsnummer as ten digits, phones in E.164
   (`08-123 456 78` finds +46812345678), customer, order and invoice numbers;
-- a word of one or two characters finds records whose name (`Searched.prefix`) begins with it;
+- a word of one or two characters finds records with a word of the name (`Searched.prefix`)
+  beginning with it: `sv` finds Svea Kaffe AB, and so does `kaffe ab`;
 - rows in the trash are never shown (`live`).
 
 Both databases answer from an index, never by scanning a table:
 
 - PostgreSQL: a pg_trgm GIN index on one expression per table, `crm_fold(<the columns joined
-  by newlines>)`, searched with `LIKE '%word%'`; and a b-tree (`text_pattern_ops`) on
-  `crm_fold(<name column>)` for the one- and two-character prefix. The expression below must
+  by newlines>)`, searched with `LIKE '%word%'`; and one on `crm_fold(<name column>)` for a
+  one- or two-character word (`LIKE 'ab%' OR LIKE '% ab%'`: pg_trgm indexes the beginning of
+  every word). The expression below must
   stay exactly the one the migration indexed (tests/test_search_index.py checks the plan).
 - SQLite: an FTS5 table `<table>_search` with the trigram tokenizer (case-folding, diacritics
   kept), without content of its own, kept by triggers on the table: whatever writes the table
   (the ORM, services.bulk's executemany, an import's UPDATE, a restore, a purge) keeps the
-  index. The indexed text is the same joined columns, accents folded by `replace()` and each
-  name column led by two \\x01 characters, so a one- or two-character prefix is a trigram too.
+  index. The indexed text is the same joined columns, then the name columns again with each
+  word led by two \\x01 characters (so a one- or two-character prefix is a trigram too), accents
+  folded by `replace()`.
 
 Both are created by migration 0011 from the same table (`SEARCHED`, frozen there). Changing
 the searched columns needs a migration that rebuilds the index.
@@ -113,7 +116,7 @@ FOLD_FROM = "éèêëáàüíçñøæÉÈÊËÁÀÜÍÇÑØÆ"
 FOLD_TO = "eeeeaauicnöäeeeeaauicnöä"
 _FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
 
-#: Where a one- or two-character word is looked for on SQLite: the start of a name column.
+#: Where a one- or two-character word is looked for on SQLite: the start of a word of a name column.
 PREFIX_MARK = "\x01\x01"
 #: The longest word looked up as a prefix; longer words are found anywhere.
 PREFIX_LENGTH = 2
@@ -217,10 +220,10 @@ def _like_escaped(text: str) -> str:
 
 
 def _pg_word(model, word: str) -> ColumnElement[bool]:
-    if len(word) <= PREFIX_LENGTH:
-        pattern = _like_escaped(fold(word)) + "%"
-        names = SEARCHED[model].prefix
-        return or_(*(func.crm_fold(getattr(model, name), type_=String).like(pattern) for name in names))
+    if len(word) <= PREFIX_LENGTH:  # a word of a name column begins with it
+        start = _like_escaped(fold(word)) + "%"
+        names = [func.crm_fold(getattr(model, name), type_=String) for name in SEARCHED[model].prefix]
+        return or_(*(c.like(start) for c in names), *(c.like("% " + start) for c in names))
     expression = search_text(model)
     return or_(*(expression.like(f"%{_like_escaped(a)}%") for a in _alternatives(word)))
 
@@ -254,8 +257,12 @@ def _sqlite_row_check(model, terms: list[str]) -> ColumnElement[bool]:
     for word in terms:
         if len(word) <= PREFIX_LENGTH:
             folded = fold(word)
+            names = [_sqlite_folded(model, n) for n in SEARCHED[model].prefix]
             conditions.append(
-                or_(*(func.substr(_sqlite_folded(model, n), 1, len(folded)) == folded for n in SEARCHED[model].prefix))
+                or_(
+                    *(func.substr(c, 1, len(folded)) == folded for c in names),
+                    *(func.instr(c, " " + folded) > 0 for c in names),
+                )
             )
         else:
             conditions.append(or_(*(func.instr(whole, a) > 0 for a in _alternatives(word))))

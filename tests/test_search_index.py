@@ -114,7 +114,8 @@ def test_both_paths_give_the_same_rows_in_name_order(paths, make_company):
         "Bygg & Betong AB",
         "Cedergrens Bygg AB",
     ]
-    assert [c.name for c in search.search(db.session, Company, "b")] == ["Bertils Bygg HB", "Bygg & Betong AB"]
+    assert [c.name for c in search.search(db.session, Company, "be")] == ["Bertils Bygg HB", "Bygg & Betong AB"]
+    assert [c.name for c in search.search(db.session, Company, "m")] == ["Dala Måleri AB"]
 
 
 def test_the_list_search_uses_the_index(paths, login, make_company):
