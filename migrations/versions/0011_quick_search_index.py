@@ -69,6 +69,8 @@ def _upgrade_postgresql() -> None:
         "CREATE OR REPLACE FUNCTION crm_fold(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
         f"$$ SELECT lower(translate($1, {_sql_string(FOLD_FROM)}, {_sql_string(FOLD_TO)})) $$"
     )
+    # A GIN index builds several times faster when its entries fit in memory (this transaction only).
+    op.execute("SET LOCAL maintenance_work_mem = '256MB'")
     for table, (fields, numbers, prefix) in SEARCHED.items():
         expression = _pg_text(fields, numbers)
         op.execute(f'CREATE INDEX ix_{table}_search ON "{table}" USING gin (({expression}) gin_trgm_ops)')
