@@ -31,9 +31,11 @@ Both databases answer from an index, never by scanning a table:
 Both are created by migration 0011 from the same table (`SEARCHED`, frozen there). Changing
 the searched columns needs a migration that rebuilds the index.
 
-`search()` finds ids first and sorts and pages only those, so no planner walks the whole name
-index looking for a rare term; a term too common for that (more than `CANDIDATE_LIMIT` rows)
-is paged along the name index instead, where its matches are dense.
+No planner walks the whole name index looking for a rare term: on SQLite, `search()` and the
+lists take the matching ids from the index first and sort and page only those, and a term too
+common for that (more than `CANDIDATE_LIMIT` rows) is paged along the name index instead, where
+its matches are dense; PostgreSQL makes the same choice itself from the statistics it keeps on
+the indexed expression.
 """
 
 from __future__ import annotations
@@ -348,6 +350,13 @@ def _condition(session: Session, model, text: str | None) -> tuple[ColumnElement
     """(the condition, whether it is the dense form)."""
     from services import bulk
 
+    if _dialect(session) == "postgresql":
+        # PostgreSQL keeps statistics on the indexed expression itself (ANALYZE, autovacuum), so it
+        # estimates how many rows a term matches and chooses well by itself: the trigram index for
+        # a rare term, the name index for a common one. Measured at 1,000,000 companies: a rare
+        # term 44 ms through the trigram index, "info" (every company) 0.7 ms along the name index;
+        # a probe for ids first only added its own cost (0.5–0.8 s for common terms).
+        return matches(model, text), False
     ids = candidate_ids(session, model, text)
     if ids is not None:
         return (bulk.one_of(session, model.id, ids) if ids else false()), False
@@ -381,8 +390,8 @@ def _order(model):
 
 
 def search(session, model, text: str | None, *, limit: int = 20, extra=None, options=()):
-    """Live rows of `model` matching `text`, in name order: two statements, whatever the size of
-    the table (the matching ids, then the page of rows), and one more per loader in `options`."""
+    """Live rows of `model` matching `text`, in name order: at most two statements whatever the size
+    of the table (SQLite: the matching ids, then the page of rows), and one more per loader in `options`."""
     found, dense = _condition(session, model, text)
     alive = live(model)
     if dense and hasattr(model, "deleted_at") and _dialect(session) == "sqlite":
