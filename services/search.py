@@ -284,16 +284,20 @@ class _IndexMatch(ColumnElement):
         self.model, self.terms, self.dense = model, terms, dense
 
 
+# Each compiles in parentheses: the statement around it sees one condition, and an OR inside must
+# not swallow the conditions next to it (`deleted_at IS NULL AND a OR b` would show the trash).
+
+
 @compiles(_IndexMatch, "postgresql")
 def _compile_postgresql(element: _IndexMatch, compiler, **kw) -> str:
-    return compiler.process(and_(*(_pg_word(element.model, w) for w in element.terms)), **kw)
+    return "(" + compiler.process(and_(*(_pg_word(element.model, w) for w in element.terms)), **kw) + ")"
 
 
 @compiles(_IndexMatch)
 def _compile_sqlite(element: _IndexMatch, compiler, **kw) -> str:
     if element.dense:
-        return compiler.process(_sqlite_row_check(element.model, element.terms), **kw)
-    return compiler.process(element.model.id.in_(_fts_ids(element.model, element.terms)), **kw)
+        return "(" + compiler.process(_sqlite_row_check(element.model, element.terms), **kw) + ")"
+    return "(" + compiler.process(element.model.id.in_(_fts_ids(element.model, element.terms)), **kw) + ")"
 
 
 def _own(model, terms: list[str], *, dense: bool = False) -> ColumnElement[bool]:

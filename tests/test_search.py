@@ -214,6 +214,10 @@ def test_companies_in_the_trash_are_not_found(session, employees, register):
     session.commit()
     assert search.search(session, Company, "kaffe") == []
     assert search.search(session, Company, "5560360793") == []
+    # one- and two-character words (an OR of name columns and word starts) keep the trash out too
+    assert search.search(session, Company, "sv") == []
+    assert companies["svea"] not in search.search(session, Company, "ab")
+    assert search.search(session, Company, "kaffe ab") == []
 
 
 def test_extra_condition_and_limit(session, register):
