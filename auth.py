@@ -83,7 +83,7 @@ def throttle() -> Throttle:
             import redis
 
             client = current_app.extensions["crm_redis"] = redis.Redis.from_url(url)
-        store = RedisStore(client)
+        store = RedisStore(client, prefix=current_app.config.get("REDIS_KEY_PREFIX", "crm:") + "login:")
     else:
         store = DatabaseStore(db.session)
     return Throttle(store, Policy.from_config(current_app.config))

@@ -58,6 +58,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Redis (shared by every worker and host): login throttling and rate limits; unset: the database.
         "REDIS_URL": os.environ.get("CRM_REDIS_URL", ""),
+        "REDIS_KEY_PREFIX": os.environ.get("CRM_REDIS_KEY_PREFIX", "crm:"),
         # Login sessions (server-side records, see services/login_sessions.py).
         "SESSION_IDLE_MINUTES": _int("CRM_SESSION_IDLE_MINUTES", 30),
         "SESSION_MAX_HOURS": _int("CRM_SESSION_MAX_HOURS", 8),

@@ -13,6 +13,7 @@ verifies, and `needs_rehash` tells the login to store a new one.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -65,13 +66,19 @@ def check_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
     if password.lower() in _COMMON:
         raise WeakPassword(_l("The password is one of the most common passwords. Choose another one."))
     words = [w for text in user_inputs if text for w in re.split(r"[\s@.\-_]+", text.lower()) if len(w) > 2]
-    if zxcvbn(password, user_inputs=words)["score"] < MIN_SCORE:
+    words += [_without_accents(w) for w in words]  # "Nyanställd" is also typed "nyanstalld"
+    # zxcvbn refuses input over 72 characters (its matching is quadratic); the start is what it scores.
+    if zxcvbn(password[:72], user_inputs=words)["score"] < MIN_SCORE:
         raise WeakPassword(
             _l(
                 "The password is too easy to guess (a common word, a name, a date, a sequence or a repeat). "
                 "Use a longer phrase of several uncommon words."
             )
         )
+
+
+def _without_accents(word: str) -> str:
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
 
 
 def hash_password(password: str) -> str:
