@@ -55,6 +55,12 @@ class ConfirmCodeForm(FlaskForm):
 
 
 class CurrentPasswordForm(FlaskForm):
+    """The current password, asked again before a two-factor change (prefixed: two on one page;
+    the CSRF token is the page's one, checked by CSRFProtect for every POST)."""
+
+    class Meta:
+        csrf = False
+
     current_password = PasswordField(
         _l("Current password"),
         validators=[DataRequired(message=_l("Enter your current password.")), _current_password_matches],
