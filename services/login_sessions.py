@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from models import AuditEvent, Employee, LoginSession
 
@@ -99,6 +99,7 @@ def resume(session: Session, token: str, *, now: datetime, lifetimes: Lifetimes)
     return session.scalar(
         select(LoginSession)
         .join(LoginSession.employee)
+        .options(contains_eager(LoginSession.employee))
         .where(LoginSession.token_hash == token_hash(token), _live(now, lifetimes))
     )
 

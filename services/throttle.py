@@ -75,6 +75,13 @@ class DatabaseStore:
             },
         ).returning(table.c.failures)
         failures = self.session.execute(statement).scalar_one()
+        # Forget counts and locks that are over, so addresses typed once do not pile up.
+        self.session.execute(
+            delete(table).where(
+                table.c.window_started_at < now - window - lockout,
+                (table.c.locked_until.is_(None)) | (table.c.locked_until < now),
+            )
+        )
         if failures < max_failures:
             return False
         locked = self.session.execute(
@@ -107,10 +114,10 @@ class RedisStore:
 
     def add_failure(self, key: str, now: datetime, max_failures: int, window: timedelta, lockout: timedelta) -> bool:
         fail_key = f"{self.prefix}fail:{key}"
-        pipe = self.client.pipeline()
+        pipe = self.client.pipeline()  # MULTI/EXEC; SET NX starts the window (any Redis version)
+        pipe.set(fail_key, 0, ex=int(window.total_seconds()), nx=True)
         pipe.incr(fail_key)
-        pipe.expire(fail_key, int(window.total_seconds()), nx=True)
-        failures, _ = pipe.execute()
+        _, failures = pipe.execute()
         if failures < max_failures:
             return False
         locked = self.client.set(f"{self.prefix}lock:{key}", "1", ex=int(lockout.total_seconds()), nx=True)

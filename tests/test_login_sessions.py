@@ -336,3 +336,24 @@ def test_device_names_the_browser_and_system():
         login_sessions.device("Mozilla/5.0 (Windows NT 10.0) Chrome/126.0 Safari/537.36 Edg/126.0") == "Edge, Windows"
     )
     assert login_sessions.device(None) == ""
+
+
+def test_a_request_finds_its_session_and_employee_in_one_statement(app, employees):
+    from sqlalchemy import event
+
+    from extensions import db
+
+    seller = log_in(app, "seller@example.se", remember=False)
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert seller.client.get("/admin/account/").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    loads = [s for s in statements if "FROM login_session" in s]
+    assert len(loads) == 2  # the user loader (with its employee), and the page's list of sessions
+    assert not any(s.startswith("UPDATE login_session") for s in statements)  # touched at most once a minute

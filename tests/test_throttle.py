@@ -218,3 +218,16 @@ def test_the_cli_unlocks_a_login(app, employees):
     result = app.test_cli_runner().invoke(args=["unlock-login", "--email", "ADMIN@example.se"])
     assert result.exit_code == 0, result.output
     assert actions.login("admin@example.se", PASSWORD).status_code == 302
+
+
+def test_counts_and_locks_that_are_over_are_deleted(session):
+    throttle = Throttle(DatabaseStore(session), POLICY)
+    long_ago = utcnow() - timedelta(hours=2)
+    for n in range(5):
+        throttle.add_failure(f"once{n}@example.se", "10.0.0.1", long_ago)
+    for _ in range(10):
+        throttle.add_failure("locked@example.se", "10.0.0.2", utcnow() - timedelta(minutes=1))
+    throttle.add_failure("now@example.se", "10.0.0.3", utcnow())
+    keys = set(session.scalars(select(LoginThrottle.key)))
+    assert not any(account_key(f"once{n}@example.se") in keys for n in range(5))
+    assert {account_key("locked@example.se"), account_key("now@example.se")} <= keys

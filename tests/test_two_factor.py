@@ -30,7 +30,9 @@ def enrol(actions: AuthActions, session, employee_id: int) -> tuple[str, list[st
     assert shown == fresh(session, Employee, employee_id).totp_pending_secret
     response = actions.post("/admin/account/two-factor/confirm", {"code": code(shown)})
     assert response.status_code == 200
-    codes = re.findall(r"<code class=\"h5\">([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})</code>", response.get_data(as_text=True))
+    codes = re.findall(
+        r"<code class=\"h5\">([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})</code>", response.get_data(as_text=True)
+    )
     return shown, codes
 
 
@@ -119,7 +121,9 @@ def test_login_asks_for_the_code_after_the_password(app, enrolled, session, empl
     assert actions.client.get("/admin/").status_code == 200
     row = session.scalars(select(LoginSession).order_by(LoginSession.id.desc())).first()
     assert row.two_factor and row.remember
-    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "login").order_by(AuditEvent.id.desc())).first()
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "login").order_by(AuditEvent.id.desc())
+    ).first()
     assert event.changes["two_factor"] is True
 
 
@@ -165,7 +169,12 @@ def test_a_recovery_code_logs_in_once(app, enrolled, session):
     assert code_step(password_step(app), codes[3].upper().replace("-", " ")).headers["Location"] == "/admin/"
     response = code_step(password_step(app), codes[3])
     assert response.status_code == 200
-    assert two_factor.recovery_codes_left(session, session.scalars(select(Employee).where(Employee.role == "seller")).one()) == 9
+    assert (
+        two_factor.recovery_codes_left(
+            session, session.scalars(select(Employee).where(Employee.role == "seller")).one()
+        )
+        == 9
+    )
     assert count(session, AuditEvent, AuditEvent.action == "recovery_code_used") == 1
 
 
@@ -181,7 +190,9 @@ def test_wrong_codes_count_towards_the_account_lock(app, enrolled, session):
     # The right password and the right code are refused while locked: the password step says so.
     response = AuthActions(app.test_client()).login("seller@example.se")
     assert locked in text(response)
-    reasons = [e.changes["reason"] for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed"))]
+    reasons = [
+        e.changes["reason"] for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed"))
+    ]
     assert reasons.count("code") == 10
 
 
