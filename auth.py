@@ -7,7 +7,7 @@ cookie and the remember-me cookie is the login session's token, so a session
 ended on the server ends both cookies.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -202,7 +202,7 @@ def _code_step_employee() -> Employee | None:
     if not pending:
         return None
     try:
-        started = type(utcnow()).fromisoformat(pending["at"])
+        started = datetime.fromisoformat(pending["at"])
     except (KeyError, TypeError, ValueError):
         return None
     if utcnow() - started > CODE_STEP_TIMEOUT:
