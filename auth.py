@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import OperationalError
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -117,12 +118,31 @@ def keep_session_alive():
     record = current_user.login_session
     now = utcnow()
     if login_sessions.needs_touch(record, now):
-        login_sessions.touch(db.session, record, now)
-        db.session.commit()
+        _touch(record.id, now)
     if record.must_enrol and request.endpoint not in ENROLMENT_ENDPOINTS:
         flash(_("Two-factor login is required for your account. Set it up to continue."), "warning")
         return redirect(url_for("account.two_factor"))
     return None
+
+
+def _touch(record_id: int, now) -> None:
+    """Write last_seen_at on a connection of its own that waits at most 0.2 s for the database: while
+    a long write holds SQLite (an all-or-nothing import), pages still open at once and the session
+    is touched at a later request (its idle timeout is 30 minutes; it is touched once a minute)."""
+    with db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA busy_timeout=200")
+        else:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+        try:
+            login_sessions.touch(connection, record_id, now)
+            connection.commit()
+        except OperationalError:
+            connection.rollback()
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA busy_timeout=30000")
 
 
 def locked_message(locked_until) -> str:

@@ -108,9 +108,9 @@ def needs_touch(record: LoginSession, now: datetime) -> bool:
     return now - record.last_seen_at >= TOUCH_INTERVAL
 
 
-def touch(session: Session, record: LoginSession, now: datetime) -> None:
-    """Note that the session was used now (keeps it from going idle)."""
-    record.last_seen_at = now
+def touch(connection, record_id: int, now: datetime) -> None:
+    """Note that the session was used now (keeps it from going idle); the caller commits."""
+    connection.execute(update(LoginSession).where(LoginSession.id == record_id).values(last_seen_at=now))
 
 
 def active(session: Session, employee: Employee, *, now: datetime, lifetimes: Lifetimes) -> list[LoginSession]:

@@ -357,3 +357,27 @@ def test_a_request_finds_its_session_and_employee_in_one_statement(app, employee
     loads = [s for s in statements if "FROM login_session" in s]
     assert len(loads) == 2  # the user loader (with its employee), and the page's list of sessions
     assert not any(s.startswith("UPDATE login_session") for s in statements)  # touched at most once a minute
+
+
+def test_a_page_opens_while_a_long_write_holds_the_database(app, employees, session):
+    """While an all-or-nothing import holds SQLite's write lock (or the row is locked on
+    PostgreSQL), noting the session's use waits 0.2 s at most and is left for a later request."""
+    import time
+
+    from extensions import db
+
+    seller = log_in(app, "seller@example.se", remember=False)
+    age_sessions(session, last_seen_at=utcnow() - timedelta(minutes=5))
+    with db.engine.connect() as holder:
+        if holder.dialect.name == "sqlite":
+            holder.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, as a long import holds it
+        else:
+            holder.exec_driver_sql("BEGIN")
+            holder.exec_driver_sql("SELECT 1 FROM login_session FOR UPDATE")
+        started = time.monotonic()
+        assert seller.client.get("/admin/").status_code == 200
+        assert time.monotonic() - started < 10  # not the 30 s busy timeout
+        holder.rollback()
+    assert fresh(session, LoginSession, 1).last_seen_at < utcnow() - timedelta(minutes=4)
+    assert seller.client.get("/admin/").status_code == 200
+    assert fresh(session, LoginSession, 1).last_seen_at > utcnow() - timedelta(minutes=1)
