@@ -192,7 +192,8 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     @require("contact.view")
     def search_json(self):
         """Contacts matching `q`, for "Koppla existerande kontakt till företaget"."""
-        rows = search.search(db.session, Contact, request.args.get("q", ""), limit=25)
+        companies = selectinload(Contact.company_links).joinedload(CompanyContact.company)
+        rows = search.search(db.session, Contact, request.args.get("q", ""), limit=25, options=[companies])
         return jsonify(
             [
                 {
