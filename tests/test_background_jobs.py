@@ -23,10 +23,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import PASSWORD
 from sqlalchemy import func, select
 from stdnum import luhn
 
-from conftest import PASSWORD
 from extensions import db
 from models import AuditEvent, Category, Company, ImportJob, company_categories
 from services import storage as storage_module
@@ -103,7 +103,7 @@ class Processes:
         return "\n".join(f"--- {p.args[5:]}\n{p.log_path.read_text()[-3000:]}" for p, _log in self.running)
 
     def stop_all(self) -> None:
-        for process, log in self.running:
+        for process, _log in self.running:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process, log in self.running:
