@@ -896,3 +896,37 @@ def test_random_csv_never_crashes_and_all_or_nothing_never_half_writes(
     assert count(session, Company) == before + job.created_count
     if all_or_nothing:
         assert job.error_count == 0
+
+
+@pytest.mark.postgres
+def test_a_lost_database_connection_leaves_the_job_to_be_taken_over(session, make_job, run, app, storage, monkeypatch):
+    """What a PostgreSQL restart does to a running import: its connection is cut mid-write. The
+    pass stops without marking the job failed; the take-over goes on after the last committed batch."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (CRM_TEST_DATABASE_URL)")
+    from sqlalchemy import text as sql
+
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(8))
+    job = run(make_job(content), write=False)
+    jobs.queue(session, job, write=True)
+    session.commit()
+    after = jobs._Pass._after_batch
+
+    def cut_the_connection_in_batch_3(self, counts, errors, categories):
+        if self.batches == 2:
+            backend = self.session.scalar(sql("SELECT pg_backend_pid()"))
+            with Session(db.engine) as other:
+                other.execute(sql("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        after(self, counts, errors, categories)
+
+    monkeypatch.setattr(jobs._Pass, "_after_batch", cut_the_connection_in_batch_3)
+    assert run_pass(app, job.id, storage) is None
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert (job.status, job.batches_done, count(session, Company)) == ("running", 2, 4)
+    age_heartbeat(session, job.id)
+    assert jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=list)[0] == [job.id]
+    monkeypatch.setattr(jobs._Pass, "_after_batch", after)
+    assert run_pass(app, job.id, storage) == "done"
+    assert count(session, Company) == 8 and count(session, AuditEvent, AuditEvent.import_job_id == job.id) == 8
