@@ -111,7 +111,7 @@ def task(**options):
     """Register a background task (Huey's options: retries, retry_delay, priority …)."""
 
     def decorator(fn: Callable):
-        return queue.task(name=f"{fn.__module__}.{fn.__name__}", **options)(_in_app_context(fn))
+        return queue.task(**options)(_in_app_context(fn))
 
     return decorator
 
@@ -120,7 +120,7 @@ def periodic(when, **options):
     """Register a periodic task: `when` is a `crontab(...)` (Huey checks it once a minute in every worker)."""
 
     def decorator(fn: Callable):
-        return queue.periodic_task(when, name=f"{fn.__module__}.{fn.__name__}", **options)(_in_app_context(fn))
+        return queue.periodic_task(when, **options)(_in_app_context(fn))
 
     return decorator
 
