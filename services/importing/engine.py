@@ -224,6 +224,7 @@ class Importer:
         after_batch: BatchHook | None = None,
         workers: int = 0,
         resume: Resume | None = None,
+        skipped_batch: Callable[[], None] | None = None,
     ):
         self.session = session
         self.workers = workers
@@ -235,6 +236,7 @@ class Importer:
         self.model = self.entity.model
         self.table = self.model.__table__
         self.resume = resume or Resume()
+        self.skipped_batch = skipped_batch or (lambda: None)
         self.counts = Counts(**vars(self.resume.counts))
         self.category_names_created: list[str] = list(self.resume.categories_created)
         self.actor_id = job.created_by_id
@@ -306,6 +308,7 @@ class Importer:
                 if number < self.resume.batches_done:
                     # written (and counted) by an earlier run of this pass: only remember its keys
                     self._find_duplicates(rows)
+                    self.skipped_batch()
                     continue
                 self._match(rows)
                 if self.write:
@@ -785,11 +788,15 @@ def run(
     cache: ParsedRows | None = None,
     workers: int = 0,
     resume: Resume | None = None,
+    skipped_batch: Callable[[], None] | None = None,
 ) -> Result:
     """One pass (dry run or write) of `job` over an open file; `after_batch` commits each batch.
 
     With `workers` > 1 the rows are parsed in that many processes (services.importing.parallel).
-    With `resume`, the batches an earlier run committed are read again only for their keys.
+    With `resume`, the batches an earlier run committed are read again only for their keys
+    (`skipped_batch` is called after each, e.g. to report that the pass is alive).
     """
-    importer = Importer(session, job, write=write, after_batch=after_batch, workers=workers, resume=resume)
+    importer = Importer(
+        session, job, write=write, after_batch=after_batch, workers=workers, resume=resume, skipped_batch=skipped_batch
+    )
     return importer.run(table, cache)

@@ -30,6 +30,7 @@ of such a write is replaced and the write goes on to the end.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -55,6 +56,8 @@ ACTIVE = ("queued", "running", "undoing")
 SAMPLE_ROWS = 3
 #: Records an undo (or the removal of a failed all-or-nothing write) handles per transaction.
 UNDO_BATCH = 1000
+#: A pass that writes no batch for a while (reading its committed batches again) reports this often (s).
+HEARTBEAT_SECONDS = 5
 #: SQLite page cache of the import's connection while it runs (KiB).
 SQLITE_CACHE_KB = 64 * 1024
 
@@ -491,6 +494,7 @@ class _Pass:
         self.storage, self.stopping, self.parse_workers = storage, stopping, parse_workers
         self.write = not job.dry_run
         self.atomic = self.write and job.all_or_nothing
+        self.last_beat = time.monotonic()
 
     # --- the job's row ---
 
@@ -507,6 +511,15 @@ class _Pass:
         self._save(status=status, claim=None, finished_at=utcnow(), **values)
         self.session.commit()
         return status
+
+    def _alive(self) -> None:
+        """While a resumed pass reads its committed batches again: a heartbeat every few seconds."""
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_SECONDS:
+            self._save()
+            self.session.commit()
+            self.last_beat = now
+            self._between_batches()
 
     def _between_batches(self) -> None:
         self.session.expire(self.job, ["cancel_requested"])
@@ -548,6 +561,7 @@ class _Pass:
                     cache=cache,
                     workers=workers,
                     resume=resume,
+                    skipped_batch=self._alive,
                 )
         except Cancelled:
             session.rollback()
