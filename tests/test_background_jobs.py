@@ -452,3 +452,28 @@ def test_two_web_processes_and_two_workers_share_the_jobs(app, session, employee
         tasks.queue.storage = tasks.create_storage({**app.config, "REDIS_URL": REDIS_URL, "QUEUE_NAME": name})
         tasks.queue.flush()
         tasks.queue.storage = saved
+
+
+def test_a_stopping_worker_hands_its_job_back_and_the_next_one_goes_on(app, session, employees, empty_queue):
+    """Ctrl-C or SIGTERM (honcho, systemd): the running job goes back to the queue after its batch."""
+    rows = 20_000
+    job = checked_job(session, app, employees, companies_csv(rows))
+    jobs.queue(session, job, write=True)
+    import_tasks.submit(session, job)
+    first = tasks.create_worker(1, periodic_tasks=False, handle_signals=False)
+    first.start()
+    try:
+        wait_until(lambda: fresh_job(session, job.id).batches_done >= 1, 120, None, "the first batch")
+    finally:
+        first.stop()
+    stopped = fresh_job(session, job.id)
+    assert (stopped.status, stopped.claim) == ("queued", None) and 0 < stopped.created_count < rows
+    assert tasks.place_in_queue(stopped.task_id) == 1
+    second = tasks.create_worker(1, periodic_tasks=False, handle_signals=False)
+    second.start()
+    try:
+        wait_until(lambda: fresh_job(session, job.id).status == "done", 180, None, "the second worker")
+    finally:
+        second.stop()
+    assert_exactly_the_file(session, job.id, rows)
+    assert fresh_job(session, job.id).resumed_count == 0  # handed back, not taken over

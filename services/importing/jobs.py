@@ -708,6 +708,10 @@ def state(session: Session, job: ImportJob, *, stalled_seconds: int, place: int 
     elapsed = ((job.finished_at or now) - job.started_at).total_seconds() if job.started_at else 0
     rate = counts.rows / elapsed if elapsed > 0 and job.status != "undoing" else 0
     total = job.total_rows
+    if job.status == "undoing":  # the bar follows the undo: records handled of those the import wrote
+        done = sum((job.undo_result or {}).get(k, 0) for k in ("removed", "reverted", "conflicts"))
+        counts = Counts(done, job.created_count, job.updated_count, job.unchanged_count, job.error_count)
+        total = job.created_count + job.updated_count
     running = job.status == "running" and not stalled
     left = (total - counts.rows) / rate if total and rate and running and total > counts.rows else None
     if _waiting(job):
