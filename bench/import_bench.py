@@ -254,6 +254,8 @@ class TreeMemory(threading.Thread):
         while not self.done.wait(0.1):
             for pid in self._tree(self.pid):
                 try:
+                    if pid != self.pid and b"multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        continue  # forked but not yet exec'd: its high-water mark is still the worker's
                     self.peaks[pid] = max(self.peaks.get(pid, 0.0), _peak_rss_mb(pid))
                 except (FileNotFoundError, ProcessLookupError, StopIteration):  # gone meanwhile
                     pass
