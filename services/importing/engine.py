@@ -106,6 +106,8 @@ class SeenKeys:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID")
+        self.db.commit()
+        os.unlink(self.path)  # open, it lives on; a worker killed mid-pass leaves no file behind
 
     def earlier_rows(self, keys: list[str]) -> dict[str, int]:
         found = {}
@@ -120,7 +122,6 @@ class SeenKeys:
 
     def close(self) -> None:
         self.db.close()
-        os.unlink(self.path)
 
 
 def _private(folder: str) -> bool:
