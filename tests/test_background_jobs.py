@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
+from tests.conftest import PASSWORD
 from sqlalchemy import func, select
 from stdnum import luhn
 
