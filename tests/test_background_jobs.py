@@ -23,7 +23,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.conftest import PASSWORD
 from sqlalchemy import func, select
 from stdnum import luhn
 
@@ -33,6 +32,7 @@ from services import storage as storage_module
 from services import tasks
 from services.importing import jobs
 from services.importing import tasks as import_tasks
+from tests.conftest import PASSWORD
 from tests.helpers import count, sv
 
 REPO = Path(__file__).resolve().parents[1]
