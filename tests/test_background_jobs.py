@@ -211,14 +211,24 @@ def test_a_worker_killed_mid_write_is_taken_over_and_the_import_holds_exactly_th
 def test_another_users_save_does_not_wait_behind_an_all_or_nothing_import(
     app, session, employees, processes, empty_queue, login, make_company
 ):
-    """Measured generously (1 s; a batch holds SQLite's write lock for about a tenth of that) on
-    SQLite and PostgreSQL, while a real worker writes a 40,000-row all-or-nothing import."""
+    """Measured generously (1 s, or three times a save's own time on a machine loaded so much that a
+    save alone takes longer; a batch holds SQLite's write lock for about a tenth of a second, the whole
+    import for minutes) on SQLite and PostgreSQL, while a real worker writes a 40,000-row
+    all-or-nothing import."""
     from tests.test_views_company import edit_form_data
 
     company = make_company(name="Någon annans AB")
     seller = login("seller")
-    warm_up = seller.post(f"/admin/company/edit/?id={company.id}", edit_form_data(company, name="Före importen AB"))
-    assert warm_up.status_code == 302  # the first request of a process loads templates and forms
+    baseline = []
+    for n in range(3):  # the first request of a process loads templates and forms; then a save's own time
+        current = session.get(Company, company.id)
+        data = edit_form_data(current, name=f"Före importen {n} AB")
+        session.rollback()
+        started = time.monotonic()
+        assert seller.post(f"/admin/company/edit/?id={company.id}", data).status_code == 302
+        baseline.append(time.monotonic() - started)
+    # 1 s, or on a machine so loaded that a save alone takes longer, a few times that save
+    budget = max(1.0, 3 * sorted(baseline[1:])[0])
     session.expire_all()
     job = checked_job(session, app, employees, companies_csv(40_000), all_or_nothing=True)
     jobs.queue(session, job, write=True)
@@ -238,7 +248,7 @@ def test_another_users_save_does_not_wait_behind_an_all_or_nothing_import(
         after = fresh_job(session, job.id)
         assert before.status == after.status == "running", "the import ended before the saves: make it larger"
         time.sleep(0.3)
-    assert max(timings) < 1.0, timings
+    assert max(timings) < budget, (timings, baseline)
     session.expire_all()
     assert session.get(Company, company.id).name == "Sparad under importen 2 AB"
     wait_until(lambda: fresh_job(session, job.id).status == "done", 300, processes, "the import")
@@ -301,7 +311,7 @@ def test_the_worker_command_is_there():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=600,
     )
     assert result.returncode == 0 and "--workers" in result.stdout
 
