@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run worker test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 setup: $(VENV)/.installed
 	$(FLASK) translate compile
 
+# The web server and a queue worker together (Procfile, honcho); Ctrl-C stops both.
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) seed --if-empty
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) $(BIN)/honcho start -p $(PORT) -f Procfile
+
+# Only the queue worker (e.g. more of them beside `make run`, or on another host).
+worker: setup
+	$(FLASK) worker
 
 # In parallel, one pytest-xdist worker per CPU (PYTEST_WORKERS=0 runs in this process).
 PYTEST_WORKERS ?= auto
@@ -38,4 +43,4 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) instance/crm.sqlite*
+	rm -rf $(VENV) instance/crm.sqlite* instance/queue.sqlite*

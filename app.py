@@ -199,6 +199,23 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Created {employee.email} ({role}).")
 
+    @app.cli.command("worker")
+    @click.option(
+        "-w", "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Jobs run at once (threads)."
+    )
+    @click.option("--no-periodic", is_flag=True, help="Run no periodic tasks in this worker.")
+    def worker_command(workers, no_periodic):
+        """Run background jobs from the task queue until stopped (Ctrl-C or SIGTERM: the running jobs
+        hand their work back after their current batch)."""
+        import logging
+
+        from services import tasks
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        where = "Redis" if app.config["REDIS_URL"] else app.config["QUEUE_FILE"]
+        click.echo(f"Worker: {workers} thread(s) on the queue {app.config['QUEUE_NAME']!r} in {where}.")
+        tasks.create_worker(workers, periodic_tasks=not no_periodic).run()
+
     @app.cli.command("unlock-login")
     @click.option("--email", required=True)
     @click.option("--reset-two-factor", is_flag=True, help="Also switch the employee's two-factor login off.")
@@ -265,6 +282,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     login_manager.user_loader(auth.load_employee)
     app.before_request(auth.keep_session_alive)
+
+    from services import tasks
+
+    tasks.init_app(app)
+
     app.register_blueprint(auth.bp)
     register_admin(app)
     register_cli(app)

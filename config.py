@@ -45,6 +45,11 @@ def load_config(overrides: dict | None = None) -> dict:
         "IMPORT_MAX_BYTES": int(os.environ.get("CRM_IMPORT_MAX_MB", "100")) * 1024 * 1024,
         # Processes that validate a large import file's rows (unset: one per CPU; 0 or 1: none).
         "IMPORT_WORKERS": int(os.environ["CRM_IMPORT_WORKERS"]) if os.environ.get("CRM_IMPORT_WORKERS") else None,
+        # The task queue (services.tasks): on REDIS_URL when set, else in QUEUE_FILE; its name (keys, rows).
+        "QUEUE_NAME": os.environ.get("CRM_QUEUE_NAME", "kundregister"),
+        "QUEUE_FILE": os.environ.get("CRM_QUEUE_FILE", str(instance_dir / "queue.sqlite")),
+        # A running job whose worker has not reported for this long is taken over by another worker.
+        "JOB_STALLED_SECONDS": int(os.environ.get("CRM_JOB_STALLED_SECONDS", "30")),
         "BABEL_DEFAULT_LOCALE": os.environ.get("CRM_LOCALE", "sv"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("CRM_TIMEZONE", "Europe/Stockholm"),
         "BABEL_TRANSLATION_DIRECTORIES": str(BASE_DIR / "translations"),

@@ -782,6 +782,8 @@ class AuditEvent(db.Model):
     import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id", ondelete="SET NULL"), index=True)
 
     actor: Mapped[Employee | None] = relationship()
+    #: Named in Historik ("Import: kunder.csv, jobb 12") for a change an import made.
+    import_job: Mapped[ImportJob | None] = relationship()
 
 
 # --- import (Administration – Import) -------------------------------------------
@@ -790,8 +792,11 @@ class AuditEvent(db.Model):
 class ImportJob(TimestampMixin, db.Model):
     """One import of a CSV/XLSX file: its settings, the dry-run result and the run's state.
 
-    The state lives here, not in a process, so any worker (and a reloaded page)
-    reads the progress, and the cancel flag reaches the thread doing the work.
+    The job's truth lives here, not in a process or in the task queue: any web
+    process (and a reloaded page) reads the progress, the cancel flag reaches the
+    queue worker doing the work, and a write records its last committed batch
+    (`batches_done`) in the same transaction as the batch, so another worker can
+    take a job over from there when its worker dies (services.importing.jobs).
     """
 
     __tablename__ = "import_job"
@@ -805,6 +810,7 @@ class ImportJob(TimestampMixin, db.Model):
         "failed": _l("Failed"),
         "cancelled": _l("Cancelled"),
         "undone": _l("Undone"),
+        "undoing": _l("Being undone"),
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -831,6 +837,23 @@ class ImportJob(TimestampMixin, db.Model):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    #: When the job was last put in the queue (for its place in the queue and lost queue messages).
+    queued_at: Mapped[datetime | None]
+    #: The queue's id of the task that runs the job (its place in the queue).
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    #: The current run's token: only the worker holding it may write the job's batches.
+    claim: Mapped[str | None] = mapped_column(String(64))
+    #: The worker running (or that last ran) the job: host, process and thread.
+    worker: Mapped[str | None] = mapped_column(String(200))
+    #: Batches of rows written and committed by this pass (a resumed pass starts after them).
+    batches_done: Mapped[int] = mapped_column(default=0)
+    #: How often the job was taken over from a worker that died, and when last.
+    resumed_count: Mapped[int] = mapped_column(default=0)
+    resumed_at: Mapped[datetime | None]
+    #: The sheet of an XLSX file with several (None: the first).
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    #: An undo's progress and outcome: the status it started from, its committed batches, its counts.
+    undo_result: Mapped[dict | None] = mapped_column(JSON)
     undone_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))

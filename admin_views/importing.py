@@ -1,7 +1,8 @@
-"""Administration – Import: upload, column mapping, dry run, run with progress, undo.
+"""Administration – Import: upload, column mapping, dry run, run with progress, cancel, retry, undo.
 
 Thin: every rule (what a column means, how a row is judged, how a job runs,
-who may undo) lives in services.importing.
+who may undo) lives in services.importing; the passes run in queue workers
+(services.importing.tasks), never in this process. No GET writes anything.
 """
 
 from flask import current_app, flash, g, jsonify, redirect, request, url_for
@@ -13,7 +14,9 @@ from admin_views.base import SecurePage, require
 from extensions import db
 from models import ImportJob, ImportMapping
 from services import storage as storage_module
+from services import tasks
 from services.importing import downloads, jobs
+from services.importing import tasks as import_tasks
 from services.importing.fields import ENTITIES, MODES
 from services.importing.reader import FileProblem
 
@@ -36,16 +39,26 @@ def _job(id: int) -> ImportJob:
     return db.get_or_404(ImportJob, id)
 
 
+def _stalled_seconds() -> int:
+    return current_app.config["JOB_STALLED_SECONDS"]
+
+
+def _state(job: ImportJob) -> dict:
+    place = tasks.place_in_queue(job.task_id) if job.status in ("queued", "undoing") and not job.claim else None
+    return jobs.state(db.session, job, stalled_seconds=_stalled_seconds(), place=place)
+
+
 class ImportView(SecurePage):
     """Upload a file, map its columns, check it, run it, follow it, undo it."""
 
     @expose("/")
     @require("import.run")
     def index(self):
-        if jobs.mark_stalled(db.session):
-            db.session.commit()
         recent = db.session.scalars(db.select(ImportJob).order_by(ImportJob.id.desc()).limit(30)).all()
-        return self.render("admin/import/index.html", entities=ENTITIES, jobs=recent, statuses=ImportJob.STATUSES)
+        stalled = {job.id for job in recent if jobs.is_stalled(job, _stalled_seconds())}
+        return self.render(
+            "admin/import/index.html", entities=ENTITIES, jobs=recent, statuses=ImportJob.STATUSES, stalled=stalled
+        )
 
     @expose("/upload", methods=("POST",))
     @require("import.run")
@@ -91,6 +104,10 @@ class ImportView(SecurePage):
             return redirect(url_for(".index"))
         if request.method == "POST":
             try:
+                if request.form.get("sheet"):
+                    jobs.choose_sheet(storage, job, request.form["sheet"])
+                    db.session.commit()
+                    return redirect(url_for(".mapping", id=job.id))
                 if request.form.get("saved"):
                     saved = db.get_or_404(ImportMapping, request.form.get("saved", 0, type=int))
                     jobs.apply_mapping(job, saved, headers)
@@ -110,12 +127,11 @@ class ImportView(SecurePage):
                 if form.get("save_as", "").strip():
                     jobs.save_mapping(db.session, job, form["save_as"], headers, current_user)
                 jobs.queue(db.session, job, write=False)
-            except jobs.ImportProblem as exc:
+            except (jobs.ImportProblem, FileProblem) as exc:
                 db.session.rollback()
                 flash(str(exc), "error")
                 return redirect(url_for(".mapping", id=job.id))
-            db.session.commit()
-            jobs.start_thread(current_app._get_current_object(), job.id, storage)
+            import_tasks.submit(db.session, job)
             return redirect(url_for(".job", id=job.id))
         entity = ENTITIES[job.entity]
         return self.render(
@@ -126,6 +142,7 @@ class ImportView(SecurePage):
             samples=samples,
             modes=MODES,
             saved=jobs.mappings_for(db.session, job.entity),
+            sheets=jobs.sheets(storage, job),
             unmapped=jobs.unmapped_columns(job, headers),
         )
 
@@ -133,13 +150,11 @@ class ImportView(SecurePage):
     @require("import.run")
     def job(self, id):
         job = _job(id)
-        if jobs.mark_stalled(db.session):
-            db.session.commit()
         return self.render(
             "admin/import/job.html",
             job=job,
             entity=ENTITIES[job.entity],
-            state=jobs.state(db.session, job),
+            state=_state(job),
             errors=jobs.errors(db.session, job, PREVIEW_ERRORS),
             preview_limit=PREVIEW_ERRORS,
             modes=MODES,
@@ -148,7 +163,7 @@ class ImportView(SecurePage):
     @expose("/job/<int:id>/progress.json")
     @require("import.run")
     def progress(self, id):
-        return jsonify(jobs.state(db.session, _job(id)))
+        return jsonify(_state(_job(id)))
 
     @expose("/job/<int:id>/run", methods=("POST",))
     @require("import.run")
@@ -160,8 +175,22 @@ class ImportView(SecurePage):
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for(".job", id=job.id))
-        db.session.commit()
-        jobs.start_thread(current_app._get_current_object(), job.id, _storage())
+        import_tasks.submit(db.session, job)
+        return redirect(url_for(".job", id=job.id))
+
+    @expose("/job/<int:id>/retry", methods=("POST",))
+    @require("import.run")
+    def retry(self, id):
+        """Försök igen: the same file and mapping, from where it can go on."""
+        job = _job(id)
+        try:
+            jobs.retry(db.session, job)
+        except jobs.ImportProblem as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for(".job", id=job.id))
+        import_tasks.submit(db.session, job)
+        flash(_("The import is in the queue again."), "info")
         return redirect(url_for(".job", id=job.id))
 
     @expose("/job/<int:id>/cancel", methods=("POST",))
@@ -169,12 +198,21 @@ class ImportView(SecurePage):
     def cancel(self, id):
         job = _job(id)
         try:
-            jobs.request_cancel(db.session, job)
-            db.session.commit()
-            flash(_("The import stops after the batch it is working on."), "info")
+            outcome = jobs.request_cancel(db.session, job, stalled_seconds=_stalled_seconds())
         except jobs.ImportProblem as exc:
             db.session.rollback()
             flash(str(exc), "warning")
+            return redirect(url_for(".job", id=job.id))
+        if outcome == "resubmit":
+            import_tasks.submit(db.session, job)
+        else:
+            db.session.commit()
+        messages = {
+            "cancelled": _("The import was cancelled."),
+            "requested": _("The import stops after the batch it is working on."),
+            "resubmit": _("The import is being cancelled: a worker removes what it had written."),
+        }
+        flash(messages[outcome], "info")
         return redirect(url_for(".job", id=job.id))
 
     @expose("/job/<int:id>/undo", methods=("POST",))
@@ -182,22 +220,13 @@ class ImportView(SecurePage):
     def undo(self, id):
         job = _job(id)
         try:
-            result = jobs.undo(db.session, job, current_user)
+            jobs.request_undo(db.session, job, current_user)
         except jobs.ImportProblem as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for(".job", id=job.id))
-        db.session.commit()
-        message = _(
-            "The import was undone: %(removed)s new records removed (to the trash), %(reverted)s updates reverted.",
-            removed=result.removed,
-            reverted=result.reverted,
-        )
-        if result.conflicts:
-            message += " " + _(
-                "%(count)s records changed again after the import were left as they are.", count=result.conflicts
-            )
-        flash(message, "success")
+        import_tasks.submit(db.session, job)
+        flash(_("The import is being undone in the background."), "info")
         return redirect(url_for(".job", id=job.id))
 
     @expose("/job/<int:id>/errors")

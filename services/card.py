@@ -117,7 +117,7 @@ def history(customer):
     return (
         select(AuditEvent)
         .where(condition)
-        .options(joinedload(AuditEvent.actor))
+        .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.import_job))
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     )
 

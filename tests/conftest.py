@@ -101,6 +101,20 @@ def session(app):
     return db.session
 
 
+@pytest.fixture
+def worker(app):
+    """A real queue worker: Huey's consumer with two threads (and its scheduler) on this test run's
+    queue, as `flask --app app worker` runs it, stopped when the test ends."""
+    from services import tasks
+
+    tasks.queue.flush()
+    consumer = tasks.create_worker(2, periodic_tasks=False, handle_signals=False)
+    consumer.start()
+    yield consumer
+    consumer.stop(graceful=True)
+    tasks.queue.flush()
+
+
 # --- people and logins --------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 import io
 import multiprocessing
 import os
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -72,14 +73,25 @@ def make_job(session, storage, actor):
     return _make
 
 
+def run_pass(app, job_id, storage):
+    """One pass of a queued job, as the queue worker's task runs it (in its own session)."""
+    with app.app_context():
+        try:
+            return jobs.run(
+                db.session, job_id, storage=storage, worker="test", parse_workers=app.config["IMPORT_WORKERS"]
+            )
+        finally:
+            db.session.remove()
+
+
 @pytest.fixture
 def run(app, session, storage):
-    """Run one pass of a job in this thread, exactly as the worker thread does; returns the fresh job."""
+    """Queue one pass of a job and run it here, as the worker's task does; returns the fresh job."""
 
     def _run(job, *, write):
         jobs.queue(session, job, write=write)
         session.commit()
-        jobs.run_queued(app, job.id, storage)
+        run_pass(app, job.id, storage)
         session.expire_all()
         return session.get(ImportJob, job.id)
 
@@ -250,7 +262,8 @@ def test_all_or_nothing_refuses_to_start_with_errors_and_writes_nothing_on_a_lat
     assert failed.status == "failed" and failed.created_count == 0
     assert sv("A row had errors, so nothing was imported (all or nothing)") in failed.error_summary
     assert count(session, Company) == 0 and count(session, AuditEvent, AuditEvent.import_job_id == job.id) == 0
-    assert numbering.current_value(session, numbering.CUSTOMER_SEQUENCE) is None
+    # the first batch was written and then removed: its customer number is spent, never given again
+    assert numbering.current_value(session, numbering.CUSTOMER_SEQUENCE) == 10000
 
 
 def test_contacts_are_linked_to_companies_by_customer_number_or_orgnr(session, make_job, run, make_company):
@@ -407,91 +420,285 @@ def test_unreadable_uploads_are_refused_and_not_kept(session, storage, actor, ap
 # --- progress, cancel, undo ---------------------------------------------------------------------
 
 
+STALL = 30
+
+
+def cancel_after_first_batch(monkeypatch, job_id):
+    """The cancel button is pressed (another session) right after the pass committed its first batch."""
+    between = jobs._Pass._between_batches
+
+    def cancel_then_look(self):
+        if not getattr(self, "_cancelled_once", False):
+            self._cancelled_once = True
+            with Session(db.engine) as other:
+                assert jobs.request_cancel(other, other.get(ImportJob, job_id), stalled_seconds=STALL) == "requested"
+                other.commit()
+        between(self)
+
+    monkeypatch.setattr(jobs._Pass, "_between_batches", cancel_then_look)
+
+
 def test_progress_counts_rows_and_total(session, make_job, run, monkeypatch):
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
     content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(5))
     job = run(run(make_job(content), write=False), write=True)
-    state = jobs.state(session, job)
+    state = jobs.state(session, job, stalled_seconds=STALL)
     assert (state["rows_done"], state["total"], state["percent"], state["active"]) == (5, 5, 100, False)
-    assert state["status"] == "done" and state["created"] == 5
+    assert (
+        state["status"] == "done"
+        and state["created"] == 5
+        and state["where"] == sv("Ran on %(worker)s.", worker="test")
+    )
+    assert job.batches_done == 3 and job.claim is None
 
 
 def test_cancel_between_batches_keeps_the_written_batches(session, make_job, run, storage, app, monkeypatch):
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
     content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(6))
     job = run(make_job(content), write=False)
-    jobs.queue(session, job, write=True)
-    session.commit()
-    jobs.request_cancel(session, job)  # as the cancel button does while it runs
-    session.commit()
-    jobs.run_queued(app, job.id, storage)
-    session.expire_all()
-    job = session.get(ImportJob, job.id)
+    cancel_after_first_batch(monkeypatch, job.id)
+    job = run(job, write=True)
     assert job.status == "cancelled" and job.rows_done == 2 and job.created_count == 2
-    assert count(session, Company) == 2
+    assert count(session, Company) == 2 and jobs.can_undo(job) and jobs.can_retry(job)
 
 
-def test_cancel_of_an_all_or_nothing_import_writes_nothing(session, make_job, run, storage, app, monkeypatch):
+def test_cancel_of_an_all_or_nothing_write_removes_what_it_wrote(session, make_job, run, monkeypatch):
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
-    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(6))
+    content = "Företagsnamn;Kategori\n" + "".join(f"Företag {n} AB;Ny kategori\n" for n in range(6))
     job = run(make_job(content, all_or_nothing=True), write=False)
-    jobs.queue(session, job, write=True)
-    session.commit()
-    jobs.request_cancel(session, job)
-    session.commit()
-    jobs.run_queued(app, job.id, storage)
-    session.expire_all()
-    assert session.get(ImportJob, job.id).status == "cancelled" and count(session, Company) == 0
+    cancel_after_first_batch(monkeypatch, job.id)
+    job = run(job, write=True)
+    assert job.status == "cancelled" and sv("Nothing was imported.") in job.error_summary
+    assert (job.rows_done, job.created_count, job.updated_count) == (0, 0, 0)
+    assert not jobs.can_undo(job) and jobs.can_retry(job)
+    assert count(session, Company) == 0 and count(session, AuditEvent, AuditEvent.import_job_id == job.id) == 0
+    assert count(session, Category) == 0  # the category it created is gone too
 
 
-def test_an_all_or_nothing_write_shows_its_progress_and_can_be_cancelled_while_it_runs(
-    session, make_job, run, storage, app, monkeypatch
+def test_while_an_all_or_nothing_write_runs_others_see_its_progress_and_can_write(
+    session, make_job, run, monkeypatch, make_company
 ):
-    """On SQLite nobody can write the job's row while the import's transaction is open (services.importing.sidecar)."""
+    """Every batch is its own short transaction, on SQLite too: between batches other sessions read the
+    job's true progress and save their own changes (they never wait for the whole import)."""
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    other_company = make_company(name="Någon annans AB")
     content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(6))
     job = run(make_job(content, all_or_nothing=True), write=False)
     seen = []
-    report = jobs._Progress.batch
+    after = jobs._Pass._after_batch
 
-    def batch_then_look_from_another_session(progress, counts, errors):
-        report(progress, counts, errors)
-        if not seen:  # as the progress page and the cancel button do, from another request
+    def after_then_look(self, counts, errors, categories):
+        after(self, counts, errors, categories)
+        if not seen:
             with Session(db.engine) as other:
-                running = other.get(ImportJob, job.id)
-                seen.append(jobs.state(other, running))
-                jobs.request_cancel(other, running)
+                seen.append(jobs.state(other, other.get(ImportJob, job.id), stalled_seconds=STALL))
+                other.get(Company, other_company.id).name = "Ändrat under importen AB"
                 other.commit()
-                seen.append(jobs.state(other, running))
 
-    monkeypatch.setattr(jobs._Progress, "batch", batch_then_look_from_another_session)
-    jobs.queue(session, job, write=True)
-    session.commit()
-    assert jobs.run_queued(app, job.id, storage) == "cancelled"
+    monkeypatch.setattr(jobs._Pass, "_after_batch", after_then_look)
+    job = run(job, write=True)
     assert (seen[0]["status"], seen[0]["rows_done"], seen[0]["created"], seen[0]["percent"]) == ("running", 2, 2, 33)
-    assert seen[1]["cancel_requested"]
+    assert job.status == "done" and count(session, Company) == 7
     session.expire_all()
-    assert count(session, Company) == 0 and session.get(ImportJob, job.id).status == "cancelled"
+    assert session.get(Company, other_company.id).name == "Ändrat under importen AB"
 
 
-def test_a_job_is_claimed_by_one_thread_only(session, make_job, app, storage):
+def test_a_job_is_claimed_by_one_worker_only(session, make_job, app, storage):
     job = make_job("Företagsnamn\nA AB\n")
     jobs.queue(session, job, write=False)
     session.commit()
-    assert jobs.run_queued(app, job.id, storage) == "checked"
-    assert jobs.run_queued(app, job.id, storage) is None  # no longer queued: nothing to claim
+    assert run_pass(app, job.id, storage) == "checked"
+    assert run_pass(app, job.id, storage) is None  # no longer waiting: nothing to claim
 
 
-def test_a_dead_jobs_state_is_marked_failed(session, make_job):
+class WorkerDied(BaseException):
+    """Stands for SIGKILL in these in-process tests: nothing of the pass's own clean-up runs a query."""
+
+
+def die_after_batch(monkeypatch, number):
+    after = jobs._Pass._after_batch
+
+    def after_then_die(self, counts, errors, categories):
+        after(self, counts, errors, categories)
+        if self.batches == number:
+            raise WorkerDied()
+
+    monkeypatch.setattr(jobs._Pass, "_after_batch", after_then_die)
+
+
+def age_heartbeat(session, job_id, seconds=STALL + 5):
     from datetime import timedelta
 
     from models import utcnow
 
-    job = make_job("Företagsnamn\nA AB\n")
-    job.status, job.heartbeat_at = "running", utcnow() - timedelta(hours=1)
+    session.execute(
+        db.update(ImportJob).where(ImportJob.id == job_id).values(heartbeat_at=utcnow() - timedelta(seconds=seconds))
+    )
     session.commit()
-    assert jobs.mark_stalled(session) == 1
-    assert job.status == "failed" and job.error_summary
+
+
+@pytest.mark.parametrize("all_or_nothing", [False, True])
+def test_a_job_whose_worker_died_is_taken_over_and_goes_on_after_its_last_committed_batch(
+    session, make_job, run, app, storage, monkeypatch, all_or_nothing
+):
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    content = "Företagsnamn;Org.nr;Kategori\n" + "".join(
+        f"Företag {n} AB;{org};{'Mässa' if n % 2 else ''}\n"
+        for n, org in enumerate(["5560360793", "5564994589", "5560360793", "", "", "", "", ""])
+    )  # row 4 repeats row 2's orgnr: a duplicate found across the resume
+    job = run(make_job(content, all_or_nothing=False, match_key="org_number", mode="upsert"), write=False)
+    assert (job.created_count, job.error_count) == (7, 1)
+    if all_or_nothing:
+        content = content.replace("Företag 2 AB;5560360793", "Företag 2 AB;")
+        job = run(make_job(content, all_or_nothing=True, match_key="org_number", mode="upsert"), write=False)
+    jobs.queue(session, job, write=True)
+    session.commit()
+    die_after_batch(monkeypatch, 2)
+    with pytest.raises(WorkerDied):
+        run_pass(app, job.id, storage)
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert (job.status, job.batches_done, job.rows_done, job.created_count) == (
+        "running",
+        2,
+        4,
+        4 if all_or_nothing else 3,
+    )
+    state = jobs.state(session, job, stalled_seconds=STALL)
+    assert not state["stalled"] and state["where"] == sv("Running on %(worker)s.", worker="test")
+    taken, next_check = jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=list)
+    assert taken == [] and 0 < next_check <= STALL + 1  # alive until proven otherwise
+    age_heartbeat(session, job.id)
+    session.expire_all()
+    assert jobs.state(session, session.get(ImportJob, job.id), stalled_seconds=STALL)["stalled"]
+    taken, _next = jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=list)
+    assert taken == [job.id]
+    monkeypatch.undo()
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    assert run_pass(app, job.id, storage) == "done"
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    expected = (8, 0) if all_or_nothing else (7, 1)
+    assert (job.created_count, job.error_count, job.resumed_count) == (*expected, 1)
+    assert count(session, Company) == expected[0]
+    names = session.scalars(select(Company.name)).all()
+    assert len(names) == len(set(names))  # none twice
+    assert count(session, AuditEvent, AuditEvent.import_job_id == job.id) == expected[0]
+    assert job.new_categories == ["Mässa"] and count(session, Category) == 1
+    if not all_or_nothing:
+        assert [e.row for e in jobs.errors(session, job)] == [4]
+    assert (
+        sv("Resumed after an interruption (%(count)s times).", count=1)
+        in jobs.state(session, job, stalled_seconds=STALL)["resumed"]
+    )
+
+
+def test_a_worker_taken_for_dead_that_wakes_up_writes_nothing(session, make_job, run, app, storage, monkeypatch):
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(6))
+    job = run(make_job(content), write=False)
+    jobs.queue(session, job, write=True)
+    session.commit()
+    after = jobs._Pass._after_batch
+
+    between = jobs._Pass._between_batches
+
+    def taken_over_meanwhile(self):
+        if self.batches == 1:  # this worker was slow: another took the job over before its second batch
+            with Session(db.engine) as other:
+                age_heartbeat(other, job.id)
+                assert jobs.take_over_stalled(other, stalled_seconds=STALL, waiting_task_ids=list)[0] == [job.id]
+        between(self)
+
+    monkeypatch.setattr(jobs._Pass, "_between_batches", taken_over_meanwhile)
+    del after
+    assert run_pass(app, job.id, storage) is None
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert (job.status, job.batches_done, count(session, Company)) == ("queued", 1, 2)  # batch 2 rolled back
+    monkeypatch.undo()
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    assert run_pass(app, job.id, storage) == "done"
+    assert count(session, Company) == 6
+
+
+def test_cancel_works_in_every_state(session, make_job, run, app, storage, monkeypatch):
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(6))
+    waiting = make_job(content)
+    jobs.queue(session, waiting, write=False)
+    session.commit()
+    assert jobs.request_cancel(session, waiting, stalled_seconds=STALL) == "cancelled"
+    session.commit()
+    assert run_pass(app, waiting.id, storage) is None and session.get(ImportJob, waiting.id).status == "cancelled"
+    # a running write whose worker died: ended by the request itself, its committed batches kept
+    job = run(make_job(content), write=False)
+    jobs.queue(session, job, write=True)
+    session.commit()
+    die_after_batch(monkeypatch, 1)
+    with pytest.raises(WorkerDied):
+        run_pass(app, job.id, storage)
+    age_heartbeat(session, job.id)
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert jobs.request_cancel(session, job, stalled_seconds=STALL) == "cancelled"
+    session.commit()
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert (job.status, job.created_count, count(session, Company)) == ("cancelled", 2, 2)
+    # "Försök igen" goes on after the kept batches
+    jobs.retry(session, job)
+    session.commit()
+    monkeypatch.undo()
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    assert run_pass(app, job.id, storage) == "done"
+    session.expire_all()
+    assert session.get(ImportJob, job.id).created_count == 6 and count(session, Company) == 6
+    # an all-or-nothing write whose worker died: a worker must remove what it wrote
+    aon = run(make_job(content.replace("Företag ", "Bolag "), all_or_nothing=True), write=False)
+    jobs.queue(session, aon, write=True)
+    session.commit()
+    die_after_batch(monkeypatch, 2)
+    with pytest.raises(WorkerDied):
+        run_pass(app, aon.id, storage)
+    age_heartbeat(session, aon.id)
+    session.expire_all()
+    aon = session.get(ImportJob, aon.id)
+    assert jobs.request_cancel(session, aon, stalled_seconds=STALL) == "resubmit"
+    session.commit()
+    monkeypatch.undo()
+    assert run_pass(app, aon.id, storage) == "cancelled"
+    session.expire_all()
+    aon = session.get(ImportJob, aon.id)
+    assert (aon.created_count, count(session, Company, Company.name.like("Bolag%"))) == (0, 0)
+
+
+def test_a_queued_job_whose_queue_message_was_lost_is_queued_again(session, make_job):
+    job = make_job("Företagsnamn\nA AB\n")
+    jobs.queue(session, job, write=False)
+    job.task_id = "lost"
+    session.commit()
+    assert jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=list)[0] == []  # not old yet
+    job.queued_at -= timedelta(minutes=5)
+    session.commit()
+    assert jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=lambda: ["lost"])[0] == []
+    assert jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=list)[0] == [job.id]
+
+
+def test_undo_in_the_worker_goes_batch_by_batch(session, make_job, run, app, storage, employees, monkeypatch):
+    monkeypatch.setattr(jobs, "UNDO_BATCH", 2)
+    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(5))
+    job = run(run(make_job(content), write=False), write=True)
+    jobs.request_undo(session, job, employees["admin"])
+    session.commit()
+    assert jobs.state(session, job, stalled_seconds=STALL)["active"]
+    assert run_pass(app, job.id, storage) == "undone"
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert job.undo_result["removed"] == 5 and job.undo_result["batches"] == 3
+    assert count(session, Company, Company.deleted_at.is_(None)) == 0
+    with pytest.raises(jobs.NotPermitted):
+        jobs.request_undo(session, job, employees["seller"])
 
 
 def test_undo_trashes_created_records_and_reverts_updates(session, make_job, run, employees, make_company):
@@ -624,11 +831,10 @@ def test_workers_give_the_same_dry_run_and_write_as_one_process(session, make_jo
 def test_cancel_while_workers_parse_stops_them(session, make_job, run, storage, app, monkeypatch, in_workers):
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
     job = make_job(MIXED)
+    cancel_after_first_batch(monkeypatch, job.id)
     jobs.queue(session, job, write=False)
     session.commit()
-    jobs.request_cancel(session, job)
-    session.commit()
-    assert jobs.run_queued(app, job.id, storage) == "cancelled"
+    assert run_pass(app, job.id, storage) == "cancelled"
     assert not multiprocessing.active_children()
 
 
@@ -670,7 +876,7 @@ def test_random_csv_never_crashes_and_all_or_nothing_never_half_writes(
     job.all_or_nothing = all_or_nothing
     jobs.queue(session, job, write=False)
     session.commit()
-    assert jobs.run_queued(app, job.id, storage) in ("checked", "failed")
+    assert run_pass(app, job.id, storage) in ("checked", "failed")
     session.expire_all()
     job = session.get(ImportJob, job.id)
     assert count(session, Company) == before  # the dry run wrote nothing
@@ -684,9 +890,43 @@ def test_random_csv_never_crashes_and_all_or_nothing_never_half_writes(
         assert all_or_nothing and job.error_count
         return
     session.commit()
-    assert jobs.run_queued(app, job.id, storage) == "done"
+    assert run_pass(app, job.id, storage) == "done"
     session.expire_all()
     job = session.get(ImportJob, job.id)
     assert count(session, Company) == before + job.created_count
     if all_or_nothing:
         assert job.error_count == 0
+
+
+@pytest.mark.postgres
+def test_a_lost_database_connection_leaves_the_job_to_be_taken_over(session, make_job, run, app, storage, monkeypatch):
+    """What a PostgreSQL restart does to a running import: its connection is cut mid-write. The
+    pass stops without marking the job failed; the take-over goes on after the last committed batch."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (CRM_TEST_DATABASE_URL)")
+    from sqlalchemy import text as sql
+
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(8))
+    job = run(make_job(content), write=False)
+    jobs.queue(session, job, write=True)
+    session.commit()
+    after = jobs._Pass._after_batch
+
+    def cut_the_connection_in_batch_3(self, counts, errors, categories):
+        if self.batches == 2:
+            backend = self.session.scalar(sql("SELECT pg_backend_pid()"))
+            with Session(db.engine) as other:
+                other.execute(sql("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        after(self, counts, errors, categories)
+
+    monkeypatch.setattr(jobs._Pass, "_after_batch", cut_the_connection_in_batch_3)
+    assert run_pass(app, job.id, storage) is None
+    session.expire_all()
+    job = session.get(ImportJob, job.id)
+    assert (job.status, job.batches_done, count(session, Company)) == ("running", 2, 4)
+    age_heartbeat(session, job.id)
+    assert jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=list)[0] == [job.id]
+    monkeypatch.setattr(jobs._Pass, "_after_batch", after)
+    assert run_pass(app, job.id, storage) == "done"
+    assert count(session, Company) == 8 and count(session, AuditEvent, AuditEvent.import_job_id == job.id) == 8

@@ -48,7 +48,8 @@ def mapping_form(page_text, **overrides):
     return form
 
 
-def test_the_whole_flow_upload_map_check_run_undo(login, session):
+def test_the_whole_flow_upload_map_check_run_undo(login, session, worker):
+    """Through the web process and a real queue worker (nothing runs in the web process)."""
     admin = login("admin")
     response = upload(admin)
     assert response.status_code == 302
@@ -87,8 +88,19 @@ def test_the_whole_flow_upload_map_check_run_undo(login, session):
     assert count(session, Company, Company.name == "Alfa AB") == 1
 
     response = admin.post(f"/admin/import/job/{job.id}/undo", follow_redirects=True)
-    assert flashes(response)[-1][0] == "success"
+    assert ("info", sv("The import is being undone in the background.")) in flashes(response)
+    job = wait_for(session, job.id)
+    assert job.status == "undone" and job.undo_result["removed"] == 1
     assert count(session, Company, Company.deleted_at.is_(None)) == 0
+    page = text(admin.client.get(f"/admin/import/job/{job.id}"))
+    assert (
+        sv(
+            "Undone: %(removed)s new records removed (to the trash), %(reverted)s updates reverted.",
+            removed=1,
+            reverted=0,
+        )
+        in page
+    )
 
 
 def test_the_run_needs_a_dry_run_first(login, session):

@@ -109,6 +109,7 @@ EXPECTED = {
     "import.progress": "import.run",
     "import.run": "import.run",
     "import.cancel": "import.run",
+    "import.retry": "import.run",
     "import.errors": "import.run",
     "import.undo": "import.undo",
 }

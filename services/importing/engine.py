@@ -106,6 +106,8 @@ class SeenKeys:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID")
+        self.db.commit()
+        os.unlink(self.path)  # open, it lives on; a worker killed mid-pass leaves no file behind
 
     def earlier_rows(self, keys: list[str]) -> dict[str, int]:
         found = {}
@@ -120,7 +122,6 @@ class SeenKeys:
 
     def close(self) -> None:
         self.db.close()
-        os.unlink(self.path)
 
 
 def _private(folder: str) -> bool:
@@ -140,7 +141,7 @@ class ParsedRows:
 
     def __init__(self, job: ImportJob):
         digest = hashlib.sha256(
-            json.dumps([job.storage_key, job.entity, job.mapping], sort_keys=True).encode()
+            json.dumps([job.storage_key, job.sheet, job.entity, job.mapping], sort_keys=True).encode()
         ).hexdigest()
         folder = os.path.join(tempfile.gettempdir(), f"crm-import-{os.getuid()}")
         os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -195,31 +196,50 @@ class ParsedRows:
 
 
 @dataclass
+class Resume:
+    """Where a pass taken over from a worker that died goes on: after its committed batches."""
+
+    batches_done: int = 0
+    counts: Counts = field(default_factory=Counts)
+    categories_created: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Result:
     counts: Counts
     new_categories: list[str]
 
 
-BatchHook = Callable[[Counts, list[RowError]], None]
+BatchHook = Callable[[Counts, list[RowError], list[str]], None]
 
 
 class Importer:
     """One pass over a file for one job: `write=False` is the dry run."""
 
     def __init__(
-        self, session: Session, job: ImportJob, *, write: bool, after_batch: BatchHook | None = None, workers: int = 0
+        self,
+        session: Session,
+        job: ImportJob,
+        *,
+        write: bool,
+        after_batch: BatchHook | None = None,
+        workers: int = 0,
+        resume: Resume | None = None,
+        skipped_batch: Callable[[], None] | None = None,
     ):
         self.session = session
         self.workers = workers
         self.job = job
         self.entity: Entity = ENTITIES[job.entity]
         self.write = write
-        self.after_batch = after_batch or (lambda counts, errors: None)
+        self.after_batch = after_batch or (lambda counts, errors, categories: None)
         self.mapping = {int(i): k for i, k in (job.mapping or {}).items() if k}
         self.model = self.entity.model
         self.table = self.model.__table__
-        self.counts = Counts()
-        self.category_names_created: list[str] = []
+        self.resume = resume or Resume()
+        self.skipped_batch = skipped_batch or (lambda: None)
+        self.counts = Counts(**vars(self.resume.counts))
+        self.category_names_created: list[str] = list(self.resume.categories_created)
         self.actor_id = job.created_by_id
 
     # --- set-up -----------------------------------------------------------------
@@ -282,10 +302,15 @@ class Importer:
         if keep:
             keep.start()
         try:
-            for rows in cache.batches() if from_cache else self._parsed_batches(table):
+            for number, rows in enumerate(cache.batches() if from_cache else self._parsed_batches(table)):
                 if keep:
                     keep.add(rows)
                 self._resolve(rows)
+                if number < self.resume.batches_done:
+                    # written (and counted) by an earlier run of this pass: only remember its keys
+                    self._find_duplicates(rows)
+                    self.skipped_batch()
+                    continue
                 self._match(rows)
                 if self.write:
                     self._write(rows)
@@ -293,7 +318,7 @@ class Importer:
                 self.counts.rows += len(rows)
                 for r in rows:
                     setattr(self.counts, r.outcome, getattr(self.counts, r.outcome) + 1)
-                self.after_batch(self.counts, errors)
+                self.after_batch(self.counts, errors, self.category_names_created)
             if keep:
                 keep.finish()
         except BaseException:
@@ -302,6 +327,8 @@ class Importer:
             raise
         finally:
             self.seen.close()
+        if not self.counts.rows:
+            raise FileProblem(_("The file has no rows."))
         names = sorted(set(self.pending_categories.values()) | set(self.category_names_created), key=str.lower)
         return Result(self.counts, names)
 
@@ -433,7 +460,9 @@ class Importer:
             keys.add("industry_id")
         return sorted(keys)
 
-    def _match(self, rows: list[Row]) -> None:
+    def _find_duplicates(self, rows: list[Row]) -> list[Row]:
+        """Rows without errors that have a key, less those whose key an earlier row of the file had
+        (they get an error); the keys are remembered for later batches."""
         job, key = self.job, self.job.match_key
         key_label = str(self.entity.match_keys.get(key, key)) if key else ""
         keyed = []
@@ -465,7 +494,12 @@ class Importer:
             else:
                 seen_now[text_key] = row.number
         self.seen.add(list(seen_now.items()))
-        keyed = [r for r in keyed if not r.errors]
+        return [r for r in keyed if not r.errors]
+
+    def _match(self, rows: list[Row]) -> None:
+        job, key = self.job, self.job.match_key
+        key_label = str(self.entity.match_keys.get(key, key)) if key else ""
+        keyed = self._find_duplicates(rows)
         # existing records, one query per batch
         existing: dict = defaultdict(list)
         current: dict[int, dict] = {}
@@ -754,9 +788,16 @@ def run(
     after_batch: BatchHook | None = None,
     cache: ParsedRows | None = None,
     workers: int = 0,
+    resume: Resume | None = None,
+    skipped_batch: Callable[[], None] | None = None,
 ) -> Result:
-    """One pass (dry run or write) of `job` over an open file; the caller commits.
+    """One pass (dry run or write) of `job` over an open file; `after_batch` commits each batch.
 
-    With `workers` > 1 the rows are parsed in that many worker processes (services.importing.parallel).
+    With `workers` > 1 the rows are parsed in that many processes (services.importing.parallel).
+    With `resume`, the batches an earlier run committed are read again only for their keys
+    (`skipped_batch` is called after each, e.g. to report that the pass is alive).
     """
-    return Importer(session, job, write=write, after_batch=after_batch, workers=workers).run(table, cache)
+    importer = Importer(
+        session, job, write=write, after_batch=after_batch, workers=workers, resume=resume, skipped_batch=skipped_batch
+    )
+    return importer.run(table, cache)

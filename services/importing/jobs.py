@@ -1,48 +1,63 @@
-"""Import jobs: uploaded, mapped, checked by a dry run, run, cancelled, undone.
+"""Import jobs: uploaded, mapped, checked by a dry run, run, cancelled, tried again, undone.
 
-The job's state lives in its ImportJob row, so every gunicorn worker and a
-reloaded page see the same progress. A pass (dry run or write) runs in a
-thread started by the request; the thread claims the job with a conditional
-UPDATE (only one thread can move it from "queued" to "running"), works in its
-own app context and database session, writes its progress through a second
-session after every batch, and reads the cancel flag between batches.
+A pass (dry run, write or undo) runs in a queue worker (services.tasks;
+the tasks are in services.importing.tasks), never in a web process. The job's
+truth is its ImportJob row:
 
-Without "all or nothing" every batch is committed as it is written and bad
-rows are skipped (and listed). With it, the write is one transaction that is
-rolled back at the first bad row, at a cancel or at a failure. (On SQLite no
-other connection can write while that transaction is open, so there its
-progress, heartbeat and cancel go through services.importing.sidecar.)
+- A worker claims a waiting job with a conditional UPDATE that sets a new
+  claim token; exactly one worker wins. Every later write of the job's row
+  names that token, so a worker taken for dead that wakes up again writes
+  nothing (its batch is rolled back).
+- Each batch of rows is committed together with the job's counts, its row
+  errors, its heartbeat and its number (`batches_done`): what the job says
+  it wrote is exactly what it wrote, and nothing else is.
+- A job whose worker has not reported for JOB_STALLED_SECONDS is queued again
+  by a periodic task (take_over_stalled); the next worker reads the file
+  again, skips the committed batches (only remembering their keys, for
+  duplicates inside the file) and goes on.
+- Cancel works in any state: a waiting job is cancelled at once, a running
+  one stops after its batch, a stalled one is ended by the request itself.
+
+Without "all or nothing" bad rows are skipped (and listed) and the committed
+batches stay when a pass is cancelled or fails. With it, the dry run must be
+clean; the write is committed batch by batch too (so nobody's save waits
+behind it, on SQLite either), and a row that fails at write time, a cancel
+or a failure removes everything the write had committed (`_discard`), so the
+job ends with nothing imported and says so. A worker that dies in the middle
+of such a write is replaced and the write goes on to the end.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from flask import Flask, current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from extensions import db
-from models import AuditEvent, Category, Employee, ImportJob, ImportMapping, ImportRowError, utcnow
+from models import AuditEvent, Category, CompanyContact, Employee, ImportJob, ImportMapping, ImportRowError, utcnow
 from services.audit import plain, record_bulk
-from services.importing import engine, parallel, sidecar
+from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
 from services.importing.fields import ENTITIES, MODES
-from services.importing.reader import FileProblem, open_table
+from services.importing.reader import FileProblem, count_rows, open_table, sheet_names
 from services.storage import Storage, TooLarge
 
 log = logging.getLogger(__name__)
 
-#: Jobs in these states are being worked on by a thread (or waiting for one).
-ACTIVE = ("queued", "running")
-#: A running job whose thread has not reported for this long is taken as dead.
-STALLED_AFTER_SECONDS = 300
+#: Jobs in these states are being worked on by a worker (or waiting for one).
+ACTIVE = ("queued", "running", "undoing")
 SAMPLE_ROWS = 3
+#: Records an undo (or the removal of a failed all-or-nothing write) handles per transaction.
+UNDO_BATCH = 1000
+#: A pass that writes no batch for a while (reading its committed batches again) reports this often (s).
+HEARTBEAT_SECONDS = 5
 #: SQLite page cache of the import's connection while it runs (KiB).
 SQLITE_CACHE_KB = 64 * 1024
 
@@ -53,10 +68,6 @@ class ImportProblem(ValueError):
 
 class NotPermitted(PermissionError):
     """The employee lacks the permission for this import operation."""
-
-
-class _AllOrNothingFailed(Exception):
-    pass
 
 
 # --- upload and mapping -------------------------------------------------------------
@@ -80,9 +91,16 @@ def create_job(
                 mb=max_bytes // (1024 * 1024),
             )
         ) from None
+    total = None
     try:
         with open_table(lambda: storage.open(key)) as table:
             headers = table.headers
+            if table.kind == "csv":  # read it all now: a bad line anywhere refuses the file at upload
+                total = count_rows(table)
+                if not total:
+                    raise FileProblem(_("The file has no rows."))
+            elif next(table.rows, None) is None and len(sheet_names(lambda: storage.open(key))) < 2:
+                raise FileProblem(_("The file has no rows."))
     except Exception:
         storage.delete(key)
         raise
@@ -96,6 +114,7 @@ def create_job(
         mode="create",
         match_key=next(iter(spec.match_keys)),
         mapping=spec.auto_map(headers),
+        total_rows=total,
         created_by_id=actor.id,
     )
     session.add(job)
@@ -104,8 +123,8 @@ def create_job(
 
 
 def preview(storage: Storage, job: ImportJob) -> tuple[list[str], list[list[str]]]:
-    """The file's headers and its first rows, for the mapping page."""
-    with open_table(lambda: storage.open(job.storage_key)) as table:
+    """The file's headers and its first rows (of the chosen sheet), for the mapping page."""
+    with open_table(lambda: storage.open(job.storage_key), sheet=job.sheet, check=False) as table:
         rows = []
         for _number, cells in table.rows:
             rows.append(cells)
@@ -148,6 +167,24 @@ def configure(
     job.status = "uploaded"
 
 
+def sheets(storage: Storage, job: ImportJob) -> list[str]:
+    """The sheets of the job's XLSX file (empty for CSV)."""
+    return sheet_names(lambda: storage.open(job.storage_key))
+
+
+def choose_sheet(storage: Storage, job: ImportJob, name: str) -> None:
+    """Import another sheet of the XLSX file: its columns are mapped afresh."""
+    _not_active(job)
+    if job.status not in ("uploaded", "checked") and not (job.dry_run and job.status in ("failed", "cancelled")):
+        raise ImportProblem(_("This import has already run; upload the file again to import it once more."))
+    if name not in sheets(storage, job):
+        raise ImportProblem(_("The Excel file has no sheet %(name)s.", name=name))
+    job.sheet = name
+    with open_table(lambda: storage.open(job.storage_key), sheet=name, check=False) as table:
+        job.mapping = ENTITIES[job.entity].auto_map(table.headers)
+    job.status, job.total_rows = "uploaded", None
+
+
 def save_mapping(session: Session, job: ImportJob, name: str, headers: list[str], actor: Employee) -> ImportMapping:
     """Keep the job's mapping under `name` (header text → field), replacing one of the same name."""
     name = name.strip()[:100]
@@ -183,7 +220,7 @@ def unmapped_columns(job: ImportJob, headers: list[str]) -> list[str]:
     return [h or f"#{i + 1}" for i, h in enumerate(headers) if i not in used]
 
 
-# --- starting, running, cancelling ------------------------------------------------------
+# --- queueing, cancelling, trying again ------------------------------------------------------
 
 
 def _not_active(job: ImportJob) -> None:
@@ -191,8 +228,23 @@ def _not_active(job: ImportJob) -> None:
         raise ImportProblem(_("The import is running; wait for it or cancel it first."))
 
 
+def _start_afresh(job: ImportJob, *, dry_run: bool) -> None:
+    """A new pass: nothing done yet."""
+    job.dry_run, job.cancel_requested = dry_run, False
+    job.rows_done = job.created_count = job.updated_count = job.unchanged_count = job.error_count = 0
+    job.batches_done = job.resumed_count = 0
+    job.error_summary = job.started_at = job.finished_at = job.resumed_at = job.worker = None
+    if not dry_run:
+        job.new_categories = None
+
+
+def _to_queue(job: ImportJob) -> None:
+    job.status, job.queued_at, job.claim, job.task_id = "queued", utcnow(), None, None
+
+
 def queue(session: Session, job: ImportJob, *, write: bool) -> None:
-    """Put the job in the queue for a dry run or (after a dry run) the write."""
+    """Make the job ready for a dry run or (after a clean enough dry run) the write; the caller
+    commits and then puts it in the task queue (services.importing.tasks.submit)."""
     _not_active(job)
     if write:
         if job.status != "checked":
@@ -208,249 +260,512 @@ def queue(session: Session, job: ImportJob, *, write: bool) -> None:
         job.status in ("failed", "cancelled") and not job.dry_run
     ):
         raise ImportProblem(_("This import has already run; upload the file again to import it once more."))
-    job.status, job.dry_run, job.cancel_requested = "queued", not write, False
-    if side := _holds_the_write_lock(session, job):
-        side.forget(job.id)  # e.g. a cancel that came after the end of an earlier run
-    job.rows_done = job.created_count = job.updated_count = job.unchanged_count = job.error_count = 0
-    job.error_summary, job.started_at, job.finished_at = None, None, None
+    _start_afresh(job, dry_run=not write)
+    _to_queue(job)
     session.flush()
 
 
-def start_thread(app: Flask, job_id: int, storage: Storage) -> threading.Thread:
-    """Run the queued job in a background thread of this process."""
-    thread = threading.Thread(target=run_queued, args=(app, job_id, storage), name=f"import-{job_id}", daemon=True)
-    thread.start()
-    return thread
+def can_retry(job: ImportJob) -> bool:
+    return job.status in ("failed", "cancelled")
 
 
-def _holds_the_write_lock(session: Session, job: ImportJob) -> sidecar.Sidecar | None:
-    """The side file through which the job reports, when it is an all-or-nothing write on SQLite."""
-    return sidecar.for_engine(session.get_bind()) if job.all_or_nothing and not job.dry_run else None
-
-
-def request_cancel(session: Session, job: ImportJob) -> None:
-    if job.status not in ACTIVE:
-        raise ImportProblem(_("The import is not running."))
-    if side := _holds_the_write_lock(session, job):
-        side.cancel(job.id)  # the job's row cannot be written until the import's transaction ends
+def retry(session: Session, job: ImportJob) -> None:
+    """ "Försök igen": the same file and mapping again. A write that keeps its batches goes on after
+    the last one committed; a dry run and an all-or-nothing write (which kept nothing) start over."""
+    if not can_retry(job):
+        raise ImportProblem(_("Only a failed or cancelled import can be tried again."))
+    if job.dry_run or job.all_or_nothing:
+        _start_afresh(job, dry_run=job.dry_run)
     else:
-        session.execute(update(ImportJob).where(ImportJob.id == job.id).values(cancel_requested=True))
+        job.cancel_requested, job.error_summary, job.finished_at = False, None, None
+    _to_queue(job)
+    session.flush()
 
 
-def _claim(session: Session, job_id: int) -> bool:
-    """queued → running, for exactly one thread (a conditional UPDATE)."""
+def is_stalled(job: ImportJob, stalled_seconds: int, now: datetime | None = None) -> bool:
+    """A claimed job whose worker has not reported for `stalled_seconds` (computed, never written)."""
+    if job.status not in ("running", "undoing") or not job.claim:
+        return False
+    beat = job.heartbeat_at or job.started_at or job.updated_at
+    return beat < (now or utcnow()) - timedelta(seconds=stalled_seconds)
+
+
+def _waiting(job: ImportJob) -> bool:
+    return job.status == "queued" or (job.status == "undoing" and not job.claim)
+
+
+def request_cancel(session: Session, job: ImportJob, *, stalled_seconds: int) -> str:
+    """Cancel in any state. Returns "cancelled" (done now), "requested" (the worker stops after its
+    batch) or "resubmit" (its worker died and a worker must remove what it wrote: submit it)."""
     now = utcnow()
-    claimed = session.execute(
+    if _waiting(job):
+        values = (
+            {"status": "cancelled", "error_summary": _("The import was cancelled before it started.")}
+            if job.status == "queued"
+            else {"status": (job.undo_result or {}).get("from", "done")}
+        )
+        done = session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job.id, ImportJob.status == job.status, ImportJob.claim.is_(None))
+            .values(finished_at=now, task_id=None, **values)
+        ).rowcount
+        if done:
+            return "cancelled"
+        session.refresh(job)  # a worker took it meanwhile
+    if job.status not in ("running", "undoing"):
+        raise ImportProblem(_("The import is not running."))
+    session.execute(update(ImportJob).where(ImportJob.id == job.id).values(cancel_requested=True))
+    if not is_stalled(job, stalled_seconds, now):
+        return "requested"
+    dead = (
+        ImportJob.id == job.id,
+        ImportJob.claim == job.claim,
+        ImportJob.heartbeat_at < now - timedelta(seconds=stalled_seconds),
+    )
+    leaves_work = job.status == "undoing" or (not job.dry_run and job.all_or_nothing and job.batches_done)
+    if leaves_work:  # what it wrote must go (all or nothing) or its undo must stop cleanly: a worker does it
+        session.execute(update(ImportJob).where(*dead).values(status=_requeued_status(job), claim=None, queued_at=now))
+        return "resubmit"
+    session.execute(
         update(ImportJob)
-        .where(ImportJob.id == job_id, ImportJob.status == "queued")
-        .values(status="running", started_at=now, heartbeat_at=now)
+        .where(*dead)
+        .values(status="cancelled", claim=None, finished_at=now, error_summary=_cancel_summary(job))
+    )
+    return "cancelled"
+
+
+def _requeued_status(job: ImportJob) -> str:
+    return "undoing" if job.status == "undoing" else "queued"
+
+
+def _cancel_summary(job: ImportJob) -> str:
+    kept = (
+        _(" Rows written before the cancel are kept; undo the import to remove them.")
+        if not job.dry_run and not job.all_or_nothing and job.created_count + job.updated_count
+        else ""
+    )
+    return _("The import was cancelled.") + kept
+
+
+# --- taking over from workers that died ----------------------------------------------------
+
+
+def take_over_stalled(session: Session, *, stalled_seconds: int, waiting_task_ids) -> tuple[list[int], float | None]:
+    """Jobs whose worker stopped reporting go back to the queue (a write goes on after its last
+    committed batch), and queued jobs whose queue message is gone (`waiting_task_ids()` does not
+    have it) are queued again. Returns the ids to submit, and in how many seconds the next running
+    job would count as stalled (None: none running)."""
+    now = utcnow()
+    limit = now - timedelta(seconds=stalled_seconds)
+    taken: list[int] = []
+    for job in session.scalars(
+        select(ImportJob).where(ImportJob.status.in_(("running", "undoing")), ImportJob.claim.is_not(None))
+    ):
+        if not is_stalled(job, stalled_seconds, now):
+            continue
+        moved = session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job.id, ImportJob.claim == job.claim, ImportJob.heartbeat_at < limit)
+            .values(
+                status=_requeued_status(job),
+                claim=None,
+                queued_at=now,
+                resumed_count=ImportJob.resumed_count + 1,
+                resumed_at=now,
+            )
+        ).rowcount
+        if moved:
+            log.warning("import job %s: its worker (%s) stopped reporting; queued again", job.id, job.worker)
+            taken.append(job.id)
+    session.commit()
+    waiting = session.scalars(
+        select(ImportJob).where(
+            or_(ImportJob.status == "queued", and_(ImportJob.status == "undoing", ImportJob.claim.is_(None))),
+            ImportJob.queued_at < limit,
+            ImportJob.id.not_in(taken or [0]),
+        )
+    ).all()
+    if waiting:
+        pending = set(waiting_task_ids())
+        taken += [job.id for job in waiting if job.task_id not in pending]
+    beats = session.scalars(
+        select(ImportJob.heartbeat_at).where(ImportJob.status.in_(("running", "undoing")), ImportJob.claim.is_not(None))
+    ).all()
+    next_check = min((b - limit).total_seconds() for b in beats if b) + 1 if any(beats) else None
+    session.rollback()
+    return taken, next_check
+
+
+# --- running a pass in a worker ---------------------------------------------------------------
+
+#: What `run` returns when the worker was stopping and the job went back to the queue.
+HANDED_BACK = "handed back"
+
+
+class _LostClaim(Exception):
+    """Another worker took the job over (this one was taken for dead): stop without writing."""
+
+
+class _HandBack(Exception):
+    """The worker is stopping: the job goes back to the queue after the committed batches."""
+
+
+class _AllOrNothingFailed(Exception):
+    pass
+
+
+def claim(session: Session, job_id: int, worker: str) -> str | None:
+    """Take a waiting job for this worker (one conditional UPDATE: exactly one worker wins); its token."""
+    token, now = uuid.uuid4().hex, utcnow()
+    taken = session.execute(
+        update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.claim.is_(None),
+            ImportJob.status.in_(("queued", "undoing")),
+        )
+        .values(
+            status=case((ImportJob.status == "queued", "running"), else_=ImportJob.status),
+            claim=token,
+            worker=worker[:200],
+            heartbeat_at=now,
+            started_at=func.coalesce(ImportJob.started_at, now),
+        )
     ).rowcount
     session.commit()
-    return claimed == 1
+    return token if taken == 1 else None
 
 
-class _Progress:
-    """Writes a job's progress and errors through its own session, and reads the cancel flag."""
-
-    def __init__(self, session: Session, job_id: int, *, deferred: sidecar.Sidecar | None):
-        self.session, self.job_id, self.deferred = session, job_id, deferred
-        self.stored_errors = 0
-        self.pending_errors: list[dict] = []
-        self.counts = Counts()
-        session.execute(delete(ImportRowError).where(ImportRowError.job_id == job_id))
+def run(
+    session: Session,
+    job_id: int,
+    *,
+    storage: Storage,
+    worker: str,
+    stopping=None,
+    parse_workers: int | None = None,
+) -> str | None:
+    """Claim a waiting job and run its pass (dry run, write or undo) to its end; its final status,
+    HANDED_BACK, or None when there was nothing to claim or the job was taken over meanwhile."""
+    token = claim(session, job_id, worker)
+    if token is None:
+        return None
+    job = session.get(ImportJob, job_id)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:  # a large register's indexes stay in memory: 64 MB instead of SQLite's 2 MB
+        session.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}"))
+    try:
+        runner = _Pass(session, job, token, storage, stopping, parse_workers)
+        return runner.undo() if job.status == "undoing" else runner.run()
+    except _LostClaim:
+        session.rollback()
+        log.warning("import job %s was taken over by another worker; this one stops", job_id)
+        return None
+    except _HandBack:
+        session.rollback()
+        handed = session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.claim == token)
+            .values(status=_requeued_status(job), claim=None, queued_at=utcnow())
+        ).rowcount
         session.commit()
+        return HANDED_BACK if handed else None
+    except (OperationalError, InterfaceError):
+        # The database went away (restarted, network): the job keeps its committed batches, and
+        # once its heartbeat is old another worker takes it over (take_over_stalled).
+        log.exception("import job %s: the database connection failed; it will be taken over", job_id)
+        session.rollback()
+        return None
+    finally:
+        session.rollback()
+        if sqlite:
+            try:
+                session.execute(text("PRAGMA cache_size = -2000"))
+                session.rollback()
+            except Exception:  # the connection is gone; nothing to reset
+                pass
 
-    def add_errors(self, errors: list[RowError]) -> None:
-        room = engine.MAX_STORED_ERRORS - self.stored_errors
-        if room > 0 and errors:
-            self.pending_errors += [{"job_id": self.job_id, **e.as_dict()} for e in errors[:room]]
-            self.stored_errors += min(room, len(errors))
 
-    def batch(self, counts: Counts, errors: list[RowError]) -> None:
-        self.counts = counts
-        self.add_errors(errors)
-        if self.deferred:
-            self.deferred.report(self.job_id, asdict(counts))
-            cancel = self.deferred.read(self.job_id).cancel
-        else:
-            self.save(status=None)
-            cancel = self.session.scalar(select(ImportJob.cancel_requested).where(ImportJob.id == self.job_id))
-            self.session.rollback()
-        if cancel:
+class _Pass:
+    """One claimed run of a job's pass; every write of the job's row checks the claim."""
+
+    def __init__(self, session: Session, job: ImportJob, token: str, storage: Storage, stopping, parse_workers):
+        self.session, self.job, self.token = session, job, token
+        self.storage, self.stopping, self.parse_workers = storage, stopping, parse_workers
+        self.write = not job.dry_run
+        self.atomic = self.write and job.all_or_nothing
+        self.last_beat = time.monotonic()
+
+    # --- the job's row ---
+
+    def _save(self, **values) -> None:
+        """Update the job's row in the current transaction, if this worker still holds it."""
+        values.setdefault("heartbeat_at", utcnow())
+        saved = self.session.execute(
+            update(ImportJob).where(ImportJob.id == self.job.id, ImportJob.claim == self.token).values(**values)
+        ).rowcount
+        if saved != 1:
+            raise _LostClaim()
+
+    def _finish(self, status: str, **values) -> str:
+        self._save(status=status, claim=None, finished_at=utcnow(), **values)
+        self.session.commit()
+        return status
+
+    def _alive(self) -> None:
+        """While a resumed pass reads its committed batches again: a heartbeat every few seconds."""
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_SECONDS:
+            self._save()
+            self.session.commit()
+            self.last_beat = now
+            self._between_batches()
+
+    def _between_batches(self) -> None:
+        self.session.expire(self.job, ["cancel_requested"])
+        if self.job.cancel_requested:
             raise Cancelled()
+        if self.stopping is not None and self.stopping.is_set():
+            raise _HandBack()
 
-    def save(self, status: str | None, **values) -> None:
-        if self.pending_errors:
-            self.session.execute(insert(ImportRowError), self.pending_errors)
-            self.pending_errors = []
-        c = self.counts
-        values.update(
+    # --- dry run and write ---
+
+    def run(self) -> str:
+        job, session = self.job, self.session
+        if job.cancel_requested:  # cancelled (or failed all or nothing) while its worker was gone
+            return self._cancelled()
+        if job.batches_done == 0:
+            session.execute(delete(ImportRowError).where(ImportRowError.job_id == job.id))
+            session.commit()
+        self.stored_errors = session.scalar(
+            select(func.count()).select_from(ImportRowError).where(ImportRowError.job_id == job.id)
+        )
+        self.batches = job.batches_done
+        resume = engine.Resume(
+            batches_done=job.batches_done,
+            counts=Counts(job.rows_done, job.created_count, job.updated_count, job.unchanged_count, job.error_count),
+            categories_created=list(job.new_categories or []) if self.write else [],
+        )
+        cache = engine.ParsedRows(job)
+        if not self.write and job.batches_done:
+            cache = None  # a resumed dry run's rows are parsed again anyway; keep no partial cache
+        try:
+            with open_table(lambda: self.storage.open(job.storage_key), sheet=job.sheet) as table:
+                workers = parallel.worker_count(self.parse_workers, job.file_size)
+                result = engine.run(
+                    session,
+                    job,
+                    table,
+                    write=self.write,
+                    after_batch=self._after_batch,
+                    cache=cache,
+                    workers=workers,
+                    resume=resume,
+                    skipped_batch=self._alive,
+                )
+        except Cancelled:
+            session.rollback()
+            return self._cancelled()
+        except _AllOrNothingFailed as exc:
+            session.rollback()
+            first = exc.args[0]
+            where = _(" (first on row %(row)s: %(message)s)", row=first.row, message=first.message) if first else ""
+            summary = _("A row had errors, so nothing was imported (all or nothing)") + where + "."
+            self._save(cancel_requested=True, error_summary=summary)  # remembered if this worker dies now
+            session.commit()
+            return self._cancelled()
+        except FileProblem as exc:
+            session.rollback()
+            return self._failed(str(exc))
+        except (_LostClaim, _HandBack, OperationalError, InterfaceError):
+            raise
+        except Exception:
+            log.exception("import job %s failed", job.id)
+            session.rollback()
+            return self._failed(
+                _("The import stopped because of an unexpected error; nothing was written.")
+                if self.atomic or not self.write
+                else _(
+                    "The import stopped because of an unexpected error; the rows written before it are kept "
+                    "and can be undone."
+                )
+            )
+        finally:
+            if self.write and cache is not None:
+                cache.abandon()
+        c = result.counts
+        return self._finish(
+            "done" if self.write else "checked",
             rows_done=c.rows,
             created_count=c.created,
             updated_count=c.updated,
             unchanged_count=c.unchanged,
             error_count=c.errors,
-            heartbeat_at=utcnow(),
+            total_rows=c.rows,
+            new_categories=result.new_categories or None,
         )
-        if status:
-            values.update(status=status, finished_at=utcnow())
-        self.session.execute(update(ImportJob).where(ImportJob.id == self.job_id).values(**values))
-        self.session.commit()
-        if status and self.deferred:
-            self.deferred.forget(self.job_id)
 
-
-def run_queued(app: Flask, job_id: int, storage: Storage) -> str | None:
-    """Claim and run one queued job to its end; returns its final status (None if another thread had it)."""
-    with app.app_context():
-        progress_session = Session(db.engine)
-        work = db.session
-        try:
-            if not _claim(progress_session, job_id):
-                return None
-            job = work.get(ImportJob, job_id)
-            sqlite = work.get_bind().dialect.name == "sqlite"
-            if sqlite:  # a large register's indexes stay in memory: 64 MB instead of SQLite's 2 MB
-                work.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}"))
-            try:
-                return _run(work, progress_session, job, storage)
-            finally:
-                if sqlite:
-                    work.rollback()
-                    work.execute(text("PRAGMA cache_size = -2000"))
-        finally:
-            work.rollback()
-            db.session.remove()
-            progress_session.close()
-
-
-def _run(work: Session, progress_session: Session, job: ImportJob, storage: Storage) -> str:
-    write = not job.dry_run
-    atomic = write and job.all_or_nothing
-    progress = _Progress(progress_session, job.id, deferred=_holds_the_write_lock(work, job))
-
-    def after_batch(counts: Counts, errors: list[RowError]) -> None:
-        if atomic and counts.errors:
-            progress.counts = counts
-            progress.add_errors(errors)
+    def _after_batch(self, counts: Counts, errors: list[RowError], categories_created: list[str]) -> None:
+        """After each batch: its errors, the counts and the batch number, committed with the batch's rows."""
+        if self.atomic and counts.errors:
             raise _AllOrNothingFailed(errors[0] if errors else None)
-        if write and not atomic:
-            work.commit()
-        progress.batch(counts, errors)
-
-    cache = engine.ParsedRows(job)
-    try:
-        with open_table(lambda: storage.open(job.storage_key)) as table:
-            workers = parallel.worker_count(current_app.config.get("IMPORT_WORKERS"), job.file_size)
-            result = engine.run(work, job, table, write=write, after_batch=after_batch, cache=cache, workers=workers)
-        work.commit()
-    except Cancelled:
-        work.rollback()
-        if atomic:
-            progress.counts = Counts(rows=progress.counts.rows, errors=progress.counts.errors)
-        kept = (
-            ""
-            if atomic or not write
-            else _(" Rows written before the cancel are kept; undo the import to remove them.")
-        )
-        progress.save("cancelled", error_summary=_("The import was cancelled.") + kept)
-        return "cancelled"
-    except _AllOrNothingFailed as exc:
-        work.rollback()
-        first = exc.args[0]
-        where = _(" (first on row %(row)s: %(message)s)", row=first.row, message=first.message) if first else ""
-        progress.counts = Counts(rows=progress.counts.rows, errors=progress.counts.errors)
-        progress.save(
-            "failed", error_summary=_("A row had errors, so nothing was imported (all or nothing)") + where + "."
-        )
-        return "failed"
-    except FileProblem as exc:
-        work.rollback()
-        progress.save("failed", error_summary=str(exc))
-        return "failed"
-    except Exception:
-        log.exception("import job %s failed", job.id)
-        work.rollback()
-        summary = (
-            _("The import stopped because of an unexpected error; nothing was written.")
-            if atomic or not write
-            else _(
-                "The import stopped because of an unexpected error; the rows written before it are kept "
-                "and can be undone."
+        room = engine.MAX_STORED_ERRORS - self.stored_errors
+        if room > 0 and errors:
+            self.session.execute(
+                insert(ImportRowError), [{"job_id": self.job.id, **e.as_dict()} for e in errors[:room]]
             )
+            self.stored_errors += min(room, len(errors))
+        self.batches += 1
+        values = {
+            "rows_done": counts.rows,
+            "created_count": counts.created,
+            "updated_count": counts.updated,
+            "unchanged_count": counts.unchanged,
+            "error_count": counts.errors,
+            "batches_done": self.batches,
+        }
+        if self.write:
+            values["new_categories"] = sorted(categories_created, key=str.lower) or None
+        self._save(**values)
+        self.session.commit()
+        self._between_batches()
+
+    def _failed(self, summary: str) -> str:
+        if self.atomic and self.job.batches_done:
+            self._save(cancel_requested=True, error_summary=summary)
+            self.session.commit()
+            return self._cancelled()
+        return self._finish("failed", error_summary=summary)
+
+    def _cancelled(self) -> str:
+        """End a cancelled pass; an all-or-nothing write first removes everything it wrote."""
+        self.session.refresh(self.job)
+        summary = self.job.error_summary
+        if self.atomic:
+            _discard(self.session, self.job, self._save)
+            zero = {"rows_done": 0, "created_count": 0, "updated_count": 0, "unchanged_count": 0}
+            zero |= {"batches_done": 0, "new_categories": None}
+            if summary:  # a row failed: nothing was imported
+                return self._finish("failed", **zero)
+            return self._finish("cancelled", error_summary=_("The import was cancelled.") + " " + _NOTHING(), **zero)
+        return self._finish("cancelled", error_summary=summary or _cancel_summary(self.job))
+
+    # --- undo ---
+
+    def undo(self) -> str:
+        job, session = self.job, self.session
+        progress = dict(job.undo_result or {})
+        actor = session.get(Employee, progress.get("by")) if progress.get("by") else None
+        if actor is None or not actor.has_permission("import.undo"):
+            return self._finish(progress.get("from", "done"), undo_result={**progress, "refused": True})
+        if "last_event" not in progress:
+            progress["last_event"] = session.scalar(
+                select(func.max(AuditEvent.id)).where(AuditEvent.import_job_id == job.id)
+            )
+        result = UndoResult(progress.get("removed", 0), progress.get("reverted", 0), progress.get("conflicts", 0))
+        done = progress.get("batches", 0)
+        for number, (kind, ids) in enumerate(_undo_batches(session, job, progress["last_event"])):
+            if number < done:
+                continue
+            _undo_batch(session, job, actor, kind, ids, result)
+            progress.update(vars(result), batches=number + 1)
+            self._save(undo_result=dict(progress))
+            session.commit()
+            try:
+                self._between_batches()
+            except Cancelled:
+                return self._finish(progress.get("from", "done"), cancel_requested=False)
+        return self._finish(
+            "undone", undone_at=utcnow(), undone_by_id=actor.id, undo_result=dict(progress), cancel_requested=False
         )
-        try:
-            progress.save("failed", error_summary=summary)
-        except Exception:  # e.g. the errors themselves could not be stored: keep the state at least
-            log.exception("import job %s: saving its errors failed", job.id)
-            progress.session.rollback()
-            progress.pending_errors = []
-            progress.save("failed", error_summary=summary)
-        return "failed"
-    finally:
-        if write:
-            cache.abandon()
-    status = "done" if write else "checked"
-    progress.counts = result.counts
-    progress.save(status, new_categories=result.new_categories or None, total_rows=result.counts.rows)
-    return status
 
 
-def mark_stalled(session: Session) -> int:
-    """Jobs whose thread died (process restarted) are marked failed so they can be started again."""
-    limit = utcnow().timestamp() - STALLED_AFTER_SECONDS
-    stalled = [
-        job
-        for job in session.scalars(select(ImportJob).where(ImportJob.status.in_(ACTIVE)))
-        if _heartbeat(session, job) < limit
-    ]
-    for job in stalled:
-        job.status, job.finished_at = "failed", utcnow()
-        job.error_summary = _("The import was interrupted (the server restarted). Start it again.")
-    return len(stalled)
+def _NOTHING() -> str:
+    return _("Nothing was imported.")
 
 
-def _side_report(session: Session, job: ImportJob) -> sidecar.Report | None:
-    """What a running all-or-nothing write on SQLite has reported through the side file."""
-    side = _holds_the_write_lock(session, job) if job.status == "running" else None
-    return side.read(job.id) if side else None
+def request_undo(session: Session, job: ImportJob, actor: Employee) -> None:
+    """Queue the undo of a finished import (the caller commits and submits it)."""
+    if not actor.has_permission("import.undo"):
+        raise NotPermitted("import.undo")
+    if job.dry_run or job.status not in ("done", "cancelled", "failed") or not job.created_count + job.updated_count:
+        raise ImportProblem(_("Only an import that has written records can be undone."))
+    previous = job.undo_result or {}
+    keep = previous if previous.get("from") == job.status and not previous.get("refused") else {}
+    job.undo_result = {**keep, "from": job.status, "by": actor.id}
+    job.status, job.queued_at, job.claim, job.task_id, job.cancel_requested = "undoing", utcnow(), None, None, False
+    session.flush()
 
 
-def _heartbeat(session: Session, job: ImportJob) -> float:
-    """When the job last reported (Unix time)."""
-    beat = (job.heartbeat_at or job.updated_at).timestamp()
-    report = _side_report(session, job)
-    return max(beat, report.heartbeat) if report and report.heartbeat else beat
+# --- what the pages show (computed; nothing is written) -----------------------------------------
 
 
-def state(session: Session, job: ImportJob) -> dict:
-    """What the progress page shows: status, rows done of total, rate and time left."""
+def state(session: Session, job: ImportJob, *, stalled_seconds: int, place: int | None = None) -> dict:
+    """What the progress page shows: status, where it runs, rows done of total, rate, time left."""
     counts = Counts(job.rows_done, job.created_count, job.updated_count, job.unchanged_count, job.error_count)
-    report = _side_report(session, job)
-    if report and report.counts:
-        counts = Counts(**report.counts)
-    elapsed = ((job.finished_at or utcnow()) - job.started_at).total_seconds() if job.started_at else 0
-    rate = counts.rows / elapsed if elapsed > 0 else 0
-    total = job.total_rows if not job.dry_run else None
-    left = (total - counts.rows) / rate if total and rate and job.status == "running" else None
+    now = utcnow()
+    stalled = is_stalled(job, stalled_seconds, now)
+    elapsed = ((job.finished_at or now) - job.started_at).total_seconds() if job.started_at else 0
+    rate = counts.rows / elapsed if elapsed > 0 and job.status != "undoing" else 0
+    total = job.total_rows
+    if job.status == "undoing":  # the bar follows the undo: records handled of those the import wrote
+        done = sum((job.undo_result or {}).get(k, 0) for k in ("removed", "reverted", "conflicts"))
+        counts = Counts(done, job.created_count, job.updated_count, job.unchanged_count, job.error_count)
+        total = job.created_count + job.updated_count
+    running = job.status == "running" and not stalled
+    left = (total - counts.rows) / rate if total and rate and running and total > counts.rows else None
+    if _waiting(job):
+        where = _("Waiting in the queue (place %(place)s).", place=place) if place else _("Waiting in the queue.")
+    elif stalled:
+        seconds = int((now - (job.heartbeat_at or now)).total_seconds())
+        where = _(
+            "The worker %(worker)s has not reported for %(seconds)s s; another worker takes the job over "
+            "and goes on after the last saved batch.",
+            worker=job.worker,
+            seconds=seconds,
+        )
+    elif job.status in ("running", "undoing"):
+        where = _("Running on %(worker)s.", worker=job.worker)
+    else:
+        where = _("Ran on %(worker)s.", worker=job.worker) if job.worker else ""
+    resumed = (
+        _("Resumed after an interruption (%(count)s times).", count=job.resumed_count) if job.resumed_count else ""
+    )
+    undo = job.undo_result or {}
     return {
         "id": job.id,
         "status": job.status,
         "status_label": str(ImportJob.STATUSES.get(job.status, job.status)),
         "dry_run": job.dry_run,
         "active": job.status in ACTIVE,
+        "stalled": stalled,
+        "place": place if _waiting(job) else None,
+        "where": str(where),
+        "resumed": str(resumed),
         "rows_done": counts.rows,
         "total": total,
-        "percent": round(100 * counts.rows / total) if total else None,
+        "percent": min(100, round(100 * counts.rows / total)) if total else None,
         "rate": round(rate),
         "seconds_left": round(left) if left is not None else None,
         "created": counts.created,
         "updated": counts.updated,
         "unchanged": counts.unchanged,
         "errors": counts.errors,
-        "cancel_requested": job.cancel_requested or bool(report and report.cancel),
+        "cancel_requested": job.cancel_requested,
         "summary": job.error_summary,
+        "undo": {k: undo.get(k, 0) for k in ("removed", "reverted", "conflicts")} if undo.get("batches") else None,
+        "can_retry": can_retry(job),
+        "can_undo": can_undo(job),
     }
+
+
+def can_undo(job: ImportJob) -> bool:
+    """Offered only for a write that kept records (an all-or-nothing import that failed kept none)."""
+    return (
+        not job.dry_run
+        and job.status in ("done", "cancelled", "failed")
+        and bool(job.created_count or job.updated_count)
+    )
 
 
 def errors(session: Session, job: ImportJob, limit: int | None = None) -> list[ImportRowError]:
@@ -458,7 +773,7 @@ def errors(session: Session, job: ImportJob, limit: int | None = None) -> list[I
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
-# --- undo ----------------------------------------------------------------------------
+# --- undo, and removing what a failed all-or-nothing write wrote ----------------------------------
 
 
 @dataclass
@@ -482,91 +797,162 @@ def _unplain(column, value):
     return value
 
 
-def undo(session: Session, job: ImportJob, actor: Employee) -> UndoResult:
-    """Undo a finished import: its new records to the trash, its updates reverted from the audit trail.
+def _of_job(job: ImportJob, table, last_event: int | None):
+    conditions = [AuditEvent.import_job_id == job.id, AuditEvent.entity_type == table.name]
+    if last_event is not None:
+        conditions.append(AuditEvent.id <= last_event)
+    return conditions
 
-    A record changed again after the import keeps that later change (counted as a conflict).
-    """
-    if not actor.has_permission("import.undo"):
-        raise NotPermitted("import.undo")
-    if job.dry_run or job.status not in ("done", "cancelled", "failed"):
-        raise ImportProblem(_("Only an import that has written records can be undone."))
+
+def _undo_batches(session: Session, job: ImportJob, last_event: int | None):
+    """The undo's work in batches, always in the same order (a resumed undo skips those committed):
+    the created records, then the update events, newest first. Only the import's own events (up to
+    `last_event`) count, not those the undo writes."""
+    table = ENTITIES[job.entity].model.__table__
+    of_job = _of_job(job, table, last_event)
+    created = list(
+        session.scalars(
+            select(AuditEvent.entity_id).where(*of_job, AuditEvent.action == "create").order_by(AuditEvent.id)
+        )
+    )
+    updates = list(
+        session.scalars(
+            select(AuditEvent.id).where(*of_job, AuditEvent.action == "update").order_by(AuditEvent.id.desc())
+        )
+    )
+    for start in range(0, len(created), UNDO_BATCH):
+        yield "create", created[start : start + UNDO_BATCH]
+    for start in range(0, len(updates), UNDO_BATCH):
+        yield "update", updates[start : start + UNDO_BATCH]
+
+
+def _undo_batch(session: Session, job: ImportJob, actor: Employee, kind: str, ids: list[int], result: UndoResult):
+    """Undo one batch: created records to the trash (leads deleted), update events reverted."""
     model = ENTITIES[job.entity].model
     table = model.__table__
-    result, events, now = UndoResult(), [], utcnow()
-    of_job = (AuditEvent.import_job_id == job.id, AuditEvent.entity_type == table.name)
-    created = list(session.scalars(select(AuditEvent.entity_id).where(*of_job, AuditEvent.action == "create")))
-    soft = "deleted_at" in table.c
-    for start in range(0, len(created), 1000):
-        chunk = created[start : start + 1000]
-        if soft:
-            live = (
-                session.execute(select(table.c.id).where(table.c.id.in_(chunk), table.c.deleted_at.is_(None)))
-                .scalars()
-                .all()
-            )
+    events, now = [], utcnow()
+    if kind == "create":
+        if "deleted_at" in table.c:
+            live = session.scalars(select(table.c.id).where(table.c.id.in_(ids), table.c.deleted_at.is_(None))).all()
             session.execute(
                 update(table)
                 .where(table.c.id.in_(live))
                 .values(deleted_at=now, deleted_by_id=actor.id, version=table.c.version + 1)
             )
-            events += [
-                {
-                    "entity_type": table.name,
-                    "entity_id": i,
-                    "entity_label": None,
-                    "action": "delete",
-                    "changes": {"deleted_at": [None, plain(now)]},
-                }
-                for i in live
-            ]
+            action, changes = "delete", {"deleted_at": [None, plain(now)]}
         else:
-            live = session.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars().all()
+            live = session.scalars(select(table.c.id).where(table.c.id.in_(ids))).all()
             session.execute(delete(table).where(table.c.id.in_(live)))
-            events += [
-                {"entity_type": table.name, "entity_id": i, "entity_label": None, "action": "purge", "changes": None}
-                for i in live
-            ]
+            action, changes = "purge", None
+        events = [
+            {"entity_type": table.name, "entity_id": i, "entity_label": None, "action": action, "changes": changes}
+            for i in live
+        ]
         result.removed += len(live)
-    categories = {name: ident for ident, name in session.execute(select(Category.id, Category.name))}
-    link = CATEGORY_LINKS[job.entity]
-    owner_col = [c for c in link.c if c.name != "category_id"][0]
-    updates = session.scalars(
-        select(AuditEvent).where(*of_job, AuditEvent.action == "update").order_by(AuditEvent.id.desc())
-    )
-    for event in updates:
-        columns = {k: v for k, v in event.changes.items() if k in table.c}
-        current = (
-            session.execute(select(*(table.c[k] for k in columns)).where(table.c.id == event.entity_id))
-            .mappings()
-            .first()
-        )
-        if current is None or any(plain(current[k]) != new for k, (_old, new) in columns.items()):
-            result.conflicts += 1
-            continue
-        if columns:
-            values = {k: _unplain(table.c[k], old) for k, (old, _new) in columns.items()}
-            session.execute(
-                update(table)
-                .where(table.c.id == event.entity_id)
-                .values(values | {"version": table.c.version + 1, "updated_at": now})
-            )
-        if "categories" in event.changes:
-            old, new = event.changes["categories"]
-            added = [categories[n] for n in set(new) - set(old) if n in categories]
-            if added:
-                session.execute(delete(link).where(owner_col == event.entity_id, link.c.category_id.in_(added)))
-        events.append(
-            {
-                "entity_type": table.name,
-                "entity_id": event.entity_id,
-                "entity_label": event.entity_label,
-                "action": "update",
-                "changes": {k: [new, old] for k, (old, new) in event.changes.items()},
-            }
-        )
-        result.reverted += 1
+    else:
+        categories = {name: ident for ident, name in session.execute(select(Category.id, Category.name))}
+        link = CATEGORY_LINKS[job.entity]
+        owner_col = [c for c in link.c if c.name != "category_id"][0]
+        for event in session.scalars(select(AuditEvent).where(AuditEvent.id.in_(ids)).order_by(AuditEvent.id.desc())):
+            reverted = _revert(session, table, link, owner_col, categories, event, now)
+            if reverted is None:
+                result.conflicts += 1
+                continue
+            events.append(reverted)
+            result.reverted += 1
     record_bulk(session, events, actor_id=actor.id, import_job_id=job.id)
-    job.status, job.undone_at, job.undone_by_id = "undone", now, actor.id
+
+
+def _revert(session: Session, table, link, owner_col, categories: dict, event: AuditEvent, now) -> dict | None:
+    """Put back what one update event changed, unless the record changed again since (None)."""
+    columns = {k: v for k, v in event.changes.items() if k in table.c}
+    current = (
+        session.execute(select(*(table.c[k] for k in columns)).where(table.c.id == event.entity_id)).mappings().first()
+    )
+    if current is None or any(plain(current[k]) != new for k, (_old, new) in columns.items()):
+        return None
+    if columns:
+        values = {k: _unplain(table.c[k], old) for k, (old, _new) in columns.items()}
+        session.execute(
+            update(table)
+            .where(table.c.id == event.entity_id)
+            .values(values | {"version": table.c.version + 1, "updated_at": now})
+        )
+    if "categories" in event.changes:
+        old, new = event.changes["categories"]
+        added = [categories[n] for n in set(new) - set(old) if n in categories]
+        if added:
+            session.execute(delete(link).where(owner_col == event.entity_id, link.c.category_id.in_(added)))
+    return {
+        "entity_type": table.name,
+        "entity_id": event.entity_id,
+        "entity_label": event.entity_label,
+        "action": "update",
+        "changes": {k: [new, old] for k, (old, new) in event.changes.items()},
+    }
+
+
+def undo(session: Session, job: ImportJob, actor: Employee) -> UndoResult:
+    """Undo a finished import at once, in this session (the caller commits): its new records to the
+    trash, its updates reverted from the audit trail. A record changed again after the import keeps
+    that later change (counted as a conflict). The web runs undo in a worker (request_undo)."""
+    if not actor.has_permission("import.undo"):
+        raise NotPermitted("import.undo")
+    if job.dry_run or job.status not in ("done", "cancelled", "failed"):
+        raise ImportProblem(_("Only an import that has written records can be undone."))
+    result = UndoResult()
+    last = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.import_job_id == job.id))
+    for kind, ids in list(_undo_batches(session, job, last)):
+        _undo_batch(session, job, actor, kind, ids, result)
+    job.status, job.undone_at, job.undone_by_id = "undone", utcnow(), actor.id
+    job.undo_result = {"from": "done", "by": actor.id, "batches": -1, **vars(result)}
     session.flush()
     return result
+
+
+def _discard(session: Session, job: ImportJob, save) -> None:
+    """Remove everything an all-or-nothing write committed (it failed or was cancelled), batch by batch:
+    its new records and their links and audit events are deleted, its updates reverted and their
+    events deleted, the categories it created (and nothing uses) deleted. Safe to run again after a
+    crash: each batch is committed with the job's heartbeat (`save`) and what is gone stays gone."""
+    table = ENTITIES[job.entity].model.__table__
+    link = CATEGORY_LINKS[job.entity]
+    owner_col = [c for c in link.c if c.name != "category_id"][0]
+    of_job = (AuditEvent.import_job_id == job.id, AuditEvent.entity_type == table.name)
+    while created := session.scalars(
+        select(AuditEvent.entity_id).where(*of_job, AuditEvent.action == "create").limit(UNDO_BATCH)
+    ).all():
+        session.execute(delete(link).where(owner_col.in_(created)))
+        if job.entity in ("contact", "privatecustomer"):
+            session.execute(delete(CompanyContact).where(CompanyContact.contact_id.in_(created)))
+        session.execute(delete(table).where(table.c.id.in_(created)))
+        session.execute(delete(AuditEvent).where(*of_job, AuditEvent.entity_id.in_(created)))
+        save()
+        session.commit()
+    categories = {name: ident for ident, name in session.execute(select(Category.id, Category.name))}
+    now = utcnow()
+    while events := session.scalars(
+        select(AuditEvent)
+        .where(*of_job, AuditEvent.action == "update")
+        .order_by(AuditEvent.id.desc())
+        .limit(UNDO_BATCH)
+    ).all():
+        for event in events:
+            _revert(session, table, link, owner_col, categories, event, now)
+        session.execute(delete(AuditEvent).where(AuditEvent.id.in_([e.id for e in events])))
+        save()
+        session.commit()
+    names = set(job.new_categories or [])
+    unused = [
+        ident
+        for name, ident in categories.items()
+        if name in names
+        and not any(
+            session.scalar(select(1).select_from(t).where(t.c.category_id == ident).limit(1))
+            for t in set(CATEGORY_LINKS.values())
+        )
+    ]
+    if unused:
+        session.execute(delete(Category).where(Category.id.in_(unused)))
+    save()
+    session.commit()

@@ -1,12 +1,20 @@
-/* Import progress: polls the job's JSON state (a GET, so no CSRF token is
-   needed) and moves the bar: rows done of total, rows per second, time left.
-   When the job has ended the page is reloaded to show the result. */
+/* Import job page. Progress: polls the job's JSON state (a GET, so no CSRF token is needed and
+   nothing is written) and shows where the job is (its place in the queue, the worker running it,
+   a worker that stopped answering), rows done of total, rows per second and time left. When the
+   job has ended the page is reloaded to show the result. Forms with data-confirm ask first. */
 (function () {
   "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+    });
+  });
   var box = document.getElementById("import-progress");
   if (!box) { return; }
   var bar = document.getElementById("import-progress-bar");
   var text = document.getElementById("import-progress-text");
+  var where = document.getElementById("job-where");
+  var resumed = document.getElementById("job-resumed");
   function duration(seconds) {
     var m = Math.floor(seconds / 60), s = seconds % 60;
     return (m ? m + " min " : "") + s + " s";
@@ -16,6 +24,8 @@
     if (state.rate) { parts.push(state.rate.toLocaleString("sv-SE") + " " + box.dataset.perSecond); }
     if (state.seconds_left !== null) { parts.push(duration(state.seconds_left) + " " + box.dataset.left); }
     text.textContent = parts.join(" · ");
+    if (where) { where.textContent = state.where; }
+    if (resumed) { resumed.textContent = state.resumed; }
     if (state.percent !== null) {
       bar.style.width = state.percent + "%";
       bar.setAttribute("aria-valuenow", state.percent);

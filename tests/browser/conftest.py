@@ -1,7 +1,8 @@
 """Browser fixtures: the real app in a subprocess, real Chromium through Playwright.
 
 The server is started the way the README runs it (`flask --app app translate
-compile`, `db upgrade`, `seed`, `run`) on a database of its own with the demo
+compile`, `db upgrade`, `seed`, then `make run`'s Procfile through honcho: the web
+server and a queue worker) on a database of its own with the demo
 data, on a free localhost port, once per session. SQLite (a temporary file) by
 default; when CRM_TEST_DATABASE_URL points at PostgreSQL, a separate database
 `<name>_browser` on that server, dropped and created at start and dropped at
@@ -173,22 +174,11 @@ def live_server(tmp_path_factory, pytestconfig, outbox):
         _run_cli(["translate", "compile"], env, log)
         _run_cli(["db", "upgrade"], env, log)
         _run_cli(["seed"], env, log)
+        # As `make run` does: honcho starts the Procfile's web server and queue worker (and stops both).
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        env["HOST"] = "127.0.0.1"
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flask",
-                "--app",
-                "app",
-                "run",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-reload",
-                "--no-debugger",
-                "--with-threads",
-            ],
+            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", str(port)],
             cwd=REPO,
             env=env,
             stdout=log,
