@@ -31,6 +31,7 @@ from wtforms import DateTimeLocalField, DecimalField, HiddenField, ValidationErr
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
+from admin_views.listing import KeysetListMixin
 from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
@@ -303,7 +304,7 @@ class SearchAjaxLoader(QueryAjaxModelLoader):
         return search.search(db.session, self.model, term, limit=limit, extra=self.extra)
 
 
-class SecureModelView(PermissionMixin, ModelView):
+class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
     """Model view with permissions, CSRF (global), Swedish formats and edit versions."""
 
     endpoint_verbs = MODEL_ENDPOINT_VERBS

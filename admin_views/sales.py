@@ -65,6 +65,7 @@ class SalesStageView(SecureModelView):
     create_label = _l("New sales stage")
     column_list = ["sort_order", "name", "probability", "is_won", "is_lost", "active"]
     column_default_sort = "sort_order"
+    column_sortable_list = ["sort_order", "name"]  # indexed (name is unique)
     column_labels = {
         "sort_order": _l("Order"),
         "name": _l("Name"),
@@ -122,14 +123,8 @@ class OpportunityView(SecureModelView):
 
     list_template = "admin/opportunity_list.html"
     column_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner"]
-    column_sortable_list = [
-        "title",
-        ("stage", "stage.sort_order"),
-        "amount",
-        "probability",
-        "close_date",
-        ("owner", "owner.name"),
-    ]
+    #: Indexed columns only (models.KEYSET_INDEXES); stage and owner are filters (and the board).
+    column_sortable_list = ["title", "amount", "close_date"]
     column_default_sort = ("close_date", False)
     column_select_related_list = [Opportunity.company, Opportunity.contact, Opportunity.owner, Opportunity.stage]
     column_labels = {
