@@ -146,8 +146,14 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("seed")
     @click.option("--if-empty", is_flag=True, help="Only when the database has no employees yet.")
-    def seed_command(if_empty):
-        """Load the demo data (idempotent: an existing demo is left as it is)."""
+    @click.option(
+        "--large",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Also generate N companies with contacts, activities and history (seed/large.py).",
+    )
+    def seed_command(if_empty, large):
+        """Load the demo data (idempotent: an existing demo is left as it is); --large N adds N generated companies."""
         from models import Employee
         from seed.demo import DEMO_LOGINS, seed_demo
 
@@ -157,6 +163,14 @@ def register_cli(app: Flask) -> None:
         else:
             created = seed_demo(db.session, storage=storage.from_config(app.config))
             click.echo("Demo data loaded." if created else "Demo data already present.")
+        if large:
+            from seed.large import seed_large
+
+            def progress(done: int, seconds: float) -> None:
+                click.echo(f"  {done:>10,} companies  {seconds:7.1f} s", err=True)
+
+            made = seed_large(db.session, large, progress=progress)
+            click.echo("Generated " + ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in made.items()) + ".")
         demo_emails = {email for email, _password, _role in DEMO_LOGINS}
         if db.session.scalar(db.select(db.func.count()).where(Employee.email.in_(demo_emails))):
             click.echo("Demo logins (e-mail, password, role):")

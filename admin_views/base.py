@@ -456,7 +456,7 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
 
     def _apply_search(self, query, count_query, joins, count_joins, text):
         """Every list searches through services.search (one implementation)."""
-        condition = search.matches(self.model, text)
+        condition = search.condition(db.session, self.model, text)
         query = query.filter(condition)
         if count_query is not None:
             count_query = count_query.filter(condition)

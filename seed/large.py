@@ -1,0 +1,466 @@
+"""The large synthetic register: `flask --app app seed --large N`.
+
+N companies with, in proportion, 2.5 contacts, 0.5 activities and one audit
+event each: Swedish-looking and valid (Luhn-valid organisationsnummer,
+E.164 phones, real cities and streets), owned by a few dozen employees, and a
+few very large customers with thousands of contacts and activities. Made to
+measure the product at a million customers (bench/), on SQLite and
+PostgreSQL alike.
+
+It goes through the schema's real invariants, set-based: customer numbers
+from the shared sequence (`services.numbering.allocate_customer_numbers`),
+version 1 on every versioned row, ids from the table's own sequence and rows
+through `services.bulk` (COPY on PostgreSQL, executemany on SQLite), so the
+quick-search index (triggers on SQLite, expression indexes on PostgreSQL) is
+kept exactly as for an import. Rows are made and written a batch at a time,
+each batch committed, so memory stays flat whatever N is.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from stdnum import luhn
+
+from models import (
+    Activity,
+    AuditEvent,
+    Category,
+    Company,
+    CompanyContact,
+    Contact,
+    Employee,
+    Industry,
+    company_categories,
+    contact_categories,
+    utcnow,
+)
+from seed.demo import CATEGORIES, INDUSTRIES
+from services import accounts, bulk, numbering
+
+#: Employees the generated customers are spread over ("a few dozen"), beside any already there.
+EMPLOYEE_COUNT = 36
+#: Contacts, activities and audit events per company, on average.
+CONTACTS_PER_COMPANY = 2.5
+ACTIVITIES_PER_COMPANY = 0.5
+#: The very large customers: how many, and the contacts and activities each has (at most).
+LARGE_CUSTOMERS = 5
+LARGE_CUSTOMER_CONTACTS = 4000
+LARGE_CUSTOMER_ACTIVITIES = 2500
+
+#: (city, postcode prefix, area code): real Swedish places, their postcodes and telephone area codes.
+CITIES = [
+    ("Stockholm", "11", "8"),
+    ("Göteborg", "41", "31"),
+    ("Malmö", "21", "40"),
+    ("Uppsala", "75", "18"),
+    ("Västerås", "72", "21"),
+    ("Örebro", "70", "19"),
+    ("Linköping", "58", "13"),
+    ("Helsingborg", "25", "42"),
+    ("Jönköping", "55", "36"),
+    ("Norrköping", "60", "11"),
+    ("Lund", "22", "46"),
+    ("Umeå", "90", "90"),
+    ("Gävle", "80", "26"),
+    ("Borås", "50", "33"),
+    ("Södertälje", "15", "8"),
+    ("Eskilstuna", "63", "16"),
+    ("Halmstad", "30", "35"),
+    ("Växjö", "35", "470"),
+    ("Karlstad", "65", "54"),
+    ("Sundsvall", "85", "60"),
+    ("Östersund", "83", "63"),
+    ("Trollhättan", "46", "520"),
+    ("Luleå", "97", "920"),
+    ("Kalmar", "39", "480"),
+    ("Kristianstad", "29", "44"),
+    ("Falun", "79", "23"),
+    ("Skövde", "54", "500"),
+    ("Karlskrona", "37", "455"),
+    ("Skellefteå", "93", "910"),
+    ("Uddevalla", "45", "522"),
+    ("Visby", "62", "498"),
+    ("Ängelholm", "26", "431"),
+    ("Nyköping", "61", "155"),
+    ("Kiruna", "98", "980"),
+    ("Åre", "83", "647"),
+    ("Mölndal", "43", "31"),
+]
+STREETS = [
+    "Storgatan",
+    "Drottninggatan",
+    "Kungsgatan",
+    "Sveavägen",
+    "Järnvägsgatan",
+    "Industrivägen",
+    "Hamngatan",
+    "Skolgatan",
+    "Nygatan",
+    "Kyrkogatan",
+    "Östra Långgatan",
+    "Västra Vägen",
+    "Strandvägen",
+    "Åkervägen",
+    "Björkvägen",
+    "Ringvägen",
+    "Fabriksgatan",
+    "Verkstadsgatan",
+    "Södra Förstadsgatan",
+    "Norra Allén",
+]
+FIRST_NAMES = (
+    "Lars Karin Anders Eva Johan Sara Per Lena Mikael Emma Nils Ingrid Oskar Elin Gustav Maja Fredrik Åsa Björn "
+    "Linnéa Erik Anna Karl Maria Olof Kerstin Sven Birgitta Jan Märta Hans Astrid Lennart Sofia Göran Ebba Ulf "
+    "Agnes Jörgen Klara Mats Wilma Stefan Alice Bengt Saga Håkan Ylva Pär Signe Tove Axel Hugo Frida Leo Ida"
+).split()
+LAST_NAMES = (
+    "Andersson Johansson Karlsson Nilsson Eriksson Larsson Olsson Persson Svensson Gustafsson Pettersson Jonsson "
+    "Jansson Hansson Bengtsson Jönsson Lindberg Jakobsson Magnusson Lindström Olofsson Lindqvist Lindgren Berg "
+    "Axelsson Bergström Lundberg Lind Lundgren Lundqvist Mattsson Berglund Fredriksson Sandberg Henriksson "
+    "Forsberg Sjöberg Wallin Engström Eklund Danielsson Lundin Håkansson Björk Bergman Gunnarsson Holm Wikström "
+    "Samuelsson Isaksson Fransson Bergqvist Nyström Holmberg Arvidsson Löfgren Söderberg Nyberg Blomqvist "
+    "Claesson Nordström Mårtensson Lundström Ström Åberg Öberg Ek Hedlund Sundberg Sjögren Strand Åström Näslund"
+).split()
+TITLES = ["VD", "Inköpschef", "Ekonomiansvarig", "Projektledare", "Kontorschef", "Säljchef", "Ekonomichef", None]
+#: What the companies do, as in their names.
+TRADES = (
+    "Bygg Måleri Elteknik Rör VVS Trä Smide Snickeri Plåt Glas Golv Bageri Konditori Kaffe Livs Fisk Kött Transport "
+    "Logistik Åkeri Städ Fastigheter Förvaltning Revision Redovisning Juridik Konsult Datakonsult IT Webbyrå "
+    "Reklam Tryckeri Textil Möbler Inredning Trädgård Blommor Bilvård Däck Verkstad Maskin Mekaniska Marin "
+    "Båtvarv Sjöfart Energi Solenergi Ventilation Kyla Larm Säkerhet Vård Tandvård Optik Frisör Hälsa Catering "
+    "Restaurang Hotell Resor Konferens Utbildning Musik Foto Film Design Arkitekter Mark Betong Schakt Kran"
+).split()
+#: Syllables of invented brand names ("Norvik", "Alvtek" …): many rare words, as real registers have.
+BRAND_HEADS = (
+    "Nor Alv Berg Sol Ek Gran Lin Fjäll Sjö Ström Dal Ås Vik Hav Skog Mal Tor Frej Vind Is Ljung Rön Björk Al "
+    "Hed Lund Strand Holm Ö Å Sten Järn Silver Guld Kopp Kristall Nord Väst Öst Syd Mid Polar Aur Lumi Vega"
+).split()
+BRAND_TAILS = (
+    "vik tek bo gård ström sund dal by lid ås berg fors hamn näs tuna ö holm kraft form linje verk lab punkt "
+    "nova plan flex data tech gruppen partner"
+).split()
+LEGAL_FORMS = [(" AB", "5"), (" AB", "5"), (" AB", "5"), (" Aktiebolag", "5"), (" HB", "9"), (" KB", "9")]
+ACTIVITY_SUBJECTS = {
+    "task": ["Skicka offert", "Följ upp offert", "Boka uppstartsmöte", "Uppdatera avtal", "Skicka prislista"],
+    "meeting": ["Uppstartsmöte", "Avstämning kvartal", "Leverantörsträff", "Visning av ny tjänst"],
+    "call": ["Ringde om leveransdatum", "Samtal om fakturafråga", "Uppföljningssamtal"],
+    "note": ["Kunden vill ha fakturor via e-post", "Ny inköpschef från januari", "Intresserad av serviceavtal"],
+}
+EMAIL_TABLE = str.maketrans({"å": "a", "ä": "a", "ö": "o", "é": "e", " ": "", "&": "", "-": ""})
+
+
+def slug(text: str) -> str:
+    """A name as it appears in an e-mail address or domain: lower case, a–z only."""
+    return text.lower().translate(EMAIL_TABLE)
+
+
+def org_number(legal_form_digit: str, serial: int) -> str:
+    """The `serial`-th Luhn-valid organisationsnummer of a legal form (5 aktiebolag, 9 handels-/kommanditbolag).
+
+    Ten digits as stored: the legal form, a group digit, a third digit of at least 2 (as for every
+    legal entity), six more digits of the serial and the Luhn check digit. Distinct serials give
+    distinct numbers (up to 32 million per legal form).
+    """
+    body = f"{legal_form_digit}{6 + serial // 8_000_000 % 4}{2 + serial // 1_000_000 % 8}{serial % 1_000_000:06d}"
+    return body + luhn.calc_check_digit(body)
+
+
+def phone(rng: random.Random, area: str) -> str:
+    """A landline number in E.164: +46, the area code without its 0, and the subscriber number."""
+    digits = 9 - len(area)
+    return f"+46{area}{rng.randrange(10 ** (digits - 1) * 2, 10**digits)}"
+
+
+def mobile(rng: random.Random) -> str:
+    return f"+467{rng.choice('02369')}{rng.randrange(1_000_000, 10_000_000)}"
+
+
+class LargeRegister:
+    """Makes and writes the batches; one instance per `seed_large` run."""
+
+    def __init__(self, session: Session, rng: random.Random):
+        self.session = session
+        self.rng = rng
+        self.now = utcnow().replace(microsecond=0)
+        self.owners = _employees(session, rng)
+        self.industries = _ensure(session, Industry, [{"name": n, "sni_code": c} for n, c in INDUSTRIES])
+        categories = _ensure(session, Category, [{"name": n, "applies_to": a} for n, a in CATEGORIES])
+        self.company_categories = [i for i, (_n, a) in zip(categories, CATEGORIES, strict=True) if a != "contact"]
+        self.contact_categories = [i for i, (_n, a) in zip(categories, CATEGORIES, strict=True) if a != "company"]
+        self.serial = session.scalar(select(func.count()).select_from(Company)) or 0
+        # Each company advances its form's serial by 1–13: numbers look scattered and never repeat, also
+        # when generating more into a register that already has generated companies.
+        self.org_serial = {"5": self.serial * 13, "9": self.serial * 13}
+        session.commit()
+
+    # --- companies ---------------------------------------------------------------------
+
+    def company_name(self) -> tuple[str, str]:
+        """(name, legal-form digit of its organisationsnummer)."""
+        rng = self.rng
+        form, digit = rng.choice(LEGAL_FORMS)
+        brand = rng.choice(BRAND_HEADS) + rng.choice(BRAND_TAILS)
+        pattern = rng.randrange(6)
+        if pattern == 0:
+            base = f"{rng.choice(CITIES)[0]}s {rng.choice(TRADES)}"
+        elif pattern == 1:
+            base = f"{rng.choice(LAST_NAMES)}s {rng.choice(TRADES)}"
+        elif pattern == 2:
+            base = f"{brand} {rng.choice(TRADES)}"
+        elif pattern == 3:
+            base = f"{rng.choice(TRADES)} i {rng.choice(CITIES)[0]}"
+        elif pattern == 4:
+            base = f"{brand} {rng.choice(CITIES)[0]}"
+        else:
+            base = f"{rng.choice(LAST_NAMES)} & {rng.choice(('Söner', 'Partners', 'Co', 'Döttrar'))}"
+        return base + form, digit
+
+    def companies(self, count: int) -> list[dict]:
+        rng, now = self.rng, self.now
+        ids = bulk.new_ids(self.session, Company.__table__, count)
+        numbers = numbering.allocate_customer_numbers(self.session, count)
+        rows = []
+        for ident, number in zip(ids, numbers, strict=True):
+            name, digit = self.company_name()
+            self.org_serial[digit] += rng.randint(1, 13)
+            city, postcode, area = rng.choice(CITIES)
+            domain = slug(name.rsplit(" ", 1)[0])[:40]
+            created = now - timedelta(days=rng.randrange(3650), minutes=rng.randrange(1440))
+            street = f"{rng.choice(STREETS)} {rng.randint(1, 120)}"
+            postal = f"{postcode}{rng.randint(1, 9)} {rng.randint(10, 99)}"
+            visiting_elsewhere = rng.random() < 0.1
+            org = org_number(digit, self.org_serial[digit])
+            rows.append(
+                {
+                    "id": ident,
+                    "customer_number": number,
+                    "name": name,
+                    "country": "SE",
+                    "org_number": org,
+                    "vat_number": f"SE{org}01" if rng.random() < 0.6 else None,
+                    "status": "active" if rng.random() < 0.9 else rng.choice(("inactive", "bankrupt", "liquidated")),
+                    "industry_id": rng.choice(self.industries),
+                    "owner_id": rng.choice(self.owners),
+                    "is_supplier": rng.random() < 0.05,
+                    "phone": phone(rng, area),
+                    "email": f"info@{domain}.se",
+                    "website": f"https://www.{domain}.se" if rng.random() < 0.7 else None,
+                    "postal_street": street,
+                    "postal_postcode": postal,
+                    "postal_city": city,
+                    "visit_street": street if not visiting_elsewhere else f"{rng.choice(STREETS)} {rng.randint(1, 60)}",
+                    "visit_postcode": postal,
+                    "visit_city": city if not visiting_elsewhere else rng.choice(CITIES)[0],
+                    "note": None,
+                    "email_locked": False,
+                    "version": 1,
+                    "invoice_language": "sv",
+                    "discount_percent": Decimal("0") if rng.random() < 0.9 else Decimal(rng.choice((5, 10, 15))),
+                    "payment_terms_days": rng.choice((30, 30, 30, 10, 15, 20)),
+                    "currency": "SEK",
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+        bulk.insert_rows(self.session, Company.__table__, rows)
+        links = [
+            {"company_id": row["id"], "category_id": category}
+            for row in rows
+            if rng.random() < 0.3
+            for category in rng.sample(self.company_categories, rng.randint(1, 2))
+        ]
+        bulk.insert_rows(self.session, company_categories, links)
+        return rows
+
+    # --- contacts, activities, history ------------------------------------------------
+
+    def contacts(self, companies: list[dict], counts: list[int]) -> int:
+        """`counts[i]` contacts for `companies[i]`, linked with a role; some private customers too."""
+        rng, now = self.rng, self.now
+        total = sum(counts)
+        private = sum(1 for _ in range(total) if rng.random() < 0.02)
+        ids = bulk.new_ids(self.session, Contact.__table__, total + private)
+        numbers = iter(numbering.allocate_customer_numbers(self.session, private))
+        rows, links, categories = [], [], []
+        owners = [c for c, n in zip(companies, counts, strict=True) for _ in range(n)] + [None] * private
+        for ident, company in zip(ids, owners, strict=True):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            created = now - timedelta(days=rng.randrange(3650), minutes=rng.randrange(1440))
+            if company is not None:
+                email = f"{slug(first)}.{slug(last)}@{company['email'].split('@', 1)[1]}"
+                city, street, postcode = company["postal_city"], None, None
+                links.append(
+                    {
+                        "company_id": company["id"],
+                        "contact_id": ident,
+                        "role": rng.choice(TITLES),
+                        "created_at": created,
+                    }
+                )
+            else:
+                email = f"{slug(first)}.{slug(last)}{ident}@example.se"
+                city, prefix, _area = rng.choice(CITIES)
+                street = f"{rng.choice(STREETS)} {rng.randint(1, 120)}"
+                postcode = f"{prefix}{rng.randint(1, 9)} {rng.randint(10, 99)}"
+            rows.append(
+                {
+                    "id": ident,
+                    "customer_number": next(numbers) if company is None else None,
+                    "first_name": first,
+                    "last_name": last,
+                    "title": rng.choice(TITLES) if company is not None else None,
+                    "email": email,
+                    "phone": phone(rng, rng.choice(CITIES)[2]) if rng.random() < 0.3 else None,
+                    "mobile": mobile(rng) if rng.random() < 0.8 else None,
+                    "personal_number": None,
+                    "owner_id": company["owner_id"] if company is not None else rng.choice(self.owners),
+                    "note": None,
+                    "postal_street": street,
+                    "postal_postcode": postcode,
+                    "postal_city": city,
+                    "version": 1,
+                    "invoice_language": "sv",
+                    "discount_percent": Decimal("0"),
+                    "payment_terms_days": 30,
+                    "currency": "SEK",
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+            if rng.random() < 0.05:
+                categories.append({"contact_id": ident, "category_id": rng.choice(self.contact_categories)})
+        bulk.insert_rows(self.session, Contact.__table__, rows)
+        bulk.insert_rows(self.session, CompanyContact.__table__, links)
+        bulk.insert_rows(self.session, contact_categories, categories)
+        return len(rows)
+
+    def activities(self, companies: list[dict], counts: list[int]) -> None:
+        rng, now = self.rng, self.now
+        total = sum(counts)
+        ids = bulk.new_ids(self.session, Activity.__table__, total)
+        rows = []
+        owners = (c for c, n in zip(companies, counts, strict=True) for _ in range(n))
+        for ident, company in zip(ids, owners, strict=True):
+            kind = rng.choice(("task", "task", "meeting", "call", "note"))
+            due = now + timedelta(days=rng.randint(-400, 60), hours=rng.randint(7, 17))
+            done = kind != "note" and due < now and rng.random() < 0.85
+            rows.append(
+                {
+                    "id": ident,
+                    "kind": kind,
+                    "subject": rng.choice(ACTIVITY_SUBJECTS[kind]),
+                    "description": None,
+                    "due_at": due,
+                    "done": done,
+                    "done_at": due if done else None,
+                    "assignee_id": company["owner_id"],
+                    "created_by_id": company["owner_id"],
+                    "company_id": company["id"],
+                    "created_at": due - timedelta(days=rng.randint(0, 20)),
+                    "updated_at": due,
+                }
+            )
+        bulk.insert_rows(self.session, Activity.__table__, rows)
+
+    def history(self, companies: list[dict]) -> None:
+        """The "created" event of each company, as the audit trail has it for a new customer."""
+        rows = [
+            {
+                "at": c["created_at"],
+                "actor_id": c["owner_id"],
+                "entity_type": "company",
+                "entity_id": c["id"],
+                "entity_label": c["name"],
+                "action": "create",
+                "changes": {"name": c["name"], "org_number": c["org_number"], "customer_number": c["customer_number"]},
+                "import_job_id": None,
+            }
+            for c in companies
+        ]
+        bulk.insert_rows(self.session, AuditEvent.__table__, rows)
+
+    def spread(self, count: int, mean: float, large: int, large_each: int) -> list[int]:
+        """How many children each of `count` companies gets: the first `large` get `large_each`, each
+        other one between 0 and twice the rest's mean, so the batch has about `mean` per company."""
+        rest = max(0.0, (mean * count - large * large_each) / max(1, count - large))
+        whole, fraction = int(rest), rest - int(rest)
+        rng = self.rng
+        return [large_each] * min(large, count) + [
+            rng.randint(0, 2 * whole) + (rng.random() < fraction) for _ in range(count - min(large, count))
+        ]
+
+
+def seed_large(
+    session: Session,
+    count: int,
+    *,
+    rng_seed: int = 13,
+    batch_size: int = 10_000,
+    progress: Callable[[int, float], None] | None = None,
+) -> dict[str, int]:
+    """Add `count` generated companies with their contacts, activities and history; returns the row counts."""
+    rng = random.Random(rng_seed)
+    register = LargeRegister(session, rng)
+    large = min(LARGE_CUSTOMERS, max(1, count // 1000)) if count >= 100 else 0
+    large_contacts = min(LARGE_CUSTOMER_CONTACTS, max(10, count // 200))
+    large_activities = min(LARGE_CUSTOMER_ACTIVITIES, max(5, count // 400))
+    made = {"companies": 0, "contacts": 0, "activities": 0, "audit_events": 0}
+    started = time.monotonic()
+    while made["companies"] < count:
+        size = min(batch_size, count - made["companies"])
+        companies = register.companies(size)
+        first_batch = made["companies"] == 0
+        contact_counts = register.spread(
+            size, CONTACTS_PER_COMPANY, large if first_batch else 0, large_contacts if first_batch else 0
+        )
+        activity_counts = register.spread(
+            size, ACTIVITIES_PER_COMPANY, large if first_batch else 0, large_activities if first_batch else 0
+        )
+        contacts = register.contacts(companies, contact_counts)
+        register.activities(companies, activity_counts)
+        register.history(companies)
+        session.commit()
+        made["companies"] += size
+        made["contacts"] += contacts
+        made["activities"] += sum(activity_counts)
+        made["audit_events"] += size
+        if progress is not None:
+            progress(made["companies"], time.monotonic() - started)
+    return made
+
+
+def _employees(session: Session, rng: random.Random) -> list[int]:
+    """Ids of the employees who own generated customers: the existing sellers and administrators,
+    topped up with generated sellers (no password: they cannot log in) to EMPLOYEE_COUNT."""
+    existing = list(session.scalars(select(Employee.id).where(Employee.role.in_(("seller", "admin")), Employee.active)))
+    known = set(session.scalars(select(Employee.email)))
+    for index in range(EMPLOYEE_COUNT - len(existing)):
+        first, last = FIRST_NAMES[index % len(FIRST_NAMES)], LAST_NAMES[(index * 7) % len(LAST_NAMES)]
+        email = f"{slug(first)}.{slug(last)}.{index + 1}@example.se"
+        if email in known:
+            continue
+        employee = accounts.create_employee(session, email=email, name=f"{first} {last}", role="seller", password=None)
+        employee.title = "Säljare"
+        employee.phone = mobile(rng)
+        session.flush()
+        existing.append(employee.id)
+    return existing
+
+
+def _ensure(session: Session, model, wanted: list[dict]) -> list[int]:
+    """Ids of the rows of `model` named in `wanted`, created when missing."""
+    have = {name: ident for name, ident in session.execute(select(model.name, model.id))}
+    for values in wanted:
+        if values["name"] not in have:
+            row = model(**values)
+            session.add(row)
+            session.flush()
+            have[row.name] = row.id
+    return [have[values["name"]] for values in wanted]
