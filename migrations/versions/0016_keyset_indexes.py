@@ -1,7 +1,7 @@
 """indexes for keyset pages and sorting: (sort column…, id) on every sortable list column
 
 Revision ID: 0016
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 09:00:00
 
 The names and columns are models.KEYSET_INDEXES, copied here as they are today so that this
@@ -11,7 +11,7 @@ migration keeps doing what it did when models.py changes later.
 from alembic import op
 
 revision = "0016"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
