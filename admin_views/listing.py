@@ -23,6 +23,7 @@ attribute of a column), `_get_default_order()` and `_get_list_extra_args()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import flash, g, request, url_for
@@ -39,6 +40,60 @@ PAGE_PARAMS = ("after", "before", "last", "goto", "page")
 
 
 @dataclass
+class Pager:
+    """Links to the first, previous, next and last page of a keyset-paged list; `make_url` builds
+    the address of the list with the page parameters given (prefixed with `prefix` where several
+    lists share a page)."""
+
+    page: paging.Page
+    make_url: Callable[..., str]
+    prefix: str = ""
+
+    def url(self, **params) -> str:
+        return self.make_url(**{self.prefix + k: v for k, v in params.items()})
+
+    @property
+    def first_url(self) -> str:
+        return self.url()
+
+    @property
+    def last_url(self) -> str:
+        return self.url(last=1)
+
+    @property
+    def previous_url(self) -> str:
+        return self.url(before=self.page.previous) if self.page.previous else self.first_url
+
+    @property
+    def next_url(self) -> str:
+        return self.url(after=self.page.next) if self.page.next else self.last_url
+
+    @property
+    def shown(self) -> bool:
+        return self.page.has_previous or self.page.has_next
+
+
+def read_page(order, stmt, args, *, per_page: int, prefix: str = "", seek=None, offset: int = 0) -> paging.Page:
+    """The page of `stmt` that the request's `?after=`, `?before=`, `?last=` (each with `prefix`)
+    name; a token that is not one of ours gives the first page and a message."""
+    try:
+        return order.page(
+            db.session,
+            stmt,
+            per_page=per_page,
+            after=args.get(prefix + "after") or None,
+            before=args.get(prefix + "before") or None,
+            last=bool(args.get(prefix + "last")),
+            seek=seek,
+            offset=offset,
+        )
+    except InvalidCursor:
+        message = _("The page could not be found again (the address is not complete); the first page is shown.")
+        flash(message, "warning")
+        return order.page(db.session, stmt, per_page=per_page)
+
+
+@dataclass
 class ListState:
     """What the list template needs to show the page's place and move on from it."""
 
@@ -52,24 +107,9 @@ class ListState:
     #: the address of this very page (to come back to after an edit)
     here: str = ""
 
-    def url(self, **page_params) -> str:
-        return url_for(".index_view", **self.args, **page_params)
-
     @property
-    def first_url(self) -> str:
-        return self.url()
-
-    @property
-    def last_url(self) -> str:
-        return self.url(last=1)
-
-    @property
-    def previous_url(self) -> str | None:
-        return self.url(before=self.page.previous) if self.page.previous else None
-
-    @property
-    def next_url(self) -> str | None:
-        return self.url(after=self.page.next) if self.page.next else None
+    def pager(self) -> Pager:
+        return Pager(self.page, lambda **params: url_for(".index_view", **self.args, **params))
 
     @property
     def count_text(self) -> str:
@@ -85,11 +125,23 @@ class ListState:
 
 
 def count_text(count: paging.Count) -> str:
-    """ "1 234 poster", or "fler än 10 000 poster" when counting stopped at the cap."""
+    """ "1 234 poster", "fler än 10 000 poster" when counting stopped at the cap, "cirka …" for an estimate."""
     number = formatting.integer(count.value, str(get_locale() or "sv"))
+    if count.estimate:
+        return _("about %(count)s records", count=number)
     if not count.exact:
         return _("more than %(count)s records", count=number)
     return ngettext("%(count)s record", "%(count)s records", count.value, count=number)
+
+
+def figure_text(count: paging.Count) -> str:
+    """A start-page figure: "1 234", "fler än 10 000", "cirka 1 000 000"."""
+    number = formatting.integer(count.value, str(get_locale() or "sv"))
+    if count.estimate:
+        return _("about %(count)s", count=number)
+    if not count.exact:
+        return _("more than %(count)s", count=number)
+    return number
 
 
 def _column_of(attr):
@@ -181,21 +233,7 @@ class KeysetListMixin:
                 "warning",
             )
             offset = 0
-        try:
-            return order.page(
-                db.session,
-                stmt,
-                per_page=per_page,
-                after=args.get("after") or None,
-                before=args.get("before") or None,
-                last=bool(args.get("last")),
-                seek=seek,
-                offset=offset,
-            )
-        except InvalidCursor:
-            message = _("The page could not be found again (the address is not complete); the first page is shown.")
-            flash(message, "warning")
-            return order.page(db.session, stmt, per_page=per_page)
+        return read_page(order, stmt, args, per_page=per_page, seek=seek, offset=offset)
 
     @staticmethod
     def goto_refused(order: ListOrder) -> str:

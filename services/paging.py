@@ -39,7 +39,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, func, literal, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, false, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -56,10 +56,12 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class Count:
-    """A number of rows: exact, or at least `value` when counting stopped at the cap."""
+    """A number of rows: exact; or, when counting stopped at the cap, at least `value`; or the
+    database's own `estimate` of a whole table (PostgreSQL's statistics)."""
 
     value: int
     exact: bool = True
+    estimate: bool = False
 
 
 def capped_count(session: Session, stmt: Select, cap: int = COUNT_CAP) -> Count:
@@ -67,6 +69,16 @@ def capped_count(session: Session, stmt: Select, cap: int = COUNT_CAP) -> Count:
     limited = stmt.order_by(None).with_only_columns(literal(1), maintain_column_froms=True).limit(cap + 1)
     n = session.scalar(select(func.count()).select_from(limited.subquery())) or 0
     return Count(cap, exact=False) if n > cap else Count(n)
+
+
+def table_count(session: Session, stmt: Select, table_name: str, cap: int = COUNT_CAP) -> Count:
+    """`capped_count` of a statement reading (nearly) a whole table; above the cap, PostgreSQL's
+    estimate of the table's rows from its statistics (no row is read), where it has one."""
+    count = capped_count(session, stmt, cap)
+    if count.exact or session.get_bind().dialect.name != "postgresql":
+        return count
+    rows = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": table_name})
+    return Count(int(rows), exact=False, estimate=True) if rows and rows > cap else count
 
 
 # --- tokens and typed values -------------------------------------------------------------------
@@ -301,6 +313,7 @@ class _Order:
         A position beyond the last row gives the last page; one in front of the first row the
         first page. Walking back from the end, the page at the start may be short. Raises
         InvalidCursor for a token or value that does not fit the order."""
+        stmt = stmt.order_by(None)
         n_extras = len(stmt.selected_columns) - 1
         keyed = stmt.add_columns(*(k.expr for k in self.keys))
         if before is not None or last:
@@ -447,6 +460,10 @@ class MixedOrder(_Order):
 
     def __init__(self, *keys: SortKey):
         self.keys = tuple(keys)
+
+    def clauses(self) -> list:
+        """The ORDER BY of this order (for the same statement read without pages)."""
+        return [_ordered(k.expr, k.descending) for k in self.keys]
 
     def fetch(self, session, stmt, position, backward, limit):
         if position is not None:

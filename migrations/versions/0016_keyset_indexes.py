@@ -8,6 +8,7 @@ The names and columns are models.KEYSET_INDEXES, copied here as they are today s
 migration keeps doing what it did when models.py changes later.
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
@@ -22,14 +23,15 @@ INDEXES = {
         ("org_number", "id"),
         ("postal_city", "id"),
         ("owner_id", "name", "id"),
-        ("deleted_at", "id"),
+        ("is_supplier", "name", "id"),
+        (("deleted_at", "id"), "deleted_at IS NOT NULL"),
     ],
     "company_category": [("category_id", "company_id")],
     "contact": [
         ("last_name", "first_name", "id"),
         ("first_name", "id"),
         ("customer_number", "id"),
-        ("deleted_at", "id"),
+        (("deleted_at", "id"), "deleted_at IS NOT NULL"),
     ],
     "contact_category": [("category_id", "contact_id")],
     "lead": [("created_at", "id"), ("company_name", "id"), ("org_number", "id")],
@@ -44,22 +46,39 @@ INDEXES = {
     "custom_field_definition": [("tab_id", "sort_order", "id")],
     "activity": [("assignee_id", "done", "due_at", "id")],
 }
+#: Indexes these replace: deleted_at (nearly every row is live; SQLite's planner took the index on
+#: it and sorted every live row) and is_supplier (now led by is_supplier, then the name).
+DROPPED = [
+    ("company", "ix_company_deleted_at", "deleted_at"),
+    ("contact", "ix_contact_deleted_at", "deleted_at"),
+    ("company", "ix_company_is_supplier", "is_supplier"),
+]
 
 
 def _name(table, columns):
     return f"ix_{table}_{'_'.join(columns)}"
 
 
-def upgrade():
+def _indexes():
     for table, indexes in INDEXES.items():
-        for columns in indexes:
-            op.create_index(_name(table, columns), table, list(columns))
+        for index in indexes:
+            columns, where = (index[0], index[1]) if isinstance(index[0], tuple) else (index, None)
+            yield table, columns, where
+
+
+def upgrade():
+    for table, name, _column in DROPPED:
+        op.drop_index(name, table_name=table)
+    for table, columns, where in _indexes():
+        partial = {"postgresql_where": sa.text(where), "sqlite_where": sa.text(where)} if where else {}
+        op.create_index(_name(table, columns), table, list(columns), **partial)
     if op.get_bind().dialect.name == "postgresql":  # the planner weighs the new indexes at once
         for table in INDEXES:
             op.execute(f'ANALYZE "{table}"')
 
 
 def downgrade():
-    for table, indexes in INDEXES.items():
-        for columns in indexes:
-            op.drop_index(_name(table, columns), table_name=table)
+    for table, columns, _where in _indexes():
+        op.drop_index(_name(table, columns), table_name=table)
+    for table, name, column in DROPPED:
+        op.create_index(name, table, [column])
