@@ -78,7 +78,9 @@ def build_register(session, employees, n: int) -> dict:
     session.add_all([*companies, biggest])
     session.flush()
     contacts = [
-        Contact(first_name="Kontakt", last_name=f"Nummer {i:03d}", owner=staff[i % len(staff)], categories=[categories[i]])
+        Contact(
+            first_name="Kontakt", last_name=f"Nummer {i:03d}", owner=staff[i % len(staff)], categories=[categories[i]]
+        )
         for i in range(n)
     ]
     private = [
@@ -98,7 +100,13 @@ def build_register(session, employees, n: int) -> dict:
     for customer in (biggest, person):
         key = "company_id" if customer is biggest else "contact_id"
         session.add_all(
-            Activity(kind="task", subject=f"Uppgift {i}", assignee=admin, due_at=now + timedelta(days=i), **{key: customer.id})
+            Activity(
+                kind="task",
+                subject=f"Uppgift {i}",
+                assignee=admin,
+                due_at=now + timedelta(days=i),
+                **{key: customer.id},
+            )
             for i in range(n)
         )
         session.add_all(
@@ -164,12 +172,16 @@ def build_register(session, employees, n: int) -> dict:
             )
             for i in range(n)
         )
-    projects = [Project(name=f"Projekt {i}", owner=staff[i % len(staff)], start_date=date(2026, 1, 1)) for i in range(n)]
+    projects = [
+        Project(name=f"Projekt {i}", owner=staff[i % len(staff)], start_date=date(2026, 1, 1)) for i in range(n)
+    ]
     session.add_all(projects)
     session.flush()
     session.add_all(ProjectParticipant(project=p, company_id=biggest.id, role="Part") for p in projects)
 
-    leads = [Lead(company_name=f"Lead {i} AB", owner=staff[i % len(staff)], categories=[categories[i]]) for i in range(n)]
+    leads = [
+        Lead(company_name=f"Lead {i} AB", owner=staff[i % len(staff)], categories=[categories[i]]) for i in range(n)
+    ]
     session.add_all(leads)
     lists = [CallList(name=f"Ringlista {i}", owner=staff[i % len(staff)]) for i in range(n)]
     session.add_all(lists)
@@ -192,7 +204,9 @@ def build_register(session, employees, n: int) -> dict:
     )
     session.commit()
     # the trash: n companies and n contacts deleted
-    deleted = [Company(name=f"Borttaget {i} AB", customer_number=numbering.next_customer_number(session)) for i in range(n)]
+    deleted = [
+        Company(name=f"Borttaget {i} AB", customer_number=numbering.next_customer_number(session)) for i in range(n)
+    ]
     gone = [Contact(first_name="Borta", last_name=f"Person {i}") for i in range(n)]
     session.add_all(deleted + gone)
     session.commit()
@@ -255,7 +269,9 @@ LISTS = [
     "/admin/",
 ]
 
-COMPANY_TABS = ["overview", "contacts", "activities", "email", "files", "projects", "opportunities", "invoices", "history"]
+COMPANY_TABS = [
+    *("overview", "contacts", "activities", "email", "files", "projects", "opportunities", "invoices", "history")
+]
 CONTACT_TABS = ["overview", "companies", "activities", "email", "opportunities", "invoices", "history"]
 
 PICKERS = [
