@@ -439,6 +439,17 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
         if formatter is not None:
             return lambda model: formatter(self, None, model, name)
         parts = name.split(".")
+        if len(parts) == 1:  # a column of the row itself: the common case, kept short
+
+            def own_value(model):
+                value = getattr(model, name, None)
+                if isinstance(value, (list, tuple, set)):
+                    return ", ".join(str(item) for item in value)
+                if hasattr(value, "__table__"):
+                    return str(value)
+                return value
+
+            return own_value
 
         def value_of(model):
             value = model
@@ -626,9 +637,11 @@ def fmt_email(view, context, model, name):
 
 
 def fmt_choice(labels):
+    """The label of a stored choice; lazily translated, so an export translates each label once."""
+
     def formatter(view, context, model, name):
         value = getattr(model, name)
-        return str(labels.get(value, value or ""))
+        return labels.get(value, value or "")
 
     return formatter
 

@@ -174,7 +174,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")
     }
     column_formatters_export = {
-        "status": lambda v, c, m, n: str(COMPANY_STATUS_LABELS.get(m.status, m.status)),
+        "status": fmt_choice(COMPANY_STATUS_LABELS),
         "org_number": fmt_org_number,
     }
     form_columns = [
