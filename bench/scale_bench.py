@@ -155,28 +155,32 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(target: str, url: str, *, workers: int = 1):
-    """gunicorn serving `target` on a free loopback port with the database `url`; yields the port."""
+def server(target: str, url: str, *, workers: int = 1, ready: str = "/login"):
+    """gunicorn serving `target` on a free loopback port with the database `url`; yields the port
+    once `ready` answers (its log goes to a temporary file, printed when it fails to start)."""
     port = _free_port()
     env = dict(os.environ, CRM_DATABASE_URL=url, CRM_SECRET_KEY="bench-secret-key-0123456789abcdef")
     env.setdefault("CRM_INSTANCE_DIR", tempfile.mkdtemp(prefix="crm-bench-"))
+    log = tempfile.NamedTemporaryFile(prefix="crm-bench-gunicorn-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [str(GUNICORN), "-w", str(workers), "-k", "sync", "-t", "600", "-b", f"127.0.0.1:{port}", target],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
-        for _ in range(600):
+        for _ in range(1200):
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("GET", ready)
+                conn.getresponse().read()
+                conn.close()
                 break
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 if process.poll() is not None:
-                    raise RuntimeError(f"{target} did not start: {process.stderr.read()[-2000:]}") from None
-                time.sleep(0.2)
+                    raise RuntimeError(f"{target} did not start: {Path(log.name).read_text()[-3000:]}") from None
+                time.sleep(0.25)
         yield port, process
     finally:
         process.send_signal(signal.SIGTERM)
@@ -400,13 +404,8 @@ def measure(url: str, reps: int) -> tuple[Facts, dict[str, tuple[float, float | 
     """{screen: (our median ms, stock median ms)} for the database `url`."""
     facts = read_facts(url)
     results: dict[str, tuple[float, float | None]] = {}
-    with (
-        server("app:create_app()", url) as (ours_port, _p),
-        server("bench.baseline_app:create_app()", url) as (
-            stock_port,
-            _q,
-        ),
-    ):
+    stock_server = server("bench.baseline_app:create_app()", url, ready="/admin/")
+    with server("app:create_app()", url) as (ours_port, _p), stock_server as (stock_port, _q):
         ours, stock = Client(ours_port), Client(stock_port)
         ours.login(*ADMIN)
         for screen in screens(facts):
