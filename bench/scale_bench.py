@@ -258,10 +258,7 @@ class Facts:
 
 
 #: Words tried as search terms; the one whose match count is nearest each target is used.
-CANDIDATE_TERMS = [
-    "svensson", "berg", "bygg", "stockholm", "konsult", "norvik", "alvtek", "fjällbo", "kraft", "göteborg",
-    "aktiebolag", "transport", "ab", "i", "sundsvall", "kiruna", "åre", "frejlid", "ljunglab", "isvik",
-]  # fmt: skip
+CANDIDATE_TERMS = ["svensson", "berg", "bygg", "stockholm", "norvik", "kraft", "aktiebolag", "kiruna", "frejlid"]
 
 
 def read_facts(url: str) -> Facts:
@@ -289,17 +286,17 @@ def read_facts(url: str) -> Facts:
         facts.biggest = session.scalar(
             select(CompanyContact.company_id).group_by(CompanyContact.company_id).order_by(func.count().desc()).limit(1)
         )
-        counts = {}
-        for term in CANDIDATE_TERMS:
-            stmt = select(Company.id).where(live, search.condition(session, Company, term))
-            counts[term] = paging.capped_count(session, stmt, cap=10**9).value
+
+        def matching(term: str) -> int:  # from the search index alone (not row by row)
+            stmt = select(Company.id).where(live, search.matches(Company, term))
+            return session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+        counts = {term: matching(term) for term in CANDIDATE_TERMS}
         org = session.scalar(
             select(Company.org_number).where(live).order_by(Company.id).offset(facts.companies // 3).limit(1)
         )
         unique = f"{org[:6]}-{org[6:]}"  # an organisationsnummer as people type it: one company
-        counts[unique] = paging.capped_count(
-            session, select(Company.id).where(live, search.condition(session, Company, unique)), cap=10**9
-        ).value
+        counts[unique] = matching(unique)
         n = facts.companies
 
         def nearest(target):
