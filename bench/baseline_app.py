@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flask import Flask  # noqa: E402
 from flask_admin import Admin  # noqa: E402
 from flask_admin.contrib.sqla import ModelView  # noqa: E402
-from flask_admin.contrib.sqla.filters import FilterEqual  # noqa: E402
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter  # noqa: E402
 from flask_babel import Babel  # noqa: E402
 
 from extensions import db  # noqa: E402
@@ -42,7 +42,7 @@ class StockCompanyView(ModelView):
     #: Loaded with the rows: the export's lazy loads would run after the request's session is gone.
     column_select_related_list = [Company.owner, Company.industry]
     column_filters = [
-        FilterEqual(Company.owner_id, "Kundansvarig"),
+        IntEqualFilter(Company.owner_id, "Kundansvarig"),
         "categories.id",
         FilterEqual(Company.postal_city, "Ort"),
     ]
