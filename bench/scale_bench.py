@@ -524,6 +524,7 @@ def main(argv=None) -> None:
     d = sub.add_parser("drop")
     d.add_argument("--url", required=True)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stopped: the servers it started stop too
     if args.command == "prepare":
         prepare(args.url, args.companies)
     elif args.command == "run":
