@@ -1,7 +1,7 @@
 """indexes for keyset pages and sorting: (sort column…, id) on every sortable list column
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01 09:00:00
 
 The names and columns are models.KEYSET_INDEXES, copied here as they are today so that this
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
