@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
@@ -433,7 +433,18 @@ def seed_large(
         made["audit_events"] += size
         if progress is not None:
             progress(made["companies"], time.monotonic() - started)
+    _analyze(session)
     return made
+
+
+def _analyze(session: Session) -> None:
+    """Fresh planner statistics after a load this size. PostgreSQL's autovacuum would get there
+    later; SQLite never gathers them by itself, and without them it takes `deleted_at IS NULL` for
+    a selective index and sorts every live row of a list (a sample of 1,000 rows per index is enough)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA analysis_limit = 1000"))
+    session.execute(text("ANALYZE"))
+    session.commit()
 
 
 def _employees(session: Session, rng: random.Random) -> list[int]:

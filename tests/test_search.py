@@ -6,6 +6,15 @@ from models import Company, Contact, Employee
 from services import accounts, search, trash
 
 
+@pytest.fixture(autouse=True, params=["ids first", "dense"])
+def answering_path(request, monkeypatch):
+    """Every test both ways services.search answers: the few matching ids from the index, then sorted;
+    and, for a term matching more rows than CANDIDATE_LIMIT, the condition checked along the sort order."""
+    if request.param == "dense":
+        monkeypatch.setattr(search, "CANDIDATE_LIMIT", 0)
+    return request.param
+
+
 def names(rows) -> list[str]:
     return sorted(row.name for row in rows)
 
@@ -135,13 +144,18 @@ def test_accents_fold_but_the_swedish_letters_stay_letters_of_their_own(session,
         ("SV", ["Svea Kaffe AB"]),
         ("ö", ["Östgöta Fastigheter AB"]),
         ("Än", ["Ängelholms Åkeri AB"]),
-        ("ab", []),  # one or two characters: the beginning of the name, not anywhere in it
-        ("an", []),  # "an" is inside Ängelholms but no name begins with it (and Ä is not A)
+        ("ha", ["Göteborgs Hamnkafé AB"]),  # a word of the name begins with it
+        ("ka", ["Svea Kaffe AB"]),
+        ("ab", ["Göteborgs Hamnkafé AB", "Svea Kaffe AB", "Ängelholms Åkeri AB", "Östgöta Fastigheter AB"]),
+        ("ff", []),  # inside "Kaffe", but no word begins with it
+        ("an", []),  # nor with "an" (Ä is not A)
+        ("li", []),  # Linköping is a city, not a word of a name
+        ("kaffe ab", ["Svea Kaffe AB"]),
         ("gö hamnkafé", ["Göteborgs Hamnkafé AB"]),
         ("gö linköping", []),
     ],
 )
-def test_one_or_two_characters_find_names_beginning_with_them(session, register, typed, found):
+def test_one_or_two_characters_find_a_word_of_the_name_beginning_with_them(session, register, typed, found):
     assert names(search.search(session, Company, typed)) == found
 
 
@@ -150,6 +164,7 @@ def test_contacts_by_the_beginning_of_either_name(session, register):
     assert names(search.search(session, Contact, "åS")) == ["Åsa Öberg"]
     assert names(search.search(session, Contact, "ho")) == ["Lars Holm"]
     assert names(search.search(session, Contact, "la ho")) == ["Lars Holm"]
+    assert names(search.search(session, Contact, "ma")) == []  # Malmö is her city, not her name
 
 
 @pytest.mark.parametrize("typed", ["556036 0793", "556036-0793", "070-123 45 67", "+46 70 123 45 67", "0701234567"])
@@ -199,6 +214,10 @@ def test_companies_in_the_trash_are_not_found(session, employees, register):
     session.commit()
     assert search.search(session, Company, "kaffe") == []
     assert search.search(session, Company, "5560360793") == []
+    # one- and two-character words (an OR of name columns and word starts) keep the trash out too
+    assert search.search(session, Company, "sv") == []
+    assert companies["svea"] not in search.search(session, Company, "ab")
+    assert search.search(session, Company, "kaffe ab") == []
 
 
 def test_extra_condition_and_limit(session, register):

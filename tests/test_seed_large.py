@@ -89,3 +89,17 @@ def test_the_command_reports_what_it_made(app):
     assert count(db.session, Company) >= 30
     bad = app.test_cli_runner().invoke(args=["seed", "--large", "0"])
     assert bad.exit_code != 0
+
+
+def test_the_quick_search_finds_generated_rows(generated):
+    from services import formatting, search
+
+    for company in db.session.scalars(select(Company).order_by(Company.id).limit(5)):
+        org = f"{company.org_number[:6]}-{company.org_number[6:]}"
+        assert company in search.search(db.session, Company, org)
+        assert company in search.search(db.session, Company, f'"{company.name}"', limit=50)
+        assert company in search.search(db.session, Company, formatting.phone(company.phone), limit=50)
+        assert company in search.search(db.session, Company, str(company.customer_number))
+    contact = db.session.scalars(select(Contact).where(Contact.mobile.is_not(None)).limit(1)).one()
+    assert contact in search.search(db.session, Contact, f"{contact.first_name} {contact.last_name} {contact.email}")
+    assert contact in search.search(db.session, Contact, formatting.phone(contact.mobile))

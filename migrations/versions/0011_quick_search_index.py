@@ -69,11 +69,13 @@ def _upgrade_postgresql() -> None:
         "CREATE OR REPLACE FUNCTION crm_fold(text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
         f"$$ SELECT lower(translate($1, {_sql_string(FOLD_FROM)}, {_sql_string(FOLD_TO)})) $$"
     )
+    # A GIN index builds several times faster when its entries fit in memory (this transaction only).
+    op.execute("SET LOCAL maintenance_work_mem = '256MB'")
     for table, (fields, numbers, prefix) in SEARCHED.items():
         expression = _pg_text(fields, numbers)
         op.execute(f'CREATE INDEX ix_{table}_search ON "{table}" USING gin (({expression}) gin_trgm_ops)')
-        for name in prefix:
-            op.execute(f'CREATE INDEX ix_{table}_{name}_prefix ON "{table}" (crm_fold({name}) text_pattern_ops)')
+        for name in prefix:  # a word of the name beginning with one or two characters
+            op.execute(f'CREATE INDEX ix_{table}_{name}_prefix ON "{table}" USING gin (crm_fold({name}) gin_trgm_ops)')
 
 
 def _downgrade_postgresql() -> None:
@@ -89,12 +91,12 @@ def _downgrade_postgresql() -> None:
 
 def _sqlite_text(row: str, fields, numbers, prefix) -> str:
     """The indexed text of a row (`row` is new or old in a trigger, the table in a SELECT): the columns
-    joined by newlines, name columns led by the prefix mark, accents folded (the tokenizer folds case)."""
-    parts = []
-    for name in fields:
-        value = f"coalesce({row}.{name}, '')"
-        parts.append(f"{_sql_string(PREFIX_MARK)} || {value}" if name in prefix else value)
-    parts += [f"coalesce({row}.{name}, '')" for name in numbers]
+    joined by newlines, then the name columns again with each word led by the prefix mark, accents
+    folded (the tokenizer folds case)."""
+    parts = [f"coalesce({row}.{name}, '')" for name in fields + numbers]
+    mark = _sql_string(PREFIX_MARK)
+    for name in prefix:  # the name columns again, each word led by the mark
+        parts.append(f"{mark} || replace(coalesce({row}.{name}, ''), ' ', ' ' || {mark})")
     text = " || char(10) || ".join(parts)
     for accented, plain in zip(FOLD_FROM, FOLD_TO, strict=True):
         text = f"replace({text}, '{accented}', '{plain}')"
