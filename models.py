@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -37,9 +38,14 @@ class TimestampMixin:
 
 
 class SoftDeleteMixin:
-    """Deleting moves a row to the trash; `services.trash` restores or purges it."""
+    """Deleting moves a row to the trash; `services.trash` restores or purges it.
 
-    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
+    `deleted_at` has no plain index on the registers (companies, contacts): nearly every row is
+    live, and an index on it tempts SQLite's planner to read every live row and sort them rather
+    than walk the sort column's index. The trash has a partial index of its own
+    (KEYSET_INDEXES)."""
+
+    deleted_at: Mapped[datetime | None] = mapped_column()
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
 
     @property
@@ -323,7 +329,7 @@ class Company(
     status: Mapped[str] = mapped_column(String(20), default="active")
     industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
-    is_supplier: Mapped[bool] = mapped_column(default=False, index=True)
+    is_supplier: Mapped[bool] = mapped_column(default=False)
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
     website: Mapped[str | None] = mapped_column(String(200))
@@ -492,6 +498,8 @@ class Attachment(SoftDeleteMixin, db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     uploaded_by: Mapped[Employee | None] = relationship(foreign_keys=[uploaded_by_id])
+
+    __table_args__ = (Index("ix_attachment_deleted_at", "deleted_at"),)
 
     def __str__(self) -> str:
         return self.filename
@@ -1218,3 +1226,57 @@ class CustomFieldValue(db.Model):
 
 
 __all__ += ["CustomTab", "CustomFieldDefinition", "CustomFieldValue"]
+
+
+# --- indexes the lists page and sort by (services.paging) -----------------------------------
+#
+# A list is read by key: ORDER BY <sort column(s)>, id from a bound on them, so each sortable
+# column has an index on (column…, id) that the database walks from the page's first row on
+# instead of sorting the table (migration 0016). Filters that lists combine with the name sort
+# (Kundansvarig, kategori) have theirs too.
+
+#: table → indexes, each (columns…) or ((columns…), where), the partial index's condition as SQL.
+KEYSET_INDEXES: dict[str, list] = {
+    "company": [
+        ("name", "id"),
+        ("customer_number", "id"),
+        ("org_number", "id"),
+        ("postal_city", "id"),
+        ("owner_id", "name", "id"),
+        # Leverantörer, and the start page's count of them
+        ("is_supplier", "name", "id"),
+        # the trash: deleted rows only, newest first
+        (("deleted_at", "id"), "deleted_at IS NOT NULL"),
+    ],
+    "company_category": [("category_id", "company_id")],
+    "contact": [
+        ("last_name", "first_name", "id"),
+        ("first_name", "id"),
+        ("customer_number", "id"),
+        (("deleted_at", "id"), "deleted_at IS NOT NULL"),
+    ],
+    "contact_category": [("category_id", "contact_id")],
+    "lead": [("created_at", "id"), ("company_name", "id"), ("org_number", "id")],
+    "call_list": [("created_at", "id"), ("name", "id")],
+    "opportunity": [("close_date", "id"), ("title", "id"), ("amount", "id")],
+    "sales_order": [("order_date", "id"), ("number", "id"), ("total", "id")],
+    "invoice": [("invoice_date", "id"), ("due_date", "id"), ("number", "id"), ("total", "id")],
+    "product": [("number", "id"), ("name", "id"), ("price", "id")],
+    "employee": [("name", "id")],
+    "sales_stage": [("sort_order", "id")],
+    "custom_tab": [("applies_to", "sort_order", "id")],
+    "custom_field_definition": [("tab_id", "sort_order", "id")],
+    # Mina aktiviteter on the start page: an employee's open activities by due date.
+    "activity": [("assignee_id", "done", "due_at", "id")],
+}
+
+
+def keyset_index_name(table: str, columns: tuple[str, ...]) -> str:
+    return f"ix_{table}_{'_'.join(columns)}"
+
+
+for _table, _indexes in KEYSET_INDEXES.items():
+    for _index in _indexes:
+        _columns, _where = (_index[0], _index[1]) if isinstance(_index[0], tuple) else (_index, None)
+        _partial = {"postgresql_where": text(_where), "sqlite_where": text(_where)} if _where else {}
+        Index(keyset_index_name(_table, _columns), *(db.metadata.tables[_table].c[c] for c in _columns), **_partial)

@@ -3,7 +3,7 @@
 Filling and working a list (outcomes, call activities) lives in services.calllists.
 """
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.form import BaseForm
 from flask_babel import gettext as _
@@ -34,7 +34,9 @@ class CallListView(SecureModelView):
     permission_area = "calllist"
     create_label = _l("New call list")
     column_list = ["name", "owner", "progress", "created_at"]
-    column_sortable_list = ["name", ("owner", "owner.name"), "created_at"]
+    #: Indexed columns only (models.KEYSET_INDEXES); the owner is a filter.
+    column_sortable_list = ["name", "created_at"]
+    column_select_related_list = [CallList.owner]
     column_default_sort = ("created_at", True)
     column_labels = {
         "name": _l("Name"),
@@ -45,7 +47,7 @@ class CallListView(SecureModelView):
     }
     column_formatters = {
         "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("calllist.work", id=m.id), m.name),
-        "progress": lambda v, c, m, n: "{} / {}".format(*calllists.progress(db.session, m)),
+        "progress": lambda v, c, m, n: "{} / {}".format(*v.progress(m)),
         "created_at": lambda v, c, m, n: m.created_at.date().isoformat() if m.created_at else "",
     }
     column_filters = [EmployeeFilter(CallList.owner_id, _l("Owner"))]
@@ -55,6 +57,14 @@ class CallListView(SecureModelView):
 
     def search_placeholder(self) -> str:
         return ""
+
+    def prefetch_list(self, rows):
+        """Called / total of every list on the page, in one statement."""
+        g.calllist_progress = calllists.progress_of(db.session, [row.id for row in rows])
+
+    def progress(self, call_list) -> tuple[int, int]:
+        known = g.get("calllist_progress") or {}
+        return known[call_list.id] if call_list.id in known else calllists.progress(db.session, call_list)
 
     def on_model_change(self, form, model, is_created):
         if is_created and model.owner is None:

@@ -8,6 +8,8 @@ on the server. Custom tabs (Egna fält, services.custom_fields) are tabs like
 the others: "custom<id>", shown with tab_custom.html, saved by `save_custom_tab`.
 """
 
+from functools import partial
+
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.form import BaseForm
@@ -28,6 +30,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from admin_views.base import LocalDateTimeField, SwedishDecimalField, VersionField, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
+from admin_views.listing import Pager, read_page
 from admin_views.messaging import MessagingMixin
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
@@ -121,64 +124,82 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
 
     def render_tab(self, customer, tab: str, **extra) -> str:
         item = self.tab_or_abort(tab)
-        page = request.args.get("page", 1, type=int)
         if tab.startswith(custom_fields.TAB_PREFIX):
             context, template = self.tab_custom(customer, tab, **extra), "admin/card/tab_custom.html"
         else:
-            context, template = getattr(self, f"tab_{tab}")(customer, page, **extra), f"admin/card/tab_{tab}.html"
+            context, template = getattr(self, f"tab_{tab}")(customer, **extra), f"admin/card/tab_{tab}.html"
         return Markup(self.render(template, customer=customer, tab=item, **context))
+
+    def tab_page(self, customer, tab: str, stmt, order, prefix: str = "") -> Pager:
+        """One page of a tab's list, read by key from `?after=`/`?before=`/`?last=` (with `prefix`
+        where a tab has two lists), and the links to its neighbours, which reload only the tab."""
+        page = read_page(order, stmt, request.args, per_page=card.PAGE_SIZE, prefix=prefix)
+        mine = {prefix + key for key in ("after", "before", "last")}
+        others = {k: v for k, v in request.args.items() if k not in mine and k != "tab"}
+        return Pager(page, partial(url_for, ".card_tab", id=customer.id, tab=tab, **others), prefix=prefix)
 
     # --- tab contents ---------------------------------------------------------------
 
-    def tab_overview(self, customer, page):
+    def tab_overview(self, customer):
         return {
             "figures": card.key_figures(db.session, current_user, customer),
             "upcoming": card.latest(db.session, card.activities(customer, open_only=True)),
             "events": card.latest(db.session, card.history(customer)),
         }
 
-    def tab_contacts(self, customer, page):
-        return {"page": card.paginate(db.session, card.contacts(customer), page)}
+    def tab_contacts(self, customer):
+        pager = self.tab_page(customer, "contacts", card.contacts(customer), card.CONTACTS_ORDER)
+        return {"page": pager.page, "pager": pager}
 
-    def tab_companies(self, customer, page):
-        return {"page": card.paginate(db.session, card.companies(customer), page)}
+    def tab_companies(self, customer):
+        pager = self.tab_page(customer, "companies", card.companies(customer), card.COMPANIES_ORDER)
+        return {"page": pager.page, "pager": pager}
 
-    def tab_projects(self, customer, page):
-        return {"page": card.paginate(db.session, card.projects(customer), page), "statuses": Project.STATUSES}
+    def tab_projects(self, customer):
+        pager = self.tab_page(customer, "projects", card.projects(customer), card.PROJECTS_ORDER)
+        return {"page": pager.page, "pager": pager, "statuses": Project.STATUSES}
 
-    def tab_activities(self, customer, page, form=None):
+    def tab_activities(self, customer, form=None):
+        pager = self.tab_page(customer, "activities", card.activities(customer), card.ACTIVITIES_ORDER)
         return {
             "now": utcnow(),
-            "page": card.paginate(db.session, card.activities(customer), page),
+            "page": pager.page,
+            "pager": pager,
             "form": form or ActivityForm(),
             "kinds": Activity.KINDS,
         }
 
-    def tab_email(self, customer, page):
+    def tab_email(self, customer):
+        pager = self.tab_page(customer, "email", card.emails(current_user, customer), card.EMAILS_ORDER)
         return {
-            "page": card.paginate(db.session, card.emails(current_user, customer), page),
+            "page": pager.page,
+            "pager": pager,
             "locked": getattr(customer, "email_locked", False),
             "hidden_by_lock": getattr(customer, "email_locked", False)
             and not email_lock.can_read(current_user, customer),
         }
 
-    def tab_files(self, customer, page):
+    def tab_files(self, customer):
+        pager = self.tab_page(customer, "files", card.files(customer), card.FILES_ORDER)
         return {
-            "page": card.paginate(db.session, card.files(customer), page),
+            "page": pager.page,
+            "pager": pager,
             "allowed": ", ".join(sorted(files.ALLOWED_EXTENSIONS)),
             "max_mb": self.max_upload_bytes() // (1024 * 1024),
         }
 
-    def tab_opportunities(self, customer, page):
+    def tab_opportunities(self, customer):
         from services import sales
 
-        return {"page": card.paginate(db.session, sales.for_customer(customer), page), "owner_key": self.owner_key}
+        pager = self.tab_page(customer, "opportunities", sales.for_customer(customer), sales.CUSTOMER_ORDER)
+        return {"page": pager.page, "pager": pager, "owner_key": self.owner_key}
 
-    def tab_settings(self, customer, page, form=None):
+    def tab_settings(self, customer, form=None):
         return {"form": form or self.settings_form_class(obj=customer)}
 
-    def tab_history(self, customer, page):
-        return {"page": card.paginate(db.session, card.history(customer), page)}
+    def tab_history(self, customer):
+        pager = self.tab_page(customer, "history", card.history(customer), card.HISTORY_ORDER)
+        return {"page": pager.page, "pager": pager}
 
     def tab_custom(self, customer, key, posted=None, errors=None):
         """A custom tab: its active fields with the stored values, or what was posted and its errors."""

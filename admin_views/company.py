@@ -128,7 +128,8 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "status",
         "is_supplier",
     ]
-    column_sortable_list = ["customer_number", "name", "org_number", "postal_city", ("owner", "owner.name"), "status"]
+    #: Indexed columns only (models.KEYSET_INDEXES); Kundansvarig and status are filters.
+    column_sortable_list = ["customer_number", "name", "org_number", "postal_city"]
     column_default_sort = "name"
     column_select_related_list = [Company.owner, Company.industry]
     column_labels = {**FIELD_LABELS, "name": _l("Company name"), "is_supplier": _l("Supplier")}
@@ -173,7 +174,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")
     }
     column_formatters_export = {
-        "status": lambda v, c, m, n: str(COMPANY_STATUS_LABELS.get(m.status, m.status)),
+        "status": fmt_choice(COMPANY_STATUS_LABELS),
         "org_number": fmt_org_number,
     }
     form_columns = [

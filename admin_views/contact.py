@@ -48,7 +48,8 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
 
     permission_area = "contact"
     column_list = ["last_name", "first_name", "companies", "title", "phone", "mobile", "email", "customer_number"]
-    column_sortable_list = ["last_name", "first_name", "title", "email", "customer_number"]
+    #: Indexed columns only (models.KEYSET_INDEXES); the last name sorts by first name within it.
+    column_sortable_list = [("last_name", ("last_name", "first_name")), "first_name", "customer_number"]
     column_default_sort = [("last_name", False), ("first_name", False)]
     column_labels = FIELD_LABELS
     create_label = _l("New contact")
@@ -83,6 +84,9 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "postal_city",
         "owner",
     ]
+
+    #: The companies column: every contact's links and companies in one statement per page.
+    list_load_options = (selectinload(Contact.company_links).joinedload(CompanyContact.company),)
 
     def export_query(self):
         """Companies of each contact fetched per batch, not per row."""
@@ -213,6 +217,7 @@ class PrivateCustomerView(ContactView):
 
     column_list = ["customer_number", "last_name", "first_name", "phone", "mobile", "email", "postal_city"]
     column_default_sort = "customer_number"
+    list_load_options = ()  # no companies column
     form_columns = [
         "first_name",
         "last_name",

@@ -282,6 +282,7 @@ class EmployeeView(EmployeeCardMixin, SecureModelView):
     create_label = _l("New employee")
     column_list = ["name", "email", "phone", "title", "role", "groups", "active"]
     column_default_sort = "name"
+    column_sortable_list = ["name", "email"]  # indexed (models.KEYSET_INDEXES, unique e-mail)
     column_labels = {
         "name": _l("Name"),
         "email": _l("E-mail"),
@@ -335,6 +336,8 @@ class EmployeeGroupView(SecureModelView):
     endpoint_verbs = EMPLOYEE_VERBS
     create_label = _l("New group")
     column_list = ["name", "kind", "members"]
+    column_default_sort = "name"
+    column_sortable_list = ["name"]  # unique, so indexed
     column_labels = {"name": _l("Name"), "kind": _l("Type"), "members": _l("Members")}
     column_formatters = {"kind": fmt_choice(EmployeeGroup.KINDS)}
     column_formatters_export = column_formatters

@@ -15,7 +15,7 @@ from flask_login import current_user
 from admin_views.base import require
 from extensions import db
 from models import Invoice, SalesOrder
-from services import card, export, invoice_report, invoicing
+from services import export, invoice_report, invoicing
 
 STATUS_SUM_LABELS = {
     "draft": _l("Drafts"),
@@ -50,13 +50,19 @@ class InvoicingCardMixin:
     def invoiceable(self, customer) -> bool:
         return getattr(customer, "customer_number", None) is not None
 
-    def tab_invoices(self, customer, page):
-        """Orders and invoices, each paginated (?page= invoices, ?orders= orders), with sums per status."""
-        return {
-            "page": card.paginate(db.session, invoicing.invoices_for(customer), page),
-            "orders": card.paginate(db.session, invoicing.orders_for(customer), request.args.get("orders", 1, type=int))
+    def tab_invoices(self, customer):
+        """Orders and invoices, each paged by key (?after= invoices, ?orders_after= orders), with sums per status."""
+        invoices = self.tab_page(customer, "invoices", invoicing.invoices_for(customer), invoicing.INVOICES_ORDER)
+        orders = (
+            self.tab_page(customer, "invoices", invoicing.orders_for(customer), invoicing.ORDERS_ORDER, "orders_")
             if current_user.has_permission("order.view")
-            else None,
+            else None
+        )
+        return {
+            "page": invoices.page,
+            "pager": invoices,
+            "orders": orders.page if orders else None,
+            "orders_pager": orders,
             "sums": invoicing.status_sums(db.session, customer),
             "sum_labels": STATUS_SUM_LABELS,
             "invoice_statuses": Invoice.STATUSES,

@@ -89,6 +89,7 @@ class ProductView(SecureModelView):
     create_label = _l("New product")
     column_list = ["number", "name", "unit", "price", "vat_rate", "active"]
     column_default_sort = "number"
+    column_sortable_list = ["number", "name", "price"]  # indexed (models.KEYSET_INDEXES)
     column_labels = {
         "number": _l("Product no."),
         "name": _l("Name"),
@@ -236,7 +237,7 @@ class SalesDocumentView(SecureModelView):
     list_template = "admin/crm_list.html"
     can_set_page_size = False
     column_default_sort = ("id", True)
-    column_sortable_list = ["number", "status", "total"]
+    column_sortable_list = ["number", "total"]
     column_formatters = {
         # the number (a draft invoice has none yet) opens the order's or invoice's page
         "number": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
@@ -433,7 +434,7 @@ class OrderView(SalesDocumentView):
     create_label = _l("New order")
     column_select_related_list = [SalesOrder.company, SalesOrder.contact]
     column_list = ["number", "customer", "order_date", "status", "net_amount", "total"]
-    column_sortable_list = ["number", "order_date", "status", "total"]
+    column_sortable_list = ["number", "order_date", "total"]  # indexed (models.KEYSET_INDEXES); status is a filter
     column_default_sort = ("order_date", True)
     column_labels = {
         "number": _l("Order no."),
@@ -504,7 +505,7 @@ class InvoiceView(SalesDocumentView):
     create_label = _l("New invoice")
     column_select_related_list = [Invoice.company, Invoice.contact]
     column_list = ["number", "customer", "invoice_date", "due_date", "status", "net_amount", "total"]
-    column_sortable_list = ["number", "invoice_date", "due_date", "status", "total"]
+    column_sortable_list = ["number", "invoice_date", "due_date", "total"]  # indexed; status is a filter
     column_default_sort = ("id", True)
     column_labels = {
         "number": _l("Invoice no."),

@@ -62,7 +62,8 @@ class LeadView(AddToCallListMixin, SecureModelView):
         "status",
         "owner",
     ]
-    column_sortable_list = ["company_name", "org_number", "source", "status", ("owner", "owner.name")]
+    #: Indexed columns only (models.KEYSET_INDEXES); status, source and owner are filters.
+    column_sortable_list = ["company_name", "org_number"]
     column_default_sort = ("created_at", True)
     column_select_related_list = [Lead.owner]
     column_labels = {

@@ -3,6 +3,7 @@ säljaktiviteter" (issue 5), shown as tables and an SVG chart and exported
 through services.export. The figures come from services.reports."""
 
 from datetime import date
+from functools import partial
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
@@ -15,9 +16,10 @@ from wtforms.fields import DateField
 from wtforms.validators import Optional
 
 from admin_views.base import SecurePage, can, require
+from admin_views.listing import Pager, count_text
 from extensions import db
 from models import Activity, Category, Employee, EmployeeGroup, Industry, ReportDefinition, utcnow
-from services import export, report_generator, reports
+from services import export, paging, report_generator, reports
 from services.validation import InvalidValue
 
 #: Colours of the activity kinds in the chart (legend and bars), readable on white.
@@ -292,11 +294,23 @@ class ReportGeneratorView(SecurePage):
             if "entity" in request.args:
                 error = error or _("You do not have permission to see these records.")
             spec = report_generator.Spec(entity=next(iter(entities), "company"))
-        total, rows, number = None, None, request.args.get("page", 1, type=int) or 1
+        total, rows, pager = None, None, None
         if error:
             flash(error, "error")
         elif request.args.get("run") and spec.entity in entities:
-            total, rows = report_generator.page(db.session, spec, _current(), number)
+            position = {
+                "after": request.args.get("after") or None,
+                "before": request.args.get("before") or None,
+                "last": bool(request.args.get("last")),
+            }
+            try:
+                total, result = report_generator.page(db.session, spec, _current(), **position)
+            except paging.InvalidCursor:
+                message = _("The page could not be found again (the address is not complete); the first page is shown.")
+                flash(message, "warning")
+                total, result = report_generator.page(db.session, spec, _current())
+            rows = result.items
+            pager = Pager(result, partial(url_for, ".index", run=1, **spec.to_args()))
         kind = spec.kind
         employees = db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all()
         categories = db.session.scalars(select(Category).order_by(Category.name)).all()
@@ -309,9 +323,8 @@ class ReportGeneratorView(SecurePage):
             kind=kind,
             entities=entities,
             rows=rows,
-            total=total,
-            page=number,
-            pages=-(-total // report_generator.PAGE_SIZE) if total else 0,
+            total=count_text(total) if total is not None else "",
+            pager=pager,
             employees=employees,
             categories=categories,
             industries=industries,

@@ -4,6 +4,8 @@ Declarative views; the rules (default probability, rejection reason, the
 customer, the history, which stages may be deleted) live in services.sales.
 """
 
+from functools import partial
+
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
@@ -18,6 +20,7 @@ from wtforms.validators import NumberRange, Optional
 from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
 from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
+from admin_views.listing import Pager, read_page
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
@@ -65,6 +68,7 @@ class SalesStageView(SecureModelView):
     create_label = _l("New sales stage")
     column_list = ["sort_order", "name", "probability", "is_won", "is_lost", "active"]
     column_default_sort = "sort_order"
+    column_sortable_list = ["sort_order", "name"]  # indexed (name is unique)
     column_labels = {
         "sort_order": _l("Order"),
         "name": _l("Name"),
@@ -122,14 +126,8 @@ class OpportunityView(SecureModelView):
 
     list_template = "admin/opportunity_list.html"
     column_list = ["title", "customer", "stage", "amount", "probability", "close_date", "owner"]
-    column_sortable_list = [
-        "title",
-        ("stage", "stage.sort_order"),
-        "amount",
-        "probability",
-        "close_date",
-        ("owner", "owner.name"),
-    ]
+    #: Indexed columns only (models.KEYSET_INDEXES); stage and owner are filters (and the board).
+    column_sortable_list = ["title", "amount", "close_date"]
     column_default_sort = ("close_date", False)
     column_select_related_list = [Opportunity.company, Opportunity.contact, Opportunity.owner, Opportunity.stage]
     column_labels = {
@@ -262,14 +260,16 @@ class OpportunityView(SecureModelView):
         return db.session.get(Opportunity, id) or abort(404)
 
     def _render_page(self, opportunity: Opportunity, form=None):
-        page_number = request.args.get("page", 1, type=int)
+        page = read_page(sales.ACTIVITIES_ORDER, sales.activities(opportunity), request.args, per_page=card.PAGE_SIZE)
+        others = {k: v for k, v in request.args.items() if k not in ("after", "before", "last")}
         return self.render(
             "admin/opportunity.html",
             opportunity=opportunity,
             customer_link=customer_link(opportunity.customer),
             weighted=sales.weighted_amount(opportunity),
             changes=db.session.scalars(sales.history(opportunity)).all(),
-            page=card.paginate(db.session, sales.activities(opportunity), page_number),
+            page=page,
+            pager=Pager(page, partial(url_for, ".page", id=opportunity.id, _anchor="activities", **others)),
             form=form or ActivityForm(),
             kinds=Activity.KINDS,
             field_labels=sales.HISTORY_LABELS,

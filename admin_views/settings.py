@@ -20,6 +20,7 @@ class CategoryView(SecureModelView):
     column_list = ["name", "applies_to", "description"]
     column_editable_list = ["name"]
     column_default_sort = "name"
+    column_sortable_list = ["name"]  # unique, so indexed
     column_labels = {"name": _l("Name"), "applies_to": _l("Applies to"), "description": _l("Description")}
     column_formatters = {"applies_to": fmt_choice(Category.SCOPES)}
     form_columns = ["name", "applies_to", "description"]
@@ -35,6 +36,7 @@ class IndustryView(SecureModelView):
     column_list = ["name", "sni_code"]
     column_editable_list = ["name"]
     column_default_sort = "name"
+    column_sortable_list = ["name"]  # unique, so indexed
     column_labels = {"name": _l("Name"), "sni_code": _l("SNI code")}
     form_columns = ["name", "sni_code"]
 
@@ -49,6 +51,7 @@ class CustomTabView(SecureModelView):
     delete_rule = staticmethod(custom_fields.delete_tab)
     column_list = ["sort_order", "name", "applies_to", "active"]
     column_default_sort = [("applies_to", False), ("sort_order", False), ("id", False)]
+    column_sortable_list: list = []  # a handful of rows in their own order
     column_labels = {"sort_order": _l("Order"), "name": _l("Name"), "applies_to": _l("Card"), "active": _l("Active")}
     column_formatters = {"applies_to": fmt_choice(CustomTab.KINDS), "active": fmt_bool}
     form_columns = ["name", "applies_to", "sort_order", "active"]
@@ -71,6 +74,8 @@ class CustomFieldView(SecureModelView):
     delete_rule = staticmethod(custom_fields.delete_field)
     column_list = ["tab", "sort_order", "label", "field_type", "choices", "required", "active"]
     column_default_sort = [("tab_id", False), ("sort_order", False), ("id", False)]
+    column_sortable_list: list = []  # a handful of rows in their own order
+    column_select_related_list = [CustomFieldDefinition.tab]
     column_labels = {
         "tab": _l("Tab"),
         "sort_order": _l("Order"),

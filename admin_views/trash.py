@@ -1,5 +1,7 @@
 """Administration – Inställningar – CRM – Återställa kunder (the trash)."""
 
+from functools import partial
+
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
@@ -7,9 +9,10 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from admin_views.base import SecurePage, require
+from admin_views.listing import Pager, count_text, read_page
 from extensions import db
 from models import Company, Contact
-from services import trash
+from services import paging, trash
 from services.validation import is_id
 
 KINDS = {"company": Company, "contact": Contact}
@@ -28,14 +31,25 @@ def _selection() -> dict:
 class TrashView(SecurePage):
     """Deleted customers, who deleted them and when; restore or purge the ticked ones."""
 
+    #: Rows per page of each section (companies, contacts).
+    per_page = 50
+
     @expose("/")
     @require("company.restore")
     def index(self):
-        return self.render(
-            "admin/trash.html",
-            companies=trash.deleted(db.session, Company),
-            contacts=trash.deleted(db.session, Contact),
-        )
+        """Deleted companies, and deleted contacts and private customers: each a list of its own,
+        paged by key (`?company_after=…`, `?contact_last=1` …), newest deletion first."""
+        sections = {}
+        for kind, model in KINDS.items():
+            stmt = trash.in_trash(model)
+            page = read_page(trash.trash_order(model), stmt, request.args, per_page=self.per_page, prefix=f"{kind}_")
+            others = {k: v for k, v in request.args.items() if not k.startswith(f"{kind}_")}
+            sections[kind] = {
+                "page": page,
+                "pager": Pager(page, partial(url_for, ".index", **others), prefix=f"{kind}_"),
+                "count": count_text(paging.capped_count(db.session, stmt)),
+            }
+        return self.render("admin/trash.html", sections=sections)
 
     @expose("/restore", methods=("POST",))
     @require("company.restore")

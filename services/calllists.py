@@ -73,6 +73,17 @@ def progress(session: Session, call_list: CallList) -> tuple[int, int]:
     return called, total
 
 
+def progress_of(session: Session, call_list_ids) -> dict[int, tuple[int, int]]:
+    """(called, total) entries of each of these lists, in one statement (a list page's figures)."""
+    rows = session.execute(
+        select(CallListEntry.call_list_id, func.count(CallListEntry.called_at), func.count())
+        .where(CallListEntry.call_list_id.in_(list(call_list_ids)))
+        .group_by(CallListEntry.call_list_id)
+    )
+    found = {list_id: (called, total) for list_id, called, total in rows}
+    return {list_id: found.get(list_id, (0, 0)) for list_id in call_list_ids}
+
+
 def phones(entry: CallListEntry) -> list[str]:
     """The numbers to call for an entry, most direct first (E.164)."""
     target = entry.target

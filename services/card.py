@@ -1,12 +1,10 @@
 """What the customer card shows: key figures and the lists behind each tab.
 
-Every list is a paginated SELECT with its relations loaded up front, so a
-card costs the same few queries whether the customer has five activities or
-five thousand.
+Every list is a SELECT with its relations loaded up front and an order of its
+own (`*_ORDER`), read a page at a time by key (services.paging.MixedOrder), so
+a tab costs the same few statements whether the customer has five activities
+or five thousand, on its first page and its last.
 """
-
-from dataclasses import dataclass
-from math import ceil
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -25,24 +23,28 @@ from models import (
     utcnow,
 )
 from services import email_lock
+from services.paging import MixedOrder, SortKey
 
 PAGE_SIZE = 25
 
-
-@dataclass
-class Page:
-    items: list
-    page: int
-    pages: int
-    total: int
-
-
-def paginate(session: Session, stmt, page: int = 1, per_page: int = PAGE_SIZE) -> Page:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    pages = max(1, ceil(total / per_page))
-    page = min(max(1, page), pages)
-    items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
-    return Page(items, page, pages, total)
+CONTACTS_ORDER = MixedOrder(SortKey(Contact.last_name), SortKey(Contact.first_name), SortKey(CompanyContact.contact_id))
+COMPANIES_ORDER = MixedOrder(SortKey(Company.name), SortKey(CompanyContact.company_id))
+#: Open ones first (soonest due first, undated last), then done ones, newest first.
+ACTIVITIES_ORDER = MixedOrder(
+    SortKey(Activity.done),
+    SortKey(Activity.due_at.is_(None)),
+    SortKey(Activity.due_at, nullable=True),
+    SortKey(Activity.id, descending=True),
+)
+EMAILS_ORDER = MixedOrder(SortKey(EmailMessage.sent_at, descending=True), SortKey(EmailMessage.id, descending=True))
+FILES_ORDER = MixedOrder(SortKey(Attachment.uploaded_at, descending=True), SortKey(Attachment.id, descending=True))
+PROJECTS_ORDER = MixedOrder(
+    SortKey(Project.status),
+    SortKey(Project.start_date, descending=True, nullable=True),
+    SortKey(Project.name),
+    SortKey(ProjectParticipant.project_id),
+)
+HISTORY_ORDER = MixedOrder(SortKey(AuditEvent.at, descending=True), SortKey(AuditEvent.id, descending=True))
 
 
 def _owned_by(model, customer):
@@ -58,7 +60,7 @@ def contacts(customer: Company):
         .join(CompanyContact.contact)
         .where(CompanyContact.company_id == customer.id, Contact.deleted_at.is_(None))
         .options(joinedload(CompanyContact.contact))
-        .order_by(Contact.last_name, Contact.first_name)
+        .order_by(*CONTACTS_ORDER.clauses())
     )
 
 
@@ -68,7 +70,7 @@ def companies(customer: Contact):
         .join(CompanyContact.company)
         .where(CompanyContact.contact_id == customer.id, Company.deleted_at.is_(None))
         .options(joinedload(CompanyContact.company))
-        .order_by(Company.name)
+        .order_by(*COMPANIES_ORDER.clauses())
     )
 
 
@@ -77,14 +79,14 @@ def activities(customer, *, open_only: bool = False):
     stmt = select(Activity).where(_owned_by(Activity, customer)).options(joinedload(Activity.assignee))
     if open_only:
         stmt = stmt.where(Activity.done.is_(False))
-    return stmt.order_by(Activity.done, Activity.due_at.is_(None), Activity.due_at, Activity.id.desc())
+    return stmt.order_by(*ACTIVITIES_ORDER.clauses())
 
 
 def emails(employee: Employee, customer):
     return (
         email_lock.readable_messages(employee)
         .where(_owned_by(EmailMessage, customer))
-        .order_by(EmailMessage.sent_at.desc(), EmailMessage.id.desc())
+        .order_by(*EMAILS_ORDER.clauses())
     )
 
 
@@ -93,7 +95,7 @@ def files(customer):
         select(Attachment)
         .where(_owned_by(Attachment, customer), Attachment.deleted_at.is_(None))
         .options(joinedload(Attachment.uploaded_by))
-        .order_by(Attachment.uploaded_at.desc(), Attachment.id.desc())
+        .order_by(*FILES_ORDER.clauses())
     )
 
 
@@ -103,7 +105,7 @@ def projects(customer: Company):
         .join(ProjectParticipant.project)
         .where(ProjectParticipant.company_id == customer.id)
         .options(joinedload(ProjectParticipant.project).joinedload(Project.owner))
-        .order_by(Project.status, Project.start_date.desc(), Project.name)
+        .order_by(*PROJECTS_ORDER.clauses())
     )
 
 
@@ -118,7 +120,7 @@ def history(customer):
         select(AuditEvent)
         .where(condition)
         .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.import_job))
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .order_by(*HISTORY_ORDER.clauses())
     )
 
 

@@ -41,6 +41,13 @@ def money(amount: Decimal | float | int | None, currency: str = "SEK", locale: s
     return f"{text}\u00a0{suffix}"
 
 
+def integer(value: int | None, locale: str = "sv") -> str:
+    """A whole number with thousands grouped: `10 000` (non-breaking spaces) in Swedish, `10,000` in English."""
+    if value is None:
+        return ""
+    return format_decimal(value, format="#,##0", locale="en_GB" if str(locale).startswith("en") else "sv_SE")
+
+
 def decimal_input(value: Decimal | int | None, places: int | None = None, locale: str = "sv") -> str:
     """A number as a form shows it for editing, the way services.money.parse reads it back:
     `1 250,50` (Swedish), `1250.50` (English). `places` None: its own decimals, trailing zeros dropped."""

@@ -41,6 +41,7 @@ from models import (
 )
 from services import money
 from services.numbering import next_number
+from services.paging import MixedOrder, SortKey
 from services.validation import InvalidValue
 
 INVOICE_SEQUENCE = "invoice_number"
@@ -405,13 +406,22 @@ def _owned_by(model, customer):
     return model.company_id == customer.id if isinstance(customer, Company) else model.contact_id == customer.id
 
 
+#: Drafts (no number yet) on top, then newest invoice date first.
+INVOICES_ORDER = MixedOrder(
+    SortKey(Invoice.number.is_(None), descending=True),
+    SortKey(Invoice.invoice_date, descending=True, nullable=True),
+    SortKey(Invoice.id, descending=True),
+)
+ORDERS_ORDER = MixedOrder(SortKey(SalesOrder.order_date, descending=True), SortKey(SalesOrder.id, descending=True))
+
+
 def invoices_for(customer):
     """The customer's invoices, newest first (drafts, which have no date yet, on top)."""
     return (
         select(Invoice)
         .where(_owned_by(Invoice, customer))
         .options(joinedload(Invoice.our_reference))
-        .order_by(Invoice.number.is_(None).desc(), Invoice.invoice_date.desc(), Invoice.id.desc())
+        .order_by(*INVOICES_ORDER.clauses())
     )
 
 
@@ -420,7 +430,7 @@ def orders_for(customer):
         select(SalesOrder)
         .where(_owned_by(SalesOrder, customer))
         .options(joinedload(SalesOrder.our_reference))
-        .order_by(SalesOrder.order_date.desc(), SalesOrder.id.desc())
+        .order_by(*ORDERS_ORDER.clauses())
     )
 
 

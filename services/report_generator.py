@@ -43,6 +43,7 @@ from models import (
     SalesStage,
 )
 from services import custom_fields, search
+from services.paging import Count, MixedOrder, Page, SortKey, capped_count
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
 
@@ -509,17 +510,23 @@ def query(spec: Spec, employee):
     options = kind.loader_options()
     if any(key in spec.extra_fields for key in spec.columns):
         options.append(selectinload(model.custom_values))
+    return stmt.options(*options).order_by(*order(spec).clauses())
+
+
+def order(spec: Spec) -> MixedOrder:
+    """The report's order: the chosen column (empty values last, either way), then the id; the
+    screen reads it a page at a time by key (services.paging)."""
     sort = spec.fields[spec.sort].sort
-    order = sort.desc() if spec.desc else sort.asc()
-    return stmt.options(*options).order_by(sort.is_(None), order, model.id)
+    return MixedOrder(
+        SortKey(sort.is_(None)), SortKey(sort, descending=spec.desc, nullable=True), SortKey(spec.kind.model.id)
+    )
 
 
-def page(session: Session, spec: Spec, employee, number: int = 1) -> tuple[int, list]:
-    """(row count, rows of page `number`, 1-based) for the screen."""
+def page(session: Session, spec: Spec, employee, **position) -> tuple[Count, Page]:
+    """(row count, capped at paging.COUNT_CAP; one page of rows) for the screen; `position` is
+    paging's after=/before=/last= (raises paging.InvalidCursor for a token not of this report)."""
     stmt = query(spec, employee)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.limit(PAGE_SIZE).offset((max(number, 1) - 1) * PAGE_SIZE)).unique().all()
-    return total, list(rows)
+    return capped_count(session, stmt), order(spec).page(session, stmt, per_page=PAGE_SIZE, **position)
 
 
 def columns(spec: Spec):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
 from services import money, search
 from services.audit import current_actor_id
+from services.paging import MixedOrder, SortKey
 from services.validation import InvalidValue
 
 #: The fields whose changes are kept in the history, in display order, with their Swedish labels.
@@ -119,13 +120,25 @@ def weighted_amount(opportunity: Opportunity) -> Decimal | None:
     return money.round_ore(opportunity.amount * probability / Decimal(100))
 
 
+#: The tasks, meetings, calls and notes of an opportunity: open first (as on the customer card).
+ACTIVITIES_ORDER = MixedOrder(
+    SortKey(Activity.done),
+    SortKey(Activity.due_at.is_(None)),
+    SortKey(Activity.due_at, nullable=True),
+    SortKey(Activity.id, descending=True),
+)
+#: A customer's opportunities: open ones first, soonest close date first, undated last.
+CUSTOMER_ORDER = MixedOrder(
+    SortKey(SalesStage.is_won | SalesStage.is_lost),
+    SortKey(Opportunity.close_date.is_(None)),
+    SortKey(Opportunity.close_date, nullable=True),
+    SortKey(Opportunity.id, descending=True),
+)
+
+
 def activities(opportunity: Opportunity):
     """The tasks, meetings, calls and notes linked to the opportunity: open first."""
-    return (
-        select(Activity)
-        .where(Activity.opportunity_id == opportunity.id)
-        .order_by(Activity.done, Activity.due_at.is_(None), Activity.due_at, Activity.id.desc())
-    )
+    return select(Activity).where(Activity.opportunity_id == opportunity.id).order_by(*ACTIVITIES_ORDER.clauses())
 
 
 def for_customer(customer):
@@ -135,12 +148,8 @@ def for_customer(customer):
         select(Opportunity)
         .join(Opportunity.stage)
         .where(owner == customer.id)
-        .order_by(
-            (SalesStage.is_won | SalesStage.is_lost),
-            Opportunity.close_date.is_(None),
-            Opportunity.close_date,
-            Opportunity.id.desc(),
-        )
+        .options(joinedload(Opportunity.owner), joinedload(Opportunity.stage))
+        .order_by(*CUSTOMER_ORDER.clauses())
     )
 
 

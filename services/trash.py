@@ -5,9 +5,10 @@ CLI) enforces the same rule; the audit events name the acting employee.
 """
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models import Company, Contact, Employee, utcnow
+from services import paging
 from services.audit import acting_as
 
 #: The permission each operation needs, per kind of customer.
@@ -72,5 +73,16 @@ def purge(session: Session, actor: Employee, model, ids) -> int:
     return len(rows)
 
 
+def in_trash(model):
+    """The customers of `model` in the trash, with who deleted them (unordered: see `trash_order`)."""
+    return select(model).where(model.deleted_at.is_not(None)).options(joinedload(model.deleted_by))
+
+
+def trash_order(model) -> paging.ListOrder:
+    """Newest deletion first, read page by page from the partial index on the deleted rows."""
+    return paging.ListOrder(model.deleted_at, model.id, descending=True)
+
+
 def deleted(session: Session, model):
-    return list(session.scalars(select(model).where(model.deleted_at.is_not(None)).order_by(model.deleted_at.desc())))
+    """Every customer of `model` in the trash, newest deletion first."""
+    return list(session.scalars(in_trash(model).order_by(model.deleted_at.desc(), model.id.desc())))

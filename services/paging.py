@@ -1,0 +1,490 @@
+"""Keyset pagination and capped counts: page 500,000 costs what page 1 costs.
+
+A list is read in a fixed order of sort keys ending in a unique one (the id).
+A page is the next `per_page` rows after (or before) the keys of a row the
+user has seen, which the database finds in an index, instead of an OFFSET
+that builds and throws away every row in front of the page. The keys of a
+page's first and last row travel in the URL as an opaque token, so every page
+has a bookmarkable address.
+
+Two shapes of order:
+
+- `ListOrder`: one sort column plus the id, both in the same direction, for
+  the registers' lists. The bound on the sort column is written so the
+  database walks the (column, id) index from the cursor on; rows whose sort
+  column is empty form a segment of their own (after the others on
+  PostgreSQL, before them on SQLite, as each database sorts NULL by
+  default), read from the same index with `column IS NULL ORDER BY id`.
+  "Go to" (`seek`) starts a page at the first row whose sort column reaches a
+  value: a letter, a number, a date.
+- `MixedOrder`: any keys, any directions (open activities first, then by due
+  date, newest first …), for lists bounded by one customer, such as the
+  tabs of the customer card.
+
+`capped_count` counts at most `COUNT_CAP + 1` rows: the exact number when it
+is cheap, otherwise "more than 10,000".
+
+Plain SQLAlchemy: no Flask, no request; callers pass the session and a
+`select()` of the entity (a legacy Query's `.statement` will do).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, false, func, literal, or_, select, text, tuple_
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+#: A count stops here: above it a list says "more than 10,000".
+COUNT_CAP = 10_000
+
+
+class InvalidCursor(ValueError):
+    """A page token or a "go to" value that does not fit the list's order."""
+
+
+# --- counting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    """A number of rows: exact; or, when counting stopped at the cap, at least `value`; or the
+    database's own `estimate` of a whole table (PostgreSQL's statistics)."""
+
+    value: int
+    exact: bool = True
+    estimate: bool = False
+
+
+def capped_count(session: Session, stmt: Select, cap: int = COUNT_CAP) -> Count:
+    """How many rows `stmt` returns, reading no more than `cap` + 1 of them."""
+    limited = stmt.order_by(None).with_only_columns(literal(1), maintain_column_froms=True).limit(cap + 1)
+    n = session.scalar(select(func.count()).select_from(limited.subquery())) or 0
+    return Count(cap, exact=False) if n > cap else Count(n)
+
+
+def table_count(session: Session, stmt: Select, table_name: str, cap: int = COUNT_CAP) -> Count:
+    """`capped_count` of a statement reading (nearly) a whole table; above the cap, PostgreSQL's
+    estimate of the table's rows from its statistics (no row is read), where it has one."""
+    count = capped_count(session, stmt, cap)
+    if count.exact or session.get_bind().dialect.name != "postgresql":
+        return count
+    rows = session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": table_name})
+    return Count(int(rows), exact=False, estimate=True) if rows and rows > cap else count
+
+
+# --- tokens and typed values -------------------------------------------------------------------
+
+
+def _dump(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return {"n": str(value)}
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    raise TypeError(f"cannot put {type(value).__name__} in a page token")
+
+
+def _load(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, text),) = value.items()
+        if isinstance(text, str):
+            try:
+                if tag == "n":
+                    return Decimal(text)
+                if tag == "t":
+                    return datetime.fromisoformat(text)
+                if tag == "d":
+                    return date.fromisoformat(text)
+            except (ValueError, InvalidOperation):
+                pass
+    raise InvalidCursor("bad value in token")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """An opaque, URL-safe token for the position of a row (its key values)."""
+    raw = json.dumps([_dump(v) for v in values], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> list[Any]:
+    """The key values in a token; InvalidCursor when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        values = json.loads(raw.decode())
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidCursor("bad token") from None
+    if not isinstance(values, list):
+        raise InvalidCursor("bad token")
+    return [_load(v) for v in values]
+
+
+def python_type(expr) -> type | None:
+    """The Python type of an SQL expression's values, when SQLAlchemy knows it."""
+    try:
+        return expr.type.python_type
+    except (NotImplementedError, AttributeError):
+        return None
+
+
+def _fits(value: Any, expr) -> bool:
+    """Whether `value` may be compared with `expr` (a value of the wrong type is an SQL error)."""
+    if value is None:
+        return True
+    expected = python_type(expr)
+    if expected is None:
+        return True
+    if expected is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if expected is int:
+        return isinstance(value, int)
+    if expected is Decimal:
+        return isinstance(value, (Decimal, int))
+    if expected is datetime:
+        return isinstance(value, datetime)
+    if expected is date:
+        return isinstance(value, date) and not isinstance(value, datetime)
+    return isinstance(value, expected)
+
+
+def seek_kind(expr) -> str:
+    """What "go to" asks for on a sort column: "letter", "number", "date", or "" (cannot seek)."""
+    expected = python_type(expr)
+    if expected in (int, Decimal):
+        return "number"
+    if expected in (date, datetime):
+        return "date"
+    if expected is str:
+        return "letter"
+    return ""
+
+
+def seek_value(expr, text: str | None) -> Any:
+    """What a user typed into "go to", as a value of the sort column; InvalidCursor if it is none."""
+    text = (text or "").strip()
+    kind = seek_kind(expr)
+    if not text or not kind:
+        raise InvalidCursor("nothing to go to")
+    expected = python_type(expr)
+    compact = text.replace(" ", "").replace("\u00a0", "")
+    try:
+        if expected is int:
+            return int(compact.replace("-", ""))
+        if expected is Decimal:
+            return Decimal(compact.replace(",", "."))
+        if expected is datetime:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time())
+        if expected is date:
+            return date.fromisoformat(text)
+    except (ValueError, InvalidOperation):
+        raise InvalidCursor("not a value of the column") from None
+    return text
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One page of rows and the tokens that lead to its neighbours."""
+
+    items: list
+    #: token for ?before= (the page in front of this one); None on the first page
+    previous: str | None = None
+    #: token for ?after= (the page behind this one); None on the last page
+    next: str | None = None
+    #: the other values selected per row beside the entity, in the order of `items`
+    extras: list = field(default_factory=list)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.previous is not None
+
+    @property
+    def has_next(self) -> bool:
+        return self.next is not None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One key of an order: an SQL expression, its direction, whether it may be NULL."""
+
+    expr: ColumnElement
+    descending: bool = False
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page starts: just after (or, `inclusive`, at) these key values.
+    A "go to" position names only the first key (the others are None)."""
+
+    values: tuple
+    inclusive: bool = False
+
+
+def _nulls_last(session: Session, descending: bool) -> bool:
+    """Whether NULL comes after the values when the database sorts in this direction by
+    default (PostgreSQL: NULL is larger than any value; SQLite: smaller)."""
+    null_is_largest = session.get_bind().dialect.name != "sqlite"
+    return null_is_largest != descending
+
+
+def _bound(expr, value):
+    """`value` as a parameter of `expr`'s type (SQLAlchemy refuses `done > True` otherwise)."""
+    return bindparam(None, value, type_=expr.type)
+
+
+def _beyond(expr, value, descending: bool) -> ColumnElement[bool]:
+    return expr < value if descending else expr > value
+
+
+def _reaching(expr, value, descending: bool) -> ColumnElement[bool]:
+    return expr <= value if descending else expr >= value
+
+
+def _ordered(expr, descending: bool):
+    return expr.desc() if descending else expr.asc()
+
+
+def _rows(session: Session, stmt: Select) -> list[tuple]:
+    """Rows of (entity, extras…, keys…); unique() as eagerly joined collections require."""
+    return [tuple(row) for row in session.execute(stmt).unique()]
+
+
+class _Order:
+    """What both orders share: pages forward, backward and from the end, their tokens."""
+
+    keys: tuple[SortKey, ...] = ()
+
+    def fetch(self, session: Session, stmt: Select, position: Position | None, backward: bool, limit: int):
+        raise NotImplementedError
+
+    def fetch_offset(self, session: Session, stmt: Select, offset: int, limit: int):
+        order = [_ordered(k.expr, k.descending) for k in self.keys]
+        return _rows(session, stmt.order_by(*order).offset(offset).limit(limit))
+
+    def seek_position(self, session: Session, value: Any) -> Position:
+        raise InvalidCursor("this order cannot go to a value")
+
+    def position(self, token: str) -> Position:
+        """The position a page token names, checked against this order's keys."""
+        values = decode_cursor(token)
+        if len(values) != len(self.keys) or not all(_fits(v, k.expr) for v, k in zip(values, self.keys, strict=True)):
+            raise InvalidCursor("token of another order")
+        if values[-1] is None:  # the unique last key is never empty
+            raise InvalidCursor("token of another order")
+        return Position(tuple(values))
+
+    def _key_values(self, row: tuple) -> tuple:
+        return tuple(row[len(row) - len(self.keys) :])
+
+    def page(
+        self,
+        session: Session,
+        stmt: Select,
+        *,
+        per_page: int,
+        after: str | None = None,
+        before: str | None = None,
+        last: bool = False,
+        seek: Any = None,
+        offset: int = 0,
+    ) -> Page:
+        """The page after the `after` token, before the `before` token, the last page, the page
+        that starts where the first key reaches `seek` ("go to"), the page at row `offset` (for
+        old page-number addresses; callers keep it small), or else the first page.
+
+        A position beyond the last row gives the last page; one in front of the first row the
+        first page. Walking back from the end, the page at the start may be short. Raises
+        InvalidCursor for a token or value that does not fit the order."""
+        stmt = stmt.order_by(None)
+        n_extras = len(stmt.selected_columns) - 1
+        keyed = stmt.add_columns(*(k.expr for k in self.keys))
+        if before is not None or last:
+            position = self.position(before) if before is not None else None
+            rows = self.fetch(session, keyed, position, True, per_page + 1)
+            if position is not None and not rows:
+                return self.page(session, stmt, per_page=per_page)  # nothing further back: the first page
+            # A short page at the start is kept short: the rows behind it are on the page the
+            # user came from, and every row is shown once.
+            more_before = len(rows) > per_page
+            rows = list(reversed(rows[:per_page]))
+            return self._page(rows, n_extras, has_previous=more_before, has_next=position is not None)
+        if after is not None:
+            position = self.position(after)
+        elif seek is not None:
+            position = self.seek_position(session, seek)
+        else:
+            position = None
+        if offset:
+            rows = self.fetch_offset(session, keyed, offset, per_page + 1)
+        else:
+            rows = self.fetch(session, keyed, position, False, per_page + 1)
+        if not rows and (position is not None or offset):
+            return self.page(session, stmt, per_page=per_page, last=True)  # past the end: the last page
+        has_next = len(rows) > per_page
+        rows = rows[:per_page]
+        has_previous = False
+        if rows and (position is not None or offset):
+            first = Position(self._key_values(rows[0]))
+            has_previous = bool(self.fetch(session, keyed, first, True, 1))
+        return self._page(rows, n_extras, has_previous=has_previous, has_next=has_next)
+
+    def _page(self, rows: list[tuple], n_extras: int, *, has_previous: bool, has_next: bool) -> Page:
+        return Page(
+            items=[r[0] for r in rows],
+            previous=encode_cursor(self._key_values(rows[0])) if rows and has_previous else None,
+            next=encode_cursor(self._key_values(rows[-1])) if rows and has_next else None,
+            extras=[tuple(r[1 : 1 + n_extras]) for r in rows] if n_extras else [],
+        )
+
+
+class ListOrder(_Order):
+    """A register's list: its sort columns and the id, all in one direction.
+
+    The rows fall into segments: rows with a value in the first sort column and, when it may
+    be empty, rows without one, which the database sorts after (PostgreSQL) or before (SQLite)
+    the others. Each segment is read from the index on (columns…, id) from a row-value bound
+    the index can use, `(name, id) > ('Ab', 7)`; a page that reaches the end of one segment
+    goes on into the next. The other sort columns are never empty.
+    """
+
+    def __init__(self, columns, id_column, *, descending: bool = False, nullable: bool = False):
+        columns = [c for c in (columns if isinstance(columns, (list, tuple)) else [columns]) if c is not id_column]
+        self.columns, self.id_column = columns, id_column
+        self.descending, self.nullable = descending, nullable and bool(columns)
+        self.keys = tuple(SortKey(c, descending, self.nullable and i == 0) for i, c in enumerate(columns)) + (
+            SortKey(id_column, descending),
+        )
+
+    def position(self, token: str) -> Position:
+        position = super().position(token)
+        if any(v is None for v in position.values[1:]) or (position.values[0] is None and not self.nullable):
+            raise InvalidCursor("token of another order")
+        return position
+
+    def _segments(self, session: Session, backward: bool) -> list[str]:
+        if not self.nullable:
+            return ["values"]
+        forward = ["values", "nulls"] if _nulls_last(session, self.descending) else ["nulls", "values"]
+        return list(reversed(forward)) if backward else forward
+
+    def _segment(self, stmt: Select, name: str, position: Position | None, desc: bool) -> Select:
+        exprs = [k.expr for k in self.keys]
+        values = list(position.values) if position is not None else None
+        if name == "nulls":
+            stmt = stmt.where(exprs[0].is_(None))
+            exprs = exprs[1:]
+            values = values[1:] if values is not None else None
+        elif self.nullable:
+            stmt = stmt.where(exprs[0].is_not(None))
+        if values is not None:
+            first = values[0]
+            if position.inclusive:
+                stmt = stmt.where(_reaching(exprs[0], first, desc))
+            elif values[-1] is None:  # "go to" past a value
+                stmt = stmt.where(_beyond(exprs[0], first, desc))
+            elif len(exprs) == 1:
+                stmt = stmt.where(_beyond(exprs[0], first, desc))
+            else:
+                # The bound on the first column lets every database start the index scan at the
+                # cursor; the row value drops the rows in front of it that share that value.
+                row = tuple_(*(_bound(e, v) for e, v in zip(exprs, values, strict=True)))
+                stmt = stmt.where(_reaching(exprs[0], first, desc), _beyond(tuple_(*exprs), row, desc))
+        return stmt.order_by(*(_ordered(e, desc) for e in exprs))
+
+    def fetch(self, session, stmt, position, backward, limit):
+        desc = self.descending != backward
+        segments = self._segments(session, backward)
+        start = 0
+        if position is not None and self.nullable:
+            start = segments.index("nulls" if position.values[0] is None else "values")
+        rows: list[tuple] = []
+        for index in range(start, len(segments)):
+            part = self._segment(stmt, segments[index], position if index == start else None, desc)
+            rows += _rows(session, part.limit(limit - len(rows)))
+            if len(rows) >= limit:
+                break
+        return rows
+
+    def fetch_offset(self, session, stmt, offset, limit):
+        rows: list[tuple] = []
+        for name in self._segments(session, False):
+            part = self._segment(stmt, name, None, self.descending)
+            if offset:
+                in_segment = capped_count(session, part, offset)
+                if in_segment.exact and in_segment.value <= offset:
+                    offset -= in_segment.value
+                    continue
+            rows += _rows(session, part.offset(offset).limit(limit - len(rows)))
+            offset = 0
+            if len(rows) >= limit:
+                break
+        return rows
+
+    def seek_position(self, session, value):
+        """The first row whose first sort column reaches `value`; for text in descending order,
+        the first row at or below every text that starts with `value`."""
+        first = self.keys[0].expr
+        if value is None or not _fits(value, first):
+            raise InvalidCursor("not a value of the column")
+        blanks = (None,) * (len(self.keys) - 1)
+        if isinstance(value, str) and self.descending:
+            return Position((value[:-1] + chr(ord(value[-1]) + 1), *blanks))
+        return Position((value, *blanks), inclusive=True)
+
+
+class MixedOrder(_Order):
+    """Any keys in any directions, for lists bounded by one customer (the card's tabs).
+
+    "After this row" is spelt out key by key (a > x, or a = x and b > y, …), which is right for
+    every mix of directions and NULLs; one customer's rows are few enough that the database
+    need not walk an index in this order.
+    """
+
+    def __init__(self, *keys: SortKey):
+        self.keys = tuple(keys)
+
+    def clauses(self) -> list:
+        """The ORDER BY of this order (for the same statement read without pages)."""
+        return [_ordered(k.expr, k.descending) for k in self.keys]
+
+    def fetch(self, session, stmt, position, backward, limit):
+        if position is not None:
+            stmt = stmt.where(self._after(session, position.values, backward))
+        order = [_ordered(k.expr, k.descending != backward) for k in self.keys]
+        return _rows(session, stmt.order_by(*order).limit(limit))
+
+    def _after(self, session: Session, values: Sequence[Any], backward: bool) -> ColumnElement[bool]:
+        alternatives: list = []
+        equal_so_far: list = []
+        for key, value in zip(self.keys, values, strict=True):
+            desc = key.descending != backward
+            nulls_last = _nulls_last(session, desc)
+            if value is None:
+                beyond = false() if nulls_last else key.expr.is_not(None)
+                equal = key.expr.is_(None)
+            else:
+                beyond = _beyond(key.expr, _bound(key.expr, value), desc)
+                if key.nullable and nulls_last:
+                    beyond = or_(beyond, key.expr.is_(None))
+                equal = key.expr == _bound(key.expr, value)
+            alternatives.append(and_(*equal_so_far, beyond))
+            equal_so_far.append(equal)
+        return or_(*alternatives)
