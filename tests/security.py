@@ -1,0 +1,121 @@
+"""Shared tools of the attack tests (tests/test_security_*.py): a real HTTP server on the
+test app, the demo register's real ids, and a tally of what the attacks tried, printed at
+the end of the run for the README's "Säkerhet" table (`python -m pytest tests/test_security_* -s`)."""
+
+from __future__ import annotations
+
+import http.client
+import http.cookiejar
+import re
+import threading
+import urllib.parse
+import urllib.request
+from collections import Counter
+from contextlib import contextmanager
+
+from sqlalchemy import select, text
+
+from extensions import db
+
+#: What the attack tests tried, by row of the README table; printed by conftest at the end.
+TALLY: Counter = Counter()
+
+
+def tally(key: str, n: int = 1) -> None:
+    TALLY[key] += n
+
+
+# --- a real server ---------------------------------------------------------------------------
+
+
+class LiveServer:
+    """The test app served over real HTTP (werkzeug, a thread per request) on a free port."""
+
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+class HttpUser:
+    """An employee logged in over real HTTP (cookies kept)."""
+
+    def __init__(self, server: LiveServer, email: str, password: str):
+        self.server = server
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        page = self.opener.open(server.url("/login"), timeout=30).read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token}).encode()
+        answer = self.opener.open(server.url("/login"), form, timeout=30)
+        assert answer.url.endswith("/admin/"), "login failed"
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def get(self, path: str, *, read: int | None = None, send_only: bool = False) -> tuple[int, bytes]:
+        """GET `path` on a connection of its own. `read=n`: read n bytes of the body and hang up;
+        `send_only`: hang up as soon as the request is sent (before any answer)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        try:
+            conn.request("GET", path, headers={"Cookie": self.cookie_header()})
+            if send_only:
+                return 0, b""
+            answer = conn.getresponse()
+            body = answer.read(read) if read is not None else answer.read()
+            return answer.status, body
+        finally:
+            conn.close()
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+def idle_in_transaction(session) -> int:
+    """PostgreSQL: other connections to this database left "idle in transaction" (0 on SQLite)."""
+    if session.bind.dialect.name != "postgresql":
+        return 0
+    return session.scalar(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+        )
+    )
+
+
+def wait_for_idle_pool(timeout: float = 15.0) -> int:
+    """Wait until no connection of the app's pool is checked out; returns how many still are."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while db.engine.pool.checkedout() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return db.engine.pool.checkedout()
+
+
+@contextmanager
+def released_test_session():
+    """The test's own session gives its connection back (so the pool shows only the app's)."""
+    db.session.rollback()
+    db.session.close()
+    yield
+
+
+# --- real ids of the demo register ----------------------------------------------------------------
+
+
+def first_id(session, model, *where):
+    return session.scalar(select(model.id).where(*where).order_by(model.id).limit(1))
