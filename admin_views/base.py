@@ -390,14 +390,16 @@ class SecureModelView(PermissionMixin, ModelView):
     def export(self, export_type):
         """The list as CSV or XLSX: the list's search, filters and sort applied,
         streamed row by row; `<area>.export` is checked in `_handle_view`."""
+        from admin_views import downloads
+
         if export_type not in exporting.FORMATS:
             abort(404)
         filename = f"{self.name} {formatting.iso_date(models_utcnow().date())}"
-        return exporting.response(
+        return downloads.download(
             export_type,
             filename,
             self.export_columns(),
-            exporting.stream_query(self.export_query()),
+            downloads.rows_of_query(self.export_query()),
             title=str(self.name),
         )
 

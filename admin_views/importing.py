@@ -9,11 +9,13 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from admin_views import downloads as web_downloads
 from admin_views.base import SecurePage, require
 from extensions import db
 from models import ImportJob, ImportMapping
 from services import storage as storage_module
-from services.importing import downloads, jobs
+from services.importing import downloads as import_downloads
+from services.importing import jobs
 from services.importing.fields import ENTITIES, MODES
 from services.importing.reader import FileProblem
 
@@ -77,7 +79,9 @@ class ImportView(SecurePage):
     def template(self, entity):
         if entity not in ENTITIES:
             return redirect(url_for(".index"))
-        return downloads.template(ENTITIES[entity], request.args.get("format", "csv"))
+        fmt = import_downloads.file_format(request.args.get("format"))
+        columns = import_downloads.template_columns(ENTITIES[entity])
+        return web_downloads.download(fmt, f"import-{entity}", columns, web_downloads.rows_given([]))
 
     @expose("/job/<int:id>/mapping", methods=("GET", "POST"))
     @require("import.run")
@@ -203,5 +207,7 @@ class ImportView(SecurePage):
     @expose("/job/<int:id>/errors")
     @require("import.run")
     def errors(self, id):
-        job = _job(id)
-        return downloads.errors(job, jobs.errors(db.session, job), request.args.get("format", "csv"))
+        job_id = _job(id).id
+        fmt = import_downloads.file_format(request.args.get("format"))
+        rows = lambda session: jobs.errors(session, session.get(ImportJob, job_id))  # noqa: E731  (read while streaming)
+        return web_downloads.download(fmt, f"importfel-{job_id}", import_downloads.error_columns(), rows)

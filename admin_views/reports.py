@@ -14,6 +14,7 @@ from wtforms import Form, RadioField, SelectField, SelectMultipleField
 from wtforms.fields import DateField
 from wtforms.validators import Optional
 
+from admin_views import downloads
 from admin_views.base import SecurePage, can, require
 from extensions import db
 from models import Activity, Category, Employee, EmployeeGroup, Industry, ReportDefinition, utcnow
@@ -166,14 +167,14 @@ class ReportsView(SecurePage):
                 export.Column("lost_amount", _("Lost amount (SEK)"), number_format="#,##0.00"),
                 export.Column("win_rate", _("Win rate (percent)")),
             ]
-            return export.response(fmt, _("Won and lost"), columns, outcome)
+            return downloads.download(fmt, _("Won and lost"), columns, downloads.rows_given(outcome))
         columns = [
             export.Column("label", str(reports.PIPELINE_DIMENSIONS[form.by.data])),
             export.Column("count", _("Number")),
             export.Column("amount", _("Pipeline value (SEK)"), number_format="#,##0.00"),
             export.Column("weighted", _("Weighted value (SEK)"), number_format="#,##0.00"),
         ]
-        return export.response(fmt, _("Sales report"), columns, pipeline)
+        return downloads.download(fmt, _("Sales report"), columns, downloads.rows_given(pipeline))
 
     # --- Grafisk och tabellöversikt över säljaktiviteter -------------------------------------
 
@@ -232,7 +233,9 @@ class ReportsView(SecurePage):
         form, rows = self._activities()
         if rows is None or fmt not in export.FORMATS:
             abort(404)
-        return export.response(fmt, _("Sales activities"), self.activity_columns(form.axis.data), rows)
+        return downloads.download(
+            fmt, _("Sales activities"), self.activity_columns(form.axis.data), downloads.rows_given(rows)
+        )
 
 
 def _current():
@@ -336,11 +339,11 @@ class ReportGeneratorView(SecurePage):
             stmt = report_generator.query(spec, _current())
         except report_generator.NotPermitted:
             abort(403)
-        return export.response(
+        return downloads.download(
             fmt,
             f"{_('Report')} {spec.kind.label} {utcnow().date().isoformat()}",
             report_generator.columns(spec),
-            export.stream_query(stmt),
+            downloads.rows_of_query(stmt),
             title=str(spec.kind.label),
         )
 

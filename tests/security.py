@@ -86,7 +86,7 @@ class HttpUser:
 
 def idle_in_transaction(session) -> int:
     """PostgreSQL: other connections to this database left "idle in transaction" (0 on SQLite)."""
-    if session.bind.dialect.name != "postgresql":
+    if db.engine.dialect.name != "postgresql":
         return 0
     return session.scalar(
         text(

@@ -18,10 +18,10 @@ from flask import url_for
 from openpyxl import load_workbook
 
 from extensions import db
-from models import Company, Contact, ImportJob, Invoice
-from security import HttpUser, LiveServer, first_id, idle_in_transaction, tally, wait_for_idle_pool
+from models import Company, Contact, Employee, ImportJob, Invoice
 from seed.demo import DEMO_LOGINS
 from services import report_generator
+from tests.security import HttpUser, LiveServer, first_id, idle_in_transaction, tally, wait_for_idle_pool
 
 ADMIN_EMAIL = next(email for email, _pw, role in DEMO_LOGINS if role == "admin")
 DEMO_PASSWORD = DEMO_LOGINS[0][1]
@@ -43,6 +43,7 @@ def download_urls(app, session) -> list[tuple[str, int]]:
     )
     private = first_id(session, Contact, Contact.customer_number.is_not(None))
     job = first_id(session, ImportJob)
+    sellers = "&".join(f"seller={e}" for e in session.scalars(db.select(Employee.id).where(Employee.role == "seller")))
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
@@ -58,7 +59,7 @@ def download_urls(app, session) -> list[tuple[str, int]]:
         urls.append((f"/admin/privatecustomer/card/{private}/invoice-report/export/{fmt}?table=lines&{period}", 0))
         urls.append((f"/admin/reports/sales/export/{fmt}/?table=pipeline", 1))
         urls.append((f"/admin/reports/sales/export/{fmt}/?table=outcome", 0))
-        urls.append((f"/admin/reports/activities/export/{fmt}/", 1))
+        urls.append((f"/admin/reports/activities/export/{fmt}/?start=2000-01-01&end=2100-01-01&{sellers}", 1))
         urls.append((f"/admin/import/template/company?format={fmt}", 0))
         urls.append((f"/admin/import/job/{job}/errors?format={fmt}", 0))
     return urls
