@@ -221,6 +221,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     def load_employee(user_id: str):
         return db.session.get(Employee, int(user_id))
 
+    from admin_views.params import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route: an id too large for a column is a 404
     app.register_blueprint(auth.bp)
     register_admin(app)
     register_cli(app)
@@ -237,6 +240,17 @@ def create_app(overrides: dict | None = None) -> Flask:
         iso_date=formatting.iso_date,
     )
     app.jinja_env.tests["mobile"] = validation.is_mobile
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        from admin_views.params import BadParameter
+
+        message = (
+            error.description
+            if isinstance(error, BadParameter)
+            else _("The request could not be read. Go back, reload the page and try again.")
+        )
+        return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(403)
     def forbidden(error):

@@ -1,7 +1,5 @@
 """Login and logout (/login, /logout) for employees."""
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -10,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from admin_views.redirects import safe_target
 from extensions import db, limiter
 from services import accounts
 
@@ -23,18 +22,8 @@ class LoginForm(FlaskForm):
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site; anything else goes to the start page."""
-    if target:
-        parts = urlsplit(target)
-        if (
-            not parts.scheme
-            and not parts.netloc
-            and target.startswith("/")
-            and not target.startswith("//")
-            and "\\" not in target
-        ):
-            return target
-    return url_for("admin.index")
+    """Only a path on this site (admin_views.redirects); anything else goes to the start page."""
+    return safe_target(target) or url_for("admin.index")
 
 
 @bp.route("/login", methods=("GET", "POST"))

@@ -25,6 +25,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from admin_views import params
 from admin_views.base import LocalDateTimeField, SwedishDecimalField, VersionField, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
@@ -121,7 +122,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
 
     def render_tab(self, customer, tab: str, **extra) -> str:
         item = self.tab_or_abort(tab)
-        page = request.args.get("page", 1, type=int)
+        page = params.int_param("page", 1)
         if tab.startswith(custom_fields.TAB_PREFIX):
             context, template = self.tab_custom(customer, tab, **extra), "admin/card/tab_custom.html"
         else:

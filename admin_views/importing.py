@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from admin_views import downloads as web_downloads
+from admin_views import params
 from admin_views.base import SecurePage, require
 from extensions import db
 from models import ImportJob, ImportMapping
@@ -96,7 +97,7 @@ class ImportView(SecurePage):
         if request.method == "POST":
             try:
                 if request.form.get("saved"):
-                    saved = db.get_or_404(ImportMapping, request.form.get("saved", 0, type=int))
+                    saved = db.get_or_404(ImportMapping, params.id_param("saved", request.form) or 0)
                     jobs.apply_mapping(job, saved, headers)
                     db.session.commit()
                     flash(_("The saved column mapping %(name)s is used.", name=saved.name), "success")

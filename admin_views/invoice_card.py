@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from admin_views import downloads
+from admin_views import downloads, params
 from admin_views.base import require
 from extensions import db
 from models import Invoice, SalesOrder
@@ -55,7 +55,7 @@ class InvoicingCardMixin:
         """Orders and invoices, each paginated (?page= invoices, ?orders= orders), with sums per status."""
         return {
             "page": card.paginate(db.session, invoicing.invoices_for(customer), page),
-            "orders": card.paginate(db.session, invoicing.orders_for(customer), request.args.get("orders", 1, type=int))
+            "orders": card.paginate(db.session, invoicing.orders_for(customer), params.int_param("orders", 1))
             if current_user.has_permission("order.view")
             else None,
             "sums": invoicing.status_sums(db.session, customer),

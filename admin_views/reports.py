@@ -14,7 +14,7 @@ from wtforms import Form, RadioField, SelectField, SelectMultipleField
 from wtforms.fields import DateField
 from wtforms.validators import Optional
 
-from admin_views import downloads
+from admin_views import downloads, params
 from admin_views.base import SecurePage, can, require
 from extensions import db
 from models import Activity, Category, Employee, EmployeeGroup, Industry, ReportDefinition, utcnow
@@ -34,8 +34,8 @@ class ReportForm(Form):
 
             return get_translations([str(get_locale() or "sv")])
 
-    seller = SelectMultipleField(_l("Sellers"), coerce=int, validate_choice=False)
-    group = SelectMultipleField(_l("Groups"), coerce=int, validate_choice=False)
+    seller = SelectMultipleField(_l("Sellers"), coerce=params.form_id, validate_choice=False)
+    group = SelectMultipleField(_l("Groups"), coerce=params.form_id, validate_choice=False)
 
 
 class SalesReportForm(ReportForm):
@@ -295,7 +295,7 @@ class ReportGeneratorView(SecurePage):
             if "entity" in request.args:
                 error = error or _("You do not have permission to see these records.")
             spec = report_generator.Spec(entity=next(iter(entities), "company"))
-        total, rows, number = None, None, request.args.get("page", 1, type=int) or 1
+        total, rows, number = None, None, params.int_param("page", 1)
         if error:
             flash(error, "error")
         elif request.args.get("run") and spec.entity in entities:

@@ -75,11 +75,20 @@ def _word_condition(model, word: str) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
+#: Words of a search that are used; the rest are ignored. Each word adds a condition per search field,
+#: and about 2,000 words made SQLite refuse the query ("Expression tree is too large": a 500).
+MAX_WORDS = 10
+#: Characters of a word that are used (no name, number or address is longer).
+MAX_WORD_LENGTH = 100
+
+
 def words(text: str | None) -> list[str]:
-    """Split a search text into words; a quoted phrase stays one word."""
+    """Split a search text into words; a quoted phrase stays one word. Only the first MAX_WORDS
+    words are kept, each cut to MAX_WORD_LENGTH characters."""
     if not text:
         return []
-    return [a or b for a, b in re.findall(r'"([^"]+)"|(\S+)', text.strip())]
+    found = re.finditer(r'"([^"]+)"|(\S+)', text.strip())
+    return [(m.group(1) or m.group(2))[:MAX_WORD_LENGTH] for _n, m in zip(range(MAX_WORDS), found, strict=False)]
 
 
 def matches(model, text: str | None) -> ColumnElement[bool]:

@@ -119,3 +119,120 @@ def released_test_session():
 
 def first_id(session, model, *where):
     return session.scalar(select(model.id).where(*where).order_by(model.id).limit(1))
+
+
+def _first(session, stmt):
+    return session.scalar(stmt.limit(1))
+
+
+def demo_ids(session) -> dict[str, dict[str, int | str]]:
+    """Real URL values per view (endpoint prefix) in the demo register: a record of the view
+    and, for its card, a file, an e-mail, an activity, a linked contact and a custom tab of it."""
+    from models import (
+        Activity,
+        Attachment,
+        CallList,
+        CallListEntry,
+        Category,
+        Company,
+        CompanyContact,
+        Contact,
+        CustomFieldDefinition,
+        CustomTab,
+        EmailMessage,
+        Employee,
+        EmployeeGroup,
+        ImportJob,
+        Industry,
+        Invoice,
+        Lead,
+        Opportunity,
+        Product,
+        ReportDefinition,
+        SalesOrder,
+        SalesStage,
+    )
+
+    def card(model, owner_column, tab_applies, *where):
+        """A live record with as many of a card's parts as the demo has (files first)."""
+        row_id = _first(
+            session,
+            select(getattr(Attachment, owner_column))
+            .join(model, model.id == getattr(Attachment, owner_column))
+            .where(model.deleted_at.is_(None), Attachment.deleted_at.is_(None), *where)
+            .order_by(getattr(Attachment, owner_column)),
+        ) or _first(session, select(model.id).where(model.deleted_at.is_(None), *where).order_by(model.id))
+        values = {"id": row_id, "tab": "overview"}
+        for key, part in (("file_id", Attachment), ("message_id", EmailMessage), ("activity_id", Activity)):
+            values[key] = _first(
+                session, select(part.id).where(getattr(part, owner_column) == row_id).order_by(part.id)
+            ) or _first(session, select(part.id).order_by(part.id))
+        link = CompanyContact.contact_id if owner_column == "company_id" else CompanyContact.company_id
+        values["contact_id"] = _first(
+            session, select(link).where(getattr(CompanyContact, owner_column) == row_id).order_by(link)
+        ) or _first(session, select(Contact.id).order_by(Contact.id))
+        values["tab_id"] = _first(
+            session, select(CustomTab.id).where(CustomTab.applies_to == tab_applies).order_by(CustomTab.id)
+        ) or _first(session, select(CustomTab.id).order_by(CustomTab.id))
+        return values
+
+    def one(model, *where):
+        return {"id": _first(session, select(model.id).where(*where).order_by(model.id))}
+
+    opportunity = one(Opportunity)
+    opportunity["activity_id"] = _first(
+        session, select(Activity.id).where(Activity.opportunity_id == opportunity["id"]).order_by(Activity.id)
+    ) or _first(session, select(Activity.id).order_by(Activity.id))
+    calllist = one(CallList)
+    calllist["entry_id"] = _first(
+        session, select(CallListEntry.id).where(CallListEntry.call_list_id == calllist["id"]).order_by(CallListEntry.id)
+    )
+    return {
+        "company": card(Company, "company_id", "company"),
+        "supplier": card(Company, "company_id", "company", Company.is_supplier.is_(True)),
+        "contact": card(Contact, "contact_id", "contact"),
+        "privatecustomer": card(Contact, "contact_id", "contact", Contact.customer_number.is_not(None)),
+        "lead": one(Lead),
+        "calllist": calllist,
+        "opportunity": opportunity,
+        "order": one(SalesOrder),
+        "invoice": one(Invoice),
+        "product": one(Product),
+        "employee": one(Employee),
+        "employeegroup": one(EmployeeGroup),
+        "category": one(Category),
+        "industry": one(Industry),
+        "salesstage": one(SalesStage),
+        "customtab": one(CustomTab),
+        "customfield": one(CustomFieldDefinition),
+        "import": one(ImportJob),
+        "reportgenerator": one(ReportDefinition),
+    }
+
+
+#: URL values that are not ids, by argument name.
+OTHER_URL_VALUES = {"export_type": "csv", "fmt": "csv", "entity": "company", "tab": "overview"}
+
+
+def route_values(rule, ids: dict) -> dict:
+    """Values for every argument of `rule` from the demo register (`demo_ids`)."""
+    view = rule.endpoint.split(".")[0]
+    own = ids.get(view, {})
+    values = {}
+    for arg in rule.arguments:
+        if arg == "filename":
+            values[arg] = "css/crm.css" if rule.endpoint == "static" else "admin/css/bootstrap4/admin.css"
+        elif arg in own:
+            values[arg] = own[arg]
+        else:
+            values[arg] = OTHER_URL_VALUES.get(arg, 1)
+    return values
+
+
+def routes(app):
+    """(rule, method) for every rule of the app and every method it answers (HEAD and OPTIONS aside)."""
+    return [
+        (rule, method)
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
