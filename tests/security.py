@@ -236,3 +236,32 @@ def routes(app):
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
     ]
+
+
+def snapshot(session) -> dict[str, tuple[int, str]]:
+    """Every table's row count and a checksum of all its rows, as the database has them now."""
+    import hashlib
+
+    session.expire_all()
+    result = {}
+    for table in db.metadata.sorted_tables:
+        rows = sorted(repr(tuple(row)) for row in session.execute(table.select()))
+        result[table.name] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16])
+    session.rollback()
+    return result
+
+
+def changed_tables(before: dict, after: dict) -> dict:
+    return {
+        name: (before.get(name), after.get(name))
+        for name in set(before) | set(after)
+        if before.get(name) != after.get(name)
+    }
+
+
+def card_tab_keys(app, endpoint: str) -> list[str]:
+    """The tab keys of a customer card view (custom tabs included, as the demo has them)."""
+    from flask_admin import Admin  # noqa: F401  (the admin is registered on the app)
+
+    view = next(v for v in app.extensions["admin"][0]._views if v.endpoint == endpoint)
+    return [tab.key for tab in view.card_tabs]
