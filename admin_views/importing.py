@@ -45,10 +45,14 @@ class ImportView(SecurePage):
     @expose("/")
     @require("import.run")
     def index(self):
-        if jobs.mark_stalled(db.session):
-            db.session.commit()
         recent = db.session.scalars(db.select(ImportJob).order_by(ImportJob.id.desc()).limit(30)).all()
-        return self.render("admin/import/index.html", entities=ENTITIES, jobs=recent, statuses=ImportJob.STATUSES)
+        return self.render(
+            "admin/import/index.html",
+            entities=ENTITIES,
+            jobs=recent,
+            statuses=ImportJob.STATUSES,
+            stalled={job.id for job in jobs.stalled(db.session)},  # shown as failed; a POST marks them
+        )
 
     @expose("/upload", methods=("POST",))
     @require("import.run")
@@ -95,6 +99,7 @@ class ImportView(SecurePage):
             flash(str(exc), "error")
             return redirect(url_for(".index"))
         if request.method == "POST":
+            jobs.mark_stalled(db.session)  # a stalled dry run may be started again
             try:
                 if request.form.get("saved"):
                     saved = db.get_or_404(ImportMapping, params.id_param("saved", request.form) or 0)
@@ -138,8 +143,6 @@ class ImportView(SecurePage):
     @require("import.run")
     def job(self, id):
         job = _job(id)
-        if jobs.mark_stalled(db.session):
-            db.session.commit()
         return self.render(
             "admin/import/job.html",
             job=job,
@@ -159,6 +162,7 @@ class ImportView(SecurePage):
     @require("import.run")
     def run(self, id):
         job = _job(id)
+        jobs.mark_stalled(db.session)
         try:
             jobs.queue(db.session, job, write=True)
         except jobs.ImportProblem as exc:
@@ -173,6 +177,8 @@ class ImportView(SecurePage):
     @require("import.run")
     def cancel(self, id):
         job = _job(id)
+        if jobs.mark_stalled(db.session):
+            db.session.commit()
         try:
             jobs.request_cancel(db.session, job)
             db.session.commit()

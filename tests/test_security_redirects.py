@@ -102,7 +102,11 @@ def test_login_and_language_next_stay_on_site(client, auth, employees):
             response = auth.client.post(
                 "/login",
                 query_string={"next": target},
-                data={"email": employees["admin"].email, "password": "Test-losen-1234", "csrf_token": auth.csrf_token()},
+                data={
+                    "email": employees["admin"].email,
+                    "password": "Test-losen-1234",
+                    "csrf_token": auth.csrf_token(),
+                },
             )
             assert response.status_code == 302 and response.headers["Location"] == "/admin/", target
         else:  # logged in already: /login sends on to `next`

@@ -396,18 +396,26 @@ def _run(work: Session, progress_session: Session, job: ImportJob, storage: Stor
     return status
 
 
-def mark_stalled(session: Session) -> int:
-    """Jobs whose thread died (process restarted) are marked failed so they can be started again."""
+def stalled(session: Session) -> list[ImportJob]:
+    """Active jobs whose thread died (process restarted): no report for STALLED_AFTER_SECONDS. Reads only."""
     limit = utcnow().timestamp() - STALLED_AFTER_SECONDS
-    stalled = [
+    return [
         job
         for job in session.scalars(select(ImportJob).where(ImportJob.status.in_(ACTIVE)))
         if _heartbeat(session, job) < limit
     ]
-    for job in stalled:
-        job.status, job.finished_at = "failed", utcnow()
-        job.error_summary = _("The import was interrupted (the server restarted). Start it again.")
-    return len(stalled)
+
+
+def _interrupted() -> str:
+    return _("The import was interrupted (the server restarted). Start it again.")
+
+
+def mark_stalled(session: Session) -> int:
+    """Stalled jobs are marked failed so they can be started again (on a POST: a GET writes nothing)."""
+    jobs = stalled(session)
+    for job in jobs:
+        job.status, job.finished_at, job.error_summary = "failed", utcnow(), _interrupted()
+    return len(jobs)
 
 
 def _side_report(session: Session, job: ImportJob) -> sidecar.Report | None:
@@ -424,7 +432,15 @@ def _heartbeat(session: Session, job: ImportJob) -> float:
 
 
 def state(session: Session, job: ImportJob) -> dict:
-    """What the progress page shows: status, rows done of total, rate and time left."""
+    """What the progress page shows: status, rows done of total, rate and time left.
+    A stalled job is shown as failed (interrupted), without writing that."""
+    if job.status in ACTIVE and job in stalled(session):
+        return {**_state(session, job), "status": "failed", "active": False, "summary": _interrupted(),
+                "status_label": str(ImportJob.STATUSES["failed"])}  # fmt: skip
+    return _state(session, job)
+
+
+def _state(session: Session, job: ImportJob) -> dict:
     counts = Counts(job.rows_done, job.created_count, job.updated_count, job.unchanged_count, job.error_count)
     report = _side_report(session, job)
     if report and report.counts:
