@@ -237,6 +237,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         org_number=formatting.org_number,
         phone=formatting.phone,
         money=formatting.money,
+        web_link=formatting.web_link,
         iso_date=formatting.iso_date,
     )
     app.jinja_env.tests["mobile"] = validation.is_mobile

@@ -13,6 +13,7 @@ import urllib.request
 from collections import Counter
 from contextlib import contextmanager
 
+from flask import url_for
 from sqlalchemy import select, text
 
 from extensions import db
@@ -261,7 +262,56 @@ def changed_tables(before: dict, after: dict) -> dict:
 
 def card_tab_keys(app, endpoint: str) -> list[str]:
     """The tab keys of a customer card view (custom tabs included, as the demo has them)."""
-    from flask_admin import Admin  # noqa: F401  (the admin is registered on the app)
-
     view = next(v for v in app.extensions["admin"][0]._views if v.endpoint == endpoint)
     return [tab.key for tab in view.card_tabs]
+
+
+#: Query strings that make a GET page do more than its default (run a report, search, filter, page).
+EXTRA_QUERIES = {
+    "reportgenerator.index": ["run=1&entity=company&col=name&col=owner", "run=1&entity=opportunity&page=2"],
+    "reports.sales": ["by=seller", "by=month&seller=1"],
+    "reports.activities": ["axis=groups&group=1"],
+    "company.index_view": ["search=AB", "flt0_0=1&sort=1&desc=1", "page=1"],
+    "contact.index_view": ["search=a"],
+    "opportunity.board": ["owner=1"],
+    "people.index": ["q=an"],
+    "contact.search_json": ["q=an"],
+    "product.lookup": ["q=1"],
+    "company.ajax_lookup": ["name=owner&query=a"],
+    "company.invoice_report": ["from=2000-01-01&to=2100-01-01"],
+}
+
+
+def get_pages(app, session) -> list[str]:
+    """Every GET URL of the app with real ids of the demo register: each card with each of its tabs,
+    list pages searched, filtered and sorted, reports run, look-ups asked."""
+    from models import CallList, ReportDefinition, SavedSearch
+
+    ids = demo_ids(session)
+    saved_search = first_id(session, SavedSearch)
+    saved_report = first_id(session, ReportDefinition)
+    urls = []
+    with app.test_request_context():
+        for rule, method in routes(app):
+            if method != "GET" or rule.endpoint in ("static", "admin.static"):
+                continue
+            values = route_values(rule, ids)
+            if rule.endpoint == "reportgenerator.run":
+                values["id"] = saved_report
+            base = url_for(rule.endpoint, **values)
+            urls.append(base)
+            urls += [f"{base}?{query}" for query in EXTRA_QUERIES.get(rule.endpoint, [])]
+            view, _dot, name = rule.endpoint.partition(".")
+            if name == "card_tab":
+                for tab in card_tab_keys(app, view):
+                    urls.append(url_for(rule.endpoint, **{**values, "tab": tab}))
+                    urls.append(url_for(f"{view}.card", id=values["id"], tab=tab))
+            if name == "ajax_lookup":
+                view_object = next(v for v in app.extensions["admin"][0]._views if v.endpoint == view)
+                for field in list(getattr(view_object, "_form_ajax_refs", None) or {})[:2]:
+                    urls.append(url_for(rule.endpoint, name=field, query="a"))
+            if name in ("edit_view", "details_view"):
+                urls.append(url_for(rule.endpoint, id=values.get("id") or ids.get(view, {}).get("id") or 1))
+        urls.append(url_for("calllist.add", saved_search=saved_search))
+        urls.append(url_for("calllist.work", id=first_id(session, CallList)))
+    return urls
