@@ -268,3 +268,14 @@ def products(app):
     db.session.add_all(rows)
     db.session.commit()
     return {p.number: p for p in rows}
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the attack tests tried (tests/security.py), for the README's "Säkerhet" table.
+    Counted per process: run them without xdist (`-n 0`) for the whole figures."""
+    from tests.security import TALLY
+
+    if TALLY:
+        terminalreporter.section("security: what the attack tests tried")
+        for key, number in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{number:>9,}  {key}".replace(",", " "))
