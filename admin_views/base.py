@@ -31,7 +31,7 @@ from wtforms import DateTimeLocalField, DecimalField, HiddenField, ValidationErr
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
-from admin_views import params, redirects
+from admin_views import downloads, params, redirects
 from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
@@ -411,8 +411,6 @@ class SecureModelView(PermissionMixin, ModelView):
     def export(self, export_type):
         """The list as CSV or XLSX: the list's search, filters and sort applied,
         streamed row by row; `<area>.export` is checked in `_handle_view`."""
-        from admin_views import downloads
-
         if export_type not in exporting.FORMATS:
             abort(404)
         filename = f"{self.name} {formatting.iso_date(models_utcnow().date())}"
