@@ -221,9 +221,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     def load_employee(user_id: str):
         return db.session.get(Employee, int(user_id))
 
-    from admin_views.params import IdConverter
+    from admin_views.params import IdConverter, refuse_nul_characters
 
     app.url_map.converters["int"] = IdConverter  # before any route: an id too large for a column is a 404
+    app.before_request(refuse_nul_characters)
     app.register_blueprint(auth.bp)
     register_admin(app)
     register_cli(app)

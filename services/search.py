@@ -87,7 +87,7 @@ def words(text: str | None) -> list[str]:
     words are kept, each cut to MAX_WORD_LENGTH characters."""
     if not text:
         return []
-    found = re.finditer(r'"([^"]+)"|(\S+)', text.strip())
+    found = re.finditer(r'"([^"]+)"|(\S+)', text.replace("\x00", " ").strip())  # PostgreSQL refuses NUL
     return [(m.group(1) or m.group(2))[:MAX_WORD_LENGTH] for _n, m in zip(range(MAX_WORDS), found, strict=False)]
 
 

@@ -47,7 +47,8 @@ NUMERIC = [
 ]
 TEXT = [
     ("garbage", "abc'\"<>;--"),
-    ("unicode", "Ö\u202e😀\u0000١٢"),
+    ("unicode", "Ö\u202e😀١٢"),
+    ("NUL", "a\u0000b"),
     ("2000 words", TWO_THOUSAND_WORDS),
     ("empty", ""),
 ]
