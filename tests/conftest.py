@@ -278,4 +278,4 @@ def pytest_terminal_summary(terminalreporter):
     if TALLY:
         terminalreporter.section("security: what the attack tests tried")
         for key, number in sorted(TALLY.items()):
-            terminalreporter.write_line(f"{number:>9,}  {key}".replace(",", " "))
+            terminalreporter.write_line(f"{number:>9,}".replace(",", " ") + f"  {key}")

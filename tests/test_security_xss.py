@@ -108,7 +108,8 @@ def poison(session) -> dict[str, str]:
     """Overwrite every attacked column of every row with its payload; {marker: "table.column"}."""
     markers = {}
     for n, (table, column) in enumerate(attacked_columns()):
-        marker = f"Q{n:03d}"
+        short = (getattr(column.type, "length", None) or 10_000) < 11
+        marker = f"Z{n % 100:02d}" if short else f"Q{n:03d}"  # fixed widths: no marker is part of another
         markers[marker] = f"{table.name}.{column.name}"
         value = payload_for(column, marker, n)
         if _unique(table, column):  # each row its own value (the payload first, so it stays whole)
