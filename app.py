@@ -1,6 +1,7 @@
 """Kundregister: create_app() and the `flask --app app` commands."""
 
 import os
+from datetime import timedelta
 
 import click
 from flask import Flask, g, render_template
@@ -52,6 +53,7 @@ def _sqlite_connection(dbapi_connection, connection_record) -> None:
 
 def register_admin(app: Flask) -> Admin:
     """The admin screens and the menu (CRM, Administration)."""
+    from admin_views.account import AccountView, SecurityView
     from admin_views.base import SecureIndexView
     from admin_views.calllists import CallListView
     from admin_views.company import CompanyView, SupplierView
@@ -134,6 +136,10 @@ def register_admin(app: Flask) -> Admin:
         CustomFieldView(CustomFieldDefinition, s, name=_l("Custom fields"), endpoint="customfield", category=settings)
     )
     admin.add_view(TrashView(name=_l("Restore customers"), endpoint="trash", url="/admin/trash", category=settings))
+    admin.add_view(
+        SecurityView(name=_l("Security"), endpoint="security", url="/admin/security", category=administration)
+    )
+    admin.add_view(AccountView(name=_l("My account"), endpoint="account", url="/admin/account"))
     admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
     app.url_value_preprocessor(allow_large_import_files)
     personalise(admin)
@@ -172,14 +178,31 @@ def register_cli(app: Flask) -> None:
         password = os.environ.get("CRM_NEW_USER_PASSWORD") or click.prompt(
             "Password", hide_input=True, confirmation_prompt=True
         )
-        if len(password) < 10:
-            raise click.ClickException("The password must be at least 10 characters.")
         try:
             employee = accounts.create_employee(db.session, email=email, name=name, role=role, password=password)
             db.session.commit()
         except accounts.AccountError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Created {employee.email} ({role}).")
+
+    @app.cli.command("unlock-login")
+    @click.option("--email", required=True)
+    @click.option("--reset-two-factor", is_flag=True, help="Also switch the employee's two-factor login off.")
+    def unlock_login_command(email, reset_two_factor):
+        """Lift a login lock (and reset two-factor login) when no administrator can log in to do it."""
+        from auth import throttle
+        from models import utcnow
+        from services import login_sessions, two_factor
+
+        employee = accounts.find_by_email(db.session, email)
+        if employee is None:
+            raise click.ClickException(f"No employee has the e-mail address {email}.")
+        throttle().unlock(employee.email)
+        if reset_two_factor:
+            two_factor.disable(db.session, employee, actor_id=None, action="two_factor_reset")
+            login_sessions.end_all(db.session, employee, now=utcnow(), reason="two_factor_reset", actor_id=None)
+        db.session.commit()
+        click.echo(f"Unlocked {employee.email}" + (" and reset two-factor login." if reset_two_factor else "."))
 
     @app.cli.group("translate")
     def translate_group():
@@ -205,7 +228,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("CRM_RATELIMIT_STORAGE_URI", "memory://"))
+    # Rate limits are shared between workers and hosts through Redis when CRM_REDIS_URL is set.
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI",
+        os.environ.get("CRM_RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL") or "memory://",
+    )
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=app.config["REMEMBER_DAYS"]))
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -215,24 +248,23 @@ def create_app(overrides: dict | None = None) -> Flask:
     import services.audit  # noqa: F401  (registers the audit listener)
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
-    from models import Employee
-
-    @login_manager.user_loader
-    def load_employee(user_id: str):
-        return db.session.get(Employee, int(user_id))
-
     from admin_views.params import IdConverter, refuse_nul_characters
 
     app.url_map.converters["int"] = IdConverter  # before any route: an id too large for a column is a 404
     app.before_request(refuse_nul_characters)
+    login_manager.user_loader(auth.load_employee)
+    app.before_request(auth.keep_session_alive)
     app.register_blueprint(auth.bp)
     register_admin(app)
     register_cli(app)
 
     from admin_views.labels import audit_action, audit_subject, field_label
     from services import formatting, validation
+    from services.login_sessions import device
 
-    app.jinja_env.globals.update(audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale)
+    app.jinja_env.globals.update(
+        audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale, device=device
+    )
     app.jinja_env.filters.update(
         field_label=field_label,
         org_number=formatting.org_number,

@@ -25,6 +25,10 @@ def _secret_key(instance_dir: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask config from the environment, then apply overrides (tests)."""
     instance_dir = Path((overrides or {}).get("INSTANCE_DIR") or _instance_dir())
@@ -49,7 +53,23 @@ def load_config(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("CRM_SECURE_COOKIES", "0") == "1",
         "REMEMBER_COOKIE_SECURE": os.environ.get("CRM_SECURE_COOKIES", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
+        # Redis (shared by every worker and host): login throttling and rate limits; unset: the database.
+        "REDIS_URL": os.environ.get("CRM_REDIS_URL", ""),
+        "REDIS_KEY_PREFIX": os.environ.get("CRM_REDIS_KEY_PREFIX", "crm:"),
+        # Login sessions (server-side records, see services/login_sessions.py).
+        "SESSION_IDLE_MINUTES": _int("CRM_SESSION_IDLE_MINUTES", 30),
+        "SESSION_MAX_HOURS": _int("CRM_SESSION_MAX_HOURS", 8),
+        "REMEMBER_DAYS": _int("CRM_REMEMBER_DAYS", 14),
+        # Login throttling (services/throttle.py): failures within the window lock for the lockout.
+        "LOGIN_MAX_FAILURES": _int("CRM_LOGIN_MAX_FAILURES", 10),
+        "LOGIN_IP_MAX_FAILURES": _int("CRM_LOGIN_IP_MAX_FAILURES", 30),
+        "LOGIN_WINDOW_MINUTES": _int("CRM_LOGIN_WINDOW_MINUTES", 15),
+        "LOGIN_LOCKOUT_MINUTES": _int("CRM_LOGIN_LOCKOUT_MINUTES", 15),
+        # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none).
+        "PROXY_COUNT": _int("CRM_PROXY_COUNT", 0),
         "FLASK_ADMIN_FLUID_LAYOUT": True,
         # E-mail from the customer card goes out through this SMTP server (none: sending is off).
         "SMTP_HOST": os.environ.get("CRM_SMTP_HOST", ""),

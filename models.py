@@ -118,12 +118,30 @@ class Employee(UserMixin, TimestampMixin, db.Model):
     revoked_permissions: Mapped[list | None] = mapped_column(JSON)
     #: The employee's own choice of hidden and ordered modules and card tabs.
     preferences: Mapped[dict | None] = mapped_column(JSON)
+    #: Two-factor login (TOTP, services.two_factor): the confirmed secret, one being enrolled,
+    #: when it was switched on, and the last time step used (a code is never accepted twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
 
     groups: Mapped[list[EmployeeGroup]] = relationship(secondary=employee_group_members, back_populates="members")
+
+    #: The login session this object was loaded for (Flask-Login's user id is the session's token,
+    #: so ending the session on the server ends its cookie and its remember-me cookie too).
+    login_token = None
+    login_session = None
 
     @property
     def is_active(self) -> bool:  # Flask-Login: inactive employees cannot log in
         return self.active
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_secret is not None
+
+    def get_id(self) -> str | None:  # Flask-Login
+        return self.login_token
 
     def has_permission(self, permission: str) -> bool:
         from services.permissions import employee_has_permission
@@ -132,6 +150,86 @@ class Employee(UserMixin, TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- login security: sessions, throttling, two-factor login ---------------------
+
+
+class LoginSession(db.Model):
+    """One login of an employee (a browser): ended by logout, by a security change or by time.
+
+    The cookie holds a random token; only its SHA-256 is stored here.
+    """
+
+    __tablename__ = "login_session"
+    __table_args__ = (Index("ix_login_session_employee_ended", "employee_id", "ended_at"),)
+
+    ENDED_REASONS = {
+        "logout": _l("Logged out"),
+        "ended_by_user": _l("Ended by the employee"),
+        "ended_by_admin": _l("Ended by an administrator"),
+        "password_changed": _l("Password changed"),
+        "role_changed": _l("Role changed"),
+        "deactivated": _l("Employee deactivated"),
+        "two_factor_reset": _l("Two-factor login reset"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employee.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The absolute end of the session (login + 8 h, or + the remember-me lifetime).
+    expires_at: Mapped[datetime]
+    remember: Mapped[bool] = mapped_column(default=False)
+    #: Logged in with a second factor (a TOTP or recovery code).
+    two_factor: Mapped[bool] = mapped_column(default=False)
+    #: Two-factor login is required of this employee, who has not enrolled yet: only enrolment is open.
+    must_enrol: Mapped[bool] = mapped_column(default=False)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(30))
+
+    employee: Mapped[Employee] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed logins of one account or one IP address in the current window, and its lock.
+
+    Used when no Redis is configured (services.throttle); the key is a hash, never the e-mail.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code for two-factor login, stored salted and hashed."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employee.id", ondelete="CASCADE"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
+class SecurityPolicy(db.Model):
+    """Administration – Säkerhet: who must log in with two-factor login (one row)."""
+
+    __tablename__ = "security_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    require_two_factor_all: Mapped[bool] = mapped_column(default=False)
+    #: Role keys (services.permissions.ROLES) whose employees must use two-factor login.
+    require_two_factor_roles: Mapped[list | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 # --- settings: categories and industries ------------------------------------

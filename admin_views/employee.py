@@ -6,9 +6,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import PasswordField, SelectField
-from wtforms.validators import Length, Optional
+from sqlalchemy import inspect as sa_inspect
+from wtforms import PasswordField, SelectField, ValidationError
+from wtforms.validators import Optional
 
+import auth
 from admin_views import menu
 from admin_views.base import (
     LOGGED_IN,
@@ -22,9 +24,23 @@ from admin_views.base import (
     require,
 )
 from extensions import db
-from models import Employee, EmployeeGroup
-from services import accounts, custom_fields, layout, permissions, validation
+from models import AuditEvent, Employee, EmployeeGroup, utcnow
+from services import accounts, custom_fields, layout, login_sessions, passwords, permissions, two_factor, validation
 from services.permissions import PERMISSIONS, ROLES, employee_permissions, role_choices
+
+#: Audit events shown under Inloggning och säkerhet on the employee card.
+SECURITY_EVENTS = (
+    "login",
+    "login_failed",
+    "lockout",
+    "unlock",
+    "sessions_ended",
+    "password_changed",
+    "two_factor_enabled",
+    "two_factor_disabled",
+    "two_factor_reset",
+    "recovery_code_used",
+)
 
 #: Anyone who may see employees may list them; changing them is `employee.manage`.
 EMPLOYEE_VERBS = {
@@ -98,7 +114,74 @@ class EmployeeCardMixin:
                 for key, label in PERMISSIONS.items()
             ],
             role_label=ROLES.get(employee.role, (employee.role,))[0],
+            security=self.security_state(employee) if current_user.has_permission("security.manage") else None,
         )
+
+    def security_state(self, employee):
+        """What an administrator sees of an employee's login: sessions, two-factor login, lock, events."""
+        now = utcnow()
+        return {
+            "sessions": login_sessions.active(db.session, employee, now=now, lifetimes=auth.lifetimes()),
+            "current_session_id": auth.current_login_session_id(),
+            "locked_until": auth.throttle().account_locked_until(employee.email, now),
+            "required": two_factor.is_required(db.session, employee),
+            "codes_left": two_factor.recovery_codes_left(db.session, employee),
+            "events": db.session.scalars(
+                db.select(AuditEvent)
+                .where(
+                    AuditEvent.entity_type == "employee",
+                    AuditEvent.entity_id == employee.id,
+                    AuditEvent.action.in_(SECURITY_EVENTS),
+                )
+                .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+                .limit(20)
+            ).all(),
+        }
+
+    @expose("/card/<int:id>/sessions/end", methods=("POST",))
+    @require("security.manage")
+    def end_sessions(self, id):
+        """An administrator logs the employee out everywhere (their own current session stays)."""
+        employee = db.session.get(Employee, id) or abort(404)
+        ended = login_sessions.end_all(
+            db.session,
+            employee,
+            now=utcnow(),
+            reason="ended_by_admin",
+            actor_id=current_user.id,
+            keep_id=auth.current_login_session_id(),
+        )
+        db.session.commit()
+        flash(_("%(n)s sessions of %(name)s were ended.", n=ended, name=employee.name), "success")
+        return redirect(url_for(".card", id=id) + "#security")
+
+    @expose("/card/<int:id>/two-factor/reset", methods=("POST",))
+    @require("security.manage")
+    def reset_two_factor(self, id):
+        """An administrator switches the employee's two-factor login off (a lost phone); sessions end."""
+        employee = db.session.get(Employee, id) or abort(404)
+        two_factor.disable(db.session, employee, actor_id=current_user.id, action="two_factor_reset")
+        login_sessions.end_all(
+            db.session,
+            employee,
+            now=utcnow(),
+            reason="two_factor_reset",
+            actor_id=current_user.id,
+            keep_id=auth.current_login_session_id(),
+        )
+        db.session.commit()
+        flash(_("Two-factor login of %(name)s was reset.", name=employee.name), "success")
+        return redirect(url_for(".card", id=id) + "#security")
+
+    @expose("/card/<int:id>/unlock", methods=("POST",))
+    @require("security.manage")
+    def unlock(self, id):
+        """An administrator lifts a lock after too many failed logins."""
+        employee = db.session.get(Employee, id) or abort(404)
+        accounts.unlock(db.session, employee, throttle=auth.throttle(), actor=current_user)
+        db.session.commit()
+        flash(_("The login of %(name)s was unlocked.", name=employee.name), "success")
+        return redirect(url_for(".card", id=id) + "#security")
 
     @expose("/card/<int:id>/layout", methods=("POST",))
     @require(LOGGED_IN)
@@ -142,11 +225,53 @@ class EmployeeCardMixin:
 
 
 class PasswordSetField(PasswordField):
-    """Sets a new password (hashed) when filled in; empty keeps the old one."""
+    """Sets a new password (hashed) when filled in; empty keeps the old one. The password policy
+    (services.passwords) is checked against the name and e-mail typed in the same form."""
+
+    def pre_validate(self, form):
+        if self.data:
+            candidate = Employee(name=form.name.data or "", email=form.email.data or "")
+            try:
+                accounts.check_new_password(candidate, self.data)
+            except passwords.WeakPassword as exc:
+                raise ValidationError(str(exc)) from None
 
     def populate_obj(self, obj, name):
         if self.data:
             accounts.set_password(obj, self.data)
+
+
+#: Changes to an employee that end the employee's other login sessions, and the reason recorded.
+SESSION_ENDING_CHANGES = (("password_hash", "password_changed"), ("role", "role_changed"), ("active", "deactivated"))
+
+
+def end_sessions_after_change(employee: Employee) -> None:
+    """A new password, another role or a deactivation ends the employee's sessions (the editor's own
+    stays when the employee edits themself). Called before the form's commit."""
+    state = sa_inspect(employee)
+    for attribute, reason in SESSION_ENDING_CHANGES:
+        history = state.attrs[attribute].history
+        if not history.has_changes() or (attribute == "active" and employee.active):
+            continue
+        if attribute == "password_hash":
+            db.session.add(
+                AuditEvent(
+                    actor_id=current_user.id,
+                    entity_type="employee",
+                    entity_id=employee.id,
+                    entity_label=str(employee)[:200],
+                    action="password_changed",
+                    changes={},
+                )
+            )
+        login_sessions.end_all(
+            db.session,
+            employee,
+            now=utcnow(),
+            reason=reason,
+            actor_id=current_user.id,
+            keep_id=auth.current_login_session_id(),
+        )
 
 
 class EmployeeView(EmployeeCardMixin, SecureModelView):
@@ -192,9 +317,15 @@ class EmployeeView(EmployeeCardMixin, SecureModelView):
         form_class.role = SelectField(self.column_labels["role"], choices=role_choices, default="readonly")
         form_class.password = PasswordSetField(
             self.column_labels["password"],
-            validators=[Optional(), Length(min=10, message=_l("The password must be at least 10 characters."))],
+            validators=[Optional()],
+            description=_l("At least %(n)s characters; not a common password.", n=passwords.MIN_LENGTH),
         )
         return form_class
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        if not is_created:
+            end_sessions_after_change(model)
 
 
 class EmployeeGroupView(SecureModelView):

@@ -56,6 +56,16 @@ AUDIT_ACTIONS = {
     "purge": _l("Permanently deleted"),
     "link": _l("Contact linked"),
     "unlink": _l("Contact unlinked"),
+    "login": _l("Logged in"),
+    "login_failed": _l("Failed login"),
+    "lockout": _l("Login locked after too many failures"),
+    "unlock": _l("Login unlocked"),
+    "sessions_ended": _l("Sessions ended"),
+    "password_changed": _l("Password changed"),
+    "two_factor_enabled": _l("Two-factor login switched on"),
+    "two_factor_disabled": _l("Two-factor login switched off"),
+    "two_factor_reset": _l("Two-factor login reset"),
+    "recovery_code_used": _l("Recovery code used"),
 }
 
 

@@ -1,15 +1,17 @@
-"""Employees as users: creating them, passwords (scrypt) and login checks."""
+"""Employees as users: creating them, passwords and the password step of a login."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import Employee
-from services import validation
+from models import AuditEvent, Employee
+from services import passwords, validation
 from services.permissions import ROLES
-
-# Checked against when the e-mail is unknown, so both cases take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+from services.throttle import Throttle
 
 
 class AccountError(ValueError):
@@ -17,7 +19,13 @@ class AccountError(ValueError):
 
 
 def set_password(employee: Employee, password: str) -> None:
-    employee.password_hash = generate_password_hash(password, method="scrypt")
+    """Store a hash of `password` (no policy check: see `change_password`)."""
+    employee.password_hash = passwords.hash_password(password)
+
+
+def check_new_password(employee: Employee, password: str) -> None:
+    """Raise passwords.WeakPassword when `password` may not become the employee's."""
+    passwords.check_policy(password, user_inputs=(employee.name or "", employee.email or ""))
 
 
 def create_employee(session: Session, *, email: str, name: str, role: str, password: str | None) -> Employee:
@@ -33,17 +41,104 @@ def create_employee(session: Session, *, email: str, name: str, role: str, passw
         raise AccountError(f"An employee with e-mail {email} already exists.")
     employee = Employee(email=email, name=name, role=role, active=True)
     if password:
+        try:
+            check_new_password(employee, password)
+        except passwords.WeakPassword as exc:
+            raise AccountError(str(exc)) from None
         set_password(employee, password)
     session.add(employee)
     return employee
 
 
-def authenticate(session: Session, email: str, password: str) -> Employee | None:
-    """The active employee with these credentials, or None."""
-    employee = session.scalar(select(Employee).where(func.lower(Employee.email) == (email or "").strip().lower()))
+def find_by_email(session: Session, email: str) -> Employee | None:
+    return session.scalar(select(Employee).where(func.lower(Employee.email) == (email or "").strip().lower()))
+
+
+def _audit(session: Session, employee: Employee | None, typed_email: str, action: str, changes: dict, actor_id=None):
+    """A login event: on the employee when the address is known, else on the typed address."""
+    session.add(
+        AuditEvent(
+            actor_id=actor_id,
+            entity_type="employee" if employee else "login",
+            entity_id=employee.id if employee else 0,
+            entity_label=(str(employee) if employee else (typed_email or "").strip())[:200],
+            action=action,
+            changes=changes,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class PasswordStep:
+    """What the password step of a login gave: "ok" (with the employee), "wrong" or "locked"."""
+
+    outcome: str
+    employee: Employee | None = None
+    locked_until: datetime | None = None
+
+
+def check_password(
+    session: Session, email: str, password: str, *, ip: str | None, throttle: Throttle, now: datetime
+) -> PasswordStep:
+    """The password step: refused while the account or the address is locked; a failure is counted
+    (and may lock the account) and audited; a hash made with old parameters is replaced.
+
+    The caller commits. The account's failures are forgotten only when the whole login succeeds
+    (`login_completed`), so a known password cannot be used to reset the count of wrong codes.
+    """
+    email = (email or "").strip()
+    locked_until = throttle.locked_until(email, ip, now)
+    if locked_until:
+        _audit(session, find_by_email(session, email), email, "login_failed", {"ip": ip, "reason": "locked"})
+        return PasswordStep("locked", locked_until=locked_until)
+    employee = find_by_email(session, email)
     if employee is None or not employee.password_hash:
-        check_password_hash(_DUMMY_HASH, password or "")
-        return None
-    if not check_password_hash(employee.password_hash, password or ""):
-        return None
-    return employee if employee.active else None
+        passwords.verify_dummy(password)
+        ok = False
+    else:
+        ok = passwords.verify(employee.password_hash, password or "") and employee.active
+    if not ok:
+        return record_failure(session, employee, email, ip=ip, throttle=throttle, now=now, reason="password")
+    if passwords.needs_rehash(employee.password_hash):
+        set_password(employee, password)
+    return PasswordStep("ok", employee=employee)
+
+
+def record_failure(
+    session: Session,
+    employee: Employee | None,
+    email: str,
+    *,
+    ip: str | None,
+    throttle: Throttle,
+    now: datetime,
+    reason: str,
+) -> PasswordStep:
+    """Count and audit a failed password or code; a lock it causes is audited as a lockout."""
+    _audit(session, employee, email, "login_failed", {"ip": ip, "reason": reason})
+    if throttle.add_failure(email, ip, now):
+        until = now + throttle.policy.lockout
+        _audit(session, employee, email, "lockout", {"ip": ip, "until": until.isoformat(sep=" ", timespec="minutes")})
+        return PasswordStep("locked", employee=employee, locked_until=until)
+    return PasswordStep("wrong", employee=employee)
+
+
+def login_completed(employee: Employee, *, throttle: Throttle) -> None:
+    """The whole login (password and any code) succeeded: the account's failures are forgotten."""
+    throttle.succeeded(employee.email)
+
+
+def unlock(session: Session, employee: Employee, *, throttle: Throttle, actor: Employee) -> None:
+    """An administrator lifts the lock on the employee's account."""
+    throttle.unlock(employee.email)
+    _audit(session, employee, employee.email, "unlock", {}, actor_id=actor.id)
+
+
+def change_password(session: Session, employee: Employee, new_password: str, *, actor: Employee) -> None:
+    """Set a new password that meets the policy (raises passwords.WeakPassword), audited.
+
+    Ending the employee's other sessions is the caller's (it knows which session is its own).
+    """
+    check_new_password(employee, new_password)
+    set_password(employee, new_password)
+    _audit(session, employee, employee.email, "password_changed", {}, actor_id=actor.id)

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, object] = {
     "contact.export": _l("Export contacts"),
     "employee.view": _l("View employees"),
     "employee.manage": _l("Manage employees, groups and roles"),
+    "security.manage": _l("Manage login security: two-factor requirement, locked logins, other employees' sessions"),
     "settings.manage": _l("Manage CRM settings (categories, industries, sales stages, custom fields)"),
     "opportunity.view": _l("View sales opportunities"),
     "opportunity.create": _l("Create sales opportunities"),

@@ -164,7 +164,7 @@ class AuthActions:
             r'<meta name="csrf-token" content="([^"]+)"', page
         )
         if not match:
-            page = self.client.get("/admin/").get_data(as_text=True)
+            page = self.client.get("/admin/", follow_redirects=True).get_data(as_text=True)
             match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
         return match.group(1)
 

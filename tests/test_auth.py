@@ -3,7 +3,6 @@
 from urllib.parse import quote, unquote
 
 import pytest
-from werkzeug.security import check_password_hash
 
 from models import Employee
 from services import accounts
@@ -90,17 +89,19 @@ def test_login_post_without_csrf_token_is_refused(client, employees):
     assert not is_logged_in(client)
 
 
-def test_password_is_stored_as_a_scrypt_hash(employees, session):
+def test_password_is_stored_as_an_argon2id_hash(employees, session):
+    from services import passwords
+
     stored = session.get(Employee, employees["admin"].id).password_hash
-    assert stored.startswith("scrypt:")
+    assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
-    assert check_password_hash(stored, PASSWORD)
-    assert not check_password_hash(stored, PASSWORD + "x")
+    assert passwords.verify(stored, PASSWORD)
+    assert not passwords.verify(stored, PASSWORD + "x")
     # Same password, different salt.
     first, second = Employee(), Employee()
     accounts.set_password(first, PASSWORD)
     accounts.set_password(second, PASSWORD)
-    assert first.password_hash.startswith("scrypt:") and first.password_hash != second.password_hash
+    assert first.password_hash.startswith("$argon2id$") and first.password_hash != second.password_hash
 
 
 def test_set_password_replaces_the_hash(employees, session, auth):

@@ -5,9 +5,9 @@ import re
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import check_password_hash
 
 from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, Industry
+from services import passwords
 from tests.conftest import PASSWORD
 from tests.helpers import count, field_errors, fresh, sv, text
 
@@ -32,9 +32,9 @@ def test_admin_creates_an_employee_who_can_log_in(login, auth, session):
     employee = session.scalars(select(Employee).where(Employee.email == "nils.ny@example.se")).one()
     assert (employee.name, employee.role, employee.active) == ("Nils Nyanställd", "seller", True)
     assert employee.phone == "+46701234567"
-    assert employee.password_hash.startswith("scrypt:")
+    assert employee.password_hash.startswith("$argon2id$")
     assert "Nytt-losen-2026" not in employee.password_hash
-    assert check_password_hash(employee.password_hash, "Nytt-losen-2026")
+    assert passwords.verify(employee.password_hash, "Nytt-losen-2026")
 
     assert auth.login("nils.ny@example.se", "Nytt-losen-2026").status_code == 302
     page = text(auth.client.get("/admin/"))
@@ -54,10 +54,23 @@ def test_employee_form_offers_the_roles_and_a_password_field(login):
     assert sv("Administrator") in text(page) and sv("Read only") in text(page)
 
 
-def test_short_password_is_refused_and_nothing_saved(login, session):
-    response = login("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "password": "kort"})
+@pytest.mark.parametrize(
+    "password, message",
+    [
+        ("Kort-losen1", "The password must be at least %(n)s characters."),
+        ("1qaz2wsx3edc", "The password is one of the most common passwords. Choose another one."),
+        (
+            "nilsnyanstalld",  # the employee's own name
+            "The password is too easy to guess (a common word, a name, a date, a sequence or a repeat). "
+            "Use a longer phrase of several uncommon words.",
+        ),
+    ],
+)
+def test_weak_password_is_refused_and_nothing_saved(login, session, password, message):
+    response = login("admin").post("/admin/employee/new/", {**NEW_EMPLOYEE, "password": password})
     assert response.status_code == 200
-    assert field_errors(response, "password") == [sv("The password must be at least 10 characters.")]
+    expected = sv(message, n=passwords.MIN_LENGTH) if "%(n)s" in message else sv(message)
+    assert field_errors(response, "password") == [expected]
     assert count(session, Employee, Employee.email == "nils.ny@example.se") == 0
 
 
@@ -94,7 +107,7 @@ def test_admin_changes_role_and_password_empty_password_keeps_the_old(login, aut
     assert admin.post(f"/admin/employee/edit/?id={target.id}", data).status_code == 302
     stored = fresh(session, Employee, target.id)
     assert stored.role == "finance"
-    assert check_password_hash(stored.password_hash, PASSWORD)  # unchanged
+    assert passwords.verify(stored.password_hash, PASSWORD)  # unchanged
 
     data["password"] = "Ett-nytt-losen-99"
     assert admin.post(f"/admin/employee/edit/?id={target.id}", data).status_code == 302
@@ -138,7 +151,7 @@ def test_others_may_list_employees_but_not_change_them(login, session, employees
     )
     stored = fresh(session, Employee, target.id)
     assert (stored.name, stored.role) == ("Test Admin", "admin")
-    assert check_password_hash(stored.password_hash, PASSWORD)
+    assert passwords.verify(stored.password_hash, PASSWORD)
     assert count(session, Employee) == 4
 
 

@@ -261,6 +261,10 @@ class Pages:
             return page
         page = self.new_page(storage_state=self.sessions[role], viewport=viewport)
         page.goto("/admin/")
+        if urlsplit(page.url).path == "/login":
+            # The kept session went idle (CRM_SESSION_IDLE_MINUTES) on a slow run: log in again.
+            self.login_through_form(page, DEMO_USERS[role][0])
+            self.sessions[role] = page.context.storage_state()
         return page
 
     @staticmethod
