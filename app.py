@@ -279,7 +279,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     import services.audit  # noqa: F401  (registers the audit listener)
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
+    from admin_views.params import IdConverter, refuse_nul_characters
 
+    app.url_map.converters["int"] = IdConverter  # before any route: an id too large for a column is a 404
+    app.before_request(refuse_nul_characters)
     login_manager.user_loader(auth.load_employee)
     app.before_request(auth.keep_session_alive)
 
@@ -303,9 +306,21 @@ def create_app(overrides: dict | None = None) -> Flask:
         org_number=formatting.org_number,
         phone=formatting.phone,
         money=formatting.money,
+        web_link=formatting.web_link,
         iso_date=formatting.iso_date,
     )
     app.jinja_env.tests["mobile"] = validation.is_mobile
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        from admin_views.params import BadParameter
+
+        message = (
+            error.description
+            if isinstance(error, BadParameter)
+            else _("The request could not be read. Go back, reload the page and try again.")
+        )
+        return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(403)
     def forbidden(error):

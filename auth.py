@@ -8,7 +8,6 @@ ended on the server ends both cookies.
 """
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -19,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from admin_views.redirects import safe_target
 from extensions import db, limiter
 from models import Employee, utcnow
 from services import accounts, login_sessions, two_factor
@@ -54,18 +54,8 @@ class CodeForm(FlaskForm):
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site; anything else goes to the start page."""
-    if target:
-        parts = urlsplit(target)
-        if (
-            not parts.scheme
-            and not parts.netloc
-            and target.startswith("/")
-            and not target.startswith("//")
-            and "\\" not in target
-        ):
-            return target
-    return url_for("admin.index")
+    """Only a path on this site (admin_views.redirects); anything else goes to the start page."""
+    return safe_target(target) or url_for("admin.index")
 
 
 # --- the pieces the views share -------------------------------------------------------------

@@ -31,6 +31,7 @@ from wtforms import DateTimeLocalField, DecimalField, HiddenField, ValidationErr
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
+from admin_views import downloads, params, redirects
 from admin_views.listing import KeysetListMixin
 from extensions import db
 from models import Activity
@@ -125,6 +126,20 @@ class PermissionMixin:
         if not permissions or not can(*permissions):
             abort(403)
         return None
+
+
+def check_flask_admin_parameters() -> None:
+    """Flask-Admin's own numbers, parsed by admin_views.params before Flask-Admin reads them:
+    list page, page size, sort column and direction, look-up offset and limit (400 when bad);
+    the record id of a form or a list action (404 when it is no id)."""
+    for name, minimum in (("page", 0), ("page_size", 0), ("sort", 0), ("desc", 0), ("offset", 0), ("limit", 1)):
+        params.int_param(name, minimum=minimum)
+    params.id_param("id")
+    if request.method == "POST":
+        params.id_param("id", request.form)
+        params.id_param("list_form_pk", request.form)
+        params.id_list_param("rowid", request.form)
+    redirects.check_return_url("url")
 
 
 class SecureIndexView(PermissionMixin, AdminIndexView):
@@ -319,7 +334,7 @@ class SearchAjaxLoader(QueryAjaxModelLoader):
         self.extra = extra
 
     def get_list(self, term, offset=0, limit=20):
-        return search.search(db.session, self.model, term, limit=limit, extra=self.extra)
+        return search.search(db.session, self.model, term, limit=min(limit or 20, 100), extra=self.extra)
 
 
 class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
@@ -332,6 +347,12 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
     list_template = "admin/crm_list.html"
     create_template = "admin/crm_create.html"
     edit_template = "admin/crm_edit.html"
+
+    def _handle_view(self, name, **kwargs):
+        refused = super()._handle_view(name, **kwargs)
+        if refused is None:
+            check_flask_admin_parameters()
+        return refused
 
     @property
     def can_create(self):
@@ -412,11 +433,11 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
         if export_type not in exporting.FORMATS:
             abort(404)
         filename = f"{self.name} {formatting.iso_date(models_utcnow().date())}"
-        return exporting.response(
+        return downloads.download(
             export_type,
             filename,
             self.export_columns(),
-            exporting.stream_query(self.export_query()),
+            downloads.rows_of_query(self.export_query()),
             title=str(self.name),
         )
 

@@ -8,6 +8,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import case, select
 
+from admin_views import params
 from admin_views.base import can, find_view, permitted_action
 from extensions import db
 from models import CallList
@@ -69,7 +70,7 @@ def add_from_request():
     saved = None
     if request.form.get("saved_search"):
         saved = saved_searches.get_visible(
-            db.session, current_user, request.form.get("saved_search", type=int)
+            db.session, current_user, params.id_param("saved_search", request.form)
         ) or abort(404)
         if saved.view != view.endpoint:  # a search of another list means other filters
             abort(404)

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import Optional
 
-from admin_views import calllist_actions
+from admin_views import calllist_actions, params
 from admin_views.base import LocalDateTimeField, SearchAjaxLoader, SecureModelView, require
 from admin_views.company import EmployeeFilter
 from extensions import db
@@ -79,7 +79,7 @@ class CallListView(SecureModelView):
         """ "Lägg till i ringlista" for every match of a saved search (GET), and the chooser's POST."""
         if request.method == "POST":
             return calllist_actions.add_from_request()
-        saved = saved_searches.get_visible(db.session, current_user, request.args.get("saved_search", 0, type=int))
+        saved = saved_searches.get_visible(db.session, current_user, params.id_param("saved_search") or 0)
         if saved is None:
             abort(404)
         return calllist_actions.render_chooser(calllist_actions.source_view(saved.view), saved=saved)

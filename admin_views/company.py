@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField
 
+from admin_views import params
 from admin_views.base import (
     HiddenRule,
     SearchAjaxLoader,
@@ -285,7 +286,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         valid = super().validate_form(form)
         if valid and "org_number" in form and form.org_number.data:
             existing = register.company_with_org_number(
-                db.session, form.org_number.data, exclude_id=request.args.get("id", type=int)
+                db.session, form.org_number.data, exclude_id=params.id_param("id")
             )
             if existing is not None:
                 form.org_number.errors = [*form.org_number.errors, self.duplicate_message(existing)]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import StringField
 
+from admin_views import params
 from admin_views.base import (
     SearchAjaxLoader,
     SecurePage,
@@ -125,7 +126,7 @@ class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         return form_class
 
     def _company_from_request(self) -> Company | None:
-        company_id = request.args.get("company_id", type=int)
+        company_id = params.id_param("company_id")
         company = db.session.get(Company, company_id) if company_id else None
         return None if company is None or company.is_deleted else company
 

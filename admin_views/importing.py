@@ -10,6 +10,8 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from admin_views import downloads as web_downloads
+from admin_views import params
 from admin_views.base import SecurePage, require
 from extensions import db
 from models import ImportJob, ImportMapping
@@ -90,7 +92,9 @@ class ImportView(SecurePage):
     def template(self, entity):
         if entity not in ENTITIES:
             return redirect(url_for(".index"))
-        return downloads.template(ENTITIES[entity], request.args.get("format", "csv"))
+        fmt = downloads.file_format(request.args.get("format"))
+        columns = downloads.template_columns(ENTITIES[entity])
+        return web_downloads.download(fmt, f"import-{entity}", columns, web_downloads.rows_given([]))
 
     @expose("/job/<int:id>/mapping", methods=("GET", "POST"))
     @require("import.run")
@@ -109,7 +113,7 @@ class ImportView(SecurePage):
                     db.session.commit()
                     return redirect(url_for(".mapping", id=job.id))
                 if request.form.get("saved"):
-                    saved = db.get_or_404(ImportMapping, request.form.get("saved", 0, type=int))
+                    saved = db.get_or_404(ImportMapping, params.id_param("saved", request.form) or 0)
                     jobs.apply_mapping(job, saved, headers)
                     db.session.commit()
                     flash(_("The saved column mapping %(name)s is used.", name=saved.name), "success")
@@ -232,5 +236,7 @@ class ImportView(SecurePage):
     @expose("/job/<int:id>/errors")
     @require("import.run")
     def errors(self, id):
-        job = _job(id)
-        return downloads.errors(job, jobs.errors(db.session, job), request.args.get("format", "csv"))
+        job_id = _job(id).id
+        fmt = downloads.file_format(request.args.get("format"))
+        rows = lambda session: jobs.errors(session, session.get(ImportJob, job_id))  # noqa: E731  (read while streaming)
+        return web_downloads.download(fmt, f"importfel-{job_id}", downloads.error_columns(), rows)

@@ -6,12 +6,13 @@ contact (private customer) card have both.
 
 from datetime import date
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from admin_views import downloads
 from admin_views.base import require
 from extensions import db
 from models import Invoice, SalesOrder
@@ -119,7 +120,7 @@ class InvoicingCardMixin:
                 export.Column("amount", _("Amount excl. VAT")),
                 export.Column("invoice.currency", _("Currency")),
             ]
-            rows = export.stream_query(invoice_report.lines(customer, start, end, _currency()))
+            rows = downloads.rows_of_query(invoice_report.lines(customer, start, end, _currency()))
             name = _("Invoice lines %(customer)s %(period)s", customer=customer.name, period=period)
         else:
             columns = [
@@ -129,9 +130,6 @@ class InvoicingCardMixin:
                 export.Column("unit", _("Unit")),
                 export.Column("amount", _("Amount excl. VAT")),
             ]
-            rows = invoice_report.build(db.session, customer, start, end, _currency()).products
+            rows = downloads.rows_given(invoice_report.build(db.session, customer, start, end, _currency()).products)
             name = _("Invoice report %(customer)s %(period)s", customer=customer.name, period=period)
-        try:
-            return export.response(export_type, name, columns, rows, title=_("Invoice report"))
-        except export.UnknownFormat:
-            abort(404)
+        return downloads.download(export_type, name, columns, rows, title=_("Invoice report"))

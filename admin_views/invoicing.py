@@ -25,6 +25,7 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
+from admin_views import params
 from admin_views.base import (
     MODEL_ENDPOINT_VERBS,
     SearchAjaxLoader,
@@ -298,8 +299,8 @@ class SalesDocumentView(SecureModelView):
         return form
 
     def _customer_from_args(self):
-        company = db.session.get(Company, request.args.get("company_id", type=int) or 0)
-        contact = db.session.get(Contact, request.args.get("contact_id", type=int) or 0)
+        company = db.session.get(Company, params.id_param("company_id") or 0)
+        contact = db.session.get(Contact, params.id_param("contact_id") or 0)
         if company is None and contact is None:
             return None
         return invoicing.check_customer(company, contact)
@@ -357,7 +358,7 @@ class SalesDocumentView(SecureModelView):
 
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
-        document = self._document_or_404(request.args.get("id", type=int) or 0)
+        document = self._document_or_404(params.id_param("id") or 0)
         if not invoicing.is_editable(document):
             try:
                 invoicing.ensure_editable(document)

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import StringField, TextAreaField
 
+from admin_views import params
 from admin_views.base import require
 from extensions import db
 from models import CompanyContact, Contact
@@ -33,7 +34,7 @@ class MessagingMixin:
 
     def recipient(self, customer):
         """The contact the message is for (one linked to this company), else the customer itself."""
-        contact_id = request.values.get("contact", type=int)
+        contact_id = params.id_param("contact", request.values)
         if isinstance(customer, Contact) or not contact_id:
             return customer
         linked = db.session.scalar(

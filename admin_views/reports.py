@@ -15,6 +15,7 @@ from wtforms import Form, RadioField, SelectField, SelectMultipleField
 from wtforms.fields import DateField
 from wtforms.validators import Optional
 
+from admin_views import downloads, params
 from admin_views.base import SecurePage, can, require
 from admin_views.listing import Pager, count_text
 from extensions import db
@@ -35,8 +36,8 @@ class ReportForm(Form):
 
             return get_translations([str(get_locale() or "sv")])
 
-    seller = SelectMultipleField(_l("Sellers"), coerce=int, validate_choice=False)
-    group = SelectMultipleField(_l("Groups"), coerce=int, validate_choice=False)
+    seller = SelectMultipleField(_l("Sellers"), coerce=params.form_id, validate_choice=False)
+    group = SelectMultipleField(_l("Groups"), coerce=params.form_id, validate_choice=False)
 
 
 class SalesReportForm(ReportForm):
@@ -168,14 +169,14 @@ class ReportsView(SecurePage):
                 export.Column("lost_amount", _("Lost amount (SEK)"), number_format="#,##0.00"),
                 export.Column("win_rate", _("Win rate (percent)")),
             ]
-            return export.response(fmt, _("Won and lost"), columns, outcome)
+            return downloads.download(fmt, _("Won and lost"), columns, downloads.rows_given(outcome))
         columns = [
             export.Column("label", str(reports.PIPELINE_DIMENSIONS[form.by.data])),
             export.Column("count", _("Number")),
             export.Column("amount", _("Pipeline value (SEK)"), number_format="#,##0.00"),
             export.Column("weighted", _("Weighted value (SEK)"), number_format="#,##0.00"),
         ]
-        return export.response(fmt, _("Sales report"), columns, pipeline)
+        return downloads.download(fmt, _("Sales report"), columns, downloads.rows_given(pipeline))
 
     # --- Grafisk och tabellöversikt över säljaktiviteter -------------------------------------
 
@@ -234,7 +235,9 @@ class ReportsView(SecurePage):
         form, rows = self._activities()
         if rows is None or fmt not in export.FORMATS:
             abort(404)
-        return export.response(fmt, _("Sales activities"), self.activity_columns(form.axis.data), rows)
+        return downloads.download(
+            fmt, _("Sales activities"), self.activity_columns(form.axis.data), downloads.rows_given(rows)
+        )
 
 
 def _current():
@@ -349,11 +352,11 @@ class ReportGeneratorView(SecurePage):
             stmt = report_generator.query(spec, _current())
         except report_generator.NotPermitted:
             abort(403)
-        return export.response(
+        return downloads.download(
             fmt,
             f"{_('Report')} {spec.kind.label} {utcnow().date().isoformat()}",
             report_generator.columns(spec),
-            export.stream_query(stmt),
+            downloads.rows_of_query(stmt),
             title=str(spec.kind.label),
         )
 

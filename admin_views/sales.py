@@ -17,6 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 from wtforms.validators import NumberRange, Optional
 
+from admin_views import params, redirects
 from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
 from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
@@ -230,8 +231,8 @@ class OpportunityView(SecureModelView):
         """From a customer card: ?company_id= or ?contact_id= chooses the customer."""
         form = super().create_form(obj)
         if request.method == "GET":
-            company = db.session.get(Company, request.args.get("company_id", type=int) or 0)
-            contact = db.session.get(Contact, request.args.get("contact_id", type=int) or 0)
+            company = db.session.get(Company, params.id_param("company_id") or 0)
+            contact = db.session.get(Contact, params.id_param("contact_id") or 0)
             if company is not None and not company.is_deleted:
                 form.company.data = company
             if contact is not None and not contact.is_deleted and contact.is_private_customer:
@@ -325,8 +326,8 @@ class OpportunityView(SecureModelView):
     @require("opportunity.view")
     def board(self):
         """Säljtavla: a column per stage; cards are dragged (or moved with their menu) between stages."""
-        owner_id = request.args.get("owner", type=int)
-        group_id = request.args.get("group", type=int)
+        owner_id = params.id_param("owner")
+        group_id = params.id_param("group")
         return self.render(
             "admin/pipeline.html",
             columns=sales.board(db.session, owner_id=owner_id, group_id=group_id),
@@ -342,8 +343,8 @@ class OpportunityView(SecureModelView):
     def move(self):
         """Move an opportunity to another stage (the drag on the board); the history records it."""
         wants_json = request.headers.get("X-Requested-With") == "fetch"
-        opportunity = db.session.get(Opportunity, request.form.get("id", type=int) or 0)
-        stage = db.session.get(SalesStage, request.form.get("stage", type=int) or 0)
+        opportunity = db.session.get(Opportunity, params.id_param("id", request.form) or 0)
+        stage = db.session.get(SalesStage, params.id_param("stage", request.form) or 0)
         if opportunity is None or stage is None or not stage.active:
             abort(404)
         try:
@@ -359,4 +360,4 @@ class OpportunityView(SecureModelView):
             if wants_json:
                 return jsonify(ok=True, message=message, probability=opportunity.probability)
             flash(message, "success")
-        return redirect(request.form.get("next") or url_for(".board"))
+        return redirects.redirect_to(request.form.get("next"), url_for(".board"))

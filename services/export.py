@@ -1,8 +1,10 @@
 """Tabular output, the one place for it: CSV and XLSX files for lists and reports.
 
 Describe the table with `Column`s and hand over any iterable of rows (ORM
-objects, dicts, tuples); `response(fmt, filename, columns, rows)` gives a Flask
-response that streams the file.
+objects, dicts, tuples); `chunks(fmt, columns, rows)` yields the file's bytes.
+Nothing here knows HTTP or a database session: the web layer
+(admin_views/downloads.py) streams the chunks and reads the rows in a session of
+the download's own.
 
 CSV is what Swedish Excel opens with a double click: UTF-8 with BOM, `;` as
 separator, CRLF line ends, quoting as the `csv` module does it (fields with
@@ -24,7 +26,7 @@ CSV and a number in XLSX. A text field that merely looks like a number
 at the type, never guesses from the content.
 
 Streaming: `csv_chunks` yields encoded chunks of a few hundred rows as it
-reads the rows, so pass a query with `yield_per` (see `stream_query`).
+reads the rows, so pass rows read lazily (a query with `yield_per`).
 `xlsx_chunks` writes the workbook to a temporary file first (a zip needs its
 directory at the end) and then yields it in pieces.
 """
@@ -35,15 +37,12 @@ import csv
 import io
 import re
 import tempfile
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
-from flask import Response, stream_with_context
 from flask_babel import LazyString, gettext, to_user_timezone
 
 from services import formatting
@@ -54,10 +53,6 @@ CSV_BOM = "\ufeff"
 CSV_ROWS_PER_CHUNK = 500
 XLSX_CHUNK_BYTES = 64 * 1024
 FORMATS = ("csv", "xlsx")
-MIMETYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 class UnknownFormat(ValueError):
@@ -290,38 +285,3 @@ def chunks(fmt: str, columns: list[Column], rows: Iterable[Any], title: str = "E
     if fmt == "xlsx":
         return xlsx_chunks(columns, rows, title)
     raise UnknownFormat(fmt)
-
-
-# --- HTTP --------------------------------------------------------------------------------------
-
-
-def content_disposition(filename: str) -> str:
-    """`attachment` with an ASCII fallback name and the real (Swedish) name as
-    RFC 5987 `filename*=UTF-8''...`; path separators and control characters removed."""
-    name = re.sub(r'[\x00-\x1f\x7f/\\"]+', "_", filename).strip(" .") or "export"
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    ascii_name = re.sub(r"[^A-Za-z0-9._ -]+", "_", ascii_name).strip(" .") or "export"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def stream_query(query, batch: int = 1000):
-    """Rows of a SQLAlchemy select/query fetched `batch` at a time (server-side
-    cursor on PostgreSQL), so a long export never holds all rows."""
-    from extensions import db
-
-    if hasattr(query, "yield_per"):  # legacy Query
-        return query.yield_per(batch)
-    return db.session.execute(query.execution_options(yield_per=batch)).scalars()
-
-
-def response(fmt: str, filename: str, columns: list[Column], rows: Iterable[Any], title: str | None = None) -> Response:
-    """A streaming download of `rows` as `filename`.<fmt> (csv or xlsx).
-    Raises UnknownFormat for any other format (the view answers 404)."""
-    if fmt not in FORMATS:
-        raise UnknownFormat(fmt)
-    body = stream_with_context(chunks(fmt, columns, rows, title or filename))
-    result = Response(body, content_type=MIMETYPES[fmt])
-    result.headers["Content-Disposition"] = content_disposition(f"{filename}.{fmt}")
-    result.headers["X-Content-Type-Options"] = "nosniff"
-    result.headers["Cache-Control"] = "no-store"
-    return result

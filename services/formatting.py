@@ -67,3 +67,10 @@ def iso_date(value: date | datetime | None) -> str:
     if isinstance(value, datetime):
         return _format_datetime(value, "yyyy-MM-dd HH:mm")
     return value.isoformat()
+
+
+def web_link(value: str | None) -> str | None:
+    """A stored web address that may be a link's href: http or https only (never javascript: or data:,
+    however it was stored), else None and the address is shown as text."""
+    text = "".join(str(value or "").split())
+    return str(value).strip() if text.lower().startswith(("http://", "https://")) else None

@@ -137,14 +137,22 @@ def fold(text: str) -> str:
 _NUMBERISH = re.compile(r"[\d\-+()/.]*\d[\d\-+()/.]*")
 
 
+#: Words of a search that are used; the rest are ignored. Each word adds a condition per search field,
+#: and about 2,000 words made SQLite refuse the query ("Expression tree is too large": a 500).
+MAX_WORDS = 10
+#: Characters of a word that are used (no name, number or address is longer).
+MAX_WORD_LENGTH = 100
+
+
 def words(text: str | None) -> list[str]:
     """Split a search text into words; a quoted phrase stays one word, and numbers typed in groups
-    (`070-123 45 67`, `556036 0793`) are one number."""
+    (`070-123 45 67`, `556036 0793`) are one number. Only the first MAX_WORDS words are kept, each
+    cut to MAX_WORD_LENGTH characters."""
     if not text:
         return []
     result: list[str] = []
     numeric_run = False
-    for quoted, plain in re.findall(r'"([^"]+)"|(\S+)', text.strip()):
+    for quoted, plain in re.findall(r'"([^"]+)"|(\S+)', text.replace("\x00", " ").strip()):  # PostgreSQL refuses NUL
         word = quoted or plain
         numeric = bool(plain) and _NUMBERISH.fullmatch(plain) is not None
         if numeric and numeric_run:
@@ -152,7 +160,7 @@ def words(text: str | None) -> list[str]:
         else:
             result.append(word)
         numeric_run = numeric
-    return [w for w in (w.strip() for w in result) if w]
+    return [w[:MAX_WORD_LENGTH] for w in (w.strip() for w in result) if w][:MAX_WORDS]
 
 
 def _alternatives(word: str) -> list[str]:

@@ -18,9 +18,24 @@ class InvalidValue(ValueError):
     """A value a user typed that cannot be stored; the message is for the user."""
 
 
+#: The largest value of an INTEGER column (the id columns) on PostgreSQL; SQLite's are wider.
+MAX_INTEGER = 2**31 - 1
+
+
+def whole_number(value, *, minimum: int = 1, maximum: int = MAX_INTEGER) -> int | None:
+    """The value (text as a request sends it) as a whole number within [minimum, maximum]; None
+    for anything else: empty, a decimal, garbage, Unicode digits, or a number a column cannot hold
+    (a larger one made the database fail: 500s on `page=2**64` and the like)."""
+    text = str(value).strip() if value is not None else ""
+    if not re.fullmatch(r"-?[0-9]{1,19}", text):
+        return None
+    number = int(text)
+    return number if minimum <= number <= maximum else None
+
+
 def is_id(value) -> bool:
     """True for a record id as a request sends it: ASCII digits that fit the id column."""
-    return re.fullmatch(r"[0-9]{1,9}", str(value)) is not None
+    return whole_number(value) is not None
 
 
 def _blank(value: str | None) -> bool:

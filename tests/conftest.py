@@ -5,6 +5,7 @@ Every test starts from empty tables; `demo` loads the demo data when a test
 wants the realistic register.
 """
 
+import contextvars
 import os
 import re
 from decimal import Decimal
@@ -48,11 +49,35 @@ class FreshContextClient(FlaskClient):
     """Test client whose every request runs in its own app context and database
     session, as in production. (Tests keep one app context pushed for
     db.session; without this Flask would reuse it, and `g` with Flask-Login's
-    user and Flask-WTF's token, for every request of the test.)"""
+    user and Flask-WTF's token, for every request of the test.)
+
+    A streamed body is read as a WSGI server reads it: after the request has ended, in a
+    context where no app or request context is pushed (not inside the test's own), so a
+    download that relies on the request's session fails here as it does in production.
+    """
 
     def open(self, *args, **kwargs):
         with self.application.app_context():
-            return super().open(*args, **kwargs)
+            response = super().open(*args, **kwargs)
+        if response.is_streamed:
+            response.response = _read_outside_any_context(response.response)
+        return response
+
+
+def _read_outside_any_context(body):
+    """The chunks of a streamed body, each produced in an empty contextvars context."""
+    empty = contextvars.Context()
+    chunks = empty.run(iter, body)
+    try:
+        while True:
+            try:
+                chunk = empty.run(next, chunks)
+            except StopIteration:
+                return
+            yield chunk
+    finally:
+        if hasattr(chunks, "close"):
+            empty.run(chunks.close)
 
 
 @pytest.fixture(scope="session")
@@ -257,3 +282,14 @@ def products(app):
     db.session.add_all(rows)
     db.session.commit()
     return {p.number: p for p in rows}
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the attack tests tried (tests/security.py), for the README's "Säkerhet" table.
+    Counted per process: run them without xdist (`-n 0`) for the whole figures."""
+    from tests.security import TALLY
+
+    if TALLY:
+        terminalreporter.section("security: what the attack tests tried")
+        for key, number in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{number:>9,}".replace(",", " ") + f"  {key}")

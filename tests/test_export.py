@@ -7,9 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from flask import Flask
 from openpyxl import load_workbook
 
+from admin_views import downloads
 from services import export
 from services.export import Column
 
@@ -212,37 +212,32 @@ def test_xlsx_sheet_title_drops_characters_excel_refuses(app):
 
 
 def test_content_disposition_has_ascii_fallback_and_utf8_name():
-    header = export.content_disposition('Företag "mina" ../kunder.csv')
+    header = downloads.content_disposition('Företag "mina" ../kunder.csv')
     assert header == (
         "attachment; filename=\"Foretag _mina_ .._kunder.csv\"; filename*=UTF-8''F%C3%B6retag%20_mina_%20.._kunder.csv"
     )
 
 
-def test_response_streams_a_download():
-    application = Flask(__name__)
-    application.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Stockholm"
-    from flask_babel import Babel
+def test_a_download_streams_the_file(app):
+    """admin_views.downloads: headers of an attachment; the body is written after the request has ended."""
 
-    Babel(application)
+    def view(fmt):
+        rows = downloads.rows_given({"n": n} for n in range(3))
+        return downloads.download(fmt, "Säljmöjligheter", [Column("n", "Nummer")], rows)
 
-    @application.route("/x/<fmt>")
-    def download(fmt):
-        return export.response(fmt, "Säljmöjligheter", [Column("n", "Nummer")], ({"n": n} for n in range(3)))
-
-    client = application.test_client()
-    answer = client.get("/x/csv")
-    assert answer.status_code == 200 and answer.is_streamed
-    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert "filename*=UTF-8''S%C3%A4ljm%C3%B6jligheter.csv" in answer.headers["Content-Disposition"]
-    assert answer.data == "\ufeffNummer\r\n0\r\n1\r\n2\r\n".encode()
-    answer = client.get("/x/xlsx")
-    assert answer.headers["Content-Type"].startswith("application/vnd.openxmlformats")
-    assert load_workbook(io.BytesIO(answer.data)).active.max_row == 4
+    with app.test_request_context():
+        as_csv, as_xlsx = view("csv"), view("xlsx")
+    assert as_csv.is_streamed
+    assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "filename*=UTF-8''S%C3%A4ljm%C3%B6jligheter.csv" in as_csv.headers["Content-Disposition"]
+    assert b"".join(as_csv.response) == "\ufeffNummer\r\n0\r\n1\r\n2\r\n".encode()
+    assert as_xlsx.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert load_workbook(io.BytesIO(b"".join(as_xlsx.response))).active.max_row == 4
 
 
 def test_unknown_format_is_refused():
     with pytest.raises(export.UnknownFormat):
-        export.response("pdf", "x", [], [])
+        list(export.chunks("pdf", [], []))
 
 
 def test_control_characters_from_imported_text_do_not_break_an_xlsx_file():

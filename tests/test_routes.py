@@ -8,6 +8,7 @@ added without deciding its permission.
 import pytest
 
 from services.permissions import ROLES as ROLE_MAP
+from tests.security import demo_ids, route_values, routes, tally
 
 PUBLIC = "public"
 LOGGED_IN = "logged-in"
@@ -185,39 +186,9 @@ for endpoint, table in {
 }.items():
     EXPECTED.update({f"{endpoint}.{name}": permission for name, permission in table.items()})
 
-#: Values for URL parameters when a rule has them.
-URL_ARGS = {
-    "id": 1,
-    "contact_id": 1,
-    "entry_id": 1,
-    "activity_id": 1,
-    "file_id": 1,
-    "message_id": 1,
-    "session_id": 1,
-    "tab_id": 1,
-    "tab": "overview",
-    "export_type": "csv",
-    "fmt": "csv",
-    "entity": "company",
-    "filename": "admin/css/bootstrap4/admin.css",
-}
-
 
 def _rules(app):
     return [rule for rule in app.url_map.iter_rules()]
-
-
-def _url(rule) -> str:
-    from flask import url_for
-
-    values = {arg: URL_ARGS[arg] for arg in rule.arguments}
-    if rule.endpoint == "static":
-        values["filename"] = "css/crm.css"
-    return url_for(rule.endpoint, **values)
-
-
-def _method(rule) -> str:
-    return "GET" if "GET" in rule.methods else "POST"
 
 
 def test_every_endpoint_is_in_the_route_table(app):
@@ -234,21 +205,48 @@ def test_route_table_names_only_known_permissions():
 
 
 @pytest.fixture
-def rules(app):
+def rules(app, demo, employees, session):
+    """(endpoint, url, method) for every rule and every method it answers, with real ids of the
+    demo register (the record of the view, and a file, e-mail, activity, contact and tab of its card).
+    The employees of the fixtures are made first: id 1 is the fixtures' administrator."""
+    from flask import url_for
+
+    ids = demo_ids(session)
+    session.rollback()
     with app.test_request_context():
-        return [(rule.endpoint, _url(rule), _method(rule)) for rule in _rules(app)]
+        walked = [(rule.endpoint, url_for(rule.endpoint, **route_values(rule, ids)), m) for rule, m in routes(app)]
+    # the GETs first: a POST may delete what a later request of the same role reads
+    return sorted(walked, key=lambda r: (r[2] != "GET", r[0] == "auth.logout"))
+
+
+def allowed(role: str, endpoint: str, employees) -> bool:
+    """What EXPECTED says of `role` on `endpoint`."""
+    from services.permissions import role_has_permission
+
+    permission = EXPECTED[endpoint]
+    if permission == SELF_OR_MANAGE:
+        return employees[role].id == 1 or role_has_permission(role, "employee.manage")
+    if isinstance(permission, tuple):
+        return all(role_has_permission(role, p) for p in permission)
+    return permission in (PUBLIC, LOGGED_IN) or role_has_permission(role, permission)
 
 
 def test_anonymous_is_sent_to_login_with_next(client, rules):
+    """Every method of every endpoint, without a session: public pages answer, everything else
+    sends to the login page (a GET, with where to go next) or is refused (a POST has no CSRF token)."""
     for endpoint, url, method in rules:
         permission = EXPECTED[endpoint]
-        response = client.open(url, method=method, data={} if method == "POST" else None)
+        response = client.open(url, method=method, data={} if method != "GET" else None)
+        tally("route-table probes (endpoint × method × role, real ids)")
         if permission == PUBLIC:
-            assert response.status_code in (200, 302), (endpoint, response.status_code)
+            expected = (200, 302) if method == "GET" else (200, 302, 400)  # a POST without its CSRF token: 400
+            assert response.status_code in expected, (endpoint, method, response.status_code)
             continue
-        if method == "POST":
+        if method != "GET":
             # Without a session there is no CSRF token: refused before anything runs.
-            assert response.status_code in (302, 400), (endpoint, response.status_code)
+            assert response.status_code in (302, 400), (endpoint, method, response.status_code)
+            if response.status_code == 302:
+                assert response.headers["Location"].startswith("/login?next="), (endpoint, method)
             continue
         assert response.status_code == 302, (endpoint, response.status_code)
         location = response.headers["Location"]
@@ -257,30 +255,32 @@ def test_anonymous_is_sent_to_login_with_next(client, rules):
 
 @pytest.mark.parametrize("role", list(ROLE_MAP))
 def test_each_role_is_allowed_or_refused_as_the_table_says(login, rules, role, employees):
-    from services.permissions import role_has_permission
-
+    """Every method of every endpoint with real ids, as each role: refused with 403 where the
+    table says so, else answered (never 403, never a login redirect, never a 500)."""
     actions = login(role)
     token = actions.csrf_token()
+    tally(
+        "route table: endpoints (every method, anonymous and each role)",
+        len({e for e, _u, _m in rules}) if role == "admin" else 0,
+    )
     for endpoint, url, method in rules:
-        permission = EXPECTED[endpoint]
-        if endpoint in ("auth.logout", "account.end_session"):
-            continue  # would end the session the rest of the loop needs (session 1 is this login's)
-        if method == "POST":
-            response = actions.client.post(url, data={"csrf_token": token})
-        else:
+        if endpoint in ("auth.logout", "account.end_session") and method == "POST":
+            continue  # would end the session the rest of the loop needs (session 1 may be this login's)
+        if method == "GET":
             response = actions.client.get(url)
-        if permission == SELF_OR_MANAGE:
-            allowed = employees[role].id == URL_ARGS["id"] or role_has_permission(role, "employee.manage")
-        elif isinstance(permission, tuple):
-            allowed = all(role_has_permission(role, p) for p in permission)
         else:
-            allowed = permission in (PUBLIC, LOGGED_IN) or role_has_permission(role, permission)
-        if allowed:
-            assert response.status_code != 403, (role, endpoint)
-            assert not response.headers.get("Location", "").startswith("/login"), (role, endpoint)
-            assert response.status_code < 500, (role, endpoint, response.status_code)
+            response = actions.client.open(url, method=method, data={"csrf_token": token})
+        if response.is_streamed:
+            response.get_data()
+        tally("route-table probes (endpoint × method × role, real ids)")
+        if allowed(role, endpoint, employees):
+            assert response.status_code != 403, (role, endpoint, method)
+            assert not response.headers.get("Location", "").startswith("/login"), (role, endpoint, method)
+            # 502: the message was handed to no server (none is set up here); the page says so in Swedish
+            upstream = endpoint.endswith((".send_email", ".send_sms")) and response.status_code == 502
+            assert response.status_code < 500 or upstream, (role, endpoint, method, response.status_code)
         else:
-            assert response.status_code == 403, (role, endpoint, response.status_code)
+            assert response.status_code == 403, (role, endpoint, method, response.status_code)
 
 
 def test_post_without_csrf_token_is_refused(login, make_company):

@@ -4,6 +4,7 @@ the card's tab and the Fakturarapport with its CSV/XLSX export."""
 
 import io
 import re
+from csv import reader as csv_reader
 from datetime import date
 from decimal import Decimal
 
@@ -496,8 +497,10 @@ def test_invoice_report_on_the_card_and_its_export(login, session, employees, cu
         f"/admin/company/card/{customer.id}/invoice-report/export/csv?from=2026-01-01&to=2026-12-31"
     )
     assert csv.status_code == 200 and "attachment" in csv.headers["Content-Disposition"]
-    body = csv.get_data(as_text=True)
-    assert "Konsulttimme" in body and "3420,00" in body and ";" in body
+    rows = list(csv_reader(io.StringIO(csv.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
+    assert rows[0] == [sv("Product no."), sv("Product"), sv("Quantity"), sv("Unit"), sv("Amount excl. VAT")]
+    by_product = {row[1]: row for row in rows[1:]}
+    assert set(by_product) == {"Konsulttimme", "Kokbok"} and by_product["Konsulttimme"][4] == "3420,00"
     xlsx = finance.client.get(
         f"/admin/company/card/{customer.id}/invoice-report/export/xlsx?table=lines&from=2026-01-01&to=2026-12-31"
     )

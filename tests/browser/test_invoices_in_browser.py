@@ -3,9 +3,11 @@
 kunder?" (right-click the card – Rapporter – Fakturarapport), and creating,
 sending and printing an invoice without leaving the card. On the demo data."""
 
+import io
 import re
 
 import pytest
+from openpyxl import load_workbook
 
 import crm_ui as ui
 from crm_ui import expect
@@ -49,6 +51,10 @@ def test_hur_far_jag_en_snabb_oversikt_over_fakturor_med_produkter(login_as):
     with page.expect_download() as download:
         page.locator("#export-products-xlsx").click()
     assert download.value.suggested_filename.startswith("Fakturarapport")
+    sheet = load_workbook(io.BytesIO(open(download.value.path(), "rb").read())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("Produktnr", "Produkt") and len(rows) - 1 == products.count()
+    assert all(isinstance(row[4], (int, float)) for row in rows[1:]), rows
 
 
 def test_fakturarapport_from_the_keyboard(login_as):
