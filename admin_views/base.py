@@ -39,7 +39,7 @@ from models import utcnow as models_utcnow
 from services import export as exporting
 from services import formatting, money, paging, search, trash
 from services.permissions import LOGGED_IN  # re-exported for the views
-from services.validation import InvalidValue, is_id
+from services.validation import InvalidValue, is_id, whole_number
 
 #: Flask-Admin's own endpoints and the verb each needs.
 MODEL_ENDPOINT_VERBS = {
@@ -414,7 +414,8 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
             query, _count, joins, _ = self._apply_filters(query, None, joins, {}, [f for _pos, f in sorted(filters)])
         for relation in self._auto_joins:  # collections per batch: yield_per refuses joined collections
             query = query.options(selectinload(relation) if relation.property.uselist else joinedload(relation))
-        sort = self._get_column_by_idx(int(values["sort"])) if is_id(values.get("sort", "")) else None
+        sort_index = whole_number(values.get("sort"), minimum=0)
+        sort = self._get_column_by_idx(sort_index) if sort_index is not None else None
         query, joins = self._apply_sorting(query, joins, sort[0] if sort else None, values.get("desc") == "1")
         return query
 

@@ -43,7 +43,7 @@ from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
 from services import formatting, invoicing, search
 from services.invoicing import LineInput
-from services.validation import InvalidValue, is_id
+from services.validation import InvalidValue, whole_number
 
 VAT_CHOICES = [(rate, f"{rate}\u00a0%") for rate in VAT_RATES]
 #: Blank line rows offered under the lines of the editor.
@@ -152,7 +152,11 @@ def posted_rows() -> list[dict]:
     """The editor's line rows as posted (fields lines-N-field, in N order), as typed; wholly
     empty rows are left out, so "Line n" in a message is the n-th row shown again."""
     indexes = sorted(
-        {int(key.split("-")[1]) for key in request.form if key.startswith("lines-") and is_id(key.split("-")[1])}
+        {
+            index
+            for key in request.form
+            if key.startswith("lines-") and (index := whole_number(key.split("-")[1], minimum=0)) is not None
+        }
     )
     rows = [{f: (request.form.get(f"lines-{i}-{f}") or "").strip() for f in LINE_FIELDS} for i in indexes]
     return [row for row in rows if any(row[f] for f in ("product", "description", "unit_price"))]

@@ -7,7 +7,6 @@ wants the realistic register.
 
 import contextvars
 import os
-import re
 from decimal import Decimal
 
 import pytest
@@ -17,10 +16,10 @@ from sqlalchemy import text
 from app import create_app
 from databases import fresh_postgres_database, worker_suffix
 from extensions import db
+from helpers import PASSWORD, AuthActions
 from models import Company, Contact, Employee
 from services import accounts, translations
 
-PASSWORD = "Test-losen-1234"
 ROLES = ("admin", "seller", "finance", "readonly")
 TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL")
 
@@ -164,34 +163,6 @@ def employees(app, password_hash) -> dict[str, Employee]:
         person.password_hash = password_hash
     db.session.commit()
     return people
-
-
-class AuthActions:
-    """Log a test client in and out, and post forms with the CSRF token."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def csrf_token(self) -> str:
-        page = self.client.get("/login").get_data(as_text=True)
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-            r'<meta name="csrf-token" content="([^"]+)"', page
-        )
-        if not match:
-            page = self.client.get("/admin/", follow_redirects=True).get_data(as_text=True)
-            match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
-        return match.group(1)
-
-    def login(self, email: str, password: str = PASSWORD):
-        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": self.csrf_token()})
-
-    def logout(self):
-        return self.client.post("/logout", data={"csrf_token": self.csrf_token()})
-
-    def post(self, url: str, data=None, **kwargs):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.csrf_token())
-        return self.client.post(url, data=data, **kwargs)
 
 
 @pytest.fixture

@@ -9,6 +9,37 @@ from sqlalchemy import func, select
 
 from models import CompanyContact
 
+PASSWORD = "Test-losen-1234"
+
+
+class AuthActions:
+    """Log a test client in and out, and post forms with the CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf_token(self) -> str:
+        page = self.client.get("/login").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+            r'<meta name="csrf-token" content="([^"]+)"', page
+        )
+        if not match:
+            page = self.client.get("/admin/", follow_redirects=True).get_data(as_text=True)
+            match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        return match.group(1)
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": self.csrf_token()})
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": self.csrf_token()})
+
+    def post(self, url: str, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.client.post(url, data=data, **kwargs)
+
+
 # --- pages --------------------------------------------------------------------------------
 
 

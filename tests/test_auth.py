@@ -4,9 +4,9 @@ from urllib.parse import quote, unquote
 
 import pytest
 
+from helpers import PASSWORD
 from models import Employee
 from services import accounts
-from tests.conftest import PASSWORD
 from tests.helpers import sv, text
 
 

@@ -27,12 +27,12 @@ from sqlalchemy import func, select
 from stdnum import luhn
 
 from extensions import db
+from helpers import PASSWORD
 from models import AuditEvent, Category, Company, ImportJob, company_categories
 from services import storage as storage_module
 from services import tasks
 from services.importing import jobs
 from services.importing import tasks as import_tasks
-from tests.conftest import PASSWORD
 from tests.helpers import count, sv
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from stdnum.se import orgnr, personnummer
 
 from extensions import db
+from helpers import AuthActions
 from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, EmployeeGroup, Industry
 from services import numbering, passwords, validation
-from tests.conftest import AuthActions
 from tests.helpers import count
 
 

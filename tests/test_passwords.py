@@ -4,10 +4,10 @@ upgraded at the next login when the parameters change."""
 import pytest
 from werkzeug.security import generate_password_hash
 
+from helpers import PASSWORD, AuthActions
 from models import Employee
 from services import passwords
 from services.passwords import Argon2Parameters, WeakPassword
-from tests.conftest import PASSWORD, AuthActions
 from tests.helpers import fresh
 
 

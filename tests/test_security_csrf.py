@@ -7,8 +7,7 @@ runs, and the database is the same afterwards (snapshot of every table)."""
 
 from __future__ import annotations
 
-from conftest import AuthActions
-
+from helpers import AuthActions
 from tests.security import changed_tables, demo_ids, route_values, routes, snapshot, tally
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import AuthActions
 
+from helpers import AuthActions, text
 from models import ImportJob, utcnow
 from seed.demo import DEMO_LOGINS
 from tests.security import changed_tables, get_pages, snapshot, tally
@@ -29,6 +29,8 @@ def register(demo, employees, session):
             filename="avbruten.csv",
             storage_key="stalled-job",
             status="running",
+            claim="dead-worker:1",
+            worker="dead-worker",
             mode="create",
             heartbeat_at=utcnow() - timedelta(hours=2),
             started_at=utcnow() - timedelta(hours=2),
@@ -61,17 +63,15 @@ def test_no_get_changes_the_database(app, client, register, session):
     )
 
 
-def test_a_stalled_import_is_shown_as_interrupted_and_can_be_run_again(login, register, session):
-    """The stalled job is shown as failed (nothing written) and a POST may start a dry run of it again."""
-    from tests.helpers import text
-
+def test_a_stalled_import_is_shown_as_taken_over_and_a_get_writes_nothing(login, register, session):
+    """The page of a job whose worker died says another worker takes it over; showing it writes nothing."""
     admin = login("admin")
     job = session.scalar(session.query(ImportJob).filter_by(storage_key="stalled-job").statement)
     page = text(admin.client.get(f"/admin/import/job/{job.id}"))
-    assert "avbruten" in page.lower() or "interrupted" in page.lower()
-    listing = text(admin.client.get("/admin/import/"))
-    assert "avbruten.csv" in listing
-    session.expire_all()
-    assert session.get(ImportJob, job.id).status == "running", "a GET wrote nothing"
+    assert "har inte hörts av" in page and "en annan arbetare tar över jobbet" in page
+    assert "avbruten.csv" in text(admin.client.get("/admin/import/"))
     progress = admin.client.get(f"/admin/import/job/{job.id}/progress.json").get_json()
-    assert progress["status"] == "failed" and not progress["active"]
+    assert progress["stalled"] and progress["status"] == "running"
+    session.expire_all()
+    stored = session.get(ImportJob, job.id)
+    assert (stored.status, stored.claim) == ("running", "dead-worker:1"), "a GET wrote nothing"

@@ -42,6 +42,15 @@ TECHNICAL = {
     "saved_search.query",  # the list's query string: attacked through the list's own parameters instead
     "custom_field_definition.field_type",
     "email_message.direction",
+    "employee.totp_secret",  # a secret set means two-factor login is on: the test could not log in
+    "employee.totp_pending_secret",
+    "login_session.token_hash",  # the session key of a login; never shown
+    "login_session.ended_reason",
+    "login_throttle.key",
+    "recovery_code.salt",
+    "recovery_code.code_hash",
+    "import_job.task_id",  # the queue's own ids
+    "import_job.claim",
 }
 TECHNICAL_NAMES = {
     "status",
@@ -72,6 +81,9 @@ ROLES = ("admin", "seller", "readonly")
 NOT_SHOWN = {
     "project.description": "the Projekt tab lists name, status, dates and participants only",
     "import_mapping.name": "offered only on the column-mapping step of a new upload, which the crawl does not make",
+    "import_job.sheet": "offered only on the column-mapping step of a workbook, which the crawl does not make",
+    "login_session.ip": "the address the server saw; Mina inloggningar shows the device and times",
+    "login_session.user_agent": "shown only as the device name read from it (device(), tested on its own)",
 }
 
 

@@ -316,7 +316,6 @@ def tiny_counts(app, session, employees, login):
 def test_every_screen_costs_the_same_statements_with_two_rows_as_with_many_pages(
     app, session, employees, login, tiny_counts
 ):
-    from tests.conftest import _clean_tables  # noqa: F401  (documentation: the tables are emptied between)
 
     tiny = dict(tiny_counts)
     # empty the register (keep the employees who log in) and build the large one

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
 
+from helpers import PASSWORD, AuthActions
 from models import AuditEvent, Employee, LoginSession, RecoveryCode, utcnow
 from services import two_factor
-from tests.conftest import PASSWORD, AuthActions
 from tests.helpers import count, fresh, sv, text
 
 

@@ -653,6 +653,9 @@ def test_invoice_report_refuses_a_malformed_period(login, customer):
 def test_the_editor_returns_only_to_addresses_of_this_site(login, customer):
     seller = login("seller").client
     for target in ("javascript:alert(1)", "https://evil.example/"):
-        page = text(seller.get(f"/admin/invoice/new/?company_id={customer.id}&url={target}"))
-        assert f'href="{target}"' not in page
-        assert 'href="/admin/invoice/">' in page  # Avbryt goes back to the invoices instead
+        response = seller.get(f"/admin/invoice/new/?company_id={customer.id}&url={target}")
+        page = text(response)
+        assert response.status_code == 400 and f'href="{target}"' not in page
+        assert sv("The return address leads to another site and is not followed.") in page
+    page = text(seller.get(f"/admin/invoice/new/?company_id={customer.id}&url=/admin/invoice/"))
+    assert 'href="/admin/invoice/">' in page  # Avbryt goes back where the user came from

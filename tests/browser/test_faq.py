@@ -215,13 +215,13 @@ def test_kan_jag_aterstalla_kunder_som_blivit_raderade(login_as):
 
     admin = login_as("admin")
     ui.settings_menu(admin, "Återställa kunder")
-    row = admin.locator("#trash-table tbody tr").filter(has_text=company)
+    row = admin.locator("#trash-table-company tbody tr").filter(has_text=company)
     expect(row).to_contain_text(number)
     expect(row).to_contain_text(DEMO_USERS["seller"][1])  # who deleted it
     row.get_by_role("checkbox").check()
     admin.get_by_role("button", name=ui.exact("Återställa kunder")).click()
     expect(ui.flash(admin)).to_be_visible()
-    expect(admin.locator("#trash-table")).not_to_contain_text(company)
+    expect(admin.locator("#trash-table-company")).not_to_contain_text(company)
 
     # The seller finds the customer again, with the same customer number.
     ui.menu(seller, "CRM", "Företag")
