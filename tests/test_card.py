@@ -1,7 +1,9 @@
 """The customer card (issue 4): tabs, their permissions and order, the e-mail
 lock, files, activities, and a bounded number of queries per view."""
 
+import html
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,7 @@ from sqlalchemy import event
 
 from extensions import db
 from models import Activity, Attachment, AuditEvent, CompanyContact, Contact, EmailMessage, utcnow
-from services import email_lock, layout, permissions
+from services import card, email_lock, layout, permissions
 
 
 @pytest.fixture
@@ -458,3 +460,23 @@ def test_private_customer_card_lists_its_sales_opportunities(login, make_contact
     assert 'id="new-opportunity"' not in seller.client.get(
         f"/admin/contact/card/{plain.id}/tab/opportunities"
     ).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "tab, rows",
+    [("activities", "activities"), ("contacts", "contacts"), ("files", "files"), ("email", "emails")],
+)
+def test_a_tab_longer_than_a_page_shows_its_pager_and_the_next_page(login, make_company, employees, tab, rows):
+    """A card tab with more rows than one page (25) links to the next page, and that page holds the rest."""
+    company = make_company()
+    grown = {"contacts": 0, "activities": 0, "files": 0, "events": 0, "emails": 0, rows: card.PAGE_SIZE + 5}
+    _grow(company, employees["admin"], **grown)
+    db.session.commit()
+    client = login("admin").client
+    first = client.get(f"/admin/company/card/{company.id}/tab/{tab}").get_data(as_text=True)
+    nav = re.search(rf'id="{tab}-page-next" rel="next" href="([^"]+)"', first)
+    assert nav, f"no link to the next page of {tab}"
+    second = client.get(html.unescape(nav.group(1))).get_data(as_text=True)
+    assert f'id="{tab}-page-previous" rel="prev"' in second
+    shown = len(re.findall(r"<tr\b", first.split("<tbody")[1].split("</tbody>")[0])) if "<tbody" in first else 0
+    assert shown == card.PAGE_SIZE, shown
