@@ -276,7 +276,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message = _l("Log in to continue.")
     login_manager.login_message_category = "info"
 
-    import services.audit  # noqa: F401  (registers the audit listener)
+    import services.audit  # registers the audit listener
+    import services.permissions  # noqa: F401  (registers the permission rule Employee.has_permission asks)
+
+    services.audit.set_default_actor(auth.logged_in_employee_id)
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
     from admin_views.params import IdConverter, refuse_nul_characters

@@ -9,7 +9,18 @@ ended on the server ends both cookies.
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -87,6 +98,13 @@ def client_ip() -> str | None:
 def current_login_session_id() -> int | None:
     record = getattr(current_user, "login_session", None) if current_user.is_authenticated else None
     return record.id if record else None
+
+
+def logged_in_employee_id() -> int | None:
+    """Who a request's writes are audited as: the logged-in employee (services.audit asks)."""
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.id
+    return None
 
 
 def load_employee(token: str):

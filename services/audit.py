@@ -2,21 +2,35 @@
 
 Implemented once, as a ``before_flush`` listener, so the event is written in
 the same transaction as the change whatever code made it (views, services,
-CLI, import). The actor is the logged-in employee, or whoever
-`acting_as` names outside a request.
+CLI, import). The actor is whoever `acting_as` names, else the one the web
+layer names (the logged-in employee: `set_default_actor` in app.py).
 """
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import has_request_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from models import Audited, AuditEvent, utcnow
+from models import Audited, AuditEvent, table_of, utcnow
 
 ACTOR_KEY = "audit_actor_id"
+
+
+def _nobody() -> int | None:
+    return None
+
+
+#: The actor of writes no `acting_as` block names (the web layer sets the logged-in employee).
+_default_actor: Callable[[], int | None] = _nobody
+
+
+def set_default_actor(provider: Callable[[], int | None]) -> None:
+    """Name who acts when no `acting_as` block does (called once by the web layer)."""
+    global _default_actor
+    _default_actor = provider
 
 
 @contextmanager
@@ -31,15 +45,10 @@ def acting_as(session: Session, employee_id: int | None):
 
 
 def current_actor_id(session: Session) -> int | None:
-    """The employee the session's writes are attributed to (acting_as, else the logged-in user)."""
+    """The employee the session's writes are attributed to (acting_as, else the default actor)."""
     if session.info.get(ACTOR_KEY) is not None:
         return session.info[ACTOR_KEY]
-    if has_request_context():
-        from flask_login import current_user
-
-        if current_user and current_user.is_authenticated:
-            return current_user.id
-    return None
+    return _default_actor()
 
 
 def plain(value):
@@ -117,7 +126,7 @@ def record_bulk(
     now = utcnow()
     bulk.insert_rows(
         session,
-        AuditEvent.__table__,
+        table_of(AuditEvent),
         [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now} for e in events],
     )
 
@@ -193,4 +202,4 @@ def _audit_after_flush(session: Session, flush_context) -> None:
         }
         for obj in created
     ]
-    session.connection().execute(AuditEvent.__table__.insert(), rows)
+    session.connection().execute(table_of(AuditEvent).insert(), rows)

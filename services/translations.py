@@ -4,10 +4,10 @@ from pathlib import Path
 
 from babel.messages.frontend import CommandLineInterface
 
-from config import BASE_DIR
-
-TRANSLATIONS = BASE_DIR / "translations"
-POT = BASE_DIR / "translations" / "messages.pot"
+#: The project's folder (this file is services/translations.py).
+PROJECT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = PROJECT / "translations"
+POT = TRANSLATIONS / "messages.pot"
 
 
 #: Our catalogue, and the gaps we fill in Flask-Admin's own "admin" domain.
@@ -29,7 +29,7 @@ def extract_and_update() -> None:
             "-q",
             "extract",
             "-F",
-            str(BASE_DIR / "babel.cfg"),
+            str(PROJECT / "babel.cfg"),
             "-k",
             "_l",
             "-k",
@@ -39,7 +39,7 @@ def extract_and_update() -> None:
             "--no-location",
             "--omit-header",
             "--no-wrap",
-            str(BASE_DIR),
+            str(PROJECT),
         ]
     )
     cli.run(["pybabel", "-q", "update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching", "--no-wrap"])

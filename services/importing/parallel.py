@@ -19,9 +19,12 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import Babel, get_locale
+
+from services import translations
 
 #: A file smaller than this is parsed in the importing process: starting workers would cost more than it saves.
 MIN_FILE_BYTES = 2 * 1024 * 1024
@@ -30,7 +33,7 @@ QUEUE_PER_WORKER = 2
 #: Workers by default at most: the importing process's own database work sets the pace beyond that.
 DEFAULT_MAX_WORKERS = 4
 
-_parser = None
+_parser: Any = None  # the RowParser of this worker process (set by _start_worker)
 
 
 def worker_count(configured: int | None, file_size: int | None) -> int:
@@ -53,7 +56,7 @@ def parsed_batches(parser, batches: Iterable[list], workers: int) -> Iterator[li
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(parser, str(get_locale()), current_app.config["BABEL_TRANSLATION_DIRECTORIES"]),
+        initargs=(parser, str(get_locale()), str(translations.TRANSLATIONS)),
     )
     try:
         pending: deque = deque()
@@ -68,7 +71,8 @@ def parsed_batches(parser, batches: Iterable[list], workers: int) -> Iterator[li
 
 
 def _start_worker(parser, locale: str, translation_directories: str) -> None:
-    """In a new worker process: the parser, and an app context whose translations are the importing app's."""
+    """In a new worker process: the parser, and an app context whose translations are the importing app's
+    (Flask-Babel's gettext, which the row parser's messages use, reads its catalogue from an app context)."""
     global _parser
     app = Flask(__name__)
     app.config.update(BABEL_DEFAULT_LOCALE=locale, BABEL_TRANSLATION_DIRECTORIES=translation_directories)
