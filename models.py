@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any, ClassVar, cast
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
@@ -22,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from extensions import db
+from extensions import Model, db
 
 
 def utcnow() -> datetime:
@@ -60,7 +62,7 @@ class VersionMixin:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:
-        return {"version_id_col": cls.__table__.c.version}
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]  # the mapped class's table
 
 
 class Audited:
@@ -78,6 +80,11 @@ class InvoiceDefaultsMixin:
     currency: Mapped[str] = mapped_column(String(3), default="SEK")
 
 
+def table_of(model: type[Model]) -> Table:
+    """The Core table of a mapped class (to a type checker `Model.__table__` is any FROM clause)."""
+    return cast(Table, model.__table__)
+
+
 # --- employees -------------------------------------------------------------
 
 employee_group_members = Table(
@@ -88,7 +95,7 @@ employee_group_members = Table(
 )
 
 
-class EmployeeGroup(db.Model):
+class EmployeeGroup(Model):
     """Säljgrupp: a standard group or a sales group of employees."""
 
     __tablename__ = "employee_group"
@@ -105,7 +112,7 @@ class EmployeeGroup(db.Model):
         return self.name
 
 
-class Employee(UserMixin, TimestampMixin, db.Model):
+class Employee(UserMixin, TimestampMixin, Model):
     """Anställd: an employee, and the login user."""
 
     __tablename__ = "employee"
@@ -149,10 +156,11 @@ class Employee(UserMixin, TimestampMixin, db.Model):
     def get_id(self) -> str | None:  # Flask-Login
         return self.login_token
 
-    def has_permission(self, permission: str) -> bool:
-        from services.permissions import employee_has_permission
+    #: The one permission rule, (employee, permission) → allowed: services.permissions registers it.
+    permission_rule: ClassVar[Callable[[Employee, str], bool]]
 
-        return employee_has_permission(self, permission)
+    def has_permission(self, permission: str) -> bool:
+        return type(self).permission_rule(self, permission)
 
     def __str__(self) -> str:
         return self.name
@@ -161,7 +169,7 @@ class Employee(UserMixin, TimestampMixin, db.Model):
 # --- login security: sessions, throttling, two-factor login ---------------------
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """One login of an employee (a browser): ended by logout, by a security change or by time.
 
     The cookie holds a random token; only its SHA-256 is stored here.
@@ -200,7 +208,7 @@ class LoginSession(db.Model):
     employee: Mapped[Employee] = relationship()
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed logins of one account or one IP address in the current window, and its lock.
 
     Used when no Redis is configured (services.throttle); the key is a hash, never the e-mail.
@@ -214,7 +222,7 @@ class LoginThrottle(db.Model):
     locked_until: Mapped[datetime | None]
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A one-time recovery code for two-factor login, stored salted and hashed."""
 
     __tablename__ = "recovery_code"
@@ -226,7 +234,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None]
 
 
-class SecurityPolicy(db.Model):
+class SecurityPolicy(Model):
     """Administration – Säkerhet: who must log in with two-factor login (one row)."""
 
     __tablename__ = "security_policy"
@@ -256,7 +264,7 @@ contact_categories = Table(
 )
 
 
-class Category(db.Model):
+class Category(Model):
     """Kategori, for companies, contacts or both (e.g. for campaigns)."""
 
     __tablename__ = "category"
@@ -276,7 +284,7 @@ class Category(db.Model):
         return self.name
 
 
-class Industry(db.Model):
+class Industry(Model):
     """Bransch, optionally with its SNI code."""
 
     __tablename__ = "industry"
@@ -314,7 +322,7 @@ class Company(
     InvoiceDefaultsMixin,
     AddressMixin,
     TimestampMixin,
-    db.Model,
+    Model,
 ):
     """Kund / Företag. A supplier is a company with `is_supplier`."""
 
@@ -365,7 +373,7 @@ class Contact(
     InvoiceDefaultsMixin,
     AddressMixin,
     TimestampMixin,
-    db.Model,
+    Model,
 ):
     """Kontakt; with a customer number it is a Privatkund (can be invoiced)."""
 
@@ -406,7 +414,7 @@ class Contact(
         return self.name
 
 
-class CompanyContact(db.Model):
+class CompanyContact(Model):
     """A contact's link to a company, with the contact's role there."""
 
     __tablename__ = "company_contact"
@@ -423,7 +431,7 @@ class CompanyContact(db.Model):
 # --- the customer card: activities, e-mail, files, projects ---------------------
 
 
-class Activity(TimestampMixin, db.Model):
+class Activity(TimestampMixin, Model):
     """Aktivitet: a task, meeting, call or note about a customer or contact."""
 
     __tablename__ = "activity"
@@ -461,7 +469,7 @@ class Activity(TimestampMixin, db.Model):
         return self.subject
 
 
-class EmailMessage(db.Model):
+class EmailMessage(Model):
     """E-post linked to a customer card (sent from it, or filed to it)."""
 
     __tablename__ = "email_message"
@@ -482,7 +490,7 @@ class EmailMessage(db.Model):
     created_by: Mapped[Employee | None] = relationship()
 
 
-class Attachment(SoftDeleteMixin, db.Model):
+class Attachment(SoftDeleteMixin, Model):
     """Filer: a file in a customer's file area, kept in services.storage."""
 
     __tablename__ = "attachment"
@@ -505,7 +513,7 @@ class Attachment(SoftDeleteMixin, db.Model):
         return self.filename
 
 
-class Project(TimestampMixin, db.Model):
+class Project(TimestampMixin, Model):
     """Projekt, with the customers that take part in it."""
 
     __tablename__ = "project"
@@ -529,7 +537,7 @@ class Project(TimestampMixin, db.Model):
         return self.name
 
 
-class ProjectParticipant(db.Model):
+class ProjectParticipant(Model):
     """A customer taking part in a project, with its role there."""
 
     __tablename__ = "project_participant"
@@ -552,7 +560,7 @@ lead_categories = Table(
 )
 
 
-class Lead(Audited, VersionMixin, TimestampMixin, db.Model):
+class Lead(Audited, VersionMixin, TimestampMixin, Model):
     """Lead: a potential customer, converted to a company (and contact) by services.leads."""
 
     __tablename__ = "lead"
@@ -602,7 +610,7 @@ class Lead(Audited, VersionMixin, TimestampMixin, db.Model):
 # --- sales: call lists ------------------------------------------------------------------
 
 
-class CallList(Audited, TimestampMixin, db.Model):
+class CallList(Audited, TimestampMixin, Model):
     """Ringlista: leads, companies and contacts to call, in order, worked by its owner."""
 
     __tablename__ = "call_list"
@@ -621,7 +629,7 @@ class CallList(Audited, TimestampMixin, db.Model):
         return self.name
 
 
-class CallListEntry(db.Model):
+class CallListEntry(Model):
     """One lead, company or contact on a call list, and the outcome of calling it."""
 
     __tablename__ = "call_list_entry"
@@ -660,7 +668,7 @@ class CallListEntry(db.Model):
 # --- saved searches ------------------------------------------------------------------
 
 
-class SavedSearch(TimestampMixin, db.Model):
+class SavedSearch(TimestampMixin, Model):
     """Sparad sökning: a list's search text and search options kept under a name, to run again."""
 
     __tablename__ = "saved_search"
@@ -684,7 +692,7 @@ class SavedSearch(TimestampMixin, db.Model):
 # --- sales: stages and opportunities ------------------------------------------------
 
 
-class SalesStage(db.Model):
+class SalesStage(Model):
     """Säljsteg: a step of the sales process with its default probability."""
 
     __tablename__ = "sales_stage"
@@ -701,7 +709,7 @@ class SalesStage(db.Model):
         return self.name
 
 
-class Opportunity(Audited, VersionMixin, TimestampMixin, db.Model):
+class Opportunity(Audited, VersionMixin, TimestampMixin, Model):
     """Säljmöjlighet: a deal with a customer (a company or a private customer).
 
     Changes of stage, amount, owner, probability and close date are kept as
@@ -742,7 +750,7 @@ class Opportunity(Audited, VersionMixin, TimestampMixin, db.Model):
         return self.title
 
 
-class OpportunityChange(db.Model):
+class OpportunityChange(Model):
     """One change in an opportunity's history: who, when, which field, from → to."""
 
     __tablename__ = "opportunity_change"
@@ -762,7 +770,7 @@ class OpportunityChange(db.Model):
 # --- infrastructure ------------------------------------------------------------
 
 
-class NumberSequence(db.Model):
+class NumberSequence(Model):
     """A named counter (e.g. customer numbers), advanced atomically in services.numbering."""
 
     __tablename__ = "number_sequence"
@@ -771,7 +779,7 @@ class NumberSequence(db.Model):
     last_value: Mapped[int] = mapped_column(default=0)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Historik: who changed what, when, old → new."""
 
     __tablename__ = "audit_event"
@@ -797,7 +805,7 @@ class AuditEvent(db.Model):
 # --- import (Administration – Import) -------------------------------------------
 
 
-class ImportJob(TimestampMixin, db.Model):
+class ImportJob(TimestampMixin, Model):
     """One import of a CSV/XLSX file: its settings, the dry-run result and the run's state.
 
     The job's truth lives here, not in a process or in the task queue: any web
@@ -873,7 +881,7 @@ class ImportJob(TimestampMixin, db.Model):
         return self.filename
 
 
-class ImportRowError(db.Model):
+class ImportRowError(Model):
     """One problem with one cell (or row) of an import file, for the preview and the error file."""
 
     __tablename__ = "import_row_error"
@@ -886,7 +894,7 @@ class ImportRowError(db.Model):
     message: Mapped[str] = mapped_column(String(300))
 
 
-class ImportMapping(TimestampMixin, db.Model):
+class ImportMapping(TimestampMixin, Model):
     """A saved column mapping (file header → field) for one kind of import, reused by name."""
 
     __tablename__ = "import_mapping"
@@ -932,7 +940,7 @@ __all__ = [
 # --- reports: saved report-generator definitions ------------------------------------------------
 
 
-class ReportDefinition(TimestampMixin, db.Model):
+class ReportDefinition(TimestampMixin, Model):
     """A saved Rapportgenerator report: what it reports on, its conditions, columns and sort.
 
     `definition` is the JSON services.report_generator reads and writes; a shared
@@ -952,6 +960,9 @@ class ReportDefinition(TimestampMixin, db.Model):
 
     owner: Mapped[Employee | None] = relationship()
 
+    #: What it reports on, in the reader's language (not stored: services.report_generator sets it).
+    entity_label = ""
+
     def __str__(self) -> str:
         return self.name
 
@@ -963,7 +974,7 @@ __all__.append("ReportDefinition")
 VAT_RATES = (Decimal("25"), Decimal("12"), Decimal("6"), Decimal("0"))
 
 
-class Product(Audited, TimestampMixin, db.Model):
+class Product(Audited, TimestampMixin, Model):
     """Produkt: what is sold on order and invoice lines."""
 
     __tablename__ = "product"
@@ -1003,23 +1014,23 @@ class SalesDocumentMixin:
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
 
     @declared_attr
-    def company(cls) -> Mapped[Company | None]:
+    def company(cls: Any) -> Mapped[Company | None]:
         return relationship(foreign_keys=[cls.company_id])
 
     @declared_attr
-    def contact(cls) -> Mapped[Contact | None]:
+    def contact(cls: Any) -> Mapped[Contact | None]:
         return relationship(foreign_keys=[cls.contact_id])
 
     @declared_attr
-    def our_reference(cls) -> Mapped[Employee | None]:
+    def our_reference(cls: Any) -> Mapped[Employee | None]:
         return relationship(foreign_keys=[cls.our_reference_id])
 
     @declared_attr
-    def their_reference(cls) -> Mapped[Contact | None]:
+    def their_reference(cls: Any) -> Mapped[Contact | None]:
         return relationship(foreign_keys=[cls.their_reference_id])
 
     @declared_attr
-    def created_by(cls) -> Mapped[Employee | None]:
+    def created_by(cls: Any) -> Mapped[Employee | None]:
         return relationship(foreign_keys=[cls.created_by_id])
 
     @property
@@ -1044,11 +1055,11 @@ class SalesLineMixin:
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
 
     @declared_attr
-    def product(cls) -> Mapped[Product | None]:
+    def product(cls: Any) -> Mapped[Product | None]:
         return relationship()
 
 
-class SalesOrder(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
+class SalesOrder(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, Model):
     """Order: numbered when created; confirmed, then turned into an invoice."""
 
     __tablename__ = "sales_order"
@@ -1073,7 +1084,7 @@ class SalesOrder(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.M
         return f"Order {self.number}"
 
 
-class OrderLine(SalesLineMixin, db.Model):
+class OrderLine(SalesLineMixin, Model):
     __tablename__ = "order_line"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1082,7 +1093,7 @@ class OrderLine(SalesLineMixin, db.Model):
     order: Mapped[SalesOrder] = relationship(back_populates="lines")
 
 
-class Invoice(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.Model):
+class Invoice(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, Model):
     """Faktura. A draft has no number; sending gives it the next number of a
     gap-free sequence, and from then on it is never edited (it is credited)."""
 
@@ -1122,7 +1133,7 @@ class Invoice(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, db.Mode
         return f"Faktura {self.number}" if self.number else f"Fakturautkast {self.id}"
 
 
-class InvoiceLine(SalesLineMixin, db.Model):
+class InvoiceLine(SalesLineMixin, Model):
     __tablename__ = "invoice_line"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1134,7 +1145,7 @@ class InvoiceLine(SalesLineMixin, db.Model):
 # --- Egna fält: custom tabs and fields on the customer card -------------------------------
 
 
-class CustomTab(db.Model):
+class CustomTab(Model):
     """Egen flik: a tab of the company card or the contact card holding custom fields."""
 
     __tablename__ = "custom_tab"
@@ -1157,7 +1168,7 @@ class CustomTab(db.Model):
         return f"{self.name} ({self.KINDS.get(self.applies_to, self.applies_to)})"
 
 
-class CustomFieldDefinition(db.Model):
+class CustomFieldDefinition(Model):
     """Eget fält: a field an administrator added to a custom tab; values in CustomFieldValue."""
 
     __tablename__ = "custom_field_definition"
@@ -1196,7 +1207,7 @@ class CustomFieldDefinition(db.Model):
         return self.label
 
 
-class CustomFieldValue(db.Model):
+class CustomFieldValue(Model):
     """The value of one custom field on one company or contact, in the column of its type.
 
     A typed EAV table rather than a JSON document: each type has its own SQL
@@ -1278,5 +1289,5 @@ def keyset_index_name(table: str, columns: tuple[str, ...]) -> str:
 for _table, _indexes in KEYSET_INDEXES.items():
     for _index in _indexes:
         _columns, _where = (_index[0], _index[1]) if isinstance(_index[0], tuple) else (_index, None)
-        _partial = {"postgresql_where": text(_where), "sqlite_where": text(_where)} if _where else {}
+        _partial: dict[str, Any] = {"postgresql_where": text(_where), "sqlite_where": text(_where)} if _where else {}
         Index(keyset_index_name(_table, _columns), *(db.metadata.tables[_table].c[c] for c in _columns), **_partial)

@@ -32,11 +32,12 @@ def create_employee(session: Session, *, email: str, name: str, role: str, passw
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
     try:
-        email = validation.email(email)
+        address = validation.email(email)
     except validation.InvalidValue as exc:  # a clear message for the CLI, not a traceback
         raise AccountError(str(exc)) from None
-    if not email:
+    if not address:
         raise AccountError("An e-mail address is required.")
+    email = address
     if session.scalar(select(Employee).where(func.lower(Employee.email) == email.lower())):
         raise AccountError(f"An employee with e-mail {email} already exists.")
     employee = Employee(email=email, name=name, role=role, active=True)
@@ -97,7 +98,7 @@ def check_password(
         ok = False
     else:
         ok = passwords.verify(employee.password_hash, password or "") and employee.active
-    if not ok:
+    if not ok or employee is None or not employee.password_hash:
         return record_failure(session, employee, email, ip=ip, throttle=throttle, now=now, reason="password")
     if passwords.needs_rehash(employee.password_hash):
         set_password(employee, password)

@@ -11,13 +11,22 @@ driver's cursor.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import ARRAY, JSON, Table, any_, bindparam, false, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
+
+
+def upsert(session: Session, table: Table | type[Any]) -> Any:
+    """INSERT with `on_conflict_do_…` in the session's dialect (SQLite and PostgreSQL both have it)."""
+    if _dialect(session) == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def new_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -63,7 +72,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
     quote = session.get_bind().dialect.identifier_preparer.quote
     statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    connection = session.connection().connection.driver_connection
+    connection: Any = session.connection().connection.driver_connection
     with connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([json.dumps(row[c]) if c in as_json and row[c] is not None else row[c] for c in columns])
@@ -86,7 +95,8 @@ def _sqlite_executemany(session: Session, table: Table, columns: list[str], rows
         values = [row[c] for row in rows]
         process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
         by_column.append(values if process is None else _converted(process, values))
-    cursor = session.connection().connection.driver_connection.cursor()
+    connection: Any = session.connection().connection.driver_connection
+    cursor = connection.cursor()
     try:
         cursor.executemany(statement, list(zip(*by_column, strict=True)))
     finally:

@@ -20,7 +20,7 @@ from services.validation import InvalidValue
 def add_entries(session: Session, call_list: CallList, targets) -> int:
     """Append leads, companies and contacts not already on the list; returns how many were added."""
     field = {Lead: "lead_id", Company: "company_id", Contact: "contact_id"}
-    present = {(e.lead_id, e.company_id, e.contact_id) for e in call_list.entries}
+    present: set[tuple[int | None, ...]] = {(e.lead_id, e.company_id, e.contact_id) for e in call_list.entries}
     position = max((e.position for e in call_list.entries), default=0)
     added = 0
     for target in targets:

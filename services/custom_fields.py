@@ -72,12 +72,12 @@ def check_tab(session: Session, tab: CustomTab) -> None:
         in_use = (
             bool(saved_card)
             and saved_card != tab.applies_to
-            and session.scalar(
+            and session.execute(
                 select(func.count())
                 .select_from(CustomFieldValue)
                 .join(CustomFieldValue.field)
                 .where(CustomFieldDefinition.tab_id == tab.id)
-            )
+            ).scalar_one()
             > 0
         )
     tab.name = (tab.name or "").strip()
@@ -94,7 +94,7 @@ def check_tab(session: Session, tab: CustomTab) -> None:
 def field_in_use(session: Session, definition: CustomFieldDefinition) -> bool:
     return (
         definition.id is not None
-        and session.scalar(select(func.count()).where(CustomFieldValue.field_id == definition.id)) > 0
+        and session.execute(select(func.count()).where(CustomFieldValue.field_id == definition.id)).scalar_one() > 0
     )
 
 
@@ -178,7 +178,7 @@ def card_tab_items(session: Session, group: str) -> tuple:
     """The tabs of a card (services.layout group "company_tabs" or "contact_tabs"): its own
     tabs with the active custom tabs before Inställningar and Historik, so that
     Behörigheter hides and orders them like any other tab."""
-    items = layout.GROUPS[group]
+    items = layout.group_items(group)
     kind = "company" if group == "company_tabs" else "contact"
     custom = tuple(layout.Item(tab_key(tab), tab.name, "tab.custom") for tab in active_tabs(session, kind))
     place = next((n for n, item in enumerate(items) if item.key == "settings"), len(items))
@@ -210,13 +210,16 @@ def parse_value(definition: CustomFieldDefinition, raw, *, current=None):
             number = money.parse(text)
         except ValueError:
             raise InvalidValue(_("Not a number; write for example 1 250,50.")) from None
-        if -number.as_tuple().exponent > NUMBER_PLACES:
+        if -int(number.as_tuple().exponent) > NUMBER_PLACES:
             raise InvalidValue(_("At most %(places)s decimals.", places=NUMBER_PLACES))
         return number
     if kind == "date":
         from services.importing.fields import parse_date  # the one date parser (YYYY-MM-DD, DD.MM.YYYY)
 
-        return parse_date(text).date()
+        parsed = parse_date(text)
+        if parsed is None:
+            raise InvalidValue(_("Not a date; write YYYY-MM-DD or DD.MM.YYYY."))
+        return parsed.date()
     if kind == "bool":
         if text.lower() in (YES, "ja", "yes", "true", "on"):
             return True

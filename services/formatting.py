@@ -55,7 +55,7 @@ def decimal_input(value: Decimal | int | None, places: int | None = None, locale
         return ""
     value = Decimal(value)
     if places is None:
-        places = max(0, -value.normalize().as_tuple().exponent)
+        places = max(0, -int(value.normalize().as_tuple().exponent))
     english = str(locale).startswith("en")
     pattern = ("0" if english else "#,##0") + ("." + "0" * places if places else "")
     return format_decimal(value, format=pattern, locale="en_GB" if english else "sv_SE")

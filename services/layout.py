@@ -51,7 +51,19 @@ CONTACT_TABS = (
 )
 
 #: Preference groups an employee can hide and order.
-GROUPS = {"modules": None, "company_tabs": COMPANY_TABS, "contact_tabs": CONTACT_TABS}
+GROUPS: dict[str, tuple[Item, ...] | None] = {
+    "modules": None,
+    "company_tabs": COMPANY_TABS,
+    "contact_tabs": CONTACT_TABS,
+}
+
+
+def group_items(group: str, items=None) -> tuple[Item, ...]:
+    """The items given, else the group's own (the menu passes the modules, which it owns)."""
+    found = items if items is not None else GROUPS[group]
+    if found is None:
+        raise ValueError(f"the items of {group!r} are passed by the caller")
+    return tuple(found)
 
 
 def arrange(items, *, allowed, hidden=(), order=()) -> list:
@@ -75,21 +87,22 @@ def order(employee, group: str) -> list[str]:
 
 def visible_items(employee, group: str, items=None) -> list:
     """What `employee` sees of `group`, in order (items default to the group's registry)."""
-    items = tuple(items if items is not None else GROUPS[group])
     return arrange(
-        items, allowed=lambda i: i.permitted(employee), hidden=hidden(employee, group), order=order(employee, group)
+        group_items(group, items),
+        allowed=lambda i: i.permitted(employee),
+        hidden=hidden(employee, group),
+        order=order(employee, group),
     )
 
 
 def all_items(employee, group: str, items=None) -> list:
     """Every item of the group in the employee's order, hidden and forbidden ones included."""
-    items = tuple(items if items is not None else GROUPS[group])
-    return arrange(items, allowed=lambda _i: True, order=order(employee, group))
+    return arrange(group_items(group, items), allowed=lambda _i: True, order=order(employee, group))
 
 
 def save(employee, group: str, *, hidden_keys, order_keys, items=None) -> None:
     """Store the employee's choice for a group; unknown keys are dropped."""
-    known = {i.key for i in (items if items is not None else GROUPS[group])}
+    known = {i.key for i in group_items(group, items)}
     prefs = dict(preferences(employee))
     prefs["hidden"] = {**prefs.get("hidden", {}), group: [k for k in hidden_keys if k in known]}
     seen = []

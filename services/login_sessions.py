@@ -15,8 +15,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, contains_eager
 
 from models import AuditEvent, Employee, LoginSession
@@ -155,15 +157,18 @@ def end_all(
     keep_id: int | None = None,
 ) -> int:
     """End every session of `employee` except `keep_id` (the one making the change); returns how many."""
-    ended = session.execute(
-        update(LoginSession)
-        .where(
-            LoginSession.employee_id == employee.id,
-            LoginSession.ended_at.is_(None),
-            LoginSession.id != (keep_id or 0),
-        )
-        .values(ended_at=now, ended_reason=reason)
-        .execution_options(synchronize_session="fetch")
+    ended = cast(
+        CursorResult,
+        session.execute(
+            update(LoginSession)
+            .where(
+                LoginSession.employee_id == employee.id,
+                LoginSession.ended_at.is_(None),
+                LoginSession.id != (keep_id or 0),
+            )
+            .values(ended_at=now, ended_reason=reason)
+            .execution_options(synchronize_session="fetch")
+        ),
     ).rowcount
     if ended:
         _audit(session, employee, actor_id, "sessions_ended", {"reason": reason, "count": ended})

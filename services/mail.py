@@ -51,9 +51,11 @@ def addresses(value: str | None) -> list[str]:
     valid = []
     for part in parts:
         try:
-            valid.append(validation.email(part))
+            address = validation.email(part)
         except InvalidValue:
             raise InvalidValue(_("%(address)s is not a valid e-mail address.", address=part)) from None
+        if address:
+            valid.append(address)
     return valid
 
 
@@ -72,10 +74,12 @@ def compose(sender: Employee, to: list[str], cc: list[str], subject: str, body: 
 
 def _deliver(settings: SmtpSettings, message: MimeMessage) -> None:
     context = ssl.create_default_context()
-    smtp_class = smtplib.SMTP_SSL if settings.security == "ssl" else smtplib.SMTP
-    kwargs = {"context": context} if settings.security == "ssl" else {}
     try:
-        with smtp_class(settings.host, settings.port, timeout=settings.timeout, **kwargs) as smtp:
+        with (
+            smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+            if settings.security == "ssl"
+            else smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        ) as smtp:
             if settings.security == "starttls":
                 smtp.starttls(context=context)
             if settings.user:

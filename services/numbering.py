@@ -4,6 +4,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, NumberSequence
+from services import bulk
 
 CUSTOMER_SEQUENCE = "customer_number"
 FIRST_CUSTOMER_NUMBER = 10000
@@ -42,14 +43,7 @@ def allocate_block(session: Session, name: str, count: int, first: int = 1) -> r
 
 
 def _insert_if_missing(session: Session, name: str, last_value: int):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - the product supports SQLite and PostgreSQL
-        raise ValueError(f"unsupported database {dialect!r}")
-    return dialect_insert(NumberSequence).values(name=name, last_value=last_value).on_conflict_do_nothing()
+    return bulk.upsert(session, NumberSequence).values(name=name, last_value=last_value).on_conflict_do_nothing()
 
 
 def next_customer_number(session: Session) -> int:

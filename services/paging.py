@@ -40,7 +40,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, false, func, literal, or_, select, text, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 #: A count stops here: above it a list says "more than 10,000".
@@ -224,7 +224,7 @@ class Page:
 class SortKey:
     """One key of an order: an SQL expression, its direction, whether it may be NULL."""
 
-    expr: ColumnElement
+    expr: ColumnElement[Any] | InstrumentedAttribute[Any]
     descending: bool = False
     nullable: bool = False
 
@@ -396,7 +396,7 @@ class ListOrder(_Order):
             stmt = stmt.where(exprs[0].is_not(None))
         if values is not None:
             first = values[0]
-            if position.inclusive:
+            if position is not None and position.inclusive:
                 stmt = stmt.where(_reaching(exprs[0], first, desc))
             elif values[-1] is None:  # "go to" past a value
                 stmt = stmt.where(_beyond(exprs[0], first, desc))
@@ -477,6 +477,7 @@ class MixedOrder(_Order):
         for key, value in zip(self.keys, values, strict=True):
             desc = key.descending != backward
             nulls_last = _nulls_last(session, desc)
+            beyond: ColumnElement[bool]
             if value is None:
                 beyond = false() if nulls_last else key.expr.is_not(None)
                 equal = key.expr.is_(None)

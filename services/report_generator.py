@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from flask_babel import gettext as _
@@ -137,7 +138,7 @@ class Entity:
     category_relation: Any = None
     has_industry: bool = False
     city_column: Any = None
-    statuses: Callable[[Session], list[tuple[str, str]]] | None = None
+    statuses: Callable[[Session | None], list[tuple[str, str]]] | None = None
     status_condition: Callable[[str], Any] | None = None
     loader_options: Callable[[], list] = lambda: []
     #: The card whose custom fields are columns too ("company" or "contact").
@@ -382,7 +383,7 @@ def custom_columns(session: Session | None, entity: str) -> dict[str, Field]:
             custom_fields.report_value(d),
             custom_fields.sort_expression(d, kind.model),
             definition=d,
-            display=lambda value, d=d: custom_fields.display(d, value),
+            display=partial(custom_fields.display, d),
         )
         for d in custom_fields.active_fields(session, kind.custom_kind)
     }
@@ -395,7 +396,8 @@ def all_columns(session: Session | None, entity: str) -> dict[str, Field]:
 
 def _custom_conditions(args: Mapping, columns: dict[str, Field]) -> dict[str, str]:
     """The conditions on custom fields that are in use; a value that cannot be compared is refused."""
-    source = args.get("custom") if isinstance(args.get("custom"), Mapping) else args
+    nested = args.get("custom")
+    source = nested if isinstance(nested, Mapping) else args
     conditions = {}
     for key, value in source.items():
         match = custom_fields.REPORT_ARG.fullmatch(str(key))
@@ -425,6 +427,7 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None, sess
     unknown = [c for c in columns if c not in known]
     if unknown:
         raise InvalidValue(_("Unknown column: %(name)s.", name=", ".join(unknown)))
+    sort = args.get("sort")
     owner = str(args.get("owner") or "")
     if owner not in ("", ME) and not is_id(owner):
         raise InvalidValue(_("Choose the customer owner from the list."))
@@ -439,20 +442,20 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None, sess
         status=str(args.get("status") or ""),
         text=(args.get("text") or "").strip(),
         columns=list(dict.fromkeys(columns)) or list(kind.default_columns),
-        sort=args.get("sort")
-        if args.get("sort") in known and known[args.get("sort")].sort is not None
-        else kind.default_sort,
+        sort=sort if isinstance(sort, str) and sort in known and known[sort].sort is not None else kind.default_sort,
         desc=str(args.get("desc") or "") in ("1", "true", "True", "on"),
         custom=_custom_conditions(args, custom),
         extra_fields=custom,
     )
     if spec.created_from and spec.created_to and spec.created_from > spec.created_to:
         raise InvalidValue(_("The period ends before it starts."))
-    if spec.status and kind.statuses is None:
+    statuses = kind.statuses
+    if spec.status and statuses is None:
         spec.status = ""
     if spec.status and entity == "opportunity" and not is_id(spec.status):
         raise InvalidValue(_("Choose the stage from the list."))
-    if spec.status and entity != "opportunity" and spec.status not in dict(kind.statuses(None)):
+    # the statuses of the other entities are fixed lists (only the stages are rows)
+    if spec.status and statuses and entity != "opportunity" and spec.status not in dict(statuses(None)):
         raise InvalidValue(_("Choose the status from the list."))
     return spec
 
@@ -506,6 +509,8 @@ def query(spec: Spec, employee):
         stmt = stmt.where(search.matches(model, spec.text))
     for key, text in spec.custom.items():
         match = custom_fields.REPORT_ARG.fullmatch(key)
+        if match is None:  # _custom_conditions kept only keys of this form
+            continue
         stmt = stmt.where(custom_fields.condition(spec.fields[f"cf{match[1]}"].definition, model, match[2], text))
     options = kind.loader_options()
     if any(key in spec.extra_fields for key in spec.columns):
@@ -561,12 +566,12 @@ def save(session: Session, employee, name: str, spec: Spec, *, shared: bool) -> 
         raise InvalidValue(_("Give the report a name."))
     if len(name) > 200:
         raise InvalidValue(_("The name can be at most 200 characters."))
-    definition = session.scalar(
+    existing = session.scalar(
         select(ReportDefinition).where(ReportDefinition.owner_id == employee.id, ReportDefinition.name == name)
     )
-    created = definition is None
+    definition = existing or ReportDefinition(name=name, owner_id=employee.id)
+    created = existing is None
     if created:
-        definition = ReportDefinition(name=name, owner_id=employee.id)
         session.add(definition)
     definition.entity, definition.definition, definition.shared = spec.entity, spec.to_json(), shared
     return definition, created

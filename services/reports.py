@@ -31,7 +31,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, extract, func, or_, select
+from sqlalchemy import ColumnElement, and_, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Activity, Employee, EmployeeGroup, Opportunity, OpportunityChange, SalesStage
@@ -49,9 +49,9 @@ def money(value) -> Decimal:
     return round_ore(Decimal(str(value or 0)))
 
 
-def _period(start: date | None, end: date | None, column):
+def _period(start: date | None, end: date | None, column) -> ColumnElement[bool]:
     """Condition: `column` (a datetime) falls on a date from `start` to `end`, both inclusive."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if start:
         conditions.append(column >= datetime.combine(start, time.min))
     if end:
@@ -59,7 +59,7 @@ def _period(start: date | None, end: date | None, column):
     return and_(True, *conditions)
 
 
-def _counted(owner_ids) -> object:
+def _counted(owner_ids) -> ColumnElement[bool]:
     """Opportunities of the chosen sellers (all when none are chosen) whose customer is not in the trash."""
     chosen = Opportunity.owner_id.in_(list(owner_ids)) if owner_ids else and_(True)
     return and_(chosen, search.customer_live(Opportunity))
@@ -88,7 +88,7 @@ def pipeline(
     # amount × percent summed in SQL, divided by 100 here: exact on PostgreSQL, and on SQLite's floats too
     weighted = func.sum(func.coalesce(Opportunity.amount, 0) * probability)
     sums = (func.count(Opportunity.id), func.sum(Opportunity.amount), weighted)
-    where = [~SalesStage.is_won, ~SalesStage.is_lost, _counted(owner_ids)]
+    where: list[ColumnElement[bool]] = [~SalesStage.is_won, ~SalesStage.is_lost, _counted(owner_ids)]
     if close_from:
         where.append(Opportunity.close_date >= close_from)
     if close_to:
@@ -241,8 +241,10 @@ def chosen_sellers(session: Session, seller_ids=(), group_ids=()) -> list[Employ
     return list(session.scalars(select(Employee).where(Employee.id.in_(ids)).order_by(Employee.name)))
 
 
-def _per_seller(session: Session, ids: list[int], start: date | None, end: date | None) -> dict[int, ActivityRow]:
-    rows = {i: ActivityRow(i, "") for i in ids}
+def _per_seller(
+    session: Session, ids: list[int], start: date | None, end: date | None
+) -> dict[int | None, ActivityRow]:
+    rows: dict[int | None, ActivityRow] = {i: ActivityRow(i, "") for i in ids}
     if not ids:
         return rows
     when = func.coalesce(Activity.start_at, Activity.due_at, Activity.created_at)

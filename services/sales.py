@@ -50,7 +50,7 @@ def active_stages(session: Session) -> list[SalesStage]:
 
 
 def stage_in_use(session: Session, stage: SalesStage) -> bool:
-    return session.scalar(select(func.count()).where(Opportunity.stage_id == stage.id)) > 0
+    return session.execute(select(func.count()).where(Opportunity.stage_id == stage.id)).scalar_one() > 0
 
 
 def delete_stage(session: Session, stage: SalesStage) -> None:
@@ -81,7 +81,7 @@ def check(opportunity: Opportunity) -> None:
     session = inspect(opportunity).session
     company = opportunity.company if opportunity.company is not None else opportunity.company_id
     contact = opportunity.contact
-    if contact is None and opportunity.contact_id is not None:
+    if contact is None and opportunity.contact_id is not None and session is not None:
         contact = session.get(Contact, opportunity.contact_id)
     if (company is None) == (contact is None):
         raise InvalidValue(_("Choose the customer: either a company or a private customer."))
@@ -273,11 +273,12 @@ def record_changes(session: Session, opportunity: Opportunity, *, new: bool = Fa
     changed one records each tracked field that changed.
     """
     probability_set = inspect(opportunity).attrs.probability.history.has_changes()
-    if new:
-        if opportunity.probability is None and _stage(opportunity) is not None:
-            opportunity.probability = _stage(opportunity).probability
-    elif _stage_changed(session, opportunity) and not probability_set:
-        opportunity.probability = _stage(opportunity).probability
+    stage = _stage(opportunity)
+    if stage is not None and (
+        (new and opportunity.probability is None)
+        or (not new and _stage_changed(session, opportunity) and not probability_set)
+    ):
+        opportunity.probability = stage.probability
     check(opportunity)
     actor_id = current_actor_id(session)
     rows = []

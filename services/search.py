@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Boolean, String, Text, and_, cast, column, false, func, literal_column, or_, select, table
 from sqlalchemy.ext.compiler import compiles
@@ -214,10 +215,11 @@ def _fts_ids(model, terms: list[str]):
 def search_text(model) -> ColumnElement[str]:
     """PostgreSQL: the indexed expression of `model`, exactly as migration 0011 created it."""
     spec = SEARCHED[model]
-    empty, newline = literal_column("''"), literal_column("E'\\n'")
+    empty: ColumnElement[str] = literal_column("''")
+    newline: ColumnElement[str] = literal_column("E'\\n'")
     parts = [func.coalesce(getattr(model, name), empty) for name in spec.fields]
     parts += [func.coalesce(cast(getattr(model, name), Text), empty) for name in spec.numbers]
-    joined = parts[0]
+    joined: ColumnElement[Any] = parts[0]
     for part in parts[1:]:
         joined = joined.op("||")(newline).op("||")(part)
     return func.crm_fold(joined, type_=String)
@@ -242,10 +244,12 @@ def _sqlite_folded(model, name: str | None = None) -> ColumnElement[str]:
     """SQLite: what the index holds for a row (or one column of it), computed from the row itself:
     lower() is the app's Unicode lower (app.py), then the accents folded as the triggers fold them."""
     spec = SEARCHED[model]
+    text: ColumnElement[Any]
     if name is not None:
         text = func.coalesce(getattr(model, name), "")
     else:
-        empty, newline = literal_column("''"), literal_column("char(10)")
+        empty: ColumnElement[str] = literal_column("''")
+        newline: ColumnElement[str] = literal_column("char(10)")
         parts = [func.coalesce(getattr(model, n), empty) for n in spec.fields]
         parts += [func.coalesce(getattr(model, n), empty) for n in spec.numbers]
         text = parts[0]

@@ -15,11 +15,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from models import LoginThrottle
+from models import LoginThrottle, table_of
+from services import bulk
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,11 @@ class DatabaseStore:
 
     def add_failure(self, key: str, now: datetime, max_failures: int, window: timedelta, lockout: timedelta) -> bool:
         """Count one failure; True when this failure locked the key."""
-        table = LoginThrottle.__table__
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        table = table_of(LoginThrottle)
         stale = table.c.window_started_at < now - window
-        statement = insert(table).values(key=key, failures=1, window_started_at=now, locked_until=None)
+        statement = bulk.upsert(self.session, table).values(
+            key=key, failures=1, window_started_at=now, locked_until=None
+        )
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
@@ -89,7 +89,7 @@ class DatabaseStore:
             .where(table.c.key == key, (table.c.locked_until.is_(None)) | (table.c.locked_until <= now))
             .values(locked_until=now + lockout, failures=0, window_started_at=now)
         )
-        return locked.rowcount == 1
+        return cast(CursorResult, locked).rowcount == 1
 
     def clear(self, key: str) -> None:
         self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))

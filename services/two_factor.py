@@ -14,10 +14,12 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
+from typing import cast
 
 import pyotp
 import segno
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from models import AuditEvent, Employee, RecoveryCode, SecurityPolicy
@@ -79,9 +81,9 @@ def save_policy(session: Session, *, everyone: bool, roles: list[str], actor: Em
             changes={"require_two_factor_all": everyone, "require_two_factor_roles": rules.require_two_factor_roles},
         )
     )
-    condition = Employee.totp_secret.is_(None), Employee.active.is_(True)
+    condition = [Employee.totp_secret.is_(None), Employee.active.is_(True)]
     if not everyone:
-        condition = (*condition, Employee.role.in_(rules.require_two_factor_roles or ["-"]))
+        condition.append(Employee.role.in_(rules.require_two_factor_roles or ["-"]))
     return list(session.scalars(select(Employee.id).where(*condition)))
 
 
@@ -117,7 +119,7 @@ def _consume_step(session: Session, employee: Employee, step: int) -> bool:
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 1:
+    if cast(CursorResult, result).rowcount == 1:
         employee.totp_last_step = step
         session.expire(employee, ["totp_last_step"])
         return True
@@ -168,7 +170,7 @@ def _use_recovery_code(session: Session, employee: Employee, code: str, now: dat
                 .values(used_at=now)
                 .execution_options(synchronize_session=False)
             )
-            return used.rowcount == 1
+            return cast(CursorResult, used).rowcount == 1
     return False
 
 

@@ -49,12 +49,12 @@ def org_number(value: str | None, country: str = "SE") -> str | None:
     if (country or "SE").upper() != "SE":
         return str(value).strip()
     try:
-        return orgnr.validate(value)
+        return orgnr.validate(str(value))
     except StdnumError:
-        digits = orgnr.compact(value)
+        digits = orgnr.compact(str(value))
         # A sole trader's organisationsnummer is the owner's personnummer.
         try:
-            return re.sub(r"\D", "", personnummer.validate(value))[-10:]
+            return re.sub(r"\D", "", personnummer.validate(str(value)))[-10:]
         except StdnumError:
             pass
         if len(digits) == 10 and digits.isdigit() and not luhn.is_valid(digits):
@@ -67,7 +67,7 @@ def personal_number(value: str | None) -> str | None:
     if _blank(value):
         return None
     try:
-        compact = personnummer.validate(value)
+        compact = personnummer.validate(str(value))
     except StdnumError:
         raise InvalidValue(_("This is not a valid Swedish personal identity number.")) from None
     century = personnummer.get_birth_date(compact).year // 100

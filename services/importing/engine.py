@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from typing import IO
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select, update
@@ -46,6 +47,7 @@ from models import (
     company_categories,
     contact_categories,
     lead_categories,
+    table_of,
     utcnow,
 )
 from services import bulk, numbering
@@ -110,7 +112,7 @@ class SeenKeys:
         os.unlink(self.path)  # open, it lives on; a worker killed mid-pass leaves no file behind
 
     def earlier_rows(self, keys: list[str]) -> dict[str, int]:
-        found = {}
+        found: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -148,7 +150,7 @@ class ParsedRows:
         if not _private(folder):  # someone else made it first: a folder of our own, never read back by the write
             folder = tempfile.mkdtemp(prefix="crm-import-")
         self.path = os.path.join(folder, f"job-{job.id}-{digest[:24]}.pickle")
-        self._out = None
+        self._out: IO[bytes] | None = None
 
     @property
     def available(self) -> bool:
@@ -171,11 +173,16 @@ class ParsedRows:
             except FileNotFoundError:  # removed by another worker meanwhile
                 pass
 
+    def _file(self) -> IO[bytes]:
+        if self._out is None:
+            raise RuntimeError("the row cache is written between start() and finish()")
+        return self._out
+
     def add(self, rows: list[Row]) -> None:
-        pickle.dump([(r.number, r.values, r.errors) for r in rows], self._out, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump([(r.number, r.values, r.errors) for r in rows], self._file(), protocol=pickle.HIGHEST_PROTOCOL)
 
     def finish(self) -> None:
-        self._out.close()
+        self._file().close()
         os.replace(self.path + ".part", self.path)
 
     def abandon(self) -> None:
@@ -235,7 +242,7 @@ class Importer:
         self.after_batch = after_batch or (lambda counts, errors, categories: None)
         self.mapping = {int(i): k for i, k in (job.mapping or {}).items() if k}
         self.model = self.entity.model
-        self.table = self.model.__table__
+        self.table = table_of(self.model)
         self.resume = resume or Resume()
         self.skipped_batch = skipped_batch or (lambda: None)
         self.counts = Counts(**vars(self.resume.counts))
@@ -302,7 +309,8 @@ class Importer:
         if keep:
             keep.start()
         try:
-            for number, rows in enumerate(cache.batches() if from_cache else self._parsed_batches(table)):
+            batches = cache.batches() if cache is not None and from_cache else self._parsed_batches(table)
+            for number, rows in enumerate(batches):
                 if keep:
                     keep.add(rows)
                 self._resolve(rows)
@@ -504,7 +512,7 @@ class Importer:
         existing: dict = defaultdict(list)
         current: dict[int, dict] = {}
         compared = self._compared_columns()
-        if keyed:
+        if keyed and key:
             key_col = self.table.c[key]
             cols = [self.table.c.id, key_col] + [self.table.c[c] for c in compared if c != key]
             for found in self.session.execute(
@@ -593,7 +601,7 @@ class Importer:
         record_bulk(self.session, events, actor_id=self.actor_id, import_job_id=self.job.id)
 
     def _create_categories(self, rows: list[Row]) -> None:
-        wanted = {}
+        wanted: dict[str, str] = {}
         for row in rows:
             if row.outcome in ("created", "updated"):
                 for name in row.new_categories:
@@ -776,7 +784,7 @@ class Importer:
             if (company, contact) not in existing
         ]
         if new:
-            bulk.insert_rows(self.session, CompanyContact.__table__, new)
+            bulk.insert_rows(self.session, table_of(CompanyContact), new)
 
 
 def run(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import import_module
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -116,7 +118,7 @@ def choice(options: str):
     words: dict[str, str] = {}
 
     def labels() -> dict:
-        found = import_module("models")
+        found: Any = import_module("models")
         for name in options.split("."):
             found = getattr(found, name)
         return found
@@ -260,7 +262,8 @@ class RowParser:
 
     def parse(self, number: int, cells: list[str]) -> tuple[int, dict, list[RowError]]:
         """(row number, {field key: value}, errors)."""
-        values, errors = {}, []
+        values: dict[str, Any] = {}
+        errors: list[RowError] = []
         for index, fld, header in self.columns:
             raw = cells[index] if index < len(cells) else ""
             try:
@@ -291,7 +294,8 @@ class Field:
 
     key: str
     label: object
-    parse: object
+    #: (cell text, the row's values parsed so far) → the value
+    parse: Callable[[str, dict], Any]
     aliases: tuple[str, ...] = ()
     required: bool = False
     #: The column written, when it differs from key (None: resolved by the engine).
@@ -335,7 +339,7 @@ class Entity:
 
     def auto_map(self, headers: list[str]) -> dict[str, str]:
         """{column index: field key} for the headers that name a field (first column wins)."""
-        wanted = {}
+        wanted: dict[str, str] = {}
         for f in self.fields:
             for alias in (f.key, _msgid(f.label), _label_sv(f.label), *f.aliases):
                 wanted.setdefault(normalise_header(alias), f.key)

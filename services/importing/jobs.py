@@ -32,16 +32,29 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import BinaryIO, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from models import AuditEvent, Category, CompanyContact, Employee, ImportJob, ImportMapping, ImportRowError, utcnow
+from models import (
+    AuditEvent,
+    Category,
+    CompanyContact,
+    Employee,
+    ImportJob,
+    ImportMapping,
+    ImportRowError,
+    table_of,
+    utcnow,
+)
 from services.audit import plain, record_bulk
 from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
@@ -122,9 +135,20 @@ def create_job(
     return job
 
 
+def _opener(storage: Storage, job: ImportJob) -> Callable[[], BinaryIO]:
+    """Opens the job's uploaded file (a FileProblem once the file is no longer kept)."""
+
+    def open_file() -> BinaryIO:
+        if job.storage_key is None:
+            raise FileProblem(_("The import's file is no longer kept."))
+        return storage.open(job.storage_key)
+
+    return open_file
+
+
 def preview(storage: Storage, job: ImportJob) -> tuple[list[str], list[list[str]]]:
     """The file's headers and its first rows (of the chosen sheet), for the mapping page."""
-    with open_table(lambda: storage.open(job.storage_key), sheet=job.sheet, check=False) as table:
+    with open_table(_opener(storage, job), sheet=job.sheet, check=False) as table:
         rows = []
         for _number, cells in table.rows:
             rows.append(cells)
@@ -169,7 +193,7 @@ def configure(
 
 def sheets(storage: Storage, job: ImportJob) -> list[str]:
     """The sheets of the job's XLSX file (empty for CSV)."""
-    return sheet_names(lambda: storage.open(job.storage_key))
+    return sheet_names(_opener(storage, job))
 
 
 def choose_sheet(storage: Storage, job: ImportJob, name: str) -> None:
@@ -180,7 +204,7 @@ def choose_sheet(storage: Storage, job: ImportJob, name: str) -> None:
     if name not in sheets(storage, job):
         raise ImportProblem(_("The Excel file has no sheet %(name)s.", name=name))
     job.sheet = name
-    with open_table(lambda: storage.open(job.storage_key), sheet=name, check=False) as table:
+    with open_table(_opener(storage, job), sheet=name, check=False) as table:
         job.mapping = ENTITIES[job.entity].auto_map(table.headers)
     job.status, job.total_rows = "uploaded", None
 
@@ -304,10 +328,13 @@ def request_cancel(session: Session, job: ImportJob, *, stalled_seconds: int) ->
             if job.status == "queued"
             else {"status": (job.undo_result or {}).get("from", "done")}
         )
-        done = session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job.id, ImportJob.status == job.status, ImportJob.claim.is_(None))
-            .values(finished_at=now, task_id=None, **values)
+        done = cast(
+            CursorResult,
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job.id, ImportJob.status == job.status, ImportJob.claim.is_(None))
+                .values(finished_at=now, task_id=None, **values)
+            ),
         ).rowcount
         if done:
             return "cancelled"
@@ -363,16 +390,19 @@ def take_over_stalled(session: Session, *, stalled_seconds: int, waiting_task_id
     ):
         if not is_stalled(job, stalled_seconds, now):
             continue
-        moved = session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job.id, ImportJob.claim == job.claim, ImportJob.heartbeat_at < limit)
-            .values(
-                status=_requeued_status(job),
-                claim=None,
-                queued_at=now,
-                resumed_count=ImportJob.resumed_count + 1,
-                resumed_at=now,
-            )
+        moved = cast(
+            CursorResult,
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job.id, ImportJob.claim == job.claim, ImportJob.heartbeat_at < limit)
+                .values(
+                    status=_requeued_status(job),
+                    claim=None,
+                    queued_at=now,
+                    resumed_count=ImportJob.resumed_count + 1,
+                    resumed_at=now,
+                )
+            ),
         ).rowcount
         if moved:
             log.warning("import job %s: its worker (%s) stopped reporting; queued again", job.id, job.worker)
@@ -417,20 +447,23 @@ class _AllOrNothingFailed(Exception):
 def claim(session: Session, job_id: int, worker: str) -> str | None:
     """Take a waiting job for this worker (one conditional UPDATE: exactly one worker wins); its token."""
     token, now = uuid.uuid4().hex, utcnow()
-    taken = session.execute(
-        update(ImportJob)
-        .where(
-            ImportJob.id == job_id,
-            ImportJob.claim.is_(None),
-            ImportJob.status.in_(("queued", "undoing")),
-        )
-        .values(
-            status=case((ImportJob.status == "queued", "running"), else_=ImportJob.status),
-            claim=token,
-            worker=worker[:200],
-            heartbeat_at=now,
-            started_at=func.coalesce(ImportJob.started_at, now),
-        )
+    taken = cast(
+        CursorResult,
+        session.execute(
+            update(ImportJob)
+            .where(
+                ImportJob.id == job_id,
+                ImportJob.claim.is_(None),
+                ImportJob.status.in_(("queued", "undoing")),
+            )
+            .values(
+                status=case((ImportJob.status == "queued", "running"), else_=ImportJob.status),
+                claim=token,
+                worker=worker[:200],
+                heartbeat_at=now,
+                started_at=func.coalesce(ImportJob.started_at, now),
+            )
+        ),
     ).rowcount
     session.commit()
     return token if taken == 1 else None
@@ -450,7 +483,7 @@ def run(
     token = claim(session, job_id, worker)
     if token is None:
         return None
-    job = session.get(ImportJob, job_id)
+    job = session.get_one(ImportJob, job_id)  # the claim just took it: it is there
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite:  # a large register's indexes stay in memory: 64 MB instead of SQLite's 2 MB
         session.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}"))
@@ -463,10 +496,13 @@ def run(
         return None
     except _HandBack:
         session.rollback()
-        handed = session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.claim == token)
-            .values(status=_requeued_status(job), claim=None, queued_at=utcnow())
+        handed = cast(
+            CursorResult,
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id, ImportJob.claim == token)
+                .values(status=_requeued_status(job), claim=None, queued_at=utcnow())
+            ),
         ).rowcount
         session.commit()
         return HANDED_BACK if handed else None
@@ -501,8 +537,11 @@ class _Pass:
     def _save(self, **values) -> None:
         """Update the job's row in the current transaction, if this worker still holds it."""
         values.setdefault("heartbeat_at", utcnow())
-        saved = self.session.execute(
-            update(ImportJob).where(ImportJob.id == self.job.id, ImportJob.claim == self.token).values(**values)
+        saved = cast(
+            CursorResult,
+            self.session.execute(
+                update(ImportJob).where(ImportJob.id == self.job.id, ImportJob.claim == self.token).values(**values)
+            ),
         ).rowcount
         if saved != 1:
             raise _LostClaim()
@@ -537,20 +576,19 @@ class _Pass:
         if job.batches_done == 0:
             session.execute(delete(ImportRowError).where(ImportRowError.job_id == job.id))
             session.commit()
-        self.stored_errors = session.scalar(
+        self.stored_errors = session.execute(
             select(func.count()).select_from(ImportRowError).where(ImportRowError.job_id == job.id)
-        )
+        ).scalar_one()
         self.batches = job.batches_done
         resume = engine.Resume(
             batches_done=job.batches_done,
             counts=Counts(job.rows_done, job.created_count, job.updated_count, job.unchanged_count, job.error_count),
             categories_created=list(job.new_categories or []) if self.write else [],
         )
-        cache = engine.ParsedRows(job)
-        if not self.write and job.batches_done:
-            cache = None  # a resumed dry run's rows are parsed again anyway; keep no partial cache
+        # a resumed dry run's rows are parsed again anyway; keep no partial cache
+        cache = None if not self.write and job.batches_done else engine.ParsedRows(job)
         try:
-            with open_table(lambda: self.storage.open(job.storage_key), sheet=job.sheet) as table:
+            with open_table(_opener(self.storage, job), sheet=job.sheet) as table:
                 workers = parallel.worker_count(self.parse_workers, job.file_size)
                 result = engine.run(
                     session,
@@ -616,7 +654,7 @@ class _Pass:
             )
             self.stored_errors += min(room, len(errors))
         self.batches += 1
-        values = {
+        values: dict[str, object] = {
             "rows_done": counts.rows,
             "created_count": counts.created,
             "updated_count": counts.updated,
@@ -643,7 +681,7 @@ class _Pass:
         summary = self.job.error_summary
         if self.atomic:
             _discard(self.session, self.job, self._save)
-            zero = {"rows_done": 0, "created_count": 0, "updated_count": 0, "unchanged_count": 0}
+            zero: dict[str, object] = {"rows_done": 0, "created_count": 0, "updated_count": 0, "unchanged_count": 0}
             zero |= {"batches_done": 0, "new_categories": None}
             if summary:  # a row failed: nothing was imported
                 return self._finish("failed", **zero)
@@ -808,7 +846,7 @@ def _undo_batches(session: Session, job: ImportJob, last_event: int | None):
     """The undo's work in batches, always in the same order (a resumed undo skips those committed):
     the created records, then the update events, newest first. Only the import's own events (up to
     `last_event`) count, not those the undo writes."""
-    table = ENTITIES[job.entity].model.__table__
+    table = table_of(ENTITIES[job.entity].model)
     of_job = _of_job(job, table, last_event)
     created = list(
         session.scalars(
@@ -829,7 +867,7 @@ def _undo_batches(session: Session, job: ImportJob, last_event: int | None):
 def _undo_batch(session: Session, job: ImportJob, actor: Employee, kind: str, ids: list[int], result: UndoResult):
     """Undo one batch: created records to the trash (leads deleted), update events reverted."""
     model = ENTITIES[job.entity].model
-    table = model.__table__
+    table = table_of(model)
     events, now = [], utcnow()
     if kind == "create":
         if "deleted_at" in table.c:
@@ -865,7 +903,8 @@ def _undo_batch(session: Session, job: ImportJob, actor: Employee, kind: str, id
 
 def _revert(session: Session, table, link, owner_col, categories: dict, event: AuditEvent, now) -> dict | None:
     """Put back what one update event changed, unless the record changed again since (None)."""
-    columns = {k: v for k, v in event.changes.items() if k in table.c}
+    changes = event.changes or {}
+    columns = {k: v for k, v in changes.items() if k in table.c}
     current = (
         session.execute(select(*(table.c[k] for k in columns)).where(table.c.id == event.entity_id)).mappings().first()
     )
@@ -878,8 +917,8 @@ def _revert(session: Session, table, link, owner_col, categories: dict, event: A
             .where(table.c.id == event.entity_id)
             .values(values | {"version": table.c.version + 1, "updated_at": now})
         )
-    if "categories" in event.changes:
-        old, new = event.changes["categories"]
+    if "categories" in changes:
+        old, new = changes["categories"]
         added = [categories[n] for n in set(new) - set(old) if n in categories]
         if added:
             session.execute(delete(link).where(owner_col == event.entity_id, link.c.category_id.in_(added)))
@@ -888,7 +927,7 @@ def _revert(session: Session, table, link, owner_col, categories: dict, event: A
         "entity_id": event.entity_id,
         "entity_label": event.entity_label,
         "action": "update",
-        "changes": {k: [new, old] for k, (old, new) in event.changes.items()},
+        "changes": {k: [new, old] for k, (old, new) in changes.items()},
     }
 
 
@@ -915,7 +954,7 @@ def _discard(session: Session, job: ImportJob, save) -> None:
     its new records and their links and audit events are deleted, its updates reverted and their
     events deleted, the categories it created (and nothing uses) deleted. Safe to run again after a
     crash: each batch is committed with the job's heartbeat (`save`) and what is gone stays gone."""
-    table = ENTITIES[job.entity].model.__table__
+    table = table_of(ENTITIES[job.entity].model)
     link = CATEGORY_LINKS[job.entity]
     owner_col = [c for c in link.c if c.name != "category_id"][0]
     of_job = (AuditEvent.import_job_id == job.id, AuditEvent.entity_type == table.name)

@@ -142,10 +142,10 @@ def detect_encoding(source: Source) -> str:
             raise FileProblem(_mixed(failed_line))
     # Windows-1252 leaves five bytes undefined; a file with them is not text we know.
     with opener() as f:
-        decoder = codecs.getincrementaldecoder("cp1252")()
+        cp1252 = codecs.getincrementaldecoder("cp1252")()
         while chunk := f.read(_SCAN_CHUNK):
             try:
-                decoder.decode(chunk)
+                cp1252.decode(chunk)
             except UnicodeDecodeError:
                 raise FileProblem(
                     _("The file's character encoding is not recognised. Save it as CSV UTF-8 and try again.")
@@ -165,7 +165,7 @@ def _sniff_delimiter(header_line: str) -> str:
     """The delimiter of the header line: the candidate that occurs most (outside quotes)."""
     unquoted = re.sub(r'"[^"]*"', "", header_line)
     counts = {d: unquoted.count(d) for d in _DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ";"
 
 
