@@ -25,13 +25,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import DateTimeLocalField, DecimalField, HiddenField, ValidationError
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
-from admin_views import downloads, params, redirects
+from admin_views import downloads, flask_admin_adapter, params, redirects
 from admin_views.listing import KeysetListMixin
 from extensions import db
 from models import Activity
@@ -39,7 +38,7 @@ from models import utcnow as models_utcnow
 from services import export as exporting
 from services import formatting, money, paging, search, trash
 from services.permissions import LOGGED_IN  # re-exported for the views
-from services.validation import InvalidValue, is_id, whole_number
+from services.validation import InvalidValue, is_id
 
 #: Flask-Admin's own endpoints and the verb each needs.
 MODEL_ENDPOINT_VERBS = {
@@ -91,7 +90,8 @@ def can(*permissions: str) -> bool:
 
 def find_view(endpoint: str):
     """The registered admin view with this endpoint, or None."""
-    return next((v for v in current_app.extensions["admin"][0]._views if v.endpoint == endpoint), None)
+    views = flask_admin_adapter.registered_views(current_app.extensions["admin"][0])
+    return next((v for v in views if v.endpoint == endpoint), None)
 
 
 def login_redirect():
@@ -399,25 +399,7 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
     def matching_query(self, args):
         """Every row the list shows for these query-string pairs (search, filters, sort), unpaginated:
         the list's own search and filters, so an export or a saved search finds what the list shows."""
-        args, filters = list(args), []
-        for name, value in args:
-            pos, _sep, key = name[3:].partition("_")
-            if name.startswith("flt") and key in (self._filter_args or {}):
-                index, flt = self._filter_args[key]
-                if flt.validate(value):
-                    filters.append((pos, (index, flt.name, value)))
-        values = dict(args)
-        query, joins = self.get_query(), {}
-        if self._search_supported and values.get("search"):
-            query, _count, joins, _ = self._apply_search(query, None, joins, {}, values["search"])
-        if filters and self._filters:
-            query, _count, joins, _ = self._apply_filters(query, None, joins, {}, [f for _pos, f in sorted(filters)])
-        for relation in self._auto_joins:  # collections per batch: yield_per refuses joined collections
-            query = query.options(selectinload(relation) if relation.property.uselist else joinedload(relation))
-        sort_index = whole_number(values.get("sort"), minimum=0)
-        sort = self._get_column_by_idx(sort_index) if sort_index is not None else None
-        query, joins = self._apply_sorting(query, joins, sort[0] if sort else None, values.get("desc") == "1")
-        return query
+        return flask_admin_adapter.filtered_query(self, args)
 
     # --- export (services.export; replaces Flask-Admin's own CSV export) ---------
 
@@ -490,7 +472,7 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
 
     def init_search(self) -> bool:
         """Search is on for every model services.search knows."""
-        self._search_fields = []
+        flask_admin_adapter.clear_search_fields(self)
         return self.model in search.SEARCH_FIELDS
 
     def search_placeholder(self) -> str:
@@ -533,7 +515,7 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
         groups = super()._get_filter_groups()
         for items in (groups or {}).values():
             for item in items:
-                flt = self._filters[item["index"]]
+                flt = flask_admin_adapter.list_filter(self, item["index"])
                 if getattr(flt, "dynamic_options", False):
                     item["options"] = [(k, str(v)) for k, v in flt.get_options(self) or []]
         return groups
@@ -541,7 +523,7 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
     def is_action_allowed(self, name):
         if name == "delete":
             return self.can_delete
-        handler = self._actions_data.get(name)
+        handler = flask_admin_adapter.action_handler(self, name)
         permission = getattr(getattr(handler[0], "__func__", None), "_permission", None) if handler else None
         return bool(permission) and can(permission)
 

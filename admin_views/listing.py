@@ -16,9 +16,9 @@ keeps Flask-Admin's search, filters and sort (its public
   page, not per row, and `prefetch_list(rows)` lets a view fetch figures for
   the whole page in one statement.
 
-Flask-Admin internals read here and nowhere else (pinned Flask-Admin 2.2.1,
-checked by tests/test_list_paging.py): `_sortable_columns` (the sort
-attribute of a column), `_get_default_order()` and `_get_list_extra_args()`.
+Flask-Admin internals are read through admin_views/flask_admin_adapter.py
+(the sort attribute of a column, the default order); `_get_list_extra_args()`
+is overridden here.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import inspect as sa_inspect
 
+from admin_views import flask_admin_adapter
 from extensions import db
 from services import formatting, paging
 from services.paging import InvalidCursor, ListOrder
@@ -167,12 +168,12 @@ class KeysetListMixin:
         pk = sa_inspect(self.model).primary_key[0]
         id_attr = getattr(self.model, pk.key)
         attrs, descending = None, bool(sort_desc)
-        sortable = self._sortable_columns  # Flask-Admin: column name → attribute(s)
+        sortable = flask_admin_adapter.sortable_columns(self)
         if sort_column is not None and sort_column in sortable:
             chosen = sortable[sort_column]
             attrs = list(chosen) if isinstance(chosen, (list, tuple)) else [chosen]
         if not attrs or not all(self._own_column(a) for a in attrs):
-            order = list(self._get_default_order() or [])  # Flask-Admin: (attribute, joins, descending)
+            order = flask_admin_adapter.default_order(self)
             attrs = [attr for attr, _joins, _desc in order if self._own_column(attr)]
             descending = bool(order[0][2]) if order else False
         attrs = attrs or [id_attr]

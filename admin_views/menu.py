@@ -10,6 +10,7 @@ from functools import cache
 
 from flask_login import current_user
 
+from admin_views import flask_admin_adapter
 from services import layout
 
 
@@ -27,8 +28,7 @@ class PersonalOrder:
 
 
 def module_key(menu_item) -> str | None:
-    view = getattr(menu_item, "_view", None)
-    return getattr(view, "endpoint", None)
+    return getattr(flask_admin_adapter.menu_view(menu_item), "endpoint", None)
 
 
 @cache
@@ -38,16 +38,16 @@ def _personal(category_class):
 
 def personalise(admin) -> None:
     """Make every category (and sub-category) of `admin`'s menu follow each employee's arrangement."""
-    for category in admin._menu_categories.values():
+    for category in flask_admin_adapter.menu_categories(admin):
         category.__class__ = _personal(type(category))
 
 
 def modules(admin) -> list[layout.Item]:
     """Every menu module (key = endpoint) with the permissions its list needs."""
     items = []
-    for category in admin._menu_categories.values():
-        for child in category._children:
-            view = getattr(child, "_view", None)
+    for category in flask_admin_adapter.menu_categories(admin):
+        for child in flask_admin_adapter.menu_children(category):
+            view = flask_admin_adapter.menu_view(child)
             if view is None:
                 continue
             permissions = view.permission_for("index_view") or view.permission_for("index") or ()
