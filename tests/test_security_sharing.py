@@ -11,6 +11,7 @@ from services import report_generator, saved_searches
 from services.permissions import PERMISSIONS, role_has_permission
 from services.report_generator import parse
 from tests.helpers import count, sv, text
+from tests.security import tally
 
 
 def test_sharing_is_a_permission_of_its_own_for_administrators_and_sellers():
@@ -78,6 +79,7 @@ def test_a_reader_posting_a_shared_report_is_refused_and_nothing_is_saved(login)
         {"name": "Publicerad", "shared": "1", "entity": "company", "col": ["name"]},
     )
     assert response.status_code == 403
+    tally("publishing without saved.share: forged requests")
     assert count(db.session, ReportDefinition) == 0
     # The same report kept to oneself is saved.
     response = reader.post("/admin/reports/generator/save", {"name": "Egen", "entity": "company", "col": ["name"]})
@@ -91,6 +93,7 @@ def test_a_reader_posting_a_shared_search_is_refused_and_nothing_is_saved(login)
         "/admin/saved-searches/save", {"view": "company", "name": "Publicerad", "search": "AB", "shared": "y"}
     )
     assert response.status_code == 403
+    tally("publishing without saved.share: forged requests")
     assert count(db.session, SavedSearch) == 0
     response = reader.post("/admin/saved-searches/save", {"view": "company", "name": "Egen", "search": "AB"})
     assert response.status_code == 302

@@ -15,6 +15,7 @@ from models import Activity, CallListEntry, Company, Invoice, Opportunity, Sales
 from services import activities, calllists, numbering, sales, trash
 from services.validation import InvalidValue
 from tests.helpers import count, flashes, sv
+from tests.security import tally
 
 
 @pytest.fixture
@@ -104,6 +105,7 @@ def test_posting_a_new_opportunity_on_a_trashed_customer_is_refused_in_swedish(l
     assert response.status_code == 200
     reason = sv("%(name)s is in the trash: restore the customer before adding to it.", name=customer.name)
     assert ("danger", reason) in flashes(response)
+    tally("trashed customer: requests")
     assert count(db.session, Opportunity) == 1  # only the one from before the trash
 
 
@@ -124,6 +126,7 @@ def test_an_opportunity_of_a_trashed_customer_is_not_opened_by_any_address(login
     )
     assert response.status_code == 404
     assert seller.post("/admin/opportunity/board/move", {"id": opportunity.id, "stage": stage.id}).status_code == 404
+    tally("trashed customer: requests", 5)
     assert count(db.session, Activity) == 0
 
 
@@ -141,6 +144,7 @@ def test_orders_and_invoices_are_not_created_for_a_trashed_customer(login, trash
                 {day: date.today().isoformat(), key: str(customer.id), "currency": "", "language": ""},
             )
             assert from_list.status_code == 200, (kind, key)
+            tally("trashed customer: requests", 2)
     assert count(db.session, SalesOrder) == 0 and count(db.session, Invoice) == 0
 
 
