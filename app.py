@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import auth
+import security_headers
 from config import BASE_DIR, load_config
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -92,6 +93,7 @@ def register_admin(app: Flask) -> Admin:
         index_view=SecureIndexView(name=_l("Start"), url="/admin/", endpoint="admin"),
         theme=Bootstrap4Theme(base_template="admin/crm_base.html", fluid=True),
         translations_path=str(BASE_DIR / "translations"),
+        csp_nonce_generator=security_headers.csp_nonce,
     )
     crm, settings, administration = _l("CRM"), _l("Settings – CRM"), _l("Administration")
     sales = _l("Sales")
@@ -259,6 +261,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    security_headers.init_app(app)
     # Rate limits are shared between workers and hosts through Redis when CRM_REDIS_URL is set.
     app.config.setdefault(
         "RATELIMIT_STORAGE_URI",
@@ -341,12 +344,5 @@ def create_app(overrides: dict | None = None) -> Flask:
         return render_template(
             "error.html", code=413, message=_("The file is larger than %(mb)s MB and was not uploaded.", mb=limit)
         ), 413
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
 
     return app

@@ -175,8 +175,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
             "page": pager.page,
             "pager": pager,
             "locked": getattr(customer, "email_locked", False),
-            "hidden_by_lock": getattr(customer, "email_locked", False)
-            and not email_lock.can_read(current_user, customer),
+            "hidden_by_lock": email_lock.hides_from(db.session, current_user, customer),
         }
 
     def tab_files(self, customer):

@@ -338,6 +338,7 @@ class ReportGeneratorView(SecurePage):
             args=spec.to_args(),
             custom_conditions=[f for f in spec.fields.values() if f.definition is not None],
             can_export=can("report.export"),
+            can_share=can("saved.share"),
             saved=report_generator.visible_definitions(db.session, _current()),
         )
 
@@ -372,6 +373,9 @@ class ReportGeneratorView(SecurePage):
                 db.session, _current(), request.form.get("name", ""), spec, shared=request.form.get("shared") == "1"
             )
             db.session.commit()
+        except report_generator.NotPermitted:
+            db.session.rollback()
+            abort(403)
         except InvalidValue as exc:
             db.session.rollback()
             flash(str(exc), "error")

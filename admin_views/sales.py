@@ -257,8 +257,13 @@ class OpportunityView(SecureModelView):
 
     # --- the opportunity's page: details, history, linked activities ---------------
 
+    def get_one(self, id):
+        """Edit, details, inline edit and delete: not an opportunity of a customer in the trash."""
+        row = super().get_one(id)
+        return row if row is not None and sales.live_opportunity(db.session, row.id) is not None else None
+
     def _opportunity_or_404(self, id: int) -> Opportunity:
-        return db.session.get(Opportunity, id) or abort(404)
+        return sales.live_opportunity(db.session, id) or abort(404)
 
     def _render_page(self, opportunity: Opportunity, form=None):
         page = read_page(sales.ACTIVITIES_ORDER, sales.activities(opportunity), request.args, per_page=card.PAGE_SIZE)
@@ -343,7 +348,7 @@ class OpportunityView(SecureModelView):
     def move(self):
         """Move an opportunity to another stage (the drag on the board); the history records it."""
         wants_json = request.headers.get("X-Requested-With") == "fetch"
-        opportunity = db.session.get(Opportunity, params.id_param("id", request.form) or 0)
+        opportunity = sales.live_opportunity(db.session, params.id_param("id", request.form) or 0)
         stage = db.session.get(SalesStage, params.id_param("stage", request.form) or 0)
         if opportunity is None or stage is None or not stage.active:
             abort(404)

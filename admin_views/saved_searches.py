@@ -59,6 +59,8 @@ class SavedSearchView(SecurePage):
                 args,
                 shared=request.form.get("shared") == "y",
             )
+        except saved_searches.NotPermitted:
+            abort(403)
         except InvalidValue as exc:
             flash(_("The search was not saved: %(reason)s", reason=str(exc)), "error")
             return redirect(url_for(f"{view.endpoint}.index_view", **dict(saved_searches.search_args(args))))

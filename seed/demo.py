@@ -273,6 +273,19 @@ def _seed_card(session: Session, rng: random.Random, companies, employees, stora
                 company_id=company.id,
             )
     companies[1].email_locked = True  # "Spärra tillgång" in use on one customer
+    # Written from the card of a person at that customer: locked with it (services.email_lock).
+    person = companies[1].contact_links[0].contact
+    session.add(
+        EmailMessage(
+            contact=person,
+            sender=employees[0].email,
+            recipients=person.email,
+            subject="Villkor för förlängt avtal",
+            body="Hej!\n\nHär är våra villkor för ett förlängt avtal, enligt samtalet i går.\n\nVänliga hälsningar",
+            sent_at=now - timedelta(days=2),
+            created_by_id=employees[0].id,
+        )
+    )
     for (name, status), members in zip(PROJECTS, (companies[0:3], companies[3:5], companies[5:6]), strict=True):
         project = Project(
             name=name,

@@ -6,12 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Employee, utcnow
+from services import trash
 
 
 def create(session: Session, actor: Employee, *, kind: str, subject: str, **fields) -> Activity:
-    """A new activity; the creator is its assignee unless someone else is named."""
+    """A new activity; the creator is its assignee unless someone else is named.
+    Raises InvalidValue for a customer in the trash."""
     if kind not in Activity.KINDS:
         raise ValueError(kind)
+    trash.refuse_if_in_trash(session, company=fields.get("company_id"), contact=fields.get("contact_id"))
     fields.setdefault("assignee_id", actor.id)
     activity = Activity(kind=kind, subject=subject.strip(), created_by_id=actor.id, **fields)
     if kind in Activity.RECORD_KINDS:  # a note or a sent SMS records something done; never "open"

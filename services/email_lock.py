@@ -1,16 +1,20 @@
-"""E-post tab locking ("Spärra tillgång").
+"""E-post tab locking ("Spärra tillgång"): the one gate for reading e-mail.
 
-When a customer's E-post tab is locked, only employees with
-`email.view_locked` (administrators) see the e-mail linked to it — in the
-tab, by URL, and in any list, search, export or report, because they all ask
-`readable_messages` here. Only `email.lock` may lock and unlock; the change
-of `Company.email_locked` is audited like every customer change.
+The rule: a message belongs to the company it was written from (its `company_id`); a
+message written from a contact's card (no company) belongs to every company the contact
+is linked to. A message that belongs to a company whose E-post tab is locked is locked
+wherever it shows — the company card, the contact and private-customer cards, their
+counts, the message's page, and any list, search, export or report — for everyone
+without `email.view_locked` (administrators), because all of them ask
+`readable_messages` here. The lock follows the company: lifting it shows the messages
+again. Only `email.lock` may lock and unlock; the change of `Company.email_locked` is
+audited like every customer change.
 """
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from models import Company, EmailMessage, Employee
+from models import Company, CompanyContact, EmailMessage, Employee
 from services.audit import acting_as
 
 
@@ -18,8 +22,35 @@ class NotPermitted(PermissionError):
     """Only administrators lock and unlock the E-post tab."""
 
 
-def can_read(employee: Employee, company: Company | None) -> bool:
-    return company is None or not company.email_locked or employee.has_permission("email.view_locked")
+def _locked_companies():
+    return select(Company.id).where(Company.email_locked.is_(True))
+
+
+def _contacts_at_locked_companies():
+    """Contacts linked to a locked company (trashed companies too: the lock stays with them)."""
+    return select(CompanyContact.contact_id).where(CompanyContact.company_id.in_(_locked_companies()))
+
+
+def is_locked(session: Session, customer) -> bool:
+    """True when the card of `customer` (a company or contact) has e-mail under a lock:
+    a locked company, or a contact linked to one."""
+    if isinstance(customer, Company):
+        return bool(customer.email_locked)
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    CompanyContact.contact_id == customer.id,
+                    CompanyContact.company_id.in_(_locked_companies()),
+                )
+            )
+        )
+    )
+
+
+def hides_from(session: Session, employee: Employee, customer) -> bool:
+    """True when some of the e-mail on `customer`'s card is locked away from `employee`."""
+    return not employee.has_permission("email.view_locked") and is_locked(session, customer)
 
 
 def set_locked(session: Session, actor: Employee, company: Company, locked: bool) -> None:
@@ -31,12 +62,19 @@ def set_locked(session: Session, actor: Employee, company: Company, locked: bool
 
 
 def readable_messages(employee: Employee):
-    """SELECT of the e-mail messages `employee` may read (locked customers' left out)."""
+    """SELECT of the e-mail messages `employee` may read (those of locked companies left out)."""
     stmt = select(EmailMessage)
     if employee.has_permission("email.view_locked"):
         return stmt
-    locked = select(Company.id).where(Company.email_locked.is_(True))
-    return stmt.where(or_(EmailMessage.company_id.is_(None), EmailMessage.company_id.not_in(locked)))
+    # Written from a company's card: that company decides (NULL-safe: NOT IN of NULL is unknown).
+    company_open = or_(EmailMessage.company_id.is_(None), EmailMessage.company_id.not_in(_locked_companies()))
+    # Written from a contact's card: every company of the contact decides.
+    contact_open = or_(
+        EmailMessage.company_id.is_not(None),
+        EmailMessage.contact_id.is_(None),
+        EmailMessage.contact_id.not_in(_contacts_at_locked_companies()),
+    )
+    return stmt.where(company_open, contact_open)
 
 
 def message_for(session: Session, employee: Employee, message_id: int, **owner) -> EmailMessage | None:

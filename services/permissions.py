@@ -70,6 +70,7 @@ PERMISSIONS: dict[str, object] = {
     "invoice.export": _l("Export invoices and invoice reports"),
     "report.view": _l("Use reports and the report generator"),
     "report.export": _l("Export reports"),
+    "saved.share": _l("Share saved reports and saved searches with every colleague"),
     "import.run": _l("Import customers, contacts and leads"),
     "import.undo": _l("Undo an import"),
 }
@@ -117,6 +118,7 @@ _SELLER = {
     "invoice.create",
     "report.view",
     "report.export",
+    "saved.share",
 } | _ALL_TABS
 _FINANCE = {
     "company.view",

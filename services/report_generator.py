@@ -560,7 +560,9 @@ def visible_definitions(session: Session, employee) -> list[ReportDefinition]:
 
 def save(session: Session, employee, name: str, spec: Spec, *, shared: bool) -> tuple[ReportDefinition, bool]:
     """Save the spec under `name` (the employee's report of that name is replaced).
-    Returns (definition, created)."""
+    Sharing it with every colleague needs `saved.share`. Returns (definition, created)."""
+    if shared and not employee.has_permission("saved.share"):
+        raise NotPermitted("saved.share")
     name = (name or "").strip()
     if not name:
         raise InvalidValue(_("Give the report a name."))

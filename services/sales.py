@@ -23,7 +23,7 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
-from services import money, search
+from services import money, search, trash
 from services.audit import current_actor_id
 from services.paging import MixedOrder, SortKey
 from services.validation import InvalidValue
@@ -37,6 +37,8 @@ HISTORY_LABELS = {
     "close_date": _l("Expected close date"),
 }
 TRACKED = tuple(HISTORY_LABELS)
+#: The attributes that name an opportunity's customer.
+CUSTOMER_ATTRIBUTES = ("company", "company_id", "contact", "contact_id")
 
 
 # --- stages ----------------------------------------------------------------------
@@ -76,8 +78,9 @@ def check_stage(stage: SalesStage) -> None:
 # --- opportunities ---------------------------------------------------------------
 
 
-def check(opportunity: Opportunity) -> None:
-    """Raise InvalidValue (a Swedish message for the user) when the opportunity breaks a rule."""
+def check(opportunity: Opportunity, *, customer_changed: bool = True) -> None:
+    """Raise InvalidValue (a Swedish message for the user) when the opportunity breaks a rule.
+    A new opportunity, or one moved to another customer, needs a customer out of the trash."""
     session = inspect(opportunity).session
     company = opportunity.company if opportunity.company is not None else opportunity.company_id
     contact = opportunity.contact
@@ -85,6 +88,8 @@ def check(opportunity: Opportunity) -> None:
         contact = session.get(Contact, opportunity.contact_id)
     if (company is None) == (contact is None):
         raise InvalidValue(_("Choose the customer: either a company or a private customer."))
+    if customer_changed:
+        trash.refuse_if_in_trash(session, company=company, contact=contact)
     if contact is not None and contact.customer_number is None:
         raise InvalidValue(
             _(
@@ -134,6 +139,13 @@ CUSTOMER_ORDER = MixedOrder(
     SortKey(Opportunity.close_date, nullable=True),
     SortKey(Opportunity.id, descending=True),
 )
+
+
+def live_opportunity(session: Session, opportunity_id: int) -> Opportunity | None:
+    """The opportunity, unless its customer is in the trash (it goes there with its customer)."""
+    return session.scalar(
+        select(Opportunity).where(Opportunity.id == opportunity_id, search.customer_live(Opportunity))
+    )
 
 
 def activities(opportunity: Opportunity):
@@ -279,7 +291,8 @@ def record_changes(session: Session, opportunity: Opportunity, *, new: bool = Fa
         or (not new and _stage_changed(session, opportunity) and not probability_set)
     ):
         opportunity.probability = stage.probability
-    check(opportunity)
+    state = inspect(opportunity).attrs
+    check(opportunity, customer_changed=new or any(state[k].history.has_changes() for k in CUSTOMER_ATTRIBUTES))
     actor_id = current_actor_id(session)
     rows = []
     for field in TRACKED:

@@ -17,6 +17,10 @@ from services.validation import InvalidValue
 NAME_MAX = 100
 
 
+class NotPermitted(PermissionError):
+    """Sharing a search with every colleague needs `saved.share`."""
+
+
 def search_args(args) -> list[tuple[str, str]]:
     """The part of a list's query string that is the search: text, filters and sort, in order."""
     pairs = args.items(multi=True) if hasattr(args, "items") else args
@@ -25,7 +29,10 @@ def search_args(args) -> list[tuple[str, str]]:
 
 
 def save(session: Session, owner: Employee, view: str, name: str, args, shared: bool = False) -> SavedSearch:
-    """Save (or, under the same name, replace) `owner`'s search of the list `view`."""
+    """Save (or, under the same name, replace) `owner`'s search of the list `view`;
+    sharing it with every colleague needs `saved.share`."""
+    if shared and not owner.has_permission("saved.share"):
+        raise NotPermitted("saved.share")
     name = (name or "").strip()
     if not name:
         raise InvalidValue(_("Give the search a name."))
@@ -64,5 +71,5 @@ def args_of(saved: SavedSearch) -> list[tuple[str, str]]:
 def delete(session: Session, employee: Employee, saved: SavedSearch) -> None:
     """Only the owner, or an administrator of settings, deletes a saved search."""
     if saved.owner_id != employee.id and not employee.has_permission("settings.manage"):
-        raise PermissionError("saved search of another employee")
+        raise NotPermitted("saved search of another employee")
     session.delete(saved)

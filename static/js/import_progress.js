@@ -1,14 +1,9 @@
 /* Import job page. Progress: polls the job's JSON state (a GET, so no CSRF token is needed and
    nothing is written) and shows where the job is (its place in the queue, the worker running it,
    a worker that stopped answering), rows done of total, rows per second and time left. When the
-   job has ended the page is reloaded to show the result. Forms with data-confirm ask first. */
+   job has ended the page is reloaded to show the result. (Forms with data-confirm: page_actions.js.) */
 (function () {
   "use strict";
-  Array.prototype.forEach.call(document.querySelectorAll("form[data-confirm]"), function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
-    });
-  });
   var box = document.getElementById("import-progress");
   if (!box) { return; }
   var bar = document.getElementById("import-progress-bar");

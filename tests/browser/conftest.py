@@ -227,6 +227,8 @@ class Pages:
         self.sessions = sessions
         self.contexts = []
         self.pages = []
+        #: Console errors of the Content-Security-Policy (a blocked script, style, handler…), by page URL.
+        self.csp_violations: list[str] = []
 
     def new_page(self, storage_state=None, viewport=None):
         context = self.browser.new_context(
@@ -239,8 +241,13 @@ class Pages:
         context.set_default_timeout(10_000)
         self.contexts.append(context)
         page = context.new_page()
+        page.on("console", lambda message, page=page: self._watch_console(page, message))
         self.pages.append(page)
         return page
+
+    def _watch_console(self, page, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{page.url}: {message.text}")
 
     def login(self, role: str, viewport=None):
         """A new page logged in as `role` (a DEMO_USERS key), at the start page."""
@@ -286,6 +293,8 @@ def pages(browser, live_server, _role_sessions):
     helper = Pages(browser, live_server, _role_sessions)
     yield helper
     helper.close()
+    # Every browser test also proves the pages break no rule of the Content-Security-Policy.
+    assert not helper.csp_violations, "CSP violations in the browser console:\n" + "\n".join(helper.csp_violations)
 
 
 @pytest.fixture
