@@ -89,6 +89,11 @@ def can(*permissions: str) -> bool:
     )
 
 
+def sees(part: str) -> bool:
+    """True when the logged-in employee may see `part` of customers (services.visibility); for templates."""
+    return current_user.is_authenticated and visibility.may_see(current_user, visibility.Part(part))
+
+
 def find_view(endpoint: str):
     """The registered admin view with this endpoint, or None."""
     return next((v for v in current_app.extensions["admin"][0]._views if v.endpoint == endpoint), None)

@@ -44,7 +44,7 @@ from models import (
 )
 from services import email_lock, register, validation
 from services.validation import is_id
-from services.visibility import Part
+from services.visibility import Part, permission
 
 
 def country_choices():
@@ -340,7 +340,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         return super().render(template, **kwargs)
 
     @expose("/card/<int:id>/email-lock", methods=("POST",))
-    @require("company.view", "tab.email", "email.lock")
+    @require("company.view", permission(Part.EMAIL), "email.lock")
     def email_lock(self, id):
         """ "Spärra tillgång" / unlock the E-post tab for everyone but administrators."""
         company = self.live_or_404(id)
