@@ -2,6 +2,7 @@
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import Flask, g, render_template
@@ -237,6 +238,57 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"Unlocked {employee.email}" + (" and reset two-factor login." if reset_two_factor else "."))
 
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(path_type=Path))
+    def backup_command(path):
+        """Back up the database, the file area and the task queue into PATH, while the app runs:
+        a new directory, or one file when PATH ends in .tar.gz (services/backup.py). SQLite is
+        copied with its online backup API; PostgreSQL with pg_dump."""
+        from services import backup
+
+        how = "pg_dump" if backup.sqlite_path(app.config["SQLALCHEMY_DATABASE_URI"]) is None else "online backup"
+        click.echo(f"Backing up the database ({how}), the file area and the task queue into {path} …", err=True)
+        try:
+            manifest = backup.backup(app.config, path)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        rows = sum(t["rows"] for t in manifest.tables.values())
+        click.echo(
+            f"Backed up to {path}: "
+            + (f"{len(manifest.tables)} tables, {rows:,} rows; " if manifest.tables else "")
+            + f"{manifest.files:,} files ({manifest.file_bytes:,} bytes)"
+            + ("; the task queue" if manifest.queue else "")
+            + f"; schema revision {manifest.revision}."
+        )
+        if manifest.missing_files:
+            click.echo(
+                f"Warning: {len(manifest.missing_files)} file(s) named by the database were not in "
+                f"{app.config['UPLOAD_DIR']}: {', '.join(manifest.missing_files[:10])}",
+                err=True,
+            )
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, path_type=Path))
+    @click.option(
+        "--force",
+        is_flag=True,
+        help="Restore over a database that holds data (SQLite: kept beside it as *.before-restore-<time>).",
+    )
+    def restore_command(path, force):
+        """Restore a backup made by `backup` (a directory or .tar.gz) into this instance's database, file
+        area and task queue. Stop the app and its workers first."""
+        from services import backup
+
+        try:
+            manifest = backup.restore(app.config, path, force=force)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"Restored the backup of {manifest.created_at} (schema revision {manifest.revision}): "
+            f"{sum(t['rows'] for t in manifest.tables.values()):,} rows checked, {manifest.files:,} files. "
+            "If the backup is of an older version, run: flask --app app db upgrade"
+        )
+
     @app.cli.group("translate")
     def translate_group():
         """Extract, update and compile the Swedish translations (pybabel)."""
@@ -300,12 +352,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_admin(app)
     register_cli(app)
 
+    from admin_views.base import sees
     from admin_views.labels import audit_action, audit_subject, field_label
     from services import formatting, validation
     from services.login_sessions import device
 
     app.jinja_env.globals.update(
-        audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale, device=device
+        audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale, device=device, sees=sees
     )
     app.jinja_env.filters.update(
         field_label=field_label,

@@ -36,7 +36,7 @@ from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
 from services import export as exporting
-from services import formatting, money, paging, search, trash
+from services import formatting, money, paging, search, trash, visibility
 from services.permissions import LOGGED_IN  # re-exported for the views
 from services.validation import InvalidValue, is_id
 
@@ -86,6 +86,11 @@ def can(*permissions: str) -> bool:
         and bool(permissions)
         and all(p == LOGGED_IN or current_user.has_permission(p) for p in permissions)
     )
+
+
+def sees(part: str) -> bool:
+    """True when the logged-in employee may see `part` of customers (services.visibility); for templates."""
+    return current_user.is_authenticated and visibility.may_see(current_user, visibility.Part(part))
 
 
 def find_view(endpoint: str):
@@ -155,7 +160,10 @@ class SecureIndexView(PermissionMixin, AdminIndexView):
 
         return self.render(
             "admin/start.html",
-            my_activities=activities.mine(db.session, current_user),
+            # an employee who may not see customers' activities does not see them here either
+            my_activities=activities.mine(db.session, current_user)
+            if visibility.may_see(current_user, visibility.Part.ACTIVITIES)
+            else None,
             now=models_utcnow(),
             kinds=Activity.KINDS,
         )
@@ -337,6 +345,40 @@ class SearchAjaxLoader(QueryAjaxModelLoader):
         return search.search(db.session, self.model, term, limit=min(limit or 20, 100), extra=self.extra)
 
 
+class PartFieldSet(rules.FieldSet):
+    """A form's field set that belongs to a part of the customer (services.visibility): shown only
+    to an employee who may see that part (its fields are then left out of the form as well)."""
+
+    def __init__(self, part, rules_, header=None):
+        super().__init__(rules_, header)
+        self.part = part
+
+    def __call__(self, form, form_opts=None, field_args=None):
+        if not visibility.may_see(current_user, self.part):
+            return ""
+        return super().__call__(form, form_opts, field_args)
+
+
+class CustomerPartsMixin:
+    """A customer's form and export hold only the fields the employee may see (services.visibility):
+    a field of a part the employee may not see is neither shown, nor saved when posted, nor exported."""
+
+    def create_form(self, obj=None):
+        return self._without_hidden_fields(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._without_hidden_fields(super().edit_form(obj))
+
+    @staticmethod
+    def _without_hidden_fields(form):
+        for name in visibility.hidden_fields(current_user, [field.name for field in form]):
+            del form[name]
+        return form
+
+    def export_columns(self) -> list[exporting.Column]:
+        return [c for c in super().export_columns() if visibility.may_see_field(current_user, c.key)]
+
+
 class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
     """Model view with permissions, CSRF (global), Swedish formats and edit versions."""
 
@@ -406,8 +448,6 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
     export_types = list(exporting.FORMATS)
     #: Plain-text export formatters `(view, context, model, name)`; never the HTML list formatters.
     column_formatters_export: dict = {}
-    #: Export column → the permission it also needs (columns the user may not see are left out).
-    column_export_permissions: dict[str, str] = {}
 
     @expose("/export/<export_type>/")
     def export(self, export_type):
@@ -425,11 +465,10 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
         )
 
     def export_columns(self) -> list[exporting.Column]:
-        """The export columns with their (Swedish) labels, those the user may see."""
+        """The export columns with their (Swedish) labels (a customer's: CustomerPartsMixin)."""
         return [
             exporting.Column(name, str(label), getter=self.export_getter(name))
             for name, label in self.get_export_columns()
-            if can(self.column_export_permissions.get(name, LOGGED_IN))
         ]
 
     def export_query(self):

@@ -27,7 +27,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from admin_views.base import LocalDateTimeField, SwedishDecimalField, VersionField, require
+from admin_views.base import CustomerPartsMixin, LocalDateTimeField, SwedishDecimalField, VersionField, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.listing import Pager, read_page
@@ -35,6 +35,7 @@ from admin_views.messaging import MessagingMixin
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
 from services import activities, card, custom_fields, email_lock, files, layout, storage
+from services.visibility import Part, permission
 
 INVOICE_LANGUAGES = [("sv", _l("Swedish")), ("en", _l("English"))]
 CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
@@ -78,9 +79,10 @@ class ActivityForm(BaseForm):
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
 
-class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
+class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
     """The card endpoints shared by the company and the contact views (e-mail and SMS: MessagingMixin;
-    orders, invoices and the Fakturarapport: InvoicingCardMixin)."""
+    orders, invoices and the Fakturarapport: InvoicingCardMixin; forms and exports without the parts
+    the employee may not see: CustomerPartsMixin)."""
 
     card_header_template = ""
     settings_form_class = InvoiceSettingsForm
@@ -141,11 +143,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
     # --- tab contents ---------------------------------------------------------------
 
     def tab_overview(self, customer):
-        return {
-            "figures": card.key_figures(db.session, current_user, customer),
-            "upcoming": card.latest(db.session, card.activities(customer, open_only=True)),
-            "events": card.latest(db.session, card.history(customer)),
-        }
+        return card.overview(db.session, current_user, customer)
 
     def tab_contacts(self, customer):
         pager = self.tab_page(customer, "contacts", card.contacts(customer), card.CONTACTS_ORDER)
@@ -226,7 +224,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         return redirect(url_for(".card", id=customer.id) + f"#{tab}")
 
     @expose("/card/<int:id>/settings", methods=("POST",))
-    @require("{area}.edit", "tab.settings")
+    @require("{area}.edit", permission(Part.SETTINGS))
     def card_settings(self, id):
         """Save the Inställningar tab (for a company also "Visa som leverantör")."""
         customer = self.live_or_404(id)
@@ -243,7 +241,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         return self.back_to(customer, "settings")
 
     @expose("/card/<int:id>/custom/<int:tab_id>", methods=("POST",))
-    @require("{area}.edit", "tab.custom")
+    @require("{area}.edit", permission(Part.CUSTOM))
     def save_custom_tab(self, id, tab_id):
         """Save the values of a custom tab: all or nothing, against the version the form was opened at."""
         customer = self.live_or_404(id)
@@ -282,7 +280,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         )
 
     @expose("/card/<int:id>/activities", methods=("POST",))
-    @require("{area}.view", "activity.edit")
+    @require("{area}.view", "activity.edit", permission(Part.ACTIVITIES))
     def add_activity(self, id):
         customer = self.live_or_404(id)
         form = ActivityForm(request.form)
@@ -304,7 +302,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         return self.back_to(customer, "activities")
 
     @expose("/card/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
-    @require("{area}.view", "activity.edit")
+    @require("{area}.view", "activity.edit", permission(Part.ACTIVITIES))
     def activity_done(self, id, activity_id):
         customer = self.live_or_404(id)
         activity = db.session.scalar(
@@ -318,7 +316,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         return current_app.config["MAX_UPLOAD_BYTES"]
 
     @expose("/card/<int:id>/files", methods=("POST",))
-    @require("{area}.view", "tab.files", "file.upload")
+    @require("{area}.view", permission(Part.FILES), "file.upload")
     def upload_file(self, id):
         customer = self.live_or_404(id)
         upload = request.files.get("file")
@@ -350,7 +348,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         ) or abort(404)
 
     @expose("/card/<int:id>/files/<int:file_id>")
-    @require("{area}.view", "tab.files")
+    @require("{area}.view", permission(Part.FILES))
     def download_file(self, id, file_id):
         attachment = self._attachment(self.live_or_404(id), file_id)
         stream = storage.from_config(current_app.config).open(attachment.storage_key)
@@ -359,7 +357,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         )
 
     @expose("/card/<int:id>/files/<int:file_id>/delete", methods=("POST",))
-    @require("{area}.view", "tab.files", "file.delete")
+    @require("{area}.view", permission(Part.FILES), "file.delete")
     def delete_file(self, id, file_id):
         customer = self.live_or_404(id)
         attachment = self._attachment(customer, file_id)
@@ -369,7 +367,7 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
         return self.back_to(customer, "files")
 
     @expose("/card/<int:id>/email/<int:message_id>")
-    @require("{area}.view", "tab.email")
+    @require("{area}.view", permission(Part.EMAIL))
     def email_message(self, id, message_id):
         customer = self.live_or_404(id)
         message = email_lock.message_for(db.session, current_user, message_id, **{self.owner_key: customer.id})

@@ -17,6 +17,7 @@ from wtforms import BooleanField, SelectField
 from admin_views import params
 from admin_views.base import (
     HiddenRule,
+    PartFieldSet,
     SearchAjaxLoader,
     SoftDeleteModelView,
     can,
@@ -43,6 +44,7 @@ from models import (
 )
 from services import email_lock, register, validation
 from services.validation import is_id
+from services.visibility import Part, permission
 
 
 def country_choices():
@@ -151,6 +153,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         IsFilter(Company.is_supplier, _l("Supplier"), options=[("1", _l("Yes")), ("0", _l("No"))]),
         IsFilter(Company.postal_city, _l("City")),
     ]
+    #: The invoice settings (the card's Inställningar tab) only to who may see them: CustomerPartsMixin.
     column_export_list = [
         "customer_number",
         "name",
@@ -170,10 +173,6 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "payment_terms_days",
         "currency",
     ]
-    #: The invoice settings are the card's Inställningar tab: exported only to those who see it.
-    column_export_permissions = {
-        name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")
-    }
     column_formatters_export = {
         "status": fmt_choice(COMPANY_STATUS_LABELS),
         "org_number": fmt_org_number,
@@ -225,7 +224,8 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
             ),
             _l("Addresses"),
         ),
-        rules.FieldSet(
+        PartFieldSet(
+            Part.SETTINGS,
             (rules.Row("invoice_language", "discount_percent", "payment_terms_days", "currency"),),
             _l("Invoice settings"),
         ),
@@ -340,7 +340,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         return super().render(template, **kwargs)
 
     @expose("/card/<int:id>/email-lock", methods=("POST",))
-    @require("company.view", "tab.email", "email.lock")
+    @require("company.view", permission(Part.EMAIL), "email.lock")
     def email_lock(self, id):
         """ "Spärra tillgång" / unlock the E-post tab for everyone but administrators."""
         company = self.live_or_404(id)

@@ -254,9 +254,6 @@ class PrivateCustomerView(ContactView):
         "payment_terms_days",
         "currency",
     ]
-    column_export_permissions = {
-        name: "tab.settings" for name in ("discount_percent", "payment_terms_days", "currency")
-    }
 
     def is_action_allowed(self, name):
         return name != "make_private_customer" and super().is_action_allowed(name)

@@ -20,7 +20,7 @@ from admin_views.base import SecurePage, can, require
 from admin_views.listing import Pager, count_text
 from extensions import db
 from models import Activity, Category, Employee, EmployeeGroup, Industry, ReportDefinition, utcnow
-from services import export, paging, report_generator, reports
+from services import export, paging, report_generator, reports, visibility
 from services.validation import InvalidValue
 
 #: Colours of the activity kinds in the chart (legend and bars), readable on white.
@@ -108,7 +108,9 @@ class ReportsView(SecurePage):
     @require("report.view")
     def index(self):
         return self.render(
-            "admin/reports/index.html", saved=report_generator.visible_definitions(db.session, _current())
+            "admin/reports/index.html",
+            saved=report_generator.visible_definitions(db.session, _current()),
+            sees_activities=visibility.may_see(_current(), visibility.Part.ACTIVITIES),
         )
 
     # --- pickers shared by the reports ---------------------------------------------
@@ -212,7 +214,7 @@ class ReportsView(SecurePage):
         return columns
 
     @expose("/activities")
-    @require("report.view")
+    @require("report.view", visibility.permission(visibility.Part.ACTIVITIES))
     def activities(self):
         """Grafisk och tabellöversikt över säljaktiviteter: a bar per seller or group."""
         form, rows = self._activities()
@@ -230,7 +232,7 @@ class ReportsView(SecurePage):
         )
 
     @expose("/activities/export/<fmt>/")
-    @require("report.view", "report.export")
+    @require("report.view", "report.export", visibility.permission(visibility.Part.ACTIVITIES))
     def activities_export(self, fmt):
         form, rows = self._activities()
         if rows is None or fmt not in export.FORMATS:
@@ -273,16 +275,20 @@ class ReportGeneratorView(SecurePage):
     """Rapportgenerator: choose records, conditions, columns and sort; see, export, save, rerun."""
 
     def _spec(self):
-        """The report the query string describes; (spec, error message)."""
+        """The report the query string describes, as the employee may run it (custom fields the
+        employee may not see are left out, or a condition on them refused); (spec, error message)."""
         args = request.args.to_dict()
         entity = args.get("entity") or "company"
         known = report_generator.ENTITIES.get(entity)
         columns = report_generator.all_columns(db.session, entity)
         cols = [c for c in request.args.getlist("col") if known is None or c in columns]
         try:
-            return report_generator.parse(args, getlist=lambda name: cols, session=db.session), None
-        except InvalidValue as exc:
-            return report_generator.Spec(entity=entity if known else "company"), str(exc)
+            spec = report_generator.parse(args, getlist=lambda name: cols, session=db.session, employee=_current())
+            return spec, None
+        except (InvalidValue, report_generator.NotPermitted) as exc:
+            empty = report_generator.Spec(entity=entity if known else "company")
+            empty.extra_fields = report_generator.custom_columns(db.session, empty.entity, _current())
+            return empty, str(exc)
 
     def _entities(self):
         user = _current()
@@ -300,7 +306,9 @@ class ReportGeneratorView(SecurePage):
         total, rows, pager = None, None, None
         if error:
             flash(error, "error")
-        elif request.args.get("run") and spec.entity in entities:
+        elif spec.left_out:
+            flash(_("Custom fields are left out of the report: you do not have permission to see them."), "warning")
+        if not error and request.args.get("run") and spec.entity in entities:
             position = {
                 "after": request.args.get("after") or None,
                 "before": request.args.get("before") or None,
@@ -312,8 +320,12 @@ class ReportGeneratorView(SecurePage):
                 message = _("The page could not be found again (the address is not complete); the first page is shown.")
                 flash(message, "warning")
                 total, result = report_generator.page(db.session, spec, _current())
-            rows = result.items
-            pager = Pager(result, partial(url_for, ".index", run=1, **spec.to_args()))
+            except report_generator.NotPermitted:
+                flash(_("You do not have permission to see these records."), "error")
+                total = result = None
+            if result is not None:
+                rows = result.items
+                pager = Pager(result, partial(url_for, ".index", run=1, **spec.to_args()))
         kind = spec.kind
         employees = db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all()
         categories = db.session.scalars(select(Category).order_by(Category.name)).all()
@@ -347,8 +359,10 @@ class ReportGeneratorView(SecurePage):
     def export(self, fmt):
         """The whole report (all pages) as CSV or XLSX, streamed."""
         spec, error = self._spec()
-        if error or fmt not in export.FORMATS:
+        if fmt not in export.FORMATS:
             abort(404)
+        if error:
+            raise params.BadParameter(error)
         try:
             stmt = report_generator.query(spec, _current())
         except report_generator.NotPermitted:
@@ -366,7 +380,9 @@ class ReportGeneratorView(SecurePage):
     def save(self):
         """Spara rapport: the report as shown, under a name, shared or not."""
         try:
-            spec = report_generator.parse(request.form.to_dict(), getlist=request.form.getlist, session=db.session)
+            spec = report_generator.parse(
+                request.form.to_dict(), getlist=request.form.getlist, session=db.session, employee=_current()
+            )
             if not report_generator.may_run(_current(), spec):
                 abort(403)
             definition, created = report_generator.save(
@@ -404,10 +420,12 @@ class ReportGeneratorView(SecurePage):
         """Run a saved report again (with the permissions of whoever runs it)."""
         definition = self._definition_or_404(id)
         try:
-            spec = report_generator.load(definition, db.session)
-        except InvalidValue as exc:
+            spec = report_generator.load(definition, db.session, _current())
+        except (InvalidValue, report_generator.NotPermitted) as exc:
             flash(str(exc), "error")
             return redirect(url_for(".index"))
+        if spec.left_out:
+            flash(_("Custom fields are left out of the report: you do not have permission to see them."), "warning")
         return redirect(url_for(".index", run=1, saved=definition.id, **spec.to_args()))
 
     @expose("/saved/<int:id>/delete", methods=("POST",))

@@ -27,6 +27,7 @@ from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
 from services import activities, card, formatting, sales, search
 from services.validation import InvalidValue
+from services.visibility import Part, may_see, permission
 
 PERCENT = [NumberRange(0, 100, _l("The probability must be between 0 and 100 percent."))]
 
@@ -266,8 +267,14 @@ class OpportunityView(SecureModelView):
         return sales.live_opportunity(db.session, id) or abort(404)
 
     def _render_page(self, opportunity: Opportunity, form=None):
-        page = read_page(sales.ACTIVITIES_ORDER, sales.activities(opportunity), request.args, per_page=card.PAGE_SIZE)
-        others = {k: v for k, v in request.args.items() if k not in ("after", "before", "last")}
+        """The page; its activities only for who may see customers' activities (services.visibility)."""
+        page = pager = None
+        if may_see(current_user, Part.ACTIVITIES):
+            page = read_page(
+                sales.ACTIVITIES_ORDER, sales.activities(opportunity), request.args, per_page=card.PAGE_SIZE
+            )
+            others = {k: v for k, v in request.args.items() if k not in ("after", "before", "last")}
+            pager = Pager(page, partial(url_for, ".page", id=opportunity.id, _anchor="activities", **others))
         return self.render(
             "admin/opportunity.html",
             opportunity=opportunity,
@@ -275,7 +282,7 @@ class OpportunityView(SecureModelView):
             weighted=sales.weighted_amount(opportunity),
             changes=db.session.scalars(sales.history(opportunity)).all(),
             page=page,
-            pager=Pager(page, partial(url_for, ".page", id=opportunity.id, _anchor="activities", **others)),
+            pager=pager,
             form=form or ActivityForm(),
             kinds=Activity.KINDS,
             field_labels=sales.HISTORY_LABELS,
@@ -290,7 +297,7 @@ class OpportunityView(SecureModelView):
         return self._render_page(self._opportunity_or_404(id))
 
     @expose("/show/<int:id>/activities", methods=("POST",))
-    @require("opportunity.view", "activity.edit")
+    @require("opportunity.view", "activity.edit", permission(Part.ACTIVITIES))
     def add_activity(self, id):
         """A task, meeting, call or note created from the opportunity (also shown on the customer card)."""
         opportunity = self._opportunity_or_404(id)
@@ -314,7 +321,7 @@ class OpportunityView(SecureModelView):
         return redirect(url_for(".page", id=opportunity.id) + "#activities")
 
     @expose("/show/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
-    @require("opportunity.view", "activity.edit")
+    @require("opportunity.view", "activity.edit", permission(Part.ACTIVITIES))
     def activity_done(self, id, activity_id):
         """Mark one of the opportunity's tasks, meetings or calls done (or reopen it)."""
         opportunity = self._opportunity_or_404(id)

@@ -1,5 +1,9 @@
 """What the customer card shows: key figures and the lists behind each tab.
 
+The Översikt shows of each part (activities, history, e-mail, files) only what
+services.visibility lets the employee see: a part the employee may not see has
+no figure and no list there, as it has no tab.
+
 Every list is a SELECT with its relations loaded up front and an order of its
 own (`*_ORDER`), read a page at a time by key (services.paging.MixedOrder), so
 a tab costs the same few statements whether the customer has five activities
@@ -24,6 +28,7 @@ from models import (
 )
 from services import email_lock
 from services.paging import MixedOrder, SortKey
+from services.visibility import Part, may_see
 
 PAGE_SIZE = 25
 
@@ -129,15 +134,17 @@ def _count(stmt):
 
 
 def key_figures(session: Session, employee: Employee, customer) -> dict:
-    """The Översikt tab's numbers, in one query."""
+    """The Översikt tab's numbers, in one query: those of the parts the employee may see."""
     now = utcnow()
     open_activities = activities(customer, open_only=True)
-    figures = {
-        "open_activities": _count(open_activities),
-        "overdue_activities": _count(open_activities.where(Activity.due_at < now)),
-        "files": _count(files(customer)),
-        "emails": _count(emails(employee, customer)),
-    }
+    figures = {}
+    if may_see(employee, Part.ACTIVITIES):
+        figures["open_activities"] = _count(open_activities)
+        figures["overdue_activities"] = _count(open_activities.where(Activity.due_at < now))
+    if may_see(employee, Part.FILES):
+        figures["files"] = _count(files(customer))
+    if may_see(employee, Part.EMAIL):
+        figures["emails"] = _count(emails(employee, customer))
     if isinstance(customer, Company):
         figures["contacts"] = _count(contacts(customer))
         figures["projects"] = _count(projects(customer))
@@ -145,6 +152,18 @@ def key_figures(session: Session, employee: Employee, customer) -> dict:
         figures["companies"] = _count(companies(customer))
     row = session.execute(select(*(value.label(key) for key, value in figures.items()))).one()
     return row._asdict()
+
+
+def overview(session: Session, employee: Employee, customer) -> dict:
+    """The Översikt: key figures, the next open activities and the latest events; a list of a
+    part the employee may not see is None (not shown), not empty."""
+    return {
+        "figures": key_figures(session, employee, customer),
+        "upcoming": latest(session, activities(customer, open_only=True))
+        if may_see(employee, Part.ACTIVITIES)
+        else None,
+        "events": latest(session, history(customer)) if may_see(employee, Part.HISTORY) else None,
+    }
 
 
 def latest(session: Session, stmt, limit: int = 5) -> list:

@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import Company, CustomFieldDefinition, CustomFieldValue, CustomTab, utcnow
-from services import audit, formatting, layout, money
+from services import audit, formatting, layout, money, visibility
 from services.validation import InvalidValue
 
 #: The column each type is stored in (a choice is stored as its text).
@@ -180,7 +180,10 @@ def card_tab_items(session: Session, group: str) -> tuple:
     Behörigheter hides and orders them like any other tab."""
     items = layout.group_items(group)
     kind = "company" if group == "company_tabs" else "contact"
-    custom = tuple(layout.Item(tab_key(tab), tab.name, "tab.custom") for tab in active_tabs(session, kind))
+    custom = tuple(
+        layout.Item(tab_key(tab), tab.name, visibility.permission(visibility.Part.CUSTOM))
+        for tab in active_tabs(session, kind)
+    )
     place = next((n for n, item in enumerate(items) if item.key == "settings"), len(items))
     return items[:place] + custom + items[place:]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from services.permissions import LOGGED_IN
+from services.visibility import Part, permission
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,14 @@ class Item:
 COMPANY_TABS = (
     Item("overview", _l("Overview"), "tab.overview"),
     Item("contacts", _l("Contacts"), "tab.contacts"),
-    Item("activities", _l("Activities"), "tab.activities"),
-    Item("email", _l("E-mail"), "tab.email"),
-    Item("files", _l("Files"), "tab.files"),
+    Item("activities", _l("Activities"), permission(Part.ACTIVITIES)),
+    Item("email", _l("E-mail"), permission(Part.EMAIL)),
+    Item("files", _l("Files"), permission(Part.FILES)),
     Item("projects", _l("Projects"), "tab.projects"),
     Item("opportunities", _l("Sales opportunities"), ("tab.opportunities", "opportunity.view")),
     Item("invoices", _l("Orders and invoices"), ("tab.invoices", "invoice.view")),
-    Item("settings", _l("Settings"), "tab.settings"),
-    Item("history", _l("History"), "tab.history"),
+    Item("settings", _l("Settings"), permission(Part.SETTINGS)),
+    Item("history", _l("History"), permission(Part.HISTORY)),
 )
 
 #: The tabs of a contact's (or private customer's) card.
@@ -44,10 +45,10 @@ CONTACT_TABS = (
     Item("companies", _l("Companies"), "tab.contacts"),
     Item("opportunities", _l("Sales opportunities"), ("tab.opportunities", "opportunity.view")),
     Item("invoices", _l("Orders and invoices"), ("tab.invoices", "invoice.view")),
-    Item("activities", _l("Activities"), "tab.activities"),
-    Item("email", _l("E-mail"), "tab.email"),
-    Item("settings", _l("Settings"), "tab.settings"),
-    Item("history", _l("History"), "tab.history"),
+    Item("activities", _l("Activities"), permission(Part.ACTIVITIES)),
+    Item("email", _l("E-mail"), permission(Part.EMAIL)),
+    Item("settings", _l("Settings"), permission(Part.SETTINGS)),
+    Item("history", _l("History"), permission(Part.HISTORY)),
 )
 
 #: Preference groups an employee can hide and order.

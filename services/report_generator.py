@@ -14,7 +14,10 @@ means whoever runs the report.
 Egna fält (FAQ 23): the active custom fields of the record kind's card are
 columns too ("cf<id>"), with conditions ("cf<id>", or "cf<id>_from" and
 "cf<id>_to" for numbers and dates) and a sort; services.custom_fields knows
-how each type is stored, compared and shown.
+how each type is stored, compared and shown. They are columns and conditions
+only for who may see custom fields (services.visibility): for anyone else a
+report leaves their columns and sort out (and says so), and refuses a
+condition on them, since leaving it out would show other rows.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from models import (
     ReportDefinition,
     SalesStage,
 )
-from services import custom_fields, search
+from services import custom_fields, search, visibility
 from services.paging import Count, MixedOrder, Page, SortKey, capped_count
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
@@ -279,7 +282,7 @@ ENTITIES: dict[str, Entity] = {
     "activity": Entity(
         _l("Activities"),
         Activity,
-        "tab.activities",
+        visibility.permission(visibility.Part.ACTIVITIES),
         {
             "kind": Field(_l("Type"), _label("kind", Activity.KINDS), Activity.kind),
             "subject": Field(_l("Subject"), _attr("subject"), Activity.subject),
@@ -330,6 +333,8 @@ class Spec:
     custom: dict[str, str] = field(default_factory=dict)
     #: The custom fields' columns (not saved: read from the definitions when the spec is parsed).
     extra_fields: dict[str, Field] = field(default_factory=dict, repr=False, metadata={"saved": False})
+    #: Columns (and the sort) on custom fields left out: the employee may not see custom fields.
+    left_out: int = field(default=0, metadata={"saved": False})
 
     @property
     def kind(self) -> Entity:
@@ -359,6 +364,10 @@ class Spec:
         return {**args, **custom}
 
 
+class NotPermitted(Exception):
+    """The employee may not see the records (or the fields) the report is about."""
+
+
 def _date(value: str | None, label) -> date | None:
     if not value:
         return None
@@ -372,10 +381,13 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and is_id(value) else None
 
 
-def custom_columns(session: Session | None, entity: str) -> dict[str, Field]:
-    """The columns of the active custom fields of the entity's card ({} without a session)."""
+def custom_columns(session: Session | None, entity: str, employee=None) -> dict[str, Field]:
+    """The columns of the active custom fields of the entity's card ({} without a session, and for an
+    `employee` who may not see custom fields)."""
     kind = ENTITIES.get(entity)
     if session is None or kind is None or kind.custom_kind is None:
+        return {}
+    if employee is not None and not visibility.may_see(employee, visibility.Part.CUSTOM):
         return {}
     return {
         f"cf{d.id}": Field(
@@ -389,9 +401,9 @@ def custom_columns(session: Session | None, entity: str) -> dict[str, Field]:
     }
 
 
-def all_columns(session: Session | None, entity: str) -> dict[str, Field]:
+def all_columns(session: Session | None, entity: str, employee=None) -> dict[str, Field]:
     kind = ENTITIES.get(entity)
-    return {**kind.fields, **custom_columns(session, entity)} if kind else {}
+    return {**kind.fields, **custom_columns(session, entity, employee)} if kind else {}
 
 
 def _custom_conditions(args: Mapping, columns: dict[str, Field]) -> dict[str, str]:
@@ -413,17 +425,41 @@ def _custom_conditions(args: Mapping, columns: dict[str, Field]) -> dict[str, st
     return conditions
 
 
-def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None, session: Session | None = None) -> Spec:
+def _has_conditions_on(args: Mapping, columns: dict[str, Field]) -> bool:
+    """True when `args` hold a condition (not left empty) on one of the custom field `columns`."""
+    source = args.get("custom") if isinstance(args.get("custom"), Mapping) else args
+    for key, value in source.items():
+        match = custom_fields.REPORT_ARG.fullmatch(str(key))
+        if match and f"cf{match[1]}" in columns and str(value or "").strip():
+            return True
+    return False
+
+
+def parse(
+    args: Mapping,
+    getlist: Callable[[str], list[str]] | None = None,
+    session: Session | None = None,
+    employee=None,
+) -> Spec:
     """A Spec from query-string arguments (or a saved definition's JSON);
     InvalidValue with a Swedish message for input that cannot be used.
-    With a session, the entity's custom fields are columns and conditions too."""
+    With a session, the entity's custom fields are columns and conditions too — for an `employee`
+    who may not see them, their columns and sort are left out (counted in `left_out`) and a
+    condition on one raises NotPermitted with a Swedish message."""
     entity = args.get("entity") or "company"
     if entity not in ENTITIES:
         raise InvalidValue(_("Choose what to report on."))
     kind = ENTITIES[entity]
     custom = custom_columns(session, entity)
+    may_see_custom = employee is None or visibility.may_see(employee, visibility.Part.CUSTOM)
+    hidden = {} if may_see_custom else custom
+    if hidden and _has_conditions_on(args, hidden):
+        raise NotPermitted(_("The report has conditions on custom fields, which you do not have permission to see."))
+    custom = {k: v for k, v in custom.items() if k not in hidden}
     known = {**kind.fields, **custom}
     columns = getlist("col") if getlist else list(args.get("columns") or args.get("col") or [])
+    left_out = [c for c in columns if c in hidden] + ([args.get("sort")] if args.get("sort") in hidden else [])
+    columns = [c for c in columns if c not in hidden]
     unknown = [c for c in columns if c not in known]
     if unknown:
         raise InvalidValue(_("Unknown column: %(name)s.", name=", ".join(unknown)))
@@ -446,6 +482,7 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None, sess
         desc=str(args.get("desc") or "") in ("1", "true", "True", "on"),
         custom=_custom_conditions(args, custom),
         extra_fields=custom,
+        left_out=len(set(left_out)),
     )
     if spec.created_from and spec.created_to and spec.created_from > spec.created_to:
         raise InvalidValue(_("The period ends before it starts."))
@@ -463,17 +500,13 @@ def parse(args: Mapping, getlist: Callable[[str], list[str]] | None = None, sess
 # --- running a report ------------------------------------------------------------------------------
 
 
-class NotPermitted(Exception):
-    """The employee may not see the records the report is about."""
-
-
 def may_run(employee, spec: Spec) -> bool:
     """The employee may see the records, and their custom fields if the report shows, sorts or filters on them."""
     uses_custom_fields = bool(spec.custom) or any(key in spec.extra_fields for key in (*spec.columns, spec.sort))
     return (
         employee.has_permission("report.view")
         and employee.has_permission(spec.kind.permission)
-        and (not uses_custom_fields or employee.has_permission("tab.custom"))
+        and (not uses_custom_fields or visibility.may_see(employee, visibility.Part.CUSTOM))
     )
 
 
@@ -579,14 +612,15 @@ def save(session: Session, employee, name: str, spec: Spec, *, shared: bool) -> 
     return definition, created
 
 
-def load(definition: ReportDefinition, session: Session | None = None) -> Spec:
-    """The Spec of a saved report (columns no longer known, e.g. of a deactivated custom field, are dropped)."""
+def load(definition: ReportDefinition, session: Session | None = None, employee=None) -> Spec:
+    """The Spec of a saved report (columns no longer known, e.g. of a deactivated custom field, are
+    dropped), as `employee` may run it (see parse)."""
     data = dict(definition.definition or {})
     data["entity"] = definition.entity
     known = all_columns(session, definition.entity)
     if known:
         data["columns"] = [c for c in data.get("columns") or [] if c in known]
-    return parse(data, session=session)
+    return parse(data, session=session, employee=employee)
 
 
 def readable(employee, definition: ReportDefinition) -> bool:
