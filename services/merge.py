@@ -217,8 +217,9 @@ def merge(
             moved=moved,
         )
         session.add(record)
+        session.flush()
         counts = {key: len(keys) for key, keys in moved.items() if keys}
-        audit.record(session, keep, "merge", {"merged": _label(merged), "moved": counts})
+        audit.record(session, keep, "merge", {"merged": _label(merged), "moved": counts, "merge_id": record.id})
         audit.record(session, merged, "merged_into", {"kept": _label(keep)})
         session.flush()
     session.expire_all()  # the moved rows changed under the ORM's loaded objects
