@@ -333,13 +333,14 @@ def scan(session: Session, kind: str) -> tuple[int, int]:
     started = utcnow()
     entries = list(read_entries(session, kind))
     pairs = find_pairs(kind, entries)
-    dismissed = set(
-        session.execute(
+    dismissed = {
+        (low, high)
+        for low, high in session.execute(
             select(DuplicatePair.low_id, DuplicatePair.high_id).where(
                 DuplicatePair.entity_type == kind, DuplicatePair.dismissed_at.is_not(None)
             )
-        ).tuples()
-    )
+        )
+    }
     session.execute(
         DuplicatePair.__table__.delete().where(DuplicatePair.entity_type == kind, DuplicatePair.dismissed_at.is_(None))
     )
