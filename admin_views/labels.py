@@ -59,7 +59,6 @@ AUDIT_ACTIONS = {
     "merge": _l("Merged with a duplicate"),
     "merged_into": _l("Merged into another record"),
     "unmerge": _l("Merge undone"),
-    "mass_update": _l("Changed with Change many"),
     "login": _l("Logged in"),
     "login_failed": _l("Failed login"),
     "lockout": _l("Login locked after too many failures"),

@@ -274,7 +274,7 @@ def _row_key(table, column: str):
 # --- undo -----------------------------------------------------------------------------------------
 
 
-def _from_plain(model, field: str, value):
+def from_plain(model, field: str, value):
     """A value as `audit.plain` stored it, back as the column's Python value."""
     if value is None:
         return None
@@ -333,12 +333,12 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
         left_alone = []
         for field, (old, new) in record.fields.items():
             if audit.plain(getattr(keep, field)) == new:
-                setattr(keep, field, _from_plain(model, field, old))
+                setattr(keep, field, from_plain(model, field, old))
             else:
                 left_alone.append(field)
         session.flush()  # a unique value leaves the kept record before the merged one takes it back
         for field, (old, _new) in record.merged_fields.items():
-            setattr(merged, field, _from_plain(model, field, old))
+            setattr(merged, field, from_plain(model, field, old))
         merged.deleted_by_id = None
         record.undone_at = utcnow()
         record.undone_by_id = actor.id
