@@ -33,6 +33,7 @@ from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
 from admin_views.labels import FIELD_LABELS
+from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
@@ -120,7 +121,7 @@ def unsaved_company(form) -> Company:
     return Company(**form_values(form, "name", "org_number", "email", "phone", "postal_city", "visit_city"))
 
 
-class CompanyView(DuplicateWarningMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
+class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"

@@ -27,6 +27,7 @@ from admin_views.card import CustomerCardMixin
 from admin_views.company import INVOICE_LANGUAGES, CategoryFilter, EmployeeFilter, FormOnlyBooleanField
 from admin_views.duplicate_warning import DuplicateWarningMixin, form_values
 from admin_views.labels import FIELD_LABELS
+from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
 from services import formatting, numbering, register, search, validation
@@ -50,7 +51,7 @@ def unsaved_contact(form) -> Contact:
     return Contact(**form_values(form, "first_name", "last_name", "email", "phone", "mobile", "postal_city"))
 
 
-class ContactView(DuplicateWarningMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
+class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Kontakter: people, standalone or linked to one or many companies."""
 
     permission_area = "contact"
