@@ -21,9 +21,10 @@ changed since the last scan.
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz
@@ -135,21 +136,30 @@ def email_domain(value: str | None) -> str:
     return "" if domain in FREE_MAIL else domain
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
-    """What a record is compared on."""
+    """What a record is compared on (small: a scan holds one per record of the register)."""
 
     id: int
     name: str
-    ids: frozenset[str] = frozenset()  # organisationsnummer / personnummer (digits)
-    emails: frozenset[str] = frozenset()
-    phones: frozenset[str] = frozenset()
+    ids: tuple[str, ...] = ()  # organisationsnummer / personnummer (digits)
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
     city: str = ""
     domain: str = ""
-    companies: frozenset[int] = field(default_factory=frozenset)
+    companies: tuple[int, ...] = ()
     #: A person's first and last name apart (contacts only).
     first: str = ""
     last: str = ""
+
+
+def _keys(*values: str) -> tuple[str, ...]:
+    """The non-empty values, each once."""
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+def _share(a: tuple, b: tuple) -> bool:
+    return bool(a) and bool(b) and any(x in b for x in a)
 
 
 def _entry_of_row(kind: str, row) -> Entry:
@@ -159,22 +169,22 @@ def _entry_of_row(kind: str, row) -> Entry:
         return Entry(
             id_,
             company_name_key(name),
-            frozenset({digits(org)} - {""}),
-            frozenset({email_key(email)} - {""}),
-            frozenset({digits(phone)} - {""}),
-            fold(city or visit_city),
-            email_domain(email),
+            _keys(digits(org)),
+            _keys(email_key(email)),
+            _keys(digits(phone)),
+            sys.intern(fold(city or visit_city)),
+            sys.intern(email_domain(email)),
         )
     if kind == "contact":
         id_, first, last, personal, email, phone, mobile, city = row
         return Entry(
             id_,
             person_name_key(first, last),
-            frozenset({digits(personal)} - {""}),
-            frozenset({email_key(email)} - {""}),
-            frozenset({digits(phone), digits(mobile)} - {""}),
-            fold(city),
-            email_domain(email),
+            _keys(digits(personal)),
+            _keys(email_key(email)),
+            _keys(digits(phone), digits(mobile)),
+            sys.intern(fold(city)),
+            sys.intern(email_domain(email)),
             first=fold(first),
             last=fold(last),
         )
@@ -182,11 +192,11 @@ def _entry_of_row(kind: str, row) -> Entry:
     return Entry(
         id_,
         company_name_key(name),
-        frozenset({digits(org)} - {""}),
-        frozenset({email_key(email)} - {""}),
-        frozenset({digits(phone)} - {""}),
+        _keys(digits(org)),
+        _keys(email_key(email)),
+        _keys(digits(phone)),
         "",
-        email_domain(email),
+        sys.intern(email_domain(email)),
     )
 
 
@@ -211,7 +221,7 @@ def live_condition(kind: str):
 def entry_of(kind: str, record, companies: Iterable[int] = ()) -> Entry:
     """An Entry of a record (saved or not)."""
     entry = _entry_of_row(kind, [getattr(record, c.key) for c in columns(kind)])
-    entry.companies = frozenset(companies)
+    entry.companies = tuple(companies)
     return entry
 
 
@@ -220,22 +230,23 @@ def entry_of(kind: str, record, companies: Iterable[int] = ()) -> Entry:
 
 def score(kind: str, a: Entry, b: Entry) -> tuple[int, list[str]]:
     """How likely `a` and `b` are the same (0–100), and why (REASONS keys, strongest first)."""
-    if a.ids and b.ids and not (a.ids & b.ids):
+    same_id = _share(a.ids, b.ids)
+    if a.ids and b.ids and not same_id:
         return 0, []  # two different organisationsnummer (personnummer): two different ones
     found: list[tuple[int, str]] = []
-    if a.ids & b.ids:
+    if same_id:
         found.append((100, "same_org_number" if kind != "contact" else "same_personal_number"))
-    if a.emails & b.emails:
+    if _share(a.emails, b.emails):
         found.append((95, "same_email"))
     if kind == "contact":
         similarity = person_similarity(a, b)
     else:
         similarity = fuzz.token_sort_ratio(a.name, b.name) if len(a.name) > 2 and len(b.name) > 2 else 0
-    if a.phones & b.phones:
+    if _share(a.phones, b.phones):
         # one switchboard serves a group's companies, one landline a family: the names must agree too
         found.append((92 if similarity >= 75 else 70, "same_phone"))
     if similarity >= 85:
-        if a.companies & b.companies:
+        if _share(a.companies, b.companies):
             found.append((min(100, similarity), "similar_name_same_company"))
         if a.domain and a.domain == b.domain:
             found.append((min(100, similarity), "similar_name_same_domain"))
@@ -284,7 +295,7 @@ def read_entries(session: Session, kind: str, *, batch: int = 20_000) -> Iterato
     for row in session.execute(stmt):
         entry = _entry_of_row(kind, row)
         if kind == "contact":
-            entry.companies = frozenset(links.get(entry.id, ()))
+            entry.companies = tuple(links.get(entry.id, ()))
         yield entry
 
 
@@ -300,22 +311,20 @@ def find_pairs(kind: str, entries: list[Entry], *, threshold: int = THRESHOLD) -
         if value >= threshold:
             found[pair] = (value, reasons)
 
-    blocks: dict[str, list[Entry]] = defaultdict(list)
-    for entry in entries:
-        for key in entry.ids:
-            blocks["i" + key].append(entry)
-        for key in entry.emails:
-            blocks["e" + key].append(entry)
-        for key in entry.phones:
-            blocks["p" + key].append(entry)
-    for members in blocks.values():
-        if 1 < len(members) <= MAX_BLOCK:
-            for i, a in enumerate(members):
-                for b in members[i + 1 :]:
-                    compare(a, b)
-    blocks.clear()
+    for keys_of in (lambda e: e.ids, lambda e: e.emails, lambda e: e.phones):  # one kind of key at a time
+        blocks: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            for key in keys_of(entry):
+                blocks[key].append(entry)
+        for members in blocks.values():
+            if 1 < len(members) <= MAX_BLOCK:
+                for i, a in enumerate(members):
+                    for b in members[i + 1 :]:
+                        compare(a, b)
+        del blocks
     cutoff = 85
-    for key in (lambda e: e.name, lambda e: " ".join(sorted(e.name.split()))):
+    # two orders, each with the town next: of many equal names, those in one town are neighbours
+    for key in (lambda e: (e.name, e.city), lambda e: (" ".join(sorted(e.name.split())), e.city)):
         ordered = sorted((e for e in entries if len(e.name) > 2), key=key)
         for i, a in enumerate(ordered):
             for b in ordered[i + 1 : i + 1 + WINDOW]:
@@ -325,14 +334,19 @@ def find_pairs(kind: str, entries: list[Entry], *, threshold: int = THRESHOLD) -
     return found
 
 
-def scan(session: Session, kind: str) -> tuple[int, int]:
+def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[int, int]:
     """Find every likely duplicate pair of the register `kind` and store them (pairs marked "not duplicates"
-    stay marked); returns (records, pairs). The caller commits."""
+    stay marked); returns (records, pairs). The caller commits. `timings` gets each stage's seconds."""
+    import time
+
     from services import bulk
 
-    started = utcnow()
+    timings = {} if timings is None else timings
+    started, clock = utcnow(), time.perf_counter()
     entries = list(read_entries(session, kind))
+    timings["read"], clock = time.perf_counter() - clock, time.perf_counter()
     pairs = find_pairs(kind, entries)
+    timings["match"], clock = time.perf_counter() - clock, time.perf_counter()
     dismissed = {
         (low, high)
         for low, high in session.execute(
@@ -357,6 +371,7 @@ def scan(session: Session, kind: str) -> tuple[int, int]:
         if (low, high) not in dismissed
     ]
     bulk.insert_rows(session, DuplicatePair.__table__, rows)
+    timings["write"] = time.perf_counter() - clock
     return len(entries), len(rows)
 
 
@@ -374,14 +389,14 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
         if entry.emails:
             conditions.append(func.lower(Company.email).in_(entry.emails))
         if entry.phones:
-            conditions.append(Company.phone.in_({"+" + p for p in entry.phones} | entry.phones))
+            conditions.append(Company.phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
     elif kind == "contact":
         if entry.ids:
             conditions.append(Contact.personal_number.in_(entry.ids))
         if entry.emails:
             conditions.append(func.lower(Contact.email).in_(entry.emails))
         if entry.phones:
-            phones = {"+" + p for p in entry.phones} | entry.phones
+            phones = {"+" + p for p in entry.phones} | set(entry.phones)
             conditions += [Contact.phone.in_(phones), Contact.mobile.in_(phones)]
     else:
         if entry.ids:
@@ -389,7 +404,7 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
         if entry.emails:
             conditions.append(func.lower(Lead.contact_email).in_(entry.emails))
         if entry.phones:
-            conditions.append(Lead.contact_phone.in_({"+" + p for p in entry.phones} | entry.phones))
+            conditions.append(Lead.contact_phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
     rows = []
     if conditions:
         stmt = select(*cols).where(live_condition(kind), or_(*conditions)).limit(limit)
@@ -441,7 +456,7 @@ def check(
     scored = []
     for row in rows:
         other = _entry_of_row(kind, row)
-        other.companies = frozenset(links.get(other.id, ()))
+        other.companies = tuple(links.get(other.id, ()))
         value, reasons = score(kind, entry, other)
         if value >= threshold:
             scored.append((value, reasons, other.id))

@@ -15,7 +15,7 @@ def company_entry(ident, record):
 def contact_entry(ident, record):
     first, last, pnr, email, phone, city, company = record
     entry = duplicates._entry_of_row("contact", (ident, first, last, pnr, email, phone, None, city))
-    entry.companies = frozenset({company} if company else ())
+    entry.companies = (company,) if company else ()
     return entry
 
 
