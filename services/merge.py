@@ -357,6 +357,21 @@ def merged_into(session: Session, kind: str, record_id: int) -> MergeRecord | No
     ).first()
 
 
+def kept_records(session: Session, kind: str, merged_ids) -> dict[int, object]:
+    """{merged id: the record it was merged into} for those of `merged_ids` that were merged (not undone)."""
+    ids = list(merged_ids)
+    if not ids:
+        return {}
+    model = model_of(kind)
+    pairs = session.execute(
+        select(MergeRecord.merged_id, MergeRecord.survivor_id).where(
+            MergeRecord.entity_type == kind, MergeRecord.merged_id.in_(ids), MergeRecord.undone_at.is_(None)
+        )
+    ).all()
+    kept = {r.id: r for r in session.scalars(select(model).where(model.id.in_({s for _m, s in pairs})))}
+    return {merged: kept[survivor] for merged, survivor in pairs if survivor in kept}
+
+
 def recent(session: Session, limit: int = 20) -> list[MergeRecord]:
     """The latest merges, newest first (for the Dubbletter page's undo list)."""
     return list(session.scalars(select(MergeRecord).order_by(MergeRecord.id.desc()).limit(limit)))

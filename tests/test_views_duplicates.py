@@ -86,6 +86,11 @@ def test_merge_from_the_page_keeps_the_chosen_values_and_moves_everything(demo, 
     history = admin.client.get(f"/admin/company/card/{keep_id}/tab/history").get_data(as_text=True)
     assert "history-undo-merge" in history
 
+    # the trash names the company it was merged with
+    trash = admin.client.get("/admin/trash/").get_data(as_text=True)
+    assert 'class="text-muted merged-into"' in trash and f'href="/admin/company/card/{keep_id}"' in trash
+    assert sv("merged with") in text(admin.client.get("/admin/trash/"))
+
     record = session.scalars(select(MergeRecord)).one()
     undone = admin.post(f"/admin/duplicates/undo/{record.id}")
     assert undone.status_code == 302
