@@ -5,17 +5,16 @@ with the likely duplicates linked and a box "Spara ändå"; ticked, the record i
 that matches an employee says so (FAQ: "Anställd eller kontakt").
 """
 
-from flask import flash, request, url_for
+from flask import flash, request
 from flask_admin.form import rules
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import BooleanField
 
+from admin_views.duplicates import record_url
 from extensions import db
 from services import duplicates
-
-CARD_ENDPOINTS = {"company": "company.card", "contact": "contact.card", "lead": "lead.edit_view"}
 
 
 class SaveAnywayField(BooleanField):
@@ -46,7 +45,7 @@ class OptionalField(rules.BaseRule):
 
 
 def match_link(match: duplicates.Match) -> Markup:
-    url = url_for(CARD_ENDPOINTS[match.kind], id=match.record.id)
+    url = record_url(match.kind, match.record.id)
     return Markup('<a href="{}" target="_blank" rel="noopener">{}</a> ({})').format(
         url, str(match.record), ", ".join(match.reason_labels)
     )

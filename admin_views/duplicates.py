@@ -8,8 +8,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
-from sqlalchemy import and_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from admin_views import params
@@ -21,19 +20,14 @@ from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, Mer
 from services import duplicate_tasks, duplicates, formatting, merge, paging
 from services.validation import InvalidValue
 
-#: Which card or form shows a record of each kind.
-CARD_ENDPOINTS = {"company": "company.card", "contact": "contact.card", "lead": "lead.edit_view"}
 PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descending=True)
 
 
 def record_url(kind: str, record_id: int) -> str:
+    """The card of a company or contact, the form of a lead."""
     if kind == "lead":
         return url_for("lead.edit_view", id=record_id)
-    return url_for(CARD_ENDPOINTS[kind], id=record_id)
-
-
-def record_link(kind: str, record) -> Markup:
-    return Markup('<a href="{}">{}</a>').format(record_url(kind, record.id), str(record))
+    return url_for(f"{kind}.card", id=record_id)
 
 
 def summary(kind: str, record) -> list[str]:
@@ -110,7 +104,8 @@ class DuplicatesView(SecurePage):
                 DuplicatePair.entity_type == kind,
                 DuplicatePair.dismissed_at.is_(None),
                 DuplicatePair.score >= duplicates.THRESHOLD,
-                and_(*_live(kind, low), *_live(kind, high)),
+                duplicates.live_condition(kind, low),
+                duplicates.live_condition(kind, high),
             )
         )
         page = read_page(PAIR_ORDER, stmt, request.args, per_page=self.per_page)
@@ -263,16 +258,8 @@ class DuplicatesView(SecurePage):
     @staticmethod
     def _related_counts(kind: str, record_id: int) -> int:
         """How many rows point at the record (shown so nobody wonders whether anything is lost)."""
-        from sqlalchemy import func
-
         total = 0
         for table_name, column in merge.FOREIGN_KEYS[kind]:
             table = db.metadata.tables[table_name]
             total += db.session.scalar(select(func.count()).select_from(table).where(table.c[column] == record_id))
         return total
-
-
-def _live(kind: str, alias) -> list:
-    if kind == "lead":
-        return [alias.status.not_in(("converted", "disqualified"))]
-    return [alias.deleted_at.is_(None)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -211,10 +212,12 @@ def columns(kind: str) -> list:
     return [Lead.id, Lead.company_name, Lead.org_number, Lead.contact_email, Lead.contact_phone]
 
 
-def live_condition(kind: str):
-    model = KINDS[kind]
+def live_condition(kind: str, model=None):
+    """The records of `kind` that are compared and listed: not in the trash; leads not converted or disqualified.
+    `model` may be an alias of the kind's model."""
+    model = KINDS[kind] if model is None else model
     if kind == "lead":
-        return Lead.status.not_in(("converted", "disqualified"))
+        return model.status.not_in(("converted", "disqualified"))
     return model.deleted_at.is_(None)
 
 
@@ -337,8 +340,6 @@ def find_pairs(kind: str, entries: list[Entry], *, threshold: int = THRESHOLD) -
 def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[int, int]:
     """Find every likely duplicate pair of the register `kind` and store them (pairs marked "not duplicates"
     stay marked); returns (records, pairs). The caller commits. `timings` gets each stage's seconds."""
-    import time
-
     from services import bulk
 
     timings = {} if timings is None else timings
