@@ -60,6 +60,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.calllists import CallListView
     from admin_views.company import CompanyView, SupplierView
     from admin_views.contact import ContactView, PeopleSearchView, PrivateCustomerView
+    from admin_views.duplicates import DuplicatesView
     from admin_views.employee import EmployeeGroupView, EmployeeView
     from admin_views.importing import ImportView, allow_large_import_files
     from admin_views.invoicing import InvoiceView, OrderView, ProductView
@@ -114,6 +115,7 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(
         OpportunityView(Opportunity, s, name=_l("Sales opportunities"), endpoint="opportunity", category=crm)
     )
+    admin.add_view(DuplicatesView(name=_l("Duplicates"), endpoint="duplicates", url="/admin/duplicates", category=crm))
     admin.add_view(PeopleSearchView(name=_l("Search people"), endpoint="people", url="/admin/people", category=crm))
     admin.add_view(
         SavedSearchView(name=_l("Saved searches"), endpoint="savedsearch", url="/admin/saved-searches", category=crm)

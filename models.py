@@ -1239,6 +1239,116 @@ class CustomFieldValue(Model):
 __all__ += ["CustomTab", "CustomFieldDefinition", "CustomFieldValue"]
 
 
+# --- Dubbletter: duplicate pairs, merges and mass updates ------------------------------------
+
+
+class DuplicatePair(db.Model):
+    """Two companies, contacts or leads that look like the same one (services.duplicates).
+
+    Written by the background scan with a score and its reasons; a pair marked
+    "inte dubbletter" keeps `dismissed_at` and is never listed again. The lower id is `low_id`.
+    Ids are not foreign keys: the pair names rows of one of several tables, like AuditEvent.
+    """
+
+    __tablename__ = "duplicate_pair"
+    __table_args__ = (
+        UniqueConstraint("entity_type", "low_id", "high_id", name="uq_duplicate_pair"),
+        Index("ix_duplicate_pair_list", "entity_type", "dismissed_at", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(20))
+    low_id: Mapped[int]
+    high_id: Mapped[int]
+    score: Mapped[int]
+    #: Reason keys (services.duplicates.REASONS), strongest first.
+    reasons: Mapped[list] = mapped_column(JSON)
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dismissed_at: Mapped[datetime | None]
+    dismissed_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+
+    dismissed_by: Mapped[Employee | None] = relationship()
+
+
+class DuplicateScan(db.Model):
+    """The state of the background duplicate scan of one register (one row per entity type)."""
+
+    __tablename__ = "duplicate_scan"
+
+    entity_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="idle")
+    requested_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    #: Records changed since this moment are checked again by the incremental scan.
+    checked_until: Mapped[datetime | None]
+    records: Mapped[int] = mapped_column(default=0)
+    pairs: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class MergeRecord(db.Model):
+    """One merge: which record was kept, which was merged into it, and everything needed to undo it.
+
+    `fields` holds the kept record's values before and after ({field: [old, new]}), `merged_fields`
+    the merged record's own changes (trash, status), `moved` the rows moved ({"table.column": [keys]}).
+    """
+
+    __tablename__ = "merge_record"
+    __table_args__ = (Index("ix_merge_record_survivor", "entity_type", "survivor_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(20))
+    survivor_id: Mapped[int]
+    merged_id: Mapped[int] = mapped_column(index=True)
+    merged_label: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    fields: Mapped[dict] = mapped_column(JSON)
+    merged_fields: Mapped[dict] = mapped_column(JSON)
+    moved: Mapped[dict] = mapped_column(JSON)
+    undone_at: Mapped[datetime | None]
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+
+    actor: Mapped[Employee | None] = relationship(foreign_keys=[actor_id])
+    undone_by: Mapped[Employee | None] = relationship(foreign_keys=[undone_by_id])
+
+
+class MassUpdate(db.Model):
+    """One "Ändra flera" (mass update) of a list's rows: what was set, and each row's old values to undo it."""
+
+    __tablename__ = "mass_update"
+
+    STATUSES = {
+        "queued": _l("Waiting to start"),
+        "running": _l("Running"),
+        "done": _l("Finished"),
+        "failed": _l("Failed"),
+        "undone": _l("Undone"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    #: The ids to change (kept so a worker can run it) and the changes ({field: value}).
+    target_ids: Mapped[list] = mapped_column(JSON)
+    changes: Mapped[dict] = mapped_column(JSON)
+    #: {id: {field: old value}} of the rows actually changed.
+    previous: Mapped[dict | None] = mapped_column(JSON)
+    row_count: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None]
+    undone_at: Mapped[datetime | None]
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+
+    actor: Mapped[Employee | None] = relationship(foreign_keys=[actor_id])
+
+
+__all__ += ["DuplicatePair", "DuplicateScan", "MergeRecord", "MassUpdate"]
+
+
 # --- indexes the lists page and sort by (services.paging) -----------------------------------
 #
 # A list is read by key: ORDER BY <sort column(s)>, id from a bound on them, so each sortable

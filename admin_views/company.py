@@ -32,7 +32,9 @@ from admin_views.base import (
 )
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
+from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
 from admin_views.labels import FIELD_LABELS
+from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
@@ -116,10 +118,16 @@ class IndustryFilter(DynamicOptions, IsFilter):
     options_query = select(Industry.id, Industry.name).order_by(Industry.name)
 
 
-class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
+def unsaved_company(form) -> Company:
+    """The company the form would save, to compare with the register (services.duplicates)."""
+    return Company(**form_values(form, "name", "org_number", "email", "phone", "postal_city", "visit_city"))
+
+
+class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"
+    duplicate_checks = (("company", unsaved_company),)
     column_list = [
         "customer_number",
         "name",
@@ -233,7 +241,11 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
     # FAQ: "När man upprättar en ny kund så kan man samtidigt välja att skapa en ny säljmöjlighet".
-    form_create_rules = [*form_rules, rules.FieldSet(("then_new_opportunity", "then_new_order"), _l("After saving"))]
+    form_create_rules = [
+        OptionalField("save_anyway"),
+        *form_rules,
+        rules.FieldSet(("then_new_opportunity", "then_new_order"), _l("After saving")),
+    ]
     form_edit_rules = form_rules
     form_choices = {
         "status": list(COMPANY_STATUS_LABELS.items()),
@@ -282,16 +294,16 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
             form.is_supplier.data = True
         return form
 
-    def validate_form(self, form):
-        valid = super().validate_form(form)
-        if valid and "org_number" in form and form.org_number.data:
+    def validate_register_rules(self, form) -> bool:
+        """One company per organisationsnummer (live or in the trash)."""
+        if "org_number" in form and form.org_number.data:
             existing = register.company_with_org_number(
                 db.session, form.org_number.data, exclude_id=params.id_param("id")
             )
             if existing is not None:
                 form.org_number.errors = [*form.org_number.errors, self.duplicate_message(existing)]
                 return False
-        return valid
+        return True
 
     @staticmethod
     def duplicate_message(existing: Company) -> Markup:

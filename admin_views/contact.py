@@ -25,7 +25,9 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CustomerCardMixin
 from admin_views.company import INVOICE_LANGUAGES, CategoryFilter, EmployeeFilter, FormOnlyBooleanField
+from admin_views.duplicate_warning import DuplicateWarningMixin, form_values
 from admin_views.labels import FIELD_LABELS
+from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
 from services import formatting, numbering, register, search, validation
@@ -44,10 +46,22 @@ def fmt_companies(view, context, model, name):
     )
 
 
-class ContactView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
+def unsaved_contact(form) -> Contact:
+    """The contact the form would save, to compare with the register (services.duplicates)."""
+    return Contact(**form_values(form, "first_name", "last_name", "email", "phone", "mobile", "postal_city"))
+
+
+class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Kontakter: people, standalone or linked to one or many companies."""
 
     permission_area = "contact"
+    duplicate_checks = (("contact", unsaved_contact),)
+    check_employees = True
+
+    def duplicate_companies(self) -> list[int]:
+        company = self._company_from_request()
+        return [company.id] if company is not None else []
+
     column_list = ["last_name", "first_name", "companies", "title", "phone", "mobile", "email", "customer_number"]
     #: Indexed columns only (models.KEYSET_INDEXES); the last name sorts by first name within it.
     column_sortable_list = [("last_name", ("last_name", "first_name")), "first_name", "customer_number"]

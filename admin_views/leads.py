@@ -27,8 +27,10 @@ from admin_views.base import (
 )
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.company import CategoryFilter, EmployeeFilter, IsFilter
+from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
+from admin_views.mass_update import MassUpdateMixin
 from extensions import db
-from models import Category, Employee, Lead
+from models import Category, Company, Employee, Lead
 from services import leads, validation
 from services.validation import InvalidValue
 
@@ -46,10 +48,30 @@ def duplicate_link(duplicate: leads.Duplicate) -> Markup:
     )
 
 
-class LeadView(AddToCallListMixin, SecureModelView):
+def unsaved_lead(form) -> Lead:
+    """The lead the form would save, to compare with other leads (services.duplicates)."""
+    return Lead(
+        **form_values(form, "company_name", "org_number", "contact_email", "contact_phone"),
+        status="new",
+    )
+
+
+def unsaved_lead_as_company(form) -> Company:
+    """The lead's company, to compare with the customers: a lead for a customer already in the register."""
+    values = form_values(form, "company_name", "org_number", "contact_email", "contact_phone")
+    return Company(
+        name=values.get("company_name"),
+        org_number=values.get("org_number"),
+        email=values.get("contact_email"),
+        phone=values.get("contact_phone"),
+    )
+
+
+class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, SecureModelView):
     """Leads: potential customers, worked by sellers and converted to customers."""
 
     permission_area = "lead"
+    duplicate_checks = (("lead", unsaved_lead), ("company", unsaved_lead_as_company))
     create_label = _l("New lead")
     edit_template = "admin/lead_edit.html"
     column_list = [
@@ -134,6 +156,8 @@ class LeadView(AddToCallListMixin, SecureModelView):
         rules.FieldSet((rules.Row("source", "status", "owner"), "categories"), _l("Lead")),
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
+    form_create_rules = [OptionalField("save_anyway"), *form_rules]
+    form_edit_rules = form_rules
     form_choices = {"status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]}
     form_args = {
         "org_number": {

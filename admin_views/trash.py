@@ -12,7 +12,7 @@ from admin_views.base import SecurePage, require
 from admin_views.listing import Pager, count_text, read_page
 from extensions import db
 from models import Company, Contact
-from services import paging, trash
+from services import merge, paging, trash
 from services.validation import is_id
 
 KINDS = {"company": Company, "contact": Contact}
@@ -48,6 +48,7 @@ class TrashView(SecurePage):
                 "page": page,
                 "pager": Pager(page, partial(url_for, ".index", **others), prefix=f"{kind}_"),
                 "count": count_text(paging.capped_count(db.session, stmt)),
+                "merged_into": merge.kept_records(db.session, kind, [row.id for row in page.items]),
             }
         return self.render("admin/trash.html", sections=sections)
 

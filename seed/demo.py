@@ -30,6 +30,7 @@ from models import (
     utcnow,
 )
 from seed.custom_fields import seed_custom_fields
+from seed.duplicates import seed_duplicates
 from seed.importing import seed_imports
 from seed.invoicing import seed_invoicing
 from seed.reports import seed_reports
@@ -543,6 +544,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         _seed_saved_searches(session, sellers[0], admin)
         seed_reports(session, sellers, admin)
         seed_custom_fields(session, random.Random(rng_seed + 4), companies, admin)
+        seed_duplicates(session, companies, admin)
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])

@@ -22,6 +22,7 @@ from models import (
     Contact,
     EmailMessage,
     Employee,
+    MergeRecord,
     Project,
     ProjectParticipant,
     utcnow,
@@ -115,9 +116,15 @@ def projects(customer: Company):
 
 
 def history(customer):
-    """The audit trail of the customer and, for a company, of its linked contacts."""
+    """The audit trail of the customer, of the records merged into it (services.merge) and, for a company,
+    of its linked contacts."""
     kind = "company" if isinstance(customer, Company) else "contact"
-    condition = and_(AuditEvent.entity_type == kind, AuditEvent.entity_id == customer.id)
+    merged = select(MergeRecord.merged_id).where(
+        MergeRecord.entity_type == kind, MergeRecord.survivor_id == customer.id, MergeRecord.undone_at.is_(None)
+    )
+    condition = and_(
+        AuditEvent.entity_type == kind, or_(AuditEvent.entity_id == customer.id, AuditEvent.entity_id.in_(merged))
+    )
     if isinstance(customer, Company):
         linked = select(CompanyContact.contact_id).where(CompanyContact.company_id == customer.id)
         condition = or_(condition, and_(AuditEvent.entity_type == "contact", AuditEvent.entity_id.in_(linked)))

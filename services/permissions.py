@@ -73,6 +73,7 @@ PERMISSIONS: dict[str, object] = {
     "saved.share": _l("Share saved reports and saved searches with every colleague"),
     "import.run": _l("Import customers, contacts and leads"),
     "import.undo": _l("Undo an import"),
+    "duplicate.merge": _l("Merge duplicate customers and contacts, mark pairs as not duplicates, undo merges"),
 }
 
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}

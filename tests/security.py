@@ -212,7 +212,7 @@ def demo_ids(session) -> dict[str, dict[str, int | str]]:
 
 
 #: URL values that are not ids, by argument name.
-OTHER_URL_VALUES = {"export_type": "csv", "fmt": "csv", "entity": "company", "tab": "overview"}
+OTHER_URL_VALUES = {"export_type": "csv", "fmt": "csv", "entity": "company", "tab": "overview", "kind": "company"}
 
 
 def route_values(rule, ids: dict) -> dict:

@@ -142,21 +142,26 @@ def test_demo_has_leads_in_every_status(demo):
 
 
 def test_seller_creates_a_lead_and_is_warned_of_a_duplicate(login, make_company, employees):
-    make_company(name="Finns Redan AB", org_number="5560360793")
+    existing = make_company(name="Finns Redan AB", org_number="5560360793")
     seller = login("seller")
-    response = seller.post(
-        "/admin/lead/new/",
-        {
-            "company_name": "Nytt Lead AB",
-            "org_number": "556036-0793",
-            "contact_first_name": "Per",
-            "contact_last_name": "Ek",
-            "contact_email": "per@nytt.se",
-            "status": "new",
-            "source": "Mässa",
-        },
-        follow_redirects=True,
-    )
+    form = {
+        "company_name": "Nytt Lead AB",
+        "org_number": "556036-0793",
+        "contact_first_name": "Per",
+        "contact_last_name": "Ek",
+        "contact_email": "per@nytt.se",
+        "status": "new",
+        "source": "Mässa",
+    }
+    # before saving: the likely duplicate is pointed out with a link, and nothing is saved yet
+    first = seller.post("/admin/lead/new/", form)
+    assert first.status_code == 200 and db.session.scalar(db.select(Lead)) is None
+    [before] = [m for category, m in flashes(first) if category == "warning"]
+    assert "Finns Redan AB" in before and sv("same organisation number") in before
+    assert f'href="/admin/company/card/{existing.id}"' in first.get_data(as_text=True)
+    assert sv("Save anyway: it is not one of the records above") in text(first)
+    # saved anyway: the lead keeps the warning on its form
+    response = seller.post("/admin/lead/new/", {**form, "save_anyway": "y"}, follow_redirects=True)
     lead = db.session.scalar(db.select(Lead))
     assert lead.org_number == "5560360793" and lead.owner_id == employees["seller"].id
     warnings = [m for category, m in flashes(response) if category == "warning"]

@@ -55,14 +55,26 @@ def card_endpoints(area):
     }
 
 
+def mass_update_endpoints(area):
+    """Ändra flera on a list (admin_views.mass_update)."""
+    return {
+        "mass_update_matches": f"{area}.edit",
+        "mass_update_apply": f"{area}.edit",
+        "mass_update_status": f"{area}.edit",
+        "mass_update_undo": f"{area}.edit",
+    }
+
+
 COMPANY_EXTRA = {
     **card_endpoints("company"),
+    **mass_update_endpoints("company"),
     "link_contacts": "company.edit",
     "unlink_contact": "company.edit",
     "email_lock": ("company.view", "tab.email", "email.lock"),
 }
 CONTACT_EXTRA = {
     **card_endpoints("contact"),
+    **mass_update_endpoints("contact"),
     "search_json": "contact.view",
     "make_private_customer": "contact.edit",
 }
@@ -88,6 +100,12 @@ EXPECTED = {
     "auth.set_language": LOGGED_IN,
     "admin.index": LOGGED_IN,
     "people.index": "contact.view",
+    "duplicates.index": "company.view",
+    "duplicates.scan": "duplicate.merge",
+    "duplicates.dismiss": "duplicate.merge",
+    "duplicates.merge_page": "duplicate.merge",
+    "duplicates.merge": "duplicate.merge",
+    "duplicates.undo": "duplicate.merge",
     "trash.index": "company.restore",
     "trash.restore": "company.restore",
     "trash.purge": "company.purge",
@@ -137,7 +155,7 @@ for endpoint, table in {
     "salesstage": model_view("settings", manage_only=True),
     "customtab": model_view("settings", manage_only=True),
     "customfield": model_view("settings", manage_only=True),
-    "lead": model_view("lead", extra={"convert": "lead.convert"}),
+    "lead": model_view("lead", extra={"convert": "lead.convert", **mass_update_endpoints("lead")}),
     "calllist": model_view(
         "calllist",
         extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"), "add": "calllist.edit"},

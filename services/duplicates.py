@@ -1,0 +1,502 @@
+"""Dubbletter: finding likely duplicate companies, contacts and leads, scored and explained.
+
+Two records are compared on what identifies them (organisationsnummer,
+personnummer, e-mail, phone) and on their names, matched with RapidFuzz after
+a normalisation that knows Swedish company names: legal forms (AB,
+Aktiebolag, HB, Ek. för. …) and a trailing "i Stockholm" are dropped, "&",
+"+" and "and" read "och", and å/ä/ö read a/a/o, as they are spelt in e-mail
+addresses. `score` gives 0–100 and the reasons; pairs scoring THRESHOLD or more
+are listed.
+
+The scan of a whole register (`scan`) never compares every pair: it groups
+records by blocking keys (the same organisationsnummer, e-mail, phone or
+personnummer) and compares names only between neighbours when the register is
+sorted by its normalised names (sorted neighbourhood, two orders), so a million
+companies cost a few comparisons each. The background task
+(services.duplicate_tasks) stores the pairs in DuplicatePair; `check` looks up
+one record's likely duplicates by query, for the entry forms and for records
+changed since the last scan.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from rapidfuzz import fuzz
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from models import Company, CompanyContact, Contact, DuplicatePair, Employee, Lead, utcnow
+
+#: A pair scoring this much or more is listed and warned about.
+THRESHOLD = 80
+#: Names are compared between this many neighbours in each sorted order.
+WINDOW = 6
+#: A blocking key shared by more records than this (a switchboard, info@ of a group) compares none of them.
+MAX_BLOCK = 50
+
+REASONS = {
+    "same_org_number": _l("same organisation number"),
+    "same_personal_number": _l("same personal identity number"),
+    "same_email": _l("same e-mail"),
+    "same_phone": _l("same phone"),
+    "similar_name_same_city": _l("similar name + same city"),
+    "similar_name_same_company": _l("similar name + same company"),
+    "similar_name_same_domain": _l("similar name + same e-mail domain"),
+    "similar_name": _l("similar name"),
+}
+
+KINDS = {"company": Company, "contact": Contact, "lead": Lead}
+KIND_LABELS = {"company": _l("Companies"), "contact": _l("Contacts and private customers"), "lead": _l("Leads")}
+
+#: Legal forms and words that do not tell two companies apart.
+_LEGAL_WORDS = {
+    "ab",
+    "aktiebolag",
+    "aktiebolaget",
+    "publ",
+    "hb",
+    "handelsbolag",
+    "handelsbolaget",
+    "kb",
+    "kommanditbolag",
+    "kommanditbolaget",
+    "ek",
+    "ekonomisk",
+    "ekonomiska",
+    "forening",
+    "foreningen",
+    "ef",
+    "enskild",
+    "firma",
+    "ltd",
+    "limited",
+    "inc",
+    "gmbh",
+    "oy",
+    "aps",
+    "asa",
+}
+_LETTERS = str.maketrans(
+    {"å": "a", "ä": "a", "ö": "o", "é": "e", "è": "e", "ü": "u", "ø": "o", "æ": "a", "á": "a", "à": "a"}
+)
+#: E-mail services shared by unrelated people: their domain says nothing.
+FREE_MAIL = {
+    "gmail.com",
+    "hotmail.com",
+    "hotmail.se",
+    "outlook.com",
+    "live.se",
+    "yahoo.com",
+    "yahoo.se",
+    "icloud.com",
+    "telia.com",
+    "spray.se",
+    "bredband.net",
+    "me.com",
+}
+
+
+def fold(text: str | None) -> str:
+    """Lower case, å/ä/ö and accents as plain letters, punctuation as spaces."""
+    text = (text or "").lower().translate(_LETTERS)
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.replace("&", " och ").replace("+", " och ")).split())
+
+
+def company_name_key(name: str | None) -> str:
+    """A company name with what does not tell companies apart dropped: legal forms, "i <ort>" at the end,
+    "and" as "och" (`Svensson & Son Bygg AB i Stockholm` → `svensson och son bygg`)."""
+    words = fold(name).split()
+    words = ["och" if w == "and" else w for w in words]
+    if len(words) > 2 and words[-2] == "i":
+        words = words[:-2]
+    kept = [w for w in words if w not in _LEGAL_WORDS and w != "for"]
+    return " ".join(kept or words)
+
+
+def person_name_key(first: str | None, last: str | None) -> str:
+    return fold(f"{first or ''} {last or ''}")
+
+
+def digits(value: str | None) -> str:
+    return re.sub(r"\D", "", value or "")
+
+
+def email_key(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+def email_domain(value: str | None) -> str:
+    domain = email_key(value).rpartition("@")[2]
+    return "" if domain in FREE_MAIL else domain
+
+
+@dataclass(slots=True)
+class Entry:
+    """What a record is compared on (small: a scan holds one per record of the register)."""
+
+    id: int
+    name: str
+    ids: tuple[str, ...] = ()  # organisationsnummer / personnummer (digits)
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    city: str = ""
+    domain: str = ""
+    companies: tuple[int, ...] = ()
+    #: A person's first and last name apart (contacts only).
+    first: str = ""
+    last: str = ""
+
+
+def _keys(*values: str) -> tuple[str, ...]:
+    """The non-empty values, each once."""
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+def _share(a: tuple, b: tuple) -> bool:
+    return bool(a) and bool(b) and any(x in b for x in a)
+
+
+def _entry_of_row(kind: str, row) -> Entry:
+    """An Entry from a row of `columns(kind)`."""
+    if kind == "company":
+        id_, name, org, email, phone, city, visit_city = row
+        return Entry(
+            id_,
+            company_name_key(name),
+            _keys(digits(org)),
+            _keys(email_key(email)),
+            _keys(digits(phone)),
+            sys.intern(fold(city or visit_city)),
+            sys.intern(email_domain(email)),
+        )
+    if kind == "contact":
+        id_, first, last, personal, email, phone, mobile, city = row
+        return Entry(
+            id_,
+            person_name_key(first, last),
+            _keys(digits(personal)),
+            _keys(email_key(email)),
+            _keys(digits(phone), digits(mobile)),
+            sys.intern(fold(city)),
+            sys.intern(email_domain(email)),
+            first=fold(first),
+            last=fold(last),
+        )
+    id_, name, org, email, phone = row
+    return Entry(
+        id_,
+        company_name_key(name),
+        _keys(digits(org)),
+        _keys(email_key(email)),
+        _keys(digits(phone)),
+        "",
+        sys.intern(email_domain(email)),
+    )
+
+
+def columns(kind: str) -> list:
+    """The columns an Entry of `kind` is made from."""
+    if kind == "company":
+        c = Company
+        return [c.id, c.name, c.org_number, c.email, c.phone, c.postal_city, c.visit_city]
+    if kind == "contact":
+        c = Contact
+        return [c.id, c.first_name, c.last_name, c.personal_number, c.email, c.phone, c.mobile, c.postal_city]
+    return [Lead.id, Lead.company_name, Lead.org_number, Lead.contact_email, Lead.contact_phone]
+
+
+def live_condition(kind: str, model=None):
+    """The records of `kind` that are compared and listed: not in the trash; leads not converted or disqualified.
+    `model` may be an alias of the kind's model."""
+    model = KINDS[kind] if model is None else model
+    if kind == "lead":
+        return model.status.not_in(("converted", "disqualified"))
+    return model.deleted_at.is_(None)
+
+
+def entry_of(kind: str, record, companies: Iterable[int] = ()) -> Entry:
+    """An Entry of a record (saved or not)."""
+    entry = _entry_of_row(kind, [getattr(record, c.key) for c in columns(kind)])
+    entry.companies = tuple(companies)
+    return entry
+
+
+# --- scoring --------------------------------------------------------------------------------------
+
+
+def score(kind: str, a: Entry, b: Entry) -> tuple[int, list[str]]:
+    """How likely `a` and `b` are the same (0–100), and why (REASONS keys, strongest first)."""
+    same_id = _share(a.ids, b.ids)
+    if a.ids and b.ids and not same_id:
+        return 0, []  # two different organisationsnummer (personnummer): two different ones
+    found: list[tuple[int, str]] = []
+    if same_id:
+        found.append((100, "same_org_number" if kind != "contact" else "same_personal_number"))
+    if _share(a.emails, b.emails):
+        found.append((95, "same_email"))
+    if kind == "contact":
+        similarity = person_similarity(a, b)
+    else:
+        similarity = fuzz.token_sort_ratio(a.name, b.name) if len(a.name) > 2 and len(b.name) > 2 else 0
+    if _share(a.phones, b.phones):
+        # one switchboard serves a group's companies, one landline a family: the names must agree too
+        found.append((92 if similarity >= 75 else 70, "same_phone"))
+    if similarity >= 85:
+        if _share(a.companies, b.companies):
+            found.append((min(100, similarity), "similar_name_same_company"))
+        if a.domain and a.domain == b.domain:
+            found.append((min(100, similarity), "similar_name_same_domain"))
+        if a.city and a.city == b.city:
+            # a person's name is shared by many in one town; a company's is not
+            found.append((similarity - (25 if kind == "contact" else 0), "similar_name_same_city"))
+        elif kind == "lead" or (kind == "company" and not (a.city and b.city)):
+            found.append((similarity - 12, "similar_name"))
+    if not found:
+        return 0, []
+    found.sort(reverse=True)
+    best = found[0][0] + 3 * (len(found) - 1)  # each further sign adds a little
+    reasons = list(dict.fromkeys(reason for _score, reason in found))
+    return min(100, round(best)), reasons
+
+
+def person_similarity(a: Entry, b: Entry) -> float:
+    """How alike two people's names are: both the first and the last name must agree (Lena and Linnéa
+    Pettersson are two people, so are Björn Larsson and Björn Nilsson); an initial agrees with a name."""
+    if not (a.last and b.last):
+        return fuzz.token_sort_ratio(a.name, b.name)
+    first_a, first_b = a.first.split()[:1] or [""], b.first.split()[:1] or [""]
+    first_a, first_b = first_a[0], first_b[0]
+    if (len(first_a) == 1 or len(first_b) == 1) and first_a[:1] == first_b[:1]:
+        first = 90.0
+    else:
+        first = fuzz.ratio(first_a, first_b)
+    last = fuzz.token_sort_ratio(a.last, b.last)
+    if first < 70 or last < 85:
+        return min(60.0, (first + last) / 2)
+    return (first + last) / 2
+
+
+# --- the scan of a whole register -------------------------------------------------------------------
+
+
+def read_entries(session: Session, kind: str, *, batch: int = 20_000) -> Iterator[Entry]:
+    """Every live record of `kind` as an Entry, read in batches; contacts with their companies."""
+    stmt = select(*columns(kind)).where(live_condition(kind)).execution_options(yield_per=batch)
+    links: dict[int, set[int]] = defaultdict(set)
+    if kind == "contact":
+        for contact_id, company_id in session.execute(
+            select(CompanyContact.contact_id, CompanyContact.company_id).execution_options(yield_per=batch)
+        ):
+            links[contact_id].add(company_id)
+    for row in session.execute(stmt):
+        entry = _entry_of_row(kind, row)
+        if kind == "contact":
+            entry.companies = tuple(links.get(entry.id, ()))
+        yield entry
+
+
+def find_pairs(kind: str, entries: list[Entry], *, threshold: int = THRESHOLD) -> dict[tuple[int, int], tuple]:
+    """{(low id, high id): (score, reasons)} of every pair scoring `threshold` or more, by blocking."""
+    found: dict[tuple[int, int], tuple] = {}
+
+    def compare(a: Entry, b: Entry) -> None:
+        pair = (a.id, b.id) if a.id < b.id else (b.id, a.id)
+        if pair[0] == pair[1] or pair in found:
+            return
+        value, reasons = score(kind, a, b)
+        if value >= threshold:
+            found[pair] = (value, reasons)
+
+    for keys_of in (lambda e: e.ids, lambda e: e.emails, lambda e: e.phones):  # one kind of key at a time
+        blocks: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            for key in keys_of(entry):
+                blocks[key].append(entry)
+        for members in blocks.values():
+            if 1 < len(members) <= MAX_BLOCK:
+                for i, a in enumerate(members):
+                    for b in members[i + 1 :]:
+                        compare(a, b)
+        del blocks
+    cutoff = 85
+    # two orders, each with the town next: of many equal names, those in one town are neighbours
+    for key in (lambda e: (e.name, e.city), lambda e: (" ".join(sorted(e.name.split())), e.city)):
+        ordered = sorted((e for e in entries if len(e.name) > 2), key=key)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1 : i + 1 + WINDOW]:
+                # the names alone first (one call into RapidFuzz): most neighbours stop here
+                if fuzz.token_sort_ratio(a.name, b.name, score_cutoff=cutoff):
+                    compare(a, b)
+    return found
+
+
+def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[int, int]:
+    """Find every likely duplicate pair of the register `kind` and store them (pairs marked "not duplicates"
+    stay marked); returns (records, pairs). The caller commits. `timings` gets each stage's seconds."""
+    from services import bulk
+
+    timings = {} if timings is None else timings
+    started, clock = utcnow(), time.perf_counter()
+    entries = list(read_entries(session, kind))
+    timings["read"], clock = time.perf_counter() - clock, time.perf_counter()
+    pairs = find_pairs(kind, entries)
+    timings["match"], clock = time.perf_counter() - clock, time.perf_counter()
+    dismissed = {
+        (low, high)
+        for low, high in session.execute(
+            select(DuplicatePair.low_id, DuplicatePair.high_id).where(
+                DuplicatePair.entity_type == kind, DuplicatePair.dismissed_at.is_not(None)
+            )
+        )
+    }
+    session.execute(
+        DuplicatePair.__table__.delete().where(DuplicatePair.entity_type == kind, DuplicatePair.dismissed_at.is_(None))
+    )
+    rows = [
+        {
+            "entity_type": kind,
+            "low_id": low,
+            "high_id": high,
+            "score": value,
+            "reasons": reasons,
+            "found_at": started,
+        }
+        for (low, high), (value, reasons) in pairs.items()
+        if (low, high) not in dismissed
+    ]
+    bulk.insert_rows(session, DuplicatePair.__table__, rows)
+    timings["write"] = time.perf_counter() - clock
+    return len(entries), len(rows)
+
+
+# --- one record: the entry forms and the records changed since the scan -------------------------------
+
+
+def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | None, limit: int = 50) -> list:
+    """Live records sharing a blocking key with `entry`, or whose name shares its most telling word."""
+    model = KINDS[kind]
+    cols = columns(kind)
+    conditions = []
+    if kind == "company":
+        if entry.ids:
+            conditions.append(Company.org_number.in_(entry.ids))
+        if entry.emails:
+            conditions.append(func.lower(Company.email).in_(entry.emails))
+        if entry.phones:
+            conditions.append(Company.phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
+    elif kind == "contact":
+        if entry.ids:
+            conditions.append(Contact.personal_number.in_(entry.ids))
+        if entry.emails:
+            conditions.append(func.lower(Contact.email).in_(entry.emails))
+        if entry.phones:
+            phones = {"+" + p for p in entry.phones} | set(entry.phones)
+            conditions += [Contact.phone.in_(phones), Contact.mobile.in_(phones)]
+    else:
+        if entry.ids:
+            conditions.append(Lead.org_number.in_(entry.ids))
+        if entry.emails:
+            conditions.append(func.lower(Lead.contact_email).in_(entry.emails))
+        if entry.phones:
+            conditions.append(Lead.contact_phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
+    rows = []
+    if conditions:
+        stmt = select(*cols).where(live_condition(kind), or_(*conditions)).limit(limit)
+        rows += session.execute(stmt).all()
+    words = sorted((w for w in entry.name.split() if len(w) > 2 and w != "och"), key=len, reverse=True)
+    if words:
+        from services import search
+
+        found = search.search(session, model, words[0][:4] if len(words[0]) > 4 else words[0], limit=limit)
+        ids = [r.id for r in found]
+        if ids:
+            rows += session.execute(select(*cols).where(model.id.in_(ids))).all()
+    seen, result = set(), []
+    for row in rows:
+        if row[0] != exclude_id and row[0] not in seen:
+            seen.add(row[0])
+            result.append(row)
+    return result
+
+
+@dataclass
+class Match:
+    """A likely duplicate of a record: the record, its score and the reasons."""
+
+    kind: str
+    record: object
+    score: int
+    reasons: list[str]
+
+    @property
+    def reason_labels(self) -> list[str]:
+        return [str(REASONS[r]) for r in self.reasons]
+
+
+def check(
+    session: Session, kind: str, record, *, threshold: int = THRESHOLD, companies: Iterable[int] = ()
+) -> list[Match]:
+    """The live records that `record` (saved or not) is likely a duplicate of, best first."""
+    entry = entry_of(kind, record, companies)
+    rows = _candidates(session, kind, entry, getattr(record, "id", None))
+    links: dict[int, set[int]] = defaultdict(set)
+    if kind == "contact" and rows:
+        for contact_id, company_id in session.execute(
+            select(CompanyContact.contact_id, CompanyContact.company_id).where(
+                CompanyContact.contact_id.in_([r[0] for r in rows])
+            )
+        ):
+            links[contact_id].add(company_id)
+    scored = []
+    for row in rows:
+        other = _entry_of_row(kind, row)
+        other.companies = tuple(links.get(other.id, ()))
+        value, reasons = score(kind, entry, other)
+        if value >= threshold:
+            scored.append((value, reasons, other.id))
+    scored.sort(key=lambda s: (-s[0], s[2]))
+    model = KINDS[kind]
+    records = {r.id: r for r in session.scalars(select(model).where(model.id.in_([s[2] for s in scored])))}
+    return [Match(kind, records[i], value, reasons) for value, reasons, i in scored]
+
+
+def matching_employees(session: Session, contact) -> list[Employee]:
+    """Employees a new contact may really be ("Anställd eller kontakt"): the same e-mail, or the same name."""
+    email = email_key(contact.email)
+    name = person_name_key(contact.first_name, contact.last_name)
+    conditions = [func.lower(Employee.email) == email] if email else []
+    last = fold(contact.last_name).split()
+    if last:
+        conditions.append(func.lower(Employee.name).like(f"%{(contact.last_name or '').strip().lower()}%"))
+    if not conditions:
+        return []
+    found = session.scalars(select(Employee).where(or_(*conditions)).limit(20)).all()
+    return [e for e in found if email_key(e.email) == email or fuzz.token_sort_ratio(fold(e.name), name) >= 90]
+
+
+def record_pairs(session: Session, kind: str, record_id: int, matches: list[Match]) -> int:
+    """Store the pairs a record makes with its `matches` (not those already known); returns how many are new."""
+    added = 0
+    for match in matches:
+        low, high = sorted((record_id, match.record.id))
+        existing = session.scalar(
+            select(DuplicatePair).where(
+                DuplicatePair.entity_type == kind, DuplicatePair.low_id == low, DuplicatePair.high_id == high
+            )
+        )
+        if existing is None:
+            session.add(
+                DuplicatePair(entity_type=kind, low_id=low, high_id=high, score=match.score, reasons=match.reasons)
+            )
+            added += 1
+        elif existing.dismissed_at is None:
+            existing.score, existing.reasons = match.score, match.reasons
+    session.flush()
+    return added

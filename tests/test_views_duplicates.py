@@ -1,0 +1,160 @@
+"""CRM – Dubbletter over HTTP: the list, the merge page and its POST, "inte dubbletter", undo, the scan."""
+
+import re
+import time
+
+from sqlalchemy import select
+
+from helpers import count, flashes, fresh, sv, text
+from models import Activity, Company, DuplicatePair, DuplicateScan, MergeRecord
+from services import duplicate_tasks, duplicates
+
+
+def pair_of(session, kind="company"):
+    return session.scalars(
+        select(DuplicatePair).where(DuplicatePair.entity_type == kind).order_by(DuplicatePair.id)
+    ).first()
+
+
+def test_the_demo_lists_its_duplicates_with_score_and_reasons(demo, login):
+    page = text(login("admin").client.get("/admin/duplicates/"))
+    assert sv("Duplicates") in page
+    for reason in ("same e-mail", "same org. no.", "similar name + same city"):
+        if reason == "same org. no.":
+            reason = "same organisation number"
+        assert sv(reason) in page, reason
+    assert sv("Compare and merge") in page and sv("Not duplicates") in page
+    contacts = text(login("admin").client.get("/admin/duplicates/?kind=contact"))
+    assert sv("similar name + same company") in contacts
+
+
+def test_a_seller_sees_the_list_but_may_not_merge(demo, login, session):
+    seller = login("seller")
+    page = text(seller.client.get("/admin/duplicates/"))
+    assert sv("Compare and merge") not in page and sv("Not duplicates") not in page
+    pair = pair_of(session)
+    url = f"/admin/duplicates/merge/company/{pair.low_id}/{pair.high_id}"
+    assert seller.client.get(url).status_code == 403
+    response = seller.post(
+        "/admin/duplicates/merge/company", {"first": pair.low_id, "second": pair.high_id, "keep": pair.low_id}
+    )
+    assert response.status_code == 403
+    assert not fresh(session, Company, pair.high_id).is_deleted
+
+
+def test_merge_from_the_page_keeps_the_chosen_values_and_moves_everything(demo, login, session):
+    admin = login("admin")
+    pair = pair_of(session)
+    keep, other = fresh(session, Company, pair.low_id), fresh(session, Company, pair.high_id)
+    session.add(Activity(subject="Uppföljning av dubbletten", kind="task", company_id=other.id))
+    session.commit()
+    keep_id, other_id, other_name = keep.id, other.id, other.name
+
+    page = admin.client.get(f"/admin/duplicates/merge/company/{keep_id}/{other_id}?keep={keep_id}")
+    assert page.status_code == 200
+    body = text(page)
+    assert sv("Keep %(name)s", name=keep.name) in body and sv("Keep %(name)s", name=other_name) in body
+    # the name differs: both values are offered, the kept record's... chosen by the employee here
+    assert re.search(rf'name="field_name" value="{other_id}"', page.get_data(as_text=True))
+
+    response = admin.post(
+        "/admin/duplicates/merge/company",
+        {"first": keep_id, "second": other_id, "keep": keep_id, "field_name": other_id, "field_note": "both"},
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/company/card/{keep_id}")
+    card = admin.client.get(response.headers["Location"])
+    assert (
+        "success",
+        sv(
+            "%(merged)s was merged into %(kept)s. Everything attached to it is now here; "
+            "the merge can be undone under CRM – Duplicates.",
+            merged=other_name,
+            kept=other_name,
+        ),
+    ) in flashes(card)
+    kept = fresh(session, Company, keep_id)
+    assert kept.name == other_name
+    assert fresh(session, Company, other_id).is_deleted
+    assert (
+        count(session, Activity, Activity.company_id == keep_id, Activity.subject == "Uppföljning av dubbletten") == 1
+    )
+    # the pair is gone from the list (one record is in the trash)
+    listing = text(admin.client.get("/admin/duplicates/"))
+    assert f"pair-{pair.id}" not in admin.client.get("/admin/duplicates/").get_data(as_text=True)
+    assert sv("Latest merges") in listing and sv("Undo merge") in listing
+    # the card's history shows the merge, with its undo
+    history = admin.client.get(f"/admin/company/card/{keep_id}/tab/history").get_data(as_text=True)
+    assert "history-undo-merge" in history
+
+    # the trash names the company it was merged with
+    trash = admin.client.get("/admin/trash/").get_data(as_text=True)
+    assert 'class="text-muted merged-into"' in trash and f'href="/admin/company/card/{keep_id}"' in trash
+    assert sv("merged with") in text(admin.client.get("/admin/trash/"))
+
+    record = session.scalars(select(MergeRecord)).one()
+    undone = admin.post(f"/admin/duplicates/undo/{record.id}")
+    assert undone.status_code == 302
+    assert not fresh(session, Company, other_id).is_deleted
+    assert fresh(session, Company, keep_id).name == keep.name
+    assert (
+        count(session, Activity, Activity.company_id == other_id, Activity.subject == "Uppföljning av dubbletten") == 1
+    )
+    again = admin.post(f"/admin/duplicates/undo/{record.id}", follow_redirects=True)
+    assert ("danger", sv("This merge has already been undone.")) in flashes(again)
+
+
+def test_a_merge_without_a_record_to_keep_changes_nothing(demo, login, session):
+    admin = login("admin")
+    pair = pair_of(session)
+    response = admin.post(
+        "/admin/duplicates/merge/company",
+        {"first": pair.low_id, "second": pair.high_id, "keep": "999999"},
+        follow_redirects=True,
+    )
+    assert ("danger", sv("Choose which record to keep.")) in flashes(response)
+    assert not fresh(session, Company, pair.high_id).is_deleted
+    assert count(session, MergeRecord) == 0
+
+
+def test_not_duplicates_hides_the_pair_for_good(demo, login, session):
+    admin = login("admin")
+    pair = pair_of(session)
+    response = admin.post(f"/admin/duplicates/dismiss/{pair.id}", follow_redirects=True)
+    assert ("success", sv("The pair is marked as not duplicates and will not be shown again.")) in flashes(response)
+    assert f'id="pair-{pair.id}"' not in response.get_data(as_text=True)
+    # a new scan finds the same pair and still does not list it
+    duplicates.scan(session, "company")
+    session.commit()
+    page = admin.client.get("/admin/duplicates/").get_data(as_text=True)
+    assert f"{pair.low_id}" and f'id="pair-{pair.id}"' not in page
+    kept = session.scalars(
+        select(DuplicatePair).where(DuplicatePair.low_id == pair.low_id, DuplicatePair.high_id == pair.high_id)
+    ).one()
+    assert kept.dismissed_at is not None
+
+
+def test_the_scan_runs_on_the_queue_and_changed_records_are_checked_later(
+    login, session, employees, make_company, worker
+):
+    make_company(name="Svensson Bygg AB", org_number="5560360793", postal_city="Stockholm")
+    make_company(name="Svensson Bygg Aktiebolag", postal_city="Stockholm")
+    admin = login("admin")
+    response = admin.post("/admin/duplicates/scan", {"kind": "company"}, follow_redirects=True)
+    assert ("success", sv("The search for duplicates has started; the list is updated when it is done.")) in flashes(
+        response
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        session.expire_all()
+        scan = session.get(DuplicateScan, "company")
+        if scan.status in ("done", "failed"):
+            break
+        session.rollback()
+        time.sleep(0.2)
+    assert (scan.status, scan.records, scan.pairs) == ("done", 2, 1), scan.error
+    session.rollback()
+    # a company entered after the scan is checked by the periodic task, without a new scan
+    make_company(name="Svenssons Bygg", postal_city="Stockholm")
+    assert duplicate_tasks.check_changed(session, "company") == 2
+    page = text(admin.client.get("/admin/duplicates/"))
+    assert page.count("Svenssons Bygg") >= 1
