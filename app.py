@@ -63,6 +63,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.invoicing import InvoiceView, OrderView, ProductView
     from admin_views.leads import LeadView
     from admin_views.menu import personalise
+    from admin_views.registry import RegistryView
     from admin_views.reports import ReportGeneratorView, ReportsView
     from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.saved_searches import SavedSearchView
@@ -140,6 +141,7 @@ def register_admin(app: Flask) -> Admin:
         SecurityView(name=_l("Security"), endpoint="security", url="/admin/security", category=administration)
     )
     admin.add_view(AccountView(name=_l("My account"), endpoint="account", url="/admin/account"))
+    admin.add_view(RegistryView(name=_l("Company register"), endpoint="registry", url="/admin/registry"))
     admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
     app.url_value_preprocessor(allow_large_import_files)
     personalise(admin)

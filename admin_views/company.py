@@ -32,6 +32,7 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
 from admin_views.labels import FIELD_LABELS
+from admin_views.registry import existing_links
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
@@ -118,6 +119,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"
+    registry_lookup = True
     column_list = [
         "customer_number",
         "name",
@@ -182,6 +184,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         "name",
         "org_number",
         "country",
+        "legal_form",
         "vat_number",
         "status",
         "industry",
@@ -210,7 +213,7 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
         rules.FieldSet(
             (
                 rules.Row("name", "org_number"),
-                rules.Row("country", "vat_number", "status"),
+                rules.Row("country", "legal_form", "vat_number", "status"),
                 rules.Row("industry", "owner"),
                 "categories",
             ),
@@ -392,6 +395,17 @@ class CompanyView(AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     def on_model_change(self, form, model, is_created):
         if is_created:
             model.owner = model.owner or current_user._get_current_object()
+
+    def after_model_change(self, form, model, is_created):
+        """A lead with the same organisationsnummer is pointed out (the company is saved)."""
+        leads = [e for e in existing_links(model.org_number, exclude=("company", model.id)) if e["kind"] == "lead"]
+        if leads:
+            flash(
+                Markup(_("A lead already has this organisation number:"))
+                + " "
+                + Markup("; ").join(Markup('<a href="{}">{}</a>').format(e["url"], e["name"]) for e in leads),
+                "warning",
+            )
 
     def get_save_return_url(self, model, is_created=False):
         if is_created and request.form.get("then_new_opportunity") and can("opportunity.create"):

@@ -50,6 +50,7 @@ class LeadView(AddToCallListMixin, SecureModelView):
     """Leads: potential customers, worked by sellers and converted to customers."""
 
     permission_area = "lead"
+    registry_lookup = True
     create_label = _l("New lead")
     edit_template = "admin/lead_edit.html"
     column_list = [

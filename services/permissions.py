@@ -68,6 +68,7 @@ PERMISSIONS: dict[str, object] = {
     "invoice.export": _l("Export invoices and invoice reports"),
     "report.view": _l("Use reports and the report generator"),
     "report.export": _l("Export reports"),
+    "registry.lookup": _l("Look up companies in the company register"),
     "import.run": _l("Import customers, contacts and leads"),
     "import.undo": _l("Undo an import"),
 }
@@ -75,6 +76,7 @@ PERMISSIONS: dict[str, object] = {
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}
 
 _SELLER = {
+    "registry.lookup",
     "company.view",
     "company.create",
     "company.edit",
@@ -117,6 +119,7 @@ _SELLER = {
     "report.export",
 } | _ALL_TABS
 _FINANCE = {
+    "registry.lookup",
     "company.view",
     "company.edit",
     "company.export",
