@@ -8,7 +8,7 @@ import pytest
 
 import crm_ui as ui
 from crm_ui import expect
-from seed.bolagsverket_sample import SAMPLE, DEMO_COMPANIES
+from seed.bolagsverket_sample import DEMO_COMPANIES, SAMPLE
 from services.registry_loader import open_bulk_file, read_rows
 
 pytestmark = pytest.mark.browser
