@@ -18,7 +18,7 @@ def organisation(orgnr, name, *, form=("AB", "Aktiebolag"), street=None, postcod
                  deregistered=None, active=True):  # fmt: skip
     """One `Organisation` as the API has it."""
     return {
-        "organisationsidentitet": {"identitetsbeteckning": orgnr, "typ": {"kod": "ORGNR", "klartext": "Organisationsnummer"}},
+        "organisationsidentitet": {"identitetsbeteckning": orgnr, "typ": {"kod": "ORGNR"}},
         "organisationsnamn": {
             "organisationsnamnLista": [
                 {"namn": name, "organisationsnamntyp": {"kod": "FORETAGSNAMN"}, "registreringsdatum": "2001-02-03"}
@@ -31,7 +31,9 @@ def organisation(orgnr, name, *, form=("AB", "Aktiebolag"), street=None, postcod
         "verksamOrganisation": {"kod": "JA" if active else "NEJ", "dataproducent": "SCB"},
         "verksamhetsbeskrivning": {"beskrivning": "Handel med kaffe.", "dataproducent": "Bolagsverket"},
         "postadressOrganisation": {
-            "postadress": {"utdelningsadress": street, "postnummer": postcode, "postort": city, "coAdress": co, "land": "Sverige"},
+            "postadress": {
+                "utdelningsadress": street, "postnummer": postcode, "postort": city, "coAdress": co, "land": "Sverige"
+            },
             "dataproducent": "SCB",
         },
     }  # fmt: skip
