@@ -66,6 +66,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.invoicing import InvoiceView, OrderView, ProductView
     from admin_views.leads import LeadView
     from admin_views.menu import personalise
+    from admin_views.registry import RegistryView
     from admin_views.reports import ReportGeneratorView, ReportsView
     from admin_views.sales import OpportunityView, SalesStageView
     from admin_views.saved_searches import SavedSearchView
@@ -145,6 +146,7 @@ def register_admin(app: Flask) -> Admin:
         SecurityView(name=_l("Security"), endpoint="security", url="/admin/security", category=administration)
     )
     admin.add_view(AccountView(name=_l("My account"), endpoint="account", url="/admin/account"))
+    admin.add_view(RegistryView(name=_l("Company register"), endpoint="registry", url="/admin/registry"))
     admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
     app.url_value_preprocessor(allow_large_import_files)
     personalise(admin)
@@ -174,6 +176,12 @@ def register_cli(app: Flask) -> None:
         else:
             created = seed_demo(db.session, storage=storage.from_config(app.config))
             click.echo("Demo data loaded." if created else "Demo data already present.")
+            from seed.bolagsverket_sample import SAMPLE
+            from services import registry, registry_loader
+
+            if registry.active_load(db.session) is None:
+                loaded = registry_loader.load(db.engine, SAMPLE)
+                click.echo(f"Company register: {loaded.rows} made-up companies from {SAMPLE.name}.")
         if large:
             from seed.large import seed_large
 
@@ -187,6 +195,35 @@ def register_cli(app: Flask) -> None:
             click.echo("Demo logins (e-mail, password, role):")
             for email, password, role in DEMO_LOGINS:
                 click.echo(f"  {email:32} {password:16} {role}")
+
+    @app.cli.group("registry")
+    def registry_group():
+        """The company register (Företagsuppslag) from Bolagsverket's bulk file."""
+
+    @registry_group.command("load")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option(
+        "--date", "data_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="The data's date (default: the file's)."
+    )
+    @click.option("--encoding", default="latin-1", show_default=True, help="The text file's encoding.")
+    def registry_load_command(file, data_date, encoding):
+        """Load Bolagsverket's bulk file (the ZIP or the text file in it), replacing the previous load."""
+        from services.registry_loader import LoadError, load
+
+        def progress(rows: int) -> None:
+            if rows % 100_000 == 0:
+                click.echo(f"  {rows:>10,} rows", err=True)
+
+        try:
+            result = load(
+                db.engine, file, data_date=data_date.date() if data_date else None, encoding=encoding, progress=progress
+            )
+        except LoadError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"Loaded {result.rows:,} companies ({result.active:,} active), data of {result.data_date.isoformat()}, "
+            f"in {result.seconds:.1f} s."
+        )
 
     @app.cli.command("create-user")
     @click.option("--email", required=True)

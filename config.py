@@ -87,6 +87,17 @@ def load_config(overrides: dict | None = None) -> dict:
         "SMS_USERNAME": os.environ.get("CRM_SMS_USERNAME", ""),
         "SMS_PASSWORD": os.environ.get("CRM_SMS_PASSWORD", ""),
         "SMS_SENDER": os.environ.get("CRM_SMS_SENDER", "Kundreg"),
+        # Företagsuppslag online: Bolagsverket's API "Värdefulla datamängder" v1 (no client id: the
+        # bulk file only). The client id and secret come from Bolagsverket's API portal.
+        "REGISTRY_API_URL": os.environ.get(
+            "CRM_REGISTRY_API_URL", "https://gw.api.bolagsverket.se/vardefulla-datamangder/v1"
+        ),
+        "REGISTRY_API_TOKEN_URL": os.environ.get(
+            "CRM_REGISTRY_API_TOKEN_URL", "https://portal.api.bolagsverket.se/oauth2/token"
+        ),
+        "REGISTRY_API_CLIENT_ID": os.environ.get("CRM_REGISTRY_API_CLIENT_ID", ""),
+        "REGISTRY_API_CLIENT_SECRET": os.environ.get("CRM_REGISTRY_API_CLIENT_SECRET", ""),
+        "REGISTRY_API_SCOPE": os.environ.get("CRM_REGISTRY_API_SCOPE", ""),
         # The seller printed on invoices (our own company).
         "SELLER": {
             "name": os.environ.get("CRM_SELLER_NAME", "Kundregister Demo AB"),

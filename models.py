@@ -334,6 +334,8 @@ class Company(
     country: Mapped[str] = mapped_column(String(2), default="SE")
     org_number: Mapped[str | None] = mapped_column(String(20), index=True)
     vat_number: Mapped[str | None] = mapped_column(String(20))
+    #: Organisationsform as the company register names it ("Aktiebolag"), filled from the register.
+    legal_form: Mapped[str | None] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20), default="active")
     industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
@@ -1242,7 +1244,7 @@ __all__ += ["CustomTab", "CustomFieldDefinition", "CustomFieldValue"]
 # --- Dubbletter: duplicate pairs, merges and mass updates ------------------------------------
 
 
-class DuplicatePair(db.Model):
+class DuplicatePair(Model):
     """Two companies, contacts or leads that look like the same one (services.duplicates).
 
     Written by the background scan with a score and its reasons; a pair marked
@@ -1270,7 +1272,7 @@ class DuplicatePair(db.Model):
     dismissed_by: Mapped[Employee | None] = relationship()
 
 
-class DuplicateScan(db.Model):
+class DuplicateScan(Model):
     """The state of the background duplicate scan of one register (one row per entity type)."""
 
     __tablename__ = "duplicate_scan"
@@ -1287,7 +1289,7 @@ class DuplicateScan(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class MergeRecord(db.Model):
+class MergeRecord(Model):
     """One merge: which record was kept, which was merged into it, and everything needed to undo it.
 
     `fields` holds the kept record's values before and after ({field: [old, new]}), `merged_fields`
@@ -1314,7 +1316,7 @@ class MergeRecord(db.Model):
     undone_by: Mapped[Employee | None] = relationship(foreign_keys=[undone_by_id])
 
 
-class MassUpdate(db.Model):
+class MassUpdate(Model):
     """One "Ändra flera" (mass update) of a list's rows: what was set, and each row's old values to undo it."""
 
     __tablename__ = "mass_update"
@@ -1347,6 +1349,52 @@ class MassUpdate(db.Model):
 
 
 __all__ += ["DuplicatePair", "DuplicateScan", "MergeRecord", "MassUpdate"]
+# --- the company register (Företagsuppslag, services.registry) ------------------------------
+
+
+class RegistryLoad(Model):
+    """One load of Bolagsverket's bulk file; the one `active` is what look-ups read."""
+
+    __tablename__ = "registry_load"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    #: The date of the data (the file's own date), shown beside every look-up.
+    data_date: Mapped[date]
+    row_count: Mapped[int] = mapped_column(default=0)
+    active_count: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    #: loading, active, replaced or failed
+    status: Mapped[str] = mapped_column(String(10), default="loading")
+
+
+class RegistryCompany(Model):
+    """A company of the register as the latest load has it. Replaced as a whole by each load
+    (services.registry_loader builds the next table beside this one and switches)."""
+
+    __tablename__ = "registry_company"
+
+    #: The row's number in the file (no sequence: the table is rebuilt by each load).
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    org_number: Mapped[str] = mapped_column(String(12), index=True)
+    #: The name, folded as services.search folds text (lower case, accents but å, ä, ö folded):
+    #: what the prefix and trigram indexes hold.
+    search_name: Mapped[str] = mapped_column(String(250))
+    name: Mapped[str] = mapped_column(String(250))
+    legal_form: Mapped[str | None] = mapped_column(String(10))
+    registered_on: Mapped[date | None]
+    deregistered_on: Mapped[date | None]
+    deregistration_reason: Mapped[str | None] = mapped_column(String(100))
+    business_description: Mapped[str | None] = mapped_column(Text)
+    postal_co: Mapped[str | None] = mapped_column(String(200))
+    postal_street: Mapped[str | None] = mapped_column(String(200))
+    postal_postcode: Mapped[str | None] = mapped_column(String(10))
+    postal_city: Mapped[str | None] = mapped_column(String(100))
+
+    @property
+    def is_active(self) -> bool:
+        return self.deregistered_on is None
 
 
 # --- indexes the lists page and sort by (services.paging) -----------------------------------

@@ -509,6 +509,12 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
     def create_heading(self) -> str:
         return str(self.create_label)
 
+    #: "Sök i företagsregistret" above the create form (companies, suppliers, leads).
+    registry_lookup = False
+
+    def shows_registry_lookup(self) -> bool:
+        return self.registry_lookup and can("registry.lookup")
+
     def init_search(self) -> bool:
         """Search is on for every model services.search knows."""
         flask_admin_adapter.clear_search_fields(self)

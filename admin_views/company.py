@@ -35,6 +35,7 @@ from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm,
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
+from admin_views.registry import existing_links
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
@@ -128,6 +129,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
 
     permission_area = "company"
     duplicate_checks = (("company", unsaved_company),)
+    registry_lookup = True
     column_list = [
         "customer_number",
         "name",
@@ -189,6 +191,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "name",
         "org_number",
         "country",
+        "legal_form",
         "vat_number",
         "status",
         "industry",
@@ -217,7 +220,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         rules.FieldSet(
             (
                 rules.Row("name", "org_number"),
-                rules.Row("country", "vat_number", "status"),
+                rules.Row("country", "legal_form", "vat_number", "status"),
                 rules.Row("industry", "owner"),
                 "categories",
             ),
@@ -404,6 +407,17 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     def on_model_change(self, form, model, is_created):
         if is_created:
             model.owner = model.owner or current_user._get_current_object()
+
+    def after_model_change(self, form, model, is_created):
+        """A lead with the same organisationsnummer is pointed out (the company is saved)."""
+        leads = [e for e in existing_links(model.org_number, exclude=("company", model.id)) if e["kind"] == "lead"]
+        if leads:
+            flash(
+                Markup(_("A lead already has this organisation number:"))
+                + " "
+                + Markup("; ").join(Markup('<a href="{}">{}</a>').format(e["url"], e["name"]) for e in leads),
+                "warning",
+            )
 
     def get_save_return_url(self, model, is_created=False):
         if is_created and request.form.get("then_new_opportunity") and can("opportunity.create"):

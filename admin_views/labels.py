@@ -8,6 +8,7 @@ FIELD_LABELS = {
     "org_number": _l("Org. no."),
     "country": _l("Country"),
     "vat_number": _l("VAT no."),
+    "legal_form": _l("Form of organisation"),
     "status": _l("Status"),
     "industry": _l("Industry"),
     "industry_id": _l("Industry"),

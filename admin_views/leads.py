@@ -72,6 +72,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
 
     permission_area = "lead"
     duplicate_checks = (("lead", unsaved_lead), ("company", unsaved_lead_as_company))
+    registry_lookup = True
     create_label = _l("New lead")
     edit_template = "admin/lead_edit.html"
     column_list = [

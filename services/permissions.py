@@ -71,6 +71,7 @@ PERMISSIONS: dict[str, object] = {
     "report.view": _l("Use reports and the report generator"),
     "report.export": _l("Export reports"),
     "saved.share": _l("Share saved reports and saved searches with every colleague"),
+    "registry.lookup": _l("Look up companies in the company register"),
     "import.run": _l("Import customers, contacts and leads"),
     "import.undo": _l("Undo an import"),
     "duplicate.merge": _l("Merge duplicate customers and contacts, mark pairs as not duplicates, undo merges"),
@@ -79,6 +80,7 @@ PERMISSIONS: dict[str, object] = {
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}
 
 _SELLER = {
+    "registry.lookup",
     "company.view",
     "company.create",
     "company.edit",
@@ -122,6 +124,7 @@ _SELLER = {
     "saved.share",
 } | _ALL_TABS
 _FINANCE = {
+    "registry.lookup",
     "company.view",
     "company.edit",
     "company.export",

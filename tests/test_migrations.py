@@ -21,8 +21,14 @@ def test_upgrading_an_sqlite_register_keeps_every_link_to_an_altered_table(tmp_p
     )
     with app.app_context():
         upgrade(revision="0009")  # before 0010 rebuilds the company table
-        company = Company(name="Kvarvarande AB")
-        db.session.add(CompanyContact(company=company, contact=Contact(first_name="Åsa", last_name="Öberg"), role="VD"))
+        # The company as 0009 knows it: only its columns (models.py has columns added since).
+        company_id = db.session.execute(
+            Company.__table__.insert().values(name="Kvarvarande AB", customer_number=1, version=1)
+        ).inserted_primary_key[0]
+        contact = Contact(first_name="Åsa", last_name="Öberg")
+        db.session.add(contact)
+        db.session.flush()
+        db.session.add(CompanyContact(company_id=company_id, contact_id=contact.id, role="VD"))
         db.session.commit()
         upgrade()
         assert db.session.scalar(select(func.count()).select_from(CompanyContact)) == 1
@@ -78,7 +84,14 @@ def search_index_objects() -> set[str]:
         names |= {f"{table}_search{shadow}" for shadow in ("", "_data", "_idx", "_config")}
         names.add(f"ix_{table}_search")
         names |= {f"ix_{table}_{column}_prefix" for column in spec.prefix}
-    return names
+    return names | registry_index_objects()
+
+
+def registry_index_objects() -> set[str]:
+    """The company register's indexes models.py cannot express (services.registry_loader)."""
+    from services.registry_loader import index_objects
+
+    return index_objects()
 
 
 def not_a_search_index_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -97,6 +110,8 @@ def test_the_search_index_objects_exist_where_the_comparison_leaves_them_out(app
     else:
         found = set(inspector.get_table_names())
     expected = {
-        name for name in search_index_objects() if name.startswith("ix_") == (db.engine.dialect.name == "postgresql")
+        name
+        for name in search_index_objects() - registry_index_objects()
+        if name.startswith("ix_") == (db.engine.dialect.name == "postgresql")
     }
     assert expected <= found

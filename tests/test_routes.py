@@ -86,6 +86,8 @@ EXPECTED = {
     "auth.root": PUBLIC,
     "auth.login_code": PUBLIC,
     "auth.logout": LOGGED_IN,
+    "registry.index": "registry.lookup",
+    "registry.lookup": "registry.lookup",
     "account.index": LOGGED_IN,
     "account.password": LOGGED_IN,
     "account.two_factor": LOGGED_IN,

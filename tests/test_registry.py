@@ -1,0 +1,189 @@
+"""Företagsuppslag: services.registry's look-up on the loaded sample, the JSON endpoint with its
+permissions, the search box on the forms, and existing customers and leads pointed out on save."""
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from models import Company, Lead
+from seed.bolagsverket_sample import SAMPLE
+from services import registry
+from services.registry_loader import load
+from tests.helpers import flashes, sv, text
+from tests.test_views_company import COMPANY_FORM
+
+FILE = [registry.BulkFileProvider()]
+
+
+@pytest.fixture
+def loaded(app):
+    load(db.engine, SAMPLE)
+
+
+def found(query):
+    return [(e.name, e.org_number) for e in registry.lookup(db.session, query, sources=FILE).entries]
+
+
+# --- the look-up ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Svea Kaffe",
+        "svea kaf",
+        "SVEA",
+        "kaffe ab",
+        "Svea kafe",
+        "svae kaffe",
+        "sv ka",
+        "5529405572",
+        "552940-5572",
+        "552940",
+    ],
+    ids=[
+        "name",
+        "prefix",
+        "case",
+        "substring",
+        "typo",
+        "swapped",
+        "short-words",
+        "orgnr",
+        "orgnr-dash",
+        "orgnr-prefix",
+    ],
+)
+def test_svea_kaffe_is_found_by_name_part_typo_or_number(loaded, query):
+    assert ("Svea Kaffe AB", "5529405572") in found(query)
+
+
+def test_the_beginning_of_the_name_comes_first_and_accents_are_folded(loaded):
+    names = [name for name, _ in found("göta")]
+    assert names[0] == "Göta Trä & Virke AB" or names[0].startswith("Göta")
+    assert all(name.lower().startswith("göta") for name in names[: len([n for n in names if n.startswith("Göta")])])
+    assert any("Café Lumière" in name for name, _ in found("cafe lumiere"))
+    assert found("xyzzyq") == []
+
+
+def test_deregistered_companies_are_found_and_marked(loaded):
+    entry = registry.lookup(db.session, "Blekinge Glas", sources=FILE).entries[0]
+    assert (entry.name, entry.is_active, entry.deregistered_on.isoformat()) == ("Blekinge Glas AB", False, "2026-06-12")
+    assert entry.as_json()["active"] is False
+
+
+def test_an_entry_fills_the_customer_fields_as_the_form_takes_them(loaded):
+    entry = registry.lookup(db.session, "5529405572", sources=FILE).entries[0]
+    fields = entry.company_fields()
+    assert fields == {
+        "name": "Svea Kaffe AB",
+        "org_number": "552940-5572",
+        "country": "SE",
+        "legal_form": "Aktiebolag",  # in the default locale, Swedish
+        "postal_street": "Kaffegränd 4",
+        "postal_postcode": "111 22",
+        "postal_city": "Stockholm",
+    }
+
+
+def test_the_data_date_comes_with_every_answer(loaded):
+    assert registry.lookup(db.session, "svea", sources=FILE).data_date.isoformat() == "2026-11-30"
+
+
+# --- /admin/registry/lookup ------------------------------------------------------------------
+
+
+def test_the_lookup_endpoint_answers_json_with_existing_customers(loaded, login, make_company):
+    customer = make_company(name="Svea Kaffe AB", org_number="5529405572")
+    seller = login("seller")
+    response = seller.client.get("/admin/registry/lookup?q=svea+kafe")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    data = response.get_json()
+    assert data["data_date"] == "2026-11-30"
+    first = data["results"][0]
+    assert (first["name"], first["org_number_display"], first["active"]) == ("Svea Kaffe AB", "552940-5572", True)
+    assert first["legal_form_label"] == "Aktiebolag"  # the seller's Swedish
+    assert first["fields"]["company_name"] == "Svea Kaffe AB"
+    assert first["existing"] == [
+        {
+            "kind": "company",
+            "label": sv("Customer"),
+            "name": "Svea Kaffe AB",
+            "url": f"/admin/company/card/{customer.id}",
+        }
+    ]
+
+
+def test_the_lookup_endpoint_before_any_load_answers_empty(login):
+    data = login("seller").client.get("/admin/registry/lookup?q=svea").get_json()
+    assert data == {"query": "svea", "data_date": None, "warning": None, "results": []}
+
+
+@pytest.mark.parametrize(("role", "status"), [("admin", 200), ("seller", 200), ("finance", 200), ("readonly", 403)])
+def test_the_lookup_endpoint_is_permission_checked(loaded, login, role, status):
+    assert login(role).client.get("/admin/registry/lookup?q=svea").status_code == status
+
+
+def test_the_lookup_endpoint_refuses_anonymous_and_writes(loaded, client, login):
+    assert client.get("/admin/registry/lookup?q=svea").status_code == 302
+    seller = login("seller")
+    assert seller.post("/admin/registry/lookup?q=svea").status_code == 405
+
+
+def test_a_long_or_odd_query_is_answered_not_an_error(loaded, login):
+    client = login("seller").client
+    for query in ("a" * 5000, "%_\\'\"", "   ", "12", "0000000000"):
+        response = client.get("/admin/registry/lookup", query_string={"q": query})
+        assert response.status_code == 200, query
+        assert isinstance(response.get_json()["results"], list)
+
+
+def test_the_status_page_shows_the_data_date(loaded, login):
+    page = text(login("seller").client.get("/admin/registry/"))
+    assert "2026-11-30" in page and "bolagsverket_bulkfil_sample.zip" in page
+
+
+# --- the forms --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/admin/company/new/", "/admin/supplier/new/", "/admin/lead/new/"])
+def test_the_new_customer_lead_and_supplier_forms_have_the_search_box(login, url):
+    page = login("seller").client.get(url).get_data(as_text=True)
+    assert sv("Search the company register") in text(login("seller").client.get(url))
+    assert 'id="registry-search"' in page and "js/registry_lookup.js" in page
+    assert "<script>" not in page.split('id="registry-lookup"')[1].split("</form>")[0]  # no inline script
+
+
+def test_the_search_box_is_not_offered_without_the_permission(login, employees):
+    employees["seller"].revoked_permissions = ["registry.lookup"]
+    db.session.commit()
+    page = login("seller").client.get("/admin/company/new/").get_data(as_text=True)
+    assert 'id="registry-search"' not in page
+
+
+def test_saving_a_company_points_out_a_lead_with_its_org_number(login, session):
+    lead = Lead(company_name="Svea Kaffe (lead)", org_number="5560360793")
+    session.add(lead)
+    session.commit()
+    response = login("seller").post("/admin/company/new/", COMPANY_FORM, follow_redirects=True)
+    assert session.scalars(select(Company)).one().org_number == "5560360793"
+    messages = flashes(response)
+    assert ("warning", f"{sv('A lead already has this organisation number:')} Svea Kaffe (lead)") in messages
+    assert f'href="/admin/lead/edit/?id={lead.id}"' in response.get_data(as_text=True)
+
+
+def test_saving_a_lead_points_out_the_customer_with_its_org_number(login, make_company):
+    customer = make_company(name="Svea Kaffe AB", org_number="5560360793")
+    response = login("seller").post(
+        "/admin/lead/new/",
+        {"company_name": "Svea Kaffe", "org_number": "556036-0793", "status": "new"},
+        follow_redirects=True,
+    )
+    assert f'href="/admin/company/card/{customer.id}"' in response.get_data(as_text=True)
+    assert any(category == "warning" for category, _ in flashes(response))
+
+
+def test_legal_form_is_saved_with_the_company(login, session):
+    response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, "legal_form": "Aktiebolag"})
+    assert response.status_code == 302
+    assert session.scalars(select(Company)).one().legal_form == "Aktiebolag"
