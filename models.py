@@ -788,10 +788,14 @@ class AuditEvent(db.Model):
     changes: Mapped[dict | None] = mapped_column(JSON)
     #: The import job that made the change (set-based import writes), if any.
     import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id", ondelete="SET NULL"), index=True)
+    #: The API key the change was made through (Administration – Integrationer), if any. No foreign
+    #: key: keys are revoked, never deleted, and adding one would make SQLite copy the whole table.
+    api_key_id: Mapped[int | None] = mapped_column(index=True)
 
     actor: Mapped[Employee | None] = relationship()
     #: Named in Historik ("Import: kunder.csv, jobb 12") for a change an import made.
     import_job: Mapped[ImportJob | None] = relationship()
+    api_key: Mapped[ApiKey | None] = relationship(primaryjoin="foreign(AuditEvent.api_key_id) == ApiKey.id")
 
 
 # --- import (Administration – Import) -------------------------------------------
@@ -1226,6 +1230,38 @@ class CustomFieldValue(db.Model):
 
 
 __all__ += ["CustomTab", "CustomFieldDefinition", "CustomFieldValue"]
+
+
+# --- the REST API: keys of integrations (Administration – Integrationer) ----------------------
+
+
+class ApiKey(TimestampMixin, db.Model):
+    """A key an integration calls /api/v1/ with; it acts as its employee, with that employee's permissions.
+
+    The key itself is shown once; only its SHA-256 is stored, and its first characters (`prefix`)
+    so people can tell keys apart.
+    """
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employee.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+
+    employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
+    created_by: Mapped[Employee | None] = relationship(foreign_keys=[created_by_id])
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+__all__ += ["ApiKey"]
 
 
 # --- indexes the lists page and sort by (services.paging) -----------------------------------

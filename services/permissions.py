@@ -70,6 +70,7 @@ PERMISSIONS: dict[str, object] = {
     "report.export": _l("Export reports"),
     "import.run": _l("Import customers, contacts and leads"),
     "import.undo": _l("Undo an import"),
+    "integration.manage": _l("Manage integrations: API keys and webhooks"),
 }
 
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}

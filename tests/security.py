@@ -222,7 +222,9 @@ def route_values(rule, ids: dict) -> dict:
     values = {}
     for arg in rule.arguments:
         if arg == "filename":
-            values[arg] = "css/crm.css" if rule.endpoint == "static" else "admin/css/bootstrap4/admin.css"
+            values[arg] = {"static": "css/crm.css", "api_docs.asset": "swagger-ui.css"}.get(
+                rule.endpoint, "admin/css/bootstrap4/admin.css"
+            )
         elif arg in own:
             values[arg] = own[arg]
         else:
