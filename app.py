@@ -335,6 +335,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     import services.audit  # noqa: F401  (registers the audit listener)
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
+    import services.webhooks  # noqa: F401  (registers the webhook events, written with each change)
     from admin_views.params import IdConverter, refuse_nul_characters
 
     app.url_map.converters["int"] = IdConverter  # before any route: an id too large for a column is a 404

@@ -1261,7 +1261,62 @@ class ApiKey(TimestampMixin, db.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
-__all__ += ["ApiKey"]
+class WebhookSubscription(TimestampMixin, db.Model):
+    """A URL an administrator subscribed to events of the register (services.webhooks).
+
+    Each delivery is signed with `secret` (HMAC-SHA256). Internal addresses (loopback, private
+    ranges) are refused unless `allow_internal` was set on purpose.
+    """
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    #: The event names (services.webhooks.EVENTS) delivered to the URL.
+    events: Mapped[list] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    allow_internal: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+
+    created_by: Mapped[Employee | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(db.Model):
+    """One event sent (or being sent) to one subscription: the payload, and how sending went."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_subscription_id_id", "subscription_id", "id"),)
+
+    STATUSES = {
+        "pending": _l("Waiting"),
+        "sending": _l("Sending"),
+        "retrying": _l("Will be retried"),
+        "delivered": _l("Delivered"),
+        "failed": _l("Failed"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscription.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    response_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(300))
+
+    subscription: Mapped[WebhookSubscription] = relationship()
+
+
+__all__ += ["ApiKey", "WebhookSubscription", "WebhookDelivery"]
 
 
 # --- indexes the lists page and sort by (services.paging) -----------------------------------

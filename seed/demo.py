@@ -410,6 +410,16 @@ def _seed_saved_searches(session: Session, seller, admin) -> None:
     saved_searches.save(session, admin, "company", "Kunder i Stockholm", [("search", "Stockholm")], shared=True)
 
 
+def _seed_integrations(session: Session, seller, admin) -> None:
+    """Administration – Integrationer: the web shop's API key (acting as a seller) and a revoked one.
+    Their keys are not printed: create your own there or with `flask --app app api-key create`."""
+    from services import api_keys
+
+    api_keys.create(session, admin, employee=seller, name="Webbshop (WooCommerce)")
+    old = api_keys.create(session, admin, employee=admin, name="Gammal Zapier-koppling").record
+    api_keys.revoke(session, admin, old)
+
+
 def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
     """Load the demo register; False when it is already there."""
     if session.scalar(select(Employee).where(Employee.email == DEMO_EMPLOYEES[0][0])):
@@ -528,6 +538,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         _seed_call_list(session, sellers[0], demo_leads, companies)
         seed_invoicing(session, random.Random(rng_seed + 3), companies, private_customers, employees)
         _seed_saved_searches(session, sellers[0], admin)
+        _seed_integrations(session, sellers[0], admin)
         seed_reports(session, sellers, admin)
         seed_custom_fields(session, random.Random(rng_seed + 4), companies, admin)
 

@@ -497,3 +497,28 @@ def test_decimal_amounts_travel_as_exact_text(as_role, make_company, stages, ses
     )
     assert created.get_json()["amount"] == "0.10"
     assert fresh(session, Opportunity, created.get_json()["id"]).amount == Decimal("0.10")
+
+
+def test_no_api_get_changes_the_register_and_every_answer_fits_the_document(app, demo, employees, openapi, session):
+    """Every GET of the API on the demo register, as the administrator's key: each response valid
+    against the OpenAPI document, none a 5xx, and no table changed but the key's own last use."""
+    from flask import url_for
+
+    from tests.security import changed_tables, demo_ids, route_values, routes, snapshot
+
+    key = api_keys.create(session, None, employee=employees["admin"], name="Crawl").secret
+    session.commit()
+    api = ApiClient(app.test_client(), openapi, key)
+    ids = demo_ids(session)
+    with app.test_request_context():
+        urls = [
+            url_for(rule.endpoint, **route_values(rule, ids))
+            for rule, method in routes(app)
+            if method == "GET" and rule.endpoint.startswith("api_") and not rule.endpoint.startswith("api_docs")
+        ]
+    before = snapshot(session)
+    statuses = {url: api.get(url).status_code for url in urls}
+    changed = changed_tables(before, snapshot(session))
+    assert set(changed) <= {"api_key"}, changed
+    assert all(code in (200, 404) for code in statuses.values()), statuses
+    assert sum(code == 200 for code in statuses.values()) >= 0.8 * len(urls), statuses

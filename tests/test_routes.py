@@ -116,6 +116,11 @@ EXPECTED = {
     "integrations.index": "integration.manage",
     "integrations.create_key": "integration.manage",
     "integrations.revoke_key": "integration.manage",
+    "integrations.create_webhook": "integration.manage",
+    "integrations.webhook": "integration.manage",
+    "integrations.webhook_active": "integration.manage",
+    "integrations.webhook_delete": "integration.manage",
+    "integrations.resend": "integration.manage",
     # the REST API's documentation
     "api-docs.openapi_json": PUBLIC,
     "api_docs.page": PUBLIC,
