@@ -418,6 +418,37 @@ def _seed_integrations(session: Session, seller, admin) -> None:
     api_keys.create(session, admin, employee=seller, name="Webbshop (WooCommerce)")
     old = api_keys.create(session, admin, employee=admin, name="Gammal Zapier-koppling").record
     api_keys.revoke(session, admin, old)
+    # A webhook to the accounting system, switched off (the demo has no receiver), with a past log.
+    import secrets
+
+    from models import WebhookDelivery, WebhookSubscription
+
+    hook = WebhookSubscription(
+        name="Ekonomisystemet (kundsynk)",
+        url="https://hooks.example.se/kundregister",
+        events=["company.created", "company.updated", "opportunity.stage_changed"],
+        secret=secrets.token_hex(32),
+        active=False,
+        created_by_id=admin.id,
+    )
+    session.add(hook)
+    now = utcnow()
+    for hours, status, code, error in ((30, "delivered", 200, None), (26, "failed", 503, "HTTP 503")):
+        at = now - timedelta(hours=hours)
+        session.add(
+            WebhookDelivery(
+                subscription=hook,
+                event="company.updated",
+                payload={"event": "company.updated", "occurred_at": at.isoformat() + "Z", "data": {"type": "company"}},
+                status=status,
+                attempts=1 if status == "delivered" else 12,
+                created_at=at,
+                last_attempt_at=at,
+                delivered_at=at if status == "delivered" else None,
+                response_code=code,
+                error=error,
+            )
+        )
 
 
 def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:

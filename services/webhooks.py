@@ -217,12 +217,25 @@ def _events_of_flush(session: Session) -> list[tuple[str, object, dict | None]]:
     return found
 
 
+#: Engines known to have the webhook tables (a database still at an older revision has none).
+_migrated: set = set()
+
+
+def _has_tables(connection) -> bool:
+    key = connection.engine.url.render_as_string(hide_password=False)
+    if key not in _migrated and inspect(connection).has_table(WebhookSubscription.__tablename__):
+        _migrated.add(key)
+    return key in _migrated
+
+
 @event.listens_for(Session, "after_flush")
 def _record_events(session: Session, flush_context) -> None:
     found = _events_of_flush(session)
     if not found:
         return
     connection = session.connection()
+    if not _has_tables(connection):
+        return
     subscriptions = connection.execute(
         select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
     ).all()
