@@ -3,7 +3,7 @@
 How an event travels:
 
 1. Whatever changes a company, contact, lead or opportunity (a form, the API, a restore), the
-   flush that writes it also writes one WebhookDelivery row per subscription wanting the event
+   flush that writes it (and an invoice's sending or payment) also writes one WebhookDelivery row per subscription wanting the event
    (`_record_events`, an `after_flush` listener): in the same transaction, so an event exists
    exactly when its change does.
 2. After the commit the deliveries are put in the task queue (services.tasks); `deliver` POSTs the
@@ -38,11 +38,23 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from models import Company, Contact, Employee, Lead, Opportunity, WebhookDelivery, WebhookSubscription, utcnow
+from models import (
+    Company,
+    Contact,
+    Employee,
+    Invoice,
+    Lead,
+    Opportunity,
+    WebhookDelivery,
+    WebhookSubscription,
+    utcnow,
+)
 from services.validation import InvalidValue
 
 #: The kinds of record whose changes are events, by model.
 WATCHED = {Company: "company", Contact: "contact", Lead: "lead", Opportunity: "opportunity"}
+#: Every kind of record an event can be about (an invoice: only when it is sent or paid).
+TYPES = {**WATCHED, Invoice: "invoice"}
 
 EVENTS: dict[str, object] = {
     "company.created": _l("Company created"),
@@ -60,6 +72,8 @@ EVENTS: dict[str, object] = {
     "opportunity.updated": _l("Sales opportunity updated"),
     "opportunity.deleted": _l("Sales opportunity deleted"),
     "opportunity.stage_changed": _l("Sales opportunity moved to another stage"),
+    "invoice.sent": _l("Invoice sent"),
+    "invoice.paid": _l("Invoice paid"),
 }
 
 #: How long a failing delivery is retried, and its pauses: 30 s, 1 min, 2 min … at most 2 hours.
@@ -192,7 +206,14 @@ def _events_of_flush(session: Session) -> list[tuple[str, object, dict | None]]:
     for obj in session.new:
         if type(obj) in WATCHED:
             found.append((f"{WATCHED[type(obj)]}.created", obj, None))
+        elif isinstance(obj, Invoice) and obj.status == "sent":  # a credit invoice is sent at once
+            found.append(("invoice.sent", obj, None))
     for obj in session.dirty:
+        if isinstance(obj, Invoice):
+            status = _changed(obj, "status")
+            if status is not None and status[1] in ("sent", "paid") and status[0] != status[1]:
+                found.append((f"invoice.{status[1]}", obj, {"status": list(status)}))
+            continue
         if type(obj) not in WATCHED or not session.is_modified(obj):
             continue
         kind = WATCHED[type(obj)]
@@ -247,7 +268,7 @@ def _record_events(session: Session, flush_context) -> None:
         payload = {
             "event": name,
             "occurred_at": now.isoformat() + "Z",
-            "data": {"type": WATCHED[type(obj)], "id": obj.id, "record": _record_payload(obj)},
+            "data": {"type": TYPES[type(obj)], "id": obj.id, "record": _record_payload(obj)},
         }
         if changes is not None:
             payload["data"]["changes"] = changes

@@ -154,6 +154,31 @@ def test_moving_an_opportunity_is_a_stage_change_event(session, make_company):
     assert delivery.payload["data"]["changes"] == {"stage_id": [first.id, second.id]}
 
 
+def test_sending_and_paying_an_invoice_are_events(session, make_company, products, employees):
+    from services import invoicing
+
+    webhooks.subscribe(
+        session,
+        None,
+        name="Bokföring",
+        url="http://127.0.0.1/",
+        events=["invoice.sent", "invoice.paid"],
+        allow_internal=True,
+    )
+    invoice = invoicing.new_invoice(session, employees["finance"], make_company(name="Betalare AB"))
+    invoicing.set_lines(invoice, [invoicing.LineInput(product=products["100"], quantity="1")])
+    session.commit()
+    assert deliveries(session) == []
+    invoicing.send(session, invoice)
+    session.commit()
+    invoicing.mark_paid(invoice)
+    session.commit()
+    rows = deliveries(session)
+    assert [d.event for d in rows] == ["invoice.sent", "invoice.paid"]
+    assert rows[0].payload["data"]["record"]["number"] == invoice.number
+    assert rows[1].payload["data"]["changes"] == {"status": ["sent", "paid"]}
+
+
 def test_a_rolled_back_change_sends_nothing(session, make_company):
     webhooks.subscribe(
         session, None, name="X", url="http://127.0.0.1/", events=["company.created"], allow_internal=True
