@@ -2,11 +2,11 @@
 
 How an event travels:
 
-1. Whatever changes a company, contact, lead or opportunity (a form, the API, a restore), the
-   flush that writes it (and an invoice's sending or payment) also writes one WebhookDelivery row per subscription wanting the event
-   (`_record_events`, an `after_flush` listener): in the same transaction, so an event exists
-   exactly when its change does.
-2. After the commit the deliveries are put in the task queue (services.tasks); `deliver` POSTs the
+1. Whatever changes a company, contact, lead or opportunity (a form, the API, a restore), or
+   sends an invoice or marks it paid, the flush that writes it also writes one WebhookDelivery row
+   per subscription wanting the event (`_record_events`, an `after_flush` listener): in the same
+   transaction, so an event exists exactly when its change does.
+2. After the commit the deliveries are put in the task queue (services.tasks); `attempt` POSTs the
    JSON with an HMAC-SHA256 signature over "<timestamp>.<body>" with the subscription's secret.
 3. A failure (no answer, a non-2xx status) is retried with a growing pause (`retry_delay`) until
    24 hours after the event; then the delivery is "failed". The delivery log shows each one, and
