@@ -294,12 +294,29 @@ activities_resource = Resource(
 )
 
 
+def _by_customer_number(session, data: dict) -> dict:
+    """`customer_number` (a natural key the other system has) as the company_id or contact_id it names."""
+    number = data.pop("customer_number", None)
+    if number is None:
+        return data
+    company_id = session.scalar(
+        select(Company.id).where(Company.customer_number == number, Company.deleted_at.is_(None))
+    )
+    contact_id = session.scalar(
+        select(Contact.id).where(Contact.customer_number == number, Contact.deleted_at.is_(None))
+    )
+    if company_id is None and contact_id is None:
+        raise records.FieldErrors({"customer_number": [_("No customer has the customer number %(n)s.", n=number)]})
+    return {**data, "company_id": company_id, "contact_id": contact_id}
+
+
 def _check_opportunity(session, opportunity):
     session.flush()
     sales.check(opportunity)
 
 
 def _create_opportunity(session, actor, data):
+    data = _by_customer_number(session, data)
     opportunity = Opportunity(owner_id=actor.id)
     records.apply(session, opportunity, data)
     session.add(opportunity)
@@ -490,6 +507,7 @@ invoices = Resource(
 
 def _draft(session, actor, data, new_document):
     """A draft order or invoice for the customer named, with its lines (services.invoicing's rules)."""
+    data = _by_customer_number(session, data)
     company_id, contact_id = data.get("company_id"), data.get("contact_id")
     company = session.get(Company, company_id) if company_id else None
     contact = session.get(Contact, contact_id) if contact_id else None

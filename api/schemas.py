@@ -274,8 +274,15 @@ class OpportunityFields(ma.Schema):
     description = f.String(allow_none=True, validate=v.Length(max=20000))
 
 
+CUSTOMER_NUMBER = f.Integer(
+    load_only=True,
+    validate=v.Range(1, 2**31 - 1),
+    metadata={"description": "The customer by its customer number (a company or a private customer), instead of an id"},
+)
+
+
 class OpportunityInput(OpportunityFields):
-    pass
+    customer_number = CUSTOMER_NUMBER
 
 
 OpportunityPatch = patch_schema(OpportunityInput, "OpportunityPatch")
@@ -413,6 +420,7 @@ class DraftInput(ma.Schema):
 
     company_id = ident()
     contact_id = ident()
+    customer_number = CUSTOMER_NUMBER
     note = f.String(allow_none=True, validate=v.Length(max=5000))
     lines = f.List(f.Nested(LineFields), load_default=list)
 

@@ -402,6 +402,10 @@ def test_draft_orders_and_invoices_are_created_and_read(as_role, make_company, p
     assert order.status_code == 201, order.get_json()
     body = order.get_json()
     assert body["status"] == "draft" and body["net_amount"] == "1900.00" and body["total"] == "2375.00"
+    by_number = seller.post("/api/v1/orders", {"customer_number": company.customer_number})
+    assert by_number.status_code == 201 and by_number.get_json()["company_id"] == company.id
+    unknown = problem_of(seller.post("/api/v1/orders", {"customer_number": 1}), 422)
+    assert unknown["errors"] == {"customer_number": [sv("No customer has the customer number %(n)s.", n=1)]}
     invoice = seller.post(
         "/api/v1/invoices",
         {"company_id": company.id, "lines": [{"description": "Frakt", "unit_price": "100", "vat_rate": "25"}]},
@@ -414,7 +418,7 @@ def test_draft_orders_and_invoices_are_created_and_read(as_role, make_company, p
     problem_of(seller.post("/api/v1/invoices", {"company_id": company.id, "lines": [{"quantity": "1"}]}), 422)
     problem_of(seller.post("/api/v1/invoices", {}), 422)
     problem_of(as_role("readonly").post("/api/v1/orders", {"company_id": company.id}), 403)
-    assert count(session, SalesOrder) == 1 and count(session, Invoice) == 1
+    assert count(session, SalesOrder) == 2 and count(session, Invoice) == 1
     assert problem_of(seller.patch(f"/api/v1/invoices/{invoice.get_json()['id']}", {"version": 1}, validate=False), 405)
 
 
