@@ -25,7 +25,12 @@ def select_locale() -> str:
     """The employee's chosen language, else the configured default (sv)."""
     from flask import current_app
 
+    from api.core import locale_of_request
+    from api.problems import is_api_request
+
     supported = current_app.config["SUPPORTED_LOCALES"]
+    if is_api_request():
+        return locale_of_request(supported, current_app.config["BABEL_DEFAULT_LOCALE"])
     if current_user and current_user.is_authenticated and current_user.locale in supported:
         return current_user.locale
     return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -63,6 +68,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.duplicates import DuplicatesView
     from admin_views.employee import EmployeeGroupView, EmployeeView
     from admin_views.importing import ImportView, allow_large_import_files
+    from admin_views.integrations import IntegrationsView
     from admin_views.invoicing import InvoiceView, OrderView, ProductView
     from admin_views.leads import LeadView
     from admin_views.menu import personalise
@@ -148,6 +154,11 @@ def register_admin(app: Flask) -> Admin:
     admin.add_view(AccountView(name=_l("My account"), endpoint="account", url="/admin/account"))
     admin.add_view(RegistryView(name=_l("Company register"), endpoint="registry", url="/admin/registry"))
     admin.add_view(ImportView(name=_l("Import"), endpoint="import", url="/admin/import", category=administration))
+    admin.add_view(
+        IntegrationsView(
+            name=_l("Integrations"), endpoint="integrations", url="/admin/integrations", category=administration
+        )
+    )
     app.url_value_preprocessor(allow_large_import_files)
     personalise(admin)
     return admin
@@ -328,6 +339,51 @@ def register_cli(app: Flask) -> None:
             "If the backup is of an older version, run: flask --app app db upgrade"
         )
 
+    @app.cli.group("api-key")
+    def api_key_group():
+        """API keys of integrations (also under Administration – Integrationer)."""
+
+    @api_key_group.command("create")
+    @click.option("--employee", "email", required=True, help="E-mail of the employee the key acts as.")
+    @click.option("--name", required=True, help="The integration that uses the key.")
+    @click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), help="Valid through this date (YYYY-MM-DD).")
+    def api_key_create(email, name, expires):
+        """Create an API key and print it (this once: only its hash is kept)."""
+        from admin_views.integrations import end_of_day
+        from services import api_keys
+        from services.validation import InvalidValue
+
+        employee = accounts.find_by_email(db.session, email)
+        if employee is None:
+            raise click.ClickException(f"No employee has the e-mail address {email}.")
+        try:
+            new = api_keys.create(
+                db.session,
+                None,
+                employee=employee,
+                name=name,
+                expires_at=end_of_day(expires.date()) if expires else None,
+            )
+        except InvalidValue as exc:
+            raise click.ClickException(str(exc)) from None
+        db.session.commit()
+        click.echo(f"API key {new.record.name!r} acting as {employee.email} (id {new.record.id}):", err=True)
+        click.echo(new.secret)
+
+    @api_key_group.command("revoke")
+    @click.option("--id", "key_id", required=True, type=int)
+    def api_key_revoke(key_id):
+        """Revoke an API key."""
+        from models import ApiKey
+        from services import api_keys
+
+        record = db.session.get(ApiKey, key_id)
+        if record is None:
+            raise click.ClickException(f"No API key has the id {key_id}.")
+        api_keys.revoke(db.session, None, record)
+        db.session.commit()
+        click.echo(f"Revoked {record}.")
+
     @app.cli.group("translate")
     def translate_group():
         """Extract, update and compile the Swedish translations (pybabel)."""
@@ -376,6 +432,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     services.audit.set_default_actor(auth.logged_in_employee_id)
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
+    import services.webhooks  # noqa: F401  (registers the webhook events, written with each change)
     from admin_views.params import IdConverter, refuse_nul_characters
 
     app.url_map.converters["int"] = IdConverter  # before any route: an id too large for a column is a 404
@@ -389,6 +446,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(auth.bp)
     register_admin(app)
+    import api
+
+    api.init_app(app)
     register_cli(app)
 
     from admin_views.base import sees
@@ -409,8 +469,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.jinja_env.tests["mobile"] = validation.is_mobile
 
+    from api.problems import from_http_exception as problem_of
+    from api.problems import is_api_request
+
     @app.errorhandler(400)
     def bad_request(error):
+        if is_api_request():
+            return problem_of(error)
         from admin_views.params import BadParameter
 
         message = (
@@ -422,16 +487,22 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     @app.errorhandler(403)
     def forbidden(error):
+        if is_api_request():
+            return problem_of(error)
         return render_template("error.html", code=403, message=_("You do not have permission to see this page.")), 403
 
     @app.errorhandler(404)
     def not_found(error):
+        if is_api_request():
+            return problem_of(error)
         return render_template(
             "error.html", code=404, message=_("The page or record does not exist (it may have been deleted).")
         ), 404
 
     @app.errorhandler(413)
     def too_large(error):
+        if is_api_request():
+            return problem_of(error)
         limit = g.get("upload_limit", app.config["MAX_UPLOAD_BYTES"]) // (1024 * 1024)
         return render_template(
             "error.html", code=413, message=_("The file is larger than %(mb)s MB and was not uploaded.", mb=limit)

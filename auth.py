@@ -121,7 +121,7 @@ def load_employee(token: str):
 def keep_session_alive():
     """Before each request: note the session's use (at most once a minute), and hold a session that
     must enrol in two-factor login at the enrolment page."""
-    if request.endpoint in ("static", "admin.static") or not current_user.is_authenticated:
+    if request.endpoint in ("static", "admin.static") or g.get("api_request") or not current_user.is_authenticated:
         return None
     record = current_user.login_session
     now = utcnow()

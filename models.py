@@ -798,10 +798,14 @@ class AuditEvent(Model):
     changes: Mapped[dict | None] = mapped_column(JSON)
     #: The import job that made the change (set-based import writes), if any.
     import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_job.id", ondelete="SET NULL"), index=True)
+    #: The API key the change was made through (Administration – Integrationer), if any. No foreign
+    #: key: keys are revoked, never deleted, and adding one would make SQLite copy the whole table.
+    api_key_id: Mapped[int | None] = mapped_column(index=True)
 
     actor: Mapped[Employee | None] = relationship()
     #: Named in Historik ("Import: kunder.csv, jobb 12") for a change an import made.
     import_job: Mapped[ImportJob | None] = relationship()
+    api_key: Mapped[ApiKey | None] = relationship(primaryjoin="foreign(AuditEvent.api_key_id) == ApiKey.id")
 
 
 # --- import (Administration – Import) -------------------------------------------
@@ -1395,6 +1399,93 @@ class RegistryCompany(Model):
     @property
     def is_active(self) -> bool:
         return self.deregistered_on is None
+
+
+# --- the REST API: keys of integrations (Administration – Integrationer) ----------------------
+
+
+class ApiKey(TimestampMixin, Model):
+    """A key an integration calls /api/v1/ with; it acts as its employee, with that employee's permissions.
+
+    The key itself is shown once; only its SHA-256 is stored, and its first characters (`prefix`)
+    so people can tell keys apart.
+    """
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employee.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+
+    employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
+    created_by: Mapped[Employee | None] = relationship(foreign_keys=[created_by_id])
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class WebhookSubscription(TimestampMixin, Model):
+    """A URL an administrator subscribed to events of the register (services.webhooks).
+
+    Each delivery is signed with `secret` (HMAC-SHA256). Internal addresses (loopback, private
+    ranges) are refused unless `allow_internal` was set on purpose.
+    """
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    #: The event names (services.webhooks.EVENTS) delivered to the URL.
+    events: Mapped[list] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    allow_internal: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+
+    created_by: Mapped[Employee | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(Model):
+    """One event sent (or being sent) to one subscription: the payload, and how sending went."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_subscription_id_id", "subscription_id", "id"),)
+
+    STATUSES = {
+        "pending": _l("Waiting"),
+        "sending": _l("Sending"),
+        "retrying": _l("Will be retried"),
+        "delivered": _l("Delivered"),
+        "failed": _l("Failed"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscription.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    response_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(300))
+
+    subscription: Mapped[WebhookSubscription] = relationship()
+
+
+__all__ += ["ApiKey", "WebhookSubscription", "WebhookDelivery"]
 
 
 # --- indexes the lists page and sort by (services.paging) -----------------------------------

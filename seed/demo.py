@@ -424,6 +424,47 @@ def _seed_saved_searches(session: Session, seller, admin) -> None:
     saved_searches.save(session, admin, "company", "Kunder i Stockholm", [("search", "Stockholm")], shared=True)
 
 
+def _seed_integrations(session: Session, seller, admin) -> None:
+    """Administration – Integrationer: the web shop's API key (acting as a seller) and a revoked one.
+    Their keys are not printed: create your own there or with `flask --app app api-key create`."""
+    from services import api_keys
+
+    api_keys.create(session, admin, employee=seller, name="Webbshop (WooCommerce)")
+    old = api_keys.create(session, admin, employee=admin, name="Gammal Zapier-koppling").record
+    api_keys.revoke(session, admin, old)
+    # A webhook to the accounting system, switched off (the demo has no receiver), with a past log.
+    import secrets
+
+    from models import WebhookDelivery, WebhookSubscription
+
+    hook = WebhookSubscription(
+        name="Ekonomisystemet (kundsynk)",
+        url="https://hooks.example.se/kundregister",
+        events=["company.created", "company.updated", "opportunity.stage_changed"],
+        secret=secrets.token_hex(32),
+        active=False,
+        created_by_id=admin.id,
+    )
+    session.add(hook)
+    now = utcnow()
+    for hours, status, code, error in ((30, "delivered", 200, None), (26, "failed", 503, "HTTP 503")):
+        at = now - timedelta(hours=hours)
+        session.add(
+            WebhookDelivery(
+                subscription=hook,
+                event="company.updated",
+                payload={"event": "company.updated", "occurred_at": at.isoformat() + "Z", "data": {"type": "company"}},
+                status=status,
+                attempts=1 if status == "delivered" else 12,
+                created_at=at,
+                last_attempt_at=at,
+                delivered_at=at if status == "delivered" else None,
+                response_code=code,
+                error=error,
+            )
+        )
+
+
 def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
     """Load the demo register; False when it is already there."""
     if session.scalar(select(Employee).where(Employee.email == DEMO_EMPLOYEES[0][0])):
@@ -542,6 +583,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         _seed_call_list(session, sellers[0], demo_leads, companies)
         seed_invoicing(session, random.Random(rng_seed + 3), companies, private_customers, employees)
         _seed_saved_searches(session, sellers[0], admin)
+        _seed_integrations(session, sellers[0], admin)
         seed_reports(session, sellers, admin)
         seed_custom_fields(session, random.Random(rng_seed + 4), companies, admin)
         seed_duplicates(session, companies, admin)

@@ -3,7 +3,8 @@
 Implemented once, as a ``before_flush`` listener, so the event is written in
 the same transaction as the change whatever code made it (views, services,
 CLI, import). The actor is whoever `acting_as` names, else the one the web
-layer names (the logged-in employee: `set_default_actor` in app.py).
+layer names (the logged-in employee: `set_default_actor` in app.py); a change
+made through the REST API also names the API key (`through_api_key`).
 """
 
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from models import Audited, AuditEvent, table_of, utcnow
 
 ACTOR_KEY = "audit_actor_id"
+API_KEY_KEY = "audit_api_key_id"
 
 
 def _nobody() -> int | None:
@@ -42,6 +44,14 @@ def acting_as(session: Session, employee_id: int | None):
         yield
     finally:
         session.info[ACTOR_KEY] = previous
+
+
+def through_api_key(session: Session, api_key_id: int | None) -> None:
+    """Name `api_key_id` on every audit event the session writes from now on (None: stop)."""
+    if api_key_id is None:
+        session.info.pop(API_KEY_KEY, None)
+    else:
+        session.info[API_KEY_KEY] = api_key_id
 
 
 def current_actor_id(session: Session) -> int | None:
@@ -100,8 +110,8 @@ def _action(obj, changes: dict) -> str:
     return "update"
 
 
-def _event_row(obj, action: str, changes, actor_id) -> dict:
-    return {
+def _event_row(obj, action: str, changes, actor_id, api_key_id: int | None = None) -> dict:
+    row = {
         "actor_id": actor_id,
         "entity_type": type(obj).__tablename__,
         "entity_id": obj.id,
@@ -109,6 +119,9 @@ def _event_row(obj, action: str, changes, actor_id) -> dict:
         "action": action,
         "changes": changes,
     }
+    if api_key_id is not None:  # named only when set: a database migrated to an older revision has no column
+        row["api_key_id"] = api_key_id
+    return row
 
 
 def record_bulk(
@@ -124,16 +137,17 @@ def record_bulk(
     from services import bulk
 
     now = utcnow()
+    through = {"api_key_id": session.info[API_KEY_KEY]} if session.info.get(API_KEY_KEY) is not None else {}
     bulk.insert_rows(
         session,
         table_of(AuditEvent),
-        [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now} for e in events],
+        [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now, **through} for e in events],
     )
 
 
 def record(session: Session, entity, action: str, changes: dict | None = None) -> AuditEvent:
     """Write one audit event now (for events that are not column changes, e.g. links)."""
-    audit = AuditEvent(**_event_row(entity, action, changes, current_actor_id(session)))
+    audit = AuditEvent(**_event_row(entity, action, changes, current_actor_id(session), session.info.get(API_KEY_KEY)))
     session.add(audit)
     return audit
 
@@ -161,17 +175,17 @@ _load_old_values_on_set()
 
 @event.listens_for(Session, "before_flush")
 def _audit_before_flush(session: Session, flush_context, instances) -> None:
-    actor_id = current_actor_id(session)
+    actor_id, api_key_id = current_actor_id(session), session.info.get(API_KEY_KEY)
     pending_new = [obj for obj in session.new if isinstance(obj, Audited)]
     for obj in session.dirty:
         if not isinstance(obj, Audited) or not session.is_modified(obj):
             continue
         changes = _changes(obj, only_changed=True)
         if changes:
-            session.add(AuditEvent(**_event_row(obj, _action(obj, changes), changes, actor_id)))
+            session.add(AuditEvent(**_event_row(obj, _action(obj, changes), changes, actor_id, api_key_id)))
     for obj in session.deleted:
         if isinstance(obj, Audited):
-            session.add(AuditEvent(**_event_row(obj, "purge", {"name": str(obj)}, actor_id)))
+            session.add(AuditEvent(**_event_row(obj, "purge", {"name": str(obj)}, actor_id, api_key_id)))
     if pending_new:
         # ids exist only after the INSERT: record creations once they are flushed.
         session.info.setdefault("audit_new", []).extend(pending_new)
@@ -188,7 +202,7 @@ def _audit_after_flush(session: Session, flush_context) -> None:
     created = session.info.pop("audit_new", [])
     if not created:
         return
-    actor_id = current_actor_id(session)
+    actor_id, api_key_id = current_actor_id(session), session.info.get(API_KEY_KEY)
     now = utcnow()
     rows = [
         {
@@ -197,6 +211,7 @@ def _audit_after_flush(session: Session, flush_context) -> None:
                 "create",
                 {k: v for k, v in _changes(obj, only_changed=False).items() if v not in (None, "", [])},
                 actor_id,
+                api_key_id,
             ),
             "at": now,
         }

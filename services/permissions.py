@@ -75,6 +75,7 @@ PERMISSIONS: dict[str, object] = {
     "import.run": _l("Import customers, contacts and leads"),
     "import.undo": _l("Undo an import"),
     "duplicate.merge": _l("Merge duplicate customers and contacts, mark pairs as not duplicates, undo merges"),
+    "integration.manage": _l("Manage integrations: API keys and webhooks"),
 }
 
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}

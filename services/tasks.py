@@ -51,7 +51,12 @@ from extensions import db
 log = logging.getLogger(__name__)
 
 #: Modules whose tasks every worker must know (imported by `init_app`).
-TASK_MODULES = ("services.importing.tasks", "services.duplicate_tasks", "services.mass_update")
+TASK_MODULES = (
+    "services.importing.tasks",
+    "services.duplicate_tasks",
+    "services.mass_update",
+    "services.webhook_tasks",
+)
 #: The longest a worker waits before it looks at an idle SQLite queue again (seconds).
 MAX_POLL_SECONDS = 1.0
 #: How long a stopping worker waits for its running tasks to hand their work back (seconds).

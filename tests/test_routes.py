@@ -133,7 +133,86 @@ EXPECTED = {
     "import.retry": "import.run",
     "import.errors": "import.run",
     "import.undo": "import.undo",
+    "integrations.index": "integration.manage",
+    "integrations.create_key": "integration.manage",
+    "integrations.revoke_key": "integration.manage",
+    "integrations.create_webhook": "integration.manage",
+    "integrations.webhook": "integration.manage",
+    "integrations.webhook_active": "integration.manage",
+    "integrations.webhook_delete": "integration.manage",
+    "integrations.resend": "integration.manage",
+    # the REST API's documentation
+    "api-docs.openapi_json": PUBLIC,
+    "api_docs.page": PUBLIC,
+    "api_docs.asset": PUBLIC,
 }
+
+
+def api_resource(area, *, view=None, create=None, edit=None, delete=None, restore=None, extra=None):
+    """The endpoints of one API resource (api.resources) and the permission each needs."""
+    table = {"list_records": view or f"{area}.view", "get_record": view or f"{area}.view"}
+    for name, permission in (
+        ("create_record", create),
+        ("update_record", edit),
+        ("delete_record", delete),
+        ("restore_record", restore),
+    ):
+        if permission:
+            table[name] = permission
+    table.update(extra or {})
+    return table
+
+
+def api_customer(area):
+    return {
+        "custom_fields": (f"{area}.view", "tab.custom"),
+        "save_custom_fields": (f"{area}.edit", "tab.custom"),
+    }
+
+
+#: /api/v1/: called with an API key (never a session cookie), each endpoint with its permission.
+API_EXPECTED = {}
+for blueprint, table in {
+    "api_companies": api_resource(
+        "company",
+        create="company.create",
+        edit="company.edit",
+        delete="company.delete",
+        restore="company.restore",
+        extra={
+            **api_customer("company"),
+            "company_by_customer_number": "company.view",
+            "company_by_org_number": "company.view",
+            "company_emails": ("company.view", "tab.email"),
+        },
+    ),
+    "api_contacts": api_resource(
+        "contact",
+        create="contact.create",
+        edit="contact.edit",
+        delete="contact.delete",
+        restore="company.restore",
+        extra={**api_customer("contact"), "contact_by_customer_number": "contact.view"},
+    ),
+    "api_leads": api_resource("lead", create="lead.create", edit="lead.edit", delete="lead.delete"),
+    "api_activities": api_resource("activity", view="company.view", create="activity.edit", delete="activity.edit"),
+    "api_opportunities": api_resource(
+        "opportunity",
+        create="opportunity.create",
+        edit="opportunity.edit",
+        delete="opportunity.delete",
+        extra={"move_opportunity": "opportunity.edit"},
+    ),
+    "api_sales_stages": api_resource("settings", view="opportunity.view", create="settings.manage"),
+    "api_categories": api_resource("settings", view="company.view", create="settings.manage"),
+    "api_industries": api_resource("settings", view="company.view", create="settings.manage"),
+    "api_employees": api_resource("employee"),
+    "api_products": api_resource("product", create="product.manage"),
+    "api_orders": api_resource("order", create="order.create"),
+    "api_invoices": api_resource("invoice", create="invoice.create"),
+}.items():
+    API_EXPECTED.update({f"{blueprint}.{name}": permission for name, permission in table.items()})
+EXPECTED.update(API_EXPECTED)
 for endpoint, table in {
     "company": model_view("company", extra=COMPANY_EXTRA),
     "supplier": model_view("company", extra=COMPANY_EXTRA),
@@ -258,6 +337,10 @@ def test_anonymous_is_sent_to_login_with_next(client, rules):
         permission = EXPECTED[endpoint]
         response = client.open(url, method=method, data={} if method != "GET" else None)
         tally("route-table probes (endpoint × method × role, real ids)")
+        if endpoint in API_EXPECTED:
+            assert response.status_code == 401, (endpoint, method, response.status_code)
+            assert response.mimetype == "application/problem+json"
+            continue
         if permission == PUBLIC:
             expected = (200, 302) if method == "GET" else (200, 302, 400)  # a POST without its CSRF token: 400
             assert response.status_code in expected, (endpoint, method, response.status_code)
@@ -286,6 +369,10 @@ def test_each_role_is_allowed_or_refused_as_the_table_says(login, rules, role, e
     for endpoint, url, method in rules:
         if endpoint in ("auth.logout", "account.end_session") and method == "POST":
             continue  # would end the session the rest of the loop needs (session 1 may be this login's)
+        if endpoint in API_EXPECTED:
+            # A session cookie never authenticates an API call (the API has no CSRF protection).
+            assert actions.client.open(url, method=method, data={"csrf_token": token}).status_code == 401
+            continue
         if method == "GET":
             response = actions.client.get(url)
         else:
@@ -301,6 +388,28 @@ def test_each_role_is_allowed_or_refused_as_the_table_says(login, rules, role, e
             assert response.status_code < 500 or upstream, (role, endpoint, method, response.status_code)
         else:
             assert response.status_code == 403, (role, endpoint, method, response.status_code)
+
+
+@pytest.mark.parametrize("role", list(ROLE_MAP))
+def test_each_role_api_key_is_allowed_or_refused_as_the_table_says(app, rules, role, employees, session):
+    """Every API endpoint and method with real ids, called with an API key acting as each role's
+    employee: 403 (problem+json) where the table says so, else answered (never 401/403, never a 500)."""
+    from services import api_keys
+
+    key = api_keys.create(session, None, employee=employees[role], name=f"Routes {role}").secret
+    session.commit()
+    client = app.test_client()
+    for endpoint, url, method in rules:
+        if endpoint not in API_EXPECTED:
+            continue
+        response = client.open(url, method=method, json={}, headers={"Authorization": f"Bearer {key}"})
+        tally("route-table probes (endpoint × method × role, real ids)")
+        if allowed(role, endpoint, employees):
+            assert response.status_code not in (401, 403), (role, endpoint, method, response.get_json())
+            assert response.status_code < 500, (role, endpoint, method, response.status_code)
+        else:
+            assert response.status_code == 403, (role, endpoint, method, response.status_code)
+            assert response.mimetype == "application/problem+json"
 
 
 def test_post_without_csrf_token_is_refused(login, make_company):

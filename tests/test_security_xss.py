@@ -45,6 +45,7 @@ TECHNICAL = {
     "employee.totp_secret",  # a secret set means two-factor login is on: the test could not log in
     "employee.totp_pending_secret",
     "login_session.token_hash",  # the session key of a login; never shown
+    "api_key.key_hash",  # an API key's SHA-256; never shown
     "login_session.ended_reason",
     "login_throttle.key",
     "recovery_code.salt",

@@ -1,0 +1,440 @@
+"""Webhooks: events of the register delivered to the URLs administrators subscribed.
+
+How an event travels:
+
+1. Whatever changes a company, contact, lead or opportunity (a form, the API, a restore), or
+   sends an invoice or marks it paid, the flush that writes it also writes one WebhookDelivery row
+   per subscription wanting the event (`_record_events`, an `after_flush` listener): in the same
+   transaction, so an event exists exactly when its change does.
+2. After the commit the deliveries are put in the task queue (services.tasks); `attempt` POSTs the
+   JSON with an HMAC-SHA256 signature over "<timestamp>.<body>" with the subscription's secret.
+3. A failure (no answer, a non-2xx status) is retried with a growing pause (`retry_delay`) until
+   24 hours after the event; then the delivery is "failed". The delivery log shows each one, and
+   "Skicka igen" sends one again. A periodic task puts deliveries whose queue message was lost
+   back in the queue.
+
+Internal addresses (loopback, private, link-local, reserved) are refused, when the subscription is
+saved and again at each delivery, unless an administrator allowed them on the subscription (SSRF);
+redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy.orm import Session
+
+from models import (
+    Company,
+    Contact,
+    Employee,
+    Invoice,
+    Lead,
+    Opportunity,
+    WebhookDelivery,
+    WebhookSubscription,
+    utcnow,
+)
+from services.validation import InvalidValue
+
+#: The kinds of record whose changes are events, by model.
+WATCHED = {Company: "company", Contact: "contact", Lead: "lead", Opportunity: "opportunity"}
+#: Every kind of record an event can be about (an invoice: only when it is sent or paid).
+TYPES = {**WATCHED, Invoice: "invoice"}
+
+EVENTS: dict[str, object] = {
+    "company.created": _l("Company created"),
+    "company.updated": _l("Company updated"),
+    "company.deleted": _l("Company deleted (to the trash)"),
+    "company.restored": _l("Company restored"),
+    "contact.created": _l("Contact created"),
+    "contact.updated": _l("Contact updated"),
+    "contact.deleted": _l("Contact deleted (to the trash)"),
+    "contact.restored": _l("Contact restored"),
+    "lead.created": _l("Lead created"),
+    "lead.updated": _l("Lead updated"),
+    "lead.deleted": _l("Lead deleted"),
+    "opportunity.created": _l("Sales opportunity created"),
+    "opportunity.updated": _l("Sales opportunity updated"),
+    "opportunity.deleted": _l("Sales opportunity deleted"),
+    "opportunity.stage_changed": _l("Sales opportunity moved to another stage"),
+    "invoice.sent": _l("Invoice sent"),
+    "invoice.paid": _l("Invoice paid"),
+}
+
+#: How long a failing delivery is retried, and its pauses: 30 s, 1 min, 2 min … at most 2 hours.
+RETRY_WINDOW = timedelta(hours=24)
+FIRST_RETRY_SECONDS = 30
+MAX_RETRY_SECONDS = 2 * 60 * 60
+TIMEOUT_SECONDS = 10
+USER_AGENT = "Kundregister-Webhooks/1"
+SIGNATURE_HEADER = "X-Kundregister-Signature"
+TIMESTAMP_HEADER = "X-Kundregister-Timestamp"
+
+
+class NotPermitted(PermissionError):
+    """Only employees with integration.manage manage webhook subscriptions."""
+
+
+class RefusedAddress(InvalidValue):
+    """The URL leads to an internal address and the subscription does not allow that."""
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+def _check(actor: Employee | None) -> None:
+    if actor is not None and not actor.has_permission("integration.manage"):
+        raise NotPermitted("integration.manage")
+
+
+def internal_address(host: str) -> str | None:
+    """The first internal address `host` resolves to (loopback, private, link-local, reserved …),
+    or None when every address is public. A name that does not resolve is refused as well."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidValue(_("The host %(host)s could not be found.", host=host)) from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            return str(address)
+    return None
+
+
+def check_url(url: str, *, allow_internal: bool) -> str:
+    """The URL to post to: http(s), with a host; refused when it leads to an internal address."""
+    url = (url or "").strip()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+        raise InvalidValue(_("Give the full address, starting with https:// (or http://)."))
+    if not allow_internal:
+        internal = internal_address(parts.hostname)
+        if internal is not None:
+            raise RefusedAddress(
+                _(
+                    "%(host)s leads to the internal address %(address)s. Internal addresses are refused "
+                    "unless you allow them for this subscription.",
+                    host=parts.hostname,
+                    address=internal,
+                )
+            )
+    return url
+
+
+def subscribe(
+    session: Session,
+    actor: Employee | None,
+    *,
+    name: str,
+    url: str,
+    events: Iterable[str],
+    allow_internal: bool = False,
+) -> WebhookSubscription:
+    """A new, active subscription with a new secret."""
+    _check(actor)
+    name, events = (name or "").strip(), sorted(set(events))
+    if not name:
+        raise InvalidValue(_("Give the subscription a name."))
+    if not events or any(e not in EVENTS for e in events):
+        raise InvalidValue(_("Choose at least one event."))
+    subscription = WebhookSubscription(
+        name=name[:100],
+        url=check_url(url, allow_internal=allow_internal),
+        events=events,
+        secret=secrets.token_hex(32),
+        allow_internal=allow_internal,
+        active=True,
+        created_by_id=actor.id if actor is not None else None,
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def set_active(session: Session, actor: Employee | None, subscription: WebhookSubscription, active: bool) -> None:
+    _check(actor)
+    subscription.active = active
+    session.flush()
+
+
+def delete(session: Session, actor: Employee | None, subscription: WebhookSubscription) -> None:
+    """Delete a subscription and its delivery log."""
+    _check(actor)
+    session.delete(subscription)
+    session.flush()
+
+
+# --- events: written with the change -------------------------------------------------------------
+
+
+def _record_payload(obj) -> dict:
+    from services.audit import plain
+
+    state = inspect(obj)
+    return {attr.key: plain(getattr(obj, attr.key)) for attr in state.mapper.column_attrs}
+
+
+def _changed(obj, key: str) -> tuple | None:
+    history = inspect(obj).attrs[key].history
+    if not history.has_changes():
+        return None
+    return (history.deleted[0] if history.deleted else None, history.added[0] if history.added else None)
+
+
+def _events_of_flush(session: Session) -> list[tuple[str, object, dict | None]]:
+    """(event name, record, changes) for what this flush wrote to watched records."""
+    from services.audit import plain
+
+    found = []
+    for obj in session.new:
+        if type(obj) in WATCHED:
+            found.append((f"{WATCHED[type(obj)]}.created", obj, None))
+        elif isinstance(obj, Invoice) and obj.status == "sent":  # a credit invoice is sent at once
+            found.append(("invoice.sent", obj, None))
+    for obj in session.dirty:
+        if isinstance(obj, Invoice):
+            status = _changed(obj, "status")
+            if status is not None and status[1] in ("sent", "paid") and status[0] != status[1]:
+                found.append((f"invoice.{status[1]}", obj, {"status": list(status)}))
+            continue
+        if type(obj) not in WATCHED or not session.is_modified(obj):
+            continue
+        kind = WATCHED[type(obj)]
+        deleted = _changed(obj, "deleted_at") if hasattr(obj, "deleted_at") else None
+        if deleted is not None:
+            found.append((f"{kind}.{'restored' if deleted[1] is None else 'deleted'}", obj, None))
+            continue
+        changes = {}
+        for attr in inspect(obj).mapper.column_attrs:
+            if attr.key in ("updated_at", "version"):
+                continue
+            change = _changed(obj, attr.key)
+            if change is not None and plain(change[0]) != plain(change[1]):
+                changes[attr.key] = [plain(change[0]), plain(change[1])]
+        if changes:
+            found.append((f"{kind}.updated", obj, changes))
+            if kind == "opportunity" and "stage_id" in changes:
+                found.append(("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]}))
+    for obj in session.deleted:
+        if type(obj) in WATCHED:
+            found.append((f"{WATCHED[type(obj)]}.deleted", obj, None))
+    return found
+
+
+#: Engines known to have the webhook tables (a database still at an older revision has none).
+_migrated: set = set()
+
+
+def _has_tables(connection) -> bool:
+    key = connection.engine.url.render_as_string(hide_password=False)
+    if key not in _migrated and inspect(connection).has_table(WebhookSubscription.__tablename__):
+        _migrated.add(key)
+    return key in _migrated
+
+
+@event.listens_for(Session, "after_flush")
+def _record_events(session: Session, flush_context) -> None:
+    found = _events_of_flush(session)
+    if not found:
+        return
+    connection = session.connection()
+    if not _has_tables(connection):
+        return
+    subscriptions = connection.execute(
+        select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
+    ).all()
+    if not subscriptions:
+        return
+    now = utcnow()
+    rows = []
+    for name, obj, changes in found:
+        payload = {
+            "event": name,
+            "occurred_at": now.isoformat() + "Z",
+            "data": {"type": TYPES[type(obj)], "id": obj.id, "record": _record_payload(obj)},
+        }
+        if changes is not None:
+            payload["data"]["changes"] = changes
+        for subscription_id, events in subscriptions:
+            if name in (events or ()):
+                rows.append(
+                    {
+                        "subscription_id": subscription_id,
+                        "event": name,
+                        "payload": payload,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "next_attempt_at": now,
+                    }
+                )
+    if rows:
+        ids = connection.execute(insert(WebhookDelivery).returning(WebhookDelivery.id), rows).scalars().all()
+        session.info.setdefault("webhook_deliveries", []).extend(ids)
+
+
+@event.listens_for(Session, "after_commit")
+def _queue_after_commit(session: Session) -> None:
+    ids = session.info.pop("webhook_deliveries", None)
+    if ids:
+        queue(ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop("webhook_deliveries", None)
+
+
+def queue(ids: Iterable[int]) -> None:
+    """Put deliveries in the task queue (a queue that is down leaves them to the periodic sweep)."""
+    import logging
+
+    from services import tasks
+    from services.webhook_tasks import deliver_task
+
+    for delivery_id in ids:
+        try:
+            tasks.submit(deliver_task.s(delivery_id))
+        except Exception:  # the row stays pending; `requeue_lost` sends it
+            logging.getLogger(__name__).exception("queueing webhook delivery %s failed", delivery_id)
+
+
+# --- delivering ---------------------------------------------------------------------------------
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The value of X-Kundregister-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failed ones: 30 s doubling, at most 2 hours."""
+    return float(min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a 3xx is the answer (a redirect could lead to an internal address)
+
+
+def _post(url: str, body: bytes, headers: dict) -> int:
+    """POST and return the status code; raises OSError when no answer came."""
+    opener = urllib.request.build_opener(_NoRedirects())
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            response.read(1024)
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:
+    """Take a waiting delivery (a conditional UPDATE: of two workers, one gets it)."""
+    taken = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status.in_(("pending", "retrying")))
+        .values(status="sending", last_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return session.get(WebhookDelivery, delivery_id) if taken else None
+
+
+def attempt(session: Session, delivery: WebhookDelivery, *, now: datetime | None = None, post=_post) -> float | None:
+    """Send a claimed delivery once and record how it went; the pause before the next try, or None."""
+    now = now or utcnow()
+    subscription = delivery.subscription
+    body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Kundregister-Event": delivery.event,
+        "X-Kundregister-Delivery": str(delivery.id),
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: signature(subscription.secret, timestamp, body),
+    }
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    code, error, permanent = None, None, False
+    if not subscription.active:
+        error, permanent = "The subscription is switched off.", True
+    else:
+        try:
+            check_url(subscription.url, allow_internal=subscription.allow_internal)
+            code = post(subscription.url, body, headers)
+        except InvalidValue as exc:  # refused (an internal address): trying again changes nothing
+            error, permanent = str(exc), True
+        except (OSError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+    delivery.response_code = code
+    if code is not None and 200 <= code < 300:
+        delivery.status, delivery.delivered_at, delivery.error, delivery.next_attempt_at = "delivered", now, None, None
+        return None
+    delivery.error = (error or f"HTTP {code}")[:300]
+    pause = retry_delay(delivery.attempts)
+    if permanent or now + timedelta(seconds=pause) > delivery.created_at + RETRY_WINDOW:
+        delivery.status, delivery.next_attempt_at = "failed", None
+        return None
+    delivery.status, delivery.next_attempt_at = "retrying", now + timedelta(seconds=pause)
+    return pause
+
+
+def send_again(session: Session, actor: Employee | None, delivery: WebhookDelivery) -> None:
+    """ "Skicka igen": send a delivery once more (a new 24-hour window), whatever became of it."""
+    _check(actor)
+    now = utcnow()
+    delivery.status, delivery.created_at, delivery.next_attempt_at, delivery.error = "pending", now, now, None
+    session.flush()
+
+
+def lost(session: Session, now: datetime, *, grace: timedelta = timedelta(minutes=5)) -> list[int]:
+    """Deliveries due for a while that nobody took (their queue message was lost), and ones stuck
+    "sending" (their worker died): set back to waiting; their ids, to queue again."""
+    stuck = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.status == "sending", WebhookDelivery.last_attempt_at < now - timedelta(minutes=15))
+        .limit(500)
+    )
+    ids = list(session.scalars(stuck))
+    if ids:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .values(status="retrying")
+            .execution_options(synchronize_session=False)
+        )
+    due = select(WebhookDelivery.id).where(
+        WebhookDelivery.status.in_(("pending", "retrying")), WebhookDelivery.next_attempt_at < now - grace
+    )
+    return sorted(set(ids) | set(session.scalars(due.limit(500))))
+
+
+def log(session: Session, subscription: WebhookSubscription, *, limit: int = 50) -> list[WebhookDelivery]:
+    """The subscription's latest deliveries, newest first."""
+    stmt = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription.id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

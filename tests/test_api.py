@@ -1,0 +1,528 @@
+"""The REST API at /api/v1/: keys per role, companies and contacts end to end, optimistic locking,
+cursor pages, quick search, problem+json in Swedish and English, the e-mail lock, the other
+registers, rate limits. Every request and response is validated against the served OpenAPI
+document (tests/api_client.py)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from api_client import ApiClient, openapi_of
+from sqlalchemy import select
+
+from helpers import count, fresh, sv
+from models import (
+    AuditEvent,
+    Category,
+    Company,
+    Contact,
+    CustomFieldDefinition,
+    CustomTab,
+    EmailMessage,
+    Invoice,
+    Lead,
+    Opportunity,
+    SalesOrder,
+    SalesStage,
+    utcnow,
+)
+from services import api_keys
+
+
+@pytest.fixture(scope="session")
+def openapi(app):
+    return openapi_of(app)
+
+
+@pytest.fixture
+def keys(session, employees) -> dict[str, str]:
+    """An API key per role (acting as that role's employee of the fixtures)."""
+    made = {
+        role: api_keys.create(session, None, employee=e, name=f"Test {role}").secret for role, e in employees.items()
+    }
+    session.commit()
+    return made
+
+
+@pytest.fixture
+def as_role(app, openapi, keys):
+    def _client(role: str | None, language: str | None = None) -> ApiClient:
+        return ApiClient(app.test_client(), openapi, keys[role] if role else None, language)
+
+    return _client
+
+
+def problem_of(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status and body["detail"]
+    return body
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+def test_the_openapi_document_is_3_1_and_describes_every_api_route(app, openapi):
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"] == "3.1.0"
+    documented = {(path, method) for path, item in spec["paths"].items() for method in item}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and not rule.endpoint.startswith(("api-docs.", "api_docs.")):
+            path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+            served |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert served and served <= documented, served - documented
+    assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
+def test_the_documentation_page_serves_swagger_ui_from_the_package(client):
+    page = client.get("/api/v1/docs/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/v1/openapi.json" in html and "cdn" not in html.lower()
+    script = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and b"SwaggerUIBundle" in script.get_data()
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+def test_a_call_without_a_valid_key_is_401_problem(as_role, session, employees, keys):
+    for client in (as_role(None), ApiClient(as_role(None).client, as_role(None).openapi, "crm_not-a-key")):
+        body = problem_of(client.get("/api/v1/companies"), 401)
+        assert body["detail"] == sv("Give a valid API key in the header Authorization: Bearer <key>.")
+    record = session.scalar(select(api_keys.ApiKey).where(api_keys.ApiKey.name == "Test seller"))
+    api_keys.revoke(session, None, record)
+    session.commit()
+    problem_of(as_role("seller").get("/api/v1/companies"), 401)
+    expired = api_keys.create(session, None, employee=employees["finance"], name="Old")
+    expired.record.expires_at = utcnow() - timedelta(seconds=1)
+    employees["readonly"].active = False
+    session.commit()
+    problem_of(ApiClient(as_role(None).client, as_role(None).openapi, expired.secret).get("/api/v1/companies"), 401)
+    problem_of(as_role("readonly").get("/api/v1/companies"), 401)
+    assert as_role("admin").get("/api/v1/companies").status_code == 200
+
+
+def test_a_session_cookie_is_not_an_api_key(login, make_company, session):
+    """A logged-in browser cannot call the API with its cookie (the API has no CSRF protection)."""
+    make_company()
+    actions = login("admin")
+    response = actions.client.get("/api/v1/companies")
+    assert response.status_code == 401
+    assert actions.client.post("/api/v1/companies", json={"name": "Via cookie AB"}).status_code == 401
+    assert count(session, Company) == 1
+
+
+def test_the_key_notes_its_last_use(as_role, session, keys):
+    assert as_role("seller").get("/api/v1/companies").status_code == 200
+    record = session.scalar(select(api_keys.ApiKey).where(api_keys.ApiKey.name == "Test seller"))
+    session.refresh(record)
+    assert record.last_used_at is not None and utcnow() - record.last_used_at < timedelta(minutes=1)
+
+
+# --- companies ------------------------------------------------------------------------------------
+
+
+def test_create_a_company_by_org_number_then_find_update_delete_and_restore_it(as_role, session, keys):
+    api = as_role("seller")
+    created = api.post(
+        "/api/v1/companies",
+        {
+            "name": "Kaffekompaniet AB",
+            "org_number": "556036-0793",
+            "phone": "08-123 456 78",
+            "postal_postcode": "11122",
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    company = created.get_json()
+    assert company["org_number"] == "5560360793" and company["phone"] == "+46812345678"
+    assert company["postal_postcode"] == "111 22" and company["customer_number"] >= 10000
+    assert created.headers["Location"] == f"/api/v1/companies/{company['id']}"
+    assert api.get("/api/v1/companies/by-org-number/556036-0793").get_json()["id"] == company["id"]
+    assert (
+        api.get(f"/api/v1/companies/by-customer-number/{company['customer_number']}").get_json()["id"] == company["id"]
+    )
+    assert [c["id"] for c in api.get("/api/v1/companies?org_number=5560360793").get_json()["items"]] == [company["id"]]
+
+    changed = api.patch(f"/api/v1/companies/{company['id']}", {"version": company["version"], "postal_city": "Lund"})
+    assert changed.status_code == 200 and changed.get_json()["postal_city"] == "Lund"
+    assert changed.get_json()["version"] == company["version"] + 1
+
+    assert api.delete(f"/api/v1/companies/{company['id']}").status_code == 204
+    problem_of(api.get(f"/api/v1/companies/{company['id']}"), 404)
+    assert fresh(session, Company, company["id"]).is_deleted
+    problem_of(api.post(f"/api/v1/companies/{company['id']}/restore"), 403)  # a seller may not restore
+    admin = as_role("admin")
+    assert [c["id"] for c in admin.get("/api/v1/companies?in_trash=true").get_json()["items"]] == [company["id"]]
+    restored = admin.post(f"/api/v1/companies/{company['id']}/restore")
+    assert restored.status_code == 200 and restored.get_json()["deleted_at"] is None
+
+    events = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "company").order_by(AuditEvent.id))
+    trail = [(e.action, e.actor.role, e.api_key.name) for e in events]
+    assert trail == [
+        ("create", "seller", "Test seller"),
+        ("update", "seller", "Test seller"),
+        ("delete", "seller", "Test seller"),
+        ("restore", "admin", "Test admin"),
+    ]
+
+
+def test_a_stale_version_is_409_with_the_current_record_and_nothing_saved(as_role, make_company, session, keys):
+    company = make_company(name="Versionen AB")
+    api = as_role("seller")
+    first = api.patch(f"/api/v1/companies/{company.id}", {"version": company.version, "note": "Först"})
+    assert first.status_code == 200
+    stale = api.patch(f"/api/v1/companies/{company.id}", {"version": company.version, "note": "Sedan"})
+    body = problem_of(stale, 409)
+    assert body["current"]["note"] == "Först" and body["current"]["version"] == company.version + 1
+    assert fresh(session, Company, company.id).note == "Först"
+    missing = api.patch(f"/api/v1/companies/{company.id}", {"note": "Utan version"})
+    assert problem_of(missing, 422)["errors"]["version"] == [sv("This field is required.")]
+
+
+def test_invalid_values_are_field_errors_in_swedish_or_english_and_nothing_is_saved(
+    as_role, make_company, session, keys
+):
+    make_company(name="Finns AB", org_number="5560360793")
+    data = {"name": "Fel AB", "org_number": "556036-0794", "phone": "123", "email": "inte-en-adress", "status": "x"}
+    body = problem_of(as_role("seller").post("/api/v1/companies", data), 422)
+    assert body["errors"]["status"] == [
+        sv("Choose one of: %(values)s", values="active, inactive, bankrupt, liquidated, merged")
+    ]
+    data.pop("status")
+    body = problem_of(as_role("seller").post("/api/v1/companies", data), 422)
+    assert body["detail"] == sv("Some values are not valid; see `errors`.")
+    assert body["errors"]["org_number"] == [
+        sv("The organisation number %(value)s has a wrong check digit.", value="556036-0794")
+    ]
+    assert body["errors"]["email"] == [sv("This is not a valid e-mail address.")]
+    assert set(body["errors"]) == {"org_number", "phone", "email"}
+    english = problem_of(as_role("seller", "en").post("/api/v1/companies", data), 422)
+    assert english["detail"] == "Some values are not valid; see `errors`."
+    assert english["errors"]["email"] == ["This is not a valid e-mail address."]
+    duplicate = problem_of(
+        as_role("seller").post("/api/v1/companies", {"name": "Kopia AB", "org_number": "5560360793"}), 422
+    )
+    assert "Finns AB" in duplicate["errors"]["org_number"][0]
+    assert count(session, Company) == 1
+
+
+def test_unknown_fields_and_bad_types_are_refused(as_role, keys):
+    body = problem_of(as_role("seller").post("/api/v1/companies", {"name": "X AB", "colour": "blå"}), 422)
+    assert body["errors"] == {"colour": [sv("Unknown field.")]}
+    response = as_role("seller").call("POST", "/api/v1/companies", {"name": 5}, validate=False)
+    assert problem_of(response, 422)["errors"] == {"name": [sv("Not a text.")]}
+
+
+def test_pages_follow_cursors_without_gaps_or_repeats_while_rows_are_added(as_role, make_company, keys):
+    made = {make_company(name=f"Bolag {i:02d} AB").id for i in range(25)}
+    api = as_role("readonly")
+    seen, cursor, pages = [], None, 0
+    first_page = None
+    while True:
+        url = "/api/v1/companies?limit=10" + (f"&after={cursor}" if cursor else "")
+        body = api.get(url).get_json()
+        if first_page is None:
+            first_page = body
+            make_company(name="Aaa först AB")  # sorts before everything already read
+            make_company(name="Öö sist AB")  # sorts after
+        seen += [c["id"] for c in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen))
+    assert made <= set(seen) and pages == 3
+    names = [c["name"] for c in api.get("/api/v1/companies?limit=200&sort=-name").get_json()["items"]]
+    assert names == sorted(names, reverse=True) and names[0] == "Öö sist AB"
+    second = api.get(f"/api/v1/companies?limit=10&after={first_page['next_cursor']}").get_json()
+    back = api.get(f"/api/v1/companies?limit=10&before={second['previous_cursor']}").get_json()
+    assert [c["id"] for c in back["items"]][-9:] == [c["id"] for c in first_page["items"]][-9:]
+    assert problem_of(api.get("/api/v1/companies?after=inte-en-markör"), 400)["detail"]
+
+
+def test_quick_search_finds_what_the_lists_find(as_role, make_company, keys):
+    make_company(name="Göteborgs Kaffe AB", phone="+46311234567", postal_city="Göteborg")
+    make_company(name="Malmö Te AB", postal_city="Malmö")
+    api = as_role("readonly")
+    assert [c["name"] for c in api.get("/api/v1/companies?q=göteborg").get_json()["items"]] == ["Göteborgs Kaffe AB"]
+    assert [c["name"] for c in api.get("/api/v1/companies?q=031-123 45 67").get_json()["items"]] == [
+        "Göteborgs Kaffe AB"
+    ]
+    assert api.get("/api/v1/companies?q=ma&sort=-name").get_json()["items"][0]["name"] == "Malmö Te AB"
+
+
+# --- contacts --------------------------------------------------------------------------------------
+
+
+def test_contacts_are_created_linked_found_by_email_and_made_private_customers(as_role, make_company, session, keys):
+    company = make_company(name="Arbetsgivaren AB")
+    api = as_role("seller")
+    created = api.post(
+        "/api/v1/contacts",
+        {
+            "first_name": "Åsa",
+            "last_name": "Öberg",
+            "email": "Asa.Oberg@Example.se",
+            "mobile": "070-123 45 67",
+            "company_ids": [company.id],
+            "company_role": "VD",
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    contact = created.get_json()
+    assert contact["mobile"] == "+46701234567" and contact["companies"] == [{"company_id": company.id, "role": "VD"}]
+    assert contact["customer_number"] is None
+    found = api.get("/api/v1/contacts?email=asa.oberg@example.se").get_json()["items"]
+    assert [c["id"] for c in found] == [contact["id"]]
+    private = api.patch(f"/api/v1/contacts/{contact['id']}", {"version": contact["version"], "private_customer": True})
+    number = private.get_json()["customer_number"]
+    assert number is not None
+    assert api.get(f"/api/v1/contacts/by-customer-number/{number}").get_json()["id"] == contact["id"]
+    assert [c["id"] for c in api.get("/api/v1/contacts?private_customer=true").get_json()["items"]] == [contact["id"]]
+    bad = problem_of(api.post("/api/v1/contacts", {"first_name": "A", "last_name": "B", "company_ids": [999999]}), 422)
+    assert "company_ids" in bad["errors"]
+    assert count(session, Contact) == 1
+
+
+def test_an_api_key_of_a_non_administrator_never_sees_locked_email(as_role, make_company, session, keys):
+    company = make_company(name="Hemligt AB", email_locked=True)
+    session.add(EmailMessage(company_id=company.id, sender="a@example.se", recipients="b@example.se", subject="Lön"))
+    session.commit()
+    seller = as_role("seller").get(f"/api/v1/companies/{company.id}/emails").get_json()
+    assert seller == {"email_locked": True, "items": []}
+    admin = as_role("admin").get(f"/api/v1/companies/{company.id}/emails").get_json()
+    assert [m["subject"] for m in admin["items"]] == ["Lön"]
+    problem_of(as_role("readonly").get(f"/api/v1/companies/{company.id}/emails"), 403)  # no E-post tab
+
+
+# --- the other registers ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def stages(session):
+    rows = [
+        SalesStage(name="Kontakt", sort_order=10, probability=10),
+        SalesStage(name="Offert", sort_order=20, probability=50),
+        SalesStage(name="Förlorad", sort_order=90, probability=0, is_lost=True),
+    ]
+    session.add_all(rows)
+    session.commit()
+    return rows
+
+
+def test_an_opportunity_is_created_and_moved_through_the_stages(as_role, make_company, stages, session, keys):
+    company = make_company(name="Köpare AB")
+    api = as_role("seller")
+    created = api.post(
+        "/api/v1/opportunities",
+        {"title": "Kaffemaskiner", "company_id": company.id, "stage_id": stages[0].id, "amount": "125000.00"},
+    )
+    assert created.status_code == 201, created.get_json()
+    opportunity = created.get_json()
+    moved = api.post(
+        f"/api/v1/opportunities/{opportunity['id']}/move", {"stage_id": stages[1].id, "version": opportunity["version"]}
+    )
+    assert moved.status_code == 200 and moved.get_json()["stage_id"] == stages[1].id
+    assert moved.get_json()["probability"] == 50
+    stale = api.post(
+        f"/api/v1/opportunities/{opportunity['id']}/move", {"stage_id": stages[0].id, "version": opportunity["version"]}
+    )
+    assert problem_of(stale, 409)["current"]["stage_id"] == stages[1].id
+    version = moved.get_json()["version"]
+    lost = api.post(f"/api/v1/opportunities/{opportunity['id']}/move", {"stage_id": stages[2].id, "version": version})
+    assert problem_of(lost, 422)["detail"] == sv("Give the reason the opportunity was lost.")
+    assert fresh(session, Opportunity, opportunity["id"]).stage_id == stages[1].id
+    problem_of(
+        as_role("readonly").post(
+            f"/api/v1/opportunities/{opportunity['id']}/move", {"stage_id": stages[0].id, "version": version}
+        ),
+        403,
+    )
+    no_customer = api.post("/api/v1/opportunities", {"title": "Ingen kund", "stage_id": stages[0].id})
+    assert problem_of(no_customer, 422)["detail"] == sv("Choose the customer: either a company or a private customer.")
+    listed = api.get(f"/api/v1/opportunities?company_id={company.id}").get_json()["items"]
+    assert [o["title"] for o in listed] == ["Kaffemaskiner"]
+    assert [s["name"] for s in api.get("/api/v1/sales-stages").get_json()["items"]] == ["Kontakt", "Offert", "Förlorad"]
+
+
+def test_leads_and_activities(as_role, make_company, session, keys):
+    api = as_role("seller")
+    lead = api.post(
+        "/api/v1/leads", {"company_name": "Nytt Bolag AB", "contact_email": "info@nytt.se", "source": "Webb"}
+    )
+    assert lead.status_code == 201, lead.get_json()
+    assert api.get("/api/v1/leads?q=nytt").get_json()["items"][0]["id"] == lead.get_json()["id"]
+    problem_of(api.post("/api/v1/leads", {"company_name": "X", "org_number": "123"}), 422)
+    company = make_company(name="Aktiv AB")
+    activity = api.post("/api/v1/activities", {"kind": "call", "subject": "Ring upp", "company_id": company.id})
+    assert activity.status_code == 201, activity.get_json()
+    assert activity.get_json()["done"] is False
+    assert [a["subject"] for a in api.get(f"/api/v1/activities?company_id={company.id}").get_json()["items"]] == [
+        "Ring upp"
+    ]
+    problem_of(api.post("/api/v1/activities", {"kind": "call", "subject": "Fel", "company_id": 999999}), 422)
+    problem_of(as_role("readonly").post("/api/v1/activities", {"kind": "note", "subject": "Nej"}), 403)
+    assert api.delete(f"/api/v1/leads/{lead.get_json()['id']}").status_code == 204
+    assert count(session, Lead) == 0
+
+
+def test_settings_employees_and_products(as_role, session, employees, keys):
+    admin, seller = as_role("admin"), as_role("seller")
+    category = admin.post("/api/v1/categories", {"name": "Kampanj", "applies_to": "company"})
+    assert category.status_code == 201
+    problem_of(seller.post("/api/v1/categories", {"name": "Nej"}), 403)
+    assert [c["name"] for c in seller.get("/api/v1/categories").get_json()["items"]] == ["Kampanj"]
+    assert admin.post("/api/v1/industries", {"name": "Livsmedel", "sni_code": "10"}).status_code == 201
+    names = [e["name"] for e in seller.get("/api/v1/employees").get_json()["items"]]
+    assert names == sorted(e.name for e in employees.values())
+    product = as_role("finance").post(
+        "/api/v1/products", {"number": "K1", "name": "Kaffe", "price": "89.50", "vat_rate": "12"}
+    )
+    assert product.status_code == 201, product.get_json()
+    problem_of(seller.post("/api/v1/products", {"number": "K2", "name": "Te"}), 403)
+    assert problem_of(admin.post("/api/v1/products", {"number": "K1", "name": "Igen"}), 422)["errors"]["number"]
+    company = admin.post("/api/v1/companies", {"name": "Kategoriserad AB", "category_ids": [category.get_json()["id"]]})
+    assert company.get_json()["category_ids"] == [category.get_json()["id"]]
+    contact_scope = session.scalar(select(Category).where(Category.name == "Kampanj"))
+    wrong = admin.post("/api/v1/contacts", {"first_name": "A", "last_name": "B", "category_ids": [contact_scope.id]})
+    assert "category_ids" in problem_of(wrong, 422)["errors"]
+
+
+def test_draft_orders_and_invoices_are_created_and_read(as_role, make_company, products, session, keys):
+    company = make_company(name="Fakturerad AB")
+    seller = as_role("seller")
+    order = seller.post(
+        "/api/v1/orders",
+        {"company_id": company.id, "lines": [{"product_id": products["100"].id, "quantity": "2"}]},
+    )
+    assert order.status_code == 201, order.get_json()
+    body = order.get_json()
+    assert body["status"] == "draft" and body["net_amount"] == "1900.00" and body["total"] == "2375.00"
+    by_number = seller.post("/api/v1/orders", {"customer_number": company.customer_number})
+    assert by_number.status_code == 201 and by_number.get_json()["company_id"] == company.id
+    unknown = problem_of(seller.post("/api/v1/orders", {"customer_number": 1}), 422)
+    assert unknown["errors"] == {"customer_number": [sv("No customer has the customer number %(n)s.", n=1)]}
+    invoice = seller.post(
+        "/api/v1/invoices",
+        {"company_id": company.id, "lines": [{"description": "Frakt", "unit_price": "100", "vat_rate": "25"}]},
+    )
+    assert invoice.status_code == 201, invoice.get_json()
+    assert invoice.get_json()["number"] is None and invoice.get_json()["total"] == "125.00"
+    assert [i["id"] for i in seller.get(f"/api/v1/invoices?company_id={company.id}").get_json()["items"]] == [
+        invoice.get_json()["id"]
+    ]
+    problem_of(seller.post("/api/v1/invoices", {"company_id": company.id, "lines": [{"quantity": "1"}]}), 422)
+    problem_of(seller.post("/api/v1/invoices", {}), 422)
+    problem_of(as_role("readonly").post("/api/v1/orders", {"company_id": company.id}), 403)
+    assert count(session, SalesOrder) == 2 and count(session, Invoice) == 1
+    assert problem_of(seller.patch(f"/api/v1/invoices/{invoice.get_json()['id']}", {"version": 1}, validate=False), 405)
+
+
+def test_custom_field_values_are_read_and_written_with_the_card_rules(as_role, make_company, session, keys):
+    tab = CustomTab(applies_to="company", name="Avtal")
+    session.add(tab)
+    session.flush()
+    number = CustomFieldDefinition(tab_id=tab.id, label="Antal licenser", field_type="number")
+    choice = CustomFieldDefinition(tab_id=tab.id, label="Nivå", field_type="choice", choices="Guld\nSilver")
+    session.add_all([number, choice])
+    company = make_company(name="Licens AB")
+    api = as_role("seller")
+    saved = api.patch(
+        f"/api/v1/companies/{company.id}/custom-fields", {"values": {str(number.id): "12", str(choice.id): "Guld"}}
+    )
+    assert saved.status_code == 200, saved.get_json()
+    values = {
+        v["label"]: v["value"] for v in api.get(f"/api/v1/companies/{company.id}/custom-fields").get_json()["items"]
+    }
+    assert values == {"Antal licenser": "12", "Nivå": "Guld"}
+    bad = problem_of(
+        api.patch(f"/api/v1/companies/{company.id}/custom-fields", {"values": {str(choice.id): "Brons"}}), 422
+    )
+    assert bad["errors"] == {f"values.{choice.id}": [sv("Choose one of the listed values.")]}
+    problem_of(as_role("readonly").patch(f"/api/v1/companies/{company.id}/custom-fields", {"values": {}}), 403)
+
+
+# --- rate limits --------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def rate_limited_app(request, app):
+    """The app with rate limits on (3 calls a minute per key), counted in memory and in Redis
+    (CRM_TEST_REDIS_URL) as production counts them with CRM_REDIS_URL."""
+    import os
+
+    from app import create_app
+    from extensions import limiter
+    from services import tasks
+
+    storage = "memory://"
+    if request.param == "redis":
+        storage = os.environ.get("CRM_TEST_REDIS_URL")
+        if not storage:
+            pytest.skip("CRM_TEST_REDIS_URL is not set")
+    kept = ("TESTING", "INSTANCE_DIR", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "SERVER_NAME")
+    limited = create_app(
+        {
+            **{k: app.config[k] for k in kept},
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": storage,
+            "API_RATE_LIMIT": "3 per minute",
+        }
+    )
+    tasks.init_app(app)  # the queue's tasks keep running in the tests' app
+    limited.test_client_class = app.test_client_class
+    with limited.test_request_context():
+        limiter.reset()
+    yield limited
+    with limited.test_request_context():
+        limiter.reset()
+    limiter.enabled = False  # the other tests' app runs without limits
+
+
+def test_each_key_has_its_own_rate_limit_and_429_says_when_to_retry(rate_limited_app, openapi, keys):
+    seller = ApiClient(rate_limited_app.test_client(), openapi, keys["seller"])
+    assert [seller.get("/api/v1/companies").status_code for _ in range(3)] == [200, 200, 200]
+    refused = seller.get("/api/v1/companies")
+    body = problem_of(refused, 429)
+    assert body["detail"] == sv("Too many requests with this API key; wait and try again (see Retry-After).")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
+    admin = ApiClient(rate_limited_app.test_client(), openapi, keys["admin"])
+    assert admin.get("/api/v1/companies").status_code == 200  # another key, another count
+
+
+def test_decimal_amounts_travel_as_exact_text(as_role, make_company, stages, session, keys):
+    company = make_company()
+    created = as_role("seller").post(
+        "/api/v1/opportunities", {"title": "Öre", "company_id": company.id, "stage_id": stages[0].id, "amount": "0.10"}
+    )
+    assert created.get_json()["amount"] == "0.10"
+    assert fresh(session, Opportunity, created.get_json()["id"]).amount == Decimal("0.10")
+
+
+def test_no_api_get_changes_the_register_and_every_answer_fits_the_document(app, demo, employees, openapi, session):
+    """Every GET of the API on the demo register, as the administrator's key: each response valid
+    against the OpenAPI document, none a 5xx, and no table changed but the key's own last use."""
+    from flask import url_for
+
+    from tests.security import changed_tables, demo_ids, route_values, routes, snapshot
+
+    key = api_keys.create(session, None, employee=employees["admin"], name="Crawl").secret
+    session.commit()
+    api = ApiClient(app.test_client(), openapi, key)
+    ids = demo_ids(session)
+    with app.test_request_context():
+        urls = [
+            url_for(rule.endpoint, **route_values(rule, ids))
+            for rule, method in routes(app)
+            if method == "GET" and rule.endpoint.startswith("api_") and not rule.endpoint.startswith("api_docs")
+        ]
+    before = snapshot(session)
+    statuses = {url: api.get(url).status_code for url in urls}
+    changed = changed_tables(before, snapshot(session))
+    assert set(changed) <= {"api_key"}, changed
+    assert all(code in (200, 404) for code in statuses.values()), statuses
+    assert sum(code == 200 for code in statuses.values()) >= 0.8 * len(urls), statuses

@@ -1,0 +1,359 @@
+"""Webhooks: events written with the change, delivered by the task queue's worker to a real HTTP
+receiver on a local socket, signed, retried, refused for internal addresses; the admin screens."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from helpers import flashes, sv, text
+from models import Company, Opportunity, SalesStage, WebhookDelivery, WebhookSubscription, utcnow
+from services import api_keys, webhooks
+from services.validation import InvalidValue
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 recording each POST; answers with `statuses` in turn (then 200)."""
+
+    def __init__(self, statuses=()):
+        self.requests, self.statuses = [], list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, n: int, seconds: float = 15) -> list:
+        deadline = time.monotonic() + seconds
+        while len(self.requests) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.requests
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def deliveries(session):
+    session.expire_all()
+    return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+
+
+# --- subscriptions and SSRF ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/x",
+        "http://localhost/x",
+        "http://10.1.2.3/x",
+        "http://192.168.0.10/",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://0.0.0.0/",
+    ],
+)
+def test_internal_addresses_are_refused_unless_allowed(session, employees, url):
+    with pytest.raises(webhooks.RefusedAddress):
+        webhooks.subscribe(session, employees["admin"], name="Intern", url=url, events=["company.created"])
+    allowed = webhooks.subscribe(
+        session, employees["admin"], name="Intern", url=url, events=["company.created"], allow_internal=True
+    )
+    assert allowed.allow_internal and len(allowed.secret) == 64
+
+
+def test_a_subscription_needs_a_web_address_events_and_the_permission(session, employees):
+    for url in ("ftp://example.se/x", "example.se", "https://"):
+        with pytest.raises(InvalidValue):
+            webhooks.subscribe(session, employees["admin"], name="X", url=url, events=["company.created"])
+    with pytest.raises(InvalidValue):
+        webhooks.subscribe(session, employees["admin"], name="X", url="https://93.184.215.14/", events=[])
+    with pytest.raises(InvalidValue):
+        webhooks.subscribe(session, employees["admin"], name="X", url="https://93.184.215.14/", events=["nope"])
+    with pytest.raises(webhooks.NotPermitted):
+        webhooks.subscribe(
+            session, employees["seller"], name="X", url="https://93.184.215.14/", events=["lead.created"]
+        )
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def test_changes_write_one_delivery_per_subscription_wanting_the_event(session, employees, make_company):
+    webhooks.subscribe(
+        session, None, name="Allt", url="http://127.0.0.1/", events=list(webhooks.EVENTS), allow_internal=True
+    )
+    webhooks.subscribe(
+        session, None, name="Nya", url="http://127.0.0.1/", events=["company.created"], allow_internal=True
+    )
+    session.commit()
+    company = make_company(name="Händelse AB")
+    company.postal_city = "Lund"
+    session.commit()
+    from services import trash
+
+    trash.delete(session, employees["admin"], Company, [company.id])
+    trash.restore(session, employees["admin"], Company, [company.id])
+    session.commit()
+    rows = [(d.subscription.name, d.event) for d in deliveries(session)]
+    assert rows == [
+        ("Allt", "company.created"),
+        ("Nya", "company.created"),
+        ("Allt", "company.updated"),
+        ("Allt", "company.deleted"),
+        ("Allt", "company.restored"),
+    ]
+    update = deliveries(session)[2].payload
+    assert update["data"]["changes"] == {"postal_city": [None, "Lund"]} and update["data"]["id"] == company.id
+
+
+def test_moving_an_opportunity_is_a_stage_change_event(session, make_company):
+    webhooks.subscribe(
+        session, None, name="Sälj", url="http://127.0.0.1/", events=["opportunity.stage_changed"], allow_internal=True
+    )
+    first, second = (
+        SalesStage(name="A", sort_order=1, probability=10),
+        SalesStage(name="B", sort_order=2, probability=40),
+    )
+    session.add_all([first, second])
+    opportunity = Opportunity(title="Affär", company=make_company(), stage=first)
+    session.add(opportunity)
+    session.commit()
+    assert deliveries(session) == []
+    opportunity.stage = second
+    session.commit()
+    (delivery,) = deliveries(session)
+    assert delivery.event == "opportunity.stage_changed"
+    assert delivery.payload["data"]["changes"] == {"stage_id": [first.id, second.id]}
+
+
+def test_sending_and_paying_an_invoice_are_events(session, make_company, products, employees):
+    from services import invoicing
+
+    webhooks.subscribe(
+        session,
+        None,
+        name="Bokföring",
+        url="http://127.0.0.1/",
+        events=["invoice.sent", "invoice.paid"],
+        allow_internal=True,
+    )
+    invoice = invoicing.new_invoice(session, employees["finance"], make_company(name="Betalare AB"))
+    invoicing.set_lines(invoice, [invoicing.LineInput(product=products["100"], quantity="1")])
+    session.commit()
+    assert deliveries(session) == []
+    invoicing.send(session, invoice)
+    session.commit()
+    invoicing.mark_paid(invoice)
+    session.commit()
+    rows = deliveries(session)
+    assert [d.event for d in rows] == ["invoice.sent", "invoice.paid"]
+    assert rows[0].payload["data"]["record"]["number"] == invoice.number
+    assert rows[1].payload["data"]["changes"] == {"status": ["sent", "paid"]}
+
+
+def test_a_rolled_back_change_sends_nothing(session, make_company):
+    webhooks.subscribe(
+        session, None, name="X", url="http://127.0.0.1/", events=["company.created"], allow_internal=True
+    )
+    session.commit()
+    session.add(Company(name="Ångrad AB"))
+    session.flush()
+    session.rollback()
+    assert deliveries(session) == []
+
+
+# --- delivering through the queue -----------------------------------------------------------------
+
+
+def test_an_api_change_is_delivered_signed_by_the_queue_worker(app, session, employees, receiver, worker):
+    subscription = webhooks.subscribe(
+        session, None, name="Mottagare", url=receiver.url, events=["company.created"], allow_internal=True
+    )
+    key = api_keys.create(session, None, employee=employees["seller"], name="Butik").secret
+    session.commit()
+    response = app.test_client().post(
+        "/api/v1/companies", json={"name": "Webhook AB"}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 201
+    (headers, body), *_rest = receiver.wait_for(1)
+    expected = hmac.new(
+        subscription.secret.encode(), headers["X-Kundregister-Timestamp"].encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    assert headers["X-Kundregister-Signature"] == f"sha256={expected}"
+    assert abs(int(headers["X-Kundregister-Timestamp"]) - time.time()) < 60
+    payload = json.loads(body)
+    assert payload["event"] == "company.created" and payload["data"]["id"] == response.get_json()["id"]
+    assert payload["data"]["record"]["name"] == "Webhook AB"
+    deadline = time.monotonic() + 10
+    while deliveries(session)[0].status != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    delivery = deliveries(session)[0]
+    assert (delivery.status, delivery.response_code, delivery.attempts) == ("delivered", 200, 1)
+
+
+def test_a_failing_receiver_is_tried_again_until_it_answers(app, session, worker):
+    receiver = Receiver(statuses=[500, 503])
+    app.config["WEBHOOK_RETRY_SCALE"] = 0.005  # 30 s and 60 s become 0.15 s and 0.3 s
+    try:
+        webhooks.subscribe(
+            session, None, name="Ostadig", url=receiver.url, events=["company.created"], allow_internal=True
+        )
+        session.commit()
+        session.add(Company(name="Envis AB"))
+        session.commit()
+        assert len(receiver.wait_for(3)) == 3
+        deadline = time.monotonic() + 10
+        while deliveries(session)[0].status != "delivered" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        delivery = deliveries(session)[0]
+        assert (delivery.status, delivery.attempts, delivery.response_code) == ("delivered", 3, 200)
+        ids = {h["X-Kundregister-Delivery"] for h, _b in receiver.requests}
+        assert ids == {str(delivery.id)}
+    finally:
+        app.config.pop("WEBHOOK_RETRY_SCALE")
+        receiver.close()
+
+
+def test_retries_back_off_and_stop_after_24_hours(session):
+    assert [webhooks.retry_delay(n) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert webhooks.retry_delay(20) == 2 * 60 * 60
+    subscription = webhooks.subscribe(
+        session, None, name="Nere", url="http://127.0.0.1:9/", events=["lead.created"], allow_internal=True
+    )
+    now = utcnow()
+    young = WebhookDelivery(subscription=subscription, event="lead.created", payload={}, created_at=now, attempts=0)
+    old = WebhookDelivery(
+        subscription=subscription,
+        event="lead.created",
+        payload={},
+        created_at=now - timedelta(hours=23, minutes=59),
+        attempts=5,
+    )
+    session.add_all([young, old])
+    session.flush()
+    assert webhooks.attempt(session, young, now=now, post=lambda *a: 502) == 30
+    assert (young.status, young.response_code, young.error) == ("retrying", 502, "HTTP 502")
+    assert young.next_attempt_at == now + timedelta(seconds=30)
+    assert webhooks.attempt(session, old, now=now, post=lambda *a: 502) is None
+    assert old.status == "failed"
+
+
+def test_an_internal_address_is_refused_at_delivery_too(session, receiver, worker):
+    subscription = webhooks.subscribe(
+        session, None, name="Bytt", url=receiver.url, events=["company.created"], allow_internal=True
+    )
+    subscription.allow_internal = False  # an administrator took the permission back
+    session.commit()
+    session.add(Company(name="Skyddad AB"))
+    session.commit()
+    deadline = time.monotonic() + 10
+    while deliveries(session)[0].status != "failed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    delivery = deliveries(session)[0]
+    assert delivery.status == "failed" and "127.0.0.1" in delivery.error
+    assert receiver.requests == []
+
+
+def test_lost_queue_messages_are_found_again(session):
+    subscription = webhooks.subscribe(
+        session, None, name="X", url="http://127.0.0.1/", events=["lead.created"], allow_internal=True
+    )
+    now = utcnow()
+    due = WebhookDelivery(
+        subscription=subscription,
+        event="lead.created",
+        payload={},
+        status="pending",
+        next_attempt_at=now - timedelta(hours=1),
+    )
+    stuck = WebhookDelivery(
+        subscription=subscription,
+        event="lead.created",
+        payload={},
+        status="sending",
+        last_attempt_at=now - timedelta(hours=1),
+    )
+    fresh_one = WebhookDelivery(
+        subscription=subscription, event="lead.created", payload={}, status="pending", next_attempt_at=now
+    )
+    session.add_all([due, stuck, fresh_one])
+    session.flush()
+    assert webhooks.lost(session, now) == sorted([due.id, stuck.id])
+
+
+# --- Administration – Integrationer: webhooks ---------------------------------------------------
+
+
+def test_the_admin_subscribes_sees_the_log_and_sends_again(login, session, receiver, worker):
+    admin = login("admin")
+    refused = admin.post(
+        "/admin/integrations/webhooks", {"name": "Ekonomi", "url": receiver.url, "events": ["company.created"]}
+    )
+    assert refused.status_code == 400
+    assert "127.0.0.1" in text(refused) and session.scalar(select(WebhookSubscription)) is None
+    saved = admin.post(
+        "/admin/integrations/webhooks",
+        {
+            "name": "Ekonomi",
+            "url": receiver.url,
+            "events": ["company.created", "company.updated"],
+            "allow_internal": "y",
+        },
+        follow_redirects=True,
+    )
+    assert ("success", sv("The webhook %(name)s was saved.", name="Ekonomi")) in flashes(saved)
+    subscription = session.scalar(select(WebhookSubscription))
+    assert subscription.secret in text(saved)
+    session.add(Company(name="Loggad AB"))
+    session.commit()
+    receiver.wait_for(1)
+    deadline = time.monotonic() + 10
+    while deliveries(session)[0].status != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    page = text(admin.client.get(f"/admin/integrations/webhooks/{subscription.id}"))
+    assert sv("Delivered") in page and sv("Company created") in page and "200" in page
+    delivery = deliveries(session)[0]
+    again = admin.post(f"/admin/integrations/deliveries/{delivery.id}/resend", follow_redirects=True)
+    assert ("success", sv("The delivery will be sent again.")) in flashes(again)
+    assert len(receiver.wait_for(2)) == 2
+    assert admin.client.post(f"/admin/integrations/deliveries/{delivery.id}/resend").status_code == 400  # no token
+
+
+@pytest.mark.parametrize("role", ["seller", "readonly"])
+def test_only_integration_managers_reach_webhooks(login, session, role):
+    subscription = webhooks.subscribe(
+        session, None, name="X", url="http://127.0.0.1/", events=["lead.created"], allow_internal=True
+    )
+    session.commit()
+    user = login(role)
+    assert user.client.get(f"/admin/integrations/webhooks/{subscription.id}").status_code == 403
+    assert user.post("/admin/integrations/webhooks", {"name": "Y", "url": "https://example.se"}).status_code == 403
+    assert user.post(f"/admin/integrations/webhooks/{subscription.id}/delete").status_code == 403
