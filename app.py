@@ -294,6 +294,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_admin(app)
     register_cli(app)
 
+    from admin_views import messages
+
+    messages.init_app(app)
+
     from admin_views.labels import audit_action, audit_subject, change_value, field_label
     from services import formatting, validation
     from services.login_sessions import device

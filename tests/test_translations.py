@@ -22,7 +22,7 @@ from sqlalchemy import String, select
 
 from config import BASE_DIR
 from extensions import db
-from models import Category, Company, Contact, Employee, EmployeeGroup, ImportJob, Industry, Invoice
+from models import Category, Company, Contact, Employee, EmployeeGroup, ImportJob, Industry, Invoice, Lead
 from services import translations
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdifr]|%[sdifr]|\{\w*\}")
@@ -358,6 +358,7 @@ def _screens() -> list[str]:
     urls += ["/admin/product/", f"/admin/invoice/show/{invoice}", f"/admin/invoice/show/{invoice}/print"]
     urls += [f"/admin/company/card/{ids['company']}/tab/{tab}" for tab in ("history", "files", "invoices")]
     urls.append("/admin/reports/sales?close_from=2000-01-01")
+    urls.append(f"/admin/lead/show/{_first_id(select(Lead.id).order_by(Lead.id))}")
     import_job = _first_id(select(ImportJob.id).order_by(ImportJob.id))
     urls += ["/admin/import/", f"/admin/import/job/{import_job}", f"/admin/import/job/{import_job}/mapping"]
     return urls
