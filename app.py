@@ -451,8 +451,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     register_cli(app)
 
+    from admin_views import messages
+
+    messages.init_app(app)
+
     from admin_views.base import sees
-    from admin_views.labels import audit_action, audit_subject, field_label
+    from admin_views.labels import audit_action, audit_subject, change_value, field_label
     from services import formatting, validation
     from services.login_sessions import device
 
@@ -466,6 +470,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         money=formatting.money,
         web_link=formatting.web_link,
         iso_date=formatting.iso_date,
+        number=formatting.number,
+        percent=formatting.percent,
+        file_size=formatting.file_size,
+        yes_no=formatting.boolean,
+        change_value=change_value,
     )
     app.jinja_env.tests["mobile"] = validation.is_mobile
 

@@ -10,7 +10,7 @@ request from the same map.
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -595,12 +595,21 @@ class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
             if name in form and form[name].data:
                 form[name].data = display(form[name].data)
 
+    def create_model(self, form):
+        model = super().create_model(form)
+        if model:
+            g.saved_record_name = str(model)  # named in our "… was created." (admin_views.messages)
+        return model
+
     def update_model(self, form, model):
         # The version as posted: a missing one must not fall back to the record's own.
         if "version" in form and request.form.get("version", "") != str(model.version):
             flash(self.stale_message(), "error")
             return False
-        return super().update_model(form, model)
+        saved = super().update_model(form, model)
+        if saved:
+            g.saved_record_name = str(model)
+        return saved
 
     @staticmethod
     def stale_message() -> str:

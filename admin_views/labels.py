@@ -81,6 +81,26 @@ def audit_action(action: str) -> str:
     return str(AUDIT_ACTIONS.get(action, action))
 
 
+def change_value(value, event, field: str) -> str:
+    """An old or new value in Historik as people read it (Ja/Nej, Swedish numbers), by the column's type."""
+    from sqlalchemy import Boolean, Integer, Numeric
+
+    from extensions import db
+    from services import formatting
+
+    table = db.metadata.tables.get(event.entity_type)
+    column = table.columns.get(field) if table is not None else None
+    if column is None or value is None or value == "":
+        return formatting.display(value)
+    if isinstance(column.type, Boolean):
+        return formatting.display(value, "bool")
+    if isinstance(column.type, Numeric):
+        return formatting.display(value, "number", column.type.scale)
+    if isinstance(column.type, Integer):
+        return formatting.display(value, "integer")
+    return formatting.display(value)
+
+
 def audit_subject(event) -> str:
     """Who or what an audit event is about (a linked contact for link events)."""
     if event.action in ("link", "unlink"):

@@ -38,7 +38,7 @@ from services.validation import InvalidValue
 def duplicate_link(duplicate: leads.Duplicate) -> Markup:
     record = duplicate.record
     endpoint, label = {
-        "lead": ("lead.edit_view", _("Lead")),
+        "lead": ("lead.page", _("Lead")),
         "company": ("company.card", _("Customer")),
         "contact": ("contact.card", _("Contact")),
     }[duplicate.kind]
@@ -106,7 +106,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
     }
     column_formatters = {
         "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("lead.edit_view", id=m.id), m.company_name
+            url_for("lead.page", id=m.id), m.company_name
         ),
         "org_number": fmt_org_number,
         "contact_phone": fmt_phone,
@@ -205,7 +205,19 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         return super().render(template, **kwargs)
 
     def get_save_return_url(self, model, is_created=False):
-        return url_for("lead.edit_view", id=model.id)
+        return url_for("lead.page", id=model.id)
+
+    @expose("/show/<int:id>")
+    @require("lead.view")
+    def page(self, id):
+        """The lead's page: its details, duplicates, and the way to edit or convert it."""
+        lead = db.session.get(Lead, id) or abort(404)
+        return self.render(
+            "admin/lead.html",
+            lead=lead,
+            status=Lead.STATUSES.get(lead.status, lead.status),
+            duplicates=[duplicate_link(d) for d in leads.duplicates(db.session, lead)],
+        )
 
     # --- Konvertera till kund -----------------------------------------------------
 
@@ -220,7 +232,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         except InvalidValue as exc:
             db.session.rollback()
             flash(str(exc), "error")
-            return redirect(url_for(".edit_view", id=id))
+            return redirect(url_for(".page", id=id))
         flash(
             _(
                 "%(name)s is now a customer with customer no. %(number)s.",

@@ -45,8 +45,7 @@ def fmt_money(view, context, model, name):
 
 
 def fmt_percent(view, context, model, name):
-    value = getattr(model, name)
-    return "" if value is None else f"{value}\u00a0%"
+    return formatting.percent(getattr(model, name))
 
 
 def fmt_iso_date(view, context, model, name):

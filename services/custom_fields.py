@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
-from flask_babel import format_decimal, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -246,9 +246,9 @@ def display(definition: CustomFieldDefinition, value) -> str:
     if value is None:
         return ""
     if definition.field_type == "number":
-        return format_decimal(plain_number(value), format="#,##0.####")
+        return formatting.number(value, min_places=2)
     if definition.field_type == "bool":
-        return _("Yes") if value else _("No")
+        return formatting.boolean(value)
     if definition.field_type == "date":
         return value.isoformat()
     return str(value)
@@ -258,7 +258,9 @@ def form_value(definition: CustomFieldDefinition, value) -> str:
     """A value as the card's form is filled with it: a number the way it is read back when saved
     (services.formatting.decimal_input; "1,250" in English would be read as 1.25)."""
     if definition.field_type == "number" and value is not None:
-        return formatting.decimal_input(plain_number(value), locale=str(get_locale()))
+        number = plain_number(value)
+        places = max(2, -number.as_tuple().exponent) if number != number.to_integral_value() else 0
+        return formatting.decimal_input(number, places, locale=str(get_locale()))
     return display(definition, value)
 
 

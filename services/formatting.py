@@ -1,11 +1,34 @@
-"""Swedish display formats: dates, amounts, phone numbers, organisationsnummer."""
+"""How every value is shown to people, in one place: dates, amounts, numbers, percentages,
+file sizes, phone numbers, organisationsnummer and yes/no (Swedish by default, English for an
+English user or invoice). Lists, cards, Historik, reports, print and e-mail all use these."""
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import phonenumbers
 from babel.numbers import format_decimal
 from flask_babel import format_datetime as _format_datetime
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+
+
+def _babel_locale(locale) -> str:
+    """The Babel locale for `locale` (None: the current user's language, Swedish outside a request)."""
+    if locale is None:
+        try:
+            locale = get_locale() or "sv"
+        except RuntimeError:  # no app context
+            locale = "sv"
+    return "en_GB" if str(locale).startswith("en") else "sv_SE"
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def org_number(value: str | None) -> str:
@@ -46,6 +69,65 @@ def integer(value: int | None, locale: str = "sv") -> str:
     if value is None:
         return ""
     return format_decimal(value, format="#,##0", locale="en_GB" if str(locale).startswith("en") else "sv_SE")
+
+
+def number(value, places: int | None = None, min_places: int = 0, locale=None) -> str:
+    """A number for reading: `1 234 567,50`, `2,5`. `places`: exactly that many decimals; None: its own
+    decimals without trailing zeros, but at least `min_places` when it has any (1234567.5 → `,50`)."""
+    amount = _decimal(value)
+    if amount is None:
+        return "" if value is None or value == "" else str(value)
+    if places is None:
+        own = max(0, -amount.normalize().as_tuple().exponent)
+        places = max(own, min_places) if own else 0
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return format_decimal(rounded, format=pattern, locale=_babel_locale(locale))
+
+
+def percent(value, places: int | None = None, locale=None) -> str:
+    """A percentage: `25 %`, `5,5 %`, `66,7 %` (a non-breaking space before the sign, as Swedish writes it)."""
+    if value is None or value == "":
+        return ""
+    return f"{number(value, places, locale=locale)}\u00a0%"
+
+
+def boolean(value) -> str:
+    """Yes/no as words (`Ja`/`Nej`), never True/False."""
+    return _("Yes") if value else _("No")
+
+
+FILE_SIZE_UNITS = ("kB", "MB", "GB", "TB")
+
+
+def file_size(size: int | None, locale=None) -> str:
+    """A file size: `65 byte`, `1,2 kB`, `1,2 MB` (1 kB = 1 000 bytes, one decimal)."""
+    if size is None:
+        return ""
+    if size < 1000:
+        unit = ngettext("byte", "bytes", size)
+        return f"{number(size, locale=locale)}\u00a0{unit}"
+    scaled = Decimal(size)
+    for unit in FILE_SIZE_UNITS:
+        scaled /= 1000
+        if scaled < 1000 or unit == FILE_SIZE_UNITS[-1]:
+            return f"{number(scaled, places=1, locale=locale)}\u00a0{unit}"
+
+
+def display(value, kind: str | None = None, places: int | None = None) -> str:
+    """Any stored value as people read it, by its kind (`bool`, `number`, `integer`, `date`) or,
+    without one, by its Python type: yes/no, Swedish numbers, ISO dates, else the text."""
+    if value is None or value == "":
+        return ""
+    if kind == "bool" or isinstance(value, bool):
+        return boolean(value)
+    if kind == "integer" or (kind is None and isinstance(value, int)):
+        return str(value)
+    if kind == "number" or isinstance(value, (Decimal, float)):
+        return number(value, places)
+    if kind == "date" or isinstance(value, (date, datetime)):
+        return iso_date(value) if isinstance(value, (date, datetime)) else str(value)
+    return str(value)
 
 
 def decimal_input(value: Decimal | int | None, places: int | None = None, locale: str = "sv") -> str:

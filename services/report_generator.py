@@ -80,6 +80,12 @@ def _label(name, labels):
     return lambda row: str(labels.get(getattr(row, name), getattr(row, name) or ""))
 
 
+def _phone(value) -> str:
+    from services.formatting import phone
+
+    return phone(value)
+
+
 def _org(row):
     from services.formatting import org_number
 
@@ -95,7 +101,7 @@ def _company_fields(model) -> dict[str, Field]:
         "industry": Field(_l("Industry"), _attr("industry")),
         "categories": Field(_l("Categories"), _names("categories")),
         "owner": Field(_l("Customer owner"), _attr("owner")),
-        "phone": Field(_l("Phone"), _attr("phone")),
+        "phone": Field(_l("Phone"), _attr("phone"), display=_phone),
         "email": Field(_l("E-mail"), _attr("email"), model.email),
         "website": Field(_l("Website"), _attr("website")),
         "postal_street": Field(_l("Postal address"), _attr("postal_street")),
@@ -115,8 +121,8 @@ def _contact_fields() -> dict[str, Field]:
         "companies": Field(_l("Companies"), _names("companies")),
         "title": Field(_l("Title"), _attr("title"), Contact.title),
         "email": Field(_l("E-mail"), _attr("email"), Contact.email),
-        "phone": Field(_l("Phone"), _attr("phone")),
-        "mobile": Field(_l("Mobile"), _attr("mobile")),
+        "phone": Field(_l("Phone"), _attr("phone"), display=_phone),
+        "mobile": Field(_l("Mobile"), _attr("mobile"), display=_phone),
         "postal_street": Field(_l("Postal address"), _attr("postal_street")),
         "postal_postcode": Field(_l("Postcode"), _attr("postal_postcode"), Contact.postal_postcode),
         "postal_city": Field(_l("City"), _attr("postal_city"), Contact.postal_city),
@@ -233,7 +239,7 @@ ENTITIES: dict[str, Entity] = {
             "org_number": Field(_l("Org. no."), _org, Lead.org_number),
             "contact_name": Field(_l("Contact person"), _attr("contact_name"), Lead.contact_last_name),
             "contact_title": Field(_l("Title"), _attr("contact_title")),
-            "contact_phone": Field(_l("Phone"), _attr("contact_phone")),
+            "contact_phone": Field(_l("Phone"), _attr("contact_phone"), display=_phone),
             "contact_email": Field(_l("E-mail"), _attr("contact_email"), Lead.contact_email),
             "source": Field(_l("Source"), _attr("source"), Lead.source),
             "status": Field(_l("Status"), _label("status", Lead.STATUSES), Lead.status),

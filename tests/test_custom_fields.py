@@ -156,7 +156,7 @@ def test_saving_audits_the_change_on_the_customer_and_bumps_its_version(agreemen
     ).all()
     assert [e.changes for e in events if e.action == "update"] == [
         {"Licenser": [None, "10"]},
-        {"Licenser": ["10", "12,5"]},
+        {"Licenser": ["10", "12,50"]},
     ]
     assert company.version == version + 2
 
@@ -293,7 +293,7 @@ def test_report_shows_custom_fields_as_columns(reported, employees):
         ("Delta AB", None),
         ("Gamma AB", Decimal("5")),
     ]
-    assert spec.fields[number].display(Decimal("1250.5")) == "1\u00a0250,5"
+    assert spec.fields[number].display(Decimal("1250.5")) == "1\u00a0250,50"
 
 
 def test_report_shows_custom_fields_only_to_who_may_see_them_on_the_card(reported, employees):
@@ -477,7 +477,7 @@ def test_the_card_shows_the_custom_tab_and_saves_it(login, agreement, make_compa
     assert response.headers["Location"].endswith(f"#custom{agreement['tab'].id}")
     assert stored(company)["number"].value_number == Decimal("1250.5")
     tab = text(seller.client.get(f"/admin/company/card/{company.id}/tab/custom{agreement['tab'].id}"))
-    assert 'value="1\u00a0250,5"' in tab
+    assert 'value="1\u00a0250,50"' in tab
     history = text(seller.client.get(f"/admin/company/card/{company.id}/tab/history"))
     assert "Licenser" in history and "Silver" in history
 
@@ -490,7 +490,7 @@ def test_a_number_is_shown_in_the_form_as_it_is_read_back_in_english_too(login, 
     url = f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}"
     seller.post(url, data={**form(agreement, number="1250.5"), "version": str(company.version)})
     tab = text(seller.client.get(f"/admin/company/card/{company.id}/tab/custom{agreement['tab'].id}"))
-    assert 'value="1250.5"' in tab  # not "1,250.5", which a save would read as 1.2505
+    assert 'value="1250.50"' in tab  # not "1,250.5", which a save would read as 1.2505
     seller.post(url, data={**form(agreement, number="1250.5", text="AV-2"), "version": str(company.version + 1)})
     assert stored(company)["number"].value_number == Decimal("1250.5") and stored(company)["text"].value_text == "AV-2"
 

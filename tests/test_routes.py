@@ -236,7 +236,7 @@ for endpoint, table in {
     "salesstage": model_view("settings", manage_only=True),
     "customtab": model_view("settings", manage_only=True),
     "customfield": model_view("settings", manage_only=True),
-    "lead": model_view("lead", extra={"convert": "lead.convert", **mass_update_endpoints("lead")}),
+    "lead": model_view("lead", extra={"convert": "lead.convert", "page": "lead.view", **mass_update_endpoints("lead")}),
     "calllist": model_view(
         "calllist",
         extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"), "add": "calllist.edit"},

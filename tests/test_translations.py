@@ -22,7 +22,7 @@ from sqlalchemy import String, select
 
 from config import BASE_DIR
 from extensions import db
-from models import Category, Company, Contact, Employee, EmployeeGroup, ImportJob, Industry
+from models import Category, Company, Contact, Employee, EmployeeGroup, ImportJob, Industry, Invoice, Lead
 from services import translations
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdifr]|%[sdifr]|\{\w*\}")
@@ -263,7 +263,14 @@ def user_data_pattern() -> re.Pattern | None:
             if isinstance(column.type, String):
                 values.update(db.session.scalars(select(column).where(column.is_not(None)).distinct()))
     # Code values (`active`, `sv`) are not shown as such; removing them could hide real words.
-    values = {v.strip() for v in values if isinstance(v, str) and len(v.strip()) > 2 and not CODE.fullmatch(v.strip())}
+    # (A code with a dot decimal in it, an SNI code "69.2", is removed: it is not a number to format.)
+    values = {
+        v.strip()
+        for v in values
+        if isinstance(v, str)
+        and len(v.strip()) > 2
+        and (not CODE.fullmatch(v.strip()) or DOT_DECIMAL.fullmatch(v.strip()))
+    }
     if not values:
         return None
     alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
@@ -286,6 +293,23 @@ def english_on_page(text: str, terms: dict[str, re.Pattern], user_data: re.Patte
             continue  # part of a longer English phrase that is reported
         start, end = max(match.start() - 40, 0), match.end() + 40
         found[term] = "…" + " ".join(text[start:end].split()) + "…"
+    return found
+
+
+BOOLEAN_WORDS = re.compile(r"(?<!\w)(?:True|False|None)(?!\w)")
+#: 2.5, 0.00, 1,234.50: a number written the English way (a dot before the decimals).
+DOT_DECIMAL = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})*\.\d+(?![\w.])|(?<![\w.,])\d+\.\d+(?![\w.])")
+
+
+def unswedish_values(text: str, user_data: re.Pattern | None = None) -> dict[str, str]:
+    """{value: the text around it} for Python's True/False/None and dot decimals shown as such."""
+    if user_data is not None:
+        text = user_data.sub(" ", text)
+    found = {}
+    for pattern in (BOOLEAN_WORDS, DOT_DECIMAL):
+        for match in pattern.finditer(text):
+            start, end = max(match.start() - 40, 0), match.end() + 40
+            found.setdefault(match[0], "…" + " ".join(text[start:end].split()) + "…")
     return found
 
 
@@ -330,6 +354,11 @@ def _screens() -> list[str]:
         f"/admin/reports/generator/?run=1&entity={entity}"
         for entity in ("company", "contact", "privatecustomer", "supplier", "lead", "opportunity", "activity")
     ]
+    invoice = _first_id(select(Invoice.id).order_by(Invoice.id))
+    urls += ["/admin/product/", f"/admin/invoice/show/{invoice}", f"/admin/invoice/show/{invoice}/print"]
+    urls += [f"/admin/company/card/{ids['company']}/tab/{tab}" for tab in ("history", "files", "invoices")]
+    urls.append("/admin/reports/sales?close_from=2000-01-01")
+    urls.append(f"/admin/lead/show/{_first_id(select(Lead.id).order_by(Lead.id))}")
     import_job = _first_id(select(ImportJob.id).order_by(ImportJob.id))
     urls += ["/admin/import/", f"/admin/import/job/{import_job}", f"/admin/import/job/{import_job}/mapping"]
     return urls
@@ -398,7 +427,8 @@ def test_no_english_on_any_screen(app, demo, login, auth):
     for label, html in pages:
         text = visible_text(html)
         assert text.strip(), f"{label} shows nothing"
-        for term, context in english_on_page(text, terms, user_data).items():
+        found = english_on_page(text, terms, user_data) | unswedish_values(text, user_data)
+        for term, context in found.items():
             offences.setdefault(term, (context, []))[1].append(label)
     assert not offences, "English UI text on Swedish screens:\n" + "\n".join(
         f"{term!r} in {context}\n    on {', '.join(labels)}" for term, (context, labels) in offences.items()

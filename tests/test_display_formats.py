@@ -1,0 +1,142 @@
+"""Every value is shown the Swedish way, by services.formatting: yes/no as Ja/Nej, numbers with a
+decimal comma, percentages "25 %", file sizes "65 byte", phone numbers as the lists show them."""
+
+import io
+import re
+from decimal import Decimal
+
+import pytest
+
+from extensions import db
+from models import CustomFieldDefinition, CustomTab
+from services import audit, custom_fields, formatting, invoicing
+from services.invoicing import LineInput
+from tests.helpers import text
+from tests.test_translations import unswedish_values, visible_text
+
+D = Decimal
+
+
+def page(response) -> str:
+    """The text a user reads, with non-breaking spaces as plain spaces."""
+    assert response.status_code == 200, response.status_code
+    return " ".join(visible_text(text(response)).replace("\u00a0", " ").split())
+
+
+# --- the module ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "expected"),
+    [
+        (D("2.500"), {}, "2,5"),
+        (D("25.00"), {}, "25"),
+        (D("1234567.5000"), {"min_places": 2}, "1 234 567,50"),
+        (D("5.5"), {"places": 2}, "5,50"),
+        ("0.00", {"places": 2}, "0,00"),
+        (D("0.125"), {"places": 2}, "0,13"),
+    ],
+)
+def test_number(app, value, kwargs, expected):
+    with app.test_request_context():
+        assert formatting.number(value, **kwargs).replace("\u00a0", " ") == expected
+
+
+def test_percent_boolean_file_size(app):
+    with app.test_request_context():
+        assert formatting.percent(D("25.00")) == "25\u00a0%"
+        assert formatting.percent(D("66.7")) == "66,7\u00a0%"
+        assert formatting.percent(None) == ""
+        assert (formatting.boolean(True), formatting.boolean(False)) == ("Ja", "Nej")
+        assert formatting.file_size(65) == "65\u00a0byte"
+        assert formatting.file_size(1_234_567) == "1,2\u00a0MB"
+        assert formatting.file_size(1500) == "1,5\u00a0kB"
+        assert formatting.display(True) == "Ja" and formatting.display("5.50", "number", 2) == "5,50"
+
+
+def test_unswedish_values_checker():
+    assert set(unswedish_values("Visa som leverantör: False → True, Rabatt 0.00 → 5.50")) == {
+        "False",
+        "True",
+        "0.00",
+        "5.50",
+    }
+    assert unswedish_values("Rabatt 0,00 → 5,50 · 2026-12-05 · 08-123 456 78 · 1 234,50 kr") == {}
+
+
+# --- the screens ---------------------------------------------------------------------------
+
+
+def test_history_shows_yes_no_and_swedish_numbers(login, make_company, employees):
+    company = make_company(name="Historikbolaget AB")
+    with audit.acting_as(db.session, employees["admin"].id):
+        company.is_supplier = True
+        company.email_locked = True
+        company.discount_percent = D("5.50")
+        db.session.commit()
+    shown = page(login("admin").client.get(f"/admin/company/card/{company.id}/tab/history"))
+    assert re.search(r"Visa som leverantör ?: Nej → Ja", shown)
+    assert re.search(r"Rabatt % ?: 0,00 → 5,50", shown)
+    assert not unswedish_values(shown)
+
+
+def test_invoice_page_and_print_show_quantities_with_a_decimal_comma(login, make_company, employees, products):
+    customer = make_company(name="Antalsbolaget AB")
+    invoice = invoicing.new_invoice(db.session, employees["finance"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="2.5")])
+    db.session.commit()
+    admin = login("admin").client
+    for url in (f"/admin/invoice/show/{invoice.id}", f"/admin/invoice/show/{invoice.id}/print"):
+        shown = page(admin.get(url))
+        assert re.search(r"(?<![\d,])2,5 tim", shown), url
+        assert not unswedish_values(shown), url
+
+
+def test_products_show_vat_as_percent(login, products):
+    shown = page(login("admin").client.get("/admin/product/"))
+    assert "25 %" in shown and "6 %" in shown
+    assert "25.00" not in shown
+
+
+def test_sales_report_win_rate_is_a_swedish_percentage(login, demo):
+    shown = page(login("admin").client.get("/admin/reports/sales?close_from=2000-01-01"))
+    assert re.search(r"\d+(,\d)? %", shown)
+    assert not unswedish_values(shown)
+
+
+def test_custom_number_keeps_its_decimals(login, make_company):
+    tab = CustomTab(name="Ekonomi", applies_to="company")
+    field = CustomFieldDefinition(tab=tab, label="Årsomsättning", field_type="number")
+    db.session.add_all([tab, field])
+    company = make_company(name="Fältbolaget AB")
+    db.session.flush()
+    custom_fields.save_tab(db.session, company, tab, {f"field-{field.id}": "1 234 567,50"})
+    db.session.commit()
+    admin = login("admin").client
+    form = text(admin.get(f"/admin/company/card/{company.id}/tab/custom{tab.id}")).replace("\u00a0", " ")
+    assert 'value="1 234 567,50"' in form
+    report = page(admin.get(f"/admin/reports/generator/?run=1&entity=company&col=name&col=cf{field.id}"))
+    assert "1 234 567,50" in report
+
+
+def test_files_show_sizes_in_swedish(login, make_company):
+    company = make_company(name="Filbolaget AB")
+    admin = login("admin")
+    for name, size in (("liten.txt", 65), ("stor.pdf", 1_234_567)):
+        body = b"%PDF-1.4\n" + b"x" * (size - 9) if name.endswith(".pdf") else b"x" * size
+        admin.post(
+            f"/admin/company/card/{company.id}/files",
+            {"file": (io.BytesIO(body), name)},
+            content_type="multipart/form-data",
+        )
+    shown = page(admin.client.get(f"/admin/company/card/{company.id}/tab/files"))
+    assert "liten.txt" in shown and "stor.pdf" in shown, shown
+    assert "65 byte" in shown and "1,2 MB" in shown
+    assert "Bytes" not in shown
+
+
+def test_report_generator_shows_phone_numbers_as_lists_do(login, make_company):
+    make_company(name="Telefonbolaget AB", phone="+4613697515")
+    shown = page(login("admin").client.get("/admin/reports/generator/?run=1&entity=company"))
+    assert "013-69 75 15" in shown
+    assert "+4613697515" not in shown
