@@ -1,7 +1,7 @@
 """company register (Företagsuppslag): registry_company and registry_load, company.legal_form
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-05 09:00:00
 
 The indexes are those services.registry_loader builds on each load, copied here as they are today:
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

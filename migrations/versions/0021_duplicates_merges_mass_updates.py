@@ -1,7 +1,7 @@
 """Dubbletter: duplicate pairs and scans, merge records (undo), mass updates (undo)
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0019
 Create Date: 2026-12-05 08:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0016"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
