@@ -44,7 +44,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, String, Text, and_, cast, column, false, func, literal_column, or_, select, table
+from sqlalchemy import Boolean, String, and_, column, false, func, literal_column, or_, select, table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -213,16 +213,10 @@ def _fts_ids(model, terms: list[str]):
 
 
 def search_text(model) -> ColumnElement[str]:
-    """PostgreSQL: the indexed expression of `model`, exactly as migration 0011 created it."""
-    spec = SEARCHED[model]
-    empty: ColumnElement[str] = literal_column("''")
-    newline: ColumnElement[str] = literal_column("E'\\n'")
-    parts = [func.coalesce(getattr(model, name), empty) for name in spec.fields]
-    parts += [func.coalesce(cast(getattr(model, name), Text), empty) for name in spec.numbers]
-    joined: ColumnElement[Any] = parts[0]
-    for part in parts[1:]:
-        joined = joined.op("||")(newline).op("||")(part)
-    return func.crm_fold(joined, type_=String)
+    """PostgreSQL: the row's folded search text, stored in its column `search_text` (migration 0024:
+    the expression of migration 0011, GENERATED … STORED, with the trigram index on it). The column
+    is not in the model: the database writes it, and the ORM never reads it."""
+    return literal_column(f'"{model.__tablename__}".search_text', type_=String)
 
 
 def _like_escaped(text: str) -> str:

@@ -70,16 +70,20 @@ def test_the_migrated_schema_is_the_models_schema(app):
     assert differences == []
 
 
+def _searched():
+    from services.search import SEARCHED
+
+    return SEARCHED
+
+
 def search_index_objects() -> set[str]:
     """The quick-search index of migration 0011 (services.search), which models.py cannot express:
     on SQLite the FTS5 tables `<table>_search` and the shadow tables FTS5 keeps beside each
     (`_data`, `_idx`, `_config`; contentless, without column sizes: no `_content` or `_docsize`);
     on PostgreSQL the pg_trgm GIN index on an expression `ix_<table>_search` and the
     `text_pattern_ops` expression indexes `ix_<table>_<column>_prefix`."""
-    from services.search import SEARCHED
-
     names = set()
-    for model, spec in SEARCHED.items():
+    for model, spec in _searched().items():
         table = model.__tablename__
         names |= {f"{table}_search{shadow}" for shadow in ("", "_data", "_idx", "_config")}
         names.add(f"ix_{table}_search")
@@ -96,7 +100,10 @@ def registry_index_objects() -> set[str]:
 
 def not_a_search_index_object(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's include_object: leave out the search index objects, by name, only as reflected
-    from the database (a model of the same name would still be compared)."""
+    from the database (a model of the same name would still be compared), and on PostgreSQL the
+    stored `search_text` column of each searched table (migration 0024)."""
+    if reflected and compare_to is None and type_ == "column" and name == "search_text":
+        return obj.table.name not in {model.__tablename__ for model in _searched()}
     return not (reflected and compare_to is None and name in search_index_objects())
 
 
