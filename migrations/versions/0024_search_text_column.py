@@ -11,7 +11,7 @@ the figure). The column also gets a larger statistics sample, so the planner est
 better. SQLite keeps its FTS5 tables of 0011: nothing changes there.
 
 Revision ID: 0024
-Revises: 0016
+Revises: 0021
 Create Date: 2026-12-05 09:30:00
 
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0024"
-down_revision = "0016"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
