@@ -161,14 +161,18 @@ def _page(resource: Resource, args: dict):
     if in_trash and not all(current_user.has_permission(p) for p in resource.needs("restore")):
         return problem(403)
     stmt = select(model).options(*resource.options())
-    if resource.soft_delete:
-        stmt = stmt.where(model.deleted_at.is_not(None) if in_trash else search.live(model))
+    if resource.soft_delete and in_trash:
+        stmt = stmt.where(model.deleted_at.is_not(None))
+    elif args.get("q"):
+        stmt = stmt.where(search.live_matching(db.session, model, args["q"]))  # the lists' search
+    elif resource.soft_delete:
+        stmt = stmt.where(search.live(model))
     if resource.base is not None:
         stmt = stmt.where(resource.base())
     for name, (_field, condition) in resource.filters.items():
         if args.get(name) is not None:
             stmt = stmt.where(condition(args[name]))
-    if args.get("q"):
+    if args.get("q") and in_trash:
         stmt = stmt.where(search.condition(db.session, model, args["q"]))
     sort_name = args["sort"]
     descending = sort_name.startswith("-")

@@ -131,7 +131,7 @@ def history(customer):
     return (
         select(AuditEvent)
         .where(condition)
-        .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.import_job))
+        .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.import_job), joinedload(AuditEvent.api_key))
         .order_by(*HISTORY_ORDER.clauses())
     )
 

@@ -399,6 +399,16 @@ def _order(model):
     return (getattr(model, SEARCH_FIELDS[model][0]), model.id)
 
 
+def live_matching(session, model, text: str | None):
+    """Live rows of `model` matching `text`: the condition `search` uses, for a caller that orders
+    and pages by itself (the API's lists)."""
+    found, dense = _condition(session, model, text)
+    alive = live(model)
+    if dense and hasattr(model, "deleted_at") and _dialect(session) == "sqlite":
+        alive = func.coalesce(model.deleted_at, None).is_(None)  # see `search`
+    return and_(alive, found)
+
+
 def search(session, model, text: str | None, *, limit: int = 20, extra=None, options=()):
     """Live rows of `model` matching `text`, in name order: at most two statements whatever the size
     of the table (SQLite: the matching ids, then the page of rows), and one more per loader in `options`."""

@@ -10,7 +10,7 @@ import pytest
 from api_client import ApiClient, openapi_of
 from sqlalchemy import select
 
-from helpers import count, fresh, sv
+from helpers import count, fresh, sv, text
 from models import (
     AuditEvent,
     Category,
@@ -125,7 +125,7 @@ def test_the_key_notes_its_last_use(as_role, session, keys):
 # --- companies ------------------------------------------------------------------------------------
 
 
-def test_create_a_company_by_org_number_then_find_update_delete_and_restore_it(as_role, session, keys):
+def test_create_a_company_by_org_number_then_find_update_delete_and_restore_it(as_role, session, keys, login):
     api = as_role("seller")
     created = api.post(
         "/api/v1/companies",
@@ -162,6 +162,8 @@ def test_create_a_company_by_org_number_then_find_update_delete_and_restore_it(a
 
     events = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "company").order_by(AuditEvent.id))
     trail = [(e.action, e.actor.role, e.api_key.name) for e in events]
+    history = login("admin").client.get(f"/admin/company/card/{company['id']}/tab/history")
+    assert sv("Through the API with the key %(name)s", name="Test seller") in text(history)
     assert trail == [
         ("create", "seller", "Test seller"),
         ("update", "seller", "Test seller"),
