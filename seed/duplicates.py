@@ -1,9 +1,10 @@
 """Demo duplicates: a few companies and contacts entered twice, as years of imports and hurried sellers
 leave them, so CRM – Dubbletter shows its list working from the start."""
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Activity, Company, CompanyContact, Contact, Employee
+from models import Activity, Company, CompanyContact, Contact, DuplicatePair, Employee, utcnow
 from services import duplicate_tasks, duplicates
 from services.duplicates import KINDS
 
@@ -12,8 +13,13 @@ def _ascii(text: str) -> str:
     return text.translate(str.maketrans("åäöÅÄÖé", "aaoAAOe"))
 
 
+#: Companies the demo enters a second time.
+DUPLICATE_COMPANIES = 3
+
+
 def seed_duplicates(session: Session, companies: list[Company], admin: Employee) -> None:
-    """Three companies and two contacts entered again, then every register scanned."""
+    """Three companies entered again (two with their contact person typed again too), then every register
+    scanned, so the list is there before the first night's scan."""
     live = [c for c in companies if not c.is_deleted and c.country == "SE" and c.org_number]
     first, second, third = live[1], live[4], live[7]
     again = [
@@ -29,9 +35,12 @@ def seed_duplicates(session: Session, companies: list[Company], admin: Employee)
         Company(name=_ascii(second.name), postal_city=second.postal_city, phone=second.phone, owner=second.owner),
         # a lead converted twice: the same organisationsnummer
         Company(
-            name=third.name.removesuffix(" AB") + " i " + (third.postal_city or "Sverige"), org_number=third.org_number
+            name=third.name.removesuffix(" AB") + " i " + (third.postal_city or "Sverige"),
+            org_number=third.org_number,
+            owner=third.owner,
         ),
     ]
+    assert len(again) == DUPLICATE_COMPANIES
     session.add_all(again)
     session.flush()
     session.add(
@@ -42,23 +51,26 @@ def seed_duplicates(session: Session, companies: list[Company], admin: Employee)
             assignee_id=second.owner_id,
         )
     )
-    for company in (first, second):
-        link = next((link for link in company.contact_links), None)
-        if link is None:
-            continue
+    for original, duplicate in zip((first, second, third), again, strict=True):
+        link = original.contact_links[0]
         contact = link.contact
+        if duplicate is again[2]:  # the same person, linked to both
+            session.add(CompanyContact(company=duplicate, contact=contact, role=link.role))
+            continue
         twin = Contact(
-            first_name=_ascii(contact.first_name), last_name=_ascii(contact.last_name), mobile=contact.mobile
+            first_name=_ascii(contact.first_name),
+            last_name=_ascii(contact.last_name),
+            mobile=contact.mobile,
+            owner=duplicate.owner,
         )
         session.add(twin)
-        session.add(CompanyContact(company=company, contact=twin, role=link.role))
+        session.add(CompanyContact(company=duplicate, contact=twin, role=link.role))
     session.flush()
+    now = utcnow()
     for kind in KINDS:
-        duplicate_tasks.state(session, kind).status = "queued"
-        session.flush()
-        records, pairs = duplicates.scan(session, kind)
+        duplicates.scan(session, kind)
         row = duplicate_tasks.state(session, kind)
+        records = session.scalar(select(func.count()).select_from(KINDS[kind]).where(duplicates.live_condition(kind)))
+        pairs = session.scalar(select(func.count()).select_from(DuplicatePair).where(DuplicatePair.entity_type == kind))
         row.status, row.records, row.pairs = "done", records, pairs
-        from models import utcnow
-
-        row.started_at = row.finished_at = row.checked_until = utcnow()
+        row.started_at = row.finished_at = row.checked_until = now

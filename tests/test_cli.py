@@ -37,10 +37,12 @@ def seeded(runner):
 
 def test_seed_loads_a_realistic_register(seeded):
     from seed.demo import COMPANY_NAMES
+    from seed.duplicates import DUPLICATE_COMPANIES
 
     assert "Demo data loaded." in seeded.output
     companies = db.session.scalars(select(Company)).all()
-    assert len(companies) == len(COMPANY_NAMES) + 1  # and the demo lead converted to a customer
+    # and the demo lead converted to a customer, and the companies entered twice (CRM – Dubbletter)
+    assert len(companies) == len(COMPANY_NAMES) + 1 + DUPLICATE_COMPANIES
     live = [c for c in companies if not c.is_deleted]
     assert 35 <= len(live) <= 45  # about forty customers
     assert len([c for c in companies if c.is_deleted]) == 2  # "Återställa kunder" has something to show

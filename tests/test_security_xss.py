@@ -52,6 +52,10 @@ TECHNICAL = {
     "recovery_code.code_hash",
     "import_job.task_id",  # the queue's own ids
     "import_job.claim",
+    "duplicate_pair.entity_type",  # which register: company, contact or lead
+    "duplicate_scan.entity_type",
+    "merge_record.entity_type",
+    "mass_update.entity_type",
 }
 TECHNICAL_NAMES = {
     "status",
@@ -85,6 +89,9 @@ NOT_SHOWN = {
     "import_job.sheet": "offered only on the column-mapping step of a workbook, which the crawl does not make",
     "login_session.ip": "the address the server saw; Mina inloggningar shows the device and times",
     "login_session.user_agent": "shown only as the device name read from it (device(), tested on its own)",
+    "duplicate_scan.error": "shown on CRM – Dubbletter only when a scan failed; the demo's scans did not",
+    "merge_record.merged_label": "shown on CRM – Dubbletter's latest merges; the demo has merged nothing",
+    "mass_update.error": "shown on the result page of a failed Ändra flera; the demo has none",
 }
 
 

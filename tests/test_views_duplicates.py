@@ -25,7 +25,7 @@ def test_the_demo_lists_its_duplicates_with_score_and_reasons(demo, login):
         assert sv(reason) in page, reason
     assert sv("Compare and merge") in page and sv("Not duplicates") in page
     contacts = text(login("admin").client.get("/admin/duplicates/?kind=contact"))
-    assert sv("similar name + same company") in contacts
+    assert sv("same phone") in contacts
 
 
 def test_a_seller_sees_the_list_but_may_not_merge(demo, login, session):
