@@ -129,7 +129,7 @@ def _revision(connection: sqlite3.Connection) -> str | None:
 
 
 def _file_keys(connection: sqlite3.Connection) -> set[str]:
-    keys = set()
+    keys: set[str] = set()
     for table, column in FILE_KEYS:
         try:
             keys.update(k for (k,) in connection.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"))
@@ -153,6 +153,13 @@ def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite database URL, else None."""
     parsed = make_url(url)
     return Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database else None
+
+
+def _sqlite_file(url: str) -> Path:
+    path = sqlite_path(url)
+    if path is None:
+        raise BackupError("The SQLite database is in memory: there is no file to back up or restore.")
+    return path
 
 
 # --- PostgreSQL: pg_dump and pg_restore ---------------------------------------------------------
@@ -246,7 +253,7 @@ def backup(config, target: Path, *, now: datetime | None = None) -> Manifest:
     with _workdir(target, archive) as work:
         manifest = Manifest(format=FORMAT, created_at=created, database=kind, revision=None)
         if kind == "sqlite":
-            _online_copy(sqlite_path(url), work / SQLITE_FILE)
+            _online_copy(_sqlite_file(url), work / SQLITE_FILE)
             with closing(sqlite3.connect(work / SQLITE_FILE)) as copy:
                 manifest.tables, manifest.revision = table_digests(copy), _revision(copy)
                 keys = _file_keys(copy)
@@ -386,7 +393,7 @@ def restore(config, source: Path, *, force: bool = False, now: datetime | None =
             )
         if kind == "sqlite":
             _check_sqlite_copy(folder, manifest)
-            database = sqlite_path(url)
+            database = _sqlite_file(url)
             database.parent.mkdir(parents=True, exist_ok=True)
             _set_aside(database, stamp)
             _online_copy(folder / SQLITE_FILE, database)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from models import DuplicateScan, utcnow
@@ -52,10 +54,13 @@ def run(session: Session, kind: str) -> bool:
     state(session, kind)
     session.commit()
     started = utcnow()
-    claimed = session.execute(
-        update(DuplicateScan)
-        .where(DuplicateScan.entity_type == kind, DuplicateScan.status == "queued")
-        .values(status="running", started_at=started)
+    claimed = cast(
+        CursorResult,
+        session.execute(
+            update(DuplicateScan)
+            .where(DuplicateScan.entity_type == kind, DuplicateScan.status == "queued")
+            .values(status="running", started_at=started)
+        ),
     ).rowcount
     session.commit()
     if not claimed:

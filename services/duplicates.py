@@ -26,13 +26,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Company, CompanyContact, Contact, DuplicatePair, Employee, Lead, utcnow
+from models import Company, CompanyContact, Contact, DuplicatePair, Employee, Lead, table_of, utcnow
 
 #: A pair scoring this much or more is listed and warned about.
 THRESHOLD = 80
@@ -52,7 +53,7 @@ REASONS = {
     "similar_name": _l("similar name"),
 }
 
-KINDS = {"company": Company, "contact": Contact, "lead": Lead}
+KINDS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
 KIND_LABELS = {"company": _l("Companies"), "contact": _l("Contacts and private customers"), "lead": _l("Leads")}
 
 #: Legal forms and words that do not tell two companies apart.
@@ -204,11 +205,26 @@ def _entry_of_row(kind: str, row) -> Entry:
 def columns(kind: str) -> list:
     """The columns an Entry of `kind` is made from."""
     if kind == "company":
-        c = Company
-        return [c.id, c.name, c.org_number, c.email, c.phone, c.postal_city, c.visit_city]
+        return [
+            Company.id,
+            Company.name,
+            Company.org_number,
+            Company.email,
+            Company.phone,
+            Company.postal_city,
+            Company.visit_city,
+        ]
     if kind == "contact":
-        c = Contact
-        return [c.id, c.first_name, c.last_name, c.personal_number, c.email, c.phone, c.mobile, c.postal_city]
+        return [
+            Contact.id,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.personal_number,
+            Contact.email,
+            Contact.phone,
+            Contact.mobile,
+            Contact.postal_city,
+        ]
     return [Lead.id, Lead.company_name, Lead.org_number, Lead.contact_email, Lead.contact_phone]
 
 
@@ -236,7 +252,7 @@ def score(kind: str, a: Entry, b: Entry) -> tuple[int, list[str]]:
     same_id = _share(a.ids, b.ids)
     if a.ids and b.ids and not same_id:
         return 0, []  # two different organisationsnummer (personnummer): two different ones
-    found: list[tuple[int, str]] = []
+    found: list[tuple[float, str]] = []
     if same_id:
         found.append((100, "same_org_number" if kind != "contact" else "same_personal_number"))
     if _share(a.emails, b.emails):
@@ -271,8 +287,7 @@ def person_similarity(a: Entry, b: Entry) -> float:
     Pettersson are two people, so are Björn Larsson and Björn Nilsson); an initial agrees with a name."""
     if not (a.last and b.last):
         return fuzz.token_sort_ratio(a.name, b.name)
-    first_a, first_b = a.first.split()[:1] or [""], b.first.split()[:1] or [""]
-    first_a, first_b = first_a[0], first_b[0]
+    first_a, first_b = (a.first.split() or [""])[0], (b.first.split() or [""])[0]
     if (len(first_a) == 1 or len(first_b) == 1) and first_a[:1] == first_b[:1]:
         first = 90.0
     else:
@@ -357,7 +372,7 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
         )
     }
     session.execute(
-        DuplicatePair.__table__.delete().where(DuplicatePair.entity_type == kind, DuplicatePair.dismissed_at.is_(None))
+        table_of(DuplicatePair).delete().where(DuplicatePair.entity_type == kind, DuplicatePair.dismissed_at.is_(None))
     )
     rows = [
         {
@@ -371,7 +386,7 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
         for (low, high), (value, reasons) in pairs.items()
         if (low, high) not in dismissed
     ]
-    bulk.insert_rows(session, DuplicatePair.__table__, rows)
+    bulk.insert_rows(session, table_of(DuplicatePair), rows)
     timings["write"] = time.perf_counter() - clock
     return len(entries), len(rows)
 
@@ -406,7 +421,7 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
             conditions.append(func.lower(Lead.contact_email).in_(entry.emails))
         if entry.phones:
             conditions.append(Lead.contact_phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
-    rows = []
+    rows: list[Any] = []
     if conditions:
         stmt = select(*cols).where(live_condition(kind), or_(*conditions)).limit(limit)
         rows += session.execute(stmt).all()
@@ -431,7 +446,7 @@ class Match:
     """A likely duplicate of a record: the record, its score and the reasons."""
 
     kind: str
-    record: object
+    record: Any
     score: int
     reasons: list[str]
 

@@ -11,9 +11,11 @@ value somebody changed since is left as it is). Large selections run on the task
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
@@ -34,7 +36,7 @@ from services.audit import acting_as
 from services.merge import from_plain
 from services.validation import InvalidValue
 
-MODELS = {"company": Company, "contact": Contact, "lead": Lead}
+MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
 #: The columns each register's mass update may set.
 COLUMNS = {
     "company": (
@@ -83,7 +85,7 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
     if kind not in MODELS:
         raise InvalidValue(_("This register cannot be changed many at once."))
     allowed = {*COLUMNS[kind], "add_category", "remove_category"} | ({"custom_field"} if kind != "lead" else set())
-    clean = {}
+    clean: dict[str, Any] = {}
     for field, value in changes.items():
         if value in (None, ""):
             continue
@@ -179,15 +181,20 @@ def start(session: Session, actor: Employee, kind: str, ids: list[int], changes:
 
 def run(session: Session, job_id: int) -> bool:
     """Claim a queued mass update (queued → running) and apply it; False when there was none to claim."""
-    claimed = session.execute(
-        update(MassUpdate).where(MassUpdate.id == job_id, MassUpdate.status == "queued").values(status="running")
+    claimed = cast(
+        CursorResult,
+        session.execute(
+            update(MassUpdate).where(MassUpdate.id == job_id, MassUpdate.status == "queued").values(status="running")
+        ),
     ).rowcount
     session.commit()
     if not claimed:
         return False
-    job = session.get(MassUpdate, job_id)
-    actor = session.get(Employee, job.actor_id)
+    job = session.get_one(MassUpdate, job_id)
+    actor = session.get(Employee, job.actor_id) if job.actor_id is not None else None
     try:
+        if actor is None:
+            raise InvalidValue(_("The employee who asked for the change no longer exists."))
         check_permission(actor, job.entity_type, job.changes)
         _apply(session, actor, job, MODELS[job.entity_type])
         session.commit()
@@ -206,7 +213,7 @@ def _apply(session: Session, actor: Employee, job: MassUpdate, model) -> None:
     remove = session.get(Category, changes["remove_category"]) if "remove_category" in changes else None
     definition, custom_value = None, None
     if "custom_field" in changes:
-        definition = session.get(CustomFieldDefinition, changes["custom_field"][0])
+        definition = session.get_one(CustomFieldDefinition, changes["custom_field"][0])
         custom_value = custom_fields.parse_value(definition, changes["custom_field"][1])
     previous: dict[str, dict] = {}
     with acting_as(session, actor.id):
@@ -288,11 +295,12 @@ def undo(session: Session, actor: Employee, job_id: int) -> int:
     restored = 0
     definition = session.get(CustomFieldDefinition, changes["custom_field"][0]) if "custom_field" in changes else None
     with acting_as(session, actor.id):
-        ids = [int(i) for i in job.previous or {}]
+        previous = job.previous or {}
+        ids = [int(i) for i in previous]
         for start_at in range(0, len(ids), BATCH):
             rows = session.scalars(select(model).where(model.id.in_(ids[start_at : start_at + BATCH]))).all()
             for row in rows:
-                old = job.previous[str(row.id)]
+                old = previous[str(row.id)]
                 for field, value in old.items():
                     if field in COLUMNS[job.entity_type]:
                         if audit.plain(getattr(row, field)) == changes[field]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
@@ -30,7 +31,7 @@ from services.validation import InvalidValue
 #: The permission that merging and undoing a merge need (administrators by default).
 PERMISSION = "duplicate.merge"
 
-MODELS = {"company": Company, "contact": Contact}
+MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact}
 
 #: Every foreign key to a mergeable table: (table, column) → the columns that make a row unique
 #: together with it (a link table's other side), or () when any number of rows may point at a record.
@@ -164,7 +165,7 @@ def differing_fields(kind: str, keep, merged) -> list[str]:
     return [f for f in FIELDS[kind] if audit.plain(getattr(keep, f)) != audit.plain(getattr(merged, f))]
 
 
-def _lock(session: Session, model, ids: list[int]) -> dict[int, object]:
+def _lock(session: Session, model, ids: list[int]) -> dict[int, Any]:
     """The records re-read under a row lock (PostgreSQL), live ones only."""
     rows = session.scalars(
         select(model)

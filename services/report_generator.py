@@ -433,7 +433,8 @@ def _custom_conditions(args: Mapping, columns: dict[str, Field]) -> dict[str, st
 
 def _has_conditions_on(args: Mapping, columns: dict[str, Field]) -> bool:
     """True when `args` hold a condition (not left empty) on one of the custom field `columns`."""
-    source = args.get("custom") if isinstance(args.get("custom"), Mapping) else args
+    nested = args.get("custom")
+    source = nested if isinstance(nested, Mapping) else args
     for key, value in source.items():
         match = custom_fields.REPORT_ARG.fullmatch(str(key))
         if match and f"cf{match[1]}" in columns and str(value or "").strip():

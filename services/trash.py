@@ -4,6 +4,8 @@ Who may do what is decided here, so every caller (list view, trash page,
 CLI) enforces the same rule; the audit events name the acting employee.
 """
 
+from typing import Any
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -79,7 +81,7 @@ def refuse_if_in_trash(session: Session, *, company=None, contact=None) -> None:
     """Nothing is added to a customer in the trash (an opportunity, an activity…): restore it first.
     `company`/`contact` are rows or ids (None: not linked)."""
     for model, value in ((Company, company), (Contact, contact)):
-        row = session.get(model, value) if isinstance(value, int) else value
+        row: Any = session.get(model, value) if isinstance(value, int) else value
         if row is not None and row.is_deleted:
             raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=row.name))
 

@@ -32,10 +32,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from models import (
@@ -110,7 +112,7 @@ def internal_address(host: str) -> str | None:
     except (socket.gaierror, UnicodeError):
         raise InvalidValue(_("The host %(host)s could not be found.", host=host)) from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:
@@ -198,11 +200,11 @@ def _changed(obj, key: str) -> tuple | None:
     return (history.deleted[0] if history.deleted else None, history.added[0] if history.added else None)
 
 
-def _events_of_flush(session: Session) -> list[tuple[str, object, dict | None]]:
+def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None]]:
     """(event name, record, changes) for what this flush wrote to watched records."""
     from services.audit import plain
 
-    found = []
+    found: list[tuple[str, Any, dict | None]] = []
     for obj in session.new:
         if type(obj) in WATCHED:
             found.append((f"{WATCHED[type(obj)]}.created", obj, None))
@@ -265,7 +267,7 @@ def _record_events(session: Session, flush_context) -> None:
     now = utcnow()
     rows = []
     for name, obj, changes in found:
-        payload = {
+        payload: dict[str, Any] = {
             "event": name,
             "occurred_at": now.isoformat() + "Z",
             "data": {"type": TYPES[type(obj)], "id": obj.id, "record": _record_payload(obj)},
@@ -349,11 +351,14 @@ def _post(url: str, body: bytes, headers: dict) -> int:
 
 def claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:
     """Take a waiting delivery (a conditional UPDATE: of two workers, one gets it)."""
-    taken = session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status.in_(("pending", "retrying")))
-        .values(status="sending", last_attempt_at=now)
-        .execution_options(synchronize_session=False)
+    taken = cast(
+        CursorResult,
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status.in_(("pending", "retrying")))
+            .values(status="sending", last_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     session.commit()
     return session.get(WebhookDelivery, delivery_id) if taken else None
