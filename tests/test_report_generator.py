@@ -42,7 +42,6 @@ def register(make_company, make_contact, employees):
         created_at=datetime(2026, 9, 1),
     )
     gone = make_company(name="Papperskorgen AB", owner=seller)
-    trash.delete(db.session, admin, type(gone), [gone.id])
     anna = make_contact(companies=[alfa], first_name="Anna", last_name="Ek", owner=seller, categories=[vip])
     make_contact(first_name="Bo", last_name="Berg", owner=admin)
     numbering.make_private_customer(db.session, anna)
@@ -62,6 +61,9 @@ def register(make_company, make_contact, employees):
             Activity(kind="call", subject="Ring tillbaka", assignee=admin, contact=anna, done=True),
         ]
     )
+    db.session.commit()
+    # In the trash after its opportunity was made (nothing is added to a trashed customer).
+    trash.delete(db.session, admin, type(gone), [gone.id])
     db.session.commit()
     return {"it": it, "vip": vip, "stage": stage, "won": won}
 
