@@ -88,7 +88,7 @@ def check(opportunity: Opportunity, *, customer_changed: bool = True) -> None:
         contact = session.get(Contact, opportunity.contact_id)
     if (company is None) == (contact is None):
         raise InvalidValue(_("Choose the customer: either a company or a private customer."))
-    if customer_changed and session is not None:  # a new opportunity not yet in a session has no trash to check
+    if customer_changed:
         trash.refuse_if_in_trash(session, company=company, contact=contact)
     if contact is not None and contact.customer_number is None:
         raise InvalidValue(

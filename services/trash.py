@@ -77,11 +77,11 @@ def purge(session: Session, actor: Employee, model, ids) -> int:
     return len(rows)
 
 
-def refuse_if_in_trash(session: Session, *, company=None, contact=None) -> None:
+def refuse_if_in_trash(session: Session | None, *, company=None, contact=None) -> None:
     """Nothing is added to a customer in the trash (an opportunity, an activity…): restore it first.
-    `company`/`contact` are rows or ids (None: not linked)."""
+    `company`/`contact` are rows or ids (None: not linked; an id is read through `session`)."""
     for model, value in ((Company, company), (Contact, contact)):
-        row: Any = session.get(model, value) if isinstance(value, int) else value
+        row: Any = session.get(model, value) if isinstance(value, int) and session is not None else value
         if row is not None and row.is_deleted:
             raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=row.name))
 
