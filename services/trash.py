@@ -81,6 +81,8 @@ def refuse_if_in_trash(session: Session | None, *, company=None, contact=None) -
     """Nothing is added to a customer in the trash (an opportunity, an activity…): restore it first.
     `company`/`contact` are rows or ids (None: not linked; an id is read through `session`)."""
     for model, value in ((Company, company), (Contact, contact)):
+        if isinstance(value, int) and session is None:
+            continue  # an id, and no session to read it through
         row: Any = session.get(model, value) if isinstance(value, int) and session is not None else value
         if row is not None and row.is_deleted:
             raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=row.name))
