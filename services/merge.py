@@ -22,7 +22,6 @@ from flask_babel import gettext as _
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
 from sqlalchemy.orm import Session
 
-from extensions import db
 from models import Company, Contact, Employee, MergeRecord, utcnow
 from services import audit
 from services.audit import acting_as
@@ -251,7 +250,7 @@ def _move_rows(session: Session, kind: str, from_id: int, to_id: int) -> dict[st
     """Point every related row of record `from_id` at `to_id`; returns the moved rows' keys per "table.column"."""
     moved = {}
     for (table_name, column), partners in FOREIGN_KEYS[kind].items():
-        table = db.metadata.tables[table_name]
+        table = Company.metadata.tables[table_name]
         target = table.c[column]
         key = _row_key(table, column)
         condition = target == from_id
@@ -328,7 +327,7 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
             keys = record.moved.get(f"{table_name}.{column}") or []
             if not keys:
                 continue
-            table = db.metadata.tables[table_name]
+            table = Company.metadata.tables[table_name]
             key = _row_key(table, column)
             session.execute(update(table).where(table.c[column] == keep.id, key.in_(keys)).values({column: merged.id}))
         left_alone = []
