@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import Company, CustomFieldDefinition, CustomFieldValue, CustomTab, utcnow
-from services import audit, formatting, layout, money
+from services import audit, dates, formatting, layout, money
 from services.validation import InvalidValue
 
 #: The column each type is stored in (a choice is stored as its text).
@@ -214,9 +214,7 @@ def parse_value(definition: CustomFieldDefinition, raw, *, current=None):
             raise InvalidValue(_("At most %(places)s decimals.", places=NUMBER_PLACES))
         return number
     if kind == "date":
-        from services.importing.fields import parse_date  # the one date parser (YYYY-MM-DD, DD.MM.YYYY)
-
-        return parse_date(text).date()
+        return dates.parse_date(text)
     if kind == "bool":
         if text.lower() in (YES, "ja", "yes", "true", "on"):
             return True

@@ -42,7 +42,7 @@ from models import (
     ReportDefinition,
     SalesStage,
 )
-from services import custom_fields, search
+from services import custom_fields, dates, search
 from services.paging import Count, MixedOrder, Page, SortKey, capped_count
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
@@ -365,12 +365,10 @@ class Spec:
 
 
 def _date(value: str | None, label) -> date | None:
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidValue(_("%(field)s: write the date as YYYY-MM-DD.", field=label)) from None
+        return dates.parse_date(value)
+    except InvalidValue as exc:
+        raise InvalidValue(_("%(field)s: %(error)s", field=label, error=str(exc))) from None
 
 
 def _int(value: str | None) -> int | None:

@@ -1,0 +1,43 @@
+"""Issue 16 in a real browser: Swedish date pickers, the favicon, the menu bar, at 1366 and 375 px."""
+
+import re
+
+import pytest
+
+from browser_env import DESKTOP, PHONE
+from crm_ui import expect
+
+pytestmark = pytest.mark.browser
+
+SIZES = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366px", "375px"])
+
+
+def weekdays(picker) -> list[str]:
+    """The day names over the open calendar's columns."""
+    return [d.strip() for d in picker.locator("thead tr").last.locator("th").all_inner_texts() if d.strip()][:7]
+
+
+@SIZES
+def test_the_date_picker_is_swedish_starts_on_monday_and_writes_iso_dates(pages, viewport):
+    """Säljmöjlighet, Förväntat avslutsdatum: Swedish day and month names, Monday first, YYYY-MM-DD."""
+    page = pages.login("seller", viewport=viewport)
+    page.goto("/admin/opportunity/new/")
+    field = page.get_by_label("Förväntat avslutsdatum")
+    field.click()
+    picker = page.locator(".daterangepicker").filter(has=page.locator("td.available")).first
+    expect(picker).to_be_visible()
+    days = weekdays(picker)
+    assert days == ["må", "ti", "on", "to", "fr", "lö", "sö"], days
+    months = picker.locator("select.monthselect option").all_inner_texts()
+    assert "dec" in months and "maj" in months and "Dec" not in months, months
+    picker.locator("td.available:not(.off)", has_text=re.compile(r"^15$")).first.click()
+    expect(field).to_have_value(re.compile(r"^\d{4}-\d{2}-15$"))
+
+
+def test_the_sales_report_dates_have_the_same_picker(login_as):
+    page = login_as("admin")
+    page.goto("/admin/reports/sales")
+    page.get_by_label("Förväntat avslut från").click()
+    picker = page.locator(".daterangepicker").filter(has=page.locator("td.available")).first
+    expect(picker).to_be_visible()
+    assert weekdays(picker) == ["må", "ti", "on", "to", "fr", "lö", "sö"]
