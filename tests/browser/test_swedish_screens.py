@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from browser_env import DESKTOP, PHONE
+import crm_ui as ui
+from browser_env import DEMO_USERS, DESKTOP, PHONE
 from crm_ui import expect
 
 pytestmark = pytest.mark.browser
@@ -41,3 +42,18 @@ def test_the_sales_report_dates_have_the_same_picker(login_as):
     picker = page.locator(".daterangepicker").filter(has=page.locator("td.available")).first
     expect(picker).to_be_visible()
     assert weekdays(picker) == ["må", "ti", "on", "to", "fr", "lö", "sö"]
+
+
+@SIZES
+def test_mina_kunder_kundansvarig_starts_on_myself(pages, viewport):
+    """FAQ 22: "Fler sökalternativ" – Kundansvarig starts on "Mig själv"; Sök lists my customers only."""
+    page = pages.login("seller", viewport=viewport)
+    me = DEMO_USERS["seller"][1]
+    page.goto("/admin/company/")
+    ui.toolbar(page).get_by_role("button", name="Fler sökalternativ").click()
+    page.locator(".field-filters").get_by_role("link", name=ui.exact("Kundansvarig")).click()
+    expect(page.locator("table.filters tr").last.locator(".select2-container").last).to_contain_text("Mig själv")
+    ui.toolbar(page).get_by_role("button", name=ui.exact("Sök")).click()
+    page.wait_for_load_state("load")
+    owners = ui.column_values(page, "Kundansvarig")
+    assert owners and set(owners) == {me}, owners
