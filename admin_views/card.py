@@ -141,9 +141,11 @@ class CustomerCardMixin(MessagingMixin, InvoicingCardMixin):
     # --- tab contents ---------------------------------------------------------------
 
     def tab_overview(self, customer):
+        overdue, upcoming = activities.overdue_and_coming(db.session, card.activities(customer, open_only=True))
         return {
             "figures": card.key_figures(db.session, current_user, customer),
-            "upcoming": card.latest(db.session, card.activities(customer, open_only=True)),
+            "overdue": overdue,
+            "upcoming": upcoming,
             "events": card.latest(db.session, card.history(customer)),
         }
 
