@@ -68,7 +68,9 @@ class MessagingMixin:
         settings = mail.SmtpSettings.from_config(current_app.config)
         if request.method == "GET":
             unavailable = mail.not_set_up_message(current_user) if settings is None else None
-            return self._render_message_page("admin/card/send_email.html", customer, person, form, unavailable=unavailable)
+            return self._render_message_page(
+                "admin/card/send_email.html", customer, person, form, unavailable=unavailable
+            )
         try:
             message = mail.send(
                 db.session,
@@ -99,7 +101,9 @@ class MessagingMixin:
         gateway = sms.Gateway.from_config(current_app.config)
         if request.method == "GET":
             unavailable = sms.not_set_up_message(current_user) if gateway is None else None
-            return self._render_message_page("admin/card/send_sms.html", customer, person, form, unavailable=unavailable)
+            return self._render_message_page(
+                "admin/card/send_sms.html", customer, person, form, unavailable=unavailable
+            )
         try:
             sms.send(
                 db.session,

@@ -47,7 +47,7 @@ def not_set_up_message(employee: Employee) -> str:
     if employee is not None and employee.has_permission("settings.manage"):
         return _(
             "E-mail cannot be sent: no e-mail server is set up. It is set up in the server's "
-            "configuration by whoever runs the server (see \"E-mail and SMS from the customer card\" in README)."
+            'configuration by whoever runs the server (see "E-mail and SMS from the customer card" in README).'
         )
     return _("E-mail cannot be sent: no e-mail server is set up. Ask your administrator to set one up.")
 

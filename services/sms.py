@@ -80,7 +80,7 @@ def not_set_up_message(employee: Employee) -> str:
     if employee is not None and employee.has_permission("settings.manage"):
         return _(
             "SMS cannot be sent: no SMS service is set up. It is set up in the server's "
-            "configuration by whoever runs the server (see \"E-mail and SMS from the customer card\" in README)."
+            'configuration by whoever runs the server (see "E-mail and SMS from the customer card" in README).'
         )
     return _("SMS cannot be sent: no SMS service is set up. Ask your administrator to set one up.")
 

@@ -221,9 +221,7 @@ def test_a_gateway_refusal_or_wrong_login_keeps_nothing(app, login, sms_gateway,
     )
     monkeypatch.setitem(app.config, "SMS_USERNAME", "")
     response = seller.post(url, {"to": "+46701234567", "message": "Hej"})
-    assert sv("SMS cannot be sent: no SMS service is set up. Ask your administrator to set one up.") in text(
-        response
-    )
+    assert sv("SMS cannot be sent: no SMS service is set up. Ask your administrator to set one up.") in text(response)
     assert sms_gateway == [] and count(db.session, Activity) == 0
     assert login("readonly").post(url, {"to": "+46701234567", "message": "Hej"}).status_code == 403
 

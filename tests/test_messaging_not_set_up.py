@@ -18,7 +18,11 @@ def person(make_contact):
 @pytest.mark.parametrize(
     ("setting", "page", "message"),
     [
-        ("SMTP_HOST", "email", "E-mail cannot be sent: no e-mail server is set up. Ask your administrator to set one up."),
+        (
+            "SMTP_HOST",
+            "email",
+            "E-mail cannot be sent: no e-mail server is set up. Ask your administrator to set one up.",
+        ),
         ("SMS_USERNAME", "sms", "SMS cannot be sent: no SMS service is set up. Ask your administrator to set one up."),
     ],
 )
