@@ -57,3 +57,50 @@ def test_mina_kunder_kundansvarig_starts_on_myself(pages, viewport):
     page.wait_for_load_state("load")
     owners = ui.column_values(page, "Kundansvarig")
     assert owners and set(owners) == {me}, owners
+
+
+@SIZES
+def test_no_request_fails_and_the_page_has_a_favicon(pages, viewport):
+    """Every page names its icon (no /favicon.ico 404 logged on every page), and nothing it loads is missing."""
+    page = pages.login("admin", viewport=viewport)
+    failed = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    for url in ("/admin/", "/admin/company/", "/admin/opportunity/new/", "/admin/reports/sales"):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        icon = page.locator('link[rel="icon"]')
+        expect(icon).to_have_count(1)
+        answer = page.request.get(icon.get_attribute("href"))
+        assert answer.status == 200 and "image/svg+xml" in answer.headers["content-type"]
+    assert failed == []
+
+
+@SIZES
+def test_the_menu_bar_reaches_both_edges(pages, viewport):
+    page = pages.login("admin", viewport=viewport)
+    bar = page.locator("nav.navbar").first.bounding_box()
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert bar["x"] == 0 and abs(bar["x"] + bar["width"] - width) < 1, (bar, width)
+
+
+def boxes_overlap(a, b) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and (
+        b["y"] < a["y"] + a["height"]
+    )
+
+
+@SIZES
+def test_the_settings_submenu_does_not_cover_other_items(pages, viewport):
+    """Administration – Inställningar – CRM opens beside (wide) or below in place (narrow), on top of nothing."""
+    page = pages.login("admin", viewport=viewport)
+    nav = ui.open_menu(page, "Administration")
+    nav.get_by_role("link", name=ui.exact("Inställningar – CRM")).click()
+    submenu = nav.locator(".dropdown-menu.show")
+    expect(submenu.get_by_role("link", name=ui.exact("Branscher"))).to_be_visible()
+    sub_box = submenu.bounding_box()
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert sub_box["x"] >= 0 and sub_box["x"] + sub_box["width"] <= width
+    for name in ("Anställda", "Säljgrupper", "Import"):
+        item = nav.get_by_role("link", name=ui.exact(name)).first
+        expect(item).to_be_visible()
+        assert not boxes_overlap(sub_box, item.bounding_box()), name
