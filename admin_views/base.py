@@ -17,6 +17,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import rules
+from flask_admin.form.widgets import DatePickerWidget
 from flask_admin.model.form import converts
 from flask_admin.model.widgets import XEditableWidget
 from flask_babel import get_locale, ngettext, to_user_timezone, to_utc
@@ -26,7 +27,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import DateTimeLocalField, DecimalField, HiddenField, ValidationError
+from wtforms import DateTimeLocalField, DecimalField, Field, HiddenField, ValidationError
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
@@ -35,8 +36,8 @@ from admin_views.listing import KeysetListMixin
 from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
+from services import dates, formatting, money, paging, search, trash, visibility
 from services import export as exporting
-from services import formatting, money, paging, search, trash, visibility
 from services.permissions import LOGGED_IN  # re-exported for the views
 from services.validation import InvalidValue, is_id
 
@@ -285,13 +286,46 @@ class SwedishDecimalField(DecimalField):
         return number_text(self.data, self.places)
 
 
+class SwedishDateField(Field):
+    """A date as Swedes type it (services.dates: 2026-12-05, 20261205, 5/12, idag), shown as ISO
+    YYYY-MM-DD, with the date picker (static/js/dates.js: Swedish names, weeks from Monday)."""
+
+    widget = DatePickerWidget()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {}).setdefault("autocomplete", "off")
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if valuelist:
+            try:
+                self.data = dates.parse_date(valuelist[0])
+            except InvalidValue as exc:
+                raise ValueError(str(exc)) from None
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return self.data.isoformat() if self.data else ""
+
+
 class SwedishModelConverter(AdminModelConverter):
-    """Flask-Admin's form scaffolding, with Numeric columns as SwedishDecimalField (their scale as places)."""
+    """Flask-Admin's form scaffolding, with Numeric columns as SwedishDecimalField (their scale as places)
+    and Date columns as SwedishDateField."""
 
     @converts("Numeric")
     def handle_decimal_types(self, column, field_args, **extra):
         field_args.setdefault("places", getattr(column.type, "scale", None))
         return SwedishDecimalField(**field_args)
+
+    @converts("Date")
+    def convert_date(self, field_args, **extra):
+        return SwedishDateField(**field_args)
 
 
 class SwedishXEditableWidget(XEditableWidget):

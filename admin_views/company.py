@@ -2,7 +2,7 @@
 
 import phonenumbers
 from babel import Locale
-from flask import abort, flash, has_app_context, request, url_for
+from flask import abort, flash, has_app_context, has_request_context, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
@@ -91,9 +91,16 @@ class DynamicOptions:
 
 
 class EmployeeFilter(DynamicOptions, IsFilter):
-    """Filter on an employee column (Kundansvarig), offering active employees."""
+    """Filter on an employee column (Kundansvarig), offering active employees, with "Mig själv" (the
+    signed-in employee) first, so a newly added filter starts on it, as in the Rapportgenerator."""
 
     options_query = select(Employee.id, Employee.name).where(Employee.active).order_by(Employee.name)
+
+    def get_options(self, view):
+        options = super().get_options(view)
+        if options is None or not has_request_context() or not current_user.is_authenticated:
+            return options
+        return [(str(current_user.id), _("Myself")), *options]
 
 
 class CategoryFilter(DynamicOptions, BaseSQLAFilter):

@@ -150,6 +150,49 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             del form.company_role
         return form
 
+    def get_create_form(self):
+        class CreateForm(super().get_create_form()):
+            not_the_employee = FormOnlyBooleanField(_l("Save as a contact anyway: it is not the employee"))
+
+        return CreateForm
+
+    def validate_form(self, form):
+        """A new contact that is an employee (same e-mail, or name and phone) is not saved until the
+        user says it is someone else; the warning links to the employee."""
+        valid = super().validate_form(form)
+        if "not_the_employee" not in form:
+            return valid
+        found = []
+        if valid and not form.not_the_employee.data:
+            found = register.employees_matching(
+                db.session,
+                email=form.email.data,
+                first_name=form.first_name.data,
+                last_name=form.last_name.data,
+                phones=(form.phone.data, form.mobile.data),
+            )
+        if not found:
+            del form.not_the_employee  # offered only beside the warning
+            return valid
+        links = [
+            Markup('<a href="{}" class="alert-link">{}</a>').format(url_for("employee.card", id=e.id), e.name)
+            if can("employee.view")
+            else Markup("{}").format(e.name)
+            for e in found
+        ]
+        flash(
+            Markup("{} {} {}").format(
+                _("This person is an employee:"),
+                Markup(", ").join(links),
+                _(
+                    "Employees are not entered as contacts. Open the employee instead, or tick "
+                    '"Save as a contact anyway" if this is someone else.'
+                ),
+            ),
+            "warning",
+        )
+        return False
+
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
         del form.company_role

@@ -16,7 +16,8 @@ from admin_views import downloads
 from admin_views.base import require
 from extensions import db
 from models import Invoice, SalesOrder
-from services import export, invoice_report, invoicing
+from services import dates, export, invoice_report, invoicing
+from services.validation import InvalidValue
 
 STATUS_SUM_LABELS = {
     "draft": _l("Drafts"),
@@ -28,13 +29,14 @@ STATUS_SUM_LABELS = {
 
 
 def _period() -> tuple[date, date] | None:
-    """The report's period from ?from=&to= (YYYY-MM-DD), by default this year so far; None when malformed."""
+    """The report's period from ?from=&to= (as services.dates reads them), by default this year so far;
+    None when malformed."""
     today = date.today()
     try:
-        start = date.fromisoformat(request.args.get("from") or f"{today.year}-01-01")
-        end = date.fromisoformat(request.args.get("to") or today.isoformat())
-    except ValueError:
-        flash(_("Write the dates as YYYY-MM-DD."), "error")
+        start = dates.parse_date(request.args.get("from")) or date(today.year, 1, 1)
+        end = dates.parse_date(request.args.get("to")) or today
+    except InvalidValue as exc:
+        flash(str(exc), "error")
         return None
     return (start, end) if start <= end else (end, start)
 
@@ -96,10 +98,10 @@ class InvoicingCardMixin:
     def invoice_report_export(self, id, export_type):
         """The report as CSV or XLSX: the products sold (?table=products) or every invoice line (?table=lines)."""
         customer = self.live_or_404(id)
-        dates = _period()
-        if dates is None:
+        chosen = _period()
+        if chosen is None:
             return redirect(url_for(".invoice_report", id=id))
-        start, end = dates
+        start, end = chosen
         period = f"{start.isoformat()}–{end.isoformat()}"
         if request.args.get("table") == "lines":
             columns = [

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import DateField, IntegerField, SelectField, TextAreaField
+from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from admin_views import params
@@ -30,6 +30,7 @@ from admin_views.base import (
     MODEL_ENDPOINT_VERBS,
     SearchAjaxLoader,
     SecureModelView,
+    SwedishDateField,
     VersionField,
     fmt_bool,
     fmt_choice,
@@ -219,12 +220,12 @@ class DocumentForm(BaseForm):
 
 
 class OrderForm(DocumentForm):
-    order_date = DateField(_l("Order date"), validators=[InputRequired(_l("Enter the order date."))])
-    delivery_date = DateField(_l("Delivery date"), validators=[Optional()])
+    order_date = SwedishDateField(_l("Order date"), validators=[InputRequired(_l("Enter the order date."))])
+    delivery_date = SwedishDateField(_l("Delivery date"), validators=[Optional()])
 
 
 class InvoiceForm(DocumentForm):
-    invoice_date = DateField(_l("Invoice date"), validators=[InputRequired(_l("Enter the invoice date."))])
+    invoice_date = SwedishDateField(_l("Invoice date"), validators=[InputRequired(_l("Enter the invoice date."))])
     payment_terms_days = IntegerField(
         _l("Payment terms (days)"),
         validators=[

@@ -8,6 +8,7 @@ from flask import g, session
 from flask.signals import message_flashed
 from flask_admin.babel import gettext as admin_gettext
 from flask_admin.babel import ngettext as admin_ngettext
+from flask_admin.helpers import get_current_view
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -38,6 +39,10 @@ def _ours(message: str) -> str | None:
 
 def replace_flask_admin_message(sender, message, category, **extra) -> None:
     """The `message_flashed` signal: swap the message just flashed for ours."""
+    if get_current_view() is None:
+        # Not a Flask-Admin view: not its message. (Its catalogue is cached per locale for the whole
+        # process, and read outside a view it would be cached without our gaps, translations/…/admin.po.)
+        return
     ours = _ours(str(message))
     if ours is None:
         return

@@ -46,9 +46,16 @@ class MessagingMixin:
             abort(404)
         return linked.contact
 
-    def _render_message_page(self, template, customer, person, form, error=None, status=200):
+    def _render_message_page(self, template, customer, person, form, error=None, status=200, unavailable=None):
+        """The page to write the message on; `unavailable`: why it cannot be sent, said before writing."""
         return self.render(
-            template, customer=customer, person=person, form=form, error=error, back=url_for(".card", id=customer.id)
+            template,
+            customer=customer,
+            person=person,
+            form=form,
+            error=error,
+            unavailable=unavailable,
+            back=url_for(".card", id=customer.id),
         ), status
 
     @expose("/card/<int:id>/email", methods=("GET", "POST"))
@@ -58,12 +65,16 @@ class MessagingMixin:
         customer = self.live_or_404(id)
         person = self.recipient(customer)
         form = EmailForm(request.form, to=person.email)
+        settings = mail.SmtpSettings.from_config(current_app.config)
         if request.method == "GET":
-            return self._render_message_page("admin/card/send_email.html", customer, person, form)
+            unavailable = mail.not_set_up_message(current_user) if settings is None else None
+            return self._render_message_page(
+                "admin/card/send_email.html", customer, person, form, unavailable=unavailable
+            )
         try:
             message = mail.send(
                 db.session,
-                mail.SmtpSettings.from_config(current_app.config),
+                settings,
                 current_user,
                 customer,
                 contact=person if person is not customer else None,
@@ -87,12 +98,16 @@ class MessagingMixin:
         customer = self.live_or_404(id)
         person = self.recipient(customer)
         form = SmsForm(request.form, to=getattr(person, "mobile", None) or person.phone)
+        gateway = sms.Gateway.from_config(current_app.config)
         if request.method == "GET":
-            return self._render_message_page("admin/card/send_sms.html", customer, person, form)
+            unavailable = sms.not_set_up_message(current_user) if gateway is None else None
+            return self._render_message_page(
+                "admin/card/send_sms.html", customer, person, form, unavailable=unavailable
+            )
         try:
             sms.send(
                 db.session,
-                sms.Gateway.from_config(current_app.config),
+                gateway,
                 current_user,
                 customer,
                 contact=person if person is not customer else None,

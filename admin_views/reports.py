@@ -12,11 +12,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import Form, RadioField, SelectField, SelectMultipleField
-from wtforms.fields import DateField
 from wtforms.validators import Optional
 
 from admin_views import downloads, params
-from admin_views.base import SecurePage, can, require
+from admin_views.base import SecurePage, SwedishDateField, can, require
 from admin_views.listing import Pager, count_text
 from extensions import db
 from models import Activity, Category, Employee, EmployeeGroup, Industry, ReportDefinition, utcnow
@@ -42,16 +41,16 @@ class ReportForm(Form):
 
 class SalesReportForm(ReportForm):
     by = SelectField(_l("Pipeline per"), choices=list(reports.PIPELINE_DIMENSIONS.items()), default="stage")
-    close_from = DateField(_l("Expected close from"), validators=[Optional()])
-    close_to = DateField(_l("Expected close to"), validators=[Optional()])
-    decided_from = DateField(_l("Won or lost from"), validators=[Optional()])
-    decided_to = DateField(_l("Won or lost to"), validators=[Optional()])
+    close_from = SwedishDateField(_l("Expected close from"), validators=[Optional()])
+    close_to = SwedishDateField(_l("Expected close to"), validators=[Optional()])
+    decided_from = SwedishDateField(_l("Won or lost from"), validators=[Optional()])
+    decided_to = SwedishDateField(_l("Won or lost to"), validators=[Optional()])
 
 
 class ActivityReportForm(ReportForm):
     axis = RadioField(_l("X axis"), choices=list(reports.AXES.items()), default="sellers")
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = SwedishDateField(_l("From"), validators=[Optional()])
+    end = SwedishDateField(_l("To"), validators=[Optional()])
 
 
 def _form(form_class, **defaults):

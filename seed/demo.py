@@ -575,10 +575,13 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         session.flush()
 
         _seed_card(session, rng, companies, employees, storage)
-        # A later edit, so Historik shows changed yes/no and number fields.
+        # Later edits, so Historik shows changed yes/no and number fields: the e-mail tab locked for a
+        # while (and unlocked again) and a new discount.
         session.flush()
         companies[0].email_locked = True
         companies[0].discount_percent = Decimal("5.50")
+        session.flush()
+        companies[0].email_locked = False
         session.flush()
         private_customers = list(
             session.scalars(select(Contact).where(Contact.customer_number.is_not(None)).order_by(Contact.id))

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Employee, utcnow
@@ -32,6 +32,15 @@ def is_overdue(activity: Activity, now: datetime | None = None) -> bool:
     return not activity.done and activity.due_at is not None and activity.due_at < (now or utcnow())
 
 
+def overdue_and_coming(session: Session, open_activities, *, now: datetime | None = None, limit: int = 5):
+    """The card's "Kommande", split: (overdue, coming up). Overdue: due before `now`, oldest first;
+    coming up: the rest, soonest first (undated after), each at most `limit`, in the given order."""
+    now = now or utcnow()
+    overdue = session.scalars(open_activities.where(Activity.due_at < now).limit(limit)).unique()
+    coming = open_activities.where(or_(Activity.due_at >= now, Activity.due_at.is_(None)))
+    return list(overdue), list(session.scalars(coming.limit(limit)).unique())
+
+
 def mine(session: Session, employee: Employee, *, limit: int = 15) -> list[Activity]:
     """Mina aktiviteter: the employee's open activities by date, so overdue and today's come first,
     then those without a date. Two statements, each read in order from the index on (assignee,
@@ -39,7 +48,7 @@ def mine(session: Session, employee: Employee, *, limit: int = 15) -> list[Activ
     stmt = (
         select(Activity)
         .where(Activity.assignee_id == employee.id, Activity.done.is_(False))
-        .options(joinedload(Activity.company), joinedload(Activity.contact))
+        .options(joinedload(Activity.company), joinedload(Activity.contact), joinedload(Activity.lead))
     )
     dated = list(
         session.scalars(stmt.where(Activity.due_at.is_not(None)).order_by(Activity.due_at, Activity.id).limit(limit))

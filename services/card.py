@@ -27,6 +27,7 @@ from models import (
     ProjectParticipant,
     utcnow,
 )
+from services import activities as activities_service
 from services import email_lock
 from services.paging import MixedOrder, SortKey
 from services.visibility import Part, may_see
@@ -164,11 +165,14 @@ def key_figures(session: Session, employee: Employee, customer) -> dict:
 def overview(session: Session, employee: Employee, customer) -> dict:
     """The Översikt: key figures, the next open activities and the latest events; a list of a
     part the employee may not see is None (not shown), not empty."""
+    seen = may_see(employee, Part.ACTIVITIES)
+    overdue, upcoming = (
+        activities_service.overdue_and_coming(session, activities(customer, open_only=True)) if seen else (None, None)
+    )
     return {
         "figures": key_figures(session, employee, customer),
-        "upcoming": latest(session, activities(customer, open_only=True))
-        if may_see(employee, Part.ACTIVITIES)
-        else None,
+        "overdue": overdue,
+        "upcoming": upcoming,
         "events": latest(session, history(customer)) if may_see(employee, Part.HISTORY) else None,
     }
 

@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import Company, CustomFieldDefinition, CustomFieldValue, CustomTab, utcnow
-from services import audit, formatting, layout, money, visibility
+from services import audit, dates, formatting, layout, money, visibility
 from services.validation import InvalidValue
 
 #: The column each type is stored in (a choice is stored as its text).
@@ -217,12 +217,7 @@ def parse_value(definition: CustomFieldDefinition, raw, *, current=None):
             raise InvalidValue(_("At most %(places)s decimals.", places=NUMBER_PLACES))
         return number
     if kind == "date":
-        from services.importing.fields import parse_date  # the one date parser (YYYY-MM-DD, DD.MM.YYYY)
-
-        parsed = parse_date(text)
-        if parsed is None:
-            raise InvalidValue(_("Not a date; write YYYY-MM-DD or DD.MM.YYYY."))
-        return parsed.date()
+        return dates.parse_date(text)
     if kind == "bool":
         if text.lower() in (YES, "ja", "yes", "true", "on"):
             return True
@@ -257,9 +252,9 @@ def display(definition: CustomFieldDefinition, value) -> str:
 def form_value(definition: CustomFieldDefinition, value) -> str:
     """A value as the card's form is filled with it: a number the way it is read back when saved
     (services.formatting.decimal_input; "1,250" in English would be read as 1.25)."""
-    if definition.field_type == "number" and value is not None:
-        number = plain_number(value)
-        places = max(2, -number.as_tuple().exponent) if number != number.to_integral_value() else 0
+    number = plain_number(value) if definition.field_type == "number" else None
+    if number is not None:
+        places = max(2, -int(number.as_tuple().exponent)) if number != number.to_integral_value() else 0
         return formatting.decimal_input(number, places, locale=str(get_locale()))
     return display(definition, value)
 

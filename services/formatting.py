@@ -78,7 +78,7 @@ def number(value, places: int | None = None, min_places: int = 0, locale=None) -
     if amount is None:
         return "" if value is None or value == "" else str(value)
     if places is None:
-        own = max(0, -amount.normalize().as_tuple().exponent)
+        own = max(0, -int(amount.normalize().as_tuple().exponent))
         places = max(own, min_places) if own else 0
     pattern = "#,##0" + ("." + "0" * places if places else "")
     rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
@@ -108,10 +108,11 @@ def file_size(size: int | None, locale=None) -> str:
         unit = ngettext("byte", "bytes", size)
         return f"{number(size, locale=locale)}\u00a0{unit}"
     scaled = Decimal(size)
-    for unit in FILE_SIZE_UNITS:
+    for unit in FILE_SIZE_UNITS[:-1]:
         scaled /= 1000
-        if scaled < 1000 or unit == FILE_SIZE_UNITS[-1]:
+        if scaled < 1000:
             return f"{number(scaled, places=1, locale=locale)}\u00a0{unit}"
+    return f"{number(scaled / 1000, places=1, locale=locale)}\u00a0{FILE_SIZE_UNITS[-1]}"
 
 
 def display(value, kind: str | None = None, places: int | None = None) -> str:

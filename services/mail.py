@@ -41,6 +41,17 @@ class SmtpSettings:
         )
 
 
+def not_set_up_message(employee: Employee) -> str:
+    """What the e-mail page says when no e-mail server is set up: who to ask, or, to an
+    administrator, where it is set up (in words, without setting names)."""
+    if employee is not None and employee.has_permission("settings.manage"):
+        return _(
+            "E-mail cannot be sent: no e-mail server is set up. It is set up in the server's "
+            'configuration by whoever runs the server (see "E-mail and SMS from the customer card" in README).'
+        )
+    return _("E-mail cannot be sent: no e-mail server is set up. Ask your administrator to set one up.")
+
+
 class SendFailed(Exception):
     """The SMTP server could not be reached or refused the message; the text is for the user."""
 
@@ -122,9 +133,7 @@ def send(
     in both cases nothing is added to the session.
     """
     if settings is None:
-        raise SendFailed(
-            _("E-mail cannot be sent: no e-mail server is set up (CRM_SMTP_HOST). Ask your administrator.")
-        )
+        raise SendFailed(not_set_up_message(sender))
     recipients, copies = addresses(to), addresses(cc)
     if not recipients:
         raise InvalidValue(_("Give at least one recipient."))

@@ -1,10 +1,27 @@
 """Rules of the customer register: duplicates, contact links."""
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Company, CompanyContact, Contact
+from models import Company, CompanyContact, Contact, Employee
 from services import audit
+
+
+def employees_matching(
+    session: Session, *, email: str | None, first_name: str | None, last_name: str | None, phones=()
+) -> list[Employee]:
+    """Employees a new contact would be a second entry of: the same e-mail, or the same name and
+    phone number (employees are never entered twice, as contacts too). Phones in E.164."""
+    conditions = []
+    if email and email.strip():
+        conditions.append(func.lower(Employee.email) == email.strip().lower())
+    name = " ".join(f"{first_name or ''} {last_name or ''}".split()).lower()
+    numbers = [p for p in phones if p]
+    if name and numbers:
+        conditions.append((func.lower(Employee.name) == name) & Employee.phone.in_(numbers))
+    if not conditions:
+        return []
+    return list(session.scalars(select(Employee).where(or_(*conditions)).order_by(Employee.name)))
 
 
 def company_with_org_number(

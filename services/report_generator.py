@@ -46,7 +46,7 @@ from models import (
     ReportDefinition,
     SalesStage,
 )
-from services import custom_fields, search, visibility
+from services import custom_fields, dates, search, visibility
 from services.paging import Count, MixedOrder, Page, SortKey, capped_count
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
@@ -375,12 +375,10 @@ class NotPermitted(Exception):
 
 
 def _date(value: str | None, label) -> date | None:
-    if not value:
-        return None
     try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidValue(_("%(field)s: write the date as YYYY-MM-DD.", field=label)) from None
+        return dates.parse_date(value)
+    except InvalidValue as exc:
+        raise InvalidValue(_("%(field)s: %(error)s", field=label, error=str(exc))) from None
 
 
 def _int(value: str | None) -> int | None:

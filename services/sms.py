@@ -74,6 +74,17 @@ class Gateway:
             ) from exc
 
 
+def not_set_up_message(employee: Employee) -> str:
+    """What the SMS page says when no SMS service is set up: who to ask, or, to an administrator,
+    where it is set up (in words, without setting names)."""
+    if employee is not None and employee.has_permission("settings.manage"):
+        return _(
+            "SMS cannot be sent: no SMS service is set up. It is set up in the server's "
+            'configuration by whoever runs the server (see "E-mail and SMS from the customer card" in README).'
+        )
+    return _("SMS cannot be sent: no SMS service is set up. Ask your administrator to set one up.")
+
+
 class SendFailed(Exception):
     """The gateway could not be reached or refused the SMS; the text is for the user."""
 
@@ -84,7 +95,7 @@ def send(
     """Send an SMS about `customer` (a company or contact; `contact`: a company's contact it went to)
     and keep it as a done "SMS" activity; the caller commits."""
     if gateway is None:
-        raise SendFailed(_("SMS cannot be sent: no SMS service is set up (CRM_SMS_USERNAME). Ask your administrator."))
+        raise SendFailed(not_set_up_message(sender))
     number = validation.mobile_phone(to)
     if number is None:
         raise InvalidValue(_("Give the mobile number to send to."))

@@ -75,7 +75,7 @@ def test_values_are_parsed_as_swedes_type_them(agreement, kind, typed, value):
     [
         ("number", "tolv", "Not a number; write for example 1 250,50."),
         ("number", "1,23456", "At most %(places)s decimals."),
-        ("date", "2027-02-30", "Not a date; write YYYY-MM-DD or DD.MM.YYYY."),
+        ("date", "2027-02-30", "Not a date; write for example 2026-12-05, 20261205, 5/12 or idag."),
         ("bool", "kanske", "Choose yes or no."),
         ("choice", "Platina", "Choose one of the listed values."),
         ("text", "x" * 201, "At most %(max)s characters."),
@@ -351,7 +351,7 @@ def test_report_text_condition_is_contains_ignoring_case(agreement, make_company
 def test_report_condition_with_a_bad_value_is_refused_in_swedish(reported):
     with pytest.raises(InvalidValue) as caught:
         report_generator.parse({"entity": "company", f"cf{reported['date'].id}_from": "snart"}, session=db.session)
-    assert str(caught.value) == f"Avtalsslut: {sv('Not a date; write YYYY-MM-DD or DD.MM.YYYY.')}"
+    assert str(caught.value) == f"Avtalsslut: {sv('Not a date; write for example 2026-12-05, 20261205, 5/12 or idag.')}"
 
 
 def test_contact_reports_offer_the_contact_cards_fields_only(reported, make_contact, employees):
@@ -500,11 +500,11 @@ def test_a_bad_value_on_the_card_saves_nothing_and_says_why(login, agreement, ma
     seller = login("seller")
     response = seller.post(
         f"/admin/company/card/{company.id}/custom/{agreement['tab'].id}",
-        data={**form(agreement, text="AV-9", date="31/12"), "version": str(company.version)},
+        data={**form(agreement, text="AV-9", date="31/13"), "version": str(company.version)},
     )
     assert response.status_code == 200
     page = text(response)
-    assert sv("Not a date; write YYYY-MM-DD or DD.MM.YYYY.") in page
+    assert sv("Not a date; write for example 2026-12-05, 20261205, 5/12 or idag.") in page
     assert sv("Nothing was saved: correct the marked fields.") in page
     assert 'value="AV-9"' in page  # what was typed is kept
     assert stored(company) == {}

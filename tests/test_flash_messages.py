@@ -68,3 +68,18 @@ def test_saving_a_company_says_its_name(login, make_company):
     )
     assert ("success", sv("%(name)s was saved.", name="Namnbolaget AB")) in flashes(response)
     assert db.session.get(Company, company.id) is not None
+
+
+def test_a_flash_outside_flask_admin_leaves_its_catalogue_alone(app, login):
+    """Flask-Admin caches its catalogue per locale for the whole process; read outside one of its views
+    it would be cached without our gaps (admin.po), and "Failed to create record." would stay English."""
+    from flask import flash
+    from flask_admin.babel import domain
+
+    domain.cache.clear()
+    with app.test_request_context("/login"):
+        app.preprocess_request()
+        flash("Logga in för att fortsätta.", "info")
+    assert not [key for key in domain.cache if key[1] == "admin"]
+    response = login("admin").post("/admin/industry/new/", {"name": ""})
+    assert ("danger", "Posten kunde inte skapas: rätta de markerade fälten.") in flashes(response)

@@ -245,8 +245,9 @@ def test_generator_refuses_records_the_user_may_not_see(login, register, employe
 
 
 def test_bad_date_is_reported_not_run(login, register):
-    page = login("seller").client.get("/admin/reports/generator/?run=1&entity=company&created_from=igår")
-    assert ("danger", sv("%(field)s: write the date as YYYY-MM-DD.", field=sv("Created from"))) in flashes(page)
+    page = login("seller").client.get("/admin/reports/generator/?run=1&entity=company&created_from=snart")
+    message = sv("Not a date; write for example 2026-12-05, 20261205, 5/12 or idag.")
+    assert ("danger", f"{sv('Created from')}: {message}") in flashes(page)
 
 
 def test_save_rerun_and_delete_a_report(login, register, employees):

@@ -345,10 +345,10 @@ def _screens() -> list[str]:
     urls += [
         "/admin/reports/",
         "/admin/reports/sales?by=seller",
-        "/admin/reports/sales?close_from=31/12",
+        "/admin/reports/sales?close_from=31/13",
         f"/admin/reports/activities?axis=groups&group={ids['employeegroup']}",
         "/admin/reports/activities?axis=groups",
-        "/admin/reports/generator/?run=1&entity=company&created_from=igår",
+        "/admin/reports/generator/?run=1&entity=company&created_from=snart",
     ]
     urls += [
         f"/admin/reports/generator/?run=1&entity={entity}"

@@ -79,7 +79,7 @@ def test_sales_report_per_seller_for_a_chosen_group(login, sales, employees):
 
 
 def test_sales_report_bad_date_is_shown_next_to_the_field(login, sales):
-    page = login("seller").client.get("/admin/reports/sales?close_from=31/12")
+    page = login("seller").client.get("/admin/reports/sales?close_from=31/13")
     assert page.status_code == 200
     assert "is-invalid" in page.get_data(as_text=True) and 'id="pipeline-table"' not in page.get_data(as_text=True)
 

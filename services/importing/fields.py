@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from importlib import import_module
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from services import money, validation
+from services import dates, money, validation
 from services.validation import InvalidValue
 
 # --- cell parsers ---------------------------------------------------------------
@@ -39,24 +39,9 @@ def text(max_len: int):
 
 
 def parse_date(value: str, row: dict | None = None) -> datetime | None:
-    """YYYY-MM-DD or DD.MM.YYYY (also D.M.YYYY and YYYYMMDD)."""
-    value = value.strip()
-    if not value:
-        return None
-    for pattern, order in (
-        (r"(\d{4})-(\d{1,2})-(\d{1,2})", "ymd"),
-        (r"(\d{1,2})\.(\d{1,2})\.(\d{4})", "dmy"),
-        (r"(\d{4})(\d{2})(\d{2})", "ymd"),
-        (r"(\d{4})-(\d{1,2})-(\d{1,2})[ T][\d:.]+", "ymd"),
-    ):
-        match = re.fullmatch(pattern, value)
-        if match:
-            parts = dict(zip(order, map(int, match.groups()), strict=True))
-            try:
-                return datetime.combine(date(parts["y"], parts["m"], parts["d"]), datetime.min.time())
-            except ValueError:
-                break
-    raise InvalidValue(_("Not a date; write YYYY-MM-DD or DD.MM.YYYY."))
+    """A date in an import file (services.dates, without the words and short forms a person types)."""
+    day = dates.parse_date(value, typed=False)
+    return None if day is None else datetime.combine(day, datetime.min.time())
 
 
 def parse_decimal(value: str, row: dict | None = None) -> Decimal | None:

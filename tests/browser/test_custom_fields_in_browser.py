@@ -60,7 +60,7 @@ def test_jag_vill_lagga_till_fler_informationsfalt_i_crm(login_as):
     page.wait_for_load_state("load")
     expect(ui.flash(page)).to_contain_text(f"{tab_name} har sparats.")
     panel = ui.card_tab(page, tab_name)
-    expect(panel.get_by_label(label)).to_have_value("1\u00a0250,5")
+    expect(panel.get_by_label(label)).to_have_value("1\u00a0250,50")
     history = ui.card_tab(page, "Historik")
     expect(history).to_contain_text(label)
 
@@ -74,4 +74,4 @@ def test_jag_vill_lagga_till_fler_informationsfalt_i_crm(login_as):
     page.wait_for_load_state("load")
     report = page.locator("#report-table")
     assert table_column(report, "Företagsnamn") == [company]
-    assert table_column(report, label) == ["1\u00a0250,5"]
+    assert table_column(report, label) == ["1\u00a0250,50"]
