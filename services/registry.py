@@ -9,7 +9,7 @@ A name is found the way quick search finds text (services.search): folded (case,
 ö), first as the beginning of the name (a bytewise index of the folded name on both databases), then
 anywhere in it (pg_trgm GIN on PostgreSQL, FTS5 trigram on SQLite), then, for a word with a typo,
 by similarity (pg_trgm's word similarity; on SQLite the names holding either half of the word,
-ranked by difflib).
+ranked by FTS5's bm25 over the word's trigrams, then by difflib).
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ LIMIT = 10
 CANDIDATES = 200
 MAX_WORDS = 6
 MIN_SIMILARITY = 0.75
+#: PostgreSQL: pg_trgm's word similarity a candidate needs.
+WORD_SIMILARITY = 0.5
 
 
 class ProviderError(Exception):
@@ -229,31 +231,37 @@ class BulkFileProvider:
 
     @staticmethod
     def _similar(session: Session, terms: list[str], postgresql: bool):
-        """Names with words like those typed (a letter or two wrong, missing or extra): candidates
-        from the index, then every typed word must be in the name or like one of its words."""
-        typed = [t for t in terms if len(t) >= 4]
-        if not typed:
+        """Names with words like those typed (a letter wrong, missing or extra): every typed word is
+        in the name or shares trigrams with it (pg_trgm's word similarity; FTS5: any of the word's
+        trigrams, best bm25 rank first); the candidates are then ranked by difflib."""
+        typed = [t for t in terms if len(t) >= 3]
+        if not any(len(t) >= 4 for t in typed):
             return []
         if postgresql:
-            condition = or_(
+            # pg_trgm's default (0.6) misses a letter left out of an eight-letter word.
+            session.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
+            condition = and_(
                 *(
-                    text(f":word{i} <% registry_company.search_name").bindparams(**{f"word{i}": t})
+                    or_(
+                        RegistryCompany.search_name.like(f"%{_like_escaped(t)}%"),
+                        text(f":word{i} <% registry_company.search_name").bindparams(**{f"word{i}": t}),
+                    )
                     for i, t in enumerate(typed)
                 )
             )
         else:
-            parts = set()
-            for t in typed:
-                half = max(3, (len(t) + 1) // 2)
-                parts |= {t[:half], t[len(t) - half :]}
             fts = table("registry_company_search", column("rowid"), column("words"))
-            query = " OR ".join('"' + p.replace('"', '""') + '"' for p in sorted(parts) if len(p) >= 3)
-            if not query:
-                return []
+            groups = []
+            for t in typed:
+                grams = [t] + sorted({t[i : i + 3] for i in range(len(t) - 2)} - {t})
+                groups.append("(" + " OR ".join('"' + g.replace('"', '""') + '"' for g in grams) + ")")
             condition = RegistryCompany.id.in_(
-                select(fts.c.rowid).where(fts.c.words.op("MATCH")(query)).limit(CANDIDATES * 5)
+                select(fts.c.rowid)
+                .where(fts.c.words.op("MATCH")(" AND ".join(groups)))
+                .order_by(text("rank"))
+                .limit(CANDIDATES)
             )
-        rows = session.scalars(select(RegistryCompany).where(condition).limit(CANDIDATES * 5)).all()
+        rows = session.scalars(select(RegistryCompany).where(condition).limit(CANDIDATES)).all()
         scored = [(min(_similarity(t, r.search_name) for t in terms), r) for r in rows]
         return [r for score, r in sorted(scored, key=lambda s: (-s[0], s[1].search_name)) if score >= MIN_SIMILARITY]
 

@@ -37,7 +37,8 @@ def found(query):
         "SVEA",
         "kaffe ab",
         "Svea kafe",
-        "svae kaffe",
+        "svea kaffee",
+        "svea kaffr",
         "sv ka",
         "5529405572",
         "552940-5572",
@@ -48,8 +49,9 @@ def found(query):
         "prefix",
         "case",
         "substring",
-        "typo",
-        "swapped",
+        "missing-letter",
+        "extra-letter",
+        "wrong-letter",
         "short-words",
         "orgnr",
         "orgnr-dash",
@@ -58,6 +60,10 @@ def found(query):
 )
 def test_svea_kaffe_is_found_by_name_part_typo_or_number(loaded, query):
     assert ("Svea Kaffe AB", "5529405572") in found(query)
+
+
+def test_a_typo_in_a_long_word_is_found(loaded):
+    assert ("Norrlands Bygg AB", "5507536455") in found("norrlnds bygg")
 
 
 def test_the_beginning_of_the_name_comes_first_and_accents_are_folded(loaded):
