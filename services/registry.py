@@ -226,7 +226,10 @@ class BulkFileProvider:
         else:
             fts = table("registry_company_search", column("rowid"), column("words"))
             query = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
-            condition = RegistryCompany.id.in_(select(fts.c.rowid).where(fts.c.words.op("MATCH")(query)))
+            # The limit inside: SQLite would otherwise collect every match of a common word first.
+            condition = RegistryCompany.id.in_(
+                select(fts.c.rowid).where(fts.c.words.op("MATCH")(query)).limit(CANDIDATES)
+            )
         return session.scalars(select(RegistryCompany).where(condition).limit(CANDIDATES)).all()
 
     @staticmethod
