@@ -60,7 +60,7 @@ LEGAL_FORMS = {
 #: Results of a look-up, at most.
 LIMIT = 10
 #: Rows a substring or similarity search looks at before ranking.
-CANDIDATES = 200
+CANDIDATES = 50
 MAX_WORDS = 6
 MIN_SIMILARITY = 0.75
 #: PostgreSQL: pg_trgm's word similarity a candidate needs.
@@ -197,20 +197,29 @@ class BulkFileProvider:
         found: dict[int, tuple] = {}
 
         def add(rows, stage: int) -> None:
-            for row in rows:
+            for position, row in enumerate(rows):
                 if row.id not in found and _has_short_words(row.search_name, terms):
-                    found[row.id] = (stage, row.deregistered_on is not None, row.search_name, row)
+                    begins = _starts_a_word(row.search_name, terms[0])
+                    similarity_order = position if stage == 2 else 0  # _similar's rows come best first
+                    found[row.id] = (
+                        stage,
+                        row.deregistered_on is not None,
+                        not begins,
+                        similarity_order,
+                        row.search_name,
+                        row,
+                    )
 
         add(self._prefix(session, " ".join(terms), limit, postgresql), 0)
         if len(found) < limit and any(len(t) >= 3 for t in terms):
             rows = self._substring(session, [t for t in terms if len(t) >= 3], postgresql)
-            add(sorted(rows, key=lambda r: (not _starts_a_word(r.search_name, terms[0]), r.search_name)), 1)
+            add(rows, 1)
         elif len(found) < limit:  # only words of one or two characters: each begins a word of the name
             add(self._prefix(session, terms[0], CANDIDATES, postgresql), 1)
         if not found:
             add(self._similar(session, terms, postgresql), 2)
-        ranked = sorted(found.values(), key=lambda item: item[:3])
-        return [_entry(item[3]) for item in ranked[:limit]]
+        ranked = sorted(found.values(), key=lambda item: item[:5])
+        return [_entry(item[5]) for item in ranked[:limit]]
 
     @staticmethod
     def _prefix(session: Session, prefix: str, limit: int, postgresql: bool):
