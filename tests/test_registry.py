@@ -252,6 +252,13 @@ def test_accepting_chosen_fields_updates_only_those(svea, login, session):
         "success",
         sv("Updated from the company register: %(fields)s.", fields="Organisationsform, Postadress"),
     ) in (flashes(response))
+    from models import AuditEvent
+
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_id == svea.id, AuditEvent.action == "update")
+    ).one()
+    assert event.changes["postal_street"] == ["Storgatan 1", "Kaffegränd 4"]
+    assert "postal_postcode" not in event.changes
     again = seller.client.get(f"/admin/company/card/{svea.id}/registry").get_data(as_text=True)
     assert re.findall(r'name="field" value="(\w+)"', again) == ["postal_postcode"]  # what is left to accept
 
