@@ -51,6 +51,8 @@ TECHNICAL = {
     "recovery_code.code_hash",
     "import_job.task_id",  # the queue's own ids
     "import_job.claim",
+    "registry_company.org_number",  # checked on load (Luhn), shown formatted
+    "registry_company.search_name",  # the folded name the indexes hold, never shown
 }
 TECHNICAL_NAMES = {
     "status",
@@ -84,6 +86,21 @@ NOT_SHOWN = {
     "import_job.sheet": "offered only on the column-mapping step of a workbook, which the crawl does not make",
     "login_session.ip": "the address the server saw; Mina inloggningar shows the device and times",
     "login_session.user_agent": "shown only as the device name read from it (device(), tested on its own)",
+    **{
+        f"registry_company.{name}": "the company register's data: in the look-up's JSON, which the forms' script "
+        "inserts as text (textContent), and on a customer's refresh page when the register has its "
+        "organisationsnummer, which the crawl poisons too"
+        for name in (
+            "name",
+            "legal_form",
+            "postal_co",
+            "postal_street",
+            "postal_postcode",
+            "postal_city",
+            "business_description",
+            "deregistration_reason",
+        )
+    },
 }
 
 
@@ -160,6 +177,10 @@ def live_payloads(page: str, markers: dict[str, str]) -> list[str]:
 
 @pytest.fixture
 def poisoned(demo, employees, session):
+    from seed.bolagsverket_sample import SAMPLE
+    from services.registry_loader import load
+
+    load(db.engine, SAMPLE)  # the company register and its load (shown on /admin/registry/)
     return poison(session)
 
 
