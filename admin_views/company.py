@@ -2,7 +2,7 @@
 
 import phonenumbers
 from babel import Locale
-from flask import abort, flash, has_app_context, has_request_context, request, url_for
+from flask import abort, flash, has_app_context, has_request_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
@@ -36,6 +36,7 @@ from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, 
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.registry import existing_links
+from admin_views.registry import sources as registry_sources
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
@@ -45,7 +46,7 @@ from models import (
     Employee,
     Industry,
 )
-from services import email_lock, register, validation
+from services import email_lock, register, registry, validation
 from services.validation import is_id
 from services.visibility import Part, permission
 
@@ -376,6 +377,53 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             "success",
         )
         return self.back_to(company, "email")
+
+    # --- "Uppdatera från företagsregistret" ---------------------------------------------
+
+    def _registry_entry(self, company: Company):
+        if not company.org_number or company.country != "SE":
+            return None
+        return registry.fetch(db.session, company.org_number, sources=registry_sources())
+
+    @expose("/card/<int:id>/registry")
+    @require("company.edit", "registry.lookup")
+    def registry_compare(self, id):
+        """The customer's stored data beside the register's, each difference to accept or not (reads only)."""
+        company = self.live_or_404(id)
+        entry = self._registry_entry(company)
+        return self.render(
+            "admin/registry/refresh.html",
+            customer=company,
+            entry=entry,
+            differences=registry.differences(company, entry) if entry else [],
+            current=registry.active_load(db.session),
+        )
+
+    @expose("/card/<int:id>/registry", methods=("POST",))
+    @require("company.edit", "registry.lookup")
+    def registry_refresh(self, id):
+        """Take the register's value for each ticked field."""
+        company = self.live_or_404(id)
+        if request.form.get("version") != str(company.version):
+            flash(self.stale_message(), "error")
+            return redirect(url_for(".registry_compare", id=id))
+        entry = self._registry_entry(company)
+        if entry is None:
+            flash(_("The company register has no company with this organisation number."), "error")
+            return redirect(url_for(".registry_compare", id=id))
+        changed = registry.accept(company, entry, request.form.getlist("field"))
+        db.session.commit()
+        if changed:
+            flash(
+                _(
+                    "Updated from the company register: %(fields)s.",
+                    fields=", ".join(str(FIELD_LABELS.get(f, f)) for f in changed),
+                ),
+                "success",
+            )
+        else:
+            flash(_("Nothing was changed."), "info")
+        return redirect(url_for(".card", id=id))
 
     @expose("/card/<int:id>/link-contacts", methods=("POST",))
     @require("company.edit")

@@ -9,7 +9,7 @@ A name is found the way quick search finds text (services.search): folded (case,
 ö), first as the beginning of the name (a bytewise index of the folded name on both databases), then
 anywhere in it (pg_trgm GIN on PostgreSQL, FTS5 trigram on SQLite), then, for a word with a typo,
 by similarity (pg_trgm's word similarity; on SQLite the names holding either half of the word,
-ranked by difflib).
+ranked by FTS5's bm25 over the word's trigrams, then by difflib).
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ LEGAL_FORMS = {
 #: Results of a look-up, at most.
 LIMIT = 10
 #: Rows a substring or similarity search looks at before ranking.
-CANDIDATES = 200
+CANDIDATES = 50
 MAX_WORDS = 6
 MIN_SIMILARITY = 0.75
+#: PostgreSQL: pg_trgm's word similarity a candidate needs.
+WORD_SIMILARITY = 0.5
 
 
 class ProviderError(Exception):
@@ -195,20 +197,29 @@ class BulkFileProvider:
         found: dict[int, tuple] = {}
 
         def add(rows, stage: int) -> None:
-            for row in rows:
+            for position, row in enumerate(rows):
                 if row.id not in found and _has_short_words(row.search_name, terms):
-                    found[row.id] = (stage, row.deregistered_on is not None, row.search_name, row)
+                    begins = _starts_a_word(row.search_name, terms[0])
+                    similarity_order = position if stage == 2 else 0  # _similar's rows come best first
+                    found[row.id] = (
+                        stage,
+                        row.deregistered_on is not None,
+                        not begins,
+                        similarity_order,
+                        row.search_name,
+                        row,
+                    )
 
         add(self._prefix(session, " ".join(terms), limit, postgresql), 0)
         if len(found) < limit and any(len(t) >= 3 for t in terms):
             rows = self._substring(session, [t for t in terms if len(t) >= 3], postgresql)
-            add(sorted(rows, key=lambda r: (not _starts_a_word(r.search_name, terms[0]), r.search_name)), 1)
+            add(rows, 1)
         elif len(found) < limit:  # only words of one or two characters: each begins a word of the name
             add(self._prefix(session, terms[0], CANDIDATES, postgresql), 1)
         if not found:
             add(self._similar(session, terms, postgresql), 2)
-        ranked = sorted(found.values(), key=lambda item: item[:3])
-        return [_entry(item[3]) for item in ranked[:limit]]
+        ranked = sorted(found.values(), key=lambda item: item[:5])
+        return [_entry(item[5]) for item in ranked[:limit]]
 
     @staticmethod
     def _prefix(session: Session, prefix: str, limit: int, postgresql: bool):
@@ -224,36 +235,45 @@ class BulkFileProvider:
         else:
             fts = table("registry_company_search", column("rowid"), column("words"))
             query = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
-            condition = RegistryCompany.id.in_(select(fts.c.rowid).where(fts.c.words.op("MATCH")(query)))
+            # The limit inside: SQLite would otherwise collect every match of a common word first.
+            condition = RegistryCompany.id.in_(
+                select(fts.c.rowid).where(fts.c.words.op("MATCH")(query)).limit(CANDIDATES)
+            )
         return session.scalars(select(RegistryCompany).where(condition).limit(CANDIDATES)).all()
 
     @staticmethod
     def _similar(session: Session, terms: list[str], postgresql: bool):
-        """Names with words like those typed (a letter or two wrong, missing or extra): candidates
-        from the index, then every typed word must be in the name or like one of its words."""
-        typed = [t for t in terms if len(t) >= 4]
-        if not typed:
+        """Names with words like those typed (a letter wrong, missing or extra): every typed word is
+        in the name or shares trigrams with it (pg_trgm's word similarity; FTS5: any of the word's
+        trigrams, best bm25 rank first); the candidates are then ranked by difflib."""
+        typed = [t for t in terms if len(t) >= 3]
+        if not any(len(t) >= 4 for t in typed):
             return []
         if postgresql:
-            condition = or_(
+            # pg_trgm's default (0.6) misses a letter left out of an eight-letter word.
+            session.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
+            condition = and_(
                 *(
-                    text(f":word{i} <% registry_company.search_name").bindparams(**{f"word{i}": t})
+                    or_(
+                        RegistryCompany.search_name.like(f"%{_like_escaped(t)}%"),
+                        text(f":word{i} <% registry_company.search_name").bindparams(**{f"word{i}": t}),
+                    )
                     for i, t in enumerate(typed)
                 )
             )
         else:
-            parts = set()
-            for t in typed:
-                half = max(3, (len(t) + 1) // 2)
-                parts |= {t[:half], t[len(t) - half :]}
             fts = table("registry_company_search", column("rowid"), column("words"))
-            query = " OR ".join('"' + p.replace('"', '""') + '"' for p in sorted(parts) if len(p) >= 3)
-            if not query:
-                return []
+            groups = []
+            for t in typed:
+                grams = [t] + sorted({t[i : i + 3] for i in range(len(t) - 2)} - {t})
+                groups.append("(" + " OR ".join('"' + g.replace('"', '""') + '"' for g in grams) + ")")
             condition = RegistryCompany.id.in_(
-                select(fts.c.rowid).where(fts.c.words.op("MATCH")(query)).limit(CANDIDATES * 5)
+                select(fts.c.rowid)
+                .where(fts.c.words.op("MATCH")(" AND ".join(groups)))
+                .order_by(text("rank"))
+                .limit(CANDIDATES)
             )
-        rows = session.scalars(select(RegistryCompany).where(condition).limit(CANDIDATES * 5)).all()
+        rows = session.scalars(select(RegistryCompany).where(condition).limit(CANDIDATES)).all()
         scored = [(min(_similarity(t, r.search_name) for t in terms), r) for r in rows]
         return [r for score, r in sorted(scored, key=lambda s: (-s[0], s[1].search_name)) if score >= MIN_SIMILARITY]
 

@@ -1,6 +1,8 @@
 """Företagsuppslag: services.registry's look-up on the loaded sample, the JSON endpoint with its
 permissions, the search box on the forms, and existing customers and leads pointed out on save."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -35,7 +37,8 @@ def found(query):
         "SVEA",
         "kaffe ab",
         "Svea kafe",
-        "svae kaffe",
+        "svea kaffee",
+        "svea kaffr",
         "sv ka",
         "5529405572",
         "552940-5572",
@@ -46,8 +49,9 @@ def found(query):
         "prefix",
         "case",
         "substring",
-        "typo",
-        "swapped",
+        "missing-letter",
+        "extra-letter",
+        "wrong-letter",
         "short-words",
         "orgnr",
         "orgnr-dash",
@@ -56,6 +60,10 @@ def found(query):
 )
 def test_svea_kaffe_is_found_by_name_part_typo_or_number(loaded, query):
     assert ("Svea Kaffe AB", "5529405572") in found(query)
+
+
+def test_a_typo_in_a_long_word_is_found(loaded):
+    assert ("Norrlands Bygg AB", "5507536455") in found("norrlnds bygg")
 
 
 def test_the_beginning_of_the_name_comes_first_and_accents_are_folded(loaded):
@@ -187,3 +195,88 @@ def test_legal_form_is_saved_with_the_company(login, session):
     response = login("seller").post("/admin/company/new/", {**COMPANY_FORM, "legal_form": "Aktiebolag"})
     assert response.status_code == 302
     assert session.scalars(select(Company)).one().legal_form == "Aktiebolag"
+
+
+# --- "Uppdatera från företagsregistret" on the customer card -------------------------------------
+
+
+@pytest.fixture
+def svea(loaded, make_company):
+    return make_company(
+        name="Svea Kaffe AB",
+        org_number="5529405572",
+        postal_street="Storgatan 1",
+        postal_postcode="123 45",
+        postal_city="Stockholm",
+    )
+
+
+def test_the_card_offers_the_refresh_and_shows_the_differences(svea, login, session):
+    from models import AuditEvent
+
+    seller = login("seller")
+    card = seller.client.get(f"/admin/company/card/{svea.id}").get_data(as_text=True)
+    assert f'href="/admin/company/card/{svea.id}/registry"' in card
+    events = session.scalar(select(db.func.count()).select_from(AuditEvent))
+    page = seller.client.get(f"/admin/company/card/{svea.id}/registry")
+    rows = [
+        [cell.strip() for cell in re.findall(r"<td>(?:<label[^>]*>)?(?:<strong>)?([^<]*)", row)][1:]
+        for row in re.findall(
+            r"<tr>(.*?)</tr>", page.get_data(as_text=True).split('id="registry-differences"')[1], re.S
+        )
+    ]
+    assert [r for r in rows if r] == [
+        [sv("Form of organisation"), "", "Aktiebolag"],
+        [sv("Postal address"), "Storgatan 1", "Kaffegränd 4"],
+        [sv("Postcode"), "123 45", "111 22"],
+    ]
+    assert "2026-11-30" in text(page)
+    assert session.scalar(select(db.func.count()).select_from(AuditEvent)) == events  # GET changes nothing
+
+
+def test_accepting_chosen_fields_updates_only_those(svea, login, session):
+    seller = login("seller")
+    response = seller.post(
+        f"/admin/company/card/{svea.id}/registry",
+        {"field": ["postal_street", "legal_form"], "version": str(svea.version)},
+        follow_redirects=True,
+    )
+    session.expire_all()
+    company = session.get(Company, svea.id)
+    assert (company.postal_street, company.legal_form, company.postal_postcode) == (
+        "Kaffegränd 4",
+        "Aktiebolag",
+        "123 45",
+    )
+    assert (
+        "success",
+        sv("Updated from the company register: %(fields)s.", fields="Organisationsform, Postadress"),
+    ) in (flashes(response))
+    from models import AuditEvent
+
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_id == svea.id, AuditEvent.action == "update")
+    ).one()
+    assert event.changes["postal_street"] == ["Storgatan 1", "Kaffegränd 4"]
+    assert "postal_postcode" not in event.changes
+    again = seller.client.get(f"/admin/company/card/{svea.id}/registry").get_data(as_text=True)
+    assert re.findall(r'name="field" value="(\w+)"', again) == ["postal_postcode"]  # what is left to accept
+
+
+def test_a_stale_or_forged_refresh_changes_nothing(svea, login, session):
+    seller = login("seller")
+    stale = seller.post(
+        f"/admin/company/card/{svea.id}/registry", {"field": ["postal_street"], "version": str(svea.version + 1)}
+    )
+    assert stale.status_code == 302
+    no_csrf = seller.client.post(f"/admin/company/card/{svea.id}/registry", data={"field": ["postal_street"]})
+    assert no_csrf.status_code == 400
+    assert login("readonly").post(f"/admin/company/card/{svea.id}/registry", {"field": ["name"]}).status_code == 403
+    session.expire_all()
+    assert session.get(Company, svea.id).postal_street == "Storgatan 1"
+
+
+def test_a_company_missing_from_the_register_is_said_so(loaded, login, make_company):
+    company = make_company(name="Okänd AB", org_number="5560360793")
+    page = text(login("seller").client.get(f"/admin/company/card/{company.id}/registry"))
+    assert sv("The company register has no company with this organisation number.") in page

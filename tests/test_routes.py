@@ -71,6 +71,8 @@ COMPANY_EXTRA = {
     "link_contacts": "company.edit",
     "unlink_contact": "company.edit",
     "email_lock": ("company.view", "tab.email", "email.lock"),
+    "registry_compare": ("company.edit", "registry.lookup"),
+    "registry_refresh": ("company.edit", "registry.lookup"),
 }
 CONTACT_EXTRA = {
     **card_endpoints("contact"),

@@ -56,6 +56,8 @@ TECHNICAL = {
     "duplicate_scan.entity_type",
     "merge_record.entity_type",
     "mass_update.entity_type",
+    "registry_company.org_number",  # checked on load (Luhn), shown formatted
+    "registry_company.search_name",  # the folded name the indexes hold, never shown
 }
 TECHNICAL_NAMES = {
     "status",
@@ -92,6 +94,21 @@ NOT_SHOWN = {
     "duplicate_scan.error": "shown on CRM – Dubbletter only when a scan failed; the demo's scans did not",
     "merge_record.merged_label": "shown on CRM – Dubbletter's latest merges; the demo has merged nothing",
     "mass_update.error": "shown on the result page of a failed Ändra flera; the demo has none",
+    **{
+        f"registry_company.{name}": "the company register's data: in the look-up's JSON, which the forms' script "
+        "inserts as text (textContent), and on a customer's refresh page when the register has its "
+        "organisationsnummer, which the crawl poisons too"
+        for name in (
+            "name",
+            "legal_form",
+            "postal_co",
+            "postal_street",
+            "postal_postcode",
+            "postal_city",
+            "business_description",
+            "deregistration_reason",
+        )
+    },
 }
 
 
@@ -168,6 +185,10 @@ def live_payloads(page: str, markers: dict[str, str]) -> list[str]:
 
 @pytest.fixture
 def poisoned(demo, employees, session):
+    from seed.bolagsverket_sample import SAMPLE
+    from services.registry_loader import load
+
+    load(db.engine, SAMPLE)  # the company register and its load (shown on /admin/registry/)
     return poison(session)
 
 
