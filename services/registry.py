@@ -374,8 +374,8 @@ class BolagsverketApiProvider:
                 return None
             raise
         organisations = answer.get("organisationer") or []
-        found = [parse_organisation(o) for o in organisations]
-        found = [f for f in found if f is not None]
+        parsed = [parse_organisation(o) for o in organisations]
+        found = [f for f in parsed if f is not None]
         return min(found, key=lambda e: not e.is_active) if found else None
 
     def search(self, session: Session, text_value: str, *, limit: int = LIMIT) -> list[RegistryEntry]:

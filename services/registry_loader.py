@@ -32,7 +32,7 @@ from sqlalchemy import MetaData, select, update
 from sqlalchemy.engine import Engine
 from stdnum import luhn
 
-from models import RegistryCompany, RegistryLoad, utcnow
+from models import RegistryCompany, RegistryLoad, table_of, utcnow
 from services.search import fold
 
 #: The table look-ups read, and the one a load fills before switching.
@@ -212,8 +212,13 @@ def open_bulk_file(path: str | Path, *, encoding: str = ENCODING) -> BulkFile:
             raise LoadError(f"ZIP-filen ska innehålla en textfil, men innehåller {len(members)} filer.")
         member = members[0]
         raw = archive.open(member)
-        text_stream = io.TextIOWrapper(raw, encoding=encoding, newline="")
-        return BulkFile(text_stream, date(*member.date_time[:3]), lambda: (text_stream.close(), archive.close()))
+        zipped = io.TextIOWrapper(raw, encoding=encoding, newline="")
+
+        def close() -> None:
+            zipped.close()
+            archive.close()
+
+        return BulkFile(zipped, date(*member.date_time[:3]), close)
     with path.open("rb") as head:
         if head.read(4) == b"PK\x03\x04":
             raise LoadError(f"ZIP-filen {path.name} är trasig eller avkortad.")
@@ -271,7 +276,7 @@ def _batches(rows: Iterator[tuple], size: int = BATCH) -> Iterator[list[tuple]]:
 def _create_next(conn, dialect: str) -> None:
     _drop_next(conn)
     if dialect == "sqlite":
-        table = RegistryCompany.__table__.to_metadata(MetaData(), name=NEXT)
+        table = table_of(RegistryCompany).to_metadata(MetaData(), name=NEXT)
         table.indexes.clear()
         table.create(conn)
         conn.exec_driver_sql(SQLITE_SEARCH_TABLE.format(table=f"{NEXT}_search"))
@@ -348,7 +353,7 @@ def load(
     started = utcnow()
     bulk = open_bulk_file(path, encoding=encoding)
     dialect = engine.dialect.name
-    loads = RegistryLoad.__table__
+    loads = table_of(RegistryLoad)
     with engine.begin() as conn:
         load_id = conn.execute(
             loads.insert().values(
@@ -357,7 +362,9 @@ def load(
                 status="loading",
                 started_at=started,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert load_id is not None, "an INSERT of one row has its key"
+        load_id = load_id[0]
     count = active = 0
     check_text = encoding.lower().replace("_", "-") in ("latin-1", "latin1", "iso-8859-1")
     try:
@@ -393,7 +400,7 @@ def load(
     finally:
         bulk.close()
     with engine.connect() as conn:
-        loaded_date = conn.scalar(select(loads.c.data_date).where(loads.c.id == load_id))
+        loaded_date = conn.execute(select(loads.c.data_date).where(loads.c.id == load_id)).scalar_one()
     return LoadResult(load_id, count, active, loaded_date, (utcnow() - started).total_seconds())
 
 
