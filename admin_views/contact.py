@@ -56,7 +56,6 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
 
     permission_area = "contact"
     duplicate_checks = (("contact", unsaved_contact),)
-    check_employees = True
 
     def duplicate_companies(self) -> list[int]:
         company = self._company_from_request()

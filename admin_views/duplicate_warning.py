@@ -56,8 +56,6 @@ class DuplicateWarningMixin:
 
     #: The registers a new record is compared with: (kind, function(form) → an unsaved record of that kind).
     duplicate_checks: tuple = ()
-    #: Also look for employees with the new contact's name or e-mail.
-    check_employees = False
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
@@ -84,30 +82,16 @@ class DuplicateWarningMixin:
             for kind, make in self.duplicate_checks
             for m in duplicates.check(db.session, kind, make(form), companies=companies if kind == "contact" else ())
         ]
-        employees = (
-            duplicates.matching_employees(db.session, self._unsaved_contact(form)) if self.check_employees else []
-        )
-        if not matches and not employees:
+        if not matches:
             del form.save_anyway
             return valid
-        if matches:
-            flash(
-                Markup("{} <ul class='mb-0'>{}</ul>").format(
-                    _("This may already be in the register. Open the record to check, or tick Save anyway."),
-                    Markup("").join(Markup("<li>{}</li>").format(match_link(m)) for m in matches[:10]),
-                ),
-                "warning",
-            )
-        for employee in employees:
-            flash(
-                _(
-                    "%(name)s (%(email)s) is an employee. Employees are not entered as contacts: "
-                    "they are found under Administration – Employees.",
-                    name=employee.name,
-                    email=employee.email,
-                ),
-                "warning",
-            )
+        flash(
+            Markup("{} <ul class='mb-0'>{}</ul>").format(
+                _("This may already be in the register. Open the record to check, or tick Save anyway."),
+                Markup("").join(Markup("<li>{}</li>").format(match_link(m)) for m in matches[:10]),
+            ),
+            "warning",
+        )
         return False
 
     def validate_register_rules(self, form) -> bool:
@@ -117,9 +101,6 @@ class DuplicateWarningMixin:
     def duplicate_companies(self) -> list[int]:
         """The companies the new record is made for (a new contact from a company card)."""
         return []
-
-    def _unsaved_contact(self, form):
-        return self.duplicate_checks[0][1](form)
 
 
 def form_values(form, *names: str) -> dict:

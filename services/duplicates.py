@@ -33,7 +33,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Company, CompanyContact, Contact, DuplicatePair, Employee, Lead, table_of, utcnow
+from models import Company, CompanyContact, Contact, DuplicatePair, Lead, table_of, utcnow
 
 #: A pair scoring this much or more is listed and warned about.
 THRESHOLD = 80
@@ -480,20 +480,6 @@ def check(
     model = KINDS[kind]
     records = {r.id: r for r in session.scalars(select(model).where(model.id.in_([s[2] for s in scored])))}
     return [Match(kind, records[i], value, reasons) for value, reasons, i in scored]
-
-
-def matching_employees(session: Session, contact) -> list[Employee]:
-    """Employees a new contact may really be ("Anställd eller kontakt"): the same e-mail, or the same name."""
-    email = email_key(contact.email)
-    name = person_name_key(contact.first_name, contact.last_name)
-    conditions = [func.lower(Employee.email) == email] if email else []
-    last = fold(contact.last_name).split()
-    if last:
-        conditions.append(func.lower(Employee.name).like(f"%{(contact.last_name or '').strip().lower()}%"))
-    if not conditions:
-        return []
-    found = session.scalars(select(Employee).where(or_(*conditions)).limit(20)).all()
-    return [e for e in found if email_key(e.email) == email or fuzz.token_sort_ratio(fold(e.name), name) >= 90]
 
 
 def record_pairs(session: Session, kind: str, record_id: int, matches: list[Match]) -> int:
