@@ -142,6 +142,16 @@ def app(database_url, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _queue_of_the_tests_app(app):
+    """A test that makes an app of its own (an old schema to migrate, a rate-limited copy) points the
+    task queue at that app; the next test's worker would run its tasks against that app's database."""
+    from services import tasks
+
+    if tasks.app() is not app:
+        tasks.init_app(app)
+
+
+@pytest.fixture(autouse=True)
 def _clean_tables(app):
     """Each test gets an app context and leaves empty tables behind."""
     with app.app_context():
