@@ -111,6 +111,10 @@ def test_the_admin_creates_a_key_sees_it_once_lists_and_revokes_it(login, sessio
     )
     listing = admin.client.get("/admin/integrations/")
     body = text(listing)
+    html = listing.get_data(as_text=True)
+    # the page's title is its name, and each of its parts is on it once
+    assert re.search(r"<title>\s*Integrationer – [^<]*</title>", html), re.search(r"<title>.*?</title>", html, re.S)
+    assert html.count('id="create-webhook"') == 1 and html.count('id="webhooks"') == 1
     assert "Webbshop" in body and "Test Seller" in body and "2099-01-31" in body and shown not in body
     record = session.scalar(select(ApiKey).where(ApiKey.name == "Webbshop"))
     assert record.prefix in body
