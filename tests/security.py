@@ -85,16 +85,26 @@ class HttpUser:
 # --- the database ------------------------------------------------------------------------------
 
 
-def idle_in_transaction(session) -> int:
-    """PostgreSQL: other connections to this database left "idle in transaction" (0 on SQLite)."""
+def idle_in_transaction(session, timeout: float = 15.0) -> int:
+    """PostgreSQL: other connections to this database left "idle in transaction" (0 on SQLite).
+
+    Polled until none is or the timeout passes: a request the live server is still answering (one
+    the client hung up on before any answer) is idle in transaction between two statements for a
+    moment; a leaked connection stays so."""
     if db.engine.dialect.name != "postgresql":
         return 0
-    return session.scalar(
-        text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
-        )
+    import time
+
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
     )
+    deadline = time.monotonic() + timeout
+    while (count := session.scalar(query)) and time.monotonic() < deadline:
+        session.rollback()
+        time.sleep(0.1)
+    session.rollback()
+    return count
 
 
 def wait_for_idle_pool(timeout: float = 15.0) -> int:
