@@ -455,13 +455,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     messages.init_app(app)
 
-    from admin_views.base import sees
+    from admin_views.base import may, sees
     from admin_views.labels import audit_action, audit_subject, change_value, field_label
     from services import formatting, validation
     from services.login_sessions import device
 
     app.jinja_env.globals.update(
-        audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale, device=device, sees=sees
+        audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale, device=device, sees=sees, may=may
     )
     app.jinja_env.filters.update(
         field_label=field_label,

@@ -27,7 +27,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from admin_views.base import CustomerPartsMixin, LocalDateTimeField, SwedishDecimalField, VersionField, require
+from admin_views.base import CustomerPartsMixin, LocalDateTimeField, SwedishDecimalField, VersionField, can, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.listing import Pager, read_page
@@ -213,7 +213,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
             "values": values,
             "errors": errors or {},
             "version": posted.get("version") if posted else customer.version,
-            "editable": self.can_edit,
+            "editable": can(*self.permission_for("save_custom_tab")),
             "yes": custom_fields.YES,
             "no": custom_fields.NO,
         }
