@@ -34,11 +34,11 @@ from admin_views.listing import Pager, read_page
 from admin_views.messaging import MessagingMixin
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
-from services import activities, card, custom_fields, email_lock, files, layout, storage
+from services import activities, card, custom_fields, email_lock, fields, files, layout, storage
 from services.visibility import Part, permission
 
-INVOICE_LANGUAGES = [("sv", _l("Swedish")), ("en", _l("English"))]
-CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
+INVOICE_LANGUAGES = fields.INVOICE_LANGUAGES
+CURRENCIES = [(c, c) for c in fields.CURRENCIES]
 
 
 class InvoiceSettingsForm(BaseForm):

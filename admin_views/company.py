@@ -46,7 +46,7 @@ from models import (
     Employee,
     Industry,
 )
-from services import email_lock, register, registry, validation
+from services import email_lock, fields, register, registry, validation
 from services.validation import is_id
 from services.visibility import Part, permission
 
@@ -153,7 +153,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     column_sortable_list = ["customer_number", "name", "org_number", "postal_city"]
     column_default_sort = "name"
     column_select_related_list = [Company.owner, Company.industry]
-    column_labels = {**FIELD_LABELS, "name": _l("Company name"), "is_supplier": _l("Supplier")}
+    column_labels = {**fields.labels("company"), "is_supplier": fields.label("supplier")}
     create_label = _l("New company")
     column_formatters = {
         "org_number": fmt_org_number,
@@ -417,7 +417,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             flash(
                 _(
                     "Updated from the company register: %(fields)s.",
-                    fields=", ".join(str(FIELD_LABELS.get(f, f)) for f in changed),
+                    fields=", ".join(str(fields.label(f)) for f in changed),
                 ),
                 "success",
             )

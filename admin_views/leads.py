@@ -31,7 +31,7 @@ from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, 
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, Employee, Lead
-from services import leads, validation
+from services import fields, leads, validation
 from services.validation import InvalidValue
 
 
@@ -90,19 +90,19 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
     column_default_sort = ("created_at", True)
     column_select_related_list = [Lead.owner]
     column_labels = {
-        "company_name": _l("Company name"),
-        "org_number": _l("Org. no."),
-        "contact_name": _l("Contact person"),
+        "company_name": fields.label("company_name"),
+        "org_number": fields.label("org_number"),
+        "contact_name": fields.label("contact_name"),
         "contact_first_name": _l("First name"),
         "contact_last_name": _l("Last name"),
         "contact_title": _l("Title"),
         "contact_phone": _l("Phone"),
         "contact_email": _l("E-mail"),
-        "source": _l("Source"),
-        "status": _l("Status"),
-        "owner": _l("Customer owner"),
-        "categories": _l("Categories"),
-        "note": _l("Note"),
+        "source": fields.label("source"),
+        "status": fields.label("status"),
+        "owner": fields.label("owner"),
+        "categories": fields.label("categories"),
+        "note": fields.label("note"),
     }
     column_formatters = {
         "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
