@@ -15,7 +15,7 @@ from wtforms.validators import Optional
 
 from admin_views import calllist_actions, params
 from admin_views.base import LocalDateTimeField, SearchAjaxLoader, SecureModelView, require
-from admin_views.company import EmployeeFilter
+from admin_views.filters import EmployeeFilter
 from extensions import db
 from models import CallList, CallListEntry, Employee
 from services import calllists, fields, saved_searches

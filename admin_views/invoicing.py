@@ -38,7 +38,7 @@ from admin_views.base import (
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
-from admin_views.company import IsFilter
+from admin_views.filters import IsFilter
 from admin_views.sales import customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
@@ -450,7 +450,7 @@ class OrderView(SalesDocumentView):
         "net_amount": _l("Amount excl. VAT"),
         "total": _l("Total"),
     }
-    column_filters = [IsFilter(SalesOrder.status, _l("Status"), options=list(SalesOrder.STATUSES.items()))]
+    column_filters = [IsFilter(SalesOrder.status, fields.label("status"), options=list(SalesOrder.STATUSES.items()))]
     column_export_list = ["number", "customer", "order_date", "status", "net_amount", "total", "currency"]
     column_formatters_export = {
         "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
@@ -523,7 +523,7 @@ class InvoiceView(SalesDocumentView):
         "total": _l("Total"),
     }
     column_filters = [
-        IsFilter(Invoice.status, _l("Status"), options=list(Invoice.STATUSES.items())),
+        IsFilter(Invoice.status, fields.label("status"), options=list(Invoice.STATUSES.items())),
         OverdueFilter(Invoice.id, _l("Past due"), options=[("1", _l("Yes")), ("0", _l("No"))]),
         "invoice_date",
         "due_date",

@@ -26,8 +26,8 @@ from admin_views.base import (
     require,
 )
 from admin_views.calllist_actions import AddToCallListMixin
-from admin_views.company import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
+from admin_views.filters import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, Employee, Lead
@@ -114,10 +114,10 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         "status": fmt_choice(Lead.STATUSES),
     }
     column_filters = [
-        EmployeeFilter(Lead.owner_id, _l("Customer owner")),
-        IsFilter(Lead.status, _l("Status"), options=list(Lead.STATUSES.items())),
+        EmployeeFilter(Lead.owner_id, fields.label("owner_id")),
+        IsFilter(Lead.status, fields.label("status"), options=list(Lead.STATUSES.items())),
         CategoryFilter(Lead.categories, _l("Category")),
-        IsFilter(Lead.source, _l("Source")),
+        IsFilter(Lead.source, fields.label("source")),
     ]
     column_export_list = [
         "company_name",

@@ -20,7 +20,7 @@ from wtforms.validators import NumberRange, Optional
 from admin_views import params, redirects
 from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
-from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
+from admin_views.filters import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.listing import Pager, read_page
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
@@ -155,7 +155,7 @@ class OpportunityView(SecureModelView):
         "kind": fmt_choice(Opportunity.KINDS),
     }
     column_filters = [
-        EmployeeFilter(Opportunity.owner_id, _l("Customer owner")),
+        EmployeeFilter(Opportunity.owner_id, fields.label("owner_id")),
         StageFilter(Opportunity.stage_id, _l("Stage")),
         CustomerFilter(Opportunity.id, _l("Customer")),
     ]
