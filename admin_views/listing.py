@@ -34,6 +34,7 @@ from sqlalchemy import inspect as sa_inspect
 from admin_views import flask_admin_adapter
 from extensions import db
 from services import formatting, paging
+from services import search as search_service
 from services.paging import InvalidCursor, ListOrder
 
 #: Query-string parameters of a keyset page (never carried into sort, search or filter links).
@@ -202,6 +203,8 @@ class KeysetListMixin:
         if self.list_load_options:
             stmt = stmt.options(*self.list_load_options)
         order = self.list_order(sort_column, sort_desc)
+        if search_service.few_matches(db.session, self.model, search):
+            order = order.of_few_rows()
         per_page = page_size or self.page_size
         result = self._read_page(order, stmt, per_page, page or 0)
         state = ListState(

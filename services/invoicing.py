@@ -41,7 +41,7 @@ from models import (
 )
 from services import money
 from services.numbering import next_number
-from services.paging import MixedOrder, SortKey
+from services.paging import CustomerOrder, SortKey
 from services.validation import InvalidValue
 
 INVOICE_SEQUENCE = "invoice_number"
@@ -407,12 +407,12 @@ def _owned_by(model, customer):
 
 
 #: Drafts (no number yet) on top, then newest invoice date first.
-INVOICES_ORDER = MixedOrder(
+INVOICES_ORDER = CustomerOrder(
     SortKey(Invoice.number.is_(None), descending=True),
     SortKey(Invoice.invoice_date, descending=True, nullable=True),
     SortKey(Invoice.id, descending=True),
 )
-ORDERS_ORDER = MixedOrder(SortKey(SalesOrder.order_date, descending=True), SortKey(SalesOrder.id, descending=True))
+ORDERS_ORDER = CustomerOrder(SortKey(SalesOrder.order_date, descending=True), SortKey(SalesOrder.id, descending=True))
 
 
 def invoices_for(customer):

@@ -34,7 +34,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -373,6 +373,13 @@ class ListOrder(_Order):
             SortKey(id_column, descending),
         )
 
+    def of_few_rows(self) -> ListOrder:
+        """The same order for a list whose rows are few (a rare search term): the rows are found
+        first and sorted, instead of walked to along the sort index (`unindexed`)."""
+        few = ListOrder(self.columns, self.id_column, descending=self.descending, nullable=self.nullable)
+        few.keys = tuple(unindexed(key) for key in self.keys)
+        return few
+
     def position(self, token: str) -> Position:
         position = super().position(token)
         if any(v is None for v in position.values[1:]) or (position.values[0] is None and not self.nullable):
@@ -451,11 +458,10 @@ class ListOrder(_Order):
 
 
 class MixedOrder(_Order):
-    """Any keys in any directions, for lists bounded by one customer (the card's tabs).
+    """Any keys in any directions (the Rapportgenerator's chosen column, and `CustomerOrder`).
 
     "After this row" is spelt out key by key (a > x, or a = x and b > y, …), which is right for
-    every mix of directions and NULLs; one customer's rows are few enough that the database
-    need not walk an index in this order.
+    every mix of directions and NULLs.
     """
 
     def __init__(self, *keys: SortKey):
@@ -489,3 +495,23 @@ class MixedOrder(_Order):
             alternatives.append(and_(*equal_so_far, beyond))
             equal_so_far.append(equal)
         return or_(*alternatives)
+
+
+def unindexed(key: SortKey) -> SortKey:
+    """The same key, sorted as coalesce(key, key): the same values, in a form no index serves, so
+    the database finds the rows first and sorts only those (see `CustomerOrder`)."""
+    return replace(key, expr=func.coalesce(key.expr, key.expr))
+
+
+class CustomerOrder(MixedOrder):
+    """A MixedOrder for the rows of one customer (the card's tabs, an opportunity's activities):
+    the database finds the customer's rows first and sorts only those.
+
+    Each key is sorted as coalesce(key, key), the same value in a form no index serves. Left to
+    itself, PostgreSQL walked the whole register's index in the sort order and probed each row for
+    the customer: at 300,000 companies the contacts tab of a customer with 1,500 contacts read
+    27,000 contacts to find 26 (1,429 ms, against 34 ms for its own rows sorted; one run under
+    load 10)."""
+
+    def __init__(self, *keys: SortKey):
+        super().__init__(*(unindexed(key) for key in keys))

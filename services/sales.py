@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
 from services import fields, money, search, trash
 from services.audit import current_actor_id
-from services.paging import MixedOrder, SortKey
+from services.paging import CustomerOrder, SortKey
 from services.validation import InvalidValue
 
 #: The fields whose changes are kept in the history, in display order, with their Swedish labels.
@@ -125,14 +125,14 @@ def weighted_amount(opportunity: Opportunity) -> Decimal | None:
 
 
 #: The tasks, meetings, calls and notes of an opportunity: open first (as on the customer card).
-ACTIVITIES_ORDER = MixedOrder(
+ACTIVITIES_ORDER = CustomerOrder(
     SortKey(Activity.done),
     SortKey(Activity.due_at.is_(None)),
     SortKey(Activity.due_at, nullable=True),
     SortKey(Activity.id, descending=True),
 )
 #: A customer's opportunities: open ones first, soonest close date first, undated last.
-CUSTOMER_ORDER = MixedOrder(
+CUSTOMER_ORDER = CustomerOrder(
     SortKey(SalesStage.is_won | SalesStage.is_lost),
     SortKey(Opportunity.close_date.is_(None)),
     SortKey(Opportunity.close_date, nullable=True),
