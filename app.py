@@ -456,7 +456,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     messages.init_app(app)
 
     from admin_views.base import sees
-    from admin_views.labels import audit_action, audit_subject, change_value, field_label
+    from admin_views.labels import audit_action, audit_subject, change_value, field_label, personal_number
     from services import formatting, validation
     from services.login_sessions import device
 
@@ -466,6 +466,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_env.filters.update(
         field_label=field_label,
         org_number=formatting.org_number,
+        personal_number=personal_number,
         phone=formatting.phone,
         money=formatting.money,
         web_link=formatting.web_link,

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC
 
 import marshmallow as ma
+from flask_login import current_user
 from marshmallow import fields as f
 from marshmallow import validate as v
 
 from models import COMPANY_STATUS_LABELS, VAT_RATES, Activity, Category, Lead
+from services import personal_numbers
 
 CURRENCIES = ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")
 LANGUAGES = ("sv", "en")
@@ -66,6 +68,14 @@ def between(low, high):
 def is_vat_rate(value):
     if value not in VAT_RATES:
         raise ma.ValidationError("Must be one of: 25, 12, 6, 0.")
+
+
+class PersonalNumber(f.String):
+    """A personnummer: written out in full only to a key whose employee may read personnummer, else
+    YYYYMMDD-XXXX (services.personal_numbers); sending that masked value back leaves it unchanged."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return personal_numbers.shown_to(value, current_user) or None
 
 
 class Output(ma.Schema):
@@ -144,7 +154,14 @@ class ContactFields(ma.Schema):
     email = text(254)
     phone = text(32)
     mobile = text(32)
-    personal_number = text(13, metadata={"description": "Personnummer (private customers)"})
+    personal_number = PersonalNumber(
+        validate=v.Length(max=13),
+        allow_none=True,
+        metadata={
+            "description": "Personnummer (private customers): YYYYMMDD-XXXX unless the key's employee may read "
+            "personnummer; the masked value sent back leaves the stored number unchanged"
+        },
+    )
     owner_id = ident()
     postal_street = text(200)
     postal_postcode = text(10)
