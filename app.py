@@ -430,6 +430,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     import services.permissions  # noqa: F401  (registers the permission rule Employee.has_permission asks)
 
     services.audit.set_default_actor(auth.logged_in_employee_id)
+    import services.consent  # noqa: F401  (registers the consent stamps)
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
     import services.webhooks  # noqa: F401  (registers the webhook events, written with each change)
@@ -461,7 +462,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from services.login_sessions import device
 
     app.jinja_env.globals.update(
-        audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale, device=device, sees=sees
+        consent=services.consent,
+        audit_action=audit_action,
+        audit_subject=audit_subject,
+        get_locale=get_locale,
+        device=device,
+        sees=sees,
     )
     app.jinja_env.filters.update(
         field_label=field_label,

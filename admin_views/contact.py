@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import StringField, ValidationError
 
+from admin_views import consent as consent_form
 from admin_views import params
 from admin_views.base import (
     SearchAjaxLoader,
@@ -147,8 +148,11 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "postal_street",
         "postal_postcode",
         "postal_city",
+        *consent_form.FIELDS,
         "note",
     ]
+    form_overrides = consent_form.FORM_OVERRIDES
+    form_choices = consent_form.FORM_CHOICES
     form_args = {
         "email": {"validators": [normalised(validation.email)]},
         "phone": {"validators": [normalised(validation.phone)]},
@@ -331,10 +335,11 @@ class PrivateCustomerView(ContactView):
         "discount_percent",
         "payment_terms_days",
         "currency",
+        *consent_form.FIELDS,
         "note",
     ]
-    form_choices = {"invoice_language": INVOICE_LANGUAGES}
-    form_overrides = {"personal_number": PersonalNumberField}
+    form_choices = {"invoice_language": INVOICE_LANGUAGES} | consent_form.FORM_CHOICES
+    form_overrides = {"personal_number": PersonalNumberField} | consent_form.FORM_OVERRIDES
     create_label = _l("New private customer")
     column_export_list = [
         "customer_number",

@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from services import personal_numbers
+from services import consent, personal_numbers
 
 FIELD_LABELS = {
     "customer_number": _l("Customer no."),
@@ -39,6 +39,10 @@ FIELD_LABELS = {
     "invoice_postcode": _l("Invoice postcode"),
     "invoice_city": _l("Invoice city"),
     "note": _l("Note"),
+    "lawful_basis": _l("Lawful basis"),
+    "consent_email": _l("Consent to marketing by e-mail"),
+    "consent_sms": _l("Consent to marketing by SMS"),
+    "consent_phone": _l("Consent to marketing by phone"),
     "invoice_language": _l("Invoice language"),
     "discount_percent": _l("Discount %"),
     "payment_terms_days": _l("Payment terms (days)"),
@@ -92,6 +96,8 @@ def change_value(value, event, field: str) -> str:
     from services import formatting
 
     value = personal_numbers.audit_value(field, value, personal_numbers.reveal(current_user))
+    if field == "lawful_basis" and value in consent.BASES:
+        return str(consent.BASES[value])
     table = db.metadata.tables.get(event.entity_type)
     column = table.columns.get(field) if table is not None else None
     if column is None or value is None or value == "":

@@ -13,6 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
+from admin_views import consent as consent_form
 from admin_views.base import (
     HiddenRule,
     SearchAjaxLoader,
@@ -28,6 +29,7 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.company import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
+from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, Employee, Lead
@@ -103,6 +105,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         "owner": _l("Customer owner"),
         "categories": _l("Categories"),
         "note": _l("Note"),
+        **{name: FIELD_LABELS[name] for name in consent_form.FIELDS},
     }
     column_formatters = {
         "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
@@ -143,6 +146,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         "status",
         "owner",
         "categories",
+        *consent_form.FIELDS,
         "note",
     ]
     form_rules = [
@@ -155,11 +159,15 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
             _l("Contact person"),
         ),
         rules.FieldSet((rules.Row("source", "status", "owner"), "categories"), _l("Lead")),
+        rules.FieldSet((*consent_form.FIELDS,), _l("Consent and lawful basis")),
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
     form_create_rules = [OptionalField("save_anyway"), *form_rules]
     form_edit_rules = form_rules
-    form_choices = {"status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]}
+    form_choices = {
+        "status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]
+    } | consent_form.FORM_CHOICES
+    form_overrides = consent_form.FORM_OVERRIDES
     form_args = {
         "org_number": {
             "validators": [normalised(validation.org_number)],

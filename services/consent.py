@@ -1,0 +1,164 @@
+"""Samtycke och rättslig grund: the lawful basis a person is kept on, their marketing consent by
+channel, and the one rule of who may be reached by a marketing send.
+
+Each contact (private customers too) and lead has a lawful basis (`BASES`) and, per channel
+(`CHANNELS`: e-post, sms, telefon), a consent that is not asked (None), given (True) or declined or
+withdrawn (False). Whenever a consent changes, whatever wrote it, `_stamp` (a ``before_flush``
+listener) records when and how (`SOURCES`: the form, an import, the API, demo data); the change
+itself is in the audit trail with who made it.
+
+The rule for a marketing send on a channel (call lists, mass e-mail and SMS: `reachable`):
+
+- a declined or withdrawn consent for the channel always excludes the person;
+- a given consent includes them;
+- with no answer recorded, the basis decides: under avtal (an existing customer relationship:
+  marknadsföringslagen's exception) or berättigat intresse (a business contact, marketed to on an
+  opt-out basis, GDPR art. 6.1 f and 21) the person is included; under samtycke (consent is the
+  basis, but none was given for this channel), rättslig förpliktelse (kept only because the law
+  requires it) or with no basis recorded, the person is excluded.
+
+Companies are not people: a company itself is always reachable (its contacts are checked one by one).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from models import ConsentMixin, utcnow
+from services import audit
+from services.validation import InvalidValue
+
+BASES = {
+    "contract": _l("Contract (avtal)"),
+    "legitimate_interest": _l("Legitimate interest"),
+    "consent": _l("Consent"),
+    "legal_obligation": _l("Legal obligation"),
+}
+#: Bases under which marketing needs no consent of its own (the person may still decline).
+OPT_OUT_BASES = ("contract", "legitimate_interest")
+CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "phone": _l("Phone")}
+SOURCES = {
+    "form": _l("Form"),
+    "import": _l("Import"),
+    "api": _l("API"),
+    "demo": _l("Demo data"),
+}
+#: Why a person is left out of a send.
+DECLINED, NO_CONSENT = "declined", "no_consent"
+REASONS = {
+    DECLINED: _l("declined or withdrew consent"),
+    NO_CONSENT: _l("no consent, and the lawful basis needs one"),
+}
+SOURCE_KEY = "consent_source"
+
+
+def column(channel: str) -> str:
+    return f"consent_{channel}"
+
+
+def state(person, channel: str) -> bool | None:
+    return getattr(person, column(channel))
+
+
+def exclusion(person, channel: str) -> str | None:
+    """Why `person` may not get marketing on `channel` (a reason of `REASONS`), or None when they may."""
+    if channel not in CHANNELS:
+        raise KeyError(channel)
+    if not isinstance(person, ConsentMixin):
+        return None  # a company
+    given = state(person, channel)
+    if given is False:
+        return DECLINED
+    if given or person.lawful_basis in OPT_OUT_BASES:
+        return None
+    return NO_CONSENT
+
+
+@dataclass
+class Selection:
+    """The people a send may go to, and how many were left out and why."""
+
+    channel: str
+    included: list = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def explanation(self) -> str:
+        """`2 skipped for SMS: 1 declined or withdrew consent, 1 no consent, …` (empty when none)."""
+        if not self.skipped_total:
+            return ""
+        reasons = ", ".join(f"{count} {REASONS[reason]}" for reason, count in sorted(self.skipped.items()))
+        return ngettext(
+            "%(num)s left out, without consent to marketing by %(channel)s: %(reasons)s.",
+            "%(num)s left out, without consent to marketing by %(channel)s: %(reasons)s.",
+            self.skipped_total,
+            channel=str(CHANNELS[self.channel]).lower(),
+            reasons=reasons,
+        )
+
+
+def reachable(targets: Iterable, channel: str) -> Selection:
+    """The `targets` a marketing send on `channel` may reach, in order, and the others counted by reason."""
+    selection = Selection(channel)
+    for target in targets:
+        reason = exclusion(target, channel)
+        if reason is None:
+            selection.included.append(target)
+        else:
+            selection.skipped[reason] += 1
+    return selection
+
+
+def check_basis(value: str | None) -> str | None:
+    """A lawful basis as stored (a key of `BASES`); InvalidValue with a Swedish message otherwise."""
+    if value in (None, ""):
+        return None
+    if value not in BASES:
+        raise InvalidValue(gettext("Choose the lawful basis from the list."))
+    return value
+
+
+@contextmanager
+def recorded_by(session: Session, source: str):
+    """Consents written inside the block are recorded as coming from `source` (a key of `SOURCES`)."""
+    previous = session.info.get(SOURCE_KEY)
+    session.info[SOURCE_KEY] = source
+    try:
+        yield
+    finally:
+        session.info[SOURCE_KEY] = previous
+
+
+def _source(session: Session) -> str:
+    if session.info.get(SOURCE_KEY):
+        return session.info[SOURCE_KEY]
+    return "api" if session.info.get(audit.API_KEY_KEY) else "form"
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp(session: Session, flush_context, instances) -> None:
+    """A consent that changed gets its date and source, unless the writer gave them."""
+    now = None
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, ConsentMixin):
+            continue
+        attrs = inspect(obj).attrs
+        for channel in CHANNELS:
+            name = column(channel)
+            if not attrs[name].history.has_changes() or attrs[f"{name}_at"].history.has_changes():
+                continue
+            now = now or utcnow()
+            given = getattr(obj, name)
+            setattr(obj, f"{name}_at", now if given is not None else None)
+            setattr(obj, f"{name}_source", _source(session) if given is not None else None)
