@@ -11,7 +11,7 @@ from marshmallow import fields as f
 from marshmallow import validate as v
 
 from models import COMPANY_STATUS_LABELS, VAT_RATES, Activity, Category, Lead
-from services import personal_numbers
+from services import consent, personal_numbers
 
 CURRENCIES = ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")
 LANGUAGES = ("sv", "en")
@@ -147,7 +147,31 @@ class CompanySchema(Output, CompanyFields):
     deleted_at = UtcDateTime(dump_only=True, allow_none=True)
 
 
-class ContactFields(ma.Schema):
+class ConsentFields(ma.Schema):
+    """Samtycke och rättslig grund (services.consent), on contacts and leads."""
+
+    lawful_basis = f.String(
+        allow_none=True,
+        validate=v.OneOf(list(consent.BASES)),
+        metadata={"description": "Rättslig grund: " + ", ".join(consent.BASES)},
+    )
+    consent_email = f.Boolean(allow_none=True, metadata={"description": "Marketing by e-mail: null not asked"})
+    consent_sms = f.Boolean(allow_none=True, metadata={"description": "Marketing by SMS: null not asked"})
+    consent_phone = f.Boolean(allow_none=True, metadata={"description": "Marketing by phone: null not asked"})
+
+
+class ConsentStamps(ma.Schema):
+    """When and how each consent was recorded (source: form, import, api or demo)."""
+
+    consent_email_at = UtcDateTime(dump_only=True, allow_none=True)
+    consent_email_source = f.String(dump_only=True, allow_none=True)
+    consent_sms_at = UtcDateTime(dump_only=True, allow_none=True)
+    consent_sms_source = f.String(dump_only=True, allow_none=True)
+    consent_phone_at = UtcDateTime(dump_only=True, allow_none=True)
+    consent_phone_source = f.String(dump_only=True, allow_none=True)
+
+
+class ContactFields(ConsentFields):
     first_name = required_text(100)
     last_name = required_text(100)
     title = text(100)
@@ -189,7 +213,7 @@ class CompanyLinkSchema(ma.Schema):
     role = f.String(allow_none=True)
 
 
-class ContactSchema(Output, ContactFields):
+class ContactSchema(Output, ContactFields, ConsentStamps):
     customer_number = f.Integer(dump_only=True, allow_none=True, metadata={"description": "Set: a private customer"})
     category_ids = f.Pluck("CategorySchema", "id", many=True, attribute="categories", dump_only=True)
     companies = f.List(f.Nested(CompanyLinkSchema), attribute="company_links", dump_only=True)
@@ -217,7 +241,7 @@ class EmailListSchema(ma.Schema):
 # --- leads, activities, opportunities ----------------------------------------------------------
 
 
-class LeadFields(ma.Schema):
+class LeadFields(ConsentFields):
     company_name = required_text(200)
     org_number = text(20)
     contact_first_name = text(100)
@@ -239,7 +263,7 @@ class LeadInput(LeadFields):
 LeadPatch = patch_schema(LeadInput, "LeadPatch")
 
 
-class LeadSchema(Output, LeadFields):
+class LeadSchema(Output, LeadFields, ConsentStamps):
     status = f.String()
     category_ids = f.Pluck("CategorySchema", "id", many=True, attribute="categories", dump_only=True)
     company_id = f.Integer(dump_only=True, allow_none=True, metadata={"description": "The customer it became"})

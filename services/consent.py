@@ -27,14 +27,13 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from models import ConsentMixin, utcnow
 from services import audit
-from services.validation import InvalidValue
 
 BASES = {
     "contract": _l("Contract (avtal)"),
@@ -120,13 +119,11 @@ def reachable(targets: Iterable, channel: str) -> Selection:
     return selection
 
 
-def check_basis(value: str | None) -> str | None:
-    """A lawful basis as stored (a key of `BASES`); InvalidValue with a Swedish message otherwise."""
-    if value in (None, ""):
-        return None
-    if value not in BASES:
-        raise InvalidValue(gettext("Choose the lawful basis from the list."))
-    return value
+def carried_over(person) -> dict:
+    """The basis and consents (with their dates and sources) of `person`, for the record it becomes
+    (a lead converted to a contact keeps what the lead agreed to)."""
+    names = ["lawful_basis", *(column(channel) for channel in CHANNELS), *ConsentMixin.consent_stamps]
+    return {name: getattr(person, name) for name in names}
 
 
 @contextmanager
