@@ -321,6 +321,13 @@ class ConsentMixin:
     `consent_<channel>`: None not asked, True given, False declined or withdrawn; `_at` when and
     `_source` how it was recorded (form, import, API …), both stamped by services.consent."""
 
+    #: Rättslig grund: code → label.
+    BASES: ClassVar[dict[str, Any]] = {
+        "contract": _l("Contract (avtal)"),
+        "legitimate_interest": _l("Legitimate interest"),
+        "consent": _l("Consent"),
+        "legal_obligation": _l("Legal obligation"),
+    }
     #: The stamps of a consent: written with it, not audited on their own (the consent change is).
     consent_stamps: ClassVar[tuple[str, ...]] = tuple(
         f"consent_{channel}_{part}" for channel in ("email", "sms", "phone") for part in ("at", "source")

@@ -23,9 +23,10 @@ Companies are not people: a company itself is always reachable (its contacts are
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -35,12 +36,7 @@ from sqlalchemy.orm import Session
 from models import ConsentMixin, utcnow
 from services import audit
 
-BASES = {
-    "contract": _l("Contract (avtal)"),
-    "legitimate_interest": _l("Legitimate interest"),
-    "consent": _l("Consent"),
-    "legal_obligation": _l("Legal obligation"),
-}
+BASES = ConsentMixin.BASES
 #: Bases under which marketing needs no consent of its own (the person may still decline).
 OPT_OUT_BASES = ("contract", "legitimate_interest")
 CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "phone": _l("Phone")}
@@ -143,19 +139,31 @@ def _source(session: Session) -> str:
     return "api" if session.info.get(audit.API_KEY_KEY) else "form"
 
 
+def stamps(values: Mapping, now: datetime, source: str) -> dict:
+    """The date and source columns of the consents in `values` (column → new answer): when and how
+    each was recorded, or nothing for one no longer answered. Set-based writers (services.importing)
+    write them with the consents; the ORM gets them from `_stamp`."""
+    result: dict[str, object] = {}
+    for channel in CHANNELS:
+        name = column(channel)
+        if name in values:
+            given = values[name] is not None
+            result[f"{name}_at"] = now if given else None
+            result[f"{name}_source"] = source if given else None
+    return result
+
+
 @event.listens_for(Session, "before_flush")
 def _stamp(session: Session, flush_context, instances) -> None:
     """A consent that changed gets its date and source, unless the writer gave them."""
-    now = None
     for obj in (*session.new, *session.dirty):
         if not isinstance(obj, ConsentMixin):
             continue
         attrs = inspect(obj).attrs
-        for channel in CHANNELS:
-            name = column(channel)
-            if not attrs[name].history.has_changes() or attrs[f"{name}_at"].history.has_changes():
-                continue
-            now = now or utcnow()
-            given = getattr(obj, name)
-            setattr(obj, f"{name}_at", now if given is not None else None)
-            setattr(obj, f"{name}_source", _source(session) if given is not None else None)
+        changed = {
+            column(c): getattr(obj, column(c))
+            for c in CHANNELS
+            if attrs[column(c)].history.has_changes() and not attrs[f"{column(c)}_at"].history.has_changes()
+        }
+        for name, value in stamps(changed, utcnow(), _source(session)).items():
+            setattr(obj, name, value)

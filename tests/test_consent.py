@@ -10,6 +10,7 @@ from extensions import db
 from models import AuditEvent, CallList, CallListEntry, Company, Contact, Lead
 from services import api_keys, calllists, consent, leads
 from tests.helpers import flashes, sv, text
+from tests.test_import_service import actor, make_job, run, storage  # noqa: F401  (the import's fixtures)
 
 # --- the rule ------------------------------------------------------------------------------------
 
@@ -240,3 +241,51 @@ def test_the_api_records_consent_as_coming_from_the_api(app, employees, targets)
         f"/api/v1/leads/{lead.id}", {"version": body["version"], "lawful_basis": "whim"}, validate=False
     )
     assert refused.status_code == 422
+
+
+# --- import ------------------------------------------------------------------------------------
+
+LEADS = (
+    "Företagsnamn;Förnamn;Telefon;Rättslig grund;Samtycke e-post;Samtycke telefon\n"
+    "Importbolaget AB;Ines;070-111 22 33;Samtycke;Ja;Nej\n"
+    "Tystbolaget AB;Tore;070-111 22 34;;;\n"
+)
+
+
+def test_an_import_writes_basis_and_consents_recorded_as_coming_from_the_import(make_job, run, session):  # noqa: F811
+    job = run(run(make_job(LEADS, entity="lead"), write=False), write=True)
+    assert job.status == "done", job.status
+    rows = {lead.company_name: lead for lead in session.scalars(select(Lead))}
+    given, silent = rows["Importbolaget AB"], rows["Tystbolaget AB"]
+    assert (given.lawful_basis, given.consent_email, given.consent_phone, given.consent_sms) == (
+        "consent",
+        True,
+        False,
+        None,
+    )
+    assert (given.consent_email_source, given.consent_phone_source, given.consent_sms_source) == (
+        "import",
+        "import",
+        None,
+    )
+    assert given.consent_email_at is not None
+    assert (silent.lawful_basis, silent.consent_email, silent.consent_email_at) == ("legitimate_interest", None, None)
+    created = session.scalar(
+        select(AuditEvent).where(AuditEvent.entity_id == given.id, AuditEvent.entity_type == "lead")
+    )
+    assert created.changes["consent_email"] is True and "consent_email_at" not in created.changes
+    assert consent.exclusion(given, "phone") == consent.DECLINED
+
+
+def test_an_import_that_changes_a_consent_stamps_it(make_job, run, session, make_contact):  # noqa: F811
+    person = make_contact(first_name="Uno", last_name="Uppdatera", email="uno@example.se")
+    content = "E-post;Förnamn;Efternamn;Samtycke sms\nuno@example.se;Uno;Uppdatera;Ja\n"
+    job = run(run(make_job(content, entity="contact", mode="upsert", match_key="email"), write=False), write=True)
+    assert job.status == "done", job.status
+    session.expire_all()
+    saved = session.get(Contact, person.id)
+    assert (saved.consent_sms, saved.consent_sms_source) == (True, "import") and saved.consent_sms_at is not None
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_id == person.id, AuditEvent.action == "update")
+    ).one()
+    assert event.changes == {"consent_sms": [None, True]}

@@ -477,6 +477,30 @@ COMPANY = Entity(
     fixed={"email_locked": False},
 )
 
+#: Samtycke och rättslig grund (services.consent); an import records the consents it writes as its own.
+CONSENT = (
+    Field(
+        "lawful_basis",
+        _l("Lawful basis"),
+        choice("ConsentMixin.BASES"),
+        ("Rättslig grund", "Laglig grund", "Lawful basis"),
+        default="legitimate_interest",
+    ),
+    Field(
+        "consent_email",
+        _l("Consent to marketing by e-mail"),
+        boolean,
+        ("Samtycke e-post", "Samtycke epost", "Samtycke mejl", "E-post samtycke", "Consent e-mail"),
+    ),
+    Field("consent_sms", _l("Consent to marketing by SMS"), boolean, ("Samtycke sms", "Sms samtycke", "Consent SMS")),
+    Field(
+        "consent_phone",
+        _l("Consent to marketing by phone"),
+        boolean,
+        ("Samtycke telefon", "Telefon samtycke", "Consent phone"),
+    ),
+)
+
 CONTACT = Entity(
     "contact",
     _l("Contacts"),
@@ -505,6 +529,7 @@ CONTACT = Entity(
         CATEGORIES,
         OWNER,
         *POSTAL,
+        *CONSENT,
         NOTE,
         CREATED,
     ),
@@ -540,6 +565,7 @@ PRIVATE_CUSTOMER = Entity(
         OWNER,
         *POSTAL,
         *INVOICE_DEFAULTS,
+        *CONSENT,
         NOTE,
         CREATED,
     ),
@@ -572,6 +598,7 @@ LEAD = Entity(
         Field("status", _l("Status"), choice("Lead.STATUSES"), ("Leadstatus",), default="new"),
         CATEGORIES,
         OWNER,
+        *CONSENT,
         NOTE,
         CREATED,
     ),
