@@ -289,3 +289,17 @@ def test_an_import_that_changes_a_consent_stamps_it(make_job, run, session, make
         select(AuditEvent).where(AuditEvent.entity_id == person.id, AuditEvent.action == "update")
     ).one()
     assert event.changes == {"consent_sms": [None, True]}
+
+
+# --- one message from the card -------------------------------------------------------------------
+
+
+def test_writing_to_someone_who_declined_says_so_before_sending(login, make_contact):
+    declined = make_contact(first_name="Sara", last_name="Sms", mobile="+46701112299", consent_sms=False)
+    willing = make_contact(first_name="Sune", last_name="Sms", mobile="+46701112298")
+    seller = login("seller")
+    page = text(seller.client.get(f"/admin/contact/card/{declined.id}/sms"))
+    reason = sv("declined or withdrew consent")
+    assert 'id="message-consent"' in page and reason in page and "Sara Sms" in page
+    assert 'id="message-consent"' not in text(seller.client.get(f"/admin/contact/card/{willing.id}/sms"))
+    assert 'id="message-consent"' not in text(seller.client.get(f"/admin/contact/card/{declined.id}/email"))
