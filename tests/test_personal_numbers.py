@@ -271,3 +271,18 @@ def test_the_masked_number_patched_back_through_the_api_changes_nothing(app, ope
     db.session.expire_all()
     saved = db.session.get(Contact, person.id)
     assert (saved.personal_number, saved.title) == (FULL, "Sångerska")
+
+
+def test_behorigheter_shows_the_permission_and_granting_it_reveals_the_number(login, employees, person):
+    seller = employees["seller"]
+    admin = login("admin")
+    card = text(admin.client.get(f"/admin/employee/card/{seller.id}"))
+    assert sv("Show personal identity numbers in full (otherwise YYYYMMDD-XXXX)") in card
+    assert 'name="perm-privacy.personnummer"' in card
+    refused = login("seller").post(
+        f"/admin/employee/card/{seller.id}/permissions", {"perm-privacy.personnummer": "grant"}
+    )
+    assert refused.status_code == 403
+    response = admin.post(f"/admin/employee/card/{seller.id}/permissions", {"perm-privacy.personnummer": "grant"})
+    assert response.status_code == 302
+    assert FULL in text(login("seller").client.get(f"/admin/contact/card/{person.id}"))
