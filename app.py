@@ -456,7 +456,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     messages.init_app(app)
 
-    from admin_views.base import sees
+    from admin_views.base import may, sees
     from admin_views.labels import audit_action, audit_subject, change_value, field_label, personal_number
     from services import formatting, validation
     from services.login_sessions import device
@@ -468,6 +468,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         get_locale=get_locale,
         device=device,
         sees=sees,
+        may=may,
     )
     app.jinja_env.filters.update(
         field_label=field_label,

@@ -94,6 +94,16 @@ def sees(part: str) -> bool:
     return current_user.is_authenticated and visibility.may_see(current_user, visibility.Part(part))
 
 
+def may(endpoint: str) -> bool:
+    """True when the logged-in employee may use `endpoint` ("view.method", or ".method" on the
+    current view): the permissions that endpoint declares and the server checks, asked from
+    templates so a link is shown exactly when following it is allowed."""
+    view_endpoint, _, method = endpoint.rpartition(".")
+    view = find_view(view_endpoint or request.blueprint or "")
+    permissions = view.permission_for(method) if isinstance(view, PermissionMixin) else None
+    return bool(permissions) and can(*permissions)
+
+
 def find_view(endpoint: str):
     """The registered admin view with this endpoint, or None."""
     views = flask_admin_adapter.registered_views(current_app.extensions["admin"][0])

@@ -15,10 +15,10 @@ from wtforms.validators import Optional
 
 from admin_views import calllist_actions, params
 from admin_views.base import LocalDateTimeField, SearchAjaxLoader, SecureModelView, require
-from admin_views.company import EmployeeFilter
+from admin_views.filters import EmployeeFilter
 from extensions import db
 from models import CallList, CallListEntry, Employee
-from services import calllists, saved_searches
+from services import calllists, fields, saved_searches
 from services.validation import InvalidValue
 
 
@@ -39,11 +39,11 @@ class CallListView(SecureModelView):
     column_select_related_list = [CallList.owner]
     column_default_sort = ("created_at", True)
     column_labels = {
-        "name": _l("Name"),
+        "name": fields.label("name"),
         "owner": _l("Owner"),
         "progress": _l("Called / total"),
-        "created_at": _l("Created"),
-        "description": _l("Description"),
+        "created_at": fields.label("created_at"),
+        "description": fields.label("description"),
     }
     column_formatters = {
         "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("calllist.work", id=m.id), m.name),

@@ -27,18 +27,18 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from admin_views.base import CustomerPartsMixin, LocalDateTimeField, SwedishDecimalField, VersionField, require
+from admin_views.base import CustomerPartsMixin, LocalDateTimeField, SwedishDecimalField, VersionField, can, require
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.listing import Pager, read_page
 from admin_views.messaging import MessagingMixin
 from extensions import db
 from models import Activity, Attachment, Company, Project, utcnow
-from services import activities, card, custom_fields, email_lock, files, layout, storage
+from services import activities, card, custom_fields, email_lock, fields, files, layout, storage
 from services.visibility import Part, permission
 
-INVOICE_LANGUAGES = [("sv", _l("Swedish")), ("en", _l("English"))]
-CURRENCIES = [(c, c) for c in ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")]
+INVOICE_LANGUAGES = fields.INVOICE_LANGUAGES
+CURRENCIES = [(c, c) for c in fields.CURRENCIES]
 
 
 class InvoiceSettingsForm(BaseForm):
@@ -213,7 +213,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
             "values": values,
             "errors": errors or {},
             "version": posted.get("version") if posted else customer.version,
-            "editable": self.can_edit,
+            "editable": can(*self.permission_for("save_custom_tab")),
             "yes": custom_fields.YES,
             "no": custom_fields.NO,
         }

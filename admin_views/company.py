@@ -2,9 +2,8 @@
 
 import phonenumbers
 from babel import Locale
-from flask import abort, flash, has_app_context, has_request_context, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_admin.form import rules
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -33,6 +32,7 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
+from admin_views.filters import CategoryFilter, EmployeeFilter, IndustryFilter, IsFilter
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.registry import existing_links
@@ -44,9 +44,8 @@ from models import (
     Company,
     Contact,
     Employee,
-    Industry,
 )
-from services import email_lock, register, registry, validation
+from services import email_lock, fields, register, registry, validation
 from services.validation import is_id
 from services.visibility import Part, permission
 
@@ -63,68 +62,6 @@ class FormOnlyBooleanField(BooleanField):
 
     def populate_obj(self, obj, name):
         pass
-
-
-class IsFilter(FilterEqual):
-    """Equality filter worded in Swedish ("är") instead of Flask-Admin's "motsvarar"."""
-
-    def operation(self):
-        return _l("is")
-
-
-class DynamicOptions:
-    """Filter options read from the database on each request (see SecureModelView)."""
-
-    dynamic_options = True
-    options_query = None
-
-    def get_options(self, view):
-        if not has_app_context():
-            return None
-        return [(str(i), n) for i, n in db.session.execute(self.options_query)]
-
-    def validate(self, value):
-        return is_id(value)
-
-    def clean(self, value):
-        """The options are ids: compare them as integers (PostgreSQL refuses integer = varchar)."""
-        return int(value)
-
-
-class EmployeeFilter(DynamicOptions, IsFilter):
-    """Filter on an employee column (Kundansvarig), offering active employees, with "Mig själv" (the
-    signed-in employee) first, so a newly added filter starts on it, as in the Rapportgenerator."""
-
-    options_query = select(Employee.id, Employee.name).where(Employee.active).order_by(Employee.name)
-
-    def get_options(self, view):
-        options = super().get_options(view)
-        if options is None or not has_request_context() or not current_user.is_authenticated:
-            return options
-        return [(str(current_user.id), _("Myself")), *options]
-
-
-class CategoryFilter(DynamicOptions, BaseSQLAFilter):
-    """Companies or contacts in a category (`relation` is their categories list)."""
-
-    def __init__(self, relation, name):
-        super().__init__(relation.parent.class_.id, name)
-        self.relation = relation
-
-    def apply(self, query, value, alias=None):
-        return query.filter(self.relation.any(Category.id == int(value)))
-
-    options_query = select(Category.id, Category.name).order_by(Category.name)
-
-    def operation(self):
-        return _l("is")
-
-    def validate(self, value):
-        return is_id(value)
-
-
-class IndustryFilter(DynamicOptions, IsFilter):
-    options_query = select(Industry.id, Industry.name).order_by(Industry.name)
 
 
 def unsaved_company(form) -> Company:
@@ -153,7 +90,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     column_sortable_list = ["customer_number", "name", "org_number", "postal_city"]
     column_default_sort = "name"
     column_select_related_list = [Company.owner, Company.industry]
-    column_labels = {**FIELD_LABELS, "name": _l("Company name"), "is_supplier": _l("Supplier")}
+    column_labels = {**fields.labels("company"), "is_supplier": fields.label("supplier")}
     create_label = _l("New company")
     column_formatters = {
         "org_number": fmt_org_number,
@@ -164,12 +101,12 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("company.card", id=m.id), m.name),
     }
     column_filters = [
-        EmployeeFilter(Company.owner_id, _l("Customer owner")),
+        EmployeeFilter(Company.owner_id, fields.label("owner_id")),
         CategoryFilter(Company.categories, _l("Category")),
-        IndustryFilter(Company.industry_id, _l("Industry")),
-        IsFilter(Company.status, _l("Status"), options=list(COMPANY_STATUS_LABELS.items())),
-        IsFilter(Company.is_supplier, _l("Supplier"), options=[("1", _l("Yes")), ("0", _l("No"))]),
-        IsFilter(Company.postal_city, _l("City")),
+        IndustryFilter(Company.industry_id, fields.label("industry_id")),
+        IsFilter(Company.status, fields.label("status"), options=list(COMPANY_STATUS_LABELS.items())),
+        IsFilter(Company.is_supplier, fields.label("supplier"), options=[("1", _l("Yes")), ("0", _l("No"))]),
+        IsFilter(Company.postal_city, fields.label("postal_city")),
     ]
     #: The invoice settings (the card's Inställningar tab) only to who may see them: CustomerPartsMixin.
     column_export_list = [
@@ -417,7 +354,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             flash(
                 _(
                     "Updated from the company register: %(fields)s.",
-                    fields=", ".join(str(FIELD_LABELS.get(f, f)) for f in changed),
+                    fields=", ".join(str(fields.label(f)) for f in changed),
                 ),
                 "success",
             )

@@ -26,14 +26,15 @@ from admin_views.base import (
 )
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CustomerCardMixin
-from admin_views.company import INVOICE_LANGUAGES, CategoryFilter, EmployeeFilter, FormOnlyBooleanField
+from admin_views.company import FormOnlyBooleanField
 from admin_views.duplicate_warning import DuplicateWarningMixin, form_values
+from admin_views.filters import CategoryFilter, EmployeeFilter
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
 from services import export as exporting
-from services import formatting, numbering, personal_numbers, register, search, validation
+from services import fields, formatting, numbering, personal_numbers, register, search, validation
 
 
 class NoPopulateField(StringField):
@@ -111,7 +112,7 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         ),
     }
     column_filters = [
-        EmployeeFilter(Contact.owner_id, _l("Customer owner")),
+        EmployeeFilter(Contact.owner_id, fields.label("owner_id")),
         CategoryFilter(Contact.categories, _l("Category")),
     ]
     column_export_list = [
@@ -338,7 +339,7 @@ class PrivateCustomerView(ContactView):
         *consent_form.FIELDS,
         "note",
     ]
-    form_choices = {"invoice_language": INVOICE_LANGUAGES} | consent_form.FORM_CHOICES
+    form_choices = {"invoice_language": fields.INVOICE_LANGUAGES} | consent_form.FORM_CHOICES
     form_overrides = {"personal_number": PersonalNumberField} | consent_form.FORM_OVERRIDES
     create_label = _l("New private customer")
     column_export_list = [

@@ -25,7 +25,17 @@ from admin_views.base import (
 )
 from extensions import db
 from models import AuditEvent, Employee, EmployeeGroup, utcnow
-from services import accounts, custom_fields, layout, login_sessions, passwords, permissions, two_factor, validation
+from services import (
+    accounts,
+    custom_fields,
+    fields,
+    layout,
+    login_sessions,
+    passwords,
+    permissions,
+    two_factor,
+    validation,
+)
 from services.permissions import PERMISSIONS, ROLES, employee_permissions, role_choices
 
 #: Audit events shown under Inloggning och säkerhet on the employee card.
@@ -284,11 +294,11 @@ class EmployeeView(EmployeeCardMixin, SecureModelView):
     column_default_sort = "name"
     column_sortable_list = ["name", "email"]  # indexed (models.KEYSET_INDEXES, unique e-mail)
     column_labels = {
-        "name": _l("Name"),
-        "email": _l("E-mail"),
-        "phone": _l("Phone"),
-        "title": _l("Title"),
-        "role": _l("Role"),
+        "name": fields.label("name"),
+        "email": fields.label("email"),
+        "phone": fields.label("phone"),
+        "title": fields.label("title"),
+        "role": fields.label("role"),
         "groups": _l("Groups"),
         "active": _l("Active"),
         "locale": _l("Language"),
@@ -338,7 +348,7 @@ class EmployeeGroupView(SecureModelView):
     column_list = ["name", "kind", "members"]
     column_default_sort = "name"
     column_sortable_list = ["name"]  # unique, so indexed
-    column_labels = {"name": _l("Name"), "kind": _l("Type"), "members": _l("Members")}
+    column_labels = {"name": fields.label("name"), "kind": fields.label("kind"), "members": _l("Members")}
     column_formatters = {"kind": fmt_choice(EmployeeGroup.KINDS)}
     column_formatters_export = column_formatters
     form_columns = ["name", "kind", "members"]

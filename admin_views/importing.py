@@ -122,6 +122,7 @@ class ImportView(SecurePage):
                 jobs.configure(
                     db.session,
                     job,
+                    actor=current_user,
                     mapping={str(i): form.get(f"column-{i}", "") for i in range(len(headers))},
                     mode=form.get("mode", ""),
                     match_key=form.get("match_key"),
@@ -142,6 +143,7 @@ class ImportView(SecurePage):
             "admin/import/mapping.html",
             job=job,
             entity=entity,
+            settable=jobs.settable_fields(job.entity, current_user),
             headers=headers,
             samples=samples,
             modes=MODES,

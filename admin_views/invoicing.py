@@ -38,11 +38,11 @@ from admin_views.base import (
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
-from admin_views.company import IsFilter
+from admin_views.filters import IsFilter
 from admin_views.sales import customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
-from services import formatting, invoicing, search
+from services import fields, formatting, invoicing, search
 from services.invoicing import LineInput
 from services.validation import InvalidValue, whole_number
 
@@ -94,7 +94,7 @@ class ProductView(SecureModelView):
     column_sortable_list = ["number", "name", "price"]  # indexed (models.KEYSET_INDEXES)
     column_labels = {
         "number": _l("Product no."),
-        "name": _l("Name"),
+        "name": fields.label("name"),
         "unit": _l("Unit"),
         "price": _l("Price excl. VAT"),
         "vat_rate": _l("VAT %"),
@@ -213,8 +213,8 @@ class DocumentForm(BaseForm):
     """The header of an order or invoice (the lines are posted as rows beside it)."""
 
     their_reference = SelectField(_l("Their reference"), coerce=int, choices=[], validate_choice=False)
-    currency = SelectField(_l("Currency"), choices=CURRENCIES)
-    language = SelectField(_l("Invoice language"), choices=INVOICE_LANGUAGES)
+    currency = SelectField(fields.label("currency"), choices=CURRENCIES)
+    language = SelectField(fields.label("invoice_language"), choices=INVOICE_LANGUAGES)
     note = TextAreaField(_l("Text on the document"), validators=[Optional()])
     version = VersionField()
 
@@ -227,7 +227,7 @@ class OrderForm(DocumentForm):
 class InvoiceForm(DocumentForm):
     invoice_date = SwedishDateField(_l("Invoice date"), validators=[InputRequired(_l("Enter the invoice date."))])
     payment_terms_days = IntegerField(
-        _l("Payment terms (days)"),
+        fields.label("payment_terms_days"),
         validators=[
             InputRequired(_l("Enter the payment terms in days.")),
             NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days.")),
@@ -270,21 +270,21 @@ class SalesDocumentView(SecureModelView):
     def header_form(self, document=None, customer=None):
         """The header form; the customer is chosen only when created without one (from the list)."""
         refs = self._form_ajax_refs
-        fields = {"our_reference": AjaxSelectField(refs["our_reference"], _l("Our reference"), allow_blank=True)}
+        form_fields = {"our_reference": AjaxSelectField(refs["our_reference"], _l("Our reference"), allow_blank=True)}
         choosing = document is None and customer is None
         if choosing:  # the customer's settings apply unless chosen otherwise
-            fields["company"] = AjaxSelectField(refs["company"], _l("Company"), allow_blank=True)
-            fields["contact"] = AjaxSelectField(refs["contact"], _l("Private customer"), allow_blank=True)
+            form_fields["company"] = AjaxSelectField(refs["company"], _l("Company"), allow_blank=True)
+            form_fields["contact"] = AjaxSelectField(refs["contact"], _l("Private customer"), allow_blank=True)
             theirs = [("", _("The customer's setting"))]
-            fields["currency"] = SelectField(_l("Currency"), choices=theirs + CURRENCIES)
-            fields["language"] = SelectField(_l("Invoice language"), choices=theirs + INVOICE_LANGUAGES)
+            form_fields["currency"] = SelectField(fields.label("currency"), choices=theirs + CURRENCIES)
+            form_fields["language"] = SelectField(fields.label("invoice_language"), choices=theirs + INVOICE_LANGUAGES)
             if hasattr(self.form_class, "payment_terms_days"):
-                fields["payment_terms_days"] = IntegerField(
-                    _l("Payment terms (days)"),
+                form_fields["payment_terms_days"] = IntegerField(
+                    fields.label("payment_terms_days"),
                     validators=[Optional(), NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
                     description=_l("Empty: the customer's payment terms."),
                 )
-        form_class = type("HeaderForm", (self.form_class,), fields)
+        form_class = type("HeaderForm", (self.form_class,), form_fields)
         posted = request.method == "POST"
         form = form_class(request.form if posted else None, obj=document)
         if not posted and document is None:
@@ -444,13 +444,13 @@ class OrderView(SalesDocumentView):
     column_default_sort = ("order_date", True)
     column_labels = {
         "number": _l("Order no."),
-        "customer": _l("Customer"),
+        "customer": fields.label("customer"),
         "order_date": _l("Order date"),
-        "status": _l("Status"),
+        "status": fields.label("status"),
         "net_amount": _l("Amount excl. VAT"),
         "total": _l("Total"),
     }
-    column_filters = [IsFilter(SalesOrder.status, _l("Status"), options=list(SalesOrder.STATUSES.items()))]
+    column_filters = [IsFilter(SalesOrder.status, fields.label("status"), options=list(SalesOrder.STATUSES.items()))]
     column_export_list = ["number", "customer", "order_date", "status", "net_amount", "total", "currency"]
     column_formatters_export = {
         "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
@@ -515,15 +515,15 @@ class InvoiceView(SalesDocumentView):
     column_default_sort = ("id", True)
     column_labels = {
         "number": _l("Invoice no."),
-        "customer": _l("Customer"),
+        "customer": fields.label("customer"),
         "invoice_date": _l("Invoice date"),
         "due_date": _l("Due date"),
-        "status": _l("Status"),
+        "status": fields.label("status"),
         "net_amount": _l("Amount excl. VAT"),
         "total": _l("Total"),
     }
     column_filters = [
-        IsFilter(Invoice.status, _l("Status"), options=list(Invoice.STATUSES.items())),
+        IsFilter(Invoice.status, fields.label("status"), options=list(Invoice.STATUSES.items())),
         OverdueFilter(Invoice.id, _l("Past due"), options=[("1", _l("Yes")), ("0", _l("No"))]),
         "invoice_date",
         "due_date",

@@ -3,58 +3,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from services import consent, personal_numbers
+from services import consent, fields, personal_numbers
 
-FIELD_LABELS = {
-    "customer_number": _l("Customer no."),
-    "name": _l("Name"),
-    "org_number": _l("Org. no."),
-    "country": _l("Country"),
-    "vat_number": _l("VAT no."),
-    "legal_form": _l("Form of organisation"),
-    "status": _l("Status"),
-    "industry": _l("Industry"),
-    "industry_id": _l("Industry"),
-    "categories": _l("Categories"),
-    "owner": _l("Customer owner"),
-    "owner_id": _l("Customer owner"),
-    "is_supplier": _l("Show as supplier"),
-    "phone": _l("Phone"),
-    "mobile": _l("Mobile"),
-    "email": _l("E-mail"),
-    "website": _l("Website"),
-    "first_name": _l("First name"),
-    "last_name": _l("Last name"),
-    "title": _l("Title"),
-    "personal_number": _l("Personal identity no."),
-    "companies": _l("Companies"),
-    "company_role": _l("Role at the company"),
-    "postal_street": _l("Postal address"),
-    "postal_postcode": _l("Postcode"),
-    "postal_city": _l("City"),
-    "visit_street": _l("Visiting address"),
-    "visit_postcode": _l("Visiting postcode"),
-    "visit_city": _l("Visiting city"),
-    "invoice_street": _l("Invoice address"),
-    "invoice_postcode": _l("Invoice postcode"),
-    "invoice_city": _l("Invoice city"),
-    "note": _l("Note"),
-    "lawful_basis": _l("Lawful basis"),
-    "consent_email": _l("Consent to marketing by e-mail"),
-    "consent_sms": _l("Consent to marketing by SMS"),
-    "consent_phone": _l("Consent to marketing by phone"),
-    "invoice_language": _l("Invoice language"),
-    "discount_percent": _l("Discount %"),
-    "payment_terms_days": _l("Payment terms (days)"),
-    "currency": _l("Currency"),
-    "email_locked": _l("E-mail tab locked"),
-    "deleted_at": _l("Deleted"),
-    "deleted_by_id": _l("Deleted by"),
-    "contact": _l("Contact"),
-    "role": _l("Role"),
-    "description": _l("Description"),
-    "sni_code": _l("SNI code"),
-}
+FIELD_LABELS = fields.LABELS  # the one registry (services/fields.py), by the name views know it
 
 AUDIT_ACTIONS = {
     "create": _l("Created"),
@@ -81,7 +32,7 @@ AUDIT_ACTIONS = {
 
 
 def field_label(name: str) -> str:
-    return str(FIELD_LABELS.get(name, name))
+    return str(fields.label(name))
 
 
 def audit_action(action: str) -> str:

@@ -27,13 +27,12 @@ from admin_views.base import (
     require,
 )
 from admin_views.calllist_actions import AddToCallListMixin
-from admin_views.company import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
-from admin_views.labels import FIELD_LABELS
+from admin_views.filters import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, Employee, Lead
-from services import leads, validation
+from services import fields, leads, validation
 from services.validation import InvalidValue
 
 
@@ -92,20 +91,20 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
     column_default_sort = ("created_at", True)
     column_select_related_list = [Lead.owner]
     column_labels = {
-        "company_name": _l("Company name"),
-        "org_number": _l("Org. no."),
-        "contact_name": _l("Contact person"),
+        "company_name": fields.label("company_name"),
+        "org_number": fields.label("org_number"),
+        "contact_name": fields.label("contact_name"),
         "contact_first_name": _l("First name"),
         "contact_last_name": _l("Last name"),
         "contact_title": _l("Title"),
         "contact_phone": _l("Phone"),
         "contact_email": _l("E-mail"),
-        "source": _l("Source"),
-        "status": _l("Status"),
-        "owner": _l("Customer owner"),
-        "categories": _l("Categories"),
-        "note": _l("Note"),
-        **{name: FIELD_LABELS[name] for name in consent_form.FIELDS},
+        "source": fields.label("source"),
+        "status": fields.label("status"),
+        "owner": fields.label("owner"),
+        "categories": fields.label("categories"),
+        "note": fields.label("note"),
+        **{name: fields.label(name) for name in consent_form.FIELDS},
     }
     column_formatters = {
         "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
@@ -117,10 +116,10 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         "status": fmt_choice(Lead.STATUSES),
     }
     column_filters = [
-        EmployeeFilter(Lead.owner_id, _l("Customer owner")),
-        IsFilter(Lead.status, _l("Status"), options=list(Lead.STATUSES.items())),
+        EmployeeFilter(Lead.owner_id, fields.label("owner_id")),
+        IsFilter(Lead.status, fields.label("status"), options=list(Lead.STATUSES.items())),
         CategoryFilter(Lead.categories, _l("Category")),
-        IsFilter(Lead.source, _l("Source")),
+        IsFilter(Lead.source, fields.label("source")),
     ]
     column_export_list = [
         "company_name",

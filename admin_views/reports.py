@@ -99,7 +99,6 @@ class ReportsView(SecurePage):
     """CRM – Rapporter: the sales reports and the saved report-generator reports."""
 
     def render(self, template, **kwargs):
-        kwargs.setdefault("can", can)
         kwargs.setdefault("can_export", can("report.export"))
         return super().render(template, **kwargs)
 

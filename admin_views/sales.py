@@ -20,12 +20,12 @@ from wtforms.validators import NumberRange, Optional
 from admin_views import params, redirects
 from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
 from admin_views.card import ActivityForm
-from admin_views.company import DynamicOptions, EmployeeFilter, IsFilter
+from admin_views.filters import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.listing import Pager, read_page
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
-from services import activities, card, formatting, sales, search
+from services import activities, card, fields, formatting, sales, search
 from services.validation import InvalidValue
 from services.visibility import Part, may_see, permission
 
@@ -72,8 +72,8 @@ class SalesStageView(SecureModelView):
     column_sortable_list = ["sort_order", "name"]  # indexed (name is unique)
     column_labels = {
         "sort_order": _l("Order"),
-        "name": _l("Name"),
-        "probability": _l("Probability %"),
+        "name": fields.label("name"),
+        "probability": fields.label("probability"),
         "is_won": _l("Won"),
         "is_lost": _l("Lost"),
         "active": _l("Active"),
@@ -132,19 +132,19 @@ class OpportunityView(SecureModelView):
     column_default_sort = ("close_date", False)
     column_select_related_list = [Opportunity.company, Opportunity.contact, Opportunity.owner, Opportunity.stage]
     column_labels = {
-        "title": _l("Title"),
-        "customer": _l("Customer"),
+        "title": fields.label("title"),
+        "customer": fields.label("customer"),
         "company": _l("Company"),
         "contact": _l("Private customer"),
-        "owner": _l("Customer owner"),
-        "stage": _l("Stage"),
-        "amount": _l("Expected amount (SEK)"),
-        "probability": _l("Probability %"),
-        "close_date": _l("Expected close date"),
-        "source": _l("Source"),
-        "kind": _l("Type"),
+        "owner": fields.label("owner"),
+        "stage": fields.label("stage"),
+        "amount": fields.label("amount"),
+        "probability": fields.label("probability"),
+        "close_date": fields.label("close_date"),
+        "source": fields.label("source"),
+        "kind": fields.label("kind"),
         "lost_reason": _l("Reason for loss"),
-        "description": _l("Description"),
+        "description": fields.label("description"),
     }
     column_formatters = {
         "title": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("opportunity.page", id=m.id), m.title),
@@ -155,7 +155,7 @@ class OpportunityView(SecureModelView):
         "kind": fmt_choice(Opportunity.KINDS),
     }
     column_filters = [
-        EmployeeFilter(Opportunity.owner_id, _l("Customer owner")),
+        EmployeeFilter(Opportunity.owner_id, fields.label("owner_id")),
         StageFilter(Opportunity.stage_id, _l("Stage")),
         CustomerFilter(Opportunity.id, _l("Customer")),
     ]

@@ -41,7 +41,10 @@ class SavedSearchView(SecurePage):
             if (view := searchable_view(s.view)) is not None
         ]
         return self.render(
-            "admin/saved_searches.html", rows=rows, list_url=list_url, can_call_list=can("calllist.edit")
+            "admin/saved_searches.html",
+            rows=rows,
+            list_url=list_url,
+            may_delete=lambda saved: saved_searches.may_delete(current_user, saved),
         )
 
     @expose("/save", methods=("POST",))

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from admin_views.base import MODEL_ENDPOINT_VERBS, SecureModelView, fmt_bool, fmt_choice
 from extensions import db
 from models import Category, CustomFieldDefinition, CustomTab
-from services import custom_fields
+from services import custom_fields, fields
 
 #: Settings are read and written by those who manage settings.
 SETTINGS_VERBS = {endpoint: "manage" for endpoint in MODEL_ENDPOINT_VERBS}
@@ -21,7 +21,11 @@ class CategoryView(SecureModelView):
     column_editable_list = ["name"]
     column_default_sort = "name"
     column_sortable_list = ["name"]  # unique, so indexed
-    column_labels = {"name": _l("Name"), "applies_to": _l("Applies to"), "description": _l("Description")}
+    column_labels = {
+        "name": fields.label("name"),
+        "applies_to": _l("Applies to"),
+        "description": fields.label("description"),
+    }
     column_formatters = {"applies_to": fmt_choice(Category.SCOPES)}
     form_columns = ["name", "applies_to", "description"]
     form_choices = {"applies_to": list(Category.SCOPES.items())}
@@ -37,7 +41,7 @@ class IndustryView(SecureModelView):
     column_editable_list = ["name"]
     column_default_sort = "name"
     column_sortable_list = ["name"]  # unique, so indexed
-    column_labels = {"name": _l("Name"), "sni_code": _l("SNI code")}
+    column_labels = {"name": fields.label("name"), "sni_code": fields.label("sni_code")}
     form_columns = ["name", "sni_code"]
 
 
@@ -52,7 +56,12 @@ class CustomTabView(SecureModelView):
     column_list = ["sort_order", "name", "applies_to", "active"]
     column_default_sort = [("applies_to", False), ("sort_order", False), ("id", False)]
     column_sortable_list: list = []  # a handful of rows in their own order
-    column_labels = {"sort_order": _l("Order"), "name": _l("Name"), "applies_to": _l("Card"), "active": _l("Active")}
+    column_labels = {
+        "sort_order": _l("Order"),
+        "name": fields.label("name"),
+        "applies_to": _l("Card"),
+        "active": _l("Active"),
+    }
     column_formatters = {"applies_to": fmt_choice(CustomTab.KINDS), "active": fmt_bool}
     form_columns = ["name", "applies_to", "sort_order", "active"]
     form_choices = {"applies_to": list(CustomTab.KINDS.items())}

@@ -31,7 +31,7 @@ from models import (
     MassUpdate,
     utcnow,
 )
-from services import audit, custom_fields, tasks
+from services import audit, custom_fields, fields, tasks
 from services.audit import acting_as
 from services.merge import from_plain
 from services.validation import InvalidValue
@@ -54,7 +54,6 @@ COLUMNS = {
 }
 INVOICE_SETTINGS = ("invoice_language", "currency", "payment_terms_days", "discount_percent")
 LANGUAGES = ("sv", "en")
-CURRENCIES = ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")
 #: Selections up to this size are changed in the request; larger ones on the task queue.
 INLINE_LIMIT = 500
 #: Rows changed per flush (and per batch of audit events).
@@ -112,7 +111,7 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
                 raise InvalidValue(_("Choose Swedish or English."))
             clean[field] = value
         elif field == "currency":
-            if value not in CURRENCIES:
+            if value not in fields.CURRENCIES:
                 raise InvalidValue(_("Choose one of the listed currencies."))
             clean[field] = value
         elif field == "payment_terms_days":

@@ -35,10 +35,10 @@ from sqlalchemy import ColumnElement, and_, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Activity, Employee, EmployeeGroup, Opportunity, OpportunityChange, SalesStage
-from services import search
+from services import fields, search
 from services.money import round_ore
 
-PIPELINE_DIMENSIONS = {"stage": _l("Stage"), "seller": _l("Seller"), "month": _l("Month of expected close")}
+PIPELINE_DIMENSIONS = {"stage": fields.label("stage"), "seller": _l("Seller"), "month": _l("Month of expected close")}
 AXES = {"sellers": _l("Sellers"), "groups": _l("Groups")}
 NO_SELLER = _l("No seller")
 NO_DATE = _l("No close date")

@@ -18,23 +18,22 @@ from datetime import date
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, Contact, Employee, Opportunity, OpportunityChange, SalesStage
-from services import money, search, trash
+from services import fields, money, search, trash
 from services.audit import current_actor_id
 from services.paging import MixedOrder, SortKey
 from services.validation import InvalidValue
 
 #: The fields whose changes are kept in the history, in display order, with their Swedish labels.
 HISTORY_LABELS = {
-    "stage": _l("Stage"),
-    "amount": _l("Expected amount (SEK)"),
-    "owner": _l("Customer owner"),
-    "probability": _l("Probability %"),
-    "close_date": _l("Expected close date"),
+    "stage": fields.label("stage"),
+    "amount": fields.label("amount"),
+    "owner": fields.label("owner"),
+    "probability": fields.label("probability"),
+    "close_date": fields.label("close_date"),
 }
 TRACKED = tuple(HISTORY_LABELS)
 #: The attributes that name an opportunity's customer.

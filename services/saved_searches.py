@@ -68,8 +68,13 @@ def args_of(saved: SavedSearch) -> list[tuple[str, str]]:
     return parse_qsl(saved.query, keep_blank_values=False)
 
 
-def delete(session: Session, employee: Employee, saved: SavedSearch) -> None:
+def may_delete(employee: Employee, saved: SavedSearch) -> bool:
     """Only the owner, or an administrator of settings, deletes a saved search."""
-    if saved.owner_id != employee.id and not employee.has_permission("settings.manage"):
+    return saved.owner_id == employee.id or employee.has_permission("settings.manage")
+
+
+def delete(session: Session, employee: Employee, saved: SavedSearch) -> None:
+    """Delete `saved` (see `may_delete`)."""
+    if not may_delete(employee, saved):
         raise NotPermitted("saved search of another employee")
     session.delete(saved)

@@ -121,3 +121,32 @@ def test_the_rule_sees_top_level_and_nested_imports(tmp_path, source, expected):
         assert found == []
     else:
         assert len(found) == 1 and found[0].startswith(f"services/x.py: {expected}")
+
+
+def test_a_fields_label_is_written_once():
+    """A register field's Swedish label lives in services/fields.py alone: a view's column labels,
+    a form, the Rapportgenerator, the import's mapping and Historik ask it from there. A dict
+    entry `"org_number": _l("Org. no.")` anywhere else repeats the registry, and fails here."""
+    from services.fields import LABELS
+
+    registered = {name: label._args[0] for name, label in LABELS.items()}
+    repeated = []
+    # models.py's dicts map stored values to their labels (an activity of kind "note"), not fields
+    web_and_services = [ROOT / "app.py", *sorted((ROOT / "admin_views").rglob("*.py"))]
+    for path in web_and_services + sorted((ROOT / "services").rglob("*.py")):
+        if path == ROOT / "services" / "fields.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Dict):
+                continue
+            for key, value in zip(node.keys, node.values, strict=True):
+                if (
+                    isinstance(key, ast.Constant)
+                    and isinstance(value, ast.Call)
+                    and getattr(value.func, "id", None) in ("_l", "_")
+                    and value.args
+                    and isinstance(value.args[0], ast.Constant)
+                    and registered.get(key.value) == value.args[0].value
+                ):
+                    repeated.append(f"{path.relative_to(ROOT)}:{node.lineno} {key.value}")
+    assert not repeated, repeated

@@ -100,6 +100,7 @@ def test_the_user_edits_the_mapping_and_saves_it_for_the_next_file(session, job,
     jobs.configure(
         session,
         job,
+        actor=job.created_by,
         mapping={"0": "name", "1": "org_number", "2": ""},
         mode="upsert",
         match_key="org_number",
@@ -125,6 +126,7 @@ def test_a_mapping_saved_for_another_kind_of_import_is_refused(session, job, emp
     jobs.configure(
         session,
         job,
+        actor=job.created_by,
         mapping={"0": "name"},
         mode="create",
         match_key="org_number",
@@ -161,9 +163,63 @@ def test_invalid_mappings_are_refused(session, job, mapping, mode, key):
         jobs.configure(
             session,
             job,
+            actor=job.created_by,
             mapping=mapping,
             mode=mode,
             match_key=key,
             all_or_nothing=False,
             headers=["Kundens namn", "Organisationsnr", "Övrigt"],
         )
+
+
+def test_an_importer_who_may_not_see_invoice_settings_cannot_set_them(session, employees, app, login):
+    """An employee with import.run but without the Inställningar tab (tab.settings): the file's
+    Rabatt and Valuta columns are not mapped at upload, not offered on the mapping page, and a
+    mapping posted for them anyway is refused, so no customer's invoice settings change."""
+    import io
+
+    from services import permissions
+    from services import storage as storage_module
+
+    seller = employees["seller"]
+    permissions.set_overrides(employees["admin"], seller, grant={"import.run"}, revoke={"tab.settings"})
+    session.commit()
+    headers = ["Företagsnamn", "Rabatt", "Valuta"]
+    data = ";".join(headers) + "\nAlfa AB;50;EUR\n"
+    job = jobs.create_job(
+        session,
+        storage_module.from_config(app.config),
+        entity="company",
+        filename="rabatt.csv",
+        stream=io.BytesIO(data.encode()),
+        actor=seller,
+        max_bytes=10**6,
+    )
+    session.commit()
+    assert job.mapping == {"0": "name"}  # an administrator's upload maps all three (below)
+    page = login("seller").client.get(f"/admin/import/job/{job.id}/mapping").get_data(as_text=True)
+    assert 'value="name"' in page and 'value="discount_percent"' not in page and 'value="currency"' not in page
+    with pytest.raises(jobs.ImportProblem) as refused:
+        jobs.configure(
+            session,
+            job,
+            actor=seller,
+            mapping={"0": "name", "1": "discount_percent"},
+            mode="create",
+            match_key="org_number",
+            all_or_nothing=False,
+            headers=headers,
+        )
+    assert str(refused.value) == sv(
+        "You may not set %(field)s: it belongs to the customers' invoice settings.", field=sv("Discount %")
+    )
+    admin_job = jobs.create_job(
+        session,
+        storage_module.from_config(app.config),
+        entity="company",
+        filename="rabatt.csv",
+        stream=io.BytesIO(data.encode()),
+        actor=employees["admin"],
+        max_bytes=10**6,
+    )
+    assert admin_job.mapping == {"0": "name", "1": "discount_percent", "2": "currency"}

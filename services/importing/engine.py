@@ -51,7 +51,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, consent, numbering
+from services import bulk, consent, fields, numbering
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
@@ -265,7 +265,7 @@ class Importer:
                 )
             )
         if self.job.mode != "create" and self.job.match_key not in mapped:
-            label = self.entity.match_keys.get(self.job.match_key, self.job.match_key)
+            label = fields.label(self.job.match_key or "")
             raise FileProblem(
                 _("To update existing records, map a column to the field you match on (%(field)s).", field=label)
             )
@@ -473,7 +473,7 @@ class Importer:
         """Rows without errors that have a key, less those whose key an earlier row of the file had
         (they get an error); the keys are remembered for later batches."""
         job, key = self.job, self.job.match_key
-        key_label = str(self.entity.match_keys.get(key, key)) if key else ""
+        key_label = str(fields.label(key)) if key else ""
         keyed = []
         for row in rows:
             if row.errors:
@@ -507,7 +507,7 @@ class Importer:
 
     def _match(self, rows: list[Row]) -> None:
         job, key = self.job, self.job.match_key
-        key_label = str(self.entity.match_keys.get(key, key)) if key else ""
+        key_label = str(fields.label(key)) if key else ""
         keyed = self._find_duplicates(rows)
         # existing records, one query per batch
         existing: dict = defaultdict(list)

@@ -20,7 +20,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from services import dates, money, validation
+from services import dates, fields, money, validation
 from services.validation import InvalidValue
 
 # --- cell parsers ---------------------------------------------------------------
@@ -278,7 +278,6 @@ class Field:
     """One importable field: its label, the headers that mean it, how to parse a cell."""
 
     key: str
-    label: object
     #: (cell text, the row's values parsed so far) → the value
     parse: Callable[[str, dict], Any]
     aliases: tuple[str, ...] = ()
@@ -287,6 +286,10 @@ class Field:
     column: str | None = field(default="")
     #: The value a new record gets when the cell is empty.
     default: object = None
+
+    @property
+    def label(self):
+        return fields.label(self.key)
 
     @property
     def db_column(self) -> str | None:
@@ -302,8 +305,8 @@ class Entity:
     #: The model's name in models (loaded when needed: parsing cells needs no models).
     model_name: str
     fields: tuple[Field, ...]
-    #: Natural keys a user can match on: field key → label.
-    match_keys: dict
+    #: Natural keys a user can match on (field keys).
+    match_keys: tuple[str, ...]
     #: Columns that every new record gets (besides the fields' defaults).
     fixed: dict = field(default_factory=dict)
 
@@ -346,83 +349,63 @@ def _match_headers(headers: list[str], wanted: dict[str, str]) -> dict[str, str]
     return mapping
 
 
-def _address(prefix: str, label_street, label_postcode, label_city, street_aliases, postcode_aliases, city_aliases):
+def _address(prefix: str, street_aliases, postcode_aliases, city_aliases):
     return (
-        Field(f"{prefix}_street", label_street, text(200), street_aliases),
-        Field(f"{prefix}_postcode", label_postcode, postcode, postcode_aliases),
-        Field(f"{prefix}_city", label_city, text(100), city_aliases),
+        Field(f"{prefix}_street", text(200), street_aliases),
+        Field(f"{prefix}_postcode", postcode, postcode_aliases),
+        Field(f"{prefix}_city", text(100), city_aliases),
     )
 
 
 POSTAL = _address(
     "postal",
-    _l("Postal address"),
-    _l("Postcode"),
-    _l("City"),
     ("Adress", "Address", "Gatuadress", "Street", "Utdelningsadress", "Postadress"),
     ("Postnummer", "Postnr", "Post nr", "Zip", "Zip code", "Postal code"),
     ("Ort", "Postort", "Stad", "Town"),
 )
 VISIT = _address(
     "visit",
-    _l("Visiting address"),
-    _l("Visiting postcode"),
-    _l("Visiting city"),
     ("Besöksadress", "Visit address"),
     ("Besökspostnummer", "Besök postnummer"),
     ("Besöksort", "Besök ort"),
 )
 INVOICE = _address(
     "invoice",
-    _l("Invoice address"),
-    _l("Invoice postcode"),
-    _l("Invoice city"),
     ("Fakturaadress",),
     ("Fakturapostnummer", "Faktura postnummer"),
     ("Fakturaort", "Faktura ort"),
 )
 INVOICE_DEFAULTS = (
-    Field("invoice_language", _l("Invoice language"), language, ("Fakturaspråk", "Språk", "Language"), default="sv"),
+    Field("invoice_language", language, ("Fakturaspråk", "Språk", "Language"), default="sv"),
     Field(
         "discount_percent",
-        _l("Discount %"),
         percent,
         ("Rabatt", "Rabatt %", "Rabatt procent", "Discount"),
         default=Decimal("0"),
     ),
     Field(
         "payment_terms_days",
-        _l("Payment terms (days)"),
         whole_number,
         ("Betalningsvillkor", "Betalningsvillkor dagar", "Betalvillkor", "Payment terms", "Kredittid"),
         default=30,
     ),
-    Field("currency", _l("Currency"), currency, ("Valuta",), default="SEK"),
+    Field("currency", currency, ("Valuta",), default="SEK"),
 )
-CATEGORIES = Field("categories", _l("Categories"), names, ("Kategori", "Kategorier", "Category"), column=None)
+CATEGORIES = Field("categories", names, ("Kategori", "Kategorier", "Category"), column=None)
 OWNER = Field(
     "owner",
-    _l("Customer owner"),
     reference,
     ("Kundansvarig", "Ansvarig", "Säljare", "Owner", "Account manager"),
     column=None,
 )
-CREATED = Field(
-    "created_at", _l("Created"), parse_date, ("Skapad", "Skapad datum", "Kund sedan", "Created", "Registrerad")
-)
-NOTE = Field(
-    "note", _l("Note"), text(10_000), ("Anteckning", "Anteckningar", "Notering", "Kommentar", "Notes", "Comment")
-)
-PHONE = Field("phone", _l("Phone"), phone, ("Telefon", "Tel", "Telefonnummer", "Växel", "Phone number"))
-MOBILE = Field("mobile", _l("Mobile"), phone, ("Mobil", "Mobiltelefon", "Mobilnummer", "Mobile phone", "Cell"))
-EMAIL = Field("email", _l("E-mail"), email, ("E-post", "Epost", "Mejl", "Mail", "Email", "E-postadress"))
-CUSTOMER_NUMBER = Field(
-    "customer_number", _l("Customer no."), customer_number, ("Kundnummer", "Kundnr", "Kund nr", "Customer number")
-)
-FIRST_NAME = Field("first_name", _l("First name"), text(100), ("Förnamn", "Firstname", "Given name"))
-LAST_NAME = Field(
-    "last_name", _l("Last name"), text(100), ("Efternamn", "Lastname", "Surname", "Family name"), required=True
-)
+CREATED = Field("created_at", parse_date, ("Skapad", "Skapad datum", "Kund sedan", "Created", "Registrerad"))
+NOTE = Field("note", text(10_000), ("Anteckning", "Anteckningar", "Notering", "Kommentar", "Notes", "Comment"))
+PHONE = Field("phone", phone, ("Telefon", "Tel", "Telefonnummer", "Växel", "Phone number"))
+MOBILE = Field("mobile", phone, ("Mobil", "Mobiltelefon", "Mobilnummer", "Mobile phone", "Cell"))
+EMAIL = Field("email", email, ("E-post", "Epost", "Mejl", "Mail", "Email", "E-postadress"))
+CUSTOMER_NUMBER = Field("customer_number", customer_number, ("Kundnummer", "Kundnr", "Kund nr", "Customer number"))
+FIRST_NAME = Field("first_name", text(100), ("Förnamn", "Firstname", "Given name"))
+LAST_NAME = Field("last_name", text(100), ("Efternamn", "Lastname", "Surname", "Family name"), required=True)
 
 COMPANY = Entity(
     "company",
@@ -432,40 +415,34 @@ COMPANY = Entity(
         CUSTOMER_NUMBER,
         Field(
             "name",
-            _l("Name"),
             text(200),
             ("Företagsnamn", "Företag", "Namn", "Kundnamn", "Company", "Company name", "Firma", "Bolag"),
             required=True,
         ),
         Field(
             "org_number",
-            _l("Org. no."),
             org_number,
             ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer", "Organisation number", "Company registration number"),
         ),
         Field(
             "vat_number",
-            _l("VAT no."),
             vat_number,
             ("Momsnummer", "Momsregistreringsnummer", "VAT", "Moms nr", "VAT number"),
         ),
-        Field("country", _l("Country"), country, ("Land", "Landskod", "Country code"), default="SE"),
-        Field("status", _l("Status"), choice("COMPANY_STATUS_LABELS"), ("Kundstatus",), default="active"),
-        Field("industry", _l("Industry"), reference, ("Bransch", "Branch", "SNI"), column=None),
+        Field("country", country, ("Land", "Landskod", "Country code"), default="SE"),
+        Field("status", choice("COMPANY_STATUS_LABELS"), ("Kundstatus",), default="active"),
+        Field("industry", reference, ("Bransch", "Branch", "SNI"), column=None),
         CATEGORIES,
         OWNER,
         Field(
             "is_supplier",
-            _l("Show as supplier"),
             boolean,
             ("Leverantör", "Visa som leverantör", "Supplier"),
             default=False,
         ),
         PHONE,
         EMAIL,
-        Field(
-            "website", _l("Website"), website, ("Webb", "Hemsida", "Webbplats", "Webbadress", "Web", "Url", "Homepage")
-        ),
+        Field("website", website, ("Webb", "Hemsida", "Webbplats", "Webbadress", "Web", "Url", "Homepage")),
         *POSTAL,
         *VISIT,
         *INVOICE,
@@ -473,7 +450,7 @@ COMPANY = Entity(
         NOTE,
         CREATED,
     ),
-    {"customer_number": _l("Customer no."), "org_number": _l("Org. no."), "email": _l("E-mail")},
+    ("customer_number", "org_number", "email"),
     fixed={"email_locked": False},
 )
 
@@ -481,24 +458,17 @@ COMPANY = Entity(
 CONSENT = (
     Field(
         "lawful_basis",
-        _l("Lawful basis"),
         choice("ConsentMixin.BASES"),
         ("Rättslig grund", "Laglig grund", "Lawful basis"),
         default="legitimate_interest",
     ),
     Field(
         "consent_email",
-        _l("Consent to marketing by e-mail"),
         boolean,
         ("Samtycke e-post", "Samtycke epost", "Samtycke mejl", "E-post samtycke", "Consent e-mail"),
     ),
-    Field("consent_sms", _l("Consent to marketing by SMS"), boolean, ("Samtycke sms", "Sms samtycke", "Consent SMS")),
-    Field(
-        "consent_phone",
-        _l("Consent to marketing by phone"),
-        boolean,
-        ("Samtycke telefon", "Telefon samtycke", "Consent phone"),
-    ),
+    Field("consent_sms", boolean, ("Samtycke sms", "Sms samtycke", "Consent SMS")),
+    Field("consent_phone", boolean, ("Samtycke telefon", "Telefon samtycke", "Consent phone")),
 )
 
 CONTACT = Entity(
@@ -508,20 +478,18 @@ CONTACT = Entity(
     (
         FIRST_NAME,
         LAST_NAME,
-        Field("title", _l("Title"), text(100), ("Titel", "Befattning", "Roll", "Role", "Position")),
+        Field("title", text(100), ("Titel", "Befattning", "Roll", "Role", "Position")),
         EMAIL,
         PHONE,
         MOBILE,
         Field(
             "company_customer_number",
-            _l("Company's customer no."),
             customer_number,
             ("Företagets kundnummer", "Företag kundnummer", "Company customer number"),
             column=None,
         ),
         Field(
             "company_org_number",
-            _l("Company's org. no."),
             org_number,
             ("Företagets organisationsnummer", "Företagets orgnr", "Företag orgnr", "Company org number"),
             column=None,
@@ -533,7 +501,7 @@ CONTACT = Entity(
         NOTE,
         CREATED,
     ),
-    {"email": _l("E-mail")},
+    ("email",),
     fixed={
         "customer_number": None,
         "personal_number": None,
@@ -554,7 +522,6 @@ PRIVATE_CUSTOMER = Entity(
         LAST_NAME,
         Field(
             "personal_number",
-            _l("Personal identity no."),
             personal_number,
             ("Personnummer", "Personnr", "Person nr", "Personal number"),
         ),
@@ -569,7 +536,7 @@ PRIVATE_CUSTOMER = Entity(
         NOTE,
         CREATED,
     ),
-    {"customer_number": _l("Customer no."), "personal_number": _l("Personal identity no."), "email": _l("E-mail")},
+    ("customer_number", "personal_number", "email"),
 )
 
 LEAD = Entity(
@@ -579,30 +546,25 @@ LEAD = Entity(
     (
         Field(
             "company_name",
-            _l("Company name"),
             text(200),
             ("Företagsnamn", "Företag", "Namn", "Company", "Bolag"),
             required=True,
         ),
-        Field("org_number", _l("Org. no."), org_number, ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer")),
-        Field(
-            "contact_first_name", _l("Contact's first name"), text(100), ("Förnamn", "Kontakt förnamn", "First name")
-        ),
-        Field(
-            "contact_last_name", _l("Contact's last name"), text(100), ("Efternamn", "Kontakt efternamn", "Last name")
-        ),
-        Field("contact_title", _l("Contact's title"), text(100), ("Titel", "Befattning", "Title")),
-        Field("contact_phone", _l("Contact's phone"), phone, ("Telefon", "Tel", "Mobil", "Phone")),
-        Field("contact_email", _l("Contact's e-mail"), email, ("E-post", "Epost", "Mail", "Email")),
-        Field("source", _l("Source"), text(100), ("Källa", "Leadkälla", "Lead source")),
-        Field("status", _l("Status"), choice("Lead.STATUSES"), ("Leadstatus",), default="new"),
+        Field("org_number", org_number, ("Org.nr", "Orgnr", "Org nr", "Organisationsnummer")),
+        Field("contact_first_name", text(100), ("Förnamn", "Kontakt förnamn", "First name")),
+        Field("contact_last_name", text(100), ("Efternamn", "Kontakt efternamn", "Last name")),
+        Field("contact_title", text(100), ("Titel", "Befattning", "Title")),
+        Field("contact_phone", phone, ("Telefon", "Tel", "Mobil", "Phone")),
+        Field("contact_email", email, ("E-post", "Epost", "Mail", "Email")),
+        Field("source", text(100), ("Källa", "Leadkälla", "Lead source")),
+        Field("status", choice("Lead.STATUSES"), ("Leadstatus",), default="new"),
         CATEGORIES,
         OWNER,
         *CONSENT,
         NOTE,
         CREATED,
     ),
-    {"org_number": _l("Org. no."), "contact_email": _l("Contact's e-mail")},
+    ("org_number", "contact_email"),
 )
 
 ENTITIES: dict[str, Entity] = {e.key: e for e in (COMPANY, CONTACT, PRIVATE_CUSTOMER, LEAD)}

@@ -55,6 +55,7 @@ from models import (
     table_of,
     utcnow,
 )
+from services import visibility
 from services.audit import plain, record_bulk
 from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
@@ -126,7 +127,7 @@ def create_job(
         status="uploaded",
         mode="create",
         match_key=next(iter(spec.match_keys)),
-        mapping=spec.auto_map(headers),
+        mapping=_settable(spec.auto_map(headers), entity, actor),
         total_rows=total,
         created_by_id=actor.id,
     )
@@ -157,10 +158,22 @@ def preview(storage: Storage, job: ImportJob) -> tuple[list[str], list[list[str]
         return table.headers, rows
 
 
+def settable_fields(entity: str, employee: Employee | None) -> list:
+    """The fields of `entity` an import by `employee` may set: a customer's invoice settings only
+    by who may see them (services.visibility, the Inställningar tab), as in the forms."""
+    return [f for f in ENTITIES[entity].fields if visibility.may_see_field(employee, f.key)]
+
+
+def _settable(mapping: dict[str, str], entity: str, employee: Employee | None) -> dict[str, str]:
+    keys = {f.key for f in settable_fields(entity, employee)}
+    return {index: key for index, key in mapping.items() if key in keys}
+
+
 def configure(
     session: Session,
     job: ImportJob,
     *,
+    actor: Employee,
     mapping: dict[str, str],
     mode: str,
     match_key: str | None,
@@ -183,6 +196,13 @@ def configure(
             continue
         if key not in fields or not str(index).isdigit() or int(index) >= len(headers):
             raise ImportProblem(_("The column mapping is not valid."))
+        if not visibility.may_see_field(actor, key):
+            raise ImportProblem(
+                _(
+                    "You may not set %(field)s: it belongs to the customers' invoice settings.",
+                    field=spec.field(key).label,
+                )
+            )
         if key in taken:
             raise ImportProblem(_("The field %(field)s is chosen for two columns.", field=spec.field(key).label))
         taken.add(key)
@@ -205,7 +225,7 @@ def choose_sheet(storage: Storage, job: ImportJob, name: str) -> None:
         raise ImportProblem(_("The Excel file has no sheet %(name)s.", name=name))
     job.sheet = name
     with open_table(_opener(storage, job), sheet=name, check=False) as table:
-        job.mapping = ENTITIES[job.entity].auto_map(table.headers)
+        job.mapping = _settable(ENTITIES[job.entity].auto_map(table.headers), job.entity, job.created_by)
     job.status, job.total_rows = "uploaded", None
 
 
@@ -228,7 +248,7 @@ def apply_mapping(job: ImportJob, saved: ImportMapping, headers: list[str]) -> N
     _not_active(job)
     if saved.entity != job.entity:
         raise ImportProblem(_("The saved column mapping %(name)s is for another kind of import.", name=saved.name))
-    job.mapping = ENTITIES[job.entity].apply_saved(headers, saved.mapping)
+    job.mapping = _settable(ENTITIES[job.entity].apply_saved(headers, saved.mapping), job.entity, job.created_by)
     job.status = "uploaded"
 
 
