@@ -34,12 +34,12 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from models import ConsentMixin, utcnow
-from services import audit
+from services import audit, fields
 
 BASES = ConsentMixin.BASES
 #: Bases under which marketing needs no consent of its own (the person may still decline).
 OPT_OUT_BASES = ("contract", "legitimate_interest")
-CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "phone": _l("Phone")}
+CHANNELS = {"email": fields.label("email"), "sms": _l("SMS"), "phone": fields.label("phone")}
 SOURCES = {
     "form": _l("Form"),
     "import": _l("Import"),
