@@ -193,7 +193,7 @@ def test_consent_is_edited_on_the_contact_form_and_shown_on_the_card(login, make
         None,
     )
     assert saved.consent_email_source == saved.consent_sms_source == "form"
-    card = text(seller.client.get(f"/admin/contact/card/{person.id}/tab/overview"))
+    card = text(seller.client.get(f"/admin/contact/card/{person.id}"))
     assert sv("Consent and lawful basis") in card and sv("Consent given") in card
     assert sv("Form") in card and sv("Not in marketing sends") in card  # SMS declined; phone not asked
     history = text(seller.client.get(f"/admin/contact/card/{person.id}/tab/history"))
