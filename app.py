@@ -430,6 +430,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     import services.permissions  # noqa: F401  (registers the permission rule Employee.has_permission asks)
 
     services.audit.set_default_actor(auth.logged_in_employee_id)
+    import services.consent  # noqa: F401  (registers the consent stamps)
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
     import services.webhooks  # noqa: F401  (registers the webhook events, written with each change)
@@ -456,16 +457,23 @@ def create_app(overrides: dict | None = None) -> Flask:
     messages.init_app(app)
 
     from admin_views.base import may, sees
-    from admin_views.labels import audit_action, audit_subject, change_value, field_label
+    from admin_views.labels import audit_action, audit_subject, change_value, field_label, personal_number
     from services import formatting, validation
     from services.login_sessions import device
 
     app.jinja_env.globals.update(
-        audit_action=audit_action, audit_subject=audit_subject, get_locale=get_locale, device=device, sees=sees, may=may
+        consent=services.consent,
+        audit_action=audit_action,
+        audit_subject=audit_subject,
+        get_locale=get_locale,
+        device=device,
+        sees=sees,
+        may=may,
     )
     app.jinja_env.filters.update(
         field_label=field_label,
         org_number=formatting.org_number,
+        personal_number=personal_number,
         phone=formatting.phone,
         money=formatting.money,
         web_link=formatting.web_link,

@@ -315,6 +315,36 @@ class AddressMixin:
     postal_city: Mapped[str | None] = mapped_column(String(100))
 
 
+class ConsentMixin:
+    """Rättslig grund and marketing consents by channel (services.consent keeps the rule).
+
+    `consent_<channel>`: None not asked, True given, False declined or withdrawn; `_at` when and
+    `_source` how it was recorded (form, import, API …), both stamped by services.consent."""
+
+    #: Rättslig grund: code → label.
+    BASES: ClassVar[dict[str, Any]] = {
+        "contract": _l("Contract (avtal)"),
+        "legitimate_interest": _l("Legitimate interest"),
+        "consent": _l("Consent"),
+        "legal_obligation": _l("Legal obligation"),
+    }
+    #: The stamps of a consent: written with it, not audited on their own (the consent change is).
+    consent_stamps: ClassVar[tuple[str, ...]] = tuple(
+        f"consent_{channel}_{part}" for channel in ("email", "sms", "phone") for part in ("at", "source")
+    )
+
+    lawful_basis: Mapped[str | None] = mapped_column(String(30), default="legitimate_interest")
+    consent_email: Mapped[bool | None]
+    consent_email_at: Mapped[datetime | None]
+    consent_email_source: Mapped[str | None] = mapped_column(String(20))
+    consent_sms: Mapped[bool | None]
+    consent_sms_at: Mapped[datetime | None]
+    consent_sms_source: Mapped[str | None] = mapped_column(String(20))
+    consent_phone: Mapped[bool | None]
+    consent_phone_at: Mapped[datetime | None]
+    consent_phone_source: Mapped[str | None] = mapped_column(String(20))
+
+
 class Company(
     Audited,
     SoftDeleteMixin,
@@ -374,12 +404,14 @@ class Contact(
     VersionMixin,
     InvoiceDefaultsMixin,
     AddressMixin,
+    ConsentMixin,
     TimestampMixin,
     Model,
 ):
     """Kontakt; with a customer number it is a Privatkund (can be invoiced)."""
 
     __tablename__ = "contact"
+    audit_exclude = Audited.audit_exclude + ConsentMixin.consent_stamps
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_number: Mapped[int | None] = mapped_column(unique=True)
@@ -562,10 +594,11 @@ lead_categories = Table(
 )
 
 
-class Lead(Audited, VersionMixin, TimestampMixin, Model):
+class Lead(Audited, VersionMixin, ConsentMixin, TimestampMixin, Model):
     """Lead: a potential customer, converted to a company (and contact) by services.leads."""
 
     __tablename__ = "lead"
+    audit_exclude = Audited.audit_exclude + ConsentMixin.consent_stamps
 
     STATUSES = {
         "new": _l("New"),

@@ -12,7 +12,7 @@ from admin_views import params
 from admin_views.base import can, find_view, permitted_action
 from extensions import db
 from models import CallList
-from services import calllists, saved_searches
+from services import calllists, consent, saved_searches
 from services.validation import InvalidValue, is_id
 
 
@@ -48,8 +48,12 @@ def open_call_lists() -> list[CallList]:
 
 
 def render_chooser(view, *, ids=None, saved=None, error=None):
-    """The page where the employee picks a list (or names a new one) for the rows."""
-    count = len(ids) if ids is not None else len(view.call_list_targets(args=saved_searches.args_of(saved)))
+    """The page where the employee picks a list (or names a new one) for the rows, told beforehand
+    how many will be left out for consent (services.consent)."""
+    targets = view.call_list_targets(ids=ids) if ids is not None else None
+    if targets is None:
+        targets = view.call_list_targets(args=saved_searches.args_of(saved))
+    count = len(ids) if ids is not None else len(targets)
     return view.render(
         "admin/calllist_add.html",
         source=view.endpoint,
@@ -57,6 +61,7 @@ def render_chooser(view, *, ids=None, saved=None, error=None):
         ids=ids or [],
         saved=saved,
         count=count,
+        consent_note=consent.reachable(targets, "phone").explanation(),
         call_lists=open_call_lists(),
         default_name=calllists.default_name(),
         error=error,
@@ -88,7 +93,7 @@ def add_from_request():
             call_list = db.session.get(CallList, int(chosen)) if is_id(chosen) else None
             if call_list is None:
                 raise InvalidValue(_("Choose a call list or create a new one."))
-        added = calllists.add_entries(db.session, call_list, targets)
+        result = calllists.add_entries(db.session, call_list, targets)
     except InvalidValue as exc:
         db.session.rollback()
         ids = None if saved else [t.id for t in targets]
@@ -98,14 +103,16 @@ def add_from_request():
         ngettext(
             "%(num)s entry was put on the call list %(name)s.",
             "%(num)s entries were put on the call list %(name)s.",
-            added,
+            result.added,
             name=call_list.name,
         ),
         "success",
     )
-    if added < len(targets):
+    if result.already:
         flash(
-            ngettext("%(num)s was already on the list.", "%(num)s were already on the list.", len(targets) - added),
+            ngettext("%(num)s was already on the list.", "%(num)s were already on the list.", result.already),
             "info",
         )
+    if result.selection.skipped_total:
+        flash(result.selection.explanation(), "warning")
     return redirect(url_for("calllist.work", id=call_list.id))

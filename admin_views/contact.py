@@ -5,11 +5,13 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import StringField
+from wtforms import StringField, ValidationError
 
+from admin_views import consent as consent_form
 from admin_views import params
 from admin_views.base import (
     SearchAjaxLoader,
@@ -31,7 +33,8 @@ from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
-from services import fields, formatting, numbering, register, search, validation
+from services import export as exporting
+from services import fields, formatting, numbering, personal_numbers, register, search, validation
 
 
 class NoPopulateField(StringField):
@@ -39,6 +42,25 @@ class NoPopulateField(StringField):
 
     def populate_obj(self, obj, name):
         pass
+
+
+class PersonalNumberField(StringField):
+    """Personnummer in a form, shown as the employee may read it (services.personal_numbers): the
+    page never holds a number the employee may not read, and the masked value posted back keeps the
+    stored number, so the other fields can be edited without wiping it."""
+
+    def _value(self):
+        return personal_numbers.shown_to(self.data, current_user)
+
+    def pre_validate(self, form):
+        try:
+            self.data = personal_numbers.unless_unchanged(self.data, self.object_data)[1]
+        except validation.InvalidValue as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def fmt_personal_number(view, context, model, name):
+    return personal_numbers.shown_to(model.personal_number, current_user)
 
 
 def fmt_companies(view, context, model, name):
@@ -57,6 +79,14 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
 
     permission_area = "contact"
     duplicate_checks = (("contact", unsaved_contact),)
+
+    def _apply_search(self, query, count_query, joins, count_joins, text):
+        """A whole personnummer finds its person, for who may read personnummer (services.personal_numbers)."""
+        by_number = personal_numbers.search_condition(Contact, text, current_user)
+        if by_number is None:
+            return super()._apply_search(query, count_query, joins, count_joins, text)
+        count_query = count_query.filter(by_number) if count_query is not None else None
+        return query.filter(by_number), count_query, joins, count_joins
 
     def duplicate_companies(self) -> list[int]:
         company = self._company_from_request()
@@ -119,14 +149,16 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "postal_street",
         "postal_postcode",
         "postal_city",
+        *consent_form.FIELDS,
         "note",
     ]
+    form_overrides = consent_form.FORM_OVERRIDES
+    form_choices = consent_form.FORM_CHOICES
     form_args = {
         "email": {"validators": [normalised(validation.email)]},
         "phone": {"validators": [normalised(validation.phone)]},
         "mobile": {"validators": [normalised(validation.phone)]},
         "postal_postcode": {"validators": [normalised(validation.postcode)]},
-        "personal_number": {"validators": [normalised(validation.personal_number)]},
         "categories": {
             "query_factory": lambda: Category.query.filter(Category.applies_to != "company").order_by(Category.name)
         },
@@ -255,7 +287,9 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     def search_json(self):
         """Contacts matching `q`, for "Koppla existerande kontakt till företaget"."""
         companies = selectinload(Contact.company_links).joinedload(CompanyContact.company)
-        rows = search.search(db.session, Contact, request.args.get("q", ""), limit=25, options=[companies])
+        rows = search.search(
+            db.session, Contact, request.args.get("q", ""), limit=25, options=[companies], reader=current_user
+        )
         return jsonify(
             [
                 {
@@ -273,7 +307,17 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
 class PrivateCustomerView(ContactView):
     """Privatkunder: contacts with a customer number, who can be invoiced."""
 
-    column_list = ["customer_number", "last_name", "first_name", "phone", "mobile", "email", "postal_city"]
+    column_list = [
+        "customer_number",
+        "last_name",
+        "first_name",
+        "personal_number",
+        "phone",
+        "mobile",
+        "email",
+        "postal_city",
+    ]
+    column_formatters = ContactView.column_formatters | {"personal_number": fmt_personal_number}
     column_default_sort = "customer_number"
     list_load_options = ()  # no companies column
     form_columns = [
@@ -292,14 +336,17 @@ class PrivateCustomerView(ContactView):
         "discount_percent",
         "payment_terms_days",
         "currency",
+        *consent_form.FIELDS,
         "note",
     ]
-    form_choices = {"invoice_language": fields.INVOICE_LANGUAGES}
+    form_choices = {"invoice_language": fields.INVOICE_LANGUAGES} | consent_form.FORM_CHOICES
+    form_overrides = {"personal_number": PersonalNumberField} | consent_form.FORM_OVERRIDES
     create_label = _l("New private customer")
     column_export_list = [
         "customer_number",
         "first_name",
         "last_name",
+        "personal_number",
         "email",
         "phone",
         "mobile",
@@ -311,6 +358,17 @@ class PrivateCustomerView(ContactView):
         "payment_terms_days",
         "currency",
     ]
+
+    def export_columns(self) -> list[exporting.Column]:
+        """The personnummer column as the exporting employee may read it (decided now: the rows are
+        written after the request)."""
+        may_read = personal_numbers.reveal(current_user)
+        return [
+            exporting.Column(c.key, c.label, getter=lambda m: personal_numbers.shown(m.personal_number, may_read))
+            if c.key == personal_numbers.FIELD
+            else c
+            for c in super().export_columns()
+        ]
 
     def is_action_allowed(self, name):
         return name != "make_private_customer" and super().is_action_allowed(name)
@@ -345,5 +403,5 @@ class PeopleSearchView(SecurePage):
     @require("contact.view")
     def index(self):
         text = request.args.get("q", "")
-        people = search.people(db.session, text) if text.strip() else []
+        people = search.people(db.session, text, reader=current_user) if text.strip() else []
         return self.render("admin/people.html", q=text, people=people)

@@ -17,7 +17,7 @@ from admin_views.labels import field_label
 from admin_views.listing import read_page
 from extensions import db
 from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, MergeRecord, utcnow
-from services import duplicate_tasks, duplicates, formatting, merge, paging
+from services import duplicate_tasks, duplicates, formatting, merge, paging, personal_numbers
 from services.validation import InvalidValue
 
 PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descending=True)
@@ -66,6 +66,8 @@ def display(record, field: str) -> str:
         return str(COMPANY_STATUS_LABELS.get(value, value))
     if field == "org_number":
         return formatting.org_number(value)
+    if field == personal_numbers.FIELD:
+        return personal_numbers.shown_to(value, current_user)
     if field in ("phone", "mobile"):
         return formatting.phone(value)
     if isinstance(value, bool):

@@ -1,8 +1,9 @@
 """Swedish labels of register fields and audit actions, shared by lists, forms and history."""
 
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
-from services import fields
+from services import consent, fields, personal_numbers
 
 FIELD_LABELS = fields.LABELS  # the one registry (services/fields.py), by the name views know it
 
@@ -45,6 +46,9 @@ def change_value(value, event, field: str) -> str:
     from extensions import db
     from services import formatting
 
+    value = personal_numbers.audit_value(field, value, personal_numbers.reveal(current_user))
+    if field == "lawful_basis" and value in consent.BASES:
+        return str(consent.BASES[value])
     table = db.metadata.tables.get(event.entity_type)
     column = table.columns.get(field) if table is not None else None
     if column is None or value is None or value == "":
@@ -56,6 +60,11 @@ def change_value(value, event, field: str) -> str:
     if isinstance(column.type, Integer):
         return formatting.display(value, "integer")
     return formatting.display(value)
+
+
+def personal_number(value: str | None) -> str:
+    """A personnummer as the logged-in employee may read it (services.personal_numbers)."""
+    return personal_numbers.shown_to(value, current_user)
 
 
 def audit_subject(event) -> str:

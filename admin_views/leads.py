@@ -13,6 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
+from admin_views import consent as consent_form
 from admin_views.base import (
     HiddenRule,
     SearchAjaxLoader,
@@ -103,6 +104,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         "owner": fields.label("owner"),
         "categories": fields.label("categories"),
         "note": fields.label("note"),
+        **{name: fields.label(name) for name in consent_form.FIELDS},
     }
     column_formatters = {
         "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
@@ -143,6 +145,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         "status",
         "owner",
         "categories",
+        *consent_form.FIELDS,
         "note",
     ]
     form_rules = [
@@ -155,11 +158,15 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
             _l("Contact person"),
         ),
         rules.FieldSet((rules.Row("source", "status", "owner"), "categories"), _l("Lead")),
+        rules.FieldSet((*consent_form.FIELDS,), _l("Consent and lawful basis")),
         rules.FieldSet(("note", HiddenRule("version")), _l("Note")),
     ]
     form_create_rules = [OptionalField("save_anyway"), *form_rules]
     form_edit_rules = form_rules
-    form_choices = {"status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]}
+    form_choices = {
+        "status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]
+    } | consent_form.FORM_CHOICES
+    form_overrides = consent_form.FORM_OVERRIDES
     form_args = {
         "org_number": {
             "validators": [normalised(validation.org_number)],

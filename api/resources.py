@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from api.core import rate_limit, rate_limit_key, requires
 from api.problems import ProblemSchema, problem
 from extensions import db, limiter
-from services import paging, search, trash
+from services import paging, personal_numbers, search, trash
 from services.records import FieldErrors
 from services.validation import InvalidValue
 
@@ -164,7 +164,11 @@ def _page(resource: Resource, args: dict):
     if resource.soft_delete and in_trash:
         stmt = stmt.where(model.deleted_at.is_not(None))
     elif args.get("q"):
-        stmt = stmt.where(search.live_matching(db.session, model, args["q"]))  # the lists' search
+        by_number = personal_numbers.search_condition(model, args["q"], current_user)
+        if by_number is not None:
+            stmt = stmt.where(search.live(model), by_number)
+        else:
+            stmt = stmt.where(search.live_matching(db.session, model, args["q"]))  # the lists' search
     elif resource.soft_delete:
         stmt = stmt.where(search.live(model))
     if resource.base is not None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC
 
 import marshmallow as ma
+from flask_login import current_user
 from marshmallow import fields as f
 from marshmallow import validate as v
 
 from models import COMPANY_STATUS_LABELS, VAT_RATES, Activity, Category, Lead
+from services import consent, personal_numbers
 
 CURRENCIES = ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")
 LANGUAGES = ("sv", "en")
@@ -66,6 +68,14 @@ def between(low, high):
 def is_vat_rate(value):
     if value not in VAT_RATES:
         raise ma.ValidationError("Must be one of: 25, 12, 6, 0.")
+
+
+class PersonalNumber(f.String):
+    """A personnummer: written out in full only to a key whose employee may read personnummer, else
+    YYYYMMDD-XXXX (services.personal_numbers); sending that masked value back leaves it unchanged."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return personal_numbers.shown_to(value, current_user) or None
 
 
 class Output(ma.Schema):
@@ -137,14 +147,45 @@ class CompanySchema(Output, CompanyFields):
     deleted_at = UtcDateTime(dump_only=True, allow_none=True)
 
 
-class ContactFields(ma.Schema):
+class ConsentFields(ma.Schema):
+    """Samtycke och rättslig grund (services.consent), on contacts and leads."""
+
+    lawful_basis = f.String(
+        allow_none=True,
+        validate=v.OneOf(list(consent.BASES)),
+        metadata={"description": "Rättslig grund: " + ", ".join(consent.BASES)},
+    )
+    consent_email = f.Boolean(allow_none=True, metadata={"description": "Marketing by e-mail: null not asked"})
+    consent_sms = f.Boolean(allow_none=True, metadata={"description": "Marketing by SMS: null not asked"})
+    consent_phone = f.Boolean(allow_none=True, metadata={"description": "Marketing by phone: null not asked"})
+
+
+class ConsentStamps(ma.Schema):
+    """When and how each consent was recorded (source: form, import, api or demo)."""
+
+    consent_email_at = UtcDateTime(dump_only=True, allow_none=True)
+    consent_email_source = f.String(dump_only=True, allow_none=True)
+    consent_sms_at = UtcDateTime(dump_only=True, allow_none=True)
+    consent_sms_source = f.String(dump_only=True, allow_none=True)
+    consent_phone_at = UtcDateTime(dump_only=True, allow_none=True)
+    consent_phone_source = f.String(dump_only=True, allow_none=True)
+
+
+class ContactFields(ConsentFields):
     first_name = required_text(100)
     last_name = required_text(100)
     title = text(100)
     email = text(254)
     phone = text(32)
     mobile = text(32)
-    personal_number = text(13, metadata={"description": "Personnummer (private customers)"})
+    personal_number = PersonalNumber(
+        validate=v.Length(max=13),
+        allow_none=True,
+        metadata={
+            "description": "Personnummer (private customers): YYYYMMDD-XXXX unless the key's employee may read "
+            "personnummer; the masked value sent back leaves the stored number unchanged"
+        },
+    )
     owner_id = ident()
     postal_street = text(200)
     postal_postcode = text(10)
@@ -172,7 +213,7 @@ class CompanyLinkSchema(ma.Schema):
     role = f.String(allow_none=True)
 
 
-class ContactSchema(Output, ContactFields):
+class ContactSchema(Output, ContactFields, ConsentStamps):
     customer_number = f.Integer(dump_only=True, allow_none=True, metadata={"description": "Set: a private customer"})
     category_ids = f.Pluck("CategorySchema", "id", many=True, attribute="categories", dump_only=True)
     companies = f.List(f.Nested(CompanyLinkSchema), attribute="company_links", dump_only=True)
@@ -200,7 +241,7 @@ class EmailListSchema(ma.Schema):
 # --- leads, activities, opportunities ----------------------------------------------------------
 
 
-class LeadFields(ma.Schema):
+class LeadFields(ConsentFields):
     company_name = required_text(200)
     org_number = text(20)
     contact_first_name = text(100)
@@ -222,7 +263,7 @@ class LeadInput(LeadFields):
 LeadPatch = patch_schema(LeadInput, "LeadPatch")
 
 
-class LeadSchema(Output, LeadFields):
+class LeadSchema(Output, LeadFields, ConsentStamps):
     status = f.String()
     category_ids = f.Pluck("CategorySchema", "id", many=True, attribute="categories", dump_only=True)
     company_id = f.Integer(dump_only=True, allow_none=True, metadata={"description": "The customer it became"})

@@ -34,7 +34,7 @@ from seed.duplicates import seed_duplicates
 from seed.importing import seed_imports
 from seed.invoicing import seed_invoicing
 from seed.reports import seed_reports
-from services import accounts, activities, calllists, files, leads, numbering, saved_searches, trash
+from services import accounts, activities, calllists, consent, files, leads, numbering, saved_searches, trash
 from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -399,6 +399,29 @@ def _seed_leads(session: Session, rng: random.Random, sellers, categories) -> No
     return rows
 
 
+def _seed_consents(session: Session, rng: random.Random, demo_leads) -> None:
+    """Samtycke och rättslig grund as a real register has them: business contacts under berättigat
+    intresse (some opted in to e-mail news, a few declined calls), private customers under avtal (some
+    said yes to SMS, one no to e-mail), the fair visitors under samtycke given on a web form for
+    e-mail only, and a lead that asked not to be called (so call lists leave it out)."""
+    with consent.recorded_by(session, "demo"):
+        for person in session.scalars(select(Contact).order_by(Contact.id)):
+            if person.customer_number is not None:
+                person.lawful_basis = "contract"
+                person.consent_sms = True if rng.random() < 0.5 else None
+            elif person.title == "Mässbesökare":
+                person.lawful_basis = "consent"
+                person.consent_email = True
+            else:
+                person.consent_email = True if rng.random() < 0.3 else None
+                person.consent_phone = False if rng.random() < 0.1 else None
+        private = session.scalars(select(Contact).where(Contact.customer_number.is_not(None)).order_by(Contact.id))
+        private.first().consent_email = False
+        demo_leads[0].consent_phone = False
+        demo_leads[0].consent_email = True
+    session.flush()
+
+
 def _seed_call_list(session: Session, seller, demo_leads, companies) -> None:
     """A call list half worked: three calls made (to leads already contacted), three to go."""
     call_list = calllists.new_list(
@@ -588,6 +611,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         )
         _seed_sales(session, random.Random(rng_seed + 1), companies, private_customers, sellers, admin)
         demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
+        _seed_consents(session, random.Random(rng_seed + 5), demo_leads)
         _seed_call_list(session, sellers[0], demo_leads, companies)
         seed_invoicing(session, random.Random(rng_seed + 3), companies, private_customers, employees)
         _seed_saved_searches(session, sellers[0], admin)

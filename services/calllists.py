@@ -1,10 +1,15 @@
 """Ringlistor: filling a call list and working it, one call at a time.
 
+Only people who may be called for marketing get on a list (services.consent, channel "phone"):
+the others are left out and counted by reason, and a company's contacts who may not be called
+are not offered as numbers to call.
+
 Every recorded outcome is also kept as a call activity on the lead, company
 or contact called, so it shows in their history; "ring tillbaka" adds a task
 at the agreed time, and calling a new lead makes it "kontaktad".
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -13,17 +18,32 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Activity, CallList, CallListEntry, Company, Contact, Employee, Lead, utcnow
-from services import activities
+from services import activities, consent
 from services.validation import InvalidValue
 
 
-def add_entries(session: Session, call_list: CallList, targets) -> int:
-    """Append leads, companies and contacts not already on the list; returns how many were added."""
+@dataclass
+class Added:
+    """What putting rows on a call list did: how many were added, and who was left out for consent."""
+
+    added: int
+    selection: consent.Selection
+
+    @property
+    def already(self) -> int:
+        """Rows that could be called but were on the list already."""
+        return len(self.selection.included) - self.added
+
+
+def add_entries(session: Session, call_list: CallList, targets) -> Added:
+    """Append the leads, companies and contacts that may be called (services.consent) and are not
+    already on the list."""
+    selection = consent.reachable(targets, "phone")
     field = {Lead: "lead_id", Company: "company_id", Contact: "contact_id"}
     present: set[tuple[int | None, ...]] = {(e.lead_id, e.company_id, e.contact_id) for e in call_list.entries}
     position = max((e.position for e in call_list.entries), default=0)
     added = 0
-    for target in targets:
+    for target in selection.included:
         key = tuple(
             target.id if field[type(target)] == name else None for name in ("lead_id", "company_id", "contact_id")
         )
@@ -33,7 +53,7 @@ def add_entries(session: Session, call_list: CallList, targets) -> int:
         position += 1
         call_list.entries.append(CallListEntry(position=position, **{field[type(target)]: target.id}))
         added += 1
-    return added
+    return Added(added, selection)
 
 
 NAME_MAX = 200
@@ -90,7 +110,8 @@ def phones(entry: CallListEntry) -> list[str]:
     if isinstance(target, Lead):
         numbers = [target.contact_phone]
     elif isinstance(target, Company):
-        numbers = [target.phone] + [c.mobile or c.phone for c in target.contacts]
+        callable_contacts = [c for c in target.contacts if consent.exclusion(c, "phone") is None]
+        numbers = [target.phone] + [c.mobile or c.phone for c in callable_contacts]
     else:
         numbers = [target.mobile, target.phone] if target is not None else []
     return list(dict.fromkeys(n for n in numbers if n))

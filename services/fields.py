@@ -79,6 +79,11 @@ LABELS = {
     "due_at": _l("Due"),
     "start_at": _l("Starts"),
     "done": _l("Done"),
+    # Samtycke och rättslig grund (services.consent)
+    "lawful_basis": _l("Lawful basis"),
+    "consent_email": _l("Consent to marketing by e-mail"),
+    "consent_sms": _l("Consent to marketing by SMS"),
+    "consent_phone": _l("Consent to marketing by phone"),
 }
 
 #: Where a field of one entity reads differently from the same name elsewhere.

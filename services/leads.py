@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import Activity, Company, CompanyContact, Contact, Employee, Lead, utcnow
-from services import register
+from services import consent, register
 from services.validation import InvalidValue
 
 
@@ -119,6 +119,7 @@ def convert(session: Session, actor: Employee, lead: Lead) -> Company:
             phone=lead.contact_phone,
             owner=owner,
             categories=[c for c in lead.categories if c.applies_to != "company"],
+            **consent.carried_over(lead),
         )
         session.add(contact)
         session.add(CompanyContact(company=company, contact=contact, role=lead.contact_title))

@@ -78,6 +78,11 @@ PERMISSIONS: dict[str, object] = {
     "integration.manage": _l("Manage integrations: API keys and webhooks"),
 }
 
+# --- data protection: personnummer and consent (issue 20) ---------------------------------
+PERMISSIONS |= {
+    "privacy.personnummer": _l("Show personal identity numbers in full (otherwise YYYYMMDD-XXXX)"),
+}
+
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}
 
 _SELLER = {
@@ -152,6 +157,8 @@ _FINANCE = {
     "invoice.export",
     "report.view",
     "report.export",
+    # Ekonomi invoices private customers and answers their questions about them: it reads personnummer.
+    "privacy.personnummer",
 } | _ALL_TABS
 _READONLY = {
     "company.view",

@@ -27,7 +27,7 @@ from models import (
     Product,
     SalesStage,
 )
-from services import register, validation
+from services import personal_numbers, register, validation
 from services.validation import InvalidValue
 
 
@@ -127,7 +127,7 @@ def apply(session: Session, record, data: Mapping) -> None:
     """Check `data` (field → value, only the fields to change) and write it onto `record`;
     FieldErrors, and nothing written, when a value is wrong."""
     model = type(record)
-    values = dict(data)
+    values = personal_numbers.drop_unchanged(record, dict(data))
     errors: dict[str, list[str]] = {}
     country = values.get("country") or getattr(record, "country", None) or "SE"
     for name, (rule, with_country) in NORMALISERS.get(model, {}).items():

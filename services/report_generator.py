@@ -46,7 +46,7 @@ from models import (
     ReportDefinition,
     SalesStage,
 )
-from services import custom_fields, dates, fields, search, visibility
+from services import custom_fields, dates, fields, personal_numbers, search, visibility
 from services.paging import Count, MixedOrder, Page, SortKey, capped_count
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
@@ -117,6 +117,9 @@ def _contact_fields() -> dict[str, Field]:
     return {
         "customer_number": Field(fields.label("customer_number"), _attr("customer_number"), Contact.customer_number),
         "first_name": Field(fields.label("first_name"), _attr("first_name"), Contact.first_name),
+        # Shown in full only to who may read personnummer (Spec.fields masks it otherwise); no sort,
+        # which would tell the hidden digits' order.
+        personal_numbers.FIELD: Field(fields.label(personal_numbers.FIELD), _attr(personal_numbers.FIELD)),
         "last_name": Field(fields.label("last_name"), _attr("last_name"), Contact.last_name),
         "companies": Field(fields.label("companies"), _names("companies")),
         "title": Field(fields.label("title"), _attr("title"), Contact.title),
@@ -341,6 +344,8 @@ class Spec:
     extra_fields: dict[str, Field] = field(default_factory=dict, repr=False, metadata={"saved": False})
     #: Columns (and the sort) on custom fields left out: the employee may not see custom fields.
     left_out: int = field(default=0, metadata={"saved": False})
+    #: Whether the employee running the report may read personnummer in full (else masked).
+    reveal_personal_numbers: bool = field(default=False, metadata={"saved": False})
 
     @property
     def kind(self) -> Entity:
@@ -348,8 +353,15 @@ class Spec:
 
     @property
     def fields(self) -> dict[str, Field]:
-        """Every column the report can show: the kind's own, then its custom fields."""
-        return {**self.kind.fields, **self.extra_fields}
+        """Every column the report can show: the kind's own, then its custom fields; a personnummer
+        as the employee running the report may read it."""
+        fields = {**self.kind.fields, **self.extra_fields}
+        own = fields.get(personal_numbers.FIELD)
+        if own is not None and not self.reveal_personal_numbers:
+            fields[personal_numbers.FIELD] = Field(
+                own.label, lambda row: personal_numbers.masked(getattr(row, personal_numbers.FIELD))
+            )
+        return fields
 
     def to_json(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in dataclass_fields(self) if f.metadata.get("saved", True)}
@@ -488,6 +500,7 @@ def parse(
         custom=_custom_conditions(args, custom),
         extra_fields=custom,
         left_out=len(set(left_out)),
+        reveal_personal_numbers=personal_numbers.reveal(employee),
     )
     if spec.created_from and spec.created_to and spec.created_from > spec.created_to:
         raise InvalidValue(_("The period ends before it starts."))
@@ -544,7 +557,8 @@ def query(spec: Spec, employee):
     if spec.status and kind.status_condition is not None:
         stmt = stmt.where(kind.status_condition(spec.status))
     if spec.text:
-        stmt = stmt.where(search.matches(model, spec.text))
+        by_number = personal_numbers.search_condition(model, spec.text, employee)
+        stmt = stmt.where(by_number if by_number is not None else search.matches(model, spec.text))
     for key, text in spec.custom.items():
         match = custom_fields.REPORT_ARG.fullmatch(key)
         if match is None:  # _custom_conditions kept only keys of this form

@@ -63,6 +63,7 @@ from models import (
     Product,
     SalesOrder,
 )
+from services import personal_numbers
 
 
 @dataclass(frozen=True)
@@ -435,10 +436,12 @@ def live_matching(session, model, text: str | None):
     return and_(alive, found)
 
 
-def search(session, model, text: str | None, *, limit: int = 20, extra=None, options=()):
+def search(session, model, text: str | None, *, limit: int = 20, extra=None, options=(), reader=None):
     """Live rows of `model` matching `text`, in name order: at most two statements whatever the size
-    of the table (SQLite: the matching ids, then the page of rows), and one more per loader in `options`."""
-    found, dense = _condition(session, model, text)
+    of the table (SQLite: the matching ids, then the page of rows), and one more per loader in `options`.
+    A whole personnummer finds its contact when the `reader` may read personnummer."""
+    by_number = personal_numbers.search_condition(model, text, reader)
+    found, dense = (by_number, False) if by_number is not None else _condition(session, model, text)
     alive = live(model)
     if dense and hasattr(model, "deleted_at") and _dialect(session) == "sqlite":
         # Along the name index: without ANALYZE statistics SQLite takes `deleted_at IS NULL` for
@@ -450,11 +453,11 @@ def search(session, model, text: str | None, *, limit: int = 20, extra=None, opt
     return list(session.scalars(stmt.order_by(*_order(session, model, text)).limit(limit)))
 
 
-def people(session, text: str | None, *, limit: int = 30) -> list[dict]:
+def people(session, text: str | None, *, limit: int = 30, reader=None) -> list[dict]:
     """Contacts and employees together, each tagged with its kind."""
     result = [
         {"kind": "contact", "obj": c, "name": c.name, "email": c.email, "phone": c.phone or c.mobile}
-        for c in search(session, Contact, text, limit=limit)
+        for c in search(session, Contact, text, limit=limit, reader=reader)
     ]
     result += [
         {"kind": "employee", "obj": e, "name": e.name, "email": e.email, "phone": e.phone}

@@ -2,7 +2,7 @@
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app import create_app
 from extensions import db
@@ -25,14 +25,24 @@ def test_upgrading_an_sqlite_register_keeps_every_link_to_an_altered_table(tmp_p
         company_id = db.session.execute(
             Company.__table__.insert().values(name="Kvarvarande AB", customer_number=1, version=1)
         ).inserted_primary_key[0]
-        contact = Contact(first_name="Åsa", last_name="Öberg")
-        db.session.add(contact)
-        db.session.flush()
-        db.session.add(CompanyContact(company_id=company_id, contact_id=contact.id, role="VD"))
+        # The contact as 0009 knows it too (0026 added the consent columns).
+        contact_id = db.session.execute(
+            text(
+                "INSERT INTO contact (first_name, last_name, version, invoice_language, discount_percent,"
+                " payment_terms_days, currency, created_at, updated_at)"
+                " VALUES ('Åsa', 'Öberg', 1, 'sv', 0, 30, 'SEK', '2026-01-01', '2026-01-01')"
+            )
+        ).lastrowid
+        db.session.add(CompanyContact(company_id=company_id, contact_id=contact_id, role="VD"))
         db.session.commit()
         upgrade()
         assert db.session.scalar(select(func.count()).select_from(CompanyContact)) == 1
         assert db.session.scalar(select(Company.name)) == "Kvarvarande AB"
+        # The people already in the register are kept under berättigat intresse, no consent recorded.
+        assert db.session.execute(select(Contact.lawful_basis, Contact.consent_email)).one() == (
+            "legitimate_interest",
+            None,
+        )
         db.session.remove()
 
 

@@ -71,6 +71,12 @@ TECHNICAL_NAMES = {
     "invoice_language",
     "country",
     "outcome",
+    # Samtycke och rättslig grund: a basis from a fixed list, and how a consent was recorded (set by the
+    # code: form, import, API), never typed.
+    "lawful_basis",
+    "consent_email_source",
+    "consent_sms_source",
+    "consent_phone_source",
 }
 #: Tables where only some rows hold a user's text (the history of an amount holds a number).
 ROWS_OF_USER_TEXT = {

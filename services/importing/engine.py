@@ -39,6 +39,7 @@ from models import (
     Category,
     Company,
     CompanyContact,
+    ConsentMixin,
     Contact,
     Employee,
     ImportJob,
@@ -50,7 +51,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, fields, numbering
+from services import bulk, consent, fields, numbering
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
@@ -656,7 +657,7 @@ class Importer:
             record["first_name"] = ""
         record["created_at"] = record.get("created_at") or now
         record["updated_at"] = now
-        return record
+        return record | consent.stamps(record, now, "import")
 
     def _label(self, values: dict) -> str:
         if self.model is Lead:
@@ -680,7 +681,9 @@ class Importer:
             changes = {
                 k: v if type(v) in simple else plain(v)
                 for k, v in record.items()
-                if v is not None and v != "" and k not in ("id", "created_at", "updated_at", "version")
+                if v is not None
+                and v != ""
+                and k not in ("id", "created_at", "updated_at", "version", *ConsentMixin.consent_stamps)
             }
             if row.values.get("category_ids"):
                 changes["categories"] = self._category_names(row.values["category_ids"])
@@ -709,6 +712,8 @@ class Importer:
     def _update(self, rows: list[Row], now: datetime) -> list[dict]:
         groups: dict[tuple, list[Row]] = defaultdict(list)
         for row in rows:
+            answers = {column: new for column, (_old, new) in row.changes.items()}
+            row.changes |= {k: [None, v] for k, v in consent.stamps(answers, now, "import").items()}
             groups[tuple(sorted(c for c in row.changes if c != "categories"))].append(row)
         t = self.table
         for columns, group in groups.items():
@@ -730,6 +735,8 @@ class Importer:
         for row in rows:
             changes = {}
             for column, (old, new) in row.changes.items():
+                if column in ConsentMixin.consent_stamps:
+                    continue  # written with the consent, audited as it
                 if column == "categories":
                     changes[column] = [self._category_names(old), self._category_names(new)]
                 else:

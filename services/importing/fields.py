@@ -454,6 +454,23 @@ COMPANY = Entity(
     fixed={"email_locked": False},
 )
 
+#: Samtycke och rättslig grund (services.consent); an import records the consents it writes as its own.
+CONSENT = (
+    Field(
+        "lawful_basis",
+        choice("ConsentMixin.BASES"),
+        ("Rättslig grund", "Laglig grund", "Lawful basis"),
+        default="legitimate_interest",
+    ),
+    Field(
+        "consent_email",
+        boolean,
+        ("Samtycke e-post", "Samtycke epost", "Samtycke mejl", "E-post samtycke", "Consent e-mail"),
+    ),
+    Field("consent_sms", boolean, ("Samtycke sms", "Sms samtycke", "Consent SMS")),
+    Field("consent_phone", boolean, ("Samtycke telefon", "Telefon samtycke", "Consent phone")),
+)
+
 CONTACT = Entity(
     "contact",
     _l("Contacts"),
@@ -480,6 +497,7 @@ CONTACT = Entity(
         CATEGORIES,
         OWNER,
         *POSTAL,
+        *CONSENT,
         NOTE,
         CREATED,
     ),
@@ -514,6 +532,7 @@ PRIVATE_CUSTOMER = Entity(
         OWNER,
         *POSTAL,
         *INVOICE_DEFAULTS,
+        *CONSENT,
         NOTE,
         CREATED,
     ),
@@ -541,6 +560,7 @@ LEAD = Entity(
         Field("status", choice("Lead.STATUSES"), ("Leadstatus",), default="new"),
         CATEGORIES,
         OWNER,
+        *CONSENT,
         NOTE,
         CREATED,
     ),
