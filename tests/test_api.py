@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from helpers import count, fresh, sv, text
 from models import (
+    Activity,
     AuditEvent,
     Category,
     Company,
@@ -392,6 +393,88 @@ def test_settings_employees_and_products(as_role, session, employees, keys):
     contact_scope = session.scalar(select(Category).where(Category.name == "Kampanj"))
     wrong = admin.post("/api/v1/contacts", {"first_name": "A", "last_name": "B", "category_ids": [contact_scope.id]})
     assert "category_ids" in problem_of(wrong, 422)["errors"]
+
+
+def test_settings_and_products_are_changed_with_the_version_and_deleted_unless_in_use(
+    as_role, make_company, products, stages, session, keys
+):
+    """PATCH and DELETE of categories, industries, sales stages and products: the permissions of the
+    settings screens, 409 on a stale version, 422 on a taken name, and a row in use is not deleted."""
+    from models import Industry, Product
+
+    admin, seller, finance = as_role("admin"), as_role("seller"), as_role("finance")
+    category = admin.post("/api/v1/categories", {"name": "Kampanj", "applies_to": "company"}).get_json()
+    admin.post("/api/v1/categories", {"name": "Mässa"})
+    renamed = admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"], "name": "Vår"})
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "Vår"
+    assert renamed.get_json()["version"] == category["version"] + 1
+    assert problem_of(
+        admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"], "name": "Höst"}), 409
+    )["current"]["name"] == "Vår"
+    taken = admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"] + 1, "name": "Mässa"})
+    assert problem_of(taken, 422)["errors"] == {"name": [sv("The name is already in use: choose another.")]}
+    problem_of(seller.patch(f"/api/v1/categories/{category['id']}", {"version": 2, "name": "Nej"}), 403)
+    problem_of(seller.delete(f"/api/v1/categories/{category['id']}"), 403)
+    company = make_company(categories=[fresh(session, Category, category["id"])])
+    assert admin.delete(f"/api/v1/categories/{category['id']}").status_code == 204  # as the screen: links go
+    assert fresh(session, Company, company.id).categories == []
+
+    industry = admin.post("/api/v1/industries", {"name": "Bygg"}).get_json()
+    make_company(industry_id=industry["id"])
+    in_use = problem_of(admin.delete(f"/api/v1/industries/{industry['id']}"), 409)
+    assert in_use["detail"] == sv("The record is in use by other records and cannot be deleted.")
+    english = problem_of(as_role("admin", "en").delete(f"/api/v1/industries/{industry['id']}"), 409)
+    assert english["detail"] == "The record is in use by other records and cannot be deleted."
+    assert count(session, Industry) == 1
+    spare = admin.post("/api/v1/industries", {"name": "Skog"}).get_json()
+    assert admin.delete(f"/api/v1/industries/{spare['id']}").status_code == 204
+
+    stage = admin.get(f"/api/v1/sales-stages/{stages[1].id}").get_json()
+    bad = admin.patch(f"/api/v1/sales-stages/{stage['id']}", {"version": stage["version"], "probability": 150})
+    assert "probability" in problem_of(bad, 422)["errors"]
+    moved = admin.patch(f"/api/v1/sales-stages/{stage['id']}", {"version": stage["version"], "probability": 60})
+    assert moved.get_json()["probability"] == 60
+    session.add(Opportunity(title="Pågår", company=make_company(), stage_id=stage["id"]))
+    session.commit()
+    refused = problem_of(admin.delete(f"/api/v1/sales-stages/{stage['id']}"), 409)
+    assert refused["detail"] == sv(
+        "The stage %(name)s is used by sales opportunities and cannot be deleted; deactivate it instead.",
+        name="Offert",
+    )
+    assert admin.delete(f"/api/v1/sales-stages/{stages[0].id}").status_code == 204
+
+    product = finance.get(f"/api/v1/products/{products['100'].id}").get_json()
+    priced = finance.patch(f"/api/v1/products/{product['id']}", {"version": product["version"], "price": "990.00"})
+    assert priced.status_code == 200 and priced.get_json()["price"] == "990.00"
+    problem_of(seller.patch(f"/api/v1/products/{product['id']}", {"version": 2, "price": "1.00"}), 403)
+    seller.post("/api/v1/orders", {"company_id": company.id, "lines": [{"product_id": product["id"]}]})
+    problem_of(finance.delete(f"/api/v1/products/{product['id']}"), 409)
+    assert finance.delete(f"/api/v1/products/{products['200'].id}").status_code == 204
+    assert {p.number for p in session.scalars(select(Product))} == {"100", "300", "900"}
+    trail = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "category").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.action, e.api_key.name) for e in trail][-2:] == [("update", "Test admin"), ("purge", "Test admin")]
+
+
+def test_an_activity_is_changed_completed_and_deleted(as_role, make_company, session, keys):
+    company = make_company(name="Aktiv AB")
+    seller = as_role("seller")
+    activity = seller.post("/api/v1/activities", {"kind": "task", "subject": "Ring", "company_id": company.id})
+    body = activity.get_json()
+    done = seller.patch(f"/api/v1/activities/{body['id']}", {"version": body["version"], "done": True, "subject": "Ringt"})
+    assert done.status_code == 200, done.get_json()
+    assert (done.get_json()["done"], done.get_json()["subject"]) == (True, "Ringt") and done.get_json()["done_at"]
+    stale = seller.patch(f"/api/v1/activities/{body['id']}", {"version": body["version"], "subject": "Sent"})
+    assert problem_of(stale, 409)["current"]["subject"] == "Ringt"
+    moved = seller.patch(f"/api/v1/activities/{body['id']}", {"version": body["version"] + 1, "company_id": 999999})
+    assert "company_id" in problem_of(moved, 422)["errors"]
+    problem_of(as_role("readonly").patch(f"/api/v1/activities/{body['id']}", {"version": 2, "subject": "X"}), 403)
+    problem_of(as_role("readonly").delete(f"/api/v1/activities/{body['id']}"), 403)
+    trail = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "activity").order_by(AuditEvent.id))
+    assert [(e.action, e.api_key.name) for e in trail] == [("create", "Test seller"), ("update", "Test seller")]
+    assert seller.delete(f"/api/v1/activities/{body['id']}").status_code == 204
+    assert count(session, Activity) == 0
 
 
 def test_draft_orders_and_invoices_are_created_and_read(as_role, make_company, products, session, keys):
