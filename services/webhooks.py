@@ -46,6 +46,7 @@ from models import (
     Employee,
     Invoice,
     Lead,
+    MergeRecord,
     Opportunity,
     WebhookDelivery,
     WebhookSubscription,
@@ -63,10 +64,14 @@ EVENTS: dict[str, object] = {
     "company.updated": _l("Company updated"),
     "company.deleted": _l("Company deleted (to the trash)"),
     "company.restored": _l("Company restored"),
+    "company.merged": _l("Companies merged (a duplicate merged into the kept one)"),
+    "company.unmerged": _l("Merge of companies undone"),
     "contact.created": _l("Contact created"),
     "contact.updated": _l("Contact updated"),
     "contact.deleted": _l("Contact deleted (to the trash)"),
     "contact.restored": _l("Contact restored"),
+    "contact.merged": _l("Contacts merged (a duplicate merged into the kept one)"),
+    "contact.unmerged": _l("Merge of contacts undone"),
     "lead.created": _l("Lead created"),
     "lead.updated": _l("Lead updated"),
     "lead.deleted": _l("Lead deleted"),
@@ -200,28 +205,49 @@ def _changed(obj, key: str) -> tuple | None:
     return (history.deleted[0] if history.deleted else None, history.added[0] if history.added else None)
 
 
-def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None]]:
-    """(event name, record, changes) for what this flush wrote to watched records."""
+def _merge_event(session: Session, merge: MergeRecord, name: str) -> tuple[str, Any, dict | None, dict] | None:
+    """A merge (or its undo) as an event about the kept record, naming both ids (services.merge)."""
+    from services.merge import MODELS
+
+    with session.no_autoflush:
+        kept = session.get(MODELS[merge.entity_type], merge.survivor_id)
+    if kept is None:
+        return None
+    ids = {"merged_id": merge.merged_id, "merge_id": merge.id}
+    changes = (dict(merge.fields) or None) if name == "merged" else None  # the kept record's fields taken
+    return (f"{merge.entity_type}.{name}", kept, changes, ids)
+
+
+def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None, dict]]:
+    """(event name, record, changes, more data) for what this flush wrote to watched records."""
     from services.audit import plain
 
-    found: list[tuple[str, Any, dict | None]] = []
+    found: list[tuple[str, Any, dict | None, dict]] = []
+    merges = []
     for obj in session.new:
         if type(obj) in WATCHED:
-            found.append((f"{WATCHED[type(obj)]}.created", obj, None))
+            found.append((f"{WATCHED[type(obj)]}.created", obj, None, {}))
         elif isinstance(obj, Invoice) and obj.status == "sent":  # a credit invoice is sent at once
-            found.append(("invoice.sent", obj, None))
+            found.append(("invoice.sent", obj, None, {}))
+        elif isinstance(obj, MergeRecord):
+            merges.append(_merge_event(session, obj, "merged"))
     for obj in session.dirty:
+        if isinstance(obj, MergeRecord):
+            undone = _changed(obj, "undone_at")
+            if undone is not None and undone[0] is None and undone[1] is not None:
+                merges.append(_merge_event(session, obj, "unmerged"))
+            continue
         if isinstance(obj, Invoice):
             status = _changed(obj, "status")
             if status is not None and status[1] in ("sent", "paid") and status[0] != status[1]:
-                found.append((f"invoice.{status[1]}", obj, {"status": list(status)}))
+                found.append((f"invoice.{status[1]}", obj, {"status": list(status)}, {}))
             continue
         if type(obj) not in WATCHED or not session.is_modified(obj):
             continue
         kind = WATCHED[type(obj)]
         deleted = _changed(obj, "deleted_at") if hasattr(obj, "deleted_at") else None
         if deleted is not None:
-            found.append((f"{kind}.{'restored' if deleted[1] is None else 'deleted'}", obj, None))
+            found.append((f"{kind}.{'restored' if deleted[1] is None else 'deleted'}", obj, None, {}))
             continue
         changes = {}
         for attr in inspect(obj).mapper.column_attrs:
@@ -231,13 +257,13 @@ def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None]]:
             if change is not None and plain(change[0]) != plain(change[1]):
                 changes[attr.key] = [plain(change[0]), plain(change[1])]
         if changes:
-            found.append((f"{kind}.updated", obj, changes))
+            found.append((f"{kind}.updated", obj, changes, {}))
             if kind == "opportunity" and "stage_id" in changes:
-                found.append(("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]}))
+                found.append(("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]}, {}))
     for obj in session.deleted:
         if type(obj) in WATCHED:
-            found.append((f"{WATCHED[type(obj)]}.deleted", obj, None))
-    return found
+            found.append((f"{WATCHED[type(obj)]}.deleted", obj, None, {}))
+    return found + [m for m in merges if m is not None]
 
 
 #: Engines known to have the webhook tables (a database still at an older revision has none).
@@ -266,11 +292,11 @@ def _record_events(session: Session, flush_context) -> None:
         return
     now = utcnow()
     rows = []
-    for name, obj, changes in found:
+    for name, obj, changes, more in found:
         payload: dict[str, Any] = {
             "event": name,
             "occurred_at": now.isoformat() + "Z",
-            "data": {"type": TYPES[type(obj)], "id": obj.id, "record": _record_payload(obj)},
+            "data": {"type": TYPES[type(obj)], "id": obj.id, **more, "record": _record_payload(obj)},
         }
         if changes is not None:
             payload["data"]["changes"] = changes

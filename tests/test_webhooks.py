@@ -357,3 +357,87 @@ def test_only_integration_managers_reach_webhooks(login, session, role):
     assert user.client.get(f"/admin/integrations/webhooks/{subscription.id}").status_code == 403
     assert user.post("/admin/integrations/webhooks", {"name": "Y", "url": "https://example.se"}).status_code == 403
     assert user.post(f"/admin/integrations/webhooks/{subscription.id}/delete").status_code == 403
+
+
+# --- merges (services.merge) ----------------------------------------------------------------------
+
+
+def test_every_mergeable_kind_has_merge_events():
+    """A kind services.merge learns to merge fails here until its merged/unmerged events exist."""
+    from services import merge
+
+    for kind in merge.MODELS:
+        assert {f"{kind}.merged", f"{kind}.unmerged"} <= set(webhooks.EVENTS), kind
+
+
+def signed_payloads(receiver, subscription, n: int) -> list[dict]:
+    """The first `n` bodies the receiver got, each checked against its HMAC-SHA256 signature."""
+    received = receiver.wait_for(n)
+    assert len(received) >= n, received
+    payloads = []
+    for headers, body in received[:n]:
+        expected = hmac.new(
+            subscription.secret.encode(), headers["X-Kundregister-Timestamp"].encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        assert headers["X-Kundregister-Signature"] == f"sha256={expected}"
+        payloads.append(json.loads(body))
+    return payloads
+
+
+def test_a_merge_and_its_undo_are_delivered_with_both_ids(login, session, make_company, receiver, worker):
+    """Merging two companies on the Dubbletter page sends company.merged about the kept one, naming the
+    merged one; undoing it sends company.unmerged. Contacts likewise (through services.merge)."""
+    from models import Contact, MergeRecord
+    from services import merge
+
+    subscription = webhooks.subscribe(
+        session,
+        None,
+        name="Dubbletter",
+        url=receiver.url,
+        events=["company.merged", "company.unmerged", "contact.merged"],
+        allow_internal=True,
+    )
+    keep = make_company(name="Kaffebolaget AB", phone="+46812345678")
+    other = make_company(name="Kaffebolaget", postal_city="Lund")
+    session.commit()
+    admin = login("admin")
+    merged = admin.post(
+        "/admin/duplicates/merge/company",
+        {"first": str(keep.id), "second": str(other.id), "keep": str(keep.id), "field_name": str(keep.id)},
+        follow_redirects=True,
+    )
+    assert merged.status_code == 200
+    (payload,) = signed_payloads(receiver, subscription, 1)
+    assert payload["event"] == "company.merged"
+    assert (payload["data"]["id"], payload["data"]["merged_id"]) == (keep.id, other.id)
+    assert payload["data"]["record"]["postal_city"] == "Lund"  # the kept record, with what it took
+    assert payload["data"]["changes"] == {"postal_city": [None, "Lund"]}
+    record = session.scalar(select(MergeRecord))
+    assert payload["data"]["merge_id"] == record.id
+    assert admin.post(f"/admin/duplicates/undo/{record.id}", follow_redirects=True).status_code == 200
+    _merged, undone = signed_payloads(receiver, subscription, 2)
+    assert undone["event"] == "company.unmerged"
+    assert (undone["data"]["id"], undone["data"]["merged_id"], undone["data"]["merge_id"]) == (
+        keep.id,
+        other.id,
+        record.id,
+    )
+    assert undone["data"]["record"]["postal_city"] is None
+
+    first, second = Contact(first_name="Åsa", last_name="Öberg"), Contact(first_name="Åsa", last_name="Öberg")
+    session.add_all([first, second])
+    session.commit()
+    merge.merge(session, fresh_employee(session, "admin"), "contact", first.id, second.id)
+    session.commit()
+    contact_event = signed_payloads(receiver, subscription, 3)[2]
+    assert contact_event["event"] == "contact.merged"
+    assert (contact_event["data"]["id"], contact_event["data"]["merged_id"]) == (first.id, second.id)
+    assert "changes" not in contact_event["data"]  # nothing differed
+    assert [d.event for d in deliveries(session)] == ["company.merged", "company.unmerged", "contact.merged"]
+
+
+def fresh_employee(session, role: str):
+    from models import Employee
+
+    return session.scalar(select(Employee).where(Employee.role == role))
