@@ -279,7 +279,7 @@ def blueprint(resource: Resource) -> Blueprint:
         @requires(*resource.needs("delete"))
         def delete_record(id):
             """Delete: customers go to the trash (restore them with POST …/restore); a row other records
-        use is refused (409)."""
+            use is refused (409)."""
             record = get_live(resource, id)
             if resource.delete == "trash":
                 result = write(lambda: trash.delete(db.session, current_user, resource.model, [record.id]))

@@ -50,6 +50,7 @@ from models import (
     Opportunity,
     WebhookDelivery,
     WebhookSubscription,
+    table_of,
     utcnow,
 )
 from services.validation import InvalidValue
@@ -277,45 +278,96 @@ def _has_tables(connection) -> bool:
     return key in _migrated
 
 
+def _subscriptions(connection) -> list[tuple[int, list[str]]]:
+    """(id, events) of every active subscription; none on a database without the webhook tables."""
+    if not _has_tables(connection):
+        return []
+    rows = connection.execute(
+        select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
+    ).all()
+    return [(subscription_id, list(events or ())) for subscription_id, events in rows]
+
+
+def _payload(name: str, kind: str, record_id: int, record: dict, changes: dict | None, now: datetime, **more) -> dict:
+    data: dict[str, Any] = {"type": kind, "id": record_id, **more, "record": record}
+    if changes is not None:
+        data["changes"] = changes
+    return {"event": name, "occurred_at": now.isoformat() + "Z", "data": data}
+
+
+def _deliveries(subscriptions, name: str, payload: dict, now: datetime) -> list[dict]:
+    """One waiting delivery of `payload` per subscription wanting event `name`."""
+    return [
+        {
+            "subscription_id": subscription_id,
+            "event": name,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for subscription_id, events in subscriptions
+        if name in events
+    ]
+
+
 @event.listens_for(Session, "after_flush")
 def _record_events(session: Session, flush_context) -> None:
     found = _events_of_flush(session)
     if not found:
         return
     connection = session.connection()
-    if not _has_tables(connection):
-        return
-    subscriptions = connection.execute(
-        select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
-    ).all()
+    subscriptions = _subscriptions(connection)
     if not subscriptions:
         return
     now = utcnow()
     rows = []
     for name, obj, changes, more in found:
-        payload: dict[str, Any] = {
-            "event": name,
-            "occurred_at": now.isoformat() + "Z",
-            "data": {"type": TYPES[type(obj)], "id": obj.id, **more, "record": _record_payload(obj)},
-        }
-        if changes is not None:
-            payload["data"]["changes"] = changes
-        for subscription_id, events in subscriptions:
-            if name in (events or ()):
-                rows.append(
-                    {
-                        "subscription_id": subscription_id,
-                        "event": name,
-                        "payload": payload,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                    }
-                )
+        payload = _payload(name, TYPES[type(obj)], obj.id, _record_payload(obj), changes, now, **more)
+        rows += _deliveries(subscriptions, name, payload, now)
     if rows:
         ids = connection.execute(insert(WebhookDelivery).returning(WebhookDelivery.id), rows).scalars().all()
         session.info.setdefault("webhook_deliveries", []).extend(ids)
+
+
+#: A set-based write's audit action → the event's verb.
+_WRITTEN = {"create": "created", "update": "updated"}
+
+
+def record_written(session: Session, model: type, written: list[dict]) -> None:
+    """Events for rows a set-based write (an import batch) inserted or updated without the ORM, in its
+    transaction: `written` are its audit events (entity_id, action "create"/"update", changes).
+    The batch's records are read in one query, the deliveries inserted at once (services.bulk), and
+    after the commit they go to the queue in a few messages (`queue`). Nothing is read without a
+    subscription wanting the events."""
+    from services import bulk
+    from services.audit import plain
+
+    kind = WATCHED[model]
+    subscriptions = _subscriptions(session.connection()) if written else []
+    wanted = {f"{kind}.{verb}" for verb in _WRITTEN.values()} & {e for _id, events in subscriptions for e in events}
+    chosen = [w for w in written if f"{kind}.{_WRITTEN.get(w['action'])}" in wanted]
+    if not chosen:
+        return
+    table = table_of(model)
+    ids = [w["entity_id"] for w in chosen]
+    records = {
+        row["id"]: {key: plain(value) for key, value in row.items()}
+        for row in session.execute(select(table).where(bulk.one_of(session, table.c.id, ids))).mappings()
+    }
+    now = utcnow()
+    rows = []
+    for w in chosen:
+        name = f"{kind}.{_WRITTEN[w['action']]}"
+        changes = w["changes"] if w["action"] == "update" else None
+        rows += _deliveries(
+            subscriptions, name, _payload(name, kind, w["entity_id"], records[w["entity_id"]], changes, now), now
+        )
+    delivery_table = table_of(WebhookDelivery)
+    new_ids = bulk.new_ids(session, delivery_table, len(rows))
+    bulk.insert_rows(session, delivery_table, [{"id": i, **row} for i, row in zip(new_ids, rows, strict=True)])
+    session.info.setdefault("webhook_deliveries", []).extend(new_ids)
 
 
 @event.listens_for(Session, "after_commit")
@@ -330,18 +382,25 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop("webhook_deliveries", None)
 
 
+#: Deliveries a queue message carries (an import batch's thousand events are a few messages, not a thousand).
+QUEUE_CHUNK = 50
+
+
 def queue(ids: Iterable[int]) -> None:
-    """Put deliveries in the task queue (a queue that is down leaves them to the periodic sweep)."""
+    """Put deliveries in the task queue, QUEUE_CHUNK a message (a queue that is down leaves them to the
+    periodic sweep)."""
     import logging
 
     from services import tasks
     from services.webhook_tasks import deliver_task
 
-    for delivery_id in ids:
+    ids = list(ids)
+    for start in range(0, len(ids), QUEUE_CHUNK):
+        chunk = ids[start : start + QUEUE_CHUNK]
         try:
-            tasks.submit(deliver_task.s(delivery_id))
-        except Exception:  # the row stays pending; `requeue_lost` sends it
-            logging.getLogger(__name__).exception("queueing webhook delivery %s failed", delivery_id)
+            tasks.submit(deliver_task.s(chunk))
+        except Exception:  # the rows stay pending; `requeue_lost` sends them
+            logging.getLogger(__name__).exception("queueing webhook deliveries %s failed", chunk)
 
 
 # --- delivering ---------------------------------------------------------------------------------

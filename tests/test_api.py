@@ -408,9 +408,12 @@ def test_settings_and_products_are_changed_with_the_version_and_deleted_unless_i
     renamed = admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"], "name": "Vår"})
     assert renamed.status_code == 200 and renamed.get_json()["name"] == "Vår"
     assert renamed.get_json()["version"] == category["version"] + 1
-    assert problem_of(
-        admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"], "name": "Höst"}), 409
-    )["current"]["name"] == "Vår"
+    assert (
+        problem_of(
+            admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"], "name": "Höst"}), 409
+        )["current"]["name"]
+        == "Vår"
+    )
     taken = admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"] + 1, "name": "Mässa"})
     assert problem_of(taken, 422)["errors"] == {"name": [sv("The name is already in use: choose another.")]}
     problem_of(seller.patch(f"/api/v1/categories/{category['id']}", {"version": 2, "name": "Nej"}), 403)
@@ -462,7 +465,9 @@ def test_an_activity_is_changed_completed_and_deleted(as_role, make_company, ses
     seller = as_role("seller")
     activity = seller.post("/api/v1/activities", {"kind": "task", "subject": "Ring", "company_id": company.id})
     body = activity.get_json()
-    done = seller.patch(f"/api/v1/activities/{body['id']}", {"version": body["version"], "done": True, "subject": "Ringt"})
+    done = seller.patch(
+        f"/api/v1/activities/{body['id']}", {"version": body["version"], "done": True, "subject": "Ringt"}
+    )
     assert done.status_code == 200, done.get_json()
     assert (done.get_json()["done"], done.get_json()["subject"]) == (True, "Ringt") and done.get_json()["done_at"]
     stale = seller.patch(f"/api/v1/activities/{body['id']}", {"version": body["version"], "subject": "Sent"})
