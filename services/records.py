@@ -156,12 +156,12 @@ def apply(session: Session, record, data: Mapping) -> None:
             errors.setdefault("org_number", []).append(duplicate_org_number_message(existing))
     unique = UNIQUE.get(model)
     if unique is not None and unique[0] in values:
-        column, message = unique
+        column, taken_message = unique
         taken = session.scalar(
             select(model.id).where(getattr(model, column) == values[column].strip(), model.id != record.id)
         )
         if taken is not None:
-            errors.setdefault(column, []).append(message())
+            errors.setdefault(column, []).append(taken_message())
     if errors:
         raise FieldErrors(errors)
     for name, value in values.items():

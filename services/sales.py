@@ -109,6 +109,7 @@ def check(opportunity: Opportunity, *, customer_changed: bool = True) -> None:
 def move_to_stage(opportunity: Opportunity, stage: SalesStage, *, lost_reason: str | None = None) -> None:
     """Put the opportunity in `stage`; its probability follows the stage (the listener sees to it)."""
     opportunity.stage = stage
+    opportunity.stage_id = stage.id  # a column change the audit trail sees (the relationship's is set at the flush)
     if lost_reason is not None:
         opportunity.lost_reason = lost_reason.strip() or None
 

@@ -335,7 +335,7 @@ def _record_events(session: Session, flush_context) -> None:
 _WRITTEN = {"create": "created", "update": "updated"}
 
 
-def record_written(session: Session, model: type, written: list[dict]) -> None:
+def record_written(session: Session, model: type[Any], written: list[dict]) -> None:
     """Events for rows a set-based write (an import batch) inserted or updated without the ORM, in its
     transaction: `written` are its audit events (entity_id, action "create"/"update", changes).
     The batch's records are read in one query, the deliveries inserted at once (services.bulk), and

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from api_client import ApiClient, openapi_of
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from helpers import count, fresh, sv, text
 from models import (
@@ -480,6 +480,59 @@ def test_an_activity_is_changed_completed_and_deleted(as_role, make_company, ses
     assert [(e.action, e.api_key.name) for e in trail] == [("create", "Test seller"), ("update", "Test seller")]
     assert seller.delete(f"/api/v1/activities/{body['id']}").status_code == 204
     assert count(session, Activity) == 0
+
+
+def test_every_change_through_the_api_is_in_the_history_as_made_by_its_key(
+    as_role, make_company, stages, employees, session, keys
+):
+    """Each kind of write the API offers writes audit events, every one naming the key and its employee."""
+    tab = CustomTab(applies_to="company", name="Avtal")
+    session.add(tab)
+    session.flush()
+    field = CustomFieldDefinition(tab_id=tab.id, label="Licenser", field_type="number")
+    session.add(field)
+    company = make_company(name="Historik AB")
+    key = session.scalar(select(api_keys.ApiKey).where(api_keys.ApiKey.name == "Test admin"))
+    admin = as_role("admin")
+
+    def audited(method, url, body=None) -> dict:
+        before = session.scalar(select(func.max(AuditEvent.id))) or 0
+        response = admin.call(method, url, body)
+        assert response.status_code in (200, 201, 204), (url, response.get_json())
+        session.expire_all()
+        made = session.scalars(select(AuditEvent).where(AuditEvent.id > before)).all()
+        assert made, (method, url)
+        assert {(e.api_key_id, e.actor_id) for e in made} == {(key.id, employees["admin"].id)}, (method, url)
+        return response.get_json() if response.status_code != 204 else {}
+
+    audited("PATCH", f"/api/v1/companies/{company.id}", {"version": company.version, "note": "Via API"})
+    audited("PATCH", f"/api/v1/companies/{company.id}/custom-fields", {"values": {str(field.id): "3"}})
+    other = audited("POST", "/api/v1/companies", {"name": "Andra AB"})
+    audited("DELETE", f"/api/v1/companies/{other['id']}")
+    audited("POST", f"/api/v1/companies/{other['id']}/restore")
+    contact = audited("POST", "/api/v1/contacts", {"first_name": "Eva", "last_name": "Ek", "company_ids": [company.id]})
+    audited("PATCH", f"/api/v1/contacts/{contact['id']}", {"version": contact["version"], "private_customer": True})
+    lead = audited("POST", "/api/v1/leads", {"company_name": "Lead AB"})
+    audited("PATCH", f"/api/v1/leads/{lead['id']}", {"version": lead["version"], "source": "Webb"})
+    audited("DELETE", f"/api/v1/leads/{lead['id']}")
+    deal = audited(
+        "POST", "/api/v1/opportunities", {"title": "Affär", "company_id": company.id, "stage_id": stages[0].id}
+    )
+    audited("POST", f"/api/v1/opportunities/{deal['id']}/move", {"stage_id": stages[1].id, "version": deal["version"]})
+    activity = audited("POST", "/api/v1/activities", {"kind": "task", "subject": "Ring", "company_id": company.id})
+    audited("PATCH", f"/api/v1/activities/{activity['id']}", {"version": activity["version"], "done": True})
+    audited("DELETE", f"/api/v1/activities/{activity['id']}")
+    for url, body, change in (
+        ("categories", {"name": "Kampanj"}, {"description": "Vår"}),
+        ("industries", {"name": "Bygg"}, {"sni_code": "41"}),
+        ("sales-stages", {"name": "Avtal", "probability": 80}, {"sort_order": 5}),
+        ("products", {"number": "P1", "name": "Kaffe", "price": "10.00"}, {"price": "12.00"}),
+    ):
+        made = audited("POST", f"/api/v1/{url}", body)
+        audited("PATCH", f"/api/v1/{url}/{made['id']}", {"version": made["version"], **change})
+        audited("DELETE", f"/api/v1/{url}/{made['id']}")
+    audited("POST", "/api/v1/orders", {"company_id": company.id})
+    audited("POST", "/api/v1/invoices", {"company_id": company.id})
 
 
 def test_draft_orders_and_invoices_are_created_and_read(as_role, make_company, products, session, keys):
