@@ -352,10 +352,12 @@ def record_written(session: Session, model: type[Any], written: list[dict]) -> N
         return
     table = table_of(model)
     ids = [w["entity_id"] for w in chosen]
-    records = {
-        row["id"]: {key: plain(value) for key, value in row.items()}
-        for row in session.execute(select(table).where(bulk.one_of(session, table.c.id, ids))).mappings()
-    }
+    result = session.execute(select(table).where(bulk.one_of(session, table.c.id, ids)))
+    keys, simple = list(result.keys()), (str, int, bool, type(None))
+    records = {}
+    for row in result:
+        record = {key: value if type(value) in simple else plain(value) for key, value in zip(keys, row, strict=True)}
+        records[record["id"]] = record
     now = utcnow()
     rows = []
     for w in chosen:
