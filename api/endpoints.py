@@ -64,6 +64,14 @@ def _normalised_org_number(value: str) -> str:
         return value.strip()
 
 
+def _normalised_email(value: str) -> str:
+    """An e-mail address as the register stores it (services.validation), to find it by its index."""
+    try:
+        return validation.email(value) or ""
+    except InvalidValue:
+        return value.strip()
+
+
 def _plain_create(model):
     def create(session, actor, data):
         record = model()
@@ -237,6 +245,10 @@ leads = Resource(
         ),
         "owner_id": _id_filter(Lead.owner_id, "Owner"),
         "source": _filter(ma.fields.String(validate=ma.validate.Length(max=100)), lambda v: Lead.source == v),
+        "email": _filter(
+            ma.fields.String(validate=ma.validate.Length(max=254), metadata={"description": "The contact's e-mail"}),
+            lambda v: Lead.contact_email == _normalised_email(v),
+        ),
     },
     create_schema=s.LeadInput,
     update_schema=s.LeadPatch,

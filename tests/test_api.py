@@ -359,6 +359,8 @@ def test_leads_and_activities(as_role, make_company, session, keys):
     )
     assert lead.status_code == 201, lead.get_json()
     assert api.get("/api/v1/leads?q=nytt").get_json()["items"][0]["id"] == lead.get_json()["id"]
+    assert [x["id"] for x in api.get("/api/v1/leads?email=info@NYTT.se").get_json()["items"]] == [lead.get_json()["id"]]
+    assert api.get("/api/v1/leads?email=annan@nytt.se").get_json()["items"] == []
     problem_of(api.post("/api/v1/leads", {"company_name": "X", "org_number": "123"}), 422)
     company = make_company(name="Aktiv AB")
     activity = api.post("/api/v1/activities", {"kind": "call", "subject": "Ring upp", "company_id": company.id})
