@@ -65,6 +65,13 @@ class VersionMixin:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]  # the mapped class's table
 
 
+class DefaultVersionMixin(VersionMixin):
+    """Optimistic locking on a table that had rows before it had a version: the database starts them at 1
+    (migration 0027), so set-based inserts that leave the column out still get one."""
+
+    version: Mapped[int] = mapped_column(nullable=False, server_default=text("1"))
+
+
 class Audited:
     """Marker: every insert, update and (soft) delete writes an AuditEvent."""
 
@@ -264,7 +271,7 @@ contact_categories = Table(
 )
 
 
-class Category(Model):
+class Category(Audited, DefaultVersionMixin, Model):
     """Kategori, for companies, contacts or both (e.g. for campaigns)."""
 
     __tablename__ = "category"
@@ -284,7 +291,7 @@ class Category(Model):
         return self.name
 
 
-class Industry(Model):
+class Industry(Audited, DefaultVersionMixin, Model):
     """Bransch, optionally with its SNI code."""
 
     __tablename__ = "industry"
@@ -465,7 +472,7 @@ class CompanyContact(Model):
 # --- the customer card: activities, e-mail, files, projects ---------------------
 
 
-class Activity(TimestampMixin, Model):
+class Activity(Audited, DefaultVersionMixin, TimestampMixin, Model):
     """Aktivitet: a task, meeting, call or note about a customer or contact."""
 
     __tablename__ = "activity"
@@ -727,7 +734,7 @@ class SavedSearch(TimestampMixin, Model):
 # --- sales: stages and opportunities ------------------------------------------------
 
 
-class SalesStage(Model):
+class SalesStage(Audited, DefaultVersionMixin, Model):
     """Säljsteg: a step of the sales process with its default probability."""
 
     __tablename__ = "sales_stage"
@@ -1013,7 +1020,7 @@ __all__.append("ReportDefinition")
 VAT_RATES = (Decimal("25"), Decimal("12"), Decimal("6"), Decimal("0"))
 
 
-class Product(Audited, TimestampMixin, Model):
+class Product(Audited, DefaultVersionMixin, TimestampMixin, Model):
     """Produkt: what is sold on order and invoice lines."""
 
     __tablename__ = "product"

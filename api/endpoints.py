@@ -64,6 +64,14 @@ def _normalised_org_number(value: str) -> str:
         return value.strip()
 
 
+def _normalised_email(value: str) -> str:
+    """An e-mail address as the register stores it (services.validation), to find it by its index."""
+    try:
+        return validation.email(value) or ""
+    except InvalidValue:
+        return value.strip()
+
+
 def _plain_create(model):
     def create(session, actor, data):
         record = model()
@@ -76,6 +84,12 @@ def _plain_create(model):
 
 def _plain_update(session, actor, record, data):
     records.apply(session, record, data)
+    session.flush()
+
+
+def _plain_delete(session, actor, record):
+    """Delete a row; one that other rows still point at is refused by the database (409, in use)."""
+    session.delete(record)
     session.flush()
 
 
@@ -213,11 +227,6 @@ contacts = Resource(
 # --- leads, activities, opportunities -------------------------------------------------------------
 
 
-def _delete_lead(session, actor, lead):
-    session.delete(lead)
-    session.flush()
-
-
 leads = Resource(
     name="leads",
     model=Lead,
@@ -236,12 +245,16 @@ leads = Resource(
         ),
         "owner_id": _id_filter(Lead.owner_id, "Owner"),
         "source": _filter(ma.fields.String(validate=ma.validate.Length(max=100)), lambda v: Lead.source == v),
+        "email": _filter(
+            ma.fields.String(validate=ma.validate.Length(max=254), metadata={"description": "The contact's e-mail"}),
+            lambda v: Lead.contact_email == _normalised_email(v),
+        ),
     },
     create_schema=s.LeadInput,
     update_schema=s.LeadPatch,
     create=lambda session, actor, data: _owned(session, actor, Lead, data),
     update=_plain_update,
-    delete=_delete_lead,
+    delete=_plain_delete,
     options=lambda: (selectinload(Lead.categories),),
 )
 
@@ -257,22 +270,17 @@ def _create_activity(session, actor, data):
     return records.new_activity(session, actor, data)
 
 
-def _delete_activity(session, actor, activity):
-    session.delete(activity)
-    session.flush()
-
-
 activities_resource = Resource(
     name="activities",
     model=Activity,
     schema=s.ActivitySchema,
     area="activity",
     description="Aktiviteter: tasks, meetings, calls and notes on a customer, lead or opportunity.",
-    permissions={
-        "view": ("company.view",),
-        "create": ("activity.edit",),
-        "edit": ("activity.edit",),
-        "delete": ("activity.edit",),
+    permissions={  # as the card's Aktiviteter tab
+        "view": ("company.view", "tab.activities"),
+        "create": ("activity.edit", "tab.activities"),
+        "edit": ("activity.edit", "tab.activities"),
+        "delete": ("activity.edit", "tab.activities"),
     },
     sorts={"due_at": Sort(lambda: [Activity.due_at], nullable=True), "created_at": Sort(lambda: [Activity.created_at])},
     default_sort="-created_at",
@@ -288,9 +296,10 @@ activities_resource = Resource(
         ),
     },
     create_schema=s.ActivityInput,
-    update_schema=None,
+    update_schema=s.ActivityPatch,
     create=_create_activity,
-    delete=_delete_activity,
+    update=lambda session, actor, activity, data: records.update_activity(session, activity, data),
+    delete=_plain_delete,
 )
 
 
@@ -329,11 +338,6 @@ def _update_opportunity(session, actor, opportunity, data):
     _check_opportunity(session, opportunity)
 
 
-def _delete_opportunity(session, actor, opportunity):
-    session.delete(opportunity)
-    session.flush()
-
-
 opportunities = Resource(
     name="opportunities",
     model=Opportunity,
@@ -356,13 +360,18 @@ opportunities = Resource(
     update_schema=s.OpportunityPatch,
     create=_create_opportunity,
     update=_update_opportunity,
-    delete=_delete_opportunity,
+    delete=_plain_delete,
 )
 
 
 # --- settings, employees, products -------------------------------------------------------------
 
-SETTINGS = {"view": ("company.view",), "create": ("settings.manage",), "edit": ("settings.manage",)}
+SETTINGS = {
+    "view": ("company.view",),
+    "create": ("settings.manage",),
+    "edit": ("settings.manage",),
+    "delete": ("settings.manage",),
+}
 
 
 def _settings_resource(name, model, schema, fields_schema, sorts, default_sort, description, searchable=True):
@@ -376,8 +385,10 @@ def _settings_resource(name, model, schema, fields_schema, sorts, default_sort, 
         sorts=sorts,
         default_sort=default_sort,
         create_schema=input_schema,
-        update_schema=None,
+        update_schema=s.patch_schema(input_schema, f"{model.__name__}Patch"),
         create=_plain_create(model),
+        update=_plain_update,
+        delete=_plain_delete,
         searchable=searchable,
         description=description,
     )
@@ -415,13 +426,25 @@ stages.permissions = {**SETTINGS, "view": ("opportunity.view",)}
 
 
 def _create_stage(session, actor, data):
-    stage = SalesStage(**data)
+    stage = SalesStage()
+    records.apply(session, stage, data)
     sales.check_stage(stage)
     session.add(stage)
     return stage
 
 
-stages.create = _create_stage
+def _update_stage(session, actor, stage, data):
+    records.apply(session, stage, data)
+    sales.check_stage(stage)
+    session.flush()
+
+
+def _delete_stage(session, actor, stage):
+    sales.delete_stage(session, stage)
+    session.flush()
+
+
+stages.create, stages.update, stages.delete = _create_stage, _update_stage, _delete_stage
 
 employees = Resource(
     name="employees",
@@ -439,7 +462,12 @@ products = Resource(
     model=Product,
     schema=s.ProductSchema,
     area="product",
-    permissions={"view": ("product.view",), "create": ("product.manage",), "edit": ("product.manage",)},
+    permissions={
+        "view": ("product.view",),
+        "create": ("product.manage",),
+        "edit": ("product.manage",),
+        "delete": ("product.manage",),
+    },
     description="Produkter for order and invoice lines.",
     sorts={
         "number": Sort(lambda: [Product.number]),
@@ -449,7 +477,10 @@ products = Resource(
     default_sort="number",
     filters={"active": _filter(ma.fields.Boolean(), lambda v: Product.active.is_(v))},
     create_schema=s.ProductInput,
+    update_schema=s.patch_schema(s.ProductInput, "ProductPatch"),
     create=_plain_create(Product),
+    update=_plain_update,
+    delete=_plain_delete,
 )
 
 

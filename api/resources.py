@@ -134,9 +134,10 @@ def conflict(resource: Resource, record):
     return problem(409, current=resource.schema().dump(current) if current is not None else None)
 
 
-def write(fn: Callable):
+def write(fn: Callable, *, deleting: bool = False):
     """Run a write and commit it; a rule broken is 422 (with field errors), a stale version 409,
-    a permission the services refuse 403 — and nothing is saved."""
+    a permission the services refuse 403, a delete refused (the row is in use) 409 — and nothing
+    is saved."""
     try:
         result = fn()
         db.session.commit()
@@ -146,13 +147,19 @@ def write(fn: Callable):
         return problem(422, errors=exc.errors)
     except InvalidValue as exc:
         db.session.rollback()
-        return problem(422, str(exc))
+        return problem(409 if deleting else 422, str(exc))
     except (trash.NotPermitted, PermissionError):
         db.session.rollback()
         return problem(403)
     except IntegrityError:
         db.session.rollback()
-        return problem(409)
+        return problem(409, _in_use() if deleting else None)
+
+
+def _in_use() -> str:
+    from flask_babel import gettext as _
+
+    return _("The record is in use by other records and cannot be deleted.")
 
 
 def _page(resource: Resource, args: dict):
@@ -272,14 +279,16 @@ def blueprint(resource: Resource) -> Blueprint:
         @blp.route("/<int:id>", methods=["DELETE"])
         @blp.response(204)
         @blp.alt_response(404, schema=ProblemSchema, content_type="application/problem+json")
+        @blp.alt_response(409, schema=ProblemSchema, content_type="application/problem+json")
         @requires(*resource.needs("delete"))
         def delete_record(id):
-            """Delete: customers go to the trash (restore them with POST …/restore)."""
+            """Delete: customers go to the trash (restore them with POST …/restore); a row other records
+            use is refused (409)."""
             record = get_live(resource, id)
             if resource.delete == "trash":
                 result = write(lambda: trash.delete(db.session, current_user, resource.model, [record.id]))
             else:
-                result = write(lambda: resource.delete(db.session, current_user, record))
+                result = write(lambda: resource.delete(db.session, current_user, record), deleting=True)
             return result if hasattr(result, "status_code") else ("", 204)
 
     if resource.delete == "trash":

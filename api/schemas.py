@@ -292,9 +292,17 @@ class ActivityInput(ActivityFields):
     pass
 
 
+class ActivityPatchFields(ActivityInput):
+    done = f.Boolean(metadata={"description": "Completed (a note stays done)"})
+
+
+ActivityPatch = patch_schema(ActivityPatchFields, "ActivityPatch")
+
+
 class ActivitySchema(Output, ActivityFields):
     kind = f.String()
     done = f.Boolean()
+    version = f.Integer(dump_only=True, required=True)
     done_at = UtcDateTime(allow_none=True)
     created_by_id = f.Integer(allow_none=True)
     created_at = UtcDateTime(dump_only=True)
@@ -354,7 +362,7 @@ class SalesStageFields(ma.Schema):
 
 
 class SalesStageSchema(Output, SalesStageFields):
-    pass
+    version = f.Integer(dump_only=True, required=True)
 
 
 class CategoryFields(ma.Schema):
@@ -364,7 +372,7 @@ class CategoryFields(ma.Schema):
 
 
 class CategorySchema(Output, CategoryFields):
-    pass
+    version = f.Integer(dump_only=True, required=True)
 
 
 class IndustryFields(ma.Schema):
@@ -373,7 +381,7 @@ class IndustryFields(ma.Schema):
 
 
 class IndustrySchema(Output, IndustryFields):
-    pass
+    version = f.Integer(dump_only=True, required=True)
 
 
 class EmployeeSchema(Output):
@@ -399,7 +407,7 @@ class ProductInput(ProductFields):
 
 
 class ProductSchema(Output, ProductFields):
-    pass
+    version = f.Integer(dump_only=True, required=True)
 
 
 # --- orders and invoices --------------------------------------------------------------------

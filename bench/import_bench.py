@@ -3,6 +3,7 @@
     .venv/bin/python bench/import_bench.py                       # 100,000 companies + 200,000 contacts, SQLite
     .venv/bin/python bench/import_bench.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/bench_importing
     .venv/bin/python bench/import_bench.py --companies 1000000 --contacts 0 --skip-naive   # flatness
+    .venv/bin/python bench/import_bench.py --companies 5000 --contacts 1 --skip-naive --webhooks  # events' cost
 
 Generates a Swedish-looking companies file (name, orgnr, address, phone,
 e-mail, kundansvarig, categories, bransch, discount) and a contacts file (two
@@ -261,7 +262,46 @@ class TreeMemory(threading.Thread):
                     pass
 
 
-def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> dict:
+def _subscribe(url: str) -> None:
+    """A webhook subscription to every created/updated event, posting to the bench's local receiver."""
+    from extensions import db
+    from models import WebhookSubscription
+    from services import webhooks
+
+    if db.session.scalar(db.select(WebhookSubscription.id).limit(1)) is None:
+        events = [e for e in webhooks.EVENTS if e.endswith((".created", ".updated"))]
+        webhooks.subscribe(db.session, None, name="Bench", url=url, events=events, allow_internal=True)
+        db.session.commit()
+
+
+class WebhookReceiver(threading.Thread):
+    """An HTTP server on 127.0.0.1 answering every POST with 204 and counting them."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        super().__init__(daemon=True)
+        receiver = self
+        self.count = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.count += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def run(self) -> None:
+        self.server.serve_forever()
+
+
+def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, webhook_url: str | None = None) -> dict:
     """Our import as the product runs it: this process plays the web process (it stores the file,
     queues the job and submits it), a real queue worker (`flask --app app worker`, a subprocess)
     runs each pass. Rows/s are the worker's own (the job's started_at to finished_at)."""
@@ -293,6 +333,8 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
     try:
         with app.app_context():
             app.extensions["tasks"].flush()
+            if webhook_url:
+                _subscribe(webhook_url)
             storage = storage_module.from_config(app.config)
             with open(path, "rb") as f:
                 key, size = storage.save(f, max_bytes=10**12)
@@ -445,8 +487,8 @@ def child(args) -> None:
         return
     workers = WorkerMemory()
     workers.start()
-    if args.variant == "ours":
-        result = _ours(args.url, args.upload_dir, args.path, args.entity, args.match_key)
+    if args.variant in ("ours", "ours + webhooks"):
+        result = _ours(args.url, args.upload_dir, args.path, args.entity, args.match_key, args.webhook_url)
     else:
         result = _naive(args.url, args.upload_dir, args.path, args.entity, args.limit)
     workers.done.set()
@@ -498,6 +540,12 @@ def main() -> None:
     parser.add_argument("--entity", help=argparse.SUPPRESS)
     parser.add_argument("--match-key", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="also measure ours with a webhook subscription to every created/updated event (a local receiver)",
+    )
+    parser.add_argument("--webhook-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -524,11 +572,16 @@ def main() -> None:
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     upload = str(folder / "uploads")
+    variants = (() if args.skip_naive else ("naive",)) + ("ours",) + (("ours + webhooks",) if args.webhooks else ())
+    receiver = WebhookReceiver()
+    receiver.start()
     for db_name, url in databases:
-        for variant in ("naive", "ours") if not args.skip_naive else ("ours",):
+        for variant in variants:
             _spawn("--reset", "--url", url, "--upload-dir", upload)
             for label, entity, match_key, path in files:
+                hook = ("--webhook-url", receiver.url) if variant == "ours + webhooks" else ()
                 result = _spawn(
+                    *hook,
                     "--variant",
                     variant,
                     "--url",
@@ -554,6 +607,8 @@ def main() -> None:
                 print(line, flush=True)
     print()
     print("\n".join(lines))
+    if args.webhooks:
+        print(f"\nWebhook deliveries received while the workers ran: {receiver.count:,}")
 
 
 if __name__ == "__main__":

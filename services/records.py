@@ -9,7 +9,7 @@ nothing is written when there is one (`FieldErrors`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -76,6 +76,14 @@ REFERENCES: dict[str, type] = {
     "lead_id": Lead,
     "opportunity_id": Opportunity,
     "product_id": Product,
+}
+
+#: A column no two rows may share → the Swedish message when a value is taken.
+UNIQUE: dict[type, tuple[str, Callable[[], str]]] = {
+    Product: ("number", lambda: _("Another product has this number.")),
+    Category: ("name", lambda: _("The name is already in use: choose another.")),
+    Industry: ("name", lambda: _("The name is already in use: choose another.")),
+    SalesStage: ("name", lambda: _("The name is already in use: choose another.")),
 }
 
 #: The category scopes a kind of record may have (Category.applies_to).
@@ -146,10 +154,14 @@ def apply(session: Session, record, data: Mapping) -> None:
         existing = register.company_with_org_number(session, values["org_number"], exclude_id=record.id)
         if existing is not None:
             errors.setdefault("org_number", []).append(duplicate_org_number_message(existing))
-    if model is Product and "number" in values:
-        taken = session.scalar(select(Product.id).where(Product.number == values["number"], Product.id != record.id))
+    unique = UNIQUE.get(model)
+    if unique is not None and unique[0] in values:
+        column, taken_message = unique
+        taken = session.scalar(
+            select(model.id).where(getattr(model, column) == values[column].strip(), model.id != record.id)
+        )
         if taken is not None:
-            errors.setdefault("number", []).append(_("Another product has this number."))
+            errors.setdefault(column, []).append(taken_message())
     if errors:
         raise FieldErrors(errors)
     for name, value in values.items():
@@ -166,3 +178,15 @@ def new_activity(session: Session, actor: Employee, data: Mapping) -> Activity:
     apply(session, probe, {k: v for k, v in data.items() if k not in ("kind", "subject")})
     fields = {k: v for k, v in data.items() if k not in ("kind", "subject")}
     return activities.create(session, actor, kind=data["kind"], subject=data["subject"], **fields)
+
+
+def update_activity(session: Session, activity: Activity, data: Mapping) -> None:
+    """Change an activity from `data`, checked like `apply` (a customer in the trash is refused there);
+    `done` completes or reopens it, but a note or a sent SMS records something done and stays done."""
+    from services import activities
+
+    fields = dict(data)
+    done = fields.pop("done", None)
+    apply(session, activity, fields)
+    if done is not None and activity.kind not in Activity.RECORD_KINDS:
+        activities.set_done(activity, done)

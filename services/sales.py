@@ -107,7 +107,9 @@ def check(opportunity: Opportunity, *, customer_changed: bool = True) -> None:
 
 def move_to_stage(opportunity: Opportunity, stage: SalesStage, *, lost_reason: str | None = None) -> None:
     """Put the opportunity in `stage`; its probability follows the stage (the listener sees to it)."""
+    stage_id = stage.id  # read first: loading an expired stage autoflushes, before the opportunity has changed
     opportunity.stage = stage
+    opportunity.stage_id = stage_id  # a column change the audit trail sees (the relationship's is set at the flush)
     if lost_reason is not None:
         opportunity.lost_reason = lost_reason.strip() or None
 

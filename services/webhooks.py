@@ -46,9 +46,11 @@ from models import (
     Employee,
     Invoice,
     Lead,
+    MergeRecord,
     Opportunity,
     WebhookDelivery,
     WebhookSubscription,
+    table_of,
     utcnow,
 )
 from services.validation import InvalidValue
@@ -63,10 +65,14 @@ EVENTS: dict[str, object] = {
     "company.updated": _l("Company updated"),
     "company.deleted": _l("Company deleted (to the trash)"),
     "company.restored": _l("Company restored"),
+    "company.merged": _l("Companies merged (a duplicate merged into the kept one)"),
+    "company.unmerged": _l("Merge of companies undone"),
     "contact.created": _l("Contact created"),
     "contact.updated": _l("Contact updated"),
     "contact.deleted": _l("Contact deleted (to the trash)"),
     "contact.restored": _l("Contact restored"),
+    "contact.merged": _l("Contacts merged (a duplicate merged into the kept one)"),
+    "contact.unmerged": _l("Merge of contacts undone"),
     "lead.created": _l("Lead created"),
     "lead.updated": _l("Lead updated"),
     "lead.deleted": _l("Lead deleted"),
@@ -200,28 +206,49 @@ def _changed(obj, key: str) -> tuple | None:
     return (history.deleted[0] if history.deleted else None, history.added[0] if history.added else None)
 
 
-def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None]]:
-    """(event name, record, changes) for what this flush wrote to watched records."""
+def _merge_event(session: Session, merge: MergeRecord, name: str) -> tuple[str, Any, dict | None, dict] | None:
+    """A merge (or its undo) as an event about the kept record, naming both ids (services.merge)."""
+    from services.merge import MODELS
+
+    with session.no_autoflush:
+        kept = session.get(MODELS[merge.entity_type], merge.survivor_id)
+    if kept is None:
+        return None
+    ids = {"merged_id": merge.merged_id, "merge_id": merge.id}
+    changes = (dict(merge.fields) or None) if name == "merged" else None  # the kept record's fields taken
+    return (f"{merge.entity_type}.{name}", kept, changes, ids)
+
+
+def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None, dict]]:
+    """(event name, record, changes, more data) for what this flush wrote to watched records."""
     from services.audit import plain
 
-    found: list[tuple[str, Any, dict | None]] = []
+    found: list[tuple[str, Any, dict | None, dict]] = []
+    merges = []
     for obj in session.new:
         if type(obj) in WATCHED:
-            found.append((f"{WATCHED[type(obj)]}.created", obj, None))
+            found.append((f"{WATCHED[type(obj)]}.created", obj, None, {}))
         elif isinstance(obj, Invoice) and obj.status == "sent":  # a credit invoice is sent at once
-            found.append(("invoice.sent", obj, None))
+            found.append(("invoice.sent", obj, None, {}))
+        elif isinstance(obj, MergeRecord):
+            merges.append(_merge_event(session, obj, "merged"))
     for obj in session.dirty:
+        if isinstance(obj, MergeRecord):
+            undone = _changed(obj, "undone_at")
+            if undone is not None and undone[0] is None and undone[1] is not None:
+                merges.append(_merge_event(session, obj, "unmerged"))
+            continue
         if isinstance(obj, Invoice):
             status = _changed(obj, "status")
             if status is not None and status[1] in ("sent", "paid") and status[0] != status[1]:
-                found.append((f"invoice.{status[1]}", obj, {"status": list(status)}))
+                found.append((f"invoice.{status[1]}", obj, {"status": list(status)}, {}))
             continue
         if type(obj) not in WATCHED or not session.is_modified(obj):
             continue
         kind = WATCHED[type(obj)]
         deleted = _changed(obj, "deleted_at") if hasattr(obj, "deleted_at") else None
         if deleted is not None:
-            found.append((f"{kind}.{'restored' if deleted[1] is None else 'deleted'}", obj, None))
+            found.append((f"{kind}.{'restored' if deleted[1] is None else 'deleted'}", obj, None, {}))
             continue
         changes = {}
         for attr in inspect(obj).mapper.column_attrs:
@@ -231,13 +258,13 @@ def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None]]:
             if change is not None and plain(change[0]) != plain(change[1]):
                 changes[attr.key] = [plain(change[0]), plain(change[1])]
         if changes:
-            found.append((f"{kind}.updated", obj, changes))
+            found.append((f"{kind}.updated", obj, changes, {}))
             if kind == "opportunity" and "stage_id" in changes:
-                found.append(("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]}))
+                found.append(("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]}, {}))
     for obj in session.deleted:
         if type(obj) in WATCHED:
-            found.append((f"{WATCHED[type(obj)]}.deleted", obj, None))
-    return found
+            found.append((f"{WATCHED[type(obj)]}.deleted", obj, None, {}))
+    return found + [m for m in merges if m is not None]
 
 
 #: Engines known to have the webhook tables (a database still at an older revision has none).
@@ -251,45 +278,98 @@ def _has_tables(connection) -> bool:
     return key in _migrated
 
 
+def _subscriptions(connection) -> list[tuple[int, list[str]]]:
+    """(id, events) of every active subscription; none on a database without the webhook tables."""
+    if not _has_tables(connection):
+        return []
+    rows = connection.execute(
+        select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
+    ).all()
+    return [(subscription_id, list(events or ())) for subscription_id, events in rows]
+
+
+def _payload(name: str, kind: str, record_id: int, record: dict, changes: dict | None, now: datetime, **more) -> dict:
+    data: dict[str, Any] = {"type": kind, "id": record_id, **more, "record": record}
+    if changes is not None:
+        data["changes"] = changes
+    return {"event": name, "occurred_at": now.isoformat() + "Z", "data": data}
+
+
+def _deliveries(subscriptions, name: str, payload: dict, now: datetime) -> list[dict]:
+    """One waiting delivery of `payload` per subscription wanting event `name`."""
+    return [
+        {
+            "subscription_id": subscription_id,
+            "event": name,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for subscription_id, events in subscriptions
+        if name in events
+    ]
+
+
 @event.listens_for(Session, "after_flush")
 def _record_events(session: Session, flush_context) -> None:
     found = _events_of_flush(session)
     if not found:
         return
     connection = session.connection()
-    if not _has_tables(connection):
-        return
-    subscriptions = connection.execute(
-        select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
-    ).all()
+    subscriptions = _subscriptions(connection)
     if not subscriptions:
         return
     now = utcnow()
     rows = []
-    for name, obj, changes in found:
-        payload: dict[str, Any] = {
-            "event": name,
-            "occurred_at": now.isoformat() + "Z",
-            "data": {"type": TYPES[type(obj)], "id": obj.id, "record": _record_payload(obj)},
-        }
-        if changes is not None:
-            payload["data"]["changes"] = changes
-        for subscription_id, events in subscriptions:
-            if name in (events or ()):
-                rows.append(
-                    {
-                        "subscription_id": subscription_id,
-                        "event": name,
-                        "payload": payload,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                    }
-                )
+    for name, obj, changes, more in found:
+        payload = _payload(name, TYPES[type(obj)], obj.id, _record_payload(obj), changes, now, **more)
+        rows += _deliveries(subscriptions, name, payload, now)
     if rows:
         ids = connection.execute(insert(WebhookDelivery).returning(WebhookDelivery.id), rows).scalars().all()
         session.info.setdefault("webhook_deliveries", []).extend(ids)
+
+
+#: A set-based write's audit action → the event's verb.
+_WRITTEN = {"create": "created", "update": "updated"}
+
+
+def record_written(session: Session, model: type[Any], written: list[dict]) -> None:
+    """Events for rows a set-based write (an import batch) inserted or updated without the ORM, in its
+    transaction: `written` are its audit events (entity_id, action "create"/"update", changes).
+    The batch's records are read in one query, the deliveries inserted at once (services.bulk), and
+    after the commit they go to the queue in a few messages (`queue`). Nothing is read without a
+    subscription wanting the events."""
+    from services import bulk
+    from services.audit import plain
+
+    kind = WATCHED[model]
+    subscriptions = _subscriptions(session.connection()) if written else []
+    wanted = {f"{kind}.{verb}" for verb in _WRITTEN.values()} & {e for _id, events in subscriptions for e in events}
+    chosen = [w for w in written if f"{kind}.{_WRITTEN.get(w['action'])}" in wanted]
+    if not chosen:
+        return
+    table = table_of(model)
+    ids = [w["entity_id"] for w in chosen]
+    result = session.execute(select(table).where(bulk.one_of(session, table.c.id, ids)))
+    keys, simple = list(result.keys()), (str, int, bool, type(None))
+    records = {}
+    for row in result:
+        record = {key: value if type(value) in simple else plain(value) for key, value in zip(keys, row, strict=True)}
+        records[record["id"]] = record
+    now = utcnow()
+    rows = []
+    for w in chosen:
+        name = f"{kind}.{_WRITTEN[w['action']]}"
+        changes = w["changes"] if w["action"] == "update" else None
+        rows += _deliveries(
+            subscriptions, name, _payload(name, kind, w["entity_id"], records[w["entity_id"]], changes, now), now
+        )
+    delivery_table = table_of(WebhookDelivery)
+    new_ids = bulk.new_ids(session, delivery_table, len(rows))
+    bulk.insert_rows(session, delivery_table, [{"id": i, **row} for i, row in zip(new_ids, rows, strict=True)])
+    session.info.setdefault("webhook_deliveries", []).extend(new_ids)
 
 
 @event.listens_for(Session, "after_commit")
@@ -304,18 +384,25 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop("webhook_deliveries", None)
 
 
+#: Deliveries a queue message carries (an import batch's thousand events are a few messages, not a thousand).
+QUEUE_CHUNK = 50
+
+
 def queue(ids: Iterable[int]) -> None:
-    """Put deliveries in the task queue (a queue that is down leaves them to the periodic sweep)."""
+    """Put deliveries in the task queue, QUEUE_CHUNK a message (a queue that is down leaves them to the
+    periodic sweep)."""
     import logging
 
     from services import tasks
     from services.webhook_tasks import deliver_task
 
-    for delivery_id in ids:
+    ids = list(ids)
+    for start in range(0, len(ids), QUEUE_CHUNK):
+        chunk = ids[start : start + QUEUE_CHUNK]
         try:
-            tasks.submit(deliver_task.s(delivery_id))
-        except Exception:  # the row stays pending; `requeue_lost` sends it
-            logging.getLogger(__name__).exception("queueing webhook delivery %s failed", delivery_id)
+            tasks.submit(deliver_task.s(chunk))
+        except Exception:  # the rows stay pending; `requeue_lost` sends them
+            logging.getLogger(__name__).exception("queueing webhook deliveries %s failed", chunk)
 
 
 # --- delivering ---------------------------------------------------------------------------------

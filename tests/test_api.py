@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 from api_client import ApiClient, openapi_of
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from helpers import count, fresh, sv, text
 from models import (
+    Activity,
     AuditEvent,
     Category,
     Company,
@@ -358,6 +359,8 @@ def test_leads_and_activities(as_role, make_company, session, keys):
     )
     assert lead.status_code == 201, lead.get_json()
     assert api.get("/api/v1/leads?q=nytt").get_json()["items"][0]["id"] == lead.get_json()["id"]
+    assert [x["id"] for x in api.get("/api/v1/leads?email=info@NYTT.se").get_json()["items"]] == [lead.get_json()["id"]]
+    assert api.get("/api/v1/leads?email=annan@nytt.se").get_json()["items"] == []
     problem_of(api.post("/api/v1/leads", {"company_name": "X", "org_number": "123"}), 422)
     company = make_company(name="Aktiv AB")
     activity = api.post("/api/v1/activities", {"kind": "call", "subject": "Ring upp", "company_id": company.id})
@@ -392,6 +395,146 @@ def test_settings_employees_and_products(as_role, session, employees, keys):
     contact_scope = session.scalar(select(Category).where(Category.name == "Kampanj"))
     wrong = admin.post("/api/v1/contacts", {"first_name": "A", "last_name": "B", "category_ids": [contact_scope.id]})
     assert "category_ids" in problem_of(wrong, 422)["errors"]
+
+
+def test_settings_and_products_are_changed_with_the_version_and_deleted_unless_in_use(
+    as_role, make_company, products, stages, session, keys
+):
+    """PATCH and DELETE of categories, industries, sales stages and products: the permissions of the
+    settings screens, 409 on a stale version, 422 on a taken name, and a row in use is not deleted."""
+    from models import Industry, Product
+
+    admin, seller, finance = as_role("admin"), as_role("seller"), as_role("finance")
+    category = admin.post("/api/v1/categories", {"name": "Kampanj", "applies_to": "company"}).get_json()
+    admin.post("/api/v1/categories", {"name": "Mässa"})
+    renamed = admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"], "name": "Vår"})
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "Vår"
+    assert renamed.get_json()["version"] == category["version"] + 1
+    assert (
+        problem_of(
+            admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"], "name": "Höst"}), 409
+        )["current"]["name"]
+        == "Vår"
+    )
+    taken = admin.patch(f"/api/v1/categories/{category['id']}", {"version": category["version"] + 1, "name": "Mässa"})
+    assert problem_of(taken, 422)["errors"] == {"name": [sv("The name is already in use: choose another.")]}
+    problem_of(seller.patch(f"/api/v1/categories/{category['id']}", {"version": 2, "name": "Nej"}), 403)
+    problem_of(seller.delete(f"/api/v1/categories/{category['id']}"), 403)
+    company = make_company(categories=[fresh(session, Category, category["id"])])
+    assert admin.delete(f"/api/v1/categories/{category['id']}").status_code == 204  # as the screen: links go
+    assert fresh(session, Company, company.id).categories == []
+
+    industry = admin.post("/api/v1/industries", {"name": "Bygg"}).get_json()
+    make_company(industry_id=industry["id"])
+    in_use = problem_of(admin.delete(f"/api/v1/industries/{industry['id']}"), 409)
+    assert in_use["detail"] == sv("The record is in use by other records and cannot be deleted.")
+    english = problem_of(as_role("admin", "en").delete(f"/api/v1/industries/{industry['id']}"), 409)
+    assert english["detail"] == "The record is in use by other records and cannot be deleted."
+    assert count(session, Industry) == 1
+    spare = admin.post("/api/v1/industries", {"name": "Skog"}).get_json()
+    assert admin.delete(f"/api/v1/industries/{spare['id']}").status_code == 204
+
+    stage = admin.get(f"/api/v1/sales-stages/{stages[1].id}").get_json()
+    bad = admin.patch(f"/api/v1/sales-stages/{stage['id']}", {"version": stage["version"], "probability": 150})
+    assert "probability" in problem_of(bad, 422)["errors"]
+    moved = admin.patch(f"/api/v1/sales-stages/{stage['id']}", {"version": stage["version"], "probability": 60})
+    assert moved.get_json()["probability"] == 60
+    session.add(Opportunity(title="Pågår", company=make_company(), stage_id=stage["id"]))
+    session.commit()
+    refused = problem_of(admin.delete(f"/api/v1/sales-stages/{stage['id']}"), 409)
+    assert refused["detail"] == sv(
+        "The stage %(name)s is used by sales opportunities and cannot be deleted; deactivate it instead.",
+        name="Offert",
+    )
+    assert admin.delete(f"/api/v1/sales-stages/{stages[0].id}").status_code == 204
+
+    product = finance.get(f"/api/v1/products/{products['100'].id}").get_json()
+    priced = finance.patch(f"/api/v1/products/{product['id']}", {"version": product["version"], "price": "990.00"})
+    assert priced.status_code == 200 and priced.get_json()["price"] == "990.00"
+    problem_of(seller.patch(f"/api/v1/products/{product['id']}", {"version": 2, "price": "1.00"}), 403)
+    seller.post("/api/v1/orders", {"company_id": company.id, "lines": [{"product_id": product["id"]}]})
+    problem_of(finance.delete(f"/api/v1/products/{product['id']}"), 409)
+    assert finance.delete(f"/api/v1/products/{products['200'].id}").status_code == 204
+    assert {p.number for p in session.scalars(select(Product))} == {"100", "300", "900"}
+    trail = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "category").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.action, e.api_key.name) for e in trail][-2:] == [("update", "Test admin"), ("purge", "Test admin")]
+
+
+def test_an_activity_is_changed_completed_and_deleted(as_role, make_company, session, keys):
+    company = make_company(name="Aktiv AB")
+    seller = as_role("seller")
+    activity = seller.post("/api/v1/activities", {"kind": "task", "subject": "Ring", "company_id": company.id})
+    body = activity.get_json()
+    done = seller.patch(
+        f"/api/v1/activities/{body['id']}", {"version": body["version"], "done": True, "subject": "Ringt"}
+    )
+    assert done.status_code == 200, done.get_json()
+    assert (done.get_json()["done"], done.get_json()["subject"]) == (True, "Ringt") and done.get_json()["done_at"]
+    stale = seller.patch(f"/api/v1/activities/{body['id']}", {"version": body["version"], "subject": "Sent"})
+    assert problem_of(stale, 409)["current"]["subject"] == "Ringt"
+    moved = seller.patch(f"/api/v1/activities/{body['id']}", {"version": body["version"] + 1, "company_id": 999999})
+    assert "company_id" in problem_of(moved, 422)["errors"]
+    problem_of(as_role("readonly").patch(f"/api/v1/activities/{body['id']}", {"version": 2, "subject": "X"}), 403)
+    problem_of(as_role("readonly").delete(f"/api/v1/activities/{body['id']}"), 403)
+    trail = session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "activity").order_by(AuditEvent.id))
+    assert [(e.action, e.api_key.name) for e in trail] == [("create", "Test seller"), ("update", "Test seller")]
+    assert seller.delete(f"/api/v1/activities/{body['id']}").status_code == 204
+    assert count(session, Activity) == 0
+
+
+def test_every_change_through_the_api_is_in_the_history_as_made_by_its_key(
+    as_role, make_company, stages, employees, session, keys
+):
+    """Each kind of write the API offers writes audit events, every one naming the key and its employee."""
+    tab = CustomTab(applies_to="company", name="Avtal")
+    session.add(tab)
+    session.flush()
+    field = CustomFieldDefinition(tab_id=tab.id, label="Licenser", field_type="number")
+    session.add(field)
+    company = make_company(name="Historik AB")
+    key = session.scalar(select(api_keys.ApiKey).where(api_keys.ApiKey.name == "Test admin"))
+    admin = as_role("admin")
+
+    def audited(method, url, body=None) -> dict:
+        before = session.scalar(select(func.max(AuditEvent.id))) or 0
+        response = admin.call(method, url, body)
+        assert response.status_code in (200, 201, 204), (url, response.get_json())
+        session.expire_all()
+        made = session.scalars(select(AuditEvent).where(AuditEvent.id > before)).all()
+        assert made, (method, url)
+        assert {(e.api_key_id, e.actor_id) for e in made} == {(key.id, employees["admin"].id)}, (method, url)
+        return response.get_json() if response.status_code != 204 else {}
+
+    audited("PATCH", f"/api/v1/companies/{company.id}", {"version": company.version, "note": "Via API"})
+    audited("PATCH", f"/api/v1/companies/{company.id}/custom-fields", {"values": {str(field.id): "3"}})
+    other = audited("POST", "/api/v1/companies", {"name": "Andra AB"})
+    audited("DELETE", f"/api/v1/companies/{other['id']}")
+    audited("POST", f"/api/v1/companies/{other['id']}/restore")
+    contact = audited("POST", "/api/v1/contacts", {"first_name": "Eva", "last_name": "Ek", "company_ids": [company.id]})
+    audited("PATCH", f"/api/v1/contacts/{contact['id']}", {"version": contact["version"], "private_customer": True})
+    lead = audited("POST", "/api/v1/leads", {"company_name": "Lead AB"})
+    audited("PATCH", f"/api/v1/leads/{lead['id']}", {"version": lead["version"], "source": "Webb"})
+    audited("DELETE", f"/api/v1/leads/{lead['id']}")
+    deal = audited(
+        "POST", "/api/v1/opportunities", {"title": "Affär", "company_id": company.id, "stage_id": stages[0].id}
+    )
+    audited("POST", f"/api/v1/opportunities/{deal['id']}/move", {"stage_id": stages[1].id, "version": deal["version"]})
+    activity = audited("POST", "/api/v1/activities", {"kind": "task", "subject": "Ring", "company_id": company.id})
+    audited("PATCH", f"/api/v1/activities/{activity['id']}", {"version": activity["version"], "done": True})
+    audited("DELETE", f"/api/v1/activities/{activity['id']}")
+    for url, body, change in (
+        ("categories", {"name": "Kampanj"}, {"description": "Vår"}),
+        ("industries", {"name": "Bygg"}, {"sni_code": "41"}),
+        ("sales-stages", {"name": "Avtal", "probability": 80}, {"sort_order": 5}),
+        ("products", {"number": "P1", "name": "Kaffe", "price": "10.00"}, {"price": "12.00"}),
+    ):
+        made = audited("POST", f"/api/v1/{url}", body)
+        audited("PATCH", f"/api/v1/{url}/{made['id']}", {"version": made["version"], **change})
+        audited("DELETE", f"/api/v1/{url}/{made['id']}")
+    audited("POST", "/api/v1/orders", {"company_id": company.id})
+    audited("POST", "/api/v1/invoices", {"company_id": company.id})
 
 
 def test_draft_orders_and_invoices_are_created_and_read(as_role, make_company, products, session, keys):

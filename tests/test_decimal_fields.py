@@ -98,6 +98,7 @@ def test_product_form_shows_and_takes_swedish_prices(login, products):
     page = finance.client.get(f"/admin/product/edit/?id={product.id}").get_data(as_text=True)
     assert input_value(page, "price") == "950,00"
     data = {"number": "100", "name": "Konsulttimme", "unit": "tim", "vat_rate": "25", "active": "y"}
+    data["version"] = input_value(page, "version")  # the form's hidden edit version
     response = finance.post(f"/admin/product/edit/?id={product.id}", {**data, "price": "Infinity"})
     assert response.status_code == 200 and field_errors(response, "price") == [sv(NOT_A_NUMBER)]
     assert fresh(db.session, Product, product.id).price == D("950.00")

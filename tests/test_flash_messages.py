@@ -22,7 +22,9 @@ def test_creating_saving_and_deleting_say_it_in_our_words(login, make_company):
 
     industry = db.session.scalar(db.select(Industry).where(Industry.name == "Sågverk"))
     saved = admin.post(
-        f"/admin/industry/edit/?id={industry.id}", {"name": "Sågverk och hyvleri"}, follow_redirects=True
+        f"/admin/industry/edit/?id={industry.id}",
+        {"name": "Sågverk och hyvleri", "version": str(industry.version)},
+        follow_redirects=True,
     )
     assert ("success", sv("%(name)s was saved.", name="Sågverk och hyvleri")) in flashes(saved)
     _no_flask_admin_wording(saved)

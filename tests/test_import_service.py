@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
@@ -120,7 +120,8 @@ def test_dry_run_writes_nothing_and_predicts_the_write(session, make_job, run, i
     assert checked.status == "checked"
     assert (checked.created_count, checked.updated_count, checked.unchanged_count, checked.error_count) == (2, 0, 0, 0)
     assert checked.new_categories == ["A-kund", "Mässa 2026"]
-    assert count(session, Company) == 0 and count(session, Category) == 0 and count(session, AuditEvent) == 0
+    assert count(session, Company) == 0 and count(session, Category) == 0
+    assert session.scalars(select(AuditEvent.entity_type)).all() == ["industry"]  # the fixture's Bygg
 
     done = run(checked, write=True)
     assert done.status == "done"
@@ -930,3 +931,70 @@ def test_a_lost_database_connection_leaves_the_job_to_be_taken_over(session, mak
     monkeypatch.setattr(jobs._Pass, "_after_batch", after)
     assert run_pass(app, job.id, storage) == "done"
     assert count(session, Company) == 8 and count(session, AuditEvent, AuditEvent.import_job_id == job.id) == 8
+
+
+# --- webhooks --------------------------------------------------------------------------------------
+
+
+def test_imported_records_are_webhook_events_delivered_in_few_queue_messages(
+    app, session, make_job, run, make_company, industry, worker
+):
+    """An import writes company.created/.updated (and lead.created) deliveries with each batch,
+    with the record as stored and the changes; the worker delivers them signed."""
+    from models import WebhookDelivery
+    from services import webhooks
+    from tests.webhook_receiver import Receiver, signed_payloads
+
+    receiver = Receiver()
+    try:
+        existing = make_company(name="Gamla namnet AB", org_number="5560360793")
+        subscription = webhooks.subscribe(
+            session,
+            None,
+            name="Import",
+            url=receiver.url,
+            events=["company.created", "company.updated", "lead.created"],
+            allow_internal=True,
+        )
+        session.commit()
+        run(run(make_job(COMPANIES, mode="upsert", match_key="org_number"), write=False), write=True)
+        payloads = {p["event"]: p for p in signed_payloads(receiver, subscription, 2)}
+        updated, created = payloads["company.updated"], payloads["company.created"]
+        assert updated["data"]["id"] == existing.id and updated["data"]["record"]["name"] == "Alfa AB"
+        assert updated["data"]["changes"]["name"] == ["Gamla namnet AB", "Alfa AB"]
+        beta = session.scalar(select(Company).where(Company.name == "Beta AB"))
+        assert created["data"]["id"] == beta.id and "changes" not in created["data"]
+        assert created["data"]["record"]["customer_number"] == beta.customer_number
+        assert created["data"]["record"]["postal_postcode"] == "411 01"
+
+        leads = "Företag;E-post\nNya AB;per@nya.se\nAndra AB;eva@andra.se\n"
+        run(run(make_job(leads, entity="lead", match_key="contact_email"), write=False), write=True)
+        received = signed_payloads(receiver, subscription, 4)[2:]
+        assert sorted(p["data"]["record"]["company_name"] for p in received) == ["Andra AB", "Nya AB"]
+        assert {p["event"] for p in received} == {"lead.created"}
+        assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 4
+    finally:
+        receiver.close()
+
+
+def test_an_import_without_subscribers_writes_no_deliveries(session, make_job, run, industry):
+    from models import WebhookDelivery
+    from services import webhooks
+
+    webhooks.subscribe(
+        session, None, name="Annat", url="http://127.0.0.1/", events=["lead.created"], allow_internal=True
+    )
+    session.commit()
+    run(run(make_job(COMPANIES, mode="upsert", match_key="org_number"), write=False), write=True)
+    assert count(session, Company) == 2 and count(session, WebhookDelivery) == 0
+
+
+def test_deliveries_go_to_the_queue_fifty_a_message(app):
+    from services import tasks, webhooks
+
+    tasks.queue.flush()
+    try:
+        webhooks.queue(range(1, 121))
+        assert tasks.queue.pending_count() == 3
+    finally:
+        tasks.queue.flush()

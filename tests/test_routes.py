@@ -165,6 +165,9 @@ def api_resource(area, *, view=None, create=None, edit=None, delete=None, restor
     return table
 
 
+SETTINGS_WRITES = {"create": "settings.manage", "edit": "settings.manage", "delete": "settings.manage"}
+
+
 def api_customer(area):
     return {
         "custom_fields": (f"{area}.view", "tab.custom"),
@@ -197,7 +200,13 @@ for blueprint, table in {
         extra={**api_customer("contact"), "contact_by_customer_number": "contact.view"},
     ),
     "api_leads": api_resource("lead", create="lead.create", edit="lead.edit", delete="lead.delete"),
-    "api_activities": api_resource("activity", view="company.view", create="activity.edit", delete="activity.edit"),
+    "api_activities": api_resource(
+        "activity",
+        view=("company.view", "tab.activities"),
+        create=("activity.edit", "tab.activities"),
+        edit=("activity.edit", "tab.activities"),
+        delete=("activity.edit", "tab.activities"),
+    ),
     "api_opportunities": api_resource(
         "opportunity",
         create="opportunity.create",
@@ -205,11 +214,11 @@ for blueprint, table in {
         delete="opportunity.delete",
         extra={"move_opportunity": "opportunity.edit"},
     ),
-    "api_sales_stages": api_resource("settings", view="opportunity.view", create="settings.manage"),
-    "api_categories": api_resource("settings", view="company.view", create="settings.manage"),
-    "api_industries": api_resource("settings", view="company.view", create="settings.manage"),
+    "api_sales_stages": api_resource("settings", view="opportunity.view", **SETTINGS_WRITES),
+    "api_categories": api_resource("settings", view="company.view", **SETTINGS_WRITES),
+    "api_industries": api_resource("settings", view="company.view", **SETTINGS_WRITES),
     "api_employees": api_resource("employee"),
-    "api_products": api_resource("product", create="product.manage"),
+    "api_products": api_resource("product", create="product.manage", edit="product.manage", delete="product.manage"),
     "api_orders": api_resource("order", create="order.create"),
     "api_invoices": api_resource("invoice", create="invoice.create"),
 }.items():

@@ -167,11 +167,17 @@ def test_admin_creates_edits_and_deletes_a_category(login, session):
     assert "Nyhetsbrev" in text(admin.client.get("/admin/category/"))
 
     response = admin.post(
-        f"/admin/category/edit/?id={category.id}", {"name": "Julkort", "applies_to": "company", "description": ""}
+        f"/admin/category/edit/?id={category.id}",
+        {"name": "Julkort", "applies_to": "company", "description": "", "version": str(category.version)},
     )
     assert response.status_code == 302
     stored = fresh(session, Category, category.id)
     assert (stored.name, stored.applies_to) == ("Julkort", "company")
+    stale = admin.post(
+        f"/admin/category/edit/?id={category.id}",
+        {"name": "Påskkort", "applies_to": "company", "description": "", "version": "1"},
+    )
+    assert stale.status_code == 200 and fresh(session, Category, category.id).name == "Julkort"  # edited meanwhile
 
     assert admin.post("/admin/category/delete/", {"id": str(category.id)}).status_code == 302
     assert count(session, Category) == 0
@@ -218,7 +224,8 @@ def test_admin_creates_edits_and_deletes_an_industry(login, session):
     assert (industry.name, industry.sni_code) == ("Byggverksamhet", "41")
     assert (
         admin.post(
-            f"/admin/industry/edit/?id={industry.id}", {"name": "Bygg och anläggning", "sni_code": "41-43"}
+            f"/admin/industry/edit/?id={industry.id}",
+            {"name": "Bygg och anläggning", "sni_code": "41-43", "version": str(industry.version)},
         ).status_code
         == 302
     )

@@ -4,53 +4,17 @@ receiver on a local socket, signed, retried, refused for internal addresses; the
 import hashlib
 import hmac
 import json
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
+from webhook_receiver import Receiver, signed_payloads
 
 from helpers import flashes, sv, text
 from models import Company, Opportunity, SalesStage, WebhookDelivery, WebhookSubscription, utcnow
 from services import api_keys, webhooks
 from services.validation import InvalidValue
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 recording each POST; answers with `statuses` in turn (then 200)."""
-
-    def __init__(self, statuses=()):
-        self.requests, self.statuses = [], list(statuses)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, n: int, seconds: float = 15) -> list:
-        deadline = time.monotonic() + seconds
-        while len(self.requests) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.requests
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -357,3 +321,73 @@ def test_only_integration_managers_reach_webhooks(login, session, role):
     assert user.client.get(f"/admin/integrations/webhooks/{subscription.id}").status_code == 403
     assert user.post("/admin/integrations/webhooks", {"name": "Y", "url": "https://example.se"}).status_code == 403
     assert user.post(f"/admin/integrations/webhooks/{subscription.id}/delete").status_code == 403
+
+
+# --- merges (services.merge) ----------------------------------------------------------------------
+
+
+def test_every_mergeable_kind_has_merge_events():
+    """A kind services.merge learns to merge fails here until its merged/unmerged events exist."""
+    from services import merge
+
+    for kind in merge.MODELS:
+        assert {f"{kind}.merged", f"{kind}.unmerged"} <= set(webhooks.EVENTS), kind
+
+
+def test_a_merge_and_its_undo_are_delivered_with_both_ids(login, session, make_company, receiver, worker):
+    """Merging two companies on the Dubbletter page sends company.merged about the kept one, naming the
+    merged one; undoing it sends company.unmerged. Contacts likewise (through services.merge)."""
+    from models import Contact, MergeRecord
+    from services import merge
+
+    subscription = webhooks.subscribe(
+        session,
+        None,
+        name="Dubbletter",
+        url=receiver.url,
+        events=["company.merged", "company.unmerged", "contact.merged"],
+        allow_internal=True,
+    )
+    keep = make_company(name="Kaffebolaget AB", phone="+46812345678")
+    other = make_company(name="Kaffebolaget", postal_city="Lund")
+    session.commit()
+    admin = login("admin")
+    merged = admin.post(
+        "/admin/duplicates/merge/company",
+        {"first": str(keep.id), "second": str(other.id), "keep": str(keep.id), "field_name": str(keep.id)},
+        follow_redirects=True,
+    )
+    assert merged.status_code == 200
+    (payload,) = signed_payloads(receiver, subscription, 1)
+    assert payload["event"] == "company.merged"
+    assert (payload["data"]["id"], payload["data"]["merged_id"]) == (keep.id, other.id)
+    assert payload["data"]["record"]["postal_city"] == "Lund"  # the kept record, with what it took
+    assert payload["data"]["changes"] == {"postal_city": [None, "Lund"]}
+    record = session.scalar(select(MergeRecord))
+    assert payload["data"]["merge_id"] == record.id
+    assert admin.post(f"/admin/duplicates/undo/{record.id}", follow_redirects=True).status_code == 200
+    _merged, undone = signed_payloads(receiver, subscription, 2)
+    assert undone["event"] == "company.unmerged"
+    assert (undone["data"]["id"], undone["data"]["merged_id"], undone["data"]["merge_id"]) == (
+        keep.id,
+        other.id,
+        record.id,
+    )
+    assert undone["data"]["record"]["postal_city"] is None
+
+    first, second = Contact(first_name="Åsa", last_name="Öberg"), Contact(first_name="Åsa", last_name="Öberg")
+    session.add_all([first, second])
+    session.commit()
+    merge.merge(session, fresh_employee(session, "admin"), "contact", first.id, second.id)
+    session.commit()
+    contact_event = signed_payloads(receiver, subscription, 3)[2]
+    assert contact_event["event"] == "contact.merged"
+    assert (contact_event["data"]["id"], contact_event["data"]["merged_id"]) == (first.id, second.id)
+    assert "changes" not in contact_event["data"]  # nothing differed
+    assert [d.event for d in deliveries(session)] == ["company.merged", "company.unmerged", "contact.merged"]
+
+
+def fresh_employee(session, role: str):
+    from models import Employee
+
+    return session.scalar(select(Employee).where(Employee.role == role))

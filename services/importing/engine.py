@@ -8,7 +8,8 @@ user chose with one query per batch, and classified as new, updated, unchanged
 or error. The dry run stops there. The write inserts the batch's new records
 with one executemany (customer numbers allocated as a block), updates the
 changed ones with one executemany per set of changed columns, links categories
-and companies, and writes the audit events set-based, marked with the job.
+and companies, and writes the audit events set-based, marked with the job, and the webhook
+deliveries of the records created and updated (services.webhooks.record_written).
 
 Memory stays flat in the file's size: the file is streamed, and the keys seen
 so far (for duplicates inside the file) live in a temporary SQLite file.
@@ -51,7 +52,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, consent, fields, numbering
+from services import bulk, consent, fields, numbering, webhooks
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
@@ -600,6 +601,7 @@ class Importer:
         if self.entity.key == "contact":
             self._link_companies(created + updated, now)
         record_bulk(self.session, events, actor_id=self.actor_id, import_job_id=self.job.id)
+        webhooks.record_written(self.session, self.model, events)
 
     def _create_categories(self, rows: list[Row]) -> None:
         wanted: dict[str, str] = {}
