@@ -54,6 +54,8 @@ REASONS = {
 }
 
 KINDS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
+#: A record of each kind, as a sentence names it ("already in the register as a customer …").
+RECORD_LABELS = {"company": _l("customer"), "contact": _l("contact"), "lead": _l("lead")}
 KIND_LABELS = {"company": _l("Companies"), "contact": _l("Contacts and private customers"), "lead": _l("Leads")}
 
 #: Legal forms and words that do not tell two companies apart.
@@ -111,14 +113,14 @@ def fold(text: str | None) -> str:
 
 
 def company_name_key(name: str | None) -> str:
-    """A company name with what does not tell companies apart dropped: legal forms, "i <ort>" at the end,
-    "and" as "och" (`Svensson & Son Bygg AB i Stockholm` → `svensson och son bygg`)."""
-    words = fold(name).split()
-    words = ["och" if w == "and" else w for w in words]
-    if len(words) > 2 and words[-2] == "i":
-        words = words[:-2]
-    kept = [w for w in words if w not in _LEGAL_WORDS and w != "for"]
-    return " ".join(kept or words)
+    """A company name with what does not tell companies apart dropped: legal forms, "i <ort>" at the end
+    (before or after the legal form), "and" as "och" (`Svensson & Son Bygg AB i Stockholm` and
+    `Svensson & Son Bygg i Stockholm AB` → `svensson och son bygg`)."""
+    words = ["och" if w == "and" else w for w in fold(name).split()]
+    kept = [w for w in words if w not in _LEGAL_WORDS and w != "for"] or words
+    if len(kept) > 2 and kept[-2] == "i":
+        kept = kept[:-2]
+    return " ".join(kept)
 
 
 def person_name_key(first: str | None, last: str | None) -> str:
@@ -239,9 +241,19 @@ def live_condition(kind: str, model=None):
 
 def entry_of(kind: str, record, companies: Iterable[int] = ()) -> Entry:
     """An Entry of a record (saved or not)."""
-    entry = _entry_of_row(kind, [getattr(record, c.key) for c in columns(kind)])
+    return entry_of_values(kind, {c.key: getattr(record, c.key) for c in columns(kind)}, companies)
+
+
+def entry_of_values(kind: str, values: dict, companies: Iterable[int] = ()) -> Entry:
+    """An Entry of a record's column values ({column key: value}; missing ones empty), e.g. an import row's."""
+    entry = _entry_of_row(kind, [values.get(c.key) for c in columns(kind)])
     entry.companies = tuple(companies)
     return entry
+
+
+def telling_words(name: str) -> list[str]:
+    """The words of a normalised name that can tell it apart (not "och", nor one or two letters)."""
+    return [w for w in name.split() if len(w) > 2 and w != "och"]
 
 
 # --- scoring --------------------------------------------------------------------------------------
@@ -391,6 +403,56 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
     return len(entries), len(rows)
 
 
+# --- many new records against the register: an import's dry run ---------------------------------------
+
+
+#: A name word shared by more records than this finds no candidates (a rarer word of the name does).
+MAX_WORD_BLOCK = 200
+
+
+class RegisterIndex:
+    """The live records of one register, indexed by their blocking keys and their names' words, so that
+    many new records (an import's rows) are each compared with a few of them, never with all.
+
+    A new record is scored (`score`, as the scan does) against the records sharing an organisationsnummer,
+    e-mail or phone with it, and against those sharing its rarest name word whose name RapidFuzz finds
+    alike: at most MAX_BLOCK + MAX_WORD_BLOCK comparisons per key, whatever the register's size."""
+
+    def __init__(self, kind: str, entries: Iterable[Entry]):
+        self.kind = kind
+        self.by_key: dict[str, list[Entry]] = defaultdict(list)
+        self.by_word: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            for key in (*entry.ids, *entry.emails, *entry.phones):
+                self.by_key[key].append(entry)
+            for word in telling_words(entry.name):
+                self.by_word[word].append(entry)
+
+    @classmethod
+    def load(cls, session: Session, kind: str) -> RegisterIndex:
+        """The index of the register `kind` as it is now."""
+        return cls(kind, read_entries(session, kind))
+
+    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
+        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
+        candidates: dict[int, Entry] = {}
+        for key in (*entry.ids, *entry.emails, *entry.phones):
+            for other in self.by_key.get(key, ())[:MAX_BLOCK]:
+                candidates[other.id] = other
+        words = [w for w in telling_words(entry.name) if 0 < len(self.by_word.get(w, ())) <= MAX_WORD_BLOCK]
+        if words:
+            for other in self.by_word[min(words, key=lambda w: len(self.by_word[w]))]:
+                if other.id not in candidates and fuzz.token_sort_ratio(entry.name, other.name, score_cutoff=85):
+                    candidates[other.id] = other
+        found = []
+        for other in candidates.values():
+            value, reasons = score(self.kind, entry, other)
+            if value >= threshold:
+                found.append((value, reasons, other.id))
+        found.sort(key=lambda f: (-f[0], f[2]))
+        return found
+
+
 # --- one record: the entry forms and the records changed since the scan -------------------------------
 
 
@@ -425,7 +487,7 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
     if conditions:
         stmt = select(*cols).where(live_condition(kind), or_(*conditions)).limit(limit)
         rows += session.execute(stmt).all()
-    words = sorted((w for w in entry.name.split() if len(w) > 2 and w != "och"), key=len, reverse=True)
+    words = sorted(telling_words(entry.name), key=len, reverse=True)
     if words:
         from services import search
 

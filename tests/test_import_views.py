@@ -77,8 +77,10 @@ def test_the_whole_flow_upload_map_check_run_undo(login, session, worker):
     errors_csv = admin.client.get(f"/admin/import/job/{job.id}/errors?format=csv")
     assert errors_csv.status_code == 200 and errors_csv.mimetype == "text/csv"
     lines = errors_csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
-    assert lines[0] == ";".join([sv("Row"), sv("Column"), sv("Value"), sv("Reason")])
-    assert lines[1].startswith("3;Org.nr;123;")
+    assert lines[0] == ";".join(
+        [sv("Row"), sv("Column"), sv("Value"), sv("Reason"), sv("Type"), sv("Already in the register")]
+    )
+    assert lines[1].startswith("3;Org.nr;123;") and lines[1].endswith(f";{sv('Error')};")
     sheet = load_workbook(io.BytesIO(admin.client.get(f"/admin/import/job/{job.id}/errors?format=xlsx").data)).active
     as_xlsx = [[("" if v is None else str(v)) for v in row] for row in sheet.iter_rows(values_only=True)]
     assert as_xlsx == list(csv.reader(io.StringIO("\n".join(lines)), delimiter=";"))
@@ -206,7 +208,7 @@ def test_a_value_from_the_file_cannot_become_a_formula_in_the_error_report(app):
     bad = ImportRowError(row=2, column="E-post", value='=HYPERLINK("http://x")', message="Ogiltig e-postadress.")
     with app.test_request_context():
         body = b"".join(export.chunks("csv", downloads.error_columns(), [bad])).decode("utf-8-sig")
-    assert body.splitlines()[1] == '2;E-post;"\'=HYPERLINK(""http://x"")";Ogiltig e-postadress.'
+    assert body.splitlines()[1] == '2;E-post;"\'=HYPERLINK(""http://x"")";Ogiltig e-postadress.;Fel'
 
 
 def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
