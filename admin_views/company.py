@@ -45,7 +45,6 @@ from models import (
     Contact,
     Employee,
     Industry,
-    Lead,
 )
 from services import email_lock, register, registry, validation
 from services.validation import is_id
@@ -133,23 +132,11 @@ def unsaved_company(form) -> Company:
     return Company(**form_values(form, "name", "org_number", "email", "phone", "postal_city", "visit_city"))
 
 
-def unsaved_company_as_lead(form) -> Lead:
-    """The company the form would save as a lead, to compare with the leads: a customer already worked as a lead."""
-    values = form_values(form, "name", "org_number", "email", "phone")
-    return Lead(
-        company_name=values.get("name"),
-        org_number=values.get("org_number"),
-        contact_email=values.get("email"),
-        contact_phone=values.get("phone"),
-        status="new",
-    )
-
-
 class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"
-    duplicate_checks = (("company", unsaved_company), ("lead", unsaved_company_as_lead))
+    duplicate_checks = (("company", unsaved_company),)
     registry_lookup = True
     column_list = [
         "customer_number",

@@ -1,7 +1,7 @@
 """The new-company, new-contact and new-lead forms point out likely duplicates before saving."""
 
 from helpers import count, flashes, sv, text
-from models import Company, Contact, Lead
+from models import Company, Contact
 from tests.test_views_company import COMPANY_FORM
 
 
@@ -44,19 +44,3 @@ def test_a_new_contact_with_a_known_e_mail_is_pointed_out(login, session, make_c
     )
     assert response.status_code == 200 and count(session, Contact) == 1
     assert "Åsa Öberg" in warning(response) and sv("same e-mail") in warning(response)
-
-
-def test_a_new_customer_or_supplier_whose_org_number_is_a_leads_is_pointed_out_with_a_link(login, session):
-    """Issue 17: a customer's organisationsnummer matching a lead is pointed out on save, with the lead linked."""
-    lead = Lead(company_name="Kafferosteriet i Norr", org_number="5560360793", status="contacted")
-    session.add(lead)
-    session.commit()
-    seller = login("seller")
-    for url in ("/admin/company/new/", "/admin/supplier/new/"):
-        response = seller.post(url, COMPANY_FORM)
-        assert response.status_code == 200 and count(session, Company) == 0
-        message = warning(response)
-        assert "Kafferosteriet i Norr" in message and sv("same organisation number") in message
-        assert f'href="/admin/lead/edit/?id={lead.id}"' in response.get_data(as_text=True)
-    assert seller.post("/admin/supplier/new/", {**COMPANY_FORM, "save_anyway": "y"}).status_code == 302
-    assert count(session, Company) == 1
