@@ -573,7 +573,12 @@ class Lead(Audited, VersionMixin, TimestampMixin, Model):
         "qualified": _l("Qualified"),
         "disqualified": _l("Disqualified"),
         "converted": _l("Converted"),
+        "merged": _l("Merged"),
     }
+    #: Leads no longer worked: converted, disqualified, or merged into another lead (services.merge).
+    CLOSED = ("converted", "disqualified", "merged")
+    #: Statuses only the system sets (the conversion, a merge), never chosen on the form.
+    SET_BY_SYSTEM = ("converted", "merged")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_name: Mapped[str] = mapped_column(String(200), index=True)

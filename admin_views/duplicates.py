@@ -16,7 +16,7 @@ from admin_views.base import SecurePage, can, require
 from admin_views.labels import field_label
 from admin_views.listing import read_page
 from extensions import db
-from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, MergeRecord, utcnow
+from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, Lead, MergeRecord, utcnow
 from services import duplicate_tasks, duplicates, formatting, merge, paging
 from services.validation import InvalidValue
 
@@ -24,9 +24,9 @@ PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descendin
 
 
 def record_url(kind: str, record_id: int) -> str:
-    """The card of a company or contact, the form of a lead."""
+    """The card of a company or contact, the page of a lead."""
     if kind == "lead":
-        return url_for("lead.edit_view", id=record_id)
+        return url_for("lead.page", id=record_id)
     return url_for(f"{kind}.card", id=record_id)
 
 
@@ -63,7 +63,7 @@ def display(record, field: str) -> str:
     if field == "industry_id":
         return str(db.session.get(Industry, value) or value)
     if field == "status":
-        return str(COMPANY_STATUS_LABELS.get(value, value))
+        return str((Lead.STATUSES if isinstance(record, Lead) else COMPANY_STATUS_LABELS).get(value, value))
     if field == "org_number":
         return formatting.org_number(value)
     if field in ("phone", "mobile"):
@@ -163,7 +163,7 @@ class DuplicatesView(SecurePage):
         kind = self._mergeable(kind)
         model = merge.MODELS[kind]
         a, b = db.session.get(model, first), db.session.get(model, second)
-        if a is None or b is None or a.is_deleted or b.is_deleted or a.id == b.id:
+        if a is None or b is None or not merge.is_live(a) or not merge.is_live(b) or a.id == b.id:
             flash(_("One of the records is no longer in the register (it may have been merged already)."), "error")
             return redirect(url_for(".index", kind=kind))
         keep_id = params.id_param("keep") or (

@@ -231,11 +231,11 @@ def columns(kind: str) -> list:
 
 
 def live_condition(kind: str, model=None):
-    """The records of `kind` that are compared and listed: not in the trash; leads not converted or disqualified.
+    """The records of `kind` that are compared and listed: not in the trash; leads still worked (not Lead.CLOSED).
     `model` may be an alias of the kind's model."""
     model = KINDS[kind] if model is None else model
     if kind == "lead":
-        return model.status.not_in(("converted", "disqualified"))
+        return model.status.not_in(Lead.CLOSED)
     return model.deleted_at.is_(None)
 
 

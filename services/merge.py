@@ -1,4 +1,4 @@
-"""Sammanslagning: merge duplicate companies or contacts into one kept record, and undo a merge.
+"""Sammanslagning: merge duplicate companies, contacts or leads into one kept record, and undo a merge.
 
 The employee picks the record to keep and, field by field, whose value wins
 (`default_choices`: the non-empty one, else the most recently changed). Every
@@ -7,7 +7,8 @@ row that points at the merged record (every foreign key to its table, listed in
 record; a link the kept record already has (the same contact, category, project
 or custom field) stays with the merged record, so nothing is lost and an undo
 finds it where it was. The merged record goes to the trash (a company with
-status "sammanslagen"), its history is shown under the kept record
+status "sammanslagen"; a lead, which has no trash, gets the status "sammanslagen"
+and leaves the lists of live leads), its history is shown under the kept record
 (services.card.history), and a MergeRecord keeps what changed and which rows
 moved, so `undo` puts everything back. One transaction; the caller commits.
 """
@@ -22,7 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
 from sqlalchemy.orm import Session
 
-from models import Company, Contact, Employee, MergeRecord, utcnow
+from models import Company, Contact, Employee, Lead, MergeRecord, utcnow
 from services import audit
 from services.audit import acting_as
 from services.validation import InvalidValue
@@ -30,7 +31,9 @@ from services.validation import InvalidValue
 #: The permission that merging and undoing a merge need (administrators by default).
 PERMISSION = "duplicate.merge"
 
-MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact}
+MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
+#: The status a merged lead gets (leads have no trash).
+LEAD_MERGED = "merged"
 
 #: Every foreign key to a mergeable table: (table, column) → the columns that make a row unique
 #: together with it (a link table's other side), or () when any number of rows may point at a record.
@@ -63,6 +66,11 @@ FOREIGN_KEYS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("invoice", "their_reference_id"): (),
         ("lead", "contact_id"): (),
         ("call_list_entry", "contact_id"): (),
+    },
+    "lead": {
+        ("lead_category", "lead_id"): ("category_id",),
+        ("activity", "lead_id"): (),
+        ("call_list_entry", "lead_id"): (),
     },
 }
 
@@ -108,6 +116,19 @@ FIELDS: dict[str, tuple[str, ...]] = {
         *_INVOICE_DEFAULTS,
         "note",
     ),
+    "lead": (
+        "company_name",
+        "org_number",
+        "contact_first_name",
+        "contact_last_name",
+        "contact_title",
+        "contact_phone",
+        "contact_email",
+        "source",
+        "status",
+        "owner_id",
+        "note",
+    ),
 }
 
 #: A field whose two values can both be kept ("both": joined, the kept record's first).
@@ -129,8 +150,16 @@ def _check(actor: Employee) -> None:
 
 def model_of(kind: str):
     if kind not in MODELS:
-        raise InvalidValue(_("Only companies and contacts can be merged."))
+        raise InvalidValue(_("Only companies, contacts and leads can be merged."))
     return MODELS[kind]
+
+
+def is_live(record) -> bool:
+    """Whether a record can be merged: not in the trash; a lead still worked (not converted, disqualified or
+    merged)."""
+    if isinstance(record, Lead):
+        return record.status not in Lead.CLOSED
+    return not record.is_deleted
 
 
 def _empty(value) -> bool:
@@ -173,7 +202,7 @@ def _lock(session: Session, model, ids: list[int]) -> dict[int, Any]:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    return {row.id: row for row in rows if not row.is_deleted}
+    return {row.id: row for row in rows if is_live(row)}
 
 
 def merge(
@@ -198,12 +227,7 @@ def merge(
 
     with acting_as(session, actor.id):
         fields, merged_fields = _take_values(session, kind, keep, merged, chosen)
-        merged_fields["deleted_at"] = [None, audit.plain(utcnow())]
-        merged.deleted_at = utcnow()
-        merged.deleted_by_id = actor.id
-        if kind == "company":
-            merged_fields["status"] = [merged.status, "merged"]
-            merged.status = "merged"
+        merged_fields.update(_set_aside(kind, merged, actor))
         session.flush()
         moved = _move_rows(session, kind, merged.id, keep.id)
         record = MergeRecord(
@@ -224,6 +248,22 @@ def merge(
         session.flush()
     session.expire_all()  # the moved rows changed under the ORM's loaded objects
     return record
+
+
+def _set_aside(kind: str, merged, actor: Employee) -> dict:
+    """Take the merged record out of the register; returns its changes ({field: [old, new]}) for the undo."""
+    changes = {}
+    if kind == "lead":
+        changes["status"] = [merged.status, LEAD_MERGED]
+        merged.status = LEAD_MERGED
+        return changes
+    now = utcnow()
+    changes["deleted_at"] = [None, audit.plain(now)]
+    merged.deleted_at, merged.deleted_by_id = now, actor.id
+    if kind == "company":
+        changes["status"] = [merged.status, "merged"]
+        merged.status = "merged"
+    return changes
 
 
 def _take_values(session: Session, kind: str, keep, merged, chosen: dict[str, str]) -> tuple[dict, dict]:
@@ -311,7 +351,7 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
     merged = session.get(model, record.merged_id, with_for_update=True, populate_existing=True)
     if keep is None or merged is None:
         raise InvalidValue(_("The merge cannot be undone: one of the records has been permanently deleted."))
-    if not merged.is_deleted:
+    if is_live(merged):
         raise InvalidValue(_("The merge cannot be undone: the merged record has been restored already."))
     later = session.scalar(
         select(MergeRecord.id).where(
@@ -339,7 +379,8 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
         session.flush()  # a unique value leaves the kept record before the merged one takes it back
         for field, (old, _new) in record.merged_fields.items():
             setattr(merged, field, from_plain(model, field, old))
-        merged.deleted_by_id = None
+        if hasattr(merged, "deleted_by_id"):
+            merged.deleted_by_id = None
         record.undone_at = utcnow()
         record.undone_by_id = actor.id
         audit.record(session, keep, "unmerge", {"restored": _label(merged), "unchanged_fields": left_alone})
