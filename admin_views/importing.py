@@ -16,10 +16,9 @@ from admin_views.base import SecurePage, require
 from admin_views.duplicates import record_url
 from extensions import db
 from models import ImportJob, ImportMapping
-from services import export
+from services import export, tasks
 from services import storage as storage_module
 from services.duplicates import KINDS as DUPLICATE_KINDS
-from services import tasks
 from services.importing import downloads, jobs
 from services.importing import tasks as import_tasks
 from services.importing.fields import ENTITIES, MODES

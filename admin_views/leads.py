@@ -36,7 +36,6 @@ from models import Category, Company, Employee, Lead
 from services import card, leads, merge, validation
 from services.validation import InvalidValue
 
-
 #: Audit events shown on a lead's page (newest first).
 HISTORY_SHOWN = 50
 

@@ -1,6 +1,6 @@
 """Företagsuppslag: the company register's look-up (JSON for the forms) and its status page."""
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from sqlalchemy import select

@@ -310,7 +310,11 @@ def test_merging_leads_moves_every_related_row_and_undo_puts_it_back(session, em
     assert merged.status == "merged" and not merge.is_live(merged)
     assert {c.name for c in kept.categories} == {"Mässa 2026", "Kategori A", "Kategori B"}
     assert kept.company_name == "Nordisk Rörteknik AB" and kept.org_number == "5560360793"
-    assert (kept.contact_email, kept.owner_id, kept.note) == ("per@rorteknik.se", employees["seller"].id, "Ring VD\n\nVill ha offert")
+    assert (kept.contact_email, kept.owner_id, kept.note) == (
+        "per@rorteknik.se",
+        employees["seller"].id,
+        "Ring VD\n\nVill ha offert",
+    )
     assert session.scalar(select(func.count()).select_from(Lead).where(duplicates.live_condition("lead"))) == 1
     history = session.scalars(card.history(kept)).all()
     assert {(e.entity_id, e.action) for e in history} >= {(keep_id, "merge"), (other_id, "update")}

@@ -181,9 +181,7 @@ def test_saving_a_company_points_out_a_lead_with_its_org_number(login, session, 
     assert f'href="/admin/lead/show/{lead.id}"' in response.get_data(as_text=True)
 
 
-def test_an_edit_that_gives_a_customer_a_leads_org_number_points_out_the_lead(
-    login, session, make_company, employees
-):
+def test_an_edit_that_gives_a_customer_a_leads_org_number_points_out_the_lead(login, session, make_company, employees):
     customer = make_company(name="Svea Kaffe AB", owner_id=employees["seller"].id)
     lead = Lead(company_name="Svea Kaffe (lead)", org_number="5560360793")
     session.add(lead)

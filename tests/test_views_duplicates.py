@@ -158,3 +158,49 @@ def test_the_scan_runs_on_the_queue_and_changed_records_are_checked_later(
     assert duplicate_tasks.check_changed(session, "company") == 2
     page = text(admin.client.get("/admin/duplicates/"))
     assert page.count("Svenssons Bygg") >= 1
+
+
+def test_leads_are_listed_merged_and_unmerged_from_the_page(login, session, employees):
+    """Issue 18: duplicate leads in CRM – Dubbletter with Compare and merge; the merged lead's page says which
+    lead it was merged with, the kept lead's page shows the merged one's history with the undo."""
+    from models import Lead
+
+    keep = Lead(company_name="Nordisk Rörteknik", contact_email="per@rorteknik.se", status="new")
+    other = Lead(company_name="Nordisk Rörteknik AB", contact_email="per@rorteknik.se", status="contacted")
+    session.add_all([keep, other])
+    session.commit()
+    session.add(Activity(subject="Samtal om offert", kind="call", lead_id=other.id))
+    session.commit()
+    keep_id, other_id = keep.id, other.id
+    duplicates.scan(session, "lead")
+    session.commit()
+    admin = login("admin")
+    listing = admin.client.get("/admin/duplicates/?kind=lead")
+    assert sv("same e-mail") in text(listing)
+    assert f'href="/admin/duplicates/merge/lead/{keep_id}/{other_id}"' in listing.get_data(as_text=True)
+    assert login("seller").client.get(f"/admin/duplicates/merge/lead/{keep_id}/{other_id}").status_code == 403
+
+    page = admin.client.get(f"/admin/duplicates/merge/lead/{keep_id}/{other_id}?keep={keep_id}")
+    assert page.status_code == 200 and sv("Keep %(name)s", name="Nordisk Rörteknik AB") in text(page)
+    assert re.search(rf'name="field_company_name" value="{other_id}"', page.get_data(as_text=True))
+    response = admin.post(
+        "/admin/duplicates/merge/lead",
+        {"first": keep_id, "second": other_id, "keep": keep_id, "field_status": other_id},
+    )
+    assert response.headers["Location"].endswith(f"/admin/lead/show/{keep_id}")
+    kept_page = admin.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "history-undo-merge" in kept_page and "Nordisk Rörteknik AB" in kept_page
+    assert count(session, Activity, Activity.lead_id == keep_id) == 1
+    kept, merged = fresh(session, Lead, keep_id), fresh(session, Lead, other_id)
+    assert (kept.status, merged.status) == ("contacted", "merged")
+    merged_page = admin.client.get(f"/admin/lead/show/{other_id}")
+    assert sv("merged with") in text(merged_page) and sv("Merged") in text(merged_page)
+    assert f'href="/admin/lead/show/{keep_id}"' in merged_page.get_data(as_text=True)
+    assert 'id="convert-lead"' not in merged_page.get_data(as_text=True)
+    assert 'id="pair-' not in admin.client.get("/admin/duplicates/?kind=lead").get_data(as_text=True)
+
+    record = session.scalars(select(MergeRecord)).one()
+    undone = admin.post(f"/admin/duplicates/undo/{record.id}")
+    assert undone.headers["Location"].endswith(f"/admin/lead/show/{other_id}")
+    assert fresh(session, Lead, other_id).status == "contacted" and fresh(session, Lead, keep_id).status == "new"
+    assert count(session, Activity, Activity.lead_id == other_id) == 1
