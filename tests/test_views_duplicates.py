@@ -26,6 +26,8 @@ def test_the_demo_lists_its_duplicates_with_score_and_reasons(demo, login):
     assert sv("Compare and merge") in page and sv("Not duplicates") in page
     contacts = text(login("admin").client.get("/admin/duplicates/?kind=contact"))
     assert sv("same phone") in contacts
+    leads = text(login("admin").client.get("/admin/duplicates/?kind=lead"))
+    assert sv("same e-mail") in leads and sv("Compare and merge") in leads
 
 
 def test_a_seller_sees_the_list_but_may_not_merge(demo, login, session):
