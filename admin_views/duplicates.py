@@ -17,7 +17,7 @@ from admin_views.labels import field_label
 from admin_views.listing import read_page
 from extensions import db
 from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, Lead, MergeRecord, utcnow
-from services import duplicate_tasks, duplicates, formatting, merge, paging
+from services import custom_fields, duplicate_tasks, duplicates, formatting, merge, paging
 from services.validation import InvalidValue
 
 PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descending=True)
@@ -172,18 +172,25 @@ class DuplicatesView(SecurePage):
         keep_id = keep_id if keep_id in (a.id, b.id) else a.id
         keep, other = (a, b) if keep_id == a.id else (b, a)
         defaults = merge.default_choices(kind, keep, other)
+        newer = other.id if merge.newer_is_merged(keep, other) else keep.id
         winner = {
             f: (keep.id if c == merge.KEEP else other.id if c == merge.MERGED else "both") for f, c in defaults.items()
         }
         differing = merge.differing_fields(kind, a, b)
+        custom = merge.custom_conflicts(db.session, kind, a, b)
+        winner.update(dict.fromkeys((key for key, *_values in custom), newer))
         return self.render(
             "admin/duplicates_merge.html",
             kind=kind,
             a=a,
             b=b,
             keep=keep,
-            fields=[(f, field_label(f), display(a, f), display(b, f)) for f in merge.FIELDS[kind]],
-            differing=set(differing),
+            fields=[(f, field_label(f), display(a, f), display(b, f)) for f in merge.FIELDS[kind]]
+            + [
+                (key, definition.label, custom_fields.display(definition, va), custom_fields.display(definition, vb))
+                for key, definition, va, vb in custom
+            ],
+            differing={*differing, *(key for key, *_values in custom)},
             winner=winner,
             joinable=merge.JOINABLE,
             summary=summary,
@@ -203,7 +210,8 @@ class DuplicatesView(SecurePage):
             return redirect(url_for(".index", kind=kind))
         other_id = second if keep_id == first else first
         choices = {}
-        for field in merge.FIELDS[kind]:
+        custom = [name.removeprefix("field_") for name in request.form if name.startswith(f"field_{merge.CUSTOM}")]
+        for field in [*merge.FIELDS[kind], *custom]:
             posted = request.form.get(f"field_{field}", "")
             if posted == "both":
                 choices[field] = merge.BOTH

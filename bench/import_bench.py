@@ -299,28 +299,33 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
             with open(path, "rb") as f:
                 key, size = storage.save(f, max_bytes=10**12)
             actor = db.session.scalar(db.select(Employee).limit(1))
-            job = ImportJob(
-                entity=entity,
-                filename=Path(path).name,
-                storage_key=key,
-                file_size=size,
-                mode="upsert",
-                match_key=match_key,
-                created_by_id=actor.id,
-                status="uploaded",
-            )
-            db.session.add(job)
-            db.session.flush()
             with open(path, encoding="utf-8-sig") as f:
                 headers = next(csv.reader(f, delimiter=";"))
-            job.mapping = (
-                __import__("services.importing.fields", fromlist=["ENTITIES"]).ENTITIES[entity].auto_map(headers)
-            )
+
+            def new_job(mode: str, key_column: str | None) -> ImportJob:
+                job = ImportJob(
+                    entity=entity,
+                    filename=Path(path).name,
+                    storage_key=key,
+                    file_size=size,
+                    mode=mode,
+                    match_key=key_column,
+                    created_by_id=actor.id,
+                    status="uploaded",
+                    mapping=__import__("services.importing.fields", fromlist=["ENTITIES"])
+                    .ENTITIES[entity]
+                    .auto_map(headers),
+                )
+                db.session.add(job)
+                db.session.flush()
+                return job
+
+            job = new_job("upsert", match_key)
             for phase, write in (("dry run", False), ("import", True), ("dry run again", False)):
                 if phase == "dry run again":
                     # every row once more as a new record, against the register the import filled: each is
                     # compared with the register (services.duplicates.RegisterIndex) and has a duplicate there
-                    job.mode, job.match_key = "create", None
+                    job = new_job("create", None)
                 jobs.queue(db.session, job, write=write)
                 job_id = job.id
                 cpu = _proc_cpu_seconds(worker.pid)
@@ -341,6 +346,7 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
                     "cpu": cpu,
                     "created": job.created_count,
                     "errors": job.error_count,
+                    "notices": getattr(job, "notice_count", 0),
                 }
                 db.session.rollback()
     finally:

@@ -23,8 +23,8 @@ from flask_babel import gettext as _
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
 from sqlalchemy.orm import Session
 
-from models import Company, Contact, Employee, Lead, MergeRecord, utcnow
-from services import audit
+from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, Employee, Lead, MergeRecord, utcnow
+from services import audit, custom_fields
 from services.audit import acting_as
 from services.validation import InvalidValue
 
@@ -137,6 +137,8 @@ JOINABLE = ("note",)
 UNIQUE_FIELDS = ("customer_number",)
 
 KEEP, MERGED, BOTH = "keep", "merged", "both"
+#: The choice key of a custom field both records have a value in: CUSTOM + the definition's id.
+CUSTOM = "cf"
 
 
 class NotPermitted(PermissionError):
@@ -173,7 +175,7 @@ def _label(record) -> str:
 def default_choices(kind: str, keep, merged) -> dict[str, str]:
     """Whose value wins per field when the employee changes nothing: the non-empty one; of two different
     non-empty values the most recently changed record's; two notes are both kept."""
-    newer_is_merged = (merged.updated_at or datetime.min) > (keep.updated_at or datetime.min)
+    merged_is_newer = newer_is_merged(keep, merged)
     choices = {}
     for field in FIELDS[kind]:
         mine, theirs = getattr(keep, field), getattr(merged, field)
@@ -184,8 +186,27 @@ def default_choices(kind: str, keep, merged) -> dict[str, str]:
         elif field in JOINABLE:
             choices[field] = BOTH
         else:
-            choices[field] = MERGED if newer_is_merged else KEEP
+            choices[field] = MERGED if merged_is_newer else KEEP
     return choices
+
+
+def newer_is_merged(keep, merged) -> bool:
+    """Whether the merged record was changed more recently than the kept one (its values win by default)."""
+    return (merged.updated_at or datetime.min) > (keep.updated_at or datetime.min)
+
+
+def custom_conflicts(session: Session, kind: str, keep, merged) -> list[tuple[str, Any, Any, Any]]:
+    """The custom fields both records have different values in, as (choice key, definition, the kept record's
+    value, the merged record's value); a custom field only one of them has moves with the rows."""
+    if kind not in ("company", "contact"):
+        return []
+    fields = custom_fields.active_fields(session, kind)
+    mine, theirs = (custom_fields.values_of(session, r, fields) for r in (keep, merged))
+    return [
+        (f"{CUSTOM}{f.id}", f, mine[f.id], theirs[f.id])
+        for f in fields
+        if f.id in mine and f.id in theirs and audit.plain(mine[f.id]) != audit.plain(theirs[f.id])
+    ]
 
 
 def differing_fields(kind: str, keep, merged) -> list[str]:
@@ -218,8 +239,10 @@ def merge(
     if keep_id not in rows or merged_id not in rows:
         raise InvalidValue(_("One of the records is no longer in the register (it may have been merged already)."))
     keep, merged = rows[keep_id], rows[merged_id]
-    chosen = {**default_choices(kind, keep, merged), **(choices or {})}
-    unknown = set(chosen) - set(FIELDS[kind])
+    conflicts = {key: (definition, a, b) for key, definition, a, b in custom_conflicts(session, kind, keep, merged)}
+    newer = MERGED if newer_is_merged(keep, merged) else KEEP
+    chosen = {**default_choices(kind, keep, merged), **dict.fromkeys(conflicts, newer), **(choices or {})}
+    unknown = set(chosen) - set(FIELDS[kind]) - set(conflicts)
     if unknown or any(v not in (KEEP, MERGED, BOTH) for v in chosen.values()):
         raise InvalidValue(_("The choice of values is not valid; open the merge page again."))
     if any(v == BOTH and f not in JOINABLE for f, v in chosen.items()):
@@ -227,6 +250,9 @@ def merge(
 
     with acting_as(session, actor.id):
         fields, merged_fields = _take_values(session, kind, keep, merged, chosen)
+        for key, (definition, _mine, _theirs) in conflicts.items():
+            if chosen[key] == MERGED:
+                fields[key] = _swap_custom_value(session, kind, definition.id, keep.id, merged.id)
         merged_fields.update(_set_aside(kind, merged, actor))
         session.flush()
         moved = _move_rows(session, kind, merged.id, keep.id)
@@ -248,6 +274,23 @@ def merge(
         session.flush()
     session.expire_all()  # the moved rows changed under the ORM's loaded objects
     return record
+
+
+def _swap_custom_value(session: Session, kind: str, field_id: int, keep_id: int, merged_id: int) -> list:
+    """Give the kept record the merged one's value of a custom field both have, and the merged one the kept
+    one's (so the undo swaps them back); returns [the kept record's old value, its new value] as plain."""
+    owner = custom_fields.owner_column(MODELS[kind])
+    rows = {
+        getattr(row, owner.key): row
+        for row in session.scalars(
+            select(CustomFieldValue).where(CustomFieldValue.field_id == field_id, owner.in_([keep_id, merged_id]))
+        )
+    }
+    column = custom_fields.VALUE_COLUMNS[rows[keep_id].field.field_type]
+    mine, theirs = getattr(rows[keep_id], column), getattr(rows[merged_id], column)
+    setattr(rows[keep_id], column, theirs)
+    setattr(rows[merged_id], column, mine)
+    return [audit.plain(mine), audit.plain(theirs)]
 
 
 def _set_aside(kind: str, merged, actor: Employee) -> dict:
@@ -372,7 +415,13 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
             session.execute(update(table).where(table.c[column] == keep.id, key.in_(keys)).values({column: merged.id}))
         left_alone = []
         for field, (old, new) in record.fields.items():
-            if audit.plain(getattr(keep, field)) == new:
+            if field.startswith(CUSTOM):
+                current = custom_fields.values_of(session, keep, [_definition(session, field)])
+                if audit.plain(next(iter(current.values()), None)) == new:
+                    _swap_custom_value(session, record.entity_type, int(field[len(CUSTOM) :]), keep.id, merged.id)
+                else:
+                    left_alone.append(field)
+            elif audit.plain(getattr(keep, field)) == new:
                 setattr(keep, field, from_plain(model, field, old))
             else:
                 left_alone.append(field)
@@ -387,6 +436,10 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
         session.flush()
     session.expire_all()
     return record
+
+
+def _definition(session: Session, key: str) -> CustomFieldDefinition | None:
+    return session.get(CustomFieldDefinition, int(key[len(CUSTOM) :]))
 
 
 def merged_into(session: Session, kind: str, record_id: int) -> MergeRecord | None:

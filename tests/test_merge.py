@@ -173,12 +173,19 @@ def test_undo_puts_every_row_and_value_back(session, employees, two_companies):
     keep, other = two_companies
     keep_id, other_id = keep.id, other.id
     before = {i: related_counts(session, "company", i) for i in (keep_id, other_id)}
+    [(key, definition, mine, theirs)] = merge.custom_conflicts(session, "company", keep, other)
+    assert (definition.label, mine, theirs) == ("Avtalsnummer", "Värde A", "Värde B")
     record = merge.merge(session, employees["admin"], "company", keep_id, other_id, {"name": merge.MERGED})
     session.commit()
     assert session.get(Company, keep_id).name == "Svenssons Bygg AB"
+    # the custom field both had: the merged company's value (it was changed last) on the kept one
+    assert custom_value(session, keep_id, definition) == "Värde B"
+    assert custom_value(session, other_id, definition) == "Värde A"
 
     merge.undo(session, employees["admin"], record.id)
     session.commit()
+    assert custom_value(session, keep_id, definition) == "Värde A"
+    assert custom_value(session, other_id, definition) == "Värde B"
 
     assert {i: related_counts(session, "company", i) for i in (keep_id, other_id)} == before
     kept, restored = session.get(Company, keep_id), session.get(Company, other_id)
@@ -187,6 +194,26 @@ def test_undo_puts_every_row_and_value_back(session, employees, two_companies):
     assert session.get(MergeRecord, record.id).undone_at is not None
     with pytest.raises(InvalidValue):
         merge.undo(session, employees["admin"], record.id)
+
+
+def custom_value(session, company_id, definition):
+    session.expire_all()
+    return session.scalar(
+        select(CustomFieldValue.value_text).where(
+            CustomFieldValue.company_id == company_id, CustomFieldValue.field_id == definition.id
+        )
+    )
+
+
+def test_the_kept_custom_field_value_is_chosen_like_any_field(session, employees, two_companies):
+    keep, other = two_companies
+    [(key, definition, _mine, _theirs)] = merge.custom_conflicts(session, "company", keep, other)
+    with pytest.raises(InvalidValue, match="inte giltigt"):  # a custom field the two do not both have is no choice
+        merge.merge(session, employees["admin"], "company", keep.id, other.id, {f"{merge.CUSTOM}999": merge.KEEP})
+    session.rollback()
+    merge.merge(session, employees["admin"], "company", keep.id, other.id, {key: merge.KEEP})
+    session.commit()
+    assert custom_value(session, keep.id, definition) == "Värde A"
 
 
 def test_undo_leaves_a_field_changed_since_the_merge(session, employees, two_companies):

@@ -206,3 +206,36 @@ def test_leads_are_listed_merged_and_unmerged_from_the_page(login, session, empl
     assert undone.headers["Location"].endswith(f"/admin/lead/show/{other_id}")
     assert fresh(session, Lead, other_id).status == "contacted" and fresh(session, Lead, keep_id).status == "new"
     assert count(session, Activity, Activity.lead_id == other_id) == 1
+
+
+def test_a_custom_field_both_have_is_chosen_on_the_merge_page(login, session, make_company):
+    from models import CustomFieldDefinition, CustomFieldValue, CustomTab
+
+    tab = CustomTab(name="Avtal", applies_to="company")
+    field = CustomFieldDefinition(tab=tab, label="Avtalsnummer")
+    session.add_all([tab, field])
+    keep, other = make_company(name="Alfa Bygg AB"), make_company(name="Alfa Bygg Aktiebolag")
+    session.add_all(
+        [
+            CustomFieldValue(field=field, company_id=keep.id, value_text="AV-1"),
+            CustomFieldValue(field=field, company_id=other.id, value_text="AV-2"),
+        ]
+    )
+    session.commit()
+    keep_id, other_id, key = keep.id, other.id, f"cf{field.id}"
+    admin = login("admin")
+    page = admin.client.get(f"/admin/duplicates/merge/company/{keep_id}/{other_id}?keep={keep_id}")
+    row = page.get_data(as_text=True).split(f'id="row-{key}"')[1].split("</tr>")[0]
+    assert "Avtalsnummer" in row and "AV-1" in row and "AV-2" in row
+    assert f'name="field_{key}" value="{other_id}"' in row
+    admin.post(
+        "/admin/duplicates/merge/company",
+        {"first": keep_id, "second": other_id, "keep": keep_id, f"field_{key}": other_id},
+    )
+    session.expire_all()
+    kept = session.scalar(
+        select(CustomFieldValue.value_text).where(
+            CustomFieldValue.company_id == keep_id, CustomFieldValue.field_id == field.id
+        )
+    )
+    assert kept == "AV-2" and fresh(session, Company, other_id).is_deleted
