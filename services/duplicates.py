@@ -155,6 +155,9 @@ class Entry:
     #: A person's first and last name apart (contacts only).
     first: str = ""
     last: str = ""
+    #: The name's most telling word as the quick search index holds it (å, ä, ö kept), to look a new
+    #: record's look-alikes up by query (`check_entry`); not set in a scan.
+    word: str = ""
 
 
 def _keys(*values: str) -> tuple[str, ...]:
@@ -248,7 +251,17 @@ def entry_of_values(kind: str, values: dict, companies: Iterable[int] = ()) -> E
     """An Entry of a record's column values ({column key: value}; missing ones empty), e.g. an import row's."""
     entry = _entry_of_row(kind, [values.get(c.key) for c in columns(kind)])
     entry.companies = tuple(companies)
+    names = columns(kind)[1:3] if kind == "contact" else columns(kind)[1:2]
+    entry.word = _search_word(" ".join(str(values.get(c.key) or "") for c in names))
     return entry
+
+
+def _search_word(name: str) -> str:
+    """The longest telling word of `name` as the quick search index holds it (services.search.fold)."""
+    from services import search
+
+    words = [w for w in re.findall(r"\w+", search.fold(name)) if telling_words(w) and fold(w) not in _LEGAL_WORDS]
+    return max(words, key=len, default="")
 
 
 def telling_words(name: str) -> list[str]:
@@ -453,6 +466,18 @@ class RegisterIndex:
         return found
 
 
+class RegisterQueries:
+    """What RegisterIndex answers, asked of the database record by record (`check_entry`): for a few new
+    records, cheaper than reading the whole register."""
+
+    def __init__(self, session: Session, kind: str):
+        self.session, self.kind = session, kind
+
+    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
+        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
+        return [(m.score, m.reasons, m.record.id) for m in check_entry(self.session, self.kind, entry, None, threshold)]
+
+
 # --- one record: the entry forms and the records changed since the scan -------------------------------
 
 
@@ -487,11 +512,11 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
     if conditions:
         stmt = select(*cols).where(live_condition(kind), or_(*conditions)).limit(limit)
         rows += session.execute(stmt).all()
-    words = sorted(telling_words(entry.name), key=len, reverse=True)
-    if words:
+    word = entry.word or max(telling_words(entry.name), key=len, default="")
+    if word:
         from services import search
 
-        found = search.search(session, model, words[0][:4] if len(words[0]) > 4 else words[0], limit=limit)
+        found = search.search(session, model, word[:4] if len(word) > 4 else word, limit=limit)
         ids = [r.id for r in found]
         if ids:
             rows += session.execute(select(*cols).where(model.id.in_(ids))).all()
@@ -521,8 +546,14 @@ def check(
     session: Session, kind: str, record, *, threshold: int = THRESHOLD, companies: Iterable[int] = ()
 ) -> list[Match]:
     """The live records that `record` (saved or not) is likely a duplicate of, best first."""
-    entry = entry_of(kind, record, companies)
-    rows = _candidates(session, kind, entry, getattr(record, "id", None))
+    return check_entry(session, kind, entry_of(kind, record, companies), getattr(record, "id", None), threshold)
+
+
+def check_entry(
+    session: Session, kind: str, entry: Entry, exclude_id: int | None = None, threshold: int = THRESHOLD
+) -> list[Match]:
+    """The live records of the register `kind` that `entry` is likely a duplicate of, best first, by query."""
+    rows = _candidates(session, kind, entry, exclude_id)
     links: dict[int, set[int]] = defaultdict(set)
     if kind == "contact" and rows:
         for contact_id, company_id in session.execute(

@@ -940,8 +940,15 @@ def notices(session, job):
     return [(n.row, n.record_kind, n.record_id, n.message) for n in jobs.errors(session, job, kind="notice")]
 
 
+@pytest.fixture(params=["by query", "by index"])
+def lookup(request, monkeypatch):
+    """Both ways of looking up the register: by query per row (a small file), by reading it once (a large one)."""
+    monkeypatch.setattr(engine, "SMALL_FILE_BYTES", 10**9 if request.param == "by query" else 0)
+    return request.param
+
+
 def test_the_dry_run_points_out_rows_already_in_the_register_as_a_customer_or_a_lead(
-    session, make_job, run, make_company
+    session, make_job, run, make_company, lookup
 ):
     """Issue 17/18: an organisationsnummer that is a customer's or a lead's, and a similar name in the same town,
     are pointed out with the record (the row is still new); an unrelated row is not."""
@@ -986,7 +993,7 @@ def test_the_dry_run_points_out_rows_already_in_the_register_as_a_customer_or_a_
 
 
 def test_a_lead_import_points_out_a_customer_and_a_contact_import_a_contact(
-    session, make_job, run, make_company, make_contact
+    session, make_job, run, make_company, make_contact, lookup
 ):
     customer = make_company(name="Gamma Data AB", org_number="5560360793")
     person = make_contact(first_name="Eva", last_name="Lindqvist", email="eva.lindqvist@gamma.se")
@@ -1008,6 +1015,7 @@ def test_the_register_is_compared_by_blocking_not_with_every_record(session, mak
     calls = []
     real_score = duplicates.score
     monkeypatch.setattr(duplicates, "score", lambda *a, **k: calls.append(1) or real_score(*a, **k))
+    monkeypatch.setattr(engine, "SMALL_FILE_BYTES", 0)  # the register read once, as for a large file
     job = run(make_job("Företagsnamn\nZeta Verkstad AB\nBygg Konsult AB\n", mode="create"), write=False)
     assert job.notice_count == 1
     assert len(calls) <= 2 * duplicates.MAX_WORD_BLOCK  # "bygg" and "konsult" are in 300 names: not compared

@@ -81,6 +81,9 @@ DUPLICATE_REGISTERS = {
 }
 #: Likely duplicates pointed out per row, at most.
 NOTICES_PER_ROW = 3
+#: A file up to this size has its rows' likely duplicates looked up by query, row by row; a larger one reads
+#: the registers once (services.duplicates.RegisterIndex), which costs less than a few queries per row.
+SMALL_FILE_BYTES = 64 * 1024
 
 
 class Cancelled(Exception):
@@ -261,7 +264,7 @@ class Importer:
         self.category_names_created: list[str] = list(self.resume.categories_created)
         self.actor_id = job.created_by_id
         #: The registers new rows are compared with (read at the dry run's first new row).
-        self.registers: list[duplicates.RegisterIndex] | None = None
+        self.registers: list[duplicates.RegisterIndex | duplicates.RegisterQueries] | None = None
 
     # --- set-up -----------------------------------------------------------------
 
@@ -589,7 +592,9 @@ class Importer:
             return
         if self.registers is None:
             kinds = DUPLICATE_REGISTERS[self.entity.key]
-            self.registers = [duplicates.RegisterIndex.load(self.session, kind) for kind in kinds]
+            small = self.job.file_size <= SMALL_FILE_BYTES
+            lookup = duplicates.RegisterQueries if small else duplicates.RegisterIndex.load
+            self.registers = [lookup(self.session, kind) for kind in kinds]
         row_kind = "contact" if self.entity.key == "privatecustomer" else self.entity.key
         found: list[tuple[Row, str, int, list[str]]] = []
         for row in new:
