@@ -298,7 +298,7 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
             storage = storage_module.from_config(app.config)
             with open(path, "rb") as f:
                 key, size = storage.save(f, max_bytes=10**12)
-            actor = db.session.scalar(db.select(Employee).limit(1))
+            actor_id = db.session.scalar(db.select(Employee.id).limit(1))
             with open(path, encoding="utf-8-sig") as f:
                 headers = next(csv.reader(f, delimiter=";"))
 
@@ -310,7 +310,7 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str) -> 
                     file_size=size,
                     mode=mode,
                     match_key=key_column,
-                    created_by_id=actor.id,
+                    created_by_id=actor_id,
                     status="uploaded",
                     mapping=__import__("services.importing.fields", fromlist=["ENTITIES"])
                     .ENTITIES[entity]
