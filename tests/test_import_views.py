@@ -228,3 +228,36 @@ def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
     ) in flashes(response)
     session.expire_all()
     assert session.get(ImportJob, job.id).mapping.get("0") == "name"
+
+
+def test_the_dry_run_page_and_its_file_point_out_rows_already_in_the_register(login, session, worker, make_company):
+    """Issues 17/18: a row with a customer's organisationsnummer is listed with a link to the customer, on the
+    result page and in the downloaded file (type Obs, the customer's address)."""
+    customer = make_company(name="Alfa Bygg AB", org_number="5560360793")
+    admin = login("admin")
+    upload(admin)
+    job = session.scalar(select(ImportJob))
+    body = text(admin.client.get(f"/admin/import/job/{job.id}/mapping"))
+    admin.post(f"/admin/import/job/{job.id}/mapping", data=mapping_form(body, match_key="customer_number"))
+    job = wait_for(session, job.id)
+    assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 1, 1, 1)
+
+    page = admin.client.get(f"/admin/import/job/{job.id}")
+    notices = page.get_data(as_text=True).split('id="import-notices"')[1].split("</table>")[0]
+    assert sv("same organisation number") in text(page) and "Alfa Bygg AB" in notices
+    assert f'href="/admin/company/card/{customer.id}"' in notices
+    assert sv("Likely already in the register") in text(page)
+
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                admin.client.get(f"/admin/import/job/{job.id}/errors?format=csv")
+                .get_data(as_text=True)
+                .lstrip("\ufeff")
+            ),
+            delimiter=";",
+        )
+    )
+    assert [(r[0], r[4]) for r in rows[1:]] == [("3", sv("Error")), ("2", sv("Notice"))]
+    assert "Alfa Bygg AB" in rows[2][3] and rows[2][5].endswith(f"/admin/company/card/{customer.id}")
+    assert rows[2][5].startswith("http")
