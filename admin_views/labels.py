@@ -47,6 +47,14 @@ FIELD_LABELS = {
     "role": _l("Role"),
     "description": _l("Description"),
     "sni_code": _l("SNI code"),
+    # leads
+    "company_name": _l("Company name"),
+    "contact_first_name": _l("First name"),
+    "contact_last_name": _l("Last name"),
+    "contact_title": _l("Title"),
+    "contact_phone": _l("Phone"),
+    "contact_email": _l("E-mail"),
+    "source": _l("Source"),
 }
 
 AUDIT_ACTIONS = {

@@ -30,6 +30,7 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.company import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
+from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, Employee, Lead
@@ -94,21 +95,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
     column_sortable_list = ["company_name", "org_number"]
     column_default_sort = ("created_at", True)
     column_select_related_list = [Lead.owner]
-    column_labels = {
-        "company_name": _l("Company name"),
-        "org_number": _l("Org. no."),
-        "contact_name": _l("Contact person"),
-        "contact_first_name": _l("First name"),
-        "contact_last_name": _l("Last name"),
-        "contact_title": _l("Title"),
-        "contact_phone": _l("Phone"),
-        "contact_email": _l("E-mail"),
-        "source": _l("Source"),
-        "status": _l("Status"),
-        "owner": _l("Customer owner"),
-        "categories": _l("Categories"),
-        "note": _l("Note"),
-    }
+    column_labels = {**FIELD_LABELS, "contact_name": _l("Contact person")}
     column_formatters = {
         "company_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
             url_for("lead.page", id=m.id), m.company_name
