@@ -613,7 +613,12 @@ class Lead(Audited, VersionMixin, ConsentMixin, TimestampMixin, Model):
         "qualified": _l("Qualified"),
         "disqualified": _l("Disqualified"),
         "converted": _l("Converted"),
+        "merged": _l("Merged"),
     }
+    #: Leads no longer worked: converted, disqualified, or merged into another lead (services.merge).
+    CLOSED = ("converted", "disqualified", "merged")
+    #: Statuses only the system sets (the conversion, a merge), never chosen on the form.
+    SET_BY_SYSTEM = ("converted", "merged")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_name: Mapped[str] = mapped_column(String(200), index=True)
@@ -892,6 +897,8 @@ class ImportJob(TimestampMixin, Model):
     updated_count: Mapped[int] = mapped_column(default=0)
     unchanged_count: Mapped[int] = mapped_column(default=0)
     error_count: Mapped[int] = mapped_column(default=0)
+    #: Rows the dry run found likely already in the register (imported all the same; see ImportRowError.kind).
+    notice_count: Mapped[int] = mapped_column(default=0, server_default="0")
     #: Categories the file names that do not exist yet (created by the import).
     new_categories: Mapped[list | None] = mapped_column(JSON)
     error_summary: Mapped[str | None] = mapped_column(Text)
@@ -928,7 +935,10 @@ class ImportJob(TimestampMixin, Model):
 
 
 class ImportRowError(Model):
-    """One problem with one cell (or row) of an import file, for the preview and the error file."""
+    """One problem with one cell (or row) of an import file, for the preview and the error file.
+
+    `kind` "error": the row is not imported; "notice": the row is, but it looks like the record
+    `record_kind` (company, contact or lead) `record_id` already in the register."""
 
     __tablename__ = "import_row_error"
 
@@ -938,6 +948,9 @@ class ImportRowError(Model):
     column: Mapped[str | None] = mapped_column(String(200))
     value: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10), default="error", server_default="error")
+    record_kind: Mapped[str | None] = mapped_column(String(10))
+    record_id: Mapped[int | None]
 
 
 class ImportMapping(TimestampMixin, Model):

@@ -16,17 +16,17 @@ from admin_views.base import SecurePage, can, require
 from admin_views.labels import field_label
 from admin_views.listing import read_page
 from extensions import db
-from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, MergeRecord, utcnow
-from services import duplicate_tasks, duplicates, formatting, merge, paging, personal_numbers
+from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, Lead, MergeRecord, utcnow
+from services import custom_fields, duplicate_tasks, duplicates, formatting, merge, paging, personal_numbers
 from services.validation import InvalidValue
 
 PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descending=True)
 
 
 def record_url(kind: str, record_id: int) -> str:
-    """The card of a company or contact, the form of a lead."""
+    """The card of a company or contact, the page of a lead."""
     if kind == "lead":
-        return url_for("lead.edit_view", id=record_id)
+        return url_for("lead.page", id=record_id)
     return url_for(f"{kind}.card", id=record_id)
 
 
@@ -63,7 +63,7 @@ def display(record, field: str) -> str:
     if field == "industry_id":
         return str(db.session.get(Industry, value) or value)
     if field == "status":
-        return str(COMPANY_STATUS_LABELS.get(value, value))
+        return str((Lead.STATUSES if isinstance(record, Lead) else COMPANY_STATUS_LABELS).get(value, value))
     if field == "org_number":
         return formatting.org_number(value)
     if field == personal_numbers.FIELD:
@@ -165,7 +165,7 @@ class DuplicatesView(SecurePage):
         kind = self._mergeable(kind)
         model = merge.MODELS[kind]
         a, b = db.session.get(model, first), db.session.get(model, second)
-        if a is None or b is None or a.is_deleted or b.is_deleted or a.id == b.id:
+        if a is None or b is None or not merge.is_live(a) or not merge.is_live(b) or a.id == b.id:
             flash(_("One of the records is no longer in the register (it may have been merged already)."), "error")
             return redirect(url_for(".index", kind=kind))
         keep_id = params.id_param("keep") or (
@@ -174,18 +174,25 @@ class DuplicatesView(SecurePage):
         keep_id = keep_id if keep_id in (a.id, b.id) else a.id
         keep, other = (a, b) if keep_id == a.id else (b, a)
         defaults = merge.default_choices(kind, keep, other)
+        newer = other.id if merge.newer_is_merged(keep, other) else keep.id
         winner = {
             f: (keep.id if c == merge.KEEP else other.id if c == merge.MERGED else "both") for f, c in defaults.items()
         }
         differing = merge.differing_fields(kind, a, b)
+        custom = merge.custom_conflicts(db.session, kind, a, b)
+        winner.update(dict.fromkeys((key for key, *_values in custom), newer))
         return self.render(
             "admin/duplicates_merge.html",
             kind=kind,
             a=a,
             b=b,
             keep=keep,
-            fields=[(f, field_label(f), display(a, f), display(b, f)) for f in merge.FIELDS[kind]],
-            differing=set(differing),
+            fields=[(f, field_label(f), display(a, f), display(b, f)) for f in merge.FIELDS[kind]]
+            + [
+                (key, definition.label, custom_fields.display(definition, va), custom_fields.display(definition, vb))
+                for key, definition, va, vb in custom
+            ],
+            differing={*differing, *(key for key, *_values in custom)},
             winner=winner,
             joinable=merge.JOINABLE,
             summary=summary,
@@ -205,7 +212,8 @@ class DuplicatesView(SecurePage):
             return redirect(url_for(".index", kind=kind))
         other_id = second if keep_id == first else first
         choices = {}
-        for field in merge.FIELDS[kind]:
+        custom = [name.removeprefix("field_") for name in request.form if name.startswith(f"field_{merge.CUSTOM}")]
+        for field in [*merge.FIELDS[kind], *custom]:
             posted = request.form.get(f"field_{field}", "")
             if posted == "both":
                 choices[field] = merge.BOTH

@@ -13,10 +13,12 @@ from flask_login import current_user
 from admin_views import downloads as web_downloads
 from admin_views import params
 from admin_views.base import SecurePage, require
+from admin_views.duplicates import record_url
 from extensions import db
 from models import ImportJob, ImportMapping
+from services import export, tasks
 from services import storage as storage_module
-from services import tasks
+from services.duplicates import KINDS as DUPLICATE_KINDS
 from services.importing import downloads, jobs
 from services.importing import tasks as import_tasks
 from services.importing.fields import ENTITIES, MODES
@@ -162,6 +164,8 @@ class ImportView(SecurePage):
             entity=ENTITIES[job.entity],
             state=_state(job),
             errors=jobs.errors(db.session, job, PREVIEW_ERRORS),
+            notices=jobs.errors(db.session, job, PREVIEW_ERRORS, kind="notice"),
+            record_url=record_url,
             preview_limit=PREVIEW_ERRORS,
             modes=MODES,
         )
@@ -240,5 +244,12 @@ class ImportView(SecurePage):
     def errors(self, id):
         job_id = _job(id).id
         fmt = downloads.file_format(request.args.get("format"))
-        rows = lambda session: jobs.errors(session, session.get(ImportJob, job_id))  # noqa: E731  (read while streaming)
-        return web_downloads.download(fmt, f"importfel-{job_id}", downloads.error_columns(), rows)
+        rows = lambda session: jobs.errors(session, session.get(ImportJob, job_id), kind=None)  # noqa: E731  (read while streaming)
+        # the rows are written after the request has ended: the links' beginnings are made now ("…/card/" + id)
+        links = {kind: request.host_url.rstrip("/") + record_url(kind, 0)[:-1] for kind in DUPLICATE_KINDS}
+        link = export.Column(
+            "link",
+            _("Already in the register"),
+            getter=lambda e: f"{links[e.record_kind]}{e.record_id}" if e.record_kind in links else "",
+        )
+        return web_downloads.download(fmt, f"importfel-{job_id}", [*downloads.error_columns(), link], rows)

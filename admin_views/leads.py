@@ -3,6 +3,8 @@
 The conversion and the duplicate rules live in services.leads.
 """
 
+from types import SimpleNamespace
+
 from flask import abort, flash, redirect, url_for
 from flask_admin import expose
 from flask_admin.form import rules
@@ -32,8 +34,11 @@ from admin_views.filters import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, Employee, Lead
-from services import fields, leads, validation
+from services import card, fields, leads, merge, validation
 from services.validation import InvalidValue
+
+#: Audit events shown on a lead's page (newest first).
+HISTORY_SHOWN = 50
 
 
 def duplicate_link(duplicate: leads.Duplicate) -> Markup:
@@ -164,7 +169,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
     form_create_rules = [OptionalField("save_anyway"), *form_rules]
     form_edit_rules = form_rules
     form_choices = {
-        "status": [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]
+        "status": [(k, v) for k, v in Lead.STATUSES.items() if k not in Lead.SET_BY_SYSTEM]
     } | consent_form.FORM_CHOICES
     form_overrides = consent_form.FORM_OVERRIDES
     form_args = {
@@ -183,10 +188,10 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
         return _("Company name, contact person, e-mail")
 
     def edit_form(self, obj=None):
-        """A converted lead keeps its status (it is not offered in the list of choices)."""
+        """A converted or merged lead keeps its status (it is not offered in the list of choices)."""
         form = super().edit_form(obj)
-        if obj is not None and obj.status == "converted":
-            form.status.choices = [("converted", Lead.STATUSES["converted"])]
+        if obj is not None and obj.status in Lead.SET_BY_SYSTEM:
+            form.status.choices = [(obj.status, Lead.STATUSES[obj.status])]
         return form
 
     def on_model_change(self, form, model, is_created):
@@ -219,11 +224,14 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
     def page(self, id):
         """The lead's page: its details, duplicates, and the way to edit or convert it."""
         lead = db.session.get(Lead, id) or abort(404)
+        merged = merge.merged_into(db.session, "lead", lead.id) if lead.status == merge.LEAD_MERGED else None
         return self.render(
             "admin/lead.html",
             lead=lead,
             status=Lead.STATUSES.get(lead.status, lead.status),
             duplicates=[duplicate_link(d) for d in leads.duplicates(db.session, lead)],
+            merged_into=db.session.get(Lead, merged.survivor_id) if merged else None,
+            history=SimpleNamespace(items=card.latest(db.session, card.history(lead), HISTORY_SHOWN)),
         )
 
     # --- Konvertera till kund -----------------------------------------------------

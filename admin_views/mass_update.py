@@ -133,7 +133,7 @@ class MassUpdateMixin:
         if kind == "company":
             statuses = [(k, v) for k, v in COMPANY_STATUS_LABELS.items() if k != "merged"]
         elif kind == "lead":
-            statuses = [(k, v) for k, v in Lead.STATUSES.items() if k != "converted"]
+            statuses = [(k, v) for k, v in Lead.STATUSES.items() if k not in Lead.SET_BY_SYSTEM]
         return self.render(
             "admin/mass_update.html",
             kind=kind,

@@ -1,11 +1,12 @@
 """Företagsuppslag: the company register's look-up (JSON for the forms) and its status page."""
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin_views.base import SecurePage, require
+from admin_views.duplicates import record_url
 from extensions import db
 from models import RegistryLoad
 from services import formatting, registry
@@ -21,10 +22,9 @@ def sources() -> list:
 
 def existing_links(org_number: str | None, *, exclude=None) -> list[dict]:
     """Customers and leads that already have this organisationsnummer, with links to them."""
-    endpoint = {"company": "company.card", "lead": "lead.edit_view"}
     label = {"company": _("Customer"), "lead": _("Lead")}
     return [
-        {"kind": e.kind, "label": label[e.kind], "name": e.name, "url": url_for(endpoint[e.kind], id=e.id)}
+        {"kind": e.kind, "label": label[e.kind], "name": e.name, "url": record_url(e.kind, e.id)}
         for e in registry.existing_with_org_number(db.session, org_number, exclude=exclude)
     ]
 

@@ -1,10 +1,10 @@
-"""Demo duplicates: a few companies and contacts entered twice, as years of imports and hurried sellers
+"""Demo duplicates: a few companies, contacts and a lead entered twice, as years of imports and hurried sellers
 leave them, so CRM – Dubbletter shows its list working from the start."""
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Activity, Company, CompanyContact, Contact, DuplicatePair, Employee, utcnow
+from models import Activity, Company, CompanyContact, Contact, DuplicatePair, Employee, Lead, utcnow
 from services import duplicate_tasks, duplicates
 from services.duplicates import KINDS
 
@@ -15,6 +15,28 @@ def _ascii(text: str) -> str:
 
 #: Companies the demo enters a second time.
 DUPLICATE_COMPANIES = 3
+
+
+def _seed_duplicate_lead(session: Session) -> None:
+    """A lead entered again from a fair's visitor list: the same contact person's e-mail, the name spelt out."""
+    lead = session.scalars(
+        select(Lead).where(duplicates.live_condition("lead"), Lead.contact_email.is_not(None)).order_by(Lead.id)
+    ).first()
+    if lead is None:
+        return
+    twin = Lead(
+        company_name=lead.company_name.removesuffix(" AB") + " Aktiebolag",
+        contact_first_name=lead.contact_first_name,
+        contact_last_name=lead.contact_last_name,
+        contact_email=lead.contact_email,
+        source="Mässa",
+        status="new",
+        owner_id=lead.owner_id,
+        note="Lämnade visitkort i montern.",
+    )
+    session.add(twin)
+    session.flush()
+    session.add(Activity(subject="Skicka broschyr (registrerad på dubbletten)", kind="task", lead_id=twin.id))
 
 
 def seed_duplicates(session: Session, companies: list[Company], admin: Employee) -> None:
@@ -66,6 +88,7 @@ def seed_duplicates(session: Session, companies: list[Company], admin: Employee)
         session.add(twin)
         session.add(CompanyContact(company=duplicate, contact=twin, role=link.role))
     session.flush()
+    _seed_duplicate_lead(session)
     now = utcnow()
     for kind in KINDS:
         duplicates.scan(session, kind)

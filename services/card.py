@@ -119,9 +119,9 @@ def projects(customer: Company):
 
 
 def history(customer):
-    """The audit trail of the customer, of the records merged into it (services.merge) and, for a company,
-    of its linked contacts."""
-    kind = "company" if isinstance(customer, Company) else "contact"
+    """The audit trail of the customer (or lead), of the records merged into it (services.merge) and, for a
+    company, of its linked contacts."""
+    kind = customer.__tablename__
     merged = select(MergeRecord.merged_id).where(
         MergeRecord.entity_type == kind, MergeRecord.survivor_id == customer.id, MergeRecord.undone_at.is_(None)
     )

@@ -54,6 +54,8 @@ REASONS = {
 }
 
 KINDS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
+#: A record of each kind, as a sentence names it ("already in the register as a customer …").
+RECORD_LABELS = {"company": _l("customer"), "contact": _l("contact"), "lead": _l("lead")}
 KIND_LABELS = {"company": _l("Companies"), "contact": _l("Contacts and private customers"), "lead": _l("Leads")}
 
 #: Legal forms and words that do not tell two companies apart.
@@ -111,14 +113,14 @@ def fold(text: str | None) -> str:
 
 
 def company_name_key(name: str | None) -> str:
-    """A company name with what does not tell companies apart dropped: legal forms, "i <ort>" at the end,
-    "and" as "och" (`Svensson & Son Bygg AB i Stockholm` → `svensson och son bygg`)."""
-    words = fold(name).split()
-    words = ["och" if w == "and" else w for w in words]
-    if len(words) > 2 and words[-2] == "i":
-        words = words[:-2]
-    kept = [w for w in words if w not in _LEGAL_WORDS and w != "for"]
-    return " ".join(kept or words)
+    """A company name with what does not tell companies apart dropped: legal forms, "i <ort>" at the end
+    (before or after the legal form), "and" as "och" (`Svensson & Son Bygg AB i Stockholm` and
+    `Svensson & Son Bygg i Stockholm AB` → `svensson och son bygg`)."""
+    words = ["och" if w == "and" else w for w in fold(name).split()]
+    kept = [w for w in words if w not in _LEGAL_WORDS and w != "for"] or words
+    if len(kept) > 2 and kept[-2] == "i":
+        kept = kept[:-2]
+    return " ".join(kept)
 
 
 def person_name_key(first: str | None, last: str | None) -> str:
@@ -153,6 +155,9 @@ class Entry:
     #: A person's first and last name apart (contacts only).
     first: str = ""
     last: str = ""
+    #: The name's most telling word as the quick search index holds it (å, ä, ö kept), to look a new
+    #: record's look-alikes up by query (`check_entry`); not set in a scan.
+    word: str = ""
 
 
 def _keys(*values: str) -> tuple[str, ...]:
@@ -229,19 +234,39 @@ def columns(kind: str) -> list:
 
 
 def live_condition(kind: str, model=None):
-    """The records of `kind` that are compared and listed: not in the trash; leads not converted or disqualified.
+    """The records of `kind` that are compared and listed: not in the trash; leads still worked (not Lead.CLOSED).
     `model` may be an alias of the kind's model."""
     model = KINDS[kind] if model is None else model
     if kind == "lead":
-        return model.status.not_in(("converted", "disqualified"))
+        return model.status.not_in(Lead.CLOSED)
     return model.deleted_at.is_(None)
 
 
 def entry_of(kind: str, record, companies: Iterable[int] = ()) -> Entry:
     """An Entry of a record (saved or not)."""
-    entry = _entry_of_row(kind, [getattr(record, c.key) for c in columns(kind)])
+    return entry_of_values(kind, {c.key: getattr(record, c.key) for c in columns(kind)}, companies)
+
+
+def entry_of_values(kind: str, values: dict, companies: Iterable[int] = ()) -> Entry:
+    """An Entry of a record's column values ({column key: value}; missing ones empty), e.g. an import row's."""
+    entry = _entry_of_row(kind, [values.get(c.key) for c in columns(kind)])
     entry.companies = tuple(companies)
+    names = columns(kind)[1:3] if kind == "contact" else columns(kind)[1:2]
+    entry.word = _search_word(" ".join(str(values.get(c.key) or "") for c in names))
     return entry
+
+
+def _search_word(name: str) -> str:
+    """The longest telling word of `name` as the quick search index holds it (services.search.fold)."""
+    from services import search
+
+    words = [w for w in re.findall(r"\w+", search.fold(name)) if telling_words(w) and fold(w) not in _LEGAL_WORDS]
+    return max(words, key=len, default="")
+
+
+def telling_words(name: str) -> list[str]:
+    """The words of a normalised name that can tell it apart (not "och", nor one or two letters)."""
+    return [w for w in name.split() if len(w) > 2 and w != "och"]
 
 
 # --- scoring --------------------------------------------------------------------------------------
@@ -391,6 +416,68 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
     return len(entries), len(rows)
 
 
+# --- many new records against the register: an import's dry run ---------------------------------------
+
+
+#: A name word shared by more records than this finds no candidates (a rarer word of the name does).
+MAX_WORD_BLOCK = 200
+
+
+class RegisterIndex:
+    """The live records of one register, indexed by their blocking keys and their names' words, so that
+    many new records (an import's rows) are each compared with a few of them, never with all.
+
+    A new record is scored (`score`, as the scan does) against the records sharing an organisationsnummer,
+    e-mail or phone with it, and against those sharing its rarest name word whose name RapidFuzz finds
+    alike: at most MAX_BLOCK + MAX_WORD_BLOCK comparisons per key, whatever the register's size."""
+
+    def __init__(self, kind: str, entries: Iterable[Entry]):
+        self.kind = kind
+        self.by_key: dict[str, list[Entry]] = defaultdict(list)
+        self.by_word: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            for key in (*entry.ids, *entry.emails, *entry.phones):
+                self.by_key[key].append(entry)
+            for word in telling_words(entry.name):
+                self.by_word[word].append(entry)
+
+    @classmethod
+    def load(cls, session: Session, kind: str) -> RegisterIndex:
+        """The index of the register `kind` as it is now."""
+        return cls(kind, read_entries(session, kind))
+
+    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
+        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
+        candidates: dict[int, Entry] = {}
+        for key in (*entry.ids, *entry.emails, *entry.phones):
+            for other in self.by_key.get(key, ())[:MAX_BLOCK]:
+                candidates[other.id] = other
+        words = [w for w in telling_words(entry.name) if 0 < len(self.by_word.get(w, ())) <= MAX_WORD_BLOCK]
+        if words:
+            for other in self.by_word[min(words, key=lambda w: len(self.by_word[w]))]:
+                if other.id not in candidates and fuzz.token_sort_ratio(entry.name, other.name, score_cutoff=85):
+                    candidates[other.id] = other
+        found = []
+        for other in candidates.values():
+            value, reasons = score(self.kind, entry, other)
+            if value >= threshold:
+                found.append((value, reasons, other.id))
+        found.sort(key=lambda f: (-f[0], f[2]))
+        return found
+
+
+class RegisterQueries:
+    """What RegisterIndex answers, asked of the database record by record (`check_entry`): for a few new
+    records, cheaper than reading the whole register."""
+
+    def __init__(self, session: Session, kind: str):
+        self.session, self.kind = session, kind
+
+    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
+        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
+        return [(m.score, m.reasons, m.record.id) for m in check_entry(self.session, self.kind, entry, None, threshold)]
+
+
 # --- one record: the entry forms and the records changed since the scan -------------------------------
 
 
@@ -425,11 +512,11 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
     if conditions:
         stmt = select(*cols).where(live_condition(kind), or_(*conditions)).limit(limit)
         rows += session.execute(stmt).all()
-    words = sorted((w for w in entry.name.split() if len(w) > 2 and w != "och"), key=len, reverse=True)
-    if words:
+    word = entry.word or max(telling_words(entry.name), key=len, default="")
+    if word:
         from services import search
 
-        found = search.search(session, model, words[0][:4] if len(words[0]) > 4 else words[0], limit=limit)
+        found = search.search(session, model, word[:4] if len(word) > 4 else word, limit=limit)
         ids = [r.id for r in found]
         if ids:
             rows += session.execute(select(*cols).where(model.id.in_(ids))).all()
@@ -459,8 +546,14 @@ def check(
     session: Session, kind: str, record, *, threshold: int = THRESHOLD, companies: Iterable[int] = ()
 ) -> list[Match]:
     """The live records that `record` (saved or not) is likely a duplicate of, best first."""
-    entry = entry_of(kind, record, companies)
-    rows = _candidates(session, kind, entry, getattr(record, "id", None))
+    return check_entry(session, kind, entry_of(kind, record, companies), getattr(record, "id", None), threshold)
+
+
+def check_entry(
+    session: Session, kind: str, entry: Entry, exclude_id: int | None = None, threshold: int = THRESHOLD
+) -> list[Match]:
+    """The live records of the register `kind` that `entry` is likely a duplicate of, best first, by query."""
+    rows = _candidates(session, kind, entry, exclude_id)
     links: dict[int, set[int]] = defaultdict(set)
     if kind == "contact" and rows:
         for contact_id, company_id in session.execute(

@@ -84,6 +84,8 @@ def check_convertible(session: Session, lead: Lead) -> None:
     """Raise InvalidValue (for the user) when the lead cannot be converted."""
     if lead.is_converted:
         raise InvalidValue(_("%(name)s is already converted to a customer.", name=lead.company_name))
+    if lead.status == "merged":
+        raise InvalidValue(_("%(name)s was merged with another lead: convert that one.", name=lead.company_name))
     existing = register.company_with_org_number(session, lead.org_number)
     if existing is not None:
         raise InvalidValue(

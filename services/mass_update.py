@@ -97,7 +97,7 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
             clean[field] = employee.id
         elif field == "status":
             labels = COMPANY_STATUS_LABELS if kind == "company" else Lead.STATUSES
-            if value not in labels or value in ("merged", "converted"):
+            if value not in labels or value in ("merged", *Lead.SET_BY_SYSTEM):
                 raise InvalidValue(_("Choose one of the listed statuses."))
             clean[field] = value
         elif field == "industry_id":
@@ -155,7 +155,7 @@ def _int(value) -> int | None:
 
 
 def _live(model):
-    return model.deleted_at.is_(None) if hasattr(model, "deleted_at") else model.status != "converted"
+    return model.deleted_at.is_(None) if hasattr(model, "deleted_at") else model.status.not_in(Lead.SET_BY_SYSTEM)
 
 
 def start(session: Session, actor: Employee, kind: str, ids: list[int], changes: dict) -> MassUpdate:

@@ -1,4 +1,4 @@
-"""Sammanslagning: merge duplicate companies or contacts into one kept record, and undo a merge.
+"""Sammanslagning: merge duplicate companies, contacts or leads into one kept record, and undo a merge.
 
 The employee picks the record to keep and, field by field, whose value wins
 (`default_choices`: the non-empty one, else the most recently changed). Every
@@ -7,7 +7,8 @@ row that points at the merged record (every foreign key to its table, listed in
 record; a link the kept record already has (the same contact, category, project
 or custom field) stays with the merged record, so nothing is lost and an undo
 finds it where it was. The merged record goes to the trash (a company with
-status "sammanslagen"), its history is shown under the kept record
+status "sammanslagen"; a lead, which has no trash, gets the status "sammanslagen"
+and leaves the lists of live leads), its history is shown under the kept record
 (services.card.history), and a MergeRecord keeps what changed and which rows
 moved, so `undo` puts everything back. One transaction; the caller commits.
 """
@@ -22,15 +23,17 @@ from flask_babel import gettext as _
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
 from sqlalchemy.orm import Session
 
-from models import Company, Contact, Employee, MergeRecord, utcnow
-from services import audit
+from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, Employee, Lead, MergeRecord, utcnow
+from services import audit, custom_fields
 from services.audit import acting_as
 from services.validation import InvalidValue
 
 #: The permission that merging and undoing a merge need (administrators by default).
 PERMISSION = "duplicate.merge"
 
-MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact}
+MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
+#: The status a merged lead gets (leads have no trash).
+LEAD_MERGED = "merged"
 
 #: Every foreign key to a mergeable table: (table, column) → the columns that make a row unique
 #: together with it (a link table's other side), or () when any number of rows may point at a record.
@@ -63,6 +66,11 @@ FOREIGN_KEYS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("invoice", "their_reference_id"): (),
         ("lead", "contact_id"): (),
         ("call_list_entry", "contact_id"): (),
+    },
+    "lead": {
+        ("lead_category", "lead_id"): ("category_id",),
+        ("activity", "lead_id"): (),
+        ("call_list_entry", "lead_id"): (),
     },
 }
 
@@ -108,6 +116,19 @@ FIELDS: dict[str, tuple[str, ...]] = {
         *_INVOICE_DEFAULTS,
         "note",
     ),
+    "lead": (
+        "company_name",
+        "org_number",
+        "contact_first_name",
+        "contact_last_name",
+        "contact_title",
+        "contact_phone",
+        "contact_email",
+        "source",
+        "status",
+        "owner_id",
+        "note",
+    ),
 }
 
 #: A field whose two values can both be kept ("both": joined, the kept record's first).
@@ -116,6 +137,8 @@ JOINABLE = ("note",)
 UNIQUE_FIELDS = ("customer_number",)
 
 KEEP, MERGED, BOTH = "keep", "merged", "both"
+#: The choice key of a custom field both records have a value in: CUSTOM + the definition's id.
+CUSTOM = "cf"
 
 
 class NotPermitted(PermissionError):
@@ -129,8 +152,16 @@ def _check(actor: Employee) -> None:
 
 def model_of(kind: str):
     if kind not in MODELS:
-        raise InvalidValue(_("Only companies and contacts can be merged."))
+        raise InvalidValue(_("Only companies, contacts and leads can be merged."))
     return MODELS[kind]
+
+
+def is_live(record) -> bool:
+    """Whether a record can be merged: not in the trash; a lead still worked (not converted, disqualified or
+    merged)."""
+    if isinstance(record, Lead):
+        return record.status not in Lead.CLOSED
+    return not record.is_deleted
 
 
 def _empty(value) -> bool:
@@ -144,7 +175,7 @@ def _label(record) -> str:
 def default_choices(kind: str, keep, merged) -> dict[str, str]:
     """Whose value wins per field when the employee changes nothing: the non-empty one; of two different
     non-empty values the most recently changed record's; two notes are both kept."""
-    newer_is_merged = (merged.updated_at or datetime.min) > (keep.updated_at or datetime.min)
+    merged_is_newer = newer_is_merged(keep, merged)
     choices = {}
     for field in FIELDS[kind]:
         mine, theirs = getattr(keep, field), getattr(merged, field)
@@ -155,8 +186,27 @@ def default_choices(kind: str, keep, merged) -> dict[str, str]:
         elif field in JOINABLE:
             choices[field] = BOTH
         else:
-            choices[field] = MERGED if newer_is_merged else KEEP
+            choices[field] = MERGED if merged_is_newer else KEEP
     return choices
+
+
+def newer_is_merged(keep, merged) -> bool:
+    """Whether the merged record was changed more recently than the kept one (its values win by default)."""
+    return (merged.updated_at or datetime.min) > (keep.updated_at or datetime.min)
+
+
+def custom_conflicts(session: Session, kind: str, keep, merged) -> list[tuple[str, Any, Any, Any]]:
+    """The custom fields both records have different values in, as (choice key, definition, the kept record's
+    value, the merged record's value); a custom field only one of them has moves with the rows."""
+    if kind not in ("company", "contact"):
+        return []
+    fields = custom_fields.active_fields(session, kind)
+    mine, theirs = (custom_fields.values_of(session, r, fields) for r in (keep, merged))
+    return [
+        (f"{CUSTOM}{f.id}", f, mine[f.id], theirs[f.id])
+        for f in fields
+        if f.id in mine and f.id in theirs and audit.plain(mine[f.id]) != audit.plain(theirs[f.id])
+    ]
 
 
 def differing_fields(kind: str, keep, merged) -> list[str]:
@@ -173,7 +223,7 @@ def _lock(session: Session, model, ids: list[int]) -> dict[int, Any]:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    return {row.id: row for row in rows if not row.is_deleted}
+    return {row.id: row for row in rows if is_live(row)}
 
 
 def merge(
@@ -189,8 +239,10 @@ def merge(
     if keep_id not in rows or merged_id not in rows:
         raise InvalidValue(_("One of the records is no longer in the register (it may have been merged already)."))
     keep, merged = rows[keep_id], rows[merged_id]
-    chosen = {**default_choices(kind, keep, merged), **(choices or {})}
-    unknown = set(chosen) - set(FIELDS[kind])
+    conflicts = {key: (definition, a, b) for key, definition, a, b in custom_conflicts(session, kind, keep, merged)}
+    newer = MERGED if newer_is_merged(keep, merged) else KEEP
+    chosen = {**default_choices(kind, keep, merged), **dict.fromkeys(conflicts, newer), **(choices or {})}
+    unknown = set(chosen) - set(FIELDS[kind]) - set(conflicts)
     if unknown or any(v not in (KEEP, MERGED, BOTH) for v in chosen.values()):
         raise InvalidValue(_("The choice of values is not valid; open the merge page again."))
     if any(v == BOTH and f not in JOINABLE for f, v in chosen.items()):
@@ -198,12 +250,10 @@ def merge(
 
     with acting_as(session, actor.id):
         fields, merged_fields = _take_values(session, kind, keep, merged, chosen)
-        merged_fields["deleted_at"] = [None, audit.plain(utcnow())]
-        merged.deleted_at = utcnow()
-        merged.deleted_by_id = actor.id
-        if kind == "company":
-            merged_fields["status"] = [merged.status, "merged"]
-            merged.status = "merged"
+        for key, (definition, _mine, _theirs) in conflicts.items():
+            if chosen[key] == MERGED:
+                fields[key] = _swap_custom_value(session, kind, definition.id, keep.id, merged.id)
+        merged_fields.update(_set_aside(kind, merged, actor))
         session.flush()
         moved = _move_rows(session, kind, merged.id, keep.id)
         record = MergeRecord(
@@ -224,6 +274,39 @@ def merge(
         session.flush()
     session.expire_all()  # the moved rows changed under the ORM's loaded objects
     return record
+
+
+def _swap_custom_value(session: Session, kind: str, field_id: int, keep_id: int, merged_id: int) -> list:
+    """Give the kept record the merged one's value of a custom field both have, and the merged one the kept
+    one's (so the undo swaps them back); returns [the kept record's old value, its new value] as plain."""
+    owner = custom_fields.owner_column(MODELS[kind])
+    rows = {
+        getattr(row, owner.key): row
+        for row in session.scalars(
+            select(CustomFieldValue).where(CustomFieldValue.field_id == field_id, owner.in_([keep_id, merged_id]))
+        )
+    }
+    column = custom_fields.VALUE_COLUMNS[rows[keep_id].field.field_type]
+    mine, theirs = getattr(rows[keep_id], column), getattr(rows[merged_id], column)
+    setattr(rows[keep_id], column, theirs)
+    setattr(rows[merged_id], column, mine)
+    return [audit.plain(mine), audit.plain(theirs)]
+
+
+def _set_aside(kind: str, merged, actor: Employee) -> dict:
+    """Take the merged record out of the register; returns its changes ({field: [old, new]}) for the undo."""
+    changes = {}
+    if kind == "lead":
+        changes["status"] = [merged.status, LEAD_MERGED]
+        merged.status = LEAD_MERGED
+        return changes
+    now = utcnow()
+    changes["deleted_at"] = [None, audit.plain(now)]
+    merged.deleted_at, merged.deleted_by_id = now, actor.id
+    if kind == "company":
+        changes["status"] = [merged.status, "merged"]
+        merged.status = "merged"
+    return changes
 
 
 def _take_values(session: Session, kind: str, keep, merged, chosen: dict[str, str]) -> tuple[dict, dict]:
@@ -311,7 +394,7 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
     merged = session.get(model, record.merged_id, with_for_update=True, populate_existing=True)
     if keep is None or merged is None:
         raise InvalidValue(_("The merge cannot be undone: one of the records has been permanently deleted."))
-    if not merged.is_deleted:
+    if is_live(merged):
         raise InvalidValue(_("The merge cannot be undone: the merged record has been restored already."))
     later = session.scalar(
         select(MergeRecord.id).where(
@@ -332,20 +415,31 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
             session.execute(update(table).where(table.c[column] == keep.id, key.in_(keys)).values({column: merged.id}))
         left_alone = []
         for field, (old, new) in record.fields.items():
-            if audit.plain(getattr(keep, field)) == new:
+            if field.startswith(CUSTOM):
+                current = custom_fields.values_of(session, keep, [_definition(session, field)])
+                if audit.plain(next(iter(current.values()), None)) == new:
+                    _swap_custom_value(session, record.entity_type, int(field[len(CUSTOM) :]), keep.id, merged.id)
+                else:
+                    left_alone.append(field)
+            elif audit.plain(getattr(keep, field)) == new:
                 setattr(keep, field, from_plain(model, field, old))
             else:
                 left_alone.append(field)
         session.flush()  # a unique value leaves the kept record before the merged one takes it back
         for field, (old, _new) in record.merged_fields.items():
             setattr(merged, field, from_plain(model, field, old))
-        merged.deleted_by_id = None
+        if hasattr(merged, "deleted_by_id"):
+            merged.deleted_by_id = None
         record.undone_at = utcnow()
         record.undone_by_id = actor.id
         audit.record(session, keep, "unmerge", {"restored": _label(merged), "unchanged_fields": left_alone})
         session.flush()
     session.expire_all()
     return record
+
+
+def _definition(session: Session, key: str) -> CustomFieldDefinition | None:
+    return session.get(CustomFieldDefinition, int(key[len(CUSTOM) :]))
 
 
 def merged_into(session: Session, kind: str, record_id: int) -> MergeRecord | None:

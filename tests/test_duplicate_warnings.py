@@ -44,3 +44,14 @@ def test_a_new_contact_with_a_known_e_mail_is_pointed_out(login, session, make_c
     )
     assert response.status_code == 200 and count(session, Contact) == 1
     assert "Åsa Öberg" in warning(response) and sv("same e-mail") in warning(response)
+
+
+def test_a_look_alike_whose_name_has_a_swedish_letter_is_found_at_entry(login, session, make_company):
+    """The name is looked up in the quick search index as typed (it keeps å, ä and ö), not as compared."""
+    existing = make_company(name="Nordisk Rörteknik i Göteborg AB", postal_city="Göteborg")
+    response = login("seller").post(
+        "/admin/company/new/",
+        {**COMPANY_FORM, "name": "Nordisk Rörteknik AB", "org_number": "", "postal_city": "Göteborg"},
+    )
+    assert response.status_code == 200 and count(session, Company) == 1
+    assert f'href="/admin/company/card/{existing.id}"' in response.get_data(as_text=True)

@@ -998,3 +998,92 @@ def test_deliveries_go_to_the_queue_fifty_a_message(app):
         assert tasks.queue.pending_count() == 3
     finally:
         tasks.queue.flush()
+
+
+# --- likely duplicates pointed out by the dry run ----------------------------------------------------
+
+
+def notices(session, job):
+    session.expire_all()
+    return [(n.row, n.record_kind, n.record_id, n.message) for n in jobs.errors(session, job, kind="notice")]
+
+
+@pytest.fixture(params=["by query", "by index"])
+def lookup(request, monkeypatch):
+    """Both ways of looking up the register: by query per row (a small file), by reading it once (a large one)."""
+    monkeypatch.setattr(engine, "SMALL_FILE_BYTES", 10**9 if request.param == "by query" else 0)
+    return request.param
+
+
+def test_the_dry_run_points_out_rows_already_in_the_register_as_a_customer_or_a_lead(
+    session, make_job, run, make_company, lookup
+):
+    """Issue 17/18: an organisationsnummer that is a customer's or a lead's, and a similar name in the same town,
+    are pointed out with the record (the row is still new); an unrelated row is not."""
+    customer = make_company(name="Alfa Bygg AB", org_number="5560360793", postal_city="Stockholm")
+    lookalike = make_company(name="Nordisk Rörteknik i Göteborg AB", postal_city="Göteborg")
+    lead = Lead(company_name="Beta Konsult", org_number="5564994589", status="new")
+    session.add(lead)
+    session.commit()
+    content = (
+        "Företagsnamn;Org.nr;Ort\n"
+        "Alfa Byggnads AB;556036-0793;Stockholm\n"  # the customer's orgnr
+        "Beta Konsult AB;5564994589;Malmö\n"  # the lead's orgnr
+        "Nordisk Rörteknik Aktiebolag;;Göteborg\n"  # a similar name in the same town
+        "Helt Annat Företag AB;;Umeå\n"
+    )
+    job = run(make_job(content, mode="create"), write=False)
+    assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 4, 0, 3)
+    found = notices(session, job)
+    assert [(row, kind, ident) for row, kind, ident, _m in found] == [
+        (2, "company", customer.id),
+        (3, "lead", lead.id),
+        (4, "company", lookalike.id),
+    ]
+    reasons = {
+        2: sv("same organisation number"),
+        3: sv("same organisation number"),
+        4: sv("similar name + same city"),
+    }
+    for row, kind, _ident, message in found:
+        name = {2: "Alfa Bygg AB", 3: "Beta Konsult", 4: "Nordisk Rörteknik i Göteborg AB"}[row]
+        assert message.startswith(
+            sv(
+                "Likely already in the register as %(what)s %(name)s (%(reasons)s).",
+                what="kund" if kind == "company" else "lead",
+                name=name,
+                reasons=reasons[row],
+            )[:-2]
+        )
+    assert jobs.errors(session, job) == []  # notices are not errors: the rows are imported
+    done = run(job, write=True)
+    assert (done.created_count, done.error_count) == (4, 0)
+
+
+def test_a_lead_import_points_out_a_customer_and_a_contact_import_a_contact(
+    session, make_job, run, make_company, make_contact, lookup
+):
+    customer = make_company(name="Gamma Data AB", org_number="5560360793")
+    person = make_contact(first_name="Eva", last_name="Lindqvist", email="eva.lindqvist@gamma.se")
+    leads = run(make_job("Företag;Org.nr\nGamma Data;5560360793\n", entity="lead"), write=False)
+    assert [(kind, ident) for _r, kind, ident, _m in notices(session, leads)] == [("company", customer.id)]
+    contacts = run(
+        make_job("Förnamn;Efternamn;E-post\nEva;Lindqvist;EVA.LINDQVIST@gamma.se\n", entity="contact"), write=False
+    )
+    assert [(kind, ident) for _r, kind, ident, _m in notices(session, contacts)] == [("contact", person.id)]
+
+
+def test_the_register_is_compared_by_blocking_not_with_every_record(session, make_job, run, make_company, monkeypatch):
+    """Each row is scored against the records sharing a key or its rarest name word, never the whole register."""
+    from services import duplicates
+
+    for n in range(300):
+        make_company(name=f"Bygg {n} Konsult AB", org_number=None)
+    make_company(name="Zeta Verkstäder AB")
+    calls = []
+    real_score = duplicates.score
+    monkeypatch.setattr(duplicates, "score", lambda *a, **k: calls.append(1) or real_score(*a, **k))
+    monkeypatch.setattr(engine, "SMALL_FILE_BYTES", 0)  # the register read once, as for a large file
+    job = run(make_job("Företagsnamn\nZeta Verkstad AB\nBygg Konsult AB\n", mode="create"), write=False)
+    assert job.notice_count == 1
+    assert len(calls) <= 2 * duplicates.MAX_WORD_BLOCK  # "bygg" and "konsult" are in 300 names: not compared

@@ -77,8 +77,10 @@ def test_the_whole_flow_upload_map_check_run_undo(login, session, worker):
     errors_csv = admin.client.get(f"/admin/import/job/{job.id}/errors?format=csv")
     assert errors_csv.status_code == 200 and errors_csv.mimetype == "text/csv"
     lines = errors_csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
-    assert lines[0] == ";".join([sv("Row"), sv("Column"), sv("Value"), sv("Reason")])
-    assert lines[1].startswith("3;Org.nr;123;")
+    assert lines[0] == ";".join(
+        [sv("Row"), sv("Column"), sv("Value"), sv("Reason"), sv("Type"), sv("Already in the register")]
+    )
+    assert lines[1].startswith("3;Org.nr;123;") and lines[1].endswith(f";{sv('Error')};")
     sheet = load_workbook(io.BytesIO(admin.client.get(f"/admin/import/job/{job.id}/errors?format=xlsx").data)).active
     as_xlsx = [[("" if v is None else str(v)) for v in row] for row in sheet.iter_rows(values_only=True)]
     assert as_xlsx == list(csv.reader(io.StringIO("\n".join(lines)), delimiter=";"))
@@ -206,7 +208,7 @@ def test_a_value_from_the_file_cannot_become_a_formula_in_the_error_report(app):
     bad = ImportRowError(row=2, column="E-post", value='=HYPERLINK("http://x")', message="Ogiltig e-postadress.")
     with app.test_request_context():
         body = b"".join(export.chunks("csv", downloads.error_columns(), [bad])).decode("utf-8-sig")
-    assert body.splitlines()[1] == '2;E-post;"\'=HYPERLINK(""http://x"")";Ogiltig e-postadress.'
+    assert body.splitlines()[1] == '2;E-post;"\'=HYPERLINK(""http://x"")";Ogiltig e-postadress.;Fel'
 
 
 def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
@@ -226,3 +228,36 @@ def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
     ) in flashes(response)
     session.expire_all()
     assert session.get(ImportJob, job.id).mapping.get("0") == "name"
+
+
+def test_the_dry_run_page_and_its_file_point_out_rows_already_in_the_register(login, session, worker, make_company):
+    """Issues 17/18: a row with a customer's organisationsnummer is listed with a link to the customer, on the
+    result page and in the downloaded file (type Obs, the customer's address)."""
+    customer = make_company(name="Alfa Bygg AB", org_number="5560360793")
+    admin = login("admin")
+    upload(admin)
+    job = session.scalar(select(ImportJob))
+    body = text(admin.client.get(f"/admin/import/job/{job.id}/mapping"))
+    admin.post(f"/admin/import/job/{job.id}/mapping", data=mapping_form(body, match_key="customer_number"))
+    job = wait_for(session, job.id)
+    assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 1, 1, 1)
+
+    page = admin.client.get(f"/admin/import/job/{job.id}")
+    notices = page.get_data(as_text=True).split('id="import-notices"')[1].split("</table>")[0]
+    assert sv("same organisation number") in text(page) and "Alfa Bygg AB" in notices
+    assert f'href="/admin/company/card/{customer.id}"' in notices
+    assert sv("Likely already in the register") in text(page)
+
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                admin.client.get(f"/admin/import/job/{job.id}/errors?format=csv")
+                .get_data(as_text=True)
+                .lstrip("\ufeff")
+            ),
+            delimiter=";",
+        )
+    )
+    assert [(r[0], r[4]) for r in rows[1:]] == [("3", sv("Error")), ("2", sv("Notice"))]
+    assert "Alfa Bygg AB" in rows[2][3] and rows[2][5].endswith(f"/admin/company/card/{customer.id}")
+    assert rows[2][5].startswith("http")

@@ -133,7 +133,7 @@ def test_mass_conversion_converts_what_it_can(lead, employees):
 
 def test_demo_has_leads_in_every_status(demo):
     statuses = set(demo.scalars(db.select(Lead.status)))
-    assert statuses == set(Lead.STATUSES)
+    assert statuses == set(Lead.STATUSES) - {"merged"}  # a merge (services.merge) gives that one
     converted = demo.scalars(db.select(Lead).where(Lead.status == "converted")).one()
     assert converted.company is not None and converted.company.customer_number
 

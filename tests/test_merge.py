@@ -173,12 +173,19 @@ def test_undo_puts_every_row_and_value_back(session, employees, two_companies):
     keep, other = two_companies
     keep_id, other_id = keep.id, other.id
     before = {i: related_counts(session, "company", i) for i in (keep_id, other_id)}
+    [(key, definition, mine, theirs)] = merge.custom_conflicts(session, "company", keep, other)
+    assert (definition.label, mine, theirs) == ("Avtalsnummer", "Värde A", "Värde B")
     record = merge.merge(session, employees["admin"], "company", keep_id, other_id, {"name": merge.MERGED})
     session.commit()
     assert session.get(Company, keep_id).name == "Svenssons Bygg AB"
+    # the custom field both had: the merged company's value (it was changed last) on the kept one
+    assert custom_value(session, keep_id, definition) == "Värde B"
+    assert custom_value(session, other_id, definition) == "Värde A"
 
     merge.undo(session, employees["admin"], record.id)
     session.commit()
+    assert custom_value(session, keep_id, definition) == "Värde A"
+    assert custom_value(session, other_id, definition) == "Värde B"
 
     assert {i: related_counts(session, "company", i) for i in (keep_id, other_id)} == before
     kept, restored = session.get(Company, keep_id), session.get(Company, other_id)
@@ -187,6 +194,26 @@ def test_undo_puts_every_row_and_value_back(session, employees, two_companies):
     assert session.get(MergeRecord, record.id).undone_at is not None
     with pytest.raises(InvalidValue):
         merge.undo(session, employees["admin"], record.id)
+
+
+def custom_value(session, company_id, definition):
+    session.expire_all()
+    return session.scalar(
+        select(CustomFieldValue.value_text).where(
+            CustomFieldValue.company_id == company_id, CustomFieldValue.field_id == definition.id
+        )
+    )
+
+
+def test_the_kept_custom_field_value_is_chosen_like_any_field(session, employees, two_companies):
+    keep, other = two_companies
+    [(key, definition, _mine, _theirs)] = merge.custom_conflicts(session, "company", keep, other)
+    with pytest.raises(InvalidValue, match="inte giltigt"):  # a custom field the two do not both have is no choice
+        merge.merge(session, employees["admin"], "company", keep.id, other.id, {f"{merge.CUSTOM}999": merge.KEEP})
+    session.rollback()
+    merge.merge(session, employees["admin"], "company", keep.id, other.id, {key: merge.KEEP})
+    session.commit()
+    assert custom_value(session, keep.id, definition) == "Värde A"
 
 
 def test_undo_leaves_a_field_changed_since_the_merge(session, employees, two_companies):
@@ -259,3 +286,85 @@ def test_bad_choices_change_nothing(session, employees, make_company):
         session.rollback()
     assert not session.get(Company, b.id).is_deleted
     assert session.scalar(select(func.count()).select_from(MergeRecord)) == 0
+
+
+@pytest.fixture
+def two_leads(session, employees):
+    """Two leads for one company, each with an activity, categories (one shared) and a call-list entry."""
+    shared = Category(name="Mässa 2026")
+    call_list = CallList(name="Höstens ringlista")
+    keep = Lead(company_name="Nordisk Rörteknik", org_number="5560360793", status="contacted", note="Ring VD")
+    other = Lead(
+        company_name="Nordisk Rörteknik AB",
+        contact_first_name="Per",
+        contact_last_name="Ek",
+        contact_email="per@rorteknik.se",
+        status="qualified",
+        note="Vill ha offert",
+        owner_id=employees["seller"].id,
+    )
+    session.add_all([shared, call_list, keep, other])
+    session.flush()
+    for lead, tag in ((keep, "A"), (other, "B")):
+        lead.categories.extend([shared, Category(name=f"Kategori {tag}")])
+        session.add(Activity(subject=f"Samtal {tag}", kind="call", lead_id=lead.id))
+        session.add(CallListEntry(call_list=call_list, lead_id=lead.id, outcome="call_back"))
+    session.commit()
+    other.source = "Webben"  # a change in the merged lead's own history
+    session.commit()
+    return keep, other
+
+
+def test_merging_leads_moves_every_related_row_and_undo_puts_it_back(session, employees, two_leads):
+    """Issue 18: leads merge as companies and contacts do: values chosen, rows moved, the other lead marked
+    merged (out of the worked leads), its history under the kept one, audited, undone."""
+    from services import duplicates
+
+    keep, other = two_leads
+    keep_id, other_id = keep.id, other.id
+    before = {i: related_counts(session, "lead", i) for i in (keep_id, other_id)}
+    assert all(before[other_id].values()), before
+
+    record = merge.merge(session, employees["admin"], "lead", keep_id, other_id, {"company_name": merge.MERGED})
+    session.commit()
+
+    after = {i: related_counts(session, "lead", i) for i in (keep_id, other_id)}
+    for key in before[keep_id]:
+        assert after[keep_id][key] + after[other_id][key] == before[keep_id][key] + before[other_id][key], key
+    # the category both had stays with the merged lead (for the undo); everything else moved
+    assert {k: v for k, v in after[other_id].items() if v} == {"lead_category.lead_id": 1}
+    kept, merged = session.get(Lead, keep_id), session.get(Lead, other_id)
+    assert merged.status == "merged" and not merge.is_live(merged)
+    assert {c.name for c in kept.categories} == {"Mässa 2026", "Kategori A", "Kategori B"}
+    assert kept.company_name == "Nordisk Rörteknik AB" and kept.org_number == "5560360793"
+    assert (kept.contact_email, kept.owner_id, kept.note) == (
+        "per@rorteknik.se",
+        employees["seller"].id,
+        "Ring VD\n\nVill ha offert",
+    )
+    assert session.scalar(select(func.count()).select_from(Lead).where(duplicates.live_condition("lead"))) == 1
+    history = session.scalars(card.history(kept)).all()
+    assert {(e.entity_id, e.action) for e in history} >= {(keep_id, "merge"), (other_id, "update")}
+    assert merge.merged_into(session, "lead", other_id).survivor_id == keep_id
+
+    merge.undo(session, employees["admin"], record.id)
+    session.commit()
+    assert {i: related_counts(session, "lead", i) for i in (keep_id, other_id)} == before
+    kept, restored = session.get(Lead, keep_id), session.get(Lead, other_id)
+    assert restored.status == "qualified" and kept.company_name == "Nordisk Rörteknik" and kept.note == "Ring VD"
+    assert kept.contact_email is None
+
+
+def test_a_merged_or_converted_lead_is_not_merged_again_nor_converted(session, employees, two_leads):
+    from services import leads
+
+    keep, other = two_leads
+    merge.merge(session, employees["admin"], "lead", keep.id, other.id)
+    session.commit()
+    with pytest.raises(InvalidValue):
+        merge.merge(session, employees["admin"], "lead", keep.id, other.id)
+    session.rollback()
+    with pytest.raises(InvalidValue):
+        leads.convert(session, employees["admin"], session.get(Lead, other.id))
+    with pytest.raises(merge.NotPermitted):
+        merge.merge(session, employees["seller"], "lead", other.id, keep.id)

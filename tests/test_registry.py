@@ -12,7 +12,7 @@ from seed.bolagsverket_sample import SAMPLE
 from services import registry
 from services.registry_loader import load
 from tests.helpers import flashes, sv, text
-from tests.test_views_company import COMPANY_FORM
+from tests.test_views_company import COMPANY_FORM, edit_form_data
 
 FILE = [registry.BulkFileProvider()]
 
@@ -169,15 +169,31 @@ def test_the_search_box_is_not_offered_without_the_permission(login, employees):
     assert 'id="registry-search"' not in page
 
 
-def test_saving_a_company_points_out_a_lead_with_its_org_number(login, session):
+@pytest.mark.parametrize("url", ["/admin/company/new/", "/admin/supplier/new/"])
+def test_saving_a_company_points_out_a_lead_with_its_org_number(login, session, url):
     lead = Lead(company_name="Svea Kaffe (lead)", org_number="5560360793")
     session.add(lead)
     session.commit()
-    response = login("seller").post("/admin/company/new/", COMPANY_FORM, follow_redirects=True)
+    response = login("seller").post(url, COMPANY_FORM, follow_redirects=True)
     assert session.scalars(select(Company)).one().org_number == "5560360793"
     messages = flashes(response)
     assert ("warning", f"{sv('A lead already has this organisation number:')} Svea Kaffe (lead)") in messages
-    assert f'href="/admin/lead/edit/?id={lead.id}"' in response.get_data(as_text=True)
+    assert f'href="/admin/lead/show/{lead.id}"' in response.get_data(as_text=True)
+
+
+def test_an_edit_that_gives_a_customer_a_leads_org_number_points_out_the_lead(login, session, make_company, employees):
+    customer = make_company(name="Svea Kaffe AB", owner_id=employees["seller"].id)
+    lead = Lead(company_name="Svea Kaffe (lead)", org_number="5560360793")
+    session.add(lead)
+    session.commit()
+    response = login("seller").post(
+        f"/admin/company/edit/?id={customer.id}",
+        edit_form_data(customer, org_number="556036-0793"),
+        follow_redirects=True,
+    )
+    session.expire_all()
+    assert session.get(Company, customer.id).org_number == "5560360793"
+    assert ("warning", f"{sv('A lead already has this organisation number:')} Svea Kaffe (lead)") in flashes(response)
 
 
 def test_saving_a_lead_points_out_the_customer_with_its_org_number(login, make_company):

@@ -56,6 +56,7 @@ TECHNICAL = {
     "duplicate_scan.entity_type",
     "merge_record.entity_type",
     "mass_update.entity_type",
+    "import_row_error.record_kind",  # which register a notice's record is in: company, contact or lead
     "registry_company.org_number",  # checked on load (Luhn), shown formatted
     "registry_company.search_name",  # the folded name the indexes hold, never shown
 }

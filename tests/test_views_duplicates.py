@@ -26,6 +26,8 @@ def test_the_demo_lists_its_duplicates_with_score_and_reasons(demo, login):
     assert sv("Compare and merge") in page and sv("Not duplicates") in page
     contacts = text(login("admin").client.get("/admin/duplicates/?kind=contact"))
     assert sv("same phone") in contacts
+    leads = text(login("admin").client.get("/admin/duplicates/?kind=lead"))
+    assert sv("same e-mail") in leads and sv("Compare and merge") in leads
 
 
 def test_a_seller_sees_the_list_but_may_not_merge(demo, login, session):
@@ -158,3 +160,85 @@ def test_the_scan_runs_on_the_queue_and_changed_records_are_checked_later(
     assert duplicate_tasks.check_changed(session, "company") == 2
     page = text(admin.client.get("/admin/duplicates/"))
     assert page.count("Svenssons Bygg") >= 1
+
+
+def test_leads_are_listed_merged_and_unmerged_from_the_page(login, session, employees):
+    """Issue 18: duplicate leads in CRM – Dubbletter with Compare and merge; the merged lead's page says which
+    lead it was merged with, the kept lead's page shows the merged one's history with the undo."""
+    from models import Lead
+
+    keep = Lead(company_name="Nordisk Rörteknik", contact_email="per@rorteknik.se", status="new")
+    other = Lead(company_name="Nordisk Rörteknik AB", contact_email="per@rorteknik.se", status="contacted")
+    session.add_all([keep, other])
+    session.commit()
+    session.add(Activity(subject="Samtal om offert", kind="call", lead_id=other.id))
+    session.commit()
+    keep_id, other_id = keep.id, other.id
+    duplicates.scan(session, "lead")
+    session.commit()
+    admin = login("admin")
+    listing = admin.client.get("/admin/duplicates/?kind=lead")
+    assert sv("same e-mail") in text(listing)
+    assert f'href="/admin/duplicates/merge/lead/{keep_id}/{other_id}"' in listing.get_data(as_text=True)
+    assert login("seller").client.get(f"/admin/duplicates/merge/lead/{keep_id}/{other_id}").status_code == 403
+
+    page = admin.client.get(f"/admin/duplicates/merge/lead/{keep_id}/{other_id}?keep={keep_id}")
+    assert page.status_code == 200 and sv("Keep %(name)s", name="Nordisk Rörteknik AB") in text(page)
+    assert re.search(rf'name="field_company_name" value="{other_id}"', page.get_data(as_text=True))
+    for field, label in (("company_name", "Company name"), ("contact_email", "E-mail"), ("source", "Source")):
+        row = page.get_data(as_text=True).split(f'id="row-{field}"')[1].split("</tr>")[0]
+        assert f'<th scope="row">{sv(label)}</th>' in row, field
+    response = admin.post(
+        "/admin/duplicates/merge/lead",
+        {"first": keep_id, "second": other_id, "keep": keep_id, "field_status": other_id},
+    )
+    assert response.headers["Location"].endswith(f"/admin/lead/show/{keep_id}")
+    kept_page = admin.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "history-undo-merge" in kept_page and "Nordisk Rörteknik AB" in kept_page
+    assert count(session, Activity, Activity.lead_id == keep_id) == 1
+    kept, merged = fresh(session, Lead, keep_id), fresh(session, Lead, other_id)
+    assert (kept.status, merged.status) == ("contacted", "merged")
+    merged_page = admin.client.get(f"/admin/lead/show/{other_id}")
+    assert sv("merged with") in text(merged_page) and sv("Merged") in text(merged_page)
+    assert f'href="/admin/lead/show/{keep_id}"' in merged_page.get_data(as_text=True)
+    assert 'id="convert-lead"' not in merged_page.get_data(as_text=True)
+    assert 'id="pair-' not in admin.client.get("/admin/duplicates/?kind=lead").get_data(as_text=True)
+
+    record = session.scalars(select(MergeRecord)).one()
+    undone = admin.post(f"/admin/duplicates/undo/{record.id}")
+    assert undone.headers["Location"].endswith(f"/admin/lead/show/{other_id}")
+    assert fresh(session, Lead, other_id).status == "contacted" and fresh(session, Lead, keep_id).status == "new"
+    assert count(session, Activity, Activity.lead_id == other_id) == 1
+
+
+def test_a_custom_field_both_have_is_chosen_on_the_merge_page(login, session, make_company):
+    from models import CustomFieldDefinition, CustomFieldValue, CustomTab
+
+    tab = CustomTab(name="Avtal", applies_to="company")
+    field = CustomFieldDefinition(tab=tab, label="Avtalsnummer")
+    session.add_all([tab, field])
+    keep, other = make_company(name="Alfa Bygg AB"), make_company(name="Alfa Bygg Aktiebolag")
+    session.add_all(
+        [
+            CustomFieldValue(field=field, company_id=keep.id, value_text="AV-1"),
+            CustomFieldValue(field=field, company_id=other.id, value_text="AV-2"),
+        ]
+    )
+    session.commit()
+    keep_id, other_id, key = keep.id, other.id, f"cf{field.id}"
+    admin = login("admin")
+    page = admin.client.get(f"/admin/duplicates/merge/company/{keep_id}/{other_id}?keep={keep_id}")
+    row = page.get_data(as_text=True).split(f'id="row-{key}"')[1].split("</tr>")[0]
+    assert "Avtalsnummer" in row and "AV-1" in row and "AV-2" in row
+    assert f'name="field_{key}" value="{other_id}"' in row
+    admin.post(
+        "/admin/duplicates/merge/company",
+        {"first": keep_id, "second": other_id, "keep": keep_id, f"field_{key}": other_id},
+    )
+    session.expire_all()
+    kept = session.scalar(
+        select(CustomFieldValue.value_text).where(
+            CustomFieldValue.company_id == keep_id, CustomFieldValue.field_id == field.id
+        )
+    )
+    assert kept == "AV-2" and fresh(session, Company, other_id).is_deleted

@@ -21,10 +21,11 @@ def template_columns(entity: Entity) -> list[export.Column]:
 
 
 def error_columns() -> list[export.Column]:
-    """Every error of an import: row, column, value and the Swedish reason."""
+    """Every error and notice of an import: row, which of the two, column, value and the Swedish reason."""
     return [
         export.Column("row", _("Row")),
         export.Column("column", _("Column"), getter=lambda e: e.column or ""),
         export.Column("value", _("Value"), getter=lambda e: e.value or ""),
         export.Column("message", _("Reason")),
+        export.Column("kind", _("Type"), getter=lambda e: _("Notice") if e.kind == "notice" else _("Error")),
     ]

@@ -52,7 +52,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, consent, fields, numbering, webhooks
+from services import bulk, consent, duplicates, fields, numbering, webhooks
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
@@ -73,6 +73,19 @@ CATEGORY_LINKS = {
     "lead": lead_categories,
 }
 CATEGORY_SCOPE = {"company": "company", "contact": "contact", "privatecustomer": "contact", "lead": "company"}
+#: The registers (services.duplicates kinds) a dry run compares an entity's new rows with: a customer's
+#: organisationsnummer is pointed out when it is a lead's, and the reverse.
+DUPLICATE_REGISTERS = {
+    "company": ("company", "lead"),
+    "lead": ("lead", "company"),
+    "contact": ("contact",),
+    "privatecustomer": ("contact",),
+}
+#: Likely duplicates pointed out per row, at most.
+NOTICES_PER_ROW = 3
+#: A file up to this size has its rows' likely duplicates looked up by query, row by row; a larger one reads
+#: the registers once (services.duplicates.RegisterIndex), which costs less than a few queries per row.
+SMALL_FILE_BYTES = 64 * 1024
 
 
 class Cancelled(Exception):
@@ -86,6 +99,7 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     errors: int = 0
+    notices: int = 0
 
 
 @dataclass
@@ -98,6 +112,7 @@ class Row:
     changes: dict = field(default_factory=dict)
     new_categories: list = field(default_factory=list)
     outcome: str = ""
+    notices: list[RowError] = field(default_factory=list)
 
 
 class SeenKeys:
@@ -250,6 +265,8 @@ class Importer:
         self.counts = Counts(**vars(self.resume.counts))
         self.category_names_created: list[str] = list(self.resume.categories_created)
         self.actor_id = job.created_by_id
+        #: The registers new rows are compared with (read at the dry run's first new row).
+        self.registers: list[duplicates.RegisterIndex | duplicates.RegisterQueries] | None = None
 
     # --- set-up -----------------------------------------------------------------
 
@@ -324,8 +341,11 @@ class Importer:
                 self._match(rows)
                 if self.write:
                     self._write(rows)
-                errors = [e for r in rows for e in r.errors]
+                else:
+                    self._point_out_duplicates(rows)
+                errors = [e for r in rows for e in r.errors] + [n for r in rows for n in r.notices]
                 self.counts.rows += len(rows)
+                self.counts.notices += sum(1 for r in rows if r.notices)
                 for r in rows:
                     setattr(self.counts, r.outcome, getattr(self.counts, r.outcome) + 1)
                 self.after_batch(self.counts, errors, self.category_names_created)
@@ -562,6 +582,60 @@ class Importer:
                 row.outcome = "created"
             if row.errors:
                 row.outcome = "errors"
+
+    # --- likely duplicates (dry run) ---------------------------------------------------
+
+    def _point_out_duplicates(self, rows: list[Row]) -> None:
+        """A notice on each new row that is likely a record already in the register (a customer, contact or
+        lead: the same organisationsnummer, e-mail, phone or a similar name), scored as the duplicate scan
+        scores; the registers are read once per pass (services.duplicates.RegisterIndex)."""
+        new = [r for r in rows if r.outcome == "created"]
+        if not new:
+            return
+        if self.registers is None:
+            kinds = DUPLICATE_REGISTERS[self.entity.key]
+            small = self.job.file_size <= SMALL_FILE_BYTES
+            lookup = duplicates.RegisterQueries if small else duplicates.RegisterIndex.load
+            self.registers = [lookup(self.session, kind) for kind in kinds]
+        row_kind = "contact" if self.entity.key == "privatecustomer" else self.entity.key
+        found: list[tuple[Row, str, int, list[str]]] = []
+        for row in new:
+            company = row.values.get("company_id")
+            entry = duplicates.entry_of_values(row_kind, row.values, [company] if company else [])
+            matches = [
+                (value, reasons, index.kind, ident)
+                for index in self.registers
+                for value, reasons, ident in index.matches(entry)
+            ]
+            matches.sort(key=lambda m: -m[0])
+            found += [(row, kind, ident, reasons) for _value, reasons, kind, ident in matches[:NOTICES_PER_ROW]]
+        names = self._record_names(found)
+        for row, kind, ident, reasons in found:
+            row.notices.append(
+                RowError(
+                    row.number,
+                    None,
+                    None,
+                    _(
+                        "Likely already in the register as %(what)s %(name)s (%(reasons)s).",
+                        what=duplicates.RECORD_LABELS[kind],
+                        name=names[kind].get(ident, ""),
+                        reasons=", ".join(str(duplicates.REASONS[r]) for r in reasons),
+                    ),
+                    kind="notice",
+                    record_kind=kind,
+                    record_id=ident,
+                )
+            )
+
+    def _record_names(self, found: list[tuple[Row, str, int, list[str]]]) -> dict[str, dict[int, str]]:
+        """{kind: {id: name}} of the records the notices name, one query per register."""
+        names: dict[str, dict[int, str]] = {kind: {} for kind in duplicates.KINDS}
+        for kind, model in duplicates.KINDS.items():
+            ids = {ident for _row, k, ident, _reasons in found if k == kind}
+            if ids:
+                names[kind] = {r.id: str(r) for r in self.session.scalars(select(model).where(model.id.in_(ids)))}
+        return names
 
     def _current_categories(self, ids: list[int]) -> dict[int, set[int]]:
         if not ids:

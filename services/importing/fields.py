@@ -216,10 +216,16 @@ def reference(value: str, row: dict) -> str | None:
 
 @dataclass
 class RowError:
+    """A problem with a row (kind "error": not imported), or a notice about it (kind "notice": imported,
+    but likely the record `record_kind` `record_id` already in the register)."""
+
     row: int
     column: str | None
     value: str | None
     message: str
+    kind: str = "error"
+    record_kind: str | None = None
+    record_id: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -227,6 +233,9 @@ class RowError:
             "column": self.column,
             "value": (self.value or "")[:200],
             "message": self.message[:300],
+            "kind": self.kind,
+            "record_kind": self.record_kind,
+            "record_id": self.record_id,
         }
 
 

@@ -276,6 +276,7 @@ def _start_afresh(job: ImportJob, *, dry_run: bool) -> None:
     """A new pass: nothing done yet."""
     job.dry_run, job.cancel_requested = dry_run, False
     job.rows_done = job.created_count = job.updated_count = job.unchanged_count = job.error_count = 0
+    job.notice_count = 0
     job.batches_done = job.resumed_count = 0
     job.error_summary = job.started_at = job.finished_at = job.resumed_at = job.worker = None
     if not dry_run:
@@ -602,7 +603,14 @@ class _Pass:
         self.batches = job.batches_done
         resume = engine.Resume(
             batches_done=job.batches_done,
-            counts=Counts(job.rows_done, job.created_count, job.updated_count, job.unchanged_count, job.error_count),
+            counts=Counts(
+                job.rows_done,
+                job.created_count,
+                job.updated_count,
+                job.unchanged_count,
+                job.error_count,
+                job.notice_count,
+            ),
             categories_created=list(job.new_categories or []) if self.write else [],
         )
         # a resumed dry run's rows are parsed again anyway; keep no partial cache
@@ -659,6 +667,7 @@ class _Pass:
             updated_count=c.updated,
             unchanged_count=c.unchanged,
             error_count=c.errors,
+            notice_count=c.notices,
             total_rows=c.rows,
             new_categories=result.new_categories or None,
         )
@@ -680,6 +689,7 @@ class _Pass:
             "updated_count": counts.updated,
             "unchanged_count": counts.unchanged,
             "error_count": counts.errors,
+            "notice_count": counts.notices,
             "batches_done": self.batches,
         }
         if self.write:
@@ -826,8 +836,14 @@ def can_undo(job: ImportJob) -> bool:
     )
 
 
-def errors(session: Session, job: ImportJob, limit: int | None = None) -> list[ImportRowError]:
-    query = select(ImportRowError).where(ImportRowError.job_id == job.id).order_by(ImportRowError.id)
+def errors(
+    session: Session, job: ImportJob, limit: int | None = None, kind: str | None = "error"
+) -> list[ImportRowError]:
+    """The job's stored errors (`kind` "error"), notices ("notice") or both (None: errors first), in row order."""
+    query = select(ImportRowError).where(ImportRowError.job_id == job.id)
+    if kind is not None:
+        query = query.where(ImportRowError.kind == kind)
+    query = query.order_by(ImportRowError.kind, ImportRowError.id)
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
