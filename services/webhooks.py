@@ -76,6 +76,8 @@ EVENTS: dict[str, object] = {
     "lead.created": _l("Lead created"),
     "lead.updated": _l("Lead updated"),
     "lead.deleted": _l("Lead deleted"),
+    "lead.merged": _l("Leads merged (a duplicate merged into the kept one)"),
+    "lead.unmerged": _l("Merge of leads undone"),
     "opportunity.created": _l("Sales opportunity created"),
     "opportunity.updated": _l("Sales opportunity updated"),
     "opportunity.deleted": _l("Sales opportunity deleted"),

@@ -185,7 +185,7 @@ def test_leads_are_listed_merged_and_unmerged_from_the_page(login, session, empl
     page = admin.client.get(f"/admin/duplicates/merge/lead/{keep_id}/{other_id}?keep={keep_id}")
     assert page.status_code == 200 and sv("Keep %(name)s", name="Nordisk Rörteknik AB") in text(page)
     assert re.search(rf'name="field_company_name" value="{other_id}"', page.get_data(as_text=True))
-    for field, label in (("company_name", "Company name"), ("contact_email", "E-mail"), ("source", "Source")):
+    for field, label in (("company_name", "Company name"), ("contact_email", "Contact's e-mail"), ("source", "Source")):
         row = page.get_data(as_text=True).split(f'id="row-{field}"')[1].split("</tr>")[0]
         assert f'<th scope="row">{sv(label)}</th>' in row, field
     response = admin.post(
