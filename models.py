@@ -1124,6 +1124,11 @@ class Invoice(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_order.id", ondelete="SET NULL"), index=True)
     #: A credit invoice names the invoice it credits.
     credited_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    #: Bokföringslagen: the buyer's name and address kept on an issued invoice after the person was
+    #: erased (services.privacy), until `retained_until`; then the retention task anonymises them.
+    retained_name: Mapped[str | None] = mapped_column(String(200))
+    retained_address: Mapped[str | None] = mapped_column(String(300))
+    retained_until: Mapped[date | None] = mapped_column(index=True)
 
     order: Mapped[SalesOrder | None] = relationship()
     credited_invoice: Mapped[Invoice | None] = relationship(remote_side=[id], foreign_keys=[credited_invoice_id])
@@ -1486,6 +1491,41 @@ class WebhookDelivery(Model):
 
 
 __all__ += ["ApiKey", "WebhookSubscription", "WebhookDelivery"]
+
+
+# --- Dataskydd (services.privacy) -------------------------------------------------------------
+
+
+class PrivacyEvent(Model):
+    """One register extract, erasure or retention run of Administration – Dataskydd.
+
+    Holds no personal data: who acted, on which record (type and id), what was done, counts per
+    place (`summary`), and for an erasure the rows whose text may still name the person (`review`,
+    [[table, id], …]) and the date retained invoice data is anonymised.
+    """
+
+    __tablename__ = "privacy_event"
+
+    ACTIONS = {
+        "extract": _l("Register extract"),
+        "erase": _l("Erasure"),
+        "retention": _l("Retention: invoice data anonymised"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int]
+    summary: Mapped[dict | None] = mapped_column(JSON)
+    review: Mapped[list | None] = mapped_column(JSON)
+    retained_until: Mapped[date | None]
+
+    actor: Mapped[Employee | None] = relationship()
+
+
+__all__ += ["PrivacyEvent"]
 
 
 # --- indexes the lists page and sort by (services.paging) -----------------------------------
