@@ -15,7 +15,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import inspect, select, text
 
-from extensions import db
 from models import (
     Activity,
     Attachment,
@@ -452,4 +451,3 @@ def test_retention_date_follows_bokforingslagen():
     assert privacy.retained_until(date(2024, 3, 1), TODAY) == date(2031, 12, 31)
     assert privacy.retained_until(date(2024, 12, 31), TODAY) == date(2031, 12, 31)
     assert privacy.retained_until(None, TODAY) == date(2033, 12, 31)
-
