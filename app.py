@@ -71,8 +71,8 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.integrations import IntegrationsView
     from admin_views.invoicing import InvoiceView, OrderView, ProductView
     from admin_views.leads import LeadView
-    from admin_views.privacy import PrivacyView
     from admin_views.menu import personalise
+    from admin_views.privacy import PrivacyView
     from admin_views.registry import RegistryView
     from admin_views.reports import ReportGeneratorView, ReportsView
     from admin_views.sales import OpportunityView, SalesStageView

@@ -92,9 +92,7 @@ class PrivacyView(SecurePage):
         if request.form.get("confirm") != "yes":
             flash(_("Nothing was erased: the erasure was not confirmed."), "warning")
             return redirect(url_for(".erase", kind=kind, id=id))
-        result = privacy.erase(
-            db.session, storage.from_config(current_app.config), current_user, subject, date.today()
-        )
+        result = privacy.erase(db.session, storage.from_config(current_app.config), current_user, subject, date.today())
         db.session.commit()
         flash(_("The person's personal data was erased."), "success")
         if result.retained_until:
@@ -106,5 +104,8 @@ class PrivacyView(SecurePage):
                 "info",
             )
         if result.review:
-            flash(_("%(num)s texts may still name the person: check them (listed in the log).", num=len(result.review)), "warning")
+            flash(
+                _("%(num)s texts may still name the person: check them (listed in the log).", num=len(result.review)),
+                "warning",
+            )
         return redirect(url_for(".index"))
