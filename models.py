@@ -1510,6 +1510,7 @@ class PrivacyEvent(Model):
         "extract": _l("Register extract"),
         "erase": _l("Erasure"),
         "retention": _l("Retention: invoice data anonymised"),
+        "retention_rule": _l("Retention rule run"),
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1525,7 +1526,33 @@ class PrivacyEvent(Model):
     actor: Mapped[Employee | None] = relationship()
 
 
-__all__ += ["PrivacyEvent"]
+class RetentionRule(Model):
+    """Gallring: an administrator's rule for erasing people the register no longer needs
+    (services.retention), run every night by the task queue, or at once from Dataskydd."""
+
+    __tablename__ = "retention_rule"
+
+    #: What a rule selects; `months` is how long untouched.
+    KINDS = {
+        "lead_untouched": _l("Leads not converted and untouched for"),
+        "contact_inactive_customer": _l("Contacts of customers inactive for"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    months: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    last_run_at: Mapped[datetime | None]
+
+    created_by: Mapped[Employee | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.KINDS.get(self.kind, self.kind)} {self.months}"
+
+
+__all__ += ["PrivacyEvent", "RetentionRule"]
 
 
 # --- indexes the lists page and sort by (services.paging) -----------------------------------

@@ -16,8 +16,9 @@ from admin_views.base import SecurePage, can, require
 from admin_views.downloads import content_disposition
 from admin_views.labels import audit_action, field_label
 from extensions import db
-from models import PrivacyEvent
-from services import privacy, storage
+from models import PrivacyEvent, RetentionRule, utcnow
+from services import privacy, privacy_tasks, retention, storage, tasks
+from services.validation import InvalidValue
 
 
 def _subject_or_404(kind: str, id: int) -> privacy.Subject:
@@ -51,6 +52,8 @@ class PrivacyView(SecurePage):
             found=privacy.search(db.session, query) if query else [],
             log=privacy.log(db.session),
             actions=PrivacyEvent.ACTIONS,
+            rules=retention.rules(db.session) if can("privacy.retention") else [],
+            rule_kinds=RetentionRule.KINDS,
         )
 
     @expose("/<kind>/<int:id>")
@@ -108,4 +111,51 @@ class PrivacyView(SecurePage):
                 _("%(num)s texts may still name the person: check them (listed in the log).", num=len(result.review)),
                 "warning",
             )
+        return redirect(url_for(".index"))
+
+    # --- Gallring: retention rules ---------------------------------------------------------------
+
+    def _rule_or_404(self, rule_id: int) -> RetentionRule:
+        return db.session.get(RetentionRule, rule_id) or abort(404)
+
+    @expose("/rules", methods=("POST",))
+    @require("privacy.retention")
+    def create_rule(self):
+        try:
+            retention.create_rule(
+                db.session, current_user, kind=request.form.get("kind", ""), months=request.form.get("months", "")
+            )
+        except InvalidValue as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("The retention rule was saved. Check its preview before it runs tonight."), "success")
+        return redirect(url_for(".index"))
+
+    @expose("/rules/<int:rule_id>")
+    @require("privacy.retention")
+    def rule(self, rule_id):
+        """Who the rule would erase now."""
+        rule = self._rule_or_404(rule_id)
+        found = retention.preview(db.session, rule, utcnow())
+        return self.render("admin/privacy/rule.html", rule=rule, found=found, kinds=RetentionRule.KINDS)
+
+    @expose("/rules/<int:rule_id>/run", methods=("POST",))
+    @require("privacy.retention", "privacy.erase")
+    def run_rule(self, rule_id):
+        rule = self._rule_or_404(rule_id)
+        if request.form.get("confirm") != "yes":
+            flash(_("Nothing was erased: the erasure was not confirmed."), "warning")
+            return redirect(url_for(".rule", rule_id=rule.id))
+        tasks.submit(privacy_tasks.run_retention_rule.s(rule.id))
+        flash(_("The retention rule runs in the background; the log shows what was done."), "success")
+        return redirect(url_for(".index"))
+
+    @expose("/rules/<int:rule_id>/delete", methods=("POST",))
+    @require("privacy.retention")
+    def delete_rule(self, rule_id):
+        retention.delete_rule(db.session, current_user, self._rule_or_404(rule_id))
+        db.session.commit()
+        flash(_("The retention rule was deleted."), "success")
         return redirect(url_for(".index"))

@@ -78,6 +78,7 @@ PERMISSIONS: dict[str, object] = {
     "integration.manage": _l("Manage integrations: API keys and webhooks"),
     "privacy.extract": _l("Data protection: produce register extracts of a person (GDPR)"),
     "privacy.erase": _l("Data protection: erase and anonymise a person (GDPR, cannot be undone)"),
+    "privacy.retention": _l("Data protection: set and run retention rules (Gallring)"),
 }
 
 _ALL_TABS = {p for p in PERMISSIONS if p.startswith("tab.")}

@@ -444,7 +444,7 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
         "generated_at": audit.plain(utcnow()),
         "places": places,
     }
-    _log(session, actor, "extract", subject, {p["key"]: len(p["rows"]) for p in places})
+    _log(session, actor.id, "extract", subject, {p["key"]: len(p["rows"]) for p in places})
     return document
 
 
@@ -463,10 +463,10 @@ def extract_zip(session: Session, storage: Storage, document: dict) -> bytes:
     return buffer.getvalue()
 
 
-def _log(session: Session, actor: Employee, action: str, subject: Subject, summary: dict, **extra) -> None:
+def _log(session: Session, actor_id: int | None, action: str, subject: Subject, summary: dict, **extra) -> None:
     session.add(
         PrivacyEvent(
-            actor_id=actor.id,
+            actor_id=actor_id,
             action=action,
             subject_type=subject.kind,
             subject_id=subject.record.id,
@@ -474,7 +474,7 @@ def _log(session: Session, actor: Employee, action: str, subject: Subject, summa
             **extra,
         )
     )
-    with audit.acting_as(session, actor.id):
+    with audit.acting_as(session, actor_id):
         audit.record(session, subject.record, action)
 
 
@@ -563,6 +563,12 @@ def erase(session: Session, storage: Storage, actor: Employee, subject: Subject,
     """Erase the person everywhere (see the module's docstring); the caller commits. Not undoable."""
     if not actor.has_permission("privacy.erase"):
         raise PermissionError("privacy.erase")
+    return erase_by(session, storage, actor.id, subject, today)
+
+
+def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: Subject, today: date, **log) -> Result:
+    """`erase` on behalf of `actor_id` (None: the retention job, whose rule was set by an administrator);
+    `log` adds to the logged summary (the retention rule)."""
     certain, names = identifiers(session, subject)
     #: In the person's own rows and in rows naming them for certain, a first or last name is theirs too;
     #: elsewhere only the certain identifiers are removed, and a remaining name is flagged for review.
@@ -574,10 +580,10 @@ def erase(session: Session, storage: Storage, actor: Employee, subject: Subject,
     _erase_record(session, subject, result)
     _log(
         session,
-        actor,
+        actor_id,
         "erase",
         subject,
-        result.counts,
+        {**result.counts, **log},
         review=result.review or None,
         retained_until=result.retained_until,
     )

@@ -118,3 +118,53 @@ def test_the_card_and_the_lead_page_link_to_data_protection(login, customer, ses
     assert f"/admin/privacy/lead/{lead.id}" in text(admin.client.get(f"/admin/lead/show/{lead.id}"))
     seller = login("seller")
     assert "/admin/privacy/" not in text(seller.client.get(f"/admin/contact/card/{customer.id}"))
+
+
+def test_retention_rules_through_the_page(login, session):
+    from datetime import datetime
+
+    from models import Lead, RetentionRule
+    from services import tasks
+
+    admin = login("admin")
+    response = admin.post(
+        "/admin/privacy/rules", data={"kind": "lead_untouched", "months": "noll"}, follow_redirects=True
+    )
+    assert sv("Give the number of months as a whole number from %(low)s to %(high)s.", low=1, high=600) in text(
+        response
+    )
+    assert session.scalars(select(RetentionRule)).all() == []
+    admin.post("/admin/privacy/rules", data={"kind": "lead_untouched", "months": "24"})
+    rule = session.scalars(select(RetentionRule)).one()
+
+    lead = Lead(company_name="Gammal AB", contact_last_name="Ödberg")
+    session.add(lead)
+    session.commit()
+    session.execute(text_update_lead(lead.id, datetime(2000, 1, 1)))
+    session.commit()
+    before = snapshot(session)
+    page = text(admin.client.get(f"/admin/privacy/rules/{rule.id}"))
+    assert changed_tables(before, snapshot(session)) == {}
+    assert "Ödberg" in page and sv("Run now") in page
+
+    tasks.queue.flush()
+    admin.post(f"/admin/privacy/rules/{rule.id}/run")  # not confirmed: nothing queued
+    assert tasks.pending_ids() == []
+    response = admin.post(f"/admin/privacy/rules/{rule.id}/run", data={"confirm": "yes"}, follow_redirects=True)
+    assert sv("The retention rule runs in the background; the log shows what was done.") in text(response)
+    assert len(tasks.pending_ids()) == 1
+    tasks.queue.flush()
+
+    seller = login("seller")
+    assert seller.post("/admin/privacy/rules", data={"kind": "lead_untouched", "months": "1"}).status_code == 403
+    assert seller.post(f"/admin/privacy/rules/{rule.id}/delete").status_code == 403
+    admin.post(f"/admin/privacy/rules/{rule.id}/delete")
+    assert session.scalars(select(RetentionRule)).all() == []
+
+
+def text_update_lead(lead_id, when):
+    from sqlalchemy import update
+
+    from models import Lead, table_of
+
+    return update(table_of(Lead)).where(table_of(Lead).c.id == lead_id).values(updated_at=when)

@@ -1,4 +1,5 @@
-"""Dataskydd: the privacy log, and an issued invoice's buyer kept under Bokföringslagen after an erasure
+"""Dataskydd: the privacy log, retention rules (Gallring), and an issued invoice's buyer kept under
+Bokföringslagen after an erasure
 
 Revision ID: 0025
 Revises: 0024
@@ -33,6 +34,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_event")),
     )
     op.create_index(op.f("ix_privacy_event_at"), "privacy_event", ["at"], unique=False)
+    op.create_table(
+        "retention_rule",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("months", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("last_run_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["employee.id"], name=op.f("fk_retention_rule_created_by_id_employee"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_rule")),
+    )
     op.add_column("invoice", sa.Column("retained_name", sa.String(length=200), nullable=True))
     op.add_column("invoice", sa.Column("retained_address", sa.String(length=300), nullable=True))
     op.add_column("invoice", sa.Column("retained_until", sa.Date(), nullable=True))
@@ -46,3 +61,4 @@ def downgrade() -> None:
         op.drop_column("invoice", column)
     op.drop_index(op.f("ix_privacy_event_at"), table_name="privacy_event")
     op.drop_table("privacy_event")
+    op.drop_table("retention_rule")
