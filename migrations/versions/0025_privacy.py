@@ -44,7 +44,10 @@ def upgrade() -> None:
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.Column("last_run_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["created_by_id"], ["employee.id"], name=op.f("fk_retention_rule_created_by_id_employee"), ondelete="SET NULL"
+            ["created_by_id"],
+            ["employee.id"],
+            name=op.f("fk_retention_rule_created_by_id_employee"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_rule")),
     )
