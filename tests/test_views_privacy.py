@@ -79,6 +79,9 @@ def test_erasure_preview_then_confirm(login, customer, session):
     assert (contact.first_name, contact.email, contact.personal_number) == ("Anonymiserad", None, None)
     assert session.scalar(select(Invoice.retained_name)) == "Greta Qvarnström"
     assert session.scalar(select(Activity.subject)) == "[raderat] ringde"
+    invoice_id = session.scalar(select(Invoice.id))
+    printed = text(admin.client.get(f"/admin/invoice/show/{invoice_id}/print"))
+    assert "Greta Qvarnström" in printed and "Sparas enligt bokföringslagen till och med" in printed
 
 
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
