@@ -72,6 +72,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.invoicing import InvoiceView, OrderView, ProductView
     from admin_views.leads import LeadView
     from admin_views.menu import personalise
+    from admin_views.privacy import PrivacyView
     from admin_views.registry import RegistryView
     from admin_views.reports import ReportGeneratorView, ReportsView
     from admin_views.sales import OpportunityView, SalesStageView
@@ -158,6 +159,9 @@ def register_admin(app: Flask) -> Admin:
         IntegrationsView(
             name=_l("Integrations"), endpoint="integrations", url="/admin/integrations", category=administration
         )
+    )
+    admin.add_view(
+        PrivacyView(name=_l("Data protection"), endpoint="privacy", url="/admin/privacy", category=administration)
     )
     app.url_value_preprocessor(allow_large_import_files)
     personalise(admin)

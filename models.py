@@ -1177,6 +1177,11 @@ class Invoice(Audited, SalesDocumentMixin, VersionMixin, TimestampMixin, Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_order.id", ondelete="SET NULL"), index=True)
     #: A credit invoice names the invoice it credits.
     credited_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    #: Bokföringslagen: the buyer's name and address kept on an issued invoice after the person was
+    #: erased (services.privacy), until `retained_until`; then the retention task anonymises them.
+    retained_name: Mapped[str | None] = mapped_column(String(200))
+    retained_address: Mapped[str | None] = mapped_column(String(300))
+    retained_until: Mapped[date | None] = mapped_column(index=True)
 
     order: Mapped[SalesOrder | None] = relationship()
     credited_invoice: Mapped[Invoice | None] = relationship(remote_side=[id], foreign_keys=[credited_invoice_id])
@@ -1539,6 +1544,68 @@ class WebhookDelivery(Model):
 
 
 __all__ += ["ApiKey", "WebhookSubscription", "WebhookDelivery"]
+
+
+# --- Dataskydd (services.privacy) -------------------------------------------------------------
+
+
+class PrivacyEvent(Model):
+    """One register extract, erasure or retention run of Administration – Dataskydd.
+
+    Holds no personal data: who acted, on which record (type and id), what was done, counts per
+    place (`summary`), and for an erasure the rows whose text may still name the person (`review`,
+    [[table, id], …]) and the date retained invoice data is anonymised.
+    """
+
+    __tablename__ = "privacy_event"
+
+    ACTIONS = {
+        "extract": _l("Register extract"),
+        "erase": _l("Erasure"),
+        "retention": _l("Retention: invoice data anonymised"),
+        "retention_rule": _l("Retention rule run"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(20))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int]
+    summary: Mapped[dict | None] = mapped_column(JSON)
+    review: Mapped[list | None] = mapped_column(JSON)
+    retained_until: Mapped[date | None]
+
+    actor: Mapped[Employee | None] = relationship()
+
+
+class RetentionRule(Model):
+    """Gallring: an administrator's rule for erasing people the register no longer needs
+    (services.retention), run every night by the task queue, or at once from Dataskydd."""
+
+    __tablename__ = "retention_rule"
+
+    #: What a rule selects; `months` is how long untouched.
+    KINDS = {
+        "lead_untouched": _l("Leads not converted and untouched for"),
+        "contact_inactive_customer": _l("Contacts of customers inactive for"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    months: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    last_run_at: Mapped[datetime | None]
+
+    created_by: Mapped[Employee | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.KINDS.get(self.kind, self.kind)} {self.months}"
+
+
+__all__ += ["PrivacyEvent", "RetentionRule"]
 
 
 # --- indexes the lists page and sort by (services.paging) -----------------------------------

@@ -445,10 +445,10 @@ class OrderView(SalesDocumentView):
     column_labels = {
         "number": _l("Order no."),
         "customer": fields.label("customer"),
-        "order_date": _l("Order date"),
+        "order_date": fields.label("order_date"),
         "status": fields.label("status"),
         "net_amount": _l("Amount excl. VAT"),
-        "total": _l("Total"),
+        "total": fields.label("total"),
     }
     column_filters = [IsFilter(SalesOrder.status, fields.label("status"), options=list(SalesOrder.STATUSES.items()))]
     column_export_list = ["number", "customer", "order_date", "status", "net_amount", "total", "currency"]
@@ -516,11 +516,11 @@ class InvoiceView(SalesDocumentView):
     column_labels = {
         "number": _l("Invoice no."),
         "customer": fields.label("customer"),
-        "invoice_date": _l("Invoice date"),
-        "due_date": _l("Due date"),
+        "invoice_date": fields.label("invoice_date"),
+        "due_date": fields.label("due_date"),
         "status": fields.label("status"),
         "net_amount": _l("Amount excl. VAT"),
-        "total": _l("Total"),
+        "total": fields.label("total"),
     }
     column_filters = [
         IsFilter(Invoice.status, fields.label("status"), options=list(Invoice.STATUSES.items())),

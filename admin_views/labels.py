@@ -18,6 +18,8 @@ AUDIT_ACTIONS = {
     "merge": _l("Merged with a duplicate"),
     "merged_into": _l("Merged into another record"),
     "unmerge": _l("Merge undone"),
+    "extract": _l("Register extract produced"),
+    "erase": _l("Personal data erased (GDPR)"),
     "login": _l("Logged in"),
     "login_failed": _l("Failed login"),
     "lockout": _l("Login locked after too many failures"),

@@ -134,7 +134,7 @@ class OpportunityView(SecureModelView):
     column_labels = {
         "title": fields.label("title"),
         "customer": fields.label("customer"),
-        "company": _l("Company"),
+        "company": fields.label("company"),
         "contact": _l("Private customer"),
         "owner": fields.label("owner"),
         "stage": fields.label("stage"),
@@ -143,7 +143,7 @@ class OpportunityView(SecureModelView):
         "close_date": fields.label("close_date"),
         "source": fields.label("source"),
         "kind": fields.label("kind"),
-        "lost_reason": _l("Reason for loss"),
+        "lost_reason": fields.label("lost_reason"),
         "description": fields.label("description"),
     }
     column_formatters = {

@@ -76,6 +76,9 @@ PERMISSIONS: dict[str, object] = {
     "import.undo": _l("Undo an import"),
     "duplicate.merge": _l("Merge duplicate customers and contacts, mark pairs as not duplicates, undo merges"),
     "integration.manage": _l("Manage integrations: API keys and webhooks"),
+    "privacy.extract": _l("Data protection: produce register extracts of a person (GDPR)"),
+    "privacy.erase": _l("Data protection: erase and anonymise a person (GDPR, cannot be undone)"),
+    "privacy.retention": _l("Data protection: set and run retention rules (Gallring)"),
 }
 
 # --- data protection: personnummer and consent (issue 20) ---------------------------------

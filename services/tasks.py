@@ -56,6 +56,7 @@ TASK_MODULES = (
     "services.duplicate_tasks",
     "services.mass_update",
     "services.webhook_tasks",
+    "services.privacy_tasks",
 )
 #: The longest a worker waits before it looks at an idle SQLite queue again (seconds).
 MAX_POLL_SECONDS = 1.0

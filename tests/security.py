@@ -218,6 +218,7 @@ def demo_ids(session) -> dict[str, dict[str, int | str]]:
         "customfield": one(CustomFieldDefinition),
         "import": one(ImportJob),
         "reportgenerator": one(ReportDefinition),
+        "privacy": {**one(Contact, Contact.customer_number.is_not(None)), "kind": "contact"},
     }
 
 

@@ -57,6 +57,9 @@ TECHNICAL = {
     "merge_record.entity_type",
     "mass_update.entity_type",
     "import_row_error.record_kind",  # which register a notice's record is in: company, contact or lead
+    "privacy_event.action",  # extract, erase, retention: shown as their Swedish label
+    "privacy_event.subject_type",  # contact, lead, rule, invoice
+    "retention_rule.kind",  # a key of RetentionRule.KINDS, shown as its label
     "registry_company.org_number",  # checked on load (Luhn), shown formatted
     "registry_company.search_name",  # the folded name the indexes hold, never shown
 }

@@ -1,8 +1,9 @@
-"""Personnummer and consent in a real browser (issue 20): a seller sees personnummer masked in the
-Privatkunder list, on the card and in the form, saves a withdrawn SMS consent without wiping the
-number, and an administrator then reads the same number in full. On the demo data."""
+"""Dataskydd in a real browser (issue 20): from a contact's card, a register extract as a document
+and as a ZIP, then the erasure's preview and confirmation."""
 
-import re
+import io
+import json
+import zipfile
 
 import pytest
 
@@ -11,35 +12,40 @@ from crm_ui import expect
 
 pytestmark = pytest.mark.browser
 
-MASKED = re.compile(r"^\d{8}-XXXX$")
-FULL = re.compile(r"^\d{8}-\d{4}$")
 
-
-def test_a_seller_edits_consent_without_seeing_or_wiping_the_personnummer(login_as):
-    page = login_as("seller")
-    ui.menu(page, "CRM", "Privatkunder")
-    numbers = ui.column_values(page, "Personnummer")
-    assert numbers and all(MASKED.match(n) for n in numbers if n), numbers
-
-    ui.list_rows(page).first.locator("td a[href*='/admin/contact/card/']").first.click()
-    page.wait_for_load_state("load")
+def test_extract_and_erase_from_a_contacts_card(login_as):
+    page = login_as("admin")
+    first, last = "Vilgot", ui.unique("Xanderström")
+    ui.create_standalone_contact(page, first, last)
+    page.wait_for_load_state("load")  # the card's menus listen only once their scripts have run
     card_url = page.url
-    masked = page.locator("#personal-number").inner_text().strip()
-    assert MASKED.match(masked), masked
+    ui.actions_menu_with_keyboard(page, "Dataskydd: registerutdrag eller radering…")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"{first} {last}")
 
-    person_id = re.search(r"/card/(\d+)", card_url).group(1)
-    page.goto(f"/admin/privatecustomer/edit/?id={person_id}")
-    assert page.get_by_label("Personnummer").input_value() == masked
-    page.get_by_label("Samtycke till marknadsföring via sms").select_option(label="Nej / återkallat")
-    ui.save(page)
-    expect(page.locator("#personal-number")).to_have_text(masked)
-    page.locator("#contact-consent-details summary").click()
-    consent = page.locator("#contact-consent")
-    expect(consent.locator("[data-consent=sms]")).to_contain_text("Nej / återkallat")
-    expect(consent.locator("[data-consent=sms]")).to_contain_text("Formulär")
-    expect(consent.locator("[data-consent=sms]")).to_contain_text("Utesluts ur utskick")
+    # the extract: a printable document in Swedish
+    page.get_by_role("button", name=ui.exact("Registerutdrag (dokument)")).click()
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Registerutdrag: {first} {last}")
+    expect(page.locator("#extract-record")).to_contain_text(last)
+    expect(page.get_by_role("button", name=ui.exact("Skriv ut"))).to_be_visible()
+    page.go_back()
 
-    admin = login_as("admin")
-    admin.goto(card_url)
-    full = admin.locator("#personal-number").inner_text().strip()
-    assert FULL.match(full) and full[:8] == masked[:8], full
+    # and the machine-readable ZIP
+    with page.expect_download() as download:
+        page.get_by_role("button", name=ui.exact("Registerutdrag (ZIP med JSON och filer)")).click()
+    archive = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read()))
+    document = json.loads(archive.read("registerutdrag.json"))
+    assert document["places"][0]["rows"][0]["last_name"] == last
+
+    # the erasure: what will happen first, then the confirmation
+    page.get_by_role("link", name="Radera/anonymisera…", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Radera {first} {last}")
+    expect(page.locator("#erase-retained")).to_contain_text("Inga utställda fakturor")
+    page.get_by_label("Jag förstår att det inte går att ångra.").check()
+    page.get_by_role("button", name=ui.exact("Radera personuppgifterna")).click()
+    expect(ui.flash(page).first).to_contain_text("Personens personuppgifter har raderats.")
+    expect(page.locator("#privacy-log tbody tr").first).to_contain_text("Radering")
+
+    page.goto(card_url)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Anonymiserad person")
+    expect(page.locator("body")).not_to_contain_text(last)

@@ -1,0 +1,777 @@
+"""Dataskydd (GDPR): where a person's data lives, the register extract (art. 15 and 20) and erasure
+(art. 17) that keeps what Bokföringslagen requires.
+
+`PLACES` is the one declared map of the person's own rows; `MENTIONS` the texts and logs elsewhere
+that may name them. An extract reads the map; an erasure empties the person's record, deletes or
+scrubs every place, and scrubs the mentions of the person's identifiers (full name, e-mail, phone,
+personnummer). Where a text still holds only a first or last name it is not certain it means the
+person: the row is flagged for review. Issued invoices keep the buyer's name and address until the
+end of the seventh year after the invoice year (Bokföringslagen 7 kap. 2 §); `expire_retained`
+(run by the task queue) anonymises them then.
+
+Erasure writes with Core statements, not the ORM, so the audit trail and the webhooks do not copy
+the erased values into new rows; the quick-search index follows the rows (SQLite: FTS5 triggers;
+PostgreSQL: the generated `search_text` column). Exports are streamed, none is kept on the server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, Table, delete, false, func, or_, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from models import (
+    Activity,
+    Attachment,
+    AuditEvent,
+    CallListEntry,
+    Company,
+    CompanyContact,
+    Contact,
+    CustomFieldValue,
+    DuplicatePair,
+    EmailMessage,
+    Employee,
+    ImportJob,
+    ImportRowError,
+    Invoice,
+    InvoiceLine,
+    Lead,
+    MassUpdate,
+    MergeRecord,
+    Opportunity,
+    OrderLine,
+    PrivacyEvent,
+    SalesOrder,
+    WebhookDelivery,
+    contact_categories,
+    table_of,
+    utcnow,
+)
+from services import audit, formatting
+from services.storage import Storage
+
+#: What replaces an identifier of the erased person in a text.
+ERASED = "[raderat]"
+#: The name an erased contact keeps (the record stays, for invoices and numbers).
+ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME = "Anonymiserad", "person"
+#: Bokföringslagen 7 kap. 2 §: accounting records are kept until the end of the seventh year after
+#: the calendar year in which the financial year ended.
+RETENTION_YEARS = 7
+
+#: The register records a person can be: a contact (or private customer) or a lead.
+KINDS: dict[str, type] = {"contact": Contact, "lead": Lead}
+
+ERASURES = {
+    "anonymise": _l("Personal fields are emptied; the record stays as «Anonymiserad person»."),
+    "delete": _l("Deleted."),
+    "scrub": _l("Kept, with the person's name, e-mail, phone and personal identity no. removed from its texts."),
+    "retain": _l(
+        "Issued invoices are kept with the buyer's name and address under the Swedish Bookkeeping Act "
+        "(Bokföringslagen) until the end of the seventh year after the invoice year, then anonymised. "
+        "Drafts are scrubbed."
+    ),
+    "erase_values": _l("The events stay (who changed what, when); their old and new values are erased."),
+}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person: their record and the rows that are theirs too (a contact's leads, its companies)."""
+
+    kind: str
+    record: Any
+    contact_ids: tuple[int, ...]
+    lead_ids: tuple[int, ...]
+    company_ids: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return self.record.name if self.kind == "contact" else self.record.contact_name or str(self.record)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the person's data lives: which rows, what an extract shows, what an erasure does."""
+
+    key: str
+    label: Any
+    model: type
+    rows: Callable[[Subject], ColumnElement[bool]]
+    fields: tuple[str, ...]
+    erasure: str
+    #: The text columns an erasure scrubs ("scrub", "retain").
+    texts: tuple[str, ...] = ()
+    #: Extra values of a row for the extract (names of related rows).
+    extra: Callable[[Any], dict] = field(default=lambda row: {})
+
+
+def _in(column, ids) -> ColumnElement[bool]:
+    return column.in_(ids) if ids else false()
+
+
+def _audit_rows(s: Subject) -> ColumnElement[bool]:
+    return or_(
+        (AuditEvent.entity_type == "contact") & _in(AuditEvent.entity_id, s.contact_ids),
+        (AuditEvent.entity_type == "lead") & _in(AuditEvent.entity_id, s.lead_ids),
+    )
+
+
+PLACES: tuple[Place, ...] = (
+    Place(
+        "record",
+        _l("Contact"),
+        Contact,
+        lambda s: _in(Contact.id, s.contact_ids),
+        (
+            "customer_number",
+            "first_name",
+            "last_name",
+            "title",
+            "email",
+            "phone",
+            "mobile",
+            "personal_number",
+            "postal_street",
+            "postal_postcode",
+            "postal_city",
+            "note",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        ),
+        "anonymise",
+        extra=lambda row: {"categories": [str(c) for c in row.categories], "owner": str(row.owner or "")},
+    ),
+    Place(
+        "leads",
+        _l("Leads"),
+        Lead,
+        lambda s: _in(Lead.id, s.lead_ids),
+        (
+            "company_name",
+            "org_number",
+            "contact_first_name",
+            "contact_last_name",
+            "contact_title",
+            "contact_phone",
+            "contact_email",
+            "source",
+            "status",
+            "note",
+            "created_at",
+            "converted_at",
+        ),
+        "anonymise",
+        texts=("company_name",),
+    ),
+    Place(
+        "custom_fields",
+        _l("Custom fields"),
+        CustomFieldValue,
+        lambda s: _in(CustomFieldValue.contact_id, s.contact_ids),
+        ("value_text", "value_number", "value_date", "value_bool"),
+        "delete",
+        extra=lambda row: {"field": row.field.label},
+    ),
+    Place(
+        "company_links",
+        _l("Companies and roles"),
+        CompanyContact,
+        lambda s: _in(CompanyContact.contact_id, s.contact_ids),
+        ("role", "created_at"),
+        "delete",
+        extra=lambda row: {"company": row.company.name},
+    ),
+    Place(
+        "activities",
+        _l("Activities and SMS"),
+        Activity,
+        lambda s: or_(_in(Activity.contact_id, s.contact_ids), _in(Activity.lead_id, s.lead_ids)),
+        ("kind", "subject", "description", "due_at", "done", "created_at"),
+        "scrub",
+        texts=("subject", "description"),
+    ),
+    Place(
+        "emails",
+        _l("E-mail"),
+        EmailMessage,
+        lambda s: _in(EmailMessage.contact_id, s.contact_ids),
+        ("direction", "sender", "recipients", "subject", "body", "sent_at"),
+        "scrub",
+        texts=("sender", "recipients", "subject", "body"),
+    ),
+    Place(
+        "files",
+        _l("Files"),
+        Attachment,
+        lambda s: _in(Attachment.contact_id, s.contact_ids),
+        ("filename", "content_type", "size", "uploaded_at", "deleted_at"),
+        "delete",
+    ),
+    Place(
+        "call_lists",
+        _l("Call lists and call outcomes"),
+        CallListEntry,
+        lambda s: or_(_in(CallListEntry.contact_id, s.contact_ids), _in(CallListEntry.lead_id, s.lead_ids)),
+        ("outcome", "note", "callback_at", "called_at"),
+        "delete",
+        extra=lambda row: {"call_list": row.call_list.name},
+    ),
+    Place(
+        "opportunities",
+        _l("Sales opportunities"),
+        Opportunity,
+        lambda s: _in(Opportunity.contact_id, s.contact_ids),
+        ("title", "amount", "probability", "close_date", "description", "lost_reason", "created_at"),
+        "scrub",
+        texts=("title", "description", "lost_reason"),
+        extra=lambda row: {"stage": row.stage.name},
+    ),
+    Place(
+        "orders",
+        _l("Orders"),
+        SalesOrder,
+        lambda s: or_(_in(SalesOrder.contact_id, s.contact_ids), _in(SalesOrder.their_reference_id, s.contact_ids)),
+        ("number", "order_date", "status", "total", "currency", "note"),
+        "scrub",
+        texts=("note",),
+        extra=lambda row: {"lines": [line.description for line in row.lines]},
+    ),
+    Place(
+        "invoices",
+        _l("Invoices"),
+        Invoice,
+        lambda s: or_(_in(Invoice.contact_id, s.contact_ids), _in(Invoice.their_reference_id, s.contact_ids)),
+        ("number", "invoice_date", "due_date", "status", "total", "currency", "note", "retained_until"),
+        "retain",
+        texts=("note",),
+        extra=lambda row: {"lines": [line.description for line in row.lines]},
+    ),
+    Place(
+        "history",
+        _l("History (audit trail)"),
+        AuditEvent,
+        _audit_rows,
+        ("at", "action", "changes"),
+        "erase_values",
+        extra=lambda row: {"by": str(row.actor or "")},
+    ),
+)
+
+#: Where the person may be named outside their own rows, and what an erasure does there.
+MENTIONS: dict[str, Any] = {
+    "company_texts": _l(
+        "Notes, activities, e-mail and sales opportunities of the person's companies: the person's identifiers "
+        "are removed; a text still naming only a first or last name is flagged for review."
+    ),
+    "audit_trail": _l("Old and new values and labels in the audit trail of any record."),
+    "import": _l("Import row errors, and the stored files of imports that wrote the person (deleted)."),
+    "webhooks": _l("Webhook delivery logs."),
+    "merges": _l("Merge and mass-update records (their saved old values), duplicate pairs."),
+    "search_index": _l("The quick-search index follows the records at once."),
+    "exports": _l("Exports are not kept on the server: nothing to erase."),
+}
+
+
+def consents(session: Session, subject: Subject) -> list[dict]:
+    """HOOK: the person's consents and lawful basis, for the extract. Returns nothing until the
+    consent model (issue 20, "Samtycke och rättslig grund") exists; it then lists them here."""
+    return []
+
+
+# --- the person ---------------------------------------------------------------------------------
+
+
+def find_subject(session: Session, kind: str, record_id: int) -> Subject | None:
+    """The person behind a contact or lead id (None: no such record)."""
+    model = KINDS.get(kind)
+    record = session.get(model, record_id) if model else None
+    if record is None:
+        return None
+    if kind == "contact":
+        lead_ids = tuple(session.scalars(select(Lead.id).where(Lead.contact_id == record.id)))
+        company_ids = tuple(
+            session.scalars(select(CompanyContact.company_id).where(CompanyContact.contact_id == record.id))
+        )
+        return Subject(kind, record, (record.id,), lead_ids, company_ids)
+    return Subject(kind, record, (), (record.id,), (record.company_id,) if record.company_id else ())
+
+
+def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subject]:
+    """Contacts and leads whose personnummer, e-mail or name matches `text` (Administration – Dataskydd)."""
+    from services import search as quick_search
+    from services import validation
+
+    text = (text or "").strip()
+    if not text:
+        return []
+    try:
+        number = validation.personal_number(text) if re.fullmatch(r"[\d\s+-]{10,15}", text) else None
+    except validation.InvalidValue:
+        number = None
+    if number:
+        contacts = list(session.scalars(select(Contact).where(Contact.personal_number == number).limit(limit)))
+        leads: list[Lead] = []
+    else:
+        folded = text.lower()
+        contacts = list(session.scalars(select(Contact).where(Contact.email == folded).limit(limit))) or (
+            quick_search.search(session, Contact, text, limit=limit)
+        )
+        leads = list(session.scalars(select(Lead).where(Lead.contact_email == folded).limit(limit))) or (
+            quick_search.search(session, Lead, text, limit=limit)
+        )
+    found = [find_subject(session, "contact", c.id) for c in contacts]
+    found += [find_subject(session, "lead", lead.id) for lead in leads]
+    return [s for s in found if s is not None]
+
+
+def _phones(number: str | None) -> set[str]:
+    """A stored phone number as it may be written: E.164, Swedish style, digits."""
+    if not number:
+        return set()
+    shown = formatting.phone(number)
+    forms = {number, shown, re.sub(r"\D", "", shown)}
+    if number.startswith("+"):
+        forms.add(number[1:])
+    return {f for f in forms if len(re.sub(r"\D", "", f)) >= 6}
+
+
+def _personal_numbers(number: str | None) -> set[str]:
+    """A personnummer (YYYYMMDD-NNNN) with and without century and hyphen."""
+    if not number:
+        return set()
+    digits = re.sub(r"\D", "", number)
+    return {number, digits, f"{digits[2:8]}-{digits[8:]}", digits[2:]}
+
+
+def _people(session: Session, subject: Subject) -> tuple[list[Contact], list[Lead]]:
+    contacts = list(session.scalars(select(Contact).where(_in(Contact.id, subject.contact_ids))))
+    leads = list(session.scalars(select(Lead).where(_in(Lead.id, subject.lead_ids))))
+    return contacts, leads
+
+
+def identifiers(session: Session, subject: Subject) -> tuple[set[str], set[str]]:
+    """(certain, uncertain): what certainly names the person (full name, e-mail, phone,
+    personnummer), and what may (a first or last name alone)."""
+    certain: set[str] = set()
+    names: set[str] = set()
+    contacts, leads = _people(session, subject)
+    for c in contacts:
+        certain |= {c.name, f"{c.last_name} {c.first_name}", c.email or ""}
+        certain |= _phones(c.phone) | _phones(c.mobile) | _personal_numbers(c.personal_number)
+        names |= {c.first_name, c.last_name}
+    for lead in leads:
+        full = lead.contact_name
+        certain |= {full if " " in full else "", lead.contact_email or ""} | _phones(lead.contact_phone)
+        names |= {lead.contact_first_name or "", lead.contact_last_name or ""}
+    certain = {c.strip() for c in certain if len(c.strip()) >= 3}
+    names = {n.strip() for n in names if len(n.strip()) >= 3} - {ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME}
+    return certain, names
+
+
+class _Scrubber:
+    """Removes the person's identifiers from texts and JSON values; notes what may still name them."""
+
+    def __init__(self, certain: set[str], names: set[str]):
+        self.certain = _pattern(certain)
+        self.names = _pattern(names, words=True)
+        #: LIKE patterns that find candidate rows (also as JSON escapes them).
+        self.likes = sorted({f"%{n}%" for n in certain} | {f"%{json.dumps(n)[1:-1]}%" for n in certain})
+
+    def text(self, value):
+        if isinstance(value, str):
+            return self.certain.sub(ERASED, value) if self.certain else value
+        if isinstance(value, list):
+            return [self.text(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.text(v) for k, v in value.items()}
+        return value
+
+    def still_names(self, value) -> bool:
+        return bool(self.names and self.names.search(json.dumps(value, ensure_ascii=False, default=str)))
+
+    def candidates(self, *columns) -> ColumnElement[bool]:
+        """Rows whose `columns` contain an identifier (a prefilter; `text` decides)."""
+        conditions = [sql_cast(c, String).ilike(p) for c in columns for p in self.likes]
+        return or_(*conditions) if conditions else false()
+
+
+def _pattern(needles: set[str], *, words: bool = False) -> re.Pattern | None:
+    if not needles:
+        return None
+    body = "|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
+    return re.compile(rf"\b(?:{body})\b" if words else body, re.IGNORECASE)
+
+
+# --- the register extract ----------------------------------------------------------------------
+
+
+def _value(value):
+    return audit.plain(value) if not isinstance(value, (dict, list)) else value
+
+
+def extract(session: Session, actor: Employee, subject: Subject) -> dict:
+    """Everything stored about the person, place by place (the HTML document and the JSON read it),
+    and the extract recorded: who extracted whom, when (without the data)."""
+    places = []
+    for place in PLACES:
+        rows: Any = session.scalars(select(place.model).where(place.rows(subject)))
+        found = [
+            {**{f: _value(getattr(row, f)) for f in place.fields}, **place.extra(row)}
+            for row in rows
+            if not (isinstance(row, AuditEvent) and row.action == "extract")
+        ]
+        places.append({"key": place.key, "label": str(place.label), "fields": place.fields, "rows": found})
+    places.append({"key": "consents", "label": _("Consents"), "fields": (), "rows": consents(session, subject)})
+    document = {
+        "kind": subject.kind,
+        "id": subject.record.id,
+        "name": subject.name,
+        "generated_at": audit.plain(utcnow()),
+        "places": places,
+    }
+    _log(session, actor.id, "extract", subject, {p["key"]: len(p["rows"]) for p in places})
+    return document
+
+
+def extract_zip(session: Session, storage: Storage, document: dict) -> bytes:
+    """The extract as a ZIP (art. 20): `registerutdrag.json` and the person's files under `filer/`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("registerutdrag.json", json.dumps(document, ensure_ascii=False, indent=2, default=str))
+        ids = [document["id"]] if document["kind"] == "contact" else []
+        for attachment in session.scalars(select(Attachment).where(_in(Attachment.contact_id, ids))):
+            try:
+                with storage.open(attachment.storage_key) as stream:
+                    archive.writestr(f"filer/{attachment.id}-{attachment.filename}", stream.read())
+            except FileNotFoundError:
+                continue
+    return buffer.getvalue()
+
+
+def _log(session: Session, actor_id: int | None, action: str, subject: Subject, summary: dict, **extra) -> None:
+    session.add(
+        PrivacyEvent(
+            actor_id=actor_id,
+            action=action,
+            subject_type=subject.kind,
+            subject_id=subject.record.id,
+            summary=summary,
+            **extra,
+        )
+    )
+    with audit.acting_as(session, actor_id):
+        audit.record(session, subject.record, action)
+
+
+# --- erasure -----------------------------------------------------------------------------------
+
+
+def retained_until(invoice_date: date | None, today: date) -> date:
+    """The last day an issued invoice of `invoice_date` must be kept (Bokföringslagen)."""
+    year = (invoice_date or today).year
+    return date(year + RETENTION_YEARS, 12, 31)
+
+
+@dataclass
+class Preview:
+    """What an erasure will do, for the administrator to read before confirming."""
+
+    subject: Subject
+    places: list[dict]
+    retained_invoices: list[Invoice]
+    retained_until: date | None
+    mentions: dict[str, Any] = field(default_factory=lambda: MENTIONS)
+
+
+def preview(session: Session, subject: Subject, today: date) -> Preview:
+    """Each place with how many rows it holds and what erasure does there; issued invoices kept and until when."""
+    places = []
+    for place in PLACES:
+        count = session.scalar(select(func.count()).select_from(place.model).where(place.rows(subject)))
+        places.append({"label": place.label, "count": count, "erasure": ERASURES[place.erasure]})
+    issued = _issued_invoices(session, subject)
+    until = max((retained_until(i.invoice_date, today) for i in issued), default=None)
+    return Preview(subject, places, issued, until)
+
+
+def _issued_invoices(session: Session, subject: Subject) -> list[Invoice]:
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(_in(Invoice.contact_id, subject.contact_ids), Invoice.number.is_not(None))
+            .order_by(Invoice.number)
+        )
+    )
+
+
+def _bump(table: Table) -> dict:
+    """The optimistic-lock version moves on, so a form opened before the erasure cannot save over it."""
+    values: dict[str, Any] = {}
+    if "version" in table.c:
+        values["version"] = table.c.version + 1
+    if "updated_at" in table.c:
+        values["updated_at"] = utcnow()
+    return values
+
+
+def _scrub_rows(
+    session: Session, table: Table, where: ColumnElement[bool], columns: tuple[str, ...], scrubber: _Scrubber
+) -> tuple[int, list[int]]:
+    """Remove the identifiers from `columns` of the rows `where` selects: (rows changed, ids to review)."""
+    key = table.c.id
+    changed, review = 0, []
+    for row in session.execute(select(key, *(table.c[c] for c in columns)).where(where)).all():
+        old = dict(zip(columns, row[1:], strict=True))
+        new = {c: scrubber.text(v) for c, v in old.items()}
+        if new != old:
+            session.execute(update(table).where(key == row.id).values(**new, **_bump(table)))
+            changed += 1
+        if scrubber.still_names(new):
+            review.append(row.id)
+    return changed, review
+
+
+@dataclass
+class Result:
+    """What an erasure did: rows per place, rows flagged for review, the retention date."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    review: list[list] = field(default_factory=list)
+    retained_until: date | None = None
+
+    def add(self, key: str, count: int) -> None:
+        if count:
+            self.counts[key] = self.counts.get(key, 0) + count
+
+
+def erase(session: Session, storage: Storage, actor: Employee, subject: Subject, today: date) -> Result:
+    """Erase the person everywhere (see the module's docstring); the caller commits. Not undoable."""
+    if not actor.has_permission("privacy.erase"):
+        raise PermissionError("privacy.erase")
+    return erase_by(session, storage, actor.id, subject, today)
+
+
+def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: Subject, today: date, **log) -> Result:
+    """`erase` on behalf of `actor_id` (None: the retention job, whose rule was set by an administrator);
+    `log` adds to the logged summary (the retention rule)."""
+    certain, names = identifiers(session, subject)
+    #: In the person's own rows and in rows naming them for certain, a first or last name is theirs too;
+    #: elsewhere only the certain identifiers are removed, and a remaining name is flagged for review.
+    own, mention = _Scrubber(certain | names, set()), _Scrubber(certain, names)
+    result = Result()
+    _retain_invoices(session, subject, today, result)
+    _erase_places(session, storage, subject, own, result)
+    _erase_mentions(session, storage, subject, own, mention, result)
+    _erase_record(session, subject, result)
+    _log(
+        session,
+        actor_id,
+        "erase",
+        subject,
+        {**result.counts, **log},
+        review=result.review or None,
+        retained_until=result.retained_until,
+    )
+    return result
+
+
+def _retain_invoices(session: Session, subject: Subject, today: date, result: Result) -> None:
+    contacts = {c.id: c for c in _people(session, subject)[0]}
+    for invoice in _issued_invoices(session, subject):
+        person = contacts[cast(int, invoice.contact_id)]
+        city = " ".join(p for p in (person.postal_postcode, person.postal_city) if p)
+        until = retained_until(invoice.invoice_date, today)
+        session.execute(
+            update(table_of(Invoice))
+            .where(Invoice.id == invoice.id)
+            .values(
+                retained_name=person.name,
+                retained_address=", ".join(p for p in (person.postal_street, city) if p) or None,
+                retained_until=until,
+            )
+        )
+        result.add("invoices_retained", 1)
+        result.retained_until = max(filter(None, (result.retained_until, until)))
+
+
+def _erase_places(session: Session, storage: Storage, subject: Subject, scrubber: _Scrubber, result: Result) -> None:
+    for place in PLACES:
+        table, where = table_of(place.model), place.rows(subject)
+        if place.erasure == "delete":
+            if place.model is Attachment:
+                for key in session.scalars(select(Attachment.storage_key).where(where)):
+                    storage.delete(key)
+            if place.model is Contact:  # pragma: no cover - the record is anonymised, never deleted
+                raise AssertionError
+            done = cast(CursorResult, session.execute(delete(table).where(where))).rowcount
+            result.add(place.key, done)
+        elif place.texts:
+            changed, review = _scrub_rows(session, table, where, place.texts, scrubber)
+            result.add(place.key, changed)
+            if place.erasure == "scrub":
+                result.review += [[table.name, i] for i in review]
+    for model, column in ((OrderLine, OrderLine.order_id), (InvoiceLine, InvoiceLine.invoice_id)):
+        parent = SalesOrder if model is OrderLine else Invoice
+        owned = select(parent.id).where(_in(parent.contact_id, subject.contact_ids))
+        if model is InvoiceLine:  # the lines of an issued invoice are bookkeeping records
+            owned = owned.where(Invoice.number.is_(None))
+        result.add("lines", _scrub_rows(session, table_of(model), column.in_(owned), ("description",), scrubber)[0])
+    session.execute(delete(contact_categories).where(_in(contact_categories.c.contact_id, subject.contact_ids)))
+    events = session.scalars(select(AuditEvent).where(_audit_rows(subject))).all()
+    for event in events:
+        session.execute(
+            update(table_of(AuditEvent))
+            .where(AuditEvent.id == event.id)
+            .values(entity_label=f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}", changes=_erased_values(event.changes))
+        )
+    result.add("history", len(events))
+
+
+def _erased_values(changes):
+    """The same fields, every value erased (Historik still says what was changed, when and by whom)."""
+    if not isinstance(changes, dict):
+        return None
+    return {k: [ERASED, ERASED] if isinstance(v, list) and len(v) == 2 else ERASED for k, v in changes.items()}
+
+
+def _erase_mentions(
+    session: Session, storage: Storage, subject: Subject, own: _Scrubber, mention: _Scrubber, result: Result
+) -> None:
+    companies = subject.company_ids
+    company_texts: tuple[tuple[Any, tuple[str, ...]], ...] = (
+        (Company, ("note",)),
+        (Activity, ("subject", "description")),
+        (EmailMessage, ("sender", "recipients", "subject", "body")),
+        (Opportunity, ("title", "description", "lost_reason")),
+    )
+    for model, texts in company_texts:
+        column = model.id if model is Company else model.company_id
+        changed, review = _scrub_rows(session, table_of(model), _in(column, companies), texts, mention)
+        result.add("company_texts", changed)
+        result.review += [[model.__tablename__, i] for i in review]
+    logs: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+        ("audit_trail", AuditEvent, ("entity_label", "changes")),
+        ("webhooks", WebhookDelivery, ("payload",)),
+        ("import", ImportRowError, ("value", "message")),
+        ("merges", MergeRecord, ("merged_label", "fields", "merged_fields")),
+        ("merges", MassUpdate, ("previous",)),
+    )
+    for key, model, columns in logs:
+        table = table_of(model)
+        where = mention.candidates(*(table.c[c] for c in columns))
+        if model is AuditEvent:
+            where = or_(where, _documents_history(session, subject))
+        result.add(key, _scrub_rows(session, table, where, columns, own)[0])
+    theirs = or_(
+        *(
+            sql_cast(WebhookDelivery.payload, String).like(f'%"type": "{kind}", "id": {i},%')
+            for kind, ids in (("contact", subject.contact_ids), ("lead", subject.lead_ids))
+            for i in ids
+        ),
+        false(),
+    )
+    for delivery in session.scalars(select(WebhookDelivery).where(theirs)):
+        data = {k: delivery.payload["data"][k] for k in ("type", "id")}
+        session.execute(
+            update(table_of(WebhookDelivery))
+            .where(WebhookDelivery.id == delivery.id)
+            .values(payload={**delivery.payload, "data": {**data, "erased": True}})
+        )
+        result.add("webhooks", 1)
+    _erase_import_files(session, storage, subject, mention, result)
+    pairs = or_(
+        *(
+            (DuplicatePair.entity_type == kind) & (_in(DuplicatePair.low_id, ids) | _in(DuplicatePair.high_id, ids))
+            for kind, ids in (("contact", subject.contact_ids), ("lead", subject.lead_ids))
+        )
+    )
+    result.add("merges", cast(CursorResult, session.execute(delete(table_of(DuplicatePair)).where(pairs))).rowcount)
+
+
+def _documents_history(session: Session, subject: Subject) -> ColumnElement[bool]:
+    """The audit events of the person's own opportunities, orders and invoices."""
+    places = [p for p in PLACES if p.model in (Opportunity, SalesOrder, Invoice)]
+    return or_(
+        *(
+            (AuditEvent.entity_type == table_of(p.model).name)
+            & AuditEvent.entity_id.in_(select(p.model.id).where(p.rows(subject)))  # type: ignore[attr-defined]
+            for p in places
+        )
+    )
+
+
+def _erase_import_files(
+    session: Session, storage: Storage, subject: Subject, scrubber: _Scrubber, result: Result
+) -> None:
+    """The stored files of imports that wrote the person, or whose errors named them, are deleted."""
+    wrote = select(AuditEvent.import_job_id).where(_audit_rows(subject), AuditEvent.import_job_id.is_not(None))
+    named = select(ImportRowError.job_id).where(scrubber.candidates(ImportRowError.value, ImportRowError.message))
+    jobs = session.execute(
+        select(ImportJob.id, ImportJob.storage_key).where(
+            or_(ImportJob.id.in_(wrote), ImportJob.id.in_(named)), ImportJob.storage_key.is_not(None)
+        )
+    ).all()
+    for job_id, key in jobs:
+        storage.delete(cast(str, key))
+        session.execute(update(table_of(ImportJob)).where(ImportJob.id == job_id).values(storage_key=None))
+        result.add("import_files", 1)
+
+
+def _erase_record(session: Session, subject: Subject, result: Result) -> None:
+    contact = table_of(Contact)
+    emptied = ("title", "email", "phone", "mobile", "personal_number", "note", "postal_street", "postal_postcode")
+    done = session.execute(
+        update(contact)
+        .where(_in(contact.c.id, subject.contact_ids))
+        .values(
+            first_name=ANONYMOUS_FIRST_NAME,
+            last_name=ANONYMOUS_LAST_NAME,
+            postal_city=None,
+            **dict.fromkeys(emptied),
+            **_bump(contact),
+        )
+    )
+    result.add("record", cast(CursorResult, done).rowcount)
+    lead = table_of(Lead)
+    lead_fields = ("contact_first_name", "contact_last_name", "contact_title", "contact_phone", "contact_email", "note")
+    done = session.execute(
+        update(lead).where(_in(lead.c.id, subject.lead_ids)).values(**dict.fromkeys(lead_fields), **_bump(lead))
+    )
+    result.add("leads", cast(CursorResult, done).rowcount)
+    session.expire_all()
+
+
+# --- retention of invoice data -----------------------------------------------------------------
+
+
+def expire_retained(session: Session, today: date) -> int:
+    """Anonymise the buyer kept on issued invoices whose retention date has passed; the caller commits."""
+    table = table_of(Invoice)
+    ids = list(session.scalars(select(Invoice.id).where(Invoice.retained_until < today)))
+    if not ids:
+        return 0
+    session.execute(
+        update(table).where(table.c.id.in_(ids)).values(retained_name=None, retained_address=None, retained_until=None)
+    )
+    session.add(PrivacyEvent(action="retention", subject_type="invoice", subject_id=0, summary={"invoices": len(ids)}))
+    return len(ids)
+
+
+def log(session: Session, *, limit: int = 50) -> list[PrivacyEvent]:
+    """The latest extracts, erasures and retention runs, newest first."""
+    return list(session.scalars(select(PrivacyEvent).order_by(PrivacyEvent.id.desc()).limit(limit)))

@@ -1,0 +1,159 @@
+"""Gallring: administrators' rules that erase people the register no longer needs.
+
+A rule selects leads not converted and untouched for N months, or contacts of customers inactive
+for N months (no change, activity, order or invoice). The preview lists who would go; the run
+(nightly on the task queue, or at once) erases each with services.privacy, exactly as a manual
+erasure, and logs how many went. Running twice erases nobody twice: an erased person no longer
+matches (their personal fields are empty).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, exists, not_, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from models import (
+    Activity,
+    CallListEntry,
+    Company,
+    CompanyContact,
+    Contact,
+    Employee,
+    Invoice,
+    Lead,
+    PrivacyEvent,
+    RetentionRule,
+    SalesOrder,
+)
+from services import privacy
+from services.storage import Storage
+from services.validation import InvalidValue
+
+MIN_MONTHS, MAX_MONTHS = 1, 600
+
+
+def months_before(now: datetime, months: int) -> datetime:
+    """The same moment `months` calendar months earlier (the last day of a shorter month)."""
+    years, month = divmod(now.month - 1 - months, 12)
+    year, month = now.year + years, month + 1
+    last_day = (datetime(year + month // 12, month % 12 + 1, 1) - datetime(year, month, 1)).days
+    return now.replace(year=year, month=month, day=min(now.day, last_day))
+
+
+def _check(actor: Employee) -> None:
+    if not actor.has_permission("privacy.retention"):
+        raise PermissionError("privacy.retention")
+
+
+def create_rule(session: Session, actor: Employee, *, kind: str, months: str | int) -> RetentionRule:
+    """A new rule; a bad kind or number of months is refused with a Swedish message."""
+    _check(actor)
+    if kind not in RetentionRule.KINDS:
+        raise InvalidValue(_("Choose what the rule applies to."))
+    try:
+        number = int(str(months).strip())
+    except ValueError:
+        number = 0
+    if not MIN_MONTHS <= number <= MAX_MONTHS:
+        raise InvalidValue(
+            _("Give the number of months as a whole number from %(low)s to %(high)s.", low=MIN_MONTHS, high=MAX_MONTHS)
+        )
+    rule = RetentionRule(kind=kind, months=number, created_by_id=actor.id)
+    session.add(rule)
+    return rule
+
+
+def delete_rule(session: Session, actor: Employee, rule: RetentionRule) -> None:
+    _check(actor)
+    session.delete(rule)
+
+
+def _lead_candidates(cut: datetime) -> Select:
+    personal = or_(
+        Lead.contact_first_name.is_not(None),
+        Lead.contact_last_name.is_not(None),
+        Lead.contact_email.is_not(None),
+        Lead.contact_phone.is_not(None),
+    )
+    touched = or_(
+        exists().where(Activity.lead_id == Lead.id, Activity.updated_at >= cut),
+        exists().where(CallListEntry.lead_id == Lead.id, CallListEntry.called_at >= cut),
+    )
+    return select(Lead.id).where(
+        Lead.company_id.is_(None), Lead.status != "converted", Lead.updated_at < cut, personal, not_(touched)
+    )
+
+
+def _contact_candidates(cut: datetime) -> Select:
+    company = aliased(Company)
+    active_company = or_(
+        company.updated_at >= cut,
+        exists().where(Activity.company_id == company.id, Activity.updated_at >= cut),
+        exists().where(Invoice.company_id == company.id, Invoice.invoice_date >= cut.date()),
+        exists().where(SalesOrder.company_id == company.id, SalesOrder.order_date >= cut.date()),
+    )
+    link = aliased(CompanyContact)
+    personal = or_(
+        Contact.first_name != privacy.ANONYMOUS_FIRST_NAME,
+        Contact.last_name != privacy.ANONYMOUS_LAST_NAME,
+        Contact.email.is_not(None),
+        Contact.phone.is_not(None),
+        Contact.mobile.is_not(None),
+    )
+    return select(Contact.id).where(
+        Contact.customer_number.is_(None),  # a private customer is a customer, not a customer's contact
+        Contact.updated_at < cut,
+        personal,
+        exists().where(CompanyContact.contact_id == Contact.id),
+        not_(
+            exists()
+            .where(link.contact_id == Contact.id)
+            .where(exists().where(and_(company.id == link.company_id, active_company)))
+        ),
+        not_(exists().where(Activity.contact_id == Contact.id, Activity.updated_at >= cut)),
+    )
+
+
+def candidates(rule: RetentionRule, now: datetime) -> Select:
+    """The ids of the people `rule` would erase now."""
+    cut = months_before(now, rule.months)
+    return _lead_candidates(cut) if rule.kind == "lead_untouched" else _contact_candidates(cut)
+
+
+def subject_kind(rule: RetentionRule) -> str:
+    return "lead" if rule.kind == "lead_untouched" else "contact"
+
+
+def preview(session: Session, rule: RetentionRule, now: datetime, *, limit: int = 200) -> list[privacy.Subject]:
+    """Who the rule would erase now (at most `limit`)."""
+    ids = session.scalars(candidates(rule, now).limit(limit)).all()
+    found = [privacy.find_subject(session, subject_kind(rule), i) for i in ids]
+    return [s for s in found if s is not None]
+
+
+def run(session: Session, storage: Storage, rule: RetentionRule, now: datetime) -> int:
+    """Erase everybody the rule selects and log the run; returns how many. The caller commits."""
+    erased = 0
+    for record_id in session.scalars(candidates(rule, now)).all():
+        subject = privacy.find_subject(session, subject_kind(rule), record_id)
+        if subject is not None:
+            privacy.erase_by(session, storage, None, subject, now.date(), retention_rule=rule.id)
+            erased += 1
+    rule.last_run_at = now
+    session.add(
+        PrivacyEvent(
+            actor_id=rule.created_by_id,
+            action="retention_rule",
+            subject_type="rule",
+            subject_id=rule.id,
+            summary={"erased": erased, "kind": rule.kind, "months": rule.months},
+        )
+    )
+    return erased
+
+
+def rules(session: Session) -> list[RetentionRule]:
+    return list(session.scalars(select(RetentionRule).order_by(RetentionRule.id)))

@@ -1,0 +1,108 @@
+"""Gallring (services.retention): rules, their preview, and runs that erase whom they select."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from models import Activity, Company, CompanyContact, Contact, Lead, PrivacyEvent, RetentionRule, table_of
+from services import retention, storage
+from services.validation import InvalidValue
+
+NOW = datetime(2026, 12, 5, 12, 0)
+LONG_AGO = NOW - timedelta(days=800)
+
+
+@pytest.fixture
+def store(app):
+    return storage.from_config(app.config)
+
+
+def _age(session, model, ids, when=LONG_AGO):
+    """Set `updated_at` as if the rows were last touched `when` (Core: the ORM would stamp now)."""
+    session.execute(update(table_of(model)).where(table_of(model).c.id.in_(ids)).values(updated_at=when))
+    session.commit()
+
+
+def test_months_before():
+    assert retention.months_before(datetime(2026, 3, 31), 1) == datetime(2026, 2, 28)
+    assert retention.months_before(datetime(2026, 12, 5), 24) == datetime(2024, 12, 5)
+    assert retention.months_before(datetime(2026, 1, 15), 13) == datetime(2024, 12, 15)
+
+
+def test_rules_are_checked(session, employees):
+    admin = employees["admin"]
+    with pytest.raises(InvalidValue):
+        retention.create_rule(session, admin, kind="everyone", months=12)
+    for months in ("", "0", "tolv", "601"):
+        with pytest.raises(InvalidValue):
+            retention.create_rule(session, admin, kind="lead_untouched", months=months)
+    with pytest.raises(PermissionError):
+        retention.create_rule(session, employees["seller"], kind="lead_untouched", months=24)
+    assert retention.create_rule(session, admin, kind="lead_untouched", months=" 24 ").months == 24
+
+
+def test_leads_untouched_are_previewed_then_erased(session, employees, store):
+    old = Lead(
+        company_name="Gammal AB", contact_first_name="Otto", contact_last_name="Ödberg", contact_email="otto@gammal.se"
+    )
+    touched = Lead(company_name="Aktiv AB", contact_last_name="Berg")
+    recent = Lead(company_name="Ny AB", contact_last_name="Nyman")
+    converted = Lead(company_name="Kund AB", contact_last_name="Kundsson", status="converted")
+    session.add_all([old, touched, recent, converted])
+    session.commit()
+    session.add(Activity(kind="call", subject="Ring", lead_id=touched.id))
+    session.commit()
+    _age(session, Lead, [old.id, touched.id, converted.id])
+    rule = retention.create_rule(session, employees["admin"], kind="lead_untouched", months=24)
+    session.commit()
+
+    assert [s.record.id for s in retention.preview(session, rule, NOW)] == [old.id]
+    assert retention.run(session, store, rule, NOW) == 1
+    session.commit()
+    erased = session.get(Lead, old.id)
+    assert (erased.company_name, erased.contact_last_name, erased.contact_email) == ("Gammal AB", None, None)
+    assert session.get(Lead, recent.id).contact_last_name == "Nyman"
+    assert retention.run(session, store, rule, NOW) == 0  # nobody twice
+    session.commit()
+    log = session.scalars(select(PrivacyEvent).order_by(PrivacyEvent.id)).all()
+    assert [(e.action, e.summary.get("erased")) for e in log] == [
+        ("erase", None),
+        ("retention_rule", 1),
+        ("retention_rule", 0),
+    ]
+    assert log[0].summary["retention_rule"] == rule.id and log[0].actor_id is None
+
+
+def test_contacts_of_inactive_customers(session, employees, store, make_company, make_contact):
+    dormant, busy = make_company(name="Sovande AB"), make_company(name="Livlig AB")
+    gone = make_contact([dormant], first_name="Sigrid", last_name="Sömnig")
+    stays = make_contact([busy], first_name="Pia", last_name="Pigg")
+    private = make_contact([dormant], first_name="Per", last_name="Privat", customer_number=9001)
+    _age(session, Company, [dormant.id, busy.id])
+    _age(session, Contact, [gone.id, stays.id, private.id])
+    session.add(Activity(kind="note", subject="Möte", company_id=busy.id))
+    session.commit()
+    rule = retention.create_rule(session, employees["admin"], kind="contact_inactive_customer", months=24)
+    session.commit()
+    assert [s.record.id for s in retention.preview(session, rule, NOW)] == [gone.id]
+    retention.run(session, store, rule, NOW)
+    session.commit()
+    assert session.get(Contact, gone.id).name == "Anonymiserad person"
+    assert sorted(session.scalars(select(CompanyContact.contact_id))) == sorted([stays.id, private.id])
+    assert session.get(Contact, stays.id).last_name == "Pigg"
+
+
+def test_the_nightly_task_runs_active_rules(session, employees):
+    from services import privacy_tasks, tasks
+
+    assert "services.privacy_tasks" in tasks.TASK_MODULES
+    lead = Lead(company_name="Gammal AB", contact_last_name="Ödberg")
+    session.add(lead)
+    session.commit()
+    _age(session, Lead, [lead.id], datetime(2000, 1, 1))
+    session.add(RetentionRule(kind="lead_untouched", months=24, created_by_id=employees["admin"].id))
+    session.commit()
+    privacy_tasks.run_retention_rules.call_local()
+    session.expire_all()
+    assert session.get(Lead, lead.id).contact_last_name is None

@@ -1,0 +1,173 @@
+"""Administration – Dataskydd through HTTP: search, the extract document and ZIP, the erasure's
+preview and confirmation; permissions, CSRF, and no GET that changes anything."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from sqlalchemy import select
+
+from helpers import sv, text
+from models import Activity, AuditEvent, Contact, Invoice, PrivacyEvent
+from tests.security import changed_tables, snapshot
+
+
+@pytest.fixture
+def customer(session, make_contact):
+    """A private customer with a note, an activity and an issued invoice."""
+    contact = make_contact(
+        first_name="Greta",
+        last_name="Qvarnström",
+        email="greta@qvarn.se",
+        personal_number="19121212-1212",
+        customer_number=7001,
+    )
+    session.add(Activity(kind="note", subject="Greta Qvarnström ringde", contact_id=contact.id))
+    session.add(Invoice(number=55, status="sent", contact_id=contact.id, invoice_date=contact.created_at.date()))
+    session.commit()
+    return contact
+
+
+def test_search_by_personnummer_and_email(login, customer):
+    admin = login("admin")
+    page = text(admin.client.get("/admin/privacy/?q=191212121212"))
+    assert "Greta Qvarnström" in page and f"/admin/privacy/contact/{customer.id}" in page
+    page = text(admin.client.get("/admin/privacy/?q=GRETA@qvarn.se"))
+    assert "Greta Qvarnström" in page
+    assert sv("Nobody found.") in text(admin.client.get("/admin/privacy/?q=ingen+alls"))
+
+
+def test_extract_document_and_zip(login, customer, session):
+    admin = login("admin")
+    page = admin.client.get(f"/admin/privacy/contact/{customer.id}")
+    assert sv("Register extract (document)") in text(page)
+    response = admin.post(f"/admin/privacy/contact/{customer.id}/extract")
+    document = text(response)
+    assert response.status_code == 200
+    assert sv("Register extract") in document and "19121212-1212" in document and "Greta Qvarnström ringde" in document
+    assert "Personnummer" in document and sv("Consents") in document
+
+    response = admin.post(f"/admin/privacy/contact/{customer.id}/extract", data={"format": "zip"})
+    assert response.headers["Content-Type"] == "application/zip"
+    assert "registerutdrag-contact" in response.headers["Content-Disposition"]
+    data = json.loads(zipfile.ZipFile(io.BytesIO(response.data)).read("registerutdrag.json"))
+    assert data["places"][0]["rows"][0]["email"] == "greta@qvarn.se"
+
+    events = session.scalars(select(PrivacyEvent).order_by(PrivacyEvent.id)).all()
+    assert [(e.action, e.subject_id) for e in events] == [("extract", customer.id)] * 2
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "extract")).all()
+
+
+def test_erasure_preview_then_confirm(login, customer, session):
+    admin = login("admin")
+    before = snapshot(session)
+    preview = text(admin.client.get(f"/admin/privacy/contact/{customer.id}/erase"))
+    assert changed_tables(before, snapshot(session)) == {}  # the preview changes nothing
+    assert sv("Erase %(name)s", name="Greta Qvarnström") in preview
+    assert "7 kap. 2 §" in preview and "55" in preview
+
+    response = admin.post(f"/admin/privacy/contact/{customer.id}/erase")  # not confirmed
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(Contact, customer.id).last_name == "Qvarnström"
+
+    response = admin.post(f"/admin/privacy/contact/{customer.id}/erase", data={"confirm": "yes"}, follow_redirects=True)
+    assert sv("The person's personal data was erased.") in text(response)
+    session.expire_all()
+    contact = session.get(Contact, customer.id)
+    assert (contact.first_name, contact.email, contact.personal_number) == ("Anonymiserad", None, None)
+    assert session.scalar(select(Invoice.retained_name)) == "Greta Qvarnström"
+    assert session.scalar(select(Activity.subject)) == "[raderat] ringde"
+    invoice_id = session.scalar(select(Invoice.id))
+    printed = text(admin.client.get(f"/admin/invoice/show/{invoice_id}/print"))
+    assert "Greta Qvarnström" in printed and "Sparas enligt bokföringslagen till och med" in printed
+
+
+@pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
+def test_other_roles_are_refused(login, customer, role, session):
+    client = login(role)
+    assert client.client.get("/admin/privacy/").status_code == 403
+    assert client.client.get(f"/admin/privacy/contact/{customer.id}/erase").status_code == 403
+    assert client.post(f"/admin/privacy/contact/{customer.id}/extract").status_code == 403
+    assert client.post(f"/admin/privacy/contact/{customer.id}/erase", data={"confirm": "yes"}).status_code == 403
+    session.expire_all()
+    assert session.get(Contact, customer.id).last_name == "Qvarnström"
+    assert session.scalars(select(PrivacyEvent)).all() == []
+
+
+def test_erasure_without_csrf_token_is_refused(login, customer, session):
+    admin = login("admin")
+    response = admin.client.post(f"/admin/privacy/contact/{customer.id}/erase", data={"confirm": "yes"})
+    assert response.status_code == 400
+    session.expire_all()
+    assert session.get(Contact, customer.id).last_name == "Qvarnström"
+
+
+def test_unknown_person_is_404(login):
+    admin = login("admin")
+    assert admin.client.get("/admin/privacy/contact/999999").status_code == 404
+    assert admin.client.get("/admin/privacy/company/1").status_code == 404
+
+
+def test_the_card_and_the_lead_page_link_to_data_protection(login, customer, session):
+    from models import Lead
+
+    lead = Lead(company_name="Testbolaget", contact_last_name="Ek")
+    session.add(lead)
+    session.commit()
+    admin = login("admin")
+    assert f"/admin/privacy/contact/{customer.id}" in text(admin.client.get(f"/admin/contact/card/{customer.id}"))
+    assert f"/admin/privacy/lead/{lead.id}" in text(admin.client.get(f"/admin/lead/show/{lead.id}"))
+    seller = login("seller")
+    assert "/admin/privacy/" not in text(seller.client.get(f"/admin/contact/card/{customer.id}"))
+
+
+def test_retention_rules_through_the_page(login, session):
+    from datetime import datetime
+
+    from models import Lead, RetentionRule
+    from services import tasks
+
+    admin = login("admin")
+    response = admin.post(
+        "/admin/privacy/rules", data={"kind": "lead_untouched", "months": "noll"}, follow_redirects=True
+    )
+    assert sv("Give the number of months as a whole number from %(low)s to %(high)s.", low=1, high=600) in text(
+        response
+    )
+    assert session.scalars(select(RetentionRule)).all() == []
+    admin.post("/admin/privacy/rules", data={"kind": "lead_untouched", "months": "24"})
+    rule = session.scalars(select(RetentionRule)).one()
+
+    lead = Lead(company_name="Gammal AB", contact_last_name="Ödberg")
+    session.add(lead)
+    session.commit()
+    session.execute(text_update_lead(lead.id, datetime(2000, 1, 1)))
+    session.commit()
+    before = snapshot(session)
+    page = text(admin.client.get(f"/admin/privacy/rules/{rule.id}"))
+    assert changed_tables(before, snapshot(session)) == {}
+    assert "Ödberg" in page and sv("Run now") in page
+
+    tasks.queue.flush()
+    admin.post(f"/admin/privacy/rules/{rule.id}/run")  # not confirmed: nothing queued
+    assert tasks.pending_ids() == []
+    response = admin.post(f"/admin/privacy/rules/{rule.id}/run", data={"confirm": "yes"}, follow_redirects=True)
+    assert sv("The retention rule runs in the background; the log shows what was done.") in text(response)
+    assert len(tasks.pending_ids()) == 1
+    tasks.queue.flush()
+
+    seller = login("seller")
+    assert seller.post("/admin/privacy/rules", data={"kind": "lead_untouched", "months": "1"}).status_code == 403
+    assert seller.post(f"/admin/privacy/rules/{rule.id}/delete").status_code == 403
+    admin.post(f"/admin/privacy/rules/{rule.id}/delete")
+    assert session.scalars(select(RetentionRule)).all() == []
+
+
+def text_update_lead(lead_id, when):
+    from sqlalchemy import update
+
+    from models import Lead, table_of
+
+    return update(table_of(Lead)).where(table_of(Lead).c.id == lead_id).values(updated_at=when)
