@@ -46,6 +46,8 @@ SOURCES = {
     "api": _l("API"),
     "demo": _l("Demo data"),
 }
+#: A channel's consent: not asked, given, declined or withdrawn.
+STATES = {None: _l("Not asked"), True: _l("Consent given"), False: _l("Declined / withdrawn")}
 #: Why a person is left out of a send.
 DECLINED, NO_CONSENT = "declined", "no_consent"
 REASONS = {

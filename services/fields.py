@@ -81,6 +81,7 @@ LABELS = {
     "done": _l("Done"),
     # Samtycke och rättslig grund (services.consent)
     "lawful_basis": _l("Lawful basis"),
+    "consent": _l("Consent"),
     "consent_email": _l("Consent to marketing by e-mail"),
     "consent_sms": _l("Consent to marketing by SMS"),
     "consent_phone": _l("Consent to marketing by phone"),

@@ -288,9 +288,24 @@ MENTIONS: dict[str, Any] = {
 
 
 def consents(session: Session, subject: Subject) -> list[dict]:
-    """HOOK: the person's consents and lawful basis, for the extract. Returns nothing until the
-    consent model (issue 20, "Samtycke och rättslig grund") exists; it then lists them here."""
-    return []
+    """The lawful basis and the marketing consent of each channel of the person's records
+    (services.consent): when and how each consent was recorded."""
+    from services import consent
+
+    records = [session.get(Contact, i) for i in subject.contact_ids] + [session.get(Lead, i) for i in subject.lead_ids]
+    return [
+        {
+            "name": str(record),
+            "lawful_basis": str(consent.BASES.get(record.lawful_basis or "", "")),
+            "field": str(label),
+            "consent": str(consent.STATES[getattr(record, consent.column(channel))]),
+            "at": audit.plain(getattr(record, consent.column(channel) + "_at")),
+            "source": str(consent.SOURCES.get(getattr(record, consent.column(channel) + "_source") or "", "")),
+        }
+        for record in records
+        if record is not None
+        for channel, label in consent.CHANNELS.items()
+    ]
 
 
 # --- the person ---------------------------------------------------------------------------------
@@ -436,7 +451,10 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
             if not (isinstance(row, AuditEvent) and row.action == "extract")
         ]
         places.append({"key": place.key, "label": str(place.label), "fields": place.fields, "rows": found})
-    places.append({"key": "consents", "label": _("Consents"), "fields": (), "rows": consents(session, subject)})
+    consent_fields = ("name", "lawful_basis", "field", "consent", "at", "source")
+    places.append(
+        {"key": "consents", "label": _("Consents"), "fields": consent_fields, "rows": consents(session, subject)}
+    )
     document = {
         "kind": subject.kind,
         "id": subject.record.id,
@@ -704,8 +722,8 @@ def _erase_mentions(
 
 
 def _documents_history(session: Session, subject: Subject) -> ColumnElement[bool]:
-    """The audit events of the person's own opportunities, orders and invoices."""
-    places = [p for p in PLACES if p.model in (Opportunity, SalesOrder, Invoice)]
+    """The audit events of the person's own activities, opportunities, orders and invoices."""
+    places = [p for p in PLACES if p.model in (Activity, Opportunity, SalesOrder, Invoice)]
     return or_(
         *(
             (AuditEvent.entity_type == table_of(p.model).name)

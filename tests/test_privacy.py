@@ -393,8 +393,10 @@ def test_extract_holds_every_kind_of_data(session, person, store):
     document = privacy.extract(session, person["admin"], subject)
     session.commit()
     rows = {place["key"]: place["rows"] for place in document["places"]}
-    assert {key for key, found in rows.items() if found} == {p.key for p in privacy.PLACES}
-    assert rows["consents"] == []  # the consent model does not exist yet (the hook returns nothing)
+    assert {key for key, found in rows.items() if found} == {p.key for p in privacy.PLACES} | {"consents"}
+    channels = {row["field"]: row for row in rows["consents"] if row["name"] == str(person["contact"])}
+    assert set(channels) == {"E-post", "SMS", "Telefon"}
+    assert {row["lawful_basis"] for row in channels.values()} == {"Berättigat intresse"}
     assert rows["record"][0]["personal_number"] == PNR and rows["record"][0]["email"] == EMAIL
     assert rows["company_links"] == [
         {"role": "Inköpare", "created_at": rows["company_links"][0]["created_at"], "company": "Zeta Bygg AB"}
