@@ -2,8 +2,8 @@
 tabellöversikt över säljaktiviteter with "Välj säljare" and the X axis (FAQ 28)."""
 
 import csv
-import io
 import html
+import io
 import json
 import re
 from datetime import datetime

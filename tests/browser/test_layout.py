@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from browser_env import DESKTOP, PHONE
 import crm_ui as ui
+from browser_env import DESKTOP, PHONE
 from crm_ui import expect
 
 pytestmark = pytest.mark.browser
