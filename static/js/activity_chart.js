@@ -10,6 +10,7 @@
     return;
   }
   var data = JSON.parse(canvas.getAttribute("data-chart"));
+  window.Chart.defaults.font.size = 13;
   var numbers = new Intl.NumberFormat("sv-SE");
   var narrow = window.matchMedia("(max-width: 575.98px)").matches;
   var box = canvas.parentNode;
