@@ -358,10 +358,8 @@ def _screens() -> list[str]:
     urls += ["/admin/product/", f"/admin/invoice/show/{invoice}", f"/admin/invoice/show/{invoice}/print"]
     urls += [f"/admin/company/card/{ids['company']}/tab/{item.key}" for item in layout.COMPANY_TABS]
     urls += [f"/admin/contact/card/{ids['privatecustomer']}/tab/{item.key}" for item in layout.CONTACT_TABS]
-    urls += [
-        f"/admin/{endpoint}/"
-        for endpoint in ("lead", "calllist", "opportunity", "order", "invoice", "salesstage", "customfield", "customtab")
-    ]
+    lists = ("lead", "calllist", "opportunity", "order", "invoice", "salesstage", "customfield", "customtab")
+    urls += [f"/admin/{endpoint}/" for endpoint in lists]
     urls += ["/admin/opportunity/board", "/admin/opportunity/new/", "/admin/lead/new/", "/admin/duplicates/"]
     urls.append("/admin/reports/sales?close_from=2000-01-01")
     urls.append(f"/admin/lead/show/{_first_id(select(Lead.id).order_by(Lead.id))}")
