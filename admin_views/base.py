@@ -32,6 +32,7 @@ from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
 from admin_views import downloads, flask_admin_adapter, params, redirects
+from admin_views.columns import ColumnChoiceMixin
 from admin_views.listing import KeysetListMixin
 from extensions import db
 from models import Activity
@@ -52,6 +53,7 @@ MODEL_ENDPOINT_VERBS = {
     "ajax_update": "edit",
     "delete_view": "delete",
     "export": "export",
+    "choose_columns": "view",  # the employee's own columns of a list they may see
 }
 
 
@@ -423,7 +425,7 @@ class CustomerPartsMixin:
         return [c for c in super().export_columns() if visibility.may_see_field(current_user, c.key)]
 
 
-class SecureModelView(PermissionMixin, KeysetListMixin, ModelView):
+class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, ModelView):
     """Model view with permissions, CSRF (global), Swedish formats and edit versions."""
 
     endpoint_verbs = MODEL_ENDPOINT_VERBS

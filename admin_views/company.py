@@ -85,7 +85,11 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "owner",
         "status",
         "is_supplier",
+        "industry",
+        "vat_number",
     ]
+    #: What fits 1366 px; Bransch and Momsreg.nr are chosen under "Kolumner".
+    column_default_shown = column_list[:-2]
     #: Indexed columns only (models.KEYSET_INDEXES); Kundansvarig and status are filters.
     column_sortable_list = ["customer_number", "name", "org_number", "postal_city"]
     column_default_sort = "name"

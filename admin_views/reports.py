@@ -1,5 +1,5 @@
 """CRM – Rapporter: Försäljningsrapport and "Grafisk och tabellöversikt över
-säljaktiviteter" (issue 5), shown as tables and an SVG chart and exported
+säljaktiviteter" (issue 5), shown as tables and a chart (Chart.js) and exported
 through services.export. The figures come from services.reports."""
 
 from datetime import date
@@ -62,36 +62,12 @@ def _form(form_class, **defaults):
     return form
 
 
-def stacked_bars(
-    rows: list[tuple[str, list[int]]], series: list[tuple[str, str]], *, bar=46, gap=28, height=220
-) -> dict:
-    """Geometry of a stacked bar chart for an SVG: one bar per row, one segment per series.
-
-    `rows` are (label, values in series order), `series` (name, colour).
-    """
-    top = max((sum(values) for _label, values in rows), default=0) or 1
-    step = 1 if top <= 10 else 5 if top <= 50 else 10 ** (len(str(top)) - 1)
-    top = -(-top // step) * step
-    left, bottom = 40, 30
-    bars = []
-    for n, (label, values) in enumerate(rows):
-        x, y, segments = left + gap + n * (bar + gap), height, []
-        for (name, colour), value in zip(series, values, strict=True):
-            h = value / top * height
-            y -= h
-            if value:
-                segments.append({"y": round(y, 1), "h": round(h, 1), "colour": colour, "name": name, "value": value})
-        bars.append({"x": x, "label": label, "total": sum(values), "segments": segments})
-    ticks = [{"value": v, "y": round(height - v / top * height, 1)} for v in range(0, top + 1, step)]
+def stacked_chart(labels: list[str], series: list[tuple[str, str, list[int]]]) -> dict:
+    """The data of a stacked bar chart for static/js/activity_chart.js (Chart.js): one bar per
+    label, one dataset per series (name, colour, values in label order), every series in the legend."""
     return {
-        "bars": bars,
-        "series": series,
-        "ticks": ticks,
-        "bar": bar,
-        "left": left,
-        "plot_height": height,
-        "width": left + gap + len(rows) * (bar + gap),
-        "height": height + bottom + 40,
+        "labels": labels,
+        "datasets": [{"label": name, "backgroundColor": colour, "data": values} for name, colour, values in series],
     }
 
 
@@ -218,8 +194,13 @@ class ReportsView(SecurePage):
         form, rows = self._activities()
         chart = None
         if rows:
-            series = [(str(label), KIND_COLOURS[kind]) for kind, label in Activity.KINDS.items()]
-            chart = stacked_bars([(row.label, [row.kinds[k] for k in Activity.KINDS]) for row in rows], series)
+            chart = stacked_chart(
+                [row.label for row in rows],
+                [
+                    (str(label), KIND_COLOURS[kind], [row.kinds[kind] for row in rows])
+                    for kind, label in Activity.KINDS.items()
+                ],
+            )
         return self.render(
             "admin/reports/activities.html",
             form=form,

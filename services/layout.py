@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from services.permissions import LOGGED_IN
+from services.validation import InvalidValue
 from services.visibility import Part, permission
 
 
@@ -112,3 +113,31 @@ def save(employee, group: str, *, hidden_keys, order_keys, items=None) -> None:
             seen.append(key)
     prefs["order"] = {**prefs.get("order", {}), group: seen}
     employee.preferences = prefs  # a new dict, so SQLAlchemy sees the change
+
+
+# --- the columns of a list ("Kolumner") ---------------------------------------------------
+
+
+def list_columns(employee, list_key: str, available, default) -> list[str]:
+    """The columns of list `list_key` the employee shows, in the list's own order: the saved
+    choice, else `default` (the columns that fit a 1366 px screen)."""
+    saved = preferences(employee).get("columns", {}).get(list_key)
+    wanted = set(saved or default)
+    return [c for c in available if c in wanted] or list(default)
+
+
+def save_list_columns(employee, list_key: str, keys, available) -> None:
+    """Store the employee's columns for a list; unknown keys are dropped, at least one is kept."""
+    chosen = [c for c in available if c in set(keys)]
+    if not chosen:
+        raise InvalidValue(_l("Choose at least one column."))
+    prefs = dict(preferences(employee))
+    prefs["columns"] = {**prefs.get("columns", {}), list_key: chosen}
+    employee.preferences = prefs  # a new dict, so SQLAlchemy sees the change
+
+
+def reset_list_columns(employee, list_key: str) -> None:
+    """Forget the employee's columns for a list: it shows its default columns again."""
+    prefs = dict(preferences(employee))
+    prefs["columns"] = {k: v for k, v in prefs.get("columns", {}).items() if k != list_key}
+    employee.preferences = prefs

@@ -29,6 +29,7 @@ def model_view(area, *, manage_only=False, manage_writes=False, extra=None):
         "ajax_update": f"{area}.{write('edit')}",
         "delete_view": f"{area}.{write('delete')}",
         "export": f"{area}.{write('export')}",
+        "choose_columns": f"{area}.{view}",  # the employee's own columns of the list
     }
     table.update(extra or {})
     return table

@@ -23,7 +23,7 @@ from sqlalchemy import String, select
 from config import BASE_DIR
 from extensions import db
 from models import Category, Company, Contact, Employee, EmployeeGroup, ImportJob, Industry, Invoice, Lead
-from services import translations
+from services import layout, translations
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdifr]|%[sdifr]|\{\w*\}")
 FLASK_ADMIN_PO = Path(flask_admin.__file__).parent / "translations" / "sv" / "LC_MESSAGES" / "admin.po"
@@ -356,7 +356,11 @@ def _screens() -> list[str]:
     ]
     invoice = _first_id(select(Invoice.id).order_by(Invoice.id))
     urls += ["/admin/product/", f"/admin/invoice/show/{invoice}", f"/admin/invoice/show/{invoice}/print"]
-    urls += [f"/admin/company/card/{ids['company']}/tab/{tab}" for tab in ("history", "files", "invoices")]
+    urls += [f"/admin/company/card/{ids['company']}/tab/{item.key}" for item in layout.COMPANY_TABS]
+    urls += [f"/admin/contact/card/{ids['privatecustomer']}/tab/{item.key}" for item in layout.CONTACT_TABS]
+    lists = ("lead", "calllist", "opportunity", "order", "invoice", "salesstage", "customfield", "customtab")
+    urls += [f"/admin/{endpoint}/" for endpoint in lists]
+    urls += ["/admin/opportunity/board", "/admin/opportunity/new/", "/admin/lead/new/", "/admin/duplicates/"]
     urls.append("/admin/reports/sales?close_from=2000-01-01")
     urls.append(f"/admin/lead/show/{_first_id(select(Lead.id).order_by(Lead.id))}")
     import_job = _first_id(select(ImportJob.id).order_by(ImportJob.id))

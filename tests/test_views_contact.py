@@ -379,7 +379,7 @@ def test_contact_list_quick_search(login, make_contact):
     for query in ("öberg", "ÅSA", "070-123 45 67"):
         page = text(client.get("/admin/contact/", query_string={"search": query}))
         assert "Öberg" in page and "Holm" not in page, query
-        assert page.count('<td class="col-last_name">') == 1
+        assert len(re.findall(r'<td class="col-last_name"[ >]', page)) == 1
 
 
 def test_delete_contact_to_the_trash(login, session, make_company, make_contact, employees):
@@ -457,4 +457,4 @@ def test_people_search_leaves_out_deleted_contacts(login, session, make_contact,
 def test_employee_is_never_listed_as_a_contact(login, session, employees):
     assert session.scalar(select(func.count()).select_from(Contact)) == 0
     body = login("readonly").client.get("/admin/contact/?search=Test").get_data(as_text=True)
-    assert '<td class="col-last_name">' not in body  # no rows: employees are not contacts
+    assert not re.search(r'<td class="col-last_name"[ >]', body)  # no rows: employees are not contacts

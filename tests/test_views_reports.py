@@ -2,7 +2,9 @@
 tabellöversikt över säljaktiviteter with "Välj säljare" and the X axis (FAQ 28)."""
 
 import csv
+import html
 import io
+import json
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -114,7 +116,11 @@ def test_activity_overview_x_axis_groups_shows_the_group(login, sales):
     assert rows[0][0] == sv("Group")
     assert rows[1][0].startswith("Säljgrupp Norr")
     assert rows[1][1:7] == ["0", "1", "1", "0", "0", "2"]  # task, meeting, call, note, SMS, in total
-    assert 'data-label="Säljgrupp Norr"' in page and "<svg" in page
+    chart = json.loads(html.unescape(re.search(r"data-chart='([^']*)'", page).group(1)))
+    assert chart["labels"] == ["Säljgrupp Norr"]
+    series = {d["label"]: d["data"] for d in chart["datasets"]}
+    assert series == {"Uppgift": [0], "Möte": [1], "Samtal": [1], "Anteckning": [0], "SMS": [0]}
+    assert len({d["backgroundColor"] for d in chart["datasets"]}) == 5, "every kind has a colour of its own"
     group_id = sales["group"].id
     assert re.search(
         rf'name="group" value="{group_id}" id="group-{group_id}"\s+data-name="Säljgrupp Norr" checked', page

@@ -168,6 +168,7 @@ def live_server(tmp_path_factory, pytestconfig, outbox):
     env.pop("FLASK_APP", None)
     log_path = instance / "server.log"
     pytestconfig._crm_server_log = log_path  # its tail goes with the artifacts of a failed test
+    pytestconfig._crm_database_url = database_url  # for live_database
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
@@ -196,6 +197,16 @@ def live_server(tmp_path_factory, pytestconfig, outbox):
                 process.wait()
             if drop_database is not None:
                 drop_database()
+
+
+@pytest.fixture(scope="session")
+def live_database(live_server, pytestconfig):
+    """An engine on the live server's database, to compare what a page shows with what is stored."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(pytestconfig._crm_database_url)
+    yield engine
+    engine.dispose()
 
 
 # --- the browser -------------------------------------------------------------------------
