@@ -20,9 +20,10 @@ RARE_NAMES = [f"Öresunds Svensson {n:03d} AB" for n in range(120)]
 
 
 @pytest.fixture
-def register(session):
-    """6,000 companies named "Bolag … AB" and 120 "Öresunds Svensson … AB", which sort last."""
-    names = [f"Bolag {n:05d} AB" for n in range(6000)] + list(reversed(RARE_NAMES))
+def register(session, monkeypatch):
+    """3,000 companies named "Bolag … AB" and 120 "Öresunds Svensson … AB", which sort last."""
+    monkeypatch.setattr(search, "FEW_ROWS", 1000)  # the register is small: 120 are few, 3,000 are not
+    names = [f"Bolag {n:05d} AB" for n in range(3000)] + list(reversed(RARE_NAMES))
     rows = [{"name": name, "customer_number": 10_000 + n, "discount_percent": 0} for n, name in enumerate(names)]
     session.execute(insert(Company), rows)
     session.commit()
