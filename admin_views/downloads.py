@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, current_app
 from flask_babel import force_locale, get_locale
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from extensions import db
@@ -53,6 +54,11 @@ def rows_of_query(query) -> RowsOf:
     """Rows of a select (or a Flask-Admin list query) read `BATCH` at a time in the download's session."""
 
     def read(session: Session) -> Iterable[Any]:
+        if session.get_bind().dialect.name == "postgresql":
+            # The rows come through a server-side cursor, which PostgreSQL plans for its first
+            # tenth (cursor_tuple_fraction): along the sort's index, filtering every row. A download
+            # reads them all: 27,760 companies of a city of 1,000,000 took 3.6 s so, 1.4 s planned whole.
+            session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
         if hasattr(query, "with_session"):  # legacy Query, bound to the request's session: rebind it
             return query.with_session(session).yield_per(BATCH)
         return session.execute(query.execution_options(yield_per=BATCH)).scalars()

@@ -228,3 +228,18 @@ def test_employee_export_is_for_employee_managers(login, employees):
     assert seller_row[table[0].index(sv("Active"))] == sv("Yes")
     groups = csv_table(client.get("/admin/employeegroup/export/csv/"))
     assert groups[1] == ["Säljgrupp Syd", sv("Sales group"), "Test Seller"]
+
+
+def test_a_download_is_planned_for_all_its_rows_on_postgresql(app):
+    """A server-side cursor is planned for its first tenth: along the sort's index, filtering every
+    row (a city's companies of 1,000,000: 3.6 s). A download reads every row, and says so."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from admin_views import downloads
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    read = downloads.rows_of_query(select(func.current_setting("cursor_tuple_fraction")))
+    with Session(bind=db.engine) as session:
+        assert list(read(session)) == ["1"]
