@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -55,7 +56,9 @@ from models import (
     Opportunity,
     OrderLine,
     PrivacyEvent,
+    ReportDefinition,
     SalesOrder,
+    SavedSearch,
     WebhookDelivery,
     contact_categories,
     table_of,
@@ -282,6 +285,7 @@ MENTIONS: dict[str, Any] = {
     "import": _l("Import row errors, and the stored files of imports that wrote the person (deleted)."),
     "webhooks": _l("Webhook delivery logs."),
     "merges": _l("Merge and mass-update records (their saved old values), duplicate pairs."),
+    "saved": _l("Saved searches and saved reports whose name or conditions hold the person's identifiers."),
     "search_index": _l("The quick-search index follows the records at once."),
     "exports": _l("Exports are not kept on the server: nothing to erase."),
 }
@@ -712,6 +716,7 @@ def _erase_mentions(
         )
         result.add("webhooks", 1)
     _erase_import_files(session, storage, subject, mention, result)
+    _scrub_saved(session, own, result)
     pairs = or_(
         *(
             (DuplicatePair.entity_type == kind) & (_in(DuplicatePair.low_id, ids) | _in(DuplicatePair.high_id, ids))
@@ -719,6 +724,26 @@ def _erase_mentions(
         )
     )
     result.add("merges", cast(CursorResult, session.execute(delete(table_of(DuplicatePair)).where(pairs))).rowcount)
+
+
+def _scrub_saved(session: Session, scrubber: _Scrubber, result: Result) -> None:
+    """Saved searches (their query string decoded: a name is stored as `Vilgot+Xanderstr%C3%B6m`)
+    and saved reports (their definition's text conditions). Few rows: each is read and checked."""
+    for saved in session.execute(select(SavedSearch.id, SavedSearch.name, SavedSearch.query)).all():
+        pairs = parse_qsl(saved.query, keep_blank_values=True)
+        scrubbed = [(key, scrubber.text(value)) for key, value in pairs]
+        name = scrubber.text(saved.name)
+        if scrubbed != pairs or name != saved.name:
+            values = {"name": name, "query": urlencode(scrubbed)}
+            session.execute(update(table_of(SavedSearch)).where(SavedSearch.id == saved.id).values(**values))
+            result.add("saved", 1)
+    table = table_of(ReportDefinition)
+    result.add(
+        "saved",
+        _scrub_rows(
+            session, table, scrubber.candidates(table.c.name, table.c.definition), ("name", "definition"), scrubber
+        )[0],
+    )
 
 
 def _documents_history(session: Session, subject: Subject) -> ColumnElement[bool]:

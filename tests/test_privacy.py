@@ -9,6 +9,7 @@ are the buyer kept on the issued invoice under Bokföringslagen.
 import io
 import json
 import zipfile
+from urllib.parse import parse_qsl, urlencode
 from datetime import date
 from decimal import Decimal
 
@@ -38,8 +39,10 @@ from models import (
     Opportunity,
     OrderLine,
     PrivacyEvent,
+    ReportDefinition,
     SalesOrder,
     SalesStage,
+    SavedSearch,
     WebhookSubscription,
 )
 from services import audit, files, privacy, register, storage
@@ -225,6 +228,18 @@ def person(session, employees, make_company, store):
             DuplicatePair(
                 entity_type="contact", low_id=contact.id, high_id=contact.id + 1000, score=90, reasons=["email"]
             ),
+            SavedSearch(
+                name=f"Ring {FIRST} {LAST}",
+                view="contact",
+                query=urlencode({"search": f"{FIRST} {LAST}", "sort": "1"}),
+                owner_id=admin.id,
+            ),
+            ReportDefinition(
+                name="Privatkunder i Ystad",
+                owner_id=admin.id,
+                entity="privatecustomer",
+                definition={"entity": "privatecustomer", "text": EMAIL, "columns": ["name"]},
+            ),
         ]
     )
     session.commit()
@@ -339,6 +354,9 @@ def test_erasure_leaves_no_trace_but_the_retained_invoice(session, person, store
     assert session.scalar(select(ImportJob.storage_key)) is None
     for model in (CustomFieldValue, CompanyContact, CallListEntry, DuplicatePair):
         assert session.scalars(select(model)).all() == []
+    saved = session.scalars(select(SavedSearch)).one()  # its query is URL-encoded: read it decoded
+    assert (saved.name, dict(parse_qsl(saved.query))) == ("Ring [raderat]", {"search": "[raderat]", "sort": "1"})
+    assert session.scalars(select(ReportDefinition)).one().definition["text"] == "[raderat]"
     # kept, without the person: their activities, e-mail, opportunity, order, the company's history
     assert len(session.scalars(select(Activity)).all()) == 4
     assert session.scalar(select(Opportunity.title)) == "Kök åt [raderat]"
