@@ -9,9 +9,9 @@ are the buyer kept on the issued invoice under Bokföringslagen.
 import io
 import json
 import zipfile
-from urllib.parse import parse_qsl, urlencode
 from datetime import date
 from decimal import Decimal
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from sqlalchemy import inspect, select, text
