@@ -316,11 +316,14 @@ def consents(session: Session, subject: Subject) -> list[dict]:
 
 
 def find_subject(session: Session, kind: str, record_id: int) -> Subject | None:
-    """The person behind a contact or lead id (None: no such record)."""
+    """The person behind a contact or lead id (None: no such record). A lead converted into a
+    contact is that contact's person: its extract and erasure cover the contact and its leads."""
     model = KINDS.get(kind)
     record = session.get(model, record_id) if model else None
     if record is None:
         return None
+    if kind == "lead" and record.contact_id is not None:
+        return find_subject(session, "contact", record.contact_id)
     if kind == "contact":
         lead_ids = tuple(session.scalars(select(Lead.id).where(Lead.contact_id == record.id)))
         company_ids = tuple(
@@ -355,7 +358,8 @@ def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subje
         )
     found = [find_subject(session, "contact", c.id) for c in contacts]
     found += [find_subject(session, "lead", lead.id) for lead in leads]
-    return [s for s in found if s is not None]
+    people = {(s.kind, s.record.id): s for s in found if s is not None}  # a converted lead is its contact
+    return list(people.values())
 
 
 def _phones(number: str | None) -> set[str]:

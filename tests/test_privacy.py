@@ -454,9 +454,19 @@ def test_a_lead_is_extracted_and_erased(session, employees, store):
     assert session.get(Lead, lead.id).company_name == "Nyföretag AB"
 
 
+def test_a_converted_leads_person_is_the_contact_it_became(session, person):
+    """From the converted lead, the extract and the erasure cover the contact too (the same person)."""
+    subject = privacy.find_subject(session, "lead", person["lead"].id)
+    assert (subject.kind, subject.record.id) == ("contact", person["contact"].id)
+    assert person["lead"].id in subject.lead_ids
+
+
 def test_search_finds_by_personnummer_email_and_name(session, person):
     assert [s.record.id for s in privacy.search(session, PNR.replace("-", ""))] == [person["contact"].id]
-    assert [s.kind for s in privacy.search(session, EMAIL.upper())] == ["contact", "lead"]
+    # the lead with the same e-mail was converted into the contact: one person
+    assert [(s.kind, s.record.id) for s in privacy.search(session, EMAIL.upper())] == [
+        ("contact", person["contact"].id)
+    ]
     assert "contact" in [s.kind for s in privacy.search(session, LAST)]
     assert privacy.search(session, "") == []
 
