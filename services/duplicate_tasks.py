@@ -14,9 +14,9 @@ from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from models import DuplicateScan, utcnow
+from models import Contact, DuplicateScan, utcnow
 from services import duplicates, tasks
 
 log = logging.getLogger(__name__)
@@ -94,19 +94,32 @@ def check_changed(session: Session, kind: str) -> int:
         return 0
     model = duplicates.KINDS[kind]
     now = utcnow()
-    changed = session.scalars(
-        select(model)
-        .where(model.updated_at > row.checked_until, duplicates.live_condition(kind))
-        .order_by(model.updated_at, model.id)
-        .limit(CHANGED_PER_RUN)
-    ).all()
+    live = duplicates.live_condition(kind)
+    loads = [selectinload(Contact.company_links)] if kind == "contact" else []
+    changed = list(
+        session.scalars(
+            select(model)
+            .where(model.updated_at > row.checked_until, live)
+            .options(*loads)
+            .order_by(model.updated_at, model.id)
+            .limit(CHANGED_PER_RUN)
+        )
+    )
+    if len(changed) == CHANGED_PER_RUN:  # the rest of the last instant too (an import batch shares one)
+        last = changed[-1]
+        changed += session.scalars(
+            select(model)
+            .where(model.updated_at == last.updated_at, model.id > last.id, live)
+            .options(*loads)
+            .order_by(model.id)
+        )
     added = 0
     for record in changed:
         companies = [link.company_id for link in record.company_links] if kind == "contact" else ()
         added += duplicates.record_pairs(
             session, kind, record.id, duplicates.check(session, kind, record, companies=companies)
         )
-    row.checked_until = changed[-1].updated_at if len(changed) == CHANGED_PER_RUN else now
+    row.checked_until = changed[-1].updated_at if len(changed) >= CHANGED_PER_RUN else now
     session.commit()
     return added
 

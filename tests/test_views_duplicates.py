@@ -3,7 +3,7 @@
 import re
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helpers import count, flashes, fresh, sv, text
 from models import Activity, Company, DuplicatePair, DuplicateScan, MergeRecord
@@ -242,3 +242,31 @@ def test_a_custom_field_both_have_is_chosen_on_the_merge_page(login, session, ma
         )
     )
     assert kept == "AV-2" and fresh(session, Company, other_id).is_deleted
+
+
+def test_records_changed_in_one_instant_beyond_a_runs_limit_are_all_checked(session, make_company, monkeypatch):
+    """An import batch gives its rows one updated_at: a run that stops at its limit inside that
+    instant checks the rest of the instant too, or the next run (after it) would never see them."""
+    from datetime import timedelta
+
+    from models import utcnow
+
+    monkeypatch.setattr(duplicate_tasks, "CHANGED_PER_RUN", 2)
+    scan = duplicate_tasks.state(session, "company")
+    scan.status, scan.checked_until = "done", utcnow() - timedelta(minutes=1)
+    instant = utcnow()
+    for n in range(5):
+        make_company(name=f"Lindqvist Måleri {n}", postal_city="Lund")
+    session.execute(update(Company).where(Company.name.like("Lindqvist Måleri %")).values(updated_at=instant))
+    session.commit()
+    checked = []
+    real_check = duplicates.check
+    monkeypatch.setattr(
+        duplicates,
+        "check",
+        lambda s, kind, record, **kw: checked.append(record.id) or real_check(s, kind, record, **kw),
+    )
+    duplicate_tasks.check_changed(session, "company")
+    duplicate_tasks.check_changed(session, "company")  # the next run: nothing of that instant is left
+    ids = session.scalars(select(Company.id).where(Company.name.like("Lindqvist Måleri %"))).all()
+    assert sorted(checked) == sorted(ids)
