@@ -10,7 +10,7 @@ value somebody changed since is left as it is). Large selections run on the task
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, cast
 
 from flask_babel import gettext as _
@@ -31,7 +31,7 @@ from models import (
     MassUpdate,
     utcnow,
 )
-from services import audit, custom_fields, fields, tasks
+from services import audit, custom_fields, fields, money, records, tasks, visibility
 from services.audit import acting_as
 from services.merge import from_plain
 from services.validation import InvalidValue
@@ -52,7 +52,6 @@ COLUMNS = {
     "contact": ("owner_id", "invoice_language", "currency", "payment_terms_days", "discount_percent"),
     "lead": ("owner_id", "status"),
 }
-INVOICE_SETTINGS = ("invoice_language", "currency", "payment_terms_days", "discount_percent")
 LANGUAGES = ("sv", "en")
 #: Selections up to this size are changed in the request; larger ones on the task queue.
 INLINE_LIMIT = 500
@@ -67,10 +66,9 @@ class NotPermitted(PermissionError):
 def required_permissions(kind: str, changes: dict) -> set[str]:
     """What the changes need: the register's edit permission, and the card tab of what they touch."""
     needed = {f"{kind}.edit"}
-    if any(field in changes for field in INVOICE_SETTINGS):
-        needed.add("tab.settings")
+    needed |= {visibility.permission(visibility.FIELD_PARTS[f]) for f in changes if f in visibility.FIELD_PARTS}
     if "custom_field" in changes:
-        needed.add("tab.custom")
+        needed.add(visibility.permission(visibility.Part.CUSTOM))
     return needed
 
 
@@ -121,16 +119,15 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
             clean[field] = days
         elif field == "discount_percent":
             try:
-                percent = Decimal(str(value).replace(",", ".").replace(" ", ""))
-            except InvalidOperation:
+                percent = money.parse(value)
+            except (ValueError, ArithmeticError):
                 raise InvalidValue(_("The discount is a number from 0 to 100.")) from None
             if not Decimal(0) <= percent <= Decimal(100):
                 raise InvalidValue(_("The discount is a number from 0 to 100."))
             clean[field] = str(percent.quantize(Decimal("0.01")))
         elif field in ("add_category", "remove_category"):
             category = session.get(Category, _int(value))
-            scope = "contact" if kind == "contact" else "company"
-            if category is None or (kind != "lead" and category.applies_to not in (scope, "both")):
+            if category is None or category.applies_to not in records.CATEGORY_SCOPES[MODELS[kind]]:
                 raise InvalidValue(_("Choose one of the listed categories."))
             clean[field] = category.id
         elif field == "custom_field":

@@ -24,7 +24,7 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, Employee, Lead, MergeRecord, utcnow
-from services import audit, custom_fields
+from services import audit, custom_fields, visibility
 from services.audit import acting_as
 from services.validation import InvalidValue
 
@@ -75,7 +75,8 @@ FOREIGN_KEYS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
 }
 
 _ADDRESS = ("postal_street", "postal_postcode", "postal_city")
-_INVOICE_DEFAULTS = ("invoice_language", "discount_percent", "payment_terms_days", "currency")
+#: The invoice settings (the card's Inställningar tab).
+_INVOICE_DEFAULTS = tuple(f for f, part in visibility.FIELD_PARTS.items() if part is visibility.Part.SETTINGS)
 
 #: The fields whose value the employee chooses, in the order the merge page shows them.
 FIELDS: dict[str, tuple[str, ...]] = {

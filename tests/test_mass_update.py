@@ -128,6 +128,8 @@ def test_a_seller_without_the_settings_tab_may_not_change_invoice_settings(sessi
         {"owner_id": "999"},
         {"payment_terms_days": "-1"},
         {"discount_percent": "abc"},
+        {"discount_percent": "nan"},
+        {"discount_percent": "Infinity"},
         {"name": "Nytt namn"},
         {"add_category": "999"},
     ],
@@ -137,6 +139,18 @@ def test_bad_changes_are_refused_and_nothing_is_saved(session, employees, compan
         mass_update.start(session, employees["admin"], "company", [c.id for c in companies], changes)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "update")) == 0
+
+
+def test_a_lead_gets_only_a_category_for_companies(session, employees):
+    """Leads take the categories of companies (as a lead's form does), never a contacts-only one."""
+    from models import Category
+
+    lead = Lead(company_name="Kategorilead AB")
+    people = Category(name="Bara kontakter", applies_to="contact")
+    session.add_all([lead, people])
+    session.commit()
+    with pytest.raises(InvalidValue):
+        mass_update.start(session, employees["admin"], "lead", [lead.id], {"add_category": str(people.id)})
 
 
 def test_leads_get_an_owner_and_status(session, employees):
