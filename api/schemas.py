@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import UTC
 
 import marshmallow as ma
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import fields as f
 from marshmallow import validate as v
 
 from models import COMPANY_STATUS_LABELS, VAT_RATES, Activity, Category, Lead
-from services import consent, personal_numbers
+from services import consent, fields, personal_numbers, visibility
 
-CURRENCIES = ("SEK", "EUR", "NOK", "DKK", "USD", "GBP")
-LANGUAGES = ("sv", "en")
+CURRENCIES = fields.CURRENCIES
+LANGUAGES = tuple(code for code, _label in fields.INVOICE_LANGUAGES)
 
 
 def text(max_length: int, **kwargs):
@@ -101,7 +102,35 @@ def patch_schema(input_schema: type[ma.Schema], name: str) -> ma.Schema:
 # --- companies and contacts ----------------------------------------------------------------
 
 
-class CompanyFields(ma.Schema):
+class CustomerParts(ma.Schema):
+    """A customer's fields that belong to a part of the card (services.visibility: the invoice
+    settings are the Inställningar tab) reach only a key whose employee may see that part: left
+    out of what is returned, refused (422) when sent, as the forms leave them out."""
+
+    @ma.post_dump
+    def _leave_out_hidden(self, data, **kwargs):
+        for name in visibility.hidden_fields(current_user, list(data)):
+            del data[name]
+        return data
+
+    @ma.validates_schema
+    def _refuse_hidden(self, data, **kwargs):
+        hidden = visibility.hidden_fields(current_user, list(data))
+        if hidden:
+            raise ma.ValidationError(
+                {
+                    name: [
+                        _(
+                            "You may not set %(field)s: it belongs to the customers' invoice settings.",
+                            field=fields.label(name),
+                        )
+                    ]
+                    for name in hidden
+                }
+            )
+
+
+class CompanyFields(CustomerParts):
     name = required_text(200)
     country = f.String(validate=v.Regexp(r"^[A-Z]{2}$"), metadata={"description": "ISO country code, SE"})
     org_number = text(20, metadata={"description": "Organisationsnummer (NNNNNN-NNNN); stored as ten digits"})
@@ -171,7 +200,7 @@ class ConsentStamps(ma.Schema):
     consent_phone_source = f.String(dump_only=True, allow_none=True)
 
 
-class ContactFields(ConsentFields):
+class ContactFields(CustomerParts, ConsentFields):
     first_name = required_text(100)
     last_name = required_text(100)
     title = text(100)

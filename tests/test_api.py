@@ -608,7 +608,7 @@ def rate_limited_app(request, app):
     if request.param == "redis":
         storage = os.environ.get("CRM_TEST_REDIS_URL")
         if not storage:
-            pytest.skip("CRM_TEST_REDIS_URL is not set")
+            pytest.skip("needs Redis: set CRM_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15) to run")
     kept = ("TESTING", "INSTANCE_DIR", "SQLALCHEMY_DATABASE_URI", "UPLOAD_DIR", "SERVER_NAME")
     limited = create_app(
         {
@@ -671,3 +671,27 @@ def test_no_api_get_changes_the_register_and_every_answer_fits_the_document(app,
     assert set(changed) <= {"api_key"}, changed
     assert all(code in (200, 404) for code in statuses.values()), statuses
     assert sum(code == 200 for code in statuses.values()) >= 0.8 * len(urls), statuses
+
+
+def test_invoice_settings_reach_only_a_key_whose_employee_may_see_them(as_role, make_company, session, employees):
+    """The Inställningar tab's fields (services.visibility), as the forms: a key acting as an employee
+    without tab.settings neither reads nor sets a customer's discount, currency, language or terms."""
+    from decimal import Decimal
+
+    from services import permissions
+
+    permissions.set_overrides(employees["admin"], employees["seller"], grant=set(), revoke={"tab.settings"})
+    company = make_company(name="Rabatten AB", discount_percent=Decimal("7.50"))
+    session.commit()
+    settings = {"invoice_language", "discount_percent", "payment_terms_days", "currency"}
+    seller, admin = as_role("seller"), as_role("admin")
+    seen = seller.get(f"/api/v1/companies/{company.id}").get_json()
+    assert not settings & set(seen) and seen["name"] == "Rabatten AB"
+    listed = seller.get("/api/v1/companies").get_json()["items"]
+    assert all(not settings & set(item) for item in listed)
+    refused = seller.patch(f"/api/v1/companies/{company.id}", {"version": seen["version"], "discount_percent": "50"})
+    assert set(problem_of(refused, 422)["errors"]) == {"discount_percent"}
+    assert fresh(session, Company, company.id).discount_percent == Decimal("7.50")
+    assert admin.get(f"/api/v1/companies/{company.id}").get_json()["discount_percent"] == "7.50"
+    changed = seller.patch(f"/api/v1/companies/{company.id}", {"version": seen["version"], "note": "Ok"})
+    assert changed.status_code == 200 and not settings & set(changed.get_json())
