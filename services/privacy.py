@@ -349,17 +349,22 @@ def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subje
         contacts = list(session.scalars(select(Contact).where(Contact.personal_number == number).limit(limit)))
         leads: list[Lead] = []
     else:
-        folded = text.lower()
-        contacts = list(session.scalars(select(Contact).where(Contact.email == folded).limit(limit))) or (
+        try:  # stored as validation.email normalises it (the domain in lower case), as typed or all lower
+            address = validation.email(text) if "@" in text else None
+        except validation.InvalidValue:
+            address = None
+        forms = {address, address.lower()} if address else set()
+        contacts = list(session.scalars(select(Contact).where(Contact.email.in_(forms)).limit(limit))) or (
             quick_search.search(session, Contact, text, limit=limit)
         )
-        leads = list(session.scalars(select(Lead).where(Lead.contact_email == folded).limit(limit))) or (
+        leads = list(session.scalars(select(Lead).where(Lead.contact_email.in_(forms)).limit(limit))) or (
             quick_search.search(session, Lead, text, limit=limit)
         )
     found = [find_subject(session, "contact", c.id) for c in contacts]
-    found += [find_subject(session, "lead", lead.id) for lead in leads]
-    people = {(s.kind, s.record.id): s for s in found if s is not None}  # a converted lead is its contact
-    return list(people.values())
+    seen = {c.id for c in contacts}  # a lead converted into one of them is that person already
+    found += [find_subject(session, "lead", lead.id) for lead in leads if lead.contact_id not in seen]
+    people = {(s.kind, s.record.id): s for s in found if s is not None}
+    return list(people.values())[:limit]
 
 
 def _phones(number: str | None) -> set[str]:

@@ -469,6 +469,9 @@ def test_search_finds_by_personnummer_email_and_name(session, person):
     ]
     assert "contact" in [s.kind for s in privacy.search(session, LAST)]
     assert privacy.search(session, "") == []
+    person["contact"].email = "Wilma.Zebrowska@example.se"  # as validation.email stores it: the domain in lower case
+    session.commit()
+    assert [s.record.id for s in privacy.search(session, "Wilma.Zebrowska@example.se")] == [person["contact"].id]
 
 
 def test_erasure_needs_its_permission(session, person, store, employees):
