@@ -405,7 +405,11 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             model.owner = model.owner or current_user._get_current_object()
 
     def after_model_change(self, form, model, is_created):
-        """A lead with the same organisationsnummer is pointed out (the company is saved)."""
+        """A lead with the same organisationsnummer is pointed out (the company is saved), once: when the
+        company is created or its organisationsnummer changes, not on every later save."""
+        org_field = getattr(form, "org_number", None)
+        if not is_created and org_field is not None and org_field.object_data == model.org_number:
+            return
         leads = [e for e in existing_links(model.org_number, exclude=("company", model.id)) if e["kind"] == "lead"]
         if leads:
             flash(

@@ -194,6 +194,13 @@ def test_an_edit_that_gives_a_customer_a_leads_org_number_points_out_the_lead(lo
     session.expire_all()
     assert session.get(Company, customer.id).org_number == "5560360793"
     assert ("warning", f"{sv('A lead already has this organisation number:')} Svea Kaffe (lead)") in flashes(response)
+    # a later save that leaves the number as it is does not say it again
+    again = login("seller").post(
+        f"/admin/company/edit/?id={customer.id}",
+        edit_form_data(session.get(Company, customer.id), note="Ringd"),
+        follow_redirects=True,
+    )
+    assert not [m for kind, m in flashes(again) if kind == "warning"]
 
 
 def test_saving_a_lead_points_out_the_customer_with_its_org_number(login, make_company):
