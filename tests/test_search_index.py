@@ -79,6 +79,32 @@ def test_a_bulk_insert_and_an_import_update_are_indexed(paths, app):
     assert found(Company, "massimporten luleå") == [ident]
 
 
+def test_sqlite_indexes_a_bulk_batch_once_in_one_statement_and_rows_after_it_by_trigger(app, make_company):
+    """Migration 0035: the insert trigger stands aside while services.bulk adds the batch to the FTS5
+    table itself, once per row, and is back for the next ordinary insert."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's FTS5 index")
+    ids = bulk.new_ids(db.session, Company.__table__, 3)
+    now = datetime(2026, 12, 1)
+    bulk.insert_rows(
+        db.session,
+        Company.__table__,
+        [
+            {"id": ident, "customer_number": 99100 + n, "name": f"Satsbolaget {n} AB", "postal_city": "Örebro"}
+            | {"version": 1, "created_at": now}
+            | {"updated_at": now, "country": "SE", "status": "active", "is_supplier": False, "email_locked": False}
+            | {"invoice_language": "sv", "currency": "SEK", "discount_percent": 0, "payment_terms_days": 30}
+            for n, ident in enumerate(ids)
+        ],
+    )
+    db.session.commit()
+    entries = text("SELECT rowid FROM company_search WHERE company_search MATCH :term ORDER BY rowid")
+    assert list(db.session.scalars(entries, {"term": '"satsbolaget"'})) == ids  # each once, not twice
+    assert db.session.scalar(text("SELECT count(*) FROM search_deferred")) == 0
+    later = make_company(name="Satsbolaget Efteråt AB")
+    assert found(Company, "satsbolaget efteråt") == [later.id]
+
+
 def test_delete_restore_and_purge(paths, employees, make_company, make_contact):
     company = make_company(name="Papperskorgens Tryckeri AB")
     contact = make_contact(first_name="Ylva", last_name="Papperskorg")
