@@ -58,7 +58,7 @@ class MessagingMixin:
             back=url_for(".card", id=customer.id),
         ), status
 
-    @expose("/card/<int:id>/email", methods=("GET", "POST"))
+    @expose("/<int:id>/email", methods=("GET", "POST"))
     @require("{area}.view", "email.send")
     def send_email(self, id):
         """Skapa e-post: written here, sent through the SMTP server, kept on the card's E-post tab."""
@@ -91,7 +91,7 @@ class MessagingMixin:
         flash(_("The e-mail was sent to %(to)s.", to=message.recipients), "success")
         return redirect(url_for(".card", id=customer.id, tab="email"))
 
-    @expose("/card/<int:id>/sms", methods=("GET", "POST"))
+    @expose("/<int:id>/sms", methods=("GET", "POST"))
     @require("{area}.view", "sms.send")
     def send_sms(self, id):
         """Skicka sms: through the SMS service, kept as an "SMS" activity of the customer."""
