@@ -164,7 +164,7 @@ class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
 
     @expose("/<int:id>")
     @require("{area}.view")
-    def card(self, id):
+    def index(self, id):
         return self.card_with_tab(self.live_or_404(id), request.args.get("tab"))
 
     @expose("/<int:id>/tab/<tab>")
@@ -279,7 +279,7 @@ class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
     # --- actions from the card ---------------------------------------------------------
 
     def back_to(self, customer, tab: str):
-        return redirect(url_for(".card", id=customer.id) + f"#{tab}")
+        return redirect(url_for(".index", id=customer.id) + f"#{tab}")
 
     @expose("/<int:id>/settings", methods=("POST",))
     @require("{area}.edit", permission(Part.SETTINGS))
@@ -508,7 +508,7 @@ class CompanyCardView(CustomerCardView):
             )
         else:
             flash(_("Nothing was changed."), "info")
-        return redirect(url_for(".card", id=id))
+        return redirect(url_for(".index", id=id))
 
     @expose("/<int:id>/link-contacts", methods=("POST",))
     @require("company.edit")
@@ -563,4 +563,4 @@ class ContactCardView(CustomerCardView):
             _("%(name)s is now a private customer with customer no. %(number)s.", name=contact.name, number=number),
             "success",
         )
-        return redirect(url_for(".card", id=id))
+        return redirect(url_for(".index", id=id))

@@ -98,7 +98,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "email": fmt_email,
         "status": fmt_choice(COMPANY_STATUS_LABELS),
         "is_supplier": fmt_bool,
-        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("company_card.card", id=m.id), m.name),
+        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=m.id), m.name),
     }
     column_filters = [
         EmployeeFilter(Company.owner_id, fields.label("owner_id")),
@@ -264,7 +264,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
                     number=existing.customer_number,
                 )
             )
-        link = Markup('<a href="{}">{}</a>').format(url_for("company_card.card", id=existing.id), existing.name)
+        link = Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=existing.id), existing.name)
         return Markup(
             _(
                 "%(link)s (customer no. %(number)s) already has this organisation number.",
@@ -314,13 +314,13 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             return url_for(
                 "opportunity.create_view",
                 company_id=model.id,
-                url=url_for("company_card.card", id=model.id, tab="opportunities"),
+                url=url_for("company_card.index", id=model.id, tab="opportunities"),
             )
         if is_created and request.form.get("then_new_order") and can("order.create"):
             return url_for(
-                "order.create_view", company_id=model.id, url=url_for("company_card.card", id=model.id, tab="invoices")
+                "order.create_view", company_id=model.id, url=url_for("company_card.index", id=model.id, tab="invoices")
             )
-        return url_for("company_card.card", id=model.id)
+        return url_for("company_card.index", id=model.id)
 
 
 class SupplierView(CompanyView):

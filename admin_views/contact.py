@@ -65,7 +65,7 @@ def fmt_personal_number(view, context, model, name):
 
 def fmt_companies(view, context, model, name):
     return Markup(", ").join(
-        Markup('<a href="{}">{}</a>').format(url_for("company_card.card", id=c.id), c.name) for c in model.companies
+        Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=c.id), c.name) for c in model.companies
     )
 
 
@@ -105,10 +105,10 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "companies": fmt_companies,
         # The name opens the contact card, as the company name does in Företag.
         "last_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("contact_card.card", id=m.id), m.last_name
+            url_for("contact_card.index", id=m.id), m.last_name
         ),
         "first_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("contact_card.card", id=m.id), m.first_name
+            url_for("contact_card.index", id=m.id), m.first_name
         ),
     }
     column_filters = [
@@ -247,8 +247,8 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     def get_save_return_url(self, model, is_created=False):
         company = self._company_from_request()
         if company is not None:
-            return url_for("company_card.card", id=company.id) + "#contacts"  # the Kontakter tab
-        return url_for("contact_card.card", id=model.id)
+            return url_for("company_card.index", id=company.id) + "#contacts"  # the Kontakter tab
+        return url_for("contact_card.index", id=model.id)
 
     @permitted_action("make_private_customer", _l("Give customer number (make private customer)"), "contact.edit")
     def action_make_private_customer(self, ids):
@@ -374,9 +374,9 @@ class PrivateCustomerView(ContactView):
     def get_save_return_url(self, model, is_created=False):
         if is_created and request.form.get("then_new_order") and can("order.create"):
             return url_for(
-                "order.create_view", contact_id=model.id, url=url_for("contact_card.card", id=model.id, tab="invoices")
+                "order.create_view", contact_id=model.id, url=url_for("contact_card.index", id=model.id, tab="invoices")
             )
-        return url_for("contact_card.card", id=model.id)
+        return url_for("contact_card.index", id=model.id)
 
 
 class PeopleSearchView(SecurePage):

@@ -55,7 +55,7 @@ class MessagingMixin:
             form=form,
             error=error,
             unavailable=unavailable,
-            back=url_for(".card", id=customer.id),
+            back=url_for(".index", id=customer.id),
         ), status
 
     @expose("/<int:id>/email", methods=("GET", "POST"))
@@ -89,7 +89,7 @@ class MessagingMixin:
             return self._render_message_page("admin/card/send_email.html", customer, person, form, str(exc), status)
         db.session.commit()
         flash(_("The e-mail was sent to %(to)s.", to=message.recipients), "success")
-        return redirect(url_for(".card", id=customer.id, tab="email"))
+        return redirect(url_for(".index", id=customer.id, tab="email"))
 
     @expose("/<int:id>/sms", methods=("GET", "POST"))
     @require("{area}.view", "sms.send")
@@ -120,4 +120,4 @@ class MessagingMixin:
             return self._render_message_page("admin/card/send_sms.html", customer, person, form, str(exc), status)
         db.session.commit()
         flash(_("The SMS was sent."), "success")
-        return redirect(url_for(".card", id=customer.id, tab="activities"))
+        return redirect(url_for(".index", id=customer.id, tab="activities"))

@@ -56,7 +56,7 @@ def customer_link(customer) -> Markup:
     """A link to the customer card of a company or a private customer."""
     if customer is None:
         return Markup("")
-    endpoint = "company_card.card" if isinstance(customer, Company) else "privatecustomer_card.card"
+    endpoint = "company_card.index" if isinstance(customer, Company) else "privatecustomer_card.index"
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, id=customer.id), customer.name)
 
 

@@ -322,7 +322,7 @@ def get_pages(app, session) -> list[str]:
             if name == "card_tab":
                 for tab in card_tab_keys(app, view):
                     urls.append(url_for(rule.endpoint, **{**values, "tab": tab}))
-                    urls.append(url_for(f"{view}.card", id=values["id"], tab=tab))
+                    urls.append(url_for(f"{view}.index", id=values["id"], tab=tab))
             if name == "ajax_lookup":
                 view_object = next(v for v in app.extensions["admin"][0]._views if v.endpoint == view)
                 for field in list(getattr(view_object, "_form_ajax_refs", None) or {})[:2]:

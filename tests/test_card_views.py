@@ -31,7 +31,7 @@ CONTACT_LIST_ENDPOINTS = LIST_ENDPOINTS | {"search_json"}
 
 CARD_ENDPOINTS = {
     "to_list",
-    "card",
+    "index",
     "card_tab",
     "card_settings",
     "save_custom_tab",
@@ -89,7 +89,7 @@ def test_the_card_is_a_view_of_its_own_at_the_lists_url(app, list_endpoint):
     assert set(rules) == expected, f"{list_endpoint}_card: {sorted(set(rules) ^ expected)}"
     paths = [path for each in rules.values() for path in each]
     assert all(path.startswith(f"/admin/{list_endpoint}/card/") for path in paths), paths
-    assert f"/admin/{list_endpoint}/card/<int:id>" in rules["card"]
+    assert f"/admin/{list_endpoint}/card/<int:id>" in rules["index"]
     with app.test_request_context():
         card, listing = find_view(f"{list_endpoint}_card"), find_view(list_endpoint)
         assert type(card) is card_class and card.list_view is listing

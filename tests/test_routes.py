@@ -40,7 +40,7 @@ def card_endpoints(area, extra=None):
     view = f"{area}.view"
     return {
         "to_list": view,
-        "card": view,
+        "index": view,
         "card_tab": view,
         "card_settings": (f"{area}.edit", "tab.settings"),
         "add_activity": (view, "activity.edit"),
