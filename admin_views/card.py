@@ -123,6 +123,8 @@ class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
     owner_key = ""
 
     def __init__(self, list_view):
+        if list_view.url is None:
+            raise ValueError(f"add {list_view.endpoint} to the admin before its card: the card's URL is the list's")
         self.list_view = list_view
         self.model = list_view.model
         self.permission_area = list_view.permission_area
@@ -165,6 +167,7 @@ class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
     @expose("/<int:id>")
     @require("{area}.view")
     def index(self, id):
+        """The card, opened on ?tab= (else the employee's first tab)."""
         return self.card_with_tab(self.live_or_404(id), request.args.get("tab"))
 
     @expose("/<int:id>/tab/<tab>")
