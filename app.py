@@ -63,6 +63,7 @@ def register_admin(app: Flask) -> Admin:
     from admin_views.account import AccountView, SecurityView
     from admin_views.base import SecureIndexView
     from admin_views.calllists import CallListView
+    from admin_views.card import CompanyCardView, ContactCardView
     from admin_views.company import CompanyView, SupplierView
     from admin_views.contact import ContactView, PeopleSearchView, PrivateCustomerView
     from admin_views.duplicates import DuplicatesView
@@ -112,12 +113,19 @@ def register_admin(app: Flask) -> Admin:
     admin.add_category(administration)
     admin.add_sub_category(name=settings, parent_name=administration)
     s = db
-    admin.add_view(CompanyView(Company, s, name=_l("Companies"), endpoint="company", category=crm))
-    admin.add_view(ContactView(Contact, s, name=_l("Contacts"), endpoint="contact", category=crm))
-    admin.add_view(
-        PrivateCustomerView(Contact, s, name=_l("Private customers"), endpoint="privatecustomer", category=crm)
+
+    def add_with_card(list_view, card_view_class):
+        """A customer list and its card, a view of its own at the list's URL + /card/ (admin_views.card)."""
+        admin.add_view(list_view)
+        admin.add_view(card_view_class(list_view))
+
+    add_with_card(CompanyView(Company, s, name=_l("Companies"), endpoint="company", category=crm), CompanyCardView)
+    add_with_card(ContactView(Contact, s, name=_l("Contacts"), endpoint="contact", category=crm), ContactCardView)
+    add_with_card(
+        PrivateCustomerView(Contact, s, name=_l("Private customers"), endpoint="privatecustomer", category=crm),
+        ContactCardView,
     )
-    admin.add_view(SupplierView(Company, s, name=_l("Suppliers"), endpoint="supplier", category=crm))
+    add_with_card(SupplierView(Company, s, name=_l("Suppliers"), endpoint="supplier", category=crm), CompanyCardView)
     admin.add_view(LeadView(Lead, s, name=_l("Leads"), endpoint="lead", category=crm))
     admin.add_view(CallListView(CallList, s, name=_l("Call lists"), endpoint="calllist", category=crm))
     admin.add_view(

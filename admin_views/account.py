@@ -14,8 +14,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 import auth
 from admin_views.base import LOGGED_IN, SecurePage, require
 from extensions import db
-from models import Employee, LoginSession, utcnow
-from services import accounts, login_sessions, passwords, two_factor
+from models import LoginSession, utcnow
+from services import accounts, employees, login_sessions, passwords, two_factor
 from services.permissions import ROLES, role_choices
 
 
@@ -246,11 +246,10 @@ class SecurityView(SecurePage):
         return self._render(form)
 
     def _render(self, form):
-        employees = db.session.scalars(db.select(Employee).where(Employee.active.is_(True)).order_by(Employee.name))
         return self.render(
             "admin/security.html",
             form=form,
-            employees=list(employees),
+            employees=employees.active(db.session),
             role_labels={key: label for key, (label, _perms) in ROLES.items()},
             settings=self._settings(),
         )

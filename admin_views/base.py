@@ -235,6 +235,23 @@ class SecureIndexView(PermissionMixin, AdminIndexView):
         return figures
 
 
+def stale_message() -> str:
+    """What a form saved over someone else's newer change is told (nothing was saved)."""
+    return _(
+        "Someone else has saved changes to this record while you were editing it. "
+        "Your changes have not been saved: open the record again to see the latest "
+        "version, then make your changes again."
+    )
+
+
+def live_or_404(model, id: int):
+    """The live row of `model` with this id, or a 404 page (also for rows in the trash)."""
+    row = db.session.get(model, id)
+    if row is None or row.is_deleted:
+        abort(404)
+    return row
+
+
 class SecurePage(PermissionMixin, BaseView):
     """A custom page; every exposed method carries `@require`."""
 
@@ -657,13 +674,7 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
             g.saved_record_name = str(model)
         return saved
 
-    @staticmethod
-    def stale_message() -> str:
-        return _(
-            "Someone else has saved changes to this record while you were editing it. "
-            "Your changes have not been saved: open the record again to see the latest "
-            "version, then make your changes again."
-        )
+    stale_message = staticmethod(stale_message)
 
     def handle_view_exception(self, exc):
         if isinstance(exc, StaleDataError):
@@ -698,11 +709,7 @@ class SoftDeleteModelView(SecureModelView):
         return None if row is None or row.is_deleted else row
 
     def live_or_404(self, id: int):
-        """The live row with this id, or a 404 page (also for rows in the trash)."""
-        row = db.session.get(self.model, id)
-        if row is None or row.is_deleted:
-            abort(404)
-        return row
+        return live_or_404(self.model, id)
 
     @action("delete", _l("Delete"), _l("Move the selected records to the trash?"))
     def action_delete(self, ids):

@@ -1,5 +1,11 @@
 """Kundkortet: the customer card of a company or a contact, and its tabs.
 
+Each card is a view of its own beside the list it is opened from (`CustomerCardView(list_view)`):
+its URLs are the list's followed by /card/ (/admin/company/card/<id>, /admin/supplier/card/<id>,
+/admin/contact/card/<id> …) and its endpoints `<list>_card.*`, so a list view carries only its
+list's endpoints. `CompanyCardView` adds the company's own (e-mail lock, contacts, the company
+register), `ContactCardView` the contact's ("Ge kundnummer").
+
 The card page renders the header and the first tab the employee sees; every
 other tab is fetched when opened (`card_tab`), one page at a time, so the
 first view costs a fixed number of queries. Which tabs, and in which order,
@@ -15,8 +21,10 @@ from flask_admin import expose
 from flask_admin.form import BaseForm
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import (
     BooleanField,
@@ -27,14 +35,38 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from admin_views.base import CustomerPartsMixin, LocalDateTimeField, SwedishDecimalField, VersionField, can, require
+from admin_views.base import (
+    LocalDateTimeField,
+    SecurePage,
+    SwedishDecimalField,
+    VersionField,
+    can,
+    check_flask_admin_parameters,
+    live_or_404,
+    require,
+    stale_message,
+)
 from admin_views.invoice_card import InvoicingCardMixin
 from admin_views.labels import FIELD_LABELS
 from admin_views.listing import Pager, read_page
 from admin_views.messaging import MessagingMixin
+from admin_views.registry import sources as registry_sources
 from extensions import db
-from models import Activity, Attachment, Company, Project, utcnow
-from services import activities, card, custom_fields, email_lock, fields, files, layout, storage
+from models import COMPANY_STATUS_LABELS, Activity, Attachment, Contact, Project, utcnow
+from services import (
+    activities,
+    card,
+    custom_fields,
+    email_lock,
+    fields,
+    files,
+    layout,
+    numbering,
+    register,
+    registry,
+    storage,
+)
+from services.validation import is_id
 from services.visibility import Part, permission
 
 INVOICE_LANGUAGES = fields.INVOICE_LANGUAGES
@@ -79,13 +111,43 @@ class ActivityForm(BaseForm):
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
 
-class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
-    """The card endpoints shared by the company and the contact views (e-mail and SMS: MessagingMixin;
-    orders, invoices and the Fakturarapport: InvoicingCardMixin; forms and exports without the parts
-    the employee may not see: CustomerPartsMixin)."""
+class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
+    """The card of the customers `list_view` shows, with the list's model, permission area and name
+    (e-mail and SMS: MessagingMixin; orders, invoices and the Fakturarapport: InvoicingCardMixin).
+    Added to the admin right after its list (app.register_admin), it is in no menu of its own."""
 
     card_header_template = ""
     settings_form_class = InvoiceSettingsForm
+    #: The customer-card tab group (services.layout) and the owner column of a card's rows.
+    tab_group = ""
+    owner_key = ""
+
+    def __init__(self, list_view):
+        if list_view.url is None:
+            raise ValueError(f"add {list_view.endpoint} to the admin before its card: the card's URL is the list's")
+        self.list_view = list_view
+        self.model = list_view.model
+        self.permission_area = list_view.permission_area
+        super().__init__(name=list_view.name, endpoint=f"{list_view.endpoint}_card", url=f"{list_view.url}/card")
+
+    @property
+    def list_endpoint(self) -> str:
+        """The endpoint of the card's list ("company", "supplier" …): its edit form, for templates."""
+        return self.list_view.endpoint
+
+    def is_visible(self) -> bool:
+        return False
+
+    def _handle_view(self, name, **kwargs):
+        refused = super()._handle_view(name, **kwargs)
+        if refused is None:
+            check_flask_admin_parameters()  # as on the list the card belongs to
+        return refused
+
+    def live_or_404(self, id: int):
+        return live_or_404(self.model, id)
+
+    stale_message = staticmethod(stale_message)
 
     # --- the page and its tabs ---------------------------------------------------
 
@@ -93,23 +155,22 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
         return layout.visible_items(current_user, self.tab_group, self.card_tabs)
 
     @property
-    def tab_group(self) -> str:
-        return "company_tabs" if self.model is Company else "contact_tabs"
-
-    @property
     def card_tabs(self):
         return custom_fields.card_tab_items(db.session, self.tab_group)
 
-    @property
-    def owner_key(self) -> str:
-        return "company_id" if self.model is Company else "contact_id"
-
-    @expose("/card/<int:id>")
+    @expose("/")
     @require("{area}.view")
-    def card(self, id):
+    def to_list(self):
+        """/card/ without a customer: the list the cards are opened from."""
+        return redirect(url_for(f"{self.list_endpoint}.index_view"))
+
+    @expose("/<int:id>")
+    @require("{area}.view")
+    def index(self, id):
+        """The card, opened on ?tab= (else the employee's first tab)."""
         return self.card_with_tab(self.live_or_404(id), request.args.get("tab"))
 
-    @expose("/card/<int:id>/tab/<tab>")
+    @expose("/<int:id>/tab/<tab>")
     @require("{area}.view")
     def card_tab(self, id, tab):
         self.tab_or_abort(tab)
@@ -221,9 +282,9 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
     # --- actions from the card ---------------------------------------------------------
 
     def back_to(self, customer, tab: str):
-        return redirect(url_for(".card", id=customer.id) + f"#{tab}")
+        return redirect(url_for(".index", id=customer.id) + f"#{tab}")
 
-    @expose("/card/<int:id>/settings", methods=("POST",))
+    @expose("/<int:id>/settings", methods=("POST",))
     @require("{area}.edit", permission(Part.SETTINGS))
     def card_settings(self, id):
         """Save the Inställningar tab (for a company also "Visa som leverantör")."""
@@ -240,7 +301,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
         flash(_("The settings were saved."), "success")
         return self.back_to(customer, "settings")
 
-    @expose("/card/<int:id>/custom/<int:tab_id>", methods=("POST",))
+    @expose("/<int:id>/custom/<int:tab_id>", methods=("POST",))
     @require("{area}.edit", permission(Part.CUSTOM))
     def save_custom_tab(self, id, tab_id):
         """Save the values of a custom tab: all or nothing, against the version the form was opened at."""
@@ -279,7 +340,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
             header_template=self.card_header_template,
         )
 
-    @expose("/card/<int:id>/activities", methods=("POST",))
+    @expose("/<int:id>/activities", methods=("POST",))
     @require("{area}.view", "activity.edit", permission(Part.ACTIVITIES))
     def add_activity(self, id):
         customer = self.live_or_404(id)
@@ -301,7 +362,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
         flash(_("The activity was saved."), "success")
         return self.back_to(customer, "activities")
 
-    @expose("/card/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
+    @expose("/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
     @require("{area}.view", "activity.edit", permission(Part.ACTIVITIES))
     def activity_done(self, id, activity_id):
         customer = self.live_or_404(id)
@@ -315,7 +376,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
     def max_upload_bytes(self) -> int:
         return current_app.config["MAX_UPLOAD_BYTES"]
 
-    @expose("/card/<int:id>/files", methods=("POST",))
+    @expose("/<int:id>/files", methods=("POST",))
     @require("{area}.view", permission(Part.FILES), "file.upload")
     def upload_file(self, id):
         customer = self.live_or_404(id)
@@ -347,7 +408,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
             )
         ) or abort(404)
 
-    @expose("/card/<int:id>/files/<int:file_id>")
+    @expose("/<int:id>/files/<int:file_id>")
     @require("{area}.view", permission(Part.FILES))
     def download_file(self, id, file_id):
         attachment = self._attachment(self.live_or_404(id), file_id)
@@ -356,7 +417,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
             stream, mimetype=attachment.content_type, as_attachment=True, download_name=attachment.filename, max_age=0
         )
 
-    @expose("/card/<int:id>/files/<int:file_id>/delete", methods=("POST",))
+    @expose("/<int:id>/files/<int:file_id>/delete", methods=("POST",))
     @require("{area}.view", permission(Part.FILES), "file.delete")
     def delete_file(self, id, file_id):
         customer = self.live_or_404(id)
@@ -366,7 +427,7 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
         flash(_("%(name)s was moved to the trash.", name=attachment.filename), "success")
         return self.back_to(customer, "files")
 
-    @expose("/card/<int:id>/email/<int:message_id>")
+    @expose("/<int:id>/email/<int:message_id>")
     @require("{area}.view", permission(Part.EMAIL))
     def email_message(self, id, message_id):
         customer = self.live_or_404(id)
@@ -374,3 +435,135 @@ class CustomerCardMixin(CustomerPartsMixin, MessagingMixin, InvoicingCardMixin):
         if message is None:
             abort(404)
         return self.render("admin/card/email_message.html", customer=customer, message=message)
+
+
+class CompanyCardView(CustomerCardView):
+    """The card of a company (Företag and Leverantörer): also "Spärra tillgång" to its e-mail, its
+    contacts linked and unlinked, and "Uppdatera från företagsregistret"."""
+
+    card_header_template = "admin/card/header_company.html"
+    settings_form_class = CompanySettingsForm
+    tab_group = "company_tabs"
+    owner_key = "company_id"
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("status_labels", COMPANY_STATUS_LABELS)
+        return super().render(template, **kwargs)
+
+    @expose("/<int:id>/email-lock", methods=("POST",))
+    @require("company.view", permission(Part.EMAIL), "email.lock")
+    def email_lock(self, id):
+        """ "Spärra tillgång" / unlock the E-post tab for everyone but administrators."""
+        company = self.live_or_404(id)
+        locked = request.form.get("locked") == "1"
+        email_lock.set_locked(db.session, current_user, company, locked)
+        db.session.commit()
+        flash(
+            _("Access to the e-mail of %(name)s is now locked.", name=company.name)
+            if locked
+            else _("Access to the e-mail of %(name)s is unlocked.", name=company.name),
+            "success",
+        )
+        return self.back_to(company, "email")
+
+    # --- "Uppdatera från företagsregistret" ---------------------------------------------
+
+    def _registry_entry(self, company):
+        if not company.org_number or company.country != "SE":
+            return None
+        return registry.fetch(db.session, company.org_number, sources=registry_sources())
+
+    @expose("/<int:id>/registry")
+    @require("company.edit", "registry.lookup")
+    def registry_compare(self, id):
+        """The customer's stored data beside the register's, each difference to accept or not (reads only)."""
+        company = self.live_or_404(id)
+        entry = self._registry_entry(company)
+        return self.render(
+            "admin/registry/refresh.html",
+            customer=company,
+            entry=entry,
+            differences=registry.differences(company, entry) if entry else [],
+            current=registry.active_load(db.session),
+        )
+
+    @expose("/<int:id>/registry", methods=("POST",))
+    @require("company.edit", "registry.lookup")
+    def registry_refresh(self, id):
+        """Take the register's value for each ticked field."""
+        company = self.live_or_404(id)
+        if request.form.get("version") != str(company.version):
+            flash(self.stale_message(), "error")
+            return redirect(url_for(".registry_compare", id=id))
+        entry = self._registry_entry(company)
+        if entry is None:
+            flash(_("The company register has no company with this organisation number."), "error")
+            return redirect(url_for(".registry_compare", id=id))
+        changed = registry.accept(company, entry, request.form.getlist("field"))
+        db.session.commit()
+        if changed:
+            flash(
+                _(
+                    "Updated from the company register: %(fields)s.",
+                    fields=", ".join(str(fields.label(f)) for f in changed),
+                ),
+                "success",
+            )
+        else:
+            flash(_("Nothing was changed."), "info")
+        return redirect(url_for(".index", id=id))
+
+    @expose("/<int:id>/link-contacts", methods=("POST",))
+    @require("company.edit")
+    def link_contacts(self, id):
+        company = self.live_or_404(id)
+        ids = [int(i) for i in request.form.getlist("contact_id") if is_id(i)]
+        contacts = db.session.scalars(select(Contact).where(Contact.id.in_(ids))).all()
+        added = register.link_contacts(db.session, company, list(contacts), request.form.get("role") or None)
+        db.session.commit()
+        if added:
+            flash(
+                ngettext(
+                    "%(num)s contact was linked to %(name)s.",
+                    "%(num)s contacts were linked to %(name)s.",
+                    len(added),
+                    name=company.name,
+                ),
+                "success",
+            )
+        else:
+            flash(_("Mark at least one contact that is not already linked."), "warning")
+        return self.back_to(company, "contacts")
+
+    @expose("/<int:id>/unlink/<int:contact_id>", methods=("POST",))
+    @require("company.edit")
+    def unlink_contact(self, id, contact_id):
+        company = self.live_or_404(id)
+        contact = db.session.get(Contact, contact_id) or abort(404)
+        register.unlink_contact(db.session, company, contact)
+        db.session.commit()
+        flash(
+            _("%(contact)s is no longer linked to %(company)s.", contact=contact.name, company=company.name), "success"
+        )
+        return self.back_to(company, "contacts")
+
+
+class ContactCardView(CustomerCardView):
+    """The card of a contact (Kontakter and Privatkunder): also "Ge kundnummer"."""
+
+    card_header_template = "admin/card/header_contact.html"
+    tab_group = "contact_tabs"
+    owner_key = "contact_id"
+
+    @expose("/<int:id>/make-private-customer", methods=("POST",))
+    @require("contact.edit")
+    def make_private_customer(self, id):
+        """Give the contact a customer number, so it can be invoiced."""
+        contact = self.live_or_404(id)
+        number = numbering.make_private_customer(db.session, contact)
+        db.session.commit()
+        flash(
+            _("%(name)s is now a private customer with customer no. %(number)s.", name=contact.name, number=number),
+            "success",
+        )
+        return redirect(url_for(".index", id=id))

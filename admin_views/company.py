@@ -1,9 +1,8 @@
-"""Företag and Leverantörer: list, form, filters ("Fler sökalternativ"), card."""
+"""Företag and Leverantörer: list, form, filters ("Fler sökalternativ"); their card: admin_views.card."""
 
 import phonenumbers
 from babel import Locale
-from flask import abort, flash, redirect, request, url_for
-from flask_admin import expose
+from flask import flash, request, url_for
 from flask_admin.form import rules
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -15,6 +14,7 @@ from wtforms import BooleanField, SelectField
 
 from admin_views import params
 from admin_views.base import (
+    CustomerPartsMixin,
     HiddenRule,
     PartFieldSet,
     SearchAjaxLoader,
@@ -27,27 +27,23 @@ from admin_views.base import (
     fmt_phone,
     normalised,
     permitted_action,
-    require,
 )
 from admin_views.calllist_actions import AddToCallListMixin
-from admin_views.card import CURRENCIES, INVOICE_LANGUAGES, CompanySettingsForm, CustomerCardMixin
+from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
 from admin_views.filters import CategoryFilter, EmployeeFilter, IndustryFilter, IsFilter
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.registry import existing_links
-from admin_views.registry import sources as registry_sources
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
     Category,
     Company,
-    Contact,
     Employee,
 )
-from services import email_lock, fields, register, registry, validation
-from services.validation import is_id
-from services.visibility import Part, permission
+from services import fields, register, validation
+from services.visibility import Part
 
 
 def country_choices():
@@ -69,7 +65,7 @@ def unsaved_company(form) -> Company:
     return Company(**form_values(form, "name", "org_number", "email", "phone", "postal_city", "visit_city"))
 
 
-class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
+class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerPartsMixin, SoftDeleteModelView):
     """Företag: the customer register."""
 
     permission_area = "company"
@@ -102,7 +98,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "email": fmt_email,
         "status": fmt_choice(COMPANY_STATUS_LABELS),
         "is_supplier": fmt_bool,
-        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("company.card", id=m.id), m.name),
+        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=m.id), m.name),
     }
     column_filters = [
         EmployeeFilter(Company.owner_id, fields.label("owner_id")),
@@ -268,7 +264,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
                     number=existing.customer_number,
                 )
             )
-        link = Markup('<a href="{}">{}</a>').format(url_for("company.card", id=existing.id), existing.name)
+        link = Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=existing.id), existing.name)
         return Markup(
             _(
                 "%(link)s (customer no. %(number)s) already has this organisation number.",
@@ -294,112 +290,6 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         db.session.commit()
         flash(ngettext("%(num)s company updated.", "%(num)s companies updated.", len(rows)), "success")
 
-    # --- the customer card (admin_views.card) -------------------------------------
-
-    card_header_template = "admin/card/header_company.html"
-    settings_form_class = CompanySettingsForm
-
-    def render(self, template, **kwargs):
-        kwargs.setdefault("status_labels", COMPANY_STATUS_LABELS)
-        return super().render(template, **kwargs)
-
-    @expose("/card/<int:id>/email-lock", methods=("POST",))
-    @require("company.view", permission(Part.EMAIL), "email.lock")
-    def email_lock(self, id):
-        """ "Spärra tillgång" / unlock the E-post tab for everyone but administrators."""
-        company = self.live_or_404(id)
-        locked = request.form.get("locked") == "1"
-        email_lock.set_locked(db.session, current_user, company, locked)
-        db.session.commit()
-        flash(
-            _("Access to the e-mail of %(name)s is now locked.", name=company.name)
-            if locked
-            else _("Access to the e-mail of %(name)s is unlocked.", name=company.name),
-            "success",
-        )
-        return self.back_to(company, "email")
-
-    # --- "Uppdatera från företagsregistret" ---------------------------------------------
-
-    def _registry_entry(self, company: Company):
-        if not company.org_number or company.country != "SE":
-            return None
-        return registry.fetch(db.session, company.org_number, sources=registry_sources())
-
-    @expose("/card/<int:id>/registry")
-    @require("company.edit", "registry.lookup")
-    def registry_compare(self, id):
-        """The customer's stored data beside the register's, each difference to accept or not (reads only)."""
-        company = self.live_or_404(id)
-        entry = self._registry_entry(company)
-        return self.render(
-            "admin/registry/refresh.html",
-            customer=company,
-            entry=entry,
-            differences=registry.differences(company, entry) if entry else [],
-            current=registry.active_load(db.session),
-        )
-
-    @expose("/card/<int:id>/registry", methods=("POST",))
-    @require("company.edit", "registry.lookup")
-    def registry_refresh(self, id):
-        """Take the register's value for each ticked field."""
-        company = self.live_or_404(id)
-        if request.form.get("version") != str(company.version):
-            flash(self.stale_message(), "error")
-            return redirect(url_for(".registry_compare", id=id))
-        entry = self._registry_entry(company)
-        if entry is None:
-            flash(_("The company register has no company with this organisation number."), "error")
-            return redirect(url_for(".registry_compare", id=id))
-        changed = registry.accept(company, entry, request.form.getlist("field"))
-        db.session.commit()
-        if changed:
-            flash(
-                _(
-                    "Updated from the company register: %(fields)s.",
-                    fields=", ".join(str(fields.label(f)) for f in changed),
-                ),
-                "success",
-            )
-        else:
-            flash(_("Nothing was changed."), "info")
-        return redirect(url_for(".card", id=id))
-
-    @expose("/card/<int:id>/link-contacts", methods=("POST",))
-    @require("company.edit")
-    def link_contacts(self, id):
-        company = self.live_or_404(id)
-        ids = [int(i) for i in request.form.getlist("contact_id") if is_id(i)]
-        contacts = db.session.scalars(select(Contact).where(Contact.id.in_(ids))).all()
-        added = register.link_contacts(db.session, company, list(contacts), request.form.get("role") or None)
-        db.session.commit()
-        if added:
-            flash(
-                ngettext(
-                    "%(num)s contact was linked to %(name)s.",
-                    "%(num)s contacts were linked to %(name)s.",
-                    len(added),
-                    name=company.name,
-                ),
-                "success",
-            )
-        else:
-            flash(_("Mark at least one contact that is not already linked."), "warning")
-        return self.back_to(company, "contacts")
-
-    @expose("/card/<int:id>/unlink/<int:contact_id>", methods=("POST",))
-    @require("company.edit")
-    def unlink_contact(self, id, contact_id):
-        company = self.live_or_404(id)
-        contact = db.session.get(Contact, contact_id) or abort(404)
-        register.unlink_contact(db.session, company, contact)
-        db.session.commit()
-        flash(
-            _("%(contact)s is no longer linked to %(company)s.", contact=contact.name, company=company.name), "success"
-        )
-        return self.back_to(company, "contacts")
-
     def on_model_change(self, form, model, is_created):
         if is_created:
             model.owner = model.owner or current_user._get_current_object()
@@ -424,13 +314,13 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             return url_for(
                 "opportunity.create_view",
                 company_id=model.id,
-                url=url_for("company.card", id=model.id, tab="opportunities"),
+                url=url_for("company_card.index", id=model.id, tab="opportunities"),
             )
         if is_created and request.form.get("then_new_order") and can("order.create"):
             return url_for(
-                "order.create_view", company_id=model.id, url=url_for("company.card", id=model.id, tab="invoices")
+                "order.create_view", company_id=model.id, url=url_for("company_card.index", id=model.id, tab="invoices")
             )
-        return url_for("company.card", id=model.id)
+        return url_for("company_card.index", id=model.id)
 
 
 class SupplierView(CompanyView):

@@ -1,6 +1,6 @@
 """Kontakter and Privatkunder, and the people search (contacts beside employees)."""
 
-from flask import flash, jsonify, redirect, request, url_for
+from flask import flash, jsonify, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,6 +14,7 @@ from wtforms import StringField, ValidationError
 from admin_views import consent as consent_form
 from admin_views import params
 from admin_views.base import (
+    CustomerPartsMixin,
     SearchAjaxLoader,
     SecurePage,
     SoftDeleteModelView,
@@ -25,7 +26,6 @@ from admin_views.base import (
     require,
 )
 from admin_views.calllist_actions import AddToCallListMixin
-from admin_views.card import CustomerCardMixin
 from admin_views.company import FormOnlyBooleanField
 from admin_views.duplicate_warning import DuplicateWarningMixin, form_values
 from admin_views.filters import CategoryFilter, EmployeeFilter
@@ -65,7 +65,7 @@ def fmt_personal_number(view, context, model, name):
 
 def fmt_companies(view, context, model, name):
     return Markup(", ").join(
-        Markup('<a href="{}">{}</a>').format(url_for("company.card", id=c.id), c.name) for c in model.companies
+        Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=c.id), c.name) for c in model.companies
     )
 
 
@@ -74,7 +74,7 @@ def unsaved_contact(form) -> Contact:
     return Contact(**form_values(form, "first_name", "last_name", "email", "phone", "mobile", "postal_city"))
 
 
-class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerCardMixin, SoftDeleteModelView):
+class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerPartsMixin, SoftDeleteModelView):
     """Kontakter: people, standalone or linked to one or many companies."""
 
     permission_area = "contact"
@@ -105,10 +105,10 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "companies": fmt_companies,
         # The name opens the contact card, as the company name does in Företag.
         "last_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("contact.card", id=m.id), m.last_name
+            url_for("contact_card.index", id=m.id), m.last_name
         ),
         "first_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("contact.card", id=m.id), m.first_name
+            url_for("contact_card.index", id=m.id), m.first_name
         ),
     }
     column_filters = [
@@ -247,8 +247,8 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     def get_save_return_url(self, model, is_created=False):
         company = self._company_from_request()
         if company is not None:
-            return url_for("company.card", id=company.id) + "#contacts"  # the Kontakter tab
-        return url_for("contact.card", id=model.id)
+            return url_for("company_card.index", id=company.id) + "#contacts"  # the Kontakter tab
+        return url_for("contact_card.index", id=model.id)
 
     @permitted_action("make_private_customer", _l("Give customer number (make private customer)"), "contact.edit")
     def action_make_private_customer(self, ids):
@@ -264,23 +264,6 @@ class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
             ),
             "success",
         )
-
-    # --- the contact's card (admin_views.card) -------------------------------------
-
-    card_header_template = "admin/card/header_contact.html"
-
-    @expose("/card/<int:id>/make-private-customer", methods=("POST",))
-    @require("contact.edit")
-    def make_private_customer(self, id):
-        """Give the contact a customer number, so it can be invoiced."""
-        contact = self.live_or_404(id)
-        number = numbering.make_private_customer(db.session, contact)
-        db.session.commit()
-        flash(
-            _("%(name)s is now a private customer with customer no. %(number)s.", name=contact.name, number=number),
-            "success",
-        )
-        return redirect(url_for(".card", id=id))
 
     @expose("/search.json")
     @require("contact.view")
@@ -391,9 +374,9 @@ class PrivateCustomerView(ContactView):
     def get_save_return_url(self, model, is_created=False):
         if is_created and request.form.get("then_new_order") and can("order.create"):
             return url_for(
-                "order.create_view", contact_id=model.id, url=url_for("contact.card", id=model.id, tab="invoices")
+                "order.create_view", contact_id=model.id, url=url_for("contact_card.index", id=model.id, tab="invoices")
             )
-        return url_for("contact.card", id=model.id)
+        return url_for("contact_card.index", id=model.id)
 
 
 class PeopleSearchView(SecurePage):

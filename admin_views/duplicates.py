@@ -27,7 +27,7 @@ def record_url(kind: str, record_id: int) -> str:
     """The card of a company or contact, the page of a lead."""
     if kind == "lead":
         return url_for("lead.page", id=record_id)
-    return url_for(f"{kind}.card", id=record_id)
+    return url_for(f"{kind}_card.index", id=record_id)
 
 
 def summary(kind: str, record) -> list[str]:

@@ -16,13 +16,12 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from admin_views.base import SecurePage, require
 from extensions import db
 from models import ApiKey, Employee, WebhookDelivery, WebhookSubscription, utcnow
-from services import api_keys, webhooks
+from services import api_keys, employees, webhooks
 from services.validation import InvalidValue
 
 
 def _active_employees():
-    rows = db.session.execute(db.select(Employee.id, Employee.name).where(Employee.active).order_by(Employee.name))
-    return [(str(i), name) for i, name in rows]
+    return [(str(e.id), e.name) for e in employees.active(db.session)]
 
 
 def end_of_day(day) -> datetime:

@@ -1,6 +1,6 @@
 """The customer card's Ordrar och fakturor tab and its Fakturarapport.
 
-Mixed into admin_views.card.CustomerCardMixin, so the company card and the
+Mixed into admin_views.card.CustomerCardView, so the company card and the
 contact (private customer) card have both.
 """
 
@@ -75,7 +75,7 @@ class InvoicingCardMixin:
             "today": date.today(),
         }
 
-    @expose("/card/<int:id>/invoice-report")
+    @expose("/<int:id>/invoice-report")
     @require("{area}.view", "invoice.view", "report.view")
     def invoice_report(self, id):
         """Fakturarapport: the customer's invoices in a period with the products sold."""
@@ -93,7 +93,7 @@ class InvoicingCardMixin:
             today=date.today(),
         )
 
-    @expose("/card/<int:id>/invoice-report/export/<export_type>")
+    @expose("/<int:id>/invoice-report/export/<export_type>")
     @require("{area}.view", "invoice.view", "report.view", "invoice.export")
     def invoice_report_export(self, id, export_type):
         """The report as CSV or XLSX: the products sold (?table=products) or every invoice line (?table=lines)."""

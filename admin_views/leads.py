@@ -45,8 +45,8 @@ def duplicate_link(duplicate: leads.Duplicate) -> Markup:
     record = duplicate.record
     endpoint, label = {
         "lead": ("lead.page", _("Lead")),
-        "company": ("company.card", _("Customer")),
-        "contact": ("contact.card", _("Contact")),
+        "company": ("company_card.index", _("Customer")),
+        "contact": ("contact_card.index", _("Contact")),
     }[duplicate.kind]
     url = url_for(endpoint, id=record.id)
     return Markup('{}: <a href="{}">{}</a>').format(
@@ -256,7 +256,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Secur
             ),
             "success",
         )
-        return redirect(url_for("company.card", id=company.id))
+        return redirect(url_for("company_card.index", id=company.id))
 
     @permitted_action(
         "convert", _l("Convert to customer"), "lead.convert", _l("Convert the selected leads to customers?")

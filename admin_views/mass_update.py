@@ -18,7 +18,7 @@ from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.labels import field_label
 from extensions import db
 from models import COMPANY_STATUS_LABELS, Category, Employee, Industry, Lead, MassUpdate
-from services import custom_fields, mass_update
+from services import custom_fields, employees, mass_update
 from services.validation import InvalidValue, is_id
 
 #: The most rows one "Ändra alla träffar" changes.
@@ -142,7 +142,7 @@ class MassUpdateMixin:
             count=count,
             error=error,
             columns=mass_update.COLUMNS[kind],
-            employees=db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all(),
+            employees=employees.active(db.session),
             statuses=statuses,
             categories=categories,
             industries=db.session.scalars(select(Industry).order_by(Industry.name)).all() if kind == "company" else [],

@@ -27,19 +27,31 @@ class PersonalOrder:
         return sorted(shown, key=lambda c: (rank.get(module_key(c), len(rank)), children.index(c)))
 
 
+class ActiveOnItsCards:
+    """Mixed into a module's menu entry: it is marked as the open one on the cards of its list too
+    (a card is a view of its own, admin_views.card, with the list as its `list_view`)."""
+
+    def is_active(self, view):
+        return super().is_active(getattr(view, "list_view", view))
+
+
 def module_key(menu_item) -> str | None:
     return getattr(flask_admin_adapter.menu_view(menu_item), "endpoint", None)
 
 
 @cache
-def _personal(category_class):
-    return type(f"Personal{category_class.__name__}", (PersonalOrder, category_class), {})
+def _personal(mixin, menu_class):
+    return type(f"{mixin.__name__}{menu_class.__name__}", (mixin, menu_class), {})
 
 
 def personalise(admin) -> None:
-    """Make every category (and sub-category) of `admin`'s menu follow each employee's arrangement."""
+    """Make every category (and sub-category) of `admin`'s menu follow each employee's arrangement,
+    and each module's entry the open one on its cards as well."""
     for category in flask_admin_adapter.menu_categories(admin):
-        category.__class__ = _personal(type(category))
+        category.__class__ = _personal(PersonalOrder, type(category))
+        for child in flask_admin_adapter.menu_children(category):
+            if flask_admin_adapter.menu_view(child) is not None:
+                child.__class__ = _personal(ActiveOnItsCards, type(child))
 
 
 def modules(admin) -> list[layout.Item]:

@@ -55,10 +55,10 @@ class MessagingMixin:
             form=form,
             error=error,
             unavailable=unavailable,
-            back=url_for(".card", id=customer.id),
+            back=url_for(".index", id=customer.id),
         ), status
 
-    @expose("/card/<int:id>/email", methods=("GET", "POST"))
+    @expose("/<int:id>/email", methods=("GET", "POST"))
     @require("{area}.view", "email.send")
     def send_email(self, id):
         """Skapa e-post: written here, sent through the SMTP server, kept on the card's E-post tab."""
@@ -89,9 +89,9 @@ class MessagingMixin:
             return self._render_message_page("admin/card/send_email.html", customer, person, form, str(exc), status)
         db.session.commit()
         flash(_("The e-mail was sent to %(to)s.", to=message.recipients), "success")
-        return redirect(url_for(".card", id=customer.id, tab="email"))
+        return redirect(url_for(".index", id=customer.id, tab="email"))
 
-    @expose("/card/<int:id>/sms", methods=("GET", "POST"))
+    @expose("/<int:id>/sms", methods=("GET", "POST"))
     @require("{area}.view", "sms.send")
     def send_sms(self, id):
         """Skicka sms: through the SMS service, kept as an "SMS" activity of the customer."""
@@ -120,4 +120,4 @@ class MessagingMixin:
             return self._render_message_page("admin/card/send_sms.html", customer, person, form, str(exc), status)
         db.session.commit()
         flash(_("The SMS was sent."), "success")
-        return redirect(url_for(".card", id=customer.id, tab="activities"))
+        return redirect(url_for(".index", id=customer.id, tab="activities"))

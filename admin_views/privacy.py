@@ -32,7 +32,7 @@ def record_url(subject: privacy.Subject) -> str:
     """The person's card (contact, private customer) or lead page."""
     if subject.kind == "lead":
         return url_for("lead.page", id=subject.record.id)
-    return url_for("contact.card", id=subject.record.id)
+    return url_for("contact_card.index", id=subject.record.id)
 
 
 class PrivacyView(SecurePage):

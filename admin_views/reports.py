@@ -18,8 +18,8 @@ from admin_views import downloads, params
 from admin_views.base import SecurePage, SwedishDateField, can, require
 from admin_views.listing import Pager, count_text
 from extensions import db
-from models import Activity, Category, Employee, EmployeeGroup, Industry, ReportDefinition, utcnow
-from services import export, paging, report_generator, reports, visibility
+from models import Activity, Category, EmployeeGroup, Industry, ReportDefinition, utcnow
+from services import employees, export, paging, report_generator, reports, visibility
 from services.validation import InvalidValue
 
 #: Colours of the activity kinds in the chart (legend and bars), readable on white.
@@ -93,7 +93,7 @@ class ReportsView(SecurePage):
     def chooser_options() -> dict:
         """Active employees and the groups (sales groups first) for "Välj säljare"."""
         return {
-            "employees": db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all(),
+            "employees": employees.active(db.session),
             "groups": db.session.scalars(
                 select(EmployeeGroup).order_by(EmployeeGroup.kind != "sales", EmployeeGroup.name)
             ).all(),
@@ -306,7 +306,6 @@ class ReportGeneratorView(SecurePage):
                 rows = result.items
                 pager = Pager(result, partial(url_for, ".index", run=1, **spec.to_args()))
         kind = spec.kind
-        employees = db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all()
         categories = db.session.scalars(select(Category).order_by(Category.name)).all()
         industries = db.session.scalars(select(Industry).order_by(Industry.name)).all() if kind.has_industry else []
         chosen = [c for c in spec.columns]
@@ -319,7 +318,7 @@ class ReportGeneratorView(SecurePage):
             rows=rows,
             total=count_text(total) if total is not None else "",
             pager=pager,
-            employees=employees,
+            employees=employees.active(db.session),
             categories=categories,
             industries=industries,
             statuses=kind.statuses(db.session) if kind.statuses else [],

@@ -25,7 +25,7 @@ from admin_views.listing import Pager, read_page
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
-from services import activities, card, fields, formatting, sales, search
+from services import activities, card, employees, fields, formatting, sales, search
 from services.validation import InvalidValue
 from services.visibility import Part, may_see, permission
 
@@ -56,7 +56,7 @@ def customer_link(customer) -> Markup:
     """A link to the customer card of a company or a private customer."""
     if customer is None:
         return Markup("")
-    endpoint = "company.card" if isinstance(customer, Company) else "privatecustomer.card"
+    endpoint = "company_card.index" if isinstance(customer, Company) else "privatecustomer_card.index"
     return Markup('<a href="{}">{}</a>').format(url_for(endpoint, id=customer.id), customer.name)
 
 
@@ -342,7 +342,7 @@ class OpportunityView(SecureModelView):
         return self.render(
             "admin/pipeline.html",
             columns=sales.board(db.session, owner_id=owner_id, group_id=group_id),
-            owners=db.session.scalars(select(Employee).where(Employee.active).order_by(Employee.name)).all(),
+            owners=employees.active(db.session),
             groups=db.session.scalars(select(EmployeeGroup).order_by(EmployeeGroup.name)).all(),
             owner_id=owner_id,
             group_id=group_id,

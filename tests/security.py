@@ -198,11 +198,15 @@ def demo_ids(session) -> dict[str, dict[str, int | str]]:
     calllist["entry_id"] = _first(
         session, select(CallListEntry.id).where(CallListEntry.call_list_id == calllist["id"]).order_by(CallListEntry.id)
     )
-    return {
+    cards = {
         "company": card(Company, "company_id", "company"),
         "supplier": card(Company, "company_id", "company", Company.is_supplier.is_(True)),
         "contact": card(Contact, "contact_id", "contact"),
         "privatecustomer": card(Contact, "contact_id", "contact", Contact.customer_number.is_not(None)),
+    }
+    return {
+        **cards,  # the list (its edit form) and its card view: the same record
+        **{f"{view}_card": values for view, values in cards.items()},
         "lead": one(Lead),
         "calllist": calllist,
         "opportunity": opportunity,
@@ -291,7 +295,7 @@ EXTRA_QUERIES = {
     "contact.search_json": ["q=an"],
     "product.lookup": ["q=1"],
     "company.ajax_lookup": ["name=owner&query=a"],
-    "company.invoice_report": ["from=2000-01-01&to=2100-01-01"],
+    "company_card.invoice_report": ["from=2000-01-01&to=2100-01-01"],
 }
 
 
@@ -318,7 +322,7 @@ def get_pages(app, session) -> list[str]:
             if name == "card_tab":
                 for tab in card_tab_keys(app, view):
                     urls.append(url_for(rule.endpoint, **{**values, "tab": tab}))
-                    urls.append(url_for(f"{view}.card", id=values["id"], tab=tab))
+                    urls.append(url_for(f"{view}.index", id=values["id"], tab=tab))
             if name == "ajax_lookup":
                 view_object = next(v for v in app.extensions["admin"][0]._views if v.endpoint == view)
                 for field in list(getattr(view_object, "_form_ajax_refs", None) or {})[:2]:

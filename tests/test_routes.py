@@ -35,11 +35,12 @@ def model_view(area, *, manage_only=False, manage_writes=False, extra=None):
     return table
 
 
-def card_endpoints(area):
-    """The customer card of a company or contact view (admin_views.card)."""
+def card_endpoints(area, extra=None):
+    """The customer card of a company or contact list, a view of its own (admin_views.card)."""
     view = f"{area}.view"
     return {
-        "card": view,
+        "to_list": view,
+        "index": view,
         "card_tab": view,
         "card_settings": (f"{area}.edit", "tab.settings"),
         "add_activity": (view, "activity.edit"),
@@ -53,6 +54,7 @@ def card_endpoints(area):
         "invoice_report_export": (view, "invoice.view", "report.view", "invoice.export"),
         "send_email": (view, "email.send"),
         "send_sms": (view, "sms.send"),
+        **(extra or {}),
     }
 
 
@@ -66,21 +68,19 @@ def mass_update_endpoints(area):
     }
 
 
-COMPANY_EXTRA = {
-    **card_endpoints("company"),
-    **mass_update_endpoints("company"),
-    "link_contacts": "company.edit",
-    "unlink_contact": "company.edit",
-    "email_lock": ("company.view", "tab.email", "email.lock"),
-    "registry_compare": ("company.edit", "registry.lookup"),
-    "registry_refresh": ("company.edit", "registry.lookup"),
-}
-CONTACT_EXTRA = {
-    **card_endpoints("contact"),
-    **mass_update_endpoints("contact"),
-    "search_json": "contact.view",
-    "make_private_customer": "contact.edit",
-}
+COMPANY_CARD = card_endpoints(
+    "company",
+    {
+        "link_contacts": "company.edit",
+        "unlink_contact": "company.edit",
+        "email_lock": ("company.view", "tab.email", "email.lock"),
+        "registry_compare": ("company.edit", "registry.lookup"),
+        "registry_refresh": ("company.edit", "registry.lookup"),
+    },
+)
+CONTACT_CARD = card_endpoints("contact", {"make_private_customer": "contact.edit"})
+#: A contact list also answers the contact search of the company card's "Koppla existerande kontakt".
+CONTACT_LIST = {**mass_update_endpoints("contact"), "search_json": "contact.view"}
 
 EXPECTED = {
     "static": PUBLIC,
@@ -235,10 +235,14 @@ for blueprint, table in {
     API_EXPECTED.update({f"{blueprint}.{name}": permission for name, permission in table.items()})
 EXPECTED.update(API_EXPECTED)
 for endpoint, table in {
-    "company": model_view("company", extra=COMPANY_EXTRA),
-    "supplier": model_view("company", extra=COMPANY_EXTRA),
-    "contact": model_view("contact", extra=CONTACT_EXTRA),
-    "privatecustomer": model_view("contact", extra=CONTACT_EXTRA),
+    "company": model_view("company", extra=mass_update_endpoints("company")),
+    "supplier": model_view("company", extra=mass_update_endpoints("company")),
+    "contact": model_view("contact", extra=CONTACT_LIST),
+    "privatecustomer": model_view("contact", extra=CONTACT_LIST),
+    "company_card": COMPANY_CARD,
+    "supplier_card": COMPANY_CARD,
+    "contact_card": CONTACT_CARD,
+    "privatecustomer_card": CONTACT_CARD,
     "employee": model_view(
         "employee",
         manage_writes=True,

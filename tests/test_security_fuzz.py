@@ -60,9 +60,9 @@ URL_HOSTILE_INT = str(2**64)
 NUMBER_READERS = [
     ("company.index_view", ("page", "page_size", "sort", "desc", "flt0_0", "flt1_0", "search")),
     ("opportunity.index_view", ("page", "sort", "flt0_0", "flt1_0", "search")),
-    ("company.card", ("page", "tab", "orders")),
-    ("company.card_tab", ("page", "orders")),
-    ("company.invoice_report", ("from", "to", "currency")),
+    ("company_card.index", ("page", "tab", "orders")),
+    ("company_card.card_tab", ("page", "orders")),
+    ("company_card.invoice_report", ("from", "to", "currency")),
     ("contact.create_view", ("company_id",)),
     ("opportunity.create_view", ("company_id", "contact_id")),
     ("invoice.create_view", ("company_id", "contact_id")),
