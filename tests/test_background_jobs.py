@@ -1,4 +1,4 @@
-"""Background jobs on the real task queue, with real worker processes (`flask --app app worker`):
+"""Background jobs on the real task queue, with real worker processes (`flask --app app:worker_app worker`):
 a worker killed in the middle of a write, other users' saves while an import runs, the queue on
 Redis, and two web processes with two workers sharing one PostgreSQL and one Redis.
 
@@ -83,10 +83,10 @@ class Processes:
     def __init__(self, tmp_path: Path):
         self.tmp_path, self.running = tmp_path, []
 
-    def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], env: dict, app: str = "app") -> subprocess.Popen:
         log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", *args],
+            [sys.executable, "-m", "flask", "--app", app, *args],
             cwd=REPO,
             env=env,
             stdout=log,
@@ -97,7 +97,7 @@ class Processes:
         return process
 
     def worker(self, env: dict, name: str = "worker") -> subprocess.Popen:
-        return self.start(name, ["worker", "--workers", "1"], env)
+        return self.start(name, ["worker", "--workers", "1"], env, app="app:worker_app")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.args[5:]}\n{p.log_path.read_text()[-3000:]}" for p, _log in self.running)
@@ -310,15 +310,36 @@ def test_the_worker_runs_queued_jobs_and_the_retry_button_queues_them_again(
     assert count(session, Company) == 5
 
 
-def test_the_worker_command_is_there():
+@pytest.mark.parametrize("app_name", ["app", "app:worker_app"])
+def test_the_worker_command_is_there(app_name):
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "worker", "--help"],
+        [sys.executable, "-m", "flask", "--app", app_name, "worker", "--help"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0 and "--workers" in result.stdout
+
+
+def test_the_worker_app_knows_every_task_and_loads_no_screens():
+    """What `flask --app app:worker_app worker` runs: the tasks without the admin screens, the API or
+    the password checker's word lists (memory a worker would hold for nothing)."""
+    script = (
+        "import sys, app\n"
+        "worker = app.worker_app()\n"
+        "from services import tasks\n"
+        "print(sorted(tasks.queue._registry._registry))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('admin_views.company', 'api.', 'zxcvbn'))))\n"
+        "print(sorted(r.rule for r in worker.url_map.iter_rules() if r.rule.startswith(('/admin', '/api'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    registered, loaded, routes = result.stdout.strip().splitlines()[-3:]
+    for module in tasks.TASK_MODULES:  # every module's tasks are known to the worker
+        assert f"'{module}." in registered, (module, registered)
+    assert "'services.importing.tasks.run_job'" in registered
+    assert (loaded, routes) == ("[]", "[]")
 
 
 @needs_redis
