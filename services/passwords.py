@@ -40,7 +40,6 @@ class Argon2Parameters:
 PARAMETERS = Argon2Parameters(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
-
 @functools.cache
 def _common() -> frozenset[str]:
     """zxcvbn's most common passwords. zxcvbn is loaded the first time a password is checked, not at
