@@ -211,51 +211,50 @@ def test_a_worker_killed_mid_write_is_taken_over_and_the_import_holds_exactly_th
 def test_another_users_save_does_not_wait_behind_an_all_or_nothing_import(
     app, session, employees, processes, empty_queue, login, make_company
 ):
-    """Measured generously (1 s, or three times a save's own time on a machine loaded so much that a
-    save alone takes longer; a batch holds SQLite's write lock for about a tenth of a second, the whole
-    import for minutes) on SQLite and PostgreSQL, while a real worker writes a 40,000-row
-    all-or-nothing import."""
+    """The issue's guarantee, on SQLite and PostgreSQL: while a real worker writes a 40,000-row
+    all-or-nothing import, another user's save of a company completes in under a second.
+
+    A timed assertion, unlike the house's rule for speed goals, because this is a concurrency
+    guarantee: waiting behind the import would take seconds to minutes (its whole run, when it held
+    SQLite's only write lock: 24-26 s for 200,000 rows; SQLite gives up at 30 s), and on SQLite one
+    batch holds that lock for 250 rows (about 50 ms on a quiet machine). The time is the server's
+    own: the test client calls the app in this process, from the request to its answer, no network.
+    On a shared machine whose load makes a save alone slow, the budget is three times a save alone
+    (the median of saves measured just before, in this run) when that is more than a second: the
+    test fails on waiting behind the import, not on the machine's load (bench/save_latency_bench.py
+    measures the distribution)."""
     from tests.test_views_company import edit_form_data
 
     company = make_company(name="Någon annans AB")
     seller = login("seller")
-    baseline = []
-    for n in range(3):  # the first request of a process loads templates and forms; then a save's own time
+
+    def save(name: str) -> float:
         session.expire_all()  # the last request's save is in the database, not in this session
-        current = session.get(Company, company.id)
-        data = edit_form_data(current, name=f"Före importen {n} AB")
+        data = edit_form_data(session.get(Company, company.id), name=name)
         session.rollback()
-        started = time.monotonic()
-        assert seller.post(f"/admin/company/edit/?id={company.id}", data).status_code == 302
-        baseline.append(time.monotonic() - started)
-    # Waiting behind the import's write lock would take the import's whole run (SQLite's lock
-    # timeout is 30 s); a save that does not wait takes about what it takes alone: 0.1–0.3 s on a
-    # quiet machine (the issue's goal: under 1 s), but on a shared CI machine a save alone can take
-    # ~1 s, so the test fails on waiting, not on the machine's load.
-    budget = max(3.0, 8 * max(baseline[1:]))
-    session.expire_all()
+        started = time.perf_counter()
+        response = seller.post(f"/admin/company/edit/?id={company.id}", data)
+        took = time.perf_counter() - started
+        assert response.status_code == 302
+        return took
+
+    save("Före importen AB")  # the first request of a process loads templates and forms
+    alone = sorted(save(f"Före importen {n} AB") for n in range(5))
+    budget = max(1.0, 3 * alone[len(alone) // 2])
     job = checked_job(session, app, employees, companies_csv(40_000), all_or_nothing=True)
     jobs.queue(session, job, write=True)
     import_tasks.submit(session, job)
     processes.worker(environment(app))
     wait_until(lambda: fresh_job(session, job.id).batches_done >= 1, 120, processes, "the import to start writing")
-    timings = []
-    for n in range(3):
-        before = fresh_job(session, job.id)
-        session.expire_all()
-        current = session.get(Company, company.id)
-        data = edit_form_data(current, name=f"Sparad under importen {n} AB")
-        session.rollback()
-        started = time.monotonic()
-        response = seller.post(f"/admin/company/edit/?id={company.id}", data)
-        timings.append(time.monotonic() - started)
-        assert response.status_code == 302
-        after = fresh_job(session, job.id)
-        assert before.status == after.status == "running", "the import ended before the saves: make it larger"
-        time.sleep(0.3)
-    assert max(timings) < budget, (timings, baseline)
+    during, first = [], fresh_job(session, job.id).batches_done
+    for n in range(5):
+        during.append(save(f"Sparad under importen {n} AB"))
+        assert fresh_job(session, job.id).status == "running", "the import ended before the saves: make it larger"
+        time.sleep(0.2)
+    assert fresh_job(session, job.id).batches_done > first  # the import kept writing batches meanwhile
+    assert max(during) < budget, {"during the import": during, "alone": alone, "budget": budget}
     session.expire_all()
-    assert session.get(Company, company.id).name == "Sparad under importen 2 AB"
+    assert session.get(Company, company.id).name == "Sparad under importen 4 AB"
     wait_until(lambda: fresh_job(session, job.id).status == "done", 300, processes, "the import")
 
 
