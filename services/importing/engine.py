@@ -1,8 +1,7 @@
 """The import itself: a dry run and a write that classify every row the same way.
 
 Rows are read from the file and handled in batches of BATCH_SIZE (SQLITE_BATCH_SIZE
-on SQLite): parsed and
-validated cell by cell (in worker processes for a large file, see
+on SQLite): parsed and validated cell by cell (in worker processes for a large file, see
 services.importing.parallel), resolved against the database (kundansvarig, bransch,
 categories, the company a contact belongs to), matched on the natural key the
 user chose with one query per batch, and classified as new, updated, unchanged
