@@ -217,7 +217,7 @@ def test_another_users_save_does_not_wait_behind_an_all_or_nothing_import(
     A timed assertion, unlike the house's rule for speed goals, because this is a concurrency
     guarantee: waiting behind the import would take seconds to minutes (its whole run, when it held
     SQLite's only write lock: 24-26 s for 200,000 rows; SQLite gives up at 30 s), and on SQLite one
-    batch holds that lock for 250 rows (about 50 ms on a quiet machine). The time is the server's
+    batch holds that lock for 250 rows (about 50 ms of CPU). The time is the server's
     own: the test client calls the app in this process, from the request to its answer, no network.
     On a shared machine whose load makes a save alone slow, the budget is three times a save alone
     (the median of saves measured just before, in this run) when that is more than a second: the

@@ -60,9 +60,9 @@ from services.importing.reader import FileProblem, Table
 
 BATCH_SIZE = 1000
 #: On SQLite a write batch holds the database's only write lock from its first write to its commit,
-#: and every other user's save waits for it: a quarter of the rows there (a quarter of the wait; the
-#: same rows per CPU-second, measured), and other users' saves get in between two batches. PostgreSQL
-#: has no such lock, and there the larger batch costs fewer round trips.
+#: and every other user's save waits for it: a quarter of the rows there (a quarter of the wait, for
+#: 4-9 % more CPU per row in bench/import_bench.py), and other users' saves get in between two batches.
+#: PostgreSQL has no such lock, and there the larger batch costs fewer round trips.
 SQLITE_BATCH_SIZE = 250
 #: Errors kept per job for the preview and the error file (all are counted).
 MAX_STORED_ERRORS = 10_000
