@@ -25,9 +25,9 @@ run: setup
 	$(FLASK) seed --if-empty
 	PATH="$(abspath $(BIN)):$$PATH" HOST=$(HOST) $(BIN)/honcho start -p $(PORT) -f Procfile
 
-# Only the queue worker (e.g. more of them beside `make run`, or on another host).
+# Only the queue worker (e.g. more of them beside `make run`, or on another host), without the screens.
 worker: setup
-	$(FLASK) worker
+	$(BIN)/flask --app app:worker_app worker
 
 # In parallel, one pytest-xdist worker per CPU (PYTEST_WORKERS=0 runs in this process).
 PYTEST_WORKERS ?= auto

@@ -12,7 +12,7 @@ process on an empty migrated database: the dry run and the import of our
 import as the product runs it, then (ours only) a dry run of the same file as
 new records against the register the import filled, where every row has a
 likely duplicate to point out (the measuring process queues the job as the
-web process does; a real queue worker, `flask --app app worker`, runs it), and
+web process does; a real queue worker, `flask --app app:worker_app worker`, runs it), and
 the naive baseline (one ORM object per row, one lookup per row, one commit at
 the end) on --naive-rows rows. Prints rows/s (wall clock in the worker, and
 per CPU-second of the queue worker and its parsing processes, which a busy
@@ -116,6 +116,9 @@ CITIES = [
 ]
 INDUSTRIES = ["Byggverksamhet", "Partihandel", "Detaljhandel", "Dataprogrammering och IT-konsulter"]
 CATEGORIES = ["A-kund", "B-kund", "C-kund", "Nyhetsbrev", "Mässa 2026"]
+#: Our import's passes, each a job of its own: the dry run, the import, the dry run of the same rows
+#: as new records against the register the import filled.
+PHASES = ("dry run", "import", "dry run again")
 EMPLOYEES = [("Anna Bench", "anna.bench@example.se"), ("Erik Bench", "erik.bench@example.se")]
 
 
@@ -237,11 +240,13 @@ def _proc_cpu_seconds(pid: int) -> float:
 
 
 class TreeMemory(threading.Thread):
-    """The peak RSS of a process and of each of its descendants, read every 0.1 s while they live."""
+    """The peak RSS of a process and of each of its descendants, per phase: read every 0.1 s while they
+    live, and the kernel's high-water mark (VmHWM) reset at the start of each phase."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid, self.peaks, self.done = pid, {}, threading.Event()
+        self.phase = ""
 
     def _tree(self, pid: int) -> list[int]:
         found = [pid]
@@ -253,15 +258,33 @@ class TreeMemory(threading.Thread):
                 pass
         return found
 
+    def start_phase(self, phase: str) -> None:
+        """From now on peaks count for `phase`; the processes' high-water marks start again from here."""
+        for pid in self._tree(self.pid):
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+            except OSError:  # gone meanwhile, or not permitted: the sampled RSS still counts
+                pass
+        self.phase = phase
+
+    def sample(self) -> None:
+        for pid in self._tree(self.pid):
+            try:
+                if pid != self.pid and b"multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue  # forked but not yet exec'd: its high-water mark is still the worker's
+                key = (self.phase, pid)
+                self.peaks[key] = max(self.peaks.get(key, 0.0), _peak_rss_mb(pid))
+            except (FileNotFoundError, ProcessLookupError, StopIteration):  # gone meanwhile
+                pass
+
     def run(self) -> None:
         while not self.done.wait(0.1):
-            for pid in self._tree(self.pid):
-                try:
-                    if pid != self.pid and b"multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                        continue  # forked but not yet exec'd: its high-water mark is still the worker's
-                    self.peaks[pid] = max(self.peaks.get(pid, 0.0), _peak_rss_mb(pid))
-                except (FileNotFoundError, ProcessLookupError, StopIteration):  # gone meanwhile
-                    pass
+            self.sample()
+
+    def phase_peaks(self, phase: str) -> tuple[float, list[float]]:
+        """The queue worker's peak in `phase` and those of its other processes (parsing, resource tracker)."""
+        own = self.peaks.get((phase, self.pid), 0.0)
+        return own, sorted((mb for (p, pid), mb in self.peaks.items() if p == phase and pid != self.pid), reverse=True)
 
 
 def _subscribe(url: str) -> None:
@@ -305,7 +328,7 @@ class WebhookReceiver(threading.Thread):
 
 def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, webhook_url: str | None = None) -> dict:
     """Our import as the product runs it: this process plays the web process (it stores the file,
-    queues the job and submits it), a real queue worker (`flask --app app worker`, a subprocess)
+    queues the job and submits it), a real queue worker (`flask --app app:worker_app worker`, a subprocess)
     runs each pass. Rows/s are the worker's own (the job's started_at to finished_at)."""
     from extensions import db
     from models import Employee, ImportJob
@@ -324,7 +347,7 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
     }
     env.pop("CRM_REDIS_URL", None)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "worker"],
+        [sys.executable, "-m", "flask", "--app", "app:worker_app", "worker"],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -363,13 +386,14 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
                 return job
 
             job = new_job("upsert", match_key)
-            for phase, write in (("dry run", False), ("import", True), ("dry run again", False)):
+            for phase, write in zip(PHASES, (False, True, False), strict=True):
                 if phase == "dry run again":
                     # every row once more as a new record, against the register the import filled: each is
                     # compared with the register (services.duplicates.RegisterIndex) and has a duplicate there
                     job = new_job("create", None)
                 jobs.queue(db.session, job, write=write)
                 job_id = job.id
+                memory.start_phase(phase)
                 cpu = _proc_cpu_seconds(worker.pid)
                 import_tasks.submit(db.session, job)
                 db.session.close()  # as the request that starts a job ends
@@ -382,6 +406,7 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
                     assert worker.poll() is None, "the worker died"
                 cpu = _proc_cpu_seconds(worker.pid) - cpu
                 assert job.status in ("checked", "done"), (job.status, job.error_summary)
+                memory.sample()
                 result[phase] = {
                     "rows": job.rows_done,
                     "seconds": (job.finished_at - job.started_at).total_seconds(),
@@ -395,10 +420,8 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
         worker.terminate()
         worker.wait(timeout=60)
         memory.done.set()
-    peaks = dict(memory.peaks)
-    result["queue_worker_rss_mb"] = peaks.pop(worker.pid, 0.0)
-    result["worker_peak_rss_mb"] = max(peaks.values(), default=0.0)
-    result["parse_processes"] = len(peaks)
+    for phase in PHASES:
+        result[phase]["queue_worker_rss_mb"], result[phase]["other_rss_mb"] = memory.phase_peaks(phase)
     return result
 
 
@@ -474,39 +497,18 @@ def _peak_rss_mb(pid: int | str = "self") -> float:
         return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
 
 
-class WorkerMemory(threading.Thread):
-    """Keeps the peak RSS of this process's children (the import's workers), read every 0.1 s while they live."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak_mb, self.done = 0.0, threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(0.1):
-            for children in Path("/proc/self/task").glob("*/children"):
-                for pid in children.read_text().split():
-                    try:
-                        self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
-                    except (FileNotFoundError, ProcessLookupError, StopIteration):  # gone meanwhile
-                        pass
-
-
 def child(args) -> None:
     """Entry point of one measurement process: prints its result and peak RSS as JSON."""
     if args.reset:
         _reset(args.url, args.upload_dir)
         print(json.dumps({}))
         return
-    workers = WorkerMemory()
-    workers.start()
     if args.variant in ("ours", "ours + webhooks"):
         result = _ours(args.url, args.upload_dir, args.path, args.entity, args.match_key, args.webhook_url)
     else:
         result = _naive(args.url, args.upload_dir, args.path, args.entity, args.limit)
-    workers.done.set()
     result.setdefault("workers", 0)
     result["peak_rss_mb"] = _peak_rss_mb()
-    result["worker_peak_rss_mb"] = workers.peak_mb
     print(json.dumps(result))
 
 
@@ -522,16 +524,16 @@ def _spawn(*extra: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _memory(result: dict) -> str:
-    """Peak RSS: the naive import's process; for ours the submitting (web-side) process + the queue
-    worker + each of its parsing processes, and their sum (an upper bound of all at once)."""
+def _memory(result: dict, phase: str) -> str:
+    """Peak RSS in a phase: the naive import's process; for ours the submitting (web-side) process + the
+    queue worker + each of its other processes (parsing, multiprocessing's resource tracker), and their
+    sum (an upper bound of all at once)."""
     own = result["peak_rss_mb"]
-    if "queue_worker_rss_mb" not in result:
+    if "queue_worker_rss_mb" not in result[phase]:
         return f"{own:.0f}"
-    queue_worker, parse = result["queue_worker_rss_mb"], result["worker_peak_rss_mb"]
-    total = own + queue_worker + result["workers"] * parse
-    parts = f"{own:.0f} + {queue_worker:.0f}" + (f" + {result['workers']} × {parse:.0f}" if result["workers"] else "")
-    return f"{parts} = {total:.0f}"
+    queue_worker, others = result[phase]["queue_worker_rss_mb"], result[phase]["other_rss_mb"]
+    parts = " + ".join(f"{mb:.0f}" for mb in (own, queue_worker, *others))
+    return f"{parts} = {own + queue_worker + sum(others):.0f}"
 
 
 def main() -> None:
@@ -580,8 +582,12 @@ def main() -> None:
         files.append(("contacts", "contact", "email", contact_file))
     lines = [
         "| Database | File | Variant | Rows | Dry run rows/s | Import rows/s | Dry run rows/CPU-s | "
-        "Import rows/CPU-s | Dry run on the full register rows/s | … rows/CPU-s | Peak RSS MB |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Import rows/CPU-s | Dry run on the full register rows/s | … rows/CPU-s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    memory = [
+        "| Database | File | Variant | Peak RSS MB: dry run | … import | … dry run on the full register |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     upload = str(folder / "uploads")
     variants = (() if args.skip_naive else ("naive",)) + ("ours",) + (("ours + webhooks",) if args.webhooks else ())
@@ -618,14 +624,21 @@ def main() -> None:
                     + (
                         f"{again['rows'] / again['seconds']:,.0f} | {again['rows'] / again['cpu']:,.0f} | "
                         if again
-                        else "– | – | "
+                        else "– | – |"
                     )
-                    + f"{_memory(result)} |"
                 )
                 lines.append(line)
                 print(line, flush=True)
+                memory.append(
+                    f"| {db_name} | {label} | {variant} | "
+                    + " | ".join(_memory(result, p) if p in result else "–" for p in PHASES)
+                    + " |"
+                )
+                print(memory[-1], f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     print()
     print("\n".join(lines))
+    print()
+    print("\n".join(memory))
     if args.webhooks:
         print(f"\nWebhook deliveries received while the workers ran: {receiver.count:,}")
 

@@ -4,7 +4,7 @@
     .venv/bin/python bench/import_faults.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/jobs_faults \\
         --redis redis://127.0.0.1:6379/4                                       # PostgreSQL, queue on Redis
 
-Starts the product as it runs (`flask --app app run` and `flask --app app worker`, subprocesses on a
+Starts the product as it runs (`flask --app app run` and `flask --app app:worker_app worker`, subprocesses on a
 fresh database), uploads a file of --rows companies through the web process, maps it, runs the dry
 run and the import through HTTP as a user would, and meanwhile SIGKILLs at random points the worker
 (--worker-kills times; its whole process group, parsing processes included, as a dying container
@@ -102,9 +102,9 @@ class Product:
         self.web = self.worker = None
         self.log = open(folder / "processes.log", "a")  # noqa: SIM115
 
-    def _start(self, args: list[str]) -> subprocess.Popen:
+    def _start(self, args: list[str], app: str = "app") -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", *args],
+            [sys.executable, "-m", "flask", "--app", app, *args],
             cwd=REPO,
             env=self.env,
             stdout=self.log,
@@ -124,7 +124,7 @@ class Product:
         raise RuntimeError("the web process did not start")
 
     def start_worker(self) -> None:
-        self.worker = self._start(["worker"])
+        self.worker = self._start(["worker"], app="app:worker_app")
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:

@@ -12,6 +12,7 @@ verifies, and `needs_rehash` tells the login to store a new one.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -20,8 +21,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
@@ -40,7 +39,15 @@ class Argon2Parameters:
 #: 1 lane (about 30 ms a hash here). Changing them makes every login store a new hash.
 PARAMETERS = Argon2Parameters(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
-_COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+
+@functools.cache
+def _common() -> frozenset[str]:
+    """zxcvbn's most common passwords. zxcvbn is loaded the first time a password is checked, not at
+    import: its word lists take about 17 MB (and 36 MB while loading) that a queue worker, and a web
+    process until someone chooses a password, never uses."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 class WeakPassword(ValueError):
@@ -63,10 +70,12 @@ def check_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
         raise WeakPassword(_l("The password must be at least %(n)s characters.", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
         raise WeakPassword(_l("The password may be at most %(n)s characters.", n=MAX_LENGTH))
-    if password.lower() in _COMMON:
+    if password.lower() in _common():
         raise WeakPassword(_l("The password is one of the most common passwords. Choose another one."))
     words = [w for text in user_inputs if text for w in re.split(r"[\s@.\-_]+", text.lower()) if len(w) > 2]
     words += [_without_accents(w) for w in words]  # "Nyanställd" is also typed "nyanstalld"
+    from zxcvbn import zxcvbn
+
     # zxcvbn refuses input over 72 characters (its matching is quadratic); the start is what it scores.
     if zxcvbn(password[:72], user_inputs=words)["score"] < MIN_SCORE:
         raise WeakPassword(
@@ -105,10 +114,14 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher().check_needs_rehash(stored_hash)
 
 
-#: Verified against when the e-mail is unknown, so that case takes as long as a wrong password.
-_DUMMY_HASH = hash_password("not-a-real-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so that case takes as long as a wrong password. Made
+    at the first such login, not at import: a hash takes 19 MiB while it is computed, which a process
+    that never logs anyone in (a queue worker) need not reach."""
+    return hash_password("not-a-real-password")
 
 
 def verify_dummy(password: str) -> None:
     """Spend the time of one verification (for unknown accounts)."""
-    verify(_DUMMY_HASH, password or "")
+    verify(_dummy_hash(), password or "")

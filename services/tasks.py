@@ -1,7 +1,7 @@
 """Background work: the product's one task queue (Huey), its workers and its periodic tasks.
 
 Everything slow or long runs here, in worker processes started by
-`flask --app app worker`, never in a web process: import dry runs and writes,
+`flask --app app:worker_app worker`, never in a web process: import dry runs and writes,
 undo, and (by later work) large exports, bulk e-mail/SMS, webhooks, the
 duplicate scan, GDPR retention. The queue is Huey's: a SQLite file under
 instance/ by default (no server needed), Redis when CRM_REDIS_URL is set (any

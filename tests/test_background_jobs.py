@@ -1,4 +1,4 @@
-"""Background jobs on the real task queue, with real worker processes (`flask --app app worker`):
+"""Background jobs on the real task queue, with real worker processes (`flask --app app:worker_app worker`):
 a worker killed in the middle of a write, other users' saves while an import runs, the queue on
 Redis, and two web processes with two workers sharing one PostgreSQL and one Redis.
 
@@ -83,10 +83,10 @@ class Processes:
     def __init__(self, tmp_path: Path):
         self.tmp_path, self.running = tmp_path, []
 
-    def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], env: dict, app: str = "app") -> subprocess.Popen:
         log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", *args],
+            [sys.executable, "-m", "flask", "--app", app, *args],
             cwd=REPO,
             env=env,
             stdout=log,
@@ -97,7 +97,7 @@ class Processes:
         return process
 
     def worker(self, env: dict, name: str = "worker") -> subprocess.Popen:
-        return self.start(name, ["worker", "--workers", "1"], env)
+        return self.start(name, ["worker", "--workers", "1"], env, app="app:worker_app")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.args[5:]}\n{p.log_path.read_text()[-3000:]}" for p, _log in self.running)
@@ -211,51 +211,50 @@ def test_a_worker_killed_mid_write_is_taken_over_and_the_import_holds_exactly_th
 def test_another_users_save_does_not_wait_behind_an_all_or_nothing_import(
     app, session, employees, processes, empty_queue, login, make_company
 ):
-    """Measured generously (1 s, or three times a save's own time on a machine loaded so much that a
-    save alone takes longer; a batch holds SQLite's write lock for about a tenth of a second, the whole
-    import for minutes) on SQLite and PostgreSQL, while a real worker writes a 40,000-row
-    all-or-nothing import."""
+    """The issue's guarantee, on SQLite and PostgreSQL: while a real worker writes a 40,000-row
+    all-or-nothing import, another user's save of a company completes in under a second.
+
+    A timed assertion, unlike the house's rule for speed goals, because this is a concurrency
+    guarantee: waiting behind the import would take seconds to minutes (its whole run, when it held
+    SQLite's only write lock: 24-26 s for 200,000 rows; SQLite gives up at 30 s), and on SQLite one
+    batch holds that lock for 250 rows (about 50 ms of CPU). The time is the server's
+    own: the test client calls the app in this process, from the request to its answer, no network.
+    On a shared machine whose load makes a save alone slow, the budget is three times a save alone
+    (the median of saves measured just before, in this run) when that is more than a second: the
+    test fails on waiting behind the import, not on the machine's load (bench/save_latency_bench.py
+    measures the distribution)."""
     from tests.test_views_company import edit_form_data
 
     company = make_company(name="Någon annans AB")
     seller = login("seller")
-    baseline = []
-    for n in range(3):  # the first request of a process loads templates and forms; then a save's own time
+
+    def save(name: str) -> float:
         session.expire_all()  # the last request's save is in the database, not in this session
-        current = session.get(Company, company.id)
-        data = edit_form_data(current, name=f"Före importen {n} AB")
+        data = edit_form_data(session.get(Company, company.id), name=name)
         session.rollback()
-        started = time.monotonic()
-        assert seller.post(f"/admin/company/edit/?id={company.id}", data).status_code == 302
-        baseline.append(time.monotonic() - started)
-    # Waiting behind the import's write lock would take the import's whole run (SQLite's lock
-    # timeout is 30 s); a save that does not wait takes about what it takes alone: 0.1–0.3 s on a
-    # quiet machine (the issue's goal: under 1 s), but on a shared CI machine a save alone can take
-    # ~1 s, so the test fails on waiting, not on the machine's load.
-    budget = max(3.0, 8 * max(baseline[1:]))
-    session.expire_all()
+        started = time.perf_counter()
+        response = seller.post(f"/admin/company/edit/?id={company.id}", data)
+        took = time.perf_counter() - started
+        assert response.status_code == 302
+        return took
+
+    save("Före importen AB")  # the first request of a process loads templates and forms
+    alone = sorted(save(f"Före importen {n} AB") for n in range(5))
+    budget = max(1.0, 3 * alone[len(alone) // 2])
     job = checked_job(session, app, employees, companies_csv(40_000), all_or_nothing=True)
     jobs.queue(session, job, write=True)
     import_tasks.submit(session, job)
     processes.worker(environment(app))
     wait_until(lambda: fresh_job(session, job.id).batches_done >= 1, 120, processes, "the import to start writing")
-    timings = []
-    for n in range(3):
-        before = fresh_job(session, job.id)
-        session.expire_all()
-        current = session.get(Company, company.id)
-        data = edit_form_data(current, name=f"Sparad under importen {n} AB")
-        session.rollback()
-        started = time.monotonic()
-        response = seller.post(f"/admin/company/edit/?id={company.id}", data)
-        timings.append(time.monotonic() - started)
-        assert response.status_code == 302
-        after = fresh_job(session, job.id)
-        assert before.status == after.status == "running", "the import ended before the saves: make it larger"
-        time.sleep(0.3)
-    assert max(timings) < budget, (timings, baseline)
+    during, first = [], fresh_job(session, job.id).batches_done
+    for n in range(5):
+        during.append(save(f"Sparad under importen {n} AB"))
+        assert fresh_job(session, job.id).status == "running", "the import ended before the saves: make it larger"
+        time.sleep(0.2)
+    assert fresh_job(session, job.id).batches_done > first  # the import kept writing batches meanwhile
+    assert max(during) < budget, {"during the import": during, "alone": alone, "budget": budget}
     session.expire_all()
-    assert session.get(Company, company.id).name == "Sparad under importen 2 AB"
+    assert session.get(Company, company.id).name == "Sparad under importen 4 AB"
     wait_until(lambda: fresh_job(session, job.id).status == "done", 300, processes, "the import")
 
 
@@ -310,15 +309,36 @@ def test_the_worker_runs_queued_jobs_and_the_retry_button_queues_them_again(
     assert count(session, Company) == 5
 
 
-def test_the_worker_command_is_there():
+@pytest.mark.parametrize("app_name", ["app", "app:worker_app"])
+def test_the_worker_command_is_there(app_name):
     result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "worker", "--help"],
+        [sys.executable, "-m", "flask", "--app", app_name, "worker", "--help"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0 and "--workers" in result.stdout
+
+
+def test_the_worker_app_knows_every_task_and_loads_no_screens():
+    """What `flask --app app:worker_app worker` runs: the tasks without the admin screens, the API or
+    the password checker's word lists (memory a worker would hold for nothing)."""
+    script = (
+        "import sys, app\n"
+        "worker = app.worker_app()\n"
+        "from services import tasks\n"
+        "print(sorted(tasks.queue._registry._registry))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('admin_views.company', 'api.', 'zxcvbn'))))\n"
+        "print(sorted(r.rule for r in worker.url_map.iter_rules() if r.rule.startswith(('/admin', '/api'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    registered, loaded, routes = result.stdout.strip().splitlines()[-3:]
+    for module in tasks.TASK_MODULES:  # every module's tasks are known to the worker
+        assert f"'{module}." in registered, (module, registered)
+    assert "'services.importing.tasks.run_job'" in registered
+    assert (loaded, routes) == ("[]", "[]")
 
 
 @needs_redis

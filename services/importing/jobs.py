@@ -72,8 +72,10 @@ SAMPLE_ROWS = 3
 UNDO_BATCH = 1000
 #: A pass that writes no batch for a while (reading its committed batches again) reports this often (s).
 HEARTBEAT_SECONDS = 5
-#: SQLite page cache of the import's connection while it runs (KiB).
-SQLITE_CACHE_KB = 64 * 1024
+#: SQLite page cache of the import's connection while it runs (KiB): 8 MB instead of SQLite's 2 MB.
+#: 64 MB cost the queue worker 60 MB more at its peak for the same rows per CPU-second (50,000
+#: companies: 12.5 against 12.6 CPU-seconds); the operating system keeps the file's pages anyway.
+SQLITE_CACHE_KB = 8 * 1024
 
 
 class ImportProblem(ValueError):
@@ -506,7 +508,7 @@ def run(
         return None
     job = session.get_one(ImportJob, job_id)  # the claim just took it: it is there
     sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite:  # a large register's indexes stay in memory: 64 MB instead of SQLite's 2 MB
+    if sqlite:
         session.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}"))
     try:
         runner = _Pass(session, job, token, storage, stopping, parse_workers)

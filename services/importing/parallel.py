@@ -6,9 +6,9 @@ rows go to a pool of worker processes while this process reads the file and
 does the database work; the parsed batches come back in file order. At most
 two batches per worker are in flight, so memory stays flat in the file's size.
 
-The workers are spawned, not forked: the import runs in a thread of a web
-server process, and a fork would copy that process's locks and connections
-in whatever state its other threads left them. Each worker sets up the
+The workers are spawned, not forked: the import runs in a thread of a queue
+worker, and a fork would copy that process's locks and connections in
+whatever state its other threads left them. Each worker sets up the
 translations once, so its error messages are in the same language as ours.
 """
 
@@ -38,17 +38,19 @@ _parser: Any = None  # the RowParser of this worker process (set by _start_worke
 
 def worker_count(configured: int | None, file_size: int | None) -> int:
     """How many worker processes a file of `file_size` bytes gets: `configured`, or one per usable CPU
-    (at most DEFAULT_MAX_WORKERS). 0 means parsing in this process (small files, one CPU, or configured so).
-    """
+    but one (the importing process's own database work takes that one; at most DEFAULT_MAX_WORKERS).
+    0 means parsing in this process (small files, one CPU, or configured so). One worker still pays:
+    it parses the next batches while this process does the database work of the last one."""
     if file_size is not None and file_size < MIN_FILE_BYTES:
         return 0
-    count = min(len(os.sched_getaffinity(0)), DEFAULT_MAX_WORKERS) if configured is None else configured
-    return count if count > 1 else 0
+    if configured is not None:
+        return max(configured, 0)
+    return min(len(os.sched_getaffinity(0)) - 1, DEFAULT_MAX_WORKERS)
 
 
 def parsed_batches(parser, batches: Iterable[list], workers: int) -> Iterator[list]:
-    """`parser.parse_batch(batch)` for every batch, in order: in worker processes when `workers` > 1."""
-    if workers < 2:
+    """`parser.parse_batch(batch)` for every batch, in order: in worker processes when `workers` > 0."""
+    if workers < 1:
         for batch in batches:
             yield parser.parse_batch(batch)
         return
