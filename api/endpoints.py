@@ -730,7 +730,8 @@ def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> No
         by_tab: dict = {}
         errors = {}
         for key, value in data["values"].items():
-            definition = db.session.get(CustomFieldDefinition, int(key)) if str(key).isdigit() else None
+            field_id = validation.whole_number(key)
+            definition = db.session.get(CustomFieldDefinition, field_id) if field_id is not None else None
             if definition is None or not definition.active or definition.applies_to != kind:
                 errors[f"values.{key}"] = [_("No custom field with id %(id)s here.", id=key)]
                 continue
