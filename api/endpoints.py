@@ -33,7 +33,7 @@ from models import (
     SalesOrder,
     SalesStage,
 )
-from services import custom_fields, email_lock, invoicing, numbering, records, register, sales, validation
+from services import custom_fields, email_lock, invoicing, numbering, records, register, sales, search, validation
 from services.validation import InvalidValue
 
 PROBLEM = {"schema": ProblemSchema, "content_type": "application/problem+json"}
@@ -361,6 +361,7 @@ opportunities = Resource(
     create=_create_opportunity,
     update=_update_opportunity,
     delete=_plain_delete,
+    base=lambda: search.customer_live(Opportunity),  # it is in the trash with its customer
 )
 
 

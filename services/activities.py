@@ -14,7 +14,12 @@ def create(session: Session, actor: Employee, *, kind: str, subject: str, **fiel
     Raises InvalidValue for a customer in the trash."""
     if kind not in Activity.KINDS:
         raise ValueError(kind)
-    trash.refuse_if_in_trash(session, company=fields.get("company_id"), contact=fields.get("contact_id"))
+    trash.refuse_if_in_trash(
+        session,
+        company=fields.get("company_id"),
+        contact=fields.get("contact_id"),
+        opportunity=fields.get("opportunity_id"),
+    )
     fields.setdefault("assignee_id", actor.id)
     activity = Activity(kind=kind, subject=subject.strip(), created_by_id=actor.id, **fields)
     if kind in Activity.RECORD_KINDS:  # a note or a sent SMS records something done; never "open"
