@@ -6,7 +6,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Employee, utcnow
-from services import trash
+from services import search, trash
 
 
 def create(session: Session, actor: Employee, *, kind: str, subject: str, **fields) -> Activity:
@@ -48,11 +48,11 @@ def overdue_and_coming(session: Session, open_activities, *, now: datetime | Non
 
 def mine(session: Session, employee: Employee, *, limit: int = 15) -> list[Activity]:
     """Mina aktiviteter: the employee's open activities by date, so overdue and today's come first,
-    then those without a date. Two statements, each read in order from the index on (assignee,
-    done, due date, id), however many activities the employee has."""
+    then those without a date; not those of a customer in the trash. Two statements, each read in
+    order from the index on (assignee, done, due date, id), however many activities the employee has."""
     stmt = (
         select(Activity)
-        .where(Activity.assignee_id == employee.id, Activity.done.is_(False))
+        .where(Activity.assignee_id == employee.id, Activity.done.is_(False), search.customer_live(Activity))
         .options(joinedload(Activity.company), joinedload(Activity.contact), joinedload(Activity.lead))
     )
     dated = list(

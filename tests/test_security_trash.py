@@ -14,7 +14,7 @@ from extensions import db
 from models import Activity, CallListEntry, Company, Invoice, Opportunity, SalesOrder, SalesStage
 from services import activities, calllists, numbering, sales, trash
 from services.validation import InvalidValue
-from tests.helpers import count, flashes, sv
+from tests.helpers import count, flashes, sv, text
 from tests.security import tally
 
 
@@ -210,3 +210,17 @@ def test_the_api_opens_the_opportunity_again_when_the_customer_is_restored(app, 
     trash.restore(db.session, employees["admin"], Company, [trashed["company"].id])
     db.session.commit()
     assert api_as_seller("GET", f"/api/v1/opportunities/{trashed['opportunity'].id}").status_code == 200
+
+
+def test_the_start_page_lists_no_activity_of_a_customer_in_the_trash(login, trashed, employees):
+    """Found by the attack run: "Mina aktiviteter" listed a trashed customer's open task, with a
+    link to a card that is not found."""
+    db.session.add(
+        Activity(kind="task", subject="Ring Papperskorgen", company=trashed["company"], assignee=employees["seller"])
+    )
+    db.session.commit()
+    seller = login("seller")
+    assert "Ring Papperskorgen" not in text(seller.client.get("/admin/"))
+    trash.restore(db.session, employees["admin"], Company, [trashed["company"].id])
+    db.session.commit()
+    assert "Ring Papperskorgen" in text(seller.client.get("/admin/"))
