@@ -135,7 +135,9 @@ def confirm_password(
         return PasswordStep("locked", employee=employee, locked_until=locked_until)
     if passwords.verify(employee.password_hash, password or ""):
         return PasswordStep("ok", employee=employee)
-    return record_failure(session, employee, employee.email, ip=ip, throttle=throttle, now=now, reason="current_password")
+    return record_failure(
+        session, employee, employee.email, ip=ip, throttle=throttle, now=now, reason="current_password"
+    )
 
 
 def login_completed(employee: Employee, *, throttle: Throttle) -> None:

@@ -86,7 +86,8 @@ def refuse_if_in_trash(session: Session | None, *, company=None, contact=None, o
             continue  # an id, and no session to read it through
         row: Any = session.get(model, value) if isinstance(value, int) and session is not None else value
         if row is not None and row.is_deleted:
-            name = row.customer.name if isinstance(row, Opportunity) else row.name
+            customer = row.customer if isinstance(row, Opportunity) else row  # in the trash: it has one
+            name = customer.name if customer is not None else ""
             raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=name))
 
 

@@ -213,11 +213,14 @@ def test_the_register_extract_is_not_made_by_someone_who_may_not_read_the_locked
         assert response.status_code == 302, form
         page = text(seller.client.get(response.headers["Location"]))
         assert SECRET_SUBJECT not in page and SECRET_BODY not in page
-        assert sv(
-            "%(name)s has e-mail that is locked (Spärra tillgång on a company's E-mail tab). A register extract "
-            "must be complete, so only someone who may read locked e-mail can make it: ask an administrator.",
-            name=person.name,
-        ) in page
+        assert (
+            sv(
+                "%(name)s has e-mail that is locked (Spärra tillgång on a company's E-mail tab). A register extract "
+                "must be complete, so only someone who may read locked e-mail can make it: ask an administrator.",
+                name=person.name,
+            )
+            in page
+        )
     admin = login("admin")
     assert SECRET_BODY in text(admin.post(url, {}))
     archive = zipfile.ZipFile(io.BytesIO(admin.post(url, {"format": "zip"}).get_data()))

@@ -198,7 +198,9 @@ def test_the_api_does_not_open_or_change_an_opportunity_of_a_trashed_customer(ap
     assert api_as_seller("PATCH", url, {"version": version, "title": "Ändrad"}).status_code == 404
     assert api_as_seller("POST", f"{url}/move", {"version": version, "stage_id": stage.id}).status_code == 404
     assert api_as_seller("DELETE", url).status_code == 404
-    added = api_as_seller("POST", "/api/v1/activities", {"kind": "note", "subject": "Ny", "opportunity_id": opportunity.id})
+    added = api_as_seller(
+        "POST", "/api/v1/activities", {"kind": "note", "subject": "Ny", "opportunity_id": opportunity.id}
+    )
     assert added.status_code == 422, added.get_json()
     assert "opportunity_id" in added.get_json()["errors"]
     assert count(db.session, Activity) == 0

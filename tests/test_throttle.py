@@ -248,6 +248,8 @@ def test_guessing_the_current_password_in_mitt_konto_counts_and_locks_like_a_log
     response = actions.post("/admin/account/password", {**change, "current_password": PASSWORD})
     assert locked_text() in text(response)
     assert count(session, AuditEvent, AuditEvent.action == "password_changed") == 0
-    assert count(session, AuditEvent, AuditEvent.action == "lockout", AuditEvent.entity_id == employees["seller"].id) == 1
+    assert (
+        count(session, AuditEvent, AuditEvent.action == "lockout", AuditEvent.entity_id == employees["seller"].id) == 1
+    )
     response = AuthActions(app.test_client()).login("seller@example.se", PASSWORD)
     assert locked_text() in text(response)
