@@ -100,7 +100,7 @@ def check_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
 
 def _names_in(folded: str, core: str, words: list[str]) -> bool:
     """True when the password leans on the employee's own name or address: a name or address word
-    of four letters or more anywhere in it, or a shorter one ("Bo", "Eva") as all its letters."""
+    of four letters or more anywhere in it, or a three-letter one ("Eva", "Per") as all its letters."""
     letters = re.sub(r"[\W\d_]+", "", core)
     return any((len(w) >= 4 and _without_accents(w) in folded) or _without_accents(w) == letters for w in words)
 
