@@ -793,6 +793,12 @@ class Opportunity(Audited, VersionMixin, TimestampMixin, Model):
     def customer(self) -> Company | Contact | None:
         return self.company or self.contact
 
+    @property
+    def is_deleted(self) -> bool:
+        """An opportunity goes to the trash with its customer (in SQL: search.customer_live)."""
+        customer = self.customer
+        return customer is not None and customer.is_deleted
+
     def __str__(self) -> str:
         return self.title
 

@@ -20,7 +20,14 @@ from services.permissions import ROLES, role_choices
 
 
 def _current_password_matches(form, field):
-    if not passwords.verify(current_user.password_hash, field.data or ""):
+    """The current password, counted like a login's (services.accounts.confirm_password)."""
+    step = accounts.confirm_password(
+        db.session, current_user, field.data or "", ip=auth.client_ip(), throttle=auth.throttle(), now=utcnow()
+    )
+    db.session.commit()  # the failure and any lock are kept even though the form is refused
+    if step.outcome == "locked":
+        raise ValidationError(auth.locked_message(step.locked_until))
+    if step.outcome != "ok":
         raise ValidationError(_l("The current password is wrong."))
 
 
@@ -65,6 +72,12 @@ class CurrentPasswordForm(FlaskForm):
         _l("Current password"),
         validators=[DataRequired(message=_l("Enter your current password.")), _current_password_matches],
     )
+
+
+def _refusal(form: CurrentPasswordForm) -> str:
+    """Why the current password was not taken (wrong, or the account is locked)."""
+    errors = form.current_password.errors
+    return str(errors[0]) if errors else _("The current password is wrong.")
 
 
 class AccountView(SecurePage):
@@ -168,7 +181,7 @@ class AccountView(SecurePage):
         if not current_user.two_factor_enabled:
             abort(400)
         if not form.validate_on_submit():
-            flash(_("The current password is wrong."), "error")
+            flash(_refusal(form), "error")
             return redirect(url_for(".two_factor"))
         codes = two_factor.new_recovery_codes(db.session, current_user)
         db.session.commit()
@@ -182,7 +195,7 @@ class AccountView(SecurePage):
         if two_factor.is_required(db.session, current_user):
             flash(_("Your administrator requires two-factor login; it cannot be switched off."), "error")
         elif not form.validate_on_submit():
-            flash(_("The current password is wrong."), "error")
+            flash(_refusal(form), "error")
         elif current_user.two_factor_enabled:
             two_factor.disable(db.session, current_user, actor_id=current_user.id)
             db.session.commit()

@@ -68,7 +68,11 @@ class PrivacyView(SecurePage):
     def extract(self, kind, id):
         """The register extract: a printable Swedish document, or (`format=zip`) JSON and files in a ZIP."""
         subject = _subject_or_404(kind, id)
-        document = privacy.extract(db.session, current_user, subject)
+        try:
+            document = privacy.extract(db.session, current_user, subject)
+        except privacy.LockedEmail as refused:
+            flash(str(refused), "error")
+            return redirect(url_for(".subject", kind=kind, id=id))
         if request.form.get("format") == "zip":
             body = privacy.extract_zip(db.session, storage.from_config(current_app.config), document)
             db.session.commit()

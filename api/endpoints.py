@@ -33,7 +33,7 @@ from models import (
     SalesOrder,
     SalesStage,
 )
-from services import custom_fields, email_lock, invoicing, numbering, records, register, sales, validation
+from services import custom_fields, email_lock, invoicing, numbering, records, register, sales, search, validation
 from services.validation import InvalidValue
 
 PROBLEM = {"schema": ProblemSchema, "content_type": "application/problem+json"}
@@ -361,6 +361,7 @@ opportunities = Resource(
     create=_create_opportunity,
     update=_update_opportunity,
     delete=_plain_delete,
+    base=lambda: search.customer_live(Opportunity),  # it is in the trash with its customer
 )
 
 
@@ -730,7 +731,8 @@ def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> No
         by_tab: dict = {}
         errors = {}
         for key, value in data["values"].items():
-            definition = db.session.get(CustomFieldDefinition, int(key)) if str(key).isdigit() else None
+            field_id = validation.whole_number(key)
+            definition = db.session.get(CustomFieldDefinition, field_id) if field_id is not None else None
             if definition is None or not definition.active or definition.applies_to != kind:
                 errors[f"values.{key}"] = [_("No custom field with id %(id)s here.", id=key)]
                 continue

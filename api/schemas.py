@@ -13,6 +13,7 @@ from marshmallow import validate as v
 
 from models import COMPANY_STATUS_LABELS, VAT_RATES, Activity, Category, Lead
 from services import consent, fields, personal_numbers, visibility
+from services.validation import MAX_INTEGER
 
 CURRENCIES = fields.CURRENCIES
 LANGUAGES = tuple(code for code, _label in fields.INVOICE_LANGUAGES)
@@ -27,7 +28,17 @@ def required_text(max_length: int, **kwargs):
 
 
 def ident(**kwargs):
-    return f.Integer(allow_none=True, validate=v.Range(1, 2**31 - 1), **kwargs)
+    """A record's id: a whole number an id column holds (a larger one never reaches the database)."""
+    return f.Integer(allow_none=True, validate=v.Range(1, MAX_INTEGER), **kwargs)
+
+
+def required_ident(**kwargs):
+    return f.Integer(required=True, validate=v.Range(1, MAX_INTEGER), **kwargs)
+
+
+def idents(**kwargs):
+    """A list of record ids."""
+    return f.List(f.Integer(validate=v.Range(1, MAX_INTEGER)), **kwargs)
 
 
 class DecimalString(f.Decimal):
@@ -88,9 +99,7 @@ class Output(ma.Schema):
 class Patchable:
     """A …Patch schema: any field of the input, with the version the change is made from."""
 
-    version = f.Integer(
-        required=True, metadata={"description": "The version read: a newer one on the server gives 409"}
-    )
+    version = required_ident(metadata={"description": "The version read: a newer one on the server gives 409"})
 
 
 def patch_schema(input_schema: type[ma.Schema], name: str) -> ma.Schema:
@@ -156,7 +165,7 @@ class CompanyFields(CustomerParts):
     discount_percent = DecimalString(places=2, validate=between(0, 100))
     payment_terms_days = f.Integer(validate=v.Range(0, 365))
     currency = f.String(validate=v.OneOf(CURRENCIES))
-    category_ids = f.List(f.Integer(), metadata={"description": "Kategorier (for companies or both)"})
+    category_ids = idents(metadata={"description": "Kategorier (for companies or both)"})
 
 
 class CompanyInput(CompanyFields):
@@ -223,11 +232,11 @@ class ContactFields(CustomerParts, ConsentFields):
     invoice_language = f.String(validate=v.OneOf(LANGUAGES))
     payment_terms_days = f.Integer(validate=v.Range(0, 365))
     currency = f.String(validate=v.OneOf(CURRENCIES))
-    category_ids = f.List(f.Integer())
+    category_ids = idents()
 
 
 class ContactInput(ContactFields):
-    company_ids = f.List(f.Integer(), load_only=True, metadata={"description": "Link to these companies"})
+    company_ids = idents(load_only=True, metadata={"description": "Link to these companies"})
     company_role = text(100, load_only=True, metadata={"description": "The contact's role at those companies"})
     private_customer = f.Boolean(
         load_only=True, metadata={"description": "Give a customer number: a private customer (Privatkund)"}
@@ -282,7 +291,7 @@ class LeadFields(ConsentFields):
     status = f.String(validate=v.OneOf([s for s in Lead.STATUSES if s != "converted"]))
     owner_id = ident()
     note = f.String(allow_none=True, validate=v.Length(max=20000))
-    category_ids = f.List(f.Integer())
+    category_ids = idents()
 
 
 class LeadInput(LeadFields):
@@ -342,7 +351,7 @@ class OpportunityFields(ma.Schema):
     company_id = ident()
     contact_id = ident(metadata={"description": "A private customer (a contact with a customer number)"})
     owner_id = ident()
-    stage_id = f.Integer(required=True)
+    stage_id = required_ident()
     amount = money(allow_none=True, validate=between(0, 10**12))
     probability = f.Integer(allow_none=True, validate=v.Range(0, 100))
     close_date = f.Date(allow_none=True)
@@ -373,7 +382,7 @@ class OpportunitySchema(Output, OpportunityFields):
 
 
 class MoveStageInput(ma.Schema):
-    stage_id = f.Integer(required=True)
+    stage_id = required_ident()
     version = Patchable.version
     lost_reason = f.String(allow_none=True, validate=v.Length(max=5000))
 

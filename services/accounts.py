@@ -124,6 +124,22 @@ def record_failure(
     return PasswordStep("wrong", employee=employee)
 
 
+def confirm_password(
+    session: Session, employee: Employee, password: str, *, ip: str | None, throttle: Throttle, now: datetime
+) -> PasswordStep:
+    """The current password asked again in a session (before a password or two-factor change):
+    like the password step of a login, nothing is checked while the account or the address is
+    locked, and a wrong one counts towards the lock and is audited. The caller commits."""
+    locked_until = throttle.locked_until(employee.email, ip, now)
+    if locked_until:
+        return PasswordStep("locked", employee=employee, locked_until=locked_until)
+    if passwords.verify(employee.password_hash, password or ""):
+        return PasswordStep("ok", employee=employee)
+    return record_failure(
+        session, employee, employee.email, ip=ip, throttle=throttle, now=now, reason="current_password"
+    )
+
+
 def login_completed(employee: Employee, *, throttle: Throttle) -> None:
     """The whole login (password and any code) succeeded: the account's failures are forgotten."""
     throttle.succeeded(employee.email)

@@ -6,7 +6,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Employee, utcnow
-from services import trash
+from services import search, trash
 
 
 def create(session: Session, actor: Employee, *, kind: str, subject: str, **fields) -> Activity:
@@ -14,7 +14,12 @@ def create(session: Session, actor: Employee, *, kind: str, subject: str, **fiel
     Raises InvalidValue for a customer in the trash."""
     if kind not in Activity.KINDS:
         raise ValueError(kind)
-    trash.refuse_if_in_trash(session, company=fields.get("company_id"), contact=fields.get("contact_id"))
+    trash.refuse_if_in_trash(
+        session,
+        company=fields.get("company_id"),
+        contact=fields.get("contact_id"),
+        opportunity=fields.get("opportunity_id"),
+    )
     fields.setdefault("assignee_id", actor.id)
     activity = Activity(kind=kind, subject=subject.strip(), created_by_id=actor.id, **fields)
     if kind in Activity.RECORD_KINDS:  # a note or a sent SMS records something done; never "open"
@@ -43,11 +48,11 @@ def overdue_and_coming(session: Session, open_activities, *, now: datetime | Non
 
 def mine(session: Session, employee: Employee, *, limit: int = 15) -> list[Activity]:
     """Mina aktiviteter: the employee's open activities by date, so overdue and today's come first,
-    then those without a date. Two statements, each read in order from the index on (assignee,
-    done, due date, id), however many activities the employee has."""
+    then those without a date; not those of a customer in the trash. Two statements, each read in
+    order from the index on (assignee, done, due date, id), however many activities the employee has."""
     stmt = (
         select(Activity)
-        .where(Activity.assignee_id == employee.id, Activity.done.is_(False))
+        .where(Activity.assignee_id == employee.id, Activity.done.is_(False), search.customer_live(Activity))
         .options(joinedload(Activity.company), joinedload(Activity.contact), joinedload(Activity.lead))
     )
     dated = list(

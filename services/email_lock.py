@@ -11,7 +11,7 @@ again. Only `email.lock` may lock and unlock; the change of `Company.email_locke
 audited like every customer change.
 """
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import Company, CompanyContact, EmailMessage, Employee
@@ -75,6 +75,16 @@ def readable_messages(employee: Employee):
         EmailMessage.contact_id.not_in(_contacts_at_locked_companies()),
     )
     return stmt.where(company_open, contact_open)
+
+
+def hides_any(session: Session, employee: Employee, condition) -> bool:
+    """True when some message matching `condition` is locked away from `employee` (an export that
+    must be whole, such as a register extract, is then not made by them)."""
+    if employee.has_permission("email.view_locked"):
+        return False
+    matching = select(func.count()).select_from(EmailMessage).where(condition)
+    readable = select(func.count()).select_from(readable_messages(employee).where(condition).subquery())
+    return (session.scalar(matching) or 0) > (session.scalar(readable) or 0)
 
 
 def message_for(session: Session, employee: Employee, message_id: int, **owner) -> EmailMessage | None:

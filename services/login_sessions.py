@@ -181,7 +181,8 @@ def login_succeeded(session: Session, employee: Employee, *, ip: str | None, two
 
 
 def require_enrolment(session: Session, employee_ids: list[int], *, now: datetime) -> None:
-    """Send the live sessions of these employees (who have no two-factor login) to enrolment."""
+    """Send the live sessions of these employees (who have no two-factor login) to enrolment, and
+    let every other session held there go on (the requirement was lifted for its employee)."""
     if employee_ids:
         session.execute(
             update(LoginSession)
@@ -189,6 +190,12 @@ def require_enrolment(session: Session, employee_ids: list[int], *, now: datetim
             .values(must_enrol=True)
             .execution_options(synchronize_session=False)
         )
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.must_enrol.is_(True), LoginSession.employee_id.not_in(employee_ids or [0]))
+        .values(must_enrol=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def enrolled(session: Session, employee: Employee) -> None:

@@ -50,6 +50,25 @@ def _common() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
+#: Context-specific words (NIST SP 800-63B 5.1.1.2) that zxcvbn's English lists lack: the product,
+#: the Swedish word for password, seasons, months, days, greetings, the largest cities and the words
+#: Swedish password dumps are built on. One of them (or a common password) with only digits and signs
+#: around it ("Sommar2026!!", "Lösenord12345") is refused like a common password.
+_SWEDISH = frozenset(
+    """
+    kundregister kundreg crm losenord losen hemlig hemligt password valkommen valkomna hejsan hejhej
+    sommar vinter hosten host varen var sommaren vintern fredag lordag sondag mandag tisdag onsdag torsdag
+    januari februari mars april maj juni juli augusti september oktober november december
+    sverige svensk svenska stockholm goteborg malmo uppsala vasteras orebro linkoping helsingborg jonkoping
+    norrkoping lund umea gavle sundsvall lulea kiruna
+    fotboll hockey aik djurgarden hammarby malmoff ifk blavitt frolunda
+    karlek alskling alskar mamma pappa familj hunden katten solsken blomma jultomte julafton midsommar
+    volvo saab ikea ericsson telia
+    """.split()
+)
+_SURROUNDING = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
 class WeakPassword(ValueError):
     """The password does not meet the policy; str() is the Swedish-translated reason."""
 
@@ -70,10 +89,13 @@ def check_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
         raise WeakPassword(_l("The password must be at least %(n)s characters.", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
         raise WeakPassword(_l("The password may be at most %(n)s characters.", n=MAX_LENGTH))
-    if password.lower() in _common():
+    core = _without_accents(_SURROUNDING.sub("", password.lower()))
+    if password.lower() in _common() or core in _common() or core in _SWEDISH:
         raise WeakPassword(_l("The password is one of the most common passwords. Choose another one."))
     words = [w for text in user_inputs if text for w in re.split(r"[\s@.\-_]+", text.lower()) if len(w) > 2]
     words += [_without_accents(w) for w in words]  # "Nyanställd" is also typed "nyanstalld"
+    if _names_in(_without_accents(password.lower()), core, words):
+        raise WeakPassword(_l("The password must not contain your name or your e-mail address."))
     from zxcvbn import zxcvbn
 
     # zxcvbn refuses input over 72 characters (its matching is quadratic); the start is what it scores.
@@ -84,6 +106,13 @@ def check_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
                 "Use a longer phrase of several uncommon words."
             )
         )
+
+
+def _names_in(folded: str, core: str, words: list[str]) -> bool:
+    """True when the password leans on the employee's own name or address: a name or address word
+    of four letters or more anywhere in it, or a three-letter one ("Eva", "Per") as all its letters."""
+    letters = re.sub(r"[\W\d_]+", "", core)
+    return any((len(w) >= 4 and _without_accents(w) in folded) or _without_accents(w) == letters for w in words)
 
 
 def _without_accents(word: str) -> str:

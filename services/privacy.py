@@ -64,7 +64,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import audit, formatting
+from services import audit, email_lock, formatting
 from services.storage import Storage
 
 #: What replaces an identifier of the erased person in a text.
@@ -274,6 +274,7 @@ PLACES: tuple[Place, ...] = (
         extra=lambda row: {"by": str(row.actor or "")},
     ),
 )
+_EMAILS = next(place for place in PLACES if place.model is EmailMessage)
 
 #: Where the person may be named outside their own rows, and what an erasure does there.
 MENTIONS: dict[str, Any] = {
@@ -452,9 +453,24 @@ def _value(value):
     return audit.plain(value) if not isinstance(value, (dict, list)) else value
 
 
+class LockedEmail(PermissionError):
+    """The person has e-mail the actor may not read: the extract, which must be whole, is refused."""
+
+
 def extract(session: Session, actor: Employee, subject: Subject) -> dict:
     """Everything stored about the person, place by place (the HTML document and the JSON read it),
-    and the extract recorded: who extracted whom, when (without the data)."""
+    and the extract recorded: who extracted whom, when (without the data). Refused (LockedEmail,
+    with the Swedish reason) when some of the person's e-mail is locked away from `actor`: an
+    extract leaves nothing out, and the e-mail lock holds in every export."""
+    if email_lock.hides_any(session, actor, _EMAILS.rows(subject)):
+        raise LockedEmail(
+            _(
+                "%(name)s has e-mail that is locked (Spärra tillgång on a company's E-mail tab). A register "
+                "extract must be complete, so only someone who may read locked e-mail can make it: ask an "
+                "administrator.",
+                name=subject.name,
+            )
+        )
     places = []
     for place in PLACES:
         rows: Any = session.scalars(select(place.model).where(place.rows(subject)))

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from models import Company, Contact, Employee, utcnow
+from models import Company, Contact, Employee, Opportunity, utcnow
 from services import paging
 from services.audit import acting_as
 from services.validation import InvalidValue
@@ -77,15 +77,18 @@ def purge(session: Session, actor: Employee, model, ids) -> int:
     return len(rows)
 
 
-def refuse_if_in_trash(session: Session | None, *, company=None, contact=None) -> None:
+def refuse_if_in_trash(session: Session | None, *, company=None, contact=None, opportunity=None) -> None:
     """Nothing is added to a customer in the trash (an opportunity, an activity…): restore it first.
-    `company`/`contact` are rows or ids (None: not linked; an id is read through `session`)."""
-    for model, value in ((Company, company), (Contact, contact)):
+    `company`/`contact`/`opportunity` are rows or ids (None: not linked; an id is read through
+    `session`); an opportunity is in the trash with its customer."""
+    for model, value in ((Company, company), (Contact, contact), (Opportunity, opportunity)):
         if isinstance(value, int) and session is None:
             continue  # an id, and no session to read it through
         row: Any = session.get(model, value) if isinstance(value, int) and session is not None else value
         if row is not None and row.is_deleted:
-            raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=row.name))
+            customer = row.customer if isinstance(row, Opportunity) else row  # in the trash: it has one
+            name = customer.name if customer is not None else ""
+            raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=name))
 
 
 def in_trash(model):

@@ -48,6 +48,38 @@ def test_weak_passwords_are_refused_with_the_reason_in_swedish(app, password, re
     assert reason in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Sommar2026!!",  # a season and the year: the commonest pattern of Swedish passwords
+        "Vinter2026!!",
+        "Lösenord12345",  # "password" in Swedish
+        "Losenord2026!",
+        "Välkommen2026",
+        "Valkommen123!",
+        "Kundregister1",  # the product's own name
+        "Stockholm2026!",
+        "Januari2026!!",
+        "!!2026Hejsan!!",
+        "Password2026!",  # zxcvbn's own list, with digits and signs around it
+    ],
+)
+def test_a_common_swedish_word_with_digits_and_signs_around_it_is_refused(app, password):
+    """Found by the attack run: zxcvbn's lists are English, and a Swedish base word with a year and
+    two signs scored 4. The word inside them is compared with the lists (NIST 800-63B 5.1.1.2)."""
+    with pytest.raises(WeakPassword) as refused:
+        passwords.check_policy(password, user_inputs=("Anna Lindqvist", "anna.lindqvist@example.se"))
+    assert "vanligaste" in str(refused.value)
+
+
+@pytest.mark.parametrize("password", ["erikjohansson1", "Erik.Johansson@1", "Johansson2026!!", "1234Erik5678!"])
+def test_a_password_built_on_the_employees_own_name_or_address_is_refused(app, password):
+    """Found by the attack run: the name was only a hint to zxcvbn, and "erikjohansson1" scored 3."""
+    with pytest.raises(WeakPassword) as refused:
+        passwords.check_policy(password, user_inputs=("Erik Johansson", "erik.johansson@example.se"))
+    assert "namn" in str(refused.value)
+
+
 def test_a_name_with_swedish_letters_is_recognised_without_them(app):
     with pytest.raises(WeakPassword):
         passwords.check_policy("nilsnyanstalld", user_inputs=("Nils Nyanställd", "nils@example.se"))

@@ -190,3 +190,38 @@ def test_no_page_of_the_app_shows_a_locked_message_to_a_seller(app, demo, login)
     for url in own:
         found_by_admin += SECRET_SUBJECT in admin.get(url).get_data(as_text=True)
     assert found_by_admin == 2  # the tab and the message's page
+
+
+def test_the_register_extract_is_not_made_by_someone_who_may_not_read_the_locked_messages(login, locked, employees):
+    """The attack: a seller granted "register extracts" (privacy.extract) but not the reading of
+    locked e-mail took the person's extract, HTML and ZIP, and read the locked message in it. An
+    extract must be complete (GDPR art. 15), so it is refused with a Swedish reason instead of
+    being made without the message; an administrator makes it whole."""
+    import io
+    import zipfile
+
+    from services import permissions
+
+    person = locked["person"]
+    contact_message(person)
+    permissions.set_overrides(employees["admin"], employees["seller"], grant={"privacy.extract"}, revoke=set())
+    db.session.commit()
+    seller = login("seller")
+    url = f"/admin/privacy/contact/{person.id}/extract"
+    for form in ({}, {"format": "zip"}):
+        response = seller.post(url, form)
+        assert response.status_code == 302, form
+        page = text(seller.client.get(response.headers["Location"]))
+        assert SECRET_SUBJECT not in page and SECRET_BODY not in page
+        assert (
+            sv(
+                "%(name)s has e-mail that is locked (Spärra tillgång on a company's E-mail tab). A register extract "
+                "must be complete, so only someone who may read locked e-mail can make it: ask an administrator.",
+                name=person.name,
+            )
+            in page
+        )
+    admin = login("admin")
+    assert SECRET_BODY in text(admin.post(url, {}))
+    archive = zipfile.ZipFile(io.BytesIO(admin.post(url, {"format": "zip"}).get_data()))
+    assert SECRET_SUBJECT in archive.read("registerutdrag.json").decode()

@@ -14,7 +14,7 @@ from extensions import db
 from models import Activity, CallListEntry, Company, Invoice, Opportunity, SalesOrder, SalesStage
 from services import activities, calllists, numbering, sales, trash
 from services.validation import InvalidValue
-from tests.helpers import count, flashes, sv
+from tests.helpers import count, flashes, sv, text
 from tests.security import tally
 
 
@@ -156,3 +156,73 @@ def test_a_restored_customer_takes_opportunities_again(login, trashed, stage, em
     assert response.status_code == 302, flashes(response)
     assert seller.client.get(f"/admin/opportunity/show/{trashed['opportunity'].id}").status_code == 200
     assert db.session.scalar(select(Opportunity.title).where(Opportunity.title == "Ny affär")) == "Ny affär"
+
+
+def test_the_activity_service_refuses_an_activity_on_an_opportunity_of_a_trashed_customer(app, trashed, employees):
+    """An activity names only the opportunity (no company): its customer is in the trash all the same."""
+    with pytest.raises(InvalidValue):
+        activities.create(
+            db.session, employees["seller"], kind="note", subject="Noterat", opportunity_id=trashed["opportunity"].id
+        )
+    db.session.rollback()
+    assert count(db.session, Activity) == 0
+
+
+# --- through the API (/api/v1/, a seller's key) ---------------------------------------------------
+
+
+@pytest.fixture
+def api_as_seller(app, employees):
+    from services import api_keys
+
+    key = api_keys.create(db.session, None, employee=employees["seller"], name="Integration").secret
+    db.session.commit()
+    client = app.test_client()
+
+    def call(method: str, url: str, body=None):
+        tally("API requests on a trashed customer's opportunity")
+        return client.open(url, method=method, json=body, headers={"Authorization": f"Bearer {key}"})
+
+    return call
+
+
+def test_the_api_does_not_open_or_change_an_opportunity_of_a_trashed_customer(app, api_as_seller, trashed, stage):
+    """The attack found the API answering 200 with the opportunity, listing it, and taking an
+    activity on it (the activity named only the opportunity)."""
+    opportunity = trashed["opportunity"]
+    url, version = f"/api/v1/opportunities/{opportunity.id}", opportunity.version
+    assert api_as_seller("GET", url).status_code == 404
+    listed = api_as_seller("GET", "/api/v1/opportunities").get_json()["items"]
+    assert opportunity.id not in [o["id"] for o in listed]
+    assert api_as_seller("GET", f"/api/v1/opportunities?company_id={trashed['company'].id}").get_json()["items"] == []
+    assert api_as_seller("PATCH", url, {"version": version, "title": "Ändrad"}).status_code == 404
+    assert api_as_seller("POST", f"{url}/move", {"version": version, "stage_id": stage.id}).status_code == 404
+    assert api_as_seller("DELETE", url).status_code == 404
+    added = api_as_seller(
+        "POST", "/api/v1/activities", {"kind": "note", "subject": "Ny", "opportunity_id": opportunity.id}
+    )
+    assert added.status_code == 422, added.get_json()
+    assert "opportunity_id" in added.get_json()["errors"]
+    assert count(db.session, Activity) == 0
+    kept = db.session.get(Opportunity, opportunity.id)
+    assert kept is not None and kept.title == "Gammal affär"
+
+
+def test_the_api_opens_the_opportunity_again_when_the_customer_is_restored(app, api_as_seller, trashed, employees):
+    trash.restore(db.session, employees["admin"], Company, [trashed["company"].id])
+    db.session.commit()
+    assert api_as_seller("GET", f"/api/v1/opportunities/{trashed['opportunity'].id}").status_code == 200
+
+
+def test_the_start_page_lists_no_activity_of_a_customer_in_the_trash(login, trashed, employees):
+    """Found by the attack run: "Mina aktiviteter" listed a trashed customer's open task, with a
+    link to a card that is not found."""
+    db.session.add(
+        Activity(kind="task", subject="Ring Papperskorgen", company=trashed["company"], assignee=employees["seller"])
+    )
+    db.session.commit()
+    seller = login("seller")
+    assert "Ring Papperskorgen" not in text(seller.client.get("/admin/"))
+    trash.restore(db.session, employees["admin"], Company, [trashed["company"].id])
+    db.session.commit()
+    assert "Ring Papperskorgen" in text(seller.client.get("/admin/"))

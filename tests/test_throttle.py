@@ -231,3 +231,25 @@ def test_counts_and_locks_that_are_over_are_deleted(session):
     keys = set(session.scalars(select(LoginThrottle.key)))
     assert not any(account_key(f"once{n}@example.se") in keys for n in range(5))
     assert {account_key("locked@example.se"), account_key("now@example.se")} <= keys
+
+
+def test_guessing_the_current_password_in_mitt_konto_counts_and_locks_like_a_login(
+    app, backend, login, employees, session
+):
+    """Found by the attack run: with a session left open (a borrowed computer), the current
+    password asked by Mitt konto – Byt lösenord could be guessed without limit, and a right guess
+    then changed the password. Each wrong one now counts towards the account's lock."""
+    actions = login("seller")
+    change = {"new_password": "Ett-helt-nytt-losen-77", "confirm": "Ett-helt-nytt-losen-77"}
+    for n in range(10):
+        response = actions.post("/admin/account/password", {**change, "current_password": f"gissning-{n}"})
+        assert response.status_code == 200
+    assert locked_text() in text(response)
+    response = actions.post("/admin/account/password", {**change, "current_password": PASSWORD})
+    assert locked_text() in text(response)
+    assert count(session, AuditEvent, AuditEvent.action == "password_changed") == 0
+    assert (
+        count(session, AuditEvent, AuditEvent.action == "lockout", AuditEvent.entity_id == employees["seller"].id) == 1
+    )
+    response = AuthActions(app.test_client()).login("seller@example.se", PASSWORD)
+    assert locked_text() in text(response)
