@@ -300,6 +300,7 @@ activities_resource = Resource(
     create=_create_activity,
     update=lambda session, actor, activity, data: records.update_activity(session, activity, data),
     delete=_plain_delete,
+    base=lambda: search.customer_live(Activity),  # hidden with its customer in the trash, as on the card
 )
 
 

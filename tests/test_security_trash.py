@@ -226,3 +226,19 @@ def test_the_start_page_lists_no_activity_of_a_customer_in_the_trash(login, tras
     trash.restore(db.session, employees["admin"], Company, [trashed["company"].id])
     db.session.commit()
     assert "Ring Papperskorgen" in text(seller.client.get("/admin/"))
+
+
+def test_the_api_neither_lists_nor_opens_an_activity_of_a_trashed_customer(app, api_as_seller, trashed, employees):
+    """Found by the attack run: the activities API listed a trashed customer's activities, hidden
+    everywhere else; they come back with the customer."""
+    activity = Activity(kind="task", subject="Ring Papperskorgen", company=trashed["company"])
+    db.session.add(activity)
+    db.session.commit()
+    url = f"/api/v1/activities/{activity.id}"
+    assert api_as_seller("GET", url).status_code == 404
+    assert activity.id not in [a["id"] for a in api_as_seller("GET", "/api/v1/activities").get_json()["items"]]
+    assert api_as_seller("PATCH", url, {"version": activity.version, "done": True}).status_code == 404
+    trash.restore(db.session, employees["admin"], Company, [trashed["company"].id])
+    db.session.commit()
+    assert api_as_seller("GET", url).status_code == 200
+    assert activity.id in [a["id"] for a in api_as_seller("GET", "/api/v1/activities").get_json()["items"]]
