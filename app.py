@@ -427,6 +427,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
         "RATELIMIT_STORAGE_URI",
         os.environ.get("CRM_RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL") or "memory://",
     )
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{app.config['REDIS_KEY_PREFIX']}limits")
     app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=app.config["REMEMBER_DAYS"]))
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -530,6 +531,15 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
         return render_template(
             "error.html", code=404, message=_("The page or record does not exist (it may have been deleted).")
         ), 404
+
+    @app.errorhandler(429)
+    def too_many_requests(error):
+        """Flask-Limiter's refusal (the login form's limit per address) as a page in Swedish; the limit's
+        own message says how long to wait."""
+        if is_api_request():
+            return problem_of(error)
+        message = error.description or _("Too many requests. Wait a minute and try again.")
+        return render_template("error.html", code=429, message=message), 429, {"Retry-After": "60"}
 
     @app.errorhandler(413)
     def too_large(error):

@@ -639,6 +639,25 @@ def test_each_key_has_its_own_rate_limit_and_429_says_when_to_retry(rate_limited
     assert admin.get("/api/v1/companies").status_code == 200  # another key, another count
 
 
+def test_the_login_forms_limit_per_address_answers_a_swedish_page(rate_limited_app):
+    """The login form's limit (10 a minute per address) refused with Werkzeug's English page; and its
+    keys in Redis carry the instance's prefix, as the other Redis keys do."""
+    from tests.helpers import AuthActions
+
+    with rate_limited_app.test_request_context():
+        from extensions import limiter
+
+        assert limiter._key_prefix == f"{rate_limited_app.config['REDIS_KEY_PREFIX']}limits"
+    auth = AuthActions(rate_limited_app.test_client())
+    answers = [auth.login(f"gissning{n}@example.se", "fel lösenord") for n in range(11)]
+    assert [a.status_code for a in answers[:10]] == [200] * 10
+    refused = answers[10]
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+    page = refused.get_data(as_text=True)
+    assert sv("Too many login attempts. Wait a minute and try again.") in page
+    assert "Too Many Requests" not in page and "<html" in page.lower()
+
+
 def test_decimal_amounts_travel_as_exact_text(as_role, make_company, stages, session, keys):
     company = make_company()
     created = as_role("seller").post(
