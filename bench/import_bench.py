@@ -303,10 +303,56 @@ class WebhookReceiver(threading.Thread):
         self.server.serve_forever()
 
 
-def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, webhook_url: str | None = None) -> dict:
+def _start_worker(env: dict) -> tuple[subprocess.Popen, TreeMemory]:
+    """A real queue worker (`flask --app app worker`) and the thread that keeps its memory's peaks."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "worker"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    memory = TreeMemory(worker.pid)
+    memory.start()
+    return worker, memory
+
+
+def _stop_worker(worker: subprocess.Popen, memory: TreeMemory) -> tuple[float, float, int]:
+    """Stop the worker; (its peak RSS MB, its parsing processes' highest peak, how many there were)."""
+    worker.terminate()
+    worker.wait(timeout=60)
+    memory.done.set()
+    peaks = dict(memory.peaks)
+    own = peaks.pop(worker.pid, 0.0)
+    return own, max(peaks.values(), default=0.0), len(peaks)
+
+
+def _head(path: str, rows: int) -> str:
+    """A copy of the CSV file `path` with its header and first `rows` rows (the generated files have no line
+    breaks inside fields)."""
+    target = f"{path}.first-{rows}.csv"
+    with open(path, encoding="utf-8-sig") as f, open(target, "w", encoding="utf-8") as out:
+        for number, line in enumerate(f):
+            if number > rows:
+                break
+            out.write(line)
+    return target
+
+
+def _ours(
+    url: str,
+    upload_dir: str,
+    path: str,
+    entity: str,
+    match_key: str,
+    webhook_url: str | None = None,
+    again_rows: int | None = None,
+) -> dict:
     """Our import as the product runs it: this process plays the web process (it stores the file,
     queues the job and submits it), a real queue worker (`flask --app app worker`, a subprocess)
-    runs each pass. Rows/s are the worker's own (the job's started_at to finished_at)."""
+    runs each pass. Rows/s are the worker's own (the job's started_at to finished_at). The dry run
+    against the register runs in a fresh worker (its peak RSS is that pass's alone), on the first
+    `again_rows` rows of the file when given."""
     from extensions import db
     from models import Employee, ImportJob
     from services import storage as storage_module
@@ -323,31 +369,23 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
         "CRM_SECRET_KEY": app.config["SECRET_KEY"],
     }
     env.pop("CRM_REDIS_URL", None)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "worker"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    memory = TreeMemory(worker.pid)
-    memory.start()
+    worker, memory = _start_worker(env)
     try:
         with app.app_context():
             app.extensions["tasks"].flush()
             if webhook_url:
                 _subscribe(webhook_url)
             storage = storage_module.from_config(app.config)
-            with open(path, "rb") as f:
-                key, size = storage.save(f, max_bytes=10**12)
             actor_id = db.session.scalar(db.select(Employee.id).limit(1))
             with open(path, encoding="utf-8-sig") as f:
                 headers = next(csv.reader(f, delimiter=";"))
 
-            def new_job(mode: str, key_column: str | None) -> ImportJob:
+            def new_job(mode: str, key_column: str | None, file_path: str) -> ImportJob:
+                with open(file_path, "rb") as f:
+                    key, size = storage.save(f, max_bytes=10**12)
                 job = ImportJob(
                     entity=entity,
-                    filename=Path(path).name,
+                    filename=Path(file_path).name,
                     storage_key=key,
                     file_size=size,
                     mode=mode,
@@ -362,12 +400,16 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
                 db.session.flush()
                 return job
 
-            job = new_job("upsert", match_key)
+            job = new_job("upsert", match_key, path)
             for phase, write in (("dry run", False), ("import", True), ("dry run again", False)):
                 if phase == "dry run again":
-                    # every row once more as a new record, against the register the import filled: each is
-                    # compared with the register (services.duplicates.RegisterIndex) and has a duplicate there
-                    job = new_job("create", None)
+                    # the rows once more as new records, against the register the import filled: each is
+                    # compared with the register and has a duplicate there; in a fresh worker
+                    result["queue_worker_rss_mb"], result["worker_peak_rss_mb"], result["parse_processes"] = (
+                        _stop_worker(worker, memory)
+                    )
+                    worker, memory = _start_worker(env)
+                    job = new_job("create", None, _head(path, again_rows) if again_rows else path)
                 jobs.queue(db.session, job, write=write)
                 job_id = job.id
                 cpu = _proc_cpu_seconds(worker.pid)
@@ -392,13 +434,8 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
                 }
                 db.session.rollback()
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
-        memory.done.set()
-    peaks = dict(memory.peaks)
-    result["queue_worker_rss_mb"] = peaks.pop(worker.pid, 0.0)
-    result["worker_peak_rss_mb"] = max(peaks.values(), default=0.0)
-    result["parse_processes"] = len(peaks)
+        again_peak, _parse, _count = _stop_worker(worker, memory)
+    result["again_queue_worker_rss_mb"] = again_peak
     return result
 
 
@@ -500,7 +537,9 @@ def child(args) -> None:
     workers = WorkerMemory()
     workers.start()
     if args.variant in ("ours", "ours + webhooks"):
-        result = _ours(args.url, args.upload_dir, args.path, args.entity, args.match_key, args.webhook_url)
+        result = _ours(
+            args.url, args.upload_dir, args.path, args.entity, args.match_key, args.webhook_url, args.again_rows
+        )
     else:
         result = _naive(args.url, args.upload_dir, args.path, args.entity, args.limit)
     workers.done.set()
@@ -558,6 +597,11 @@ def main() -> None:
         help="also measure ours with a webhook subscription to every created/updated event (a local receiver)",
     )
     parser.add_argument("--webhook-url", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--again-rows",
+        type=int,
+        help="the dry run against the register the import filled reads only the file's first N rows",
+    )
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -580,8 +624,9 @@ def main() -> None:
         files.append(("contacts", "contact", "email", contact_file))
     lines = [
         "| Database | File | Variant | Rows | Dry run rows/s | Import rows/s | Dry run rows/CPU-s | "
-        "Import rows/CPU-s | Dry run on the full register rows/s | … rows/CPU-s | Peak RSS MB |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Import rows/CPU-s | Dry run on the full register rows/s | … rows/CPU-s | Peak RSS MB | "
+        "Its queue worker's peak RSS MB |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     upload = str(folder / "uploads")
     variants = (() if args.skip_naive else ("naive",)) + ("ours",) + (("ours + webhooks",) if args.webhooks else ())
@@ -608,6 +653,7 @@ def main() -> None:
                     match_key,
                     "--limit",
                     str(args.naive_rows),
+                    *(("--again-rows", str(args.again_rows)) if args.again_rows else ()),
                 )
                 dry, run = result["dry run"], result["import"]
                 again = result.get("dry run again")
@@ -620,7 +666,8 @@ def main() -> None:
                         if again
                         else "– | – | "
                     )
-                    + f"{_memory(result)} |"
+                    + f"{_memory(result)} | "
+                    + (f"{result['again_queue_worker_rss_mb']:.0f} ({again['rows']:,} rows) |" if again else "– |")
                 )
                 lines.append(line)
                 print(line, flush=True)
