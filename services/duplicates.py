@@ -31,9 +31,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models import Company, CompanyContact, Contact, DuplicatePair, Lead, table_of, utcnow
+from services import paging
 
 #: A pair scoring this much or more is listed and warned about.
 THRESHOLD = 80
@@ -57,6 +58,28 @@ KINDS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": L
 #: A record of each kind, as a sentence names it ("already in the register as a customer …").
 RECORD_LABELS = {"company": _l("customer"), "contact": _l("contact"), "lead": _l("lead")}
 KIND_LABELS = {"company": _l("Companies"), "contact": _l("Contacts and private customers"), "lead": _l("Leads")}
+
+#: What seeing a register's pairs and merges needs ("{kind}": company, contact — private customers too — or lead).
+VIEW = ("{kind}.view",)
+#: What acting on them needs: merging, undoing a merge, "Inte dubbletter", a scan of the register. The
+#: Dubbletter page declares these (admin_views.base.require fills in "{kind}" from the URL) and shows a
+#: button only where `may` says yes; the services ask `permitted`.
+ACT = ("duplicate.merge", "{kind}.view", "{kind}.edit")
+
+
+def permitted(actor, kind: str, needed: tuple[str, ...] = ACT) -> bool:
+    """Whether `actor` has every one of the `needed` permissions for the register `kind`."""
+    return kind in KINDS and all(actor.has_permission(p.format(kind=kind)) for p in needed)
+
+
+def viewable_kinds(actor) -> list[str]:
+    """The registers whose pairs and merges `actor` may see, in the page's order."""
+    return [kind for kind in KINDS if permitted(actor, kind, VIEW)]
+
+
+class NotPermitted(PermissionError):
+    """The employee may not act on this register's duplicates."""
+
 
 #: Legal forms and words that do not tell two companies apart.
 _LEGAL_WORDS = {
@@ -573,6 +596,46 @@ def check_entry(
     model = KINDS[kind]
     records = {r.id: r for r in session.scalars(select(model).where(model.id.in_([s[2] for s in scored])))}
     return [Match(kind, records[i], value, reasons) for value, reasons, i in scored]
+
+
+# --- the list of pairs -------------------------------------------------------------------------------
+
+
+#: The order of the listed pairs: best score first (paged by key).
+PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descending=True)
+
+
+def listed_pairs(kind: str):
+    """The pairs of the register `kind` the Dubbletter page lists: not marked "not duplicates", scoring
+    THRESHOLD or more, both records still live (a statement to page by key)."""
+    model = KINDS[kind]
+    low, high = aliased(model), aliased(model)
+    return (
+        select(DuplicatePair)
+        .join(low, low.id == DuplicatePair.low_id)
+        .join(high, high.id == DuplicatePair.high_id)
+        .where(
+            DuplicatePair.entity_type == kind,
+            DuplicatePair.dismissed_at.is_(None),
+            DuplicatePair.score >= THRESHOLD,
+            live_condition(kind, low),
+            live_condition(kind, high),
+        )
+    )
+
+
+def dismiss(session: Session, actor, kind: str, pair_id: int) -> DuplicatePair | None:
+    """ "Inte dubbletter": the pair of the register `kind` is never listed again (a later scan keeps it
+    marked); None when there is no such pair. The caller commits."""
+    if not permitted(actor, kind):
+        raise NotPermitted(kind)
+    pair = session.get(DuplicatePair, pair_id)
+    if pair is None or pair.entity_type != kind:
+        return None
+    if pair.dismissed_at is None:
+        pair.dismissed_at, pair.dismissed_by_id = utcnow(), actor.id
+    session.flush()
+    return pair
 
 
 def record_pairs(session: Session, kind: str, record_id: int, matches: list[Match]) -> int:
