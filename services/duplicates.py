@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +34,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from models import Company, CompanyContact, Contact, DuplicatePair, Lead, table_of, utcnow
-from services import paging
+from services import bulk, paging
 
 #: A pair scoring this much or more is listed and warned about.
 THRESHOLD = 80
@@ -181,6 +181,9 @@ class Entry:
     #: The name's most telling word as the quick search index holds it (å, ä, ö kept), to look a new
     #: record's look-alikes up by query (`check_entry`); not set in a scan.
     word: str = ""
+    #: The name's telling words as the quick search index holds them, to look a batch of new records'
+    #: look-alikes up by query (RegisterLookup); not set in a scan.
+    words: tuple[str, ...] = ()
 
 
 def _keys(*values: str) -> tuple[str, ...]:
@@ -275,16 +278,17 @@ def entry_of_values(kind: str, values: dict, companies: Iterable[int] = ()) -> E
     entry = _entry_of_row(kind, [values.get(c.key) for c in columns(kind)])
     entry.companies = tuple(companies)
     names = columns(kind)[1:3] if kind == "contact" else columns(kind)[1:2]
-    entry.word = _search_word(" ".join(str(values.get(c.key) or "") for c in names))
+    entry.words = _search_words(" ".join(str(values.get(c.key) or "") for c in names))
+    entry.word = max(entry.words, key=len, default="")
     return entry
 
 
-def _search_word(name: str) -> str:
-    """The longest telling word of `name` as the quick search index holds it (services.search.fold)."""
+def _search_words(name: str) -> tuple[str, ...]:
+    """The telling words of `name` as the quick search index holds them (services.search.fold), each once."""
     from services import search
 
-    words = [w for w in re.findall(r"\w+", search.fold(name)) if telling_words(w) and fold(w) not in _LEGAL_WORDS]
-    return max(words, key=len, default="")
+    words = re.findall(r"\w+", search.fold(name))
+    return tuple(dict.fromkeys(w for w in words if telling_words(w) and fold(w) not in _LEGAL_WORDS))
 
 
 def telling_words(name: str) -> list[str]:
@@ -403,8 +407,6 @@ def find_pairs(kind: str, entries: list[Entry], *, threshold: int = THRESHOLD) -
 def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[int, int]:
     """Find every likely duplicate pair of the register `kind` and store them (pairs marked "not duplicates"
     stay marked); returns (records, pairs). The caller commits. `timings` gets each stage's seconds."""
-    from services import bulk
-
     timings = {} if timings is None else timings
     started, clock = utcnow(), time.perf_counter()
     entries = list(read_entries(session, kind))
@@ -444,61 +446,149 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
 
 #: A name word shared by more records than this finds no candidates (a rarer word of the name does).
 MAX_WORD_BLOCK = 200
+#: Name words whose records (ids) a RegisterLookup remembers from one batch to the next, at most.
+WORD_CACHE = 20_000
+
+#: (score, reasons, id) of a likely duplicate.
+Found = tuple[int, list[str], int]
 
 
-class RegisterIndex:
-    """The live records of one register, indexed by their blocking keys and their names' words, so that
-    many new records (an import's rows) are each compared with a few of them, never with all.
-
-    A new record is scored (`score`, as the scan does) against the records sharing an organisationsnummer,
-    e-mail or phone with it, and against those sharing its rarest name word whose name RapidFuzz finds
-    alike: at most MAX_BLOCK + MAX_WORD_BLOCK comparisons per key, whatever the register's size."""
-
-    def __init__(self, kind: str, entries: Iterable[Entry]):
-        self.kind = kind
-        self.by_key: dict[str, list[Entry]] = defaultdict(list)
-        self.by_word: dict[str, list[Entry]] = defaultdict(list)
-        for entry in entries:
-            for key in (*entry.ids, *entry.emails, *entry.phones):
-                self.by_key[key].append(entry)
-            for word in telling_words(entry.name):
-                self.by_word[word].append(entry)
-
-    @classmethod
-    def load(cls, session: Session, kind: str) -> RegisterIndex:
-        """The index of the register `kind` as it is now."""
-        return cls(kind, read_entries(session, kind))
-
-    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
-        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
-        candidates: dict[int, Entry] = {}
-        for key in (*entry.ids, *entry.emails, *entry.phones):
-            for other in self.by_key.get(key, ())[:MAX_BLOCK]:
+def blocked_matches(
+    kind: str,
+    entry: Entry,
+    key_blocks: dict[str, list[Entry]],
+    word_blocks: dict[str, list[Entry]],
+    *,
+    threshold: int = THRESHOLD,
+    exclude: int | None = None,
+) -> list[Found]:
+    """(score, reasons, id) of the records `entry` is likely a duplicate of, best first: scored (`score`, as
+    the scan scores) against the records sharing an organisationsnummer, e-mail or phone with it (`key_blocks`,
+    at most MAX_BLOCK per key), and against those of its rarest name word (the smallest of `word_blocks`: the
+    records of each of its name words shared by at most MAX_WORD_BLOCK) whose name RapidFuzz finds alike; never
+    against a whole register. An import's dry run compares its rows so with the register (RegisterLookup)
+    and with the file's earlier rows (services.importing.engine)."""
+    candidates: dict[int, Entry] = {}
+    for key in (*entry.ids, *entry.emails, *entry.phones):
+        for other in key_blocks.get(key, [])[:MAX_BLOCK]:
+            candidates[other.id] = other
+    blocks = [block for block in word_blocks.values() if block]
+    if blocks:
+        for other in min(blocks, key=len):
+            if other.id not in candidates and fuzz.token_sort_ratio(entry.name, other.name, score_cutoff=85):
                 candidates[other.id] = other
-        words = [w for w in telling_words(entry.name) if 0 < len(self.by_word.get(w, ())) <= MAX_WORD_BLOCK]
-        if words:
-            for other in self.by_word[min(words, key=lambda w: len(self.by_word[w]))]:
-                if other.id not in candidates and fuzz.token_sort_ratio(entry.name, other.name, score_cutoff=85):
-                    candidates[other.id] = other
-        found = []
-        for other in candidates.values():
-            value, reasons = score(self.kind, entry, other)
-            if value >= threshold:
-                found.append((value, reasons, other.id))
-        found.sort(key=lambda f: (-f[0], f[2]))
-        return found
+    found = []
+    for other in candidates.values():
+        if other.id == exclude:
+            continue
+        value, reasons = score(kind, entry, other)
+        if value >= threshold:
+            found.append((value, reasons, other.id))
+    found.sort(key=lambda f: (-f[0], f[2]))
+    return found
 
 
-class RegisterQueries:
-    """What RegisterIndex answers, asked of the database record by record (`check_entry`): for a few new
-    records, cheaper than reading the whole register."""
+def name_words(entry: Entry) -> list[str]:
+    """The words of `entry`'s name a word block is looked up by: as the quick search index holds them (å, ä, ö
+    kept; `Entry.words`) when known, else as the normalised name has them."""
+    return list(entry.words) or telling_words(entry.name)
+
+
+class RegisterLookup:
+    """The live records of one register that a batch of new records (an import's rows) are likely duplicates
+    of, looked up by query a batch at a time: memory is flat in the register's size.
+
+    Per batch: one indexed query per kind of key (organisationsnummer or personnummer, e-mail, phone) for
+    every key of the batch, one query of the quick search index per name word not seen in an earlier batch
+    (its records' ids, or "more than MAX_WORD_BLOCK": services.search.candidate_ids), and one query for the
+    rows of the ids the batch's rarest words name; then each row is scored as `blocked_matches` says."""
 
     def __init__(self, session: Session, kind: str):
-        self.session, self.kind = session, kind
+        self.session, self.kind, self.model = session, kind, KINDS[kind]
+        self.word_ids: OrderedDict[str, tuple[int, ...] | None] = OrderedDict()
 
-    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
-        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
-        return [(m.score, m.reasons, m.record.id) for m in check_entry(self.session, self.kind, entry, None, threshold)]
+    def matches_many(self, entries: list[Entry], *, threshold: int = THRESHOLD) -> list[list[Found]]:
+        """For each of `entries`, (score, reasons, id) of the records it is likely a duplicate of, best first."""
+        by_key: dict[str, list[Entry]] = defaultdict(list)
+        for other in self._entries(self._key_condition(entries)):
+            for key in (*other.ids, *other.emails, *other.phones):
+                by_key[key].append(other)
+        chosen: list[str | None] = []
+        for entry in entries:
+            counted = [(len(ids), w) for w in name_words(entry) if (ids := self._word_ids(w))]
+            chosen.append(min(counted)[1] if counted else None)
+        wanted = {i for word in set(chosen) if word for i in self.word_ids[word] or ()}
+        by_id = {e.id: e for e in self._entries(bulk.one_of(self.session, self.model.id, wanted))} if wanted else {}
+        found = []
+        for entry, word in zip(entries, chosen, strict=True):
+            block = [by_id[i] for i in self.word_ids[word] or () if i in by_id] if word else []
+            found.append(blocked_matches(self.kind, entry, by_key, {"": block}, threshold=threshold))
+        return found
+
+    def _word_ids(self, word: str) -> tuple[int, ...] | None:
+        """The ids of the records (trash included) whose searched text has `word`, or None for more than
+        MAX_WORD_BLOCK; remembered for the next batches (the WORD_CACHE most recently used)."""
+        from services import search
+
+        if word in self.word_ids:
+            self.word_ids.move_to_end(word)
+            return self.word_ids[word]
+        ids = search.candidate_ids(self.session, self.model, word, limit=MAX_WORD_BLOCK)
+        self.word_ids[word] = tuple(ids) if ids is not None else None
+        if len(self.word_ids) > WORD_CACHE:
+            self.word_ids.popitem(last=False)
+        return self.word_ids[word]
+
+    def _key_condition(self, entries: list[Entry]):
+        """The records sharing a key with one of `entries` (each column by its index)."""
+        ids = {v for e in entries for k in e.ids for v in stored_ids(self.kind, k)}
+        emails = {k for e in entries for k in e.emails}
+        phones = {p for e in entries for k in e.phones for p in ("+" + k, k)}
+        conditions = []
+        for column, values in KEY_COLUMNS[self.kind]:
+            wanted = {"id": ids, "email": emails, "phone": phones}[values]
+            if wanted:
+                conditions.append(bulk.one_of(self.session, column, wanted))
+        return or_(*conditions) if conditions else None
+
+    def _entries(self, condition) -> list[Entry]:
+        """The live records meeting `condition` as Entries (contacts with their companies)."""
+        if condition is None:
+            return []
+        rows = self.session.execute(select(*columns(self.kind)).where(live_condition(self.kind), condition)).all()
+        entries = [_entry_of_row(self.kind, row) for row in rows]
+        if self.kind == "contact" and entries:
+            links: dict[int, list[int]] = defaultdict(list)
+            for contact_id, company_id in self.session.execute(
+                select(CompanyContact.contact_id, CompanyContact.company_id).where(
+                    bulk.one_of(self.session, CompanyContact.contact_id, [e.id for e in entries])
+                )
+            ):
+                links[contact_id].append(company_id)
+            for entry in entries:
+                entry.companies = tuple(links.get(entry.id, ()))
+        return entries
+
+
+def stored_ids(kind: str, key: str) -> tuple[str, ...]:
+    """An Entry's organisationsnummer or personnummer (digits) as the register may store it: a personnummer
+    as `YYYYMMDD-NNNN` (services.validation), an organisationsnummer as its ten digits."""
+    if kind == "contact" and len(key) == 12:
+        return (key, f"{key[:8]}-{key[8:]}")
+    return (key,)
+
+
+#: Per register, the indexed columns its records' keys are looked up in: (column, "id" | "email" | "phone").
+KEY_COLUMNS: dict[str, list[tuple[Any, str]]] = {
+    "company": [(Company.org_number, "id"), (func.lower(Company.email), "email"), (Company.phone, "phone")],
+    "contact": [
+        (Contact.personal_number, "id"),
+        (func.lower(Contact.email), "email"),
+        (Contact.phone, "phone"),
+        (Contact.mobile, "phone"),
+    ],
+    "lead": [(Lead.org_number, "id"), (func.lower(Lead.contact_email), "email"), (Lead.contact_phone, "phone")],
+}
 
 
 # --- one record: the entry forms and the records changed since the scan -------------------------------
@@ -518,7 +608,7 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
             conditions.append(Company.phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
     elif kind == "contact":
         if entry.ids:
-            conditions.append(Contact.personal_number.in_(entry.ids))
+            conditions.append(Contact.personal_number.in_([v for k in entry.ids for v in stored_ids(kind, k)]))
         if entry.emails:
             conditions.append(func.lower(Contact.email).in_(entry.emails))
         if entry.phones:
