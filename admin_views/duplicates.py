@@ -12,20 +12,14 @@ from sqlalchemy import func, select
 
 from admin_views import params
 from admin_views.base import SecurePage, require
-from admin_views.labels import field_label
+from admin_views.labels import field_label, field_value
 from admin_views.listing import read_page
+from admin_views.records import record_url
 from extensions import db
-from models import COMPANY_STATUS_LABELS, Employee, Industry, Lead, MergeRecord, utcnow
-from services import custom_fields, duplicate_tasks, duplicates, formatting, merge, personal_numbers
+from models import MergeRecord, utcnow
+from services import custom_fields, duplicate_tasks, duplicates, formatting, merge
 from services.permissions import LOGGED_IN
 from services.validation import InvalidValue
-
-
-def record_url(kind: str, record_id: int) -> str:
-    """The card of a company or contact, the page of a lead."""
-    if kind == "lead":
-        return url_for("lead.page", id=record_id)
-    return url_for(f"{kind}.card", id=record_id)
 
 
 def summary(kind: str, record) -> list[str]:
@@ -49,28 +43,6 @@ def summary(kind: str, record) -> list[str]:
             formatting.phone(record.contact_phone),
         ]
     return [v for v in values if v]
-
-
-def display(record, field: str) -> str:
-    """A field's value as the merge page shows it."""
-    value = getattr(record, field)
-    if value is None or value == "":
-        return ""
-    if field == "owner_id":
-        return str(db.session.get(Employee, value) or value)
-    if field == "industry_id":
-        return str(db.session.get(Industry, value) or value)
-    if field == "status":
-        return str((Lead.STATUSES if isinstance(record, Lead) else COMPANY_STATUS_LABELS).get(value, value))
-    if field == "org_number":
-        return formatting.org_number(value)
-    if field == personal_numbers.FIELD:
-        return personal_numbers.shown_to(value, current_user)
-    if field in ("phone", "mobile"):
-        return formatting.phone(value)
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    return str(value)
 
 
 class DuplicatesView(SecurePage):
@@ -181,7 +153,10 @@ class DuplicatesView(SecurePage):
             a=a,
             b=b,
             keep=keep,
-            fields=[(f, field_label(f), display(a, f), display(b, f)) for f in merge.FIELDS[kind]]
+            fields=[
+                (f, field_label(f), field_value(kind, f, getattr(a, f)), field_value(kind, f, getattr(b, f)))
+                for f in merge.FIELDS[kind]
+            ]
             + [
                 (key, definition.label, custom_fields.display(definition, va), custom_fields.display(definition, vb))
                 for key, definition, va, vb in custom

@@ -15,12 +15,11 @@ moved, so `undo` puts everything back. One transaction; the caller commits.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, Employee, Lead, MergeRecord, utcnow
@@ -358,24 +357,6 @@ def _row_key(table, column: str):
 # --- undo -----------------------------------------------------------------------------------------
 
 
-def from_plain(model, field: str, value):
-    """A value as `audit.plain` stored it, back as the column's Python value."""
-    if value is None:
-        return None
-    kind = model.__table__.c[field].type
-    if isinstance(kind, Numeric):
-        return Decimal(value)
-    if isinstance(kind, Boolean):
-        return bool(value)
-    if isinstance(kind, Integer):
-        return int(value)
-    if isinstance(kind, DateTime):
-        return datetime.fromisoformat(value)
-    if isinstance(kind, Date):
-        return date.fromisoformat(value)
-    return value
-
-
 def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
     """Undo a merge: the merged record back from the trash with its own values, its rows moved back, the kept
     record's fields back where nobody has changed them since (those changed since are left as they are)."""
@@ -423,12 +404,12 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
                 else:
                     left_alone.append(field)
             elif audit.plain(getattr(keep, field)) == new:
-                setattr(keep, field, from_plain(model, field, old))
+                setattr(keep, field, audit.unplain(model.__table__.c[field], old))
             else:
                 left_alone.append(field)
         session.flush()  # a unique value leaves the kept record before the merged one takes it back
         for field, (old, _new) in record.merged_fields.items():
-            setattr(merged, field, from_plain(model, field, old))
+            setattr(merged, field, audit.unplain(model.__table__.c[field], old))
         if hasattr(merged, "deleted_by_id"):
             merged.deleted_by_id = None
         record.undone_at = utcnow()
