@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, Employee, Lead, MergeRecord, utcnow
-from services import audit, custom_fields, duplicates, visibility
+from services import audit, custom_fields, duplicates, leads, visibility
 from services.audit import acting_as
 from services.validation import InvalidValue
 
@@ -33,7 +33,7 @@ PERMISSION = "duplicate.merge"
 
 MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
 #: The status a merged lead gets (leads have no trash).
-LEAD_MERGED = "merged"
+LEAD_MERGED = leads.MERGED
 
 #: Every foreign key to a mergeable table: (table, column) → the columns that make a row unique
 #: together with it (a link table's other side), or () when any number of rows may point at a record.
