@@ -19,7 +19,6 @@ from models import Activity, Company, CompanyContact, Contact, Employee, Lead, u
 from services import consent, register
 from services.validation import InvalidValue
 
-
 #: The status of a lead merged into another (services.merge.LEAD_MERGED).
 MERGED = "merged"
 
