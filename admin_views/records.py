@@ -4,10 +4,12 @@
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
+from services import fields
+
 #: The page of a record of each kind: a customer's card, a lead's page.
 ENDPOINTS = {"company": "company.card", "contact": "contact.card", "lead": "lead.page"}
 #: A record of each kind as a link's label names it ("Kund: Alfa Bygg AB").
-TITLES = {"company": _l("Customer"), "contact": _l("Contact"), "lead": _l("Lead")}
+TITLES = {"company": fields.label("customer"), "contact": fields.label("contact"), "lead": _l("Lead")}
 
 
 def record_url(kind: str, record_id: int) -> str:
