@@ -446,37 +446,41 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
 
 #: A name word shared by more records than this finds no candidates (a rarer word of the name does).
 MAX_WORD_BLOCK = 200
-#: Name words whose records (ids) a RegisterLookup remembers from one batch to the next, at most.
-WORD_CACHE = 20_000
+#: Name words' records (id and normalised name) a RegisterLookup remembers from one batch to the next, at most
+#: (about 10 MB).
+WORD_CACHE = 100_000
 
 #: (score, reasons, id) of a likely duplicate.
 Found = tuple[int, list[str], int]
+
+
+def alike(entry: Entry, members: Iterable[tuple[int, str]]) -> list[int]:
+    """The ids of `members` ((id, normalised name) of the records sharing a name word with `entry`) whose name
+    RapidFuzz finds alike (one call each: most stop here, before a record is read whole)."""
+    return [i for i, name in members if fuzz.token_sort_ratio(entry.name, name, score_cutoff=85)]
 
 
 def blocked_matches(
     kind: str,
     entry: Entry,
     key_blocks: dict[str, list[Entry]],
-    word_blocks: dict[str, list[Entry]],
+    named: Iterable[Entry],
     *,
     threshold: int = THRESHOLD,
     exclude: int | None = None,
 ) -> list[Found]:
     """(score, reasons, id) of the records `entry` is likely a duplicate of, best first: scored (`score`, as
     the scan scores) against the records sharing an organisationsnummer, e-mail or phone with it (`key_blocks`,
-    at most MAX_BLOCK per key), and against those of its rarest name word (the smallest of `word_blocks`: the
-    records of each of its name words shared by at most MAX_WORD_BLOCK) whose name RapidFuzz finds alike; never
-    against a whole register. An import's dry run compares its rows so with the register (RegisterLookup)
-    and with the file's earlier rows (services.importing.engine)."""
+    at most MAX_BLOCK per key), and against those `named`: of its rarest name word (shared by at most
+    MAX_WORD_BLOCK records), those whose name is `alike`; never against a whole register. An import's dry run
+    compares its rows so with the register (RegisterLookup) and with the file's earlier rows
+    (services.importing.engine.FileEntries)."""
     candidates: dict[int, Entry] = {}
     for key in (*entry.ids, *entry.emails, *entry.phones):
         for other in key_blocks.get(key, [])[:MAX_BLOCK]:
             candidates[other.id] = other
-    blocks = [block for block in word_blocks.values() if block]
-    if blocks:
-        for other in min(blocks, key=len):
-            if other.id not in candidates and fuzz.token_sort_ratio(entry.name, other.name, score_cutoff=85):
-                candidates[other.id] = other
+    for other in named:
+        candidates.setdefault(other.id, other)
     found = []
     for other in candidates.values():
         if other.id == exclude:
@@ -499,13 +503,16 @@ class RegisterLookup:
     of, looked up by query a batch at a time: memory is flat in the register's size.
 
     Per batch: one indexed query per kind of key (organisationsnummer or personnummer, e-mail, phone) for
-    every key of the batch, one query of the quick search index per name word not seen in an earlier batch
-    (its records' ids, or "more than MAX_WORD_BLOCK": services.search.candidate_ids), and one query for the
-    rows of the ids the batch's rarest words name; then each row is scored as `blocked_matches` says."""
+    every key of the batch; for each name word not met in an earlier batch, one query of the quick search index
+    (its records' ids, or "more than MAX_WORD_BLOCK": services.search.candidate_ids) and one for the names of
+    those records; then, of each row's rarest word, the records whose name is `alike` are read whole (one
+    query) and each row is scored as `blocked_matches` says. The words' records (id and normalised name) are
+    remembered from batch to batch, at most WORD_CACHE of them."""
 
     def __init__(self, session: Session, kind: str):
         self.session, self.kind, self.model = session, kind, KINDS[kind]
-        self.word_ids: OrderedDict[str, tuple[int, ...] | None] = OrderedDict()
+        self.words: OrderedDict[str, tuple[tuple[int, str], ...] | None] = OrderedDict()
+        self.cached = 0
 
     def matches_many(self, entries: list[Entry], *, threshold: int = THRESHOLD) -> list[list[Found]]:
         """For each of `entries`, (score, reasons, id) of the records it is likely a duplicate of, best first."""
@@ -513,31 +520,51 @@ class RegisterLookup:
         for other in self._entries(self._key_condition(entries)):
             for key in (*other.ids, *other.emails, *other.phones):
                 by_key[key].append(other)
-        chosen: list[str | None] = []
+        self._look_up_words({w for entry in entries for w in name_words(entry)})
+        named: list[list[int]] = []
         for entry in entries:
-            counted = [(len(ids), w) for w in name_words(entry) if (ids := self._word_ids(w))]
-            chosen.append(min(counted)[1] if counted else None)
-        wanted = {i for word in set(chosen) if word for i in self.word_ids[word] or ()}
+            blocks: list[tuple[tuple[int, str], ...]] = [m for w in name_words(entry) if (m := self._members(w))]
+            rarest = min(blocks, key=len) if blocks else ()
+            named.append(alike(entry, rarest))
+        wanted = {i for ids in named for i in ids}
         by_id = {e.id: e for e in self._entries(bulk.one_of(self.session, self.model.id, wanted))} if wanted else {}
-        found = []
-        for entry, word in zip(entries, chosen, strict=True):
-            block = [by_id[i] for i in self.word_ids[word] or () if i in by_id] if word else []
-            found.append(blocked_matches(self.kind, entry, by_key, {"": block}, threshold=threshold))
-        return found
+        return [
+            blocked_matches(self.kind, entry, by_key, [by_id[i] for i in ids if i in by_id], threshold=threshold)
+            for entry, ids in zip(entries, named, strict=True)
+        ]
 
-    def _word_ids(self, word: str) -> tuple[int, ...] | None:
-        """The ids of the records (trash included) whose searched text has `word`, or None for more than
-        MAX_WORD_BLOCK; remembered for the next batches (the WORD_CACHE most recently used)."""
+    def _members(self, word: str) -> tuple[tuple[int, str], ...] | None:
+        members = self.words.get(word)
+        if members is not None:
+            self.words.move_to_end(word)
+        return members
+
+    def _look_up_words(self, words: set[str]) -> None:
+        """Remember, for each of `words` not known yet, the live records (id, normalised name) whose searched
+        text has it, or None when more than MAX_WORD_BLOCK records have it."""
         from services import search
 
-        if word in self.word_ids:
-            self.word_ids.move_to_end(word)
-            return self.word_ids[word]
-        ids = search.candidate_ids(self.session, self.model, word, limit=MAX_WORD_BLOCK)
-        self.word_ids[word] = tuple(ids) if ids is not None else None
-        if len(self.word_ids) > WORD_CACHE:
-            self.word_ids.popitem(last=False)
-        return self.word_ids[word]
+        ids_of = {}
+        for word in words - set(self.words):
+            ids = search.candidate_ids(self.session, self.model, word, limit=MAX_WORD_BLOCK)
+            ids_of[word] = ids
+        wanted = {i for ids in ids_of.values() if ids for i in ids}
+        names = {}
+        if wanted:
+            cols = columns(self.kind)
+            name_cols = cols[1:3] if self.kind == "contact" else cols[1:2]
+            stmt = select(cols[0], *name_cols).where(
+                live_condition(self.kind), bulk.one_of(self.session, cols[0], wanted)
+            )
+            for row in self.session.execute(stmt):
+                names[row[0]] = person_name_key(row[1], row[2]) if self.kind == "contact" else company_name_key(row[1])
+        for word, ids in ids_of.items():
+            members = None if ids is None else tuple((i, names[i]) for i in ids if i in names)
+            self.words[word] = members
+            self.cached += len(members or ()) + 1
+        while self.cached > WORD_CACHE and self.words:
+            _word, members = self.words.popitem(last=False)
+            self.cached -= len(members or ()) + 1
 
     def _key_condition(self, entries: list[Entry]):
         """The records sharing a key with one of `entries` (each column by its index)."""

@@ -153,7 +153,7 @@ class FileEntries:
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("CREATE TABLE entry (row INTEGER PRIMARY KEY, data TEXT)")
         self.db.execute("CREATE TABLE key (key TEXT, row INTEGER, PRIMARY KEY (key, row)) WITHOUT ROWID")
-        self.db.execute("CREATE TABLE word (word TEXT, row INTEGER, PRIMARY KEY (word, row)) WITHOUT ROWID")
+        self.db.execute("CREATE TABLE word (word TEXT, row INTEGER, name TEXT, PRIMARY KEY (word, row)) WITHOUT ROWID")
         self.db.commit()
         os.unlink(path)  # open, it lives on
 
@@ -170,8 +170,8 @@ class FileEntries:
             [(k, e.id) for e in entries for k in (*e.ids, *e.emails, *e.phones)],
         )
         self.db.executemany(
-            "INSERT OR IGNORE INTO word VALUES (?, ?)",
-            [(w, e.id) for e in entries for w in duplicates.telling_words(e.name)],
+            "INSERT OR IGNORE INTO word VALUES (?, ?, ?)",
+            [(w, e.id, e.name) for e in entries for w in duplicates.telling_words(e.name)],
         )
 
     def _select(self, sql: str, values) -> list[tuple]:
@@ -197,10 +197,15 @@ class FileEntries:
             counted = [(counts[w], w) for w in names[entry.id] if 1 < counts.get(w, 0) <= duplicates.MAX_WORD_BLOCK]
             if counted:
                 chosen[entry.id] = min(counted)[1]
-        word_rows: dict[str, list[int]] = defaultdict(list)
-        for word, row in self._select("SELECT word, row FROM word WHERE word IN (?)", set(chosen.values())):
-            word_rows[word].append(row)
-        wanted = {r for rows in (*key_rows.values(), *word_rows.values()) for r in rows}
+        word_rows: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for word, row, name in self._select("SELECT word, row, name FROM word WHERE word IN (?)", set(chosen.values())):
+            word_rows[word].append((row, name))
+        named = {
+            e.id: duplicates.alike(e, [(r, n) for r, n in word_rows[chosen[e.id]] if r < e.id])
+            for e in entries
+            if e.id in chosen
+        }
+        wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows}
         known = {}
         for row, data in self._select("SELECT row, data FROM entry WHERE row IN (?)", wanted):
             values: dict[str, Any] = {
@@ -209,14 +214,12 @@ class FileEntries:
             known[row] = duplicates.Entry(**values)
         found = []
         for entry in entries:
-
-            def earlier(rows: list[int], number: int = entry.id) -> list[duplicates.Entry]:
-                return [known[r] for r in rows if r < number]
-
-            word = chosen.get(entry.id)
-            key_blocks = {k: earlier(key_rows.get(k, [])) for k in (*entry.ids, *entry.emails, *entry.phones)}
-            word_blocks = {word: earlier(word_rows[word])} if word else {}
-            found.append(duplicates.blocked_matches(kind, entry, key_blocks, word_blocks))
+            key_blocks = {
+                k: [known[r] for r in key_rows.get(k, []) if r < entry.id]
+                for k in (*entry.ids, *entry.emails, *entry.phones)
+            }
+            named_entries = [known[r] for r in named.get(entry.id, [])]
+            found.append(duplicates.blocked_matches(kind, entry, key_blocks, named_entries))
         return found
 
     def close(self) -> None:
