@@ -96,7 +96,6 @@ class DuplicatesView(SecurePage):
             pairs=pairs,
             page=page,
             scan=duplicate_tasks.state(db.session, kind),
-            mergeable=kind in merge.MODELS,
             merges=merge.recent(db.session, kind),
             summary=summary,
             record_url=record_url,

@@ -205,6 +205,8 @@ class FileEntries:
             for e in entries
             if e.id in chosen
         }
+        for key, rows in key_rows.items():  # the first MAX_BLOCK rows of a key (a switchboard) are compared
+            key_rows[key] = sorted(rows)[: duplicates.MAX_BLOCK]
         wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows}
         known = {}
         for row, data in self._select("SELECT row, data FROM entry WHERE row IN (?)", wanted):
