@@ -154,6 +154,9 @@ class FileEntries:
         self.db.execute("CREATE TABLE entry (row INTEGER PRIMARY KEY, data TEXT)")
         self.db.execute("CREATE TABLE key (key TEXT, row INTEGER, PRIMARY KEY (key, row)) WITHOUT ROWID")
         self.db.execute("CREATE TABLE word (word TEXT, row INTEGER, name TEXT, PRIMARY KEY (word, row)) WITHOUT ROWID")
+        # how many rows have each word, kept as they are added (counting a common word's rows each batch grew
+        # with the file)
+        self.db.execute("CREATE TABLE word_count (word TEXT PRIMARY KEY, rows INTEGER) WITHOUT ROWID")
         self.db.commit()
         os.unlink(path)  # open, it lives on
 
@@ -169,9 +172,11 @@ class FileEntries:
             "INSERT OR IGNORE INTO key VALUES (?, ?)",
             [(k, e.id) for e in entries for k in (*e.ids, *e.emails, *e.phones)],
         )
+        words = [(w, e.id, e.name) for e in entries for w in dict.fromkeys(duplicates.telling_words(e.name))]
+        self.db.executemany("INSERT OR IGNORE INTO word VALUES (?, ?, ?)", words)
         self.db.executemany(
-            "INSERT OR IGNORE INTO word VALUES (?, ?, ?)",
-            [(w, e.id, e.name) for e in entries for w in duplicates.telling_words(e.name)],
+            "INSERT INTO word_count VALUES (?, 1) ON CONFLICT (word) DO UPDATE SET rows = rows + 1",
+            [(w,) for w, _row, _name in words],
         )
 
     def _select(self, sql: str, values) -> list[tuple]:
@@ -191,7 +196,7 @@ class FileEntries:
             key_rows[key].append(row)
         names = {e.id: duplicates.telling_words(e.name) for e in entries}
         words = {w for found in names.values() for w in found}
-        counts = dict(self._select("SELECT word, count(*) FROM word WHERE word IN (?) GROUP BY word", words))
+        counts = dict(self._select("SELECT word, rows FROM word_count WHERE word IN (?)", words))
         chosen = {}
         for entry in entries:
             counted = [(counts[w], w) for w in names[entry.id] if 1 < counts.get(w, 0) <= duplicates.MAX_WORD_BLOCK]
