@@ -30,7 +30,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from models import Company, CompanyContact, Contact, DuplicatePair, Lead, table_of, utcnow
@@ -607,14 +607,22 @@ def stored_ids(kind: str, key: str) -> tuple[str, ...]:
 
 #: Per register, the indexed columns its records' keys are looked up in: (column, "id" | "email" | "phone").
 KEY_COLUMNS: dict[str, list[tuple[Any, str]]] = {
-    "company": [(Company.org_number, "id"), (func.lower(Company.email), "email"), (Company.phone, "phone")],
+    "company": [
+        (Company.org_number, "id"),
+        (func.lower(Company.email, type_=String), "email"),
+        (Company.phone, "phone"),
+    ],
     "contact": [
         (Contact.personal_number, "id"),
-        (func.lower(Contact.email), "email"),
+        (func.lower(Contact.email, type_=String), "email"),
         (Contact.phone, "phone"),
         (Contact.mobile, "phone"),
     ],
-    "lead": [(Lead.org_number, "id"), (func.lower(Lead.contact_email), "email"), (Lead.contact_phone, "phone")],
+    "lead": [
+        (Lead.org_number, "id"),
+        (func.lower(Lead.contact_email, type_=String), "email"),
+        (Lead.contact_phone, "phone"),
+    ],
 }
 
 
