@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -1666,3 +1667,17 @@ for _table, _indexes in KEYSET_INDEXES.items():
         _columns, _where = (_index[0], _index[1]) if isinstance(_index[0], tuple) else (_index, None)
         _partial: dict[str, Any] = {"postgresql_where": text(_where), "sqlite_where": text(_where)} if _where else {}
         Index(keyset_index_name(_table, _columns), *(db.metadata.tables[_table].c[c] for c in _columns), **_partial)
+
+
+#: The columns a batch of new records' keys are looked up in, for their likely duplicates in the register
+#: (services.duplicates.RegisterLookup: an import's dry run); e-mail addresses compared in lower case.
+DUPLICATE_KEY_INDEXES = [
+    Index("ix_company_email_lower", func.lower(Company.email)),
+    Index("ix_company_phone", Company.phone),
+    Index("ix_contact_email_lower", func.lower(Contact.email)),
+    Index("ix_contact_phone", Contact.phone),
+    Index("ix_contact_mobile", Contact.mobile),
+    Index("ix_contact_personal_number", Contact.personal_number),
+    Index("ix_lead_contact_email_lower", func.lower(Lead.contact_email)),
+    Index("ix_lead_contact_phone", Lead.contact_phone),
+]

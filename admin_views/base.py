@@ -8,7 +8,9 @@ default). `can_create/can_edit/can_delete/can_export` are computed per
 request from the same map.
 """
 
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
@@ -61,7 +63,9 @@ def require(*permissions: str):
     """Declare the permissions a custom exposed endpoint needs (all of them).
 
     "{area}" stands for the view's permission_area, so a mixin serves several
-    views; LOGGED_IN lets in any logged-in employee.
+    views; another "{name}" for the endpoint's URL value `name` (e.g. "{kind}.edit" with
+    /merge/<kind>), the view's `url_values` saying which values are valid; LOGGED_IN lets in any
+    logged-in employee.
     """
 
     def mark(fn):
@@ -96,13 +100,14 @@ def sees(part: str) -> bool:
     return current_user.is_authenticated and visibility.may_see(current_user, visibility.Part(part))
 
 
-def may(endpoint: str) -> bool:
+def may(endpoint: str, **values) -> bool:
     """True when the logged-in employee may use `endpoint` ("view.method", or ".method" on the
-    current view): the permissions that endpoint declares and the server checks, asked from
-    templates so a link is shown exactly when following it is allowed."""
+    current view) with the URL `values` (those its declared permissions name, e.g. kind="lead"):
+    the permissions that endpoint declares and the server checks, asked from templates so a link
+    is shown exactly when following it is allowed."""
     view_endpoint, _, method = endpoint.rpartition(".")
     view = find_view(view_endpoint or request.blueprint or "")
-    permissions = view.permission_for(method) if isinstance(view, PermissionMixin) else None
+    permissions = view.permission_for(method, values) if isinstance(view, PermissionMixin) else None
     return bool(permissions) and can(*permissions)
 
 
@@ -123,14 +128,22 @@ class PermissionMixin:
     permission_area: str | None = None
     endpoint_verbs: dict[str, str] = {}
 
-    def permission_for(self, endpoint_name: str) -> tuple[str, ...] | None:
-        """The permissions an endpoint needs, or None when it declares none (refused)."""
+    #: The values a URL value named in a declared permission may take ({"kind": (...)}); others: refused.
+    url_values: dict[str, tuple[str, ...]] = {}
+
+    def permission_for(self, endpoint_name: str, values: Mapping[str, Any] | None = None) -> tuple[str, ...] | None:
+        """The permissions an endpoint needs with the URL `values`, or None when it declares none or
+        names a URL value not given or not valid (refused)."""
         fn = getattr(type(self), endpoint_name, None)
         declared = getattr(fn, "_permission", None)
         if declared:
             if isinstance(declared, str):
                 declared = (declared,)
-            return tuple(p.format(area=self.permission_area) for p in declared)
+            given = {k: str(v) for k, v in (values or {}).items() if str(v) in self.url_values.get(k, ())}
+            try:
+                return tuple(p.format(**given, area=self.permission_area) for p in declared)
+            except KeyError:
+                return None
         verb = self.endpoint_verbs.get(endpoint_name)
         return (f"{self.permission_area}.{verb}",) if verb and self.permission_area else None
 
@@ -140,7 +153,7 @@ class PermissionMixin:
     def _handle_view(self, name, **kwargs):
         if not current_user.is_authenticated:
             return login_redirect()
-        permissions = self.permission_for(name)
+        permissions = self.permission_for(name, kwargs)
         if not permissions or not can(*permissions):
             abort(403)
         return None

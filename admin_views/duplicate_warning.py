@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import BooleanField
 
-from admin_views.duplicates import record_url
+from admin_views.records import record_url
 from extensions import db
 from services import duplicates
 

@@ -9,25 +9,17 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from admin_views import params
-from admin_views.base import SecurePage, can, require
-from admin_views.labels import field_label
+from admin_views.base import SecurePage, require
+from admin_views.labels import field_label, field_value
 from admin_views.listing import read_page
+from admin_views.records import record_url
 from extensions import db
-from models import COMPANY_STATUS_LABELS, DuplicatePair, Employee, Industry, Lead, MergeRecord, utcnow
-from services import custom_fields, duplicate_tasks, duplicates, formatting, merge, paging, personal_numbers
+from models import MergeRecord, utcnow
+from services import custom_fields, duplicate_tasks, duplicates, formatting, merge
+from services.permissions import LOGGED_IN
 from services.validation import InvalidValue
-
-PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descending=True)
-
-
-def record_url(kind: str, record_id: int) -> str:
-    """The card of a company or contact, the page of a lead."""
-    if kind == "lead":
-        return url_for("lead.page", id=record_id)
-    return url_for(f"{kind}_card.index", id=record_id)
 
 
 def summary(kind: str, record) -> list[str]:
@@ -53,64 +45,39 @@ def summary(kind: str, record) -> list[str]:
     return [v for v in values if v]
 
 
-def display(record, field: str) -> str:
-    """A field's value as the merge page shows it."""
-    value = getattr(record, field)
-    if value is None or value == "":
-        return ""
-    if field == "owner_id":
-        return str(db.session.get(Employee, value) or value)
-    if field == "industry_id":
-        return str(db.session.get(Industry, value) or value)
-    if field == "status":
-        return str((Lead.STATUSES if isinstance(record, Lead) else COMPANY_STATUS_LABELS).get(value, value))
-    if field == "org_number":
-        return formatting.org_number(value)
-    if field == personal_numbers.FIELD:
-        return personal_numbers.shown_to(value, current_user)
-    if field in ("phone", "mobile"):
-        return formatting.phone(value)
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    return str(value)
-
-
-def _kind_or_404(kind: str) -> str:
-    if kind not in duplicates.KINDS:
-        abort(404)
-    if not can(f"{kind}.view"):
-        abort(403)
-    return kind
-
-
 class DuplicatesView(SecurePage):
-    """Likely duplicates of one register (`?kind=company|contact|lead`), best score first."""
+    """Likely duplicates of one register (`?kind=company|contact|lead`), best score first.
+
+    Each register's pairs and merges are shown to those who may view it (services.duplicates.VIEW);
+    acting on them needs services.duplicates.ACT of that register, declared on each endpoint with the
+    register's kind in its URL, so `may('.undo', kind=...)` in the templates asks what the server checks."""
 
     per_page = 50
+    url_values = {"kind": tuple(duplicates.KINDS)}
 
     def is_accessible(self) -> bool:
-        return can("company.view")
+        return current_user.is_authenticated and bool(duplicates.viewable_kinds(current_user))
+
+    def _handle_view(self, name, **kwargs):
+        if "kind" in kwargs and kwargs["kind"] not in duplicates.KINDS:
+            abort(404)
+        refused = super()._handle_view(name, **kwargs)
+        if refused is None and not self.is_accessible():
+            abort(403)
+        return refused
 
     @expose("/")
-    @require("company.view")
+    @require(LOGGED_IN)  # and some register's view (is_accessible); the kind asked for is checked below
     def index(self):
         """The pairs not marked "not duplicates" whose both records are still live, with score and reasons."""
-        kind = _kind_or_404(request.args.get("kind", "company"))
+        kinds = duplicates.viewable_kinds(current_user)
+        kind = request.args.get("kind") or kinds[0]
+        if kind not in duplicates.KINDS:
+            abort(404)
+        if kind not in kinds:
+            abort(403)
         model = duplicates.KINDS[kind]
-        low, high = aliased(model), aliased(model)
-        stmt = (
-            select(DuplicatePair)
-            .join(low, low.id == DuplicatePair.low_id)
-            .join(high, high.id == DuplicatePair.high_id)
-            .where(
-                DuplicatePair.entity_type == kind,
-                DuplicatePair.dismissed_at.is_(None),
-                DuplicatePair.score >= duplicates.THRESHOLD,
-                duplicates.live_condition(kind, low),
-                duplicates.live_condition(kind, high),
-            )
-        )
-        page = read_page(PAIR_ORDER, stmt, request.args, per_page=self.per_page)
+        page = read_page(duplicates.PAIR_ORDER, duplicates.listed_pairs(kind), request.args, per_page=self.per_page)
         ids = {i for p in page.items for i in (p.low_id, p.high_id)}
         records = {r.id: r for r in db.session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
         pairs = [
@@ -125,44 +92,42 @@ class DuplicatesView(SecurePage):
         return self.render(
             "admin/duplicates.html",
             kind=kind,
-            kinds=[(k, label) for k, label in duplicates.KIND_LABELS.items() if can(f"{k}.view")],
+            kinds=[(k, duplicates.KIND_LABELS[k]) for k in kinds],
             pairs=pairs,
             page=page,
             scan=duplicate_tasks.state(db.session, kind),
-            can_merge=can(merge.PERMISSION),
-            mergeable=kind in merge.MODELS and can(merge.PERMISSION, f"{kind}.edit"),
-            merges=merge.recent(db.session) if can(merge.PERMISSION) else [],
+            merges=merge.recent(db.session, kind),
             summary=summary,
             record_url=record_url,
         )
 
-    @expose("/scan", methods=("POST",))
-    @require("duplicate.merge")
-    def scan(self):
+    @expose("/scan/<kind>", methods=("POST",))
+    @require(*duplicates.ACT)
+    def scan(self, kind):
         """Queue a scan of the whole register in the background."""
-        kind = _kind_or_404(request.form.get("kind", ""))
         if duplicate_tasks.request_scan(db.session, kind):
             flash(_("The search for duplicates has started; the list is updated when it is done."), "success")
         else:
             flash(_("A search for duplicates is already under way."), "info")
         return redirect(url_for(".index", kind=kind))
 
-    @expose("/dismiss/<int:pair_id>", methods=("POST",))
-    @require("duplicate.merge")
-    def dismiss(self, pair_id):
+    @expose("/dismiss/<kind>/<int:pair_id>", methods=("POST",))
+    @require(*duplicates.ACT)
+    def dismiss(self, kind, pair_id):
         """ "Inte dubbletter": the pair is never listed again."""
-        pair = db.session.get(DuplicatePair, pair_id) or abort(404)
-        _kind_or_404(pair.entity_type)
-        pair.dismissed_at, pair.dismissed_by_id = utcnow(), current_user.id
+        try:
+            pair = duplicates.dismiss(db.session, current_user, kind, pair_id) or abort(404)
+        except duplicates.NotPermitted:
+            db.session.rollback()
+            abort(403)
         db.session.commit()
         flash(_("The pair is marked as not duplicates and will not be shown again."), "success")
         return redirect(url_for(".index", kind=pair.entity_type))
 
     @expose("/merge/<kind>/<int:first>/<int:second>")
-    @require("duplicate.merge")
+    @require(*duplicates.ACT)
     def merge_page(self, kind, first, second):
         """The two records side by side: which to keep, and per field whose value wins."""
-        kind = self._mergeable(kind)
         model = merge.MODELS[kind]
         a, b = db.session.get(model, first), db.session.get(model, second)
         if a is None or b is None or not merge.is_live(a) or not merge.is_live(b) or a.id == b.id:
@@ -187,7 +152,10 @@ class DuplicatesView(SecurePage):
             a=a,
             b=b,
             keep=keep,
-            fields=[(f, field_label(f), display(a, f), display(b, f)) for f in merge.FIELDS[kind]]
+            fields=[
+                (f, field_label(f), field_value(kind, f, getattr(a, f)), field_value(kind, f, getattr(b, f)))
+                for f in merge.FIELDS[kind]
+            ]
             + [
                 (key, definition.label, custom_fields.display(definition, va), custom_fields.display(definition, vb))
                 for key, definition, va, vb in custom
@@ -201,10 +169,9 @@ class DuplicatesView(SecurePage):
         )
 
     @expose("/merge/<kind>", methods=("POST",))
-    @require("duplicate.merge")
+    @require(*duplicates.ACT)
     def merge(self, kind):
         """Merge the posted pair as chosen; back to the kept record's card."""
-        kind = self._mergeable(kind)
         first, second = params.id_param("first", request.form), params.id_param("second", request.form)
         keep_id = params.id_param("keep", request.form)
         if not first or not second or keep_id not in (first, second):
@@ -242,28 +209,25 @@ class DuplicatesView(SecurePage):
         )
         return redirect(record_url(kind, keep_id))
 
-    @expose("/undo/<int:record_id>", methods=("POST",))
-    @require("duplicate.merge")
-    def undo(self, record_id):
+    @expose("/undo/<kind>/<int:record_id>", methods=("POST",))
+    @require(*duplicates.ACT)
+    def undo(self, kind, record_id):
         """Undo a merge: the merged record back from the trash with everything that was moved."""
-        record = db.session.get(MergeRecord, record_id) or abort(404)
-        kind = self._mergeable(record.entity_type)
+        record = db.session.get(MergeRecord, record_id)
+        if record is None or record.entity_type != kind:
+            abort(404)
         try:
             merge.undo(db.session, current_user, record_id)
         except InvalidValue as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for(".index", kind=kind))
+        except merge.NotPermitted:
+            db.session.rollback()
+            abort(403)
         db.session.commit()
         flash(_("The merge is undone: %(name)s is back with what it had.", name=record.merged_label), "success")
         return redirect(record_url(kind, record.merged_id))
-
-    def _mergeable(self, kind: str) -> str:
-        if kind not in merge.MODELS:
-            abort(404)
-        if not can(f"{kind}.edit"):
-            abort(403)
-        return kind
 
     @staticmethod
     def _related_counts(kind: str, record_id: int) -> int:

@@ -13,7 +13,7 @@ from flask_login import current_user
 from admin_views import downloads as web_downloads
 from admin_views import params
 from admin_views.base import SecurePage, require
-from admin_views.duplicates import record_url
+from admin_views.records import record_url
 from extensions import db
 from models import ImportJob, ImportMapping
 from services import export, tasks

@@ -457,10 +457,10 @@ class OrderView(SalesDocumentView):
         "status": fmt_choice(SalesOrder.STATUSES),
     }
 
-    def permission_for(self, endpoint_name):
+    def permission_for(self, endpoint_name, values=None):
         if endpoint_name == "export":  # orders are exported with the invoices' permission (and read with their own)
             return ("invoice.export", "order.view")
-        return super().permission_for(endpoint_name)
+        return super().permission_for(endpoint_name, values)
 
     def new_document(self, customer):
         return invoicing.new_order(db.session, current_user._get_current_object(), customer)

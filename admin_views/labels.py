@@ -64,6 +64,33 @@ def change_value(value, event, field: str) -> str:
     return formatting.display(value)
 
 
+def field_value(kind: str, field: str, value) -> str:
+    """A value of a company's, contact's or lead's field (`kind`) as a page names it: kundansvarig and bransch by
+    name, status by its label, Ja/Nej, organisationsnummer and phone formatted, a personnummer as the logged-in
+    employee may read it (the merge page, Ändra flera's result)."""
+    from extensions import db
+    from models import COMPANY_STATUS_LABELS, Employee, Industry, Lead
+    from services import formatting
+
+    if value is None or value == "":
+        return ""
+    if field == "owner_id":
+        return str(db.session.get(Employee, value) or value)
+    if field == "industry_id":
+        return str(db.session.get(Industry, value) or value)
+    if field == "status":
+        return str((Lead.STATUSES if kind == "lead" else COMPANY_STATUS_LABELS).get(value, value))
+    if field == "org_number":
+        return formatting.org_number(value)
+    if field == personal_numbers.FIELD:
+        return personal_number(value)
+    if field in ("phone", "mobile", "contact_phone"):
+        return formatting.phone(value)
+    if isinstance(value, bool):
+        return str(_l("Yes") if value else _l("No"))
+    return str(value)
+
+
 def personal_number(value: str | None) -> str:
     """A personnummer as the logged-in employee may read it (services.personal_numbers)."""
     return personal_numbers.shown_to(value, current_user)

@@ -32,6 +32,7 @@ from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
 from admin_views.filters import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.mass_update import MassUpdateMixin
+from admin_views.records import TITLES, record_url
 from extensions import db
 from models import Category, Company, Employee, Lead
 from services import card, fields, leads, merge, validation
@@ -43,14 +44,10 @@ HISTORY_SHOWN = 50
 
 def duplicate_link(duplicate: leads.Duplicate) -> Markup:
     record = duplicate.record
-    endpoint, label = {
-        "lead": ("lead.page", _("Lead")),
-        "company": ("company_card.index", _("Customer")),
-        "contact": ("contact_card.index", _("Contact")),
-    }[duplicate.kind]
-    url = url_for(endpoint, id=record.id)
     return Markup('{}: <a href="{}">{}</a>').format(
-        label, url, str(record) if duplicate.kind != "contact" else record.name
+        TITLES[duplicate.kind],
+        record_url(duplicate.kind, record.id),
+        str(record) if duplicate.kind != "contact" else record.name,
     )
 
 

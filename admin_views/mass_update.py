@@ -15,9 +15,9 @@ from werkzeug.datastructures import MultiDict
 
 from admin_views.base import can, require
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
-from admin_views.labels import field_label
+from admin_views.labels import field_label, field_value
 from extensions import db
-from models import COMPANY_STATUS_LABELS, Category, Employee, Industry, Lead, MassUpdate
+from models import COMPANY_STATUS_LABELS, Category, Industry, Lead, MassUpdate
 from services import custom_fields, employees, mass_update
 from services.validation import InvalidValue, is_id
 
@@ -158,25 +158,16 @@ class MassUpdateMixin:
         """The changes as the result page names them."""
         described = []
         for field, value in changes.items():
-            if field == "owner_id":
-                described.append((field_label(field), str(db.session.get(Employee, value) or value)))
-            elif field == "industry_id":
-                described.append((field_label(field), str(db.session.get(Industry, value) or value)))
-            elif field in ("add_category", "remove_category"):
+            if field in ("add_category", "remove_category"):
                 label = _("Add category") if field == "add_category" else _("Remove category")
                 described.append((label, str(db.session.get(Category, value) or value)))
-            elif field == "status":
-                labels = COMPANY_STATUS_LABELS if self.permission_area == "company" else Lead.STATUSES
-                described.append((field_label(field), str(labels.get(value, value))))
-            elif field == "is_supplier":
-                described.append((field_label(field), _("Yes") if value else _("No")))
             elif field == "custom_field":
                 from models import CustomFieldDefinition
 
                 definition = db.session.get(CustomFieldDefinition, value[0])
                 described.append((str(definition), "" if value[1] is None else str(value[1])))
             else:
-                described.append((field_label(field), str(value)))
+                described.append((field_label(field), field_value(self.permission_area, field, value)))
         return described
 
 

@@ -15,6 +15,7 @@ from flask_login import current_user
 from admin_views.base import SecurePage, can, require
 from admin_views.downloads import content_disposition
 from admin_views.labels import audit_action, field_label
+from admin_views.records import record_url
 from extensions import db
 from models import PrivacyEvent, RetentionRule, utcnow
 from services import privacy, privacy_tasks, retention, storage, tasks
@@ -26,13 +27,6 @@ def _subject_or_404(kind: str, id: int) -> privacy.Subject:
     if subject is None:
         abort(404)
     return subject
-
-
-def record_url(subject: privacy.Subject) -> str:
-    """The person's card (contact, private customer) or lead page."""
-    if subject.kind == "lead":
-        return url_for("lead.page", id=subject.record.id)
-    return url_for("contact_card.index", id=subject.record.id)
 
 
 class PrivacyView(SecurePage):
@@ -61,7 +55,9 @@ class PrivacyView(SecurePage):
     def subject(self, kind, id):
         """The person: what can be done (extract, erase)."""
         subject = _subject_or_404(kind, id)
-        return self.render("admin/privacy/subject.html", subject=subject, record_url=record_url(subject))
+        return self.render(
+            "admin/privacy/subject.html", subject=subject, record_url=record_url(subject.kind, subject.record.id)
+        )
 
     @expose("/<kind>/<int:id>/extract", methods=("POST",))
     @require("privacy.extract")
@@ -90,7 +86,9 @@ class PrivacyView(SecurePage):
         """What erasing the person will do, for the administrator to read before confirming."""
         subject = _subject_or_404(kind, id)
         preview = privacy.preview(db.session, subject, date.today())
-        return self.render("admin/privacy/erase.html", preview=preview, record_url=record_url(subject))
+        return self.render(
+            "admin/privacy/erase.html", preview=preview, record_url=record_url(subject.kind, subject.record.id)
+        )
 
     @expose("/<kind>/<int:id>/erase", methods=("POST",))
     @require("privacy.erase")

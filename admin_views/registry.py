@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin_views.base import SecurePage, require
-from admin_views.duplicates import record_url
+from admin_views.records import TITLES, record_url
 from extensions import db
 from models import RegistryLoad
 from services import formatting, registry
@@ -22,9 +22,8 @@ def sources() -> list:
 
 def existing_links(org_number: str | None, *, exclude=None) -> list[dict]:
     """Customers and leads that already have this organisationsnummer, with links to them."""
-    label = {"company": _("Customer"), "lead": _("Lead")}
     return [
-        {"kind": e.kind, "label": label[e.kind], "name": e.name, "url": record_url(e.kind, e.id)}
+        {"kind": e.kind, "label": str(TITLES[e.kind]), "name": e.name, "url": record_url(e.kind, e.id)}
         for e in registry.existing_with_org_number(db.session, org_number, exclude=exclude)
     ]
 

@@ -326,7 +326,27 @@ class WebhookReceiver(threading.Thread):
         self.server.serve_forever()
 
 
-def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, webhook_url: str | None = None) -> dict:
+def _head(path: str, rows: int) -> str:
+    """A copy of the CSV file `path` with its header and first `rows` rows (the generated files have no line
+    breaks inside fields)."""
+    target = f"{path}.first-{rows}.csv"
+    with open(path, encoding="utf-8-sig") as f, open(target, "w", encoding="utf-8") as out:
+        for number, line in enumerate(f):
+            if number > rows:
+                break
+            out.write(line)
+    return target
+
+
+def _ours(
+    url: str,
+    upload_dir: str,
+    path: str,
+    entity: str,
+    match_key: str,
+    webhook_url: str | None = None,
+    again_rows: int | None = None,
+) -> dict:
     """Our import as the product runs it: this process plays the web process (it stores the file,
     queues the job and submits it), a real queue worker (`flask --app app:worker_app worker`, a subprocess)
     runs each pass. Rows/s are the worker's own (the job's started_at to finished_at)."""
@@ -361,16 +381,16 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
             if webhook_url:
                 _subscribe(webhook_url)
             storage = storage_module.from_config(app.config)
-            with open(path, "rb") as f:
-                key, size = storage.save(f, max_bytes=10**12)
             actor_id = db.session.scalar(db.select(Employee.id).limit(1))
             with open(path, encoding="utf-8-sig") as f:
                 headers = next(csv.reader(f, delimiter=";"))
 
-            def new_job(mode: str, key_column: str | None) -> ImportJob:
+            def new_job(mode: str, key_column: str | None, file_path: str) -> ImportJob:
+                with open(file_path, "rb") as f:
+                    key, size = storage.save(f, max_bytes=10**12)
                 job = ImportJob(
                     entity=entity,
-                    filename=Path(path).name,
+                    filename=Path(file_path).name,
                     storage_key=key,
                     file_size=size,
                     mode=mode,
@@ -385,12 +405,12 @@ def _ours(url: str, upload_dir: str, path: str, entity: str, match_key: str, web
                 db.session.flush()
                 return job
 
-            job = new_job("upsert", match_key)
+            job = new_job("upsert", match_key, path)
             for phase, write in zip(PHASES, (False, True, False), strict=True):
                 if phase == "dry run again":
-                    # every row once more as a new record, against the register the import filled: each is
-                    # compared with the register (services.duplicates.RegisterIndex) and has a duplicate there
-                    job = new_job("create", None)
+                    # the rows once more as new records, against the register the import filled: each is
+                    # compared with the register and has a duplicate there
+                    job = new_job("create", None, _head(path, again_rows) if again_rows else path)
                 jobs.queue(db.session, job, write=write)
                 job_id = job.id
                 memory.start_phase(phase)
@@ -504,7 +524,9 @@ def child(args) -> None:
         print(json.dumps({}))
         return
     if args.variant in ("ours", "ours + webhooks"):
-        result = _ours(args.url, args.upload_dir, args.path, args.entity, args.match_key, args.webhook_url)
+        result = _ours(
+            args.url, args.upload_dir, args.path, args.entity, args.match_key, args.webhook_url, args.again_rows
+        )
     else:
         result = _naive(args.url, args.upload_dir, args.path, args.entity, args.limit)
     result.setdefault("workers", 0)
@@ -560,6 +582,11 @@ def main() -> None:
         help="also measure ours with a webhook subscription to every created/updated event (a local receiver)",
     )
     parser.add_argument("--webhook-url", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--again-rows",
+        type=int,
+        help="the dry run against the register the import filled reads only the file's first N rows",
+    )
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -614,6 +641,7 @@ def main() -> None:
                     match_key,
                     "--limit",
                     str(args.naive_rows),
+                    *(("--again-rows", str(args.again_rows)) if args.again_rows else ()),
                 )
                 dry, run = result["dry run"], result["import"]
                 again = result.get("dry run again")

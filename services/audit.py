@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, event, inspect
 from sqlalchemy.orm import Session
 
 from models import Audited, AuditEvent, table_of, utcnow
@@ -72,6 +72,25 @@ def plain(value):
     if isinstance(value, (list, tuple, set)):
         return sorted(str(v) for v in value)
     return str(value)
+
+
+def unplain(column, value):
+    """The inverse of `plain` for a value of `column` (a table's Column): an audited value back as the
+    column's Python value (an undo puts it back with it)."""
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, Numeric):
+        return Decimal(str(value))
+    if isinstance(kind, Boolean):
+        return bool(value)
+    if isinstance(kind, Integer):
+        return int(value)
+    if isinstance(kind, DateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(kind, Date):
+        return date.fromisoformat(value)
+    return value
 
 
 def _changes(obj, *, only_changed: bool) -> dict:

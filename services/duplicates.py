@@ -23,17 +23,18 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from rapidfuzz import fuzz
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from models import Company, CompanyContact, Contact, DuplicatePair, Lead, table_of, utcnow
+from services import bulk, paging
 
 #: A pair scoring this much or more is listed and warned about.
 THRESHOLD = 80
@@ -57,6 +58,28 @@ KINDS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": L
 #: A record of each kind, as a sentence names it ("already in the register as a customer …").
 RECORD_LABELS = {"company": _l("customer"), "contact": _l("contact"), "lead": _l("lead")}
 KIND_LABELS = {"company": _l("Companies"), "contact": _l("Contacts and private customers"), "lead": _l("Leads")}
+
+#: What seeing a register's pairs and merges needs ("{kind}": company, contact — private customers too — or lead).
+VIEW = ("{kind}.view",)
+#: What acting on them needs: merging, undoing a merge, "Inte dubbletter", a scan of the register. The
+#: Dubbletter page declares these (admin_views.base.require fills in "{kind}" from the URL) and shows a
+#: button only where `may` says yes; the services ask `permitted`.
+ACT = ("duplicate.merge", "{kind}.view", "{kind}.edit")
+
+
+def permitted(actor, kind: str, needed: tuple[str, ...] = ACT) -> bool:
+    """Whether `actor` has every one of the `needed` permissions for the register `kind`."""
+    return kind in KINDS and all(actor.has_permission(p.format(kind=kind)) for p in needed)
+
+
+def viewable_kinds(actor) -> list[str]:
+    """The registers whose pairs and merges `actor` may see, in the page's order."""
+    return [kind for kind in KINDS if permitted(actor, kind, VIEW)]
+
+
+class NotPermitted(PermissionError):
+    """The employee may not act on this register's duplicates."""
+
 
 #: Legal forms and words that do not tell two companies apart.
 _LEGAL_WORDS = {
@@ -158,6 +181,9 @@ class Entry:
     #: The name's most telling word as the quick search index holds it (å, ä, ö kept), to look a new
     #: record's look-alikes up by query (`check_entry`); not set in a scan.
     word: str = ""
+    #: The name's telling words as the quick search index holds them, to look a batch of new records'
+    #: look-alikes up by query (RegisterLookup); not set in a scan.
+    words: tuple[str, ...] = ()
 
 
 def _keys(*values: str) -> tuple[str, ...]:
@@ -252,16 +278,17 @@ def entry_of_values(kind: str, values: dict, companies: Iterable[int] = ()) -> E
     entry = _entry_of_row(kind, [values.get(c.key) for c in columns(kind)])
     entry.companies = tuple(companies)
     names = columns(kind)[1:3] if kind == "contact" else columns(kind)[1:2]
-    entry.word = _search_word(" ".join(str(values.get(c.key) or "") for c in names))
+    entry.words = _search_words(" ".join(str(values.get(c.key) or "") for c in names))
+    entry.word = max(entry.words, key=len, default="")
     return entry
 
 
-def _search_word(name: str) -> str:
-    """The longest telling word of `name` as the quick search index holds it (services.search.fold)."""
+def _search_words(name: str) -> tuple[str, ...]:
+    """The telling words of `name` as the quick search index holds them (services.search.fold), each once."""
     from services import search
 
-    words = [w for w in re.findall(r"\w+", search.fold(name)) if telling_words(w) and fold(w) not in _LEGAL_WORDS]
-    return max(words, key=len, default="")
+    words = re.findall(r"\w+", search.fold(name))
+    return tuple(dict.fromkeys(w for w in words if telling_words(w) and fold(w) not in _LEGAL_WORDS))
 
 
 def telling_words(name: str) -> list[str]:
@@ -380,8 +407,6 @@ def find_pairs(kind: str, entries: list[Entry], *, threshold: int = THRESHOLD) -
 def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[int, int]:
     """Find every likely duplicate pair of the register `kind` and store them (pairs marked "not duplicates"
     stay marked); returns (records, pairs). The caller commits. `timings` gets each stage's seconds."""
-    from services import bulk
-
     timings = {} if timings is None else timings
     started, clock = utcnow(), time.perf_counter()
     entries = list(read_entries(session, kind))
@@ -421,61 +446,184 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
 
 #: A name word shared by more records than this finds no candidates (a rarer word of the name does).
 MAX_WORD_BLOCK = 200
+#: Name words' records (id and normalised name) a RegisterLookup remembers from one batch to the next, at most
+#: (about 10 MB).
+WORD_CACHE = 100_000
+
+#: (score, reasons, id) of a likely duplicate.
+Found = tuple[int, list[str], int]
 
 
-class RegisterIndex:
-    """The live records of one register, indexed by their blocking keys and their names' words, so that
-    many new records (an import's rows) are each compared with a few of them, never with all.
-
-    A new record is scored (`score`, as the scan does) against the records sharing an organisationsnummer,
-    e-mail or phone with it, and against those sharing its rarest name word whose name RapidFuzz finds
-    alike: at most MAX_BLOCK + MAX_WORD_BLOCK comparisons per key, whatever the register's size."""
-
-    def __init__(self, kind: str, entries: Iterable[Entry]):
-        self.kind = kind
-        self.by_key: dict[str, list[Entry]] = defaultdict(list)
-        self.by_word: dict[str, list[Entry]] = defaultdict(list)
-        for entry in entries:
-            for key in (*entry.ids, *entry.emails, *entry.phones):
-                self.by_key[key].append(entry)
-            for word in telling_words(entry.name):
-                self.by_word[word].append(entry)
-
-    @classmethod
-    def load(cls, session: Session, kind: str) -> RegisterIndex:
-        """The index of the register `kind` as it is now."""
-        return cls(kind, read_entries(session, kind))
-
-    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
-        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
-        candidates: dict[int, Entry] = {}
-        for key in (*entry.ids, *entry.emails, *entry.phones):
-            for other in self.by_key.get(key, ())[:MAX_BLOCK]:
-                candidates[other.id] = other
-        words = [w for w in telling_words(entry.name) if 0 < len(self.by_word.get(w, ())) <= MAX_WORD_BLOCK]
-        if words:
-            for other in self.by_word[min(words, key=lambda w: len(self.by_word[w]))]:
-                if other.id not in candidates and fuzz.token_sort_ratio(entry.name, other.name, score_cutoff=85):
-                    candidates[other.id] = other
-        found = []
-        for other in candidates.values():
-            value, reasons = score(self.kind, entry, other)
-            if value >= threshold:
-                found.append((value, reasons, other.id))
-        found.sort(key=lambda f: (-f[0], f[2]))
-        return found
+def alike(entry: Entry, members: Iterable[tuple[int, str]]) -> list[int]:
+    """The ids of `members` ((id, normalised name) of the records sharing a name word with `entry`) whose name
+    RapidFuzz finds alike (one call each: most stop here, before a record is read whole)."""
+    return [i for i, name in members if fuzz.token_sort_ratio(entry.name, name, score_cutoff=85)]
 
 
-class RegisterQueries:
-    """What RegisterIndex answers, asked of the database record by record (`check_entry`): for a few new
-    records, cheaper than reading the whole register."""
+def blocked_matches(
+    kind: str,
+    entry: Entry,
+    key_blocks: dict[str, list[Entry]],
+    named: Iterable[Entry],
+    *,
+    threshold: int = THRESHOLD,
+    exclude: int | None = None,
+) -> list[Found]:
+    """(score, reasons, id) of the records `entry` is likely a duplicate of, best first: scored (`score`, as
+    the scan scores) against the records sharing an organisationsnummer, e-mail or phone with it (`key_blocks`,
+    at most MAX_BLOCK per key), and against those `named`: of its rarest name word (shared by at most
+    MAX_WORD_BLOCK records), those whose name is `alike`; never against a whole register. An import's dry run
+    compares its rows so with the register (RegisterLookup) and with the file's earlier rows
+    (services.importing.engine.FileEntries)."""
+    candidates: dict[int, Entry] = {}
+    for key in (*entry.ids, *entry.emails, *entry.phones):
+        for other in key_blocks.get(key, [])[:MAX_BLOCK]:
+            candidates[other.id] = other
+    for other in named:
+        candidates.setdefault(other.id, other)
+    found = []
+    for other in candidates.values():
+        if other.id == exclude:
+            continue
+        value, reasons = score(kind, entry, other)
+        if value >= threshold:
+            found.append((value, reasons, other.id))
+    found.sort(key=lambda f: (-f[0], f[2]))
+    return found
+
+
+def name_words(entry: Entry) -> list[str]:
+    """The words of `entry`'s name a word block is looked up by: as the quick search index holds them (å, ä, ö
+    kept; `Entry.words`) when known, else as the normalised name has them."""
+    return list(entry.words) or telling_words(entry.name)
+
+
+class RegisterLookup:
+    """The live records of one register that a batch of new records (an import's rows) are likely duplicates
+    of, looked up by query a batch at a time: memory is flat in the register's size.
+
+    Per batch: one indexed query per kind of key (organisationsnummer or personnummer, e-mail, phone) for
+    every key of the batch; for each name word not met in an earlier batch, one query of the quick search index
+    (its records' ids, or "more than MAX_WORD_BLOCK": services.search.candidate_ids) and one for the names of
+    those records; then, of each row's rarest word, the records whose name is `alike` are read whole (one
+    query) and each row is scored as `blocked_matches` says. The words' records (id and normalised name) are
+    remembered from batch to batch, at most WORD_CACHE of them."""
 
     def __init__(self, session: Session, kind: str):
-        self.session, self.kind = session, kind
+        self.session, self.kind, self.model = session, kind, KINDS[kind]
+        self.words: OrderedDict[str, tuple[tuple[int, str], ...] | None] = OrderedDict()
+        self.cached = 0
 
-    def matches(self, entry: Entry, *, threshold: int = THRESHOLD) -> list[tuple[int, list[str], int]]:
-        """(score, reasons, id) of the records `entry` is likely a duplicate of, best first."""
-        return [(m.score, m.reasons, m.record.id) for m in check_entry(self.session, self.kind, entry, None, threshold)]
+    def matches_many(self, entries: list[Entry], *, threshold: int = THRESHOLD) -> list[list[Found]]:
+        """For each of `entries`, (score, reasons, id) of the records it is likely a duplicate of, best first."""
+        by_key: dict[str, list[Entry]] = defaultdict(list)
+        for other in self._entries(self._key_condition(entries)):
+            for key in (*other.ids, *other.emails, *other.phones):
+                by_key[key].append(other)
+        self._look_up_words({w for entry in entries for w in name_words(entry)})
+        named: list[list[int]] = []
+        for entry in entries:
+            blocks: list[tuple[tuple[int, str], ...]] = [m for w in name_words(entry) if (m := self._members(w))]
+            rarest = min(blocks, key=len) if blocks else ()
+            named.append(alike(entry, rarest))
+        wanted = {i for ids in named for i in ids}
+        by_id = {e.id: e for e in self._entries(bulk.one_of(self.session, self.model.id, wanted))} if wanted else {}
+        return [
+            blocked_matches(self.kind, entry, by_key, [by_id[i] for i in ids if i in by_id], threshold=threshold)
+            for entry, ids in zip(entries, named, strict=True)
+        ]
+
+    def _members(self, word: str) -> tuple[tuple[int, str], ...] | None:
+        members = self.words.get(word)
+        if members is not None:
+            self.words.move_to_end(word)
+        return members
+
+    def _look_up_words(self, words: set[str]) -> None:
+        """Remember, for each of `words` not known yet, the live records (id, normalised name) whose searched
+        text has it, or None when more than MAX_WORD_BLOCK records have it."""
+        from services import search
+
+        ids_of = {}
+        for word in words - set(self.words):
+            ids = search.candidate_ids(self.session, self.model, word, limit=MAX_WORD_BLOCK)
+            ids_of[word] = ids
+        wanted = {i for ids in ids_of.values() if ids for i in ids}
+        names = {}
+        if wanted:
+            cols = columns(self.kind)
+            name_cols = cols[1:3] if self.kind == "contact" else cols[1:2]
+            stmt = select(cols[0], *name_cols).where(
+                live_condition(self.kind), bulk.one_of(self.session, cols[0], wanted)
+            )
+            for row in self.session.execute(stmt):
+                names[row[0]] = person_name_key(row[1], row[2]) if self.kind == "contact" else company_name_key(row[1])
+        for word, ids in ids_of.items():
+            members = None if ids is None else tuple((i, names[i]) for i in ids if i in names)
+            self.words[word] = members
+            self.cached += len(members or ()) + 1
+        while self.cached > WORD_CACHE and self.words:
+            _word, members = self.words.popitem(last=False)
+            self.cached -= len(members or ()) + 1
+
+    def _key_condition(self, entries: list[Entry]):
+        """The records sharing a key with one of `entries` (each column by its index)."""
+        ids = {v for e in entries for k in e.ids for v in stored_ids(self.kind, k)}
+        emails = {k for e in entries for k in e.emails}
+        phones = {p for e in entries for k in e.phones for p in ("+" + k, k)}
+        conditions = []
+        for column, values in KEY_COLUMNS[self.kind]:
+            wanted = {"id": ids, "email": emails, "phone": phones}[values]
+            if wanted:
+                conditions.append(bulk.one_of(self.session, column, wanted))
+        return or_(*conditions) if conditions else None
+
+    def _entries(self, condition) -> list[Entry]:
+        """The live records meeting `condition` as Entries (contacts with their companies)."""
+        if condition is None:
+            return []
+        rows = self.session.execute(select(*columns(self.kind)).where(live_condition(self.kind), condition)).all()
+        entries = [_entry_of_row(self.kind, row) for row in rows]
+        if self.kind == "contact" and entries:
+            links: dict[int, list[int]] = defaultdict(list)
+            for contact_id, company_id in self.session.execute(
+                select(CompanyContact.contact_id, CompanyContact.company_id).where(
+                    bulk.one_of(self.session, CompanyContact.contact_id, [e.id for e in entries])
+                )
+            ):
+                links[contact_id].append(company_id)
+            for entry in entries:
+                entry.companies = tuple(links.get(entry.id, ()))
+        return entries
+
+
+def stored_ids(kind: str, key: str) -> tuple[str, ...]:
+    """An Entry's organisationsnummer or personnummer (digits) as the register may store it: a personnummer
+    as `YYYYMMDD-NNNN` (services.validation), an organisationsnummer as its ten digits."""
+    if kind == "contact" and len(key) == 12:
+        return (key, f"{key[:8]}-{key[8:]}")
+    return (key,)
+
+
+#: Per register, the indexed columns its records' keys are looked up in: (column, "id" | "email" | "phone").
+KEY_COLUMNS: dict[str, list[tuple[Any, str]]] = {
+    "company": [
+        (Company.org_number, "id"),
+        (func.lower(Company.email, type_=String), "email"),
+        (Company.phone, "phone"),
+    ],
+    "contact": [
+        (Contact.personal_number, "id"),
+        (func.lower(Contact.email, type_=String), "email"),
+        (Contact.phone, "phone"),
+        (Contact.mobile, "phone"),
+    ],
+    "lead": [
+        (Lead.org_number, "id"),
+        (func.lower(Lead.contact_email, type_=String), "email"),
+        (Lead.contact_phone, "phone"),
+    ],
+}
 
 
 # --- one record: the entry forms and the records changed since the scan -------------------------------
@@ -495,7 +643,7 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
             conditions.append(Company.phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
     elif kind == "contact":
         if entry.ids:
-            conditions.append(Contact.personal_number.in_(entry.ids))
+            conditions.append(Contact.personal_number.in_([v for k in entry.ids for v in stored_ids(kind, k)]))
         if entry.emails:
             conditions.append(func.lower(Contact.email).in_(entry.emails))
         if entry.phones:
@@ -573,6 +721,46 @@ def check_entry(
     model = KINDS[kind]
     records = {r.id: r for r in session.scalars(select(model).where(model.id.in_([s[2] for s in scored])))}
     return [Match(kind, records[i], value, reasons) for value, reasons, i in scored]
+
+
+# --- the list of pairs -------------------------------------------------------------------------------
+
+
+#: The order of the listed pairs: best score first (paged by key).
+PAIR_ORDER = paging.ListOrder([DuplicatePair.score], DuplicatePair.id, descending=True)
+
+
+def listed_pairs(kind: str):
+    """The pairs of the register `kind` the Dubbletter page lists: not marked "not duplicates", scoring
+    THRESHOLD or more, both records still live (a statement to page by key)."""
+    model = KINDS[kind]
+    low, high = aliased(model), aliased(model)
+    return (
+        select(DuplicatePair)
+        .join(low, low.id == DuplicatePair.low_id)
+        .join(high, high.id == DuplicatePair.high_id)
+        .where(
+            DuplicatePair.entity_type == kind,
+            DuplicatePair.dismissed_at.is_(None),
+            DuplicatePair.score >= THRESHOLD,
+            live_condition(kind, low),
+            live_condition(kind, high),
+        )
+    )
+
+
+def dismiss(session: Session, actor, kind: str, pair_id: int) -> DuplicatePair | None:
+    """ "Inte dubbletter": the pair of the register `kind` is never listed again (a later scan keeps it
+    marked); None when there is no such pair. The caller commits."""
+    if not permitted(actor, kind):
+        raise NotPermitted(kind)
+    pair = session.get(DuplicatePair, pair_id)
+    if pair is None or pair.entity_type != kind:
+        return None
+    if pair.dismissed_at is None:
+        pair.dismissed_at, pair.dismissed_by_id = utcnow(), actor.id
+    session.flush()
+    return pair
 
 
 def record_pairs(session: Session, kind: str, record_id: int, matches: list[Match]) -> int:

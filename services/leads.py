@@ -19,6 +19,9 @@ from models import Activity, Company, CompanyContact, Contact, Employee, Lead, u
 from services import consent, register
 from services.validation import InvalidValue
 
+#: The status of a lead merged into another (services.merge.LEAD_MERGED).
+MERGED = "merged"
+
 
 @dataclass(frozen=True)
 class Duplicate:
@@ -30,11 +33,12 @@ class Duplicate:
 
 
 def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
-    """Other leads and live customers with the lead's organisationsnummer or e-mail."""
+    """Other leads and live customers with the lead's organisationsnummer or e-mail (a lead merged into another
+    is not one: it is that lead now)."""
     found: list[Duplicate] = []
     org, email = lead.org_number, (lead.contact_email or "").strip().lower() or None
     if org:
-        others = select(Lead).where(Lead.org_number == org)
+        others = select(Lead).where(Lead.org_number == org, Lead.status != MERGED)
         if lead.id is not None:
             others = others.where(Lead.id != lead.id)
         found += [Duplicate("lead", row, "org_number") for row in session.scalars(others.order_by(Lead.id))]
@@ -45,7 +49,7 @@ def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
             )
         ]
     if email:
-        others = select(Lead).where(func.lower(Lead.contact_email) == email)
+        others = select(Lead).where(func.lower(Lead.contact_email) == email, Lead.status != MERGED)
         if lead.id is not None:
             others = others.where(Lead.id != lead.id)
         found += [

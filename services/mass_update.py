@@ -33,7 +33,6 @@ from models import (
 )
 from services import audit, custom_fields, fields, money, records, tasks, visibility
 from services.audit import acting_as
-from services.merge import from_plain
 from services.validation import InvalidValue
 
 MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
@@ -204,7 +203,7 @@ def run(session: Session, job_id: int) -> bool:
 def _apply(session: Session, actor: Employee, job: MassUpdate, model) -> None:
     """Change every live target row; each row's changed values first kept in `job.previous`."""
     changes, kind = job.changes, job.entity_type
-    columns = {f: from_plain(model, f, v) for f, v in changes.items() if f in COLUMNS[kind]}
+    columns = {f: audit.unplain(model.__table__.c[f], v) for f, v in changes.items() if f in COLUMNS[kind]}
     add = session.get(Category, changes["add_category"]) if "add_category" in changes else None
     remove = session.get(Category, changes["remove_category"]) if "remove_category" in changes else None
     definition, custom_value = None, None
@@ -300,7 +299,7 @@ def undo(session: Session, actor: Employee, job_id: int) -> int:
                 for field, value in old.items():
                     if field in COLUMNS[job.entity_type]:
                         if audit.plain(getattr(row, field)) == changes[field]:
-                            setattr(row, field, from_plain(model, field, value))
+                            setattr(row, field, audit.unplain(model.__table__.c[field], value))
                     elif field == "add_category":
                         row.categories[:] = [c for c in row.categories if c.id != value]
                     elif field == "remove_category":
@@ -321,7 +320,7 @@ def _typed_custom(definition: CustomFieldDefinition, value):
     if value is None:
         return None
     column = custom_fields.VALUE_COLUMNS[definition.field_type]
-    return from_plain(CustomFieldValue, column, value)
+    return audit.unplain(CustomFieldValue.__table__.c[column], value)
 
 
 @tasks.task()

@@ -15,25 +15,25 @@ moved, so `undo` puts everything back. One transaction; the caller commits.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, Employee, Lead, MergeRecord, utcnow
-from services import audit, custom_fields, visibility
+from services import audit, custom_fields, duplicates, leads, visibility
 from services.audit import acting_as
 from services.validation import InvalidValue
 
-#: The permission that merging and undoing a merge need (administrators by default).
+#: The permission that merging and undoing a merge need (administrators by default), with the register's
+#: view and edit permissions (services.duplicates.ACT).
 PERMISSION = "duplicate.merge"
 
 MODELS: dict[str, type[Any]] = {"company": Company, "contact": Contact, "lead": Lead}
 #: The status a merged lead gets (leads have no trash).
-LEAD_MERGED = "merged"
+LEAD_MERGED = leads.MERGED
 
 #: Every foreign key to a mergeable table: (table, column) → the columns that make a row unique
 #: together with it (a link table's other side), or () when any number of rows may point at a record.
@@ -142,13 +142,12 @@ KEEP, MERGED, BOTH = "keep", "merged", "both"
 CUSTOM = "cf"
 
 
-class NotPermitted(PermissionError):
-    """The employee may not merge (or undo a merge)."""
+NotPermitted = duplicates.NotPermitted
 
 
-def _check(actor: Employee) -> None:
-    if not actor.has_permission(PERMISSION):
-        raise NotPermitted(PERMISSION)
+def _check(actor: Employee, kind: str) -> None:
+    if not duplicates.permitted(actor, kind):
+        raise NotPermitted(kind)
 
 
 def model_of(kind: str):
@@ -232,8 +231,8 @@ def merge(
 ) -> MergeRecord:
     """Merge record `merged_id` into `keep_id` (both of `kind`): fields as `choices` say (KEEP, MERGED or BOTH
     per field; missing fields take `default_choices`), every related row moved, the merged record to the trash."""
-    _check(actor)
     model = model_of(kind)
+    _check(actor, kind)
     if keep_id == merged_id:
         raise InvalidValue(_("Choose two different records to merge."))
     rows = _lock(session, model, [keep_id, merged_id])
@@ -358,28 +357,9 @@ def _row_key(table, column: str):
 # --- undo -----------------------------------------------------------------------------------------
 
 
-def from_plain(model, field: str, value):
-    """A value as `audit.plain` stored it, back as the column's Python value."""
-    if value is None:
-        return None
-    kind = model.__table__.c[field].type
-    if isinstance(kind, Numeric):
-        return Decimal(value)
-    if isinstance(kind, Boolean):
-        return bool(value)
-    if isinstance(kind, Integer):
-        return int(value)
-    if isinstance(kind, DateTime):
-        return datetime.fromisoformat(value)
-    if isinstance(kind, Date):
-        return date.fromisoformat(value)
-    return value
-
-
 def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
     """Undo a merge: the merged record back from the trash with its own values, its rows moved back, the kept
     record's fields back where nobody has changed them since (those changed since are left as they are)."""
-    _check(actor)
     record = session.scalars(
         select(MergeRecord)
         .where(MergeRecord.id == record_id)
@@ -388,6 +368,7 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
     ).first()
     if record is None:
         raise InvalidValue(_("There is no such merge."))
+    _check(actor, record.entity_type)
     if record.undone_at is not None:
         raise InvalidValue(_("This merge has already been undone."))
     model = model_of(record.entity_type)
@@ -423,12 +404,12 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
                 else:
                     left_alone.append(field)
             elif audit.plain(getattr(keep, field)) == new:
-                setattr(keep, field, from_plain(model, field, old))
+                setattr(keep, field, audit.unplain(model.__table__.c[field], old))
             else:
                 left_alone.append(field)
         session.flush()  # a unique value leaves the kept record before the merged one takes it back
         for field, (old, _new) in record.merged_fields.items():
-            setattr(merged, field, from_plain(model, field, old))
+            setattr(merged, field, audit.unplain(model.__table__.c[field], old))
         if hasattr(merged, "deleted_by_id"):
             merged.deleted_by_id = None
         record.undone_at = utcnow()
@@ -467,6 +448,10 @@ def kept_records(session: Session, kind: str, merged_ids) -> dict[int, object]:
     return {merged: kept[survivor] for merged, survivor in pairs if survivor in kept}
 
 
-def recent(session: Session, limit: int = 20) -> list[MergeRecord]:
-    """The latest merges, newest first (for the Dubbletter page's undo list)."""
-    return list(session.scalars(select(MergeRecord).order_by(MergeRecord.id.desc()).limit(limit)))
+def recent(session: Session, kind: str, limit: int = 20) -> list[MergeRecord]:
+    """The latest merges of the register `kind`, newest first (for the Dubbletter page's undo list)."""
+    return list(
+        session.scalars(
+            select(MergeRecord).where(MergeRecord.entity_type == kind).order_by(MergeRecord.id.desc()).limit(limit)
+        )
+    )

@@ -1,6 +1,7 @@
 """The audit trail (services.audit): every write to a Company or Contact is an
 AuditEvent, written in the same transaction, with the actor and old → new values."""
 
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -330,3 +331,26 @@ def test_opportunities_leads_and_call_lists_are_audited(session, make_company, e
     assert lead_events[1].changes["status"] == ["new", "converted"]
     assert events(session, converted)[0].action == "create"
     assert [e.action for e in events(session, call_list)] == ["create"]
+
+
+@pytest.mark.parametrize(
+    "model, field, value",
+    [
+        (Company, "discount_percent", Decimal("12.50")),
+        (Company, "is_supplier", True),
+        (Company, "customer_number", 10042),
+        (Company, "deleted_at", datetime(2026, 3, 1, 14, 30, 5)),
+        (Company, "name", "Alfa Bygg AB"),
+        (Company, "owner_id", None),
+    ],
+)
+def test_unplain_is_the_one_inverse_of_plain(model, field, value):
+    """What an undo (of a merge, an import, a mass update) puts back: the audited value as the column's own."""
+    back = audit.unplain(model.__table__.c[field], audit.plain(value))
+    assert back == value and type(back) is type(value)
+
+
+def test_a_date_comes_back_as_a_date():
+    from models import Opportunity
+
+    assert audit.unplain(Opportunity.__table__.c["close_date"], audit.plain(date(2026, 12, 5))) == date(2026, 12, 5)

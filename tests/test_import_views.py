@@ -246,7 +246,7 @@ def test_the_dry_run_page_and_its_file_point_out_rows_already_in_the_register(lo
     notices = page.get_data(as_text=True).split('id="import-notices"')[1].split("</table>")[0]
     assert sv("same organisation number") in text(page) and "Alfa Bygg AB" in notices
     assert f'href="/admin/company/card/{customer.id}"' in notices
-    assert sv("Likely already in the register") in text(page)
+    assert sv("Likely duplicates") in text(page)
 
     rows = list(
         csv.reader(
@@ -261,3 +261,33 @@ def test_the_dry_run_page_and_its_file_point_out_rows_already_in_the_register(lo
     assert [(r[0], r[4]) for r in rows[1:]] == [("3", sv("Error")), ("2", sv("Notice"))]
     assert "Alfa Bygg AB" in rows[2][3] and rows[2][5].endswith(f"/admin/company/card/{customer.id}")
     assert rows[2][5].startswith("http")
+
+
+def test_rows_alike_inside_the_file_are_pointed_out_on_the_page_and_in_its_file(login, session, worker):
+    """Issue 18: a new row like an earlier row of the same file is listed with that row's number, on the result
+    page and in the downloaded file (type Obs, no record to link to)."""
+    content = (
+        "Företagsnamn;Ort;E-post\n"
+        "Nordisk Rörteknik AB;Göteborg;per@rorteknik.se\n"
+        "Helt Annat Företag AB;Umeå;\n"
+        "Nordisk Rörteknik Aktiebolag;Göteborg;PER@rorteknik.se\n"
+    ).encode()
+    admin = login("admin")
+    upload(admin, content)
+    job = session.scalar(select(ImportJob))
+    body = text(admin.client.get(f"/admin/import/job/{job.id}/mapping"))
+    admin.post(f"/admin/import/job/{job.id}/mapping", data=mapping_form(body))
+    job = wait_for(session, job.id)
+    assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 3, 0, 1)
+    reasons = ("similar name + same e-mail domain", "similar name + same city", "same e-mail")
+    message = sv(
+        "Likely the same as row %(row)s of the file (%(reasons)s).", row=2, reasons=", ".join(sv(r) for r in reasons)
+    )
+    page = admin.client.get(f"/admin/import/job/{job.id}")
+    notices = page.get_data(as_text=True).split('id="import-notices"')[1].split("</table>")[0]
+    assert [text_of_cells for text_of_cells in re.findall(r"<td>(\d+)</td><td>([^<]*)</td>", notices)] == [
+        ("4", message)
+    ]
+    download = admin.client.get(f"/admin/import/job/{job.id}/errors?format=csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(download.lstrip("\ufeff")), delimiter=";"))
+    assert [(r[0], r[3], r[4], r[5]) for r in rows[1:]] == [("4", message, sv("Notice"), "")]

@@ -120,6 +120,25 @@ def test_duplicates_by_org_number_or_email(lead, make_company, make_contact):
     assert leads.duplicates(db.session, Lead(company_name="Ny AB", org_number="5566778899")) == []
 
 
+def test_a_lead_merged_into_another_is_not_its_duplicate(lead, employees):
+    """Issue 18: after a merge the kept lead's page does not warn of the lead merged into it (it is that lead
+    now); undone, the two are duplicates again."""
+    from services import merge
+
+    twin = Lead(company_name=lead.company_name + " Aktiebolag", contact_email=lead.contact_email, status="new")
+    db.session.add(twin)
+    db.session.commit()
+    assert [(d.kind, d.record.id) for d in leads.duplicates(db.session, lead)] == [("lead", twin.id)]
+    record = merge.merge(db.session, employees["admin"], "lead", lead.id, twin.id)
+    db.session.commit()
+    assert leads.duplicates(db.session, fresh(db.session, Lead, lead.id)) == []
+    merge.undo(db.session, employees["admin"], record.id)
+    db.session.commit()
+    assert [(d.kind, d.record.id) for d in leads.duplicates(db.session, fresh(db.session, Lead, lead.id))] == [
+        ("lead", twin.id)
+    ]
+
+
 def test_mass_conversion_converts_what_it_can(lead, employees):
     done = Lead(company_name="Redan Konverterad AB", status="converted")
     fresh_lead = Lead(company_name="Nytt Bolag AB")

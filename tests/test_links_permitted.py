@@ -46,7 +46,7 @@ def refused_targets(app, employee, page_html: str) -> list[tuple[str, str]]:
         if parts.scheme or parts.netloc or not parts.path.startswith("/admin/"):
             continue  # mailto:, tel:, other sites, the login page …
         try:
-            endpoint, _args = adapter.match(parts.path, method=method)
+            endpoint, args = adapter.match(parts.path, method=method)
         except (NotFound, MethodNotAllowed):
             refused.append((method, target))
             continue
@@ -54,7 +54,7 @@ def refused_targets(app, employee, page_html: str) -> list[tuple[str, str]]:
         view = views.get(view_endpoint)
         if not isinstance(view, PermissionMixin):
             continue
-        needed = view.permission_for(name) or ("(declares none)",)
+        needed = view.permission_for(name, args) or ("(declares none)",)
         if not all(p == LOGGED_IN or employee.has_permission(p) for p in needed):
             refused.append((method, target))
     return refused

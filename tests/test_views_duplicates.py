@@ -94,14 +94,14 @@ def test_merge_from_the_page_keeps_the_chosen_values_and_moves_everything(demo, 
     assert sv("merged with") in text(admin.client.get("/admin/trash/"))
 
     record = session.scalars(select(MergeRecord)).one()
-    undone = admin.post(f"/admin/duplicates/undo/{record.id}")
+    undone = admin.post(f"/admin/duplicates/undo/company/{record.id}")
     assert undone.status_code == 302
     assert not fresh(session, Company, other_id).is_deleted
     assert fresh(session, Company, keep_id).name == keep.name
     assert (
         count(session, Activity, Activity.company_id == other_id, Activity.subject == "Uppföljning av dubbletten") == 1
     )
-    again = admin.post(f"/admin/duplicates/undo/{record.id}", follow_redirects=True)
+    again = admin.post(f"/admin/duplicates/undo/company/{record.id}", follow_redirects=True)
     assert ("danger", sv("This merge has already been undone.")) in flashes(again)
 
 
@@ -121,7 +121,7 @@ def test_a_merge_without_a_record_to_keep_changes_nothing(demo, login, session):
 def test_not_duplicates_hides_the_pair_for_good(demo, login, session):
     admin = login("admin")
     pair = pair_of(session)
-    response = admin.post(f"/admin/duplicates/dismiss/{pair.id}", follow_redirects=True)
+    response = admin.post(f"/admin/duplicates/dismiss/company/{pair.id}", follow_redirects=True)
     assert ("success", sv("The pair is marked as not duplicates and will not be shown again.")) in flashes(response)
     assert f'id="pair-{pair.id}"' not in response.get_data(as_text=True)
     # a new scan finds the same pair and still does not list it
@@ -141,7 +141,7 @@ def test_the_scan_runs_on_the_queue_and_changed_records_are_checked_later(
     make_company(name="Svensson Bygg AB", org_number="5560360793", postal_city="Stockholm")
     make_company(name="Svensson Bygg Aktiebolag", postal_city="Stockholm")
     admin = login("admin")
-    response = admin.post("/admin/duplicates/scan", {"kind": "company"}, follow_redirects=True)
+    response = admin.post("/admin/duplicates/scan/company", follow_redirects=True)
     assert ("success", sv("The search for duplicates has started; the list is updated when it is done.")) in flashes(
         response
     )
@@ -205,7 +205,7 @@ def test_leads_are_listed_merged_and_unmerged_from_the_page(login, session, empl
     assert 'id="pair-' not in admin.client.get("/admin/duplicates/?kind=lead").get_data(as_text=True)
 
     record = session.scalars(select(MergeRecord)).one()
-    undone = admin.post(f"/admin/duplicates/undo/{record.id}")
+    undone = admin.post(f"/admin/duplicates/undo/lead/{record.id}")
     assert undone.headers["Location"].endswith(f"/admin/lead/show/{other_id}")
     assert fresh(session, Lead, other_id).status == "contacted" and fresh(session, Lead, keep_id).status == "new"
     assert count(session, Activity, Activity.lead_id == other_id) == 1
@@ -270,3 +270,116 @@ def test_records_changed_in_one_instant_beyond_a_runs_limit_are_all_checked(sess
     duplicate_tasks.check_changed(session, "company")  # the next run: nothing of that instant is left
     ids = session.scalars(select(Company.id).where(Company.name.like("Lindqvist Måleri %"))).all()
     assert sorted(checked) == sorted(ids)
+
+
+# --- who sees and does what (each register by its own permissions) ----------------------------------
+
+
+def _merge_one_of_each(session, employees):
+    """A company pair and a lead pair of the demo merged by the administrator, and one more lead pair
+    listed; {kind: MergeRecord id}."""
+    from models import Lead
+    from services import merge
+
+    merged = {}
+    for kind in ("company", "lead"):
+        pair = pair_of(session, kind)
+        merged[kind] = merge.merge(session, employees["admin"], kind, pair.low_id, pair.high_id).id
+    session.add_all(
+        [
+            Lead(company_name="Västkustens Fönsterputs", contact_email="eva@fonsterputs.se", status="new"),
+            Lead(company_name="Västkustens Fönsterputs AB", contact_email="eva@fonsterputs.se", status="new"),
+        ]
+    )
+    session.commit()
+    duplicates.scan(session, "lead")
+    session.commit()
+    return merged
+
+
+def _grant(session, employee, *, grant=(), revoke=()):
+    employee.extra_permissions = list(grant) or None
+    employee.revoked_permissions = list(revoke) or None
+    session.commit()
+
+
+def _forms(response) -> set[str]:
+    """The Dubbletter actions the page's POST forms lead to."""
+    found = re.findall(r'<form method="post" action="([^"]+)"', response.get_data(as_text=True))
+    return {action for action in found if action.startswith("/admin/duplicates/")}
+
+
+def test_merging_without_a_registers_edit_permission_is_neither_offered_nor_allowed(demo, login, session, employees):
+    """Ekonomi with duplicate.merge edits companies but not leads: on the company tab it merges, dismisses,
+    scans and undoes; on the lead tab it sees the pairs and merges but is offered none of that (the server
+    refuses it: 403, nothing changed), and the lead's Historik offers no undo either."""
+    merged = _merge_one_of_each(session, employees)
+    _grant(session, employees["finance"], grant=["duplicate.merge"])
+    finance = login("finance")
+
+    companies = finance.client.get("/admin/duplicates/?kind=company")
+    assert companies.status_code == 200
+    assert f"/admin/duplicates/undo/company/{merged['company']}" in _forms(companies)
+    assert "/admin/duplicates/scan/company" in _forms(companies)
+    assert any(a.startswith("/admin/duplicates/dismiss/company/") for a in _forms(companies))
+    assert "merge-link" in companies.get_data(as_text=True)
+    assert f'id="merge-{merged["lead"]}"' not in companies.get_data(as_text=True)  # each tab its own merges
+
+    leads = finance.client.get("/admin/duplicates/?kind=lead")
+    body = leads.get_data(as_text=True)
+    assert leads.status_code == 200 and 'id="pair-' in body and f'id="merge-{merged["lead"]}"' in body
+    assert not _forms(leads) and "merge-link" not in body
+    assert sv("Undo merge") not in text(leads) and sv("Not duplicates") not in text(leads)
+    pair = session.scalars(
+        select(DuplicatePair).where(DuplicatePair.entity_type == "lead", DuplicatePair.dismissed_at.is_(None))
+    ).first()
+    record = session.get(MergeRecord, merged["lead"])
+    for url in (
+        f"/admin/duplicates/undo/lead/{merged['lead']}",
+        f"/admin/duplicates/dismiss/lead/{pair.id}",
+        "/admin/duplicates/scan/lead",
+    ):
+        assert finance.post(url).status_code == 403, url
+    assert finance.client.get(f"/admin/duplicates/merge/lead/{pair.low_id}/{pair.high_id}").status_code == 403
+    session.expire_all()
+    assert record.undone_at is None and session.get(DuplicatePair, pair.id).dismissed_at is None
+    kept_lead = finance.client.get(f"/admin/lead/show/{record.survivor_id}").get_data(as_text=True)
+    assert "history-undo-merge" not in kept_lead
+    company_record = session.get(MergeRecord, merged["company"])
+    history = finance.client.get(f"/admin/company/card/{company_record.survivor_id}/tab/history")
+    assert "history-undo-merge" in history.get_data(as_text=True)
+
+    # a merge of one register is undone only at its own address
+    assert finance.post(f"/admin/duplicates/undo/company/{merged['lead']}").status_code == 404
+    assert finance.post(f"/admin/duplicates/undo/person/{merged['company']}").status_code == 404
+    undone = finance.post(f"/admin/duplicates/undo/company/{merged['company']}")
+    assert undone.status_code == 302 and fresh(session, MergeRecord, merged["company"]).undone_at is not None
+
+
+def test_each_register_is_shown_only_to_those_who_may_view_it(demo, login, session, employees):
+    """A seller without company.view sees the contacts' and leads' pairs (the page opens on the first it may
+    see), not the companies' pairs nor their merges; an employee who may view none of the three registers
+    has no Dubbletter at all."""
+    merged = _merge_one_of_each(session, employees)
+    _grant(session, employees["seller"], revoke=["company.view"])
+    seller = login("seller")
+    page = seller.client.get("/admin/duplicates/")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'id="duplicates-company"' not in body
+    assert 'id="duplicates-contact"' in body and 'id="duplicates-lead"' in body
+    assert 'aria-current="page"' in body.split('id="duplicates-contact"')[1].split("</li>")[0]
+    assert seller.client.get("/admin/duplicates/?kind=company").status_code == 403
+    assert seller.client.get("/admin/duplicates/?kind=person").status_code == 404
+    for kind in ("contact", "lead"):
+        listing = seller.client.get(f"/admin/duplicates/?kind={kind}").get_data(as_text=True)
+        assert f'id="merge-{merged["company"]}"' not in listing
+        # a seller has no duplicate.merge: nothing to act with
+        assert not _forms(seller.client.get(f"/admin/duplicates/?kind={kind}"))
+    lead_listing = seller.client.get("/admin/duplicates/?kind=lead").get_data(as_text=True)
+    assert f'id="merge-{merged["lead"]}"' in lead_listing and 'id="pair-' in lead_listing
+
+    _grant(session, employees["readonly"], revoke=["company.view", "contact.view", "lead.view"])
+    readonly = login("readonly")
+    assert readonly.client.get("/admin/duplicates/").status_code == 403
+    assert 'href="/admin/duplicates/"' not in readonly.client.get("/admin/").get_data(as_text=True)

@@ -365,7 +365,7 @@ def test_a_merge_and_its_undo_are_delivered_with_both_ids(login, session, make_c
     assert payload["data"]["changes"] == {"postal_city": [None, "Lund"]}
     record = session.scalar(select(MergeRecord))
     assert payload["data"]["merge_id"] == record.id
-    assert admin.post(f"/admin/duplicates/undo/{record.id}", follow_redirects=True).status_code == 200
+    assert admin.post(f"/admin/duplicates/undo/company/{record.id}", follow_redirects=True).status_code == 200
     _merged, undone = signed_payloads(receiver, subscription, 2)
     assert undone["event"] == "company.unmerged"
     assert (undone["data"]["id"], undone["data"]["merged_id"], undone["data"]["merge_id"]) == (

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import IO
+from typing import IO, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select, update
@@ -88,9 +88,6 @@ DUPLICATE_REGISTERS = {
 }
 #: Likely duplicates pointed out per row, at most.
 NOTICES_PER_ROW = 3
-#: A file up to this size has its rows' likely duplicates looked up by query, row by row; a larger one reads
-#: the registers once (services.duplicates.RegisterIndex), which costs less than a few queries per row.
-SMALL_FILE_BYTES = 64 * 1024
 
 
 class Cancelled(Exception):
@@ -143,6 +140,99 @@ class SeenKeys:
 
     def add(self, pairs: list[tuple[str, int]]) -> None:
         self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", pairs)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class FileEntries:
+    """The file's new rows met so far, as services.duplicates Entries (id: the row's number), in a temporary
+    SQLite file, not memory: a new row is compared with the earlier rows sharing a key or its rarest name word,
+    blocked and scored as the register is (services.duplicates.blocked_matches), never with every row."""
+
+    def __init__(self):
+        handle, path = tempfile.mkstemp(prefix="crm-import-rows-", suffix=".sqlite")
+        os.close(handle)
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE entry (row INTEGER PRIMARY KEY, data TEXT)")
+        self.db.execute("CREATE TABLE key (key TEXT, row INTEGER, PRIMARY KEY (key, row)) WITHOUT ROWID")
+        self.db.execute("CREATE TABLE word (word TEXT, row INTEGER, name TEXT, PRIMARY KEY (word, row)) WITHOUT ROWID")
+        # how many rows have each word, kept as they are added (counting a common word's rows each batch grew
+        # with the file)
+        self.db.execute("CREATE TABLE word_count (word TEXT PRIMARY KEY, rows INTEGER) WITHOUT ROWID")
+        self.db.commit()
+        os.unlink(path)  # open, it lives on
+
+    #: What an Entry is kept with (its name words are looked up in the word table).
+    FIELDS = ("id", "name", "ids", "emails", "phones", "city", "domain", "companies", "first", "last")
+
+    def add(self, entries: list[duplicates.Entry]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO entry VALUES (?, ?)",
+            [(e.id, json.dumps([getattr(e, f) for f in self.FIELDS])) for e in entries],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO key VALUES (?, ?)",
+            [(k, e.id) for e in entries for k in (*e.ids, *e.emails, *e.phones)],
+        )
+        words = [(w, e.id, e.name) for e in entries for w in dict.fromkeys(duplicates.telling_words(e.name))]
+        self.db.executemany("INSERT OR IGNORE INTO word VALUES (?, ?, ?)", words)
+        self.db.executemany(
+            "INSERT INTO word_count VALUES (?, 1) ON CONFLICT (word) DO UPDATE SET rows = rows + 1",
+            [(w,) for w, _row, _name in words],
+        )
+
+    def _select(self, sql: str, values) -> list[tuple]:
+        """`sql` with "(?)" standing for the values, run 500 values at a time."""
+        values, found = list(values), []
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            found += self.db.execute(sql.replace("(?)", f"({','.join('?' * len(chunk))})"), chunk).fetchall()
+        return found
+
+    def matches_many(self, kind: str, entries: list[duplicates.Entry]) -> list[list[duplicates.Found]]:
+        """For each of `entries` (added already), (score, reasons, row) of the earlier rows it is likely a
+        duplicate of, best first."""
+        keys = {k for e in entries for k in (*e.ids, *e.emails, *e.phones)}
+        key_rows: dict[str, list[int]] = defaultdict(list)
+        for key, row in self._select("SELECT key, row FROM key WHERE key IN (?)", keys):
+            key_rows[key].append(row)
+        names = {e.id: duplicates.telling_words(e.name) for e in entries}
+        words = {w for found in names.values() for w in found}
+        counts = dict(self._select("SELECT word, rows FROM word_count WHERE word IN (?)", words))
+        chosen = {}
+        for entry in entries:
+            counted = [(counts[w], w) for w in names[entry.id] if 1 < counts.get(w, 0) <= duplicates.MAX_WORD_BLOCK]
+            if counted:
+                chosen[entry.id] = min(counted)[1]
+        word_rows: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for word, row, name in self._select("SELECT word, row, name FROM word WHERE word IN (?)", set(chosen.values())):
+            word_rows[word].append((row, name))
+        named = {
+            e.id: duplicates.alike(e, [(r, n) for r, n in word_rows[chosen[e.id]] if r < e.id])
+            for e in entries
+            if e.id in chosen
+        }
+        for key, rows in key_rows.items():  # the first MAX_BLOCK rows of a key (a switchboard) are compared
+            key_rows[key] = sorted(rows)[: duplicates.MAX_BLOCK]
+        wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows}
+        known = {}
+        for row, data in self._select("SELECT row, data FROM entry WHERE row IN (?)", wanted):
+            values: dict[str, Any] = {
+                f: tuple(v) if isinstance(v, list) else v for f, v in zip(self.FIELDS, json.loads(data), strict=True)
+            }
+            known[row] = duplicates.Entry(**values)
+        found = []
+        for entry in entries:
+            key_blocks = {
+                k: [known[r] for r in key_rows.get(k, []) if r < entry.id]
+                for k in (*entry.ids, *entry.emails, *entry.phones)
+            }
+            named_entries = [known[r] for r in named.get(entry.id, [])]
+            found.append(duplicates.blocked_matches(kind, entry, key_blocks, named_entries))
+        return found
 
     def close(self) -> None:
         self.db.close()
@@ -270,8 +360,8 @@ class Importer:
         self.counts = Counts(**vars(self.resume.counts))
         self.category_names_created: list[str] = list(self.resume.categories_created)
         self.actor_id = job.created_by_id
-        #: The registers new rows are compared with (read at the dry run's first new row).
-        self.registers: list[duplicates.RegisterIndex | duplicates.RegisterQueries] | None = None
+        #: The registers new rows are compared with (looked up a batch at a time).
+        self.registers = [duplicates.RegisterLookup(session, kind) for kind in DUPLICATE_REGISTERS[self.entity.key]]
 
     # --- set-up -----------------------------------------------------------------
 
@@ -330,6 +420,7 @@ class Importer:
         self._check_columns(table.headers)
         self._load_references()
         self.seen = SeenKeys()
+        self.file_entries = FileEntries() if not self.write else None
         self.pending_categories: dict[str, str] = {}
         from_cache = bool(cache and self.write and cache.available)
         keep = cache if cache and not self.write else None
@@ -342,8 +433,13 @@ class Importer:
                     keep.add(rows)
                 self._resolve(rows)
                 if number < self.resume.batches_done:
-                    # written (and counted) by an earlier run of this pass: only remember its keys
-                    self._find_duplicates(rows)
+                    # written (and counted) by an earlier run of this pass: only remember its keys (and, in a
+                    # dry run, its new rows, for the later rows' likely duplicates in the file)
+                    if self.file_entries:
+                        self._match(rows)
+                        self.file_entries.add([e for _row, e in self._new_entries(rows)])
+                    else:
+                        self._find_duplicates(rows)
                     self.skipped_batch()
                     continue
                 self._match(rows)
@@ -365,6 +461,8 @@ class Importer:
             raise
         finally:
             self.seen.close()
+            if self.file_entries:
+                self.file_entries.close()
         if not self.counts.rows:
             raise FileProblem(_("The file has no rows."))
         names = sorted(set(self.pending_categories.values()) | set(self.category_names_created), key=str.lower)
@@ -593,50 +691,67 @@ class Importer:
 
     # --- likely duplicates (dry run) ---------------------------------------------------
 
+    def _new_entries(self, rows: list[Row]) -> list[tuple[Row, duplicates.Entry]]:
+        """The rows that would be new records, each with what it is compared on (id: the row's number)."""
+        found = []
+        for row in rows:
+            if row.outcome == "created":
+                company = row.values.get("company_id")
+                entry = duplicates.entry_of_values(self._row_kind, row.values, [company] if company else [])
+                entry.id = row.number
+                found.append((row, entry))
+        return found
+
+    @property
+    def _row_kind(self) -> str:
+        return "contact" if self.entity.key == "privatecustomer" else self.entity.key
+
     def _point_out_duplicates(self, rows: list[Row]) -> None:
         """A notice on each new row that is likely a record already in the register (a customer, contact or
-        lead: the same organisationsnummer, e-mail, phone or a similar name), scored as the duplicate scan
-        scores; the registers are read once per pass (services.duplicates.RegisterIndex)."""
-        new = [r for r in rows if r.outcome == "created"]
+        lead: the same organisationsnummer, e-mail, phone or a similar name) or an earlier new row of the file,
+        scored as the duplicate scan scores; the register is asked a batch at a time
+        (services.duplicates.RegisterLookup), the file's earlier rows are kept in FileEntries."""
+        new = self._new_entries(rows)
         if not new:
             return
-        if self.registers is None:
-            kinds = DUPLICATE_REGISTERS[self.entity.key]
-            small = self.job.file_size <= SMALL_FILE_BYTES
-            lookup = duplicates.RegisterQueries if small else duplicates.RegisterIndex.load
-            self.registers = [lookup(self.session, kind) for kind in kinds]
-        row_kind = "contact" if self.entity.key == "privatecustomer" else self.entity.key
-        found: list[tuple[Row, str, int, list[str]]] = []
-        for row in new:
-            company = row.values.get("company_id")
-            entry = duplicates.entry_of_values(row_kind, row.values, [company] if company else [])
-            matches = [
-                (value, reasons, index.kind, ident)
-                for index in self.registers
-                for value, reasons, ident in index.matches(entry)
-            ]
-            matches.sort(key=lambda m: -m[0])
-            found += [(row, kind, ident, reasons) for _value, reasons, kind, ident in matches[:NOTICES_PER_ROW]]
-        names = self._record_names(found)
-        for row, kind, ident, reasons in found:
+        entries = [entry for _row, entry in new]
+        matches: list[list[tuple[int, list[str], str | None, int]]] = [[] for _entry in entries]
+        for register in self.registers:
+            for found, per_row in zip(register.matches_many(entries), matches, strict=True):
+                per_row += [(value, reasons, register.kind, ident) for value, reasons, ident in found]
+        assert self.file_entries is not None
+        self.file_entries.add(entries)
+        for found, per_row in zip(self.file_entries.matches_many(self._row_kind, entries), matches, strict=True):
+            per_row += [(value, reasons, None, ident) for value, reasons, ident in found]
+        best = []
+        for (row, _entry), per_row in zip(new, matches, strict=True):
+            per_row.sort(key=lambda m: -m[0])
+            best += [(row, kind, ident, reasons) for _value, reasons, kind, ident in per_row[:NOTICES_PER_ROW]]
+        names = self._record_names([m for m in best if m[1] is not None])
+        for row, kind, ident, reasons in best:
+            because = ", ".join(str(duplicates.REASONS[r]) for r in reasons)
+            if kind is None:
+                message = _("Likely the same as row %(row)s of the file (%(reasons)s).", row=ident, reasons=because)
+            else:
+                message = _(
+                    "Likely already in the register as %(what)s %(name)s (%(reasons)s).",
+                    what=duplicates.RECORD_LABELS[kind],
+                    name=names[kind].get(ident, ""),
+                    reasons=because,
+                )
             row.notices.append(
                 RowError(
                     row.number,
                     None,
                     None,
-                    _(
-                        "Likely already in the register as %(what)s %(name)s (%(reasons)s).",
-                        what=duplicates.RECORD_LABELS[kind],
-                        name=names[kind].get(ident, ""),
-                        reasons=", ".join(str(duplicates.REASONS[r]) for r in reasons),
-                    ),
+                    message,
                     kind="notice",
                     record_kind=kind,
-                    record_id=ident,
+                    record_id=ident if kind else None,
                 )
             )
 
-    def _record_names(self, found: list[tuple[Row, str, int, list[str]]]) -> dict[str, dict[int, str]]:
+    def _record_names(self, found: list[tuple[Row, str | None, int, list[str]]]) -> dict[str, dict[int, str]]:
         """{kind: {id: name}} of the records the notices name, one query per register."""
         names: dict[str, dict[int, str]] = {kind: {} for kind in duplicates.KINDS}
         for kind, model in duplicates.KINDS.items():

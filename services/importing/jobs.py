@@ -34,8 +34,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
 from flask_babel import gettext as _
@@ -56,7 +55,7 @@ from models import (
     utcnow,
 )
 from services import visibility
-from services.audit import plain, record_bulk
+from services.audit import plain, record_bulk, unplain
 from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
 from services.importing.fields import ENTITIES, MODES
@@ -859,20 +858,6 @@ class UndoResult:
     conflicts: int = 0
 
 
-def _unplain(column, value):
-    """An audited (JSON-safe) value back as the column's Python value."""
-    if value is None:
-        return None
-    kind = column.type.python_type
-    if kind is Decimal:
-        return Decimal(str(value))
-    if kind is datetime:
-        return datetime.fromisoformat(value)
-    if kind is date:
-        return date.fromisoformat(value)
-    return value
-
-
 def _of_job(job: ImportJob, table, last_event: int | None):
     conditions = [AuditEvent.import_job_id == job.id, AuditEvent.entity_type == table.name]
     if last_event is not None:
@@ -949,7 +934,7 @@ def _revert(session: Session, table, link, owner_col, categories: dict, event: A
     if current is None or any(plain(current[k]) != new for k, (_old, new) in columns.items()):
         return None
     if columns:
-        values = {k: _unplain(table.c[k], old) for k, (old, _new) in columns.items()}
+        values = {k: unplain(table.c[k], old) for k, (old, _new) in columns.items()}
         session.execute(
             update(table)
             .where(table.c.id == event.entity_id)

@@ -73,3 +73,58 @@ def test_find_a_pair_merge_it_and_undo_the_merge(login_as):
     expect(ui.flash(page)).to_contain_text(f"Sammanslagningen är ångrad: {other_name} är tillbaka")
     expect(page.get_by_role("heading", level=1)).to_contain_text(other_name)
     expect(ui.card_tab(page, "Aktiviteter")).to_contain_text("Offertförfrågan (registrerad på dubbletten)")
+
+
+def test_find_a_lead_pair_merge_it_and_undo_it_from_the_list_of_merges(login_as):
+    """Issue 18: the demo's lead typed again from a fair's visitor list (the same contact's e-mail) is found on
+    the Leads tab of Dubbletter, merged into the first (its activity and history follow, it leaves the worked
+    leads) and brought back with Ångra sammanslagning on Dubbletter's list of the latest merges."""
+    page = login_as("admin")
+    ui.menu(page, "CRM", "Dubbletter")
+    page.get_by_role("link", name=ui.exact("Leads")).click()
+    page.wait_for_load_state("load")
+    expect(page.locator("#duplicate-kinds .active")).to_have_text("Leads")
+    row = page.locator("#duplicate-pairs tbody tr").filter(has_text="samma e-post").first
+    expect(row).to_contain_text("Aktiebolag")
+    row.get_by_role("link", name="Jämför och slå ihop").click()
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Slå ihop dubbletter")
+
+    labels = page.locator("#merge-table thead th label")
+    names = [re.sub(r"^Behåll ", "", labels.nth(i).inner_text().strip()) for i in range(2)]
+    keep_name = next(n for n in names if not n.endswith("Aktiebolag"))
+    other_name = next(n for n in names if n.endswith("Aktiebolag"))
+    labels.nth(names.index(keep_name)).click()
+    page.locator("#row-company_name").get_by_label(keep_name, exact=True).check()
+    page.get_by_role("button", name="Slå ihop").click()
+    page.wait_for_load_state("load")
+
+    # the kept lead's page: its own name, the merged lead's history beside its own, an undo there too
+    expect(page.locator("#lead-title")).to_have_text(keep_name)
+    expect(page.locator(".alert-success")).to_contain_text(f"{other_name} slogs ihop med {keep_name}")
+    expect(page.locator("#lead-duplicates")).to_have_count(0)  # the merged lead is not its duplicate
+    history = page.locator("#history-list")
+    expect(history).to_contain_text("Sammanslagen med en dubblett")
+    expect(history).to_contain_text(f"sammanslagen post: {other_name}")
+    expect(history.get_by_role("button", name="Ångra sammanslagning")).to_be_visible()
+
+    # the pair is gone from the Leads tab; the merge is at the top of its latest merges
+    ui.menu(page, "CRM", "Dubbletter")
+    page.get_by_role("link", name=ui.exact("Leads")).click()
+    page.wait_for_load_state("load")
+    expect(page.locator("#duplicate-pairs tbody tr").filter(has_text=other_name)).to_have_count(0)
+    merge_row = page.locator("#merges tbody tr").first
+    expect(merge_row).to_contain_text(other_name)
+    merge_row.get_by_role("button", name="Ångra sammanslagning").click()
+    page.wait_for_load_state("load")
+
+    # the merged lead is back on its own page, worked again, and the pair is listed again
+    expect(page.locator(".alert-success")).to_contain_text(f"Sammanslagningen är ångrad: {other_name} är tillbaka")
+    expect(page.locator("#lead-title")).to_have_text(other_name)
+    expect(page.locator("#lead-status")).not_to_have_text("Sammanslagen")
+    expect(page.locator(".merged-into")).to_have_count(0)
+    ui.menu(page, "CRM", "Dubbletter")
+    page.get_by_role("link", name=ui.exact("Leads")).click()
+    page.wait_for_load_state("load")
+    expect(page.locator("#duplicate-pairs tbody tr").filter(has_text=other_name)).to_have_count(1)
+    expect(page.locator("#merges tbody tr").first).to_contain_text("Ångrad")
