@@ -14,7 +14,7 @@ commits them). So:
 Nothing changes for single rows (forms, the API) or on PostgreSQL, whose index is a GIN index.
 
 Revision ID: 0035
-Revises: 0029
+Revises: 0032
 Create Date: 2026-12-05 15:00:00
 
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0035"
-down_revision = "0029"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
