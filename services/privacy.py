@@ -51,6 +51,7 @@ from models import (
     Invoice,
     InvoiceLine,
     Lead,
+    MassMessage,
     MassUpdate,
     MergeRecord,
     Opportunity,
@@ -212,7 +213,7 @@ PLACES: tuple[Place, ...] = (
         "emails",
         _l("E-mail"),
         EmailMessage,
-        lambda s: _in(EmailMessage.contact_id, s.contact_ids),
+        lambda s: or_(_in(EmailMessage.contact_id, s.contact_ids), _in(EmailMessage.lead_id, s.lead_ids)),
         ("direction", "sender", "recipients", "subject", "body", "sent_at"),
         "scrub",
         texts=("sender", "recipients", "subject", "body"),
@@ -284,7 +285,7 @@ MENTIONS: dict[str, Any] = {
     "audit_trail": _l("Old and new values and labels in the audit trail of any record."),
     "import": _l("Import row errors, and the stored files of imports that wrote the person (deleted)."),
     "webhooks": _l("Webhook delivery logs."),
-    "merges": _l("Merge and mass-update records (their saved old values), duplicate pairs."),
+    "merges": _l("Merge, mass-update and mass-send records (their saved old values and failures), duplicate pairs."),
     "saved": _l("Saved searches and saved reports whose name or conditions hold the person's identifiers."),
     "search_index": _l("The quick-search index follows the records at once."),
     "exports": _l("Exports are not kept on the server: nothing to erase."),
@@ -331,6 +332,23 @@ def find_subject(session: Session, kind: str, record_id: int) -> Subject | None:
         )
         return Subject(kind, record, (record.id,), lead_ids, company_ids)
     return Subject(kind, record, (), (record.id,), (record.company_id,) if record.company_id else ())
+
+
+def erased_ids(session: Session, kind: str, ids) -> set[int]:
+    """Which of these contact or lead ids were erased (a lead also when the contact it became was)."""
+    ids = set(ids)
+    if not ids:
+        return set()
+    rows = session.execute(
+        select(PrivacyEvent.subject_type, PrivacyEvent.subject_id).where(PrivacyEvent.action == "erase")
+    ).all()
+    erased = {(subject_type, subject_id) for subject_type, subject_id in rows}
+    found = {i for i in ids if (kind, i) in erased}
+    if kind == "lead":
+        contacts = {subject_id for subject_type, subject_id in erased if subject_type == "contact"}
+        if contacts:
+            found |= ids & set(session.scalars(select(Lead.id).where(Lead.contact_id.in_(contacts))))
+    return found
 
 
 def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subject]:
@@ -701,6 +719,7 @@ def _erase_mentions(
         ("import", ImportRowError, ("value", "message")),
         ("merges", MergeRecord, ("merged_label", "fields", "merged_fields")),
         ("merges", MassUpdate, ("previous",)),
+        ("merges", MassMessage, ("failures",)),
     )
     for key, model, columns in logs:
         table = table_of(model)

@@ -66,6 +66,12 @@ def mass_update_endpoints(area):
     }
 
 
+def mass_message_endpoints(area):
+    """Massutskick from a list of people (admin_views.mass_messages)."""
+    needs = (f"{area}.view", "message.bulk")
+    return {"mass_message_matches": needs, "mass_message_post": needs, "mass_message_status": needs}
+
+
 COMPANY_EXTRA = {
     **card_endpoints("company"),
     **mass_update_endpoints("company"),
@@ -78,6 +84,7 @@ COMPANY_EXTRA = {
 CONTACT_EXTRA = {
     **card_endpoints("contact"),
     **mass_update_endpoints("contact"),
+    **mass_message_endpoints("contact"),
     "search_json": "contact.view",
     "make_private_customer": "contact.edit",
 }
@@ -257,7 +264,15 @@ for endpoint, table in {
     "salesstage": model_view("settings", manage_only=True),
     "customtab": model_view("settings", manage_only=True),
     "customfield": model_view("settings", manage_only=True),
-    "lead": model_view("lead", extra={"convert": "lead.convert", "page": "lead.view", **mass_update_endpoints("lead")}),
+    "lead": model_view(
+        "lead",
+        extra={
+            "convert": "lead.convert",
+            "page": "lead.view",
+            **mass_update_endpoints("lead"),
+            **mass_message_endpoints("lead"),
+        },
+    ),
     "calllist": model_view(
         "calllist",
         extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"), "add": "calllist.edit"},
