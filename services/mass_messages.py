@@ -39,7 +39,7 @@ from services.validation import InvalidValue
 
 #: The register each list sends from (Privatkunder are contacts).
 MODELS: dict[str, type[Any]] = {"contact": Contact, "lead": Lead}
-CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS")}
+CHANNELS = {channel: consent.CHANNELS[channel] for channel in ("email", "sms")}
 PERMISSION = "message.bulk"
 #: The most records one mass send goes to.
 MAX_RECIPIENTS = 100_000
