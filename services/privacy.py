@@ -333,7 +333,7 @@ def find_subject(session: Session, kind: str, record_id: int) -> Subject | None:
 
 def find_subjects(session: Session, kind: str, record_ids) -> list[Subject]:
     """`find_subject` for many ids at once, in their order (each person once, unknown ids left out),
-    in at most five statements whatever their number."""
+    in at most four statements whatever their number."""
     model: Any = KINDS.get(kind)
     ids = list(dict.fromkeys(record_ids))
     if model is None or not ids:

@@ -100,7 +100,7 @@ def test_only_the_person_s_rows_and_errors_leave_a_stored_import_file(app, sessi
 
     subject = privacy.find_subject(session, "contact", contact.id)
     preview = privacy.preview(session, subject, date(2026, 12, 5))
-    assert "their rows are taken out" in str(preview.mentions["import"])
+    assert "personens rader tas bort" in str(preview.mentions["import"])  # the preview says what happens
     privacy.erase(session, store, admin, subject, date(2026, 12, 5))
     session.commit()
     session.expire_all()
