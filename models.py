@@ -519,6 +519,8 @@ class EmailMessage(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    #: A lead written to (a mass send from Leads); its conversion moves the message to the contact.
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="SET NULL"), index=True)
     direction: Mapped[str] = mapped_column(String(3), default="out")
     sender: Mapped[str] = mapped_column(String(254))
     recipients: Mapped[str] = mapped_column(Text)
@@ -529,6 +531,7 @@ class EmailMessage(Model):
 
     company: Mapped[Company | None] = relationship()
     contact: Mapped[Contact | None] = relationship()
+    lead: Mapped[Lead | None] = relationship()
     created_by: Mapped[Employee | None] = relationship()
 
 
@@ -1681,3 +1684,51 @@ DUPLICATE_KEY_INDEXES = [
     Index("ix_lead_contact_email_lower", func.lower(Lead.contact_email)),
     Index("ix_lead_contact_phone", Lead.contact_phone),
 ]
+
+
+# --- Massutskick (services.mass_messages) -------------------------------------------------------
+
+
+class MassMessage(Model):
+    """One mass e-mail or SMS from a list (Kontakter, Privatkunder, Leads): the text, who it goes to
+    (ids only: addresses are read from the records when each message goes out), and how far the
+    worker sending it has come. `claim` is the token of the worker sending it; every write of the
+    progress names it, so a worker taken for dead that wakes up writes nothing."""
+
+    __tablename__ = "mass_message"
+
+    STATUSES = {
+        "queued": _l("Waiting to start"),
+        "running": _l("Sending"),
+        "done": _l("Finished"),
+        "failed": _l("Failed"),
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    entity_type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id", ondelete="SET NULL"))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    #: The records the send goes to, in order, and the next one's index.
+    target_ids: Mapped[list] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(default=0)
+    sent_count: Mapped[int] = mapped_column(default=0)
+    failed_count: Mapped[int] = mapped_column(default=0)
+    #: {reason: count} of the records left out, when confirmed and when their turn came.
+    skipped: Mapped[dict] = mapped_column(JSON)
+    #: [[record id, why it failed], …] (the first ones).
+    failures: Mapped[list | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    claim: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    actor: Mapped[Employee | None] = relationship()
+
+
+__all__ += ["MassMessage"]

@@ -30,6 +30,7 @@ from admin_views.company import FormOnlyBooleanField
 from admin_views.duplicate_warning import DuplicateWarningMixin, form_values
 from admin_views.filters import CategoryFilter, EmployeeFilter
 from admin_views.labels import FIELD_LABELS
+from admin_views.mass_messages import MassMessageMixin
 from admin_views.mass_update import MassUpdateMixin
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
@@ -74,7 +75,14 @@ def unsaved_contact(form) -> Contact:
     return Contact(**form_values(form, "first_name", "last_name", "email", "phone", "mobile", "postal_city"))
 
 
-class ContactView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, CustomerPartsMixin, SoftDeleteModelView):
+class ContactView(
+    DuplicateWarningMixin,
+    MassUpdateMixin,
+    MassMessageMixin,
+    AddToCallListMixin,
+    CustomerPartsMixin,
+    SoftDeleteModelView,
+):
     """Kontakter: people, standalone or linked to one or many companies."""
 
     permission_area = "contact"

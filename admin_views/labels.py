@@ -20,6 +20,8 @@ AUDIT_ACTIONS = {
     "unmerge": _l("Merge undone"),
     "extract": _l("Register extract produced"),
     "erase": _l("Personal data erased (GDPR)"),
+    "mass_email": _l("E-mail sent (mass send)"),
+    "mass_sms": _l("SMS sent (mass send)"),
     "login": _l("Logged in"),
     "login_failed": _l("Failed login"),
     "lockout": _l("Login locked after too many failures"),

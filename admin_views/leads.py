@@ -31,6 +31,7 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
 from admin_views.filters import CategoryFilter, EmployeeFilter, IsFilter
+from admin_views.mass_messages import MassMessageMixin
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.records import TITLES, record_url
 from extensions import db
@@ -70,7 +71,7 @@ def unsaved_lead_as_company(form) -> Company:
     )
 
 
-class LeadView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, SecureModelView):
+class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCallListMixin, SecureModelView):
     """Leads: potential customers, worked by sellers and converted to customers."""
 
     permission_area = "lead"

@@ -115,10 +115,7 @@ class MassUpdateMixin:
         return job
 
     def _target_ids(self, ids, query: str) -> list[int]:
-        if ids is not None:
-            return ids
-        matching = self.matching_query(MultiDict(_parse(query)).items(multi=True))
-        return [row_id for (row_id,) in matching.with_entities(self.model.id).limit(MAX_ROWS)]
+        return ids if ids is not None else matching_ids(self, query)
 
     def _mass_update_form(self, *, ids, query: str, error: str | None = None):
         kind = self.permission_area
@@ -171,7 +168,10 @@ class MassUpdateMixin:
         return described
 
 
-def _parse(query: str) -> list[tuple[str, str]]:
+def matching_ids(view, query: str, limit: int = MAX_ROWS) -> list[int]:
+    """Ids of the rows the list `view` shows for the query string `query` (its search and search
+    options), in the list's order, at most `limit`."""
     from urllib.parse import parse_qsl
 
-    return parse_qsl(query, keep_blank_values=False)
+    matching = view.matching_query(MultiDict(parse_qsl(query, keep_blank_values=False)).items(multi=True))
+    return [row_id for (row_id,) in matching.with_entities(view.model.id).limit(limit)]

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models import Activity, Company, CompanyContact, Contact, Employee, Lead, utcnow
+from models import Activity, Company, CompanyContact, Contact, EmailMessage, Employee, Lead, utcnow
 from services import consent, register
 from services.validation import InvalidValue
 
@@ -134,6 +134,12 @@ def convert(session: Session, actor: Employee, lead: Lead) -> Company:
         update(Activity)
         .where(Activity.lead_id == lead.id)
         .values(company_id=company.id, contact_id=contact.id if contact else Activity.contact_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.execute(  # e-mail written to the lead (a mass send) goes with it to the customer card
+        update(EmailMessage)
+        .where(EmailMessage.lead_id == lead.id)
+        .values(company_id=company.id, contact_id=contact.id if contact else EmailMessage.contact_id)
         .execution_options(synchronize_session="fetch")
     )
     lead.company, lead.contact = company, contact

@@ -10,7 +10,7 @@ from email.utils import formataddr, make_msgid
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from models import Company, EmailMessage, Employee
+from models import Company, EmailMessage, Employee, Lead
 from services import validation
 from services.validation import InvalidValue
 
@@ -126,7 +126,7 @@ def send(
     cc: str = "",
     contact=None,
 ) -> EmailMessage:
-    """Send an e-mail about `customer` (a company or contact; `contact`: a company's contact
+    """Send an e-mail about `customer` (a company, contact or lead; `contact`: a company's contact
     it was written to) and keep it on the card; the caller commits.
 
     Raises InvalidValue for bad input and SendFailed when the server does not take it;
@@ -137,6 +137,27 @@ def send(
     recipients, copies = addresses(to), addresses(cc)
     if not recipients:
         raise InvalidValue(_("Give at least one recipient."))
+    subject, body = clean_text(subject, body)
+    _deliver(settings, compose(sender, recipients, copies, subject, body))
+    if isinstance(customer, Company):
+        owner = {"company": customer, "contact": contact}
+    else:
+        owner = {"lead": customer} if isinstance(customer, Lead) else {"contact": customer}
+    stored = EmailMessage(
+        direction="out",
+        sender=sender.email,
+        recipients=", ".join(recipients + copies),
+        subject=subject,
+        body=body,
+        created_by=sender,
+        **owner,
+    )
+    session.add(stored)
+    return stored
+
+
+def clean_text(subject: str | None, body: str | None) -> tuple[str, str]:
+    """The subject and message as they are sent; InvalidValue when the subject is missing or either is too long."""
     # A subject is one line: line breaks (only a hand-made request has them) become spaces.
     subject, body = " ".join((subject or "").split()), (body or "").strip()
     if not subject:
@@ -149,16 +170,4 @@ def send(
                 body=BODY_MAX,
             )
         )
-    _deliver(settings, compose(sender, recipients, copies, subject, body))
-    owner = {"company": customer, "contact": contact} if isinstance(customer, Company) else {"contact": customer}
-    stored = EmailMessage(
-        direction="out",
-        sender=sender.email,
-        recipients=", ".join(recipients + copies),
-        subject=subject,
-        body=body,
-        created_by=sender,
-        **owner,
-    )
-    session.add(stored)
-    return stored
+    return subject, body

@@ -70,6 +70,7 @@ FOREIGN_KEYS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
     "lead": {
         ("lead_category", "lead_id"): ("category_id",),
         ("activity", "lead_id"): (),
+        ("email_message", "lead_id"): (),
         ("call_list_entry", "lead_id"): (),
     },
 }

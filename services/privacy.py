@@ -16,6 +16,8 @@ PostgreSQL: the generated `search_text` column). Exports are streamed, none is k
 
 from __future__ import annotations
 
+import bisect
+import functools
 import io
 import json
 import re
@@ -28,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, Table, delete, false, func, or_, select, update
+from sqlalchemy import String, Table, bindparam, delete, false, func, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
@@ -51,6 +53,7 @@ from models import (
     Invoice,
     InvoiceLine,
     Lead,
+    MassMessage,
     MassUpdate,
     MergeRecord,
     Opportunity,
@@ -65,6 +68,8 @@ from models import (
     utcnow,
 )
 from services import audit, email_lock, formatting
+from services.importing.reader import FileProblem
+from services.importing.redact import redact
 from services.storage import Storage
 
 #: What replaces an identifier of the erased person in a text.
@@ -212,7 +217,7 @@ PLACES: tuple[Place, ...] = (
         "emails",
         _l("E-mail"),
         EmailMessage,
-        lambda s: _in(EmailMessage.contact_id, s.contact_ids),
+        lambda s: or_(_in(EmailMessage.contact_id, s.contact_ids), _in(EmailMessage.lead_id, s.lead_ids)),
         ("direction", "sender", "recipients", "subject", "body", "sent_at"),
         "scrub",
         texts=("sender", "recipients", "subject", "body"),
@@ -283,9 +288,13 @@ MENTIONS: dict[str, Any] = {
         "are removed; a text still naming only a first or last name is flagged for review."
     ),
     "audit_trail": _l("Old and new values and labels in the audit trail of any record."),
-    "import": _l("Import row errors, and the stored files of imports that wrote the person (deleted)."),
+    "import": _l(
+        "Stored import files that wrote the person: their rows are taken out and their identifiers removed "
+        "from the other rows, which stay for the import (a file with no other rows is deleted); "
+        "the person's import row errors are deleted."
+    ),
     "webhooks": _l("Webhook delivery logs."),
-    "merges": _l("Merge and mass-update records (their saved old values), duplicate pairs."),
+    "merges": _l("Merge, mass-update and mass-send records (their saved old values and failures), duplicate pairs."),
     "saved": _l("Saved searches and saved reports whose name or conditions hold the person's identifiers."),
     "search_index": _l("The quick-search index follows the records at once."),
     "exports": _l("Exports are not kept on the server: nothing to erase."),
@@ -319,19 +328,61 @@ def consents(session: Session, subject: Subject) -> list[dict]:
 def find_subject(session: Session, kind: str, record_id: int) -> Subject | None:
     """The person behind a contact or lead id (None: no such record). A lead converted into a
     contact is that contact's person: its extract and erasure cover the contact and its leads."""
-    model = KINDS.get(kind)
-    record = session.get(model, record_id) if model else None
-    if record is None:
-        return None
-    if kind == "lead" and record.contact_id is not None:
-        return find_subject(session, "contact", record.contact_id)
-    if kind == "contact":
-        lead_ids = tuple(session.scalars(select(Lead.id).where(Lead.contact_id == record.id)))
-        company_ids = tuple(
-            session.scalars(select(CompanyContact.company_id).where(CompanyContact.contact_id == record.id))
-        )
-        return Subject(kind, record, (record.id,), lead_ids, company_ids)
-    return Subject(kind, record, (), (record.id,), (record.company_id,) if record.company_id else ())
+    found = find_subjects(session, kind, [record_id])
+    return found[0] if found else None
+
+
+def find_subjects(session: Session, kind: str, record_ids) -> list[Subject]:
+    """`find_subject` for many ids at once, in their order (each person once, unknown ids left out),
+    in at most four statements whatever their number."""
+    model: Any = KINDS.get(kind)
+    ids = list(dict.fromkeys(record_ids))
+    if model is None or not ids:
+        return []
+    records: dict[int, Any] = {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids)))}
+    if kind == "lead":
+        converted = {r.contact_id for r in records.values() if r.contact_id is not None}
+        contacts = {s.record.id: s for s in find_subjects(session, "contact", converted)}
+        found = [
+            contacts.get(r.contact_id)
+            if r.contact_id is not None
+            else Subject(kind, r, (), (r.id,), (r.company_id,) if r.company_id else ())
+            for r in (records.get(i) for i in ids)
+            if r is not None
+        ]
+    else:
+        leads: dict[Any, list[int]] = {}
+        for lead_id, contact_id in session.execute(select(Lead.id, Lead.contact_id).where(Lead.contact_id.in_(ids))):
+            leads.setdefault(contact_id, []).append(lead_id)
+        companies: dict[Any, list[int]] = {}
+        for company_id, contact_id in session.execute(
+            select(CompanyContact.company_id, CompanyContact.contact_id).where(CompanyContact.contact_id.in_(ids))
+        ):
+            companies.setdefault(contact_id, []).append(company_id)
+        found = [
+            Subject(kind, records[i], (i,), tuple(leads.get(i, ())), tuple(companies.get(i, ())))
+            for i in ids
+            if i in records
+        ]
+    unique = {(s.kind, s.record.id): s for s in found if s is not None}
+    return list(unique.values())
+
+
+def erased_ids(session: Session, kind: str, ids) -> set[int]:
+    """Which of these contact or lead ids were erased (a lead also when the contact it became was)."""
+    ids = set(ids)
+    if not ids:
+        return set()
+    rows = session.execute(
+        select(PrivacyEvent.subject_type, PrivacyEvent.subject_id).where(PrivacyEvent.action == "erase")
+    ).all()
+    erased = {(subject_type, subject_id) for subject_type, subject_id in rows}
+    found = {i for i in ids if (kind, i) in erased}
+    if kind == "lead":
+        contacts = {subject_id for subject_type, subject_id in erased if subject_type == "contact"}
+        if contacts:
+            found |= ids & set(session.scalars(select(Lead.id).where(Lead.contact_id.in_(contacts))))
+    return found
 
 
 def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subject]:
@@ -714,9 +765,9 @@ def _erase_mentions(
     logs: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
         ("audit_trail", AuditEvent, ("entity_label", "changes")),
         ("webhooks", WebhookDelivery, ("payload",)),
-        ("import", ImportRowError, ("value", "message")),
         ("merges", MergeRecord, ("merged_label", "fields", "merged_fields")),
         ("merges", MassUpdate, ("previous",)),
+        ("merges", MassMessage, ("failures",)),
     )
     for key, model, columns in logs:
         table = table_of(model)
@@ -740,7 +791,7 @@ def _erase_mentions(
             .values(payload={**delivery.payload, "data": {**data, "erased": True}})
         )
         result.add("webhooks", 1)
-    _erase_import_files(session, storage, subject, mention, result)
+    _erase_imports(session, storage, subject, mention, result)
     _scrub_saved(session, own, result)
     pairs = or_(
         *(
@@ -783,21 +834,95 @@ def _documents_history(session: Session, subject: Subject) -> ColumnElement[bool
     )
 
 
-def _erase_import_files(
-    session: Session, storage: Storage, subject: Subject, scrubber: _Scrubber, result: Result
-) -> None:
-    """The stored files of imports that wrote the person, or whose errors named them, are deleted."""
+def _erase_imports(session: Session, storage: Storage, subject: Subject, scrubber: _Scrubber, result: Result) -> None:
+    """The person's rows go from the stored files of imports that wrote them or whose errors named
+    them, and the rest of each file stays (for "Försök igen"), the identifiers scrubbed from its other
+    cells; a file left with no rows is deleted. The person's row errors go; the others are renumbered
+    to the rows as they now stand."""
     wrote = select(AuditEvent.import_job_id).where(_audit_rows(subject), AuditEvent.import_job_id.is_not(None))
-    named = select(ImportRowError.job_id).where(scrubber.candidates(ImportRowError.value, ImportRowError.message))
-    jobs = session.execute(
-        select(ImportJob.id, ImportJob.storage_key).where(
-            or_(ImportJob.id.in_(wrote), ImportJob.id.in_(named)), ImportJob.storage_key.is_not(None)
-        )
-    ).all()
-    for job_id, key in jobs:
-        storage.delete(cast(str, key))
-        session.execute(update(table_of(ImportJob)).where(ImportJob.id == job_id).values(storage_key=None))
+    naming = scrubber.candidates(ImportRowError.value, ImportRowError.message)
+    named = select(ImportRowError.job_id).where(naming)
+    jobs = session.scalars(select(ImportJob).where(or_(ImportJob.id.in_(wrote), ImportJob.id.in_(named)))).all()
+    theirs = _ImportRows(session, subject)
+    for job in jobs:
+        if job.storage_key is None:
+            continue
+        key = job.storage_key
+        try:
+            redacted = redact(
+                functools.partial(storage.open, key), drop=theirs.of(job), scrub=scrubber.text, sheet=job.sheet
+            )
+        except (FileNotFoundError, FileProblem):
+            redacted = None
+        if redacted is not None and not redacted.changed:
+            continue
+        values: dict[str, Any] = {"storage_key": None}
+        if redacted is not None and redacted.remaining:
+            values["storage_key"], values["file_size"] = storage.save(
+                io.BytesIO(redacted.content), max_bytes=len(redacted.content) + 1
+            )
+            if job.total_rows is not None:
+                values["total_rows"] = job.total_rows - len(redacted.removed)
+        storage.delete(key)
+        session.execute(update(table_of(ImportJob)).where(ImportJob.id == job.id).values(**values))
         result.add("import_files", 1)
+        if redacted is not None and redacted.removed:
+            _renumber_errors(session, job.id, redacted.removed, result)
+    errors = table_of(ImportRowError)
+    for error in session.execute(select(errors.c.id, errors.c.value, errors.c.message).where(naming)).all():
+        if scrubber.text([error.value, error.message]) != [error.value, error.message]:
+            session.execute(delete(errors).where(errors.c.id == error.id))
+            result.add("import", 1)
+
+
+def _renumber_errors(session: Session, job_id: int, removed: list[int], result: Result) -> None:
+    """Row errors of the removed rows go; those of later rows move up as their rows did."""
+    errors = table_of(ImportRowError)
+    gone = cast(
+        CursorResult,
+        session.execute(delete(errors).where(errors.c.job_id == job_id, errors.c.row.in_(removed))),
+    ).rowcount
+    result.add("import", gone)
+    moved = [
+        {"b_id": error_id, "b_row": row - bisect.bisect_left(removed, row)}
+        for error_id, row in session.execute(
+            select(errors.c.id, errors.c.row).where(errors.c.job_id == job_id, errors.c.row > removed[0])
+        )
+    ]
+    if moved:
+        session.execute(update(errors).where(errors.c.id == bindparam("b_id")).values(row=bindparam("b_row")), moved)
+
+
+class _ImportRows:
+    """Which rows of an import file are the person's: a cell that is one of their identifiers (full
+    name, e-mail, phone or personnummer in any of its usual forms), or the first and last name
+    columns of the import's mapping that make their name."""
+
+    NAME_FIELDS = (("first_name", "last_name"), ("contact_first_name", "contact_last_name"))
+
+    def __init__(self, session: Session, subject: Subject):
+        certain, _names = identifiers(session, subject)
+        self.exact = {c.casefold() for c in certain}
+        self.digits = {d for d in (re.sub(r"\D", "", c) for c in certain) if len(d) >= 7}
+        contacts, leads = _people(session, subject)
+        pairs: list[tuple[str | None, str | None]] = [(c.first_name, c.last_name) for c in contacts]
+        pairs += [(lead.contact_first_name, lead.contact_last_name) for lead in leads]
+        self.names = {(f.casefold(), last.casefold()) for f, last in pairs if f and last}
+
+    def of(self, job: ImportJob) -> Callable[[list[str]], bool]:
+        """`drop` for the rows of `job`'s file (its mapping says where the names are)."""
+        column = {key: int(index) for index, key in (job.mapping or {}).items()}
+        name_columns = [(column[f], column[la]) for f, la in self.NAME_FIELDS if f in column and la in column]
+
+        def drop(cells: list[str]) -> bool:
+            values = [c.strip().casefold() for c in cells]
+            if any(v in self.exact for v in values):
+                return True
+            if any(v and not re.search(r"[^\d\s+()-]", v) and re.sub(r"\D", "", v) in self.digits for v in values):
+                return True
+            return any(max(f, la) < len(values) and (values[f], values[la]) in self.names for f, la in name_columns)
+
+        return drop
 
 
 def _erase_record(session: Session, subject: Subject, result: Result) -> None:

@@ -130,8 +130,7 @@ def subject_kind(rule: RetentionRule) -> str:
 def preview(session: Session, rule: RetentionRule, now: datetime, *, limit: int = 200) -> list[privacy.Subject]:
     """Who the rule would erase now (at most `limit`)."""
     ids = session.scalars(candidates(rule, now).limit(limit)).all()
-    found = [privacy.find_subject(session, subject_kind(rule), i) for i in ids]
-    return [s for s in found if s is not None]
+    return privacy.find_subjects(session, subject_kind(rule), ids)
 
 
 def run(session: Session, storage: Storage, rule: RetentionRule, now: datetime) -> int:

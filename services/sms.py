@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from models import Activity, Company, Employee, utcnow
+from models import Activity, Company, Employee, Lead, utcnow
 from services import activities, formatting, validation
 from services.validation import InvalidValue
 
@@ -92,24 +92,19 @@ class SendFailed(Exception):
 def send(
     session: Session, gateway: Gateway | None, sender: Employee, customer, *, to: str, message: str, contact=None
 ) -> Activity:
-    """Send an SMS about `customer` (a company or contact; `contact`: a company's contact it went to)
+    """Send an SMS about `customer` (a company, contact or lead; `contact`: a company's contact it went to)
     and keep it as a done "SMS" activity; the caller commits."""
     if gateway is None:
         raise SendFailed(not_set_up_message(sender))
     number = validation.mobile_phone(to)
     if number is None:
         raise InvalidValue(_("Give the mobile number to send to."))
-    message = (message or "").strip()
-    if not message:
-        raise InvalidValue(_("Write a message."))
-    if parts(message) > MAX_PARTS:
-        raise InvalidValue(_("The message is too long: at most %(parts)s SMS parts.", parts=MAX_PARTS))
+    message = clean_message(message)
     gateway.post(number, message)
-    owner = (
-        {"company_id": customer.id, "contact_id": contact.id if contact else None}
-        if isinstance(customer, Company)
-        else {"contact_id": customer.id}
-    )
+    if isinstance(customer, Company):
+        owner = {"company_id": customer.id, "contact_id": contact.id if contact else None}
+    else:
+        owner = {"lead_id": customer.id} if isinstance(customer, Lead) else {"contact_id": customer.id}
     return activities.create(
         session,
         sender,
@@ -119,3 +114,13 @@ def send(
         due_at=utcnow(),
         **owner,
     )
+
+
+def clean_message(message: str | None) -> str:
+    """The text as it is sent; InvalidValue when it is empty or longer than MAX_PARTS parts."""
+    message = (message or "").strip()
+    if not message:
+        raise InvalidValue(_("Write a message."))
+    if parts(message) > MAX_PARTS:
+        raise InvalidValue(_("The message is too long: at most %(parts)s SMS parts.", parts=MAX_PARTS))
+    return message

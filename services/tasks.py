@@ -2,7 +2,7 @@
 
 Everything slow or long runs here, in worker processes started by
 `flask --app app:worker_app worker`, never in a web process: import dry runs and writes,
-undo, and (by later work) large exports, bulk e-mail/SMS, webhooks, the
+undo, mass e-mail/SMS, and (by later work) large exports, webhooks, the
 duplicate scan, GDPR retention. The queue is Huey's: a SQLite file under
 instance/ by default (no server needed), Redis when CRM_REDIS_URL is set (any
 number of web processes and workers on any number of hosts share it).
@@ -57,6 +57,7 @@ TASK_MODULES = (
     "services.mass_update",
     "services.webhook_tasks",
     "services.privacy_tasks",
+    "services.mass_messages",
 )
 #: The longest a worker waits before it looks at an idle SQLite queue again (seconds).
 MAX_POLL_SECONDS = 1.0

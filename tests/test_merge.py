@@ -290,7 +290,8 @@ def test_bad_choices_change_nothing(session, employees, make_company):
 
 @pytest.fixture
 def two_leads(session, employees):
-    """Two leads for one company, each with an activity, categories (one shared) and a call-list entry."""
+    """Two leads for one company, each with an activity, an e-mail (a mass send), categories (one shared)
+    and a call-list entry."""
     shared = Category(name="Mässa 2026")
     call_list = CallList(name="Höstens ringlista")
     keep = Lead(company_name="Nordisk Rörteknik", org_number="5560360793", status="contacted", note="Ring VD")
@@ -308,6 +309,9 @@ def two_leads(session, employees):
     for lead, tag in ((keep, "A"), (other, "B")):
         lead.categories.extend([shared, Category(name=f"Kategori {tag}")])
         session.add(Activity(subject=f"Samtal {tag}", kind="call", lead_id=lead.id))
+        session.add(
+            EmailMessage(lead_id=lead.id, sender="s@example.se", recipients="r@example.se", subject=f"Erbjudande {tag}")
+        )
         session.add(CallListEntry(call_list=call_list, lead_id=lead.id, outcome="call_back"))
     session.commit()
     other.source = "Webben"  # a change in the merged lead's own history

@@ -106,3 +106,50 @@ def test_the_nightly_task_runs_active_rules(session, employees):
     privacy_tasks.run_retention_rules.call_local()
     session.expire_all()
     assert session.get(Lead, lead.id).contact_last_name is None
+
+
+def _statements(session, call) -> tuple[object, int]:
+    """What `call()` returns, and how many SQL statements it sent."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return result, len(statements)
+
+
+@pytest.mark.parametrize("kind", ["contact_inactive_customer", "lead_untouched"])
+def test_the_preview_takes_the_same_few_statements_for_3_or_60_people(session, employees, make_company, kind):
+    dormant = make_company(name="Sovande AB")
+    _age(session, Company, [dormant.id])
+    rule = retention.create_rule(session, employees["admin"], kind=kind, months=24)
+    session.commit()
+    counts = []
+    for size in (3, 60):
+        if kind == "lead_untouched":
+            rows = [Lead(company_name=f"Gammal {size}-{n} AB", contact_last_name=f"Ödberg{n}") for n in range(size)]
+        else:
+            rows = [Contact(first_name="Sigrid", last_name=f"Sömnig{size}-{n}") for n in range(size)]
+        session.add_all(rows)
+        session.flush()
+        if kind != "lead_untouched":
+            session.add_all(CompanyContact(company_id=dormant.id, contact_id=row.id) for row in rows)
+            session.add(Lead(company_name="Konverterad AB", contact_id=rows[0].id, status="converted"))
+        session.commit()
+        _age(session, type(rows[0]), [row.id for row in rows])
+        session.expire_all()
+        found, statements = _statements(session, lambda: retention.preview(session, rule, NOW))
+        assert len(found) == (3 if counts else 0) + size  # the first round's people are still there
+        counts.append(statements)
+    assert counts[0] == counts[1] <= 5, counts
+    if kind != "lead_untouched":
+        subject = next(s for s in found if s.record.last_name == "Sömnig60-0")
+        assert (len(subject.lead_ids), subject.company_ids) == (1, (dormant.id,))

@@ -68,6 +68,12 @@ def mass_update_endpoints(area):
     }
 
 
+def mass_message_endpoints(area):
+    """Massutskick from a list of people (admin_views.mass_messages)."""
+    needs = (f"{area}.view", "message.bulk")
+    return {"mass_message_matches": needs, "mass_message_post": needs, "mass_message_status": needs}
+
+
 COMPANY_CARD = card_endpoints(
     "company",
     {
@@ -80,7 +86,7 @@ COMPANY_CARD = card_endpoints(
 )
 CONTACT_CARD = card_endpoints("contact", {"make_private_customer": "contact.edit"})
 #: A contact list also answers the contact search of the company card's "Koppla existerande kontakt".
-CONTACT_LIST = {**mass_update_endpoints("contact"), "search_json": "contact.view"}
+CONTACT_LIST = {**mass_update_endpoints("contact"), **mass_message_endpoints("contact"), "search_json": "contact.view"}
 
 EXPECTED = {
     "static": PUBLIC,
@@ -263,7 +269,15 @@ for endpoint, table in {
     "salesstage": model_view("settings", manage_only=True),
     "customtab": model_view("settings", manage_only=True),
     "customfield": model_view("settings", manage_only=True),
-    "lead": model_view("lead", extra={"convert": "lead.convert", "page": "lead.view", **mass_update_endpoints("lead")}),
+    "lead": model_view(
+        "lead",
+        extra={
+            "convert": "lead.convert",
+            "page": "lead.view",
+            **mass_update_endpoints("lead"),
+            **mass_message_endpoints("lead"),
+        },
+    ),
     "calllist": model_view(
         "calllist",
         extra={"work": "calllist.view", "record": ("calllist.edit", "activity.edit"), "add": "calllist.edit"},

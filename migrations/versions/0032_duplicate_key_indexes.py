@@ -4,7 +4,7 @@ services.duplicates.RegisterLookup asks the register for the records sharing an 
 phone, mobile or personnummer with a batch's rows instead of holding the whole register in memory.
 
 Revision ID: 0032
-Revises: 0029
+Revises: 0031
 Create Date: 2026-12-05 15:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0032"
-down_revision = "0029"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 

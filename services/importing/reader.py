@@ -219,7 +219,7 @@ def _csv_records(reader) -> Iterator[tuple[int, list[str]]]:
             yield number, cells
 
 
-def _cell_text(value) -> str:
+def cell_text(value) -> str:
     """An Excel cell as the text the user sees (numbers without '.0', dates as YYYY-MM-DD)."""
     if value is None:
         return ""
@@ -346,7 +346,7 @@ def _open_xlsx(opener, sheet_name: str | None = None) -> Table:
 def _xlsx_records(sheet) -> Iterator[tuple[int, list[str]]]:
     try:
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(v).replace("\x00", "") for v in values[:MAX_COLUMNS]]
+            cells = [cell_text(v).replace("\x00", "") for v in values[:MAX_COLUMNS]]
             if any(len(c) > MAX_FIELD_CHARS for c in cells):
                 raise FileProblem(
                     _("Row %(row)s has a value longer than %(max)s characters.", row=number, max=MAX_FIELD_CHARS)
