@@ -544,10 +544,7 @@ class RegisterLookup:
         text has it, or None when more than MAX_WORD_BLOCK records have it."""
         from services import search
 
-        ids_of = {}
-        for word in words - set(self.words):
-            ids = search.candidate_ids(self.session, self.model, word, limit=MAX_WORD_BLOCK)
-            ids_of[word] = ids
+        ids_of = search.word_candidates(self.session, self.model, words - set(self.words), limit=MAX_WORD_BLOCK)
         wanted = {i for ids in ids_of.values() if ids for i in ids}
         names = {}
         if wanted:

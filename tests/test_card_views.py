@@ -26,8 +26,14 @@ LIST_ENDPOINTS = {
     "mass_update_status",
     "mass_update_undo",
 }
-#: The contact search of the company card's "Koppla existerande kontakt" is a contact list's look-up.
-CONTACT_LIST_ENDPOINTS = LIST_ENDPOINTS | {"search_json"}
+#: The contact search of the company card's "Koppla existerande kontakt" is a contact list's look-up; a list
+#: of people sends Massutskick.
+CONTACT_LIST_ENDPOINTS = LIST_ENDPOINTS | {
+    "search_json",
+    "mass_message_matches",
+    "mass_message_post",
+    "mass_message_status",
+}
 
 CARD_ENDPOINTS = {
     "to_list",
