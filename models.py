@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -419,6 +420,13 @@ class Contact(
 
     __tablename__ = "contact"
     audit_exclude = Audited.audit_exclude + ConsentMixin.consent_stamps
+    __table_args__ = (
+        # A contact is found by its e-mail in any case (the API's ?email=, a lead's conversion, duplicates),
+        # stored with the local part as typed. PostgreSQL only: on SQLite lower() is the app's own
+        # Unicode-aware function (app.py), and an index over it is "damaged" to any connection without
+        # it (SQLite's integrity check of a backup), so SQLite compares lower() without an index.
+        Index("ix_contact_email_lower", func.lower(text("email"))).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_number: Mapped[int | None] = mapped_column(unique=True)
