@@ -688,6 +688,11 @@ def _json_value(value):
     return value
 
 
+def _field_id(key: str) -> int | None:
+    """A custom field's id as a key of `values` names it, None for a key that is no id."""
+    return int(key) if key.isascii() and key.isdigit() and 0 < int(key) < 2**31 else None
+
+
 def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> None:
     area = resource.area
 
@@ -709,8 +714,15 @@ def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> No
         record = get_live(resource, id)
         by_tab: dict = {}
         errors = {}
+        wanted = {key: _field_id(key) for key in data["values"]}
+        definitions = {  # one statement for all the keys
+            d.id: d
+            for d in db.session.scalars(
+                select(CustomFieldDefinition).where(CustomFieldDefinition.id.in_({i for i in wanted.values() if i}))
+            )
+        }
         for key, value in data["values"].items():
-            definition = db.session.get(CustomFieldDefinition, int(key)) if str(key).isdigit() else None
+            definition = definitions.get(wanted[key])
             if definition is None or not definition.active or definition.applies_to != kind:
                 errors[f"values.{key}"] = [_("No custom field with id %(id)s here.", id=key)]
                 continue
