@@ -63,10 +63,9 @@ def _choice_filter(column, choices):
     return _filter(ma.fields.String(validate=ma.validate.OneOf(list(choices))), lambda v: column == v)
 
 
-def _flag_filter(column, description: str | None = None):
-    return _filter(
-        ma.fields.Boolean(metadata={"description": description} if description else {}), lambda v: column.is_(v)
-    )
+def _flag_filter(column):
+    """`?name=true|false`."""
+    return _filter(ma.fields.Boolean(), lambda v: column.is_(v))
 
 
 def _email_filter(condition, description: str):

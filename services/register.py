@@ -2,6 +2,7 @@
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -67,7 +68,7 @@ def existing_with_org_numbers(
     for company in session.scalars(_companies_with(wanted)):
         found[company.org_number].append(Existing("company", company.id, company.name, company.is_deleted))
     for lead in session.scalars(select(Lead).where(Lead.org_number.in_(wanted)).order_by(Lead.id)):
-        found[lead.org_number].append(Existing("lead", lead.id, lead.company_name))
+        found[cast(str, lead.org_number)].append(Existing("lead", lead.id, lead.company_name))  # one of `wanted`
     return {n: [e for e in found[n] if exclude is None or (e.kind, e.id) != exclude] for n in wanted}
 
 

@@ -115,9 +115,9 @@ SQLITE_SEARCH_TABLE = (
 # --- reading the file -------------------------------------------------------------------------
 
 
-def _part(field: str, index: int = 0) -> str:
-    parts = field.split("$")
-    return parts[index].strip() if index < len(parts) else ""
+def _first(field: str) -> str:
+    """The first of a field's `$`-separated parts."""
+    return field.split("$", 1)[0].strip()
 
 
 def _date(value: str, line: int, header: str) -> str | None:
@@ -149,7 +149,7 @@ def _luhn_valid(digits: str) -> bool:
 
 def org_number(value: str, line: int) -> str:
     """The organisationsnummer as ten digits; a sole trader's personnummer (12 digits) as its last ten."""
-    typed = value.split("$", 1)[0].strip()
+    typed = _first(value)
     digits = typed.replace("-", "")
     if len(digits) == 12 and digits.isdigit():
         digits = digits[2:]
@@ -195,7 +195,7 @@ def parse_row(fields: list[str], line: int, row_id: int, *, check_text: bool = T
         )
     if check_text:
         _checked_text(line, fields)
-    name = fields[_NAME].split("$", 1)[0].strip()
+    name = _first(fields[_NAME])
     if not name:
         raise LoadError(f"Rad {line}: organisationsnamn saknas.")
     street, co, postcode, city = (fields[_ADDRESS].split("$", 4) + ["", "", "", ""])[:4]
@@ -204,10 +204,10 @@ def parse_row(fields: list[str], line: int, row_id: int, *, check_text: bool = T
         org_number(fields[_ORG], line),
         fold(name)[:250],
         name[:250],
-        fields[_FORM].split("$", 1)[0].strip().split("-")[0][:10] or None,
+        _first(fields[_FORM]).split("-")[0][:10] or None,
         _date(fields[_REGISTERED], line, "registreringsdatum"),
         _date(fields[_DEREGISTERED], line, "avregistreringsdatum"),
-        _part(fields[_REASON])[:100] or None,
+        _first(fields[_REASON])[:100] or None,
         fields[_DESCRIPTION].strip() or None,
         co.strip()[:200] or None,
         street.strip()[:200] or None,
