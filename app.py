@@ -361,7 +361,6 @@ def register_cli(app: Flask) -> None:
     @click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), help="Valid through this date (YYYY-MM-DD).")
     def api_key_create(email, name, expires):
         """Create an API key and print it (this once: only its hash is kept)."""
-        from admin_views.integrations import end_of_day
         from services import api_keys
         from services.validation import InvalidValue
 
@@ -374,7 +373,7 @@ def register_cli(app: Flask) -> None:
                 None,
                 employee=employee,
                 name=name,
-                expires_at=end_of_day(expires.date()) if expires else None,
+                expires_at=api_keys.expiry_of(expires.date()) if expires else None,
             )
         except InvalidValue as exc:
             raise click.ClickException(str(exc)) from None

@@ -1673,15 +1673,19 @@ for _table, _indexes in KEYSET_INDEXES.items():
 
 
 #: The columns a batch of new records' keys are looked up in, for their likely duplicates in the register
-#: (services.duplicates.RegisterLookup: an import's dry run); e-mail addresses compared in lower case.
+#: (services.duplicates.RegisterLookup: an import's dry run); e-mail addresses compared in lower case (a
+#: contact is found by its e-mail in any case: the API's ?email=, a lead's conversion), stored as typed.
+#: The lower-case ones on PostgreSQL only: on SQLite lower() is the app's own Unicode-aware function
+#: (app.py), and an index over it is "damaged" to any connection without it (SQLite's integrity check of
+#: a backup), so SQLite compares lower() without an index.
 DUPLICATE_KEY_INDEXES = [
-    Index("ix_company_email_lower", func.lower(Company.email)),
+    Index("ix_company_email_lower", func.lower(Company.email)).ddl_if(dialect="postgresql"),
     Index("ix_company_phone", Company.phone),
-    Index("ix_contact_email_lower", func.lower(Contact.email)),
+    Index("ix_contact_email_lower", func.lower(Contact.email)).ddl_if(dialect="postgresql"),
     Index("ix_contact_phone", Contact.phone),
     Index("ix_contact_mobile", Contact.mobile),
     Index("ix_contact_personal_number", Contact.personal_number),
-    Index("ix_lead_contact_email_lower", func.lower(Lead.contact_email)),
+    Index("ix_lead_contact_email_lower", func.lower(Lead.contact_email)).ddl_if(dialect="postgresql"),
     Index("ix_lead_contact_phone", Lead.contact_phone),
 ]
 

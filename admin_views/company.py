@@ -300,7 +300,8 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         org_field = getattr(form, "org_number", None)
         if not is_created and org_field is not None and org_field.object_data == model.org_number:
             return
-        leads = [e for e in existing_links(model.org_number, exclude=("company", model.id)) if e["kind"] == "lead"]
+        found = existing_links([model.org_number], exclude=("company", model.id)).get(model.org_number or "", [])
+        leads = [e for e in found if e["kind"] == "lead"]
         if leads:
             flash(
                 Markup(_("A lead already has this organisation number:"))

@@ -1,8 +1,6 @@
 """Administration – Integrationer: the API keys integrations call /api/v1/ with, and the webhooks
 that tell other systems what changed."""
 
-from datetime import datetime, time, timedelta
-
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
@@ -22,16 +20,6 @@ from services.validation import InvalidValue
 
 def _active_employees():
     return [(str(e.id), e.name) for e in employees.active(db.session)]
-
-
-def end_of_day(day) -> datetime:
-    """A key valid "through" a date expires when the next day begins (UTC)."""
-    return datetime.combine(day + timedelta(days=1), time.min)
-
-
-def valid_through(key: ApiKey):
-    """The last day a key with an expiry is valid (the form's "valid through" date)."""
-    return None if key.expires_at is None else (key.expires_at - timedelta(microseconds=1)).date()
 
 
 class ApiKeyForm(FlaskForm):
@@ -84,7 +72,7 @@ class IntegrationsView(SecurePage):
                 new_key=new_key,
                 now=utcnow(),
                 usable=api_keys.is_usable,
-                valid_through=valid_through,
+                valid_through=api_keys.valid_through,
             ),
             status,
         )
@@ -103,7 +91,7 @@ class IntegrationsView(SecurePage):
         if not form.validate():
             return self._render(form, status=400)
         employee = db.session.get(Employee, int(form.employee_id.data))
-        expires_at = end_of_day(form.expires_on.data) if form.expires_on.data else None
+        expires_at = api_keys.expiry_of(form.expires_on.data) if form.expires_on.data else None
         try:
             new = api_keys.create(
                 db.session, current_user, employee=employee, name=form.name.data, expires_at=expires_at

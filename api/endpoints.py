@@ -43,18 +43,44 @@ def _filter(field, condition):
     return (field, condition)
 
 
-def _id_filter(column, description: str):
-    return _filter(
-        ma.fields.Integer(validate=ma.validate.Range(1, 2**31 - 1), metadata={"description": description}),
-        lambda v: column == v,
+def _id_field(description: str | None = None):
+    return ma.fields.Integer(
+        validate=ma.validate.Range(1, 2**31 - 1), metadata={"description": description} if description else {}
     )
+
+
+def _id_filter(column, description: str | None = None):
+    """`?name=<id or number>`: the column equals it."""
+    return _filter(_id_field(description), lambda v: column == v)
 
 
 def _category_filter(relation):
+    return _filter(_id_field("In this category"), lambda v: relation.any(Category.id == v))
+
+
+def _choice_filter(column, choices):
+    """`?name=<one of choices>` (a status, a kind)."""
+    return _filter(ma.fields.String(validate=ma.validate.OneOf(list(choices))), lambda v: column == v)
+
+
+def _flag_filter(column):
+    """`?name=true|false`."""
+    return _filter(ma.fields.Boolean(), lambda v: column.is_(v))
+
+
+def _email_filter(condition, description: str):
     return _filter(
-        ma.fields.Integer(validate=ma.validate.Range(1, 2**31 - 1), metadata={"description": "In this category"}),
-        lambda v: relation.any(Category.id == v),
+        ma.fields.String(validate=ma.validate.Length(max=254), metadata={"description": description}), condition
     )
+
+
+def _customer_filters(model) -> dict:
+    """An order's or invoice's customer and status."""
+    return {
+        "company_id": _id_filter(model.company_id, "Customer (company)"),
+        "contact_id": _id_filter(model.contact_id, "Customer (private customer)"),
+        "status": _choice_filter(model.status, model.STATUSES),
+    }
 
 
 def _normalised_org_number(value: str) -> str:
@@ -72,9 +98,11 @@ def _normalised_email(value: str) -> str:
         return value.strip()
 
 
-def _plain_create(model):
+def _new(model, *, owned: bool = False):
+    """Create a `model` from the request's data; `owned`: the key's employee is its owner (kundansvarig)."""
+
     def create(session, actor, data):
-        record = model()
+        record = model(owner_id=actor.id) if owned else model()
         records.apply(session, record, data)
         session.add(record)
         return record
@@ -96,13 +124,6 @@ def _plain_delete(session, actor, record):
 # --- companies --------------------------------------------------------------------------------
 
 
-def _create_company(session, actor, data):
-    company = Company(owner_id=actor.id)
-    records.apply(session, company, data)
-    session.add(company)
-    return company
-
-
 companies = Resource(
     name="companies",
     model=Company,
@@ -117,16 +138,12 @@ companies = Resource(
     },
     default_sort="name",
     filters={
-        "status": _filter(
-            ma.fields.String(validate=ma.validate.OneOf(list(s.COMPANY_STATUS_LABELS))), lambda v: Company.status == v
-        ),
+        "status": _choice_filter(Company.status, s.COMPANY_STATUS_LABELS),
         "owner_id": _id_filter(Company.owner_id, "Kundansvarig"),
         "industry_id": _id_filter(Company.industry_id, "Bransch"),
         "category_id": _category_filter(Company.categories),
-        "is_supplier": _filter(ma.fields.Boolean(), lambda v: Company.is_supplier.is_(v)),
-        "customer_number": _filter(
-            ma.fields.Integer(validate=ma.validate.Range(1, 2**31 - 1)), lambda v: Company.customer_number == v
-        ),
+        "is_supplier": _flag_filter(Company.is_supplier),
+        "customer_number": _id_filter(Company.customer_number),
         "org_number": _filter(
             ma.fields.String(validate=ma.validate.Length(max=20), metadata={"description": "Any way of writing it"}),
             lambda v: Company.org_number == _normalised_org_number(v),
@@ -134,7 +151,7 @@ companies = Resource(
     },
     create_schema=s.CompanyInput,
     update_schema=s.CompanyPatch,
-    create=_create_company,
+    create=_new(Company, owned=True),
     update=_plain_update,
     delete="trash",
     options=lambda: (selectinload(Company.categories),),
@@ -170,9 +187,7 @@ def _link(session, contact, company_ids, role, private):
 
 def _create_contact(session, actor, data):
     company_ids, role, private = _contact_extras(session, None, data)
-    contact = Contact(owner_id=actor.id)
-    records.apply(session, contact, data)
-    session.add(contact)
+    contact = _new(Contact, owned=True)(session, actor, data)
     _link(session, contact, company_ids, role, private)
     return contact
 
@@ -197,21 +212,16 @@ contacts = Resource(
     },
     default_sort="last_name",
     filters={
-        "email": _filter(
-            ma.fields.String(validate=ma.validate.Length(max=254), metadata={"description": "Exactly (any case)"}),
-            lambda v: func.lower(Contact.email) == v.strip().lower(),
+        # Any case, as a lead's conversion and duplicates compare it (PostgreSQL: ix_contact_email_lower).
+        "email": _email_filter(
+            lambda v: func.lower(Contact.email) == _normalised_email(v).lower(), "Exactly (any case)"
         ),
-        "customer_number": _filter(
-            ma.fields.Integer(validate=ma.validate.Range(1, 2**31 - 1)), lambda v: Contact.customer_number == v
-        ),
+        "customer_number": _id_filter(Contact.customer_number),
         "private_customer": _filter(
             ma.fields.Boolean(metadata={"description": "Only private customers (true) or only others (false)"}),
             lambda v: Contact.customer_number.is_not(None) if v else Contact.customer_number.is_(None),
         ),
-        "company_id": _filter(
-            ma.fields.Integer(validate=ma.validate.Range(1, 2**31 - 1), metadata={"description": "Linked to"}),
-            lambda v: Contact.company_links.any(company_id=v),
-        ),
+        "company_id": _filter(_id_field("Linked to"), lambda v: Contact.company_links.any(company_id=v)),
         "owner_id": _id_filter(Contact.owner_id, "Kundansvarig"),
         "category_id": _category_filter(Contact.categories),
     },
@@ -240,30 +250,18 @@ leads = Resource(
     },
     default_sort="-created_at",
     filters={
-        "status": _filter(
-            ma.fields.String(validate=ma.validate.OneOf(list(Lead.STATUSES))), lambda v: Lead.status == v
-        ),
+        "status": _choice_filter(Lead.status, Lead.STATUSES),
         "owner_id": _id_filter(Lead.owner_id, "Owner"),
         "source": _filter(ma.fields.String(validate=ma.validate.Length(max=100)), lambda v: Lead.source == v),
-        "email": _filter(
-            ma.fields.String(validate=ma.validate.Length(max=254), metadata={"description": "The contact's e-mail"}),
-            lambda v: Lead.contact_email == _normalised_email(v),
-        ),
+        "email": _email_filter(lambda v: Lead.contact_email == _normalised_email(v), "The contact's e-mail"),
     },
     create_schema=s.LeadInput,
     update_schema=s.LeadPatch,
-    create=lambda session, actor, data: _owned(session, actor, Lead, data),
+    create=_new(Lead, owned=True),
     update=_plain_update,
     delete=_plain_delete,
     options=lambda: (selectinload(Lead.categories),),
 )
-
-
-def _owned(session, actor, model, data):
-    record = model(owner_id=actor.id)
-    records.apply(session, record, data)
-    session.add(record)
-    return record
 
 
 def _create_activity(session, actor, data):
@@ -290,10 +288,8 @@ activities_resource = Resource(
         "opportunity_id": _id_filter(Activity.opportunity_id, "About this opportunity"),
         "lead_id": _id_filter(Activity.lead_id, "About this lead"),
         "assignee_id": _id_filter(Activity.assignee_id, "Assigned to"),
-        "done": _filter(ma.fields.Boolean(), lambda v: Activity.done.is_(v)),
-        "kind": _filter(
-            ma.fields.String(validate=ma.validate.OneOf(list(Activity.KINDS))), lambda v: Activity.kind == v
-        ),
+        "done": _flag_filter(Activity.done),
+        "kind": _choice_filter(Activity.kind, Activity.KINDS),
     },
     create_schema=s.ActivityInput,
     update_schema=s.ActivityPatch,
@@ -326,10 +322,7 @@ def _check_opportunity(session, opportunity):
 
 
 def _create_opportunity(session, actor, data):
-    data = _by_customer_number(session, data)
-    opportunity = Opportunity(owner_id=actor.id)
-    records.apply(session, opportunity, data)
-    session.add(opportunity)
+    opportunity = _new(Opportunity, owned=True)(session, actor, _by_customer_number(session, data))
     _check_opportunity(session, opportunity)
     return opportunity
 
@@ -388,7 +381,7 @@ def _settings_resource(name, model, schema, fields_schema, sorts, default_sort, 
         default_sort=default_sort,
         create_schema=input_schema,
         update_schema=s.patch_schema(input_schema, f"{model.__name__}Patch"),
-        create=_plain_create(model),
+        create=_new(model),
         update=_plain_update,
         delete=_plain_delete,
         searchable=searchable,
@@ -428,10 +421,8 @@ stages.permissions = {**SETTINGS, "view": ("opportunity.view",)}
 
 
 def _create_stage(session, actor, data):
-    stage = SalesStage()
-    records.apply(session, stage, data)
+    stage = _new(SalesStage)(session, actor, data)
     sales.check_stage(stage)
-    session.add(stage)
     return stage
 
 
@@ -456,7 +447,7 @@ employees = Resource(
     description="Anställda (read only).",
     sorts={"name": Sort(lambda: [Employee.name])},
     default_sort="name",
-    filters={"active": _filter(ma.fields.Boolean(), lambda v: Employee.active.is_(v))},
+    filters={"active": _flag_filter(Employee.active)},
 )
 
 products = Resource(
@@ -477,10 +468,10 @@ products = Resource(
         "price": Sort(lambda: [Product.price]),
     },
     default_sort="number",
-    filters={"active": _filter(ma.fields.Boolean(), lambda v: Product.active.is_(v))},
+    filters={"active": _flag_filter(Product.active)},
     create_schema=s.ProductInput,
     update_schema=s.patch_schema(s.ProductInput, "ProductPatch"),
-    create=_plain_create(Product),
+    create=_new(Product),
     update=_plain_update,
     delete=_plain_delete,
 )
@@ -500,13 +491,7 @@ orders = Resource(
         "total": Sort(lambda: [SalesOrder.total]),
     },
     default_sort="-order_date",
-    filters={
-        "company_id": _id_filter(SalesOrder.company_id, "Customer (company)"),
-        "contact_id": _id_filter(SalesOrder.contact_id, "Customer (private customer)"),
-        "status": _filter(
-            ma.fields.String(validate=ma.validate.OneOf(list(SalesOrder.STATUSES))), lambda v: SalesOrder.status == v
-        ),
-    },
+    filters=_customer_filters(SalesOrder),
     create_schema=s.DraftInput,
     create=lambda session, actor, data: _draft(session, actor, data, invoicing.new_order),
     options=lambda: (selectinload(SalesOrder.lines),),
@@ -525,13 +510,7 @@ invoices = Resource(
         "total": Sort(lambda: [Invoice.total]),
     },
     default_sort="-invoice_date",
-    filters={
-        "company_id": _id_filter(Invoice.company_id, "Customer (company)"),
-        "contact_id": _id_filter(Invoice.contact_id, "Customer (private customer)"),
-        "status": _filter(
-            ma.fields.String(validate=ma.validate.OneOf(list(Invoice.STATUSES))), lambda v: Invoice.status == v
-        ),
-    },
+    filters=_customer_filters(Invoice),
     create_schema=s.DraftInput,
     create=lambda session, actor, data: _draft(session, actor, data, invoicing.new_invoice),
     options=lambda: (selectinload(Invoice.lines),),
@@ -710,6 +689,11 @@ def _json_value(value):
     return value
 
 
+def _field_id(key: str) -> int | None:
+    """A custom field's id as a key of `values` names it, None for a key that is no id."""
+    return int(key) if key.isascii() and key.isdigit() and 0 < int(key) < 2**31 else None
+
+
 def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> None:
     area = resource.area
 
@@ -731,9 +715,15 @@ def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> No
         record = get_live(resource, id)
         by_tab: dict = {}
         errors = {}
+        wanted = {key: _field_id(key) for key in data["values"]}
+        definitions = {  # one statement for all the keys
+            d.id: d
+            for d in db.session.scalars(
+                select(CustomFieldDefinition).where(CustomFieldDefinition.id.in_({i for i in wanted.values() if i}))
+            )
+        }
         for key, value in data["values"].items():
-            field_id = validation.whole_number(key)
-            definition = db.session.get(CustomFieldDefinition, field_id) if field_id is not None else None
+            definition = definitions.get(wanted[key])
             if definition is None or not definition.active or definition.applies_to != kind:
                 errors[f"values.{key}"] = [_("No custom field with id %(id)s here.", id=key)]
                 continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -78,17 +79,47 @@ def bench(url: str, bulk: Path, repeat: int, instance: Path, *, existing: bool =
         db.session.remove()
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of process `pid` (a local PostgreSQL backend)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(db, upgrade, load, bulk) -> None:
-    """Migrate, load the file, report time and memory."""
+    """Migrate, load the file, report time, CPU time (the loader's and, when PostgreSQL runs on this
+    machine, its backends') and memory. The machine's load average goes with them: on a shared
+    machine the wall time is mostly the wait for a CPU, the CPU time is the work."""
+    from sqlalchemy import event
+
     upgrade()
     dialect = db.engine.dialect.name
+    backends: set[int] = set()
+    if dialect == "postgresql":
+
+        def remember(dbapi_connection, record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backends.add(cursor.fetchone()[0])
+
+        event.listen(db.engine, "connect", remember)
+        db.engine.dispose()
     samples = []
-    before = rss_mb()
+    before, cpu_before, load_before = rss_mb(), cpu_seconds(), os.getloadavg()[0]
     result = load(db.engine, bulk, progress=lambda rows: samples.append((rows, rss_mb())))
+    cpu = cpu_seconds() - cpu_before
+    try:
+        server = f"; PostgreSQL backends {sum(cpu_seconds(pid) for pid in backends):.1f} CPU-s" if backends else ""
+    except OSError:  # the server is on another machine
+        server = ""
     print(
-        f"\n[{dialect}] loaded {result.rows:,} rows ({result.active:,} active) in {result.seconds:.1f} s; "
-        f"resident memory {before:.0f} MB before, after 10% of the rows "
-        f"{samples[len(samples) // 10][1]:.0f} MB, at the end {samples[-1][1]:.0f} MB"
+        f"\n[{dialect}] loaded {result.rows:,} rows ({result.active:,} active) in {result.seconds:.1f} s "
+        f"({result.rows / result.seconds:,.0f} rows/s); loader {cpu:.1f} CPU-s{server}; load average "
+        f"{load_before:.1f} → {os.getloadavg()[0]:.1f}; resident memory {before:.0f} MB before, after 10% of the "
+        f"rows {samples[len(samples) // 10][1]:.0f} MB, at the end {samples[-1][1]:.0f} MB"
     )
 
 

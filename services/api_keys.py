@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -38,6 +38,16 @@ class NewKey:
 
     record: ApiKey
     secret: str
+
+
+def expiry_of(valid_through: date) -> datetime:
+    """When a key valid "through" a date expires: as the next day begins (UTC)."""
+    return datetime.combine(valid_through + timedelta(days=1), time.min)
+
+
+def valid_through(key: ApiKey) -> date | None:
+    """The last day a key with an expiry is valid (the form's "valid through" date), None without one."""
+    return None if key.expires_at is None else (key.expires_at - timedelta(microseconds=1)).date()
 
 
 def digest(secret: str) -> str:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import MANYTOONE, Session
 
 from models import Audited, AuditEvent, table_of, utcnow
 
@@ -108,6 +108,8 @@ def _changes(obj, *, only_changed: bool) -> dict:
         if only_changed and plain(old) == plain(new):
             continue
         changes[key] = [plain(old), plain(new)] if only_changed else plain(new)
+    if only_changed:
+        changes.update(_keys_set_through_relationships(obj, state, changes))
     for rel in state.mapper.relationships:
         if rel.secondary is None or not rel.uselist:
             continue  # many-to-many lists (categories); links have their own events
@@ -117,6 +119,26 @@ def _changes(obj, *, only_changed: bool) -> dict:
             old = plain(list(hist.unchanged) + list(hist.deleted))
             changes[rel.key] = [old, new] if only_changed else new
     return changes
+
+
+def _keys_set_through_relationships(obj, state, changes: dict) -> dict:
+    """Foreign keys changed by setting the related record (`opportunity.stage = …`): the flush copies
+    the new record's key into the column only after this listener ran, so the column has no history
+    yet: its value is still the old key, and the new one is the related record's."""
+    found = {}
+    for rel in state.mapper.relationships:
+        if rel.direction is not MANYTOONE or rel.viewonly or len(rel.local_columns) != 1:
+            continue
+        (column,) = rel.local_columns
+        (remote,) = rel.remote_side
+        key = state.mapper.get_property_by_column(column).key
+        if key in changes or key in obj.audit_exclude or not state.attrs[rel.key].history.has_changes():
+            continue
+        related = getattr(obj, rel.key)
+        old, new = plain(getattr(obj, key)), plain(None if related is None else getattr(related, remote.key))
+        if old != new:
+            found[key] = [old, new]
+    return found
 
 
 def _label(obj) -> str:
@@ -192,14 +214,27 @@ def _load_old_values_on_set() -> None:
 _load_old_values_on_set()
 
 
+#: session.info: the changes of each audited record the current flush writes (`flushed_changes`).
+_FLUSHED_KEY = "audit_flushed_changes"
+
+
+def flushed_changes(session: Session, obj) -> dict:
+    """What the flush under way changes on the audited record `obj`, {column: [old, new]} as its audit
+    event records it (computed once, before the flush; {} when nothing changed), for the after_flush
+    listeners that tell others of it (services.webhooks)."""
+    return session.info.get(_FLUSHED_KEY, {}).get(id(obj), {})
+
+
 @event.listens_for(Session, "before_flush")
 def _audit_before_flush(session: Session, flush_context, instances) -> None:
     actor_id, api_key_id = current_actor_id(session), session.info.get(API_KEY_KEY)
     pending_new = [obj for obj in session.new if isinstance(obj, Audited)]
+    flushed = session.info[_FLUSHED_KEY] = {}
     for obj in session.dirty:
         if not isinstance(obj, Audited) or not session.is_modified(obj):
             continue
         changes = _changes(obj, only_changed=True)
+        flushed[id(obj)] = changes
         if changes:
             session.add(AuditEvent(**_event_row(obj, _action(obj, changes), changes, actor_id, api_key_id)))
     for obj in session.deleted:
@@ -214,6 +249,11 @@ def _audit_before_flush(session: Session, flush_context, instances) -> None:
 def _forget_unflushed(session: Session, previous_transaction) -> None:
     """A flush that failed (e.g. a validation in another listener) created nothing to record."""
     session.info.pop("audit_new", None)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _forget_flushed_changes(session: Session, flush_context) -> None:
+    session.info.pop(_FLUSHED_KEY, None)
 
 
 @event.listens_for(Session, "after_flush")

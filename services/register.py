@@ -1,9 +1,13 @@
 """Rules of the customer register: duplicates, contact links."""
 
-from sqlalchemy import func, or_, select
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import Company, CompanyContact, Contact, Employee
+from models import Company, CompanyContact, Contact, Employee, Lead
 from services import audit
 
 
@@ -24,16 +28,48 @@ def employees_matching(
     return list(session.scalars(select(Employee).where(or_(*conditions)).order_by(Employee.name)))
 
 
+def _companies_with(org_numbers: Collection[str], *, exclude_id: int | None = None) -> Select:
+    """Companies, live or in the trash, with one of these organisationsnummer: the uniqueness rule
+    counts both (a customer in the trash is restored, not entered again). Live ones first."""
+    stmt = select(Company).where(Company.org_number.in_(org_numbers))
+    if exclude_id is not None:
+        stmt = stmt.where(Company.id != exclude_id)
+    return stmt.order_by(Company.deleted_at.is_not(None), Company.id)
+
+
 def company_with_org_number(
     session: Session, org_number: str | None, *, exclude_id: int | None = None
 ) -> Company | None:
     """The company (live or in the trash) that already has this organisationsnummer."""
     if not org_number:
         return None
-    stmt = select(Company).where(Company.org_number == org_number)
-    if exclude_id is not None:
-        stmt = stmt.where(Company.id != exclude_id)
-    return session.scalars(stmt.order_by(Company.deleted_at.is_not(None))).first()
+    return session.scalars(_companies_with([org_number], exclude_id=exclude_id)).first()
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A customer or lead that already has an organisationsnummer."""
+
+    kind: str  # "company" or "lead"
+    id: int
+    name: str
+    in_trash: bool = False
+
+
+def existing_with_org_numbers(
+    session: Session, org_numbers: Iterable[str | None], *, exclude: tuple[str, int] | None = None
+) -> dict[str, list[Existing]]:
+    """Customers (live or in the trash, as `company_with_org_number` counts them) and leads that
+    already have each of these organisationsnummer: two statements however many numbers."""
+    wanted = sorted({n for n in org_numbers if n})
+    found: dict[str, list[Existing]] = {n: [] for n in wanted}
+    if not wanted:
+        return found
+    for company in session.scalars(_companies_with(wanted)):
+        found[company.org_number].append(Existing("company", company.id, company.name, company.is_deleted))
+    for lead in session.scalars(select(Lead).where(Lead.org_number.in_(wanted)).order_by(Lead.id)):
+        found[cast(str, lead.org_number)].append(Existing("lead", lead.id, lead.company_name))  # one of `wanted`
+    return {n: [e for e in found[n] if exclude is None or (e.kind, e.id) != exclude] for n in wanted}
 
 
 def link_contacts(

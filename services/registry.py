@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import http.client
 import json
 import re
 import time
@@ -25,12 +26,14 @@ import urllib.request
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from http import HTTPStatus
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, column, or_, select, table, text
 from sqlalchemy.orm import Session
 
-from models import Company, Lead, RegistryCompany, RegistryLoad
+from models import Company, RegistryCompany, RegistryLoad
 from services import formatting, validation
 from services.search import fold, words
 from services.validation import InvalidValue
@@ -68,7 +71,12 @@ WORD_SIMILARITY = 0.5
 
 
 class ProviderError(Exception):
-    """The online register did not answer as it should (the message says how)."""
+    """The online register did not answer as it should (the message, translated, says how); `status` is
+    the HTTP status it answered with, None when it gave none."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -328,11 +336,13 @@ class BolagsverketApiProvider:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
                 return json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
-            raise ProviderError(f"HTTP {exc.code} från {request.full_url}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise ProviderError(f"{request.full_url} svarar inte ({exc})") from None
+            raise ProviderError(
+                _("HTTP %(status)s from %(url)s", status=exc.code, url=request.full_url), status=exc.code
+            ) from None
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+            raise ProviderError(_("%(url)s does not answer (%(error)s)", url=request.full_url, error=exc)) from None
         except ValueError:
-            raise ProviderError(f"{request.full_url} svarade inte med JSON") from None
+            raise ProviderError(_("%(url)s did not answer with JSON", url=request.full_url)) from None
 
     def token(self) -> str:
         """A bearer token, fetched with the client credentials and kept until shortly before it expires."""
@@ -351,7 +361,7 @@ class BolagsverketApiProvider:
         )
         answer = self._request(request)
         if "access_token" not in answer:
-            raise ProviderError("Inget access_token i svaret från " + self.token_url)
+            raise ProviderError(_("No access_token in the answer from %(url)s", url=self.token_url))
         self._token = (answer["access_token"], time.monotonic() + max(int(answer.get("expires_in", 300)) - 30, 0))
         return self._token[0]
 
@@ -370,7 +380,7 @@ class BolagsverketApiProvider:
         try:
             answer = self._request(request)
         except ProviderError as exc:
-            if "HTTP 404" in str(exc):
+            if exc.status == HTTPStatus.NOT_FOUND:
                 return None
             raise
         organisations = answer.get("organisationer") or []
@@ -472,30 +482,6 @@ def fetch(session: Session, org_number: str, *, sources: list) -> RegistryEntry 
         if entry is not None:
             return entry
     return None
-
-
-@dataclass(frozen=True)
-class Existing:
-    kind: str  # "company" or "lead"
-    id: int
-    name: str
-
-
-def existing_with_org_number(session: Session, org_number: str | None, *, exclude: tuple[str, int] | None = None):
-    """Live customers and leads that already have this organisationsnummer."""
-    if not org_number:
-        return []
-    found = [
-        Existing("company", c.id, c.name)
-        for c in session.scalars(
-            select(Company).where(Company.org_number == org_number, Company.deleted_at.is_(None)).order_by(Company.id)
-        )
-    ]
-    found += [
-        Existing("lead", lead.id, lead.company_name)
-        for lead in session.scalars(select(Lead).where(Lead.org_number == org_number).order_by(Lead.id))
-    ]
-    return [e for e in found if exclude is None or (e.kind, e.id) != exclude]
 
 
 #: The customer's fields the register refreshes, in the order shown.

@@ -53,6 +53,7 @@ from models import (
     table_of,
     utcnow,
 )
+from services import audit
 from services.validation import InvalidValue
 
 #: The kinds of record whose changes are events, by model.
@@ -195,10 +196,8 @@ def delete(session: Session, actor: Employee | None, subscription: WebhookSubscr
 
 
 def _record_payload(obj) -> dict:
-    from services.audit import plain
-
     state = inspect(obj)
-    return {attr.key: plain(getattr(obj, attr.key)) for attr in state.mapper.column_attrs}
+    return {attr.key: audit.plain(getattr(obj, attr.key)) for attr in state.mapper.column_attrs}
 
 
 def _changed(obj, key: str) -> tuple | None:
@@ -221,51 +220,49 @@ def _merge_event(session: Session, merge: MergeRecord, name: str) -> tuple[str, 
     return (f"{merge.entity_type}.{name}", kept, changes, ids)
 
 
-def _events_of_flush(session: Session) -> list[tuple[str, Any, dict | None, dict]]:
-    """(event name, record, changes, more data) for what this flush wrote to watched records."""
-    from services.audit import plain
-
+def _events_of_flush(session: Session, wanted: set[str]) -> list[tuple[str, Any, dict | None, dict]]:
+    """(event name, record, changes, more data) for what this flush wrote to watched records, only of
+    the events in `wanted`. An update's changes are the ones its audit event records
+    (`audit.flushed_changes`: computed once per flush, not again here)."""
     found: list[tuple[str, Any, dict | None, dict]] = []
     merges = []
+
+    def add(name: str, obj, changes: dict | None = None) -> None:
+        if name in wanted:
+            found.append((name, obj, changes, {}))
+
     for obj in session.new:
         if type(obj) in WATCHED:
-            found.append((f"{WATCHED[type(obj)]}.created", obj, None, {}))
+            add(f"{WATCHED[type(obj)]}.created", obj)
         elif isinstance(obj, Invoice) and obj.status == "sent":  # a credit invoice is sent at once
-            found.append(("invoice.sent", obj, None, {}))
-        elif isinstance(obj, MergeRecord):
+            add("invoice.sent", obj)
+        elif isinstance(obj, MergeRecord) and f"{obj.entity_type}.merged" in wanted:
             merges.append(_merge_event(session, obj, "merged"))
     for obj in session.dirty:
         if isinstance(obj, MergeRecord):
             undone = _changed(obj, "undone_at")
             if undone is not None and undone[0] is None and undone[1] is not None:
-                merges.append(_merge_event(session, obj, "unmerged"))
+                if f"{obj.entity_type}.unmerged" in wanted:
+                    merges.append(_merge_event(session, obj, "unmerged"))
             continue
         if isinstance(obj, Invoice):
             status = _changed(obj, "status")
             if status is not None and status[1] in ("sent", "paid") and status[0] != status[1]:
-                found.append((f"invoice.{status[1]}", obj, {"status": list(status)}, {}))
+                add(f"invoice.{status[1]}", obj, {"status": list(status)})
             continue
-        if type(obj) not in WATCHED or not session.is_modified(obj):
+        if type(obj) not in WATCHED:
             continue
         kind = WATCHED[type(obj)]
-        deleted = _changed(obj, "deleted_at") if hasattr(obj, "deleted_at") else None
-        if deleted is not None:
-            found.append((f"{kind}.{'restored' if deleted[1] is None else 'deleted'}", obj, None, {}))
-            continue
-        changes = {}
-        for attr in inspect(obj).mapper.column_attrs:
-            if attr.key in ("updated_at", "version"):
-                continue
-            change = _changed(obj, attr.key)
-            if change is not None and plain(change[0]) != plain(change[1]):
-                changes[attr.key] = [plain(change[0]), plain(change[1])]
-        if changes:
-            found.append((f"{kind}.updated", obj, changes, {}))
+        changes = audit.flushed_changes(session, obj)
+        if "deleted_at" in changes:
+            add(f"{kind}.{'restored' if changes['deleted_at'][1] is None else 'deleted'}", obj)
+        elif changes:
+            add(f"{kind}.updated", obj, changes)
             if kind == "opportunity" and "stage_id" in changes:
-                found.append(("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]}, {}))
+                add("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]})
     for obj in session.deleted:
         if type(obj) in WATCHED:
-            found.append((f"{WATCHED[type(obj)]}.deleted", obj, None, {}))
+            add(f"{WATCHED[type(obj)]}.deleted", obj)
     return found + [m for m in merges if m is not None]
 
 
@@ -280,14 +277,28 @@ def _has_tables(connection) -> bool:
     return key in _migrated
 
 
-def _subscriptions(connection) -> list[tuple[int, list[str]]]:
-    """(id, events) of every active subscription; none on a database without the webhook tables."""
-    if not _has_tables(connection):
-        return []
-    rows = connection.execute(
-        select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
-    ).all()
-    return [(subscription_id, list(events or ())) for subscription_id, events in rows]
+#: session.info: the active subscriptions as this transaction read them (`_subscriptions`).
+_SUBSCRIPTIONS_KEY = "webhook_subscriptions"
+
+
+def _subscriptions(session: Session) -> list[tuple[int, list[str]]]:
+    """(id, events) of every active subscription; none on a database without the webhook tables.
+    Read once per transaction (a flush that writes a subscription reads them again)."""
+    cached = session.info.get(_SUBSCRIPTIONS_KEY)
+    if cached is not None:
+        return cached
+    connection = session.connection()
+    rows = (
+        connection.execute(
+            select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
+        ).all()
+        if _has_tables(connection)
+        else []
+    )
+    cached = session.info[_SUBSCRIPTIONS_KEY] = [
+        (subscription_id, list(events or ())) for subscription_id, events in rows
+    ]
+    return cached
 
 
 def _payload(name: str, kind: str, record_id: int, record: dict, changes: dict | None, now: datetime, **more) -> dict:
@@ -314,23 +325,32 @@ def _deliveries(subscriptions, name: str, payload: dict, now: datetime) -> list[
     ]
 
 
+def _is_event_source(obj) -> bool:
+    return type(obj) in TYPES or isinstance(obj, MergeRecord)
+
+
 @event.listens_for(Session, "after_flush")
 def _record_events(session: Session, flush_context) -> None:
-    found = _events_of_flush(session)
-    if not found:
+    """Ask first, cheaply: did the flush write a record events are about, and does any subscription
+    want an event (read once per transaction)? Only then are the events found and the records
+    serialised, and only the wanted ones."""
+    written = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, WebhookSubscription) for obj in written):
+        session.info.pop(_SUBSCRIPTIONS_KEY, None)
+    if not any(_is_event_source(obj) for obj in written):
         return
-    connection = session.connection()
-    subscriptions = _subscriptions(connection)
-    if not subscriptions:
+    subscriptions = _subscriptions(session)
+    wanted = {name for _id, events in subscriptions for name in events}
+    if not wanted:
         return
     now = utcnow()
     rows = []
-    for name, obj, changes, more in found:
+    for name, obj, changes, more in _events_of_flush(session, wanted):
         payload = _payload(name, TYPES[type(obj)], obj.id, _record_payload(obj), changes, now, **more)
         rows += _deliveries(subscriptions, name, payload, now)
     if rows:
-        ids = connection.execute(insert(WebhookDelivery).returning(WebhookDelivery.id), rows).scalars().all()
-        session.info.setdefault("webhook_deliveries", []).extend(ids)
+        ids = session.connection().execute(insert(WebhookDelivery).returning(WebhookDelivery.id), rows)
+        session.info.setdefault("webhook_deliveries", []).extend(ids.scalars().all())
 
 
 #: A set-based write's audit action → the event's verb.
@@ -344,10 +364,9 @@ def record_written(session: Session, model: type[Any], written: list[dict]) -> N
     after the commit they go to the queue in a few messages (`queue`). Nothing is read without a
     subscription wanting the events."""
     from services import bulk
-    from services.audit import plain
 
     kind = WATCHED[model]
-    subscriptions = _subscriptions(session.connection()) if written else []
+    subscriptions = _subscriptions(session) if written else []
     wanted = {f"{kind}.{verb}" for verb in _WRITTEN.values()} & {e for _id, events in subscriptions for e in events}
     chosen = [w for w in written if f"{kind}.{_WRITTEN.get(w['action'])}" in wanted]
     if not chosen:
@@ -355,7 +374,7 @@ def record_written(session: Session, model: type[Any], written: list[dict]) -> N
     table = table_of(model)
     ids = [w["entity_id"] for w in chosen]
     result = session.execute(select(table).where(bulk.one_of(session, table.c.id, ids)))
-    keys, simple = list(result.keys()), (str, int, bool, type(None))
+    keys, simple, plain = list(result.keys()), (str, int, bool, type(None)), audit.plain
     records = {}
     for row in result:
         record = {key: value if type(value) in simple else plain(value) for key, value in zip(keys, row, strict=True)}
@@ -376,6 +395,7 @@ def record_written(session: Session, model: type[Any], written: list[dict]) -> N
 
 @event.listens_for(Session, "after_commit")
 def _queue_after_commit(session: Session) -> None:
+    session.info.pop(_SUBSCRIPTIONS_KEY, None)  # the next transaction reads them again
     ids = session.info.pop("webhook_deliveries", None)
     if ids:
         queue(ids)
@@ -383,7 +403,14 @@ def _queue_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_SUBSCRIPTIONS_KEY, None)
     session.info.pop("webhook_deliveries", None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_subscriptions_read(session: Session, previous_transaction) -> None:
+    """A savepoint rolled back may have taken a subscription with it."""
+    session.info.pop(_SUBSCRIPTIONS_KEY, None)
 
 
 #: Deliveries a queue message carries (an import batch's thousand events are a few messages, not a thousand).

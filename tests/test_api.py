@@ -591,6 +591,52 @@ def test_custom_field_values_are_read_and_written_with_the_card_rules(as_role, m
     problem_of(as_role("readonly").patch(f"/api/v1/companies/{company.id}/custom-fields", {"values": {}}), 403)
 
 
+def test_saving_custom_fields_costs_the_same_statements_for_one_key_as_for_six(as_role, make_company, session):
+    from sqlalchemy import event
+
+    from extensions import db
+
+    tab = CustomTab(applies_to="company", name="Avtal")
+    session.add(tab)
+    session.flush()
+    fields = [CustomFieldDefinition(tab_id=tab.id, label=f"Fält {n}", field_type="text") for n in range(6)]
+    session.add_all(fields)
+    one, six = make_company(name="En AB"), make_company(name="Sex AB")
+    session.commit()
+    api = as_role("seller")
+
+    def statements(company, chosen):
+        sent = []
+        values = {str(f.id): f"värde {f.id}" for f in chosen}
+        url = f"/api/v1/companies/{company.id}/custom-fields"
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            sent.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            response = api.patch(url, {"values": values})
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert response.status_code == 200, response.get_json()
+        # The values' rows themselves: SQLite's INSERT … RETURNING goes one row at a time (PostgreSQL's in one).
+        return len([x for x in sent if not x.startswith("INSERT INTO custom_field_value")])
+
+    api.get(f"/api/v1/companies/{one.id}/custom-fields")  # the key's last use is written once a minute
+    assert statements(one, fields[:1]) == statements(six, fields)
+    stored = {v["label"]: v["value"] for v in api.get(f"/api/v1/companies/{six.id}/custom-fields").get_json()["items"]}
+    assert stored == {f.label: f"värde {f.id}" for f in fields}
+
+
+def test_custom_field_keys_that_are_no_field_are_refused_by_name(as_role, make_company):
+    company = make_company(name="Nycklar AB")
+    keys = ["abc", "²", "99999999999999999999", "0"]
+    response = as_role("seller").patch(
+        f"/api/v1/companies/{company.id}/custom-fields", {"values": dict.fromkeys(keys, "x")}, validate=False
+    )
+    assert set(problem_of(response, 422)["errors"]) == {f"values.{key}" for key in keys}
+
+
 # --- rate limits --------------------------------------------------------------------------------
 
 

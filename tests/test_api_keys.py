@@ -3,7 +3,7 @@ Administration – Integrationer (the key shown once, the list, revoking with CS
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -43,6 +43,17 @@ def test_expired_keys_and_keys_of_inactive_employees_are_refused(session, employ
         api_keys.create(session, None, employee=employees["admin"], name="Gammal", expires_at=now - timedelta(days=1))
     with pytest.raises(InvalidValue):
         api_keys.create(session, None, employee=employees["admin"], name="  ")
+
+
+def test_a_key_valid_through_a_day_works_all_that_day_and_not_after(session, employees):
+    day = date(2099, 3, 31)
+    new = api_keys.create(session, None, employee=employees["seller"], name="Dag", expires_at=api_keys.expiry_of(day))
+    assert api_keys.valid_through(new.record) == day
+    last_moment = datetime(2099, 3, 31, 23, 59, 59)
+    assert api_keys.authenticate(session, new.secret, now=last_moment) is not None
+    assert api_keys.authenticate(session, new.secret, now=last_moment + timedelta(seconds=1)) is None
+    forever = api_keys.create(session, None, employee=employees["seller"], name="Evig")
+    assert api_keys.valid_through(forever.record) is None
 
 
 def test_only_integration_managers_create_and_revoke_keys(session, employees):

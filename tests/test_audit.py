@@ -354,3 +354,21 @@ def test_a_date_comes_back_as_a_date():
     from models import Opportunity
 
     assert audit.unplain(Opportunity.__table__.c["close_date"], audit.plain(date(2026, 12, 5))) == date(2026, 12, 5)
+
+
+def test_a_related_record_set_through_its_relationship_is_an_audited_change(session, make_company):
+    """`opportunity.stage = …` changes stage_id only when the flush copies the key: the audit records it
+    all the same (it recorded nothing: Historik missed the move, and so did the webhook event)."""
+    from models import Opportunity, SalesStage
+
+    first, second = SalesStage(name="A", sort_order=1, probability=10), SalesStage(name="B", sort_order=2)
+    session.add_all([first, second])
+    opportunity = Opportunity(title="Affär", company=make_company(), stage=first)
+    session.add(opportunity)
+    session.commit()
+    opportunity.stage = second
+    session.commit()
+    update = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "opportunity", AuditEvent.action == "update")
+    ).one()
+    assert update.changes["stage_id"] == [first.id, second.id]

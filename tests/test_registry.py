@@ -9,9 +9,10 @@ from sqlalchemy import select
 from extensions import db
 from models import Company, Lead
 from seed.bolagsverket_sample import SAMPLE
-from services import registry
+from services import registry, trash
 from services.registry_loader import load
 from tests.helpers import flashes, sv, text
+from tests.test_statement_counts import statements
 from tests.test_views_company import COMPANY_FORM, edit_form_data
 
 FILE = [registry.BulkFileProvider()]
@@ -120,6 +121,41 @@ def test_the_lookup_endpoint_answers_json_with_existing_customers(loaded, login,
             "url": f"/admin/company/card/{customer.id}",
         }
     ]
+
+
+def test_a_customer_in_the_trash_is_pointed_out_as_the_uniqueness_rule_counts_it(
+    loaded, login, employees, make_company
+):
+    """Its org.nr is taken (saving another is refused), so the look-up says so: a link to Återställa kunder
+    for whoever may restore, the name alone for others."""
+    customer = make_company(name="Svea Kaffe AB", org_number="5529405572")
+    trash.delete(db.session, employees["admin"], Company, [customer.id])
+    db.session.commit()
+    lead = Lead(company_name="Svea Kaffe", org_number="5529405572")
+    db.session.add(lead)
+    db.session.commit()
+    expected = [
+        {"kind": "company", "label": sv("Customer in the trash"), "name": "Svea Kaffe AB", "url": "/admin/trash/"},
+        {"kind": "lead", "label": "Lead", "name": "Svea Kaffe", "url": f"/admin/lead/show/{lead.id}"},
+    ]
+    admin = login("admin").client.get("/admin/registry/lookup?q=5529405572").get_json()
+    assert admin["results"][0]["existing"] == expected
+    seller = login("seller").client.get("/admin/registry/lookup?q=5529405572").get_json()
+    assert seller["results"][0]["existing"] == [{**expected[0], "url": None}, expected[1]]
+
+
+def test_the_lookup_reads_existing_customers_in_the_same_statements_for_one_result_as_for_ten(
+    loaded, login, make_company
+):
+    client = login("seller").client
+    for query in ("svea kaffe", "bygg"):
+        for entry in registry.lookup(db.session, query, sources=FILE).entries:
+            make_company(name=entry.name, org_number=entry.org_number)
+    one, _sql = statements(client, "/admin/registry/lookup?q=svea+kaffe")
+    ten, _sql = statements(client, "/admin/registry/lookup?q=bygg")
+    results = client.get("/admin/registry/lookup?q=bygg").get_json()["results"]
+    assert len(results) == 10 and all(len(r["existing"]) == 1 for r in results)
+    assert one == ten
 
 
 def test_the_lookup_endpoint_before_any_load_answers_empty(login):

@@ -175,3 +175,19 @@ def test_the_cli_loads_and_reports_errors_in_words(app, tmp_path):
     assert "Förväntade kolumner: organisationsidentitet;namnskyddslopnummer" in bad.output
     missing = runner.invoke(app.cli, ["registry", "load", str(tmp_path / "nothing.zip")])
     assert missing.exit_code == 1 and "finns inte" in missing.output
+
+
+def test_the_loaders_quick_luhn_check_answers_as_stdnums():
+    """The loader checks two million organisationsnummer with its own Luhn (registry_loader._luhn_valid);
+    it must say what python-stdnum says, for valid and invalid numbers alike."""
+    import random
+
+    from stdnum import luhn
+
+    from services.registry_loader import _luhn_valid
+
+    rng = random.Random(17)
+    numbers = [f"{rng.randrange(10**10):010d}" for _ in range(20_000)]
+    numbers += [n[:9] + luhn.calc_check_digit(n[:9]) for n in numbers[:5_000]]  # valid ones too
+    assert [_luhn_valid(n) for n in numbers] == [luhn.is_valid(n) for n in numbers]
+    assert sum(_luhn_valid(n) for n in numbers) > 5_000

@@ -73,14 +73,26 @@ def test_a_deregistered_and_an_unknown_company(api):
     assert online.fetch(None, "5560360793") is None  # ORGANISATION_FINNS_EJ
 
 
-def test_wrong_credentials_and_a_failing_server_are_provider_errors(api):
-    with pytest.raises(registry.ProviderError, match="HTTP 401"):
+def test_wrong_credentials_and_a_failing_server_are_provider_errors_in_swedish(app, api):
+    with app.test_request_context(), pytest.raises(registry.ProviderError, match="HTTP 401 från http") as refused:
         provider(api, REGISTRY_API_CLIENT_SECRET="fel").fetch(None, "5529405572")
+    assert refused.value.status == 401
     api.fail_with = 503
-    with pytest.raises(registry.ProviderError, match="HTTP 503"):
+    with app.test_request_context(), pytest.raises(registry.ProviderError, match="HTTP 503") as failed:
         provider(api).fetch(None, "5529405572")
-    with pytest.raises(registry.ProviderError, match="svarar inte"):
+    assert failed.value.status == 503
+    with app.test_request_context(), pytest.raises(registry.ProviderError, match="svarar inte") as silent:
         provider(api, REGISTRY_API_TOKEN_URL="http://127.0.0.1:9/oauth2/token").fetch(None, "5529405572")
+    assert silent.value.status is None
+
+
+def test_only_a_404_means_no_such_company(api):
+    """An answer of 404 is "not registered" (None); a message that merely mentions 404 is still an error."""
+    api.fail_with = 404
+    assert provider(api).fetch(None, "5529405572") is None
+    api.fail_with = None
+    with pytest.raises(registry.ProviderError):  # an address that cannot be asked, and says "HTTP 404"
+        provider(api, REGISTRY_API_URL="http://127.0.0.1:9/HTTP 404").fetch(None, "5529405572")
 
 
 def test_the_api_goes_before_the_file_for_a_number_and_the_file_answers_names(app, api):

@@ -98,3 +98,43 @@ def test_every_list_of_one_customer_is_sorted_after_finding_its_rows():
     for order in orders:
         assert isinstance(order, paging.CustomerOrder)
         assert all(str(key.expr).startswith("coalesce(") for key in order.keys), order.keys
+
+
+def test_the_apis_contact_e_mail_filter_is_read_from_its_index_in_any_case(app, session, employees):
+    """GET /api/v1/contacts?email= compares lower-cased addresses (stored with the local part as typed):
+    PostgreSQL reads them from the expression index ix_contact_email_lower (migration 0030), not by
+    scanning every contact."""
+    from api_client import ApiClient, openapi_of
+
+    from models import Contact
+    from services import api_keys
+
+    rows = [
+        {"first_name": "Person", "last_name": f"Nummer {n:05d}", "email": f"Person.{n}@Example.se", "version": 1}
+        for n in range(5000)
+    ]
+    session.execute(insert(Contact), rows)
+    session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE contact"))
+    key = api_keys.create(session, None, employee=employees["admin"], name="Planer").secret
+    session.commit()
+    api = ApiClient(app.test_client(), openapi_of(app), key)
+    sent: list = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        response = api.get("/api/v1/contacts?email=PERSON.4321@example.SE")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert [c["last_name"] for c in response.get_json()["items"]] == ["Nummer 04321"]
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite compares lower() without an index (see migration 0030)
+    statement, parameters = next((s, p) for s, p in sent if "FROM contact" in s and "lower(contact.email)" in s)
+    with db.engine.connect() as conn:
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+    assert "ix_contact_email_lower" in plan, plan

@@ -391,3 +391,70 @@ def fresh_employee(session, role: str):
     from models import Employee
 
     return session.scalar(select(Employee).where(Employee.role == role))
+
+
+def test_subscriptions_are_read_once_a_transaction_and_only_when_a_watched_record_is_written(
+    session, make_company, employees
+):
+    from sqlalchemy import event
+
+    from extensions import db
+
+    company = make_company(name="Läst AB")
+    session.commit()
+    read: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "FROM webhook_subscription" in statement:
+            read.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for city in ("Lund", "Malmö", "Ystad"):
+            company.postal_city = city
+            session.flush()
+        session.commit()
+        assert len(read) == 1  # three flushes, one transaction
+        employees["admin"].phone = "+46701234567"  # not a record events are about
+        session.commit()
+        assert len(read) == 1
+        company.postal_city = "Visby"
+        session.commit()
+        assert len(read) == 2  # a new transaction reads them again
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_subscription_made_in_the_transaction_gets_its_later_events(session, make_company):
+    company = make_company(name="Sen AB")
+    company.postal_city = "Lund"
+    session.flush()  # read: no subscriptions yet
+    webhooks.subscribe(
+        session, None, name="Sen", url="http://127.0.0.1/", events=["company.updated"], allow_internal=True
+    )
+    company.postal_city = "Malmö"
+    session.commit()
+    assert [(d.event, d.payload["data"]["changes"]) for d in deliveries(session)] == [
+        ("company.updated", {"postal_city": ["Lund", "Malmö"]})
+    ]
+
+
+def test_an_update_carries_the_changes_its_audit_event_records(session, make_company):
+    from models import AuditEvent, Category
+
+    webhooks.subscribe(
+        session, None, name="Allt", url="http://127.0.0.1/", events=["company.updated"], allow_internal=True
+    )
+    company = make_company(name="Kategori AB")
+    category = Category(name="Grossist", applies_to="company")
+    session.add(category)
+    session.commit()
+    company.categories.append(category)
+    company.phone = "+4640123456"
+    session.commit()
+    (delivery,) = deliveries(session)
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_id == company.id, AuditEvent.action == "update")
+    ).one()
+    assert delivery.payload["data"]["changes"] == event.changes
+    assert set(event.changes) == {"categories", "phone"}

@@ -3,6 +3,11 @@
 services.duplicates.RegisterLookup asks the register for the records sharing an e-mail (in lower case),
 phone, mobile or personnummer with a batch's rows instead of holding the whole register in memory.
 
+The e-mail indexes (lower case) are made on PostgreSQL only: on SQLite lower() is the app's own
+Unicode-aware function (app.py), and an index over it looks damaged to a connection without that
+function (SQLite's integrity check of a backup finds rows "missing from index" for an address with a
+capital Å), so SQLite compares lower() without an index. The contact's serves the API's ?email= too.
+
 Revision ID: 0032
 Revises: 0031
 Create Date: 2026-12-05 15:00:00
@@ -30,11 +35,17 @@ INDEXES = [
 ]
 
 
+def _made_here(lower: bool) -> bool:
+    return not lower or op.get_bind().dialect.name == "postgresql"
+
+
 def upgrade() -> None:
     for name, table, column, lower in INDEXES:
-        op.create_index(name, table, [sa.text(f"lower({column})") if lower else column])
+        if _made_here(lower):
+            op.create_index(name, table, [sa.text(f"lower({column})") if lower else column])
 
 
 def downgrade() -> None:
-    for name, table, _column, _lower in INDEXES:
-        op.drop_index(name, table_name=table)
+    for name, table, _column, lower in INDEXES:
+        if _made_here(lower):
+            op.drop_index(name, table_name=table)

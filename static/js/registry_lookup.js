@@ -43,9 +43,13 @@
     entry.existing.forEach(function (found, index) {
       if (index) { line.appendChild(document.createTextNode("; ")); }
       line.appendChild(document.createTextNode(found.label + ": "));
-      var link = element("a", "", found.name);
-      link.href = found.url;
-      line.appendChild(link);
+      if (found.url) {
+        var link = element("a", "", found.name);
+        link.href = found.url;
+        line.appendChild(link);
+      } else {
+        line.appendChild(document.createTextNode(found.name));
+      }
     });
     return line;
   }
