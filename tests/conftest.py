@@ -19,7 +19,7 @@ from app import create_app
 from databases import fresh_postgres_database, worker_suffix
 from extensions import db
 from helpers import PASSWORD, AuthActions
-from models import Company, Contact, Employee
+from models import Company, Contact, Employee, SalesStage
 from services import accounts, translations
 
 ROLES = ("admin", "seller", "finance", "readonly")
@@ -311,3 +311,12 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("security: what the attack tests tried")
         for key, number in sorted(TALLY.items()):
             terminalreporter.write_line(f"{number:>9,}".replace(",", " ") + f"  {key}")
+
+
+@pytest.fixture
+def stage(app):
+    """One sales stage, for tests that need an opportunity."""
+    row = SalesStage(name="Kontakt", sort_order=1, probability=10)
+    db.session.add(row)
+    db.session.commit()
+    return row

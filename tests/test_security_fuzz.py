@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from extensions import db
 from helpers import count
-from models import Company, SalesStage
+from models import Company
 from tests.security import demo_ids, route_values, routes, tally
 
 #: The query-string and form parameters the views and Flask-Admin read (grep request.args/form).
@@ -217,14 +217,6 @@ def test_every_integer_the_api_reads_fits_a_column(app):
     tally("API integers checked for a bound (parameters and body fields)", len(read))
     unbounded = sorted({where for where, maximum in read if maximum is None or maximum > 2**31 - 1})
     assert len(read) > 50 and not unbounded, "\n".join(unbounded)
-
-
-@pytest.fixture
-def stage(app):
-    row = SalesStage(name="Kontakt", sort_order=1, probability=10)
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 @pytest.fixture

@@ -11,19 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import Activity, CallListEntry, Company, Invoice, Opportunity, SalesOrder, SalesStage
+from models import Activity, CallListEntry, Company, Invoice, Opportunity, SalesOrder
 from services import activities, calllists, numbering, sales, trash
 from services.validation import InvalidValue
 from tests.helpers import count, flashes, sv, text
 from tests.security import tally
-
-
-@pytest.fixture
-def stage(app):
-    row = SalesStage(name="Kontakt", sort_order=1, probability=10)
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 @pytest.fixture
