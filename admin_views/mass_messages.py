@@ -53,11 +53,14 @@ class MassMessageMixin:
             if step != "send":
                 mass_messages.check_text(channel, form.get("subject"), _body(channel, form))
                 return self._mass_message_page(channel, ids=ids, query=query, confirm=True)
+            if ids is None:
+                ids = self._search_matches(query)
+                mass_messages.check_unchanged(ids, form.get("previewed"))
             job = mass_messages.start(
                 db.session,
                 current_user,
                 self.permission_area,
-                ids if ids is not None else matching_ids(self, query, mass_messages.MAX_RECIPIENTS),
+                ids,
                 channel,
                 subject=form.get("subject"),
                 body=_body(channel, form),
@@ -65,7 +68,7 @@ class MassMessageMixin:
             )
         except InvalidValue as exc:
             db.session.rollback()
-            return self._mass_message_page(channel, ids=ids, query=query, error=str(exc)), 400
+            return self._mass_message_page(channel, ids=None if query else ids, query=query, error=str(exc)), 400
         except mass_messages.NotPermitted:
             db.session.rollback()
             abort(403)
@@ -100,10 +103,21 @@ class MassMessageMixin:
 
     # --- helpers ---------------------------------------------------------------------------------
 
+    def _search_matches(self, query: str) -> list[int]:
+        """Every record the list's search (`query`) matches; InvalidValue past what a send may reach."""
+        return mass_messages.search_matches(matching_ids(self, query, mass_messages.MAX_RECIPIENTS + 1))
+
     def _mass_message_page(self, channel, *, ids, query, confirm=False, error=None):
         """The form (or, `confirm`, the preview to confirm) with who gets the message and who not."""
-        targets = ids if ids is not None else matching_ids(self, query, mass_messages.MAX_RECIPIENTS)
+        if ids is None:
+            try:
+                targets = self._search_matches(query)
+            except InvalidValue as exc:
+                targets, error = [], error or str(exc)
+        else:
+            targets = ids
         selection = mass_messages.select_recipients(db.session, self.permission_area, targets, channel)
+        unavailable = None if _set_up(channel) else mass_messages.not_set_up_message(channel, current_user)
         return self.render(
             "admin/mass_message.html",
             channel=channel,
@@ -112,9 +126,10 @@ class MassMessageMixin:
             query=query,
             selection=selection,
             first_address=mass_messages.address(selection.first, channel) if selection.first else None,
-            confirm=confirm and not error and bool(selection.included),
+            confirm=confirm and not error and not unavailable and bool(selection.included),
             error=error,
-            unavailable=None if _set_up(channel) else mass_messages.not_set_up_message(channel, current_user),
+            unavailable=unavailable,
+            previewed=mass_messages.fingerprint(targets) if ids is None else None,
             subject=request.form.get("subject", ""),
             body=_body(channel, request.form),
             sms_parts=sms.parts(_body(channel, request.form)) if channel == "sms" else None,

@@ -19,6 +19,7 @@ message a worker was sending when it died can go out twice.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -34,7 +35,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from models import Contact, Employee, Lead, MassMessage, utcnow
-from services import audit, consent, mail, privacy, sms, tasks, validation
+from services import audit, consent, formatting, mail, privacy, sms, tasks, validation
 from services.validation import InvalidValue
 
 #: The register each list sends from (Privatkunder are contacts).
@@ -166,6 +167,33 @@ class NotPermitted(PermissionError):
 def check_permission(actor: Employee, kind: str) -> None:
     if not (actor.has_permission(PERMISSION) and actor.has_permission(f"{kind}.view")):
         raise NotPermitted(kind)
+
+
+def search_matches(ids: list[int]) -> list[int]:
+    """The records a search matched (read with at most MAX_RECIPIENTS + 1), or InvalidValue when it
+    matched more than a send may reach: the employee narrows the search rather than some being left
+    out unsaid."""
+    if len(ids) > MAX_RECIPIENTS:
+        raise InvalidValue(
+            _(
+                "The search matches more than %(num)s records; narrow it down before sending.",
+                num=formatting.number(MAX_RECIPIENTS),
+            )
+        )
+    return ids
+
+
+def fingerprint(ids: Iterable[int]) -> str:
+    """What a preview was made for: a send whose records differ from it (the search matches other
+    records now) is shown again instead of going to people the employee did not confirm."""
+    return hashlib.sha256(",".join(str(i) for i in sorted(set(ids))).encode()).hexdigest()[:32]
+
+
+def check_unchanged(ids: Iterable[int], previewed: str | None) -> None:
+    if previewed != fingerprint(ids):
+        raise InvalidValue(
+            _("The records matching the search have changed since the preview; check the new counts and send again.")
+        )
 
 
 def start(

@@ -275,6 +275,52 @@ def test_all_matches_of_the_search_and_no_get_sends(session, login, people, smtp
     assert seller.client.get("/admin/contact/mass-message/?channel=fax").status_code == 404
 
 
+def test_a_send_to_a_search_goes_only_to_the_matches_previewed(app, session, login, people, make_contact, smtp):  # noqa: F811
+    """Found in review: the search ran again at send, so a record matching it since the preview got the
+    message the employee had confirmed for others. The send is refused and the new counts shown."""
+    seller = login("seller")
+    fields = {"channel": "email", "query": "search=%C3%96berg", "subject": "Kampanj", "body": "Hej!"}
+    preview = seller.post("/admin/contact/mass-message/", {**fields, "step": "preview"})
+    previewed = re.search(r'name="previewed" value="([^"]+)"', preview.get_data(as_text=True)).group(1)
+    make_contact(first_name="Hugo", last_name="Öberg", email="hugo@example.se")
+    sent = seller.post("/admin/contact/mass-message/", {**fields, "previewed": previewed, "step": "send"})
+    assert sent.status_code == 400
+    page = text(sent)
+    assert (
+        sv("The records matching the search have changed since the preview; check the new counts and send again.")
+        in page
+    )
+    assert "3 poster matchar sökningen i Kontakter." in page and 'id="mass-message-send"' not in page
+    assert count(session, MassMessage) == 0 and smtp.envelopes == []
+    preview = seller.post("/admin/contact/mass-message/", {**fields, "step": "preview"})
+    previewed = re.search(r'name="previewed" value="([^"]+)"', preview.get_data(as_text=True)).group(1)
+    assert (
+        seller.post("/admin/contact/mass-message/", {**fields, "previewed": previewed, "step": "send"}).status_code
+        == 302
+    )
+    assert count(session, MassMessage) == 1
+
+
+def test_a_search_past_the_limit_is_refused_not_cut(session, login, people, monkeypatch):
+    """Found in review: past MAX_RECIPIENTS the matches were cut and the page counted only those sent to."""
+    monkeypatch.setattr(mass_messages, "MAX_RECIPIENTS", 1)
+    seller = login("seller")
+    page = text(seller.client.get("/admin/contact/mass-message/?channel=email&search=%C3%96berg"))
+    assert sv("The search matches more than %(num)s records; narrow it down before sending.", num="1") in page
+    fields = {"channel": "email", "query": "search=%C3%96berg", "subject": "Kampanj", "body": "Hej!", "step": "send"}
+    assert seller.post("/admin/contact/mass-message/", fields).status_code == 400
+    assert count(session, MassMessage) == 0
+
+
+def test_the_preview_offers_no_send_without_a_mail_server(app, login, people, monkeypatch):
+    """Found in review: the preview's send button showed though no server was set up (the send then failed)."""
+    monkeypatch.setitem(app.config, "SMTP_HOST", None)
+    seller = login("seller")
+    fields = {"channel": "email", "rowid": [str(people["ok"].id)], "subject": "Hej", "body": "Hej", "step": "preview"}
+    page = seller.post("/admin/contact/mass-message/", fields).get_data(as_text=True)
+    assert 'id="message-unavailable"' in page and 'id="mass-message-send"' not in page
+
+
 def test_read_only_and_finance_are_refused_and_csrf_is_checked(session, login, people, smtp):  # noqa: F811
     fields = {"channel": "email", "rowid": [str(people["ok"].id)], "subject": "Hej", "body": "Hej", "step": "send"}
     for role in ("readonly", "finance"):
