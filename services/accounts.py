@@ -115,11 +115,15 @@ def record_failure(
     now: datetime,
     reason: str,
 ) -> PasswordStep:
-    """Count and audit a failed password or code; a lock it causes is audited as a lockout."""
+    """Count and audit a failed password or code; a lock of the account it causes is audited as its
+    lockout (a lock of the address is the address's, not this account's)."""
     _audit(session, employee, email, "login_failed", {"ip": ip, "reason": reason})
-    if throttle.add_failure(email, ip, now):
+    locked = throttle.add_failure(email, ip, now)
+    if locked:
         until = now + throttle.policy.lockout
-        _audit(session, employee, email, "lockout", {"ip": ip, "until": until.isoformat(sep=" ", timespec="minutes")})
+        if locked == "account":
+            lockout = {"ip": ip, "until": until.isoformat(sep=" ", timespec="minutes")}
+            _audit(session, employee, email, "lockout", lockout)
         return PasswordStep("locked", employee=employee, locked_until=until)
     return PasswordStep("wrong", employee=employee)
 

@@ -67,7 +67,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import audit, email_lock, formatting
+from services import audit, bulk, email_lock, formatting
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
 from services.storage import Storage
@@ -373,15 +373,31 @@ def erased_ids(session: Session, kind: str, ids) -> set[int]:
     ids = set(ids)
     if not ids:
         return set()
-    rows = session.execute(
-        select(PrivacyEvent.subject_type, PrivacyEvent.subject_id).where(PrivacyEvent.action == "erase")
-    ).all()
-    erased = {(subject_type, subject_id) for subject_type, subject_id in rows}
-    found = {i for i in ids if (kind, i) in erased}
-    if kind == "lead":
-        contacts = {subject_id for subject_type, subject_id in erased if subject_type == "contact"}
-        if contacts:
-            found |= ids & set(session.scalars(select(Lead.id).where(Lead.contact_id.in_(contacts))))
+    erase = PrivacyEvent.action == "erase"
+    found = set(
+        session.scalars(
+            select(PrivacyEvent.subject_id).where(
+                erase, PrivacyEvent.subject_type == kind, bulk.one_of(session, PrivacyEvent.subject_id, ids)
+            )
+        )
+    )
+    if kind == "lead":  # a lead whose contact (the one it became) was erased
+        became = dict(
+            session.execute(
+                select(Lead.id, Lead.contact_id).where(bulk.one_of(session, Lead.id, ids), Lead.contact_id.is_not(None))
+            ).all()
+        )
+        if became:
+            erased_contacts = set(
+                session.scalars(
+                    select(PrivacyEvent.subject_id).where(
+                        erase,
+                        PrivacyEvent.subject_type == "contact",
+                        bulk.one_of(session, PrivacyEvent.subject_id, set(became.values())),
+                    )
+                )
+            )
+            found |= {lead for lead, contact in became.items() if contact in erased_contacts}
     return found
 
 

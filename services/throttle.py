@@ -144,13 +144,13 @@ class Throttle:
         """Until when the account is locked (None: it is not)."""
         return self.store.locked_until(account_key(email), now)
 
-    def add_failure(self, email: str, ip: str | None, now: datetime) -> bool:
-        """Count a failed login for the account and the address; True when it locked either (the
-        login is refused from now on, so the answer says locked, not wrong)."""
+    def add_failure(self, email: str, ip: str | None, now: datetime) -> str | None:
+        """Count a failed login for the account and the address; what it locked ("account" or
+        "address"; the login is refused from now on, so the answer says locked, not wrong), or None."""
         p = self.policy
         account_locked = self.store.add_failure(account_key(email), now, p.max_failures, p.window, p.lockout)
         address_locked = self.store.add_failure(ip_key(ip), now, p.ip_max_failures, p.window, p.lockout)
-        return account_locked or address_locked
+        return "account" if account_locked else "address" if address_locked else None
 
     def succeeded(self, email: str) -> None:
         """A login succeeded: the account's failures are forgotten (the address's are not)."""

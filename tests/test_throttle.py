@@ -48,9 +48,9 @@ def test_ten_failures_in_the_window_lock_the_account_for_the_lockout(store, sess
     throttle = Throttle(store, POLICY)
     now = utcnow()
     for n in range(9):
-        assert throttle.add_failure("seller@example.se", "10.0.0.1", now + timedelta(seconds=n)) is False
+        assert throttle.add_failure("seller@example.se", "10.0.0.1", now + timedelta(seconds=n)) is None
     assert throttle.locked_until("seller@example.se", "10.0.0.2", now) is None
-    assert throttle.add_failure("Seller@Example.se ", "10.0.0.1", now + timedelta(seconds=9)) is True
+    assert throttle.add_failure("Seller@Example.se ", "10.0.0.1", now + timedelta(seconds=9)) == "account"
     until = throttle.locked_until("seller@example.se", "10.0.0.2", now + timedelta(seconds=10))
     assert until is not None and timedelta(minutes=14) < until - now <= timedelta(minutes=15, seconds=10)
     # Another account from the same address is not locked (the address has 10 of its 30).
@@ -63,7 +63,7 @@ def test_failures_outside_the_window_start_a_new_count(session):
     for n in range(9):
         throttle.add_failure("seller@example.se", "10.0.0.1", start + timedelta(seconds=n))
     later = start + timedelta(minutes=16)
-    assert throttle.add_failure("seller@example.se", "10.0.0.1", later) is False
+    assert throttle.add_failure("seller@example.se", "10.0.0.1", later) is None
     assert session.get(LoginThrottle, account_key("seller@example.se")).failures == 1
     assert throttle.locked_until("seller@example.se", "10.0.0.1", later) is None
 
@@ -81,9 +81,22 @@ def test_many_failures_from_one_address_lock_the_address_for_every_account(store
     throttle = Throttle(store, POLICY)
     now = utcnow()
     locked = [throttle.add_failure(f"person{n}@example.se", "10.9.9.9", now) for n in range(30)]
-    assert locked == [False] * 29 + [True]  # the failure that locks the address says so (found by the attack run)
+    assert locked == [None] * 29 + ["address"]  # the failure that locks the address says so (found by the attack run)
     assert throttle.locked_until("someone.else@example.se", "10.9.9.9", now) is not None
     assert throttle.locked_until("someone.else@example.se", "10.9.9.8", now) is None
+
+
+def test_an_address_lock_is_not_audited_as_a_lockout_of_the_account_that_tipped_it(app, employees, session):
+    """The login refused by the address's lock says locked; the lockout in the history is the account's own."""
+    from services import accounts
+
+    throttle = Throttle(DatabaseStore(session), POLICY)
+    now = utcnow()
+    for n in range(29):
+        accounts.check_password(session, f"person{n}@example.se", "fel", ip="10.7.7.7", throttle=throttle, now=now)
+    step = accounts.check_password(session, "seller@example.se", "fel", ip="10.7.7.7", throttle=throttle, now=now)
+    assert step.outcome == "locked"
+    assert count(session, AuditEvent, AuditEvent.action == "lockout") == 0
 
 
 def test_unlock_and_success_forget_the_account(store, session):
@@ -96,7 +109,7 @@ def test_unlock_and_success_forget_the_account(store, session):
     for _ in range(9):
         throttle.add_failure("seller@example.se", "10.0.0.1", now)
     throttle.succeeded("seller@example.se")
-    assert throttle.add_failure("seller@example.se", "10.0.0.1", now) is False  # the count starts again
+    assert throttle.add_failure("seller@example.se", "10.0.0.1", now) is None  # the count starts again
 
 
 def test_the_database_keeps_no_e_mail_address(session):
