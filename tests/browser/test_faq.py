@@ -765,6 +765,7 @@ def test_kan_man_skicka_sms_fran_24sevenoffice(login_as, outbox):
     # tests add contacts to this customer, and the tab lists them by name).
     with_mobile = ui.card_tab(page, "Kontakter").locator("tr.crm-row-menu").filter(has_text=re.compile(r"\b07\d"))
     with_mobile.first.locator("td").first.get_by_role("link").click()
+    page.wait_for_load_state("load")  # the arrow's menu opens only once Bootstrap's script has run
     page.locator("#card-header").get_by_role("button", name=re.compile(r"Val för 07")).first.click()
     page.locator("#card-header").get_by_role("link", name="Skicka sms").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Skicka sms")

@@ -51,6 +51,7 @@ def test_pipeline_drag_moves_the_opportunity_and_writes_its_history(login_as):
     page = login_as("seller")
     ui.menu(page, "CRM", "Säljmöjligheter")
     page.get_by_role("link", name="Säljtavla").click()
+    page.wait_for_load_state("load")  # the cards are draggable once the board's script has run
 
     def column(stage):  # by its header: every card's "Flytta till" menu names all stages
         return page.locator(".pipeline-column").filter(has=page.locator("header", has_text=stage))
