@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -12,7 +12,7 @@ from admin_views.base import SecurePage, require
 from admin_views.listing import Pager, count_text, read_page
 from extensions import db
 from models import Company, Contact
-from services import merge, paging, trash
+from services import merge, paging, storage, trash
 from services.validation import is_id
 
 KINDS = {"company": Company, "contact": Contact}
@@ -84,7 +84,8 @@ class TrashView(SecurePage):
         if request.form.get("confirm") != "yes":
             flash(_("Nothing was deleted: the permanent deletion was not confirmed."), "warning")
             return redirect(url_for(".index"))
-        count = sum(trash.purge(db.session, current_user, model, ids) for model, ids in _selection().items())
+        files = storage.from_config(current_app.config)
+        count = sum(trash.purge(db.session, files, current_user, model, ids) for model, ids in _selection().items())
         db.session.commit()
         flash(
             ngettext("%(num)s customer was permanently deleted.", "%(num)s customers were permanently deleted.", count),

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from models import Attachment, Employee, utcnow
-from services.storage import Storage, TooLarge
+from services.storage import Storage, TooLarge, save_in_transaction
 
 #: File types a customer's file area accepts (documents, spreadsheets, images, mail, archives).
 ALLOWED_EXTENSIONS = frozenset(
@@ -57,7 +57,7 @@ def upload(
     name = clean_filename(filename)
     content_type = check_type(name)
     try:
-        key, size = storage.save(stream, max_bytes=max_bytes)
+        key, size = save_in_transaction(session, storage, stream, max_bytes=max_bytes)
     except TooLarge:
         raise RejectedFile(
             _("The file is larger than %(mb)s MB and was not uploaded.", mb=max_bytes // (1024 * 1024))

@@ -70,7 +70,7 @@ from models import (
 from services import audit, bulk, email_lock, formatting
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
-from services.storage import Storage
+from services.storage import Storage, delete_at_commit, save_in_transaction
 
 #: What replaces an identifier of the erased person in a text.
 ERASED = "[raderat]"
@@ -728,8 +728,7 @@ def _erase_places(session: Session, storage: Storage, subject: Subject, scrubber
         table, where = table_of(place.model), place.rows(subject)
         if place.erasure == "delete":
             if place.model is Attachment:
-                for key in session.scalars(select(Attachment.storage_key).where(where)):
-                    storage.delete(key)
+                delete_at_commit(session, storage, session.scalars(select(Attachment.storage_key).where(where)))
             if place.model is Contact:  # pragma: no cover - the record is anonymised, never deleted
                 raise AssertionError
             done = cast(CursorResult, session.execute(delete(table).where(where))).rowcount
@@ -874,12 +873,12 @@ def _erase_imports(session: Session, storage: Storage, subject: Subject, scrubbe
             continue
         values: dict[str, Any] = {"storage_key": None}
         if redacted is not None and redacted.remaining:
-            values["storage_key"], values["file_size"] = storage.save(
-                io.BytesIO(redacted.content), max_bytes=len(redacted.content) + 1
+            values["storage_key"], values["file_size"] = save_in_transaction(
+                session, storage, io.BytesIO(redacted.content), max_bytes=len(redacted.content) + 1
             )
             if job.total_rows is not None:
                 values["total_rows"] = job.total_rows - len(redacted.removed)
-        storage.delete(key)
+        delete_at_commit(session, storage, [key])
         session.execute(update(table_of(ImportJob)).where(ImportJob.id == job.id).values(**values))
         result.add("import_files", 1)
         if redacted is not None and redacted.removed:

@@ -6,8 +6,12 @@ can never reach outside the storage root.
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 
 class Storage(Protocol):
@@ -65,4 +69,44 @@ def from_config(config) -> Storage:
     return LocalStorage(config["UPLOAD_DIR"])
 
 
-__all__ = ["LocalStorage", "Storage", "TooLarge", "from_config"]
+# Files follow the database transaction that refers to them: a file the transaction stops referring
+# to goes when it commits (a rollback still needs it), a file it stored goes if it rolls back (nothing
+# refers to it then). A savepoint's end decides nothing: the outer transaction does.
+_GONE_AT_COMMIT = "storage_gone_at_commit"
+_GONE_AT_ROLLBACK = "storage_gone_at_rollback"
+
+
+def delete_at_commit(session: Session, storage: Storage, keys: Iterable[str]) -> None:
+    """Delete the stored files `keys` once `session`'s transaction commits; keep them if it rolls back."""
+    session.info.setdefault(_GONE_AT_COMMIT, []).extend((storage, key) for key in keys)
+
+
+def save_in_transaction(session: Session, storage: Storage, stream: BinaryIO, *, max_bytes: int) -> tuple[str, int]:
+    """`storage.save`, undone if `session`'s transaction rolls back."""
+    key, size = storage.save(stream, max_bytes=max_bytes)
+    session.info.setdefault(_GONE_AT_ROLLBACK, []).append((storage, key))
+    return key, size
+
+
+def _delete(pending) -> None:
+    for storage, key in pending or ():
+        storage.delete(key)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    session.info.pop(_GONE_AT_ROLLBACK, None)
+    _delete(session.info.pop(_GONE_AT_COMMIT, None))
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    session.info.pop(_GONE_AT_COMMIT, None)
+    _delete(session.info.pop(_GONE_AT_ROLLBACK, None))
+
+
+__all__ = ["LocalStorage", "Storage", "TooLarge", "delete_at_commit", "from_config", "save_in_transaction"]

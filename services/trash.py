@@ -10,9 +10,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from models import Company, Contact, Employee, Opportunity, utcnow
+from models import Attachment, Company, Contact, Employee, Opportunity, utcnow
 from services import paging
 from services.audit import acting_as
+from services.storage import Storage, delete_at_commit
 from services.validation import InvalidValue
 
 #: The permission each operation needs, per kind of customer.
@@ -66,10 +67,14 @@ def restore(session: Session, actor: Employee, model, ids) -> int:
     return len(rows)
 
 
-def purge(session: Session, actor: Employee, model, ids) -> int:
-    """Destroy customers that are already in the trash; never a live one."""
+def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> int:
+    """Destroy customers that are already in the trash; never a live one. Their files go from the
+    storage when the deletion commits (the database drops their rows by cascade)."""
     _check(actor, "purge", model)
     rows = _rows(session, model, ids, deleted=True)
+    owner = Attachment.company_id if model is Company else Attachment.contact_id
+    files = select(Attachment.storage_key).where(owner.in_([row.id for row in rows]))
+    delete_at_commit(session, storage, session.scalars(files).all())
     with acting_as(session, actor.id):
         for row in rows:
             session.delete(row)

@@ -21,6 +21,7 @@ from extensions import db
 from helpers import PASSWORD, AuthActions
 from models import Company, Contact, Employee, SalesStage
 from services import accounts, translations
+from services import storage as storage_module
 
 ROLES = ("admin", "seller", "finance", "readonly")
 TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL")
@@ -170,6 +171,12 @@ def _clean_tables(app):
 @pytest.fixture
 def session(app):
     return db.session
+
+
+@pytest.fixture
+def storage(app):
+    """The app's file storage (a directory of the test run)."""
+    return storage_module.from_config(app.config)
 
 
 @pytest.fixture

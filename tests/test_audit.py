@@ -167,7 +167,7 @@ def test_a_failed_commit_leaves_no_event(session, make_company):
 # --- trash ----------------------------------------------------------------------
 
 
-def test_delete_restore_and_purge_of_a_company_are_recorded(session, make_company, employees):
+def test_delete_restore_and_purge_of_a_company_are_recorded(storage, session, make_company, employees):
     admin, seller = employees["admin"], employees["seller"]
     company = make_company(name="Papperskorg AB")
     company_id, name = company.id, company.name
@@ -187,7 +187,7 @@ def test_delete_restore_and_purge_of_a_company_are_recorded(session, make_compan
     assert restored.changes["deleted_by_id"] == [seller.id, None]
 
     trash.delete(session, admin, Company, [company_id])
-    trash.purge(session, admin, Company, [company_id])
+    trash.purge(session, storage, admin, Company, [company_id])
     session.commit()
     assert session.get(Company, company_id) is None
     actions = [
@@ -212,7 +212,7 @@ def test_trash_operations_are_attributed_with_acting_as(session, make_company, e
     assert events(session, company)[-1].actor_id == seller.id
 
 
-def test_delete_restore_and_purge_of_a_contact_are_recorded(session, make_contact, employees):
+def test_delete_restore_and_purge_of_a_contact_are_recorded(storage, session, make_contact, employees):
     admin = employees["admin"]
     contact = make_contact()
     contact_id = contact.id
@@ -222,7 +222,7 @@ def test_delete_restore_and_purge_of_a_contact_are_recorded(session, make_contac
         trash.restore(session, admin, Contact, [contact_id])
         session.commit()
         trash.delete(session, admin, Contact, [contact_id])
-        trash.purge(session, admin, Contact, [contact_id])
+        trash.purge(session, storage, admin, Contact, [contact_id])
         session.commit()
     rows = session.scalars(
         select(AuditEvent)

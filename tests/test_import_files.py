@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 
 from models import Company, ImportJob
-from services import storage as storage_module
 from services.importing import jobs, reader
 from services.importing.reader import FileProblem
 from tests.helpers import count, flashes, sv, text
@@ -99,11 +98,6 @@ def xlsx(sheets: dict[str, list[list[str]]], *, dimension: str | None = None, hu
                     part.write(b"a" * (huge_cell % len(chunk)) + b"</t></is></c></row>")
                 part.write(b"</sheetData></worksheet>")
     return buffer.getvalue()
-
-
-@pytest.fixture
-def storage(app):
-    return storage_module.from_config(app.config)
 
 
 def stored_files(app) -> int:

@@ -26,7 +26,6 @@ from models import (
     Lead,
 )
 from services import numbering
-from services import storage as storage_module
 from services.importing import engine, jobs, parallel
 from services.importing.reader import FileProblem
 from tests.helpers import count, sv
@@ -36,11 +35,6 @@ COMPANIES = (
     "Alfa AB;556036-0793;11122;Stockholm;08-123 456 78;Test Admin;A-kund, Mässa 2026;Bygg;2,5;Ja\n"
     "Beta AB;5564994589;41101;Göteborg;;;A-kund;;;\n"
 )
-
-
-@pytest.fixture
-def storage(app):
-    return storage_module.from_config(app.config)
 
 
 @pytest.fixture

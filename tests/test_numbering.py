@@ -71,7 +71,7 @@ def test_contact_created_without_number_does_not_use_the_sequence(session, make_
     assert make_company().customer_number == FIRST
 
 
-def test_numbers_are_never_reused_after_delete_or_purge(session, employees, make_company, make_contact):
+def test_numbers_are_never_reused_after_delete_or_purge(storage, session, employees, make_company, make_contact):
     admin = employees["admin"]
     deleted = make_company()
     purged = make_company()
@@ -83,8 +83,8 @@ def test_numbers_are_never_reused_after_delete_or_purge(session, employees, make
     trash.delete(session, admin, Company, [deleted.id, purged.id])
     trash.delete(session, admin, Contact, [person.id])
     session.commit()
-    trash.purge(session, admin, Company, [purged.id])
-    trash.purge(session, admin, Contact, [person.id])
+    trash.purge(session, storage, admin, Company, [purged.id])
+    trash.purge(session, storage, admin, Contact, [person.id])
     session.commit()
     assert session.get(Company, purged.id) is None
 
@@ -93,11 +93,11 @@ def test_numbers_are_never_reused_after_delete_or_purge(session, employees, make
     assert min(newer) > max(used)
 
 
-def test_numbers_are_never_reused_even_when_the_highest_customer_is_purged(session, employees, make_company):
+def test_numbers_are_never_reused_even_when_the_highest_customer_is_purged(storage, session, employees, make_company):
     admin = employees["admin"]
     last = make_company()
     trash.delete(session, admin, Company, [last.id])
-    trash.purge(session, admin, Company, [last.id])
+    trash.purge(session, storage, admin, Company, [last.id])
     session.commit()
     assert make_company().customer_number == last.customer_number + 1
 

@@ -60,10 +60,8 @@ def _all_text(store, key, kind) -> str:
     )
 
 
-@pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_only_the_person_s_rows_and_errors_leave_a_stored_import_file(app, session, employees, kind):
-    store = storage.from_config(app.config)
-    admin = employees["admin"]
+def _person_in_a_stored_import(store, session, admin, kind):
+    """A contact, and a failed import whose stored file names them (row 3) and whose errors do."""
     contact = Contact(first_name=FIRST, last_name=LAST, email=EMAIL, mobile=MOBILE, personal_number=PNR)
     session.add(contact)
     session.commit()
@@ -97,7 +95,14 @@ def test_only_the_person_s_rows_and_errors_leave_a_stored_import_file(app, sessi
         import_job_id=job.id,
     )
     session.commit()
+    return contact, job, key
 
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_only_the_person_s_rows_and_errors_leave_a_stored_import_file(app, session, employees, kind):
+    store = storage.from_config(app.config)
+    admin = employees["admin"]
+    contact, job, key = _person_in_a_stored_import(store, session, admin, kind)
     subject = privacy.find_subject(session, "contact", contact.id)
     preview = privacy.preview(session, subject, date(2026, 12, 5))
     assert "personens rader tas bort" in str(preview.mentions["import"])  # the preview says what happens
@@ -125,3 +130,27 @@ def test_only_the_person_s_rows_and_errors_leave_a_stored_import_file(app, sessi
     assert [tuple(e) for e in errors] == [(2, "Fel A"), (4, "Fel C")], "theirs go, later rows move up"
     jobs.retry(session, job)  # "Försök igen" on the file as it is now
     assert job.status == "queued"
+
+
+def test_an_erasure_rolled_back_leaves_the_stored_file_as_it_was(app, session, employees):
+    """The file is rewritten with the transaction: until it commits the job's file is the old one, and a
+    rollback (a later step failed) keeps it and removes the rewritten copy."""
+    store = storage.from_config(app.config)
+    admin = employees["admin"]
+    contact, job, key = _person_in_a_stored_import(store, session, admin, "csv")
+    with store.open(key) as f:
+        before = f.read()
+    privacy.erase(session, store, admin, privacy.find_subject(session, "contact", contact.id), date(2026, 12, 5))
+    session.flush()
+    rewritten = session.get(ImportJob, job.id).storage_key
+    assert rewritten != key
+    with store.open(key) as f:
+        assert f.read() == before, "the old file stays until the erasure commits"
+    session.rollback()
+    session.expire_all()
+
+    assert session.get(ImportJob, job.id).storage_key == key
+    with store.open(key) as f:
+        assert f.read() == before
+    with pytest.raises(FileNotFoundError):
+        store.open(rewritten)

@@ -105,7 +105,7 @@ def test_sqlite_indexes_a_bulk_batch_once_in_one_statement_and_rows_after_it_by_
     assert found(Company, "satsbolaget efteråt") == [later.id]
 
 
-def test_delete_restore_and_purge(paths, employees, make_company, make_contact):
+def test_delete_restore_and_purge(storage, paths, employees, make_company, make_contact):
     company = make_company(name="Papperskorgens Tryckeri AB")
     contact = make_contact(first_name="Ylva", last_name="Papperskorg")
     admin = employees["admin"]
@@ -122,7 +122,7 @@ def test_delete_restore_and_purge(paths, employees, make_company, make_contact):
     assert found(Contact, "papperskorg") == [contact.id]
     trash.delete(db.session, admin, Company, [company.id])
     db.session.commit()
-    trash.purge(db.session, admin, Company, [company.id])
+    trash.purge(db.session, storage, admin, Company, [company.id])
     db.session.commit()
     assert index_entries(Company, "papperskorgens") == 0
     later = Company(name="Efterträdaren AB")  # SQLite may give it the purged id

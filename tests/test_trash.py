@@ -1,13 +1,15 @@
 """services.trash: delete to the trash, restore with links intact, purge only
 from the trash, and who may do which (NotPermitted)."""
 
+import io
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditEvent, Company, Contact, utcnow
-from services import search, trash
+from models import Attachment, AuditEvent, Company, Contact, utcnow
+from services import files, search, trash
 from services.trash import NotPermitted
 from tests.helpers import links_of
 
@@ -128,17 +130,17 @@ def test_trash_lists_the_most_recently_deleted_first(session, employees, make_co
 # --- purge ------------------------------------------------------------------------------
 
 
-def test_purge_destroys_only_what_is_in_the_trash(session, employees, company_with_contacts, make_company):
+def test_purge_destroys_only_what_is_in_the_trash(storage, session, employees, company_with_contacts, make_company):
     company, vd, buyer = company_with_contacts
     live = make_company(name="Levande AB")
     admin = employees["admin"]
-    assert trash.purge(session, admin, Company, [company.id, live.id]) == 0  # nothing in the trash yet
+    assert trash.purge(session, storage, admin, Company, [company.id, live.id]) == 0  # nothing in the trash yet
     session.commit()
     assert session.get(Company, company.id) is not None
 
     trash.delete(session, admin, Company, [company.id])
     session.commit()
-    assert trash.purge(session, admin, Company, [company.id, live.id]) == 1
+    assert trash.purge(session, storage, admin, Company, [company.id, live.id]) == 1
     session.commit()
     session.expire_all()
     assert session.get(Company, company.id) is None
@@ -149,12 +151,12 @@ def test_purge_destroys_only_what_is_in_the_trash(session, employees, company_wi
     assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "purge")) == 1
 
 
-def test_purge_contact_keeps_its_companies(session, employees, make_company, make_contact):
+def test_purge_contact_keeps_its_companies(storage, session, employees, make_company, make_contact):
     company = make_company()
     contact = make_contact(companies=[company])
     admin = employees["admin"]
     trash.delete(session, admin, Contact, [contact.id])
-    trash.purge(session, admin, Contact, [contact.id])
+    trash.purge(session, storage, admin, Contact, [contact.id])
     session.commit()
     assert session.get(Contact, contact.id) is None
     assert session.get(Company, company.id) is not None
@@ -176,19 +178,21 @@ ALLOWED = {
 
 @pytest.mark.parametrize("role", ["admin", "seller", "finance", "readonly"])
 @pytest.mark.parametrize("operation, model", list(ALLOWED), ids=lambda v: getattr(v, "__name__", v))
-def test_who_may_delete_restore_and_purge(session, employees, make_company, make_contact, role, operation, model):
+def test_who_may_delete_restore_and_purge(
+    session, storage, employees, make_company, make_contact, role, operation, model
+):
     row = make_company() if model is Company else make_contact()
     if operation != "delete":
         trash.delete(session, employees["admin"], model, [row.id])
         session.commit()
     state_before = session.get(model, row.id).deleted_at
-    fn = getattr(trash, operation)
+    fn = partial(trash.purge, session, storage) if operation == "purge" else partial(getattr(trash, operation), session)
     if role in ALLOWED[(operation, model)]:
-        assert fn(session, employees[role], model, [row.id]) == 1
+        assert fn(employees[role], model, [row.id]) == 1
         session.commit()
     else:
         with pytest.raises(NotPermitted):
-            fn(session, employees[role], model, [row.id])
+            fn(employees[role], model, [row.id])
         session.rollback()
         session.expire_all()
         stored = session.get(model, row.id)
@@ -216,3 +220,34 @@ def test_trash_events_name_the_acting_employee_outside_a_request(session, employ
         )
     ).all()
     assert sorted(actions) == [("delete", admin.id), ("restore", admin.id)]
+
+
+def test_purge_deletes_the_customers_files_when_it_commits(session, storage, employees, make_company, make_contact):
+    """A purged company's and contact's files leave the storage with them (the database drops their rows
+    by cascade), not before the purge commits: rolled back, every file is still there."""
+    admin = employees["admin"]
+    company, contact = make_company(), make_contact()
+    uploaded = [
+        files.upload(session, storage, actor=admin, stream=io.BytesIO(b"offert"), filename="offert.pdf", **owner)
+        for owner in ({"company_id": company.id}, {"contact_id": contact.id})
+    ]
+    session.commit()
+    keys = [a.storage_key for a in uploaded]
+    trash.delete(session, admin, Company, [company.id])
+    trash.delete(session, admin, Contact, [contact.id])
+    session.commit()
+
+    def stored() -> list[bool]:
+        return [(storage.root / key[:2] / key).exists() for key in keys]
+
+    trash.purge(session, storage, admin, Company, [company.id])
+    trash.purge(session, storage, admin, Contact, [contact.id])
+    assert stored() == [True, True]
+    session.rollback()
+    assert stored() == [True, True], "rolled back: the files stay with their rows"
+
+    trash.purge(session, storage, admin, Company, [company.id])
+    trash.purge(session, storage, admin, Contact, [contact.id])
+    session.commit()
+    assert stored() == [False, False]
+    assert session.scalars(select(Attachment)).all() == []
