@@ -60,7 +60,7 @@ from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
 from services.importing.fields import ENTITIES, MODES
 from services.importing.reader import FileProblem, count_rows, open_table, sheet_names
-from services.storage import Storage, TooLarge
+from services.storage import Storage, TooLarge, save_in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def create_job(
     if entity not in ENTITIES:
         raise ImportProblem(_("Choose what the file contains."))
     try:
-        key, size = storage.save(stream, max_bytes=max_bytes)
+        key, size = save_in_transaction(session, storage, stream, max_bytes=max_bytes)
     except TooLarge:
         raise FileProblem(
             _(
