@@ -32,10 +32,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models import Contact, Employee, Lead, MassMessage, utcnow
-from services import audit, consent, formatting, mail, privacy, sms, tasks, validation
+from services import audit, consent, formatting, mail, paging, privacy, sms, tasks, validation
 from services.validation import InvalidValue
 
 #: The register each list sends from (Privatkunder are contacts).
@@ -147,6 +147,15 @@ def select_recipients(session: Session, kind: str, ids: Iterable[int], channel: 
             else:
                 selection.skipped[reason] += 1
     return selection
+
+
+def sent_from(kind: str):
+    """The mass sends to the register `kind` ("Tidigare utskick"), with who sent them; see HISTORY_ORDER."""
+    return select(MassMessage).where(MassMessage.entity_type == kind).options(joinedload(MassMessage.actor))
+
+
+#: The newest send first.
+HISTORY_ORDER = paging.ListOrder(MassMessage.at, MassMessage.id, descending=True)
 
 
 def check_text(channel: str, subject: str | None, body: str | None) -> tuple[str | None, str]:
