@@ -295,6 +295,13 @@ class _IndexMatch(ColumnElement):
     def __init__(self, model, terms: list[str], *, dense: bool = False):
         self.model, self.terms, self.dense = model, terms, dense
 
+    def self_group(self, against=None):
+        """Already a condition in parentheses. SQLAlchemy's default grouping of a Boolean expression
+        among conditions wraps it as `(…) = 1` on SQLite, which keeps SQLite from reading the rows by
+        the ids the index gives (a Rapportgenerator text condition at 1,000,000 companies scanned them
+        all: 1,850 ms instead of a few)."""
+        return self
+
 
 # Each compiles in parentheses: the statement around it sees one condition, and an OR inside must
 # not swallow the conditions next to it (`deleted_at IS NULL AND a OR b` would show the trash).

@@ -138,3 +138,19 @@ def test_the_apis_contact_e_mail_filter_is_read_from_its_index_in_any_case(app, 
     with db.engine.connect() as conn:
         plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters))
     assert "ix_contact_email_lower" in plan, plan
+
+
+def test_a_search_condition_reads_the_rows_by_the_ids_the_index_gives(session, register):
+    """On SQLite the condition is `id IN (ids from the FTS index)`, which SQLite answers by looking the
+    rows up by id. SQLAlchemy's grouping of a Boolean expression wrapped it as `(…) = 1`, and SQLite then
+    scanned every row of the table to test it (a Rapportgenerator text condition at 1,000,000
+    companies: 1.8 s a statement)."""
+    stmt = db.select(Company.id).where(Company.deleted_at.is_(None), search.matches(Company, "svensson"))
+    assert len(session.scalars(stmt).all()) == len(RARE_NAMES)
+    if db.engine.dialect.name != "sqlite":
+        return
+    sql = str(stmt.compile(dialect=db.engine.dialect))
+    assert ") = 1" not in sql
+    with db.engine.connect() as conn:
+        plan = " | ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ('("svensson")',)))
+    assert "SEARCH company USING INTEGER PRIMARY KEY" in plan and "SCAN company " not in plan + " ", plan
