@@ -507,10 +507,15 @@ class _Scrubber:
 
 
 def _pattern(needles: set[str], *, words: bool = False) -> re.Pattern | None:
+    """The needles as whole words: «Li Wu» is not cut out of «Kalli Wulff AB», nor «li@wu.se» out of
+    «kalli@wu.se» (an erasure must not scrub other people's texts); a Swedish genitive («Li Wus», «Li
+    Wu:s») goes with the name (`words` False: the scrubber's pattern; True: the review's)."""
     if not needles:
         return None
     body = "|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
-    return re.compile(rf"\b(?:{body})\b" if words else body, re.IGNORECASE)
+    if words:
+        return re.compile(rf"\b(?:{body})\b", re.IGNORECASE)
+    return re.compile(rf"(?<![\w.+-])(?:{body})(?::?s)?(?!\w)", re.IGNORECASE)
 
 
 # --- the register extract ----------------------------------------------------------------------
