@@ -7,10 +7,20 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from models import AuditEvent, Company, Contact, Employee
+from helpers import sv, text
+from models import AuditEvent, Company, Contact, Employee, PrivacyEvent
 from services import audit, privacy, storage
 
 TODAY = date(2026, 12, 5)
+NOT_SEARCHED = (
+    "Searching by personal identity number needs the permission to read them in full "
+    "(Visa personnummer). Search by name or e-mail address instead."
+)
+HIDDEN_NUMBER = (
+    "%(name)s has a personal identity number, which you may not read in full. A register extract "
+    "must be complete, so only someone with the permission Visa personnummer can make it: ask an "
+    "administrator."
+)
 
 
 @pytest.fixture
@@ -44,3 +54,51 @@ def test_an_erasure_does_not_cut_a_short_name_out_of_other_words(session, employ
     assert all("Li Wu" not in n for n in notes)  # the person's own mention is gone, genitive too
     assert any("[raderat] var här om [raderat] offert" in n for n in notes)
     assert session.get(Contact, person.id).email is None
+
+
+def _grant(session, role, *permissions):
+    """The employee of `role` (conftest's `employees`) gets `permissions` beyond the role (Behörigheter)."""
+    employee = session.scalar(select(Employee).where(Employee.email == f"{role}@example.se"))
+    employee.extra_permissions = sorted(permissions)
+    session.commit()
+
+
+@pytest.fixture
+def numbered(session, make_contact):
+    return make_contact(first_name="Åsa", last_name="Öberg", personal_number="19121212-1212", email="asa@oberg.se")
+
+
+def test_dataskydd_search_by_personnummer_needs_the_permission_to_read_them(login, session, numbered):
+    """A seller granted register extracts, not «Visa personnummer», cannot test whether a guessed
+    number is someone's; the page says why instead of «Nobody found»."""
+    _grant(session, "seller", "privacy.extract")
+    seller = login("seller")
+    for query in ("191212121212", "19121212-1212", "121212+1212"):
+        page = text(seller.client.get("/admin/privacy/", query_string={"q": query}))
+        assert "Öberg" not in page
+        assert sv(NOT_SEARCHED) in page
+    assert "Öberg" in text(seller.client.get("/admin/privacy/", query_string={"q": "asa@oberg.se"}))
+    admin = login("admin")
+    assert "Öberg" in text(admin.client.get("/admin/privacy/", query_string={"q": "191212121212"}))
+
+
+def test_an_extract_is_refused_to_who_may_not_read_the_personnummer_in_it(login, session, numbered):
+    """The extract must be whole, so it holds the personnummer: only who may read it makes it."""
+    _grant(session, "seller", "privacy.extract")
+    seller = login("seller")
+    for data in ({}, {"format": "zip"}):
+        response = seller.post(f"/admin/privacy/contact/{numbered.id}/extract", data=data, follow_redirects=True)
+        page = text(response)
+        assert response.status_code == 200 and "19121212-1212" not in page
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert sv(HIDDEN_NUMBER, name="Åsa Öberg") in page
+    assert not session.scalars(select(PrivacyEvent)).all()  # nothing was extracted
+    _grant(session, "seller", "privacy.extract", "privacy.personnummer")
+    assert "19121212-1212" in text(seller.post(f"/admin/privacy/contact/{numbered.id}/extract"))
+
+
+def test_an_extract_without_a_personnummer_is_made_by_who_may_extract(login, session, make_contact):
+    person = make_contact(first_name="Utan", last_name="Nummer", email="utan@nummer.se")
+    _grant(session, "seller", "privacy.extract")
+    response = login("seller").post(f"/admin/privacy/contact/{person.id}/extract")
+    assert response.status_code == 200 and "utan@nummer.se" in text(response)
