@@ -40,10 +40,15 @@ class PrivacyView(SecurePage):
     def index(self):
         """Search by personnummer, e-mail or name; the latest extracts and erasures."""
         query = request.args.get("q", "").strip()[:200]
+        try:
+            found, refused = privacy.search(db.session, query, reader=current_user), None
+        except privacy.NumberNotSearched as error:
+            found, refused = [], str(error)
         return self.render(
             "admin/privacy/index.html",
             query=query,
-            found=privacy.search(db.session, query) if query else [],
+            found=found,
+            refused=refused,
             log=privacy.log(db.session),
             actions=PrivacyEvent.ACTIONS,
             rules=retention.rules(db.session) if can("privacy.retention") else [],
@@ -66,7 +71,7 @@ class PrivacyView(SecurePage):
         subject = _subject_or_404(kind, id)
         try:
             document = privacy.extract(db.session, current_user, subject)
-        except privacy.LockedEmail as refused:
+        except privacy.Refused as refused:
             flash(str(refused), "error")
             return redirect(url_for(".subject", kind=kind, id=id))
         if request.form.get("format") == "zip":

@@ -401,10 +401,16 @@ def erased_ids(session: Session, kind: str, ids) -> set[int]:
     return found
 
 
-def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subject]:
-    """Contacts and leads whose personnummer, e-mail or name matches `text` (Administration – Dataskydd)."""
+class NumberNotSearched(PermissionError):
+    """A search by personnummer by someone who may not read them (the reason, in Swedish)."""
+
+
+def search(session: Session, text: str | None, *, reader, limit: int = 30) -> list[Subject]:
+    """Contacts and leads whose personnummer, e-mail or name matches `text` (Administration – Dataskydd).
+    A whole personnummer is searched only for a `reader` who may read them in full (NumberNotSearched
+    otherwise, whether or not it is someone's: a guessed number is never confirmed)."""
+    from services import personal_numbers, validation
     from services import search as quick_search
-    from services import validation
 
     text = (text or "").strip()
     if not text:
@@ -413,6 +419,13 @@ def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subje
         number = validation.personal_number(text) if re.fullmatch(r"[\d\s+-]{10,15}", text) else None
     except validation.InvalidValue:
         number = None
+    if number and not personal_numbers.reveal(reader):
+        raise NumberNotSearched(
+            _(
+                "Searching by personal identity number needs the permission to read them in full "
+                "(Visa personnummer). Search by name or e-mail address instead."
+            )
+        )
     if number:
         contacts = list(session.scalars(select(Contact).where(Contact.personal_number == number).limit(limit)))
         leads: list[Lead] = []
@@ -525,15 +538,45 @@ def _value(value):
     return audit.plain(value) if not isinstance(value, (dict, list)) else value
 
 
-class LockedEmail(PermissionError):
-    """The person has e-mail the actor may not read: the extract, which must be whole, is refused."""
+class Refused(PermissionError):
+    """The extract, which must be whole, holds what the actor may not read (the reason, in Swedish)."""
+
+
+class LockedEmail(Refused):
+    """The person has e-mail the actor may not read."""
+
+
+class HiddenPersonalNumber(Refused):
+    """The person has a personnummer (or had one, in their history) the actor may not read in full."""
+
+
+def _has_personal_number(session: Session, subject: Subject) -> bool:
+    """A personnummer on the person's contact record, or one in the history of their records."""
+    if session.scalar(select(func.count()).where(_in(Contact.id, subject.contact_ids), Contact.personal_number.is_not(None))):
+        return True
+    return any(
+        isinstance(changes, dict) and "personal_number" in changes
+        for changes in session.scalars(select(AuditEvent.changes).where(_audit_rows(subject)))
+    )
 
 
 def extract(session: Session, actor: Employee, subject: Subject) -> dict:
     """Everything stored about the person, place by place (the HTML document and the JSON read it),
     and the extract recorded: who extracted whom, when (without the data). Refused (LockedEmail,
     with the Swedish reason) when some of the person's e-mail is locked away from `actor`: an
-    extract leaves nothing out, and the e-mail lock holds in every export."""
+    extract leaves nothing out, and the e-mail lock holds in every export. Refused likewise
+    (HiddenPersonalNumber) when the person has a personnummer and `actor` may not read them in full."""
+    from services import personal_numbers
+
+    if not personal_numbers.reveal(actor) and _has_personal_number(session, subject):
+        raise HiddenPersonalNumber(
+            _(
+                "%(name)s has a personal identity number, which you may not read in full. A register extract "
+                "must be complete, so only someone with the permission Visa personnummer can make it: ask an "
+                "administrator.",
+                name=subject.name,
+            )
+        )
     if email_lock.hides_any(session, actor, _EMAILS.rows(subject)):
         raise LockedEmail(
             _(
