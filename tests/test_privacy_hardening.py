@@ -2,16 +2,17 @@
 erasure touches only what names the person, personnummer stay behind their permission, and
 Gallring is bounded."""
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from helpers import sv, text
 from models import AuditEvent, Company, Contact, Employee, PrivacyEvent
 from services import audit, privacy, storage
 
 TODAY = date(2026, 12, 5)
+NOW = datetime(2026, 12, 5, 12, 0)
 NOT_SEARCHED = (
     "Searching by personal identity number needs the permission to read them in full "
     "(Visa personnummer). Search by name or e-mail address instead."
@@ -102,3 +103,96 @@ def test_an_extract_without_a_personnummer_is_made_by_who_may_extract(login, ses
     _grant(session, "seller", "privacy.extract")
     response = login("seller").post(f"/admin/privacy/contact/{person.id}/extract")
     assert response.status_code == 200 and "utan@nummer.se" in text(response)
+
+
+# --- Gallring: a rule that would erase thousands ------------------------------------------------
+
+
+def _old_leads(session, count):
+    from sqlalchemy import insert
+
+    from models import Lead, table_of
+
+    session.execute(
+        insert(table_of(Lead)),
+        [
+            {
+                "company_name": f"Gammal {n} AB",
+                "contact_last_name": f"Ödberg{n}",
+                "status": "new",
+                "version": 1,
+                "created_at": datetime(2000, 1, 1),
+                "updated_at": datetime(2000, 1, 1),
+            }
+            for n in range(count)
+        ],
+    )
+    session.commit()
+
+
+def test_the_rule_preview_counts_everyone_it_would_erase_not_only_those_listed(login, session, employees):
+    """203 people match: the page says 203 (it said «200 people would be erased»), lists 200, and
+    says how many a run erases."""
+    from services import retention
+
+    _old_leads(session, 203)
+    rule = retention.create_rule(session, employees["admin"], kind="lead_untouched", months=24)
+    session.commit()
+    page = text(login("admin").client.get(f"/admin/privacy/rules/{rule.id}"))
+    assert sv("%(num)s people would be erased now (at most 200 are listed).", num="203") in page
+    assert page.count("Ödberg") == 200
+    assert sv(
+        "A run erases at most %(limit)s people; the others go in the next nights' runs.",
+        limit=retention.RUN_LIMIT,
+    ) not in page
+    assert retention.count(session, rule, NOW) == 203
+
+
+def test_a_run_erases_at_most_its_limit_and_commits_as_it_goes(session, employees, store, monkeypatch, login):
+    """A rule matching thousands erases a bounded number a run (one erasure reads the whole audit
+    trail), each committed at once, and the log says how many are left for the next run."""
+    from models import Lead
+    from services import privacy_tasks, retention
+
+    monkeypatch.setattr(retention, "RUN_LIMIT", 3)
+    _old_leads(session, 5)
+    rule = retention.create_rule(session, employees["admin"], kind="lead_untouched", months=24)
+    session.commit()
+    commits = []
+    assert retention.run(session, store, rule, NOW, commit=lambda: commits.append(session.commit())) == 3
+    assert len(commits) == 3
+    session.commit()
+    assert retention.count(session, rule, NOW) == 2
+    summary = session.scalars(select(PrivacyEvent).where(PrivacyEvent.action == "retention_rule")).one().summary
+    assert (summary["erased"], summary["left"]) == (3, 2)
+    page = text(login("admin").client.get("/admin/privacy/"))
+    assert f"{sv('%(num)s erased', num=3)} {sv('(%(num)s left for the next run)', num='2')}" in page
+    privacy_tasks.run_retention_rule.call_local(rule.id)
+    session.expire_all()
+    assert session.scalar(select(func.count()).where(Lead.contact_last_name.is_not(None))) == 0
+    erasures = session.scalars(select(PrivacyEvent.subject_id).where(PrivacyEvent.action == "erase")).all()
+    assert len(erasures) == len(set(erasures)) == 5  # nobody twice
+
+
+def test_a_person_no_longer_matching_when_their_turn_comes_is_not_erased(session, employees, store, monkeypatch):
+    """The run reads who matches, then erases one at a time: a lead touched meanwhile (or erased by a
+    run of the same rule in another worker) is left alone."""
+    from models import Lead
+    from services import privacy, retention
+
+    _old_leads(session, 2)
+    rule = retention.create_rule(session, employees["admin"], kind="lead_untouched", months=24)
+    session.commit()
+    first, second = session.scalars(select(Lead.id).order_by(Lead.id)).all()
+    real = privacy.erase_by
+
+    def erase_and_touch_the_next(session, storage, actor_id, subject, today, **log):
+        result = real(session, storage, actor_id, subject, today, **log)
+        session.get(Lead, second).note = "Ringde i dag"  # an employee works on the next one
+        session.flush()
+        return result
+
+    monkeypatch.setattr(privacy, "erase_by", erase_and_touch_the_next)
+    assert retention.run(session, store, rule, NOW) == 1
+    session.commit()
+    assert session.get(Lead, second).contact_last_name == "Ödberg1"
