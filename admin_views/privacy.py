@@ -145,8 +145,16 @@ class PrivacyView(SecurePage):
     def rule(self, rule_id):
         """Who the rule would erase now."""
         rule = self._rule_or_404(rule_id)
-        found = retention.preview(db.session, rule, utcnow())
-        return self.render("admin/privacy/rule.html", rule=rule, found=found, kinds=RetentionRule.KINDS)
+        now = utcnow()
+        return self.render(
+            "admin/privacy/rule.html",
+            rule=rule,
+            found=retention.preview(db.session, rule, now),
+            total=retention.count(db.session, rule, now),
+            cap=retention.COUNT_CAP,
+            run_limit=retention.RUN_LIMIT,
+            kinds=RetentionRule.KINDS,
+        )
 
     @expose("/rules/<int:rule_id>/run", methods=("POST",))
     @require("privacy.retention", "privacy.erase")
