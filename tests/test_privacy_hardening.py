@@ -22,6 +22,10 @@ HIDDEN_NUMBER = (
     "must be complete, so only someone with the permission Visa personnummer can make it: ask an "
     "administrator."
 )
+HIDDEN_PARTS = (
+    "%(name)s has data you may not see (%(parts)s). A register extract must be complete, so only someone "
+    "who may see all of it can make it: ask an administrator."
+)
 
 
 @pytest.fixture
@@ -196,3 +200,40 @@ def test_a_person_no_longer_matching_when_their_turn_comes_is_not_erased(session
     assert retention.run(session, store, rule, NOW) == 1
     session.commit()
     assert session.get(Lead, second).contact_last_name == "Ödberg1"
+
+
+# --- the extract holds only what its maker may read; an erasure twice ---------------------------
+
+
+def test_an_extract_is_refused_to_who_may_not_see_parts_of_it(login, session, make_contact):
+    """Läsbehörighet granted register extracts, without the E-post tab: the extract would show the
+    person's e-mail, which that employee sees nowhere else; it is refused, saying which part."""
+    from models import EmailMessage
+
+    person = make_contact(first_name="Maja", last_name="Mejlsson", email="maja@mejl.se")
+    session.add(
+        EmailMessage(contact_id=person.id, sender="x@firma.se", recipients="maja@mejl.se", subject="Lön", body="Hemligt")
+    )
+    session.commit()
+    _grant(session, "readonly", "privacy.extract")
+    reader = login("readonly")
+    for data in ({}, {"format": "zip"}):
+        response = reader.post(f"/admin/privacy/contact/{person.id}/extract", data=data, follow_redirects=True)
+        page = text(response)
+        assert response.headers["Content-Type"].startswith("text/html") and "Hemligt" not in page
+        assert sv(HIDDEN_PARTS, name="Maja Mejlsson", parts=sv("E-mail")) in page
+    _grant(session, "readonly", "privacy.extract", "tab.email")
+    assert "Hemligt" in text(reader.post(f"/admin/privacy/contact/{person.id}/extract"))
+
+
+def test_erasing_an_erased_person_again_leaves_the_other_erased_peoples_history(session, employees, store):
+    admin = employees["admin"]
+    with audit.acting_as(session, admin.id):
+        first = Contact(first_name="Första", last_name="Personen")
+        second = Contact(first_name="Andra", last_name="Personen")
+        session.add_all([first, second])
+        session.commit()
+    for person in (first, second, first):
+        privacy.erase(session, store, admin, privacy.find_subject(session, "contact", person.id), TODAY)
+        session.commit()
+    assert _labels(session, "contact") == {"Anonymiserad person"}
