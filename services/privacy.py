@@ -67,7 +67,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import audit, bulk, email_lock, formatting
+from services import audit, bulk, email_lock, formatting, visibility
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
 from services.storage import Storage, delete_at_commit, save_in_transaction
@@ -487,7 +487,8 @@ def identifiers(session: Session, subject: Subject) -> tuple[set[str], set[str]]
         full = lead.contact_name
         certain |= {full if " " in full else "", lead.contact_email or ""} | _phones(lead.contact_phone)
         names |= {lead.contact_first_name or "", lead.contact_last_name or ""}
-    certain = {c.strip() for c in certain if len(c.strip()) >= 3}
+    anonymous = {f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}", f"{ANONYMOUS_LAST_NAME} {ANONYMOUS_FIRST_NAME}"}
+    certain = {c.strip() for c in certain if len(c.strip()) >= 3} - anonymous  # erased before: not their name
     names = {n.strip() for n in names if len(n.strip()) >= 3} - {ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME}
     return certain, names
 
@@ -546,6 +547,20 @@ class LockedEmail(Refused):
     """The person has e-mail the actor may not read."""
 
 
+class HiddenParts(Refused):
+    """The person has activities, e-mail, files, custom fields or history the actor may not see."""
+
+
+#: The places that are a part of a customer not every employee sees (services.visibility).
+_PARTS = {
+    "activities": visibility.Part.ACTIVITIES,
+    "emails": visibility.Part.EMAIL,
+    "files": visibility.Part.FILES,
+    "custom_fields": visibility.Part.CUSTOM,
+    "history": visibility.Part.HISTORY,
+}
+
+
 class HiddenPersonalNumber(Refused):
     """The person has a personnummer (or had one, in their history) the actor may not read in full."""
 
@@ -564,10 +579,28 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
     """Everything stored about the person, place by place (the HTML document and the JSON read it),
     and the extract recorded: who extracted whom, when (without the data). Refused (LockedEmail,
     with the Swedish reason) when some of the person's e-mail is locked away from `actor`: an
-    extract leaves nothing out, and the e-mail lock holds in every export. Refused likewise
-    (HiddenPersonalNumber) when the person has a personnummer and `actor` may not read them in full."""
+    extract leaves nothing out, and the e-mail lock holds in every export. Refused likewise when the
+    person has activities, e-mail, files, custom fields or history `actor` may not see (HiddenParts,
+    services.visibility), and when the person has a personnummer and `actor` may not read them in
+    full (HiddenPersonalNumber)."""
     from services import personal_numbers
 
+    hidden = [
+        str(place.label)
+        for place in PLACES
+        if place.key in _PARTS
+        and not visibility.may_see(actor, _PARTS[place.key])
+        and session.scalar(select(func.count()).select_from(place.model).where(place.rows(subject)))
+    ]
+    if hidden:
+        raise HiddenParts(
+            _(
+                "%(name)s has data you may not see (%(parts)s). A register extract must be complete, so only "
+                "someone who may see all of it can make it: ask an administrator.",
+                name=subject.name,
+                parts=", ".join(hidden),
+            )
+        )
     if not personal_numbers.reveal(actor) and _has_personal_number(session, subject):
         raise HiddenPersonalNumber(
             _(
