@@ -10,7 +10,7 @@ from extensions import db
 from models import AuditEvent, CallList, CallListEntry, Company, Contact, Lead
 from services import api_keys, calllists, consent, leads
 from tests.helpers import flashes, sv, text
-from tests.test_import_service import actor, make_job, run, storage  # noqa: F401  (the import's fixtures)
+from tests.test_import_service import actor, make_job, run  # noqa: F401  (the import's fixtures; storage is conftest's)
 
 # --- the rule ------------------------------------------------------------------------------------
 
