@@ -237,3 +237,31 @@ def test_erasing_an_erased_person_again_leaves_the_other_erased_peoples_history(
         privacy.erase(session, store, admin, privacy.find_subject(session, "contact", person.id), TODAY)
         session.commit()
     assert _labels(session, "contact") == {"Anonymiserad person"}
+
+
+# --- consent withdrawn after someone was put on a call list ------------------------------------
+
+
+def test_a_withdrawn_phone_consent_takes_the_number_off_a_call_list_already_made(app, login, session, employees):
+    """A lead on a call list says «ring mig inte» (consent withdrawn, on the lead's form): the seller
+    working the list is not offered the number, and is told why; the others are still called."""
+    from models import CallList, Lead
+    from services import calllists, consent
+
+    willing = Lead(company_name="Ringvilliga AB", contact_phone="+46701110001")
+    later_no = Lead(company_name="Ångrade AB", contact_phone="+46701110002")
+    session.add_all([willing, later_no])
+    call_list = CallList(name="Kampanj", owner=employees["seller"])
+    session.add(call_list)
+    session.commit()
+    assert calllists.add_entries(session, call_list, [later_no, willing]).added == 2
+    session.commit()
+    later_no.consent_phone = False
+    session.commit()
+    page = text(login("seller").client.get(f"/admin/calllist/work/{call_list.id}"))
+    assert "Ångrade AB" in page and "+46701110002" not in page and "070-111 00 02" not in page
+    with app.test_request_context():
+        reason = str(consent.REASONS[consent.DECLINED])
+    assert sv("Not to be called: %(reason)s. Record an outcome to go on.", reason=reason) in page
+    entry = next(e for e in call_list.entries if e.lead_id == willing.id)
+    assert calllists.phones(entry) == ["+46701110001"]
