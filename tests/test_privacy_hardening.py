@@ -265,3 +265,44 @@ def test_a_withdrawn_phone_consent_takes_the_number_off_a_call_list_already_made
     assert sv("Not to be called: %(reason)s. Record an outcome to go on.", reason=reason) in page
     entry = next(e for e in call_list.entries if e.lead_id == willing.id)
     assert calllists.phones(entry) == ["+46701110001"]
+
+
+# --- texts of other records that name the person -------------------------------------------------
+
+
+def test_texts_anywhere_that_name_the_person_for_certain_are_scrubbed(session, employees, make_company, store, stage):
+    """Åsa left Förra AB (no link any more) and is named in its notes, an e-mail to her address on
+    its E-post tab, a colleague's note and a lead's note: an erasure removes her identifiers there
+    too, and flags a text still naming her by first name for review."""
+    from models import Activity, EmailMessage, Lead, Opportunity, Project
+
+    admin = employees["admin"]
+    former = make_company(name="Förra AB", note="Åsa Öberg slutade i maj")
+    person = Contact(first_name="Åsa", last_name="Öberg", email="asa@oberg.se", mobile="+46701234567")
+    colleague = Contact(first_name="Bo", last_name="Ek", note="Ersätter Åsa Öberg (asa@oberg.se)")
+    lead = Lead(company_name="Tips AB", note="Tips från Åsa Öberg, 070-123 45 67")
+    session.add_all([person, colleague, lead])
+    session.commit()
+    rows = [
+        Activity(kind="note", subject="Samtal", description="Åsa Öberg ringde. Åsa vill ha offert.", company_id=former.id),
+        EmailMessage(company_id=former.id, sender="me@firma.se", recipients="asa@oberg.se", subject="Hej", body="Hej"),
+        Opportunity(title="Affär via Åsa Öberg", company_id=former.id, stage_id=stage.id),
+        Project(name="Projekt", description="Kontakt: asa@oberg.se"),
+    ]
+    session.add_all(rows)
+    session.commit()
+    result = privacy.erase(session, store, admin, privacy.find_subject(session, "contact", person.id), TODAY)
+    session.commit()
+    session.expire_all()
+    texts = [
+        session.get(Company, former.id).note,
+        session.get(Contact, colleague.id).note,
+        session.get(Lead, lead.id).note,
+        session.get(Activity, rows[0].id).description,
+        session.get(EmailMessage, rows[1].id).recipients,
+        session.get(Opportunity, rows[2].id).title,
+        session.get(Project, rows[3].id).description,
+    ]
+    assert not [t for t in texts if "Öberg" in t or "oberg.se" in t or "123 45 67" in t], texts
+    assert texts[1] == "Ersätter [raderat] ([raderat])"
+    assert ["activity", rows[0].id] in result.review  # «Åsa vill ha offert»: maybe her, an employee checks
