@@ -59,6 +59,7 @@ from models import (
     Opportunity,
     OrderLine,
     PrivacyEvent,
+    Project,
     ReportDefinition,
     SalesOrder,
     SavedSearch,
@@ -284,8 +285,9 @@ _EMAILS = next(place for place in PLACES if place.model is EmailMessage)
 #: Where the person may be named outside their own rows, and what an erasure does there.
 MENTIONS: dict[str, Any] = {
     "company_texts": _l(
-        "Notes, activities, e-mail and sales opportunities of the person's companies: the person's identifiers "
-        "are removed; a text still naming only a first or last name is flagged for review."
+        "Notes, activities, e-mail, sales opportunities, call outcomes, orders, invoice notes, projects and "
+        "custom fields of any record, and those of the person's companies: the person's identifiers are removed; "
+        "a text still naming only a first or last name is flagged for review."
     ),
     "audit_trail": _l("Old and new values and labels in the audit trail of any record."),
     "import": _l(
@@ -847,15 +849,19 @@ def _erase_mentions(
     session: Session, storage: Storage, subject: Subject, own: _Scrubber, mention: _Scrubber, result: Result
 ) -> None:
     companies = subject.company_ids
-    company_texts: tuple[tuple[Any, tuple[str, ...]], ...] = (
-        (Company, ("note",)),
-        (Activity, ("subject", "description")),
-        (EmailMessage, ("sender", "recipients", "subject", "body")),
-        (Opportunity, ("title", "description", "lost_reason")),
-    )
-    for model, texts in company_texts:
-        column = model.id if model is Company else model.company_id
-        changed, review = _scrub_rows(session, table_of(model), _in(column, companies), texts, mention)
+    for model, texts in _MENTION_TEXTS:
+        table = table_of(model)
+        # any row naming the person for certain (a company they left, a colleague's note, an e-mail
+        # to their address on another card); and every row of their companies, where a first or
+        # last name alone is flagged for review
+        where = mention.candidates(*(table.c[t] for t in texts))
+        if model in (Company, Activity, EmailMessage, Opportunity):
+            where = or_(where, _in(model.id if model is Company else model.company_id, companies))
+        if model is Contact:  # their own records are emptied by _erase_record
+            where = where & ~_in(Contact.id, subject.contact_ids)
+        if model is Lead:
+            where = where & ~_in(Lead.id, subject.lead_ids)
+        changed, review = _scrub_rows(session, table, where, texts, mention)
         result.add("company_texts", changed)
         result.review += [[model.__tablename__, i] for i in review]
     logs: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
@@ -896,6 +902,22 @@ def _erase_mentions(
         )
     )
     result.add("merges", cast(CursorResult, session.execute(delete(table_of(DuplicatePair)).where(pairs))).rowcount)
+
+
+#: The free texts of any record that may name the person (their own rows are PLACES').
+_MENTION_TEXTS: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (Company, ("note",)),
+    (Contact, ("note",)),
+    (Lead, ("note",)),
+    (Activity, ("subject", "description")),
+    (EmailMessage, ("sender", "recipients", "subject", "body")),
+    (Opportunity, ("title", "description", "lost_reason")),
+    (CallListEntry, ("note",)),
+    (SalesOrder, ("note",)),
+    (Invoice, ("note",)),
+    (Project, ("description",)),
+    (CustomFieldValue, ("value_text",)),
+)
 
 
 def _scrub_saved(session: Session, scrubber: _Scrubber, result: Result) -> None:
