@@ -306,3 +306,19 @@ def test_texts_anywhere_that_name_the_person_for_certain_are_scrubbed(session, e
     assert not [t for t in texts if "Öberg" in t or "oberg.se" in t or "123 45 67" in t], texts
     assert texts[1] == "Ersätter [raderat] ([raderat])"
     assert ["activity", rows[0].id] in result.review  # «Åsa vill ha offert»: maybe her, an employee checks
+
+
+def test_a_retention_rule_is_set_only_by_who_may_erase(login, session, employees):
+    """A rule erases people every night: an employee granted Gallring without «erase» could erase
+    anyone by a rule of one month, bypassing privacy.erase."""
+    from models import RetentionRule
+    from services import retention
+
+    _grant(session, "seller", "privacy.extract", "privacy.retention")
+    seller = login("seller")
+    response = seller.post("/admin/privacy/rules", data={"kind": "lead_untouched", "months": "1"})
+    assert response.status_code == 403
+    assert session.scalars(select(RetentionRule)).all() == []
+    assert 'id="retention-rule-form"' not in text(seller.client.get("/admin/privacy/"))
+    with pytest.raises(PermissionError):
+        retention.create_rule(session, session.get(Employee, employees["seller"].id), kind="lead_untouched", months=1)
