@@ -126,7 +126,7 @@ class PrivacyView(SecurePage):
         return db.session.get(RetentionRule, rule_id) or abort(404)
 
     @expose("/rules", methods=("POST",))
-    @require("privacy.retention")
+    @require("privacy.retention", "privacy.erase")  # a rule erases people every night
     def create_rule(self):
         try:
             retention.create_rule(
@@ -168,7 +168,7 @@ class PrivacyView(SecurePage):
         return redirect(url_for(".index"))
 
     @expose("/rules/<int:rule_id>/delete", methods=("POST",))
-    @require("privacy.retention")
+    @require("privacy.retention", "privacy.erase")
     def delete_rule(self, rule_id):
         retention.delete_rule(db.session, current_user, self._rule_or_404(rule_id))
         db.session.commit()

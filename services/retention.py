@@ -55,8 +55,10 @@ def months_before(now: datetime, months: int) -> datetime:
 
 
 def _check(actor: Employee) -> None:
-    if not actor.has_permission("privacy.retention"):
-        raise PermissionError("privacy.retention")
+    """Setting a rule needs `privacy.erase` too: a rule erases people every night."""
+    for permission in ("privacy.retention", "privacy.erase"):
+        if not actor.has_permission(permission):
+            raise PermissionError(permission)
 
 
 def create_rule(session: Session, actor: Employee, *, kind: str, months: str | int) -> RetentionRule:
