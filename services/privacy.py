@@ -569,7 +569,9 @@ class HiddenPersonalNumber(Refused):
 
 def _has_personal_number(session: Session, subject: Subject) -> bool:
     """A personnummer on the person's contact record, or one in the history of their records."""
-    if session.scalar(select(func.count()).where(_in(Contact.id, subject.contact_ids), Contact.personal_number.is_not(None))):
+    if session.scalar(
+        select(func.count()).where(_in(Contact.id, subject.contact_ids), Contact.personal_number.is_not(None))
+    ):
         return True
     return any(
         isinstance(changes, dict) and "personal_number" in changes

@@ -148,7 +148,7 @@ def preview(session: Session, rule: RetentionRule, now: datetime, *, limit: int 
 
 def count(session: Session, rule: RetentionRule, now: datetime) -> int:
     """How many people the rule selects now (at most COUNT_CAP + 1: «more than COUNT_CAP»)."""
-    return session.scalar(select(func.count()).select_from(candidates(rule, now).limit(COUNT_CAP + 1).subquery()))
+    return session.scalar(select(func.count()).select_from(candidates(rule, now).limit(COUNT_CAP + 1).subquery())) or 0
 
 
 def _still_selected(session: Session, rule: RetentionRule, now: datetime, record_id: int) -> bool:

@@ -145,10 +145,13 @@ def test_the_rule_preview_counts_everyone_it_would_erase_not_only_those_listed(l
     page = text(login("admin").client.get(f"/admin/privacy/rules/{rule.id}"))
     assert sv("%(num)s people would be erased now (at most 200 are listed).", num="203") in page
     assert page.count("Ödberg") == 200
-    assert sv(
-        "A run erases at most %(limit)s people; the others go in the next nights' runs.",
-        limit=retention.RUN_LIMIT,
-    ) not in page
+    assert (
+        sv(
+            "A run erases at most %(limit)s people; the others go in the next nights' runs.",
+            limit=retention.RUN_LIMIT,
+        )
+        not in page
+    )
     assert retention.count(session, rule, NOW) == 203
 
 
@@ -212,7 +215,9 @@ def test_an_extract_is_refused_to_who_may_not_see_parts_of_it(login, session, ma
 
     person = make_contact(first_name="Maja", last_name="Mejlsson", email="maja@mejl.se")
     session.add(
-        EmailMessage(contact_id=person.id, sender="x@firma.se", recipients="maja@mejl.se", subject="Lön", body="Hemligt")
+        EmailMessage(
+            contact_id=person.id, sender="x@firma.se", recipients="maja@mejl.se", subject="Lön", body="Hemligt"
+        )
     )
     session.commit()
     _grant(session, "readonly", "privacy.extract")
@@ -284,7 +289,9 @@ def test_texts_anywhere_that_name_the_person_for_certain_are_scrubbed(session, e
     session.add_all([person, colleague, lead])
     session.commit()
     rows = [
-        Activity(kind="note", subject="Samtal", description="Åsa Öberg ringde. Åsa vill ha offert.", company_id=former.id),
+        Activity(
+            kind="note", subject="Samtal", description="Åsa Öberg ringde. Åsa vill ha offert.", company_id=former.id
+        ),
         EmailMessage(company_id=former.id, sender="me@firma.se", recipients="asa@oberg.se", subject="Hej", body="Hej"),
         Opportunity(title="Affär via Åsa Öberg", company_id=former.id, stage_id=stage.id),
         Project(name="Projekt", description="Kontakt: asa@oberg.se"),
