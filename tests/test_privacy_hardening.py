@@ -329,3 +329,21 @@ def test_a_retention_rule_is_set_only_by_who_may_erase(login, session, employees
     assert 'id="retention-rule-form"' not in text(seller.client.get("/admin/privacy/"))
     with pytest.raises(PermissionError):
         retention.create_rule(session, session.get(Employee, employees["seller"].id), kind="lead_untouched", months=1)
+
+
+def test_the_log_links_each_text_to_review_to_the_card_it_is_on(login, session, make_company, make_contact):
+    """«3 texts may still name the person: check them (listed in the log)»: the log listed
+    «activity 7, email_message 2», English table names with no way to the text (there is no
+    activity list); it names each in Swedish and links to the card where it is."""
+    from models import Activity
+
+    company = make_company(name="Förra AB")
+    person = make_contact([company], first_name="Åsa", last_name="Öberg")
+    session.add(Activity(kind="note", subject="Samtal", description="Åsa vill ha offert", company_id=company.id))
+    session.commit()
+    admin = login("admin")
+    response = admin.post(f"/admin/privacy/contact/{person.id}/erase", data={"confirm": "yes"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f'href="/admin/company/card/{company.id}"' in page
+    assert f"{sv('Activity')} – Förra AB" in text(response)
+    assert "activity " not in text(response)
