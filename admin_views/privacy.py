@@ -22,6 +22,10 @@ from services import privacy, privacy_tasks, retention, storage, tasks
 from services.validation import InvalidValue
 
 
+#: Texts to review shown per erasure in the log (the rest counted).
+REVIEW_SHOWN = 20
+
+
 def _subject_or_404(kind: str, id: int) -> privacy.Subject:
     subject = privacy.find_subject(db.session, kind, id)
     if subject is None:
@@ -44,12 +48,16 @@ class PrivacyView(SecurePage):
             found, refused = privacy.search(db.session, query, reader=current_user), None
         except privacy.NumberNotSearched as error:
             found, refused = [], str(error)
+        log = privacy.log(db.session)
         return self.render(
             "admin/privacy/index.html",
             query=query,
             found=found,
             refused=refused,
-            log=privacy.log(db.session),
+            log=log,
+            reviews={e.id: privacy.review_items(db.session, e.review[:REVIEW_SHOWN]) for e in log if e.review},
+            review_shown=REVIEW_SHOWN,
+            record_url=record_url,
             actions=PrivacyEvent.ACTIONS,
             rules=retention.rules(db.session) if can("privacy.retention") else [],
             rule_kinds=RetentionRule.KINDS,

@@ -922,6 +922,49 @@ _MENTION_TEXTS: tuple[tuple[Any, tuple[str, ...]], ...] = (
 )
 
 
+#: What a text flagged for review is, by its table (the Dataskydd log names it so).
+REVIEW_LABELS = {
+    "company": _l("Customer"),
+    "contact": _l("Contact"),
+    "lead": _l("Lead"),
+    "activity": _l("Activity"),
+    "email_message": _l("E-mail"),
+    "opportunity": _l("Sales opportunity"),
+    "call_list_entry": _l("Call outcome"),
+    "sales_order": _l("Order"),
+    "invoice": _l("Invoice"),
+    "project": _l("Project"),
+    "custom_field_value": _l("Custom field"),
+}
+_OWNERS: dict[str, Any] = {"company": Company, "contact": Contact, "lead": Lead}
+
+
+def review_items(session: Session, review) -> list[dict]:
+    """Each text of an erasure's `review` ([table, id] pairs) as the log shows it: what it is
+    (`label`), and the card it is on (`kind` and `id` of a company, contact or lead, with its `name`;
+    None for a project, or a row deleted since)."""
+    models = {m.__tablename__: m for m, _texts in _MENTION_TEXTS}
+    items = []
+    for table_name, row_id in review or []:
+        model = models.get(table_name)
+        row = session.get(model, row_id) if model is not None else None
+        owner_kind, owner = None, None
+        if row is not None and table_name in _OWNERS:
+            owner_kind, owner = table_name, row
+        elif row is not None:
+            owner_kind = next((k for k in _OWNERS if getattr(row, f"{k}_id", None) is not None), None)
+            owner = session.get(_OWNERS[owner_kind], getattr(row, f"{owner_kind}_id")) if owner_kind else None
+        items.append(
+            {
+                "label": str(REVIEW_LABELS.get(table_name, table_name)),
+                "kind": owner_kind if owner is not None else None,
+                "id": owner.id if owner is not None else None,
+                "name": str(owner) if owner is not None else "",
+            }
+        )
+    return items
+
+
 def _scrub_saved(session: Session, scrubber: _Scrubber, result: Result) -> None:
     """Saved searches (their query string decoded: a name is stored as `Vilgot+Xanderstr%C3%B6m`)
     and saved reports (their definition's text conditions). Few rows: each is read and checked."""
