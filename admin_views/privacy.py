@@ -21,7 +21,6 @@ from models import PrivacyEvent, RetentionRule, utcnow
 from services import privacy, privacy_tasks, retention, storage, tasks
 from services.validation import InvalidValue
 
-
 #: Texts to review shown per erasure in the log (the rest counted).
 REVIEW_SHOWN = 20
 
