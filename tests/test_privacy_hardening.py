@@ -347,3 +347,11 @@ def test_the_log_links_each_text_to_review_to_the_card_it_is_on(login, session, 
     assert f'href="/admin/company/card/{company.id}"' in page
     assert f"{sv('Activity')} – Förra AB" in text(response)
     assert "activity " not in text(response)
+
+
+def test_a_personnummer_copied_with_a_dash_from_a_letter_is_found(login, session, numbered):
+    """A request by letter or PDF has «19121212–1212» (an en dash) or «1912-12-12 - 1212»: found as
+    the lists find it (validation.personal_number reads them), not searched as a name."""
+    admin = login("admin")
+    for query in ("19121212–1212", "19121212—1212", "1912 12 12 – 1212", "121212+1212"):
+        assert "Öberg" in text(admin.client.get("/admin/privacy/", query_string={"q": query})), query
