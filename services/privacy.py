@@ -418,7 +418,7 @@ def search(session: Session, text: str | None, *, reader, limit: int = 30) -> li
     if not text:
         return []
     try:
-        number = validation.personal_number(text) if re.fullmatch(r"[\d\s+-]{10,15}", text) else None
+        number = validation.personal_number(text) if re.fullmatch(r"[\d\s+\-–—]{10,18}", text) else None
     except validation.InvalidValue:
         number = None
     if number and not personal_numbers.reveal(reader):
