@@ -355,3 +355,35 @@ def test_a_personnummer_copied_with_a_dash_from_a_letter_is_found(login, session
     admin = login("admin")
     for query in ("19121212–1212", "19121212—1212", "1912 12 12 – 1212", "121212+1212"):
         assert "Öberg" in text(admin.client.get("/admin/privacy/", query_string={"q": query})), query
+
+
+def test_webhook_subscribers_are_told_of_the_erasure_without_the_data(session, employees, store):
+    """GDPR art. 19: those the data was passed to hear of the erasure. A subscriber of
+    contact.updated / lead.updated gets the anonymised record, with no trace of the person."""
+    import json
+
+    from models import Lead, WebhookDelivery, WebhookSubscription
+
+    session.add(
+        WebhookSubscription(
+            name="Hook", url="https://example.com/hook", events=["contact.updated", "lead.updated"], secret="s" * 32
+        )
+    )
+    person = Contact(first_name="Åsa", last_name="Öberg", email="asa@oberg.se")
+    lead = Lead(company_name="Tips AB", contact_first_name="Lea", contact_last_name="Ledd", contact_email="lea@x.se")
+    session.add_all([person, lead])
+    session.commit()
+    session.query(WebhookDelivery).delete()
+    session.commit()
+    for kind, record in (("contact", person), ("lead", lead)):
+        privacy.erase(session, store, employees["admin"], privacy.find_subject(session, kind, record.id), TODAY)
+        session.commit()
+    deliveries = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    assert [(d.event, d.payload["data"]["id"]) for d in deliveries] == [
+        ("contact.updated", person.id),
+        ("lead.updated", lead.id),
+    ]
+    assert deliveries[0].payload["data"]["record"]["first_name"] == "Anonymiserad"
+    assert deliveries[1].payload["data"]["record"]["contact_email"] is None
+    dumped = json.dumps([d.payload for d in deliveries], ensure_ascii=False)
+    assert not [t for t in ("Åsa", "Öberg", "oberg.se", "Lea", "Ledd", "lea@x.se") if t in dumped]
