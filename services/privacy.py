@@ -1088,27 +1088,35 @@ class _ImportRows:
         return drop
 
 
+#: What an erasure writes on the person's own records (the rest of them stays).
+_CONTACT_ERASED = {
+    "first_name": ANONYMOUS_FIRST_NAME,
+    "last_name": ANONYMOUS_LAST_NAME,
+    **dict.fromkeys(
+        ("title", "email", "phone", "mobile", "personal_number", "note", "postal_street", "postal_postcode")
+    ),
+    "postal_city": None,
+}
+_LEAD_ERASED = dict.fromkeys(
+    ("contact_first_name", "contact_last_name", "contact_title", "contact_phone", "contact_email", "note")
+)
+
+
 def _erase_record(session: Session, subject: Subject, result: Result) -> None:
-    contact = table_of(Contact)
-    emptied = ("title", "email", "phone", "mobile", "personal_number", "note", "postal_street", "postal_postcode")
-    done = session.execute(
-        update(contact)
-        .where(_in(contact.c.id, subject.contact_ids))
-        .values(
-            first_name=ANONYMOUS_FIRST_NAME,
-            last_name=ANONYMOUS_LAST_NAME,
-            postal_city=None,
-            **dict.fromkeys(emptied),
-            **_bump(contact),
-        )
-    )
-    result.add("record", cast(CursorResult, done).rowcount)
-    lead = table_of(Lead)
-    lead_fields = ("contact_first_name", "contact_last_name", "contact_title", "contact_phone", "contact_email", "note")
-    done = session.execute(
-        update(lead).where(_in(lead.c.id, subject.lead_ids)).values(**dict.fromkeys(lead_fields), **_bump(lead))
-    )
-    result.add("leads", cast(CursorResult, done).rowcount)
+    """The person's records are anonymised, and webhook subscribers of contact.updated and
+    lead.updated hear of it (GDPR art. 19) with the anonymised record: the changes name the erased
+    fields, their old values «[raderat]»."""
+    from services import webhooks
+
+    for model, ids, values, key in (
+        (Contact, subject.contact_ids, _CONTACT_ERASED, "record"),
+        (Lead, subject.lead_ids, _LEAD_ERASED, "leads"),
+    ):
+        table = table_of(model)
+        done = session.execute(update(table).where(_in(table.c.id, ids)).values(**values, **_bump(table)))
+        result.add(key, cast(CursorResult, done).rowcount)
+        changes = {name: [ERASED, value] for name, value in values.items()}
+        webhooks.record_written(session, model, [{"entity_id": i, "action": "update", "changes": changes} for i in ids])
     session.expire_all()
 
 
