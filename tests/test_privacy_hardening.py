@@ -387,3 +387,22 @@ def test_webhook_subscribers_are_told_of_the_erasure_without_the_data(session, e
     assert deliveries[1].payload["data"]["record"]["contact_email"] is None
     dumped = json.dumps([d.payload for d in deliveries], ensure_ascii=False)
     assert not [t for t in ("Åsa", "Öberg", "oberg.se", "Lea", "Ledd", "lea@x.se") if t in dumped]
+
+
+def test_the_log_names_the_record_in_swedish_and_links_to_it(login, session, make_contact):
+    """The log's Post column read «contact 5» / «lead 3», English in the Swedish interface."""
+    from models import Lead
+
+    person = make_contact(first_name="Åsa", last_name="Öberg")
+    lead = Lead(company_name="Tips AB", contact_last_name="Ledd")
+    session.add(lead)
+    session.commit()
+    admin = login("admin")
+    admin.post(f"/admin/privacy/contact/{person.id}/extract")
+    admin.post(f"/admin/privacy/lead/{lead.id}/extract")
+    response = admin.client.get("/admin/privacy/")
+    page = text(response)
+    assert f"contact {person.id}" not in page and f"lead {lead.id}" not in page
+    assert f"Kontakt {person.id}" in page and f"Lead {lead.id}" in page
+    body = response.get_data(as_text=True)
+    assert f'href="/admin/contact/card/{person.id}"' in body and f'href="/admin/lead/show/{lead.id}"' in body
