@@ -15,7 +15,7 @@ from flask_login import current_user
 from admin_views.base import SecurePage, can, require
 from admin_views.downloads import content_disposition
 from admin_views.labels import audit_action, field_label
-from admin_views.records import record_url
+from admin_views.records import TITLES, record_url
 from extensions import db
 from models import PrivacyEvent, RetentionRule, utcnow
 from services import privacy, privacy_tasks, retention, storage, tasks
@@ -57,6 +57,7 @@ class PrivacyView(SecurePage):
             reviews={e.id: privacy.review_items(db.session, e.review[:REVIEW_SHOWN]) for e in log if e.review},
             review_shown=REVIEW_SHOWN,
             record_url=record_url,
+            record_titles=TITLES,
             actions=PrivacyEvent.ACTIONS,
             rules=retention.rules(db.session) if can("privacy.retention") else [],
             rule_kinds=RetentionRule.KINDS,
