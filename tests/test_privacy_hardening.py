@@ -406,3 +406,18 @@ def test_the_log_names_the_record_in_swedish_and_links_to_it(login, session, mak
     assert f"Kontakt {person.id}" in page and f"Lead {lead.id}" in page
     body = response.get_data(as_text=True)
     assert f'href="/admin/contact/card/{person.id}"' in body and f'href="/admin/lead/show/{lead.id}"' in body
+
+
+def test_sqlite_overwrites_what_is_deleted_whatever_its_build(tmp_path):
+    """An erased person's old rows must not stay readable in the SQLite file's free pages: the app
+    turns on secure_delete on each connection, not trusting the build's default (Debian's has it
+    on, python.org's and macOS's do not)."""
+    import sqlite3
+
+    from app import _sqlite_connection
+
+    connection = sqlite3.connect(tmp_path / "x.sqlite")
+    connection.execute("PRAGMA secure_delete=OFF")
+    _sqlite_connection(connection, None)
+    assert connection.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    connection.close()
