@@ -3,6 +3,7 @@ customers and leads: the ticked rows (Fler åtgärder) or every match of the cur
 employee writes the message, sees it as it goes out with how many get it and who is left out and
 why, confirms, and follows the sending on the task queue. The rules are services.mass_messages'."""
 
+from functools import partial
 from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, redirect, request, url_for
@@ -12,6 +13,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from admin_views.base import permitted_action, require
+from admin_views.listing import Pager, read_page
 from admin_views.mass_update import matching_ids
 from extensions import db
 from models import MassMessage
@@ -99,6 +101,20 @@ class MassMessageMixin:
             statuses=MassMessage.STATUSES,
             skipped=mass_messages.skipped_reasons(job.skipped or {}, job.channel),
             failures=[(names.get(record_id, record_id), why) for record_id, why in job.failures or []],
+        )
+
+    @expose("/mass-message/history/")
+    @require("{area}.view", mass_messages.PERMISSION)
+    def mass_message_history(self):
+        """Tidigare utskick: the mass sends to this register, newest first, paged by key."""
+        stmt = mass_messages.sent_from(self.permission_area)
+        page = read_page(mass_messages.HISTORY_ORDER, stmt, request.args, per_page=50)
+        return self.render(
+            "admin/mass_message_history.html",
+            page=page,
+            pager=Pager(page, partial(url_for, ".mass_message_history")),
+            channels=mass_messages.CHANNELS,
+            statuses=MassMessage.STATUSES,
         )
 
     # --- helpers ---------------------------------------------------------------------------------

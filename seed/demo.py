@@ -23,6 +23,7 @@ from models import (
     EmployeeGroup,
     Industry,
     Lead,
+    MassMessage,
     Opportunity,
     Project,
     ProjectParticipant,
@@ -34,7 +35,19 @@ from seed.duplicates import seed_duplicates
 from seed.importing import seed_imports
 from seed.invoicing import seed_invoicing
 from seed.reports import seed_reports
-from services import accounts, activities, calllists, consent, files, leads, numbering, saved_searches, trash
+from services import (
+    accounts,
+    activities,
+    audit,
+    calllists,
+    consent,
+    files,
+    leads,
+    mass_messages,
+    numbering,
+    saved_searches,
+    trash,
+)
 from services.audit import acting_as
 
 DEMO_PASSWORD = "Demo-losen-2026"
@@ -422,6 +435,50 @@ def _seed_consents(session: Session, rng: random.Random, demo_leads) -> None:
     session.flush()
 
 
+def _seed_mass_message(session: Session, seller) -> None:
+    """A mass e-mail the seller sent to every contact last week ("Tidigare utskick"): who got it
+    decided by the real rules (services.mass_messages), each message on the person's E-post tab and
+    in its history, as the queue worker leaves them."""
+    chosen = session.scalars(select(Contact.id).order_by(Contact.id))  # everyone in Kontakter and Privatkunder
+    selection = mass_messages.select_recipients(session, "contact", list(chosen), "email")
+    subject, body = (
+        "Inbjudan till vårens kundträff",
+        "Hej!\n\nVälkommen till vår kundträff den 12 maj.\n\nVänliga hälsningar",
+    )
+    sent_at = utcnow() - timedelta(days=6)
+    with acting_as(session, seller.id):
+        for person in session.scalars(select(Contact).where(Contact.id.in_(selection.included))):
+            session.add(
+                EmailMessage(
+                    contact=person,
+                    sender=seller.email,
+                    recipients=person.email,
+                    subject=subject,
+                    body=body,
+                    sent_at=sent_at,
+                    created_by_id=seller.id,
+                )
+            )
+            audit.record(session, person, "mass_email")
+    session.add(
+        MassMessage(
+            channel="email",
+            entity_type="contact",
+            actor_id=seller.id,
+            subject=subject,
+            body=body,
+            target_ids=selection.included,
+            position=len(selection.included),
+            sent_count=len(selection.included),
+            skipped=dict(selection.skipped),
+            status="done",
+            at=sent_at,
+            queued_at=sent_at,
+            finished_at=sent_at + timedelta(minutes=1),
+        )
+    )
+
+
 def _seed_call_list(session: Session, seller, demo_leads, companies) -> None:
     """A call list half worked: three calls made (to leads already contacted), three to go."""
     call_list = calllists.new_list(
@@ -613,6 +670,7 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
         demo_leads = _seed_leads(session, random.Random(rng_seed + 2), sellers, categories)
         _seed_consents(session, random.Random(rng_seed + 5), demo_leads)
         _seed_call_list(session, sellers[0], demo_leads, companies)
+        _seed_mass_message(session, sellers[0])
         seed_invoicing(session, random.Random(rng_seed + 3), companies, private_customers, employees)
         _seed_saved_searches(session, sellers[0], admin)
         _seed_integrations(session, sellers[0], admin)

@@ -83,35 +83,75 @@ def compose(sender: Employee, to: list[str], cc: list[str], subject: str, body: 
     return message
 
 
-def _deliver(settings: SmtpSettings, message: MimeMessage) -> None:
-    context = ssl.create_default_context()
-    try:
-        with (
+class Connection:
+    """One session with the SMTP server for many messages (Massutskick: a login per message is slow and
+    servers limit how often one may connect). Opened at the first message; after an error it is closed
+    and the next message opens a new one, so one refused message does not stop the rest."""
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+    def _open(self) -> smtplib.SMTP:
+        settings, context = self.settings, ssl.create_default_context()
+        smtp = (
             smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
             if settings.security == "ssl"
             else smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-        ) as smtp:
+        )
+        try:
             if settings.security == "starttls":
                 smtp.starttls(context=context)
             if settings.user:
                 smtp.login(settings.user, settings.password)
-            smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise SendFailed(
-            _("The e-mail server refused the recipient %(address)s.", address=", ".join(exc.recipients))
-        ) from exc
-    except smtplib.SMTPAuthenticationError as exc:
-        raise SendFailed(
-            _("The e-mail server did not accept the login. Ask your administrator to check the settings.")
-        ) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise SendFailed(
-            _(
-                "The e-mail could not be sent: the e-mail server did not answer or refused the message (%(reason)s). "
-                "Nothing was saved; try again later.",
-                reason=exc.__class__.__name__,
-            )
-        ) from exc
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def deliver(self, message: MimeMessage) -> None:
+        """Send `message`; SendFailed, with the reason for the user, when the server does not take it."""
+        try:
+            if self._smtp is not None:
+                try:
+                    self._smtp.send_message(message)
+                    return
+                except smtplib.SMTPServerDisconnected:  # it closed the idle session: once more on a new one
+                    self._smtp = None
+            self._smtp = self._open()
+            self._smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:  # the session is still good: the next message uses it
+            raise SendFailed(
+                _("The e-mail server refused the recipient %(address)s.", address=", ".join(exc.recipients))
+            ) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            self.close()
+            raise SendFailed(
+                _("The e-mail server did not accept the login. Ask your administrator to check the settings.")
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise SendFailed(
+                _(
+                    "The e-mail could not be sent: the e-mail server did not answer or refused the message "
+                    "(%(reason)s). Nothing was saved; try again later.",
+                    reason=exc.__class__.__name__,
+                )
+            ) from exc
 
 
 def send(
@@ -125,9 +165,11 @@ def send(
     body: str,
     cc: str = "",
     contact=None,
+    connection: Connection | None = None,
 ) -> EmailMessage:
     """Send an e-mail about `customer` (a company, contact or lead; `contact`: a company's contact
-    it was written to) and keep it on the card; the caller commits.
+    it was written to) and keep it on the card; the caller commits. `connection`: an open session
+    with the server to send it through (else one is made for this message).
 
     Raises InvalidValue for bad input and SendFailed when the server does not take it;
     in both cases nothing is added to the session.
@@ -138,7 +180,12 @@ def send(
     if not recipients:
         raise InvalidValue(_("Give at least one recipient."))
     subject, body = clean_text(subject, body)
-    _deliver(settings, compose(sender, recipients, copies, subject, body))
+    message = compose(sender, recipients, copies, subject, body)
+    if connection is not None:
+        connection.deliver(message)
+    else:
+        with Connection(settings) as single:
+            single.deliver(message)
     if isinstance(customer, Company):
         owner = {"company": customer, "contact": contact}
     else:

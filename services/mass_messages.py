@@ -19,6 +19,7 @@ message a worker was sending when it died can go out twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from collections import Counter
@@ -32,10 +33,10 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models import Contact, Employee, Lead, MassMessage, utcnow
-from services import audit, consent, formatting, mail, privacy, sms, tasks, validation
+from services import audit, consent, formatting, mail, paging, privacy, sms, tasks, validation
 from services.validation import InvalidValue
 
 #: The register each list sends from (Privatkunder are contacts).
@@ -147,6 +148,15 @@ def select_recipients(session: Session, kind: str, ids: Iterable[int], channel: 
             else:
                 selection.skipped[reason] += 1
     return selection
+
+
+def sent_from(kind: str):
+    """The mass sends to the register `kind` ("Tidigare utskick"), with who sent them; see HISTORY_ORDER."""
+    return select(MassMessage).where(MassMessage.entity_type == kind).options(joinedload(MassMessage.actor))
+
+
+#: The newest send first.
+HISTORY_ORDER = paging.ListOrder(MassMessage.at, MassMessage.id, descending=True)
 
 
 def check_text(channel: str, subject: str | None, body: str | None) -> tuple[str | None, str]:
@@ -285,39 +295,42 @@ def run(session: Session, job_id: int, *, settings, gateway, stopping=None) -> s
     erased = privacy.erased_ids(session, job.entity_type, targets)
     position, sent, failed = job.position, job.sent_count, job.failed_count
     skipped, failures = Counter(job.skipped or {}), list(job.failures or [])
-    while position < len(targets):
-        if stopping is not None and stopping.is_set():
-            _write(session, job_id, token, status="queued", claim=None, queued_at=utcnow())
-            return HANDED_BACK
-        record = session.get(model, targets[position])
-        reason = exclusion(record, channel, erased)
-        if reason is not None:
-            skipped[reason] += 1
-        else:
-            try:
-                _send_one(session, channel, actor, record, settings, gateway, **text)
-                sent += 1
-            except (InvalidValue, mail.SendFailed, sms.SendFailed) as exc:
-                session.rollback()
-                failed += 1
-                if len(failures) < FAILURES_KEPT:
-                    failures.append([targets[position], str(exc)[:300]])
-        position += 1
-        progress = {"position": position, "sent_count": sent, "failed_count": failed}
-        if not _write(session, job_id, token, **progress, skipped=dict(skipped), failures=failures or None):
-            return None
+    # One session with the mail server for the whole send (SMS go one request each).
+    with mail.Connection(settings) if channel == "email" else contextlib.nullcontext(gateway) as through:
+        while position < len(targets):
+            if stopping is not None and stopping.is_set():
+                _write(session, job_id, token, status="queued", claim=None, queued_at=utcnow())
+                return HANDED_BACK
+            record = session.get(model, targets[position])
+            reason = exclusion(record, channel, erased)
+            if reason is not None:
+                skipped[reason] += 1
+            else:
+                try:
+                    _send_one(session, channel, actor, record, through, **text)
+                    sent += 1
+                except (InvalidValue, mail.SendFailed, sms.SendFailed) as exc:
+                    session.rollback()
+                    failed += 1
+                    if len(failures) < FAILURES_KEPT:
+                        failures.append([targets[position], str(exc)[:300]])
+            position += 1
+            progress = {"position": position, "sent_count": sent, "failed_count": failed}
+            if not _write(session, job_id, token, **progress, skipped=dict(skipped), failures=failures or None):
+                return None
     _write(session, job_id, token, status="done", claim=None, finished_at=utcnow())
     return "done"
 
 
-def _send_one(session: Session, channel: str, actor: Employee, record, settings, gateway, *, subject, body) -> None:
-    """One message through the card's own sending (kept on the record), audited on the record."""
+def _send_one(session: Session, channel: str, actor: Employee, record, through, *, subject, body) -> None:
+    """One message through the card's own sending (kept on the record), audited on the record;
+    `through`: the mail server's connection or the SMS gateway."""
     to = cast(str, address(record, channel))
     with audit.acting_as(session, actor.id):
         if channel == "email":
-            mail.send(session, settings, actor, record, to=to, subject=subject, body=body)
+            mail.send(session, through.settings, actor, record, to=to, subject=subject, body=body, connection=through)
         else:
-            sms.send(session, gateway, actor, record, to=to, message=body)
+            sms.send(session, through, actor, record, to=to, message=body)
         audit.record(session, record, f"mass_{channel}")
 
 

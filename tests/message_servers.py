@@ -24,10 +24,12 @@ def free_port() -> int:
 
 
 class Inbox:
-    """The SMTP server's handler: keeps every envelope; refuses recipients @refused.example."""
+    """The SMTP server's handler: keeps every envelope (and the client's address and port it came
+    from: one per connection); refuses recipients @refused.example."""
 
     def __init__(self):
         self.envelopes = []
+        self.peers = []
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.endswith("@refused.example"):
@@ -37,6 +39,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
+        self.peers.append(session.peer)
         return "250 Message accepted for delivery"
 
 

@@ -33,6 +33,7 @@ CONTACT_LIST_ENDPOINTS = LIST_ENDPOINTS | {
     "mass_message_matches",
     "mass_message_post",
     "mass_message_status",
+    "mass_message_history",
 }
 
 CARD_ENDPOINTS = {

@@ -7,7 +7,18 @@ from stdnum.se import orgnr, personnummer
 
 from extensions import db
 from helpers import AuthActions
-from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, EmployeeGroup, Industry
+from models import (
+    AuditEvent,
+    Category,
+    Company,
+    CompanyContact,
+    Contact,
+    EmailMessage,
+    Employee,
+    EmployeeGroup,
+    Industry,
+    MassMessage,
+)
 from services import numbering, passwords, validation
 from tests.helpers import count
 
@@ -138,6 +149,22 @@ def test_demo_creations_are_audited_and_attributed(seeded):
     ).all()
     assert len(creates) == count(db.session, Company)
     assert {e.actor_id for e in creates} == {admin.id}
+
+
+def test_seed_has_a_finished_mass_e_mail_on_its_recipients_cards(app, seeded):
+    """Tidigare utskick shows one send, its left-out count by the real rules, and each message is on
+    the person's E-post tab."""
+    job = db.session.scalars(select(MassMessage)).one()
+    assert job.status == "done" and job.sent_count == len(job.target_ids) > 50
+    assert job.skipped == {"declined": 1}, "the private customer who said no to e-mail is left out"
+    on_cards = db.session.scalars(select(EmailMessage.contact_id).where(EmailMessage.subject == job.subject)).all()
+    assert sorted(on_cards) == sorted(job.target_ids)
+    from seed.demo import DEMO_PASSWORD
+
+    seller = AuthActions(app.test_client())
+    assert seller.login("maria.svensson@example.se", DEMO_PASSWORD).status_code == 302
+    history = seller.client.get("/admin/contact/mass-message/history/").get_data(as_text=True)
+    assert job.subject in history and f"/admin/contact/mass-message/{job.id}" in history
 
 
 def test_seed_is_idempotent(runner, seeded):

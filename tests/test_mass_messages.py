@@ -105,12 +105,12 @@ def test_real_e_mails_arrive_and_are_kept_on_each_card_and_audited(app, session,
     refused = Contact(first_name="Hans", last_name="Nej", email="hans@refused.example")
     session.add(refused)
     session.commit()
-    chosen = [*ids(people, "ok", "consented", "declined", "no_address"), refused.id]
+    chosen = [people["ok"].id, refused.id, *ids(people, "consented", "declined", "no_address")]
     job_id = _send(session, employees, chosen)
     job = session.get(MassMessage, job_id)
     assert (job.status, job.target_ids, job.skipped) == (
         "queued",
-        [*ids(people, "ok", "consented"), refused.id],
+        [people["ok"].id, refused.id, people["consented"].id],
         {consent.DECLINED: 1, mass_messages.NO_ADDRESS: 1},
     )
     assert smtp.envelopes == [], "nothing goes out in the request"
@@ -122,6 +122,7 @@ def test_real_e_mails_arrive_and_are_kept_on_each_card_and_audited(app, session,
 
     sent = {tuple(e.rcpt_tos): message_from_bytes(e.content, policy=policy.default) for e in smtp.envelopes}
     assert sorted(sent) == [("asa@example.se",), ("bo@example.se",)], "each gets their own message"
+    assert len(set(smtp.peers)) == 1, "one session with the server, kept through the refused recipient"
     message = sent[("asa@example.se",)]
     assert message["Subject"] == "Vårerbjudande" and "Våra priser sänks i april." in message.get_content()
     assert message["From"].addresses[0].addr_spec == "seller@example.se"
@@ -262,6 +263,16 @@ def test_the_flow_from_the_list_to_the_result(app, session, login, employees, pe
     # another list's job is not shown here
     assert seller.client.get(f"/admin/lead/mass-message/{job.id}").status_code == 404
 
+    # Tidigare utskick: found again from the list's menu, newest first, with its counts and page.
+    assert 'id="mass-message-history-link"' in seller.client.get("/admin/contact/").get_data(as_text=True)
+    history = seller.client.get("/admin/contact/mass-message/history/")
+    rows = re.findall(r"<tr>.*?</tr>", text(history), re.S)[1:]
+    assert len(rows) == 1 and "Kampanj" in rows[0] and sv("Finished") in rows[0]
+    assert f'href="/admin/contact/mass-message/{job.id}"' in history.get_data(as_text=True)
+    assert sv("Nothing has been sent to many from here yet.") in text(
+        seller.client.get("/admin/lead/mass-message/history/")
+    )
+
 
 def test_all_matches_of_the_search_and_no_get_sends(session, login, people, smtp):  # noqa: F811
     seller = login("seller")
@@ -329,6 +340,8 @@ def test_read_only_and_finance_are_refused_and_csrf_is_checked(session, login, p
         assert client.post("/admin/contact/mass-message/", fields).status_code == 403
         listing = client.client.get("/admin/contact/").get_data(as_text=True)
         assert 'data-list-action="mass_email"' not in listing
+        assert 'id="mass-message-history-link"' not in listing
+        assert client.client.get("/admin/contact/mass-message/history/").status_code == 403
     seller = login("seller")
     assert 'data-list-action="mass_email"' in seller.client.get("/admin/contact/").get_data(as_text=True)
     no_token = seller.client.post("/admin/contact/mass-message/", data=fields)

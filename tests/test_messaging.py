@@ -248,3 +248,20 @@ def test_a_subject_is_one_line(login, smtp, make_company):
     [envelope] = smtp.envelopes
     assert envelope.rcpt_tos == ["a@b.example"]
     assert db.session.scalar(db.select(EmailMessage.subject)) == "Hej Bcc: x@evil.example"
+
+
+def test_a_connection_for_many_messages_opens_again_when_the_server_has_closed_it(app, smtp, employees):
+    """Massutskick's one session with the server: a session the server has closed meanwhile (idle
+    timeout) is opened again for the next message, which goes out; an unreachable server fails in Swedish."""
+    seller = employees["seller"]
+    settings = mail.SmtpSettings.from_config(app.config)
+    with mail.Connection(settings) as connection:
+        connection.deliver(mail.compose(seller, ["a@example.se"], [], "Ett", "Hej"))
+        connection._smtp.close()  # as when the server drops an idle session
+        connection.deliver(mail.compose(seller, ["b@example.se"], [], "Två", "Hej"))
+    assert [e.rcpt_tos for e in smtp.envelopes] == [["a@example.se"], ["b@example.se"]]
+    assert len(set(smtp.peers)) == 2
+
+    nowhere = mail.SmtpSettings("127.0.0.1", free_port(), "none", timeout=2)
+    with pytest.raises(mail.SendFailed, match="Ingenting har sparats"):
+        mail.Connection(nowhere).deliver(mail.compose(seller, ["c@example.se"], [], "Tre", "Hej"))

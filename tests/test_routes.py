@@ -71,7 +71,12 @@ def mass_update_endpoints(area):
 def mass_message_endpoints(area):
     """Massutskick from a list of people (admin_views.mass_messages)."""
     needs = (f"{area}.view", "message.bulk")
-    return {"mass_message_matches": needs, "mass_message_post": needs, "mass_message_status": needs}
+    return {
+        "mass_message_matches": needs,
+        "mass_message_post": needs,
+        "mass_message_status": needs,
+        "mass_message_history": needs,
+    }
 
 
 COMPANY_CARD = card_endpoints(
