@@ -94,6 +94,7 @@ class CallListView(SecureModelView):
             called=called,
             total=total,
             phones=calllists.phones(entry) if entry else [],
+            not_to_call=calllists.not_to_call(entry) if entry else None,
             form=form or OutcomeForm(),
             outcomes=CallListEntry.OUTCOMES,
             entries=call_list.entries,

@@ -15,11 +15,14 @@ from flask_login import current_user
 from admin_views.base import SecurePage, can, require
 from admin_views.downloads import content_disposition
 from admin_views.labels import audit_action, field_label
-from admin_views.records import record_url
+from admin_views.records import TITLES, record_url
 from extensions import db
 from models import PrivacyEvent, RetentionRule, utcnow
 from services import privacy, privacy_tasks, retention, storage, tasks
 from services.validation import InvalidValue
+
+#: Texts to review shown per erasure in the log (the rest counted).
+REVIEW_SHOWN = 20
 
 
 def _subject_or_404(kind: str, id: int) -> privacy.Subject:
@@ -40,11 +43,21 @@ class PrivacyView(SecurePage):
     def index(self):
         """Search by personnummer, e-mail or name; the latest extracts and erasures."""
         query = request.args.get("q", "").strip()[:200]
+        try:
+            found, refused = privacy.search(db.session, query, reader=current_user), None
+        except privacy.NumberNotSearched as error:
+            found, refused = [], str(error)
+        log = privacy.log(db.session)
         return self.render(
             "admin/privacy/index.html",
             query=query,
-            found=privacy.search(db.session, query) if query else [],
-            log=privacy.log(db.session),
+            found=found,
+            refused=refused,
+            log=log,
+            reviews={e.id: privacy.review_items(db.session, e.review[:REVIEW_SHOWN]) for e in log if e.review},
+            review_shown=REVIEW_SHOWN,
+            record_url=record_url,
+            record_titles=TITLES,
             actions=PrivacyEvent.ACTIONS,
             rules=retention.rules(db.session) if can("privacy.retention") else [],
             rule_kinds=RetentionRule.KINDS,
@@ -66,7 +79,7 @@ class PrivacyView(SecurePage):
         subject = _subject_or_404(kind, id)
         try:
             document = privacy.extract(db.session, current_user, subject)
-        except privacy.LockedEmail as refused:
+        except privacy.Refused as refused:
             flash(str(refused), "error")
             return redirect(url_for(".subject", kind=kind, id=id))
         if request.form.get("format") == "zip":
@@ -121,7 +134,7 @@ class PrivacyView(SecurePage):
         return db.session.get(RetentionRule, rule_id) or abort(404)
 
     @expose("/rules", methods=("POST",))
-    @require("privacy.retention")
+    @require("privacy.retention", "privacy.erase")  # a rule erases people every night
     def create_rule(self):
         try:
             retention.create_rule(
@@ -140,8 +153,16 @@ class PrivacyView(SecurePage):
     def rule(self, rule_id):
         """Who the rule would erase now."""
         rule = self._rule_or_404(rule_id)
-        found = retention.preview(db.session, rule, utcnow())
-        return self.render("admin/privacy/rule.html", rule=rule, found=found, kinds=RetentionRule.KINDS)
+        now = utcnow()
+        return self.render(
+            "admin/privacy/rule.html",
+            rule=rule,
+            found=retention.preview(db.session, rule, now),
+            total=retention.count(db.session, rule, now),
+            cap=retention.COUNT_CAP,
+            run_limit=retention.RUN_LIMIT,
+            kinds=RetentionRule.KINDS,
+        )
 
     @expose("/rules/<int:rule_id>/run", methods=("POST",))
     @require("privacy.retention", "privacy.erase")
@@ -155,7 +176,7 @@ class PrivacyView(SecurePage):
         return redirect(url_for(".index"))
 
     @expose("/rules/<int:rule_id>/delete", methods=("POST",))
-    @require("privacy.retention")
+    @require("privacy.retention", "privacy.erase")
     def delete_rule(self, rule_id):
         retention.delete_rule(db.session, current_user, self._rule_or_404(rule_id))
         db.session.commit()

@@ -2,7 +2,8 @@
 
 Only people who may be called for marketing get on a list (services.consent, channel "phone"):
 the others are left out and counted by reason, and a company's contacts who may not be called
-are not offered as numbers to call.
+are not offered as numbers to call; nor is a lead or contact whose consent was withdrawn after
+they were put on the list (`not_to_call`: the list says why).
 
 Every recorded outcome is also kept as a call activity on the lead, company
 or contact called, so it shows in their history; "ring tillbaka" adds a task
@@ -104,9 +105,22 @@ def progress_of(session: Session, call_list_ids) -> dict[int, tuple[int, int]]:
     return {list_id: found.get(list_id, (0, 0)) for list_id in call_list_ids}
 
 
-def phones(entry: CallListEntry) -> list[str]:
-    """The numbers to call for an entry, most direct first (E.164)."""
+def not_to_call(entry: CallListEntry) -> str | None:
+    """Why the lead or contact of `entry` may no longer be called for marketing (their consent was
+    withdrawn, or their basis changed, since they were put on the list), or None when they may."""
     target = entry.target
+    if isinstance(target, (Lead, Contact)):
+        reason = consent.exclusion(target, "phone")
+        return str(consent.REASONS[reason]) if reason else None
+    return None
+
+
+def phones(entry: CallListEntry) -> list[str]:
+    """The numbers to call for an entry, most direct first (E.164); none for a person who may no
+    longer be called (`not_to_call`)."""
+    target = entry.target
+    if not_to_call(entry):
+        return []
     if isinstance(target, Lead):
         numbers = [target.contact_phone]
     elif isinstance(target, Company):

@@ -79,7 +79,7 @@ PERMISSIONS: dict[str, object] = {
     "integration.manage": _l("Manage integrations: API keys and webhooks"),
     "privacy.extract": _l("Data protection: produce register extracts of a person (GDPR)"),
     "privacy.erase": _l("Data protection: erase and anonymise a person (GDPR, cannot be undone)"),
-    "privacy.retention": _l("Data protection: set and run retention rules (Gallring)"),
+    "privacy.retention": _l("Data protection: retention rules (Gallring); setting and running them needs «erase» too"),
 }
 
 # --- data protection: personnummer and consent (issue 20) ---------------------------------

@@ -59,6 +59,7 @@ from models import (
     Opportunity,
     OrderLine,
     PrivacyEvent,
+    Project,
     ReportDefinition,
     SalesOrder,
     SavedSearch,
@@ -67,7 +68,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import audit, bulk, email_lock, formatting
+from services import audit, bulk, email_lock, formatting, visibility
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
 from services.storage import Storage, delete_at_commit, save_in_transaction
@@ -284,8 +285,9 @@ _EMAILS = next(place for place in PLACES if place.model is EmailMessage)
 #: Where the person may be named outside their own rows, and what an erasure does there.
 MENTIONS: dict[str, Any] = {
     "company_texts": _l(
-        "Notes, activities, e-mail and sales opportunities of the person's companies: the person's identifiers "
-        "are removed; a text still naming only a first or last name is flagged for review."
+        "Notes, activities, e-mail, sales opportunities, call outcomes, orders, invoice notes, projects and "
+        "custom fields of any record, and those of the person's companies: the person's identifiers are removed; "
+        "a text still naming only a first or last name is flagged for review."
     ),
     "audit_trail": _l("Old and new values and labels in the audit trail of any record."),
     "import": _l(
@@ -401,18 +403,31 @@ def erased_ids(session: Session, kind: str, ids) -> set[int]:
     return found
 
 
-def search(session: Session, text: str | None, *, limit: int = 30) -> list[Subject]:
-    """Contacts and leads whose personnummer, e-mail or name matches `text` (Administration – Dataskydd)."""
+class NumberNotSearched(PermissionError):
+    """A search by personnummer by someone who may not read them (the reason, in Swedish)."""
+
+
+def search(session: Session, text: str | None, *, reader, limit: int = 30) -> list[Subject]:
+    """Contacts and leads whose personnummer, e-mail or name matches `text` (Administration – Dataskydd).
+    A whole personnummer is searched only for a `reader` who may read them in full (NumberNotSearched
+    otherwise, whether or not it is someone's: a guessed number is never confirmed)."""
+    from services import personal_numbers, validation
     from services import search as quick_search
-    from services import validation
 
     text = (text or "").strip()
     if not text:
         return []
     try:
-        number = validation.personal_number(text) if re.fullmatch(r"[\d\s+-]{10,15}", text) else None
+        number = validation.personal_number(text) if re.fullmatch(r"[\d\s+\-–—]{10,18}", text) else None
     except validation.InvalidValue:
         number = None
+    if number and not personal_numbers.reveal(reader):
+        raise NumberNotSearched(
+            _(
+                "Searching by personal identity number needs the permission to read them in full "
+                "(Visa personnummer). Search by name or e-mail address instead."
+            )
+        )
     if number:
         contacts = list(session.scalars(select(Contact).where(Contact.personal_number == number).limit(limit)))
         leads: list[Lead] = []
@@ -474,7 +489,8 @@ def identifiers(session: Session, subject: Subject) -> tuple[set[str], set[str]]
         full = lead.contact_name
         certain |= {full if " " in full else "", lead.contact_email or ""} | _phones(lead.contact_phone)
         names |= {lead.contact_first_name or "", lead.contact_last_name or ""}
-    certain = {c.strip() for c in certain if len(c.strip()) >= 3}
+    anonymous = {f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}", f"{ANONYMOUS_LAST_NAME} {ANONYMOUS_FIRST_NAME}"}
+    certain = {c.strip() for c in certain if len(c.strip()) >= 3} - anonymous  # erased before: not their name
     names = {n.strip() for n in names if len(n.strip()) >= 3} - {ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME}
     return certain, names
 
@@ -507,10 +523,15 @@ class _Scrubber:
 
 
 def _pattern(needles: set[str], *, words: bool = False) -> re.Pattern | None:
+    """The needles as whole words: «Li Wu» is not cut out of «Kalli Wulff AB», nor «li@wu.se» out of
+    «kalli@wu.se» (an erasure must not scrub other people's texts); a Swedish genitive («Li Wus», «Li
+    Wu:s») goes with the name (`words` False: the scrubber's pattern; True: the review's)."""
     if not needles:
         return None
     body = "|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
-    return re.compile(rf"\b(?:{body})\b" if words else body, re.IGNORECASE)
+    if words:
+        return re.compile(rf"\b(?:{body})\b", re.IGNORECASE)
+    return re.compile(rf"(?<![\w.+-])(?:{body})(?::?s)?(?!\w)", re.IGNORECASE)
 
 
 # --- the register extract ----------------------------------------------------------------------
@@ -520,15 +541,79 @@ def _value(value):
     return audit.plain(value) if not isinstance(value, (dict, list)) else value
 
 
-class LockedEmail(PermissionError):
-    """The person has e-mail the actor may not read: the extract, which must be whole, is refused."""
+class Refused(PermissionError):
+    """The extract, which must be whole, holds what the actor may not read (the reason, in Swedish)."""
+
+
+class LockedEmail(Refused):
+    """The person has e-mail the actor may not read."""
+
+
+class HiddenParts(Refused):
+    """The person has activities, e-mail, files, custom fields or history the actor may not see."""
+
+
+#: The places that are a part of a customer not every employee sees (services.visibility).
+_PARTS = {
+    "activities": visibility.Part.ACTIVITIES,
+    "emails": visibility.Part.EMAIL,
+    "files": visibility.Part.FILES,
+    "custom_fields": visibility.Part.CUSTOM,
+    "history": visibility.Part.HISTORY,
+}
+
+
+class HiddenPersonalNumber(Refused):
+    """The person has a personnummer (or had one, in their history) the actor may not read in full."""
+
+
+def _has_personal_number(session: Session, subject: Subject) -> bool:
+    """A personnummer on the person's contact record, or one in the history of their records."""
+    if session.scalar(
+        select(func.count()).where(_in(Contact.id, subject.contact_ids), Contact.personal_number.is_not(None))
+    ):
+        return True
+    return any(
+        isinstance(changes, dict) and "personal_number" in changes
+        for changes in session.scalars(select(AuditEvent.changes).where(_audit_rows(subject)))
+    )
 
 
 def extract(session: Session, actor: Employee, subject: Subject) -> dict:
     """Everything stored about the person, place by place (the HTML document and the JSON read it),
     and the extract recorded: who extracted whom, when (without the data). Refused (LockedEmail,
     with the Swedish reason) when some of the person's e-mail is locked away from `actor`: an
-    extract leaves nothing out, and the e-mail lock holds in every export."""
+    extract leaves nothing out, and the e-mail lock holds in every export. Refused likewise when the
+    person has activities, e-mail, files, custom fields or history `actor` may not see (HiddenParts,
+    services.visibility), and when the person has a personnummer and `actor` may not read them in
+    full (HiddenPersonalNumber)."""
+    from services import personal_numbers
+
+    hidden = [
+        str(place.label)
+        for place in PLACES
+        if place.key in _PARTS
+        and not visibility.may_see(actor, _PARTS[place.key])
+        and session.scalar(select(func.count()).select_from(place.model).where(place.rows(subject)))
+    ]
+    if hidden:
+        raise HiddenParts(
+            _(
+                "%(name)s has data you may not see (%(parts)s). A register extract must be complete, so only "
+                "someone who may see all of it can make it: ask an administrator.",
+                name=subject.name,
+                parts=", ".join(hidden),
+            )
+        )
+    if not personal_numbers.reveal(actor) and _has_personal_number(session, subject):
+        raise HiddenPersonalNumber(
+            _(
+                "%(name)s has a personal identity number, which you may not read in full. A register extract "
+                "must be complete, so only someone with the permission Visa personnummer can make it: ask an "
+                "administrator.",
+                name=subject.name,
+            )
+        )
     if email_lock.hides_any(session, actor, _EMAILS.rows(subject)):
         raise LockedEmail(
             _(
@@ -766,15 +851,19 @@ def _erase_mentions(
     session: Session, storage: Storage, subject: Subject, own: _Scrubber, mention: _Scrubber, result: Result
 ) -> None:
     companies = subject.company_ids
-    company_texts: tuple[tuple[Any, tuple[str, ...]], ...] = (
-        (Company, ("note",)),
-        (Activity, ("subject", "description")),
-        (EmailMessage, ("sender", "recipients", "subject", "body")),
-        (Opportunity, ("title", "description", "lost_reason")),
-    )
-    for model, texts in company_texts:
-        column = model.id if model is Company else model.company_id
-        changed, review = _scrub_rows(session, table_of(model), _in(column, companies), texts, mention)
+    for model, texts in _MENTION_TEXTS:
+        table = table_of(model)
+        # any row naming the person for certain (a company they left, a colleague's note, an e-mail
+        # to their address on another card); and every row of their companies, where a first or
+        # last name alone is flagged for review
+        where = mention.candidates(*(table.c[t] for t in texts))
+        if model in (Company, Activity, EmailMessage, Opportunity):
+            where = or_(where, _in(model.id if model is Company else model.company_id, companies))
+        if model is Contact:  # their own records are emptied by _erase_record
+            where = where & ~_in(Contact.id, subject.contact_ids)
+        if model is Lead:
+            where = where & ~_in(Lead.id, subject.lead_ids)
+        changed, review = _scrub_rows(session, table, where, texts, mention)
         result.add("company_texts", changed)
         result.review += [[model.__tablename__, i] for i in review]
     logs: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
@@ -815,6 +904,65 @@ def _erase_mentions(
         )
     )
     result.add("merges", cast(CursorResult, session.execute(delete(table_of(DuplicatePair)).where(pairs))).rowcount)
+
+
+#: The free texts of any record that may name the person (their own rows are PLACES').
+_MENTION_TEXTS: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (Company, ("note",)),
+    (Contact, ("note",)),
+    (Lead, ("note",)),
+    (Activity, ("subject", "description")),
+    (EmailMessage, ("sender", "recipients", "subject", "body")),
+    (Opportunity, ("title", "description", "lost_reason")),
+    (CallListEntry, ("note",)),
+    (SalesOrder, ("note",)),
+    (Invoice, ("note",)),
+    (Project, ("description",)),
+    (CustomFieldValue, ("value_text",)),
+)
+
+
+#: What a text flagged for review is, by its table (the Dataskydd log names it so).
+REVIEW_LABELS = {
+    "company": _l("Customer"),
+    "contact": _l("Contact"),
+    "lead": _l("Lead"),
+    "activity": _l("Activity"),
+    "email_message": _l("E-mail"),
+    "opportunity": _l("Sales opportunity"),
+    "call_list_entry": _l("Call outcome"),
+    "sales_order": _l("Order"),
+    "invoice": _l("Invoice"),
+    "project": _l("Project"),
+    "custom_field_value": _l("Custom field"),
+}
+_OWNERS: dict[str, Any] = {"company": Company, "contact": Contact, "lead": Lead}
+
+
+def review_items(session: Session, review) -> list[dict]:
+    """Each text of an erasure's `review` ([table, id] pairs) as the log shows it: what it is
+    (`label`), and the card it is on (`kind` and `id` of a company, contact or lead, with its `name`;
+    None for a project, or a row deleted since)."""
+    models = {m.__tablename__: m for m, _texts in _MENTION_TEXTS}
+    items = []
+    for table_name, row_id in review or []:
+        model = models.get(table_name)
+        row = session.get(model, row_id) if model is not None else None
+        owner_kind, owner = None, None
+        if row is not None and table_name in _OWNERS:
+            owner_kind, owner = table_name, row
+        elif row is not None:
+            owner_kind = next((k for k in _OWNERS if getattr(row, f"{k}_id", None) is not None), None)
+            owner = session.get(_OWNERS[owner_kind], getattr(row, f"{owner_kind}_id")) if owner_kind else None
+        items.append(
+            {
+                "label": str(REVIEW_LABELS.get(table_name, table_name)),
+                "kind": owner_kind if owner is not None else None,
+                "id": owner.id if owner is not None else None,
+                "name": str(owner) if owner is not None else "",
+            }
+        )
+    return items
 
 
 def _scrub_saved(session: Session, scrubber: _Scrubber, result: Result) -> None:
@@ -940,27 +1088,35 @@ class _ImportRows:
         return drop
 
 
+#: What an erasure writes on the person's own records (the rest of them stays).
+_CONTACT_ERASED = {
+    "first_name": ANONYMOUS_FIRST_NAME,
+    "last_name": ANONYMOUS_LAST_NAME,
+    **dict.fromkeys(
+        ("title", "email", "phone", "mobile", "personal_number", "note", "postal_street", "postal_postcode")
+    ),
+    "postal_city": None,
+}
+_LEAD_ERASED = dict.fromkeys(
+    ("contact_first_name", "contact_last_name", "contact_title", "contact_phone", "contact_email", "note")
+)
+
+
 def _erase_record(session: Session, subject: Subject, result: Result) -> None:
-    contact = table_of(Contact)
-    emptied = ("title", "email", "phone", "mobile", "personal_number", "note", "postal_street", "postal_postcode")
-    done = session.execute(
-        update(contact)
-        .where(_in(contact.c.id, subject.contact_ids))
-        .values(
-            first_name=ANONYMOUS_FIRST_NAME,
-            last_name=ANONYMOUS_LAST_NAME,
-            postal_city=None,
-            **dict.fromkeys(emptied),
-            **_bump(contact),
-        )
-    )
-    result.add("record", cast(CursorResult, done).rowcount)
-    lead = table_of(Lead)
-    lead_fields = ("contact_first_name", "contact_last_name", "contact_title", "contact_phone", "contact_email", "note")
-    done = session.execute(
-        update(lead).where(_in(lead.c.id, subject.lead_ids)).values(**dict.fromkeys(lead_fields), **_bump(lead))
-    )
-    result.add("leads", cast(CursorResult, done).rowcount)
+    """The person's records are anonymised, and webhook subscribers of contact.updated and
+    lead.updated hear of it (GDPR art. 19) with the anonymised record: the changes name the erased
+    fields, their old values «[raderat]»."""
+    from services import webhooks
+
+    for model, ids, values, key in (
+        (Contact, subject.contact_ids, _CONTACT_ERASED, "record"),
+        (Lead, subject.lead_ids, _LEAD_ERASED, "leads"),
+    ):
+        table = table_of(model)
+        done = session.execute(update(table).where(_in(table.c.id, ids)).values(**values, **_bump(table)))
+        result.add(key, cast(CursorResult, done).rowcount)
+        changes = {name: [ERASED, value] for name, value in values.items()}
+        webhooks.record_written(session, model, [{"entity_id": i, "action": "update", "changes": changes} for i in ids])
     session.expire_all()
 
 

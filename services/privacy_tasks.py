@@ -17,11 +17,12 @@ def expire_retained_invoice_data() -> None:
 
 @tasks.task()
 def run_retention_rule(rule_id: int) -> None:
-    """One rule, now (safe to run twice: an erased person no longer matches)."""
+    """One rule, now (safe to run twice: an erased person no longer matches), each erasure committed
+    as it is made; at most retention.RUN_LIMIT people, the others in the next runs."""
     session = tasks.session()
     rule = session.get(RetentionRule, rule_id)
     if rule is not None:
-        retention.run(session, storage.from_config(tasks.app().config), rule, utcnow())
+        retention.run(session, storage.from_config(tasks.app().config), rule, utcnow(), commit=session.commit)
         session.commit()
 
 
@@ -31,5 +32,5 @@ def run_retention_rules() -> None:
     session = tasks.session()
     for rule in retention.rules(session):
         if rule.active:
-            retention.run(session, storage.from_config(tasks.app().config), rule, utcnow())
+            retention.run(session, storage.from_config(tasks.app().config), rule, utcnow(), commit=session.commit)
             session.commit()

@@ -5,14 +5,21 @@ for N months (no change, activity, order or invoice). The preview lists who woul
 (nightly on the task queue, or at once) erases each with services.privacy, exactly as a manual
 erasure, and logs how many went. Running twice erases nobody twice: an erased person no longer
 matches (their personal fields are empty).
+
+A run is bounded: it erases at most `RUN_LIMIT` people (each erasure reads the whole audit trail for
+the person's identifiers), committing each as it goes when given `commit` (the task queue does), and
+the log says how many were left for the next run. Each person is checked again just before their
+erasure, so one touched since the run began, or erased by a run of the same rule in another worker,
+is left alone. The preview counts everyone the rule selects (`count`, up to `COUNT_CAP`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, exists, not_, or_, select
+from sqlalchemy import Select, and_, exists, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from models import (
@@ -33,6 +40,10 @@ from services.storage import Storage
 from services.validation import InvalidValue
 
 MIN_MONTHS, MAX_MONTHS = 1, 600
+#: The most people one run of a rule erases; the others go in the next runs (every night).
+RUN_LIMIT = 500
+#: The preview counts up to this many (a rule selecting more says «more than»).
+COUNT_CAP = 100_000
 
 
 def months_before(now: datetime, months: int) -> datetime:
@@ -44,8 +55,10 @@ def months_before(now: datetime, months: int) -> datetime:
 
 
 def _check(actor: Employee) -> None:
-    if not actor.has_permission("privacy.retention"):
-        raise PermissionError("privacy.retention")
+    """Setting a rule needs `privacy.erase` too: a rule erases people every night."""
+    for permission in ("privacy.retention", "privacy.erase"):
+        if not actor.has_permission(permission):
+            raise PermissionError(permission)
 
 
 def create_rule(session: Session, actor: Employee, *, kind: str, months: str | int) -> RetentionRule:
@@ -133,14 +146,36 @@ def preview(session: Session, rule: RetentionRule, now: datetime, *, limit: int 
     return privacy.find_subjects(session, subject_kind(rule), ids)
 
 
-def run(session: Session, storage: Storage, rule: RetentionRule, now: datetime) -> int:
-    """Erase everybody the rule selects and log the run; returns how many. The caller commits."""
+def count(session: Session, rule: RetentionRule, now: datetime) -> int:
+    """How many people the rule selects now (at most COUNT_CAP + 1: «more than COUNT_CAP»)."""
+    return session.scalar(select(func.count()).select_from(candidates(rule, now).limit(COUNT_CAP + 1).subquery())) or 0
+
+
+def _still_selected(session: Session, rule: RetentionRule, now: datetime, record_id: int) -> bool:
+    model = Lead if rule.kind == "lead_untouched" else Contact
+    return session.scalar(candidates(rule, now).where(model.id == record_id)) is not None
+
+
+def run(
+    session: Session,
+    storage: Storage,
+    rule: RetentionRule,
+    now: datetime,
+    *,
+    commit: Callable[[], object] | None = None,
+) -> int:
+    """Erase up to RUN_LIMIT of the people the rule selects and log the run; returns how many.
+    `commit` is called after each erasure (the task queue's run); the caller commits the log."""
     erased = 0
-    for record_id in session.scalars(candidates(rule, now)).all():
+    for record_id in session.scalars(candidates(rule, now).limit(RUN_LIMIT)).all():
+        if not _still_selected(session, rule, now, record_id):
+            continue
         subject = privacy.find_subject(session, subject_kind(rule), record_id)
         if subject is not None:
             privacy.erase_by(session, storage, None, subject, now.date(), retention_rule=rule.id)
             erased += 1
+            if commit is not None:
+                commit()
     rule.last_run_at = now
     session.add(
         PrivacyEvent(
@@ -148,7 +183,7 @@ def run(session: Session, storage: Storage, rule: RetentionRule, now: datetime) 
             action="retention_rule",
             subject_type="rule",
             subject_id=rule.id,
-            summary={"erased": erased, "kind": rule.kind, "months": rule.months},
+            summary={"erased": erased, "left": count(session, rule, now), "kind": rule.kind, "months": rule.months},
         )
     )
     return erased
