@@ -98,6 +98,27 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+def nul_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """The fields of a JSON body whose text (or name) holds a NUL character, as field errors:
+    PostgreSQL cannot store one (an insert with one failed with a 500), and nobody types it."""
+    found: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        items = [(str(k), v) for k, v in data.items()]
+    elif isinstance(data, list):
+        items = [(str(i), v) for i, v in enumerate(data)]
+    else:
+        items = []
+    for key, value in items:
+        name = f"{prefix}.{key}" if prefix else key
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            found[name.replace("\x00", "\ufffd")] = [
+                _("The text contains a character that cannot be saved (NUL). Remove it and try again.")
+            ]
+        elif isinstance(value, (dict, list)):
+            found.update(nul_errors(value, name))
+    return found
+
+
 def problem(status: int, detail: str | None = None, *, errors=None, headers=None, **extra):
     """A problem+json response."""
     body = {

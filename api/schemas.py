@@ -23,8 +23,14 @@ def text(max_length: int, **kwargs):
     return f.String(validate=v.Length(max=max_length), allow_none=True, **kwargs)
 
 
+def not_blank(value: str) -> None:
+    """A required text is more than spaces (it is stored stripped: "  " would be an empty name)."""
+    if not value.strip():
+        raise ma.ValidationError(_("This field may not be empty."))
+
+
 def required_text(max_length: int, **kwargs):
-    return f.String(required=True, validate=v.Length(min=1, max=max_length), **kwargs)
+    return f.String(required=True, validate=[v.Length(min=1, max=max_length), not_blank], **kwargs)
 
 
 def ident(**kwargs):

@@ -1,0 +1,113 @@
+"""The API tried as an integrator and as a hostile client would (review of issue 19): values no
+form would send, the same request sent twice at once, texts PostgreSQL cannot store. Each test
+reads what the client gets back and what the register holds afterwards."""
+
+import threading
+
+import pytest
+from sqlalchemy import select
+from test_api import as_role, keys, openapi, problem_of  # noqa: F401 (fixtures)
+
+from extensions import db
+from helpers import count, sv
+from models import Category, Company, Contact, Lead
+
+
+def _at_once(app, key: str, calls: list[tuple[str, str, dict]]) -> list:
+    """Send the calls from as many threads at the same moment (each its own client and session)."""
+    barrier = threading.Barrier(len(calls))
+    answers: list = [None] * len(calls)
+
+    def work(index: int, method: str, url: str, body: dict) -> None:
+        client = app.test_client()
+        barrier.wait(timeout=60)
+        response = client.open(url, method=method, json=body, headers={"Authorization": f"Bearer {key}"})
+        answers[index] = (response.status_code, response.get_json())
+
+    threads = [threading.Thread(target=work, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return answers
+
+
+# --- natural keys: one customer per organisationsnummer, also when two requests race -------------
+
+
+def test_the_same_company_posted_twice_at_once_is_created_once(app, session, keys):  # noqa: F811
+    """A web shop or Zapier that retries a slow request sends the same company again while the first
+    is being saved: one customer, the other requests told it exists (422, not a second customer)."""
+    body = {"name": "Dubbelpost AB", "org_number": "556016-0680"}
+    answers = _at_once(app, keys["admin"], [("POST", "/api/v1/companies", body)] * 6)
+    statuses = sorted(status for status, _body in answers)
+    assert statuses == [201] + [422] * 5, answers
+    refused = [body for status, body in answers if status == 422]
+    assert all("Dubbelpost AB" in b["errors"]["org_number"][0] for b in refused)
+    session.expire_all()
+    assert session.scalars(select(Company.name).where(Company.org_number == "5560160680")).all() == [
+        "Dubbelpost AB"
+    ]
+
+
+def test_two_companies_changed_to_the_same_org_number_at_once_keep_it_unique(app, session, keys, make_company):  # noqa: F811
+    first, second = make_company(name="Första AB"), make_company(name="Andra AB")
+    session.commit()
+    calls = [
+        ("PATCH", f"/api/v1/companies/{c.id}", {"version": c.version, "org_number": "556016-0680"})
+        for c in (first, second)
+    ]
+    answers = _at_once(app, keys["admin"], calls)
+    assert sorted(status for status, _body in answers) == [200, 422], answers
+    session.expire_all()
+    assert len(session.scalars(select(Company.id).where(Company.org_number == "5560160680")).all()) == 1
+
+
+# --- texts: blank is empty, NUL is refused --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, body, field",
+    [
+        ("/api/v1/companies", {"name": "   "}, "name"),
+        ("/api/v1/leads", {"company_name": "\t \n"}, "company_name"),
+        ("/api/v1/contacts", {"first_name": "Ada", "last_name": "  "}, "last_name"),
+        ("/api/v1/categories", {"name": " ", "applies_to": "both"}, "name"),
+    ],
+)
+def test_a_required_text_of_only_spaces_is_refused_as_empty(as_role, session, url, body, field):  # noqa: F811
+    before = sum(count(session, m) for m in (Company, Lead, Contact, Category))
+    body_of = problem_of(as_role("admin").post(url, body), 422)
+    assert body_of["errors"][field] == [sv("This field may not be empty.")]
+    session.expire_all()
+    assert sum(count(session, m) for m in (Company, Lead, Contact, Category)) == before
+
+
+def test_a_required_text_of_only_spaces_is_refused_on_patch_too(as_role, session, make_company):  # noqa: F811
+    company = make_company(name="Namnet AB")
+    body = problem_of(
+        as_role("admin").patch(f"/api/v1/companies/{company.id}", {"version": company.version, "name": "  "}), 422
+    )
+    assert body["errors"]["name"] == [sv("This field may not be empty.")]
+    session.expire_all()
+    assert session.get(Company, company.id).name == "Namnet AB"
+
+
+@pytest.mark.parametrize(
+    "url, body",
+    [
+        ("/api/v1/companies", {"name": "Noll\u0000AB"}),
+        ("/api/v1/companies", {"name": "Noll AB", "note": "a\u0000b"}),
+        ("/api/v1/contacts", {"first_name": "A\u0000", "last_name": "B"}),
+        ("/api/v1/leads", {"company_name": "Lead\u0000AB"}),
+    ],
+)
+def test_a_nul_character_in_a_body_is_a_field_error_not_a_500(as_role, session, url, body):  # noqa: F811
+    """PostgreSQL cannot store NUL (the forms refuse it with a 400): the API names the field."""
+    response = as_role("admin").call("POST", url, body, validate=False)
+    problem = problem_of(response, 422)
+    field = next(k for k, v in body.items() if "\u0000" in v)
+    assert problem["errors"][field] == [sv("The text contains a character that cannot be saved (NUL). Remove it and try again.")]
+    db.session.remove()
+    assert count(session, Company) == count(session, Contact) == count(session, Lead) == 0
