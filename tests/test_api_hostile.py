@@ -111,3 +111,33 @@ def test_a_nul_character_in_a_body_is_a_field_error_not_a_500(as_role, session, 
     assert problem["errors"][field] == [sv("The text contains a character that cannot be saved (NUL). Remove it and try again.")]
     db.session.remove()
     assert count(session, Company) == count(session, Contact) == count(session, Lead) == 0
+
+
+# --- every message in the client's language ------------------------------------------------------
+
+
+def test_marshmallows_own_messages_are_translated_too(as_role):  # noqa: F811
+    """A text too long for a required field, NaN as an amount and a body that is no JSON: in Swedish
+    (they came back in marshmallow's English)."""
+    api = as_role("admin")
+    too_long = problem_of(api.post("/api/v1/companies", {"name": "x" * 201}), 422)
+    assert too_long["errors"]["name"] == [sv("At most %(max)s characters.", max="200")]
+    nan = problem_of(api.post("/api/v1/companies", {"name": "Nan AB", "discount_percent": "NaN"}), 422)
+    assert nan["errors"]["discount_percent"] == [sv("Not a number.")]
+    response = api.client.post(
+        "/api/v1/companies", data="{inte json", headers=api.headers({"Content-Type": "application/json"})
+    )
+    body = problem_of(response, 400)
+    assert body["detail"] == sv("The request could not be read.")
+    assert body["errors"] == {"_schema": [sv("The body is not valid JSON.")]}
+    english = as_role("admin", "en").client.post(
+        "/api/v1/companies", data="{", headers=as_role("admin", "en").headers({"Content-Type": "application/json"})
+    )
+    assert problem_of(english, 400)["errors"] == {"_schema": ["The body is not valid JSON."]}
+
+
+def test_a_nul_character_in_a_query_says_so(as_role):  # noqa: F811
+    response = as_role("admin").call("GET", "/api/v1/companies?q=a%00b", validate=False)
+    assert problem_of(response, 400)["detail"] == sv(
+        "The text contains a character that cannot be saved (NUL). Remove it and try again."
+    )
