@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
@@ -113,6 +114,14 @@ def _check(actor: Employee | None) -> None:
         raise NotPermitted("integration.manage")
 
 
+def _is_internal(address_text: str) -> bool:
+    """Loopback, private, link-local, reserved, multicast … (an IPv4-mapped IPv6 address as its IPv4)."""
+    address = ipaddress.ip_address(address_text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
 def internal_address(host: str) -> str | None:
     """The first internal address `host` resolves to (loopback, private, link-local, reserved …),
     or None when every address is public. A name that does not resolve is refused as well."""
@@ -121,12 +130,21 @@ def internal_address(host: str) -> str | None:
     except (socket.gaierror, UnicodeError):
         raise InvalidValue(_("The host %(host)s could not be found.", host=host)) from None
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            return str(address)
+        address = str(info[4][0])
+        if _is_internal(address):
+            return address.split("%", 1)[0]
     return None
+
+
+def _refused(host: str, address: str) -> RefusedAddress:
+    return RefusedAddress(
+        _(
+            "%(host)s leads to the internal address %(address)s. Internal addresses are refused "
+            "unless you allow them for this subscription.",
+            host=host,
+            address=address,
+        )
+    )
 
 
 def check_url(url: str, *, allow_internal: bool) -> str:
@@ -138,14 +156,7 @@ def check_url(url: str, *, allow_internal: bool) -> str:
     if not allow_internal:
         internal = internal_address(parts.hostname)
         if internal is not None:
-            raise RefusedAddress(
-                _(
-                    "%(host)s leads to the internal address %(address)s. Internal addresses are refused "
-                    "unless you allow them for this subscription.",
-                    host=parts.hostname,
-                    address=internal,
-                )
-            )
+            raise _refused(parts.hostname, internal)
     return url
 
 
@@ -453,9 +464,58 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx is the answer (a redirect could lead to an internal address)
 
 
-def _post(url: str, body: bytes, headers: dict) -> int:
-    """POST and return the status code; raises OSError when no answer came."""
-    opener = urllib.request.build_opener(_NoRedirects())
+def _public_connection(host: str):
+    """socket.create_connection that refuses a connection made to an internal address: the address
+    connected to is the one checked (the name may resolve differently than when it was checked: DNS
+    rebinding)."""
+
+    def create_connection(address, *args, **kwargs):
+        sock = socket.create_connection(address, *args, **kwargs)
+        peer = str(sock.getpeername()[0])
+        if _is_internal(peer):
+            sock.close()
+            raise _refused(host, peer.split("%", 1)[0])
+        return sock
+
+    return create_connection
+
+
+class _PublicHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _public_connection(self.host)
+
+
+class _PublicHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _public_connection(self.host)
+
+
+def _through_proxy(req) -> bool:
+    """The request goes through a proxy (HTTP_PROXY/HTTPS_PROXY): the proxy connects, so the address
+    connected to is the proxy's; the host name was checked before (check_url)."""
+    return req.has_proxy() or bool(getattr(req, "_tunnel_host", None))
+
+
+class _PublicHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(http.client.HTTPConnection if _through_proxy(req) else _PublicHTTPConnection, req)
+
+
+class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        connection = http.client.HTTPSConnection if _through_proxy(req) else _PublicHTTPSConnection
+        return self.do_open(connection, req, context=self._context)
+
+
+def _post(url: str, body: bytes, headers: dict, allow_internal: bool = False) -> int:
+    """POST and return the status code; raises OSError when no answer came, RefusedAddress when the
+    address connected to is internal and the subscription does not allow that."""
+    handlers: list = [_NoRedirects()]
+    if not allow_internal:
+        handlers += [_PublicHTTPHandler(), _PublicHTTPSHandler()]
+    opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
@@ -502,7 +562,7 @@ def attempt(session: Session, delivery: WebhookDelivery, *, now: datetime | None
     else:
         try:
             check_url(subscription.url, allow_internal=subscription.allow_internal)
-            code = post(subscription.url, body, headers)
+            code = post(subscription.url, body, headers, subscription.allow_internal)
         except InvalidValue as exc:  # refused (an internal address): trying again changes nothing
             error, permanent = str(exc), True
         except (OSError, ValueError) as exc:

@@ -46,9 +46,7 @@ def test_the_same_company_posted_twice_at_once_is_created_once(app, session, key
     refused = [body for status, body in answers if status == 422]
     assert all("Dubbelpost AB" in b["errors"]["org_number"][0] for b in refused)
     session.expire_all()
-    assert session.scalars(select(Company.name).where(Company.org_number == "5560160680")).all() == [
-        "Dubbelpost AB"
-    ]
+    assert session.scalars(select(Company.name).where(Company.org_number == "5560160680")).all() == ["Dubbelpost AB"]
 
 
 def test_two_companies_changed_to_the_same_org_number_at_once_keep_it_unique(app, session, keys, make_company):  # noqa: F811
@@ -108,7 +106,9 @@ def test_a_nul_character_in_a_body_is_a_field_error_not_a_500(as_role, session, 
     response = as_role("admin").call("POST", url, body, validate=False)
     problem = problem_of(response, 422)
     field = next(k for k, v in body.items() if "\u0000" in v)
-    assert problem["errors"][field] == [sv("The text contains a character that cannot be saved (NUL). Remove it and try again.")]
+    assert problem["errors"][field] == [
+        sv("The text contains a character that cannot be saved (NUL). Remove it and try again.")
+    ]
     db.session.remove()
     assert count(session, Company) == count(session, Contact) == count(session, Lead) == 0
 

@@ -1,0 +1,84 @@
+"""Webhook deliveries and internal addresses (review of issue 19): the address checked is the
+address connected to. A host name whose DNS answer changes between the check and the connection
+(DNS rebinding) must not reach loopback, and a redirect is an answer, not a second request."""
+
+import socket
+
+import pytest
+from webhook_receiver import Receiver
+
+from models import WebhookDelivery, utcnow
+from services import webhooks
+
+PUBLIC = "93.184.216.34"
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def rebinding(monkeypatch):
+    """`rebind.test` resolves to a public address the first two times it is asked (the checks when the
+    subscription is saved and before the delivery), then to 127.0.0.1 (a short-lived DNS answer)."""
+    real = socket.getaddrinfo
+
+    class Asked(list):
+        public_answers = 2
+
+    asked = Asked()
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "rebind.test":
+            asked.append(host)
+            address = PUBLIC if len(asked) <= asked.public_answers else "127.0.0.1"
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port or 0))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def _delivery(session, url: str, *, allow_internal: bool = False) -> WebhookDelivery:
+    subscription = webhooks.subscribe(session, None, name="Kund", url=url, events=["company.created"])
+    subscription.allow_internal = allow_internal
+    delivery = WebhookDelivery(
+        subscription=subscription, event="company.created", payload={"event": "x"}, created_at=utcnow(), attempts=0
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def test_a_host_that_resolves_to_loopback_after_the_check_is_not_posted_to(session, receiver, rebinding):
+    port = receiver.server.server_port
+    delivery = _delivery(session, f"http://rebind.test:{port}/hook")  # the check saw the public address
+    assert rebinding == ["rebind.test"]
+    assert webhooks.attempt(session, delivery) is None
+    assert receiver.requests == [], "the delivery reached 127.0.0.1"
+    assert delivery.status == "failed" and "127.0.0.1" in delivery.error
+
+
+def test_a_subscription_allowed_internal_addresses_still_reaches_them(session, receiver, rebinding):
+    rebinding.public_answers = 1  # asked when it is saved; an allowed subscription is not checked again
+    port = receiver.server.server_port
+    delivery = _delivery(session, f"http://rebind.test:{port}/hook", allow_internal=True)
+    assert webhooks.attempt(session, delivery) is None
+    assert delivery.status == "delivered" and len(receiver.requests) == 1
+
+
+def test_a_redirect_is_not_followed_and_is_tried_again_later(session, monkeypatch):
+    """A receiver answering 302 to 169.254.169.254 gets no second request: the 302 is a failed attempt."""
+    sent = []
+
+    def post(url, body, headers, *rest):
+        sent.append(url)
+        return 302
+
+    monkeypatch.setattr(webhooks, "internal_address", lambda host: None)
+    delivery = _delivery(session, "https://hooks.example.com/x")
+    assert webhooks.attempt(session, delivery, post=post) == webhooks.FIRST_RETRY_SECONDS
+    assert sent == ["https://hooks.example.com/x"] and delivery.response_code == 302
