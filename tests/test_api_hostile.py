@@ -141,3 +141,18 @@ def test_a_nul_character_in_a_query_says_so(as_role):  # noqa: F811
     assert problem_of(response, 400)["detail"] == sv(
         "The text contains a character that cannot be saved (NUL). Remove it and try again."
     )
+
+
+def test_an_org_number_is_found_however_the_other_system_writes_it(as_role, make_company):  # noqa: F811
+    """Ten digits, a dash, an en dash, or the 12-digit form with 16 in front (as accounting systems
+    and the Tax Agency write it): the same company."""
+    company = make_company(name="Skrivsätt AB", org_number="5560360793")
+    api = as_role("readonly")
+    for written in ("5560360793", "556036-0793", "556036\u20130793", "16556036-0793", "165560360793"):
+        assert api.get(f"/api/v1/companies/by-org-number/{written}").get_json()["id"] == company.id, written
+        items = api.client.get(
+            "/api/v1/companies", query_string={"org_number": written}, headers=api.headers()
+        ).get_json()["items"]
+        assert [c["id"] for c in items] == [company.id], written
+    created = as_role("admin").post("/api/v1/companies", {"name": "Tolv AB", "org_number": "16556016-0680"})
+    assert created.status_code == 201 and created.get_json()["org_number"] == "5560160680"
