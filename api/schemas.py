@@ -149,6 +149,7 @@ class CompanyFields(CustomerParts):
     name = required_text(200)
     country = f.String(validate=v.Regexp(r"^[A-Z]{2}$"), metadata={"description": "ISO country code, SE"})
     org_number = text(20, metadata={"description": "Organisationsnummer (NNNNNN-NNNN); stored as ten digits"})
+    legal_form = text(60, metadata={"description": "Företagsform (Aktiebolag, Handelsbolag …)"})
     vat_number = text(20)
     status = f.String(validate=v.OneOf(list(COMPANY_STATUS_LABELS)))
     industry_id = ident()

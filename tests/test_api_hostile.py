@@ -156,3 +156,15 @@ def test_an_org_number_is_found_however_the_other_system_writes_it(as_role, make
         assert [c["id"] for c in items] == [company.id], written
     created = as_role("admin").post("/api/v1/companies", {"name": "Tolv AB", "org_number": "16556016-0680"})
     assert created.status_code == 201 and created.get_json()["org_number"] == "5560160680"
+
+
+def test_a_companys_form_of_organisation_is_read_and_written(as_role, session):  # noqa: F811
+    """Företagsform, which the register's look-up fills in the form, reaches the API too."""
+    api = as_role("admin")
+    created = api.post("/api/v1/companies", {"name": "Form AB", "legal_form": "Aktiebolag"})
+    assert created.status_code == 201 and created.get_json()["legal_form"] == "Aktiebolag"
+    company = created.get_json()
+    changed = api.patch(f"/api/v1/companies/{company['id']}", {"version": company["version"], "legal_form": None})
+    assert changed.get_json()["legal_form"] is None
+    session.expire_all()
+    assert session.get(Company, company["id"]).legal_form is None
