@@ -39,7 +39,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, func, literal, or_, select, text, tuple_
+from sqlalchemy import BigInteger, Select, and_, bindparam, false, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -152,7 +152,11 @@ def _fits(value: Any, expr) -> bool:
     if isinstance(value, bool):
         return False
     if expected is int:
-        return isinstance(value, int)
+        # A bound value is cast to the column's type: PostgreSQL refuses one out of its range.
+        limit = 2**63 if isinstance(getattr(expr, "type", None), BigInteger) else 2**31
+        return isinstance(value, int) and -limit <= value < limit
+    if expected is str:
+        return isinstance(value, str) and "\x00" not in value  # PostgreSQL cannot take a NUL
     if expected is Decimal:
         return isinstance(value, (Decimal, int))
     if expected is datetime:

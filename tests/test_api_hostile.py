@@ -168,3 +168,47 @@ def test_a_companys_form_of_organisation_is_read_and_written(as_role, session): 
     assert changed.get_json()["legal_form"] is None
     session.expire_all()
     assert session.get(Company, company["id"]).legal_form is None
+
+
+def _cursor(values) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "sort, values",
+    [
+        ("name", ["x", 2**70]),
+        ("name", ["x", -(2**63)]),
+        ("customer_number", ["Ett namn", 1]),
+        ("customer_number", [2**70, 1]),
+        ("org_number", [None, 1]),
+        ("org_number", [1, 1]),
+        ("name", ["a\u0000b", 1]),
+        ("name", [["nested"], 1]),
+        ("name", [{"a": 1}, 1]),
+        ("name", ["x", 1, 2]),
+        ("name", []),
+        ("-postal_city", [1.5e308, 1]),
+    ],
+)
+def test_a_forged_cursor_is_400_or_a_page_never_a_500(as_role, make_company, sort, values):  # noqa: F811
+    make_company(name="Markör AB", org_number="5560360793")
+    for direction in ("after", "before"):
+        response = as_role("readonly").call(
+            "GET", f"/api/v1/companies?sort={sort}&{direction}={_cursor(values)}", validate=False
+        )
+        assert response.status_code in (200, 400), (direction, response.get_data(as_text=True))
+        if response.status_code == 400:
+            problem_of(response, 400)
+
+
+@pytest.mark.parametrize("amount", ["1e400", "NaN", "Infinity", "-Infinity", "123456789012345.5"])
+def test_a_forged_amount_in_a_cursor_is_400_or_a_page(as_role, amount):  # noqa: F811
+    for direction in ("after", "before"):
+        response = as_role("readonly").call(
+            "GET", f"/api/v1/products?sort=price&{direction}={_cursor([{'n': amount}, 1])}", validate=False
+        )
+        assert response.status_code in (200, 400), (direction, response.get_data(as_text=True))
