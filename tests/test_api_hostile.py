@@ -212,3 +212,24 @@ def test_a_forged_amount_in_a_cursor_is_400_or_a_page(as_role, amount):  # noqa:
             "GET", f"/api/v1/products?sort=price&{direction}={_cursor([{'n': amount}, 1])}", validate=False
         )
         assert response.status_code in (200, 400), (direction, response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_a_time_that_leaves_the_calendar_in_utc_is_a_field_error(as_role, make_company, when):  # noqa: F811
+    """A time at the ends of the calendar with an offset has no UTC time (it answered 500)."""
+    company = make_company(name="Kalender AB")
+    body = {"kind": "meeting", "subject": "Möte", "company_id": company.id, "due_at": when}
+    response = as_role("admin").call("POST", "/api/v1/activities", body, validate=False)
+    assert problem_of(response, 422)["errors"]["due_at"] == [sv("Not a date and time (YYYY-MM-DDTHH:MM:SS).")]
+
+
+def test_a_draft_takes_a_bounded_number_of_lines(as_role, make_company, session):  # noqa: F811
+    from models import SalesOrder
+
+    company = make_company(name="Rader AB")
+    api = as_role("admin")
+    line = {"description": "Rad", "quantity": "1", "unit_price": "10"}
+    too_many = problem_of(api.post("/api/v1/orders", {"company_id": company.id, "lines": [line] * 501}), 422)
+    assert too_many["errors"]["lines"] == [sv("At most %(max)s lines.", max=500)]
+    assert count(session, SalesOrder) == 0
+    assert api.post("/api/v1/orders", {"company_id": company.id, "lines": [line] * 500}).status_code == 201
