@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from sqlalchemy import select
-from test_api import as_role, keys, openapi, problem_of  # noqa: F401 (fixtures)
+from test_api import as_role, keys, openapi, problem_of, rate_limited_app  # noqa: F401 (fixtures)
 
 from extensions import db
 from helpers import count, sv
@@ -233,3 +233,27 @@ def test_a_draft_takes_a_bounded_number_of_lines(as_role, make_company, session)
     assert too_many["errors"]["lines"] == [sv("At most %(max)s lines.", max=500)]
     assert count(session, SalesOrder) == 0
     assert api.post("/api/v1/orders", {"company_id": company.id, "lines": [line] * 500}).status_code == 201
+
+
+# --- rate limits ---------------------------------------------------------------------------------
+
+
+def test_calls_with_wrong_keys_are_limited_per_address(rate_limited_app, keys):  # noqa: F811
+    """Wrong, revoked or made-up keys were never counted (each made-up key its own count, and the
+    401 came before the limit): a client trying keys is limited per address like a key's calls."""
+    import secrets
+
+    client = rate_limited_app.test_client()
+
+    def attempt():
+        key = "crm_" + secrets.token_urlsafe(32)
+        return client.get("/api/v1/companies", headers={"Authorization": f"Bearer {key}"})
+
+    assert [attempt().status_code for _ in range(3)] == [401, 401, 401]
+    refused = attempt()
+    body = problem_of(refused, 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
+    assert body["detail"] == sv("Too many requests with this API key; wait and try again (see Retry-After).")
+    # A valid key is counted on its own (the address's wrong keys do not lock it out).
+    good = client.get("/api/v1/companies", headers={"Authorization": f"Bearer {keys['seller']}"})
+    assert good.status_code == 200
