@@ -27,6 +27,7 @@ import ipaddress
 import json
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -93,6 +94,8 @@ RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 2 * 60 * 60
 TIMEOUT_SECONDS = 10
+#: The longest one delivery may take, however the receiver dribbles its answer.
+DEADLINE_SECONDS = 30
 USER_AGENT = "Kundregister-Webhooks/1"
 SIGNATURE_HEADER = "X-Kundregister-Signature"
 TIMESTAMP_HEADER = "X-Kundregister-Timestamp"
@@ -464,32 +467,37 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx is the answer (a redirect could lead to an internal address)
 
 
-def _public_connection(host: str):
-    """socket.create_connection that refuses a connection made to an internal address: the address
-    connected to is the one checked (the name may resolve differently than when it was checked: DNS
-    rebinding)."""
+class _Connections:
+    """The sockets one delivery opens: each checked against internal addresses unless allowed (the
+    address connected to is the one checked: a name may resolve differently than when it was
+    checked, DNS rebinding), and all shut when the delivery's deadline passes."""
 
-    def create_connection(address, *args, **kwargs):
-        sock = socket.create_connection(address, *args, **kwargs)
-        peer = str(sock.getpeername()[0])
-        if _is_internal(peer):
-            sock.close()
-            raise _refused(host, peer.split("%", 1)[0])
-        return sock
+    def __init__(self, allow_internal: bool) -> None:
+        self.allow_internal, self.expired = allow_internal, threading.Event()
+        self.sockets: list[socket.socket] = []
 
-    return create_connection
+    def create(self, host: str, proxied: bool):
+        def create_connection(address, *args, **kwargs):
+            sock = socket.create_connection(address, *args, **kwargs)
+            self.sockets.append(sock)
+            peer = str(sock.getpeername()[0])
+            if not (self.allow_internal or proxied) and _is_internal(peer):
+                sock.close()
+                raise _refused(host, peer.split("%", 1)[0])
+            if self.expired.is_set():
+                sock.close()
+            return sock
 
+        return create_connection
 
-class _PublicHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._create_connection = _public_connection(self.host)
-
-
-class _PublicHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._create_connection = _public_connection(self.host)
+    def expire(self) -> None:
+        """The deadline passed: a receiver still answering gets no more time."""
+        self.expired.set()
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _through_proxy(req) -> bool:
@@ -498,31 +506,61 @@ def _through_proxy(req) -> bool:
     return req.has_proxy() or bool(getattr(req, "_tunnel_host", None))
 
 
-class _PublicHTTPHandler(urllib.request.HTTPHandler):
+def _connection_class(base: type, connections: _Connections, proxied: bool) -> Any:
+    class Connection(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = connections.create(self.host, proxied)
+
+    return Connection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, connections: _Connections) -> None:
+        super().__init__()
+        self.connections = connections
+
     def http_open(self, req):
-        return self.do_open(http.client.HTTPConnection if _through_proxy(req) else _PublicHTTPConnection, req)
+        return self.do_open(_connection_class(http.client.HTTPConnection, self.connections, _through_proxy(req)), req)
 
 
-class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, connections: _Connections) -> None:
+        super().__init__()
+        self.connections = connections
+
     def https_open(self, req):
-        connection = http.client.HTTPSConnection if _through_proxy(req) else _PublicHTTPSConnection
-        return self.do_open(connection, req, context=self._context)
+        connection = _connection_class(http.client.HTTPSConnection, self.connections, _through_proxy(req))
+        return self.do_open(connection, req, context=getattr(self, "_context", None))
 
 
 def _post(url: str, body: bytes, headers: dict, allow_internal: bool = False) -> int:
-    """POST and return the status code; raises OSError when no answer came, RefusedAddress when the
-    address connected to is internal and the subscription does not allow that."""
-    handlers: list = [_NoRedirects()]
-    if not allow_internal:
-        handlers += [_PublicHTTPHandler(), _PublicHTTPSHandler()]
-    opener = urllib.request.build_opener(*handlers)
+    """POST and return the status code; raises OSError when no answer came (in DEADLINE_SECONDS:
+    each read may take TIMEOUT_SECONDS, the whole delivery no longer than that), RefusedAddress
+    when the address connected to is internal and the subscription does not allow that."""
+    connections = _Connections(allow_internal)
+    opener = urllib.request.build_opener(_NoRedirects(), _HTTPHandler(connections), _HTTPSHandler(connections))
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    timer = threading.Timer(DEADLINE_SECONDS, connections.expire)
+    timer.daemon = True
+    timer.start()
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             response.read(1024)
-            return response.status
+            status = response.status
     except urllib.error.HTTPError as exc:
-        return exc.code
+        status = exc.code
+    except (OSError, http.client.HTTPException) as exc:
+        if connections.expired.is_set():
+            raise TimeoutError(f"no answer within {DEADLINE_SECONDS} s") from None
+        if isinstance(exc, http.client.HTTPException):
+            raise ValueError(f"not an HTTP answer: {type(exc).__name__}: {exc}") from None
+        raise
+    finally:
+        timer.cancel()
+    if connections.expired.is_set():
+        raise TimeoutError(f"no answer within {DEADLINE_SECONDS} s")
+    return status
 
 
 def claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:

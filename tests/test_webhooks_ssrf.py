@@ -43,8 +43,9 @@ def rebinding(monkeypatch):
 
 
 def _delivery(session, url: str, *, allow_internal: bool = False) -> WebhookDelivery:
-    subscription = webhooks.subscribe(session, None, name="Kund", url=url, events=["company.created"])
-    subscription.allow_internal = allow_internal
+    subscription = webhooks.subscribe(
+        session, None, name="Kund", url=url, events=["company.created"], allow_internal=allow_internal
+    )
     delivery = WebhookDelivery(
         subscription=subscription, event="company.created", payload={"event": "x"}, created_at=utcnow(), attempts=0
     )
@@ -63,7 +64,7 @@ def test_a_host_that_resolves_to_loopback_after_the_check_is_not_posted_to(sessi
 
 
 def test_a_subscription_allowed_internal_addresses_still_reaches_them(session, receiver, rebinding):
-    rebinding.public_answers = 1  # asked when it is saved; an allowed subscription is not checked again
+    rebinding.public_answers = 0  # an allowed subscription is not checked: the connection asks
     port = receiver.server.server_port
     delivery = _delivery(session, f"http://rebind.test:{port}/hook", allow_internal=True)
     assert webhooks.attempt(session, delivery) is None
@@ -82,3 +83,62 @@ def test_a_redirect_is_not_followed_and_is_tried_again_later(session, monkeypatc
     delivery = _delivery(session, "https://hooks.example.com/x")
     assert webhooks.attempt(session, delivery, post=post) == webhooks.FIRST_RETRY_SECONDS
     assert sent == ["https://hooks.example.com/x"] and delivery.response_code == 302
+
+
+class _RawServer:
+    """A TCP server on 127.0.0.1 that reads a request and answers `chunks`, `pause` seconds apart."""
+
+    def __init__(self, chunks: list[bytes], pause: float = 0.0):
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
+        self.chunks, self.pause, self.done = chunks, pause, threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import time
+
+        try:
+            conn, _address = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            for chunk in self.chunks:
+                if self.done.is_set():
+                    break
+                try:
+                    conn.sendall(chunk)
+                except OSError:
+                    break
+                time.sleep(self.pause)
+
+    def close(self):
+        self.done.set()
+        self.server.close()
+
+
+def test_an_answer_that_is_not_http_is_a_failed_attempt(session):
+    """It raised out of the worker's task, and the delivery stayed "sending" until the lost-message sweep."""
+    server = _RawServer([b"NOT HTTP AT ALL\r\n\r\n"])
+    try:
+        delivery = _delivery(session, server.url, allow_internal=True)
+        assert webhooks.attempt(session, delivery) == webhooks.FIRST_RETRY_SECONDS
+        assert delivery.status == "retrying" and delivery.response_code is None and delivery.error
+    finally:
+        server.close()
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_given_up_at_the_deadline(session, monkeypatch):
+    """Each byte came within the socket timeout, so the worker waited as long as the receiver liked."""
+    monkeypatch.setattr(webhooks, "DEADLINE_SECONDS", 0.5)
+    answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 40 + b"\r\nContent-Length: 0\r\n\r\n"
+    server = _RawServer([bytes([b]) for b in answer], pause=0.1)  # about 6 s in all
+    try:
+        delivery = _delivery(session, server.url, allow_internal=True)
+        assert webhooks.attempt(session, delivery) == webhooks.FIRST_RETRY_SECONDS
+        assert delivery.status == "retrying" and delivery.response_code is None
+        assert "0.5" in delivery.error
+    finally:
+        server.close()
