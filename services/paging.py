@@ -309,14 +309,18 @@ class _Order:
         last: bool = False,
         seek: Any = None,
         offset: int = 0,
+        clamp: bool = True,
     ) -> Page:
         """The page after the `after` token, before the `before` token, the last page, the page
         that starts where the first key reaches `seek` ("go to"), the page at row `offset` (for
         old page-number addresses; callers keep it small), or else the first page.
 
         A position beyond the last row gives the last page; one in front of the first row the
-        first page. Walking back from the end, the page at the start may be short. Raises
-        InvalidCursor for a token or value that does not fit the order."""
+        first page — unless not `clamp` (the API: a client following cursors must not read rows
+        again when the rows it was to read next were deleted), when it gives an empty page without
+        cursors (the client has read every row there is in that direction). Walking back from the
+        end, the page at the start may be short. Raises InvalidCursor for a token or value that does
+        not fit the order."""
         stmt = stmt.order_by(None)
         n_extras = len(stmt.selected_columns) - 1
         keyed = stmt.add_columns(*(k.expr for k in self.keys))
@@ -324,6 +328,8 @@ class _Order:
             position = self.position(before) if before is not None else None
             rows = self.fetch(session, keyed, position, True, per_page + 1)
             if position is not None and not rows:
+                if not clamp:
+                    return Page(items=[])
                 return self.page(session, stmt, per_page=per_page)  # nothing further back: the first page
             # A short page at the start is kept short: the rows behind it are on the page the
             # user came from, and every row is shown once.
@@ -341,6 +347,8 @@ class _Order:
         else:
             rows = self.fetch(session, keyed, position, False, per_page + 1)
         if not rows and (position is not None or offset):
+            if not clamp and after is not None:
+                return Page(items=[])
             return self.page(session, stmt, per_page=per_page, last=True)  # past the end: the last page
         has_next = len(rows) > per_page
         rows = rows[:per_page]

@@ -257,3 +257,30 @@ def test_calls_with_wrong_keys_are_limited_per_address(rate_limited_app, keys): 
     # A valid key is counted on its own (the address's wrong keys do not lock it out).
     good = client.get("/api/v1/companies", headers={"Authorization": f"Bearer {keys['seller']}"})
     assert good.status_code == 200
+
+
+# --- pages while rows are deleted ----------------------------------------------------------------
+
+
+def test_a_page_after_the_last_row_was_deleted_is_empty_not_the_last_page_again(as_role, make_company):  # noqa: F811
+    """The lists show the last page for a position past the end; a client following next_cursor got
+    the rows it had already read once more (every row once, also when rows are deleted meanwhile)."""
+    ids = [make_company(name=f"Sida {n} AB").id for n in range(3)]
+    api = as_role("admin")
+    first = api.get("/api/v1/companies?limit=2&sort=name").get_json()
+    assert [c["id"] for c in first["items"]] == ids[:2] and first["next_cursor"]
+    assert api.delete(f"/api/v1/companies/{ids[2]}").status_code == 204
+    after = api.get(f"/api/v1/companies?limit=2&sort=name&after={first['next_cursor']}").get_json()
+    assert after == {"items": [], "next_cursor": None, "previous_cursor": None}
+
+
+def test_a_page_before_the_first_row_was_deleted_is_empty_not_the_first_page_again(as_role, make_company):  # noqa: F811
+    ids = [make_company(name=f"Sida {n} AB").id for n in range(3)]
+    api = as_role("admin")
+    last = api.get("/api/v1/companies?limit=2&sort=-name").get_json()  # Sida 2, Sida 1
+    second = api.get(f"/api/v1/companies?limit=2&sort=-name&after={last['next_cursor']}").get_json()
+    assert [c["id"] for c in second["items"]] == [ids[0]] and second["previous_cursor"]
+    for company_id in ids[1:]:
+        assert api.delete(f"/api/v1/companies/{company_id}").status_code == 204
+    before = api.get(f"/api/v1/companies?limit=2&sort=-name&before={second['previous_cursor']}").get_json()
+    assert before == {"items": [], "next_cursor": None, "previous_cursor": None}
