@@ -154,7 +154,17 @@ def check_url(url: str, *, allow_internal: bool) -> str:
     """The URL to post to: http(s), with a host; refused when it leads to an internal address."""
     url = (url or "").strip()
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+    try:
+        port = parts.port
+    except ValueError:  # out of range, or no number
+        port = 0
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(url) > 500
+        or port == 0
+        or any(c.isspace() or not c.isprintable() for c in url)  # urllib would refuse to send it
+    ):
         raise InvalidValue(_("Give the full address, starting with https:// (or http://)."))
     if not allow_internal:
         internal = internal_address(parts.hostname)

@@ -142,3 +142,23 @@ def test_a_receiver_answering_a_byte_at_a_time_is_given_up_at_the_deadline(sessi
         assert "0.5" in delivery.error
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://93.184.216.34:99999/hook",
+        "http://93.184.216.34:abc/hook",
+        "http://93.184.216.34:0/hook",
+        "https://93.184.216.34/hook\r\nX-Injected: 1",
+        "https://93.184.216.34/my hook",
+        "https://93.184.216.34/\x00",
+    ],
+)
+def test_an_address_no_request_can_be_sent_to_is_refused_when_saved(session, url):
+    """A port out of range or a space or control character in the address: every delivery would fail
+    for 24 hours (urllib refuses to send it), so the subscription is refused with the form's message."""
+    from services.validation import InvalidValue
+
+    with pytest.raises(InvalidValue):
+        webhooks.subscribe(session, None, name="Fel", url=url, events=["company.created"])
