@@ -229,7 +229,8 @@ def blueprint(resource: Resource) -> Blueprint:
     schema, page = resource.schema, page_schema(resource)
 
     @blp.route("", methods=["GET"])
-    @blp.arguments(query_schema(resource), location="query", as_kwargs=False)
+    # An unknown parameter is refused (a misspelt filter would list the whole register), as in a body.
+    @blp.arguments(query_schema(resource), location="query", as_kwargs=False, unknown=ma.RAISE)
     @blp.response(200, page)
     @blp.alt_response(400, schema=ProblemSchema, content_type="application/problem+json")
     @requires(*resource.needs("view"))

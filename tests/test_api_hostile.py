@@ -284,3 +284,15 @@ def test_a_page_before_the_first_row_was_deleted_is_empty_not_the_first_page_aga
         assert api.delete(f"/api/v1/companies/{company_id}").status_code == 204
     before = api.get(f"/api/v1/companies?limit=2&sort=-name&before={second['previous_cursor']}").get_json()
     assert before == {"items": [], "next_cursor": None, "previous_cursor": None}
+
+
+def test_an_unknown_list_parameter_is_refused_not_ignored(as_role, make_company):  # noqa: F811
+    """`?stauts=active` or `?org_nr=…` was ignored: the whole register came back, and an integration
+    looking a customer up by a misspelt filter took the first company of all as its match."""
+    make_company(name="Vem som helst AB")
+    api = as_role("readonly")
+    for query in ("stauts=active", "org_nr=5560360793", "email=x@example.se"):
+        response = api.call("GET", f"/api/v1/companies?{query}", validate=False)
+        name = query.split("=")[0]
+        assert problem_of(response, 422)["errors"] == {name: [sv("Unknown field.")]}, query
+    assert api.get("/api/v1/companies?status=active&limit=5").status_code == 200
