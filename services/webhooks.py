@@ -117,12 +117,13 @@ def _check(actor: Employee | None) -> None:
         raise NotPermitted("integration.manage")
 
 
-def _is_internal(address_text: str) -> bool:
-    """Loopback, private, link-local, reserved, multicast … (an IPv4-mapped IPv6 address as its IPv4)."""
+def _internal(address_text: str) -> str | None:
+    """The address as shown (an IPv4-mapped IPv6 address as its IPv4) when it is internal: loopback,
+    private, link-local, reserved, multicast …; None when it is public."""
     address = ipaddress.ip_address(address_text.split("%", 1)[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
-    return not address.is_global or address.is_multicast
+    return str(address) if not address.is_global or address.is_multicast else None
 
 
 def internal_address(host: str) -> str | None:
@@ -133,9 +134,9 @@ def internal_address(host: str) -> str | None:
     except (socket.gaierror, UnicodeError):
         raise InvalidValue(_("The host %(host)s could not be found.", host=host)) from None
     for info in infos:
-        address = str(info[4][0])
-        if _is_internal(address):
-            return address.split("%", 1)[0]
+        internal = _internal(str(info[4][0]))
+        if internal is not None:
+            return internal
     return None
 
 
@@ -490,10 +491,10 @@ class _Connections:
         def create_connection(address, *args, **kwargs):
             sock = socket.create_connection(address, *args, **kwargs)
             self.sockets.append(sock)
-            peer = str(sock.getpeername()[0])
-            if not (self.allow_internal or proxied) and _is_internal(peer):
+            internal = None if self.allow_internal or proxied else _internal(str(sock.getpeername()[0]))
+            if internal is not None:
                 sock.close()
-                raise _refused(host, peer.split("%", 1)[0])
+                raise _refused(host, internal)
             if self.expired.is_set():
                 sock.close()
             return sock
