@@ -245,9 +245,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     def validate_register_rules(self, form) -> bool:
         """One company per organisationsnummer (live or in the trash)."""
         if "org_number" in form and form.org_number.data:
-            existing = register.company_with_org_number(
-                db.session, form.org_number.data, exclude_id=params.id_param("id")
-            )
+            existing = register.claim_org_number(db.session, form.org_number.data, exclude_id=params.id_param("id"))
             if existing is not None:
                 form.org_number.errors = [*form.org_number.errors, self.duplicate_message(existing)]
                 return False

@@ -8,7 +8,7 @@ import hashlib
 from flask import current_app, g, request
 from flask_smorest import Api
 
-from api.problems import PROBLEM_TYPE, ProblemSchema, from_http_exception, is_api_request, problem
+from api.problems import PROBLEM_TYPE, ProblemSchema, from_http_exception, is_api_request, nul_errors, problem
 from extensions import db
 from services import api_keys, audit
 
@@ -52,7 +52,7 @@ def authenticate():
     key = api_keys.authenticate(db.session, bearer_token())
     db.session.commit()  # the key's last use
     if key is None:
-        return problem(401, headers={"WWW-Authenticate": 'Bearer realm="api"'})
+        return _wrong_keys_refused() or problem(401, headers={"WWW-Authenticate": 'Bearer realm="api"'})
     employee = key.employee
     g.api_key = key
     g._login_user = employee  # Flask-Login's current_user is the key's employee (never a cookie's)
@@ -60,7 +60,32 @@ def authenticate():
     audit.through_api_key(db.session, key.id)
     if not permissions or not all(employee.has_permission(p) for p in permissions):
         return problem(403)
+    refused = nul_errors(request.get_json(silent=True)) if request.is_json else None
+    if refused:
+        return problem(422, errors=refused)
     return None
+
+
+def _wrong_keys_refused():
+    """Calls without a valid key (none, made up, revoked, expired) count per client address against
+    the keys' rate limit: a 429 once it is used up (each made-up key was a count of its own, and the
+    401 was answered before any limit). A valid key from the same address is not refused: its calls
+    count as that key's."""
+    from flask_limiter.util import get_remote_address
+    from limits import parse
+
+    from extensions import limiter
+
+    if not limiter.enabled:
+        return None
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""  # as Flask-Limiter's own keys carry it
+    item, who = parse(rate_limit()), (prefix, "api-wrong-key", get_remote_address() or "")
+    if limiter.limiter.hit(item, *who):
+        return None
+    import time
+
+    reset_at, _remaining = limiter.limiter.get_window_stats(item, *who)
+    return problem(429, headers={"Retry-After": str(max(1, int(reset_at - time.time()) + 1))})
 
 
 def forget_key(exc=None):

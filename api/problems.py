@@ -56,6 +56,8 @@ FIELD_MESSAGES = {
     "Invalid value.": _l("Not a valid value."),
     "Not a valid mapping type.": _l("Not an object."),
     "Shorter than minimum length 1.": _l("This field may not be empty."),
+    "Special numeric values (nan or infinity) are not permitted.": _l("Not a number."),
+    "Invalid JSON body.": _l("The body is not valid JSON."),
 }
 
 
@@ -65,6 +67,8 @@ def field_message(message) -> str:
     if text in FIELD_MESSAGES:
         return str(FIELD_MESSAGES[text])
     if text.startswith("Longer than maximum length"):
+        return _("At most %(max)s characters.", max=text.rsplit(" ", 1)[-1].rstrip("."))
+    if text.startswith("Length must be between 1 and ") or text.startswith("Length must be between 0 and "):
         return _("At most %(max)s characters.", max=text.rsplit(" ", 1)[-1].rstrip("."))
     if text.startswith("Must be one of:"):
         return _("Choose one of: %(values)s", values=text.split(":", 1)[1].strip().rstrip("."))
@@ -96,6 +100,27 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     else:
         flat[prefix or "_schema"] = [field_message(messages)]
     return flat
+
+
+def nul_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """The fields of a JSON body whose text (or name) holds a NUL character, as field errors:
+    PostgreSQL cannot store one (an insert with one failed with a 500), and nobody types it."""
+    found: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        items = [(str(k), v) for k, v in data.items()]
+    elif isinstance(data, list):
+        items = [(str(i), v) for i, v in enumerate(data)]
+    else:
+        items = []
+    for key, value in items:
+        name = f"{prefix}.{key}" if prefix else key
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            found[name.replace("\x00", "\ufffd")] = [
+                _("The text contains a character that cannot be saved (NUL). Remove it and try again.")
+            ]
+        elif isinstance(value, (dict, list)):
+            found.update(nul_errors(value, name))
+    return found
 
 
 def problem(status: int, detail: str | None = None, *, errors=None, headers=None, **extra):
@@ -150,6 +175,10 @@ def from_http_exception(error: HTTPException):
         headers["Retry-After"] = str(_retry_after())
     extra = {k: data[k] for k in ("current",) if k in data}
     detail = data.get("detail")
+    from admin_views.params import BadParameter
+
+    if detail is None and isinstance(error, BadParameter):
+        detail = error.description  # the app's own message for the user (a NUL in a parameter)
     return problem(error.code or 500, detail, errors=errors or None, headers=headers, **extra)
 
 

@@ -87,7 +87,10 @@ def page_schema(resource: Resource) -> type[ma.Schema]:
             "next_cursor": ma.fields.String(
                 allow_none=True,
                 required=True,
-                metadata={"description": "Give as `after` for the next page; null on the last page"},
+                metadata={
+                    "description": "Give as `after` for the next page; null on the last page (and on an empty "
+                    "page: the rows beyond the cursor were deleted meanwhile)"
+                },
             ),
             "previous_cursor": ma.fields.String(
                 allow_none=True,
@@ -190,7 +193,9 @@ def _page(resource: Resource, args: dict):
     sort = resource.sorts[sort_name.lstrip("-")]
     order = paging.ListOrder(sort.columns(), model.id, descending=descending, nullable=sort.nullable)
     try:
-        page = order.page(db.session, stmt, per_page=args["limit"], after=args.get("after"), before=args.get("before"))
+        page = order.page(
+            db.session, stmt, per_page=args["limit"], after=args.get("after"), before=args.get("before"), clamp=False
+        )
     except paging.InvalidCursor:
         return problem(400, _invalid_cursor())
     return {"items": page.items, "next_cursor": page.next, "previous_cursor": page.previous}
@@ -224,7 +229,8 @@ def blueprint(resource: Resource) -> Blueprint:
     schema, page = resource.schema, page_schema(resource)
 
     @blp.route("", methods=["GET"])
-    @blp.arguments(query_schema(resource), location="query", as_kwargs=False)
+    # An unknown parameter is refused (a misspelt filter would list the whole register), as in a body.
+    @blp.arguments(query_schema(resource), location="query", as_kwargs=False, unknown=ma.RAISE)
     @blp.response(200, page)
     @blp.alt_response(400, schema=ProblemSchema, content_type="application/problem+json")
     @requires(*resource.needs("view"))

@@ -23,8 +23,14 @@ def text(max_length: int, **kwargs):
     return f.String(validate=v.Length(max=max_length), allow_none=True, **kwargs)
 
 
+def not_blank(value: str) -> None:
+    """A required text is more than spaces (it is stored stripped: "  " would be an empty name)."""
+    if not value.strip():
+        raise ma.ValidationError(_("This field may not be empty."))
+
+
 def required_text(max_length: int, **kwargs):
-    return f.String(required=True, validate=v.Length(min=1, max=max_length), **kwargs)
+    return f.String(required=True, validate=[v.Length(min=1, max=max_length), not_blank], **kwargs)
 
 
 def ident(**kwargs):
@@ -59,7 +65,10 @@ class UtcDateTime(f.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo is not None else parsed
+        try:
+            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo is not None else parsed
+        except OverflowError:  # 0001-01-01T00:00+14:00 and the like: no such time in UTC
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 def money(**kwargs):
@@ -143,6 +152,7 @@ class CompanyFields(CustomerParts):
     name = required_text(200)
     country = f.String(validate=v.Regexp(r"^[A-Z]{2}$"), metadata={"description": "ISO country code, SE"})
     org_number = text(20, metadata={"description": "Organisationsnummer (NNNNNN-NNNN); stored as ten digits"})
+    legal_form = text(60, metadata={"description": "Företagsform (Aktiebolag, Handelsbolag …)"})
     vat_number = text(20)
     status = f.String(validate=v.OneOf(list(COMPANY_STATUS_LABELS)))
     industry_id = ident()
@@ -502,6 +512,15 @@ class InvoiceSchema(DocumentSchema):
     credited_invoice_id = f.Integer(allow_none=True)
 
 
+#: Lines a draft sent through the API may have.
+MAX_LINES = 500
+
+
+def _at_most_lines(rows) -> None:
+    if len(rows) > MAX_LINES:
+        raise ma.ValidationError(_("At most %(max)s lines.", max=MAX_LINES))
+
+
 class DraftInput(ma.Schema):
     """A draft order or invoice for a customer (a company, or a private customer)."""
 
@@ -509,7 +528,7 @@ class DraftInput(ma.Schema):
     contact_id = ident()
     customer_number = CUSTOMER_NUMBER
     note = f.String(allow_none=True, validate=v.Length(max=5000))
-    lines = f.List(f.Nested(LineFields), load_default=list)
+    lines = f.List(f.Nested(LineFields), load_default=list, validate=_at_most_lines)
 
 
 # --- custom fields --------------------------------------------------------------------------

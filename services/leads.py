@@ -105,6 +105,7 @@ def check_convertible(session: Session, lead: Lead) -> None:
 def convert(session: Session, actor: Employee, lead: Lead) -> Company:
     """Konvertera till kund: the company (and contact) made from the lead; the caller commits."""
     lead = _lock(session, lead)
+    register.lock_org_number(session, lead.org_number)  # no other customer gets the number meanwhile
     check_convertible(session, lead)
     owner = lead.owner or actor
     company = Company(

@@ -39,7 +39,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, func, literal, or_, select, text, tuple_
+from sqlalchemy import BigInteger, Select, and_, bindparam, false, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -152,7 +152,11 @@ def _fits(value: Any, expr) -> bool:
     if isinstance(value, bool):
         return False
     if expected is int:
-        return isinstance(value, int)
+        # A bound value is cast to the column's type: PostgreSQL refuses one out of its range.
+        limit = 2**63 if isinstance(getattr(expr, "type", None), BigInteger) else 2**31
+        return isinstance(value, int) and -limit <= value < limit
+    if expected is str:
+        return isinstance(value, str) and "\x00" not in value  # PostgreSQL cannot take a NUL
     if expected is Decimal:
         return isinstance(value, (Decimal, int))
     if expected is datetime:
@@ -305,14 +309,18 @@ class _Order:
         last: bool = False,
         seek: Any = None,
         offset: int = 0,
+        clamp: bool = True,
     ) -> Page:
         """The page after the `after` token, before the `before` token, the last page, the page
         that starts where the first key reaches `seek` ("go to"), the page at row `offset` (for
         old page-number addresses; callers keep it small), or else the first page.
 
         A position beyond the last row gives the last page; one in front of the first row the
-        first page. Walking back from the end, the page at the start may be short. Raises
-        InvalidCursor for a token or value that does not fit the order."""
+        first page — unless not `clamp` (the API: a client following cursors must not read rows
+        again when the rows it was to read next were deleted), when it gives an empty page without
+        cursors (the client has read every row there is in that direction). Walking back from the
+        end, the page at the start may be short. Raises InvalidCursor for a token or value that does
+        not fit the order."""
         stmt = stmt.order_by(None)
         n_extras = len(stmt.selected_columns) - 1
         keyed = stmt.add_columns(*(k.expr for k in self.keys))
@@ -320,6 +328,8 @@ class _Order:
             position = self.position(before) if before is not None else None
             rows = self.fetch(session, keyed, position, True, per_page + 1)
             if position is not None and not rows:
+                if not clamp:
+                    return Page(items=[])
                 return self.page(session, stmt, per_page=per_page)  # nothing further back: the first page
             # A short page at the start is kept short: the rows behind it are on the page the
             # user came from, and every row is shown once.
@@ -337,6 +347,8 @@ class _Order:
         else:
             rows = self.fetch(session, keyed, position, False, per_page + 1)
         if not rows and (position is not None or offset):
+            if not clamp and after is not None:
+                return Page(items=[])
             return self.page(session, stmt, per_page=per_page, last=True)  # past the end: the last page
         has_next = len(rows) > per_page
         rows = rows[:per_page]

@@ -151,7 +151,7 @@ def apply(session: Session, record, data: Mapping) -> None:
                 errors.setdefault(name, []).append(message)
     categories = _categories(session, model, values.pop("category_ids"), errors) if "category_ids" in values else None
     if model is Company and values.get("org_number") and "org_number" not in errors:
-        existing = register.company_with_org_number(session, values["org_number"], exclude_id=record.id)
+        existing = register.claim_org_number(session, values["org_number"], exclude_id=record.id)
         if existing is not None:
             errors.setdefault("org_number", []).append(duplicate_org_number_message(existing))
     unique = UNIQUE.get(model)

@@ -4,7 +4,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from models import Company, CompanyContact, Contact, Employee, Lead
@@ -44,6 +44,35 @@ def company_with_org_number(
     if not org_number:
         return None
     return session.scalars(_companies_with([org_number], exclude_id=exclude_id)).first()
+
+
+#: PostgreSQL: the advisory lock space of organisationsnummer being given to a company ("ORGN").
+ORG_NUMBER_LOCK_SPACE = 0x4F52474E
+
+
+def lock_org_number(session: Session, org_number: str | None) -> None:
+    """Until the transaction ends, hold the right to give a company this organisationsnummer: a
+    concurrent transaction checking the same number waits, then finds this one's company. (Two
+    requests at once — an integration retrying a slow call — both passed the check and made two
+    customers.) PostgreSQL: an advisory lock on the number; SQLite: the database's write lock,
+    which its writers take one at a time anyway."""
+    if not org_number:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:number))"),
+            {"space": ORG_NUMBER_LOCK_SPACE, "number": org_number},
+        )
+    else:
+        session.execute(text("UPDATE company SET id = id WHERE 0"))  # a write: takes the lock, changes nothing
+
+
+def claim_org_number(session: Session, org_number: str | None, *, exclude_id: int | None = None) -> Company | None:
+    """Before a company is saved with this organisationsnummer: the company that already has it
+    (`company_with_org_number`), checked under `lock_org_number` so that no other transaction can
+    give it to another company before this one commits."""
+    lock_org_number(session, org_number)
+    return company_with_org_number(session, org_number, exclude_id=exclude_id)
 
 
 @dataclass(frozen=True)

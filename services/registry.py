@@ -165,9 +165,10 @@ def active_load(session: Session) -> RegistryLoad | None:
 
 
 def _org_digits(text_value: str) -> str | None:
-    """The digits of a typed organisationsnummer (6–12 digits and dashes/spaces), else None."""
-    compact = re.sub(r"[\s-]", "", text_value or "")
-    if not compact.isdigit() or not 6 <= len(compact) <= 12:
+    """The digits of a typed organisationsnummer (6–12 digits and dashes/spaces, as pasted: an en
+    dash, a no-break space), else None."""
+    compact = validation.compact_number(text_value or "")
+    if not re.fullmatch(r"[0-9]{6,12}", compact):
         return None
     return compact[2:] if len(compact) == 12 else compact[:10]
 

@@ -42,12 +42,26 @@ def _blank(value: str | None) -> bool:
     return value is None or not str(value).strip()
 
 
+#: What separates the digits of a number as people write or paste it: spaces (a no-break space
+#: too) and dashes (an en dash or a minus sign from a web page or a PDF).
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
+
+
+def compact_number(value: str) -> str:
+    """A number as typed or pasted without its spaces and dashes ("552940–5572" → "5529405572")."""
+    return _SEPARATORS.sub("", value)
+
+
 def org_number(value: str | None, country: str = "SE") -> str | None:
-    """Swedish organisationsnummer stored as ten digits; foreign ones kept as typed."""
+    """Swedish organisationsnummer stored as ten digits; foreign ones kept as typed. The 12-digit
+    form with 16 in front (16NNNNNN-NNNN, as the Tax Agency writes it) is the same number."""
     if _blank(value):
         return None
     if (country or "SE").upper() != "SE":
         return str(value).strip()
+    compact = compact_number(str(value))
+    if len(compact) == 12 and compact.startswith("16") and compact.isascii() and compact.isdigit():
+        value = compact[2:]
     try:
         return orgnr.validate(str(value))
     except StdnumError:

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -92,6 +94,8 @@ RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 2 * 60 * 60
 TIMEOUT_SECONDS = 10
+#: The longest one delivery may take, however the receiver dribbles its answer.
+DEADLINE_SECONDS = 30
 USER_AGENT = "Kundregister-Webhooks/1"
 SIGNATURE_HEADER = "X-Kundregister-Signature"
 TIMESTAMP_HEADER = "X-Kundregister-Timestamp"
@@ -113,6 +117,15 @@ def _check(actor: Employee | None) -> None:
         raise NotPermitted("integration.manage")
 
 
+def _internal(address_text: str) -> str | None:
+    """The address as shown (an IPv4-mapped IPv6 address as its IPv4) when it is internal: loopback,
+    private, link-local, reserved, multicast …; None when it is public."""
+    address = ipaddress.ip_address(address_text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address) if not address.is_global or address.is_multicast else None
+
+
 def internal_address(host: str) -> str | None:
     """The first internal address `host` resolves to (loopback, private, link-local, reserved …),
     or None when every address is public. A name that does not resolve is refused as well."""
@@ -121,31 +134,43 @@ def internal_address(host: str) -> str | None:
     except (socket.gaierror, UnicodeError):
         raise InvalidValue(_("The host %(host)s could not be found.", host=host)) from None
     for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            return str(address)
+        internal = _internal(str(info[4][0]))
+        if internal is not None:
+            return internal
     return None
+
+
+def _refused(host: str, address: str) -> RefusedAddress:
+    return RefusedAddress(
+        _(
+            "%(host)s leads to the internal address %(address)s. Internal addresses are refused "
+            "unless you allow them for this subscription.",
+            host=host,
+            address=address,
+        )
+    )
 
 
 def check_url(url: str, *, allow_internal: bool) -> str:
     """The URL to post to: http(s), with a host; refused when it leads to an internal address."""
     url = (url or "").strip()
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
+    try:
+        port = parts.port
+    except ValueError:  # out of range, or no number
+        port = 0
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(url) > 500
+        or port == 0
+        or any(c.isspace() or not c.isprintable() for c in url)  # urllib would refuse to send it
+    ):
         raise InvalidValue(_("Give the full address, starting with https:// (or http://)."))
     if not allow_internal:
         internal = internal_address(parts.hostname)
         if internal is not None:
-            raise RefusedAddress(
-                _(
-                    "%(host)s leads to the internal address %(address)s. Internal addresses are refused "
-                    "unless you allow them for this subscription.",
-                    host=parts.hostname,
-                    address=internal,
-                )
-            )
+            raise _refused(parts.hostname, internal)
     return url
 
 
@@ -453,16 +478,100 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx is the answer (a redirect could lead to an internal address)
 
 
-def _post(url: str, body: bytes, headers: dict) -> int:
-    """POST and return the status code; raises OSError when no answer came."""
-    opener = urllib.request.build_opener(_NoRedirects())
+class _Connections:
+    """The sockets one delivery opens: each checked against internal addresses unless allowed (the
+    address connected to is the one checked: a name may resolve differently than when it was
+    checked, DNS rebinding), and all shut when the delivery's deadline passes."""
+
+    def __init__(self, allow_internal: bool) -> None:
+        self.allow_internal, self.expired = allow_internal, threading.Event()
+        self.sockets: list[socket.socket] = []
+
+    def create(self, host: str, proxied: bool):
+        def create_connection(address, *args, **kwargs):
+            sock = socket.create_connection(address, *args, **kwargs)
+            self.sockets.append(sock)
+            internal = None if self.allow_internal or proxied else _internal(str(sock.getpeername()[0]))
+            if internal is not None:
+                sock.close()
+                raise _refused(host, internal)
+            if self.expired.is_set():
+                sock.close()
+            return sock
+
+        return create_connection
+
+    def expire(self) -> None:
+        """The deadline passed: a receiver still answering gets no more time."""
+        self.expired.set()
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _through_proxy(req) -> bool:
+    """The request goes through a proxy (HTTP_PROXY/HTTPS_PROXY): the proxy connects, so the address
+    connected to is the proxy's; the host name was checked before (check_url)."""
+    return req.has_proxy() or bool(getattr(req, "_tunnel_host", None))
+
+
+def _connection_class(base: type, connections: _Connections, proxied: bool) -> Any:
+    class Connection(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._create_connection = connections.create(self.host, proxied)
+
+    return Connection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, connections: _Connections) -> None:
+        super().__init__()
+        self.connections = connections
+
+    def http_open(self, req):
+        return self.do_open(_connection_class(http.client.HTTPConnection, self.connections, _through_proxy(req)), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, connections: _Connections) -> None:
+        super().__init__()
+        self.connections = connections
+
+    def https_open(self, req):
+        connection = _connection_class(http.client.HTTPSConnection, self.connections, _through_proxy(req))
+        return self.do_open(connection, req, context=getattr(self, "_context", None))
+
+
+def _post(url: str, body: bytes, headers: dict, allow_internal: bool = False) -> int:
+    """POST and return the status code; raises OSError when no answer came (in DEADLINE_SECONDS:
+    each read may take TIMEOUT_SECONDS, the whole delivery no longer than that), RefusedAddress
+    when the address connected to is internal and the subscription does not allow that."""
+    connections = _Connections(allow_internal)
+    opener = urllib.request.build_opener(_NoRedirects(), _HTTPHandler(connections), _HTTPSHandler(connections))
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    timer = threading.Timer(DEADLINE_SECONDS, connections.expire)
+    timer.daemon = True
+    timer.start()
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             response.read(1024)
-            return response.status
+            status = response.status
     except urllib.error.HTTPError as exc:
-        return exc.code
+        status = exc.code
+    except (OSError, http.client.HTTPException) as exc:
+        if connections.expired.is_set():
+            raise TimeoutError(f"no answer within {DEADLINE_SECONDS} s") from None
+        if isinstance(exc, http.client.HTTPException):
+            raise ValueError(f"not an HTTP answer: {type(exc).__name__}: {exc}") from None
+        raise
+    finally:
+        timer.cancel()
+    if connections.expired.is_set():
+        raise TimeoutError(f"no answer within {DEADLINE_SECONDS} s")
+    return status
 
 
 def claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:
@@ -502,7 +611,7 @@ def attempt(session: Session, delivery: WebhookDelivery, *, now: datetime | None
     else:
         try:
             check_url(subscription.url, allow_internal=subscription.allow_internal)
-            code = post(subscription.url, body, headers)
+            code = post(subscription.url, body, headers, subscription.allow_internal)
         except InvalidValue as exc:  # refused (an internal address): trying again changes nothing
             error, permanent = str(exc), True
         except (OSError, ValueError) as exc:
