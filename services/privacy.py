@@ -69,6 +69,7 @@ from models import (
     utcnow,
 )
 from services import audit, bulk, email_lock, formatting, visibility
+from services.fields import LABELS as FIELD_LABELS
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
 from services.storage import Storage, delete_at_commit, save_in_transaction
@@ -925,7 +926,7 @@ _MENTION_TEXTS: tuple[tuple[Any, tuple[str, ...]], ...] = (
 #: What a text flagged for review is, by its table (the Dataskydd log names it so).
 REVIEW_LABELS = {
     "company": _l("Customer"),
-    "contact": _l("Contact"),
+    "contact": FIELD_LABELS["contact"],
     "lead": _l("Lead"),
     "activity": _l("Activity"),
     "email_message": _l("E-mail"),
