@@ -281,22 +281,30 @@ def entry_of(kind: str, record, companies: Iterable[int] = ()) -> Entry:
     return entry_of_values(kind, {c.key: getattr(record, c.key) for c in columns(kind)}, companies)
 
 
+@lru_cache(maxsize=8)
+def _column_keys(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keys of `columns(kind)`, and of its name columns."""
+    keys = tuple(c.key for c in columns(kind))
+    return keys, keys[1:3] if kind == "contact" else keys[1:2]
+
+
 def entry_of_values(kind: str, values: dict, companies: Iterable[int] = ()) -> Entry:
     """An Entry of a record's column values ({column key: value}; missing ones empty), e.g. an import row's."""
-    entry = _entry_of_row(kind, [values.get(c.key) for c in columns(kind)])
+    keys, names = _column_keys(kind)
+    entry = _entry_of_row(kind, [values.get(k) for k in keys])
     entry.companies = tuple(companies)
-    names = columns(kind)[1:3] if kind == "contact" else columns(kind)[1:2]
-    entry.words = _search_words(" ".join(str(values.get(c.key) or "") for c in names))
+    entry.words = _search_words(" ".join(str(values.get(k) or "") for k in names))
     entry.word = max(entry.words, key=len, default="")
     return entry
 
 
 def _search_words(name: str) -> tuple[str, ...]:
-    """The telling words of `name` as the quick search index holds them (services.search.fold), each once."""
+    """The telling words of `name` as the quick search index holds them (services.search.fold), each once (one
+    word is telling as `telling_words` says: more than two letters, not "och")."""
     from services import search
 
     words = _WORDS.findall(search.fold(name))
-    return tuple(dict.fromkeys(w for w in words if telling_words(w) and fold(w) not in _LEGAL_WORDS))
+    return tuple(dict.fromkeys(w for w in words if len(w) > 2 and w != "och" and fold(w) not in _LEGAL_WORDS))
 
 
 def telling_words(name: str) -> list[str]:
@@ -466,11 +474,14 @@ def alike(entry: Entry, members: Iterable[tuple[int, str]]) -> list[int]:
     """The ids of `members` ((id, normalised name) of the records sharing a name word with `entry`) whose name
     RapidFuzz finds alike (one call each: most stop here, before a record is read whole)."""
     members = list(members)
-    # RapidFuzz's own loop (one call for all members, the query's words sorted once): as one call per member
-    found = process.extract(
-        entry.name, [name for _i, name in members], scorer=fuzz.token_sort_ratio, score_cutoff=85, limit=None
-    )
-    return [members[index][0] for _name, _score, index in sorted(found, key=lambda f: f[2])]
+    return [members[i][0] for i in alike_indexes(entry, [name for _i, name in members])]
+
+
+def alike_indexes(entry: Entry, names: list[str]) -> list[int]:
+    """The indexes of `names` (normalised) that `alike` finds alike `entry`'s, in order: RapidFuzz's own loop
+    (one call for all, the entry's words sorted once), as one call per name would score them."""
+    found = process.extract(entry.name, names, scorer=fuzz.token_sort_ratio, score_cutoff=85, limit=None)
+    return sorted(index for _name, _score, index in found)
 
 
 def blocked_matches(

@@ -17,8 +17,10 @@ so far (for duplicates inside the file) live in a temporary SQLite file.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import marshal
 import os
 import pickle
 import sqlite3
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import IO, Any
+from typing import IO
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select, update
@@ -164,10 +166,11 @@ class FileEntries:
         self.db.execute("CREATE TABLE word_count (word TEXT PRIMARY KEY, rows INTEGER) WITHOUT ROWID")
         self.db.commit()
         os.unlink(path)  # open, it lives on
-        #: The rows (row, normalised name) of the words looked up lately that have at most MAX_WORD_BLOCK rows,
-        #: kept up to date as rows are added, at most WORD_CACHE rows in all: a word of a common trade is looked
-        #: up by batch after batch, and reading its rows from the file again each time was most of the cost.
-        self.word_rows: dict[str, list[tuple[int, str]]] = {}
+        #: The rows ([row …], [normalised name …], in row order) of the words looked up lately that have at most
+        #: MAX_WORD_BLOCK rows, kept up to date as rows are added, at most WORD_CACHE rows in all: a word of a
+        #: common trade is looked up by batch after batch, and reading its rows from the file again each time
+        #: was most of the cost.
+        self.word_rows: dict[str, tuple[list[int], list[str]]] = {}
         self.word_rows_held = 0
 
     #: Rows the word cache holds at most (about 8 MB).
@@ -179,7 +182,7 @@ class FileEntries:
     def add(self, entries: list[duplicates.Entry]) -> None:
         self.db.executemany(
             "INSERT OR IGNORE INTO entry VALUES (?, ?)",
-            [(e.id, json.dumps([getattr(e, f) for f in self.FIELDS])) for e in entries],
+            [(e.id, marshal.dumps(tuple(getattr(e, f) for f in self.FIELDS))) for e in entries],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO key VALUES (?, ?)",
@@ -191,10 +194,12 @@ class FileEntries:
             cached = self.word_rows.get(word)
             if cached is None:
                 continue
-            if len(cached) >= duplicates.MAX_WORD_BLOCK:  # too common to be chosen again (counts only grow)
-                self.word_rows_held -= len(self.word_rows.pop(word))
-            elif not cached or cached[-1][0] < row:  # a resumed pass adds the same rows again: kept once
-                cached.append((row, name))
+            rows, names = cached
+            if len(rows) >= duplicates.MAX_WORD_BLOCK:  # too common to be chosen again (counts only grow)
+                self.word_rows_held -= len(self.word_rows.pop(word)[0])
+            elif not rows or rows[-1] < row:  # a resumed pass adds the same rows again: kept once
+                rows.append(row)
+                names.append(name)
                 self.word_rows_held += 1
         self.db.executemany(
             "INSERT INTO word_count VALUES (?, 1) ON CONFLICT (word) DO UPDATE SET rows = rows + 1",
@@ -225,20 +230,18 @@ class FileEntries:
             if counted:
                 chosen[entry.id] = min(counted)[1]
         word_rows = self._word_rows(set(chosen.values()))
-        named = {
-            e.id: duplicates.alike(e, [(r, n) for r, n in word_rows[chosen[e.id]] if r < e.id])
-            for e in entries
-            if e.id in chosen
-        }
+        named = {}
+        for e in entries:
+            if e.id in chosen:
+                rows, row_names = word_rows[chosen[e.id]]
+                earlier = bisect.bisect_left(rows, e.id)  # only the rows before this one
+                named[e.id] = [rows[i] for i in duplicates.alike_indexes(e, row_names[:earlier])]
         for key, rows in key_rows.items():  # the first MAX_BLOCK rows of a key (a switchboard) are compared
             key_rows[key] = sorted(rows)[: duplicates.MAX_BLOCK]
         wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows}
         known = {}
         for row, data in self._select("SELECT row, data FROM entry WHERE row IN (?)", wanted):
-            values: dict[str, Any] = {
-                f: tuple(v) if isinstance(v, list) else v for f, v in zip(self.FIELDS, json.loads(data), strict=True)
-            }
-            known[row] = duplicates.Entry(**values)
+            known[row] = duplicates.Entry(*marshal.loads(data))
         found = []
         for entry in entries:
             key_blocks = {
@@ -249,18 +252,19 @@ class FileEntries:
             found.append(duplicates.blocked_matches(kind, entry, key_blocks, named_entries))
         return found
 
-    def _word_rows(self, words: set[str]) -> dict[str, list[tuple[int, str]]]:
-        """{word: [(row, normalised name) in row order]} of `words`, from the cache or the file."""
+    def _word_rows(self, words: set[str]) -> dict[str, tuple[list[int], list[str]]]:
+        """{word: ([row …], [normalised name …]) in row order} of `words`, from the cache or the file."""
         missing = words - self.word_rows.keys()
         found = {w: self.word_rows[w] for w in words - missing}
         if missing:
-            read: dict[str, list[tuple[int, str]]] = {w: [] for w in missing}
+            read: dict[str, tuple[list[int], list[str]]] = {w: ([], []) for w in missing}
             for word, row, name in self._select(
                 "SELECT word, row, name FROM word WHERE word IN (?) ORDER BY word, row", missing
             ):
-                read[word].append((row, name))
+                read[word][0].append(row)
+                read[word][1].append(name)
             found |= read
-            held = sum(len(rows) for rows in read.values())
+            held = sum(len(rows) for rows, _names in read.values())
             if self.word_rows_held + held > self.WORD_CACHE:
                 self.word_rows, self.word_rows_held = {}, 0
             if held <= self.WORD_CACHE:
