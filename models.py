@@ -1677,7 +1677,7 @@ for _table, _indexes in KEYSET_INDEXES.items():
 #: contact is found by its e-mail in any case: the API's ?email=, a lead's conversion), stored as typed.
 #: The lower-case ones on PostgreSQL only: on SQLite lower() is the app's own Unicode-aware function
 #: (app.py), and an index over it is "damaged" to any connection without it (SQLite's integrity check of
-#: a backup), so SQLite compares lower() without an index.
+#: a backup); SQLite has an index with its built-in NOCASE collation instead.
 DUPLICATE_KEY_INDEXES = [
     Index("ix_company_email_lower", func.lower(Company.email)).ddl_if(dialect="postgresql"),
     Index("ix_company_phone", Company.phone),
@@ -1687,6 +1687,10 @@ DUPLICATE_KEY_INDEXES = [
     Index("ix_contact_personal_number", Contact.personal_number),
     Index("ix_lead_contact_email_lower", func.lower(Lead.contact_email)).ddl_if(dialect="postgresql"),
     Index("ix_lead_contact_phone", Lead.contact_phone),
+    # SQLite's own NOCASE collation instead (migration 0037; services.duplicates.email_condition)
+    Index("ix_company_email_nocase", Company.email.collate("NOCASE")).ddl_if(dialect="sqlite"),
+    Index("ix_contact_email_nocase", Contact.email.collate("NOCASE")).ddl_if(dialect="sqlite"),
+    Index("ix_lead_contact_email_nocase", Lead.contact_email.collate("NOCASE")).ddl_if(dialect="sqlite"),
 ]
 
 

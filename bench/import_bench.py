@@ -18,7 +18,9 @@ the end) on --naive-rows rows. Prints rows/s (wall clock in the worker, and
 per CPU-second of the queue worker and its parsing processes, which a busy
 shared machine distorts less; PostgreSQL's own work is not in the latter) and
 the peak RSS of every process: the submitting one, the queue worker and each
-of its parsing processes, with their sum. The PostgreSQL database given is emptied.
+of its parsing processes, with their sum; and the queue worker's own rows per
+CPU-second (its parsing processes left out), which bounds the wall clock
+however many cores parse. The PostgreSQL database given is emptied.
 """
 
 from __future__ import annotations
@@ -233,10 +235,11 @@ def _cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def _proc_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of its children that it has waited for (utime, stime, cutime, cstime)."""
+def _proc_cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """CPU time of a process and of its children that it has waited for (utime, stime, cutime, cstime), or of
+    the process alone (its threads: utime, stime)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return sum(int(v) for v in fields[11 : 15 if children else 13]) / os.sysconf("SC_CLK_TCK")
 
 
 class TreeMemory(threading.Thread):
@@ -414,7 +417,7 @@ def _ours(
                 jobs.queue(db.session, job, write=write)
                 job_id = job.id
                 memory.start_phase(phase)
-                cpu = _proc_cpu_seconds(worker.pid)
+                cpu, own = _proc_cpu_seconds(worker.pid), _proc_cpu_seconds(worker.pid, children=False)
                 import_tasks.submit(db.session, job)
                 db.session.close()  # as the request that starts a job ends
                 while True:
@@ -425,12 +428,14 @@ def _ours(
                     db.session.rollback()
                     assert worker.poll() is None, "the worker died"
                 cpu = _proc_cpu_seconds(worker.pid) - cpu
+                own = _proc_cpu_seconds(worker.pid, children=False) - own
                 assert job.status in ("checked", "done"), (job.status, job.error_summary)
                 memory.sample()
                 result[phase] = {
                     "rows": job.rows_done,
                     "seconds": (job.finished_at - job.started_at).total_seconds(),
                     "cpu": cpu,
+                    "cpu_own": own,
                     "created": job.created_count,
                     "errors": job.error_count,
                     "notices": getattr(job, "notice_count", 0),
@@ -609,8 +614,9 @@ def main() -> None:
         files.append(("contacts", "contact", "email", contact_file))
     lines = [
         "| Database | File | Variant | Rows | Dry run rows/s | Import rows/s | Dry run rows/CPU-s | "
-        "Import rows/CPU-s | Dry run on the full register rows/s | … rows/CPU-s |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Import rows/CPU-s | Dry run on the full register rows/s | … rows/CPU-s | "
+        "The queue worker's own rows/CPU-s: dry run / import / on the register |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     memory = [
         "| Database | File | Variant | Peak RSS MB: dry run | … import | … dry run on the full register |",
@@ -654,6 +660,14 @@ def main() -> None:
                         if again
                         else "– | – |"
                     )
+                    + " "
+                    + " / ".join(
+                        f"{result[p]['rows'] / result[p]['cpu_own']:,.0f}"
+                        if p in result and result[p].get("cpu_own")
+                        else "–"
+                        for p in PHASES
+                    )
+                    + " |"
                 )
                 lines.append(line)
                 print(line, flush=True)

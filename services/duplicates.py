@@ -26,11 +26,12 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from rapidfuzz import fuzz
-from sqlalchemy import String, func, or_, select
+from rapidfuzz import fuzz, process
+from sqlalchemy import String, and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from models import Company, CompanyContact, Contact, DuplicatePair, Lead, table_of, utcnow
@@ -129,10 +130,17 @@ FREE_MAIL = {
 }
 
 
+_NOT_LETTERS = re.compile(r"[^a-z0-9]+")
+_NOT_DIGITS = re.compile(r"\D")
+_WORDS = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=16_384)
 def fold(text: str | None) -> str:
-    """Lower case, å/ä/ö and accents as plain letters, punctuation as spaces."""
+    """Lower case, å/ä/ö and accents as plain letters, punctuation as spaces. (Remembered for the texts met
+    lately: towns, first and last names and name words recur through an import's rows and a register.)"""
     text = (text or "").lower().translate(_LETTERS)
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.replace("&", " och ").replace("+", " och ")).split())
+    return " ".join(_NOT_LETTERS.sub(" ", text.replace("&", " och ").replace("+", " och ")).split())
 
 
 def company_name_key(name: str | None) -> str:
@@ -151,7 +159,7 @@ def person_name_key(first: str | None, last: str | None) -> str:
 
 
 def digits(value: str | None) -> str:
-    return re.sub(r"\D", "", value or "")
+    return _NOT_DIGITS.sub("", value or "")
 
 
 def email_key(value: str | None) -> str:
@@ -273,22 +281,30 @@ def entry_of(kind: str, record, companies: Iterable[int] = ()) -> Entry:
     return entry_of_values(kind, {c.key: getattr(record, c.key) for c in columns(kind)}, companies)
 
 
+@lru_cache(maxsize=8)
+def _column_keys(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keys of `columns(kind)`, and of its name columns."""
+    keys = tuple(c.key for c in columns(kind))
+    return keys, keys[1:3] if kind == "contact" else keys[1:2]
+
+
 def entry_of_values(kind: str, values: dict, companies: Iterable[int] = ()) -> Entry:
     """An Entry of a record's column values ({column key: value}; missing ones empty), e.g. an import row's."""
-    entry = _entry_of_row(kind, [values.get(c.key) for c in columns(kind)])
+    keys, names = _column_keys(kind)
+    entry = _entry_of_row(kind, [values.get(k) for k in keys])
     entry.companies = tuple(companies)
-    names = columns(kind)[1:3] if kind == "contact" else columns(kind)[1:2]
-    entry.words = _search_words(" ".join(str(values.get(c.key) or "") for c in names))
+    entry.words = _search_words(" ".join(str(values.get(k) or "") for k in names))
     entry.word = max(entry.words, key=len, default="")
     return entry
 
 
 def _search_words(name: str) -> tuple[str, ...]:
-    """The telling words of `name` as the quick search index holds them (services.search.fold), each once."""
+    """The telling words of `name` as the quick search index holds them (services.search.fold), each once (one
+    word is telling as `telling_words` says: more than two letters, not "och")."""
     from services import search
 
-    words = re.findall(r"\w+", search.fold(name))
-    return tuple(dict.fromkeys(w for w in words if telling_words(w) and fold(w) not in _LEGAL_WORDS))
+    words = _WORDS.findall(search.fold(name))
+    return tuple(dict.fromkeys(w for w in words if len(w) > 2 and w != "och" and fold(w) not in _LEGAL_WORDS))
 
 
 def telling_words(name: str) -> list[str]:
@@ -457,7 +473,15 @@ Found = tuple[int, list[str], int]
 def alike(entry: Entry, members: Iterable[tuple[int, str]]) -> list[int]:
     """The ids of `members` ((id, normalised name) of the records sharing a name word with `entry`) whose name
     RapidFuzz finds alike (one call each: most stop here, before a record is read whole)."""
-    return [i for i, name in members if fuzz.token_sort_ratio(entry.name, name, score_cutoff=85)]
+    members = list(members)
+    return [members[i][0] for i in alike_indexes(entry, [name for _i, name in members])]
+
+
+def alike_indexes(entry: Entry, names: list[str]) -> list[int]:
+    """The indexes of `names` (normalised) that `alike` finds alike `entry`'s, in order: RapidFuzz's own loop
+    (one call for all, the entry's words sorted once), as one call per name would score them."""
+    found = process.extract(entry.name, names, scorer=fuzz.token_sort_ratio, score_cutoff=85, limit=None)
+    return sorted(index for _name, _score, index in found)
 
 
 def blocked_matches(
@@ -502,78 +526,119 @@ class RegisterLookup:
     """The live records of one register that a batch of new records (an import's rows) are likely duplicates
     of, looked up by query a batch at a time: memory is flat in the register's size.
 
-    Per batch: one indexed query per kind of key (organisationsnummer or personnummer, e-mail, phone) for
-    every key of the batch; for each name word not met in an earlier batch, one query of the quick search index
-    (its records' ids, or "more than MAX_WORD_BLOCK": services.search.candidate_ids) and one for the names of
-    those records; then, of each row's rarest word, the records whose name is `alike` are read whole (one
-    query) and each row is scored as `blocked_matches` says. The words' records (id and normalised name) are
-    remembered from batch to batch, at most WORD_CACHE of them."""
+    Per batch: one statement for the records sharing a key (organisationsnummer or personnummer, e-mail, phone)
+    with a row of the batch, each kind of key by its index; for each name word not met in an earlier batch, one
+    query of the quick search index (its records' ids, or "more than MAX_WORD_BLOCK":
+    services.search.candidate_ids) run on the driver's cursor, and one statement for which of those records are
+    live (with their names); then, of each row's rarest word, the records whose name is `alike` are read whole
+    (one statement) and each row is scored as `blocked_matches` says. A name is normalised only when its record
+    is in a row's rarest word (most records of a batch's words are in none), once: the words' live records (ids)
+    and the normalised names are remembered from batch to batch, at most WORD_CACHE of each."""
 
     def __init__(self, session: Session, kind: str):
         self.session, self.kind, self.model = session, kind, KINDS[kind]
-        self.words: OrderedDict[str, tuple[tuple[int, str], ...] | None] = OrderedDict()
+        self.words: OrderedDict[str, tuple[int, ...] | None] = OrderedDict()
         self.cached = 0
+        #: Normalised names of records of the words (by id), at most WORD_CACHE.
+        self.names: dict[int, str] = {}
+        #: The name columns of the records the last look-up of words found live (by id), not normalised yet.
+        self.found_names: dict[int, tuple] = {}
 
     def matches_many(self, entries: list[Entry], *, threshold: int = THRESHOLD) -> list[list[Found]]:
         """For each of `entries`, (score, reasons, id) of the records it is likely a duplicate of, best first."""
+        if self.session.execute(select(self.model.id).limit(1)).first() is None:
+            return [[] for _entry in entries]  # an empty register (often the leads') asks nothing more
         by_key: dict[str, list[Entry]] = defaultdict(list)
-        for other in self._entries(self._key_condition(entries)):
+        read = {other.id: other for other in self._key_entries(entries)}
+        for other in read.values():
             for key in (*other.ids, *other.emails, *other.phones):
                 by_key[key].append(other)
         self._look_up_words({w for entry in entries for w in name_words(entry)})
-        named: list[list[int]] = []
+        rarest: list[tuple[int, ...]] = []
         for entry in entries:
-            blocks: list[tuple[tuple[int, str], ...]] = [m for w in name_words(entry) if (m := self._members(w))]
-            rarest = min(blocks, key=len) if blocks else ()
-            named.append(alike(entry, rarest))
-        wanted = {i for ids in named for i in ids}
+            blocks: list[tuple[int, ...]] = [m for w in name_words(entry) if (m := self._members(w))]
+            rarest.append(min(blocks, key=len) if blocks else ())
+        names = self._names({i for block in rarest for i in block})
+        named = [
+            alike(entry, [(i, names[i]) for i in block if i in names])
+            for entry, block in zip(entries, rarest, strict=True)
+        ]
+        wanted = {i for ids in named for i in ids} - read.keys()  # those found by a key are read already
         by_id = {e.id: e for e in self._entries(bulk.one_of(self.session, self.model.id, wanted))} if wanted else {}
+        by_id |= read
         return [
             blocked_matches(self.kind, entry, by_key, [by_id[i] for i in ids if i in by_id], threshold=threshold)
             for entry, ids in zip(entries, named, strict=True)
         ]
 
-    def _members(self, word: str) -> tuple[tuple[int, str], ...] | None:
+    def _members(self, word: str) -> tuple[int, ...] | None:
         members = self.words.get(word)
         if members is not None:
             self.words.move_to_end(word)
         return members
 
+    def _normalised(self, row: tuple) -> str:
+        return person_name_key(row[0], row[1]) if self.kind == "contact" else company_name_key(row[0])
+
+    def _name_rows(self, condition):
+        cols = columns(self.kind)
+        name_cols = cols[1:3] if self.kind == "contact" else cols[1:2]
+        return self.session.execute(select(cols[0], *name_cols).where(condition))
+
+    def _names(self, ids: set[int]) -> dict[int, str]:
+        """{id: normalised name} of `ids` (remembered ones, the last look-up's, the rest read: a record of a word
+        remembered from an earlier batch whose name was let go)."""
+        missing = ids - self.names.keys()
+        if len(self.names) + len(missing) > WORD_CACHE:
+            self.names = {i: self.names[i] for i in ids - missing}
+        rest = [i for i in missing if i not in self.found_names]
+        for i in missing - set(rest):
+            self.names[i] = self._normalised(self.found_names[i])
+        if rest:
+            for row in self._name_rows(bulk.one_of(self.session, self.model.id, rest)):
+                self.names[row[0]] = self._normalised(row[1:])
+        return self.names
+
     def _look_up_words(self, words: set[str]) -> None:
-        """Remember, for each of `words` not known yet, the live records (id, normalised name) whose searched
-        text has it, or None when more than MAX_WORD_BLOCK records have it."""
+        """Remember, for each of `words` not known yet, the live records (ids) whose searched text has it, or None
+        when more than MAX_WORD_BLOCK records have it."""
         from services import search
 
         ids_of = search.word_candidates(self.session, self.model, words - set(self.words), limit=MAX_WORD_BLOCK)
         wanted = {i for ids in ids_of.values() if ids for i in ids}
-        names = {}
+        self.found_names = {}
         if wanted:
-            cols = columns(self.kind)
-            name_cols = cols[1:3] if self.kind == "contact" else cols[1:2]
-            stmt = select(cols[0], *name_cols).where(
-                live_condition(self.kind), bulk.one_of(self.session, cols[0], wanted)
-            )
-            for row in self.session.execute(stmt):
-                names[row[0]] = person_name_key(row[1], row[2]) if self.kind == "contact" else company_name_key(row[1])
+            condition = and_(live_condition(self.kind), bulk.one_of(self.session, self.model.id, wanted))
+            self.found_names = {row[0]: tuple(row[1:]) for row in self._name_rows(condition)}
         for word, ids in ids_of.items():
-            members = None if ids is None else tuple((i, names[i]) for i in ids if i in names)
+            members = None if ids is None else tuple(i for i in ids if i in self.found_names)
             self.words[word] = members
             self.cached += len(members or ()) + 1
         while self.cached > WORD_CACHE and self.words:
             _word, members = self.words.popitem(last=False)
             self.cached -= len(members or ()) + 1
 
-    def _key_condition(self, entries: list[Entry]):
-        """The records sharing a key with one of `entries` (each column by its index)."""
+    def _key_entries(self, entries: list[Entry]) -> list[Entry]:
+        """The live records sharing a key with one of `entries`, in one statement: the ids found through each key
+        column's own index, united (as one OR, a column without a usable index made SQLite read the whole table
+        for every batch). An e-mail found in another case than lower() (`email_condition`) shares no key with
+        the entries and is never compared."""
         ids = {v for e in entries for k in e.ids for v in stored_ids(self.kind, k)}
         emails = {k for e in entries for k in e.emails}
         phones = {p for e in entries for k in e.phones for p in ("+" + k, k)}
-        conditions = []
+        found = []
         for column, values in KEY_COLUMNS[self.kind]:
             wanted = {"id": ids, "email": emails, "phone": phones}[values]
             if wanted:
-                conditions.append(bulk.one_of(self.session, column, wanted))
-        return or_(*conditions) if conditions else None
+                condition = (
+                    email_condition(self.session, column, wanted)
+                    if values == "email"
+                    else bulk.one_of(self.session, column, wanted)
+                )
+                found.append(select(self.model.id).where(condition))
+        if not found:
+            return []
+        return self._entries(self.model.id.in_(union(*found) if len(found) > 1 else found[0]))
 
     def _entries(self, condition) -> list[Entry]:
         """The live records meeting `condition` as Entries (contacts with their companies)."""
@@ -602,25 +667,63 @@ def stored_ids(kind: str, key: str) -> tuple[str, ...]:
     return (key,)
 
 
-#: Per register, the indexed columns its records' keys are looked up in: (column, "id" | "email" | "phone").
+#: Per register, the indexed columns its records' keys are looked up in: (column, "id" | "email" | "phone"); an
+#: e-mail column through `email_condition`.
 KEY_COLUMNS: dict[str, list[tuple[Any, str]]] = {
     "company": [
         (Company.org_number, "id"),
-        (func.lower(Company.email, type_=String), "email"),
+        (Company.email, "email"),
         (Company.phone, "phone"),
     ],
     "contact": [
         (Contact.personal_number, "id"),
-        (func.lower(Contact.email, type_=String), "email"),
+        (Contact.email, "email"),
         (Contact.phone, "phone"),
         (Contact.mobile, "phone"),
     ],
     "lead": [
         (Lead.org_number, "id"),
-        (func.lower(Lead.contact_email, type_=String), "email"),
+        (Lead.contact_email, "email"),
         (Lead.contact_phone, "phone"),
     ],
 }
+
+#: Letters other than A–Z an address may hold in either case that `email_condition` asks for both ways, at most
+#: (2 ** this variants); an address with more is compared through lower() without an index.
+MAX_CASED_LETTERS = 4
+
+
+def email_condition(session: Session, column, emails: Iterable[str]):
+    """The records whose e-mail `column` is one of `emails` (in lower case) in any case, by an index: on
+    PostgreSQL `lower(column)` (migration 0032); on SQLite, whose lower() is the app's own function and must not
+    be indexed, `column COLLATE NOCASE` (migration 0037), which folds only A–Z, so each address is asked for
+    with its other letters (å, ä, ö, é …) in each case too. The rows found may differ from `emails` in case
+    only: the caller compares them in lower case (`email_key`)."""
+    emails = sorted(set(emails))
+    if session.get_bind().dialect.name == "postgresql":
+        return bulk.one_of(session, func.lower(column, type_=String), emails)
+    variants: list[str] = []
+    unindexed: list[str] = []
+    for email in emails:
+        if email.isascii():
+            variants.append(email)
+            continue
+        cased = [i for i, c in enumerate(email) if not c.isascii() and c.upper() != c and len(c.upper()) == 1]
+        # a letter whose upper case is two (ß, ligatures) or that a capital lowers to with a mark (İ → i̇)
+        odd = any(not c.isascii() and (len(c.upper()) != 1 or c == "\u0307") for c in email)
+        if len(cased) > MAX_CASED_LETTERS or odd:
+            unindexed.append(email)
+            continue
+        for mask in range(2 ** len(cased)):
+            letters = list(email)
+            for bit, i in enumerate(cased):
+                if mask >> bit & 1:
+                    letters[i] = letters[i].upper()
+            variants.append("".join(letters))
+    condition = bulk.one_of(session, column.collate("NOCASE"), variants)
+    if unindexed:
+        return or_(condition, bulk.one_of(session, func.lower(column, type_=String), unindexed))
+    return condition
 
 
 # --- one record: the entry forms and the records changed since the scan -------------------------------
@@ -635,14 +738,14 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
         if entry.ids:
             conditions.append(Company.org_number.in_(entry.ids))
         if entry.emails:
-            conditions.append(func.lower(Company.email).in_(entry.emails))
+            conditions.append(email_condition(session, Company.email, entry.emails))
         if entry.phones:
             conditions.append(Company.phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
     elif kind == "contact":
         if entry.ids:
             conditions.append(Contact.personal_number.in_([v for k in entry.ids for v in stored_ids(kind, k)]))
         if entry.emails:
-            conditions.append(func.lower(Contact.email).in_(entry.emails))
+            conditions.append(email_condition(session, Contact.email, entry.emails))
         if entry.phones:
             phones = {"+" + p for p in entry.phones} | set(entry.phones)
             conditions += [Contact.phone.in_(phones), Contact.mobile.in_(phones)]
@@ -650,7 +753,7 @@ def _candidates(session: Session, kind: str, entry: Entry, exclude_id: int | Non
         if entry.ids:
             conditions.append(Lead.org_number.in_(entry.ids))
         if entry.emails:
-            conditions.append(func.lower(Lead.contact_email).in_(entry.emails))
+            conditions.append(email_condition(session, Lead.contact_email, entry.emails))
         if entry.phones:
             conditions.append(Lead.contact_phone.in_({"+" + p for p in entry.phones} | set(entry.phones)))
     rows: list[Any] = []

@@ -100,3 +100,106 @@ def test_the_scan_finds_the_pairs_by_blocking_without_comparing_everything(monke
     assert "same_phone" in found[(6, 1004)][1]
     everything = len(entries + variants) * (len(entries + variants) - 1) // 2
     assert len(compared) < everything / 10
+
+
+# --- many new records against the register, by query (an import's dry run) ---------------------------------
+
+
+def _new(kind, **values):
+    return duplicates.entry_of_values(kind, values)
+
+
+def test_a_batch_finds_an_e_mail_in_any_case_swedish_letters_too(session, make_company, make_contact):
+    """The register stores an address as typed; a batch's address (in lower case) finds it in any case, Å, Ä and
+    Ö too (SQLite's NOCASE index folds only A–Z: the other letters are asked for in both cases), and an
+    address with many such letters, asked for without the index, as well."""
+    shouty = make_company(name="Alfa AB", email="INFO@Alfa.se")
+    swedish = make_company(name="Beta AB", email="Åsa.Öberg@Beta.se")
+    many = make_company(name="Gamma AB", email="ÅÄÖÉÜ.Ångström@gamma.se")
+    make_company(name="Delta AB", email="asa.oberg@beta.se")  # another address: never compared as the same
+    person = make_contact(first_name="Åke", last_name="Ström", email="ÅKE.STRÖM@Example.se")
+    lookup = duplicates.RegisterLookup(session, "company")
+    found = lookup.matches_many(
+        [
+            _new("company", name="Zeta", email="info@alfa.se"),
+            _new("company", name="Eta", email="åsa.öberg@beta.se"),
+            _new("company", name="Theta", email="åäöéü.ångström@gamma.se"),
+        ]
+    )
+    assert [[(ident, "same_email" in reasons) for _v, reasons, ident in row] for row in found] == [
+        [(shouty.id, True)],
+        [(swedish.id, True)],
+        [(many.id, True)],
+    ]
+    contacts = duplicates.RegisterLookup(session, "contact").matches_many(
+        [_new("contact", first_name="Ove", last_name="Berg", email="åke.ström@example.se")]
+    )
+    assert [ident for _v, _r, ident in contacts[0]] == [person.id]
+    # the entry forms' check finds it so too
+    assert [
+        m.record.id for m in duplicates.check_entry(session, "company", _new("company", email="åsa.öberg@beta.se"))
+    ] == [swedish.id]
+
+
+def test_on_sqlite_a_batch_s_keys_are_looked_up_by_index(session, app, make_company):
+    """Each key column through its own index (as one OR, the e-mail's lower() read the whole table per batch)."""
+    from extensions import db
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    make_company(name="Alfa AB", email="info@alfa.se")
+    statements = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if "FROM company" in statement and "company_search" not in statement:
+            statements.append((statement, parameters))
+
+    from sqlalchemy import event
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        duplicates.RegisterLookup(session, "company")._key_entries(
+            [_new("company", name="Zeta", org_number="5560360793", email="Åsa@alfa.se", phone="+46812345678")]
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert len(statements) == 1  # one statement for every kind of key
+    plan = " ".join(
+        str(row[-1])
+        for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statements[0][0], statements[0][1])
+    )
+    assert "ix_company_email_nocase" in plan and "ix_company_phone" in plan
+    assert "SCAN company" not in plan.replace("SCAN company_", "")
+
+
+def test_a_batch_asks_the_register_a_bounded_number_of_statements(session, app, make_company):
+    """The statements a batch costs do not grow with its rows (the name words' look-ups run on the driver's cursor,
+    one per word not met before)."""
+    from sqlalchemy import event
+
+    from extensions import db
+
+    for n in range(30):
+        make_company(name=f"Firma{n} Bygg AB", email=f"info@firma{n}.se", phone=f"+4681234{n:04d}")
+    counted = []
+
+    def count(*_args):
+        counted.append(1)
+
+    def statements(rows: int) -> int:
+        entries = [
+            _new("company", name=f"Firma{n} Byg", email=f"INFO@firma{n}.se", phone=f"+4681234{n:04d}")
+            for n in range(rows)
+        ]
+        counted.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            found = duplicates.RegisterLookup(session, "company").matches_many(entries)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert all(row for row in found)  # every one is found
+        return len(counted)
+
+    # whether the register is empty, the records sharing a key, the names of the words' records, the records
+    # alike by name (whatever the batch's size)
+    assert statements(3) <= 4 and statements(30) <= 4

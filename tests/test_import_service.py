@@ -1109,3 +1109,32 @@ def test_the_dry_run_points_out_rows_alike_inside_the_file(session, make_job, ru
     assert sv("same e-mail") in found[1][3]
     assert "rad 3 " in found[1][3] and "rad 4 " in found[2][3] and sv("same phone") in found[2][3]
     assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 7, 0, 3)
+
+
+@pytest.mark.parametrize("word_cache", [engine.FileEntries.WORD_CACHE, 1])
+def test_the_file_s_rows_of_a_word_are_read_once_and_kept_up_to_date(session, make_job, run, monkeypatch, word_cache):
+    """The earlier rows of a name word are read from the temporary file once and then kept in memory as rows are
+    added (bounded: with room for one row only, each batch reads them again); either way the same rows are
+    pointed out."""
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    monkeypatch.setattr(engine.FileEntries, "WORD_CACHE", word_cache)
+    reads = []
+    real_select = engine.FileEntries._select
+
+    def counting(self, sql, values):
+        if "FROM word WHERE" in sql:
+            reads.append(set(values))
+        return real_select(self, sql, values)
+
+    monkeypatch.setattr(engine.FileEntries, "_select", counting)
+    content = "Företagsnamn;Ort\n" + "".join(
+        f"Rörteknik {name} AB;Göteborg\n" for name in ("Nordisk", "Nordisk", "Nordiska", "Svensk", "Nordisk", "Norsk")
+    )
+    job = run(make_job(content, mode="create"), write=False)
+    found = [(row, kind) for row, kind, _ident, _m in notices(session, job)]
+    # rows 3, 4, 6 and 7 are like earlier rows (Nordisk, Nordiska, Norsk); Svensk is like none
+    assert sorted(set(found)) == [(3, None), (4, None), (6, None), (7, None)]
+    if word_cache > 1:
+        assert sum("rorteknik" in words for words in reads) == 1
+    else:
+        assert sum("rorteknik" in words for words in reads) > 1

@@ -112,7 +112,14 @@ def registry_index_objects() -> set[str]:
 def not_a_search_index_object(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's include_object: leave out the search index objects, by name, only as reflected
     from the database (a model of the same name would still be compared), and on PostgreSQL the
-    stored `search_text` column of each searched table (migration 0024)."""
+    stored `search_text` column of each searched table (migration 0024); and an index models.py declares for
+    the other database only (`ddl_if`: SQLite's NOCASE e-mail indexes, PostgreSQL's lower() ones), which
+    Alembic's comparison does not heed."""
+    when = getattr(obj, "_ddl_if", None)
+    if type_ == "index" and not reflected and when is not None and when.dialect is not None:
+        dialects = (when.dialect,) if isinstance(when.dialect, str) else tuple(when.dialect)
+        if db.engine.dialect.name not in dialects:
+            return False
     if reflected and compare_to is None and type_ == "column" and name == "search_text":
         return obj.table.name not in {model.__tablename__ for model in _searched()}
     return not (reflected and compare_to is None and name in search_index_objects())

@@ -17,8 +17,10 @@ so far (for duplicates inside the file) live in a temporary SQLite file.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import marshal
 import os
 import pickle
 import sqlite3
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import IO, Any
+from typing import IO
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, insert, select, update
@@ -164,6 +166,15 @@ class FileEntries:
         self.db.execute("CREATE TABLE word_count (word TEXT PRIMARY KEY, rows INTEGER) WITHOUT ROWID")
         self.db.commit()
         os.unlink(path)  # open, it lives on
+        #: The rows ([row …], [normalised name …], in row order) of the words looked up lately that have at most
+        #: MAX_WORD_BLOCK rows, kept up to date as rows are added, at most WORD_CACHE rows in all: a word of a
+        #: common trade is looked up by batch after batch, and reading its rows from the file again each time
+        #: was most of the cost.
+        self.word_rows: dict[str, tuple[list[int], list[str]]] = {}
+        self.word_rows_held = 0
+
+    #: Rows the word cache holds at most (about 8 MB).
+    WORD_CACHE = 50_000
 
     #: What an Entry is kept with (its name words are looked up in the word table).
     FIELDS = ("id", "name", "ids", "emails", "phones", "city", "domain", "companies", "first", "last")
@@ -171,7 +182,7 @@ class FileEntries:
     def add(self, entries: list[duplicates.Entry]) -> None:
         self.db.executemany(
             "INSERT OR IGNORE INTO entry VALUES (?, ?)",
-            [(e.id, json.dumps([getattr(e, f) for f in self.FIELDS])) for e in entries],
+            [(e.id, marshal.dumps(tuple(getattr(e, f) for f in self.FIELDS))) for e in entries],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO key VALUES (?, ?)",
@@ -179,6 +190,17 @@ class FileEntries:
         )
         words = [(w, e.id, e.name) for e in entries for w in dict.fromkeys(duplicates.telling_words(e.name))]
         self.db.executemany("INSERT OR IGNORE INTO word VALUES (?, ?, ?)", words)
+        for word, row, name in words:
+            cached = self.word_rows.get(word)
+            if cached is None:
+                continue
+            rows, names = cached
+            if len(rows) >= duplicates.MAX_WORD_BLOCK:  # too common to be chosen again (counts only grow)
+                self.word_rows_held -= len(self.word_rows.pop(word)[0])
+            elif not rows or rows[-1] < row:  # a resumed pass adds the same rows again: kept once
+                rows.append(row)
+                names.append(name)
+                self.word_rows_held += 1
         self.db.executemany(
             "INSERT INTO word_count VALUES (?, 1) ON CONFLICT (word) DO UPDATE SET rows = rows + 1",
             [(w,) for w, _row, _name in words],
@@ -207,23 +229,19 @@ class FileEntries:
             counted = [(counts[w], w) for w in names[entry.id] if 1 < counts.get(w, 0) <= duplicates.MAX_WORD_BLOCK]
             if counted:
                 chosen[entry.id] = min(counted)[1]
-        word_rows: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for word, row, name in self._select("SELECT word, row, name FROM word WHERE word IN (?)", set(chosen.values())):
-            word_rows[word].append((row, name))
-        named = {
-            e.id: duplicates.alike(e, [(r, n) for r, n in word_rows[chosen[e.id]] if r < e.id])
-            for e in entries
-            if e.id in chosen
-        }
+        word_rows = self._word_rows(set(chosen.values()))
+        named = {}
+        for e in entries:
+            if e.id in chosen:
+                rows, row_names = word_rows[chosen[e.id]]
+                earlier = bisect.bisect_left(rows, e.id)  # only the rows before this one
+                named[e.id] = [rows[i] for i in duplicates.alike_indexes(e, row_names[:earlier])]
         for key, rows in key_rows.items():  # the first MAX_BLOCK rows of a key (a switchboard) are compared
             key_rows[key] = sorted(rows)[: duplicates.MAX_BLOCK]
         wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows}
         known = {}
         for row, data in self._select("SELECT row, data FROM entry WHERE row IN (?)", wanted):
-            values: dict[str, Any] = {
-                f: tuple(v) if isinstance(v, list) else v for f, v in zip(self.FIELDS, json.loads(data), strict=True)
-            }
-            known[row] = duplicates.Entry(**values)
+            known[row] = duplicates.Entry(*marshal.loads(data))
         found = []
         for entry in entries:
             key_blocks = {
@@ -232,6 +250,26 @@ class FileEntries:
             }
             named_entries = [known[r] for r in named.get(entry.id, [])]
             found.append(duplicates.blocked_matches(kind, entry, key_blocks, named_entries))
+        return found
+
+    def _word_rows(self, words: set[str]) -> dict[str, tuple[list[int], list[str]]]:
+        """{word: ([row …], [normalised name …]) in row order} of `words`, from the cache or the file."""
+        missing = words - self.word_rows.keys()
+        found = {w: self.word_rows[w] for w in words - missing}
+        if missing:
+            read: dict[str, tuple[list[int], list[str]]] = {w: ([], []) for w in missing}
+            for word, row, name in self._select(
+                "SELECT word, row, name FROM word WHERE word IN (?) ORDER BY word, row", missing
+            ):
+                read[word][0].append(row)
+                read[word][1].append(name)
+            found |= read
+            held = sum(len(rows) for rows, _names in read.values())
+            if self.word_rows_held + held > self.WORD_CACHE:
+                self.word_rows, self.word_rows_held = {}, 0
+            if held <= self.WORD_CACHE:
+                self.word_rows |= read
+                self.word_rows_held += held
         return found
 
     def close(self) -> None:
@@ -728,17 +766,18 @@ class Importer:
             per_row.sort(key=lambda m: -m[0])
             best += [(row, kind, ident, reasons) for _value, reasons, kind, ident in per_row[:NOTICES_PER_ROW]]
         names = self._record_names([m for m in best if m[1] is not None])
+        # each text translated once per batch and filled in as Flask-Babel's gettext fills it in (its look-up
+        # per notice was a third of the dry run's CPU against a filled register)
+        in_file = _("Likely the same as row %(row)s of the file (%(reasons)s).")
+        in_register = _("Likely already in the register as %(what)s %(name)s (%(reasons)s).")
+        labels = {kind: str(label) for kind, label in duplicates.RECORD_LABELS.items()}
+        reason_labels = {reason: str(label) for reason, label in duplicates.REASONS.items()}
         for row, kind, ident, reasons in best:
-            because = ", ".join(str(duplicates.REASONS[r]) for r in reasons)
+            because = ", ".join(reason_labels[r] for r in reasons)
             if kind is None:
-                message = _("Likely the same as row %(row)s of the file (%(reasons)s).", row=ident, reasons=because)
+                message = in_file % {"row": ident, "reasons": because}
             else:
-                message = _(
-                    "Likely already in the register as %(what)s %(name)s (%(reasons)s).",
-                    what=duplicates.RECORD_LABELS[kind],
-                    name=names[kind].get(ident, ""),
-                    reasons=because,
-                )
+                message = in_register % {"what": labels[kind], "name": names[kind].get(ident, ""), "reasons": because}
             row.notices.append(
                 RowError(
                     row.number,
@@ -757,7 +796,15 @@ class Importer:
         for kind, model in duplicates.KINDS.items():
             ids = {ident for _row, k, ident, _reasons in found if k == kind}
             if ids:
-                names[kind] = {r.id: str(r) for r in self.session.scalars(select(model).where(model.id.in_(ids)))}
+                # the columns str(record) reads, not whole records (a notice on every row loaded 20,000 objects)
+                shown = [model.company_name] if model is Lead else [model.name] if model is Company else []
+                if model is Contact:
+                    shown = [model.first_name, model.last_name]
+                stmt = select(model.id, *shown).where(bulk.one_of(self.session, model.id, ids))
+                names[kind] = {
+                    row[0]: f"{row[1]} {row[2]}".strip() if model is Contact else row[1]
+                    for row in self.session.execute(stmt)
+                }
         return names
 
     def _current_categories(self, ids: list[int]) -> dict[int, set[int]]:
