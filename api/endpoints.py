@@ -9,7 +9,7 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -33,7 +33,18 @@ from models import (
     SalesOrder,
     SalesStage,
 )
-from services import custom_fields, email_lock, invoicing, numbering, records, register, sales, search, validation
+from services import (
+    custom_fields,
+    duplicates,
+    email_lock,
+    invoicing,
+    numbering,
+    records,
+    register,
+    sales,
+    search,
+    validation,
+)
 from services.validation import InvalidValue
 
 PROBLEM = {"schema": ProblemSchema, "content_type": "application/problem+json"}
@@ -214,7 +225,7 @@ contacts = Resource(
     filters={
         # Any case, as a lead's conversion and duplicates compare it (PostgreSQL: ix_contact_email_lower).
         "email": _email_filter(
-            lambda v: func.lower(Contact.email) == _normalised_email(v).lower(), "Exactly (any case)"
+            lambda v: duplicates.same_email(db.session, Contact.email, _normalised_email(v)), "Exactly (any case)"
         ),
         "customer_number": _id_filter(Contact.customer_number),
         "private_customer": _filter(

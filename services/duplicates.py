@@ -726,6 +726,12 @@ def email_condition(session: Session, column, emails: Iterable[str]):
     return condition
 
 
+def same_email(session: Session, column, email: str):
+    """The records whose e-mail `column` is `email` in any case, found by `email_condition`'s index."""
+    email = email.lower()
+    return and_(email_condition(session, column, [email]), func.lower(column, type_=String) == email)
+
+
 # --- one record: the entry forms and the records changed since the scan -------------------------------
 
 

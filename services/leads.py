@@ -12,11 +12,12 @@ and a lead is never converted twice.
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Activity, Company, CompanyContact, Contact, EmailMessage, Employee, Lead, utcnow
 from services import consent, register
+from services.duplicates import same_email
 from services.validation import InvalidValue
 
 #: The status of a lead merged into another (services.merge.LEAD_MERGED).
@@ -49,7 +50,7 @@ def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
             )
         ]
     if email:
-        others = select(Lead).where(func.lower(Lead.contact_email) == email, Lead.status != MERGED)
+        others = select(Lead).where(same_email(session, Lead.contact_email, email), Lead.status != MERGED)
         if lead.id is not None:
             others = others.where(Lead.id != lead.id)
         found += [
@@ -61,7 +62,7 @@ def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
             Duplicate("company", row, "email")
             for row in session.scalars(
                 select(Company)
-                .where(func.lower(Company.email) == email, Company.deleted_at.is_(None))
+                .where(same_email(session, Company.email, email), Company.deleted_at.is_(None))
                 .order_by(Company.id)
             )
             if all(d.record is not row for d in found)
@@ -70,7 +71,7 @@ def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
             Duplicate("contact", row, "email")
             for row in session.scalars(
                 select(Contact)
-                .where(func.lower(Contact.email) == email, Contact.deleted_at.is_(None))
+                .where(same_email(session, Contact.email, email), Contact.deleted_at.is_(None))
                 .order_by(Contact.id)
             )
         ]
