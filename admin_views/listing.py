@@ -156,7 +156,7 @@ def _column_of(attr):
 class KeysetListMixin:
     """Lists read by key, counted with a cap; mixed into SecureModelView."""
 
-    #: Flask-Admin must not count: the count here is capped (services.paging.capped_count).
+    #: Flask-Admin must not count: the count here is capped (services.paging.quick_count).
     simple_list_pager = True
     #: Loader options for what a list page shows of each row's relations (e.g. a contact's companies).
     list_load_options: tuple = ()
@@ -207,9 +207,12 @@ class KeysetListMixin:
             order = order.of_few_rows()
         per_page = page_size or self.page_size
         result = self._read_page(order, stmt, per_page, page or 0)
+        count = paging.quick_count(db.session, stmt)
+        if result.whole and not count.exact:  # an estimate's error: every row is on this page
+            count = paging.Count(len(result.items))
         state = ListState(
             page=result,
-            count=paging.capped_count(db.session, stmt),
+            count=count,
             seek_kind=paging.seek_kind(order.keys[0].expr),
             goto=request.args.get("goto", ""),
             args={k: v for k, v in request.args.items(multi=False) if k not in PAGE_PARAMS},
