@@ -79,11 +79,12 @@ def _counted(stmt: Select) -> Select:
 
 #: PostgreSQL: a count is not read at all when the planner estimates the rows at this many times
 #: the cap or more; the list then says "more than 10,000" at once. Counting to the cap reads 10,001
-#: rows, scattered over the table (a Kundansvarig's 27,800 of 1,000,000 companies: 10,001 heap
-#: pages, about 25 ms of a 66 ms page); planning the statement costs well under a millisecond.
-#: The margin keeps the estimate's error out of sight: an equality on a column is estimated from
-#: its most common values within a few per cent, and a search term's matches (1,000 histogram
-#: entries on the search text, migration 0024) to about 1,000 rows at 1,000,000.
+#: rows scattered over the table (a Kundansvarig's 28,000 of 1,000,000 companies lie on as many
+#: heap pages: that list took 66 ms where list page 1 took 43, on a quiet machine); planning the
+#: statement for EXPLAIN costs about a millisecond. The margin keeps the estimate's error out of
+#: sight: an equality on a column is estimated from its most common values within a few per cent,
+#: and a search term's matches (1,000 histogram entries on the search text, migration 0024) to
+#: about 1,000 rows at 1,000,000.
 ESTIMATE_MARGIN = 2.5
 
 
@@ -372,9 +373,10 @@ class _Order:
         first page. Walking back from the end, the page at the start may be short. Raises
         InvalidCursor for a token or value that does not fit the order.
 
-        `total`: the first page also counts every row (`Page.total`) in the statement that reads
-        it, `count(*) OVER ()`, for a list whose rows are all found before they are sorted (a rare
-        search term, `ListOrder.of_few_rows`): one pass over the matches instead of two."""
+        `total`: the first page also counts every row (`Page.total`), with `count(*) OVER ()` in
+        the statement that finds the page's keys, for a list whose rows are all found before they
+        are sorted (a rare search term, `ListOrder.of_few_rows`, a report): one pass over the
+        matches instead of two. Other pages, and orders read in segments, leave it None."""
         stmt = stmt.order_by(None)
         n_extras = len(stmt.selected_columns) - 1
         keyed = stmt.add_columns(*(k.expr for k in self.keys))
@@ -415,8 +417,8 @@ class _Order:
         """The first page and the count of every row, in two statements: the keys of the page's
         rows and `count(*) OVER ()` over the keys of every row (narrow rows: a window over whole
         rows would be written to disk past work_mem), then the page's rows by their ids.
-        At 1,000,000 companies, "svensson" (4,627 matches): 28 ms, where the page and a count
-        each found the matches again (40 + 35 ms; under load 5)."""
+        At 1,000,000 companies, "svensson" (4,627 matches), by EXPLAIN ANALYZE under load 5: 28 ms,
+        where the page took 40 ms and then a count found the matches again (48 ms)."""
         keys = [k.expr for k in self.keys]
         narrow = stmt.with_only_columns(func.count().over(), *keys, maintain_column_froms=True)
         found = self.fetch(session, narrow, None, False, per_page + 1)
