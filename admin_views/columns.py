@@ -29,8 +29,16 @@ class ColumnChoiceMixin:
     column_numbers: tuple[str, ...] = ()
 
     def choosable_columns(self) -> list[tuple[str, str]]:
-        """(key, label) of every column the list can show."""
-        return [(str(c), str(label)) for c, label in self._list_columns]
+        """(key, label) of every column the list can show; translated once per request (the list
+        template asks for every cell of every row)."""
+        memo = g.setdefault("choosable_columns", {})
+        if self.endpoint not in memo:
+            memo[self.endpoint] = [(str(c), str(label)) for c, label in self._list_columns]
+        return memo[self.endpoint]
+
+    def column_label_texts(self) -> dict[str, str]:
+        """{key: label} of the list's columns, as text (each cell carries its column's label)."""
+        return dict(self.choosable_columns())
 
     def shown_columns(self) -> list[str]:
         """The keys of the columns this employee shows, in the list's order."""
@@ -41,15 +49,25 @@ class ColumnChoiceMixin:
             memo[self.endpoint] = layout.list_columns(current_user, self.endpoint, available, default)
         return memo[self.endpoint]
 
+    def row_texts(self) -> dict[str, str]:
+        """The words every row of the list repeats (the tick box's and the pencil's), translated once
+        per request."""
+        if "row_texts" not in g:
+            g.row_texts = {"select": _("Select"), "edit": _("Edit")}
+        return g.row_texts
+
     def number_columns(self) -> frozenset[str]:
         """Columns that hold numbers or amounts: numeric model columns and `column_numbers`."""
-        mapped = sa_inspect(self.model).columns
-        numeric = {
-            key
-            for key, _label in self.choosable_columns()
-            if key in mapped and isinstance(mapped[key].type, Integer | Numeric | Float)
-        }
-        return frozenset(numeric | set(self.column_numbers))
+        memo = g.setdefault("number_columns", {})
+        if self.endpoint not in memo:
+            mapped = sa_inspect(self.model).columns
+            numeric = {
+                key
+                for key, _label in self.choosable_columns()
+                if key in mapped and isinstance(mapped[key].type, Integer | Numeric | Float)
+            }
+            memo[self.endpoint] = frozenset(numeric | set(self.column_numbers))
+        return memo[self.endpoint]
 
     @expose("/columns/", methods=("POST",))
     def choose_columns(self):

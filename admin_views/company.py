@@ -31,7 +31,7 @@ from admin_views.base import (
 from admin_views.calllist_actions import AddToCallListMixin
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
-from admin_views.filters import CategoryFilter, EmployeeFilter, IndustryFilter, IsFilter
+from admin_views.filters import CategoryFilter, EmployeeFilter, IndustryFilter, IsFilter, YesNoFilter
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.registry import existing_links
@@ -105,7 +105,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         CategoryFilter(Company.categories, _l("Category")),
         IndustryFilter(Company.industry_id, fields.label("industry_id")),
         IsFilter(Company.status, fields.label("status"), options=list(COMPANY_STATUS_LABELS.items())),
-        IsFilter(Company.is_supplier, fields.label("supplier"), options=[("1", _l("Yes")), ("0", _l("No"))]),
+        YesNoFilter(Company.is_supplier, fields.label("supplier")),
         IsFilter(Company.postal_city, fields.label("postal_city")),
     ]
     #: The invoice settings (the card's Inställningar tab) only to who may see them: CustomerPartsMixin.

@@ -20,6 +20,20 @@ class IsFilter(FilterEqual):
         return _l("is")
 
 
+class YesNoFilter(IsFilter):
+    """Equality on a yes/no column: "Ja" or "Nej", compared as a boolean (PostgreSQL refuses
+    boolean = varchar: the list answered 500 there)."""
+
+    def __init__(self, column, name, **kwargs):
+        super().__init__(column, name, options=[("1", _l("Yes")), ("0", _l("No"))], **kwargs)
+
+    def validate(self, value):
+        return value in ("1", "0")
+
+    def clean(self, value):
+        return value == "1"
+
+
 class DynamicOptions:
     """Filter options read from the database on each request (see SecureModelView)."""
 

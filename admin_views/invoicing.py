@@ -38,7 +38,7 @@ from admin_views.base import (
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
-from admin_views.filters import IsFilter
+from admin_views.filters import IsFilter, YesNoFilter
 from admin_views.sales import customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
 from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
@@ -101,7 +101,7 @@ class ProductView(SecureModelView):
         "active": _l("Active"),
     }
     column_formatters = {"price": fmt_money, "vat_rate": fmt_percent, "active": fmt_bool}
-    column_filters = [IsFilter(Product.active, _l("Active"), options=[("1", _l("Yes")), ("0", _l("No"))])]
+    column_filters = [YesNoFilter(Product.active, _l("Active"))]
     column_export_list = ["number", "name", "unit", "price", "vat_rate", "active"]
     form_columns = ["number", "name", "unit", "price", "vat_rate", "active"]
     form_overrides = {"vat_rate": SelectField}

@@ -75,9 +75,12 @@ class Pager:
         return self.page.has_previous or self.page.has_next
 
 
-def read_page(order, stmt, args, *, per_page: int, prefix: str = "", seek=None, offset: int = 0) -> paging.Page:
+def read_page(
+    order, stmt, args, *, per_page: int, prefix: str = "", seek=None, offset: int = 0, total: bool = False
+) -> paging.Page:
     """The page of `stmt` that the request's `?after=`, `?before=`, `?last=` (each with `prefix`)
-    name; a token that is not one of ours gives the first page and a message."""
+    name; a token that is not one of ours gives the first page and a message. `total`: see
+    services.paging `_Order.page`."""
     try:
         return order.page(
             db.session,
@@ -88,11 +91,12 @@ def read_page(order, stmt, args, *, per_page: int, prefix: str = "", seek=None, 
             last=bool(args.get(prefix + "last")),
             seek=seek,
             offset=offset,
+            total=total,
         )
     except InvalidCursor:
         message = _("The page could not be found again (the address is not complete); the first page is shown.")
         flash(message, "warning")
-        return order.page(db.session, stmt, per_page=per_page)
+        return order.page(db.session, stmt, per_page=per_page, total=total)
 
 
 @dataclass
@@ -156,7 +160,7 @@ def _column_of(attr):
 class KeysetListMixin:
     """Lists read by key, counted with a cap; mixed into SecureModelView."""
 
-    #: Flask-Admin must not count: the count here is capped (services.paging.capped_count).
+    #: Flask-Admin must not count: the count here is capped (services.paging.quick_count).
     simple_list_pager = True
     #: Loader options for what a list page shows of each row's relations (e.g. a contact's companies).
     list_load_options: tuple = ()
@@ -203,13 +207,25 @@ class KeysetListMixin:
         if self.list_load_options:
             stmt = stmt.options(*self.list_load_options)
         order = self.list_order(sort_column, sort_desc)
-        if search_service.few_matches(db.session, self.model, search):
+        # A rare term's matches are all found, then sorted: the first page counts them as it goes.
+        few = search_service.few_matches(db.session, self.model, search)
+        if few:
             order = order.of_few_rows()
         per_page = page_size or self.page_size
-        result = self._read_page(order, stmt, per_page, page or 0)
+        result = self._read_page(order, stmt, per_page, page or 0, total=few)
+        if result.total is not None:
+            count = (
+                paging.Count(result.total)
+                if result.total <= paging.COUNT_CAP
+                else paging.Count(paging.COUNT_CAP, False)
+            )
+        else:
+            count = paging.quick_count(db.session, stmt)
+            if result.whole and not count.exact:  # an estimate's error: every row is on this page
+                count = paging.Count(len(result.items))
         state = ListState(
             page=result,
-            count=paging.capped_count(db.session, stmt),
+            count=count,
             seek_kind=paging.seek_kind(order.keys[0].expr),
             goto=request.args.get("goto", ""),
             args={k: v for k, v in request.args.items(multi=False) if k not in PAGE_PARAMS},
@@ -219,7 +235,7 @@ class KeysetListMixin:
         self.prefetch_list(result.items)
         return None, result.items
 
-    def _read_page(self, order: ListOrder, stmt, per_page: int, page_number: int) -> paging.Page:
+    def _read_page(self, order: ListOrder, stmt, per_page: int, page_number: int, total: bool = False) -> paging.Page:
         args = request.args
         try:
             seek = paging.seek_value(order.keys[0].expr, args["goto"]) if args.get("goto", "").strip() else None
@@ -237,7 +253,7 @@ class KeysetListMixin:
                 "warning",
             )
             offset = 0
-        return read_page(order, stmt, args, per_page=per_page, seek=seek, offset=offset)
+        return read_page(order, stmt, args, per_page=per_page, seek=seek, offset=offset, total=total)
 
     @staticmethod
     def goto_refused(order: ListOrder) -> str:

@@ -47,7 +47,7 @@ from models import (
     SalesStage,
 )
 from services import custom_fields, dates, fields, personal_numbers, search, visibility
-from services.paging import Count, MixedOrder, Page, SortKey, capped_count
+from services.paging import COUNT_CAP, Count, MixedOrder, Page, SortKey, quick_count
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
 
@@ -583,7 +583,16 @@ def page(session: Session, spec: Spec, employee, **position) -> tuple[Count, Pag
     """(row count, capped at paging.COUNT_CAP; one page of rows) for the screen; `position` is
     paging's after=/before=/last= (raises paging.InvalidCursor for a token not of this report)."""
     stmt = query(spec, employee)
-    return capped_count(session, stmt), order(spec).page(session, stmt, per_page=PAGE_SIZE, **position)
+    # The report is sorted after its rows are found (no index serves its order); a text condition
+    # that matches few rows has them all found first, so the first page counts them as it goes.
+    few = bool(spec.text) and search.few_matches(session, spec.kind.model, spec.text)
+    rows = order(spec).page(session, stmt, per_page=PAGE_SIZE, total=few, **position)
+    if rows.total is not None:
+        return (Count(rows.total) if rows.total <= COUNT_CAP else Count(COUNT_CAP, exact=False)), rows
+    count = quick_count(session, stmt)
+    if rows.whole and not count.exact:  # an estimate's error: every row is on this page
+        count = Count(len(rows.items))
+    return count, rows
 
 
 def columns(spec: Spec):

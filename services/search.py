@@ -63,7 +63,7 @@ from models import (
     Product,
     SalesOrder,
 )
-from services import personal_numbers
+from services import paging, personal_numbers
 
 
 @dataclass(frozen=True)
@@ -395,13 +395,6 @@ def word_candidates(session: Session, model, words_: set[str], *, limit: int) ->
     return found
 
 
-def _estimated_rows(session: Session, stmt) -> float:
-    """PostgreSQL's own estimate of the rows `stmt` returns (EXPLAIN: planned, not run)."""
-    compiled = stmt.compile(dialect=session.get_bind().dialect)
-    plan = session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar()
-    return float(plan[0]["Plan"]["Plan Rows"]) if plan else 0.0
-
-
 def few_matches(session: Session, model, text: str | None) -> bool:
     """True on PostgreSQL when `text` matches at most about FEW_ROWS rows of `model`: a list then
     sorts the matches after finding them (services.paging `unindexed`).
@@ -414,7 +407,7 @@ def few_matches(session: Session, model, text: str | None) -> bool:
     terms = words(text)
     if _dialect(session) != "postgresql" or not terms or model not in SEARCHED or model in SEARCH_RELATIONS:
         return False
-    return _estimated_rows(session, select(model.id).where(_own(model, terms))) <= FEW_ROWS
+    return (paging.estimated_rows(session, select(model.id).where(_own(model, terms))) or 0) <= FEW_ROWS
 
 
 def condition(session: Session, model, text: str | None) -> ColumnElement[bool]:

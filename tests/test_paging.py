@@ -5,7 +5,7 @@ import random
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from extensions import db
 from models import Activity, Company
@@ -230,3 +230,35 @@ def test_extra_columns_come_back_per_row(app):
     order = ListOrder(Company.name, Company.id)
     page = order.page(db.session, select(Company, Company.customer_number * 2), per_page=4)
     assert [e[0] for e in page.extras] == [c.customer_number * 2 for c in page.items]
+
+
+def test_a_first_page_with_its_total_counts_every_row_in_the_same_pass(app):
+    """`page(total=True)`: the keys of the page and the count of every row, then the page's rows by id;
+    the same rows in the same order as without, and the pages after it as before."""
+    _companies(23)
+    stmt = select(Company).where(Company.name.like("%a%"))
+    expected = db.session.scalars(stmt.order_by(Company.name, Company.id)).all()
+    order = ListOrder(Company.name, Company.id)
+    for key_order in (order, order.of_few_rows()):
+        sent: list = []
+
+        def remember(conn, cursor, statement, *args, sent=sent):
+            sent.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", remember)
+        try:
+            first = key_order.page(db.session, stmt, per_page=5, total=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", remember)
+        assert len(sent) == 2 and "count(*) OVER ()" in sent[0], sent
+        assert first.total == len(expected)
+        assert [c.id for c in first.items] == [c.id for c in expected[:5]]
+        assert first.next and not first.previous
+        second = key_order.page(db.session, stmt, per_page=5, after=first.next, total=True)
+        assert second.total is None  # a later page: the list counts by itself
+        assert [c.id for c in second.items] == [c.id for c in expected[5:10]]
+    nothing = order.page(db.session, stmt.where(Company.name == "nobody"), per_page=5, total=True)
+    assert (nothing.items, nothing.total) == ([], 0)
+    # empty cities form a segment of their own, read by a statement of its own: no total
+    by_city = ListOrder(Company.postal_city, Company.id, nullable=True)
+    assert by_city.page(db.session, stmt, per_page=5, total=True).total is None

@@ -7,6 +7,8 @@ coalesce(key, key), which no index serves; a customer's tabs are always sorted s
 hold the decision and that the rows still come in the right order.
 """
 
+import re
+
 import pytest
 from sqlalchemy import event, insert, text
 
@@ -78,6 +80,24 @@ def test_a_list_searched_for_a_rare_term_pages_through_every_match_once(session,
     assert seen == RARE_NAMES
     back = client.get(_link(page, "page-previous"))
     assert _names(back) == RARE_NAMES[50:100]
+
+
+def test_a_rare_terms_first_page_counts_its_matches_as_it_finds_them(session, register, login, employees):
+    """On PostgreSQL the keys of the first page and the count of every match come from one pass
+    (count(*) OVER ()), not a second search for the count; the list and the Rapportgenerator say
+    how many."""
+    from services import report_generator
+
+    client = login("admin").client
+    sent = sql_of(lambda: client.get("/admin/company/?search=svensson"))
+    page = client.get("/admin/company/?search=svensson")
+    assert re.search(r'id="list-count">([^<]+)<', page_text(page)).group(1) == "120 poster"
+    count, rows = report_generator.page(session, report_generator.parse({"text": "svensson"}), employees["admin"])
+    assert count == paging.Count(120) and [c.name for c in rows.items] == RARE_NAMES[:50]
+    searched = [s for s in sent if "search_text" in s or "company_search" in s]
+    if db.engine.dialect.name == "postgresql":
+        assert any("count(*) OVER ()" in s for s in searched), searched
+        assert not any("count(*) AS count_1" in s for s in searched), searched  # no capped count
 
 
 def test_every_list_of_one_customer_is_sorted_after_finding_its_rows():
