@@ -22,15 +22,15 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from queue import Full, Queue
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Engine, Table, func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
@@ -62,6 +62,8 @@ LARGE_CUSTOMER_CONTACTS = 4000
 LARGE_CUSTOMER_ACTIVITIES = 2500
 #: On SQLite, ids and customer numbers are allocated for this many batches at a time (see `_Reserve`).
 AHEAD_SQLITE = 8
+#: How long an allocation of ids or customer numbers keeps trying while the database is locked, seconds.
+ALLOCATION_PATIENCE = 600
 #: SQLite page cache of the writer's connection, KiB: at a million companies its indexes are far larger
 #: than the default 2 MB, and each batch's rows land all over them.
 SQLITE_CACHE_KB = 256 * 1024
@@ -165,6 +167,13 @@ ACTIVITY_SUBJECTS = {
     "call": ["Ringde om leveransdatum", "Samtal om fakturafråga", "Uppföljningssamtal"],
     "note": ["Kunden vill ha fakturor via e-post", "Ny inköpschef från januari", "Intresserad av serviceavtal"],
 }
+_T = TypeVar("_T")
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
 EMAIL_TABLE = str.maketrans({"å": "a", "ä": "a", "ö": "o", "é": "e", " ": "", "&": "", "-": ""})
 
 
@@ -195,10 +204,11 @@ def mobile(rng: random.Random) -> str:
 
 
 class Batch(NamedTuple):
-    """Rows made for one kind of record (`rows`) and every table's rows to write for them, in order."""
+    """Rows made for one kind of record (`rows`) and every table's rows to write for them, in order,
+    made ready for the database by the thread that made them (`bulk.prepare_rows`)."""
 
     rows: list[dict]
-    writes: list[tuple[Table, list[dict]]]
+    writes: list[bulk.PreparedRows]
 
 
 class _Reserve:
@@ -229,7 +239,7 @@ class LargeRegister:
         ahead = AHEAD_SQLITE if sqlite else 1
         self.ids = {
             table.name: _Reserve(partial(self._new_ids, table), ahead)
-            for table in (Company.__table__, Contact.__table__, Activity.__table__)
+            for table in (_table(Company), _table(Contact), _table(Activity))
         }
         self.next_id: dict[str, int] = {}
         self.customer_numbers = _Reserve(self._new_customer_numbers, ahead)
@@ -250,29 +260,29 @@ class LargeRegister:
         """`count` unused ids of `table`. On SQLite ids continue from the largest one stored, which
         does not yet include those handed out for batches still being written: so from whichever
         is larger (another writer adding rows meanwhile makes an insert fail, never share an id)."""
-        with self._allocating():
-            ids = bulk.new_ids(self.session, table, count)
+        ids = self._allocated(partial(bulk.new_ids, self.session, table, count))
         start = max(ids[0], self.next_id.get(table.name, 0))
         self.next_id[table.name] = start + count
         return range(start, start + count)
 
     def _new_customer_numbers(self, count: int) -> range:
-        with self._allocating():
-            return numbering.allocate_customer_numbers(self.session, count)
+        return self._allocated(partial(numbering.allocate_customer_numbers, self.session, count))
 
-    @contextmanager
-    def _allocating(self) -> Iterator[None]:
-        """An allocation, committed at once. On SQLite it waits for the write lock while the writer
-        thread writes a batch, which can take longer than the app's usual wait under load."""
-        sqlite = self.session.get_bind().dialect.name == "sqlite"
-        if sqlite:
-            self.session.execute(text("PRAGMA busy_timeout = 600000"))
-        try:
-            yield
-        finally:
-            if sqlite:
-                self.session.execute(text("PRAGMA busy_timeout = 30000"))  # as app.py sets it
-            self.session.commit()
+    def _allocated(self, allocate: Callable[[], _T]) -> _T:
+        """`allocate()`, committed at once. On SQLite it waits for the write lock, which the writer
+        thread holds while it writes a batch: under load longer than the connection's busy timeout
+        (or SQLite refuses at once when the wait began in an older snapshot), so it tries again."""
+        waited_until = time.monotonic() + ALLOCATION_PATIENCE
+        while True:
+            try:
+                allocated = allocate()
+                self.session.commit()
+                return allocated
+            except OperationalError as error:
+                self.session.rollback()
+                if "locked" not in str(error) or time.monotonic() > waited_until:
+                    raise
+                time.sleep(0.05)
 
     def give_back(self) -> None:
         """Return the customer numbers allocated but not used to the sequence, when they are still
@@ -287,11 +297,17 @@ class LargeRegister:
             self.session.commit()
             left.clear()
 
+    def _batch(self, rows: list[dict], *writes: tuple[Table, list[dict]]) -> Batch:
+        dialect = self.session.get_bind().dialect
+        return Batch(
+            rows, [bulk.prepare_rows(dialect, table, table_rows) for table, table_rows in writes if table_rows]
+        )
+
     def write(self, *batches: Batch) -> None:
         """Write `batches` in this register's session (not committed); `seed_large` uses `_Writers`."""
         for batch in batches:
-            for table, rows in batch.writes:
-                bulk.insert_rows(self.session, table, rows)
+            for prepared in batch.writes:
+                bulk.insert_prepared(self.session, prepared)
 
     # --- companies ---------------------------------------------------------------------
 
@@ -318,7 +334,7 @@ class LargeRegister:
     def companies(self, count: int) -> Batch:
         """`count` companies and their categories, to write (`Batch.rows`: the companies)."""
         rng, now = self.rng, self.now
-        ids = self.ids[Company.__table__.name].take(count)
+        ids = self.ids[_table(Company).name].take(count)
         numbers = self.customer_numbers.take(count)
         rows = []
         for ident, number in zip(ids, numbers, strict=True):
@@ -369,7 +385,7 @@ class LargeRegister:
             if rng.random() < 0.3
             for category in rng.sample(self.company_categories, rng.randint(1, 2))
         ]
-        return Batch(rows, [(Company.__table__, rows), (company_categories, links)])
+        return self._batch(rows, (_table(Company), rows), (company_categories, links))
 
     # --- contacts, activities, history ------------------------------------------------
 
@@ -378,7 +394,7 @@ class LargeRegister:
         rng, now = self.rng, self.now
         total = sum(counts)
         private = sum(1 for _ in range(total) if rng.random() < 0.02)
-        ids = self.ids[Contact.__table__.name].take(total + private)
+        ids = self.ids[_table(Contact).name].take(total + private)
         numbers = iter(self.customer_numbers.take(private))
         rows, links, categories = [], [], []
         owners = [c for c, n in zip(companies, counts, strict=True) for _ in range(n)] + [None] * private
@@ -428,14 +444,14 @@ class LargeRegister:
             )
             if rng.random() < 0.05:
                 categories.append({"contact_id": ident, "category_id": rng.choice(self.contact_categories)})
-        return Batch(
-            rows, [(Contact.__table__, rows), (CompanyContact.__table__, links), (contact_categories, categories)]
+        return self._batch(
+            rows, (_table(Contact), rows), (_table(CompanyContact), links), (contact_categories, categories)
         )
 
     def activities(self, companies: list[dict], counts: list[int]) -> Batch:
         rng, now = self.rng, self.now
         total = sum(counts)
-        ids = self.ids[Activity.__table__.name].take(total)
+        ids = self.ids[_table(Activity).name].take(total)
         rows = []
         owners = (c for c, n in zip(companies, counts, strict=True) for _ in range(n))
         for ident, company in zip(ids, owners, strict=True):
@@ -458,7 +474,7 @@ class LargeRegister:
                     "updated_at": due,
                 }
             )
-        return Batch(rows, [(Activity.__table__, rows)])
+        return self._batch(rows, (_table(Activity), rows))
 
     def history(self, companies: list[dict]) -> Batch:
         """The "created" event of each company, as the audit trail has it for a new customer."""
@@ -475,7 +491,7 @@ class LargeRegister:
             }
             for c in companies
         ]
-        return Batch(rows, [(AuditEvent.__table__, rows)])
+        return self._batch(rows, (_table(AuditEvent), rows))
 
     def spread(self, count: int, mean: float, large: int, large_each: int) -> list[int]:
         """How many children each of `count` companies gets: the first `large` get `large_each`, each
@@ -545,7 +561,8 @@ class _Writers:
                         session.rollback()
                         self.error = error
             finally:
-                if sqlite:  # back to SQLite's default before the connection returns to the pool
+                if sqlite:  # back to SQLite's defaults before the connection returns to the pool
+                    connection.rollback()
                     connection.exec_driver_sql("PRAGMA cache_size = -2000")
                     connection.commit()
                 with self.lock:
@@ -556,8 +573,8 @@ class _Writers:
             # A lost batch after a crash is made again; no commit of the generator waits for the disk.
             session.execute(text("SET LOCAL synchronous_commit = off"))
         for batch in batches:
-            for table, rows in batch.writes:
-                bulk.insert_rows(session, table, rows)
+            for prepared in batch.writes:
+                bulk.insert_prepared(session, prepared)
         session.commit()
         with self.lock:
             self.written += len(batches[0].rows)

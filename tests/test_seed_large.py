@@ -128,14 +128,21 @@ def test_every_batch_is_written_whole_by_any_number_of_writers(app, writers):
 def test_a_failing_write_stops_the_run_with_its_error(app, monkeypatch):
     from seed import large
 
-    def failing(session, table, rows):
-        if table.name == "contact":
+    def failing(session, prepared):
+        if prepared.table.name == "contact":
             raise RuntimeError("disk full")
-        return original(session, table, rows)
+        return original(session, prepared)
 
-    original = large.bulk.insert_rows
-    monkeypatch.setattr(large.bulk, "insert_rows", failing)
+    original = large.bulk.insert_prepared
+    monkeypatch.setattr(large.bulk, "insert_prepared", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         seed_large(db.session, 100, batch_size=10)
     assert count(db.session, Contact) == 0
     assert count(db.session, Company) == 0  # the batch's companies went with it: one transaction
+
+
+def test_the_writers_page_cache_is_not_left_on_the_pool(generated):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's page cache")
+    with db.engine.connect() as connection:  # every pooled connection has SQLite's default page cache
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
