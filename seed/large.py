@@ -256,11 +256,13 @@ class LargeRegister:
         self.org_serial = {"5": self.serial * 13, "9": self.serial * 13}
         session.commit()
 
-    def _new_ids(self, table: Table, count: int) -> range:
+    def _new_ids(self, table: Table, count: int) -> Sequence[int]:
         """`count` unused ids of `table`. On SQLite ids continue from the largest one stored, which
         does not yet include those handed out for batches still being written: so from whichever
         is larger (another writer adding rows meanwhile makes an insert fail, never share an id)."""
         ids = self._allocated(partial(bulk.new_ids, self.session, table, count))
+        if self.session.get_bind().dialect.name != "sqlite":
+            return ids  # PostgreSQL: the sequence's values, never handed out twice (not always consecutive)
         start = max(ids[0], self.next_id.get(table.name, 0))
         self.next_id[table.name] = start + count
         return range(start, start + count)
