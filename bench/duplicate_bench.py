@@ -92,7 +92,7 @@ def prepare(url: str, companies: int, share: float) -> None:
         made = 0
         while made < companies:
             size = min(10_000, companies - made)
-            register.companies(size)
+            register.write(register.companies(size))
             session.commit()
             made += size
             if made % 100_000 == 0 or made == companies:

@@ -19,12 +19,18 @@ each batch committed, so memory stays flat whatever N is.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
+from queue import Full, Queue
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, Table, func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
@@ -37,6 +43,7 @@ from models import (
     Contact,
     Employee,
     Industry,
+    NumberSequence,
     company_categories,
     contact_categories,
     utcnow,
@@ -53,6 +60,13 @@ ACTIVITIES_PER_COMPANY = 0.5
 LARGE_CUSTOMERS = 5
 LARGE_CUSTOMER_CONTACTS = 4000
 LARGE_CUSTOMER_ACTIVITIES = 2500
+#: On SQLite, ids and customer numbers are allocated for this many batches at a time (see `_Reserve`).
+AHEAD_SQLITE = 8
+#: How long an allocation of ids or customer numbers keeps trying while the database is locked, seconds.
+ALLOCATION_PATIENCE = 600
+#: SQLite page cache of the writer's connection, KiB: at a million companies its indexes are far larger
+#: than the default 2 MB, and each batch's rows land all over them.
+SQLITE_CACHE_KB = 256 * 1024
 
 #: (city, postcode prefix, area code): real Swedish places, their postcodes and telephone area codes.
 CITIES = [
@@ -153,6 +167,13 @@ ACTIVITY_SUBJECTS = {
     "call": ["Ringde om leveransdatum", "Samtal om fakturafråga", "Uppföljningssamtal"],
     "note": ["Kunden vill ha fakturor via e-post", "Ny inköpschef från januari", "Intresserad av serviceavtal"],
 }
+_T = TypeVar("_T")
+
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
 EMAIL_TABLE = str.maketrans({"å": "a", "ä": "a", "ö": "o", "é": "e", " ": "", "&": "", "-": ""})
 
 
@@ -182,11 +203,46 @@ def mobile(rng: random.Random) -> str:
     return f"+467{rng.choice('02369')}{rng.randrange(1_000_000, 10_000_000)}"
 
 
+class Batch(NamedTuple):
+    """Rows made for one kind of record (`rows`) and every table's rows to write for them, in order,
+    made ready for the database by the thread that made them (`bulk.prepare_rows`)."""
+
+    rows: list[dict]
+    writes: list[bulk.PreparedRows]
+
+
+class _Reserve:
+    """Values handed out in order from blocks that `fetch(n)` allocates (and commits), `ahead`
+    times what is asked for at once: on SQLite an allocation waits for the database's write
+    lock, which the writer thread holds while it writes a batch, so it is done once per several
+    batches. What is left at the end can be given back (`left`)."""
+
+    def __init__(self, fetch: Callable[[int], Sequence[int]], ahead: int):
+        self.fetch, self.ahead, self.left = fetch, ahead, deque[int]()
+
+    def take(self, count: int) -> list[int]:
+        if count > len(self.left):
+            self.left.extend(self.fetch(max(count - len(self.left), count * self.ahead)))
+        return [self.left.popleft() for _ in range(count)]
+
+
 class LargeRegister:
-    """Makes and writes the batches; one instance per `seed_large` run."""
+    """Makes the batches; one instance per `seed_large` run.
+
+    Ids and customer numbers are allocated in `session` and committed at once (`_Reserve`): the
+    rows are written later, by `_Writers`, in sessions of their own.
+    """
 
     def __init__(self, session: Session, rng: random.Random):
         self.session = session
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        ahead = AHEAD_SQLITE if sqlite else 1
+        self.ids = {
+            table.name: _Reserve(partial(self._new_ids, table), ahead)
+            for table in (_table(Company), _table(Contact), _table(Activity))
+        }
+        self.next_id: dict[str, int] = {}
+        self.customer_numbers = _Reserve(self._new_customer_numbers, ahead)
         self.rng = rng
         self.now = utcnow().replace(microsecond=0)
         self.owners = _employees(session, rng)
@@ -199,6 +255,61 @@ class LargeRegister:
         # when generating more into a register that already has generated companies.
         self.org_serial = {"5": self.serial * 13, "9": self.serial * 13}
         session.commit()
+
+    def _new_ids(self, table: Table, count: int) -> Sequence[int]:
+        """`count` unused ids of `table`. On SQLite ids continue from the largest one stored, which
+        does not yet include those handed out for batches still being written: so from whichever
+        is larger (another writer adding rows meanwhile makes an insert fail, never share an id)."""
+        ids = self._allocated(partial(bulk.new_ids, self.session, table, count))
+        if self.session.get_bind().dialect.name != "sqlite":
+            return ids  # PostgreSQL: the sequence's values, never handed out twice (not always consecutive)
+        start = max(ids[0], self.next_id.get(table.name, 0))
+        self.next_id[table.name] = start + count
+        return range(start, start + count)
+
+    def _new_customer_numbers(self, count: int) -> range:
+        return self._allocated(partial(numbering.allocate_customer_numbers, self.session, count))
+
+    def _allocated(self, allocate: Callable[[], _T]) -> _T:
+        """`allocate()`, committed at once. On SQLite it waits for the write lock, which the writer
+        thread holds while it writes a batch: under load longer than the connection's busy timeout
+        (or SQLite refuses at once when the wait began in an older snapshot), so it tries again."""
+        waited_until = time.monotonic() + ALLOCATION_PATIENCE
+        while True:
+            try:
+                allocated = allocate()
+                self.session.commit()
+                return allocated
+            except OperationalError as error:
+                self.session.rollback()
+                if "locked" not in str(error) or time.monotonic() > waited_until:
+                    raise
+                time.sleep(0.05)
+
+    def give_back(self) -> None:
+        """Return the customer numbers allocated but not used to the sequence, when they are still
+        its last ones (nobody has allocated since): the next customer made gets the next number."""
+        left = self.customer_numbers.left
+        if left:
+            self.session.execute(
+                update(NumberSequence)
+                .where(NumberSequence.name == numbering.CUSTOMER_SEQUENCE, NumberSequence.last_value == left[-1])
+                .values(last_value=left[0] - 1)
+            )
+            self.session.commit()
+            left.clear()
+
+    def _batch(self, rows: list[dict], *writes: tuple[Table, list[dict]]) -> Batch:
+        dialect = self.session.get_bind().dialect
+        return Batch(
+            rows, [bulk.prepare_rows(dialect, table, table_rows) for table, table_rows in writes if table_rows]
+        )
+
+    def write(self, *batches: Batch) -> None:
+        """Write `batches` in this register's session (not committed); `seed_large` uses `_Writers`."""
+        for batch in batches:
+            for prepared in batch.writes:
+                bulk.insert_prepared(self.session, prepared)
 
     # --- companies ---------------------------------------------------------------------
 
@@ -222,10 +333,11 @@ class LargeRegister:
             base = f"{rng.choice(LAST_NAMES)} & {rng.choice(('Söner', 'Partners', 'Co', 'Döttrar'))}"
         return base + form, digit
 
-    def companies(self, count: int) -> list[dict]:
+    def companies(self, count: int) -> Batch:
+        """`count` companies and their categories, to write (`Batch.rows`: the companies)."""
         rng, now = self.rng, self.now
-        ids = bulk.new_ids(self.session, Company.__table__, count)
-        numbers = numbering.allocate_customer_numbers(self.session, count)
+        ids = self.ids[_table(Company).name].take(count)
+        numbers = self.customer_numbers.take(count)
         rows = []
         for ident, number in zip(ids, numbers, strict=True):
             name, digit = self.company_name()
@@ -269,25 +381,23 @@ class LargeRegister:
                     "updated_at": created,
                 }
             )
-        bulk.insert_rows(self.session, Company.__table__, rows)
         links = [
             {"company_id": row["id"], "category_id": category}
             for row in rows
             if rng.random() < 0.3
             for category in rng.sample(self.company_categories, rng.randint(1, 2))
         ]
-        bulk.insert_rows(self.session, company_categories, links)
-        return rows
+        return self._batch(rows, (_table(Company), rows), (company_categories, links))
 
     # --- contacts, activities, history ------------------------------------------------
 
-    def contacts(self, companies: list[dict], counts: list[int]) -> int:
+    def contacts(self, companies: list[dict], counts: list[int]) -> Batch:
         """`counts[i]` contacts for `companies[i]`, linked with a role; some private customers too."""
         rng, now = self.rng, self.now
         total = sum(counts)
         private = sum(1 for _ in range(total) if rng.random() < 0.02)
-        ids = bulk.new_ids(self.session, Contact.__table__, total + private)
-        numbers = iter(numbering.allocate_customer_numbers(self.session, private))
+        ids = self.ids[_table(Contact).name].take(total + private)
+        numbers = iter(self.customer_numbers.take(private))
         rows, links, categories = [], [], []
         owners = [c for c, n in zip(companies, counts, strict=True) for _ in range(n)] + [None] * private
         for ident, company in zip(ids, owners, strict=True):
@@ -336,15 +446,14 @@ class LargeRegister:
             )
             if rng.random() < 0.05:
                 categories.append({"contact_id": ident, "category_id": rng.choice(self.contact_categories)})
-        bulk.insert_rows(self.session, Contact.__table__, rows)
-        bulk.insert_rows(self.session, CompanyContact.__table__, links)
-        bulk.insert_rows(self.session, contact_categories, categories)
-        return len(rows)
+        return self._batch(
+            rows, (_table(Contact), rows), (_table(CompanyContact), links), (contact_categories, categories)
+        )
 
-    def activities(self, companies: list[dict], counts: list[int]) -> None:
+    def activities(self, companies: list[dict], counts: list[int]) -> Batch:
         rng, now = self.rng, self.now
         total = sum(counts)
-        ids = bulk.new_ids(self.session, Activity.__table__, total)
+        ids = self.ids[_table(Activity).name].take(total)
         rows = []
         owners = (c for c, n in zip(companies, counts, strict=True) for _ in range(n))
         for ident, company in zip(ids, owners, strict=True):
@@ -367,9 +476,9 @@ class LargeRegister:
                     "updated_at": due,
                 }
             )
-        bulk.insert_rows(self.session, Activity.__table__, rows)
+        return self._batch(rows, (_table(Activity), rows))
 
-    def history(self, companies: list[dict]) -> None:
+    def history(self, companies: list[dict]) -> Batch:
         """The "created" event of each company, as the audit trail has it for a new customer."""
         rows = [
             {
@@ -384,7 +493,7 @@ class LargeRegister:
             }
             for c in companies
         ]
-        bulk.insert_rows(self.session, AuditEvent.__table__, rows)
+        return self._batch(rows, (_table(AuditEvent), rows))
 
     def spread(self, count: int, mean: float, large: int, large_each: int) -> list[int]:
         """How many children each of `count` companies gets: the first `large` get `large_each`, each
@@ -397,42 +506,137 @@ class LargeRegister:
         ]
 
 
+class _Writers:
+    """Threads that write batches, each in a session (and connection) of its own, each batch in
+    one transaction, while the calling thread makes the next ones: the database works on one
+    core while Python works on the other, and on PostgreSQL, whose backend's work (indexes,
+    trigram GIN, foreign keys) is most of a batch's cost, two backends write at once.
+
+    A batch is written in the order of its tables (companies before their contacts' links), so
+    every foreign key is checked as usual. The first error stops the run: `put` and `close`
+    raise it in the calling thread.
+    """
+
+    def __init__(self, engine: Engine, threads: int):
+        self.engine = engine
+        self.queue: Queue[list[Batch] | None] = Queue(maxsize=threads)
+        self.error: BaseException | None = None
+        self.written = 0  # companies committed
+        self.cpu: list[float] = []  # each thread's CPU-seconds, when it has ended
+        self.lock = threading.Lock()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"seed-writer-{n}", daemon=True) for n in range(threads)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def put(self, batches: list[Batch]) -> None:
+        while self.error is None:
+            try:
+                self.queue.put(batches, timeout=0.5)
+                return
+            except Full:
+                continue
+        raise self.error
+
+    def close(self) -> None:
+        for _thread in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as connection, Session(bind=connection) as session:
+            if sqlite:  # this thread's connection: a larger page cache for the growing indexes
+                connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+                connection.commit()  # else the session would join this transaction and never commit it
+            try:
+                while (batches := self.queue.get()) is not None:
+                    if self.error is not None:
+                        continue  # drained, not written: the run stops
+                    try:
+                        self._write(session, batches, sqlite)
+                    except BaseException as error:  # handed to the calling thread
+                        session.rollback()
+                        self.error = error
+            finally:
+                if sqlite:  # back to SQLite's defaults before the connection returns to the pool
+                    connection.rollback()
+                    connection.exec_driver_sql("PRAGMA cache_size = -2000")
+                    connection.commit()
+                with self.lock:
+                    self.cpu.append(time.thread_time())
+
+    def _write(self, session: Session, batches: list[Batch], sqlite: bool) -> None:
+        if not sqlite:
+            # A lost batch after a crash is made again; no commit of the generator waits for the disk.
+            session.execute(text("SET LOCAL synchronous_commit = off"))
+        for batch in batches:
+            for prepared in batch.writes:
+                bulk.insert_prepared(session, prepared)
+        session.commit()
+        with self.lock:
+            self.written += len(batches[0].rows)
+
+
 def seed_large(
     session: Session,
     count: int,
     *,
     rng_seed: int = 13,
     batch_size: int = 10_000,
+    writers: int | None = None,
     progress: Callable[[int, float], None] | None = None,
+    cpu: dict[str, float] | None = None,
 ) -> dict[str, int]:
-    """Add `count` generated companies with their contacts, activities and history; returns the row counts."""
+    """Add `count` generated companies with their contacts, activities and history; returns the row counts.
+
+    `writers`: threads writing batches while the next are made (default: 2 on PostgreSQL, 1 on
+    SQLite, whose single write lock lets one write at a time). `cpu`, if given, gets the
+    CPU-seconds of the thread making the rows ("maker") and of each writer thread ("writer 1" …).
+    """
+    maker_started = time.thread_time()
     rng = random.Random(rng_seed)
     register = LargeRegister(session, rng)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
     large = min(LARGE_CUSTOMERS, max(1, count // 1000)) if count >= 100 else 0
     large_contacts = min(LARGE_CUSTOMER_CONTACTS, max(10, count // 200))
     large_activities = min(LARGE_CUSTOMER_ACTIVITIES, max(5, count // 400))
     made = {"companies": 0, "contacts": 0, "activities": 0, "audit_events": 0}
     started = time.monotonic()
-    while made["companies"] < count:
-        size = min(batch_size, count - made["companies"])
-        companies = register.companies(size)
-        first_batch = made["companies"] == 0
-        contact_counts = register.spread(
-            size, CONTACTS_PER_COMPANY, large if first_batch else 0, large_contacts if first_batch else 0
-        )
-        activity_counts = register.spread(
-            size, ACTIVITIES_PER_COMPANY, large if first_batch else 0, large_activities if first_batch else 0
-        )
-        contacts = register.contacts(companies, contact_counts)
-        register.activities(companies, activity_counts)
-        register.history(companies)
-        session.commit()
-        made["companies"] += size
-        made["contacts"] += contacts
-        made["activities"] += sum(activity_counts)
-        made["audit_events"] += size
-        if progress is not None:
-            progress(made["companies"], time.monotonic() - started)
+    pipeline = _Writers(engine, writers or (1 if engine.dialect.name == "sqlite" else 2))
+    try:
+        while made["companies"] < count:
+            size = min(batch_size, count - made["companies"])
+            companies = register.companies(size)
+            first_batch = made["companies"] == 0
+            contact_counts = register.spread(
+                size, CONTACTS_PER_COMPANY, large if first_batch else 0, large_contacts if first_batch else 0
+            )
+            activity_counts = register.spread(
+                size, ACTIVITIES_PER_COMPANY, large if first_batch else 0, large_activities if first_batch else 0
+            )
+            contacts = register.contacts(companies.rows, contact_counts)
+            activities = register.activities(companies.rows, activity_counts)
+            pipeline.put([companies, contacts, activities, register.history(companies.rows)])
+            made["companies"] += size
+            made["contacts"] += len(contacts.rows)
+            made["activities"] += len(activities.rows)
+            made["audit_events"] += size
+            if progress is not None and pipeline.written:
+                progress(pipeline.written, time.monotonic() - started)
+    finally:
+        pipeline.close()
+    if cpu is not None:
+        cpu["maker"] = time.thread_time() - maker_started
+        cpu.update({f"writer {n}": seconds for n, seconds in enumerate(pipeline.cpu, 1)})
+    register.give_back()
+    if progress is not None:
+        progress(pipeline.written, time.monotonic() - started)
     _analyze(session)
     return made
 

@@ -11,10 +11,12 @@ driver's cursor.
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ARRAY, JSON, Table, any_, bindparam, false, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from services.search import SEARCHED
@@ -63,55 +65,82 @@ def one_of(session: Session, column, values):
     return column.in_(select(each.c.value))
 
 
+class PreparedRows(NamedTuple):
+    """Rows made ready for `insert_prepared` (`prepare_rows`): on SQLite already converted by the
+    columns' types, so a thread that only writes (seed/large.py) has only the database's work left."""
+
+    table: Table
+    columns: list[str]
+    values: list[Any]  # SQLite: a tuple per row; PostgreSQL: the rows' values, JSON columns dumped
+    ids: str | None  # SQLite, a searched table: the rows' ids as JSON, to add them to the search index
+
+
 def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
     """Insert `rows` (dicts with the same keys) in one go: COPY on PostgreSQL, one executemany on SQLite.
 
     Only the given columns are written: columns left out get the database's default, not a Python-side one.
     """
-    if not rows:
-        return
+    if rows:
+        insert_prepared(session, prepare_rows(session.get_bind().dialect, table, rows))
+
+
+def prepare_rows(dialect: Dialect, table: Table, rows: list[dict]) -> PreparedRows:
+    """`rows` (dicts with the same keys, at least one) as `insert_prepared` writes them in `dialect`."""
     columns = list(rows[0])
-    if _dialect(session) == "sqlite":
-        _sqlite_executemany(session, table, columns, rows)
-        return
-    as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    quote = session.get_bind().dialect.identifier_preparer.quote
-    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    connection: Any = session.connection().connection.driver_connection
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row[c]) if c in as_json and row[c] is not None else row[c] for c in columns])
-
-
-def _sqlite_executemany(session: Session, table: Table, columns: list[str], rows: list[dict]) -> None:
-    """One executemany on the driver's cursor, values converted by the columns' own SQLAlchemy types.
-
-    The rows SQLAlchemy's executemany would insert, without its per-row
-    bookkeeping, which costs more than SQLite's insert itself.
-    """
-    dialect = session.get_bind().dialect
-    quote = dialect.identifier_preparer.quote
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))})"
-    )
+    if dialect.name != "sqlite":
+        getter = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+        values: list[Any] = [list(getter(row)) for row in rows]
+        for at in [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]:
+            for row_values in values:
+                if row_values[at] is not None:
+                    row_values[at] = json.dumps(row_values[at])
+        return PreparedRows(table, columns, values, None)
     by_column = []
     for c in columns:
         values = [row[c] for row in rows]
         process = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
         by_column.append(values if process is None else _converted(process, values))
-    connection: Any = session.connection().connection.driver_connection
-    cursor = connection.cursor()
     indexed_here = "id" in columns and table.name in _SEARCHED_TABLES
+    ids = json.dumps([row["id"] for row in rows]) if indexed_here else None
+    return PreparedRows(table, columns, list(zip(*by_column, strict=True)), ids)
+
+
+def insert_prepared(session: Session, prepared: PreparedRows) -> None:
+    """Insert rows made ready by `prepare_rows` for this session's database."""
+    table, columns = prepared.table, prepared.columns
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    connection: Any = session.connection().connection.driver_connection
+    if _dialect(session) == "sqlite":
+        _sqlite_executemany(connection, quote, prepared)
+        return
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for values in prepared.values:
+            copy.write_row(values)
+
+
+def _sqlite_executemany(connection: Any, quote, prepared: PreparedRows) -> None:
+    """One executemany on the driver's cursor, values converted by the columns' own SQLAlchemy types.
+
+    The rows SQLAlchemy's executemany would insert, without its per-row
+    bookkeeping, which costs more than SQLite's insert itself.
+    """
+    table, columns = prepared.table, prepared.columns
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+    cursor = connection.cursor()
+    indexed_here = prepared.ids is not None
     try:
         if indexed_here:  # the quick-search index gets the batch in one statement (migration 0035)
             cursor.execute("INSERT INTO search_deferred (name) VALUES (?)", (table.name,))
-        cursor.executemany(statement, list(zip(*by_column, strict=True)))
+        cursor.executemany(statement, prepared.values)
         if indexed_here:
             cursor.execute(
                 f"INSERT INTO {table.name}_search (rowid, words) SELECT id, words FROM {table.name}_search_words "
                 "WHERE id IN (SELECT value FROM json_each(?))",
-                (json.dumps([row["id"] for row in rows]),),
+                (prepared.ids,),
             )
     finally:
         if indexed_here:

@@ -12,11 +12,14 @@ from services import numbering, validation
 from tests.helpers import count
 
 N = 200
+#: Small batches: many of them, written by the writer threads while the next are made, and on SQLite
+#: ids and customer numbers allocated more than once (`AHEAD_SQLITE` batches at a time).
+BATCH = 16
 
 
 @pytest.fixture
 def generated(app):
-    made = seed_large(db.session, N, batch_size=64)
+    made = seed_large(db.session, N, batch_size=BATCH)
     return made
 
 
@@ -45,6 +48,10 @@ def test_customer_numbers_come_from_the_shared_sequence(generated):
     assert len(set(numbers)) == len(numbers)
     assert numbering.current_value(db.session, numbering.CUSTOMER_SEQUENCE) == max(numbers)
     assert min(numbers) == numbering.FIRST_CUSTOMER_NUMBER
+    # Allocated ahead in blocks, the numbers not used given back: none skipped.
+    assert sorted(numbers) == list(
+        range(numbering.FIRST_CUSTOMER_NUMBER, numbering.FIRST_CUSTOMER_NUMBER + len(numbers))
+    )
     # The next customer made in the UI gets the next number, no clash.
     later = Company(name="Efter generatorn AB")
     db.session.add(later)
@@ -103,3 +110,39 @@ def test_the_quick_search_finds_generated_rows(generated):
     contact = db.session.scalars(select(Contact).where(Contact.mobile.is_not(None)).limit(1)).one()
     assert contact in search.search(db.session, Contact, f"{contact.first_name} {contact.last_name} {contact.email}")
     assert contact in search.search(db.session, Contact, formatting.phone(contact.mobile))
+
+
+@pytest.mark.parametrize("writers", [1, 2])
+def test_every_batch_is_written_whole_by_any_number_of_writers(app, writers):
+    made = seed_large(db.session, 120, batch_size=10, writers=writers, cpu=(cpu := {}))
+    assert count(db.session, Company) == 120 == made["companies"]
+    assert count(db.session, Contact) == made["contacts"] and count(db.session, Activity) == made["activities"]
+    linked = db.session.scalar(select(func.count()).select_from(CompanyContact))
+    private = db.session.scalar(select(func.count()).where(Contact.customer_number.is_not(None)))
+    assert linked + private == made["contacts"]  # every contact is a company's or a private customer
+    ids = db.session.scalars(select(Contact.id)).all()
+    assert len(set(ids)) == len(ids)
+    assert set(cpu) == {"maker"} | {f"writer {n}" for n in range(1, writers + 1)}
+
+
+def test_a_failing_write_stops_the_run_with_its_error(app, monkeypatch):
+    from seed import large
+
+    def failing(session, prepared):
+        if prepared.table.name == "contact":
+            raise RuntimeError("disk full")
+        return original(session, prepared)
+
+    original = large.bulk.insert_prepared
+    monkeypatch.setattr(large.bulk, "insert_prepared", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        seed_large(db.session, 100, batch_size=10)
+    assert count(db.session, Contact) == 0
+    assert count(db.session, Company) == 0  # the batch's companies went with it: one transaction
+
+
+def test_the_writers_page_cache_is_not_left_on_the_pool(generated):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's page cache")
+    with db.engine.connect() as connection:  # every pooled connection has SQLite's default page cache
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
