@@ -141,12 +141,12 @@ def test_a_batch_finds_an_e_mail_in_any_case_swedish_letters_too(session, make_c
     ] == [swedish.id]
 
 
-def test_on_sqlite_a_batch_s_keys_are_looked_up_by_index(session, app, make_company):
-    """Each key column through its own index (as one OR, the e-mail's lower() read the whole table per batch)."""
+def test_a_batch_s_keys_are_looked_up_in_one_statement_by_index(session, app, make_company):
+    """One statement for every kind of key of a batch, on both databases; on SQLite each key column through its
+    own index (as one OR, the e-mail's lower() read the whole table per batch). PostgreSQL's e-mail index is
+    checked in test_search_plans (a plan there needs a table large enough for the planner to use it)."""
     from extensions import db
 
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's plan")
     make_company(name="Alfa AB", email="info@alfa.se")
     statements = []
 
@@ -164,6 +164,8 @@ def test_on_sqlite_a_batch_s_keys_are_looked_up_by_index(session, app, make_comp
     finally:
         event.remove(db.engine, "before_cursor_execute", remember)
     assert len(statements) == 1  # one statement for every kind of key
+    if db.engine.dialect.name != "sqlite":
+        return
     plan = " ".join(
         str(row[-1])
         for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statements[0][0], statements[0][1])

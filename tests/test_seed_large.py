@@ -143,6 +143,6 @@ def test_a_failing_write_stops_the_run_with_its_error(app, monkeypatch):
 
 def test_the_writers_page_cache_is_not_left_on_the_pool(generated):
     if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's page cache")
+        pytest.skip("a SQLite setting (the writer's page cache); this run is on PostgreSQL")
     with db.engine.connect() as connection:  # every pooled connection has SQLite's default page cache
         assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
