@@ -15,6 +15,7 @@ is left alone. The preview counts everyone the rule selects (`count`, up to `COU
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -38,6 +39,8 @@ from models import (
 from services import privacy
 from services.storage import Storage
 from services.validation import InvalidValue
+
+logger = logging.getLogger(__name__)
 
 MIN_MONTHS, MAX_MONTHS = 1, 600
 #: The most people one run of a rule erases; the others go in the next runs (every night).
@@ -165,17 +168,27 @@ def run(
     commit: Callable[[], object] | None = None,
 ) -> int:
     """Erase up to RUN_LIMIT of the people the rule selects and log the run; returns how many.
-    `commit` is called after each erasure (the task queue's run); the caller commits the log."""
-    erased = 0
+    `commit` is called after each erasure (the task queue's run); the caller commits the log. Committing
+    as it goes, an erasure that fails is rolled back alone (its files kept: services.storage), logged and
+    counted, and the run goes on with the next person; the failed one is tried again in the next run."""
+    erased = failed = 0
     for record_id in session.scalars(candidates(rule, now).limit(RUN_LIMIT)).all():
-        if not _still_selected(session, rule, now, record_id):
-            continue
-        subject = privacy.find_subject(session, subject_kind(rule), record_id)
-        if subject is not None:
+        try:
+            if not _still_selected(session, rule, now, record_id):
+                continue
+            subject = privacy.find_subject(session, subject_kind(rule), record_id)
+            if subject is None:
+                continue
             privacy.erase_by(session, storage, None, subject, now.date(), retention_rule=rule.id)
-            erased += 1
             if commit is not None:
                 commit()
+            erased += 1
+        except Exception:
+            if commit is None:
+                raise
+            session.rollback()
+            failed += 1
+            logger.exception("Gallring: rule %s could not erase %s %s", rule.id, subject_kind(rule), record_id)
     rule.last_run_at = now
     session.add(
         PrivacyEvent(
@@ -183,7 +196,13 @@ def run(
             action="retention_rule",
             subject_type="rule",
             subject_id=rule.id,
-            summary={"erased": erased, "left": count(session, rule, now), "kind": rule.kind, "months": rule.months},
+            summary={
+                "erased": erased,
+                "failed": failed,
+                "left": count(session, rule, now),
+                "kind": rule.kind,
+                "months": rule.months,
+            },
         )
     )
     return erased

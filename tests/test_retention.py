@@ -153,3 +153,36 @@ def test_the_preview_takes_the_same_few_statements_for_3_or_60_people(session, e
     if kind != "lead_untouched":
         subject = next(s for s in found if s.record.last_name == "Sömnig60-0")
         assert (len(subject.lead_ids), subject.company_ids) == (1, (dormant.id,))
+
+
+def test_a_failing_erasure_does_not_stop_the_run(session, employees, store, monkeypatch):
+    """Committing as it goes (the task queue's run), one person whose erasure fails is rolled back alone and
+    counted; the others are erased, and the failed one is tried again by the next run."""
+    from services import privacy
+
+    leads = [Lead(company_name=f"Gammal {n} AB", contact_last_name=f"Ödberg{n}") for n in range(3)]
+    session.add_all(leads)
+    session.commit()
+    _age(session, Lead, [lead.id for lead in leads])
+    rule = retention.create_rule(session, employees["admin"], kind="lead_untouched", months=24)
+    session.commit()
+    real_erase, broken = privacy.erase_by, leads[1].id
+
+    def erase_failing_once(session_, storage_, actor, subject, today, **kw):
+        real_erase(session_, storage_, actor, subject, today, **kw)
+        if subject.record.id == broken:
+            session_.flush()
+            raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(privacy, "erase_by", erase_failing_once)
+    assert retention.run(session, store, rule, NOW, commit=session.commit) == 2
+    session.commit()
+    names = {lead.id: session.get(Lead, lead.id).contact_last_name for lead in leads}
+    assert names == {leads[0].id: None, broken: "Ödberg1", leads[2].id: None}
+    run_log = session.scalars(select(PrivacyEvent).where(PrivacyEvent.action == "retention_rule")).one()
+    assert (run_log.summary["erased"], run_log.summary["failed"], run_log.summary["left"]) == (2, 1, 1)
+
+    monkeypatch.setattr(privacy, "erase_by", real_erase)
+    assert retention.run(session, store, rule, NOW, commit=session.commit) == 1
+    session.commit()
+    assert session.get(Lead, broken).contact_last_name is None

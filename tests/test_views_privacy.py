@@ -171,3 +171,22 @@ def text_update_lead(lead_id, when):
     from models import Lead, table_of
 
     return update(table_of(Lead)).where(table_of(Lead).c.id == lead_id).values(updated_at=when)
+
+
+def test_the_log_says_when_a_rule_could_not_erase_someone(login, session, employees):
+    from models import PrivacyEvent
+
+    admin = login("admin")
+    session.add(
+        PrivacyEvent(
+            actor_id=employees["admin"].id,
+            action="retention_rule",
+            subject_type="rule",
+            subject_id=1,
+            summary={"erased": 4, "failed": 2, "left": 2, "kind": "lead_untouched", "months": 24},
+        )
+    )
+    session.commit()
+    page = text(admin.client.get("/admin/privacy/"))
+    assert sv("%(num)s erased", num=4) in page
+    assert sv("%(num)s could not be erased and are tried again in the next run", num=2) in page
