@@ -52,6 +52,8 @@ LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
 ADMIN = ("anna.lindqvist@example.se", "Demo-losen-2026")
 #: Share of the companies put in the trash by `prepare` (at least 5).
 TRASH_SHARE = 0.001
+#: Rows on a list page (admin_views.base.SecureModelView.page_size).
+LIST_PAGE = 50
 #: Rows the export should have: the filter whose count comes nearest is used.
 EXPORT_ROWS = 20_000
 
@@ -299,12 +301,14 @@ def read_facts(url: str) -> Facts:
         counts[unique] = matching(unique)
         n = facts.companies
 
-        def nearest(target):
-            return min(counts, key=lambda t: abs(counts[t] - target) + (10**9 if counts[t] == 0 else 0))
+        def nearest(target, least=1):
+            return min(counts, key=lambda t: abs(counts[t] - target) + (10**9 if counts[t] < least else 0))
 
         facts.terms = {
             "rare": (unique, counts[unique]),
-            "medium": (nearest(max(1, n // 200)), 0),
+            # A full first page at every size (the list's 50 rows and its pager), so that the 1,000
+            # and the 1,000,000 registers show the same and differ in the matches stored.
+            "medium": (nearest(max(n // 200, LIST_PAGE + 1), least=LIST_PAGE + 1), 0),
             "very common": (nearest(n // 4), 0),
             "no match": ("xqzvw", 0),
         }
