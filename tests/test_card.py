@@ -487,7 +487,7 @@ def test_the_contacts_tab_offers_sms_only_for_mobile_numbers_and_mail_for_addres
     the row's menu) only for a mobile number, an e-mail for an address, and only to who may send them."""
     company = make_company()
     mobile = make_contact([company], first_name="Mia", last_name="Mobil", mobile="+46701234567", email="mia@example.se")
-    landline = make_contact([company], first_name="Lars", last_name="Linje", phone="+46812345678")
+    make_contact([company], first_name="Lars", last_name="Linje", phone="+46812345678")
     tab = login("admin").client.get(f"/admin/company/card/{company.id}/tab/contacts").get_data(as_text=True)
     rows = {name: row for row in tab.split("<tr")[1:] for name in ("Mia", "Lars") if name in row}
     sms = f"/admin/company/card/{company.id}/sms?contact="

@@ -298,7 +298,8 @@ def test_a_customers_rows_are_sorted_narrow_and_read_by_key(app, make_company):
     finally:
         event.remove(db.engine, "before_cursor_execute", remember)
     assert [link.contact_id for p in forward for link in p.items] == expected
-    assert all(link.company_id == company.id and link.contact.id == link.contact_id for p in forward for link in p.items)
+    links = [link for p in forward for link in p.items]
+    assert all(link.company_id == company.id and link.contact.id == link.contact_id for link in links)
     sorting = [s for s in sent if "ORDER BY" in s]
     assert sorting and all("email" not in s.split("FROM")[0] for s in sorting), sorting[0]
     backward = _walk_back(card.CONTACTS_ORDER, stmt, 6)
