@@ -18,8 +18,9 @@
 
 `run` starts, per database, our app and bench/baseline_app.py (plain Flask-Admin ModelViews over
 the same tables) under gunicorn with one sync worker each on the loopback, logs in to ours, and
-asks every screen of ours and the stock screen beside it in turn (interleaved), `--reps` times
-after one warm-up, reading every body to the end; it prints the medians (milliseconds from
+asks every screen of ours and the stock screen beside it in turn (interleaved; with `--apart`, each
+screen of ours `--reps` + 1 times in a row and then stock's: see `run`), `--reps` times after one
+warm-up, reading every body to the end; it prints the medians (milliseconds from
 sending the request to the last byte, on the loopback: the server's time plus well under a
 millisecond) and the ratios the issue asks for. The machine's load (`uptime`) is printed at the
 start and the end: the machine is shared, read the ratios.
