@@ -18,8 +18,9 @@
 
 `run` starts, per database, our app and bench/baseline_app.py (plain Flask-Admin ModelViews over
 the same tables) under gunicorn with one sync worker each on the loopback, logs in to ours, and
-asks every screen of ours and the stock screen beside it in turn (interleaved), `--reps` times
-after one warm-up, reading every body to the end; it prints the medians (milliseconds from
+asks every screen of ours and the stock screen beside it in turn (interleaved; with `--apart`, each
+screen of ours `--reps` + 1 times in a row and then stock's: see `run`), `--reps` times after one
+warm-up, reading every body to the end; it prints the medians (milliseconds from
 sending the request to the last byte, on the loopback: the server's time plus well under a
 millisecond) and the ratios the issue asks for. The machine's load (`uptime`) is printed at the
 start and the end: the machine is shared, read the ratios.
@@ -52,6 +53,8 @@ LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
 ADMIN = ("anna.lindqvist@example.se", "Demo-losen-2026")
 #: Share of the companies put in the trash by `prepare` (at least 5).
 TRASH_SHARE = 0.001
+#: Rows on a list page (admin_views.base.SecureModelView.page_size).
+LIST_PAGE = 50
 #: Rows the export should have: the filter whose count comes nearest is used.
 EXPORT_ROWS = 20_000
 
@@ -299,12 +302,14 @@ def read_facts(url: str) -> Facts:
         counts[unique] = matching(unique)
         n = facts.companies
 
-        def nearest(target):
-            return min(counts, key=lambda t: abs(counts[t] - target) + (10**9 if counts[t] == 0 else 0))
+        def nearest(target, least=1):
+            return min(counts, key=lambda t: abs(counts[t] - target) + (10**9 if counts[t] < least else 0))
 
         facts.terms = {
             "rare": (unique, counts[unique]),
-            "medium": (nearest(max(1, n // 200)), 0),
+            # A full first page at every size (the list's 50 rows and its pager), so that the 1,000
+            # and the 1,000,000 registers show the same and differ in the matches stored.
+            "medium": (nearest(max(n // 200, LIST_PAGE + 1), least=LIST_PAGE + 1), 0),
             "very common": (nearest(n // 4), 0),
             "no match": ("xqzvw", 0),
         }
@@ -397,8 +402,9 @@ def screens(facts: Facts) -> list[Screen]:
     return result
 
 
-def measure(url: str, reps: int) -> tuple[Facts, dict[str, tuple[float, float | None]]]:
-    """{screen: (our median ms, stock median ms)} for the database `url`."""
+def measure(url: str, reps: int, apart: bool = False) -> tuple[Facts, dict[str, tuple[float, float | None]]]:
+    """{screen: (our median ms, stock median ms)} for the database `url`. `apart`: each screen's
+    requests to ours in a row, then stock's, instead of taking turns request by request (see `run`)."""
     facts = read_facts(url)
     results: dict[str, tuple[float, float | None]] = {}
     stock_server = server("bench.baseline_app:create_app()", url, ready="/admin/")
@@ -407,13 +413,18 @@ def measure(url: str, reps: int) -> tuple[Facts, dict[str, tuple[float, float | 
         ours.login(*ADMIN)
         for screen in screens(facts):
             times_ours, times_stock = [], []
-            for rep in range(reps + 1):  # the first is the warm-up
-                status, body, elapsed = ours.get(screen.ours)
-                if status != 200:
-                    raise RuntimeError(f"ours answered {status} to {screen.ours}: {body[:300]!r}")
-                if rep:
-                    times_ours.append(elapsed)
-                if screen.stock:
+            # (ask ours, ask stock, rep); rep 0 is the warm-up
+            turns = [(True, bool(screen.stock) and not apart, rep) for rep in range(reps + 1)]
+            if apart and screen.stock:
+                turns += [(False, True, rep) for rep in range(reps + 1)]
+            for ours_turn, stock_turn, rep in turns:
+                if ours_turn:
+                    status, body, elapsed = ours.get(screen.ours)
+                    if status != 200:
+                        raise RuntimeError(f"ours answered {status} to {screen.ours}: {body[:300]!r}")
+                    if rep:
+                        times_ours.append(elapsed)
+                if stock_turn:
                     status, body, elapsed = stock.get(screen.stock)
                     if status != 200:
                         raise RuntimeError(f"stock answered {status} to {screen.stock}")
@@ -428,14 +439,20 @@ def measure(url: str, reps: int) -> tuple[Facts, dict[str, tuple[float, float | 
     return facts, results
 
 
-def run(pairs: list[tuple[str, str, str]], reps: int) -> None:
-    print(f"load at start: {uptime()}")
+def run(pairs: list[tuple[str, str, str]], reps: int, apart: bool = False) -> None:
+    """Measure every pair. By default ours and stock take turns request by request, so both meet
+    the same load; but both read the same PostgreSQL, and a stock request that walks the whole name
+    index (a search, a deep page) leaves PostgreSQL's buffer cache (shared_buffers, 128 MB by
+    default) full of its pages, so every one of ours after it finds its own pages gone (the medium
+    search at 1,000,000 companies: 3,241 of its 4,702 pages read again). `apart` asks each screen of
+    ours `reps` + 1 times in a row, then stock's: what each costs with its own pages cached."""
+    print(f"load at start: {uptime()}" + (" (ours and stock apart)" if apart else ""))
     for dialect, small, large in pairs:
         print(f"\n## {dialect}")
         measured = {}
         for size, url in (("small", small), ("large", large)):
             print(f"  {size}: {url}")
-            measured[size] = measure(url, reps)
+            measured[size] = measure(url, reps, apart)
         report(dialect, measured)
     print(f"\nload at end: {uptime()}")
 
@@ -516,6 +533,7 @@ def main(argv=None) -> None:
     r = sub.add_parser("run")
     r.add_argument("--pair", action="append", required=True, help="NAME=SMALL_URL,LARGE_URL")
     r.add_argument("--reps", type=int, default=5)
+    r.add_argument("--apart", action="store_true", help="each screen's requests to ours in a row, then stock's")
     ld = sub.add_parser("load")
     ld.add_argument("--url", required=True)
     ld.add_argument("--users", type=int, default=50)
@@ -533,7 +551,7 @@ def main(argv=None) -> None:
             name, _sep, urls = pair.partition("=")
             small, large = urls.split(",")
             pairs.append((name, small, large))
-        run(pairs, args.reps)
+        run(pairs, args.reps, args.apart)
     elif args.command == "load":
         if args.minutes > 5:
             parser.error("the load run is bounded to 5 minutes")

@@ -60,6 +60,11 @@ ACTIVITIES_PER_COMPANY = 0.5
 LARGE_CUSTOMERS = 5
 LARGE_CUSTOMER_CONTACTS = 4000
 LARGE_CUSTOMER_ACTIVITIES = 2500
+#: From this many companies on, the large customers have their full size whatever N is (one of them at
+#: 1,000 companies, five from 5,000): a benchmark comparing 1,000 with 1,000,000 companies then asks
+#: the same customer's card at both sizes and measures the register's size, not the customer's
+#: (bench/scale_bench.py). Smaller registers (the tests) get large customers scaled to N.
+LARGE_FULL_FROM = 1000
 #: On SQLite, ids and customer numbers are allocated for this many batches at a time (see `_Reserve`).
 AHEAD_SQLITE = 8
 #: How long an allocation of ids or customer numbers keeps trying while the database is locked, seconds.
@@ -497,8 +502,11 @@ class LargeRegister:
 
     def spread(self, count: int, mean: float, large: int, large_each: int) -> list[int]:
         """How many children each of `count` companies gets: the first `large` get `large_each`, each
-        other one between 0 and twice the rest's mean, so the batch has about `mean` per company."""
-        rest = max(0.0, (mean * count - large * large_each) / max(1, count - large))
+        other one between 0 and twice the rest's mean, so the batch has about `mean` per company; when
+        the large ones alone have more than that (a small register), the others have `mean` each."""
+        rest = (mean * count - large * large_each) / max(1, count - large)
+        if rest <= 0:
+            rest = mean
         whole, fraction = int(rest), rest - int(rest)
         rng = self.rng
         return [large_each] * min(large, count) + [
@@ -604,8 +612,9 @@ def seed_large(
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     large = min(LARGE_CUSTOMERS, max(1, count // 1000)) if count >= 100 else 0
-    large_contacts = min(LARGE_CUSTOMER_CONTACTS, max(10, count // 200))
-    large_activities = min(LARGE_CUSTOMER_ACTIVITIES, max(5, count // 400))
+    full = count >= LARGE_FULL_FROM
+    large_contacts = LARGE_CUSTOMER_CONTACTS if full else min(LARGE_CUSTOMER_CONTACTS, max(10, count // 200))
+    large_activities = LARGE_CUSTOMER_ACTIVITIES if full else min(LARGE_CUSTOMER_ACTIVITIES, max(5, count // 400))
     made = {"companies": 0, "contacts": 0, "activities": 0, "audit_events": 0}
     started = time.monotonic()
     pipeline = _Writers(engine, writers or (1 if engine.dialect.name == "sqlite" else 2))

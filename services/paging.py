@@ -616,3 +616,22 @@ class CustomerOrder(MixedOrder):
 
     def __init__(self, *keys: SortKey):
         super().__init__(*(unindexed(key) for key in keys))
+        last = keys[-1].expr if keys else None
+        #: the last key as it is (unique among one customer's rows), for reading a page's rows by it
+        self.row_key = last if isinstance(last, InstrumentedAttribute) else None
+
+    def fetch(self, session, stmt, position, backward, limit):
+        """The page's keys first, from narrow rows, then the page's rows by their last key: sorting
+        the customer's whole rows (and what they load with them) to keep a page of them is what the
+        contacts tab of a customer with 4,000 contacts spent its time on (the sort's input 835 bytes
+        a row against 40)."""
+        if self.row_key is None:
+            return super().fetch(session, stmt, position, backward, limit)
+        n_keys = len(self.keys)
+        narrow = stmt.with_only_columns(*stmt.selected_columns[-n_keys:], maintain_column_froms=True)
+        found = super().fetch(session, narrow, position, backward, limit)
+        wanted = [row[-1] for row in found]
+        if not wanted:
+            return []
+        by_key = {row[-1]: row for row in _rows(session, stmt.where(self.row_key.in_(wanted)))}
+        return [by_key[key] for key in wanted if key in by_key]

@@ -480,3 +480,20 @@ def test_a_tab_longer_than_a_page_shows_its_pager_and_the_next_page(login, make_
     assert f'id="{tab}-page-previous" rel="prev"' in second
     shown = len(re.findall(r"<tr\b", first.split("<tbody")[1].split("</tbody>")[0])) if "<tbody" in first else 0
     assert shown == card.PAGE_SIZE, shown
+
+
+def test_the_contacts_tab_offers_sms_only_for_mobile_numbers_and_mail_for_addresses(login, make_company, make_contact):
+    """Each row of Kontakter shows its numbers Swedish-style; an SMS is offered (beside the number and in
+    the row's menu) only for a mobile number, an e-mail for an address, and only to who may send them."""
+    company = make_company()
+    mobile = make_contact([company], first_name="Mia", last_name="Mobil", mobile="+46701234567", email="mia@example.se")
+    make_contact([company], first_name="Lars", last_name="Linje", phone="+46812345678")
+    tab = login("admin").client.get(f"/admin/company/card/{company.id}/tab/contacts").get_data(as_text=True)
+    rows = {name: row for row in tab.split("<tr")[1:] for name in ("Mia", "Lars") if name in row}
+    sms = f"/admin/company/card/{company.id}/sms?contact="
+    mail = f"/admin/company/card/{company.id}/email?contact="
+    assert rows["Mia"].count(f"{sms}{mobile.id}") == 2 and "070-123 45 67" in rows["Mia"]
+    assert rows["Mia"].count(f"{mail}{mobile.id}") == 2
+    assert sms not in rows["Lars"] and mail not in rows["Lars"] and "08-123 456 78" in rows["Lars"]
+    readonly = login("readonly").client.get(f"/admin/company/card/{company.id}/tab/contacts").get_data(as_text=True)
+    assert sms not in readonly and mail not in readonly and "070-123 45 67" in readonly

@@ -262,3 +262,45 @@ def test_a_first_page_with_its_total_counts_every_row_in_the_same_pass(app):
     # empty cities form a segment of their own, read by a statement of its own: no total
     by_city = ListOrder(Company.postal_city, Company.id, nullable=True)
     assert by_city.page(db.session, stmt, per_page=5, total=True).total is None
+
+
+def test_a_customers_rows_are_sorted_narrow_and_read_by_key(app, make_company):
+    """`CustomerOrder`: the statement that sorts a customer's rows selects only the keys (not the
+    rows and what they load with them); the page's rows come by their last key, in the same order,
+    every row once forward and backward."""
+    from sqlalchemy.orm import joinedload
+
+    from models import CompanyContact, Contact
+    from services import card
+
+    company, other = make_company(name="Stor AB"), make_company(name="Annan AB")
+    rng = random.Random(5)
+    people = [
+        Contact(first_name=rng.choice(["Anna", "Bo", "Åsa"]), last_name=rng.choice(["Ek", "Berg", "Öst", "ek"]))
+        for _ in range(37)
+    ]
+    db.session.add_all(people)
+    db.session.flush()
+    db.session.add_all(CompanyContact(company_id=company.id, contact_id=p.id) for p in people)
+    db.session.add(CompanyContact(company_id=other.id, contact_id=people[0].id))
+    db.session.commit()
+    stmt = card.contacts(company)
+    expected = [link.contact_id for link in db.session.scalars(stmt.options(joinedload(CompanyContact.contact)))]
+    assert len(expected) == 37
+    sent: list = []
+
+    def remember(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        forward = _walk(card.CONTACTS_ORDER, stmt, 6)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    assert [link.contact_id for p in forward for link in p.items] == expected
+    links = [link for p in forward for link in p.items]
+    assert all(link.company_id == company.id and link.contact.id == link.contact_id for link in links)
+    sorting = [s for s in sent if "ORDER BY" in s]
+    assert sorting and all("email" not in s.split("FROM")[0] for s in sorting), sorting[0]
+    backward = _walk_back(card.CONTACTS_ORDER, stmt, 6)
+    assert [link.contact_id for p in backward for link in p.items] == expected

@@ -160,6 +160,33 @@ def test_empty_phone_is_none():
     assert validation.phone(None) is None
 
 
+MOBILE_OR_NOT = [
+    ("+46701234567", True),
+    ("070-123 45 67", True),
+    ("+46 73 123 45 67", True),
+    ("+447911123456", True),
+    ("+358401234567", True),
+    ("+46812345678", False),
+    ("08-123 456 78", False),
+    ("+4690000000", False),
+    ("070-123", False),
+    ("12", False),
+    ("ring mig", False),
+    ("", False),
+    (None, False),
+]
+
+
+@pytest.mark.parametrize("number, mobile", MOBILE_OR_NOT)
+def test_is_mobile_is_what_mobile_phone_accepts(number, mobile):
+    """`is_mobile` (the cards ask it of every number they show) answers as `mobile_phone` would."""
+    try:
+        accepted = validation.mobile_phone(number) is not None
+    except InvalidValue:
+        accepted = False
+    assert validation.is_mobile(number) is accepted is mobile
+
+
 # --- e-mail ---------------------------------------------------------------------------
 
 
