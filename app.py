@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 import auth
 import security_headers
 from config import BASE_DIR, load_config
-from extensions import babel, csrf, db, limiter, login_manager, migrate
+from extensions import babel, csrf, db, limiter, login_manager
 
 
 def select_locale() -> str:
@@ -421,7 +421,6 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     app.config.update(load_config(overrides))
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     security_headers.init_app(app)
@@ -464,6 +463,10 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     register_cli(app)
     if not web:
         return app
+    # `flask db …` (Alembic): 11 MB that a queue worker, which never migrates, does not load
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
 
     app.register_blueprint(auth.bp)
     register_admin(app)
