@@ -4,7 +4,6 @@ import re
 from datetime import date, timedelta
 
 from services.i18n import gettext as _
-
 from services.validation import InvalidValue
 
 #: Words for days relative to today, as typed in a form (Swedish, and English for an English user).

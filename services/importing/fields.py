@@ -17,11 +17,10 @@ from decimal import Decimal
 from importlib import import_module
 from typing import Any
 
+from services import dates, fields, money, validation
 from services.i18n import gettext as _
 from services.i18n import in_swedish
 from services.i18n import lazy_gettext as _l
-
-from services import dates, fields, money, validation
 from services.validation import InvalidValue
 
 # --- cell parsers ---------------------------------------------------------------

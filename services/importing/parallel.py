@@ -45,6 +45,7 @@ QUEUE_PER_WORKER = 2
 #: Workers by default at most: the importing process's own database work sets the pace beyond that.
 DEFAULT_MAX_WORKERS = 4
 
+
 def worker_count(configured: int | None, file_size: int | None) -> int:
     """How many worker processes a file of `file_size` bytes gets: `configured`, or one per usable CPU
     but one (the importing process's own database work takes that one; at most DEFAULT_MAX_WORKERS).
