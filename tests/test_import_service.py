@@ -811,6 +811,16 @@ def test_worker_processes_parse_the_batches_in_file_order(app):
     assert not multiprocessing.active_children()
 
 
+def test_batches_parsed_in_pieces_come_back_whole_and_in_order(app, monkeypatch):
+    """A batch larger than a parsing process is given at once goes in pieces, to both processes."""
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 2)
+    batches = [[(n * 10 + i, []) for i in range(5)] for n in range(6)]
+    with app.app_context():
+        parsed = list(parallel.parsed_batches(ParsedWhere(), batches, workers=2))
+    assert [[number for number, _pid in batch] for batch in parsed] == [[n for n, _c in b] for b in batches]
+    assert len({pid for batch in parsed for _number, pid in batch}) == 2
+
+
 def test_a_consumer_that_stops_early_leaves_no_worker_behind(app):
     threads = _threads()
     with app.app_context():
