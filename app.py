@@ -562,5 +562,6 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
 def worker_app() -> Flask:
     """The app as a queue worker runs it (`flask --app app:worker_app worker`): the tasks and the
     database without the screens, whose views, forms and templates would take about 15 MB of every
-    worker's memory for nothing. `flask --app app worker` works as well, with the screens loaded."""
+    worker's memory for nothing, nor Flask-Migrate (Alembic, 11 MB more: migrate with `--app app`).
+    `flask --app app worker` works as well, with the screens loaded."""
     return create_app(web=False)
