@@ -4,7 +4,7 @@ In the web and queue-worker processes these are Flask-Babel's own functions
 (the request's or the app's locale). A parsing process
 (services.importing.parsing) has no Flask app: it calls `use_catalog` before
 it imports the validation code, and the messages come from the same
-catalogue through Babel directly. Loading Flask and Flask-Babel there only to
+compiled catalogue through the standard library's gettext. Loading Flask and Flask-Babel there only to
 translate took 22 MB of each such process's 40 (issue 14's memory goal).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-#: This process's own catalogue (babel.support.Translations) when it has no Flask app; None otherwise.
+#: This process's own catalogue (gettext.GNUTranslations) when it has no Flask app; None otherwise.
 _catalog: Any = None
 #: Where it came from (BABEL_TRANSLATION_DIRECTORIES).
 _directories = ""
