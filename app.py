@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 import auth
 import security_headers
 from config import BASE_DIR, load_config
-from extensions import babel, csrf, db, limiter, login_manager, migrate
+from extensions import babel, csrf, db, limiter, login_manager
 
 
 def select_locale() -> str:
@@ -421,7 +421,6 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     app.config.update(load_config(overrides))
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     security_headers.init_app(app)
@@ -464,6 +463,10 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     register_cli(app)
     if not web:
         return app
+    # `flask db …` (Alembic): 11 MB that a queue worker, which never migrates, does not load
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
 
     app.register_blueprint(auth.bp)
     register_admin(app)
@@ -559,5 +562,6 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
 def worker_app() -> Flask:
     """The app as a queue worker runs it (`flask --app app:worker_app worker`): the tasks and the
     database without the screens, whose views, forms and templates would take about 15 MB of every
-    worker's memory for nothing. `flask --app app worker` works as well, with the screens loaded."""
+    worker's memory for nothing, nor Flask-Migrate (Alembic, 11 MB more: migrate with `--app app`).
+    `flask --app app worker` works as well, with the screens loaded."""
     return create_app(web=False)

@@ -273,7 +273,8 @@ class TreeMemory(threading.Thread):
     def sample(self) -> None:
         for pid in self._tree(self.pid):
             try:
-                if pid != self.pid and b"multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if pid != self.pid and b"multiprocessing" not in command and b"importing.parsing" not in command:
                     continue  # forked but not yet exec'd: its high-water mark is still the worker's
                 key = (self.phase, pid)
                 self.peaks[key] = max(self.peaks.get(key, 0.0), _peak_rss_mb(pid))

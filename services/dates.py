@@ -3,8 +3,7 @@
 import re
 from datetime import date, timedelta
 
-from flask_babel import gettext as _
-
+from services.i18n import gettext as _
 from services.validation import InvalidValue
 
 #: Words for days relative to today, as typed in a form (Swedish, and English for an English user).

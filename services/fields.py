@@ -8,7 +8,7 @@ field reads differently says so in `ENTITY_LABELS` (a company's `name` is "Före
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from services.i18n import lazy_gettext as _l
 
 LABELS = {
     "customer_number": _l("Customer no."),

@@ -8,10 +8,11 @@ import re
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext as _
 from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.se import orgnr, personnummer, vat
+
+from services.i18n import gettext as _
 
 
 class InvalidValue(ValueError):

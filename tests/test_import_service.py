@@ -3,8 +3,12 @@
 import io
 import multiprocessing
 import os
+import subprocess
+import sys
+import threading
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,8 +31,11 @@ from models import (
 )
 from services import numbering
 from services.importing import engine, jobs, parallel
+from services.importing.fields import RowParser
 from services.importing.reader import FileProblem
 from tests.helpers import count, sv
+
+REPO = Path(__file__).resolve().parents[1]
 
 COMPANIES = (
     "Företagsnamn;Org.nr;Postnummer;Ort;Telefon;Kundansvarig;Kategori;Bransch;Rabatt %;Leverantör\n"
@@ -779,21 +786,98 @@ def in_workers(app, monkeypatch):
     monkeypatch.setitem(app.config, "IMPORT_WORKERS", 2)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _threads() -> set[str]:
+    return {t.name for t in threading.enumerate()}
+
+
 def test_worker_processes_parse_the_batches_in_file_order(app):
     batches = [[(n, [])] for n in range(7)]
+    threads = _threads()
     with app.app_context():
         parsed = [row for batch in parallel.parsed_batches(ParsedWhere(), batches, workers=2) for row in batch]
     assert [number for number, _pid in parsed] == list(range(7))
-    assert os.getpid() not in {pid for _number, pid in parsed}
-    assert not multiprocessing.active_children()  # the pool is gone when the file is done
+    pids = {pid for _number, pid in parsed}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert not any(_alive(pid) for pid in pids)  # the processes are gone (and waited for) when the file is done
+    assert _threads() == threads
+    assert not multiprocessing.active_children()
+
+
+def test_batches_parsed_in_pieces_come_back_whole_and_in_order(app, monkeypatch):
+    """A batch larger than a parsing process is given at once goes in pieces, to both processes."""
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 2)
+    batches = [[(n * 10 + i, []) for i in range(5)] for n in range(6)]
+    with app.app_context():
+        parsed = list(parallel.parsed_batches(ParsedWhere(), batches, workers=2))
+    assert [[number for number, _pid in batch] for batch in parsed] == [[n for n, _c in b] for b in batches]
+    assert len({pid for batch in parsed for _number, pid in batch}) == 2
 
 
 def test_a_consumer_that_stops_early_leaves_no_worker_behind(app):
+    threads = _threads()
     with app.app_context():
         batches = parallel.parsed_batches(ParsedWhere(), ([(n, [])] for n in range(1000)), workers=2)
-        next(batches)
+        pid = next(batches)[0][1]
         batches.close()  # what a cancel or an all-or-nothing failure does
-    assert not multiprocessing.active_children()
+    assert not _alive(pid)
+    assert _threads() == threads
+
+
+class FailsAt:
+    """A parser (for a worker) that fails on row 5."""
+
+    def parse_batch(self, batch):
+        if any(number == 5 for number, _cells in batch):
+            raise ValueError("row 5 is bad")
+        return [(number, os.getpid()) for number, _cells in batch]
+
+
+def test_a_parsing_process_failure_is_raised_in_the_importing_process(app):
+    with app.app_context(), pytest.raises(ValueError, match="row 5 is bad"):
+        for _batch in parallel.parsed_batches(FailsAt(), ([(n, [])] for n in range(20)), workers=2):
+            pass
+
+
+def test_parsing_processes_read_and_say_what_this_process_would(app):
+    """Swedish labels of a choice (Kundstatus) are read, and messages are in the app's language, in a parsing
+    process as in this one."""
+    parser = RowParser("company", [(0, "name", "Företagsnamn"), (1, "status", "Kundstatus"), (2, "email", "E-post")])
+    batches = [[(2, ["A AB", "Konkurs", "a@b.se"]), (3, ["B AB", "Okänd", "inte en adress"])]]
+    with app.app_context():
+        here = list(parallel.parsed_batches(parser, batches, workers=0))
+        there = list(parallel.parsed_batches(parser, batches, workers=1))
+    assert there == here
+    (_n, values, errors), (_m, _values, bad) = there[0]
+    assert values["status"] == "bankrupt" and not errors
+    assert [e.column for e in bad] == ["Kundstatus", "E-post"]
+    assert bad[0].message.startswith("Okänt värde") and "Konkurs" in bad[0].message
+
+
+def test_parsing_processes_load_neither_flask_nor_multiprocessing():
+    """A parsing process imports what parsing needs and translates through its own catalogue (issue 14: a
+    pool's process held 38-41 MB, 22 of them Flask, and a resource tracker of 12 MB came with it)."""
+    script = (
+        "import sys\n"
+        "from services import i18n\n"
+        "i18n.use_catalog('sv', 'translations')\n"
+        "from services.importing.fields import RowParser\n"
+        "parsed = RowParser('company', [(0, 'name', 'Namn'), (1, 'email', 'E-post')]).parse(2, ['AB', 'x'])\n"
+        "print(parsed[2][0].message)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'flask_babel', 'multiprocessing')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    message, loaded = result.stdout.strip().splitlines()[-2:]
+    assert message == "Det här är inte en giltig e-postadress."
+    assert loaded == "[]"
 
 
 def test_only_large_files_and_several_cpus_get_workers():

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from operator import attrgetter
 from typing import IO
 
 from flask_babel import gettext as _
@@ -179,10 +180,12 @@ class FileEntries:
     #: What an Entry is kept with (its name words are looked up in the word table).
     FIELDS = ("id", "name", "ids", "emails", "phones", "city", "domain", "companies", "first", "last")
 
+    _kept = staticmethod(attrgetter(*FIELDS))
+
     def add(self, entries: list[duplicates.Entry]) -> None:
         self.db.executemany(
             "INSERT OR IGNORE INTO entry VALUES (?, ?)",
-            [(e.id, marshal.dumps(tuple(getattr(e, f) for f in self.FIELDS))) for e in entries],
+            [(e.id, marshal.dumps(self._kept(e))) for e in entries],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO key VALUES (?, ?)",
@@ -238,8 +241,9 @@ class FileEntries:
                 named[e.id] = [rows[i] for i in duplicates.alike_indexes(e, row_names[:earlier])]
         for key, rows in key_rows.items():  # the first MAX_BLOCK rows of a key (a switchboard) are compared
             key_rows[key] = sorted(rows)[: duplicates.MAX_BLOCK]
-        wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows}
-        known = {}
+        # the batch's own rows are at hand (most keys find only their own row): only earlier batches' are read
+        known = {e.id: e for e in entries}
+        wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows} - known.keys()
         for row, data in self._select("SELECT row, data FROM entry WHERE row IN (?)", wanted):
             known[row] = duplicates.Entry(*marshal.loads(data))
         found = []
@@ -922,14 +926,14 @@ class Importer:
         ids = self._insert_returning_ids(records)
         events = []
         simple = (str, int, bool)
+        # a set made once (a tuple built in the condition was made again for every column of every row)
+        unlogged = {"id", "created_at", "updated_at", "version", *ConsentMixin.consent_stamps}
         for row, record, ident in zip(rows, records, ids, strict=True):
             row.existing_id = ident
             changes = {
                 k: v if type(v) in simple else plain(v)
                 for k, v in record.items()
-                if v is not None
-                and v != ""
-                and k not in ("id", "created_at", "updated_at", "version", *ConsentMixin.consent_stamps)
+                if v is not None and v != "" and k not in unlogged
             }
             if row.values.get("category_ids"):
                 changes["categories"] = self._category_names(row.values["category_ids"])

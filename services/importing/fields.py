@@ -17,10 +17,10 @@ from decimal import Decimal
 from importlib import import_module
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from services import dates, fields, money, validation
+from services.i18n import gettext as _
+from services.i18n import in_swedish
+from services.i18n import lazy_gettext as _l
 from services.validation import InvalidValue
 
 # --- cell parsers ---------------------------------------------------------------
@@ -128,10 +128,7 @@ def choice(options: str):
 
 
 def _label_sv(label) -> str:
-    from flask_babel import force_locale
-
-    with force_locale("sv"):
-        return str(label)
+    return in_swedish(label)
 
 
 def _msgid(label) -> str:
