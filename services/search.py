@@ -44,10 +44,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, String, and_, column, false, func, literal_column, or_, select, table
+from sqlalchemy import Boolean, Select, String, and_, column, false, func, literal_column, or_, select, table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from models import (
     Activity,
@@ -345,10 +347,11 @@ def matches(model, text: str | None) -> ColumnElement[bool]:
     return _own(model, terms)
 
 
-def candidate_ids(session: Session, model, text: str | None, *, limit: int = CANDIDATE_LIMIT) -> list[int] | None:
+def candidate_ids(session: Session, model, text: str | None, *, limit: int | None = None) -> list[int] | None:
     """Ids of the rows of `model` matching `text` (trash included), or None when there are more
-    than `limit` (or the model is searched through its relations): from the index alone, unsorted,
-    so a rare term costs what its few matches cost."""
+    than `limit` (CANDIDATE_LIMIT; or the model is searched through its relations): from the index
+    alone, unsorted, so a rare term costs what its few matches cost."""
+    limit = CANDIDATE_LIMIT if limit is None else limit
     terms = words(text)
     if model not in SEARCHED or model in SEARCH_RELATIONS or not terms:
         return None
@@ -452,6 +455,62 @@ def customer_live(model):
         model.contact.has(live(Contact)),
         model.company_id.is_(None) & model.contact_id.is_(None),
     )
+
+
+def _conjuncts(where) -> list:
+    """The conditions a WHERE clause ANDs together."""
+    if where is None:
+        return []
+    if isinstance(where, BooleanClauseList) and where.operator is operators.and_:
+        return [c for clause in where.clauses for c in _conjuncts(clause)]
+    return [where]
+
+
+def _by_ids(model, condition) -> bool:
+    """Whether `condition` is `model.id IN (…)` (a rare term's ids, `bulk.one_of`)."""
+    left = getattr(condition, "left", None)
+    return (
+        isinstance(condition, BinaryExpression)
+        and condition.operator is operators.in_op
+        and getattr(left, "table", None) is model.__table__
+        and getattr(left, "key", None) == "id"
+    )
+
+
+def _from_index(element):
+    """A term whose matches are dense, as the ids its index gives (for `replacement_traverse`)."""
+    if isinstance(element, _IndexMatch) and element.dense:
+        return _IndexMatch(element.model, element.terms)
+    return None
+
+
+def live_count(session: Session, model, stmt: Select, cap: int | None = None) -> paging.Count:
+    """`paging.quick_count` of a list of `model`'s live rows (`stmt`: the list's statement, searched,
+    filtered or not).
+
+    SQLite: the list's other conditions are counted first without `live`, from an index alone, with
+    the whole trash as the margin (`paging.beyond_trash`), and a term whose matches are dense (checked
+    row by row along the list's order, `_sqlite_row_check`) is counted from its FTS5 index, its own
+    matches alone when it is the only condition. Checked row by row, the count read each row's text
+    until 10,001 matched: "aktiebolag" at 1,000,000 companies, 710 ms of a list page's 1,311."""
+    if _dialect(session) != "sqlite":
+        return paging.quick_count(session, stmt, cap)
+    conjuncts = _conjuncts(stmt.whereclause)
+    rest = [c for c in conjuncts if not c.compare(live(model))]
+    trashed = hasattr(model, "deleted_at") and len(rest) < len(conjuncts)
+    by_ids = any(_by_ids(model, c) for c in rest)  # its rows are read one by one either way
+    # only the table (a joined filter's rows are counted as they come): eager loads are not counted
+    alone = list(stmt.with_only_columns(model.id, maintain_column_froms=True).get_final_froms()) == [model.__table__]
+    if trashed and not by_ids and alone:
+        if len(rest) == 1 and isinstance(rest[0], _IndexMatch) and rest[0].dense:
+            every = _fts_ids(model, rest[0].terms)  # the index's own entries, no row read
+        else:
+            every = replacement_traverse(select(model.id).where(*rest), {}, _from_index)
+        trash = select(model.id).where(model.deleted_at.is_not(None))
+        beyond = paging.beyond_trash(session, every, trash, cap)
+        if beyond is not None:
+            return beyond
+    return paging.capped_count(session, replacement_traverse(stmt, {}, _from_index), cap)
 
 
 def _order(session: Session, model, text: str | None) -> list:
