@@ -489,10 +489,11 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
     filtered or not).
 
     SQLite: the list's other conditions are counted first without `live`, from an index alone, with
-    the whole trash as the margin (`paging.beyond_trash`), and a term whose matches are dense (checked
-    row by row along the list's order, `_sqlite_row_check`) is counted from its FTS5 index, its own
-    matches alone when it is the only condition. Checked row by row, the count read each row's text
-    until 10,001 matched: "aktiebolag" at 1,000,000 companies, 710 ms of a list page's 1,311."""
+    the whole trash as the margin (`paging.beside_trash`), and a search term (the only condition) from
+    its FTS5 index alone. A term whose matches are dense is checked row by row along the list's order
+    (`_sqlite_row_check`), and so was its count, reading each row's text until 10,001 matched:
+    "aktiebolag" at 1,000,000 companies, 710 ms of a list page's 1,311; counted with other conditions,
+    it is the ids its index gives."""
     if _dialect(session) != "sqlite":
         return paging.quick_count(session, stmt, cap)
     conjuncts = _conjuncts(stmt.whereclause)
@@ -502,14 +503,14 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
     # only the table (a joined filter's rows are counted as they come): eager loads are not counted
     alone = list(stmt.with_only_columns(model.id, maintain_column_froms=True).get_final_froms()) == [model.__table__]
     if trashed and not by_ids and alone:
-        if len(rest) == 1 and isinstance(rest[0], _IndexMatch) and rest[0].dense:
+        if len(rest) == 1 and isinstance(rest[0], _IndexMatch):
             every = _fts_ids(model, rest[0].terms)  # the index's own entries, no row read
         else:
             every = replacement_traverse(select(model.id).where(*rest), {}, _from_index)
         trash = select(model.id).where(model.deleted_at.is_not(None))
-        beyond = paging.beyond_trash(session, every, trash, cap)
-        if beyond is not None:
-            return beyond
+        counted = paging.beside_trash(session, every, trash, cap)
+        if counted is not None:
+            return counted
     return paging.capped_count(session, replacement_traverse(stmt, {}, _from_index), cap)
 
 
