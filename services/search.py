@@ -457,6 +457,32 @@ def customer_live(model):
     )
 
 
+class _WithIds(ColumnElement):
+    """`condition`, whose rows' ids `ids` selects from an index alone (`with_ids`)."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, condition: ColumnElement[bool], ids: Select):
+        self.condition, self.ids = condition, ids
+
+    def self_group(self, against=None):
+        return self
+
+
+@compiles(_WithIds)
+def _compile_with_ids(element: _WithIds, compiler, **kw) -> str:
+    return "(" + compiler.process(element.condition, **kw) + ")"
+
+
+def with_ids(condition: ColumnElement[bool], ids: Select) -> ColumnElement[bool]:
+    """`condition` as it is, and for `live_count` the select of its rows' ids (trash included) from an
+    index alone, such as a link table's rows: "companies in a category" is an EXISTS per company, and
+    SQLite counted it by looking at the companies one by one (at 1,000,000 companies, 90,120 in the
+    category, 234 ms under load 7; the link table's index: 1 ms in the sqlite3 shell)."""
+    return _WithIds(condition, ids)
+
+
 def _conjuncts(where) -> list:
     """The conditions a WHERE clause ANDs together."""
     if where is None:
@@ -505,6 +531,8 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
     if trashed and not by_ids and alone:
         if len(rest) == 1 and isinstance(rest[0], _IndexMatch):
             every = _fts_ids(model, rest[0].terms)  # the index's own entries, no row read
+        elif len(rest) == 1 and isinstance(rest[0], _WithIds):
+            every = rest[0].ids
         else:
             every = replacement_traverse(select(model.id).where(*rest), {}, _from_index)
         trash = select(model.id).where(model.deleted_at.is_not(None))

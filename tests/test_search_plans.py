@@ -297,3 +297,32 @@ def test_the_start_pages_counts_read_an_index_alone_on_sqlite(session, employees
         "Kontakter": "50",
         "Privatkunder": "50",
     }, figures
+
+
+def test_a_category_filters_count_reads_the_link_table(session, employees, login, monkeypatch):
+    """Företag filtered by kategori: an EXISTS per company, which SQLite counted by looking at the companies
+    one by one (1,000,000 companies, 90,120 in the category: 234 ms); now from the link table's index, with
+    the trash as the margin, and exact near the cap without the trash."""
+    from models import Category, company_categories
+
+    monkeypatch.setattr(paging, "COUNT_CAP", SMALL_CAP)
+    category = Category(name="Grossist", applies_to="company")
+    session.add(category)
+    session.flush()
+    rows = [{"name": f"Grossist {n:04d}", "customer_number": 30_000 + n, "discount_percent": 0} for n in range(300)]
+    ids = session.scalars(insert(Company).returning(Company.id), rows).all()
+    session.execute(insert(company_categories), [{"company_id": i, "category_id": category.id} for i in ids])
+    session.commit()
+    client = login("admin").client
+    url = f"/admin/company/?flt0_1={category.id}"
+    sent = _counts_sent(lambda: client.get(url))
+    assert re.search(r'id="list-count">([^<]+)<', page_text(client.get(url))).group(1) == f"fler än {SMALL_CAP} poster"
+    if db.engine.dialect.name == "sqlite":
+        assert any("FROM company_category" in sql for sql, _p in sent), sent
+        for plan in _plans(sent):
+            assert not _reads_rows(plan, "company"), plan
+    session.execute(text("UPDATE company SET deleted_at = CURRENT_TIMESTAMP WHERE name < 'Grossist 0250'"))
+    session.commit()
+    page = page_text(client.get(url))
+    assert re.search(r'id="list-count">([^<]+)<', page).group(1) == "50 poster"
+    assert "Grossist 0249" not in page and "Grossist 0250" in page
