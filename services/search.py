@@ -40,6 +40,7 @@ the indexed expression.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -242,9 +243,12 @@ def _pg_word(model, word: str) -> ColumnElement[bool]:
     return or_(*(expression.like(f"%{_like_escaped(a)}%") for a in _alternatives(word)))
 
 
+@functools.cache
 def _sqlite_folded(model, name: str | None = None) -> ColumnElement[str]:
     """SQLite: what the index holds for a row (or one column of it), computed from the row itself:
-    lower() is the app's Unicode lower (app.py), then the accents folded as the triggers fold them."""
+    lower() is the app's Unicode lower (app.py), then the accents folded as the triggers fold them.
+    Built once per table and column (an expression is immutable): building it took 2–6 ms of a
+    dense term's list page ("aktiebolag" at 1,000,000 companies, cProfile)."""
     spec = SEARCHED[model]
     text: ColumnElement[Any]
     if name is not None:
