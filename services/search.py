@@ -530,8 +530,10 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
     rest = [c for c in conjuncts if not c.compare(live(model))]
     trashed = hasattr(model, "deleted_at") and len(rest) < len(conjuncts)
     by_ids = any(_by_ids(model, c) for c in rest)  # its rows are read one by one either way
-    # only the table (a joined filter's rows are counted as they come): eager loads are not counted
-    alone = list(stmt.with_only_columns(model.id, maintain_column_froms=True).get_final_froms()) == [model.__table__]
+    # only the table (a joined filter's rows are counted as they come; eager loads are not counted):
+    # read from the statement's joins, not get_final_froms(), which compiles it (a dense term's row
+    # check: 6 ms of a list page at 1,000,000 companies)
+    alone = not stmt._setup_joins and not stmt._from_obj
     if trashed and not by_ids and alone:
         if len(rest) == 1 and isinstance(rest[0], _IndexMatch):
             every = _fts_ids(model, rest[0].terms)  # the index's own entries, no row read
