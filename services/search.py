@@ -43,14 +43,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Boolean, Select, String, and_, column, false, func, literal_column, or_, select, table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement
-from sqlalchemy.sql.visitors import replacement_traverse
+from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from models import (
     Activity,
@@ -507,11 +507,16 @@ def _by_ids(model, condition) -> bool:
     )
 
 
-def _from_index(element):
-    """A term whose matches are dense, as the ids its index gives (for `replacement_traverse`)."""
-    if isinstance(element, _IndexMatch) and element.dense:
-        return _IndexMatch(element.model, element.terms)
-    return None
+def _from_index(stmt: Select) -> Select:
+    """`stmt` with each term whose matches are dense as the ids its index gives."""
+
+    def replace(element: ExternallyTraversible, **kw: Any) -> ExternallyTraversible | None:
+        if isinstance(element, _IndexMatch) and element.dense:
+            return _IndexMatch(element.model, element.terms)
+        return None
+
+    opts: dict[str, Any] = {}
+    return cast(Select, replacement_traverse(cast(ExternallyTraversible, stmt), opts, replace))
 
 
 def live_count(session: Session, model, stmt: Select, cap: int | None = None) -> paging.Count:
@@ -540,12 +545,12 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
         elif len(rest) == 1 and isinstance(rest[0], _WithIds):
             every = rest[0].ids
         else:
-            every = replacement_traverse(select(model.id).where(*rest), {}, _from_index)
+            every = _from_index(select(model.id).where(*rest))
         trash = select(model.id).where(model.deleted_at.is_not(None))
         counted = paging.beside_trash(session, every, trash, cap)
         if counted is not None:
             return counted
-    return paging.capped_count(session, replacement_traverse(stmt, {}, _from_index), cap)
+    return paging.capped_count(session, _from_index(stmt), cap)
 
 
 def _order(session: Session, model, text: str | None) -> list:
