@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Category, Employee, Industry
+from services import search
 from services.validation import is_id
 
 
@@ -74,7 +75,13 @@ class CategoryFilter(DynamicOptions, BaseSQLAFilter):
         self.relation = relation
 
     def apply(self, query, value, alias=None):
-        return query.filter(self.relation.any(Category.id == int(value)))
+        """The rows with the category; counted from the link table's rows (search.with_ids: each row
+        there is one of the register's, deleted with it)."""
+        link = self.relation.property.secondary
+        (_parent, row), *_ = self.relation.property.synchronize_pairs
+        ((_category, category),) = self.relation.property.secondary_synchronize_pairs
+        ids = select(link.c[row.name]).where(link.c[category.name] == int(value))
+        return query.filter(search.with_ids(self.relation.any(Category.id == int(value)), ids))
 
     options_query = select(Category.id, Category.name).order_by(Category.name)
 

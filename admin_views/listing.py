@@ -220,7 +220,7 @@ class KeysetListMixin:
                 else paging.Count(paging.COUNT_CAP, False)
             )
         else:
-            count = paging.quick_count(db.session, stmt)
+            count = search_service.live_count(db.session, self.model, stmt)
             if result.whole and not count.exact:  # an estimate's error: every row is on this page
                 count = paging.Count(len(result.items))
         state = ListState(

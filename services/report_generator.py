@@ -47,7 +47,7 @@ from models import (
     SalesStage,
 )
 from services import custom_fields, dates, fields, personal_numbers, search, visibility
-from services.paging import COUNT_CAP, Count, MixedOrder, Page, SortKey, quick_count
+from services.paging import COUNT_CAP, Count, MixedOrder, Page, SortKey
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
 
@@ -589,7 +589,7 @@ def page(session: Session, spec: Spec, employee, **position) -> tuple[Count, Pag
     rows = order(spec).page(session, stmt, per_page=PAGE_SIZE, total=few, **position)
     if rows.total is not None:
         return (Count(rows.total) if rows.total <= COUNT_CAP else Count(COUNT_CAP, exact=False)), rows
-    count = quick_count(session, stmt)
+    count = search.live_count(session, spec.kind.model, stmt)
     if rows.whole and not count.exact:  # an estimate's error: every row is on this page
         count = Count(len(rows.items))
     return count, rows
