@@ -685,7 +685,7 @@ def analyze_if_stale(session: Session, model) -> bool:
     ).scalar()
     if not stale:
         return False
-    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with session.get_bind().engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql(f'ANALYZE "{table}"')
     return True
 
