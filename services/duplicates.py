@@ -527,13 +527,14 @@ class RegisterLookup:
     of, looked up by query a batch at a time: memory is flat in the register's size.
 
     Per batch: one statement for the records sharing a key (organisationsnummer or personnummer, e-mail, phone)
-    with a row of the batch, each kind of key by its index; for each name word not met in an earlier batch, one
-    query of the quick search index (its records' ids, or "more than MAX_WORD_BLOCK":
-    services.search.candidate_ids) run on the driver's cursor, and one statement for which of those records are
-    live (with their names); then, of each row's rarest word, the records whose name is `alike` are read whole
+    with a row of the batch, each kind of key by its index; the name words not met in an earlier batch looked up
+    among the register's names (the records with a word of the name beginning with each, or "more than
+    MAX_WORD_BLOCK": services.search.word_candidates; not its phones, numbers or towns), and one statement for
+    which of those records are live (with their names); then, of each row's rarest word, the records whose name is `alike` are read whole
     (one statement) and each row is scored as `blocked_matches` says. A name is normalised only when its record
     is in a row's rarest word (most records of a batch's words are in none), once: the words' live records (ids)
-    and the normalised names are remembered from batch to batch, at most WORD_CACHE of each."""
+    and the normalised names are remembered from batch to batch, at most WORD_CACHE of each. On PostgreSQL the
+    register's statistics are seen to first, once (`analyze_if_stale`)."""
 
     def __init__(self, session: Session, kind: str):
         self.session, self.kind, self.model = session, kind, KINDS[kind]
