@@ -530,11 +530,16 @@ class RegisterLookup:
     with a row of the batch, each kind of key by its index; the name words not met in an earlier batch looked up
     among the register's names (the records with a word of the name beginning with each, or "more than
     MAX_WORD_BLOCK": services.search.word_candidates; not its phones, numbers or towns), and one statement for
-    which of those records are live (with their names); then, of each row's rarest word, the records whose name is `alike` are read whole
-    (one statement) and each row is scored as `blocked_matches` says. A name is normalised only when its record
-    is in a row's rarest word (most records of a batch's words are in none), once: the words' live records (ids)
-    and the normalised names are remembered from batch to batch, at most WORD_CACHE of each. On PostgreSQL the
-    register's statistics are seen to first, once (`analyze_if_stale`)."""
+    which of those records are live (with their names); then, of each row's rarest word, the records whose name
+    is `alike` are read whole (one statement) and each row is scored as `blocked_matches` says. A name is
+    normalised only when its record is in a row's rarest word (most records of a batch's words are in none),
+    once: the words' live records (ids) and the normalised names are remembered from batch to batch, at most
+    WORD_CACHE of each. On PostgreSQL the register's statistics are seen to first, once (`analyze_if_stale`).
+
+    A word of digits ("Bygg 2000 AB", the import bench's "… 48213 AB") is looked up as any other: among the names
+    it is most often a block of one. Looking it up only for rows whose other words are no block was tried, and
+    made the look-up slower (SQLite, 10,000 rows against 30,000 companies: 4,355 → 2,929 rows/CPU-s): each row
+    then had its trade's block of about 75 to normalise and compare instead."""
 
     def __init__(self, session: Session, kind: str):
         self.session, self.kind, self.model = session, kind, KINDS[kind]
