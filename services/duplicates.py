@@ -630,10 +630,12 @@ class RegisterLookup:
             self.cached -= len(members or ()) + 1
 
     def _key_entries(self, entries: list[Entry]) -> list[Entry]:
-        """The live records sharing a key with one of `entries`, in one statement: the ids found through each key
+        """The live records sharing a key with one of `entries`, in one statement: the rows found through each key
         column's own index, united (as one OR, a column without a usable index made SQLite read the whole table
-        for every batch). An e-mail found in another case than lower() (`email_condition`) shares no key with
-        the entries and is never compared."""
+        for every batch; as the ids united and then their rows read by id, PostgreSQL joined them with the whole
+        table read for each batch, a cost growing with the register: at 100,000 companies, batches of 1,000 rows,
+        163 → 132 ms a batch, SQLite unchanged). An e-mail found in another case than lower()
+        (`email_condition`) shares no key with the entries and is never compared."""
         ids = {v for e in entries for k in e.ids for v in stored_ids(self.kind, k)}
         emails = {k for e in entries for k in e.emails}
         phones = {p for e in entries for k in e.phones for p in ("+" + k, k)}
@@ -646,16 +648,21 @@ class RegisterLookup:
                     if values == "email"
                     else bulk.one_of(self.session, column, wanted)
                 )
-                found.append(select(self.model.id).where(condition))
+                found.append(select(*columns(self.kind)).where(live_condition(self.kind), condition))
         if not found:
             return []
-        return self._entries(self.model.id.in_(union(*found) if len(found) > 1 else found[0]))
+        return self._entries_of(self.session.execute(union(*found) if len(found) > 1 else found[0]).all())
 
     def _entries(self, condition) -> list[Entry]:
         """The live records meeting `condition` as Entries (contacts with their companies)."""
         if condition is None:
             return []
-        rows = self.session.execute(select(*columns(self.kind)).where(live_condition(self.kind), condition)).all()
+        return self._entries_of(
+            self.session.execute(select(*columns(self.kind)).where(live_condition(self.kind), condition)).all()
+        )
+
+    def _entries_of(self, rows) -> list[Entry]:
+        """Entries of rows of `columns` (contacts with their companies)."""
         entries = [_entry_of_row(self.kind, row) for row in rows]
         if self.kind == "contact" and entries:
             links: dict[int, list[int]] = defaultdict(list)

@@ -276,9 +276,9 @@ def test_postgresql_looks_a_batch_s_name_words_up_through_the_name_index(session
     assert tuple(settings) == ("on", before_settings[1])  # set back for the rest of the transaction
 
 
-def test_postgresql_analyzes_a_register_just_filled_once(session, app):
+def test_postgresql_analyzes_a_register_just_filled(session, app):
     """A dry run just after a large import finds the register's statistics those of the empty table (autovacuum
-    comes a minute later at the earliest): RegisterLookup has PostgreSQL ANALYZE it first, once."""
+    comes a minute later at the earliest): RegisterLookup has PostgreSQL ANALYZE it first."""
     from sqlalchemy import insert
 
     from extensions import db
@@ -289,6 +289,8 @@ def test_postgresql_analyzes_a_register_just_filled_once(session, app):
     rows = [{"name": f"Bolag {n} AB", "customer_number": 10_000 + n, "discount_percent": 0} for n in range(3000)]
     session.execute(insert(Company), rows)
     session.commit()
+    assert session.execute(db.text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() < 3000
     assert duplicates.analyze_if_stale(session, Company)
-    assert not duplicates.analyze_if_stale(session, Company)
+    # (whether it is stale again at once depends on when the inserting backend reports its rows to the
+    # statistics, which may come after the ANALYZE)
     assert session.execute(db.text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() == 3000
