@@ -698,9 +698,16 @@ def analyze_if_stale(session: Session, model) -> bool:
     ).scalar()
     if not stale:
         return False
-    with session.get_bind().engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(f'ANALYZE "{table}"')
+    analyze(session, model)
     return True
+
+
+def analyze(session: Session, model) -> None:
+    """PostgreSQL: ANALYZE the table of `model` now, on a connection of its own (see `analyze_if_stale`)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    with session.get_bind().engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f'ANALYZE "{model.__tablename__}"')
 
 
 def stored_ids(kind: str, key: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
@@ -1222,3 +1222,17 @@ def test_the_file_s_rows_of_a_word_are_read_once_and_kept_up_to_date(session, ma
         assert sum("rorteknik" in words for words in reads) == 1
     else:
         assert sum("rorteknik" in words for words in reads) > 1
+
+
+def test_a_large_write_leaves_postgresql_statistics_of_the_imported_register(
+    session, make_job, run, industry, monkeypatch
+):
+    """After an import's write the planner knows the register's new size (autovacuum may be late or off)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's statistics")
+    session.execute(text("ANALYZE company"))
+    session.commit()
+    monkeypatch.setattr(jobs, "ANALYZE_AFTER_ROWS", 2)
+    done = run(run(make_job(COMPANIES, mode="upsert", match_key="org_number"), write=False), write=True)
+    assert done.created_count == 2
+    assert session.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() == 2

@@ -54,7 +54,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import visibility
+from services import duplicates, visibility
 from services.audit import plain, record_bulk, unplain
 from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 #: Jobs in these states are being worked on by a worker (or waiting for one).
 ACTIVE = ("queued", "running", "undoing")
 SAMPLE_ROWS = 3
+#: A write of at least this many records has PostgreSQL ANALYZE the register at its end.
+ANALYZE_AFTER_ROWS = 1000
 #: Records an undo (or the removal of a failed all-or-nothing write) handles per transaction.
 UNDO_BATCH = 1000
 #: A pass that writes no batch for a while (reading its committed batches again) reports this often (s).
@@ -660,6 +662,10 @@ class _Pass:
         finally:
             if self.write and cache is not None:
                 cache.abandon()
+        if self.write and result.counts.created + result.counts.updated >= ANALYZE_AFTER_ROWS:
+            # Where autovacuum is late or off, the planner would take the register for what it was before the
+            # import: the lists' estimated counts and the next dry run's look-ups (services.duplicates).
+            duplicates.analyze(session, ENTITIES[job.entity].model)
         c = result.counts
         return self._finish(
             "done" if self.write else "checked",
