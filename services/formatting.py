@@ -3,8 +3,8 @@ file sizes, phone numbers, organisationsnummer and yes/no (Swedish by default, E
 English user or invoice). Lists, cards, Historik, reports, print and e-mail all use these."""
 
 from datetime import date, datetime
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 import phonenumbers
 from babel.numbers import format_decimal
