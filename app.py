@@ -480,6 +480,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
 
     from admin_views.base import may, sees
     from admin_views.labels import audit_action, audit_subject, change_value, field_label, personal_number
+    from admin_views.urls import id_url
     from services import formatting, validation
     from services.login_sessions import device
 
@@ -491,6 +492,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
         device=device,
         sees=sees,
         may=may,
+        id_url=id_url,
     )
     app.jinja_env.filters.update(
         field_label=field_label,

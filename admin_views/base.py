@@ -609,7 +609,13 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
         return ", ".join([labels[0]] + [label[:1].lower() + label[1:] for label in labels[1:]])
 
     def _can_endpoint(self, endpoint_name: str) -> bool:
-        return can(*(self.permission_for(endpoint_name) or ()))
+        """May the employee use this view's `endpoint_name`; asked once a request (a list page asks
+        `can_edit` for every row)."""
+        memo = g.setdefault("can_endpoint", {})
+        key = (self.endpoint, endpoint_name)
+        if key not in memo:
+            memo[key] = can(*(self.permission_for(endpoint_name) or ()))
+        return memo[key]
 
     def _apply_search(self, query, count_query, joins, count_joins, text):
         """Every list searches through services.search (one implementation)."""

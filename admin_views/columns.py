@@ -38,7 +38,18 @@ class ColumnChoiceMixin:
 
     def column_label_texts(self) -> dict[str, str]:
         """{key: label} of the list's columns, as text (each cell carries its column's label)."""
-        return dict(self.choosable_columns())
+        memo = g.setdefault("column_label_texts", {})
+        if self.endpoint not in memo:
+            memo[self.endpoint] = dict(self.choosable_columns())
+        return memo[self.endpoint]
+
+    def editable_columns(self) -> frozenset[str]:
+        """The columns edited in the list itself (Flask-Admin's `is_editable`), asked once a request
+        instead of for every cell."""
+        memo = g.setdefault("editable_columns", {})
+        if self.endpoint not in memo:
+            memo[self.endpoint] = frozenset(c for c, _label in self.choosable_columns() if self.is_editable(c))
+        return memo[self.endpoint]
 
     def shown_columns(self) -> list[str]:
         """The keys of the columns this employee shows, in the list's order."""

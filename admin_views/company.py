@@ -35,6 +35,7 @@ from admin_views.filters import CategoryFilter, EmployeeFilter, IndustryFilter, 
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.registry import existing_links
+from admin_views.urls import id_url
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
@@ -98,7 +99,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "email": fmt_email,
         "status": fmt_choice(COMPANY_STATUS_LABELS),
         "is_supplier": fmt_bool,
-        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=m.id), m.name),
+        "name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(id_url("company_card.index", m.id), m.name),
     }
     column_filters = [
         EmployeeFilter(Company.owner_id, fields.label("owner_id")),

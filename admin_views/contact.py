@@ -32,6 +32,7 @@ from admin_views.filters import CategoryFilter, EmployeeFilter
 from admin_views.labels import FIELD_LABELS
 from admin_views.mass_messages import MassMessageMixin
 from admin_views.mass_update import MassUpdateMixin
+from admin_views.urls import id_url
 from extensions import db
 from models import Category, Company, CompanyContact, Contact, Employee
 from services import export as exporting
@@ -66,7 +67,7 @@ def fmt_personal_number(view, context, model, name):
 
 def fmt_companies(view, context, model, name):
     return Markup(", ").join(
-        Markup('<a href="{}">{}</a>').format(url_for("company_card.index", id=c.id), c.name) for c in model.companies
+        Markup('<a href="{}">{}</a>').format(id_url("company_card.index", c.id), c.name) for c in model.companies
     )
 
 
@@ -113,10 +114,10 @@ class ContactView(
         "companies": fmt_companies,
         # The name opens the contact card, as the company name does in Företag.
         "last_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("contact_card.index", id=m.id), m.last_name
+            id_url("contact_card.index", m.id), m.last_name
         ),
         "first_name": lambda v, c, m, n: Markup('<a href="{}">{}</a>').format(
-            url_for("contact_card.index", id=m.id), m.first_name
+            id_url("contact_card.index", m.id), m.first_name
         ),
     }
     column_filters = [

@@ -4,6 +4,7 @@ English user or invoice). Lists, cards, Historik, reports, print and e-mail all 
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 import phonenumbers
 from babel.numbers import format_decimal
@@ -37,8 +38,13 @@ def org_number(value: str | None) -> str:
     return f"{value[:6]}-{value[6:]}" if len(value) == 10 and value.isdigit() else value
 
 
+@lru_cache(maxsize=8192)
 def phone(value: str | None) -> str:
-    """E.164 shown as Swedes write it (08-123 456 78); foreign numbers international."""
+    """E.164 shown as Swedes write it (08-123 456 78); foreign numbers international.
+
+    Kept per process for numbers shown before: parsing and formatting with phonenumbers takes about
+    25 µs a number, 50 to 100 a list page (2.5 ms of a 27 ms contact page); the text depends on the
+    number alone. A page of numbers never shown before still pays it."""
     if not value:
         return ""
     try:
