@@ -1260,3 +1260,20 @@ def test_the_temporary_files_are_asked_with_the_same_statements_whatever_the_bat
         assert job.status == "checked" and job.notice_count
         statements.append(texts)
     assert statements[0] == statements[1]
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_dry_run_reads_smaller_batches_than_the_write(session, make_job, run, monkeypatch, kept):
+    """A dry run reads batches of DRY_RUN_BATCH_SIZE on either database (issue 14: less memory in the worker); the
+    write reads the rows the dry run kept, or the file, in its own batches, and writes every row once."""
+    monkeypatch.setattr(engine, "BATCH_SIZE", 4)
+    monkeypatch.setattr(engine, "SQLITE_BATCH_SIZE", 4)
+    monkeypatch.setattr(engine, "DRY_RUN_BATCH_SIZE", 2)
+    content = "Företagsnamn;Ort\n" + "".join(f"Företag {n} AB;Ort {n}\n" for n in range(9))
+    job = run(make_job(content, mode="create"), write=False)
+    assert (job.status, job.batches_done, job.created_count) == ("checked", 5, 9)
+    if not kept:
+        engine.ParsedRows(job).abandon()  # the write parses the file itself (as on another server)
+    job = run(job, write=True)
+    assert (job.status, job.batches_done, job.created_count, job.rows_done) == ("done", 3, 9, 9)
+    assert session.scalar(select(func.count()).select_from(Company)) == 9
