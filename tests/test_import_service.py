@@ -1236,3 +1236,58 @@ def test_a_large_write_leaves_postgresql_statistics_of_the_imported_register(
     done = run(run(make_job(COMPANIES, mode="upsert", match_key="org_number"), write=False), write=True)
     assert done.created_count == 2
     assert session.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() == 2
+
+
+def test_the_temporary_files_are_asked_with_the_same_statements_whatever_the_batch(session, make_job, run, monkeypatch):
+    """A dry run looks up each batch's keys, words and rows in its temporary SQLite files with one statement text
+    per query, whatever the number of values (issue 14: with a "?" per value, the texts of every length filled
+    the connection's cache of prepared statements, 8 MB more in a dry run of 100,000 companies)."""
+    import sqlite3
+
+    class Recording:
+        def __init__(self, connection):
+            self.connection = connection
+
+        def execute(self, sql, *args):
+            texts.add(sql)
+            return self.connection.execute(sql, *args)
+
+        def executemany(self, sql, *args):
+            texts.add(sql)
+            return self.connection.executemany(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.connection, name)
+
+    real_connect = sqlite3.connect
+    connect = staticmethod(lambda *args, **kwargs: Recording(real_connect(*args, **kwargs)))
+    monkeypatch.setattr(engine, "sqlite3", type("Recorded", (), {"connect": connect, "Connection": sqlite3.Connection}))
+    content = "Företagsnamn;Ort;E-post\n" + "".join(
+        f"Rörteknik {name} AB;Göteborg;info{n % 3}@exempel.se\n"
+        for n, name in enumerate(("Nordisk", "Nordiska", "Svensk", "Norsk", "Dansk", "Nordisk", "Finsk") * 2)
+    )
+    statements = []
+    for size in (2, 5):
+        texts: set[str] = set()
+        monkeypatch.setattr(engine, "BATCH_SIZE", size)
+        job = run(make_job(content, mode="create"), write=False)
+        assert job.status == "checked" and job.notice_count
+        statements.append(texts)
+    assert statements[0] == statements[1]
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_dry_run_reads_smaller_batches_than_the_write(session, make_job, run, monkeypatch, kept):
+    """A dry run reads batches of DRY_RUN_BATCH_SIZE on either database (issue 14: less memory in the worker); the
+    write reads the rows the dry run kept, or the file, in its own batches, and writes every row once."""
+    monkeypatch.setattr(engine, "BATCH_SIZE", 4)
+    monkeypatch.setattr(engine, "SQLITE_BATCH_SIZE", 4)
+    monkeypatch.setattr(engine, "DRY_RUN_BATCH_SIZE", 2)
+    content = "Företagsnamn;Ort\n" + "".join(f"Företag {n} AB;Ort {n}\n" for n in range(9))
+    job = run(make_job(content, mode="create"), write=False)
+    assert (job.status, job.batches_done, job.created_count) == ("checked", 5, 9)
+    if not kept:
+        engine.ParsedRows(job).abandon()  # the write parses the file itself (as on another server)
+    job = run(job, write=True)
+    assert (job.status, job.batches_done, job.created_count, job.rows_done) == ("done", 3, 9, 9)
+    assert session.scalar(select(func.count()).select_from(Company)) == 9
