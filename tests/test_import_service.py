@@ -1291,3 +1291,31 @@ def test_a_dry_run_reads_smaller_batches_than_the_write(session, make_job, run, 
     job = run(job, write=True)
     assert (job.status, job.batches_done, job.created_count, job.rows_done) == ("done", 3, 9, 9)
     assert session.scalar(select(func.count()).select_from(Company)) == 9
+
+
+def test_a_pass_has_its_larger_page_cache_in_every_transaction_and_leaves_none_on_the_pool(
+    session, make_job, run, industry, monkeypatch
+):
+    """SQLite: each of a pass's transactions (one a batch, each may get another pooled connection) has the
+    import's page cache; a connection back in the pool has SQLite's default for whoever takes it next."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("a SQLite setting")
+    seen = []
+    after_batch = jobs._Pass._after_batch
+
+    def recording(self, *args, **kwargs):
+        seen.append(self.session.execute(text("PRAGMA cache_size")).scalar())
+        return after_batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(jobs._Pass, "_after_batch", recording)
+    monkeypatch.setattr(engine, "SQLITE_BATCH_SIZE", 2)
+    monkeypatch.setattr(engine, "DRY_RUN_BATCH_SIZE", 2)
+    bind = session.get_bind()
+    with bind.connect(), bind.connect(), bind.connect():  # three in the pool, taken in turn
+        pass
+    rows = "".join(f"Bolag {n} AB;;;;;;;;;\n" for n in range(7))
+    run(run(make_job(COMPANIES + rows, mode="upsert", match_key="org_number"), write=False), write=True)
+    assert len(seen) >= 8 and set(seen) == {-jobs.SQLITE_CACHE_KB}
+    with bind.connect() as first, bind.connect() as second, bind.connect() as third:
+        sizes = [c.exec_driver_sql("PRAGMA cache_size").scalar() for c in (first, second, third)]
+    assert sizes == [-2000, -2000, -2000]

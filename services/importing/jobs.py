@@ -38,10 +38,12 @@ from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.event import listens_for
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
 
 from models import (
     AuditEvent,
@@ -77,6 +79,27 @@ HEARTBEAT_SECONDS = 5
 #: 64 MB cost the queue worker 60 MB more at its peak for the same rows per CPU-second (50,000
 #: companies: 12.5 against 12.6 CPU-seconds); the operating system keeps the file's pages anyway.
 SQLITE_CACHE_KB = 8 * 1024
+
+
+_PAGE_CACHE = "import_sqlite_page_cache_kb"
+_PAGE_CACHE_SET = "import_sqlite_page_cache_set"
+
+
+@listens_for(Session, "after_begin")
+def _larger_page_cache(session: Session, transaction, connection) -> None:
+    """Each transaction of a running pass, on SQLite, has SQLITE_CACHE_KB of page cache: the pass commits
+    batch by batch, and each transaction may get another of the pool's connections."""
+    size = session.info.get(_PAGE_CACHE)
+    if size and connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{size}")
+        connection.connection.info[_PAGE_CACHE_SET] = True
+
+
+@listens_for(Pool, "checkin")
+def _default_page_cache(dbapi_connection, connection_record) -> None:
+    """A connection given back to the pool has SQLite's default page cache again (2 MB), whoever uses it next."""
+    if connection_record.info.pop(_PAGE_CACHE_SET, False) and dbapi_connection is not None:
+        dbapi_connection.execute("PRAGMA cache_size = -2000")
 
 
 class ImportProblem(ValueError):
@@ -508,9 +531,7 @@ def run(
     if token is None:
         return None
     job = session.get_one(ImportJob, job_id)  # the claim just took it: it is there
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        session.execute(text(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}"))
+    session.info[_PAGE_CACHE] = SQLITE_CACHE_KB
     try:
         runner = _Pass(session, job, token, storage, stopping, parse_workers)
         return runner.undo() if job.status == "undoing" else runner.run()
@@ -538,12 +559,7 @@ def run(
         return None
     finally:
         session.rollback()
-        if sqlite:
-            try:
-                session.execute(text("PRAGMA cache_size = -2000"))
-                session.rollback()
-            except Exception:  # the connection is gone; nothing to reset
-                pass
+        session.info.pop(_PAGE_CACHE, None)
 
 
 class _Pass:
