@@ -418,18 +418,16 @@ def measure(url: str, reps: int, apart: bool = False) -> tuple[Facts, dict[str, 
             if apart and screen.stock:
                 turns += [(False, True, rep) for rep in range(reps + 1)]
             for ours_turn, stock_turn, rep in turns:
-                if ours_turn:
-                    status, body, elapsed = ours.get(screen.ours)
-                    if status != 200:
-                        raise RuntimeError(f"ours answered {status} to {screen.ours}: {body[:300]!r}")
-                    if rep:
-                        times_ours.append(elapsed)
-                if stock_turn:
-                    status, body, elapsed = stock.get(screen.stock)
-                    if status != 200:
-                        raise RuntimeError(f"stock answered {status} to {screen.stock}")
-                    if rep:
-                        times_stock.append(elapsed)
+                for asked, who, client, url, times in (
+                    (ours_turn, "ours", ours, screen.ours, times_ours),
+                    (stock_turn, "stock", stock, screen.stock, times_stock),
+                ):
+                    if asked:
+                        status, body, elapsed = client.get(url)
+                        if status != 200:
+                            raise RuntimeError(f"{who} answered {status} to {url}: {body[:300]!r}")
+                        if rep:
+                            times.append(elapsed)
             results[screen.name] = (
                 statistics.median(times_ours) * 1000,
                 statistics.median(times_stock) * 1000 if times_stock else None,

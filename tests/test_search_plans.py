@@ -34,12 +34,12 @@ def register(session, monkeypatch):
             conn.execute(text("ANALYZE company"))
 
 
-def sql_of(fn) -> list[str]:
-    """The SQL statements `fn` sends."""
-    sent: list[str] = []
+def sent_by(fn) -> list[tuple[str, tuple]]:
+    """The SQL statements `fn` sends, with their parameters."""
+    sent: list[tuple[str, tuple]] = []
 
     def remember(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
+        sent.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", remember)
     try:
@@ -47,6 +47,11 @@ def sql_of(fn) -> list[str]:
     finally:
         event.remove(db.engine, "before_cursor_execute", remember)
     return sent
+
+
+def sql_of(fn) -> list[str]:
+    """The SQL statements `fn` sends."""
+    return [statement for statement, _parameters in sent_by(fn)]
 
 
 def test_a_rare_term_is_few_and_a_common_one_is_not_on_postgresql(session, register):
@@ -192,18 +197,8 @@ def _plans(statements: list[tuple[str, tuple]]) -> list[str]:
 
 
 def _counts_sent(fn) -> list[tuple[str, tuple]]:
-    sent: list = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        if "count(*)" in statement:
-            sent.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
-    return sent
+    """The counting statements `fn` sends, with their parameters."""
+    return [(statement, parameters) for statement, parameters in sent_by(fn) if "count(*)" in statement]
 
 
 def _reads_rows(plan: str, table: str) -> bool:
