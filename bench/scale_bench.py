@@ -51,7 +51,8 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 LOCUST = ROOT / ".venv-bench" / "bin" / "locust"
 ADMIN = ("anna.lindqvist@example.se", "Demo-losen-2026")
-#: Share of the companies put in the trash by `prepare` (at least 5).
+#: Share of the companies put in the trash by `prepare`: at least a full page and its pager, so
+#: that the trash shows the same at every size and differs in what is stored.
 TRASH_SHARE = 0.001
 #: Rows on a list page (admin_views.base.SecureModelView.page_size).
 LIST_PAGE = 50
@@ -119,7 +120,7 @@ def prepare(url: str, companies: int) -> None:
         started = time.monotonic()
         made = seed_large(db.session, companies, progress=lambda n, s: print(f"  {n:>10,} companies {s:7.0f} s"))
         print(f"generated {made} in {time.monotonic() - started:.0f} s")
-        deleted = max(5, int(companies * TRASH_SHARE))
+        deleted = max(LIST_PAGE + 1, int(companies * TRASH_SHARE))
         db.session.execute(
             text(
                 "UPDATE company SET deleted_at = created_at, deleted_by_id = owner_id WHERE id IN "
