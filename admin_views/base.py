@@ -412,7 +412,8 @@ def normalised(rule, *rule_args):
 
 
 class SearchAjaxLoader(QueryAjaxModelLoader):
-    """AJAX look-up through the one search service; trash and inactive rows excluded."""
+    """AJAX look-up through the one search service (`search.pick`: the names that begin with the typed
+    text first); trash and inactive rows excluded."""
 
     def __init__(self, name, model, *, extra=None, **options):
         options.setdefault("fields", ["id"])
@@ -421,7 +422,7 @@ class SearchAjaxLoader(QueryAjaxModelLoader):
         self.extra = extra
 
     def get_list(self, term, offset=0, limit=20):
-        return search.search(db.session, self.model, term, limit=min(limit or 20, 100), extra=self.extra)
+        return search.pick(db.session, self.model, term, limit=min(limit or 20, 100), extra=self.extra)
 
 
 class PartFieldSet(rules.FieldSet):

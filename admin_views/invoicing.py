@@ -118,7 +118,7 @@ class ProductView(SecureModelView):
     @require("product.view")
     def lookup(self):
         """Active products matching `q`, with what a new line takes from them."""
-        rows = search.search(db.session, Product, request.args.get("q", ""), limit=20, extra=Product.active)
+        rows = search.pick(db.session, Product, request.args.get("q", ""), limit=20, extra=Product.active)
         return jsonify(
             [
                 {

@@ -45,7 +45,21 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Select, String, and_, column, false, func, literal_column, or_, select, table
+from sqlalchemy import (
+    Boolean,
+    Select,
+    String,
+    and_,
+    case,
+    column,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
@@ -680,6 +694,120 @@ def search(session, model, text: str | None, *, limit: int = 20, extra=None, opt
     if extra is not None:
         stmt = stmt.where(extra)
     return list(session.scalars(stmt.order_by(*_order(session, model, text)).limit(limit)))
+
+
+# --- pickers: the names that begin with what was typed first --------------------------------
+
+#: The models a picker ranks in tiers (`pick`), and the name column whose folded key migration 0038
+#: indexes: PostgreSQL `crm_fold(name) COLLATE "C"`, SQLite the column `<name>_key` kept by triggers.
+PICKED: dict[type, str] = {Company: "name", Employee: "name", Product: "name"}
+
+
+def name_key(session: Session, model) -> ColumnElement[str]:
+    """The folded name of a `PICKED` model as its btree holds it (migration 0038): sorted byte-wise (code
+    points), so the names beginning with a text are one range of it."""
+    name = PICKED[model]
+    if _dialect(session) == "postgresql":
+        return func.crm_fold(getattr(model, name), type_=String).collate("C")
+    return literal_column(f'"{model.__tablename__}".{name}_key', type_=String)
+
+
+def _begins(key: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """`key` begins with `prefix`, as a range of its index (exact: code point order; no LIKE, whose
+    escaping and, on SQLite, case rules are not the key's)."""
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:
+        return key >= prefix
+    return and_(key >= prefix, key < prefix[:-1] + chr(last + 1))
+
+
+def _word_begins(session: Session, model, prefix: str) -> ColumnElement[bool]:
+    """A word of the name begins with `prefix` (the name itself or a word after a space). PostgreSQL:
+    the name's pg_trgm index of migration 0011 (`ix_<table>_<name>_prefix`, the expression `_pg_word`
+    uses); SQLite: the stored key itself, a row at a time (see `pick` for when)."""
+    if _dialect(session) == "postgresql":
+        folded = func.crm_fold(getattr(model, PICKED[model]), type_=String)
+        start = _like_escaped(prefix) + "%"
+        return or_(folded.like(start), folded.like("% " + start))
+    return func.instr(literal_column("' '").op("||")(name_key(session, model)), " " + prefix) > 0
+
+
+def _sqlite_word_ids(session: Session, model, prefix: str) -> str | None:
+    """SQLite: the ids (JSON) of the rows with a word of the name beginning with `prefix`, from the FTS5
+    index's marked name words (`PREFIX_MARK`, migration 0011), or None when more than CANDIDATE_LIMIT."""
+    phrase = PREFIX_MARK + prefix.replace(" ", " " + PREFIX_MARK)
+    search_table = _search_table(model)
+    ids = (
+        select(search_table.c.rowid)
+        .where(search_table.c.words.op("MATCH")(_fts_phrase(phrase)))
+        .limit(CANDIDATE_LIMIT + 1)
+        .subquery()
+    )
+    found, n = session.execute(select(func.json_group_array(ids.c[0]), func.count()).select_from(ids)).one()
+    return None if n > CANDIDATE_LIMIT else found
+
+
+def pick(session, model, text: str | None, *, limit: int = 20, extra=None, options=(), reader=None) -> list:
+    """A picker's look-up: the live rows of `model` matching `text` as `search` finds them, in three tiers,
+    each in the order of the folded name: (1) names that begin with the typed text, (2) names with a word
+    that begins with it, (3) the other matches (a later word, the org number, e-mail, city …). The typed
+    text is the query's words folded and joined by a space, so `svea ka` puts "Svea Kaffe AB" first.
+
+    Tier 1 is a range of the name key's btree (migration 0038), read until `limit` rows: one statement
+    that costs the same at 1,000 or 1,000,000 rows; a later tier runs only when the ones before left the
+    list short. A name that begins with the typed text (or has a word that does) holds every word of it,
+    so tiers 1 and 2 match the query without the search index. Tiers 2 and 3 are then answered like
+    `search`: when the matches are few (SQLite: at most CANDIDATE_LIMIT ids from the index; PostgreSQL:
+    `few_matches`) one statement sorts them by tier and name; when they are many, each tier walks the
+    key's index in order (a word's beginning looked up first, so that a rare one is not walked for).
+    At most five statements (tier 1; the matches' ids or estimate; a word's ids or estimate; tier 2;
+    tier 3), one when tier 1 fills the list.
+
+    Only pickers rank so: `search` keeps name order for its other callers (the people search merges
+    contacts and employees by name, the duplicate and privacy look-ups want the matches, not a ranking,
+    and contacts have no single name to begin with). Models outside `PICKED` and a personnummer are
+    looked up by `search`."""
+    terms = words(text)
+    if model not in PICKED or not terms or personal_numbers.search_condition(model, text, reader) is not None:
+        return search(session, model, text, limit=limit, extra=extra, options=options, reader=reader)
+    prefix = fold(" ".join(terms))
+    key = name_key(session, model)
+    sqlite = _dialect(session) == "sqlite"
+    # SQLite without ANALYZE statistics takes `deleted_at IS NULL` for a selective index (see `search`)
+    trashed = hasattr(model, "deleted_at")
+    alive = func.coalesce(model.deleted_at, None).is_(None) if sqlite and trashed else live(model)
+    kept = [alive] if extra is None else [alive, extra]
+    order = [key, model.id]
+
+    def rows(*conditions, order_by=order, left: int) -> list:
+        stmt = select(model).where(*kept, *conditions).options(*options).order_by(*order_by).limit(left)
+        return list(session.scalars(stmt))
+
+    begins = _begins(key, prefix)
+    found = rows(begins, left=limit)
+    if len(found) >= limit:
+        return found
+    matching, dense = _condition(session, model, text)
+    word = _word_begins(session, model, prefix)
+    if not dense and (sqlite or few_matches(session, model, text)):
+        # few matches (what `search` sorts today): tiers 2 and 3 in one statement, sorted by tier
+        tier = case((word, 0), else_=1)
+        return found + rows(matching, not_(begins), order_by=[tier, *order], left=limit - len(found))
+    if sqlite:
+        ids = _sqlite_word_ids(session, model, prefix)
+        if ids is not None:  # few names with such a word: by their ids, sorted
+            listed = model.id.in_(select(func.json_each(ids).table_valued("value").c.value))
+            found += rows(listed, not_(begins), left=limit - len(found))
+        else:
+            found += rows(word, not_(begins), left=limit - len(found))
+    else:
+        many = (paging.estimated_rows(session, select(model.id).where(word)) or 0) > FEW_ROWS
+        # few: found first and sorted (coalesce() keeps the planner off the key's index, see few_matches)
+        walked = order if many else [func.coalesce(key, key), model.id]
+        found += rows(word, not_(begins), order_by=walked, left=limit - len(found))
+    if len(found) >= limit:
+        return found
+    return found + rows(matching, not_(word), left=limit - len(found))
 
 
 def people(session, text: str | None, *, limit: int = 30, reader=None) -> list[dict]:

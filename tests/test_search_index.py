@@ -275,5 +275,7 @@ def test_each_lookup_runs_a_bounded_number_of_statements(login, employees, looku
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
         assert "Räkne" in response.get_data(as_text=True) or "R\\u00e4kne" in response.get_data(as_text=True)
         counts.append(len(counter.statements))
-    assert counts[0] == counts[1], counts
-    assert counts[1] <= 12, counter.statements
+    # a picker asks its later tiers only when the names beginning with the term leave the list short
+    # (services.search.pick): the larger table may cost fewer statements, never more
+    assert counts[1] <= counts[0], counts
+    assert counts[0] <= 12, counter.statements
