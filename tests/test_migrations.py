@@ -99,7 +99,15 @@ def search_index_objects() -> set[str]:
         names |= {f"{table}_search{shadow}" for shadow in ("", "_data", "_idx", "_config")}
         names.add(f"ix_{table}_search")
         names |= {f"ix_{table}_{column}_prefix" for column in spec.prefix}
-    return names | {"search_deferred"} | registry_index_objects()
+    return names | {"search_deferred"} | registry_index_objects() | picker_key_objects()
+
+
+def picker_key_objects() -> set[str]:
+    """Migration 0038's btree of each picked table's folded name (services.search.PICKED): on PostgreSQL an
+    index on an expression, on SQLite an index on the column `<name>_key` its triggers keep."""
+    from services.search import PICKED
+
+    return {f"ix_{model.__tablename__}_{name}_key" for model, name in PICKED.items()}
 
 
 def registry_index_objects() -> set[str]:
@@ -122,6 +130,10 @@ def not_a_search_index_object(obj, name, type_, reflected, compare_to) -> bool:
             return False
     if reflected and compare_to is None and type_ == "column" and name == "search_text":
         return obj.table.name not in {model.__tablename__ for model in _searched()}
+    if reflected and compare_to is None and type_ == "column" and name.endswith("_key"):
+        from services.search import PICKED
+
+        return (obj.table.name, name) not in {(m.__tablename__, f"{n}_key") for m, n in PICKED.items()}
     return not (reflected and compare_to is None and name in search_index_objects())
 
 
