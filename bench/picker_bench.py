@@ -59,15 +59,17 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip().split("load average:")[-1]
 
 
-def compare(roots: list[str], urls: list[str], term: str, reps: int, rounds: int) -> None:
+def compare(roots: list[str], urls: list[str], terms: list[str], reps: int, rounds: int) -> None:
+    """`terms`: one for every URL, or one for all (scale_bench.py picks the "medium" term per database)."""
     results: dict[tuple[str, str], list[float]] = {}
     for _round in range(rounds):
-        for url in urls:
+        for url, term in zip(urls, terms * len(urls) if len(terms) == 1 else terms, strict=True):
             for root in roots:
                 run = [sys.executable, str(HERE), "--root", root, "--url", url, "--term", term, "--reps", str(reps)]
                 out = json.loads(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
                 results.setdefault((root, url), []).append(out["median_ms"])
-                print(f"{root:>14} {url.rsplit('/', 1)[-1]:>18} {out['median_ms']:8.2f} ms  load{uptime()}  {out['first'][:3]}")
+                where = f"{url.rsplit('/', 1)[-1]} {term!r}"
+                print(f"{root:>14} {where:>30} {out['median_ms']:8.2f} ms  load{uptime()}  {out['first'][:2]}")
     print("\nmedian of the rounds' medians; ratio large/small per code tree:")
     for root in roots:
         figures = [statistics.median(results[(root, url)]) for url in urls]
@@ -82,12 +84,12 @@ def main() -> None:
     parser.add_argument("--roots", default="")
     parser.add_argument("--url", default="")
     parser.add_argument("--urls", default="")
-    parser.add_argument("--term", default="svensson")
+    parser.add_argument("--term", default="svensson", help="compare: one term, or one per URL (commas)")
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.mode == "compare":
-        compare(args.roots.split(","), args.urls.split(","), args.term, args.reps, args.rounds)
+        compare(args.roots.split(","), args.urls.split(","), args.term.split(","), args.reps, args.rounds)
     else:
         print(json.dumps(measure(args.root, args.url, args.term, args.reps)))
 
