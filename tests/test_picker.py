@@ -202,3 +202,30 @@ def test_search_keeps_name_order_for_its_other_callers(register):
     """search() (the people search, duplicate and privacy look-ups) is not ranked."""
     rows = [c.name for c in search.search(db.session, Company, "svensson")]
     assert rows == sorted(rows)
+
+
+def test_the_first_tier_is_a_range_of_the_name_keys_index(register, session):
+    """Names that begin with the term come from the btree of migration 0038, never from the whole table."""
+    sent = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        picked("svensson", limit=2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    statement, parameters = sent[0]
+    connection = session.connection().connection.driver_connection
+    cursor = connection.cursor()
+    if session.get_bind().dialect.name == "sqlite":
+        cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "ix_company_name_key (name_key>? AND name_key<?)" in plan, plan
+    else:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a table of a dozen rows: the plan a large one gets
+        cursor.execute("EXPLAIN " + statement, parameters)
+        plan = " ".join(row[0] for row in cursor.fetchall())
+        assert "ix_company_name_key" in plan and "Sort" not in plan, plan
+    cursor.close()
