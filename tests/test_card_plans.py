@@ -16,6 +16,7 @@ from extensions import db
 from models import Contact
 from services import card, trash
 from tests.test_search_plans import sql_of
+from tests.test_statement_counts import statements
 
 
 @pytest.fixture
@@ -55,6 +56,21 @@ def test_the_card_shows_the_same_count_as_the_contacts_tab_lists(login, customer
     assert figure and figure.group(1) == "4", page
     tab = client.get(f"/admin/company/card/{customer.id}/tab/contacts").get_data(as_text=True)
     assert set(re.findall(r"Person \d", tab)) == {"Person 1", "Person 2", "Person 3"} and "Delad" in tab
+
+
+def test_the_overview_costs_the_same_statements_with_contacts_in_the_trash(session, employees, login, customer):
+    """The figures stay one statement (all of them, the contacts' count with them) whether none or
+    many of the customer's contacts are in the trash."""
+    client = login("admin").client
+    url = f"/admin/company/card/{customer.id}/tab/overview"
+    before, sent = statements(client, url)
+    assert sum("AS contacts" in sql for sql in sent) == 1
+    links = [link.contact_id for link in customer.contact_links]
+    trash.delete(session, employees["admin"], Contact, links)
+    session.commit()
+    after, sent = statements(client, url)
+    assert after == before and sum("AS contacts" in sql for sql in sent) == 1
+    assert 'id="figure-contacts">\n        <span class="h4 mb-0">0</span>' in client.get(url).get_data(as_text=True)
 
 
 def _plan(sql: str) -> str:
