@@ -460,6 +460,8 @@ class CompanyContact(Model):
     """A contact's link to a company, with the contact's role there."""
 
     __tablename__ = "company_contact"
+    #: Read a company's or a contact's links at a time, never scanned in parallel (migration 0039).
+    __table_args__ = {"postgresql_with": {"parallel_workers": 0}}
 
     company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True)

@@ -149,6 +149,23 @@ def _count(stmt):
     return select(func.count()).select_from(stmt.order_by(None).subquery()).scalar_subquery()
 
 
+def _contact_count(customer: Company):
+    """How many contacts the company has, not counting those in the trash: its links, less those
+    whose contact the trash's partial index holds (ix_contact_deleted_at_id). Counted from the
+    links alone, it reads no contact row: joining the contacts to check each one is live probed
+    the contact table's index once per link at 1,000,000 companies (4,000 probes, 16,000 buffers,
+    run in parallel by PostgreSQL: 10-20 ms) where at 1,000 the small table is hashed (3-4 ms);
+    this is 1 ms at both. The same number: a link's contact exists (foreign key), so it is live
+    unless it is in the trash."""
+    in_trash = select(Contact.id).where(Contact.id == CompanyContact.contact_id, Contact.deleted_at.is_not(None))
+    return (
+        select(func.count())
+        .select_from(CompanyContact)
+        .where(CompanyContact.company_id == customer.id, ~in_trash.exists())
+        .scalar_subquery()
+    )
+
+
 def key_figures(session: Session, employee: Employee, customer) -> dict:
     """The Översikt tab's numbers, in one query: those of the parts the employee may see."""
     now = utcnow()
@@ -162,7 +179,7 @@ def key_figures(session: Session, employee: Employee, customer) -> dict:
     if may_see(employee, Part.EMAIL):
         figures["emails"] = _count(emails(employee, customer))
     if isinstance(customer, Company):
-        figures["contacts"] = _count(contacts(customer))
+        figures["contacts"] = _contact_count(customer)
         figures["projects"] = _count(projects(customer))
     else:
         figures["companies"] = _count(companies(customer))
