@@ -12,7 +12,7 @@ duplicate scan, Gallring), in one pass. So the table's `parallel_workers` storag
 no parallel scan of it is planned. SQLite has no parallel plans: nothing to do there.
 
 Revision ID: 0039
-Revises: 0037
+Revises: 0038
 Create Date: 2026-12-06 00:00:00
 
 """
@@ -20,7 +20,7 @@ Create Date: 2026-12-06 00:00:00
 from alembic import op
 
 revision = "0039"
-down_revision = "0037"
+down_revision = "0038"
 branch_labels = None
 depends_on = None
 
