@@ -45,7 +45,21 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Select, String, and_, column, false, func, literal_column, or_, select, table
+from sqlalchemy import (
+    Boolean,
+    Select,
+    String,
+    and_,
+    case,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
@@ -291,6 +305,17 @@ def _sqlite_row_check(model, terms: list[str]) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
+@dataclass(frozen=True)
+class _Counted:
+    """A search term's matches in its index (trash included), read to `cap` + the trash's rows + 1, and the
+    rows in the trash, read to `cap` + 1: what `live_count` counts a dense term's list from
+    (`paging.live_beside_trash`), read with the candidates in one pass over the index."""
+
+    rows: int
+    trashed: int
+    cap: int
+
+
 class _IndexMatch(ColumnElement):
     """Rows of one table matching every one of `terms`, from that table's search index; compiled
     for the database it runs on (see the module docstring). `dense`: the terms match a large share
@@ -300,8 +325,10 @@ class _IndexMatch(ColumnElement):
     type = Boolean()
     inherit_cache = False
 
-    def __init__(self, model, terms: list[str], *, dense: bool = False):
+    def __init__(self, model, terms: list[str], *, dense: bool = False, counted: _Counted | None = None):
         self.model, self.terms, self.dense = model, terms, dense
+        #: the matches as counted when the condition was chosen (`_candidates`), for `live_count`
+        self.counted = counted
 
     def self_group(self, against=None):
         """Already a condition in parentheses. SQLAlchemy's default grouping of a Boolean expression
@@ -327,10 +354,10 @@ def _compile_sqlite(element: _IndexMatch, compiler, **kw) -> str:
     return "(" + compiler.process(element.model.id.in_(_fts_ids(element.model, element.terms)), **kw) + ")"
 
 
-def _own(model, terms: list[str], *, dense: bool = False) -> ColumnElement[bool]:
+def _own(model, terms: list[str], *, dense: bool = False, counted: _Counted | None = None) -> ColumnElement[bool]:
     if not SEARCHED[model].prefix and any(len(w) <= PREFIX_LENGTH for w in terms):
         return false()  # nothing to begin with: orders and invoices have no name
-    return _IndexMatch(model, terms, dense=dense)
+    return _IndexMatch(model, terms, dense=dense, counted=counted)
 
 
 def _word_condition(model, word: str) -> ColumnElement[bool]:
@@ -465,14 +492,27 @@ def _pg_name_words_sql(table: str, names: tuple[str, ...]) -> str:
     )
 
 
-def _candidates_json(session: Session, model, terms: list[str]) -> str | None:
-    """SQLite: `candidate_ids` as the JSON array `bulk.one_of` would pass, built by SQLite itself
-    ("svensson" at 1,000,000 companies, 4,627 ids, in process under load 4: 9.3 ms as a list of
-    ints dumped to JSON, 5.9 ms)."""
-    ids = _fts_ids(model, terms).limit(CANDIDATE_LIMIT + 1).subquery()
-    ids_column = ids.c[0]
-    found, n = session.execute(select(func.json_group_array(ids_column), func.count()).select_from(ids)).one()
-    return None if n > CANDIDATE_LIMIT else found
+def _candidates(session: Session, model, terms: list[str]) -> tuple[str | None, _Counted]:
+    """SQLite: (`candidate_ids` as the JSON array `bulk.one_of` would pass, built by SQLite itself, or None
+    when there are more than CANDIDATE_LIMIT; the matches counted for `live_count`), in one statement.
+
+    The JSON: "svensson" at 1,000,000 companies, 4,627 ids, in process under load 4: 9.3 ms as a list of ints
+    dumped to JSON, 5.9 ms. The count: a dense term's list read its index twice, to CANDIDATE_LIMIT + 1 here
+    and to the trash's rows + COUNT_CAP + 1 for its count ("aktiebolag" at 1,000,000 companies, 1,000 in the
+    trash: 5,001 and 11,001 matches); now once, to the larger of the two."""
+    cap = paging.COUNT_CAP
+    trashed: ColumnElement[int]
+    if hasattr(model, "deleted_at"):
+        trash = select(literal(1)).where(model.deleted_at.is_not(None)).limit(cap + 1).subquery()
+        trashed = select(func.count()).select_from(trash).scalar_subquery()
+    else:
+        trashed = literal(0)
+    ids = _fts_ids(model, terms).limit(func.max(trashed + cap, CANDIDATE_LIMIT) + 1).subquery()
+    n = func.count()
+    found, rows, n_trashed = session.execute(
+        select(case((n <= CANDIDATE_LIMIT, func.json_group_array(ids.c[0]))), n, trashed).select_from(ids)
+    ).one()
+    return found, _Counted(rows, n_trashed, cap)
 
 
 def few_matches(session: Session, model, text: str | None) -> bool:
@@ -499,6 +539,16 @@ def condition(session: Session, model, text: str | None) -> ColumnElement[bool]:
     return _condition(session, model, text)[0]
 
 
+def sorted_condition(session: Session, model, text: str | None) -> ColumnElement[bool]:
+    """`condition` for a statement sorted on something no index serves (the Rapportgenerator's
+    chosen column, an export): the matching ids when there are few, as the lists have them, else
+    the index's own matches (`matches`), never the row-by-row check a list pages along its name
+    index with. The Rapportgenerator asked the FTS5 index three times (`matches` as a subquery in
+    its page, its count, and the trash among them) where the list asks it once."""
+    found, dense = _condition(session, model, text)
+    return matches(model, text) if dense else found
+
+
 def _condition(session: Session, model, text: str | None) -> tuple[ColumnElement[bool], bool]:
     """(the condition, whether it is the dense form)."""
     from services import bulk
@@ -517,11 +567,12 @@ def _condition(session: Session, model, text: str | None) -> tuple[ColumnElement
         and model not in SEARCH_RELATIONS
         and not (not SEARCHED[model].prefix and any(len(w) <= PREFIX_LENGTH for w in terms))
     ):
-        found = _candidates_json(session, model, terms)
+        found, counted = _candidates(session, model, terms)
         if found is not None:
             return (
                 model.id.in_(select(func.json_each(found).table_valued("value").c.value)) if found != "[]" else false()
             ), False
+        return _own(model, terms, dense=True, counted=counted), True
     else:
         ids = candidate_ids(session, model, text)
         if ids is not None:
@@ -634,6 +685,12 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
             every = cast(Select, rest[0].right.element)  # bulk.one_of's select of the ids
         elif len(rest) == 1 and isinstance(rest[0], _IndexMatch):
             every = _fts_ids(model, rest[0].terms)  # the index's own entries, no row read
+            known = rest[0].counted
+            if known is not None and known.cap == (paging.COUNT_CAP if cap is None else cap):
+                trash = select(model.id).where(model.deleted_at.is_not(None))
+                counted = paging.live_beside_trash(session, known.rows, known.trashed, every, trash, known.cap)
+                if counted is not None:
+                    return counted
         elif len(rest) == 1 and isinstance(rest[0], _WithIds):
             every = rest[0].ids
         else:
