@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
+from extensions import SQLITE_PAGE_CACHE_KIB
 from models import (
     Activity,
     AuditEvent,
@@ -573,7 +574,7 @@ class _Writers:
             finally:
                 if sqlite:  # back to SQLite's defaults before the connection returns to the pool
                     connection.rollback()
-                    connection.exec_driver_sql("PRAGMA cache_size = -2000")
+                    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_PAGE_CACHE_KIB}")
                     connection.commit()
                 with self.lock:
                     self.cpu.append(time.thread_time())

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 from stdnum.se import orgnr
 
-from extensions import db
+from extensions import SQLITE_PAGE_CACHE_KIB, db
 from models import Activity, AuditEvent, Company, CompanyContact, Contact, Employee, company_categories
 from seed.large import org_number, seed_large
 from services import numbering, validation
@@ -144,5 +144,6 @@ def test_a_failing_write_stops_the_run_with_its_error(app, monkeypatch):
 def test_the_writers_page_cache_is_not_left_on_the_pool(generated):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite setting (the writer's page cache); this run is on PostgreSQL")
-    with db.engine.connect() as connection:  # every pooled connection has SQLite's default page cache
-        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+    with db.engine.connect() as connection:  # every pooled connection has the app's page cache
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_PAGE_CACHE_KIB
+
