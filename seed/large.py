@@ -50,7 +50,7 @@ from models import (
     utcnow,
 )
 from seed.demo import CATEGORIES, INDUSTRIES
-from services import accounts, bulk, numbering
+from services import accounts, bulk, numbering, search
 
 #: Employees the generated customers are spread over ("a few dozen"), beside any already there.
 EMPLOYEE_COUNT = 36
@@ -647,6 +647,7 @@ def seed_large(
     register.give_back()
     if progress is not None:
         progress(pipeline.written, time.monotonic() - started)
+    search.merge_indexes(session)
     _analyze(session)
     return made
 
