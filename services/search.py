@@ -307,25 +307,13 @@ def _sqlite_row_check(model, terms: list[str]) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class _Counted:
-    """A search term's matches in its index (trash included), read to `cap` + the trash's rows + 1; the rows in
-    the trash, read to `cap` + 1; and, when those hold every match and the trash is within the cap, the trash's
-    rows among the matches: `live_count`'s figures, read with the candidates (`_candidates`)."""
+    """A search term's matches in its index (trash included), read to `cap` + the trash's rows + 1, and the rows
+    in the trash, read to `cap` + 1: what `live_count` counts the term's list from (`paging.live_beside_trash`),
+    read with the candidates (`_candidates`)."""
 
     rows: int
     trashed: int
     cap: int
-    among: int | None
-
-    def live(self) -> paging.Count | None:
-        """The live matches counted as `paging.beside_trash` counts them, or None to count them otherwise."""
-        if self.trashed > self.cap:
-            return None
-        if self.rows > self.cap + self.trashed:
-            return paging.Count(self.cap, exact=False)
-        if self.among is None:
-            return None
-        n = self.rows - self.among
-        return paging.Count(n) if n <= self.cap else paging.Count(self.cap, exact=False)
 
 
 class _IndexMatch(ColumnElement):
@@ -512,9 +500,10 @@ def _candidates(session: Session, model, terms: list[str]) -> tuple[str | None, 
     The JSON: "svensson" at 1,000,000 companies, 4,627 ids, in process under load 4: 9.3 ms as a list of ints
     dumped to JSON, 5.9 ms. The count: a dense term's list read its index twice, to CANDIDATE_LIMIT + 1 here
     and to the trash's rows + COUNT_CAP + 1 for its count ("aktiebolag" at 1,000,000 companies, 1,000 in the
-    trash: 5,001 and 11,001 matches), and a rare term's count took two statements more (the matches beside the
-    trash, the trash among them: 1 CPU-ms at 1,000,000 companies, and as much again building them); now the
-    index is read once, to the larger of the two, and the trash among the matches counted from that read."""
+    trash: 5,001 and 11,001 matches; 6.1 CPU-ms), and a rare term's count read the matches again beside the
+    trash; now the index is read once, to the larger of the two (4.5 CPU-ms), and the count starts from it.
+    (Read once into a MATERIALIZED common table expression for the trash among the matches too, it cost more
+    than it saved: "kiruna", 11,001 matches, 2.7 → 4.4 CPU-ms; "svensson" 5.5 + 1.4 for the trash → 7.0.)"""
     cap = paging.COUNT_CAP
     trashed: ColumnElement[int]
     if hasattr(model, "deleted_at"):
@@ -522,25 +511,12 @@ def _candidates(session: Session, model, terms: list[str]) -> tuple[str | None, 
         trashed = select(func.count()).select_from(trash).scalar_subquery()
     else:
         trashed = literal(0)
-    matched = _fts_ids(model, terms).limit(func.max(trashed + cap, CANDIDATE_LIMIT) + 1).cte("matched")
-    matched = matched.prefix_with("MATERIALIZED")  # read once, for the ids and for the trash among them
+    ids = _fts_ids(model, terms).limit(func.max(trashed + cap, CANDIDATE_LIMIT) + 1).subquery()
     n = func.count()
-    among: ColumnElement[Any] = literal(0)
-    if hasattr(model, "deleted_at"):  # `id + 0`: SQLite reads the trash's index, not each match's row
-        among = (
-            select(func.count())
-            .where(model.deleted_at.is_not(None), (model.id + 0).in_(select(matched.c[0])))
-            .scalar_subquery()
-        )
-    found, rows, n_trashed, n_among = session.execute(
-        select(
-            case((n <= CANDIDATE_LIMIT, func.json_group_array(matched.c[0]))),
-            n,
-            trashed,
-            case((and_(trashed <= cap, n <= trashed + cap), among)),  # SQLite runs the subquery only then
-        ).select_from(matched)
+    found, rows, n_trashed = session.execute(
+        select(case((n <= CANDIDATE_LIMIT, func.json_group_array(ids.c[0]))), n, trashed).select_from(ids)
     ).one()
-    return found, _Counted(rows, n_trashed, cap, n_among)
+    return found, _Counted(rows, n_trashed, cap)
 
 
 def merge_indexes(session: Session) -> None:
@@ -727,11 +703,6 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
     # check: 6 ms of a list page at 1,000,000 companies)
     alone = not stmt._setup_joins and not stmt._from_obj
     if trashed and not by_ids and alone:
-        known = getattr(rest[0], "search_counted", None) if len(rest) == 1 else None
-        if known is not None and known.cap == (paging.COUNT_CAP if cap is None else cap):
-            counted = known.live()  # counted with the candidates
-            if counted is not None:
-                return counted
         if len(rest) == 1 and _by_ids(model, rest[0]):
             every = cast(Select, rest[0].right.element)  # bulk.one_of's select of the ids
         elif len(rest) == 1 and isinstance(rest[0], _IndexMatch):
@@ -741,7 +712,11 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
         else:
             every = _from_index(select(model.id).where(*rest))
         trash = select(model.id).where(model.deleted_at.is_not(None))
-        counted = paging.beside_trash(session, every, trash, cap)
+        known = getattr(rest[0], "search_counted", None) if len(rest) == 1 else None
+        if known is not None and known.cap == (paging.COUNT_CAP if cap is None else cap):
+            counted = paging.live_beside_trash(session, known.rows, known.trashed, every, trash, known.cap)
+        else:
+            counted = paging.beside_trash(session, every, trash, cap)
         if counted is not None:
             return counted
     return paging.capped_count(session, _from_index(stmt), cap)
