@@ -492,7 +492,7 @@ def _pg_name_words_sql(table: str, names: tuple[str, ...]) -> str:
     )
 
 
-def _candidates(session: Session, model, terms: list[str]) -> tuple[str | None, _Counted]:
+def _candidates(session: Session, model, terms: list[str], *, counted: bool) -> tuple[str | None, _Counted | None]:
     """SQLite: (`candidate_ids` as the JSON array `bulk.one_of` would pass, built by SQLite itself, or None
     when there are more than CANDIDATE_LIMIT; the matches counted for `live_count`), in one statement that
     reads the index once.
@@ -503,20 +503,21 @@ def _candidates(session: Session, model, terms: list[str]) -> tuple[str | None, 
     trash: 5,001 and 11,001 matches; 6.1 CPU-ms), and a rare term's count read the matches again beside the
     trash; now the index is read once, to the larger of the two (4.5 CPU-ms), and the count starts from it.
     (Read once into a MATERIALIZED common table expression for the trash among the matches too, it cost more
-    than it saved: "kiruna", 11,001 matches, 2.7 → 4.4 CPU-ms; "svensson" 5.5 + 1.4 for the trash → 7.0.)"""
+    than it saved: "kiruna", 11,001 matches, 2.7 → 4.4 CPU-ms; "svensson" 5.5 + 1.4 for the trash → 7.0.)
+
+    Not `counted` (a picker, the API: nothing is counted), the index is read to CANDIDATE_LIMIT + 1 only."""
     cap = paging.COUNT_CAP
-    trashed: ColumnElement[int]
-    if hasattr(model, "deleted_at"):
+    trashed: ColumnElement[int] = literal(0)
+    if counted and hasattr(model, "deleted_at"):
         trash = select(literal(1)).where(model.deleted_at.is_not(None)).limit(cap + 1).subquery()
         trashed = select(func.count()).select_from(trash).scalar_subquery()
-    else:
-        trashed = literal(0)
-    ids = _fts_ids(model, terms).limit(func.max(trashed + cap, CANDIDATE_LIMIT) + 1).subquery()
+    limit = func.max(trashed + cap, CANDIDATE_LIMIT) + 1 if counted else CANDIDATE_LIMIT + 1
+    ids = _fts_ids(model, terms).limit(limit).subquery()
     n = func.count()
     found, rows, n_trashed = session.execute(
         select(case((n <= CANDIDATE_LIMIT, func.json_group_array(ids.c[0]))), n, trashed).select_from(ids)
     ).one()
-    return found, _Counted(rows, n_trashed, cap)
+    return found, (_Counted(rows, n_trashed, cap) if counted else None)
 
 
 def merge_indexes(session: Session) -> None:
@@ -552,11 +553,12 @@ def few_matches(session: Session, model, text: str | None) -> bool:
     return (paging.estimated_rows(session, select(model.id).where(_own(model, terms))) or 0) <= FEW_ROWS
 
 
-def condition(session: Session, model, text: str | None) -> ColumnElement[bool]:
+def condition(session: Session, model, text: str | None, *, counted: bool = False) -> ColumnElement[bool]:
     """`matches`, as the fastest form for this term: the matching ids when there are few (the list
     then sorts and pages a handful of rows, never walking the name index for a rare term), else
-    a condition for a term whose matches are dense, checked along the list's order."""
-    return _condition(session, model, text)[0]
+    a condition for a term whose matches are dense, checked along the list's order. `counted`: the
+    caller counts the rows with `live_count`, which then starts from what was read here."""
+    return _condition(session, model, text, counted=counted)[0]
 
 
 def sorted_condition(session: Session, model, text: str | None) -> ColumnElement[bool]:
@@ -565,11 +567,11 @@ def sorted_condition(session: Session, model, text: str | None) -> ColumnElement
     the index's own matches (`matches`), never the row-by-row check a list pages along its name
     index with. The Rapportgenerator asked the FTS5 index three times (`matches` as a subquery in
     its page, its count, and the trash among them) where the list asks it once."""
-    found, dense = _condition(session, model, text)
+    found, dense = _condition(session, model, text, counted=True)
     return matches(model, text) if dense else found
 
 
-def _condition(session: Session, model, text: str | None) -> tuple[ColumnElement[bool], bool]:
+def _condition(session: Session, model, text: str | None, *, counted: bool = False) -> tuple[ColumnElement[bool], bool]:
     """(the condition, whether it is the dense form)."""
     from services import bulk
 
@@ -587,14 +589,14 @@ def _condition(session: Session, model, text: str | None) -> tuple[ColumnElement
         and model not in SEARCH_RELATIONS
         and not (not SEARCHED[model].prefix and any(len(w) <= PREFIX_LENGTH for w in terms))
     ):
-        found, counted = _candidates(session, model, terms)
+        found, known = _candidates(session, model, terms, counted=counted)
         if found is not None:
             if found == "[]":
                 return false(), False
             by_ids = model.id.in_(select(func.json_each(found).table_valued("value").c.value))
-            by_ids.search_counted = counted  # for `live_count` (a clone keeps it)
+            by_ids.search_counted = known  # for `live_count` (a clone keeps it)
             return by_ids, False
-        return _own(model, terms, dense=True, counted=counted), True
+        return _own(model, terms, dense=True, counted=known), True
     else:
         ids = candidate_ids(session, model, text)
         if ids is not None:

@@ -431,3 +431,13 @@ def test_the_rapportgenerators_text_condition_is_the_lists(session, trashed_sven
     assert shown == sorted(shown) and shown[0] == "Öresunds Svensson 030 AB"
     if db.engine.dialect.name == "sqlite":
         assert _index_reads(sent) == 1, sent
+
+
+def test_a_picker_does_not_count_what_a_list_would(session, dense_register):
+    """A picker, the people search and the API count nothing: their candidates' read goes to CANDIDATE_LIMIT + 1
+    only, not on to the cap beside the trash as a list's does."""
+    sent = sent_by(lambda: search.search(session, Company, "bolag", limit=10))
+    reads = [(sql, params) for sql, params in sent if "company_search" in sql]
+    assert len(reads) == (1 if db.engine.dialect.name == "sqlite" else 0)
+    for sql, params in reads:
+        assert "deleted_at IS NOT NULL" not in sql and search.CANDIDATE_LIMIT + 1 in params, (sql, params)
