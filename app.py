@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 import auth
 import security_headers
 from config import BASE_DIR, load_config
-from extensions import babel, csrf, db, limiter, login_manager
+from extensions import SQLITE_PAGE_CACHE_KIB, babel, csrf, db, limiter, login_manager
 
 
 def select_locale() -> str:
@@ -59,6 +59,7 @@ def _sqlite_connection(dbapi_connection, connection_record) -> None:
         # an erased person's old rows are overwritten, not left readable in free pages (GDPR erasure),
         # whatever the SQLite build's default
         cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_PAGE_CACHE_KIB}")
         cursor.close()
 
 

@@ -620,7 +620,7 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
 
     def _apply_search(self, query, count_query, joins, count_joins, text):
         """Every list searches through services.search (one implementation)."""
-        condition = search.condition(db.session, self.model, text)
+        condition = search.condition(db.session, self.model, text, counted=True)  # the list counts its rows
         query = query.filter(condition)
         if count_query is not None:
             count_query = count_query.filter(condition)

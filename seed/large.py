@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
+from extensions import SQLITE_PAGE_CACHE_KIB
 from models import (
     Activity,
     AuditEvent,
@@ -49,7 +50,7 @@ from models import (
     utcnow,
 )
 from seed.demo import CATEGORIES, INDUSTRIES
-from services import accounts, bulk, numbering
+from services import accounts, bulk, numbering, search
 
 #: Employees the generated customers are spread over ("a few dozen"), beside any already there.
 EMPLOYEE_COUNT = 36
@@ -573,7 +574,7 @@ class _Writers:
             finally:
                 if sqlite:  # back to SQLite's defaults before the connection returns to the pool
                     connection.rollback()
-                    connection.exec_driver_sql("PRAGMA cache_size = -2000")
+                    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_PAGE_CACHE_KIB}")
                     connection.commit()
                 with self.lock:
                     self.cpu.append(time.thread_time())
@@ -646,6 +647,7 @@ def seed_large(
     register.give_back()
     if progress is not None:
         progress(pipeline.written, time.monotonic() - started)
+    search.merge_indexes(session)
     _analyze(session)
     return made
 

@@ -126,6 +126,14 @@ def beside_trash(session: Session, every: Select, trash: Select, cap: int | None
     trashed = select(func.count()).select_from(_counted(trash).limit(cap + 1).subquery()).scalar_subquery()
     rows = select(func.count()).select_from(_counted(every).limit(trashed + cap + 1).subquery()).scalar_subquery()
     n_trashed, n_rows = session.execute(select(trashed, rows)).one()
+    return live_beside_trash(session, n_rows, n_trashed, every, trash, cap)
+
+
+def live_beside_trash(
+    session: Session, n_rows: int, n_trashed: int, every: Select, trash: Select, cap: int
+) -> Count | None:
+    """`beside_trash` from `every`'s rows counted to the trash's rows + `cap` + 1 (`n_rows`) and the trash's
+    rows counted to `cap` + 1 (`n_trashed`), counted by the caller; None when the trash has more than `cap`."""
     if n_trashed > cap:
         return None
     if n_rows > cap + n_trashed:

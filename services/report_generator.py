@@ -528,8 +528,10 @@ def may_run(employee, spec: Spec) -> bool:
     )
 
 
-def query(spec: Spec, employee):
-    """The SELECT of the report's rows, conditions and sort applied (no paging)."""
+def query(spec: Spec, employee, session: Session | None = None):
+    """The SELECT of the report's rows, conditions and sort applied (no paging). With `session`, a
+    text condition is the matching ids when there are few (`search.sorted_condition`, read once),
+    else a condition answered from the index in the statement."""
     if not may_run(employee, spec):
         raise NotPermitted(spec.entity)
     kind, model = spec.kind, spec.kind.model
@@ -557,8 +559,10 @@ def query(spec: Spec, employee):
     if spec.status and kind.status_condition is not None:
         stmt = stmt.where(kind.status_condition(spec.status))
     if spec.text:
-        by_number = personal_numbers.search_condition(model, spec.text, employee)
-        stmt = stmt.where(by_number if by_number is not None else search.matches(model, spec.text))
+        found = personal_numbers.search_condition(model, spec.text, employee)
+        if found is None and session is not None:
+            found = search.sorted_condition(session, model, spec.text)
+        stmt = stmt.where(found if found is not None else search.matches(model, spec.text))
     for key, text in spec.custom.items():
         match = custom_fields.REPORT_ARG.fullmatch(key)
         if match is None:  # _custom_conditions kept only keys of this form
@@ -582,7 +586,7 @@ def order(spec: Spec) -> MixedOrder:
 def page(session: Session, spec: Spec, employee, **position) -> tuple[Count, Page]:
     """(row count, capped at paging.COUNT_CAP; one page of rows) for the screen; `position` is
     paging's after=/before=/last= (raises paging.InvalidCursor for a token not of this report)."""
-    stmt = query(spec, employee)
+    stmt = query(spec, employee, session)
     # The report is sorted after its rows are found (no index serves its order); a text condition
     # that matches few rows has them all found first, so the first page counts them as it goes.
     few = bool(spec.text) and search.few_matches(session, spec.kind.model, spec.text)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
-from extensions import db
+from extensions import SQLITE_PAGE_CACHE_KIB, db
 from models import (
     AuditEvent,
     Category,
@@ -1318,4 +1318,4 @@ def test_a_pass_has_its_larger_page_cache_in_every_transaction_and_leaves_none_o
     assert len(seen) >= 8 and set(seen) == {-jobs.SQLITE_CACHE_KB}
     with bind.connect() as first, bind.connect() as second, bind.connect() as third:
         sizes = [c.exec_driver_sql("PRAGMA cache_size").scalar() for c in (first, second, third)]
-    assert sizes == [-2000, -2000, -2000]
+    assert sizes == [-SQLITE_PAGE_CACHE_KIB] * 3

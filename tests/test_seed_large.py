@@ -2,10 +2,10 @@
 
 import phonenumbers
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from stdnum.se import orgnr
 
-from extensions import db
+from extensions import SQLITE_PAGE_CACHE_KIB, db
 from models import Activity, AuditEvent, Company, CompanyContact, Contact, Employee, company_categories
 from seed.large import org_number, seed_large
 from services import numbering, validation
@@ -144,5 +144,17 @@ def test_a_failing_write_stops_the_run_with_its_error(app, monkeypatch):
 def test_the_writers_page_cache_is_not_left_on_the_pool(generated):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite setting (the writer's page cache); this run is on PostgreSQL")
-    with db.engine.connect() as connection:  # every pooled connection has SQLite's default page cache
-        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+    with db.engine.connect() as connection:  # every pooled connection has the app's page cache
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_PAGE_CACHE_KIB
+
+
+def test_the_quick_search_index_is_merged_after_the_run(app):
+    """SQLite: FTS5 keeps each transaction's rows as a segment of its own, and every search reads every
+    segment; after the run each quick-search index is one segment (services.search.merge_indexes)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("FTS5 segments are SQLite's")
+    seed_large(db.session, 120, batch_size=4)
+    for table in ("company_search", "contact_search", "activity_search"):
+        segments = db.session.scalar(text(f"SELECT count(DISTINCT segid) FROM {table}_idx"))
+        assert segments == 1, (table, segments)
+    assert count(db.session, Company) == 120
