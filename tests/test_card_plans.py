@@ -100,3 +100,11 @@ def test_postgresql_never_plans_a_parallel_scan_of_the_links(session, customer):
     )
     assert "Parallel Seq Scan on company_contact" not in tab and "Parallel Bitmap" not in tab, tab
     session.rollback()
+
+
+def test_postgresql_plans_every_statement_for_its_own_values(session):
+    """psycopg prepares a statement run five times; a generic plan kept for it probed the audit index
+    once per contact of a large customer (config.POSTGRESQL_OPTIONS)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite plans each statement as it comes")
+    assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
