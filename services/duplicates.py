@@ -135,19 +135,25 @@ _NOT_DIGITS = re.compile(r"\D")
 _WORDS = re.compile(r"\w+")
 
 
-@lru_cache(maxsize=16_384)
-def fold(text: str | None) -> str:
-    """Lower case, å/ä/ö and accents as plain letters, punctuation as spaces. (Remembered for the texts met
-    lately: towns, first and last names and name words recur through an import's rows and a register.)"""
+def _fold(text: str | None) -> str:
     text = (text or "").lower().translate(_LETTERS)
     return " ".join(_NOT_LETTERS.sub(" ", text.replace("&", " och ").replace("+", " och ")).split())
+
+
+@lru_cache(maxsize=4_096)
+def fold(text: str | None) -> str:
+    """Lower case, å/ä/ö and accents as plain letters, punctuation as spaces. (Remembered for the texts that
+    recur: towns, first and last names, name words. A whole company or person name is folded without the cache
+    (`company_name_key`, `person_name_key`): most are met once, and with them a cache of 16,384 texts held some
+    6 MB of a dry run against a filled register, most of it names never met again.)"""
+    return _fold(text)
 
 
 def company_name_key(name: str | None) -> str:
     """A company name with what does not tell companies apart dropped: legal forms, "i <ort>" at the end
     (before or after the legal form), "and" as "och" (`Svensson & Son Bygg AB i Stockholm` and
     `Svensson & Son Bygg i Stockholm AB` → `svensson och son bygg`)."""
-    words = ["och" if w == "and" else w for w in fold(name).split()]
+    words = ["och" if w == "and" else w for w in _fold(name).split()]
     kept = [w for w in words if w not in _LEGAL_WORDS and w != "for"] or words
     if len(kept) > 2 and kept[-2] == "i":
         kept = kept[:-2]
@@ -155,7 +161,7 @@ def company_name_key(name: str | None) -> str:
 
 
 def person_name_key(first: str | None, last: str | None) -> str:
-    return fold(f"{first or ''} {last or ''}")
+    return _fold(f"{first or ''} {last or ''}")
 
 
 def digits(value: str | None) -> str:
@@ -304,7 +310,9 @@ def _search_words(name: str) -> tuple[str, ...]:
     from services import search
 
     words = _WORDS.findall(search.fold(name))
-    return tuple(dict.fromkeys(w for w in words if len(w) > 2 and w != "och" and fold(w) not in _LEGAL_WORDS))
+    return tuple(
+        dict.fromkeys(w for w in words if len(w) > 2 and w != "och" and (w.isdigit() or fold(w) not in _LEGAL_WORDS))
+    )
 
 
 def telling_words(name: str) -> list[str]:
@@ -615,7 +623,10 @@ class RegisterLookup:
         when more than MAX_WORD_BLOCK records have it."""
         from services import search
 
-        ids_of = search.word_candidates(self.session, self.model, words - set(self.words), limit=MAX_WORD_BLOCK)
+        # (not `words - set(self.words)`: a set of every remembered word each batch was 7 % of a dry run's CPU
+        # against a filled register)
+        new = {w for w in words if w not in self.words}
+        ids_of = search.word_candidates(self.session, self.model, new, limit=MAX_WORD_BLOCK)
         wanted = {i for ids in ids_of.values() if ids for i in ids}
         self.found_names = {}
         if wanted:
