@@ -166,6 +166,18 @@ class SeenKeys:
         self.db.close()
 
 
+def _sharing_or_without_ids(ids: tuple[str, ...], others: list[str], *, several: bool) -> list[int]:
+    """The indexes of `others` (rows' ids, space-separated; "" for none) that have no id or share one of `ids`;
+    `several`: whether any of `others` may hold more than one. A row has one id (or none) and mostly shares none:
+    that is seen by two searches of the list in C, not a Python step a row."""
+    if len(ids) == 1 and not several:
+        if "" not in others and ids[0] not in others:
+            return []
+        return [i for i, v in enumerate(others) if not v or v == ids[0]]
+    same = set(ids)
+    return [i for i, v in enumerate(others) if not v or not same.isdisjoint(v.split())]
+
+
 class FileEntries:
     """The file's new rows met so far, as services.duplicates Entries (id: the row's number), in a temporary
     SQLite file, not memory: a new row is compared with the earlier rows sharing a key or its rarest name word,
@@ -193,6 +205,8 @@ class FileEntries:
         #: was most of the cost.
         self.word_rows: dict[str, tuple[list[int], list[str], list[str]]] = {}
         self.word_rows_held = 0
+        #: Whether a row added had more than one id (Entry.ids; made with one at most).
+        self.several_ids = False
 
     #: Rows the word cache holds at most (about 8 MB).
     WORD_CACHE = 50_000
@@ -211,6 +225,7 @@ class FileEntries:
             "INSERT OR IGNORE INTO key VALUES (?, ?)",
             [(k, e.id) for e in entries for k in (*e.ids, *e.emails, *e.phones)],
         )
+        self.several_ids = self.several_ids or any(len(e.ids) > 1 for e in entries)
         words = [
             (w, e.id, e.name, " ".join(e.ids)) for e in entries for w in dict.fromkeys(duplicates.telling_words(e.name))
         ]
@@ -261,8 +276,7 @@ class FileEntries:
                     # an earlier row with another organisationsnummer (personnummer) scores 0 (`score`): not compared
                     # (in a file of distinct companies with look-alike names, reading and scoring them was a tenth
                     # of the dry run's CPU)
-                    same = set(e.ids)
-                    kept = [i for i in range(earlier) if not row_ids[i] or not same.isdisjoint(row_ids[i].split())]
+                    kept = _sharing_or_without_ids(e.ids, row_ids[:earlier], several=self.several_ids)
                     alike = duplicates.alike_indexes(e, [row_names[i] for i in kept]) if kept else []
                     named[e.id] = [rows[kept[i]] for i in alike]
                 else:
