@@ -470,9 +470,13 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
 
 #: A name word shared by more records than this finds no candidates (a rarer word of the name does).
 MAX_WORD_BLOCK = 200
-#: Name words' records (id and normalised name) a RegisterLookup remembers from one batch to the next, at most
-#: (about 10 MB).
-WORD_CACHE = 100_000
+#: Name words' records (ids) a RegisterLookup remembers from one batch to the next, at most, counting each word as
+#: one more: the words of the batches' rows in least recently used order, so a common trade or surname met batch
+#: after batch stays and a word of one row (a number) goes. 100,000 held 7 MB of words never met again in a dry run
+#: of 30,000 companies against the register they were imported into (each row's number a word of its own).
+WORD_CACHE = 40_000
+#: Normalised names of the records of rows' rarest words a RegisterLookup remembers, at most (about 3 MB).
+NAME_CACHE = 20_000
 
 #: (score, reasons, id) of a likely duplicate.
 Found = tuple[int, list[str], int]
@@ -542,7 +546,7 @@ class RegisterLookup:
     is `alike` are read whole (one statement) and each row is scored as `blocked_matches` says. A name is
     normalised only when its record is in a row's rarest word (most records of a batch's words are in none),
     once: the words' live records (ids) and the normalised names are remembered from batch to batch, at most
-    WORD_CACHE of each. On PostgreSQL the register's statistics are seen to first, once (`analyze_if_stale`).
+    WORD_CACHE and NAME_CACHE. On PostgreSQL the register's statistics are seen to first, once (`analyze_if_stale`).
 
     A word of digits ("Bygg 2000 AB", the import bench's "… 48213 AB") is looked up as any other: among the names
     it is most often a block of one. Looking it up only for rows whose other words are no block was tried, and
@@ -553,7 +557,7 @@ class RegisterLookup:
         self.session, self.kind, self.model = session, kind, KINDS[kind]
         self.words: OrderedDict[str, tuple[int, ...] | None] = OrderedDict()
         self.cached = 0
-        #: Normalised names of records of the words (by id), at most WORD_CACHE.
+        #: Normalised names of records of the words (by id), at most NAME_CACHE (and those of one batch).
         self.names: dict[int, str] = {}
         #: The name columns of the records the last look-up of words found live (by id), not normalised yet.
         self.found_names: dict[int, tuple] = {}
@@ -608,7 +612,7 @@ class RegisterLookup:
         """{id: normalised name} of `ids` (remembered ones, the last look-up's, the rest read: a record of a word
         remembered from an earlier batch whose name was let go)."""
         missing = ids - self.names.keys()
-        if len(self.names) + len(missing) > WORD_CACHE:
+        if len(self.names) + len(missing) > NAME_CACHE:
             self.names = {i: self.names[i] for i in ids - missing}
         rest = [i for i in missing if i not in self.found_names]
         for i in missing - set(rest):
@@ -623,9 +627,14 @@ class RegisterLookup:
         when more than MAX_WORD_BLOCK records have it."""
         from services import search
 
-        # (not `words - set(self.words)`: a set of every remembered word each batch was 7 % of a dry run's CPU
-        # against a filled register)
-        new = {w for w in words if w not in self.words}
+        # the batch's remembered words are the most recently used now (not `words - set(self.words)`: a set of
+        # every remembered word each batch was 7 % of a dry run's CPU against a filled register)
+        new = set()
+        for word in words:
+            if word in self.words:
+                self.words.move_to_end(word)
+            else:
+                new.add(word)
         ids_of = search.word_candidates(self.session, self.model, new, limit=MAX_WORD_BLOCK)
         wanted = {i for ids in ids_of.values() if ids for i in ids}
         self.found_names = {}
@@ -637,8 +646,10 @@ class RegisterLookup:
             self.words[word] = members
             self.cached += len(members or ()) + 1
         while self.cached > WORD_CACHE and self.words:
-            _word, members = self.words.popitem(last=False)
-            self.cached -= len(members or ()) + 1
+            oldest = next(iter(self.words))
+            if oldest in words:
+                break  # the batch's own words (all from here on) stay: one let go would read as "too common"
+            self.cached -= len(self.words.pop(oldest) or ()) + 1
 
     def _key_entries(self, entries: list[Entry]) -> list[Entry]:
         """The live records sharing a key with one of `entries`, in one statement: the rows found through each key

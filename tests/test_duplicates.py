@@ -109,6 +109,25 @@ def _new(kind, **values):
     return duplicates.entry_of_values(kind, values)
 
 
+@pytest.mark.parametrize("word_cache", [duplicates.WORD_CACHE, 1])
+def test_the_words_remembered_are_bounded_and_never_a_batch_s_own(session, make_company, monkeypatch, word_cache):
+    """A RegisterLookup remembers at most WORD_CACHE name words' records from batch to batch, the least recently
+    used let go first, but never a word of the batch it is looking up (one let go would read as "too common"
+    and the row's look-alikes would go unnoticed): with room for one word, the same records are found."""
+    monkeypatch.setattr(duplicates, "WORD_CACHE", word_cache)
+    ivar = make_company(name="Ivarssons Snickeri AB", postal_city="Eksjö")
+    tor = make_company(name="Torssons Plåtslageri AB", postal_city="Eksjö")
+    lookup = duplicates.RegisterLookup(session, "company")
+    batches = [
+        [_new("company", name="Ivarsson Snickeri", postal_city="Eksjö")],
+        [_new("company", name="Torsson Plåtslageri", postal_city="Eksjö")],
+        [_new("company", name="Ivarssons Snickeri", postal_city="Eksjö")],
+    ]
+    found = [[ident for _v, _r, ident in row] for batch in batches for row in lookup.matches_many(batch)]
+    assert found == [[ivar.id], [tor.id], [ivar.id]]
+    assert len(lookup.words) <= max(word_cache, 2)  # a batch's own two words at least
+
+
 def test_a_batch_finds_an_e_mail_in_any_case_swedish_letters_too(session, make_company, make_contact):
     """The register stores an address as typed; a batch's address (in lower case) finds it in any case, Å, Ä and
     Ö too (SQLite's NOCASE index folds only A–Z: the other letters are asked for in both cases), and an
