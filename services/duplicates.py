@@ -570,14 +570,10 @@ class RegisterLookup:
     def prefetch(self, entries: list[Entry]) -> None:
         """Begin looking up the name words of `entries` not remembered yet (services.search.word_candidates) in a
         thread, on a connection of its own, while the caller does other work (an import's dry run: the file's
-        earlier rows); the next `matches_many` of the same entries takes the result. PostgreSQL only: there the
-        look-up is the server's work, which the dry run against a filled register waited for a third of its time
-        (in one process, 30,000 companies: 7 of 20 s). SQLite's FTS5 look-up runs in this process (without the GIL),
-        but its second connection made the queue worker 4–5 MB larger (its own page cache), where the pass's memory
-        is at the goal's edge, and at load average 8 it was no faster. Only for committed records (those of the
-        register an import compares with): the thread's connection sees nothing else."""
-        if self.session.get_bind().dialect.name != "postgresql":
-            return
+        earlier rows); the next `matches_many` of the same entries takes the result. The look-up is the database's
+        work (SQLite's FTS5, PostgreSQL's name index), with the GIL let go: the dry run against a filled register
+        waited for it a third of its time. Only for committed records (those of the register an import compares
+        with): the thread's connection sees nothing else."""
         if self.session.execute(select(self.model.id).limit(1)).first() is None:
             return
         new = frozenset(self._new_words({w for entry in entries for w in name_words(entry)}))

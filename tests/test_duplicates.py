@@ -129,15 +129,11 @@ def test_the_words_remembered_are_bounded_and_never_a_batch_s_own(session, make_
 
 
 def test_a_batch_s_words_are_looked_up_in_a_thread_while_the_caller_works(session, make_company, monkeypatch):
-    """Issue 14: on PostgreSQL `prefetch` looks a batch's new name words up in a thread on a connection of its own
-    (the import's dry run compares the file's rows meanwhile); `matches_many` then finds what it finds without it.
-    SQLite looks them up in `matches_many` itself (a second connection cost the worker more memory than it saved
-    time)."""
+    """Issue 14: `prefetch` looks a batch's new name words up in a thread on a connection of its own (the import's
+    dry run compares the file's rows meanwhile); `matches_many` then finds what it finds without it."""
     import threading
 
     from services import search
-
-    postgresql = session.get_bind().dialect.name == "postgresql"
 
     ivar = make_company(name="Ivarssons Snickeri AB", postal_city="Eksjö")
     make_company(name="Torssons Plåtslageri AB", postal_city="Eksjö")
@@ -151,10 +147,10 @@ def test_a_batch_s_words_are_looked_up_in_a_thread_while_the_caller_works(sessio
     lookup = duplicates.RegisterLookup(session, "company")
     lookup.prefetch(entries)
     assert lookup.matches_many(entries) == plain and [[i for _v, _r, i in row] for row in plain] == [[ivar.id], []]
-    assert threads == (["duplicates-word-lookup"] if postgresql else ["MainThread"])  # once
+    assert threads == ["duplicates-word-lookup"]  # once, in the thread
     lookup.prefetch(entries)  # every word remembered now: nothing to look up
     assert lookup.prefetched is None and lookup.matches_many(entries) == plain
-    assert threads.count("duplicates-word-lookup") == (1 if postgresql else 0)
+    assert threads.count("duplicates-word-lookup") == 1
 
 
 def test_a_batch_finds_an_e_mail_in_any_case_swedish_letters_too(session, make_company, make_contact):
