@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
@@ -564,37 +563,10 @@ class RegisterLookup:
         self.found_names: dict[int, tuple] = {}
         #: Whether the register's statistics were seen to (`analyze_if_stale`, once a pass).
         self.analyzed = False
-        #: The look-up of a batch's new words begun by `prefetch`: (the words, the thread doing it).
-        self.prefetched: tuple[frozenset[str], _WordLookup] | None = None
-
-    def prefetch(self, entries: list[Entry]) -> None:
-        """Begin looking up the name words of `entries` not remembered yet (services.search.word_candidates) in a
-        thread, on a connection of its own, while the caller does other work (an import's dry run: the file's
-        earlier rows); the next `matches_many` of the same entries takes the result. The look-up is the database's
-        work (SQLite's FTS5, PostgreSQL's name index), with the GIL let go: the dry run against a filled register
-        waited for it a third of its time. Only for committed records (those of the register an import compares
-        with): the thread's connection sees nothing else."""
-        if self.session.execute(select(self.model.id).limit(1)).first() is None:
-            return
-        new = frozenset(self._new_words({w for entry in entries for w in name_words(entry)}))
-        if new:
-            self.prefetched = (new, _WordLookup(self.session.get_bind(), self.model, new))
-
-    def _new_words(self, words: set[str]) -> set[str]:
-        """`words` not remembered; those remembered are the most recently used now (not `words - set(self.words)`:
-        a set of every remembered word each batch was 7 % of a dry run's CPU against a filled register)."""
-        new = set()
-        for word in words:
-            if word in self.words:
-                self.words.move_to_end(word)
-            else:
-                new.add(word)
-        return new
 
     def matches_many(self, entries: list[Entry], *, threshold: int = THRESHOLD) -> list[list[Found]]:
         """For each of `entries`, (score, reasons, id) of the records it is likely a duplicate of, best first."""
         if self.session.execute(select(self.model.id).limit(1)).first() is None:
-            self.prefetched = None
             return [[] for _entry in entries]  # an empty register (often the leads') asks nothing more
         if not self.analyzed:
             self.analyzed = True
@@ -655,14 +627,15 @@ class RegisterLookup:
         when more than MAX_WORD_BLOCK records have it."""
         from services import search
 
-        new = self._new_words(words)
-        prefetched, self.prefetched = self.prefetched, None
-        if prefetched is not None and prefetched[0] == new:
-            ids_of = prefetched[1].result()
-        else:
-            if prefetched is not None:
-                prefetched[1].result()  # (its connection back in the pool first)
-            ids_of = search.word_candidates(self.session, self.model, new, limit=MAX_WORD_BLOCK)
+        # the batch's remembered words are the most recently used now (not `words - set(self.words)`: a set of
+        # every remembered word each batch was 7 % of a dry run's CPU against a filled register)
+        new = set()
+        for word in words:
+            if word in self.words:
+                self.words.move_to_end(word)
+            else:
+                new.add(word)
+        ids_of = search.word_candidates(self.session, self.model, new, limit=MAX_WORD_BLOCK)
         wanted = {i for ids in ids_of.values() if ids for i in ids}
         self.found_names = {}
         if wanted:
@@ -724,34 +697,6 @@ class RegisterLookup:
             for entry in entries:
                 entry.companies = tuple(links.get(entry.id, ()))
         return entries
-
-
-class _WordLookup(threading.Thread):
-    """services.search.word_candidates of `words` in a thread of its own, on a session (connection) of its own,
-    committed at its end (on PostgreSQL its settings are transaction-local; it writes nothing else)."""
-
-    def __init__(self, bind, model, words: frozenset[str]):
-        super().__init__(name="duplicates-word-lookup", daemon=True)
-        self.bind, self.model, self.words = bind, model, words
-        self.found: dict[str, list[int] | None] = {}
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        from services import search
-
-        try:
-            with Session(bind=self.bind) as session:
-                self.found = search.word_candidates(session, self.model, set(self.words), limit=MAX_WORD_BLOCK)
-                session.commit()
-        except BaseException as exc:  # handed to the caller by result()
-            self.error = exc
-
-    def result(self) -> dict[str, list[int] | None]:
-        self.join()
-        if self.error is not None:
-            raise self.error
-        return self.found
 
 
 def analyze_if_stale(session: Session, model) -> bool:

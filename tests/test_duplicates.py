@@ -128,31 +128,6 @@ def test_the_words_remembered_are_bounded_and_never_a_batch_s_own(session, make_
     assert len(lookup.words) <= max(word_cache, 2)  # a batch's own two words at least
 
 
-def test_a_batch_s_words_are_looked_up_in_a_thread_while_the_caller_works(session, make_company, monkeypatch):
-    """Issue 14: `prefetch` looks a batch's new name words up in a thread on a connection of its own (the import's
-    dry run compares the file's rows meanwhile); `matches_many` then finds what it finds without it."""
-    import threading
-
-    from services import search
-
-    ivar = make_company(name="Ivarssons Snickeri AB", postal_city="Eksjö")
-    make_company(name="Torssons Plåtslageri AB", postal_city="Eksjö")
-    entries = [_new("company", name="Ivarsson Snickeri", postal_city="Eksjö"), _new("company", name="Ulf Bygg")]
-    plain = duplicates.RegisterLookup(session, "company").matches_many(entries)
-    threads = []
-    real = search.word_candidates
-    monkeypatch.setattr(
-        search, "word_candidates", lambda *a, **k: threads.append(threading.current_thread().name) or real(*a, **k)
-    )
-    lookup = duplicates.RegisterLookup(session, "company")
-    lookup.prefetch(entries)
-    assert lookup.matches_many(entries) == plain and [[i for _v, _r, i in row] for row in plain] == [[ivar.id], []]
-    assert threads == ["duplicates-word-lookup"]  # once, in the thread
-    lookup.prefetch(entries)  # every word remembered now: nothing to look up
-    assert lookup.prefetched is None and lookup.matches_many(entries) == plain
-    assert threads.count("duplicates-word-lookup") == 1
-
-
 def test_a_batch_finds_an_e_mail_in_any_case_swedish_letters_too(session, make_company, make_contact):
     """The register stores an address as typed; a batch's address (in lower case) finds it in any case, Å, Ä and
     Ö too (SQLite's NOCASE index folds only A–Z: the other letters are asked for in both cases), and an

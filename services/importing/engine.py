@@ -815,14 +815,11 @@ class Importer:
         entries = [entry for _row, entry in new]
         matches: list[list[tuple[int, list[str], str | None, int]]] = [[] for _entry in entries]
         for register in self.registers:
-            register.prefetch(entries)  # the register's word look-ups run while the file's rows are compared
-        assert self.file_entries is not None
-        self.file_entries.add(entries)
-        in_file = self.file_entries.matches_many(self._row_kind, entries)
-        for register in self.registers:
             for found, per_row in zip(register.matches_many(entries), matches, strict=True):
                 per_row += [(value, reasons, register.kind, ident) for value, reasons, ident in found]
-        for found, per_row in zip(in_file, matches, strict=True):
+        assert self.file_entries is not None
+        self.file_entries.add(entries)
+        for found, per_row in zip(self.file_entries.matches_many(self._row_kind, entries), matches, strict=True):
             per_row += [(value, reasons, None, ident) for value, reasons, ident in found]
         best = []
         for (row, _entry), per_row in zip(new, matches, strict=True):
