@@ -1261,6 +1261,19 @@ def test_a_large_write_leaves_postgresql_statistics_of_the_imported_register(
     assert session.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() == 2
 
 
+def test_a_large_write_leaves_sqlite_s_search_index_merged(session, make_job, run, monkeypatch):
+    """Issue 14: after an import's write of a quarter of the table or more, SQLite's quick-search index is one
+    b-tree (services.search.merge_index), so the next dry run's name words are looked up in one segment."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's FTS5 index")
+    monkeypatch.setattr(engine, "SQLITE_BATCH_SIZE", 1)  # a segment a row
+    monkeypatch.setattr(jobs, "ANALYZE_AFTER_ROWS", 2)
+    content = "Företagsnamn;Ort\n" + "".join(f"Segment {n} AB;Ort {n}\n" for n in range(6))
+    done = run(run(make_job(content, mode="create"), write=False), write=True)
+    assert done.status == "done" and done.created_count == 6
+    assert session.execute(text("SELECT count(DISTINCT segid) FROM company_search_idx")).scalar() == 1
+
+
 def test_the_temporary_files_are_asked_with_the_same_statements_whatever_the_batch(session, make_job, run, monkeypatch):
     """A dry run looks up each batch's keys, words and rows in its temporary SQLite files with one statement text
     per query, whatever the number of values (issue 14: with a "?" per value, the texts of every length filled
