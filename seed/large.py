@@ -647,7 +647,8 @@ def seed_large(
     register.give_back()
     if progress is not None:
         progress(pipeline.written, time.monotonic() - started)
-    search.merge_indexes(session)
+    for model in search.SEARCHED:  # one segment each, as a search reads every segment
+        search.merge_index(session, model)
     _analyze(session)
     return made
 

@@ -135,19 +135,25 @@ _NOT_DIGITS = re.compile(r"\D")
 _WORDS = re.compile(r"\w+")
 
 
-@lru_cache(maxsize=16_384)
-def fold(text: str | None) -> str:
-    """Lower case, å/ä/ö and accents as plain letters, punctuation as spaces. (Remembered for the texts met
-    lately: towns, first and last names and name words recur through an import's rows and a register.)"""
+def _fold(text: str | None) -> str:
     text = (text or "").lower().translate(_LETTERS)
     return " ".join(_NOT_LETTERS.sub(" ", text.replace("&", " och ").replace("+", " och ")).split())
+
+
+@lru_cache(maxsize=4_096)
+def fold(text: str | None) -> str:
+    """Lower case, å/ä/ö and accents as plain letters, punctuation as spaces. (Remembered for the texts that
+    recur: towns, first and last names, name words. A whole company or person name is folded without the cache
+    (`company_name_key`, `person_name_key`): most are met once, and with them a cache of 16,384 texts held some
+    6 MB of a dry run against a filled register, most of it names never met again.)"""
+    return _fold(text)
 
 
 def company_name_key(name: str | None) -> str:
     """A company name with what does not tell companies apart dropped: legal forms, "i <ort>" at the end
     (before or after the legal form), "and" as "och" (`Svensson & Son Bygg AB i Stockholm` and
     `Svensson & Son Bygg i Stockholm AB` → `svensson och son bygg`)."""
-    words = ["och" if w == "and" else w for w in fold(name).split()]
+    words = ["och" if w == "and" else w for w in _fold(name).split()]
     kept = [w for w in words if w not in _LEGAL_WORDS and w != "for"] or words
     if len(kept) > 2 and kept[-2] == "i":
         kept = kept[:-2]
@@ -155,7 +161,7 @@ def company_name_key(name: str | None) -> str:
 
 
 def person_name_key(first: str | None, last: str | None) -> str:
-    return fold(f"{first or ''} {last or ''}")
+    return _fold(f"{first or ''} {last or ''}")
 
 
 def digits(value: str | None) -> str:
@@ -304,7 +310,9 @@ def _search_words(name: str) -> tuple[str, ...]:
     from services import search
 
     words = _WORDS.findall(search.fold(name))
-    return tuple(dict.fromkeys(w for w in words if len(w) > 2 and w != "och" and fold(w) not in _LEGAL_WORDS))
+    return tuple(
+        dict.fromkeys(w for w in words if len(w) > 2 and w != "och" and (w.isdigit() or fold(w) not in _LEGAL_WORDS))
+    )
 
 
 def telling_words(name: str) -> list[str]:
@@ -462,9 +470,13 @@ def scan(session: Session, kind: str, *, timings: dict | None = None) -> tuple[i
 
 #: A name word shared by more records than this finds no candidates (a rarer word of the name does).
 MAX_WORD_BLOCK = 200
-#: Name words' records (id and normalised name) a RegisterLookup remembers from one batch to the next, at most
-#: (about 10 MB).
-WORD_CACHE = 100_000
+#: Name words' records (ids) a RegisterLookup remembers from one batch to the next, at most, counting each word as
+#: one more: the words of the batches' rows in least recently used order, so a common trade or surname met batch
+#: after batch stays and a word of one row (a number) goes. 100,000 held 7 MB of words never met again in a dry run
+#: of 30,000 companies against the register they were imported into (each row's number a word of its own).
+WORD_CACHE = 40_000
+#: Normalised names of the records of rows' rarest words a RegisterLookup remembers, at most (about 3 MB).
+NAME_CACHE = 20_000
 
 #: (score, reasons, id) of a likely duplicate.
 Found = tuple[int, list[str], int]
@@ -534,7 +546,7 @@ class RegisterLookup:
     is `alike` are read whole (one statement) and each row is scored as `blocked_matches` says. A name is
     normalised only when its record is in a row's rarest word (most records of a batch's words are in none),
     once: the words' live records (ids) and the normalised names are remembered from batch to batch, at most
-    WORD_CACHE of each. On PostgreSQL the register's statistics are seen to first, once (`analyze_if_stale`).
+    WORD_CACHE and NAME_CACHE. On PostgreSQL the register's statistics are seen to first, once (`analyze_if_stale`).
 
     A word of digits ("Bygg 2000 AB", the import bench's "… 48213 AB") is looked up as any other: among the names
     it is most often a block of one. Looking it up only for rows whose other words are no block was tried, and
@@ -545,7 +557,7 @@ class RegisterLookup:
         self.session, self.kind, self.model = session, kind, KINDS[kind]
         self.words: OrderedDict[str, tuple[int, ...] | None] = OrderedDict()
         self.cached = 0
-        #: Normalised names of records of the words (by id), at most WORD_CACHE.
+        #: Normalised names of records of the words (by id), at most NAME_CACHE (and those of one batch).
         self.names: dict[int, str] = {}
         #: The name columns of the records the last look-up of words found live (by id), not normalised yet.
         self.found_names: dict[int, tuple] = {}
@@ -600,7 +612,7 @@ class RegisterLookup:
         """{id: normalised name} of `ids` (remembered ones, the last look-up's, the rest read: a record of a word
         remembered from an earlier batch whose name was let go)."""
         missing = ids - self.names.keys()
-        if len(self.names) + len(missing) > WORD_CACHE:
+        if len(self.names) + len(missing) > NAME_CACHE:
             self.names = {i: self.names[i] for i in ids - missing}
         rest = [i for i in missing if i not in self.found_names]
         for i in missing - set(rest):
@@ -615,7 +627,15 @@ class RegisterLookup:
         when more than MAX_WORD_BLOCK records have it."""
         from services import search
 
-        ids_of = search.word_candidates(self.session, self.model, words - set(self.words), limit=MAX_WORD_BLOCK)
+        # the batch's remembered words are the most recently used now (not `words - set(self.words)`: a set of
+        # every remembered word each batch was 7 % of a dry run's CPU against a filled register)
+        new = set()
+        for word in words:
+            if word in self.words:
+                self.words.move_to_end(word)
+            else:
+                new.add(word)
+        ids_of = search.word_candidates(self.session, self.model, new, limit=MAX_WORD_BLOCK)
         wanted = {i for ids in ids_of.values() if ids for i in ids}
         self.found_names = {}
         if wanted:
@@ -626,8 +646,10 @@ class RegisterLookup:
             self.words[word] = members
             self.cached += len(members or ()) + 1
         while self.cached > WORD_CACHE and self.words:
-            _word, members = self.words.popitem(last=False)
-            self.cached -= len(members or ()) + 1
+            oldest = next(iter(self.words))
+            if oldest in words:
+                break  # the batch's own words (all from here on) stay: one let go would read as "too common"
+            self.cached -= len(self.words.pop(oldest) or ()) + 1
 
     def _key_entries(self, entries: list[Entry]) -> list[Entry]:
         """The live records sharing a key with one of `entries`, in one statement: the rows found through each key

@@ -109,6 +109,25 @@ def _new(kind, **values):
     return duplicates.entry_of_values(kind, values)
 
 
+@pytest.mark.parametrize("word_cache", [duplicates.WORD_CACHE, 1])
+def test_the_words_remembered_are_bounded_and_never_a_batch_s_own(session, make_company, monkeypatch, word_cache):
+    """A RegisterLookup remembers at most WORD_CACHE name words' records from batch to batch, the least recently
+    used let go first, but never a word of the batch it is looking up (one let go would read as "too common"
+    and the row's look-alikes would go unnoticed): with room for one word, the same records are found."""
+    monkeypatch.setattr(duplicates, "WORD_CACHE", word_cache)
+    ivar = make_company(name="Ivarssons Snickeri AB", postal_city="Eksjö")
+    tor = make_company(name="Torssons Plåtslageri AB", postal_city="Eksjö")
+    lookup = duplicates.RegisterLookup(session, "company")
+    batches = [
+        [_new("company", name="Ivarsson Snickeri", postal_city="Eksjö")],
+        [_new("company", name="Torsson Plåtslageri", postal_city="Eksjö")],
+        [_new("company", name="Ivarssons Snickeri", postal_city="Eksjö")],
+    ]
+    found = [[ident for _v, _r, ident in row] for batch in batches for row in lookup.matches_many(batch)]
+    assert found == [[ivar.id], [tor.id], [ivar.id]]
+    assert len(lookup.words) <= max(word_cache, 2)  # a batch's own two words at least
+
+
 def test_a_batch_finds_an_e_mail_in_any_case_swedish_letters_too(session, make_company, make_contact):
     """The register stores an address as typed; a batch's address (in lower case) finds it in any case, Å, Ä and
     Ö too (SQLite's NOCASE index folds only A–Z: the other letters are asked for in both cases), and an
@@ -244,7 +263,7 @@ def test_a_name_word_is_looked_up_among_the_names_only(session, numbers_everywhe
 
 def test_postgresql_looks_a_batch_s_name_words_up_through_the_name_index(session, app):
     """Issue 14: on PostgreSQL every name word of a batch is looked up in one statement, each word through a
-    bitmap of the name index (never the table read whole, nor the whole search text's index), whatever the
+    bitmap of the name index, one a word (never the table read whole, nor the whole search text's index), whatever the
     statistics say: here the table of 3,000 companies was never analyzed, as just after an import."""
     from sqlalchemy import insert, text
 
@@ -269,11 +288,35 @@ def test_postgresql_looks_a_batch_s_name_words_up_through_the_name_index(session
     before = session.execute(scans).one()
     found = search.word_candidates(session, Company, {"2000", "bygg", "konsult", "48213"}, limit=200)
     table, name_index, every_index = (a - b for a, b in zip(session.execute(scans).one(), before, strict=True))
-    assert (table, name_index, every_index) == (0, 8, 8)  # two bitmaps of the name index a word, nothing else
+    assert (table, name_index, every_index) == (0, 4, 4)  # one bitmap of the name index a word, nothing else
     assert found["bygg"] is None and found["konsult"] is None and found["48213"] == []
     assert [session.get(Company, i).name for i in found["2000"] or ()] == ["Bygg 2000 Konsult AB"]
     settings = session.execute(text("SELECT current_setting('enable_seqscan'), current_setting('jit')")).one()
     assert tuple(settings) == ("on", before_settings[1])  # set back for the rest of the transaction
+
+
+def test_a_name_word_with_other_characters_is_found_literally(session):
+    """A word is looked for as it is written at the start of a word of the name: "_", "%", "." and "\\" are
+    characters like any other (PostgreSQL asks with a regular expression, each such character escaped)."""
+    from models import Company
+    from services import search
+
+    names = ["Foo a_b AB", "Foo axb AB", "Bar 50% AB", "Bar 500 AB", "Baz x.y AB", "Baz xzy AB", "Åsa x\\y HB"]
+    ids = {}
+    for n, name in enumerate(names):
+        company = Company(name=name, customer_number=20_000 + n)
+        session.add(company)
+        session.flush()
+        ids[name] = company.id
+    found = search.word_candidates(session, Company, {"a_b", "50%", "x.y", "åsa", "x\\y", "oo"}, limit=10)
+    assert {w: sorted(i or ()) for w, i in found.items()} == {
+        "a_b": [ids["Foo a_b AB"]],
+        "50%": [ids["Bar 50% AB"]],
+        "x.y": [ids["Baz x.y AB"]],
+        "åsa": [ids["Åsa x\\y HB"]],
+        "x\\y": [ids["Åsa x\\y HB"]],
+        "oo": [],  # inside a word, not at its start
+    }
 
 
 def test_postgresql_analyzes_a_register_just_filled(session, app):

@@ -1195,6 +1195,29 @@ def test_the_dry_run_points_out_rows_alike_inside_the_file(session, make_job, ru
     assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 7, 0, 3)
 
 
+def test_an_earlier_row_with_another_organisation_number_is_not_compared(session, make_job, run, monkeypatch):
+    """Issue 14: `score` gives 0 to two rows with different organisationsnummer, so the file's earlier rows with
+    another one are left out before their names are compared or their entries read; a row without one, or with
+    the same, is compared and pointed out as before."""
+    from services import duplicates
+
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    scored = []
+    real_score = duplicates.score
+    monkeypatch.setattr(duplicates, "score", lambda kind, a, b: scored.append((a.ids, b.ids)) or real_score(kind, a, b))
+    content = (
+        "Företagsnamn;Ort;Org.nr\n"
+        "Nordisk Rörteknik AB;Göteborg;556036-0793\n"  # row 2
+        "Nordisk Rörteknik Aktiebolag;Göteborg;556016-0680\n"  # row 3: another company, alike in name
+        "Nordisk Rörteknik HB;Göteborg;\n"  # row 4: no number, like rows 2 and 3
+        "Nordisk Rörtekniks AB;Göteborg;556036-0793\n"  # row 5: row 2's number, like rows 2 and 4 (not 3)
+    )
+    job = run(make_job(content, mode="create"), write=False)
+    found = sorted((row, int(m.split("rad ")[1].split()[0])) for row, _k, _i, m in notices(session, job))
+    assert found == [(4, 2), (4, 3), (5, 2), (5, 4)]
+    assert not [pair for pair in scored if all(pair) and pair[0] != pair[1]]  # two numbers, never compared
+
+
 @pytest.mark.parametrize("word_cache", [engine.FileEntries.WORD_CACHE, 1])
 def test_the_file_s_rows_of_a_word_are_read_once_and_kept_up_to_date(session, make_job, run, monkeypatch, word_cache):
     """The earlier rows of a name word are read from the temporary file once and then kept in memory as rows are
@@ -1236,6 +1259,19 @@ def test_a_large_write_leaves_postgresql_statistics_of_the_imported_register(
     done = run(run(make_job(COMPANIES, mode="upsert", match_key="org_number"), write=False), write=True)
     assert done.created_count == 2
     assert session.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() == 2
+
+
+def test_a_large_write_leaves_sqlite_s_search_index_merged(session, make_job, run, monkeypatch):
+    """Issue 14: after an import's write of a quarter of the table or more, SQLite's quick-search index is one
+    b-tree (services.search.merge_index), so the next dry run's name words are looked up in one segment."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's FTS5 index")
+    monkeypatch.setattr(engine, "SQLITE_BATCH_SIZE", 1)  # a segment a row
+    monkeypatch.setattr(jobs, "ANALYZE_AFTER_ROWS", 2)
+    content = "Företagsnamn;Ort\n" + "".join(f"Segment {n} AB;Ort {n}\n" for n in range(6))
+    done = run(run(make_job(content, mode="create"), write=False), write=True)
+    assert done.status == "done" and done.created_count == 6
+    assert session.execute(text("SELECT count(DISTINCT segid) FROM company_search_idx")).scalar() == 1
 
 
 def test_the_temporary_files_are_asked_with_the_same_statements_whatever_the_batch(session, make_job, run, monkeypatch):

@@ -279,3 +279,37 @@ def test_each_lookup_runs_a_bounded_number_of_statements(login, employees, looku
     # (services.search.pick): the larger table may cost fewer statements, never more
     assert counts[1] <= counts[0], counts
     assert counts[0] <= 12, counter.statements
+
+
+def test_sqlite_merges_the_index_after_a_large_write_in_short_steps(app):
+    """Issue 14: each transaction of an import adds an FTS5 segment of its own, and a name word's look-up (the next
+    dry run's) reads every segment; after a write of at least a quarter of the table the index is merged into one
+    b-tree, a short transaction at a time, and finds what it found before. A smaller write leaves it to automerge."""
+    from sqlalchemy import insert
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's FTS5 index")
+    for batch in range(3):
+        rows = [
+            {"name": f"Segmentbolaget {batch * 100 + n} AB", "customer_number": 99_000 + batch * 100 + n}
+            | {"discount_percent": 0}
+            for n in range(100)
+        ]
+        db.session.execute(insert(Company), rows)
+        db.session.commit()
+    segments = text("SELECT count(DISTINCT segid) FROM company_search_idx")
+    before = db.session.scalar(segments)
+    assert before > 1
+    assert not search.merge_after_write(db.session, Company, written=70)  # less than a quarter of the 300
+    assert db.session.scalar(segments) == before
+    steps = []
+    search.MERGE_PAGES, pages = 1, search.MERGE_PAGES
+    try:
+        assert search.merge_after_write(db.session, Company, written=100, between=lambda: steps.append(1))
+    finally:
+        search.MERGE_PAGES = pages
+    assert db.session.scalar(segments) == 1 and len(steps) > 1  # one b-tree, written a page at a time
+    assert len(search.word_candidates(db.session, Company, {"segmentbolaget"}, limit=500)["segmentbolaget"]) == 300
+    assert search.word_candidates(db.session, Company, {"201"}, limit=500)["201"] == [
+        db.session.scalar(select(Company.id).where(Company.name == "Segmentbolaget 201 AB"))
+    ]

@@ -150,7 +150,7 @@ def test_the_writers_page_cache_is_not_left_on_the_pool(generated):
 
 def test_the_quick_search_index_is_merged_after_the_run(app):
     """SQLite: FTS5 keeps each transaction's rows as a segment of its own, and every search reads every
-    segment; after the run each quick-search index is one segment (services.search.merge_indexes)."""
+    segment; after the run each quick-search index is one segment (services.search.merge_index)."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("FTS5 segments are SQLite's")
     seed_large(db.session, 120, batch_size=4)

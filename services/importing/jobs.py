@@ -57,7 +57,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import duplicates, visibility
+from services import duplicates, search, visibility
 from services.audit import plain, record_bulk, unplain
 from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
@@ -603,6 +603,14 @@ class _Pass:
             self.last_beat = now
             self._between_batches()
 
+    def _heartbeat(self) -> None:
+        """A heartbeat every few seconds (the job's row only: no cancel asked for here)."""
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_SECONDS:
+            self._save()
+            self.session.commit()
+            self.last_beat = now
+
     def _between_batches(self) -> None:
         self.session.expire(self.job, ["cancel_requested"])
         if self.job.cancel_requested:
@@ -685,6 +693,11 @@ class _Pass:
             # Where autovacuum is late or off, the planner would take the register for what it was before the
             # import: the lists' estimated counts and the next dry run's look-ups (services.duplicates).
             duplicates.analyze(session, ENTITIES[job.entity].model)
+            # SQLite: the quick-search index of a large import's rows in one b-tree, so the next dry run's look-ups
+            # read one segment, not the import's many (services.search.merge_after_write)
+            search.merge_after_write(
+                session, ENTITIES[job.entity].model, result.counts.created + result.counts.updated, self._heartbeat
+            )
         c = result.counts
         return self._finish(
             "done" if self.write else "checked",
