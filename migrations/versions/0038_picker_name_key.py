@@ -9,8 +9,9 @@ picker's 20 rows, whatever the size of the table.
   The "C" collation makes the range and the order byte order (code points) in any database collation,
   so "begins with" is a range of the index. Nothing to keep in sync.
 - SQLite: a plain column `name_key`, the folded name, written by triggers on insert and on an update of
-  the name (the ORM, services.bulk's executemany, an import's UPDATE, a restore or a merge all go
-  through them), and an index on (name_key, id). Not an index on an expression: lower() is the app's
+  the name (the ORM, an import's UPDATE, a restore or a merge all go through them; a batch of new
+  rows, services.bulk's executemany, writes the key with its rows and the insert trigger stands
+  aside), and an index on (name_key, id). Not an index on an expression: lower() is the app's
   own Unicode-aware function (app.py), and an index over it looks damaged to a connection without it
   (migration 0032). The column is not in the model; the ORM never reads or writes it.
 
@@ -52,9 +53,13 @@ def upgrade() -> None:
         key = f"{name}_key"
         op.execute(f'ALTER TABLE "{table}" ADD COLUMN {key} TEXT')
         op.execute(f'UPDATE "{table}" SET {key} = {sqlite_key(name)}')
-        for event, when in (("insert", "INSERT"), ("update", f"UPDATE OF {name}")):
+        # a batch of new rows (services.bulk) writes the key with them; the trigger keeps the others
+        for event, when in (
+            ("insert", f'INSERT ON "{table}" WHEN new.{key} IS NULL'),
+            ("update", f'UPDATE OF {name} ON "{table}"'),
+        ):
             op.execute(
-                f'CREATE TRIGGER {table}_{key}_{event} AFTER {when} ON "{table}" '
+                f"CREATE TRIGGER {table}_{key}_{event} AFTER {when} "
                 f'BEGIN UPDATE "{table}" SET {key} = {sqlite_key("new." + name)} WHERE id = new.id; END'
             )
         op.execute(f'CREATE INDEX ix_{table}_{key} ON "{table}" ({key}, id)')
