@@ -26,7 +26,7 @@ _SEARCHED_TABLES = {model.__tablename__ for model in cast(dict[Any, Any], SEARCH
 #: SQLite: {table: its name column} of the tables whose folded name key a batch writes with its rows
 #: (migration 0038's insert trigger, which otherwise rewrites each new row to set it, stands aside): the
 #: trigger cost an import of 30,000 companies a quarter of its CPU (5,576 → 4,155 rows per CPU-second).
-_KEYED_NAMES = {model.__tablename__: name for model, name in PICKED.items()}
+_KEYED_NAMES = {cast(Any, model).__tablename__: name for model, name in PICKED.items()}
 
 
 def _dialect(session: Session) -> str:
