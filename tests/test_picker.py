@@ -10,6 +10,7 @@ from sqlalchemy import event, text, update
 from extensions import db
 from models import Company, Employee
 from services import bulk, numbering, search, trash
+from tests.test_search_index import StatementCounter
 
 
 @pytest.fixture(autouse=True, params=["few", "many"])
@@ -148,35 +149,20 @@ def test_the_key_follows_every_write(register, session):
         assert all(key == search.fold(name) for name, key in keys.items()), keys
 
 
-class Statements:
-    def __init__(self):
-        self.sent: list[str] = []
-
-    def __call__(self, conn, cursor, statement, parameters, context, executemany):
-        self.sent.append(statement)
-
-    def __enter__(self):
-        event.listen(db.engine, "before_cursor_execute", self)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(db.engine, "before_cursor_execute", self)
-
-
 def test_statements_one_when_the_names_fill_the_list_and_at_most_five(register, make_company, session):
     session.expire_all()
-    with Statements() as counted:
+    with StatementCounter() as counted:
         picked("svensson")
-    assert len(counted.sent) <= 5, counted.sent
-    with Statements() as counted:
+    assert len(counted.statements) <= 5, counted.statements
+    with StatementCounter() as counted:
         picked("svensson", limit=2)
-    assert len(counted.sent) == 1, counted.sent
+    assert len(counted.statements) == 1, counted.statements
     for n in range(25):
         make_company(name=f"Svensson Filial {n:02d}")
     session.expire_all()
-    with Statements() as counted:
+    with StatementCounter() as counted:
         found = picked("svensson")
-    assert len(counted.sent) == 1, counted.sent
+    assert len(counted.statements) == 1, counted.statements
     assert len(found) == 20 and all(name.lower().startswith("svensson") for name in found)
 
 
