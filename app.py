@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 import auth
 import security_headers
-from config import BASE_DIR, load_config
+from config import BASE_DIR, SCREENS_POSTGRESQL_OPTIONS, load_config
 from extensions import SQLITE_PAGE_CACHE_KIB, babel, csrf, db, limiter, login_manager
 
 
@@ -420,6 +420,8 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     login, admin, API, templates. A queue worker needs none of those (see `worker_app`)."""
     app = Flask(__name__, instance_path=str(BASE_DIR / "instance"))
     app.config.update(load_config(overrides))
+    if web and app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"options": SCREENS_POSTGRESQL_OPTIONS}})
 
     db.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -110,14 +110,14 @@ def load_config(overrides: dict | None = None) -> dict:
         },
     }
     config.update(overrides or {})
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"options": POSTGRESQL_OPTIONS}})
     return config
 
 
-#: Every statement planned for its own values. psycopg prepares a statement run five times on a
-#: connection, and PostgreSQL may then keep one generic plan for it: for the card's latest events of a
-#: customer with 4,000 contacts the generic plan probes the audit index once per contact, 9.5 ms at
-#: 1,000,000 companies against 0.2 ms planned for the customer at hand (and at 1,000 companies). A
-#: plan costs a fraction of a millisecond; the benchmarks' figures are of these plans.
-POSTGRESQL_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+#: The screens' PostgreSQL connections plan every statement for its own values (app.create_app). psycopg
+#: prepares a statement run five times on a connection, and PostgreSQL may then keep one generic plan for
+#: it: for the card's latest events of a customer with 4,000 contacts the generic plan probes the audit
+#: index once per contact, 9.5 ms at 1,000,000 companies against 0.2 ms planned for the customer at hand
+#: (and at 1,000 companies); the benchmarks' figures are of these plans. Not the queue worker's: an
+#: import's batches run the same large statements again and again, and planning each cost its write a
+#: quarter of its speed (30,000 companies: 4,926 rows/s with PostgreSQL's own choice, 3,648–3,906).
+SCREENS_POSTGRESQL_OPTIONS = "-c plan_cache_mode=force_custom_plan"
