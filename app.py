@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 import auth
 import security_headers
-from config import BASE_DIR, SCREENS_POSTGRESQL_OPTIONS, load_config
-from extensions import SQLITE_PAGE_CACHE_KIB, babel, csrf, db, limiter, login_manager
+from config import BASE_DIR, SCREENS_POSTGRESQL_OPTIONS, SQLITE_PAGE_CACHE_KIB, load_config
+from extensions import babel, csrf, db, limiter, login_manager
 
 
 def select_locale() -> str:

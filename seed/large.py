@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
-from extensions import SQLITE_PAGE_CACHE_KIB
+from config import SQLITE_PAGE_CACHE_KIB
 from models import (
     Activity,
     AuditEvent,

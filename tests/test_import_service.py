@@ -17,7 +17,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
-from extensions import SQLITE_PAGE_CACHE_KIB, db
+from config import SQLITE_PAGE_CACHE_KIB
+from extensions import db
 from models import (
     AuditEvent,
     Category,

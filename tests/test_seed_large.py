@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import func, select, text
 from stdnum.se import orgnr
 
-from extensions import SQLITE_PAGE_CACHE_KIB, db
+from config import SQLITE_PAGE_CACHE_KIB
+from extensions import db
 from models import Activity, AuditEvent, Company, CompanyContact, Contact, Employee, company_categories
 from seed.large import org_number, seed_large
 from services import numbering, validation

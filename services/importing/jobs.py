@@ -45,7 +45,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
-from extensions import SQLITE_PAGE_CACHE_KIB
+from config import SQLITE_PAGE_CACHE_KIB
 from models import (
     AuditEvent,
     Category,
@@ -77,7 +77,7 @@ UNDO_BATCH = 1000
 #: A pass that writes no batch for a while (reading its committed batches again) reports this often (s).
 HEARTBEAT_SECONDS = 5
 #: SQLite page cache of the import's connection while it runs (KiB): 8 MB instead of SQLite's 2 MB (and of the
-#: 32 MB a screen's connection has, extensions.SQLITE_PAGE_CACHE_KIB). 64 MB cost the queue worker 60 MB more
+#: 32 MB a screen's connection has, config.SQLITE_PAGE_CACHE_KIB). 64 MB cost the queue worker 60 MB more
 #: at its peak for the same rows per CPU-second (50,000 companies: 12.5 against 12.6 CPU-seconds); the
 #: operating system keeps the file's pages anyway.
 SQLITE_CACHE_KB = 8 * 1024
@@ -99,7 +99,7 @@ def _larger_page_cache(session: Session, transaction, connection) -> None:
 
 @listens_for(Pool, "checkin")
 def _default_page_cache(dbapi_connection, connection_record) -> None:
-    """A connection given back to the pool has the app's page cache again (extensions.SQLITE_PAGE_CACHE_KIB),
+    """A connection given back to the pool has the app's page cache again (config.SQLITE_PAGE_CACHE_KIB),
     whoever uses it next."""
     if connection_record.info.pop(_PAGE_CACHE_SET, False) and dbapi_connection is not None:
         dbapi_connection.execute(f"PRAGMA cache_size = -{SQLITE_PAGE_CACHE_KIB}")
