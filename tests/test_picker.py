@@ -2,15 +2,13 @@
 word that begins with it, then the other matches, each tier in folded-name order; with search()'s
 guarantees (every word, Swedish folding, no trash, the loader's `extra`) and a bounded number of statements."""
 
-from datetime import datetime
-
 import pytest
 from sqlalchemy import event, text, update
 
 from extensions import db
 from models import Company, Employee
 from services import bulk, numbering, search, trash
-from tests.test_search_index import StatementCounter
+from tests.test_search_index import StatementCounter, company_row
 
 
 @pytest.fixture(autouse=True, params=["few", "many"])
@@ -124,23 +122,7 @@ def test_the_key_follows_every_write(register, session):
     session.commit()
     assert picked("östra") == ["ÖSTRA MÅLERI"]
     number = numbering.next_customer_number(session)
-    now = datetime(2026, 12, 1)
-    row = {
-        "id": 990_001,
-        "customer_number": number,
-        "name": "Éjderns Svensson",
-        "country": "SE",
-        "status": "active",
-        "is_supplier": False,
-        "email_locked": False,
-        "version": 1,
-        "invoice_language": "sv",
-        "discount_percent": 0,
-        "payment_terms_days": 30,
-        "currency": "SEK",
-        "created_at": now,
-        "updated_at": now,
-    }
+    row = company_row(990_001, number, "Éjderns Svensson")
     bulk.insert_rows(session, Company.__table__, [row])
     session.commit()
     assert picked("ejdern") == ["Éjderns Svensson"]

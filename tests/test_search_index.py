@@ -49,14 +49,13 @@ def test_an_edit_moves_the_row_in_the_index(paths, make_company):
     assert found(Company, "ny") == [company.id] and found(Company, "ga") == []
 
 
-def test_a_bulk_insert_and_an_import_update_are_indexed(paths, app):
-    """services.bulk writes past the ORM (COPY / executemany) and the import updates with plain UPDATEs."""
+def company_row(ident: int, customer_number: int, name: str, **more) -> dict:
+    """A company as services.bulk inserts it (every column without a database default)."""
     now = datetime(2026, 12, 1)
-    [ident] = bulk.new_ids(db.session, Company.__table__, 1)
-    row = {
+    return {
         "id": ident,
-        "customer_number": 99001,
-        "name": "Massimporten Ek AB",
+        "customer_number": customer_number,
+        "name": name,
         "country": "SE",
         "status": "active",
         "is_supplier": False,
@@ -66,10 +65,16 @@ def test_a_bulk_insert_and_an_import_update_are_indexed(paths, app):
         "discount_percent": 0,
         "payment_terms_days": 30,
         "currency": "SEK",
-        "postal_city": "Kiruna",
         "created_at": now,
         "updated_at": now,
+        **more,
     }
+
+
+def test_a_bulk_insert_and_an_import_update_are_indexed(paths, app):
+    """services.bulk writes past the ORM (COPY / executemany) and the import updates with plain UPDATEs."""
+    [ident] = bulk.new_ids(db.session, Company.__table__, 1)
+    row = company_row(ident, 99001, "Massimporten Ek AB", postal_city="Kiruna")
     bulk.insert_rows(db.session, Company.__table__, [row])
     db.session.commit()
     assert found(Company, "massimporten kiruna") == [ident] == found(Company, "99001")
@@ -85,17 +90,10 @@ def test_sqlite_indexes_a_bulk_batch_once_in_one_statement_and_rows_after_it_by_
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's FTS5 index")
     ids = bulk.new_ids(db.session, Company.__table__, 3)
-    now = datetime(2026, 12, 1)
     bulk.insert_rows(
         db.session,
         Company.__table__,
-        [
-            {"id": ident, "customer_number": 99100 + n, "name": f"Satsbolaget {n} AB", "postal_city": "Örebro"}
-            | {"version": 1, "created_at": now}
-            | {"updated_at": now, "country": "SE", "status": "active", "is_supplier": False, "email_locked": False}
-            | {"invoice_language": "sv", "currency": "SEK", "discount_percent": 0, "payment_terms_days": 30}
-            for n, ident in enumerate(ids)
-        ],
+        [company_row(ident, 99100 + n, f"Satsbolaget {n} AB", postal_city="Örebro") for n, ident in enumerate(ids)],
     )
     db.session.commit()
     entries = text("SELECT rowid FROM company_search WHERE company_search MATCH :term ORDER BY rowid")
