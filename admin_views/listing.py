@@ -76,10 +76,19 @@ class Pager:
 
 
 def read_page(
-    order, stmt, args, *, per_page: int, prefix: str = "", seek=None, offset: int = 0, total: bool = False
+    order,
+    stmt,
+    args,
+    *,
+    per_page: int,
+    prefix: str = "",
+    seek=None,
+    offset: int = 0,
+    total: bool = False,
+    narrow: bool = False,
 ) -> paging.Page:
     """The page of `stmt` that the request's `?after=`, `?before=`, `?last=` (each with `prefix`)
-    name; a token that is not one of ours gives the first page and a message. `total`: see
+    name; a token that is not one of ours gives the first page and a message. `total`, `narrow`: see
     services.paging `_Order.page`."""
     try:
         return order.page(
@@ -92,11 +101,12 @@ def read_page(
             seek=seek,
             offset=offset,
             total=total,
+            narrow=narrow,
         )
     except InvalidCursor:
         message = _("The page could not be found again (the address is not complete); the first page is shown.")
         flash(message, "warning")
-        return order.page(db.session, stmt, per_page=per_page, total=total)
+        return order.page(db.session, stmt, per_page=per_page, total=total, narrow=narrow)
 
 
 @dataclass
@@ -212,7 +222,8 @@ class KeysetListMixin:
         if few:
             order = order.of_few_rows()
         per_page = page_size or self.page_size
-        result = self._read_page(order, stmt, per_page, page or 0, total=few)
+        narrow = search_service.found_first(self.model, stmt)
+        result = self._read_page(order, stmt, per_page, page or 0, total=few, narrow=narrow)
         if result.total is not None:
             count = (
                 paging.Count(result.total)
@@ -235,7 +246,9 @@ class KeysetListMixin:
         self.prefetch_list(result.items)
         return None, result.items
 
-    def _read_page(self, order: ListOrder, stmt, per_page: int, page_number: int, total: bool = False) -> paging.Page:
+    def _read_page(
+        self, order: ListOrder, stmt, per_page: int, page_number: int, total: bool = False, narrow: bool = False
+    ) -> paging.Page:
         args = request.args
         try:
             seek = paging.seek_value(order.keys[0].expr, args["goto"]) if args.get("goto", "").strip() else None
@@ -253,7 +266,7 @@ class KeysetListMixin:
                 "warning",
             )
             offset = 0
-        return read_page(order, stmt, args, per_page=per_page, seek=seek, offset=offset, total=total)
+        return read_page(order, stmt, args, per_page=per_page, seek=seek, offset=offset, total=total, narrow=narrow)
 
     @staticmethod
     def goto_refused(order: ListOrder) -> str:

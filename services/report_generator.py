@@ -587,10 +587,11 @@ def page(session: Session, spec: Spec, employee, **position) -> tuple[Count, Pag
     """(row count, capped at paging.COUNT_CAP; one page of rows) for the screen; `position` is
     paging's after=/before=/last= (raises paging.InvalidCursor for a token not of this report)."""
     stmt = query(spec, employee, session)
-    # The report is sorted after its rows are found (no index serves its order); a text condition
-    # that matches few rows has them all found first, so the first page counts them as it goes.
+    # The report is sorted after its rows are found (no index serves its order), so a page's keys are
+    # found first from narrow rows; a text condition that matches few rows has them all found first,
+    # so the first page counts them as it goes.
     few = bool(spec.text) and search.few_matches(session, spec.kind.model, spec.text)
-    rows = order(spec).page(session, stmt, per_page=PAGE_SIZE, total=few, **position)
+    rows = order(spec).page(session, stmt, per_page=PAGE_SIZE, total=few, narrow=True, **position)
     if rows.total is not None:
         return (Count(rows.total) if rows.total <= COUNT_CAP else Count(COUNT_CAP, exact=False)), rows
     count = search.live_count(session, spec.kind.model, stmt)

@@ -65,7 +65,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement
+from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from models import (
@@ -694,15 +694,6 @@ def with_ids(condition: ColumnElement[bool], ids: Select) -> ColumnElement[bool]
     return _WithIds(condition, ids)
 
 
-def _conjuncts(where) -> list:
-    """The conditions a WHERE clause ANDs together."""
-    if where is None:
-        return []
-    if isinstance(where, BooleanClauseList) and where.operator is operators.and_:
-        return [c for clause in where.clauses for c in _conjuncts(clause)]
-    return [where]
-
-
 def _by_ids(model, condition) -> bool:
     """Whether `condition` is `model.id IN (…)` (a rare term's ids, `bulk.one_of`)."""
     left = getattr(condition, "left", None)
@@ -712,6 +703,12 @@ def _by_ids(model, condition) -> bool:
         and getattr(left, "table", None) is model.__table__
         and getattr(left, "key", None) == "id"
     )
+
+
+def found_first(model, stmt: Select) -> bool:
+    """Whether `stmt`'s rows are all found before they are sorted: a search term's matching ids (`condition`),
+    so that a page is best read narrow (services.paging `_Order.page`)."""
+    return any(_by_ids(model, c) for c in paging.conjuncts(stmt.whereclause))
 
 
 def _from_index(stmt: Select) -> Select:
@@ -738,7 +735,7 @@ def live_count(session: Session, model, stmt: Select, cap: int | None = None) ->
     it is the ids its index gives."""
     if _dialect(session) != "sqlite":
         return paging.quick_count(session, stmt, cap)
-    conjuncts = _conjuncts(stmt.whereclause)
+    conjuncts = paging.conjuncts(stmt.whereclause)
     rest = [c for c in conjuncts if not c.compare(live(model))]
     trashed = hasattr(model, "deleted_at") and len(rest) < len(conjuncts)
     # with other conditions, the ids' rows are read one by one either way; alone, they are counted

@@ -125,3 +125,16 @@ def test_only_indexed_columns_are_sortable(app):
                 ):
                     missing.append((view.endpoint, columns))
     assert not missing, f"sorted without an index on (columns…, id): {missing}"
+
+
+def test_a_searched_list_sorts_its_matches_narrow_and_reads_the_page_by_id(login, companies):
+    """A search term's matches are all found before they are sorted (SQLite: their ids from the index;
+    PostgreSQL: a rare term's rows): the statement that sorts them selects their keys, not whole rows
+    joined with their owner; the page shows the matches in name order."""
+    from tests.test_statement_counts import statements
+
+    client = login("readonly").client
+    _n, sent = statements(client, "/admin/company/?search=kbolag")
+    sorting = [s for s in sent if "FROM company" in s and "ORDER BY" in s]
+    assert sorting and all("company.email" not in s.split("FROM")[0] for s in sorting), sorting
+    assert _names(client.get("/admin/company/?search=kbolag")) == [n for n in companies if n.startswith("K")]

@@ -28,21 +28,36 @@ def _companies(n, *, seed=1, cities=("Göteborg", "Malmö", None, "Umeå")):
     return rows
 
 
-def _walk(order, stmt, per_page, **first):
+def _walk(order, stmt, per_page, narrow=False, **first):
     """Every page from the first (or `first`) to the end, following the next tokens."""
-    pages = [order.page(db.session, stmt, per_page=per_page, **first)]
+    pages = [order.page(db.session, stmt, per_page=per_page, narrow=narrow, **first)]
     while pages[-1].next:
-        pages.append(order.page(db.session, stmt, per_page=per_page, after=pages[-1].next))
+        pages.append(order.page(db.session, stmt, per_page=per_page, narrow=narrow, after=pages[-1].next))
         assert len(pages) < 1000
     return pages
 
 
-def _walk_back(order, stmt, per_page):
-    pages = [order.page(db.session, stmt, per_page=per_page, last=True)]
+def _walk_back(order, stmt, per_page, narrow=False):
+    pages = [order.page(db.session, stmt, per_page=per_page, narrow=narrow, last=True)]
     while pages[-1].previous:
-        pages.append(order.page(db.session, stmt, per_page=per_page, before=pages[-1].previous))
+        pages.append(order.page(db.session, stmt, per_page=per_page, narrow=narrow, before=pages[-1].previous))
         assert len(pages) < 1000
     return list(reversed(pages))
+
+
+class _Statements:
+    """The statements sent while inside the `with`."""
+
+    def __enter__(self):
+        self.sent: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", self._remember)
+        return self
+
+    def _remember(self, conn, cursor, statement, *args):
+        self.sent.append(statement)
+
+    def __exit__(self, *exc):
+        event.remove(db.engine, "before_cursor_execute", self._remember)
 
 
 def _expected(rows, key, descending, nulls_last_ascending):
@@ -262,6 +277,32 @@ def test_a_first_page_with_its_total_counts_every_row_in_the_same_pass(app):
     # empty cities form a segment of their own, read by a statement of its own: no total
     by_city = ListOrder(Company.postal_city, Company.id, nullable=True)
     assert by_city.page(db.session, stmt, per_page=5, total=True).total is None
+
+
+@pytest.mark.parametrize(
+    "order", [ListOrder(Company.name, Company.id), MixedOrder(SortKey(Company.name), SortKey(Company.id))]
+)
+def test_rows_found_first_are_sorted_narrow_and_read_by_id(app, order):
+    """`page(narrow=True)` (a search term's matching ids, a report): the same pages as whole rows give, every
+    row once forward and backward; the statements that sort select the keys only, and the page's rows are read
+    by their ids alone, not by the list of ids the rows were found by too (SQLite read that whole list)."""
+    from sqlalchemy.orm import joinedload
+
+    rows = _companies(40, seed=11)
+    found = select(Company.id).where(Company.name.not_like("Gamma%")).scalar_subquery()
+    stmt = select(Company).where(Company.id.in_(found)).options(joinedload(Company.owner))
+    expected = [c.id for c in sorted((r for r in rows if not r.name.startswith("Gamma")), key=lambda r: (r.name, r.id))]
+    assert 0 < len(expected) < 40
+    with _Statements() as statements:
+        forward = _walk(order, stmt, 6, narrow=True)
+    assert [c.id for p in forward for c in p.items] == expected
+    assert [c.id for p in forward for c in p.items] == [c.id for p in _walk(order, stmt, 6) for c in p.items]
+    sorting = [s for s in statements.sent if "ORDER BY" in s]
+    assert sorting and all("customer_number" not in s.split("FROM")[0] for s in sorting), sorting[0]
+    by_id = [s for s in statements.sent if "ORDER BY" not in s]
+    assert by_id and all("NOT LIKE" not in s for s in by_id), by_id[0]
+    backward = _walk_back(order, stmt, 6, narrow=True)
+    assert [c.id for p in backward for c in p.items] == expected
 
 
 def test_a_customers_rows_are_sorted_narrow_and_read_by_key(app, make_company):
