@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, Select, and_, bindparam, false, func, literal, or_, select, text, true, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -376,7 +376,7 @@ def _without_id_lists(stmt: Select, id_column) -> Select:
     }
     if not lists:
         return stmt
-    return replacement_traverse(stmt, {}, lambda element, **kw: true() if id(element) in lists else None)
+    return cast(Select, replacement_traverse(stmt, {}, lambda element, **kw: true() if id(element) in lists else None))
 
 
 def _rows(session: Session, stmt: Select) -> list[tuple]:
