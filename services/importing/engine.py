@@ -1071,18 +1071,19 @@ class Importer:
 
     def _link_categories(self, rows: list[Row]) -> None:
         link = CATEGORY_LINKS[self.entity.key]
-        owner_col = [c for c in link.c if c.name != "category_id"][0]
-        pairs = []
-        for row in rows:
-            if row.outcome == "created":
-                wanted = set(row.values.get("category_ids", []))
-            else:
-                wanted = set(row.changes.get("categories", [[], []])[1]) - set(
-                    row.changes.get("categories", [[], []])[0]
-                )
-            pairs += [{owner_col.name: row.existing_id, "category_id": c} for c in sorted(wanted)]
-        if pairs:
-            bulk.insert_rows(self.session, link, pairs)
+        owner = [c for c in link.c if c.name != "category_id"][0].name
+
+        def pairs():  # made as the insert takes them (see _insert)
+            for row in rows:
+                if row.outcome == "created":
+                    wanted = set(row.values.get("category_ids", []))
+                else:
+                    old, new = row.changes.get("categories", [[], []])
+                    wanted = set(new) - set(old)
+                for category in sorted(wanted):
+                    yield {owner: row.existing_id, "category_id": category}
+
+        bulk.insert_rows(self.session, link, pairs())
 
     def _link_companies(self, rows: list[Row], now: datetime) -> None:
         wanted = {
