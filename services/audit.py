@@ -182,7 +182,7 @@ def record_bulk(
     bulk.insert_rows(
         session,
         table_of(AuditEvent),
-        [{**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now, **through} for e in events],
+        ({**e, "actor_id": actor_id, "import_job_id": import_job_id, "at": now, **through} for e in events),
     )
 
 

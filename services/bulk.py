@@ -11,6 +11,9 @@ driver's cursor.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
@@ -79,26 +82,60 @@ class PreparedRows(NamedTuple):
     ids: str | None  # SQLite, a searched table: the rows' ids as JSON, to add them to the search index
 
 
-def insert_rows(session: Session, table: Table, rows: list[dict]) -> None:
+def insert_rows(session: Session, table: Table, rows: Iterable[dict]) -> None:
     """Insert `rows` (dicts with the same keys) in one go: COPY on PostgreSQL, one executemany on SQLite.
 
     Only the given columns are written: columns left out get the database's default, not a Python-side one.
+    On PostgreSQL the rows are sent as they come: given a generator, PostgreSQL inserts (and indexes) the
+    first rows while the caller still makes the next ones.
     """
-    if rows:
-        insert_prepared(session, prepare_rows(session.get_bind().dialect, table, rows))
+    if _dialect(session) == "sqlite":
+        rows = list(rows)
+        if rows:
+            insert_prepared(session, prepare_rows(session.get_bind().dialect, table, rows))
+        return
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    columns = list(first)
+    values_of = _copy_values(table, columns)
+    with _copy(session, table, columns) as copy:
+        for row in chain((first,), rows):
+            copy.write_row(values_of(row))
+
+
+def _copy_values(table: Table, columns: list[str]) -> Callable[[dict], list]:
+    """PostgreSQL: a row's values of `columns` as COPY writes them (JSON columns dumped)."""
+    getter = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    dumped = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+
+    def values_of(row: dict) -> list:
+        values = list(getter(row))
+        for at in dumped:
+            if values[at] is not None:
+                values[at] = json.dumps(values[at])
+        return values
+
+    return values_of
+
+
+@contextmanager
+def _copy(session: Session, table: Table, columns: list[str]):
+    """PostgreSQL: a COPY of `columns` into `table` on the session's connection."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    connection: Any = session.connection().connection.driver_connection
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        yield copy
 
 
 def prepare_rows(dialect: Dialect, table: Table, rows: list[dict]) -> PreparedRows:
     """`rows` (dicts with the same keys, at least one) as `insert_prepared` writes them in `dialect`."""
     columns = list(rows[0])
     if dialect.name != "sqlite":
-        getter = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
-        values: list[Any] = [list(getter(row)) for row in rows]
-        for at in [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]:
-            for row_values in values:
-                if row_values[at] is not None:
-                    row_values[at] = json.dumps(row_values[at])
-        return PreparedRows(table, columns, values, None)
+        values_of = _copy_values(table, columns)
+        return PreparedRows(table, columns, [values_of(row) for row in rows], None)
     by_column = []
     for c in columns:
         values = [row[c] for row in rows]
@@ -115,14 +152,11 @@ def prepare_rows(dialect: Dialect, table: Table, rows: list[dict]) -> PreparedRo
 
 def insert_prepared(session: Session, prepared: PreparedRows) -> None:
     """Insert rows made ready by `prepare_rows` for this session's database."""
-    table, columns = prepared.table, prepared.columns
-    quote = session.get_bind().dialect.identifier_preparer.quote
-    connection: Any = session.connection().connection.driver_connection
     if _dialect(session) == "sqlite":
-        _sqlite_executemany(connection, quote, prepared)
+        quote = session.get_bind().dialect.identifier_preparer.quote
+        _sqlite_executemany(session.connection().connection.driver_connection, quote, prepared)
         return
-    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+    with _copy(session, prepared.table, prepared.columns) as copy:
         for values in prepared.values:
             copy.write_row(values)
 

@@ -96,3 +96,38 @@ def test_sqlite_uses_a_write_ahead_log(app):
     with db.engine.connect() as conn:
         assert conn.scalar(text("PRAGMA journal_mode")) == "wal"
         assert conn.scalar(text("PRAGMA synchronous")) == 2  # FULL: every commit is durable
+
+
+def test_rows_given_as_they_are_made_are_all_inserted(session):
+    """A generator of rows (PostgreSQL streams it into COPY as it is made) inserts each row once, in order;
+    an empty one inserts nothing."""
+    ids = bulk.new_ids(session, Company.__table__, 3)
+    made = []
+
+    def rows():
+        for n, ident in enumerate(ids):
+            made.append(ident)
+            yield {
+                "id": ident,
+                "customer_number": 30000 + ident,
+                "name": f"Ström {n} AB",
+                "country": "SE",
+                "status": "active",
+                "is_supplier": False,
+                "email_locked": False,
+                "invoice_language": "sv",
+                "discount_percent": Decimal("0"),
+                "payment_terms_days": 30,
+                "currency": "SEK",
+                "version": 1,
+                "created_at": AT,
+                "updated_at": AT,
+            }
+
+    bulk.insert_rows(session, Company.__table__, rows())
+    bulk.insert_rows(session, AuditEvent.__table__, iter([]))
+    session.commit()
+    found = session.execute(select(Company.id, Company.name).where(Company.id.in_(ids)).order_by(Company.id)).all()
+    assert [tuple(r) for r in found] == [(i, f"Ström {n} AB") for n, i in enumerate(ids)]
+    assert made == ids
+    assert session.scalar(select(AuditEvent.id).limit(1)) is None

@@ -1330,29 +1330,48 @@ def test_a_dry_run_reads_smaller_batches_than_the_write(session, make_job, run, 
     assert session.scalar(select(func.count()).select_from(Company)) == 9
 
 
-def test_a_pass_has_its_larger_page_cache_in_every_transaction_and_leaves_none_on_the_pool(
+def test_a_pass_has_its_connection_settings_in_every_transaction_and_leaves_none_on_the_pool(
     session, make_job, run, industry, monkeypatch
 ):
-    """SQLite: each of a pass's transactions (one a batch, each may get another pooled connection) has the
-    import's page cache; a connection back in the pool has SQLite's default for whoever takes it next."""
-    if session.get_bind().dialect.name != "sqlite":
-        pytest.skip("a SQLite setting")
+    """Each of a pass's transactions (one a batch, each may get another pooled connection) commits without
+    waiting for the disk, and on SQLite has the import's page cache; a connection back in the pool has the
+    app's settings again for whoever takes it next (a commit there is durable)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
     seen = []
     after_batch = jobs._Pass._after_batch
 
     def recording(self, *args, **kwargs):
-        seen.append(self.session.execute(text("PRAGMA cache_size")).scalar())
+        if sqlite:
+            seen.append(
+                (
+                    self.session.execute(text("PRAGMA cache_size")).scalar(),
+                    self.session.execute(text("PRAGMA synchronous")).scalar(),
+                )
+            )
+        else:
+            seen.append(self.session.execute(text("SHOW synchronous_commit")).scalar())
         return after_batch(self, *args, **kwargs)
 
     monkeypatch.setattr(jobs._Pass, "_after_batch", recording)
     monkeypatch.setattr(engine, "SQLITE_BATCH_SIZE", 2)
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
     monkeypatch.setattr(engine, "DRY_RUN_BATCH_SIZE", 2)
     bind = session.get_bind()
     with bind.connect(), bind.connect(), bind.connect():  # three in the pool, taken in turn
         pass
     rows = "".join(f"Bolag {n} AB;;;;;;;;;\n" for n in range(7))
-    run(run(make_job(COMPANIES + rows, mode="upsert", match_key="org_number"), write=False), write=True)
-    assert len(seen) >= 8 and set(seen) == {-jobs.SQLITE_CACHE_KB}
+    job = run(run(make_job(COMPANIES + rows, mode="upsert", match_key="org_number"), write=False), write=True)
+    assert job.status == "done" and job.created_count == job.rows_done >= 7
+    assert len(seen) >= 8
+    if not sqlite:
+        assert set(seen) == {"off"}
+        with bind.connect() as other:
+            assert other.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        return
+    assert set(seen) == {(-jobs.SQLITE_CACHE_KB, 1)}  # 1: NORMAL
     with bind.connect() as first, bind.connect() as second, bind.connect() as third:
-        sizes = [c.exec_driver_sql("PRAGMA cache_size").scalar() for c in (first, second, third)]
-    assert sizes == [-SQLITE_PAGE_CACHE_KIB] * 3
+        settings = [
+            (c.exec_driver_sql("PRAGMA cache_size").scalar(), c.exec_driver_sql("PRAGMA synchronous").scalar())
+            for c in (first, second, third)
+        ]
+    assert settings == [(-SQLITE_PAGE_CACHE_KIB, 2)] * 3  # 2: FULL
