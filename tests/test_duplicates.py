@@ -337,3 +337,18 @@ def test_postgresql_analyzes_a_register_just_filled(session, app):
     # (whether it is stale again at once depends on when the inserting backend reports its rows to the
     # statistics, which may come after the ANALYZE)
     assert session.execute(db.text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() == 3000
+
+
+def test_any_of_finds_texts_with_quotes_commas_braces_and_backslashes(session, make_company):
+    """`any_of` gives PostgreSQL its array as one text (services.search.pg_array): every value is found as it is,
+    whatever it holds; SQLite's is services.bulk.one_of's."""
+    from sqlalchemy import select
+
+    from models import Company
+
+    names = ['Alfa "Bygg", AB', "Beta\\Data {AB}", "NULL", "Gamma 'Ö' AB", " Delta "]
+    ids = {make_company(name=name).id for name in names}
+    make_company(name="Epsilon AB")
+    assert set(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.name, names)))) == ids
+    assert set(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.id, ids)))) == ids
+    assert list(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.id, [])))) == []
