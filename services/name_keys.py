@@ -157,13 +157,13 @@ def _share(a: tuple, b: tuple) -> bool:
     return bool(a) and bool(b) and any(x in b for x in a)
 
 
-def _entry_of_row(kind: str, row) -> Entry:
-    """An Entry from a row of `columns(kind)`."""
+def _entry_of_row(kind: str, row, names: dict[str, str] | None = None) -> Entry:
+    """An Entry from a row of `columns(kind)`; `names`: {company name: its `company_name_key`} known already."""
     if kind == "company":
         id_, name, org, email, phone, city, visit_city = row
         return Entry(
             id_,
-            company_name_key(name),
+            names[name] if names and name in names else company_name_key(name),
             _keys(digits(org)),
             _keys(email_key(email)),
             _keys(digits(phone)),
@@ -186,7 +186,7 @@ def _entry_of_row(kind: str, row) -> Entry:
     id_, name, org, email, phone = row
     return Entry(
         id_,
-        company_name_key(name),
+        names[name] if names and name in names else company_name_key(name),
         _keys(digits(org)),
         _keys(email_key(email)),
         _keys(digits(phone)),

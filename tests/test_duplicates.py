@@ -352,3 +352,22 @@ def test_any_of_finds_texts_with_quotes_commas_braces_and_backslashes(session, m
     assert set(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.name, names)))) == ids
     assert set(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.id, ids)))) == ids
     assert list(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.id, [])))) == []
+
+
+def test_a_record_named_as_a_row_is_not_normalised_again_and_found_the_same(session, make_company, monkeypatch):
+    """An import's rows hand RegisterLookup their names normalised already: a record found by a row's key and
+    named as the row (most often the row's own company) takes that, and is found and scored as before."""
+    from services import name_keys
+
+    company = make_company(name="Alfa Bygg AB", org_number="5560360793", postal_city="Lund")
+    make_company(name="Alfa Byggnads AB", org_number="5564994589", postal_city="Lund")
+    entry = duplicates.entry_of_values("company", {"name": "Alfa Bygg AB", "org_number": "5560360793"})
+    entry.id = -1
+    calls = []
+    real = name_keys.company_name_key
+    monkeypatch.setattr(name_keys, "company_name_key", lambda name: calls.append(name) or real(name))
+    given = duplicates.RegisterLookup(session, "company").matches_many([entry], names={"Alfa Bygg AB": entry.name})
+    assert "Alfa Bygg AB" not in calls
+    found = duplicates.RegisterLookup(session, "company").matches_many([entry])
+    assert "Alfa Bygg AB" in calls
+    assert given == found and [ident for _score, _reasons, ident in found[0]] == [company.id]

@@ -1160,7 +1160,7 @@ def test_the_register_is_compared_by_blocking_not_with_every_record(session, mak
     read = []
     real_entry = duplicates._entry_of_row
     monkeypatch.setattr(
-        duplicates, "_entry_of_row", lambda kind, row: read.append((kind, row)) or real_entry(kind, row)
+        duplicates, "_entry_of_row", lambda kind, row, *names: read.append((kind, row)) or real_entry(kind, row, *names)
     )
     job = run(make_job("Företagsnamn\nZeta Verkstad AB\nBygg Konsult AB\n", mode="create"), write=False)
     assert job.notice_count == 1

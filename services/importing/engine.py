@@ -523,7 +523,7 @@ class Importer:
         size = self._batch_size()
         batches = iter(lambda: list(islice(table.rows, size)), [])
         for parsed in parallel.parsed_batches(self.parser, batches, self.workers):
-            yield [Row(*row[:3], entry=row[3] if len(row) > 3 else None) for row in parsed]
+            yield [Row(row[0], row[1], row[2], entry=row[3] if len(row) > 3 else None) for row in parsed]
 
     def run(self, table: Table, cache: ParsedRows | None = None) -> Result:
         """One pass; the dry run fills `cache`, a write reads it when it is there."""
@@ -831,8 +831,13 @@ class Importer:
             return
         entries = [entry for _row, entry in new]
         matches: list[list[tuple[int, list[str], str | None, int]]] = [[] for _entry in entries]
+        # the rows' company names normalised already (a record found by a row's key is most often named alike)
+        column = name_keys.COLUMN_KEYS[self._row_kind][1]
+        known = (
+            {row.values[column]: e.name for row, e in new if column in row.values} if column != "first_name" else None
+        )
         for register in self.registers:
-            for found, per_row in zip(register.matches_many(entries), matches, strict=True):
+            for found, per_row in zip(register.matches_many(entries, names=known), matches, strict=True):
                 per_row += [(value, reasons, register.kind, ident) for value, reasons, ident in found]
         assert self.file_entries is not None
         self.file_entries.add(entries)
