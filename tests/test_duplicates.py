@@ -337,3 +337,37 @@ def test_postgresql_analyzes_a_register_just_filled(session, app):
     # (whether it is stale again at once depends on when the inserting backend reports its rows to the
     # statistics, which may come after the ANALYZE)
     assert session.execute(db.text("SELECT reltuples FROM pg_class WHERE relname = 'company'")).scalar() == 3000
+
+
+def test_any_of_finds_texts_with_quotes_commas_braces_and_backslashes(session, make_company):
+    """`any_of` gives PostgreSQL its array as one text (services.search.pg_array): every value is found as it is,
+    whatever it holds; SQLite's is services.bulk.one_of's."""
+    from sqlalchemy import select
+
+    from models import Company
+
+    names = ['Alfa "Bygg", AB', "Beta\\Data {AB}", "NULL", "Gamma 'Ö' AB", " Delta "]
+    ids = {make_company(name=name).id for name in names}
+    make_company(name="Epsilon AB")
+    assert set(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.name, names)))) == ids
+    assert set(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.id, ids)))) == ids
+    assert list(session.scalars(select(Company.id).where(duplicates.any_of(session, Company.id, [])))) == []
+
+
+def test_a_record_named_as_a_row_is_not_normalised_again_and_found_the_same(session, make_company, monkeypatch):
+    """An import's rows hand RegisterLookup their names normalised already: a record found by a row's key and
+    named as the row (most often the row's own company) takes that, and is found and scored as before."""
+    from services import name_keys
+
+    company = make_company(name="Alfa Bygg AB", org_number="5560360793", postal_city="Lund")
+    make_company(name="Alfa Byggnads AB", org_number="5564994589", postal_city="Lund")
+    entry = duplicates.entry_of_values("company", {"name": "Alfa Bygg AB", "org_number": "5560360793"})
+    entry.id = -1
+    calls = []
+    real = name_keys.company_name_key
+    monkeypatch.setattr(name_keys, "company_name_key", lambda name: calls.append(name) or real(name))
+    given = duplicates.RegisterLookup(session, "company").matches_many([entry], names={"Alfa Bygg AB": entry.name})
+    assert "Alfa Bygg AB" not in calls
+    found = duplicates.RegisterLookup(session, "company").matches_many([entry])
+    assert "Alfa Bygg AB" in calls
+    assert given == found and [ident for _score, _reasons, ident in found[0]] == [company.id]

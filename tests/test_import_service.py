@@ -1160,7 +1160,7 @@ def test_the_register_is_compared_by_blocking_not_with_every_record(session, mak
     read = []
     real_entry = duplicates._entry_of_row
     monkeypatch.setattr(
-        duplicates, "_entry_of_row", lambda kind, row: read.append((kind, row)) or real_entry(kind, row)
+        duplicates, "_entry_of_row", lambda kind, row, *names: read.append((kind, row)) or real_entry(kind, row, *names)
     )
     job = run(make_job("Företagsnamn\nZeta Verkstad AB\nBygg Konsult AB\n", mode="create"), write=False)
     assert job.notice_count == 1
@@ -1217,6 +1217,57 @@ def test_an_earlier_row_with_another_organisation_number_is_not_compared(session
     found = sorted((row, int(m.split("rad ")[1].split()[0])) for row, _k, _i, m in notices(session, job))
     assert found == [(4, 2), (4, 3), (5, 2), (5, 4)]
     assert not [pair for pair in scored if all(pair) and pair[0] != pair[1]]  # two numbers, never compared
+
+
+def test_parsing_processes_make_the_rows_entries_and_the_notices_are_the_same(
+    session, make_job, run, make_company, app, monkeypatch, in_workers
+):
+    """Issue 14: a dry run's parsing processes make each row's duplicates Entry (services.name_keys), the queue
+    worker only looks it up: the notices are those of rows parsed in the worker itself, for the register and for
+    an earlier row of the file in another batch (by name, e-mail and phone); a row with errors gets none."""
+    from services import duplicates
+
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    customer = make_company(name="Alfa Bygg AB", org_number="5560360793", postal_city="Stockholm")
+    content = (
+        "Företagsnamn;Ort;Org.nr;E-post;Telefon\n"
+        "Alfa Byggnads AB;Stockholm;556036-0793;;\n"  # row 2: the customer's number
+        "Nordisk Rörteknik AB;Göteborg;;info@ror.se;\n"  # row 3
+        "Lindqvist Måleri;Lund;;;046-123 45 67\n"  # row 4
+        "Nordisk Rörteknik Aktiebolag;Göteborg;;;\n"  # row 5: row 3's name and town (another batch)
+        "Annat Företag;Kiruna;;INFO@ror.se;\n"  # row 6: row 3's e-mail
+        "Lindqvists Måleri AB;Lund;;;046-12 34 567\n"  # row 7: row 4's phone and name
+        "Alfa Bygg;Stockholm;12;;\n"  # row 8: a bad number, an error, no notice
+    )
+    parsed = []
+    real = engine.Importer._new_entries
+    monkeypatch.setattr(
+        engine.Importer,
+        "_new_entries",
+        lambda self, rows: parsed.extend((r.number, r.entry is not None) for r in rows) or real(self, rows),
+    )
+    there = run(make_job(content), write=False)
+    assert parsed == [(n, n != 8) for n in range(2, 9)]  # made by the parsing processes, but for a bad row
+    monkeypatch.setitem(app.config, "IMPORT_WORKERS", 0)
+    here = run(make_job(content), write=False)
+    found = [(row, kind, ident) for row, kind, ident, _m in notices(session, there)]
+    assert found == [(2, "company", customer.id), (5, None, None), (6, None, None), (7, None, None)]
+    assert [m for *_n, m in notices(session, there)] == [m for *_n, m in notices(session, here)]
+    assert (there.created_count, there.error_count) == (here.created_count, here.error_count) == (6, 1)
+    # the Entry a parsing process makes is the one the register's records are made with
+    values = {"name": "Nordisk Rörteknik i Göteborg AB", "org_number": "5560360793", "phone": "+46461234567"}
+    entry = engine.name_keys.entry_from_fields(9, engine.name_keys.entry_fields("company", values))
+    expected = duplicates.entry_of_values("company", values)
+    expected.id = 9
+    assert entry == expected
+
+
+def test_an_entry_is_made_of_the_columns_the_register_is_read_with():
+    """services.name_keys (no models, for the parsing processes) names the columns services.duplicates reads."""
+    from services import duplicates, name_keys
+
+    for kind in duplicates.KINDS:
+        assert name_keys.COLUMN_KEYS[kind] == tuple(c.key for c in duplicates.columns(kind))
 
 
 @pytest.mark.parametrize("word_cache", [engine.FileEntries.WORD_CACHE, 1])

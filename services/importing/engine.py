@@ -55,7 +55,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, consent, duplicates, fields, numbering, webhooks
+from services import bulk, consent, duplicates, fields, name_keys, numbering, webhooks
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
@@ -125,6 +125,9 @@ class Row:
     new_categories: list = field(default_factory=list)
     outcome: str = ""
     notices: list[RowError] = field(default_factory=list)
+    #: What the row is compared on for likely duplicates, made while it was parsed (a dry run's rows without
+    #: errors: services.name_keys.entry_fields), or None.
+    entry: tuple | None = None
 
 
 #: A list of values given as one parameter (a JSON array) to the temporary files' `IN`: one statement text
@@ -284,21 +287,28 @@ class FileEntries:
                     named[e.id] = [rows[kept[i]] for i in alike]
                 else:
                     named[e.id] = [rows[i] for i in duplicates.alike_indexes(e, row_names[:earlier])]
-        for key, rows in key_rows.items():  # the first MAX_BLOCK rows of a key (a switchboard) are compared
-            key_rows[key] = sorted(rows)[: duplicates.MAX_BLOCK]
+        # the first MAX_BLOCK rows of a key (a switchboard) are compared; a key of one row (most are: the row's
+        # own) has no earlier row to compare
+        shared = {key: sorted(rows)[: duplicates.MAX_BLOCK] for key, rows in key_rows.items() if len(rows) > 1}
         # the batch's own rows are at hand (most keys find only their own row): only earlier batches' are read
         known = {e.id: e for e in entries}
-        wanted = {r for rows in (*key_rows.values(), *named.values()) for r in rows} - known.keys()
+        wanted = {r for rows in (*shared.values(), *named.values()) for r in rows} - known.keys()
         for row, data in self._select("SELECT row, data FROM entry WHERE row IN (?)", wanted):
             known[row] = duplicates.Entry(*marshal.loads(data))
-        found = []
+        found: list[list[duplicates.Found]] = []
         for entry in entries:
             key_blocks = {
-                k: [known[r] for r in key_rows.get(k, []) if r < entry.id]
+                k: [known[r] for r in shared[k] if r < entry.id]
                 for k in (*entry.ids, *entry.emails, *entry.phones)
+                if k in shared
             }
-            named_entries = [known[r] for r in named.get(entry.id, [])]
-            found.append(duplicates.blocked_matches(kind, entry, key_blocks, named_entries))
+            named_entries = [known[r] for r in named.get(entry.id, ())]
+            # most rows have no earlier row to compare: no call
+            found.append(
+                duplicates.blocked_matches(kind, entry, key_blocks, named_entries)
+                if named_entries or any(key_blocks.values())
+                else []
+            )
         return found
 
     def _word_rows(self, words: set[str]) -> dict[str, tuple[list[int], list[str], list[str]]]:
@@ -485,7 +495,11 @@ class Importer:
             (index, self.entity.field(key), headers[index] if index < len(headers) else str(index + 1))
             for index, key in order
         ]
-        self.parser = RowParser(self.entity.key, [(index, fld.key, header) for index, fld, header in self.columns])
+        # a dry run that may find new rows has each row's Entry made where it is parsed (`_new_entries`)
+        entry_kind = self._row_kind if not self.write and self.job.mode != "update" else None
+        self.parser = RowParser(
+            self.entity.key, [(index, fld.key, header) for index, fld, header in self.columns], entry_kind
+        )
 
     def _load_references(self) -> None:
         s = self.session
@@ -514,7 +528,7 @@ class Importer:
         size = self._batch_size()
         batches = iter(lambda: list(islice(table.rows, size)), [])
         for parsed in parallel.parsed_batches(self.parser, batches, self.workers):
-            yield [Row(number, values, errors) for number, values, errors in parsed]
+            yield [Row(row[0], row[1], row[2], entry=row[3] if len(row) > 3 else None) for row in parsed]
 
     def run(self, table: Table, cache: ParsedRows | None = None) -> Result:
         """One pass; the dry run fills `cache`, a write reads it when it is there."""
@@ -800,8 +814,11 @@ class Importer:
         for row in rows:
             if row.outcome == "created":
                 company = row.values.get("company_id")
-                entry = duplicates.entry_of_values(self._row_kind, row.values, [company] if company else [])
-                entry.id = row.number
+                if row.entry is not None:
+                    entry = name_keys.entry_from_fields(row.number, row.entry, (company,) if company else ())
+                else:
+                    entry = duplicates.entry_of_values(self._row_kind, row.values, [company] if company else [])
+                    entry.id = row.number
                 found.append((row, entry))
         return found
 
@@ -819,8 +836,13 @@ class Importer:
             return
         entries = [entry for _row, entry in new]
         matches: list[list[tuple[int, list[str], str | None, int]]] = [[] for _entry in entries]
+        # the rows' company names normalised already (a record found by a row's key is most often named alike)
+        column = name_keys.COLUMN_KEYS[self._row_kind][1]
+        known = (
+            {row.values[column]: e.name for row, e in new if column in row.values} if column != "first_name" else None
+        )
         for register in self.registers:
-            for found, per_row in zip(register.matches_many(entries), matches, strict=True):
+            for found, per_row in zip(register.matches_many(entries, names=known), matches, strict=True):
                 per_row += [(value, reasons, register.kind, ident) for value, reasons, ident in found]
         assert self.file_entries is not None
         self.file_entries.add(entries)
@@ -865,7 +887,7 @@ class Importer:
                 shown = [model.company_name] if model is Lead else [model.name] if model is Company else []
                 if model is Contact:
                     shown = [model.first_name, model.last_name]
-                stmt = select(model.id, *shown).where(bulk.one_of(self.session, model.id, ids))
+                stmt = select(model.id, *shown).where(duplicates.any_of(self.session, model.id, ids))
                 names[kind] = {
                     row[0]: f"{row[1]} {row[2]}".strip() if model is Contact else row[1]
                     for row in self.session.execute(stmt)
