@@ -1426,3 +1426,28 @@ def test_a_pass_has_its_connection_settings_in_every_transaction_and_leaves_none
             for c in (first, second, third)
         ]
     assert settings == [(-SQLITE_PAGE_CACHE_KIB, 2)] * 3  # 2: FULL
+
+
+def test_a_pass_leaves_what_was_alive_before_it_out_of_its_garbage_collections(session, make_job, run, monkeypatch):
+    """What is alive when a pass begins (the app, its modules) is frozen out of the garbage collector for the pass
+    (gc.freeze) and given back after it, whether the pass ends or fails."""
+    import gc
+
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)
+    frozen = []
+    after = jobs._Pass._after_batch
+
+    def after_then_look(self, counts, errors, categories):
+        after(self, counts, errors, categories)
+        frozen.append(gc.get_freeze_count())
+        if len(frozen) == 3:
+            raise WorkerDied
+
+    monkeypatch.setattr(jobs._Pass, "_after_batch", after_then_look)
+    content = "Företagsnamn\n" + "".join(f"Företag {n} AB\n" for n in range(4))
+    job = run(make_job(content), write=False)
+    assert job.status == "checked" and len(frozen) == 2 and all(n > 0 for n in frozen)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(WorkerDied):
+        run(make_job(content + "Företag 9 AB\nFöretag 10 AB\n"), write=False)
+    assert len(frozen) == 3 and gc.get_freeze_count() == 0
