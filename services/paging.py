@@ -487,7 +487,8 @@ class _Order:
             if position is not None and not rows:
                 if not clamp:
                     return Page(items=[])
-                return self.page(session, stmt, per_page=per_page)  # nothing further back: the first page
+                # nothing further back: the first page
+                return self.page(session, stmt, per_page=per_page, narrow=narrow)
             # A short page at the start is kept short: the rows behind it are on the page the
             # user came from, and every row is shown once.
             more_before = len(rows) > per_page
@@ -506,7 +507,7 @@ class _Order:
         if not rows and (position is not None or offset):
             if not clamp and after is not None:
                 return Page(items=[])
-            return self.page(session, stmt, per_page=per_page, last=True)  # past the end: the last page
+            return self.page(session, stmt, per_page=per_page, last=True, narrow=narrow)  # past the end: the last page
         has_next = len(rows) > per_page
         rows = rows[:per_page]
         has_previous = False
