@@ -161,15 +161,7 @@ def _entry_of_row(kind: str, row, names: dict[str, str] | None = None) -> Entry:
     """An Entry from a row of `columns(kind)`; `names`: {company name: its `company_name_key`} known already."""
     if kind == "company":
         id_, name, org, email, phone, city, visit_city = row
-        return Entry(
-            id_,
-            names[name] if names and name in names else company_name_key(name),
-            _keys(digits(org)),
-            _keys(email_key(email)),
-            _keys(digits(phone)),
-            sys.intern(fold(city or visit_city)),
-            sys.intern(email_domain(email)),
-        )
+        return _organisation(id_, name, org, email, phone, fold(city or visit_city), names)
     if kind == "contact":
         id_, first, last, personal, email, phone, mobile, city = row
         return Entry(
@@ -184,13 +176,18 @@ def _entry_of_row(kind: str, row, names: dict[str, str] | None = None) -> Entry:
             last=fold(last),
         )
     id_, name, org, email, phone = row
+    return _organisation(id_, name, org, email, phone, "", names)
+
+
+def _organisation(id_, name, org, email, phone, city: str, names: dict[str, str] | None) -> Entry:
+    """The Entry of a company or a lead (a company to be)."""
     return Entry(
         id_,
         names[name] if names and name in names else company_name_key(name),
         _keys(digits(org)),
         _keys(email_key(email)),
         _keys(digits(phone)),
-        "",
+        sys.intern(city),
         sys.intern(email_domain(email)),
     )
 

@@ -48,29 +48,27 @@ def picked(term, **kw):
     return [row.name for row in search.pick(db.session, Company, term, **kw)]
 
 
+#: "svensson" picked from the register, tier by tier
+SVENSSON_BEGINS = [  # 1: the name begins with it, in folded order ("svensson & co" before "svensson bygg ab")
+    "svensson & co",
+    "Svensson Bygg AB",
+    "Svensson Utesluten AB",
+]
+SVENSSON_WORD = [  # 2: a word of the name begins with it (å after the letters a–z, as the key's code points sort)
+    "Andersson & Svensson AB",
+    "Bo Svenssons Måleri",
+    "Åkeri Svensson",
+]
+SVENSSON_ELSEWHERE = ["Måleri AB"]  # 3: found elsewhere (the e-mail)
+
+
 def test_names_beginning_with_the_term_first_then_a_word_then_the_rest(register):
-    assert picked("svensson") == [
-        # 1: the name begins with it, in folded order ("svensson & co" before "svensson bygg ab")
-        "svensson & co",
-        "Svensson Bygg AB",
-        "Svensson Utesluten AB",
-        # 2: a word of the name begins with it (å after the letters a–z, as the key's code points sort)
-        "Andersson & Svensson AB",
-        "Bo Svenssons Måleri",
-        "Åkeri Svensson",
-        # 3: found elsewhere (the e-mail)
-        "Måleri AB",
-    ]
+    assert picked("svensson") == SVENSSON_BEGINS + SVENSSON_WORD + SVENSSON_ELSEWHERE
 
 
 def test_the_limit_is_filled_tier_by_tier(register):
     assert picked("svensson", limit=2) == ["svensson & co", "Svensson Bygg AB"]
-    assert picked("svensson", limit=4) == [
-        "svensson & co",
-        "Svensson Bygg AB",
-        "Svensson Utesluten AB",
-        "Andersson & Svensson AB",
-    ]
+    assert picked("svensson", limit=4) == SVENSSON_BEGINS + ["Andersson & Svensson AB"]
 
 
 def test_every_word_is_required_and_the_typed_text_begins_the_name(register):
@@ -92,14 +90,7 @@ def test_swedish_folding(register):
 
 
 def test_one_or_two_characters(register):
-    assert picked("sv") == [
-        "svensson & co",
-        "Svensson Bygg AB",
-        "Svensson Utesluten AB",
-        "Andersson & Svensson AB",
-        "Bo Svenssons Måleri",
-        "Åkeri Svensson",
-    ]
+    assert picked("sv") == SVENSSON_BEGINS + SVENSSON_WORD  # a name's words only, never the e-mail
 
 
 def test_trash_and_the_loaders_condition_are_never_shown(register, session, employees):
