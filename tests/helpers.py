@@ -54,6 +54,17 @@ def sv(msgid: str, **values) -> str:
     return translated
 
 
+def svn(singular: str, plural: str, num: int, **values) -> str:
+    """The Swedish text of a plural message for ``num`` as the catalogue has it (and it must have one)."""
+    from flask import current_app
+    from flask_babel import force_locale, ngettext
+
+    with current_app.test_request_context(), force_locale("sv"):
+        translated = ngettext(singular, plural, num, **values)
+    assert translated != (singular if num == 1 else plural) % dict(values, num=num), f"no Swedish for {plural!r}"
+    return translated
+
+
 def text(response) -> str:
     """The page of a response as text, HTML entities decoded."""
     return html.unescape(response.get_data(as_text=True))

@@ -3,6 +3,7 @@
 import io
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -34,7 +35,7 @@ from services import numbering
 from services.importing import engine, jobs, parallel
 from services.importing.fields import RowParser
 from services.importing.reader import FileProblem
-from tests.helpers import count, sv
+from tests.helpers import count, sv, svn
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -384,6 +385,27 @@ def test_missing_required_column_fails_the_dry_run_with_a_clear_message(session,
         jobs.queue(session, job, write=True)
 
 
+def test_a_worker_whose_host_lacks_the_uploaded_file_says_so_and_the_job_can_be_retried(
+    session, make_job, run, storage, app
+):
+    job = make_job(COMPANIES)
+    kept = storage._path(job.storage_key)
+    moved = kept.rename(kept.with_name("elsewhere"))  # as if uploaded on another host than the worker's
+    job = run(job, write=False)
+    assert job.status == "failed"
+    assert job.error_summary == sv(
+        "The import's file cannot be found on %(host)s. Every host that runs workers needs the web server's "
+        "upload folder (CRM_UPLOAD_DIR). Try again once it is shared.",
+        host=socket.gethostname(),
+    )
+    moved.rename(kept)  # shared now: "Försök igen"
+    jobs.retry(session, job)
+    session.commit()
+    run_pass(app, job.id, storage)
+    session.expire_all()
+    assert session.get(ImportJob, job.id).status == "checked"
+
+
 def test_unreadable_uploads_are_refused_and_not_kept(session, storage, actor, app):
     import os
 
@@ -590,10 +612,9 @@ def test_a_job_whose_worker_died_is_taken_over_and_goes_on_after_its_last_commit
     assert job.new_categories == ["Mässa"] and count(session, Category) == 1
     if not all_or_nothing:
         assert [e.row for e in jobs.errors(session, job)] == [4]
-    assert (
-        sv("Resumed after an interruption (%(count)s times).", count=1)
-        in jobs.state(session, job, stalled_seconds=STALL)["resumed"]
-    )
+    resumed = jobs.state(session, job, stalled_seconds=STALL)["resumed"]
+    assert resumed == svn("Resumed after an interruption (once).", "Resumed after an interruption (%(num)s times).", 1)
+    assert resumed == "Återupptogs efter ett avbrott (en gång)."
 
 
 def test_a_worker_taken_for_dead_that_wakes_up_writes_nothing(session, make_job, run, app, storage, monkeypatch):

@@ -2,17 +2,8 @@
 
 from sqlalchemy import select
 
-from helpers import count, flashes, fresh, sv, text
+from helpers import count, flashes, fresh, sv, svn, text
 from models import Company, MassUpdate
-
-
-def svn(singular: str, plural: str, num: int, **values) -> str:
-    """The Swedish text of a plural message."""
-    from flask import current_app
-    from flask_babel import force_locale, ngettext
-
-    with current_app.test_request_context(), force_locale("sv"):
-        return ngettext(singular, plural, num, **values)
 
 
 def test_ticked_rows_are_changed_after_a_page_naming_the_count_and_undone(login, session, employees, make_company):

@@ -30,6 +30,7 @@ of such a write is replaced and the write goes on to the end.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO, cast
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.event import listens_for
@@ -182,7 +184,16 @@ def _opener(storage: Storage, job: ImportJob) -> Callable[[], BinaryIO]:
     def open_file() -> BinaryIO:
         if job.storage_key is None:
             raise FileProblem(_("The import's file is no longer kept."))
-        return storage.open(job.storage_key)
+        try:
+            return storage.open(job.storage_key)
+        except FileNotFoundError:  # kept by the web host, but this worker's host does not share its upload folder
+            raise FileProblem(
+                _(
+                    "The import's file cannot be found on %(host)s. Every host that runs workers needs the web "
+                    "server's upload folder (CRM_UPLOAD_DIR). Try again once it is shared.",
+                    host=socket.gethostname(),
+                )
+            ) from None
 
     return open_file
 
@@ -847,7 +858,13 @@ def state(session: Session, job: ImportJob, *, stalled_seconds: int, place: int 
     else:
         where = _("Ran on %(worker)s.", worker=job.worker) if job.worker else ""
     resumed = (
-        _("Resumed after an interruption (%(count)s times).", count=job.resumed_count) if job.resumed_count else ""
+        ngettext(
+            "Resumed after an interruption (once).",
+            "Resumed after an interruption (%(num)s times).",
+            job.resumed_count,
+        )
+        if job.resumed_count
+        else ""
     )
     undo = job.undo_result or {}
     return {
