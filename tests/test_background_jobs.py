@@ -349,6 +349,24 @@ def test_the_worker_app_knows_every_task_and_loads_no_screens():
     assert (loaded, routes) == ("[]", "[]")
 
 
+def test_a_deployment_on_sqlite_loads_neither_redis_nor_psycopg(tmp_path):
+    """huey.storage imports both whichever storage is used, 15.5 MB in every web process and worker that needs
+    neither; the queue on its SQLite file keeps them out (and the Redis tests here show Redis storage works)."""
+    script = (
+        "import sys, app\n"
+        "web = app.create_app()\n"
+        "assert web.test_client().get('/login').status_code == 200\n"
+        "app.worker_app()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'psycopg', 'huey')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "FLASK_"))}
+    env |= {"CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.sqlite'}", "CRM_INSTANCE_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = result.stdout.strip().splitlines()[-1]
+    assert "'huey.storage'" in loaded and "redis" not in loaded and "psycopg" not in loaded, loaded
+
+
 @needs_redis
 def test_the_queue_on_redis_runs_jobs(app, session, employees, processes):
     """Redis storage (CRM_REDIS_URL): a job queued by this process is done by a worker process."""
