@@ -11,8 +11,10 @@ per company, linked by the company's orgnr), then measures, each in a fresh
 process on an empty migrated database: the dry run and the import of our
 import as the product runs it, then (ours only) a dry run of the same file as
 new records against the register the import filled, where every row has a
-likely duplicate to point out (the measuring process queues the job as the
-web process does; a real queue worker, `flask --app app:worker_app worker`, runs it), and
+likely duplicate to point out (the measuring process is the web process: it
+logs in, serves a user's pages, queues the job and serves its progress as the
+job page asks for it; a real queue worker, `flask --app app:worker_app
+worker`, runs it), and
 the naive baseline (one ORM object per row, one lookup per row, one commit at
 the end) on --naive-rows rows. Prints rows/s (wall clock in the worker, and
 per CPU-second of the queue worker and its parsing processes, which a busy
@@ -26,6 +28,7 @@ however many cores parse. The PostgreSQL database given is emptied.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import csv
 import json
 import os
@@ -122,6 +125,23 @@ CATEGORIES = ["A-kund", "B-kund", "C-kund", "Nyhetsbrev", "Mässa 2026"]
 #: as new records against the register the import filled.
 PHASES = ("dry run", "import", "dry run again")
 EMPLOYEES = [("Anna Bench", "anna.bench@example.se"), ("Erik Bench", "erik.bench@example.se")]
+#: The first employee's password: the submitting process logs in with it and serves pages as a web process.
+PASSWORD = "Bänk-lösen-2026-import"
+#: Pages the submitting process serves before the passes, as `make run`'s web process has for a user who then
+#: starts an import; during a pass it serves the job's progress as often as the job page asks (every 0.7 s).
+#: Its peak RSS is then a web process's, not a bare app's.
+PAGES = (
+    "/admin/",
+    "/admin/company/",
+    "/admin/contact/",
+    "/admin/lead/",
+    "/admin/opportunity/",
+    "/admin/reports/",
+    "/admin/trash/",
+    "/admin/people/?q=bench",
+    "/admin/import/",
+)
+PROGRESS_SECONDS = 0.7
 
 
 def _orgnr(n: int) -> str:
@@ -221,8 +241,9 @@ def _reset(url: str, upload_dir: str) -> None:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         upgrade()
-        for name, email in EMPLOYEES:
-            accounts.create_employee(db.session, email=email, name=name, role="admin", password=None)
+        for number, (name, email) in enumerate(EMPLOYEES):
+            password = None if number else PASSWORD
+            accounts.create_employee(db.session, email=email, name=name, role="admin", password=password)
         db.session.add_all(Industry(name=name) for name in INDUSTRIES)
         db.session.commit()
 
@@ -330,6 +351,20 @@ class WebhookReceiver(threading.Thread):
         self.server.serve_forever()
 
 
+def _browser(app):
+    """A test client of `app` logged in as the first employee that has been served `PAGES`."""
+    import re
+
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    login = {"email": EMPLOYEES[0][1], "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=login).status_code == 302, "the bench could not log in"
+    for url in PAGES:
+        assert client.get(url).status_code == 200, url
+    return client
+
+
 def _head(path: str, rows: int) -> str:
     """A copy of the CSV file `path` with its header and first `rows` rows (the generated files have no line
     breaks inside fields)."""
@@ -351,9 +386,10 @@ def _ours(
     webhook_url: str | None = None,
     again_rows: int | None = None,
 ) -> dict:
-    """Our import as the product runs it: this process plays the web process (it stores the file,
-    queues the job and submits it), a real queue worker (`flask --app app:worker_app worker`, a subprocess)
-    runs each pass. Rows/s are the worker's own (the job's started_at to finished_at)."""
+    """Our import as the product runs it: this process plays the web process (it serves a user's pages, stores
+    the file, queues the job and submits it, and serves the job's progress), a real queue worker (`flask --app
+    app:worker_app worker`, a subprocess) runs each pass. Rows/s are the worker's own (the job's started_at to
+    finished_at)."""
     from extensions import db
     from models import Employee, ImportJob
     from services import storage as storage_module
@@ -379,6 +415,13 @@ def _ours(
     )
     memory = TreeMemory(worker.pid)
     memory.start()
+    browser = _browser(app)
+    # requests in a thread of their own, each in its own app context as in a web server (not in this one's)
+    server = concurrent.futures.ThreadPoolExecutor(1)
+
+    def serve(url: str):
+        return server.submit(browser.get, url).result()
+
     try:
         with app.app_context():
             app.extensions["tasks"].flush()
@@ -422,12 +465,15 @@ def _ours(
                 import_tasks.submit(db.session, job)
                 db.session.close()  # as the request that starts a job ends
                 while True:
-                    time.sleep(0.2)
+                    time.sleep(PROGRESS_SECONDS)
+                    progress = serve(f"/admin/import/job/{job_id}/progress.json")
+                    assert progress.status_code == 200 and progress.json["id"] == job_id, progress.status_code
                     job = db.session.get(ImportJob, job_id)
                     if job.status not in jobs.ACTIVE:
                         break
                     db.session.rollback()
                     assert worker.poll() is None, "the worker died"
+                assert serve(f"/admin/import/job/{job_id}").status_code == 200  # the page reloaded
                 cpu = _proc_cpu_seconds(worker.pid) - cpu
                 own = _proc_cpu_seconds(worker.pid, children=False) - own
                 assert job.status in ("checked", "done"), (job.status, job.error_summary)
@@ -443,6 +489,7 @@ def _ours(
                 }
                 db.session.rollback()
     finally:
+        server.shutdown()
         worker.terminate()
         worker.wait(timeout=60)
         memory.done.set()
