@@ -7,7 +7,7 @@ Each function returns the normalised value to store, or raises
 import re
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.se import orgnr, personnummer, vat
@@ -145,11 +145,35 @@ def is_mobile(value: str | None) -> bool:
     return phonenumbers.is_valid_number(parsed) and phonenumbers.number_type(parsed) in MOBILE_TYPES
 
 
+#: An address of plain ASCII that email_validator accepts as it is but for the domain's case: a local part of
+#: dot-separated atoms of letters, digits and _%+-, a domain of two or more labels of letters, digits and inner
+#: hyphens (never two in a row, so no Punycode; 61 characters at most), the last of letters only, 100 characters
+#: in all at most.
+_PLAIN_EMAIL = re.compile(
+    r"(?=.{3,100}$)(?P<local>[\w%+-]+(?:\.[\w%+-]+)*)@(?P<domain>(?:[a-z0-9](?:-?[a-z0-9]){0,30}\.)+[a-z]{2,63})",
+    re.ASCII | re.IGNORECASE,
+)
+
+
 def email(value: str | None) -> str | None:
+    """An e-mail address as email_validator normalises it (the domain in lower case).
+
+    An address `_PLAIN_EMAIL` matches is normalised here: email_validator checks a domain a character at a time
+    (Unicode categories, IDNA), 36 µs an address, a sixth of an import's parsing (a 30,000-row file of companies
+    on a 2-core VM: its parsing process's 6.2 CPU-s, which the dry run waited for); the expression takes 2 µs.
+    Every other address goes to email_validator; tests/test_validation.py checks that both agree."""
     if _blank(value):
         return None
+    text = str(value).strip()
+    plain = _PLAIN_EMAIL.fullmatch(text)
+    if (
+        plain
+        and len(plain["local"]) <= 64
+        and plain["domain"].rsplit(".", 1)[1].lower() not in SPECIAL_USE_DOMAIN_NAMES
+    ):
+        return f"{plain['local']}@{plain['domain'].lower()}"
     try:
-        return validate_email(str(value).strip(), check_deliverability=False).normalized
+        return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
         raise InvalidValue(_("This is not a valid e-mail address.")) from None
 
