@@ -105,12 +105,29 @@ def vat_number(value: str | None) -> str | None:
     return text
 
 
+#: A Swedish number written as most files have it: 0, +46 or 0046, then its digits, in groups parted by a space or
+#: a hyphen; `_parsed_phone` takes it apart without phonenumbers' parser.
+_SWEDISH_PHONE = re.compile(r"(?:0|(?:\+46|0046)[ -]?)(?P<number>[1-9](?:[ -]?[0-9]){5,11})", re.ASCII)
+_PHONE_GROUPING = re.compile(r"[ -]")
+
+
+def _parsed_phone(text: str, region: str) -> phonenumbers.PhoneNumber:
+    """`text` as phonenumbers.parse has it. A Swedish number `_SWEDISH_PHONE` matches is made here: the parser
+    took 29 µs a number (extensions, letters, carrier codes, any country's prefixes), a seventh of an import's
+    parsing (a 30,000-row file of companies on a 2-core VM), this 2 µs; whether it exists is still phonenumbers'
+    to say (`is_valid_number`), and tests/test_validation.py holds both ways to the same result."""
+    plain = _SWEDISH_PHONE.fullmatch(text) if region == "SE" else None
+    if plain:
+        return phonenumbers.PhoneNumber(country_code=46, national_number=int(_PHONE_GROUPING.sub("", plain["number"])))
+    return phonenumbers.parse(text, region)
+
+
 def phone(value: str | None, region: str = "SE") -> str | None:
     """Any reasonable way of writing a phone number, stored as E.164."""
     if _blank(value):
         return None
     try:
-        parsed = phonenumbers.parse(str(value), region or "SE")
+        parsed = _parsed_phone(str(value).strip(), region or "SE")
     except phonenumbers.NumberParseException:
         raise InvalidValue(_("This is not a phone number.")) from None
     if not phonenumbers.is_valid_number(parsed):

@@ -7,6 +7,7 @@ catalogue words them): the user reads them next to the field.
 from datetime import date, datetime
 from decimal import Decimal
 
+import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
@@ -156,6 +157,44 @@ def test_text_that_is_no_phone_number_is_refused(typed):
     with pytest.raises(InvalidValue) as exc:
         validation.phone(typed)
     assert str(exc.value) == sv("This is not a phone number.")
+
+
+def _phone_as_phonenumbers_has_it(text: str) -> tuple[str, str | None]:
+    try:
+        parsed = phonenumbers.parse(text, "SE")
+    except phonenumbers.NumberParseException:
+        return "no number", None
+    if not phonenumbers.is_valid_number(parsed):
+        return "does not exist", None
+    return "valid", phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone_as_we_have_it(text: str) -> tuple[str, str | None]:
+    try:
+        stored = validation.phone(text)
+    except InvalidValue as exc:
+        return ("no number" if str(exc) == sv("This is not a phone number.") else "does not exist"), None
+    return "valid", stored
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["08-123 456 78", "0046 8 123 456 78", "+46-8-123 456 78", "+4608123456", "00 46 8 123", "0 8 123 456", "07"]
+    + ["070-123 45 6", "0701234567890", "08--123 45 67", "08 123 45 67 ", "010-123 45 67", "0900-123 456"],
+)
+def test_a_swedish_number_is_taken_as_phonenumbers_takes_it_at_the_edges(typed):
+    assert _phone_as_we_have_it(typed) == _phone_as_phonenumbers_has_it(typed.strip())
+
+
+def test_a_swedish_number_as_files_write_it_is_taken_apart_without_phonenumbers_parser(monkeypatch):
+    monkeypatch.setattr(phonenumbers, "parse", None)
+    assert [validation.phone(t) for t in ("08-123 456 78", "+46 70-123 45 67")] == ["+46812345678", "+46701234567"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.from_regex(r"(0|\+46|0046|\+46 |0046-|00)[0-9 -]{0,16}", fullmatch=True))
+def test_every_swedish_number_is_taken_as_phonenumbers_takes_it(typed):
+    assert _phone_as_we_have_it(typed) == _phone_as_phonenumbers_has_it(typed.strip())
 
 
 def test_empty_phone_is_none():
