@@ -8,6 +8,7 @@ import re
 
 import phonenumbers
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.se import orgnr, personnummer, vat
@@ -162,7 +163,8 @@ def is_mobile(value: str | None) -> bool:
     return phonenumbers.is_valid_number(parsed) and phonenumbers.number_type(parsed) in MOBILE_TYPES
 
 
-#: An address of plain ASCII that email_validator accepts as it is but for the domain's case: a local part of
+#: An address of plain ASCII that email_validator accepts as it is but for case (the domain's, and a role
+#: mailbox's such as INFO@): a local part of
 #: dot-separated atoms of letters, digits and _%+-, a domain of two or more labels of letters, digits and inner
 #: hyphens (never two in a row, so no Punycode; 61 characters at most), the last of letters only, 100 characters
 #: in all at most.
@@ -188,7 +190,10 @@ def email(value: str | None) -> str | None:
         and len(plain["local"]) <= 64
         and plain["domain"].rsplit(".", 1)[1].lower() not in SPECIAL_USE_DOMAIN_NAMES
     ):
-        return f"{plain['local']}@{plain['domain'].lower()}"
+        local = plain["local"]
+        if local.lower() in CASE_INSENSITIVE_MAILBOX_NAMES:  # RFC 2142: INFO@ is info@
+            local = local.lower()
+        return f"{local}@{plain['domain'].lower()}"
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
