@@ -368,15 +368,15 @@ class Company(
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_number: Mapped[int] = mapped_column(unique=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str] = mapped_column(String(2), default="SE")
-    org_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    org_number: Mapped[str | None] = mapped_column(String(20))
     vat_number: Mapped[str | None] = mapped_column(String(20))
     #: Organisationsform as the company register names it ("Aktiebolag"), filled from the register.
     legal_form: Mapped[str | None] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20), default="active")
     industry_id: Mapped[int | None] = mapped_column(ForeignKey("industry.id"))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
     is_supplier: Mapped[bool] = mapped_column(default=False)
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
@@ -424,7 +424,7 @@ class Contact(
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_number: Mapped[int | None] = mapped_column(unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100), index=True)
+    last_name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str | None] = mapped_column(String(32))
@@ -495,7 +495,7 @@ class Activity(Audited, DefaultVersionMixin, TimestampMixin, Model):
     end_at: Mapped[datetime | None]
     done: Mapped[bool] = mapped_column(default=False)
     done_at: Mapped[datetime | None]
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
@@ -627,8 +627,8 @@ class Lead(Audited, VersionMixin, ConsentMixin, TimestampMixin, Model):
     SET_BY_SYSTEM = ("converted", "merged")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    company_name: Mapped[str] = mapped_column(String(200), index=True)
-    org_number: Mapped[str | None] = mapped_column(String(20), index=True)
+    company_name: Mapped[str] = mapped_column(String(200))
+    org_number: Mapped[str | None] = mapped_column(String(20))
     contact_first_name: Mapped[str | None] = mapped_column(String(100))
     contact_last_name: Mapped[str | None] = mapped_column(String(100))
     contact_title: Mapped[str | None] = mapped_column(String(100))
@@ -1625,7 +1625,8 @@ __all__ += ["PrivacyEvent", "RetentionRule"]
 # A list is read by key: ORDER BY <sort column(s)>, id from a bound on them, so each sortable
 # column has an index on (column…, id) that the database walks from the page's first row on
 # instead of sorting the table (migration 0016). Filters that lists combine with the name sort
-# (Kundansvarig, kategori) have theirs too.
+# (Kundansvarig, kategori) have theirs too. Each also serves whatever an index on its first column alone would
+# (look-ups, foreign-key checks): the table has none such (migration 0040 dropped them).
 
 #: table → indexes, each (columns…) or ((columns…), where), the partial index's condition as SQL.
 KEYSET_INDEXES: dict[str, list] = {
