@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # db.Model is made at run time; type checkers see the declara
     Model = Base
 else:
     Model = db.Model
+
+
 login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()

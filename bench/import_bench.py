@@ -33,6 +33,7 @@ import csv
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -353,8 +354,6 @@ class WebhookReceiver(threading.Thread):
 
 def _browser(app):
     """A test client of `app` logged in as the first employee that has been served `PAGES`."""
-    import re
-
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

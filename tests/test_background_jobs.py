@@ -361,7 +361,9 @@ def test_a_deployment_on_sqlite_loads_neither_redis_nor_psycopg(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "FLASK_"))}
     env |= {"CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.sqlite'}", "CRM_INSTANCE_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     loaded = result.stdout.strip().splitlines()[-1]
     assert "'huey.storage'" in loaded and "redis" not in loaded and "psycopg" not in loaded, loaded
