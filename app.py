@@ -453,6 +453,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     import services.numbering  # noqa: F401  (registers customer numbering)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
     import services.webhooks  # noqa: F401  (registers the webhook events, written with each change)
+    import services.write_turns  # noqa: F401  (SQLite: a save about to write asks a running import for its turn)
     from admin_views.params import IdConverter, refuse_nul_characters
 
     app.url_map.converters["int"] = IdConverter  # before any route: an id too large for a column is a 404

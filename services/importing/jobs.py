@@ -59,7 +59,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import duplicates, search, visibility
+from services import duplicates, search, visibility, write_turns
 from services.audit import plain, record_bulk, unplain
 from services.importing import engine, parallel
 from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowError
@@ -557,6 +557,7 @@ def run(
         return None
     job = session.get_one(ImportJob, job_id)  # the claim just took it: it is there
     session.info[_PAGE_CACHE] = SQLITE_CACHE_KB
+    session.info[write_turns.NO_TOKEN] = True  # it gives way after each batch instead
     try:
         runner = _Pass(session, job, token, storage, stopping, parse_workers)
         return runner.undo() if job.status == "undoing" else runner.run()
@@ -585,6 +586,7 @@ def run(
     finally:
         session.rollback()
         session.info.pop(_PAGE_CACHE, None)
+        session.info.pop(write_turns.NO_TOKEN, None)
 
 
 class _Pass:
@@ -632,6 +634,10 @@ class _Pass:
             self._save()
             self.session.commit()
             self.last_beat = now
+
+    def _merged_step(self) -> None:
+        write_turns.give_way(self.session)
+        self._heartbeat()
 
     def _between_batches(self) -> None:
         self.session.expire(self.job, ["cancel_requested"])
@@ -718,7 +724,7 @@ class _Pass:
             # SQLite: the quick-search index of a large import's rows in one b-tree, so the next dry run's look-ups
             # read one segment, not the import's many (services.search.merge_after_write)
             search.merge_after_write(
-                session, ENTITIES[job.entity].model, result.counts.created + result.counts.updated, self._heartbeat
+                session, ENTITIES[job.entity].model, result.counts.created + result.counts.updated, self._merged_step
             )
         c = result.counts
         return self._finish(
@@ -757,6 +763,8 @@ class _Pass:
             values["new_categories"] = sorted(categories_created, key=str.lower) or None
         self._save(**values)
         self.session.commit()
+        if self.write:
+            write_turns.give_way(self.session)
         self._between_batches()
 
     def _failed(self, summary: str) -> str:
@@ -800,6 +808,7 @@ class _Pass:
             progress.update(vars(result), batches=number + 1)
             self._save(undo_result=dict(progress))
             session.commit()
+            write_turns.give_way(session)
             try:
                 self._between_batches()
             except Cancelled:
