@@ -1,0 +1,170 @@
+"""An erased person's record stays anonymised (services.privacy.ErasedRecord): no path puts personal
+data back into it, for anyone, administrators too: the edit forms, the card, the API, an import,
+Ändra flera, a merge, a lead's conversion. Each test checks by query that the record still holds the
+anonymised values, and the Swedish reason the user is given."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from helpers import flashes, fresh, sv
+from models import CompanyContact, Contact, CustomFieldDefinition, CustomTab, Lead
+from services import numbering, privacy, storage, trash
+from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
+
+TODAY = date(2026, 12, 5)
+READ_ONLY = (
+    "This person's data has been erased (GDPR). The anonymised record can no longer be changed, "
+    "so that no personal data is put back into it."
+)
+#: An erased contact's name, e-mail, phone, personnummer and note.
+ANONYMISED = (privacy.ANONYMOUS_FIRST_NAME, privacy.ANONYMOUS_LAST_NAME, None, None, None, None)
+#: The personal data a user would type back.
+WILMA = {"first_name": "Wilma", "last_name": "Zebrowska", "email": "wilma@example.se", "phone": "070-123 45 67"}
+
+
+@pytest.fixture
+def store(app):
+    return storage.from_config(app.config)
+
+
+def erase(session, store, admin, kind: str, record_id: int) -> None:
+    privacy.erase(session, store, admin, privacy.find_subject(session, kind, record_id), TODAY)
+    session.commit()
+
+
+@pytest.fixture
+def erased(session, employees, make_contact, store) -> Contact:
+    """Wilma Zebrowska, a private customer, erased (her customer number stays, for her invoices)."""
+    contact = make_contact(**WILMA, personal_number="19121212-1212", note="Ring på fredagar")
+    numbering.make_private_customer(session, contact)
+    session.commit()
+    erase(session, store, employees["admin"], "contact", contact.id)
+    return fresh(session, Contact, contact.id)
+
+
+@pytest.fixture
+def erased_lead(session, employees, store) -> Lead:
+    lead = Lead(
+        company_name="Nyföretag AB", org_number="5560360793", contact_first_name="Ivar", contact_last_name="Qvist"
+    )
+    session.add(lead)
+    session.commit()
+    erase(session, store, employees["admin"], "lead", lead.id)
+    return fresh(session, Lead, lead.id)
+
+
+def anonymised(session, contact_id: int) -> tuple:
+    """The contact's personal fields as the database has them now."""
+    c = fresh(session, Contact, contact_id)
+    return (c.first_name, c.last_name, c.email, c.phone, c.personal_number, c.note)
+
+
+def lead_person(session, lead_id: int) -> tuple:
+    lead = fresh(session, Lead, lead_id)
+    return (lead.contact_first_name, lead.contact_last_name, lead.contact_email, lead.status)
+
+
+# --- the rule, in the service layer ---------------------------------------------------------------
+
+
+def test_no_orm_write_reaches_an_erased_record(session, erased, erased_lead):
+    """The one guard: a column set on the record by any code is refused at the flush, nothing written."""
+    assert anonymised(session, erased.id) == ANONYMISED
+    erased.first_name, erased.email = "Wilma", "wilma@example.se"
+    with pytest.raises(privacy.ErasedRecord) as refused:
+        session.commit()
+    assert str(refused.value) == sv(READ_ONLY)
+    assert (refused.value.kind, refused.value.record_id) == ("contact", erased.id)
+    session.rollback()
+    assert anonymised(session, erased.id) == ANONYMISED
+    fresh(session, Lead, erased_lead.id).contact_last_name = "Qvist"
+    with pytest.raises(privacy.ErasedRecord):
+        session.commit()
+    session.rollback()
+    assert lead_person(session, erased_lead.id) == (None, None, None, "new")
+
+
+def test_no_company_link_is_added_to_an_erased_contact(session, erased, make_company):
+    company = make_company(name="Arbetsgivaren AB")
+    session.add(CompanyContact(company_id=company.id, contact_id=erased.id, role="VD"))
+    with pytest.raises(privacy.ErasedRecord):
+        session.commit()
+    session.rollback()
+    assert not session.scalars(select(CompanyContact)).all()
+
+
+def test_the_trash_still_takes_an_erased_record_and_gives_it_back(session, employees, erased):
+    admin = employees["admin"]
+    trash.delete(session, admin, Contact, [erased.id])
+    session.commit()
+    assert fresh(session, Contact, erased.id).is_deleted
+    trash.restore(session, admin, Contact, [erased.id])
+    session.commit()
+    assert not fresh(session, Contact, erased.id).is_deleted and anonymised(session, erased.id) == ANONYMISED
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+
+def test_the_api_refuses_to_change_an_erased_record(as_role, session, erased, erased_lead):  # noqa: F811
+    """422 (a rule broken, as the API answers any), with the reason; nothing saved."""
+    api = as_role("admin")
+    body = {"version": erased.version, "first_name": "Wilma", "email": "wilma@example.se"}
+    assert problem_of(api.patch(f"/api/v1/contacts/{erased.id}", body), 422)["detail"] == sv(READ_ONLY)
+    lead = {"version": erased_lead.version, "contact_last_name": "Qvist", "contact_email": "ivar@qvist.se"}
+    assert problem_of(api.patch(f"/api/v1/leads/{erased_lead.id}", lead), 422)["detail"] == sv(READ_ONLY)
+    assert anonymised(session, erased.id) == ANONYMISED
+    assert lead_person(session, erased_lead.id) == (None, None, None, "new")
+
+
+def test_the_api_sets_no_custom_field_on_an_erased_contact(as_role, session, erased):  # noqa: F811
+    tab = CustomTab(applies_to="contact", name="Övrigt")
+    session.add(tab)
+    session.flush()
+    field = CustomFieldDefinition(tab_id=tab.id, label="Allergier", field_type="text")
+    session.add(field)
+    session.commit()
+    response = as_role("admin").patch(
+        f"/api/v1/contacts/{erased.id}/custom-fields", {"values": {str(field.id): "Nötter"}}
+    )
+    assert problem_of(response, 422)["detail"] == sv(READ_ONLY)
+    values = as_role("admin").get(f"/api/v1/contacts/{erased.id}/custom-fields").get_json()["items"]
+    assert [v["value"] for v in values] == [None]
+
+
+# --- the forms and the card -----------------------------------------------------------------------
+
+
+def test_the_card_s_tabs_and_actions_save_nothing_on_an_erased_contact(login, session, erased, make_company):
+    """Posted anyway (a page opened before the erasure): the settings tab and a company's «Koppla
+    existerande kontakt» are refused with the reason; no 500, nothing saved."""
+    admin = login("admin")
+    settings = {
+        "invoice_language": "en",
+        "discount_percent": "10",
+        "payment_terms_days": "10",
+        "currency": "EUR",
+        "version": str(erased.version),
+    }
+    company = make_company(name="Arbetsgivaren AB")
+    for url, data in (
+        (f"/admin/contact/card/{erased.id}/settings", settings),
+        (f"/admin/company/card/{company.id}/link-contacts", {"contact_id": str(erased.id), "role": "VD"}),
+    ):
+        response = admin.post(url, data, follow_redirects=True)
+        assert response.status_code == 200 and sv(READ_ONLY) in [m for _c, m in flashes(response)], url
+    after = fresh(session, Contact, erased.id)
+    assert (after.invoice_language, after.currency, after.payment_terms_days) == ("sv", "SEK", 30)
+    assert not session.scalars(select(CompanyContact)).all()
+
+
+def test_a_contact_erased_before_it_was_numbered_gets_no_customer_number(
+    login, session, employees, make_contact, store
+):
+    person = make_contact(first_name="Otto", last_name="Onumrerad")
+    erase(session, store, employees["admin"], "contact", person.id)
+    response = login("admin").post(f"/admin/contact/card/{person.id}/make-private-customer", follow_redirects=True)
+    assert sv(READ_ONLY) in [m for _c, m in flashes(response)]
+    assert fresh(session, Contact, person.id).customer_number is None
