@@ -482,7 +482,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
 
     messages.init_app(app)
 
-    from admin_views.base import may, sees
+    from admin_views.base import may, read_only_reason, sees
     from admin_views.labels import audit_action, audit_subject, change_value, field_label, personal_number
     from admin_views.urls import id_url
     from services import formatting, validation
@@ -496,6 +496,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
         device=device,
         sees=sees,
         may=may,
+        read_only_reason=read_only_reason,
         id_url=id_url,
     )
     app.jinja_env.filters.update(

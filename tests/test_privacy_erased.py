@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from helpers import flashes, fresh, sv
+from helpers import flashes, fresh, sv, text
 from models import CompanyContact, Contact, CustomFieldDefinition, CustomTab, Lead
 from services import numbering, privacy, storage, trash
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
@@ -168,3 +168,47 @@ def test_a_contact_erased_before_it_was_numbered_gets_no_customer_number(
     response = login("admin").post(f"/admin/contact/card/{person.id}/make-private-customer", follow_redirects=True)
     assert sv(READ_ONLY) in [m for _c, m in flashes(response)]
     assert fresh(session, Contact, person.id).customer_number is None
+
+
+@pytest.mark.parametrize("register", ["contact", "privatecustomer"])
+def test_the_edit_form_of_an_erased_contact_saves_nothing_and_says_why(login, session, erased, register):
+    """Posted as the browser posts it (with CSRF), by an administrator: nothing is saved, and the card
+    (where the edit page now leads) says why."""
+    admin = login("admin")
+    data = {**WILMA, "personal_number": "19121212-1212", "version": str(erased.version)}
+    response = admin.post(f"/admin/{register}/edit/?id={erased.id}", data)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/contact/card/{erased.id}")
+    card = admin.client.get(response.headers["Location"])
+    assert sv(READ_ONLY) in [m for _c, m in flashes(card)]
+    assert anonymised(session, erased.id) == ANONYMISED
+    # the edit page is not offered either: it leads to the card
+    opened = admin.client.get(f"/admin/{register}/edit/?id={erased.id}")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/admin/contact/card/{erased.id}")
+
+
+def test_the_card_of_an_erased_contact_says_so_and_offers_no_change(login, session, erased):
+    admin = login("admin")
+    card = text(admin.client.get(f"/admin/contact/card/{erased.id}"))
+    assert sv(READ_ONLY) in card and f"/admin/privatecustomer/edit/?id={erased.id}" not in card
+    settings = text(admin.client.get(f"/admin/contact/card/{erased.id}/tab/settings"))
+    assert 'id="settings-form"' in settings and "<fieldset disabled>" in settings
+
+
+def test_an_erased_lead_s_form_and_conversion_save_nothing(login, session, erased_lead):
+    admin = login("admin")
+    page = text(admin.client.get(f"/admin/lead/show/{erased_lead.id}"))
+    assert sv(READ_ONLY) in page and 'id="lead-edit"' not in page and 'id="convert-lead"' not in page
+    data = {
+        "company_name": "Nyföretag AB",
+        "contact_first_name": "Ivar",
+        "contact_last_name": "Qvist",
+        "status": "new",
+        "version": str(erased_lead.version),
+    }
+    for url, posted in (
+        (f"/admin/lead/edit/?id={erased_lead.id}", data),
+        (f"/admin/lead/convert/{erased_lead.id}", {}),
+    ):
+        response = admin.post(url, posted, follow_redirects=True)
+        assert sv(READ_ONLY) in [m for _c, m in flashes(response)], url
+    assert lead_person(session, erased_lead.id) == (None, None, None, "new")
