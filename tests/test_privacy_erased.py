@@ -11,7 +11,9 @@ from sqlalchemy import select
 from helpers import flashes, fresh, sv, text
 from models import CompanyContact, Contact, CustomFieldDefinition, CustomTab, Lead
 from services import numbering, privacy, storage, trash
+from services.importing import jobs
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
+from tests.test_import_service import actor, error_messages, make_job, run  # noqa: F401  (the import's fixtures)
 
 TODAY = date(2026, 12, 5)
 READ_ONLY = (
@@ -212,3 +214,41 @@ def test_an_erased_lead_s_form_and_conversion_save_nothing(login, session, erase
         response = admin.post(url, posted, follow_redirects=True)
         assert sv(READ_ONLY) in [m for _c, m in flashes(response)], url
     assert lead_person(session, erased_lead.id) == (None, None, None, "new")
+
+
+# --- an import ------------------------------------------------------------------------------------
+
+
+def test_an_import_updates_no_erased_private_customer(session, make_job, run, erased, make_contact):  # noqa: F811
+    """The dry run and the write report the row (number, column, value, reason); the other rows import."""
+    other = make_contact(first_name="Eva", last_name="Ek")
+    numbering.make_private_customer(session, other)
+    session.commit()
+    content = (
+        "Kundnummer;Förnamn;Efternamn;E-post\n"
+        f"{erased.customer_number};Wilma;Zebrowska;wilma@example.se\n"
+        f"{other.customer_number};Eva;Ekström;eva@example.se\n"
+    )
+    job = make_job(content, entity="privatecustomer", mode="update", match_key="customer_number")
+    checked = run(job, write=False)
+    assert (checked.updated_count, checked.error_count) == (1, 1)
+    expected = [(2, "Kundnummer", str(erased.customer_number), sv(READ_ONLY))]
+    assert error_messages(session, checked) == expected
+    done = run(checked, write=True)
+    assert (done.status, done.updated_count, done.error_count) == ("done", 1, 1)
+    assert error_messages(session, done) == expected
+    assert anonymised(session, erased.id) == ANONYMISED
+    assert fresh(session, Contact, other.id).last_name == "Ekström"
+
+
+def test_an_all_or_nothing_import_with_an_erased_lead_s_row_is_refused(session, make_job, run, erased_lead):  # noqa: F811
+    content = "Företag;Org.nr;Förnamn;Efternamn\nNyföretag AB;556036-0793;Ivar;Qvist\nAnnat AB;;Per;Ek\n"
+    job = make_job(content, entity="lead", mode="upsert", match_key="org_number", all_or_nothing=True)
+    checked = run(job, write=False)
+    assert (checked.created_count, checked.error_count) == (1, 1)
+    assert [(row, message) for row, _col, _value, message in error_messages(session, checked)] == [(2, sv(READ_ONLY))]
+    with pytest.raises(jobs.ImportProblem):
+        jobs.queue(session, checked, write=True)
+    session.rollback()
+    assert lead_person(session, erased_lead.id) == (None, None, None, "new")
+    assert [lead.id for lead in session.scalars(select(Lead))] == [erased_lead.id]
