@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from helpers import flashes, fresh, sv, text
+from helpers import flashes, fresh, sv, svn, text
 from models import CompanyContact, Contact, CustomFieldDefinition, CustomTab, Lead
-from services import numbering, privacy, storage, trash
+from services import mass_update, numbering, privacy, storage, trash
 from services.importing import jobs
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
 from tests.test_import_service import actor, error_messages, make_job, run  # noqa: F401  (the import's fixtures)
@@ -19,6 +19,10 @@ TODAY = date(2026, 12, 5)
 READ_ONLY = (
     "This person's data has been erased (GDPR). The anonymised record can no longer be changed, "
     "so that no personal data is put back into it."
+)
+LEFT_OUT = (
+    "%(num)s of the records was left unchanged: an erased person's record is read-only (GDPR).",
+    "%(num)s of the records were left unchanged: erased persons' records are read-only (GDPR).",
 )
 #: An erased contact's name, e-mail, phone, personnummer and note.
 ANONYMISED = (privacy.ANONYMOUS_FIRST_NAME, privacy.ANONYMOUS_LAST_NAME, None, None, None, None)
@@ -252,3 +256,33 @@ def test_an_all_or_nothing_import_with_an_erased_lead_s_row_is_refused(session, 
     session.rollback()
     assert lead_person(session, erased_lead.id) == (None, None, None, "new")
     assert [lead.id for lead in session.scalars(select(Lead))] == [erased_lead.id]
+
+
+# --- Ändra flera ----------------------------------------------------------------------------------
+
+
+def test_a_mass_update_leaves_an_erased_record_out_and_says_how_many(login, session, employees, erased, make_contact):
+    other = make_contact(first_name="Eva", last_name="Ek")
+    numbering.make_private_customer(session, other)
+    session.commit()
+    seller = employees["seller"]
+    admin = login("admin")
+    data = {"rowid": [str(erased.id), str(other.id)], "owner_id": str(seller.id)}
+    response = admin.post("/admin/privatecustomer/mass-update/", data, follow_redirects=True)
+    assert ("warning", svn(*LEFT_OUT, 1)) in flashes(response)
+    assert fresh(session, Contact, other.id).owner_id == seller.id
+    assert fresh(session, Contact, erased.id).owner_id is None and anonymised(session, erased.id) == ANONYMISED
+    # only erased records ticked: refused, with the reason
+    alone = admin.post("/admin/privatecustomer/mass-update/", {**data, "rowid": [str(erased.id)]})
+    assert alone.status_code == 400 and sv(READ_ONLY) in text(alone)
+    assert fresh(session, Contact, erased.id).owner_id is None
+
+
+def test_undoing_a_mass_update_leaves_a_record_erased_since_as_it_is(session, employees, make_contact, store):
+    admin, seller = employees["admin"], employees["seller"]
+    people = [make_contact(first_name="Eva", last_name=f"Ek {n}") for n in range(2)]
+    job = mass_update.start(session, admin, "contact", [p.id for p in people], {"owner_id": seller.id})
+    erase(session, store, admin, "contact", people[0].id)
+    assert mass_update.undo(session, admin, job.id) == 1
+    session.commit()
+    assert [fresh(session, Contact, p.id).owner_id for p in people] == [seller.id, None]
