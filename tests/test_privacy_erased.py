@@ -3,14 +3,15 @@ data back into it, for anyone, administrators too: the edit forms, the card, the
 Ändra flera, a merge, a lead's conversion. Each test checks by query that the record still holds the
 anonymised values, and the Swedish reason the user is given."""
 
+import re
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from helpers import flashes, fresh, sv, svn, text
-from models import CompanyContact, Contact, CustomFieldDefinition, CustomTab, Lead
-from services import mass_update, numbering, privacy, storage, trash
+from models import Activity, Company, CompanyContact, Contact, CustomFieldDefinition, CustomTab, Lead
+from services import leads, mass_update, merge, numbering, privacy, storage, trash
 from services.importing import jobs
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
 from tests.test_import_service import actor, error_messages, make_job, run  # noqa: F401  (the import's fixtures)
@@ -286,3 +287,54 @@ def test_undoing_a_mass_update_leaves_a_record_erased_since_as_it_is(session, em
     assert mass_update.undo(session, admin, job.id) == 1
     session.commit()
     assert [fresh(session, Contact, p.id).owner_id for p in people] == [seller.id, None]
+
+
+# --- a merge, a lead's conversion -----------------------------------------------------------------
+
+
+def test_an_erased_contact_is_merged_neither_way(session, employees, make_contact, store):
+    """Into another (to the trash, its activities and invoices moved there) or another into it (values put
+    back): refused either way, nothing moved."""
+    admin = employees["admin"]
+    erased = make_contact(**WILMA)
+    session.add(Activity(kind="call", subject="Samtal", contact_id=erased.id))
+    session.commit()
+    erase(session, store, admin, "contact", erased.id)
+    other = make_contact(**WILMA, mobile="+46701234567")
+    for keep, merged in ((other.id, erased.id), (erased.id, other.id)):
+        with pytest.raises(privacy.ErasedRecord, match=re.escape(sv(READ_ONLY))):
+            merge.merge(session, admin, "contact", keep, merged)
+        session.rollback()
+    assert anonymised(session, erased.id) == ANONYMISED and not fresh(session, Contact, erased.id).is_deleted
+    assert session.scalar(select(Activity.contact_id)) == erased.id
+    assert not fresh(session, Contact, other.id).is_deleted
+
+
+def test_a_merge_is_not_undone_once_a_record_of_it_is_erased(session, employees, make_contact, store):
+    """The undo would move rows back from the erased record and restore the other from the trash."""
+    admin = employees["admin"]
+    keep = make_contact(first_name="Åsa", last_name="Öberg")
+    other = make_contact(first_name="Asa", last_name="Oberg", email="asa@oberg.se")
+    record = merge.merge(session, admin, "contact", keep.id, other.id)
+    session.commit()
+    erase(session, store, admin, "contact", keep.id)
+    with pytest.raises(privacy.ErasedRecord, match=re.escape(sv(READ_ONLY))):
+        merge.undo(session, admin, record.id)
+    session.rollback()
+    assert anonymised(session, keep.id) == ANONYMISED and fresh(session, Contact, other.id).is_deleted
+
+
+def test_the_dubbletter_page_says_why_it_does_not_merge_an_erased_contact(login, session, erased, make_contact):
+    other = make_contact(**WILMA)
+    data = {"first": str(other.id), "second": str(erased.id), "keep": str(other.id)}
+    response = login("admin").post("/admin/duplicates/merge/contact", data, follow_redirects=True)
+    assert response.status_code == 200 and sv(READ_ONLY) in [m for _c, m in flashes(response)]
+    assert anonymised(session, erased.id) == ANONYMISED and not fresh(session, Contact, erased.id).is_deleted
+
+
+def test_an_erased_lead_is_not_converted(session, employees, erased_lead):
+    with pytest.raises(privacy.ErasedRecord, match=re.escape(sv(READ_ONLY))):
+        leads.convert(session, employees["admin"], fresh(session, Lead, erased_lead.id))
+    session.rollback()
+    assert lead_person(session, erased_lead.id) == (None, None, None, "new")
+    assert not session.scalars(select(Company)).all()
