@@ -5,7 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from flask import Flask, g, render_template
+from flask import Flask, flash, g, redirect, render_template
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import get_locale
@@ -451,6 +451,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     services.audit.set_default_actor(auth.logged_in_employee_id)
     import services.consent  # noqa: F401  (registers the consent stamps)
     import services.numbering  # noqa: F401  (registers customer numbering)
+    import services.privacy  # noqa: F401  (registers the guard that keeps an erased person's record read-only)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
     import services.webhooks  # noqa: F401  (registers the webhook events, written with each change)
     import services.write_turns  # noqa: F401  (SQLite: a save about to write asks a running import for its turn)
@@ -482,7 +483,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
 
     messages.init_app(app)
 
-    from admin_views.base import may, sees
+    from admin_views.base import may, read_only_reason, sees
     from admin_views.labels import audit_action, audit_subject, change_value, field_label, personal_number
     from admin_views.urls import id_url
     from services import formatting, validation
@@ -496,6 +497,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
         device=device,
         sees=sees,
         may=may,
+        read_only_reason=read_only_reason,
         id_url=id_url,
     )
     app.jinja_env.filters.update(
@@ -561,6 +563,20 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
         return render_template(
             "error.html", code=413, message=_("The file is larger than %(mb)s MB and was not uploaded.", mb=limit)
         ), 413
+
+    from admin_views.records import record_url
+    from api.problems import problem
+    from services.privacy import ErasedRecord
+
+    @app.errorhandler(ErasedRecord)
+    def erased_record(error):
+        """A change to an erased person's record (services.privacy) that no view caught: nothing is saved;
+        the API answers 422 as for any rule broken, a page goes to the record with the reason."""
+        db.session.rollback()
+        if is_api_request():
+            return problem(422, str(error))
+        flash(str(error), "error")
+        return redirect(record_url(error.kind, error.record_id))
 
     return app
 

@@ -39,7 +39,7 @@ from admin_views.listing import KeysetListMixin
 from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
-from services import dates, formatting, money, paging, search, trash, visibility
+from services import dates, formatting, money, paging, privacy, search, trash, visibility
 from services import export as exporting
 from services.permissions import LOGGED_IN  # re-exported for the views
 from services.validation import InvalidValue, is_id
@@ -98,6 +98,16 @@ def can(*permissions: str) -> bool:
 def sees(part: str) -> bool:
     """True when the logged-in employee may see `part` of customers (services.visibility); for templates."""
     return current_user.is_authenticated and visibility.may_see(current_user, visibility.Part(part))
+
+
+def read_only_reason(record) -> str | None:
+    """Why `record` offers no changes: an erased person's contact or lead (services.privacy), None for
+    any other; for templates (asked once a request per record)."""
+    memo = g.setdefault("read_only_reasons", {})
+    key = (type(record).__name__, record.id)
+    if key not in memo:
+        memo[key] = str(privacy.ERASED_READ_ONLY) if privacy.is_erased(db.session, record) else None
+    return memo[key]
 
 
 def may(endpoint: str, **values) -> bool:
@@ -474,6 +484,8 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
         refused = super()._handle_view(name, **kwargs)
         if refused is None:
             check_flask_admin_parameters()
+            if name == "edit_view":  # an erased person's record has no form: it is read-only
+                privacy.refuse_erased(db.session, privacy.kind_of(self.model), [params.id_param("id")])
         return refused
 
     @property

@@ -43,6 +43,7 @@ from admin_views.base import (
     can,
     check_flask_admin_parameters,
     live_or_404,
+    read_only_reason,
     require,
     stale_message,
 )
@@ -274,7 +275,7 @@ class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
             "values": values,
             "errors": errors or {},
             "version": posted.get("version") if posted else customer.version,
-            "editable": can(*self.permission_for("save_custom_tab")),
+            "editable": can(*self.permission_for("save_custom_tab")) and not read_only_reason(customer),
             "yes": custom_fields.YES,
             "no": custom_fields.NO,
         }

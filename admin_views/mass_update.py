@@ -4,11 +4,12 @@ services.mass_update's."""
 
 from urllib.parse import urlencode
 
-from flask import abort, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select, true
 from werkzeug.datastructures import MultiDict
@@ -68,6 +69,16 @@ class MassUpdateMixin:
         except mass_update.NotPermitted:
             db.session.rollback()
             abort(403)
+        left_out = len(set(ids)) - len(job.target_ids)  # erased persons' records (services.mass_update.start)
+        if left_out:
+            flash(
+                ngettext(
+                    "%(num)s of the records was left unchanged: an erased person's record is read-only (GDPR).",
+                    "%(num)s of the records were left unchanged: erased persons' records are read-only (GDPR).",
+                    left_out,
+                ),
+                "warning",
+            )
         return redirect(url_for(".mass_update_status", job_id=job.id))
 
     @expose("/mass-update/<int:job_id>")
@@ -86,9 +97,6 @@ class MassUpdateMixin:
     @require("{area}.edit")
     def mass_update_undo(self, job_id):
         """Undo the whole mass update as one step."""
-        from flask import flash
-        from flask_babel import ngettext
-
         job = self._job_or_404(job_id)
         try:
             restored = mass_update.undo(db.session, current_user, job.id)

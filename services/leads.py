@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Activity, Company, CompanyContact, Contact, EmailMessage, Employee, Lead, utcnow
-from services import consent, register
+from services import consent, privacy, register
 from services.duplicates import same_email
 from services.validation import InvalidValue
 
@@ -86,11 +86,13 @@ def _lock(session: Session, lead: Lead) -> Lead:
 
 
 def check_convertible(session: Session, lead: Lead) -> None:
-    """Raise InvalidValue (for the user) when the lead cannot be converted."""
+    """Raise InvalidValue (for the user) when the lead cannot be converted (an erased person's lead is
+    read-only: services.privacy)."""
     if lead.is_converted:
         raise InvalidValue(_("%(name)s is already converted to a customer.", name=lead.company_name))
     if lead.status == "merged":
         raise InvalidValue(_("%(name)s was merged with another lead: convert that one.", name=lead.company_name))
+    privacy.refuse_erased(session, "lead", [lead.id])
     existing = register.company_with_org_number(session, lead.org_number)
     if existing is not None:
         raise InvalidValue(

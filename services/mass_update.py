@@ -31,7 +31,7 @@ from models import (
     MassUpdate,
     utcnow,
 )
-from services import audit, custom_fields, fields, money, records, tasks, visibility
+from services import audit, custom_fields, fields, money, privacy, records, tasks, visibility
 from services.audit import acting_as
 from services.validation import InvalidValue
 
@@ -155,13 +155,19 @@ def _live(model):
 
 
 def start(session: Session, actor: Employee, kind: str, ids: list[int], changes: dict) -> MassUpdate:
-    """Record the mass update and run it now (small) or queue it (large); the caller has nothing left to commit."""
+    """Record the mass update and run it now (small) or queue it (large); the caller has nothing left to commit.
+    An erased person's record is read-only (services.privacy): left out of the job's `target_ids` (the
+    caller tells how many), and when every one is such a record, refused (ErasedRecord)."""
     clean = validate(session, kind, changes)
     check_permission(actor, kind, clean)
     model = MODELS[kind]
     ids = sorted({int(i) for i in ids})
     if not ids:
         raise InvalidValue(_("Tick the records to change."))
+    erased = privacy.erased_ids(session, kind, ids)
+    ids = [i for i in ids if i not in erased]
+    if not ids:
+        raise privacy.ErasedRecord(kind, min(erased))
     job = MassUpdate(entity_type=kind, actor_id=actor.id, target_ids=ids, changes=clean, status="queued")
     session.add(job)
     session.flush()
@@ -276,7 +282,8 @@ def _set_custom(session: Session, row, definition: CustomFieldDefinition, value)
 
 def undo(session: Session, actor: Employee, job_id: int) -> int:
     """Put back what the mass update changed, as one step; returns how many rows were put back.
-    A value somebody changed since the mass update is left as it is."""
+    A value somebody changed since the mass update is left as it is, and an erased person's record
+    (read-only: services.privacy) as it is."""
     job = session.scalars(
         select(MassUpdate).where(MassUpdate.id == job_id).with_for_update().execution_options(populate_existing=True)
     ).first()
@@ -294,7 +301,10 @@ def undo(session: Session, actor: Employee, job_id: int) -> int:
         ids = [int(i) for i in previous]
         for start_at in range(0, len(ids), BATCH):
             rows = session.scalars(select(model).where(model.id.in_(ids[start_at : start_at + BATCH]))).all()
+            erased = privacy.erased_ids(session, job.entity_type, [row.id for row in rows])
             for row in rows:
+                if row.id in erased:
+                    continue
                 old = previous[str(row.id)]
                 for field, value in old.items():
                     if field in COLUMNS[job.entity_type]:

@@ -11,6 +11,9 @@ status "sammanslagen"; a lead, which has no trash, gets the status "sammanslagen
 and leaves the lists of live leads), its history is shown under the kept record
 (services.card.history), and a MergeRecord keeps what changed and which rows
 moved, so `undo` puts everything back. One transaction; the caller commits.
+An erased person's record (read-only: services.privacy) is merged with none,
+nor is a merge with it undone: either would move its rows and values to or
+from another record.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Company, Contact, CustomFieldDefinition, CustomFieldValue, Employee, Lead, MergeRecord, utcnow
-from services import audit, custom_fields, duplicates, leads, visibility
+from services import audit, custom_fields, duplicates, leads, privacy, visibility
 from services.audit import acting_as
 from services.validation import InvalidValue
 
@@ -236,6 +239,7 @@ def merge(
     _check(actor, kind)
     if keep_id == merged_id:
         raise InvalidValue(_("Choose two different records to merge."))
+    privacy.refuse_erased(session, kind, [keep_id, merged_id])
     rows = _lock(session, model, [keep_id, merged_id])
     if keep_id not in rows or merged_id not in rows:
         raise InvalidValue(_("One of the records is no longer in the register (it may have been merged already)."))
@@ -372,6 +376,7 @@ def undo(session: Session, actor: Employee, record_id: int) -> MergeRecord:
     _check(actor, record.entity_type)
     if record.undone_at is not None:
         raise InvalidValue(_("This merge has already been undone."))
+    privacy.refuse_erased(session, record.entity_type, [record.survivor_id, record.merged_id])
     model = model_of(record.entity_type)
     keep = session.get(model, record.survivor_id, with_for_update=True, populate_existing=True)
     merged = session.get(model, record.merged_id, with_for_update=True, populate_existing=True)

@@ -12,6 +12,8 @@ end of the seventh year after the invoice year (Bokföringslagen 7 kap. 2 §); `
 Erasure writes with Core statements, not the ORM, so the audit trail and the webhooks do not copy
 the erased values into new rows; the quick-search index follows the rows (SQLite: FTS5 triggers;
 PostgreSQL: the generated `search_text` column). Exports are streamed, none is kept on the server.
+After the erasure the anonymised record is read-only (`ErasedRecord`): nothing may put personal data
+back into it.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, Table, bindparam, delete, false, func, or_, select, update
+from sqlalchemy import String, Table, bindparam, delete, false, func, inspect, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -73,6 +76,7 @@ from services.fields import LABELS as FIELD_LABELS
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
 from services.storage import Storage, delete_at_commit, save_in_transaction
+from services.validation import InvalidValue
 
 #: What replaces an identifier of the erased person in a text.
 ERASED = "[raderat]"
@@ -371,10 +375,11 @@ def find_subjects(session: Session, kind: str, record_ids) -> list[Subject]:
     return list(unique.values())
 
 
-def erased_ids(session: Session, kind: str, ids) -> set[int]:
-    """Which of these contact or lead ids were erased (a lead also when the contact it became was)."""
-    ids = set(ids)
-    if not ids:
+def erased_ids(session: Session, kind: str | None, ids) -> set[int]:
+    """Which of these contact or lead ids were erased (a lead also when the contact it became was);
+    none of another `kind` (a company is no person)."""
+    ids = {i for i in ids if i is not None}
+    if not ids or kind not in KINDS:
         return set()
     erase = PrivacyEvent.action == "erase"
     found = set(
@@ -402,6 +407,88 @@ def erased_ids(session: Session, kind: str, ids) -> set[int]:
             )
             found |= {lead for lead, contact in became.items() if contact in erased_contacts}
     return found
+
+
+# --- an erased person's record is read-only ------------------------------------------------------
+
+#: Why an erased person's record cannot be changed: the refusal on every path, and the notice on its card.
+ERASED_READ_ONLY = _l(
+    "This person's data has been erased (GDPR). The anonymised record can no longer be changed, "
+    "so that no personal data is put back into it."
+)
+
+
+class ErasedRecord(InvalidValue):
+    """A change to an erased person's contact or lead record, refused for everyone, administrators too:
+    personal data written back would undo the erasure unnoticed. `kind` and `record_id` name the record.
+
+    Refused: any column of the record but the trash's, anything added to its categories or company
+    links, a custom field value of it, by `_refuse_writes_to_erased`, which every ORM write meets (the
+    forms, the card, the API, a lead's conversion); and where a writer asks `erased_ids` itself: an
+    import row updating it (services.importing.engine), Ändra flera (services.mass_update leaves it
+    out), a merge or its undo with it on either side (services.merge).
+
+    Still allowed: moving it to the trash, restoring and purging it; removing links to it (a company
+    unlinked or purged, a category removed); erasing it again and the retention of its invoice data;
+    and the rows that point at it, which keep working: invoices and orders (bookkeeping), activities,
+    e-mail, sales opportunities, call lists and its history."""
+
+    def __init__(self, kind: str, record_id: int):
+        super().__init__(str(ERASED_READ_ONLY))
+        self.kind, self.record_id = kind, record_id
+
+
+def kind_of(model) -> str | None:
+    """The KINDS key of a model ("contact", "lead"), None for a model that is no person's record."""
+    return next((kind for kind, person in KINDS.items() if issubclass(model, person)), None)
+
+
+def is_erased(session: Session, record) -> bool:
+    """Whether `record` (any model's) is an erased person's contact or lead."""
+    return bool(erased_ids(session, kind_of(type(record)), [record.id]))
+
+
+def refuse_erased(session: Session, kind: str | None, ids) -> None:
+    """Raise ErasedRecord when one of these contact or lead ids is an erased person's record."""
+    erased = erased_ids(session, kind, ids)
+    if erased:
+        raise ErasedRecord(cast(str, kind), min(erased))
+
+
+#: What may still change on an erased record: the trash's columns, and the version and time they move.
+_STILL_WRITABLE = frozenset({"deleted_at", "deleted_by_id", "deleted_by", "updated_at", "version"})
+
+
+def _writes(obj) -> bool:
+    """Whether the flush writes on `obj` more than _STILL_WRITABLE: a column, a reference, or a row added
+    to one of its lists (a row removed from them is not refused)."""
+    state = inspect(obj)
+    for prop in state.mapper.attrs:
+        if prop.key in _STILL_WRITABLE or getattr(prop, "viewonly", False):
+            continue
+        history = state.attrs[prop.key].history
+        if history.added if getattr(prop, "uselist", False) else history.has_changes():
+            return True
+    return False
+
+
+@listens_for(Session, "before_flush")
+def _refuse_writes_to_erased(session: Session, flush_context, instances) -> None:
+    """The one guard of every ORM write: a flush that writes on an erased person's contact or lead, or
+    adds a company link or a custom field value to such a contact, raises ErasedRecord (nothing is
+    written). A statement per kind, and none when the flush changes no contact or lead."""
+    wanted: dict[str, set[int | None]] = {kind: set() for kind in KINDS}
+    for obj in session.dirty:
+        if isinstance(obj, (Contact, Lead)) and _writes(obj):
+            wanted[cast(str, kind_of(type(obj)))].add(obj.id)
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, (CompanyContact, CustomFieldValue)):
+            contact = obj.contact_id
+            if contact is None and isinstance(obj, CompanyContact) and obj.contact is not None:
+                contact = obj.contact.id
+            wanted["contact"].add(contact)
+    for kind, ids in wanted.items():
+        refuse_erased(session, kind, ids)
 
 
 class NumberNotSearched(PermissionError):

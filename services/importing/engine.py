@@ -56,7 +56,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, consent, duplicates, fields, name_keys, numbering, webhooks
+from services import bulk, consent, duplicates, fields, name_keys, numbering, privacy, webhooks
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
@@ -776,6 +776,7 @@ class Importer:
             current_categories = (
                 self._current_categories(list(current)) if "categories" in self.mapping.values() else {}
             )
+        erased = privacy.erased_ids(self.session, self._row_kind, current)
         for row in rows:
             if row.errors:
                 row.outcome = "errors"
@@ -801,6 +802,8 @@ class Importer:
                 row.existing_id = ids[0]
                 row.changes = self._changes(row, current[ids[0]], compared, current_categories.get(ids[0], set()))
                 row.outcome = "updated" if row.changes else "unchanged"
+                if row.changes and ids[0] in erased:  # an erased person's record is read-only
+                    self._error(row, key, str(privacy.ERASED_READ_ONLY))
             elif job.mode == "update" or (key == "customer_number" and row.key is not None):
                 self._error(row, key, _("No record has this %(field)s.", field=key_label))
             else:
