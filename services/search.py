@@ -470,8 +470,12 @@ def merge_index(session: Session, model, between: Callable[[], None] | None = No
     table = model.__tablename__
     session.commit()
     merge = f"INSERT INTO {table}_search({table}_search, rank) VALUES ('merge', -{MERGE_PAGES})"
-    while True:
-        connection: Any = session.connection().connection.driver_connection
+    # Other users' saves add small segments between the steps (write_turns gives them their turn there): the
+    # steps are bounded by the index's size, or a busy office would keep the merge going as long as it saves.
+    connection: Any = session.connection().connection.driver_connection
+    (pages,) = connection.execute(f"SELECT count(*) FROM {table}_search_data").fetchone()
+    for _step in range(3 * pages // MERGE_PAGES + 3):
+        connection = session.connection().connection.driver_connection
         before = connection.total_changes
         connection.execute(merge)
         worked = connection.total_changes - before >= 2  # FTS5's own sign that a step had something to merge

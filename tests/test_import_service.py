@@ -31,7 +31,7 @@ from models import (
     Industry,
     Lead,
 )
-from services import numbering
+from services import numbering, search
 from services.importing import engine, jobs, parallel
 from services.importing.fields import RowParser
 from services.importing.reader import FileProblem
@@ -1345,6 +1345,24 @@ def test_a_large_write_leaves_sqlite_s_search_index_merged(session, make_job, ru
     done = run(run(make_job(content, mode="create"), write=False), write=True)
     assert done.status == "done" and done.created_count == 6
     assert session.execute(text("SELECT count(DISTINCT segid) FROM company_search_idx")).scalar() == 1
+
+
+def test_the_index_merge_ends_while_other_users_keep_saving(session, make_company):
+    """The merge's steps give other users' saves their turn (services.write_turns), and each save adds a
+    segment to the index: the steps are bounded by the index's size, or the merge would never end."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's FTS5 index")
+    for n in range(6):
+        make_company(name=f"Segment {n} AB")
+    saves = []
+
+    def another_save():
+        assert len(saves) < 100, "the merge never ends while others save"
+        saves.append(make_company(name=f"Sparad mellan stegen {len(saves)} AB"))
+
+    search.merge_index(session, Company, another_save)
+    assert 1 <= len(saves) <= 10
+    assert session.scalar(select(func.count()).select_from(Company)) == 6 + len(saves)
 
 
 def test_the_temporary_files_are_asked_with_the_same_statements_whatever_the_batch(session, make_job, run, monkeypatch):
