@@ -35,8 +35,7 @@ NO_TOKEN = "write_turns_no_token"
 
 def _folder(session: Session) -> Path | None:
     """The token folder of a SQLite database on disk, else None."""
-    bind = session.get_bind()
-    url = bind.url
+    url = session.get_bind().engine.url
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database + "-writers")
