@@ -83,7 +83,7 @@ class PrivacyView(SecurePage):
             flash(str(refused), "error")
             return redirect(url_for(".subject", kind=kind, id=id))
         if request.form.get("format") == "zip":
-            body = privacy.extract_zip(db.session, storage.from_config(current_app.config), document)
+            body = privacy.extract_zip(db.session, storage.from_config(current_app.config), subject, document)
             db.session.commit()
             response = Response(body, content_type="application/zip")
             response.headers["Content-Disposition"] = content_disposition(f"registerutdrag-{kind}-{id}.zip")

@@ -432,7 +432,7 @@ def test_extract_holds_every_kind_of_data(session, person, store):
     assert (event.action, event.subject_id, event.summary["activities"]) == ("extract", person["contact"].id, 3)
     assert EMAIL not in json.dumps(event.summary)
 
-    archive = zipfile.ZipFile(io.BytesIO(privacy.extract_zip(session, store, document)))
+    archive = zipfile.ZipFile(io.BytesIO(privacy.extract_zip(session, store, subject, document)))
     assert json.loads(archive.read("registerutdrag.json"))["places"][0]["rows"][0]["last_name"] == LAST
     attachment_name = next(n for n in archive.namelist() if n.startswith("filer/"))
     assert archive.read(attachment_name) == f"CV {FIRST} {LAST}".encode()
