@@ -100,7 +100,10 @@ class PrivacyView(SecurePage):
         subject = _subject_or_404(kind, id)
         preview = privacy.preview(db.session, subject, date.today())
         return self.render(
-            "admin/privacy/erase.html", preview=preview, record_url=record_url(subject.kind, subject.record.id)
+            "admin/privacy/erase.html",
+            preview=preview,
+            record_url=record_url(subject.kind, subject.record.id),
+            record_titles=TITLES,
         )
 
     @expose("/<kind>/<int:id>/erase", methods=("POST",))

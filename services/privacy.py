@@ -131,12 +131,17 @@ class Subject:
 
     @property
     def name(self) -> str:
-        return self.record.name if self.kind == "contact" else self.record.contact_name or str(self.record)
+        return person_name(self.kind, self.record)
 
     @property
     def ids(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """The person's records as (kind, ids): their contacts, their leads."""
         return (("contact", self.contact_ids), ("lead", self.lead_ids))
+
+
+def person_name(kind: str, record) -> str:
+    """The person a contact or lead record names (a lead without a contact name: its company's)."""
+    return record.name if kind == "contact" else record.contact_name or str(record)
 
 
 @dataclass(frozen=True)
@@ -823,18 +828,24 @@ class Preview:
     places: list[dict]
     retained_invoices: list[Invoice]
     retained_until: date | None
+    #: The duplicates merged into the person's records, as (kind, the name they hold): anonymised with them.
+    merged: list[tuple[str, str]] = field(default_factory=list)
     mentions: dict[str, Any] = field(default_factory=lambda: MENTIONS)
 
 
 def preview(session: Session, subject: Subject, today: date) -> Preview:
-    """Each place with how many rows it holds and what erasure does there; issued invoices kept and until when."""
+    """Each place with how many rows it holds and what erasure does there; issued invoices kept and until
+    when; the duplicates merged into the person's records (counted with their places too)."""
     places = []
     for place in PLACES:
         count = session.scalar(select(func.count()).select_from(place.model).where(place.rows(subject)))
         places.append({"label": place.label, "count": count, "erasure": ERASURES[place.erasure]})
     issued = _issued_invoices(session, subject)
     until = max((retained_until(i.invoice_date, today) for i in issued), default=None)
-    return Preview(subject, places, issued, until)
+    contacts, leads = _people(session, subject) if subject.merged else ([], [])
+    records: list[tuple[str, Any]] = [("contact", c) for c in contacts] + [("lead", lead) for lead in leads]
+    merged = [(kind, person_name(kind, r)) for kind, r in records if (kind, r.id) in subject.merged]
+    return Preview(subject, places, issued, until, merged)
 
 
 def _issued_invoices(session: Session, subject: Subject) -> list[Invoice]:

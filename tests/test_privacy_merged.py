@@ -239,6 +239,15 @@ def test_no_merge_of_the_person_s_records_is_undone(login, session, wilma, store
     assert fresh(session, Contact, wilma["oldest"]).is_deleted and anonymised(session, wilma["oldest"]) == ANONYMISED
 
 
+def test_the_erasure_page_counts_and_lists_the_merged_duplicates(login, session, wilma):
+    page = text(login("admin").client.get(f"/admin/privacy/contact/{wilma['keep']}/erase"))
+    assert sv("Duplicates merged into the person's records") in page
+    listed = re.search(r'<ul id="erase-merged">(.*?)</ul>', page, re.S).group(1)
+    assert listed.count("<li>") == 3 and listed.count("Wilma Zebrowska") == 3 and "Vera" not in listed
+    contacts = re.search(r"<tr><td>Kontakt</td><td[^>]*>(\d+)</td>", page)
+    assert contacts and contacts.group(1) == "3"
+
+
 def test_a_lead_s_merged_duplicate_is_erased_with_it(session, employees, store):
     """A lead not converted: the lead merged into it is theirs too, anonymised and its merge not undone."""
     admin = employees["admin"]
