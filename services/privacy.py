@@ -13,7 +13,8 @@ Erasure writes with Core statements, not the ORM, so the audit trail and the web
 the erased values into new rows; the quick-search index follows the rows (SQLite: FTS5 triggers;
 PostgreSQL: the generated `search_text` column). Exports are streamed, none is kept on the server.
 After the erasure the anonymised record is read-only (`ErasedRecord`): nothing may put personal data
-back into it.
+back into it. The person's records include the duplicates merged into them (`find_subjects`), which
+are extracted and erased with them.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ from services.validation import InvalidValue
 ERASED = "[raderat]"
 #: The name an erased contact keeps (the record stays, for invoices and numbers).
 ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME = "Anonymiserad", "person"
+ANONYMOUS_NAME = f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}"
 #: Bokföringslagen 7 kap. 2 §: accounting records are kept until the end of the seventh year after
 #: the calendar year in which the financial year ended.
 RETENTION_YEARS = 7
@@ -164,8 +166,13 @@ def _in(column, ids) -> ColumnElement[bool]:
     return column.in_(ids) if ids else false()
 
 
+def _naming(s: Subject, kind_column, *id_columns) -> ColumnElement[bool]:
+    """Rows whose `kind_column` and one of `id_columns` name one of the person's records."""
+    return or_(*((kind_column == kind) & or_(*(_in(c, ids) for c in id_columns)) for kind, ids in s.ids))
+
+
 def _audit_rows(s: Subject) -> ColumnElement[bool]:
-    return or_(*((AuditEvent.entity_type == kind) & _in(AuditEvent.entity_id, ids) for kind, ids in s.ids))
+    return _naming(s, AuditEvent.entity_type, AuditEvent.entity_id)
 
 
 PLACES: tuple[Place, ...] = (
@@ -623,7 +630,7 @@ def identifiers(session: Session, subject: Subject) -> tuple[set[str], set[str]]
         full = lead.contact_name
         certain |= {full if " " in full else "", lead.contact_email or ""} | _phones(lead.contact_phone)
         names |= {lead.contact_first_name or "", lead.contact_last_name or ""}
-    anonymous = {f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}", f"{ANONYMOUS_LAST_NAME} {ANONYMOUS_FIRST_NAME}"}
+    anonymous = {ANONYMOUS_NAME, f"{ANONYMOUS_LAST_NAME} {ANONYMOUS_FIRST_NAME}"}
     certain = {c.strip() for c in certain if len(c.strip()) >= 3} - anonymous  # erased before: not their name
     names = {n.strip() for n in names if len(n.strip()) >= 3} - {ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME}
     return certain, names
@@ -975,7 +982,7 @@ def _erase_places(session: Session, storage: Storage, subject: Subject, scrubber
         session.execute(
             update(table_of(AuditEvent))
             .where(AuditEvent.id == event.id)
-            .values(entity_label=f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}", changes=_erased_values(event.changes))
+            .values(entity_label=ANONYMOUS_NAME, changes=_erased_values(event.changes))
         )
     result.add("history", len(events))
 
@@ -1045,27 +1052,17 @@ def _erase_merges(session: Session, subject: Subject, result: Result) -> None:
     refused once the person is erased: services.merge), nor the merged record's name where that record
     was the person's (one of their records, or merged into one and not given back by an undo); the
     person's duplicate pairs are deleted."""
-    theirs = or_(
-        *(
-            (MergeRecord.entity_type == kind) & (_in(MergeRecord.survivor_id, ids) | _in(MergeRecord.merged_id, ids))
-            for kind, ids in subject.ids
-        )
-    )
+    theirs = _naming(subject, MergeRecord.entity_type, MergeRecord.survivor_id, MergeRecord.merged_id)
     own = dict(subject.ids)
     columns = ("id", "entity_type", "merged_id", "undone_at", "fields", "merged_fields")
     rows = session.execute(select(*(getattr(MergeRecord, c) for c in columns)).where(theirs)).all()
     for row in rows:
         values = {"fields": _erased_values(row.fields), "merged_fields": _erased_values(row.merged_fields)}
         if row.undone_at is None or row.merged_id in own[row.entity_type]:
-            values["merged_label"] = f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}"
+            values["merged_label"] = ANONYMOUS_NAME
         session.execute(update(table_of(MergeRecord)).where(MergeRecord.id == row.id).values(**values))
     result.add("merges", len(rows))
-    pairs = or_(
-        *(
-            (DuplicatePair.entity_type == kind) & (_in(DuplicatePair.low_id, ids) | _in(DuplicatePair.high_id, ids))
-            for kind, ids in subject.ids
-        )
-    )
+    pairs = _naming(subject, DuplicatePair.entity_type, DuplicatePair.low_id, DuplicatePair.high_id)
     result.add("merges", cast(CursorResult, session.execute(delete(table_of(DuplicatePair)).where(pairs))).rowcount)
 
 

@@ -278,12 +278,12 @@ def _database_text(session) -> list[tuple[str, str, object, str]]:
     return found
 
 
-def _traces(session) -> set[tuple[str, str, object]]:
+def _traces(session, traces=TRACES) -> set[tuple[str, str, object]]:
     """Where any trace of the person is left: (table, column, row key)."""
     return {
         (table, column, key)
         for table, column, key, value in _database_text(session)
-        if any(trace.lower() in value.lower() for trace in TRACES)
+        if any(trace.lower() in value.lower() for trace in traces)
     }
 
 
