@@ -83,7 +83,7 @@ class PrivacyView(SecurePage):
             flash(str(refused), "error")
             return redirect(url_for(".subject", kind=kind, id=id))
         if request.form.get("format") == "zip":
-            body = privacy.extract_zip(db.session, storage.from_config(current_app.config), document)
+            body = privacy.extract_zip(db.session, storage.from_config(current_app.config), subject, document)
             db.session.commit()
             response = Response(body, content_type="application/zip")
             response.headers["Content-Disposition"] = content_disposition(f"registerutdrag-{kind}-{id}.zip")
@@ -100,7 +100,10 @@ class PrivacyView(SecurePage):
         subject = _subject_or_404(kind, id)
         preview = privacy.preview(db.session, subject, date.today())
         return self.render(
-            "admin/privacy/erase.html", preview=preview, record_url=record_url(subject.kind, subject.record.id)
+            "admin/privacy/erase.html",
+            preview=preview,
+            record_url=record_url(subject.kind, subject.record.id),
+            record_titles=TITLES,
         )
 
     @expose("/<kind>/<int:id>/erase", methods=("POST",))

@@ -13,7 +13,8 @@ Erasure writes with Core statements, not the ORM, so the audit trail and the web
 the erased values into new rows; the quick-search index follows the rows (SQLite: FTS5 triggers;
 PostgreSQL: the generated `search_text` column). Exports are streamed, none is kept on the server.
 After the erasure the anonymised record is read-only (`ErasedRecord`): nothing may put personal data
-back into it.
+back into it. The person's records include the duplicates merged into them (`find_subjects`), which
+are extracted and erased with them.
 """
 
 from __future__ import annotations
@@ -32,12 +33,27 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, Table, bindparam, delete, false, func, inspect, or_, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    false,
+    func,
+    inspect,
+    or_,
+    select,
+    true,
+    union,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CTE
 
 from models import (
     Activity,
@@ -82,6 +98,7 @@ from services.validation import InvalidValue
 ERASED = "[raderat]"
 #: The name an erased contact keeps (the record stays, for invoices and numbers).
 ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME = "Anonymiserad", "person"
+ANONYMOUS_NAME = f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}"
 #: Bokföringslagen 7 kap. 2 §: accounting records are kept until the end of the seventh year after
 #: the calendar year in which the financial year ended.
 RETENTION_YEARS = 7
@@ -104,17 +121,29 @@ ERASURES = {
 
 @dataclass(frozen=True)
 class Subject:
-    """The person: their record and the rows that are theirs too (a contact's leads, its companies)."""
+    """The person: their record and the rows that are theirs too (a contact's leads, its companies, and
+    the duplicates merged into any of these records: `merged`, as (kind, id))."""
 
     kind: str
     record: Any
     contact_ids: tuple[int, ...]
     lead_ids: tuple[int, ...]
     company_ids: tuple[int, ...]
+    merged: tuple[tuple[str, int], ...] = ()
 
     @property
     def name(self) -> str:
-        return self.record.name if self.kind == "contact" else self.record.contact_name or str(self.record)
+        return person_name(self.kind, self.record)
+
+    @property
+    def ids(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """The person's records as (kind, ids): their contacts, their leads."""
+        return (("contact", self.contact_ids), ("lead", self.lead_ids))
+
+
+def person_name(kind: str, record) -> str:
+    """The person a contact or lead record names (a lead without a contact name: its company's)."""
+    return record.name if kind == "contact" else record.contact_name or str(record)
 
 
 @dataclass(frozen=True)
@@ -137,11 +166,13 @@ def _in(column, ids) -> ColumnElement[bool]:
     return column.in_(ids) if ids else false()
 
 
+def _naming(s: Subject, kind_column, *id_columns) -> ColumnElement[bool]:
+    """Rows whose `kind_column` and one of `id_columns` name one of the person's records."""
+    return or_(*((kind_column == kind) & or_(*(_in(c, ids) for c in id_columns)) for kind, ids in s.ids))
+
+
 def _audit_rows(s: Subject) -> ColumnElement[bool]:
-    return or_(
-        (AuditEvent.entity_type == "contact") & _in(AuditEvent.entity_id, s.contact_ids),
-        (AuditEvent.entity_type == "lead") & _in(AuditEvent.entity_id, s.lead_ids),
-    )
+    return _naming(s, AuditEvent.entity_type, AuditEvent.entity_id)
 
 
 PLACES: tuple[Place, ...] = (
@@ -286,6 +317,7 @@ PLACES: tuple[Place, ...] = (
     ),
 )
 _EMAILS = next(place for place in PLACES if place.model is EmailMessage)
+_FILES = next(place for place in PLACES if place.model is Attachment)
 
 #: Where the person may be named outside their own rows, and what an erasure does there.
 MENTIONS: dict[str, Any] = {
@@ -301,7 +333,11 @@ MENTIONS: dict[str, Any] = {
         "the person's import row errors are deleted."
     ),
     "webhooks": _l("Webhook delivery logs."),
-    "merges": _l("Merge, mass-update and mass-send records (their saved old values and failures), duplicate pairs."),
+    "merges": _l(
+        "Merges of the person's records (the values saved to undo them are erased: such a merge can no longer be "
+        "undone); other merge, mass-update and mass-send records (their saved old values and failures); duplicate "
+        "pairs."
+    ),
     "saved": _l("Saved searches and saved reports whose name or conditions hold the person's identifiers."),
     "search_index": _l("The quick-search index follows the records at once."),
     "exports": _l("Exports are not kept on the server: nothing to erase."),
@@ -334,7 +370,9 @@ def consents(session: Session, subject: Subject) -> list[dict]:
 
 def find_subject(session: Session, kind: str, record_id: int) -> Subject | None:
     """The person behind a contact or lead id (None: no such record). A lead converted into a
-    contact is that contact's person: its extract and erasure cover the contact and its leads."""
+    contact is that contact's person: its extract and erasure cover the contact and its leads. The
+    records merged into the person's (`_merge_tree`) are theirs too: a duplicate in the trash still
+    holds their data, and restoring it or undoing its merge would bring that back."""
     found = find_subjects(session, kind, [record_id])
     return found[0] if found else None
 
@@ -346,67 +384,82 @@ def find_subjects(session: Session, kind: str, record_ids) -> list[Subject]:
     ids = list(dict.fromkeys(record_ids))
     if model is None or not ids:
         return []
-    records: dict[int, Any] = {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids)))}
+    tree = _merge_tree(kind, select(model.id, model.id).where(model.id.in_(ids)))
+    members: dict[int, dict[int, Any]] = {}  # the asked id → its record and those merged into it, by id
+    for record, owner in session.execute(select(model, tree.c.owner).join(tree, model.id == tree.c.id)):
+        members.setdefault(owner, {})[record.id] = record
     if kind == "lead":
-        converted = {r.contact_id for r in records.values() if r.contact_id is not None}
+        converted = {m[i].contact_id for i, m in members.items() if m[i].contact_id is not None}
         contacts = {s.record.id: s for s in find_subjects(session, "contact", converted)}
-        found = [
-            contacts.get(r.contact_id)
-            if r.contact_id is not None
-            else Subject(kind, r, (), (r.id,), (r.company_id,) if r.company_id else ())
-            for r in (records.get(i) for i in ids)
-            if r is not None
-        ]
+        found: list[Subject | None] = []
+        for i in (i for i in ids if i in members):
+            lead, merged = members[i][i], [j for j in members[i] if j != i]
+            if lead.contact_id is not None:
+                found.append(contacts.get(lead.contact_id))
+                continue
+            companies = {r.company_id: None for r in members[i].values() if r.company_id}
+            found.append(Subject(kind, lead, (), (i, *merged), tuple(companies), tuple(("lead", j) for j in merged)))
     else:
-        leads: dict[Any, list[int]] = {}
-        for lead_id, contact_id in session.execute(select(Lead.id, Lead.contact_id).where(Lead.contact_id.in_(ids))):
-            leads.setdefault(contact_id, []).append(lead_id)
-        companies: dict[Any, list[int]] = {}
+        person = {j: i for i, m in members.items() for j in m}  # each contact id → the asked id
+        leads: dict[int, dict[int, bool]] = {}  # the asked id → its leads, each with whether it was merged in
+        lead_tree = _merge_tree("lead", select(Lead.contact_id, Lead.id).where(Lead.contact_id.in_(person)))
+        for contact_id, lead_id, merged_in in session.execute(select(lead_tree)):
+            theirs = leads.setdefault(person[contact_id], {})
+            theirs[lead_id] = theirs.get(lead_id, True) and bool(merged_in)
+        companies_of: dict[int, dict[int, None]] = {}
         for company_id, contact_id in session.execute(
-            select(CompanyContact.company_id, CompanyContact.contact_id).where(CompanyContact.contact_id.in_(ids))
+            select(CompanyContact.company_id, CompanyContact.contact_id).where(CompanyContact.contact_id.in_(person))
         ):
-            companies.setdefault(contact_id, []).append(company_id)
-        found = [
-            Subject(kind, records[i], (i,), tuple(leads.get(i, ())), tuple(companies.get(i, ())))
-            for i in ids
-            if i in records
-        ]
+            companies_of.setdefault(person[contact_id], {})[company_id] = None
+        found = []
+        for i in (i for i in ids if i in members):
+            merged, own_leads = [j for j in members[i] if j != i], leads.get(i, {})
+            also = (*(("contact", j) for j in merged), *(("lead", j) for j, m in own_leads.items() if m))
+            found.append(
+                Subject(kind, members[i][i], (i, *merged), tuple(own_leads), tuple(companies_of.get(i, {})), also)
+            )
     unique = {(s.kind, s.record.id): s for s in found if s is not None}
     return list(unique.values())
 
 
+def _merge_tree(kind: str, base: Select, *, up: bool = False) -> CTE:
+    """`base`'s rows (owner, id) with `merged` false, and with `merged` true the records merged into each
+    id, transitively (A into B into C: C's are B and A); `up`: the records each id was merged into.
+
+    The one rule of which records are one person's: a merge undone is not followed (the record it gave
+    back is a record of its own again, and another person's). One statement (a recursive query)
+    whatever the depth; UNION, not UNION ALL: a duplicate restored from the trash (its merge not
+    undone) and merged the other way round makes a cycle, which it ends."""
+    owner, record = base.selected_columns
+    tree = base.with_only_columns(owner.label("owner"), record.label("id"), false().label("merged")).cte(recursive=True)
+    follow, on = (
+        (MergeRecord.survivor_id, MergeRecord.merged_id) if up else (MergeRecord.merged_id, MergeRecord.survivor_id)
+    )
+    stands = (MergeRecord.entity_type == kind) & MergeRecord.undone_at.is_(None) & (on == tree.c.id)
+    return tree.union(select(tree.c.owner, follow, true()).join(MergeRecord, stands))
+
+
 def erased_ids(session: Session, kind: str | None, ids) -> set[int]:
-    """Which of these contact or lead ids were erased (a lead also when the contact it became was);
-    none of another `kind` (a company is no person)."""
+    """Which of these contact or lead ids were erased: erased themselves, or merged into a record that was
+    (a record of the person, `find_subjects`), or (a lead) converted into a contact that was; none of another
+    `kind` (a company is no person). One statement."""
     ids = {i for i in ids if i is not None}
     if not ids or kind not in KINDS:
         return set()
+    model: Any = KINDS[kind]
+    into = _merge_tree(kind, select(model.id, model.id).where(bulk.one_of(session, model.id, ids)), up=True)
+    trees = [(kind, into)]
+    if kind == "lead":  # the contact it became (or a lead it was merged into did), and those it was merged into
+        became = select(into.c.owner, Lead.contact_id).join(Lead, Lead.id == into.c.id)
+        trees.append(("contact", _merge_tree("contact", became.where(Lead.contact_id.is_not(None)), up=True)))
     erase = PrivacyEvent.action == "erase"
-    found = set(
-        session.scalars(
-            select(PrivacyEvent.subject_id).where(
-                erase, PrivacyEvent.subject_type == kind, bulk.one_of(session, PrivacyEvent.subject_id, ids)
-            )
+    erased = (
+        select(tree.c.owner).where(
+            tree.c.id.in_(select(PrivacyEvent.subject_id).where(erase, PrivacyEvent.subject_type == of))
         )
+        for of, tree in trees
     )
-    if kind == "lead":  # a lead whose contact (the one it became) was erased
-        became = dict(
-            session.execute(
-                select(Lead.id, Lead.contact_id).where(bulk.one_of(session, Lead.id, ids), Lead.contact_id.is_not(None))
-            ).all()
-        )
-        if became:
-            erased_contacts = set(
-                session.scalars(
-                    select(PrivacyEvent.subject_id).where(
-                        erase,
-                        PrivacyEvent.subject_type == "contact",
-                        bulk.one_of(session, PrivacyEvent.subject_id, set(became.values())),
-                    )
-                )
-            )
-            found |= {lead for lead, contact in became.items() if contact in erased_contacts}
-    return found
+    return set(session.scalars(union(*erased)))
 
 
 # --- an erased person's record is read-only ------------------------------------------------------
@@ -577,7 +630,7 @@ def identifiers(session: Session, subject: Subject) -> tuple[set[str], set[str]]
         full = lead.contact_name
         certain |= {full if " " in full else "", lead.contact_email or ""} | _phones(lead.contact_phone)
         names |= {lead.contact_first_name or "", lead.contact_last_name or ""}
-    anonymous = {f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}", f"{ANONYMOUS_LAST_NAME} {ANONYMOUS_FIRST_NAME}"}
+    anonymous = {ANONYMOUS_NAME, f"{ANONYMOUS_LAST_NAME} {ANONYMOUS_FIRST_NAME}"}
     certain = {c.strip() for c in certain if len(c.strip()) >= 3} - anonymous  # erased before: not their name
     names = {n.strip() for n in names if len(n.strip()) >= 3} - {ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME}
     return certain, names
@@ -735,13 +788,13 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
     return document
 
 
-def extract_zip(session: Session, storage: Storage, document: dict) -> bytes:
-    """The extract as a ZIP (art. 20): `registerutdrag.json` and the person's files under `filer/`."""
+def extract_zip(session: Session, storage: Storage, subject: Subject, document: dict) -> bytes:
+    """The extract as a ZIP (art. 20): `registerutdrag.json` and the person's files under `filer/` (the
+    files of the extract's place)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("registerutdrag.json", json.dumps(document, ensure_ascii=False, indent=2, default=str))
-        ids = [document["id"]] if document["kind"] == "contact" else []
-        for attachment in session.scalars(select(Attachment).where(_in(Attachment.contact_id, ids))):
+        for attachment in session.scalars(select(Attachment).where(_FILES.rows(subject))):
             try:
                 with storage.open(attachment.storage_key) as stream:
                     archive.writestr(f"filer/{attachment.id}-{attachment.filename}", stream.read())
@@ -782,18 +835,24 @@ class Preview:
     places: list[dict]
     retained_invoices: list[Invoice]
     retained_until: date | None
+    #: The duplicates merged into the person's records, as (kind, the name they hold): anonymised with them.
+    merged: list[tuple[str, str]] = field(default_factory=list)
     mentions: dict[str, Any] = field(default_factory=lambda: MENTIONS)
 
 
 def preview(session: Session, subject: Subject, today: date) -> Preview:
-    """Each place with how many rows it holds and what erasure does there; issued invoices kept and until when."""
+    """Each place with how many rows it holds and what erasure does there; issued invoices kept and until
+    when; the duplicates merged into the person's records (counted with their places too)."""
     places = []
     for place in PLACES:
         count = session.scalar(select(func.count()).select_from(place.model).where(place.rows(subject)))
         places.append({"label": place.label, "count": count, "erasure": ERASURES[place.erasure]})
     issued = _issued_invoices(session, subject)
     until = max((retained_until(i.invoice_date, today) for i in issued), default=None)
-    return Preview(subject, places, issued, until)
+    contacts, leads = _people(session, subject) if subject.merged else ([], [])
+    records: list[tuple[str, Any]] = [("contact", c) for c in contacts] + [("lead", lead) for lead in leads]
+    merged = [(kind, person_name(kind, r)) for kind, r in records if (kind, r.id) in subject.merged]
+    return Preview(subject, places, issued, until, merged)
 
 
 def _issued_invoices(session: Session, subject: Subject) -> list[Invoice]:
@@ -923,7 +982,7 @@ def _erase_places(session: Session, storage: Storage, subject: Subject, scrubber
         session.execute(
             update(table_of(AuditEvent))
             .where(AuditEvent.id == event.id)
-            .values(entity_label=f"{ANONYMOUS_FIRST_NAME} {ANONYMOUS_LAST_NAME}", changes=_erased_values(event.changes))
+            .values(entity_label=ANONYMOUS_NAME, changes=_erased_values(event.changes))
         )
     result.add("history", len(events))
 
@@ -970,7 +1029,7 @@ def _erase_mentions(
     theirs = or_(
         *(
             sql_cast(WebhookDelivery.payload, String).like(f'%"type": "{kind}", "id": {i},%')
-            for kind, ids in (("contact", subject.contact_ids), ("lead", subject.lead_ids))
+            for kind, ids in subject.ids
             for i in ids
         ),
         false(),
@@ -985,12 +1044,25 @@ def _erase_mentions(
         result.add("webhooks", 1)
     _erase_imports(session, storage, subject, mention, result)
     _scrub_saved(session, own, result)
-    pairs = or_(
-        *(
-            (DuplicatePair.entity_type == kind) & (_in(DuplicatePair.low_id, ids) | _in(DuplicatePair.high_id, ids))
-            for kind, ids in (("contact", subject.contact_ids), ("lead", subject.lead_ids))
-        )
-    )
+    _erase_merges(session, subject, result)
+
+
+def _erase_merges(session: Session, subject: Subject, result: Result) -> None:
+    """The merges of the person's records keep none of the values saved to undo them (their undo is
+    refused once the person is erased: services.merge), nor the merged record's name where that record
+    was the person's (one of their records, or merged into one and not given back by an undo); the
+    person's duplicate pairs are deleted."""
+    theirs = _naming(subject, MergeRecord.entity_type, MergeRecord.survivor_id, MergeRecord.merged_id)
+    own = dict(subject.ids)
+    columns = ("id", "entity_type", "merged_id", "undone_at", "fields", "merged_fields")
+    rows = session.execute(select(*(getattr(MergeRecord, c) for c in columns)).where(theirs)).all()
+    for row in rows:
+        values = {"fields": _erased_values(row.fields), "merged_fields": _erased_values(row.merged_fields)}
+        if row.undone_at is None or row.merged_id in own[row.entity_type]:
+            values["merged_label"] = ANONYMOUS_NAME
+        session.execute(update(table_of(MergeRecord)).where(MergeRecord.id == row.id).values(**values))
+    result.add("merges", len(rows))
+    pairs = _naming(subject, DuplicatePair.entity_type, DuplicatePair.low_id, DuplicatePair.high_id)
     result.add("merges", cast(CursorResult, session.execute(delete(table_of(DuplicatePair)).where(pairs))).rowcount)
 
 
