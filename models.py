@@ -1570,6 +1570,7 @@ class PrivacyEvent(Model):
     """
 
     __tablename__ = "privacy_event"
+    __table_args__ = (Index("ix_privacy_event_subject", "subject_type", "subject_id"),)
 
     ACTIONS = {
         "extract": _l("Register extract"),

@@ -453,9 +453,11 @@ def erased_ids(session: Session, kind: str | None, ids) -> set[int]:
         became = select(into.c.owner, Lead.contact_id).join(Lead, Lead.id == into.c.id)
         trees.append(("contact", _merge_tree("contact", became.where(Lead.contact_id.is_not(None)), up=True)))
     erase = PrivacyEvent.action == "erase"
-    erased = (
+    erased = (  # each record looked up by its key in the log (ix_privacy_event_subject), not the log read
         select(tree.c.owner).where(
-            tree.c.id.in_(select(PrivacyEvent.subject_id).where(erase, PrivacyEvent.subject_type == of))
+            select(PrivacyEvent.id)
+            .where(erase, PrivacyEvent.subject_type == of, PrivacyEvent.subject_id == tree.c.id)
+            .exists()
         )
         for of, tree in trees
     )

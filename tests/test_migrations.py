@@ -33,7 +33,8 @@ def test_upgrading_an_sqlite_register_keeps_every_link_to_an_altered_table(tmp_p
                 " VALUES ('Åsa', 'Öberg', 1, 'sv', 0, 30, 'SEK', '2026-01-01', '2026-01-01')"
             )
         ).lastrowid
-        db.session.add(CompanyContact(company_id=company_id, contact_id=contact_id, role="VD"))
+        # written as 0009's tables take it, past the ORM's guards, which ask today's tables (services.privacy)
+        db.session.execute(CompanyContact.__table__.insert().values(company_id=company_id, contact_id=contact_id))
         db.session.commit()
         upgrade()
         assert db.session.scalar(select(func.count()).select_from(CompanyContact)) == 1
