@@ -113,15 +113,20 @@ def check_changed(session: Session, kind: str) -> int:
             .options(*loads)
             .order_by(model.id)
         )
-    added = 0
-    for record in changed:
-        companies = [link.company_id for link in record.company_links] if kind == "contact" else ()
-        added += duplicates.record_pairs(
-            session, kind, record.id, duplicates.check(session, kind, record, companies=companies)
-        )
+    # Every record is checked (reads) before any pair is stored: on SQLite the first write takes the database's
+    # only write lock until the commit, and 2,000 checks behind it kept other users' saves waiting for seconds.
+    found = [
+        (record.id, duplicates.check(session, kind, record, companies=_companies_of(record, kind)))
+        for record in changed
+    ]
+    added = sum(duplicates.record_pairs(session, kind, record_id, matches) for record_id, matches in found)
     row.checked_until = changed[-1].updated_at if len(changed) >= CHANGED_PER_RUN else now
     session.commit()
     return added
+
+
+def _companies_of(record, kind: str) -> list[int]:
+    return [link.company_id for link in record.company_links] if kind == "contact" else []
 
 
 def requeue_lost(session: Session) -> list[str]:

@@ -2,11 +2,12 @@
 
 import re
 import time
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from helpers import count, flashes, fresh, sv, text
-from models import Activity, Company, DuplicatePair, DuplicateScan, MergeRecord
+from models import Activity, Company, DuplicatePair, DuplicateScan, MergeRecord, utcnow
 from services import duplicate_tasks, duplicates
 
 
@@ -247,10 +248,6 @@ def test_a_custom_field_both_have_is_chosen_on_the_merge_page(login, session, ma
 def test_records_changed_in_one_instant_beyond_a_runs_limit_are_all_checked(session, make_company, monkeypatch):
     """An import batch gives its rows one updated_at: a run that stops at its limit inside that
     instant checks the rest of the instant too, or the next run (after it) would never see them."""
-    from datetime import timedelta
-
-    from models import utcnow
-
     monkeypatch.setattr(duplicate_tasks, "CHANGED_PER_RUN", 2)
     scan = duplicate_tasks.state(session, "company")
     scan.status, scan.checked_until = "done", utcnow() - timedelta(minutes=1)
@@ -273,6 +270,27 @@ def test_records_changed_in_one_instant_beyond_a_runs_limit_are_all_checked(sess
 
 
 # --- who sees and does what (each register by its own permissions) ----------------------------------
+
+
+def test_the_periodic_check_reads_every_record_before_it_writes_a_pair(session, make_company):
+    """On SQLite the first write holds the only write lock until the commit: the checks of a run (up to 2,000
+    records after an import) are read before it, so other users' saves wait for the pairs' write alone."""
+    scan = duplicate_tasks.state(session, "company")
+    scan.status, scan.checked_until = "done", utcnow() - timedelta(minutes=1)
+    for n in range(4):
+        make_company(name=f"Bergqvist Bygg {n}", postal_city="Umeå")
+    session.commit()
+    statements: list[str] = []
+    listen = lambda conn, cursor, sql, params, context, many: statements.append(sql.lstrip().upper())  # noqa: E731
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        assert duplicate_tasks.check_changed(session, "company") > 0
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    first_write = next(i for i, sql in enumerate(statements) if sql.startswith(("INSERT", "UPDATE", "DELETE")))
+    reads_of_companies = [sql for sql in statements[first_write:] if re.search(r"\bFROM COMPANY(_SEARCH)?\b", sql)]
+    assert reads_of_companies == [], reads_of_companies[:3]
 
 
 def _merge_one_of_each(session, employees):
