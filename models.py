@@ -1414,6 +1414,8 @@ class MassUpdate(Model):
     #: {id: {field: old value}} of the rows actually changed.
     previous: Mapped[dict | None] = mapped_column(JSON)
     row_count: Mapped[int] = mapped_column(default=0)
+    #: Targets left unchanged because they are an erased person's record (read-only: services.privacy).
+    erased_count: Mapped[int] = mapped_column(default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
     undone_at: Mapped[datetime | None]

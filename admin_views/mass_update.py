@@ -69,28 +69,19 @@ class MassUpdateMixin:
         except mass_update.NotPermitted:
             db.session.rollback()
             abort(403)
-        left_out = len(set(ids)) - len(job.target_ids)  # erased persons' records (services.mass_update.start)
-        if left_out:
-            flash(
-                ngettext(
-                    "%(num)s of the records was left unchanged: an erased person's record is read-only (GDPR).",
-                    "%(num)s of the records were left unchanged: erased persons' records are read-only (GDPR).",
-                    left_out,
-                ),
-                "warning",
-            )
         return redirect(url_for(".mass_update_status", job_id=job.id))
 
     @expose("/mass-update/<int:job_id>")
     @require("{area}.edit")
     def mass_update_status(self, job_id):
-        """What a mass update did (or how far it is), with its undo."""
+        """What a mass update did (or how far it is), with its undo, and how many records it left out."""
         job = self._job_or_404(job_id)
         return self.render(
             "admin/mass_update_status.html",
             job=job,
             changes=self._describe(job.changes),
             statuses=MassUpdate.STATUSES,
+            left_out=left_out(job),
         )
 
     @expose("/mass-update/<int:job_id>/undo", methods=("POST",))
@@ -174,6 +165,18 @@ class MassUpdateMixin:
             else:
                 described.append((field_label(field), field_value(self.permission_area, field, value)))
         return described
+
+
+def left_out(job: MassUpdate) -> str | None:
+    """Why some of the selected records were left unchanged (erased persons' records, counted by
+    services.mass_update whether the change ran at once or on the task queue), or None."""
+    if not job.erased_count:
+        return None
+    return ngettext(
+        "%(num)s of the records was left unchanged: an erased person's record is read-only (GDPR).",
+        "%(num)s of the records were left unchanged: erased persons' records are read-only (GDPR).",
+        job.erased_count,
+    )
 
 
 def matching_ids(view, query: str, limit: int = MAX_ROWS) -> list[int]:

@@ -156,8 +156,8 @@ def _live(model):
 
 def start(session: Session, actor: Employee, kind: str, ids: list[int], changes: dict) -> MassUpdate:
     """Record the mass update and run it now (small) or queue it (large); the caller has nothing left to commit.
-    An erased person's record is read-only (services.privacy): left out of the job's `target_ids` (the
-    caller tells how many), and when every one is such a record, refused (ErasedRecord)."""
+    An erased person's record is read-only (services.privacy): `_apply` leaves it out and counts it (the
+    job's `erased_count`), and when every one is such a record, the change is refused (ErasedRecord)."""
     clean = validate(session, kind, changes)
     check_permission(actor, kind, clean)
     model = MODELS[kind]
@@ -165,8 +165,7 @@ def start(session: Session, actor: Employee, kind: str, ids: list[int], changes:
     if not ids:
         raise InvalidValue(_("Tick the records to change."))
     erased = privacy.erased_ids(session, kind, ids)
-    ids = [i for i in ids if i not in erased]
-    if not ids:
+    if len(erased) == len(ids):
         raise privacy.ErasedRecord(kind, min(erased))
     job = MassUpdate(entity_type=kind, actor_id=actor.id, target_ids=ids, changes=clean, status="queued")
     session.add(job)
@@ -207,7 +206,9 @@ def run(session: Session, job_id: int) -> bool:
 
 
 def _apply(session: Session, actor: Employee, job: MassUpdate, model) -> None:
-    """Change every live target row; each row's changed values first kept in `job.previous`."""
+    """Change every live target row; each row's changed values first kept in `job.previous`. An erased
+    person's record (by the time the change runs: a queued one may wait) is left as it is and counted in
+    `job.erased_count`."""
     changes, kind = job.changes, job.entity_type
     columns = {f: audit.unplain(model.__table__.c[f], v) for f, v in changes.items() if f in COLUMNS[kind]}
     add = session.get(Category, changes["add_category"]) if "add_category" in changes else None
@@ -217,13 +218,24 @@ def _apply(session: Session, actor: Employee, job: MassUpdate, model) -> None:
         definition = session.get_one(CustomFieldDefinition, changes["custom_field"][0])
         custom_value = custom_fields.parse_value(definition, changes["custom_field"][1])
     previous: dict[str, dict] = {}
+    erased_count = 0
     with acting_as(session, actor.id):
         for start_at in range(0, len(job.target_ids), BATCH):
             batch = job.target_ids[start_at : start_at + BATCH]
-            rows = session.scalars(
-                select(model).where(model.id.in_(batch), _live(model)).options(selectinload(model.categories))
-            ).all()
+            rows_now = (
+                select(model)
+                .where(model.id.in_(batch), _live(model))
+                .order_by(model.id)
+                .options(selectinload(model.categories))
+            )
+            if kind in privacy.KINDS:  # an erasure under way commits first, so `erased_ids` sees it
+                rows_now = rows_now.with_for_update(of=model)
+            rows = session.scalars(rows_now).all()
+            erased = privacy.erased_ids(session, kind, batch)
+            erased_count += len(erased)
             for row in rows:
+                if row.id in erased:
+                    continue
                 old = {}
                 for field, value in columns.items():
                     if audit.plain(getattr(row, field)) != audit.plain(value):
@@ -247,6 +259,7 @@ def _apply(session: Session, actor: Employee, job: MassUpdate, model) -> None:
             session.flush()
     job.previous = previous
     job.row_count = len(previous)
+    job.erased_count = erased_count
     job.status = "done"
     job.finished_at = utcnow()
 

@@ -10,8 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from helpers import flashes, fresh, sv, svn, text
-from models import Activity, Company, CompanyContact, Contact, CustomFieldDefinition, CustomTab, Lead
-from services import leads, mass_update, merge, numbering, privacy, storage, trash
+from models import (
+    Activity,
+    Company,
+    CompanyContact,
+    Contact,
+    CustomFieldDefinition,
+    CustomTab,
+    Lead,
+    MassUpdate,
+)
+from services import leads, mass_update, merge, numbering, privacy, storage, tasks, trash
 from services.importing import jobs
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
 from tests.test_import_service import actor, error_messages, make_job, run  # noqa: F401  (the import's fixtures)
@@ -287,6 +296,28 @@ def test_undoing_a_mass_update_leaves_a_record_erased_since_as_it_is(session, em
     assert mass_update.undo(session, admin, job.id) == 1
     session.commit()
     assert [fresh(session, Contact, p.id).owner_id for p in people] == [seller.id, None]
+
+
+def test_a_queued_mass_update_leaves_out_a_record_erased_before_it_ran(
+    login, session, employees, make_contact, store, monkeypatch
+):
+    """A large Ändra flera runs on the task queue: a record erased between queueing and running is left
+    out and counted, as the immediate one does, and the rest is changed; its page says how many."""
+    monkeypatch.setattr(mass_update, "INLINE_LIMIT", 1)
+    queued: list = []
+    monkeypatch.setattr(tasks, "submit", queued.append)  # the worker's run is called below
+    admin, seller = employees["admin"], employees["seller"]
+    people = [make_contact(first_name="Eva", last_name=f"Ek {n}") for n in range(3)]
+    job = mass_update.start(session, admin, "contact", [p.id for p in people], {"owner_id": seller.id})
+    assert job.status == "queued" and len(queued) == 1
+    erase(session, store, admin, "contact", people[1].id)
+    assert mass_update.run(session, job.id)
+    done = fresh(session, MassUpdate, job.id)
+    assert (done.status, done.error, done.row_count, done.erased_count) == ("done", None, 2, 1)
+    assert [fresh(session, Contact, p.id).owner_id for p in people] == [seller.id, None, seller.id]
+    assert anonymised(session, people[1].id) == ANONYMISED
+    page = login("admin").client.get(f"/admin/contact/mass-update/{job.id}")
+    assert ("warning", svn(*LEFT_OUT, 1)) in flashes(page)
 
 
 # --- a merge, a lead's conversion -----------------------------------------------------------------
