@@ -152,11 +152,15 @@ def convert(session: Session, actor: Employee, lead: Lead) -> Company:
 
 
 def convert_many(session: Session, actor: Employee, leads: list[Lead]) -> tuple[list[Company], list[str]]:
-    """Convert each lead that can be; (the new companies, why the others could not be)."""
+    """Convert each lead that can be; (the new companies, why the others could not be, each naming its lead
+    by its company name, as the list shows it: an erased person's lead keeps no name of the person)."""
     converted, refused = [], []
     for lead in leads:
         try:
             check_convertible(session, lead)
+        except privacy.ErasedRecord as exc:
+            refused.append(_("%(name)s was not converted: %(reason)s", name=lead.company_name, reason=str(exc)))
+            continue
         except InvalidValue as exc:
             refused.append(str(exc))
             continue

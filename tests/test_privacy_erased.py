@@ -369,3 +369,18 @@ def test_an_erased_lead_is_not_converted(session, employees, erased_lead):
     session.rollback()
     assert lead_person(session, erased_lead.id) == (None, None, None, "new")
     assert not session.scalars(select(Company)).all()
+
+
+def test_converting_many_leads_converts_the_others_and_names_the_erased_one(login, session, erased_lead):
+    """Fler åtgärder – Konvertera till kund converts each lead on its own: the erased person's lead is
+    left out, named as the list shows it (its company name; the person's name is anonymised)."""
+    other = Lead(company_name="Andra Bolaget AB")
+    session.add(other)
+    session.commit()
+    rows = [str(erased_lead.id), str(other.id)]
+    response = login("admin").post("/admin/lead/action/", {"action": "convert", "rowid": rows}, follow_redirects=True)
+    named = sv("%(name)s was not converted: %(reason)s", name="Nyföretag AB", reason=sv(READ_ONLY))
+    assert ("warning", named) in flashes(response)
+    assert lead_person(session, erased_lead.id) == (None, None, None, "new")
+    assert fresh(session, Lead, other.id).status == "converted"
+    assert [c.name for c in session.scalars(select(Company))] == ["Andra Bolaget AB"]
