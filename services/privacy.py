@@ -551,7 +551,8 @@ class NumberNotSearched(PermissionError):
 
 
 def search(session: Session, text: str | None, *, reader, limit: int = 30) -> list[Subject]:
-    """Contacts and leads whose personnummer, e-mail or name matches `text` (Administration – Dataskydd).
+    """Contacts and leads whose personnummer, e-mail or name matches `text` (Administration – Dataskydd),
+    one entry per person: a record merged into another person found (`Subject.merged`) is theirs.
     A whole personnummer is searched only for a `reader` who may read them in full (NumberNotSearched
     otherwise, whether or not it is someone's: a guessed number is never confirmed)."""
     from services import personal_numbers, validation
@@ -590,7 +591,11 @@ def search(session: Session, text: str | None, *, reader, limit: int = 30) -> li
     seen = {c.id for c in contacts}  # a lead converted into one of them is that person already
     found += [find_subject(session, "lead", lead.id) for lead in leads if lead.contact_id not in seen]
     people = {(s.kind, s.record.id): s for s in found if s is not None}
-    return list(people.values())[:limit]
+    folded: set[tuple[str, int]] = set()  # each found person's merged-away records (a cycle: the first kept)
+    for key, subject in people.items():
+        if key not in folded:
+            folded.update(subject.merged)
+    return [subject for key, subject in people.items() if key not in folded][:limit]
 
 
 def _phones(number: str | None) -> set[str]:

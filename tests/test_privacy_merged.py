@@ -280,3 +280,26 @@ def test_a_duplicate_restored_and_merged_the_other_way_round_is_found_once(sessi
         subject = privacy.find_subject(session, "contact", record_id)
         assert (subject.contact_ids, subject.merged) == ((record_id, other_id), (("contact", other_id),))
         assert privacy.erased_ids(session, "contact", [record_id]) == set()
+
+
+def test_the_search_lists_a_person_and_the_duplicates_merged_into_them_once(session, employees, make_contact):
+    """Found by an e-mail address they share, the person's record and the duplicate merged into it (in the
+    trash, or a merged lead) are one entry, the person's; the erasure and the extract cover both. Merged
+    the other way round as well (a cycle): still one entry."""
+    admin = employees["admin"]
+    keep, duplicate = make_contact(**WILMA), make_contact(**{**DUPLICATE, "email": WILMA["email"]})
+    lead, lead_duplicate = Lead(company_name="Nyföretag AB", **LEAD), Lead(company_name="Nyföretag", **LEAD)
+    session.add_all([lead, lead_duplicate])
+    session.commit()
+    merge.merge(session, admin, "contact", keep.id, duplicate.id)
+    merge.merge(session, admin, "lead", lead.id, lead_duplicate.id)
+    session.commit()
+    found = privacy.search(session, WILMA["email"], reader=admin)
+    assert [(s.kind, s.record.id, s.merged) for s in found] == [("contact", keep.id, (("contact", duplicate.id),))]
+    found = privacy.search(session, LEAD["contact_email"], reader=admin)
+    assert [(s.kind, s.record.id, s.merged) for s in found] == [("lead", lead.id, (("lead", lead_duplicate.id),))]
+    trash.restore(session, admin, Contact, [duplicate.id])
+    merge.merge(session, admin, "contact", duplicate.id, keep.id)
+    session.commit()
+    [person] = privacy.search(session, WILMA["email"], reader=admin)
+    assert sorted(person.contact_ids) == sorted((keep.id, duplicate.id))
