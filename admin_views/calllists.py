@@ -119,7 +119,7 @@ class CallListView(SecureModelView):
             flash(_("The call was not saved: correct the marked fields."), "error")
             return self._render_work(call_list, form)
         try:
-            recorded = calllists.record_outcome(
+            calllists.record_outcome(
                 db.session,
                 current_user,
                 entry,
@@ -133,8 +133,6 @@ class CallListView(SecureModelView):
             flash(str(exc), "error")
             return self._render_work(call_list, form)
         flash(_("The call was saved."), "success")
-        if recorded.status_kept:
-            flash(_("The lead's status was not changed: this person's data has been erased (GDPR)."), "warning")
         customer = (
             entry.company
             or (entry.contact if entry.contact and entry.contact.is_private_customer else None)

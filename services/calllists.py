@@ -7,8 +7,7 @@ they were put on the list (`not_to_call`: the list says why).
 
 Every recorded outcome is also kept as a call activity on the lead, company
 or contact called, so it shows in their history; "ring tillbaka" adds a task
-at the agreed time, and calling a new lead makes it "kontaktad" (not an erased
-person's lead, which is read-only: services.privacy; the call is kept).
+at the agreed time, and calling a new lead makes it "kontaktad".
 """
 
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Activity, CallList, CallListEntry, Company, Contact, Employee, Lead, utcnow
-from services import activities, consent, privacy
+from services import activities, consent
 from services.validation import InvalidValue
 
 
@@ -132,15 +131,6 @@ def phones(entry: CallListEntry) -> list[str]:
     return list(dict.fromkeys(n for n in numbers if n))
 
 
-@dataclass
-class Recorded:
-    """A call kept: its activity, and whether the lead's status was left as it was because the lead is an
-    erased person's (read-only: services.privacy), though the call would have changed it."""
-
-    call: Activity
-    status_kept: bool = False
-
-
 def record_outcome(
     session: Session,
     actor: Employee,
@@ -149,9 +139,8 @@ def record_outcome(
     *,
     note: str | None = None,
     callback_at: datetime | None = None,
-) -> Recorded:
-    """Keep the outcome of a call on the entry and as a call activity (plus a task to call back), and
-    move a lead on (kontaktad, kvalificerad) unless it is an erased person's (`Recorded.status_kept`)."""
+) -> Activity:
+    """Keep the outcome of a call on the entry and as a call activity (plus a task to call back)."""
     if outcome not in CallListEntry.OUTCOMES:
         raise InvalidValue(_("Choose the outcome of the call."))
     if outcome == "call_back" and callback_at is None:
@@ -166,16 +155,12 @@ def record_outcome(
     entry.callback_at = callback_at if outcome == "call_back" else None
     target = entry.target
     links = {"lead_id": entry.lead_id, "company_id": entry.company_id, "contact_id": entry.contact_id}
-    status_kept = False
     if isinstance(target, Lead):
         links.update(company_id=target.company_id, contact_id=target.contact_id)
-        status = "contacted" if target.status == "new" else target.status
-        if outcome == "interested" and status in ("new", "contacted"):
-            status = "qualified"
-        if status != target.status:
-            status_kept = privacy.is_erased(session, target)
-            if not status_kept:
-                target.status = status
+        if target.status == "new":
+            target.status = "contacted"
+        if outcome == "interested" and target.status in ("new", "contacted"):
+            target.status = "qualified"
     label = str(CallListEntry.OUTCOMES[outcome])
     call = activities.create(
         session,
@@ -198,4 +183,4 @@ def record_outcome(
             due_at=callback_at,
             **links,
         )
-    return Recorded(call, status_kept)
+    return call

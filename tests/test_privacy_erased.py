@@ -12,7 +12,6 @@ from sqlalchemy import select
 from helpers import flashes, fresh, sv, svn, text
 from models import (
     Activity,
-    CallList,
     Company,
     CompanyContact,
     Contact,
@@ -21,7 +20,7 @@ from models import (
     Lead,
     MassUpdate,
 )
-from services import calllists, leads, mass_update, merge, numbering, privacy, storage, tasks, trash
+from services import leads, mass_update, merge, numbering, privacy, storage, tasks, trash
 from services.importing import jobs
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
 from tests.test_import_service import actor, error_messages, make_job, run  # noqa: F401  (the import's fixtures)
@@ -385,31 +384,3 @@ def test_converting_many_leads_converts_the_others_and_names_the_erased_one(logi
     assert lead_person(session, erased_lead.id) == (None, None, None, "new")
     assert fresh(session, Lead, other.id).status == "converted"
     assert [c.name for c in session.scalars(select(Company))] == ["Andra Bolaget AB"]
-
-
-# --- a call list ----------------------------------------------------------------------------------
-
-STATUS_KEPT = "The lead's status was not changed: this person's data has been erased (GDPR)."
-
-
-def test_a_call_to_an_erased_lead_is_saved_and_its_status_left_as_it_is(login, session, employees, store):
-    """Put on a call list after the erasure (which deleted the lead's entries of the lists before), the
-    lead is called: the call is a row pointing at the lead (allowed), the status it would set (kontaktad,
-    kvalificerad) a change of the lead (not). The call and its outcome are saved, the list moves on, and
-    the seller is told why the status stayed."""
-    lead = Lead(company_name="Nyföretag AB", contact_first_name="Ivar", contact_phone="+46701112233", status="new")
-    session.add(lead)
-    session.commit()
-    lead_id = lead.id
-    erase(session, store, employees["admin"], "lead", lead_id)
-    call_list = calllists.new_list(session, employees["seller"], [fresh(session, Lead, lead_id)], name="Mässlistan")
-    session.commit()
-    list_id, entry_id = call_list.id, call_list.entries[0].id
-    work = f"/admin/calllist/work/{list_id}"
-    response = login("seller").post(f"{work}/{entry_id}", {"outcome": "interested"}, follow_redirects=True)
-    assert ("success", sv("The call was saved.")) in flashes(response)
-    assert ("warning", sv(STATUS_KEPT)) in flashes(response)
-    assert lead_person(session, lead_id) == (None, None, None, "new")
-    calls = session.scalars(select(Activity).where(Activity.lead_id == lead_id)).all()
-    assert [(a.kind, a.done) for a in calls] == [("call", True)]
-    assert calllists.progress(session, fresh(session, CallList, list_id)) == (1, 1)
