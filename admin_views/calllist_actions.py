@@ -12,7 +12,7 @@ from admin_views import params
 from admin_views.base import can, find_view, permitted_action
 from extensions import db
 from models import CallList
-from services import calllists, consent, saved_searches
+from services import calllists, saved_searches
 from services.validation import InvalidValue, is_id
 
 
@@ -49,7 +49,7 @@ def open_call_lists() -> list[CallList]:
 
 def render_chooser(view, *, ids=None, saved=None, error=None):
     """The page where the employee picks a list (or names a new one) for the rows, told beforehand
-    how many will be left out for consent (services.consent)."""
+    how many will be left out for consent or an erasure (services.calllists.reachable)."""
     targets = view.call_list_targets(ids=ids) if ids is not None else None
     if targets is None:
         targets = view.call_list_targets(args=saved_searches.args_of(saved))
@@ -61,7 +61,7 @@ def render_chooser(view, *, ids=None, saved=None, error=None):
         ids=ids or [],
         saved=saved,
         count=count,
-        consent_note=consent.reachable(targets, "phone").explanation(),
+        consent_note=calllists.reachable(db.session, targets).explanation(),
         call_lists=open_call_lists(),
         default_name=calllists.default_name(),
         error=error,

@@ -10,6 +10,7 @@ or contact called, so it shows in their history; "ring tillbaka" adds a task
 at the agreed time, and calling a new lead makes it "kontaktad".
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Activity, CallList, CallListEntry, Company, Contact, Employee, Lead, utcnow
-from services import activities, consent
+from services import activities, consent, privacy
 from services.validation import InvalidValue
 
 
@@ -37,9 +38,9 @@ class Added:
 
 
 def add_entries(session: Session, call_list: CallList, targets) -> Added:
-    """Append the leads, companies and contacts that may be called (services.consent) and are not
-    already on the list."""
-    selection = consent.reachable(targets, "phone")
+    """Append the leads, companies and contacts that may be called (services.consent; not an erased person,
+    who has no number left: services.privacy) and are not already on the list."""
+    selection = reachable(session, targets)
     field = {Lead: "lead_id", Company: "company_id", Contact: "contact_id"}
     present: set[tuple[int | None, ...]] = {(e.lead_id, e.company_id, e.contact_id) for e in call_list.entries}
     position = max((e.position for e in call_list.entries), default=0)
@@ -55,6 +56,28 @@ def add_entries(session: Session, call_list: CallList, targets) -> Added:
         call_list.entries.append(CallListEntry(position=position, **{field[type(target)]: target.id}))
         added += 1
     return Added(added, selection)
+
+
+def reachable(session: Session, targets) -> consent.Selection:
+    """The `targets` that may be called (services.consent), not an erased person (services.privacy: no number
+    is left), and the others counted by reason."""
+    targets = list(targets)
+    erased = _erased(session, targets)
+    selection = consent.reachable([t for t in targets if (type(t), t.id) not in erased], "phone")
+    if erased:
+        selection.skipped[consent.ERASED] += len(erased)
+    return selection
+
+
+def _erased(session: Session, targets: list) -> set[tuple[type, int]]:
+    """(model, id) of the erased persons' records among `targets`, one statement for each kind."""
+    ids: dict[str, list[int]] = defaultdict(list)
+    for target in targets:
+        if (kind := privacy.kind_of(type(target))) is not None:
+            ids[kind].append(target.id)
+    return {
+        (privacy.KINDS[kind], i) for kind, of_kind in ids.items() for i in privacy.erased_ids(session, kind, of_kind)
+    }
 
 
 NAME_MAX = 200

@@ -48,11 +48,12 @@ SOURCES = {
 }
 #: A channel's consent: not asked, given, declined or withdrawn.
 STATES = {None: _l("Not asked"), True: _l("Consent given"), False: _l("Declined / withdrawn")}
-#: Why a person is left out of a send.
-DECLINED, NO_CONSENT = "declined", "no_consent"
+#: Why a person is left out of a send or a call list (an erased person: services.privacy).
+DECLINED, NO_CONSENT, ERASED = "declined", "no_consent", "erased"
 REASONS = {
     DECLINED: _l("declined or withdrew consent"),
     NO_CONSENT: _l("no consent, and the lawful basis needs one"),
+    ERASED: _l("erased or anonymised (GDPR)"),
 }
 SOURCE_KEY = "consent_source"
 
@@ -92,17 +93,30 @@ class Selection:
         return sum(self.skipped.values())
 
     def explanation(self) -> str:
-        """`2 skipped for SMS: 1 declined or withdrew consent, 1 no consent, …` (empty when none)."""
-        if not self.skipped_total:
-            return ""
-        reasons = ", ".join(f"{count} {REASONS[reason]}" for reason, count in sorted(self.skipped.items()))
-        return ngettext(
-            "%(num)s left out, without consent to marketing by %(channel)s: %(reasons)s.",
-            "%(num)s left out, without consent to marketing by %(channel)s: %(reasons)s.",
-            self.skipped_total,
-            channel=str(CHANNELS[self.channel]).lower(),
-            reasons=reasons,
-        )
+        """`2 skipped for SMS: 1 declined or withdrew consent, 1 no consent, …`, and those erased (GDPR) in a
+        sentence of their own (empty when none)."""
+        without = {reason: count for reason, count in self.skipped.items() if reason != ERASED}
+        sentences = []
+        if without:
+            reasons = ", ".join(f"{count} {REASONS[reason]}" for reason, count in sorted(without.items()))
+            sentences.append(
+                ngettext(
+                    "%(num)s left out, without consent to marketing by %(channel)s: %(reasons)s.",
+                    "%(num)s left out, without consent to marketing by %(channel)s: %(reasons)s.",
+                    sum(without.values()),
+                    channel=str(CHANNELS[self.channel]).lower(),
+                    reasons=reasons,
+                )
+            )
+        if self.skipped[ERASED]:
+            sentences.append(
+                ngettext(
+                    "%(num)s left out: the person's data has been erased (GDPR).",
+                    "%(num)s left out: the persons' data has been erased (GDPR).",
+                    self.skipped[ERASED],
+                )
+            )
+        return " ".join(sentences)
 
 
 def reachable(targets: Iterable, channel: str) -> Selection:

@@ -50,10 +50,11 @@ BATCH = 500
 #: Failures kept on the job to show (the count has them all).
 FAILURES_KEPT = 50
 
-DELETED, ERASED, CLOSED, NO_ADDRESS, DUPLICATE = "deleted", "erased", "closed", "no_address", "duplicate"
+DELETED, CLOSED, NO_ADDRESS, DUPLICATE = "deleted", "closed", "no_address", "duplicate"
+ERASED = consent.ERASED
 REASONS: dict[str, Any] = {
     DELETED: _l("in the trash"),
-    ERASED: _l("erased or anonymised (GDPR)"),
+    ERASED: consent.REASONS[consent.ERASED],
     CLOSED: _l("converted or merged lead"),
     consent.DECLINED: consent.REASONS[consent.DECLINED],
     consent.NO_CONSENT: consent.REASONS[consent.NO_CONSENT],

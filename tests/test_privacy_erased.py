@@ -12,6 +12,7 @@ from sqlalchemy import select
 from helpers import flashes, fresh, sv, svn, text
 from models import (
     Activity,
+    CallList,
     Company,
     CompanyContact,
     Contact,
@@ -384,3 +385,30 @@ def test_converting_many_leads_converts_the_others_and_names_the_erased_one(logi
     assert lead_person(session, erased_lead.id) == (None, None, None, "new")
     assert fresh(session, Lead, other.id).status == "converted"
     assert [c.name for c in session.scalars(select(Company))] == ["Andra Bolaget AB"]
+
+
+def test_an_erased_person_is_not_put_on_a_call_list_and_the_seller_is_told_why(login, session, employees, store):
+    """An erased person's lead keeps no number to call: the chooser says it will be left out, the list gets
+    the others, and the seller is told why (as a mass send leaves erased people out)."""
+    erased_lead = Lead(company_name="Nyföretag AB", contact_first_name="Ivar", contact_phone="+46701112233")
+    other = Lead(company_name="Annat Företag AB", contact_first_name="Stina", contact_phone="+46701112234")
+    session.add_all([erased_lead, other])
+    session.commit()
+    ids = [erased_lead.id, other.id]
+    erase(session, store, employees["admin"], "lead", erased_lead.id)
+    seller = login("seller")
+    told = svn(
+        "%(num)s left out: the person's data has been erased (GDPR).",
+        "%(num)s left out: the persons' data has been erased (GDPR).",
+        1,
+    )
+    chooser = seller.post("/admin/lead/action/", {"action": "add_to_call_list", "rowid": [str(i) for i in ids]})
+    assert told in text(chooser)
+    response = seller.post(
+        "/admin/calllist/add",
+        {"source": "lead", "rowid": [str(i) for i in ids], "call_list": "new", "name": "Vårlistan"},
+        follow_redirects=True,
+    )
+    assert ("warning", told) in flashes(response)
+    call_list = session.scalar(select(CallList).where(CallList.name == "Vårlistan"))
+    assert [e.lead_id for e in call_list.entries] == [ids[1]]
