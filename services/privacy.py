@@ -483,10 +483,13 @@ class ErasedRecord(InvalidValue):
     import row updating it (services.importing.engine), Ändra flera (services.mass_update leaves it
     out), a merge or its undo with it on either side (services.merge).
 
+    Also refused: a new activity, e-mail, file, sales opportunity or call list entry of it (new data about
+    the person; `_POINTING`).
+
     Still allowed: moving it to the trash, restoring and purging it; removing links to it (a company
     unlinked or purged, a category removed); erasing it again and the retention of its invoice data;
-    and the rows that point at it, which keep working: invoices and orders (bookkeeping), activities,
-    e-mail, sales opportunities, call lists and its history."""
+    and the rows that point at it, which keep working: invoices and orders (bookkeeping: a credit note
+    of its invoice too), activities, e-mail, sales opportunities and its history."""
 
     def __init__(self, kind: str, record_id: int):
         super().__init__(str(ERASED_READ_ONLY))
@@ -527,15 +530,31 @@ def _writes(obj) -> bool:
     return False
 
 
+#: Rows about a person that are not added to an erased person's contact or lead (their contact_id, lead_id).
+_POINTING = (Activity, EmailMessage, Attachment, Opportunity, CallListEntry)
+
+
+def _pointed_at(obj, kind: str) -> int | None:
+    """The id of the contact or lead (`kind`) a new row points at, by its column or its relationship."""
+    record_id = getattr(obj, f"{kind}_id", None)
+    if record_id is None and (record := getattr(obj, kind, None)) is not None:
+        record_id = record.id
+    return record_id
+
+
 @listens_for(Session, "before_flush")
 def _refuse_writes_to_erased(session: Session, flush_context, instances) -> None:
-    """The one guard of every ORM write: a flush that writes on an erased person's contact or lead, or
-    adds a company link or a custom field value to such a contact, raises ErasedRecord (nothing is
-    written). A statement per kind, and none when the flush changes no contact or lead."""
+    """The one guard of every ORM write: a flush that writes on an erased person's contact or lead, adds a
+    company link or a custom field value to such a contact, or adds a row about them (`_POINTING`), raises
+    ErasedRecord (nothing is written). A statement per kind, and none when the flush touches no person."""
     wanted: dict[str, set[int | None]] = {kind: set() for kind in KINDS}
     for obj in session.dirty:
         if isinstance(obj, (Contact, Lead)) and _writes(obj):
             wanted[cast(str, kind_of(type(obj)))].add(obj.id)
+    for obj in session.new:
+        if isinstance(obj, _POINTING):
+            for kind in KINDS:
+                wanted[kind].add(_pointed_at(obj, kind))
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, (CompanyContact, CustomFieldValue)):
             contact = obj.contact_id

@@ -20,6 +20,7 @@ from models import (
     CustomTab,
     Lead,
     MassUpdate,
+    Opportunity,
 )
 from services import leads, mass_update, merge, numbering, privacy, storage, tasks, trash
 from services.importing import jobs
@@ -175,6 +176,28 @@ def test_the_card_s_tabs_and_actions_save_nothing_on_an_erased_contact(login, se
     after = fresh(session, Contact, erased.id)
     assert (after.invoice_language, after.currency, after.payment_terms_days) == ("sv", "SEK", 30)
     assert not session.scalars(select(CompanyContact)).all()
+
+
+def test_no_new_row_about_an_erased_person_is_added(login, as_role, session, erased, erased_lead):  # noqa: F811
+    """New data about an erased person (a call noted with their name and number) is refused on the card, the
+    API and the services alike; the card offers none of it. What was there stays (the rule's other tests)."""
+    admin = login("admin")
+    card = text(admin.client.get(f"/admin/contact/card/{erased.id}"))
+    for action in ("New activity", "Create e-mail", "Send SMS"):
+        assert sv(action) not in card, action
+    tab = admin.client.get(f"/admin/contact/card/{erased.id}/tab/activities")
+    assert f"/admin/contact/card/{erased.id}/activities" not in text(tab)
+    call = {"kind": "call", "subject": "Ringde Wilma Zebrowska 070-123 45 67", "description": "wilma@example.se"}
+    response = admin.post(f"/admin/contact/card/{erased.id}/activities", call, follow_redirects=True)
+    assert response.status_code == 200 and sv(READ_ONLY) in [m for _c, m in flashes(response)]
+    api = as_role("admin")
+    for body in ({"contact_id": erased.id, "subject": "Ringde Wilma"}, {"lead_id": erased_lead.id, "subject": "Ivar"}):
+        assert problem_of(api.post("/api/v1/activities", {"kind": "call", **body}), 422)["detail"] == sv(READ_ONLY)
+    session.add(Opportunity(title="Ny affär", contact_id=erased.id))
+    with pytest.raises(privacy.ErasedRecord):
+        session.flush()
+    session.rollback()
+    assert not session.scalars(select(Activity)).all() and not session.scalars(select(Opportunity)).all()
 
 
 def test_a_contact_erased_before_it_was_numbered_gets_no_customer_number(
