@@ -573,6 +573,9 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
         formatter = self.column_formatters_export.get(name)
         if formatter is not None:
             return lambda model: formatter(self, None, model, name)
+        shown = self.form_display_formats.get(name)
+        if shown is not None:
+            return lambda model: shown(getattr(model, name, None))
         parts = name.split(".")
         if len(parts) == 1:  # a column of the row itself: the common case, kept short
 
@@ -681,11 +684,12 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
             form_class.version = VersionField()
         return form_class
 
-    #: Stored value → how the form shows it (org numbers with dash, phones Swedish style).
+    #: Stored value → how the form and the export show it (org numbers with dash, phones Swedish style).
     form_display_formats = {
         "org_number": formatting.org_number,
         "phone": formatting.phone,
         "mobile": formatting.phone,
+        "contact_phone": formatting.phone,
     }
 
     def on_form_prefill(self, form, id):

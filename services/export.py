@@ -99,6 +99,11 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(DANGEROUS_PREFIXES) else text
 
 
+def unneutralise(text: str) -> str:
+    """The text `neutralise` was given: an import of an exported file reads back what was exported."""
+    return text[1:] if text[:1] == "'" and text[1:].startswith(DANGEROUS_PREFIXES) else text
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 

@@ -66,6 +66,12 @@ class Field:
     sort: Any = None
     definition: Any = None
     display: Callable[[Any], str] | None = None
+    #: Exported as shown (a phone number as Swedes write it), not as stored.
+    exported_as_shown: bool = False
+
+    def export_value(self, row) -> Any:
+        value = self.value(row)
+        return self.display(value) if self.exported_as_shown and self.display is not None else value
 
 
 def _attr(name):
@@ -86,6 +92,11 @@ def _phone(value) -> str:
     return phone(value)
 
 
+def _phone_field(label: str, name: str) -> Field:
+    """A phone number's column: shown and exported as Swedes write it (08-123 456 78), not as stored (E.164)."""
+    return Field(fields.label(label), _attr(name), display=_phone, exported_as_shown=True)
+
+
 def _org(row):
     from services.formatting import org_number
 
@@ -101,7 +112,7 @@ def _company_fields(model) -> dict[str, Field]:
         "industry": Field(fields.label("industry"), _attr("industry")),
         "categories": Field(fields.label("categories"), _names("categories")),
         "owner": Field(fields.label("owner"), _attr("owner")),
-        "phone": Field(fields.label("phone"), _attr("phone"), display=_phone),
+        "phone": _phone_field("phone", "phone"),
         "email": Field(fields.label("email"), _attr("email"), model.email),
         "website": Field(fields.label("website"), _attr("website")),
         "postal_street": Field(fields.label("postal_street"), _attr("postal_street")),
@@ -124,8 +135,8 @@ def _contact_fields() -> dict[str, Field]:
         "companies": Field(fields.label("companies"), _names("companies")),
         "title": Field(fields.label("title"), _attr("title"), Contact.title),
         "email": Field(fields.label("email"), _attr("email"), Contact.email),
-        "phone": Field(fields.label("phone"), _attr("phone"), display=_phone),
-        "mobile": Field(fields.label("mobile"), _attr("mobile"), display=_phone),
+        "phone": _phone_field("phone", "phone"),
+        "mobile": _phone_field("mobile", "mobile"),
         "postal_street": Field(fields.label("postal_street"), _attr("postal_street")),
         "postal_postcode": Field(fields.label("postal_postcode"), _attr("postal_postcode"), Contact.postal_postcode),
         "postal_city": Field(fields.label("postal_city"), _attr("postal_city"), Contact.postal_city),
@@ -242,7 +253,7 @@ ENTITIES: dict[str, Entity] = {
             "org_number": Field(fields.label("org_number"), _org, Lead.org_number),
             "contact_name": Field(fields.label("contact_name"), _attr("contact_name"), Lead.contact_last_name),
             "contact_title": Field(fields.label("title"), _attr("contact_title")),
-            "contact_phone": Field(fields.label("phone"), _attr("contact_phone"), display=_phone),
+            "contact_phone": _phone_field("phone", "contact_phone"),
             "contact_email": Field(fields.label("email"), _attr("contact_email"), Lead.contact_email),
             "source": Field(fields.label("source"), _attr("source"), Lead.source),
             "status": Field(fields.label("status"), _label("status", Lead.STATUSES), Lead.status),
@@ -604,7 +615,7 @@ def columns(spec: Spec):
     """The export columns of the report (services.export), in the chosen order."""
     from services.export import Column
 
-    return [Column(key, str(spec.fields[key].label), getter=spec.fields[key].value) for key in spec.columns]
+    return [Column(key, str(spec.fields[key].label), getter=spec.fields[key].export_value) for key in spec.columns]
 
 
 # --- saved definitions -----------------------------------------------------------------------------

@@ -1490,3 +1490,18 @@ def test_a_pass_leaves_what_was_alive_before_it_out_of_its_garbage_collections(s
     with pytest.raises(WorkerDied):
         run(make_job(content + "Företag 9 AB\nFöretag 10 AB\n"), write=False)
     assert len(frozen) == 3 and gc.get_freeze_count() == 0
+
+
+def test_an_exported_list_imported_back_unchanged_changes_nothing(login, session, make_company, make_job, run):
+    """The export gives a cell a spreadsheet would take for a formula a leading apostrophe ('=…, '+…, '-…);
+    the import reads it back as it was exported, so an unchanged export updates nothing."""
+    make_company(name="=cmd|' /C calc'!A0", postal_city="+Stad", postal_street="-Gata 1", phone="+46812345678")
+    make_company(name="@Vanlig AB", org_number="5560360793", postal_city="Lund")
+    exported = login("admin").client.get("/admin/company/export/csv/")
+    assert b"'=cmd" in exported.data and b"'+Stad" in exported.data
+    job = make_job(exported.data, mode="update", match_key="customer_number")
+    checked = run(job, write=False)
+    assert (checked.updated_count, checked.unchanged_count, checked.error_count) == (0, 2, 0)
+    assert run(job, write=True).updated_count == 0
+    stored = session.scalars(select(Company.name).order_by(Company.name)).all()
+    assert stored == ["=cmd|' /C calc'!A0", "@Vanlig AB"]

@@ -243,3 +243,19 @@ def test_a_download_is_planned_for_all_its_rows_on_postgresql(app):
     read = downloads.rows_of_query(select(func.current_setting("cursor_tuple_fraction")))
     with Session(bind=db.engine) as session:
         assert list(read(session)) == ["1"]
+
+
+def test_phone_numbers_are_exported_as_swedes_write_them_not_neutralised(login, make_company, make_contact):
+    """A phone is stored in E.164 (+46…): exported as the list shows it (08-123 456 78), which a spreadsheet
+    never takes for a formula and an import reads back; not "'+46812345678"."""
+    make_company(name="Telefonbolaget AB", phone="+46812345678")
+    make_contact(first_name="Mia", last_name="Mobil", mobile="+46701234567", phone="+46311234567")
+    client = login("admin").client
+    companies = csv_table(client.get("/admin/company/export/csv/"))
+    assert column(companies, "Phone") == ["08-123 456 78"]
+    contacts = csv_table(client.get("/admin/contact/export/csv/"))
+    assert (column(contacts, "Phone"), column(contacts, "Mobile")) == (["031-123 45 67"], ["070-123 45 67"])
+    header, *rows = load_workbook(io.BytesIO(client.get("/admin/contact/export/xlsx/").data)).active.values
+    assert [row[header.index(sv("Mobile"))] for row in rows] == ["070-123 45 67"]
+    report = csv_table(client.get("/admin/reports/generator/export/csv/?entity=company&col=name&col=phone"))
+    assert report[1:] == [["Telefonbolaget AB", "08-123 456 78"]]

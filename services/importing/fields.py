@@ -17,7 +17,7 @@ from decimal import Decimal
 from importlib import import_module
 from typing import Any
 
-from services import dates, fields, money, name_keys, validation
+from services import dates, export, fields, money, name_keys, validation
 from services.i18n import gettext as _
 from services.i18n import in_swedish
 from services.i18n import lazy_gettext as _l
@@ -259,7 +259,7 @@ class RowParser:
         values: dict[str, Any] = {}
         errors: list[RowError] = []
         for index, fld, header in self.columns:
-            raw = cells[index] if index < len(cells) else ""
+            raw = export.unneutralise(cells[index]) if index < len(cells) else ""  # an exported file's cells
             try:
                 value = fld.parse(raw, values)
             except InvalidValue as exc:
