@@ -315,6 +315,9 @@ COMPANY_STATUS_LABELS = {
     "liquidated": _l("Liquidated"),
     "merged": _l("Merged"),
 }
+#: The company statuses a user chooses (form, import, API, Ändra flera): "merged" only a merge sets (services.merge).
+COMPANY_STATUSES_CHOSEN = {code: label for code, label in COMPANY_STATUS_LABELS.items() if code != "merged"}
+_LEAD_SET_BY_SYSTEM = ("converted", "merged")
 
 
 class AddressMixin:
@@ -623,8 +626,9 @@ class Lead(Audited, VersionMixin, ConsentMixin, TimestampMixin, Model):
     }
     #: Leads no longer worked: converted, disqualified, or merged into another lead (services.merge).
     CLOSED = ("converted", "disqualified", "merged")
-    #: Statuses only the system sets (the conversion, a merge), never chosen on the form.
-    SET_BY_SYSTEM = ("converted", "merged")
+    #: Statuses only the system sets (the conversion, a merge), never chosen (form, import, API, Ändra flera).
+    SET_BY_SYSTEM = _LEAD_SET_BY_SYSTEM
+    STATUSES_CHOSEN = {code: label for code, label in STATUSES.items() if code not in _LEAD_SET_BY_SYSTEM}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_name: Mapped[str] = mapped_column(String(200))

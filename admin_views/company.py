@@ -39,6 +39,7 @@ from admin_views.urls import id_url
 from extensions import db
 from models import (
     COMPANY_STATUS_LABELS,
+    COMPANY_STATUSES_CHOSEN,
     Category,
     Company,
     Employee,
@@ -197,7 +198,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     ]
     form_edit_rules = form_rules
     form_choices = {
-        "status": list(COMPANY_STATUS_LABELS.items()),
+        "status": list(COMPANY_STATUSES_CHOSEN.items()),
         "invoice_language": INVOICE_LANGUAGES,
         "currency": CURRENCIES,
     }

@@ -166,9 +166,7 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCa
     ]
     form_create_rules = [OptionalField("save_anyway"), *form_rules]
     form_edit_rules = form_rules
-    form_choices = {
-        "status": [(k, v) for k, v in Lead.STATUSES.items() if k not in Lead.SET_BY_SYSTEM]
-    } | consent_form.FORM_CHOICES
+    form_choices = {"status": list(Lead.STATUSES_CHOSEN.items())} | consent_form.FORM_CHOICES
     form_overrides = consent_form.FORM_OVERRIDES
     form_args = {
         "org_number": {

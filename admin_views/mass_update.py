@@ -18,7 +18,7 @@ from admin_views.base import can, require
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.labels import field_label, field_value
 from extensions import db
-from models import COMPANY_STATUS_LABELS, Category, Industry, Lead, MassUpdate
+from models import COMPANY_STATUSES_CHOSEN, Category, Industry, Lead, MassUpdate
 from services import custom_fields, employees, mass_update
 from services.validation import InvalidValue, is_id
 
@@ -127,9 +127,9 @@ class MassUpdateMixin:
         ).all()
         statuses = []
         if kind == "company":
-            statuses = [(k, v) for k, v in COMPANY_STATUS_LABELS.items() if k != "merged"]
+            statuses = list(COMPANY_STATUSES_CHOSEN.items())
         elif kind == "lead":
-            statuses = [(k, v) for k, v in Lead.STATUSES.items() if k not in Lead.SET_BY_SYSTEM]
+            statuses = list(Lead.STATUSES_CHOSEN.items())
         return self.render(
             "admin/mass_update.html",
             kind=kind,

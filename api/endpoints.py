@@ -19,6 +19,7 @@ from api.problems import ProblemSchema, problem
 from api.resources import Resource, Sort, blueprint, conflict, get_live, write
 from extensions import db, limiter
 from models import (
+    COMPANY_STATUS_LABELS,
     Activity,
     Category,
     Company,
@@ -149,7 +150,7 @@ companies = Resource(
     },
     default_sort="name",
     filters={
-        "status": _choice_filter(Company.status, s.COMPANY_STATUS_LABELS),
+        "status": _choice_filter(Company.status, COMPANY_STATUS_LABELS),
         "owner_id": _id_filter(Company.owner_id, "Kundansvarig"),
         "industry_id": _id_filter(Company.industry_id, "Bransch"),
         "category_id": _category_filter(Company.categories),

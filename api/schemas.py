@@ -11,7 +11,7 @@ from flask_login import current_user
 from marshmallow import fields as f
 from marshmallow import validate as v
 
-from models import COMPANY_STATUS_LABELS, VAT_RATES, Activity, Category, Lead
+from models import COMPANY_STATUSES_CHOSEN, VAT_RATES, Activity, Category, Lead
 from services import consent, fields, personal_numbers, visibility
 from services.validation import MAX_INTEGER
 
@@ -154,7 +154,7 @@ class CompanyFields(CustomerParts):
     org_number = text(20, metadata={"description": "Organisationsnummer (NNNNNN-NNNN); stored as ten digits"})
     legal_form = text(60, metadata={"description": "Företagsform (Aktiebolag, Handelsbolag …)"})
     vat_number = text(20)
-    status = f.String(validate=v.OneOf(list(COMPANY_STATUS_LABELS)))
+    status = f.String(validate=v.OneOf(list(COMPANY_STATUSES_CHOSEN)))
     industry_id = ident()
     owner_id = ident(metadata={"description": "Kundansvarig (an employee)"})
     is_supplier = f.Boolean()
@@ -298,7 +298,7 @@ class LeadFields(ConsentFields):
     contact_phone = text(32)
     contact_email = text(254)
     source = text(100)
-    status = f.String(validate=v.OneOf([s for s in Lead.STATUSES if s != "converted"]))
+    status = f.String(validate=v.OneOf(list(Lead.STATUSES_CHOSEN)))
     owner_id = ident()
     note = f.String(allow_none=True, validate=v.Length(max=20000))
     category_ids = idents()

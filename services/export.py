@@ -46,9 +46,8 @@ from typing import Any
 from flask_babel import LazyString, gettext, to_user_timezone
 
 from services import formatting
+from services.formulas import neutralise
 
-#: First characters that make a spreadsheet read a text cell as a formula (OWASP).
-DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_BOM = "\ufeff"
 CSV_ROWS_PER_CHUNK = 500
 XLSX_CHUNK_BYTES = 64 * 1024
@@ -92,16 +91,6 @@ class Column:
 
 
 # --- one value -------------------------------------------------------------------------------
-
-
-def neutralise(text: str) -> str:
-    """Text that a spreadsheet would read as a formula gets a leading apostrophe."""
-    return "'" + text if text.startswith(DANGEROUS_PREFIXES) else text
-
-
-def unneutralise(text: str) -> str:
-    """The text `neutralise` was given: an import of an exported file reads back what was exported."""
-    return text[1:] if text[:1] == "'" and text[1:].startswith(DANGEROUS_PREFIXES) else text
 
 
 def is_number(value: Any) -> bool:

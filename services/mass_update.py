@@ -19,7 +19,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 
 from models import (
-    COMPANY_STATUS_LABELS,
+    COMPANY_STATUSES_CHOSEN,
     Category,
     Company,
     Contact,
@@ -93,8 +93,7 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
                 raise InvalidValue(_("Choose an active employee as customer owner."))
             clean[field] = employee.id
         elif field == "status":
-            labels = COMPANY_STATUS_LABELS if kind == "company" else Lead.STATUSES
-            if value not in labels or value in ("merged", *Lead.SET_BY_SYSTEM):
+            if value not in (COMPANY_STATUSES_CHOSEN if kind == "company" else Lead.STATUSES_CHOSEN):
                 raise InvalidValue(_("Choose one of the listed statuses."))
             clean[field] = value
         elif field == "industry_id":

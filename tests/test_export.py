@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from admin_views import downloads
-from services import export
+from services import export, formulas
 from services.export import Column
 
 
@@ -80,7 +80,7 @@ def parse_csv(data: bytes) -> list[list[str]]:
     ],
 )
 def test_text_starting_like_a_formula_gets_an_apostrophe(text, expected):
-    assert export.neutralise(text) == expected
+    assert formulas.neutralise(text) == expected
 
 
 @pytest.mark.parametrize(

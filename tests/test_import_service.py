@@ -1505,3 +1505,12 @@ def test_an_exported_list_imported_back_unchanged_changes_nothing(login, session
     assert run(job, write=True).updated_count == 0
     stored = session.scalars(select(Company.name).order_by(Company.name)).all()
     assert stored == ["=cmd|' /C calc'!A0", "@Vanlig AB"]
+
+
+def test_merged_is_a_status_only_a_merge_gives(login, session, make_job, run):
+    """ "Sammanslagen" marks a company a merge took out of the register: no form, import or API sets it on a
+    live one (it would read as merged with nothing)."""
+    page = login("admin").client.get("/admin/company/new/").get_data(as_text=True)
+    assert 'value="bankrupt"' in page and 'value="merged"' not in page
+    checked = run(make_job("Namn;Status\nSammanslagna AB;Sammanslagen\nKonkursen AB;Konkurs\n"), write=False)
+    assert (checked.created_count, checked.error_count) == (1, 1)

@@ -17,7 +17,7 @@ from decimal import Decimal
 from importlib import import_module
 from typing import Any
 
-from services import dates, export, fields, money, name_keys, validation
+from services import dates, fields, formulas, money, name_keys, validation
 from services.i18n import gettext as _
 from services.i18n import in_swedish
 from services.i18n import lazy_gettext as _l
@@ -259,7 +259,7 @@ class RowParser:
         values: dict[str, Any] = {}
         errors: list[RowError] = []
         for index, fld, header in self.columns:
-            raw = export.unneutralise(cells[index]) if index < len(cells) else ""  # an exported file's cells
+            raw = formulas.unneutralise(cells[index]) if index < len(cells) else ""  # an exported file's cells
             try:
                 value = fld.parse(raw, values)
             except InvalidValue as exc:
@@ -441,7 +441,7 @@ COMPANY = Entity(
             ("Momsnummer", "Momsregistreringsnummer", "VAT", "Moms nr", "VAT number"),
         ),
         Field("country", country, ("Land", "Landskod", "Country code"), default="SE"),
-        Field("status", choice("COMPANY_STATUS_LABELS"), ("Kundstatus",), default="active"),
+        Field("status", choice("COMPANY_STATUSES_CHOSEN"), ("Kundstatus",), default="active"),
         Field("industry", reference, ("Bransch", "Branch", "SNI"), column=None),
         CATEGORIES,
         OWNER,
@@ -568,7 +568,7 @@ LEAD = Entity(
         Field("contact_phone", phone, ("Telefon", "Tel", "Mobil", "Phone")),
         Field("contact_email", email, ("E-post", "Epost", "Mail", "Email")),
         Field("source", text(100), ("Källa", "Leadkälla", "Lead source")),
-        Field("status", choice("Lead.STATUSES"), ("Leadstatus",), default="new"),
+        Field("status", choice("Lead.STATUSES_CHOSEN"), ("Leadstatus",), default="new"),
         CATEGORIES,
         OWNER,
         *CONSENT,
