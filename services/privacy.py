@@ -87,7 +87,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import audit, bulk, email_lock, formatting, visibility
+from services import audit, bulk, email_lock, erasure_ledger, formatting, visibility
 from services.fields import LABELS as FIELD_LABELS
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
@@ -805,19 +805,19 @@ def extract_zip(session: Session, storage: Storage, subject: Subject, document: 
     return buffer.getvalue()
 
 
-def _log(session: Session, actor_id: int | None, action: str, subject: Subject, summary: dict, **extra) -> None:
-    session.add(
-        PrivacyEvent(
-            actor_id=actor_id,
-            action=action,
-            subject_type=subject.kind,
-            subject_id=subject.record.id,
-            summary=summary,
-            **extra,
-        )
+def _log(session: Session, actor_id: int | None, action: str, subject: Subject, summary: dict, **extra) -> PrivacyEvent:
+    event = PrivacyEvent(
+        actor_id=actor_id,
+        action=action,
+        subject_type=subject.kind,
+        subject_id=subject.record.id,
+        summary=summary,
+        **extra,
     )
+    session.add(event)
     with audit.acting_as(session, actor_id):
         audit.record(session, subject.record, action)
+    return event
 
 
 # --- erasure -----------------------------------------------------------------------------------
@@ -916,7 +916,9 @@ def erase(session: Session, storage: Storage, actor: Employee, subject: Subject,
 
 def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: Subject, today: date, **log) -> Result:
     """`erase` on behalf of `actor_id` (None: the retention job, whose rule was set by an administrator);
-    `log` adds to the logged summary (the retention rule)."""
+    `log` adds to the logged summary (the retention rule). Every erasure is written to the erasure ledger
+    as it commits (services.erasure_ledger), wherever it is made."""
+    ledger = erasure_ledger.of_app()
     certain, names = identifiers(session, subject)
     #: In the person's own rows and in rows naming them for certain, a first or last name is theirs too;
     #: elsewhere only the certain identifiers are removed, and a remaining name is flagged for review.
@@ -926,7 +928,7 @@ def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: 
     _erase_places(session, storage, subject, own, result)
     _erase_mentions(session, storage, subject, own, mention, result)
     _erase_record(session, subject, result)
-    _log(
+    event = _log(
         session,
         actor_id,
         "erase",
@@ -935,7 +937,22 @@ def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: 
         review=result.review or None,
         retained_until=result.retained_until,
     )
+    session.flush()
+    erasure_ledger.write_at_commit(session, ledger, _ledger_entry(session, subject, event))
     return result
+
+
+def _ledger_entry(session: Session, subject: Subject, event: PrivacyEvent) -> erasure_ledger.Entry:
+    """The erasure as the ledger records it: ids and times, no personal data."""
+    records = []
+    for kind, ids in subject.ids:
+        model: Any = KINDS[kind]
+        rows = session.execute(select(model.id, model.created_at).where(_in(model.id, ids)))
+        records += [(kind, i, erasure_ledger.stamp(created)) for i, created in rows]
+    first = (subject.kind, subject.record.id)
+    records.sort(key=lambda r: (r[:2] != first, r[0], r[1]))  # the erased record first
+    at = event.at.isoformat(timespec="seconds") + "Z"
+    return erasure_ledger.Entry(subject.kind, subject.record.id, at, event.id, tuple(records))
 
 
 def _retain_invoices(session: Session, subject: Subject, today: date, result: Result) -> None:
