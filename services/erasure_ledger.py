@@ -1,5 +1,5 @@
 """The erasure ledger: every GDPR erasure recorded outside the database, so that a backup made before
-an erasure, restored, need not bring the person back: they can be erased again.
+an erasure, restored, does not bring the person back (services.privacy_reapply erases them again).
 
 One JSON line per erasure in a file of the instance (config ERASURE_LEDGER, default
 `<instance>/erasures.jsonl`), holding no personal data: the erased record (`kind`, `id`), when (`at`),

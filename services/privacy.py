@@ -915,9 +915,10 @@ def erase(session: Session, storage: Storage, actor: Employee, subject: Subject,
 
 
 def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: Subject, today: date, **log) -> Result:
-    """`erase` on behalf of `actor_id` (None: the retention job, whose rule was set by an administrator);
-    `log` adds to the logged summary (the retention rule). Every erasure is written to the erasure ledger
-    as it commits (services.erasure_ledger), wherever it is made."""
+    """`erase` on behalf of `actor_id` (None: the retention job, whose rule was set by an administrator, or
+    an erasure re-applied: services.privacy_reapply); `log` adds to the logged summary (the retention rule,
+    the reason for re-applying). Every erasure is written to the erasure ledger as it commits
+    (services.erasure_ledger), wherever it is made."""
     ledger = erasure_ledger.of_app()
     certain, names = identifiers(session, subject)
     #: In the person's own rows and in rows naming them for certain, a first or last name is theirs too;
@@ -956,8 +957,13 @@ def _ledger_entry(session: Session, subject: Subject, event: PrivacyEvent) -> er
 
 
 def _retain_invoices(session: Session, subject: Subject, today: date, result: Result) -> None:
+    """Issued invoices keep the buyer's name and address; those an earlier erasure of the person retained
+    (or whose buyer it anonymised) keep what it left, when they are erased again (services.privacy_reapply)."""
     contacts = {c.id: c for c in _people(session, subject)[0]}
+    anonymised = holding_data(session, "contact", contacts) ^ set(contacts)
     for invoice in _issued_invoices(session, subject):
+        if invoice.retained_until is not None or invoice.contact_id in anonymised:
+            continue
         person = contacts[cast(int, invoice.contact_id)]
         city = " ".join(p for p in (person.postal_postcode, person.postal_city) if p)
         until = retained_until(invoice.invoice_date, today)
@@ -1279,6 +1285,21 @@ _CONTACT_ERASED = {
 _LEAD_ERASED = dict.fromkeys(
     ("contact_first_name", "contact_last_name", "contact_title", "contact_phone", "contact_email", "note")
 )
+
+
+def holding_data(session: Session, kind: str, ids) -> set[int]:
+    """Which of these contact or lead ids hold personal data in their record: a field an erasure empties
+    (`_CONTACT_ERASED`, `_LEAD_ERASED`) that is not as it leaves it. One statement."""
+    model: Any = KINDS[kind]
+    ids = set(ids)
+    if not ids:
+        return set()
+    erased = _CONTACT_ERASED if kind == "contact" else _LEAD_ERASED
+    table = table_of(model)
+    holds = or_(
+        *(table.c[name].is_not(None) if value is None else table.c[name] != value for name, value in erased.items())
+    )
+    return set(session.scalars(select(table.c.id).where(bulk.one_of(session, table.c.id, ids), holds)))
 
 
 def _erase_record(session: Session, subject: Subject, result: Result) -> None:
