@@ -341,20 +341,27 @@ def register_cli(app: Flask) -> None:
         is_flag=True,
         help="Restore over a database that holds data (SQLite: kept beside it as *.before-restore-<time>).",
     )
-    def restore_command(path, force):
+    @click.option(
+        "--erasures",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Another instance's erasure ledger to re-apply too (restoring onto a new host).",
+    )
+    def restore_command(path, force, erasures):
         """Restore a backup made by `backup` (a directory or .tar.gz) into this instance's database, file
-        area and task queue. Stop the app and its workers first."""
+        area and task queue, then erase again everyone the erasure ledger or the privacy log records
+        erased whose data the backup brought back. Stop the app and its workers first."""
         from services import backup
 
         try:
-            manifest = backup.restore(app.config, path, force=force)
+            manifest = backup.restore(app.config, path, force=force, erasures=erasures)
         except backup.BackupError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(
             f"Restored the backup of {manifest.created_at} (schema revision {manifest.revision}): "
-            f"{sum(t['rows'] for t in manifest.tables.values()):,} rows checked, {manifest.files:,} files. "
-            "If the backup is of an older version, run: flask --app app db upgrade"
+            f"{sum(t['rows'] for t in manifest.tables.values()):,} rows checked, {manifest.files:,} files."
         )
+        db.engine.dispose()  # connections opened before the restore were to the database it replaced
+        reapply_erasures("restore")
 
     def reapply_erasures(reason: str) -> None:
         """Erase again the people the instance's erasure ledger and privacy log record erased whose data
