@@ -341,20 +341,102 @@ def register_cli(app: Flask) -> None:
         is_flag=True,
         help="Restore over a database that holds data (SQLite: kept beside it as *.before-restore-<time>).",
     )
-    def restore_command(path, force):
+    @click.option(
+        "--erasures",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Another instance's erasure ledger to re-apply too (restoring onto a new host).",
+    )
+    def restore_command(path, force, erasures):
         """Restore a backup made by `backup` (a directory or .tar.gz) into this instance's database, file
-        area and task queue. Stop the app and its workers first."""
+        area and task queue, then erase again everyone the erasure ledger or the privacy log records
+        erased whose data the backup brought back. Stop the app and its workers first."""
         from services import backup
 
         try:
-            manifest = backup.restore(app.config, path, force=force)
+            manifest = backup.restore(app.config, path, force=force, erasures=erasures)
         except backup.BackupError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(
             f"Restored the backup of {manifest.created_at} (schema revision {manifest.revision}): "
-            f"{sum(t['rows'] for t in manifest.tables.values()):,} rows checked, {manifest.files:,} files. "
-            "If the backup is of an older version, run: flask --app app db upgrade"
+            f"{sum(t['rows'] for t in manifest.tables.values()):,} rows checked, {manifest.files:,} files."
         )
+        db.engine.dispose()  # connections opened before the restore were to the database it replaced
+        reapply_erasures("restore")
+
+    def reapply_erasures(reason: str) -> None:
+        """Erase again the people the instance's erasure ledger and privacy log record erased whose data
+        is back (services.privacy_reapply), and say how many."""
+        from datetime import date
+
+        from alembic.script import ScriptDirectory
+        from sqlalchemy import text
+
+        from services import erasure_ledger, privacy_reapply
+
+        revision = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+        if revision not in ScriptDirectory(str(BASE_DIR / "migrations")).get_heads():
+            raise click.ClickException(
+                f"The database's schema (revision {revision}) is not this version's, so no erasure was re-applied "
+                "and the people erased since the backup may be in it again. Run: flask --app app db upgrade, "
+                "then: flask --app app privacy reapply-erasures"
+            )
+        path = erasure_ledger.path_of(app.config)
+        try:
+            ledger = erasure_ledger.read(path)
+        except OSError as exc:
+            raise click.ClickException(f"The erasure ledger {path} cannot be read: {exc}") from None
+        if ledger.unreadable:
+            lines = ", ".join(map(str, ledger.unreadable[:10]))
+            click.echo(
+                f"Warning: {len(ledger.unreadable)} line(s) of the erasure ledger {path} are not entries and were "
+                f"skipped (a line cut short by a crash is harmless): lines {lines}",
+                err=True,
+            )
+        done = privacy_reapply.reapply(
+            db.session,
+            storage.from_config(app.config),
+            ledger.entries,
+            today=date.today(),
+            reason=reason,
+            commit=db.session.commit,
+        )
+        click.echo(
+            f"Erasures re-applied ({len(ledger.entries):,} in the ledger {path}, and the privacy log): "
+            f"{done.erased:,} made again, {done.already:,} already in place; "
+            f"{done.missing:,} recorded records not in the database, {done.other:,} ids now another record's."
+        )
+        if done.failed:
+            raise click.ClickException(
+                f"{len(done.failed)} people could not be erased again (see the log above): "
+                + ", ".join(f"{kind} {record_id}" for kind, record_id in done.failed[:20])
+                + ". Run again: flask --app app privacy reapply-erasures"
+            )
+
+    @app.cli.group("privacy")
+    def privacy_group():
+        """Dataskydd (GDPR): erasures."""
+
+    @privacy_group.command("reapply-erasures")
+    @click.option(
+        "--erasures",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Add another instance's erasure ledger to this instance's first.",
+    )
+    def reapply_erasures_command(erasures):
+        """Erase again everyone the erasure ledger or the privacy log records erased whose record is not
+        erased or still holds personal data (a restored backup; the duplicates merged into a person, which
+        erasures made before they were erased with the person left). Safe to run again: it then erases no one."""
+        from services import erasure_ledger
+
+        if erasures:
+            try:
+                other = erasure_ledger.read(erasures)
+                added = erasure_ledger.merge(erasure_ledger.path_of(app.config), other.entries)
+            except OSError as exc:
+                raise click.ClickException(str(exc)) from None
+            skipped = f" ({len(other.unreadable)} lines that are not entries skipped)" if other.unreadable else ""
+            click.echo(f"{added:,} erasures of {erasures} added to this instance's ledger{skipped}.")
+        reapply_erasures("reapply")
 
     @app.cli.group("api-key")
     def api_key_group():

@@ -38,6 +38,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "SECRET_KEY": _secret_key(instance_dir),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("CRM_DATABASE_URL", f"sqlite:///{instance_dir / 'crm.sqlite'}"),
         "UPLOAD_DIR": os.environ.get("CRM_UPLOAD_DIR", str(instance_dir / "uploads")),
+        # The record of GDPR erasures kept outside the database, re-applied after a restore
+        # (services/erasure_ledger.py): with several hosts, a file on storage they share.
+        "ERASURE_LEDGER": os.environ.get("CRM_ERASURE_LEDGER", str(instance_dir / "erasures.jsonl")),
         "MAX_UPLOAD_BYTES": int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         # Requests larger than this are refused before they are read (a file plus its form).
         "MAX_CONTENT_LENGTH": (int(os.environ.get("CRM_MAX_UPLOAD_MB", "25")) + 1) * 1024 * 1024,

@@ -18,7 +18,7 @@ from admin_views.labels import audit_action, field_label
 from admin_views.records import TITLES, record_url
 from extensions import db
 from models import PrivacyEvent, RetentionRule, utcnow
-from services import privacy, privacy_tasks, retention, storage, tasks
+from services import privacy, privacy_reapply, privacy_tasks, retention, storage, tasks
 from services.validation import InvalidValue
 
 #: Texts to review shown per erasure in the log (the rest counted).
@@ -59,6 +59,7 @@ class PrivacyView(SecurePage):
             record_url=record_url,
             record_titles=TITLES,
             actions=PrivacyEvent.ACTIONS,
+            reapplied=privacy_reapply.REASONS,
             rules=retention.rules(db.session) if can("privacy.retention") else [],
             rule_kinds=RetentionRule.KINDS,
         )

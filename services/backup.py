@@ -17,12 +17,20 @@ is stored before its row is committed and removed only when its row is purged, s
 the copied database names is there to copy; files stored since are copied too (harmless). The
 manifest lists any file the database names that was not found.
 
+The erasure ledger (ERASURE_LEDGER, services.erasure_ledger) is copied after the database too, so
+it holds every erasure the copied database does (a line is written before its erasure commits).
+A restore never puts that copy in the instance's ledger's place: a backup made before an erasure
+would take the erasure's line away. It adds the copy's lines the instance's ledger does not hold
+(and those of another ledger named by the restore, a lost host's), so the ledger keeps every
+erasure ever recorded; the restore command then erases those people again (services.privacy_reapply).
+
 A backup is a directory, or that directory packed as one `.tar.gz` file:
 
     manifest.json      what is in it (see Manifest)
     database.sqlite    SQLite; or database.pgdump for PostgreSQL
     queue.sqlite       the task queue, when it is a SQLite file
     files/             the file area, as stored
+    erasures.jsonl     the erasure ledger, as it stood (ids and times, no personal data)
 
 Not in a backup: the instance's secret key (a secret; without it, logins start afresh).
 """
@@ -45,11 +53,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL, make_url
 
+from services import erasure_ledger
+
 FORMAT = 1
 MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite"
 PG_FILE = "database.pgdump"
 QUEUE_FILE = "queue.sqlite"
+LEDGER_FILE = "erasures.jsonl"
 FILES_DIR = "files"
 #: Tables naming a stored file, and the column holding its key.
 FILE_KEYS = (("attachment", "storage_key"), ("import_job", "storage_key"))
@@ -74,6 +85,7 @@ class Manifest:
     file_bytes: int = 0
     missing_files: list[str] = field(default_factory=list)
     queue: bool = False
+    erasures: int = 0  # the erasure ledger's entries
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
@@ -267,6 +279,8 @@ def backup(config, target: Path, *, now: datetime | None = None) -> Manifest:
             manifest.queue = True
         manifest.files, manifest.file_bytes = _copy_files(Path(config["UPLOAD_DIR"]), work / FILES_DIR)
         manifest.missing_files = sorted(k for k in keys if not _stored(work / FILES_DIR, k))
+        if config.get("ERASURE_LEDGER"):
+            manifest.erasures = erasure_ledger.copy(Path(config["ERASURE_LEDGER"]), work / LEDGER_FILE)
         manifest.write(work)
         if archive:
             _pack(work, target)
@@ -373,15 +387,27 @@ def _set_aside(path: Path, stamp: str) -> Path | None:
     return kept
 
 
-def restore(config, source: Path, *, force: bool = False, now: datetime | None = None) -> Manifest:
+def _ledger(path: Path) -> list[erasure_ledger.Entry]:
+    try:
+        return erasure_ledger.read(path).entries
+    except OSError as exc:
+        raise BackupError(f"The erasure ledger {path} cannot be read: {exc}") from exc
+
+
+def restore(
+    config, source: Path, *, force: bool = False, erasures: Path | None = None, now: datetime | None = None
+) -> Manifest:
     """Bring the backup at `source` back into the database, file area and queue of `config`.
 
     The database must be new or empty; with `force` a SQLite database that holds data is kept
     beside it (`<name>.before-restore-<time>`) and a PostgreSQL one has its tables replaced. The
-    stored files are added to the file area. Stop the app and its workers first."""
+    stored files are added to the file area. The erasure ledger of `config` gets the lines of the
+    backup's copy and of the ledger `erasures` (another instance's) it does not hold; erasing those
+    people again is the caller's (services.privacy_reapply). Stop the app and its workers first."""
     url = config["SQLALCHEMY_DATABASE_URI"]
     kind = make_url(url).get_backend_name()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    other = _ledger(Path(erasures)) if erasures else []  # read before anything is replaced
     with _opened(source) as folder:
         manifest = Manifest.read(folder)
         if manifest.database != kind:
@@ -420,4 +446,10 @@ def restore(config, source: Path, *, force: bool = False, now: datetime | None =
             Path(queue).parent.mkdir(parents=True, exist_ok=True)
             _online_copy(folder / QUEUE_FILE, Path(queue))
         _copy_files(folder / FILES_DIR, Path(config["UPLOAD_DIR"]))
+        copied = _ledger(folder / LEDGER_FILE)
+        if config.get("ERASURE_LEDGER"):
+            try:
+                erasure_ledger.merge(Path(config["ERASURE_LEDGER"]), [*copied, *other])
+            except OSError as exc:
+                raise BackupError(f"The erasure ledger {config['ERASURE_LEDGER']} cannot be written: {exc}") from exc
     return manifest

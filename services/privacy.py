@@ -87,7 +87,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import audit, bulk, email_lock, formatting, visibility
+from services import audit, bulk, email_lock, erasure_ledger, formatting, visibility
 from services.fields import LABELS as FIELD_LABELS
 from services.importing.reader import FileProblem
 from services.importing.redact import redact
@@ -829,19 +829,19 @@ def extract_zip(session: Session, storage: Storage, subject: Subject, document: 
     return buffer.getvalue()
 
 
-def _log(session: Session, actor_id: int | None, action: str, subject: Subject, summary: dict, **extra) -> None:
-    session.add(
-        PrivacyEvent(
-            actor_id=actor_id,
-            action=action,
-            subject_type=subject.kind,
-            subject_id=subject.record.id,
-            summary=summary,
-            **extra,
-        )
+def _log(session: Session, actor_id: int | None, action: str, subject: Subject, summary: dict, **extra) -> PrivacyEvent:
+    event = PrivacyEvent(
+        actor_id=actor_id,
+        action=action,
+        subject_type=subject.kind,
+        subject_id=subject.record.id,
+        summary=summary,
+        **extra,
     )
+    session.add(event)
     with audit.acting_as(session, actor_id):
         audit.record(session, subject.record, action)
+    return event
 
 
 # --- erasure -----------------------------------------------------------------------------------
@@ -939,8 +939,11 @@ def erase(session: Session, storage: Storage, actor: Employee, subject: Subject,
 
 
 def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: Subject, today: date, **log) -> Result:
-    """`erase` on behalf of `actor_id` (None: the retention job, whose rule was set by an administrator);
-    `log` adds to the logged summary (the retention rule)."""
+    """`erase` on behalf of `actor_id` (None: the retention job, whose rule was set by an administrator, or
+    an erasure re-applied: services.privacy_reapply); `log` adds to the logged summary (the retention rule,
+    the reason for re-applying). Every erasure is written to the erasure ledger as it commits
+    (services.erasure_ledger), wherever it is made."""
+    ledger = erasure_ledger.of_app()
     certain, names = identifiers(session, subject)
     #: In the person's own rows and in rows naming them for certain, a first or last name is theirs too;
     #: elsewhere only the certain identifiers are removed, and a remaining name is flagged for review.
@@ -950,7 +953,7 @@ def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: 
     _erase_places(session, storage, subject, own, result)
     _erase_mentions(session, storage, subject, own, mention, result)
     _erase_record(session, subject, result)
-    _log(
+    event = _log(
         session,
         actor_id,
         "erase",
@@ -959,12 +962,32 @@ def erase_by(session: Session, storage: Storage, actor_id: int | None, subject: 
         review=result.review or None,
         retained_until=result.retained_until,
     )
+    session.flush()
+    erasure_ledger.write_at_commit(session, ledger, _ledger_entry(session, subject, event))
     return result
 
 
+def _ledger_entry(session: Session, subject: Subject, event: PrivacyEvent) -> erasure_ledger.Entry:
+    """The erasure as the ledger records it: ids and times, no personal data."""
+    records = []
+    for kind, ids in subject.ids:
+        model: Any = KINDS[kind]
+        rows = session.execute(select(model.id, model.created_at).where(_in(model.id, ids)))
+        records += [(kind, i, erasure_ledger.stamp(created)) for i, created in rows]
+    first = (subject.kind, subject.record.id)
+    records.sort(key=lambda r: (r[:2] != first, r[0], r[1]))  # the erased record first
+    at = event.at.isoformat(timespec="seconds") + "Z"
+    return erasure_ledger.Entry(subject.kind, subject.record.id, at, event.id, tuple(records))
+
+
 def _retain_invoices(session: Session, subject: Subject, today: date, result: Result) -> None:
+    """Issued invoices keep the buyer's name and address; those an earlier erasure of the person retained
+    (or whose buyer it anonymised) keep what it left, when they are erased again (services.privacy_reapply)."""
     contacts = {c.id: c for c in _people(session, subject)[0]}
+    anonymised = holding_data(session, "contact", contacts) ^ set(contacts)
     for invoice in _issued_invoices(session, subject):
+        if invoice.retained_until is not None or invoice.contact_id in anonymised:
+            continue
         person = contacts[cast(int, invoice.contact_id)]
         city = " ".join(p for p in (person.postal_postcode, person.postal_city) if p)
         until = retained_until(invoice.invoice_date, today)
@@ -1286,6 +1309,21 @@ _CONTACT_ERASED = {
 _LEAD_ERASED = dict.fromkeys(
     ("contact_first_name", "contact_last_name", "contact_title", "contact_phone", "contact_email", "note")
 )
+
+
+def holding_data(session: Session, kind: str, ids) -> set[int]:
+    """Which of these contact or lead ids hold personal data in their record: a field an erasure empties
+    (`_CONTACT_ERASED`, `_LEAD_ERASED`) that is not as it leaves it. One statement."""
+    model: Any = KINDS[kind]
+    ids = set(ids)
+    if not ids:
+        return set()
+    erased = _CONTACT_ERASED if kind == "contact" else _LEAD_ERASED
+    table = table_of(model)
+    holds = or_(
+        *(table.c[name].is_not(None) if value is None else table.c[name] != value for name, value in erased.items())
+    )
+    return set(session.scalars(select(table.c.id).where(bulk.one_of(session, table.c.id, ids), holds)))
 
 
 def _erase_record(session: Session, subject: Subject, result: Result) -> None:

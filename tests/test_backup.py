@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from services import backup
+from services import backup, erasure_ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL")
@@ -251,3 +251,179 @@ def test_postgresql_backup_with_pg_dump_restores_into_a_fresh_database(tmp_path)
     finally:
         drop_source()
         drop_target()
+
+
+# --- erasures made after the backup (services.erasure_ledger, services.privacy_reapply) ---------------
+
+#: The person, her duplicate (merged into her record after the backup, then she is erased) and a note
+#: about her; made in the source instance, which has nobody else.
+SETUP = """
+from models import Activity, Contact
+from services import accounts
+
+admin = accounts.create_employee(db.session, email="admin@example.se", name="Admin", role="admin", password=None)
+person = Contact(first_name="Vendela", last_name="Quist", email="vendela@quist.se", phone="+46701234567")
+duplicate = Contact(first_name="Vendela", last_name="Quist", email="vq@gammal.se", mobile="+46731112233")
+db.session.add_all([person, duplicate])
+db.session.flush()
+db.session.add(Activity(kind="note", subject="Ringde Vendela Quist", contact_id=person.id))
+db.session.commit()
+print(admin.id, person.id, duplicate.id)
+"""
+ERASE = """
+from datetime import date
+
+from models import Employee
+from services import merge, privacy, storage
+
+admin = db.session.get(Employee, {admin})
+merge.merge(db.session, admin, "contact", {person}, {duplicate})
+db.session.commit()
+subject = privacy.find_subject(db.session, "contact", {person})
+privacy.erase(db.session, storage.from_config(app.config), admin, subject, date.today())
+db.session.commit()
+"""
+#: Every trace of her in those records.
+TRACES = ("Vendela", "Quist", "quist.se", "gammal.se", "701234567", "731112233")
+
+
+class Instance:
+    """An instance in a folder of its own, on its own SQLite file or PostgreSQL database (`url`)."""
+
+    def __init__(self, folder: Path, url: str | None):
+        self.folder, self.url = folder, url
+        self.ledger = folder / "erasures.jsonl"
+
+    def flask(self, *args: str, check: bool = True):
+        return flask(self.folder, *args, database_url=self.url, check=check)
+
+    def python(self, code: str) -> str:
+        """Run `code` in the instance's app (its context pushed; `app` and `db` at hand); what it printed."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+        env["CRM_INSTANCE_DIR"] = str(self.folder)
+        if self.url:
+            env["CRM_DATABASE_URL"] = self.url
+        prelude = "from app import create_app\nfrom extensions import db\n"
+        prelude += "app = create_app()\napp.app_context().push()\n"
+        done = subprocess.run(
+            [sys.executable, "-c", prelude + code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def rows(self, sql: str) -> list[tuple]:
+        if self.url is None:
+            with closing(sqlite3.connect(self.folder / "crm.sqlite")) as conn:
+                return conn.execute(sql).fetchall()
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        libpq = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(libpq) as conn:
+            return conn.execute(sql).fetchall()
+
+    def text(self) -> str:
+        """Every row of every table (SQLite: not the search index's virtual table, whose rows are its
+        tables'), as text."""
+        if self.url is None:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
+        else:
+            sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        return "\n".join(repr(self.rows(f'SELECT * FROM "{table}"')) for (table,) in self.rows(sql))
+
+    def summaries(self) -> list[dict]:
+        """The summaries of the erasures in the privacy log."""
+        found = self.rows("SELECT summary FROM privacy_event WHERE action = 'erase' ORDER BY id")
+        return [json.loads(s) if isinstance(s, str) else s for (s,) in found]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request):
+    """`new(name)`: the database URL of a new instance (None: SQLite in its folder; PostgreSQL: a new
+    database, dropped at the end, when CRM_TEST_DATABASE_URL names a server)."""
+    if request.param == "sqlite":
+        yield lambda name: None
+        return
+    if not TEST_DATABASE_URL:
+        pytest.skip("CRM_TEST_DATABASE_URL names no PostgreSQL server")
+    from databases import fresh_postgres_database, worker_suffix
+
+    drops = []
+
+    def new(name: str) -> str:
+        url, drop = fresh_postgres_database(TEST_DATABASE_URL, f"_{name}{worker_suffix()}")
+        drops.append(drop)
+        return url
+
+    yield new
+    for drop in drops:
+        drop()
+
+
+@pytest.fixture
+def erased_after_backup(tmp_path, databases):
+    """The source instance, backed up (`before`), and then the person's duplicate merged into her record
+    and the person erased; (instance, the backup, the ids)."""
+    source = Instance(tmp_path / "source", databases("ledger_src"))
+    source.flask("db", "upgrade")
+    admin, person, duplicate = map(int, source.python(SETUP).split())
+    source.flask("backup", str(tmp_path / "before"))
+    source.python(ERASE.format(admin=admin, person=person, duplicate=duplicate))
+    assert person_of(source, person) == ("Anonymiserad", "person", None, None)
+    return source, tmp_path / "before", {"person": person, "duplicate": duplicate}
+
+
+def person_of(instance: Instance, contact_id: int) -> tuple:
+    return instance.rows(f"SELECT first_name, last_name, email, phone FROM contact WHERE id = {contact_id}")[0]
+
+
+def assert_erased_again(instance: Instance, ids: dict) -> None:
+    """Her record and her duplicate anonymised, no trace of her anywhere in the database, and the privacy
+    log saying the two were erased again after the restore."""
+    assert person_of(instance, ids["person"]) == ("Anonymiserad", "person", None, None)
+    assert person_of(instance, ids["duplicate"]) == ("Anonymiserad", "person", None, None)
+    everything = instance.text().lower()
+    assert not [trace for trace in TRACES if trace.lower() in everything]
+    assert [s.get("reapplied") for s in instance.summaries()] == ["restore", "restore"]
+
+
+def test_restore_erases_again_the_person_erased_after_the_backup(erased_after_backup):
+    """Restored over the instance (--force), the backup holds her data again: the restore finds her in the
+    instance's erasure ledger and erases her again, with the duplicate not yet merged in the backup. The
+    ledger holds no personal data."""
+    source, before, ids = erased_after_backup
+    assert source.ledger.is_file()
+    assert not [trace for trace in TRACES if trace.lower() in source.ledger.read_text().lower()]
+    restored = source.flask("restore", "--force", str(before))
+    assert "Erasures re-applied (1 in the ledger" in restored.stdout
+    assert "2 made again, 0 already in place" in restored.stdout  # her record and the duplicate, not merged there
+    assert_erased_again(source, ids)
+
+
+def test_restore_onto_a_new_host_re_applies_the_ledger_it_is_given(erased_after_backup, tmp_path, databases):
+    """A new instance has a ledger of its own (empty): --erasures names the lost host's. A line whose record
+    is not in the database (made after the backup, say) is skipped. The new ledger keeps every line given."""
+    source, before, ids = erased_after_backup
+    missing = erasure_ledger.Entry("contact", 99_999, "2026-12-06T10:00:00Z", 99, (("contact", 99_999, "2026-12-06"),))
+    erasure_ledger.append(source.ledger, [missing])
+    new_host = Instance(tmp_path / "new-host", databases("ledger_dst"))
+    restored = new_host.flask("restore", str(before), "--erasures", str(source.ledger))
+    assert "2 made again, 0 already in place; 1 recorded records not in the database" in restored.stdout
+    assert_erased_again(new_host, ids)
+    kept = new_host.ledger.read_text().splitlines()
+    assert set(source.ledger.read_text().splitlines()) <= set(kept) and len(kept) == 4  # and the 2 made again
+
+
+def test_a_backup_carries_the_ledger_and_a_restore_adds_it_to_the_instances(erased_after_backup, tmp_path, databases):
+    """A backup made after the erasure holds the ledger as it stood; restored into a new instance, its lines
+    are added to that instance's ledger (for a later restore of an older backup). She is erased in it
+    already: nothing to do."""
+    source, _before, ids = erased_after_backup
+    source.flask("backup", str(tmp_path / "after"))
+    assert (tmp_path / "after" / "erasures.jsonl").read_text() == source.ledger.read_text()
+    assert json.loads((tmp_path / "after" / "manifest.json").read_text())["erasures"] == 1
+    new_host = Instance(tmp_path / "new-host", databases("ledger_dst"))
+    restored = new_host.flask("restore", str(tmp_path / "after"))
+    assert "0 made again, 1 already in place" in restored.stdout
+    assert new_host.ledger.read_text() == source.ledger.read_text()
+    assert person_of(new_host, ids["duplicate"]) == ("Anonymiserad", "person", None, None)
