@@ -8,7 +8,7 @@ import hashlib
 from flask import current_app, g, request
 from flask_smorest import Api
 
-from api.problems import PROBLEM_TYPE, ProblemSchema, from_http_exception, is_api_request, nul_errors, problem
+from api.problems import PROBLEM_TYPE, ProblemSchema, from_http_exception, is_api_request, problem, unsavable_errors
 from extensions import db
 from services import api_keys, audit
 
@@ -60,7 +60,7 @@ def authenticate():
     audit.through_api_key(db.session, key.id)
     if not permissions or not all(employee.has_permission(p) for p in permissions):
         return problem(403)
-    refused = nul_errors(request.get_json(silent=True)) if request.is_json else None
+    refused = unsavable_errors(request.get_json(silent=True)) if request.is_json else None
     if refused:
         return problem(422, errors=refused)
     return None

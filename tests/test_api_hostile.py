@@ -113,6 +113,38 @@ def test_a_nul_character_in_a_body_is_a_field_error_not_a_500(as_role, session, 
     assert count(session, Company) == count(session, Contact) == count(session, Lead) == 0
 
 
+SURROGATE = (
+    "The text contains a character that cannot be saved (a lone UTF-16 surrogate such as \\ud800). "
+    "Remove it and try again."
+)
+
+
+@pytest.mark.parametrize(
+    "url, text, field",
+    [
+        ("/api/v1/companies", '{"name": "\\ud800"}', "name"),
+        ("/api/v1/companies", '{"name": "Halv AB", "note": "a\\udfffb"}', "note"),
+        ("/api/v1/contacts", '{"first_name": "\\ud800", "last_name": "B"}', "first_name"),
+        ("/api/v1/categories", '{"name": "\\ud800", "applies_to": "both"}', "name"),
+        ("/api/v1/companies", '{"\\ud800": 1, "name": "Nyckel AB"}', "\ufffd"),
+    ],
+)
+def test_a_lone_surrogate_in_a_body_is_a_field_error_not_a_500(as_role, session, url, text, field):  # noqa: F811
+    """`"\\ud800"` is valid JSON, but no database can store the character it names (UTF-8 has no
+    encoding for it): saving it was a 500 at the flush. A pair (an emoji) is one character, and saved."""
+    api = as_role("admin")
+    response = api.client.post(url, data=text, headers=api.headers({"Content-Type": "application/json"}))
+    assert problem_of(response, 422)["errors"] == {field: [sv(SURROGATE)]}
+    db.session.remove()
+    assert count(session, Company) == count(session, Contact) == count(session, Category) == 0
+    paired = api.client.post(
+        "/api/v1/companies",
+        data='{"name": "Glad \\ud83d\\ude00 AB"}',
+        headers=api.headers({"Content-Type": "application/json"}),
+    )
+    assert paired.status_code == 201 and paired.get_json()["name"] == "Glad \U0001f600 AB"
+
+
 # --- every message in the client's language ------------------------------------------------------
 
 
