@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 import marshmallow as ma
 from flask import abort
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.core import rate_limit, rate_limit_key, requires
+from api.core import CrmBlueprint, rate_limit, rate_limit_key, requires
 from api.problems import ProblemSchema, problem
 from extensions import db, limiter
 from services import paging, personal_numbers, search, trash
@@ -219,10 +218,10 @@ def get_live(resource: Resource, id: int, *, deleted: bool = False):
     return record
 
 
-def blueprint(resource: Resource) -> Blueprint:
+def blueprint(resource: Resource) -> CrmBlueprint:
     """The endpoints of one resource."""
     name = resource.name
-    blp = Blueprint(
+    blp = CrmBlueprint(
         f"api_{name.replace('-', '_')}", __name__, url_prefix=f"/api/v1/{name}", description=resource.description
     )
     limiter.limit(rate_limit, key_func=rate_limit_key)(blp)

@@ -168,6 +168,42 @@ def test_marshmallows_own_messages_are_translated_too(as_role):  # noqa: F811
     assert problem_of(english, 400)["errors"] == {"_schema": ["The body is not valid JSON."]}
 
 
+@pytest.mark.parametrize(
+    "method, url",
+    [("POST", "/api/v1/companies"), ("PATCH", "/api/v1/companies/{id}"), ("POST", "/api/v1/opportunities/{id}/move")],
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # Python's parser ran out of stack: RecursionError, a 500
+        '{"name": ' + "[" * 900 + "]" * 900 + "}",  # Python reads it; refused by the limit
+        '{"name": "Djup AB", "note": ' + "[" * 32 + "]" * 32 + "}",  # deeper than MAX_JSON_DEPTH
+    ],
+    ids=["100000", "900", "33"],
+)
+def test_a_body_nested_too_deeply_is_not_valid_json_not_a_500(as_role, session, make_company, method, url, text):  # noqa: F811
+    company = make_company(name="Grund AB")
+    api = as_role("admin")
+    response = api.client.open(
+        url.format(id=company.id), method=method, data=text, headers=api.headers({"Content-Type": "application/json"})
+    )
+    body = problem_of(response, 400)
+    assert body["detail"] == sv("The request could not be read.")
+    assert body["errors"] == {"_schema": [sv("The body is not valid JSON.")]}
+    db.session.remove()
+    assert count(session, Company) == 1
+
+
+def test_a_body_nested_as_deep_as_allowed_is_read(as_role, session):  # noqa: F811
+    """MAX_JSON_DEPTH is well beyond any body the API takes: 32 levels are read (and refused as values)."""
+    api = as_role("admin")
+    text = '{"name": "Djup AB", "note": ' + "[" * 30 + "]" * 30 + "}"
+    response = api.client.post(
+        "/api/v1/companies", data=text, headers=api.headers({"Content-Type": "application/json"})
+    )
+    assert problem_of(response, 422)["errors"] == {"note": [sv("Not a text.")]}
+
+
 def test_a_nul_character_in_a_query_says_so(as_role):  # noqa: F811
     response = as_role("admin").call("GET", "/api/v1/companies?q=a%00b", validate=False)
     assert problem_of(response, 400)["detail"] == sv(
