@@ -190,7 +190,8 @@ def _page(resource: Resource, args: dict):
     sort_name = args["sort"]
     descending = sort_name.startswith("-")
     sort = resource.sorts[sort_name.lstrip("-")]
-    order = paging.ListOrder(sort.columns(), model.id, descending=descending, nullable=sort.nullable)
+    # The cursors name their sort (with its direction): one of another sort is refused, not read as a value of this one.
+    order = paging.ListOrder(sort.columns(), model.id, descending=descending, nullable=sort.nullable, scope=sort_name)
     try:
         page = order.page(
             db.session, stmt, per_page=args["limit"], after=args.get("after"), before=args.get("before"), clamp=False

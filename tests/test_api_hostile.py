@@ -238,11 +238,12 @@ def test_a_companys_form_of_organisation_is_read_and_written(as_role, session): 
     assert session.get(Company, company["id"]).legal_form is None
 
 
-def _cursor(values) -> str:
+def _cursor(values, sort: str) -> str:
+    """A cursor made by hand, naming its sort as the API's do (so that its values are what is tried)."""
     import base64
     import json
 
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps({"sort": sort, "keys": values}).encode()).decode().rstrip("=")
 
 
 @pytest.mark.parametrize(
@@ -266,18 +267,46 @@ def test_a_forged_cursor_is_400_or_a_page_never_a_500(as_role, make_company, sor
     make_company(name="Markör AB", org_number="5560360793")
     for direction in ("after", "before"):
         response = as_role("readonly").call(
-            "GET", f"/api/v1/companies?sort={sort}&{direction}={_cursor(values)}", validate=False
+            "GET", f"/api/v1/companies?sort={sort}&{direction}={_cursor(values, sort)}", validate=False
         )
         assert response.status_code in (200, 400), (direction, response.get_data(as_text=True))
         if response.status_code == 400:
             problem_of(response, 400)
 
 
+@pytest.mark.parametrize(
+    "made_with, used_with",
+    [("name", "postal_city"), ("name", "-name"), ("-postal_city", "postal_city"), ("customer_number", "name")],
+)
+def test_a_cursor_belongs_to_its_sort(as_role, make_company, made_with, used_with):  # noqa: F811
+    """A cursor of `sort=name` given with `sort=postal_city` sought the cities after a name (rows
+    skipped or repeated, no error): it is refused, as a cursor of another list is."""
+    for i in range(5):
+        make_company(name=f"Bolag {i}", postal_city=f"Stad {4 - i}")
+    api = as_role("readonly")
+    first = api.get(f"/api/v1/companies?sort={made_with}&limit=2").get_json()
+    second = api.get(f"/api/v1/companies?sort={made_with}&limit=2&after={first['next_cursor']}").get_json()
+    assert first["next_cursor"] and second["previous_cursor"]
+    for direction, cursor in (("after", first["next_cursor"]), ("before", second["previous_cursor"])):
+        response = api.call("GET", f"/api/v1/companies?sort={used_with}&{direction}={cursor}", validate=False)
+        assert problem_of(response, 400)["detail"] == sv(
+            "The cursor is not one of this list's (it belongs to another sort order or was changed)."
+        )
+        assert api.get(f"/api/v1/companies?sort={made_with}&{direction}={cursor}").status_code == 200
+    # a cursor without its sort (made before cursors named it, or by hand) is not one of the API's
+    by_hand = _cursor(["Bolag 1", 2], "name")
+    assert api.get(f"/api/v1/companies?sort=name&after={by_hand}").status_code == 200
+    import base64
+
+    unscoped = base64.urlsafe_b64encode(b'["Bolag 1",2]').decode().rstrip("=")
+    problem_of(api.call("GET", f"/api/v1/companies?sort=name&after={unscoped}", validate=False), 400)
+
+
 @pytest.mark.parametrize("amount", ["1e400", "NaN", "Infinity", "-Infinity", "123456789012345.5"])
 def test_a_forged_amount_in_a_cursor_is_400_or_a_page(as_role, amount):  # noqa: F811
     for direction in ("after", "before"):
         response = as_role("readonly").call(
-            "GET", f"/api/v1/products?sort=price&{direction}={_cursor([{'n': amount}, 1])}", validate=False
+            "GET", f"/api/v1/products?sort=price&{direction}={_cursor([{'n': amount}, 1], 'price')}", validate=False
         )
         assert response.status_code in (200, 400), (direction, response.get_data(as_text=True))
 
