@@ -117,7 +117,7 @@ def query_schema(resource: Resource) -> type[ma.Schema]:
     }
     if resource.searchable:
         fields["q"] = ma.fields.String(
-            validate=ma.validate.Length(max=500),
+            validate=ma.validate.Length(max=search.MAX_SEARCH_LENGTH),
             metadata={"description": "Quick search: the same search as the lists of the program"},
         )
     if resource.soft_delete and resource.delete == "trash":
