@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-from services.validation import MAX_INTEGER, whole_number
+from services.validation import MAX_INTEGER, unsavable_character, whole_number
 
 
 class BadParameter(BadRequest):
@@ -88,11 +88,12 @@ def form_id(value) -> int:
 
 
 def refuse_nul_characters() -> None:
-    """Before every request: no parameter may hold a NUL character. PostgreSQL cannot store or
-    compare one (a search with one answered 500), and no one types it: 400, in Swedish."""
+    """Before every request: no parameter may hold a character that cannot be saved
+    (`services.validation.unsavable_character`: NUL, a lone surrogate). PostgreSQL cannot store or
+    compare a NUL (a search with one answered 500), and no one types it: 400, in Swedish. (Werkzeug
+    reads a query or form as UTF-8, where no surrogate can be written; the rule is the API's too.)"""
     for values in (request.args, request.form) if request.method != "GET" else (request.args,):
         for key, value in values.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                raise BadParameter(
-                    _("The text contains a character that cannot be saved (NUL). Remove it and try again.")
-                )
+            reason = unsavable_character(key) or unsavable_character(value)
+            if reason:
+                raise BadParameter(reason)

@@ -66,7 +66,7 @@ class SavedSearchView(SecurePage):
             abort(403)
         except InvalidValue as exc:
             flash(_("The search was not saved: %(reason)s", reason=str(exc)), "error")
-            return redirect(url_for(f"{view.endpoint}.index_view", **dict(saved_searches.search_args(args))))
+            return redirect(url_for(f"{view.endpoint}.index_view", **dict(saved_searches.args_to_return_to(args))))
         db.session.commit()
         flash(_("The search %(name)s was saved.", name=saved.name), "success")
         return redirect(list_url(saved))

@@ -4,11 +4,14 @@ declares, the language of its messages, the rate limit per key, and errors as pr
 from __future__ import annotations
 
 import hashlib
+import json
 
 from flask import current_app, g, request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 
-from api.problems import PROBLEM_TYPE, ProblemSchema, from_http_exception, is_api_request, nul_errors, problem
+from api.problems import PROBLEM_TYPE, ProblemSchema, from_http_exception, is_api_request, problem, unsavable_errors
 from extensions import db
 from services import api_keys, audit
 
@@ -16,6 +19,53 @@ from services import api_keys, audit
 PUBLIC = "public"
 #: flask-smorest's own endpoint serving the OpenAPI document.
 SPEC_ENDPOINT = "api-docs.openapi_json"
+
+
+#: The deepest a JSON body may nest (arrays and objects). No endpoint takes more than a few levels;
+#: deeper, Python's parser ran out of stack (100,000 `[`: RecursionError, a 500), and what reads the
+#: body after it (the NUL check, marshmallow) recurses too.
+MAX_JSON_DEPTH = 32
+
+
+def read_json(data: bytes):
+    """A request body's JSON; json.JSONDecodeError when it is none, or nests deeper than MAX_JSON_DEPTH."""
+    try:
+        value = webargs_core.parse_json(data)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", "(body)", 0) from None
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise json.JSONDecodeError("nested too deeply", "(body)", 0)
+        level = [
+            child
+            for node in level
+            if isinstance(node, (dict, list))
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, (dict, list))
+        ]
+    return value
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, reading a body by `read_json`: one that nests too deeply is "not valid JSON"
+    (400), like any other unreadable body."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return webargs_core.missing
+        return read_json(req.get_data(cache=True))
+
+
+#: The one parser of the API's bodies, for the endpoints and for `authenticate`'s look at the body.
+PARSER = JsonParser()
+
+
+class CrmBlueprint(Blueprint):
+    """flask-smorest's Blueprint, reading bodies with PARSER."""
+
+    ARGUMENTS_PARSER = PARSER
 
 
 def requires(*permissions: str):
@@ -60,7 +110,8 @@ def authenticate():
     audit.through_api_key(db.session, key.id)
     if not permissions or not all(employee.has_permission(p) for p in permissions):
         return problem(403)
-    refused = nul_errors(request.get_json(silent=True)) if request.is_json else None
+    # the body as the endpoint will read it: a 400 problem here when it is not JSON (or nests too deeply)
+    refused = unsavable_errors(PARSER.load_json(request, None)) if request.is_json else None
     if refused:
         return problem(422, errors=refused)
     return None

@@ -102,9 +102,11 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-def nul_errors(data, prefix: str = "") -> dict[str, list[str]]:
-    """The fields of a JSON body whose text (or name) holds a NUL character, as field errors:
-    PostgreSQL cannot store one (an insert with one failed with a 500), and nobody types it."""
+def unsavable_errors(data, prefix: str = "") -> dict[str, list[str]]:
+    """The fields of a JSON body whose text (or name) holds a character no database can store — NUL,
+    or a lone surrogate such as `"\\ud800"` — as field errors (saving one was a 500); nobody types them."""
+    from services.validation import printable_name, unsavable_character
+
     found: dict[str, list[str]] = {}
     if isinstance(data, dict):
         items = [(str(k), v) for k, v in data.items()]
@@ -114,12 +116,11 @@ def nul_errors(data, prefix: str = "") -> dict[str, list[str]]:
         items = []
     for key, value in items:
         name = f"{prefix}.{key}" if prefix else key
-        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-            found[name.replace("\x00", "\ufffd")] = [
-                _("The text contains a character that cannot be saved (NUL). Remove it and try again.")
-            ]
+        reason = unsavable_character(key) or (unsavable_character(value) if isinstance(value, str) else None)
+        if reason:
+            found[printable_name(name)] = [reason]
         elif isinstance(value, (dict, list)):
-            found.update(nul_errors(value, name))
+            found.update(unsavable_errors(value, name))
     return found
 
 

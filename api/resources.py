@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 import marshmallow as ma
 from flask import abort
 from flask_login import current_user
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.core import rate_limit, rate_limit_key, requires
+from api.core import CrmBlueprint, rate_limit, rate_limit_key, requires
 from api.problems import ProblemSchema, problem
 from extensions import db, limiter
 from services import paging, personal_numbers, search, trash
@@ -118,7 +117,7 @@ def query_schema(resource: Resource) -> type[ma.Schema]:
     }
     if resource.searchable:
         fields["q"] = ma.fields.String(
-            validate=ma.validate.Length(max=500),
+            validate=ma.validate.Length(max=search.MAX_SEARCH_LENGTH),
             metadata={"description": "Quick search: the same search as the lists of the program"},
         )
     if resource.soft_delete and resource.delete == "trash":
@@ -191,7 +190,8 @@ def _page(resource: Resource, args: dict):
     sort_name = args["sort"]
     descending = sort_name.startswith("-")
     sort = resource.sorts[sort_name.lstrip("-")]
-    order = paging.ListOrder(sort.columns(), model.id, descending=descending, nullable=sort.nullable)
+    # The cursors name their sort (with its direction): one of another sort is refused, not read as a value of this one.
+    order = paging.ListOrder(sort.columns(), model.id, descending=descending, nullable=sort.nullable, scope=sort_name)
     try:
         page = order.page(
             db.session, stmt, per_page=args["limit"], after=args.get("after"), before=args.get("before"), clamp=False
@@ -219,10 +219,10 @@ def get_live(resource: Resource, id: int, *, deleted: bool = False):
     return record
 
 
-def blueprint(resource: Resource) -> Blueprint:
+def blueprint(resource: Resource) -> CrmBlueprint:
     """The endpoints of one resource."""
     name = resource.name
-    blp = Blueprint(
+    blp = CrmBlueprint(
         f"api_{name.replace('-', '_')}", __name__, url_prefix=f"/api/v1/{name}", description=resource.description
     )
     limiter.limit(rate_limit, key_func=rate_limit_key)(blp)

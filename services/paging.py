@@ -196,19 +196,28 @@ def _load(value: Any) -> Any:
     raise InvalidCursor("bad value in token")
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
-    """An opaque, URL-safe token for the position of a row (its key values)."""
-    raw = json.dumps([_dump(v) for v in values], separators=(",", ":"), ensure_ascii=False)
+def encode_cursor(values: Sequence[Any], scope: str | None = None) -> str:
+    """An opaque, URL-safe token for the position of a row (its key values); with a `scope` (the
+    API's sort, `-name`), the token names it, and only a list in that scope takes it back."""
+    keys = [_dump(v) for v in values]
+    raw = json.dumps(
+        keys if scope is None else {"sort": scope, "keys": keys}, separators=(",", ":"), ensure_ascii=False
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> list[Any]:
-    """The key values in a token; InvalidCursor when it is not one of ours."""
+def decode_cursor(token: str, scope: str | None = None) -> list[Any]:
+    """The key values in a token; InvalidCursor when it is not one of ours, or of another scope:
+    a cursor of `sort=name` used with `sort=postal_city` would seek a city after a name."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         values = json.loads(raw.decode())
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise InvalidCursor("bad token") from None
+    if scope is not None:
+        if not isinstance(values, dict) or values.keys() != {"sort", "keys"} or values["sort"] != scope:
+            raise InvalidCursor("token of another sort")
+        values = values["keys"]
     if not isinstance(values, list):
         raise InvalidCursor("bad token")
     return [_load(v) for v in values]
@@ -395,6 +404,8 @@ class _Order:
     id_column: Any = None
     #: whether every page is read narrow (see `page`)
     always_narrow: bool = False
+    #: what the tokens are tied to (the API's sort, `-name`): a token of another scope is invalid
+    scope: str | None = None
 
     def fetch(self, session: Session, stmt: Select, position: Position | None, backward: bool, limit: int):
         raise NotImplementedError
@@ -408,7 +419,7 @@ class _Order:
 
     def position(self, token: str) -> Position:
         """The position a page token names, checked against this order's keys."""
-        values = decode_cursor(token)
+        values = decode_cursor(token, self.scope)
         if len(values) != len(self.keys) or not all(_fits(v, k.expr) for v, k in zip(values, self.keys, strict=True)):
             raise InvalidCursor("token of another order")
         if values[-1] is None:  # the unique last key is never empty
@@ -533,8 +544,8 @@ class _Order:
     def _page(self, rows: list[tuple], n_extras: int, *, has_previous: bool, has_next: bool) -> Page:
         return Page(
             items=[r[0] for r in rows],
-            previous=encode_cursor(self._key_values(rows[0])) if rows and has_previous else None,
-            next=encode_cursor(self._key_values(rows[-1])) if rows and has_next else None,
+            previous=encode_cursor(self._key_values(rows[0]), self.scope) if rows and has_previous else None,
+            next=encode_cursor(self._key_values(rows[-1]), self.scope) if rows and has_next else None,
             extras=[tuple(r[1 : 1 + n_extras]) for r in rows] if n_extras else [],
         )
 
@@ -549,7 +560,10 @@ class ListOrder(_Order):
     goes on into the next. The other sort columns are never empty.
     """
 
-    def __init__(self, columns, id_column, *, descending: bool = False, nullable: bool = False):
+    def __init__(
+        self, columns, id_column, *, descending: bool = False, nullable: bool = False, scope: str | None = None
+    ):
+        self.scope = scope
         columns = [c for c in (columns if isinstance(columns, (list, tuple)) else [columns]) if c is not id_column]
         self.columns, self.id_column = columns, id_column
         self.descending, self.nullable = descending, nullable and bool(columns)
@@ -561,7 +575,9 @@ class ListOrder(_Order):
     def of_few_rows(self) -> ListOrder:
         """The same order for a list whose rows are few (a rare search term): the rows are found
         first and sorted, instead of walked to along the sort index (`unindexed`)."""
-        few = ListOrder(self.columns, self.id_column, descending=self.descending, nullable=self.nullable)
+        few = ListOrder(
+            self.columns, self.id_column, descending=self.descending, nullable=self.nullable, scope=self.scope
+        )
         few.keys = tuple(unindexed(key) for key in self.keys)
         return few
 

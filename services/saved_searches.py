@@ -12,9 +12,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import Employee, SavedSearch
+from services.search import MAX_SEARCH_LENGTH
 from services.validation import InvalidValue
 
 NAME_MAX = 100
+#: The longest stored query string (every option, URL-encoded): it is the address the list is opened at.
+QUERY_MAX = 8 * MAX_SEARCH_LENGTH
 
 
 class NotPermitted(PermissionError):
@@ -41,12 +44,38 @@ def save(session: Session, owner: Employee, view: str, name: str, args, shared: 
     kept = search_args(args)
     if not any(k == "search" or k.startswith("flt") for k, _v in kept):
         raise InvalidValue(_("There is no search to save: search or choose search options first."))
+    _refuse_too_long(kept)
     saved = session.scalar(
         select(SavedSearch).where(SavedSearch.owner_id == owner.id, SavedSearch.view == view, SavedSearch.name == name)
     ) or SavedSearch(owner=owner, view=view, name=name)
     saved.query, saved.shared = urlencode(kept), bool(shared)
     session.add(saved)
     return saved
+
+
+def _refuse_too_long(kept: list[tuple[str, str]]) -> None:
+    """The search text and each option at most MAX_SEARCH_LENGTH characters (the API's cap of `q`),
+    and the whole query string at most QUERY_MAX: InvalidValue otherwise."""
+    for key, value in kept:
+        if len(value) > MAX_SEARCH_LENGTH:
+            if key == "search":
+                raise InvalidValue(_("The search text may be at most %(max)s characters.", max=MAX_SEARCH_LENGTH))
+            raise InvalidValue(_("A search option may be at most %(max)s characters.", max=MAX_SEARCH_LENGTH))
+    if len(urlencode(kept)) > QUERY_MAX:
+        raise InvalidValue(
+            _("The search has too many options to save (at most %(max)s characters in all).", max=QUERY_MAX)
+        )
+
+
+def args_to_return_to(args) -> list[tuple[str, str]]:
+    """The search to show the list with after a refused save: the search's own arguments, or none
+    when they are too long (they would make an address of any length)."""
+    kept = search_args(args)
+    try:
+        _refuse_too_long(kept)
+    except InvalidValue:
+        return []
+    return kept
 
 
 def visible(session: Session, employee: Employee, view: str | None = None) -> list[SavedSearch]:

@@ -160,6 +160,10 @@ _NUMBERISH = re.compile(r"[\d\-+()/.]*\d[\d\-+()/.]*")
 _WORD_BREAK = re.compile(r"\s")
 
 
+#: The longest search text kept: the API's `q` and a saved search's text and each of its options
+#: (a saved search of 100,000 characters made a 64 KB redirect and a 114 KB page of saved searches).
+MAX_SEARCH_LENGTH = 500
+
 #: Words of a search that are used; the rest are ignored. Each word adds a condition per search field,
 #: and about 2,000 words made SQLite refuse the query ("Expression tree is too large": a 500).
 MAX_WORDS = 10

@@ -20,6 +20,29 @@ class InvalidValue(ValueError):
     """A value a user typed that cannot be stored; the message is for the user."""
 
 
+#: A UTF-16 surrogate (U+D800–U+DFFF). A JSON text may name one alone (`"\\ud800"`; a pair is read as
+#: the one character it encodes), and UTF-8 has no encoding for it: saving one failed with a 500.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unsavable_character(text: str) -> str | None:
+    """Why `text` cannot be saved, for the user: a NUL character (PostgreSQL cannot store one) or a
+    lone surrogate (no database can); None when it can. Nobody types either."""
+    if "\x00" in text:
+        return _("The text contains a character that cannot be saved (NUL). Remove it and try again.")
+    if _SURROGATE.search(text):
+        return _(
+            "The text contains a character that cannot be saved (a lone UTF-16 surrogate such as \\ud800). "
+            "Remove it and try again."
+        )
+    return None
+
+
+def printable_name(text: str) -> str:
+    """A field name holding such a character, as it can be shown (the character replaced)."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", "\ufffd"))
+
+
 #: The largest value of an INTEGER column (the id columns) on PostgreSQL; SQLite's are wider.
 MAX_INTEGER = 2**31 - 1
 

@@ -113,6 +113,38 @@ def test_a_nul_character_in_a_body_is_a_field_error_not_a_500(as_role, session, 
     assert count(session, Company) == count(session, Contact) == count(session, Lead) == 0
 
 
+SURROGATE = (
+    "The text contains a character that cannot be saved (a lone UTF-16 surrogate such as \\ud800). "
+    "Remove it and try again."
+)
+
+
+@pytest.mark.parametrize(
+    "url, text, field",
+    [
+        ("/api/v1/companies", '{"name": "\\ud800"}', "name"),
+        ("/api/v1/companies", '{"name": "Halv AB", "note": "a\\udfffb"}', "note"),
+        ("/api/v1/contacts", '{"first_name": "\\ud800", "last_name": "B"}', "first_name"),
+        ("/api/v1/categories", '{"name": "\\ud800", "applies_to": "both"}', "name"),
+        ("/api/v1/companies", '{"\\ud800": 1, "name": "Nyckel AB"}', "\ufffd"),
+    ],
+)
+def test_a_lone_surrogate_in_a_body_is_a_field_error_not_a_500(as_role, session, url, text, field):  # noqa: F811
+    """`"\\ud800"` is valid JSON, but no database can store the character it names (UTF-8 has no
+    encoding for it): saving it was a 500 at the flush. A pair (an emoji) is one character, and saved."""
+    api = as_role("admin")
+    response = api.client.post(url, data=text, headers=api.headers({"Content-Type": "application/json"}))
+    assert problem_of(response, 422)["errors"] == {field: [sv(SURROGATE)]}
+    db.session.remove()
+    assert count(session, Company) == count(session, Contact) == count(session, Category) == 0
+    paired = api.client.post(
+        "/api/v1/companies",
+        data='{"name": "Glad \\ud83d\\ude00 AB"}',
+        headers=api.headers({"Content-Type": "application/json"}),
+    )
+    assert paired.status_code == 201 and paired.get_json()["name"] == "Glad \U0001f600 AB"
+
+
 # --- every message in the client's language ------------------------------------------------------
 
 
@@ -134,6 +166,42 @@ def test_marshmallows_own_messages_are_translated_too(as_role):  # noqa: F811
         "/api/v1/companies", data="{", headers=as_role("admin", "en").headers({"Content-Type": "application/json"})
     )
     assert problem_of(english, 400)["errors"] == {"_schema": ["The body is not valid JSON."]}
+
+
+@pytest.mark.parametrize(
+    "method, url",
+    [("POST", "/api/v1/companies"), ("PATCH", "/api/v1/companies/{id}"), ("POST", "/api/v1/opportunities/{id}/move")],
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # Python's parser ran out of stack: RecursionError, a 500
+        '{"name": ' + "[" * 900 + "]" * 900 + "}",  # Python reads it; refused by the limit
+        '{"name": "Djup AB", "note": ' + "[" * 32 + "]" * 32 + "}",  # deeper than MAX_JSON_DEPTH
+    ],
+    ids=["100000", "900", "33"],
+)
+def test_a_body_nested_too_deeply_is_not_valid_json_not_a_500(as_role, session, make_company, method, url, text):  # noqa: F811
+    company = make_company(name="Grund AB")
+    api = as_role("admin")
+    response = api.client.open(
+        url.format(id=company.id), method=method, data=text, headers=api.headers({"Content-Type": "application/json"})
+    )
+    body = problem_of(response, 400)
+    assert body["detail"] == sv("The request could not be read.")
+    assert body["errors"] == {"_schema": [sv("The body is not valid JSON.")]}
+    db.session.remove()
+    assert count(session, Company) == 1
+
+
+def test_a_body_nested_as_deep_as_allowed_is_read(as_role, session):  # noqa: F811
+    """MAX_JSON_DEPTH is well beyond any body the API takes: 32 levels are read (and refused as values)."""
+    api = as_role("admin")
+    text = '{"name": "Djup AB", "note": ' + "[" * 30 + "]" * 30 + "}"
+    response = api.client.post(
+        "/api/v1/companies", data=text, headers=api.headers({"Content-Type": "application/json"})
+    )
+    assert problem_of(response, 422)["errors"] == {"note": [sv("Not a text.")]}
 
 
 def test_a_nul_character_in_a_query_says_so(as_role):  # noqa: F811
@@ -170,11 +238,12 @@ def test_a_companys_form_of_organisation_is_read_and_written(as_role, session): 
     assert session.get(Company, company["id"]).legal_form is None
 
 
-def _cursor(values) -> str:
+def _cursor(values, sort: str) -> str:
+    """A cursor made by hand, naming its sort as the API's do (so that its values are what is tried)."""
     import base64
     import json
 
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps({"sort": sort, "keys": values}).encode()).decode().rstrip("=")
 
 
 @pytest.mark.parametrize(
@@ -198,18 +267,46 @@ def test_a_forged_cursor_is_400_or_a_page_never_a_500(as_role, make_company, sor
     make_company(name="Markör AB", org_number="5560360793")
     for direction in ("after", "before"):
         response = as_role("readonly").call(
-            "GET", f"/api/v1/companies?sort={sort}&{direction}={_cursor(values)}", validate=False
+            "GET", f"/api/v1/companies?sort={sort}&{direction}={_cursor(values, sort)}", validate=False
         )
         assert response.status_code in (200, 400), (direction, response.get_data(as_text=True))
         if response.status_code == 400:
             problem_of(response, 400)
 
 
+@pytest.mark.parametrize(
+    "made_with, used_with",
+    [("name", "postal_city"), ("name", "-name"), ("-postal_city", "postal_city"), ("customer_number", "name")],
+)
+def test_a_cursor_belongs_to_its_sort(as_role, make_company, made_with, used_with):  # noqa: F811
+    """A cursor of `sort=name` given with `sort=postal_city` sought the cities after a name (rows
+    skipped or repeated, no error): it is refused, as a cursor of another list is."""
+    for i in range(5):
+        make_company(name=f"Bolag {i}", postal_city=f"Stad {4 - i}")
+    api = as_role("readonly")
+    first = api.get(f"/api/v1/companies?sort={made_with}&limit=2").get_json()
+    second = api.get(f"/api/v1/companies?sort={made_with}&limit=2&after={first['next_cursor']}").get_json()
+    assert first["next_cursor"] and second["previous_cursor"]
+    for direction, cursor in (("after", first["next_cursor"]), ("before", second["previous_cursor"])):
+        response = api.call("GET", f"/api/v1/companies?sort={used_with}&{direction}={cursor}", validate=False)
+        assert problem_of(response, 400)["detail"] == sv(
+            "The cursor is not one of this list's (it belongs to another sort order or was changed)."
+        )
+        assert api.get(f"/api/v1/companies?sort={made_with}&{direction}={cursor}").status_code == 200
+    # a cursor without its sort (made before cursors named it, or by hand) is not one of the API's
+    by_hand = _cursor(["Bolag 1", 2], "name")
+    assert api.get(f"/api/v1/companies?sort=name&after={by_hand}").status_code == 200
+    import base64
+
+    unscoped = base64.urlsafe_b64encode(b'["Bolag 1",2]').decode().rstrip("=")
+    problem_of(api.call("GET", f"/api/v1/companies?sort=name&after={unscoped}", validate=False), 400)
+
+
 @pytest.mark.parametrize("amount", ["1e400", "NaN", "Infinity", "-Infinity", "123456789012345.5"])
 def test_a_forged_amount_in_a_cursor_is_400_or_a_page(as_role, amount):  # noqa: F811
     for direction in ("after", "before"):
         response = as_role("readonly").call(
-            "GET", f"/api/v1/products?sort=price&{direction}={_cursor([{'n': amount}, 1])}", validate=False
+            "GET", f"/api/v1/products?sort=price&{direction}={_cursor([{'n': amount}, 1], 'price')}", validate=False
         )
         assert response.status_code in (200, 400), (direction, response.get_data(as_text=True))
 

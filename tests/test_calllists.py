@@ -137,6 +137,55 @@ def test_no_list_chosen_or_a_too_long_name_changes_nothing(login, call_list):
     assert count(db.session, CallList) == 1 and count(db.session, CallListEntry) == 2
 
 
+def test_a_second_list_of_the_same_name_is_refused_for_the_same_owner(employees, call_list):
+    """A new list named as one of the owner's lists was "Lägg till i ringlista" sent twice: refused.
+    A colleague may have a list of that name, and the owner may name another list otherwise."""
+    with pytest.raises(InvalidValue) as refused:
+        calllists.new_list(db.session, employees["seller"], [], name=" Mässlistan ")
+    assert str(refused.value) == sv(
+        "You already have a call list named %(name)s: choose it to add to it, or give the new list another name.",
+        name="Mässlistan",
+    )
+    db.session.rollback()
+    calllists.new_list(db.session, employees["admin"], [], name="Mässlistan")
+    calllists.new_list(db.session, employees["seller"], [], name="Mässlistan 2")
+    db.session.commit()
+    assert count(db.session, CallList) == 3
+
+
+def test_add_to_call_list_sent_twice_makes_one_list(app, login, make_company):
+    """The form sent twice at once (a double click) and then once more: one list "Lund-lista" with its
+    entries, where each sending made a list of the same rows; the others are told in Swedish."""
+    import threading
+
+    rows = [make_company(name=f"Lundbolag {n} AB", phone="+4646123456") for n in range(30)]
+    form = {"source": "company", "rowid": [str(r.id) for r in rows], "call_list": "new", "name": "Lund-lista"}
+    sellers = [login("seller") for _ in range(3)]
+    barrier, answers = threading.Barrier(2), [None, None]
+
+    def send(index: int) -> None:
+        barrier.wait(timeout=60)
+        response = sellers[index].post("/admin/calllist/add", form)
+        answers[index] = (response.status_code, text(response))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    again = sellers[2].post("/admin/calllist/add", form)
+    statuses = sorted([status for status, _page in answers] + [again.status_code])
+    assert statuses == [302, 400, 400], answers
+    message = sv(
+        "You already have a call list named %(name)s: choose it to add to it, or give the new list another name.",
+        name="Lund-lista",
+    )
+    assert message in text(again)
+    db.session.remove()
+    lists = db.session.scalars(db.select(CallList).where(CallList.name == "Lund-lista")).all()
+    assert len(lists) == 1 and count(db.session, CallListEntry) == 30
+
+
 def test_readonly_sees_lists_but_cannot_record_calls(login, call_list):
     readonly = login("readonly")
     assert readonly.client.get(f"/admin/calllist/work/{call_list.id}").status_code == 200

@@ -208,6 +208,28 @@ def test_tokens_keep_their_types():
     assert paging.decode_cursor(paging.encode_cursor(values)) == values
 
 
+def test_a_token_names_its_scope_and_only_that_scope_takes_it(app):
+    """The API ties its cursors to their sort: a token of `name` is no position in `-name`, nor in a
+    list without a scope, nor the other way round."""
+    _companies(12, seed=5)
+    by_name = ListOrder(Company.name, Company.id, scope="name")
+    token = by_name.page(db.session, select(Company), per_page=5).next
+    assert (
+        paging.decode_cursor(token, "name") and by_name.page(db.session, select(Company), per_page=5, after=token).items
+    )
+    assert by_name.of_few_rows().page(db.session, select(Company), per_page=5, after=token).items
+    for other in (
+        ListOrder(Company.name, Company.id, descending=True, scope="-name"),
+        ListOrder(Company.name, Company.id),
+        ListOrder(Company.postal_city, Company.id, nullable=True, scope="postal_city"),
+    ):
+        with pytest.raises(InvalidCursor):
+            other.page(db.session, select(Company), per_page=5, after=token)
+    unscoped = ListOrder(Company.name, Company.id).page(db.session, select(Company), per_page=5).next
+    with pytest.raises(InvalidCursor):
+        by_name.page(db.session, select(Company), per_page=5, before=unscoped)
+
+
 def test_capped_count(app):
     _companies(12)
     assert paging.capped_count(db.session, select(Company), cap=20) == paging.Count(12, exact=True)

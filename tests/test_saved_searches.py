@@ -39,6 +39,34 @@ def test_bad_saves_are_refused_in_swedish(app, employees, name, args, message):
     assert count(db.session, SavedSearch) == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "message", "limit"),
+    [
+        ([("search", "x" * 501)], "The search text may be at most %(max)s characters.", 500),
+        ([("search", "kaffe"), ("flt0_3", "y" * 501)], "A search option may be at most %(max)s characters.", 500),
+        (
+            [("search", "kaffe")] + [(f"flt{i}_3", "ö" * 100) for i in range(20)],
+            "The search has too many options to save (at most %(max)s characters in all).",
+            4000,
+        ),
+    ],
+)
+def test_a_search_too_long_to_save_is_refused(app, employees, args, message, limit):
+    """The search text and each option are capped as the API's `q` is (search.MAX_SEARCH_LENGTH): a
+    search of 100,000 characters was saved, and opening it made an address of 100 KB."""
+    from services.search import MAX_SEARCH_LENGTH
+
+    assert MAX_SEARCH_LENGTH == 500
+    with app.test_request_context():
+        with pytest.raises(InvalidValue) as refused:
+            saved_searches.save(db.session, employees["seller"], "company", "Lång", args)
+        assert str(refused.value) == sv(message, max=limit)
+    assert count(db.session, SavedSearch) == 0
+    longest = saved_searches.save(db.session, employees["seller"], "company", "Lång", [("search", "x" * 500)])
+    db.session.commit()
+    assert saved_searches.args_of(longest) == [("search", "x" * 500)]
+
+
 def test_saving_again_under_the_same_name_replaces_the_search(employees):
     seller = employees["seller"]
     first = saved_searches.save(db.session, seller, "company", "Stockholm", [("search", "Stockholm")])
@@ -110,6 +138,21 @@ def test_a_bad_save_is_explained_and_saves_nothing(login):
         login("seller").post("/admin/saved-searches/save", {"view": "employee", "name": "x", "search": "x"}).status_code
         == 404
     )
+
+
+def test_a_search_too_long_is_refused_on_the_screen_without_a_giant_address(login):
+    """A search of 100,000 characters posted to "Spara sökning": refused in Swedish, nothing saved, and the
+    list it returns to is opened without it (its address was over 64 KB)."""
+    seller = login("seller")
+    response = seller.post(
+        "/admin/saved-searches/save", {"view": "company", "name": "Bigsearch", "search": "x" * 100_000}
+    )
+    assert response.status_code == 302 and len(response.headers["Location"]) < 100
+    assert count(db.session, SavedSearch) == 0
+    page = seller.client.get(response.headers["Location"])
+    reason = sv("The search text may be at most %(max)s characters.", max=500)
+    assert ("danger", sv("The search was not saved: %(reason)s", reason=reason)) in flashes(page)
+    assert len(page.get_data()) < 100_000
 
 
 def test_a_search_of_a_list_one_may_not_read_is_refused(login, employees):
