@@ -245,9 +245,14 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         return form
 
     def validate_register_rules(self, form) -> bool:
-        """One company per organisationsnummer (live or in the trash)."""
-        if "org_number" in form and form.org_number.data:
-            existing = register.claim_org_number(db.session, form.org_number.data, exclude_id=params.id_param("id"))
+        """One company per organisationsnummer, checked when it is set or changed (services.register)."""
+        if "org_number" in form:
+            existing = register.org_number_taken(
+                db.session,
+                form.org_number.data,
+                company_id=params.id_param("id"),
+                current=form.org_number.object_data,
+            )
             if existing is not None:
                 form.org_number.errors = [*form.org_number.errors, self.duplicate_message(existing)]
                 return False

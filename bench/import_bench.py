@@ -434,6 +434,13 @@ def _ours(
             def new_job(mode: str, key_column: str | None, file_path: str) -> ImportJob:
                 with open(file_path, "rb") as f:
                     key, size = storage.save(f, max_bytes=10**12)
+                mapping = (
+                    __import__("services.importing.fields", fromlist=["ENTITIES"]).ENTITIES[entity].auto_map(headers)
+                )
+                if mode == "create" and entity == "company":
+                    # new companies with the register's organisationsnummer are row errors (one company per
+                    # number), never scored: compared without it, each still has its duplicate (e-mail, phone, name)
+                    mapping = {i: k for i, k in mapping.items() if k != "org_number"}
                 job = ImportJob(
                     entity=entity,
                     filename=Path(file_path).name,
@@ -443,9 +450,7 @@ def _ours(
                     match_key=key_column,
                     created_by_id=actor_id,
                     status="uploaded",
-                    mapping=__import__("services.importing.fields", fromlist=["ENTITIES"])
-                    .ENTITIES[entity]
-                    .auto_map(headers),
+                    mapping=mapping,
                 )
                 db.session.add(job)
                 db.session.flush()

@@ -116,21 +116,6 @@ def _categories(session: Session, model, ids, errors: dict) -> list[Category]:
     return rows
 
 
-def duplicate_org_number_message(existing: Company) -> str:
-    if existing.is_deleted:
-        return _(
-            "%(name)s (customer no. %(number)s) already has this organisation number "
-            "and is in the trash: restore it under Administration – Restore customers.",
-            name=existing.name,
-            number=existing.customer_number,
-        )
-    return _(
-        "%(name)s (customer no. %(number)s) already has this organisation number.",
-        name=existing.name,
-        number=existing.customer_number,
-    )
-
-
 def apply(session: Session, record, data: Mapping) -> None:
     """Check `data` (field → value, only the fields to change) and write it onto `record`;
     FieldErrors, and nothing written, when a value is wrong."""
@@ -150,10 +135,12 @@ def apply(session: Session, record, data: Mapping) -> None:
             if message:
                 errors.setdefault(name, []).append(message)
     categories = _categories(session, model, values.pop("category_ids"), errors) if "category_ids" in values else None
-    if model is Company and values.get("org_number") and "org_number" not in errors:
-        existing = register.claim_org_number(session, values["org_number"], exclude_id=record.id)
+    if model is Company and "org_number" in values and "org_number" not in errors:
+        existing = register.org_number_taken(
+            session, values["org_number"], company_id=record.id, current=record.org_number
+        )
         if existing is not None:
-            errors.setdefault("org_number", []).append(duplicate_org_number_message(existing))
+            errors.setdefault("org_number", []).append(register.org_number_taken_message(existing))
     unique = UNIQUE.get(model)
     if unique is not None and unique[0] in values:
         column, taken_message = unique

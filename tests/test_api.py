@@ -213,6 +213,42 @@ def test_invalid_values_are_field_errors_in_swedish_or_english_and_nothing_is_sa
     assert count(session, Company) == 1
 
 
+def test_the_org_number_rule_is_the_form_s_a_company_keeps_its_number_and_a_merged_one_has_none(
+    as_role, make_company, session, keys, employees
+):
+    """Checked when the number is set or changed (services.register.org_number_taken): a PATCH that sends
+    the company's own number, shared with a duplicate from before, is saved; changing it to another live
+    company's number is refused; a company merged into another holds no number and is never to be restored."""
+    from services import merge
+
+    other = make_company(name="Dalarnas Måleri i Uppsala", org_number="5584520596")
+    company = make_company(name="Dalarnas Måleri AB", org_number="5584520596")
+    third = make_company(name="Tredje AB", org_number="5567037485")
+    api = as_role("seller")
+    same = api.patch(
+        f"/api/v1/companies/{company.id}", {"version": company.version, "org_number": "558452-0596", "note": "Ny"}
+    )
+    assert same.status_code == 200, same.get_json()
+    taken = problem_of(
+        api.patch(f"/api/v1/companies/{third.id}", {"version": third.version, "org_number": "5584520596"}), 422
+    )
+    assert taken["errors"]["org_number"][0].startswith("Dalarnas Måleri")
+    merge.merge(session, employees["admin"], "company", company.id, other.id)
+    session.commit()
+    kept = fresh(session, Company, company.id)
+    again = api.patch(f"/api/v1/companies/{kept.id}", {"version": kept.version, "org_number": "5584520596"})
+    assert again.status_code == 200, again.get_json()
+    created = api.post("/api/v1/companies", {"name": "Kopia AB", "org_number": "5584520596"})
+    body = problem_of(created, 422)  # the kept company has it; the merged one is never named
+    assert body["errors"]["org_number"] == [
+        sv(
+            "%(name)s (customer no. %(number)s) already has this organisation number.",
+            name="Dalarnas Måleri AB",
+            number=kept.customer_number,
+        )
+    ]
+
+
 def test_unknown_fields_and_bad_types_are_refused(as_role, keys):
     body = problem_of(as_role("seller").post("/api/v1/companies", {"name": "X AB", "colour": "blå"}), 422)
     assert body["errors"] == {"colour": [sv("Unknown field.")]}

@@ -1113,8 +1113,9 @@ def notices(session, job):
 def test_the_dry_run_points_out_rows_already_in_the_register_as_a_customer_or_a_lead(
     session, make_job, run, make_company
 ):
-    """Issue 17/18: an organisationsnummer that is a customer's or a lead's, and a similar name in the same town,
-    are pointed out with the record (the row is still new); an unrelated row is not."""
+    """Issue 17/18: an organisationsnummer that is a lead's, and a similar name in the same town, are pointed out
+    with the record (the row is still new); an unrelated row is not. A customer's organisationsnummer is not a
+    likely duplicate but an error naming the customer (one company per number, as the form says)."""
     customer = make_company(name="Alfa Bygg AB", org_number="5560360793", postal_city="Stockholm")
     lookalike = make_company(name="Nordisk Rörteknik i Göteborg AB", postal_city="Göteborg")
     lead = Lead(company_name="Beta Konsult", org_number="5564994589", status="new")
@@ -1128,20 +1129,15 @@ def test_the_dry_run_points_out_rows_already_in_the_register_as_a_customer_or_a_
         "Helt Annat Företag AB;;Umeå\n"
     )
     job = run(make_job(content, mode="create"), write=False)
-    assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 4, 0, 3)
+    assert (job.status, job.created_count, job.error_count, job.notice_count) == ("checked", 3, 1, 2)
     found = notices(session, job)
     assert [(row, kind, ident) for row, kind, ident, _m in found] == [
-        (2, "company", customer.id),
         (3, "lead", lead.id),
         (4, "company", lookalike.id),
     ]
-    reasons = {
-        2: sv("same organisation number"),
-        3: sv("same organisation number"),
-        4: sv("similar name + same city"),
-    }
+    reasons = {3: sv("same organisation number"), 4: sv("similar name + same city")}
     for row, kind, _ident, message in found:
-        name = {2: "Alfa Bygg AB", 3: "Beta Konsult", 4: "Nordisk Rörteknik i Göteborg AB"}[row]
+        name = {3: "Beta Konsult", 4: "Nordisk Rörteknik i Göteborg AB"}[row]
         assert message.startswith(
             sv(
                 "Likely already in the register as %(what)s %(name)s (%(reasons)s).",
@@ -1150,9 +1146,18 @@ def test_the_dry_run_points_out_rows_already_in_the_register_as_a_customer_or_a_
                 reasons=reasons[row],
             )[:-2]
         )
-    assert jobs.errors(session, job) == []  # notices are not errors: the rows are imported
+    assert [(e.row, e.message) for e in jobs.errors(session, job)] == [
+        (
+            2,
+            sv(
+                "%(name)s (customer no. %(number)s) already has this organisation number.",
+                name="Alfa Bygg AB",
+                number=customer.customer_number,
+            ),
+        )
+    ]
     done = run(job, write=True)
-    assert (done.created_count, done.error_count) == (4, 0)
+    assert (done.created_count, done.error_count) == (3, 1)
 
 
 def test_a_lead_import_points_out_a_customer_and_a_contact_import_a_contact(
@@ -1227,14 +1232,14 @@ def test_an_earlier_row_with_another_organisation_number_is_not_compared(session
     scored = []
     real_score = duplicates.score
     monkeypatch.setattr(duplicates, "score", lambda kind, a, b: scored.append((a.ids, b.ids)) or real_score(kind, a, b))
-    content = (
-        "Företagsnamn;Ort;Org.nr\n"
-        "Nordisk Rörteknik AB;Göteborg;556036-0793\n"  # row 2
-        "Nordisk Rörteknik Aktiebolag;Göteborg;556016-0680\n"  # row 3: another company, alike in name
-        "Nordisk Rörteknik HB;Göteborg;\n"  # row 4: no number, like rows 2 and 3
-        "Nordisk Rörtekniks AB;Göteborg;556036-0793\n"  # row 5: row 2's number, like rows 2 and 4 (not 3)
+    content = (  # leads: two new companies with one number are an error (see test_a_create_import_refuses_…)
+        "Företag;Org.nr\n"
+        "Nordisk Rörteknik AB;556036-0793\n"  # row 2
+        "Nordisk Rörteknik Aktiebolag;556016-0680\n"  # row 3: another company, alike in name
+        "Nordisk Rörteknik HB;\n"  # row 4: no number, like rows 2 and 3
+        "Nordisk Rörtekniks AB;556036-0793\n"  # row 5: row 2's number, like rows 2 and 4 (not 3)
     )
-    job = run(make_job(content, mode="create"), write=False)
+    job = run(make_job(content, entity="lead", mode="create", match_key="contact_email"), write=False)
     found = sorted((row, int(m.split("rad ")[1].split()[0])) for row, _k, _i, m in notices(session, job))
     assert found == [(4, 2), (4, 3), (5, 2), (5, 4)]
     assert not [pair for pair in scored if all(pair) and pair[0] != pair[1]]  # two numbers, never compared
@@ -1249,10 +1254,12 @@ def test_parsing_processes_make_the_rows_entries_and_the_notices_are_the_same(
     from services import duplicates
 
     monkeypatch.setattr(engine, "BATCH_SIZE", 2)
-    customer = make_company(name="Alfa Bygg AB", org_number="5560360793", postal_city="Stockholm")
+    customer = make_company(
+        name="Alfa Bygg AB", org_number="5560360793", postal_city="Stockholm", email="info@alfabygg.se"
+    )
     content = (
         "Företagsnamn;Ort;Org.nr;E-post;Telefon\n"
-        "Alfa Byggnads AB;Stockholm;556036-0793;;\n"  # row 2: the customer's number
+        "Alfa Byggnads AB;Stockholm;;info@alfabygg.se;\n"  # row 2: the customer's e-mail (its number: an error)
         "Nordisk Rörteknik AB;Göteborg;;info@ror.se;\n"  # row 3
         "Lindqvist Måleri;Lund;;;046-123 45 67\n"  # row 4
         "Nordisk Rörteknik Aktiebolag;Göteborg;;;\n"  # row 5: row 3's name and town (another batch)
@@ -1514,3 +1521,75 @@ def test_merged_is_a_status_only_a_merge_gives(login, session, make_job, run):
     assert 'value="bankrupt"' in page and 'value="merged"' not in page
     checked = run(make_job("Namn;Status\nSammanslagna AB;Sammanslagen\nKonkursen AB;Konkurs\n"), write=False)
     assert (checked.created_count, checked.error_count) == (1, 1)
+
+
+# --- one company per organisationsnummer ----------------------------------------------------------------
+
+
+def test_a_create_import_refuses_an_org_number_the_register_or_an_earlier_row_has(
+    session, make_job, run, make_company, monkeypatch
+):
+    """The form's rule (services.register.org_number_taken): a new company may not get a number a company in
+    the register has (the error names it, with its customer number) or an earlier row of the file gives; the
+    same errors in the dry run and the write, across batches, and those rows create nothing."""
+    monkeypatch.setattr(engine, "BATCH_SIZE", 2)  # the file's first copy in an earlier batch than the second
+    existing = make_company(name="Finns AB", org_number="5560360793")
+    content = (
+        "Namn;Org.nr;E-post;Telefon\n"
+        "Dubbel AB;559000-0005;a@dubbel.se;08-111 222 33\n"
+        "Kopia AB;556036-0793;k@kopia.se;\n"
+        "Dubbel AB;559000-0005;a@dubbel.se;08-111 222 33\n"
+        "Ny AB;556499-4589;;\n"
+    )
+    taken = sv(
+        "%(name)s (customer no. %(number)s) already has this organisation number.",
+        name="Finns AB",
+        number=existing.customer_number,
+    )
+    in_file = sv("The same %(field)s as row %(row)s: the row is a duplicate in the file.", field=sv("Org. no."), row=2)
+    expected = [(3, "Org.nr", "5560360793", taken), (4, "Org.nr", "5590000005", in_file)]
+    checked = run(make_job(content, mode="create"), write=False)
+    assert (checked.created_count, checked.error_count) == (2, 2)
+    assert [e for e in error_messages(session, checked) if e[1] == "Org.nr"] == expected
+    done = run(checked, write=True)
+    assert (done.created_count, done.error_count) == (2, 2)
+    assert [e for e in error_messages(session, done) if e[1] == "Org.nr"] == expected
+    assert sorted(session.scalars(select(Company.name))) == ["Dubbel AB", "Finns AB", "Ny AB"]
+
+
+def test_an_upsert_holds_new_and_changed_numbers_to_the_rule_and_a_company_keeps_its_own(
+    session, make_job, run, make_company, employees
+):
+    """Matched on the customer number: a row that keeps its company's number (shared with a duplicate from
+    before) updates it; one that changes it to another company's, or creates a company with it, is an error.
+    A company merged into another holds no number. Matched on the organisationsnummer nothing changes: the
+    row updates the company that has it."""
+    from services import merge
+
+    first = make_company(name="Dalarnas Måleri AB", org_number="5584520596")
+    make_company(name="Dalarnas Måleri i Uppsala", org_number="5584520596")
+    other = make_company(name="Annat AB", org_number="5567037485")
+    kept = make_company(name="Behållen AB", org_number="5564994589")
+    gone = make_company(name="Sammanslagen AB", org_number="5560360793")
+    merge.merge(session, employees["admin"], "company", kept.id, gone.id, {"org_number": merge.KEEP})
+    session.commit()
+    content = (
+        "Kundnummer;Namn;Org.nr\n"
+        f"{first.customer_number};Dalarnas Måleri Aktiebolag;558452-0596\n"
+        f"{other.customer_number};Annat AB;558452-0596\n"
+        ";Tredje AB;558452-0596\n"
+        ";Fjärde AB;556036-0793\n"
+    )
+    checked = run(make_job(content, mode="upsert", match_key="customer_number"), write=False)
+    assert (checked.created_count, checked.updated_count, checked.error_count) == (1, 1, 2)
+    assert [e[0] for e in error_messages(session, checked) if e[1] == "Org.nr"] == [3, 4]
+    done = run(checked, write=True)
+    assert (done.created_count, done.updated_count, done.error_count) == (1, 1, 2)
+    session.expire_all()
+    assert session.get(Company, first.id).name == "Dalarnas Måleri Aktiebolag"
+    assert session.get(Company, other.id).org_number == "5567037485"
+    assert session.scalar(select(Company.org_number).where(Company.name == "Fjärde AB")) == "5560360793"
+    by_number = run(
+        make_job("Namn;Org.nr\nAnnat Aktiebolag;556703-7485\n", mode="upsert", match_key="org_number"), write=False
+    )
+    assert (by_number.updated_count, by_number.error_count) == (1, 0)

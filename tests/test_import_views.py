@@ -231,11 +231,12 @@ def test_a_saved_mapping_of_another_kind_is_not_applied(login, session):
 
 
 def test_the_dry_run_page_and_its_file_point_out_rows_already_in_the_register(login, session, worker, make_company):
-    """Issues 17/18: a row with a customer's organisationsnummer is listed with a link to the customer, on the
-    result page and in the downloaded file (type Obs, the customer's address)."""
-    customer = make_company(name="Alfa Bygg AB", org_number="5560360793")
+    """Issues 17/18: a row with a customer's e-mail address is listed with a link to the customer, on the
+    result page and in the downloaded file (type Obs, the customer's address). (A customer's organisationsnummer
+    is an error naming the customer: one company per number.)"""
+    customer = make_company(name="Alfa Bygg AB", org_number="5560360793", email="info@alfabygg.se")
     admin = login("admin")
-    upload(admin)
+    upload(admin, "Företagsnamn;Org.nr;E-post\nAlfa AB;;info@alfabygg.se\nBeta AB;123;\n".encode())
     job = session.scalar(select(ImportJob))
     body = text(admin.client.get(f"/admin/import/job/{job.id}/mapping"))
     admin.post(f"/admin/import/job/{job.id}/mapping", data=mapping_form(body, match_key="customer_number"))
@@ -244,7 +245,7 @@ def test_the_dry_run_page_and_its_file_point_out_rows_already_in_the_register(lo
 
     page = admin.client.get(f"/admin/import/job/{job.id}")
     notices = page.get_data(as_text=True).split('id="import-notices"')[1].split("</table>")[0]
-    assert sv("same organisation number") in text(page) and "Alfa Bygg AB" in notices
+    assert sv("same e-mail") in text(page) and "Alfa Bygg AB" in notices
     assert f'href="/admin/company/card/{customer.id}"' in notices
     assert sv("Likely duplicates") in text(page)
 

@@ -44,6 +44,33 @@ def test_the_company_being_edited_is_not_its_own_duplicate(session, make_company
     assert register.company_with_org_number(session, "5560360793", exclude_id=company.id) == other
 
 
+def test_a_company_merged_into_another_has_no_org_number_to_the_rule(session, employees, make_company):
+    from services import merge
+
+    kept = make_company(name="Behållen AB", org_number="5567037485")
+    merged = make_company(name="Sammanslagen AB", org_number="5560360793")
+    merge.merge(
+        session, employees["admin"], "company", kept.id, merged.id, {"org_number": merge.KEEP, "name": merge.KEEP}
+    )
+    session.commit()
+    assert register.company_with_org_number(session, "5560360793") is None
+    assert register.org_number_holders(session, ["5560360793", "5567037485"]) == {
+        "5567037485": [register.Holder(kept.id, "Behållen AB", kept.customer_number, False)]
+    }
+    trash.restore(session, employees["admin"], type(merged), [merged.id])  # restored, it is live and counted
+    session.commit()
+    assert register.company_with_org_number(session, "5560360793") == merged
+
+
+def test_the_rule_is_checked_when_the_number_is_set_or_changed_not_when_kept(session, make_company):
+    first = make_company(org_number="5560360793")
+    second = make_company(org_number="5560360793")  # a duplicate from before the rule
+    assert register.org_number_taken(session, "5560360793", company_id=second.id, current="5560360793") is None
+    assert register.org_number_taken(session, "5560360793", company_id=second.id, current="5567037485") == first
+    assert register.org_number_taken(session, "5560360793") == first  # a new company
+    assert register.org_number_taken(session, None, current="5560360793") is None
+
+
 # --- link_contacts ------------------------------------------------------------------------
 
 

@@ -240,6 +240,43 @@ def test_edit_to_another_companys_org_number_is_refused(login, session, make_com
     assert fresh(session, Company, second.id).org_number == "5567037485"
 
 
+def test_a_company_sharing_its_unchanged_org_number_with_another_is_saved(login, session, make_company):
+    """The rule is checked when the number is set or changed: a company keeps the number it has, though a
+    duplicate from before (the demo data's Dalarnas Måleri, or one an undone merge gave back) has it too."""
+    make_company(name="Dalarnas Måleri i Uppsala", org_number="5584520596")
+    company = make_company(name="Dalarnas Måleri AB", org_number="5584520596")
+    response = login("seller").post(
+        f"/admin/company/edit/?id={company.id}", edit_form_data(company, note="Ring efter lunch")
+    )
+    assert response.status_code == 302, field_errors(response, "org_number")
+    assert fresh(session, Company, company.id).note == "Ring efter lunch"
+
+
+def test_after_a_merge_the_kept_company_is_saved_and_restoring_the_merged_one_is_not_advised(
+    login, session, make_company, employees
+):
+    from services import merge
+
+    keep = make_company(name="Dalarnas Måleri AB", org_number="5584520596")
+    merged = make_company(name="Dalarnas Måleri i Uppsala", org_number="5584520596")
+    other = make_company(name="Annat Nummer AB", org_number="5567037485")
+    gone = make_company(name="Sammanslagen Två AB", org_number="5560360793")
+    merge.merge(session, employees["admin"], "company", keep.id, merged.id)
+    merge.merge(session, employees["admin"], "company", other.id, gone.id, {"org_number": merge.KEEP})
+    session.commit()
+    client = login("seller")
+    keep = fresh(session, Company, keep.id)
+    response = client.post(f"/admin/company/edit/?id={keep.id}", edit_form_data(keep, note="Efter sammanslagningen"))
+    assert response.status_code == 302, field_errors(response, "org_number")
+    assert fresh(session, Company, keep.id).note == "Efter sammanslagningen"
+    # a number only a merged-away company has is free: no "restore it" advice
+    other = fresh(session, Company, other.id)
+    response = client.post(f"/admin/company/edit/?id={other.id}", edit_form_data(other, org_number="556036-0793"))
+    assert response.status_code == 302, field_errors(response, "org_number")
+    assert fresh(session, Company, other.id).org_number == "5560360793"
+    assert fresh(session, Company, merged.id).is_deleted and fresh(session, Company, gone.id).is_deleted
+
+
 def test_readonly_and_finance_cannot_create(login, session):
     for role in ("readonly", "finance"):
         client = login(role)

@@ -56,7 +56,7 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, consent, duplicates, fields, name_keys, numbering, privacy, webhooks
+from services import bulk, consent, duplicates, fields, name_keys, numbering, privacy, register, webhooks
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
@@ -536,6 +536,7 @@ class Importer:
         self._check_columns(table.headers)
         self._load_references()
         self.seen = SeenKeys()
+        self.org_numbers_seen = SeenKeys() if self._checks_org_numbers else None
         self.file_entries = FileEntries() if not self.write else None
         self.pending_categories: dict[str, str] = {}
         from_cache = bool(cache and self.write and cache.available)
@@ -560,12 +561,14 @@ class Importer:
                     # dry run, its new rows, for the later rows' likely duplicates in the file)
                     if self.file_entries:
                         self._match(rows)
+                        self._check_org_numbers(rows)
                         self.file_entries.add([e for _row, e in self._new_entries(rows)])
                     else:
                         self._find_duplicates(rows)
                     self.skipped_batch()
                     continue
                 self._match(rows)
+                self._check_org_numbers(rows)
                 if self.write:
                     self._write(rows)
                 else:
@@ -585,6 +588,8 @@ class Importer:
         finally:
             gc.unfreeze()
             self.seen.close()
+            if self.org_numbers_seen:
+                self.org_numbers_seen.close()
             if self.file_entries:
                 self.file_entries.close()
         if not self.counts.rows:
@@ -816,6 +821,54 @@ class Importer:
             if row.errors:
                 row.outcome = "errors"
 
+    @property
+    def _checks_org_numbers(self) -> bool:
+        """Whether rows are held to the register's rule of one company per organisationsnummer
+        (services.register.org_number_taken), as the form and the API are: a company import, except an
+        update or upsert matched on the organisationsnummer, whose rows update the company that has it."""
+        return self.entity.key == "company" and not (
+            self.job.match_key == "org_number" and self.job.mode in ("update", "upsert")
+        )
+
+    def _check_org_numbers(self, rows: list[Row]) -> None:
+        """A row that would give a company an organisationsnummer (a new company, or a changed number) that a
+        company in the register already has, or an earlier row of the file gives, is an error naming it, as
+        the form refuses it. The register is asked once per batch (services.register.org_number_holders),
+        under the numbers' lock when the batch is written; the file's numbers are kept as its keys are."""
+        if self.org_numbers_seen is None:
+            return
+        giving = [
+            row
+            for row in rows
+            if (row.outcome == "created" and row.values.get("org_number"))
+            or (row.outcome == "updated" and "org_number" in row.changes and row.values.get("org_number"))
+        ]
+        if not giving:
+            return
+        numbers = list({row.values["org_number"] for row in giving})
+        holders = register.org_number_holders(self.session, numbers, lock=self.write)
+        earlier = self.org_numbers_seen.earlier_rows(numbers)
+        seen_now: dict[str, int] = {}
+        field_label = str(fields.label("org_number"))
+        for row in giving:
+            number = row.values["org_number"]
+            first = earlier.get(number) or seen_now.get(number)
+            holder = next((h for h in holders.get(number, []) if h.id != row.existing_id), None)
+            if first:
+                message = _(
+                    "The same %(field)s as row %(row)s: the row is a duplicate in the file.",
+                    field=field_label,
+                    row=first,
+                )
+            elif holder is not None:
+                message = register.org_number_taken_message(holder)
+            else:
+                seen_now[number] = row.number
+                continue
+            self._error(row, "org_number", message)
+            row.outcome = "errors"
+        self.org_numbers_seen.add(list(seen_now.items()))
+
     # --- likely duplicates (dry run) ---------------------------------------------------
 
     def _new_entries(self, rows: list[Row]) -> list[tuple[Row, duplicates.Entry]]:
@@ -851,9 +904,9 @@ class Importer:
         known = (
             {row.values[column]: e.name for row, e in new if column in row.values} if column != "first_name" else None
         )
-        for register in self.registers:
-            for found, per_row in zip(register.matches_many(entries, names=known), matches, strict=True):
-                per_row += [(value, reasons, register.kind, ident) for value, reasons, ident in found]
+        for lookup in self.registers:
+            for found, per_row in zip(lookup.matches_many(entries, names=known), matches, strict=True):
+                per_row += [(value, reasons, lookup.kind, ident) for value, reasons, ident in found]
         assert self.file_entries is not None
         self.file_entries.add(entries)
         for found, per_row in zip(self.file_entries.matches_many(self._row_kind, entries), matches, strict=True):
