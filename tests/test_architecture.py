@@ -36,6 +36,9 @@ HTTP_NAMES = {
 ALLOWED = {
     # The task queue's runner opens each task's database session from the app the worker started.
     ("services/tasks.py", "extensions"),
+    # The erasure ledger is the running app's (its config names the file): every erasure writes it, and no
+    # caller can pass another or none (services.erasure_ledger.of_app).
+    ("services/erasure_ledger.py", "flask"),
 }
 
 
