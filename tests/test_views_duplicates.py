@@ -429,3 +429,23 @@ def test_the_merge_page_shows_values_as_the_card_does(login, session, make_compa
     assert sv("Swedish") in row("invoice_language") and sv("English") in row("invoice_language")
     assert "0,00\u00a0%" in row("discount_percent") and "12,50\u00a0%" in row("discount_percent")
     assert "0.00" not in row("discount_percent")
+
+
+def test_two_leads_of_one_name_merged_are_told_apart_as_the_merged_and_the_kept(login, session, employees):
+    """Leads have no customer number: when both read the same, the flash calls the other "the merged record"
+    rather than "X was merged into X"."""
+    from models import Lead
+
+    keep = Lead(company_name="Dalarnas Måleri i Uppsala", contact_email="a@maleri.se", status="new")
+    other = Lead(company_name="Dalarnas Måleri i Uppsala", contact_email="a@maleri.se", status="new")
+    session.add_all([keep, other])
+    session.commit()
+    response = login("admin").post(
+        "/admin/duplicates/merge/lead", {"first": keep.id, "second": other.id, "keep": keep.id}, follow_redirects=True
+    )
+    message = sv(
+        "The merged record was merged into %(kept)s. Everything attached to it is now here; "
+        "the merge can be undone under CRM – Duplicates.",
+        kept="Dalarnas Måleri i Uppsala",
+    )
+    assert ("success", message) in flashes(response)
