@@ -891,7 +891,7 @@ class ImportJob(TimestampMixin, Model):
         "running": _l("Running"),
         "done": _l("Finished"),
         "failed": _l("Failed"),
-        "cancelled": _l("Cancelled"),
+        "cancelled": _l("Aborted"),  # not "Cancelled": that is an invoice's (Makulerad)
         "undone": _l("Undone"),
         "undoing": _l("Being undone"),
     }

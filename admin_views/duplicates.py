@@ -89,6 +89,7 @@ class DuplicatesView(SecurePage):
             }
             for p in page.items
         ]
+        merges = merge.recent(db.session, kind)
         return self.render(
             "admin/duplicates.html",
             kind=kind,
@@ -96,7 +97,9 @@ class DuplicatesView(SecurePage):
             pairs=pairs,
             page=page,
             scan=duplicate_tasks.state(db.session, kind),
-            merges=merge.recent(db.session, kind),
+            merges=merges,
+            merged_records=merge.records(db.session, kind, {i for m in merges for i in (m.merged_id, m.survivor_id)}),
+            identity=merge.identity,
             summary=summary,
             record_url=record_url,
         )
@@ -198,15 +201,21 @@ class DuplicatesView(SecurePage):
             db.session.rollback()
             abort(403)
         db.session.commit()
-        flash(
-            _(
+        merged_name, kept_name = merge.names(db.session, record)
+        if merged_name is None:
+            message = _(
+                "The merged record was merged into %(kept)s. Everything attached to it is now here; "
+                "the merge can be undone under CRM – Duplicates.",
+                kept=kept_name,
+            )
+        else:
+            message = _(
                 "%(merged)s was merged into %(kept)s. Everything attached to it is now here; "
                 "the merge can be undone under CRM – Duplicates.",
-                merged=record.merged_label,
-                kept=str(db.session.get(merge.MODELS[kind], keep_id)),
-            ),
-            "success",
-        )
+                merged=merged_name,
+                kept=kept_name,
+            )
+        flash(message, "success")
         return redirect(record_url(kind, keep_id))
 
     @expose("/undo/<kind>/<int:record_id>", methods=("POST",))

@@ -5,7 +5,7 @@ who may undo) lives in services.importing; the passes run in queue workers
 (services.importing.tasks), never in this process. No GET writes anything.
 """
 
-from flask import current_app, flash, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -93,7 +93,7 @@ class ImportView(SecurePage):
     @require("import.run")
     def template(self, entity):
         if entity not in ENTITIES:
-            return redirect(url_for(".index"))
+            abort(404)  # a mistyped address says so, not the import page as if it had been asked for
         fmt = downloads.file_format(request.args.get("format"))
         columns = downloads.template_columns(ENTITIES[entity])
         return web_downloads.download(fmt, f"import-{entity}", columns, web_downloads.rows_given([]))

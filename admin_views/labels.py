@@ -69,7 +69,8 @@ def change_value(value, event, field: str) -> str:
 def field_value(kind: str, field: str, value) -> str:
     """A value of a company's, contact's or lead's field (`kind`) as a page names it: kundansvarig and bransch by
     name, status by its label, Ja/Nej, organisationsnummer and phone formatted, a personnummer as the logged-in
-    employee may read it (the merge page, Ändra flera's result)."""
+    employee may read it, the country and invoice language by name, the discount as a percentage, numbers the
+    Swedish way (the merge page, Ändra flera's result)."""
     from extensions import db
     from models import COMPANY_STATUS_LABELS, Employee, Industry, Lead
     from services import formatting
@@ -88,9 +89,13 @@ def field_value(kind: str, field: str, value) -> str:
         return personal_number(value)
     if field in ("phone", "mobile", "contact_phone"):
         return formatting.phone(value)
-    if isinstance(value, bool):
-        return str(_l("Yes") if value else _l("No"))
-    return str(value)
+    if field == "country":
+        return formatting.country(value)
+    if field == "invoice_language":
+        return str(dict(fields.INVOICE_LANGUAGES).get(value, value))
+    if field == "discount_percent":
+        return formatting.percent(value, 2)
+    return formatting.display(value)
 
 
 def personal_number(value: str | None) -> str:

@@ -98,6 +98,15 @@ def percent(value, places: int | None = None, locale=None) -> str:
     return f"{number(value, places, locale=locale)}\u00a0%"
 
 
+def country(code: str | None, locale=None) -> str:
+    """A country code (`SE`) by its name in the user's language (`Sverige`); an unknown code as it is."""
+    if not code:
+        return ""
+    from babel import Locale
+
+    return Locale.parse(_babel_locale(locale)).territories.get(str(code).upper(), str(code))
+
+
 def boolean(value) -> str:
     """Yes/no as words (`Ja`/`Nej`), never True/False."""
     return _("Yes") if value else _("No")

@@ -43,11 +43,13 @@ class SmtpSettings:
 
 def not_set_up_message(employee: Employee) -> str:
     """What the e-mail page says when no e-mail server is set up: who to ask, or, to an
-    administrator, where it is set up (in words, without setting names)."""
+    administrator, which settings of the server's environment set it up (a seller sees no setting names)."""
     if employee is not None and employee.has_permission("settings.manage"):
         return _(
-            "E-mail cannot be sent: no e-mail server is set up. It is set up in the server's "
-            'configuration by whoever runs the server (see "E-mail and SMS from the customer card" in README).'
+            "E-mail cannot be sent: no e-mail server is set up. Whoever runs the server sets it in the server's "
+            "environment: CRM_SMTP_HOST (the e-mail server) and, where that server needs them, CRM_SMTP_PORT, "
+            "CRM_SMTP_SECURITY (starttls, ssl or none), CRM_SMTP_USER and CRM_SMTP_PASSWORD; then the application "
+            "is restarted."
         )
     return _("E-mail cannot be sent: no e-mail server is set up. Ask your administrator to set one up.")
 

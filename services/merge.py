@@ -439,6 +439,33 @@ def merged_into(session: Session, kind: str, record_id: int) -> MergeRecord | No
     ).first()
 
 
+def identity(record) -> str:
+    """A record as a message about a merge names it: its name and, when it has one, its customer number (after a
+    merge the kept record may carry the merged one's name, so the name alone does not tell them apart)."""
+    number = getattr(record, "customer_number", None)
+    return _("%(name)s (customer no. %(number)s)", name=record, number=number) if number else str(record)
+
+
+def names(session: Session, merge_record: MergeRecord) -> tuple[str | None, str]:
+    """How a merge's merged and kept records are named to people: each by `identity` (the merged one by the name
+    it had when it is gone); None for the merged one when that would read exactly as the kept one (two leads of
+    one name), so that the message calls it "the merged record" instead."""
+    model = model_of(merge_record.entity_type)
+    merged, kept = session.get(model, merge_record.merged_id), session.get(model, merge_record.survivor_id)
+    kept_name = identity(kept) if kept is not None else ""
+    merged_name = identity(merged) if merged is not None else merge_record.merged_label
+    return (None if merged_name == kept_name else merged_name), kept_name
+
+
+def records(session: Session, kind: str, ids) -> dict[int, object]:
+    """{id: record} of `kind` for `ids` (those still stored, live or in the trash)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    model = model_of(kind)
+    return {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids)))}
+
+
 def kept_records(session: Session, kind: str, merged_ids) -> dict[int, object]:
     """{merged id: the record it was merged into} for those of `merged_ids` that were merged (not undone)."""
     ids = list(merged_ids)

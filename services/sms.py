@@ -76,11 +76,12 @@ class Gateway:
 
 def not_set_up_message(employee: Employee) -> str:
     """What the SMS page says when no SMS service is set up: who to ask, or, to an administrator,
-    where it is set up (in words, without setting names)."""
+    which settings of the server's environment set it up (a seller sees no setting names)."""
     if employee is not None and employee.has_permission("settings.manage"):
         return _(
-            "SMS cannot be sent: no SMS service is set up. It is set up in the server's "
-            'configuration by whoever runs the server (see "E-mail and SMS from the customer card" in README).'
+            "SMS cannot be sent: no SMS service is set up. Whoever runs the server sets it in the server's "
+            "environment: CRM_SMS_USERNAME and CRM_SMS_PASSWORD (the SMS service's login) and, where needed, "
+            "CRM_SMS_API_URL and CRM_SMS_SENDER; then the application is restarted."
         )
     return _("SMS cannot be sent: no SMS service is set up. Ask your administrator to set one up.")
 

@@ -38,6 +38,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -205,8 +206,25 @@ def place_in_queue(task_id: str | None, limit: int = 1000) -> int | None:
 
 
 def worker_name() -> str:
-    """This worker thread, as the job pages show it: host, process id, thread."""
+    """This worker thread, as a job records it: host, process id, thread (`describe_worker` says it to people)."""
     return f"{socket.gethostname()} pid {os.getpid()} {threading.current_thread().name}"
+
+
+_WORKER_NAME = re.compile(r"^(?P<host>\S+) pid \d+ (?:Worker-(?P<number>\d+)|\S+)$")
+
+
+def describe_worker(name: str | None) -> str:
+    """A worker's recorded name (`worker_name`) as a back-office user reads it: "arbetare 1 på servern app-2"
+    (the process id means nothing to them; the server tells an administrator with several where to look).
+    A name of another form is given as it is."""
+    from flask_babel import gettext as _
+
+    match = _WORKER_NAME.match(name or "")
+    if match is None:
+        return name or ""
+    if match["number"]:
+        return _("worker %(number)s on the server %(host)s", number=match["number"], host=match["host"])
+    return _("a worker on the server %(host)s", host=match["host"])
 
 
 class Worker(Consumer):

@@ -496,7 +496,9 @@ def test_two_web_processes_and_two_workers_share_the_jobs(app, session, employee
         wait_until(lambda: fresh_job(session, job_id).batches_done >= 1, 120, processes, "the write")
         seen = b.get(f"/admin/import/job/{job_id}")
         job = fresh_job(session, job_id)
-        assert job.worker and sv("Running on %(worker)s.", worker=job.worker) in seen.replace("&#39;", "'")
+        host, number = re.fullmatch(r"(\S+) pid \d+ Worker-(\d+)", job.worker).groups()
+        worker = sv("worker %(number)s on the server %(host)s", number=number, host=host)
+        assert sv("Running in the background (%(worker)s).", worker=worker) in seen.replace("&#39;", "'")
         b.post(f"/admin/import/job/{job_id}/cancel", {}, seen)
         wait_until(lambda: fresh_job(session, job_id).status == "cancelled", 60, processes, "the cancel")
         kept = fresh_job(session, job_id).created_count

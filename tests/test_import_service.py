@@ -472,7 +472,7 @@ def test_progress_counts_rows_and_total(session, make_job, run, monkeypatch):
     assert (
         state["status"] == "done"
         and state["created"] == 5
-        and state["where"] == sv("Ran on %(worker)s.", worker="test")
+        and state["where"] == sv("Ran in the background (%(worker)s).", worker="test")
     )
     assert job.batches_done == 3 and job.claim is None
 
@@ -590,7 +590,7 @@ def test_a_job_whose_worker_died_is_taken_over_and_goes_on_after_its_last_commit
         4 if all_or_nothing else 3,
     )
     state = jobs.state(session, job, stalled_seconds=STALL)
-    assert not state["stalled"] and state["where"] == sv("Running on %(worker)s.", worker="test")
+    assert not state["stalled"] and state["where"] == sv("Running in the background (%(worker)s).", worker="test")
     taken, next_check = jobs.take_over_stalled(session, stalled_seconds=STALL, waiting_task_ids=list)
     assert taken == [] and 0 < next_check <= STALL + 1  # alive until proven otherwise
     age_heartbeat(session, job.id)

@@ -292,3 +292,73 @@ def test_rows_alike_inside_the_file_are_pointed_out_on_the_page_and_in_its_file(
     download = admin.client.get(f"/admin/import/job/{job.id}/errors?format=csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(download.lstrip("\ufeff")), delimiter=";"))
     assert [(r[0], r[3], r[4], r[5]) for r in rows[1:]] == [("4", message, sv("Notice"), "")]
+
+
+def _job_as(session, **values) -> ImportJob:
+    job = session.scalar(select(ImportJob))
+    for name, value in values.items():
+        setattr(job, name, value)
+    session.commit()
+    return job
+
+
+def test_the_job_page_says_where_it_ran_in_words_a_user_reads(login, session):
+    """Not "Kördes av vm pid 5217 Worker-1": the background worker's number and its server, no process id."""
+    admin = login("admin")
+    upload(admin)
+    job = _job_as(session, status="done", dry_run=False, worker="vm pid 5217 Worker-1", created_count=1)
+    where = text(admin.client.get(f"/admin/import/job/{job.id}")).split('id="job-where"')[1].split("</p>")[0]
+    worker = sv("worker %(number)s on the server %(host)s", number="1", host="vm")
+    assert sv("Ran in the background (%(worker)s).", worker=worker) in where
+    assert "Kördes av" in where and "pid" not in where and "5217" not in where
+
+
+def test_a_cancelled_import_reads_avbruten_not_the_invoices_makulerad(login, session):
+    admin = login("admin")
+    upload(admin)
+    job = _job_as(session, status="cancelled", dry_run=False)
+    status = text(admin.client.get(f"/admin/import/job/{job.id}")).split('id="job-status"')[1].split("</span>")[0]
+    assert "Avbruten" in status and "Makulerad" not in status
+    assert "Avbruten" in text(admin.client.get("/admin/import/"))
+
+
+def test_an_undone_import_says_it_is_undone_and_offers_no_run_undo_or_retry(login, session):
+    admin = login("admin")
+    upload(admin)
+    job = _job_as(session, status="undone", dry_run=False, created_count=1)
+    page = admin.client.get(f"/admin/import/job/{job.id}").get_data(as_text=True)
+    for button in ("run-button", "undo-button", "retry-button", "change-mapping"):
+        assert f'id="{button}"' not in page, button
+    for action in ("undo", "run", "retry"):
+        response = admin.post(f"/admin/import/job/{job.id}/{action}", follow_redirects=True)
+        assert ("danger", sv("The import has already been undone.")) in flashes(response), action
+    assert session.get(ImportJob, job.id).status == "undone"
+
+
+def test_a_dry_run_its_mapping_failed_offers_the_mapping_not_try_again(login, session):
+    """The same mapping would fail the same way: "Ändra kolumnkopplingen", not "Försök igen"."""
+    admin = login("admin")
+    upload(admin)
+    missing = sv(
+        "Required columns are missing: %(columns)s. Add them to the file or map them to a column.",
+        columns=sv("Company name"),
+    )
+    job = _job_as(session, status="failed", dry_run=True, mapping={"1": "org_number"}, error_summary=missing)
+    page = admin.client.get(f"/admin/import/job/{job.id}").get_data(as_text=True)
+    assert 'id="change-mapping"' in page and 'id="retry-button"' not in page
+    response = admin.post(f"/admin/import/job/{job.id}/retry", follow_redirects=True)
+    assert (
+        "danger",
+        sv("The column mapping would make the import fail again: change the column mapping first."),
+    ) in flashes(response)
+    assert session.get(ImportJob, job.id).status == "failed"
+    # a dry run that failed for another reason (its worker, the database) is offered again as it was
+    _job_as(session, mapping={"0": "name", "1": "org_number"}, error_summary="Oväntat fel")
+    assert 'id="retry-button"' in admin.client.get(f"/admin/import/job/{job.id}").get_data(as_text=True)
+
+
+def test_a_template_that_does_not_exist_is_not_found(login):
+    """A mistyped template address is a Swedish 404, not the import page as if nothing were wrong."""
+    response = login("admin").client.get("/admin/import/template/company.csv")
+    assert response.status_code == 404
+    assert sv("The page or record does not exist (it may have been deleted).") in text(response)

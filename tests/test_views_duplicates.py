@@ -52,6 +52,7 @@ def test_merge_from_the_page_keeps_the_chosen_values_and_moves_everything(demo, 
     session.add(Activity(subject="Uppföljning av dubbletten", kind="task", company_id=other.id))
     session.commit()
     keep_id, other_id, other_name = keep.id, other.id, other.name
+    keep_number, other_number = keep.customer_number, other.customer_number
 
     page = admin.client.get(f"/admin/duplicates/merge/company/{keep_id}/{other_id}?keep={keep_id}")
     assert page.status_code == 200
@@ -66,13 +67,14 @@ def test_merge_from_the_page_keeps_the_chosen_values_and_moves_everything(demo, 
     )
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/company/card/{keep_id}")
     card = admin.client.get(response.headers["Location"])
+    # the kept record took the merged one's name: the message tells them apart by their customer numbers
     assert (
         "success",
         sv(
             "%(merged)s was merged into %(kept)s. Everything attached to it is now here; "
             "the merge can be undone under CRM – Duplicates.",
-            merged=other_name,
-            kept=other_name,
+            merged=sv("%(name)s (customer no. %(number)s)", name=other_name, number=other_number),
+            kept=sv("%(name)s (customer no. %(number)s)", name=other_name, number=keep_number),
         ),
     ) in flashes(card)
     kept = fresh(session, Company, keep_id)
@@ -85,6 +87,12 @@ def test_merge_from_the_page_keeps_the_chosen_values_and_moves_everything(demo, 
     listing = text(admin.client.get("/admin/duplicates/"))
     assert f"pair-{pair.id}" not in admin.client.get("/admin/duplicates/").get_data(as_text=True)
     assert sv("Latest merges") in listing and sv("Undo merge") in listing
+    # "Med" names the kept company and its customer number, linked to its card
+    kept_cell = listing.split('class="kept-record"')[1].split("</td>")[0]
+    assert sv("%(name)s (customer no. %(number)s)", name=other_name, number=keep_number) in kept_cell
+    assert f'href="/admin/company/card/{keep_id}"' in kept_cell and sv("Kept record") not in kept_cell
+    merged_cell = listing.split('class="merged-record"')[1].split("</td>")[0]
+    assert sv("%(name)s (customer no. %(number)s)", name=other_name, number=other_number) in merged_cell
     # the card's history shows the merge, with its undo
     history = admin.client.get(f"/admin/company/card/{keep_id}/tab/history").get_data(as_text=True)
     assert "history-undo-merge" in history
@@ -401,3 +409,43 @@ def test_each_register_is_shown_only_to_those_who_may_view_it(demo, login, sessi
     readonly = login("readonly")
     assert readonly.client.get("/admin/duplicates/").status_code == 403
     assert 'href="/admin/duplicates/"' not in readonly.client.get("/admin/").get_data(as_text=True)
+
+
+def test_the_merge_page_shows_values_as_the_card_does(login, session, make_company):
+    """Country, invoice language and discount by their Swedish names and formats, not the stored codes."""
+    from decimal import Decimal
+
+    keep = make_company(name="Dalarnas Måleri AB", country="SE", invoice_language="sv", discount_percent=Decimal("0"))
+    other = make_company(name="Dalarnas Måleri i Uppsala", country="SE", invoice_language="en")
+    other.discount_percent = Decimal("12.50")
+    session.commit()
+    page = login("admin").client.get(f"/admin/duplicates/merge/company/{keep.id}/{other.id}?keep={keep.id}")
+    body = text(page)
+
+    def row(field):
+        return body.split(f'id="row-{field}"')[1].split("</tr>")[0]
+
+    assert "Sverige" in row("country") and ">SE<" not in row("country")
+    assert sv("Swedish") in row("invoice_language") and sv("English") in row("invoice_language")
+    assert "0,00\u00a0%" in row("discount_percent") and "12,50\u00a0%" in row("discount_percent")
+    assert "0.00" not in row("discount_percent")
+
+
+def test_two_leads_of_one_name_merged_are_told_apart_as_the_merged_and_the_kept(login, session, employees):
+    """Leads have no customer number: when both read the same, the flash calls the other "the merged record"
+    rather than "X was merged into X"."""
+    from models import Lead
+
+    keep = Lead(company_name="Dalarnas Måleri i Uppsala", contact_email="a@maleri.se", status="new")
+    other = Lead(company_name="Dalarnas Måleri i Uppsala", contact_email="a@maleri.se", status="new")
+    session.add_all([keep, other])
+    session.commit()
+    response = login("admin").post(
+        "/admin/duplicates/merge/lead", {"first": keep.id, "second": other.id, "keep": keep.id}, follow_redirects=True
+    )
+    message = sv(
+        "The merged record was merged into %(kept)s. Everything attached to it is now here; "
+        "the merge can be undone under CRM – Duplicates.",
+        kept="Dalarnas Måleri i Uppsala",
+    )
+    assert ("success", message) in flashes(response)

@@ -438,6 +438,24 @@ class Result:
 BatchHook = Callable[[Counts, list[RowError], list[str]], None]
 
 
+def mapping_problem(job: ImportJob) -> str | None:
+    """What the job's column mapping lacks for a pass to run (required columns; the column matched on when
+    existing records are updated), in Swedish; None when it lacks nothing. The same file and mapping would fail
+    the same way, so the job page offers the mapping rather than "Försök igen" (services.importing.jobs)."""
+    spec = ENTITIES[job.entity]
+    mapped = set((job.mapping or {}).values())
+    missing = [] if job.mode == "update" else [f for f in spec.required if f.key not in mapped]
+    if missing:  # (an update needs only the key; the rest keeps its values)
+        return _(
+            "Required columns are missing: %(columns)s. Add them to the file or map them to a column.",
+            columns=", ".join(str(f.label) for f in missing),
+        )
+    if job.mode != "create" and job.match_key not in mapped:
+        label = fields.label(job.match_key or "")
+        return _("To update existing records, map a column to the field you match on (%(field)s).", field=label)
+    return None
+
+
 class Importer:
     """One pass over a file for one job: `write=False` is the dry run."""
 
@@ -474,22 +492,9 @@ class Importer:
     # --- set-up -----------------------------------------------------------------
 
     def _check_columns(self, headers: list[str]) -> None:
-        mapped = set(self.mapping.values())
-        missing = [f for f in self.entity.required if f.key not in mapped]
-        if self.job.mode == "update":
-            missing = []  # an update needs only the key; the rest keeps its values
-        if missing:
-            raise FileProblem(
-                _(
-                    "Required columns are missing: %(columns)s. Add them to the file or map them to a column.",
-                    columns=", ".join(str(f.label) for f in missing),
-                )
-            )
-        if self.job.mode != "create" and self.job.match_key not in mapped:
-            label = fields.label(self.job.match_key or "")
-            raise FileProblem(
-                _("To update existing records, map a column to the field you match on (%(field)s).", field=label)
-            )
+        problem = mapping_problem(self.job)
+        if problem:
+            raise FileProblem(problem)
         self.headers = headers
         order = sorted(self.mapping.items(), key=lambda item: item[1] not in FIRST)
         self.columns = [

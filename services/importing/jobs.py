@@ -66,6 +66,7 @@ from services.importing.engine import CATEGORY_LINKS, Cancelled, Counts, RowErro
 from services.importing.fields import ENTITIES, MODES
 from services.importing.reader import FileProblem, count_rows, open_table, sheet_names
 from services.storage import Storage, TooLarge, save_in_transaction
+from services.tasks import describe_worker
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,7 @@ def configure(
 ) -> None:
     """Set the mapping and options of a job that is not running; a new dry run is needed after."""
     _not_active(job)
+    _not_undone(job)
     if job.status in ("done", "undone") or (job.status in ("failed", "cancelled") and not job.dry_run):
         raise ImportProblem(_("This import has already run; upload the file again to import it once more."))
     spec = ENTITIES[job.entity]
@@ -323,6 +325,13 @@ def _not_active(job: ImportJob) -> None:
         raise ImportProblem(_("The import is running; wait for it or cancel it first."))
 
 
+def _not_undone(job: ImportJob) -> None:
+    """An undone import is finished with: neither run, tried again nor undone once more (say so, not why another
+    state would be needed)."""
+    if job.status == "undone":
+        raise ImportProblem(_("The import has already been undone."))
+
+
 def _start_afresh(job: ImportJob, *, dry_run: bool) -> None:
     """A new pass: nothing done yet."""
     job.dry_run, job.cancel_requested = dry_run, False
@@ -342,6 +351,7 @@ def queue(session: Session, job: ImportJob, *, write: bool) -> None:
     """Make the job ready for a dry run or (after a clean enough dry run) the write; the caller
     commits and then puts it in the task queue (services.importing.tasks.submit)."""
     _not_active(job)
+    _not_undone(job)
     if write:
         if job.status != "checked":
             raise ImportProblem(_("Make a dry run first: it shows what the import will do."))
@@ -362,12 +372,17 @@ def queue(session: Session, job: ImportJob, *, write: bool) -> None:
 
 
 def can_retry(job: ImportJob) -> bool:
-    return job.status in ("failed", "cancelled")
+    """ "Försök igen" for a failed or cancelled job, unless its column mapping made it fail: the same mapping
+    would fail the same way, and the page offers the mapping instead."""
+    return job.status in ("failed", "cancelled") and not (job.status == "failed" and engine.mapping_problem(job))
 
 
 def retry(session: Session, job: ImportJob) -> None:
     """ "Försök igen": the same file and mapping again. A write that keeps its batches goes on after
     the last one committed; a dry run and an all-or-nothing write (which kept nothing) start over."""
+    _not_undone(job)
+    if job.status == "failed" and engine.mapping_problem(job):
+        raise ImportProblem(_("The column mapping would make the import fail again: change the column mapping first."))
     if not can_retry(job):
         raise ImportProblem(_("Only a failed or cancelled import can be tried again."))
     if job.dry_run or job.all_or_nothing:
@@ -826,6 +841,7 @@ def request_undo(session: Session, job: ImportJob, actor: Employee) -> None:
     """Queue the undo of a finished import (the caller commits and submits it)."""
     if not actor.has_permission("import.undo"):
         raise NotPermitted("import.undo")
+    _not_undone(job)
     if job.dry_run or job.status not in ("done", "cancelled", "failed") or not job.created_count + job.updated_count:
         raise ImportProblem(_("Only an import that has written records can be undone."))
     previous = job.undo_result or {}
@@ -857,15 +873,15 @@ def state(session: Session, job: ImportJob, *, stalled_seconds: int, place: int 
     elif stalled:
         seconds = int((now - (job.heartbeat_at or now)).total_seconds())
         where = _(
-            "The worker %(worker)s has not reported for %(seconds)s s; another worker takes the job over "
-            "and goes on after the last saved batch.",
-            worker=job.worker,
+            "The background worker (%(worker)s) has not reported for %(seconds)s s; another worker takes the job "
+            "over and goes on after the last saved batch.",
+            worker=describe_worker(job.worker),
             seconds=seconds,
         )
     elif job.status in ("running", "undoing"):
-        where = _("Running on %(worker)s.", worker=job.worker)
+        where = _("Running in the background (%(worker)s).", worker=describe_worker(job.worker))
     else:
-        where = _("Ran on %(worker)s.", worker=job.worker) if job.worker else ""
+        where = _("Ran in the background (%(worker)s).", worker=describe_worker(job.worker)) if job.worker else ""
     resumed = (
         ngettext(
             "Resumed after an interruption (once).",
@@ -1035,6 +1051,7 @@ def undo(session: Session, job: ImportJob, actor: Employee) -> UndoResult:
     that later change (counted as a conflict). The web runs undo in a worker (request_undo)."""
     if not actor.has_permission("import.undo"):
         raise NotPermitted("import.undo")
+    _not_undone(job)
     if job.dry_run or job.status not in ("done", "cancelled", "failed"):
         raise ImportProblem(_("Only an import that has written records can be undone."))
     result = UndoResult()

@@ -51,7 +51,11 @@ def test_find_a_pair_merge_it_and_undo_the_merge(login_as):
     page.wait_for_load_state("load")
 
     expect(page.get_by_role("heading", level=1)).to_contain_text(keep_name)
-    expect(ui.flash(page)).to_contain_text(f"{other_name} slogs ihop med {keep_name}")
+    # each named by its customer number too: which went into which, even when the names are alike
+    merged_text = (
+        rf"{re.escape(other_name)} \(kundnr \d+\) slogs ihop med {re.escape(keep_name)} \(kundnr \d+\), som behölls"
+    )
+    expect(ui.flash(page)).to_contain_text(re.compile(merged_text))
     activities = ui.card_tab(page, "Aktiviteter")
     expect(activities).to_contain_text("Offertförfrågan (registrerad på dubbletten)")
     history = ui.card_tab(page, "Historik")
