@@ -27,7 +27,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
@@ -311,7 +311,7 @@ PLACES: tuple[Place, ...] = (
         _l("History (audit trail)"),
         AuditEvent,
         _audit_rows,
-        ("at", "action", "changes"),
+        ("at", "entity_type", "action", "changes"),
         "erase_values",
         extra=lambda row: {"by": str(row.actor or "")},
     ),
@@ -356,7 +356,7 @@ def consents(session: Session, subject: Subject) -> list[dict]:
             "lawful_basis": str(consent.BASES.get(record.lawful_basis or "", "")),
             "field": str(label),
             "consent": str(consent.STATES[getattr(record, consent.column(channel))]),
-            "at": audit.plain(getattr(record, consent.column(channel) + "_at")),
+            "at": _value(getattr(record, consent.column(channel) + "_at")),
             "source": str(consent.SOURCES.get(getattr(record, consent.column(channel) + "_source") or "", "")),
         }
         for record in records
@@ -705,7 +705,16 @@ def _pattern(needles: set[str], *, words: bool = False) -> re.Pattern | None:
 
 
 def _value(value):
+    """A stored value for the extract: times as UTC (the register stores them naive, in UTC), so the
+    document shows them in the reader's time zone and the JSON with its zone; the rest as audited."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
     return audit.plain(value) if not isinstance(value, (dict, list)) else value
+
+
+def _json_value(value):
+    """The JSON (art. 20) form of what `json` cannot write itself: times ISO 8601 with their zone."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class Refused(PermissionError):
@@ -807,7 +816,7 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
         "kind": subject.kind,
         "id": subject.record.id,
         "name": subject.name,
-        "generated_at": audit.plain(utcnow()),
+        "generated_at": _value(utcnow()),
         "places": places,
     }
     _log(session, actor.id, "extract", subject, {p["key"]: len(p["rows"]) for p in places})
@@ -819,7 +828,7 @@ def extract_zip(session: Session, storage: Storage, subject: Subject, document: 
     files of the extract's place)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("registerutdrag.json", json.dumps(document, ensure_ascii=False, indent=2, default=str))
+        archive.writestr("registerutdrag.json", json.dumps(document, ensure_ascii=False, indent=2, default=_json_value))
         for attachment in session.scalars(select(Attachment).where(_FILES.rows(subject))):
             try:
                 with storage.open(attachment.storage_key) as stream:

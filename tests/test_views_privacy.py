@@ -3,13 +3,17 @@ preview and confirmation; permissions, CSRF, and no GET that changes anything.""
 
 import io
 import json
+import re
 import zipfile
+from datetime import datetime
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helpers import sv, text
-from models import Activity, AuditEvent, Contact, Invoice, PrivacyEvent
+from models import Activity, AuditEvent, Contact, EmailMessage, Invoice, PrivacyEvent
+from services import audit
 from tests.security import changed_tables, snapshot
 
 
@@ -190,3 +194,58 @@ def test_the_log_says_when_a_rule_could_not_erase_someone(login, session, employ
     page = text(admin.client.get("/admin/privacy/"))
     assert sv("%(num)s erased", num=4) in page
     assert sv("%(num)s could not be erased and are tried again in the next run", num=2) in page
+
+
+# --- the document is read by the person: values as the screens show them ----------------------
+
+
+@pytest.fixture
+def client_of_seller(session, employees, make_contact):
+    """A private customer whose seller, invoice language, discount and lawful basis are in her history,
+    with an e-mail sent to her; stored at 11:35:53.392759 UTC (12:35 in Stockholm)."""
+    at = datetime(2026, 12, 6, 11, 35, 53, 392759)
+    with audit.acting_as(session, employees["admin"].id):
+        contact = make_contact(
+            first_name="Hedda",
+            last_name="Östlund",
+            mobile="+46701234567",
+            customer_number=7002,
+            owner_id=employees["seller"].id,
+            invoice_language="sv",
+            discount_percent=Decimal(0),
+            lawful_basis="legitimate_interest",
+            created_at=at,
+        )
+        session.add(
+            EmailMessage(
+                contact_id=contact.id, direction="out", sender="s@x.se", recipients="h@x.se", subject="Hej", sent_at=at
+            )
+        )
+        session.execute(update(AuditEvent).values(at=at))
+        session.commit()
+    return contact
+
+
+def test_the_extract_document_shows_times_in_stockholm_to_the_minute(login, client_of_seller):
+    """Stored in UTC with microseconds; read by the person as every other screen shows a time."""
+    document = text(login("admin").post(f"/admin/privacy/contact/{client_of_seller.id}/extract"))
+    assert "2026-12-06 12:35" in document
+    assert "11:35" not in document and ".392759" not in document
+    assert not re.search(r"\d\d:\d\d:\d\d", document)  # «framtaget» too
+
+
+def test_the_extract_document_shows_codes_by_label_and_phones_as_the_screens_do(login, client_of_seller):
+    document = text(login("admin").post(f"/admin/privacy/contact/{client_of_seller.id}/extract"))
+    assert f"<th>{sv('Direction')}</th><td>{sv('Sent')}</td>" in document
+    assert f"<th>{sv('Mobile')}</th><td>070-123 45 67</td>" in document
+    assert "+4670" not in document
+
+
+def test_the_extract_document_shows_the_history_as_historik_does(login, client_of_seller, employees):
+    """The seller's name, not her id; Svenska, the basis' label, Swedish numbers (admin_views.labels.stored_value)."""
+    document = text(login("admin").post(f"/admin/privacy/contact/{client_of_seller.id}/extract"))
+    assert f"{sv('Customer owner')}: {employees['seller'].name}" in document
+    assert f"{sv('Invoice language')}: {sv('Swedish')}" in document
+    assert f"{sv('Lawful basis')}: {sv('Legitimate interest')}" in document
+    assert f"{sv('Discount %')}: 0,00" in document
+    assert "legitimate_interest" not in document
