@@ -799,14 +799,14 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
                 name=subject.name,
             )
         )
+    # recorded first, so that the extract's history holds this extract as the erasure's preview counts it
+    event = _log(session, actor.id, "extract", subject, {})
+    session.flush()
     places = []
     for place in PLACES:
-        rows: Any = session.scalars(select(place.model).where(place.rows(subject)))
-        found = [
-            {**{f: _value(getattr(row, f)) for f in place.fields}, **place.extra(row)}
-            for row in rows
-            if not (isinstance(row, AuditEvent) and row.action == "extract")
-        ]
+        in_order = table_of(place.model).primary_key.columns
+        rows: Any = session.scalars(select(place.model).where(place.rows(subject)).order_by(*in_order))
+        found = [{**{f: _value(getattr(row, f)) for f in place.fields}, **place.extra(row)} for row in rows]
         places.append({"key": place.key, "label": str(place.label), "fields": place.fields, "rows": found})
     consent_fields = ("name", "lawful_basis", "field", "consent", "at", "source")
     places.append(
@@ -816,10 +816,10 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
         "kind": subject.kind,
         "id": subject.record.id,
         "name": subject.name,
-        "generated_at": _value(utcnow()),
+        "generated_at": _value(event.at),
         "places": places,
     }
-    _log(session, actor.id, "extract", subject, {p["key"]: len(p["rows"]) for p in places})
+    event.summary = {p["key"]: len(p["rows"]) for p in places}
     return document
 
 

@@ -199,6 +199,14 @@ def test_the_log_says_when_a_rule_could_not_erase_someone(login, session, employ
 # --- the document is read by the person: values as the screens show them ----------------------
 
 
+def _document_count(page: str, key: str) -> int:
+    return int(re.search(rf'id="extract-{key}">\s*<h2>[^<]*<small>\((\d+)\)', page).group(1))
+
+
+def _preview_count(page: str, label: str) -> int:
+    return int(re.search(rf"<tr><td>{re.escape(label)}</td><td[^>]*>(\d+)</td>", page).group(1))
+
+
 @pytest.fixture
 def client_of_seller(session, employees, make_contact):
     """A private customer whose seller, invoice language, discount and lawful basis are in her history,
@@ -249,3 +257,27 @@ def test_the_extract_document_shows_the_history_as_historik_does(login, client_o
     assert f"{sv('Lawful basis')}: {sv('Legitimate interest')}" in document
     assert f"{sv('Discount %')}: 0,00" in document
     assert "legitimate_interest" not in document
+
+
+def test_the_extract_and_the_erasure_preview_count_the_same_history(login, client_of_seller):
+    """An earlier extract is history about the person too: the extract counted it out, the preview in."""
+    admin = login("admin")
+    url = f"/admin/privacy/contact/{client_of_seller.id}"
+    admin.post(f"{url}/extract")  # an earlier extract
+    document = text(admin.post(f"{url}/extract"))
+    preview = text(admin.client.get(f"{url}/erase"))
+    history = _document_count(document, "history")
+    assert history == _preview_count(preview, sv("History (audit trail)"))
+    assert document.count(sv("Register extract produced")) == 2  # this one too
+    for key, label in (("emails", "E-mail"), ("record", "Contact")):
+        assert _document_count(document, key) == _preview_count(preview, sv(label))
+
+    # the machine-readable extract (art. 20): stored values, times with their zone, the same rows
+    archive = zipfile.ZipFile(io.BytesIO(admin.post(f"{url}/extract", data={"format": "zip"}).data))
+    data = json.loads(archive.read("registerutdrag.json"))
+    places = {place["key"]: place["rows"] for place in data["places"]}
+    assert len(places["history"]) == history + 1  # the ZIP's own extract
+    assert places["emails"][0]["direction"] == "out"
+    assert places["emails"][0]["sent_at"] == "2026-12-06T11:35:53.392759+00:00"
+    assert data["generated_at"].endswith("+00:00")
+    assert places["history"][0]["changes"]["lawful_basis"] == "legitimate_interest"
