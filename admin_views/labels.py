@@ -91,6 +91,10 @@ def stored_value(table: str, field: str, value) -> str:
     column = table_.columns.get(field) if table_ is not None else None
     if column is None:
         return formatting.display(value)
+    if column.foreign_keys and isinstance(value, int) and not isinstance(value, bool):
+        (key,) = column.foreign_keys
+        related = _model_of(key.column.table.name)
+        return str(db.session.get(related, value) or value) if related is not None else str(value)
     if isinstance(column.type, DateTime):
         try:
             return formatting.iso_date(audit.unplain(column, value) if isinstance(value, str) else value)
@@ -144,6 +148,15 @@ def audit_subject(event) -> str:
     return event.entity_label or ""
 
 
+#: The other records whose history is the person's (their activities, opportunities, orders and invoices).
+_RECORDS = {
+    "activity": _l("Activity"),
+    "opportunity": _l("Sales opportunity"),
+    "sales_order": _l("Sales order"),
+    "invoice": _l("Invoice"),
+}
+
+
 def extract_value(table: str | None, field: str, value, row: dict) -> str:
     """A value of the register extract (Dataskydd) as the screens show it: a column of `table` (the place's
     table) by `stored_value`, a history event's changes as Historik shows them (`change_value`'s rules), and
@@ -153,7 +166,7 @@ def extract_value(table: str | None, field: str, value, row: dict) -> str:
     if field == "action":
         return audit_action(value)
     if field == "entity_type":
-        return str(TITLES.get(value, value))
+        return str(TITLES.get(value) or _RECORDS.get(value, value))
     if field == "changes":
         return "; ".join(
             f"{field_label(name)}: {_change(row['entity_type'], row['action'], name, change)}"

@@ -175,6 +175,18 @@ def _audit_rows(s: Subject) -> ColumnElement[bool]:
     return _naming(s, AuditEvent.entity_type, AuditEvent.entity_id)
 
 
+def _documents_history(s: Subject) -> ColumnElement[bool]:
+    """The audit events of the person's own activities, opportunities, orders and invoices."""
+    places = [p for p in PLACES if p.model in (Activity, Opportunity, SalesOrder, Invoice)]
+    return or_(
+        *(
+            (AuditEvent.entity_type == table_of(p.model).name)
+            & AuditEvent.entity_id.in_(select(p.model.id).where(p.rows(s)))  # type: ignore[attr-defined]
+            for p in places
+        )
+    )
+
+
 PLACES: tuple[Place, ...] = (
     Place(
         "record",
@@ -313,6 +325,16 @@ PLACES: tuple[Place, ...] = (
         _audit_rows,
         ("at", "entity_type", "action", "changes"),
         "erase_values",
+        extra=lambda row: {"by": str(row.actor or "")},
+    ),
+    Place(
+        "documents_history",
+        _l("History of their activities, sales opportunities, orders and invoices"),
+        AuditEvent,
+        _documents_history,
+        ("at", "entity_type", "entity_label", "action", "changes"),
+        "scrub",
+        texts=("entity_label", "changes"),
         extra=lambda row: {"by": str(row.actor or "")},
     ),
 )
@@ -736,6 +758,7 @@ _PARTS = {
     "files": visibility.Part.FILES,
     "custom_fields": visibility.Part.CUSTOM,
     "history": visibility.Part.HISTORY,
+    "documents_history": visibility.Part.HISTORY,
 }
 
 
@@ -1082,7 +1105,7 @@ def _erase_mentions(
         table = table_of(model)
         where = mention.candidates(*(table.c[c] for c in columns))
         if model is AuditEvent:
-            where = or_(where, _documents_history(session, subject))
+            where = or_(where, _documents_history(subject))
         result.add(key, _scrub_rows(session, table, where, columns, own)[0])
     theirs = or_(
         *(
@@ -1200,18 +1223,6 @@ def _scrub_saved(session: Session, scrubber: _Scrubber, result: Result) -> None:
         _scrub_rows(
             session, table, scrubber.candidates(table.c.name, table.c.definition), ("name", "definition"), scrubber
         )[0],
-    )
-
-
-def _documents_history(session: Session, subject: Subject) -> ColumnElement[bool]:
-    """The audit events of the person's own activities, opportunities, orders and invoices."""
-    places = [p for p in PLACES if p.model in (Activity, Opportunity, SalesOrder, Invoice)]
-    return or_(
-        *(
-            (AuditEvent.entity_type == table_of(p.model).name)
-            & AuditEvent.entity_id.in_(select(p.model.id).where(p.rows(subject)))  # type: ignore[attr-defined]
-            for p in places
-        )
     )
 
 

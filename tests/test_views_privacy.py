@@ -5,7 +5,7 @@ import io
 import json
 import re
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -281,3 +281,22 @@ def test_the_extract_and_the_erasure_preview_count_the_same_history(login, clien
     assert places["emails"][0]["sent_at"] == "2026-12-06T11:35:53.392759+00:00"
     assert data["generated_at"].endswith("+00:00")
     assert places["history"][0]["changes"]["lawful_basis"] == "legitimate_interest"
+
+
+def test_the_extract_holds_the_history_of_the_persons_invoices_and_activities(login, session, client_of_seller):
+    """History about the person is also that of their invoices, orders, opportunities and activities (the
+    erasure scrubs it): the extract shows it, and the preview counts it the same."""
+    invoice = Invoice(status="draft", contact_id=client_of_seller.id, invoice_date=date(2026, 12, 1))
+    session.add_all([invoice, Activity(kind="call", subject="Ringde om fakturan", contact_id=client_of_seller.id)])
+    session.commit()
+    invoice.status = "sent"
+    session.commit()
+    admin = login("admin")
+    url = f"/admin/privacy/contact/{client_of_seller.id}"
+    document = text(admin.post(f"{url}/extract"))
+    preview = text(admin.client.get(f"{url}/erase"))
+    assert _document_count(document, "documents_history") == 3  # the invoice's two events, the activity's one
+    label = sv("History of their activities, sales opportunities, orders and invoices")
+    assert _preview_count(preview, label) == 3
+    assert f"Status: {sv('Draft')} → {sv('Sent')}" in document
+    assert f"<th>{sv('Record')}</th><td>{sv('Invoice')}</td>" in document
