@@ -521,6 +521,8 @@ class EmailMessage(Model):
 
     __tablename__ = "email_message"
 
+    DIRECTIONS = {"out": _l("Sent"), "in": _l("Received")}
+
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)

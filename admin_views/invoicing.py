@@ -447,7 +447,7 @@ class OrderView(SalesDocumentView):
         "customer": fields.label("customer"),
         "order_date": fields.label("order_date"),
         "status": fields.label("status"),
-        "net_amount": _l("Amount excl. VAT"),
+        "net_amount": fields.label("net_amount"),
         "total": fields.label("total"),
     }
     column_filters = [IsFilter(SalesOrder.status, fields.label("status"), options=list(SalesOrder.STATUSES.items()))]
@@ -519,7 +519,7 @@ class InvoiceView(SalesDocumentView):
         "invoice_date": fields.label("invoice_date"),
         "due_date": fields.label("due_date"),
         "status": fields.label("status"),
-        "net_amount": _l("Amount excl. VAT"),
+        "net_amount": fields.label("net_amount"),
         "total": fields.label("total"),
     }
     column_filters = [

@@ -44,19 +44,62 @@ def audit_action(action: str) -> str:
 
 
 def change_value(value, event, field: str) -> str:
-    """An old or new value in Historik as people read it (Ja/Nej, Swedish numbers), by the column's type."""
-    from sqlalchemy import Boolean, Integer, Numeric
+    """An old or new value in Historik as people read it: see `stored_value` (the event's record's column)."""
+    return stored_value(event.entity_type, field, value)
+
+
+#: The fields whose stored codes a model names in a map of its own (`Invoice.STATUSES` …).
+_CHOICE_MAPS = {"status": "STATUSES", "kind": "KINDS", "outcome": "OUTCOMES", "direction": "DIRECTIONS"}
+_PHONES = ("phone", "mobile", "contact_phone")
+
+
+def _model_of(table: str):
+    from extensions import db
+
+    mappers = db.Model.registry.mappers
+    return next((m.class_ for m in mappers if getattr(m.class_, "__tablename__", None) == table), None)
+
+
+def stored_value(table: str, field: str, value) -> str:
+    """A stored value of `table`'s column `field` as the screens show it, in one place for Historik and the
+    register extract: a personnummer as the employee may read it, codes by their Swedish label (status, kind,
+    e-mail direction, call outcome, invoice language, lawful basis), kundansvarig and bransch by name, phone
+    numbers and organisationsnummer formatted, times in the user's time zone to the minute, Ja/Nej and Swedish
+    numbers by the column's type. `value` may be the column's value or its audited (JSON) form."""
+    from sqlalchemy import Boolean, DateTime, Integer, Numeric
 
     from extensions import db
-    from services import formatting
+    from models import COMPANY_STATUS_LABELS
+    from services import audit, formatting
 
     value = personal_numbers.audit_value(field, value, personal_numbers.reveal(current_user))
+    if value is None or value == "":
+        return ""
     if field == "lawful_basis" and value in consent.BASES:
         return str(consent.BASES[value])
-    table = db.metadata.tables.get(event.entity_type)
-    column = table.columns.get(field) if table is not None else None
-    if column is None or value is None or value == "":
+    if field == "invoice_language":
+        return str(dict(fields.INVOICE_LANGUAGES).get(value, value))
+    if field in ("owner_id", "industry_id") or field in _PHONES or field == "org_number":
+        return field_value(table, field, value)
+    if field in _CHOICE_MAPS:
+        model = _model_of(table)
+        choices = COMPANY_STATUS_LABELS if table == "company" and field == "status" else None
+        choices = choices or getattr(model, _CHOICE_MAPS[field], None) or {}
+        if isinstance(value, str) and value in choices:
+            return str(choices[value])
+    table_ = db.metadata.tables.get(table)
+    column = table_.columns.get(field) if table_ is not None else None
+    if column is None:
         return formatting.display(value)
+    if column.foreign_keys and isinstance(value, int) and not isinstance(value, bool):
+        (key,) = column.foreign_keys
+        related = _model_of(key.column.table.name)
+        return str(db.session.get(related, value) or value) if related is not None else str(value)
+    if isinstance(column.type, DateTime):
+        try:
+            return formatting.iso_date(audit.unplain(column, value) if isinstance(value, str) else value)
+        except ValueError:
+            return str(value)
     if isinstance(column.type, Boolean):
         return formatting.display(value, "bool")
     if isinstance(column.type, Numeric):
@@ -108,3 +151,45 @@ def audit_subject(event) -> str:
     if event.action in ("link", "unlink"):
         return " ".join(str(v) for v in (event.changes or {}).get("contact", []) if v)
     return event.entity_label or ""
+
+
+#: The other records whose history is the person's (their activities, opportunities, orders and invoices).
+_RECORDS = {
+    "activity": _l("Activity"),
+    "opportunity": _l("Sales opportunity"),
+    "sales_order": _l("Sales order"),
+    "invoice": _l("Invoice"),
+}
+
+
+def extract_value(table: str | None, field: str, value, row: dict) -> str:
+    """A value of the register extract (Dataskydd) as the screens show it: a column of `table` (the place's
+    table) by `stored_value`, a history event's changes as Historik shows them (`change_value`'s rules), and
+    what the record kind and the audit action are called."""
+    from admin_views.records import TITLES
+
+    if field == "action":
+        return audit_action(value)
+    if field == "entity_type":
+        return str(TITLES.get(value) or _RECORDS.get(value, value))
+    if field == "changes":
+        return "; ".join(
+            f"{field_label(name)}: {_change(row['entity_type'], row['action'], name, change)}"
+            for name, change in (value or {}).items()
+        )
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return stored_value(table or "", field, value)
+
+
+def _change(table: str, action: str, field: str, change) -> str:
+    """One field of an audit event: `old → new` of a change, the value of a created record."""
+
+    def one(value) -> str:
+        if isinstance(value, list):  # categories
+            return ", ".join(str(v) for v in value)
+        return stored_value(table, field, value)
+
+    if action != "create" and isinstance(change, list) and len(change) == 2:
+        return f"{one(change[0]) or '–'} → {one(change[1]) or '–'}"
+    return one(change)

@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from admin_views.base import SecurePage, can, require
 from admin_views.downloads import content_disposition
-from admin_views.labels import audit_action, field_label
+from admin_views.labels import extract_value, field_label
 from admin_views.records import TITLES, record_url
 from extensions import db
 from models import PrivacyEvent, RetentionRule, utcnow
@@ -91,7 +91,11 @@ class PrivacyView(SecurePage):
             return response
         db.session.commit()
         return self.render(
-            "admin/privacy/extract.html", document=document, label=field_label, audit_action=audit_action
+            "admin/privacy/extract.html",
+            document=document,
+            label=field_label,
+            value_of=extract_value,
+            tables={place.key: place.model.__tablename__ for place in privacy.PLACES},
         )
 
     @expose("/<kind>/<int:id>/erase")

@@ -27,7 +27,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
@@ -175,6 +175,18 @@ def _audit_rows(s: Subject) -> ColumnElement[bool]:
     return _naming(s, AuditEvent.entity_type, AuditEvent.entity_id)
 
 
+def _documents_history(s: Subject) -> ColumnElement[bool]:
+    """The audit events of the person's own activities, opportunities, orders and invoices."""
+    places = [p for p in PLACES if p.model in (Activity, Opportunity, SalesOrder, Invoice)]
+    return or_(
+        *(
+            (AuditEvent.entity_type == table_of(p.model).name)
+            & AuditEvent.entity_id.in_(select(p.model.id).where(p.rows(s)))  # type: ignore[attr-defined]
+            for p in places
+        )
+    )
+
+
 PLACES: tuple[Place, ...] = (
     Place(
         "record",
@@ -311,8 +323,18 @@ PLACES: tuple[Place, ...] = (
         _l("History (audit trail)"),
         AuditEvent,
         _audit_rows,
-        ("at", "action", "changes"),
+        ("at", "entity_type", "action", "changes"),
         "erase_values",
+        extra=lambda row: {"by": str(row.actor or "")},
+    ),
+    Place(
+        "documents_history",
+        _l("History of their activities, sales opportunities, orders and invoices"),
+        AuditEvent,
+        _documents_history,
+        ("at", "entity_type", "entity_label", "action", "changes"),
+        "scrub",
+        texts=("entity_label", "changes"),
         extra=lambda row: {"by": str(row.actor or "")},
     ),
 )
@@ -356,7 +378,7 @@ def consents(session: Session, subject: Subject) -> list[dict]:
             "lawful_basis": str(consent.BASES.get(record.lawful_basis or "", "")),
             "field": str(label),
             "consent": str(consent.STATES[getattr(record, consent.column(channel))]),
-            "at": audit.plain(getattr(record, consent.column(channel) + "_at")),
+            "at": _value(getattr(record, consent.column(channel) + "_at")),
             "source": str(consent.SOURCES.get(getattr(record, consent.column(channel) + "_source") or "", "")),
         }
         for record in records
@@ -715,7 +737,16 @@ def _pattern(needles: set[str], *, words: bool = False) -> re.Pattern | None:
 
 
 def _value(value):
+    """A stored value for the extract: times as UTC (the register stores them naive, in UTC), so the
+    document shows them in the reader's time zone and the JSON with its zone; the rest as audited."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
     return audit.plain(value) if not isinstance(value, (dict, list)) else value
+
+
+def _json_value(value):
+    """The JSON (art. 20) form of what `json` cannot write itself: times ISO 8601 with their zone."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class Refused(PermissionError):
@@ -737,6 +768,7 @@ _PARTS = {
     "files": visibility.Part.FILES,
     "custom_fields": visibility.Part.CUSTOM,
     "history": visibility.Part.HISTORY,
+    "documents_history": visibility.Part.HISTORY,
 }
 
 
@@ -800,14 +832,14 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
                 name=subject.name,
             )
         )
+    # recorded first, so that the extract's history holds this extract as the erasure's preview counts it
+    event = _log(session, actor.id, "extract", subject, {})
+    session.flush()
     places = []
     for place in PLACES:
-        rows: Any = session.scalars(select(place.model).where(place.rows(subject)))
-        found = [
-            {**{f: _value(getattr(row, f)) for f in place.fields}, **place.extra(row)}
-            for row in rows
-            if not (isinstance(row, AuditEvent) and row.action == "extract")
-        ]
+        in_order = table_of(place.model).primary_key.columns
+        rows: Any = session.scalars(select(place.model).where(place.rows(subject)).order_by(*in_order))
+        found = [{**{f: _value(getattr(row, f)) for f in place.fields}, **place.extra(row)} for row in rows]
         places.append({"key": place.key, "label": str(place.label), "fields": place.fields, "rows": found})
     consent_fields = ("name", "lawful_basis", "field", "consent", "at", "source")
     places.append(
@@ -817,10 +849,10 @@ def extract(session: Session, actor: Employee, subject: Subject) -> dict:
         "kind": subject.kind,
         "id": subject.record.id,
         "name": subject.name,
-        "generated_at": audit.plain(utcnow()),
+        "generated_at": _value(event.at),
         "places": places,
     }
-    _log(session, actor.id, "extract", subject, {p["key"]: len(p["rows"]) for p in places})
+    event.summary = {p["key"]: len(p["rows"]) for p in places}
     return document
 
 
@@ -829,7 +861,7 @@ def extract_zip(session: Session, storage: Storage, subject: Subject, document: 
     files of the extract's place)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("registerutdrag.json", json.dumps(document, ensure_ascii=False, indent=2, default=str))
+        archive.writestr("registerutdrag.json", json.dumps(document, ensure_ascii=False, indent=2, default=_json_value))
         for attachment in session.scalars(select(Attachment).where(_FILES.rows(subject))):
             try:
                 with storage.open(attachment.storage_key) as stream:
@@ -1083,7 +1115,7 @@ def _erase_mentions(
         table = table_of(model)
         where = mention.candidates(*(table.c[c] for c in columns))
         if model is AuditEvent:
-            where = or_(where, _documents_history(session, subject))
+            where = or_(where, _documents_history(subject))
         result.add(key, _scrub_rows(session, table, where, columns, own)[0])
     theirs = or_(
         *(
@@ -1201,18 +1233,6 @@ def _scrub_saved(session: Session, scrubber: _Scrubber, result: Result) -> None:
         _scrub_rows(
             session, table, scrubber.candidates(table.c.name, table.c.definition), ("name", "definition"), scrubber
         )[0],
-    )
-
-
-def _documents_history(session: Session, subject: Subject) -> ColumnElement[bool]:
-    """The audit events of the person's own activities, opportunities, orders and invoices."""
-    places = [p for p in PLACES if p.model in (Activity, Opportunity, SalesOrder, Invoice)]
-    return or_(
-        *(
-            (AuditEvent.entity_type == table_of(p.model).name)
-            & AuditEvent.entity_id.in_(select(p.model.id).where(p.rows(subject)))  # type: ignore[attr-defined]
-            for p in places
-        )
     )
 
 

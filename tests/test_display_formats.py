@@ -80,6 +80,21 @@ def test_history_shows_yes_no_and_swedish_numbers(login, make_company, employees
     assert not unswedish_values(shown)
 
 
+def test_history_names_the_seller_and_labels_codes(login, make_company, employees):
+    """The card's Historik and the register extract read values in one place (labels.stored_value): the
+    seller's name, not their id; the invoice language's and the status's labels, not their codes."""
+    company = make_company(name="Kodbolaget AB", invoice_language="sv")
+    with audit.acting_as(db.session, employees["admin"].id):
+        company.owner_id = employees["seller"].id
+        company.invoice_language = "en"
+        company.status = "inactive"
+        db.session.commit()
+    shown = page(login("admin").client.get(f"/admin/company/card/{company.id}/tab/history"))
+    assert re.search(rf"Kundansvarig ?: – → {employees['seller'].name}", shown)
+    assert re.search(r"Fakturaspråk ?: Svenska → Engelska", shown)
+    assert re.search(r"Status ?: Aktiv → Inaktiv", shown)
+
+
 def test_invoice_page_and_print_show_quantities_with_a_decimal_comma(login, make_company, employees, products):
     customer = make_company(name="Antalsbolaget AB")
     invoice = invoicing.new_invoice(db.session, employees["finance"], customer)

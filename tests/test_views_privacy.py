@@ -3,13 +3,17 @@ preview and confirmation; permissions, CSRF, and no GET that changes anything.""
 
 import io
 import json
+import re
 import zipfile
+from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helpers import sv, text
-from models import Activity, AuditEvent, Contact, Invoice, PrivacyEvent
+from models import Activity, AuditEvent, Contact, EmailMessage, Invoice, PrivacyEvent
+from services import audit
 from tests.security import changed_tables, snapshot
 
 
@@ -190,3 +194,109 @@ def test_the_log_says_when_a_rule_could_not_erase_someone(login, session, employ
     page = text(admin.client.get("/admin/privacy/"))
     assert sv("%(num)s erased", num=4) in page
     assert sv("%(num)s could not be erased and are tried again in the next run", num=2) in page
+
+
+# --- the document is read by the person: values as the screens show them ----------------------
+
+
+def _document_count(page: str, key: str) -> int:
+    return int(re.search(rf'id="extract-{key}">\s*<h2>[^<]*<small>\((\d+)\)', page).group(1))
+
+
+def _preview_count(page: str, label: str) -> int:
+    return int(re.search(rf"<tr><td>{re.escape(label)}</td><td[^>]*>(\d+)</td>", page).group(1))
+
+
+@pytest.fixture
+def client_of_seller(session, employees, make_contact):
+    """A private customer whose seller, invoice language, discount and lawful basis are in her history,
+    with an e-mail sent to her; stored at 11:35:53.392759 UTC (12:35 in Stockholm)."""
+    at = datetime(2026, 12, 6, 11, 35, 53, 392759)
+    with audit.acting_as(session, employees["admin"].id):
+        contact = make_contact(
+            first_name="Hedda",
+            last_name="Östlund",
+            mobile="+46701234567",
+            customer_number=7002,
+            owner_id=employees["seller"].id,
+            invoice_language="sv",
+            discount_percent=Decimal(0),
+            lawful_basis="legitimate_interest",
+            created_at=at,
+        )
+        session.add(
+            EmailMessage(
+                contact_id=contact.id, direction="out", sender="s@x.se", recipients="h@x.se", subject="Hej", sent_at=at
+            )
+        )
+        session.execute(update(AuditEvent).values(at=at))
+        session.commit()
+    return contact
+
+
+def test_the_extract_document_shows_times_in_stockholm_to_the_minute(login, client_of_seller):
+    """Stored in UTC with microseconds; read by the person as every other screen shows a time."""
+    document = text(login("admin").post(f"/admin/privacy/contact/{client_of_seller.id}/extract"))
+    assert "2026-12-06 12:35" in document
+    assert "11:35" not in document and ".392759" not in document
+    assert not re.search(r"\d\d:\d\d:\d\d", document)  # «framtaget» too
+
+
+def test_the_extract_document_shows_codes_by_label_and_phones_as_the_screens_do(login, client_of_seller):
+    document = text(login("admin").post(f"/admin/privacy/contact/{client_of_seller.id}/extract"))
+    assert f"<th>{sv('Direction')}</th><td>{sv('Sent')}</td>" in document
+    assert f"<th>{sv('Mobile')}</th><td>070-123 45 67</td>" in document
+    assert "+4670" not in document
+
+
+def test_the_extract_document_shows_the_history_as_historik_does(login, client_of_seller, employees):
+    """The seller's name, not her id; Svenska, the basis' label, Swedish numbers (admin_views.labels.stored_value)."""
+    document = text(login("admin").post(f"/admin/privacy/contact/{client_of_seller.id}/extract"))
+    assert f"{sv('Customer owner')}: {employees['seller'].name}" in document
+    assert f"{sv('Invoice language')}: {sv('Swedish')}" in document
+    assert f"{sv('Lawful basis')}: {sv('Legitimate interest')}" in document
+    assert f"{sv('Discount %')}: 0,00" in document
+    assert "legitimate_interest" not in document
+
+
+def test_the_extract_and_the_erasure_preview_count_the_same_history(login, client_of_seller):
+    """An earlier extract is history about the person too: the extract counted it out, the preview in."""
+    admin = login("admin")
+    url = f"/admin/privacy/contact/{client_of_seller.id}"
+    admin.post(f"{url}/extract")  # an earlier extract
+    document = text(admin.post(f"{url}/extract"))
+    preview = text(admin.client.get(f"{url}/erase"))
+    history = _document_count(document, "history")
+    assert history == _preview_count(preview, sv("History (audit trail)"))
+    assert document.count(sv("Register extract produced")) == 2  # this one too
+    for key, label in (("emails", "E-mail"), ("record", "Contact")):
+        assert _document_count(document, key) == _preview_count(preview, sv(label))
+
+    # the machine-readable extract (art. 20): stored values, times with their zone, the same rows
+    archive = zipfile.ZipFile(io.BytesIO(admin.post(f"{url}/extract", data={"format": "zip"}).data))
+    data = json.loads(archive.read("registerutdrag.json"))
+    places = {place["key"]: place["rows"] for place in data["places"]}
+    assert len(places["history"]) == history + 1  # the ZIP's own extract
+    assert places["emails"][0]["direction"] == "out"
+    assert places["emails"][0]["sent_at"] == "2026-12-06T11:35:53.392759+00:00"
+    assert data["generated_at"].endswith("+00:00")
+    assert places["history"][0]["changes"]["lawful_basis"] == "legitimate_interest"
+
+
+def test_the_extract_holds_the_history_of_the_persons_invoices_and_activities(login, session, client_of_seller):
+    """History about the person is also that of their invoices, orders, opportunities and activities (the
+    erasure scrubs it): the extract shows it, and the preview counts it the same."""
+    invoice = Invoice(status="draft", contact_id=client_of_seller.id, invoice_date=date(2026, 12, 1))
+    session.add_all([invoice, Activity(kind="call", subject="Ringde om fakturan", contact_id=client_of_seller.id)])
+    session.commit()
+    invoice.status = "sent"
+    session.commit()
+    admin = login("admin")
+    url = f"/admin/privacy/contact/{client_of_seller.id}"
+    document = text(admin.post(f"{url}/extract"))
+    preview = text(admin.client.get(f"{url}/erase"))
+    assert _document_count(document, "documents_history") == 3  # the invoice's two events, the activity's one
+    label = sv("History of their activities, sales opportunities, orders and invoices")
+    assert _preview_count(preview, label) == 3
+    assert f"Status: {sv('Draft')} → {sv('Sent')}" in document
+    assert f"<th>{sv('Record')}</th><td>{sv('Invoice')}</td>" in document
