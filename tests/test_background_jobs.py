@@ -295,8 +295,8 @@ def test_the_job_page_shows_the_place_in_the_queue_and_a_stalled_worker_without_
     row_before = dict(session.execute(select(ImportJob.__table__).where(ImportJob.id == first.id)).mappings().one())
     session.rollback()
     state = admin.client.get(f"/admin/import/job/{first.id}/progress.json").get_json()
-    assert state["stalled"] and "host pid 1 Worker-1" in state["where"]
-    assert "host pid 1 Worker-1" in admin.client.get(f"/admin/import/job/{first.id}").get_data(as_text=True)
+    assert state["stalled"] and "arbetare 1 på servern host" in state["where"]
+    assert "arbetare 1 på servern host" in admin.client.get(f"/admin/import/job/{first.id}").get_data(as_text=True)
     assert sv("worker not responding") in admin.client.get("/admin/import/").get_data(as_text=True)
     row_after = dict(session.execute(select(ImportJob.__table__).where(ImportJob.id == first.id)).mappings().one())
     assert row_after == row_before
