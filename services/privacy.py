@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.event import listens_for
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE
 
@@ -474,26 +474,16 @@ def erased_ids(session: Session, kind: str | None, ids) -> set[int]:
     if kind == "lead":  # the contact it became (or a lead it was merged into did), and those it was merged into
         became = select(into.c.owner, Lead.contact_id).join(Lead, Lead.id == into.c.id)
         trees.append(("contact", _merge_tree("contact", became.where(Lead.contact_id.is_not(None)), up=True)))
-    erased = (select(tree.c.owner).where(_erasure_of(of, tree.c.id)) for of, tree in trees)
-    return set(session.scalars(union(*erased)))
-
-
-def _erasure_of(kind: str, record_id) -> ColumnElement[bool]:
-    """Whether the privacy log holds an erasure of the record `record_id` of `kind`, looked up by its key
-    (ix_privacy_event_subject), not the log read. An erasure is of the record that existed then: a record
-    made later with the same id (SQLite gives a purged highest id again) is another person's."""
-    record: Any = aliased(KINDS[kind])  # its own name: never correlated with the caller's tables
-    return (
-        select(PrivacyEvent.id)
-        .outerjoin(record, record.id == PrivacyEvent.subject_id)
-        .where(
-            PrivacyEvent.action == "erase",
-            PrivacyEvent.subject_type == kind,
-            PrivacyEvent.subject_id == record_id,
-            or_(record.id.is_(None), PrivacyEvent.at >= record.created_at),
+    erase = PrivacyEvent.action == "erase"
+    erased = (  # each record looked up by its key in the log (ix_privacy_event_subject), not the log read
+        select(tree.c.owner).where(
+            select(PrivacyEvent.id)
+            .where(erase, PrivacyEvent.subject_type == of, PrivacyEvent.subject_id == tree.c.id)
+            .exists()
         )
-        .exists()
+        for of, tree in trees
     )
+    return set(session.scalars(union(*erased)))
 
 
 # --- an erased person's record is read-only ------------------------------------------------------

@@ -435,22 +435,3 @@ def test_an_erased_person_is_not_put_on_a_call_list_and_the_seller_is_told_why(l
     assert ("warning", told) in flashes(response)
     call_list = session.scalar(select(CallList).where(CallList.name == "Vårlistan"))
     assert [e.lead_id for e in call_list.entries] == [ids[1]]
-
-
-def test_a_record_made_later_with_an_erased_record_s_id_is_not_read_only(session, employees, make_contact, store):
-    """SQLite gives the highest id again once its row is gone: an erased contact purged from the trash, the
-    next contact has its id. The erasure is of the record that was, not of the new person."""
-    gone = make_contact(first_name="Greta", last_name="Gallrad", email="greta@example.se")
-    gone_id = gone.id
-    erase(session, store, employees["admin"], "contact", gone_id)
-    trash.delete(session, employees["admin"], Contact, [gone_id])
-    session.commit()
-    trash.purge(session, store, employees["admin"], Contact, [gone_id])
-    session.commit()
-    newcomer = Contact(id=gone_id, first_name="Nora", last_name="Ny")
-    session.add(newcomer)
-    session.commit()
-    assert privacy.erased_ids(session, "contact", [gone_id]) == set()
-    newcomer.email = "nora@example.se"
-    session.commit()
-    assert fresh(session, Contact, gone_id).email == "nora@example.se"
