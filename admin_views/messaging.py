@@ -13,7 +13,7 @@ from admin_views import params
 from admin_views.base import require
 from extensions import db
 from models import CompanyContact, Contact
-from services import mail, sms
+from services import mail, privacy, sms
 from services.validation import InvalidValue
 
 
@@ -33,18 +33,23 @@ class MessagingMixin:
     """Card endpoints for e-mail and SMS; `?contact=<id>` writes to a contact of the company."""
 
     def recipient(self, customer):
-        """The contact the message is for (one linked to this company), else the customer itself."""
+        """The contact the message is for (one linked to this company), else the customer itself; never an
+        erased person (privacy.ErasedRecord, before anything is written or sent: the card says why)."""
         contact_id = params.id_param("contact", request.values)
         if isinstance(customer, Contact) or not contact_id:
-            return customer
-        linked = db.session.scalar(
-            db.select(CompanyContact).where(
-                CompanyContact.company_id == customer.id, CompanyContact.contact_id == contact_id
+            person = customer
+        else:
+            linked = db.session.scalar(
+                db.select(CompanyContact).where(
+                    CompanyContact.company_id == customer.id, CompanyContact.contact_id == contact_id
+                )
             )
-        )
-        if linked is None or linked.contact.is_deleted:
-            abort(404)
-        return linked.contact
+            if linked is None or linked.contact.is_deleted:
+                abort(404)
+            person = linked.contact
+        if isinstance(person, Contact):
+            privacy.refuse_erased(db.session, "contact", [person.id])
+        return person
 
     def _render_message_page(self, template, customer, person, form, error=None, status=200, unavailable=None):
         """The page to write the message on; `unavailable`: why it cannot be sent, said before writing."""

@@ -279,8 +279,7 @@ def backup(config, target: Path, *, now: datetime | None = None) -> Manifest:
             manifest.queue = True
         manifest.files, manifest.file_bytes = _copy_files(Path(config["UPLOAD_DIR"]), work / FILES_DIR)
         manifest.missing_files = sorted(k for k in keys if not _stored(work / FILES_DIR, k))
-        if config.get("ERASURE_LEDGER"):
-            manifest.erasures = erasure_ledger.copy(Path(config["ERASURE_LEDGER"]), work / LEDGER_FILE)
+        manifest.erasures = erasure_ledger.copy(erasure_ledger.path_of(config), work / LEDGER_FILE)
         manifest.write(work)
         if archive:
             _pack(work, target)
@@ -447,9 +446,9 @@ def restore(
             _online_copy(folder / QUEUE_FILE, Path(queue))
         _copy_files(folder / FILES_DIR, Path(config["UPLOAD_DIR"]))
         copied = _ledger(folder / LEDGER_FILE)
-        if config.get("ERASURE_LEDGER"):
-            try:
-                erasure_ledger.merge(Path(config["ERASURE_LEDGER"]), [*copied, *other])
-            except OSError as exc:
-                raise BackupError(f"The erasure ledger {config['ERASURE_LEDGER']} cannot be written: {exc}") from exc
+        ledger = erasure_ledger.path_of(config)
+        try:
+            erasure_ledger.merge(ledger, [*copied, *other])
+        except OSError as exc:
+            raise BackupError(f"The erasure ledger {ledger} cannot be written: {exc}") from exc
     return manifest

@@ -307,7 +307,9 @@ def test_records_in_the_trash_and_of_the_other_kind_are_never_matched(
     companies = run(
         make_job("Företagsnamn;Org.nr\nNya AB;5560360793\n", mode="upsert", match_key="org_number"), write=False
     )
-    assert (companies.created_count, companies.updated_count) == (1, 0)  # a new company, the trashed one untouched
+    # not matched, and no second company with its number either: restored, as the form says
+    assert (companies.created_count, companies.updated_count, companies.error_count) == (0, 0, 1)
+    assert "Administration" in error_messages(session, companies)[0][3]
     contacts = run(
         make_job(
             "Förnamn;Efternamn;E-post;Företagets orgnr\nEva;Ek;eva@example.se;5560360793\n",

@@ -26,6 +26,7 @@ from services import leads, mass_update, merge, numbering, privacy, storage, tas
 from services.importing import jobs
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
 from tests.test_import_service import actor, error_messages, make_job, run  # noqa: F401  (the import's fixtures)
+from tests.test_messaging import sms_gateway, smtp  # noqa: F401  (a real SMTP server and SMS service)
 
 TODAY = date(2026, 12, 5)
 READ_ONLY = (
@@ -198,6 +199,36 @@ def test_no_new_row_about_an_erased_person_is_added(login, as_role, session, era
         session.flush()
     session.rollback()
     assert not session.scalars(select(Activity)).all() and not session.scalars(select(Opportunity)).all()
+
+
+def test_no_e_mail_or_sms_goes_to_an_erased_person(
+    login,
+    session,
+    employees,
+    store,
+    make_company,
+    make_contact,
+    smtp,  # noqa: F811
+    sms_gateway,  # noqa: F811
+):
+    """Refused before anything is sent (the guard at the flush came after the SMTP server and the SMS service had
+    it): from the person's card, a page opened before the erasure, and from a company's card naming them."""
+    company = make_company(name="Arbetsplatsen AB")
+    person = make_contact(companies=[company], **WILMA)
+    erase(session, store, employees["admin"], "contact", person.id)
+    admin = login("admin")
+    mail = {"to": "wilma@example.se", "subject": "Hej", "body": "Hej Wilma"}
+    for url, data in (
+        (f"/admin/contact/card/{person.id}/email", mail),
+        (f"/admin/contact/card/{person.id}/sms", {"to": "070-123 45 67", "message": "Hej Wilma"}),
+    ):
+        assert admin.client.get(url).status_code == 302, url
+        response = admin.post(url, data, follow_redirects=True)
+        assert sv(READ_ONLY) in [m for _c, m in flashes(response)], url
+    from_company = f"/admin/company/card/{company.id}/email?contact={person.id}"  # refused, or no longer linked
+    assert admin.post(from_company, mail).status_code in (302, 404)
+    assert smtp.envelopes == [] and sms_gateway == []
+    assert not session.scalars(select(Activity)).all()
 
 
 def test_a_contact_erased_before_it_was_numbered_gets_no_customer_number(

@@ -829,11 +829,10 @@ class Importer:
     @property
     def _checks_org_numbers(self) -> bool:
         """Whether rows are held to the register's rule of one company per organisationsnummer
-        (services.register.org_number_taken), as the form and the API are: a company import, except an
-        update or upsert matched on the organisationsnummer, whose rows update the company that has it."""
-        return self.entity.key == "company" and not (
-            self.job.match_key == "org_number" and self.job.mode in ("update", "upsert")
-        )
+        (services.register.org_number_taken), as the form and the API are: a company import. (Matched on the
+        organisationsnummer, a row that updates keeps its company's number; one that creates a company has
+        no live match, but a company in the trash may have the number.)"""
+        return self.entity.key == "company"
 
     def _check_org_numbers(self, rows: list[Row]) -> None:
         """A row that would give a company an organisationsnummer (a new company, or a changed number) that a
