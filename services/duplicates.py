@@ -377,6 +377,8 @@ class RegisterLookup:
         self.found_names: dict[int, tuple] = {}
         #: Whether the register's statistics were seen to (`analyze_if_stale`, once a pass).
         self.analyzed = False
+        #: Whether the register was found to hold a record (asked each batch until it does).
+        self.filled = False
         #: {company name: normalised} known already, of the batch being looked up (`matches_many`).
         self.known_names: dict[str, str] | None = None
 
@@ -388,8 +390,10 @@ class RegisterLookup:
         record found by a key is most often the row's company, named as in the file, and its name is not
         normalised again (7 % of a dry run's CPU against a register holding the file's 30,000 companies)."""
         self.known_names = names if self.kind != "contact" else None
-        if self.session.execute(select(self.model.id).limit(1)).first() is None:
-            return [[] for _entry in entries]  # an empty register (often the leads') asks nothing more
+        if not self.filled:  # once it has a record, it is taken to have one for the rest of the pass
+            self.filled = self.session.execute(select(self.model.id).limit(1)).first() is not None
+            if not self.filled:
+                return [[] for _entry in entries]  # an empty register (often the leads') asks nothing more
         if not self.analyzed:
             self.analyzed = True
             analyze_if_stale(self.session, self.model)
