@@ -84,8 +84,9 @@ NAME_MAX = 200
 
 
 def default_name() -> str:
-    """What a new call list is called when the employee gives no name."""
-    return _("Call list %(date)s", date=to_user_timezone(utcnow()).strftime("%Y-%m-%d %H:%M"))
+    """What a new call list is called when the employee gives no name: to the second, so a second list made
+    within the same minute is not refused as the first one sent twice."""
+    return _("Call list %(date)s", date=to_user_timezone(utcnow()).strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def new_list(session: Session, actor: Employee, targets, name: str | None = None) -> CallList:

@@ -153,6 +153,20 @@ def test_a_second_list_of_the_same_name_is_refused_for_the_same_owner(employees,
     assert count(db.session, CallList) == 3
 
 
+def test_two_unnamed_lists_within_a_minute_are_both_made(app, employees, monkeypatch):
+    """The chooser's default name is to the second: two lists made a few seconds apart without a name of their
+    own are two lists, where the minute's name refused the second as the first sent twice."""
+    from datetime import datetime
+
+    with app.test_request_context():
+        names = []
+        for second in (5, 35):
+            monkeypatch.setattr(calllists, "utcnow", lambda s=second: datetime(2026, 12, 6, 13, 15, s))
+            names.append(calllists.new_list(db.session, employees["seller"], []).name)
+        db.session.commit()
+    assert names == ["Ringlista 2026-12-06 14:15:05", "Ringlista 2026-12-06 14:15:35"]
+
+
 def test_add_to_call_list_sent_twice_makes_one_list(app, login, make_company):
     """The form sent twice at once (a double click) and then once more: one list "Lund-lista" with its
     entries, where each sending made a list of the same rows; the others are told in Swedish."""
