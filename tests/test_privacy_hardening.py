@@ -174,6 +174,7 @@ def test_a_run_erases_at_most_its_limit_and_commits_as_it_goes(session, employee
     assert (summary["erased"], summary["left"]) == (3, 2)
     page = text(login("admin").client.get("/admin/privacy/"))
     assert f"{sv('%(num)s erased', num=3)} {sv('(%(num)s left for the next run)', num='2')}" in page
+    assert page.count(sv("Retention (automatic)")) == 3  # the erasures' "By", where it was empty
     privacy_tasks.run_retention_rule.call_local(rule.id)
     session.expire_all()
     assert session.scalar(select(func.count()).where(Lead.contact_last_name.is_not(None))) == 0
