@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
@@ -38,6 +39,9 @@ class MassMessageMixin:
         """The message form for every match of the list's search (`channel`: email or sms); a GET sends nothing."""
         channel = _channel(request.args.get("channel"))
         query = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "channel"])
+        if not query:  # the list offers "all matches" only for a search or filter: no whole register by URL
+            flash(_("Search or filter the list first: the message goes to every record it then shows."), "warning")
+            return redirect(url_for(".index_view"))
         return self._mass_message_page(channel, ids=None, query=query)
 
     @expose("/mass-message/", methods=("POST",))

@@ -238,6 +238,16 @@ def test_a_lead_s_e_mail_goes_with_it_when_converted_and_is_erased_with_it(app, 
 # --- the pages ----------------------------------------------------------------------------------
 
 
+def test_all_matches_without_a_search_is_not_the_whole_register(login, people):  # noqa: F811
+    """The list offers "all matches" only for a search or filter; the address without one listed the whole
+    register as "103 markerade poster" (none was ticked): the user is sent back to search first."""
+    seller = login("seller")
+    response = seller.client.get("/admin/contact/mass-message/", query_string={"channel": "email"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/contact/")
+    page = text(seller.client.get(response.headers["Location"]))
+    assert sv("Search or filter the list first: the message goes to every record it then shows.") in page
+
+
 def test_the_flow_from_the_list_to_the_result(app, session, login, employees, people, smtp):  # noqa: F811
     seller = login("seller")
     chosen = ids(people, "ok", "declined", "no_address")
@@ -323,13 +333,17 @@ def test_a_search_past_the_limit_is_refused_not_cut(session, login, people, monk
     assert count(session, MassMessage) == 0
 
 
-def test_the_preview_offers_no_send_without_a_mail_server(app, login, people, monkeypatch):
+def test_the_preview_offers_no_send_without_a_mail_server(app, login, people, employees, monkeypatch):
     """Found in review: the preview's send button showed though no server was set up (the send then failed)."""
     monkeypatch.setitem(app.config, "SMTP_HOST", None)
     seller = login("seller")
     fields = {"channel": "email", "rowid": [str(people["ok"].id)], "subject": "Hej", "body": "Hej", "step": "preview"}
     page = seller.post("/admin/contact/mass-message/", fields).get_data(as_text=True)
     assert 'id="message-unavailable"' in page and 'id="mass-message-send"' not in page
+    # a send posted anyway (a page opened before the server was taken away) is refused, and said once
+    refused = seller.post("/admin/contact/mass-message/", {**fields, "step": "send"})
+    assert refused.status_code == 400
+    assert text(refused).count(mail.not_set_up_message(employees["seller"])) == 1
 
 
 def test_read_only_and_finance_are_refused_and_csrf_is_checked(session, login, people, smtp):  # noqa: F811
