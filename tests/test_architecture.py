@@ -153,3 +153,20 @@ def test_a_fields_label_is_written_once():
                 ):
                     repeated.append(f"{path.relative_to(ROOT)}:{node.lineno} {key.value}")
     assert not repeated, repeated
+
+
+def test_a_page_with_its_own_heading_does_not_repeat_the_view_s_name():
+    """crm_base.html heads every page with its view's name (`page_title`); a page with a heading of its own
+    empties that block, or the name stood twice above it ("Rapportgenerator" / "Rapportgenerator")."""
+    pages = [
+        path
+        for path in (ROOT / "templates" / "admin").rglob("*.html")
+        if (source := path.read_text(encoding="utf-8")).startswith("{% extends 'admin/master.html' %}")
+        and "<h1" in source
+    ]
+    assert pages
+    assert [
+        str(path.relative_to(ROOT))
+        for path in pages
+        if "{% block page_title %}" not in path.read_text(encoding="utf-8")
+    ] == []

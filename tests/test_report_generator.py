@@ -206,6 +206,8 @@ def test_generator_page_shows_my_customers(login, register):
     page = text(client.get("/admin/reports/generator/?run=1&entity=company&owner=me&col=name&col=postal_city"))
     assert "Alfa AB" in page and "Beta AB" in page and "Gamma Leverantör AB" not in page
     assert sv("Report generator") in page
+    html = client.get("/admin/reports/generator/").get_data(as_text=True)
+    assert '<h4 class="mb-4">' not in html  # the view's name above the page's own heading: it said it twice
 
 
 def test_generator_export_csv_and_xlsx(login, register):
