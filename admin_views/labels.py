@@ -15,6 +15,8 @@ AUDIT_ACTIONS = {
     "purge": _l("Permanently deleted"),
     "link": _l("Contact linked"),
     "unlink": _l("Contact unlinked"),
+    "linked_to": _l("Linked to a company"),
+    "unlinked_from": _l("Unlinked from a company"),
     "merge": _l("Merged with a duplicate"),
     "merged_into": _l("Merged into another record"),
     "unmerge": _l("Merge undone"),

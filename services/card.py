@@ -118,6 +118,10 @@ def projects(customer: Company):
     )
 
 
+#: A link's events in the contact's own history (services.register.link_contacts), not on the company's card.
+CONTACT_SIDE_OF_A_LINK = ("linked_to", "unlinked_from")
+
+
 def history(customer):
     """The audit trail of the customer (or lead), of the records merged into it (services.merge) and, for a
     company, of its linked contacts."""
@@ -135,7 +139,11 @@ def history(customer):
         parts.append(
             select(AuditEvent.id)
             .join(CompanyContact, CompanyContact.contact_id == AuditEvent.entity_id)
-            .where(AuditEvent.entity_type == "contact", CompanyContact.company_id == customer.id)
+            .where(
+                AuditEvent.entity_type == "contact",
+                CompanyContact.company_id == customer.id,
+                AuditEvent.action.not_in(CONTACT_SIDE_OF_A_LINK),  # the company's own "link" event says it
+            )
         )
     return (
         select(AuditEvent)

@@ -183,7 +183,8 @@ def existing_with_org_numbers(
 def link_contacts(
     session: Session, company: Company, contacts: list[Contact], role: str | None = None
 ) -> list[Contact]:
-    """Link contacts to a company ("Koppla existerande kontakt"); returns the newly linked."""
+    """Link contacts to a company ("Koppla existerande kontakt"); returns the newly linked. The link is in the
+    history of both, so the contact's own history (its card, its register extract, its erasure) holds it."""
     linked_ids = {link.contact_id for link in company.contact_links}
     added = []
     for contact in contacts:
@@ -191,6 +192,7 @@ def link_contacts(
             continue
         session.add(CompanyContact(company=company, contact=contact, role=role))
         audit.record(session, company, "link", {"contact": [None, contact.name], "role": role})
+        audit.record(session, contact, "linked_to", {"company": [None, company.name], "role": role})
         linked_ids.add(contact.id)
         added.append(contact)
     return added
@@ -203,4 +205,5 @@ def unlink_contact(session: Session, company: Company, contact: Contact) -> bool
         return False
     session.delete(link)
     audit.record(session, company, "unlink", {"contact": [contact.name, None]})
+    audit.record(session, contact, "unlinked_from", {"company": [company.name, None]})
     return True

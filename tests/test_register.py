@@ -161,3 +161,42 @@ def test_relink_after_unlink(session, make_company, make_contact):
     assert register.link_contacts(session, company, [person], role="Konsult") == [person]
     session.commit()
     assert links_of(session, company) == {person.id: "Konsult"}
+
+
+def test_a_link_is_in_the_contact_s_own_history_and_register_extract(
+    session, employees, login, make_company, make_contact
+):
+    """Linking and unlinking were only in the company's history: the contact's Historik, register extract and
+    erasure did not know them. Now each is in both."""
+    from services import privacy
+    from tests.helpers import sv, text
+
+    company = make_company(name="Norrlands Bygg AB")
+    person = make_contact(first_name="Åsa", last_name="Öberg")
+    register.link_contacts(session, company, [person], "VD")
+    session.commit()
+    register.unlink_contact(session, company, person)
+    session.commit()
+    own = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "contact", AuditEvent.entity_id == person.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(e.action, e.changes) for e in own if e.action.endswith(("_to", "_from"))] == [
+        ("linked_to", {"company": [None, "Norrlands Bygg AB"], "role": "VD"}),
+        ("unlinked_from", {"company": ["Norrlands Bygg AB", None]}),
+    ]
+    history = text(login("admin").client.get(f"/admin/contact/card/{person.id}/tab/history"))
+    assert sv("Linked to a company") in history and sv("Unlinked from a company") in history
+    assert "Norrlands Bygg AB" in history
+    register.link_contacts(session, company, [person], "VD")
+    session.commit()
+    on_the_company = text(login("admin").client.get(f"/admin/company/card/{company.id}/tab/history"))
+    assert on_the_company.count(sv("Contact linked")) == 2 and sv("Linked to a company") not in on_the_company
+    document = privacy.extract(session, employees["admin"], privacy.find_subject(session, "contact", person.id))
+    extracted = next(place for place in document["places"] if place["key"] == "history")["rows"]
+    assert [row["action"] for row in extracted if row["action"].endswith(("_to", "_from"))] == [
+        "linked_to",
+        "unlinked_from",
+        "linked_to",
+    ]
