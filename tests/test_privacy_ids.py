@@ -172,6 +172,55 @@ def test_a_restore_s_reapplied_erasure_leaves_a_later_record_alone(
     assert erasures == [purged_contact]
 
 
+def set_sequence_back(session, table: str, value: int) -> None:
+    """The id sequence of `table` as a backup made when `value` was the last id given brings it back."""
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
+        session.execute(text("SELECT setval(CAST(:s AS regclass), :v)"), {"s": sequence, "v": value})
+    else:
+        session.execute(text("UPDATE sqlite_sequence SET seq = :v WHERE name = :t"), {"t": table, "v": value})
+
+
+def test_after_a_restore_no_erased_person_s_id_is_given_again(
+    app, session, employees, store, ledger, make_job, run  # noqa: F811
+):
+    """A backup made before Greta was imported, restored after she was erased and purged: its privacy log
+    does not know her erasure and its id sequence is behind her id; the ledger knows her. The re-applied
+    erasure of the restore moves the sequence past every id the ledger names, so Nora, imported later with
+    the same "Skapad" date (the creation time the ledger records is the same), is not given Greta's id,
+    and is not erased by the next re-applied erasure."""
+
+    def imported(name: str) -> int:
+        content = f"Förnamn;Efternamn;Skapad\n{name};Gran;2020-01-15\n"
+        done = run(run(make_job(content, entity="contact", mode="create"), write=False), write=True)
+        assert done.created_count == 1
+        return session.scalars(select(Contact.id).where(Contact.first_name == name)).one()
+
+    def reapply() -> str:
+        result = app.test_cli_runner().invoke(args=["privacy", "reapply-erasures"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    first = imported("Ada")  # the backup is made here
+    greta = imported("Greta")
+    erase(session, store, employees["admin"], "contact", greta)
+    trash.delete(session, employees["admin"], Contact, [greta])
+    session.commit()
+    trash.purge(session, store, employees["admin"], Contact, [greta])
+    session.commit()
+    # restored: the log and the sequence as the backup had them; the ledger outside the database keeps Greta
+    session.execute(text("DELETE FROM privacy_event"))
+    set_sequence_back(session, "contact", first)
+    session.commit()
+    assert "1 recorded records not in the database" in reapply()
+
+    nora = imported("Nora")
+    assert nora > greta
+    assert "0 made again" in reapply()
+    assert fresh(session, Contact, nora).first_name == "Nora"
+    assert privacy.erased_ids(session, "contact", [nora]) == set()
+
+
 def test_contact_and_lead_ids_are_autoincrement_on_sqlite(app, session):
     """Every kind of record the privacy log and the ledger name (privacy.KINDS) is declared so, and the
     migrated database has it (Alembic's comparison of schema and models does not look at AUTOINCREMENT)."""
