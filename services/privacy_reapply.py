@@ -178,8 +178,10 @@ def keep_ids_ahead(session: Session, entries: Iterable[erasure_ledger.Entry]) ->
     and the privacy log name (never back); the caller commits. Returns those ids by kind."""
     largest = _named_ids(session, entries)
     dialect = session.get_bind().dialect.name
+    model: Any
     for kind, record_id in largest.items():
-        table = privacy.KINDS[kind].__tablename__
+        model = privacy.KINDS[kind]
+        table = model.__tablename__
         if not record_id:
             continue
         if dialect == "postgresql":

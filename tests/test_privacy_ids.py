@@ -77,8 +77,24 @@ def purged_lead(session, employees, store) -> int:
     return gone_id
 
 
-def created_by(how: str, kind: str, *, login, as_role, make_job, run, session) -> int:  # noqa: F811
-    """A new contact or lead named Nora Ny, made `how` a user makes one; its id."""
+@pytest.fixture
+def imported(session, make_job, run):  # noqa: F811  (the import's fixtures)
+    """`imported(content, kind)`: the rows of a CSV file imported (dry run, then write) as new records."""
+
+    def _import(content: str, kind: str = "contact") -> None:
+        done = run(run(make_job(content, entity=kind, mode="create"), write=False), write=True)
+        assert (done.status, done.error_count) == ("done", 0)
+
+    return _import
+
+
+@pytest.fixture
+def created(login, as_role, imported, session):  # noqa: F811  (the API's fixtures)
+    """`created(how, kind)`: the id of a new contact or lead named Nora Ny, made `how` a user makes one."""
+    return lambda how, kind: _created(how, kind, login=login, api=as_role, imported=imported, session=session)
+
+
+def _created(how: str, kind: str, *, login, api, imported, session) -> int:
     if how == "form":
         if kind == "contact":
             data = {"first_name": "Nora", "last_name": "Ny", "email": "nora@example.se", "phone": "", "mobile": ""}
@@ -92,15 +108,14 @@ def created_by(how: str, kind: str, *, login, as_role, make_job, run, session) -
             if kind == "contact"
             else "Företag;Förnamn;Efternamn\nNy AB;Nora;Ny\n"
         )
-        done = run(run(make_job(content, entity=kind, mode="create"), write=False), write=True)
-        assert (done.status, done.created_count, done.error_count) == ("done", 1, 0)
+        imported(content, kind)
     else:
         body = (
             {"first_name": "Nora", "last_name": "Ny", "email": "nora@example.se"}
             if kind == "contact"
             else {"company_name": "Ny AB", "contact_first_name": "Nora", "contact_last_name": "Ny"}
         )
-        created = as_role("admin").post(f"/api/v1/{kind}s", body)
+        created = api("admin").post(f"/api/v1/{kind}s", body)
         assert created.status_code == 201, created.get_json()
     model = Contact if kind == "contact" else Lead
     first_name = model.first_name if kind == "contact" else model.contact_first_name
@@ -110,9 +125,9 @@ def created_by(how: str, kind: str, *, login, as_role, make_job, run, session) -
 
 @pytest.mark.parametrize("how", ["form", "import", "api"])
 def test_a_contact_made_after_the_erased_newest_one_was_purged_is_not_erased(
-    how, login, as_role, make_job, run, session, purged_contact  # noqa: F811
+    how, login, created, session, purged_contact
 ):
-    new_id = created_by(how, "contact", login=login, as_role=as_role, make_job=make_job, run=run, session=session)
+    new_id = created(how, "contact")
     assert new_id > purged_contact
     assert privacy.erased_ids(session, "contact", [new_id]) == set()
     admin = login("admin")
@@ -126,10 +141,8 @@ def test_a_contact_made_after_the_erased_newest_one_was_purged_is_not_erased(
 
 
 @pytest.mark.parametrize("how", ["form", "import", "api"])
-def test_a_lead_made_after_the_erased_newest_one_was_deleted_is_not_erased(
-    how, login, as_role, make_job, run, session, purged_lead  # noqa: F811
-):
-    new_id = created_by(how, "lead", login=login, as_role=as_role, make_job=make_job, run=run, session=session)
+def test_a_lead_made_after_the_erased_newest_one_was_deleted_is_not_erased(how, login, created, session, purged_lead):
+    new_id = created(how, "lead")
     assert new_id > purged_lead
     assert privacy.erased_ids(session, "lead", [new_id]) == set()
     admin = login("admin")
@@ -149,15 +162,13 @@ def test_a_lead_made_after_the_erased_newest_one_was_deleted_is_not_erased(
 
 
 def test_a_restore_s_reapplied_erasure_leaves_a_later_record_alone(
-    app, session, ledger, purged_contact, make_job, run, tmp_path  # noqa: F811
+    app, session, ledger, purged_contact, imported, tmp_path
 ):
     """A backup restored re-applies the ledger and the privacy log (services.privacy_reapply); here the
     same command on the instance, with the ledger named as another host's (`--erasures`). The contact
     imported after the purge says it was made ("Skapad") years before the erasure: only its id tells it
     from the erased person, and that id is its own."""
-    content = "Förnamn;Efternamn;E-post;Skapad\nNora;Ny;nora@example.se;2020-01-15\n"
-    done = run(run(make_job(content, entity="contact", mode="create"), write=False), write=True)
-    assert done.created_count == 1
+    imported("Förnamn;Efternamn;E-post;Skapad\nNora;Ny;nora@example.se;2020-01-15\n")
     nora = session.scalars(select(Contact).where(Contact.first_name == "Nora")).one()
     assert nora.id != purged_contact and nora.created_at.date() == date(2020, 1, 15)
     elsewhere = tmp_path / "old-host.jsonl"
@@ -181,19 +192,15 @@ def set_sequence_back(session, table: str, value: int) -> None:
         session.execute(text("UPDATE sqlite_sequence SET seq = :v WHERE name = :t"), {"t": table, "v": value})
 
 
-def test_after_a_restore_no_erased_person_s_id_is_given_again(
-    app, session, employees, store, ledger, make_job, run  # noqa: F811
-):
+def test_after_a_restore_no_erased_person_s_id_is_given_again(app, session, employees, store, ledger, imported):
     """A backup made before Greta was imported, restored after she was erased and purged: its privacy log
     does not know her erasure and its id sequence is behind her id; the ledger knows her. The re-applied
     erasure of the restore moves the sequence past every id the ledger names, so Nora, imported later with
     the same "Skapad" date (the creation time the ledger records is the same), is not given Greta's id,
     and is not erased by the next re-applied erasure."""
 
-    def imported(name: str) -> int:
-        content = f"Förnamn;Efternamn;Skapad\n{name};Gran;2020-01-15\n"
-        done = run(run(make_job(content, entity="contact", mode="create"), write=False), write=True)
-        assert done.created_count == 1
+    def imported_as(name: str) -> int:
+        imported(f"Förnamn;Efternamn;Skapad\n{name};Gran;2020-01-15\n")
         return session.scalars(select(Contact.id).where(Contact.first_name == name)).one()
 
     def reapply() -> str:
@@ -201,8 +208,8 @@ def test_after_a_restore_no_erased_person_s_id_is_given_again(
         assert result.exit_code == 0, result.output
         return result.output
 
-    first = imported("Ada")  # the backup is made here
-    greta = imported("Greta")
+    first = imported_as("Ada")  # the backup is made here
+    greta = imported_as("Greta")
     erase(session, store, employees["admin"], "contact", greta)
     trash.delete(session, employees["admin"], Contact, [greta])
     session.commit()
@@ -214,7 +221,7 @@ def test_after_a_restore_no_erased_person_s_id_is_given_again(
     session.commit()
     assert "1 recorded records not in the database" in reapply()
 
-    nora = imported("Nora")
+    nora = imported_as("Nora")
     assert nora > greta
     assert "0 made again" in reapply()
     assert fresh(session, Contact, nora).first_name == "Nora"
@@ -234,6 +241,11 @@ def test_contact_and_lead_ids_are_autoincrement_on_sqlite(app, session):
 
 
 # --- the migration on a register made before it ---------------------------------------------------
+
+
+def indexed(session) -> dict[str, int]:
+    """How many contacts and leads the quick-search index holds (each id once)."""
+    return {t: session.scalar(text(f"SELECT count(*) FROM {t}_search_words")) for t in ("contact", "lead")}
 
 
 def test_the_migration_keeps_the_quick_search_and_gives_no_erased_id_again(tmp_path, database_url):
@@ -273,14 +285,14 @@ def test_the_migration_keeps_the_quick_search_and_gives_no_erased_id_again(tmp_p
         trash.purge(session, store, admin, Contact, [newest["contact"]])
         session.delete(session.get(Lead, newest["lead"]))
         session.commit()
-        before = {t: session.scalar(text(f"SELECT count(*) FROM {t}_search_words")) for t in ("contact", "lead")}
+        before = indexed(session)
 
         upgrade()
         downgrade(revision="0042")
         upgrade()
         session.remove()
         session = db.session
-        assert {t: session.scalar(text(f"SELECT count(*) FROM {t}_search_words")) for t in ("contact", "lead")} == before
+        assert indexed(session) == before
         assert session.execute(text("PRAGMA foreign_key_check")).all() == []
         assert session.scalar(text("PRAGMA integrity_check")) == "ok"
 

@@ -32,6 +32,7 @@ import re
 from pathlib import Path
 
 from alembic import op
+from sqlalchemy import text
 
 revision = "0043"
 down_revision = "0042"
@@ -107,8 +108,6 @@ def _used(conn, table: str, ledger: int) -> int:
         "SELECT max(entity_id) FROM audit_event WHERE entity_type = :kind",
         "SELECT max(max(survivor_id, merged_id)) FROM merge_record WHERE entity_type = :kind",
     ]
-    from sqlalchemy import text
-
     values = [conn.execute(text(sql), {"kind": table}).scalar() for sql in named]
     return max([ledger, *(v for v in values if v is not None)])
 
@@ -116,16 +115,15 @@ def _used(conn, table: str, ledger: int) -> int:
 def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    from sqlalchemy import text
-
     conn = op.get_bind()
     ledger = _ledger_ids()
     for table in TABLES:
         _rebuild(table, autoincrement=True)
         used = _used(conn, table, ledger[table])
         # the copy of the rows set the sequence to the largest id; the rename kept it under the new name
-        conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :table"), {"table": table})
-        conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:table, :seq)"), {"table": table, "seq": used})
+        named = {"table": table, "seq": used}
+        conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :table"), named)
+        conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:table, :seq)"), named)
 
 
 def downgrade() -> None:
