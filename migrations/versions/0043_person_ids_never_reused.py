@@ -61,13 +61,29 @@ def _dependents(conn, table: str) -> list[tuple[str, str, str]]:
     ]
 
 
+def _shape(conn, table: str) -> tuple:
+    """What the rebuild must keep of `table`: its columns (name, type, NOT NULL, default, key), foreign
+    keys, indexes (with those of its UNIQUE constraints) and CHECK constraints (counted in its SQL)."""
+    pragma = conn.exec_driver_sql
+    columns = pragma(f'PRAGMA table_info("{table}")').fetchall()
+    keys = sorted(tuple(row[2:]) for row in pragma(f'PRAGMA foreign_key_list("{table}")'))
+    indexes = sorted(
+        ("(unique constraint)" if row[1].startswith("sqlite_autoindex_") else row[1], *row[2:])
+        for row in pragma(f'PRAGMA index_list("{table}")')
+    )
+    sql = pragma("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).scalar()
+    return [tuple(c) for c in columns], keys, indexes, len(re.findall(r"\bCHECK\b", sql, re.IGNORECASE))
+
+
 def _rebuild(table: str, *, autoincrement: bool) -> None:
     conn = op.get_bind()
+    before = _shape(conn, table)
     dependents = _dependents(conn, table)
     for kind, name, _sql in reversed(dependents):
         op.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
     # Every index is gone, so the batch makes none of its own (it would not make the expression and
-    # partial ones as they were); the table's columns, keys, UNIQUE and CHECK constraints it copies.
+    # partial ones as they were); the table's columns, keys, UNIQUE and named CHECK constraints it copies
+    # (`_shape` checks that it did).
     with op.batch_alter_table(
         table,
         recreate="always",
@@ -77,6 +93,9 @@ def _rebuild(table: str, *, autoincrement: bool) -> None:
         pass
     for _kind, _name, sql in dependents:
         op.execute(sql)
+    after = _shape(conn, table)
+    if after != before:  # Alembic leaves out an unnamed CHECK constraint, say: stop rather than lose it
+        raise RuntimeError(f"rebuilding {table} would change it: {before} became {after}")
 
 
 def _ledger_ids() -> dict[str, int]:
