@@ -423,6 +423,10 @@ class Contact(
 
     __tablename__ = "contact"
     audit_exclude = Audited.audit_exclude + ConsentMixin.consent_stamps
+    #: SQLite: ids are never given again (AUTOINCREMENT), not even the highest one after it is purged: the
+    #: privacy log and the erasure ledger name an erased person by id, and a new record with that id would
+    #: be taken for them (migration 0043). PostgreSQL's sequence never gives an id twice anyway.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_number: Mapped[int | None] = mapped_column(unique=True)
@@ -617,6 +621,8 @@ class Lead(Audited, VersionMixin, ConsentMixin, TimestampMixin, Model):
 
     __tablename__ = "lead"
     audit_exclude = Audited.audit_exclude + ConsentMixin.consent_stamps
+    #: Never given again on SQLite, as a contact's (see Contact).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     STATUSES = {
         "new": _l("New"),

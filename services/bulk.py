@@ -5,7 +5,9 @@ concurrent writers) and rows go in with COPY, which is several times cheaper
 than INSERT for the client and the server. SQLite: the batch first takes the
 database's single write lock, ids continue from the largest one (nobody else
 can insert until the commit), and rows go in with one executemany on the
-driver's cursor.
+driver's cursor. A table declared AUTOINCREMENT (a contact's, a lead's: models.Contact) continues
+from its sequence when that is larger (the largest id ever given, its row since deleted); the rows
+inserted with their ids move the sequence on, as any insert does.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def new_ids(session: Session, table: Table, count: int) -> list[int]:
         )
     session.execute(update(table).where(false()).values(id=table.c.id))  # takes the write lock, changes nothing
     start = session.scalar(select(func.max(table.c.id))) or 0
+    if table.kwargs.get("sqlite_autoincrement"):  # never an id given before, not even a deleted row's
+        given = session.scalar(text("SELECT seq FROM sqlite_sequence WHERE name = :table"), {"table": table.name})
+        start = max(start, given or 0)
     return list(range(start + 1, start + 1 + count))
 
 

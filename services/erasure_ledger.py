@@ -4,10 +4,11 @@ an erasure, restored, does not bring the person back (services.privacy_reapply e
 One JSON line per erasure in a file of the instance (config ERASURE_LEDGER, default
 `<instance>/erasures.jsonl`), holding no personal data: the erased record (`kind`, `id`), when (`at`),
 the privacy log's event (`event`), and every record the erasure covered (`records`: the person's
-contacts and leads, the duplicates merged into them) as kind, id and the record's creation time. The
-creation time tells the erased record from a later one given the same id (a PostgreSQL sequence
-restored with an older backup, SQLite reusing the highest id): an erasure is never re-applied to
-someone else.
+contacts and leads, the duplicates merged into them) as kind, id and the record's creation time. An id
+is never given twice (SQLite AUTOINCREMENT, migration 0043; after a restore the sequences are moved past
+the ledger's ids, services.privacy_reapply.keep_ids_ahead); the creation time is a second check, that
+tells the erased record from another given the same id before that was so: an erasure is never
+re-applied to someone else.
 
 When the line is written: in the erasure's transaction, just before it commits (Session
 `before_commit`), appended under a lock, flushed and fsynced, for the erasures whose privacy event is

@@ -8,6 +8,11 @@ reason in the log's summary), when their record is not erased in this database o
 records (theirs, and those merged into them) still holds personal data. The others are left as they
 are: a second run finds nothing to do. A ledger record is matched by its id and its creation time,
 a logged one by its id and a creation before the erasure; an id now another record's is skipped.
+
+First, `keep_ids_ahead`: a backup restored brings back its id sequences as they were when it was made
+(SQLite's sqlite_sequence, PostgreSQL's sequences), below the ids given since, some of them to people
+erased since. The sequences are moved past every id the ledger and the privacy log name, so that no
+new contact or lead is given an erased person's id (migration 0043: ids are never given twice).
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, text
 from sqlalchemy.orm import Session
 
 from models import PrivacyEvent
@@ -123,6 +128,9 @@ def reapply(
     """Erase again each person of the ledger's `entries` and of the privacy log who needs it (see the
     module's docstring), logged with `reason` (a REASONS key) and committed one at a time (`commit`);
     one that fails is rolled back alone, counted in `failed`, and the others go on."""
+    entries = list(entries)
+    keep_ids_ahead(session, entries)
+    commit()
     result = Reapplied()
     seen: set[tuple[str, int]] = set()  # the records of the people looked at
     for kind, ids in _recorded(session, entries, result).items():
@@ -148,3 +156,49 @@ def reapply(
                     result.failed.append((kind_, record_id))
                     logger.exception("Could not erase %s %s again", kind_, record_id)
     return result
+
+
+def _named_ids(session: Session, entries: Iterable[erasure_ledger.Entry]) -> dict[str, int]:
+    """The largest id of each kind (privacy.KINDS) the ledger's `entries` and the privacy log name."""
+    largest = dict.fromkeys(privacy.KINDS, 0)
+    for entry in entries:
+        for kind, record_id in [(entry.kind, entry.id), *((k, i) for k, i, _created in entry.records)]:
+            if kind in largest:
+                largest[kind] = max(largest[kind], record_id)
+    logged = select(PrivacyEvent.subject_type, func.max(PrivacyEvent.subject_id)).where(
+        PrivacyEvent.subject_type.in_(privacy.KINDS)
+    )
+    for kind, record_id in session.execute(logged.group_by(PrivacyEvent.subject_type)):
+        largest[kind] = max(largest[kind], record_id or 0)
+    return largest
+
+
+def keep_ids_ahead(session: Session, entries: Iterable[erasure_ledger.Entry]) -> dict[str, int]:
+    """Move the id sequence of each kind of person's record past the largest id the ledger's `entries`
+    and the privacy log name (never back); the caller commits. Returns those ids by kind."""
+    largest = _named_ids(session, entries)
+    dialect = session.get_bind().dialect.name
+    model: Any
+    for kind, record_id in largest.items():
+        model = privacy.KINDS[kind]
+        table = model.__tablename__
+        if not record_id:
+            continue
+        if dialect == "postgresql":
+            # inserts wait (they take ROW EXCLUSIVE), so no value is handed out between reading and setting
+            session.execute(text(f'LOCK TABLE "{table}" IN SHARE ROW EXCLUSIVE MODE'))
+            sequence = session.scalar(text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table})
+            given = session.scalar(text("SELECT pg_sequence_last_value(CAST(:s AS regclass))"), {"s": sequence})
+            if record_id > (given or 0):
+                session.execute(text("SELECT setval(CAST(:s AS regclass), :id)"), {"s": sequence, "id": record_id})
+        else:  # the UPDATE takes the database's write lock first
+            moved = session.execute(
+                text("UPDATE sqlite_sequence SET seq = max(seq, :id) WHERE name = :table"),
+                {"id": record_id, "table": table},
+            )
+            if not cast(CursorResult, moved).rowcount:
+                session.execute(
+                    text("INSERT INTO sqlite_sequence (name, seq) VALUES (:table, :id)"),
+                    {"id": record_id, "table": table},
+                )
+    return largest
