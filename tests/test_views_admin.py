@@ -131,6 +131,70 @@ def test_employees_cannot_be_deleted(login, session, employees):
     assert count(session, Employee) == 4
 
 
+def _own_form(admin, **changes):
+    return {"name": admin.name, "email": admin.email, "role": "admin", "active": "y", "locale": "sv", **changes}
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"role": "seller"},
+            "The last active administrator cannot be given another role: make another employee an administrator first.",
+        ),
+        (
+            {"active": ""},
+            "The last active administrator cannot be deactivated: make another employee an administrator first.",
+        ),
+    ],
+    ids=["role", "active"],
+)
+def test_the_last_active_administrator_cannot_step_down_in_the_form(login, session, employees, changes, message):
+    admin = employees["admin"]
+    client = login("admin")
+    data = _own_form(admin, **changes)
+    if not data["active"]:
+        del data["active"]
+    response = client.post(f"/admin/employee/edit/?id={admin.id}", data)
+    assert response.status_code == 200
+    assert sv(message) in text(response)
+    stored = fresh(session, Employee, admin.id)
+    assert (stored.role, stored.active) == ("admin", True)
+    assert client.client.get("/admin/employee/").status_code == 200  # still administers
+
+
+def test_the_last_active_administrator_keeps_the_permission_to_manage_employees(login, session, employees):
+    admin = employees["admin"]
+    client = login("admin")
+    response = client.post(f"/admin/employee/card/{admin.id}/permissions", {"perm-employee.manage": "revoke"})
+    assert response.status_code == 302
+    page = client.client.get(response.headers["Location"])
+    assert sv(
+        "The last active administrator cannot lose the permission to manage employees: "
+        "give it to another employee first."
+    ) in text(page)
+    assert fresh(session, Employee, admin.id).revoked_permissions is None
+
+
+def test_an_administrator_steps_down_when_another_is_active(login, session, employees):
+    admin, seller = employees["admin"], employees["seller"]
+    seller.role = "admin"
+    session.commit()
+    response = login("admin").post(f"/admin/employee/edit/?id={admin.id}", _own_form(admin, role="seller"))
+    assert response.status_code == 302
+    assert fresh(session, Employee, admin.id).role == "seller"
+
+
+def test_deleting_an_employee_says_to_deactivate_instead(login, session, employees):
+    admin = login("admin")
+    target = employees["readonly"]
+    response = admin.post("/admin/employee/delete/", {"id": str(target.id)})
+    assert response.status_code == 302
+    page = text(admin.client.get(response.headers["Location"]))
+    assert sv("Employees are not deleted, since their history names them: untick Active to deactivate one.") in page
+    assert fresh(session, Employee, target.id).active is True
+
+
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
 def test_others_may_list_employees_but_not_change_them(login, session, employees, role):
     client = login(role)
