@@ -716,6 +716,10 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
     stale_message = staticmethod(stale_message)
 
     def handle_view_exception(self, exc):
+        """A failed save or delete as a message on the page. The session is rolled back first: after a
+        failed flush (an IntegrityError) it refuses every read, and the message's own gettext reads the
+        employee's language (current_user.locale), which failed a second time with a 500."""
+        db.session.rollback()
         if isinstance(exc, StaleDataError):
             flash(self.stale_message(), "error")
             return True

@@ -98,6 +98,25 @@ def field_in_use(session: Session, definition: CustomFieldDefinition) -> bool:
     )
 
 
+def check_label_free(session: Session, definition: CustomFieldDefinition) -> None:
+    """Two fields of a tab never share a label (the card would show both under one name; the database
+    refuses it too): InvalidValue when another field of the definition's tab has it, in any case."""
+    label = (definition.label or "").strip()
+    tab_id = definition.tab.id if definition.tab is not None else definition.tab_id
+    if not label or tab_id is None:
+        return
+    with session.no_autoflush:
+        taken = session.scalar(
+            select(func.count()).where(
+                CustomFieldDefinition.tab_id == tab_id,
+                func.lower(CustomFieldDefinition.label) == label.lower(),
+                CustomFieldDefinition.id != definition.id if definition.id is not None else True,
+            )
+        )
+    if taken:
+        raise InvalidValue(_("The name is already used on that tab."))
+
+
 def check_field(session: Session, definition: CustomFieldDefinition) -> None:
     """A field has a label, a known type, choices if it is a choice; a field in use keeps its type and card."""
     with session.no_autoflush:  # compare with the type as saved, not as just changed
@@ -110,6 +129,7 @@ def check_field(session: Session, definition: CustomFieldDefinition) -> None:
     definition.label = (definition.label or "").strip()
     if not definition.label:
         raise InvalidValue(_("Give the field a label."))
+    check_label_free(session, definition)
     if definition.field_type not in CustomFieldDefinition.TYPES:
         raise InvalidValue(_("Choose the type of the field."))
     if definition.field_type == "choice":
