@@ -745,12 +745,9 @@ def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> No
 
         def save():
             for tab, values in by_tab.items():
-                fields = custom_fields.active_fields_of(tab)
-                current = custom_fields.values_of(db.session, record, fields)
-                posted = {f"field-{d.id}": custom_fields.form_value(d, current.get(d.id)) for d in fields}
-                posted.update({f"field-{k}": "" if v is None else str(v) for k, v in values.items()})
+                posted = {f"field-{k}": v for k, v in values.items()}
                 try:
-                    custom_fields.save_tab(db.session, record, tab, posted)
+                    custom_fields.save_tab(db.session, record, tab, posted, partial=True)
                 except custom_fields.InvalidValues as exc:
                     raise records.FieldErrors({f"values.{k}": [m] for k, m in exc.errors.items()}) from None
 

@@ -142,6 +142,42 @@ def test_a_required_field_must_be_filled(agreement, make_company):
     assert caught.value.errors == {agreement["text"].id: sv("Fill in %(field)s.", field="Avtalsnummer")}
 
 
+def test_a_partial_save_checks_only_the_fields_it_names(agreement, make_company):
+    """The rule for a required field: the whole tab (the card's form) needs it; a partial save (the
+    API) of other fields does not, and never empties it."""
+    company = make_company()
+    custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-1", choice="Guld"))
+    db.session.commit()
+    agreement["number"].required = True  # added after the customer's values were saved
+    db.session.commit()
+    custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-2"), partial=True)
+    db.session.commit()
+    assert stored(company)["text"].value_text == "AV-2"
+    assert stored(company)["choice"].value_text == "Guld"  # not named: kept
+    with pytest.raises(custom_fields.InvalidValues) as caught:
+        custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, number=None), partial=True)
+    assert caught.value.errors == {agreement["number"].id: sv("Fill in %(field)s.", field="Licenser")}
+    with pytest.raises(custom_fields.InvalidValues):  # the whole tab without it
+        custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-3"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "message"),
+    [
+        ("text", ["a"], "Write the value as text."),
+        ("choice", {"x": 1}, "Write the value as text."),
+        ("number", True, "Not a number; write for example 1 250,50."),
+        ("date", 20260101, "Not a date; write YYYY-MM-DD or DD.MM.YYYY."),
+        ("bool", ["1"], "Choose yes or no."),
+        ("number", 1e20, "At most %(digits)s digits before the decimal comma."),
+    ],
+)
+def test_a_value_of_another_kind_gets_the_types_message(agreement, kind, raw, message):
+    with pytest.raises(InvalidValue) as caught:
+        custom_fields.parse_value(agreement[kind], raw)
+    assert str(caught.value) == sv(message, digits=custom_fields.NUMBER_DIGITS)
+
+
 def test_saving_audits_the_change_on_the_customer_and_bumps_its_version(agreement, make_company, employees):
     company = make_company()
     version = company.version
