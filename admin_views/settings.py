@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from admin_views.base import MODEL_ENDPOINT_VERBS, SecureModelView, fmt_bool, fmt_choice
 from extensions import db
 from models import Category, CustomFieldDefinition, CustomTab
-from services import custom_fields, fields
+from services import categories, custom_fields, fields
 from services.validation import InvalidValue
 
 #: Settings are read and written by those who manage settings.
@@ -21,6 +21,7 @@ class CategoryView(SecureModelView):
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
     create_label = _l("New category")
+    delete_rule = staticmethod(categories.delete_category)
     column_list = ["name", "applies_to", "description"]
     column_editable_list = ["name"]
     column_default_sort = "name"
@@ -41,6 +42,7 @@ class IndustryView(SecureModelView):
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
     create_label = _l("New industry")
+    delete_rule = staticmethod(categories.delete_industry)
     column_list = ["name", "sni_code"]
     column_editable_list = ["name"]
     column_default_sort = "name"

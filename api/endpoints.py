@@ -34,6 +34,7 @@ from models import (
     SalesOrder,
     SalesStage,
 )
+from services import categories as category_rules
 from services import (
     custom_fields,
     duplicates,
@@ -450,6 +451,20 @@ def _delete_stage(session, actor, stage):
 
 
 stages.create, stages.update, stages.delete = _create_stage, _update_stage, _delete_stage
+
+
+def _in_use_refused(rule):
+    """A settings row deleted through `rule` (services.categories): one in use is refused with its count."""
+
+    def delete(session, actor, row):
+        rule(session, row)
+        session.flush()
+
+    return delete
+
+
+categories.delete = _in_use_refused(category_rules.delete_category)
+industries.delete = _in_use_refused(category_rules.delete_industry)
 
 employees = Resource(
     name="employees",

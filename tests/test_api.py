@@ -10,7 +10,7 @@ import pytest
 from api_client import ApiClient, openapi_of
 from sqlalchemy import func, select
 
-from helpers import count, fresh, sv, text
+from helpers import count, fresh, sv, svn, text
 from models import (
     Activity,
     AuditEvent,
@@ -458,15 +458,29 @@ def test_settings_and_products_are_changed_with_the_version_and_deleted_unless_i
     problem_of(seller.patch(f"/api/v1/categories/{category['id']}", {"version": 2, "name": "Nej"}), 403)
     problem_of(seller.delete(f"/api/v1/categories/{category['id']}"), 403)
     company = make_company(categories=[fresh(session, Category, category["id"])])
-    assert admin.delete(f"/api/v1/categories/{category['id']}").status_code == 204  # as the screen: links go
-    assert fresh(session, Company, company.id).categories == []
+    in_use = problem_of(admin.delete(f"/api/v1/categories/{category['id']}"), 409)  # as the screen: kept
+    assert in_use["detail"] == svn(
+        "The category %(name)s is used by %(num)s customer or lead and cannot be deleted; remove it from them first.",
+        "The category %(name)s is used by %(num)s customers and leads and cannot be deleted; "
+        "remove it from them first.",
+        1,
+        name="Vår",
+    )
+    assert [c.name for c in fresh(session, Company, company.id).categories] == ["Vår"]
+    mässa = admin.get("/api/v1/categories?q=Mässa").get_json()["items"][0]
+    assert admin.delete(f"/api/v1/categories/{mässa['id']}").status_code == 204
 
     industry = admin.post("/api/v1/industries", {"name": "Bygg"}).get_json()
     make_company(industry_id=industry["id"])
     in_use = problem_of(admin.delete(f"/api/v1/industries/{industry['id']}"), 409)
-    assert in_use["detail"] == sv("The record is in use by other records and cannot be deleted.")
+    used_by_one = (
+        "The industry %(name)s is used by %(num)s company and cannot be deleted; change it on them first.",
+        "The industry %(name)s is used by %(num)s companies and cannot be deleted; change it on them first.",
+        1,
+    )
+    assert in_use["detail"] == svn(*used_by_one, name="Bygg")
     english = problem_of(as_role("admin", "en").delete(f"/api/v1/industries/{industry['id']}"), 409)
-    assert english["detail"] == "The record is in use by other records and cannot be deleted."
+    assert english["detail"] == "The industry Bygg is used by 1 company and cannot be deleted; change it on them first."
     assert count(session, Industry) == 1
     spare = admin.post("/api/v1/industries", {"name": "Skog"}).get_json()
     assert admin.delete(f"/api/v1/industries/{spare['id']}").status_code == 204

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, Industry
 from services import passwords
 from tests.conftest import PASSWORD
-from tests.helpers import count, field_errors, fresh, sv, text
+from tests.helpers import count, field_errors, fresh, sv, svn, text
 
 NEW_EMPLOYEE = {
     "name": "Nils Nyanställd",
@@ -243,14 +243,32 @@ def test_admin_creates_edits_and_deletes_a_category(login, session):
     assert count(session, Category) == 0
 
 
-def test_deleting_a_category_in_use_keeps_the_companies(login, session, make_company):
-    category = Category(name="A-kund", applies_to="company")
+def test_a_category_in_use_is_not_deleted_and_the_count_is_shown(login, session, make_company, make_contact):
+    """Like an industry (and a sales stage): not silently removed from every customer and lead."""
+    from models import Lead
+
+    category = Category(name="A-kund", applies_to="both")
     session.add(category)
     session.commit()
-    company = make_company(categories=[category])
-    assert login("admin").post("/admin/category/delete/", {"id": str(category.id)}).status_code == 302
-    assert count(session, Category) == 0
-    assert fresh(session, Company, company.id).categories == []
+    companies = [make_company(name=f"Kund {n} AB", categories=[category]) for n in range(2)]
+    session.add(Lead(company_name="Lead AB", categories=[fresh(session, Category, category.id)]))
+    session.commit()
+    admin = login("admin")
+    message = svn(
+        "The category %(name)s is used by %(num)s customer or lead and cannot be deleted; remove it from them first.",
+        "The category %(name)s is used by %(num)s customers and leads and cannot be deleted; "
+        "remove it from them first.",
+        3,
+        name="A-kund",
+    )
+    response = admin.post("/admin/category/delete/", {"id": str(category.id)}, follow_redirects=True)
+    assert message in text(response)
+    response = admin.post(
+        "/admin/category/action/", {"action": "delete", "rowid": str(category.id)}, follow_redirects=True
+    )
+    assert message in text(response)
+    assert count(session, Category) == 1
+    assert all([c.name for c in fresh(session, Company, company.id).categories] == ["A-kund"] for company in companies)
 
 
 def test_duplicate_category_name_is_refused(login, session):
@@ -516,7 +534,12 @@ def test_industry_in_use_is_not_deleted_and_the_reason_is_shown(login, session, 
     response = admin.post(
         "/admin/industry/action/", {"action": "delete", "rowid": str(industry.id)}, follow_redirects=True
     )
-    assert sv("The record is in use by other records and cannot be deleted.") in text(response)
+    assert svn(
+        "The industry %(name)s is used by %(num)s company and cannot be deleted; change it on them first.",
+        "The industry %(name)s is used by %(num)s companies and cannot be deleted; change it on them first.",
+        1,
+        name="Byggverksamhet",
+    ) in text(response)
     assert count(session, Industry) == 1
 
 
