@@ -350,6 +350,17 @@ class EmployeeView(EmployeeCardMixin, SecureModelView):
     def delete_view(self):
         """Employees are never deleted (their history, customers and documents name them): a posted
         deletion is refused with the way to do it instead, deactivation."""
+        return self._not_deleted()
+
+    @expose("/action/", methods=("POST",))
+    def action_view(self):
+        """The list's actions; a posted «delete» (not offered) is refused as `delete_view` is, to whoever
+        manages employees."""
+        if request.form.get("action") == "delete" and current_user.has_permission("employee.manage"):
+            return self._not_deleted()
+        return super().action_view()
+
+    def _not_deleted(self):
         flash(_("Employees are not deleted, since their history names them: untick Active to deactivate one."), "error")
         return redirect(self.get_url(".index_view"))
 

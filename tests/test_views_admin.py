@@ -188,10 +188,14 @@ def test_an_administrator_steps_down_when_another_is_active(login, session, empl
 def test_deleting_an_employee_says_to_deactivate_instead(login, session, employees):
     admin = login("admin")
     target = employees["readonly"]
-    response = admin.post("/admin/employee/delete/", {"id": str(target.id)})
-    assert response.status_code == 302
-    page = text(admin.client.get(response.headers["Location"]))
-    assert sv("Employees are not deleted, since their history names them: untick Active to deactivate one.") in page
+    message = sv("Employees are not deleted, since their history names them: untick Active to deactivate one.")
+    for url, data in (
+        ("/admin/employee/delete/", {"id": str(target.id)}),
+        ("/admin/employee/action/", {"action": "delete", "rowid": [str(target.id)]}),
+    ):
+        response = admin.post(url, data)
+        assert response.status_code == 302
+        assert message in text(admin.client.get(response.headers["Location"]))
     assert fresh(session, Employee, target.id).active is True
 
 
