@@ -20,6 +20,7 @@ from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import rules
 from flask_admin.form.widgets import DatePickerWidget
+from flask_admin.model.fields import AjaxSelectField
 from flask_admin.model.form import converts
 from flask_admin.model.widgets import XEditableWidget
 from flask_babel import get_locale, ngettext, to_user_timezone, to_utc
@@ -369,9 +370,39 @@ class SwedishDateField(Field):
         return self.data.isoformat() if self.data else ""
 
 
+class CheckedAjaxSelectField(AjaxSelectField):
+    """A record chosen with an AJAX look-up (form_ajax_refs). Flask-Admin took an id naming no record
+    (a deleted one, `owner=99999`, `owner=abc`) as nothing chosen, so an opportunity silently went to
+    whoever saved it: here it is refused next to the field."""
+
+    unknown: str | None = None
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.unknown = None
+        posted = self._formdata
+        if posted is not None and posted != "":
+            if not is_id(str(posted)):  # never looked up: PostgreSQL refuses integer = 'abc'
+                self._formdata = None
+                self.unknown = str(posted)
+            elif self.loader.get_one(posted) is None:
+                self.unknown = str(posted)
+
+    def pre_validate(self, form):
+        if self.unknown is not None:
+            raise ValidationError(_("No record with id %(id)s.", id=self.unknown[:20]))
+        super().pre_validate(form)
+
+
 class SwedishModelConverter(AdminModelConverter):
     """Flask-Admin's form scaffolding, with Numeric columns as SwedishDecimalField (their scale as places)
-    and Date columns as SwedishDateField."""
+    and Date columns as SwedishDateField; a record picked by AJAX is checked (CheckedAjaxSelectField)."""
+
+    def _model_select_field(self, prop, multiple, remote_model, **kwargs):
+        loader = getattr(self.view, "_form_ajax_refs", {}).get(prop.key)
+        if loader and not multiple:
+            return CheckedAjaxSelectField(loader, **kwargs)
+        return super()._model_select_field(prop, multiple, remote_model, **kwargs)
 
     @converts("Numeric")
     def handle_decimal_types(self, column, field_args, **extra):
@@ -716,6 +747,10 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
     stale_message = staticmethod(stale_message)
 
     def handle_view_exception(self, exc):
+        """A failed save or delete as a message on the page. The session is rolled back first: after a
+        failed flush (an IntegrityError) it refuses every read, and the message's own gettext reads the
+        employee's language (current_user.locale), which failed a second time with a 500."""
+        db.session.rollback()
         if isinstance(exc, StaleDataError):
             flash(self.stale_message(), "error")
             return True

@@ -28,6 +28,7 @@ from models import AuditEvent, Employee, EmployeeGroup, utcnow
 from services import (
     accounts,
     custom_fields,
+    employees,
     fields,
     layout,
     login_sessions,
@@ -229,6 +230,12 @@ class EmployeeCardMixin:
             grant={k for k, v in states.items() if v == "grant"},
             revoke={k for k, v in states.items() if v == "revoke"},
         )
+        try:
+            employees.check_an_administrator_remains(db.session, employee)
+        except employees.LastAdministrator as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+            return redirect(url_for(".card", id=id) + "#permissions")
         db.session.commit()
         flash(_("The permissions of %(name)s were saved.", name=employee.name), "success")
         return redirect(url_for(".card", id=id) + "#permissions")
@@ -336,7 +343,26 @@ class EmployeeView(EmployeeCardMixin, SecureModelView):
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
         if not is_created:
+            employees.check_an_administrator_remains(db.session, model)
             end_sessions_after_change(model)
+
+    @expose("/delete/", methods=("POST",))
+    def delete_view(self):
+        """Employees are never deleted (their history, customers and documents name them): a posted
+        deletion is refused with the way to do it instead, deactivation."""
+        return self._not_deleted()
+
+    @expose("/action/", methods=("POST",))
+    def action_view(self):
+        """The list's actions; a posted «delete» (not offered) is refused as `delete_view` is, to whoever
+        manages employees."""
+        if request.form.get("action") == "delete" and current_user.has_permission("employee.manage"):
+            return self._not_deleted()
+        return super().action_view()
+
+    def _not_deleted(self):
+        flash(_("Employees are not deleted, since their history names them: untick Active to deactivate one."), "error")
+        return redirect(self.get_url(".index_view"))
 
 
 class EmployeeGroupView(SecureModelView):

@@ -1,11 +1,15 @@
 """Administration – Inställningar – CRM: Kategorier, Branscher and Egna fält."""
 
+from types import SimpleNamespace
+
+from flask import request
 from flask_babel import lazy_gettext as _l
 
 from admin_views.base import MODEL_ENDPOINT_VERBS, SecureModelView, fmt_bool, fmt_choice
 from extensions import db
 from models import Category, CustomFieldDefinition, CustomTab
-from services import custom_fields, fields
+from services import categories, custom_fields, fields
+from services.validation import InvalidValue
 
 #: Settings are read and written by those who manage settings.
 SETTINGS_VERBS = {endpoint: "manage" for endpoint in MODEL_ENDPOINT_VERBS}
@@ -17,6 +21,7 @@ class CategoryView(SecureModelView):
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
     create_label = _l("New category")
+    delete_rule = staticmethod(categories.delete_category)
     column_list = ["name", "applies_to", "description"]
     column_editable_list = ["name"]
     column_default_sort = "name"
@@ -37,6 +42,7 @@ class IndustryView(SecureModelView):
     permission_area = "settings"
     endpoint_verbs = SETTINGS_VERBS
     create_label = _l("New industry")
+    delete_rule = staticmethod(categories.delete_industry)
     column_list = ["name", "sni_code"]
     column_editable_list = ["name"]
     column_default_sort = "name"
@@ -110,6 +116,21 @@ class CustomFieldView(SecureModelView):
 
     def search_placeholder(self) -> str:
         return ""
+
+    def validate_form(self, form):
+        """A label another field of the tab has is marked next to the label (services.custom_fields)."""
+        valid = super().validate_form(form)
+        if valid and "label" in form and "tab" in form:
+            edited = self.get_one(request.args.get("id")) if request.args.get("id") else None
+            candidate = SimpleNamespace(
+                id=edited.id if edited is not None else None, tab=form.tab.data, tab_id=None, label=form.label.data
+            )
+            try:
+                custom_fields.check_label_free(db.session, candidate)
+            except InvalidValue as taken:
+                form.label.errors = [*form.label.errors, str(taken)]
+                return False
+        return valid
 
     def on_model_change(self, form, model, is_created):
         custom_fields.check_field(db.session, model)

@@ -28,6 +28,15 @@ def _selection() -> dict:
     return chosen
 
 
+def _in_trash(selection: dict) -> list:
+    """The customers of `selection` ({model: ids}) that are in the trash."""
+    return [
+        row
+        for model, ids in selection.items()
+        for row in db.session.scalars(db.select(model).where(model.id.in_(ids), model.deleted_at.is_not(None)))
+    ]
+
+
 class TrashView(SecurePage):
     """Deleted customers, who deleted them and when; restore or purge the ticked ones."""
 
@@ -68,15 +77,19 @@ class TrashView(SecurePage):
     def purge(self):
         """Second step of a purge: the ticked customers are shown for confirmation."""
         selection = _selection()
-        rows = [
-            row
-            for model, ids in selection.items()
-            for row in db.session.scalars(db.select(model).where(model.id.in_(ids), model.deleted_at.is_not(None)))
-        ]
-        if not rows:
+        if not _in_trash(selection):
             flash(_("Tick the customers you want to delete permanently."), "warning")
             return redirect(url_for(".index"))
-        return self.render("admin/trash_purge.html", rows=rows)
+        reasons: dict = {}
+        for model, ids in selection.items():
+            reasons.update(trash.purge_blockers(db.session, model, ids))
+        return self._confirm_page(selection, reasons)
+
+    def _confirm_page(self, selection: dict, reasons: dict, *, refused: bool = False):
+        """The confirmation: the customers that would go, and those that must be kept and why
+        (`reasons`, from services.trash); only the former are carried to the confirming POST."""
+        rows = [row for row in _in_trash(selection) if (type(row), row.id) not in reasons]
+        return self.render("admin/trash_purge.html", rows=rows, kept=list(reasons.values()), refused=refused)
 
     @expose("/purge/confirm", methods=("POST",))
     @require("company.purge")
@@ -85,7 +98,12 @@ class TrashView(SecurePage):
             flash(_("Nothing was deleted: the permanent deletion was not confirmed."), "warning")
             return redirect(url_for(".index"))
         files = storage.from_config(current_app.config)
-        count = sum(trash.purge(db.session, files, current_user, model, ids) for model, ids in _selection().items())
+        selection = _selection()
+        try:
+            count = trash.purge_all(db.session, files, current_user, selection)
+        except trash.CannotPurge as refused:
+            db.session.rollback()
+            return self._confirm_page(selection, refused.reasons, refused=True)
         db.session.commit()
         flash(
             ngettext("%(num)s customer was permanently deleted.", "%(num)s customers were permanently deleted.", count),

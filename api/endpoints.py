@@ -34,6 +34,7 @@ from models import (
     SalesOrder,
     SalesStage,
 )
+from services import categories as category_rules
 from services import (
     custom_fields,
     duplicates,
@@ -451,6 +452,20 @@ def _delete_stage(session, actor, stage):
 
 stages.create, stages.update, stages.delete = _create_stage, _update_stage, _delete_stage
 
+
+def _in_use_refused(rule):
+    """A settings row deleted through `rule` (services.categories): one in use is refused with its count."""
+
+    def delete(session, actor, row):
+        rule(session, row)
+        session.flush()
+
+    return delete
+
+
+categories.delete = _in_use_refused(category_rules.delete_category)
+industries.delete = _in_use_refused(category_rules.delete_industry)
+
 employees = Resource(
     name="employees",
     model=Employee,
@@ -745,12 +760,9 @@ def _custom_field_endpoints(blp: Blueprint, resource: Resource, kind: str) -> No
 
         def save():
             for tab, values in by_tab.items():
-                fields = custom_fields.active_fields_of(tab)
-                current = custom_fields.values_of(db.session, record, fields)
-                posted = {f"field-{d.id}": custom_fields.form_value(d, current.get(d.id)) for d in fields}
-                posted.update({f"field-{k}": "" if v is None else str(v) for k, v in values.items()})
+                posted = {f"field-{k}": v for k, v in values.items()}
                 try:
-                    custom_fields.save_tab(db.session, record, tab, posted)
+                    custom_fields.save_tab(db.session, record, tab, posted, partial=True)
                 except custom_fields.InvalidValues as exc:
                     raise records.FieldErrors({f"values.{k}": [m] for k, m in exc.errors.items()}) from None
 

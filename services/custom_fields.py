@@ -98,6 +98,25 @@ def field_in_use(session: Session, definition: CustomFieldDefinition) -> bool:
     )
 
 
+def check_label_free(session: Session, definition: CustomFieldDefinition) -> None:
+    """Two fields of a tab never share a label (the card would show both under one name; the database
+    refuses it too): InvalidValue when another field of the definition's tab has it, in any case."""
+    label = (definition.label or "").strip()
+    tab_id = definition.tab.id if definition.tab is not None else definition.tab_id
+    if not label or tab_id is None:
+        return
+    with session.no_autoflush:
+        taken = session.scalar(
+            select(func.count()).where(
+                CustomFieldDefinition.tab_id == tab_id,
+                func.lower(CustomFieldDefinition.label) == label.lower(),
+                CustomFieldDefinition.id != definition.id if definition.id is not None else True,
+            )
+        )
+    if taken:
+        raise InvalidValue(_("The name is already used on that tab."))
+
+
 def check_field(session: Session, definition: CustomFieldDefinition) -> None:
     """A field has a label, a known type, choices if it is a choice; a field in use keeps its type and card."""
     with session.no_autoflush:  # compare with the type as saved, not as just changed
@@ -110,6 +129,7 @@ def check_field(session: Session, definition: CustomFieldDefinition) -> None:
     definition.label = (definition.label or "").strip()
     if not definition.label:
         raise InvalidValue(_("Give the field a label."))
+    check_label_free(session, definition)
     if definition.field_type not in CustomFieldDefinition.TYPES:
         raise InvalidValue(_("Choose the type of the field."))
     if definition.field_type == "choice":
@@ -196,11 +216,58 @@ def card_tab(session: Session, kind: str, key: str) -> CustomTab | None:
 # --- values ---------------------------------------------------------------------------
 
 
+#: Digits a number may have before the decimal comma (the column is NUMERIC(18, 4)).
+NUMBER_DIGITS = 14
+
+
+def _type_message(definition: CustomFieldDefinition) -> str:
+    """What a value of the field's type looks like, for a value of another kind."""
+    kind = definition.field_type
+    if kind == "number":
+        return _("Not a number; write for example 1 250,50.")
+    if kind == "date":
+        return _("Not a date; write YYYY-MM-DD or DD.MM.YYYY.")
+    if kind == "bool":
+        return _("Choose yes or no.")
+    return _("Write the value as text.")
+
+
+def _number(number: Decimal) -> Decimal:
+    if not number.is_finite():
+        raise InvalidValue(_("Not a number; write for example 1 250,50."))
+    if -int(number.as_tuple().exponent) > NUMBER_PLACES:
+        raise InvalidValue(_("At most %(places)s decimals.", places=NUMBER_PLACES))
+    if abs(number) >= Decimal(10) ** NUMBER_DIGITS:
+        raise InvalidValue(_("At most %(digits)s digits before the decimal comma.", digits=NUMBER_DIGITS))
+    return number
+
+
+def _from_json(definition: CustomFieldDefinition, raw):
+    """A value given as JSON (the API), not typed: a yes/no as true/false, a number as a number, any
+    field as text; a list, an object or a value of another type is refused with the type's message
+    (it was stored as Python's text of it, "['a']")."""
+    kind = definition.field_type
+    if isinstance(raw, bool):
+        if kind == "bool":
+            return raw
+    elif isinstance(raw, int | float | Decimal):
+        if kind == "number":
+            return _number(Decimal(str(raw)))
+        if kind in ("text", "longtext", "choice") or (kind == "bool" and raw in (0, 1)):
+            return str(raw)
+    raise InvalidValue(_type_message(definition))
+
+
 def parse_value(definition: CustomFieldDefinition, raw, *, current=None):
-    """The value to store for what was typed, None for nothing; InvalidValue with a Swedish message.
+    """The value to store for what was typed (a text; from the API also a JSON number or true/false),
+    None for nothing; InvalidValue with a Swedish message.
 
     `current` is the stored value, kept valid for a choice no longer in the list."""
-    text = "" if raw is None else str(raw).strip()
+    if raw is not None and not isinstance(raw, str):
+        raw = _from_json(definition, raw)
+        if not isinstance(raw, str):
+            return raw
+    text = "" if raw is None else raw.strip()
     if not text:
         return None
     kind = definition.field_type
@@ -213,9 +280,7 @@ def parse_value(definition: CustomFieldDefinition, raw, *, current=None):
             number = money.parse(text)
         except ValueError:
             raise InvalidValue(_("Not a number; write for example 1 250,50.")) from None
-        if -int(number.as_tuple().exponent) > NUMBER_PLACES:
-            raise InvalidValue(_("At most %(places)s decimals.", places=NUMBER_PLACES))
-        return number
+        return _number(number)
     if kind == "date":
         return dates.parse_date(text)
     if kind == "bool":
@@ -283,12 +348,19 @@ class InvalidValues(InvalidValue):
         self.errors = errors
 
 
-def save_tab(session: Session, customer, tab: CustomTab, data: Mapping[str, str]) -> dict:
+def save_tab(session: Session, customer, tab: CustomTab, data: Mapping[str, object], *, partial: bool = False) -> dict:
     """Store the values of `tab`'s active fields posted as `field-<id>`; returns the changes.
 
     Everything is validated first (InvalidValues names each bad field) and
-    nothing is written unless all values are good."""
+    nothing is written unless all values are good.
+
+    A required field: saving the whole tab (the card's form, which shows every field) needs a value
+    in each; a `partial` save (the API's PATCH) touches only the fields in `data` and checks only
+    those, so a required field is never emptied, while a customer saved before the field became
+    required can still have its other values changed."""
     fields = active_fields_of(tab)
+    if partial:
+        fields = [f for f in fields if f"field-{f.id}" in data]
     rows = _rows(session, customer, fields)
     current = _stored(rows, fields)
     parsed, errors = {}, {}

@@ -41,6 +41,7 @@ from models import (
     Company,
     CompanyContact,
     Contact,
+    Industry,
     Lead,
     Opportunity,
     ReportDefinition,
@@ -513,6 +514,8 @@ def parse(
         left_out=len(set(left_out)),
         reveal_personal_numbers=personal_numbers.reveal(employee),
     )
+    if session is not None:
+        _check_named_rows_exist(session, spec)
     if spec.created_from and spec.created_to and spec.created_from > spec.created_to:
         raise InvalidValue(_("The period ends before it starts."))
     statuses = kind.statuses
@@ -527,6 +530,23 @@ def parse(
 
 
 # --- running a report ------------------------------------------------------------------------------
+
+
+def _check_named_rows_exist(session: Session, spec: Spec) -> None:
+    """A condition naming a category, an industry or a sales stage that has since been deleted (a saved
+    report, an old link) is said, not run as a report of nothing (the list showed «Alla» and 0 rows)."""
+    if spec.category and session.get(Category, spec.category) is None:
+        raise InvalidValue(
+            _("The category the report is limited to no longer exists (it was deleted): choose another.")
+        )
+    if spec.industry and session.get(Industry, spec.industry) is None:
+        raise InvalidValue(
+            _("The industry the report is limited to no longer exists (it was deleted): choose another.")
+        )
+    if spec.entity == "opportunity" and is_id(spec.status) and session.get(SalesStage, int(spec.status)) is None:
+        raise InvalidValue(
+            _("The sales stage the report is limited to no longer exists (it was deleted): choose another.")
+        )
 
 
 def may_run(employee, spec: Spec) -> bool:

@@ -7,10 +7,10 @@ CLI) enforces the same rule; the audit events name the acting employee.
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from models import Attachment, Company, Contact, Employee, Opportunity, utcnow
+from models import Attachment, Company, Contact, Employee, Invoice, Opportunity, SalesOrder, utcnow
 from services import paging
 from services.audit import acting_as
 from services.storage import Storage, delete_at_commit
@@ -67,10 +67,75 @@ def restore(session: Session, actor: Employee, model, ids) -> int:
     return len(rows)
 
 
+class CannotPurge(InvalidValue):
+    """Some of the customers ticked for a purge must be kept; nothing was deleted.
+
+    `reasons`: {(model, id): the Swedish reason}, one per customer kept."""
+
+    def __init__(self, reasons: dict) -> None:
+        super().__init__(" ".join(reasons.values()))
+        self.reasons = reasons
+
+
+def _has_document(model, row_id: int, *, reference: bool):
+    """Whether an order or an invoice is the customer's (`reference`: names the contact as Er referens)."""
+    checks = []
+    for document in (Invoice, SalesOrder):
+        if reference:
+            column = document.their_reference_id
+        else:
+            column = document.company_id if model is Company else document.contact_id
+        checks.append(exists().where(column == row_id))
+    return or_(*checks)
+
+
+def purge_blockers(session: Session, model, ids) -> dict:
+    """Why some of these customers in the trash cannot be purged: {(model, id): reason}.
+
+    Orders and invoices are accounting records (räkenskapsinformation) that the Bokföringslagen
+    requires to be kept for seven years, with the customer they were made out to, so a customer
+    with any — or a contact named as Er referens on one — is kept. Everything else of a customer
+    is its own history and goes with it (opportunities, activities, e-mail, call list entries,
+    files, custom field values, contact links: ON DELETE CASCADE); a lead converted to it is
+    detached and kept (ON DELETE SET NULL)."""
+    reasons = {}
+    for row in _rows(session, model, ids, deleted=True):
+        if session.scalar(select(_has_document(model, row.id, reference=False))):
+            reasons[(model, row.id)] = _(
+                "%(name)s cannot be deleted permanently: it has invoices or orders, which must be kept "
+                "for seven years (Bokföringslagen).",
+                name=row.name,
+            )
+        elif model is Contact and session.scalar(select(_has_document(model, row.id, reference=True))):
+            reasons[(model, row.id)] = _(
+                "%(name)s cannot be deleted permanently: it is the customer's reference on invoices or "
+                "orders, which must be kept for seven years (Bokföringslagen).",
+                name=row.name,
+            )
+    return reasons
+
+
+def purge_all(session: Session, storage: Storage, actor: Employee, selection: dict) -> int:
+    """Purge `selection` ({model: ids}) as one: when any of the customers must be kept, CannotPurge
+    names each and nothing is deleted (a permanent deletion removes exactly what was confirmed)."""
+    for model in selection:
+        _check(actor, "purge", model)
+    reasons: dict = {}
+    for model, ids in selection.items():
+        reasons.update(purge_blockers(session, model, ids))
+    if reasons:
+        raise CannotPurge(reasons)
+    return sum(purge(session, storage, actor, model, ids) for model, ids in selection.items())
+
+
 def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> int:
     """Destroy customers that are already in the trash; never a live one. Their files go from the
-    storage when the deletion commits (the database drops their rows by cascade)."""
+    storage when the deletion commits (the database drops their rows by cascade). A customer that
+    must be kept (`purge_blockers`) is refused with CannotPurge before anything is deleted."""
     _check(actor, "purge", model)
+    reasons = purge_blockers(session, model, ids)
+    if reasons:
+        raise CannotPurge(reasons)
     rows = _rows(session, model, ids, deleted=True)
     owner = Attachment.company_id if model is Company else Attachment.contact_id
     files = select(Attachment.storage_key).where(owner.in_([row.id for row in rows]))

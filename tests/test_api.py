@@ -10,7 +10,7 @@ import pytest
 from api_client import ApiClient, openapi_of
 from sqlalchemy import func, select
 
-from helpers import count, fresh, sv, text
+from helpers import count, fresh, sv, svn, text
 from models import (
     Activity,
     AuditEvent,
@@ -18,6 +18,7 @@ from models import (
     Company,
     Contact,
     CustomFieldDefinition,
+    CustomFieldValue,
     CustomTab,
     EmailMessage,
     Invoice,
@@ -457,15 +458,29 @@ def test_settings_and_products_are_changed_with_the_version_and_deleted_unless_i
     problem_of(seller.patch(f"/api/v1/categories/{category['id']}", {"version": 2, "name": "Nej"}), 403)
     problem_of(seller.delete(f"/api/v1/categories/{category['id']}"), 403)
     company = make_company(categories=[fresh(session, Category, category["id"])])
-    assert admin.delete(f"/api/v1/categories/{category['id']}").status_code == 204  # as the screen: links go
-    assert fresh(session, Company, company.id).categories == []
+    in_use = problem_of(admin.delete(f"/api/v1/categories/{category['id']}"), 409)  # as the screen: kept
+    assert in_use["detail"] == svn(
+        "The category %(name)s is used by %(num)s customer or lead and cannot be deleted; remove it from them first.",
+        "The category %(name)s is used by %(num)s customers and leads and cannot be deleted; "
+        "remove it from them first.",
+        1,
+        name="Vår",
+    )
+    assert [c.name for c in fresh(session, Company, company.id).categories] == ["Vår"]
+    mässa = admin.get("/api/v1/categories?q=Mässa").get_json()["items"][0]
+    assert admin.delete(f"/api/v1/categories/{mässa['id']}").status_code == 204
 
     industry = admin.post("/api/v1/industries", {"name": "Bygg"}).get_json()
     make_company(industry_id=industry["id"])
     in_use = problem_of(admin.delete(f"/api/v1/industries/{industry['id']}"), 409)
-    assert in_use["detail"] == sv("The record is in use by other records and cannot be deleted.")
+    used_by_one = (
+        "The industry %(name)s is used by %(num)s company and cannot be deleted; change it on them first.",
+        "The industry %(name)s is used by %(num)s companies and cannot be deleted; change it on them first.",
+        1,
+    )
+    assert in_use["detail"] == svn(*used_by_one, name="Bygg")
     english = problem_of(as_role("admin", "en").delete(f"/api/v1/industries/{industry['id']}"), 409)
-    assert english["detail"] == "The record is in use by other records and cannot be deleted."
+    assert english["detail"] == "The industry Bygg is used by 1 company and cannot be deleted; change it on them first."
     assert count(session, Industry) == 1
     spare = admin.post("/api/v1/industries", {"name": "Skog"}).get_json()
     assert admin.delete(f"/api/v1/industries/{spare['id']}").status_code == 204
@@ -625,6 +640,94 @@ def test_custom_field_values_are_read_and_written_with_the_card_rules(as_role, m
     )
     assert bad["errors"] == {f"values.{choice.id}": [sv("Choose one of the listed values.")]}
     problem_of(as_role("readonly").patch(f"/api/v1/companies/{company.id}/custom-fields", {"values": {}}), 403)
+
+
+@pytest.fixture
+def typed_fields(session):
+    """A company card tab with a field of each type."""
+    tab = CustomTab(applies_to="company", name="Typer")
+    session.add(tab)
+    session.flush()
+    made = {
+        kind: CustomFieldDefinition(tab_id=tab.id, label=f"Fält {kind}", field_type=kind, choices=choices)
+        for kind, choices in (("text", None), ("number", None), ("date", None), ("bool", None), ("choice", "Guld"))
+    }
+    session.add_all(made.values())
+    session.commit()
+    return made
+
+
+NOT_TEXT = "Write the value as text."
+NOT_NUMBER = "Not a number; write for example 1 250,50."
+NOT_DATE = "Not a date; write YYYY-MM-DD or DD.MM.YYYY."
+NOT_YES_NO = "Choose yes or no."
+
+
+@pytest.mark.parametrize(
+    "kind, value, message",
+    [
+        ("text", ["a"], NOT_TEXT),
+        ("text", {"x": 1}, NOT_TEXT),
+        ("text", True, NOT_TEXT),
+        ("choice", ["Guld"], NOT_TEXT),
+        ("number", ["1"], NOT_NUMBER),
+        ("number", {"x": 1}, NOT_NUMBER),
+        ("number", True, NOT_NUMBER),
+        ("date", 20260101, NOT_DATE),
+        ("date", ["2026-01-01"], NOT_DATE),
+        ("bool", [True], NOT_YES_NO),
+        ("bool", {"x": 1}, NOT_YES_NO),
+    ],
+)
+def test_custom_field_values_of_another_json_type_are_refused_per_type(
+    as_role, make_company, session, typed_fields, kind, value, message
+):
+    """Not stored as Python's text of the value ("['a']", "{'x': 1}")."""
+    company = make_company(name="Typ AB")
+    field = typed_fields[kind]
+    response = as_role("seller").patch(
+        f"/api/v1/companies/{company.id}/custom-fields", {"values": {str(field.id): value}}, validate=False
+    )
+    assert problem_of(response, 422)["errors"] == {f"values.{field.id}": [sv(message)]}
+    assert count(session, CustomFieldValue) == 0
+    assert count(session, AuditEvent, AuditEvent.entity_type == "company", AuditEvent.action == "update") == 0
+
+
+def test_custom_field_values_as_json_numbers_and_booleans_are_kept(as_role, make_company, typed_fields):
+    company = make_company(name="Json AB")
+    api = as_role("seller")
+    ids = {kind: str(field.id) for kind, field in typed_fields.items()}
+    values = {ids["number"]: 12.5, ids["bool"]: True, ids["text"]: 12}
+    assert api.patch(f"/api/v1/companies/{company.id}/custom-fields", {"values": values}).status_code == 200
+    stored = {
+        v["type"]: v["value"] for v in api.get(f"/api/v1/companies/{company.id}/custom-fields").get_json()["items"]
+    }
+    assert (stored["number"], stored["bool"], stored["text"]) == ("12.5", True, "12")
+
+
+def test_a_new_required_field_blocks_no_partial_update_that_leaves_it_alone(
+    as_role, make_company, session, typed_fields
+):
+    """A required field added later: a PATCH of another field of its tab is saved; the required field
+    itself cannot be emptied through the API."""
+    company = make_company(name="Före AB")
+    required = CustomFieldDefinition(
+        tab_id=typed_fields["text"].tab_id, label="Krav åäö", field_type="text", required=True
+    )
+    session.add(required)
+    session.commit()
+    api = as_role("seller")
+    url = f"/api/v1/companies/{company.id}/custom-fields"
+    number = typed_fields["number"]
+    assert api.patch(url, {"values": {str(number.id): 12}}).status_code == 200
+    stored = {v["label"]: v["value"] for v in api.get(url).get_json()["items"]}
+    assert stored[number.label] == "12" and stored["Krav åäö"] is None
+    for empty in (None, ""):
+        refused = problem_of(api.patch(url, {"values": {str(required.id): empty, str(number.id): 13}}), 422)
+        assert refused["errors"] == {f"values.{required.id}": [sv("Fill in %(field)s.", field="Krav åäö")]}
+    assert api.patch(url, {"values": {str(required.id): "ja"}}).status_code == 200
+    refused = problem_of(api.patch(url, {"values": {str(required.id): None}}), 422)
+    assert {v["label"]: v["value"] for v in api.get(url).get_json()["items"]}["Krav åäö"] == "ja"
 
 
 def test_saving_custom_fields_costs_the_same_statements_for_one_key_as_for_six(as_role, make_company, session):

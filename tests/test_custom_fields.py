@@ -8,13 +8,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from extensions import db
 from models import AuditEvent, Company, CustomFieldDefinition, CustomFieldValue, CustomTab
 from services import custom_fields, layout, numbering, report_generator
 from services.validation import InvalidValue
-from tests.helpers import flashes, sv, text
+from tests.helpers import field_errors, flashes, sv, text
 
 
 @pytest.fixture
@@ -140,6 +140,42 @@ def test_a_required_field_must_be_filled(agreement, make_company):
     with pytest.raises(custom_fields.InvalidValues) as caught:
         custom_fields.save_tab(db.session, make_company(), agreement["tab"], form(agreement, number="3"))
     assert caught.value.errors == {agreement["text"].id: sv("Fill in %(field)s.", field="Avtalsnummer")}
+
+
+def test_a_partial_save_checks_only_the_fields_it_names(agreement, make_company):
+    """The rule for a required field: the whole tab (the card's form) needs it; a partial save (the
+    API) of other fields does not, and never empties it."""
+    company = make_company()
+    custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-1", choice="Guld"))
+    db.session.commit()
+    agreement["number"].required = True  # added after the customer's values were saved
+    db.session.commit()
+    custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-2"), partial=True)
+    db.session.commit()
+    assert stored(company)["text"].value_text == "AV-2"
+    assert stored(company)["choice"].value_text == "Guld"  # not named: kept
+    with pytest.raises(custom_fields.InvalidValues) as caught:
+        custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, number=None), partial=True)
+    assert caught.value.errors == {agreement["number"].id: sv("Fill in %(field)s.", field="Licenser")}
+    with pytest.raises(custom_fields.InvalidValues):  # the whole tab without it
+        custom_fields.save_tab(db.session, company, agreement["tab"], form(agreement, text="AV-3"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "message"),
+    [
+        ("text", ["a"], "Write the value as text."),
+        ("choice", {"x": 1}, "Write the value as text."),
+        ("number", True, "Not a number; write for example 1 250,50."),
+        ("date", 20260101, "Not a date; write YYYY-MM-DD or DD.MM.YYYY."),
+        ("bool", ["1"], "Choose yes or no."),
+        ("number", 1e20, "At most %(digits)s digits before the decimal comma."),
+    ],
+)
+def test_a_value_of_another_kind_gets_the_types_message(agreement, kind, raw, message):
+    with pytest.raises(InvalidValue) as caught:
+        custom_fields.parse_value(agreement[kind], raw)
+    assert str(caught.value) == sv(message, digits=custom_fields.NUMBER_DIGITS)
 
 
 def test_saving_audits_the_change_on_the_customer_and_bumps_its_version(agreement, make_company, employees):
@@ -447,6 +483,47 @@ def test_a_choice_field_without_choices_is_refused_in_swedish(login, agreement):
         sv("A choice field needs its choices, one a line."),
     ) in flashes(response)
     assert db.session.scalar(select(CustomFieldDefinition).where(CustomFieldDefinition.label == "Nivå")) is None
+
+
+def _field_form(agreement, label, **extra) -> dict:
+    return {"tab": str(agreement["tab"].id), "label": label, "field_type": "text", "sort_order": "9", **extra}
+
+
+@pytest.mark.parametrize("label", ["Avtalsnummer", " avtalsnummer "])
+def test_a_label_taken_on_the_tab_is_marked_next_to_the_field(login, agreement, label):
+    """Not a 500 (UNIQUE constraint failed: custom_field_definition.tab_id, label)."""
+    admin = login("admin")
+    before = db.session.scalar(select(func.count()).select_from(CustomFieldDefinition))
+    response = admin.post("/admin/customfield/new/", data=_field_form(agreement, label))
+    assert response.status_code == 200
+    assert field_errors(response, "label") == [sv("The name is already used on that tab.")]
+    assert db.session.scalar(select(func.count()).select_from(CustomFieldDefinition)) == before
+
+    # The same on edit; the field's own label is no clash, and another tab may have the label.
+    villkor = agreement["longtext"]
+    response = admin.post(f"/admin/customfield/edit/?id={villkor.id}", data=_field_form(agreement, label))
+    assert response.status_code == 200
+    assert field_errors(response, "label") == [sv("The name is already used on that tab.")]
+    db.session.expire_all()
+    assert db.session.get(CustomFieldDefinition, villkor.id).label == "Villkor"
+    response = admin.post(f"/admin/customfield/edit/?id={villkor.id}", data=_field_form(agreement, "Villkor"))
+    assert response.status_code == 302
+    other = CustomTab(name="Övrigt", applies_to="company")
+    db.session.add(other)
+    db.session.commit()
+    response = admin.post("/admin/customfield/new/", data={**_field_form(agreement, label), "tab": str(other.id)})
+    assert response.status_code == 302
+
+
+def test_any_integrity_error_on_a_settings_form_is_a_message_not_a_second_exception(login, agreement, monkeypatch):
+    """Whatever the database refuses (here the duplicate label, its check switched off) is said on the
+    page: the session is rolled back before the message reads the employee's language."""
+    monkeypatch.setattr(custom_fields, "check_label_free", lambda session, definition: None)
+    admin = login("admin")
+    response = admin.post("/admin/customfield/new/", data=_field_form(agreement, "Avtalsnummer"))
+    assert response.status_code == 200
+    assert sv("The name is already in use: choose another.") in text(response)
+    assert admin.client.get("/admin/customfield/").status_code == 200
 
 
 def test_deleting_a_field_in_use_is_refused_with_the_reason(login, agreement, make_company):

@@ -282,6 +282,49 @@ def test_save_rerun_and_delete_a_report(login, register, employees):
     assert db.session.query(ReportDefinition).count() == 0
 
 
+@pytest.mark.parametrize(
+    ("entity", "condition", "model", "message"),
+    [
+        (
+            "company",
+            "category",
+            Category,
+            "The category the report is limited to no longer exists (it was deleted): choose another.",
+        ),
+        (
+            "company",
+            "industry",
+            Industry,
+            "The industry the report is limited to no longer exists (it was deleted): choose another.",
+        ),
+        (
+            "opportunity",
+            "status",
+            SalesStage,
+            "The sales stage the report is limited to no longer exists (it was deleted): choose another.",
+        ),
+    ],
+)
+def test_a_saved_report_naming_a_deleted_row_says_so(login, employees, entity, condition, model, message):
+    """Not «Alla» and 0 rows without a word."""
+    row = model(name="Borttagen") if model is not SalesStage else SalesStage(name="Borttagen", probability=10)
+    db.session.add(row)
+    db.session.commit()
+    definition, _ = report_generator.save(
+        db.session,
+        employees["seller"],
+        "Gammal rapport",
+        parse({"entity": entity, condition: str(row.id)}),
+        shared=False,
+    )
+    db.session.delete(row)
+    db.session.commit()
+    rerun = login("seller").client.get(f"/admin/reports/generator/saved/{definition.id}", follow_redirects=True)
+    assert ("danger", sv(message)) in flashes(rerun)
+    with pytest.raises(InvalidValue):
+        report_generator.load(db.session.get(ReportDefinition, definition.id), db.session, employees["seller"])
+
+
 def test_saving_without_a_name_says_so_and_saves_nothing(login, register):
     response = login("seller").post(
         "/admin/reports/generator/save", data={"name": " ", "entity": "company"}, follow_redirects=True

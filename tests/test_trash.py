@@ -2,13 +2,27 @@
 from the trash, and who may do which (NotPermitted)."""
 
 import io
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 import pytest
 from sqlalchemy import func, select
 
-from models import Attachment, AuditEvent, Company, Contact, utcnow
+from models import (
+    Activity,
+    Attachment,
+    AuditEvent,
+    CallList,
+    CallListEntry,
+    Company,
+    Contact,
+    EmailMessage,
+    Invoice,
+    Lead,
+    Opportunity,
+    SalesOrder,
+    utcnow,
+)
 from services import files, search, trash
 from services.trash import NotPermitted
 from tests.helpers import links_of
@@ -161,6 +175,105 @@ def test_purge_contact_keeps_its_companies(storage, session, employees, make_com
     assert session.get(Contact, contact.id) is None
     assert session.get(Company, company.id) is not None
     assert links_of(session, company) == {}
+
+
+def _invoice_for(session, *, company=None, contact=None, reference=None, number=1):
+    """An issued invoice (kept seven years by the Bokföringslagen)."""
+    invoice = Invoice(
+        number=number,
+        invoice_date=date(2026, 1, 10),
+        status="sent",
+        company_id=company.id if company else None,
+        contact_id=contact.id if contact else None,
+        their_reference_id=reference.id if reference else None,
+    )
+    session.add(invoice)
+    session.commit()
+    return invoice
+
+
+def test_purge_refuses_a_customer_with_invoices_or_orders_and_deletes_nothing(
+    storage, session, employees, make_company, make_contact
+):
+    admin = employees["admin"]
+    invoiced = make_company(name="Norrlands Bygg AB")
+    ordered = make_contact(first_name="Elin", last_name="Gustafsson", customer_number=901)
+    free = make_company(name="Fri AB")
+    _invoice_for(session, company=invoiced)
+    session.add(SalesOrder(number=1, order_date=date(2026, 1, 5), contact_id=ordered.id))
+    session.commit()
+    trash.delete(session, admin, Company, [invoiced.id, free.id])
+    trash.delete(session, admin, Contact, [ordered.id])
+    session.commit()
+
+    with pytest.raises(trash.CannotPurge) as refused:
+        trash.purge_all(session, storage, admin, {Company: [invoiced.id, free.id], Contact: [ordered.id]})
+    session.rollback()
+    assert set(refused.value.reasons) == {(Company, invoiced.id), (Contact, ordered.id)}
+    message = refused.value.reasons[(Company, invoiced.id)]
+    assert "Norrlands Bygg AB" in message and "bokföringslagen" in message.lower()
+    session.expire_all()
+    for model, ident in ((Company, invoiced.id), (Company, free.id), (Contact, ordered.id)):
+        assert session.get(model, ident) is not None  # nothing deleted, not even the free one
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "purge")) == 0
+
+    with pytest.raises(trash.CannotPurge):  # the single-model entry point refuses the same way
+        trash.purge(session, storage, admin, Company, [invoiced.id])
+    session.rollback()
+    assert trash.purge_all(session, storage, admin, {Company: [free.id]}) == 1
+    session.commit()
+    assert session.get(Company, free.id) is None
+
+
+def test_purge_refuses_a_contact_named_as_reference_on_an_invoice(
+    storage, session, employees, make_company, make_contact
+):
+    admin = employees["admin"]
+    customer = make_company(name="Kund AB")
+    reference = make_contact(first_name="Ref", last_name="Erensson", companies=[customer])
+    _invoice_for(session, company=customer, reference=reference)
+    trash.delete(session, admin, Contact, [reference.id])
+    session.commit()
+    with pytest.raises(trash.CannotPurge) as refused:
+        trash.purge(session, storage, admin, Contact, [reference.id])
+    session.rollback()
+    assert "Ref Erensson" in refused.value.reasons[(Contact, reference.id)]
+    assert session.get(Contact, reference.id) is not None
+
+
+def test_purge_takes_the_customers_history_with_it_and_keeps_its_leads(
+    storage, session, employees, stage, make_company
+):
+    """Opportunities, activities, e-mail and call list entries are the customer's own and go with it;
+    a lead converted to it stays (detached)."""
+    admin = employees["admin"]
+    company = make_company(name="Historik AB")
+    opportunity = Opportunity(title="Affär", company_id=company.id, stage_id=stage.id, owner_id=admin.id)
+    lead = Lead(company_name="Historik AB", company_id=company.id, owner_id=admin.id)
+    call_list = CallList(name="Ring")
+    session.add_all([opportunity, lead, call_list])
+    session.flush()
+    session.add_all(
+        [
+            Activity(subject="Möte", company_id=company.id, opportunity_id=opportunity.id),
+            EmailMessage(company_id=company.id, sender="a@example.se", recipients="b@example.se", subject="Hej"),
+            CallListEntry(call_list_id=call_list.id, company_id=company.id),
+        ]
+    )
+    session.commit()
+    ids = {"opportunity": opportunity.id, "lead": lead.id, "call_list": call_list.id}
+    trash.delete(session, admin, Company, [company.id])
+    session.commit()
+    assert trash.purge(session, storage, admin, Company, [company.id]) == 1
+    session.commit()
+    session.expire_all()
+    assert session.get(Company, company.id) is None
+    assert session.get(Opportunity, ids["opportunity"]) is None
+    for model in (Activity, EmailMessage, CallListEntry):
+        assert session.scalar(select(func.count()).select_from(model).where(model.company_id == company.id)) == 0
+    kept_lead = session.get(Lead, ids["lead"])
+    assert kept_lead is not None and kept_lead.company_id is None
+    assert session.get(CallList, ids["call_list"]) is not None
 
 
 # --- permissions -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from models import AuditEvent, Category, Company, CompanyContact, Contact, Employee, Industry
 from services import passwords
 from tests.conftest import PASSWORD
-from tests.helpers import count, field_errors, fresh, sv, text
+from tests.helpers import count, field_errors, fresh, sv, svn, text
 
 NEW_EMPLOYEE = {
     "name": "Nils Nyanställd",
@@ -131,6 +131,74 @@ def test_employees_cannot_be_deleted(login, session, employees):
     assert count(session, Employee) == 4
 
 
+def _own_form(admin, **changes):
+    return {"name": admin.name, "email": admin.email, "role": "admin", "active": "y", "locale": "sv", **changes}
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"role": "seller"},
+            "The last active administrator cannot be given another role: make another employee an administrator first.",
+        ),
+        (
+            {"active": ""},
+            "The last active administrator cannot be deactivated: make another employee an administrator first.",
+        ),
+    ],
+    ids=["role", "active"],
+)
+def test_the_last_active_administrator_cannot_step_down_in_the_form(login, session, employees, changes, message):
+    admin = employees["admin"]
+    client = login("admin")
+    data = _own_form(admin, **changes)
+    if not data["active"]:
+        del data["active"]
+    response = client.post(f"/admin/employee/edit/?id={admin.id}", data)
+    assert response.status_code == 200
+    assert sv(message) in text(response)
+    stored = fresh(session, Employee, admin.id)
+    assert (stored.role, stored.active) == ("admin", True)
+    assert client.client.get("/admin/employee/").status_code == 200  # still administers
+
+
+def test_the_last_active_administrator_keeps_the_permission_to_manage_employees(login, session, employees):
+    admin = employees["admin"]
+    client = login("admin")
+    response = client.post(f"/admin/employee/card/{admin.id}/permissions", {"perm-employee.manage": "revoke"})
+    assert response.status_code == 302
+    page = client.client.get(response.headers["Location"])
+    assert sv(
+        "The last active administrator cannot lose the permission to manage employees: "
+        "give it to another employee first."
+    ) in text(page)
+    assert fresh(session, Employee, admin.id).revoked_permissions is None
+
+
+def test_an_administrator_steps_down_when_another_is_active(login, session, employees):
+    admin, seller = employees["admin"], employees["seller"]
+    seller.role = "admin"
+    session.commit()
+    response = login("admin").post(f"/admin/employee/edit/?id={admin.id}", _own_form(admin, role="seller"))
+    assert response.status_code == 302
+    assert fresh(session, Employee, admin.id).role == "seller"
+
+
+def test_deleting_an_employee_says_to_deactivate_instead(login, session, employees):
+    admin = login("admin")
+    target = employees["readonly"]
+    message = sv("Employees are not deleted, since their history names them: untick Active to deactivate one.")
+    for url, data in (
+        ("/admin/employee/delete/", {"id": str(target.id)}),
+        ("/admin/employee/action/", {"action": "delete", "rowid": [str(target.id)]}),
+    ):
+        response = admin.post(url, data)
+        assert response.status_code == 302
+        assert message in text(admin.client.get(response.headers["Location"]))
+    assert fresh(session, Employee, target.id).active is True
+
+
 @pytest.mark.parametrize("role", ["seller", "finance", "readonly"])
 def test_others_may_list_employees_but_not_change_them(login, session, employees, role):
     client = login(role)
@@ -179,14 +247,32 @@ def test_admin_creates_edits_and_deletes_a_category(login, session):
     assert count(session, Category) == 0
 
 
-def test_deleting_a_category_in_use_keeps_the_companies(login, session, make_company):
-    category = Category(name="A-kund", applies_to="company")
+def test_a_category_in_use_is_not_deleted_and_the_count_is_shown(login, session, make_company, make_contact):
+    """Like an industry (and a sales stage): not silently removed from every customer and lead."""
+    from models import Lead
+
+    category = Category(name="A-kund", applies_to="both")
     session.add(category)
     session.commit()
-    company = make_company(categories=[category])
-    assert login("admin").post("/admin/category/delete/", {"id": str(category.id)}).status_code == 302
-    assert count(session, Category) == 0
-    assert fresh(session, Company, company.id).categories == []
+    companies = [make_company(name=f"Kund {n} AB", categories=[category]) for n in range(2)]
+    session.add(Lead(company_name="Lead AB", categories=[fresh(session, Category, category.id)]))
+    session.commit()
+    admin = login("admin")
+    message = svn(
+        "The category %(name)s is used by %(num)s customer or lead and cannot be deleted; remove it from them first.",
+        "The category %(name)s is used by %(num)s customers and leads and cannot be deleted; "
+        "remove it from them first.",
+        3,
+        name="A-kund",
+    )
+    response = admin.post("/admin/category/delete/", {"id": str(category.id)}, follow_redirects=True)
+    assert message in text(response)
+    response = admin.post(
+        "/admin/category/action/", {"action": "delete", "rowid": str(category.id)}, follow_redirects=True
+    )
+    assert message in text(response)
+    assert count(session, Category) == 1
+    assert all([c.name for c in fresh(session, Company, company.id).categories] == ["A-kund"] for company in companies)
 
 
 def test_duplicate_category_name_is_refused(login, session):
@@ -452,7 +538,12 @@ def test_industry_in_use_is_not_deleted_and_the_reason_is_shown(login, session, 
     response = admin.post(
         "/admin/industry/action/", {"action": "delete", "rowid": str(industry.id)}, follow_redirects=True
     )
-    assert sv("The record is in use by other records and cannot be deleted.") in text(response)
+    assert svn(
+        "The industry %(name)s is used by %(num)s company and cannot be deleted; change it on them first.",
+        "The industry %(name)s is used by %(num)s companies and cannot be deleted; change it on them first.",
+        1,
+        name="Byggverksamhet",
+    ) in text(response)
     assert count(session, Industry) == 1
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from extensions import db
 from models import Activity, Opportunity, SalesStage
-from tests.helpers import count, flashes, fresh, sv, text
+from tests.helpers import count, field_errors, flashes, fresh, sv, text
 
 
 @pytest.fixture
@@ -90,6 +90,23 @@ def test_an_opportunity_needs_a_customer(login, stages, company):
     response = login("seller").post("/admin/opportunity/new/", form(company, stages["Kontakt"], company=""))
     assert ("danger", sv("Choose the customer: either a company or a private customer.")) in flashes(response)
     assert count(db.session, Opportunity) == 0
+
+
+@pytest.mark.parametrize("owner", ["99999", "abc", "99999999999999999999"])
+def test_an_owner_who_is_no_employee_is_refused_next_to_the_field(login, company, stages, employees, owner):
+    """Not silently given to whoever saves it."""
+    seller = login("seller")
+    response = seller.post("/admin/opportunity/new/", form(company, stages["Kontakt"], owner=owner))
+    assert response.status_code == 200
+    assert field_errors(response, "owner") == [sv("No record with id %(id)s.", id=owner)]
+    assert count(db.session, Opportunity) == 0
+
+    opportunity = make_opportunity(company, stages["Kontakt"], owner=employees["admin"])
+    data = form(company, stages["Kontakt"], title=opportunity.title, owner=owner, version=str(opportunity.version))
+    response = seller.post(f"/admin/opportunity/edit/?id={opportunity.id}", data)
+    assert response.status_code == 200
+    assert field_errors(response, "owner") == [sv("No record with id %(id)s.", id=owner)]
+    assert fresh(db.session, Opportunity, opportunity.id).owner_id == employees["admin"].id
 
 
 def test_editing_the_stage_is_kept_in_the_history_shown_on_the_page(login, company, stages, employees):

@@ -2,11 +2,12 @@
 the list, restoring with links, and the confirmed, permissioned purge."""
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from models import AuditEvent, Company, CompanyContact, Contact
+from models import AuditEvent, Company, CompanyContact, Contact, Invoice
 from services import trash
 from tests.helpers import flashes, fresh, sv, text
 
@@ -192,6 +193,51 @@ def test_purge_post_without_csrf_is_refused(login, session, deleted):
     )
     assert response.status_code == 400
     assert fresh(session, Company, company.id) is not None
+
+
+@pytest.fixture
+def invoiced(session, deleted):
+    """The company in the trash has an issued invoice (kept seven years by the Bokföringslagen)."""
+    session.add(Invoice(number=1, invoice_date=date(2026, 1, 10), status="sent", company_id=deleted["company"].id))
+    session.commit()
+    return deleted
+
+
+def test_confirming_a_purge_of_an_invoiced_customer_is_refused_on_the_page(login, session, invoiced):
+    """Not a 500 (FOREIGN KEY constraint failed): the page names the customer and why, and nothing
+    of the selection is deleted; the private customer that may go is offered again."""
+    company_id, private_id = invoiced["company"].id, invoiced["private"].id
+    admin = login("admin")
+    response = admin.post(
+        "/admin/trash/purge/confirm", {"rowid": [f"company:{company_id}", f"contact:{private_id}"], "confirm": "yes"}
+    )
+    assert response.status_code == 200
+    body = text(response)
+    assert sv("Nothing was deleted.") in body
+    assert (
+        sv(
+            "%(name)s cannot be deleted permanently: it has invoices or orders, which must be kept for seven years "
+            "(Bokföringslagen).",
+            name="Papperskorgen AB",
+        )
+        in body
+    )
+    raw = response.get_data(as_text=True)
+    assert f'value="contact:{private_id}"' in raw and f'value="company:{company_id}"' not in raw
+    assert fresh(session, Company, company_id) is not None
+    assert fresh(session, Contact, private_id) is not None
+    assert session.scalars(select(AuditEvent).where(AuditEvent.action == "purge")).all() == []
+
+
+def test_the_purge_confirmation_already_says_which_customers_must_be_kept(login, session, invoiced):
+    company_id, private_id = invoiced["company"].id, invoiced["private"].id
+    response = login("admin").post("/admin/trash/purge", {"rowid": [f"company:{company_id}", f"contact:{private_id}"]})
+    assert response.status_code == 200
+    body = text(response)
+    assert "Papperskorgen AB" in body and "bokföringslagen" in body.lower()
+    assert sv("Nothing was deleted.") not in body
+    raw = response.get_data(as_text=True)
+    assert f'value="contact:{private_id}"' in raw and f'value="company:{company_id}"' not in raw
 
 
 # --- the whole round trip through the UI ---------------------------------------------------------
