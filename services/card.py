@@ -21,6 +21,7 @@ from models import (
     CompanyContact,
     Contact,
     EmailMessage,
+    Lead,
     Employee,
     MergeRecord,
     Project,
@@ -120,7 +121,8 @@ def projects(customer: Company):
 
 def history(customer):
     """The audit trail of the customer (or lead), of the records merged into it (services.merge) and, for a
-    company, of its linked contacts."""
+    company, of its linked contacts and of the lead it was converted from (who created the lead, its status
+    changes: the customer's history begins there)."""
     kind = customer.__tablename__
     merged = select(MergeRecord.merged_id).where(
         MergeRecord.entity_type == kind, MergeRecord.survivor_id == customer.id, MergeRecord.undone_at.is_(None)
@@ -136,6 +138,11 @@ def history(customer):
             select(AuditEvent.id)
             .join(CompanyContact, CompanyContact.contact_id == AuditEvent.entity_id)
             .where(AuditEvent.entity_type == "contact", CompanyContact.company_id == customer.id)
+        )
+        parts.append(
+            select(AuditEvent.id)
+            .join(Lead, Lead.id == AuditEvent.entity_id)
+            .where(AuditEvent.entity_type == "lead", Lead.company_id == customer.id)
         )
     return (
         select(AuditEvent)

@@ -7,10 +7,10 @@ CLI) enforces the same rule; the audit events name the acting employee.
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from models import Attachment, Company, Contact, Employee, Opportunity, utcnow
+from models import Activity, Attachment, Company, Contact, Employee, Lead, Opportunity, utcnow
 from services import paging
 from services.audit import acting_as
 from services.storage import Storage, delete_at_commit
@@ -24,6 +24,9 @@ _PERMISSION = {
     ("restore", Contact): "company.restore",
     ("purge", Company): "company.purge",
     ("purge", Contact): "company.purge",
+    ("delete", Lead): "lead.delete",
+    ("restore", Lead): "lead.restore",
+    ("purge", Lead): "lead.purge",
 }
 
 
@@ -31,8 +34,13 @@ class NotPermitted(PermissionError):
     """The employee lacks the permission for this trash operation."""
 
 
+def permission(operation: str, model) -> str:
+    """The permission `operation` ("delete", "restore", "purge") on rows of `model` needs."""
+    return _PERMISSION[(operation, model)]
+
+
 def _check(actor: Employee, operation: str, model) -> None:
-    if not actor.has_permission(_PERMISSION[(operation, model)]):
+    if not actor.has_permission(permission(operation, model)):
         raise NotPermitted(operation)
 
 
@@ -72,9 +80,21 @@ def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> in
     storage when the deletion commits (the database drops their rows by cascade)."""
     _check(actor, "purge", model)
     rows = _rows(session, model, ids, deleted=True)
-    owner = Attachment.company_id if model is Company else Attachment.contact_id
-    files = select(Attachment.storage_key).where(owner.in_([row.id for row in rows]))
-    delete_at_commit(session, storage, session.scalars(files).all())
+    if model is Lead:  # no file area; its call-list entries go by cascade, and its activities with it
+        session.execute(
+            delete(Activity)
+            .where(
+                Activity.lead_id.in_([row.id for row in rows]),
+                Activity.company_id.is_(None),
+                Activity.contact_id.is_(None),
+                Activity.opportunity_id.is_(None),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        owner = Attachment.company_id if model is Company else Attachment.contact_id
+        files = select(Attachment.storage_key).where(owner.in_([row.id for row in rows]))
+        delete_at_commit(session, storage, session.scalars(files).all())
     with acting_as(session, actor.id):
         for row in rows:
             session.delete(row)
@@ -82,17 +102,21 @@ def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> in
     return len(rows)
 
 
-def refuse_if_in_trash(session: Session | None, *, company=None, contact=None, opportunity=None) -> None:
-    """Nothing is added to a customer in the trash (an opportunity, an activity…): restore it first.
-    `company`/`contact`/`opportunity` are rows or ids (None: not linked; an id is read through
+def refuse_if_in_trash(
+    session: Session | None, *, company=None, contact=None, opportunity=None, lead=None
+) -> None:
+    """Nothing is added to a customer or lead in the trash (an opportunity, an activity…): restore it first.
+    `company`/`contact`/`opportunity`/`lead` are rows or ids (None: not linked; an id is read through
     `session`); an opportunity is in the trash with its customer."""
-    for model, value in ((Company, company), (Contact, contact), (Opportunity, opportunity)):
+    for model, value in ((Company, company), (Contact, contact), (Opportunity, opportunity), (Lead, lead)):
         if isinstance(value, int) and session is None:
             continue  # an id, and no session to read it through
         row: Any = session.get(model, value) if isinstance(value, int) and session is not None else value
         if row is not None and row.is_deleted:
             customer = row.customer if isinstance(row, Opportunity) else row  # in the trash: it has one
-            name = customer.name if customer is not None else ""
+            name = "" if customer is None else customer.company_name if isinstance(customer, Lead) else customer.name
+            if isinstance(customer, Lead):
+                raise InvalidValue(_("%(name)s is in the trash: restore the lead before adding to it.", name=name))
             raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=name))
 
 
