@@ -73,9 +73,7 @@ class TrashView(SecurePage):
         db.session.commit()
         customers, leads = sum(n for model, n in counts.items() if model is not Lead), counts.get(Lead, 0)
         if customers:
-            flash(
-                ngettext("%(num)s customer was restored.", "%(num)s customers were restored.", customers), "success"
-            )
+            flash(ngettext("%(num)s customer was restored.", "%(num)s customers were restored.", customers), "success")
         if leads:
             flash(ngettext("%(num)s lead was restored.", "%(num)s leads were restored.", leads), "success")
         if not customers and not leads:
@@ -107,7 +105,9 @@ class TrashView(SecurePage):
             return redirect(url_for(".index"))
         files = storage.from_config(current_app.config)
         try:
-            counts = {model: trash.purge(db.session, files, current_user, model, ids) for model, ids in _selection().items()}
+            counts = {
+                model: trash.purge(db.session, files, current_user, model, ids) for model, ids in _selection().items()
+            }
         except trash.NotPermitted:
             db.session.rollback()
             abort(403)

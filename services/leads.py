@@ -107,7 +107,9 @@ def check_convertible(session: Session, lead: Lead) -> None:
     """Raise InvalidValue (for the user) when the lead cannot be converted (an erased person's lead is
     read-only: services.privacy)."""
     if lead.is_deleted:
-        raise InvalidValue(_("%(name)s is in the trash: restore the lead before converting it.", name=lead.company_name))
+        raise InvalidValue(
+            _("%(name)s is in the trash: restore the lead before converting it.", name=lead.company_name)
+        )
     if lead.is_converted:
         raise InvalidValue(_("%(name)s is already converted to a customer.", name=lead.company_name))
     if lead.status == "merged":

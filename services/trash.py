@@ -7,7 +7,8 @@ CLI) enforces the same rule; the audit events name the acting employee.
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Attachment, Company, Contact, Employee, Lead, Opportunity, utcnow
@@ -82,7 +83,7 @@ def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> in
     rows = _rows(session, model, ids, deleted=True)
     if model is Lead:  # no file area; its call-list entries go by cascade, and its activities with it
         session.execute(
-            delete(Activity)
+            delete_rows(Activity)
             .where(
                 Activity.lead_id.in_([row.id for row in rows]),
                 Activity.company_id.is_(None),
@@ -102,9 +103,7 @@ def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> in
     return len(rows)
 
 
-def refuse_if_in_trash(
-    session: Session | None, *, company=None, contact=None, opportunity=None, lead=None
-) -> None:
+def refuse_if_in_trash(session: Session | None, *, company=None, contact=None, opportunity=None, lead=None) -> None:
     """Nothing is added to a customer or lead in the trash (an opportunity, an activity…): restore it first.
     `company`/`contact`/`opportunity`/`lead` are rows or ids (None: not linked; an id is read through
     `session`); an opportunity is in the trash with its customer."""

@@ -36,9 +36,7 @@ def upgrade() -> None:
     else:
         op.add_column("lead", sa.Column("deleted_by_id", sa.Integer(), nullable=True))
         op.create_foreign_key(op.f("fk_lead_deleted_by_id_employee"), "lead", "employee", ["deleted_by_id"], ["id"])
-    op.create_index(
-        INDEX, "lead", ["deleted_at", "id"], postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE)
-    )
+    op.create_index(INDEX, "lead", ["deleted_at", "id"], postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE))
 
 
 def downgrade() -> None:
