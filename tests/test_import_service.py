@@ -1627,3 +1627,32 @@ def test_an_upsert_holds_new_and_changed_numbers_to_the_rule_and_a_company_keeps
         make_job("Namn;Org.nr\nAnnat Aktiebolag;556703-7485\n", mode="upsert", match_key="org_number"), write=False
     )
     assert (by_number.updated_count, by_number.error_count) == (1, 0)
+
+
+def test_a_lead_in_the_trash_is_neither_matched_nor_pointed_out_by_an_import(session, make_job, run, employees):
+    """An import matches and points out live leads only: a lead in the trash is not updated by an upsert on
+    its e-mail (a new lead is made, as for a contact in the trash), nor named as a likely duplicate."""
+    from services import trash
+
+    gone = Lead(company_name="Beta Konsult", org_number="5564994589", contact_email="per@beta.se", status="new")
+    session.add(gone)
+    session.commit()
+    trash.delete(session, employees["seller"], Lead, [gone.id])
+    session.commit()
+    checked = run(make_job("Företagsnamn;Org.nr;Ort\nBeta Konsult AB;5564994589;Malmö\n", mode="create"), write=False)
+    assert notices(session, checked) == []
+    job = run(
+        run(
+            make_job(
+                "Företag;E-post;Källa\nBeta Konsult AB;per@beta.se;Mässa\n",
+                entity="lead",
+                mode="upsert",
+                match_key="contact_email",
+            ),
+            write=False,
+        ),
+        write=True,
+    )
+    assert (job.created_count, job.updated_count) == (1, 0)
+    kept = session.get(Lead, gone.id)
+    assert (kept.company_name, kept.source, kept.deleted_at is not None) == ("Beta Konsult", None, True)
