@@ -763,12 +763,14 @@ def test_undo_trashes_created_records_and_reverts_updates(session, make_job, run
         jobs.undo(session, job, employees["admin"])
 
 
-def test_undo_of_leads_deletes_them(session, make_job, run, employees):
+def test_undo_of_leads_moves_them_to_the_trash(session, make_job, run, employees):
+    """As an import's new customers: nothing a user undoes is destroyed without the trash's purge."""
     job = run(run(make_job("Företag\nNya AB\n", entity="lead"), write=False), write=True)
     assert count(session, Lead) == 1
     jobs.undo(session, job, employees["admin"])
     session.commit()
-    assert count(session, Lead) == 0
+    assert count(session, Lead, Lead.deleted_at.is_(None)) == 0
+    assert count(session, Lead, Lead.deleted_at.is_not(None)) == 1
 
 
 def test_allocate_block_reserves_consecutive_numbers_without_overlap(session):
