@@ -616,8 +616,9 @@ lead_categories = Table(
 )
 
 
-class Lead(Audited, VersionMixin, ConsentMixin, TimestampMixin, Model):
-    """Lead: a potential customer, converted to a company (and contact) by services.leads."""
+class Lead(Audited, SoftDeleteMixin, VersionMixin, ConsentMixin, TimestampMixin, Model):
+    """Lead: a potential customer, converted to a company (and contact) by services.leads. Deleting one
+    moves it to the trash with its call-list entries and activities (services.trash), as a customer."""
 
     __tablename__ = "lead"
     audit_exclude = Audited.audit_exclude + ConsentMixin.consent_stamps
@@ -656,6 +657,7 @@ class Lead(Audited, VersionMixin, ConsentMixin, TimestampMixin, Model):
     converted_at: Mapped[datetime | None]
 
     owner: Mapped[Employee | None] = relationship(foreign_keys=[owner_id])
+    deleted_by: Mapped[Employee | None] = relationship(foreign_keys="Lead.deleted_by_id")
     categories: Mapped[list[Category]] = relationship(secondary=lead_categories)
     company: Mapped[Company | None] = relationship()
     contact: Mapped[Contact | None] = relationship()
@@ -1664,7 +1666,12 @@ KEYSET_INDEXES: dict[str, list] = {
         (("deleted_at", "id"), "deleted_at IS NOT NULL"),
     ],
     "contact_category": [("category_id", "contact_id")],
-    "lead": [("created_at", "id"), ("company_name", "id"), ("org_number", "id")],
+    "lead": [
+        ("created_at", "id"),
+        ("company_name", "id"),
+        ("org_number", "id"),
+        (("deleted_at", "id"), "deleted_at IS NOT NULL"),
+    ],
     "call_list": [("created_at", "id"), ("name", "id")],
     "opportunity": [("close_date", "id"), ("title", "id"), ("amount", "id")],
     "sales_order": [("order_date", "id"), ("number", "id"), ("total", "id")],

@@ -3,9 +3,10 @@
 The conversion and the duplicate rules live in services.leads.
 """
 
+from functools import partial
 from types import SimpleNamespace
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.form import rules
 from flask_babel import gettext as _
@@ -19,7 +20,7 @@ from admin_views import consent as consent_form
 from admin_views.base import (
     HiddenRule,
     SearchAjaxLoader,
-    SecureModelView,
+    SoftDeleteModelView,
     fmt_choice,
     fmt_email,
     fmt_org_number,
@@ -29,15 +30,18 @@ from admin_views.base import (
     require,
 )
 from admin_views.calllist_actions import AddToCallListMixin
+from admin_views.card import ActivityForm
 from admin_views.duplicate_warning import DuplicateWarningMixin, OptionalField, form_values
 from admin_views.filters import CategoryFilter, EmployeeFilter, IsFilter
+from admin_views.listing import Pager, read_page
 from admin_views.mass_messages import MassMessageMixin
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.records import TITLES, record_url
 from extensions import db
-from models import Category, Company, Employee, Lead
-from services import card, fields, leads, merge, validation
+from models import Activity, Category, Company, Employee, Lead, utcnow
+from services import activities, card, fields, leads, merge, validation
 from services.validation import InvalidValue
+from services.visibility import Part, may_see, permission
 
 #: Audit events shown on a lead's page (newest first).
 HISTORY_SHOWN = 50
@@ -71,8 +75,9 @@ def unsaved_lead_as_company(form) -> Company:
     )
 
 
-class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCallListMixin, SecureModelView):
-    """Leads: potential customers, worked by sellers and converted to customers."""
+class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCallListMixin, SoftDeleteModelView):
+    """Leads: potential customers, worked by sellers and converted to customers. "Radera" moves a lead to the
+    trash with its call-list entries and activities (services.trash), from where it is restored or purged."""
 
     permission_area = "lead"
     duplicate_checks = (("lead", unsaved_lead), ("company", unsaved_lead_as_company))
@@ -215,12 +220,14 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCa
     def get_save_return_url(self, model, is_created=False):
         return url_for("lead.page", id=model.id)
 
-    @expose("/show/<int:id>")
-    @require("lead.view")
-    def page(self, id):
-        """The lead's page: its details, duplicates, and the way to edit or convert it."""
-        lead = db.session.get(Lead, id) or abort(404)
+    def _render_page(self, lead: Lead, form=None):
+        """The lead's page; its activities only for who may see customers' activities (services.visibility)."""
         merged = merge.merged_into(db.session, "lead", lead.id) if lead.status == merge.LEAD_MERGED else None
+        page = pager = None
+        if may_see(current_user, Part.ACTIVITIES):
+            page = read_page(leads.ACTIVITIES_ORDER, leads.activities(lead), request.args, per_page=card.PAGE_SIZE)
+            others = {k: v for k, v in request.args.items() if k not in ("after", "before", "last")}
+            pager = Pager(page, partial(url_for, ".page", id=lead.id, _anchor="activities", **others))
         return self.render(
             "admin/lead.html",
             lead=lead,
@@ -228,15 +235,68 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCa
             duplicates=[duplicate_link(d) for d in leads.duplicates(db.session, lead)],
             merged_into=db.session.get(Lead, merged.survivor_id) if merged else None,
             history=SimpleNamespace(items=card.latest(db.session, card.history(lead), HISTORY_SHOWN)),
+            page=page,
+            pager=pager,
+            form=form or ActivityForm(),
+            kinds=Activity.KINDS,
+            now=utcnow(),
         )
+
+    @expose("/show/<int:id>")
+    @require("lead.view")
+    def page(self, id):
+        """The lead's page: its details, duplicates, activities and history, and the way to edit or convert it
+        (a lead in the trash has none: restore it first)."""
+        return self._render_page(self.live_or_404(id))
+
+    @expose("/show/<int:id>/activities", methods=("POST",))
+    @require("lead.view", "activity.edit", permission(Part.ACTIVITIES))
+    def add_activity(self, id):
+        """A task, meeting, call or note on the lead (on a converted lead's customer card too), as the card's."""
+        lead = self.live_or_404(id)
+        form = ActivityForm(request.form)
+        if not form.validate():
+            flash(_("The activity was not saved: correct the marked fields."), "error")
+            return self._render_page(lead, form)
+        try:
+            activities.create(
+                db.session,
+                current_user,
+                kind=form.kind.data,
+                subject=form.subject.data,
+                due_at=form.due_at.data,
+                description=form.description.data or None,
+                lead_id=lead.id,
+                company_id=lead.company_id,
+                contact_id=lead.contact_id,
+            )
+            db.session.commit()
+        except InvalidValue as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return self._render_page(lead, form)
+        flash(_("The activity was saved."), "success")
+        return redirect(url_for(".page", id=lead.id) + "#activities")
+
+    @expose("/show/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
+    @require("lead.view", "activity.edit", permission(Part.ACTIVITIES))
+    def activity_done(self, id, activity_id):
+        """Mark one of the lead's tasks, meetings or calls done (or reopen it)."""
+        lead = self.live_or_404(id)
+        activity = db.session.scalar(
+            select(Activity).where(Activity.id == activity_id, Activity.lead_id == lead.id)
+        ) or abort(404)
+        activities.set_done(activity, request.form.get("done") != "0")
+        db.session.commit()
+        return redirect(url_for(".page", id=lead.id) + "#activities")
 
     # --- Konvertera till kund -----------------------------------------------------
 
     @expose("/convert/<int:id>", methods=("POST",))
     @require("lead.convert")
     def convert(self, id):
-        """Convert one lead to a customer and open the new customer card."""
-        lead = db.session.get(Lead, id) or abort(404)
+        """Convert one lead to a customer and open the new customer card (not one in the trash)."""
+        lead = self.live_or_404(id)
         try:
             company = leads.convert(db.session, current_user, lead)
             db.session.commit()
@@ -258,7 +318,9 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCa
         "convert", _l("Convert to customer"), "lead.convert", _l("Convert the selected leads to customers?")
     )
     def action_convert(self, ids):
-        rows = db.session.scalars(select(Lead).where(Lead.id.in_([int(i) for i in ids])).order_by(Lead.id)).all()
+        rows = db.session.scalars(
+            select(Lead).where(Lead.id.in_([int(i) for i in ids]), Lead.deleted_at.is_(None)).order_by(Lead.id)
+        ).all()
         try:
             converted, refused = leads.convert_many(db.session, current_user, list(rows))
             db.session.commit()

@@ -2,24 +2,31 @@
 
 from functools import partial
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from admin_views.base import SecurePage, require
+from admin_views.base import SecurePage, can, require
 from admin_views.listing import Pager, count_text, read_page
 from extensions import db
-from models import Company, Contact
+from models import Company, Contact, Lead
 from services import merge, paging, storage, trash
 from services.validation import is_id
 
-KINDS = {"company": Company, "contact": Contact}
+KINDS = {"company": Company, "contact": Contact, "lead": Lead}
+#: What restoring each kind needs beyond the page's company.restore (services.trash checks it again).
+RESTORE_NEEDS = {"lead": "lead.restore"}
+
+
+def shown_kinds() -> dict:
+    """The kinds of the trash this employee may restore, each a section of the page."""
+    return {kind: model for kind, model in KINDS.items() if can(RESTORE_NEEDS.get(kind, "company.restore"))}
 
 
 def _selection() -> dict:
-    """Ticked rows from the form, as {model: [ids]} (`company:12`, `contact:7`)."""
+    """Ticked rows from the form, as {model: [ids]} (`company:12`, `contact:7`, `lead:3`)."""
     chosen: dict = {}
     for value in request.form.getlist("rowid"):
         kind, _sep, ident = value.partition(":")
@@ -38,7 +45,7 @@ def _in_trash(selection: dict) -> list:
 
 
 class TrashView(SecurePage):
-    """Deleted customers, who deleted them and when; restore or purge the ticked ones."""
+    """Deleted customers and leads, who deleted them and when; restore or purge the ticked ones."""
 
     #: Rows per page of each section (companies, contacts).
     per_page = 50
@@ -46,10 +53,10 @@ class TrashView(SecurePage):
     @expose("/")
     @require("company.restore")
     def index(self):
-        """Deleted companies, and deleted contacts and private customers: each a list of its own,
+        """Deleted companies, deleted contacts and private customers, and deleted leads: each a list of its own,
         paged by key (`?company_after=…`, `?contact_last=1` …), newest deletion first."""
         sections = {}
-        for kind, model in KINDS.items():
+        for kind, model in shown_kinds().items():
             stmt = trash.in_trash(model)
             page = read_page(trash.trash_order(model), stmt, request.args, per_page=self.per_page, prefix=f"{kind}_")
             others = {k: v for k, v in request.args.items() if not k.startswith(f"{kind}_")}
@@ -57,18 +64,28 @@ class TrashView(SecurePage):
                 "page": page,
                 "pager": Pager(page, partial(url_for, ".index", **others), prefix=f"{kind}_"),
                 "count": count_text(paging.capped_count(db.session, stmt)),
-                "merged_into": merge.kept_records(db.session, kind, [row.id for row in page.items]),
+                # a lead merged into another is not in the trash (its status says so: services.merge)
+                "merged_into": merge.kept_records(db.session, kind, [row.id for row in page.items])
+                if kind != "lead"
+                else {},
             }
         return self.render("admin/trash.html", sections=sections)
 
     @expose("/restore", methods=("POST",))
     @require("company.restore")
     def restore(self):
-        count = sum(trash.restore(db.session, current_user, model, ids) for model, ids in _selection().items())
+        try:
+            counts = {model: trash.restore(db.session, current_user, model, ids) for model, ids in _selection().items()}
+        except trash.NotPermitted:
+            db.session.rollback()
+            abort(403)
         db.session.commit()
-        if count:
-            flash(ngettext("%(num)s customer was restored.", "%(num)s customers were restored.", count), "success")
-        else:
+        customers, leads = sum(n for model, n in counts.items() if model is not Lead), counts.get(Lead, 0)
+        if customers:
+            flash(ngettext("%(num)s customer was restored.", "%(num)s customers were restored.", customers), "success")
+        if leads:
+            flash(ngettext("%(num)s lead was restored.", "%(num)s leads were restored.", leads), "success")
+        if not customers and not leads:
             flash(_("Tick the customers you want to restore."), "warning")
         return redirect(url_for(".index"))
 
@@ -77,6 +94,8 @@ class TrashView(SecurePage):
     def purge(self):
         """Second step of a purge: the ticked customers are shown for confirmation."""
         selection = _selection()
+        if any(not current_user.has_permission(trash.permission("purge", model)) for model in selection):
+            abort(403)
         if not _in_trash(selection):
             flash(_("Tick the customers you want to delete permanently."), "warning")
             return redirect(url_for(".index"))
@@ -100,13 +119,27 @@ class TrashView(SecurePage):
         files = storage.from_config(current_app.config)
         selection = _selection()
         try:
-            count = trash.purge_all(db.session, files, current_user, selection)
+            counts = trash.purge_all(db.session, files, current_user, selection)
         except trash.CannotPurge as refused:
             db.session.rollback()
             return self._confirm_page(selection, refused.reasons, refused=True)
+        except trash.NotPermitted:
+            db.session.rollback()
+            abort(403)
         db.session.commit()
-        flash(
-            ngettext("%(num)s customer was permanently deleted.", "%(num)s customers were permanently deleted.", count),
-            "success",
-        )
+        leads = counts.pop(Lead, 0)
+        if leads:
+            flash(
+                ngettext("%(num)s lead was permanently deleted.", "%(num)s leads were permanently deleted.", leads),
+                "success",
+            )
+        if sum(counts.values()) or not leads:
+            flash(
+                ngettext(
+                    "%(num)s customer was permanently deleted.",
+                    "%(num)s customers were permanently deleted.",
+                    sum(counts.values()),
+                ),
+                "success",
+            )
         return redirect(url_for(".index"))

@@ -272,7 +272,8 @@ leads = Resource(
     update_schema=s.LeadPatch,
     create=_new(Lead, owned=True),
     update=_plain_update,
-    delete=_plain_delete,
+    delete="trash",  # to the trash with its call-list entries and activities; POST …/restore brings it back
+    permissions={"restore": ("lead.restore",)},
     options=lambda: (selectinload(Lead.categories),),
 )
 

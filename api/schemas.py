@@ -317,6 +317,7 @@ class LeadSchema(Output, LeadFields, ConsentStamps):
     company_id = f.Integer(dump_only=True, allow_none=True, metadata={"description": "The customer it became"})
     contact_id = f.Integer(dump_only=True, allow_none=True)
     converted_at = UtcDateTime(dump_only=True, allow_none=True)
+    deleted_at = UtcDateTime(dump_only=True, allow_none=True)
     version = f.Integer(dump_only=True, required=True)
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)

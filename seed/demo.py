@@ -680,6 +680,10 @@ def seed_demo(session: Session, *, rng_seed: int = 2026, storage=None) -> bool:
 
         # Two customers in the trash, so "Återställa kunder" has something to show.
         trash.delete(session, admin, Company, [companies[-3].id, companies[-4].id])
+        # and the disqualified lead, so its Leads section has one too
+        dropped = session.scalar(select(Lead).where(Lead.company_name == "Motala Kanalbåtar AB"))
+        if dropped is not None:
+            trash.delete(session, admin, Lead, [dropped.id])
     session.commit()
     seed_imports(session, storage, admin)
     return True

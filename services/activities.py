@@ -19,6 +19,7 @@ def create(session: Session, actor: Employee, *, kind: str, subject: str, **fiel
         company=fields.get("company_id"),
         contact=fields.get("contact_id"),
         opportunity=fields.get("opportunity_id"),
+        lead=fields.get("lead_id"),
     )
     fields.setdefault("assignee_id", actor.id)
     activity = Activity(kind=kind, subject=subject.strip(), created_by_id=actor.id, **fields)
@@ -48,7 +49,7 @@ def overdue_and_coming(session: Session, open_activities, *, now: datetime | Non
 
 def mine(session: Session, employee: Employee, *, limit: int = 15) -> list[Activity]:
     """Mina aktiviteter: the employee's open activities by date, so overdue and today's come first,
-    then those without a date; not those of a customer in the trash. Two statements, each read in
+    then those without a date; not those of a customer or lead in the trash. Two statements, each read in
     order from the index on (assignee, done, due date, id), however many activities the employee has."""
     stmt = (
         select(Activity)

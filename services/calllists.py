@@ -127,29 +127,37 @@ def _lock_new_lists(session: Session, actor: Employee) -> None:
         session.execute(text("UPDATE call_list SET id = id WHERE 0"))  # a write: takes the lock, changes nothing
 
 
+def not_in_trash():
+    """Entries whose lead is not in the trash: one there stays on the list, outcome and note kept, shown as in the
+    trash, neither called nor counted until the lead is restored."""
+    return ~CallListEntry.lead.has(Lead.deleted_at.is_not(None))
+
+
 def next_entry(session: Session, call_list: CallList) -> CallListEntry | None:
-    """The first entry not called yet, in list order."""
+    """The first entry not called yet, in list order (not one of a lead in the trash)."""
     return session.scalars(
         select(CallListEntry)
-        .where(CallListEntry.call_list_id == call_list.id, CallListEntry.called_at.is_(None))
+        .where(CallListEntry.call_list_id == call_list.id, CallListEntry.called_at.is_(None), not_in_trash())
         .order_by(CallListEntry.position, CallListEntry.id)
         .limit(1)
     ).first()
 
 
 def progress(session: Session, call_list: CallList) -> tuple[int, int]:
-    """(called, total) entries of the list."""
+    """(called, total) entries of the list, not counting those of a lead in the trash."""
     total, called = session.execute(
-        select(func.count(), func.count(CallListEntry.called_at)).where(CallListEntry.call_list_id == call_list.id)
+        select(func.count(), func.count(CallListEntry.called_at)).where(
+            CallListEntry.call_list_id == call_list.id, not_in_trash()
+        )
     ).one()
     return called, total
 
 
 def progress_of(session: Session, call_list_ids) -> dict[int, tuple[int, int]]:
-    """(called, total) entries of each of these lists, in one statement (a list page's figures)."""
+    """(called, total) entries of each of these lists, in one statement (a list page's figures), as `progress`."""
     rows = session.execute(
         select(CallListEntry.call_list_id, func.count(CallListEntry.called_at), func.count())
-        .where(CallListEntry.call_list_id.in_(list(call_list_ids)))
+        .where(CallListEntry.call_list_id.in_(list(call_list_ids)), not_in_trash())
         .group_by(CallListEntry.call_list_id)
     )
     found = {list_id: (called, total) for list_id, called, total in rows}
@@ -194,6 +202,10 @@ def record_outcome(
     """Keep the outcome of a call on the entry and as a call activity (plus a task to call back)."""
     if outcome not in CallListEntry.OUTCOMES:
         raise InvalidValue(_("Choose the outcome of the call."))
+    if entry.lead is not None and entry.lead.is_deleted:
+        raise InvalidValue(
+            _("%(name)s is in the trash: restore the lead before adding to it.", name=entry.lead.company_name)
+        )
     if outcome == "call_back" and callback_at is None:
         raise InvalidValue(_("Give the date and time to call back."))
     now = utcnow()

@@ -22,6 +22,7 @@ from models import (
     Contact,
     EmailMessage,
     Employee,
+    Lead,
     MergeRecord,
     Project,
     ProjectParticipant,
@@ -124,7 +125,8 @@ CONTACT_SIDE_OF_A_LINK = ("linked_to", "unlinked_from")
 
 def history(customer):
     """The audit trail of the customer (or lead), of the records merged into it (services.merge) and, for a
-    company, of its linked contacts."""
+    company, of its linked contacts and of the lead it was converted from (who created the lead, its status
+    changes: the customer's history begins there)."""
     kind = customer.__tablename__
     merged = select(MergeRecord.merged_id).where(
         MergeRecord.entity_type == kind, MergeRecord.survivor_id == customer.id, MergeRecord.undone_at.is_(None)
@@ -144,6 +146,11 @@ def history(customer):
                 CompanyContact.company_id == customer.id,
                 AuditEvent.action.not_in(CONTACT_SIDE_OF_A_LINK),  # the company's own "link" event says it
             )
+        )
+        parts.append(
+            select(AuditEvent.id)
+            .join(Lead, Lead.id == AuditEvent.entity_id)
+            .where(AuditEvent.entity_type == "lead", Lead.company_id == customer.id)
         )
     return (
         select(AuditEvent)

@@ -125,7 +125,7 @@ def live_condition(kind: str, model=None):
     `model` may be an alias of the kind's model."""
     model = KINDS[kind] if model is None else model
     if kind == "lead":
-        return model.status.not_in(Lead.CLOSED)
+        return model.status.not_in(Lead.CLOSED) & model.deleted_at.is_(None)
     return model.deleted_at.is_(None)
 
 

@@ -13,15 +13,31 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, CompanyContact, Contact, EmailMessage, Employee, Lead, utcnow
 from services import consent, privacy, register
 from services.duplicates import same_email
+from services.paging import CustomerOrder, SortKey
 from services.validation import InvalidValue
 
 #: The status of a lead merged into another (services.merge.LEAD_MERGED).
 MERGED = "merged"
+
+
+#: A lead's activities on its page: newest first, from the index on activity.lead_id.
+ACTIVITIES_ORDER = CustomerOrder(SortKey(Activity.id, descending=True))
+
+
+def activities(lead: Lead):
+    """The lead's tasks, meetings, calls and notes (a converted lead's too: they are on the customer card as
+    well), newest first, with who is responsible."""
+    return (
+        select(Activity)
+        .where(Activity.lead_id == lead.id)
+        .options(joinedload(Activity.assignee))
+        .order_by(*ACTIVITIES_ORDER.clauses())
+    )
 
 
 @dataclass(frozen=True)
@@ -34,12 +50,12 @@ class Duplicate:
 
 
 def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
-    """Other leads and live customers with the lead's organisationsnummer or e-mail (a lead merged into another
-    is not one: it is that lead now)."""
+    """Other live leads and customers with the lead's organisationsnummer or e-mail (a lead merged into another
+    is not one: it is that lead now; nor is one in the trash)."""
     found: list[Duplicate] = []
     org, email = lead.org_number, (lead.contact_email or "").strip().lower() or None
     if org:
-        others = select(Lead).where(Lead.org_number == org, Lead.status != MERGED)
+        others = select(Lead).where(Lead.org_number == org, Lead.status != MERGED, Lead.deleted_at.is_(None))
         if lead.id is not None:
             others = others.where(Lead.id != lead.id)
         found += [Duplicate("lead", row, "org_number") for row in session.scalars(others.order_by(Lead.id))]
@@ -50,7 +66,9 @@ def duplicates(session: Session, lead: Lead) -> list[Duplicate]:
             )
         ]
     if email:
-        others = select(Lead).where(same_email(session, Lead.contact_email, email), Lead.status != MERGED)
+        others = select(Lead).where(
+            same_email(session, Lead.contact_email, email), Lead.status != MERGED, Lead.deleted_at.is_(None)
+        )
         if lead.id is not None:
             others = others.where(Lead.id != lead.id)
         found += [
@@ -88,6 +106,10 @@ def _lock(session: Session, lead: Lead) -> Lead:
 def check_convertible(session: Session, lead: Lead) -> None:
     """Raise InvalidValue (for the user) when the lead cannot be converted (an erased person's lead is
     read-only: services.privacy)."""
+    if lead.is_deleted:
+        raise InvalidValue(
+            _("%(name)s is in the trash: restore the lead before converting it.", name=lead.company_name)
+        )
     if lead.is_converted:
         raise InvalidValue(_("%(name)s is already converted to a customer.", name=lead.company_name))
     if lead.status == "merged":

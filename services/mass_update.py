@@ -150,7 +150,9 @@ def _int(value) -> int | None:
 
 
 def _live(model):
-    return model.deleted_at.is_(None) if hasattr(model, "deleted_at") else model.status.not_in(Lead.SET_BY_SYSTEM)
+    if model is Lead:  # a converted or merged lead is the system's, and one in the trash is restored first
+        return model.deleted_at.is_(None) & model.status.not_in(Lead.SET_BY_SYSTEM)
+    return model.deleted_at.is_(None)
 
 
 def start(session: Session, actor: Employee, kind: str, ids: list[int], changes: dict) -> MassUpdate:

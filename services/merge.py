@@ -162,9 +162,9 @@ def model_of(kind: str):
 
 def is_live(record) -> bool:
     """Whether a record can be merged: not in the trash; a lead still worked (not converted, disqualified or
-    merged)."""
+    merged) and not in the trash."""
     if isinstance(record, Lead):
-        return record.status not in Lead.CLOSED
+        return record.status not in Lead.CLOSED and not record.is_deleted
     return not record.is_deleted
 
 

@@ -167,7 +167,7 @@ class Existing:
 def existing_with_org_numbers(
     session: Session, org_numbers: Iterable[str | None], *, exclude: tuple[str, int] | None = None
 ) -> dict[str, list[Existing]]:
-    """Customers (live or in the trash, as `company_with_org_number` counts them) and leads that
+    """Customers (live or in the trash, as `company_with_org_number` counts them) and live leads that
     already have each of these organisationsnummer: two statements however many numbers."""
     wanted = sorted({n for n in org_numbers if n})
     found: dict[str, list[Existing]] = {n: [] for n in wanted}
@@ -175,7 +175,8 @@ def existing_with_org_numbers(
         return found
     for company in session.scalars(_companies_with(wanted)):
         found[company.org_number].append(Existing("company", company.id, company.name, company.is_deleted))
-    for lead in session.scalars(select(Lead).where(Lead.org_number.in_(wanted)).order_by(Lead.id)):
+    leads = select(Lead).where(Lead.org_number.in_(wanted), Lead.deleted_at.is_(None))  # a lead in the trash is not
+    for lead in session.scalars(leads.order_by(Lead.id)):
         found[cast(str, lead.org_number)].append(Existing("lead", lead.id, lead.company_name))  # one of `wanted`
     return {n: [e for e in found[n] if exclude is None or (e.kind, e.id) != exclude] for n in wanted}
 

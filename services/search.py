@@ -676,14 +676,19 @@ def live(model):
     return and_(True)
 
 
+def in_trash(model):
+    """Rows in the trash (the trash's partial index on `deleted_at` answers it)."""
+    return model.deleted_at.is_not(None)
+
+
 def customer_live(model):
     """Rows of a model with a customer (company_id/contact_id: opportunities, activities…) whose
-    customer is not in the trash; rows with no customer at all count as live."""
-    return or_(
-        model.company.has(live(Company)),
-        model.contact.has(live(Contact)),
-        model.company_id.is_(None) & model.contact_id.is_(None),
-    )
+    customer is not in the trash; rows with no customer at all count as live, unless they belong to a lead in
+    the trash (an activity: it is there with its lead)."""
+    no_customer = model.company_id.is_(None) & model.contact_id.is_(None)
+    if hasattr(model, "lead_id"):
+        no_customer = no_customer & ~model.lead.has(in_trash(Lead))
+    return or_(model.company.has(live(Company)), model.contact.has(live(Contact)), no_customer)
 
 
 class _WithIds(ColumnElement):

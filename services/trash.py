@@ -7,10 +7,11 @@ CLI) enforces the same rule; the audit events name the acting employee.
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from models import Attachment, Company, Contact, Employee, Invoice, Opportunity, SalesOrder, utcnow
+from models import Activity, Attachment, Company, Contact, Employee, Invoice, Lead, Opportunity, SalesOrder, utcnow
 from services import paging
 from services.audit import acting_as
 from services.storage import Storage, delete_at_commit
@@ -24,6 +25,9 @@ _PERMISSION = {
     ("restore", Contact): "company.restore",
     ("purge", Company): "company.purge",
     ("purge", Contact): "company.purge",
+    ("delete", Lead): "lead.delete",
+    ("restore", Lead): "lead.restore",
+    ("purge", Lead): "lead.purge",
 }
 
 
@@ -31,8 +35,13 @@ class NotPermitted(PermissionError):
     """The employee lacks the permission for this trash operation."""
 
 
+def permission(operation: str, model) -> str:
+    """The permission `operation` ("delete", "restore", "purge") on rows of `model` needs."""
+    return _PERMISSION[(operation, model)]
+
+
 def _check(actor: Employee, operation: str, model) -> None:
-    if not actor.has_permission(_PERMISSION[(operation, model)]):
+    if not actor.has_permission(permission(operation, model)):
         raise NotPermitted(operation)
 
 
@@ -98,7 +107,9 @@ def purge_blockers(session: Session, model, ids) -> dict:
     is its own history and goes with it (opportunities, activities, e-mail, call list entries,
     files, custom field values, contact links: ON DELETE CASCADE); a lead converted to it is
     detached and kept (ON DELETE SET NULL)."""
-    reasons = {}
+    reasons: dict = {}
+    if model is Lead:  # a lead is never an order's or an invoice's customer
+        return reasons
     for row in _rows(session, model, ids, deleted=True):
         if session.scalar(select(_has_document(model, row.id, reference=False))):
             reasons[(model, row.id)] = _(
@@ -115,9 +126,9 @@ def purge_blockers(session: Session, model, ids) -> dict:
     return reasons
 
 
-def purge_all(session: Session, storage: Storage, actor: Employee, selection: dict) -> int:
-    """Purge `selection` ({model: ids}) as one: when any of the customers must be kept, CannotPurge
-    names each and nothing is deleted (a permanent deletion removes exactly what was confirmed)."""
+def purge_all(session: Session, storage: Storage, actor: Employee, selection: dict) -> dict:
+    """Purge `selection` ({model: ids}) as one, {model: how many}: when any of the customers must be kept,
+    CannotPurge names each and nothing is deleted (a permanent deletion removes exactly what was confirmed)."""
     for model in selection:
         _check(actor, "purge", model)
     reasons: dict = {}
@@ -125,7 +136,7 @@ def purge_all(session: Session, storage: Storage, actor: Employee, selection: di
         reasons.update(purge_blockers(session, model, ids))
     if reasons:
         raise CannotPurge(reasons)
-    return sum(purge(session, storage, actor, model, ids) for model, ids in selection.items())
+    return {model: purge(session, storage, actor, model, ids) for model, ids in selection.items()}
 
 
 def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> int:
@@ -137,9 +148,21 @@ def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> in
     if reasons:
         raise CannotPurge(reasons)
     rows = _rows(session, model, ids, deleted=True)
-    owner = Attachment.company_id if model is Company else Attachment.contact_id
-    files = select(Attachment.storage_key).where(owner.in_([row.id for row in rows]))
-    delete_at_commit(session, storage, session.scalars(files).all())
+    if model is Lead:  # no file area; its call-list entries go by cascade, and its activities with it
+        session.execute(
+            delete_rows(Activity)
+            .where(
+                Activity.lead_id.in_([row.id for row in rows]),
+                Activity.company_id.is_(None),
+                Activity.contact_id.is_(None),
+                Activity.opportunity_id.is_(None),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        owner = Attachment.company_id if model is Company else Attachment.contact_id
+        files = select(Attachment.storage_key).where(owner.in_([row.id for row in rows]))
+        delete_at_commit(session, storage, session.scalars(files).all())
     with acting_as(session, actor.id):
         for row in rows:
             session.delete(row)
@@ -147,17 +170,19 @@ def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> in
     return len(rows)
 
 
-def refuse_if_in_trash(session: Session | None, *, company=None, contact=None, opportunity=None) -> None:
-    """Nothing is added to a customer in the trash (an opportunity, an activity…): restore it first.
-    `company`/`contact`/`opportunity` are rows or ids (None: not linked; an id is read through
+def refuse_if_in_trash(session: Session | None, *, company=None, contact=None, opportunity=None, lead=None) -> None:
+    """Nothing is added to a customer or lead in the trash (an opportunity, an activity…): restore it first.
+    `company`/`contact`/`opportunity`/`lead` are rows or ids (None: not linked; an id is read through
     `session`); an opportunity is in the trash with its customer."""
-    for model, value in ((Company, company), (Contact, contact), (Opportunity, opportunity)):
+    for model, value in ((Company, company), (Contact, contact), (Opportunity, opportunity), (Lead, lead)):
         if isinstance(value, int) and session is None:
             continue  # an id, and no session to read it through
         row: Any = session.get(model, value) if isinstance(value, int) and session is not None else value
         if row is not None and row.is_deleted:
             customer = row.customer if isinstance(row, Opportunity) else row  # in the trash: it has one
-            name = customer.name if customer is not None else ""
+            name = "" if customer is None else customer.company_name if isinstance(customer, Lead) else customer.name
+            if isinstance(customer, Lead):
+                raise InvalidValue(_("%(name)s is in the trash: restore the lead before adding to it.", name=name))
             raise InvalidValue(_("%(name)s is in the trash: restore the customer before adding to it.", name=name))
 
 

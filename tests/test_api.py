@@ -408,8 +408,21 @@ def test_leads_and_activities(as_role, make_company, session, keys):
     ]
     problem_of(api.post("/api/v1/activities", {"kind": "call", "subject": "Fel", "company_id": 999999}), 422)
     problem_of(as_role("readonly").post("/api/v1/activities", {"kind": "note", "subject": "Nej"}), 403)
-    assert api.delete(f"/api/v1/leads/{lead.get_json()['id']}").status_code == 204
-    assert count(session, Lead) == 0
+    lead_id = lead.get_json()["id"]
+    assert api.delete(f"/api/v1/leads/{lead_id}").status_code == 204
+    # to the trash, not destroyed: gone from the list and the record, back with …/restore (lead.restore)
+    assert count(session, Lead) == 1 and fresh(session, Lead, lead_id).deleted_at is not None
+    assert api.get("/api/v1/leads").get_json()["items"] == []
+    problem_of(api.get(f"/api/v1/leads/{lead_id}"), 404)
+    problem_of(api.delete(f"/api/v1/leads/{lead_id}"), 404)
+    problem_of(api.get("/api/v1/leads?in_trash=true"), 403)
+    problem_of(api.post(f"/api/v1/leads/{lead_id}/restore"), 403)
+    admin = as_role("admin")
+    assert [x["id"] for x in admin.get("/api/v1/leads?in_trash=true").get_json()["items"]] == [lead_id]
+    restored = admin.post(f"/api/v1/leads/{lead_id}/restore")
+    assert restored.status_code == 200 and restored.get_json()["deleted_at"] is None
+    assert fresh(session, Lead, lead_id).deleted_at is None
+    assert [x["id"] for x in api.get("/api/v1/leads").get_json()["items"]] == [lead_id]
 
 
 def test_settings_employees_and_products(as_role, session, employees, keys):

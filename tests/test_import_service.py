@@ -763,12 +763,14 @@ def test_undo_trashes_created_records_and_reverts_updates(session, make_job, run
         jobs.undo(session, job, employees["admin"])
 
 
-def test_undo_of_leads_deletes_them(session, make_job, run, employees):
+def test_undo_of_leads_moves_them_to_the_trash(session, make_job, run, employees):
+    """As an import's new customers: nothing a user undoes is destroyed without the trash's purge."""
     job = run(run(make_job("Företag\nNya AB\n", entity="lead"), write=False), write=True)
     assert count(session, Lead) == 1
     jobs.undo(session, job, employees["admin"])
     session.commit()
-    assert count(session, Lead) == 0
+    assert count(session, Lead, Lead.deleted_at.is_(None)) == 0
+    assert count(session, Lead, Lead.deleted_at.is_not(None)) == 1
 
 
 def test_allocate_block_reserves_consecutive_numbers_without_overlap(session):
@@ -1627,3 +1629,32 @@ def test_an_upsert_holds_new_and_changed_numbers_to_the_rule_and_a_company_keeps
         make_job("Namn;Org.nr\nAnnat Aktiebolag;556703-7485\n", mode="upsert", match_key="org_number"), write=False
     )
     assert (by_number.updated_count, by_number.error_count) == (1, 0)
+
+
+def test_a_lead_in_the_trash_is_neither_matched_nor_pointed_out_by_an_import(session, make_job, run, employees):
+    """An import matches and points out live leads only: a lead in the trash is not updated by an upsert on
+    its e-mail (a new lead is made, as for a contact in the trash), nor named as a likely duplicate."""
+    from services import trash
+
+    gone = Lead(company_name="Beta Konsult", org_number="5564994589", contact_email="per@beta.se", status="new")
+    session.add(gone)
+    session.commit()
+    trash.delete(session, employees["seller"], Lead, [gone.id])
+    session.commit()
+    checked = run(make_job("Företagsnamn;Org.nr;Ort\nBeta Konsult AB;5564994589;Malmö\n", mode="create"), write=False)
+    assert notices(session, checked) == []
+    job = run(
+        run(
+            make_job(
+                "Företag;E-post;Källa\nBeta Konsult AB;per@beta.se;Mässa\n",
+                entity="lead",
+                mode="upsert",
+                match_key="contact_email",
+            ),
+            write=False,
+        ),
+        write=True,
+    )
+    assert (job.created_count, job.updated_count) == (1, 0)
+    kept = session.get(Lead, gone.id)
+    assert (kept.company_name, kept.source, kept.deleted_at is not None) == ("Beta Konsult", None, True)

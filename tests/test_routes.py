@@ -222,7 +222,9 @@ for blueprint, table in {
         restore="company.restore",
         extra={**api_customer("contact"), "contact_by_customer_number": "contact.view"},
     ),
-    "api_leads": api_resource("lead", create="lead.create", edit="lead.edit", delete="lead.delete"),
+    "api_leads": api_resource(
+        "lead", create="lead.create", edit="lead.edit", delete="lead.delete", restore="lead.restore"
+    ),
     "api_activities": api_resource(
         "activity",
         view=("company.view", "tab.activities"),
@@ -279,6 +281,8 @@ for endpoint, table in {
         extra={
             "convert": "lead.convert",
             "page": "lead.view",
+            "add_activity": ("lead.view", "activity.edit"),
+            "activity_done": ("lead.view", "activity.edit"),
             **mass_update_endpoints("lead"),
             **mass_message_endpoints("lead"),
         },

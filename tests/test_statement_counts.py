@@ -182,7 +182,15 @@ def build_register(session, employees, n: int) -> dict:
     leads = [
         Lead(company_name=f"Lead {i} AB", owner=staff[i % len(staff)], categories=[categories[i]]) for i in range(n)
     ]
-    session.add_all(leads)
+    # the lead whose page has more than a page of activities (calls, notes), and n leads in the trash
+    worked = Lead(company_name="Störst lead AB", owner=admin)
+    trashed_leads = [Lead(company_name=f"Raderad lead {i} AB") for i in range(n)]
+    session.add_all([*leads, worked, *trashed_leads])
+    session.flush()
+    session.add_all(
+        Activity(kind="call", subject=f"Samtal {i}", lead_id=worked.id, assignee=staff[i % len(staff)])
+        for i in range(n)
+    )
     lists = [CallList(name=f"Ringlista {i}", owner=staff[i % len(staff)]) for i in range(n)]
     session.add_all(lists)
     session.flush()
@@ -212,6 +220,7 @@ def build_register(session, employees, n: int) -> dict:
     session.commit()
     trash.delete(session, admin, Company, [c.id for c in deleted])
     trash.delete(session, admin, Contact, [c.id for c in gone])
+    trash.delete(session, admin, Lead, [lead.id for lead in trashed_leads])
     session.commit()
     assert session.scalar(select(db.func.count()).select_from(company_categories)) >= n
     return {
@@ -220,6 +229,7 @@ def build_register(session, employees, n: int) -> dict:
         "private": private[0].id,
         "opportunity": session.scalar(select(Opportunity.id).where(Opportunity.company_id == biggest.id).limit(1)),
         "calllist": lists[0].id,
+        "lead": worked.id,
     }
 
 
@@ -297,6 +307,7 @@ def _screens(ids: dict, owner: int, category: int) -> dict[str, str]:
     urls["private customer card"] = f"/admin/privatecustomer/card/{ids['private']}"
     urls["opportunity"] = f"/admin/opportunity/show/{ids['opportunity']}"
     urls["call list"] = f"/admin/calllist/work/{ids['calllist']}"
+    urls["lead page"] = f"/admin/lead/show/{ids['lead']}"
     return urls | {u: u for u in PICKERS}
 
 

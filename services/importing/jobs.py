@@ -983,7 +983,7 @@ def _undo_batches(session: Session, job: ImportJob, last_event: int | None):
 
 
 def _undo_batch(session: Session, job: ImportJob, actor: Employee, kind: str, ids: list[int], result: UndoResult):
-    """Undo one batch: created records to the trash (leads deleted), update events reverted."""
+    """Undo one batch: created records to the trash (leads too: they have one), update events reverted."""
     model = ENTITIES[job.entity].model
     table = table_of(model)
     events, now = [], utcnow()
