@@ -7,7 +7,9 @@
   language, payment terms); a new line takes the customer's discount.
   An inactive product is not put on new lines; lines that have it keep it.
 - Lines and totals are computed by services.money and stored, so lists and
-  sums are plain SQL.
+  sums are plain SQL. A line's amount and a document's net, VAT and total
+  are each below money.LARGEST (one limit, checked by `recalculate` for
+  every writer: the editor, the API, order to invoice, send, credit).
 - An invoice gets its number when it is sent, from the gap-free
   "invoice_number" sequence (the counter is advanced in the same
   transaction, so a rolled-back send gives its number back), together with
@@ -39,7 +41,7 @@ from models import (
     SalesOrder,
     utcnow,
 )
-from services import money
+from services import formatting, money
 from services.numbering import next_number
 from services.paging import CustomerOrder, SortKey
 from services.validation import InvalidValue
@@ -234,10 +236,22 @@ def set_lines(document, rows: list[LineInput]) -> None:
 
 
 def recalculate(document) -> money.Totals:
-    """Store each line's amount and the document's totals (services.money)."""
-    for line in document.lines:
-        line.amount = money.line_amount(line.quantity, line.unit_price, line.discount_percent)
+    """Store each line's amount and the document's totals (services.money); InvalidValue when a line's
+    amount or the document's net, VAT or total is larger than an invoice may hold (money.within_limit)."""
+    largest = formatting.money(money.LARGEST_AMOUNT, document.currency)
+    for n, line in enumerate(sorted(document.lines, key=lambda line: line.position), 1):
+        amount = money.line_amount(line.quantity, line.unit_price, line.discount_percent)
+        if not money.within_limit(amount):
+            raise InvalidValue(_("Line %(n)s: the amount is too large (at most %(largest)s).", n=n, largest=largest))
+        line.amount = amount
     result = money.totals(document.lines, document.currency)
+    if not all(money.within_limit(value) for value in (result.net, result.vat, result.total)):
+        raise InvalidValue(
+            _(
+                "The total is too large (at most %(largest)s): divide the lines among several invoices or orders.",
+                largest=largest,
+            )
+        )
     document.net_amount, document.vat_amount = result.net, result.vat
     document.rounding, document.total = result.rounding, result.total
     if isinstance(document, Invoice):

@@ -662,3 +662,97 @@ def test_the_editor_returns_only_to_addresses_of_this_site(login, customer):
         assert sv("The return address leads to another site and is not followed.") in page
     page = text(seller.get(f"/admin/invoice/new/?company_id={customer.id}&url=/admin/invoice/"))
     assert 'href="/admin/invoice/">' in page  # Avbryt goes back where the user came from
+
+
+# --- the largest amounts an invoice holds (services.money.LARGEST) ------------------------------------
+
+
+def flat(message: str) -> str:
+    """A message as `flashes` reads it off the page (every run of spaces, non-breaking too, one space)."""
+    return " ".join(message.split())
+
+
+def header(kind: str) -> dict:
+    """The editor's header fields of a new invoice or order, as posted."""
+    dated = {"invoice_date": date.today().isoformat(), "payment_terms_days": "20"}
+    return {
+        **(dated if kind == "invoice" else {"order_date": date.today().isoformat()}),
+        "currency": "SEK",
+        "language": "sv",
+        "their_reference": "0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "quantity", "price"), [("invoice", "1000", "999999999"), ("order", "5000", "250000000")]
+)
+def test_a_line_amount_too_large_to_keep_is_refused_on_the_line(login, customer, kind, quantity, price):
+    """Quantity and price are each allowed, their product is not: a Swedish message on the line naming
+    the limit, nothing saved (PostgreSQL answered 500 NumericValueOutOfRange; SQLite lost the last digits)."""
+    response = login("seller").post(
+        f"/admin/{kind}/new/?company_id={customer.id}",
+        {
+            **header(kind),
+            **lines_form(
+                {"description": "Rimligt", "quantity": "1", "unit_price": "100", "vat_rate": "25"},
+                {"description": "Orimligt", "quantity": quantity, "unit_price": price, "vat_rate": "25"},
+            ),
+        },
+    )
+    assert response.status_code == 200
+    largest = money(Decimal("999999999.99"))
+    message = sv("Line %(n)s: the amount is too large (at most %(largest)s).", n=2, largest=largest)
+    assert ("danger", flat(message)) in flashes(response)
+    assert largest == "999\u00a0999\u00a0999,99\u00a0kr"
+    assert count(db.session, Invoice) == 0 and count(db.session, SalesOrder) == 0
+
+
+def test_a_total_too_large_to_keep_is_refused(login, customer):
+    """Each line is allowed, their sum with VAT is not."""
+    response = login("seller").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            **header("invoice"),
+            **lines_form(
+                *[
+                    {"description": f"Del {n}", "quantity": "1", "unit_price": "900000000", "vat_rate": "0"}
+                    for n in (1, 2)
+                ]
+            ),
+        },
+    )
+    assert response.status_code == 200
+    message = sv(
+        "The total is too large (at most %(largest)s): divide the lines among several invoices or orders.",
+        largest=money(Decimal("999999999.99")),
+    )
+    assert ("danger", flat(message)) in flashes(response)
+    assert count(db.session, Invoice) == 0
+
+
+def test_the_api_keeps_the_same_limit(app, customer, employees, session):
+    """POST /api/v1/invoices and /orders go through the same rule: 422 with the message, nothing saved;
+    a product's price too."""
+    from services import api_keys
+    from tests.api_client import ApiClient
+
+    secret = api_keys.create(session, None, employee=employees["admin"], name="Gränser").secret
+    session.commit()
+    api = ApiClient(app.test_client(), None, secret)
+    for url in ("/api/v1/invoices", "/api/v1/orders"):
+        response = api.post(
+            url,
+            {
+                "company_id": customer.id,
+                "lines": [{"description": "Orimligt", "quantity": "1000", "unit_price": "999999999", "vat_rate": "25"}],
+            },
+            validate=False,
+        )
+        assert response.status_code == 422, response.get_json()
+        largest = money(Decimal("999999999.99"))
+        assert response.get_json()["detail"] == sv(
+            "Line %(n)s: the amount is too large (at most %(largest)s).", n=1, largest=largest
+        )
+    product = api.post("/api/v1/products", {"number": "X1", "name": "Ö", "price": "5000000000.00"}, validate=False)
+    assert product.status_code == 422
+    assert count(session, Invoice) == 0 and count(session, SalesOrder) == 0 and count(session, Product) == 0
