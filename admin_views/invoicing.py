@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
@@ -415,15 +416,28 @@ class SalesDocumentView(SecureModelView):
         )
 
     def _transition(self, id, change, message):
-        """Run a status change of the service; its refusal is shown, nothing half-saved."""
-        document = self._document_or_404(id)
-        try:
-            result = change(document)
-            db.session.commit()
-        except InvalidValue as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for(".page", id=id))
+        """Run a status change of the service; its refusal is shown, nothing half-saved.
+
+        Two at once (a double click, two users): the one that saves second finds the document's
+        version changed (StaleDataError; its number, if any, goes back to the sequence with the
+        rollback) and is run once more on what the first saved, so it gets the service's reason
+        ("The invoice has already been sent.") as a moment later it would have."""
+        for attempt in (1, 2):
+            document = self._document_or_404(id)
+            try:
+                result = change(document)
+                db.session.commit()
+            except InvalidValue as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+                return redirect(url_for(".page", id=id))
+            except StaleDataError:
+                db.session.rollback()
+                if attempt == 1:
+                    continue
+                flash(self.stale_message(), "error")
+                return redirect(url_for(".page", id=id))
+            break
         flash(message(document, result), "success")
         if isinstance(result, Invoice):  # a credit invoice, or the invoice made from an order
             return redirect(url_for("invoice.page", id=result.id))

@@ -18,6 +18,11 @@
   even when its customer was trashed since: the customer checks are for new
   documents.
 - Drafts are deleted or cancelled (makulerad); they have no number.
+- A status change asked for twice (a double click, two users at once) is
+  refused the second time with what became of the document ("already
+  sent"): each change checks the status it starts from, and the caller runs
+  a change that lost the race (its version was stale) again on what the
+  first one saved (admin_views.invoicing's `_transition`).
 """
 
 from dataclasses import dataclass
@@ -275,6 +280,8 @@ def ocr_reference(number: int) -> str:
 
 def send(session: Session, invoice: Invoice, *, today: date | None = None) -> int:
     """Finalise a draft: number, OCR, invoice and due date; from now on it is never edited."""
+    if invoice.status in ISSUED:
+        raise InvalidValue(_("The invoice has already been sent."))
     if invoice.status != "draft":
         raise InvalidValue(_("Only a draft invoice can be sent."))
     check_customer(invoice.company, invoice.contact)
@@ -295,6 +302,8 @@ def _issue(session: Session, invoice: Invoice, *, today: date | None) -> int:
 
 
 def mark_paid(invoice: Invoice, *, paid_on: date | None = None) -> None:
+    if invoice.status == "paid":
+        raise InvalidValue(_("The invoice has already been marked as paid."))
     if invoice.status != "sent" or invoice.is_credit:
         raise InvalidValue(_("Only a sent invoice can be marked as paid."))
     invoice.status = "paid"
@@ -303,6 +312,8 @@ def mark_paid(invoice: Invoice, *, paid_on: date | None = None) -> None:
 
 def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today: date | None = None) -> Invoice:
     """A credit invoice with the negative lines, sent at once; both are then "credited"."""
+    if invoice.status == "credited" and not invoice.is_credit:
+        raise InvalidValue(_("The invoice has already been credited."))
     if invoice.status not in ("sent", "paid") or invoice.is_credit:
         raise InvalidValue(_("Only a sent or paid invoice can be credited."))
     today = today or date.today()
@@ -347,6 +358,8 @@ def credit_notes(invoice: Invoice):
 
 def cancel(invoice: Invoice) -> None:
     """Makulera a draft (it has no number, so the sequence keeps no gap)."""
+    if invoice.status == "cancelled":
+        raise InvalidValue(_("The invoice has already been cancelled."))
     if invoice.status != "draft":
         raise InvalidValue(_("Only a draft invoice can be cancelled; credit a sent invoice instead."))
     invoice.status = "cancelled"
@@ -362,6 +375,8 @@ def delete_draft(session: Session, invoice: Invoice) -> None:
 
 
 def confirm_order(order: SalesOrder) -> None:
+    if order.status == "confirmed":
+        raise InvalidValue(_("The order has already been confirmed."))
     if order.status != "draft":
         raise InvalidValue(_("Only a draft order can be confirmed."))
     if not order.lines:
@@ -370,6 +385,8 @@ def confirm_order(order: SalesOrder) -> None:
 
 
 def cancel_order(order: SalesOrder) -> None:
+    if order.status == "cancelled":
+        raise InvalidValue(_("The order has already been cancelled."))
     if order.status not in OPEN_ORDER:
         raise InvalidValue(_("An invoiced order cannot be cancelled; credit its invoice instead."))
     order.status = "cancelled"
@@ -379,6 +396,8 @@ def order_to_invoice(
     session: Session, actor: Employee | None, order: SalesOrder, *, today: date | None = None
 ) -> Invoice:
     """A draft invoice with the order's customer, references and lines; the order is then invoiced."""
+    if order.status == "invoiced":
+        raise InvalidValue(_("The order has already been invoiced."))
     if order.status not in OPEN_ORDER:
         raise InvalidValue(_("Only a draft or confirmed order can be invoiced."))
     if not order.lines:
