@@ -18,6 +18,10 @@
   even when its customer was trashed since: the customer checks are for new
   documents.
 - Drafts are deleted or cancelled (makulerad); they have no number.
+- Sending asks for a date near today (`check_invoice_date`), not before the
+  latest issued invoice's (numbers follow dates: `_issue`) and, for a normal
+  invoice, a total that is not negative (`check_payable`): money owed back
+  is a credit invoice.
 - A status change asked for twice (a double click, two users at once) is
   refused the second time with what became of the document ("already
   sent"): each change checks the status it starts from, and the caller runs
@@ -216,9 +220,10 @@ def build_line(line_class, row: LineInput, *, customer_discount: Decimal, positi
     )
 
 
-def set_lines(document, rows: list[LineInput]) -> None:
+def set_lines(document, rows: list[LineInput], *, today: date | None = None) -> None:
     """Replace the lines of an editable order or invoice, and its totals. An inactive product
-    is refused unless the document already has a line with it (those lines stay valid)."""
+    is refused unless the document already has a line with it (those lines stay valid); so is
+    an invoice date far from `today` (check_invoice_date)."""
     ensure_editable(document)
     kept = {line.product_id for line in document.lines}
     for n, row in enumerate(rows, 1):
@@ -232,6 +237,8 @@ def set_lines(document, rows: list[LineInput]) -> None:
                     name=product.name,
                 )
             )
+    if isinstance(document, Invoice):
+        check_invoice_date(document.invoice_date, today)
     line_class = InvoiceLine if isinstance(document, Invoice) else OrderLine
     customer = document.customer
     discount = Decimal(customer.discount_percent or 0) if customer is not None else Decimal("0")
@@ -278,6 +285,51 @@ def ocr_reference(number: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+#: How far from today an invoice may be dated: a year back (a forgotten draft is dated anew, not
+#: booked in last year's books), a month ahead (a later date holds up every invoice after it: see
+#: `_issue`).
+DAYS_BACK, DAYS_AHEAD = 365, 30
+
+
+def check_invoice_date(invoice_date: date | None, today: date | None = None) -> None:
+    """An invoice date at most DAYS_BACK before and DAYS_AHEAD after today (when saved and when sent)."""
+    today = today or date.today()
+    if invoice_date is None:
+        return
+    if invoice_date < today - timedelta(days=DAYS_BACK):
+        raise InvalidValue(
+            _(
+                "The invoice date %(date)s is more than a year back: change it (for example to today, %(today)s).",
+                date=invoice_date.isoformat(),
+                today=today.isoformat(),
+            )
+        )
+    if invoice_date > today + timedelta(days=DAYS_AHEAD):
+        raise InvalidValue(
+            _(
+                "The invoice date %(date)s is more than %(days)s days ahead: change it to a date at most "
+                "%(days)s days from today (%(today)s).",
+                date=invoice_date.isoformat(),
+                days=DAYS_AHEAD,
+                today=today.isoformat(),
+            )
+        )
+
+
+def check_payable(invoice: Invoice) -> None:
+    """A normal invoice asks the customer for money: its total is not negative. Negative lines that
+    lower a positive total (a discount) are fine; money owed back is a credit invoice's."""
+    if not invoice.is_credit and invoice.total < 0:
+        raise InvalidValue(
+            _(
+                "The invoice's total is negative (%(total)s): an invoice cannot ask the customer to pay a "
+                "negative amount. To pay money back to the customer, credit the invoice it concerns "
+                "(Credit, on that invoice).",
+                total=formatting.money(invoice.total, invoice.currency),
+            )
+        )
+
+
 def send(session: Session, invoice: Invoice, *, today: date | None = None) -> int:
     """Finalise a draft: number, OCR, invoice and due date; from now on it is never edited."""
     if invoice.status in ISSUED:
@@ -287,14 +339,48 @@ def send(session: Session, invoice: Invoice, *, today: date | None = None) -> in
     check_customer(invoice.company, invoice.contact)
     if not invoice.lines:
         raise InvalidValue(_("The invoice has no lines."))
+    today = today or date.today()
+    invoice.invoice_date = invoice.invoice_date or today
+    check_invoice_date(invoice.invoice_date, today)
+    recalculate(invoice)
+    check_payable(invoice)
     return _issue(session, invoice, today=today)
 
 
-def _issue(session: Session, invoice: Invoice, *, today: date | None) -> int:
-    """Number and date an invoice and mark it sent (send's and credit's last step)."""
+def latest_issued(session: Session, but: Invoice | None = None):
+    """(invoice_date, number) of the issued invoice dated last (the highest number of that day), or None."""
+    stmt = select(Invoice.invoice_date, Invoice.number).where(Invoice.number.is_not(None))
+    if but is not None and but.id is not None:
+        stmt = stmt.where(Invoice.id != but.id)
+    return session.execute(stmt.order_by(Invoice.invoice_date.desc(), Invoice.number.desc()).limit(1)).first()
+
+
+def _issue(session: Session, invoice: Invoice, *, today: date | None, move_forward: bool = False) -> int:
+    """Number and date an invoice and mark it sent (send's and credit's last step).
+
+    Invoices are numbered in date order (Mervärdesskattelagen's löpnummer, in the order they are
+    issued): an invoice dated before the latest issued one is refused (or, `move_forward`, a credit
+    invoice dated today, moved to that date). Checked after the number is taken, under the
+    sequence's lock, so two sends at once cannot pass it both."""
     invoice.invoice_date = invoice.invoice_date or today or date.today()
     recalculate(invoice)
-    invoice.number = next_number(session, INVOICE_SEQUENCE, FIRST_INVOICE_NUMBER)
+    number = next_number(session, INVOICE_SEQUENCE, FIRST_INVOICE_NUMBER)
+    latest = latest_issued(session, but=invoice)
+    if latest is not None and latest.invoice_date is not None and invoice.invoice_date < latest.invoice_date:
+        if not move_forward:
+            raise InvalidValue(
+                _(
+                    "The invoice date %(date)s is before %(latest)s, the date of invoice %(number)s: invoices "
+                    "are numbered in date order. Change the invoice date to %(latest)s or later (Edit) and "
+                    "send it again.",
+                    date=invoice.invoice_date.isoformat(),
+                    latest=latest.invoice_date.isoformat(),
+                    number=latest.number,
+                )
+            )
+        invoice.invoice_date = latest.invoice_date
+        recalculate(invoice)
+    invoice.number = number
     invoice.ocr = ocr_reference(invoice.number)
     invoice.status = "sent"
     invoice.sent_at = utcnow()
@@ -306,6 +392,7 @@ def mark_paid(invoice: Invoice, *, paid_on: date | None = None) -> None:
         raise InvalidValue(_("The invoice has already been marked as paid."))
     if invoice.status != "sent" or invoice.is_credit:
         raise InvalidValue(_("Only a sent invoice can be marked as paid."))
+    check_payable(invoice)
     invoice.status = "paid"
     invoice.paid_at = paid_on or date.today()
 
@@ -345,8 +432,9 @@ def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today:
         ],
     )
     session.add(credit_note)
-    # not send(): whatever became of the customer (trashed, no customer number), a sent invoice is credited
-    _issue(session, credit_note, today=today)
+    # not send(): whatever became of the customer (trashed, no customer number), a sent invoice is credited;
+    # dated today, or the date of a later-dated invoice already issued (numbers follow dates)
+    _issue(session, credit_note, today=today, move_forward=True)
     credit_note.status = invoice.status = "credited"
     return credit_note
 

@@ -5,7 +5,7 @@ the card's tab and the Fakturarapport with its CSV/XLSX export."""
 import io
 import re
 from csv import reader as csv_reader
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -837,3 +837,150 @@ def test_a_status_change_sent_four_times_at_once_is_made_once(
         assert count(session, Invoice, Invoice.credited_invoice_id == document.id) == 1
     if action == "invoice":
         assert count(session, Invoice, Invoice.order_id == document.id) == 1
+
+
+# --- what may be sent: a payable total, a date in number order ---------------------------------------
+
+
+def _draft_with(session, employees, customer, rows, invoice_date=None):
+    invoice = invoicing.new_invoice(session, employees["finance"], customer)
+    if invoice_date is not None:
+        invoice.invoice_date = invoice_date
+    invoicing.set_lines(invoice, rows, today=invoice_date)
+    session.commit()
+    return invoice
+
+
+def free_line(price: str, vat: str = "25") -> LineInput:
+    return LineInput(description="Rad", quantity="1", unit_price=price, vat_rate=vat, discount_percent="0")
+
+
+def test_a_negative_invoice_is_not_sent_but_a_discount_line_is_fine(login, session, employees, customer):
+    """A normal invoice with a negative total would ask the customer to pay a negative amount (with an
+    OCR): refused, pointing to Kreditera; negative lines that lower a positive total are fine."""
+    negative = _draft_with(session, employees, customer, [free_line("500"), free_line("-1000")])
+    finance = login("finance")
+    response = finance.post(f"/admin/invoice/show/{negative.id}/send", follow_redirects=True)
+    message = sv(
+        "The invoice's total is negative (%(total)s): an invoice cannot ask the customer to pay a "
+        "negative amount. To pay money back to the customer, credit the invoice it concerns "
+        "(Credit, on that invoice).",
+        total=money(D("-625.00")),
+    )
+    assert ("danger", flat(message)) in flashes(response) and "Kreditera" in message
+    assert response.request.path == f"/admin/invoice/show/{negative.id}"
+    refused = fresh(session, Invoice, negative.id)
+    assert (refused.status, refused.number, refused.ocr) == ("draft", None, None)
+    assert numbering.current_value(session, invoicing.INVOICE_SEQUENCE) is None
+    discounted = _draft_with(session, employees, customer, [free_line("1000"), free_line("-200")])
+    response = finance.post(f"/admin/invoice/show/{discounted.id}/send", follow_redirects=True)
+    assert [c for c, _t in flashes(response)] == ["success"]
+    assert fresh(session, Invoice, discounted.id).total == D("1000.00")
+
+
+def test_a_negative_invoice_sent_before_the_rule_is_not_marked_paid(login, session, employees, customer):
+    invoice = _draft_with(session, employees, customer, [free_line("-100")])
+    invoicing.recalculate(invoice)
+    invoicing._issue(session, invoice, today=date.today())  # as it could be sent before
+    session.commit()
+    response = login("finance").post(f"/admin/invoice/show/{invoice.id}/paid", follow_redirects=True)
+    assert [c for c, _t in flashes(response)] == ["danger"]
+    assert fresh(session, Invoice, invoice.id).status == "sent"
+
+
+def test_an_invoice_dated_before_the_latest_sent_one_is_not_sent(login, session, employees, customer):
+    """Invoices are numbered in date order: a draft dated before the latest sent invoice is refused with
+    what to do; dated that day or later it is sent and numbered after it."""
+    today = date.today()
+    later = _draft_with(session, employees, customer, [free_line("100")], today - timedelta(days=3))
+    invoicing.send(session, later)
+    session.commit()
+    early = _draft_with(session, employees, customer, [free_line("100")], today - timedelta(days=10))
+    finance = login("finance")
+    response = finance.post(f"/admin/invoice/show/{early.id}/send", follow_redirects=True)
+    message = sv(
+        "The invoice date %(date)s is before %(latest)s, the date of invoice %(number)s: invoices are numbered "
+        "in date order. Change the invoice date to %(latest)s or later (Edit) and send it again.",
+        date=(today - timedelta(days=10)).isoformat(),
+        latest=(today - timedelta(days=3)).isoformat(),
+        number=later.number,
+    )
+    assert ("danger", flat(message)) in flashes(response)
+    assert fresh(session, Invoice, early.id).number is None
+    assert numbering.current_value(session, invoicing.INVOICE_SEQUENCE) == later.number  # no number lost
+    early = fresh(session, Invoice, early.id)
+    early.invoice_date = today - timedelta(days=3)
+    session.commit()
+    response = finance.post(f"/admin/invoice/show/{early.id}/send", follow_redirects=True)
+    assert [c for c, _t in flashes(response)] == ["success"]
+    assert fresh(session, Invoice, early.id).number == later.number + 1
+
+
+@pytest.mark.parametrize(
+    ("days", "msgid"),
+    [
+        (-366, "The invoice date %(date)s is more than a year back: change it (for example to today, %(today)s)."),
+        (
+            31,
+            "The invoice date %(date)s is more than %(days)s days ahead: change it to a date at most "
+            "%(days)s days from today (%(today)s).",
+        ),
+    ],
+)
+def test_an_invoice_date_far_from_today_is_refused_on_save_and_on_send(
+    login, session, employees, customer, days, msgid
+):
+    """A year back or a month ahead: the editor refuses it (nothing saved), and so does sending a draft
+    kept with it (0001-01-01 was accepted and sent, numbered after later-dated invoices and overdue at once)."""
+    today = date.today()
+    wrong = today + timedelta(days=days)
+    message = flat(sv(msgid, date=wrong.isoformat(), today=today.isoformat(), days=30))
+    finance = login("finance")
+    response = finance.post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            **header("invoice"),
+            "invoice_date": wrong.isoformat(),
+            **lines_form({"description": "Rad", "quantity": "1", "unit_price": "100", "vat_rate": "25"}),
+        },
+    )
+    assert response.status_code == 200 and ("danger", message) in flashes(response)
+    assert count(db.session, Invoice) == 0
+    kept = _draft_with(session, employees, customer, [free_line("100")], wrong)  # a draft from before the rule
+    response = finance.post(f"/admin/invoice/show/{kept.id}/send", follow_redirects=True)
+    assert ("danger", message) in flashes(response)
+    assert fresh(session, Invoice, kept.id).status == "draft"
+    for edge in (today - timedelta(days=365), today + timedelta(days=30)):
+        invoicing.check_invoice_date(edge, today)  # the limits themselves are allowed
+
+
+def test_the_year_one_is_refused(login, customer):
+    response = login("finance").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            **header("invoice"),
+            "invoice_date": "0001-01-01",
+            **lines_form({"description": "Rad", "quantity": "1", "unit_price": "100", "vat_rate": "25"}),
+        },
+    )
+    message = sv(
+        "The invoice date %(date)s is more than a year back: change it (for example to today, %(today)s).",
+        date="0001-01-01",
+        today=date.today().isoformat(),
+    )
+    assert response.status_code == 200 and flashes(response) == [("danger", flat(message))]
+    assert count(db.session, Invoice) == 0
+
+
+def test_a_credit_invoice_follows_a_later_dated_invoice(session, employees, customer, products):
+    """Crediting today while an invoice dated later is already issued: the credit invoice takes that
+    date, so numbers still follow dates."""
+    today = date.today()
+    first = _draft_with(session, employees, customer, [free_line("100")], today)
+    invoicing.send(session, first)
+    ahead = _draft_with(session, employees, customer, [free_line("100")], today + timedelta(days=5))
+    invoicing.send(session, ahead, today=today)
+    session.commit()
+    credit_note = invoicing.credit(session, employees["finance"], first, today=today)
+    session.commit()
+    assert credit_note.invoice_date == today + timedelta(days=5) and credit_note.number == ahead.number + 1
