@@ -24,7 +24,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import IntegerField, SelectField, TextAreaField
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, Optional
 
 from admin_views import params
 from admin_views.base import (
@@ -36,6 +36,7 @@ from admin_views.base import (
     fmt_bool,
     fmt_choice,
     number_text,
+    payment_terms,
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
@@ -231,7 +232,7 @@ class InvoiceForm(DocumentForm):
         fields.label("payment_terms_days"),
         validators=[
             InputRequired(_l("Enter the payment terms in days.")),
-            NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days.")),
+            payment_terms,
         ],
     )
 
@@ -282,7 +283,7 @@ class SalesDocumentView(SecureModelView):
             if hasattr(self.form_class, "payment_terms_days"):
                 form_fields["payment_terms_days"] = IntegerField(
                     fields.label("payment_terms_days"),
-                    validators=[Optional(), NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
+                    validators=[Optional(), payment_terms],
                     description=_l("Empty: the customer's payment terms."),
                 )
         form_class = type("HeaderForm", (self.form_class,), form_fields)
@@ -294,7 +295,7 @@ class SalesDocumentView(SecureModelView):
                 form.currency.data = customer.currency
                 form.language.data = customer.invoice_language
                 if "payment_terms_days" in form:
-                    form.payment_terms_days.data = customer.payment_terms_days
+                    form.payment_terms_days.data = invoicing.customer_payment_terms(customer)
             for name in ("order_date", "invoice_date"):
                 if name in form:
                     form[name].data = date.today()

@@ -14,7 +14,7 @@ from marshmallow import validate as v
 from models import COMPANY_STATUSES_CHOSEN, VAT_RATES, Activity, Category, Lead
 from services import consent, fields, personal_numbers, visibility
 from services.money import LARGEST_AMOUNT
-from services.validation import MAX_INTEGER
+from services.validation import MAX_INTEGER, PAYMENT_TERMS_DAYS
 
 CURRENCIES = fields.CURRENCIES
 LANGUAGES = tuple(code for code, _label in fields.INVOICE_LANGUAGES)
@@ -174,7 +174,7 @@ class CompanyFields(CustomerParts):
     note = f.String(allow_none=True, validate=v.Length(max=20000))
     invoice_language = f.String(validate=v.OneOf(LANGUAGES))
     discount_percent = DecimalString(places=2, validate=between(0, 100))
-    payment_terms_days = f.Integer(validate=v.Range(0, 365))
+    payment_terms_days = f.Integer(validate=v.Range(*PAYMENT_TERMS_DAYS))
     currency = f.String(validate=v.OneOf(CURRENCIES))
     category_ids = idents(metadata={"description": "Kategorier (for companies or both)"})
 
@@ -241,7 +241,7 @@ class ContactFields(CustomerParts, ConsentFields):
     postal_city = text(100)
     note = f.String(allow_none=True, validate=v.Length(max=20000))
     invoice_language = f.String(validate=v.OneOf(LANGUAGES))
-    payment_terms_days = f.Integer(validate=v.Range(0, 365))
+    payment_terms_days = f.Integer(validate=v.Range(*PAYMENT_TERMS_DAYS))
     currency = f.String(validate=v.OneOf(CURRENCIES))
     category_ids = idents()
 

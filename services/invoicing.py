@@ -50,7 +50,7 @@ from models import (
     SalesOrder,
     utcnow,
 )
-from services import formatting, money
+from services import formatting, money, validation
 from services.numbering import next_number
 from services.paging import CustomerOrder, SortKey
 from services.validation import InvalidValue
@@ -94,6 +94,20 @@ def _customer_fields(customer) -> dict:
     return {"company": None, "contact": customer}
 
 
+DEFAULT_PAYMENT_TERMS_DAYS = 30
+
+
+def customer_payment_terms(customer) -> int:
+    """The customer's payment terms for a new invoice: its setting, kept within the rule
+    (services.validation.payment_terms; a value saved before it, e.g. -1, gives 0: never a due date
+    before the invoice date)."""
+    days = customer.payment_terms_days
+    if days is None:
+        return DEFAULT_PAYMENT_TERMS_DAYS
+    low, high = validation.PAYMENT_TERMS_DAYS
+    return min(max(days, low), high)
+
+
 def due_date(invoice_date: date | None, terms_days: int) -> date | None:
     return None if invoice_date is None else invoice_date + timedelta(days=terms_days)
 
@@ -124,7 +138,7 @@ def new_invoice(session: Session, actor: Employee | None, customer, *, today: da
         status="draft",
         currency=customer.currency or "SEK",
         language=customer.invoice_language or "sv",
-        payment_terms_days=customer.payment_terms_days if customer.payment_terms_days is not None else 30,
+        payment_terms_days=customer_payment_terms(customer),
         invoice_date=invoice_date,
         our_reference=actor,
     )
@@ -239,6 +253,7 @@ def set_lines(document, rows: list[LineInput], *, today: date | None = None) -> 
             )
     if isinstance(document, Invoice):
         check_invoice_date(document.invoice_date, today)
+        validation.payment_terms(document.payment_terms_days)
     line_class = InvoiceLine if isinstance(document, Invoice) else OrderLine
     customer = document.customer
     discount = Decimal(customer.discount_percent or 0) if customer is not None else Decimal("0")

@@ -1627,3 +1627,14 @@ def test_an_upsert_holds_new_and_changed_numbers_to_the_rule_and_a_company_keeps
         make_job("Namn;Org.nr\nAnnat Aktiebolag;556703-7485\n", mode="upsert", match_key="org_number"), write=False
     )
     assert (by_number.updated_count, by_number.error_count) == (1, 0)
+
+
+def test_payment_terms_outside_0_to_365_days_are_a_row_error(session, make_job, run):
+    """Betalningsvillkor follow the one rule of the forms and the API (services.validation.payment_terms);
+    the import took any whole number below a million."""
+    content = "Förnamn;Efternamn;Betalningsvillkor\nAnna;Andersson;400\nBo;Berg;-1\nCilla;Carlsson;365\n"
+    checked = run(make_job(content, entity="privatecustomer"), write=False)
+    terms = sv("Payment terms must be between 0 and 365 days.")
+    errors = {row: (value, message) for row, column, value, message in error_messages(session, checked)}
+    assert errors[2] == ("400", terms) and 3 in errors and 4 not in errors
+    assert checked.error_count == 2

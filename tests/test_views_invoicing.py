@@ -17,7 +17,7 @@ from models import Company, Invoice, Product, SalesOrder
 from services import invoicing, numbering
 from services.formatting import money
 from services.invoicing import LineInput
-from tests.helpers import count, flashes, fresh, sv, text
+from tests.helpers import count, field_errors, flashes, fresh, sv, text
 
 D = Decimal
 
@@ -984,3 +984,71 @@ def test_a_credit_invoice_follows_a_later_dated_invoice(session, employees, cust
     credit_note = invoicing.credit(session, employees["finance"], first, today=today)
     session.commit()
     assert credit_note.invoice_date == today + timedelta(days=5) and credit_note.number == ahead.number + 1
+
+
+# --- payment terms: one rule, 0–365 days (services.validation.payment_terms) ------------------------
+
+
+def private_customer_form(terms: str) -> dict:
+    return {
+        "first_name": "Villkor",
+        "last_name": "Privatkund",
+        "invoice_language": "sv",
+        "discount_percent": "0",
+        "payment_terms_days": terms,
+        "currency": "SEK",
+    }
+
+
+@pytest.mark.parametrize("terms", ["-1", "9999"])
+def test_a_private_customers_payment_terms_are_0_to_365_days(login, terms):
+    from models import Contact
+
+    response = login("seller").post("/admin/privatecustomer/new/", private_customer_form(terms))
+    assert response.status_code == 200
+    assert field_errors(response, "payment_terms_days") == [sv("Payment terms must be between 0 and 365 days.")]
+    assert count(db.session, Contact) == 0
+    assert login("seller").post("/admin/privatecustomer/new/", private_customer_form("365")).status_code == 302
+
+
+def test_a_companys_payment_terms_are_0_to_365_days_in_its_form_too(login, customer):
+    """The company form (not only the card's Inställningar) keeps the rule."""
+    response = login("admin").post(
+        "/admin/company/new/",
+        {
+            "name": "Negativa villkor AB",
+            "country": "SE",
+            "status": "active",
+            "invoice_language": "sv",
+            "discount_percent": "0",
+            "payment_terms_days": "-30",
+            "currency": "SEK",
+        },
+    )
+    assert response.status_code == 200
+    assert field_errors(response, "payment_terms_days") == [sv("Payment terms must be between 0 and 365 days.")]
+    assert count(db.session, Company, Company.name == "Negativa villkor AB") == 0
+
+
+def test_the_customers_setting_never_gives_a_due_date_before_the_invoice_date(login, make_contact, products):
+    """A private customer saved with -1 before the rule: "Kundens inställning" (left empty) and the
+    card's prefilled invoice take 0 days, never a due date before the invoice date."""
+    person = make_contact(first_name="Gammal", last_name="Kund", customer_number=777, payment_terms_days=-1)
+    finance = login("finance")
+    page = text(finance.client.get(f"/admin/invoice/new/?contact_id={person.id}"))
+    assert re.search(r'name="payment_terms_days"[^>]*value="0"', page)
+    response = finance.post(
+        "/admin/invoice/new/",
+        {
+            "company": "",
+            "contact": str(person.id),
+            "invoice_date": date.today().isoformat(),
+            "payment_terms_days": "",
+            "currency": "",
+            "language": "",
+            **lines_form({"product": "100", "quantity": "1"}),
+        },
+    )
+    assert response.status_code == 302, flashes(response)
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert invoice.payment_terms_days == 0 and invoice.due_date == invoice.invoice_date
