@@ -542,17 +542,23 @@ def _owned_by(model, customer):
     return model.company_id == customer.id if isinstance(customer, Company) else model.contact_id == customer.id
 
 
-#: Drafts (no number yet) on top, then newest invoice date first.
+#: Drafts (no number yet) on top, then newest invoice date first and, within a day, the highest number
+#: first (not the id: a draft made earlier may be sent later, and gets the later number).
 INVOICES_ORDER = CustomerOrder(
     SortKey(Invoice.number.is_(None), descending=True),
     SortKey(Invoice.invoice_date, descending=True, nullable=True),
+    SortKey(Invoice.number, descending=True, nullable=True),
     SortKey(Invoice.id, descending=True),
 )
-ORDERS_ORDER = CustomerOrder(SortKey(SalesOrder.order_date, descending=True), SortKey(SalesOrder.id, descending=True))
+ORDERS_ORDER = CustomerOrder(
+    SortKey(SalesOrder.order_date, descending=True),
+    SortKey(SalesOrder.number, descending=True),
+    SortKey(SalesOrder.id, descending=True),
+)
 
 
 def invoices_for(customer):
-    """The customer's invoices, newest first (drafts, which have no date yet, on top)."""
+    """The customer's invoices, newest first by date, then number (drafts, which have no number yet, on top)."""
     return (
         select(Invoice)
         .where(_owned_by(Invoice, customer))
@@ -562,6 +568,7 @@ def invoices_for(customer):
 
 
 def orders_for(customer):
+    """The customer's orders, newest first by order date, then number."""
     return (
         select(SalesOrder)
         .where(_owned_by(SalesOrder, customer))

@@ -1052,3 +1052,30 @@ def test_the_customers_setting_never_gives_a_due_date_before_the_invoice_date(lo
     assert response.status_code == 302, flashes(response)
     invoice = db.session.scalars(select(Invoice)).one()
     assert invoice.payment_terms_days == 0 and invoice.due_date == invoice.invoice_date
+
+
+# --- the card's tab and its sums ------------------------------------------------------------------------
+
+
+def _listed_invoices(tab: str) -> list[str]:
+    """The invoice numbers (or "Utkast") in the order the card's invoice list shows them."""
+    table = tab[tab.index('id="invoice-list"') : tab.index("</table>", tab.index('id="invoice-list"'))]
+    return re.findall(r'href="/admin/invoice/show/\d+">([^<]+)</a>', table)
+
+
+def test_the_cards_invoices_are_newest_first_by_date_then_number(login, session, employees, customer, products):
+    """Drafts made in one order and sent in another: the list follows the numbers (it followed the ids:
+    1073, 1069, 1072 …); a draft on top, an earlier-dated invoice last."""
+    today = date.today()
+    earlier = _draft_with(session, employees, customer, [free_line("100")], today - timedelta(days=7))
+    invoicing.send(session, earlier)
+    first, second, third = (_draft_with(session, employees, customer, [free_line("100")], today) for _ in range(3))
+    for invoice in (third, first, second):
+        invoicing.send(session, invoice)
+    session.commit()
+    _draft_with(session, employees, customer, [free_line("100")], today)
+    tab = text(login("readonly").client.get(f"/admin/company/card/{customer.id}/tab/invoices"))
+    assert _listed_invoices(tab) == [sv("Draft")] + [
+        str(n) for n in (second.number, first.number, third.number, earlier.number)
+    ]
+    assert second.number > first.number > third.number > earlier.number
