@@ -594,14 +594,21 @@ class StatusSum:
 
 
 def status_sums(session: Session, customer, today: date | None = None) -> list[StatusSum]:
-    """Invoice sums per status and currency, with "overdue" (sent, past due) apart, in one query."""
+    """Invoice sums per status and currency, in one query: "overdue" (sent, past due) apart from
+    "sent", and "credited_paid" (credited after it was paid: money owed back to the customer) apart
+    from "credited". A credited invoice counts with its own total (what was credited) and its credit
+    invoice not at all: the pair added up to 0,00 kr, hiding a paid invoice's refund."""
     today = today or date.today()
-    key = case((overdue_condition(today), "overdue"), else_=Invoice.status)
+    key = case(
+        (overdue_condition(today), "overdue"),
+        ((Invoice.status == "credited") & Invoice.paid_at.is_not(None), "credited_paid"),
+        else_=Invoice.status,
+    )
     rows = session.execute(
         select(key.label("key"), Invoice.currency, func.count(), func.coalesce(func.sum(Invoice.total), 0))
-        .where(_owned_by(Invoice, customer), Invoice.status != "cancelled")
+        .where(_owned_by(Invoice, customer), Invoice.status != "cancelled", Invoice.credited_invoice_id.is_(None))
         .group_by(key, Invoice.currency)
     ).all()
-    order = {k: n for n, k in enumerate(("draft", "sent", "overdue", "paid", "credited"))}
+    order = {k: n for n, k in enumerate(("draft", "sent", "overdue", "paid", "credited_paid", "credited"))}
     sums = [StatusSum(k, c, n, Decimal(t)) for k, c, n, t in rows]
     return sorted(sums, key=lambda s: (order.get(s.key, 99), s.currency))

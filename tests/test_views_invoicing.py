@@ -1079,3 +1079,25 @@ def test_the_cards_invoices_are_newest_first_by_date_then_number(login, session,
         str(n) for n in (second.number, first.number, third.number, earlier.number)
     ]
     assert second.number > first.number > third.number > earlier.number
+
+
+def test_a_paid_invoice_credited_shows_as_money_owed_back_not_as_zero(login, session, employees, customer, products):
+    """Crediting a paid invoice made the pair "Krediterad 2 0,00 kr": the card's sums now count the
+    credited invoice by its own total, apart when it had been paid (a refund is owed), and not its
+    credit invoice; the lists mark it as paid."""
+    paid = sent_invoice(session, employees, customer, products)
+    invoicing.mark_paid(paid)
+    unpaid = sent_invoice(session, employees, customer, products)
+    session.commit()
+    finance = login("finance")
+    for invoice in (paid, unpaid):
+        assert finance.post(f"/admin/invoice/show/{invoice.id}/credit").status_code == 302
+    tab = text(finance.client.get(f"/admin/company/card/{customer.id}/tab/invoices"))
+    sums = dict(re.findall(r'data-status="(\w+)"><td>[^<]*</td>\s*<td class="text-right">(\d+)</td>', tab))
+    assert sums == {"credited_paid": "1", "credited": "1"}
+    row = re.search(r'data-status="credited_paid">(.*?)</tr>', tab, re.S).group(1)
+    assert sv("Credited after payment (refund to the customer)") in row and money(paid.total) in row
+    assert money(D("0")) not in row
+    assert sv("Paid %(date)s", date=date.today().isoformat()) in tab
+    report = text(finance.client.get(f"/admin/company/card/{customer.id}/invoice-report"))
+    assert sv("Paid %(date)s", date=date.today().isoformat()) in report
