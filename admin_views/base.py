@@ -40,7 +40,7 @@ from admin_views.listing import KeysetListMixin
 from extensions import db
 from models import Activity
 from models import utcnow as models_utcnow
-from services import dates, formatting, money, paging, privacy, search, trash, visibility
+from services import dates, formatting, money, paging, privacy, search, trash, validation, visibility
 from services import export as exporting
 from services.permissions import LOGGED_IN  # re-exported for the views
 from services.validation import InvalidValue, is_id
@@ -269,6 +269,17 @@ def stale_message() -> str:
         "Your changes have not been saved: open the record again to see the latest "
         "version, then make your changes again."
     )
+
+
+def payment_terms(form, field) -> None:
+    """WTForms validator: services.validation's rule for payment terms (0–365 days), on every form
+    that sets them (company, private customer, the card's Inställningar, the invoice)."""
+    if field.data is None:
+        return  # empty: InputRequired says so where it is required
+    try:
+        validation.payment_terms(field.data)
+    except InvalidValue as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def live_or_404(model, id: int):

@@ -43,6 +43,7 @@ from admin_views.base import (
     can,
     check_flask_admin_parameters,
     live_or_404,
+    payment_terms,
     read_only_reason,
     require,
     stale_message,
@@ -90,7 +91,7 @@ class InvoiceSettingsForm(BaseForm):
         FIELD_LABELS["payment_terms_days"],
         validators=[
             InputRequired(_l("Enter the payment terms in days.")),
-            NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days.")),
+            payment_terms,
         ],
     )
     currency = SelectField(FIELD_LABELS["currency"], choices=CURRENCIES)

@@ -26,6 +26,7 @@ from admin_views.base import (
     fmt_org_number,
     fmt_phone,
     normalised,
+    payment_terms,
     permitted_action,
 )
 from admin_views.calllist_actions import AddToCallListMixin
@@ -204,6 +205,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
     }
     form_args = {
         "is_supplier": {"label": FIELD_LABELS["is_supplier"]},
+        "payment_terms_days": {"validators": [payment_terms]},
         "org_number": {
             "validators": [normalised(validation.org_number, "country")],
             "description": _l("NNNNNN-NNNN. May be left empty for foreign companies."),

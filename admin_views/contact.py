@@ -22,6 +22,7 @@ from admin_views.base import (
     fmt_email,
     fmt_phone,
     normalised,
+    payment_terms,
     permitted_action,
     require,
 )
@@ -333,6 +334,7 @@ class PrivateCustomerView(ContactView):
     ]
     form_choices = {"invoice_language": fields.INVOICE_LANGUAGES} | consent_form.FORM_CHOICES
     form_overrides = {"personal_number": PersonalNumberField} | consent_form.FORM_OVERRIDES
+    form_args = ContactView.form_args | {"payment_terms_days": {"validators": [payment_terms]}}
     create_label = _l("New private customer")
     column_export_list = [
         "customer_number",

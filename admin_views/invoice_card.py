@@ -24,6 +24,7 @@ STATUS_SUM_LABELS = {
     "sent": _l("Outstanding, not yet due"),
     "overdue": _l("Past due, unpaid"),
     "paid": _l("Paid"),
+    "credited_paid": _l("Credited after payment (refund to the customer)"),
     "credited": _l("Credited"),
 }
 

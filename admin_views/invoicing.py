@@ -22,8 +22,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from wtforms import IntegerField, SelectField, TextAreaField
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, Optional
 
 from admin_views import params
 from admin_views.base import (
@@ -35,6 +36,7 @@ from admin_views.base import (
     fmt_bool,
     fmt_choice,
     number_text,
+    payment_terms,
     require,
 )
 from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
@@ -230,7 +232,7 @@ class InvoiceForm(DocumentForm):
         fields.label("payment_terms_days"),
         validators=[
             InputRequired(_l("Enter the payment terms in days.")),
-            NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days.")),
+            payment_terms,
         ],
     )
 
@@ -281,7 +283,7 @@ class SalesDocumentView(SecureModelView):
             if hasattr(self.form_class, "payment_terms_days"):
                 form_fields["payment_terms_days"] = IntegerField(
                     fields.label("payment_terms_days"),
-                    validators=[Optional(), NumberRange(0, 365, _l("Payment terms must be between 0 and 365 days."))],
+                    validators=[Optional(), payment_terms],
                     description=_l("Empty: the customer's payment terms."),
                 )
         form_class = type("HeaderForm", (self.form_class,), form_fields)
@@ -293,7 +295,7 @@ class SalesDocumentView(SecureModelView):
                 form.currency.data = customer.currency
                 form.language.data = customer.invoice_language
                 if "payment_terms_days" in form:
-                    form.payment_terms_days.data = customer.payment_terms_days
+                    form.payment_terms_days.data = invoicing.customer_payment_terms(customer)
             for name in ("order_date", "invoice_date"):
                 if name in form:
                     form[name].data = date.today()
@@ -415,15 +417,28 @@ class SalesDocumentView(SecureModelView):
         )
 
     def _transition(self, id, change, message):
-        """Run a status change of the service; its refusal is shown, nothing half-saved."""
-        document = self._document_or_404(id)
-        try:
-            result = change(document)
-            db.session.commit()
-        except InvalidValue as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for(".page", id=id))
+        """Run a status change of the service; its refusal is shown, nothing half-saved.
+
+        Two at once (a double click, two users): the one that saves second finds the document's
+        version changed (StaleDataError; its number, if any, goes back to the sequence with the
+        rollback) and is run once more on what the first saved, so it gets the service's reason
+        ("The invoice has already been sent.") as a moment later it would have."""
+        for attempt in (1, 2):
+            document = self._document_or_404(id)
+            try:
+                result = change(document)
+                db.session.commit()
+            except InvalidValue as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+                return redirect(url_for(".page", id=id))
+            except StaleDataError:
+                db.session.rollback()
+                if attempt == 1:
+                    continue
+                flash(self.stale_message(), "error")
+                return redirect(url_for(".page", id=id))
+            break
         flash(message(document, result), "success")
         if isinstance(result, Invoice):  # a credit invoice, or the invoice made from an order
             return redirect(url_for("invoice.page", id=result.id))

@@ -13,7 +13,8 @@ from marshmallow import validate as v
 
 from models import COMPANY_STATUSES_CHOSEN, VAT_RATES, Activity, Category, Lead
 from services import consent, fields, personal_numbers, visibility
-from services.validation import MAX_INTEGER
+from services.money import LARGEST_AMOUNT
+from services.validation import MAX_INTEGER, PAYMENT_TERMS_DAYS
 
 CURRENCIES = fields.CURRENCIES
 LANGUAGES = tuple(code for code, _label in fields.INVOICE_LANGUAGES)
@@ -173,7 +174,7 @@ class CompanyFields(CustomerParts):
     note = f.String(allow_none=True, validate=v.Length(max=20000))
     invoice_language = f.String(validate=v.OneOf(LANGUAGES))
     discount_percent = DecimalString(places=2, validate=between(0, 100))
-    payment_terms_days = f.Integer(validate=v.Range(0, 365))
+    payment_terms_days = f.Integer(validate=v.Range(*PAYMENT_TERMS_DAYS))
     currency = f.String(validate=v.OneOf(CURRENCIES))
     category_ids = idents(metadata={"description": "Kategorier (for companies or both)"})
 
@@ -240,7 +241,7 @@ class ContactFields(CustomerParts, ConsentFields):
     postal_city = text(100)
     note = f.String(allow_none=True, validate=v.Length(max=20000))
     invoice_language = f.String(validate=v.OneOf(LANGUAGES))
-    payment_terms_days = f.Integer(validate=v.Range(0, 365))
+    payment_terms_days = f.Integer(validate=v.Range(*PAYMENT_TERMS_DAYS))
     currency = f.String(validate=v.OneOf(CURRENCIES))
     category_ids = idents()
 
@@ -446,7 +447,7 @@ class ProductFields(ma.Schema):
     number = required_text(30)
     name = required_text(200)
     unit = f.String(validate=v.Length(min=1, max=10))
-    price = money(validate=between(0, 10**11))
+    price = money(validate=between(0, LARGEST_AMOUNT))
     vat_rate = DecimalString(places=2, validate=is_vat_rate)
     active = f.Boolean()
 
@@ -467,7 +468,7 @@ class LineFields(ma.Schema):
     description = f.String(allow_none=True, validate=v.Length(max=300))
     quantity = DecimalString(places=3, validate=between(-(10**8), 10**8))
     unit = text(10)
-    unit_price = DecimalString(places=2, allow_none=True, validate=between(-(10**11), 10**11))
+    unit_price = DecimalString(places=2, allow_none=True, validate=between(-LARGEST_AMOUNT, LARGEST_AMOUNT))
     discount_percent = DecimalString(places=2, allow_none=True, validate=between(0, 100))
     vat_rate = DecimalString(places=2, allow_none=True, validate=is_vat_rate)
 

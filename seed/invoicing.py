@@ -69,7 +69,7 @@ def seed_invoicing(session: Session, rng: random.Random, companies, private_cust
     invoices = []
     for day, customer in issued:
         invoice = invoicing.new_invoice(session, rng.choice([admin, finance, *sellers]), customer, today=day)
-        invoicing.set_lines(invoice, _lines(rng, sellable))
+        invoicing.set_lines(invoice, _lines(rng, sellable), today=day)
         invoicing.send(session, invoice, today=day)
         if invoice.due_date < today - timedelta(days=10) and rng.random() < 0.85:
             invoicing.mark_paid(invoice, paid_on=min(invoice.due_date, today))

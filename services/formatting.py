@@ -63,7 +63,7 @@ def money(amount: Decimal | float | int | None, currency: str = "SEK", locale: s
     """`1 234,50 kr` (with non-breaking spaces, as Swedish typography wants); English: `1,234.50 SEK`."""
     if amount is None:
         return ""
-    rounded = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # öre, half up
+    rounded = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) + 0  # öre, half up; no "-0,00"
     english = str(locale).startswith("en")
     text = format_decimal(rounded, format="#,##0.00", locale="en_GB" if english else "sv_SE")
     suffix = "kr" if currency == "SEK" and not english else currency
@@ -87,7 +87,7 @@ def number(value, places: int | None = None, min_places: int = 0, locale=None) -
         own = max(0, -int(amount.normalize().as_tuple().exponent))
         places = max(own, min_places) if own else 0
     pattern = "#,##0" + ("." + "0" * places if places else "")
-    rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP) + 0  # + 0: a negative zero is 0
     return format_decimal(rounded, format=pattern, locale=_babel_locale(locale))
 
 
@@ -151,7 +151,7 @@ def decimal_input(value: Decimal | int | None, places: int | None = None, locale
     `1 250,50` (Swedish), `1250.50` (English). `places` None: its own decimals, trailing zeros dropped."""
     if value is None:
         return ""
-    value = Decimal(value)
+    value = Decimal(value) + 0  # a negative zero is shown as 0
     if places is None:
         places = max(0, -int(value.normalize().as_tuple().exponent))
     english = str(locale).startswith("en")

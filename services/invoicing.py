@@ -7,7 +7,9 @@
   language, payment terms); a new line takes the customer's discount.
   An inactive product is not put on new lines; lines that have it keep it.
 - Lines and totals are computed by services.money and stored, so lists and
-  sums are plain SQL.
+  sums are plain SQL. A line's amount and a document's net, VAT and total
+  are each below money.LARGEST (one limit, checked by `recalculate` for
+  every writer: the editor, the API, order to invoice, send, credit).
 - An invoice gets its number when it is sent, from the gap-free
   "invoice_number" sequence (the counter is advanced in the same
   transaction, so a rolled-back send gives its number back), together with
@@ -16,6 +18,15 @@
   even when its customer was trashed since: the customer checks are for new
   documents.
 - Drafts are deleted or cancelled (makulerad); they have no number.
+- Sending asks for a date near today (`check_invoice_date`), not before the
+  latest issued invoice's (numbers follow dates: `_issue`) and, for a normal
+  invoice, a total that is not negative (`check_payable`): money owed back
+  is a credit invoice.
+- A status change asked for twice (a double click, two users at once) is
+  refused the second time with what became of the document ("already
+  sent"): each change checks the status it starts from, and the caller runs
+  a change that lost the race (its version was stale) again on what the
+  first one saved (admin_views.invoicing's `_transition`).
 """
 
 from dataclasses import dataclass
@@ -39,7 +50,7 @@ from models import (
     SalesOrder,
     utcnow,
 )
-from services import money
+from services import formatting, money, validation
 from services.numbering import next_number
 from services.paging import CustomerOrder, SortKey
 from services.validation import InvalidValue
@@ -83,6 +94,20 @@ def _customer_fields(customer) -> dict:
     return {"company": None, "contact": customer}
 
 
+DEFAULT_PAYMENT_TERMS_DAYS = 30
+
+
+def customer_payment_terms(customer) -> int:
+    """The customer's payment terms for a new invoice: its setting, kept within the rule
+    (services.validation.payment_terms; a value saved before it, e.g. -1, gives 0: never a due date
+    before the invoice date)."""
+    days = customer.payment_terms_days
+    if days is None:
+        return DEFAULT_PAYMENT_TERMS_DAYS
+    low, high = validation.PAYMENT_TERMS_DAYS
+    return min(max(days, low), high)
+
+
 def due_date(invoice_date: date | None, terms_days: int) -> date | None:
     return None if invoice_date is None else invoice_date + timedelta(days=terms_days)
 
@@ -113,7 +138,7 @@ def new_invoice(session: Session, actor: Employee | None, customer, *, today: da
         status="draft",
         currency=customer.currency or "SEK",
         language=customer.invoice_language or "sv",
-        payment_terms_days=customer.payment_terms_days if customer.payment_terms_days is not None else 30,
+        payment_terms_days=customer_payment_terms(customer),
         invoice_date=invoice_date,
         our_reference=actor,
     )
@@ -209,9 +234,10 @@ def build_line(line_class, row: LineInput, *, customer_discount: Decimal, positi
     )
 
 
-def set_lines(document, rows: list[LineInput]) -> None:
+def set_lines(document, rows: list[LineInput], *, today: date | None = None) -> None:
     """Replace the lines of an editable order or invoice, and its totals. An inactive product
-    is refused unless the document already has a line with it (those lines stay valid)."""
+    is refused unless the document already has a line with it (those lines stay valid); so is
+    an invoice date far from `today` (check_invoice_date)."""
     ensure_editable(document)
     kept = {line.product_id for line in document.lines}
     for n, row in enumerate(rows, 1):
@@ -225,6 +251,9 @@ def set_lines(document, rows: list[LineInput]) -> None:
                     name=product.name,
                 )
             )
+    if isinstance(document, Invoice):
+        check_invoice_date(document.invoice_date, today)
+        validation.payment_terms(document.payment_terms_days)
     line_class = InvoiceLine if isinstance(document, Invoice) else OrderLine
     customer = document.customer
     discount = Decimal(customer.discount_percent or 0) if customer is not None else Decimal("0")
@@ -234,10 +263,22 @@ def set_lines(document, rows: list[LineInput]) -> None:
 
 
 def recalculate(document) -> money.Totals:
-    """Store each line's amount and the document's totals (services.money)."""
-    for line in document.lines:
-        line.amount = money.line_amount(line.quantity, line.unit_price, line.discount_percent)
+    """Store each line's amount and the document's totals (services.money); InvalidValue when a line's
+    amount or the document's net, VAT or total is larger than an invoice may hold (money.within_limit)."""
+    largest = formatting.money(money.LARGEST_AMOUNT, document.currency)
+    for n, line in enumerate(sorted(document.lines, key=lambda line: line.position), 1):
+        amount = money.line_amount(line.quantity, line.unit_price, line.discount_percent)
+        if not money.within_limit(amount):
+            raise InvalidValue(_("Line %(n)s: the amount is too large (at most %(largest)s).", n=n, largest=largest))
+        line.amount = amount
     result = money.totals(document.lines, document.currency)
+    if not all(money.within_limit(value) for value in (result.net, result.vat, result.total)):
+        raise InvalidValue(
+            _(
+                "The total is too large (at most %(largest)s): divide the lines among several invoices or orders.",
+                largest=largest,
+            )
+        )
     document.net_amount, document.vat_amount = result.net, result.vat
     document.rounding, document.total = result.rounding, result.total
     if isinstance(document, Invoice):
@@ -259,21 +300,102 @@ def ocr_reference(number: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+#: How far from today an invoice may be dated: a year back (a forgotten draft is dated anew, not
+#: booked in last year's books), a month ahead (a later date holds up every invoice after it: see
+#: `_issue`).
+DAYS_BACK, DAYS_AHEAD = 365, 30
+
+
+def check_invoice_date(invoice_date: date | None, today: date | None = None) -> None:
+    """An invoice date at most DAYS_BACK before and DAYS_AHEAD after today (when saved and when sent)."""
+    today = today or date.today()
+    if invoice_date is None:
+        return
+    if invoice_date < today - timedelta(days=DAYS_BACK):
+        raise InvalidValue(
+            _(
+                "The invoice date %(date)s is more than a year back: change it (for example to today, %(today)s).",
+                date=invoice_date.isoformat(),
+                today=today.isoformat(),
+            )
+        )
+    if invoice_date > today + timedelta(days=DAYS_AHEAD):
+        raise InvalidValue(
+            _(
+                "The invoice date %(date)s is more than %(days)s days ahead: change it to a date at most "
+                "%(days)s days from today (%(today)s).",
+                date=invoice_date.isoformat(),
+                days=DAYS_AHEAD,
+                today=today.isoformat(),
+            )
+        )
+
+
+def check_payable(invoice: Invoice) -> None:
+    """A normal invoice asks the customer for money: its total is not negative. Negative lines that
+    lower a positive total (a discount) are fine; money owed back is a credit invoice's."""
+    if not invoice.is_credit and invoice.total < 0:
+        raise InvalidValue(
+            _(
+                "The invoice's total is negative (%(total)s): an invoice cannot ask the customer to pay a "
+                "negative amount. To pay money back to the customer, credit the invoice it concerns "
+                "(Credit, on that invoice).",
+                total=formatting.money(invoice.total, invoice.currency),
+            )
+        )
+
+
 def send(session: Session, invoice: Invoice, *, today: date | None = None) -> int:
     """Finalise a draft: number, OCR, invoice and due date; from now on it is never edited."""
+    if invoice.status in ISSUED:
+        raise InvalidValue(_("The invoice has already been sent."))
     if invoice.status != "draft":
         raise InvalidValue(_("Only a draft invoice can be sent."))
     check_customer(invoice.company, invoice.contact)
     if not invoice.lines:
         raise InvalidValue(_("The invoice has no lines."))
+    today = today or date.today()
+    invoice.invoice_date = invoice.invoice_date or today
+    check_invoice_date(invoice.invoice_date, today)
+    recalculate(invoice)
+    check_payable(invoice)
     return _issue(session, invoice, today=today)
 
 
-def _issue(session: Session, invoice: Invoice, *, today: date | None) -> int:
-    """Number and date an invoice and mark it sent (send's and credit's last step)."""
+def latest_issued(session: Session, but: Invoice | None = None):
+    """(invoice_date, number) of the issued invoice dated last (the highest number of that day), or None."""
+    stmt = select(Invoice.invoice_date, Invoice.number).where(Invoice.number.is_not(None))
+    if but is not None and but.id is not None:
+        stmt = stmt.where(Invoice.id != but.id)
+    return session.execute(stmt.order_by(Invoice.invoice_date.desc(), Invoice.number.desc()).limit(1)).first()
+
+
+def _issue(session: Session, invoice: Invoice, *, today: date | None, move_forward: bool = False) -> int:
+    """Number and date an invoice and mark it sent (send's and credit's last step).
+
+    Invoices are numbered in date order (Mervärdesskattelagen's löpnummer, in the order they are
+    issued): an invoice dated before the latest issued one is refused (or, `move_forward`, a credit
+    invoice dated today, moved to that date). Checked after the number is taken, under the
+    sequence's lock, so two sends at once cannot pass it both."""
     invoice.invoice_date = invoice.invoice_date or today or date.today()
     recalculate(invoice)
-    invoice.number = next_number(session, INVOICE_SEQUENCE, FIRST_INVOICE_NUMBER)
+    number = next_number(session, INVOICE_SEQUENCE, FIRST_INVOICE_NUMBER)
+    latest = latest_issued(session, but=invoice)
+    if latest is not None and latest.invoice_date is not None and invoice.invoice_date < latest.invoice_date:
+        if not move_forward:
+            raise InvalidValue(
+                _(
+                    "The invoice date %(date)s is before %(latest)s, the date of invoice %(number)s: invoices "
+                    "are numbered in date order. Change the invoice date to %(latest)s or later (Edit) and "
+                    "send it again.",
+                    date=invoice.invoice_date.isoformat(),
+                    latest=latest.invoice_date.isoformat(),
+                    number=latest.number,
+                )
+            )
+        invoice.invoice_date = latest.invoice_date
+        recalculate(invoice)
+    invoice.number = number
     invoice.ocr = ocr_reference(invoice.number)
     invoice.status = "sent"
     invoice.sent_at = utcnow()
@@ -281,14 +403,19 @@ def _issue(session: Session, invoice: Invoice, *, today: date | None) -> int:
 
 
 def mark_paid(invoice: Invoice, *, paid_on: date | None = None) -> None:
+    if invoice.status == "paid":
+        raise InvalidValue(_("The invoice has already been marked as paid."))
     if invoice.status != "sent" or invoice.is_credit:
         raise InvalidValue(_("Only a sent invoice can be marked as paid."))
+    check_payable(invoice)
     invoice.status = "paid"
     invoice.paid_at = paid_on or date.today()
 
 
 def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today: date | None = None) -> Invoice:
     """A credit invoice with the negative lines, sent at once; both are then "credited"."""
+    if invoice.status == "credited" and not invoice.is_credit:
+        raise InvalidValue(_("The invoice has already been credited."))
     if invoice.status not in ("sent", "paid") or invoice.is_credit:
         raise InvalidValue(_("Only a sent or paid invoice can be credited."))
     today = today or date.today()
@@ -320,8 +447,9 @@ def credit(session: Session, actor: Employee | None, invoice: Invoice, *, today:
         ],
     )
     session.add(credit_note)
-    # not send(): whatever became of the customer (trashed, no customer number), a sent invoice is credited
-    _issue(session, credit_note, today=today)
+    # not send(): whatever became of the customer (trashed, no customer number), a sent invoice is credited;
+    # dated today, or the date of a later-dated invoice already issued (numbers follow dates)
+    _issue(session, credit_note, today=today, move_forward=True)
     credit_note.status = invoice.status = "credited"
     return credit_note
 
@@ -333,6 +461,8 @@ def credit_notes(invoice: Invoice):
 
 def cancel(invoice: Invoice) -> None:
     """Makulera a draft (it has no number, so the sequence keeps no gap)."""
+    if invoice.status == "cancelled":
+        raise InvalidValue(_("The invoice has already been cancelled."))
     if invoice.status != "draft":
         raise InvalidValue(_("Only a draft invoice can be cancelled; credit a sent invoice instead."))
     invoice.status = "cancelled"
@@ -348,6 +478,8 @@ def delete_draft(session: Session, invoice: Invoice) -> None:
 
 
 def confirm_order(order: SalesOrder) -> None:
+    if order.status == "confirmed":
+        raise InvalidValue(_("The order has already been confirmed."))
     if order.status != "draft":
         raise InvalidValue(_("Only a draft order can be confirmed."))
     if not order.lines:
@@ -356,6 +488,8 @@ def confirm_order(order: SalesOrder) -> None:
 
 
 def cancel_order(order: SalesOrder) -> None:
+    if order.status == "cancelled":
+        raise InvalidValue(_("The order has already been cancelled."))
     if order.status not in OPEN_ORDER:
         raise InvalidValue(_("An invoiced order cannot be cancelled; credit its invoice instead."))
     order.status = "cancelled"
@@ -365,6 +499,8 @@ def order_to_invoice(
     session: Session, actor: Employee | None, order: SalesOrder, *, today: date | None = None
 ) -> Invoice:
     """A draft invoice with the order's customer, references and lines; the order is then invoiced."""
+    if order.status == "invoiced":
+        raise InvalidValue(_("The order has already been invoiced."))
     if order.status not in OPEN_ORDER:
         raise InvalidValue(_("Only a draft or confirmed order can be invoiced."))
     if not order.lines:
@@ -406,17 +542,23 @@ def _owned_by(model, customer):
     return model.company_id == customer.id if isinstance(customer, Company) else model.contact_id == customer.id
 
 
-#: Drafts (no number yet) on top, then newest invoice date first.
+#: Drafts (no number yet) on top, then newest invoice date first and, within a day, the highest number
+#: first (not the id: a draft made earlier may be sent later, and gets the later number).
 INVOICES_ORDER = CustomerOrder(
     SortKey(Invoice.number.is_(None), descending=True),
     SortKey(Invoice.invoice_date, descending=True, nullable=True),
+    SortKey(Invoice.number, descending=True, nullable=True),
     SortKey(Invoice.id, descending=True),
 )
-ORDERS_ORDER = CustomerOrder(SortKey(SalesOrder.order_date, descending=True), SortKey(SalesOrder.id, descending=True))
+ORDERS_ORDER = CustomerOrder(
+    SortKey(SalesOrder.order_date, descending=True),
+    SortKey(SalesOrder.number, descending=True),
+    SortKey(SalesOrder.id, descending=True),
+)
 
 
 def invoices_for(customer):
-    """The customer's invoices, newest first (drafts, which have no date yet, on top)."""
+    """The customer's invoices, newest first by date, then number (drafts, which have no number yet, on top)."""
     return (
         select(Invoice)
         .where(_owned_by(Invoice, customer))
@@ -426,6 +568,7 @@ def invoices_for(customer):
 
 
 def orders_for(customer):
+    """The customer's orders, newest first by order date, then number."""
     return (
         select(SalesOrder)
         .where(_owned_by(SalesOrder, customer))
@@ -451,14 +594,21 @@ class StatusSum:
 
 
 def status_sums(session: Session, customer, today: date | None = None) -> list[StatusSum]:
-    """Invoice sums per status and currency, with "overdue" (sent, past due) apart, in one query."""
+    """Invoice sums per status and currency, in one query: "overdue" (sent, past due) apart from
+    "sent", and "credited_paid" (credited after it was paid: money owed back to the customer) apart
+    from "credited". A credited invoice counts with its own total (what was credited) and its credit
+    invoice not at all: the pair added up to 0,00 kr, hiding a paid invoice's refund."""
     today = today or date.today()
-    key = case((overdue_condition(today), "overdue"), else_=Invoice.status)
+    key = case(
+        (overdue_condition(today), "overdue"),
+        ((Invoice.status == "credited") & Invoice.paid_at.is_not(None), "credited_paid"),
+        else_=Invoice.status,
+    )
     rows = session.execute(
         select(key.label("key"), Invoice.currency, func.count(), func.coalesce(func.sum(Invoice.total), 0))
-        .where(_owned_by(Invoice, customer), Invoice.status != "cancelled")
+        .where(_owned_by(Invoice, customer), Invoice.status != "cancelled", Invoice.credited_invoice_id.is_(None))
         .group_by(key, Invoice.currency)
     ).all()
-    order = {k: n for n, k in enumerate(("draft", "sent", "overdue", "paid", "credited"))}
+    order = {k: n for n, k in enumerate(("draft", "sent", "overdue", "paid", "credited_paid", "credited"))}
     sums = [StatusSum(k, c, n, Decimal(t)) for k, c, n, t in rows]
     return sorted(sums, key=lambda s: (order.get(s.key, 99), s.currency))

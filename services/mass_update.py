@@ -31,7 +31,7 @@ from models import (
     MassUpdate,
     utcnow,
 )
-from services import audit, custom_fields, fields, money, privacy, records, tasks, visibility
+from services import audit, custom_fields, fields, money, privacy, records, tasks, validation, visibility
 from services.audit import acting_as
 from services.validation import InvalidValue
 
@@ -111,10 +111,7 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
                 raise InvalidValue(_("Choose one of the listed currencies."))
             clean[field] = value
         elif field == "payment_terms_days":
-            days = _int(value)
-            if days is None or not 0 <= days <= 365:
-                raise InvalidValue(_("Payment terms are 0 to 365 days."))
-            clean[field] = days
+            clean[field] = validation.payment_terms(value)
         elif field == "discount_percent":
             try:
                 percent = money.parse(value)

@@ -36,8 +36,18 @@ def to_decimal(value) -> Decimal:
         raise ValueError(f"not an amount: {value!r}") from exc
 
 
-#: Larger than any amount, price or quantity on an invoice (and than the columns hold).
+#: Larger than any amount, price or quantity on an invoice: a quantity, a price, a line's amount and a
+#: document's net, VAT and total are each below it (in absolute value). The columns hold 1000 times more
+#: (Numeric(14, 2)), so quantity × price, or many lines added up, is checked (`within_limit`) before it
+#: is stored: PostgreSQL would refuse it, SQLite would keep it with its last digits lost.
 LARGEST = Decimal("1000000000")
+#: The largest amount allowed: LARGEST less one öre (999 999 999,99).
+LARGEST_AMOUNT = LARGEST - ORE
+
+
+def within_limit(amount) -> bool:
+    """Whether an amount (a line's, a document's net, VAT or total) is one an invoice may hold."""
+    return abs(to_decimal(amount)) < LARGEST
 
 
 def parse(text) -> Decimal:

@@ -46,6 +46,23 @@ def printable_name(text: str) -> str:
 #: The largest value of an INTEGER column (the id columns) on PostgreSQL; SQLite's are wider.
 MAX_INTEGER = 2**31 - 1
 
+#: Payment terms (betalningsvillkor) in days, of a customer and of an invoice: the one rule for every
+#: form, the API, the import and Ändra flera.
+PAYMENT_TERMS_DAYS = (0, 365)
+
+
+def payment_terms(value) -> int:
+    """Payment terms in days (a number, or text as a form sends it): a whole number from 0 to 365,
+    or InvalidValue."""
+    low, high = PAYMENT_TERMS_DAYS
+    if isinstance(value, int) and not isinstance(value, bool):
+        days: int | None = value if low <= value <= high else None
+    else:
+        days = whole_number(value, minimum=low, maximum=high)
+    if days is None:
+        raise InvalidValue(_("Payment terms must be between 0 and 365 days."))
+    return days
+
 
 def whole_number(value, *, minimum: int = 1, maximum: int = MAX_INTEGER) -> int | None:
     """The value (text as a request sends it) as a whole number within [minimum, maximum]; None

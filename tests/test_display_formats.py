@@ -155,3 +155,21 @@ def test_report_generator_shows_phone_numbers_as_lists_do(login, make_company):
     shown = page(login("admin").client.get("/admin/reports/generator/?run=1&entity=company"))
     assert "013-69 75 15" in shown
     assert "+4613697515" not in shown
+
+
+def test_history_shows_a_negative_zero_as_0(login, make_company):
+    """A number field saved as "-0" showed "Licenser: 120 → -0" in Historik; amounts and form values
+    never show a minus on zero either."""
+    tab = CustomTab(name="Avtal", applies_to="company")
+    field = CustomFieldDefinition(tab=tab, label="Licenser", field_type="number")
+    db.session.add_all([tab, field])
+    company = make_company(name="Nollbolaget AB")
+    db.session.flush()
+    for typed in ("120", "-0"):
+        custom_fields.save_tab(db.session, company, tab, {f"field-{field.id}": typed})
+        db.session.commit()
+    shown = page(login("admin").client.get(f"/admin/company/card/{company.id}/tab/history"))
+    assert re.search(r"Licenser ?: 120 → 0(?![,\d])", shown), shown
+    assert "→ -0" not in shown
+    assert formatting.money(D("-0.001")) == "0,00\u00a0kr" and formatting.decimal_input(D("-0")) == "0"
+    assert formatting.number(D("-0.4")) == "-0,4"

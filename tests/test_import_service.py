@@ -1658,3 +1658,14 @@ def test_a_lead_in_the_trash_is_neither_matched_nor_pointed_out_by_an_import(ses
     assert (job.created_count, job.updated_count) == (1, 0)
     kept = session.get(Lead, gone.id)
     assert (kept.company_name, kept.source, kept.deleted_at is not None) == ("Beta Konsult", None, True)
+
+
+def test_payment_terms_outside_0_to_365_days_are_a_row_error(session, make_job, run):
+    """Betalningsvillkor follow the one rule of the forms and the API (services.validation.payment_terms);
+    the import took any whole number below a million."""
+    content = "Förnamn;Efternamn;Betalningsvillkor\nAnna;Andersson;400\nBo;Berg;-1\nCilla;Carlsson;365\n"
+    checked = run(make_job(content, entity="privatecustomer"), write=False)
+    terms = sv("Payment terms must be between 0 and 365 days.")
+    errors = {row: (value, message) for row, column, value, message in error_messages(session, checked)}
+    assert errors[2] == ("400", terms) and 3 in errors and 4 not in errors
+    assert checked.error_count == 2

@@ -1,6 +1,7 @@
 """services.invoicing and services.invoice_report: customers, defaults, lines,
 sending with gap-free numbers (also under concurrency), crediting, orders."""
 
+import re
 import threading
 from datetime import date
 from decimal import Decimal
@@ -11,7 +12,7 @@ from stdnum import luhn
 
 from extensions import db
 from models import Invoice
-from services import invoice_report, invoicing, numbering
+from services import invoice_report, invoicing, money, numbering
 from services.invoicing import LineInput
 from services.validation import InvalidValue
 from tests.helpers import sv
@@ -285,9 +286,8 @@ def test_order_to_invoice(session, employees, customer, products):
 
 def test_status_sums_tell_overdue_from_outstanding(session, employees, customer, products):
     overdue = draft(session, employees, customer, products)
-    invoicing.send(session, overdue, today=date(2026, 1, 10))
     overdue.invoice_date = date(2026, 1, 10)
-    invoicing.recalculate(overdue)
+    invoicing.send(session, overdue, today=date(2026, 1, 10))
     outstanding = draft(session, employees, customer, products)
     invoicing.send(session, outstanding, today=TODAY)
     draft(session, employees, customer, products)
@@ -309,17 +309,18 @@ def test_invoice_report_products_and_months(session, employees, customer, produc
             [LineInput(description="Frakt", quantity="1", unit_price="100", vat_rate="25", discount_percent="0")],
         ),
     ]
-    issued = []
-    for day, rows in sales:
-        invoice = invoicing.new_invoice(session, employees["finance"], customer, today=day)
-        invoicing.set_lines(invoice, rows)
-        invoicing.send(session, invoice)
-        issued.append(invoice)
-    credited = invoicing.credit(session, employees["finance"], issued[1], today=date(2026, 3, 25))
-    draft(session, employees, customer, products)  # a draft is no sale
     elsewhere = invoicing.new_invoice(session, employees["finance"], other, today=date(2026, 3, 5))
     invoicing.set_lines(elsewhere, [LineInput(product=products["100"], quantity="9")])
-    invoicing.send(session, elsewhere)
+    invoicing.send(session, elsewhere, today=date(2026, 3, 5))
+    issued = []
+    for day, rows in sales:  # in date order, as they are numbered
+        invoice = invoicing.new_invoice(session, employees["finance"], customer, today=day)
+        invoicing.set_lines(invoice, rows)
+        invoicing.send(session, invoice, today=day)
+        issued.append(invoice)
+        if day == date(2026, 3, 20):
+            credited = invoicing.credit(session, employees["finance"], invoice, today=date(2026, 3, 25))
+    draft(session, employees, customer, products)  # a draft is no sale
     session.commit()
 
     report = invoice_report.build(session, customer, date(2026, 1, 1), date(2026, 12, 31))
@@ -401,13 +402,13 @@ def test_concurrent_sending_gives_gap_free_numbers(app, session, employees, cust
 def test_invoice_report_never_adds_currencies_together(session, employees, customer, products):
     kronor = invoicing.new_invoice(session, employees["finance"], customer, today=date(2026, 3, 5))
     invoicing.set_lines(kronor, [LineInput(product=products["100"], quantity="1")])
-    invoicing.send(session, kronor)
+    invoicing.send(session, kronor, today=date(2026, 3, 5))
     euro = invoicing.new_invoice(session, employees["finance"], customer, today=date(2026, 4, 5))
     euro.currency = "EUR"
     invoicing.set_lines(
         euro, [LineInput(description="Workshop", quantity="1", unit_price="500", vat_rate="0", discount_percent="0")]
     )
-    invoicing.send(session, euro)
+    invoicing.send(session, euro, today=date(2026, 4, 5))
     session.commit()
 
     in_kronor = invoice_report.build(session, customer, date(2026, 1, 1), date(2026, 12, 31))
@@ -416,3 +417,48 @@ def test_invoice_report_never_adds_currencies_together(session, employees, custo
     in_euro = invoice_report.build(session, customer, date(2026, 1, 1), date(2026, 12, 31), "EUR")
     assert [i.number for i in in_euro.invoices] == [euro.number] and in_euro.net == D("500.00")
     assert [r.name for r in in_euro.products] == ["Workshop"] and in_euro.other_currencies == [customer.currency]
+
+
+# --- the largest amounts (services.money.LARGEST) -----------------------------------------------------
+
+
+def test_amounts_an_invoice_cannot_hold_are_refused_by_every_writer(session, employees, customer, products):
+    """A line's amount and the total are below money.LARGEST, whoever writes the lines (set_lines) and
+    when a draft kept before the rule is sent or an order invoiced (recalculate)."""
+    invoice = invoicing.new_invoice(session, employees["finance"], customer, today=TODAY)
+    too_large = sv(
+        "Line %(n)s: the amount is too large (at most %(largest)s).", n=1, largest="999\u00a0999\u00a0999,99\u00a0kr"
+    )
+    with pytest.raises(InvalidValue, match=f"^{re.escape(too_large)}$"):
+        invoicing.set_lines(
+            invoice,
+            [
+                LineInput(
+                    description="Stort", quantity="1000", unit_price="999999999", vat_rate="25", discount_percent="0"
+                )
+            ],
+        )
+    session.rollback()
+    largest_line = LineInput(
+        description="Nästan", quantity="1", unit_price="999999999.49", vat_rate="0", discount_percent="0"
+    )
+    invoice = invoicing.new_invoice(session, employees["finance"], customer, today=TODAY)
+    invoicing.set_lines(invoice, [largest_line])  # the largest amount itself is allowed
+    assert invoice.total == D("999999999.00") and not money.within_limit(D("999999999.99") + D("0.01"))
+    with pytest.raises(InvalidValue):
+        invoicing.set_lines(invoice, [largest_line, largest_line])
+    with pytest.raises(InvalidValue):  # 800 000 000 + 25 % VAT
+        invoicing.set_lines(
+            invoice,
+            [LineInput(description="Moms", quantity="1", unit_price="800000000", vat_rate="25", discount_percent="0")],
+        )
+    session.rollback()
+    kept = invoicing.new_invoice(session, employees["finance"], customer, today=TODAY)
+    invoicing.set_lines(kept, [LineInput(product=products["100"], quantity="1")])
+    session.flush()
+    kept.lines[0].quantity = D("1000")
+    kept.lines[0].unit_price = D("999999999")  # as SQLite kept it before the rule
+    with pytest.raises(InvalidValue):
+        invoicing.send(session, kept, today=TODAY)
+    session.rollback()
+    assert numbering.current_value(session, invoicing.INVOICE_SEQUENCE) is None

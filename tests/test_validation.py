@@ -415,3 +415,14 @@ def test_datetimes_are_iso_in_swedish_time(app):
     with app.test_request_context():
         assert formatting.iso_date(datetime(2026, 1, 15, 9, 7, 30)) == "2026-01-15 10:07"
         assert formatting.iso_date(datetime(2026, 7, 15, 23, 30)) == "2026-07-16 01:30"
+
+
+@pytest.mark.parametrize("value", [-1, 366, 9999, "-30", "30,5", "", None, True, "abc"])
+def test_payment_terms_outside_the_rule_are_refused(app, value):
+    with app.test_request_context(), pytest.raises(validation.InvalidValue):
+        validation.payment_terms(value)
+
+
+@pytest.mark.parametrize(("value", "days"), [(0, 0), (365, 365), ("30", 30), (" 10 ", 10)])
+def test_payment_terms_within_the_rule(value, days):
+    assert validation.payment_terms(value) == days

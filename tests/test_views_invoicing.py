@@ -5,7 +5,7 @@ the card's tab and the Fakturarapport with its CSV/XLSX export."""
 import io
 import re
 from csv import reader as csv_reader
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ from models import Company, Invoice, Product, SalesOrder
 from services import invoicing, numbering
 from services.formatting import money
 from services.invoicing import LineInput
-from tests.helpers import count, flashes, fresh, sv, text
+from tests.helpers import count, field_errors, flashes, fresh, sv, text
 
 D = Decimal
 
@@ -373,7 +373,7 @@ def test_paid_and_credit_over_http(login, session, employees, customer, products
     assert sv("Credited by") in original and f"/admin/invoice/show/{credit.id}" in original
     assert 'id="credit-invoice"' not in original and 'id="mark-paid"' not in original
     again = finance.post(f"/admin/invoice/show/{invoice.id}/credit", follow_redirects=True)
-    assert ("danger", sv("Only a sent or paid invoice can be credited.")) in flashes(again)
+    assert ("danger", sv("The invoice has already been credited.")) in flashes(again)
 
 
 def test_order_confirmed_and_converted_to_an_invoice(login, session, employees, customer, products):
@@ -662,3 +662,442 @@ def test_the_editor_returns_only_to_addresses_of_this_site(login, customer):
         assert sv("The return address leads to another site and is not followed.") in page
     page = text(seller.get(f"/admin/invoice/new/?company_id={customer.id}&url=/admin/invoice/"))
     assert 'href="/admin/invoice/">' in page  # Avbryt goes back where the user came from
+
+
+# --- the largest amounts an invoice holds (services.money.LARGEST) ------------------------------------
+
+
+def flat(message: str) -> str:
+    """A message as `flashes` reads it off the page (every run of spaces, non-breaking too, one space)."""
+    return " ".join(message.split())
+
+
+def header(kind: str) -> dict:
+    """The editor's header fields of a new invoice or order, as posted."""
+    dated = {"invoice_date": date.today().isoformat(), "payment_terms_days": "20"}
+    return {
+        **(dated if kind == "invoice" else {"order_date": date.today().isoformat()}),
+        "currency": "SEK",
+        "language": "sv",
+        "their_reference": "0",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "quantity", "price"), [("invoice", "1000", "999999999"), ("order", "5000", "250000000")]
+)
+def test_a_line_amount_too_large_to_keep_is_refused_on_the_line(login, customer, kind, quantity, price):
+    """Quantity and price are each allowed, their product is not: a Swedish message on the line naming
+    the limit, nothing saved (PostgreSQL answered 500 NumericValueOutOfRange; SQLite lost the last digits)."""
+    response = login("seller").post(
+        f"/admin/{kind}/new/?company_id={customer.id}",
+        {
+            **header(kind),
+            **lines_form(
+                {"description": "Rimligt", "quantity": "1", "unit_price": "100", "vat_rate": "25"},
+                {"description": "Orimligt", "quantity": quantity, "unit_price": price, "vat_rate": "25"},
+            ),
+        },
+    )
+    assert response.status_code == 200
+    largest = money(Decimal("999999999.99"))
+    message = sv("Line %(n)s: the amount is too large (at most %(largest)s).", n=2, largest=largest)
+    assert ("danger", flat(message)) in flashes(response)
+    assert largest == "999\u00a0999\u00a0999,99\u00a0kr"
+    assert count(db.session, Invoice) == 0 and count(db.session, SalesOrder) == 0
+
+
+def test_a_total_too_large_to_keep_is_refused(login, customer):
+    """Each line is allowed, their sum with VAT is not."""
+    response = login("seller").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            **header("invoice"),
+            **lines_form(
+                *[
+                    {"description": f"Del {n}", "quantity": "1", "unit_price": "900000000", "vat_rate": "0"}
+                    for n in (1, 2)
+                ]
+            ),
+        },
+    )
+    assert response.status_code == 200
+    message = sv(
+        "The total is too large (at most %(largest)s): divide the lines among several invoices or orders.",
+        largest=money(Decimal("999999999.99")),
+    )
+    assert ("danger", flat(message)) in flashes(response)
+    assert count(db.session, Invoice) == 0
+
+
+def test_the_api_keeps_the_same_limit(app, customer, employees, session):
+    """POST /api/v1/invoices and /orders go through the same rule: 422 with the message, nothing saved;
+    a product's price too."""
+    from services import api_keys
+    from tests.api_client import ApiClient
+
+    secret = api_keys.create(session, None, employee=employees["admin"], name="Gränser").secret
+    session.commit()
+    api = ApiClient(app.test_client(), None, secret)
+    for url in ("/api/v1/invoices", "/api/v1/orders"):
+        response = api.post(
+            url,
+            {
+                "company_id": customer.id,
+                "lines": [{"description": "Orimligt", "quantity": "1000", "unit_price": "999999999", "vat_rate": "25"}],
+            },
+            validate=False,
+        )
+        assert response.status_code == 422, response.get_json()
+        largest = money(Decimal("999999999.99"))
+        assert response.get_json()["detail"] == sv(
+            "Line %(n)s: the amount is too large (at most %(largest)s).", n=1, largest=largest
+        )
+    product = api.post("/api/v1/products", {"number": "X1", "name": "Ö", "price": "5000000000.00"}, validate=False)
+    assert product.status_code == 422
+    assert count(session, Invoice) == 0 and count(session, SalesOrder) == 0 and count(session, Product) == 0
+
+
+# --- the same change sent twice at once (a double click, two users) -----------------------------------
+
+
+def _at_once(clients, url):
+    """POST `url` from each client at the same moment; their answers, redirects followed: (status, flashes)."""
+    import threading
+
+    barrier, answers = threading.Barrier(len(clients)), [None] * len(clients)
+
+    def post(index: int) -> None:
+        barrier.wait(timeout=60)
+        try:
+            response = clients[index].post(url, follow_redirects=True)
+        except Exception as exc:  # noqa: BLE001 - the testing app lets a 500's exception through: reported
+            answers[index] = (500, [("exception", repr(exc))], url)
+        else:
+            answers[index] = (response.status_code, flashes(response), response.request.path)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return answers
+
+
+def _draft_invoice(session, employees, customer, products):
+    invoice = invoicing.new_invoice(session, employees["finance"], customer)
+    invoicing.set_lines(invoice, [LineInput(product=products["100"], quantity="1")])
+    session.commit()
+    return invoice
+
+
+def _order(session, employees, customer, products, status="draft"):
+    order = invoicing.new_order(session, employees["seller"], customer)
+    invoicing.set_lines(order, [LineInput(product=products["100"], quantity="1")])
+    order.status = status
+    session.commit()
+    return order
+
+
+@pytest.mark.parametrize(
+    ("area", "action", "make", "refusal", "status"),
+    [
+        ("invoice", "send", _draft_invoice, "The invoice has already been sent.", "sent"),
+        ("invoice", "paid", sent_invoice, "The invoice has already been marked as paid.", "paid"),
+        ("invoice", "credit", sent_invoice, "The invoice has already been credited.", "credited"),
+        ("invoice", "cancel", _draft_invoice, "The invoice has already been cancelled.", "cancelled"),
+        ("order", "confirm", _order, "The order has already been confirmed.", "confirmed"),
+        ("order", "cancel", _order, "The order has already been cancelled.", "cancelled"),
+        ("order", "invoice", _order, "The order has already been invoiced.", "invoiced"),
+    ],
+)
+def test_a_status_change_sent_four_times_at_once_is_made_once(
+    login, session, employees, customer, products, area, action, make, refusal, status
+):
+    """Four at once: one is made, the other three are told why not (they answered 500 StaleDataError) and
+    land on the document; the invoice numbers stay gap-free (a losing send gives its number back)."""
+    document = make(session, employees, customer, products)
+    model = Invoice if area == "invoice" else SalesOrder
+    numbered_before = numbering.current_value(session, invoicing.INVOICE_SEQUENCE)  # sent_invoice sends one
+    role = "finance" if area == "invoice" else "seller"
+    answers = _at_once([login(role) for _ in range(4)], f"/admin/{area}/show/{document.id}/{action}")
+    assert sorted(status for status, _flashes, _path in answers) == [200] * 4, answers
+    said = sorted(category for _status, shown, _path in answers for category, _text in shown)
+    assert said == ["danger"] * 3 + ["success"], answers
+    assert [shown for _s, shown, _p in answers].count([("danger", sv(refusal))]) == 3, answers
+    assert all(path == f"/admin/{area}/show/{document.id}" for _s, shown, path in answers if shown[0][0] == "danger")
+    assert fresh(session, model, document.id).status == status
+    issued = session.scalars(select(Invoice.number).where(Invoice.number.is_not(None)).order_by(Invoice.number)).all()
+    if issued:  # one number per invoice issued, none lost
+        assert issued == list(range(issued[0], issued[0] + len(issued)))
+        assert numbering.current_value(session, invoicing.INVOICE_SEQUENCE) == issued[-1]
+    assert len(issued) == (numbered_before is not None) + (action in ("send", "credit"))
+    if action == "credit":
+        assert count(session, Invoice, Invoice.credited_invoice_id == document.id) == 1
+    if action == "invoice":
+        assert count(session, Invoice, Invoice.order_id == document.id) == 1
+
+
+# --- what may be sent: a payable total, a date in number order ---------------------------------------
+
+
+def _draft_with(session, employees, customer, rows, invoice_date=None):
+    invoice = invoicing.new_invoice(session, employees["finance"], customer)
+    if invoice_date is not None:
+        invoice.invoice_date = invoice_date
+    invoicing.set_lines(invoice, rows, today=invoice_date)
+    session.commit()
+    return invoice
+
+
+def free_line(price: str, vat: str = "25") -> LineInput:
+    return LineInput(description="Rad", quantity="1", unit_price=price, vat_rate=vat, discount_percent="0")
+
+
+def test_a_negative_invoice_is_not_sent_but_a_discount_line_is_fine(login, session, employees, customer):
+    """A normal invoice with a negative total would ask the customer to pay a negative amount (with an
+    OCR): refused, pointing to Kreditera; negative lines that lower a positive total are fine."""
+    negative = _draft_with(session, employees, customer, [free_line("500"), free_line("-1000")])
+    finance = login("finance")
+    response = finance.post(f"/admin/invoice/show/{negative.id}/send", follow_redirects=True)
+    message = sv(
+        "The invoice's total is negative (%(total)s): an invoice cannot ask the customer to pay a "
+        "negative amount. To pay money back to the customer, credit the invoice it concerns "
+        "(Credit, on that invoice).",
+        total=money(D("-625.00")),
+    )
+    assert ("danger", flat(message)) in flashes(response) and "Kreditera" in message
+    assert response.request.path == f"/admin/invoice/show/{negative.id}"
+    refused = fresh(session, Invoice, negative.id)
+    assert (refused.status, refused.number, refused.ocr) == ("draft", None, None)
+    assert numbering.current_value(session, invoicing.INVOICE_SEQUENCE) is None
+    discounted = _draft_with(session, employees, customer, [free_line("1000"), free_line("-200")])
+    response = finance.post(f"/admin/invoice/show/{discounted.id}/send", follow_redirects=True)
+    assert [c for c, _t in flashes(response)] == ["success"]
+    assert fresh(session, Invoice, discounted.id).total == D("1000.00")
+
+
+def test_a_negative_invoice_sent_before_the_rule_is_not_marked_paid(login, session, employees, customer):
+    invoice = _draft_with(session, employees, customer, [free_line("-100")])
+    invoicing.recalculate(invoice)
+    invoicing._issue(session, invoice, today=date.today())  # as it could be sent before
+    session.commit()
+    response = login("finance").post(f"/admin/invoice/show/{invoice.id}/paid", follow_redirects=True)
+    assert [c for c, _t in flashes(response)] == ["danger"]
+    assert fresh(session, Invoice, invoice.id).status == "sent"
+
+
+def test_an_invoice_dated_before_the_latest_sent_one_is_not_sent(login, session, employees, customer):
+    """Invoices are numbered in date order: a draft dated before the latest sent invoice is refused with
+    what to do; dated that day or later it is sent and numbered after it."""
+    today = date.today()
+    later = _draft_with(session, employees, customer, [free_line("100")], today - timedelta(days=3))
+    invoicing.send(session, later)
+    session.commit()
+    early = _draft_with(session, employees, customer, [free_line("100")], today - timedelta(days=10))
+    finance = login("finance")
+    response = finance.post(f"/admin/invoice/show/{early.id}/send", follow_redirects=True)
+    message = sv(
+        "The invoice date %(date)s is before %(latest)s, the date of invoice %(number)s: invoices are numbered "
+        "in date order. Change the invoice date to %(latest)s or later (Edit) and send it again.",
+        date=(today - timedelta(days=10)).isoformat(),
+        latest=(today - timedelta(days=3)).isoformat(),
+        number=later.number,
+    )
+    assert ("danger", flat(message)) in flashes(response)
+    assert fresh(session, Invoice, early.id).number is None
+    assert numbering.current_value(session, invoicing.INVOICE_SEQUENCE) == later.number  # no number lost
+    early = fresh(session, Invoice, early.id)
+    early.invoice_date = today - timedelta(days=3)
+    session.commit()
+    response = finance.post(f"/admin/invoice/show/{early.id}/send", follow_redirects=True)
+    assert [c for c, _t in flashes(response)] == ["success"]
+    assert fresh(session, Invoice, early.id).number == later.number + 1
+
+
+@pytest.mark.parametrize(
+    ("days", "msgid"),
+    [
+        (-366, "The invoice date %(date)s is more than a year back: change it (for example to today, %(today)s)."),
+        (
+            31,
+            "The invoice date %(date)s is more than %(days)s days ahead: change it to a date at most "
+            "%(days)s days from today (%(today)s).",
+        ),
+    ],
+)
+def test_an_invoice_date_far_from_today_is_refused_on_save_and_on_send(
+    login, session, employees, customer, days, msgid
+):
+    """A year back or a month ahead: the editor refuses it (nothing saved), and so does sending a draft
+    kept with it (0001-01-01 was accepted and sent, numbered after later-dated invoices and overdue at once)."""
+    today = date.today()
+    wrong = today + timedelta(days=days)
+    message = flat(sv(msgid, date=wrong.isoformat(), today=today.isoformat(), days=30))
+    finance = login("finance")
+    response = finance.post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            **header("invoice"),
+            "invoice_date": wrong.isoformat(),
+            **lines_form({"description": "Rad", "quantity": "1", "unit_price": "100", "vat_rate": "25"}),
+        },
+    )
+    assert response.status_code == 200 and ("danger", message) in flashes(response)
+    assert count(db.session, Invoice) == 0
+    kept = _draft_with(session, employees, customer, [free_line("100")], wrong)  # a draft from before the rule
+    response = finance.post(f"/admin/invoice/show/{kept.id}/send", follow_redirects=True)
+    assert ("danger", message) in flashes(response)
+    assert fresh(session, Invoice, kept.id).status == "draft"
+    for edge in (today - timedelta(days=365), today + timedelta(days=30)):
+        invoicing.check_invoice_date(edge, today)  # the limits themselves are allowed
+
+
+def test_the_year_one_is_refused(login, customer):
+    response = login("finance").post(
+        f"/admin/invoice/new/?company_id={customer.id}",
+        {
+            **header("invoice"),
+            "invoice_date": "0001-01-01",
+            **lines_form({"description": "Rad", "quantity": "1", "unit_price": "100", "vat_rate": "25"}),
+        },
+    )
+    message = sv(
+        "The invoice date %(date)s is more than a year back: change it (for example to today, %(today)s).",
+        date="0001-01-01",
+        today=date.today().isoformat(),
+    )
+    assert response.status_code == 200 and flashes(response) == [("danger", flat(message))]
+    assert count(db.session, Invoice) == 0
+
+
+def test_a_credit_invoice_follows_a_later_dated_invoice(session, employees, customer, products):
+    """Crediting today while an invoice dated later is already issued: the credit invoice takes that
+    date, so numbers still follow dates."""
+    today = date.today()
+    first = _draft_with(session, employees, customer, [free_line("100")], today)
+    invoicing.send(session, first)
+    ahead = _draft_with(session, employees, customer, [free_line("100")], today + timedelta(days=5))
+    invoicing.send(session, ahead, today=today)
+    session.commit()
+    credit_note = invoicing.credit(session, employees["finance"], first, today=today)
+    session.commit()
+    assert credit_note.invoice_date == today + timedelta(days=5) and credit_note.number == ahead.number + 1
+
+
+# --- payment terms: one rule, 0–365 days (services.validation.payment_terms) ------------------------
+
+
+def private_customer_form(terms: str) -> dict:
+    return {
+        "first_name": "Villkor",
+        "last_name": "Privatkund",
+        "invoice_language": "sv",
+        "discount_percent": "0",
+        "payment_terms_days": terms,
+        "currency": "SEK",
+    }
+
+
+@pytest.mark.parametrize("terms", ["-1", "9999"])
+def test_a_private_customers_payment_terms_are_0_to_365_days(login, terms):
+    from models import Contact
+
+    response = login("seller").post("/admin/privatecustomer/new/", private_customer_form(terms))
+    assert response.status_code == 200
+    assert field_errors(response, "payment_terms_days") == [sv("Payment terms must be between 0 and 365 days.")]
+    assert count(db.session, Contact) == 0
+    assert login("seller").post("/admin/privatecustomer/new/", private_customer_form("365")).status_code == 302
+
+
+def test_a_companys_payment_terms_are_0_to_365_days_in_its_form_too(login, customer):
+    """The company form (not only the card's Inställningar) keeps the rule."""
+    response = login("admin").post(
+        "/admin/company/new/",
+        {
+            "name": "Negativa villkor AB",
+            "country": "SE",
+            "status": "active",
+            "invoice_language": "sv",
+            "discount_percent": "0",
+            "payment_terms_days": "-30",
+            "currency": "SEK",
+        },
+    )
+    assert response.status_code == 200
+    assert field_errors(response, "payment_terms_days") == [sv("Payment terms must be between 0 and 365 days.")]
+    assert count(db.session, Company, Company.name == "Negativa villkor AB") == 0
+
+
+def test_the_customers_setting_never_gives_a_due_date_before_the_invoice_date(login, make_contact, products):
+    """A private customer saved with -1 before the rule: "Kundens inställning" (left empty) and the
+    card's prefilled invoice take 0 days, never a due date before the invoice date."""
+    person = make_contact(first_name="Gammal", last_name="Kund", customer_number=777, payment_terms_days=-1)
+    finance = login("finance")
+    page = text(finance.client.get(f"/admin/invoice/new/?contact_id={person.id}"))
+    assert re.search(r'name="payment_terms_days"[^>]*value="0"', page)
+    response = finance.post(
+        "/admin/invoice/new/",
+        {
+            "company": "",
+            "contact": str(person.id),
+            "invoice_date": date.today().isoformat(),
+            "payment_terms_days": "",
+            "currency": "",
+            "language": "",
+            **lines_form({"product": "100", "quantity": "1"}),
+        },
+    )
+    assert response.status_code == 302, flashes(response)
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert invoice.payment_terms_days == 0 and invoice.due_date == invoice.invoice_date
+
+
+# --- the card's tab and its sums ------------------------------------------------------------------------
+
+
+def _listed_invoices(tab: str) -> list[str]:
+    """The invoice numbers (or "Utkast") in the order the card's invoice list shows them."""
+    table = tab[tab.index('id="invoice-list"') : tab.index("</table>", tab.index('id="invoice-list"'))]
+    return re.findall(r'href="/admin/invoice/show/\d+">([^<]+)</a>', table)
+
+
+def test_the_cards_invoices_are_newest_first_by_date_then_number(login, session, employees, customer, products):
+    """Drafts made in one order and sent in another: the list follows the numbers (it followed the ids:
+    1073, 1069, 1072 …); a draft on top, an earlier-dated invoice last."""
+    today = date.today()
+    earlier = _draft_with(session, employees, customer, [free_line("100")], today - timedelta(days=7))
+    invoicing.send(session, earlier)
+    first, second, third = (_draft_with(session, employees, customer, [free_line("100")], today) for _ in range(3))
+    for invoice in (third, first, second):
+        invoicing.send(session, invoice)
+    session.commit()
+    _draft_with(session, employees, customer, [free_line("100")], today)
+    tab = text(login("readonly").client.get(f"/admin/company/card/{customer.id}/tab/invoices"))
+    assert _listed_invoices(tab) == [sv("Draft")] + [
+        str(n) for n in (second.number, first.number, third.number, earlier.number)
+    ]
+    assert second.number > first.number > third.number > earlier.number
+
+
+def test_a_paid_invoice_credited_shows_as_money_owed_back_not_as_zero(login, session, employees, customer, products):
+    """Crediting a paid invoice made the pair "Krediterad 2 0,00 kr": the card's sums now count the
+    credited invoice by its own total, apart when it had been paid (a refund is owed), and not its
+    credit invoice; the lists mark it as paid."""
+    paid = sent_invoice(session, employees, customer, products)
+    invoicing.mark_paid(paid)
+    unpaid = sent_invoice(session, employees, customer, products)
+    session.commit()
+    finance = login("finance")
+    for invoice in (paid, unpaid):
+        assert finance.post(f"/admin/invoice/show/{invoice.id}/credit").status_code == 302
+    tab = text(finance.client.get(f"/admin/company/card/{customer.id}/tab/invoices"))
+    sums = dict(re.findall(r'data-status="(\w+)"><td>[^<]*</td>\s*<td class="text-right">(\d+)</td>', tab))
+    assert sums == {"credited_paid": "1", "credited": "1"}
+    row = re.search(r'data-status="credited_paid">(.*?)</tr>', tab, re.S).group(1)
+    assert sv("Credited after payment (refund to the customer)") in row and money(paid.total) in row
+    assert money(D("0")) not in row
+    assert sv("Paid %(date)s", date=date.today().isoformat()) in tab
+    report = text(finance.client.get(f"/admin/company/card/{customer.id}/invoice-report"))
+    assert sv("Paid %(date)s", date=date.today().isoformat()) in report

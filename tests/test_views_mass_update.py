@@ -65,7 +65,7 @@ def test_bad_input_shows_a_swedish_message_and_changes_nothing(login, session, m
     admin = login("admin")
     response = admin.post("/admin/company/mass-update/", {"rowid": [company.id], "payment_terms_days": "tusen"})
     assert response.status_code == 400
-    assert sv("Payment terms are 0 to 365 days.") in text(response)
+    assert sv("Payment terms must be between 0 and 365 days.") in text(response)
     response = admin.post("/admin/company/mass-update/", {"rowid": [company.id]})
     assert sv("Choose at least one thing to change.") in text(response)
     assert count(session, MassUpdate) == 0

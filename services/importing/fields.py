@@ -71,6 +71,12 @@ def whole_number(value: str, row: dict) -> int | None:
     return int(number)
 
 
+def payment_terms(value: str, row: dict) -> int | None:
+    """Betalningsvillkor: a whole number of days within services.validation's rule (0–365)."""
+    days = whole_number(value, row)
+    return None if days is None else validation.payment_terms(days)
+
+
 def customer_number(value: str, row: dict) -> int | None:
     digits = value.strip()
     if not digits:
@@ -396,7 +402,7 @@ INVOICE_DEFAULTS = (
     ),
     Field(
         "payment_terms_days",
-        whole_number,
+        payment_terms,
         ("Betalningsvillkor", "Betalningsvillkor dagar", "Betalvillkor", "Payment terms", "Kredittid"),
         default=30,
     ),
