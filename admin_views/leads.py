@@ -6,7 +6,7 @@ The conversion and the duplicate rules live in services.leads.
 from functools import partial
 from types import SimpleNamespace
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.form import rules
 from flask_babel import gettext as _
@@ -36,12 +36,13 @@ from admin_views.filters import CategoryFilter, EmployeeFilter, IsFilter
 from admin_views.listing import Pager, read_page
 from admin_views.mass_messages import MassMessageMixin
 from admin_views.mass_update import MassUpdateMixin
+from admin_views.page_activities import PageActivitiesMixin
 from admin_views.records import TITLES, record_url
 from extensions import db
 from models import Activity, Category, Company, Employee, Lead, utcnow
-from services import activities, card, fields, leads, merge, validation
+from services import card, fields, leads, merge, validation
 from services.validation import InvalidValue
-from services.visibility import Part, may_see, permission
+from services.visibility import Part, may_see
 
 #: Audit events shown on a lead's page (newest first).
 HISTORY_SHOWN = 50
@@ -75,7 +76,14 @@ def unsaved_lead_as_company(form) -> Company:
     )
 
 
-class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCallListMixin, SoftDeleteModelView):
+class LeadView(
+    DuplicateWarningMixin,
+    MassUpdateMixin,
+    MassMessageMixin,
+    AddToCallListMixin,
+    PageActivitiesMixin,
+    SoftDeleteModelView,
+):
     """Leads: potential customers, worked by sellers and converted to customers. "Radera" moves a lead to the
     trash with its call-list entries and activities (services.trash), from where it is restored or purged."""
 
@@ -249,46 +257,13 @@ class LeadView(DuplicateWarningMixin, MassUpdateMixin, MassMessageMixin, AddToCa
         (a lead in the trash has none: restore it first)."""
         return self._render_page(self.live_or_404(id))
 
-    @expose("/show/<int:id>/activities", methods=("POST",))
-    @require("lead.view", "activity.edit", permission(Part.ACTIVITIES))
-    def add_activity(self, id):
-        """A task, meeting, call or note on the lead (on a converted lead's customer card too), as the card's."""
-        lead = self.live_or_404(id)
-        form = ActivityForm(request.form)
-        if not form.validate():
-            flash(_("The activity was not saved: correct the marked fields."), "error")
-            return self._render_page(lead, form)
-        try:
-            activities.create(
-                db.session,
-                current_user,
-                kind=form.kind.data,
-                subject=form.subject.data,
-                due_at=form.due_at.data,
-                description=form.description.data or None,
-                lead_id=lead.id,
-                company_id=lead.company_id,
-                contact_id=lead.contact_id,
-            )
-            db.session.commit()
-        except InvalidValue as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return self._render_page(lead, form)
-        flash(_("The activity was saved."), "success")
-        return redirect(url_for(".page", id=lead.id) + "#activities")
+    activity_column = "lead_id"
 
-    @expose("/show/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
-    @require("lead.view", "activity.edit", permission(Part.ACTIVITIES))
-    def activity_done(self, id, activity_id):
-        """Mark one of the lead's tasks, meetings or calls done (or reopen it)."""
-        lead = self.live_or_404(id)
-        activity = db.session.scalar(
-            select(Activity).where(Activity.id == activity_id, Activity.lead_id == lead.id)
-        ) or abort(404)
-        activities.set_done(activity, request.form.get("done") != "0")
-        db.session.commit()
-        return redirect(url_for(".page", id=lead.id) + "#activities")
+    def _page_record_or_404(self, id: int) -> Lead:
+        return self.live_or_404(id)
+
+    def _activity_links(self, lead: Lead) -> dict:
+        return {"company_id": lead.company_id, "contact_id": lead.contact_id}
 
     # --- Konvertera till kund -----------------------------------------------------
 

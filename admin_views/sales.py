@@ -6,7 +6,7 @@ customer, the history, which stages may be deleted) live in services.sales.
 
 from functools import partial
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import abort, flash, jsonify, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.form import rules
@@ -22,12 +22,13 @@ from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_
 from admin_views.card import ActivityForm
 from admin_views.filters import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.listing import Pager, read_page
+from admin_views.page_activities import PageActivitiesMixin
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
 from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
-from services import activities, card, employees, fields, formatting, sales, search
+from services import card, employees, fields, formatting, sales, search
 from services.validation import InvalidValue
-from services.visibility import Part, may_see, permission
+from services.visibility import Part, may_see
 
 PERCENT = [NumberRange(0, 100, _l("The probability must be between 0 and 100 percent."))]
 
@@ -111,7 +112,7 @@ class CustomerFilter(BaseSQLAFilter):
         return _l("contains")
 
 
-class OpportunityView(SecureModelView):
+class OpportunityView(PageActivitiesMixin, SecureModelView):
     """Säljmöjligheter: the plain list with filters, the form and the opportunity's own page."""
 
     can_save_search = True
@@ -265,6 +266,12 @@ class OpportunityView(SecureModelView):
     def _opportunity_or_404(self, id: int) -> Opportunity:
         return sales.live_opportunity(db.session, id) or abort(404)
 
+    activity_column = "opportunity_id"
+    _page_record_or_404 = _opportunity_or_404
+
+    def _activity_links(self, opportunity: Opportunity) -> dict:
+        return {"company_id": opportunity.company_id, "contact_id": opportunity.contact_id}
+
     def _render_page(self, opportunity: Opportunity, form=None):
         """The page; its activities only for who may see customers' activities (services.visibility)."""
         page = pager = None
@@ -294,42 +301,6 @@ class OpportunityView(SecureModelView):
     def page(self, id):
         """The opportunity with its history and its tasks, meetings and notes."""
         return self._render_page(self._opportunity_or_404(id))
-
-    @expose("/show/<int:id>/activities", methods=("POST",))
-    @require("opportunity.view", "activity.edit", permission(Part.ACTIVITIES))
-    def add_activity(self, id):
-        """A task, meeting, call or note created from the opportunity (also shown on the customer card)."""
-        opportunity = self._opportunity_or_404(id)
-        form = ActivityForm(request.form)
-        if not form.validate():
-            flash(_("The activity was not saved: correct the marked fields."), "error")
-            return self._render_page(opportunity, form)
-        activities.create(
-            db.session,
-            current_user,
-            kind=form.kind.data,
-            subject=form.subject.data,
-            due_at=form.due_at.data,
-            description=form.description.data or None,
-            opportunity_id=opportunity.id,
-            company_id=opportunity.company_id,
-            contact_id=opportunity.contact_id,
-        )
-        db.session.commit()
-        flash(_("The activity was saved."), "success")
-        return redirect(url_for(".page", id=opportunity.id) + "#activities")
-
-    @expose("/show/<int:id>/activities/<int:activity_id>/done", methods=("POST",))
-    @require("opportunity.view", "activity.edit", permission(Part.ACTIVITIES))
-    def activity_done(self, id, activity_id):
-        """Mark one of the opportunity's tasks, meetings or calls done (or reopen it)."""
-        opportunity = self._opportunity_or_404(id)
-        activity = db.session.scalar(
-            select(Activity).where(Activity.id == activity_id, Activity.opportunity_id == opportunity.id)
-        ) or abort(404)
-        activities.set_done(activity, request.form.get("done") != "0")
-        db.session.commit()
-        return redirect(url_for(".page", id=opportunity.id) + "#activities")
 
     # --- the pipeline board ---------------------------------------------------------
 
