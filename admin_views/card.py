@@ -113,6 +113,20 @@ class ActivityForm(BaseForm):
     description = TextAreaField(_l("Description"), validators=[Optional()])
 
 
+def create_activity(form: ActivityForm, **links):
+    """The activity the employee filled `form` in for, linked to `links` (services.activities.create)."""
+    return activities.create(
+        db.session,
+        current_user,
+        kind=form.kind.data,
+        subject=form.subject.data,
+        # typed in the employee's time zone; stored, like every time, in UTC
+        due_at=form.due_at.data,
+        description=form.description.data or None,
+        **links,
+    )
+
+
 class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
     """The card of the customers `list_view` shows, with the list's model, permission area and name
     (e-mail and SMS: MessagingMixin; orders, invoices and the Fakturarapport: InvoicingCardMixin).
@@ -350,16 +364,7 @@ class CustomerCardView(MessagingMixin, InvoicingCardMixin, SecurePage):
         if not form.validate():
             flash(_("The activity was not saved: correct the marked fields."), "error")
             return self.card_with_tab(customer, "activities", form=form)
-        activities.create(
-            db.session,
-            current_user,
-            kind=form.kind.data,
-            subject=form.subject.data,
-            # typed in the employee's time zone; stored, like every time, in UTC
-            due_at=form.due_at.data,
-            description=form.description.data or None,
-            **{self.owner_key: customer.id},
-        )
+        create_activity(form, **{self.owner_key: customer.id})
         db.session.commit()
         flash(_("The activity was saved."), "success")
         return self.back_to(customer, "activities")

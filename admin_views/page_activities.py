@@ -4,11 +4,10 @@ there, and one marked done, as on the customer card (services.activities)."""
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
 from admin_views.base import require
-from admin_views.card import ActivityForm
+from admin_views.card import ActivityForm, create_activity
 from extensions import db
 from models import Activity
 from services import activities
@@ -33,16 +32,7 @@ class PageActivitiesMixin:
             flash(_("The activity was not saved: correct the marked fields."), "error")
             return self._render_page(record, form)
         try:
-            activities.create(
-                db.session,
-                current_user,
-                kind=form.kind.data,
-                subject=form.subject.data,
-                due_at=form.due_at.data,
-                description=form.description.data or None,
-                **{self.activity_column: record.id},
-                **self._activity_links(record),
-            )
+            create_activity(form, **{self.activity_column: record.id}, **self._activity_links(record))
             db.session.commit()
         except InvalidValue as exc:
             db.session.rollback()
