@@ -330,3 +330,11 @@ def stage(app):
     db.session.add(row)
     db.session.commit()
     return row
+
+
+@pytest.fixture
+def ledger(app, tmp_path, monkeypatch):
+    """The app's erasure ledger, a file of this test's own."""
+    path = tmp_path / "erasures.jsonl"
+    monkeypatch.setitem(app.config, "ERASURE_LEDGER", str(path))
+    return path

@@ -23,14 +23,6 @@ TRACES = ("Vendela", "Quist", "quist.se", "gammal.se", "701234567", "731112233")
 
 
 @pytest.fixture
-def ledger(app, tmp_path, monkeypatch):
-    """The app's erasure ledger, a file of this test's own."""
-    path = tmp_path / "erasures.jsonl"
-    monkeypatch.setitem(app.config, "ERASURE_LEDGER", str(path))
-    return path
-
-
-@pytest.fixture
 def store(app):
     return storage.from_config(app.config)
 
