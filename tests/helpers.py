@@ -4,6 +4,7 @@ database after a request has written in its own session."""
 
 import html
 import re
+import threading
 
 from sqlalchemy import func, select
 
@@ -116,3 +117,21 @@ def links_of(session, company) -> dict[int, str | None]:
             select(CompanyContact.contact_id, CompanyContact.role).where(CompanyContact.company_id == company.id)
         ).all()
     )
+
+
+def at_once(work, calls: list[tuple]) -> list:
+    """`work(*call)` for each of `calls` on a thread of its own, all let go at the same moment (a double click,
+    two users); their answers in the calls' order. Fails when one hangs."""
+    barrier, answers = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index: int, call: tuple) -> None:
+        barrier.wait(timeout=60)
+        answers[index] = work(*call)
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return answers

@@ -2,35 +2,23 @@
 form would send, the same request sent twice at once, texts PostgreSQL cannot store. Each test
 reads what the client gets back and what the register holds afterwards."""
 
-import threading
-
 import pytest
 from sqlalchemy import select
 from test_api import as_role, keys, openapi, problem_of, rate_limited_app  # noqa: F401 (fixtures)
 
 from extensions import db
-from helpers import count, sv
+from helpers import at_once, count, sv
 from models import Category, Company, Contact, Lead
 
 
 def _at_once(app, key: str, calls: list[tuple[str, str, dict]]) -> list:
     """Send the calls from as many threads at the same moment (each its own client and session)."""
-    barrier = threading.Barrier(len(calls))
-    answers: list = [None] * len(calls)
 
-    def work(index: int, method: str, url: str, body: dict) -> None:
-        client = app.test_client()
-        barrier.wait(timeout=60)
-        response = client.open(url, method=method, json=body, headers={"Authorization": f"Bearer {key}"})
-        answers[index] = (response.status_code, response.get_json())
+    def work(method: str, url: str, body: dict):
+        response = app.test_client().open(url, method=method, json=body, headers={"Authorization": f"Bearer {key}"})
+        return (response.status_code, response.get_json())
 
-    threads = [threading.Thread(target=work, args=(i, *call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-    return answers
+    return at_once(work, calls)
 
 
 # --- natural keys: one customer per organisationsnummer, also when two requests race -------------

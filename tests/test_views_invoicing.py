@@ -17,7 +17,7 @@ from models import Company, Invoice, Product, SalesOrder
 from services import invoicing, numbering
 from services.formatting import money
 from services.invoicing import LineInput
-from tests.helpers import count, field_errors, flashes, fresh, sv, text
+from tests.helpers import at_once, count, field_errors, flashes, fresh, sv, text
 
 D = Decimal
 
@@ -763,26 +763,15 @@ def test_the_api_keeps_the_same_limit(app, customer, employees, session):
 
 def _at_once(clients, url):
     """POST `url` from each client at the same moment; their answers, redirects followed: (status, flashes)."""
-    import threading
 
-    barrier, answers = threading.Barrier(len(clients)), [None] * len(clients)
-
-    def post(index: int) -> None:
-        barrier.wait(timeout=60)
+    def post(client):
         try:
-            response = clients[index].post(url, follow_redirects=True)
+            response = client.post(url, follow_redirects=True)
         except Exception as exc:  # noqa: BLE001 - the testing app lets a 500's exception through: reported
-            answers[index] = (500, [("exception", repr(exc))], url)
-        else:
-            answers[index] = (response.status_code, flashes(response), response.request.path)
+            return (500, [("exception", repr(exc))], url)
+        return (response.status_code, flashes(response), response.request.path)
 
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
-    return answers
+    return at_once(post, [(client,) for client in clients])
 
 
 def _draft_invoice(session, employees, customer, products):
