@@ -136,17 +136,18 @@ def purge_all(session: Session, storage: Storage, actor: Employee, selection: di
         reasons.update(purge_blockers(session, model, ids))
     if reasons:
         raise CannotPurge(reasons)
-    return {model: purge(session, storage, actor, model, ids) for model, ids in selection.items()}
+    return {model: _destroy(session, storage, actor, model, ids) for model, ids in selection.items()}
 
 
 def purge(session: Session, storage: Storage, actor: Employee, model, ids) -> int:
     """Destroy customers that are already in the trash; never a live one. Their files go from the
     storage when the deletion commits (the database drops their rows by cascade). A customer that
     must be kept (`purge_blockers`) is refused with CannotPurge before anything is deleted."""
-    _check(actor, "purge", model)
-    reasons = purge_blockers(session, model, ids)
-    if reasons:
-        raise CannotPurge(reasons)
+    return purge_all(session, storage, actor, {model: ids})[model]
+
+
+def _destroy(session: Session, storage: Storage, actor: Employee, model, ids) -> int:
+    """`purge` of rows already checked."""
     rows = _rows(session, model, ids, deleted=True)
     if model is Lead:  # no file area; its call-list entries go by cascade, and its activities with it
         session.execute(
