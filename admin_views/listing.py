@@ -174,6 +174,9 @@ class KeysetListMixin:
     simple_list_pager = True
     #: Loader options for what a list page shows of each row's relations (e.g. a contact's companies).
     list_load_options: tuple = ()
+    #: Sort columns (names) whose rows without a value come first, whichever the direction and the database
+    #: (services.paging.ListOrder `empty_first`): an invoice without a number is a draft, worked on now.
+    empty_sorts_first: tuple[str, ...] = ()
 
     # --- the order ---------------------------------------------------------------------
 
@@ -193,7 +196,13 @@ class KeysetListMixin:
             descending = bool(order[0][2]) if order else False
         attrs = attrs or [id_attr]
         first = _column_of(attrs[0])
-        return ListOrder(attrs, id_attr, descending=descending, nullable=bool(first is not None and first.nullable))
+        return ListOrder(
+            attrs,
+            id_attr,
+            descending=descending,
+            nullable=bool(first is not None and first.nullable),
+            empty_first=first is not None and first.name in self.empty_sorts_first,
+        )
 
     def _own_column(self, attr) -> bool:
         column = _column_of(attr)

@@ -14,7 +14,9 @@ Two shapes of order:
   database walks the (column, id) index from the cursor on; rows whose sort
   column is empty form a segment of their own (after the others on
   PostgreSQL, before them on SQLite, as each database sorts NULL by
-  default), read from the same index with `column IS NULL ORDER BY id`.
+  default; or first, on both and in either direction, with `empty_first`:
+  the drafts of the invoice list, which have no number yet), read from the
+  same index with `column IS NULL ORDER BY id`.
   "Go to" (`seek`) starts a page at the first row whose sort column reaches a
   value: a letter, a number, a date.
 - `MixedOrder`: any keys, any directions (open activities first, then by due
@@ -555,18 +557,29 @@ class ListOrder(_Order):
 
     The rows fall into segments: rows with a value in the first sort column and, when it may
     be empty, rows without one, which the database sorts after (PostgreSQL) or before (SQLite)
-    the others. Each segment is read from the index on (columns…, id) from a row-value bound
-    the index can use, `(name, id) > ('Ab', 7)`; a page that reaches the end of one segment
-    goes on into the next. The other sort columns are never empty.
+    the others in ascending order (or which come first, `empty_first`). Each segment is read
+    from the index on (columns…, id) from a row-value bound the index can use,
+    `(name, id) > ('Ab', 7)`; a page that reaches the end of one segment goes on into the
+    next. The other sort columns are never empty.
     """
 
     def __init__(
-        self, columns, id_column, *, descending: bool = False, nullable: bool = False, scope: str | None = None
+        self,
+        columns,
+        id_column,
+        *,
+        descending: bool = False,
+        nullable: bool = False,
+        empty_first: bool = False,
+        scope: str | None = None,
     ):
         self.scope = scope
         columns = [c for c in (columns if isinstance(columns, (list, tuple)) else [columns]) if c is not id_column]
         self.columns, self.id_column = columns, id_column
         self.descending, self.nullable = descending, nullable and bool(columns)
+        #: the rows without a value in the first sort column come first, on either database and in either
+        #: direction (else where the database sorts NULL: `_nulls_last`)
+        self.empty_first = empty_first
         self.one_statement = not self.nullable  # else each segment is read by a statement of its own
         self.keys = tuple(SortKey(c, descending, self.nullable and i == 0) for i, c in enumerate(columns)) + (
             SortKey(id_column, descending),
@@ -576,7 +589,12 @@ class ListOrder(_Order):
         """The same order for a list whose rows are few (a rare search term): the rows are found
         first and sorted, instead of walked to along the sort index (`unindexed`)."""
         few = ListOrder(
-            self.columns, self.id_column, descending=self.descending, nullable=self.nullable, scope=self.scope
+            self.columns,
+            self.id_column,
+            descending=self.descending,
+            nullable=self.nullable,
+            empty_first=self.empty_first,
+            scope=self.scope,
         )
         few.keys = tuple(unindexed(key) for key in self.keys)
         return few
@@ -590,7 +608,8 @@ class ListOrder(_Order):
     def _segments(self, session: Session, backward: bool) -> list[str]:
         if not self.nullable:
             return ["values"]
-        forward = ["values", "nulls"] if _nulls_last(session, self.descending) else ["nulls", "values"]
+        nulls_last = not self.empty_first and _nulls_last(session, self.descending)
+        forward = ["values", "nulls"] if nulls_last else ["nulls", "values"]
         return list(reversed(forward)) if backward else forward
 
     def _segment(self, stmt: Select, name: str, position: Position | None, desc: bool) -> Select:

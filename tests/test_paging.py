@@ -157,6 +157,31 @@ def test_go_to_a_letter_a_number_and_past_the_end(app):
     assert page.next is None and page.has_previous
 
 
+@pytest.mark.parametrize("descending", [False, True])
+def test_empty_values_first_on_either_database_in_either_direction(app, descending):
+    """`empty_first` (the invoice list's drafts, which have no number): the rows without a value come first,
+    by id in the list's direction, then the others; every row once, forward, backward, by page number and
+    after "go to"."""
+    rows = _companies(31, seed=13)
+    order = ListOrder(Company.postal_city, Company.id, descending=descending, nullable=True, empty_first=True)
+    stmt = select(Company)
+    empty = sorted((r.id for r in rows if r.postal_city is None), reverse=descending)
+    present = [r.id for r in sorted((r for r in rows if r.postal_city), key=lambda r: (r.postal_city, r.id))]
+    expected = empty + (present[::-1] if descending else present)
+    assert 0 < len(empty) < 31
+
+    assert [c.id for p in _walk(order, stmt, 4) for c in p.items] == expected
+    assert [c.id for p in _walk_back(order, stmt, 4) for c in p.items] == expected
+    for offset in (0, 4, 8, 28):
+        page = order.page(db.session, stmt, per_page=4, offset=offset)
+        assert [c.id for c in page.items] == expected[offset : offset + 4]
+    few = order.of_few_rows()
+    assert [c.id for p in _walk(few, stmt, 4) for c in p.items] == expected
+    page = order.page(db.session, stmt, per_page=4, seek="Malmö")
+    at = next(i for i, r in enumerate(expected) if db.session.get(Company, r).postal_city == "Malmö")
+    assert [c.id for c in page.items] == expected[at : at + 4] and page.has_previous
+
+
 def test_old_page_numbers_are_served_by_offset(app):
     rows = _companies(23, seed=11)
     order = ListOrder(Company.postal_city, Company.id, nullable=True)
