@@ -527,7 +527,11 @@ class InvoiceView(SalesDocumentView):
     column_select_related_list = [Invoice.company, Invoice.contact]
     column_list = ["number", "customer", "invoice_date", "due_date", "status", "net_amount", "total"]
     column_sortable_list = ["number", "invoice_date", "due_date", "total"]  # indexed; status is a filter
-    column_default_sort = ("id", True)
+    #: Newest first: the highest number (numbers follow invoice dates, services.invoicing `_issue`, so this is
+    #: also the latest date), after the drafts, which have no number yet and are on top, newest first, as on
+    #: the customer card (services.invoicing.INVOICES_ORDER); read from the index on (number, id).
+    column_default_sort = ("number", True)
+    empty_sorts_first = ("number",)
     column_labels = {
         "number": _l("Invoice no."),
         "customer": fields.label("customer"),

@@ -589,6 +589,36 @@ def test_invoice_list_filters_overdue_and_status(login, session, employees, cust
     assert numbers("flt0_0=paid") == set()  # Status (filter 0)
 
 
+def test_the_invoice_list_shows_the_drafts_then_the_highest_number_first(login, session, employees, customer, products):
+    """Fakturor opens with the drafts (no number yet: work in progress), newest first, then the newest invoices:
+    the highest number first, which is the latest invoice date too (numbers follow dates). The list was by id,
+    so an invoice drafted early and sent late stood below those sent before it. Sorted by number ascending, the
+    drafts are still on top, on both databases (SQLite sorts an empty value last in descending order)."""
+    early = _draft_invoice(session, employees, customer, products)
+    first_sent = sent_invoice(session, employees, customer, products)
+    invoicing.send(session, fresh(session, Invoice, early.id))
+    session.commit()
+    last_sent = sent_invoice(session, employees, customer, products)
+    _draft_invoice(session, employees, customer, products)
+    cancelled = _draft_invoice(session, employees, customer, products)
+    invoicing.cancel(fresh(session, Invoice, cancelled.id))
+    session.commit()
+    early = fresh(session, Invoice, early.id)
+    assert (first_sent.number, early.number, last_sent.number) == (1001, 1002, 1003)
+    admin = login("finance")
+
+    def shown(query=""):  # (Fakturanr, Status) of each row, top to bottom
+        page = admin.client.get(f"/admin/invoice/?{query}").get_data(as_text=True)
+        numbers = re.findall(r'<td class="col-number[^"]*"[^>]*>\s*<a href="/admin/invoice/show/\d+">([^<]+)</a>', page)
+        statuses = re.findall(r'<td class="col-status[^"]*"[^>]*>\s*([^<]+?)\s*<', page)
+        return list(zip(numbers, statuses, strict=True))
+
+    drafts = [("Utkast", "Makulerad"), ("Utkast", "Utkast")]
+    assert shown() == [*drafts, ("1003", "Skickad"), ("1002", "Skickad"), ("1001", "Skickad")]
+    assert shown("sort=0&desc=1") == shown()
+    assert shown("sort=0") == [*drafts[::-1], ("1001", "Skickad"), ("1002", "Skickad"), ("1003", "Skickad")]
+
+
 def test_new_invoice_from_the_list_takes_the_chosen_customers_settings(login, customer, products):
     finance = login("finance")
     page = text(finance.client.get("/admin/invoice/new/"))
