@@ -368,6 +368,11 @@ class Company(
     """Kund / Företag. A supplier is a company with `is_supplier`."""
 
     __tablename__ = "company"
+    #: SQLite: ids are never given again (AUTOINCREMENT), not even the highest one after it is purged: the
+    #: audit trail and the merge records name a company by id, and a new company with that id showed the
+    #: purged one's history (migration 0045; a contact's and a lead's: 0043). PostgreSQL's sequence never
+    #: gives an id twice anyway.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_number: Mapped[int] = mapped_column(unique=True)

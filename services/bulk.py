@@ -5,9 +5,9 @@ concurrent writers) and rows go in with COPY, which is several times cheaper
 than INSERT for the client and the server. SQLite: the batch first takes the
 database's single write lock, ids continue from the largest one (nobody else
 can insert until the commit), and rows go in with one executemany on the
-driver's cursor. A table declared AUTOINCREMENT (a contact's, a lead's: models.Contact) continues
-from its sequence when that is larger (the largest id ever given, its row since deleted); the rows
-inserted with their ids move the sequence on, as any insert does.
+driver's cursor. A table declared AUTOINCREMENT (a company's, a contact's, a lead's: models.Company)
+continues from its sequence when that is larger (the largest id ever given, its row since deleted); the
+rows inserted with their ids move the sequence on, as any insert does.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Each way a user makes a record is tried: the form, an import, the API; then the 
 of a restore, with the new record imported with a "Skapad" date before the erasure (a creation time
 cannot tell the two apart); and the migration on a demo register made at the revision before it."""
 
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -246,16 +247,14 @@ def indexed(session) -> dict[str, int]:
     return {t: session.scalar(text(f"SELECT count(*) FROM {t}_search_words")) for t in ("contact", "lead")}
 
 
-def test_the_migration_keeps_the_quick_search_and_gives_no_erased_id_again(tmp_path):
-    """A demo register (`flask --app app seed`) at revision 0042, its newest contact and lead erased and
-    purged (SQLite would give their ids again), is upgraded, downgraded and upgraded again: the new
-    contact and lead get ids above the erased ones and are not erased; the quick search finds a contact
-    made, changed, and no longer one deleted (the FTS5 triggers were made again with the tables). The register
-    is a SQLite file of its own, whichever database the suite runs on (on PostgreSQL the migration does nothing)."""
-    from flask_migrate import downgrade, upgrade
+@contextmanager
+def demo_register(tmp_path):
+    """A demo register (`flask --app app seed`) in a SQLite file of its own, whichever database the suite runs
+    on (on PostgreSQL the id migrations do nothing), seeded at the head revision (the demo is written by
+    today's models); inside, its app's context, to take it down and up again with flask_migrate."""
+    from flask_migrate import upgrade
 
     from app import create_app
-    from services import search
 
     instance = tmp_path / "instance"
     old = create_app(
@@ -267,10 +266,25 @@ def test_the_migration_keeps_the_quick_search_and_gives_no_erased_id_again(tmp_p
         }
     )
     with old.app_context():
-        # seeded at the head (the demo is written by today's models), then taken back to 0042 and up again
         upgrade()
         seeded = old.test_cli_runner().invoke(args=["seed"])
         assert seeded.exit_code == 0, seeded.output
+        try:
+            yield old
+        finally:
+            db.session.remove()
+
+
+def test_the_migration_keeps_the_quick_search_and_gives_no_erased_id_again(tmp_path):
+    """A demo register at head, its newest contact and lead erased and purged (SQLite would give their ids
+    again), is taken down to revision 0042 and up again: the new contact and lead get ids above the erased
+    ones and are not erased; the quick search finds a contact made, changed, and no longer one deleted (the
+    FTS5 triggers were made again with the tables)."""
+    from flask_migrate import downgrade, upgrade
+
+    from services import search
+
+    with demo_register(tmp_path) as old:
         session = db.session
         admin = session.scalars(select(Employee).where(Employee.role == "admin")).first()
         store = storage.from_config(old.config)
@@ -311,4 +325,3 @@ def test_the_migration_keeps_the_quick_search_and_gives_no_erased_id_again(tmp_p
         session.delete(contact)
         session.commit()
         assert search.candidate_ids(session, Contact, "Xylander") == []
-        session.remove()
