@@ -104,5 +104,10 @@ def filtered_query(view, args) -> Any:
         query = query.options(selectinload(relation) if relation.property.uselist else joinedload(relation))
     sort_index = whole_number(values.get("sort"), minimum=0)
     sort = view._get_column_by_idx(sort_index) if sort_index is not None else None
-    query, joins = view._apply_sorting(query, joins, sort[0] if sort else None, values.get("desc") == "1")
+    descending = values.get("desc") == "1"
+    list_order = getattr(view, "list_order", None)  # KeysetListMixin: where the list puts rows without a value
+    order = list_order(sort[0] if sort else None, descending) if list_order else None
+    if order is not None and order.nullable and order.empty_first:
+        query = query.order_by(order.keys[0].expr.is_(None).desc())  # first, as in the list (an invoice's drafts)
+    query, joins = view._apply_sorting(query, joins, sort[0] if sort else None, descending)
     return query

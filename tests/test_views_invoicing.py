@@ -617,6 +617,10 @@ def test_the_invoice_list_shows_the_drafts_then_the_highest_number_first(login, 
     assert shown() == [*drafts, ("1003", "Skickad"), ("1002", "Skickad"), ("1001", "Skickad")]
     assert shown("sort=0&desc=1") == shown()
     assert shown("sort=0") == [*drafts[::-1], ("1001", "Skickad"), ("1002", "Skickad"), ("1003", "Skickad")]
+    exported = list(
+        csv_reader(io.StringIO(admin.client.get("/admin/invoice/export/csv/").data.decode("utf-8-sig")), delimiter=";")
+    )
+    assert [row[0] for row in exported[1:]] == ["", "", "1003", "1002", "1001"]  # the list's order
 
 
 def test_new_invoice_from_the_list_takes_the_chosen_customers_settings(login, customer, products):
