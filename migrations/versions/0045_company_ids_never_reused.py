@@ -10,7 +10,9 @@ merge records name, so the id of a company purged before this migration is not g
 The rebuild is migration 0043's (migrations/sqlite_ids.py): every index, trigger and view on the table
 (the quick-search triggers and view of 0011/0035, the name-key triggers and index of 0038, the trash's
 partial index, the NOCASE e-mail index of 0037 …) is made again from its own SQL, and the table's shape is
-checked. At a million companies the rows are copied once and each index is made in one sorted pass.
+checked. The rows are copied once and each index is made afterwards in one sorted pass: at a million
+companies (SQLite 3.40, a shared 2-core machine under load 5) the upgrade took 17.6 s (the copy 2.5 s, the
+old table's drop 2.0 s, the ten indexes 8 s), the downgrade 21.8 s.
 
 PostgreSQL: a sequence never gives a value twice; nothing to do.
 
