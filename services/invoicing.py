@@ -18,6 +18,9 @@
   even when its customer was trashed since: the customer checks are for new
   documents.
 - Drafts are deleted or cancelled (makulerad); they have no number.
+- An order is numbered when created ("order_number"): the number is its reference from the first
+  save on (its page, the card, the search, the API, where it is never null). Order numbers need not
+  be gap-free, as invoice numbers must: a draft order deleted or never confirmed leaves a gap.
 - Sending asks for a date near today (`check_invoice_date`), not before the
   latest issued invoice's (numbers follow dates: `_issue`) and, for a normal
   invoice, a total that is not negative (`check_payable`): money owed back
