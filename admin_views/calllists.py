@@ -97,7 +97,8 @@ class CallListView(SecureModelView):
             not_to_call=calllists.not_to_call(entry) if entry else None,
             form=form or OutcomeForm(),
             outcomes=CallListEntry.OUTCOMES,
-            entries=call_list.entries,
+            entries=calllists.entries(db.session, call_list),
+            in_trash=calllists.in_trash,
         )
 
     @expose("/work/<int:id>")
