@@ -17,10 +17,11 @@ from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.fields import QuerySelectMultipleField
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import rules
 from flask_admin.form.widgets import DatePickerWidget
-from flask_admin.model.fields import AjaxSelectField
+from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_admin.model.form import converts
 from flask_admin.model.widgets import XEditableWidget
 from flask_babel import get_locale, ngettext, to_user_timezone, to_utc
@@ -453,15 +454,68 @@ class CheckedAjaxSelectField(AjaxSelectField):
         super().pre_validate(form)
 
 
+class CheckedAjaxSelectMultipleField(AjaxSelectMultipleField):
+    """Several records chosen with an AJAX look-up: Flask-Admin dropped an id naming no record silently;
+    here the save is refused next to the field (`pick`), as for one record."""
+
+    refusal: str | None = None
+
+    def process_formdata(self, valuelist):
+        loader = self.loader
+        values = [v for field in valuelist for v in str(field).split(self.separator)]
+        chosen = pick(values, _loader_finds(loader), check=getattr(loader, "check", None), kept=_kept(self.object_data))
+        self.refusal = chosen.refusal
+        self._set_data(chosen.rows)
+
+    def pre_validate(self, form):
+        if self.refusal is not None:
+            raise ValidationError(self.refusal)
+
+
+class CheckedQuerySelectMultipleField(QuerySelectMultipleField):
+    """Several records chosen in a Select2 multi-select (categories, group members). Flask-Admin dropped an
+    id outside its choices silently (one naming no record, a category of another kind): here the save is
+    refused next to the field (`pick`). What the record already has stays a choice, shown and saved
+    unchanged, even when the choices no longer offer it."""
+
+    refusal: str | None = None
+
+    def _get_object_list(self):
+        if self._object_list is None:
+            listed = super()._get_object_list()
+            offered = {obj for _pk, obj in listed}
+            self._object_list = listed + [
+                (str(self.get_pk(obj)), obj) for obj in _kept(self.object_data) if obj not in offered
+            ]
+        return self._object_list
+
+    def process_formdata(self, valuelist):
+        def find(ids: list[int]) -> dict[int, Any]:
+            wanted = {str(i) for i in ids}
+            return {int(pk): obj for pk, obj in self._get_object_list() if pk in wanted}
+
+        chosen = pick(valuelist, find)
+        self.refusal = chosen.refusal
+        self._set_data(chosen.rows)
+
+    def pre_validate(self, form):
+        if self.refusal is not None:
+            raise ValidationError(self.refusal)
+
+
 class SwedishModelConverter(AdminModelConverter):
     """Flask-Admin's form scaffolding, with Numeric columns as SwedishDecimalField (their scale as places)
-    and Date columns as SwedishDateField; a record picked by AJAX is checked (CheckedAjaxSelectField)."""
+    and Date columns as SwedishDateField; records picked, by AJAX or in a multi-select, are checked
+    (CheckedAjaxSelectField, CheckedAjaxSelectMultipleField, CheckedQuerySelectMultipleField)."""
 
     def _model_select_field(self, prop, multiple, remote_model, **kwargs):
         loader = getattr(self.view, "_form_ajax_refs", {}).get(prop.key)
-        if loader and not multiple:
-            return CheckedAjaxSelectField(loader, **kwargs)
-        return super()._model_select_field(prop, multiple, remote_model, **kwargs)
+        if loader:
+            return (CheckedAjaxSelectMultipleField if multiple else CheckedAjaxSelectField)(loader, **kwargs)
+        field = super()._model_select_field(prop, multiple, remote_model, **kwargs)  # unbound: class and arguments
+        if field.field_class is QuerySelectMultipleField:
+            return CheckedQuerySelectMultipleField(*field.args, **field.kwargs)
+        return field
 
     @converts("Numeric")
     def handle_decimal_types(self, column, field_args, **extra):
