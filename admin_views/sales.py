@@ -247,7 +247,9 @@ class OpportunityView(PageActivitiesMixin, SecureModelView):
             if contact is not None and not contact.is_deleted and contact.is_private_customer:
                 form.contact.data = contact
             if form.owner.data is None:
-                form.owner.data = (company.owner if company is not None else None) or current_user._get_current_object()
+                # the customer's owner, unless they left: an inactive one is no new choice (services.employees)
+                owner = company.owner if company is not None else None
+                form.owner.data = owner if employees.is_choosable(owner) else current_user._get_current_object()
         return form
 
     def edit_form(self, obj=None):

@@ -23,11 +23,16 @@ def active(session: Session) -> list[Employee]:
     return list(session.scalars(select(Employee).where(choosable()).order_by(Employee.name)))
 
 
+def is_choosable(employee: Employee | None) -> bool:
+    """Whether `employee` may be chosen for something new (`choosable`)."""
+    return employee is not None and employee.active
+
+
 def check_chosen(employee: Employee, *, kept: Iterable[Employee | int | None] = ()) -> None:
     """Refuse (InvalidValue) `employee` chosen for a record when it is inactive (`choosable`), unless the record
     already has it (`kept`: the employees, or their ids, the record has now): a record whose owner was deactivated
     keeps showing and saving that owner, so its other fields are saved without choosing another one."""
-    if employee.active:
+    if is_choosable(employee):
         return
     if employee.id in {k.id if isinstance(k, Employee) else k for k in kept if k is not None}:
         return

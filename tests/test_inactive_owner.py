@@ -162,3 +162,10 @@ def test_the_api_refuses_a_new_inactive_owner_and_keeps_one_the_record_has(as_ro
     )
     assert body["errors"]["owner_id"] == refused("Åsa Avslutad")
     assert fresh(db.session, Company, other.id).owner_id is None
+
+
+def test_a_new_opportunity_from_a_card_is_not_offered_the_customers_inactive_owner(login, departed, make_company):
+    """The form from a customer whose owner left is filled with the seller, not with an owner it would refuse."""
+    customer = make_company(name="Övergiven Kund AB", owner=departed)
+    page = login("seller").client.get(f"/admin/opportunity/new/?company_id={customer.id}").get_data(as_text=True)
+    assert picker_shows(page, "owner")[1] == "Test Seller"
