@@ -428,13 +428,22 @@ def _kept(object_data) -> list:
     return list(object_data) if isinstance(object_data, (list, tuple, set)) else [object_data]
 
 
-class CheckedAjaxSelectField(AjaxSelectField):
+class RefusedPick:
+    """A picker field that refuses what `pick` refused (`refusal`), next to the field."""
+
+    refusal: str | None = None
+
+    def pre_validate(self, form):
+        if self.refusal is not None:
+            raise ValidationError(self.refusal)
+        super().pre_validate(form)  # the field class it is mixed into
+
+
+class CheckedAjaxSelectField(RefusedPick, AjaxSelectField):
     """A record chosen with an AJAX look-up (form_ajax_refs). Flask-Admin took an id naming no record
     (a deleted one, `owner=99999`, `owner=abc`) as nothing chosen, so an opportunity silently went to
     whoever saved it; and it took any record, an inactive employee too: here both are refused next to
     the field (`pick`, with the look-up's `check`)."""
-
-    refusal: str | None = None
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
@@ -448,17 +457,10 @@ class CheckedAjaxSelectField(AjaxSelectField):
             self.refusal = chosen.refusal
             self._set_data(chosen.rows[0] if chosen.rows else None)  # a refused record stays shown with its reason
 
-    def pre_validate(self, form):
-        if self.refusal is not None:
-            raise ValidationError(self.refusal)
-        super().pre_validate(form)
 
-
-class CheckedAjaxSelectMultipleField(AjaxSelectMultipleField):
+class CheckedAjaxSelectMultipleField(RefusedPick, AjaxSelectMultipleField):
     """Several records chosen with an AJAX look-up: Flask-Admin dropped an id naming no record silently;
     here the save is refused next to the field (`pick`), as for one record."""
-
-    refusal: str | None = None
 
     def process_formdata(self, valuelist):
         loader = self.loader
@@ -467,18 +469,12 @@ class CheckedAjaxSelectMultipleField(AjaxSelectMultipleField):
         self.refusal = chosen.refusal
         self._set_data(chosen.rows)
 
-    def pre_validate(self, form):
-        if self.refusal is not None:
-            raise ValidationError(self.refusal)
 
-
-class CheckedQuerySelectMultipleField(QuerySelectMultipleField):
+class CheckedQuerySelectMultipleField(RefusedPick, QuerySelectMultipleField):
     """Several records chosen in a Select2 multi-select (categories, group members). Flask-Admin dropped an
     id outside its choices silently (one naming no record, a category of another kind): here the save is
     refused next to the field (`pick`). What the record already has stays a choice, shown and saved
     unchanged, even when the choices no longer offer it."""
-
-    refusal: str | None = None
 
     def _get_object_list(self):
         if self._object_list is None:
@@ -497,10 +493,6 @@ class CheckedQuerySelectMultipleField(QuerySelectMultipleField):
         chosen = pick(valuelist, find)
         self.refusal = chosen.refusal
         self._set_data(chosen.rows)
-
-    def pre_validate(self, form):
-        if self.refusal is not None:
-            raise ValidationError(self.refusal)
 
 
 class SwedishModelConverter(AdminModelConverter):

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from extensions import db
-from models import CallList, Company, Lead, Opportunity, SalesOrder, SalesStage
+from models import CallList, Company, Lead, Opportunity, SalesOrder
 from services import employees as employees_service
 from services.validation import InvalidValue
 from tests.helpers import count, field_errors, flashes, fresh, sv
@@ -51,14 +51,6 @@ def test_an_inactive_employee_is_refused_unless_the_record_has_them(departed, em
 
 
 # --- the forms -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def stage(app):
-    row = SalesStage(name="Kontakt", sort_order=1, probability=10)
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 def _new_forms(make_company, stage):
