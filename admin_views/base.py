@@ -8,19 +8,20 @@ default). `can_create/can_edit/can_delete/can_export` are computed per
 request from the same map.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.fields import QuerySelectMultipleField
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import rules
 from flask_admin.form.widgets import DatePickerWidget
-from flask_admin.model.fields import AjaxSelectField
+from flask_admin.model.fields import AjaxSelectField, AjaxSelectMultipleField
 from flask_admin.model.form import converts
 from flask_admin.model.widgets import XEditableWidget
 from flask_babel import get_locale, ngettext, to_user_timezone, to_utc
@@ -38,9 +39,9 @@ from admin_views import downloads, flask_admin_adapter, params, redirects
 from admin_views.columns import ColumnChoiceMixin
 from admin_views.listing import KeysetListMixin
 from extensions import db
-from models import Activity
+from models import Activity, Employee
 from models import utcnow as models_utcnow
-from services import dates, formatting, money, paging, privacy, search, trash, validation, visibility
+from services import dates, employees, formatting, money, paging, privacy, search, trash, validation, visibility
 from services import export as exporting
 from services.permissions import LOGGED_IN  # re-exported for the views
 from services.validation import InvalidValue, is_id
@@ -381,39 +382,132 @@ class SwedishDateField(Field):
         return self.data.isoformat() if self.data else ""
 
 
-class CheckedAjaxSelectField(AjaxSelectField):
+class Picked(NamedTuple):
+    """What a picker's posted values name (`pick`)."""
+
+    rows: list
+    #: Why they cannot be saved (a Swedish message), or None.
+    refusal: str | None
+
+
+def pick(values: Iterable, find: Callable[[list[int]], Mapping[int, Any]], *, check=None, kept=()) -> Picked:
+    """The one rule for the values a picker posts, whether it picks one record (Kundansvarig) or several
+    (categories, contacts): every value must be an id naming a record the picker offers — `find(ids)` gives
+    {id: record} of those it does — or the save is refused, never a value silently dropped; and a record
+    `check` refuses (services.employees.check_chosen: an inactive employee) is refused with its reason,
+    unless the record already has it (`kept`: kept unchanged)."""
+    posted = list(dict.fromkeys(str(v).strip() for v in values if v is not None and str(v).strip()))
+    found = find([int(v) for v in posted if is_id(v)]) if any(is_id(v) for v in posted) else {}
+    rows = [found[int(v)] for v in posted if is_id(v) and int(v) in found]
+    unknown = [v[:20] for v in posted if not is_id(v) or int(v) not in found]
+    if unknown:
+        return Picked(rows, _("No record with id %(id)s.", id=", ".join(unknown)))
+    reasons = []
+    for row in rows if check is not None else ():
+        try:
+            check(row, kept=kept)
+        except InvalidValue as exc:
+            reasons.append(str(exc))
+    return Picked(rows, " ".join(reasons) or None)
+
+
+def _loader_finds(loader) -> Callable[[list[int]], dict[int, Any]]:
+    """`pick`'s `find` for an AJAX look-up: the records with these ids (their look-up's `get_one`)."""
+
+    def find(ids: list[int]) -> dict[int, Any]:
+        rows = {i: loader.get_one(i) for i in ids}
+        return {i: row for i, row in rows.items() if row is not None}
+
+    return find
+
+
+def _kept(object_data) -> list:
+    """The records a field's record has now (its object data: one, several or none)."""
+    if object_data is None:
+        return []
+    return list(object_data) if isinstance(object_data, (list, tuple, set)) else [object_data]
+
+
+class RefusedPick:
+    """A picker field that refuses what `pick` refused (`refusal`), next to the field."""
+
+    refusal: str | None = None
+
+    def pre_validate(self, form):
+        if self.refusal is not None:
+            raise ValidationError(self.refusal)
+        super().pre_validate(form)  # the field class it is mixed into
+
+
+class CheckedAjaxSelectField(RefusedPick, AjaxSelectField):
     """A record chosen with an AJAX look-up (form_ajax_refs). Flask-Admin took an id naming no record
     (a deleted one, `owner=99999`, `owner=abc`) as nothing chosen, so an opportunity silently went to
-    whoever saved it: here it is refused next to the field."""
-
-    unknown: str | None = None
+    whoever saved it; and it took any record, an inactive employee too: here both are refused next to
+    the field (`pick`, with the look-up's `check`)."""
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
-        self.unknown = None
+        self.refusal = None
         posted = self._formdata
         if posted is not None and posted != "":
-            if not is_id(str(posted)):  # never looked up: PostgreSQL refuses integer = 'abc'
-                self._formdata = None
-                self.unknown = str(posted)
-            elif self.loader.get_one(posted) is None:
-                self.unknown = str(posted)
+            loader = self.loader
+            chosen = pick(
+                [posted], _loader_finds(loader), check=getattr(loader, "check", None), kept=_kept(self.object_data)
+            )
+            self.refusal = chosen.refusal
+            self._set_data(chosen.rows[0] if chosen.rows else None)  # a refused record stays shown with its reason
 
-    def pre_validate(self, form):
-        if self.unknown is not None:
-            raise ValidationError(_("No record with id %(id)s.", id=self.unknown[:20]))
-        super().pre_validate(form)
+
+class CheckedAjaxSelectMultipleField(RefusedPick, AjaxSelectMultipleField):
+    """Several records chosen with an AJAX look-up: Flask-Admin dropped an id naming no record silently;
+    here the save is refused next to the field (`pick`), as for one record."""
+
+    def process_formdata(self, valuelist):
+        loader = self.loader
+        values = [v for field in valuelist for v in str(field).split(self.separator)]
+        chosen = pick(values, _loader_finds(loader), check=getattr(loader, "check", None), kept=_kept(self.object_data))
+        self.refusal = chosen.refusal
+        self._set_data(chosen.rows)
+
+
+class CheckedQuerySelectMultipleField(RefusedPick, QuerySelectMultipleField):
+    """Several records chosen in a Select2 multi-select (categories, group members). Flask-Admin dropped an
+    id outside its choices silently (one naming no record, a category of another kind): here the save is
+    refused next to the field (`pick`). What the record already has stays a choice, shown and saved
+    unchanged, even when the choices no longer offer it."""
+
+    def _get_object_list(self):
+        if self._object_list is None:
+            listed = super()._get_object_list()
+            offered = {obj for _pk, obj in listed}
+            self._object_list = listed + [
+                (str(self.get_pk(obj)), obj) for obj in _kept(self.object_data) if obj not in offered
+            ]
+        return self._object_list
+
+    def process_formdata(self, valuelist):
+        def find(ids: list[int]) -> dict[int, Any]:
+            wanted = {str(i) for i in ids}
+            return {int(pk): obj for pk, obj in self._get_object_list() if pk in wanted}
+
+        chosen = pick(valuelist, find)
+        self.refusal = chosen.refusal
+        self._set_data(chosen.rows)
 
 
 class SwedishModelConverter(AdminModelConverter):
     """Flask-Admin's form scaffolding, with Numeric columns as SwedishDecimalField (their scale as places)
-    and Date columns as SwedishDateField; a record picked by AJAX is checked (CheckedAjaxSelectField)."""
+    and Date columns as SwedishDateField; records picked, by AJAX or in a multi-select, are checked
+    (CheckedAjaxSelectField, CheckedAjaxSelectMultipleField, CheckedQuerySelectMultipleField)."""
 
     def _model_select_field(self, prop, multiple, remote_model, **kwargs):
         loader = getattr(self.view, "_form_ajax_refs", {}).get(prop.key)
-        if loader and not multiple:
-            return CheckedAjaxSelectField(loader, **kwargs)
-        return super()._model_select_field(prop, multiple, remote_model, **kwargs)
+        if loader:
+            return (CheckedAjaxSelectMultipleField if multiple else CheckedAjaxSelectField)(loader, **kwargs)
+        field = super()._model_select_field(prop, multiple, remote_model, **kwargs)  # unbound: class and arguments
+        if field.field_class is QuerySelectMultipleField:
+            return CheckedQuerySelectMultipleField(*field.args, **field.kwargs)
+        return field
 
     @converts("Numeric")
     def handle_decimal_types(self, column, field_args, **extra):
@@ -465,16 +559,24 @@ def normalised(rule, *rule_args):
 
 class SearchAjaxLoader(QueryAjaxModelLoader):
     """AJAX look-up through the one search service (`search.pick`: the names that begin with the typed
-    text first); trash and inactive rows excluded."""
+    text first); trash and inactive rows excluded. `extra`: the condition a row it offers meets; `check`:
+    the same rule for a posted record (`pick`), `check(row, kept=…)` raising InvalidValue."""
 
-    def __init__(self, name, model, *, extra=None, **options):
+    def __init__(self, name, model, *, extra=None, check=None, **options):
         options.setdefault("fields", ["id"])
         options.setdefault("placeholder", _l("Search…"))
         super().__init__(name, db.session, model, **options)
         self.extra = extra
+        self.check = check
 
     def get_list(self, term, offset=0, limit=20):
         return search.pick(db.session, self.model, term, limit=min(limit or 20, 100), extra=self.extra)
+
+
+def employee_picker(name: str) -> SearchAjaxLoader:
+    """The look-up of an employee to choose (Kundansvarig, an owner, Vår referens): it offers the active ones,
+    and an inactive one posted is refused unless the record has it already (services.employees)."""
+    return SearchAjaxLoader(name, Employee, extra=employees.choosable(), check=employees.check_chosen)
 
 
 class PartFieldSet(rules.FieldSet):

@@ -14,10 +14,10 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import Optional
 
 from admin_views import calllist_actions, params
-from admin_views.base import LocalDateTimeField, SearchAjaxLoader, SecureModelView, require
+from admin_views.base import LocalDateTimeField, SecureModelView, employee_picker, require
 from admin_views.filters import EmployeeFilter
 from extensions import db
-from models import CallList, CallListEntry, Employee
+from models import CallList, CallListEntry
 from services import calllists, fields, saved_searches
 from services.validation import InvalidValue
 
@@ -53,7 +53,7 @@ class CallListView(SecureModelView):
     column_filters = [EmployeeFilter(CallList.owner_id, _l("Owner"))]
     column_export_list = ["name", "owner", "created_at"]
     form_columns = ["name", "owner", "description"]
-    form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+    form_ajax_refs = {"owner": employee_picker("owner")}
 
     def search_placeholder(self) -> str:
         return ""
@@ -97,7 +97,8 @@ class CallListView(SecureModelView):
             not_to_call=calllists.not_to_call(entry) if entry else None,
             form=form or OutcomeForm(),
             outcomes=CallListEntry.OUTCOMES,
-            entries=call_list.entries,
+            entries=calllists.entries(db.session, call_list),
+            in_trash=calllists.in_trash,
         )
 
     @expose("/work/<int:id>")

@@ -44,6 +44,7 @@ from admin_views.base import (
     check_flask_admin_parameters,
     live_or_404,
     payment_terms,
+    pick,
     read_only_reason,
     require,
     stale_message,
@@ -66,9 +67,9 @@ from services import (
     numbering,
     register,
     registry,
+    search,
     storage,
 )
-from services.validation import is_id
 from services.visibility import Part, permission
 
 INVOICE_LANGUAGES = fields.INVOICE_LANGUAGES
@@ -524,9 +525,16 @@ class CompanyCardView(CustomerCardView):
     @require("company.edit")
     def link_contacts(self, id):
         company = self.live_or_404(id)
-        ids = [int(i) for i in request.form.getlist("contact_id") if is_id(i)]
-        contacts = db.session.scalars(select(Contact).where(Contact.id.in_(ids))).all()
-        added = register.link_contacts(db.session, company, list(contacts), request.form.get("role") or None)
+        chosen = pick(
+            request.form.getlist("contact_id"),
+            lambda ids: {
+                c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(ids), search.live(Contact)))
+            },
+        )
+        if chosen.refusal is not None:  # a contact id naming no live contact: nothing is linked
+            flash(chosen.refusal, "error")
+            return self.back_to(company, "contacts")
+        added = register.link_contacts(db.session, company, chosen.rows, request.form.get("role") or None)
         db.session.commit()
         if added:
             flash(

@@ -17,9 +17,9 @@ from admin_views.base import (
     CustomerPartsMixin,
     HiddenRule,
     PartFieldSet,
-    SearchAjaxLoader,
     SoftDeleteModelView,
     can,
+    employee_picker,
     fmt_bool,
     fmt_choice,
     fmt_email,
@@ -43,7 +43,6 @@ from models import (
     COMPANY_STATUSES_CHOSEN,
     Category,
     Company,
-    Employee,
 )
 from services import fields, register, validation
 from services.visibility import Part
@@ -224,7 +223,7 @@ class CompanyView(DuplicateWarningMixin, MassUpdateMixin, AddToCallListMixin, Cu
         "industry": {"blank_text": " "},
     }
     form_widget_args = {"note": {"rows": 4}}
-    form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+    form_ajax_refs = {"owner": employee_picker("owner")}
 
     def get_create_form(self):
         class CreateForm(super().get_create_form()):

@@ -15,10 +15,10 @@ from admin_views import consent as consent_form
 from admin_views import params
 from admin_views.base import (
     CustomerPartsMixin,
-    SearchAjaxLoader,
     SecurePage,
     SoftDeleteModelView,
     can,
+    employee_picker,
     fmt_email,
     fmt_phone,
     normalised,
@@ -35,7 +35,7 @@ from admin_views.mass_messages import MassMessageMixin
 from admin_views.mass_update import MassUpdateMixin
 from admin_views.urls import id_url
 from extensions import db
-from models import Category, Company, CompanyContact, Contact, Employee
+from models import Category, Company, CompanyContact, Contact
 from services import export as exporting
 from services import fields, formatting, numbering, personal_numbers, register, search, validation
 
@@ -174,7 +174,7 @@ class ContactView(
         },
     }
     form_widget_args = {"note": {"rows": 4}}
-    form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+    form_ajax_refs = {"owner": employee_picker("owner")}
 
     def scaffold_form(self):
         form_class = super().scaffold_form()

@@ -15,7 +15,6 @@ from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.form import BaseForm
 from flask_admin.helpers import get_redirect_target
-from flask_admin.model.fields import AjaxSelectField
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -29,10 +28,11 @@ from wtforms.validators import InputRequired, Optional
 from admin_views import params
 from admin_views.base import (
     MODEL_ENDPOINT_VERBS,
-    SearchAjaxLoader,
+    CheckedAjaxSelectField,
     SecureModelView,
     SwedishDateField,
     VersionField,
+    employee_picker,
     fmt_bool,
     fmt_choice,
     number_text,
@@ -43,7 +43,7 @@ from admin_views.card import CURRENCIES, INVOICE_LANGUAGES
 from admin_views.filters import IsFilter, YesNoFilter
 from admin_views.sales import customer_link, customer_lookups, fmt_iso_date, fmt_money, fmt_percent
 from extensions import db
-from models import VAT_RATES, Company, Contact, Employee, Invoice, Product, SalesOrder
+from models import VAT_RATES, Company, Contact, Invoice, Product, SalesOrder
 from services import fields, formatting, invoicing, search
 from services.invoicing import LineInput
 from services.validation import InvalidValue, whole_number
@@ -261,7 +261,7 @@ class SalesDocumentView(SecureModelView):
     }
     form_ajax_refs = {
         **customer_lookups(),
-        "our_reference": SearchAjaxLoader("our_reference", Employee, extra=Employee.active),
+        "our_reference": employee_picker("our_reference"),
     }
 
     def search_placeholder(self) -> str:
@@ -272,11 +272,13 @@ class SalesDocumentView(SecureModelView):
     def header_form(self, document=None, customer=None):
         """The header form; the customer is chosen only when created without one (from the list)."""
         refs = self._form_ajax_refs
-        form_fields = {"our_reference": AjaxSelectField(refs["our_reference"], _l("Our reference"), allow_blank=True)}
+        form_fields = {
+            "our_reference": CheckedAjaxSelectField(refs["our_reference"], _l("Our reference"), allow_blank=True)
+        }
         choosing = document is None and customer is None
         if choosing:  # the customer's settings apply unless chosen otherwise
-            form_fields["company"] = AjaxSelectField(refs["company"], _l("Company"), allow_blank=True)
-            form_fields["contact"] = AjaxSelectField(refs["contact"], _l("Private customer"), allow_blank=True)
+            form_fields["company"] = CheckedAjaxSelectField(refs["company"], _l("Company"), allow_blank=True)
+            form_fields["contact"] = CheckedAjaxSelectField(refs["contact"], _l("Private customer"), allow_blank=True)
             theirs = [("", _("The customer's setting"))]
             form_fields["currency"] = SelectField(fields.label("currency"), choices=theirs + CURRENCIES)
             form_fields["language"] = SelectField(fields.label("invoice_language"), choices=theirs + INVOICE_LANGUAGES)

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from admin_views import consent as consent_form
 from admin_views.base import (
     HiddenRule,
-    SearchAjaxLoader,
     SoftDeleteModelView,
+    employee_picker,
     fmt_choice,
     fmt_email,
     fmt_org_number,
@@ -39,7 +39,7 @@ from admin_views.mass_update import MassUpdateMixin
 from admin_views.page_activities import PageActivitiesMixin
 from admin_views.records import TITLES, record_url
 from extensions import db
-from models import Activity, Category, Company, Employee, Lead, utcnow
+from models import Activity, Category, Company, Lead, utcnow
 from services import card, fields, leads, merge, validation
 from services.validation import InvalidValue
 from services.visibility import Part, may_see
@@ -191,7 +191,7 @@ class LeadView(
         "categories": {"query_factory": lambda: db.session.scalars(select(Category).order_by(Category.name)).all()},
     }
     form_widget_args = {"note": {"rows": 4}}
-    form_ajax_refs = {"owner": SearchAjaxLoader("owner", Employee, extra=Employee.active)}
+    form_ajax_refs = {"owner": employee_picker("owner")}
 
     def search_placeholder(self) -> str:
         return _("Company name, contact person, e-mail")

@@ -18,14 +18,22 @@ from sqlalchemy import or_, select
 from wtforms.validators import NumberRange, Optional
 
 from admin_views import params, redirects
-from admin_views.base import HiddenRule, SearchAjaxLoader, SecureModelView, fmt_bool, fmt_choice, require
+from admin_views.base import (
+    HiddenRule,
+    SearchAjaxLoader,
+    SecureModelView,
+    employee_picker,
+    fmt_bool,
+    fmt_choice,
+    require,
+)
 from admin_views.card import ActivityForm
 from admin_views.filters import DynamicOptions, EmployeeFilter, IsFilter
 from admin_views.listing import Pager, read_page
 from admin_views.page_activities import PageActivitiesMixin
 from admin_views.settings import SETTINGS_VERBS
 from extensions import db
-from models import Activity, Company, Contact, Employee, EmployeeGroup, Opportunity, SalesStage, utcnow
+from models import Activity, Company, Contact, EmployeeGroup, Opportunity, SalesStage, utcnow
 from services import card, employees, fields, formatting, sales, search
 from services.validation import InvalidValue
 from services.visibility import Part, may_see
@@ -222,7 +230,7 @@ class OpportunityView(PageActivitiesMixin, SecureModelView):
     form_widget_args = {"description": {"rows": 4}, "lost_reason": {"rows": 2}}
     form_ajax_refs = {
         **customer_lookups(),
-        "owner": SearchAjaxLoader("owner", Employee, extra=Employee.active),
+        "owner": employee_picker("owner"),
     }
 
     def search_placeholder(self) -> str:
@@ -239,7 +247,9 @@ class OpportunityView(PageActivitiesMixin, SecureModelView):
             if contact is not None and not contact.is_deleted and contact.is_private_customer:
                 form.contact.data = contact
             if form.owner.data is None:
-                form.owner.data = (company.owner if company is not None else None) or current_user._get_current_object()
+                # the customer's owner, unless they left: an inactive one is no new choice (services.employees)
+                owner = company.owner if company is not None else None
+                form.owner.data = owner if employees.is_choosable(owner) else current_user._get_current_object()
         return form
 
     def edit_form(self, obj=None):

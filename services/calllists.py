@@ -16,11 +16,11 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.orm import Session, joinedload
 
-from models import Activity, CallList, CallListEntry, Company, Contact, Employee, Lead, utcnow
-from services import activities, consent, privacy
+from models import Activity, CallList, CallListEntry, Company, CompanyContact, Contact, Employee, Lead, utcnow
+from services import activities, consent, privacy, trash
 from services.validation import InvalidValue
 
 
@@ -127,24 +127,51 @@ def _lock_new_lists(session: Session, actor: Employee) -> None:
         session.execute(text("UPDATE call_list SET id = id WHERE 0"))  # a write: takes the lock, changes nothing
 
 
+#: An entry's lead, company or contact (it has one of them), and that model.
+_TARGETS = ((CallListEntry.lead, Lead), (CallListEntry.company, Company), (CallListEntry.contact, Contact))
+
+
+def in_trash(entry: CallListEntry) -> bool:
+    """Whether the lead, company or contact of `entry` is in the trash: the entry stays on the list, outcome and
+    note kept, shown as in the trash, neither called nor counted until its record is restored (`not_in_trash`)."""
+    target = entry.target
+    return target is not None and target.is_deleted
+
+
 def not_in_trash():
-    """Entries whose lead is not in the trash: one there stays on the list, outcome and note kept, shown as in the
-    trash, neither called nor counted until the lead is restored."""
-    return ~CallListEntry.lead.has(Lead.deleted_at.is_not(None))
+    """Entries whose lead, company or contact is not in the trash (`in_trash`, in SQL)."""
+    return and_(*(~relation.has(model.deleted_at.is_not(None)) for relation, model in _TARGETS))
+
+
+def entries(session: Session, call_list: CallList) -> list[CallListEntry]:
+    """Every entry of the list in list order, each with its lead, company or contact, in one statement."""
+    return list(
+        session.scalars(
+            select(CallListEntry)
+            .where(CallListEntry.call_list_id == call_list.id)
+            .options(*(joinedload(relation) for relation, _model in _TARGETS))
+            .order_by(CallListEntry.position, CallListEntry.id)
+        )
+    )
 
 
 def next_entry(session: Session, call_list: CallList) -> CallListEntry | None:
-    """The first entry not called yet, in list order (not one of a lead in the trash)."""
+    """The first entry not called yet, in list order (not one in the trash), with what `phones` reads."""
     return session.scalars(
         select(CallListEntry)
         .where(CallListEntry.call_list_id == call_list.id, CallListEntry.called_at.is_(None), not_in_trash())
+        .options(
+            joinedload(CallListEntry.lead),
+            joinedload(CallListEntry.contact),
+            joinedload(CallListEntry.company).selectinload(Company.contact_links).joinedload(CompanyContact.contact),
+        )
         .order_by(CallListEntry.position, CallListEntry.id)
         .limit(1)
     ).first()
 
 
 def progress(session: Session, call_list: CallList) -> tuple[int, int]:
-    """(called, total) entries of the list, not counting those of a lead in the trash."""
+    """(called, total) entries of the list, not counting those in the trash."""
     total, called = session.execute(
         select(func.count(), func.count(CallListEntry.called_at)).where(
             CallListEntry.call_list_id == call_list.id, not_in_trash()
@@ -202,10 +229,7 @@ def record_outcome(
     """Keep the outcome of a call on the entry and as a call activity (plus a task to call back)."""
     if outcome not in CallListEntry.OUTCOMES:
         raise InvalidValue(_("Choose the outcome of the call."))
-    if entry.lead is not None and entry.lead.is_deleted:
-        raise InvalidValue(
-            _("%(name)s is in the trash: restore the lead before adding to it.", name=entry.lead.company_name)
-        )
+    trash.refuse_if_in_trash(session, lead=entry.lead, company=entry.company, contact=entry.contact)
     if outcome == "call_back" and callback_at is None:
         raise InvalidValue(_("Give the date and time to call back."))
     now = utcnow()

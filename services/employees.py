@@ -1,6 +1,8 @@
 """Employees as the register offers them to choose from (owners, sellers, who an API key acts as),
 and the rule that the register always keeps an active administrator."""
 
+from collections.abc import Iterable
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,9 +12,31 @@ from services import permissions
 from services.validation import InvalidValue
 
 
+def choosable():
+    """The employees that may be chosen for anything new (a Kundansvarig, an owner, Vår referens …), as a
+    condition in SQL: the active ones (`check_chosen` is its check of one employee)."""
+    return Employee.active.is_(True)
+
+
 def active(session: Session) -> list[Employee]:
     """The active employees by name: an inactive one is chosen for nothing new."""
-    return list(session.scalars(select(Employee).where(Employee.active.is_(True)).order_by(Employee.name)))
+    return list(session.scalars(select(Employee).where(choosable()).order_by(Employee.name)))
+
+
+def is_choosable(employee: Employee | None) -> bool:
+    """Whether `employee` may be chosen for something new (`choosable`)."""
+    return employee is not None and employee.active
+
+
+def check_chosen(employee: Employee, *, kept: Iterable[Employee | int | None] = ()) -> None:
+    """Refuse (InvalidValue) `employee` chosen for a record when it is inactive (`choosable`), unless the record
+    already has it (`kept`: the employees, or their ids, the record has now): a record whose owner was deactivated
+    keeps showing and saving that owner, so its other fields are saved without choosing another one."""
+    if is_choosable(employee):
+        return
+    if employee.id in {k.id if isinstance(k, Employee) else k for k in kept if k is not None}:
+        return
+    raise InvalidValue(_("%(name)s is no longer active: choose an active employee.", name=employee.name))
 
 
 #: The permission that makes an employee an administrator here: whoever has it can give every other

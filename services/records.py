@@ -27,7 +27,7 @@ from models import (
     Product,
     SalesStage,
 )
-from services import personal_numbers, register, validation
+from services import employees, personal_numbers, register, validation
 from services.validation import InvalidValue
 
 
@@ -65,7 +65,8 @@ NORMALISERS: dict[type, dict[str, tuple]] = {
     },
 }
 
-#: Reference columns → the model they name; employees must be active, customers live.
+#: Reference columns → the model they name; customers must be live, employees active (services.employees:
+#: one the record has already is kept).
 REFERENCES: dict[str, type] = {
     "owner_id": Employee,
     "assignee_id": Employee,
@@ -90,13 +91,17 @@ UNIQUE: dict[type, tuple[str, Callable[[], str]]] = {
 CATEGORY_SCOPES = {Company: ("company", "both"), Contact: ("contact", "both"), Lead: ("company", "both")}
 
 
-def _reference_error(session: Session, column: str, value) -> str | None:
+def _reference_error(session: Session, column: str, value, current) -> str | None:
+    """Why `value` cannot be stored in the reference `column` whose value is `current` now, or None."""
     model = REFERENCES[column]
     row = session.get(model, value)
     if row is None or getattr(row, "is_deleted", False):
         return _("No record with id %(id)s.", id=value)
-    if model is Employee and not row.active:
-        return _("%(name)s is not an active employee.", name=row.name)
+    if model is Employee:
+        try:
+            employees.check_chosen(row, kept=[current])
+        except InvalidValue as exc:
+            return str(exc)
     return None
 
 
@@ -131,7 +136,7 @@ def apply(session: Session, record, data: Mapping) -> None:
                 errors.setdefault(name, []).append(str(exc))
     for name, value in values.items():
         if name in REFERENCES and value is not None:
-            message = _reference_error(session, name, value)
+            message = _reference_error(session, name, value, getattr(record, name, None))
             if message:
                 errors.setdefault(name, []).append(message)
     categories = _categories(session, model, values.pop("category_ids"), errors) if "category_ids" in values else None

@@ -50,6 +50,7 @@ from models import (
     Lead,
     MergeRecord,
     Opportunity,
+    SoftDeleteMixin,
     WebhookDelivery,
     WebhookSubscription,
     table_of,
@@ -68,18 +69,21 @@ EVENTS: dict[str, object] = {
     "company.updated": _l("Company updated"),
     "company.deleted": _l("Company deleted (to the trash)"),
     "company.restored": _l("Company restored"),
+    "company.purged": _l("Company deleted permanently (from the trash)"),
     "company.merged": _l("Companies merged (a duplicate merged into the kept one)"),
     "company.unmerged": _l("Merge of companies undone"),
     "contact.created": _l("Contact created"),
     "contact.updated": _l("Contact updated"),
     "contact.deleted": _l("Contact deleted (to the trash)"),
     "contact.restored": _l("Contact restored"),
+    "contact.purged": _l("Contact deleted permanently (from the trash)"),
     "contact.merged": _l("Contacts merged (a duplicate merged into the kept one)"),
     "contact.unmerged": _l("Merge of contacts undone"),
     "lead.created": _l("Lead created"),
     "lead.updated": _l("Lead updated"),
     "lead.deleted": _l("Lead deleted (to the trash)"),
     "lead.restored": _l("Lead restored"),
+    "lead.purged": _l("Lead deleted permanently (from the trash)"),
     "lead.merged": _l("Leads merged (a duplicate merged into the kept one)"),
     "lead.unmerged": _l("Merge of leads undone"),
     "opportunity.created": _l("Sales opportunity created"),
@@ -287,8 +291,8 @@ def _events_of_flush(session: Session, wanted: set[str]) -> list[tuple[str, Any,
             if kind == "opportunity" and "stage_id" in changes:
                 add("opportunity.stage_changed", obj, {"stage_id": changes["stage_id"]})
     for obj in session.deleted:
-        if type(obj) in WATCHED:
-            add(f"{WATCHED[type(obj)]}.deleted", obj)
+        if type(obj) in WATCHED:  # a record that has a trash was `deleted` when it went there: this is its purge
+            add(f"{WATCHED[type(obj)]}.{'purged' if isinstance(obj, SoftDeleteMixin) else 'deleted'}", obj)
     return found + [m for m in merges if m is not None]
 
 

@@ -82,10 +82,13 @@ def flashes(response) -> list[tuple[str, str]]:
 
 
 def field_errors(response, field: str) -> list[str]:
-    """The error messages shown next to a form field."""
+    """The error messages shown next to a form field (a select's after its options)."""
     page = response.get_data(as_text=True)
+    options = r"(?:(?:<option[^>]*>[^<]*</option>|\s)*</select>)?"
     match = re.search(
-        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>\s*<div class="invalid-feedback">(.*?)</div>', page, re.S
+        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>{options}\s*<div class="invalid-feedback">(.*?)</div>',
+        page,
+        re.S,
     )
     if not match:
         return []

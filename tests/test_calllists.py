@@ -235,3 +235,50 @@ def test_add_to_call_list_from_the_contacts_list(login, make_contact):
     entries = db.session.scalars(db.select(CallListEntry).order_by(CallListEntry.position)).all()
     assert [e.contact_id for e in entries] == [p.id for p in people]
     assert calllists.phones(entries[0]) == ["+46701234500"]
+
+
+def test_a_company_or_contact_in_the_trash_is_marked_and_not_called_from_the_list(
+    login, employees, make_company, make_contact
+):
+    """A company or contact deleted since it was put on the call list is marked "I papperskorgen" as a lead
+    in the trash is: not offered as the next call (no number to dial), not counted, and a call posted on its
+    entry anyway is refused in Swedish; restored, it is called again."""
+    company = make_company(name="Raderat Bolag AB", phone="+4681112233")
+    person = make_contact(first_name="Rut", last_name="Raderad", mobile="+46701112299")
+    live = make_company(name="Levande Bolag AB", phone="+4684445566")
+    call_list = calllists.new_list(db.session, employees["seller"], [company, person, live], name="Blandlistan")
+    db.session.commit()
+    company_entry, person_entry, _live_entry = call_list.entries
+    seller = login("seller")
+    assert seller.post("/admin/company/action/", {"action": "delete", "rowid": str(company.id)}).status_code == 302
+    assert seller.post("/admin/contact/action/", {"action": "delete", "rowid": str(person.id)}).status_code == 302
+    page = seller.client.get(f"/admin/calllist/work/{call_list.id}").get_data(as_text=True)
+    rows = {
+        name: row
+        for row in page.split("<tr")
+        for name in ("Raderat Bolag AB", "Rut Raderad", "Levande Bolag AB")
+        if name in row and "<td>" in row
+    }
+    assert all(sv("In the trash") in rows[name] for name in ("Raderat Bolag AB", "Rut Raderad"))
+    assert sv("In the trash") not in rows["Levande Bolag AB"]
+    next_call = page.split('id="next-entry"', 1)[1].split("</section>", 1)[0]
+    assert "Levande Bolag AB" in next_call and 'href="tel:+4684445566"' in next_call
+    assert "tel:+4681112233" not in page and "tel:+46701112299" not in page
+    assert sv("Called: %(called)s of %(total)s. Remaining: %(left)s.", called=0, total=1, left=1) in text(
+        seller.client.get(f"/admin/calllist/work/{call_list.id}")
+    )
+    for entry, name in ((company_entry, "Raderat Bolag AB"), (person_entry, "Rut Raderad")):
+        refused = seller.post(f"/admin/calllist/work/{call_list.id}/{entry.id}", {"outcome": "interested"})
+        assert refused.status_code == 200
+        assert (
+            "danger",
+            sv("%(name)s is in the trash: restore the customer before adding to it.", name=name),
+        ) in flashes(refused)
+        assert fresh(db.session, CallListEntry, entry.id).called_at is None
+    assert count(db.session, Activity) == 0
+    # restored, the company is the next call again
+    admin = login("admin")
+    assert admin.post("/admin/trash/restore", {"rowid": f"company:{company.id}"}).status_code == 302
+    page = text(seller.client.get(f"/admin/calllist/work/{call_list.id}"))
+    assert sv("Next call") + ": Raderat Bolag AB" in page
+    assert sv("Called: %(called)s of %(total)s. Remaining: %(left)s.", called=0, total=2, left=2) in page

@@ -221,6 +221,17 @@ def build_register(session, employees, n: int) -> dict:
     trash.delete(session, admin, Company, [c.id for c in deleted])
     trash.delete(session, admin, Contact, [c.id for c in gone])
     trash.delete(session, admin, Lead, [lead.id for lead in trashed_leads])
+    # the call list opened below also holds n companies and n contacts, live and in the trash, and its
+    # next call is the biggest customer with its n contacts to call
+    session.add(CallListEntry(call_list=lists[0], position=-1, company=biggest))
+    session.add_all(
+        CallListEntry(call_list=lists[0], position=TINY + i, **{key: row})
+        for i, (key, row) in enumerate(
+            [("company", c) for c in companies + deleted]
+            + [("contact", c) for c in contacts + gone]
+            + [("lead", lead) for lead in trashed_leads]
+        )
+    )
     session.commit()
     assert session.scalar(select(db.func.count()).select_from(company_categories)) >= n
     return {

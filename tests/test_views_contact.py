@@ -177,15 +177,22 @@ def test_linking_again_changes_nothing_and_warns(login, session, make_company, m
     assert (category, message) == ("warning", sv("Mark at least one contact that is not already linked."))
 
 
-def test_linking_skips_deleted_unknown_and_malformed_ids(login, session, make_company, make_contact, employees):
+def test_linking_refuses_deleted_unknown_and_malformed_ids(login, session, make_company, make_contact, employees):
+    """Contacts ticked with one that is no (live) contact are not linked without it, silently: nothing is linked
+    and the page says which ids (the pickers' rule, admin_views.base.pick)."""
     company = make_company()
     live, deleted = make_contact(), make_contact()
     trash.delete(session, employees["admin"], Contact, [deleted.id])
     session.commit()
-    response = login("seller").post(
+    seller = login("seller")
+    response = seller.post(
         f"/admin/company/card/{company.id}/link-contacts",
         {"contact_id": [str(deleted.id), "999999", "x", str(live.id)]},
+        follow_redirects=True,
     )
+    assert ("danger", sv("No record with id %(id)s.", id=f"{deleted.id}, 999999, x")) in flashes(response)
+    assert links_of(session, company) == {}
+    response = seller.post(f"/admin/company/card/{company.id}/link-contacts", {"contact_id": [str(live.id)]})
     assert response.status_code == 302
     assert links_of(session, company) == {live.id: None}
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from webhook_receiver import Receiver, signed_payloads
 
-from helpers import flashes, sv, text
+from helpers import flashes, sv, svn, text
 from models import Company, Opportunity, SalesStage, WebhookDelivery, WebhookSubscription, utcnow
 from services import api_keys, webhooks
 from services.validation import InvalidValue
@@ -385,6 +385,73 @@ def test_a_merge_and_its_undo_are_delivered_with_both_ids(login, session, make_c
     assert (contact_event["data"]["id"], contact_event["data"]["merged_id"]) == (first.id, second.id)
     assert "changes" not in contact_event["data"]  # nothing differed
     assert [d.event for d in deliveries(session)] == ["company.merged", "company.unmerged", "contact.merged"]
+
+
+def test_a_purge_from_the_trash_is_purged_not_deleted_again(login, session, make_company, receiver, worker):
+    """Deleting a lead or a company from its list sends `<kind>.deleted` (it went to the trash); purging it
+    from the trash later sends `<kind>.purged`, never a second `<kind>.deleted`: a subscriber of
+    deletions hears of each deletion once."""
+    from models import Lead
+
+    subscription = webhooks.subscribe(
+        session,
+        None,
+        name="Raderingar",
+        url=receiver.url,
+        events=["lead.deleted", "lead.purged", "company.deleted", "company.purged"],
+        allow_internal=True,
+    )
+    lead, company = Lead(company_name="Ystads Rökeri AB"), make_company(name="Simrishamns Fisk AB")
+    session.add(lead)
+    session.commit()
+    seller, admin = login("seller"), login("admin")
+    assert seller.post("/admin/lead/action/", {"action": "delete", "rowid": str(lead.id)}).status_code == 302
+    assert seller.post("/admin/company/action/", {"action": "delete", "rowid": str(company.id)}).status_code == 302
+    deleted = signed_payloads(receiver, subscription, 2)
+    assert sorted((p["event"], p["data"]["id"]) for p in deleted) == [
+        ("company.deleted", company.id),
+        ("lead.deleted", lead.id),
+    ]
+    purged = admin.post(
+        "/admin/trash/purge/confirm",
+        {"rowid": [f"lead:{lead.id}", f"company:{company.id}"], "confirm": "yes"},
+        follow_redirects=True,
+    )
+    assert (
+        "success",
+        svn("%(num)s lead was permanently deleted.", "%(num)s leads were permanently deleted.", 1),
+    ) in flashes(purged)
+    payloads = signed_payloads(receiver, subscription, 4)
+    assert sorted((p["event"], p["data"]["id"]) for p in payloads[2:]) == [
+        ("company.purged", company.id),
+        ("lead.purged", lead.id),
+    ]
+    assert payloads[2:][0]["data"]["record"]["deleted_at"] is not None  # it was in the trash
+    time.sleep(0.5)  # nothing else comes
+    assert len(receiver.requests) == 4
+    assert sorted(d.event for d in deliveries(session)) == [
+        "company.deleted",
+        "company.purged",
+        "lead.deleted",
+        "lead.purged",
+    ]
+    page = text(admin.client.get(f"/admin/integrations/webhooks/{subscription.id}"))
+    assert sv("Lead deleted permanently (from the trash)") in page
+
+
+def test_only_a_record_without_a_trash_is_deleted_when_its_row_goes(session, make_company):
+    """An opportunity has no trash: deleting its row is its `opportunity.deleted`."""
+    webhooks.subscribe(
+        session, None, name="Allt", url="http://127.0.0.1/", events=list(webhooks.EVENTS), allow_internal=True
+    )
+    opportunity = Opportunity(
+        title="Affär", company=make_company(), stage=SalesStage(name="A", sort_order=1, probability=10)
+    )
+    session.add(opportunity)
+    session.commit()
+    session.delete(opportunity)
+    session.commit()
+    assert [d.event for d in deliveries(session)][-1] == "opportunity.deleted"
 
 
 def fresh_employee(session, role: str):
