@@ -44,9 +44,20 @@ def phone(value: str | None) -> str:
 
     Kept per process for numbers shown before: parsing and formatting with phonenumbers takes about
     25 µs a number, 50 to 100 a list page (2.5 ms of a 27 ms contact page); the text depends on the
-    number alone. A page of numbers never shown before still pays it."""
+    number alone. A number not shown before is laid out as phonenumbers laid out the first number of its
+    kind (`_layout`)."""
     if not value:
         return ""
+    digits = value[1:] if value.startswith("+46") else ""
+    if digits.isdigit() and 8 <= len(digits) <= 13 and digits[2] != "0":
+        layout = _layout(digits[:5], len(digits))
+        if layout is not None:
+            filled = iter(layout[1] + digits[layout[0] :])
+            return "".join(next(filled) if c == "#" else c for c in layout[2])
+    return _phonenumbers_text(value)
+
+
+def _phonenumbers_text(value: str) -> str:
     try:
         parsed = phonenumbers.parse(value, "SE")
     except phonenumbers.NumberParseException:
@@ -57,6 +68,27 @@ def phone(value: str | None) -> str:
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
     return phonenumbers.format_number(parsed, style)
+
+
+@lru_cache(maxsize=4096)
+def _layout(start: str, length: int) -> tuple[int, str, str] | None:
+    """How phonenumbers lays out a Swedish E.164 number of `length` digits beginning with `start` (46 and the
+    first three digits, which hold the area code and choose its pattern): (the digits it leaves out from the
+    start, the digits it puts first, the text with a # for each digit), from one such number; None when its
+    text is not the number's digits in order (then every number of the kind is formatted by phonenumbers).
+
+    An export writes every customer's phone: 27,722 numbers, each formatted by phonenumbers, took 1.0 of the
+    export's 2.4 s at 1,000,000 companies (cProfile: parse and format_number 80 µs a number), and the export
+    was slower than a stock Flask-Admin's (1.9 s) writing the stored E.164; laid out once per kind, 3 µs."""
+    sample = start + "0" * (length - len(start))
+    text = _phonenumbers_text("+" + sample)
+    shown = "".join(c for c in text if c.isdigit())
+    for dropped in range(0, 4):  # the country code left out (a Swedish number) …
+        rest = sample[dropped:]
+        for first in ("", "0"):  # … and the national prefix put first
+            if shown == first + rest:
+                return dropped, first, "".join("#" if c.isdigit() else c for c in text)
+    return None
 
 
 def money(amount: Decimal | float | int | None, currency: str = "SEK", locale: str = "sv") -> str:

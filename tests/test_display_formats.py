@@ -173,3 +173,28 @@ def test_history_shows_a_negative_zero_as_0(login, make_company):
     assert "→ -0" not in shown
     assert formatting.money(D("-0.001")) == "0,00\u00a0kr" and formatting.decimal_input(D("-0")) == "0"
     assert formatting.number(D("-0.4")) == "-0,4"
+
+
+def test_a_swedish_phone_is_laid_out_as_phonenumbers_lays_it_out():
+    """formatting.phone lays a Swedish number out as phonenumbers laid out the first of its kind (area code and
+    length): the same text as phonenumbers' own for every number, Swedish and foreign, valid or not."""
+    import random
+
+    from services import formatting
+
+    rng = random.Random(13)
+    numbers = ["+46812345678", "+46701234567", "+4631123456", "+469101234", "+46771234567", "+4620123456"]
+    numbers += ["+46" + rng.choice("123456789") + "".join(rng.choices("0123456789", k=rng.randint(5, 10)))]
+    numbers += ["+46" + rng.choice("123456789") + "".join(rng.choices("0123456789", k=n)) for n in range(5, 11)]
+    numbers += [
+        "+46" + rng.choice("123456789") + "".join(rng.choices("0123456789", k=rng.randint(5, 10))) for _ in range(5000)
+    ]
+    numbers += [
+        f"+{cc}{rng.randrange(10**7, 10**10)}" for cc in ("47", "45", "358", "44", "1", "460") for _ in range(50)
+    ]
+    formatting.phone.cache_clear()
+    assert [formatting.phone(n) for n in numbers] == [formatting._phonenumbers_text(n) for n in numbers]
+    assert formatting.phone("+46812345678") == "08-123 456 78"
+    formatting._layout.cache_clear()
+    assert [formatting.phone(n) for n in ("+46812345678", "+46876543210")] == ["08-123 456 78", "08-765 432 10"]
+    assert formatting._layout.cache_info().misses == 1  # laid out once per kind, not per number
