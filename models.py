@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Table,
@@ -262,6 +263,26 @@ company_categories = Table(
     db.metadata,
     Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
     Column("category_id", ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
+)
+
+#: The company search's words index (migration 0046, services.word_index): each word of a live company's
+#: search text with its name, and the distinct words. Written by the database's triggers, never by the app.
+company_word_entries = Table(
+    "company_word_entry",
+    db.metadata,
+    Column("word", Text, primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Index("ix_company_word_entry_id", "id"),
+    sqlite_with_rowid=False,
+)
+
+company_words = Table(
+    "company_word",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("word", Text, nullable=False),
+    Index("ix_company_word_word", "word", unique=True),
 )
 
 contact_categories = Table(

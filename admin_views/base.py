@@ -619,6 +619,8 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
     endpoint_verbs = MODEL_ENDPOINT_VERBS
     model_form_converter = SwedishModelConverter
     page_size = 50
+    #: whether the list shows live rows only (its search may then be answered by services.word_index)
+    lists_live_rows = False
     can_view_details = False
     list_template = "admin/crm_list.html"
     create_template = "admin/crm_create.html"
@@ -779,7 +781,8 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
 
     def _apply_search(self, query, count_query, joins, count_joins, text):
         """Every list searches through services.search (one implementation)."""
-        condition = search.condition(db.session, self.model, text, counted=True)  # the list counts its rows
+        # the list counts its rows; a list of live rows may be answered by the words index
+        condition = search.condition(db.session, self.model, text, counted=True, live_only=self.lists_live_rows)
         query = query.filter(condition)
         if count_query is not None:
             count_query = count_query.filter(condition)
@@ -884,6 +887,8 @@ class SecureModelView(PermissionMixin, ColumnChoiceMixin, KeysetListMixin, Model
 
 class SoftDeleteModelView(SecureModelView):
     """Lists only live rows; "Radera" moves rows to the trash via services.trash."""
+
+    lists_live_rows = True
 
     def get_query(self):
         return super().get_query().filter(search.live(self.model))

@@ -33,7 +33,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from admin_views import flask_admin_adapter
 from extensions import db
-from services import formatting, paging
+from services import formatting, paging, word_index
 from services import search as search_service
 from services.paging import InvalidCursor, ListOrder
 
@@ -226,9 +226,12 @@ class KeysetListMixin:
         if self.list_load_options:
             stmt = stmt.options(*self.list_load_options)
         order = self.list_order(sort_column, sort_desc)
+        by_words = None if request.args.get("goto", "").strip() else word_index.ordered(order, stmt)
         # A rare term's matches are all found, then sorted: the first page counts them as it goes.
-        few = search_service.few_matches(db.session, self.model, search)
-        if few:
+        few = by_words is not None or search_service.few_matches(db.session, self.model, search)
+        if by_words is not None:
+            order = by_words
+        elif few:
             order = order.of_few_rows()
         per_page = page_size or self.page_size
         narrow = search_service.found_first(self.model, stmt)
@@ -239,6 +242,8 @@ class KeysetListMixin:
                 if result.total <= paging.COUNT_CAP
                 else paging.Count(paging.COUNT_CAP, False)
             )
+        elif by_words is not None:
+            count = by_words.count(db.session)
         else:
             count = search_service.live_count(db.session, self.model, stmt)
             if result.whole and not count.exact:  # an estimate's error: every row is on this page

@@ -383,7 +383,8 @@ def _without_id_lists(stmt: Select, id_column) -> Select:
     lists = {
         id(c)
         for c in conjuncts(stmt.whereclause)
-        if isinstance(c, BinaryExpression) and c.operator is operators.in_op and c.left.compare(column)
+        if (isinstance(c, BinaryExpression) and c.operator is operators.in_op and c.left.compare(column))
+        or getattr(c, "lists_ids", False)  # services.word_index.WordMatch
     }
     if not lists:
         return stmt

@@ -47,7 +47,7 @@ from models import (
     ReportDefinition,
     SalesStage,
 )
-from services import custom_fields, dates, fields, personal_numbers, search, visibility
+from services import custom_fields, dates, fields, personal_numbers, search, visibility, word_index
 from services.paging import COUNT_CAP, Count, MixedOrder, Page, SortKey
 from services.sales import weighted_amount
 from services.validation import InvalidValue, is_id
@@ -620,11 +620,15 @@ def page(session: Session, spec: Spec, employee, **position) -> tuple[Count, Pag
     stmt = query(spec, employee, session)
     # The report is sorted after its rows are found (no index serves its order), so a page's keys are
     # found first from narrow rows; a text condition that matches few rows has them all found first,
-    # so the first page counts them as it goes.
-    few = bool(spec.text) and search.few_matches(session, spec.kind.model, spec.text)
-    rows = order(spec).page(session, stmt, per_page=PAGE_SIZE, total=few, narrow=True, **position)
+    # so the first page counts them as it goes. Sorted by name, the words index may give them in order.
+    sorted_by = order(spec)
+    by_words = word_index.ordered(sorted_by, stmt) if spec.text else None
+    few = by_words is not None or (bool(spec.text) and search.few_matches(session, spec.kind.model, spec.text))
+    rows = (by_words or sorted_by).page(session, stmt, per_page=PAGE_SIZE, total=few, narrow=True, **position)
     if rows.total is not None:
         return (Count(rows.total) if rows.total <= COUNT_CAP else Count(COUNT_CAP, exact=False)), rows
+    if by_words is not None:
+        return by_words.count(session), rows
     count = search.live_count(session, spec.kind.model, stmt)
     if rows.whole and not count.exact:  # an estimate's error: every row is on this page
         count = Count(len(rows.items))

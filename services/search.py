@@ -31,6 +31,10 @@ Both databases answer from an index, never by scanning a table:
 Both are created by migration 0011 from the same table (`SEARCHED`, frozen there). Changing
 the searched columns needs a migration that rebuilds the index.
 
+On PostgreSQL a live list of companies sorted by name (and the Rapportgenerator's text condition) reads a
+search of letters from a third index, the words index (services.word_index): the matches' names and ids in
+name order, so a page costs what it shows, not what the term matches.
+
 No planner walks the whole name index looking for a rare term: on SQLite, `search()` and the
 lists take the matching ids from the index first and sort and page only those, and a term too
 common for that (more than `CANDIDATE_LIMIT` rows) is paged along the name index instead, where
@@ -471,13 +475,13 @@ def merge_index(session: Session, model, between: Callable[[], None] | None = No
     `_pg_name_words`)."""
     if _dialect(session) != "sqlite":
         return
-    table = model.__tablename__
+    fts = f"{model.__tablename__}_search"
     session.commit()
-    merge = f"INSERT INTO {table}_search({table}_search, rank) VALUES ('merge', -{MERGE_PAGES})"
+    merge = f"INSERT INTO {fts}({fts}, rank) VALUES ('merge', -{MERGE_PAGES})"
     # Other users' saves add small segments between the steps (write_turns gives them their turn there): the
     # steps are bounded by the index's size, or a busy office would keep the merge going as long as it saves.
     connection: Any = session.connection().connection.driver_connection
-    (pages,) = connection.execute(f"SELECT count(*) FROM {table}_search_data").fetchone()
+    (pages,) = connection.execute(f"SELECT count(*) FROM {fts}_data").fetchone()
     for _step in range(3 * pages // MERGE_PAGES + 3):
         connection = session.connection().connection.driver_connection
         before = connection.total_changes
@@ -616,28 +620,37 @@ def few_matches(session: Session, model, text: str | None) -> bool:
     return (paging.estimated_rows(session, select(model.id).where(_own(model, terms))) or 0) <= FEW_ROWS
 
 
-def condition(session: Session, model, text: str | None, *, counted: bool = False) -> ColumnElement[bool]:
+def condition(
+    session: Session, model, text: str | None, *, counted: bool = False, live_only: bool = False
+) -> ColumnElement[bool]:
     """`matches`, as the fastest form for this term: the matching ids when there are few (the list
     then sorts and pages a handful of rows, never walking the name index for a rare term), else
     a condition for a term whose matches are dense, checked along the list's order. `counted`: the
-    caller counts the rows with `live_count`, which then starts from what was read here."""
-    return _condition(session, model, text, counted=counted)[0]
+    caller counts the rows with `live_count`, which then starts from what was read here. `live_only`:
+    the caller reads live rows only, so the words index may answer (services.word_index)."""
+    return _condition(session, model, text, counted=counted, live_only=live_only)[0]
 
 
 def sorted_condition(session: Session, model, text: str | None) -> ColumnElement[bool]:
-    """`condition` for a statement sorted on something no index serves (the Rapportgenerator's
+    """`condition` for live rows in a statement sorted on something no index serves (the Rapportgenerator's
     chosen column, an export): the matching ids when there are few, as the lists have them, else
     the index's own matches (`matches`), never the row-by-row check a list pages along its name
     index with. The Rapportgenerator asked the FTS5 index three times (`matches` as a subquery in
     its page, its count, and the trash among them) where the list asks it once."""
-    found, dense = _condition(session, model, text, counted=True)
+    found, dense = _condition(session, model, text, counted=True, live_only=True)
     return matches(model, text) if dense else found
 
 
-def _condition(session: Session, model, text: str | None, *, counted: bool = False) -> tuple[ColumnElement[bool], bool]:
+def _condition(
+    session: Session, model, text: str | None, *, counted: bool = False, live_only: bool = False
+) -> tuple[ColumnElement[bool], bool]:
     """(the condition, whether it is the dense form)."""
-    from services import bulk
+    from services import bulk, word_index
 
+    if live_only:
+        by_words = word_index.match(session, model, words(text))
+        if by_words is not None:
+            return by_words, False
     if _dialect(session) == "postgresql":
         # PostgreSQL keeps statistics on the indexed expression itself (ANALYZE, autovacuum), so it
         # estimates how many rows a term matches and chooses well by itself: the trigram index for
