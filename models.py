@@ -266,7 +266,8 @@ company_categories = Table(
 )
 
 #: The company search's words index (migration 0046, services.word_index): each word of a live company's
-#: search text with its name, and the distinct words. Written by the database's triggers, never by the app.
+#: search text with its name, and the distinct words. Written by PostgreSQL's triggers, never by the app
+#: (empty on SQLite).
 company_word_entries = Table(
     "company_word_entry",
     db.metadata,

@@ -52,7 +52,7 @@ from models import Company, company_word_entries, company_words
 from services import paging
 from services.paging import InvalidCursor
 
-#: The models with a words index (its entries table, the name column its entries are sorted by).
+#: The models with a words index, and the name column its entries are sorted by.
 WORD_INDEXED: dict[type, Any] = {Company: Company.name}
 #: What separates words: every ASCII character other than a–z (the text is folded to lower case).
 SEPARATORS = re.compile(r"[\x00-\x60\x7b-\x7f]+")
@@ -145,10 +145,10 @@ def _containing(session: Session, folded: list[str], limit: int | None) -> list[
     """For each searched word, the index's words containing it, in one statement; None when one is inside more
     than MAX_WORDS words, or (with a `limit`) when those words have more than `limit` entries together (each
     word's entries counted to `limit` + 1)."""
-    entry = company_word_entries.c
-    parts = []
     from services.search import _like_escaped
 
+    entry = company_word_entries.c
+    parts = []
     for index, word in enumerate(folded):
         inside = company_words.c.word.like(f"%{_like_escaped(word)}%")
         part = select(literal(index).label("term"), company_words.c.word).where(inside)
