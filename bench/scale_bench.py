@@ -16,11 +16,11 @@
     # drop what prepare made
     .venv/bin/python bench/scale_bench.py drop --url …
 
-`run` starts, per database, our app and bench/baseline_app.py (plain Flask-Admin ModelViews over
-the same tables) under gunicorn with one sync worker each on the loopback, logs in to ours, and
-asks every screen of ours and the stock screen beside it in turn (interleaved; with `--apart`, each
-screen of ours `--reps` + 1 times in a row and then stock's: see `run`), `--reps` times after one
-warm-up, reading every body to the end; it prints the medians (milliseconds from
+`run` starts, per pair, our app over each of its two databases and bench/baseline_app.py (plain
+Flask-Admin ModelViews over the same tables) over the large one under gunicorn with one sync worker each on the loopback, logs in to ours, and
+asks every screen of ours at both sizes and the stock screen over the large one in turn, request by
+request (with `--apart`, each screen of ours `--reps` + 1 times in a row and then stock's: see `run`),
+`--reps` times after one warm-up, reading every body to the end; it prints the medians (milliseconds from
 sending the request to the last byte, on the loopback: the server's time plus well under a
 millisecond) and the ratios the issue asks for. The machine's load (`uptime`) is printed at the
 start and the end: the machine is shared, read the ratios.
@@ -405,39 +405,45 @@ def screens(facts: Facts) -> list[Screen]:
     return result
 
 
-def measure(url: str, reps: int, apart: bool = False) -> tuple[Facts, dict[str, tuple[float, float | None]]]:
-    """{screen: (our median ms, stock median ms)} for the database `url`. `apart`: each screen's
-    requests to ours in a row, then stock's, instead of taking turns request by request (see `run`)."""
-    facts = read_facts(url)
-    results: dict[str, tuple[float, float | None]] = {}
-    stock_server = server("bench.baseline_app:create_app()", url, ready="/admin/")
-    with server("app:create_app()", url) as (ours_port, _p), stock_server as (stock_port, _q):
-        ours, stock = Client(ours_port), Client(stock_port)
-        ours.login(*ADMIN)
-        for screen in screens(facts):
-            times_ours, times_stock = [], []
-            # (ask ours, ask stock, rep); rep 0 is the warm-up
-            turns = [(True, bool(screen.stock) and not apart, rep) for rep in range(reps + 1)]
-            if apart and screen.stock:
-                turns += [(False, True, rep) for rep in range(reps + 1)]
-            for ours_turn, stock_turn, rep in turns:
-                for asked, who, client, url, times in (
-                    (ours_turn, "ours", ours, screen.ours, times_ours),
-                    (stock_turn, "stock", stock, screen.stock, times_stock),
-                ):
-                    if asked:
-                        status, body, elapsed = client.get(url)
-                        if status != 200:
-                            raise RuntimeError(f"{who} answered {status} to {url}: {body[:300]!r}")
-                        if rep:
-                            times.append(elapsed)
-            results[screen.name] = (
-                statistics.median(times_ours) * 1000,
-                statistics.median(times_stock) * 1000 if times_stock else None,
-            )
-            print(f"    {screen.name:55} ours {results[screen.name][0]:9.1f} ms  stock "
-                  f"{results[screen.name][1] or 0:9.1f} ms", flush=True)  # fmt: skip
-    return facts, results
+def measure(
+    small_url: str, large_url: str, reps: int, apart: bool = False
+) -> tuple[Facts, Facts, dict[str, tuple[float, float, float | None]]]:
+    """(the small and the large database's facts, {screen: (our median ms at the small size, at the large, stock's
+    at the large)}). Both sizes are asked in turn, request by request, so that a change in the machine's load
+    meets both alike: measured one size after the other, SQLite's large half once ran 1.5–1.8× slower on
+    screens whose code had not changed (README, Stop 33). `apart`: each screen's requests to stock after all
+    of ours instead of beside them (see `run`)."""
+    small_facts, large_facts = read_facts(small_url), read_facts(large_url)
+    results: dict[str, tuple[float, float, float | None]] = {}
+    with (
+        server("app:create_app()", small_url) as (small_port, _p),
+        server("app:create_app()", large_url) as (large_port, _q),
+        server("bench.baseline_app:create_app()", large_url, ready="/admin/") as (stock_port, _r),
+    ):
+        small, large, stock = Client(small_port), Client(large_port), Client(stock_port)
+        small.login(*ADMIN)
+        large.login(*ADMIN)
+        for at_small, screen in zip(screens(small_facts), screens(large_facts), strict=True):
+            ours = [("ours small", small, at_small.ours), ("ours large", large, screen.ours)]
+            theirs = [("stock", stock, screen.stock)] if screen.stock else []
+            # (what is asked, rep); rep 0 is the warm-up
+            turns = [(ours if apart else ours + theirs, rep) for rep in range(reps + 1)]
+            if apart and theirs:
+                turns += [(theirs, rep) for rep in range(reps + 1)]
+            times: dict[str, list[float]] = {"ours small": [], "ours large": [], "stock": []}
+            for asked, rep in turns:
+                for who, client, url in asked:
+                    status, body, elapsed = client.get(url)
+                    if status != 200:
+                        raise RuntimeError(f"{who} answered {status} to {url}: {body[:300]!r}")
+                    if rep:
+                        times[who].append(elapsed)
+            small_ms, large_ms = (statistics.median(times[who]) * 1000 for who in ("ours small", "ours large"))
+            stock_ms = statistics.median(times["stock"]) * 1000 if times["stock"] else None
+            results[screen.name] = (small_ms, large_ms, stock_ms)
+            print(f"    {screen.name:55} ours {small_ms:9.1f} / {large_ms:9.1f} ms  stock {stock_ms or 0:9.1f} ms",
+                  flush=True)  # fmt: skip
+    return small_facts, large_facts, results
 
 
 def run(pairs: list[tuple[str, str, str]], reps: int, apart: bool = False) -> None:
@@ -446,27 +452,22 @@ def run(pairs: list[tuple[str, str, str]], reps: int, apart: bool = False) -> No
     index (a search, a deep page) leaves PostgreSQL's buffer cache (shared_buffers, 128 MB by
     default) full of its pages, so every one of ours after it finds its own pages gone (the medium
     search at 1,000,000 companies: 3,241 of its 4,702 pages read again). `apart` asks each screen of
-    ours `reps` + 1 times in a row, then stock's: what each costs with its own pages cached."""
+    ours `reps` + 1 times in a row at both sizes, then stock's: what each costs with its own pages cached."""
     print(f"load at start: {uptime()}" + (" (ours and stock apart)" if apart else ""))
     for dialect, small, large in pairs:
-        print(f"\n## {dialect}")
-        measured = {}
-        for size, url in (("small", small), ("large", large)):
-            print(f"  {size}: {url}")
-            measured[size] = measure(url, reps, apart)
-        report(dialect, measured)
+        print(f"\n## {dialect}\n  small: {small}\n  large: {large}")
+        report(dialect, *measure(small, large, reps, apart))
     print(f"\nload at end: {uptime()}")
 
 
-def report(dialect: str, measured: dict) -> None:
-    (small_facts, small), (large_facts, large) = measured["small"], measured["large"]
+def report(dialect: str, small_facts: Facts, large_facts: Facts, results: dict) -> None:
     print(
         f"\n{dialect}: {small_facts.companies:,} and {large_facts.companies:,} companies; "
         f"medians of the requests (ms), ratios\n"
     )
     print("| screen | ours small | ours large | large / small | stock large | stock / ours (large) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for (ours_small, _s), (name, (ours_large, stock_large)) in zip(small.values(), large.items(), strict=True):
+    for name, (ours_small, ours_large, stock_large) in results.items():
         stock = f"{stock_large:,.1f}" if stock_large else "–"
         speedup = f"{stock_large / ours_large:,.1f}×" if stock_large else "–"
         flat = ours_large / ours_small
