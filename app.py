@@ -218,6 +218,9 @@ def register_cli(app: Flask) -> None:
 
             made = seed_large(db.session, large, progress=progress)
             click.echo("Generated " + ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in made.items()) + ".")
+        from services import word_index
+
+        word_index.catch_up(db.engine)  # SQLite: the demo's words index now, not at the worker's next minute
         demo_emails = {email for email, _password, _role in DEMO_LOGINS}
         if db.session.scalar(db.select(db.func.count()).where(Employee.email.in_(demo_emails))):
             click.echo("Demo logins (e-mail, password, role):")
@@ -536,6 +539,7 @@ def create_app(overrides: dict | None = None, *, web: bool = True) -> Flask:
     import services.privacy  # noqa: F401  (registers the guard that keeps an erased person's record read-only)
     import services.sales  # noqa: F401  (registers the opportunity rules and history)
     import services.webhooks  # noqa: F401  (registers the webhook events, written with each change)
+    import services.word_index  # noqa: F401  (SQLite: a commit writes the words index's few noted entries)
     import services.write_turns  # noqa: F401  (SQLite: a save about to write asks a running import for its turn)
     from admin_views.params import IdConverter, refuse_nul_characters
 

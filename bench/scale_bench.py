@@ -17,8 +17,8 @@
     .venv/bin/python bench/scale_bench.py drop --url …
 
 `run` starts, per pair, our app over each of its two databases and bench/baseline_app.py (plain
-Flask-Admin ModelViews over the same tables) over the large one under gunicorn with one sync worker each on the loopback, logs in to ours, and
-asks every screen of ours at both sizes and the stock screen over the large one in turn, request by
+Flask-Admin ModelViews over the same tables) over the large one, under gunicorn with one sync worker
+each on the loopback, logs in to ours, and asks every screen of ours at both sizes and the stock screen over the large one in turn, request by
 request (with `--apart`, each screen of ours `--reps` + 1 times in a row and then stock's: see `run`),
 `--reps` times after one warm-up, reading every body to the end; it prints the medians (milliseconds from
 sending the request to the last byte, on the loopback: the server's time plus well under a
@@ -102,7 +102,7 @@ def prepare(url: str, companies: int) -> None:
         from extensions import db
         from seed.demo import seed_demo
         from seed.large import seed_large
-        from services import storage
+        from services import storage, word_index
 
         if db.engine.dialect.name == "sqlite":  # a bench database: fast to fill, not durable
 
@@ -129,6 +129,7 @@ def prepare(url: str, companies: int) -> None:
             {"n": deleted},
         )
         db.session.commit()
+        word_index.catch_up(db.engine)  # SQLite: the words index of the companies just moved to the trash
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             # PostgreSQL: VACUUM too, as autovacuum would after a load this size: the visibility map lets the
             # words index (services.word_index) be read from its btree alone

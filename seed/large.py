@@ -50,7 +50,7 @@ from models import (
     utcnow,
 )
 from seed.demo import CATEGORIES, INDUSTRIES
-from services import accounts, bulk, numbering, search
+from services import accounts, bulk, numbering, search, word_index
 
 #: Employees the generated customers are spread over ("a few dozen"), beside any already there.
 EMPLOYEE_COUNT = 36
@@ -649,6 +649,7 @@ def seed_large(
         progress(pipeline.written, time.monotonic() - started)
     for model in search.SEARCHED:  # one segment each, as a search reads every segment
         search.merge_index(session, model)
+    word_index.catch_up(session.get_bind().engine)  # SQLite: the companies' words, after their commits
     _analyze(session)
     return made
 

@@ -83,6 +83,7 @@ TASK_MODULES = (
     "services.webhook_tasks",
     "services.privacy_tasks",
     "services.mass_messages",
+    "services.word_index_tasks",
 )
 #: The longest a worker waits before it looks at an idle SQLite queue again (seconds).
 MAX_POLL_SECONDS = 1.0

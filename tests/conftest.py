@@ -166,6 +166,7 @@ def _clean_tables(app):
             else:
                 for table in tables:
                     conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text("DELETE FROM company_word_pending"))  # the companies just deleted (migration 0047)
                 # ids from 1 again, as RESTART IDENTITY gives them (AUTOINCREMENT tables: migration 0043)
                 if conn.scalar(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")):
                     conn.execute(text("DELETE FROM sqlite_sequence"))

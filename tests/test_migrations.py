@@ -93,15 +93,18 @@ def search_index_objects() -> set[str]:
     (`_data`, `_idx`, `_config`; contentless, without column sizes: no `_content` or `_docsize`);
     on PostgreSQL the pg_trgm GIN index on an expression `ix_<table>_search` and the
     `text_pattern_ops` expression indexes `ix_<table>_<column>_prefix`; on SQLite the table
-    `search_deferred` of migration 0035 (its views `<table>_search_words` are not compared); on PostgreSQL the
-    words index's trigram index on its words (migration 0046)."""
+    `search_deferred` of migration 0035 (its views `<table>_search_words` are not compared); the words index's
+    trigram index on its words (PostgreSQL: migration 0046; SQLite: an FTS5 table with its shadow tables, 0047) and
+    SQLite's notes of companies whose words are not written yet (0047)."""
     names = set()
     for model, spec in _searched().items():
         table = model.__tablename__
         names |= {f"{table}_search{shadow}" for shadow in ("", "_data", "_idx", "_config")}
         names.add(f"ix_{table}_search")
         names |= {f"ix_{table}_{column}_prefix" for column in spec.prefix}
-    return names | {"search_deferred", "ix_company_word_trgm"} | registry_index_objects() | picker_key_objects()
+    words = {f"company_word_search{shadow}" for shadow in ("", "_data", "_idx", "_config", "_docsize")}
+    words |= {"ix_company_word_trgm", "company_word_pending"}
+    return names | words | {"search_deferred"} | registry_index_objects() | picker_key_objects()
 
 
 def picker_key_objects() -> set[str]:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from models import ImportJob
 from services import storage as storage_module
-from services import tasks
+from services import tasks, word_index
 from services.importing import jobs
 
 
@@ -34,6 +34,8 @@ def run_job(job_id: int) -> None:
     )
     if outcome == jobs.HANDED_BACK:
         submit(session, session.get(ImportJob, job_id))
+    else:  # SQLite: the words index of the companies written, after the import rather than inside it
+        word_index.catch_up(session.get_bind().engine)
 
 
 def _take_over() -> float | None:
