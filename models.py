@@ -265,9 +265,9 @@ company_categories = Table(
     Column("category_id", ForeignKey("category.id", ondelete="CASCADE"), primary_key=True),
 )
 
-#: The company search's words index (migration 0046, services.word_index): each word of a live company's
-#: search text with its name, and the distinct words. Written by PostgreSQL's triggers, never by the app
-#: (empty on SQLite).
+#: The company search's words index (migrations 0046 and 0047, services.word_index): each word of a live company's
+#: search text with its name, and the distinct words. Written by PostgreSQL's triggers; on SQLite by
+#: services.word_index.catch_up after the commit.
 company_word_entries = Table(
     "company_word_entry",
     db.metadata,

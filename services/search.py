@@ -31,9 +31,9 @@ Both databases answer from an index, never by scanning a table:
 Both are created by migration 0011 from the same table (`SEARCHED`, frozen there). Changing
 the searched columns needs a migration that rebuilds the index.
 
-On PostgreSQL a live list of companies sorted by name (and the Rapportgenerator's text condition) reads a
-search of letters from a third index, the words index (services.word_index): the matches' names and ids in
-name order, so a page costs what it shows, not what the term matches.
+A live list of companies sorted by name (and the Rapportgenerator's text condition) reads a search of letters
+from a third index, the words index (services.word_index): the matches' names and ids in name order, so a
+page costs what it shows, not what the term matches (SQLite: once the entries of the last changes are written).
 
 No planner walks the whole name index looking for a rare term: on SQLite, `search()` and the
 lists take the matching ids from the index first and sort and page only those, and a term too
