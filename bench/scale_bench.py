@@ -18,12 +18,12 @@
 
 `run` starts, per pair, our app over each of its two databases and bench/baseline_app.py (plain
 Flask-Admin ModelViews over the same tables) over the large one, under gunicorn with one sync worker
-each on the loopback, logs in to ours, and asks every screen of ours at both sizes and the stock screen over the large one in turn, request by
-request (with `--apart`, each screen of ours `--reps` + 1 times in a row and then stock's: see `run`),
-`--reps` times after one warm-up, reading every body to the end; it prints the medians (milliseconds from
-sending the request to the last byte, on the loopback: the server's time plus well under a
-millisecond) and the ratios the issue asks for. The machine's load (`uptime`) is printed at the
-start and the end: the machine is shared, read the ratios.
+each on the loopback, logs in to ours, and asks every screen of ours at both sizes and the stock screen
+over the large one in turn, request by request (with `--apart`, each screen of ours `--reps` + 1 times in
+a row and then stock's: see `run`), `--reps` times after one warm-up, reading every body to the end; it
+prints the medians (milliseconds from sending the request to the last byte, on the loopback: the
+server's time plus well under a millisecond) and the ratios the issue asks for. The machine's load
+(`uptime`) is printed at the start and the end: the machine is shared, read the ratios.
 """
 
 from __future__ import annotations

@@ -437,7 +437,7 @@ def _waiting(connection: Connection, ms: int | None):
     if ms is None:
         yield
         return
-    own = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    own = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
     connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(ms)}")
     try:
         yield

@@ -150,6 +150,7 @@ def _queue_of_the_tests_app(app):
 
     if tasks.app() is not app:
         tasks.init_app(app)
+    tasks.stopping.clear()  # a worker an earlier test stopped: this test's tasks are not handed back
 
 
 @pytest.fixture(autouse=True)

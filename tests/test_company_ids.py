@@ -118,7 +118,8 @@ def test_the_migration_keeps_every_index_trigger_and_view_and_gives_no_purged_id
         session.remove()
         session = db.session
         assert "AUTOINCREMENT" not in session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'company'"))
-        assert company_objects(session) == before
+        # less the words index's triggers, made after 0044 (migration 0047)
+        assert company_objects(session) == [o for o in before if not o[1].startswith("company_word")]
         gone = purge_newest(session, admin, storage.from_config(register.config))
         upgrade()
         session.remove()
