@@ -11,9 +11,10 @@ import pytest
 from extensions import db
 from models import AuditEvent, CallList, Company, Contact, Employee, Lead, Opportunity, SalesOrder
 from services import employees as employees_service
+from services import leads
 from services.importing import engine, jobs
 from services.validation import InvalidValue
-from tests.helpers import count, field_errors, flashes, fresh, sv, text
+from tests.helpers import count, field_errors, flashes, fresh, sv, svn, text
 from tests.test_api import as_role, keys, openapi, problem_of  # noqa: F401  (the API's fixtures)
 from tests.test_import_service import actor, error_messages, make_job, run  # noqa: F401  (the import's fixtures)
 from tests.test_views_company import edit_form_data
@@ -261,3 +262,104 @@ def test_the_write_refuses_an_owner_who_left_after_the_dry_run(session, make_job
         assert (done.status, done.created_count, done.error_count) == ("done", 1, 1)
         assert error_messages(session, done) == [refusal]
         assert session.scalars(db.select(Company.name)).all() == ["Ett AB"]
+
+
+# --- lead conversion -----------------------------------------------------------------------------------
+
+
+def her_lead(departed, name="Ystads Rökeri AB", **fields) -> Lead:
+    """A lead whose owner is Åsa Avslutad, with a contact person."""
+    lead = Lead(
+        company_name=name,
+        contact_first_name="Sofia",
+        contact_last_name="Berg",
+        status="qualified",
+        owner=departed,
+        **fields,
+    )
+    db.session.add(lead)
+    db.session.commit()
+    return lead
+
+
+def test_a_lead_whose_owner_left_becomes_the_converting_seller_s_customer(session, departed, employees):
+    """The customer and its contact go to the seller who converts the lead; the lead keeps its owner and its
+    own history: what the conversion writes there changes no owner."""
+
+    def lead_history(lead):
+        query = db.select(AuditEvent.action, AuditEvent.changes).where(
+            AuditEvent.entity_type == "lead", AuditEvent.entity_id == lead.id
+        )
+        return session.execute(query.order_by(AuditEvent.id)).all()
+
+    lead = her_lead(departed)
+    before = lead_history(lead)
+    assert leads.inactive_owner(lead) == departed
+    company = leads.convert(session, employees["seller"], lead)
+    session.commit()
+    company = fresh(session, Company, company.id)
+    (contact,) = company.contacts
+    assert (company.owner_id, contact.owner_id) == (employees["seller"].id, employees["seller"].id)
+    lead = fresh(session, Lead, lead.id)
+    assert (lead.status, lead.owner_id) == ("converted", departed.id)
+    after = lead_history(lead)
+    assert after[: len(before)] == before and before[0].changes["owner_id"] == departed.id
+    assert [changes for _action, changes in after[len(before) :] if "owner_id" in changes] == []
+
+
+def test_converting_her_lead_says_the_seller_owns_the_customer(login, departed, employees):
+    lead = her_lead(departed)
+    response = login("seller").post(f"/admin/lead/convert/{lead.id}", follow_redirects=True)
+    company = db.session.scalar(db.select(Company))
+    assert company.owner_id == employees["seller"].id
+    assert (
+        "success",
+        sv(
+            "%(name)s is now a customer with customer no. %(number)s. You are its customer owner, "
+            "as the lead's owner %(owner)s is no longer active.",
+            name="Ystads Rökeri AB",
+            number=company.customer_number,
+            owner="Åsa Avslutad",
+        ),
+    ) in flashes(response)
+
+
+def test_converting_many_leads_says_which_new_customers_the_seller_owns(login, departed, employees, monkeypatch):
+    """The leads of an active owner keep them; the others' customers go to the seller, named in one message
+    (the first NAMED of them, then how many more)."""
+    from admin_views import leads as lead_views
+
+    monkeypatch.setattr(lead_views, "NAMED", 1)
+    first, second = her_lead(departed, "Första AB"), her_lead(departed, "Andra AB")
+    kept = her_lead(departed, "Admins AB")
+    kept.owner = employees["admin"]
+    db.session.commit()
+    response = login("seller").post(
+        "/admin/lead/action/",
+        {"action": "convert", "rowid": [str(first.id), str(second.id), str(kept.id)]},
+        follow_redirects=True,
+    )
+    owners = dict(db.session.execute(db.select(Company.name, Company.owner_id)).all())
+    assert owners == {
+        "Första AB": employees["seller"].id,
+        "Andra AB": employees["seller"].id,
+        "Admins AB": employees["admin"].id,
+    }
+    shown = flashes(response)
+    assert (
+        "success",
+        svn("%(num)s lead was converted to a customer.", "%(num)s leads were converted to customers.", 3),
+    ) in shown
+    named = "Första AB (Åsa Avslutad) " + sv("and %(num)s more", num=1)
+    assert (
+        "info",
+        svn(
+            "You are the customer owner of %(num)s new customer, as the owner of its lead is no longer "
+            "active: %(names)s.",
+            "You are the customer owner of %(num)s new customers, as the owners of their leads are no "
+            "longer active: %(names)s.",
+            2,
+            names=named,
+        ),
+    ) in shown
+    assert count(db.session, Lead, Lead.owner_id == departed.id) == 2  # the leads keep her
