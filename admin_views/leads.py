@@ -46,6 +46,8 @@ from services.visibility import Part, may_see
 
 #: Audit events shown on a lead's page (newest first).
 HISTORY_SHOWN = 50
+#: New customers named in the message of a conversion of many leads, when their leads' owners are inactive.
+NAMED = 10
 
 
 def duplicate_link(duplicate: leads.Duplicate) -> Markup:
@@ -274,19 +276,27 @@ class LeadView(
         lead = self.live_or_404(id)
         try:
             company = leads.convert(db.session, current_user, lead)
+            left = leads.inactive_owner(lead)
             db.session.commit()
         except InvalidValue as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for(".page", id=id))
-        flash(
-            _(
+        if left is None:
+            message = _(
                 "%(name)s is now a customer with customer no. %(number)s.",
                 name=company.name,
                 number=company.customer_number,
-            ),
-            "success",
-        )
+            )
+        else:
+            message = _(
+                "%(name)s is now a customer with customer no. %(number)s. You are its customer owner, "
+                "as the lead's owner %(owner)s is no longer active.",
+                name=company.name,
+                number=company.customer_number,
+                owner=left.name,
+            )
+        flash(message, "success")
         return redirect(url_for("company_card.index", id=company.id))
 
     @permitted_action(
@@ -297,7 +307,8 @@ class LeadView(
             select(Lead).where(Lead.id.in_([int(i) for i in ids]), Lead.deleted_at.is_(None)).order_by(Lead.id)
         ).all()
         try:
-            converted, refused = leads.convert_many(db.session, current_user, list(rows))
+            converted, refused, taken_over = leads.convert_many(db.session, current_user, list(rows))
+            names = ", ".join(f"{lead.company_name} ({left.name})" for lead, left in taken_over[:NAMED])
             db.session.commit()
         except InvalidValue as exc:
             db.session.rollback()
@@ -311,6 +322,20 @@ class LeadView(
                     len(converted),
                 ),
                 "success",
+            )
+        if taken_over:
+            if len(taken_over) > NAMED:
+                names += " " + _("and %(num)s more", num=len(taken_over) - NAMED)
+            flash(
+                ngettext(
+                    "You are the customer owner of %(num)s new customer, as the owner of its lead is no longer "
+                    "active: %(names)s.",
+                    "You are the customer owner of %(num)s new customers, as the owners of their leads are no "
+                    "longer active: %(names)s.",
+                    len(taken_over),
+                    names=names,
+                ),
+                "info",
             )
         for reason in refused:
             flash(reason, "warning")

@@ -4,9 +4,12 @@ A lead is a potential customer. Converting it creates the company (its
 customer number comes from services.numbering) and, when the lead names a
 contact person, the contact linked to it; categories, the note and the
 lead's activities are carried over, and the lead is linked to the new
-customer and marked converted. Everything is checked before anything is
-written, and the caller commits once: the conversion is one transaction,
-and a lead is never converted twice.
+customer and marked converted. The customer gets the lead's owner, unless
+that employee is inactive (services.employees: a new record gets no
+inactive owner): then the employee who converts it; the lead keeps its
+owner. Everything is checked before anything is written, and the caller
+commits once: the conversion is one transaction, and a lead is never
+converted twice.
 """
 
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from models import Activity, Company, CompanyContact, Contact, EmailMessage, Employee, Lead, utcnow
-from services import consent, privacy, register
+from services import consent, employees, privacy, register
 from services.duplicates import same_email
 from services.paging import CustomerOrder, SortKey
 from services.validation import InvalidValue
@@ -127,12 +130,21 @@ def check_convertible(session: Session, lead: Lead) -> None:
         )
 
 
+def inactive_owner(lead: Lead) -> Employee | None:
+    """The lead's owner when that employee is inactive (services.employees.is_choosable), or None: the customer
+    made from the lead is not given to them, but to the employee who converts it (`convert`)."""
+    owner = lead.owner
+    return owner if owner is not None and not employees.is_choosable(owner) else None
+
+
 def convert(session: Session, actor: Employee, lead: Lead) -> Company:
-    """Konvertera till kund: the company (and contact) made from the lead; the caller commits."""
+    """Konvertera till kund: the company (and contact) made from the lead; the caller commits. They belong to
+    the lead's owner, or to `actor` when the lead has none or an inactive one (`inactive_owner`); the lead keeps
+    its owner."""
     lead = _lock(session, lead)
     register.lock_org_number(session, lead.org_number)  # no other customer gets the number meanwhile
     check_convertible(session, lead)
-    owner = lead.owner or actor
+    owner = lead.owner if employees.is_choosable(lead.owner) else actor
     company = Company(
         name=lead.company_name,
         org_number=lead.org_number,
@@ -173,10 +185,13 @@ def convert(session: Session, actor: Employee, lead: Lead) -> Company:
     return company
 
 
-def convert_many(session: Session, actor: Employee, leads: list[Lead]) -> tuple[list[Company], list[str]]:
+def convert_many(
+    session: Session, actor: Employee, leads: list[Lead]
+) -> tuple[list[Company], list[str], list[tuple[Lead, Employee]]]:
     """Convert each lead that can be; (the new companies, why the others could not be, each naming its lead
-    by its company name, as the list shows it: an erased person's lead keeps no name of the person)."""
-    converted, refused = [], []
+    by its company name, as the list shows it: an erased person's lead keeps no name of the person, and the
+    converted leads whose customer went to `actor`, each with its inactive owner: `inactive_owner`)."""
+    converted, refused, taken_over = [], [], []
     for lead in leads:
         try:
             check_convertible(session, lead)
@@ -187,4 +202,7 @@ def convert_many(session: Session, actor: Employee, leads: list[Lead]) -> tuple[
             refused.append(str(exc))
             continue
         converted.append(convert(session, actor, lead))
-    return converted, refused
+        left = inactive_owner(lead)
+        if left is not None:
+            taken_over.append((lead, left))
+    return converted, refused, taken_over

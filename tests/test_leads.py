@@ -144,10 +144,11 @@ def test_mass_conversion_converts_what_it_can(lead, employees):
     fresh_lead = Lead(company_name="Nytt Bolag AB")
     db.session.add_all([done, fresh_lead])
     db.session.commit()
-    converted, refused = leads.convert_many(db.session, employees["seller"], [lead, done, fresh_lead])
+    converted, refused, taken_over = leads.convert_many(db.session, employees["seller"], [lead, done, fresh_lead])
     db.session.commit()
     assert [c.name for c in converted] == ["Ystads Rökeri AB", "Nytt Bolag AB"]
     assert len(refused) == 1 and "Redan Konverterad AB" in refused[0]
+    assert taken_over == []  # the owners are active (or there is none): nobody's customer went to the seller
 
 
 def test_demo_has_leads_in_every_status(demo):

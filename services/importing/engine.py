@@ -56,11 +56,23 @@ from models import (
     table_of,
     utcnow,
 )
-from services import bulk, consent, duplicates, fields, name_keys, numbering, privacy, register, webhooks
+from services import (
+    bulk,
+    consent,
+    duplicates,
+    employees,
+    fields,
+    name_keys,
+    numbering,
+    privacy,
+    register,
+    webhooks,
+)
 from services.audit import plain, record_bulk
 from services.importing import parallel
 from services.importing.fields import ENTITIES, Entity, RowError, RowParser
 from services.importing.reader import FileProblem, Table
+from services.validation import InvalidValue
 
 BATCH_SIZE = 1000
 #: On SQLite a write batch holds the database's only write lock from its first write to its commit,
@@ -129,6 +141,8 @@ class Row:
     #: What the row is compared on for likely duplicates, made while it was parsed (a dry run's rows without
     #: errors: services.name_keys.entry_fields), or None.
     entry: tuple | None = None
+    #: The Kundansvarig cell as the file has it (an employee's name or e-mail), for its row error.
+    owner_cell: str | None = None
 
 
 #: A list of values given as one parameter (a JSON array) to the temporary files' `IN`: one statement text
@@ -510,10 +524,16 @@ class Importer:
     def _load_references(self) -> None:
         s = self.session
         self.employees: dict[str, int | None] = {}
-        for ident, email, name in s.execute(select(Employee.id, Employee.email, Employee.name)):
+        #: The employees who may not be chosen for anything new (services.employees.choosable: the inactive).
+        self.unchoosable: set[int] = set()
+        for ident, email, name, choosable in s.execute(
+            select(Employee.id, Employee.email, Employee.name, employees.choosable())
+        ):
             self.employees[email.lower()] = ident
             # the same name twice is ambiguous: None
             self.employees[name.lower()] = None if name.lower() in self.employees else ident
+            if not choosable:
+                self.unchoosable.add(ident)
         self.industries = {}
         for ident, name, sni in s.execute(select(Industry.id, Industry.name, Industry.sni_code)):
             self.industries[name.lower()] = ident
@@ -631,6 +651,7 @@ class Importer:
                     )
                 else:
                     v["owner_id"] = ident
+                    row.owner_cell = owner
             if "industry" in v:
                 name = v.pop("industry")
                 ident = self.industries.get(name.lower())
@@ -814,6 +835,7 @@ class Importer:
                 row.outcome = "updated" if row.changes else "unchanged"
                 if row.changes and ids[0] in erased:  # an erased person's record is read-only
                     self._error(row, key, str(privacy.ERASED_READ_ONLY))
+                self._check_owner(row, current[ids[0]].get("owner_id"))
             elif job.mode == "update" or (key == "customer_number" and row.key is not None):
                 self._error(row, key, _("No record has this %(field)s.", field=key_label))
             else:
@@ -822,9 +844,34 @@ class Importer:
                     row.errors.append(
                         RowError(row.number, self._header(f.key), "", _("%(field)s must be filled in.", field=f.label))
                     )
+                self._check_owner(row, None)
                 row.outcome = "created"
             if row.errors:
                 row.outcome = "errors"
+
+    def _check_owner(self, row: Row, current: int | None) -> None:
+        """A row error when the row names an inactive employee as Kundansvarig of a new record, or of one whose
+        owner is someone else now; a record whose owner is that employee already keeps them
+        (services.employees.check_chosen, the forms' and the API's rule)."""
+        owner_id = row.values.get("owner_id")
+        if owner_id not in self.unchoosable:
+            return
+        person = self.session.get_one(Employee, owner_id)
+        try:
+            employees.check_chosen(person, kept=[current])
+        except InvalidValue:
+            row.errors.append(
+                RowError(
+                    row.number,
+                    self._header("owner"),
+                    row.owner_cell,
+                    _(
+                        "%(name)s is no longer active: name an active employee as kundansvarig "
+                        "(an employee's name or e-mail).",
+                        name=person.name,
+                    ),
+                )
+            )
 
     @property
     def _checks_org_numbers(self) -> bool:
