@@ -31,7 +31,7 @@ from models import (
     MassUpdate,
     utcnow,
 )
-from services import audit, custom_fields, fields, money, privacy, records, tasks, validation, visibility
+from services import audit, custom_fields, employees, fields, money, privacy, records, tasks, validation, visibility
 from services.audit import acting_as
 from services.validation import InvalidValue
 
@@ -89,7 +89,7 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
             raise InvalidValue(_("This field cannot be changed many at once."))
         if field == "owner_id":
             employee = session.get(Employee, _int(value))
-            if employee is None or not employee.active:
+            if not employees.is_choosable(employee):
                 raise InvalidValue(_("Choose an active employee as customer owner."))
             clean[field] = employee.id
         elif field == "status":
