@@ -89,7 +89,7 @@ def validate(session: Session, kind: str, changes: dict) -> dict:
             raise InvalidValue(_("This field cannot be changed many at once."))
         if field == "owner_id":
             employee = session.get(Employee, _int(value))
-            if not employees.is_choosable(employee):
+            if employee is None or not employees.is_choosable(employee):
                 raise InvalidValue(_("Choose an active employee as customer owner."))
             clean[field] = employee.id
         elif field == "status":
