@@ -31,7 +31,7 @@ from models import (
     Industry,
     Lead,
 )
-from services import numbering, search
+from services import accounts, numbering, search
 from services.importing import engine, jobs, parallel
 from services.importing.fields import RowParser
 from services.importing.reader import FileProblem
@@ -235,6 +235,24 @@ def test_row_errors_name_row_column_value_and_reason_in_swedish(session, make_jo
     assert by_column["Skapad"][2] == sv("Not a date; write YYYY-MM-DD or DD.MM.YYYY.")
     assert by_column["Rabatt %"][2] == sv("Not a number; write for example 12,5.")
     assert by_column["Företagsnamn"] == (3, "", sv("%(field)s must be filled in.", field=sv("Name")))
+
+
+def test_a_name_two_employees_share_asks_for_the_e_mail(session, make_job, run, employees):
+    """Two employees with one name (an active and a former one, say): the name is no Kundansvarig, and the row
+    says why and what to write instead; the e-mail finds her."""
+    namesake = accounts.create_employee(
+        session, email="anna.tva@example.se", name="Test Seller", role="seller", password=None
+    )
+    session.commit()
+    content = "Företagsnamn;Kundansvarig\nNamne AB;Test Seller\nEpost AB;anna.tva@example.se\n"
+    checked = run(make_job(content), write=False)
+    assert (checked.created_count, checked.error_count) == (1, 1)
+    [(row, column, value, message)] = error_messages(session, checked)
+    assert (row, column, value) == (2, "Kundansvarig", "Test Seller")
+    assert message == sv("Several employees are called %(name)s: give the employee's e-mail.", name="Test Seller")
+    job = run(checked, write=True)
+    assert session.scalar(select(Company.owner_id).where(Company.name == "Epost AB")) == namesake.id
+    assert job.created_count == 1
 
 
 def test_skip_mode_writes_the_good_rows_and_lists_the_bad(session, make_job, run):

@@ -638,17 +638,13 @@ class Importer:
                 owner = v.pop("owner")
                 ident = self.employees.get(owner.lower())
                 if ident is None:
-                    row.errors.append(
-                        RowError(
-                            row.number,
-                            self._header("owner"),
-                            owner,
-                            _(
-                                "No employee is called %(name)s (kundansvarig: an employee's name or e-mail).",
-                                name=owner,
-                            ),
+                    if owner.lower() in self.employees:  # two employees share the name
+                        reason = _("Several employees are called %(name)s: give the employee's e-mail.", name=owner)
+                    else:
+                        reason = _(
+                            "No employee is called %(name)s (kundansvarig: an employee's name or e-mail).", name=owner
                         )
-                    )
+                    row.errors.append(RowError(row.number, self._header("owner"), owner, reason))
                 else:
                     v["owner_id"] = ident
                     row.owner_cell = owner
