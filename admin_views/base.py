@@ -17,7 +17,7 @@ from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_admin.contrib.sqla.fields import QuerySelectMultipleField
+from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import rules
 from flask_admin.form.widgets import DatePickerWidget
@@ -470,44 +470,81 @@ class CheckedAjaxSelectMultipleField(RefusedPick, AjaxSelectMultipleField):
         self._set_data(chosen.rows)
 
 
-class CheckedQuerySelectMultipleField(RefusedPick, QuerySelectMultipleField):
-    """Several records chosen in a Select2 multi-select (categories, group members). Flask-Admin dropped an
-    id outside its choices silently (one naming no record, a category of another kind): here the save is
-    refused next to the field (`pick`). What the record already has stays a choice, shown and saved
-    unchanged, even when the choices no longer offer it."""
+class OfferedRecords:
+    """The records a select of records offers (its query), and what the record already has (its object data):
+    that stays a choice, shown and saved unchanged, even when the query no longer offers it."""
 
     def _get_object_list(self):
         if self._object_list is None:
-            listed = super()._get_object_list()
+            listed = super()._get_object_list()  # the field class it is mixed into
             offered = {obj for _pk, obj in listed}
             self._object_list = listed + [
                 (str(self.get_pk(obj)), obj) for obj in _kept(self.object_data) if obj not in offered
             ]
         return self._object_list
 
-    def process_formdata(self, valuelist):
-        def find(ids: list[int]) -> dict[int, Any]:
-            wanted = {str(i) for i in ids}
-            return {int(pk): obj for pk, obj in self._get_object_list() if pk in wanted}
+    def _offered(self, ids: list[int]) -> dict[int, Any]:
+        """`pick`'s `find`: the offered records with these ids."""
+        wanted = {str(i) for i in ids}
+        return {int(pk): obj for pk, obj in self._get_object_list() if pk in wanted}
 
-        chosen = pick(valuelist, find)
+
+class CheckedQuerySelectField(RefusedPick, OfferedRecords, QuerySelectField):
+    """One record chosen in a plain select (Bransch, a sales stage, an Egna fält tab, Er referens). Flask-Admin
+    took an id outside its choices as nothing chosen where the field may be empty, so a company posted with a
+    deleted or forged industry was saved without one: here it is refused next to the field (`pick`), as in the
+    other pickers. The posted id is looked up when the data is first read (pre_validate at the latest), so a
+    view may still set the field's `query` after the form is made, as with Flask-Admin's own field."""
+
+    #: What a select posts for "nothing chosen" (an empty option, Flask-Admin's blank choice).
+    BLANK = ("", "__None")
+
+    def process_formdata(self, valuelist):
+        self.refusal = None
+        if valuelist and valuelist[0] in self.BLANK:
+            self._set_data(None)  # a required field says so in pre_validate, as before
+        elif valuelist:
+            self._data = None
+            self._formdata = valuelist[0]
+
+    def _get_data(self):
+        if self._formdata is not None:
+            chosen = pick([self._formdata], self._offered)
+            self.refusal = chosen.refusal
+            self._set_data(chosen.rows[0] if chosen.rows else None)
+        return self._data
+
+    data = property(_get_data, QuerySelectField._set_data)
+
+    def pre_validate(self, form):
+        self._get_data()  # the refusal is known once the posted id is looked up
+        super().pre_validate(form)
+
+
+class CheckedQuerySelectMultipleField(RefusedPick, OfferedRecords, QuerySelectMultipleField):
+    """Several records chosen in a Select2 multi-select (categories, group members). Flask-Admin dropped an
+    id outside its choices silently (one naming no record, a category of another kind): here the save is
+    refused next to the field (`pick`). What the record already has stays a choice (OfferedRecords)."""
+
+    def process_formdata(self, valuelist):
+        chosen = pick(valuelist, self._offered)
         self.refusal = chosen.refusal
         self._set_data(chosen.rows)
 
 
 class SwedishModelConverter(AdminModelConverter):
     """Flask-Admin's form scaffolding, with Numeric columns as SwedishDecimalField (their scale as places)
-    and Date columns as SwedishDateField; records picked, by AJAX or in a multi-select, are checked
-    (CheckedAjaxSelectField, CheckedAjaxSelectMultipleField, CheckedQuerySelectMultipleField)."""
+    and Date columns as SwedishDateField; records picked, by AJAX or in a select of one or several, are checked
+    (CheckedAjaxSelectField, CheckedAjaxSelectMultipleField, CheckedQuerySelectField,
+    CheckedQuerySelectMultipleField)."""
 
     def _model_select_field(self, prop, multiple, remote_model, **kwargs):
         loader = getattr(self.view, "_form_ajax_refs", {}).get(prop.key)
         if loader:
             return (CheckedAjaxSelectMultipleField if multiple else CheckedAjaxSelectField)(loader, **kwargs)
         field = super()._model_select_field(prop, multiple, remote_model, **kwargs)  # unbound: class and arguments
-        if field.field_class is QuerySelectMultipleField:
-            return CheckedQuerySelectMultipleField(*field.args, **field.kwargs)
-        return field
+        checked = {QuerySelectField: CheckedQuerySelectField, QuerySelectMultipleField: CheckedQuerySelectMultipleField}
+        return checked[field.field_class](*field.args, **field.kwargs)
 
     @converts("Numeric")
     def handle_decimal_types(self, column, field_args, **extra):

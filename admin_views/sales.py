@@ -212,7 +212,7 @@ class OpportunityView(PageActivitiesMixin, SecureModelView):
     ]
     form_choices = {"kind": list(Opportunity.KINDS.items())}
     form_args = {
-        "stage": {
+        "stage": {  # the active stages; one deactivated since stays the choice of those in it (OfferedRecords)
             "query_factory": lambda: db.session.scalars(
                 select(SalesStage).where(SalesStage.active).order_by(SalesStage.sort_order, SalesStage.id)
             ).all()
@@ -250,13 +250,6 @@ class OpportunityView(PageActivitiesMixin, SecureModelView):
                 # the customer's owner, unless they left: an inactive one is no new choice (services.employees)
                 owner = company.owner if company is not None else None
                 form.owner.data = owner if employees.is_choosable(owner) else current_user._get_current_object()
-        return form
-
-    def edit_form(self, obj=None):
-        """A stage deactivated since stays selectable for the opportunities already in it."""
-        form = super().edit_form(obj)
-        if obj is not None and obj.stage is not None and not obj.stage.active:
-            form.stage.query = [obj.stage, *form.stage.query_factory()]
         return form
 
     def on_model_change(self, form, model, is_created):
