@@ -24,11 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Optional
+from wtforms.widgets import Select
 
 from admin_views import params
 from admin_views.base import (
     MODEL_ENDPOINT_VERBS,
     CheckedAjaxSelectField,
+    CheckedQuerySelectField,
     SecureModelView,
     SwedishDateField,
     VersionField,
@@ -214,7 +216,10 @@ def line_rows(document, customer) -> list[dict]:
 class DocumentForm(BaseForm):
     """The header of an order or invoice (the lines are posted as rows beside it)."""
 
-    their_reference = SelectField(_l("Their reference"), coerce=int, choices=[], validate_choice=False)
+    #: One of the customer's contacts (`header_form` sets them as its query), or the one the document has.
+    their_reference = CheckedQuerySelectField(
+        _l("Their reference"), query_factory=list, allow_blank=True, blank_text="–", widget=Select()
+    )
     currency = SelectField(fields.label("currency"), choices=CURRENCIES)
     language = SelectField(fields.label("invoice_language"), choices=INVOICE_LANGUAGES)
     note = TextAreaField(_l("Text on the document"), validators=[Optional()])
@@ -301,10 +306,7 @@ class SalesDocumentView(SecureModelView):
             for name in ("order_date", "invoice_date"):
                 if name in form:
                     form[name].data = date.today()
-        people = customer.contacts if isinstance(customer, Company) else []
-        form.their_reference.choices = [(0, "–")] + [(p.id, p.name) for p in people]
-        if not posted and document is not None:
-            form.their_reference.data = document.their_reference_id or 0
+        form.their_reference.query = customer.contacts if isinstance(customer, Company) else []
         return form
 
     def _customer_from_args(self):
@@ -320,9 +322,7 @@ class SalesDocumentView(SecureModelView):
                 continue  # left empty: the customer's setting stays
             setattr(document, name, form[name].data)
         document.our_reference = form.our_reference.data
-        chosen = form.their_reference.data or None
-        allowed = {p.id for p in document.customer.contacts} if isinstance(document.customer, Company) else set()
-        document.their_reference = db.session.get(Contact, chosen) if chosen in allowed else None
+        document.their_reference = form.their_reference.data  # one of the customer's contacts (header_form)
 
     def _render_editor(self, form, document=None, customer=None):
         customer = customer or (document.customer if document is not None else None)

@@ -82,18 +82,23 @@ def flashes(response) -> list[tuple[str, str]]:
 
 
 def field_errors(response, field: str) -> list[str]:
-    """The error messages shown next to a form field (a select's after its options)."""
+    """The error messages shown next to a form field (a select's after its options): Flask-Admin's list in
+    one box, or our forms' box per message (templates/macros.html `form_field`)."""
     page = response.get_data(as_text=True)
     options = r"(?:(?:<option[^>]*>[^<]*</option>|\s)*</select>)?"
+    feedback = r'(?:\s*<div class="invalid-feedback">.*?</div>)+'
     match = re.search(
-        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>{options}\s*<div class="invalid-feedback">(.*?)</div>',
+        rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>{options}({feedback})',
         page,
         re.S,
     )
     if not match:
         return []
+    boxes = re.findall(r'<div class="invalid-feedback">(.*?)</div>', match.group(1), re.S)
     return [
-        html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)
+        html.unescape(re.sub(r"<[^>]+>", "", m)).strip()
+        for box in boxes
+        for m in (re.findall(r"<li>(.*?)</li>", box, re.S) or [box])
     ]
 
 

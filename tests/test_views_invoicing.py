@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import event, select
 
 from extensions import db
-from models import Company, Invoice, Product, SalesOrder
+from models import Company, CompanyContact, Invoice, Product, SalesOrder
 from services import invoicing, numbering
 from services.formatting import money
 from services.invoicing import LineInput
@@ -75,7 +75,7 @@ def test_creating_an_invoice_with_lines_from_the_card(login, customer, products,
             "payment_terms_days": "20",
             "currency": "SEK",
             "language": "sv",
-            "their_reference": "0",
+            "their_reference": "__None",
             "our_reference": str(employees["seller"].id),
             "note": "Tack för beställningen",
             **lines_form(
@@ -116,7 +116,7 @@ def test_unparseable_price_is_refused_with_a_swedish_message_and_nothing_saved(l
             "payment_terms_days": "20",
             "currency": "SEK",
             "language": "sv",
-            "their_reference": "0",
+            "their_reference": "__None",
             **lines_form({"description": "Något", "quantity": "1", "unit_price": "tio kronor", "vat_rate": "25"}),
         },
     )
@@ -137,7 +137,7 @@ def test_after_a_refusal_the_editor_shows_the_lines_as_numbered_in_the_message(l
             "payment_terms_days": "20",
             "currency": "SEK",
             "language": "sv",
-            "their_reference": "0",
+            "their_reference": "__None",
             **lines_form(
                 {"product": "100", "quantity": "1"},
                 blank,
@@ -178,7 +178,7 @@ def test_unknown_product_number_is_refused(login, customer):
             "payment_terms_days": "20",
             "currency": "SEK",
             "language": "sv",
-            "their_reference": "0",
+            "their_reference": "__None",
             **lines_form({"product": "4711", "quantity": "1"}),
         },
     )
@@ -194,7 +194,7 @@ def test_an_inactive_product_number_is_refused_on_a_new_line_but_kept_on_a_saved
         "payment_terms_days": "20",
         "currency": "SEK",
         "language": "sv",
-        "their_reference": "0",
+        "their_reference": "__None",
     }
     response = login("seller").post(
         f"/admin/invoice/new/?company_id={customer.id}",
@@ -257,7 +257,7 @@ def test_a_private_customer_is_invoiced_from_its_card(login, make_contact, produ
             "order_date": "2026-11-02",
             "currency": "SEK",
             "language": "en",
-            "their_reference": "0",
+            "their_reference": "__None",
             **lines_form({"product": "100", "quantity": "1"}),
         },
     )
@@ -323,7 +323,7 @@ def test_a_sent_invoice_cannot_be_edited_over_http(login, session, employees, cu
             "payment_terms_days": "20",
             "currency": "SEK",
             "language": "sv",
-            "their_reference": "0",
+            "their_reference": "__None",
             "version": str(invoice.version),
             **lines_form({"description": "Ändrad", "quantity": "1", "unit_price": "1", "vat_rate": "25"}),
         },
@@ -348,7 +348,7 @@ def test_a_stale_edit_of_a_draft_is_refused(login, session, employees, customer,
             "payment_terms_days": "20",
             "currency": "SEK",
             "language": "sv",
-            "their_reference": "0",
+            "their_reference": "__None",
             "version": str(stale),
             **lines_form({"product": "200", "quantity": "9"}),
         },
@@ -673,10 +673,41 @@ def test_their_reference_is_one_of_the_customers_contacts(login, customer, make_
         "language": "sv",
         **lines_form({"product": "100", "quantity": "1"}),
     }
-    seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(theirs.id)})
-    seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(stranger.id)})
+    saved = seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(theirs.id)})
+    assert saved.status_code == 302, flashes(saved)
+    # someone not among the customer's contacts (or no one at all) is refused next to the field, not dropped
+    for forged in (str(stranger.id), "99999"):
+        refused = seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": forged})
+        assert refused.status_code == 200, forged
+        assert field_errors(refused, "their_reference") == [sv("No record with id %(id)s.", id=forged)]
+        assert ("danger", sv("Nothing was saved: correct the marked fields.")) in flashes(refused)
     orders = db.session.scalars(select(SalesOrder).order_by(SalesOrder.number)).all()
-    assert [o.their_reference_id for o in orders] == [theirs.id, None]
+    assert [o.their_reference_id for o in orders] == [theirs.id]
+
+
+def test_their_reference_no_longer_a_contact_of_the_customer_is_kept(login, customer, make_contact, products):
+    """The order's Er referens stays its choice after the person left the company: shown and saved unchanged."""
+    theirs = make_contact(companies=[customer], first_name="Karin", last_name="Köpare")
+    seller = login("seller")
+    form = {
+        "order_date": "2026-11-02",
+        "currency": "SEK",
+        "language": "sv",
+        **lines_form({"product": "100", "quantity": "1"}),
+    }
+    seller.post(f"/admin/order/new/?company_id={customer.id}", {**form, "their_reference": str(theirs.id)})
+    order = db.session.scalars(select(SalesOrder)).one()
+    db.session.execute(db.delete(CompanyContact).where(CompanyContact.contact_id == theirs.id))
+    db.session.commit()
+    page = text(seller.client.get(f"/admin/order/edit/?id={order.id}"))
+    assert "Karin Köpare" in page
+    saved = seller.post(
+        f"/admin/order/edit/?id={order.id}",
+        {**form, "their_reference": str(theirs.id), "note": "Leverans fredag", "version": str(order.version)},
+    )
+    assert saved.status_code == 302, flashes(saved)
+    kept = fresh(db.session, SalesOrder, order.id)
+    assert (kept.note, kept.their_reference_id) == ("Leverans fredag", theirs.id)
 
 
 def test_invoice_report_refuses_a_malformed_period(login, customer):
@@ -713,7 +744,7 @@ def header(kind: str) -> dict:
         **(dated if kind == "invoice" else {"order_date": date.today().isoformat()}),
         "currency": "SEK",
         "language": "sv",
-        "their_reference": "0",
+        "their_reference": "__None",
     }
 
 
