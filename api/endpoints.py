@@ -47,6 +47,7 @@ from services import (
     search,
     validation,
 )
+from services import leads as lead_rules
 from services.validation import InvalidValue
 
 PROBLEM = {"schema": ProblemSchema, "content_type": "application/problem+json"}
@@ -250,6 +251,25 @@ contacts = Resource(
 # --- leads, activities, opportunities -------------------------------------------------------------
 
 
+#: The lead's field (as the API names it) that services.leads.duplicates compared.
+_LEAD_FIELDS = {"org_number": "org_number", "email": "contact_email"}
+
+
+def _lead_warnings(session, lead) -> list[dict]:
+    """What the lead form says after saving one (services.leads.duplicates): the live customers, contacts and
+    leads with the new lead's organisationsnummer or e-mail, each of a kind the key's employee may view."""
+    return [
+        {
+            "code": "possible_duplicate",
+            "field": _LEAD_FIELDS[found.field],
+            "record": {"type": found.kind, "id": found.record.id},
+            "message": found.message,
+        }
+        for found in lead_rules.duplicates(session, lead)
+        if current_user.has_permission(f"{found.kind}.view")
+    ]
+
+
 leads = Resource(
     name="leads",
     model=Lead,
@@ -269,6 +289,8 @@ leads = Resource(
         "email": _email_filter(lambda v: Lead.contact_email == _normalised_email(v), "The contact's e-mail"),
     },
     create_schema=s.LeadInput,
+    created_schema=s.LeadCreatedSchema,
+    warnings=_lead_warnings,  # a lead is created with a customer's organisationsnummer, and told so
     update_schema=s.LeadPatch,
     create=_new(Lead, owned=True),
     update=_plain_update,

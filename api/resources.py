@@ -48,6 +48,10 @@ class Resource:
     #: query parameter → (marshmallow field, function(value) → SQL condition)
     filters: dict[str, tuple] = field(default_factory=dict)
     create_schema: type[ma.Schema] | None = None
+    #: the 201 of a create, when it says more than the record (default: `schema`)
+    created_schema: type[ma.Schema] | None = None
+    #: (session, record) → the new record's warnings (WarningSchema), `warnings` of the 201 (created_schema)
+    warnings: Callable | None = None
     update_schema: type[ma.Schema] | None = None
     #: (session, actor, data) → the new record, added to the session
     create: Callable | None = None
@@ -250,7 +254,7 @@ def blueprint(resource: Resource) -> CrmBlueprint:
 
         @blp.route("", methods=["POST"])
         @blp.arguments(resource.create_schema)
-        @blp.response(201, schema)
+        @blp.response(201, resource.created_schema or schema)
         @blp.alt_response(422, schema=ProblemSchema, content_type="application/problem+json")
         @requires(*resource.needs("create"))
         def create_record(data):
@@ -258,7 +262,10 @@ def blueprint(resource: Resource) -> CrmBlueprint:
             created = write(lambda: _create(resource, data))
             if not isinstance(created, resource.model):
                 return created
-            return created, 201, {"Location": f"/api/v1/{name}/{created.id}"}
+            headers = {"Location": f"/api/v1/{name}/{created.id}"}
+            if resource.warnings is not None:
+                return WithWarnings(created, resource.warnings(db.session, created)), 201, headers
+            return created, 201, headers
 
     if resource.update_schema is not None:
 
@@ -310,6 +317,17 @@ def blueprint(resource: Resource) -> CrmBlueprint:
             return result if hasattr(result, "status_code") else record
 
     return blp
+
+
+class WithWarnings:
+    """A new record and its warnings, read by the 201's schema as the record itself with `warnings`."""
+
+    def __init__(self, record, warnings: list[dict]):
+        self._record = record
+        self.warnings = warnings
+
+    def __getattr__(self, name):
+        return getattr(self._record, name)
 
 
 def _create(resource: Resource, data: dict):

@@ -324,6 +324,52 @@ class LeadSchema(Output, LeadFields, ConsentStamps):
     updated_at = UtcDateTime(dump_only=True)
 
 
+class RecordRefSchema(ma.Schema):
+    """Another record of the register, named as the webhooks name one (its type and id)."""
+
+    type = f.String(
+        required=True,
+        validate=v.OneOf(["company", "contact", "lead"]),
+        metadata={"description": "company (a customer or supplier: /companies), contact (/contacts) or lead"},
+    )
+    id = f.Integer(required=True)
+
+
+#: The codes of the warnings a 201 may carry.
+WARNING_CODES = ("possible_duplicate",)
+
+
+class WarningSchema(ma.Schema):
+    """Something to check about a record that was created all the same (the screens' yellow notice)."""
+
+    code = f.String(
+        required=True,
+        validate=v.OneOf(WARNING_CODES),
+        metadata={
+            "description": "possible_duplicate: another record has the same value in `field` (a lead: the "
+            "organisationsnummer or the contact's e-mail of a customer, a contact or another lead)"
+        },
+    )
+    message = f.String(
+        required=True,
+        metadata={"description": "The same in a sentence, in Swedish (English with Accept-Language: en)"},
+    )
+    field = f.String(metadata={"description": "possible_duplicate: the field of the new record it is about"})
+    record = f.Nested(RecordRefSchema, metadata={"description": "possible_duplicate: the other record"})
+
+
+class LeadCreatedSchema(LeadSchema):
+    """The new lead, and what the lead form says after saving one: the customers, contacts and leads with its
+    organisationsnummer or e-mail (each of a kind the key's employee may view)."""
+
+    warnings = f.List(
+        f.Nested(WarningSchema),
+        required=True,
+        dump_only=True,
+        metadata={"description": "Empty when there is nothing to check; the lead was created either way"},
+    )
+
+
 class ActivityFields(ma.Schema):
     kind = f.String(required=True, validate=v.OneOf(list(Activity.PLANNED_KINDS)))
     subject = required_text(200)

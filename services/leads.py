@@ -13,6 +13,7 @@ converted twice.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -50,6 +51,22 @@ class Duplicate:
     kind: str  # "lead", "company" or "contact"
     record: object
     field: str  # "org_number" or "email"
+
+    @property
+    def message(self) -> str:
+        """What it is, in a sentence of the request's language ("Alfa AB (kundnr 10001) har redan det här
+        organisationsnumret.")."""
+        record: Any = self.record
+        if self.kind == "company":
+            values = {"name": record.name, "number": record.customer_number}
+            if self.field == "org_number":
+                return _("%(name)s (customer no. %(number)s) already has this organisation number.", **values)
+            return _("%(name)s (customer no. %(number)s) already has this e-mail address.", **values)
+        if self.kind == "contact":
+            return _("The contact %(name)s already has this e-mail address.", name=record.name)
+        if self.field == "org_number":
+            return _("The lead %(name)s already has this organisation number.", name=record.company_name)
+        return _("The lead %(name)s already has this e-mail address.", name=record.company_name)
 
 
 def duplicates(session: Session, lead: Lead) -> list[Duplicate]:

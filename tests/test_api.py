@@ -425,6 +425,72 @@ def test_leads_and_activities(as_role, make_company, session, keys):
     assert [x["id"] for x in api.get("/api/v1/leads").get_json()["items"]] == [lead_id]
 
 
+def test_a_lead_with_a_customers_org_number_is_created_with_a_warning(as_role, make_company, session, employees):
+    """As the lead form after saving: the customer with the organisationsnummer is pointed out, not refused."""
+    customer = make_company(name="Finns Redan AB", org_number="5560360793", customer_number=10042)
+    data = {"company_name": "Nytt Lead AB", "org_number": "556036-0793", "source": "Webb"}
+    created = as_role("seller").post("/api/v1/leads", data)
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert body["warnings"] == [
+        {
+            "code": "possible_duplicate",
+            "field": "org_number",
+            "record": {"type": "company", "id": customer.id},
+            "message": sv(
+                "%(name)s (customer no. %(number)s) already has this organisation number.",
+                name="Finns Redan AB",
+                number=10042,
+            ),
+        }
+    ]
+    assert fresh(session, Lead, body["id"]).org_number == "5560360793"  # created all the same
+    # in English on asking; the first lead is now pointed out too
+    english = as_role("seller", "en").post("/api/v1/leads", {**data, "contact_email": "info@nytt.se"})
+    assert english.status_code == 201
+    assert [(w["record"], w["message"]) for w in english.get_json()["warnings"]] == [
+        ({"type": "lead", "id": body["id"]}, "The lead Nytt Lead AB already has this organisation number."),
+        (
+            {"type": "company", "id": customer.id},
+            "Finns Redan AB (customer no. 10042) already has this organisation number.",
+        ),
+    ]
+    assert count(session, Lead) == 2
+    # nothing like it: an empty list; and a GET is the lead as ever, without warnings
+    other = as_role("seller").post("/api/v1/leads", {"company_name": "Helt Annat AB", "org_number": "212000-0142"})
+    assert other.status_code == 201 and other.get_json()["warnings"] == []
+    assert "warnings" not in as_role("seller").get(f"/api/v1/leads/{body['id']}").get_json()
+
+
+def test_a_leads_warnings_name_only_records_the_key_may_view(as_role, make_company, make_contact, session, employees):
+    """A key whose employee may not view companies is not told which customer has the number or e-mail."""
+    customer = make_company(name="Hemlig Kund AB", org_number="5560360793", email="info@hemlig.se")
+    person = make_contact(first_name="Karin", last_name="Kontakt", email="info@hemlig.se")
+    employees["seller"].revoked_permissions = ["company.view"]
+    session.commit()
+    created = as_role("seller").post(
+        "/api/v1/leads", {"company_name": "Nytt AB", "org_number": "5560360793", "contact_email": "INFO@hemlig.se"}
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["warnings"] == [
+        {
+            "code": "possible_duplicate",
+            "field": "contact_email",
+            "record": {"type": "contact", "id": person.id},
+            "message": sv("The contact %(name)s already has this e-mail address.", name="Karin Kontakt"),
+        }
+    ]
+    seen_by_admin = as_role("admin").post(
+        "/api/v1/leads", {"company_name": "Nytt AB", "org_number": "5560360793", "contact_email": "info@hemlig.se"}
+    )
+    # each record once, under the first field it shares (the customer has the e-mail too)
+    assert [(w["field"], w["record"]) for w in seen_by_admin.get_json()["warnings"]] == [
+        ("org_number", {"type": "lead", "id": created.get_json()["id"]}),
+        ("org_number", {"type": "company", "id": customer.id}),
+        ("contact_email", {"type": "contact", "id": person.id}),
+    ]
+
+
 def test_settings_employees_and_products(as_role, session, employees, keys):
     admin, seller = as_role("admin"), as_role("seller")
     category = admin.post("/api/v1/categories", {"name": "Kampanj", "applies_to": "company"})
