@@ -12,8 +12,8 @@ the entries are written after the commit (services.word_index.catch_up):
   containing words are looked up (PostgreSQL: the pg_trgm index of 0046).
 
 While a company is noted, the index does not answer: a search keeps to the FTS5 index (services.word_index.match),
-so the words index is never behind what it answers. Every live company is noted here; the first catch-up (a
-form's save, the queue's periodic task, or `flask --app app word-index`) writes their entries.
+so the words index is never behind what it answers. Every live company is noted here; the queue's minute task
+writes their entries (about 2 minutes at 1,000,000 companies; the search keeps to the FTS5 index meanwhile).
 
 PostgreSQL: nothing (its triggers are 0046's).
 
