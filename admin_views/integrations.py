@@ -8,18 +8,34 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from admin_views.base import SecurePage, require
 from extensions import db
 from models import ApiKey, Employee, WebhookDelivery, WebhookSubscription, utcnow
 from services import api_keys, employees, webhooks
-from services.validation import InvalidValue
+from services.validation import InvalidValue, is_id
 
 
 def _active_employees():
     return [(str(e.id), e.name) for e in employees.active(db.session)]
+
+
+class ActiveEmployeeField(SelectField):
+    """The employee an API key acts as, from the active ones: an id naming nobody is refused as a picker refuses
+    it, an inactive employee with services.employees' reason (WTForms said "Not a valid choice" to both)."""
+
+    def pre_validate(self, form):
+        if not self.data:
+            raise ValidationError(_("Choose the employee the key acts as."))
+        person = db.session.get(Employee, int(self.data)) if is_id(self.data) else None
+        if person is None:
+            raise ValidationError(_("No record with id %(id)s.", id=str(self.data or "")[:20]))
+        try:
+            employees.check_chosen(person)
+        except InvalidValue as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 class ApiKeyForm(FlaskForm):
@@ -27,7 +43,7 @@ class ApiKeyForm(FlaskForm):
         _l("Name (the integration that uses the key)"),
         validators=[DataRequired(message=_l("Give the key a name (the integration that uses it).")), Length(max=100)],
     )
-    employee_id = SelectField(_l("Acts as employee"), choices=_active_employees, validate_choice=True)
+    employee_id = ActiveEmployeeField(_l("Acts as employee"), choices=_active_employees)
     expires_on = DateField(_l("Valid through (empty: until revoked)"), validators=[Optional()])
 
 

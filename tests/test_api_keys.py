@@ -143,6 +143,14 @@ def test_a_key_needs_a_name_and_an_active_employee(login, session, employees):
     assert sv("Give the key a name (the integration that uses it).") in text(page)
     page = admin.post("/admin/integrations/keys", {"name": "X", "employee_id": "999999"})
     assert page.status_code == 400
+    assert sv("No record with id %(id)s.", id="999999") in text(page)
+    page = admin.post("/admin/integrations/keys", {"name": "X", "employee_id": ""})
+    assert page.status_code == 400 and sv("Choose the employee the key acts as.") in text(page)
+    employees["finance"].active = False
+    session.commit()
+    page = admin.post("/admin/integrations/keys", {"name": "X", "employee_id": str(employees["finance"].id)})
+    assert page.status_code == 400
+    assert sv("%(name)s is no longer active: choose an active employee.", name=employees["finance"].name) in text(page)
     assert count(session, ApiKey) == 0
 
 
